@@ -1,0 +1,1 @@
+# authdb/: filled in by its issue.

@@ -1,0 +1,1 @@
+# cdclient/: filled in by its issue.

@@ -1,0 +1,1 @@
+# Design documents shipped with the distribution.

@@ -1,0 +1,11 @@
+# libbgw: the code every bgw program shares.
+noinst_LIBRARIES += lib/libbgw.a
+lib_libbgw_a_SOURCES = \
+	lib/bdaddr.c lib/bdaddr.h \
+	lib/btsnoop.c lib/btsnoop.h \
+	lib/cursor.c lib/cursor.h \
+	lib/hci.c lib/hci.h lib/hci_defs.h \
+	lib/hci_names.c lib/hci_names.h \
+	lib/log.c lib/log.h \
+	lib/loop.c lib/loop.h \
+	lib/pktq.c lib/pktq.h

@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: MIT */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pktq.h"
+
+void pktq_init(struct pktq *q, size_t max_count, size_t max_bytes)
+{
+	memset(q, 0, sizeof(*q));
+	q->max_count = max_count;
+	q->max_bytes = max_bytes;
+}
+
+static void pktq_append(struct pktq *q, struct pkt *p)
+{
+	p->next = NULL;
+	if (q->tail)
+		q->tail->next = p;
+	else
+		q->head = p;
+	q->tail = p;
+	q->count++;
+	q->bytes += p->len;
+}
+
+static int pktq_add(struct pktq *q, const void *data, size_t len, int force)
+{
+	struct pkt *p;
+
+	/* Forced pushes may have taken a queue past its caps already. */
+	if (!force && ((q->max_count && q->count >= q->max_count) ||
+		       (q->max_bytes && (q->bytes >= q->max_bytes ||
+					 len > q->max_bytes - q->bytes))))
+		return -ENOBUFS;
+	p = malloc(sizeof(*p) + len);
+	if (!p)
+		return -ENOMEM;
+	p->len = len;
+	if (len)
+		memcpy(p->data, data, len);
+	pktq_append(q, p);
+	return 0;
+}
+
+int pktq_push(struct pktq *q, const void *data, size_t len)
+{
+	return pktq_add(q, data, len, 0);
+}
+
+int pktq_push_force(struct pktq *q, const void *data, size_t len)
+{
+	return pktq_add(q, data, len, 1);
+}
+
+void pktq_requeue(struct pktq *q, struct pkt *p)
+{
+	p->next = q->head;
+	q->head = p;
+	if (!q->tail)
+		q->tail = p;
+	q->count++;
+	q->bytes += p->len;
+}
+
+struct pkt *pktq_pop(struct pktq *q)
+{
+	struct pkt *p = q->head;
+
+	if (!p)
+		return NULL;
+	q->head = p->next;
+	if (!q->head)
+		q->tail = NULL;
+	q->count--;
+	q->bytes -= p->len;
+	p->next = NULL;
+	return p;
+}
+
+void pktq_clear(struct pktq *q)
+{
+	struct pkt *p;
+
+	while ((p = pktq_pop(q)))
+		pkt_free(p);
+}
+
+void pkt_free(struct pkt *p)
+{
+	free(p);
+}

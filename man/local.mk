@@ -1,0 +1,1 @@
+# Manual pages (mdoc), linted by tests/t-mandoc.sh.

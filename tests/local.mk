@@ -1,0 +1,40 @@
+# Unit tests: one Check suite per module, all linked with the same main.
+CHECK_LDADD = lib/libbgw.a $(CHECK_LIBS)
+CHECK_CFLAGS_ = $(AM_CFLAGS) $(CHECK_CFLAGS)
+
+noinst_LIBRARIES += tests/libcheckmain.a
+tests_libcheckmain_a_SOURCES = tests/check_main.c tests/check_main.h
+tests_libcheckmain_a_CFLAGS = $(CHECK_CFLAGS_)
+
+lib_tests = \
+	tests/check_cursor \
+	tests/check_hci \
+	tests/check_loop \
+	tests/check_snoop \
+	tests/check_pktq
+check_PROGRAMS += $(lib_tests)
+TESTS += $(lib_tests)
+
+tests_check_cursor_SOURCES = tests/check_cursor.c
+tests_check_cursor_CFLAGS = $(CHECK_CFLAGS_)
+tests_check_cursor_LDADD = tests/libcheckmain.a $(CHECK_LDADD)
+tests_check_hci_SOURCES = tests/check_hci.c
+tests_check_hci_CFLAGS = $(CHECK_CFLAGS_)
+tests_check_hci_LDADD = tests/libcheckmain.a $(CHECK_LDADD)
+tests_check_loop_SOURCES = tests/check_loop.c
+tests_check_loop_CFLAGS = $(CHECK_CFLAGS_)
+tests_check_loop_LDADD = tests/libcheckmain.a $(CHECK_LDADD)
+tests_check_snoop_SOURCES = tests/check_snoop.c
+tests_check_snoop_CFLAGS = $(CHECK_CFLAGS_)
+tests_check_snoop_LDADD = tests/libcheckmain.a $(CHECK_LDADD)
+tests_check_pktq_SOURCES = tests/check_pktq.c
+tests_check_pktq_CFLAGS = $(CHECK_CFLAGS_)
+tests_check_pktq_LDADD = tests/libcheckmain.a $(CHECK_LDADD)
+
+# Script tests (TAP), run from the build tree.
+TESTS += tests/t-btmon.sh
+EXTRA_DIST += tests/t-btmon.sh tests/lib.sh
+
+check_PROGRAMS += tests/snoop-sample
+tests_snoop_sample_SOURCES = tests/snoop_sample.c
+tests_snoop_sample_LDADD = lib/libbgw.a

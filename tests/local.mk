@@ -38,3 +38,7 @@ EXTRA_DIST += tests/t-btmon.sh tests/lib.sh
 check_PROGRAMS += tests/snoop-sample
 tests_snoop_sample_SOURCES = tests/snoop_sample.c
 tests_snoop_sample_LDADD = lib/libbgw.a
+
+# Manual pages: lint, and SYNOPSIS == usage (needs the programs built).
+TESTS += tests/t-man.sh
+EXTRA_DIST += tests/t-man.sh tests/fuzz

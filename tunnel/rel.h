@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The reliability layer: H4 packets delivered exactly once and in order over
+ * a channel that loses, reorders and duplicates messages (DTLS records).
+ * doc/protocol.md, section "Reliability", is the normative description.
+ *
+ * Pure: no sockets, no crypto, no clock. The owner passes the time in
+ * (microseconds, any monotonic origin), feeds it the HCI, ACK and KEEPALIVE
+ * messages that arrive, calls tun_rel_tick() when tun_rel_deadline() comes,
+ * and tun_rel_flush() after each batch of input; the layer emits messages
+ * through ops->output and hands complete packets to ops->deliver.
+ *
+ * Everything is bounded: at most snd_wnd segments in flight, sndq_max
+ * segments waiting for the window (tun_rel_send() returns -ENOBUFS beyond),
+ * and at most rcv_wnd segments held for delivery, which is also the window
+ * advertised to the peer, so a slow receiver stops its sender instead of
+ * buffering without limit.
+ */
+#ifndef BGW_TUN_REL_H
+#define BGW_TUN_REL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "msg.h"
+
+/* Cap on both windows (ring sizes). */
+#define TUN_REL_WND_MAX		256
+/* The largest packet: an ACL packet with 65535 data bytes (H4_MAX_PKT). */
+#define TUN_REL_PKT_MAX		(1 + 4 + 65535)
+/* Window assumed for the peer until its first ACK arrives. */
+#define TUN_REL_INIT_PEER_WND	32
+/* A segment sent this many times without an ack: the path is dead. */
+#define TUN_REL_MAX_TRIES	16
+
+struct tun_rel_cfg {
+	uint16_t snd_wnd;	/* segments in flight, 1..TUN_REL_WND_MAX */
+	uint16_t rcv_wnd;	/* segments held for delivery, 1..WND_MAX */
+	uint32_t sndq_max;	/* segments queued behind the window */
+	uint64_t rto_init_us;	/* before the first RTT sample */
+	uint64_t rto_min_us;
+	uint64_t rto_max_us;
+	uint64_t keepalive_us;	/* idle time before a KEEPALIVE */
+	uint64_t dead_us;	/* silence before the peer counts as dead */
+	bool stream;		/* over TLS: never retransmit on a timer */
+};
+
+/* Defaults (doc/protocol.md "Limits and timers"). */
+void tun_rel_cfg_default(struct tun_rel_cfg *cfg);
+
+struct tun_rel_ops {
+	/* Send one HCI, ACK or KEEPALIVE message. A failure is a loss. */
+	void (*output)(void *user, const struct tun_msg *m);
+	/*
+	 * A whole packet, in order, once. Return 0 when taken, -ENOBUFS when
+	 * the owner cannot take it now (it is kept and offered again after
+	 * tun_rel_rx_kick(); meanwhile the advertised window closes), or
+	 * another negative errno to fail the input call with it.
+	 */
+	int (*deliver)(void *user, const uint8_t *pkt, size_t len);
+	/* After tun_rel_send() returned -ENOBUFS, room is back. May be NULL. */
+	void (*writable)(void *user);
+};
+
+struct tun_rel;
+
+struct tun_rel_stats {
+	uint64_t seg_sent;
+	uint64_t seg_retx;
+	uint64_t seg_rcvd;
+	uint64_t seg_dup;	/* duplicates and out-of-window, dropped */
+	uint64_t pkt_delivered;
+	uint64_t rto_us;
+	uint64_t srtt_us;	/* 0 before the first sample */
+};
+
+/* -EINVAL for a bad config, -ENOMEM. */
+int tun_rel_new(struct tun_rel **out, const struct tun_rel_cfg *cfg,
+		const struct tun_rel_ops *ops, void *user, uint64_t now);
+void tun_rel_free(struct tun_rel *r);
+
+/*
+ * Queue one packet (1..TUN_REL_PKT_MAX bytes) and send what the window
+ * allows. -EMSGSIZE, -ENOBUFS (queue full: apply backpressure), -ENOMEM.
+ */
+int tun_rel_send(struct tun_rel *r, const uint8_t *pkt, size_t len, uint64_t now);
+
+/*
+ * Input. Each returns 0 or a negative errno meaning the peer broke the
+ * protocol (-EPROTO: an ack for data never sent, a packet over the size
+ * cap) or a deliver() error; the owner then ends the session.
+ */
+int tun_rel_input(struct tun_rel *r, const struct tun_msg *m, uint64_t now);
+/* Retry delivery held back by deliver() returning -ENOBUFS. */
+int tun_rel_rx_kick(struct tun_rel *r, uint64_t now);
+/* Emit the pending ACK, if any; call after each batch of input. */
+void tun_rel_flush(struct tun_rel *r, uint64_t now);
+
+/*
+ * Timers: retransmission, window probes, keepalives. Returns -ETIMEDOUT when
+ * the peer is dead (silent for dead_us, or a segment sent
+ * TUN_REL_MAX_TRIES times), 0 otherwise.
+ */
+int tun_rel_tick(struct tun_rel *r, uint64_t now);
+/* When tun_rel_tick() next has something to do (absolute time). */
+uint64_t tun_rel_deadline(const struct tun_rel *r);
+
+/*
+ * The channel below was replaced (session resumed over a new DTLS or TLS
+ * connection): forget the RTT estimate, count the peer as alive, and
+ * resend every unacknowledged segment now.
+ */
+void tun_rel_path_reset(struct tun_rel *r, uint64_t now);
+
+/* Nothing queued or in flight. */
+bool tun_rel_is_idle(const struct tun_rel *r);
+void tun_rel_get_stats(const struct tun_rel *r, struct tun_rel_stats *st);
+
+#endif /* BGW_TUN_REL_H */

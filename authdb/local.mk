@@ -5,7 +5,11 @@
 noinst_LIBRARIES += authdb/libauthdb.a
 authdb_libauthdb_a_SOURCES = \
 	authdb/authdb.c authdb/authdb.h \
+	authdb/audit.c authdb/audit.h \
 	authdb/b64.c authdb/b64.h \
+	authdb/ca.c authdb/ca.h \
+	authdb/pwcheck.c authdb/pwcheck.h \
+	authdb/ratelimit.c authdb/ratelimit.h \
 	authdb/scram.c authdb/scram.h
 authdb_libauthdb_a_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/authdb
 authdb_libauthdb_a_CFLAGS = $(AM_CFLAGS) $(GNUTLS_CFLAGS)
@@ -17,7 +21,11 @@ AUTHDB_CHECK_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/authdb
 
 authdb_tests = \
 	tests/check_authdb_parse \
-	tests/check_authdb_scram
+	tests/check_authdb_scram \
+	tests/check_authdb_audit \
+	tests/check_authdb_ratelimit \
+	tests/check_authdb_pwcheck \
+	tests/check_authdb_ca
 check_PROGRAMS += $(authdb_tests)
 TESTS += $(authdb_tests)
 
@@ -29,3 +37,19 @@ tests_check_authdb_scram_SOURCES = tests/check_authdb_scram.c
 tests_check_authdb_scram_CPPFLAGS = $(AUTHDB_CHECK_CPPFLAGS)
 tests_check_authdb_scram_CFLAGS = $(AUTHDB_CHECK_CFLAGS)
 tests_check_authdb_scram_LDADD = $(AUTHDB_CHECK_LDADD)
+tests_check_authdb_audit_SOURCES = tests/check_authdb_audit.c
+tests_check_authdb_audit_CPPFLAGS = $(AUTHDB_CHECK_CPPFLAGS)
+tests_check_authdb_audit_CFLAGS = $(AUTHDB_CHECK_CFLAGS)
+tests_check_authdb_audit_LDADD = $(AUTHDB_CHECK_LDADD)
+tests_check_authdb_ratelimit_SOURCES = tests/check_authdb_ratelimit.c
+tests_check_authdb_ratelimit_CPPFLAGS = $(AUTHDB_CHECK_CPPFLAGS)
+tests_check_authdb_ratelimit_CFLAGS = $(AUTHDB_CHECK_CFLAGS)
+tests_check_authdb_ratelimit_LDADD = $(AUTHDB_CHECK_LDADD)
+tests_check_authdb_pwcheck_SOURCES = tests/check_authdb_pwcheck.c
+tests_check_authdb_pwcheck_CPPFLAGS = $(AUTHDB_CHECK_CPPFLAGS)
+tests_check_authdb_pwcheck_CFLAGS = $(AUTHDB_CHECK_CFLAGS)
+tests_check_authdb_pwcheck_LDADD = $(AUTHDB_CHECK_LDADD)
+tests_check_authdb_ca_SOURCES = tests/check_authdb_ca.c
+tests_check_authdb_ca_CPPFLAGS = $(AUTHDB_CHECK_CPPFLAGS)
+tests_check_authdb_ca_CFLAGS = $(AUTHDB_CHECK_CFLAGS)
+tests_check_authdb_ca_LDADD = $(AUTHDB_CHECK_LDADD)

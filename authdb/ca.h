@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The BGW's own certificate authority (paper 3.2.1 (1): the BGW is the CA
+ * of its certificate mode), with GnuTLS's x509 API and ECDSA P-256 keys.
+ *
+ * Files in the CA directory (default /etc/bgw, created 0700), each 0600:
+ *   ca.key ca.crt          the CA (self-signed, CA:TRUE, pathlen 0)
+ *   server.key server.crt  the gateway's DTLS server certificate
+ *                          (TLS server purpose; DNS and IP SANs)
+ * Client certificates: CN = user name, TLS client purpose, 128-bit random
+ * serial; their serial and SHA-256 fingerprint go into the authdb ("cert"
+ * line) so the daemon maps a certificate to its user and can revoke it.
+ *
+ * The enrolment bundle (bgw-authdb cert issue, read by bgw-cdclient
+ * --bundle) is a text file, 0600, documented in bgw-authdb(8):
+ *
+ *   # comment lines
+ *   bgw-bundle 1
+ *   user NAME
+ *   server HOST[:PORT]
+ *   ca-sha256 HEX64            pin: SHA-256 of the CA certificate (DER)
+ *   <blank line>
+ *   the client certificate (PEM), the client key (PKCS#8 PEM), the CA
+ *   certificate (PEM), in this order.
+ */
+#ifndef BGW_AUTHDB_CA_H
+#define BGW_AUTHDB_CA_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "authdb.h"
+
+#define CA_DEFAULT_DIR		"/etc/bgw"
+#define CA_NAMES_MAX		16
+#define CA_DAYS_DEFAULT_CA	3650
+#define CA_DAYS_DEFAULT_CERT	825
+#define CA_PEM_MAX		(64u << 10)
+#define CA_SERVER_MAX		256
+
+struct ca_server_names {
+	const char *cn;			/* server certificate CN */
+	const char *dns[CA_NAMES_MAX];	/* DNS SANs */
+	size_t ndns;
+	const char *ip[CA_NAMES_MAX];	/* IPv4/IPv6 SANs, textual */
+	size_t nip;
+};
+
+/*
+ * Create dir (0700) if needed and the four files (O_EXCL: -EEXIST if any
+ * is there; nothing half-made is left behind on failure).
+ */
+int ca_init(const char *dir, const char *ca_cn, const struct ca_server_names *srv,
+	    unsigned days);
+
+struct ca_issued {
+	char *cert_pem;		/* NUL-terminated */
+	char *key_pem;		/* NUL-terminated; wiped by ca_issued_wipe */
+	char *ca_pem;
+	char serial[AUTHDB_SERIAL_MAX + 1];
+	uint8_t fpr[AUTHDB_FPR_LEN];
+	uint8_t ca_fpr[AUTHDB_FPR_LEN];
+};
+
+/* A client key and certificate for user, valid [not_before, not_after]. */
+int ca_issue_client(const char *dir, const char *user, time_t not_before,
+		    time_t not_after, struct ca_issued *out);
+void ca_issued_wipe(struct ca_issued *c);
+
+/* SHA-256 of a PEM certificate's DER. */
+int ca_cert_fingerprint(const char *pem, size_t len, uint8_t fpr[AUTHDB_FPR_LEN]);
+
+/*
+ * What the tunnel does with a client certificate: verify it against the
+ * CA now (signature, validity period, CA flag), then map it through the
+ * authdb (revoked serial, known fingerprint, enabled user).
+ * Returns 0 and user; -EKEYEXPIRED (expired or not yet valid),
+ * -EKEYREJECTED (bad chain), -EKEYREVOKED, -ENOENT (unknown certificate or
+ * user gone/disabled), or another negative errno.
+ */
+int ca_verify_client(const char *ca_pem, size_t ca_len, const char *cert_pem,
+		     size_t cert_len, const struct authdb *db,
+		     char user[AUTHDB_NAME_MAX + 1]);
+
+/* Write the bundle atomically with mode 0600 (-EEXIST if path exists). */
+int ca_bundle_write(const char *path, const char *user, const char *server,
+		    const struct ca_issued *c);
+
+struct ca_bundle {
+	char user[AUTHDB_NAME_MAX + 1];
+	char server[CA_SERVER_MAX + 1];
+	uint8_t ca_fpr[AUTHDB_FPR_LEN];
+	char *cert_pem;
+	char *key_pem;		/* wiped by ca_bundle_free */
+	char *ca_pem;
+};
+/*
+ * Read a bundle (the client's side): checks the header, the three PEM
+ * blocks, and that the CA certificate matches the pin. -EBADMSG if not.
+ */
+int ca_bundle_read(const char *path, struct ca_bundle *out);
+void ca_bundle_free(struct ca_bundle *b);
+
+#endif

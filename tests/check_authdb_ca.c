@@ -1,0 +1,264 @@
+/* SPDX-License-Identifier: MIT */
+/* The CA: init, issue, verify against the CA, revoke, expiry, bundle. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+
+#include "authdb.h"
+#include "ca.h"
+#include "check_main.h"
+
+static char dir[64];
+static char *ca_pem;
+static size_t ca_len;
+
+static void rm_rf(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd))
+		fprintf(stderr, "cannot remove %s\n", dir);
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+	static char buf[1 << 16];
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	ck_assert_int_ge(fd, 0);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	ck_assert_int_gt(n, 0);
+	buf[n] = '\0';
+	*len = (size_t)n;
+	return strdup(buf);
+}
+
+static void setup(void)
+{
+	struct ca_server_names srv = { .cn = "bgw.home", .dns = { "bgw.home" },
+				       .ndns = 1, .ip = { "192.0.2.1", "2001:db8::1" },
+				       .nip = 2 };
+	char p[128];
+
+	snprintf(dir, sizeof(dir), "/tmp/ca-test-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_int_eq(ca_init(dir, "bgw test CA", &srv, 30), 0);
+	snprintf(p, sizeof(p), "%s/ca.crt", dir);
+	ca_pem = slurp(p, &ca_len);
+}
+
+static void teardown(void)
+{
+	free(ca_pem);
+	rm_rf();
+}
+
+static struct authdb *db_with(const char *user, const struct ca_issued *c)
+{
+	struct authdb *db = authdb_new();
+
+	ck_assert_int_eq(authdb_user_add(db, user, 0), 0);
+	ck_assert_int_eq(authdb_cert_add(db, user, c->serial, c->fpr), 0);
+	return db;
+}
+
+START_TEST(test_init_files)
+{
+	static const char *const f[] = { "ca.key", "ca.crt", "server.key",
+					 "server.crt" };
+	struct ca_server_names srv = { .cn = "x" };
+	struct stat st;
+	char p[128];
+	size_t i;
+
+	for (i = 0; i < 4; i++) {
+		snprintf(p, sizeof(p), "%s/%s", dir, f[i]);
+		ck_assert_int_eq(stat(p, &st), 0);
+		ck_assert_uint_eq(st.st_mode & 0777, 0600);
+	}
+	/* Never overwrites a CA. */
+	ck_assert_int_eq(ca_init(dir, "again", &srv, 30), -EEXIST);
+}
+END_TEST
+
+START_TEST(test_server_cert_chain)
+{
+	char p[128], *srv;
+	size_t len;
+	uint8_t fpr[32];
+	gnutls_x509_crt_t crt, ca;
+	gnutls_datum_t d;
+	unsigned status = 99;
+
+	snprintf(p, sizeof(p), "%s/server.crt", dir);
+	srv = slurp(p, &len);
+	ck_assert_int_eq(ca_cert_fingerprint(srv, len, fpr), 0);
+	ck_assert_int_eq(gnutls_x509_crt_init(&crt), 0);
+	ck_assert_int_eq(gnutls_x509_crt_init(&ca), 0);
+	d.data = (unsigned char *)srv;
+	d.size = (unsigned)len;
+	ck_assert_int_eq(gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_PEM), 0);
+	d.data = (unsigned char *)ca_pem;
+	d.size = (unsigned)ca_len;
+	ck_assert_int_eq(gnutls_x509_crt_import(ca, &d, GNUTLS_X509_FMT_PEM), 0);
+	ck_assert_int_eq(gnutls_x509_crt_list_verify(&crt, 1, &ca, 1, NULL, 0, 0,
+						     &status), 0);
+	ck_assert_uint_eq(status, 0);
+	ck_assert(gnutls_x509_crt_check_hostname(crt, "bgw.home"));
+	ck_assert(gnutls_x509_crt_check_ip(crt, (const unsigned char *)"\xc0\x00\x02\x01",
+					   4, 0));
+	gnutls_x509_crt_deinit(crt);
+	gnutls_x509_crt_deinit(ca);
+	free(srv);
+}
+END_TEST
+
+START_TEST(test_issue_verify_revoke)
+{
+	struct ca_issued c;
+	struct authdb *db;
+	char user[AUTHDB_NAME_MAX + 1];
+	time_t now = time(NULL);
+
+	ck_assert_int_eq(ca_issue_client(dir, "alice", now - 60, now + 86400, &c), 0);
+	ck_assert_ptr_nonnull(strstr(c.key_pem, "BEGIN PRIVATE KEY"));
+	ck_assert_uint_eq(strlen(c.serial), 32);
+	db = db_with("alice", &c);
+	ck_assert_int_eq(ca_verify_client(ca_pem, ca_len, c.cert_pem,
+					  strlen(c.cert_pem), db, user), 0);
+	ck_assert_str_eq(user, "alice");
+	/* Disabled user: refused. */
+	ck_assert_int_eq(authdb_user_set_flags(db, "alice", AUTHDB_USER_DISABLED, 0), 0);
+	ck_assert_int_eq(ca_verify_client(ca_pem, ca_len, c.cert_pem,
+					  strlen(c.cert_pem), db, user), -ENOENT);
+	ck_assert_int_eq(authdb_user_set_flags(db, "alice", 0, AUTHDB_USER_DISABLED), 0);
+	/* Revoked: refused. */
+	ck_assert_int_eq(authdb_revoke(db, c.serial), 0);
+	ck_assert_int_eq(ca_verify_client(ca_pem, ca_len, c.cert_pem,
+					  strlen(c.cert_pem), db, user), -EKEYREVOKED);
+	ck_assert_str_eq(user, "");
+	authdb_free(db);
+	/* Valid chain but not in the authdb: refused. */
+	db = authdb_new();
+	ck_assert_int_eq(authdb_user_add(db, "alice", 0), 0);
+	ck_assert_int_eq(ca_verify_client(ca_pem, ca_len, c.cert_pem,
+					  strlen(c.cert_pem), db, user), -ENOENT);
+	authdb_free(db);
+	ca_issued_wipe(&c);
+}
+END_TEST
+
+START_TEST(test_expired_and_foreign)
+{
+	struct ca_issued c, other;
+	struct authdb *db;
+	struct ca_server_names srv = { .cn = "evil" };
+	char user[AUTHDB_NAME_MAX + 1], dir2[80], p[128], *evil_ca;
+	time_t now = time(NULL);
+	size_t len;
+
+	/* Issued with a past expiry. */
+	ck_assert_int_eq(ca_issue_client(dir, "bob", now - 10 * 86400,
+					 now - 86400, &c), 0);
+	db = db_with("bob", &c);
+	ck_assert_int_eq(ca_verify_client(ca_pem, ca_len, c.cert_pem,
+					  strlen(c.cert_pem), db, user), -EKEYEXPIRED);
+	/* Not yet valid. */
+	ca_issued_wipe(&c);
+	ck_assert_int_eq(ca_issue_client(dir, "bob", now + 86400, now + 2 * 86400,
+					 &c), 0);
+	authdb_free(db);
+	db = db_with("bob", &c);
+	ck_assert_int_eq(ca_verify_client(ca_pem, ca_len, c.cert_pem,
+					  strlen(c.cert_pem), db, user), -EKEYEXPIRED);
+	authdb_free(db);
+	ca_issued_wipe(&c);
+	/* Signed by another CA, even if someone put it in the authdb. */
+	snprintf(dir2, sizeof(dir2), "%s/other", dir);
+	ck_assert_int_eq(ca_init(dir2, "other CA", &srv, 30), 0);
+	ck_assert_int_eq(ca_issue_client(dir2, "bob", now - 60, now + 86400,
+					 &other), 0);
+	db = db_with("bob", &other);
+	ck_assert_int_eq(ca_verify_client(ca_pem, ca_len, other.cert_pem,
+					  strlen(other.cert_pem), db, user),
+			 -EKEYREJECTED);
+	/* And the other CA's own verification works (sanity). */
+	snprintf(p, sizeof(p), "%s/ca.crt", dir2);
+	evil_ca = slurp(p, &len);
+	ck_assert_int_eq(ca_verify_client(evil_ca, len, other.cert_pem,
+					  strlen(other.cert_pem), db, user), 0);
+	free(evil_ca);
+	authdb_free(db);
+	ca_issued_wipe(&other);
+}
+END_TEST
+
+START_TEST(test_bundle_roundtrip)
+{
+	struct ca_issued c;
+	struct ca_bundle b;
+	char p[128], *text;
+	size_t len;
+	struct stat st;
+	time_t now = time(NULL);
+	int fd;
+
+	ck_assert_int_eq(ca_issue_client(dir, "carol", now - 60, now + 86400, &c), 0);
+	snprintf(p, sizeof(p), "%s/carol.bundle", dir);
+	ck_assert_int_eq(ca_bundle_write(p, "carol", "gw.example.net:5684", &c), 0);
+	ck_assert_int_eq(ca_bundle_write(p, "carol", "gw.example.net:5684", &c),
+			 -EEXIST);
+	ck_assert_int_eq(stat(p, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 0777, 0600);
+	ck_assert_int_eq(ca_bundle_read(p, &b), 0);
+	ck_assert_str_eq(b.user, "carol");
+	ck_assert_str_eq(b.server, "gw.example.net:5684");
+	ck_assert_str_eq(b.cert_pem, c.cert_pem);
+	ck_assert_str_eq(b.key_pem, c.key_pem);
+	ck_assert_str_eq(b.ca_pem, ca_pem);
+	ca_bundle_free(&b);
+	/* A bundle whose CA does not match its pin is refused. */
+	text = slurp(p, &len);
+	{
+		char *pin = strstr(text, "ca-sha256 ") + 10;
+
+		pin[0] = pin[0] == 'a' ? 'b' : 'a';
+	}
+	unlink(p);
+	fd = open(p, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	ck_assert_int_eq(write(fd, text, len), (ssize_t)len);
+	close(fd);
+	ck_assert_int_eq(ca_bundle_read(p, &b), -EBADMSG);
+	free(text);
+	ca_issued_wipe(&c);
+}
+END_TEST
+
+Suite *test_suite(void)
+{
+	Suite *s = suite_create("ca");
+	TCase *tc = tcase_create("ca");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_init_files);
+	tcase_add_test(tc, test_server_cert_chain);
+	tcase_add_test(tc, test_issue_verify_revoke);
+	tcase_add_test(tc, test_expired_and_foreign);
+	tcase_add_test(tc, test_bundle_roundtrip);
+	suite_add_tcase(s, tc);
+	return s;
+}

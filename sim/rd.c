@@ -1,0 +1,954 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What a simulated remote device (RD) does once connected: the upper
+ * layers a real device runs above its link layer.
+ *  - L2CAP signalling (Core Vol 3 Part A 4): echo (so l2ping works),
+ *    information requests; connection requests are refused (no PSMs).
+ *  - ATT/GATT server (Core Vol 3 Parts F and G) over the fixed ATT channel
+ *    of an LE link: GAP and GATT services plus the scenario's services.
+ *  - SMP responder (Core Vol 3 Part H), LE legacy pairing "just works",
+ *    distributing an LTK that later LE Start Encryption may use.
+ * All input is an L2CAP PDU from a host, i.e. untrusted: every length is
+ * checked with a cursor before use.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+
+#include "cursor.h"
+#include "log.h"
+#include "sim_int.h"
+
+/* Fixed channel ids (Core Vol 3 Part A 2.1). */
+#define CID_SIG		0x0001
+#define CID_ATT		0x0004
+#define CID_LE_SIG	0x0005
+#define CID_SMP		0x0006
+#define CID_SMP_BREDR	0x0007
+
+#define SIM_PDU_MAX	1024
+#define ATT_MTU_MIN	23
+#define ATT_MTU_SERVER	185
+#define ATT_MAX_ATTRS	64
+
+/* ---------------------------------------------------------------- data */
+
+static size_t ad_put(uint8_t *buf, size_t len, size_t cap, uint8_t type,
+		     const void *data, size_t n)
+{
+	if (len + 2 + n > cap)
+		return len;
+	buf[len] = (uint8_t)(n + 1);
+	buf[len + 1] = type;
+	memcpy(buf + len + 2, data, n);
+	return len + 2 + n;
+}
+
+/* A name as AD/EIR: complete (0x09), or shortened (0x08) if it does not fit. */
+static size_t ad_name(uint8_t *buf, size_t len, size_t cap, const char *name)
+{
+	size_t n = strlen(name);
+
+	if (len + 2 >= cap)
+		return len;
+	if (len + 2 + n <= cap)
+		return ad_put(buf, len, cap, 0x09, name, n);
+	return ad_put(buf, len, cap, 0x08, name, cap - len - 2);
+}
+
+static size_t ad_uuids(uint8_t *buf, size_t len, size_t cap,
+		       const struct sim_rd_cfg *c)
+{
+	uint8_t u[2 * SIM_MAX_UUIDS];
+	size_t i;
+
+	if (!c->n_uuids)
+		return len;
+	for (i = 0; i < c->n_uuids; i++)
+		put_le16(u + 2 * i, c->uuids[i]);
+	return ad_put(buf, len, cap, 0x03, u, 2 * i);
+}
+
+void sim_rd_init(struct sim_rd *rd, struct sim_rd_cfg *cfg)
+{
+	uint8_t v[2];
+	size_t n = 0;
+
+	memset(rd, 0, sizeof(*rd));
+	rd->cfg = cfg;
+	/* EIR (Core Vol 3 Part C 8): UUIDs first, then the name. */
+	if (cfg->eir_set) {
+		memcpy(rd->eir, cfg->eir, cfg->eir_len);
+		rd->eir_len = cfg->eir_len;
+	} else {
+		n = ad_uuids(rd->eir, 0, SIM_EIR_MAX, cfg);
+		n = ad_name(rd->eir, n, SIM_EIR_MAX, cfg->name);
+		rd->eir_len = (uint8_t)n;
+	}
+	/* Advertising data: flags, appearance, UUIDs, name if it fits. */
+	if (cfg->adv_set) {
+		memcpy(rd->adv, cfg->adv, cfg->adv_len);
+		rd->adv_len = cfg->adv_len;
+	} else {
+		/* Flags (Core Supplement Part A 1.3): LE General
+		 * Discoverable, BR/EDR Not Supported for LE-only devices. */
+		v[0] = (uint8_t)((cfg->discoverable ? 0x02 : 0x00) |
+				 (cfg->tech & SIM_TECH_BREDR ? 0x00 : 0x04));
+		n = ad_put(rd->adv, 0, SIM_ADV_MAX, 0x01, v, 1);
+		if (cfg->appearance) {
+			put_le16(v, cfg->appearance);
+			n = ad_put(rd->adv, n, SIM_ADV_MAX, 0x19, v, 2);
+		}
+		n = ad_uuids(rd->adv, n, SIM_ADV_MAX, cfg);
+		if (n + 2 + strlen(cfg->name) <= SIM_ADV_MAX)
+			n = ad_name(rd->adv, n, SIM_ADV_MAX, cfg->name);
+		rd->adv_len = (uint8_t)n;
+	}
+	rd->rsp_len = (uint8_t)ad_name(rd->rsp, 0, SIM_ADV_MAX, cfg->name);
+}
+
+struct sim_bond *sim_rd_bond(struct sim_rd *rd, const struct bdaddr *peer,
+			     bool create)
+{
+	struct sim_bond *b;
+	size_t i;
+
+	for (i = 0; i < SIM_MAX_BONDS; i++)
+		if (rd->bonds[i].used && bdaddr_eq(&rd->bonds[i].peer, peer))
+			return &rd->bonds[i];
+	if (!create)
+		return NULL;
+	/* Full: forget the oldest bond, as a device with few key slots does. */
+	b = &rd->bonds[rd->next_bond++ % SIM_MAX_BONDS];
+	memset(b, 0, sizeof(*b));
+	b->used = true;
+	b->peer = *peer;
+	return b;
+}
+
+/* ---------------------------------------------------------------- crypto */
+
+static void rev(uint8_t *dst, const uint8_t *src, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		dst[i] = src[n - 1 - i];
+}
+
+/*
+ * e(key, plaintext): AES-128 (Core Vol 3 Part H 2.2.1). SMP carries values
+ * least significant octet first, AES works most significant first, hence
+ * the reversals. One CBC block with a zero IV is ECB.
+ */
+int sim_smp_e(const uint8_t key[16], const uint8_t in[16], uint8_t out[16])
+{
+	uint8_t k[16], p[16], iv[16] = { 0 }, o[16];
+	gnutls_cipher_hd_t h = NULL;
+	gnutls_datum_t kd = { k, 16 }, ivd = { iv, 16 };
+	int r;
+
+	rev(k, key, 16);
+	rev(p, in, 16);
+	r = gnutls_cipher_init(&h, GNUTLS_CIPHER_AES_128_CBC, &kd, &ivd);
+	if (r < 0)
+		return -EIO;
+	r = gnutls_cipher_encrypt2(h, p, 16, o, 16);
+	gnutls_cipher_deinit(h);
+	if (r < 0)
+		return -EIO;
+	rev(out, o, 16);
+	return 0;
+}
+
+/* c1 (Core Vol 3 Part H 2.2.3): p1 = pres||preq||rat'||iat', p2 = 0||ia||ra. */
+int sim_smp_c1(const uint8_t k[16], const uint8_t r[16], const uint8_t preq[7],
+	       const uint8_t pres[7], uint8_t iat, const uint8_t ia[6],
+	       uint8_t rat, const uint8_t ra[6], uint8_t out[16])
+{
+	uint8_t p1[16], p2[16], t[16];
+	int i, ret;
+
+	p1[0] = iat;
+	p1[1] = rat;
+	memcpy(p1 + 2, preq, 7);
+	memcpy(p1 + 9, pres, 7);
+	memcpy(p2, ra, 6);
+	memcpy(p2 + 6, ia, 6);
+	memset(p2 + 12, 0, 4);
+	for (i = 0; i < 16; i++)
+		t[i] = r[i] ^ p1[i];
+	ret = sim_smp_e(k, t, t);
+	if (ret)
+		return ret;
+	for (i = 0; i < 16; i++)
+		t[i] ^= p2[i];
+	return sim_smp_e(k, t, out);
+}
+
+/* s1 (Core Vol 3 Part H 2.2.4): r' = r1[0..7] || r2[0..7], MSB first. */
+int sim_smp_s1(const uint8_t k[16], const uint8_t r1[16], const uint8_t r2[16],
+	       uint8_t out[16])
+{
+	uint8_t r[16];
+
+	memcpy(r, r2, 8);
+	memcpy(r + 8, r1, 8);
+	return sim_smp_e(k, r, out);
+}
+
+/* ---------------------------------------------------------------- link */
+
+struct att_attr {
+	uint16_t handle;
+	uint16_t type;
+	uint16_t end;		/* service declarations: group end */
+	uint8_t inl[5];
+	uint8_t inl_len;
+	const uint8_t *ptr;	/* read-only value (name) */
+	size_t ptr_len;
+	struct sim_char *ch;	/* characteristic value */
+	uint8_t *cccd;		/* client characteristic configuration */
+};
+
+enum smp_state {
+	SMP_IDLE,
+	SMP_WAIT_CONFIRM,
+	SMP_WAIT_RANDOM,
+	SMP_WAIT_ENC,
+	SMP_DONE,
+};
+
+struct sim_link {
+	struct sim_air *air;
+	struct sim_rd *rd;
+	bool le;
+	struct bdaddr ia;
+	uint8_t iat;
+	sim_link_send_fn send;
+	void *user;
+	uint16_t mtu;
+	size_t nattr;
+	struct att_attr attr[ATT_MAX_ATTRS];
+	uint8_t cccd[SIM_MAX_CHARS][2];
+	uint8_t gap_appearance[2];
+	/* SMP */
+	enum smp_state smp;
+	uint8_t preq[7];
+	uint8_t pres[7];
+	uint8_t mconfirm[16];
+	uint8_t srand[16];
+	uint8_t stk[16];
+	bool have_stk;
+	uint8_t resp_kd;
+};
+
+static void link_send(struct sim_link *k, uint16_t cid, const uint8_t *p,
+		      size_t n)
+{
+	uint8_t pdu[4 + SIM_PDU_MAX];
+
+	if (n > SIM_PDU_MAX)
+		return;
+	put_le16(pdu, (uint16_t)n);
+	put_le16(pdu + 2, cid);
+	memcpy(pdu + 4, p, n);
+	k->send(pdu, n + 4, k->user);
+}
+
+static struct att_attr *attr_add(struct sim_link *k, uint16_t type)
+{
+	struct att_attr *a;
+
+	if (k->nattr >= ATT_MAX_ATTRS)
+		return NULL;
+	a = &k->attr[k->nattr];
+	memset(a, 0, sizeof(*a));
+	a->handle = (uint16_t)(k->nattr + 1);
+	a->type = type;
+	k->nattr++;
+	return a;
+}
+
+static struct att_attr *svc_add(struct sim_link *k, uint16_t uuid)
+{
+	struct att_attr *a = attr_add(k, 0x2800);
+
+	if (a) {
+		put_le16(a->inl, uuid);
+		a->inl_len = 2;
+	}
+	return a;
+}
+
+static struct att_attr *char_add(struct sim_link *k, uint16_t uuid, uint8_t props)
+{
+	struct att_attr *d = attr_add(k, 0x2803), *v;
+
+	if (!d)
+		return NULL;
+	v = attr_add(k, uuid);
+	if (!v) {
+		k->nattr--;
+		return NULL;
+	}
+	d->inl[0] = props;
+	put_le16(d->inl + 1, v->handle);
+	put_le16(d->inl + 3, uuid);
+	d->inl_len = 5;
+	return v;
+}
+
+static void svc_close(struct sim_link *k, struct att_attr *svc)
+{
+	if (svc)
+		svc->end = (uint16_t)k->nattr;
+}
+
+/* The GATT database: GAP (0x1800), GATT (0x1801), then the scenario's. */
+static void gatt_build(struct sim_link *k)
+{
+	const struct sim_rd_cfg *c = k->rd->cfg;
+	struct att_attr *s, *v;
+	size_t i, j;
+
+	s = svc_add(k, 0x1800);
+	v = char_add(k, 0x2a00, SIM_PROP_READ);
+	if (v) {
+		v->ptr = (const uint8_t *)c->name;
+		v->ptr_len = strlen(c->name);
+	}
+	v = char_add(k, 0x2a01, SIM_PROP_READ);
+	if (v) {
+		put_le16(k->gap_appearance, c->appearance);
+		v->ptr = k->gap_appearance;
+		v->ptr_len = 2;
+	}
+	svc_close(k, s);
+	s = svc_add(k, 0x1801);
+	svc_close(k, s);
+	for (i = 0; i < c->n_services; i++) {
+		s = svc_add(k, c->services[i]);
+		for (j = 0; j < c->n_chars; j++) {
+			struct sim_char *ch = &k->rd->cfg->chars[j];
+
+			if (ch->svc != i)
+				continue;
+			v = char_add(k, ch->uuid, ch->props);
+			if (!v)
+				break;
+			v->ch = ch;
+			if (ch->props & SIM_PROP_NOTIFY) {
+				struct att_attr *cc = attr_add(k, 0x2902);
+
+				if (cc)
+					cc->cccd = k->cccd[j];
+			}
+		}
+		svc_close(k, s);
+	}
+}
+
+struct sim_link *sim_link_new(struct sim_air *a, struct sim_rd *rd, bool le,
+			      const struct bdaddr *ia, uint8_t iat,
+			      sim_link_send_fn send, void *user)
+{
+	struct sim_link *k = calloc(1, sizeof(*k));
+
+	if (!k)
+		return NULL;
+	k->air = a;
+	k->rd = rd;
+	k->le = le;
+	k->ia = *ia;
+	k->iat = iat;
+	k->send = send;
+	k->user = user;
+	k->mtu = ATT_MTU_MIN;
+	if (le)
+		gatt_build(k);
+	return k;
+}
+
+void sim_link_free(struct sim_link *k)
+{
+	if (!k)
+		return;
+	explicit_bzero(k->stk, sizeof(k->stk));
+	free(k);
+}
+
+/* ---------------------------------------------------------------- L2CAP */
+
+static void sig_reply(struct sim_link *k, uint16_t cid, uint8_t code,
+		      uint8_t ident, const uint8_t *data, size_t n)
+{
+	uint8_t b[4 + SIM_PDU_MAX];
+
+	if (n > SIM_PDU_MAX - 4)
+		return;
+	b[0] = code;
+	b[1] = ident;
+	put_le16(b + 2, (uint16_t)n);
+	memcpy(b + 4, data, n);
+	link_send(k, cid, b, n + 4);
+}
+
+static void sig_reject(struct sim_link *k, uint16_t cid, uint8_t ident)
+{
+	uint8_t r[2] = { 0x00, 0x00 };	/* Command not understood */
+
+	sig_reply(k, cid, 0x01, ident, r, 2);
+}
+
+/* One signalling command (Core Vol 3 Part A 4). */
+static void sig_cmd(struct sim_link *k, uint16_t cid, uint8_t code,
+		    uint8_t ident, struct cur *d)
+{
+	uint8_t r[16];
+	uint16_t a, b;
+
+	switch (code) {
+	case 0x08:	/* Echo Request: BR/EDR only (4.8) */
+		if (cid != CID_SIG)
+			break;
+		sig_reply(k, cid, 0x09, ident, d->p + d->off, cur_left(d));
+		return;
+	case 0x0a:	/* Information Request (4.10) */
+		if (cid != CID_SIG)
+			break;
+		a = cur_le16(d);
+		if (!cur_is_done(d))
+			break;
+		put_le16(r, a);
+		if (a == 0x0001) {		/* connectionless MTU */
+			put_le16(r + 2, 0x0000);
+			put_le16(r + 4, 672);
+			sig_reply(k, cid, 0x0b, ident, r, 6);
+		} else if (a == 0x0002) {	/* extended features: none */
+			put_le16(r + 2, 0x0000);
+			put_le32(r + 4, 0);
+			sig_reply(k, cid, 0x0b, ident, r, 8);
+		} else {
+			put_le16(r + 2, 0x0001);	/* not supported */
+			sig_reply(k, cid, 0x0b, ident, r, 4);
+		}
+		return;
+	case 0x02:	/* Connection Request: no PSM is offered (4.2) */
+		if (cid != CID_SIG)
+			break;
+		a = cur_le16(d);
+		b = cur_le16(d);
+		if (!cur_is_done(d))
+			break;
+		(void)a;
+		put_le16(r, 0x0000);
+		put_le16(r + 2, b);
+		put_le16(r + 4, 0x0002);	/* PSM not supported */
+		put_le16(r + 6, 0x0000);
+		sig_reply(k, cid, 0x03, ident, r, 8);
+		return;
+	case 0x14:	/* LE Credit Based Connection Request (4.22) */
+		if (cid != CID_LE_SIG)
+			break;
+		memset(r, 0, 10);
+		put_le16(r + 8, 0x0002);	/* SPSM not supported */
+		sig_reply(k, cid, 0x15, ident, r, 10);
+		return;
+	case 0x06:	/* Disconnection Request (4.6): echo the cids back */
+		a = cur_le16(d);
+		b = cur_le16(d);
+		if (!cur_is_done(d))
+			break;
+		put_le16(r, a);
+		put_le16(r + 2, b);
+		sig_reply(k, cid, 0x07, ident, r, 4);
+		return;
+	case 0x01:	/* Command Reject */
+	case 0x09:	/* responses to nothing we asked: ignore */
+	case 0x0b:
+	case 0x13:
+		return;
+	default:
+		break;
+	}
+	sig_reject(k, cid, ident);
+}
+
+static void sig_input(struct sim_link *k, uint16_t cid, struct cur *c)
+{
+	unsigned n;
+
+	/* BR/EDR may pack several commands in one PDU; LE one (4). Bounded:
+	 * each round consumes at least the 4-byte header. */
+	for (n = 0; n < 64 && cur_left(c) > 0; n++) {
+		uint8_t code = cur_u8(c), ident = cur_u8(c);
+		uint16_t len = cur_le16(c);
+		struct cur d;
+
+		if (!cur_is_ok(c) || len > cur_left(c)) {
+			log_debug("sim: RD %s: malformed signalling PDU", k->rd->cfg->id);
+			return;
+		}
+		d = cur_sub(c, len);
+		sig_cmd(k, cid, code, ident, &d);
+		if (cid == CID_LE_SIG)
+			return;
+	}
+}
+
+/* ---------------------------------------------------------------- ATT */
+
+static void att_error(struct sim_link *k, uint8_t req, uint16_t handle,
+		      uint8_t code)
+{
+	uint8_t b[5];
+
+	b[0] = 0x01;
+	b[1] = req;
+	put_le16(b + 2, handle);
+	b[4] = code;
+	link_send(k, CID_ATT, b, 5);
+}
+
+static void attr_value(const struct att_attr *a, const uint8_t **p, size_t *n)
+{
+	if (a->ch) {
+		*p = a->ch->value;
+		*n = a->ch->len;
+	} else if (a->cccd) {
+		*p = a->cccd;
+		*n = 2;
+	} else if (a->ptr) {
+		*p = a->ptr;
+		*n = a->ptr_len;
+	} else {
+		*p = a->inl;
+		*n = a->inl_len;
+	}
+}
+
+static bool attr_readable(const struct att_attr *a)
+{
+	return !a->ch || (a->ch->props & SIM_PROP_READ);
+}
+
+/* A UUID in a request: 2 bytes, or 16 in the Bluetooth base (Vol 3 Part B 2.5.1). */
+static int att_uuid(struct cur *c, size_t n, uint16_t *out)
+{
+	static const uint8_t base[12] = { 0xfb, 0x34, 0x9b, 0x5f, 0x80, 0x00,
+					  0x00, 0x80, 0x00, 0x10, 0x00, 0x00 };
+	const uint8_t *p;
+
+	if (n == 2) {
+		*out = cur_le16(c);
+		return cur_is_ok(c) ? 0 : -EBADMSG;
+	}
+	if (n != 16)
+		return -EBADMSG;
+	p = cur_bytes(c, 16);
+	if (!p)
+		return -EBADMSG;
+	if (memcmp(p, base, 12) || p[14] || p[15]) {
+		*out = 0;	/* a 128-bit UUID: nothing here has one */
+		return 1;
+	}
+	*out = get_le16(p + 12);
+	return 0;
+}
+
+static bool range_ok(struct sim_link *k, uint8_t op, uint16_t s, uint16_t e)
+{
+	if (s == 0 || s > e) {
+		att_error(k, op, s, 0x01);	/* Invalid Handle */
+		return false;
+	}
+	return true;
+}
+
+static void att_input(struct sim_link *k, struct cur *c)
+{
+	uint8_t op = cur_u8(c), b[ATT_MTU_SERVER];
+	uint16_t s, e, h, u, off, cnt = 0;
+	struct wbuf w;
+	size_t i, n, elen = 0;
+	const uint8_t *v;
+	int ur;
+
+	if (!cur_is_ok(c))
+		return;
+	wbuf_init(&w, b, k->mtu);
+	switch (op) {
+	case 0x02:	/* Exchange MTU (Vol 3 Part F 3.4.2.1) */
+		u = cur_le16(c);
+		if (!cur_is_done(c))
+			goto invalid_pdu;
+		k->mtu = u < ATT_MTU_MIN ? ATT_MTU_MIN :
+			 u > ATT_MTU_SERVER ? ATT_MTU_SERVER : u;
+		b[0] = 0x03;
+		put_le16(b + 1, ATT_MTU_SERVER);
+		link_send(k, CID_ATT, b, 3);
+		return;
+	case 0x04:	/* Find Information */
+		s = cur_le16(c);
+		e = cur_le16(c);
+		if (!cur_is_done(c))
+			goto invalid_pdu;
+		if (!range_ok(k, op, s, e))
+			return;
+		wbuf_u8(&w, 0x05);
+		wbuf_u8(&w, 0x01);
+		for (i = s - 1; i < k->nattr && i < e; i++) {
+			if (w.len + 4 > w.cap)
+				break;
+			wbuf_le16(&w, k->attr[i].handle);
+			wbuf_le16(&w, k->attr[i].type);
+			cnt++;
+		}
+		break;
+	case 0x06:	/* Find By Type Value: primary service by UUID */
+		s = cur_le16(c);
+		e = cur_le16(c);
+		u = cur_le16(c);
+		if (!cur_is_ok(c))
+			goto invalid_pdu;
+		if (!range_ok(k, op, s, e))
+			return;
+		n = cur_left(c);
+		v = cur_bytes(c, n);
+		wbuf_u8(&w, 0x07);
+		for (i = s - 1; u == 0x2800 && i < k->nattr && i < e; i++) {
+			struct att_attr *a = &k->attr[i];
+
+			if (a->type != 0x2800 || n != 2 || memcmp(a->inl, v, 2))
+				continue;
+			if (w.len + 4 > w.cap)
+				break;
+			wbuf_le16(&w, a->handle);
+			wbuf_le16(&w, a->end);
+			cnt++;
+		}
+		break;
+	case 0x08:	/* Read By Type */
+	case 0x10:	/* Read By Group Type */
+		s = cur_le16(c);
+		e = cur_le16(c);
+		ur = att_uuid(c, cur_left(c), &u);
+		if (ur < 0 || !cur_is_done(c))
+			goto invalid_pdu;
+		if (!range_ok(k, op, s, e))
+			return;
+		if (op == 0x10 && u != 0x2800 && u != 0x2801) {
+			att_error(k, op, s, 0x10);	/* Unsupported Group Type */
+			return;
+		}
+		wbuf_u8(&w, (uint8_t)(op + 1));
+		wbuf_u8(&w, 0);		/* length, set below */
+		for (i = s - 1; ur == 0 && i < k->nattr && i < e; i++) {
+			struct att_attr *a = &k->attr[i];
+			size_t hdr = op == 0x10 ? 4 : 2, m;
+
+			if (a->type != u)
+				continue;
+			if (!attr_readable(a)) {
+				if (!cnt) {
+					att_error(k, op, a->handle, 0x02);
+					return;
+				}
+				break;
+			}
+			attr_value(a, &v, &n);
+			/* Entries share one length; values cut to fit the
+			 * MTU as the spec says (Vol 3 Part F 3.4.4.2). */
+			m = n;
+			if (m > (size_t)k->mtu - 2 - hdr)
+				m = k->mtu - 2 - hdr;
+			if (m > 255 - hdr)
+				m = 255 - hdr;
+			if (cnt && hdr + m != elen)
+				break;
+			if (w.len + hdr + m > w.cap)
+				break;
+			elen = hdr + m;
+			wbuf_le16(&w, a->handle);
+			if (op == 0x10)
+				wbuf_le16(&w, a->end);
+			wbuf_bytes(&w, v, m);
+			cnt++;
+		}
+		b[1] = (uint8_t)elen;
+		break;
+	case 0x0a:	/* Read */
+	case 0x0c:	/* Read Blob */
+		h = cur_le16(c);
+		off = op == 0x0c ? cur_le16(c) : 0;
+		if (!cur_is_done(c))
+			goto invalid_pdu;
+		if (h == 0 || h > k->nattr) {
+			att_error(k, op, h, 0x01);
+			return;
+		}
+		if (!attr_readable(&k->attr[h - 1])) {
+			att_error(k, op, h, 0x02);	/* Read Not Permitted */
+			return;
+		}
+		attr_value(&k->attr[h - 1], &v, &n);
+		if (off > n) {
+			att_error(k, op, h, 0x07);	/* Invalid Offset */
+			return;
+		}
+		n -= off;
+		if (n > (size_t)k->mtu - 1)
+			n = k->mtu - 1;
+		b[0] = (uint8_t)(op + 1);
+		memcpy(b + 1, v + off, n);
+		link_send(k, CID_ATT, b, n + 1);
+		return;
+	case 0x12:	/* Write Request */
+	case 0x52:	/* Write Command: no response, errors dropped */
+		h = cur_le16(c);
+		if (!cur_is_ok(c))
+			goto invalid_pdu;
+		n = cur_left(c);
+		v = cur_bytes(c, n);
+		if (h == 0 || h > k->nattr) {
+			if (op == 0x12)
+				att_error(k, op, h, 0x01);
+			return;
+		}
+		{
+			struct att_attr *a = &k->attr[h - 1];
+
+			if (a->cccd && n == 2) {
+				memcpy(a->cccd, v, 2);
+			} else if (a->ch && (a->ch->props &
+					     (op == 0x12 ? SIM_PROP_WRITE : SIM_PROP_WRITE_NR))) {
+				if (n > SIM_VALUE_MAX) {
+					if (op == 0x12)
+						att_error(k, op, h, 0x0d);
+					return;
+				}
+				memcpy(a->ch->value, v, n);
+				a->ch->len = (uint8_t)n;
+				log_info("sim: RD %s: characteristic 0x%04x written (%zu bytes)",
+					 k->rd->cfg->id, a->ch->uuid, n);
+			} else {
+				if (op == 0x12)
+					att_error(k, op, h, a->cccd ? 0x0d : 0x03);
+				return;
+			}
+		}
+		if (op == 0x12) {
+			b[0] = 0x13;
+			link_send(k, CID_ATT, b, 1);
+		}
+		return;
+	case 0x1e:	/* Handle Value Confirmation */
+		return;
+	default:
+		/* Commands (bit 6) are dropped; requests are refused. */
+		if (!(op & 0x40))
+			att_error(k, op, 0, 0x06);	/* Request Not Supported */
+		return;
+	}
+	if (!cnt) {
+		att_error(k, op, s, 0x0a);	/* Attribute Not Found */
+		return;
+	}
+	if (wbuf_is_ok(&w))
+		link_send(k, CID_ATT, b, w.len);
+	return;
+invalid_pdu:
+	att_error(k, op, 0, 0x04);	/* Invalid PDU */
+}
+
+/* ---------------------------------------------------------------- SMP */
+
+static void smp_fail(struct sim_link *k, uint8_t reason)
+{
+	uint8_t b[2] = { 0x05, reason };
+
+	link_send(k, k->le ? CID_SMP : CID_SMP_BREDR, b, 2);
+	k->smp = SMP_IDLE;
+}
+
+static int smp_confirm(struct sim_link *k, const uint8_t r[16], uint8_t out[16])
+{
+	static const uint8_t tk[16];	/* Just Works: TK = 0 (Vol 3 Part H 2.3.5.2) */
+	const struct sim_rd_cfg *c = k->rd->cfg;
+
+	return sim_smp_c1(tk, r, k->preq, k->pres, k->iat, k->ia.b,
+			  c->addr_type, c->addr.b, out);
+}
+
+static void smp_input(struct sim_link *k, struct cur *c)
+{
+	uint8_t op = cur_u8(c), b[17], conf[16];
+	const uint8_t *p;
+
+	if (!k->le) {
+		smp_fail(k, 0x05);	/* Pairing Not Supported over BR/EDR */
+		return;
+	}
+	switch (op) {
+	case 0x01:	/* Pairing Request (3.5.1) */
+		p = cur_bytes(c, 6);
+		if (!p || !cur_is_done(c)) {
+			smp_fail(k, 0x0a);	/* Invalid Parameters */
+			return;
+		}
+		if (p[3] < 7 || p[3] > 16) {
+			smp_fail(k, 0x06);	/* Encryption Key Size */
+			return;
+		}
+		k->preq[0] = 0x01;
+		memcpy(k->preq + 1, p, 6);
+		/* NoInputNoOutput, no OOB, bonding if asked, no MITM, no SC:
+		 * legacy Just Works. Only our LTK is distributed. */
+		k->pres[0] = 0x02;
+		k->pres[1] = 0x03;
+		k->pres[2] = 0x00;
+		k->pres[3] = (uint8_t)(p[2] & 0x01);
+		k->pres[4] = p[3];
+		k->pres[5] = 0x00;
+		k->resp_kd = (uint8_t)(p[5] & 0x01);
+		k->pres[6] = k->resp_kd;
+		k->have_stk = false;
+		k->smp = SMP_WAIT_CONFIRM;
+		link_send(k, CID_SMP, k->pres, 7);
+		return;
+	case 0x03:	/* Pairing Confirm */
+		p = cur_bytes(c, 16);
+		if (!p || !cur_is_done(c) || k->smp != SMP_WAIT_CONFIRM) {
+			smp_fail(k, 0x08);	/* Unspecified Reason */
+			return;
+		}
+		memcpy(k->mconfirm, p, 16);
+		sim_air_rand_bytes(k->air, k->srand, 16);
+		b[0] = 0x03;
+		if (smp_confirm(k, k->srand, b + 1)) {
+			smp_fail(k, 0x08);
+			return;
+		}
+		k->smp = SMP_WAIT_RANDOM;
+		link_send(k, CID_SMP, b, 17);
+		return;
+	case 0x04:	/* Pairing Random */
+		p = cur_bytes(c, 16);
+		if (!p || !cur_is_done(c) || k->smp != SMP_WAIT_RANDOM) {
+			smp_fail(k, 0x08);
+			return;
+		}
+		if (smp_confirm(k, p, conf) || memcmp(conf, k->mconfirm, 16)) {
+			smp_fail(k, 0x04);	/* Confirm Value Failed */
+			return;
+		}
+		{
+			static const uint8_t tk[16];
+			unsigned i;
+
+			if (sim_smp_s1(tk, k->srand, p, k->stk)) {
+				smp_fail(k, 0x08);
+				return;
+			}
+			/* Shorten to the negotiated size (Vol 3 Part H 2.4.4). */
+			for (i = k->pres[4]; i < 16; i++)
+				k->stk[i] = 0;
+		}
+		k->have_stk = true;
+		k->smp = SMP_WAIT_ENC;
+		b[0] = 0x04;
+		memcpy(b + 1, k->srand, 16);
+		link_send(k, CID_SMP, b, 17);
+		return;
+	case 0x05:	/* Pairing Failed */
+		k->smp = SMP_IDLE;
+		return;
+	case 0x06: case 0x07: case 0x08: case 0x09: case 0x0a:
+		/* The initiator's keys: not asked for, ignored. */
+		return;
+	default:
+		smp_fail(k, 0x07);	/* Command Not Supported */
+		return;
+	}
+}
+
+bool sim_link_ltk_ok(struct sim_link *k, const uint8_t rand[8], uint16_t ediv,
+		     const uint8_t ltk[16])
+{
+	static const uint8_t zero[8];
+	struct sim_bond *b;
+
+	if (k->have_stk && ediv == 0 && !memcmp(rand, zero, 8))
+		return !memcmp(ltk, k->stk, 16);
+	b = sim_rd_bond(k->rd, &k->ia, false);
+	return b && b->has_ltk && b->ediv == ediv && !memcmp(b->rand, rand, 8) &&
+	       !memcmp(b->ltk, ltk, 16);
+}
+
+void sim_link_encrypted(struct sim_link *k)
+{
+	uint8_t b[17];
+	struct sim_bond *bond;
+
+	if (k->smp != SMP_WAIT_ENC)
+		return;
+	k->smp = SMP_DONE;
+	if (!(k->resp_kd & 0x01) || !(k->pres[3] & 0x01))
+		return;
+	/* Key distribution (Vol 3 Part H 3.6): Encryption Information and
+	 * Central Identification, remembered for this peer. */
+	bond = sim_rd_bond(k->rd, &k->ia, true);
+	sim_air_rand_bytes(k->air, bond->ltk, 16);
+	sim_air_rand_bytes(k->air, bond->rand, 8);
+	bond->ediv = (uint16_t)sim_air_rand(k->air);
+	bond->has_ltk = true;
+	b[0] = 0x06;
+	memcpy(b + 1, bond->ltk, 16);
+	link_send(k, CID_SMP, b, 17);
+	b[0] = 0x07;
+	put_le16(b + 1, bond->ediv);
+	memcpy(b + 3, bond->rand, 8);
+	link_send(k, CID_SMP, b, 11);
+}
+
+void sim_link_input(struct sim_link *k, const uint8_t *pdu, size_t len)
+{
+	struct cur c, d;
+	uint16_t n, cid;
+
+	cur_init(&c, pdu, len);
+	n = cur_le16(&c);
+	cid = cur_le16(&c);
+	if (!cur_is_ok(&c) || n != cur_left(&c)) {
+		log_debug("sim: RD %s: bad L2CAP length", k->rd->cfg->id);
+		return;
+	}
+	d = cur_sub(&c, n);
+	switch (cid) {
+	case CID_SIG:
+		if (!k->le)
+			sig_input(k, cid, &d);
+		break;
+	case CID_LE_SIG:
+		if (k->le)
+			sig_input(k, cid, &d);
+		break;
+	case CID_ATT:
+		if (k->le)
+			att_input(k, &d);
+		break;
+	case CID_SMP:
+	case CID_SMP_BREDR:
+		smp_input(k, &d);
+		break;
+	default:
+		/* Dynamic channels are never opened: drop (Vol 3 Part A 3). */
+		break;
+	}
+}

@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Internals of the simulated controller shared by sim/ *.c (not for users
+ * of sim.h): the parsed house, the runtime state of remote devices (RDs)
+ * and the RD's upper layers (L2CAP signalling, ATT, SMP).
+ */
+#ifndef BGW_SIM_INT_H
+#define BGW_SIM_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bdaddr.h"
+#include "loop.h"
+#include "sim.h"
+
+/* Caps of a scenario; exceeding one is a parse error, never a truncation. */
+#define SIM_MAX_RDS		32
+#define SIM_ID_MAX		31
+#define SIM_NAME_MAX		248	/* Core Vol 4 Part E 7.3.12 */
+#define SIM_EIR_MAX		240	/* Core Vol 3 Part C 8 */
+#define SIM_ADV_MAX		31	/* legacy advertising PDU payload */
+#define SIM_MAX_UUIDS		8
+#define SIM_MAX_SERVICES	8
+#define SIM_MAX_CHARS		16
+#define SIM_VALUE_MAX		64
+#define SIM_MAX_BONDS		8
+#define SIM_LINE_MAX		1024
+
+enum {
+	SIM_TECH_BREDR = 0x01,
+	SIM_TECH_LE = 0x02,
+};
+
+/* GATT characteristic properties (Core Vol 3 Part G 3.3.1.1). */
+enum {
+	SIM_PROP_READ = 0x02,
+	SIM_PROP_WRITE_NR = 0x04,
+	SIM_PROP_WRITE = 0x08,
+	SIM_PROP_NOTIFY = 0x10,
+};
+
+struct sim_char {
+	uint8_t svc;		/* index into services[] */
+	uint16_t uuid;
+	uint8_t props;
+	uint8_t len;
+	uint8_t value[SIM_VALUE_MAX];
+};
+
+struct sim_rd_cfg {
+	char id[SIM_ID_MAX + 1];
+	unsigned line;		/* where the device block starts */
+	bool has_addr;
+	struct bdaddr addr;
+	uint8_t addr_type;	/* BDADDR_PUBLIC or BDADDR_RANDOM */
+	uint8_t tech;		/* SIM_TECH_* bits */
+	char name[SIM_NAME_MAX + 1];
+	uint32_t cod;
+	int8_t rssi;
+	bool discoverable;
+	bool connectable;
+	uint16_t appearance;
+	uint8_t n_uuids;
+	uint16_t uuids[SIM_MAX_UUIDS];
+	bool eir_set;
+	uint8_t eir_len;
+	uint8_t eir[SIM_EIR_MAX];
+	bool adv_set;
+	uint8_t adv_len;
+	uint8_t adv[SIM_ADV_MAX];
+	uint8_t n_services;
+	uint16_t services[SIM_MAX_SERVICES];
+	uint8_t n_chars;
+	struct sim_char chars[SIM_MAX_CHARS];
+	int32_t connect_in_ms;	/* incoming BR/EDR connection; -1: never */
+};
+
+struct sim_house {
+	size_t n;
+	struct sim_rd_cfg rd[SIM_MAX_RDS];
+};
+
+/* Keys an RD keeps for a peer controller, as a real device bonds. */
+struct sim_bond {
+	bool used;
+	struct bdaddr peer;
+	bool has_lk;
+	uint8_t lk[16];
+	bool has_ltk;
+	uint8_t ltk[16];
+	uint16_t ediv;
+	uint8_t rand[8];
+};
+
+struct sim_rd {
+	struct sim_rd_cfg *cfg;
+	struct sim_bond bonds[SIM_MAX_BONDS];
+	unsigned next_bond;
+	uint8_t eir_len;
+	uint8_t eir[SIM_EIR_MAX];
+	uint8_t adv_len;
+	uint8_t adv[SIM_ADV_MAX];
+	uint8_t rsp_len;
+	uint8_t rsp[SIM_ADV_MAX];
+};
+
+/* ---- house.c ---- */
+struct sim_house_parser;
+
+/* The parser API is split so that the real parser is unit-tested and fuzzed. */
+int sim_house_parser_new(struct sim_house_parser **out, const char *fname);
+/* One line without its newline; len bytes (an embedded NUL is an error). */
+int sim_house_parser_line(struct sim_house_parser *p, const char *line,
+			  size_t len, char *err, size_t errlen);
+int sim_house_parser_finish(struct sim_house_parser *p, struct sim_house **out,
+			    char *err, size_t errlen);
+void sim_house_parser_free(struct sim_house_parser *p);
+/* Parse a whole buffer (the default house, tests). */
+int sim_house_parse_buf(const char *fname, const char *buf, size_t len,
+			struct sim_house **out, char *err, size_t errlen);
+/* The default scenario's text (also printed by bgw-sim --dump-default). */
+const char *sim_house_default_text(void);
+
+/* ---- air.c ---- */
+uint64_t sim_air_delay(const struct sim_air *a, uint64_t sim_us);
+uint32_t sim_air_rand(struct sim_air *a);
+void sim_air_rand_bytes(struct sim_air *a, uint8_t *p, size_t n);
+struct loop *sim_air_loop(const struct sim_air *a);
+const struct sim_opts *sim_air_opts(const struct sim_air *a);
+size_t sim_air_rd_count(const struct sim_air *a);
+struct sim_rd *sim_air_rd(struct sim_air *a, size_t i);
+struct sim_rd *sim_air_find_rd(struct sim_air *a, const struct bdaddr *addr);
+void sim_air_attach(struct sim_air *a, struct sim_ctrl *c, struct bdaddr *addr,
+		    const struct bdaddr *want);
+void sim_air_detach(struct sim_air *a, struct sim_ctrl *c);
+/* Other controllers in the air (for inquiry between controllers). */
+struct sim_ctrl *sim_air_ctrl_next(struct sim_air *a, struct sim_ctrl *prev);
+bool sim_ctrl_is_inquiry_scan(const struct sim_ctrl *c);
+const struct bdaddr *sim_ctrl_addr(const struct sim_ctrl *c);
+uint32_t sim_ctrl_cod(const struct sim_ctrl *c);
+struct sim_ctrl *sim_ctrl_list_next(struct sim_ctrl *c);
+void sim_ctrl_list_set_next(struct sim_ctrl *c, struct sim_ctrl *next);
+/* The air goes away first: drop everything that refers to it. */
+void sim_ctrl_orphan(struct sim_ctrl *c);
+
+/* ---- rd.c ---- */
+void sim_rd_init(struct sim_rd *rd, struct sim_rd_cfg *cfg);
+struct sim_bond *sim_rd_bond(struct sim_rd *rd, const struct bdaddr *peer,
+			     bool create);
+
+struct sim_link;
+/* An L2CAP PDU (basic header included) from the RD to the host. */
+typedef void (*sim_link_send_fn)(const uint8_t *pdu, size_t len, void *user);
+
+struct sim_link *sim_link_new(struct sim_air *a, struct sim_rd *rd, bool le,
+			      const struct bdaddr *ia, uint8_t iat,
+			      sim_link_send_fn send, void *user);
+void sim_link_free(struct sim_link *k);
+/* One complete L2CAP PDU from the host (basic header included). */
+void sim_link_input(struct sim_link *k, const uint8_t *pdu, size_t len);
+/* LE: does the RD hold this key (STK of the pairing, or a bond's LTK)? */
+bool sim_link_ltk_ok(struct sim_link *k, const uint8_t rand[8], uint16_t ediv,
+		     const uint8_t ltk[16]);
+/* LE: the link is now encrypted; the RD distributes its keys. */
+void sim_link_encrypted(struct sim_link *k);
+
+/* AES-128 in SMP byte order (Core Vol 3 Part H 2.2.1), crypto in rd.c. */
+int sim_smp_e(const uint8_t key[16], const uint8_t in[16], uint8_t out[16]);
+int sim_smp_c1(const uint8_t k[16], const uint8_t r[16], const uint8_t preq[7],
+	       const uint8_t pres[7], uint8_t iat, const uint8_t ia[6],
+	       uint8_t rat, const uint8_t ra[6], uint8_t out[16]);
+int sim_smp_s1(const uint8_t k[16], const uint8_t r1[16], const uint8_t r2[16],
+	       uint8_t out[16]);
+
+#endif /* BGW_SIM_INT_H */

@@ -1,1 +1,19 @@
-# cdclient/: filled in by its issue.
+# cdclient/: bgw-cdclient, the control-device client (issue 7).
+noinst_LIBRARIES += cdclient/libcd.a
+cdclient_libcd_a_SOURCES = \
+	cdclient/endpoint.c cdclient/endpoint.h \
+	cdclient/expose.c cdclient/expose.h \
+	cdclient/expose_cuse.c \
+	cdclient/expose_fuse.c \
+	cdclient/expose_sock.c \
+	cdclient/expose_vhci.c \
+	cdclient/hub.c cdclient/hub.h \
+	cdclient/pktfile.c cdclient/pktfile.h \
+	cdclient/remote.c cdclient/remote.h \
+	cdclient/status.c cdclient/status.h
+cdclient_libcd_a_CFLAGS = $(AM_CFLAGS) $(FUSE3_CFLAGS)
+
+bin_PROGRAMS += cdclient/bgw-cdclient
+cdclient_bgw_cdclient_SOURCES = cdclient/main.c
+cdclient_bgw_cdclient_CFLAGS = $(AM_CFLAGS) $(FUSE3_CFLAGS)
+cdclient_bgw_cdclient_LDADD = cdclient/libcd.a lib/libbgw.a $(FUSE3_LIBS)

@@ -1,0 +1,439 @@
+/* SPDX-License-Identifier: MIT */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "hci_names.h"
+#include "hub.h"
+#include "log.h"
+
+/* Commands awaiting their Command Complete/Status, for the round-trip time. */
+#define HUB_RTT_PENDING	16
+
+struct cd_port {
+	struct cd_hub *hub;
+	struct cd_port *next;
+	char *name;
+	const struct cd_port_ops *ops;
+	void *user;
+	bool want_resume;
+	uint64_t refused;
+};
+
+struct rtt_pending {
+	uint16_t opcode;
+	uint64_t t_us;
+};
+
+struct cd_hub {
+	struct loop *loop;
+	struct snoop *snoop;
+	struct cd_remote *remote;
+	struct cd_port *ports;
+	struct cd_status *status;
+	void (*up_fn)(void *user);
+	void *up_user;
+	bool was_down;		/* the upstream has dropped since it was up */
+
+	struct rtt_pending rtt_q[HUB_RTT_PENDING];
+	size_t rtt_n;
+	uint64_t rtt_last_us;
+	uint64_t rtt_min_us;
+	uint64_t rtt_avg_us;	/* exponentially weighted, 1/8 like TCP's SRTT */
+	uint64_t rtt_samples;
+
+	uint64_t refused;
+	uint64_t hw_errors;
+};
+
+static uint64_t realtime_us(void)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	return (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
+}
+
+static void hub_snoop(struct cd_hub *h, const uint8_t *p, size_t len,
+		      bool from_controller)
+{
+	int err;
+
+	if (!h->snoop)
+		return;
+	err = snoop_write(h->snoop, p, len, from_controller, 0);
+	if (!err)
+		err = snoop_flush(h->snoop);
+	if (err) {
+		log_err("btsnoop: write failed: %s; recording stopped",
+			strerror(-err));
+		h->snoop = NULL;	/* main closes it */
+	}
+}
+
+static void hub_trace(const char *dir, const char *who, const uint8_t *p,
+		      size_t len)
+{
+	char line[160];
+
+	if (!log_is_enabled(LOG_DEBUG))
+		return;
+	hcistr_summary(line, sizeof(line), p, len);
+	log_debug("%s %s: %s", dir, who, line);
+}
+
+/* A packet the hub makes up for one port, or for all of them (to == NULL). */
+static void hub_local(struct cd_hub *h, struct cd_port *to, const uint8_t *p,
+		      size_t len)
+{
+	struct cd_port *port;
+
+	hub_snoop(h, p, len, true);
+	for (port = h->ports; port; port = port->next) {
+		if (to && port != to)
+			continue;
+		hub_trace("local ->", port->name, p, len);
+		port->ops->deliver(p, len, port->user);
+	}
+}
+
+static void hub_hw_error(struct cd_hub *h)
+{
+	uint8_t code = CD_HW_ERROR_UPSTREAM;
+	uint8_t ev[8];
+	int n;
+
+	n = h4_build_evt(ev, sizeof(ev), HCI_EV_HARDWARE_ERROR, &code, 1);
+	if (n < 0)
+		return;
+	h->hw_errors++;
+	hub_local(h, NULL, ev, (size_t)n);
+}
+
+static void rtt_sent(struct cd_hub *h, uint16_t opcode)
+{
+	/* Full: forget the oldest, which has most likely been lost. */
+	if (h->rtt_n == HUB_RTT_PENDING) {
+		memmove(h->rtt_q, h->rtt_q + 1, (HUB_RTT_PENDING - 1) * sizeof(h->rtt_q[0]));
+		h->rtt_n--;
+	}
+	h->rtt_q[h->rtt_n].opcode = opcode;
+	h->rtt_q[h->rtt_n].t_us = loop_now_us();
+	h->rtt_n++;
+}
+
+static void rtt_done(struct cd_hub *h, uint16_t opcode)
+{
+	uint64_t rtt;
+	size_t i;
+
+	for (i = 0; i < h->rtt_n; i++) {
+		if (h->rtt_q[i].opcode != opcode)
+			continue;
+		rtt = loop_now_us() - h->rtt_q[i].t_us;
+		memmove(h->rtt_q + i, h->rtt_q + i + 1,
+			(h->rtt_n - i - 1) * sizeof(h->rtt_q[0]));
+		h->rtt_n--;
+		h->rtt_last_us = rtt;
+		if (!h->rtt_samples || rtt < h->rtt_min_us)
+			h->rtt_min_us = rtt;
+		h->rtt_avg_us = h->rtt_samples ? (7 * h->rtt_avg_us + rtt) / 8 : rtt;
+		h->rtt_samples++;
+		return;
+	}
+}
+
+static void hub_on_up(void *user)
+{
+	struct cd_hub *h = user;
+
+	h->rtt_n = 0;
+	/* The controller behind the new connection is a fresh one. */
+	if (h->was_down) {
+		log_notice("upstream back: resetting the local hosts "
+			   "(Hardware Error)");
+		hub_hw_error(h);
+	}
+	if (h->up_fn)
+		h->up_fn(h->up_user);
+}
+
+static void hub_on_down(int err, void *user)
+{
+	struct cd_hub *h = user;
+
+	h->was_down = true;
+	h->rtt_n = 0;
+	cd_status_clear_connections(h->status);
+	hub_hw_error(h);
+}
+
+static void hub_on_packet(const struct h4_pkt *pkt, void *user)
+{
+	struct cd_hub *h = user;
+	struct cd_port *port;
+	struct h4_cc cc;
+	struct h4_cs cs;
+
+	if (pkt->type == H4_CMD)
+		return;	/* the upstream refuses these already */
+	if (h4_parse_cc(pkt, &cc) == 0)
+		rtt_done(h, cc.opcode);
+	else if (h4_parse_cs(pkt, &cs) == 0)
+		rtt_done(h, cs.opcode);
+	if (cd_status_controller_pkt(h->status, pkt, realtime_us()) < 0)
+		log_info("controller sent a malformed %s event (%u bytes); "
+			 "not used for the status files",
+			 hcistr_event(pkt->evt.code) ?: "unknown",
+			 pkt->evt.plen);
+	hub_snoop(h, pkt->raw, pkt->raw_len, true);
+	for (port = h->ports; port; port = port->next) {
+		hub_trace("->", port->name, pkt->raw, pkt->raw_len);
+		port->ops->deliver(pkt->raw, pkt->raw_len, port->user);
+	}
+}
+
+static void hub_on_drained(void *user)
+{
+	struct cd_hub *h = user;
+	struct cd_port *port;
+
+	for (port = h->ports; port; port = port->next) {
+		if (!port->want_resume)
+			continue;
+		port->want_resume = false;
+		if (port->ops->resume)
+			port->ops->resume(port->user);
+	}
+}
+
+const struct cd_remote_cbs cd_hub_remote_cbs = {
+	.up = hub_on_up,
+	.down = hub_on_down,
+	.packet = hub_on_packet,
+	.drained = hub_on_drained,
+};
+
+int cd_hub_new(struct cd_hub **out, struct loop *l, struct snoop *snoop)
+{
+	struct cd_hub *h;
+
+	*out = NULL;
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	h->status = cd_status_new();
+	if (!h->status) {
+		free(h);
+		return -ENOMEM;
+	}
+	h->loop = l;
+	h->snoop = snoop;
+	*out = h;
+	return 0;
+}
+
+int cd_hub_set_remote(struct cd_hub *h, struct cd_remote *r)
+{
+	if (h->remote)
+		return -EALREADY;
+	h->remote = r;
+	return cd_remote_start(r);
+}
+
+void cd_hub_set_up_fn(struct cd_hub *h, void (*fn)(void *user), void *user)
+{
+	h->up_fn = fn;
+	h->up_user = user;
+}
+
+bool cd_hub_is_up(const struct cd_hub *h)
+{
+	return cd_remote_is_up(h->remote);
+}
+
+void cd_hub_free(struct cd_hub *h)
+{
+	if (!h)
+		return;
+	while (h->ports)
+		cd_port_detach(h->ports);
+	cd_remote_free(h->remote);
+	cd_status_free(h->status);
+	free(h);
+}
+
+struct cd_port *cd_hub_attach(struct cd_hub *h, const char *name,
+			      const struct cd_port_ops *ops, void *user)
+{
+	struct cd_port *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return NULL;
+	p->name = strdup(name);
+	if (!p->name) {
+		free(p);
+		return NULL;
+	}
+	p->hub = h;
+	p->ops = ops;
+	p->user = user;
+	p->next = h->ports;
+	h->ports = p;
+	return p;
+}
+
+void cd_port_detach(struct cd_port *p)
+{
+	struct cd_port **pp;
+
+	if (!p)
+		return;
+	for (pp = &p->hub->ports; *pp; pp = &(*pp)->next) {
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
+	}
+	free(p->name);
+	free(p);
+}
+
+const char *cd_port_name(const struct cd_port *p)
+{
+	return p->name;
+}
+
+/* First refusal per port at warning, the rest at debug: no log flooding. */
+static void port_refuse(struct cd_port *p, const char *why)
+{
+	p->refused++;
+	p->hub->refused++;
+	log_msg(p->refused == 1 ? LOG_WARNING : LOG_DEBUG,
+		"%s: refused a packet from the host: %s (%llu refused so far)",
+		p->name, why, (unsigned long long)p->refused);
+}
+
+int cd_port_send(struct cd_port *p, const uint8_t *buf, size_t len)
+{
+	struct cd_hub *h = p->hub;
+	struct h4_pkt pkt;
+	uint8_t ev[16];
+	int err, n;
+
+	err = h4_parse(&pkt, buf, len, CD_PKT_MAX);
+	if (err) {
+		port_refuse(p, h4_strerror(err));
+		return -EINVAL;
+	}
+	switch (pkt.type) {
+	case H4_CMD:
+	case H4_ACL:
+	case H4_SCO:
+	case H4_ISO:
+		break;
+	default:
+		/* Events come from controllers only (Core Vol 4 Part E 5.4.4). */
+		port_refuse(p, "an event, which only a controller sends");
+		return -EPERM;
+	}
+	hub_trace("<-", p->name, buf, len);
+	if (!cd_remote_is_up(h->remote)) {
+		if (pkt.type != H4_CMD)
+			return -ENOTCONN;
+		n = h4_build_cs(ev, sizeof(ev), HCI_ST_HARDWARE_FAILURE, 1,
+				pkt.cmd.opcode);
+		if (n > 0) {
+			hub_snoop(h, buf, len, false);
+			hub_local(h, p, ev, (size_t)n);
+		}
+		return 0;
+	}
+	err = cd_remote_send(h->remote, buf, len);
+	if (err == -ENOBUFS)
+		p->want_resume = true;
+	if (err)
+		return err;
+	hub_snoop(h, buf, len, false);
+	if (pkt.type == H4_CMD)
+		rtt_sent(h, pkt.cmd.opcode);
+	return 0;
+}
+
+const struct cd_status *cd_hub_status(const struct cd_hub *h)
+{
+	return h->status;
+}
+
+static void put_time(FILE *f, const char *key, uint64_t us)
+{
+	time_t t = (time_t)(us / 1000000u);
+	struct tm tm;
+	char buf[32];
+
+	if (!us || !gmtime_r(&t, &tm) ||
+	    !strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(buf, sizeof(buf), "-");
+	fprintf(f, "%s: %s\n", key, buf);
+}
+
+int cd_hub_render_session(const struct cd_hub *h, char **out, size_t *len)
+{
+	struct cd_remote_stats st = { 0 };
+	const char *user = NULL;
+	const char *server = "-";
+	FILE *f;
+
+	*out = NULL;
+	*len = 0;
+	if (h->remote) {
+		cd_remote_get_stats(h->remote, &st);
+		user = cd_remote_user(h->remote);
+		server = cd_remote_describe(h->remote);
+	}
+	f = open_memstream(out, len);
+	if (!f)
+		return -ENOMEM;
+	fprintf(f, "server: %s\n", server);
+	fprintf(f, "user: %s\n", user ? user : "-");
+	fprintf(f, "state: %s\n", cd_remote_is_up(h->remote) ? "up" : "down");
+	put_time(f, "up-since", st.up_since_us);
+	fprintf(f, "connects: %u\n", st.connects);
+	if (h->rtt_samples)
+		fprintf(f, "rtt-us: last %llu avg %llu min %llu (%llu samples)\n",
+			(unsigned long long)h->rtt_last_us,
+			(unsigned long long)h->rtt_avg_us,
+			(unsigned long long)h->rtt_min_us,
+			(unsigned long long)h->rtt_samples);
+	else
+		fputs("rtt-us: -\n", f);
+	fprintf(f, "bytes-in: %llu\nbytes-out: %llu\n",
+		(unsigned long long)st.bytes_in,
+		(unsigned long long)st.bytes_out);
+	fprintf(f, "packets-in: %llu\npackets-out: %llu\n",
+		(unsigned long long)st.pkts_in,
+		(unsigned long long)st.pkts_out);
+	fprintf(f, "refused-from-hosts: %llu\nhardware-errors-sent: %llu\n",
+		(unsigned long long)h->refused,
+		(unsigned long long)h->hw_errors);
+	fprintf(f, "devices: %zu\nconnections: %zu\n",
+		cd_status_device_count(h->status),
+		cd_status_conn_count(h->status));
+	if (ferror(f)) {
+		fclose(f);
+		free(*out);
+		*out = NULL;
+		return -ENOMEM;
+	}
+	if (fclose(f)) {
+		free(*out);
+		*out = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}

@@ -1,0 +1,417 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bgw-cdclient: the remote virtual controller on the control device (CD),
+ * exposed locally through /dev/vhci, CUSE, FUSE and H4 sockets.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "btsnoop.h"
+#include "expose.h"
+#include "hub.h"
+#include "log.h"
+#include "loop.h"
+#include "remote.h"
+
+#define PROG			"bgw-cdclient"
+#define MAX_EXPOSURES		8
+
+/* Exit codes, as written in bgw-cdclient(1) EXIT STATUS. */
+#define EXIT_OK			0
+#define EXIT_RUNTIME		1
+#define EXIT_USAGE		2
+
+static const char usage_text[] =
+"usage: " PROG " [-fhVv] [--btsnoop file] [--expose exposure]...\n"
+"           --connect endpoint\n"
+"       " PROG " [-fhVv] [--btsnoop file] [--expose exposure]...\n"
+"           --server host[:port] --user name [--password-file file]\n"
+"           [--ca file]\n"
+"       " PROG " [-fhVv] [--btsnoop file] [--expose exposure]...\n"
+"           --bundle file\n"
+"\n"
+"  -f, --foreground        stay in the foreground, log to stderr\n"
+"  -v, --verbose           more log output (twice: HCI packet summaries)\n"
+"  -V, --version           print the version and exit\n"
+"  -h, --help              print this help and exit\n"
+"  --btsnoop file          record the local HCI traffic (btmon -r file)\n"
+"  --expose exposure       vhci, cuse[:name], fuse:dir, unix:path,\n"
+"                          tcp:127.0.0.1:port (repeatable; default vhci)\n"
+"  --connect endpoint      plain H4 upstream: unix:path or tcp:host:port\n"
+"  --server, --user, --password-file, --ca, --bundle\n"
+"                          the DTLS tunnel to a BGW (not yet implemented)\n";
+
+struct opts {
+	bool foreground;
+	int verbose;
+	const char *btsnoop;
+	char *expose[MAX_EXPOSURES];
+	int nexpose;
+	char *connect;
+	const char *server;
+	const char *user;
+	const char *password_file;
+	const char *ca;
+	const char *bundle;
+};
+
+struct app {
+	struct loop *loop;
+	struct cd_hub *hub;
+	struct opts *o;
+	struct cd_expose *x[MAX_EXPOSURES];
+	bool late_opened;
+	int code;
+};
+
+static void usage(FILE *f)
+{
+	fputs(usage_text, f);
+}
+
+/*
+ * "unix:rel/path" and "fuse:rel/dir" made absolute: a daemon changes to /
+ * before it binds or mounts anything.
+ */
+static int absolutize(char **spec, const char *prefix)
+{
+	size_t plen = strlen(prefix);
+	char cwd[PATH_MAX], *s;
+	const char *path;
+	int n;
+
+	if (strncmp(*spec, prefix, plen))
+		return 0;
+	path = *spec + plen;
+	if (path[0] == '/' || !path[0])
+		return 0;
+	if (!getcwd(cwd, sizeof(cwd)))
+		return -errno;
+	n = asprintf(&s, "%s%s/%s", prefix, cwd, path);
+	if (n < 0)
+		return -ENOMEM;
+	free(*spec);
+	*spec = s;
+	return 0;
+}
+
+enum {
+	OPT_BTSNOOP = 256,
+	OPT_EXPOSE,
+	OPT_CONNECT,
+	OPT_SERVER,
+	OPT_USER,
+	OPT_PASSWORD_FILE,
+	OPT_CA,
+	OPT_BUNDLE,
+};
+
+static const struct option long_opts[] = {
+	{ "foreground", no_argument, NULL, 'f' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "version", no_argument, NULL, 'V' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "btsnoop", required_argument, NULL, OPT_BTSNOOP },
+	{ "expose", required_argument, NULL, OPT_EXPOSE },
+	{ "connect", required_argument, NULL, OPT_CONNECT },
+	{ "server", required_argument, NULL, OPT_SERVER },
+	{ "user", required_argument, NULL, OPT_USER },
+	{ "password-file", required_argument, NULL, OPT_PASSWORD_FILE },
+	{ "ca", required_argument, NULL, OPT_CA },
+	{ "bundle", required_argument, NULL, OPT_BUNDLE },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* 0 to go on, or an exit code (help and version exit 0 at once). */
+static int parse_args(int argc, char **argv, struct opts *o, bool *done)
+{
+	char why[200];
+	int c, i, n;
+
+	*done = false;
+	while ((c = getopt_long(argc, argv, "fhVv", long_opts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			o->foreground = true;
+			break;
+		case 'v':
+			o->verbose++;
+			break;
+		case 'V':
+			printf("%s (%s) %s\n", PROG, PACKAGE_NAME, PACKAGE_VERSION);
+			*done = true;
+			return EXIT_OK;
+		case 'h':
+			usage(stdout);
+			*done = true;
+			return EXIT_OK;
+		case OPT_BTSNOOP:
+			o->btsnoop = optarg;
+			break;
+		case OPT_EXPOSE:
+			if (o->nexpose >= MAX_EXPOSURES) {
+				fprintf(stderr, "%s: at most %d --expose\n", PROG,
+					MAX_EXPOSURES);
+				return EXIT_USAGE;
+			}
+			if (cd_expose_check(optarg, why, sizeof(why))) {
+				fprintf(stderr, "%s: --expose %s: %s\n", PROG,
+					optarg, why);
+				return EXIT_USAGE;
+			}
+			o->expose[o->nexpose] = strdup(optarg);
+			if (!o->expose[o->nexpose])
+				return EXIT_RUNTIME;
+			o->nexpose++;
+			break;
+		case OPT_CONNECT:
+			if (!cd_remote_is_stream_spec(optarg)) {
+				fprintf(stderr, "%s: --connect %s: expected "
+					"unix:PATH or tcp:HOST:PORT\n", PROG, optarg);
+				return EXIT_USAGE;
+			}
+			free(o->connect);
+			o->connect = strdup(optarg);
+			if (!o->connect)
+				return EXIT_RUNTIME;
+			break;
+		case OPT_SERVER:
+			o->server = optarg;
+			break;
+		case OPT_USER:
+			o->user = optarg;
+			break;
+		case OPT_PASSWORD_FILE:
+			o->password_file = optarg;
+			break;
+		case OPT_CA:
+			o->ca = optarg;
+			break;
+		case OPT_BUNDLE:
+			o->bundle = optarg;
+			break;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "%s: unexpected argument '%s'\n", PROG, argv[optind]);
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	n = !!o->connect + !!o->server + !!o->bundle;
+	if (n != 1) {
+		fprintf(stderr, "%s: give exactly one of --connect, --server, "
+			"--bundle\n", PROG);
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if ((o->user || o->password_file || o->ca) && !o->server) {
+		fprintf(stderr, "%s: --user, --password-file and --ca go with "
+			"--server\n", PROG);
+		return EXIT_USAGE;
+	}
+	if (o->server || o->bundle) {
+		/*
+		 * The DTLS tunnel library (tunnel/tunnel.h) is not in the tree
+		 * yet: say so plainly instead of pretending to connect.
+		 */
+		fprintf(stderr, "%s: %s: not yet implemented: this build has no "
+			"DTLS tunnel; reach bgw-muxd's local H4 listener with "
+			"--connect unix:PATH instead\n", PROG,
+			o->server ? "--server" : "--bundle");
+		return EXIT_RUNTIME;
+	}
+	if (!o->nexpose) {
+		if (access("/dev/vhci", F_OK) < 0) {
+			fprintf(stderr, "%s: no --expose given and no /dev/vhci "
+				"here (load hci_vhci, or choose an exposure)\n",
+				PROG);
+			return EXIT_USAGE;
+		}
+		o->expose[o->nexpose] = strdup("vhci");
+		if (!o->expose[o->nexpose])
+			return EXIT_RUNTIME;
+		o->nexpose++;
+	}
+	for (i = 0; i < o->nexpose; i++) {
+		if (absolutize(&o->expose[i], "unix:") ||
+		    absolutize(&o->expose[i], "fuse:"))
+			return EXIT_RUNTIME;
+		if (cd_expose_check(o->expose[i], why, sizeof(why))) {
+			fprintf(stderr, "%s: --expose %s: %s\n", PROG,
+				o->expose[i], why);
+			return EXIT_USAGE;
+		}
+	}
+	if (absolutize(&o->connect, "unix:"))
+		return EXIT_RUNTIME;
+	if (!cd_remote_is_stream_spec(o->connect)) {
+		fprintf(stderr, "%s: --connect %s: path too long\n", PROG,
+			o->connect);
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
+}
+
+static int daemonize(void)
+{
+	pid_t pid;
+	int fd;
+
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid > 0)
+		_exit(EXIT_OK);
+	if (setsid() < 0)
+		return -errno;
+	if (chdir("/") < 0)
+		return -errno;
+	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	dup2(fd, STDIN_FILENO);
+	dup2(fd, STDOUT_FILENO);
+	dup2(fd, STDERR_FILENO);
+	if (fd > STDERR_FILENO)
+		close(fd);
+	return 0;
+}
+
+static void on_signal(struct loop *l, int signo, void *user)
+{
+	if (signo == SIGHUP) {
+		log_info("SIGHUP ignored");
+		return;
+	}
+	log_notice("%s: shutting down", strsignal(signo));
+	loop_quit(l, EXIT_OK);
+}
+
+static int open_exposures(struct app *a, bool late)
+{
+	int i, err;
+
+	for (i = 0; i < a->o->nexpose; i++) {
+		if (cd_expose_waits_for_upstream(a->o->expose[i]) != late)
+			continue;
+		err = cd_expose_open(&a->x[i], a->loop, a->hub, a->o->expose[i]);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static void on_up(void *user)
+{
+	struct app *a = user;
+
+	if (a->late_opened)
+		return;
+	a->late_opened = true;
+	if (open_exposures(a, true)) {
+		log_err("cannot open the exposures; shutting down");
+		loop_quit(a->loop, EXIT_RUNTIME);
+	}
+}
+
+static int run(struct opts *o, struct snoop *snoop)
+{
+	struct app a = { .o = o, .code = EXIT_RUNTIME };
+	struct cd_remote *r = NULL;
+	int err, i;
+
+	signal(SIGPIPE, SIG_IGN);
+	a.loop = loop_new();
+	if (!a.loop)
+		goto out;
+	if (loop_add_signal(a.loop, SIGINT, on_signal, NULL) ||
+	    loop_add_signal(a.loop, SIGTERM, on_signal, NULL) ||
+	    loop_add_signal(a.loop, SIGHUP, on_signal, NULL))
+		goto out;
+	if (cd_hub_new(&a.hub, a.loop, snoop))
+		goto out;
+	err = cd_remote_new_stream(&r, a.loop, o->connect, &cd_hub_remote_cbs,
+				   a.hub);
+	if (err) {
+		log_err("--connect %s: %s", o->connect, strerror(-err));
+		goto out;
+	}
+	if (open_exposures(&a, false))
+		goto out;
+	cd_hub_set_up_fn(a.hub, on_up, &a);
+	err = cd_hub_set_remote(a.hub, r);
+	r = NULL;	/* the hub owns it now, even on error */
+	if (err)
+		goto out;
+	err = loop_run(a.loop);
+	a.code = err < 0 ? EXIT_RUNTIME : err;
+
+out:
+	for (i = MAX_EXPOSURES - 1; i >= 0; i--)
+		cd_expose_close(a.x[i]);
+	cd_remote_free(r);
+	cd_hub_free(a.hub);
+	loop_free(a.loop);
+	return a.code;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = { 0 };
+	struct snoop *snoop = NULL;
+	bool done;
+	int code, err, i;
+
+	log_open(PROG, LOG_TARGET_STDERR);
+	code = parse_args(argc, argv, &o, &done);
+	if (code || done)
+		goto out;
+	log_set_level(o.verbose >= 2 ? LOG_DEBUG :
+		      o.verbose == 1 ? LOG_INFO : LOG_NOTICE);
+	if (o.btsnoop) {
+		err = snoop_open(&snoop, o.btsnoop);
+		if (err) {
+			fprintf(stderr, "%s: --btsnoop %s: %s\n", PROG, o.btsnoop,
+				strerror(-err));
+			code = EXIT_RUNTIME;
+			goto out;
+		}
+	}
+	if (!o.foreground) {
+		err = daemonize();
+		if (err) {
+			fprintf(stderr, "%s: cannot become a daemon: %s\n", PROG,
+				strerror(-err));
+			code = EXIT_RUNTIME;
+			goto out;
+		}
+		log_open(PROG, LOG_TARGET_SYSLOG);
+	}
+	code = run(&o, snoop);
+	err = snoop_close(snoop);
+	snoop = NULL;
+	if (err) {
+		log_err("--btsnoop %s: %s", o.btsnoop, strerror(-err));
+		code = EXIT_RUNTIME;
+	}
+
+out:
+	snoop_close(snoop);
+	for (i = 0; i < o.nexpose; i++)
+		free(o.expose[i]);
+	free(o.connect);
+	log_close();
+	return code;
+}

@@ -53,3 +53,16 @@ tests_check_authdb_ca_SOURCES = tests/check_authdb_ca.c
 tests_check_authdb_ca_CPPFLAGS = $(AUTHDB_CHECK_CPPFLAGS)
 tests_check_authdb_ca_CFLAGS = $(AUTHDB_CHECK_CFLAGS)
 tests_check_authdb_ca_LDADD = $(AUTHDB_CHECK_LDADD)
+
+# bgw-authdb: the admin's tool, one file per subcommand group.
+sbin_PROGRAMS += authdb/bgw-authdb
+authdb_bgw_authdb_SOURCES = \
+	authdb/bgw-authdb.c authdb/cli.h \
+	authdb/cmd_user.c authdb/cmd_acl.c authdb/cmd_cert.c authdb/cmd_check.c
+authdb_bgw_authdb_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/authdb
+authdb_bgw_authdb_CFLAGS = $(AM_CFLAGS) $(GNUTLS_CFLAGS)
+authdb_bgw_authdb_LDADD = authdb/libauthdb.a lib/libbgw.a $(GNUTLS_LIBS)
+
+# End-to-end CLI test (TAP).
+TESTS += tests/t-authdb-cli.sh
+EXTRA_DIST += tests/t-authdb-cli.sh

@@ -66,3 +66,6 @@ authdb_bgw_authdb_LDADD = authdb/libauthdb.a lib/libbgw.a $(GNUTLS_LIBS)
 # End-to-end CLI test (TAP).
 TESTS += tests/t-authdb-cli.sh
 EXTRA_DIST += tests/t-authdb-cli.sh
+
+# Manual pages: the program and the file format.
+dist_man_MANS += man/bgw-authdb.8 man/bgw-authdb.5

@@ -24,7 +24,7 @@ st() {
 }
 has() { grep -q -- "$1" "$2"; t_ok $? "$3" || sed 's/^/# /' "$2"; }
 
-echo "1..37"
+echo "1..38"
 st 2 "no command is a usage error" "$B"
 st 0 "--help" "$B" --help
 has "usage: bgw-authdb" "$tmp/out" "--help prints the usage"
@@ -101,4 +101,11 @@ sed -i '3s/detail=/detail=x/' "$log"
 A audit verify >"$tmp/out" 2>"$tmp/err"
 [ $? -eq 7 ] && grep -q "audit.log:3:" "$tmp/err"
 t_ok $? "tampering detected, first bad record named (exit 7)" || sed 's/^/# /' "$tmp/err"
+
+# The commented example in bgw-authdb(5) is the format's spec: it parses.
+src=${BGW_SRCDIR:-.}
+sed -n '/^\.Bd -literal/,/^\.Ed/p' "$src/man/bgw-authdb.5" | sed '1d;$d' |
+	sed 's/\\e/\\/g' >"$tmp/example"
+chmod 600 "$tmp/example"
+st 0 "the example in bgw-authdb(5) is a valid authdb" "$B" check "$tmp/example"
 [ "$t_failed" -eq 0 ]

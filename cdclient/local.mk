@@ -17,3 +17,9 @@ bin_PROGRAMS += cdclient/bgw-cdclient
 cdclient_bgw_cdclient_SOURCES = cdclient/main.c
 cdclient_bgw_cdclient_CFLAGS = $(AM_CFLAGS) $(FUSE3_CFLAGS)
 cdclient_bgw_cdclient_LDADD = cdclient/libcd.a lib/libbgw.a $(FUSE3_LIBS)
+
+dist_man_MANS += man/bgw-cdclient.1
+
+# Integration tests on loopback against bgw-sim; the scripted host is Python.
+TESTS += tests/t-cd-sock.sh tests/t-cd-fuse.sh
+EXTRA_DIST += tests/t-cd-sock.sh tests/t-cd-fuse.sh tests/cd_host.py

@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The multiplexer core: one physical controller, one virtual controller per
+ * session. No sockets and no crypto: the controller is reached through a
+ * send callback and feeds the core through mux_ctrl_input(); a session gives
+ * the core H4 packets with mux_session_input() and receives H4 packets
+ * through its emit callback. The rules each command follows are documented
+ * in doc/virtual-controller.md.
+ *
+ * Re-entrancy: no callback (ctrl send, session emit, session_dead) may call
+ * back into the core synchronously (no mux_ctrl_input() from send, no
+ * mux_session_input()/mux_session_free() from emit). The simulated
+ * controller and the daemon's queues guarantee this: they deliver from the
+ * event loop.
+ *
+ * Backpressure: emit returns 0, or -ENOBUFS when the session's outbound
+ * queue is full. Then:
+ *  - ACL/SCO data for that session is dropped (its own links only; the
+ *    controller's buffers are never held for it) and the session is marked
+ *    stalled until an emit succeeds again;
+ *  - Number Of Completed Packets for it is dropped: its host gets no credits
+ *    back, so a stalled host can only ever occupy its own share of the
+ *    controller's buffers and never blocks another session's data;
+ *  - any other event dropped counts; after MUX_MAX_DROPPED_EVENTS the session
+ *    is ended (one log line, its links disconnected) and session_dead is
+ *    called so the owner frees it.
+ */
+#ifndef BGW_MUX_H
+#define BGW_MUX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "loop.h"
+#include "policy.h"
+
+#define MUX_MAX_SESSIONS	32	/* hard cap; config max_sessions <= this */
+#define MUX_MAX_CONNS		64	/* physical connections tracked */
+#define MUX_SESSION_CMDQ	8	/* commands a session may have queued */
+#define MUX_MAX_DROPPED_EVENTS	8
+#define MUX_USER_MAX		63	/* user name length */
+
+struct mux;
+struct mux_session;
+
+/* Sends one H4 packet (command, ACL, SCO) to the controller. */
+typedef int (*mux_ctrl_send_fn)(const uint8_t *h4, size_t len, void *user);
+/* Emits one H4 packet (event, ACL, SCO) to a session's host. */
+typedef int (*mux_emit_fn)(const uint8_t *h4, size_t len, void *user);
+
+struct mux_ops {
+	mux_ctrl_send_fn ctrl_send;
+	/*
+	 * The controller failed (command timeout, init failure, send error):
+	 * the owner closes the transport, reopens it with backoff and calls
+	 * mux_ctrl_up(). May be NULL.
+	 */
+	void (*ctrl_failed)(struct mux *m, int err, void *user);
+	/* A session was ended by the core (stalled, user removed); free it. */
+	void (*session_dead)(struct mux_session *s, void *sess_user, void *user);
+	void *user;
+};
+
+struct mux_config {
+	/*
+	 * Sessions the controller's buffers are divided among: each session
+	 * is told floor(buffers / max_sessions) (at least 1). 0: 4.
+	 */
+	unsigned max_sessions;
+	/* A controller that does not answer a command within this is failed. 0: 5000. */
+	unsigned cmd_timeout_ms;
+};
+
+/* loop is used only for the command timeout timer. policy is copied. */
+struct mux *mux_new(struct loop *l, const struct mux_config *cfg,
+		    const struct mux_policy *policy, const struct mux_ops *ops);
+void mux_free(struct mux *m);
+
+/* The transport is open: (re)initialise the controller. */
+void mux_ctrl_up(struct mux *m);
+/*
+ * The transport is lost: every session gets Disconnection Complete for its
+ * links and a Hardware Error event; their virtual state is kept and what
+ * can be is restored after the next mux_ctrl_up().
+ */
+void mux_ctrl_down(struct mux *m);
+/* One complete H4 packet from the controller. -EBADMSG if malformed. */
+int mux_ctrl_input(struct mux *m, const uint8_t *h4, size_t len);
+/* Init done and the controller answering. */
+bool mux_is_ready(const struct mux *m);
+
+/* The policy tables changed: end sessions of removed users, drop links no longer allowed. */
+void mux_policy_changed(struct mux *m);
+
+/* NULL if the user name is empty or too long, or MUX_MAX_SESSIONS/max_sessions are reached. */
+struct mux_session *mux_session_new(struct mux *m, const char *user_name,
+				    mux_emit_fn emit, void *user);
+/*
+ * One complete H4 packet from the session's host. Returns 0 (also when the
+ * packet was refused with an HCI status), -EBADMSG for a malformed packet
+ * (logged, dropped), -EPROTO for a type a host may not send, -EPIPE if the
+ * session has ended.
+ */
+int mux_session_input(struct mux_session *s, const uint8_t *h4, size_t len);
+/* The session ended: its links are disconnected, its procedures stopped. */
+void mux_session_free(struct mux_session *s);
+bool mux_session_is_dead(const struct mux_session *s);
+bool mux_session_is_stalled(const struct mux_session *s);
+const char *mux_session_user(const struct mux_session *s);
+unsigned mux_session_id(const struct mux_session *s);
+
+struct mux_stats {
+	unsigned sessions;
+	unsigned conns;
+	unsigned cmds_outstanding;
+	unsigned acl_inflight;		/* ACL packets held by the controller */
+	unsigned le_inflight;
+	bool inquiry;			/* physical inquiry running */
+	bool le_scan;			/* physical LE scan enabled */
+	uint8_t scan_enable;		/* physical Write Scan Enable value */
+	unsigned inits;			/* completed controller initialisations */
+};
+void mux_get_stats(const struct mux *m, struct mux_stats *st);
+
+#endif /* BGW_MUX_H */

@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: MIT */
+/* Internal structures of the multiplexer core, shared by its source files only. */
+#ifndef BGW_MUX_INT_H
+#define BGW_MUX_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bdaddr.h"
+#include "cmdtab.h"
+#include "hci.h"
+#include "mux.h"
+#include "pktq.h"
+
+#define MUX_MAX_PEND	32	/* BD_ADDR-keyed procedures in progress */
+#define MUX_MAX_OUTST	8	/* commands at the controller at once */
+#define MUX_SEEN_MAX	128	/* per-session duplicate filter entries */
+#define MUX_AL_MAX	8	/* virtual LE Filter Accept List size */
+#define MUX_CACHE_MAX	32
+#define MUX_INTQ_MAX	(2 * MUX_MAX_CONNS + 2 * MUX_MAX_PEND)
+
+enum mux_link { LINK_ACL = 1, LINK_SCO, LINK_LE };
+
+enum mux_pend_kind {
+	P_CONN_OUT = 1,	/* Create Connection sent */
+	P_CONN_IN,	/* Connection Request offered to a session */
+	P_SYNC_IN,	/* synchronous Connection Request offered */
+	P_LE_OUT,	/* LE Create Connection sent */
+	P_NAME,		/* Remote Name Request sent */
+};
+
+enum mux_origin {
+	O_SESSION = 1,	/* a session's command; completion goes to it */
+	O_ORPHAN,	/* its session reset or ended: completion absorbed */
+	O_INIT,		/* controller initialisation */
+	O_INTERNAL,	/* one-off (disconnect on teardown, negative replies) */
+	O_RECON,	/* physical state reconciliation (masks, scans) */
+};
+
+struct mux_conn {
+	bool used;
+	uint8_t link;
+	uint8_t addr_type;
+	uint16_t handle;
+	uint16_t inflight;	/* packets at the controller */
+	struct bdaddr addr;
+	struct mux_session *owner;	/* NULL: orphaned, being disconnected */
+};
+
+struct mux_pend {
+	bool used;
+	uint8_t kind;
+	struct bdaddr addr;
+	struct mux_session *s;
+};
+
+struct mux_outst {
+	bool used;
+	uint8_t origin;
+	uint16_t opcode;
+	uint8_t plen;
+	uint8_t param[32];
+	struct mux_session *s;
+};
+
+struct mux_cache_ent {
+	uint16_t opcode;
+	uint8_t page;
+	uint8_t rlen;
+	uint8_t ret[HCI_MAX_PARAM];
+};
+
+struct mux_pool {
+	uint16_t mtu;
+	uint16_t pkts;
+	uint16_t quota;
+	uint16_t inflight;
+};
+
+struct mux_seen {
+	struct bdaddr a;
+	uint8_t type;
+	uint8_t ev;
+};
+
+struct mux_al_ent {
+	uint8_t type;
+	struct bdaddr a;
+};
+
+struct mux_session {
+	struct mux *m;
+	unsigned id;
+	char user[MUX_USER_MAX + 1];
+	bool admin;
+	bool dead;
+	bool dead_notified;
+	bool stalled;
+	unsigned dropped;
+	mux_emit_fn emit;
+	void *emit_user;
+
+	struct pktq cmdq;	/* commands not yet answered or sent */
+	struct pktq aclq;	/* ACL waiting for controller buffers */
+	uint16_t acl_used;	/* ACL-pool packets queued or at the controller */
+	uint16_t le_used;
+
+	uint8_t evmask[8];
+	uint8_t evmask2[8];
+	uint8_t lemask[8];
+	uint8_t reg[REG_COUNT][MUX_REG_MAX];
+	uint8_t reg_len[REG_COUNT];
+
+	uint8_t scan_params[7];
+	bool scan_en;
+	bool scan_dup;
+	struct mux_al_ent al[MUX_AL_MAX];
+	unsigned al_n;
+
+	bool inquiring;
+	struct mux_seen inq_seen[MUX_SEEN_MAX];
+	unsigned inq_seen_n;
+	struct mux_seen le_seen[MUX_SEEN_MAX];
+	unsigned le_seen_n;
+};
+
+#endif /* BGW_MUX_INT_H */

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Who may do what through the multiplexer. The daemon fills this from the
+ * authdb (authdb/); tests fill it from small in-memory tables. The core only
+ * asks; it never caches an answer across mux_policy_changed().
+ *
+ * Every callback may be NULL: a NULL is_user means every named user exists,
+ * a NULL is_admin means nobody is an admin, and a NULL may_access means
+ * nobody may see or reach any remote device (default deny).
+ *
+ * addr_type is BDADDR_PUBLIC for BR/EDR and LE public addresses and
+ * BDADDR_RANDOM for LE random ones (lib/bdaddr.h); LE identity address
+ * types 0x02/0x03 reported by the controller are mapped to 0x00/0x01.
+ */
+#ifndef BGW_MUX_POLICY_H
+#define BGW_MUX_POLICY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bdaddr.h"
+
+struct mux_policy {
+	/* The user still exists (a reload that removed it ends its sessions). */
+	bool (*is_user)(const char *user, void *ctx);
+	/* May make the gateway discoverable, advertise, send vendor/test commands. */
+	bool (*is_admin)(const char *user, void *ctx);
+	/* May see (inquiry, advertising, names) and connect to this remote device. */
+	bool (*may_access)(const char *user, const struct bdaddr *addr,
+			   uint8_t addr_type, void *ctx);
+	void *ctx;
+};
+
+#endif /* BGW_MUX_POLICY_H */

@@ -1,0 +1,1536 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The multiplexer core against a scripted controller (tests/mux_tctl.c):
+ * every routing rule of doc/virtual-controller.md has a named case here.
+ * No timing: the controller answers only when a test pumps it.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check_main.h"
+#include "cursor.h"
+#include "hci.h"
+#include "hci_defs.h"
+#include "log.h"
+#include "loop.h"
+#include "mux.h"
+#include "mux_tctl.h"
+
+#define RX_MAX 4096
+
+struct rxp {
+	size_t len;
+	uint8_t d[];
+};
+
+struct host {
+	struct mux_session *s;
+	const char *user;
+	struct rxp *rx[RX_MAX];
+	unsigned nrx;
+	bool stall;
+	uint16_t handles[2048];
+	unsigned nh;
+};
+
+/* Policy tables: which device (last address byte) each user may access. */
+struct acl_ent {
+	const char *user;
+	uint8_t last;
+};
+
+static const struct acl_ent acl_tab[] = {
+	{ "alice", 0x01 }, { "alice", 0x02 },
+	{ "bob", 0x02 }, { "bob", 0x03 },
+	{ "carol", 0x01 }, { "carol", 0x02 }, { "carol", 0x03 }, { "carol", 0x04 },
+	{ "admin", 0x01 }, { "admin", 0x02 }, { "admin", 0x03 }, { "admin", 0x04 },
+};
+static bool revoke_alice;
+static bool remove_bob;
+
+static bool pol_is_user(const char *user, void *ctx)
+{
+	return !(remove_bob && strcmp(user, "bob") == 0);
+}
+
+static bool pol_is_admin(const char *user, void *ctx)
+{
+	return strcmp(user, "admin") == 0;
+}
+
+static bool pol_may_access(const char *user, const struct bdaddr *a, uint8_t type,
+			   void *ctx)
+{
+	struct bdaddr b;
+	size_t i;
+
+	if (revoke_alice && strcmp(user, "alice") == 0)
+		return false;
+	for (i = 0; i < sizeof(acl_tab) / sizeof(acl_tab[0]); i++) {
+		tbdaddr(&b, acl_tab[i].last);
+		if (strcmp(acl_tab[i].user, user) == 0 && bdaddr_eq(&b, a))
+			return true;
+	}
+	return false;
+}
+
+static const struct mux_policy test_policy = {
+	pol_is_user, pol_is_admin, pol_may_access, NULL
+};
+
+static struct loop *lp;
+static struct tctl *tc;
+static struct mux *mx;
+static unsigned dead_calls;
+
+static void on_dead(struct mux_session *s, void *sess_user, void *user)
+{
+	dead_calls++;
+}
+
+static void quiet_log(int prio, const char *line, void *user)
+{
+	if (getenv("MUX_TEST_LOG"))
+		fprintf(stderr, "log: %s\n", line);
+}
+
+static void env_up(uint16_t acl_pkts, uint16_t le_pkts, unsigned max_sessions)
+{
+	struct mux_config cfg = { max_sessions, 0 };
+	struct mux_ops ops = { tctl_send, NULL, on_dead, NULL };
+
+	log_set_handler(quiet_log, NULL);
+	revoke_alice = remove_bob = false;
+	dead_calls = 0;
+	lp = loop_new();
+	ck_assert_ptr_nonnull(lp);
+	tc = tctl_new(acl_pkts, le_pkts);
+	ops.user = tc;
+	mx = mux_new(lp, &cfg, &test_policy, &ops);
+	ck_assert_ptr_nonnull(mx);
+	tc->mux = mx;
+	mux_ctrl_up(mx);
+	tctl_pump(tc);
+	ck_assert(mux_is_ready(mx));
+}
+
+static void host_reset_rx(struct host *h)
+{
+	unsigned i;
+
+	for (i = 0; i < h->nrx; i++)
+		free(h->rx[i]);
+	h->nrx = 0;
+}
+
+static void env_down(struct host **hs, unsigned n)
+{
+	unsigned i;
+
+	for (i = 0; i < n; i++) {
+		if (hs[i]->s)
+			mux_session_free(hs[i]->s);
+		hs[i]->s = NULL;
+		tctl_pump(tc);
+		host_reset_rx(hs[i]);
+	}
+	ck_assert_uint_eq(tc->violations, 0);
+	mux_free(mx);
+	tctl_free(tc);
+	loop_free(lp);
+	log_set_handler(NULL, NULL);
+}
+
+static int host_emit(const uint8_t *h4, size_t len, void *user)
+{
+	struct host *h = user;
+	struct rxp *r;
+
+	if (h->stall)
+		return -ENOBUFS;
+	ck_assert_uint_lt(h->nrx, RX_MAX);
+	r = malloc(sizeof(*r) + len);
+	ck_assert_ptr_nonnull(r);
+	r->len = len;
+	memcpy(r->d, h4, len);
+	h->rx[h->nrx++] = r;
+	return 0;
+}
+
+static void host_start(struct host *h, const char *user)
+{
+	memset(h, 0, sizeof(*h));
+	h->user = user;
+	h->s = mux_session_new(mx, user, host_emit, h);
+	ck_assert_ptr_nonnull(h->s);
+	tctl_pump(tc);
+}
+
+static void host_drop(struct host *h, unsigned i)
+{
+	free(h->rx[i]);
+	memmove(&h->rx[i], &h->rx[i + 1], (h->nrx - i - 1) * sizeof(h->rx[0]));
+	h->nrx--;
+}
+
+static bool is_evt(const struct rxp *r, uint8_t code, int sub)
+{
+	return r->len >= 3 && r->d[0] == H4_EVT && r->d[1] == code &&
+	       (sub < 0 || (r->len >= 4 && r->d[3] == sub));
+}
+
+static unsigned host_count(const struct host *h, uint8_t code, int sub)
+{
+	unsigned i, n = 0;
+
+	for (i = 0; i < h->nrx; i++)
+		n += is_evt(h->rx[i], code, sub);
+	return n;
+}
+
+/* Remove the first matching event; copy its parameters. -1 if none. */
+static int host_take(struct host *h, uint8_t code, int sub, uint8_t *param)
+{
+	unsigned i;
+	int plen;
+
+	for (i = 0; i < h->nrx; i++) {
+		if (!is_evt(h->rx[i], code, sub))
+			continue;
+		plen = h->rx[i]->d[2];
+		if (param)
+			memcpy(param, h->rx[i]->d + 3, (size_t)plen);
+		host_drop(h, i);
+		return plen;
+	}
+	return -1;
+}
+
+static void host_send(struct host *h, uint16_t op, const void *p, size_t plen)
+{
+	uint8_t b[300];
+	int n = h4_build_cmd(b, sizeof(b), op, p, plen);
+
+	ck_assert_int_gt(n, 0);
+	ck_assert_int_eq(mux_session_input(h->s, b, (size_t)n), 0);
+}
+
+/*
+ * Take the completion of op: it must be the first Command Complete/Status
+ * this host has, for this opcode (a completion for a command it did not
+ * send would be a routing leak). Returns the status; ret gets the CC's
+ * return parameters.
+ */
+static int host_done(struct host *h, uint16_t op, uint8_t *ret, bool *is_cs)
+{
+	unsigned i;
+
+	for (i = 0; i < h->nrx; i++) {
+		struct rxp *r = h->rx[i];
+		int st;
+
+		if (is_evt(r, HCI_EV_CMD_COMPLETE, -1)) {
+			ck_assert_uint_eq(r->d[3], 1);
+			ck_assert_uint_eq(get_le16(r->d + 4), op);
+			st = r->d[2] > 3 ? r->d[6] : 0;
+			if (ret)
+				memcpy(ret, r->d + 6, r->d[2] - 3u);
+			if (is_cs)
+				*is_cs = false;
+		} else if (is_evt(r, HCI_EV_CMD_STATUS, -1)) {
+			ck_assert_uint_eq(r->d[4], 1);
+			ck_assert_uint_eq(get_le16(r->d + 5), op);
+			st = r->d[3];
+			if (is_cs)
+				*is_cs = true;
+		} else {
+			continue;
+		}
+		host_drop(h, i);
+		return st;
+	}
+	return -1;
+}
+
+static int host_cmd(struct host *h, uint16_t op, const void *p, size_t plen, uint8_t *ret)
+{
+	host_send(h, op, p, plen);
+	tctl_pump(tc);
+	return host_done(h, op, ret, NULL);
+}
+
+static void host_own(struct host *h, uint16_t handle)
+{
+	ck_assert_uint_lt(h->nh, 2048);
+	h->handles[h->nh++] = handle;
+}
+
+static bool host_owns(const struct host *h, uint16_t handle)
+{
+	unsigned i;
+
+	for (i = 0; i < h->nh; i++)
+		if (h->handles[i] == handle)
+			return true;
+	return false;
+}
+
+/* What Linux 6.1 sends at power-on (notes, section 1.2), all must succeed. */
+static void host_init(struct host *h)
+{
+	static const uint8_t evmask[8] = { 0xff, 0xff, 0xfb, 0xff, 0x07, 0xf8, 0xbf, 0x3d };
+	static const uint8_t lemask[8] = { 0x1f, 0x00 };
+	static const uint8_t zero[8];
+	static const uint8_t one = 1;
+	static const uint8_t two = 2;
+	static const uint8_t page1 = 1;
+	static const uint8_t page2 = 2;
+	static const uint8_t rsl[7] = { 0, 0, 0, 0, 0, 0, 1 };
+	static const uint8_t le_host[2] = { 1, 0 };
+	static const uint8_t cat[2] = { 0x00, 0x7d };
+	uint8_t ret[256];
+
+	ck_assert_int_eq(host_cmd(h, HCI_OP_RESET, NULL, 0, NULL), 0);
+	ck_assert_int_eq(host_cmd(h, HCI_OP_READ_LOCAL_FEATURES, NULL, 0, ret), 0);
+	ck_assert_int_eq(host_cmd(h, HCI_OP_READ_LOCAL_VERSION, NULL, 0, ret), 0);
+	ck_assert_int_eq(host_cmd(h, HCI_OP_READ_BD_ADDR, NULL, 0, ret), 0);
+	ck_assert_uint_eq(ret[1], 0x55);
+	ck_assert_int_eq(host_cmd(h, HCI_OP_READ_LOCAL_COMMANDS, NULL, 0, ret), 0);
+	/* Vendor/test/ISO are not offered; Reset and Disconnect are. */
+	ck_assert(ret[1 + 5] & 0x80);
+	ck_assert(ret[1 + 0] & 0x20);
+	ck_assert(!(ret[1 + 16] & 0x07));
+	ck_assert(!(ret[1 + 41] & 0x20));
+	ck_assert_int_eq(host_cmd(h, HCI_OP_WRITE_EXT_INQUIRY_RESPONSE, ret, 241, NULL), 0);
+	ck_assert_int_eq(host_cmd(h, HCI_OP_WRITE_INQUIRY_MODE, &two, 1, NULL), 0);
+	ck_assert_int_eq(host_cmd(h, HCI_OP_READ_INQ_RSP_TX_POWER, NULL, 0, NULL), 0);
+	ck_assert_int_eq(host_cmd(h, HCI_OP_READ_LOCAL_EXT_FEATURES, &page1, 1, ret), 0);
+	ck_assert_int_eq(host_cmd(h, HCI_OP_READ_BUFFER_SIZE, NULL, 0, ret), 0);
+	ck_assert_uint_ge(get_le16(ret + 4), 1);
+	ck_assert_int_eq(host_cmd(h, HCI_OP_READ_CLASS_OF_DEV, NULL, 0, NULL), 0);
+	ck_assert_int_eq(host_cmd(h, HCI_OP_READ_LOCAL_NAME, NULL, 0, ret), 0);
+	ck_assert_int_eq(host_cmd(h, HCI_OP_READ_VOICE_SETTING, NULL, 0, NULL), 0);
+	ck_assert_int_eq(host_cmd(h, HCI_OP_READ_NUM_SUPPORTED_IAC, NULL, 0, NULL), 0);
+	ck_assert_int_eq(host_cmd(h, HCI_OP_READ_CURRENT_IAC_LAP, NULL, 0, NULL), 0);
+	ck_assert_int_eq(host_cmd(h, HCI_OP_WRITE_CONN_ACCEPT_TIMEOUT, cat, 2, NULL), 0);
+	ck_assert_int_eq(host_cmd(h, HCI_OP_LE_READ_BUFFER_SIZE, NULL, 0, ret), 0);
+	ck_assert_int_eq(host_cmd(h, HCI_OP_LE_READ_LOCAL_FEATURES, NULL, 0, ret), 0);
+	ck_assert(!(ret[1] & 0x40));	/* LL privacy hidden */
+	ck_assert(!(ret[2] & 0x10));	/* extended advertising hidden */
+	ck_assert_int_eq(host_cmd(h, HCI_OP_LE_READ_SUPPORTED_STATES, NULL, 0, NULL), 0);
+	ck_assert_int_eq(host_cmd(h, HCI_OP_SET_EVENT_MASK, evmask, 8, NULL), 0);
+	ck_assert_int_eq(host_cmd(h, HCI_OP_READ_STORED_LINK_KEY, rsl, 7, NULL), 0);
+	ck_assert_int_eq(host_cmd(h, HCI_OP_WRITE_DEF_LINK_POLICY, zero, 2, NULL), 0);
+	ck_assert_int_eq(host_cmd(h, HCI_OP_READ_PAGE_SCAN_ACTIVITY, NULL, 0, NULL), 0);
+	ck_assert_int_eq(host_cmd(h, HCI_OP_READ_PAGE_SCAN_TYPE, NULL, 0, NULL), 0);
+	ck_assert_int_eq(host_cmd(h, HCI_OP_READ_LOCAL_EXT_FEATURES, &page2, 1, NULL), 0);
+	ck_assert_int_eq(host_cmd(h, HCI_OP_LE_SET_EVENT_MASK, lemask, 8, NULL), 0);
+	ck_assert_int_eq(host_cmd(h, HCI_OP_LE_READ_ADV_TX_POWER, NULL, 0, NULL), 0);
+	ck_assert_int_eq(host_cmd(h, HCI_OP_LE_READ_ACCEPT_LIST_SIZE, NULL, 0, NULL), 0);
+	ck_assert_int_eq(host_cmd(h, HCI_OP_LE_CLEAR_ACCEPT_LIST, NULL, 0, NULL), 0);
+	ck_assert_int_eq(host_cmd(h, HCI_OP_WRITE_LE_HOST_SUPPORTED, le_host, 2, NULL), 0);
+	ck_assert_int_eq(host_cmd(h, HCI_OP_DELETE_STORED_LINK_KEY, rsl, 7, NULL), 0);
+	ck_assert_int_eq(host_cmd(h, HCI_OP_SET_EVENT_MASK_PAGE_2, zero, 8, NULL), 0);
+	ck_assert_int_eq(host_cmd(h, HCI_OP_READ_LOCAL_CODECS, NULL, 0, NULL), 0);
+	ck_assert_int_eq(host_cmd(h, HCI_OP_WRITE_SIMPLE_PAIRING_MODE, &one, 1, NULL), 0);
+	/* Host features page 1 now shows this host's own SSP and LE bits. */
+	ck_assert_int_eq(host_cmd(h, HCI_OP_READ_LOCAL_EXT_FEATURES, &page1, 1, ret), 0);
+	ck_assert_uint_eq(ret[3] & 0x03, 0x03);
+}
+
+static void host_connectable(struct host *h)
+{
+	static const uint8_t pscan = 0x02;
+
+	ck_assert_int_eq(host_cmd(h, HCI_OP_WRITE_SCAN_ENABLE, &pscan, 1, NULL), 0);
+}
+
+/* Create Connection to device `last`; returns the handle it got. */
+static uint16_t host_connect(struct host *h, uint8_t last)
+{
+	uint8_t p[13] = { 0 }, ev[32];
+	struct bdaddr a;
+	uint16_t handle;
+
+	tbdaddr(&a, last);
+	memcpy(p, a.b, 6);
+	ck_assert_int_eq(host_cmd(h, HCI_OP_CREATE_CONN, p, 13, NULL), 0);
+	ck_assert_int_eq(host_take(h, HCI_EV_CONN_COMPLETE, -1, ev), 11);
+	ck_assert_uint_eq(ev[0], 0);
+	ck_assert_mem_eq(ev + 3, a.b, 6);
+	handle = get_le16(ev + 1);
+	host_own(h, handle);
+	return handle;
+}
+
+static void host_inquiry(struct host *h)
+{
+	static const uint8_t p[5] = { 0x33, 0x8b, 0x9e, 0x04, 0x00 };
+
+	ck_assert_int_eq(host_cmd(h, HCI_OP_INQUIRY, p, 5, NULL), 0);
+}
+
+static bool host_saw_addr(const struct host *h, uint8_t code, int sub, uint8_t last)
+{
+	struct bdaddr a;
+	unsigned i;
+	size_t j;
+
+	tbdaddr(&a, last);
+	for (i = 0; i < h->nrx; i++) {
+		if (!is_evt(h->rx[i], code, sub))
+			continue;
+		for (j = 3; j + 6 <= h->rx[i]->len; j++)
+			if (memcmp(h->rx[i]->d + j, a.b, 6) == 0)
+				return true;
+	}
+	return false;
+}
+
+/* ------------------------------------------------------------------ */
+
+START_TEST(init_sequence_each_session)
+{
+	struct host a, b, c;
+	struct host *hs[] = { &a, &b, &c };
+	unsigned base;
+
+	env_up(8, 8, 4);
+	base = tc->ncmds;
+	host_start(&a, "alice");
+	host_start(&b, "bob");
+	host_start(&c, "carol");
+	host_init(&a);
+	host_init(&b);
+	host_init(&c);
+	/* Three hosts initialised; the physical controller was never reset by them. */
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_RESET, base), 0);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_DELETE_STORED_LINK_KEY, base), 0);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_READ_STORED_LINK_KEY, base), 0);
+	/* Physical event mask is the union: includes what they asked for. */
+	ck_assert_uint_eq(tc->evmask[7] & 0x3d, 0x3d);
+	env_down(hs, 3);
+}
+END_TEST
+
+START_TEST(init_waits_for_controller)
+{
+	struct host a;
+	struct host *hs[] = { &a };
+	struct mux_config cfg = { 4, 0 };
+	struct mux_ops ops = { tctl_send, NULL, on_dead, NULL };
+
+	log_set_handler(quiet_log, NULL);
+	lp = loop_new();
+	tc = tctl_new(8, 8);
+	ops.user = tc;
+	mx = mux_new(lp, &cfg, &test_policy, &ops);
+	tc->mux = mx;
+	host_start(&a, "alice");
+	host_send(&a, HCI_OP_READ_BD_ADDR, NULL, 0);
+	/* Nothing is known before the controller is initialised: no answer yet. */
+	ck_assert_uint_eq(a.nrx, 0);
+	mux_ctrl_up(mx);
+	tctl_pump(tc);
+	ck_assert_int_eq(host_done(&a, HCI_OP_READ_BD_ADDR, NULL, NULL), 0);
+	env_down(hs, 1);
+}
+END_TEST
+
+START_TEST(same_opcode_never_twice_and_completion_to_sender)
+{
+	struct host a, b;
+	struct host *hs[] = { &a, &b };
+	uint8_t ra[16], rb[16];
+	unsigned base;
+
+	env_up(8, 8, 4);
+	host_start(&a, "alice");
+	host_start(&b, "bob");
+	base = tc->ncmds;
+	host_send(&a, HCI_OP_LE_RAND, NULL, 0);
+	host_send(&b, HCI_OP_LE_RAND, NULL, 0);
+	tctl_pump(tc);
+	/* tctl counts a violation if both were outstanding at once. */
+	ck_assert_uint_eq(tc->violations, 0);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_LE_RAND, base), 2);
+	ck_assert_int_eq(host_done(&a, HCI_OP_LE_RAND, ra, NULL), 0);
+	ck_assert_int_eq(host_done(&b, HCI_OP_LE_RAND, rb, NULL), 0);
+	/* Exactly one completion each. */
+	ck_assert_int_eq(host_done(&a, HCI_OP_LE_RAND, NULL, NULL), -1);
+	ck_assert_int_eq(host_done(&b, HCI_OP_LE_RAND, NULL, NULL), -1);
+	env_down(hs, 2);
+}
+END_TEST
+
+START_TEST(fair_round_robin)
+{
+	struct host a, b;
+	struct host *hs[] = { &a, &b };
+	unsigned base, i, pos_b = 0, seen = 0, nsess = 0;
+
+	env_up(8, 8, 4);
+	host_start(&a, "alice");
+	host_start(&b, "bob");
+	tc->hold_cc = true;
+	base = tc->ncmds;
+	/* alice floods its queue; bob sends one command after her. */
+	for (i = 0; i < MUX_SESSION_CMDQ; i++)
+		host_send(&a, HCI_OP_LE_RAND, NULL, 0);
+	host_send(&b, HCI_OP_READ_LOCAL_OOB_DATA, NULL, 0);
+	/* Release one answer at a time: bob's must go out second. */
+	for (i = 0; seen < 64 && nsess < MUX_SESSION_CMDQ + 1; i++) {
+		uint8_t r[9] = { 0 }, cbuf[32];
+		uint16_t op;
+		int n;
+
+		ck_assert_uint_eq(tc->ncmds, base + i + 1);
+		op = tc->cmds[base + i];
+		if (op == HCI_OP_READ_LOCAL_OOB_DATA)
+			pos_b = nsess;
+		if (op == HCI_OP_READ_LOCAL_OOB_DATA || op == HCI_OP_LE_RAND)
+			nsess++;
+		seen++;
+		tc->outstanding = 0;
+		n = h4_build_cc(cbuf, sizeof(cbuf), 1, op, r, op == HCI_OP_LE_RAND ? 9 : 1);
+		mux_ctrl_input(mx, cbuf, (size_t)n);
+	}
+	ck_assert_uint_eq(nsess, MUX_SESSION_CMDQ + 1);
+	ck_assert_uint_le(pos_b, 1);
+	tc->hold_cc = false;
+	env_down(hs, 2);
+}
+END_TEST
+
+START_TEST(shared_inquiry_acl_filtered)
+{
+	struct host a, b;
+	struct host *hs[] = { &a, &b };
+	struct bdaddr rd;
+	unsigned base, i;
+	uint8_t st;
+
+	env_up(8, 8, 4);
+	host_start(&a, "alice");
+	host_start(&b, "bob");
+	host_init(&a);
+	host_init(&b);
+	base = tc->ncmds;
+	host_inquiry(&a);
+	host_inquiry(&b);
+	/* One physical inquiry for both. */
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_INQUIRY, base), 1);
+	for (i = 1; i <= 4; i++) {
+		tbdaddr(&rd, (uint8_t)i);
+		tctl_inquiry_result(tc, &rd);
+		tctl_inquiry_result(tc, &rd);	/* repeated response */
+	}
+	tctl_inquiry_complete(tc);
+	tctl_pump(tc);
+	/* alice may see 1 and 2, bob 2 and 3; nobody sees 4; once each. */
+	ck_assert(host_saw_addr(&a, HCI_EV_EXT_INQUIRY_RESULT, -1, 1));
+	ck_assert(host_saw_addr(&a, HCI_EV_EXT_INQUIRY_RESULT, -1, 2));
+	ck_assert(!host_saw_addr(&a, HCI_EV_EXT_INQUIRY_RESULT, -1, 3));
+	ck_assert(!host_saw_addr(&a, HCI_EV_EXT_INQUIRY_RESULT, -1, 4));
+	ck_assert(!host_saw_addr(&b, HCI_EV_EXT_INQUIRY_RESULT, -1, 1));
+	ck_assert(host_saw_addr(&b, HCI_EV_EXT_INQUIRY_RESULT, -1, 2));
+	ck_assert(host_saw_addr(&b, HCI_EV_EXT_INQUIRY_RESULT, -1, 3));
+	ck_assert(!host_saw_addr(&b, HCI_EV_EXT_INQUIRY_RESULT, -1, 4));
+	ck_assert_uint_eq(host_count(&a, HCI_EV_EXT_INQUIRY_RESULT, -1), 2);
+	ck_assert_uint_eq(host_count(&b, HCI_EV_EXT_INQUIRY_RESULT, -1), 2);
+	/* Each gets its own Inquiry Complete. */
+	ck_assert_int_eq(host_take(&a, HCI_EV_INQUIRY_COMPLETE, -1, &st), 1);
+	ck_assert_int_eq(host_take(&b, HCI_EV_INQUIRY_COMPLETE, -1, &st), 1);
+	env_down(hs, 2);
+}
+END_TEST
+
+START_TEST(inquiry_result_format_per_session)
+{
+	struct host a, b;
+	struct host *hs[] = { &a, &b };
+	static const uint8_t mode1 = 1;
+	struct bdaddr rd;
+
+	env_up(8, 8, 4);
+	host_start(&a, "alice");
+	host_start(&b, "carol");
+	host_init(&a);
+	host_init(&b);
+	ck_assert_int_eq(host_cmd(&b, HCI_OP_WRITE_INQUIRY_MODE, &mode1, 1, NULL), 0);
+	host_inquiry(&a);
+	host_inquiry(&b);
+	tbdaddr(&rd, 2);
+	tctl_inquiry_result(tc, &rd);
+	tctl_pump(tc);
+	ck_assert_uint_eq(host_count(&a, HCI_EV_EXT_INQUIRY_RESULT, -1), 1);
+	ck_assert_uint_eq(host_count(&b, HCI_EV_INQUIRY_RESULT_RSSI, -1), 1);
+	ck_assert_uint_eq(host_count(&b, HCI_EV_EXT_INQUIRY_RESULT, -1), 0);
+	env_down(hs, 2);
+}
+END_TEST
+
+START_TEST(inquiry_cancel_only_when_nobody_needs_it)
+{
+	struct host a, b;
+	struct host *hs[] = { &a, &b };
+	unsigned base;
+	struct bdaddr rd;
+
+	env_up(8, 8, 4);
+	host_start(&a, "alice");
+	host_start(&b, "bob");
+	host_init(&a);
+	host_init(&b);
+	host_inquiry(&a);
+	host_inquiry(&b);
+	base = tc->ncmds;
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_INQUIRY_CANCEL, NULL, 0, NULL), 0);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_INQUIRY_CANCEL, base), 0);
+	ck_assert(tc->inquiry);
+	/* alice stopped: she gets no more results; bob still does. */
+	tbdaddr(&rd, 2);
+	tctl_inquiry_result(tc, &rd);
+	tctl_pump(tc);
+	ck_assert_uint_eq(host_count(&a, HCI_EV_EXT_INQUIRY_RESULT, -1), 0);
+	ck_assert_uint_eq(host_count(&b, HCI_EV_EXT_INQUIRY_RESULT, -1), 1);
+	ck_assert_int_eq(host_cmd(&b, HCI_OP_INQUIRY_CANCEL, NULL, 0, NULL), 0);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_INQUIRY_CANCEL, base), 1);
+	ck_assert(!tc->inquiry);
+	/* A cancel without an inquiry is Command Disallowed, as a controller says. */
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_INQUIRY_CANCEL, NULL, 0, NULL),
+			 HCI_ST_COMMAND_DISALLOWED);
+	ck_assert_uint_eq(host_count(&a, HCI_EV_INQUIRY_COMPLETE, -1), 0);
+	env_down(hs, 2);
+}
+END_TEST
+
+START_TEST(forbidden_connect_refused_not_forwarded)
+{
+	struct host a;
+	struct host *hs[] = { &a };
+	uint8_t p[25] = { 0 };
+	struct bdaddr rd;
+	unsigned base;
+	bool is_cs;
+
+	env_up(8, 8, 4);
+	host_start(&a, "alice");
+	host_init(&a);
+	base = tc->ncmds;
+	tbdaddr(&rd, 3);	/* bob's, not alice's */
+	memcpy(p, rd.b, 6);
+	host_send(&a, HCI_OP_CREATE_CONN, p, 13);
+	tctl_pump(tc);
+	ck_assert_int_eq(host_done(&a, HCI_OP_CREATE_CONN, NULL, &is_cs), HCI_ST_REJ_BAD_ADDR);
+	ck_assert(is_cs);
+	host_send(&a, HCI_OP_REMOTE_NAME_REQ, p, 10);
+	tctl_pump(tc);
+	ck_assert_int_eq(host_done(&a, HCI_OP_REMOTE_NAME_REQ, NULL, NULL), HCI_ST_REJ_BAD_ADDR);
+	memset(p, 0, sizeof(p));
+	put_le16(p, 0x60);
+	put_le16(p + 2, 0x60);
+	memcpy(p + 6, rd.b, 6);
+	put_le16(p + 13, 0x18);
+	put_le16(p + 15, 0x28);
+	put_le16(p + 19, 0x2a);
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_LE_CREATE_CONN, p, 25, NULL), HCI_ST_REJ_BAD_ADDR);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_CREATE_CONN, base), 0);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_REMOTE_NAME_REQ, base), 0);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_LE_CREATE_CONN, base), 0);
+	/* An allowed one goes through, on LE too. */
+	tbdaddr(&rd, 1);
+	memcpy(p + 6, rd.b, 6);
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_LE_CREATE_CONN, p, 25, NULL), 0);
+	ck_assert_int_eq(host_take(&a, HCI_EV_LE_META, HCI_LE_EV_CONN_COMPLETE, NULL), 19);
+	env_down(hs, 1);
+}
+END_TEST
+
+START_TEST(handle_isolation_events_data_nocp)
+{
+	struct host a, b;
+	struct host *hs[] = { &a, &b };
+	uint16_t ha, hb;
+	uint8_t p[4], data[8] = "payload", acl[32];
+	unsigned base;
+	int n;
+
+	env_up(8, 8, 4);
+	host_start(&a, "alice");
+	host_start(&b, "bob");
+	host_init(&a);
+	host_init(&b);
+	ha = host_connect(&a, 1);
+	hb = host_connect(&b, 3);
+	ck_assert_uint_ne(ha, hb);
+	host_reset_rx(&a);
+	host_reset_rx(&b);
+
+	/* Handle-carrying events go to the owner only. */
+	p[0] = 0;
+	put_le16(p + 1, ha);
+	p[3] = 1;
+	tctl_event(tc, HCI_EV_ENCRYPT_CHANGE, p, 4);
+	/* Incoming data likewise. */
+	tctl_acl(tc, ha, data, sizeof(data));
+	tctl_acl(tc, hb, data, 4);
+	tctl_pump(tc);
+	ck_assert_uint_eq(host_count(&a, HCI_EV_ENCRYPT_CHANGE, -1), 1);
+	ck_assert_uint_eq(host_count(&b, HCI_EV_ENCRYPT_CHANGE, -1), 0);
+	ck_assert_uint_eq(a.nrx, 2);
+	ck_assert_uint_eq(b.nrx, 1);
+	ck_assert_uint_eq(a.rx[1]->d[0], H4_ACL);
+	ck_assert_uint_eq(get_le16(a.rx[1]->d + 1) & 0xfff, ha);
+	ck_assert_uint_eq(get_le16(b.rx[0]->d + 1) & 0xfff, hb);
+	host_reset_rx(&a);
+	host_reset_rx(&b);
+
+	/* Outgoing data: each on its own handle; a foreign one is dropped. */
+	base = tc->acl_rx;
+	n = h4_build_acl(acl, sizeof(acl), ha, HCI_PB_FIRST_FLUSH, 0, data, 8);
+	ck_assert_int_eq(mux_session_input(a.s, acl, (size_t)n), 0);
+	ck_assert_int_eq(mux_session_input(b.s, acl, (size_t)n), 0);	/* bob on alice's */
+	n = h4_build_acl(acl, sizeof(acl), hb, HCI_PB_FIRST_FLUSH, 0, data, 8);
+	ck_assert_int_eq(mux_session_input(b.s, acl, (size_t)n), 0);
+	ck_assert_uint_eq(tc->acl_rx - base, 2);
+	ck_assert_uint_eq(tc->acl_rx_handle[base], ha);
+	ck_assert_uint_eq(tc->acl_rx_handle[base + 1], hb);
+
+	/* One NOCP with both handles: split per owner. */
+	{
+		uint8_t np[9] = { 2 };
+
+		put_le16(np + 1, ha);
+		put_le16(np + 3, 1);
+		put_le16(np + 5, hb);
+		put_le16(np + 7, 1);
+		tctl_event(tc, HCI_EV_NUM_COMP_PKTS, np, 9);
+		tctl_pump(tc);
+		ck_assert_int_eq(host_take(&a, HCI_EV_NUM_COMP_PKTS, -1, np), 5);
+		ck_assert_uint_eq(np[0], 1);
+		ck_assert_uint_eq(get_le16(np + 1), ha);
+		ck_assert_int_eq(host_take(&b, HCI_EV_NUM_COMP_PKTS, -1, np), 5);
+		ck_assert_uint_eq(get_le16(np + 1), hb);
+	}
+	env_down(hs, 2);
+}
+END_TEST
+
+START_TEST(foreign_handle_commands_rejected)
+{
+	struct host a, b;
+	struct host *hs[] = { &a, &b };
+	uint16_t ha;
+	uint8_t p[3], ret[8];
+	unsigned base;
+
+	env_up(8, 8, 4);
+	host_start(&a, "alice");
+	host_start(&b, "bob");
+	host_init(&a);
+	host_init(&b);
+	ha = host_connect(&a, 2);
+	base = tc->ncmds;
+	put_le16(p, ha);
+	p[2] = HCI_ST_REMOTE_USER_TERM;
+	ck_assert_int_eq(host_cmd(&b, HCI_OP_DISCONNECT, p, 3, NULL), HCI_ST_UNKNOWN_CONN_ID);
+	ck_assert_int_eq(host_cmd(&b, HCI_OP_READ_RSSI, p, 2, ret), HCI_ST_UNKNOWN_CONN_ID);
+	ck_assert_uint_eq(get_le16(ret + 1), ha);
+	ck_assert_int_eq(host_cmd(&b, HCI_OP_AUTH_REQUESTED, p, 2, NULL), HCI_ST_UNKNOWN_CONN_ID);
+	ck_assert_uint_eq(tc->ncmds, base);
+	/* BD_ADDR commands for alice's peer are alice's too. */
+	{
+		uint8_t lk[22] = { 0 };
+		struct bdaddr rd;
+
+		tbdaddr(&rd, 2);
+		memcpy(lk, rd.b, 6);
+		ck_assert_int_eq(host_cmd(&b, HCI_OP_LINK_KEY_REPLY, lk, 22, ret),
+				 HCI_ST_UNKNOWN_CONN_ID);
+		ck_assert_uint_eq(tc->ncmds, base);
+	}
+	/* The owner's own command goes through. */
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_READ_RSSI, p, 2, ret), 0);
+	ck_assert_uint_eq(tc->ncmds, base + 1);
+	env_down(hs, 2);
+}
+END_TEST
+
+START_TEST(bdaddr_events_to_owner_keys_private)
+{
+	struct host a, b;
+	struct host *hs[] = { &a, &b };
+	struct bdaddr rd;
+	uint8_t p[23] = { 0 };
+	unsigned base;
+
+	env_up(8, 8, 4);
+	host_start(&a, "alice");
+	host_start(&b, "carol");
+	host_init(&a);
+	host_init(&b);
+	host_connect(&a, 2);
+	host_reset_rx(&a);
+	host_reset_rx(&b);
+	tbdaddr(&rd, 2);
+	memcpy(p, rd.b, 6);
+	memset(p + 6, 0xee, 16);	/* the link key */
+	p[22] = 0x04;
+	tctl_event(tc, HCI_EV_LINK_KEY_REQ, p, 6);
+	tctl_event(tc, HCI_EV_IO_CAPA_REQUEST, p, 6);
+	tctl_event(tc, HCI_EV_LINK_KEY_NOTIFY, p, 23);
+	tctl_pump(tc);
+	ck_assert_uint_eq(host_count(&a, HCI_EV_LINK_KEY_REQ, -1), 1);
+	ck_assert_uint_eq(host_count(&a, HCI_EV_IO_CAPA_REQUEST, -1), 1);
+	ck_assert_uint_eq(host_count(&a, HCI_EV_LINK_KEY_NOTIFY, -1), 1);
+	ck_assert_uint_eq(b.nrx, 0);
+	/* A request for a device nobody owns is refused by the mux itself. */
+	base = tc->ncmds;
+	tbdaddr(&rd, 4);
+	memcpy(p, rd.b, 6);
+	tctl_event(tc, HCI_EV_LINK_KEY_REQ, p, 6);
+	tctl_pump(tc);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_LINK_KEY_NEG_REPLY, base), 1);
+	ck_assert_uint_eq(b.nrx, 0);
+	env_down(hs, 2);
+}
+END_TEST
+
+START_TEST(incoming_connection_filtered_and_owned)
+{
+	struct host a, b;
+	struct host *hs[] = { &a, &b };
+	struct bdaddr rd;
+	uint8_t p[7], ev[16];
+	unsigned base;
+
+	env_up(8, 8, 4);
+	host_start(&a, "alice");
+	host_start(&b, "bob");
+	host_init(&a);
+	host_init(&b);
+	host_connectable(&a);
+	host_connectable(&b);
+	ck_assert_uint_eq(tc->scan_enable, 0x02);
+	/* Device 3 is bob's only: offered to bob, never to alice. */
+	tbdaddr(&rd, 3);
+	tctl_conn_request(tc, &rd);
+	tctl_pump(tc);
+	ck_assert_uint_eq(host_count(&a, HCI_EV_CONN_REQUEST, -1), 0);
+	ck_assert_int_eq(host_take(&b, HCI_EV_CONN_REQUEST, -1, ev), 10);
+	memcpy(p, rd.b, 6);
+	p[6] = 0x01;
+	ck_assert_int_eq(host_cmd(&b, HCI_OP_ACCEPT_CONN_REQ, p, 7, NULL), 0);
+	ck_assert_int_eq(host_take(&b, HCI_EV_CONN_COMPLETE, -1, ev), 11);
+	ck_assert_uint_eq(host_count(&a, HCI_EV_CONN_COMPLETE, -1), 0);
+	/* Device 4 is nobody's (of these two): rejected by the mux. */
+	base = tc->ncmds;
+	tbdaddr(&rd, 4);
+	tctl_conn_request(tc, &rd);
+	tctl_pump(tc);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_REJECT_CONN_REQ, base), 1);
+	ck_assert_uint_eq(host_count(&a, HCI_EV_CONN_REQUEST, -1), 0);
+	ck_assert_uint_eq(host_count(&b, HCI_EV_CONN_REQUEST, -1), 0);
+	env_down(hs, 2);
+}
+END_TEST
+
+START_TEST(reset_isolation)
+{
+	struct host a, b;
+	struct host *hs[] = { &a, &b };
+	uint16_t ha, hb;
+	uint8_t p[3];
+	unsigned base;
+
+	env_up(8, 8, 4);
+	host_start(&a, "alice");
+	host_start(&b, "bob");
+	host_init(&a);
+	host_init(&b);
+	ha = host_connect(&a, 1);
+	hb = host_connect(&b, 2);
+	host_inquiry(&b);
+	host_reset_rx(&b);
+	base = tc->ncmds;
+	/* alice resets her virtual controller (and re-initialises). */
+	host_init(&a);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_RESET, base), 0);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_DISCONNECT, base), 1);
+	/* alice never hears about her old link again ... */
+	ck_assert_uint_eq(host_count(&a, HCI_EV_DISCONN_COMPLETE, -1), 0);
+	/* ... and bob noticed nothing: link, inquiry and data still his. */
+	ck_assert_uint_eq(b.nrx, 0);
+	ck_assert(tc->inquiry);
+	put_le16(p, hb);
+	ck_assert_int_eq(host_cmd(&b, HCI_OP_READ_RSSI, p, 2, NULL), 0);
+	put_le16(p, ha);
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_READ_RSSI, p, 2, NULL), HCI_ST_UNKNOWN_CONN_ID);
+	env_down(hs, 2);
+}
+END_TEST
+
+START_TEST(event_masks_per_session_union)
+{
+	struct host a, b;
+	struct host *hs[] = { &a, &b };
+	uint8_t mask[8] = { 0xff, 0xff, 0xfb, 0xff, 0x07, 0xf8, 0xbf, 0x3d };
+	struct bdaddr rd;
+
+	env_up(8, 8, 4);
+	host_start(&a, "alice");
+	host_start(&b, "carol");
+	host_init(&a);
+	host_init(&b);
+	/* carol turns off Extended Inquiry Result (bit 46). */
+	mask[5] &= (uint8_t)~0x40;
+	ck_assert_int_eq(host_cmd(&b, HCI_OP_SET_EVENT_MASK, mask, 8, NULL), 0);
+	ck_assert(tc->evmask[5] & 0x40);	/* alice still needs it */
+	host_inquiry(&a);
+	host_inquiry(&b);
+	tbdaddr(&rd, 1);
+	tctl_inquiry_result(tc, &rd);
+	tctl_inquiry_complete(tc);
+	tctl_pump(tc);
+	ck_assert_uint_eq(host_count(&a, HCI_EV_EXT_INQUIRY_RESULT, -1), 1);
+	ck_assert_uint_eq(host_count(&b, HCI_EV_EXT_INQUIRY_RESULT, -1), 0);
+	ck_assert_uint_eq(host_count(&b, HCI_EV_INQUIRY_COMPLETE, -1), 1);
+	env_down(hs, 2);
+}
+END_TEST
+
+static void host_le_scan(struct host *h, bool on, uint8_t dup)
+{
+	static const uint8_t prm[7] = { 0x01, 0x12, 0x00, 0x12, 0x00, 0x01, 0x00 };
+	uint8_t en[2] = { on, dup };
+
+	if (on)
+		ck_assert_int_eq(host_cmd(h, HCI_OP_LE_SET_SCAN_PARAM, prm, 7, NULL), 0);
+	ck_assert_int_eq(host_cmd(h, HCI_OP_LE_SET_SCAN_ENABLE, en, 2, NULL), 0);
+}
+
+START_TEST(le_scan_shared_filtered_dup_per_session)
+{
+	struct host a, b;
+	struct host *hs[] = { &a, &b };
+	struct bdaddr rd;
+	unsigned base, i;
+
+	env_up(8, 8, 4);
+	host_start(&a, "alice");
+	host_start(&b, "bob");
+	host_init(&a);
+	host_init(&b);
+	base = tc->ncmds;
+	host_le_scan(&a, true, 1);
+	host_le_scan(&b, true, 0);
+	ck_assert(tc->le_scan);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_LE_SET_SCAN_ENABLE, base), 1);
+	for (i = 1; i <= 4; i++) {
+		tbdaddr(&rd, (uint8_t)i);
+		tctl_adv_report(tc, &rd, 0, 0);
+		tctl_adv_report(tc, &rd, 0, 0);
+	}
+	tctl_pump(tc);
+	/* alice: 1 and 2 once each (she filters duplicates); bob: 2 and 3 twice. */
+	ck_assert_uint_eq(host_count(&a, HCI_EV_LE_META, HCI_LE_EV_ADV_REPORT), 2);
+	ck_assert_uint_eq(host_count(&b, HCI_EV_LE_META, HCI_LE_EV_ADV_REPORT), 4);
+	ck_assert(host_saw_addr(&a, HCI_EV_LE_META, HCI_LE_EV_ADV_REPORT, 1));
+	ck_assert(!host_saw_addr(&a, HCI_EV_LE_META, HCI_LE_EV_ADV_REPORT, 3));
+	ck_assert(!host_saw_addr(&b, HCI_EV_LE_META, HCI_LE_EV_ADV_REPORT, 1));
+	ck_assert(!host_saw_addr(&b, HCI_EV_LE_META, HCI_LE_EV_ADV_REPORT, 4));
+	/* alice stops; the physical scan goes on for bob. */
+	host_le_scan(&a, false, 0);
+	ck_assert(tc->le_scan);
+	host_le_scan(&b, false, 0);
+	ck_assert(!tc->le_scan);
+	env_down(hs, 2);
+}
+END_TEST
+
+START_TEST(buffer_fairness_stalled_session)
+{
+	struct host a, b;
+	struct host *hs[] = { &a, &b };
+	uint16_t ha, hb;
+	uint8_t acl[32], ret[8];
+	unsigned base, i;
+	int n;
+
+	/* 4 controller buffers, 2 sessions: each is told 2. */
+	env_up(4, 0, 2);
+	host_start(&a, "alice");
+	host_start(&b, "bob");
+	host_init(&a);
+	host_init(&b);
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_READ_BUFFER_SIZE, NULL, 0, ret), 0);
+	ck_assert_uint_eq(get_le16(ret + 4), 2);
+	ha = host_connect(&a, 1);
+	hb = host_connect(&b, 2);
+	/* alice stops reading: her host is stalled. */
+	a.stall = true;
+	base = tc->acl_rx;
+	n = h4_build_acl(acl, sizeof(acl), ha, HCI_PB_FIRST_FLUSH, 0, "x", 1);
+	for (i = 0; i < 3; i++)	/* the third is beyond her share */
+		mux_session_input(a.s, acl, (size_t)n);
+	ck_assert_uint_eq(tc->acl_rx - base, 2);
+	/* Her remote is slow: the controller holds her two packets. */
+	tctl_acl(tc, ha, "in", 2);
+	tctl_pump(tc);
+	ck_assert(mux_session_is_stalled(a.s));
+	/* bob is not blocked: he gets his full share, repeatedly. */
+	n = h4_build_acl(acl, sizeof(acl), hb, HCI_PB_FIRST_FLUSH, 0, "y", 1);
+	for (i = 0; i < 4; i++) {
+		mux_session_input(b.s, acl, (size_t)n);
+		mux_session_input(b.s, acl, (size_t)n);
+		tctl_nocp(tc, hb, 2);
+		tctl_pump(tc);
+		ck_assert_int_eq(host_take(&b, HCI_EV_NUM_COMP_PKTS, -1, ret), 5);
+		ck_assert_uint_eq(get_le16(ret + 3), 2);
+	}
+	ck_assert_uint_eq(tc->acl_rx - base, 2 + 8);
+	ck_assert(!mux_session_is_dead(b.s));
+	a.stall = false;
+	env_down(hs, 2);
+}
+END_TEST
+
+START_TEST(stalled_session_ended_after_cap)
+{
+	struct host a, b;
+	struct host *hs[] = { &a, &b };
+	uint16_t ha;
+	unsigned base, i;
+	uint8_t p[4];
+
+	env_up(8, 8, 4);
+	host_start(&a, "alice");
+	host_start(&b, "bob");
+	host_init(&a);
+	host_init(&b);
+	ha = host_connect(&a, 1);
+	a.stall = true;
+	base = tc->ncmds;
+	p[0] = 0;
+	put_le16(p + 1, ha);
+	p[3] = 1;
+	for (i = 0; i < MUX_MAX_DROPPED_EVENTS; i++)
+		tctl_event(tc, HCI_EV_ENCRYPT_CHANGE, p, 4);
+	tctl_pump(tc);
+	ck_assert(mux_session_is_dead(a.s));
+	ck_assert_uint_eq(dead_calls, 1);
+	/* Its link is disconnected; bob is untouched. */
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_DISCONNECT, base), 1);
+	ck_assert(!mux_session_is_dead(b.s));
+	ck_assert_int_eq(mux_session_input(a.s, (const uint8_t *)"\x01\x03\x0c\x00", 4), -EPIPE);
+	a.stall = false;
+	env_down(hs, 2);
+}
+END_TEST
+
+START_TEST(session_teardown_disconnects)
+{
+	struct host a, b;
+	struct host *hs[] = { &a, &b };
+	struct mux_stats st;
+	unsigned base;
+
+	env_up(8, 8, 4);
+	host_start(&a, "alice");
+	host_start(&b, "bob");
+	host_init(&a);
+	host_init(&b);
+	host_connect(&a, 1);
+	host_connect(&a, 2);
+	host_connect(&b, 3);
+	host_inquiry(&a);
+	host_le_scan(&a, true, 1);
+	host_reset_rx(&b);
+	base = tc->ncmds;
+	mux_session_free(a.s);
+	a.s = NULL;
+	tctl_pump(tc);
+	/* Both of alice's links, her inquiry and her scan: gone at once. */
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_DISCONNECT, base), 2);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_INQUIRY_CANCEL, base), 1);
+	ck_assert(!tc->le_scan);
+	mux_get_stats(mx, &st);
+	ck_assert_uint_eq(st.conns, 1);
+	ck_assert_uint_eq(b.nrx, 0);
+	env_down(hs, 2);
+}
+END_TEST
+
+START_TEST(transport_loss_and_recovery)
+{
+	struct host a, b;
+	struct host *hs[] = { &a, &b };
+	struct mux_stats st;
+	unsigned base;
+
+	env_up(8, 8, 4);
+	host_start(&a, "alice");
+	host_start(&b, "bob");
+	host_init(&a);
+	host_init(&b);
+	host_connect(&a, 1);
+	host_le_scan(&b, true, 0);
+	host_reset_rx(&a);
+	host_reset_rx(&b);
+	mux_ctrl_down(mx);
+	ck_assert(!mux_is_ready(mx));
+	/* alice's link is gone; everyone is told Hardware Error. */
+	ck_assert_uint_eq(host_count(&a, HCI_EV_DISCONN_COMPLETE, -1), 1);
+	ck_assert_uint_eq(host_count(&a, HCI_EV_HARDWARE_ERROR, -1), 1);
+	ck_assert_uint_eq(host_count(&b, HCI_EV_HARDWARE_ERROR, -1), 1);
+	/* While down, identity still answers; the radio does not. */
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_READ_BD_ADDR, NULL, 0, NULL), 0);
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_LE_RAND, NULL, 0, NULL), HCI_ST_HARDWARE_FAILURE);
+	/* Back: re-initialised, and bob's scan restored. */
+	base = tc->ncmds;
+	tc->le_scan = false;
+	mux_ctrl_up(mx);
+	tctl_pump(tc);
+	ck_assert(mux_is_ready(mx));
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_RESET, base), 1);
+	ck_assert(tc->le_scan);
+	mux_get_stats(mx, &st);
+	ck_assert_uint_eq(st.inits, 2);
+	host_init(&a);
+	host_connect(&a, 2);
+	env_down(hs, 2);
+}
+END_TEST
+
+START_TEST(controller_hardware_error_reinit)
+{
+	struct host a;
+	struct host *hs[] = { &a };
+	uint8_t code = 0x01;
+	unsigned base;
+
+	env_up(8, 8, 4);
+	host_start(&a, "alice");
+	host_init(&a);
+	base = tc->ncmds;
+	tctl_event(tc, HCI_EV_HARDWARE_ERROR, &code, 1);
+	tctl_pump(tc);
+	ck_assert(mux_is_ready(mx));
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_RESET, base), 1);
+	ck_assert_uint_eq(host_count(&a, HCI_EV_HARDWARE_ERROR, -1), 1);
+	env_down(hs, 1);
+}
+END_TEST
+
+START_TEST(privileged_commands_admin_only)
+{
+	struct host a, ad;
+	struct host *hs[] = { &a, &ad };
+	static const uint8_t one = 1;
+	unsigned base;
+
+	env_up(8, 8, 4);
+	host_start(&a, "alice");
+	host_start(&ad, "admin");
+	base = tc->ncmds;
+	ck_assert_int_eq(host_cmd(&a, 0xfc01, "\x00\x00", 2, NULL), HCI_ST_COMMAND_DISALLOWED);
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_ENABLE_DUT_MODE, NULL, 0, NULL),
+			 HCI_ST_COMMAND_DISALLOWED);
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_WRITE_SSP_DEBUG_MODE, &one, 1, NULL),
+			 HCI_ST_COMMAND_DISALLOWED);
+	ck_assert_uint_eq(tc->ncmds, base);
+	ck_assert_int_eq(host_cmd(&ad, 0xfc01, "\x00\x00", 2, NULL), 0);
+	ck_assert_uint_eq(tctl_count(tc, 0xfc01, base), 1);
+	/* Discoverable: virtual for alice, physical for the admin. */
+	{
+		static const uint8_t both = 0x03;
+
+		ck_assert_int_eq(host_cmd(&a, HCI_OP_WRITE_SCAN_ENABLE, &both, 1, NULL), 0);
+		ck_assert_uint_eq(tc->scan_enable, 0x02);
+		ck_assert_int_eq(host_cmd(&ad, HCI_OP_WRITE_SCAN_ENABLE, &both, 1, NULL), 0);
+		ck_assert_uint_eq(tc->scan_enable, 0x03);
+	}
+	/* Advertising: virtual success for alice, never on the air. */
+	base = tc->ncmds;
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_LE_SET_ADV_ENABLE, &one, 1, NULL), 0);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_LE_SET_ADV_ENABLE, base), 0);
+	ck_assert_int_eq(host_cmd(&ad, HCI_OP_LE_SET_ADV_ENABLE, &one, 1, NULL), 0);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_LE_SET_ADV_ENABLE, base), 1);
+	env_down(hs, 2);
+}
+END_TEST
+
+START_TEST(unknown_and_malformed_refused)
+{
+	struct host a;
+	struct host *hs[] = { &a };
+	bool is_cs;
+	unsigned base;
+	uint8_t bad[8] = { 0x01, 0x06, 0x04, 0x05, 0x40, 0x00 };	/* plen 5, 2 present */
+	uint8_t evt[4] = { 0x04, 0x0e, 0x01, 0x00 };
+	uint8_t unk[4] = { 0x09, 0x00 };
+
+	env_up(8, 8, 4);
+	host_start(&a, "alice");
+	base = tc->ncmds;
+	host_send(&a, 0x0c31, "\x01", 1);	/* host flow control: not supported */
+	ck_assert_int_eq(host_done(&a, 0x0c31, NULL, &is_cs), HCI_ST_UNKNOWN_COMMAND);
+	ck_assert(is_cs);
+	host_send(&a, 0x2060, NULL, 0);	/* LE Read Buffer Size v2: not offered */
+	ck_assert_int_eq(host_done(&a, 0x2060, NULL, NULL), HCI_ST_UNKNOWN_COMMAND);
+	ck_assert_int_eq(mux_session_input(a.s, bad, 6), -EBADMSG);
+	ck_assert_int_eq(mux_session_input(a.s, evt, 4), -EPROTO);
+	ck_assert_int_eq(mux_session_input(a.s, unk, 2), -EBADMSG);
+	ck_assert_int_eq(mux_session_input(a.s, unk, 0), -EBADMSG);
+	/* A known command with a wrong parameter length. */
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_DISCONNECT, "\x40\x00", 2, NULL),
+			 HCI_ST_INVALID_PARAMETERS);
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_WRITE_LOCAL_NAME, "x", 1, NULL),
+			 HCI_ST_INVALID_PARAMETERS);
+	ck_assert_uint_eq(tc->ncmds, base);
+	ck_assert_uint_eq(a.nrx, 0);
+	env_down(hs, 1);
+}
+END_TEST
+
+START_TEST(virtual_settings_per_session)
+{
+	struct host a, b;
+	struct host *hs[] = { &a, &b };
+	uint8_t name[248] = "alice-laptop", ret[256];
+	static const uint8_t cls[3] = { 0x0c, 0x01, 0x1a };
+	unsigned base;
+
+	env_up(8, 8, 4);
+	host_start(&a, "alice");
+	host_start(&b, "bob");
+	base = tc->ncmds;
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_WRITE_LOCAL_NAME, name, 248, NULL), 0);
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_WRITE_CLASS_OF_DEV, cls, 3, NULL), 0);
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_READ_LOCAL_NAME, NULL, 0, ret), 0);
+	ck_assert_str_eq((char *)ret + 1, "alice-laptop");
+	ck_assert_int_eq(host_cmd(&b, HCI_OP_READ_LOCAL_NAME, NULL, 0, ret), 0);
+	ck_assert_str_eq((char *)ret + 1, "bgw-phys");
+	ck_assert_int_eq(host_cmd(&b, HCI_OP_READ_CLASS_OF_DEV, NULL, 0, ret), 0);
+	ck_assert_uint_eq(ret[2], 0x01);
+	ck_assert_uint_eq(ret[1], 0x00);
+	/* Nothing reached the radio for a non-admin. */
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_WRITE_LOCAL_NAME, base), 0);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_WRITE_CLASS_OF_DEV, base), 0);
+	/* Reset restores alice's defaults only. */
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_RESET, NULL, 0, NULL), 0);
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_READ_LOCAL_NAME, NULL, 0, ret), 0);
+	ck_assert_str_eq((char *)ret + 1, "bgw-phys");
+	env_down(hs, 2);
+}
+END_TEST
+
+START_TEST(policy_change_disconnects_and_ends)
+{
+	struct host a, b;
+	struct host *hs[] = { &a, &b };
+	unsigned base;
+
+	env_up(8, 8, 4);
+	host_start(&a, "alice");
+	host_start(&b, "bob");
+	host_init(&a);
+	host_init(&b);
+	host_connect(&a, 1);
+	host_connect(&b, 3);
+	base = tc->ncmds;
+	revoke_alice = true;
+	mux_policy_changed(mx);
+	tctl_pump(tc);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_DISCONNECT, base), 1);
+	ck_assert_uint_eq(host_count(&a, HCI_EV_DISCONN_COMPLETE, -1), 1);
+	ck_assert(!mux_session_is_dead(a.s));
+	remove_bob = true;
+	mux_policy_changed(mx);
+	tctl_pump(tc);
+	ck_assert(mux_session_is_dead(b.s));
+	ck_assert_uint_eq(dead_calls, 1);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_DISCONNECT, base), 2);
+	env_down(hs, 2);
+}
+END_TEST
+
+START_TEST(remote_name_to_requester_only)
+{
+	struct host a, b;
+	struct host *hs[] = { &a, &b };
+	struct bdaddr rd;
+	uint8_t p[10] = { 0 };
+
+	env_up(8, 8, 4);
+	host_start(&a, "alice");
+	host_start(&b, "bob");
+	host_init(&a);
+	host_init(&b);
+	tbdaddr(&rd, 2);	/* both may see it; only alice asks */
+	memcpy(p, rd.b, 6);
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_REMOTE_NAME_REQ, p, 10, NULL), 0);
+	ck_assert_uint_eq(host_count(&a, HCI_EV_REMOTE_NAME, -1), 1);
+	ck_assert_uint_eq(host_count(&b, HCI_EV_REMOTE_NAME, -1), 0);
+	env_down(hs, 2);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* Soak: random operations by several hosts; nothing crosses sessions. */
+
+static uint32_t rnd_state;
+
+static uint32_t rnd(void)
+{
+	rnd_state ^= rnd_state << 13;
+	rnd_state ^= rnd_state >> 17;
+	rnd_state ^= rnd_state << 5;
+	return rnd_state;
+}
+
+/* One of the most recently created handles, whoever owns it. */
+static uint16_t soak_handle(void)
+{
+	uint16_t back = (uint16_t)(1 + rnd() % 8);
+
+	return (uint16_t)(tc->next_handle > 0x40 + back ? tc->next_handle - back : 0x40);
+}
+
+static unsigned soak_pkts, soak_acl;
+
+static const char *soak_users[] = { "alice", "bob", "carol" };
+
+static bool user_may(const char *user, const uint8_t *addr)
+{
+	struct bdaddr a;
+
+	memcpy(a.b, addr, 6);
+	return pol_may_access(user, &a, 0, NULL);
+}
+
+/* Check and consume everything a host received: no foreign handle, address or byte. */
+static void soak_check(struct host *h, uint8_t tag)
+{
+	unsigned i;
+
+	for (i = 0; i < h->nrx; i++) {
+		const uint8_t *d = h->rx[i]->d;
+		size_t len = h->rx[i]->len;
+
+		soak_pkts++;
+		if (d[0] == H4_ACL) {
+			soak_acl++;
+			uint16_t hd = get_le16(d + 1) & 0xfff;
+
+			ck_assert_msg(host_owns(h, hd), "%s got ACL for 0x%04x", h->user, hd);
+			if (len > 5)
+				ck_assert_msg(d[5] == tag, "%s got another's data", h->user);
+			continue;
+		}
+		ck_assert_uint_eq(d[0], H4_EVT);
+		switch (d[1]) {
+		case HCI_EV_CONN_COMPLETE:
+			if (d[3] == 0)
+				host_own(h, get_le16(d + 4));
+			ck_assert(user_may(h->user, d + 6));
+			break;
+		case HCI_EV_DISCONN_COMPLETE:
+		case HCI_EV_ENCRYPT_CHANGE:
+			ck_assert_msg(host_owns(h, get_le16(d + 4) & 0xfff),
+				      "%s got event 0x%02x for 0x%04x", h->user, d[1],
+				      get_le16(d + 4));
+			break;
+		case HCI_EV_NUM_COMP_PKTS: {
+			unsigned k;
+
+			for (k = 0; k < d[3]; k++)
+				ck_assert(host_owns(h, get_le16(d + 4 + 4 * k) & 0xfff));
+			break;
+		}
+		case HCI_EV_EXT_INQUIRY_RESULT:
+			ck_assert(user_may(h->user, d + 4));
+			break;
+		case HCI_EV_REMOTE_NAME:
+			if (d[3] != 0)
+				break;
+			ck_assert(user_may(h->user, d + 4));
+			break;
+		case HCI_EV_LE_META:
+			if (d[3] == HCI_LE_EV_ADV_REPORT)
+				ck_assert(user_may(h->user, d + 7));
+			if (d[3] == HCI_LE_EV_CONN_COMPLETE && d[4] == 0) {
+				host_own(h, get_le16(d + 5));
+				ck_assert(user_may(h->user, d + 9));
+			}
+			break;
+		default:
+			break;
+		}
+	}
+	host_reset_rx(h);
+}
+
+START_TEST(soak_no_cross_session_leak)
+{
+	struct host hv[3];
+	struct host *hs[] = { &hv[0], &hv[1], &hv[2] };
+	uint32_t seed = 0x5eed1234u;
+	unsigned op, i;
+
+	if (getenv("MUX_SOAK_SEED"))
+		seed = (uint32_t)strtoul(getenv("MUX_SOAK_SEED"), NULL, 0);
+	printf("# soak seed 0x%08x\n", seed);
+	rnd_state = seed;
+	env_up(8, 8, 3);
+	for (i = 0; i < 3; i++) {
+		host_start(&hv[i], soak_users[i]);
+		host_init(&hv[i]);
+		host_connectable(&hv[i]);
+	}
+	for (op = 0; op < 4000; op++) {
+		struct host *h = &hv[rnd() % 3];
+		uint8_t tag = (uint8_t)(h - hv) + 0xa0;
+		struct bdaddr rd;
+		uint8_t p[32] = { 0 };
+		uint8_t b[64];
+		int n;
+
+		tbdaddr(&rd, (uint8_t)(1 + rnd() % 4));
+		switch (rnd() % 12) {
+		case 0:
+			memcpy(p, rd.b, 6);
+			host_send(h, HCI_OP_CREATE_CONN, p, 13);
+			break;
+		case 1:
+			if (h->nh) {
+				put_le16(p, h->handles[rnd() % h->nh]);
+				p[2] = HCI_ST_REMOTE_USER_TERM;
+				host_send(h, HCI_OP_DISCONNECT, p, 3);
+			}
+			break;
+		case 2:	/* any handle at all: foreign ones must be refused */
+			put_le16(p, soak_handle());
+			host_send(h, HCI_OP_READ_RSSI, p, 2);
+			break;
+		case 3:
+			n = h4_build_acl(b, sizeof(b), soak_handle(),
+					 HCI_PB_FIRST_FLUSH, 0, &tag, 1);
+			mux_session_input(h->s, b, (size_t)n);
+			break;
+		case 4:
+			host_send(h, HCI_OP_INQUIRY, "\x33\x8b\x9e\x04\x00", 5);
+			break;
+		case 5:
+			tctl_inquiry_result(tc, &rd);
+			break;
+		case 6:
+			tctl_adv_report(tc, &rd, 0, (uint8_t)(rnd() % 4));
+			break;
+		case 7: {
+			/* controller data and events on a random live handle */
+			uint16_t back = (uint16_t)(1 + rnd() % 8);
+			uint16_t hd = (uint16_t)(tc->next_handle > 0x40 + back ?
+						 tc->next_handle - back : 0x40);
+			struct host *o = NULL;
+			unsigned k;
+
+			for (k = 0; k < 3; k++)
+				if (host_owns(&hv[k], hd))
+					o = &hv[k];
+			if (o) {
+				uint8_t t2 = (uint8_t)(o - hv) + 0xa0;
+
+				tctl_acl(tc, hd, &t2, 1);
+			}
+			tctl_nocp(tc, hd, 1);
+			p[0] = 0;
+			put_le16(p + 1, hd);
+			p[3] = 1;
+			tctl_event(tc, HCI_EV_ENCRYPT_CHANGE, p, 4);
+			break;
+		}
+		case 8:
+			if (rnd() % 8 == 0)
+				host_send(h, HCI_OP_RESET, NULL, 0);
+			else
+				host_send(h, HCI_OP_LE_SET_SCAN_ENABLE,
+					  rnd() % 2 ? "\x01\x01" : "\x00\x00", 2);
+			break;
+		case 9:
+			memcpy(p, rd.b, 6);
+			host_send(h, HCI_OP_REMOTE_NAME_REQ, p, 10);
+			break;
+		case 10:
+			tctl_conn_request(tc, &rd);
+			break;
+		case 11:
+			tctl_inquiry_complete(tc);
+			host_send(h, HCI_OP_INQUIRY_CANCEL, NULL, 0);
+			break;
+		}
+		tctl_pump(tc);
+		/* Hosts answer what they are asked, as Linux would. */
+		for (i = 0; i < 3; i++) {
+			uint8_t ev[16];
+
+			while (host_take(&hv[i], HCI_EV_CONN_REQUEST, -1, ev) == 10) {
+				ev[6] = 0x01;
+				host_send(&hv[i], HCI_OP_ACCEPT_CONN_REQ, ev, 7);
+				tctl_pump(tc);
+			}
+		}
+		for (i = 0; i < 3; i++) {
+			soak_check(&hv[i], (uint8_t)(0xa0 + i));
+		}
+		ck_assert_uint_eq(tc->violations, 0);
+	}
+	printf("# soak: %u packets to hosts checked (%u ACL), %u+%u+%u links made\n",
+	       soak_pkts, soak_acl, hv[0].nh, hv[1].nh, hv[2].nh);
+	ck_assert_uint_gt(soak_acl, 0);
+	env_down(hs, 3);
+}
+END_TEST
+
+Suite *test_suite(void)
+{
+	Suite *s = suite_create("mux_core");
+	TCase *tc_core = tcase_create("rules");
+	TCase *tc_soak = tcase_create("soak");
+
+	tcase_add_test(tc_core, init_sequence_each_session);
+	tcase_add_test(tc_core, init_waits_for_controller);
+	tcase_add_test(tc_core, same_opcode_never_twice_and_completion_to_sender);
+	tcase_add_test(tc_core, fair_round_robin);
+	tcase_add_test(tc_core, shared_inquiry_acl_filtered);
+	tcase_add_test(tc_core, inquiry_result_format_per_session);
+	tcase_add_test(tc_core, inquiry_cancel_only_when_nobody_needs_it);
+	tcase_add_test(tc_core, forbidden_connect_refused_not_forwarded);
+	tcase_add_test(tc_core, handle_isolation_events_data_nocp);
+	tcase_add_test(tc_core, foreign_handle_commands_rejected);
+	tcase_add_test(tc_core, bdaddr_events_to_owner_keys_private);
+	tcase_add_test(tc_core, incoming_connection_filtered_and_owned);
+	tcase_add_test(tc_core, reset_isolation);
+	tcase_add_test(tc_core, event_masks_per_session_union);
+	tcase_add_test(tc_core, le_scan_shared_filtered_dup_per_session);
+	tcase_add_test(tc_core, buffer_fairness_stalled_session);
+	tcase_add_test(tc_core, stalled_session_ended_after_cap);
+	tcase_add_test(tc_core, session_teardown_disconnects);
+	tcase_add_test(tc_core, transport_loss_and_recovery);
+	tcase_add_test(tc_core, controller_hardware_error_reinit);
+	tcase_add_test(tc_core, privileged_commands_admin_only);
+	tcase_add_test(tc_core, unknown_and_malformed_refused);
+	tcase_add_test(tc_core, virtual_settings_per_session);
+	tcase_add_test(tc_core, policy_change_disconnects_and_ends);
+	tcase_add_test(tc_core, remote_name_to_requester_only);
+	tcase_add_test(tc_soak, soak_no_cross_session_leak);
+	tcase_set_timeout(tc_soak, 120);
+	suite_add_tcase(s, tc_core);
+	suite_add_tcase(s, tc_soak);
+	return s;
+}

@@ -1,0 +1,431 @@
+/* SPDX-License-Identifier: MIT */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cursor.h"
+#include "hci.h"
+#include "hci_defs.h"
+#include "mux_tctl.h"
+
+void tbdaddr(struct bdaddr *a, uint8_t last)
+{
+	static const uint8_t base[6] = { 0x00, 0x00, 0x00, 0xcc, 0xbb, 0xaa };
+
+	memcpy(a->b, base, 6);
+	a->b[0] = last;
+}
+
+struct tctl *tctl_new(uint16_t acl_pkts, uint16_t le_pkts)
+{
+	struct tctl *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	pktq_init(&t->out, 0, 0);
+	t->acl_pkts = acl_pkts;
+	t->le_pkts = le_pkts;
+	t->next_handle = 0x0040;
+	return t;
+}
+
+void tctl_free(struct tctl *t)
+{
+	if (!t)
+		return;
+	pktq_clear(&t->out);
+	free(t);
+}
+
+static void q(struct tctl *t, const uint8_t *p, int n)
+{
+	if (n > 0)
+		pktq_push(&t->out, p, (size_t)n);
+}
+
+void tctl_event(struct tctl *t, uint8_t code, const void *p, size_t plen)
+{
+	uint8_t b[300];
+
+	q(t, b, h4_build_evt(b, sizeof(b), code, p, plen));
+}
+
+void tctl_le_event(struct tctl *t, uint8_t sub, const void *p, size_t plen)
+{
+	uint8_t b[300];
+
+	q(t, b, h4_build_le_evt(b, sizeof(b), sub, p, plen));
+}
+
+void tctl_acl(struct tctl *t, uint16_t handle, const void *data, size_t len)
+{
+	uint8_t b[2048];
+
+	q(t, b, h4_build_acl(b, sizeof(b), handle, HCI_PB_FIRST_FLUSH, 0, data, len));
+}
+
+void tctl_nocp(struct tctl *t, uint16_t handle, uint16_t count)
+{
+	uint8_t p[5] = { 1 };
+
+	put_le16(p + 1, handle);
+	put_le16(p + 3, count);
+	tctl_event(t, HCI_EV_NUM_COMP_PKTS, p, 5);
+}
+
+void tctl_inquiry_result(struct tctl *t, const struct bdaddr *a)
+{
+	uint8_t p[255];
+
+	memset(p, 0, sizeof(p));
+	p[0] = 1;
+	memcpy(p + 1, a->b, 6);
+	p[7] = 1;		/* R1 */
+	p[9] = 0x04;		/* class */
+	p[10] = 0x04;
+	p[14] = 0xc4;		/* RSSI -60 */
+	p[15] = 2;		/* EIR: flags */
+	p[16] = 0x01;
+	p[17] = 0x06;
+	tctl_event(t, HCI_EV_EXT_INQUIRY_RESULT, p, 255);
+}
+
+void tctl_adv_report(struct tctl *t, const struct bdaddr *a, uint8_t atype, uint8_t ev)
+{
+	uint8_t p[16] = { 1, ev, atype };
+
+	memcpy(p + 3, a->b, 6);
+	p[9] = 3;
+	p[10] = 2;
+	p[11] = 0x01;
+	p[12] = 0x06;
+	p[13] = 0xc0;
+	tctl_le_event(t, HCI_LE_EV_ADV_REPORT, p, 14);
+}
+
+void tctl_inquiry_complete(struct tctl *t)
+{
+	uint8_t st = 0;
+
+	t->inquiry = false;
+	tctl_event(t, HCI_EV_INQUIRY_COMPLETE, &st, 1);
+}
+
+void tctl_conn_request(struct tctl *t, const struct bdaddr *a)
+{
+	uint8_t p[10] = { 0 };
+
+	memcpy(p, a->b, 6);
+	p[9] = 0x01;
+	tctl_event(t, HCI_EV_CONN_REQUEST, p, 10);
+}
+
+static void cc(struct tctl *t, uint16_t op, const void *ret, size_t rlen)
+{
+	uint8_t b[300];
+
+	q(t, b, h4_build_cc(b, sizeof(b), 1, op, ret, rlen));
+}
+
+static void cs(struct tctl *t, uint16_t op, uint8_t st)
+{
+	uint8_t b[16];
+
+	q(t, b, h4_build_cs(b, sizeof(b), st, 1, op));
+}
+
+static void st_only(struct tctl *t, uint16_t op, uint8_t st)
+{
+	cc(t, op, &st, 1);
+}
+
+static void conn_complete(struct tctl *t, const uint8_t *addr, uint8_t st)
+{
+	uint8_t p[11] = { st };
+
+	put_le16(p + 1, st ? 0 : t->next_handle++);
+	memcpy(p + 3, addr, 6);
+	p[9] = 0x01;
+	tctl_event(t, HCI_EV_CONN_COMPLETE, p, 11);
+}
+
+static void le_conn_complete(struct tctl *t, uint8_t st)
+{
+	uint8_t p[18] = { st };
+
+	put_le16(p + 1, st ? 0 : t->next_handle++);
+	p[3] = 0;
+	p[4] = t->le_peer_type;
+	memcpy(p + 5, t->le_peer.b, 6);
+	p[11] = 0x18;
+	p[15] = 0x2a;
+	tctl_le_event(t, HCI_LE_EV_CONN_COMPLETE, p, 18);
+}
+
+static void answer(struct tctl *t, uint16_t op, const uint8_t *p, uint8_t plen)
+{
+	uint8_t r[256];
+
+	memset(r, 0, sizeof(r));
+	switch (op) {
+	case HCI_OP_RESET:
+		t->inquiry = t->le_scan = false;
+		st_only(t, op, 0);
+		break;
+	case HCI_OP_READ_LOCAL_VERSION:
+		r[1] = 0x0b;
+		r[4] = 0x0b;
+		put_le16(r + 5, 0x05f1);
+		cc(t, op, r, 9);
+		break;
+	case HCI_OP_READ_LOCAL_FEATURES: {
+		static const uint8_t f[8] = { 0xff, 0xff, 0x8f, 0xfe, 0xdb, 0xff, 0x5b, 0x87 };
+
+		memcpy(r + 1, f, 8);
+		cc(t, op, r, 9);
+		break;
+	}
+	case HCI_OP_READ_LOCAL_COMMANDS:
+		memset(r + 1, 0xff, 64);
+		cc(t, op, r, 65);
+		break;
+	case HCI_OP_READ_BD_ADDR: {
+		static const uint8_t a[6] = { 0x55, 0x44, 0x33, 0x22, 0x11, 0x00 };
+
+		memcpy(r + 1, a, 6);
+		cc(t, op, r, 7);
+		break;
+	}
+	case HCI_OP_READ_BUFFER_SIZE:
+		put_le16(r + 1, 1021);
+		r[3] = 64;
+		put_le16(r + 4, t->acl_pkts);
+		put_le16(r + 6, 8);
+		cc(t, op, r, 8);
+		break;
+	case HCI_OP_READ_LOCAL_EXT_FEATURES:
+		r[1] = p[0];
+		r[2] = 2;
+		if (p[0] == 2)
+			r[4] = 0x01;
+		cc(t, op, r, 11);
+		break;
+	case HCI_OP_LE_READ_BUFFER_SIZE:
+		put_le16(r + 1, t->le_pkts ? 251 : 0);
+		r[3] = (uint8_t)t->le_pkts;
+		cc(t, op, r, 4);
+		break;
+	case HCI_OP_LE_READ_LOCAL_FEATURES:
+	case HCI_OP_LE_READ_SUPPORTED_STATES:
+		memset(r + 1, 0xff, 8);
+		cc(t, op, r, 9);
+		break;
+	case HCI_OP_READ_LOCAL_NAME:
+		memcpy(r + 1, "bgw-phys", 8);
+		cc(t, op, r, 249);
+		break;
+	case HCI_OP_READ_CLASS_OF_DEV:
+		r[2] = 0x01;
+		cc(t, op, r, 4);
+		break;
+	case HCI_OP_READ_NUM_SUPPORTED_IAC:
+		r[1] = 1;
+		cc(t, op, r, 2);
+		break;
+	case HCI_OP_READ_LOCAL_CODECS:
+		cc(t, op, r, 3);
+		break;
+	case HCI_OP_LE_READ_MAX_DATA_LEN:
+		cc(t, op, r, 9);
+		break;
+	case HCI_OP_LE_READ_TX_POWER:
+	case HCI_OP_READ_LOCAL_PAIRING_OPTS:
+		cc(t, op, r, 3);
+		break;
+	case HCI_OP_READ_INQ_RSP_TX_POWER:
+	case HCI_OP_LE_READ_ADV_TX_POWER:
+		cc(t, op, r, 2);
+		break;
+	case HCI_OP_SET_EVENT_MASK:
+		memcpy(t->evmask, p, 8);
+		st_only(t, op, 0);
+		break;
+	case HCI_OP_WRITE_SCAN_ENABLE:
+		t->scan_enable = p[0];
+		st_only(t, op, 0);
+		break;
+	case HCI_OP_INQUIRY:
+		cs(t, op, t->inquiry ? HCI_ST_COMMAND_DISALLOWED : 0);
+		t->inquiry = true;
+		break;
+	case HCI_OP_INQUIRY_CANCEL:
+		st_only(t, op, t->inquiry ? 0 : HCI_ST_COMMAND_DISALLOWED);
+		t->inquiry = false;
+		break;
+	case HCI_OP_CREATE_CONN:
+		cs(t, op, 0);
+		conn_complete(t, p, 0);
+		break;
+	case HCI_OP_ACCEPT_CONN_REQ:
+		cs(t, op, 0);
+		conn_complete(t, p, 0);
+		break;
+	case HCI_OP_REJECT_CONN_REQ:
+		cs(t, op, 0);
+		conn_complete(t, p, p[6]);
+		break;
+	case HCI_OP_DISCONNECT:
+		cs(t, op, 0);
+		r[0] = 0;
+		memcpy(r + 1, p, 2);
+		r[3] = HCI_ST_LOCAL_HOST_TERM;
+		tctl_event(t, HCI_EV_DISCONN_COMPLETE, r, 4);
+		break;
+	case HCI_OP_REMOTE_NAME_REQ:
+		cs(t, op, 0);
+		memcpy(r + 1, p, 6);
+		memcpy(r + 7, "remote", 6);
+		tctl_event(t, HCI_EV_REMOTE_NAME, r, 255);
+		break;
+	case HCI_OP_LE_SET_SCAN_PARAM:
+		if (t->le_scan) {
+			st_only(t, op, HCI_ST_COMMAND_DISALLOWED);
+			t->violations++;
+			break;
+		}
+		memcpy(t->le_scan_params, p, 7);
+		st_only(t, op, 0);
+		break;
+	case HCI_OP_LE_SET_SCAN_ENABLE:
+		if (t->le_scan == p[0]) {
+			st_only(t, op, HCI_ST_COMMAND_DISALLOWED);
+			t->violations++;
+			break;
+		}
+		t->le_scan = p[0];
+		st_only(t, op, 0);
+		break;
+	case HCI_OP_LE_CREATE_CONN:
+		cs(t, op, 0);
+		t->le_connecting = true;
+		t->le_peer_type = p[5];
+		memcpy(t->le_peer.b, p + 6, 6);
+		le_conn_complete(t, 0);
+		t->le_connecting = false;
+		break;
+	case HCI_OP_LE_CREATE_CONN_CANCEL:
+		st_only(t, op, t->le_connecting ? 0 : HCI_ST_COMMAND_DISALLOWED);
+		if (t->le_connecting)
+			le_conn_complete(t, HCI_ST_UNKNOWN_CONN_ID);
+		t->le_connecting = false;
+		break;
+	case HCI_OP_LE_RAND:
+		memset(r + 1, 0x5a, 8);
+		cc(t, op, r, 9);
+		break;
+	case HCI_OP_AUTH_REQUESTED:
+	case HCI_OP_SET_CONN_ENCRYPT:
+	case HCI_OP_READ_REMOTE_FEATURES:
+	case HCI_OP_READ_REMOTE_VERSION:
+		cs(t, op, 0);
+		break;
+	case HCI_OP_READ_RSSI:
+		memcpy(r + 1, p, 2);
+		r[3] = 0xc0;
+		cc(t, op, r, 4);
+		break;
+	case HCI_OP_LINK_KEY_REPLY:
+	case HCI_OP_LINK_KEY_NEG_REPLY:
+	case HCI_OP_PIN_CODE_NEG_REPLY:
+	case HCI_OP_IO_CAPABILITY_NEG_REPLY:
+	case HCI_OP_USER_CONFIRM_NEG_REPLY:
+	case HCI_OP_CREATE_CONN_CANCEL:
+	case HCI_OP_REMOTE_NAME_REQ_CANCEL:
+		memcpy(r + 1, p, 6);
+		cc(t, op, r, 7);
+		break;
+	default:
+		if (HCI_OGF(op) == HCI_OGF_VENDOR) {
+			st_only(t, op, 0);
+			break;
+		}
+		/* Writes and anything else: success with a status byte. */
+		st_only(t, op, 0);
+		break;
+	}
+}
+
+int tctl_send(const uint8_t *h4, size_t len, void *user)
+{
+	struct tctl *t = user;
+	struct h4_pkt pkt;
+	unsigned i;
+
+	if (t->down)
+		return -EPIPE;
+	if (h4_parse(&pkt, h4, len, 0) < 0) {
+		t->violations++;
+		return 0;
+	}
+	if (pkt.type == H4_ACL) {
+		if (t->acl_rx < TCTL_LOG_MAX)
+			t->acl_rx_handle[t->acl_rx] = pkt.acl.handle;
+		t->acl_rx++;
+		return 0;
+	}
+	if (pkt.type != H4_CMD)
+		return 0;
+	if (t->ncmds < TCTL_LOG_MAX)
+		t->cmds[t->ncmds++] = pkt.cmd.opcode;
+	/* The contract: one credit (ncmd = 1), and never one opcode twice. */
+	for (i = 0; i < t->outstanding; i++)
+		if (t->out_ops[i] == pkt.cmd.opcode)
+			t->violations++;
+	if (t->outstanding >= 1)
+		t->violations++;
+	if (t->outstanding < 16)
+		t->out_ops[t->outstanding++] = pkt.cmd.opcode;
+	if (t->hold_cc)
+		return 0;
+	answer(t, pkt.cmd.opcode, pkt.cmd.param, pkt.cmd.plen);
+	return 0;
+}
+
+unsigned tctl_pump(struct tctl *t)
+{
+	unsigned n;
+	struct pkt *p;
+
+	for (n = 0; n < 100000 && (p = pktq_pop(&t->out)); n++) {
+		struct h4_pkt pkt;
+		unsigned i;
+
+		if (h4_parse(&pkt, p->data, p->len, 0) == 0 && pkt.type == H4_EVT &&
+		    (pkt.evt.code == HCI_EV_CMD_COMPLETE ||
+		     pkt.evt.code == HCI_EV_CMD_STATUS)) {
+			uint16_t op = get_le16(pkt.evt.param +
+					       (pkt.evt.code == HCI_EV_CMD_COMPLETE ? 1 : 2));
+
+			for (i = 0; i < t->outstanding; i++) {
+				if (t->out_ops[i] == op) {
+					t->out_ops[i] = t->out_ops[--t->outstanding];
+					break;
+				}
+			}
+		}
+		mux_ctrl_input(t->mux, p->data, p->len);
+		pkt_free(p);
+	}
+	return n;
+}
+
+unsigned tctl_count(const struct tctl *t, uint16_t opcode, unsigned from)
+{
+	unsigned i, n = 0;
+
+	for (i = from; i < t->ncmds; i++)
+		n += t->cmds[i] == opcode;
+	return n;
+}

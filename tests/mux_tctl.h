@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A scripted test controller for the multiplexer's unit tests: it answers
+ * the init sequence and the commands the tests use the way a controller
+ * would, but only when the test pumps it, so every interleaving is under
+ * the test's control. It also checks the mux's side of the contract: never
+ * more commands outstanding than credits given, never two with one opcode.
+ */
+#ifndef BGW_TESTS_MUX_TCTL_H
+#define BGW_TESTS_MUX_TCTL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bdaddr.h"
+#include "mux.h"
+#include "pktq.h"
+
+#define TCTL_LOG_MAX 8192
+
+struct tctl {
+	struct mux *mux;
+	struct pktq out;		/* to the mux, delivered by tctl_pump() */
+	uint16_t acl_pkts, le_pkts;
+	bool down;			/* sends fail */
+	bool hold_cc;			/* queue no responses (controller hung) */
+	uint16_t next_handle;
+	/* what the controller received */
+	uint16_t cmds[TCTL_LOG_MAX];
+	unsigned ncmds;
+	unsigned acl_rx;		/* ACL packets received */
+	uint16_t acl_rx_handle[TCTL_LOG_MAX];
+	unsigned violations;		/* contract breaches by the mux */
+	unsigned outstanding;
+	uint16_t out_ops[16];
+	bool inquiry;
+	bool le_scan;
+	uint8_t le_scan_params[7];
+	uint8_t evmask[8];
+	uint8_t scan_enable;
+	bool le_connecting;
+	struct bdaddr le_peer;
+	uint8_t le_peer_type;
+};
+
+struct tctl *tctl_new(uint16_t acl_pkts, uint16_t le_pkts);
+void tctl_free(struct tctl *t);
+/* mux_ops.ctrl_send */
+int tctl_send(const uint8_t *h4, size_t len, void *user);
+/* Deliver queued responses until none is left (bounded). Returns how many. */
+unsigned tctl_pump(struct tctl *t);
+
+void tctl_event(struct tctl *t, uint8_t code, const void *p, size_t plen);
+void tctl_le_event(struct tctl *t, uint8_t sub, const void *p, size_t plen);
+void tctl_acl(struct tctl *t, uint16_t handle, const void *data, size_t len);
+void tctl_nocp(struct tctl *t, uint16_t handle, uint16_t count);
+void tctl_inquiry_result(struct tctl *t, const struct bdaddr *a);
+void tctl_adv_report(struct tctl *t, const struct bdaddr *a, uint8_t atype, uint8_t ev);
+void tctl_inquiry_complete(struct tctl *t);
+void tctl_conn_request(struct tctl *t, const struct bdaddr *a);
+
+/* How many times the controller received opcode since index from. */
+unsigned tctl_count(const struct tctl *t, uint16_t opcode, unsigned from);
+
+void tbdaddr(struct bdaddr *a, uint8_t last);
+
+#endif

@@ -23,3 +23,17 @@ dist_man_MANS += man/bgw-cdclient.1
 # Integration tests on loopback against bgw-sim; the scripted host is Python.
 TESTS += tests/t-cd-sock.sh tests/t-cd-fuse.sh
 EXTRA_DIST += tests/t-cd-sock.sh tests/t-cd-fuse.sh tests/cd_host.py
+
+# Unit tests (Check, TAP through tests/check_main.c).
+cd_check_ldadd = tests/libcheckmain.a cdclient/libcd.a lib/libbgw.a \
+	$(FUSE3_LIBS) $(CHECK_LIBS)
+cd_check_cflags = $(AM_CFLAGS) $(CHECK_CFLAGS) $(FUSE3_CFLAGS)
+cd_tests = tests/check_cd_status tests/check_cd_hub
+check_PROGRAMS += $(cd_tests)
+TESTS += $(cd_tests)
+tests_check_cd_status_SOURCES = tests/check_cd_status.c
+tests_check_cd_status_CFLAGS = $(cd_check_cflags) -I$(top_srcdir)/cdclient -I$(top_srcdir)/tests
+tests_check_cd_status_LDADD = $(cd_check_ldadd)
+tests_check_cd_hub_SOURCES = tests/check_cd_hub.c
+tests_check_cd_hub_CFLAGS = $(cd_check_cflags) -I$(top_srcdir)/cdclient -I$(top_srcdir)/tests
+tests_check_cd_hub_LDADD = $(cd_check_ldadd)

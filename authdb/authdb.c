@@ -22,6 +22,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <gnutls/gnutls.h>
+#include <gnutls/crypto.h>
+
 #include "authdb.h"
 #include "b64.h"
 #include "log.h"
@@ -940,11 +943,13 @@ int authdb_load(const char *path, uid_t owner, struct authdb **out,
 		goto out;
 	}
 	ret = -ENOMEM;
-	buf = malloc(AUTHDB_FILE_MAX + 1);
+	buf = malloc((size_t)st.st_size + 1);
 	if (!buf)
 		goto out;
 	for (;;) {
-		n = read(fd, buf + len, AUTHDB_FILE_MAX + 1 - len);
+		/* One byte more than fstat said: a file that grew meanwhile
+		 * is seen, not silently cut. */
+		n = read(fd, buf + len, (size_t)st.st_size + 1 - len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -956,11 +961,11 @@ int authdb_load(const char *path, uid_t owner, struct authdb **out,
 		if (n == 0)
 			break;
 		len += (size_t)n;
-		if (len > AUTHDB_FILE_MAX) {
-			ret = -EFBIG;
+		if (len > (size_t)st.st_size) {
+			ret = -EAGAIN;
 			if (err)
-				snprintf(err, errlen, "%s: larger than %u bytes",
-					 path, AUTHDB_FILE_MAX);
+				snprintf(err, errlen, "%s: changed while being read",
+					 path);
 			goto out;
 		}
 	}
@@ -1104,6 +1109,102 @@ int authdb_user_rds(const struct authdb *db, const char *user,
 			return ret;
 	}
 	return 0;
+}
+
+bool authdb_irk_matches(const uint8_t irk[AUTHDB_IRK_LEN], const struct bdaddr *rpa)
+{
+	gnutls_cipher_hd_t h;
+	uint8_t zero[16] = { 0 }, block[16] = { 0 }, out[16];
+	gnutls_datum_t key = { (unsigned char *)irk, AUTHDB_IRK_LEN };
+	gnutls_datum_t iv = { zero, sizeof(zero) };
+	bool ok;
+
+	if (!irk || !rpa || (rpa->b[5] & 0xc0) != 0x40)
+		return false;
+	/* r' = 104 zero bits || prand (MSB first); one AES-128 block, so CBC
+	 * with a zero IV is e() itself. */
+	block[13] = rpa->b[5];
+	block[14] = rpa->b[4];
+	block[15] = rpa->b[3];
+	if (gnutls_cipher_init(&h, GNUTLS_CIPHER_AES_128_CBC, &key, &iv) < 0)
+		return false;
+	ok = gnutls_cipher_encrypt2(h, block, sizeof(block), out, sizeof(out)) == 0;
+	gnutls_cipher_deinit(h);
+	/* ah = e() mod 2^24 against the address's hash (its low 24 bits). */
+	ok = ok && out[13] == rpa->b[2] && out[14] == rpa->b[1] && out[15] == rpa->b[0];
+	explicit_bzero(out, sizeof(out));
+	return ok;
+}
+
+int authdb_rpa_resolve(const struct authdb *db, const struct bdaddr *rpa,
+		       struct authdb_rd *out)
+{
+	size_t i;
+
+	if (!db || !rpa || !out)
+		return -EINVAL;
+	for (i = 0; i < db->n; i++) {
+		const struct rec *r = db->recs[i];
+
+		if (r->kind == REC_DEVICE && r->has_irk && authdb_irk_matches(r->irk, rpa)) {
+			rd_fill(db, &r->addr, r->type, out);
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+int authdb_secret_load(const char *path, uint8_t *secret, size_t len)
+{
+	struct stat st;
+	ssize_t n;
+	int fd, ret, tries;
+
+	if (!path || !secret || len < 16 || len > 256)
+		return -EINVAL;
+	/* Two rounds at most: create, or lose the creation race and read. */
+	for (tries = 0; tries < 2; tries++) {
+		fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd >= 0)
+			break;
+		if (errno != ENOENT)
+			return -errno;
+		if (gnutls_rnd(GNUTLS_RND_KEY, secret, len))
+			return -EIO;
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			  0600);
+		if (fd < 0 && errno == EEXIST)
+			continue;
+		if (fd < 0)
+			return -errno;
+		n = write(fd, secret, len);
+		ret = n == (ssize_t)len && fsync(fd) == 0 ? 0 : -EIO;
+		close(fd);
+		if (ret) {
+			unlink(path);
+			explicit_bzero(secret, len);
+		}
+		return ret;
+	}
+	if (fd < 0)
+		return -ENOENT;
+	ret = -EPERM;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    (st.st_uid != 0 && st.st_uid != geteuid()) || (st.st_mode & 077)) {
+		log_err("%s: must be a regular file of root's, mode 0600", path);
+		goto out;
+	}
+	n = read(fd, secret, len);
+	if (n != (ssize_t)len || st.st_size != (off_t)len) {
+		log_err("%s: must hold exactly %zu bytes", path, len);
+		explicit_bzero(secret, len);
+		ret = -EINVAL;
+		goto out;
+	}
+	ret = 0;
+out:
+	close(fd);
+	return ret;
 }
 
 bool authdb_serial_is_revoked(const struct authdb *db, const char *serial_hex)

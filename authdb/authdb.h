@@ -136,6 +136,31 @@ int authdb_user_rds(const struct authdb *db, const char *user,
 int authdb_rd_lookup(const struct authdb *db, const struct bdaddr *addr,
 		     uint8_t type, struct authdb_rd *out);
 
+/*
+ * Resolvable private addresses (Core v5.4 Vol 6 Part B 1.3.2.2): does rpa
+ * resolve with this IRK (most significant byte first, as the file and the
+ * Core specification's sample data write it)? ah() is Vol 3 Part H 2.2.2.
+ */
+bool authdb_irk_matches(const uint8_t irk[AUTHDB_IRK_LEN], const struct bdaddr *rpa);
+/*
+ * The declared device whose IRK resolves rpa (its identity address and
+ * type in out, for authdb_user_may_access()); -ENOENT if none does, or if
+ * rpa is not a resolvable private address (top bits 01).
+ */
+int authdb_rpa_resolve(const struct authdb *db, const struct bdaddr *rpa,
+		       struct authdb_rd *out);
+
+/*
+ * The server secret behind fabricated SCRAM verifiers (authdb_scram_lookup).
+ * It must persist: a per-start secret would change an unknown user's fake
+ * salt at every restart and give the user away. Reads path (exactly len
+ * bytes, a regular file owned by root or the caller, mode 0600 or
+ * stricter); creates it with random bytes if missing.
+ */
+#define AUTHDB_SECRET_LEN	32
+#define AUTHDB_SECRET_PATH	"/etc/bgw/scram.secret"
+int authdb_secret_load(const char *path, uint8_t *secret, size_t len);
+
 /* serial: hex digits (case and leading zeros as in the certificate). */
 bool authdb_serial_is_revoked(const struct authdb *db, const char *serial_hex);
 /*

@@ -356,6 +356,41 @@ START_TEST(test_edits_preserve_lines)
 }
 END_TEST
 
+START_TEST(test_irk_resolve)
+{
+	/* Core v5.4 Vol 3 Part H Appendix D.7: ah(IRK, 0x708194) = 0x0dfbaa. */
+	static const char text[] =
+		"user u\n"
+		"device C0:11:22:33:44:55 random irk ec0234a357c8ad05341010a60a397d9b "
+		"label \"Lamp\"\n"
+		"allow u C0:11:22:33:44:55 random\n";
+	struct authdb *db = parse_ok(text);
+	struct authdb_rd rd;
+	struct bdaddr rpa, other;
+	uint8_t irk[16];
+	char a[BDADDR_STRLEN];
+
+	memcpy(irk, "\xec\x02\x34\xa3\x57\xc8\xad\x05\x34\x10\x10\xa6\x0a\x39"
+		    "\x7d\x9b", 16);
+	ck_assert_int_eq(bdaddr_parse("70:81:94:0D:FB:AA", &rpa), 0);
+	ck_assert(authdb_irk_matches(irk, &rpa));
+	ck_assert_int_eq(authdb_rpa_resolve(db, &rpa, &rd), 0);
+	ck_assert_str_eq(bdaddr_fmt(&rd.addr, a), "C0:11:22:33:44:55");
+	ck_assert_uint_eq(rd.type, BDADDR_RANDOM);
+	ck_assert_str_eq(rd.label, "Lamp");
+	ck_assert(authdb_user_may_access(db, "u", &rd.addr, rd.type));
+	/* One bit off in the hash, or not an RPA (top bits 11): no. */
+	other = rpa;
+	other.b[0] ^= 1;
+	ck_assert(!authdb_irk_matches(irk, &other));
+	ck_assert_int_eq(authdb_rpa_resolve(db, &other, &rd), -ENOENT);
+	other = rpa;
+	other.b[5] |= 0xc0;
+	ck_assert(!authdb_irk_matches(irk, &other));
+	authdb_free(db);
+}
+END_TEST
+
 static char tmpdir[64];
 
 static void mktmp(void)
@@ -436,6 +471,23 @@ START_TEST(test_save_and_lock)
 	ck_assert_int_eq(authdb_load(path, getuid(), &back, err, sizeof(err)), 0);
 	authdb_free(back);
 	authdb_free(db);
+}
+END_TEST
+
+START_TEST(test_secret_persists)
+{
+	uint8_t s1[AUTHDB_SECRET_LEN], s2[AUTHDB_SECRET_LEN];
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/scram.secret", tmpdir);
+	ck_assert_int_eq(authdb_secret_load(path, s1, sizeof(s1)), 0);
+	ck_assert_int_eq(authdb_secret_load(path, s2, sizeof(s2)), 0);
+	ck_assert_mem_eq(s1, s2, sizeof(s1));
+	ck_assert_int_eq(chmod(path, 0640), 0);
+	ck_assert_int_eq(authdb_secret_load(path, s2, sizeof(s2)), -EPERM);
+	ck_assert_int_eq(chmod(path, 0600), 0);
+	ck_assert_int_eq(truncate(path, 31), 0);
+	ck_assert_int_eq(authdb_secret_load(path, s2, sizeof(s2)), -EINVAL);
 }
 END_TEST
 
@@ -530,6 +582,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, test_oversized_line);
 	tcase_add_test(tc, test_too_many_entries);
 	tcase_add_test(tc, test_edits_preserve_lines);
+	tcase_add_test(tc, test_irk_resolve);
 	suite_add_tcase(s, tc);
 
 	tcase_add_checked_fixture(tf, mktmp, rmtmp);
@@ -537,6 +590,7 @@ Suite *test_suite(void)
 	tcase_add_test(tf, test_load_checks_file);
 	tcase_add_test(tf, test_save_and_lock);
 	tcase_add_test(tf, test_crash_at_every_step);
+	tcase_add_test(tf, test_secret_persists);
 	suite_add_tcase(s, tf);
 	return s;
 }

@@ -10,3 +10,27 @@ SIM_LIBS = sim/libsim.a lib/libbgw.a $(GNUTLS_LIBS)
 bin_PROGRAMS += sim/bgw-sim
 sim_bgw_sim_SOURCES = sim/main.c
 sim_bgw_sim_LDADD = $(SIM_LIBS)
+
+# Tests: the host-side driver (shared with the mux tests), Check suites.
+noinst_LIBRARIES += tests/libhostdrv.a
+tests_libhostdrv_a_SOURCES = tests/hostdrv.c tests/hostdrv.h
+tests_libhostdrv_a_CFLAGS = $(AM_CFLAGS)
+
+sim_tests = tests/check_sim_ctrl tests/check_sim_house
+check_PROGRAMS += $(sim_tests) tests/sim-client
+TESTS += $(sim_tests)
+
+tests_check_sim_ctrl_SOURCES = tests/check_sim_ctrl.c
+tests_check_sim_ctrl_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/sim
+tests_check_sim_ctrl_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_check_sim_ctrl_LDADD = tests/libcheckmain.a tests/libhostdrv.a $(SIM_LIBS) $(CHECK_LIBS)
+tests_check_sim_house_SOURCES = tests/check_sim_house.c
+tests_check_sim_house_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/sim
+tests_check_sim_house_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_check_sim_house_LDADD = tests/libcheckmain.a $(SIM_LIBS) $(CHECK_LIBS)
+
+# The TAP script drives bgw-sim over its Unix socket with sim-client.
+tests_sim_client_SOURCES = tests/sim_client.c
+tests_sim_client_LDADD = tests/libhostdrv.a lib/libbgw.a
+TESTS += tests/t-sim-socket.sh
+EXTRA_DIST += tests/t-sim-socket.sh tests/vm/t-sim-vhci.sh

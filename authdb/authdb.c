@@ -61,6 +61,7 @@ struct rec {
 };
 
 struct authdb {
+	unsigned refs;
 	struct rec **recs;
 	size_t n;
 	size_t cap;
@@ -118,14 +119,25 @@ static void rec_free(struct rec *r)
 
 struct authdb *authdb_new(void)
 {
-	return calloc(1, sizeof(struct authdb));
+	struct authdb *db = calloc(1, sizeof(struct authdb));
+
+	if (db)
+		db->refs = 1;
+	return db;
+}
+
+struct authdb *authdb_ref(struct authdb *db)
+{
+	if (db)
+		db->refs++;
+	return db;
 }
 
 void authdb_free(struct authdb *db)
 {
 	size_t i;
 
-	if (!db)
+	if (!db || --db->refs > 0)
 		return;
 	for (i = 0; i < db->n; i++)
 		rec_free(db->recs[i]);

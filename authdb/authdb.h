@@ -102,6 +102,12 @@ int authdb_load(const char *path, uid_t owner, struct authdb **out,
 		char *err, size_t errlen);
 /* An empty table (the CLI creates a new file with it). */
 struct authdb *authdb_new(void);
+/*
+ * Tables are reference-counted (single-threaded): a session or a login in
+ * progress holds a reference while the daemon swaps in a reloaded table.
+ * authdb_free drops one reference and frees the table with the last.
+ */
+struct authdb *authdb_ref(struct authdb *db);
 void authdb_free(struct authdb *db);
 
 /* ---- queries (for bgw-muxd and the tunnel) ---------------------------- */

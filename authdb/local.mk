@@ -8,6 +8,7 @@ authdb_libauthdb_a_SOURCES = \
 	authdb/audit.c authdb/audit.h \
 	authdb/b64.c authdb/b64.h \
 	authdb/ca.c authdb/ca.h \
+	authdb/login.c authdb/login.h \
 	authdb/pwcheck.c authdb/pwcheck.h \
 	authdb/ratelimit.c authdb/ratelimit.h \
 	authdb/scram.c authdb/scram.h
@@ -25,7 +26,8 @@ authdb_tests = \
 	tests/check_authdb_audit \
 	tests/check_authdb_ratelimit \
 	tests/check_authdb_pwcheck \
-	tests/check_authdb_ca
+	tests/check_authdb_ca \
+	tests/check_authdb_login
 check_PROGRAMS += $(authdb_tests)
 TESTS += $(authdb_tests)
 
@@ -53,6 +55,10 @@ tests_check_authdb_ca_SOURCES = tests/check_authdb_ca.c
 tests_check_authdb_ca_CPPFLAGS = $(AUTHDB_CHECK_CPPFLAGS)
 tests_check_authdb_ca_CFLAGS = $(AUTHDB_CHECK_CFLAGS)
 tests_check_authdb_ca_LDADD = $(AUTHDB_CHECK_LDADD)
+tests_check_authdb_login_SOURCES = tests/check_authdb_login.c
+tests_check_authdb_login_CPPFLAGS = $(AUTHDB_CHECK_CPPFLAGS)
+tests_check_authdb_login_CFLAGS = $(AUTHDB_CHECK_CFLAGS)
+tests_check_authdb_login_LDADD = $(AUTHDB_CHECK_LDADD)
 
 # bgw-authdb: the admin's tool, one file per subcommand group.
 sbin_PROGRAMS += authdb/bgw-authdb

@@ -193,22 +193,33 @@ int pwcheck(const char *user, const char *pw, size_t len, const char **why)
 	}
 #ifdef HAVE_PWQUALITY
 	{
+		static char msg[256];
 		pwquality_settings_t *pq = pwquality_default_settings();
-		void *aux = NULL;
 		char pwz[SCRAM_PASSWORD_MAX + 1];
+		void *aux = NULL;
 		int score;
 
-		if (pq) {
-			memcpy(pwz, pw, len);
-			pwz[len] = '\0';
-			score = pwquality_check(pq, pwz, NULL, user, &aux);
-			explicit_bzero(pwz, sizeof(pwz));
-			pwquality_free_settings(pq);
-			if (score < 0) {
-				*why = "refused by libpwquality (dictionary word or too simple)";
-				goto out;
-			}
+		if (!pq) {
+			*why = "cannot initialise libpwquality";
+			goto out;
 		}
+		memcpy(pwz, pw, len);
+		pwz[len] = '\0';
+		score = pwquality_check(pq, pwz, NULL, user, &aux);
+		explicit_bzero(pwz, sizeof(pwz));
+		/* Without cracklib's dictionary every check would fail;
+		 * our own rules above still apply then. */
+		if (score == PWQ_ERROR_CRACKLIB_CHECK && aux &&
+		    strstr((const char *)aux, "dictionary") &&
+		    strstr((const char *)aux, "error"))
+			score = 0;
+		if (score < 0) {
+			pwquality_strerror(msg, sizeof(msg), score, aux);
+			*why = msg;
+			pwquality_free_settings(pq);
+			goto out;
+		}
+		pwquality_free_settings(pq);
 	}
 #endif
 	ret = 0;

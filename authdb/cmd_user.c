@@ -265,9 +265,15 @@ static int read_tty(int tty, const char *prompt, char *buf, size_t cap, size_t *
 	noecho = old;
 	noecho.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
 	noecho.c_lflag |= ICANON;
-	if (write(tty, prompt, strlen(prompt)) < 0 ||
-	    tcsetattr(tty, TCSAFLUSH, &noecho) < 0)
+	/* Echo off before the prompt: whatever is typed after the prompt
+	 * appears is never echoed (typeahead before it is discarded). */
+	if (tcsetattr(tty, TCSAFLUSH, &noecho) < 0)
 		return -errno;
+	if (write(tty, prompt, strlen(prompt)) < 0) {
+		ret = -errno;
+		tcsetattr(tty, TCSAFLUSH, &old);
+		return ret;
+	}
 	ret = read_line(tty, buf, cap, len);
 	tcsetattr(tty, TCSAFLUSH, &old);
 	if (write(tty, "\n", 1) < 0)

@@ -24,7 +24,7 @@ st() {
 }
 has() { grep -q -- "$1" "$2"; t_ok $? "$3" || sed 's/^/# /' "$2"; }
 
-echo "1..38"
+echo "1..40"
 st 2 "no command is a usage error" "$B"
 st 0 "--help" "$B" --help
 has "usage: bgw-authdb" "$tmp/out" "--help prints the usage"
@@ -41,6 +41,40 @@ t_ok $? "a password containing the user name is refused"
 st 0 "passwd --stdin with a good password" sh -c "printf '%s\n' 'k9#Vm2!qLz7p' | \"$B\" --db \"$db\" --audit \"$log\" passwd --stdin alice"
 grep -q '^password alice scram-sha-256 16384 ' "$db" && ! grep -q 'k9#Vm2' "$db" "$log"
 t_ok $? "only a verifier is stored; the password is nowhere"
+# From a terminal (a pty from script(1)): no echo, asked twice. Each line
+# is sent only once its prompt is on screen (bounded wait, no fixed sleep).
+tty_passwd() {
+	rm -f "$tmp/fifo" "$tmp/tty.out"
+	mkfifo "$tmp/fifo"
+	script -qec "\"$B\" --db \"$db\" --audit \"$log\" passwd alice" /dev/null \
+		<"$tmp/fifo" >"$tmp/tty.out" 2>&1 &
+	pid=$!
+	exec 9>"$tmp/fifo"
+	for prompt in "New password:" "Retype new password:"; do
+		i=0
+		while ! grep -q "$prompt" "$tmp/tty.out" 2>/dev/null && [ $i -lt 300 ]; do
+			sleep 0.1; i=$((i + 1))
+		done
+		printf '%s\n' "$1" >&9
+		shift
+	done
+	wait $pid
+	rc=$?
+	exec 9>&-
+	return $rc
+}
+if command -v script >/dev/null 2>&1; then
+	before=$(grep '^password alice' "$db")
+	tty_passwd 'Pty-Secret#42x' 'Pty-Secret#42y'
+	[ "$before" = "$(grep '^password alice' "$db")" ] && grep -q "do not match" "$tmp/tty.out"
+	t_ok $? "passwd on a terminal: two different entries are refused" || sed 's/^/# /' "$tmp/tty.out"
+	tty_passwd 'Pty-Secret#42x' 'Pty-Secret#42x'
+	[ $? -eq 0 ] && ! grep -q "Pty-Secret" "$tmp/tty.out" &&
+		[ "$before" != "$(grep '^password alice' "$db")" ]
+	t_ok $? "passwd on a terminal: asked twice, never echoed" || sed 's/^/# /' "$tmp/tty.out"
+else
+	for i in 1 2; do t_n=$((t_n + 1)); echo "ok $t_n # SKIP script(1) not installed"; done
+fi
 st 4 "passwd for an unknown user" sh -c "echo x | \"$B\" --db \"$db\" --audit \"$log\" passwd --stdin nobody"
 st 0 "allow with type and label" A allow alice C0:11:22:33:44:55 random "Front door"
 st 2 "allow with a bad address" A allow alice C0:11:22:33:44 random

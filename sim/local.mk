@@ -10,6 +10,14 @@ SIM_LIBS = sim/libsim.a lib/libbgw.a $(GNUTLS_LIBS)
 bin_PROGRAMS += sim/bgw-sim
 sim_bgw_sim_SOURCES = sim/main.c
 sim_bgw_sim_LDADD = $(SIM_LIBS)
+dist_man_MANS += man/bgw-sim.1 man/bgw-sim.5
+
+# A fuzz driver for the scenario parser: one input file (or stdin) fed
+# line by line to the real parser, for AFL++ and friends.
+noinst_PROGRAMS += tests/fuzz-sim-house
+tests_fuzz_sim_house_SOURCES = tests/fuzz_sim_house.c
+tests_fuzz_sim_house_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/sim
+tests_fuzz_sim_house_LDADD = $(SIM_LIBS)
 
 # Tests: the host-side driver (shared with the mux tests), Check suites.
 noinst_LIBRARIES += tests/libhostdrv.a

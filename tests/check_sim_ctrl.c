@@ -1167,6 +1167,49 @@ START_TEST(two_controllers_inquiry)
 }
 END_TEST
 
+START_TEST(random_input_robust)
+{
+	uint8_t pkt[1 + 4 + 300];
+	uint32_t x = 12345;
+	unsigned i, k;
+	uint16_t h;
+
+	/* A connection or two to aim at, then noise: well-framed commands
+	 * with any known opcode and random parameters, ACL on live and dead
+	 * handles. The sanitizers watch; the controller must keep answering. */
+	h = bredr_connect(&SPEAKER);
+	le_connect(&THERMO, 0);
+	for (i = 0; i < 3000; i++) {
+		size_t plen;
+
+		x = x * 1103515245u + 12345u;
+		plen = (x >> 8) % 40;
+		if (i % 5 == 0) {
+			for (k = 0; k < plen; k++)
+				pkt[5 + k] = (uint8_t)((x >> (k % 24)) ^ k);
+			hostdrv_acl(D, (x & 1) ? h : (uint16_t)((x >> 4) & 0x0fff),
+				    (uint8_t)((x >> 12) & 3), pkt + 5, plen);
+			continue;
+		}
+		for (k = 0; k < plen; k++) {
+			x = x * 1103515245u + 12345u;
+			pkt[k] = (uint8_t)(x >> 16);
+		}
+		/* Keep the ones that would end the connections out. */
+		if (all_ops[i % (sizeof(all_ops) / sizeof(all_ops[0]))] == HCI_OP_RESET)
+			continue;
+		hostdrv_cmd(D, all_ops[i % (sizeof(all_ops) / sizeof(all_ops[0]))], pkt, plen);
+		if (i % 50 == 0) {
+			hostdrv_run(D, 2);
+			hostdrv_clear(D);
+		}
+	}
+	hostdrv_run(D, 50);
+	hostdrv_clear(D);
+	cc_ok(HCI_OP_READ_BD_ADDR, NULL, 0, 0);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
 	Suite *s = suite_create("sim_ctrl");
@@ -1214,5 +1257,6 @@ Suite *test_suite(void)
 	ADD(event_mask_honoured);
 	ADD(event_mask_default_excludes_le);
 	ADD(two_controllers_inquiry);
+	ADD(random_input_robust);
 	return s;
 }

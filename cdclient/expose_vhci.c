@@ -74,10 +74,17 @@ static int vhci_flush(struct cd_vhci *x)
 				continue;
 			if (errno == EAGAIN)
 				break;
-			return -errno;
+			/*
+			 * ENXIO: the hciN is down (powered off, or its init
+			 * failed); the kernel takes no packets then and will
+			 * reset the controller when it opens it again.
+			 */
+			if (errno != ENXIO)
+				return -errno;
+			log_debug("%s: down; packet for it dropped", x->name);
 		}
 		/* The driver takes a packet whole or not at all. */
-		if ((size_t)n != p->len)
+		if (n >= 0 && (size_t)n != p->len)
 			return -EIO;
 		pkt_free(pktq_pop(&x->down));
 	}

@@ -25,9 +25,15 @@ struct cd_port {
 	uint64_t refused;
 };
 
+/*
+ * A command sent upstream and not yet completed: for the round-trip time,
+ * and to answer it locally if the upstream drops before the controller
+ * does (its host would wait for it otherwise).
+ */
 struct rtt_pending {
 	uint16_t opcode;
 	uint64_t t_us;
+	struct cd_port *port;
 };
 
 struct cd_hub {
@@ -115,7 +121,7 @@ static void hub_hw_error(struct cd_hub *h)
 	hub_local(h, NULL, ev, (size_t)n);
 }
 
-static void rtt_sent(struct cd_hub *h, uint16_t opcode)
+static void rtt_sent(struct cd_hub *h, struct cd_port *port, uint16_t opcode)
 {
 	/* Full: forget the oldest, which has most likely been lost. */
 	if (h->rtt_n == HUB_RTT_PENDING) {
@@ -124,6 +130,7 @@ static void rtt_sent(struct cd_hub *h, uint16_t opcode)
 	}
 	h->rtt_q[h->rtt_n].opcode = opcode;
 	h->rtt_q[h->rtt_n].t_us = loop_now_us();
+	h->rtt_q[h->rtt_n].port = port;
 	h->rtt_n++;
 }
 
@@ -163,14 +170,35 @@ static void hub_on_up(void *user)
 		h->up_fn(h->up_user);
 }
 
+/* Command Status "Hardware Failure" for opcode, to one port. */
+static void hub_cmd_failed(struct cd_hub *h, struct cd_port *to, uint16_t opcode)
+{
+	uint8_t ev[16];
+	int n;
+
+	n = h4_build_cs(ev, sizeof(ev), HCI_ST_HARDWARE_FAILURE, 1, opcode);
+	if (n > 0)
+		hub_local(h, to, ev, (size_t)n);
+}
+
 static void hub_on_down(int err, void *user)
 {
 	struct cd_hub *h = user;
+	size_t i;
 
 	h->was_down = true;
-	h->rtt_n = 0;
 	cd_status_clear_connections(h->status);
-	hub_hw_error(h);
+	/*
+	 * No Hardware Error yet: a kernel host would close the device, try
+	 * to open it again at once, fail, and then drop every packet until
+	 * its user powers it on by hand. The reset comes when the upstream
+	 * is back (hub_on_up); meanwhile the commands still in flight and
+	 * every new one fail at once, so nothing waits on a dead link.
+	 */
+	for (i = 0; i < h->rtt_n; i++)
+		if (h->rtt_q[i].port)
+			hub_cmd_failed(h, h->rtt_q[i].port, h->rtt_q[i].opcode);
+	h->rtt_n = 0;
 }
 
 static void hub_on_packet(const struct h4_pkt *pkt, void *user)
@@ -291,9 +319,13 @@ struct cd_port *cd_hub_attach(struct cd_hub *h, const char *name,
 void cd_port_detach(struct cd_port *p)
 {
 	struct cd_port **pp;
+	size_t i;
 
 	if (!p)
 		return;
+	for (i = 0; i < p->hub->rtt_n; i++)
+		if (p->hub->rtt_q[i].port == p)
+			p->hub->rtt_q[i].port = NULL;
 	for (pp = &p->hub->ports; *pp; pp = &(*pp)->next) {
 		if (*pp == p) {
 			*pp = p->next;
@@ -323,8 +355,7 @@ int cd_port_send(struct cd_port *p, const uint8_t *buf, size_t len)
 {
 	struct cd_hub *h = p->hub;
 	struct h4_pkt pkt;
-	uint8_t ev[16];
-	int err, n;
+	int err;
 
 	err = h4_parse(&pkt, buf, len, CD_PKT_MAX);
 	if (err) {
@@ -346,12 +377,8 @@ int cd_port_send(struct cd_port *p, const uint8_t *buf, size_t len)
 	if (!cd_remote_is_up(h->remote)) {
 		if (pkt.type != H4_CMD)
 			return -ENOTCONN;
-		n = h4_build_cs(ev, sizeof(ev), HCI_ST_HARDWARE_FAILURE, 1,
-				pkt.cmd.opcode);
-		if (n > 0) {
-			hub_snoop(h, buf, len, false);
-			hub_local(h, p, ev, (size_t)n);
-		}
+		hub_snoop(h, buf, len, false);
+		hub_cmd_failed(h, p, pkt.cmd.opcode);
 		return 0;
 	}
 	err = cd_remote_send(h->remote, buf, len);
@@ -361,7 +388,7 @@ int cd_port_send(struct cd_port *p, const uint8_t *buf, size_t len)
 		return err;
 	hub_snoop(h, buf, len, false);
 	if (pkt.type == H4_CMD)
-		rtt_sent(h, pkt.cmd.opcode);
+		rtt_sent(h, p, pkt.cmd.opcode);
 	return 0;
 }
 

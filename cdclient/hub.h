@@ -11,11 +11,11 @@
  * - the controller's packets are recorded (btsnoop), observed for the
  *   status files and handed to every attached port;
  * - an upstream that drops turns into a controller reset for the local
- *   hosts: a Hardware Error event (Core Vol 4 Part E 7.7.16) when it goes
- *   down and again when it is back, so a host re-initialises the (new)
- *   remote controller instead of waiting forever. Commands sent while it is
- *   down are answered at once with Command Status "Hardware Failure"
- *   (7.7.15, error 0x03) so no host blocks on them.
+ *   hosts: while it is down, the commands in flight and every new one are
+ *   answered at once with Command Status "Hardware Failure" (7.7.15, error
+ *   0x03) and data is discarded, so no host blocks on a dead link; when it
+ *   is back, a Hardware Error event (Core Vol 4 Part E 7.7.16) makes each
+ *   host re-initialise the (new) remote controller.
  */
 #ifndef BGW_CD_HUB_H
 #define BGW_CD_HUB_H

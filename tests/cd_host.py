@@ -19,6 +19,8 @@ Steps:
   send-event      write an HCI event (a host must not): expect refusal
   send-short      write a truncated command (a packet file refuses it)
   send-badtype    write an unknown packet type byte
+  expect-cmd-failure:SECS  send commands until one fails with Command
+                  Status "Hardware Failure" (the upstream is down)
   expect-hwerr:SECS  wait for a Hardware Error event
   sleep:SECS
 """
@@ -293,6 +295,25 @@ class Host:
         err = self.io.write(bytes.fromhex("07030c00"))
         self.out("send-badtype", os.strerror(err) if err else "written")
 
+    def step_expect_cmd_failure(self, secs):
+        # While the upstream is down every command fails at once with
+        # Command Status "Hardware Failure": poll with Read BD_ADDR.
+        end = time.monotonic() + secs
+        while time.monotonic() < end:
+            self.cmd(0x1009)
+            t = time.monotonic() + 2.0
+            while time.monotonic() < t:
+                ev = self.next_event(t - time.monotonic())
+                if ev is None:
+                    break
+                if ev[1] == 0x0F and ev[3] == 0x03:
+                    self.out("cmd-failure", "hardware-failure")
+                    return
+                if ev[1] == 0x0E and struct.unpack_from("<H", ev, 4)[0] == 0x1009:
+                    break
+            time.sleep(0.2)
+        die("commands did not fail within %s s" % secs)
+
     def step_expect_hwerr(self, secs):
         def want(ev):
             "Hardware Error"
@@ -334,7 +355,7 @@ def main(argv):
         if fn is None:
             die("unknown step " + st)
         if arg:
-            fn(float(arg) if name in ("lescan", "expect-hwerr") else arg)
+            fn(float(arg) if name in ("lescan", "expect-hwerr", "expect-cmd-failure") else arg)
         else:
             fn()
     return 0

@@ -250,25 +250,27 @@ START_TEST(controller_sending_command_is_dropped)
 
 	ck_assert_int_eq(send(cfd, cmd, sizeof(cmd), 0), (ssize_t)sizeof(cmd));
 	run_until(is_down);
-	want_got = 1;
-	run_until(got_enough);
-	ck_assert_uint_eq(ngot, 1);	/* the command never reached the port */
-	expect_hw_error(0);
-	/* It reconnects by itself; the hosts get a second reset. */
+	ck_assert_uint_eq(ngot, 0);	/* the command never reached the port */
+	/* It reconnects by itself; the hosts then get a reset. */
 	close(cfd);
 	cfd = -1;
 	run_until(accepted);
-	want_got = 2;
+	want_got = 1;
 	run_until(got_enough);
-	expect_hw_error(1);
+	ck_assert_uint_eq(ngot, 1);
+	expect_hw_error(0);
 }
 END_TEST
 
 START_TEST(down_commands_answered)
 {
 	static const uint8_t reset[] = { 0x01, 0x03, 0x0c, 0x00 };
+	static const uint8_t bdaddr[] = { 0x01, 0x09, 0x10, 0x00 };
 	static const uint8_t acl[] = { 0x02, 0x01, 0x20, 0x01, 0x00, 0x00 };
 
+	/* Reset goes upstream and is never answered: the link dies. */
+	ck_assert_int_eq(cd_port_send(port, reset, sizeof(reset)), 0);
+	ctl_expect(reset, sizeof(reset));
 	close(cfd);
 	cfd = -1;
 	/* Listener gone too, so it stays down while we look. */
@@ -276,16 +278,17 @@ START_TEST(down_commands_answered)
 	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	unlink(sock_path);
 	run_until(is_down);
-	want_got = 1;
-	run_until(got_enough);
-	expect_hw_error(0);
+	/* The command in flight fails at once: Command Status, Hardware Failure. */
+	ck_assert_uint_eq(ngot, 1);
+	ck_assert_uint_eq(got[0].len, 7);
+	ck_assert_mem_eq(got[0].data, "\x04\x0f\x04\x03\x01\x03\x0c", 7);
 
+	/* New commands too; data is discarded. */
 	ck_assert_int_eq(cd_port_send(port, acl, sizeof(acl)), -ENOTCONN);
-	ck_assert_int_eq(cd_port_send(port, reset, sizeof(reset)), 0);
+	ck_assert_int_eq(cd_port_send(port, bdaddr, sizeof(bdaddr)), 0);
 	ck_assert_uint_eq(ngot, 2);
-	/* Command Status, Hardware Failure, Num_HCI_Command_Packets 1, Reset. */
 	ck_assert_uint_eq(got[1].len, 7);
-	ck_assert_mem_eq(got[1].data, "\x04\x0f\x04\x03\x01\x03\x0c", 7);
+	ck_assert_mem_eq(got[1].data, "\x04\x0f\x04\x03\x01\x09\x10", 7);
 }
 END_TEST
 

@@ -73,6 +73,7 @@ struct authdb_parser {
 	char *source;
 	unsigned lineno;
 	bool failed;
+	bool quiet;		/* the caller reports the error itself */
 	char err[AUTHDB_ERR_MAX];
 };
 
@@ -409,7 +410,8 @@ static int perr(struct authdb_parser *p, unsigned lineno, const char *what,
 	} else {
 		snprintf(p->err, sizeof(p->err), "%s:%u: %s", p->source, lineno, what);
 	}
-	log_err("%s", p->err);
+	if (!p->quiet)
+		log_err("%s", p->err);
 	p->failed = true;
 	return -EINVAL;
 }
@@ -875,6 +877,7 @@ int authdb_parse_buffer(const char *source, const char *buf, size_t len,
 	p = authdb_parser_new(source);
 	if (!p)
 		return -ENOMEM;
+	p->quiet = err && errlen;
 	while (off < len && !ret) {
 		nl = memchr(buf + off, '\n', len - off);
 		if (!nl) {
@@ -1381,6 +1384,7 @@ static int edit_rec(struct authdb *db, const char *text, struct rec **out)
 	memset(&p, 0, sizeof(p));
 	p.db = db;
 	p.source = (char *)"<edit>";
+	p.quiet = true;		/* edits report through their return value */
 	ret = parse_rec(&p, text, strlen(text), out);
 	return ret;
 }

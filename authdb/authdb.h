@@ -15,8 +15,10 @@
  *		current = db;
  *	}			// else: logged with file:line; keep current
  *
- * Errors are logged through log.h as "FILE:LINE: what: 'value'" and the
- * last one is kept for the caller (authdb_parser_error()).
+ * Errors read "FILE:LINE: what: 'value'". The line API logs them through
+ * log.h and keeps the last (authdb_parser_error()); authdb_parse_buffer()
+ * and authdb_load() hand the first to the caller's err buffer instead, or
+ * log it when err is NULL.
  *
  * Writing: only bgw-authdb writes. It takes the lock, loads, edits (every
  * edit keeps the other lines, comments and order exactly as they were) and

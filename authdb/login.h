@@ -39,7 +39,12 @@ struct login_params {
 	struct ratelimit *by_src;	/* may be NULL (tests) */
 	struct ratelimit *by_user;	/* may be NULL */
 	struct audit_log *audit;	/* may be NULL */
-	const char *src;		/* peer address text, for limits and audit */
+	/*
+	 * The peer's address as text, for the source limit and the audit:
+	 * without the port (a new port per connection would make a new key)
+	 * and, for IPv6, reduced to its /64 (one host owns a whole /64).
+	 */
+	const char *src;
 	const uint8_t *cb;		/* tls-exporter channel binding */
 	size_t cb_len;
 	uint64_t now_ms;		/* monotonic, for the limiters */

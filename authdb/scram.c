@@ -349,6 +349,11 @@ int scram_client_final(struct scram_client *c, const char *srv, size_t srv_len,
 	c->st = SCRAM_ST_FAILED;
 	if (msg_copy(srv, srv_len, sfirst))
 		goto out;
+	/* A server may refuse at once (server-error, e.g. rate limited). */
+	if (!strncmp(sfirst, "e=", 2)) {
+		ret = is_printable(sfirst + 2, SCRAM_MSG_MAX) ? -EACCES : -EBADMSG;
+		goto out;
+	}
 	memcpy(work, sfirst, strlen(sfirst) + 1);
 	/* server-first-message = [reserved-mext ","] nonce "," salt "," iteration-count */
 	r = attr(&p, 'r', false);

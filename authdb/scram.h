@@ -102,7 +102,10 @@ int scram_client_new(struct scram_client **out, const char *user,
 void scram_client_free(struct scram_client *c);
 /* Each writes a NUL-terminated message into out and its length to *len. */
 int scram_client_first(struct scram_client *c, char *out, size_t cap, size_t *len);
-/* Consumes server-first, produces client-final. -EBADMSG if malformed. */
+/*
+ * Consumes server-first, produces client-final. -EACCES if the server
+ * refused at once ("e=..."), -EBADMSG if malformed.
+ */
 int scram_client_final(struct scram_client *c, const char *srv, size_t srv_len,
 		       char *out, size_t cap, size_t *len);
 /*

@@ -253,6 +253,20 @@ START_TEST(test_malformed_client_final)
 }
 END_TEST
 
+START_TEST(test_server_refuses_early)
+{
+	struct scram_client *c;
+	char out[SCRAM_MSG_MAX + 1];
+	size_t len;
+
+	ck_assert_int_eq(scram_client_new(&c, "user", "pencil", 6, NULL, 0, NULL), 0);
+	ck_assert_int_eq(scram_client_first(c, out, sizeof(out), &len), 0);
+	ck_assert_int_eq(scram_client_final(c, "e=other-error", 13, out, sizeof(out),
+					    &len), -EACCES);
+	scram_client_free(c);
+}
+END_TEST
+
 static const char *const bad_server_first[] = {
 	"",
 	"r=rOprNGfwEbeRWgbNEkqO,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096",	/* no server part */
@@ -346,6 +360,7 @@ Suite *test_suite(void)
 	tcase_add_loop_test(tc, test_malformed_server_first, 0,
 			    sizeof(bad_server_first) / sizeof(bad_server_first[0]));
 	tcase_add_test(tc, test_server_final_checked);
+	tcase_add_test(tc, test_server_refuses_early);
 	tcase_add_test(tc, test_b64_strict);
 	suite_add_tcase(s, tc);
 	return s;

@@ -22,7 +22,8 @@ dist_man_MANS += man/bgw-cdclient.1
 
 # Integration tests on loopback against bgw-sim; the scripted host is Python.
 TESTS += tests/t-cd-sock.sh tests/t-cd-fuse.sh
-EXTRA_DIST += tests/t-cd-sock.sh tests/t-cd-fuse.sh tests/cd_host.py
+EXTRA_DIST += tests/t-cd-sock.sh tests/t-cd-fuse.sh tests/cd_host.py \
+	tests/vm/t-cd-vhci.sh tests/vm/t-cd-cuse.sh
 
 # Unit tests (Check, TAP through tests/check_main.c).
 cd_check_ldadd = tests/libcheckmain.a cdclient/libcd.a lib/libbgw.a \

@@ -2,19 +2,23 @@
 noinst_LIBRARIES += tunnel/libtunnel.a
 tunnel_libtunnel_a_SOURCES = \
 	tunnel/msg.c tunnel/msg.h \
-	tunnel/rel.c tunnel/rel.h
+	tunnel/rel.c tunnel/rel.h \
+	tunnel/chan.c tunnel/chan.h \
+	tunnel/dtls.c tunnel/tls.c \
+	tunnel/tunnel.c tunnel/client.c tunnel/tunnel.h
 # Users (mux/, cdclient/) compile with $(TUNNEL_CFLAGS) and link
-# tunnel/libtunnel.a lib/libbgw.a $(GNUTLS_LIBS).
-TUNNEL_CFLAGS = -I$(top_srcdir)/tunnel $(GNUTLS_CFLAGS)
+# $(TUNNEL_LIBS) (password logins use SCRAM from authdb/libauthdb.a).
+TUNNEL_CFLAGS = -I$(top_srcdir)/tunnel -I$(top_srcdir)/authdb $(GNUTLS_CFLAGS)
+TUNNEL_LIBS = tunnel/libtunnel.a authdb/libauthdb.a lib/libbgw.a $(GNUTLS_LIBS)
 tunnel_libtunnel_a_CFLAGS = $(AM_CFLAGS) $(TUNNEL_CFLAGS)
 
-TUN_CHECK_LDADD = tests/libcheckmain.a tunnel/libtunnel.a lib/libbgw.a \
-	$(GNUTLS_LIBS) $(CHECK_LIBS)
+TUN_CHECK_LDADD = tests/libcheckmain.a $(TUNNEL_LIBS) $(CHECK_LIBS)
 TUN_CHECK_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(TUNNEL_CFLAGS)
 
 tunnel_tests = \
 	tests/check_tunnel_msg \
-	tests/check_tunnel_rel
+	tests/check_tunnel_rel \
+	tests/check_tunnel_link
 check_PROGRAMS += $(tunnel_tests)
 TESTS += $(tunnel_tests)
 
@@ -24,3 +28,8 @@ tests_check_tunnel_msg_LDADD = $(TUN_CHECK_LDADD)
 tests_check_tunnel_rel_SOURCES = tests/check_tunnel_rel.c
 tests_check_tunnel_rel_CFLAGS = $(TUN_CHECK_CFLAGS)
 tests_check_tunnel_rel_LDADD = $(TUN_CHECK_LDADD)
+tests_check_tunnel_link_SOURCES = tests/check_tunnel_link.c
+tests_check_tunnel_link_CFLAGS = $(TUN_CHECK_CFLAGS)
+tests_check_tunnel_link_LDADD = $(TUN_CHECK_LDADD)
+
+EXTRA_DIST += tests/tunnel_certs.sh

@@ -542,6 +542,11 @@ void tun_rel_path_reset(struct tun_rel *r, uint64_t now)
 	tun_rel_flush(r, now);
 }
 
+void tun_rel_set_stream(struct tun_rel *r, bool stream)
+{
+	r->cfg.stream = stream;
+}
+
 bool tun_rel_is_idle(const struct tun_rel *r)
 {
 	return pktq_is_empty(&r->sndq) && r->snd_una == r->snd_nxt;

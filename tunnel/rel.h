@@ -113,6 +113,9 @@ uint64_t tun_rel_deadline(const struct tun_rel *r);
  */
 void tun_rel_path_reset(struct tun_rel *r, uint64_t now);
 
+/* The channel below changed kind (a resumption from DTLS to TLS). */
+void tun_rel_set_stream(struct tun_rel *r, bool stream);
+
 /* Nothing queued or in flight. */
 bool tun_rel_is_idle(const struct tun_rel *r);
 void tun_rel_get_stats(const struct tun_rel *r, struct tun_rel_stats *st);

@@ -1,0 +1,852 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The tunnel end to end on loopback: real GnuTLS handshakes with a test
+ * PKI made at run time (tests/tunnel_certs.sh), a UDP proxy that loses,
+ * reorders and rebinds, the TLS fallback, resumption, a vanishing client,
+ * spoofed ClientHellos and every login error. Waits are bounded by a
+ * generous wall-clock cap only so a bug cannot hang the suite; nothing
+ * asserts on timing.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "check_main.h"
+#include "hci.h"
+#include "log.h"
+#include "loop.h"
+#include "scram.h"
+#include "tunnel.h"
+
+static char pki[256];
+
+static const char *path(const char *name)
+{
+	static char buf[4][320];
+	static int i;
+
+	i = (i + 1) % 4;
+	snprintf(buf[i], sizeof(buf[i]), "%s/%s", pki, name);
+	return buf[i];
+}
+
+static void pki_setup(void)
+{
+	const char *src = getenv("BGW_SRCDIR");
+	char cmd[600];
+
+	snprintf(pki, sizeof(pki), "/tmp/bgw-tunnel-pki.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(pki));
+	snprintf(cmd, sizeof(cmd), "sh '%s/tests/tunnel_certs.sh' '%s'",
+		 src ? src : "..", pki);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+static void pki_teardown(void)
+{
+	char cmd[300];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", pki);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", pki);
+}
+
+/* ---- a UDP proxy between client and server ---- */
+
+struct proxy {
+	struct loop *l;
+	int front, back;
+	uint16_t srv_port;
+	struct sockaddr_storage cli;
+	socklen_t clen;
+	unsigned drop_pct;
+	bool reorder;
+	bool blackhole;
+	uint64_t rng;
+	uint8_t held[2][2048];
+	size_t held_len[2];
+	unsigned forwarded, dropped;
+};
+
+static unsigned px_rnd(struct proxy *p)
+{
+	p->rng ^= p->rng << 13;
+	p->rng ^= p->rng >> 7;
+	p->rng ^= p->rng << 17;
+	return (unsigned)(p->rng % 100);
+}
+
+static void px_out(struct proxy *p, int dir, const uint8_t *b, size_t n)
+{
+	if (dir == 0)
+		send(p->back, b, n, MSG_DONTWAIT);
+	else if (p->clen)
+		sendto(p->front, b, n, MSG_DONTWAIT, (struct sockaddr *)&p->cli, p->clen);
+	p->forwarded++;
+}
+
+/* dir 0: client to server. Loss, and a swap of neighbours for reordering. */
+static void px_forward(struct proxy *p, int dir, const uint8_t *b, size_t n)
+{
+	if (p->blackhole || px_rnd(p) < p->drop_pct) {
+		p->dropped++;
+		return;
+	}
+	if (p->reorder && !p->held_len[dir] && px_rnd(p) < 20 && n <= sizeof(p->held[0])) {
+		memcpy(p->held[dir], b, n);
+		p->held_len[dir] = n;
+		return;
+	}
+	px_out(p, dir, b, n);
+	if (p->held_len[dir]) {
+		px_out(p, dir, p->held[dir], p->held_len[dir]);
+		p->held_len[dir] = 0;
+	}
+}
+
+static void px_front_cb(struct loop *l, int fd, uint32_t ev, void *user)
+{
+	struct proxy *p = user;
+	uint8_t b[4096];
+	int k;
+
+	for (k = 0; k < 64; k++) {
+		struct sockaddr_storage a;
+		socklen_t al = sizeof(a);
+		ssize_t n = recvfrom(fd, b, sizeof(b), MSG_DONTWAIT, (struct sockaddr *)&a, &al);
+
+		if (n < 0)
+			return;
+		p->cli = a;	/* the latest client address gets the replies */
+		p->clen = al;
+		px_forward(p, 0, b, (size_t)n);
+	}
+}
+
+static void px_back_cb(struct loop *l, int fd, uint32_t ev, void *user)
+{
+	struct proxy *p = user;
+	uint8_t b[4096];
+	int k;
+
+	for (k = 0; k < 64; k++) {
+		ssize_t n = recv(fd, b, sizeof(b), MSG_DONTWAIT);
+
+		if (n < 0)
+			return;
+		px_forward(p, 1, b, (size_t)n);
+	}
+}
+
+static int udp_socket(uint16_t connect_port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	ck_assert_int_ge(fd, 0);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (connect_port) {
+		a.sin_port = htons(connect_port);
+		ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	} else {
+		ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	}
+	return fd;
+}
+
+static uint16_t sock_port(int fd)
+{
+	struct sockaddr_in a;
+	socklen_t al = sizeof(a);
+
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &al), 0);
+	return ntohs(a.sin_port);
+}
+
+static struct proxy *px_new(struct loop *l, uint16_t srv_port)
+{
+	struct proxy *p = calloc(1, sizeof(*p));
+
+	ck_assert_ptr_nonnull(p);
+	p->l = l;
+	p->rng = 88172645463325252ULL;
+	p->srv_port = srv_port;
+	p->front = udp_socket(0);
+	p->back = udp_socket(srv_port);
+	ck_assert_int_eq(loop_add_fd(l, p->front, EPOLLIN, px_front_cb, p), 0);
+	ck_assert_int_eq(loop_add_fd(l, p->back, EPOLLIN, px_back_cb, p), 0);
+	return p;
+}
+
+/* A NAT rebinding: the server now sees the client from another port. */
+static void px_rebind(struct proxy *p)
+{
+	uint16_t old = sock_port(p->back);
+
+	loop_del_fd(p->l, p->back);
+	close(p->back);
+	p->back = udp_socket(p->srv_port);
+	ck_assert_uint_ne(sock_port(p->back), old);
+	ck_assert_int_eq(loop_add_fd(p->l, p->back, EPOLLIN, px_back_cb, p), 0);
+}
+
+static void px_free(struct proxy *p)
+{
+	if (!p)
+		return;
+	loop_del_fd(p->l, p->front);
+	loop_del_fd(p->l, p->back);
+	close(p->front);
+	close(p->back);
+	free(p);
+}
+
+/* ---- the test environment ---- */
+
+struct env {
+	struct loop *l;
+	struct tun_server *srv;
+	struct tun_client *cli;
+	struct proxy *px;
+	struct tun_session *sess;
+	char sess_user[TUN_USER_MAX + 1];
+	int sessions, ends, end_reason;
+	bool srv_busy;			/* on_packet says -ENOBUFS */
+	uint32_t srv_next;		/* next counter expected */
+	uint32_t srv_rx;
+	int ready, resumed, down, down_reason;
+	char down_text[400];
+	uint32_t cli_next;
+	uint32_t cli_rx;
+	int cli_acl;
+	int writable;
+	int log_notices;
+	char last_notice[400];
+	/* What the auth hooks saw. */
+	char revoked_serial[64];
+};
+
+static struct env E;
+
+static void capture_log(int prio, const char *line, void *user)
+{
+	if (prio <= LOG_NOTICE) {
+		E.log_notices++;
+		snprintf(E.last_notice, sizeof(E.last_notice), "%s", line);
+	}
+}
+
+/* A vendor command carrying a counter and filler up to len bytes. */
+static size_t mk_cmd(uint8_t *b, uint32_t n, size_t plen)
+{
+	uint8_t p[255];
+	size_t i;
+	int r;
+
+	memset(p, 0, sizeof(p));
+	memcpy(p, &n, 4);
+	for (i = 4; i < plen; i++)
+		p[i] = (uint8_t)(n + i);
+	r = h4_build_cmd(b, 300, 0xfc00 | (n & 0x3ff), p, plen);
+	ck_assert_int_gt(r, 0);
+	return (size_t)r;
+}
+
+static uint32_t pkt_counter(const uint8_t *h4, size_t len)
+{
+	uint32_t n;
+
+	/* cmd: type, opcode(2), plen(1), then the counter */
+	ck_assert_uint_ge(len, 8);
+	memcpy(&n, h4 + 4, 4);
+	return n;
+}
+
+static int srv_on_session(void *user, struct tun_session *s, const char *name)
+{
+	E.sessions++;
+	E.sess = s;
+	snprintf(E.sess_user, sizeof(E.sess_user), "%s", name);
+	return 0;
+}
+
+/* Echo each command back as an event with the same counter. */
+static int srv_on_packet(void *user, struct tun_session *s, const uint8_t *h4, size_t len)
+{
+	uint8_t ev[300];
+	uint32_t n;
+	int r;
+
+	if (E.srv_busy)
+		return -ENOBUFS;
+	n = pkt_counter(h4, len);
+	ck_assert_uint_eq(n, E.srv_next);	/* in order, exactly once */
+	E.srv_next++;
+	E.srv_rx++;
+	r = h4_build_evt(ev, sizeof(ev), 0xff, h4 + 4, len - 4);
+	ck_assert_int_gt(r, 0);
+	ck_assert_int_eq(tun_session_send(s, ev, (size_t)r), 0);
+	return 0;
+}
+
+static void srv_on_end(void *user, struct tun_session *s, int reason)
+{
+	E.ends++;
+	E.end_reason = reason;
+	if (E.sess == s)
+		E.sess = NULL;
+}
+
+static const struct tun_server_ops srv_ops = {
+	.on_session = srv_on_session,
+	.on_packet = srv_on_packet,
+	.on_session_end = srv_on_end,
+};
+
+/* alice is a user; carol's certificate is revoked; bob is nobody. */
+static int auth_cert_user(void *user, const struct tun_cert_info *ci, char *name,
+			  size_t cap)
+{
+	if (strcmp(ci->cn, "carol") == 0) {
+		snprintf(E.revoked_serial, sizeof(E.revoked_serial), "%s", ci->serial);
+		return -EKEYREVOKED;
+	}
+	if (strcmp(ci->cn, "alice") != 0)
+		return -ENOENT;
+	snprintf(name, cap, "%s", ci->cn);
+	return 0;
+}
+
+static int auth_scram_lookup(void *user, const char *name, struct scram_verifier *v,
+			     bool *real)
+{
+	static const uint8_t salt[16] = "0123456789abcdef";
+	static const uint8_t secret[32] = "server secret for fake verifiers";
+
+	if (strcmp(name, "erin") == 0) {
+		*real = true;
+		return scram_verifier_derive("correct horse", 13, salt, sizeof(salt),
+					     SCRAM_ITER_MIN, v);
+	}
+	*real = false;
+	return scram_verifier_fake(secret, sizeof(secret), name, v);
+}
+
+static const struct tun_auth_ops auth_ops = {
+	.cert_user = auth_cert_user,
+	.scram_lookup = auth_scram_lookup,
+};
+
+static void cli_on_ready(void *user, struct tun_client *c, const char *name, bool resumed)
+{
+	E.ready++;
+	if (resumed)
+		E.resumed++;
+}
+
+static int cli_on_packet(void *user, struct tun_client *c, const uint8_t *h4, size_t len)
+{
+	uint32_t n;
+
+	if (h4[0] == H4_ACL) {
+		ck_assert_uint_eq(len, 1 + 4 + 3000);
+		E.cli_acl++;
+		return 0;
+	}
+	ck_assert_uint_eq(h4[0], H4_EVT);
+	memcpy(&n, h4 + 3, 4);
+	ck_assert_uint_eq(n, E.cli_next);
+	E.cli_next++;
+	E.cli_rx++;
+	return 0;
+}
+
+static void cli_on_down(void *user, struct tun_client *c, int reason, const char *text)
+{
+	E.down++;
+	E.down_reason = reason;
+	snprintf(E.down_text, sizeof(E.down_text), "%s", text);
+}
+
+static void cli_on_writable(void *user, struct tun_client *c)
+{
+	E.writable++;
+}
+
+static const struct tun_client_ops cli_ops = {
+	.on_ready = cli_on_ready,
+	.on_packet = cli_on_packet,
+	.on_down = cli_on_down,
+	.on_writable = cli_on_writable,
+};
+
+/* Short timers so loss of the path is noticed in a fraction of a second. */
+static struct tun_rel_cfg fast_rel;
+
+static void env_setup(void)
+{
+	memset(&E, 0, sizeof(E));
+	E.l = loop_new();
+	ck_assert_ptr_nonnull(E.l);
+	log_set_handler(capture_log, NULL);
+	tun_rel_cfg_default(&fast_rel);
+	fast_rel.keepalive_us = 100000;
+	fast_rel.dead_us = 500000;
+}
+
+static void env_server(unsigned resume_s)
+{
+	struct tun_server_cfg sc;
+
+	memset(&sc, 0, sizeof(sc));
+	sc.host = "127.0.0.1";
+	sc.udp_port = "0";
+	sc.tcp_port = "0";
+	sc.ca_file = path("ca.crt");
+	sc.cert_file = path("server.crt");
+	sc.key_file = path("server.key");
+	sc.resume_s = resume_s;
+	sc.handshake_ms = 5000;
+	sc.rel = &fast_rel;
+	ck_assert_int_eq(tun_server_new(&E.srv, E.l, &sc, &srv_ops, &auth_ops, NULL), 0);
+	ck_assert_uint_ne(tun_server_udp_port(E.srv), 0);
+}
+
+static void env_client(const char *who, enum tun_transport tr, bool via_proxy)
+{
+	struct tun_client_cfg cc;
+	char port[8], crt[64], key[64];
+
+	memset(&cc, 0, sizeof(cc));
+	if (via_proxy)
+		snprintf(port, sizeof(port), "%u", sock_port(E.px->front));
+	else
+		snprintf(port, sizeof(port), "%u", tr == TUN_TRANSPORT_TLS ?
+			 tun_server_tcp_port(E.srv) : tun_server_udp_port(E.srv));
+	snprintf(crt, sizeof(crt), "%s.crt", who);
+	snprintf(key, sizeof(key), "%s.key", who);
+	cc.host = "127.0.0.1";
+	cc.port = port;
+	cc.transport = tr;
+	cc.ca_file = path("ca.crt");
+	cc.cert_file = path(crt);
+	cc.key_file = path(key);
+	cc.handshake_ms = 3000;
+	cc.rel = &fast_rel;
+	ck_assert_int_eq(tun_client_new(&E.cli, E.l, &cc, &cli_ops, NULL), 0);
+}
+
+static void env_teardown(void)
+{
+	int i;
+
+	tun_client_free(E.cli);
+	tun_server_free(E.srv);
+	px_free(E.px);
+	for (i = 0; i < 5; i++)
+		loop_iterate(E.l, 0);
+	loop_free(E.l);
+	log_set_handler(NULL, NULL);
+}
+
+/* Run the loop until cond holds; the cap only stops a hang. */
+#define RUN_UNTIL(cond, cap_ms) do {					\
+	uint64_t t0_ = loop_now_us();					\
+	while (!(cond) && loop_now_us() - t0_ < (uint64_t)(cap_ms) * 1000) \
+		loop_iterate(E.l, 10);					\
+	ck_assert_msg((cond), "still false: %s", #cond);		\
+} while (0)
+
+/* Send n commands, as fast as the window lets us. */
+static void pump(uint32_t *sent, uint32_t n, size_t plen)
+{
+	uint8_t b[300];
+	uint64_t t0 = loop_now_us();
+
+	while (*sent < n && loop_now_us() - t0 < 20000000) {
+		size_t len = mk_cmd(b, *sent, plen);
+		int r = tun_client_send(E.cli, b, len);
+
+		if (r == -ENOBUFS || r == -ENOTCONN) {
+			loop_iterate(E.l, 5);
+			continue;
+		}
+		ck_assert_int_eq(r, 0);
+		(*sent)++;
+		if (*sent % 16 == 0)
+			loop_iterate(E.l, 0);
+	}
+	ck_assert_uint_eq(*sent, n);
+}
+
+static void echo_round(uint32_t n, size_t plen)
+{
+	uint32_t sent = E.srv_next;
+
+	pump(&sent, sent + n, plen);
+	RUN_UNTIL(E.cli_rx == sent && E.srv_rx == sent, 20000);
+}
+
+START_TEST(cert_login_echo_dtls)
+{
+	env_setup();
+	env_server(30);
+	env_client("alice", TUN_TRANSPORT_DTLS, false);
+	RUN_UNTIL(E.ready == 1, 10000);
+	ck_assert_int_eq(E.sessions, 1);
+	ck_assert_str_eq(E.sess_user, "alice");
+	ck_assert_int_eq(tun_server_pending_count(E.srv), 0);
+	echo_round(2000, 40);
+	/* Largest command parameters, and big ACL packets in segments. */
+	echo_round(100, 255);
+	{
+		static uint8_t acl[1 + 4 + 3000], data[3000];
+		int r = h4_build_acl(acl, sizeof(acl), 0x0001, 0, 0, data, sizeof(data));
+
+		ck_assert_int_gt(r, 0);
+		ck_assert_int_eq(tun_session_send(E.sess, acl, (size_t)r), 0);
+		ck_assert_int_eq(tun_session_send(E.sess, acl, (size_t)r), 0);
+		RUN_UNTIL(E.cli_acl == 2, 10000);
+		/* Not one whole H4 packet: refused at the door. */
+		ck_assert_int_eq(tun_session_send(E.sess, acl, (size_t)r - 1), -EBADMSG);
+	}
+	ck_assert_int_eq(E.down, 0);
+	env_teardown();
+}
+END_TEST
+
+START_TEST(tls_fallback)
+{
+	env_setup();
+	env_server(30);
+	env_client("alice", TUN_TRANSPORT_TLS, false);
+	RUN_UNTIL(E.ready == 1, 10000);
+	ck_assert_str_eq(E.sess_user, "alice");
+	echo_round(3000, 100);
+	ck_assert_int_eq(E.down, 0);
+	/* An orderly close from the client ends the session on the server. */
+	tun_client_free(E.cli);
+	E.cli = NULL;
+	RUN_UNTIL(E.ends == 1, 5000);
+	ck_assert_int_eq(E.end_reason, TUN_R_SHUTDOWN);
+	env_teardown();
+}
+END_TEST
+
+START_TEST(lossy_reordering_path)
+{
+	env_setup();
+	env_server(30);
+	E.px = px_new(E.l, tun_server_udp_port(E.srv));
+	env_client("alice", TUN_TRANSPORT_DTLS, true);
+	RUN_UNTIL(E.ready == 1, 10000);
+	E.px->drop_pct = 10;
+	E.px->reorder = true;
+	echo_round(3000, 60);
+	ck_assert_uint_gt(E.px->dropped, 0);
+	ck_assert_int_eq(E.resumed, 0);
+	env_teardown();
+}
+END_TEST
+
+START_TEST(resume_after_source_port_change)
+{
+	uint32_t sent;
+
+	env_setup();
+	env_server(30);
+	E.px = px_new(E.l, tun_server_udp_port(E.srv));
+	env_client("alice", TUN_TRANSPORT_DTLS, true);
+	RUN_UNTIL(E.ready == 1, 10000);
+	echo_round(500, 40);
+	/* Packets in flight while the path changes: none lost, none twice. */
+	px_rebind(E.px);
+	sent = E.srv_next;
+	pump(&sent, sent + 300, 40);
+	RUN_UNTIL(E.resumed == 1 && E.cli_rx == sent, 20000);
+	ck_assert_int_eq(E.sessions, 1);	/* the same session */
+	ck_assert_int_eq(E.ends, 0);
+	ck_assert_int_eq(tun_server_session_count(E.srv), 1);
+	echo_round(500, 40);
+	/* And once more, on the owner's request (a network change). */
+	tun_client_reconnect(E.cli);
+	echo_round(200, 40);
+	RUN_UNTIL(E.resumed == 2, 10000);
+	ck_assert_int_eq(E.sessions, 1);
+	env_teardown();
+}
+END_TEST
+
+START_TEST(vanished_client_times_out)
+{
+	env_setup();
+	env_server(1);
+	E.px = px_new(E.l, tun_server_udp_port(E.srv));
+	env_client("alice", TUN_TRANSPORT_DTLS, true);
+	RUN_UNTIL(E.ready == 1, 10000);
+	echo_round(10, 10);
+	E.px->blackhole = true;
+	/* Server: dead peer, detached, then gone after resume_s. */
+	RUN_UNTIL(E.ends == 1, 10000);
+	ck_assert_int_eq(E.end_reason, TUN_R_RESUME_EXPIRED);
+	ck_assert_int_eq(tun_server_session_count(E.srv), 0);
+	/* Client: gives up after the resume time the server announced. */
+	RUN_UNTIL(E.down == 1, 10000);
+	ck_assert_int_eq(E.down_reason, TUN_R_UNREACHABLE);
+	env_teardown();
+}
+END_TEST
+
+/* Any number of forged ClientHellos: answered statelessly, no peer state. */
+START_TEST(spoofed_client_hellos_allocate_nothing)
+{
+	uint8_t hello[200], reply[512];
+	int fd, i, replies = 0;
+
+	env_setup();
+	env_server(30);
+	fd = udp_socket(tun_server_udp_port(E.srv));
+	memset(hello, 0, sizeof(hello));
+	hello[0] = 22;			/* handshake */
+	hello[1] = 0xfe;		/* DTLS 1.2 */
+	hello[2] = 0xfd;
+	hello[11] = 0;
+	hello[12] = sizeof(hello) - 13;
+	hello[13] = 1;			/* ClientHello */
+	for (i = 0; i < 200; i++) {
+		hello[50] = (uint8_t)i;	/* a forged cookie field */
+		ck_assert_int_eq(send(fd, hello, sizeof(hello), 0), (ssize_t)sizeof(hello));
+		loop_iterate(E.l, 0);
+		ck_assert_uint_eq(tun_server_pending_count(E.srv), 0);
+	}
+	/* Non-hello junk: dropped without even a reply. */
+	memset(hello, 0x17, sizeof(hello));
+	ck_assert_int_eq(send(fd, hello, sizeof(hello), 0), (ssize_t)sizeof(hello));
+	for (i = 0; i < 10; i++)
+		loop_iterate(E.l, 1);
+	for (i = 0; i < 400; i++) {
+		ssize_t n = recv(fd, reply, sizeof(reply), MSG_DONTWAIT);
+
+		if (n < 0)
+			break;
+		/* HelloVerifyRequest (handshake type 3), smaller than the hello. */
+		ck_assert_int_eq(reply[0], 22);
+		ck_assert_int_eq(reply[13], 3);
+		ck_assert_int_lt(n, 200);
+		replies++;
+	}
+	ck_assert_int_eq(replies, 200);
+	ck_assert_uint_eq(tun_server_pending_count(E.srv), 0);
+	ck_assert_uint_eq(tun_server_session_count(E.srv), 0);
+	close(fd);
+	env_teardown();
+}
+END_TEST
+
+static void expect_refusal(const char *who, int reason, const char *text)
+{
+	env_setup();
+	env_server(30);
+	env_client(who, TUN_TRANSPORT_DTLS, false);
+	RUN_UNTIL(E.down == 1, 10000);
+	ck_assert_int_eq(E.ready, 0);
+	ck_assert_int_eq(E.down_reason, reason);
+	ck_assert_msg(strstr(E.down_text, text), "'%s' lacks '%s'", E.down_text, text);
+	ck_assert_int_eq(E.sessions, 0);
+	/* The server said it once, in one line. */
+	ck_assert_int_eq(E.log_notices >= 1, 1);
+	env_teardown();
+}
+
+START_TEST(expired_certificate)
+{
+	expect_refusal("dave", TUN_R_CERT_EXPIRED, "expired");
+}
+END_TEST
+
+START_TEST(unknown_certificate)
+{
+	expect_refusal("bob", TUN_R_CERT_UNKNOWN, "not registered");
+}
+END_TEST
+
+START_TEST(revoked_certificate)
+{
+	expect_refusal("carol", TUN_R_CERT_REVOKED, "revoked");
+	ck_assert_uint_eq(strlen(E.revoked_serial) > 0, 1);
+}
+END_TEST
+
+START_TEST(server_cert_as_client_cert)
+{
+	expect_refusal("srvclient", TUN_R_CERT_INVALID, "not accepted");
+}
+END_TEST
+
+START_TEST(server_from_another_ca)
+{
+	struct tun_client_cfg cc;
+	char port[8];
+
+	env_setup();
+	env_server(30);
+	memset(&cc, 0, sizeof(cc));
+	snprintf(port, sizeof(port), "%u", tun_server_udp_port(E.srv));
+	cc.host = "127.0.0.1";
+	cc.port = port;
+	cc.ca_file = path("rogueca.crt");	/* pinned: not the server's CA */
+	cc.cert_file = path("alice.crt");
+	cc.key_file = path("alice.key");
+	ck_assert_int_eq(tun_client_new(&E.cli, E.l, &cc, &cli_ops, NULL), 0);
+	RUN_UNTIL(E.down == 1, 10000);
+	ck_assert_int_eq(E.down_reason, TUN_R_SERVER_CERT);
+	ck_assert_msg(strstr(E.down_text, "not issued by the pinned CA"), "%s", E.down_text);
+	env_teardown();
+}
+END_TEST
+
+START_TEST(incompatible_version)
+{
+	struct tun_client_cfg cc;
+	char port[8];
+
+	env_setup();
+	env_server(30);
+	memset(&cc, 0, sizeof(cc));
+	snprintf(port, sizeof(port), "%u", tun_server_udp_port(E.srv));
+	cc.host = "127.0.0.1";
+	cc.port = port;
+	cc.ca_file = path("ca.crt");
+	cc.cert_file = path("alice.crt");
+	cc.key_file = path("alice.key");
+	cc.version_min = 2;
+	cc.version_max = 3;
+	ck_assert_int_eq(tun_client_new(&E.cli, E.l, &cc, &cli_ops, NULL), 0);
+	RUN_UNTIL(E.down == 1, 10000);
+	ck_assert_int_eq(E.down_reason, TUN_R_VERSION);
+	ck_assert_msg(strstr(E.down_text, "client speaks versions 2..3, server 1..1"),
+		      "%s", E.down_text);
+	env_teardown();
+}
+END_TEST
+
+static void password_client(const char *user, const char *pw, enum tun_transport tr)
+{
+	struct tun_client_cfg cc;
+	char port[8];
+
+	memset(&cc, 0, sizeof(cc));
+	snprintf(port, sizeof(port), "%u", tr == TUN_TRANSPORT_TLS ?
+		 tun_server_tcp_port(E.srv) : tun_server_udp_port(E.srv));
+	cc.host = "127.0.0.1";
+	cc.port = port;
+	cc.transport = tr;
+	cc.ca_file = path("ca.crt");
+	cc.user = user;
+	cc.password = pw;
+	cc.password_len = strlen(pw);
+	cc.rel = &fast_rel;
+	ck_assert_int_eq(tun_client_new(&E.cli, E.l, &cc, &cli_ops, NULL), 0);
+}
+
+START_TEST(password_login_scram)
+{
+	env_setup();
+	env_server(30);
+	password_client("erin", "correct horse", TUN_TRANSPORT_DTLS);
+	RUN_UNTIL(E.ready == 1, 10000);
+	ck_assert_str_eq(E.sess_user, "erin");
+	echo_round(100, 20);
+	tun_client_free(E.cli);
+	E.cli = NULL;
+	/* Over TLS too. */
+	password_client("erin", "correct horse", TUN_TRANSPORT_TLS);
+	RUN_UNTIL(E.ready == 2, 10000);
+	env_teardown();
+}
+END_TEST
+
+START_TEST(password_wrong_and_unknown_user)
+{
+	char first[400];
+
+	env_setup();
+	env_server(30);
+	password_client("erin", "battery staple", TUN_TRANSPORT_DTLS);
+	RUN_UNTIL(E.down == 1, 10000);
+	ck_assert_int_eq(E.down_reason, TUN_R_AUTH_FAILED);
+	snprintf(first, sizeof(first), "%s", E.down_text);
+	tun_client_free(E.cli);
+	E.cli = NULL;
+	/* An unknown user: the same outcome, the same words. */
+	password_client("nobody", "battery staple", TUN_TRANSPORT_DTLS);
+	RUN_UNTIL(E.down == 2, 10000);
+	ck_assert_int_eq(E.down_reason, TUN_R_AUTH_FAILED);
+	ck_assert_str_eq(E.down_text, first);
+	ck_assert_int_eq(E.sessions, 0);
+	env_teardown();
+}
+END_TEST
+
+START_TEST(backpressure_end_to_end)
+{
+	uint8_t b[300];
+	uint32_t sent = 0;
+	int r = 0, i;
+
+	env_setup();
+	env_server(30);
+	env_client("alice", TUN_TRANSPORT_DTLS, false);
+	RUN_UNTIL(E.ready == 1, 10000);
+	E.srv_busy = true;
+	/* The server takes nothing: the client's queue fills and says so. */
+	for (i = 0; i < 5000; i++) {
+		r = tun_client_send(E.cli, b, mk_cmd(b, sent, 20));
+		if (r == -ENOBUFS)
+			break;
+		ck_assert_int_eq(r, 0);
+		sent++;
+		if (sent % 32 == 0)
+			loop_iterate(E.l, 1);
+	}
+	ck_assert_int_eq(r, -ENOBUFS);
+	ck_assert_uint_lt(sent, 5000);
+	E.srv_busy = false;
+	tun_session_rx_kick(E.sess);
+	RUN_UNTIL(E.srv_rx == sent && E.cli_rx == sent, 20000);
+	ck_assert_int_ge(E.writable, 1);
+	env_teardown();
+}
+END_TEST
+
+Suite *test_suite(void)
+{
+	Suite *s = suite_create("tunnel_link");
+	TCase *tc = tcase_create("link");
+
+	tcase_add_unchecked_fixture(tc, pki_setup, pki_teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, cert_login_echo_dtls);
+	tcase_add_test(tc, tls_fallback);
+	tcase_add_test(tc, lossy_reordering_path);
+	tcase_add_test(tc, resume_after_source_port_change);
+	tcase_add_test(tc, vanished_client_times_out);
+	tcase_add_test(tc, spoofed_client_hellos_allocate_nothing);
+	tcase_add_test(tc, expired_certificate);
+	tcase_add_test(tc, unknown_certificate);
+	tcase_add_test(tc, revoked_certificate);
+	tcase_add_test(tc, server_cert_as_client_cert);
+	tcase_add_test(tc, server_from_another_ca);
+	tcase_add_test(tc, incompatible_version);
+	tcase_add_test(tc, password_login_scram);
+	tcase_add_test(tc, password_wrong_and_unknown_user);
+	tcase_add_test(tc, backpressure_end_to_end);
+	suite_add_tcase(s, tc);
+	return s;
+}

@@ -1,0 +1,787 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Secure channels: GnuTLS sessions driven by lib/loop.h without blocking,
+ * over our own push/pull functions (a per-peer datagram queue for the DTLS
+ * listener, the socket otherwise), and the checks every handshake must pass
+ * before a single tunnel message is read or written.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <gnutls/crypto.h>
+#include <gnutls/dtls.h>
+#include <gnutls/x509.h>
+
+#include "chan.h"
+#include "log.h"
+
+/*
+ * AEAD ciphers with ECDHE only (no RSA key transport, no CBC, no SHA-1
+ * signatures): forward secrecy and no padding oracles. DTLS 1.2 over UDP;
+ * TLS 1.3 or 1.2 over TCP. The extended master secret (RFC 7627) is
+ * checked after the handshake: GnuTLS 3.7 negotiates it by default but
+ * has no priority keyword that refuses a peer without it.
+ */
+#define TUN_PRIO_COMMON \
+	":-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:+CHACHA20-POLY1305" \
+	":-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA" \
+	":-SIGN-RSA-SHA1:-SIGN-ECDSA-SHA1"
+#define TUN_PRIO_DGRAM	"NORMAL:-VERS-ALL:+VERS-DTLS1.2" TUN_PRIO_COMMON
+#define TUN_PRIO_STREAM	"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2" TUN_PRIO_COMMON
+
+/* Largest DTLS record plaintext we accept to read (RFC 6347 4.1). */
+#define TUN_RECORD_MAX	16384
+#define TUN_STREAM_INBUF	(2 * TUN_MSG_MAX)
+
+void tun_wipe(void *p, size_t n)
+{
+	if (p)
+		explicit_bzero(p, n);
+}
+
+bool tun_mem_eq_ct(const void *a, const void *b, size_t n)
+{
+	const volatile uint8_t *x = a, *y = b;
+	uint8_t d = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		d |= x[i] ^ y[i];
+	return d == 0;
+}
+
+int tun_creds_new(struct tun_creds **out, bool server, const char *ca_file,
+		  const char *cert_file, const char *key_file)
+{
+	struct tun_creds *cr;
+	const char *where = NULL;
+	int ret;
+
+	*out = NULL;
+	if (!ca_file || (server && (!cert_file || !key_file)) ||
+	    (!cert_file) != (!key_file))
+		return -EINVAL;
+	cr = calloc(1, sizeof(*cr));
+	if (!cr)
+		return -ENOMEM;
+	cr->server = server;
+	ret = gnutls_certificate_allocate_credentials(&cr->cred);
+	if (ret < 0) {
+		cr->cred = NULL;
+		goto fail;
+	}
+	/* The pinned CA: the only trust anchor, never the system store. */
+	ret = gnutls_certificate_set_x509_trust_file(cr->cred, ca_file,
+						     GNUTLS_X509_FMT_PEM);
+	if (ret <= 0) {
+		where = ca_file;
+		ret = ret == 0 ? GNUTLS_E_NO_CERTIFICATE_FOUND : ret;
+		goto fail;
+	}
+	if (cert_file) {
+		ret = gnutls_certificate_set_x509_key_file(cr->cred, cert_file,
+							   key_file,
+							   GNUTLS_X509_FMT_PEM);
+		if (ret < 0) {
+			where = cert_file;
+			goto fail;
+		}
+	}
+	ret = gnutls_priority_init(&cr->prio_dgram, TUN_PRIO_DGRAM, NULL);
+	if (ret < 0) {
+		cr->prio_dgram = NULL;
+		goto fail;
+	}
+	ret = gnutls_priority_init(&cr->prio_stream, TUN_PRIO_STREAM, NULL);
+	if (ret < 0) {
+		cr->prio_stream = NULL;
+		goto fail;
+	}
+	*out = cr;
+	return 0;
+fail:
+	log_err("tunnel: credentials%s%s: %s", where ? " " : "",
+		where ? where : "", gnutls_strerror(ret));
+	tun_creds_free(cr);
+	return -EINVAL;
+}
+
+void tun_creds_free(struct tun_creds *cr)
+{
+	if (!cr)
+		return;
+	if (cr->prio_dgram)
+		gnutls_priority_deinit(cr->prio_dgram);
+	if (cr->prio_stream)
+		gnutls_priority_deinit(cr->prio_stream);
+	if (cr->cred)
+		gnutls_certificate_free_credentials(cr->cred);
+	free(cr);
+}
+
+const char *tun_chan_peer_str(const struct tun_chan *ch, char *buf, size_t cap)
+{
+	char host[NI_MAXHOST], serv[NI_MAXSERV];
+
+	if (!ch->alen || getnameinfo((const struct sockaddr *)&ch->addr, ch->alen,
+				     host, sizeof(host), serv, sizeof(serv),
+				     NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+		snprintf(buf, cap, "?");
+	else
+		snprintf(buf, cap, "[%s]:%s", host, serv);
+	return buf;
+}
+
+/* ---- transport functions ---- */
+
+/*
+ * UDP sends never fail a GnuTLS call: a datagram the kernel will not take
+ * now is a lost datagram, which DTLS handshakes and the reliability layer
+ * recover from like any other loss.
+ */
+static ssize_t dgram_srv_push(gnutls_transport_ptr_t p, const void *data, size_t len)
+{
+	struct tun_chan *ch = p;
+
+	if (sendto(ch->fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL,
+		   (const struct sockaddr *)&ch->addr, ch->alen) < 0)
+		log_debug("tunnel: sendto: %s", strerror(errno));
+	return (ssize_t)len;
+}
+
+static ssize_t dgram_srv_pull(gnutls_transport_ptr_t p, void *data, size_t len)
+{
+	struct tun_chan *ch = p;
+	struct pkt *d = pktq_pop(&ch->inq);
+	size_t n;
+
+	if (!d) {
+		gnutls_transport_set_errno(ch->gs, EAGAIN);
+		return -1;
+	}
+	/* Never more than the caller's buffer (a longer one is cut and
+	 * then fails its record MAC, as an oversized datagram should). */
+	n = d->len < len ? d->len : len;
+	memcpy(data, d->data, n);
+	pkt_free(d);
+	return (ssize_t)n;
+}
+
+static int dgram_srv_pull_timeout(gnutls_transport_ptr_t p, unsigned int ms)
+{
+	struct tun_chan *ch = p;
+
+	return pktq_is_empty(&ch->inq) ? 0 : 1;
+}
+
+static ssize_t dgram_cli_push(gnutls_transport_ptr_t p, const void *data, size_t len)
+{
+	struct tun_chan *ch = p;
+
+	if (send(ch->fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		log_debug("tunnel: send: %s", strerror(errno));
+	return (ssize_t)len;
+}
+
+static ssize_t sock_pull(gnutls_transport_ptr_t p, void *data, size_t len)
+{
+	struct tun_chan *ch = p;
+	ssize_t r = recv(ch->fd, data, len, MSG_DONTWAIT);
+
+	if (r < 0) {
+		int e = errno;
+
+		/* ICMP port unreachable on a connected UDP socket: the
+		 * server is not there yet; the handshake timer retries. */
+		if (ch->kind == TUN_CHAN_DGRAM_CLI && e == ECONNREFUSED)
+			e = EAGAIN;
+		gnutls_transport_set_errno(ch->gs, e);
+		return -1;
+	}
+	return r;
+}
+
+static int sock_pull_timeout(gnutls_transport_ptr_t p, unsigned int ms)
+{
+	struct tun_chan *ch = p;
+	struct pollfd pfd = { .fd = ch->fd, .events = POLLIN };
+
+	return poll(&pfd, 1, 0);
+}
+
+static void stream_flush(struct tun_chan *ch);
+
+/*
+ * TCP: GnuTLS's output goes to a bounded queue drained as the socket takes
+ * it. A peer that stops reading while we must send would make it grow;
+ * past TUN_STREAM_OUT_MAX the channel fails instead.
+ */
+static ssize_t stream_push(gnutls_transport_ptr_t p, const void *data, size_t len)
+{
+	struct tun_chan *ch = p;
+
+	if (pktq_push(&ch->outq, data, len) < 0) {
+		gnutls_transport_set_errno(ch->gs, ENOBUFS);
+		return -1;
+	}
+	stream_flush(ch);
+	return (ssize_t)len;
+}
+
+/* ---- lifecycle ---- */
+
+static void chan_fail(struct tun_chan *ch, int reason);
+static void chan_timer_cb(struct loop_timer *t, void *user);
+static void chan_reap_cb(struct loop_timer *t, void *user);
+static void chan_fd_cb(struct loop *l, int fd, uint32_t events, void *user);
+
+int tun_chan_new(struct tun_chan **out, struct loop *l, struct tun_creds *cr,
+		 enum tun_chan_kind kind, int fd, unsigned handshake_ms,
+		 const struct tun_chan_ops *ops, void *user)
+{
+	struct tun_chan *ch;
+	unsigned flags;
+	int ret = -ENOMEM;
+
+	*out = NULL;
+	ch = calloc(1, sizeof(*ch));
+	if (!ch)
+		return -ENOMEM;
+	ch->l = l;
+	ch->creds = cr;
+	ch->kind = kind;
+	ch->server = cr->server;
+	ch->fd = fd;
+	ch->ops = ops;
+	ch->user = user;
+	pktq_init(&ch->inq, TUN_DGRAM_INQ_MAX, 0);
+	pktq_init(&ch->outq, 0, TUN_STREAM_OUT_MAX);
+	ch->hs_deadline = loop_now_us() + (uint64_t)handshake_ms * 1000;
+	ch->timer = loop_timer_new(l, chan_timer_cb, ch);
+	ch->reap = loop_timer_new(l, chan_reap_cb, ch);
+	if (!ch->timer || !ch->reap)
+		goto fail;
+	if (kind == TUN_CHAN_STREAM) {
+		ch->inbuf = malloc(TUN_STREAM_INBUF);
+		if (!ch->inbuf)
+			goto fail;
+	}
+	flags = (ch->server ? GNUTLS_SERVER : GNUTLS_CLIENT) | GNUTLS_NONBLOCK |
+		GNUTLS_NO_TICKETS;
+	if (kind != TUN_CHAN_STREAM)
+		flags |= GNUTLS_DATAGRAM;
+	ret = gnutls_init(&ch->gs, flags);
+	if (ret < 0) {
+		ch->gs = NULL;
+		ret = -ENOMEM;
+		goto fail;
+	}
+	ret = gnutls_priority_set(ch->gs, kind == TUN_CHAN_STREAM ?
+				  cr->prio_stream : cr->prio_dgram);
+	if (ret >= 0)
+		ret = gnutls_credentials_set(ch->gs, GNUTLS_CRD_CERTIFICATE, cr->cred);
+	if (ret < 0) {
+		ret = -EINVAL;
+		goto fail;
+	}
+	/* Asked for, not required: password mode has no client certificate. */
+	if (ch->server)
+		gnutls_certificate_server_set_request(ch->gs, GNUTLS_CERT_REQUEST);
+	gnutls_transport_set_ptr(ch->gs, ch);
+	switch (kind) {
+	case TUN_CHAN_DGRAM_SRV:
+		gnutls_transport_set_push_function(ch->gs, dgram_srv_push);
+		gnutls_transport_set_pull_function(ch->gs, dgram_srv_pull);
+		gnutls_transport_set_pull_timeout_function(ch->gs, dgram_srv_pull_timeout);
+		break;
+	case TUN_CHAN_DGRAM_CLI:
+		gnutls_transport_set_push_function(ch->gs, dgram_cli_push);
+		gnutls_transport_set_pull_function(ch->gs, sock_pull);
+		gnutls_transport_set_pull_timeout_function(ch->gs, sock_pull_timeout);
+		break;
+	case TUN_CHAN_STREAM:
+		gnutls_transport_set_push_function(ch->gs, stream_push);
+		gnutls_transport_set_pull_function(ch->gs, sock_pull);
+		gnutls_transport_set_pull_timeout_function(ch->gs, sock_pull_timeout);
+		break;
+	}
+	if (kind != TUN_CHAN_STREAM) {
+		gnutls_dtls_set_mtu(ch->gs, TUN_DTLS_MTU);
+		/* First retransmission after 400 ms (RFC 6347 4.2.4.1 says
+		 * 1 s; a LAN or even a mobile RTT is far below), the whole
+		 * handshake bounded by handshake_ms. */
+		gnutls_dtls_set_timeouts(ch->gs, 400, handshake_ms);
+	}
+	*out = ch;
+	return 0;
+fail:
+	if (ch->gs)
+		gnutls_deinit(ch->gs);
+	loop_timer_free(ch->timer);
+	loop_timer_free(ch->reap);
+	free(ch->inbuf);
+	free(ch);
+	return ret;
+}
+
+static void chan_release(struct tun_chan *ch)
+{
+	if (ch->gs)
+		gnutls_deinit(ch->gs);
+	if (ch->kind != TUN_CHAN_DGRAM_SRV && ch->fd >= 0) {
+		loop_del_fd(ch->l, ch->fd);
+		close(ch->fd);
+	}
+	pktq_clear(&ch->inq);
+	pktq_clear(&ch->outq);
+	loop_timer_free(ch->timer);
+	loop_timer_free(ch->reap);
+	free(ch->inbuf);
+	free(ch);
+}
+
+static void chan_reap_cb(struct loop_timer *t, void *user)
+{
+	struct tun_chan *ch = user;
+	if (ch->ops && ch->ops->down)
+		ch->ops->down(ch->user, ch, ch->fail_reason);
+	chan_release(ch);
+}
+
+/* Stop everything now; free (and report, if ops is set) from the loop. */
+static void chan_kill(struct tun_chan *ch, bool notify, int reason)
+{
+	if (ch->dead)
+		return;
+	ch->dead = true;
+	if (ch->unlink)
+		ch->unlink(ch);
+	ch->unlink = NULL;
+	loop_timer_disarm(ch->timer);
+	if (ch->kind != TUN_CHAN_DGRAM_SRV && ch->fd >= 0)
+		loop_del_fd(ch->l, ch->fd);
+	if (!notify)
+		ch->ops = NULL;
+	ch->fail_reason = reason;
+	loop_timer_arm(ch->reap, 0);
+}
+
+static void chan_fail(struct tun_chan *ch, int reason)
+{
+	chan_kill(ch, true, reason);
+}
+
+void tun_chan_destroy(struct tun_chan *ch)
+{
+	if (!ch)
+		return;
+	tun_chan_close(ch);
+	chan_release(ch);
+}
+
+void tun_chan_abort(struct tun_chan *ch, int reason)
+{
+	if (ch)
+		chan_fail(ch, reason);
+}
+
+void tun_chan_close(struct tun_chan *ch)
+{
+	if (!ch || ch->dead)
+		return;
+	if (ch->up) {
+		/* close_notify, once, without waiting for the peer's. */
+		gnutls_bye(ch->gs, GNUTLS_SHUT_WR);
+		if (ch->kind == TUN_CHAN_STREAM)
+			stream_flush(ch);
+	}
+	chan_kill(ch, false, 0);
+}
+
+static void stream_flush(struct tun_chan *ch)
+{
+	struct pkt *p;
+	size_t k;
+
+	if (ch->dead)
+		return;
+	for (k = 0; k < TUN_BATCH_MAX && (p = pktq_peek(&ch->outq)); k++) {
+		ssize_t r = send(ch->fd, p->data + ch->out_off, p->len - ch->out_off,
+				 MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (r < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK ||
+			    errno == EINTR || errno == ENOTCONN)
+				break;
+			log_debug("tunnel: send: %s", strerror(errno));
+			chan_fail(ch, TUN_R_PEER_DEAD);
+			return;
+		}
+		ch->out_off += (size_t)r;
+		if (ch->out_off < p->len)
+			break;
+		pkt_free(pktq_pop(&ch->outq));
+		ch->out_off = 0;
+	}
+	/* Write interest only while something waits. */
+	loop_mod_fd(ch->l, ch->fd, EPOLLIN | (pktq_is_empty(&ch->outq) ? 0 : EPOLLOUT));
+}
+
+/* ---- certificates ---- */
+
+static void hexify(const uint8_t *b, size_t n, char *out, size_t cap)
+{
+	static const char hx[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < n && 2 * i + 2 < cap; i++) {
+		out[2 * i] = hx[b[i] >> 4];
+		out[2 * i + 1] = hx[b[i] & 15];
+	}
+	out[2 * i] = '\0';
+}
+
+static int chan_cert_info(struct tun_chan *ch, const gnutls_datum_t *der)
+{
+	gnutls_x509_crt_t crt;
+	uint8_t serial[40];
+	size_t n = sizeof(serial);
+	char cn[TUN_USER_MAX + 2];
+	size_t cnlen = sizeof(cn);
+	int ret = -EINVAL;
+
+	if (gnutls_x509_crt_init(&crt) < 0)
+		return -ENOMEM;
+	if (gnutls_x509_crt_import(crt, der, GNUTLS_X509_FMT_DER) < 0)
+		goto out;
+	if (gnutls_x509_crt_get_serial(crt, serial, &n) < 0 || n > 20)
+		goto out;
+	hexify(serial, n, ch->cert.serial, sizeof(ch->cert.serial));
+	/* A CN too long for a user name is left empty, never cut. */
+	if (gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, 0,
+					  cn, &cnlen) >= 0 &&
+	    cnlen <= TUN_USER_MAX && strlen(cn) == cnlen)
+		memcpy(ch->cert.cn, cn, cnlen + 1);
+	ch->cert.not_after = gnutls_x509_crt_get_expiration_time(crt);
+	if (gnutls_hash_fast(GNUTLS_DIG_SHA256, der->data, der->size,
+			     ch->cert.sha256) < 0)
+		goto out;
+	ret = 0;
+out:
+	gnutls_x509_crt_deinit(crt);
+	return ret;
+}
+
+static int status_reason(unsigned status)
+{
+	if (status & (GNUTLS_CERT_EXPIRED | GNUTLS_CERT_NOT_ACTIVATED))
+		return TUN_R_CERT_EXPIRED;
+	if (status & GNUTLS_CERT_REVOKED)
+		return TUN_R_CERT_REVOKED;
+	return TUN_R_CERT_INVALID;
+}
+
+/*
+ * Returns 0 when the peer may proceed: the client always needs a server
+ * certificate chained to the pinned CA with the TLS server purpose (a
+ * family member's client certificate from the same CA cannot pose as the
+ * BGW); the server records whether the client showed a valid one.
+ */
+static int chan_check(struct tun_chan *ch, char *why, size_t cap)
+{
+	gnutls_typed_vdata_st vd = { .type = GNUTLS_DT_KEY_PURPOSE_OID };
+	const gnutls_datum_t *peers;
+	unsigned int npeers = 0, status = 0;
+	gnutls_protocol_t ver = gnutls_protocol_get_version(ch->gs);
+
+	if ((ver == GNUTLS_DTLS1_2 || ver == GNUTLS_TLS1_2) &&
+	    !gnutls_session_ext_master_secret_status(ch->gs)) {
+		snprintf(why, cap, "peer did not negotiate the extended master secret (RFC 7627)");
+		return TUN_R_HANDSHAKE;
+	}
+	vd.data = (void *)(ch->server ? GNUTLS_KP_TLS_WWW_CLIENT : GNUTLS_KP_TLS_WWW_SERVER);
+	peers = gnutls_certificate_get_peers(ch->gs, &npeers);
+	if (!peers || npeers == 0) {
+		if (ch->server)
+			return 0;
+		snprintf(why, cap, "server sent no certificate");
+		return TUN_R_SERVER_CERT;
+	}
+	if (gnutls_certificate_verify_peers(ch->gs, &vd, 1, &status) < 0)
+		status = GNUTLS_CERT_INVALID;
+	if (ch->server) {
+		ch->has_cert = true;
+		if (status)
+			ch->cert_reason = status_reason(status);
+		else if (chan_cert_info(ch, &peers[0]) < 0)
+			ch->cert_reason = TUN_R_CERT_INVALID;
+		return 0;
+	}
+	if (status) {
+		gnutls_datum_t txt = { NULL, 0 };
+
+		gnutls_certificate_verification_status_print(status,
+			GNUTLS_CRT_X509, &txt, 0);
+		snprintf(why, cap, "server certificate %s: %s",
+			 status & GNUTLS_CERT_EXPIRED ? "expired" :
+			 status & GNUTLS_CERT_NOT_ACTIVATED ? "not yet valid" :
+			 status & GNUTLS_CERT_REVOKED ? "revoked" :
+			 status & GNUTLS_CERT_PURPOSE_MISMATCH ? "is not a server certificate" :
+			 status & GNUTLS_CERT_SIGNER_NOT_FOUND ? "not issued by the pinned CA" :
+			 "rejected", txt.data ? (const char *)txt.data : "");
+		gnutls_free(txt.data);
+		return TUN_R_SERVER_CERT;
+	}
+	return 0;
+}
+
+/* ---- driving ---- */
+
+static void chan_read(struct tun_chan *ch);
+
+static void chan_arm_hs_timer(struct tun_chan *ch)
+{
+	uint64_t now = loop_now_us(), d;
+
+	if (now >= ch->hs_deadline) {
+		d = 0;
+	} else {
+		d = ch->hs_deadline - now;
+		if (ch->kind != TUN_CHAN_STREAM) {
+			uint64_t r = (uint64_t)gnutls_dtls_get_timeout(ch->gs) * 1000;
+
+			if (r < d)
+				d = r;
+		}
+	}
+	loop_timer_arm(ch->timer, d);
+}
+
+static void chan_handshake(struct tun_chan *ch)
+{
+	char why[256], peer[80];
+	int ret, k, r;
+
+	for (k = 0; k < 8; k++) {
+		ret = gnutls_handshake(ch->gs);
+		if (ret == 0 || ret == GNUTLS_E_AGAIN || gnutls_error_is_fatal(ret))
+			break;
+	}
+	if (ch->dead)
+		return;
+	if (ret == GNUTLS_E_AGAIN || ret == GNUTLS_E_INTERRUPTED ||
+	    (ret < 0 && !gnutls_error_is_fatal(ret))) {
+		chan_arm_hs_timer(ch);
+		return;
+	}
+	if (ret < 0) {
+		log_info("tunnel: %s: handshake failed: %s",
+			 tun_chan_peer_str(ch, peer, sizeof(peer)), gnutls_strerror(ret));
+		snprintf(ch->why, sizeof(ch->why), "TLS handshake failed: %s",
+			 gnutls_strerror(ret));
+		chan_fail(ch, TUN_R_HANDSHAKE);
+		return;
+	}
+	why[0] = '\0';
+	r = chan_check(ch, why, sizeof(why));
+	if (r) {
+		log_notice("tunnel: %s: %s", tun_chan_peer_str(ch, peer, sizeof(peer)), why);
+		snprintf(ch->why, sizeof(ch->why), "%s", why);
+		chan_fail(ch, r);
+		return;
+	}
+	ch->up = true;
+	loop_timer_disarm(ch->timer);
+	ch->ops->up(ch->user, ch);
+	if (!ch->dead)
+		chan_read(ch);
+}
+
+/* Every message of one DTLS record, or of the TLS stream so far. */
+static int chan_parse(struct tun_chan *ch, const uint8_t *b, size_t n, size_t *used)
+{
+	size_t off = 0, u;
+	struct tun_msg m;
+	int ret;
+
+	while (off < n && !ch->dead) {
+		if (ch->kind == TUN_CHAN_STREAM) {
+			long need = tun_msg_need(b + off, n - off);
+
+			if (need < 0)
+				return (int)need;
+			if (need > 0)
+				break;
+		}
+		ret = tun_msg_decode(&m, b + off, n - off, &u);
+		if (ret < 0)
+			return ret;
+		off += u;
+		ch->ops->msg(ch->user, ch, &m);
+	}
+	*used = off;
+	return 0;
+}
+
+static void chan_read(struct tun_chan *ch)
+{
+	static uint8_t rec[TUN_RECORD_MAX + 1];
+	char peer[80];
+	size_t used;
+	ssize_t n;
+	int k, ret;
+
+	for (k = 0; k < TUN_BATCH_MAX && !ch->dead; k++) {
+		if (ch->kind == TUN_CHAN_STREAM)
+			n = gnutls_record_recv(ch->gs, ch->inbuf + ch->inlen,
+					       TUN_STREAM_INBUF - ch->inlen);
+		else
+			n = gnutls_record_recv(ch->gs, rec, sizeof(rec));
+		if (ch->dead)
+			return;
+		if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
+			return;
+		if (n == 0) {
+			chan_fail(ch, TUN_R_PEER_DEAD);
+			return;
+		}
+		if (n == GNUTLS_E_REHANDSHAKE) {
+			/* Renegotiation is never used by this protocol. */
+			log_info("tunnel: %s: renegotiation refused",
+				 tun_chan_peer_str(ch, peer, sizeof(peer)));
+			chan_fail(ch, TUN_R_PROTOCOL);
+			return;
+		}
+		if (n < 0) {
+			if (!gnutls_error_is_fatal((int)n))
+				continue;
+			log_info("tunnel: %s: %s", tun_chan_peer_str(ch, peer, sizeof(peer)),
+				 gnutls_strerror((int)n));
+			chan_fail(ch, TUN_R_PEER_DEAD);
+			return;
+		}
+		if (ch->kind == TUN_CHAN_STREAM) {
+			ch->inlen += (size_t)n;
+			ret = chan_parse(ch, ch->inbuf, ch->inlen, &used);
+			if (ret == 0 && !ch->dead) {
+				memmove(ch->inbuf, ch->inbuf + used, ch->inlen - used);
+				ch->inlen -= used;
+			}
+		} else {
+			ret = chan_parse(ch, rec, (size_t)n, &used);
+		}
+		if (ret < 0 && !ch->dead) {
+			log_notice("tunnel: %s: malformed message (%s)",
+				   tun_chan_peer_str(ch, peer, sizeof(peer)), strerror(-ret));
+			chan_fail(ch, TUN_R_PROTOCOL);
+			return;
+		}
+	}
+	/* Records GnuTLS already holds raise no event: come back soon. */
+	if (!ch->dead && (k == TUN_BATCH_MAX || gnutls_record_check_pending(ch->gs)))
+		loop_timer_arm(ch->timer, 0);
+}
+
+void tun_chan_input(struct tun_chan *ch)
+{
+	if (ch->dead)
+		return;
+	if (!ch->up)
+		chan_handshake(ch);
+	else
+		chan_read(ch);
+}
+
+static void chan_timer_cb(struct loop_timer *t, void *user)
+{
+	struct tun_chan *ch = user;
+	char peer[80];
+
+	if (ch->dead)
+		return;
+	if (ch->up) {
+		chan_read(ch);
+		return;
+	}
+	if (loop_now_us() >= ch->hs_deadline) {
+		log_info("tunnel: %s: handshake timed out",
+			 tun_chan_peer_str(ch, peer, sizeof(peer)));
+		chan_fail(ch, TUN_R_TIMEOUT);
+		return;
+	}
+	chan_handshake(ch);
+}
+
+static void chan_fd_cb(struct loop *l, int fd, uint32_t events, void *user)
+{
+	struct tun_chan *ch = user;
+
+	if (ch->dead)
+		return;
+	if (events & EPOLLOUT)
+		stream_flush(ch);
+	if (!ch->dead && (events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
+		tun_chan_input(ch);
+	/* An error with nothing to read: the socket is gone. */
+	if (!ch->dead && (events & EPOLLERR) && ch->kind == TUN_CHAN_STREAM) {
+		int err = 0;
+		socklen_t el = sizeof(err);
+
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) == 0 && err)
+			chan_fail(ch, ch->up ? TUN_R_PEER_DEAD : TUN_R_HANDSHAKE);
+	}
+}
+
+int tun_chan_start(struct tun_chan *ch)
+{
+	int ret;
+
+	if (ch->kind != TUN_CHAN_DGRAM_SRV) {
+		ret = loop_add_fd(ch->l, ch->fd, EPOLLIN, chan_fd_cb, ch);
+		if (ret < 0)
+			return ret;
+	}
+	if (ch->kind == TUN_CHAN_STREAM && !ch->server)
+		loop_mod_fd(ch->l, ch->fd, EPOLLIN | EPOLLOUT);	/* connecting */
+	chan_handshake(ch);
+	if (!ch->dead && !ch->up && !loop_timer_is_armed(ch->timer))
+		chan_arm_hs_timer(ch);
+	return 0;
+}
+
+int tun_chan_send(struct tun_chan *ch, const struct tun_msg *m)
+{
+	uint8_t buf[TUN_MSG_MAX];
+	ssize_t r;
+	int n;
+
+	if (!ch || ch->dead || !ch->up)
+		return -ENOTCONN;
+	n = tun_msg_encode(m, buf, sizeof(buf));
+	if (n < 0)
+		return n;
+	r = gnutls_record_send(ch->gs, buf, (size_t)n);
+	if (r < 0 && gnutls_error_is_fatal((int)r)) {
+		chan_fail(ch, TUN_R_PEER_DEAD);
+		return -EPIPE;
+	}
+	return 0;
+}
+
+int tun_chan_export(struct tun_chan *ch, const char *label,
+		    const void *ctx, size_t ctx_len, uint8_t *out, size_t len)
+{
+	if (!ch->up)
+		return -ENOTCONN;
+	if (gnutls_prf_rfc5705(ch->gs, strlen(label), label, ctx_len, ctx,
+			       len, (char *)out) < 0)
+		return -EIO;
+	return 0;
+}

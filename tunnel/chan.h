@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Internal to tunnel/: a secure channel (one DTLS association or one TLS
+ * connection) carrying tunnel messages, and the credentials behind it.
+ * tunnel.c runs sessions over channels; dtls.c and tls.c make them.
+ */
+#ifndef BGW_TUN_CHAN_H
+#define BGW_TUN_CHAN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <gnutls/gnutls.h>
+
+#include "loop.h"
+#include "msg.h"
+#include "pktq.h"
+#include "tunnel.h"
+
+/*
+ * DTLS MTU: 1200 bytes for the whole UDP payload (record header,
+ * explicit nonce and AEAD tag included), which fits the IPv6 minimum MTU
+ * of 1280 with the IPv6 and UDP headers, and any tunnel or PPPoE link
+ * seen in practice; path MTU discovery would need probing we do not do.
+ * The largest tunnel message (TUN_MSG_MAX, 1034 bytes) fits one record.
+ */
+#define TUN_DTLS_MTU		1200
+/* Datagrams queued for one DTLS peer before the demultiplexer drops. */
+#define TUN_DGRAM_INQ_MAX	32
+/* Bytes queued towards a TLS peer before it counts as dead. */
+#define TUN_STREAM_OUT_MAX	(512u << 10)
+/* Datagrams or records handled per loop callback (fairness). */
+#define TUN_BATCH_MAX		64
+
+struct tun_creds {
+	gnutls_certificate_credentials_t cred;
+	gnutls_priority_t prio_dgram;
+	gnutls_priority_t prio_stream;
+	bool server;
+};
+
+int tun_creds_new(struct tun_creds **out, bool server, const char *ca_file,
+		  const char *cert_file, const char *key_file);
+void tun_creds_free(struct tun_creds *cr);
+
+enum tun_chan_kind {
+	TUN_CHAN_DGRAM_SRV,	/* a peer of the DTLS listener's socket */
+	TUN_CHAN_DGRAM_CLI,	/* own connected UDP socket */
+	TUN_CHAN_STREAM,	/* own TCP socket, either role */
+};
+
+struct tun_chan;
+
+struct tun_chan_ops {
+	/* Handshake done and checked (server: see ch->cert_reason). */
+	void (*up)(void *user, struct tun_chan *ch);
+	void (*msg)(void *user, struct tun_chan *ch, const struct tun_msg *m);
+	/* The channel failed; it is closed already, only free it. */
+	void (*down)(void *user, struct tun_chan *ch, int reason);
+};
+
+struct tun_chan {
+	struct loop *l;
+	struct tun_creds *creds;
+	gnutls_session_t gs;
+	enum tun_chan_kind kind;
+	bool server;
+	int fd;
+	bool up;
+	bool dead;		/* closed: no more callbacks */
+	int fail_reason;
+	char why[200];		/* detail of a failure, for the client's user */
+	uint64_t hs_deadline;
+	struct loop_timer *timer;
+	struct loop_timer *reap;
+	const struct tun_chan_ops *ops;
+	void *user;
+
+	/* Server: the client's certificate. */
+	bool has_cert;
+	int cert_reason;	/* 0, or TUN_R_CERT_* when it failed */
+	struct tun_cert_info cert;
+
+	/* The peer's address (login rate limiting, logs). */
+	struct sockaddr_storage addr;
+	socklen_t alen;
+
+	/* TUN_CHAN_DGRAM_SRV */
+	struct pktq inq;
+	struct tun_chan *next;
+	void (*unlink)(struct tun_chan *ch);
+	void *owner;
+
+	/* TUN_CHAN_STREAM */
+	struct pktq outq;
+	size_t out_off;
+	uint8_t *inbuf;
+	size_t inlen;
+};
+
+/*
+ * A channel over fd (not owned for DTLS_SRV; owned otherwise). The caller
+ * fills addr, and for DGRAM_SRV inq/next/unlink, then calls
+ * tun_chan_start().
+ */
+int tun_chan_new(struct tun_chan **out, struct loop *l, struct tun_creds *cr,
+		 enum tun_chan_kind kind, int fd, unsigned handshake_ms,
+		 const struct tun_chan_ops *ops, void *user);
+/* Register the fd (own sockets) and start the handshake. */
+int tun_chan_start(struct tun_chan *ch);
+/* DGRAM_SRV: a datagram was queued on inq; run the session on it. */
+void tun_chan_input(struct tun_chan *ch);
+int tun_chan_send(struct tun_chan *ch, const struct tun_msg *m);
+/* Close (close_notify, best effort) and free later from the loop. */
+void tun_chan_close(struct tun_chan *ch);
+/* Close and free now: only from outside the channel's own callbacks. */
+void tun_chan_destroy(struct tun_chan *ch);
+/* Fail it: ops->down(reason) comes from the loop, then it is freed. */
+void tun_chan_abort(struct tun_chan *ch, int reason);
+/* RFC 5705 exporter over this channel. */
+int tun_chan_export(struct tun_chan *ch, const char *label,
+		    const void *ctx, size_t ctx_len, uint8_t *out, size_t len);
+const char *tun_chan_peer_str(const struct tun_chan *ch, char *buf, size_t cap);
+
+/*
+ * Listeners. Each new channel gets ops/user; may_accept(user) is asked
+ * before any state is allocated for a new peer (the owner's cap).
+ */
+struct tun_listen_cfg {
+	struct loop *l;
+	struct tun_creds *creds;
+	const char *host;
+	const char *port;
+	unsigned handshake_ms;
+	const struct tun_chan_ops *ops;
+	void *user;
+	bool (*may_accept)(void *user);
+	/* Server: take a new channel (set its ops and user); < 0 refuses. */
+	int (*adopt)(void *user, struct tun_chan *ch);
+};
+
+struct tun_dlisten;
+int tun_dlisten_new(struct tun_dlisten **out, const struct tun_listen_cfg *cfg);
+void tun_dlisten_free(struct tun_dlisten *dl);
+uint16_t tun_dlisten_port(const struct tun_dlisten *dl);
+
+struct tun_tlisten;
+int tun_tlisten_new(struct tun_tlisten **out, const struct tun_listen_cfg *cfg);
+void tun_tlisten_free(struct tun_tlisten *tl);
+uint16_t tun_tlisten_port(const struct tun_tlisten *tl);
+
+/* Client channels: resolve, connect and start the handshake. */
+int tun_dtls_connect(struct tun_chan **out, const struct tun_listen_cfg *cfg);
+int tun_tls_connect(struct tun_chan **out, const struct tun_listen_cfg *cfg);
+
+/* A bound socket for host:port (type SOCK_DGRAM or SOCK_STREAM). */
+int tun_sock_bind(const char *host, const char *port, int type);
+uint16_t tun_sock_port(int fd);
+
+/* Wipe then free (secrets). */
+void tun_wipe(void *p, size_t n);
+/* Constant-time comparison of n bytes: true if equal. */
+bool tun_mem_eq_ct(const void *a, const void *b, size_t n);
+
+#endif /* BGW_TUN_CHAN_H */

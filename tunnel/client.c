@@ -1,0 +1,670 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The client side of a tunnel session (bgw-cdclient): connect, HELLO,
+ * log in with a certificate or SCRAM, then carry HCI; when the channel is
+ * lost, reconnect and RESUME until the server's resume time runs out.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gnutls/crypto.h>
+
+#include "chan.h"
+#include "hci.h"
+#include "log.h"
+#include "scram.h"
+#include "tunnel.h"
+
+#define TUN_LABEL_RESUME_KEY	"EXPORTER-bgw-resume-key"
+#define TUN_LABEL_RESUME_BIND	"EXPORTER-bgw-resume-binding"
+#define TUN_LABEL_CB		"EXPORTER-Channel-Binding"
+#define TUN_KEY_LEN		32
+/* Reconnection backoff: 100 ms doubling to 2 s, within the resume time. */
+#define TUN_RETRY_MIN_US	100000
+#define TUN_RETRY_MAX_US	2000000
+
+enum cstate {
+	C_CONNECTING,
+	C_HELLO,
+	C_SCRAM_FIRST,		/* sent client-first */
+	C_SCRAM_FINAL,		/* sent client-final */
+	C_WAIT_READY,
+	C_RESUMING,
+	C_READY,
+	C_DOWN,
+};
+
+struct tun_client {
+	struct loop *l;
+	struct tun_client_ops ops;
+	void *user;
+	char *host, *port, *ca_file, *cert_file, *key_file, *login;
+	char *password;
+	size_t pwlen;
+	enum tun_transport transport;
+	unsigned hs_ms;
+	struct tun_rel_cfg rel_cfg;
+	struct tun_creds *creds;
+	struct tun_chan *ch;
+	enum cstate state;
+	uint8_t version;
+	uint8_t vmin, vmax;	/* offered */
+	uint8_t mode;
+	bool ever_ready;
+	uint8_t sid[TUN_SID_LEN];
+	uint8_t resume_key[TUN_KEY_LEN];
+	unsigned resume_s;
+	char name[TUN_USER_MAX + 1];
+	struct tun_rel *rel;
+	struct scram_client *scram;
+	uint64_t lost_at;
+	unsigned attempts;
+	struct loop_timer *rel_timer, *flush_timer, *retry_timer, *down_timer;
+	int down_reason;
+	char down_text[TUN_TEXT_MAX + 64];
+};
+
+static void cli_msg_init(struct tun_msg *m, uint8_t version, uint8_t type)
+{
+	memset(m, 0, sizeof(*m));
+	m->version = version;
+	m->type = type;
+}
+
+static void cli_wipe_password(struct tun_client *c)
+{
+	if (c->password) {
+		tun_wipe(c->password, c->pwlen);
+		free(c->password);
+		c->password = NULL;
+		c->pwlen = 0;
+	}
+}
+
+static void cli_drop_chan(struct tun_client *c)
+{
+	if (c->ch) {
+		c->ch->ops = NULL;
+		tun_chan_close(c->ch);
+		c->ch = NULL;
+	}
+}
+
+/* For good: report from the loop. */
+static void cli_final(struct tun_client *c, int reason, const char *text)
+{
+	if (c->state == C_DOWN)
+		return;
+	c->state = C_DOWN;
+	c->down_reason = reason;
+	snprintf(c->down_text, sizeof(c->down_text), "%s",
+		 text && text[0] ? text : tun_reason_str(reason));
+	cli_drop_chan(c);
+	scram_client_free(c->scram);
+	c->scram = NULL;
+	cli_wipe_password(c);
+	loop_timer_disarm(c->rel_timer);
+	loop_timer_disarm(c->flush_timer);
+	loop_timer_disarm(c->retry_timer);
+	loop_timer_arm(c->down_timer, 0);
+}
+
+static void cli_down_cb(struct loop_timer *t, void *user)
+{
+	struct tun_client *c = user;
+
+	log_notice("tunnel: session down: %s", c->down_text);
+	/* Last: the owner may free c in there. */
+	if (c->ops.on_down)
+		c->ops.on_down(c->user, c, c->down_reason, c->down_text);
+}
+
+static void cli_send(struct tun_client *c, const struct tun_msg *m)
+{
+	if (c->ch)
+		tun_chan_send(c->ch, m);
+}
+
+static void cli_arm(struct tun_client *c)
+{
+	uint64_t now = loop_now_us(), d;
+
+	if (c->state != C_READY) {
+		loop_timer_disarm(c->rel_timer);
+		return;
+	}
+	d = tun_rel_deadline(c->rel);
+	loop_timer_arm(c->rel_timer, d > now ? d - now : 0);
+}
+
+static void cli_connect(struct tun_client *c);
+
+/* The channel is gone after a login: retry until resume_s runs out. */
+static void cli_lost(struct tun_client *c, const char *why)
+{
+	uint64_t now = loop_now_us(), d;
+
+	if (c->state == C_DOWN)
+		return;
+	cli_drop_chan(c);
+	if (!c->ever_ready) {
+		cli_final(c, TUN_R_UNREACHABLE, why);
+		return;
+	}
+	if (!c->lost_at) {
+		c->lost_at = now;
+		log_info("tunnel: link lost (%s); resuming", why);
+	}
+	c->state = C_CONNECTING;
+	loop_timer_disarm(c->rel_timer);
+	if (now - c->lost_at >= (uint64_t)c->resume_s * 1000000) {
+		char text[128];
+
+		snprintf(text, sizeof(text), "no answer from the server for %u s",
+			 c->resume_s);
+		cli_final(c, TUN_R_UNREACHABLE, text);
+		return;
+	}
+	d = TUN_RETRY_MIN_US << (c->attempts < 5 ? c->attempts : 5);
+	if (d > TUN_RETRY_MAX_US)
+		d = TUN_RETRY_MAX_US;
+	c->attempts++;
+	/* The first retry at once: the link may be back already. */
+	loop_timer_arm(c->retry_timer, c->attempts == 1 ? 0 : d);
+}
+
+static void cli_retry_cb(struct loop_timer *t, void *user)
+{
+	struct tun_client *c = user;
+
+	if (c->state == C_CONNECTING && !c->ch)
+		cli_connect(c);
+}
+
+static void cli_rel_timer_cb(struct loop_timer *t, void *user)
+{
+	struct tun_client *c = user;
+
+	if (c->state != C_READY)
+		return;
+	if (tun_rel_tick(c->rel, loop_now_us()) == -ETIMEDOUT) {
+		cli_lost(c, "server stopped answering");
+		return;
+	}
+	cli_arm(c);
+}
+
+static void cli_flush_cb(struct loop_timer *t, void *user)
+{
+	struct tun_client *c = user;
+
+	if (c->state == C_READY)
+		tun_rel_flush(c->rel, loop_now_us());
+	cli_arm(c);
+}
+
+static void cli_rel_output(void *user, const struct tun_msg *m)
+{
+	struct tun_client *c = user;
+	struct tun_msg x;
+
+	if (c->state != C_READY || !c->ch)
+		return;		/* resent after the resumption */
+	x = *m;
+	x.version = c->version;
+	tun_chan_send(c->ch, &x);
+}
+
+static int cli_rel_deliver(void *user, const uint8_t *p, size_t len)
+{
+	struct tun_client *c = user;
+	struct h4_pkt pkt;
+	int ret;
+
+	if (h4_parse(&pkt, p, len, 0) < 0)
+		return -EPROTO;
+	if (c->state == C_DOWN)
+		return 0;
+	ret = c->ops.on_packet ? c->ops.on_packet(c->user, c, p, len) : 0;
+	return ret == -ENOBUFS ? -ENOBUFS : 0;
+}
+
+static void cli_rel_writable(void *user)
+{
+	struct tun_client *c = user;
+
+	if (c->state != C_DOWN && c->ops.on_writable)
+		c->ops.on_writable(c->user, c);
+}
+
+static const struct tun_rel_ops cli_rel_ops = {
+	.output = cli_rel_output,
+	.deliver = cli_rel_deliver,
+	.writable = cli_rel_writable,
+};
+
+static void cli_on_up(void *user, struct tun_chan *ch)
+{
+	struct tun_client *c = user;
+	struct tun_msg m;
+
+	c->state = C_HELLO;
+	c->mode = c->ever_ready ? TUN_MODE_RESUME :
+		  c->cert_file ? TUN_MODE_CERT : TUN_MODE_PASSWORD;
+	cli_msg_init(&m, TUN_VERSION_MIN, TUN_MSG_HELLO);
+	m.hello.vmin = c->vmin;
+	m.hello.vmax = c->vmax;
+	m.hello.mode = c->mode;
+	cli_send(c, &m);
+}
+
+static void cli_send_auth(struct tun_client *c, uint8_t step, const char *d, size_t n)
+{
+	struct tun_msg m;
+
+	cli_msg_init(&m, c->version, TUN_MSG_AUTH);
+	m.auth.step = step;
+	m.auth.data = (const uint8_t *)d;
+	m.auth.len = (uint16_t)n;
+	cli_send(c, &m);
+}
+
+static void cli_on_hello(struct tun_client *c, const struct tun_msg *m)
+{
+	uint8_t cb[TUN_KEY_LEN], bind[TUN_KEY_LEN];
+	char out[SCRAM_MSG_MAX];
+	size_t olen = 0;
+	struct tun_msg r;
+	int ret;
+
+	if (m->hello.vmin != m->hello.vmax || m->hello.vmin < c->vmin ||
+	    m->hello.vmin > c->vmax || m->hello.vmin > TUN_VERSION_MAX ||
+	    m->hello.mode != c->mode) {
+		cli_final(c, TUN_R_VERSION, "the server chose a version or mode we did not offer");
+		return;
+	}
+	c->version = m->hello.vmin;
+	switch (c->mode) {
+	case TUN_MODE_CERT:
+		c->state = C_WAIT_READY;
+		return;
+	case TUN_MODE_PASSWORD:
+		ret = tun_chan_export(c->ch, TUN_LABEL_CB, NULL, 0, cb, sizeof(cb));
+		if (ret == 0)
+			ret = scram_client_new(&c->scram, c->login, c->password,
+					       c->pwlen, cb, sizeof(cb), NULL);
+		tun_wipe(cb, sizeof(cb));
+		if (ret == 0)
+			ret = scram_client_first(c->scram, out, sizeof(out), &olen);
+		if (ret < 0 || olen == 0 || olen > TUN_AUTH_MAX) {
+			cli_final(c, TUN_R_AUTH_FAILED, "cannot start the login (user name unusable?)");
+			return;
+		}
+		cli_send_auth(c, TUN_AUTH_CLIENT_FIRST, out, olen);
+		c->state = C_SCRAM_FIRST;
+		return;
+	case TUN_MODE_RESUME:
+		cli_msg_init(&r, c->version, TUN_MSG_RESUME);
+		memcpy(r.resume.sid, c->sid, TUN_SID_LEN);
+		ret = tun_chan_export(c->ch, TUN_LABEL_RESUME_BIND, c->sid, TUN_SID_LEN,
+				      bind, sizeof(bind));
+		if (ret == 0)
+			ret = gnutls_hmac_fast(GNUTLS_MAC_SHA256, c->resume_key,
+					       TUN_KEY_LEN, bind, sizeof(bind),
+					       r.resume.proof);
+		if (ret < 0) {
+			cli_lost(c, "cannot compute the resumption proof");
+			return;
+		}
+		cli_send(c, &r);
+		tun_wipe(r.resume.proof, sizeof(r.resume.proof));
+		c->state = C_RESUMING;
+		return;
+	}
+}
+
+static void cli_on_auth(struct tun_client *c, const struct tun_msg *m)
+{
+	char out[SCRAM_MSG_MAX];
+	size_t olen = 0;
+	int ret;
+
+	if (c->state == C_SCRAM_FIRST && m->auth.step == TUN_AUTH_SERVER_FIRST) {
+		ret = scram_client_final(c->scram, (const char *)m->auth.data,
+					 m->auth.len, out, sizeof(out), &olen);
+		if (ret < 0 || olen == 0 || olen > TUN_AUTH_MAX) {
+			cli_final(c, TUN_R_PROTOCOL, "malformed SCRAM message from the server");
+			return;
+		}
+		cli_send_auth(c, TUN_AUTH_CLIENT_FINAL, out, olen);
+		tun_wipe(out, sizeof(out));
+		c->state = C_SCRAM_FINAL;
+		return;
+	}
+	if (c->state == C_SCRAM_FINAL && m->auth.step == TUN_AUTH_SERVER_FINAL) {
+		ret = scram_client_verify(c->scram, (const char *)m->auth.data, m->auth.len);
+		scram_client_free(c->scram);
+		c->scram = NULL;
+		cli_wipe_password(c);
+		if (ret < 0) {
+			cli_final(c, TUN_R_AUTH_FAILED, ret == -EACCES ?
+				  "login failed: wrong user name or password" :
+				  "malformed SCRAM message from the server");
+			return;
+		}
+		c->state = C_WAIT_READY;
+		return;
+	}
+	cli_final(c, TUN_R_PROTOCOL, "unexpected login message from the server");
+}
+
+static void cli_on_ready(struct tun_client *c, const struct tun_msg *m)
+{
+	bool resumed = m->flags & TUN_F_RESUMED;
+	struct tun_rel_cfg rc = c->rel_cfg;
+
+	if (resumed != (c->state == C_RESUMING) ||
+	    (resumed && !tun_mem_eq_ct(c->sid, m->ready.sid, TUN_SID_LEN))) {
+		cli_final(c, TUN_R_PROTOCOL, "the server answered for another session");
+		return;
+	}
+	if (!resumed) {
+		memcpy(c->sid, m->ready.sid, TUN_SID_LEN);
+		c->resume_s = m->ready.resume_s;
+		snprintf(c->name, sizeof(c->name), "%s", m->ready.user);
+		rc.stream = c->transport == TUN_TRANSPORT_TLS;
+		if (tun_rel_new(&c->rel, &rc, &cli_rel_ops, c, loop_now_us()) < 0) {
+			cli_final(c, TUN_R_INTERNAL, NULL);
+			return;
+		}
+	}
+	if (tun_chan_export(c->ch, TUN_LABEL_RESUME_KEY, c->sid, TUN_SID_LEN,
+			    c->resume_key, TUN_KEY_LEN) < 0) {
+		cli_final(c, TUN_R_INTERNAL, NULL);
+		return;
+	}
+	c->state = C_READY;
+	c->lost_at = 0;
+	c->attempts = 0;
+	if (resumed) {
+		tun_rel_set_stream(c->rel, c->transport == TUN_TRANSPORT_TLS);
+		tun_rel_path_reset(c->rel, loop_now_us());
+	}
+	c->ever_ready = true;
+	cli_arm(c);
+	if (c->ops.on_ready)
+		c->ops.on_ready(c->user, c, c->name, resumed);
+}
+
+static void cli_on_msg(void *user, struct tun_chan *ch, const struct tun_msg *m)
+{
+	struct tun_client *c = user;
+	int ret;
+
+	if (c->state == C_DOWN)
+		return;
+	if (m->type == TUN_MSG_ERROR || m->type == TUN_MSG_CLOSE) {
+		int code = m->type == TUN_MSG_CLOSE && m->close.code == 0 ?
+			   TUN_R_SHUTDOWN : m->close.code;
+		char text[TUN_TEXT_MAX + 64];
+
+		snprintf(text, sizeof(text), "%s%s%s", tun_reason_str(code),
+			 m->close.text[0] ? ": " : "", m->close.text);
+		cli_final(c, code, text);
+		return;
+	}
+	if (c->state == C_HELLO) {
+		if (m->type != TUN_MSG_HELLO || m->version != TUN_VERSION_MIN)
+			cli_final(c, TUN_R_PROTOCOL, "expected HELLO from the server");
+		else
+			cli_on_hello(c, m);
+		return;
+	}
+	if (m->version != c->version) {
+		cli_final(c, TUN_R_PROTOCOL, "server used a version not agreed");
+		return;
+	}
+	switch (m->type) {
+	case TUN_MSG_AUTH:
+		cli_on_auth(c, m);
+		return;
+	case TUN_MSG_READY:
+		if (c->state == C_WAIT_READY || c->state == C_RESUMING)
+			cli_on_ready(c, m);
+		else
+			cli_final(c, TUN_R_PROTOCOL, "unexpected READY");
+		return;
+	case TUN_MSG_HCI:
+	case TUN_MSG_ACK:
+	case TUN_MSG_KEEPALIVE:
+		if (c->state != C_READY) {
+			cli_final(c, TUN_R_PROTOCOL, "data before READY");
+			return;
+		}
+		ret = tun_rel_input(c->rel, m, loop_now_us());
+		if (ret < 0) {
+			struct tun_msg e;
+
+			cli_msg_init(&e, c->version, TUN_MSG_ERROR);
+			e.close.code = TUN_R_PROTOCOL;
+			cli_send(c, &e);
+			cli_final(c, TUN_R_PROTOCOL, "the server broke the protocol");
+			return;
+		}
+		if (!loop_timer_is_armed(c->flush_timer))
+			loop_timer_arm(c->flush_timer, 0);
+		return;
+	default:
+		cli_final(c, TUN_R_PROTOCOL, "unexpected message from the server");
+		return;
+	}
+}
+
+static void cli_on_down(void *user, struct tun_chan *ch, int reason)
+{
+	struct tun_client *c = user;
+	char why[sizeof(ch->why)];
+
+	c->ch = NULL;
+	snprintf(why, sizeof(why), "%s", ch->why[0] ? ch->why : tun_reason_str(reason));
+	/* A bad server certificate never gets a second try. */
+	if (reason == TUN_R_SERVER_CERT || !c->ever_ready) {
+		cli_final(c, reason, why);
+		return;
+	}
+	cli_lost(c, why);
+}
+
+static const struct tun_chan_ops cli_chan_ops = {
+	.up = cli_on_up,
+	.msg = cli_on_msg,
+	.down = cli_on_down,
+};
+
+static void cli_connect(struct tun_client *c)
+{
+	struct tun_listen_cfg lc;
+	int ret;
+
+	memset(&lc, 0, sizeof(lc));
+	lc.l = c->l;
+	lc.creds = c->creds;
+	lc.host = c->host;
+	lc.port = c->port;
+	lc.handshake_ms = c->hs_ms;
+	lc.ops = &cli_chan_ops;
+	lc.user = c;
+	c->state = C_CONNECTING;
+	if (c->transport == TUN_TRANSPORT_TLS)
+		ret = tun_tls_connect(&c->ch, &lc);
+	else
+		ret = tun_dtls_connect(&c->ch, &lc);
+	if (ret < 0) {
+		c->ch = NULL;
+		cli_lost(c, strerror(-ret));
+	}
+}
+
+static char *dup_opt(const char *s, bool *bad)
+{
+	char *d;
+
+	if (!s)
+		return NULL;
+	d = strdup(s);
+	if (!d)
+		*bad = true;
+	return d;
+}
+
+int tun_client_new(struct tun_client **out, struct loop *l,
+		   const struct tun_client_cfg *cfg,
+		   const struct tun_client_ops *ops, void *user)
+{
+	struct tun_client *c;
+	bool bad = false;
+	int ret = -EINVAL;
+
+	*out = NULL;
+	if (!cfg->host || !cfg->port || !cfg->ca_file ||
+	    (!cfg->cert_file) != (!cfg->key_file) ||
+	    (!cfg->cert_file && (!cfg->user || !cfg->password)) ||
+	    cfg->password_len > SCRAM_PASSWORD_MAX)
+		return -EINVAL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->l = l;
+	c->ops = *ops;
+	c->user = user;
+	c->transport = cfg->transport;
+	c->vmin = cfg->version_min ? cfg->version_min : TUN_VERSION_MIN;
+	c->vmax = cfg->version_max ? cfg->version_max : TUN_VERSION_MAX;
+	if (c->vmin > c->vmax) {
+		free(c);
+		return -EINVAL;
+	}
+	c->hs_ms = cfg->handshake_ms ? cfg->handshake_ms : 10000;
+	if (cfg->rel)
+		c->rel_cfg = *cfg->rel;
+	else
+		tun_rel_cfg_default(&c->rel_cfg);
+	c->host = dup_opt(cfg->host, &bad);
+	c->port = dup_opt(cfg->port, &bad);
+	c->ca_file = dup_opt(cfg->ca_file, &bad);
+	c->cert_file = dup_opt(cfg->cert_file, &bad);
+	c->key_file = dup_opt(cfg->key_file, &bad);
+	c->login = dup_opt(cfg->user, &bad);
+	if (cfg->password && !cfg->cert_file) {
+		c->password = malloc(cfg->password_len + 1);
+		if (!c->password) {
+			bad = true;
+		} else {
+			memcpy(c->password, cfg->password, cfg->password_len);
+			c->password[cfg->password_len] = '\0';
+			c->pwlen = cfg->password_len;
+		}
+	}
+	c->rel_timer = loop_timer_new(l, cli_rel_timer_cb, c);
+	c->flush_timer = loop_timer_new(l, cli_flush_cb, c);
+	c->retry_timer = loop_timer_new(l, cli_retry_cb, c);
+	c->down_timer = loop_timer_new(l, cli_down_cb, c);
+	if (bad || !c->rel_timer || !c->flush_timer || !c->retry_timer ||
+	    !c->down_timer) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	ret = tun_creds_new(&c->creds, false, c->ca_file, c->cert_file, c->key_file);
+	if (ret < 0)
+		goto fail;
+	*out = c;
+	cli_connect(c);
+	return 0;
+fail:
+	tun_client_free(c);
+	return ret;
+}
+
+void tun_client_free(struct tun_client *c)
+{
+	if (!c)
+		return;
+	if (c->ch) {
+		if (c->state == C_READY) {
+			struct tun_msg m;
+
+			cli_msg_init(&m, c->version, TUN_MSG_CLOSE);
+			m.close.code = TUN_R_SHUTDOWN;
+			tun_chan_send(c->ch, &m);
+		}
+		c->ch->ops = NULL;
+		tun_chan_destroy(c->ch);
+	}
+	scram_client_free(c->scram);
+	cli_wipe_password(c);
+	tun_rel_free(c->rel);
+	loop_timer_free(c->rel_timer);
+	loop_timer_free(c->flush_timer);
+	loop_timer_free(c->retry_timer);
+	loop_timer_free(c->down_timer);
+	tun_creds_free(c->creds);
+	tun_wipe(c->resume_key, sizeof(c->resume_key));
+	free(c->host);
+	free(c->port);
+	free(c->ca_file);
+	free(c->cert_file);
+	free(c->key_file);
+	free(c->login);
+	free(c);
+}
+
+int tun_client_send(struct tun_client *c, const uint8_t *h4, size_t len)
+{
+	struct h4_pkt pkt;
+	int ret;
+
+	if (c->state == C_DOWN || !c->rel)
+		return -ENOTCONN;
+	if (len > TUN_REL_PKT_MAX)
+		return -EMSGSIZE;
+	if (h4_parse(&pkt, h4, len, 0) < 0)
+		return -EBADMSG;
+	ret = tun_rel_send(c->rel, h4, len, loop_now_us());
+	if (ret == 0)
+		cli_arm(c);
+	return ret;
+}
+
+void tun_client_rx_kick(struct tun_client *c)
+{
+	if (c->state != C_READY)
+		return;
+	if (tun_rel_rx_kick(c->rel, loop_now_us()) < 0)
+		cli_final(c, TUN_R_PROTOCOL, "the server broke the protocol");
+	else
+		cli_arm(c);
+}
+
+bool tun_client_is_ready(const struct tun_client *c)
+{
+	return c->state == C_READY;
+}
+
+void tun_client_reconnect(struct tun_client *c)
+{
+	if (c->state == C_DOWN || !c->ever_ready)
+		return;
+	cli_lost(c, "reconnect requested");
+}
+
+void tun_client_get_stats(const struct tun_client *c, struct tun_rel_stats *st)
+{
+	if (c->rel)
+		tun_rel_get_stats(c->rel, st);
+	else
+		memset(st, 0, sizeof(*st));
+}

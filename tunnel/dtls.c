@@ -1,0 +1,354 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * DTLS 1.2 over UDP: one listening socket shared by every peer, and the
+ * client's connected socket.
+ *
+ * The listener demultiplexes datagrams by source address. A datagram from
+ * an unknown address gets no state at all unless it is a ClientHello
+ * carrying a valid cookie (RFC 6347 4.2.1): anything else is dropped, and
+ * a ClientHello without a valid cookie is answered statelessly with a
+ * HelloVerifyRequest, which is smaller than the ClientHello (no
+ * amplification) and proves the address is reachable before a
+ * gnutls_session_t is allocated. So spoofed ClientHellos cost one HMAC
+ * and one small datagram each, and no memory.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <gnutls/dtls.h>
+
+#include "chan.h"
+#include "log.h"
+
+/* Datagrams longer than this are dropped unread (our MTU is far lower). */
+#define TUN_DGRAM_MAX	4096
+
+struct tun_dlisten {
+	struct tun_listen_cfg cfg;
+	int fd;
+	gnutls_datum_t cookie_key;
+	struct tun_chan *peers;
+};
+
+int tun_sock_bind(const char *host, const char *port, int type)
+{
+	struct addrinfo hints = { .ai_socktype = type, .ai_flags = AI_PASSIVE };
+	struct addrinfo *res = NULL, *ai;
+	int fd = -1, ret, one = 1;
+
+	ret = getaddrinfo(host, port, &hints, &res);
+	if (ret != 0) {
+		log_err("tunnel: %s port %s: %s", host ? host : "*", port,
+			gai_strerror(ret));
+		return -EINVAL;
+	}
+	ret = -EADDRNOTAVAIL;
+	for (ai = res; ai; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0) {
+			ret = -errno;
+			continue;
+		}
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+		    (type != SOCK_STREAM || listen(fd, 16) == 0))
+			break;
+		ret = -errno;
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	if (fd < 0)
+		log_err("tunnel: bind %s port %s: %s", host ? host : "*", port,
+			strerror(-ret));
+	return fd < 0 ? ret : fd;
+}
+
+uint16_t tun_sock_port(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (fd < 0 || getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+		return 0;
+	if (ss.ss_family == AF_INET)
+		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	if (ss.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	return 0;
+}
+
+static bool addr_eq(const struct sockaddr_storage *a, socklen_t al,
+		    const struct sockaddr_storage *b, socklen_t bl)
+{
+	if (al != bl || a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+
+		return x->sin_port == y->sin_port &&
+		       x->sin_addr.s_addr == y->sin_addr.s_addr;
+	}
+	if (a->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+
+		return x->sin6_port == y->sin6_port &&
+		       x->sin6_scope_id == y->sin6_scope_id &&
+		       memcmp(&x->sin6_addr, &y->sin6_addr, 16) == 0;
+	}
+	return false;
+}
+
+/*
+ * A DTLS record (RFC 6347 4.1: type, version, epoch, sequence, length)
+ * holding a ClientHello (handshake type 1) in epoch 0.
+ */
+static bool is_client_hello(const uint8_t *b, size_t n)
+{
+	return n >= 13 + 12 && b[0] == 22 && b[1] == 0xfe &&
+	       b[3] == 0 && b[4] == 0 && b[13] == 1;
+}
+
+struct cookie_dst {
+	int fd;
+	const struct sockaddr_storage *addr;
+	socklen_t alen;
+};
+
+static ssize_t cookie_push(gnutls_transport_ptr_t p, const void *data, size_t len)
+{
+	const struct cookie_dst *d = p;
+
+	if (sendto(d->fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL,
+		   (const struct sockaddr *)d->addr, d->alen) < 0)
+		log_debug("tunnel: sendto: %s", strerror(errno));
+	return (ssize_t)len;
+}
+
+static void dl_unlink(struct tun_chan *ch)
+{
+	struct tun_dlisten *dl = ch->owner;
+	struct tun_chan **pp;
+
+	for (pp = &dl->peers; *pp; pp = &(*pp)->next) {
+		if (*pp == ch) {
+			*pp = ch->next;
+			break;
+		}
+	}
+	ch->next = NULL;
+}
+
+static void dl_new_peer(struct tun_dlisten *dl, const uint8_t *b, size_t n,
+			const struct sockaddr_storage *addr, socklen_t alen,
+			struct tun_chan *old)
+{
+	gnutls_dtls_prestate_st pre;
+	struct cookie_dst dst = { dl->fd, addr, alen };
+	struct tun_chan *ch;
+
+	if (!is_client_hello(b, n))
+		return;		/* not ours to answer; no state, no reply */
+	memset(&pre, 0, sizeof(pre));
+	if (gnutls_dtls_cookie_verify(&dl->cookie_key, (void *)addr, alen,
+				      (void *)b, n, &pre) < 0) {
+		gnutls_dtls_cookie_send(&dl->cookie_key, (void *)addr, alen, &pre,
+					&dst, cookie_push);
+		return;
+	}
+	/*
+	 * A valid cookie from an address that has an established channel:
+	 * the client restarted on the same port. The old channel is over.
+	 */
+	if (old)
+		tun_chan_abort(old, TUN_R_PEER_DEAD);
+	if (dl->cfg.may_accept && !dl->cfg.may_accept(dl->cfg.user)) {
+		log_info("tunnel: new DTLS peer refused: too many pending");
+		return;
+	}
+	if (tun_chan_new(&ch, dl->cfg.l, dl->cfg.creds, TUN_CHAN_DGRAM_SRV, dl->fd,
+			 dl->cfg.handshake_ms, dl->cfg.ops, dl->cfg.user) < 0)
+		return;
+	memcpy(&ch->addr, addr, alen);
+	ch->alen = alen;
+	gnutls_dtls_prestate_set(ch->gs, &pre);
+	if (pktq_push(&ch->inq, b, n) < 0) {
+		tun_chan_close(ch);
+		return;
+	}
+	ch->owner = dl;
+	ch->unlink = dl_unlink;
+	ch->next = dl->peers;
+	dl->peers = ch;
+	if (dl->cfg.adopt && dl->cfg.adopt(dl->cfg.user, ch) < 0) {
+		tun_chan_close(ch);
+		return;
+	}
+	tun_chan_start(ch);
+}
+
+static void dl_fd_cb(struct loop *l, int fd, uint32_t events, void *user)
+{
+	struct tun_dlisten *dl = user;
+	static uint8_t b[TUN_DGRAM_MAX];
+	struct sockaddr_storage addr;
+	socklen_t alen;
+	struct tun_chan *ch;
+	ssize_t n;
+	int k;
+
+	for (k = 0; k < TUN_BATCH_MAX; k++) {
+		alen = sizeof(addr);
+		n = recvfrom(fd, b, sizeof(b), MSG_DONTWAIT | MSG_TRUNC,
+			     (struct sockaddr *)&addr, &alen);
+		if (n < 0)
+			break;
+		if ((size_t)n > sizeof(b) || n == 0)
+			continue;
+		for (ch = dl->peers; ch; ch = ch->next)
+			if (addr_eq(&ch->addr, ch->alen, &addr, alen))
+				break;
+		if (!ch || (ch->up && is_client_hello(b, (size_t)n))) {
+			dl_new_peer(dl, b, (size_t)n, &addr, alen, ch);
+			continue;
+		}
+		/* A full queue drops, as a full socket buffer would. */
+		if (pktq_push(&ch->inq, b, (size_t)n) == 0)
+			tun_chan_input(ch);
+	}
+}
+
+int tun_dlisten_new(struct tun_dlisten **out, const struct tun_listen_cfg *cfg)
+{
+	struct tun_dlisten *dl;
+	int ret;
+
+	*out = NULL;
+	dl = calloc(1, sizeof(*dl));
+	if (!dl)
+		return -ENOMEM;
+	dl->cfg = *cfg;
+	dl->fd = -1;
+	ret = gnutls_key_generate(&dl->cookie_key, GNUTLS_COOKIE_KEY_SIZE);
+	if (ret < 0) {
+		dl->cookie_key.data = NULL;
+		ret = -EIO;
+		goto fail;
+	}
+	dl->fd = tun_sock_bind(cfg->host, cfg->port, SOCK_DGRAM);
+	if (dl->fd < 0) {
+		ret = dl->fd;
+		goto fail;
+	}
+	ret = loop_add_fd(cfg->l, dl->fd, EPOLLIN, dl_fd_cb, dl);
+	if (ret < 0)
+		goto fail;
+	*out = dl;
+	return 0;
+fail:
+	tun_dlisten_free(dl);
+	return ret;
+}
+
+void tun_dlisten_free(struct tun_dlisten *dl)
+{
+	if (!dl)
+		return;
+	while (dl->peers)
+		tun_chan_destroy(dl->peers);	/* unlinks itself */
+	if (dl->fd >= 0) {
+		loop_del_fd(dl->cfg.l, dl->fd);
+		close(dl->fd);
+	}
+	if (dl->cookie_key.data) {
+		tun_wipe(dl->cookie_key.data, dl->cookie_key.size);
+		gnutls_free(dl->cookie_key.data);
+	}
+	free(dl);
+}
+
+uint16_t tun_dlisten_port(const struct tun_dlisten *dl)
+{
+	return dl ? tun_sock_port(dl->fd) : 0;
+}
+
+/* A connected socket to host:port: the kernel filters other sources. */
+static int sock_connect(const char *host, const char *port, int type,
+			struct sockaddr_storage *addr, socklen_t *alen)
+{
+	struct addrinfo hints = { .ai_socktype = type };
+	struct addrinfo *res = NULL, *ai;
+	int fd = -1, ret;
+
+	ret = getaddrinfo(host, port, &hints, &res);
+	if (ret != 0) {
+		log_err("tunnel: %s port %s: %s", host, port, gai_strerror(ret));
+		return -EHOSTUNREACH;
+	}
+	ret = -EHOSTUNREACH;
+	for (ai = res; ai; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0) {
+			ret = -errno;
+			continue;
+		}
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 ||
+		    errno == EINPROGRESS) {
+			memcpy(addr, ai->ai_addr, ai->ai_addrlen);
+			*alen = ai->ai_addrlen;
+			break;
+		}
+		ret = -errno;
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	return fd < 0 ? ret : fd;
+}
+
+static int client_connect(struct tun_chan **out, const struct tun_listen_cfg *cfg,
+			  int type, enum tun_chan_kind kind)
+{
+	struct sockaddr_storage addr;
+	socklen_t alen = 0;
+	struct tun_chan *ch;
+	int fd, ret;
+
+	*out = NULL;
+	fd = sock_connect(cfg->host, cfg->port, type, &addr, &alen);
+	if (fd < 0)
+		return fd;
+	ret = tun_chan_new(&ch, cfg->l, cfg->creds, kind, fd, cfg->handshake_ms,
+			   cfg->ops, cfg->user);
+	if (ret < 0) {
+		close(fd);
+		return ret;
+	}
+	memcpy(&ch->addr, &addr, alen);
+	ch->alen = alen;
+	ret = tun_chan_start(ch);
+	if (ret < 0) {
+		ch->ops = NULL;
+		tun_chan_close(ch);
+		return ret;
+	}
+	*out = ch;
+	return 0;
+}
+
+int tun_dtls_connect(struct tun_chan **out, const struct tun_listen_cfg *cfg)
+{
+	return client_connect(out, cfg, SOCK_DGRAM, TUN_CHAN_DGRAM_CLI);
+}
+
+int tun_tls_connect(struct tun_chan **out, const struct tun_listen_cfg *cfg)
+{
+	return client_connect(out, cfg, SOCK_STREAM, TUN_CHAN_STREAM);
+}

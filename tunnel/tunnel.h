@@ -1,0 +1,233 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The secure tunnel: HCI (H4 packets) between bgw-cdclient (client) and
+ * bgw-muxd (server), over DTLS 1.2 / UDP with the reliability layer
+ * (tunnel/rel.h), or over TLS / TCP where UDP is blocked. The protocol is
+ * written down in doc/protocol.md; this is the API both programs use.
+ *
+ * Everything runs in the caller's struct loop (lib/loop.h): no threads, no
+ * blocking calls after setup. Callbacks are (fn, user); a callback may call
+ * any function here, including those that end the session it was called
+ * for (the memory is released later, from the loop).
+ *
+ * Server:
+ *	tun_server_new(&srv, loop, &cfg, &ops, &auth, user);
+ *	  ops.on_session(user, s, name)      an authenticated session
+ *	  ops.on_packet(user, s, h4, len)    one whole H4 packet, in order
+ *	  ops.on_session_end(user, s, why)   s is gone after this returns
+ *	tun_session_send(s, h4, len)         -ENOBUFS: queue full, wait for
+ *	                                     ops.on_writable
+ * Client:
+ *	tun_client_new(&c, loop, &cfg, &ops, user);
+ *	  ops.on_ready / on_packet / on_down(reason, text)
+ *	tun_client_send(c, h4, len)
+ *
+ * A session survives its channel: when a client's address changes or its
+ * link drops, it reconnects and resumes within cfg.resume_s seconds, and
+ * neither side's owner notices (packets in flight are resent, none is lost
+ * or doubled). on_session_end / on_down come only when that fails.
+ */
+#ifndef BGW_TUNNEL_H
+#define BGW_TUNNEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "loop.h"
+#include "rel.h"
+
+/* Reasons: codes 1..99 travel in CLOSE / ERROR (doc/protocol.md). */
+enum tun_reason {
+	TUN_R_NONE = 0,
+	TUN_R_PROTOCOL = 1,		/* malformed or unexpected message */
+	TUN_R_VERSION = 2,		/* no common protocol version */
+	TUN_R_AUTH_FAILED = 3,		/* wrong user or password */
+	TUN_R_CERT_REQUIRED = 4,	/* certificate mode without one */
+	TUN_R_CERT_REVOKED = 5,
+	TUN_R_CERT_EXPIRED = 6,		/* expired or not yet valid */
+	TUN_R_CERT_INVALID = 7,		/* not from the CA, wrong purpose */
+	TUN_R_CERT_UNKNOWN = 8,		/* valid, but no user has it */
+	TUN_R_MODE_UNSUPPORTED = 9,	/* login mode not available */
+	TUN_R_RESUME_FAILED = 10,	/* session unknown, expired or proof bad */
+	TUN_R_BUSY = 11,		/* server at its session cap */
+	TUN_R_TIMEOUT = 12,		/* a state's time ran out */
+	TUN_R_SHUTDOWN = 13,		/* orderly close by the peer's owner */
+	TUN_R_REFUSED = 14,		/* the owner refused the session */
+	TUN_R_INTERNAL = 15,
+	TUN_R_RATE_LIMITED = 16,	/* too many failed logins */
+	/* Local only, never sent. */
+	TUN_R_SERVER_CERT = 100,	/* server certificate failed verification */
+	TUN_R_HANDSHAKE = 101,		/* (D)TLS handshake failed */
+	TUN_R_UNREACHABLE = 102,	/* no answer within the resume time */
+	TUN_R_LOCAL_CLOSE = 103,
+	TUN_R_RESUME_EXPIRED = 104,	/* server: detached for resume_s */
+	TUN_R_PEER_DEAD = 105,		/* dead-peer timeout (no resumption) */
+};
+
+/* A short English description, for the client's message and the log. */
+const char *tun_reason_str(int reason);
+
+enum tun_transport {
+	TUN_TRANSPORT_DTLS = 0,		/* default */
+	TUN_TRANSPORT_TLS = 1,		/* TCP fallback */
+};
+
+/* A verified client certificate, for mapping to a user. */
+struct tun_cert_info {
+	char cn[TUN_USER_MAX + 1];	/* subject CN ("" if absent or unusable) */
+	char serial[2 * 20 + 1];	/* hex, lower case */
+	uint8_t sha256[32];		/* SHA-256 of the DER certificate */
+	time_t not_after;
+};
+
+struct scram_verifier;
+
+/*
+ * Server-side authentication, supplied by the owner (bgw-muxd with the
+ * authdb). All optional; a NULL hook refuses its mode with a clear error.
+ */
+struct tun_auth_ops {
+	/*
+	 * A client certificate chained to the CA with the TLS client purpose
+	 * and within its validity. Write the user name (NUL-terminated, at
+	 * most TUN_USER_MAX bytes) to name and return 0, or return
+	 * -EKEYREVOKED (revoked: TUN_R_CERT_REVOKED), -ENOENT (no such user:
+	 * TUN_R_CERT_UNKNOWN), -EACCES (disabled: TUN_R_AUTH_FAILED).
+	 */
+	int (*cert_user)(void *user, const struct tun_cert_info *ci,
+			 char *name, size_t cap);
+	/*
+	 * Password mode: the SCRAM verifier for name. For an unknown or
+	 * disabled user return 0 with a fabricated verifier and *real =
+	 * false (authdb_scram_lookup does), so both walk the same path.
+	 */
+	int (*scram_lookup)(void *user, const char *name,
+			    struct scram_verifier *v, bool *real);
+	/* May this peer try a login now? -EAGAIN: rate limited. Optional. */
+	int (*login_allowed)(void *user, const char *name, const void *addr,
+			     size_t addrlen);
+	/* A login failed (for the rate limiter and the audit log). Optional. */
+	void (*login_failed)(void *user, const char *name, const void *addr,
+			     size_t addrlen, int reason);
+};
+
+struct tun_server;
+struct tun_session;
+
+struct tun_server_cfg {
+	const char *host;		/* bind address; NULL: "::" */
+	const char *udp_port;		/* NULL: no DTLS listener */
+	const char *tcp_port;		/* NULL: no TLS listener */
+	const char *ca_file;		/* the CA client certificates chain to */
+	const char *cert_file;		/* the server's certificate and key */
+	const char *key_file;
+	unsigned resume_s;		/* detached session lifetime; 0: 30 */
+	unsigned max_sessions;		/* 0: 16 */
+	unsigned max_pending;		/* channels not yet in a session; 0: 32 */
+	unsigned handshake_ms;		/* handshake + login; 0: 10000 */
+	const struct tun_rel_cfg *rel;	/* NULL: tun_rel_cfg_default() */
+};
+
+struct tun_server_ops {
+	/* A session is up for user name. Return < 0 to refuse it. */
+	int (*on_session)(void *user, struct tun_session *s, const char *name);
+	/* One whole H4 packet. 0, or -ENOBUFS: not now (tun_session_rx_kick). */
+	int (*on_packet)(void *user, struct tun_session *s,
+			 const uint8_t *h4, size_t len);
+	/* The session ended (reason: enum tun_reason); s is freed after. */
+	void (*on_session_end)(void *user, struct tun_session *s, int reason);
+	/* tun_session_send() has room again after -ENOBUFS. Optional. */
+	void (*on_writable)(void *user, struct tun_session *s);
+};
+
+int tun_server_new(struct tun_server **out, struct loop *l,
+		   const struct tun_server_cfg *cfg,
+		   const struct tun_server_ops *ops,
+		   const struct tun_auth_ops *auth, void *user);
+/* Closes every session (CLOSE sent, best effort) without callbacks. */
+void tun_server_free(struct tun_server *srv);
+/*
+ * Closed channels and ended sessions are released from the loop: run it
+ * once more (loop_iterate(l, 0)) after the last free before loop_free().
+ * Not to be called from inside one of this server's callbacks.
+ */
+/* Bound ports (useful with port "0" in tests); 0 if not listening. */
+uint16_t tun_server_udp_port(const struct tun_server *srv);
+uint16_t tun_server_tcp_port(const struct tun_server *srv);
+unsigned tun_server_session_count(const struct tun_server *srv);
+/* Channels in handshake or login: what a spoofed ClientHello would add. */
+unsigned tun_server_pending_count(const struct tun_server *srv);
+
+/*
+ * Queue one H4 packet (validated with h4_parse) for the client.
+ * -EBADMSG (not one valid H4 packet), -EMSGSIZE, -ENOBUFS (queue full,
+ * wait for on_writable), -ENOTCONN (the session is ending).
+ * While the client is away (resumable) packets still queue.
+ */
+int tun_session_send(struct tun_session *s, const uint8_t *h4, size_t len);
+/* Offer again a packet on_packet refused with -ENOBUFS. */
+void tun_session_rx_kick(struct tun_session *s);
+/* End the session: CLOSE(reason) to the client, then on_session_end. */
+void tun_session_close(struct tun_session *s, int reason);
+const char *tun_session_user(const struct tun_session *s);
+bool tun_session_is_attached(const struct tun_session *s);
+void tun_session_set_data(struct tun_session *s, void *data);
+void *tun_session_get_data(const struct tun_session *s);
+void tun_session_get_stats(const struct tun_session *s, struct tun_rel_stats *st);
+
+struct tun_client;
+
+struct tun_client_cfg {
+	const char *host;
+	const char *port;
+	enum tun_transport transport;
+	const char *ca_file;		/* the pinned BGW CA */
+	/* Certificate mode: both set. Otherwise password mode: */
+	const char *cert_file;
+	const char *key_file;
+	const char *user;
+	const char *password;		/* copied, wiped after the login */
+	size_t password_len;
+	unsigned handshake_ms;		/* per attempt; 0: 10000 */
+	const struct tun_rel_cfg *rel;	/* NULL: tun_rel_cfg_default() */
+	/* Versions offered in HELLO; 0: TUN_VERSION_MIN / MAX (tests). */
+	uint8_t version_min;
+	uint8_t version_max;
+};
+
+struct tun_client_ops {
+	/* Logged in (resumed false), or back after a resumption (true). */
+	void (*on_ready)(void *user, struct tun_client *c, const char *name,
+			 bool resumed);
+	int (*on_packet)(void *user, struct tun_client *c,
+			 const uint8_t *h4, size_t len);
+	/*
+	 * The session is over for good: reason (enum tun_reason) and a
+	 * message fit for the user (the server's text if it sent one). Free
+	 * the client after this (from the callback is fine).
+	 */
+	void (*on_down)(void *user, struct tun_client *c, int reason,
+			const char *text);
+	void (*on_writable)(void *user, struct tun_client *c);
+};
+
+/* Starts connecting; errors later arrive through on_down. */
+int tun_client_new(struct tun_client **out, struct loop *l,
+		   const struct tun_client_cfg *cfg,
+		   const struct tun_client_ops *ops, void *user);
+/* Sends CLOSE (best effort) and frees; no callback. NULL is fine. */
+void tun_client_free(struct tun_client *c);
+/* Same errors as tun_session_send; -ENOTCONN before the first on_ready. */
+int tun_client_send(struct tun_client *c, const uint8_t *h4, size_t len);
+void tun_client_rx_kick(struct tun_client *c);
+bool tun_client_is_ready(const struct tun_client *c);
+/*
+ * Drop the current channel and resume over a new one, as when the link
+ * changes (a roaming owner calls it on a network change; tests use it).
+ */
+void tun_client_reconnect(struct tun_client *c);
+void tun_client_get_stats(const struct tun_client *c, struct tun_rel_stats *st);
+
+#endif /* BGW_TUNNEL_H */

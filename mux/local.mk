@@ -13,3 +13,31 @@ tests_check_mux_core_SOURCES = tests/check_mux_core.c tests/mux_tctl.c tests/mux
 tests_check_mux_core_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/mux
 tests_check_mux_core_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_check_mux_core_LDADD = tests/libcheckmain.a mux/libmux.a lib/libbgw.a $(CHECK_LIBS)
+
+# The daemon's parts with sockets: the controller transports and the
+# configuration parser (unit-tested on its own).
+noinst_LIBRARIES += mux/libmuxd.a
+mux_libmuxd_a_SOURCES = \
+	mux/conf.c mux/conf.h \
+	mux/transport.c mux/transport.h
+mux_libmuxd_a_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/sim $(BLUEZ_CFLAGS)
+
+sbin_PROGRAMS += mux/bgw-muxd
+mux_bgw_muxd_SOURCES = mux/muxd.c
+mux_bgw_muxd_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/authdb
+mux_bgw_muxd_CFLAGS = $(AM_CFLAGS) $(GNUTLS_CFLAGS)
+mux_bgw_muxd_LDADD = mux/libmuxd.a mux/libmux.a authdb/libauthdb.a \
+	sim/libsim.a lib/libbgw.a $(GNUTLS_LIBS)
+
+tests_check_mux_conf_SOURCES = tests/check_mux_conf.c
+tests_check_mux_conf_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/mux
+tests_check_mux_conf_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_check_mux_conf_LDADD = tests/libcheckmain.a mux/libmuxd.a sim/libsim.a \
+	lib/libbgw.a $(GNUTLS_LIBS) $(CHECK_LIBS)
+check_PROGRAMS += tests/check_mux_conf
+TESTS += tests/check_mux_conf
+
+# The daemon end to end on the simulated controller (tests/sim-client is
+# built by sim/local.mk).
+TESTS += tests/t-mux-daemon.sh
+EXTRA_DIST += tests/t-mux-daemon.sh

@@ -28,6 +28,8 @@
 #include "loop.h"
 #include "mux_int.h"
 
+#define MUX_INQ_CACHE 32	/* inquiry responses kept for late joiners */
+
 struct mux {
 	struct loop *loop;
 	struct loop_timer *cmd_timer;
@@ -90,6 +92,13 @@ struct mux {
 	struct mux_session *adv_owner;
 	bool inq_active;
 	bool inq_cancelling;
+	/* Responses of the running inquiry, replayed to sessions that join it. */
+	struct {
+		uint8_t code;
+		uint8_t len;
+		uint8_t e[254];
+	} inq_cache[MUX_INQ_CACHE];
+	unsigned inq_cache_n;
 };
 
 enum { R_DONE, R_WAIT, R_SENT };
@@ -100,7 +109,9 @@ static const uint8_t required_evmask[8] = {
 	0x5f,	/* Inquiry Complete/Result, Conn Complete/Request, Disconn, Remote Name */
 	0x80,	/* Hardware Error (bit 15) */
 	0x00, 0x00,
-	0x00, 0x00, 0x00,
+	0x02,	/* Inquiry Result with RSSI (bit 33): the mux converts formats */
+	0x40,	/* Extended Inquiry Result (bit 46) */
+	0x00,
 	0x20,	/* LE Meta (bit 61) */
 };
 static const uint8_t required_lemask[8] = { 0x03 };	/* LE Conn Complete, Adv Report */
@@ -112,6 +123,7 @@ static void dispatch(struct mux *m);
 static void reconcile(struct mux *m);
 static void teardown(struct mux_session *s, uint8_t reason);
 static void drain_acl(struct mux *m);
+static void inq_replay(struct mux *m, struct mux_session *s);
 
 /* ------------------------------------------------------------------ */
 /* Small helpers */
@@ -1044,6 +1056,7 @@ static int cmd_process(struct mux *m, struct mux_session *s, const uint8_t *h4,
 			s->inquiring = true;
 			s->inq_seen_n = 0;
 			reply_cs(s, op, 0);
+			inq_replay(m, s);
 			return R_DONE;
 		}
 		break;
@@ -1544,6 +1557,7 @@ static void session_cmd_done(struct mux *m, const struct mux_outst *o,
 	case HCI_OP_INQUIRY:
 		if (!status) {
 			m->inq_active = true;
+			m->inq_cache_n = 0;
 			if (s) {
 				s->inquiring = true;
 				s->inq_seen_n = 0;
@@ -1899,22 +1913,21 @@ static unsigned inq_rank(uint8_t code)
  * One inquiry response to every inquiring session allowed to see it, in the
  * format its own Write Inquiry Mode asked for, once per inquiry.
  */
-static void inq_fanout(struct mux *m, uint8_t code, const uint8_t *e, size_t elen)
+static void inq_deliver(struct mux *m, struct mux_session *s, uint8_t code,
+			const uint8_t *e, size_t elen)
 {
 	struct bdaddr a = addr_at(e);
-	unsigned i;
 
-	for (i = 0; i < m->nsess; i++) {
-		struct mux_session *s = m->sess[i];
+	{
 		unsigned want = s->reg[REG_INQ_MODE][0];
 		uint8_t out[255];
 		uint8_t oc;
 		size_t n = 0;
 
 		if (!s->inquiring || s->dead || !may_access(m, s, &a, BDADDR_PUBLIC))
-			continue;
+			return;
 		if (seen_check_add(s->inq_seen, &s->inq_seen_n, &a, 0, 0))
-			continue;
+			return;
 		if (want > inq_rank(code))
 			want = inq_rank(code);
 		out[n++] = 1;
@@ -1941,6 +1954,36 @@ static void inq_fanout(struct mux *m, uint8_t code, const uint8_t *e, size_t ele
 		}
 		sess_event(s, oc, out, n);
 	}
+}
+
+static void inq_fanout(struct mux *m, uint8_t code, const uint8_t *e, size_t elen)
+{
+	struct bdaddr a = addr_at(e);
+	unsigned i;
+
+	/* Kept (latest response per device) for sessions that join later. */
+	for (i = 0; i < m->inq_cache_n; i++)
+		if (!memcmp(m->inq_cache[i].e, a.b, 6))
+			break;
+	if (i < MUX_INQ_CACHE && elen <= sizeof(m->inq_cache[0].e)) {
+		m->inq_cache[i].code = code;
+		m->inq_cache[i].len = (uint8_t)elen;
+		memcpy(m->inq_cache[i].e, e, elen);
+		if (i == m->inq_cache_n)
+			m->inq_cache_n++;
+	}
+	for (i = 0; i < m->nsess; i++)
+		inq_deliver(m, m->sess[i], code, e, elen);
+}
+
+/* A session joining the running inquiry gets what it already found. */
+static void inq_replay(struct mux *m, struct mux_session *s)
+{
+	unsigned i;
+
+	for (i = 0; i < m->inq_cache_n; i++)
+		inq_deliver(m, s, m->inq_cache[i].code, m->inq_cache[i].e,
+			    m->inq_cache[i].len);
 }
 
 static void on_inquiry_result(struct mux *m, uint8_t code, const uint8_t *p, uint8_t plen)
@@ -2739,6 +2782,12 @@ int mux_ctrl_input(struct mux *m, const uint8_t *h4, size_t len)
 	}
 	if (!m->up)
 		return 0;
+	if (log_is_enabled(LOG_DEBUG) && pkt.type == H4_EVT) {
+		char sum[128];
+
+		hcistr_summary(sum, sizeof(sum), h4, len);
+		log_debug("<- ctrl %s", sum);
+	}
 	switch (pkt.type) {
 	case H4_EVT:
 		ctrl_event(m, &pkt);

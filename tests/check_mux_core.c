@@ -437,6 +437,12 @@ START_TEST(init_waits_for_controller)
 	mux_ctrl_up(mx);
 	tctl_pump(tc);
 	ck_assert_int_eq(host_done(&a, HCI_OP_READ_BD_ADDR, NULL, NULL), 0);
+	/*
+	 * With only default masks, the physical mask still enables the
+	 * inquiry result formats the mux converts (RSSI bit 33, EIR bit 46).
+	 */
+	ck_assert(tc->evmask[4] & 0x02);
+	ck_assert(tc->evmask[5] & 0x40);
 	env_down(hs, 1);
 }
 END_TEST
@@ -545,6 +551,32 @@ START_TEST(shared_inquiry_acl_filtered)
 	/* Each gets its own Inquiry Complete. */
 	ck_assert_int_eq(host_take(&a, HCI_EV_INQUIRY_COMPLETE, -1, &st), 1);
 	ck_assert_int_eq(host_take(&b, HCI_EV_INQUIRY_COMPLETE, -1, &st), 1);
+	env_down(hs, 2);
+}
+END_TEST
+
+START_TEST(inquiry_join_replays_results)
+{
+	struct host a, b;
+	struct host *hs[] = { &a, &b };
+	struct bdaddr rd;
+
+	env_up(8, 8, 4);
+	host_start(&a, "alice");
+	host_start(&b, "bob");
+	host_init(&a);
+	host_init(&b);
+	host_inquiry(&a);
+	tbdaddr(&rd, 2);
+	tctl_inquiry_result(tc, &rd);
+	tbdaddr(&rd, 1);
+	tctl_inquiry_result(tc, &rd);
+	tctl_pump(tc);
+	/* bob joins late: he still gets the device found before (2, not 1). */
+	host_inquiry(&b);
+	ck_assert(host_saw_addr(&b, HCI_EV_EXT_INQUIRY_RESULT, -1, 2));
+	ck_assert_uint_eq(host_count(&b, HCI_EV_EXT_INQUIRY_RESULT, -1), 1);
+	ck_assert_uint_eq(host_count(&a, HCI_EV_EXT_INQUIRY_RESULT, -1), 2);
 	env_down(hs, 2);
 }
 END_TEST
@@ -1508,6 +1540,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc_core, same_opcode_never_twice_and_completion_to_sender);
 	tcase_add_test(tc_core, fair_round_robin);
 	tcase_add_test(tc_core, shared_inquiry_acl_filtered);
+	tcase_add_test(tc_core, inquiry_join_replays_results);
 	tcase_add_test(tc_core, inquiry_result_format_per_session);
 	tcase_add_test(tc_core, inquiry_cancel_only_when_nobody_needs_it);
 	tcase_add_test(tc_core, forbidden_connect_refused_not_forwarded);

@@ -1,0 +1,251 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bgw-muxd.conf parser. Untrusted in the sense that a typo must never be
+ * half-applied: every line is checked completely, caps are enforced (a
+ * long line is an error, never split), and the caller applies the result
+ * only after muxd_conf_finish() succeeded.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "log.h"
+#include "mux.h"
+
+#define MAX_WORDS 4
+
+void muxd_conf_init(struct muxd_conf *c)
+{
+	memset(c, 0, sizeof(*c));
+	strcpy(c->controller, "sim");
+	c->max_sessions = 4;
+	c->queue_kib = 256;
+	c->log_level = LOG_INFO;
+	c->socket_mode = 0660;
+	c->sim_time_scale = 1.0;
+}
+
+static int bad(struct muxd_conf *c, char *err, size_t errlen, const char *what,
+	       const char *val)
+{
+	if (err && errlen)
+		snprintf(err, errlen, "%u: %s%s%s%s", c->lineno, what,
+			 val ? ": '" : "", val ? val : "", val ? "'" : "");
+	return -EINVAL;
+}
+
+static int parse_uint(const char *s, unsigned long min, unsigned long max,
+		      int base, unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (!*s || *s == '-' || *s == '+')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, base);
+	if (errno || *end || v < min || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static bool user_name_ok(const char *s)
+{
+	size_t i, n = strlen(s);
+
+	if (n < 1 || n > 32 || !((s[0] >= 'a' && s[0] <= 'z') || s[0] == '_'))
+		return false;
+	for (i = 1; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
+		      s[i] == '_' || s[i] == '.' || s[i] == '-'))
+			return false;
+	return true;
+}
+
+int muxd_conf_line(struct muxd_conf *c, const char *line, size_t len,
+		   char *err, size_t errlen)
+{
+	char buf[MUXD_CONF_LINE_MAX + 1];
+	char *w[MAX_WORDS + 1];
+	unsigned nw = 0;
+	unsigned long v;
+	char *p, *save = NULL;
+	size_t i;
+
+	c->lineno++;
+	if (c->lineno > MUXD_CONF_LINES_MAX)
+		return bad(c, err, errlen, "too many lines", NULL);
+	if (len > MUXD_CONF_LINE_MAX)
+		return bad(c, err, errlen, "line too long", NULL);
+	for (i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)line[i];
+
+		if (ch == '\0' || (ch < 0x20 && ch != '\t') || ch == 0x7f)
+			return bad(c, err, errlen, "control character in line", NULL);
+	}
+	memcpy(buf, line, len);
+	buf[len] = '\0';
+	for (p = strtok_r(buf, " \t", &save); p; p = strtok_r(NULL, " \t", &save)) {
+		if (p[0] == '#')
+			break;
+		if (nw == MAX_WORDS)
+			return bad(c, err, errlen, "too many words", NULL);
+		w[nw++] = p;
+	}
+	if (nw == 0)
+		return 0;
+	w[nw] = NULL;
+
+#define NEED(n) do { if (nw != (n)) return bad(c, err, errlen, "wrong number of values for", w[0]); } while (0)
+	if (strcmp(w[0], "controller") == 0) {
+		char terr[256];
+
+		NEED(2);
+		if (c->seen_controller)
+			return bad(c, err, errlen, "duplicate", w[0]);
+		if (mux_transport_check(w[1], terr, sizeof(terr)) < 0)
+			return bad(c, err, errlen, "bad controller URI", w[1]);
+		strcpy(c->controller, w[1]);
+		c->seen_controller = true;
+	} else if (strcmp(w[0], "listen") == 0) {
+		NEED(2);
+		if (strncmp(w[1], "unix:", 5) != 0 || w[1][5] != '/')
+			return bad(c, err, errlen, "listen wants unix:/absolute/path", w[1]);
+		if (strlen(w[1] + 5) >= 108 || strlen(w[1] + 5) >= MUXD_PATH_MAX)
+			return bad(c, err, errlen, "socket path too long", w[1]);
+		if (c->nlisten >= MUXD_LISTEN_MAX)
+			return bad(c, err, errlen, "too many listen lines", NULL);
+		strcpy(c->listen[c->nlisten++], w[1] + 5);
+	} else if (strcmp(w[0], "authdb") == 0) {
+		NEED(2);
+		if (c->seen_authdb)
+			return bad(c, err, errlen, "duplicate", w[0]);
+		if (w[1][0] != '/' || strlen(w[1]) >= MUXD_PATH_MAX)
+			return bad(c, err, errlen, "authdb wants an absolute path", w[1]);
+		strcpy(c->authdb, w[1]);
+		c->seen_authdb = true;
+	} else if (strcmp(w[0], "max-sessions") == 0) {
+		NEED(2);
+		if (parse_uint(w[1], 1, MUX_MAX_SESSIONS, 10, &v) < 0)
+			return bad(c, err, errlen, "max-sessions must be 1 to 32", w[1]);
+		c->max_sessions = (unsigned)v;
+	} else if (strcmp(w[0], "queue-kib") == 0) {
+		NEED(2);
+		if (parse_uint(w[1], 16, 65536, 10, &v) < 0)
+			return bad(c, err, errlen, "queue-kib must be 16 to 65536", w[1]);
+		c->queue_kib = (unsigned)v;
+	} else if (strcmp(w[0], "log-level") == 0) {
+		int lv;
+
+		NEED(2);
+		lv = log_level_parse(w[1]);
+		if (lv < 0)
+			return bad(c, err, errlen, "log-level must be err, warning, notice, info or debug", w[1]);
+		c->log_level = lv;
+	} else if (strcmp(w[0], "socket-mode") == 0) {
+		NEED(2);
+		if (parse_uint(w[1], 0, 0777, 8, &v) < 0)
+			return bad(c, err, errlen, "socket-mode must be octal, at most 0777", w[1]);
+		c->socket_mode = (unsigned)v;
+	} else if (strcmp(w[0], "uid-map") == 0) {
+		NEED(3);
+		if (parse_uint(w[1], 0, 0xfffffffeul, 10, &v) < 0)
+			return bad(c, err, errlen, "bad uid", w[1]);
+		if (!user_name_ok(w[2]))
+			return bad(c, err, errlen, "bad user name", w[2]);
+		for (i = 0; i < c->nuidmap; i++)
+			if (c->uidmap[i].uid == (uid_t)v)
+				return bad(c, err, errlen, "duplicate uid-map for", w[1]);
+		if (c->nuidmap >= MUXD_UIDMAP_MAX)
+			return bad(c, err, errlen, "too many uid-map lines", NULL);
+		c->uidmap[c->nuidmap].uid = (uid_t)v;
+		strcpy(c->uidmap[c->nuidmap].user, w[2]);
+		c->nuidmap++;
+	} else if (strcmp(w[0], "sim-time-scale") == 0) {
+		char *end;
+		double d;
+
+		NEED(2);
+		errno = 0;
+		d = strtod(w[1], &end);
+		if (errno || *end || !(d >= 0.001 && d <= 1000.0))
+			return bad(c, err, errlen, "sim-time-scale must be 0.001 to 1000", w[1]);
+		c->sim_time_scale = d;
+	} else {
+		return bad(c, err, errlen, "unknown keyword", w[0]);
+	}
+#undef NEED
+	return 0;
+}
+
+int muxd_conf_finish(struct muxd_conf *c, char *err, size_t errlen)
+{
+	/* No allow-all fallback: without an authdb nobody could be checked. */
+	if (!c->seen_authdb) {
+		snprintf(err, errlen, "no authdb line: the access lists are required");
+		return -EINVAL;
+	}
+	if (c->nlisten == 0) {
+		snprintf(err, errlen, "no listen line: nothing would reach the controller");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int muxd_conf_load(const char *path, struct muxd_conf *c, char *err, size_t errlen)
+{
+	char line[MUXD_CONF_LINE_MAX + 2];
+	char lerr[320];
+	FILE *f;
+	int r = 0;
+
+	muxd_conf_init(c);
+	f = fopen(path, "re");
+	if (!f) {
+		r = -errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return r;
+	}
+	for (;;) {
+		size_t n = 0;
+		int ch = 0;
+
+		/* Byte by byte so an embedded NUL or an overlong line is seen. */
+		while (n < sizeof(line) && (ch = getc(f)) != EOF && ch != '\n')
+			line[n++] = (char)ch;
+		if (n == sizeof(line)) {
+			c->lineno++;
+			snprintf(err, errlen, "%s:%u: line too long", path, c->lineno);
+			r = -EINVAL;
+			break;
+		}
+		if (ch == EOF && n == 0)
+			break;
+		r = muxd_conf_line(c, line, n, lerr, sizeof(lerr));
+		if (r < 0) {
+			snprintf(err, errlen, "%s:%s", path, lerr);
+			break;
+		}
+		if (ch == EOF)
+			break;
+	}
+	if (!r && ferror(f)) {
+		snprintf(err, errlen, "%s: read error", path);
+		r = -EIO;
+	}
+	fclose(f);
+	if (!r) {
+		r = muxd_conf_finish(c, lerr, sizeof(lerr));
+		if (r < 0)
+			snprintf(err, errlen, "%s: %s", path, lerr);
+	}
+	return r;
+}

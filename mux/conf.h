@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bgw-muxd's configuration file (man/bgw-muxd.conf.5). The parser is split
+ * init/line/finish so the real parser is what the unit tests drive; a file
+ * applies only if every line parsed (nothing is applied after an error).
+ */
+#ifndef BGW_MUX_CONF_H
+#define BGW_MUX_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "transport.h"
+
+#define MUXD_CONF_LINE_MAX	1024
+#define MUXD_CONF_LINES_MAX	4096
+#define MUXD_LISTEN_MAX		4
+#define MUXD_UIDMAP_MAX		64
+#define MUXD_PATH_MAX		256
+#define MUXD_DEFAULT_CONF	"/etc/bgw/bgw-muxd.conf"
+
+struct muxd_uidmap {
+	uid_t uid;
+	char user[64];
+};
+
+struct muxd_conf {
+	char controller[MUX_URI_MAX];
+	char listen[MUXD_LISTEN_MAX][MUXD_PATH_MAX];	/* Unix socket paths */
+	unsigned nlisten;
+	char authdb[MUXD_PATH_MAX];
+	unsigned max_sessions;
+	unsigned queue_kib;		/* per-session outbound queue */
+	int log_level;			/* syslog priority */
+	unsigned socket_mode;
+	double sim_time_scale;
+	struct muxd_uidmap uidmap[MUXD_UIDMAP_MAX];
+	unsigned nuidmap;
+	/* parser state */
+	unsigned lineno;
+	bool seen_controller;
+	bool seen_authdb;
+};
+
+/* Defaults: controller sim, no listener, max-sessions 4, queue 256 KiB. */
+void muxd_conf_init(struct muxd_conf *c);
+/*
+ * One line (without its newline; len counts every byte, so an embedded NUL
+ * is refused). 0 or -EINVAL with "LINE: message" in err.
+ */
+int muxd_conf_line(struct muxd_conf *c, const char *line, size_t len,
+		   char *err, size_t errlen);
+/* Cross-checks (a listener and an authdb are required). */
+int muxd_conf_finish(struct muxd_conf *c, char *err, size_t errlen);
+/* Read a whole file; err gets "PATH:LINE: message". */
+int muxd_conf_load(const char *path, struct muxd_conf *c, char *err, size_t errlen);
+
+#endif /* BGW_MUX_CONF_H */

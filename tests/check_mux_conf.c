@@ -1,0 +1,193 @@
+/* SPDX-License-Identifier: MIT */
+/* bgw-muxd.conf parser: good lines, every error path, caps, embedded NUL. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check_main.h"
+#include "conf.h"
+#include "log.h"
+#include "transport.h"
+
+static int line(struct muxd_conf *c, const char *s, char *err)
+{
+	return muxd_conf_line(c, s, strlen(s), err, 256);
+}
+
+START_TEST(good_file_lines)
+{
+	struct muxd_conf c;
+	char err[256];
+
+	muxd_conf_init(&c);
+	ck_assert_str_eq(c.controller, "sim");
+	ck_assert_int_eq(line(&c, "# comment", err), 0);
+	ck_assert_int_eq(line(&c, "", err), 0);
+	ck_assert_int_eq(line(&c, "  controller\thci:0   # trailing comment", err), 0);
+	ck_assert_str_eq(c.controller, "hci:0");
+	ck_assert_int_eq(line(&c, "listen unix:/run/bgw/muxd.sock", err), 0);
+	ck_assert_int_eq(line(&c, "authdb /etc/bgw/authdb", err), 0);
+	ck_assert_int_eq(line(&c, "max-sessions 8", err), 0);
+	ck_assert_int_eq(line(&c, "queue-kib 512", err), 0);
+	ck_assert_int_eq(line(&c, "log-level debug", err), 0);
+	ck_assert_int_eq(line(&c, "socket-mode 0660", err), 0);
+	ck_assert_int_eq(line(&c, "uid-map 100000 livingroom", err), 0);
+	ck_assert_int_eq(line(&c, "sim-time-scale 0.5", err), 0);
+	ck_assert_int_eq(muxd_conf_finish(&c, err, sizeof(err)), 0);
+	ck_assert_str_eq(c.listen[0], "/run/bgw/muxd.sock");
+	ck_assert_uint_eq(c.max_sessions, 8);
+	ck_assert_uint_eq(c.socket_mode, 0660);
+	ck_assert_uint_eq(c.uidmap[0].uid, 100000);
+	ck_assert_str_eq(c.uidmap[0].user, "livingroom");
+	ck_assert_int_eq(c.log_level, LOG_DEBUG);
+}
+END_TEST
+
+START_TEST(errors_name_the_line)
+{
+	static const char *bad[] = {
+		"bogus 1",
+		"controller",
+		"controller sim extra",
+		"controller bt:0",
+		"controller tcp:nohostport",
+		"controller h4:/dev/ttyS0,12345",
+		"controller hci:x",
+		"listen tcp:1.2.3.4:1",
+		"listen unix:relative",
+		"authdb relative/path",
+		"max-sessions 0",
+		"max-sessions 33",
+		"max-sessions -1",
+		"max-sessions 4x",
+		"queue-kib 1",
+		"log-level loud",
+		"socket-mode 0999",
+		"socket-mode 01777",
+		"uid-map abc alice",
+		"uid-map 1000 Alice",
+		"uid-map 1000 a/b",
+		"sim-time-scale 0",
+		"sim-time-scale nan",
+		"a b c d e",
+	};
+	struct muxd_conf c;
+	char err[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		muxd_conf_init(&c);
+		ck_assert_int_eq(line(&c, "# first", err), 0);
+		ck_assert_msg(line(&c, bad[i], err) == -EINVAL, "accepted: %s", bad[i]);
+		ck_assert_msg(strncmp(err, "2: ", 3) == 0, "%s -> %s", bad[i], err);
+	}
+	/* Duplicates. */
+	muxd_conf_init(&c);
+	ck_assert_int_eq(line(&c, "controller sim", err), 0);
+	ck_assert_int_eq(line(&c, "controller sim", err), -EINVAL);
+	ck_assert_int_eq(line(&c, "uid-map 5 a", err), 0);
+	ck_assert_int_eq(line(&c, "uid-map 5 b", err), -EINVAL);
+}
+END_TEST
+
+START_TEST(caps_nul_and_control_characters)
+{
+	struct muxd_conf c;
+	char err[256], longl[MUXD_CONF_LINE_MAX + 2];
+	unsigned i;
+
+	muxd_conf_init(&c);
+	ck_assert_int_eq(muxd_conf_line(&c, "controller sim\0x", 16, err, sizeof(err)), -EINVAL);
+	ck_assert_int_eq(muxd_conf_line(&c, "controller\rsim", 14, err, sizeof(err)), -EINVAL);
+	memset(longl, 'a', sizeof(longl));
+	ck_assert_int_eq(muxd_conf_line(&c, longl, MUXD_CONF_LINE_MAX + 1, err, sizeof(err)),
+			 -EINVAL);
+	muxd_conf_init(&c);
+	for (i = 0; i < MUXD_LISTEN_MAX; i++) {
+		char l[64];
+
+		snprintf(l, sizeof(l), "listen unix:/tmp/s%u", i);
+		ck_assert_int_eq(line(&c, l, err), 0);
+	}
+	/* One more is an error, never silently dropped. */
+	ck_assert_int_eq(line(&c, "listen unix:/tmp/more", err), -EINVAL);
+}
+END_TEST
+
+START_TEST(finish_requires_authdb_and_listener)
+{
+	struct muxd_conf c;
+	char err[256];
+
+	muxd_conf_init(&c);
+	ck_assert_int_eq(line(&c, "listen unix:/tmp/x", err), 0);
+	ck_assert_int_eq(muxd_conf_finish(&c, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "authdb"));
+	muxd_conf_init(&c);
+	ck_assert_int_eq(line(&c, "authdb /x", err), 0);
+	ck_assert_int_eq(muxd_conf_finish(&c, err, sizeof(err)), -EINVAL);
+}
+END_TEST
+
+START_TEST(load_file_reports_path_and_line)
+{
+	char path[] = "/tmp/check_mux_conf.XXXXXX";
+	struct muxd_conf c;
+	char err[600];
+	FILE *f;
+	int fd;
+
+	fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	f = fdopen(fd, "w");
+	fputs("controller sim\nlisten unix:/tmp/x\nauthdb /a\nmax-sessions 99\n", f);
+	fclose(f);
+	ck_assert_int_eq(muxd_conf_load(path, &c, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, ":4: max-sessions"));
+	f = fopen(path, "w");
+	fputs("controller unix:/run/btvirt\nlisten unix:/tmp/x\nauthdb /a", f);	/* no final newline */
+	fclose(f);
+	ck_assert_int_eq(muxd_conf_load(path, &c, err, sizeof(err)), 0);
+	ck_assert_str_eq(c.controller, "unix:/run/btvirt");
+	unlink(path);
+	ck_assert_int_eq(muxd_conf_load(path, &c, err, sizeof(err)), -ENOENT);
+}
+END_TEST
+
+START_TEST(transport_uris)
+{
+	char err[256];
+
+	ck_assert_int_eq(mux_transport_check("sim", err, sizeof(err)), 0);
+	ck_assert_int_eq(mux_transport_check("sim:/etc/bgw/house", err, sizeof(err)), 0);
+	ck_assert_int_eq(mux_transport_check("unix:/run/x", err, sizeof(err)), 0);
+	ck_assert_int_eq(mux_transport_check("tcp:localhost:6402", err, sizeof(err)), 0);
+	ck_assert_int_eq(mux_transport_check("tcp:[::1]:6402", err, sizeof(err)), 0);
+	ck_assert_int_eq(mux_transport_check("h4:/dev/ttyUSB0,921600,flow", err, sizeof(err)), 0);
+	ck_assert_int_eq(mux_transport_check("hci:1", err, sizeof(err)), 0);
+	ck_assert_int_eq(mux_transport_check("hci:", err, sizeof(err)), -EINVAL);
+	ck_assert_int_eq(mux_transport_check("tcp::1", err, sizeof(err)), -EINVAL);
+	ck_assert_int_eq(mux_transport_check("h4:ttyS0", err, sizeof(err)), -EINVAL);
+	ck_assert_int_eq(mux_transport_check("usb:1", err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "unknown controller URI"));
+}
+END_TEST
+
+Suite *test_suite(void)
+{
+	Suite *s = suite_create("mux_conf");
+	TCase *tc = tcase_create("conf");
+
+	tcase_add_test(tc, good_file_lines);
+	tcase_add_test(tc, errors_name_the_line);
+	tcase_add_test(tc, caps_nul_and_control_characters);
+	tcase_add_test(tc, finish_requires_authdb_and_listener);
+	tcase_add_test(tc, load_file_reports_path_and_line);
+	tcase_add_test(tc, transport_uris);
+	suite_add_tcase(s, tc);
+	return s;
+}

@@ -60,12 +60,36 @@ struct rec {
 	char **members;
 };
 
+/*
+ * Sorted views of the records for lookups in O(log n): built when a file
+ * has been parsed and after each edit. They also find duplicates (equal
+ * neighbours), so parsing a file at the caps stays O(n log n).
+ */
+enum idx_kind {
+	IDX_USER,		/* by name */
+	IDX_PASSWORD,		/* by name */
+	IDX_GROUP,		/* by name */
+	IDX_DEVICE,		/* by address, type */
+	IDX_ALLOW,		/* by address, type, principal */
+	IDX_CERT,		/* by serial */
+	IDX_CERT_FPR,		/* by fingerprint */
+	IDX_REVOKE,		/* by serial */
+	IDX_NKINDS,
+};
+
+struct idx {
+	struct rec **v;
+	size_t n;
+};
+
 struct authdb {
 	unsigned refs;
 	struct rec **recs;
 	size_t n;
 	size_t cap;
 	size_t count[REC_NKINDS];
+	bool indexed;		/* idx matches recs */
+	struct idx idx[IDX_NKINDS];
 };
 
 struct authdb_parser {
@@ -73,6 +97,7 @@ struct authdb_parser {
 	char *source;
 	unsigned lineno;
 	bool failed;
+	bool checked;		/* db_crosscheck done */
 	bool quiet;		/* the caller reports the error itself */
 	char err[AUTHDB_ERR_MAX];
 };
@@ -140,6 +165,8 @@ void authdb_free(struct authdb *db)
 
 	if (!db || --db->refs > 0)
 		return;
+	for (i = 0; i < IDX_NKINDS; i++)
+		free(db->idx[i].v);
 	for (i = 0; i < db->n; i++)
 		rec_free(db->recs[i]);
 	free(db->recs);
@@ -166,6 +193,7 @@ static int db_insert(struct authdb *db, size_t pos, struct rec *r)
 	db->recs[pos] = r;
 	db->n++;
 	db->count[r->kind]++;
+	db->indexed = false;
 	return 0;
 }
 
@@ -174,6 +202,7 @@ static void db_remove(struct authdb *db, size_t pos)
 	struct rec *r = db->recs[pos];
 
 	db->count[r->kind]--;
+	db->indexed = false;
 	memmove(&db->recs[pos], &db->recs[pos + 1],
 		(db->n - pos - 1) * sizeof(*db->recs));
 	db->n--;
@@ -445,11 +474,128 @@ const char *authdb_parser_error(const struct authdb_parser *p)
 	return p ? p->err : "";
 }
 
+/* ---- index ------------------------------------------------------------ */
+
+static int cmp_addr(const struct rec *a, const struct rec *b)
+{
+	int c = memcmp(a->addr.b, b->addr.b, sizeof(a->addr.b));
+
+	return c ? c : (int)a->type - (int)b->type;
+}
+
+/* Key comparison of two records of the index's kind (lineno excluded). */
+static int idx_key_cmp(enum idx_kind k, const struct rec *a, const struct rec *b)
+{
+	int c;
+
+	switch (k) {
+	case IDX_USER:
+	case IDX_PASSWORD:
+	case IDX_GROUP:
+		return strcmp(a->name, b->name);
+	case IDX_DEVICE:
+		return cmp_addr(a, b);
+	case IDX_ALLOW:
+		c = cmp_addr(a, b);
+		return c ? c : strcmp(a->name, b->name);
+	case IDX_CERT:
+	case IDX_REVOKE:
+		return strcmp(a->serial, b->serial);
+	case IDX_CERT_FPR:
+		return memcmp(a->fpr, b->fpr, AUTHDB_FPR_LEN);
+	default:
+		return 0;
+	}
+}
+
+static const enum rec_kind idx_rec_kind[IDX_NKINDS] = {
+	[IDX_USER] = REC_USER, [IDX_PASSWORD] = REC_PASSWORD,
+	[IDX_GROUP] = REC_GROUP, [IDX_DEVICE] = REC_DEVICE,
+	[IDX_ALLOW] = REC_ALLOW, [IDX_CERT] = REC_CERT,
+	[IDX_CERT_FPR] = REC_CERT, [IDX_REVOKE] = REC_REVOKE,
+};
+
+static int idx_sort_cmp(const void *pa, const void *pb, void *kind)
+{
+	const struct rec *a = *(struct rec *const *)pa, *b = *(struct rec *const *)pb;
+	int c = idx_key_cmp(*(enum idx_kind *)kind, a, b);
+
+	/* Equal keys in file order, so a duplicate is the later line. */
+	if (c)
+		return c;
+	return a->lineno < b->lineno ? -1 : a->lineno > b->lineno;
+}
+
+/*
+ * Rebuild every index. Returns 0, -ENOMEM, or -EEXIST with *dup the first
+ * (lowest-numbered) line that repeats an entry and *dup_kind its index.
+ */
+static int db_reindex(struct authdb *db, const struct rec **dup,
+		      enum idx_kind *dup_kind)
+{
+	enum idx_kind k;
+	size_t i, n;
+
+	*dup = NULL;
+	for (k = 0; k < IDX_NKINDS; k++) {
+		struct idx *x = &db->idx[k];
+		struct rec **v;
+
+		n = db->count[idx_rec_kind[k]];
+		v = reallocarray(NULL, n ? n : 1, sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		free(x->v);
+		x->v = v;
+		x->n = 0;
+		for (i = 0; i < db->n; i++)
+			if (db->recs[i]->kind == idx_rec_kind[k])
+				x->v[x->n++] = db->recs[i];
+		qsort_r(x->v, x->n, sizeof(*x->v), idx_sort_cmp, &k);
+		for (i = 1; i < x->n; i++)
+			if (!idx_key_cmp(k, x->v[i - 1], x->v[i]) &&
+			    (!*dup || x->v[i]->lineno < (*dup)->lineno)) {
+				*dup = x->v[i];
+				*dup_kind = k;
+			}
+	}
+	db->indexed = true;
+	return *dup ? -EEXIST : 0;
+}
+
+/* First record of index k whose key equals key's (NULL if none). */
+static struct rec *idx_lower(const struct authdb *db, enum idx_kind k,
+			     const struct rec *key, size_t *at)
+{
+	const struct idx *x = &db->idx[k];
+	size_t lo = 0, hi = x->n, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (idx_key_cmp(k, x->v[mid], key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (at)
+		*at = lo;
+	return lo < x->n && !idx_key_cmp(k, x->v[lo], key) ? x->v[lo] : NULL;
+}
+
+/* Lookups: through the index when it is current, else by a scan (edits). */
 static struct rec *db_find(const struct authdb *db, enum rec_kind kind,
 			   const char *name, size_t *pos)
 {
+	struct rec key;
 	size_t i;
 
+	memset(&key, 0, sizeof(key));
+	if (db->indexed && !pos && (kind == REC_USER || kind == REC_GROUP ||
+				    kind == REC_PASSWORD)) {
+		snprintf(key.name, sizeof(key.name), "%s", name);
+		return idx_lower(db, kind == REC_USER ? IDX_USER :
+				 kind == REC_GROUP ? IDX_GROUP : IDX_PASSWORD, &key, NULL);
+	}
 	for (i = 0; i < db->n; i++) {
 		struct rec *r = db->recs[i];
 
@@ -466,8 +612,17 @@ static struct rec *db_find_addr(const struct authdb *db, enum rec_kind kind,
 				const char *principal, const struct bdaddr *a,
 				uint8_t type, size_t *pos)
 {
+	struct rec key;
 	size_t i;
 
+	memset(&key, 0, sizeof(key));
+	if (db->indexed && !pos && (kind == REC_DEVICE || (kind == REC_ALLOW && principal))) {
+		key.addr = *a;
+		key.type = type;
+		snprintf(key.name, sizeof(key.name), "%s", principal ? principal : "");
+		return idx_lower(db, kind == REC_DEVICE ? IDX_DEVICE : IDX_ALLOW, &key,
+				 NULL);
+	}
 	for (i = 0; i < db->n; i++) {
 		struct rec *r = db->recs[i];
 
@@ -484,10 +639,33 @@ static struct rec *db_find_addr(const struct authdb *db, enum rec_kind kind,
 static struct rec *db_find_serial(const struct authdb *db, enum rec_kind kind,
 				  const char *serial)
 {
+	struct rec key;
 	size_t i;
 
+	memset(&key, 0, sizeof(key));
+	if (db->indexed) {
+		snprintf(key.serial, sizeof(key.serial), "%s", serial);
+		return idx_lower(db, kind == REC_CERT ? IDX_CERT : IDX_REVOKE, &key, NULL);
+	}
 	for (i = 0; i < db->n; i++)
 		if (db->recs[i]->kind == kind && !strcmp(db->recs[i]->serial, serial))
+			return db->recs[i];
+	return NULL;
+}
+
+static struct rec *db_find_fpr(const struct authdb *db, const uint8_t *fpr)
+{
+	struct rec key;
+	size_t i;
+
+	memset(&key, 0, sizeof(key));
+	if (db->indexed) {
+		memcpy(key.fpr, fpr, AUTHDB_FPR_LEN);
+		return idx_lower(db, IDX_CERT_FPR, &key, NULL);
+	}
+	for (i = 0; i < db->n; i++)
+		if (db->recs[i]->kind == REC_CERT &&
+		    !memcmp(db->recs[i]->fpr, fpr, AUTHDB_FPR_LEN))
 			return db->recs[i];
 	return NULL;
 }
@@ -509,8 +687,6 @@ static int parse_user(struct authdb_parser *p, struct toks *t, struct rec *r)
 		return perr(p, p->lineno, "user: missing name", NULL);
 	if (parse_name(p, "bad user name", t->v[1], r->name))
 		return -EINVAL;
-	if (db_find(p->db, REC_USER, r->name, NULL))
-		return perr(p, p->lineno, "duplicate user", r->name);
 	for (i = 2; i < t->n; i++) {
 		unsigned f;
 
@@ -549,8 +725,6 @@ static int parse_password(struct authdb_parser *p, struct toks *t, struct rec *r
 			    "password: too many fields", NULL);
 	if (parse_name(p, "bad user name", t->v[1], r->name))
 		return -EINVAL;
-	if (db_find(p->db, REC_PASSWORD, r->name, NULL))
-		return perr(p, p->lineno, "duplicate password for user", r->name);
 	if (strcmp(t->v[2], "scram-sha-256"))
 		return perr(p, p->lineno, "unknown password scheme", t->v[2]);
 	errno = 0;
@@ -577,8 +751,6 @@ static int parse_group(struct authdb_parser *p, struct toks *t, struct rec *r)
 		return perr(p, p->lineno, "group: missing name", NULL);
 	if (parse_name(p, "bad group name", t->v[1], r->name))
 		return -EINVAL;
-	if (db_find(p->db, REC_GROUP, r->name, NULL))
-		return perr(p, p->lineno, "duplicate group", r->name);
 	if (t->n - 2 > AUTHDB_MEMBERS_MAX)
 		return perr(p, p->lineno, "too many group members", r->name);
 	r->members = calloc(t->n - 2 + 1, sizeof(char *));
@@ -618,8 +790,6 @@ static int parse_device(struct authdb_parser *p, struct toks *t, struct rec *r)
 		return perr(p, p->lineno, "device: missing address or type", NULL);
 	if (parse_addr(p, t, 1, r))
 		return -EINVAL;
-	if (db_find_addr(p->db, REC_DEVICE, NULL, &r->addr, r->type, NULL))
-		return perr(p, p->lineno, "duplicate device", t->v[1]);
 	for (i = 3; i < t->n; i += 2) {
 		if (i + 1 >= t->n)
 			return perr(p, p->lineno, "device: option without value",
@@ -655,8 +825,6 @@ static int parse_allow(struct authdb_parser *p, struct toks *t, struct rec *r)
 	strcpy(r->name, t->v[1]);
 	if (parse_addr(p, t, 2, r))
 		return -EINVAL;
-	if (db_find_addr(p->db, REC_ALLOW, r->name, &r->addr, r->type, NULL))
-		return perr(p, p->lineno, "duplicate allow", t->v[2]);
 	return 0;
 }
 
@@ -670,8 +838,6 @@ static int parse_serial(struct authdb_parser *p, const char *v, struct rec *r)
 
 static int parse_cert(struct authdb_parser *p, struct toks *t, struct rec *r)
 {
-	size_t i;
-
 	if (t->n != 4)
 		return perr(p, p->lineno, t->n < 4 ? "cert: missing fields" :
 			    "cert: too many fields", NULL);
@@ -682,12 +848,6 @@ static int parse_cert(struct authdb_parser *p, struct toks *t, struct rec *r)
 	    hex_decode(t->v[3] + 7, r->fpr, AUTHDB_FPR_LEN))
 		return perr(p, p->lineno, "bad fingerprint (sha256:64 hex digits)",
 			    t->v[3]);
-	if (db_find_serial(p->db, REC_CERT, r->serial))
-		return perr(p, p->lineno, "duplicate certificate serial", t->v[2]);
-	for (i = 0; i < p->db->n; i++)
-		if (p->db->recs[i]->kind == REC_CERT &&
-		    !memcmp(p->db->recs[i]->fpr, r->fpr, AUTHDB_FPR_LEN))
-			return perr(p, p->lineno, "duplicate certificate", t->v[3]);
 	return 0;
 }
 
@@ -698,8 +858,6 @@ static int parse_revoke(struct authdb_parser *p, struct toks *t, struct rec *r)
 			    "revoke: too many fields", NULL);
 	if (parse_serial(p, t->v[1], r))
 		return -EINVAL;
-	if (db_find_serial(p->db, REC_REVOKE, r->serial))
-		return perr(p, p->lineno, "duplicate revoke", t->v[1]);
 	return 0;
 }
 
@@ -810,37 +968,93 @@ static bool db_user_exists(const struct authdb *db, const char *name)
 	return db_find(db, REC_USER, name, NULL) != NULL;
 }
 
-/* References resolve: checked at the end so order in the file is free. */
+static void dup_value(const struct rec *r, enum idx_kind k, char *out, size_t cap)
+{
+	char a[BDADDR_STRLEN];
+
+	switch (k) {
+	case IDX_DEVICE:
+		snprintf(out, cap, "%s %s", bdaddr_fmt(&r->addr, a), addr_type_str(r->type));
+		break;
+	case IDX_ALLOW:
+		snprintf(out, cap, "%s %s %s", r->name, bdaddr_fmt(&r->addr, a),
+			 addr_type_str(r->type));
+		break;
+	case IDX_CERT:
+	case IDX_REVOKE:
+		snprintf(out, cap, "%s", r->serial);
+		break;
+	case IDX_CERT_FPR:
+		memcpy(out, "sha256:", 7);
+		hex_encode(r->fpr, AUTHDB_FPR_LEN, out + 7);
+		break;
+	default:
+		snprintf(out, cap, "%s", r->name);
+		break;
+	}
+}
+
+/*
+ * The whole-file checks, once every line is in: no entry twice (through
+ * the indexes), and every reference resolves (so order in the file is
+ * free). Of all errors, the one on the lowest line is reported.
+ */
 static int db_crosscheck(struct authdb_parser *p)
 {
-	const struct authdb *db = p->db;
+	static const char *const dup_what[IDX_NKINDS] = {
+		[IDX_USER] = "duplicate user",
+		[IDX_PASSWORD] = "duplicate password for user",
+		[IDX_GROUP] = "duplicate group",
+		[IDX_DEVICE] = "duplicate device",
+		[IDX_ALLOW] = "duplicate allow",
+		[IDX_CERT] = "duplicate certificate serial",
+		[IDX_CERT_FPR] = "duplicate certificate",
+		[IDX_REVOKE] = "duplicate revoke",
+	};
+	struct authdb *db = p->db;
+	const struct rec *dup = NULL;
+	enum idx_kind dk = IDX_USER;
+	char val[2 * AUTHDB_FPR_LEN + 8];
 	size_t i, j;
+	int ret;
 
+	p->checked = true;
+	ret = db_reindex(db, &dup, &dk);
+	if (ret == -ENOMEM)
+		return perr(p, p->lineno, "out of memory", NULL);
 	for (i = 0; i < db->n; i++) {
 		const struct rec *r = db->recs[i];
+		const char *what = NULL, *value = NULL;
 
+		if (dup && r->lineno >= dup->lineno)
+			break;
 		switch (r->kind) {
 		case REC_PASSWORD:
 		case REC_CERT:
 			if (!db_user_exists(db, r->name))
-				return perr(p, r->lineno, "no such user", r->name);
+				what = "no such user", value = r->name;
 			break;
 		case REC_GROUP:
-			for (j = 0; j < r->nmembers; j++)
+			for (j = 0; j < r->nmembers && !what; j++)
 				if (!db_user_exists(db, r->members[j]))
-					return perr(p, r->lineno, "no such user",
-						    r->members[j]);
+					what = "no such user", value = r->members[j];
 			break;
 		case REC_ALLOW:
 			if (r->name[0] == '@' ?
 			    !db_find(db, REC_GROUP, r->name + 1, NULL) :
 			    !db_user_exists(db, r->name))
-				return perr(p, r->lineno, r->name[0] == '@' ?
-					    "no such group" : "no such user", r->name);
+				what = r->name[0] == '@' ? "no such group" :
+				       "no such user", value = r->name;
 			break;
 		default:
 			break;
 		}
+		if (what)
+			return perr(p, r->lineno, what, value);
+	}
+	if (dup) {
+		dup_value(dup, dk, val, sizeof(val));
+		return perr(p, dup->lineno, dup_what[dk], val);
 	}
 	return 0;
 }
@@ -853,7 +1067,7 @@ int authdb_parser_finish(struct authdb_parser *p, struct authdb **out)
 		*out = NULL;
 	if (!p || !out)
 		return -EINVAL;
-	if (p->failed || db_crosscheck(p))
+	if (p->failed || (!p->checked && db_crosscheck(p)))
 		goto out;
 	*out = p->db;
 	p->db = NULL;
@@ -1054,6 +1268,20 @@ bool authdb_user_may_access(const struct authdb *db, const char *user,
 
 	if (!addr || !authdb_user_is_enabled(db, user))
 		return false;
+	if (db->indexed) {
+		const struct idx *x = &db->idx[IDX_ALLOW];
+		struct rec key;
+
+		memset(&key, 0, sizeof(key));
+		key.addr = *addr;
+		key.type = type;
+		/* Name "" sorts first: the range of grants of this RD. */
+		idx_lower(db, IDX_ALLOW, &key, &i);
+		for (; i < x->n && !cmp_addr(x->v[i], &key); i++)
+			if (allow_applies(db, x->v[i], user))
+				return true;
+		return false;
+	}
 	for (i = 0; i < db->n; i++) {
 		const struct rec *r = db->recs[i];
 
@@ -1109,7 +1337,20 @@ int authdb_user_rds(const struct authdb *db, const char *user,
 		if (r->kind != REC_ALLOW || !allow_applies(db, r, user))
 			continue;
 		/* Each RD once, at its first grant. */
-		for (j = 0; j < i && !seen; j++) {
+		if (db->indexed) {
+			const struct idx *x = &db->idx[IDX_ALLOW];
+			struct rec key;
+			size_t k;
+
+			memset(&key, 0, sizeof(key));
+			key.addr = r->addr;
+			key.type = r->type;
+			idx_lower(db, IDX_ALLOW, &key, &k);
+			for (; k < x->n && !seen && !cmp_addr(x->v[k], &key); k++)
+				seen = x->v[k]->lineno < r->lineno &&
+				       allow_applies(db, x->v[k], user);
+		}
+		for (j = 0; !db->indexed && j < i && !seen; j++) {
 			const struct rec *q = db->recs[j];
 
 			seen = q->kind == REC_ALLOW && q->type == r->type &&
@@ -1235,21 +1476,17 @@ bool authdb_serial_is_revoked(const struct authdb *db, const char *serial_hex)
 int authdb_cert_user(const struct authdb *db, const uint8_t fpr[AUTHDB_FPR_LEN],
 		     char user[AUTHDB_NAME_MAX + 1])
 {
-	size_t i;
+	const struct rec *r;
 
 	if (!db || !fpr || !user)
 		return -EINVAL;
-	for (i = 0; i < db->n; i++) {
-		const struct rec *r = db->recs[i];
-
-		if (r->kind != REC_CERT || memcmp(r->fpr, fpr, AUTHDB_FPR_LEN))
-			continue;
-		if (db_find_serial(db, REC_REVOKE, r->serial))
-			return -EKEYREVOKED;
-		strcpy(user, r->name);
-		return 0;
-	}
-	return -ENOENT;
+	r = db_find_fpr(db, fpr);
+	if (!r)
+		return -ENOENT;
+	if (db_find_serial(db, REC_REVOKE, r->serial))
+		return -EKEYREVOKED;
+	strcpy(user, r->name);
+	return 0;
 }
 
 int authdb_scram_lookup(const struct authdb *db, const char *user,
@@ -1405,6 +1642,7 @@ static int edit_replace(struct authdb *db, size_t pos, const char *text)
 		return ret;
 	r->lineno = old->lineno;
 	db->recs[pos] = r;
+	db->indexed = false;	/* the index points at old */
 	rec_free(old);
 	return 0;
 }

@@ -394,6 +394,49 @@ START_TEST(test_irk_resolve)
 }
 END_TEST
 
+START_TEST(test_big_file)
+{
+	/* Near the caps: 1000 users, 200 groups of 50, 16000 grants. */
+	size_t cap = 4u << 20, o = 0;
+	char *buf = malloc(cap);
+	struct authdb *db = NULL, *db2 = NULL;
+	char err[AUTHDB_ERR_MAX];
+	struct bdaddr a;
+	int i, j;
+
+	for (i = 0; i < 1000; i++)
+		o += (size_t)snprintf(buf + o, cap - o, "user u%d\n", i);
+	for (i = 0; i < 200; i++) {
+		o += (size_t)snprintf(buf + o, cap - o, "group g%d", i);
+		for (j = 0; j < 50; j++)
+			o += (size_t)snprintf(buf + o, cap - o, " u%d", (i * 7 + j) % 1000);
+		buf[o++] = '\n';
+	}
+	for (i = 0; i < 16000; i++)
+		o += (size_t)snprintf(buf + o, cap - o,
+				      "allow %s%d 00:00:00:00:%02X:%02X public\n",
+				      i % 2 ? "@g" : "u", i % 2 ? i % 200 : i % 1000,
+				      (i >> 8) & 0xff, i & 0xff);
+	ck_assert_uint_lt(o, cap);
+	ck_assert_int_eq(authdb_parse_buffer("big", buf, o, &db, err, sizeof(err)), 0);
+	/* u0 is granted 00:..:00:00 directly (i = 0); g0 (i = 200k+...) too. */
+	ck_assert_int_eq(bdaddr_parse("00:00:00:00:00:00", &a), 0);
+	ck_assert(authdb_user_may_access(db, "u0", &a, BDADDR_PUBLIC));
+	ck_assert(!authdb_user_may_access(db, "u1", &a, BDADDR_PUBLIC));
+	ck_assert_int_eq(bdaddr_parse("00:00:00:00:00:01", &a), 0);	/* i=1: @g1 */
+	ck_assert(authdb_user_may_access(db, "u7", &a, BDADDR_PUBLIC));	/* in g1 */
+	ck_assert(!authdb_user_may_access(db, "u0", &a, BDADDR_PUBLIC));
+	/* The same grant twice, far apart: found, at the later line. */
+	o += (size_t)snprintf(buf + o, cap - o, "allow u0 00:00:00:00:00:00 public\n");
+	ck_assert_int_eq(authdb_parse_buffer("big", buf, o, &db2, err, sizeof(err)),
+			 -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "big:17201: duplicate allow: "
+				     "'u0 00:00:00:00:00:00 public'"));
+	authdb_free(db);
+	free(buf);
+}
+END_TEST
+
 static char tmpdir[64];
 
 static void mktmp(void)
@@ -578,6 +621,7 @@ Suite *test_suite(void)
 	TCase *tf = tcase_create("file");
 
 	tcase_add_checked_fixture(tc, setup, NULL);
+	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_example_queries);
 	tcase_add_test(tc, test_scram_lookup);
 	tcase_add_test(tc, test_parser_api_lines);
@@ -586,6 +630,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, test_too_many_entries);
 	tcase_add_test(tc, test_edits_preserve_lines);
 	tcase_add_test(tc, test_irk_resolve);
+	tcase_add_test(tc, test_big_file);
 	suite_add_tcase(s, tc);
 
 	tcase_add_checked_fixture(tf, mktmp, rmtmp);

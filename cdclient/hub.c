@@ -240,11 +240,21 @@ static void hub_on_drained(void *user)
 	}
 }
 
+static void hub_on_failed(int err, const char *why, void *user)
+{
+	struct cd_hub *h = user;
+
+	log_err("upstream %s: %s; giving up", cd_remote_describe(h->remote),
+		why ? why : strerror(-err));
+	loop_quit(h->loop, 1);
+}
+
 const struct cd_remote_cbs cd_hub_remote_cbs = {
 	.up = hub_on_up,
 	.down = hub_on_down,
 	.packet = hub_on_packet,
 	.drained = hub_on_drained,
+	.failed = hub_on_failed,
 };
 
 int cd_hub_new(struct cd_hub **out, struct loop *l, struct snoop *snoop)
@@ -439,6 +449,9 @@ int cd_hub_render_session(const struct cd_hub *h, char **out, size_t *len)
 			(unsigned long long)h->rtt_samples);
 	else
 		fputs("rtt-us: -\n", f);
+	if (st.srtt_us)
+		fprintf(f, "transport-srtt-us: %llu\n",
+			(unsigned long long)st.srtt_us);
 	fprintf(f, "bytes-in: %llu\nbytes-out: %llu\n",
 		(unsigned long long)st.bytes_in,
 		(unsigned long long)st.bytes_out);

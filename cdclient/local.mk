@@ -9,7 +9,7 @@ cdclient_libcd_a_SOURCES = \
 	cdclient/expose_vhci.c \
 	cdclient/hub.c cdclient/hub.h \
 	cdclient/pktfile.c cdclient/pktfile.h \
-	cdclient/remote.c cdclient/remote.h \
+	cdclient/remote.c cdclient/remote.h cdclient/remote_int.h \
 	cdclient/status.c cdclient/status.h
 cdclient_libcd_a_CFLAGS = $(AM_CFLAGS) $(FUSE3_CFLAGS)
 

@@ -19,7 +19,7 @@
 #include "endpoint.h"
 #include "log.h"
 #include "pktq.h"
-#include "remote.h"
+#include "remote_int.h"
 
 #define REMOTE_READ_CHUNK	16384
 
@@ -30,7 +30,8 @@ enum remote_state {
 	REMOTE_BACKOFF,		/* waiting before the next attempt */
 };
 
-struct cd_remote {
+struct stream_remote {
+	struct cd_remote base;	/* first: the generic part */
 	struct loop *loop;
 	struct cd_remote_cbs cbs;
 	void *user;
@@ -52,22 +53,9 @@ struct cd_remote {
 	struct cd_remote_stats st;
 };
 
-static uint64_t realtime_us(void)
-{
-	struct timeval tv;
 
-	gettimeofday(&tv, NULL);
-	return (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
-}
 
-bool cd_remote_is_stream_spec(const char *spec)
-{
-	return cd_endpoint_is_spec(spec);
-}
-
-static void remote_connect(struct cd_remote *r);
-
-static void remote_close_fd(struct cd_remote *r)
+static void remote_close_fd(struct stream_remote *r)
 {
 	if (r->fd >= 0) {
 		loop_del_fd(r->loop, r->fd);
@@ -81,7 +69,7 @@ static void remote_close_fd(struct cd_remote *r)
 }
 
 /* Drop the connection (if any) and schedule the next attempt. */
-static void remote_fail(struct cd_remote *r, int err)
+static void remote_fail(struct stream_remote *r, int err)
 {
 	bool was_up = r->state == REMOTE_UP;
 
@@ -104,7 +92,7 @@ static void remote_fail(struct cd_remote *r, int err)
 		r->cbs.down(err, r->user);
 }
 
-static void remote_set_out(struct cd_remote *r, bool on)
+static void remote_set_out(struct stream_remote *r, bool on)
 {
 	if (r->out_armed == on || r->fd < 0)
 		return;
@@ -113,7 +101,7 @@ static void remote_set_out(struct cd_remote *r, bool on)
 }
 
 /* Write what the socket takes; 0 or a negative errno (connection broken). */
-static int remote_flush(struct cd_remote *r)
+static int remote_flush(struct stream_remote *r)
 {
 	struct pkt *p;
 	ssize_t n;
@@ -146,7 +134,7 @@ static int remote_flush(struct cd_remote *r)
 
 static int remote_on_pkt(const struct h4_pkt *pkt, void *user)
 {
-	struct cd_remote *r = user;
+	struct stream_remote *r = user;
 
 	if (pkt->type == H4_CMD) {
 		log_warn("upstream %s: sent a command packet, which only a host "
@@ -161,7 +149,7 @@ static int remote_on_pkt(const struct h4_pkt *pkt, void *user)
 	return r->state == REMOTE_UP ? 0 : -ECANCELED;
 }
 
-static void remote_read(struct cd_remote *r)
+static void remote_read(struct stream_remote *r)
 {
 	uint8_t buf[REMOTE_READ_CHUNK];
 	ssize_t n;
@@ -189,13 +177,13 @@ static void remote_read(struct cd_remote *r)
 	}
 }
 
-static void remote_up(struct cd_remote *r)
+static void remote_up(struct stream_remote *r)
 {
 	loop_timer_disarm(r->timer);
 	r->state = REMOTE_UP;
 	r->backoff_us = CD_REMOTE_BACKOFF_MIN_US;
 	r->st.connects++;
-	r->st.up_since_us = realtime_us();
+	r->st.up_since_us = cd_remote_realtime_us();
 	log_notice("upstream %s: connected", r->desc);
 	remote_set_out(r, false);
 	if (r->cbs.up)
@@ -204,7 +192,7 @@ static void remote_up(struct cd_remote *r)
 
 static void remote_on_fd(struct loop *l, int fd, uint32_t events, void *user)
 {
-	struct cd_remote *r = user;
+	struct stream_remote *r = user;
 	int err = 0;
 	socklen_t len = sizeof(err);
 
@@ -230,7 +218,7 @@ static void remote_on_fd(struct loop *l, int fd, uint32_t events, void *user)
 	}
 }
 
-static void remote_connect(struct cd_remote *r)
+static void remote_connect(struct stream_remote *r)
 {
 	bool in_progress;
 	int fd, err;
@@ -258,7 +246,7 @@ static void remote_connect(struct cd_remote *r)
 
 static void remote_on_timer(struct loop_timer *t, void *user)
 {
-	struct cd_remote *r = user;
+	struct stream_remote *r = user;
 
 	if (r->state == REMOTE_CONNECTING)
 		remote_fail(r, -ETIMEDOUT);
@@ -266,56 +254,23 @@ static void remote_on_timer(struct loop_timer *t, void *user)
 		remote_connect(r);
 }
 
-int cd_remote_new_stream(struct cd_remote **out, struct loop *l,
-			 const char *spec, const struct cd_remote_cbs *cbs,
-			 void *user)
+static int stream_start(struct cd_remote *base)
 {
-	struct cd_remote *r;
-	int err;
+	struct stream_remote *r = (struct stream_remote *)base;
 
-	*out = NULL;
-	r = calloc(1, sizeof(*r));
-	if (!r)
-		return -ENOMEM;
-	r->fd = -1;
-	err = cd_endpoint_parse(spec, &r->ep);
-	if (err)
-		goto fail;
-	err = -ENOMEM;
-	r->desc = strdup(spec);
-	r->rd = h4_reader_new(CD_PKT_MAX);
-	r->timer = loop_timer_new(l, remote_on_timer, r);
-	if (!r->desc || !r->rd || !r->timer)
-		goto fail;
-	r->loop = l;
-	r->cbs = *cbs;
-	r->user = user;
-	r->backoff_us = CD_REMOTE_BACKOFF_MIN_US;
-	pktq_init(&r->q, CD_REMOTE_QUEUE_PKTS, CD_REMOTE_QUEUE_BYTES);
-	*out = r;
-	return 0;
-
-fail:
-	cd_remote_free(r);
-	return err;
-}
-
-int cd_remote_start(struct cd_remote *r)
-{
 	if (r->state != REMOTE_IDLE)
 		return -EALREADY;
 	remote_connect(r);
 	return 0;
 }
 
-int cd_remote_send(struct cd_remote *r, const uint8_t *h4, size_t len)
+static int stream_send(struct cd_remote *base, const uint8_t *h4, size_t len)
 {
+	struct stream_remote *r = (struct stream_remote *)base;
 	int err;
 
 	if (r->state != REMOTE_UP)
 		return -ENOTCONN;
-	if (!len || len > CD_PKT_MAX)
-		return -EMSGSIZE;
 	err = pktq_push(&r->q, h4, len);
 	if (err == -ENOBUFS)
 		r->want_drain = true;
@@ -336,30 +291,30 @@ int cd_remote_send(struct cd_remote *r, const uint8_t *h4, size_t len)
 	return 0;
 }
 
-bool cd_remote_is_up(const struct cd_remote *r)
+static bool stream_is_up(const struct cd_remote *base)
 {
-	return r && r->state == REMOTE_UP;
+	return ((const struct stream_remote *)base)->state == REMOTE_UP;
 }
 
-const char *cd_remote_describe(const struct cd_remote *r)
+static const char *stream_describe(const struct cd_remote *base)
 {
-	return r->desc;
+	return ((const struct stream_remote *)base)->desc;
 }
 
-const char *cd_remote_user(const struct cd_remote *r)
+static const char *stream_user(const struct cd_remote *base)
 {
 	return NULL;	/* a plain H4 stream carries no login */
 }
 
-void cd_remote_get_stats(const struct cd_remote *r, struct cd_remote_stats *st)
+static void stream_stats(const struct cd_remote *base, struct cd_remote_stats *st)
 {
-	*st = r->st;
+	*st = ((const struct stream_remote *)base)->st;
 }
 
-void cd_remote_free(struct cd_remote *r)
+static void stream_free(struct cd_remote *base)
 {
-	if (!r)
-		return;
+	struct stream_remote *r = (struct stream_remote *)base;
+
 	if (r->loop)
 		remote_close_fd(r);
 	loop_timer_free(r->timer);
@@ -367,4 +322,103 @@ void cd_remote_free(struct cd_remote *r)
 	pktq_clear(&r->q);
 	free(r->desc);
 	free(r);
+}
+
+static const struct cd_remote_ops stream_ops = {
+	.start = stream_start,
+	.send = stream_send,
+	.is_up = stream_is_up,
+	.describe = stream_describe,
+	.user = stream_user,
+	.stats = stream_stats,
+	.free = stream_free,
+};
+
+bool cd_remote_is_stream_spec(const char *spec)
+{
+	return cd_endpoint_is_spec(spec);
+}
+
+int cd_remote_new_stream(struct cd_remote **out, struct loop *l,
+			 const char *spec, const struct cd_remote_cbs *cbs,
+			 void *user)
+{
+	struct stream_remote *r;
+	int err;
+
+	*out = NULL;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->base.ops = &stream_ops;
+	r->fd = -1;
+	err = cd_endpoint_parse(spec, &r->ep);
+	if (err)
+		goto fail;
+	err = -ENOMEM;
+	r->desc = strdup(spec);
+	r->rd = h4_reader_new(CD_PKT_MAX);
+	r->timer = loop_timer_new(l, remote_on_timer, r);
+	if (!r->desc || !r->rd || !r->timer)
+		goto fail;
+	r->loop = l;
+	r->cbs = *cbs;
+	r->user = user;
+	r->backoff_us = CD_REMOTE_BACKOFF_MIN_US;
+	pktq_init(&r->q, CD_REMOTE_QUEUE_PKTS, CD_REMOTE_QUEUE_BYTES);
+	*out = &r->base;
+	return 0;
+
+fail:
+	stream_free(&r->base);
+	return err;
+}
+
+/* The generic entry points: dispatch to the upstream's kind. */
+
+uint64_t cd_remote_realtime_us(void)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	return (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
+}
+
+int cd_remote_start(struct cd_remote *r)
+{
+	return r->ops->start(r);
+}
+
+int cd_remote_send(struct cd_remote *r, const uint8_t *h4, size_t len)
+{
+	if (!len || len > CD_PKT_MAX)
+		return -EMSGSIZE;
+	return r->ops->send(r, h4, len);
+}
+
+bool cd_remote_is_up(const struct cd_remote *r)
+{
+	return r && r->ops->is_up(r);
+}
+
+const char *cd_remote_describe(const struct cd_remote *r)
+{
+	return r->ops->describe(r);
+}
+
+const char *cd_remote_user(const struct cd_remote *r)
+{
+	return r->ops->user(r);
+}
+
+void cd_remote_get_stats(const struct cd_remote *r, struct cd_remote_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	r->ops->stats(r, st);
+}
+
+void cd_remote_free(struct cd_remote *r)
+{
+	if (r)
+		r->ops->free(r);
 }

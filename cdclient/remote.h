@@ -54,6 +54,11 @@ struct cd_remote_cbs {
 	void (*packet)(const struct h4_pkt *pkt, void *user);
 	/* The send queue has room again after a send returned -ENOBUFS. */
 	void (*drained)(void *user);
+	/*
+	 * It gave up for good, without retrying: a refused login, a bad
+	 * certificate (why: a message fit for the user). Optional.
+	 */
+	void (*failed)(int err, const char *why, void *user);
 };
 
 struct cd_remote_stats {
@@ -63,6 +68,7 @@ struct cd_remote_stats {
 	uint64_t pkts_out;
 	unsigned int connects;	/* successful connections so far */
 	uint64_t up_since_us;	/* CLOCK_REALTIME of the last up, 0 if down */
+	uint64_t srtt_us;	/* the transport's smoothed RTT, 0 if unknown */
 };
 
 /*

@@ -41,3 +41,6 @@ TESTS += tests/check_mux_conf
 # built by sim/local.mk).
 TESTS += tests/t-mux-daemon.sh
 EXTRA_DIST += tests/t-mux-daemon.sh
+
+dist_man_MANS += man/bgw-muxd.8 man/bgw-muxd.conf.5
+dist_doc_DATA += doc/virtual-controller.md

@@ -442,7 +442,12 @@ int main(int argc, char **argv)
 	unsigned i;
 	int opt, ret = EXIT_ERROR;
 
-	while ((opt = getopt(argc, argv, "c:dfth")) != -1) {
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+
+	while ((opt = getopt_long(argc, argv, "c:dfth", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			conf_path = optarg;

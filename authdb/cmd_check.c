@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "audit.h"
@@ -67,9 +68,10 @@ static int audit_verify_cmd(struct cli *c, int argc, char **argv)
 
 static int audit_show_cmd(struct cli *c, int argc, char **argv)
 {
-	char line[AUDIT_RECORD_MAX + 2];
 	unsigned long n = 0, bad = 0;
-	char why[128];
+	char why[128], *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
 	FILE *f;
 	int ret;
 
@@ -80,14 +82,21 @@ static int audit_show_cmd(struct cli *c, int argc, char **argv)
 		return cli_fail(c, -errno, "%s", c->audit_path);
 	/* Records are printable ASCII by construction; a tampered line
 	 * with control characters is shown with them replaced. */
-	while (fgets(line, sizeof(line), f)) {
-		char *p;
+	/* Whole lines (never split); one longer than a record is not
+	 * printed, verify below names it. */
+	while ((len = getline(&line, &cap, f)) > 0) {
+		ssize_t i;
 
-		for (p = line; *p; p++)
-			if ((unsigned char)*p < 0x20 && *p != '\n')
-				*p = '?';
-		fputs(line, stdout);
+		if (len > AUDIT_RECORD_MAX + 1) {
+			puts("[record too long, not shown]");
+			continue;
+		}
+		for (i = 0; i < len; i++)
+			if ((unsigned char)line[i] < 0x20 && line[i] != '\n')
+				line[i] = '?';
+		fwrite(line, 1, (size_t)len, stdout);
 	}
+	free(line);
 	fclose(f);
 	ret = audit_verify(c->audit_path, &n, &bad, why, sizeof(why), NULL);
 	if (ret == -EBADMSG) {

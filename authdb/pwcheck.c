@@ -177,7 +177,10 @@ int pwcheck(const char *user, const char *pw, size_t len, const char **why)
 		for (i = 0; i < n && i < sizeof(rev) - 1; i++)
 			rev[i] = user[n - 1 - i];
 		rev[i] = '\0';
-		if (contains_ci(pw, len, user) || (n >= 3 && contains_ci(pw, len, rev))) {
+		/* Substrings only for names of 3 or more: "al" is in too
+		 * many good passwords to mean anything. */
+		if ((n >= 3 && (contains_ci(pw, len, user) || contains_ci(pw, len, rev))) ||
+		    (n < 3 && n == len && contains_ci(pw, len, user))) {
 			*why = "contains the user name";
 			goto out;
 		}

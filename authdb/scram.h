@@ -130,9 +130,10 @@ int scram_server_first(struct scram_server *s, const struct scram_verifier *v,
 		       bool real, char *out, size_t cap, size_t *len);
 /*
  * Consumes client-final, produces server-final. Returns 0 (authenticated,
- * out is "v=..."), -EACCES (wrong proof, unknown user or binding mismatch:
- * out is "e=invalid-proof"; same message and work in every case) or
- * -EBADMSG (malformed; out is "e=other-error").
+ * out is "v=..."), -EACCES (out is "e=invalid-proof" for a wrong proof and
+ * equally for an unknown or disabled user, with the same work; or
+ * "e=channel-bindings-dont-match", which is checked before and
+ * independently of the user) or -EBADMSG (malformed; "e=other-error").
  */
 int scram_server_final(struct scram_server *s, const char *msg, size_t len,
 		       char *out, size_t cap, size_t *olen);

@@ -44,6 +44,17 @@ START_TEST(test_strong_accepted)
 }
 END_TEST
 
+START_TEST(test_short_user_names)
+{
+	const char *why;
+
+	/* A two-letter name is not searched inside passwords... */
+	ck_assert_int_eq(pwcheck("al", "Tr0ub4dor&3xal", 14, &why), 0);
+	/* ...a longer one is, in either direction. */
+	ck_assert_int_lt(pwcheck("bob", "Tr0ub4dor&3xBoB", 15, &why), 0);
+}
+END_TEST
+
 START_TEST(test_embedded_nul)
 {
 	const char *why;
@@ -61,6 +72,7 @@ Suite *test_suite(void)
 	tcase_add_loop_test(tc, test_strong_accepted, 0,
 			    sizeof(strong) / sizeof(strong[0]));
 	tcase_add_test(tc, test_embedded_nul);
+	tcase_add_test(tc, test_short_user_names);
 	suite_add_tcase(s, tc);
 	return s;
 }

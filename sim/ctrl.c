@@ -1035,7 +1035,9 @@ static void job_scan_tick(struct sim_ctrl *c, struct sim_job *j)
 		uint8_t type;
 		int8_t rssi;
 
-		if (!rd_advertising(rd))
+		/* A device connected to us stops advertising, as a
+		 * single-connection peripheral does. */
+		if (!rd_advertising(rd) || conn_by_addr(c, &rd->cfg->addr, true, -1))
 			continue;
 		if ((c->scan_filter & 0x01) &&
 		    !al_has(c, rd->cfg->addr_type, &rd->cfg->addr))
@@ -1415,8 +1417,9 @@ static void c_write_u16(struct sim_ctrl *c, const struct cmd *x)
 	uint16_t lo, hi, *v = u16_setting(c, x->op, &lo, &hi);
 	uint16_t n = get_le16(x->p);
 
-	if (x->op == HCI_OP_WRITE_DEF_LINK_POLICY && (n & ~0x0005u)) {
-		/* Role switch/sniff bits are refused: not simulated. */
+	if (x->op == HCI_OP_WRITE_DEF_LINK_POLICY && n) {
+		/* Role switch, hold, sniff and park are not among our LMP
+		 * features, so no policy may enable them (7.2.12). */
 		reply_status(c, x->op, HCI_ST_UNSUPPORTED_FEATURE);
 		return;
 	}
@@ -2636,11 +2639,14 @@ static void c_le_start_enc(struct sim_ctrl *c, const struct cmd *x)
 		return;
 	}
 	b[0] = 0;
+	/* The event goes out now, before anything the RD sends over the
+	 * encrypted link (SMP key distribution must follow the host's
+	 * Encryption Change, Vol 3 Part H 3.6.1). */
 	if (cn->encrypted) {
-		later_evt(c, T_RESPONSE, cn->handle, HCI_EV_KEY_REFRESH_COMPLETE, b, 3);
+		evt(c, HCI_EV_KEY_REFRESH_COMPLETE, b, 3);
 	} else {
 		b[3] = 0x01;
-		later_evt(c, T_RESPONSE, cn->handle, HCI_EV_ENCRYPT_CHANGE, b, 4);
+		evt(c, HCI_EV_ENCRYPT_CHANGE, b, 4);
 	}
 	cn->encrypted = true;
 	sim_link_encrypted(cn->link);

@@ -1210,6 +1210,31 @@ START_TEST(random_input_robust)
 }
 END_TEST
 
+START_TEST(air_freed_before_controller)
+{
+	uint8_t raw[4] = { 0x01, 0x03, 0x0c, 0x00 };
+
+	bredr_connect(&SPEAKER);
+	inquiry(4, 0);
+	sim_air_free(A);
+	A = NULL;
+	/* The controller is orphaned: refused input, freed by its owner. */
+	ck_assert_int_eq(sim_ctrl_input(C, raw, 4), -ENODEV);
+	hostdrv_run(D, 20);
+}
+END_TEST
+
+START_TEST(free_null)
+{
+	sim_ctrl_free(NULL);
+	sim_air_free(NULL);
+	sim_house_free(NULL);
+	ck_assert_ptr_null(sim_air_new(L, NULL, NULL));
+	ck_assert_ptr_null(sim_ctrl_new(NULL, NULL, NULL, NULL));
+	ck_assert_int_eq(sim_ctrl_input(NULL, NULL, 0), -EINVAL);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
 	Suite *s = suite_create("sim_ctrl");
@@ -1258,5 +1283,7 @@ Suite *test_suite(void)
 	ADD(event_mask_default_excludes_le);
 	ADD(two_controllers_inquiry);
 	ADD(random_input_robust);
+	ADD(air_freed_before_controller);
+	ADD(free_null);
 	return s;
 }

@@ -3,13 +3,14 @@
 # simulated controller: bgw-sim --vhci gives the guest kernel a new hciN with
 # the default house around it; bluetoothd powers it on, bluetoothctl finds
 # the house's discoverable RDs (LE and BR/EDR), l2ping reaches the speaker
-# and a GATT read returns the thermometer's temperature. TAP on stdout.
+# a GATT read returns the thermometer's temperature, and both pairings
+# (BR/EDR Secure Simple Pairing, LE legacy pairing) complete. TAP on stdout.
 # Run: BGW_BUILDDIR=build/sim tests/vm/vm-run tests/vm/t-sim-vhci.sh
 set -euo pipefail
 . "$(dirname "$0")/guest-lib.sh"
 vm_require_guest
 
-vm_tap_plan 7
+vm_tap_plan 9
 
 sim=${BGW_BUILDDIR:-.}/sim/bgw-sim
 [[ -x $sim ]] || { vm_tap_fail "bgw-sim built" "no $sim (set BGW_BUILDDIR)"; vm_tap_done; }
@@ -96,5 +97,26 @@ else
 	vm_tap_fail "GATT read of the thermometer's temperature" "$out"
 fi
 : "$tpath"
+
+# Pairing, "just works" on both sides: the agent has no input or output.
+if out=$(vm_btctl "agent off" "agent NoInputNoOutput" "default-agent" \
+	"select $addr" "scan bredr" "@expect Device $speaker 20" "scan off" \
+	"pair $speaker" "@expect Pairing successful 30" "@sleep 1" \
+	"info $speaker" "@expect Paired: yes 5" "disconnect $speaker" "@sleep 1"); then
+	vm_tap_pass "BR/EDR Secure Simple Pairing with the speaker"
+else
+	vm_tap_fail "BR/EDR Secure Simple Pairing with the speaker" "$out"
+fi
+vm_log "paired speaker"
+
+if out=$(vm_btctl "agent off" "agent NoInputNoOutput" "default-agent" \
+	"select $addr" "scan le" "@expect Device $thermo 20" "scan off" \
+	"pair $thermo" "@expect Pairing successful 30" "@sleep 1" \
+	"info $thermo" "@expect Paired: yes 5" "disconnect $thermo" "@sleep 1"); then
+	vm_tap_pass "LE legacy pairing with the thermometer"
+else
+	vm_tap_fail "LE legacy pairing with the thermometer" "$out"
+fi
+vm_log "paired thermometer"
 
 vm_tap_done

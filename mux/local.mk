@@ -37,6 +37,15 @@ tests_check_mux_conf_LDADD = tests/libcheckmain.a mux/libmuxd.a sim/libsim.a \
 check_PROGRAMS += tests/check_mux_conf
 TESTS += tests/check_mux_conf
 
+# The core against the simulated controller, hosts played by hostdrv.
+tests_check_mux_sim_SOURCES = tests/check_mux_sim.c
+tests_check_mux_sim_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/mux -I$(top_srcdir)/sim
+tests_check_mux_sim_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_check_mux_sim_LDADD = tests/libcheckmain.a tests/libhostdrv.a mux/libmux.a \
+	sim/libsim.a lib/libbgw.a $(GNUTLS_LIBS) $(CHECK_LIBS)
+check_PROGRAMS += tests/check_mux_sim
+TESTS += tests/check_mux_sim
+
 # The daemon end to end on the simulated controller (tests/sim-client is
 # built by sim/local.mk).
 TESTS += tests/t-mux-daemon.sh

@@ -1,0 +1,387 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The multiplexer against the simulated controller (sim/, default house),
+ * with hosts played by tests/hostdrv: what check_mux_core proves against a
+ * scripted controller, here end to end with a radio, L2CAP and timing the
+ * mux does not control. Waits are bounded by hostdrv's timeout; nothing
+ * asserts on time.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check_main.h"
+#include "cursor.h"
+#include "hci.h"
+#include "hci_defs.h"
+#include "hostdrv.h"
+#include "log.h"
+#include "loop.h"
+#include "mux.h"
+#include "sim.h"
+
+#define SPEAKER 0x04	/* 10:B6:00:00:00:04, BR/EDR */
+#define BULB	0x03	/* 10:B6:00:00:00:03, BR/EDR */
+
+static struct loop *lp;
+static struct sim_air *air;
+static struct sim_ctrl *ctrl;
+static struct mux *mx;
+
+struct shost {
+	struct hostdrv *d;
+	struct mux_session *s;
+};
+
+static void rd_addr(struct bdaddr *a, uint8_t last)
+{
+	static const uint8_t b[6] = { 0x00, 0x00, 0x00, 0x00, 0xb6, 0x10 };
+
+	memcpy(a->b, b, 6);
+	a->b[0] = last;
+}
+
+static bool pol_may_access(const char *user, const struct bdaddr *a, uint8_t type, void *ctx)
+{
+	struct bdaddr sp, bu;
+
+	rd_addr(&sp, SPEAKER);
+	rd_addr(&bu, BULB);
+	if (strcmp(user, "alice") == 0)
+		return bdaddr_eq(a, &bu);
+	if (strcmp(user, "bob") == 0)
+		return bdaddr_eq(a, &sp);
+	if (strcmp(user, "carol") == 0)
+		return bdaddr_eq(a, &sp) || bdaddr_eq(a, &bu);
+	return false;
+}
+
+static const struct mux_policy pol = { NULL, NULL, pol_may_access, NULL };
+
+static void ctrl_emit(const uint8_t *h4, size_t len, void *user)
+{
+	mux_ctrl_input(mx, h4, len);
+}
+
+static int ctrl_send(const uint8_t *h4, size_t len, void *user)
+{
+	return ctrl ? sim_ctrl_input(ctrl, h4, len) : -EPIPE;
+}
+
+static void quiet(int prio, const char *line, void *user)
+{
+	if (getenv("MUX_TEST_LOG"))
+		fprintf(stderr, "log: %s\n", line);
+}
+
+static void wait_ready(void)
+{
+	unsigned i;
+
+	for (i = 0; i < 5000 && !mux_is_ready(mx); i++)
+		loop_iterate(lp, 10);
+	ck_assert(mux_is_ready(mx));
+}
+
+static void env_up(void)
+{
+	struct sim_opts o = { .time_scale = 0.01, .seed = 7 };
+	struct mux_ops ops = { ctrl_send, NULL, NULL, NULL };
+	struct mux_config cfg = { 4, 0 };
+
+	log_set_handler(quiet, NULL);
+	lp = loop_new();
+	ck_assert_ptr_nonnull(lp);
+	air = sim_air_new(lp, sim_house_default(), &o);
+	ck_assert_ptr_nonnull(air);
+	ctrl = sim_ctrl_new(air, NULL, ctrl_emit, NULL);
+	ck_assert_ptr_nonnull(ctrl);
+	mx = mux_new(lp, &cfg, &pol, &ops);
+	ck_assert_ptr_nonnull(mx);
+	mux_ctrl_up(mx);
+	wait_ready();
+}
+
+static int to_mux(const uint8_t *h4, size_t len, void *user)
+{
+	int r = mux_session_input(user, h4, len);
+
+	return r == -EPIPE ? r : 0;
+}
+
+static int to_host(const uint8_t *h4, size_t len, void *user)
+{
+	hostdrv_sink(h4, len, user);
+	return 0;
+}
+
+static void host_up(struct shost *h, const char *user)
+{
+	h->d = hostdrv_new(lp);
+	ck_assert_ptr_nonnull(h->d);
+	h->s = mux_session_new(mx, user, to_host, h->d);
+	ck_assert_ptr_nonnull(h->s);
+	hostdrv_set_sender(h->d, to_mux, h->s);
+	hostdrv_set_timeout(h->d, 10000);
+}
+
+static void host_down(struct shost *h)
+{
+	mux_session_free(h->s);
+	h->s = NULL;
+	hostdrv_free(h->d);
+	h->d = NULL;
+}
+
+static void env_down(void)
+{
+	mux_free(mx);
+	sim_ctrl_free(ctrl);
+	ctrl = NULL;
+	sim_air_free(air);
+	loop_free(lp);
+	log_set_handler(NULL, NULL);
+}
+
+static int cmd(struct shost *h, uint16_t op, const void *p, size_t plen, uint8_t *ret)
+{
+	uint8_t b[300];
+	size_t n;
+	int r = hostdrv_cmd_sync(h->d, op, p, plen, b, sizeof(b), &n);
+
+	if (ret && r >= 0)
+		memcpy(ret, b, n);
+	return r;
+}
+
+static void host_init(struct shost *h, uint8_t bdaddr_out[6])
+{
+	static const uint8_t mask[8] = { 0xff, 0xff, 0xfb, 0xff, 0x07, 0xf8, 0xbf, 0x3d };
+	uint8_t ret[300];
+
+	ck_assert_int_eq(cmd(h, HCI_OP_RESET, NULL, 0, NULL), 0);
+	ck_assert_int_eq(cmd(h, HCI_OP_READ_LOCAL_FEATURES, NULL, 0, NULL), 0);
+	ck_assert_int_eq(cmd(h, HCI_OP_READ_LOCAL_VERSION, NULL, 0, NULL), 0);
+	ck_assert_int_eq(cmd(h, HCI_OP_READ_BD_ADDR, NULL, 0, ret), 0);
+	if (bdaddr_out)
+		memcpy(bdaddr_out, ret + 1, 6);
+	ck_assert_int_eq(cmd(h, HCI_OP_READ_LOCAL_COMMANDS, NULL, 0, NULL), 0);
+	ck_assert_int_eq(cmd(h, HCI_OP_READ_BUFFER_SIZE, NULL, 0, ret), 0);
+	ck_assert_uint_ge(get_le16(ret + 4), 1);
+	ck_assert_int_eq(cmd(h, HCI_OP_SET_EVENT_MASK, mask, 8, NULL), 0);
+	ck_assert_int_eq(cmd(h, HCI_OP_WRITE_INQUIRY_MODE, "\x01", 1, NULL), 0);
+}
+
+/* Inquire; return a bitmask of which of the two BR/EDR devices were seen. */
+static unsigned host_inquire_collect(struct shost *h)
+{
+	uint8_t b[300];
+	size_t n;
+	unsigned seen = 0, i;
+
+	ck_assert_int_eq(hostdrv_wait_event(h->d, HCI_EV_INQUIRY_COMPLETE, 0, b,
+					    sizeof(b), &n), 0);
+	for (i = 0; i < 64 && hostdrv_has_event(h->d, HCI_EV_INQUIRY_RESULT_RSSI, 0); i++) {
+		hostdrv_wait_event(h->d, HCI_EV_INQUIRY_RESULT_RSSI, 0, b, sizeof(b), &n);
+		if (b[6] == 0x10 && b[5] == 0xb6)
+			seen |= 1u << b[1];
+		else
+			seen |= 0x80000000u;	/* anything else at all */
+	}
+	return seen;
+}
+
+static uint16_t host_connect(struct shost *h, uint8_t last)
+{
+	uint8_t p[13] = { 0 }, b[64];
+	struct bdaddr a;
+	size_t n;
+
+	rd_addr(&a, last);
+	memcpy(p, a.b, 6);
+	ck_assert_int_eq(cmd(h, HCI_OP_CREATE_CONN, p, 13, NULL), 0);
+	ck_assert_int_eq(hostdrv_wait_event(h->d, HCI_EV_CONN_COMPLETE, 0, b, sizeof(b), &n), 0);
+	ck_assert_uint_eq(b[0], 0);
+	return get_le16(b + 1);
+}
+
+static void host_echo(struct shost *h, uint16_t handle)
+{
+	uint8_t pdu[12], b[300];
+	size_t n;
+
+	memcpy(pdu, "\x08\x00\x01\x00\x08\x01\x04\x00ping", 12);
+	ck_assert_int_eq(hostdrv_acl(h->d, handle, 0x02, pdu, 12), 0);
+	ck_assert_int_eq(hostdrv_wait_l2cap(h->d, handle, b, sizeof(b), &n), 0);
+	ck_assert_uint_eq(n, 12);
+	ck_assert_uint_eq(b[4], 0x09);	/* Echo Response */
+}
+
+START_TEST(sim_init_two_hosts_same_identity)
+{
+	struct shost a, b;
+	uint8_t aa[6], ba[6];
+
+	env_up();
+	host_up(&a, "alice");
+	host_up(&b, "bob");
+	host_init(&a, aa);
+	host_init(&b, ba);
+	ck_assert_mem_eq(aa, ba, 6);
+	host_down(&a);
+	host_down(&b);
+	env_down();
+}
+END_TEST
+
+START_TEST(sim_two_inquiries_each_sees_its_devices)
+{
+	struct shost a, b;
+	unsigned sa, sb;
+
+	env_up();
+	host_up(&a, "alice");
+	host_up(&b, "bob");
+	host_init(&a, NULL);
+	host_init(&b, NULL);
+	ck_assert_int_eq(cmd(&a, HCI_OP_INQUIRY, "\x33\x8b\x9e\x02\x00", 5, NULL), 0);
+	ck_assert_int_eq(cmd(&b, HCI_OP_INQUIRY, "\x33\x8b\x9e\x02\x00", 5, NULL), 0);
+	sa = host_inquire_collect(&a);
+	sb = host_inquire_collect(&b);
+	ck_assert_uint_eq(sa, 1u << BULB);
+	ck_assert_uint_eq(sb, 1u << SPEAKER);
+	host_down(&a);
+	host_down(&b);
+	env_down();
+}
+END_TEST
+
+START_TEST(sim_reset_leaves_other_connection_up)
+{
+	struct shost a, b;
+	uint16_t ha, hb;
+	uint8_t p[2], ret[16];
+
+	env_up();
+	host_up(&a, "alice");
+	host_up(&b, "bob");
+	host_init(&a, NULL);
+	host_init(&b, NULL);
+	ha = host_connect(&a, BULB);
+	hb = host_connect(&b, SPEAKER);
+	host_echo(&a, ha);
+	host_echo(&b, hb);
+	/* alice resets: her link goes, bob's stays and still carries data. */
+	ck_assert_int_eq(cmd(&a, HCI_OP_RESET, NULL, 0, NULL), 0);
+	host_echo(&b, hb);
+	put_le16(p, hb);
+	ck_assert_int_eq(cmd(&b, HCI_OP_READ_RSSI, p, 2, ret), 0);
+	put_le16(p, ha);
+	ck_assert_int_eq(cmd(&a, HCI_OP_READ_RSSI, p, 2, ret), HCI_ST_UNKNOWN_CONN_ID);
+	/* bob may not touch alice's former or his neighbour's handle either. */
+	ck_assert_int_eq(cmd(&b, HCI_OP_READ_RSSI, p, 2, ret), HCI_ST_UNKNOWN_CONN_ID);
+	ck_assert(!hostdrv_has_event(b.d, HCI_EV_DISCONN_COMPLETE, 0));
+	host_down(&a);
+	host_down(&b);
+	env_down();
+}
+END_TEST
+
+START_TEST(sim_forbidden_device_refused)
+{
+	struct shost a;
+	uint8_t p[13] = { 0 };
+	struct bdaddr sp;
+	bool cs;
+	size_t n;
+	uint8_t b[16];
+
+	env_up();
+	host_up(&a, "alice");
+	host_init(&a, NULL);
+	rd_addr(&sp, SPEAKER);
+	memcpy(p, sp.b, 6);
+	ck_assert_int_eq(hostdrv_cmd_sync2(a.d, HCI_OP_CREATE_CONN, p, 13, b, sizeof(b), &n, &cs),
+			 HCI_ST_REJ_BAD_ADDR);
+	ck_assert(cs);
+	host_down(&a);
+	env_down();
+}
+END_TEST
+
+START_TEST(sim_session_end_disconnects_its_links)
+{
+	struct shost c, b;
+	struct mux_stats st;
+	uint16_t hb;
+	unsigned i;
+
+	env_up();
+	host_up(&c, "carol");
+	host_up(&b, "bob");
+	host_init(&c, NULL);
+	host_init(&b, NULL);
+	host_connect(&c, BULB);
+	hb = host_connect(&b, SPEAKER);
+	mux_get_stats(mx, &st);
+	ck_assert_uint_eq(st.conns, 2);
+	host_down(&c);
+	for (i = 0; i < 2000; i++) {
+		mux_get_stats(mx, &st);
+		if (st.conns == 1)
+			break;
+		loop_iterate(lp, 5);
+	}
+	ck_assert_uint_eq(st.conns, 1);
+	host_echo(&b, hb);
+	host_down(&b);
+	env_down();
+}
+END_TEST
+
+START_TEST(sim_transport_loss_and_recovery)
+{
+	struct shost a;
+	uint8_t b[16];
+	size_t n;
+
+	env_up();
+	host_up(&a, "alice");
+	host_init(&a, NULL);
+	host_connect(&a, BULB);
+	/* The controller goes away (USB unplug, socket closed). */
+	sim_ctrl_free(ctrl);
+	ctrl = NULL;
+	mux_ctrl_down(mx);
+	ck_assert_int_eq(hostdrv_wait_event(a.d, HCI_EV_DISCONN_COMPLETE, 0, b, sizeof(b), &n), 0);
+	ck_assert_int_eq(hostdrv_wait_event(a.d, HCI_EV_HARDWARE_ERROR, 0, b, sizeof(b), &n), 0);
+	/* It comes back; the host re-initialises as Linux does after 0x10. */
+	ctrl = sim_ctrl_new(air, NULL, ctrl_emit, NULL);
+	ck_assert_ptr_nonnull(ctrl);
+	mux_ctrl_up(mx);
+	wait_ready();
+	host_init(&a, NULL);
+	host_echo(&a, host_connect(&a, BULB));
+	host_down(&a);
+	env_down();
+}
+END_TEST
+
+Suite *test_suite(void)
+{
+	Suite *s = suite_create("mux_sim");
+	TCase *tc = tcase_create("sim");
+
+	tcase_add_test(tc, sim_init_two_hosts_same_identity);
+	tcase_add_test(tc, sim_two_inquiries_each_sees_its_devices);
+	tcase_add_test(tc, sim_reset_leaves_other_connection_up);
+	tcase_add_test(tc, sim_forbidden_device_refused);
+	tcase_add_test(tc, sim_session_end_disconnects_its_links);
+	tcase_add_test(tc, sim_transport_loss_and_recovery);
+	tcase_set_timeout(tc, 60);
+	suite_add_tcase(s, tc);
+	return s;
+}

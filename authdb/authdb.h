@@ -26,9 +26,10 @@
  * rename, fsync of the directory. A crash at any point leaves either the
  * old or the new file.
  *
- * Queries are linear over the entries (a home has tens of them; caps
- * below bound the worst case). Default deny: an address not granted to the
- * user or one of the user's groups is not visible.
+ * Queries on a loaded table go through sorted indexes (O(log n); a grant
+ * check walks only the grants of that one RD); on a table being edited
+ * they scan. Default deny: an address not granted to the user or one of
+ * the user's groups is not visible.
  */
 #ifndef BGW_AUTHDB_H
 #define BGW_AUTHDB_H

@@ -69,6 +69,12 @@ int cli_dispatch(struct cli *c, const char *group, const struct cli_cmd *cmds,
 {
 	size_t i;
 
+	if (argc > 0 && (!strcmp(argv[0], "--help") || !strcmp(argv[0], "help"))) {
+		for (i = 0; i < n; i++)
+			printf("%s %s%s%-8s %s\n", c->prog, group ? group : "",
+			       group ? " " : "", cmds[i].name, cmds[i].help);
+		return CLI_OK;
+	}
 	for (i = 0; argc > 0 && i < n; i++)
 		if (!strcmp(argv[0], cmds[i].name))
 			return cmds[i].fn(c, argc, argv);

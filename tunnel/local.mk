@@ -33,3 +33,12 @@ tests_check_tunnel_link_CFLAGS = $(TUN_CHECK_CFLAGS)
 tests_check_tunnel_link_LDADD = $(TUN_CHECK_LDADD)
 
 EXTRA_DIST += tests/tunnel_certs.sh
+
+# Script tests and their helper.
+check_PROGRAMS += tests/tunnel-pair
+tests_tunnel_pair_SOURCES = tests/tunnel_pair.c
+tests_tunnel_pair_CFLAGS = $(AM_CFLAGS) $(TUNNEL_CFLAGS)
+tests_tunnel_pair_LDADD = $(TUNNEL_LIBS)
+
+TESTS += tests/t-tunnel-capture.sh
+EXTRA_DIST += tests/t-tunnel-capture.sh

@@ -65,7 +65,8 @@ struct sim_job {
 	struct bdaddr addr;
 	size_t idx;
 	size_t len;
-	uint8_t data[H4_MAX_CTL_PKT];
+	size_t cap;
+	uint8_t data[];		/* cap bytes: an event, or one ACL packet */
 };
 
 enum conn_state {
@@ -332,8 +333,8 @@ static void reply_cs(struct sim_ctrl *c, uint16_t op, uint8_t status)
 
 static void job_fire(struct loop_timer *t, void *user);
 
-static struct sim_job *job_new(struct sim_ctrl *c, enum job_kind kind,
-			       uint64_t sim_us, uint16_t handle)
+static struct sim_job *job_new_sized(struct sim_ctrl *c, enum job_kind kind,
+				     uint64_t sim_us, uint16_t handle, size_t cap)
 {
 	struct sim_job *j;
 
@@ -341,7 +342,7 @@ static struct sim_job *job_new(struct sim_ctrl *c, enum job_kind kind,
 		log_warn("sim: too many pending controller jobs");
 		return NULL;
 	}
-	j = calloc(1, sizeof(*j));
+	j = calloc(1, sizeof(*j) + cap);
 	if (!j)
 		return NULL;
 	j->t = loop_timer_new(c->l, job_fire, j);
@@ -352,11 +353,18 @@ static struct sim_job *job_new(struct sim_ctrl *c, enum job_kind kind,
 	j->c = c;
 	j->kind = kind;
 	j->handle = handle;
+	j->cap = cap;
 	j->next = c->jobs;
 	c->jobs = j;
 	c->njobs++;
 	loop_timer_arm(j->t, sim_air_delay(c->air, sim_us));
 	return j;
+}
+
+static struct sim_job *job_new(struct sim_ctrl *c, enum job_kind kind,
+			       uint64_t sim_us, uint16_t handle)
+{
+	return job_new_sized(c, kind, sim_us, handle, 0);
 }
 
 /* Remove a job; the one running is freed by job_fire when it returns. */
@@ -405,12 +413,12 @@ static struct sim_job *job_find(struct sim_ctrl *c, enum job_kind kind,
 static void later_evt(struct sim_ctrl *c, uint64_t sim_us, uint16_t handle,
 		      uint8_t code, const void *p, size_t n)
 {
-	struct sim_job *j = job_new(c, JOB_EVT, sim_us, handle);
+	struct sim_job *j = job_new_sized(c, JOB_EVT, sim_us, handle, H4_MAX_CTL_PKT);
 	int len;
 
 	if (!j)
 		return;
-	len = h4_build_evt(j->data, sizeof(j->data), code, p, n);
+	len = h4_build_evt(j->data, j->cap, code, p, n);
 	if (len <= 0) {
 		job_unlink(j);
 		return;
@@ -421,12 +429,12 @@ static void later_evt(struct sim_ctrl *c, uint64_t sim_us, uint16_t handle,
 static void later_le_evt(struct sim_ctrl *c, uint64_t sim_us, uint16_t handle,
 			 uint8_t sub, const void *p, size_t n)
 {
-	struct sim_job *j = job_new(c, JOB_EVT, sim_us, handle);
+	struct sim_job *j = job_new_sized(c, JOB_EVT, sim_us, handle, H4_MAX_CTL_PKT);
 	int len;
 
 	if (!j)
 		return;
-	len = h4_build_le_evt(j->data, sizeof(j->data), sub, p, n);
+	len = h4_build_le_evt(j->data, j->cap, sub, p, n);
 	if (len <= 0) {
 		job_unlink(j);
 		return;
@@ -744,23 +752,14 @@ static int acl_input(struct sim_ctrl *c, const struct h4_pkt *p)
 		evt(c, HCI_EV_DATA_BUFFER_OVERFLOW, &lt, 1);
 		return 0;
 	}
-	j = job_new(c, JOB_ACL, o->unlimited_radio ? 0 : T_ACL_PKT, cn->handle);
+	j = job_new_sized(c, JOB_ACL, o->unlimited_radio ? 0 : T_ACL_PKT,
+			  cn->handle, 1 + (size_t)p->acl.dlen);
 	if (!j)
 		return -ENOBUFS;
 	(*used)++;
 	cn->inflight++;
 	j->data[0] = p->acl.pb;
-	memcpy(j->data + 1, p->acl.data, p->acl.dlen > sizeof(j->data) - 1 ?
-	       sizeof(j->data) - 1 : p->acl.dlen);
-	if (p->acl.dlen > sizeof(j->data) - 1) {
-		/* Job buffers hold a control packet; long ACL goes on the heap. */
-		job_unlink(j);
-		(*used)--;
-		cn->inflight--;
-		log_info("sim: ACL packet of %u bytes exceeds the simulator's %zu",
-			 p->acl.dlen, sizeof(j->data) - 1);
-		return 0;
-	}
+	memcpy(j->data + 1, p->acl.data, p->acl.dlen);
 	j->len = 1 + p->acl.dlen;
 	return 0;
 }

@@ -924,6 +924,28 @@ START_TEST(l2cap_echo_fragmented)
 }
 END_TEST
 
+START_TEST(l2cap_echo_large)
+{
+	uint8_t pdu[8 + 600], rsp[700];
+	uint16_t h = bredr_connect(&SPEAKER);
+	size_t i, n;
+
+	/* One 608-byte ACL packet, within the 1021-byte default MTU. */
+	put_le16(pdu, 604);
+	put_le16(pdu + 2, 0x0001);
+	pdu[4] = 0x08;
+	pdu[5] = 0x07;
+	put_le16(pdu + 6, 600);
+	for (i = 0; i < 600; i++)
+		pdu[8 + i] = (uint8_t)(i * 7);
+	ck_assert_int_eq(hostdrv_acl(D, h, 0x02, pdu, sizeof(pdu)), 0);
+	ck_assert_int_eq(hostdrv_wait_l2cap(D, h, rsp, sizeof(rsp), &n), 0);
+	ck_assert_uint_eq(n, sizeof(pdu));
+	ck_assert_uint_eq(rsp[4], 0x09);
+	ck_assert(!memcmp(rsp + 8, pdu + 8, 600));
+}
+END_TEST
+
 /* ---------------------------------------------------------------- ATT/SMP */
 
 static void att(uint16_t h, const uint8_t *req, size_t n, uint8_t *rsp, size_t *rn)
@@ -1275,6 +1297,7 @@ Suite *test_suite(void)
 	ADD(le_update_and_remote_features);
 	ADD(acl_flow_control);
 	ADD(l2cap_echo_fragmented);
+	ADD(l2cap_echo_large);
 	ADD(gatt_read_temperature);
 	ADD(gatt_write_bulb);
 	ADD(smp_legacy_just_works);

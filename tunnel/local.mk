@@ -42,3 +42,6 @@ tests_tunnel_pair_LDADD = $(TUNNEL_LIBS)
 
 TESTS += tests/t-tunnel-capture.sh
 EXTRA_DIST += tests/t-tunnel-capture.sh
+
+# The protocol specification.
+dist_doc_DATA += doc/protocol.md

@@ -650,17 +650,26 @@ static bool seen_check_add(struct mux_seen *tab, unsigned *n,
 static void virt_read_ext_features(struct mux *m, struct mux_session *s,
 				   uint16_t op, uint8_t page)
 {
+	/* Pages beyond 2 were never read: the virtual controller stops at 2. */
+	uint8_t max_page = m->max_page > 2 ? 2 : m->max_page;
 	uint8_t ret[11];
 	const struct mux_cache_ent *e;
 
 	ret[0] = 0;
 	ret[1] = page;
-	ret[2] = m->max_page;
+	ret[2] = max_page;
 	if (page == 0) {
 		memcpy(ret + 3, m->features, 8);
-	} else if (page <= m->max_page && (e = cache_get(m, op, page)) &&
+	} else if (page <= max_page && (e = cache_get(m, op, page)) &&
 		   e->rlen >= 11) {
 		memcpy(ret + 3, e->ret + 3, 8);
+		/*
+		 * Page 2: no Connectionless Peripheral Broadcast or
+		 * Synchronization Train/Scan (byte 0 bits 0-3): the mux does
+		 * not offer them, and Linux would read their parameters.
+		 */
+		if (page == 2)
+			ret[3] &= 0xf0;
 		if (page == 1) {
 			/*
 			 * Page 1 holds the Host Supported Features: each
@@ -2044,7 +2053,12 @@ static void adv_fanout(struct mux *m, uint8_t sub, const uint8_t *r, size_t rlen
 	}
 }
 
-static void on_adv_report(struct mux *m, uint8_t sub, const uint8_t *q, size_t qlen)
+/*
+ * Walk the reports of an LE advertising event: with fn NULL only check that
+ * the whole event is well-formed (7.7.65.2, .11, .13), so that a malformed
+ * event is dropped entirely rather than half delivered.
+ */
+static int adv_walk(struct mux *m, uint8_t sub, const uint8_t *q, size_t qlen, bool deliver)
 {
 	struct cur c;
 	unsigned i, num;
@@ -2052,10 +2066,9 @@ static void on_adv_report(struct mux *m, uint8_t sub, const uint8_t *q, size_t q
 	cur_init(&c, q, qlen);
 	num = cur_u8(&c);
 	if (num < 1 || num > 25)
-		goto bad;
+		return -EBADMSG;
 	for (i = 0; i < num; i++) {
 		size_t start = c.off;
-		const uint8_t *r;
 		uint8_t ev, at;
 		const uint8_t *addr;
 		size_t dlen;
@@ -2066,7 +2079,7 @@ static void on_adv_report(struct mux *m, uint8_t sub, const uint8_t *q, size_t q
 			addr = cur_bytes(&c, 6);
 			dlen = cur_u8(&c);
 			if (dlen > 31)
-				goto bad;
+				return -EBADMSG;
 			cur_skip(&c, dlen + 1);
 		} else if (sub == HCI_LE_EV_EXT_ADV_REPORT) {
 			ev = (uint8_t)cur_le16(&c);
@@ -2082,15 +2095,20 @@ static void on_adv_report(struct mux *m, uint8_t sub, const uint8_t *q, size_t q
 			cur_skip(&c, 8);
 		}
 		if (!cur_is_ok(&c) || !addr)
-			goto bad;
-		r = q + start;
-		adv_fanout(m, sub, r, c.off - start, ev, at, addr);
+			return -EBADMSG;
+		if (deliver)
+			adv_fanout(m, sub, q + start, c.off - start, ev, at, addr);
 	}
-	if (!cur_is_done(&c))
-		goto bad;
-	return;
-bad:
-	log_warn("controller: malformed LE advertising report 0x%02x", sub);
+	return cur_is_done(&c) ? 0 : -EBADMSG;
+}
+
+static void on_adv_report(struct mux *m, uint8_t sub, const uint8_t *q, size_t qlen)
+{
+	if (adv_walk(m, sub, q, qlen, false) < 0) {
+		log_warn("controller: malformed LE advertising report 0x%02x", sub);
+		return;
+	}
+	adv_walk(m, sub, q, qlen, true);
 }
 
 /* LE Connection Complete 7.7.65.1 and Enhanced 7.7.65.10, in the session's variant. */

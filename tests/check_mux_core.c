@@ -327,7 +327,10 @@ static void host_init(struct host *h)
 	ck_assert_int_eq(host_cmd(h, HCI_OP_WRITE_DEF_LINK_POLICY, zero, 2, NULL), 0);
 	ck_assert_int_eq(host_cmd(h, HCI_OP_READ_PAGE_SCAN_ACTIVITY, NULL, 0, NULL), 0);
 	ck_assert_int_eq(host_cmd(h, HCI_OP_READ_PAGE_SCAN_TYPE, NULL, 0, NULL), 0);
-	ck_assert_int_eq(host_cmd(h, HCI_OP_READ_LOCAL_EXT_FEATURES, &page2, 1, NULL), 0);
+	ck_assert_int_eq(host_cmd(h, HCI_OP_READ_LOCAL_EXT_FEATURES, &page2, 1, ret), 0);
+	ck_assert_uint_eq(ret[2], 2);		/* max page */
+	ck_assert_uint_eq(ret[3] & 0x0f, 0);	/* no CPB, no sync train */
+	ck_assert_uint_eq(ret[4] & 0x01, 1);	/* SC kept */
 	ck_assert_int_eq(host_cmd(h, HCI_OP_LE_SET_EVENT_MASK, lemask, 8, NULL), 0);
 	ck_assert_int_eq(host_cmd(h, HCI_OP_LE_READ_ADV_TX_POWER, NULL, 0, NULL), 0);
 	ck_assert_int_eq(host_cmd(h, HCI_OP_LE_READ_ACCEPT_LIST_SIZE, NULL, 0, NULL), 0);
@@ -390,6 +393,8 @@ static bool host_saw_addr(const struct host *h, uint8_t code, int sub, uint8_t l
 	}
 	return false;
 }
+
+static void host_le_scan(struct host *h, bool on, uint8_t dup);
 
 /* ------------------------------------------------------------------ */
 
@@ -581,6 +586,72 @@ START_TEST(inquiry_join_replays_results)
 }
 END_TEST
 
+START_TEST(acl_filters_all_result_formats)
+{
+	struct host a;
+	struct host *hs[] = { &a };
+	static const uint8_t lemask[8] = { 0x1f, 0x14 };	/* + directed, extended */
+	struct bdaddr ok_rd, no_rd;
+	uint8_t p[64];
+	unsigned k;
+
+	env_up(8, 8, 4);
+	host_start(&a, "alice");
+	host_init(&a);
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_LE_SET_EVENT_MASK, lemask, 8, NULL), 0);
+	host_inquiry(&a);
+	host_le_scan(&a, true, 0);
+	tbdaddr(&ok_rd, 1);
+	tbdaddr(&no_rd, 3);
+	for (k = 0; k < 2; k++) {
+		const struct bdaddr *rd = k ? &ok_rd : &no_rd;
+
+		/* Inquiry Result (0x02) and with RSSI (0x22), 14 bytes each. */
+		memset(p, 0, sizeof(p));
+		p[0] = 1;
+		memcpy(p + 1, rd->b, 6);
+		tctl_event(tc, HCI_EV_INQUIRY_RESULT, p, 15);
+		tctl_event(tc, HCI_EV_INQUIRY_RESULT_RSSI, p, 15);
+		/* LE Extended Advertising Report: 24 fixed bytes, 3 of data. */
+		memset(p, 0, sizeof(p));
+		p[0] = HCI_LE_EV_EXT_ADV_REPORT;
+		p[1] = 1;
+		p[2] = 0x13;
+		memcpy(p + 5, rd->b, 6);
+		p[25] = 3;
+		tctl_event(tc, HCI_EV_LE_META, p, 29);
+		/* LE Directed Advertising Report: 16 bytes. */
+		memset(p, 0, sizeof(p));
+		p[0] = HCI_LE_EV_DIRECT_ADV_REPORT;
+		p[1] = 1;
+		p[2] = 0x01;
+		memcpy(p + 4, rd->b, 6);
+		tctl_event(tc, HCI_EV_LE_META, p, 18);
+		tctl_pump(tc);
+		if (k == 0) {
+			/* The forbidden device: nothing at all. */
+			ck_assert_msg(a.nrx == 0, "got event 0x%02x 0x%02x", a.nrx ? a.rx[0]->d[1] : 0,
+				      a.nrx ? a.rx[0]->d[3] : 0);
+		}
+	}
+	/* The allowed one in every format (standard once: one per inquiry). */
+	ck_assert_uint_eq(host_count(&a, HCI_EV_INQUIRY_RESULT, -1) +
+			  host_count(&a, HCI_EV_INQUIRY_RESULT_RSSI, -1), 1);
+	ck_assert_uint_eq(host_count(&a, HCI_EV_LE_META, HCI_LE_EV_EXT_ADV_REPORT), 1);
+	ck_assert_uint_eq(host_count(&a, HCI_EV_LE_META, HCI_LE_EV_DIRECT_ADV_REPORT), 1);
+	/* A malformed report is dropped, not half-delivered. */
+	host_reset_rx(&a);
+	memset(p, 0, sizeof(p));
+	p[0] = HCI_LE_EV_ADV_REPORT;
+	p[1] = 2;	/* says two, carries one */
+	memcpy(p + 4, ok_rd.b, 6);
+	tctl_event(tc, HCI_EV_LE_META, p, 13);
+	tctl_pump(tc);
+	ck_assert_uint_eq(a.nrx, 0);
+	env_down(hs, 1);
+}
+END_TEST
+
 START_TEST(inquiry_result_format_per_session)
 {
 	struct host a, b;
@@ -679,6 +750,40 @@ START_TEST(forbidden_connect_refused_not_forwarded)
 	memcpy(p + 6, rd.b, 6);
 	ck_assert_int_eq(host_cmd(&a, HCI_OP_LE_CREATE_CONN, p, 25, NULL), 0);
 	ck_assert_int_eq(host_take(&a, HCI_EV_LE_META, HCI_LE_EV_CONN_COMPLETE, NULL), 19);
+	env_down(hs, 1);
+}
+END_TEST
+
+START_TEST(le_random_address_programmed_for_its_connection)
+{
+	struct host a;
+	struct host *hs[] = { &a };
+	static const uint8_t rnd_a[6] = { 1, 2, 3, 4, 5, 0xc6 };
+	uint8_t p[25] = { 0 };
+	struct bdaddr rd;
+	unsigned base, i;
+
+	env_up(8, 8, 4);
+	host_start(&a, "alice");
+	host_init(&a);
+	base = tc->ncmds;
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_LE_SET_RANDOM_ADDR, rnd_a, 6, NULL), 0);
+	/* Virtual only, until it matters. */
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_LE_SET_RANDOM_ADDR, base), 0);
+	put_le16(p, 0x60);
+	put_le16(p + 2, 0x60);
+	tbdaddr(&rd, 2);
+	memcpy(p + 6, rd.b, 6);
+	p[12] = 0x01;	/* own address: random */
+	put_le16(p + 13, 0x18);
+	put_le16(p + 15, 0x28);
+	put_le16(p + 19, 0x2a);
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_LE_CREATE_CONN, p, 25, NULL), 0);
+	/* The physical random address was set to hers, right before. */
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_LE_SET_RANDOM_ADDR, base), 1);
+	for (i = base; i < tc->ncmds && tc->cmds[i] != HCI_OP_LE_SET_RANDOM_ADDR; i++)
+		;
+	ck_assert_uint_eq(tc->cmds[i + 1], HCI_OP_LE_CREATE_CONN);
 	env_down(hs, 1);
 }
 END_TEST
@@ -1542,8 +1647,10 @@ Suite *test_suite(void)
 	tcase_add_test(tc_core, shared_inquiry_acl_filtered);
 	tcase_add_test(tc_core, inquiry_join_replays_results);
 	tcase_add_test(tc_core, inquiry_result_format_per_session);
+	tcase_add_test(tc_core, acl_filters_all_result_formats);
 	tcase_add_test(tc_core, inquiry_cancel_only_when_nobody_needs_it);
 	tcase_add_test(tc_core, forbidden_connect_refused_not_forwarded);
+	tcase_add_test(tc_core, le_random_address_programmed_for_its_connection);
 	tcase_add_test(tc_core, handle_isolation_events_data_nocp);
 	tcase_add_test(tc_core, foreign_handle_commands_rejected);
 	tcase_add_test(tc_core, bdaddr_events_to_owner_keys_private);

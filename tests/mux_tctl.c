@@ -207,9 +207,11 @@ static void answer(struct tctl *t, uint16_t op, const uint8_t *p, uint8_t plen)
 		break;
 	case HCI_OP_READ_LOCAL_EXT_FEATURES:
 		r[1] = p[0];
-		r[2] = 2;
-		if (p[0] == 2)
-			r[4] = 0x01;
+		r[2] = 3;	/* more pages than the mux shows */
+		if (p[0] == 2) {
+			r[3] = 0x0f;	/* CPB and synchronization train */
+			r[4] = 0x01;	/* Secure Connections */
+		}
 		cc(t, op, r, 11);
 		break;
 	case HCI_OP_LE_READ_BUFFER_SIZE:

@@ -247,6 +247,83 @@ START_TEST(test_bundle_roundtrip)
 }
 END_TEST
 
+/* Each case breaks a valid bundle in one way; all are refused. */
+static const struct {
+	const char *from;
+	const char *to;
+} bundle_breaks[] = {
+	{ "bgw-bundle 1\n", "" },
+	{ "bgw-bundle 1\n", "bgw-bundle 2\n" },
+	{ "user dave\n", "user Dave\n" },
+	{ "user dave\n", "" },
+	{ "server gw:5684\n", "server gw 5684\n" },
+	{ "server gw:5684\n", "" },
+	{ "ca-sha256 ", "ca-sha256 0" },
+	{ "\n\n-----BEGIN CERTIFICATE", "\n-----BEGIN CERTIFICATE" },
+	{ "-----BEGIN PRIVATE KEY-----", "-----BEGIN RSA PRIVATE KEY-----" },
+	{ "-----END PRIVATE KEY-----\n", "" },
+	{ "bgw-bundle 1\n", "bgw-bundle 1\nextra line\n" },
+	{ "user dave\n", "user da\001ve\n" },
+};
+
+START_TEST(test_bundle_malformed)
+{
+	struct ca_issued c;
+	struct ca_bundle b;
+	char p[128], *text, *at, *out;
+	size_t len, n;
+	time_t now = time(NULL);
+	int fd;
+
+	ck_assert_int_eq(ca_issue_client(dir, "dave", now - 60, now + 86400, &c), 0);
+	snprintf(p, sizeof(p), "%s/dave.bundle", dir);
+	ck_assert_int_eq(ca_bundle_write(p, "dave", "gw:5684", &c), 0);
+	ca_issued_wipe(&c);
+	text = slurp(p, &len);
+	at = strstr(text, bundle_breaks[_i].from);
+	ck_assert_ptr_nonnull(at);
+	out = malloc(len + 64);
+	n = (size_t)(at - text);
+	memcpy(out, text, n);
+	memcpy(out + n, bundle_breaks[_i].to, strlen(bundle_breaks[_i].to));
+	n += strlen(bundle_breaks[_i].to);
+	strcpy(out + n, at + strlen(bundle_breaks[_i].from));
+	n += strlen(at + strlen(bundle_breaks[_i].from));
+	unlink(p);
+	fd = open(p, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	ck_assert_int_eq(write(fd, out, n), (ssize_t)n);
+	close(fd);
+	ck_assert_int_lt(ca_bundle_read(p, &b), 0);
+	free(out);
+	free(text);
+}
+END_TEST
+
+START_TEST(test_bundle_trailing_and_nul)
+{
+	struct ca_issued c;
+	struct ca_bundle b;
+	char p[128];
+	time_t now = time(NULL);
+	int fd;
+
+	ck_assert_int_eq(ca_issue_client(dir, "erin", now - 60, now + 86400, &c), 0);
+	snprintf(p, sizeof(p), "%s/erin.bundle", dir);
+	ck_assert_int_eq(ca_bundle_write(p, "erin", "gw", &c), 0);
+	ca_issued_wipe(&c);
+	ck_assert_int_eq(ca_bundle_read(p, &b), 0);
+	ca_bundle_free(&b);
+	fd = open(p, O_WRONLY | O_APPEND);
+	ck_assert_int_eq(write(fd, "x", 1), 1);
+	close(fd);
+	ck_assert_int_eq(ca_bundle_read(p, &b), -EBADMSG);
+	fd = open(p, O_WRONLY);
+	ck_assert_int_eq(pwrite(fd, "\0", 1, 10), 1);
+	close(fd);
+	ck_assert_int_eq(ca_bundle_read(p, &b), -EBADMSG);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
 	Suite *s = suite_create("ca");
@@ -259,6 +336,9 @@ Suite *test_suite(void)
 	tcase_add_test(tc, test_issue_verify_revoke);
 	tcase_add_test(tc, test_expired_and_foreign);
 	tcase_add_test(tc, test_bundle_roundtrip);
+	tcase_add_loop_test(tc, test_bundle_malformed, 0,
+			    sizeof(bundle_breaks) / sizeof(bundle_breaks[0]));
+	tcase_add_test(tc, test_bundle_trailing_and_nul);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -267,6 +267,33 @@ START_TEST(test_server_refuses_early)
 }
 END_TEST
 
+START_TEST(test_final_bad_binding_field)
+{
+	/* c= that is not base64(gs2-header || cb), in every way: refused as
+	 * a binding mismatch whatever the proof. */
+	static const char *const cs[] = { "c=", "c=!!!!", "c=bix=", "c=eSws",
+					  "c=cD10bHMtZXhwb3J0ZXIsLA==" };
+	struct scram_verifier v = vector_verifier();
+	struct scram_server *s;
+	char out[SCRAM_MSG_MAX + 1], msg[256];
+	size_t i, len;
+
+	for (i = 0; i < sizeof(cs) / sizeof(cs[0]); i++) {
+		ck_assert_int_eq(scram_server_new(&s, NULL, 0, SNONCE), 0);
+		ck_assert_int_eq(scram_server_recv_first(s, C1, strlen(C1)), 0);
+		ck_assert_int_eq(scram_server_first(s, &v, true, out, sizeof(out),
+						    &len), 0);
+		strcpy(msg, cs[i]);	/* SNONCE has a '%': no printf */
+		strcat(msg, ",r=rOprNGfwEbeRWgbNEkqO" SNONCE
+		       ",p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=");
+		ck_assert_int_eq(scram_server_final(s, msg, strlen(msg), out,
+						    sizeof(out), &len), -EACCES);
+		ck_assert_str_eq(out, "e=channel-bindings-dont-match");
+		scram_server_free(s);
+	}
+}
+END_TEST
+
 static const char *const bad_server_first[] = {
 	"",
 	"r=rOprNGfwEbeRWgbNEkqO,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096",	/* no server part */
@@ -361,6 +388,7 @@ Suite *test_suite(void)
 			    sizeof(bad_server_first) / sizeof(bad_server_first[0]));
 	tcase_add_test(tc, test_server_final_checked);
 	tcase_add_test(tc, test_server_refuses_early);
+	tcase_add_test(tc, test_final_bad_binding_field);
 	tcase_add_test(tc, test_b64_strict);
 	suite_add_tcase(s, tc);
 	return s;

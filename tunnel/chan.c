@@ -632,7 +632,7 @@ static int chan_parse(struct tun_chan *ch, const uint8_t *b, size_t n, size_t *u
 
 static void chan_read(struct tun_chan *ch)
 {
-	static uint8_t rec[TUN_RECORD_MAX + 1];
+	uint8_t rec[TUN_RECORD_MAX + 1];
 	char peer[80];
 	size_t used;
 	ssize_t n;

@@ -133,6 +133,40 @@ bool cli_is_name(const char *s)
 	return authdb_name_is_valid(s);
 }
 
+/*
+ * One line from fd into buf (at most cap - 1 bytes, NUL-terminated, the
+ * newline dropped). A longer line is refused, not cut: -EMSGSIZE.
+ * Byte by byte so nothing past the line is consumed.
+ */
+int cli_read_line(int fd, char *buf, size_t cap, size_t *len)
+{
+	size_t n = 0;
+	ssize_t r;
+	char ch;
+
+	for (;;) {
+		r = read(fd, &ch, 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r == 0 || ch == '\n')
+			break;
+		if (n + 1 >= cap) {
+			/* Drain the rest of the line, then refuse. */
+			while ((r = read(fd, &ch, 1)) > 0 && ch != '\n')
+				;
+			return -EMSGSIZE;
+		}
+		buf[n++] = ch;
+	}
+	if (r == 0 && n == 0)
+		return -ENODATA;
+	buf[n] = '\0';
+	*len = n;
+	return 0;
+}
+
 int cli_load(const struct cli *c, struct authdb **db, bool missing_ok)
 {
 	char err[AUTHDB_ERR_MAX];

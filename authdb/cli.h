@@ -53,6 +53,11 @@ int cli_edit(struct cli *c, int (*fn)(struct authdb *db, void *arg), void *arg,
 int cli_audit_change(const struct cli *c, const char *detail);
 
 bool cli_is_name(const char *s);
+/*
+ * One line from fd (without its newline) into buf, NUL-terminated. A line
+ * longer than cap - 1 is refused (-EMSGSIZE), never cut; -ENODATA at EOF.
+ */
+int cli_read_line(int fd, char *buf, size_t cap, size_t *len);
 
 int cmd_user(struct cli *c, int argc, char **argv);
 int cmd_passwd(struct cli *c, int argc, char **argv);

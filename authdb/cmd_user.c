@@ -220,40 +220,6 @@ int cmd_user(struct cli *c, int argc, char **argv)
 
 /* ---- passwd ----------------------------------------------------------- */
 
-/*
- * One line from fd into buf (at most cap - 1 bytes, NUL-terminated, the
- * newline dropped). A longer line is refused, not cut: -EMSGSIZE.
- * Byte by byte so nothing past the line is consumed.
- */
-static int read_line(int fd, char *buf, size_t cap, size_t *len)
-{
-	size_t n = 0;
-	ssize_t r;
-	char ch;
-
-	for (;;) {
-		r = read(fd, &ch, 1);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -errno;
-		if (r == 0 || ch == '\n')
-			break;
-		if (n + 1 >= cap) {
-			/* Drain the rest of the line, then refuse. */
-			while ((r = read(fd, &ch, 1)) > 0 && ch != '\n')
-				;
-			return -EMSGSIZE;
-		}
-		buf[n++] = ch;
-	}
-	if (r == 0 && n == 0)
-		return -ENODATA;
-	buf[n] = '\0';
-	*len = n;
-	return 0;
-}
-
 /* Prompt on the terminal and read without echo. */
 static int read_tty(int tty, const char *prompt, char *buf, size_t cap, size_t *len)
 {
@@ -274,7 +240,7 @@ static int read_tty(int tty, const char *prompt, char *buf, size_t cap, size_t *
 		tcsetattr(tty, TCSAFLUSH, &old);
 		return ret;
 	}
-	ret = read_line(tty, buf, cap, len);
+	ret = cli_read_line(tty, buf, cap, len);
 	tcsetattr(tty, TCSAFLUSH, &old);
 	if (write(tty, "\n", 1) < 0)
 		ret = ret ? ret : -errno;
@@ -335,7 +301,7 @@ int cmd_passwd(struct cli *c, int argc, char **argv)
 		return cli_fail(c, ret, "user '%s'", pa.user);
 
 	if (from_stdin) {
-		ret = read_line(STDIN_FILENO, pw, sizeof(pw), &len);
+		ret = cli_read_line(STDIN_FILENO, pw, sizeof(pw), &len);
 	} else {
 		tty = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
 		if (tty < 0)

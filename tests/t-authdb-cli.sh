@@ -24,7 +24,7 @@ st() {
 }
 has() { grep -q -- "$1" "$2"; t_ok $? "$3" || sed 's/^/# /' "$2"; }
 
-echo "1..40"
+echo "1..43"
 st 2 "no command is a usage error" "$B"
 st 0 "--help" "$B" --help
 has "usage: bgw-authdb" "$tmp/out" "--help prints the usage"
@@ -77,6 +77,10 @@ else
 fi
 st 4 "passwd for an unknown user" sh -c "echo x | \"$B\" --db \"$db\" --audit \"$log\" passwd --stdin nobody"
 st 0 "allow with type and label" A allow alice C0:11:22:33:44:55 random "Front door"
+st 0 "allow --irk-stdin" sh -c "echo ec0234a357c8ad05341010a60a397d9b | \"$B\" --db \"$db\" --audit \"$log\" allow alice C0:11:22:33:44:55 random --irk-stdin"
+grep -q '^device C0:11:22:33:44:55 random irk ec0234a357c8ad05341010a60a397d9b label "Front door"$' "$db"
+t_ok $? "the IRK joins the device line, the label is kept" || sed 's/^/# /' "$db"
+st 2 "allow --irk-stdin with a malformed IRK" sh -c "echo 1234 | \"$B\" --db \"$db\" --audit \"$log\" allow alice C0:11:22:33:44:55 random --irk-stdin"
 st 2 "allow with a bad address" A allow alice C0:11:22:33:44 random
 st 4 "allow to an unknown group" A allow @nope C0:11:22:33:44:55 random
 st 0 "group add" A group add family

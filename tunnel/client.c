@@ -471,6 +471,18 @@ static void cli_on_down(void *user, struct tun_chan *ch, int reason)
 
 	c->ch = NULL;
 	snprintf(why, sizeof(why), "%s", ch->why[0] ? ch->why : tun_reason_str(reason));
+	/*
+	 * Nothing answered the first handshake at all: say so, rather than
+	 * "timed out" (the user's question is whether the BGW is there).
+	 */
+	if (!c->ever_ready && !ch->up && reason != TUN_R_SERVER_CERT &&
+	    reason != TUN_R_HANDSHAKE) {
+		snprintf(why, sizeof(why), "no answer from %s port %s (%s)",
+			 c->host, c->port, c->transport == TUN_TRANSPORT_TLS ?
+			 "TLS over TCP" : "DTLS over UDP");
+		cli_final(c, TUN_R_UNREACHABLE, why);
+		return;
+	}
 	/* A bad server certificate never gets a second try. */
 	if (reason == TUN_R_SERVER_CERT || !c->ever_ready) {
 		cli_final(c, reason, why);

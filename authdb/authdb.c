@@ -1367,7 +1367,8 @@ int authdb_user_rds(const struct authdb *db, const char *user,
 	return 0;
 }
 
-bool authdb_irk_matches(const uint8_t irk[AUTHDB_IRK_LEN], const struct bdaddr *rpa)
+bool authdb_rpa_is_resolvable(const struct bdaddr *rpa,
+			      const uint8_t irk[AUTHDB_IRK_LEN])
 {
 	gnutls_cipher_hd_t h;
 	uint8_t zero[16] = { 0 }, block[16] = { 0 }, out[16];
@@ -1402,7 +1403,7 @@ int authdb_rpa_resolve(const struct authdb *db, const struct bdaddr *rpa,
 	for (i = 0; i < db->n; i++) {
 		const struct rec *r = db->recs[i];
 
-		if (r->kind == REC_DEVICE && r->has_irk && authdb_irk_matches(r->irk, rpa)) {
+		if (r->kind == REC_DEVICE && r->has_irk && authdb_rpa_is_resolvable(rpa, r->irk)) {
 			rd_fill(db, &r->addr, r->type, out);
 			return 0;
 		}

@@ -150,7 +150,8 @@ int authdb_rd_lookup(const struct authdb *db, const struct bdaddr *addr,
  * resolve with this IRK (most significant byte first, as the file and the
  * Core specification's sample data write it)? ah() is Vol 3 Part H 2.2.2.
  */
-bool authdb_irk_matches(const uint8_t irk[AUTHDB_IRK_LEN], const struct bdaddr *rpa);
+bool authdb_rpa_is_resolvable(const struct bdaddr *rpa,
+			      const uint8_t irk[AUTHDB_IRK_LEN]);
 /*
  * The declared device whose IRK resolves rpa (its identity address and
  * type in out, for authdb_user_may_access()); -ENOENT if none does, or if

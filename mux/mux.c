@@ -999,6 +999,9 @@ static int cmd_process(struct mux *m, struct mux_session *s, const uint8_t *h4,
 		}
 		break;
 	case MK_HANDLE:
+		/* Read Clock of the local clock ignores the handle (7.5.6). */
+		if (op == HCI_OP_READ_CLOCK && p[2] == 0x00)
+			break;
 		c = conn_by_handle(m, get_le16(p) & 0x0fff);
 		if (!c || c->owner != s) {
 			log_info("session %u (%s): command 0x%04x on foreign handle 0x%04x refused",
@@ -1611,8 +1614,11 @@ static void on_cmd_done(struct mux *m, const struct h4_pkt *pkt, uint16_t op,
 	uint8_t buf[H4_MAX_CTL_PKT];
 
 	m->ncmd = ncmd;
-	if (op == HCI_OP_NOP)
+	if (op == HCI_OP_NOP) {
+		if (ncmd > 0 && outst_count(m) == 0)
+			loop_timer_disarm(m->cmd_timer);
 		return;
+	}
 	po = outst_find(m, op);
 	if (!po) {
 		log_warn("controller: completion for 0x%04x nobody sent, ignored", op);
@@ -1620,7 +1626,11 @@ static void on_cmd_done(struct mux *m, const struct h4_pkt *pkt, uint16_t op,
 	}
 	o = *po;
 	po->used = false;
-	if (outst_count(m) == 0)
+	/*
+	 * Armed while commands are outstanding, and while the controller
+	 * grants no credit: it owes a Command Complete for NOP (4.4).
+	 */
+	if (outst_count(m) == 0 && m->ncmd > 0)
 		loop_timer_disarm(m->cmd_timer);
 	else
 		loop_timer_arm(m->cmd_timer, (uint64_t)m->cfg.cmd_timeout_ms * 1000);

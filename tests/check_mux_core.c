@@ -1251,6 +1251,49 @@ START_TEST(transport_loss_and_recovery)
 }
 END_TEST
 
+static unsigned failed_calls;
+
+static void on_failed(struct mux *m, int err, void *user)
+{
+	ck_assert_int_eq(err, -ETIMEDOUT);
+	failed_calls++;
+}
+
+START_TEST(controller_silent_is_failed)
+{
+	struct host a;
+	struct host *hs[] = { &a };
+	struct mux_config cfg = { 4, 20 };
+	struct mux_ops ops = { tctl_send, on_failed, on_dead, NULL };
+	unsigned i;
+
+	log_set_handler(quiet_log, NULL);
+	failed_calls = 0;
+	lp = loop_new();
+	tc = tctl_new(8, 8);
+	ops.user = tc;
+	mx = mux_new(lp, &cfg, &test_policy, &ops);
+	tc->mux = mx;
+	mux_ctrl_up(mx);
+	tctl_pump(tc);
+	ck_assert(mux_is_ready(mx));
+	host_start(&a, "alice");
+	/* The controller stops answering: a command stays outstanding. */
+	tc->hold_cc = true;
+	host_send(&a, HCI_OP_LE_RAND, NULL, 0);
+	for (i = 0; i < 1000 && !failed_calls; i++)
+		loop_iterate(lp, 10);
+	ck_assert_uint_eq(failed_calls, 1);
+	ck_assert(!mux_is_ready(mx));
+	/* alice's command was answered (Hardware Failure), then Hardware Error. */
+	ck_assert_int_eq(host_done(&a, HCI_OP_LE_RAND, NULL, NULL), HCI_ST_HARDWARE_FAILURE);
+	ck_assert_uint_eq(host_count(&a, HCI_EV_HARDWARE_ERROR, -1), 1);
+	tc->hold_cc = false;
+	tc->outstanding = 0;
+	env_down(hs, 1);
+}
+END_TEST
+
 START_TEST(controller_hardware_error_reinit)
 {
 	struct host a;
@@ -1750,6 +1793,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc_core, session_teardown_disconnects);
 	tcase_add_test(tc_core, transport_loss_and_recovery);
 	tcase_add_test(tc_core, controller_hardware_error_reinit);
+	tcase_add_test(tc_core, controller_silent_is_failed);
 	tcase_add_test(tc_core, privileged_commands_admin_only);
 	tcase_add_test(tc_core, unknown_and_malformed_refused);
 	tcase_add_test(tc_core, virtual_settings_per_session);

@@ -6,7 +6,11 @@
  * the server echoes each as a vendor event, and the program exits 0 once
  * every echo is back in order.
  *
- *	tunnel-pair PKI-DIR dtls|tls PORT MARKER COUNT
+ *	tunnel-pair PKI-DIR dtls|tls PORT MARKER COUNT [pingpong]
+ *
+ * With "pingpong" each command waits for the previous echo, and the
+ * round-trip times through the whole tunnel are printed (a figure for the
+ * benchmark issue, not a test assertion).
  */
 #include "config.h"
 
@@ -26,6 +30,9 @@ static struct {
 	unsigned count, sent, echoed;
 	struct tun_client *cli;
 	int failed;
+	bool pingpong;
+	uint64_t t_sent;
+	uint64_t *rtt;
 } P;
 
 static int srv_packet(void *user, struct tun_session *s, const uint8_t *h4, size_t len)
@@ -61,9 +68,12 @@ static void pump(void)
 	int n;
 
 	while (P.sent < P.count) {
+		if (P.pingpong && P.sent != P.echoed)
+			return;
 		n = h4_build_cmd(b, sizeof(b), 0xfc01, P.marker, strlen(P.marker));
 		if (n < 0 || tun_client_send(P.cli, b, (size_t)n) < 0)
 			return;
+		P.t_sent = loop_now_us();
 		P.sent++;
 	}
 }
@@ -79,8 +89,12 @@ static int cli_packet(void *user, struct tun_client *c, const uint8_t *h4, size_
 
 	if (len != 3 + ml || memcmp(h4 + 3, P.marker, ml) != 0)
 		P.failed = 1;
+	if (P.pingpong)
+		P.rtt[P.echoed] = loop_now_us() - P.t_sent;
 	if (++P.echoed == P.count)
 		loop_quit(P.l, 0);
+	else if (P.pingpong)
+		pump();
 	return 0;
 }
 
@@ -93,6 +107,13 @@ static void cli_down(void *user, struct tun_client *c, int reason, const char *t
 {
 	fprintf(stderr, "tunnel-pair: down: %s\n", text);
 	loop_quit(P.l, 1);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
 }
 
 static void deadline(struct loop_timer *t, void *user)
@@ -117,15 +138,20 @@ int main(int argc, char **argv)
 	bool tls;
 	int ret = 1, i;
 
-	if (argc != 6 || strlen(argv[4]) == 0 || strlen(argv[4]) > 200) {
-		fprintf(stderr, "usage: tunnel-pair PKI-DIR dtls|tls PORT MARKER COUNT\n");
+	if (argc < 6 || argc > 7 || strlen(argv[4]) == 0 || strlen(argv[4]) > 200 ||
+	    (argc == 7 && strcmp(argv[6], "pingpong") != 0)) {
+		fprintf(stderr, "usage: tunnel-pair PKI-DIR dtls|tls PORT MARKER COUNT [pingpong]\n");
 		return 2;
 	}
+	P.pingpong = argc == 7;
 	tls = strcmp(argv[2], "tls") == 0;
 	P.marker = argv[4];
 	P.count = (unsigned)strtoul(argv[5], NULL, 10);
 	if (P.count == 0 || P.count > 100000)
 		return 2;
+	P.rtt = calloc(P.count, sizeof(*P.rtt));
+	if (!P.rtt)
+		return 1;
 	log_open("tunnel-pair", LOG_TARGET_STDERR);
 	snprintf(f[0], sizeof(f[0]), "%s/ca.crt", argv[1]);
 	snprintf(f[1], sizeof(f[1]), "%s/server.crt", argv[1]);
@@ -162,7 +188,16 @@ int main(int argc, char **argv)
 	if (P.failed)
 		ret = 1;
 	printf("tunnel-pair: %u sent, %u echoed\n", P.sent, P.echoed);
+	if (P.pingpong && P.echoed == P.count) {
+		qsort(P.rtt, P.count, sizeof(*P.rtt), cmp_u64);
+		printf("tunnel-pair: round trip through the tunnel: median %llu us, "
+		       "p99 %llu us, max %llu us\n",
+		       (unsigned long long)P.rtt[P.count / 2],
+		       (unsigned long long)P.rtt[P.count * 99 / 100],
+		       (unsigned long long)P.rtt[P.count - 1]);
+	}
 out:
+	free(P.rtt);
 	tun_client_free(P.cli);
 	tun_server_free(srv);
 	for (i = 0; i < 5; i++)

@@ -225,6 +225,7 @@ struct env {
 	uint32_t cli_next;
 	uint32_t cli_rx;
 	int cli_acl;
+	bool multi;
 	int writable;
 	int srv_writable;
 	int log_notices;
@@ -234,6 +235,19 @@ struct env {
 };
 
 static struct env E;
+
+/* Per-session and per-client counters when several run at once. */
+struct sctr {
+	bool started;
+	uint32_t next;
+};
+
+struct cctr {
+	uint32_t next;
+	uint32_t rx;
+};
+
+static struct sctr sctrs[4];
 
 static void capture_log(int prio, const char *line, void *user)
 {
@@ -272,6 +286,8 @@ static uint32_t pkt_counter(const uint8_t *h4, size_t len)
 
 static int srv_on_session(void *user, struct tun_session *s, const char *name)
 {
+	if (E.multi)
+		tun_session_set_data(s, &sctrs[E.sessions % 4]);
 	E.sessions++;
 	E.sess = s;
 	snprintf(E.sess_user, sizeof(E.sess_user), "%s", name);
@@ -287,8 +303,15 @@ static int srv_on_packet(void *user, struct tun_session *s, const uint8_t *h4, s
 
 	if (E.srv_busy)
 		return -ENOBUFS;
+	struct sctr *sc = tun_session_get_data(s);
+
 	n = pkt_counter(h4, len);
-	ck_assert_uint_eq(n, E.srv_next);	/* in order, exactly once */
+	if (sc && !sc->started) {
+		sc->started = true;
+		sc->next = n;
+	}
+	/* In order, exactly once, and only this session's packets. */
+	ck_assert_uint_eq(n, sc ? sc->next : E.srv_next);
 	r = h4_build_evt(ev, sizeof(ev), 0xff, h4 + 4, len - 4);
 	ck_assert_int_gt(r, 0);
 	/*
@@ -300,7 +323,10 @@ static int srv_on_packet(void *user, struct tun_session *s, const uint8_t *h4, s
 	if (r == -ENOBUFS)
 		return -ENOBUFS;
 	ck_assert_int_eq(r, 0);
-	E.srv_next++;
+	if (sc)
+		sc->next++;
+	else
+		E.srv_next++;
 	E.srv_rx++;
 	return 0;
 }
@@ -378,6 +404,14 @@ static int cli_on_packet(void *user, struct tun_client *c, const uint8_t *h4, si
 	}
 	ck_assert_uint_eq(h4[0], H4_EVT);
 	memcpy(&n, h4 + 3, 4);
+	if (user) {
+		struct cctr *cc = user;
+
+		ck_assert_uint_eq(n, cc->next);	/* its own echoes, in order */
+		cc->next++;
+		cc->rx++;
+		return 0;
+	}
 	ck_assert_uint_eq(n, E.cli_next);
 	E.cli_next++;
 	E.cli_rx++;
@@ -754,22 +788,29 @@ START_TEST(incompatible_version)
 }
 END_TEST
 
+static void password_client_cfg(struct tun_client_cfg *cc, const char *user,
+				const char *pw, enum tun_transport tr)
+{
+	static char port[8];
+
+	memset(cc, 0, sizeof(*cc));
+	snprintf(port, sizeof(port), "%u", tr == TUN_TRANSPORT_TLS ?
+		 tun_server_tcp_port(E.srv) : tun_server_udp_port(E.srv));
+	cc->host = "127.0.0.1";
+	cc->port = port;
+	cc->transport = tr;
+	cc->ca_file = path("ca.crt");
+	cc->user = user;
+	cc->password = pw;
+	cc->password_len = strlen(pw);
+	cc->rel = &fast_rel;
+}
+
 static void password_client(const char *user, const char *pw, enum tun_transport tr)
 {
 	struct tun_client_cfg cc;
-	char port[8];
 
-	memset(&cc, 0, sizeof(cc));
-	snprintf(port, sizeof(port), "%u", tr == TUN_TRANSPORT_TLS ?
-		 tun_server_tcp_port(E.srv) : tun_server_udp_port(E.srv));
-	cc.host = "127.0.0.1";
-	cc.port = port;
-	cc.transport = tr;
-	cc.ca_file = path("ca.crt");
-	cc.user = user;
-	cc.password = pw;
-	cc.password_len = strlen(pw);
-	cc.rel = &fast_rel;
+	password_client_cfg(&cc, user, pw, tr);
 	ck_assert_int_eq(tun_client_new(&E.cli, E.l, &cc, &cli_ops, NULL), 0);
 }
 
@@ -845,6 +886,50 @@ START_TEST(backpressure_end_to_end)
 }
 END_TEST
 
+/* Two family members at once, one over DTLS, one over TLS. */
+START_TEST(two_sessions_at_once)
+{
+	struct tun_client_cfg cc;
+	struct tun_client *c2;
+	struct cctr a = { 0, 0 }, b = { 1000000, 0 };
+	uint32_t na = 0, nb = 1000000;
+	char port[8];
+	uint8_t pkt[300];
+	uint64_t t0;
+
+	env_setup();
+	E.multi = true;
+	memset(sctrs, 0, sizeof(sctrs));
+	env_server(30);
+	memset(&cc, 0, sizeof(cc));
+	snprintf(port, sizeof(port), "%u", tun_server_udp_port(E.srv));
+	cc.host = "127.0.0.1";
+	cc.port = port;
+	cc.ca_file = path("ca.crt");
+	cc.cert_file = path("alice.crt");
+	cc.key_file = path("alice.key");
+	ck_assert_int_eq(tun_client_new(&E.cli, E.l, &cc, &cli_ops, &a), 0);
+	password_client_cfg(&cc, "erin", "correct horse", TUN_TRANSPORT_TLS);
+	ck_assert_int_eq(tun_client_new(&c2, E.l, &cc, &cli_ops, &b), 0);
+	RUN_UNTIL(E.ready == 2 && E.sessions == 2, 10000);
+	t0 = loop_now_us();
+	while ((na < 2000 || nb < 1002000) && loop_now_us() - t0 < 20000000) {
+		if (na < 2000 && tun_client_send(E.cli, pkt, mk_cmd(pkt, na, 30)) == 0)
+			na++;
+		if (nb < 1002000 && tun_client_send(c2, pkt, mk_cmd(pkt, nb, 30)) == 0)
+			nb++;
+		loop_iterate(E.l, 0);
+	}
+	RUN_UNTIL(a.rx == 2000 && b.rx == 2000, 20000);
+	ck_assert_uint_eq(E.srv_rx, 4000);
+	ck_assert_uint_eq(tun_server_session_count(E.srv), 2);
+	tun_client_free(c2);
+	RUN_UNTIL(E.ends == 1, 5000);
+	ck_assert_uint_eq(tun_server_session_count(E.srv), 1);
+	env_teardown();
+}
+END_TEST
+
 /* Nobody listens: a clear "unreachable", over UDP and over TCP. */
 START_TEST(nothing_listening)
 {
@@ -899,6 +984,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, password_login_scram);
 	tcase_add_test(tc, password_wrong_and_unknown_user);
 	tcase_add_test(tc, backpressure_end_to_end);
+	tcase_add_test(tc, two_sessions_at_once);
 	tcase_add_test(tc, nothing_listening);
 	suite_add_tcase(s, tc);
 	return s;

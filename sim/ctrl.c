@@ -90,7 +90,9 @@ struct sim_conn {
 	uint16_t handle;
 	bool le;
 	struct sim_ctrl *c;
-	struct sim_rd *rd;
+	struct bdaddr addr;	/* the peer's address */
+	struct sim_rd *rd;	/* the peer: an RD, or */
+	struct sim_conn *peer;	/* another controller's end of the link */
 	struct sim_link *link;
 	enum auth_state auth;
 	bool authenticated;
@@ -475,6 +477,18 @@ static void host_features(const struct sim_ctrl *c, uint8_t f[8])
 			 (c->simul ? 0x04 : 0));
 }
 
+/* The remote side's LMP features, page 0 or 1, whoever it is. */
+static void conn_features(const struct sim_conn *cn, uint8_t page, uint8_t f[8])
+{
+	memset(f, 0, 8);
+	if (cn->rd)
+		rd_features(cn->rd, page, f);
+	else if (cn->peer && page == 0)
+		memcpy(f, local_features, 8);
+	else if (cn->peer && page == 1)
+		host_features(cn->peer->c, f);
+}
+
 /* ------------------------------------------------------------ state */
 
 static void conn_free_slot(struct sim_conn *cn)
@@ -487,10 +501,38 @@ static void conn_free_slot(struct sim_conn *cn)
 		else
 			c->acl_used -= cn->inflight < c->acl_used ? cn->inflight : c->acl_used;
 	}
+	if (cn->peer)
+		cn->peer->peer = NULL;
 	jobs_cancel(c, -1, cn->handle);
 	sim_link_free(cn->link);
 	memset(cn, 0, sizeof(*cn));
 	cn->c = c;
+}
+
+static void conn_complete(struct sim_ctrl *c, uint8_t status, uint16_t handle,
+			  const struct bdaddr *a);
+
+/*
+ * This end of a link between two controllers goes away (Reset, the
+ * controller freed): the other end sees the link lost, Connection Timeout
+ * (0x08), as after a supervision timeout.
+ */
+static void peer_lost(struct sim_conn *cn)
+{
+	struct sim_conn *p = cn->peer;
+	uint8_t b[4];
+
+	if (!p)
+		return;
+	if (p->state == CONN_OPEN) {
+		b[0] = 0;
+		put_le16(b + 1, p->handle);
+		b[3] = HCI_ST_CONN_TIMEOUT;
+		evt(p->c, HCI_EV_DISCONN_COMPLETE, b, 4);
+	} else {
+		conn_complete(p->c, HCI_ST_CONN_TIMEOUT, 0, &p->addr);
+	}
+	conn_free_slot(p);
 }
 
 static void defaults(struct sim_ctrl *c)
@@ -499,6 +541,7 @@ static void defaults(struct sim_ctrl *c)
 
 	jobs_cancel(c, -1, 0xffff);
 	for (i = 0; i < SIM_MAX_CONNS; i++) {
+		peer_lost(&c->conns[i]);
 		sim_link_free(c->conns[i].link);
 		memset(&c->conns[i], 0, sizeof(c->conns[i]));
 		c->conns[i].c = c;
@@ -572,11 +615,11 @@ static struct sim_conn *conn_by_addr(struct sim_ctrl *c, const struct bdaddr *a,
 	for (i = 0; i < SIM_MAX_CONNS; i++) {
 		struct sim_conn *cn = &c->conns[i];
 
-		if (cn->state == CONN_FREE || cn->le != le || !cn->rd)
+		if (cn->state == CONN_FREE || cn->le != le)
 			continue;
 		if (state >= 0 && cn->state != (enum conn_state)state)
 			continue;
-		if (bdaddr_eq(&cn->rd->cfg->addr, a))
+		if (bdaddr_eq(&cn->addr, a))
 			return cn;
 	}
 	return NULL;
@@ -592,7 +635,20 @@ static bool handle_used(struct sim_ctrl *c, uint16_t h)
 	return false;
 }
 
+static struct sim_conn *conn_alloc_addr(struct sim_ctrl *c,
+					 const struct bdaddr *addr, bool le);
+
 static struct sim_conn *conn_alloc(struct sim_ctrl *c, struct sim_rd *rd, bool le)
+{
+	struct sim_conn *cn = conn_alloc_addr(c, &rd->cfg->addr, le);
+
+	if (cn)
+		cn->rd = rd;
+	return cn;
+}
+
+static struct sim_conn *conn_alloc_addr(struct sim_ctrl *c,
+					 const struct bdaddr *addr, bool le)
 {
 	struct sim_conn *cn = NULL;
 	size_t i;
@@ -608,7 +664,7 @@ static struct sim_conn *conn_alloc(struct sim_ctrl *c, struct sim_rd *rd, bool l
 		return NULL;
 	memset(cn, 0, sizeof(*cn));
 	cn->c = c;
-	cn->rd = rd;
+	cn->addr = *addr;
 	cn->le = le;
 	/* Handles 0x0001..0x0eff (Vol 4 Part E 5.4.2); bounded search. */
 	for (tries = 0; tries < HCI_HANDLE_MAX; tries++) {
@@ -638,6 +694,8 @@ static void conn_open(struct sim_conn *cn, const struct bdaddr *ia, uint8_t iat)
 	struct sim_ctrl *c = cn->c;
 
 	cn->state = CONN_OPEN;
+	if (!cn->rd)
+		return;		/* another controller: its host answers */
 	cn->link = sim_link_new(c->air, cn->rd, cn->le, ia, iat, link_to_host, cn);
 	if (!cn->link)
 		log_err("sim: out of memory for a link");
@@ -692,6 +750,24 @@ static void acl_deliver(struct sim_ctrl *c, struct sim_job *j)
 	put_le16(nocp + 1, cn->handle);
 	put_le16(nocp + 3, 1);
 	evt(c, HCI_EV_NUM_COMP_PKTS, nocp, 5);
+
+	if (cn->peer) {
+		/* Another controller: the fragment goes to its host as is,
+		 * a start marked flushable as controllers deliver it. */
+		struct sim_conn *p = cn->peer;
+		uint8_t *b = malloc(1 + HCI_ACL_HDR + dlen);
+		int r;
+
+		if (!b)
+			return;
+		r = h4_build_acl(b, 1 + HCI_ACL_HDR + dlen, p->handle,
+				 pb == HCI_PB_CONT ? HCI_PB_CONT : HCI_PB_FIRST_FLUSH,
+				 0, d, dlen);
+		if (r > 0)
+			out_push(p->c, b, (size_t)r);
+		free(b);
+		return;
+	}
 
 	/* Reassembly (Vol 4 Part E 5.4.2 Packet_Boundary_Flag). */
 	if (pb != HCI_PB_CONT) {
@@ -907,6 +983,13 @@ static void job_page(struct sim_ctrl *c, struct sim_job *j)
 	}
 	conn_open(cn, &c->addr, BDADDR_PUBLIC);
 	conn_complete(c, 0, cn->handle, &j->addr);
+	if (cn->peer && cn->peer->state == CONN_PAGING) {
+		/* The paging controller's end completes at the same time. */
+		struct sim_conn *p = cn->peer;
+
+		conn_open(p, &p->c->addr, BDADDR_PUBLIC);
+		conn_complete(p->c, 0, p->handle, &p->addr);
+	}
 }
 
 static void job_conn_req(struct sim_ctrl *c, struct sim_job *j)
@@ -928,7 +1011,8 @@ static void job_conn_req(struct sim_ctrl *c, struct sim_job *j)
 	b[8] = (uint8_t)(rd->cfg->cod >> 16);
 	b[9] = 0x01;
 	evt(c, HCI_EV_CONN_REQUEST, b, sizeof(b));
-	t = job_new(c, JOB_ACCEPT_TIMEOUT, (uint64_t)c->accept_timeout * SLOT_US, 0xffff);
+	t = job_new(c, JOB_ACCEPT_TIMEOUT, (uint64_t)c->accept_timeout * SLOT_US,
+		    cn->handle);
 	if (t)
 		t->addr = rd->cfg->addr;
 }
@@ -936,11 +1020,68 @@ static void job_conn_req(struct sim_ctrl *c, struct sim_job *j)
 static void job_accept_timeout(struct sim_ctrl *c, struct sim_job *j)
 {
 	struct sim_conn *cn = conn_by_addr(c, &j->addr, false, CONN_INCOMING);
+	struct sim_conn *p;
 
 	if (!cn)
 		return;
+	p = cn->peer;
 	conn_complete(c, HCI_ST_CONN_ACCEPT_TIMEOUT, 0x0000, &j->addr);
 	conn_free_slot(cn);
+	if (p) {
+		conn_complete(p->c, HCI_ST_CONN_ACCEPT_TIMEOUT, 0x0000, &p->addr);
+		conn_free_slot(p);
+	}
+}
+
+static struct sim_ctrl *ctrl_by_addr(struct sim_ctrl *c, const struct bdaddr *a)
+{
+	struct sim_ctrl *o;
+
+	for (o = sim_air_ctrl_next(c->air, NULL); o; o = sim_air_ctrl_next(c->air, o))
+		if (o != c && bdaddr_eq(&o->addr, a))
+			return o;
+	return NULL;
+}
+
+/*
+ * Page another controller of the air: it reports a Connection Request to
+ * its host, whose Accept or Reject decides for both ends (like btvirt).
+ */
+static bool page_ctrl(struct sim_ctrl *c, uint16_t op, const struct bdaddr *a)
+{
+	struct sim_ctrl *o = ctrl_by_addr(c, a);
+	struct sim_conn *cn, *pn;
+	struct sim_job *t;
+	uint8_t b[10];
+
+	if (!o || !(o->scan_enable & 0x02))
+		return false;
+	cn = conn_alloc_addr(c, a, false);
+	if (!cn) {
+		reply_cs(c, op, HCI_ST_CONN_LIMIT_EXCEEDED);
+		return true;
+	}
+	cn->state = CONN_PAGING;
+	pn = conn_alloc_addr(o, &c->addr, false);
+	if (!pn) {
+		conn_free_slot(cn);
+		reply_cs(c, op, HCI_ST_CONN_LIMIT_EXCEEDED);
+		return true;
+	}
+	pn->state = CONN_INCOMING;
+	cn->peer = pn;
+	pn->peer = cn;
+	reply_cs(c, op, 0);
+	memcpy(b, c->addr.b, 6);
+	put_le16(b + 6, (uint16_t)c->cod);
+	b[8] = (uint8_t)(c->cod >> 16);
+	b[9] = 0x01;
+	evt(o, HCI_EV_CONN_REQUEST, b, sizeof(b));
+	t = job_new(o, JOB_ACCEPT_TIMEOUT, (uint64_t)o->accept_timeout * SLOT_US,
+		    pn->handle);
+	if (t)
+		t->addr = c->addr;
+	return true;
 }
 
 /* Schedule incoming connections of RDs that page us (scenario connect-in). */
@@ -1627,7 +1768,7 @@ static void c_read_rssi(struct sim_ctrl *c, const struct cmd *x)
 
 	b[0] = cn ? 0 : HCI_ST_UNKNOWN_CONN_ID;
 	put_le16(b + 1, get_le16(x->p));
-	b[3] = cn ? (uint8_t)jitter(c, cn->rd->cfg->rssi) : 0;
+	b[3] = cn ? (uint8_t)jitter(c, cn->rd ? cn->rd->cfg->rssi : -40) : 0;
 	reply_cc(c, x->op, b, 4);
 }
 
@@ -1771,8 +1912,9 @@ static void c_create_conn(struct sim_ctrl *c, const struct cmd *x)
 	rd = sim_air_find_rd(c->air, &a);
 	reach = rd_pageable(rd);
 	if (!rd) {
-		/* Nobody there: still page, and time out. A pseudo RD-less
-		 * slot would need a cfg, so use a temporary job only. */
+		if (page_ctrl(c, x->op, &a))
+			return;
+		/* Nobody there: the page times out. */
 		reply_cs(c, x->op, 0);
 		later_evt(c, (uint64_t)c->page_timeout * SLOT_US, 0xffff,
 			  HCI_EV_CONN_COMPLETE,
@@ -1811,6 +1953,11 @@ static void c_create_conn_cancel(struct sim_ctrl *c, const struct cmd *x)
 	}
 	while ((j = job_find(c, JOB_PAGE, &a)))
 		job_unlink(j);
+	if (cn->peer) {
+		/* The paged controller's pending request ends too. */
+		conn_complete(cn->peer->c, HCI_ST_UNKNOWN_CONN_ID, 0, &cn->peer->addr);
+		conn_free_slot(cn->peer);
+	}
 	conn_free_slot(cn);
 	cc_status_addr(c, x->op, 0, a.b);
 	conn_complete(c, HCI_ST_UNKNOWN_CONN_ID, 0, &a);
@@ -1840,7 +1987,7 @@ static void c_accept_conn(struct sim_ctrl *c, const struct cmd *x)
 static void c_reject_conn(struct sim_ctrl *c, const struct cmd *x)
 {
 	struct bdaddr a;
-	struct sim_conn *cn;
+	struct sim_conn *cn, *p;
 	struct sim_job *j;
 	uint8_t reason = x->p[6];
 
@@ -1856,9 +2003,14 @@ static void c_reject_conn(struct sim_ctrl *c, const struct cmd *x)
 	}
 	while ((j = job_find(c, JOB_ACCEPT_TIMEOUT, &a)))
 		job_unlink(j);
+	p = cn->peer;
 	conn_free_slot(cn);
 	reply_cs(c, x->op, 0);
 	conn_complete(c, reason, 0, &a);
+	if (p) {
+		conn_complete(p->c, reason, 0, &p->addr);
+		conn_free_slot(p);
+	}
 }
 
 static bool disc_reason_ok(uint8_t r)
@@ -1883,6 +2035,16 @@ static void c_disconnect(struct sim_ctrl *c, const struct cmd *x)
 		return;
 	}
 	reply_cs(c, x->op, 0);
+	if (cn->peer) {
+		/* The other controller's host learns the reason (7.7.5). */
+		struct sim_conn *p = cn->peer;
+
+		b[0] = 0;
+		put_le16(b + 1, p->handle);
+		b[3] = x->p[2];
+		later_evt(p->c, T_RESPONSE, 0xffff, HCI_EV_DISCONN_COMPLETE, b, 4);
+		conn_free_slot(p);
+	}
 	conn_free_slot(cn);
 	b[0] = 0;
 	put_le16(b + 1, h);
@@ -1916,7 +2078,7 @@ static void c_remote_features(struct sim_ctrl *c, const struct cmd *x)
 	reply_cs(c, x->op, 0);
 	b[0] = 0;
 	put_le16(b + 1, cn->handle);
-	rd_features(cn->rd, 0, b + 3);
+	conn_features(cn, 0, b + 3);
 	later_evt(c, T_RESPONSE, cn->handle, HCI_EV_REMOTE_FEATURES, b, 11);
 }
 
@@ -1932,7 +2094,7 @@ static void c_remote_ext_features(struct sim_ctrl *c, const struct cmd *x)
 	put_le16(b + 1, cn->handle);
 	b[3] = x->p[2];
 	b[4] = 1;
-	rd_features(cn->rd, x->p[2], b + 5);
+	conn_features(cn, x->p[2], b + 5);
 	later_evt(c, T_RESPONSE, cn->handle, HCI_EV_REMOTE_EXT_FEATURES, b, 13);
 }
 
@@ -2011,6 +2173,12 @@ static void c_auth_requested(struct sim_ctrl *c, const struct cmd *x)
 
 	if (!cn)
 		return;
+	if (!cn->rd) {
+		/* Pairing between two simulated controllers is not
+		 * simulated: refused, never faked. */
+		reply_cs(c, x->op, HCI_ST_UNSUPPORTED_REMOTE_FEATURE);
+		return;
+	}
 	if (cn->auth != AUTH_NONE) {
 		reply_cs(c, x->op, HCI_ST_COMMAND_DISALLOWED);
 		return;
@@ -2018,7 +2186,7 @@ static void c_auth_requested(struct sim_ctrl *c, const struct cmd *x)
 	reply_cs(c, x->op, 0);
 	cn->auth = AUTH_WAIT_KEY;
 	later_evt(c, T_RESPONSE, cn->handle, HCI_EV_LINK_KEY_REQ,
-		  cn->rd->cfg->addr.b, 6);
+		  cn->addr.b, 6);
 }
 
 static void c_link_key_reply(struct sim_ctrl *c, const struct cmd *x)
@@ -2065,7 +2233,7 @@ static void pairing_done(struct sim_ctrl *c, struct sim_conn *cn, uint8_t type)
 
 	sim_air_rand_bytes(c->air, b->lk, 16);
 	b->has_lk = true;
-	memcpy(ev, cn->rd->cfg->addr.b, 6);
+	memcpy(ev, cn->addr.b, 6);
 	memcpy(ev + 6, b->lk, 16);
 	ev[22] = type;
 	later_evt(c, T_RESPONSE, cn->handle, HCI_EV_LINK_KEY_NOTIFY, ev, 23);
@@ -2103,7 +2271,7 @@ static void ssp_fail(struct sim_ctrl *c, struct sim_conn *cn, uint8_t st)
 	uint8_t ev[7];
 
 	ev[0] = st;
-	memcpy(ev + 1, cn->rd->cfg->addr.b, 6);
+	memcpy(ev + 1, cn->addr.b, 6);
 	later_evt(c, T_RESPONSE, cn->handle, HCI_EV_SIMPLE_PAIR_COMPLETE, ev, 7);
 	auth_complete(c, cn, st);
 }
@@ -2927,8 +3095,6 @@ static void supported_commands(uint8_t out[64])
 			out[cmds[i].octet] |= (uint8_t)(1u << cmds[i].bit);
 }
 
-/* Exposed for tests: is opcode's Supported_Commands bit set? */
-bool sim_ctrl_cmd_supported(uint16_t op);
 bool sim_ctrl_cmd_supported(uint16_t op)
 {
 	size_t i;
@@ -3026,6 +3192,7 @@ void sim_ctrl_orphan(struct sim_ctrl *c)
 		return;
 	jobs_cancel(c, -1, 0xffff);
 	for (i = 0; i < SIM_MAX_CONNS; i++) {
+		peer_lost(&c->conns[i]);
 		sim_link_free(c->conns[i].link);
 		c->conns[i].link = NULL;
 		c->conns[i].state = CONN_FREE;

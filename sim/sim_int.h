@@ -144,6 +144,8 @@ struct sim_ctrl *sim_ctrl_list_next(struct sim_ctrl *c);
 void sim_ctrl_list_set_next(struct sim_ctrl *c, struct sim_ctrl *next);
 /* The air goes away first: drop everything that refers to it. */
 void sim_ctrl_orphan(struct sim_ctrl *c);
+/* Is this opcode implemented (and so its Supported_Commands bit set)? */
+bool sim_ctrl_cmd_supported(uint16_t op);
 
 /* ---- rd.c ---- */
 void sim_rd_init(struct sim_rd *rd, struct sim_rd_cfg *cfg);

@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "check_main.h"
@@ -15,8 +16,6 @@
 #include "hostdrv.h"
 #include "sim.h"
 #include "sim_int.h"
-
-bool sim_ctrl_cmd_supported(uint16_t op);
 
 static const char test_house[] =
 	"device speaker\n"
@@ -72,6 +71,7 @@ static void setup_opts(const struct sim_opts *o)
 	ck_assert_ptr_nonnull(C);
 	hostdrv_set_sender(D, send_to_ctrl, C);
 	hostdrv_set_timeout(D, 3000);
+	hostdrv_set_trace(D, getenv("HOSTDRV_TRACE") != NULL);
 	/* Linux's masks: the LE Meta and EIR events are off by default. */
 	ck_assert_int_eq(hostdrv_cmd_sync(D, HCI_OP_SET_EVENT_MASK,
 					  "\xff\xff\xfb\xff\x07\xf8\xbf\x3d", 8,
@@ -1189,6 +1189,94 @@ START_TEST(two_controllers_inquiry)
 }
 END_TEST
 
+START_TEST(two_controllers_connect)
+{
+	struct hostdrv *d2 = hostdrv_new(L);
+	struct sim_ctrl *c2 = sim_ctrl_new(A, NULL, hostdrv_sink, d2);
+	uint8_t a2[7], a1[7], p[13] = { 0 }, b[300];
+	uint16_t h1, h2, hh;
+	size_t n;
+	uint8_t pb;
+
+	hostdrv_set_trace(d2, getenv("HOSTDRV_TRACE") != NULL);
+	hostdrv_set_sender(d2, send_to_ctrl, c2);
+	ck_assert_int_eq(hostdrv_cmd_sync(d2, HCI_OP_READ_BD_ADDR, NULL, 0, a2, 7, NULL), 0);
+	cc_ok(HCI_OP_READ_BD_ADDR, NULL, 0, 0);
+	memcpy(a1, R, 7);
+	/* Not page-scanning: the page times out. */
+	memcpy(p, a2 + 1, 6);
+	cs_ok(HCI_OP_CREATE_CONN, p, 13, 0);
+	wait_ev(HCI_EV_CONN_COMPLETE, 0);
+	ck_assert_uint_eq(R[0], HCI_ST_PAGE_TIMEOUT);
+	/* Page scan on: a Connection Request at the other host. */
+	ck_assert_int_eq(hostdrv_cmd_sync(d2, HCI_OP_WRITE_SCAN_ENABLE, "\x02", 1,
+					  NULL, 0, NULL), 0);
+	/* The scenario's caller pages every page-scanning controller:
+	 * turn it away first. */
+	ck_assert_int_eq(hostdrv_wait_event(d2, HCI_EV_CONN_REQUEST, 0, b, sizeof(b), &n), 0);
+	ck_assert(!memcmp(b, CALLER.b, 6));
+	b[6] = 0x0d;
+	ck_assert_int_eq(hostdrv_cmd_sync(d2, HCI_OP_REJECT_CONN_REQ, b, 7, NULL, 0, NULL), 0);
+	ck_assert_int_eq(hostdrv_wait_event(d2, HCI_EV_CONN_COMPLETE, 0, b, sizeof(b), &n), 0);
+	ck_assert_uint_eq(b[0], 0x0d);
+	cs_ok(HCI_OP_CREATE_CONN, p, 13, 0);
+	ck_assert_int_eq(hostdrv_wait_event(d2, HCI_EV_CONN_REQUEST, 0, b, sizeof(b), &n), 0);
+	ck_assert(!memcmp(b, a1 + 1, 6));
+	/* Rejected: both ends see the reason. */
+	memcpy(b + 6, "\x0f", 1);
+	ck_assert_int_eq(hostdrv_cmd_sync(d2, HCI_OP_REJECT_CONN_REQ, b, 7, NULL, 0, NULL), 0);
+	ck_assert_int_eq(hostdrv_wait_event(d2, HCI_EV_CONN_COMPLETE, 0, b, sizeof(b), &n), 0);
+	ck_assert_uint_eq(b[0], 0x0f);
+	wait_ev(HCI_EV_CONN_COMPLETE, 0);
+	ck_assert_uint_eq(R[0], 0x0f);
+	/* Accepted: both ends complete. */
+	cs_ok(HCI_OP_CREATE_CONN, p, 13, 0);
+	ck_assert_int_eq(hostdrv_wait_event(d2, HCI_EV_CONN_REQUEST, 0, b, sizeof(b), &n), 0);
+	b[6] = 0x01;
+	ck_assert_int_eq(hostdrv_cmd_sync(d2, HCI_OP_ACCEPT_CONN_REQ, b, 7, NULL, 0, NULL), 0);
+	ck_assert_int_eq(hostdrv_wait_event(d2, HCI_EV_CONN_COMPLETE, 0, b, sizeof(b), &n), 0);
+	ck_assert_uint_eq(b[0], 0);
+	ck_assert(!memcmp(b + 3, a1 + 1, 6));
+	h2 = get_le16(b + 1);
+	wait_ev(HCI_EV_CONN_COMPLETE, 0);
+	ck_assert_uint_eq(R[0], 0);
+	h1 = get_le16(R + 1);
+	/* ACL crosses: a credit back here, the data there. */
+	ck_assert_int_eq(hostdrv_acl(D, h1, 0x00, "\x04\x00\x40\x00ping", 8), 0);
+	ck_assert_int_eq(hostdrv_wait_acl(d2, &hh, &pb, b, sizeof(b), &n), 0);
+	ck_assert_uint_eq(hh, h2);
+	ck_assert_uint_eq(pb, HCI_PB_FIRST_FLUSH);
+	ck_assert_uint_eq(n, 8);
+	ck_assert(!memcmp(b + 4, "ping", 4));
+	wait_ev(HCI_EV_NUM_COMP_PKTS, 0);
+	ck_assert_uint_eq(get_le16(R + 1), h1);
+	/* Remote features of a controller; no pairing between them. */
+	cs_ok(HCI_OP_READ_REMOTE_FEATURES, (uint8_t[2]){ (uint8_t)h1, (uint8_t)(h1 >> 8) }, 2, 0);
+	wait_ev(HCI_EV_REMOTE_FEATURES, 0);
+	ck_assert(R[3 + 4] & 0x40);
+	cs_ok(HCI_OP_AUTH_REQUESTED, (uint8_t[2]){ (uint8_t)h1, (uint8_t)(h1 >> 8) }, 2,
+	      HCI_ST_UNSUPPORTED_REMOTE_FEATURE);
+	/* The other side hangs up: this side learns the reason. */
+	ck_assert_int_eq(hostdrv_cmd_sync(d2, HCI_OP_DISCONNECT,
+					  (uint8_t[3]){ (uint8_t)h2, (uint8_t)(h2 >> 8), 0x13 },
+					  3, NULL, 0, NULL), 0);
+	wait_ev(HCI_EV_DISCONN_COMPLETE, 0);
+	ck_assert_uint_eq(get_le16(R + 1), h1);
+	ck_assert_uint_eq(R[3], 0x13);
+	/* Connect again, then free the other controller: link lost (0x08). */
+	cs_ok(HCI_OP_CREATE_CONN, p, 13, 0);
+	ck_assert_int_eq(hostdrv_wait_event(d2, HCI_EV_CONN_REQUEST, 0, b, sizeof(b), &n), 0);
+	b[6] = 0x01;
+	ck_assert_int_eq(hostdrv_cmd_sync(d2, HCI_OP_ACCEPT_CONN_REQ, b, 7, NULL, 0, NULL), 0);
+	wait_ev(HCI_EV_CONN_COMPLETE, 0);
+	ck_assert_uint_eq(R[0], 0);
+	sim_ctrl_free(c2);
+	hostdrv_free(d2);
+	wait_ev(HCI_EV_DISCONN_COMPLETE, 0);
+	ck_assert_uint_eq(R[3], HCI_ST_CONN_TIMEOUT);
+}
+END_TEST
+
 START_TEST(random_input_robust)
 {
 	uint8_t pkt[1 + 4 + 300];
@@ -1305,6 +1393,7 @@ Suite *test_suite(void)
 	ADD(event_mask_honoured);
 	ADD(event_mask_default_excludes_le);
 	ADD(two_controllers_inquiry);
+	ADD(two_controllers_connect);
 	ADD(random_input_robust);
 	ADD(air_freed_before_controller);
 	ADD(free_null);

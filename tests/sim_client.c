@@ -1,14 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * sim-client SOCKET: a small host for tests/t-sim-socket.sh. Connects to a
- * bgw-sim Unix socket, initialises the controller, runs an inquiry and
+ * sim-client SOCKET|ADDR:PORT: a small host for tests/t-sim-socket.sh.
+ * Connects to a bgw-sim Unix socket (a path) or TCP port, initialises the controller, runs an inquiry and
  * prints "found ADDR" per result, then connects to the first result,
  * exchanges an L2CAP echo ("echo ok ADDR") and disconnects. Exit 0 when
  * every step worked.
  */
 #include "config.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -38,14 +41,33 @@ int main(int argc, char **argv)
 	int fd = -1, r, ret = 1;
 
 	if (argc != 2 || strlen(argv[1]) >= sizeof(sa.sun_path)) {
-		fprintf(stderr, "usage: sim-client SOCKET\n");
+		fprintf(stderr, "usage: sim-client SOCKET|ADDR:PORT\n");
 		return 2;
 	}
-	memcpy(sa.sun_path, argv[1], strlen(argv[1]) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		perror("sim-client: connect");
-		goto out;
+	if (argv[1][0] != '/' && strchr(argv[1], ':')) {
+		struct sockaddr_in si = { .sin_family = AF_INET };
+		char host[64];
+		const char *colon = strrchr(argv[1], ':');
+
+		if ((size_t)(colon - argv[1]) >= sizeof(host))
+			return 2;
+		memcpy(host, argv[1], (size_t)(colon - argv[1]));
+		host[colon - argv[1]] = '\0';
+		si.sin_port = htons((uint16_t)atoi(colon + 1));
+		if (inet_pton(AF_INET, host, &si.sin_addr) != 1)
+			return 2;
+		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0 || connect(fd, (struct sockaddr *)&si, sizeof(si)) < 0) {
+			perror("sim-client: connect");
+			goto out;
+		}
+	} else {
+		memcpy(sa.sun_path, argv[1], strlen(argv[1]) + 1);
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+			perror("sim-client: connect");
+			goto out;
+		}
 	}
 	l = loop_new();
 	d = hostdrv_new(l);

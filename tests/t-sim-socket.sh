@@ -4,7 +4,7 @@
 # at once get two controllers; SIGTERM stops bgw-sim cleanly.
 . "${BGW_SRCDIR:-.}/tests/lib.sh"
 
-echo "1..7"
+echo "1..9"
 tmp=$(mktemp -d)
 sock="$tmp/sim.sock"
 sim="$BGW_BUILDDIR/sim/bgw-sim"
@@ -46,11 +46,34 @@ pid=""
 [ $rc -eq 0 ] && [ ! -e "$sock" ]
 t_ok $? "SIGTERM: clean exit (status $rc), socket removed" || sed 's/^/# /' "$tmp/log"
 
+# TCP on the loopback, a scenario file with a bad line, then a good one.
+port=$((20000 + $$ % 20000))
+printf 'device x\n address 10:B6:00:00:00:99\n type bredr\n rssi loud\n' >"$tmp/bad.house"
+"$sim" --scenario "$tmp/bad.house" --unix "$tmp/unused" >"$tmp/bad.out" 2>&1
+rc=$?
+[ $rc -eq 1 ] && grep -q "bad.house:4: bad rssi 'loud'" "$tmp/bad.out"
+t_ok $? "a bad scenario line: exit 1 with FILE:LINE naming the value" || sed 's/^/# /' "$tmp/bad.out"
+
+printf 'device radio\n address 10:B6:00:00:00:99\n type bredr\n' >"$tmp/one.house"
+"$sim" --scenario "$tmp/one.house" --tcp "127.0.0.1:$port" --time-scale 0.01 2>"$tmp/tcp.log" &
+tpid=$!
+ok=1
+i=0
+while [ $i -lt 50 ]; do
+	if timeout 30 "$client" "127.0.0.1:$port" >"$tmp/out4" 2>&1; then ok=0; break; fi
+	sleep 0.1
+	i=$((i + 1))
+done
+kill -TERM $tpid 2>/dev/null
+wait $tpid
+[ $ok -eq 0 ] && grep -q "echo ok 10:B6:00:00:00:99" "$tmp/out4"
+t_ok $? "--tcp 127.0.0.1:$port with a scenario file serves its device" || sed 's/^/# /' "$tmp/out4" "$tmp/tcp.log"
+
 if command -v btmon >/dev/null 2>&1; then
 	timeout 20 btmon -r "$tmp/trace" >"$tmp/btmon" 2>&1 &&
 		grep -q "Inquiry Result with RSSI" "$tmp/btmon" &&
 		grep -q "L2CAP: Echo Response" "$tmp/btmon"
 	t_ok $? "btmon decodes the --btsnoop trace"
 else
-	echo "ok 7 # SKIP btmon not installed"
+	echo "ok 9 # SKIP btmon not installed"
 fi

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "check_main.h"
+#include "chan.h"
 #include "hci.h"
 #include "log.h"
 #include "loop.h"
@@ -886,6 +887,89 @@ START_TEST(backpressure_end_to_end)
 }
 END_TEST
 
+/*
+ * A raw channel (the library's own, driven by hand) logs in as alice and
+ * then sends a message with an undefined flag bit: that session ends with
+ * a protocol error and an ERROR to its peer; the other session goes on.
+ */
+struct rawpeer {
+	struct tun_chan *ch;
+	int ready, error_code, down;
+};
+
+static void raw_up(void *user, struct tun_chan *ch)
+{
+	struct tun_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.version = 1;
+	m.type = TUN_MSG_HELLO;
+	m.hello.vmin = m.hello.vmax = 1;
+	m.hello.mode = TUN_MODE_CERT;
+	ck_assert_int_eq(tun_chan_send(ch, &m), 0);
+}
+
+static void raw_msg(void *user, struct tun_chan *ch, const struct tun_msg *m)
+{
+	struct rawpeer *rp = user;
+
+	if (m->type == TUN_MSG_READY)
+		rp->ready++;
+	if (m->type == TUN_MSG_ERROR)
+		rp->error_code = m->close.code;
+}
+
+static void raw_down(void *user, struct tun_chan *ch, int reason)
+{
+	struct rawpeer *rp = user;
+
+	rp->down++;
+	rp->ch = NULL;
+}
+
+static const struct tun_chan_ops raw_ops = { raw_up, raw_msg, raw_down };
+
+START_TEST(malformed_message_ends_only_that_session)
+{
+	static const uint8_t bad[] = { 1, TUN_MSG_HCI, 0x80, 0, 0, 5, 0, 0, 0, 0, 4 };
+	struct tun_listen_cfg lc;
+	struct tun_creds *cr;
+	struct rawpeer rp = { 0 };
+	char port[8];
+
+	env_setup();
+	env_server(30);
+	env_client("alice", TUN_TRANSPORT_DTLS, false);
+	RUN_UNTIL(E.ready == 1, 10000);
+	ck_assert_int_eq(tun_creds_new(&cr, false, path("ca.crt"), path("alice.crt"),
+				       path("alice.key")), 0);
+	memset(&lc, 0, sizeof(lc));
+	snprintf(port, sizeof(port), "%u", tun_server_udp_port(E.srv));
+	lc.l = E.l;
+	lc.creds = cr;
+	lc.host = "127.0.0.1";
+	lc.port = port;
+	lc.handshake_ms = 5000;
+	lc.ops = &raw_ops;
+	lc.user = &rp;
+	ck_assert_int_eq(tun_dtls_connect(&rp.ch, &lc), 0);
+	RUN_UNTIL(rp.ready == 1 && E.sessions == 2, 10000);
+	ck_assert_int_gt(gnutls_record_send(rp.ch->gs, bad, sizeof(bad)), 0);
+	RUN_UNTIL(E.ends == 1 && rp.error_code != 0, 10000);
+	ck_assert_int_eq(E.end_reason, TUN_R_PROTOCOL);
+	ck_assert_int_eq(rp.error_code, TUN_R_PROTOCOL);
+	ck_assert_uint_eq(tun_server_session_count(E.srv), 1);
+	/* The other session did not notice. */
+	echo_round(200, 20);
+	ck_assert_int_eq(E.down, 0);
+	if (rp.ch)
+		tun_chan_destroy(rp.ch);
+	loop_iterate(E.l, 0);
+	tun_creds_free(cr);
+	env_teardown();
+}
+END_TEST
+
 /* Two family members at once, one over DTLS, one over TLS. */
 START_TEST(two_sessions_at_once)
 {
@@ -985,6 +1069,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, password_wrong_and_unknown_user);
 	tcase_add_test(tc, backpressure_end_to_end);
 	tcase_add_test(tc, two_sessions_at_once);
+	tcase_add_test(tc, malformed_message_ends_only_that_session);
 	tcase_add_test(tc, nothing_listening);
 	suite_add_tcase(s, tc);
 	return s;

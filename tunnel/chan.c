@@ -501,6 +501,13 @@ static int chan_check(struct tun_chan *ch, char *why, size_t cap)
 	unsigned int npeers = 0, status = 0;
 	gnutls_protocol_t ver = gnutls_protocol_get_version(ch->gs);
 
+	/* The largest message must fit one record under our MTU. */
+	if (ch->kind != TUN_CHAN_STREAM &&
+	    gnutls_dtls_get_data_mtu(ch->gs) < TUN_MSG_MAX) {
+		snprintf(why, cap, "DTLS record payload %u < %u bytes with this cipher",
+			 gnutls_dtls_get_data_mtu(ch->gs), (unsigned)TUN_MSG_MAX);
+		return TUN_R_HANDSHAKE;
+	}
 	if ((ver == GNUTLS_DTLS1_2 || ver == GNUTLS_TLS1_2) &&
 	    !gnutls_session_ext_master_secret_status(ch->gs)) {
 		snprintf(why, cap, "peer did not negotiate the extended master secret (RFC 7627)");
@@ -678,8 +685,23 @@ static void chan_read(struct tun_chan *ch)
 			ret = chan_parse(ch, rec, (size_t)n, &used);
 		}
 		if (ret < 0 && !ch->dead) {
+			struct tun_msg e;
+
 			log_notice("tunnel: %s: malformed message (%s)",
 				   tun_chan_peer_str(ch, peer, sizeof(peer)), strerror(-ret));
+			/*
+			 * The channel is sound, its content is not: say why
+			 * before closing (version 1 framing: the peer's
+			 * version may be unknown here; ERROR's layout is
+			 * the same in every version).
+			 */
+			memset(&e, 0, sizeof(e));
+			e.version = TUN_VERSION_MIN;
+			e.type = TUN_MSG_ERROR;
+			e.close.code = TUN_R_PROTOCOL;
+			snprintf(e.close.text, sizeof(e.close.text), "malformed message");
+			tun_chan_send(ch, &e);
+			snprintf(ch->why, sizeof(ch->why), "malformed message from the peer");
 			chan_fail(ch, TUN_R_PROTOCOL);
 			return;
 		}

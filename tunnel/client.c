@@ -483,8 +483,9 @@ static void cli_on_down(void *user, struct tun_chan *ch, int reason)
 		cli_final(c, TUN_R_UNREACHABLE, why);
 		return;
 	}
-	/* A bad server certificate never gets a second try. */
-	if (reason == TUN_R_SERVER_CERT || !c->ever_ready) {
+	/* A bad server certificate or message never gets a second try. */
+	if (reason == TUN_R_SERVER_CERT || reason == TUN_R_PROTOCOL ||
+	    !c->ever_ready) {
 		cli_final(c, reason, why);
 		return;
 	}

@@ -766,6 +766,11 @@ static void link_on_down(void *user, struct tun_chan *ch, int reason)
 		s->link = NULL;
 		link_free(k);
 		k = NULL;
+		/* A protocol violation ends the session; a lost path does not. */
+		if (reason == TUN_R_PROTOCOL) {
+			sess_end(s, TUN_R_PROTOCOL, false);
+			return;
+		}
 		log_info("tunnel: session %s detached (%s); resumable for %u s",
 			 s->user, tun_reason_str(reason), s->srv->cfg.resume_s);
 		loop_timer_disarm(s->rel_timer);

@@ -97,6 +97,10 @@ struct sim_conn {
 	enum auth_state auth;
 	bool authenticated;
 	bool encrypted;
+	uint8_t role;		/* 0 central, 1 peripheral (LE) */
+	uint8_t addr_type;
+	bool enc_pending;	/* central: LE Start Encryption sent to a peer */
+	uint8_t enc_ltk[16];
 	uint16_t pkt_type;
 	uint16_t interval, latency, timeout;
 	size_t rx_len;
@@ -109,6 +113,7 @@ struct adv_set {
 	bool used;
 	bool enabled;
 	uint16_t props;
+	uint8_t own;
 	uint8_t data_len;
 	uint8_t data[SIM_ADV_MAX];
 	uint8_t rsp_len;
@@ -172,10 +177,14 @@ struct sim_ctrl {
 	bool scan_ext;
 	bool scan_dup;
 	uint8_t seen[SIM_MAX_RDS];	/* duplicate filter: 1 adv, 2 scan rsp */
+	struct bdaddr seen_ctrl[SIM_MAX_CONNS];	/* ... for other controllers */
+	uint8_t seen_ctrl_f[SIM_MAX_CONNS];
+	size_t nseen_ctrl;
 	size_t nal;
 	struct accept_entry al[SIM_ACCEPT_LIST];
 	bool adv_enabled;
 	uint8_t adv_type;
+	uint8_t adv_own;
 	uint8_t adv_len, adv[SIM_ADV_MAX];
 	uint8_t rsp_len, rsp[SIM_ADV_MAX];
 	struct adv_set sets[SIM_ADV_SETS];
@@ -1116,9 +1125,9 @@ static bool al_has(const struct sim_ctrl *c, uint8_t type, const struct bdaddr *
 	return false;
 }
 
-static void adv_report(struct sim_ctrl *c, const struct sim_rd *rd,
-		       uint8_t legacy_type, const uint8_t *data, size_t len,
-		       int8_t rssi)
+static void adv_report(struct sim_ctrl *c, uint8_t atype, const struct bdaddr *a,
+		       bool connectable, uint8_t legacy_type,
+		       const uint8_t *data, size_t len, int8_t rssi)
 {
 	uint8_t b[64];
 	struct wbuf w;
@@ -1129,8 +1138,8 @@ static void adv_report(struct sim_ctrl *c, const struct sim_rd *rd,
 	if (!c->scan_ext) {
 		/* LE Advertising Report (7.7.65.2). */
 		wbuf_u8(&w, legacy_type);
-		wbuf_u8(&w, rd->cfg->addr_type);
-		wbuf_bytes(&w, rd->cfg->addr.b, 6);
+		wbuf_u8(&w, atype);
+		wbuf_bytes(&w, a->b, 6);
 		wbuf_u8(&w, (uint8_t)len);
 		wbuf_bytes(&w, data, len);
 		wbuf_u8(&w, (uint8_t)rssi);
@@ -1143,11 +1152,11 @@ static void adv_report(struct sim_ctrl *c, const struct sim_rd *rd,
 	case 0x00: et = 0x13; break;	/* ADV_IND */
 	case 0x02: et = 0x12; break;	/* ADV_SCAN_IND */
 	case 0x03: et = 0x10; break;	/* ADV_NONCONN_IND */
-	default: et = rd->cfg->connectable ? 0x1b : 0x1a; break; /* SCAN_RSP */
+	default: et = connectable ? 0x1b : 0x1a; break; /* SCAN_RSP */
 	}
 	wbuf_le16(&w, et);
-	wbuf_u8(&w, rd->cfg->addr_type);
-	wbuf_bytes(&w, rd->cfg->addr.b, 6);
+	wbuf_u8(&w, atype);
+	wbuf_bytes(&w, a->b, 6);
 	wbuf_u8(&w, 0x01);	/* primary PHY LE 1M */
 	wbuf_u8(&w, 0x00);	/* no secondary PHY */
 	wbuf_u8(&w, 0xff);	/* no SID */
@@ -1160,6 +1169,107 @@ static void adv_report(struct sim_ctrl *c, const struct sim_rd *rd,
 	wbuf_bytes(&w, data, len);
 	if (wbuf_is_ok(&w))
 		le_evt(c, HCI_LE_EV_EXT_ADV_REPORT, b, w.len);
+}
+
+/*
+ * Another controller's advertising as this one's scanner sees it: legacy
+ * advertising, or an extended set using legacy PDUs (props bit 4, 7.8.53).
+ * idx: -1 legacy, else the set. Returns false if it does not advertise.
+ */
+struct ctrl_adv {
+	uint8_t type;		/* legacy PDU type, 7.8.5 */
+	uint8_t atype;
+	struct bdaddr addr;
+	const uint8_t *data, *rsp;
+	uint8_t len, rsp_len;
+};
+
+static void adv_addr(const struct sim_ctrl *o, uint8_t own,
+		     const struct bdaddr *set_rand, struct ctrl_adv *v)
+{
+	if (own & 0x01) {
+		v->atype = BDADDR_RANDOM;
+		v->addr = set_rand && !bdaddr_is_zero(set_rand) ? *set_rand : o->random_addr;
+	} else {
+		v->atype = BDADDR_PUBLIC;
+		v->addr = o->addr;
+	}
+}
+
+static bool ctrl_adv(const struct sim_ctrl *o, int idx, struct ctrl_adv *v)
+{
+	const struct adv_set *s;
+
+	if (idx < 0) {
+		/* Directed advertising (type 1) is not simulated. */
+		if (!o->adv_enabled || o->adv_type == 0x01 || o->adv_type > 3)
+			return false;
+		v->type = o->adv_type == 0x04 ? 0x03 : o->adv_type;
+		adv_addr(o, o->adv_own, NULL, v);
+		v->data = o->adv;
+		v->len = o->adv_len;
+		v->rsp = o->rsp;
+		v->rsp_len = o->rsp_len;
+		return true;
+	}
+	s = &o->sets[idx];
+	if (!s->used || !s->enabled || !(s->props & 0x10) || (s->props & 0x04))
+		return false;
+	v->type = (s->props & 0x01) ? 0x00 : (s->props & 0x02) ? 0x02 : 0x03;
+	adv_addr(o, s->own, &s->rand, v);
+	v->data = s->data;
+	v->len = s->data_len;
+	v->rsp = s->rsp;
+	v->rsp_len = s->rsp_len;
+	return true;
+}
+
+static uint8_t *seen_ctrl(struct sim_ctrl *c, const struct bdaddr *a)
+{
+	size_t i;
+
+	for (i = 0; i < c->nseen_ctrl; i++)
+		if (bdaddr_eq(&c->seen_ctrl[i], a))
+			return &c->seen_ctrl_f[i];
+	if (c->nseen_ctrl >= SIM_MAX_CONNS)
+		return NULL;	/* table full: report, do not filter */
+	c->seen_ctrl[c->nseen_ctrl] = *a;
+	c->seen_ctrl_f[c->nseen_ctrl] = 0;
+	return &c->seen_ctrl_f[c->nseen_ctrl++];
+}
+
+static void scan_ctrls(struct sim_ctrl *c)
+{
+	struct sim_ctrl *o;
+	struct ctrl_adv v;
+	int idx;
+
+	for (o = sim_air_ctrl_next(c->air, NULL); o; o = sim_air_ctrl_next(c->air, o)) {
+		if (o == c)
+			continue;
+		for (idx = -1; idx < SIM_ADV_SETS; idx++) {
+			uint8_t *seen, none = 0;
+
+			if (!ctrl_adv(o, idx, &v))
+				continue;
+			if ((c->scan_filter & 0x01) && !al_has(c, v.atype, &v.addr))
+				continue;
+			seen = seen_ctrl(c, &v.addr);
+			if (!seen)
+				seen = &none;
+			if (!(c->scan_dup && (*seen & 1))) {
+				adv_report(c, v.atype, &v.addr, v.type == 0x00, v.type,
+					   v.data, v.len, jitter(c, -40));
+				*seen |= 1;
+			}
+			if (c->scan_type == 0x01 && v.type != 0x03 &&
+			    !(c->scan_dup && (*seen & 2))) {
+				adv_report(c, v.atype, &v.addr, v.type == 0x00, 0x04,
+					   v.rsp, v.rsp_len, jitter(c, -40));
+				*seen |= 2;
+			}
+		}
+	}
 }
 
 static void job_scan_tick(struct sim_ctrl *c, struct sim_job *j)
@@ -1185,15 +1295,18 @@ static void job_scan_tick(struct sim_ctrl *c, struct sim_job *j)
 		type = rd->cfg->connectable ? 0x00 : 0x02;
 		rssi = jitter(c, rd->cfg->rssi);
 		if (!(c->scan_dup && (c->seen[i] & 1))) {
-			adv_report(c, rd, type, rd->adv, rd->adv_len, rssi);
+			adv_report(c, rd->cfg->addr_type, &rd->cfg->addr,
+				   rd->cfg->connectable, type, rd->adv, rd->adv_len, rssi);
 			c->seen[i] |= 1;
 		}
 		/* Active scanning: a SCAN_REQ gets the scan response. */
 		if (c->scan_type == 0x01 && !(c->scan_dup && (c->seen[i] & 2))) {
-			adv_report(c, rd, 0x04, rd->rsp, rd->rsp_len, rssi);
+			adv_report(c, rd->cfg->addr_type, &rd->cfg->addr,
+				   rd->cfg->connectable, 0x04, rd->rsp, rd->rsp_len, rssi);
 			c->seen[i] |= 2;
 		}
 	}
+	scan_ctrls(c);
 	nj = job_new(c, JOB_SCAN_TICK, T_SCAN_TICK, 0xffff);
 	(void)nj;
 }
@@ -1207,6 +1320,7 @@ static void scan_start(struct sim_ctrl *c, bool dup, uint16_t duration)
 	c->scanning = true;
 	c->scan_dup = dup;
 	memset(c->seen, 0, sizeof(c->seen));
+	c->nseen_ctrl = 0;
 	j = job_new(c, JOB_SCAN_TICK, T_SCAN_TICK / 4, 0xffff);
 	(void)j;
 	if (duration)
@@ -1236,7 +1350,7 @@ static void le_conn_complete(struct sim_ctrl *c, uint8_t status,
 	wbuf_init(&w, b, sizeof(b));
 	wbuf_u8(&w, status);
 	wbuf_le16(&w, cn ? cn->handle : 0);
-	wbuf_u8(&w, 0x00);	/* central */
+	wbuf_u8(&w, cn ? cn->role : 0x00);
 	wbuf_u8(&w, peer_type);
 	wbuf_bytes(&w, peer->b, 6);
 	if (enh) {
@@ -1274,6 +1388,70 @@ static struct sim_rd *le_target(struct sim_ctrl *c)
 	return NULL;
 }
 
+/*
+ * LE Create Connection aimed at another controller's connectable
+ * advertising: both ends complete, the advertiser as peripheral; its
+ * advertising stops (7.8.9), an extended set with Advertising Set
+ * Terminated (7.7.65.18).
+ */
+static bool le_connect_ctrl(struct sim_ctrl *c)
+{
+	struct sim_ctrl *o;
+	struct sim_conn *cn, *pn;
+	struct ctrl_adv v;
+	int idx;
+	uint8_t b[5];
+
+	for (o = sim_air_ctrl_next(c->air, NULL); o; o = sim_air_ctrl_next(c->air, o)) {
+		if (o == c)
+			continue;
+		for (idx = -1; idx < SIM_ADV_SETS; idx++) {
+			if (!ctrl_adv(o, idx, &v) || v.type != 0x00)
+				continue;
+			if (c->le_conn_filter ? !al_has(c, v.atype, &v.addr) :
+			    (!bdaddr_eq(&v.addr, &c->le_peer) ||
+			     v.atype != (c->le_peer_type & 0x01)))
+				continue;
+			if (conn_by_addr(c, &v.addr, true, -1))
+				continue;
+			cn = conn_alloc_addr(c, &v.addr, true);
+			pn = cn ? conn_alloc_addr(o, &c->le_ia, true) : NULL;
+			if (!pn) {
+				if (cn)
+					conn_free_slot(cn);
+				return false;
+			}
+			c->le_connecting = false;
+			cn->peer = pn;
+			pn->peer = cn;
+			cn->role = 0;
+			pn->role = 1;
+			cn->addr_type = v.atype;
+			pn->addr_type = c->le_iat;
+			cn->interval = pn->interval = c->le_int;
+			cn->latency = pn->latency = c->le_lat;
+			cn->timeout = pn->timeout = c->le_to;
+			conn_open(cn, &c->le_ia, c->le_iat);
+			conn_open(pn, &c->le_ia, c->le_iat);
+			if (idx < 0)
+				o->adv_enabled = false;
+			else
+				o->sets[idx].enabled = false;
+			le_conn_complete(c, 0, cn, v.atype, &v.addr);
+			le_conn_complete(o, 0, pn, c->le_iat, &c->le_ia);
+			if (idx >= 0) {
+				b[0] = 0;
+				b[1] = (uint8_t)idx;
+				put_le16(b + 2, pn->handle);
+				b[4] = 0;
+				le_evt(o, HCI_LE_EV_ADV_SET_TERMINATED, b, 5);
+			}
+			return true;
+		}
+	}
+	return false;
+}
+
 static void job_le_conn(struct sim_ctrl *c, struct sim_job *j)
 {
 	struct sim_rd *rd;
@@ -1282,9 +1460,15 @@ static void job_le_conn(struct sim_ctrl *c, struct sim_job *j)
 	(void)j;
 	if (!c->le_connecting)
 		return;
+	if (le_connect_ctrl(c))
+		return;
 	rd = le_target(c);
-	if (!rd)
-		return;		/* keep initiating until cancelled */
+	if (!rd) {
+		/* Keep initiating until cancelled: look again later, for
+		 * a controller may start advertising. */
+		job_new(c, JOB_LE_CONN, T_SCAN_TICK, 0xffff);
+		return;
+	}
 	cn = conn_alloc(c, rd, true);
 	if (!cn)
 		return;
@@ -1372,6 +1556,14 @@ static void bad_params(struct sim_ctrl *c, const struct cmd *x, bool cs)
 		reply_cs(c, x->op, HCI_ST_INVALID_PARAMETERS);
 	else
 		reply_status(c, x->op, HCI_ST_INVALID_PARAMETERS);
+}
+
+static void cc_status_handle(struct sim_ctrl *c, uint16_t op, uint8_t st,
+			     uint16_t h)
+{
+	uint8_t b[3] = { st, (uint8_t)h, (uint8_t)(h >> 8) };
+
+	reply_cc(c, op, b, 3);
 }
 
 static void cc_status_addr(struct sim_ctrl *c, uint16_t op, uint8_t st,
@@ -2408,6 +2600,7 @@ static void c_le_adv_params(struct sim_ctrl *c, const struct cmd *x)
 		return;
 	}
 	c->adv_type = type;
+	c->adv_own = x->p[5];
 	reply_status(c, x->op, 0);
 }
 
@@ -2770,6 +2963,14 @@ static void c_le_conn_update(struct sim_ctrl *c, const struct cmd *x)
 	put_le16(b + 5, cn->latency);
 	put_le16(b + 7, cn->timeout);
 	later_le_evt(c, T_RESPONSE * 6, cn->handle, HCI_LE_EV_CONN_UPDATE_COMPLETE, b, 9);
+	if (cn->peer) {
+		cn->peer->interval = cn->interval;
+		cn->peer->latency = cn->latency;
+		cn->peer->timeout = cn->timeout;
+		put_le16(b + 1, cn->peer->handle);
+		later_le_evt(cn->peer->c, T_RESPONSE * 6, cn->peer->handle,
+			     HCI_LE_EV_CONN_UPDATE_COMPLETE, b, 9);
+	}
 }
 
 static void c_le_remote_features(struct sim_ctrl *c, const struct cmd *x)
@@ -2793,7 +2994,23 @@ static void c_le_start_enc(struct sim_ctrl *c, const struct cmd *x)
 
 	if (!cn)
 		return;
+	if (cn->role != 0) {
+		/* Only the central starts encryption (Vol 6 Part B 5.1.3). */
+		reply_cs(c, x->op, HCI_ST_COMMAND_DISALLOWED);
+		return;
+	}
 	reply_cs(c, x->op, 0);
+	if (cn->peer) {
+		/* The peripheral's host is asked for the key (7.7.65.5). */
+		uint8_t q[12];
+
+		cn->enc_pending = true;
+		memcpy(cn->enc_ltk, x->p + 12, 16);
+		put_le16(q, cn->peer->handle);
+		memcpy(q + 2, x->p + 2, 10);
+		le_evt(cn->peer->c, HCI_LE_EV_LTK_REQUEST, q, 12);
+		return;
+	}
 	ok = cn->link && sim_link_ltk_ok(cn->link, x->p + 2, get_le16(x->p + 10),
 					 x->p + 12);
 	put_le16(b + 1, cn->handle);
@@ -2817,6 +3034,61 @@ static void c_le_start_enc(struct sim_ctrl *c, const struct cmd *x)
 	}
 	cn->encrypted = true;
 	sim_link_encrypted(cn->link);
+}
+
+static void enc_done(struct sim_conn *cn, uint8_t status)
+{
+	uint8_t b[4];
+
+	b[0] = status;
+	put_le16(b + 1, cn->handle);
+	if (!status && cn->encrypted) {
+		evt(cn->c, HCI_EV_KEY_REFRESH_COMPLETE, b, 3);
+		return;
+	}
+	b[3] = status ? 0x00 : 0x01;
+	evt(cn->c, HCI_EV_ENCRYPT_CHANGE, b, 4);
+	if (!status)
+		cn->encrypted = true;
+}
+
+static void c_le_ltk_reply(struct sim_ctrl *c, const struct cmd *x)
+{
+	uint16_t h = get_le16(x->p);
+	struct sim_conn *cn = conn_by_handle(c, h), *central;
+	uint8_t b[4];
+
+	if (!cn || !cn->le) {
+		cc_status_handle(c, x->op, HCI_ST_UNKNOWN_CONN_ID, h);
+		return;
+	}
+	central = cn->peer;
+	if (cn->role != 1 || !central || !central->enc_pending) {
+		cc_status_handle(c, x->op, HCI_ST_COMMAND_DISALLOWED, h);
+		return;
+	}
+	cc_status_handle(c, x->op, 0, h);
+	central->enc_pending = false;
+	if (x->op == HCI_OP_LE_LTK_NEG_REPLY) {
+		/* LL_REJECT_IND: the central learns the key is missing. */
+		enc_done(central, HCI_ST_PIN_OR_KEY_MISSING);
+		return;
+	}
+	if (memcmp(central->enc_ltk, x->p + 2, 16)) {
+		/* Different keys: the first packet fails its MIC and the
+		 * link drops on both ends (Vol 6 Part B 5.1.3.1). */
+		b[0] = 0;
+		b[3] = HCI_ST_MIC_FAILURE;
+		put_le16(b + 1, central->handle);
+		evt(central->c, HCI_EV_DISCONN_COMPLETE, b, 4);
+		put_le16(b + 1, cn->handle);
+		evt(c, HCI_EV_DISCONN_COMPLETE, b, 4);
+		conn_free_slot(central);
+		conn_free_slot(cn);
+		return;
+	}
+	enc_done(central, 0);
+	enc_done(cn, 0);
 }
 
 static void c_le_rand(struct sim_ctrl *c, const struct cmd *x)
@@ -2870,6 +3142,7 @@ static void c_le_ext_adv_params(struct sim_ctrl *c, const struct cmd *x)
 	}
 	s->used = true;
 	s->props = get_le16(x->p + 1);
+	s->own = x->p[10];
 	reply_cc(c, x->op, b, 2);
 }
 
@@ -3070,6 +3343,8 @@ static const struct cmd_def cmds[] = {
 	{ HCI_OP_LE_ENCRYPT, 27, 6, 32, CC, c_le_encrypt },
 	{ HCI_OP_LE_RAND, 27, 7, 0, CC, c_le_rand },
 	{ HCI_OP_LE_START_ENCRYPTION, 28, 0, 28, CS, c_le_start_enc },
+	{ HCI_OP_LE_LTK_REPLY, 28, 1, 18, CC, c_le_ltk_reply },
+	{ HCI_OP_LE_LTK_NEG_REPLY, 28, 2, 2, CC, c_le_ltk_reply },
 	{ HCI_OP_LE_READ_SUPPORTED_STATES, 28, 3, 0, CC, c_le_read_states },
 	{ HCI_OP_LE_SET_ADV_SET_RAND_ADDR, 36, 1, 7, CC, c_le_set_rand_addr },
 	{ HCI_OP_LE_SET_EXT_ADV_PARAMS, 36, 2, 25, CC, c_le_ext_adv_params },

@@ -1277,6 +1277,114 @@ START_TEST(two_controllers_connect)
 }
 END_TEST
 
+static int cmd2(struct hostdrv *d, uint16_t op, const void *p, size_t n)
+{
+	return hostdrv_cmd_sync(d, op, p, n, NULL, 0, NULL);
+}
+
+START_TEST(two_controllers_le)
+{
+	struct hostdrv *d2 = hostdrv_new(L);
+	struct sim_ctrl *c2 = sim_ctrl_new(A, NULL, hostdrv_sink, d2);
+	uint8_t a2[7], a1[7], p[25], b[300], enc[28], ltk[18];
+	uint16_t h1, h2, hh;
+	bool adv = false, rsp = false;
+	size_t n;
+
+	hostdrv_set_sender(d2, send_to_ctrl, c2);
+	ck_assert_int_eq(hostdrv_cmd_sync(d2, HCI_OP_READ_BD_ADDR, NULL, 0, a2, 7, NULL), 0);
+	ck_assert_int_eq(cmd2(d2, HCI_OP_SET_EVENT_MASK, "\xff\xff\xfb\xff\x07\xf8\xbf\x3d", 8), 0);
+	cc_ok(HCI_OP_READ_BD_ADDR, NULL, 0, 0);
+	memcpy(a1, R, 7);
+	/* The second controller advertises, connectable, with data. */
+	ck_assert_int_eq(cmd2(d2, HCI_OP_LE_SET_ADV_PARAM,
+			      "\x00\x08\x00\x08\x00\x00\x00\x00\x00\x00\x00\x00\x00\x07\x00",
+			      15), 0);
+	memset(b, 0, 32);
+	memcpy(b, "\x06\x05\x09peer", 7);
+	ck_assert_int_eq(cmd2(d2, HCI_OP_LE_SET_ADV_DATA, b, 32), 0);
+	ck_assert_int_eq(cmd2(d2, HCI_OP_LE_SET_ADV_ENABLE, "\x01", 1), 0);
+	cc_ok(HCI_OP_LE_SET_SCAN_PARAM, "\x01\x12\x00\x12\x00\x00\x00", 7, 0);
+	cc_ok(HCI_OP_LE_SET_SCAN_ENABLE, "\x01\x01", 2, 0);
+	hostdrv_run(D, 30);
+	cc_ok(HCI_OP_LE_SET_SCAN_ENABLE, "\x00\x00", 2, 0);
+	while (hostdrv_has_event(D, HCI_EV_LE_META, HCI_LE_EV_ADV_REPORT)) {
+		wait_ev(HCI_EV_LE_META, HCI_LE_EV_ADV_REPORT);
+		if (memcmp(R + 3, a2 + 1, 6))
+			continue;
+		adv |= R[1] == 0x00 && R[9] == 6 && !memcmp(R + 12, "peer", 4);
+		rsp |= R[1] == 0x04;
+	}
+	ck_assert(adv && rsp);
+	/* Connect: central here, peripheral there. */
+	memcpy(p, le_conn_params, 25);
+	memcpy(p + 6, a2 + 1, 6);
+	cs_ok(HCI_OP_LE_CREATE_CONN, p, 25, 0);
+	wait_ev(HCI_EV_LE_META, HCI_LE_EV_CONN_COMPLETE);
+	ck_assert_uint_eq(R[0], 0);
+	ck_assert_uint_eq(R[3], 0);
+	h1 = get_le16(R + 1);
+	ck_assert_int_eq(hostdrv_wait_event(d2, HCI_EV_LE_META, HCI_LE_EV_CONN_COMPLETE,
+					    b, sizeof(b), &n), 0);
+	ck_assert_uint_eq(b[3], 1);
+	ck_assert(!memcmp(b + 5, a1 + 1, 6));
+	h2 = get_le16(b + 1);
+	/* Data the other way this time. */
+	ck_assert_int_eq(hostdrv_acl(d2, h2, 0x00, "\x04\x00\x04\x00\x0a\x01\x00\x02", 8), 0);
+	ck_assert_int_eq(hostdrv_wait_acl(D, &hh, NULL, b, sizeof(b), &n), 0);
+	ck_assert_uint_eq(hh, h1);
+	ck_assert_uint_eq(n, 8);
+	/* Encryption: the peripheral's host supplies the key. */
+	put_le16(enc, h1);
+	memset(enc + 2, 0x11, 10);
+	memset(enc + 12, 0x22, 16);
+	cs_ok(HCI_OP_LE_START_ENCRYPTION, enc, 28, 0);
+	ck_assert_int_eq(hostdrv_wait_event(d2, HCI_EV_LE_META, HCI_LE_EV_LTK_REQUEST,
+					    b, sizeof(b), &n), 0);
+	ck_assert_uint_eq(get_le16(b), h2);
+	put_le16(ltk, h2);
+	memset(ltk + 2, 0x22, 16);
+	ck_assert_int_eq(cmd2(d2, HCI_OP_LE_LTK_REPLY, ltk, 18), 0);
+	wait_ev(HCI_EV_ENCRYPT_CHANGE, 0);
+	ck_assert_uint_eq(R[0], 0);
+	ck_assert_uint_eq(R[3], 1);
+	ck_assert_int_eq(hostdrv_wait_event(d2, HCI_EV_ENCRYPT_CHANGE, 0, b, sizeof(b), &n), 0);
+	ck_assert_uint_eq(b[3], 1);
+	/* A peripheral may not start encryption; a stray reply is refused. */
+	ck_assert_int_eq(cmd2(d2, HCI_OP_LE_LTK_REPLY, ltk, 18), HCI_ST_COMMAND_DISALLOWED);
+	/* Different keys: MIC failure, both ends drop. */
+	cs_ok(HCI_OP_LE_START_ENCRYPTION, enc, 28, 0);
+	ck_assert_int_eq(hostdrv_wait_event(d2, HCI_EV_LE_META, HCI_LE_EV_LTK_REQUEST,
+					    b, sizeof(b), &n), 0);
+	ltk[5] ^= 1;
+	ck_assert_int_eq(cmd2(d2, HCI_OP_LE_LTK_REPLY, ltk, 18), 0);
+	wait_ev(HCI_EV_DISCONN_COMPLETE, 0);
+	ck_assert_uint_eq(R[3], HCI_ST_MIC_FAILURE);
+	/* Advertising stopped at the connection; an extended set now. */
+	ck_assert_int_eq(cmd2(d2, HCI_OP_LE_SET_EXT_ADV_PARAMS,
+			      "\x00\x13\x00\x00\x08\x00\x00\x08\x00\x07\x00\x00"
+			      "\x00\x00\x00\x00\x00\x00\x00\x7f\x01\x00\x01\x00\x00", 25), 0);
+	ck_assert_int_eq(cmd2(d2, HCI_OP_LE_SET_EXT_ADV_ENABLE, "\x01\x01\x00\x00\x00\x00", 6), 0);
+	cc_ok(HCI_OP_LE_SET_EVENT_MASK, "\x1f\x02\x00\x00\x00\x00\x00\x00", 8, 0);
+	ck_assert_int_eq(cmd2(d2, HCI_OP_LE_SET_EVENT_MASK, "\xff\xff\xff\x00\x00\x00\x00\x00", 8), 0);
+	cs_ok(HCI_OP_LE_CREATE_CONN, p, 25, 0);
+	wait_ev(HCI_EV_LE_META, HCI_LE_EV_ENH_CONN_COMPLETE);
+	ck_assert_uint_eq(R[0], 0);
+	ck_assert_int_eq(hostdrv_wait_event(d2, HCI_EV_LE_META, HCI_LE_EV_ENH_CONN_COMPLETE,
+					    b, sizeof(b), &n), 0);
+	ck_assert_uint_eq(b[3], 1);
+	h2 = get_le16(b + 1);
+	ck_assert_int_eq(hostdrv_wait_event(d2, HCI_EV_LE_META, HCI_LE_EV_ADV_SET_TERMINATED,
+					    b, sizeof(b), &n), 0);
+	ck_assert_uint_eq(b[1], 0);
+	ck_assert_uint_eq(get_le16(b + 2), h2);
+	sim_ctrl_free(c2);
+	hostdrv_free(d2);
+	wait_ev(HCI_EV_DISCONN_COMPLETE, 0);
+	ck_assert_uint_eq(R[3], HCI_ST_CONN_TIMEOUT);
+}
+END_TEST
+
 START_TEST(random_input_robust)
 {
 	uint8_t pkt[1 + 4 + 300];
@@ -1394,6 +1502,7 @@ Suite *test_suite(void)
 	ADD(event_mask_default_excludes_le);
 	ADD(two_controllers_inquiry);
 	ADD(two_controllers_connect);
+	ADD(two_controllers_le);
 	ADD(random_input_robust);
 	ADD(air_freed_before_controller);
 	ADD(free_null);

@@ -895,26 +895,41 @@ END_TEST
 struct rawpeer {
 	struct tun_chan *ch;
 	int ready, error_code, down;
+	uint8_t mode;			/* 0: certificate */
+	uint8_t sid[TUN_SID_LEN];	/* from READY, or to RESUME */
 };
 
 static void raw_up(void *user, struct tun_chan *ch)
 {
+	struct rawpeer *rp = user;
 	struct tun_msg m;
 
 	memset(&m, 0, sizeof(m));
 	m.version = 1;
 	m.type = TUN_MSG_HELLO;
 	m.hello.vmin = m.hello.vmax = 1;
-	m.hello.mode = TUN_MODE_CERT;
+	m.hello.mode = rp->mode ? rp->mode : TUN_MODE_CERT;
 	ck_assert_int_eq(tun_chan_send(ch, &m), 0);
 }
 
 static void raw_msg(void *user, struct tun_chan *ch, const struct tun_msg *m)
 {
 	struct rawpeer *rp = user;
+	struct tun_msg r;
 
-	if (m->type == TUN_MSG_READY)
+	if (m->type == TUN_MSG_HELLO && rp->mode == TUN_MODE_RESUME) {
+		/* The right session id, a proof made without its key. */
+		memset(&r, 0, sizeof(r));
+		r.version = 1;
+		r.type = TUN_MSG_RESUME;
+		memcpy(r.resume.sid, rp->sid, TUN_SID_LEN);
+		memset(r.resume.proof, 0x5a, TUN_PROOF_LEN);
+		ck_assert_int_eq(tun_chan_send(ch, &r), 0);
+	}
+	if (m->type == TUN_MSG_READY) {
 		rp->ready++;
+		memcpy(rp->sid, m->ready.sid, TUN_SID_LEN);
+	}
 	if (m->type == TUN_MSG_ERROR)
 		rp->error_code = m->close.code;
 }
@@ -966,6 +981,101 @@ START_TEST(malformed_message_ends_only_that_session)
 		tun_chan_destroy(rp.ch);
 	loop_iterate(E.l, 0);
 	tun_creds_free(cr);
+	env_teardown();
+}
+END_TEST
+
+static void raw_connect(struct rawpeer *rp, struct tun_creds *cr)
+{
+	struct tun_listen_cfg lc;
+	static char port[8];
+
+	memset(&lc, 0, sizeof(lc));
+	snprintf(port, sizeof(port), "%u", tun_server_udp_port(E.srv));
+	lc.l = E.l;
+	lc.creds = cr;
+	lc.host = "127.0.0.1";
+	lc.port = port;
+	lc.handshake_ms = 5000;
+	lc.ops = &raw_ops;
+	lc.user = rp;
+	ck_assert_int_eq(tun_dtls_connect(&rp->ch, &lc), 0);
+}
+
+/*
+ * Someone who knows a session's id (here: its own, read from READY) but
+ * not its resume key cannot take the session over from another channel,
+ * even with the same certificate; the session stays with its channel.
+ */
+START_TEST(resume_needs_the_key_not_just_the_id)
+{
+	struct tun_creds *cr;
+	struct rawpeer owner = { 0 }, thief = { 0 };
+
+	env_setup();
+	env_server(30);
+	ck_assert_int_eq(tun_creds_new(&cr, false, path("ca.crt"), path("alice.crt"),
+				       path("alice.key")), 0);
+	raw_connect(&owner, cr);
+	RUN_UNTIL(owner.ready == 1 && E.sessions == 1, 10000);
+	thief.mode = TUN_MODE_RESUME;
+	memcpy(thief.sid, owner.sid, TUN_SID_LEN);
+	raw_connect(&thief, cr);
+	RUN_UNTIL(thief.error_code != 0, 10000);
+	ck_assert_int_eq(thief.error_code, TUN_R_RESUME_FAILED);
+	ck_assert_int_eq(thief.ready, 0);
+	ck_assert_int_eq(E.ends, 0);
+	ck_assert(tun_session_is_attached(E.sess));
+	/* The login, then one line for the attempt. */
+	ck_assert_int_eq(E.log_notices, 2);
+	ck_assert_msg(strstr(E.last_notice, "user alice: session could not be resumed"),
+		      "%s", E.last_notice);
+	/* An unknown id: the same answer. */
+	memset(&thief, 0, sizeof(thief));
+	thief.mode = TUN_MODE_RESUME;
+	raw_connect(&thief, cr);
+	RUN_UNTIL(thief.error_code != 0, 10000);
+	ck_assert_int_eq(thief.error_code, TUN_R_RESUME_FAILED);
+	if (owner.ch)
+		tun_chan_destroy(owner.ch);
+	if (thief.ch)
+		tun_chan_destroy(thief.ch);
+	loop_iterate(E.l, 0);
+	tun_creds_free(cr);
+	env_teardown();
+}
+END_TEST
+
+/* Resumption over TCP: stream mode resends what the old connection lost. */
+START_TEST(tls_resume)
+{
+	env_setup();
+	env_server(30);
+	env_client("alice", TUN_TRANSPORT_TLS, false);
+	RUN_UNTIL(E.ready == 1, 10000);
+	echo_round(300, 30);
+	tun_client_reconnect(E.cli);
+	echo_round(300, 30);
+	RUN_UNTIL(E.resumed == 1, 10000);
+	ck_assert_int_eq(E.sessions, 1);
+	ck_assert_int_eq(E.ends, 0);
+	env_teardown();
+}
+END_TEST
+
+/* The server's owner shuts down: clients hear an orderly CLOSE. */
+START_TEST(server_shutdown_closes_clients)
+{
+	env_setup();
+	env_server(30);
+	env_client("alice", TUN_TRANSPORT_DTLS, false);
+	RUN_UNTIL(E.ready == 1, 10000);
+	tun_server_free(E.srv);
+	E.srv = NULL;
+	RUN_UNTIL(E.down == 1, 10000);
+	ck_assert_int_eq(E.down_reason, TUN_R_SHUTDOWN);
+	ck_assert_msg(strstr(E.down_text, "server shutting down"), "%s", E.down_text);
+	ck_assert_int_eq(E.ends, 0);	/* no callbacks from a freed server */
 	env_teardown();
 }
 END_TEST
@@ -1070,6 +1180,9 @@ Suite *test_suite(void)
 	tcase_add_test(tc, backpressure_end_to_end);
 	tcase_add_test(tc, two_sessions_at_once);
 	tcase_add_test(tc, malformed_message_ends_only_that_session);
+	tcase_add_test(tc, resume_needs_the_key_not_just_the_id);
+	tcase_add_test(tc, tls_resume);
+	tcase_add_test(tc, server_shutdown_closes_clients);
 	tcase_add_test(tc, nothing_listening);
 	suite_add_tcase(s, tc);
 	return s;

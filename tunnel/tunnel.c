@@ -628,6 +628,9 @@ static void on_resume(struct tun_link *k, const struct tun_msg *m)
 	for (s = srv->sessions; s; s = s->next)
 		if (tun_mem_eq_ct(s->sid, m->resume.sid, TUN_SID_LEN) && !s->ending)
 			found = s;
+	/* Name the session's user in the log: a failure may be an attack on it. */
+	if (found)
+		snprintf(k->name, sizeof(k->name), "%s", found->user);
 	if (found && k->ch->has_cert && k->ch->cert_reason) {
 		link_failed_login(k, k->ch->cert_reason, NULL);
 		return;

@@ -29,13 +29,44 @@
 
 /* Datagrams longer than this are dropped unread (our MTU is far lower). */
 #define TUN_DGRAM_MAX	4096
+/*
+ * The cookie key changes every 5 minutes (RFC 6347 4.2.1: the secret
+ * SHOULD be changed frequently); cookies made with the previous key stay
+ * valid, so a hello crossing a change still succeeds.
+ */
+#define TUN_COOKIE_ROTATE_US	(300ull * 1000000)
 
 struct tun_dlisten {
 	struct tun_listen_cfg cfg;
 	int fd;
 	gnutls_datum_t cookie_key;
+	gnutls_datum_t cookie_prev;
+	struct loop_timer *rotate;
 	struct tun_chan *peers;
 };
+
+static void key_free(gnutls_datum_t *k)
+{
+	if (k->data) {
+		tun_wipe(k->data, k->size);
+		gnutls_free(k->data);
+	}
+	k->data = NULL;
+	k->size = 0;
+}
+
+static void dl_rotate_cb(struct loop_timer *t, void *user)
+{
+	struct tun_dlisten *dl = user;
+	gnutls_datum_t next;
+
+	if (gnutls_key_generate(&next, GNUTLS_COOKIE_KEY_SIZE) == 0) {
+		key_free(&dl->cookie_prev);
+		dl->cookie_prev = dl->cookie_key;
+		dl->cookie_key = next;
+	}
+	loop_timer_arm(t, TUN_COOKIE_ROTATE_US);
+}
 
 int tun_sock_bind(const char *host, const char *port, int type)
 {
@@ -158,7 +189,11 @@ static void dl_new_peer(struct tun_dlisten *dl, const uint8_t *b, size_t n,
 		return;		/* not ours to answer; no state, no reply */
 	memset(&pre, 0, sizeof(pre));
 	if (gnutls_dtls_cookie_verify(&dl->cookie_key, (void *)addr, alen,
-				      (void *)b, n, &pre) < 0) {
+				      (void *)b, n, &pre) < 0 &&
+	    (!dl->cookie_prev.data ||
+	     gnutls_dtls_cookie_verify(&dl->cookie_prev, (void *)addr, alen,
+				       (void *)b, n, &pre) < 0)) {
+		/* pre holds the hello's sequence numbers for the reply. */
 		gnutls_dtls_cookie_send(&dl->cookie_key, (void *)addr, alen, &pre,
 					&dst, cookie_push);
 		return;
@@ -242,6 +277,12 @@ int tun_dlisten_new(struct tun_dlisten **out, const struct tun_listen_cfg *cfg)
 		ret = -EIO;
 		goto fail;
 	}
+	dl->rotate = loop_timer_new(cfg->l, dl_rotate_cb, dl);
+	if (!dl->rotate) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	loop_timer_arm(dl->rotate, TUN_COOKIE_ROTATE_US);
 	dl->fd = tun_sock_bind(cfg->host, cfg->port, SOCK_DGRAM);
 	if (dl->fd < 0) {
 		ret = dl->fd;
@@ -267,10 +308,9 @@ void tun_dlisten_free(struct tun_dlisten *dl)
 		loop_del_fd(dl->cfg.l, dl->fd);
 		close(dl->fd);
 	}
-	if (dl->cookie_key.data) {
-		tun_wipe(dl->cookie_key.data, dl->cookie_key.size);
-		gnutls_free(dl->cookie_key.data);
-	}
+	key_free(&dl->cookie_key);
+	key_free(&dl->cookie_prev);
+	loop_timer_free(dl->rotate);
 	free(dl);
 }
 

@@ -1201,10 +1201,10 @@ static bool ctrl_adv(const struct sim_ctrl *o, int idx, struct ctrl_adv *v)
 	const struct adv_set *s;
 
 	if (idx < 0) {
-		/* Directed advertising (type 1) is not simulated. */
+		/* Directed advertising (types 1 and 4) is not simulated. */
 		if (!o->adv_enabled || o->adv_type == 0x01 || o->adv_type > 3)
 			return false;
-		v->type = o->adv_type == 0x04 ? 0x03 : o->adv_type;
+		v->type = o->adv_type;
 		adv_addr(o, o->adv_own, NULL, v);
 		v->data = o->adv;
 		v->len = o->adv_len;

@@ -65,7 +65,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: bgw-sim [-v] [--scenario FILE] [--time-scale X] [--btsnoop FILE]\n"
-		"               [--unix PATH | --tcp [ADDR:]PORT | --vhci]\n"
+		"               [--unix PATH | --tcp [ADDR:]PORT | --vhci[=N]]\n"
 		"       bgw-sim --dump-default\n"
 		"       bgw-sim --help | --version\n");
 }
@@ -374,7 +374,7 @@ int main(int argc, char **argv)
 		{ "btsnoop", required_argument, NULL, 'b' },
 		{ "unix", required_argument, NULL, 'u' },
 		{ "tcp", required_argument, NULL, 'T' },
-		{ "vhci", no_argument, NULL, 'V' },
+		{ "vhci", optional_argument, NULL, 'V' },
 		{ "dump-default", no_argument, NULL, 'D' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -386,7 +386,7 @@ int main(int argc, char **argv)
 	struct sim_house *house = NULL;
 	const char *scenario = NULL, *snoop_path = NULL, *tcp = NULL;
 	char *unix_path = NULL, *end, err[512];
-	bool vhci = false;
+	unsigned long vhci = 0;
 	int opt, verbose = 0, modes = 0, ret = 1, fd, r;
 	size_t i;
 
@@ -416,7 +416,15 @@ int main(int argc, char **argv)
 			modes++;
 			break;
 		case 'V':
-			vhci = true;
+			vhci = 1;
+			if (optarg) {
+				vhci = strtoul(optarg, &end, 10);
+				if (*end || vhci < 1 || vhci > MAX_CLIENTS) {
+					fprintf(stderr, "bgw-sim: bad --vhci count '%s' (1-%d)\n",
+						optarg, MAX_CLIENTS);
+					return EXIT_USAGE;
+				}
+			}
 			modes++;
 			break;
 		case 'D':
@@ -477,9 +485,12 @@ int main(int argc, char **argv)
 	loop_add_signal(s.l, SIGINT, on_signal, &s);
 	loop_add_signal(s.l, SIGTERM, on_signal, &s);
 	if (vhci) {
-		fd = open_vhci();
-		if (fd < 0 || !client_new(&s, fd, true))
-			goto out;
+		/* N controllers in one air, like btvirt -lN. */
+		for (i = 0; i < vhci; i++) {
+			fd = open_vhci();
+			if (fd < 0 || !client_new(&s, fd, true))
+				goto out;
+		}
 	} else {
 		s.lfd = unix_path ? listen_unix(unix_path) : listen_tcp(tcp);
 		if (s.lfd < 0)

@@ -4,13 +4,14 @@
 # the default house around it; bluetoothd powers it on, bluetoothctl finds
 # the house's discoverable RDs (LE and BR/EDR), l2ping reaches the speaker
 # a GATT read returns the thermometer's temperature, and both pairings
-# (BR/EDR Secure Simple Pairing, LE legacy pairing) complete. TAP on stdout.
+# (BR/EDR Secure Simple Pairing, LE legacy pairing) complete; finally two
+# controllers of one bgw-sim --vhci=2 l2ping each other. TAP on stdout.
 # Run: BGW_BUILDDIR=build/sim tests/vm/vm-run tests/vm/t-sim-vhci.sh
 set -euo pipefail
 . "$(dirname "$0")/guest-lib.sh"
 vm_require_guest
 
-vm_tap_plan 9
+vm_tap_plan 10
 
 sim=${BGW_BUILDDIR:-.}/sim/bgw-sim
 [[ -x $sim ]] || { vm_tap_fail "bgw-sim built" "no $sim (set BGW_BUILDDIR)"; vm_tap_done; }
@@ -118,5 +119,32 @@ else
 	vm_tap_fail "LE legacy pairing with the thermometer" "$out"
 fi
 vm_log "paired thermometer"
+
+# Two controllers in one air (like btvirt -l2): one l2pings the other.
+kill "$sim_pid" 2>/dev/null || true
+wait "$sim_pid" 2>/dev/null || true
+vm_wait_for 10 eval '[[ -z $(vm_hci_list) ]]' || true
+"$sim" --vhci=2 --time-scale 0.25 >>"$VM_LOGDIR/bgw-sim2.log" 2>&1 &
+sim_pid=$!
+two_ok() {
+	mapfile -t hcis < <(vm_hci_list)
+	((${#hcis[@]} == 2)) || return 1
+	a_addr=$(vm_hci_addr "${hcis[0]}") && b_addr=$(vm_hci_addr "${hcis[1]}") || return 1
+	vm_btctl "select $a_addr" "power on" "@expect Changing power on succeeded|Powered: yes" \
+		"select $b_addr" "power on" "@expect Changing power on succeeded|Powered: yes" >/dev/null || return 1
+	vm_wait_for 5 vm_hci_powered "${hcis[1]}" || return 1
+	vm_btmgmt --index "${hcis[1]#hci}" connectable on >/dev/null || return 1
+	set +e
+	out=$(timeout -k 2 30 l2ping -i "${hcis[0]}" -c 3 -t 5 "$b_addr" 2>&1)
+	rc=$?
+	set -e
+	((rc == 0)) && [[ $(grep -c 'bytes from' <<<"$out") -ge 3 ]]
+}
+if vm_wait_for 15 _vm_hci_count_ge 2 && two_ok; then
+	vm_tap_pass "bgw-sim --vhci=2: ${hcis[0]} l2pings ${hcis[1]} ($b_addr)"
+else
+	vm_tap_fail "bgw-sim --vhci=2: one controller l2pings the other" \
+		"${hcis[*]:-no controllers} ${out:-}"
+fi
 
 vm_tap_done

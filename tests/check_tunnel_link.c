@@ -1063,6 +1063,35 @@ START_TEST(tls_resume)
 }
 END_TEST
 
+/* One host cannot hold every handshake slot: 4 at most from one address. */
+START_TEST(pending_cap_per_host)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	int fds[6], i;
+
+	env_setup();
+	env_server(30);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	a.sin_port = htons(tun_server_tcp_port(E.srv));
+	for (i = 0; i < 6; i++) {
+		fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		ck_assert_int_ge(fds[i], 0);
+		ck_assert_int_eq(connect(fds[i], (struct sockaddr *)&a, sizeof(a)), 0);
+		loop_iterate(E.l, 10);
+	}
+	for (i = 0; i < 5; i++)
+		loop_iterate(E.l, 10);
+	ck_assert_uint_eq(tun_server_pending_count(E.srv), 4);
+	for (i = 0; i < 6; i++)
+		close(fds[i]);
+	RUN_UNTIL(tun_server_pending_count(E.srv) == 0, 10000);
+	/* The slots are free again. */
+	env_client("alice", TUN_TRANSPORT_TLS, false);
+	RUN_UNTIL(E.ready == 1, 10000);
+	env_teardown();
+}
+END_TEST
+
 /* The server's owner shuts down: clients hear an orderly CLOSE. */
 START_TEST(server_shutdown_closes_clients)
 {
@@ -1183,6 +1212,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, resume_needs_the_key_not_just_the_id);
 	tcase_add_test(tc, tls_resume);
 	tcase_add_test(tc, server_shutdown_closes_clients);
+	tcase_add_test(tc, pending_cap_per_host);
 	tcase_add_test(tc, nothing_listening);
 	suite_add_tcase(s, tc);
 	return s;

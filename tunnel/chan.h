@@ -124,7 +124,7 @@ int tun_chan_export(struct tun_chan *ch, const char *label,
 const char *tun_chan_peer_str(const struct tun_chan *ch, char *buf, size_t cap);
 
 /*
- * Listeners. Each new channel gets ops/user; may_accept(user) is asked
+ * Listeners. Each new channel gets ops/user; may_accept(user, addr) is asked
  * before any state is allocated for a new peer (the owner's cap).
  */
 struct tun_listen_cfg {
@@ -135,7 +135,8 @@ struct tun_listen_cfg {
 	unsigned handshake_ms;
 	const struct tun_chan_ops *ops;
 	void *user;
-	bool (*may_accept)(void *user);
+	bool (*may_accept)(void *user, const struct sockaddr_storage *addr,
+			   socklen_t alen);
 	/* Server: take a new channel (set its ops and user); < 0 refuses. */
 	int (*adopt)(void *user, struct tun_chan *ch);
 };

@@ -204,8 +204,8 @@ static void dl_new_peer(struct tun_dlisten *dl, const uint8_t *b, size_t n,
 	 */
 	if (old)
 		tun_chan_abort(old, TUN_R_PEER_DEAD);
-	if (dl->cfg.may_accept && !dl->cfg.may_accept(dl->cfg.user)) {
-		log_info("tunnel: new DTLS peer refused: too many pending");
+	if (dl->cfg.may_accept && !dl->cfg.may_accept(dl->cfg.user, addr, alen)) {
+		log_info("tunnel: new DTLS peer refused: too many handshakes pending");
 		return;
 	}
 	if (tun_chan_new(&ch, dl->cfg.l, dl->cfg.creds, TUN_CHAN_DGRAM_SRV, dl->fd,

@@ -34,8 +34,8 @@ static void tl_fd_cb(struct loop *l, int fd, uint32_t events, void *user)
 			      SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (cfd < 0)
 			break;
-		if (tl->cfg.may_accept && !tl->cfg.may_accept(tl->cfg.user)) {
-			log_info("tunnel: TLS connection refused: too many pending");
+		if (tl->cfg.may_accept && !tl->cfg.may_accept(tl->cfg.user, &addr, alen)) {
+			log_info("tunnel: TLS connection refused: too many handshakes pending");
 			close(cfd);
 			continue;
 		}

@@ -12,6 +12,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,7 @@
 #define TUN_MAX_PENDING_DEFAULT	32
 #define TUN_HANDSHAKE_MS_DEFAULT 10000
 #define TUN_KEY_LEN		32
+#define TUN_PENDING_PER_HOST	4
 
 /*
  * Exporter labels (RFC 5705). The resume key is exported from the channel
@@ -800,11 +802,37 @@ static const struct tun_chan_ops link_chan_ops = {
 	.down = link_on_down,
 };
 
-static bool srv_may_accept(void *user)
+static bool same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	if (a->ss_family == AF_INET6)
+		return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+			      &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0;
+	return false;
+}
+
+/*
+ * Before any state for a new peer: the global cap on channels in
+ * handshake or login, and a smaller one per source address, so one host
+ * cannot hold every slot (each lasts up to handshake_ms).
+ */
+static bool srv_may_accept(void *user, const struct sockaddr_storage *addr,
+			   socklen_t alen)
 {
 	struct tun_server *srv = user;
+	struct tun_link *k;
+	unsigned n = 0;
 
-	return srv->npending < srv->cfg.max_pending;
+	if (srv->npending >= srv->cfg.max_pending)
+		return false;
+	for (k = srv->pending; k; k = k->next)
+		if (k->ch && same_host(&k->ch->addr, addr))
+			n++;
+	return n < TUN_PENDING_PER_HOST;
 }
 
 /* Every new channel becomes a pending link before its handshake starts. */

@@ -227,6 +227,8 @@ struct env {
 	uint32_t cli_rx;
 	int cli_acl;
 	bool multi;
+	bool rate_limited;
+	int login_failures;
 	int writable;
 	int srv_writable;
 	int log_notices;
@@ -382,9 +384,23 @@ static int auth_scram_lookup(void *user, const char *name, struct scram_verifier
 	return scram_verifier_fake(secret, sizeof(secret), name, v);
 }
 
+static int auth_login_allowed(void *user, const char *name, const void *addr,
+			      size_t addrlen)
+{
+	return E.rate_limited ? -EAGAIN : 0;
+}
+
+static void auth_login_failed(void *user, const char *name, const void *addr,
+			      size_t addrlen, int reason)
+{
+	E.login_failures++;
+}
+
 static const struct tun_auth_ops auth_ops = {
 	.cert_user = auth_cert_user,
 	.scram_lookup = auth_scram_lookup,
+	.login_allowed = auth_login_allowed,
+	.login_failed = auth_login_failed,
 };
 
 static void cli_on_ready(void *user, struct tun_client *c, const char *name, bool resumed)
@@ -852,6 +868,15 @@ START_TEST(password_wrong_and_unknown_user)
 	ck_assert_int_eq(E.sessions, 0);
 	ck_assert_int_eq(E.log_notices, 2);	/* one server line each */
 	ck_assert_msg(strstr(E.last_notice, "user nobody: login failed"), "%s", E.last_notice);
+	ck_assert_int_eq(E.login_failures, 2);	/* the rate limiter heard */
+	tun_client_free(E.cli);
+	E.cli = NULL;
+	/* The owner's limiter says no: a login is not even tried. */
+	E.rate_limited = true;
+	password_client("erin", "correct horse", TUN_TRANSPORT_DTLS);
+	RUN_UNTIL(E.down == 3, 10000);
+	ck_assert_int_eq(E.down_reason, TUN_R_RATE_LIMITED);
+	ck_assert_msg(strstr(E.down_text, "try later"), "%s", E.down_text);
 	env_teardown();
 }
 END_TEST

@@ -570,6 +570,13 @@ START_TEST(cert_login_echo_dtls)
 	ck_assert_int_eq(E.sessions, 1);
 	ck_assert_str_eq(E.sess_user, "alice");
 	ck_assert_int_eq(tun_server_pending_count(E.srv), 0);
+	{
+		char peer[80];
+
+		ck_assert_str_eq(tun_session_user(E.sess), "alice");
+		ck_assert_ptr_nonnull(strstr(tun_session_peer(E.sess, peer, sizeof(peer)),
+					     "[127.0.0.1]:"));
+	}
 	echo_round(2000, 40);
 	/* Largest command parameters, and big ACL packets in segments. */
 	echo_round(100, 255);

@@ -1013,6 +1013,15 @@ const char *tun_session_user(const struct tun_session *s)
 	return s->user;
 }
 
+const char *tun_session_peer(const struct tun_session *s, char *buf, size_t cap)
+{
+	if (!s->link || !s->link->ch) {
+		snprintf(buf, cap, "-");
+		return buf;
+	}
+	return tun_chan_peer_str(s->link->ch, buf, cap);
+}
+
 bool tun_session_is_attached(const struct tun_session *s)
 {
 	return s->link != NULL;

@@ -172,6 +172,8 @@ void tun_session_rx_kick(struct tun_session *s);
 /* End the session: CLOSE(reason) to the client, then on_session_end. */
 void tun_session_close(struct tun_session *s, int reason);
 const char *tun_session_user(const struct tun_session *s);
+/* "[addr]:port" of the current channel, "-" while detached (for logs). */
+const char *tun_session_peer(const struct tun_session *s, char *buf, size_t cap);
 bool tun_session_is_attached(const struct tun_session *s);
 void tun_session_set_data(struct tun_session *s, void *data);
 void *tun_session_get_data(const struct tun_session *s);

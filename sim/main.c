@@ -65,6 +65,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: bgw-sim [-v] [--scenario FILE] [--time-scale X] [--btsnoop FILE]\n"
+		"               [--unlimited-radio]\n"
 		"               [--unix PATH | --tcp [ADDR:]PORT | --vhci[=N]]\n"
 		"       bgw-sim --dump-default\n"
 		"       bgw-sim --help | --version\n");
@@ -372,6 +373,7 @@ int main(int argc, char **argv)
 		{ "scenario", required_argument, NULL, 's' },
 		{ "time-scale", required_argument, NULL, 't' },
 		{ "btsnoop", required_argument, NULL, 'b' },
+		{ "unlimited-radio", no_argument, NULL, 'U' },
 		{ "unix", required_argument, NULL, 'u' },
 		{ "tcp", required_argument, NULL, 'T' },
 		{ "vhci", optional_argument, NULL, 'V' },
@@ -405,6 +407,9 @@ int main(int argc, char **argv)
 			break;
 		case 'b':
 			snoop_path = optarg;
+			break;
+		case 'U':
+			so.unlimited_radio = true;
 			break;
 		case 'u':
 			free(unix_path);

@@ -72,6 +72,7 @@ int tun_creds_new(struct tun_creds **out, bool server, const char *ca_file,
 	if (!cr)
 		return -ENOMEM;
 	cr->server = server;
+	cr->refs = 1;
 	ret = gnutls_certificate_allocate_credentials(&cr->cred);
 	if (ret < 0) {
 		cr->cred = NULL;
@@ -115,7 +116,7 @@ fail:
 
 void tun_creds_free(struct tun_creds *cr)
 {
-	if (!cr)
+	if (!cr || --cr->refs > 0)
 		return;
 	if (cr->prio_dgram)
 		gnutls_priority_deinit(cr->prio_dgram);
@@ -319,6 +320,7 @@ int tun_chan_new(struct tun_chan **out, struct loop *l, struct tun_creds *cr,
 		 * handshake bounded by handshake_ms. */
 		gnutls_dtls_set_timeouts(ch->gs, 400, handshake_ms);
 	}
+	cr->refs++;
 	*out = ch;
 	return 0;
 fail:
@@ -335,6 +337,7 @@ static void chan_release(struct tun_chan *ch)
 {
 	if (ch->gs)
 		gnutls_deinit(ch->gs);
+	tun_creds_free(ch->creds);
 	if (ch->kind != TUN_CHAN_DGRAM_SRV && ch->fd >= 0) {
 		loop_del_fd(ch->l, ch->fd);
 		close(ch->fd);

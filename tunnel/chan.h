@@ -33,7 +33,13 @@
 /* Datagrams or records handled per loop callback (fairness). */
 #define TUN_BATCH_MAX		64
 
+/*
+ * Shared by the owner and every channel made with them (a reference each):
+ * a channel still closing from the loop keeps them alive after its owner
+ * is freed, as GnuTLS requires for as long as a session uses them.
+ */
 struct tun_creds {
+	unsigned refs;
 	gnutls_certificate_credentials_t cred;
 	gnutls_priority_t prio_dgram;
 	gnutls_priority_t prio_stream;
@@ -42,6 +48,7 @@ struct tun_creds {
 
 int tun_creds_new(struct tun_creds **out, bool server, const char *ca_file,
 		  const char *cert_file, const char *key_file);
+/* Drops a reference; the last one frees. */
 void tun_creds_free(struct tun_creds *cr);
 
 enum tun_chan_kind {

@@ -509,6 +509,17 @@ static void cli_connect(struct tun_client *c)
 	lc.host = c->host;
 	lc.port = c->port;
 	lc.handshake_ms = c->hs_ms;
+	/* A resumption attempt never outlives the server's resume time. */
+	if (c->lost_at) {
+		uint64_t end = c->lost_at + (uint64_t)c->resume_s * 1000000;
+		uint64_t now = loop_now_us();
+		uint64_t left_ms = end > now ? (end - now) / 1000 : 0;
+
+		if (left_ms < 100)
+			left_ms = 100;
+		if (left_ms < lc.handshake_ms)
+			lc.handshake_ms = (unsigned)left_ms;
+	}
 	lc.ops = &cli_chan_ops;
 	lc.user = c;
 	c->state = C_CONNECTING;

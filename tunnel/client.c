@@ -169,12 +169,14 @@ static void cli_lost(struct tun_client *c, const char *why)
 		cli_final(c, TUN_R_UNREACHABLE, text);
 		return;
 	}
-	d = TUN_RETRY_MIN_US << (c->attempts < 5 ? c->attempts : 5);
+	/* The first retry at once (the link may be back already), then
+	 * 100 ms doubling up to 2 s. */
+	c->attempts++;
+	d = c->attempts == 1 ? 0 :
+	    TUN_RETRY_MIN_US << (c->attempts - 2 < 5 ? c->attempts - 2 : 5);
 	if (d > TUN_RETRY_MAX_US)
 		d = TUN_RETRY_MAX_US;
-	c->attempts++;
-	/* The first retry at once: the link may be back already. */
-	loop_timer_arm(c->retry_timer, c->attempts == 1 ? 0 : d);
+	loop_timer_arm(c->retry_timer, d);
 }
 
 static void cli_retry_cb(struct loop_timer *t, void *user)

@@ -41,4 +41,4 @@ tests_snoop_sample_LDADD = lib/libbgw.a
 
 # Manual pages: lint, and SYNOPSIS == usage (needs the programs built).
 TESTS += tests/t-man.sh
-EXTRA_DIST += tests/t-man.sh tests/fuzz
+EXTRA_DIST += tests/t-man.sh tests/fuzz tests/vm/README.md tests/vm/vm-run tests/vm/run-all tests/vm/guest-lib.sh tests/vm/t-harness-selftest.sh

@@ -395,6 +395,12 @@ void tun_chan_abort(struct tun_chan *ch, int reason)
 		chan_fail(ch, reason);
 }
 
+void tun_chan_drop(struct tun_chan *ch)
+{
+	if (ch)
+		chan_kill(ch, false, 0);
+}
+
 void tun_chan_close(struct tun_chan *ch)
 {
 	if (!ch || ch->dead)
@@ -659,7 +665,13 @@ static void chan_read(struct tun_chan *ch)
 		if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
 			return;
 		if (n == 0) {
-			chan_fail(ch, TUN_R_PEER_DEAD);
+			/*
+			 * close_notify: the peer ended the session on
+			 * purpose (it is sent only then, never when a
+			 * channel is merely replaced; tun_chan_drop()).
+			 */
+			snprintf(ch->why, sizeof(ch->why), "the peer closed the session");
+			chan_fail(ch, TUN_R_SHUTDOWN);
 			return;
 		}
 		if (n == GNUTLS_E_REHANDSHAKE) {
@@ -781,10 +793,23 @@ int tun_chan_start(struct tun_chan *ch)
 	return 0;
 }
 
+int tun_chan_send_raw(struct tun_chan *ch, const uint8_t *buf, size_t len)
+{
+	ssize_t r;
+
+	if (!ch || ch->dead || !ch->up)
+		return -ENOTCONN;
+	r = gnutls_record_send(ch->gs, buf, len);
+	if (r < 0 && gnutls_error_is_fatal((int)r)) {
+		chan_fail(ch, TUN_R_PEER_DEAD);
+		return -EPIPE;
+	}
+	return 0;
+}
+
 int tun_chan_send(struct tun_chan *ch, const struct tun_msg *m)
 {
 	uint8_t buf[TUN_MSG_MAX];
-	ssize_t r;
 	int n;
 
 	if (!ch || ch->dead || !ch->up)
@@ -792,12 +817,7 @@ int tun_chan_send(struct tun_chan *ch, const struct tun_msg *m)
 	n = tun_msg_encode(m, buf, sizeof(buf));
 	if (n < 0)
 		return n;
-	r = gnutls_record_send(ch->gs, buf, (size_t)n);
-	if (r < 0 && gnutls_error_is_fatal((int)r)) {
-		chan_fail(ch, TUN_R_PEER_DEAD);
-		return -EPIPE;
-	}
-	return 0;
+	return tun_chan_send_raw(ch, buf, (size_t)n);
 }
 
 int tun_chan_export(struct tun_chan *ch, const char *label,

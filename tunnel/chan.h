@@ -119,8 +119,15 @@ int tun_chan_start(struct tun_chan *ch);
 /* DGRAM_SRV: a datagram was queued on inq; run the session on it. */
 void tun_chan_input(struct tun_chan *ch);
 int tun_chan_send(struct tun_chan *ch, const struct tun_msg *m);
-/* Close (close_notify, best effort) and free later from the loop. */
+/* An already encoded message (a login reply sent again). */
+int tun_chan_send_raw(struct tun_chan *ch, const uint8_t *buf, size_t len);
+/*
+ * Close (close_notify, best effort) and free later from the loop. The
+ * close_notify tells the peer its session is over: use it only then.
+ */
 void tun_chan_close(struct tun_chan *ch);
+/* Abandon the channel silently (the session lives on elsewhere). */
+void tun_chan_drop(struct tun_chan *ch);
 /* Close and free now: only from outside the channel's own callbacks. */
 void tun_chan_destroy(struct tun_chan *ch);
 /* Fail it: ops->down(reason) comes from the loop, then it is freed. */

@@ -26,6 +26,8 @@
 /* Reconnection backoff: 100 ms doubling to 2 s, within the resume time. */
 #define TUN_RETRY_MIN_US	100000
 #define TUN_RETRY_MAX_US	2000000
+/* First repeat of an unanswered login request; doubles each time. */
+#define TUN_REQ_RTO_US		300000
 
 enum cstate {
 	C_CONNECTING,
@@ -64,6 +66,16 @@ struct tun_client {
 	uint64_t lost_at;
 	unsigned attempts;
 	struct loop_timer *rel_timer, *flush_timer, *retry_timer, *down_timer;
+	/*
+	 * Login requests (HELLO, AUTH, RESUME) travel outside the reliability
+	 * layer: over DTLS the latest one is repeated until answered (the
+	 * server answers a repeat with its kept reply), within a deadline.
+	 */
+	struct loop_timer *login_timer;
+	uint64_t login_deadline;
+	uint64_t req_rto;
+	uint8_t req[TUN_MSG_MAX];
+	size_t req_len;
 	int down_reason;
 	char down_text[TUN_TEXT_MAX + 64];
 };
@@ -85,11 +97,15 @@ static void cli_wipe_password(struct tun_client *c)
 	}
 }
 
-static void cli_drop_chan(struct tun_client *c)
+/* notify: close_notify, the session is over; else abandon silently. */
+static void cli_drop_chan(struct tun_client *c, bool notify)
 {
 	if (c->ch) {
 		c->ch->ops = NULL;
-		tun_chan_close(c->ch);
+		if (notify)
+			tun_chan_close(c->ch);
+		else
+			tun_chan_drop(c->ch);
 		c->ch = NULL;
 	}
 }
@@ -103,13 +119,14 @@ static void cli_final(struct tun_client *c, int reason, const char *text)
 	c->down_reason = reason;
 	snprintf(c->down_text, sizeof(c->down_text), "%s",
 		 text && text[0] ? text : tun_reason_str(reason));
-	cli_drop_chan(c);
+	cli_drop_chan(c, true);
 	scram_client_free(c->scram);
 	c->scram = NULL;
 	cli_wipe_password(c);
 	loop_timer_disarm(c->rel_timer);
 	loop_timer_disarm(c->flush_timer);
 	loop_timer_disarm(c->retry_timer);
+	loop_timer_disarm(c->login_timer);
 	loop_timer_arm(c->down_timer, 0);
 }
 
@@ -127,6 +144,30 @@ static void cli_send(struct tun_client *c, const struct tun_msg *m)
 {
 	if (c->ch)
 		tun_chan_send(c->ch, m);
+}
+
+static void cli_arm_login(struct tun_client *c)
+{
+	uint64_t now = loop_now_us(), d;
+
+	d = c->login_deadline > now ? c->login_deadline - now : 0;
+	/* TCP does not lose it: only the deadline applies. */
+	if (c->transport != TUN_TRANSPORT_TLS && c->req_rto < d)
+		d = c->req_rto;
+	loop_timer_arm(c->login_timer, d);
+}
+
+/* Send a login request and keep it for repeating. */
+static void cli_req(struct tun_client *c, const struct tun_msg *m)
+{
+	int n = tun_msg_encode(m, c->req, sizeof(c->req));
+
+	if (n < 0 || !c->ch)
+		return;
+	c->req_len = (size_t)n;
+	c->req_rto = TUN_REQ_RTO_US;
+	tun_chan_send_raw(c->ch, c->req, c->req_len);
+	cli_arm_login(c);
 }
 
 static void cli_arm(struct tun_client *c)
@@ -150,7 +191,7 @@ static void cli_lost(struct tun_client *c, const char *why)
 
 	if (c->state == C_DOWN)
 		return;
-	cli_drop_chan(c);
+	cli_drop_chan(c, false);
 	if (!c->ever_ready) {
 		cli_final(c, TUN_R_UNREACHABLE, why);
 		return;
@@ -161,6 +202,7 @@ static void cli_lost(struct tun_client *c, const char *why)
 	}
 	c->state = C_CONNECTING;
 	loop_timer_disarm(c->rel_timer);
+	loop_timer_disarm(c->login_timer);
 	if (now - c->lost_at >= (uint64_t)c->resume_s * 1000000) {
 		char text[128];
 
@@ -185,6 +227,29 @@ static void cli_retry_cb(struct loop_timer *t, void *user)
 
 	if (c->state == C_CONNECTING && !c->ch)
 		cli_connect(c);
+}
+
+static void cli_login_timer_cb(struct loop_timer *t, void *user)
+{
+	struct tun_client *c = user;
+	char text[160];
+
+	if (c->state == C_READY || c->state == C_DOWN || c->state == C_CONNECTING)
+		return;
+	if (loop_now_us() >= c->login_deadline) {
+		if (c->ever_ready) {
+			cli_lost(c, "no answer to the resumption");
+			return;
+		}
+		snprintf(text, sizeof(text), "no answer to the login from %s port %s",
+			 c->host, c->port);
+		cli_final(c, TUN_R_TIMEOUT, text);
+		return;
+	}
+	if (c->ch && c->req_len)
+		tun_chan_send_raw(c->ch, c->req, c->req_len);
+	c->req_rto *= 2;
+	cli_arm_login(c);
 }
 
 static void cli_rel_timer_cb(struct loop_timer *t, void *user)
@@ -261,7 +326,8 @@ static void cli_on_up(void *user, struct tun_chan *ch)
 	m.hello.vmin = c->vmin;
 	m.hello.vmax = c->vmax;
 	m.hello.mode = c->mode;
-	cli_send(c, &m);
+	c->login_deadline = loop_now_us() + (uint64_t)c->hs_ms * 1000;
+	cli_req(c, &m);
 }
 
 static void cli_send_auth(struct tun_client *c, uint8_t step, const char *d, size_t n)
@@ -272,7 +338,7 @@ static void cli_send_auth(struct tun_client *c, uint8_t step, const char *d, siz
 	m.auth.step = step;
 	m.auth.data = (const uint8_t *)d;
 	m.auth.len = (uint16_t)n;
-	cli_send(c, &m);
+	cli_req(c, &m);
 }
 
 static void cli_on_hello(struct tun_client *c, const struct tun_msg *m)
@@ -322,7 +388,7 @@ static void cli_on_hello(struct tun_client *c, const struct tun_msg *m)
 			cli_lost(c, "cannot compute the resumption proof");
 			return;
 		}
-		cli_send(c, &r);
+		cli_req(c, &r);
 		tun_wipe(r.resume.proof, sizeof(r.resume.proof));
 		c->state = C_RESUMING;
 		return;
@@ -392,6 +458,9 @@ static void cli_on_ready(struct tun_client *c, const struct tun_msg *m)
 	c->state = C_READY;
 	c->lost_at = 0;
 	c->attempts = 0;
+	loop_timer_disarm(c->login_timer);
+	tun_wipe(c->req, sizeof(c->req));
+	c->req_len = 0;
 	if (resumed) {
 		tun_rel_set_stream(c->rel, c->transport == TUN_TRANSPORT_TLS);
 		tun_rel_path_reset(c->rel, loop_now_us());
@@ -419,34 +488,60 @@ static void cli_on_msg(void *user, struct tun_chan *ch, const struct tun_msg *m)
 		cli_final(c, code, text);
 		return;
 	}
-	if (c->state == C_HELLO) {
-		if (m->type != TUN_MSG_HELLO || m->version != TUN_VERSION_MIN)
-			cli_final(c, TUN_R_PROTOCOL, "expected HELLO from the server");
-		else
+	/*
+	 * During the login, what is not the answer to the current step is
+	 * dropped: a reply repeated after our repeated request, a READY
+	 * whose HELLO or server-final was lost (it must not be taken before
+	 * the server proved itself), data sent right after a READY we did
+	 * not get. The server replays its replies in order when our
+	 * request comes again, and the reliability layer resends data.
+	 */
+	if (c->state != C_READY) {
+		if (m->type == TUN_MSG_HELLO && c->state == C_HELLO &&
+		    m->version == TUN_VERSION_MIN) {
 			cli_on_hello(c, m);
-		return;
+			return;
+		}
+		if (c->state != C_HELLO && m->version != c->version) {
+			cli_final(c, TUN_R_PROTOCOL, "server used a version not agreed");
+			return;
+		}
+		if (m->type == TUN_MSG_AUTH &&
+		    ((c->state == C_SCRAM_FIRST && m->auth.step == TUN_AUTH_SERVER_FIRST) ||
+		     (c->state == C_SCRAM_FINAL && m->auth.step == TUN_AUTH_SERVER_FINAL))) {
+			cli_on_auth(c, m);
+			return;
+		}
+		if (m->type == TUN_MSG_READY &&
+		    (c->state == C_WAIT_READY || c->state == C_RESUMING)) {
+			cli_on_ready(c, m);
+			return;
+		}
+		switch (m->type) {
+		case TUN_MSG_HELLO:
+		case TUN_MSG_AUTH:
+		case TUN_MSG_READY:
+		case TUN_MSG_HCI:
+		case TUN_MSG_ACK:
+		case TUN_MSG_KEEPALIVE:
+			return;
+		default:
+			cli_final(c, TUN_R_PROTOCOL, "unexpected message from the server");
+			return;
+		}
 	}
 	if (m->version != c->version) {
 		cli_final(c, TUN_R_PROTOCOL, "server used a version not agreed");
 		return;
 	}
 	switch (m->type) {
+	case TUN_MSG_HELLO:
 	case TUN_MSG_AUTH:
-		cli_on_auth(c, m);
-		return;
 	case TUN_MSG_READY:
-		if (c->state == C_WAIT_READY || c->state == C_RESUMING)
-			cli_on_ready(c, m);
-		else
-			cli_final(c, TUN_R_PROTOCOL, "unexpected READY");
-		return;
+		return;		/* replies repeated after READY */
 	case TUN_MSG_HCI:
 	case TUN_MSG_ACK:
 	case TUN_MSG_KEEPALIVE:
-		if (c->state != C_READY) {
-			cli_final(c, TUN_R_PROTOCOL, "data before READY");
-			return;
-		}
 		ret = tun_rel_input(c->rel, m, loop_now_us());
 		if (ret < 0) {
 			struct tun_msg e;
@@ -485,9 +580,10 @@ static void cli_on_down(void *user, struct tun_chan *ch, int reason)
 		cli_final(c, TUN_R_UNREACHABLE, why);
 		return;
 	}
-	/* A bad server certificate or message never gets a second try. */
+	/* A bad server certificate or message, or the server's close_notify:
+	 * no second try. */
 	if (reason == TUN_R_SERVER_CERT || reason == TUN_R_PROTOCOL ||
-	    !c->ever_ready) {
+	    reason == TUN_R_SHUTDOWN || !c->ever_ready) {
 		cli_final(c, reason, why);
 		return;
 	}
@@ -599,8 +695,9 @@ int tun_client_new(struct tun_client **out, struct loop *l,
 	c->flush_timer = loop_timer_new(l, cli_flush_cb, c);
 	c->retry_timer = loop_timer_new(l, cli_retry_cb, c);
 	c->down_timer = loop_timer_new(l, cli_down_cb, c);
+	c->login_timer = loop_timer_new(l, cli_login_timer_cb, c);
 	if (bad || !c->rel_timer || !c->flush_timer || !c->retry_timer ||
-	    !c->down_timer) {
+	    !c->down_timer || !c->login_timer) {
 		ret = -ENOMEM;
 		goto fail;
 	}
@@ -637,7 +734,9 @@ void tun_client_free(struct tun_client *c)
 	loop_timer_free(c->flush_timer);
 	loop_timer_free(c->retry_timer);
 	loop_timer_free(c->down_timer);
+	loop_timer_free(c->login_timer);
 	tun_creds_free(c->creds);
+	tun_wipe(c->req, sizeof(c->req));
 	tun_wipe(c->resume_key, sizeof(c->resume_key));
 	free(c->host);
 	free(c->port);

@@ -31,6 +31,9 @@
 #define TUN_HANDSHAKE_MS_DEFAULT 10000
 #define TUN_KEY_LEN		32
 #define TUN_PENDING_PER_HOST	4
+/* A login reply is at most two messages (HELLO + READY, AUTH + READY). */
+#define TUN_REPLAY_MSGS		2
+#define TUN_REPLAYS_MAX		8
 
 /*
  * Exporter labels (RFC 5705). The resume key is exported from the channel
@@ -86,6 +89,19 @@ static void msg_init(struct tun_msg *m, uint8_t version, uint8_t type)
 	m->type = type;
 }
 
+static uint16_t login_key(const struct tun_msg *m)
+{
+	switch (m->type) {
+	case TUN_MSG_HELLO:
+	case TUN_MSG_RESUME:
+		return (uint16_t)(m->type << 8);
+	case TUN_MSG_AUTH:
+		return (uint16_t)(m->type << 8 | m->auth.step);
+	default:
+		return 0;
+	}
+}
+
 /* ERROR or CLOSE with a reason code and text (best effort). */
 static void send_reason(struct tun_chan *ch, uint8_t version, uint8_t type,
 			int reason, const char *text)
@@ -122,6 +138,18 @@ struct tun_link {
 	struct scram_server *scram;
 	char name[TUN_USER_MAX + 1];
 	struct loop_timer *timer;	/* login deadline */
+	/*
+	 * Login messages travel outside the reliability layer, and a DTLS
+	 * record can be lost: the client repeats its latest request until
+	 * answered, and the server answers a repeat by sending again what
+	 * it sent for it (never redoing the work: no second SCRAM step, no
+	 * second key rotation).
+	 */
+	uint16_t last_req;		/* type << 8 | step; 0: none yet */
+	uint8_t nreplay;
+	uint8_t replays;		/* repeats answered, capped */
+	uint16_t replay_len[TUN_REPLAY_MSGS];
+	uint8_t replay[TUN_REPLAY_MSGS][TUN_MSG_MAX];
 };
 
 struct tun_session {
@@ -179,17 +207,45 @@ static void link_free(struct tun_link *k)
 }
 
 /* Drop a link (pending or attached); its channel closes now. */
-static void link_drop(struct tun_link *k)
+static void link_close(struct tun_link *k, bool notify)
 {
 	if (k->ch) {
 		k->ch->ops = NULL;	/* no down callback for a chosen close */
 		if (k->srv->freeing)
 			tun_chan_destroy(k->ch);
-		else
+		else if (notify)
 			tun_chan_close(k->ch);
+		else
+			tun_chan_drop(k->ch);
 		k->ch = NULL;
 	}
 	link_free(k);
+}
+
+static void link_drop(struct tun_link *k)
+{
+	link_close(k, true);
+}
+
+/* A new login request: its reply replaces the one kept for repeats. */
+static void link_new_req(struct tun_link *k, const struct tun_msg *m)
+{
+	k->last_req = login_key(m);
+	k->nreplay = 0;
+	k->replays = 0;
+}
+
+/* Send a login reply and keep it for a repeated request. */
+static void link_send(struct tun_link *k, const struct tun_msg *m)
+{
+	int n;
+
+	if (k->nreplay < TUN_REPLAY_MSGS) {
+		n = tun_msg_encode(m, k->replay[k->nreplay], TUN_MSG_MAX);
+		if (n > 0)
+			k->replay_len[k->nreplay++] = (uint16_t)n;
+	}
+	tun_chan_send(k->ch, m);
 }
 
 /* Refuse a login: ERROR to the client, one log line, close. */
@@ -202,6 +258,11 @@ static void link_refuse(struct tun_link *k, int reason, const char *text)
 		   text ? ": " : "", text ? text : "");
 	send_reason(k->ch, k->version ? k->version : TUN_VERSION_MIN,
 		    TUN_MSG_ERROR, reason, text);
+	/* No state is kept to answer a repeat: over UDP say it twice, so
+	 * one lost datagram does not turn the reason into a timeout. */
+	if (k->ch && k->ch->kind != TUN_CHAN_STREAM)
+		send_reason(k->ch, k->version ? k->version : TUN_VERSION_MIN,
+			    TUN_MSG_ERROR, reason, text);
 	link_drop(k);
 }
 
@@ -223,7 +284,8 @@ static void sess_detach(struct tun_session *s, const char *why)
 		return;
 	log_info("tunnel: session %s detached (%s); resumable for %u s",
 		 s->user, why, s->srv->cfg.resume_s);
-	link_drop(s->link);
+	/* No close_notify: the client may still be there and resume. */
+	link_close(s->link, false);
 	s->link = NULL;
 	loop_timer_disarm(s->rel_timer);
 	loop_timer_arm(s->expire_timer, (uint64_t)s->srv->cfg.resume_s * 1000000);
@@ -373,7 +435,7 @@ static void send_ready(struct tun_session *s, bool resumed)
 	memcpy(m.ready.sid, s->sid, TUN_SID_LEN);
 	m.ready.resume_s = (uint16_t)s->srv->cfg.resume_s;
 	memcpy(m.ready.user, s->user, sizeof(s->user));
-	tun_chan_send(s->link->ch, &m);
+	link_send(s->link, &m);
 }
 
 /* Move a pending link into a session. */
@@ -489,7 +551,7 @@ static void on_hello(struct tun_link *k, const struct tun_msg *m)
 	r.hello.vmin = v;
 	r.hello.vmax = v;
 	r.hello.mode = m->hello.mode;
-	tun_chan_send(k->ch, &r);
+	link_send(k, &r);
 
 	switch (m->hello.mode) {
 	case TUN_MODE_CERT:
@@ -536,16 +598,15 @@ static void on_hello(struct tun_link *k, const struct tun_msg *m)
 	}
 }
 
-static void send_auth(struct tun_chan *ch, uint8_t version, uint8_t step,
-		      const char *data, size_t len)
+static void send_auth(struct tun_link *k, uint8_t step, const char *data, size_t len)
 {
 	struct tun_msg m;
 
-	msg_init(&m, version, TUN_MSG_AUTH);
+	msg_init(&m, k->version, TUN_MSG_AUTH);
 	m.auth.step = step;
 	m.auth.data = (const uint8_t *)data;
 	m.auth.len = (uint16_t)len;
-	tun_chan_send(ch, &m);
+	link_send(k, &m);
 }
 
 static void on_scram_first(struct tun_link *k, const struct tun_msg *m)
@@ -591,7 +652,7 @@ static void on_scram_first(struct tun_link *k, const struct tun_msg *m)
 		link_refuse(k, TUN_R_INTERNAL, NULL);
 		return;
 	}
-	send_auth(k->ch, k->version, TUN_AUTH_SERVER_FIRST, out, olen);
+	send_auth(k, TUN_AUTH_SERVER_FIRST, out, olen);
 	k->state = L_SCRAM_FINAL;
 }
 
@@ -608,7 +669,7 @@ static void on_scram_final(struct tun_link *k, const struct tun_msg *m)
 	ret = scram_server_final(k->scram, (const char *)m->auth.data, m->auth.len,
 				 out, sizeof(out), &olen);
 	if (olen > 0 && olen <= TUN_AUTH_MAX)
-		send_auth(k->ch, k->version, TUN_AUTH_SERVER_FINAL, out, olen);
+		send_auth(k, TUN_AUTH_SERVER_FINAL, out, olen);
 	if (ret < 0 || !scram_server_is_authenticated(k->scram)) {
 		/* Unknown user and wrong password: the same words. */
 		link_failed_login(k, ret == -EBADMSG ? TUN_R_PROTOCOL : TUN_R_AUTH_FAILED,
@@ -706,7 +767,25 @@ static void sess_on_msg(struct tun_session *s, const struct tun_msg *m)
 static void link_on_msg(void *user, struct tun_chan *ch, const struct tun_msg *m)
 {
 	struct tun_link *k = user;
+	uint16_t key = login_key(m);
+	int i;
 
+	/*
+	 * A repeat of the latest login request: its reply was lost (or is
+	 * still on its way); send it again. An older request showing up
+	 * late is ignored. Neither changes any state.
+	 */
+	if (key && k->last_req && (k->state != L_HELLO)) {
+		if (key == k->last_req && k->replays < TUN_REPLAYS_MAX) {
+			k->replays++;
+			for (i = 0; i < k->nreplay; i++)
+				tun_chan_send_raw(k->ch, k->replay[i], k->replay_len[i]);
+			return;
+		}
+		if (key == k->last_req || m->type == TUN_MSG_HELLO ||
+		    k->state == L_ATTACHED)
+			return;
+	}
 	if (k->state == L_ATTACHED) {
 		sess_on_msg(k->s, m);
 		return;
@@ -717,6 +796,7 @@ static void link_on_msg(void *user, struct tun_chan *ch, const struct tun_msg *m
 			link_refuse(k, TUN_R_PROTOCOL, "expected HELLO");
 			return;
 		}
+		link_new_req(k, m);
 		on_hello(k, m);
 		return;
 	}
@@ -728,6 +808,8 @@ static void link_on_msg(void *user, struct tun_chan *ch, const struct tun_msg *m
 		link_drop(k);
 		return;
 	}
+	if (key)
+		link_new_req(k, m);
 	switch (k->state) {
 	case L_SCRAM_FIRST:
 		if (m->type == TUN_MSG_AUTH)
@@ -771,9 +853,12 @@ static void link_on_down(void *user, struct tun_chan *ch, int reason)
 		s->link = NULL;
 		link_free(k);
 		k = NULL;
-		/* A protocol violation ends the session; a lost path does not. */
-		if (reason == TUN_R_PROTOCOL) {
-			sess_end(s, TUN_R_PROTOCOL, false);
+		/*
+		 * A protocol violation or the client's close_notify ends
+		 * the session; a lost path does not.
+		 */
+		if (reason == TUN_R_PROTOCOL || reason == TUN_R_SHUTDOWN) {
+			sess_end(s, reason, false);
 			return;
 		}
 		log_info("tunnel: session %s detached (%s); resumable for %u s",

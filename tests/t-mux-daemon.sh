@@ -3,22 +3,24 @@
 # configuration check, two local clients of two users at once (each sees
 # and reaches only its own devices on the one physical controller), a uid
 # that is no authdb user refused, SIGHUP with a broken authdb keeping the
-# last good one, and a clean SIGTERM.
+# last good one, and a clean SIGTERM; then the unix: controller transport
+# (bgw-sim --unix standing in for btvirt -s) dropping and coming back.
 . "${BGW_SRCDIR:-.}/tests/lib.sh"
 
-echo "1..11"
+echo "1..13"
 muxd="$BGW_BUILDDIR/mux/bgw-muxd"
 client="$BGW_BUILDDIR/tests/sim-client"
 if [ "$(id -u)" != 0 ] || ! command -v setpriv >/dev/null 2>&1; then
 	i=1
-	while [ $i -le 11 ]; do echo "ok $i # SKIP needs root and setpriv"; i=$((i + 1)); done
+	while [ $i -le 13 ]; do echo "ok $i # SKIP needs root and setpriv"; i=$((i + 1)); done
 	exit 0
 fi
 tmp=$(mktemp -d)
 chmod 755 "$tmp"
 sock="$tmp/muxd.sock"
 pid=""
-trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
+simpid=""
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; [ -n "$simpid" ] && kill "$simpid" 2>/dev/null; rm -rf "$tmp"' EXIT
 
 cat >"$tmp/authdb" <<EOT
 user root
@@ -104,4 +106,38 @@ rc=$?
 pid=""
 [ $rc -eq 0 ] && [ ! -e "$sock" ]
 t_ok $? "SIGTERM: clean exit (status $rc), socket removed" || sed 's/^/# /' "$tmp/log"
+
+# The controller over H4 on a Unix socket.
+sim="$BGW_BUILDDIR/sim/bgw-sim"
+simsock="$tmp/sim.sock"
+sed "s|^controller sim|controller unix:$simsock|" "$tmp/muxd.conf" >"$tmp/unix.conf"
+"$sim" --unix "$simsock" --time-scale 0.01 2>"$tmp/sim.log" &
+simpid=$!
+i=0
+while [ ! -S "$simsock" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+"$muxd" -f -c "$tmp/unix.conf" 2>"$tmp/log2" &
+pid=$!
+i=0
+while [ ! -S "$sock" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+timeout 60 "$client" "$sock" >"$tmp/u1.out" 2>&1 && grep -q "echo ok 10:B6:00:00:00:04" "$tmp/u1.out"
+t_ok $? "controller unix: (H4 socket): a client works through it" ||
+	sed 's/^/# /' "$tmp/u1.out" "$tmp/log2"
+
+kill $simpid
+wait $simpid 2>/dev/null
+"$sim" --unix "$simsock" --time-scale 0.01 2>>"$tmp/sim.log" &
+simpid=$!
+i=0
+while ! grep -q "ready" "$tmp/log2" 2>/dev/null || [ "$(grep -c ready "$tmp/log2")" -lt 2 ]; do
+	[ $i -ge 150 ] && break
+	sleep 0.1
+	i=$((i + 1))
+done
+timeout 60 "$client" "$sock" >"$tmp/u2.out" 2>&1 &&
+	grep -q "echo ok 10:B6:00:00:00:04" "$tmp/u2.out" && grep -q "controller .* lost" "$tmp/log2"
+t_ok $? "the controller socket drops and returns: reopened, a client works again" ||
+	sed 's/^/# /' "$tmp/u2.out" "$tmp/log2"
+kill -TERM $pid $simpid
+wait $pid $simpid 2>/dev/null
+pid="" simpid=""
 [ $t_failed -eq 0 ]

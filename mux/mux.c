@@ -124,6 +124,7 @@ static void reconcile(struct mux *m);
 static void teardown(struct mux_session *s, uint8_t reason);
 static void drain_acl(struct mux *m);
 static void inq_replay(struct mux *m, struct mux_session *s);
+static void ctrl_down(struct mux *m);
 
 /* ------------------------------------------------------------------ */
 /* Small helpers */
@@ -1645,8 +1646,16 @@ static void on_cmd_done(struct mux *m, const struct h4_pkt *pkt, uint16_t op,
 	case O_INTERNAL:
 		if (status)
 			log_debug("internal command 0x%04x: status 0x%02x", op, status);
-		if (op == HCI_OP_LE_SET_RANDOM_ADDR)
-			m->p_rand_valid = !status;
+		if (op == HCI_OP_LE_SET_RANDOM_ADDR) {
+			/*
+			 * Refused (e.g. while the shared scan runs, 7.8.4): go
+			 * on with the connection rather than retry forever.
+			 */
+			if (status)
+				log_warn("controller refused LE Set Random Address (0x%02x)",
+					 status);
+			m->p_rand_valid = true;
+		}
 		return;
 	default:
 		break;
@@ -2571,7 +2580,7 @@ static void finish(struct mux *m)
 			int err = m->fail_err;
 
 			m->fail_err = 0;
-			mux_ctrl_down(m);
+			ctrl_down(m);
 			if (m->ops.ctrl_failed)
 				m->ops.ctrl_failed(m, err, m->ops.user);
 		}
@@ -2740,6 +2749,15 @@ void mux_ctrl_up(struct mux *m)
 }
 
 void mux_ctrl_down(struct mux *m)
+{
+	if (!m)
+		return;
+	ctrl_down(m);
+	/* Queued commands that need the radio are answered now. */
+	dispatch(m);
+}
+
+static void ctrl_down(struct mux *m)
 {
 	uint8_t code = 0;
 	unsigned i, n;

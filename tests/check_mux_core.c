@@ -1294,6 +1294,28 @@ START_TEST(controller_silent_is_failed)
 }
 END_TEST
 
+START_TEST(down_answers_queued_commands)
+{
+	struct host a;
+	struct host *hs[] = { &a };
+
+	env_up(8, 8, 4);
+	host_start(&a, "alice");
+	tc->hold_cc = true;
+	host_send(&a, HCI_OP_LE_RAND, NULL, 0);		/* at the controller */
+	host_send(&a, HCI_OP_READ_LOCAL_OOB_DATA, NULL, 0);	/* queued: no credit */
+	ck_assert_uint_eq(a.nrx, 0);
+	mux_ctrl_down(mx);
+	/* Both answered at once, in order; nobody waits for a dead controller. */
+	ck_assert_int_eq(host_done(&a, HCI_OP_LE_RAND, NULL, NULL), HCI_ST_HARDWARE_FAILURE);
+	ck_assert_int_eq(host_done(&a, HCI_OP_READ_LOCAL_OOB_DATA, NULL, NULL),
+			 HCI_ST_HARDWARE_FAILURE);
+	tc->hold_cc = false;
+	tc->outstanding = 0;
+	env_down(hs, 1);
+}
+END_TEST
+
 START_TEST(controller_hardware_error_reinit)
 {
 	struct host a;
@@ -1794,6 +1816,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc_core, transport_loss_and_recovery);
 	tcase_add_test(tc_core, controller_hardware_error_reinit);
 	tcase_add_test(tc_core, controller_silent_is_failed);
+	tcase_add_test(tc_core, down_answers_queued_commands);
 	tcase_add_test(tc_core, privileged_commands_admin_only);
 	tcase_add_test(tc_core, unknown_and_malformed_refused);
 	tcase_add_test(tc_core, virtual_settings_per_session);

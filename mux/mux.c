@@ -208,6 +208,24 @@ static void cache_put(struct mux *m, uint16_t opcode, uint8_t page,
 /* ------------------------------------------------------------------ */
 /* Emitting to sessions */
 
+/*
+ * A hostile host must not flood the log: a session's first 16 refusals are
+ * logged, then one in 1024, each with its running count.
+ */
+static bool refusal_logged(struct mux_session *s)
+{
+	s->refusals++;
+	return s->refusals <= 16 || s->refusals % 1024 == 0;
+}
+
+#define sess_refuse(s, prio, fmt, ...)					\
+	do {								\
+		if (refusal_logged(s))					\
+			log_msg(prio, "session %u (%s): " fmt " [%u]",	\
+				(s)->id, (s)->user, ##__VA_ARGS__,	\
+				(s)->refusals);				\
+	} while (0)
+
 static void sess_emit(struct mux_session *s, const uint8_t *h4, size_t len, int cls)
 {
 	int r;
@@ -875,8 +893,8 @@ static void reg_write(struct mux *m, struct mux_session *s, const struct mux_cmd
 	if (!st && (d->reg == REG_SSP_MODE || d->reg == REG_SC) && p[0] > 1)
 		st = HCI_ST_INVALID_PARAMETERS;
 	if (st) {
-		log_info("session %u (%s): invalid parameters for 0x%04x",
-			 s->id, s->user, d->opcode);
+		sess_refuse(s, LOG_INFO, "invalid parameters for 0x%04x",
+			    d->opcode);
 		reply_status_only(s, d->opcode, st);
 		return;
 	}
@@ -954,8 +972,8 @@ static int cmd_process(struct mux *m, struct mux_session *s, const uint8_t *h4,
 		return R_DONE;
 	}
 	if ((d->flags & MT_VARLEN) ? plen < d->plen : plen != d->plen) {
-		log_warn("session %u (%s): command 0x%04x with bad length %u refused",
-			 s->id, s->user, op, plen);
+		sess_refuse(s, LOG_WARNING, "command 0x%04x with bad length %u refused",
+			    op, plen);
 		reply_err(s, d, op, p, plen, HCI_ST_INVALID_PARAMETERS);
 		return R_DONE;
 	}
@@ -982,8 +1000,8 @@ static int cmd_process(struct mux *m, struct mux_session *s, const uint8_t *h4,
 	case MK_PRIV:
 		/* As hci_sock's security filter: not for ordinary users. */
 		if (!s->admin) {
-			log_notice("session %u (%s): privileged command 0x%04x refused",
-				   s->id, s->user, op);
+			sess_refuse(s, LOG_NOTICE, "privileged command 0x%04x refused",
+				    op);
 			reply_err(s, d, op, p, plen, HCI_ST_COMMAND_DISALLOWED);
 			return R_DONE;
 		}
@@ -1005,8 +1023,8 @@ static int cmd_process(struct mux *m, struct mux_session *s, const uint8_t *h4,
 			break;
 		c = conn_by_handle(m, get_le16(p) & 0x0fff);
 		if (!c || c->owner != s) {
-			log_info("session %u (%s): command 0x%04x on foreign handle 0x%04x refused",
-				 s->id, s->user, op, get_le16(p) & 0x0fff);
+			sess_refuse(s, LOG_INFO, "command 0x%04x on foreign handle 0x%04x refused",
+				    op, get_le16(p) & 0x0fff);
 			reply_err(s, d, op, p, plen, HCI_ST_UNKNOWN_CONN_ID);
 			return R_DONE;
 		}
@@ -1014,8 +1032,8 @@ static int cmd_process(struct mux *m, struct mux_session *s, const uint8_t *h4,
 	case MK_ADDR:
 		a = addr_at(p);
 		if (addr_owner(m, &a) != s) {
-			log_info("session %u (%s): command 0x%04x for a BD_ADDR it does not own refused",
-				 s->id, s->user, op);
+			sess_refuse(s, LOG_INFO, "command 0x%04x for a BD_ADDR it does not own refused",
+				    op);
 			reply_err(s, d, op, p, plen, HCI_ST_UNKNOWN_CONN_ID);
 			return R_DONE;
 		}
@@ -1023,8 +1041,8 @@ static int cmd_process(struct mux *m, struct mux_session *s, const uint8_t *h4,
 	case MK_CONNECT:
 		a = addr_at(p);
 		if (!may_access(m, s, &a, BDADDR_PUBLIC)) {
-			log_info("session %u (%s): 0x%04x to a device it may not access refused",
-				 s->id, s->user, op);
+			sess_refuse(s, LOG_INFO, "0x%04x to a device it may not access refused",
+				    op);
 			reply_cs(s, op, HCI_ST_REJ_BAD_ADDR);
 			return R_DONE;
 		}
@@ -1046,8 +1064,7 @@ static int cmd_process(struct mux *m, struct mux_session *s, const uint8_t *h4,
 			return R_DONE;
 		}
 		if (!may_access(m, s, &a, map_addr_type(p[5]))) {
-			log_info("session %u (%s): LE connection to a device it may not access refused",
-				 s->id, s->user);
+			sess_refuse(s, LOG_INFO, "LE connection to a device it may not access refused");
 			reply_cs(s, op, HCI_ST_REJ_BAD_ADDR);
 			return R_DONE;
 		}
@@ -2428,21 +2445,21 @@ static int sess_acl(struct mux *m, struct mux_session *s, const struct h4_pkt *p
 	uint16_t *used;
 
 	if (!c || c->owner != s || c->link == LINK_SCO) {
-		log_info("session %u (%s): ACL on foreign handle 0x%04x dropped",
-			 s->id, s->user, pkt->acl.handle);
+		sess_refuse(s, LOG_INFO, "ACL on foreign handle 0x%04x dropped",
+			    pkt->acl.handle);
 		return 0;
 	}
 	pool = conn_pool(m, c);
 	used = sess_used(m, s, c);
 	if (pkt->acl.dlen > pool->mtu) {
-		log_warn("session %u (%s): ACL of %u bytes exceeds the MTU %u, dropped",
-			 s->id, s->user, pkt->acl.dlen, pool->mtu);
+		sess_refuse(s, LOG_WARNING, "ACL of %u bytes exceeds the MTU %u, dropped",
+			    pkt->acl.dlen, pool->mtu);
 		return 0;
 	}
 	/* Its share of the controller's buffers (Vol 4 Part E 4.1.1). */
 	if (*used >= pool->quota) {
-		log_warn("session %u (%s): ACL beyond its %u buffers dropped",
-			 s->id, s->user, pool->quota);
+		sess_refuse(s, LOG_WARNING, "ACL beyond its %u buffers dropped",
+			    pool->quota);
 		return 0;
 	}
 	if (!m->up)
@@ -2460,8 +2477,8 @@ static int sess_sco(struct mux *m, struct mux_session *s, const struct h4_pkt *p
 	int r;
 
 	if (!c || c->owner != s || c->link != LINK_SCO) {
-		log_info("session %u (%s): SCO on foreign handle 0x%04x dropped",
-			 s->id, s->user, pkt->sco.handle);
+		sess_refuse(s, LOG_INFO, "SCO on foreign handle 0x%04x dropped",
+			    pkt->sco.handle);
 		return 0;
 	}
 	if (!m->up)
@@ -2938,16 +2955,16 @@ int mux_session_input(struct mux_session *s, const uint8_t *h4, size_t len)
 	m = s->m;
 	r = h4_parse(&pkt, h4, len, 0);
 	if (r < 0) {
-		log_warn("session %u (%s): malformed packet refused: %s",
-			 s->id, s->user, h4_strerror(r));
+		sess_refuse(s, LOG_WARNING, "malformed packet refused: %s",
+			    h4_strerror(r));
 		return -EBADMSG;
 	}
 	switch (pkt.type) {
 	case H4_CMD:
 		if (pktq_push(&s->cmdq, h4, len) < 0) {
 			/* The host ignored Num_HCI_Command_Packets (Vol 4 Part E 4.4). */
-			log_warn("session %u (%s): too many commands queued, 0x%04x refused",
-				 s->id, s->user, pkt.cmd.opcode);
+			sess_refuse(s, LOG_WARNING, "too many commands queued, 0x%04x refused",
+				    pkt.cmd.opcode);
 			reply_cs(s, pkt.cmd.opcode, HCI_ST_MEMORY_EXCEEDED);
 			break;
 		}
@@ -2960,8 +2977,8 @@ int mux_session_input(struct mux_session *s, const uint8_t *h4, size_t len)
 		sess_sco(m, s, &pkt);
 		break;
 	default:
-		log_warn("session %u (%s): %s packet from a host refused",
-			 s->id, s->user, h4_type_name(pkt.type));
+		sess_refuse(s, LOG_WARNING, "%s packet from a host refused",
+			    h4_type_name(pkt.type));
 		finish(m);
 		return -EPROTO;
 	}

@@ -97,6 +97,7 @@ struct mux_session {
 	bool dead_notified;
 	bool stalled;
 	unsigned dropped;
+	unsigned refusals;	/* refused packets/commands, for log rate limiting */
 	mux_emit_fn emit;
 	void *emit_user;
 

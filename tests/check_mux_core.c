@@ -1407,6 +1407,36 @@ START_TEST(unknown_and_malformed_refused)
 }
 END_TEST
 
+static unsigned log_lines;
+
+static void count_log(int prio, const char *line, void *user)
+{
+	if (strstr(line, "foreign handle"))
+		log_lines++;
+}
+
+START_TEST(refusal_logs_rate_limited)
+{
+	struct host a;
+	struct host *hs[] = { &a };
+	uint8_t acl[16];
+	unsigned i;
+	int n;
+
+	env_up(8, 8, 4);
+	host_start(&a, "alice");
+	log_lines = 0;
+	log_set_handler(count_log, NULL);
+	n = h4_build_acl(acl, sizeof(acl), 0x0123, HCI_PB_FIRST_FLUSH, 0, "x", 1);
+	for (i = 0; i < 5000; i++)
+		ck_assert_int_eq(mux_session_input(a.s, acl, (size_t)n), 0);
+	/* 16 lines, then one per 1024: a flood cannot flood the log. */
+	ck_assert_uint_eq(log_lines, 16 + 4);
+	ck_assert_uint_eq(tc->acl_rx, 0);
+	env_down(hs, 1);
+}
+END_TEST
+
 START_TEST(virtual_settings_per_session)
 {
 	struct host a, b;
@@ -1820,6 +1850,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc_core, privileged_commands_admin_only);
 	tcase_add_test(tc_core, unknown_and_malformed_refused);
 	tcase_add_test(tc_core, virtual_settings_per_session);
+	tcase_add_test(tc_core, refusal_logs_rate_limited);
 	tcase_add_test(tc_core, policy_change_disconnects_and_ends);
 	tcase_add_test(tc_core, remote_name_to_requester_only);
 	tcase_add_test(tc_soak, soak_no_cross_session_leak);

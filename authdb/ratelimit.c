@@ -129,6 +129,9 @@ int ratelimit_failure(struct ratelimit *rl, const void *key, size_t len,
 	e = find(rl, key, len);
 	if (!e) {
 		e = take_slot(rl, now_ms);
+		/* Never NULL (slots >= 1), but say so for the compiler too. */
+		if (!e)
+			return -ENOSPC;
 		memset(e, 0, sizeof(*e));
 		e->used = true;
 		e->len = (uint8_t)len;

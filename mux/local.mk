@@ -49,7 +49,7 @@ TESTS += tests/check_mux_sim
 # The daemon end to end on the simulated controller (tests/sim-client is
 # built by sim/local.mk).
 TESTS += tests/t-mux-daemon.sh
-EXTRA_DIST += tests/t-mux-daemon.sh tests/vm/t-mux-vhci.sh
+EXTRA_DIST += tests/t-mux-daemon.sh tests/vm/t-mux-vhci.sh tests/vm/t-mux-hci.sh
 
 dist_man_MANS += man/bgw-muxd.8 man/bgw-muxd.conf.5
 dist_doc_DATA += doc/virtual-controller.md

@@ -428,7 +428,7 @@ static int open_hci(const char *spec, char *err, size_t errlen)
 		case EBUSY:
 			if (err && errlen)
 				snprintf(err, errlen,
-					 "%s is up or held by bluetoothd: run `btmgmt --index %u power off` / stop bluetoothd",
+					 "%s is up or held by bluetoothd: run `btmgmt --index %u power off` / stop bluetoothd (or another program holds its user channel)",
 					 name, idx);
 			break;
 		case EUSERS:

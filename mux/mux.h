@@ -7,6 +7,17 @@
  * through its emit callback. The rules each command follows are documented
  * in doc/virtual-controller.md.
  *
+ * Use (bgw-muxd's local listener in mux/muxd.c does exactly this; the DTLS
+ * tunnel does the same once a login succeeded):
+ *
+ *	struct mux_ops ops = { ctrl_send, ctrl_failed, session_dead, daemon };
+ *	struct mux *m = mux_new(loop, &cfg, &policy, &ops);
+ *	mux_ctrl_up(m);				// transport open
+ *	...	mux_ctrl_input(m, h4, len);	// each packet from the controller
+ *	s = mux_session_new(m, "alice", emit, peer);	// authenticated user
+ *	...	mux_session_input(s, h4, len);	// each packet from alice's host
+ *	mux_session_free(s);			// her connection ended
+ *
  * Re-entrancy: no callback (ctrl send, session emit, session_dead) may call
  * back into the core synchronously (no mux_ctrl_input() from send, no
  * mux_session_input()/mux_session_free() from emit). The simulated

@@ -17,6 +17,8 @@
 	{ HCI_OP_##op, MK_##kind, flags, plen, oct, bit, 0 }
 #define R(op, kind, plen, oct, bit, reg) \
 	{ HCI_OP_##op, MK_##kind, 0, plen, oct, bit, REG_##reg }
+#define RV(op, kind, minlen, oct, bit, reg) \
+	{ HCI_OP_##op, MK_##kind, MT_VARLEN, minlen, oct, bit, REG_##reg }
 
 static const struct mux_cmd_def cmds[] = {
 	/* Link Control (7.1) */
@@ -97,7 +99,7 @@ static const struct mux_cmd_def cmds[] = {
 	E(WRITE_LINK_SUPV_TIMEOUT, HANDLE, 0, 4, 11, 1),
 	E(READ_NUM_SUPPORTED_IAC, CACHE, 0, 0, 11, 2),
 	R(READ_CURRENT_IAC_LAP, REG_R, 0, 11, 3, IAC_LAP),
-	R(WRITE_CURRENT_IAC_LAP, REG_W, 1, 11, 4, IAC_LAP),
+	RV(WRITE_CURRENT_IAC_LAP, REG_W, 4, 11, 4, IAC_LAP),	/* 1 + 3 * n */
 	E(SET_AFH_HOST_CLASSIFICATION, PRIV, 0, 10, 12, 1),
 	R(READ_INQUIRY_SCAN_TYPE, REG_R, 0, 12, 4, ISCAN_TYPE),
 	R(WRITE_INQUIRY_SCAN_TYPE, REG_W, 1, 12, 5, ISCAN_TYPE),

@@ -1458,6 +1458,16 @@ START_TEST(virtual_settings_per_session)
 	ck_assert_int_eq(host_cmd(&b, HCI_OP_READ_CLASS_OF_DEV, NULL, 0, ret), 0);
 	ck_assert_uint_eq(ret[2], 0x01);
 	ck_assert_uint_eq(ret[1], 0x00);
+	/* Write Current IAC LAP is variable: GIAC and LIAC, read back as written. */
+	{
+		static const uint8_t iac[7] = { 2, 0x33, 0x8b, 0x9e, 0x00, 0x8b, 0x9e };
+
+		ck_assert_int_eq(host_cmd(&a, HCI_OP_WRITE_CURRENT_IAC_LAP, iac, 7, NULL), 0);
+		ck_assert_int_eq(host_cmd(&a, HCI_OP_READ_CURRENT_IAC_LAP, NULL, 0, ret), 0);
+		ck_assert_mem_eq(ret + 1, iac, 7);
+		ck_assert_int_eq(host_cmd(&a, HCI_OP_WRITE_CURRENT_IAC_LAP, iac, 5, NULL),
+				 HCI_ST_INVALID_PARAMETERS);
+	}
 	/* Nothing reached the radio for a non-admin. */
 	ck_assert_uint_eq(tctl_count(tc, HCI_OP_WRITE_LOCAL_NAME, base), 0);
 	ck_assert_uint_eq(tctl_count(tc, HCI_OP_WRITE_CLASS_OF_DEV, base), 0);

@@ -240,10 +240,21 @@ static void sess_emit(struct mux_session *s, const uint8_t *h4, size_t len, int 
 		return;
 	}
 	if (!s->stalled)
-		log_warn("session %u (%s): stalled (%s), dropping its data",
+		log_warn("session %u (%s): stalled (%s)",
 			 s->id, s->user, strerror(-r));
 	s->stalled = true;
-	if (cls == EM_EVENT && ++s->dropped >= MUX_MAX_DROPPED_EVENTS) {
+	/*
+	 * Data the host's queue cannot take would be lost without a trace
+	 * and break its L2CAP streams: end the session instead, so its links
+	 * are disconnected and its host sees them go. A few events may be
+	 * missed before that (NOCP withheld is the point of the stall).
+	 */
+	if (cls == EM_DATA) {
+		log_err("session %u (%s): cannot take its data, ending the session",
+			s->id, s->user);
+		s->dead = true;
+		s->m->reap = true;
+	} else if (cls == EM_EVENT && ++s->dropped >= MUX_MAX_DROPPED_EVENTS) {
 		log_err("session %u (%s): %u events undeliverable, ending the session",
 			s->id, s->user, s->dropped);
 		s->dead = true;
@@ -2460,12 +2471,16 @@ static int sess_acl(struct mux *m, struct mux_session *s, const struct h4_pkt *p
 	if (*used >= pool->quota) {
 		sess_refuse(s, LOG_WARNING, "ACL beyond its %u buffers dropped",
 			    pool->quota);
+		/* As a controller does: Data Buffer Overflow, ACL (7.7.26). */
+		sess_event(s, HCI_EV_DATA_BUFFER_OVERFLOW, "\x01", 1);
 		return 0;
 	}
 	if (!m->up)
+		return 0;	/* its links are gone; Disconnection Complete sent */
+	if (pktq_push(&s->aclq, pkt->raw, pkt->raw_len) < 0) {
+		sess_event(s, HCI_EV_DATA_BUFFER_OVERFLOW, "\x01", 1);
 		return 0;
-	if (pktq_push(&s->aclq, pkt->raw, pkt->raw_len) < 0)
-		return 0;
+	}
 	(*used)++;
 	drain_acl(m);
 	return 0;

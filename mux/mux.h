@@ -25,16 +25,15 @@
  * event loop.
  *
  * Backpressure: emit returns 0, or -ENOBUFS when the session's outbound
- * queue is full. Then:
- *  - ACL/SCO data for that session is dropped (its own links only; the
- *    controller's buffers are never held for it) and the session is marked
- *    stalled until an emit succeeds again;
+ * queue is full. Then the session is marked stalled until an emit succeeds
+ * again, and:
  *  - Number Of Completed Packets for it is dropped: its host gets no credits
  *    back, so a stalled host can only ever occupy its own share of the
  *    controller's buffers and never blocks another session's data;
+ *  - ACL/SCO data for it is never dropped silently: the session is ended
+ *    (one log line, its links disconnected) and session_dead is called;
  *  - any other event dropped counts; after MUX_MAX_DROPPED_EVENTS the session
- *    is ended (one log line, its links disconnected) and session_dead is
- *    called so the owner frees it.
+ *    is ended the same way.
  */
 #ifndef BGW_MUX_H
 #define BGW_MUX_H

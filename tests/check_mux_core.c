@@ -1102,7 +1102,7 @@ START_TEST(buffer_fairness_stalled_session)
 	struct host a, b;
 	struct host *hs[] = { &a, &b };
 	uint16_t ha, hb;
-	uint8_t acl[32], ret[8];
+	uint8_t acl[32], ret[8], p[4];
 	unsigned base, i;
 	int n;
 
@@ -1123,10 +1123,15 @@ START_TEST(buffer_fairness_stalled_session)
 	for (i = 0; i < 3; i++)	/* the third is beyond her share */
 		mux_session_input(a.s, acl, (size_t)n);
 	ck_assert_uint_eq(tc->acl_rx - base, 2);
-	/* Her remote is slow: the controller holds her two packets. */
-	tctl_acl(tc, ha, "in", 2);
+	/* The controller holds her two packets; an event for her finds her
+	 * queue full. */
+	p[0] = 0;
+	put_le16(p + 1, ha);
+	p[3] = 1;
+	tctl_event(tc, HCI_EV_ENCRYPT_CHANGE, p, 4);
 	tctl_pump(tc);
 	ck_assert(mux_session_is_stalled(a.s));
+	ck_assert(!mux_session_is_dead(a.s));
 	/* bob is not blocked: he gets his full share, repeatedly. */
 	n = h4_build_acl(acl, sizeof(acl), hb, HCI_PB_FIRST_FLUSH, 0, "y", 1);
 	for (i = 0; i < 4; i++) {
@@ -1140,6 +1145,62 @@ START_TEST(buffer_fairness_stalled_session)
 	ck_assert_uint_eq(tc->acl_rx - base, 2 + 8);
 	ck_assert(!mux_session_is_dead(b.s));
 	a.stall = false;
+	env_down(hs, 2);
+}
+END_TEST
+
+START_TEST(undeliverable_data_ends_session)
+{
+	struct host a, b;
+	struct host *hs[] = { &a, &b };
+	uint16_t ha;
+	unsigned base;
+
+	env_up(8, 8, 4);
+	host_start(&a, "alice");
+	host_start(&b, "bob");
+	host_init(&a);
+	host_init(&b);
+	ha = host_connect(&a, 1);
+	a.stall = true;
+	base = tc->ncmds;
+	/* Data her queue cannot take is never dropped silently. */
+	tctl_acl(tc, ha, "in", 2);
+	tctl_pump(tc);
+	ck_assert(mux_session_is_dead(a.s));
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_DISCONNECT, base), 1);
+	ck_assert(!mux_session_is_dead(b.s));
+	a.stall = false;
+	env_down(hs, 2);
+}
+END_TEST
+
+START_TEST(acl_beyond_share_gets_buffer_overflow)
+{
+	struct host a, b;
+	struct host *hs[] = { &a, &b };
+	uint16_t ha;
+	uint8_t acl[32], ret[8];
+	unsigned base, i;
+	int n;
+
+	/* 4 buffers, 2 sessions: alice may have 2 packets out. */
+	env_up(4, 0, 2);
+	host_start(&a, "alice");
+	host_start(&b, "bob");
+	host_init(&a);
+	host_init(&b);
+	ha = host_connect(&a, 1);
+	base = tc->acl_rx;
+	n = h4_build_acl(acl, sizeof(acl), ha, HCI_PB_FIRST_FLUSH, 0, "x", 1);
+	for (i = 0; i < 3; i++)
+		mux_session_input(a.s, acl, (size_t)n);
+	tctl_pump(tc);
+	ck_assert_uint_eq(tc->acl_rx - base, 2);
+	/* Vol 4 Part E 7.7.26: Link_Type 0x01, ACL. */
+	ck_assert_int_eq(host_take(&a, HCI_EV_DATA_BUFFER_OVERFLOW, -1, ret), 1);
+	ck_assert_uint_eq(ret[0], 0x01);
+	ck_assert_int_eq(host_take(&b, HCI_EV_DATA_BUFFER_OVERFLOW, -1, ret), -1);
 	env_down(hs, 2);
 }
 END_TEST
@@ -1852,6 +1913,8 @@ Suite *test_suite(void)
 	tcase_add_test(tc_core, le_scan_shared_filtered_dup_per_session);
 	tcase_add_test(tc_core, buffer_fairness_stalled_session);
 	tcase_add_test(tc_core, stalled_session_ended_after_cap);
+	tcase_add_test(tc_core, undeliverable_data_ends_session);
+	tcase_add_test(tc_core, acl_beyond_share_gets_buffer_overflow);
 	tcase_add_test(tc_core, session_teardown_disconnects);
 	tcase_add_test(tc_core, transport_loss_and_recovery);
 	tcase_add_test(tc_core, controller_hardware_error_reinit);

@@ -5,13 +5,14 @@
 # the house's discoverable RDs (LE and BR/EDR), l2ping reaches the speaker
 # a GATT read returns the thermometer's temperature, and both pairings
 # (BR/EDR Secure Simple Pairing, LE legacy pairing) complete; finally two
-# controllers of one bgw-sim --vhci=2 l2ping each other. TAP on stdout.
+# controllers of one bgw-sim --vhci=2 l2ping each other (BR/EDR) and one
+# connects to the other's LE advertising (GATT over it). TAP on stdout.
 # Run: BGW_BUILDDIR=build/sim tests/vm/vm-run tests/vm/t-sim-vhci.sh
 set -euo pipefail
 . "$(dirname "$0")/guest-lib.sh"
 vm_require_guest
 
-vm_tap_plan 10
+vm_tap_plan 11
 
 sim=${BGW_BUILDDIR:-.}/sim/bgw-sim
 [[ -x $sim ]] || { vm_tap_fail "bgw-sim built" "no $sim (set BGW_BUILDDIR)"; vm_tap_done; }
@@ -145,6 +146,27 @@ if vm_wait_for 15 _vm_hci_count_ge 2 && two_ok; then
 else
 	vm_tap_fail "bgw-sim --vhci=2: one controller l2pings the other" \
 		"${hcis[*]:-no controllers} ${out:-}"
+fi
+
+# LE between them: B, made LE-only (else bluetoothd prefers the BR/EDR
+# link of case 10), advertises (extended advertising, legacy PDUs); A finds
+# it in an LE scan and connects; bluetoothd resolves B's GATT database.
+le_only() {
+	local i=${hcis[1]#hci}
+	vm_btmgmt --index "$i" power off >/dev/null &&
+		vm_btmgmt --index "$i" bredr off >/dev/null &&
+		vm_btmgmt --index "$i" power on >/dev/null
+}
+if [[ -n ${b_addr:-} ]] && le_only &&
+	out=$(vm_btctl "select $a_addr" "remove $b_addr" \
+		"select $b_addr" "advertise on" "@expect Advertising object registered 10" \
+		"select $a_addr" "scan le" "@expect Device $b_addr 20" "scan off" \
+		"connect $b_addr" "@expect Connection successful 30" \
+		"@expect ServicesResolved: yes 30" "disconnect $b_addr" "@sleep 1" \
+		"select $b_addr" "advertise off"); then
+	vm_tap_pass "LE: ${hcis[0]} connected to ${hcis[1]}'s advertising, GATT resolved"
+else
+	vm_tap_fail "LE: one controller connected to the other's advertising" "${out:-}"
 fi
 
 vm_tap_done

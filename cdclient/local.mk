@@ -10,19 +10,21 @@ cdclient_libcd_a_SOURCES = \
 	cdclient/hub.c cdclient/hub.h \
 	cdclient/pktfile.c cdclient/pktfile.h \
 	cdclient/remote.c cdclient/remote.h cdclient/remote_int.h \
+	cdclient/remote_tunnel.c cdclient/remote_tunnel.h \
 	cdclient/status.c cdclient/status.h
-cdclient_libcd_a_CFLAGS = $(AM_CFLAGS) $(FUSE3_CFLAGS)
+cdclient_libcd_a_CFLAGS = $(AM_CFLAGS) $(FUSE3_CFLAGS) $(TUNNEL_CFLAGS)
 
 bin_PROGRAMS += cdclient/bgw-cdclient
 cdclient_bgw_cdclient_SOURCES = cdclient/main.c
-cdclient_bgw_cdclient_CFLAGS = $(AM_CFLAGS) $(FUSE3_CFLAGS)
-cdclient_bgw_cdclient_LDADD = cdclient/libcd.a lib/libbgw.a $(FUSE3_LIBS)
+cdclient_bgw_cdclient_CFLAGS = $(AM_CFLAGS) $(FUSE3_CFLAGS) $(TUNNEL_CFLAGS)
+cdclient_bgw_cdclient_LDADD = cdclient/libcd.a $(TUNNEL_LIBS) $(FUSE3_LIBS)
 
 dist_man_MANS += man/bgw-cdclient.1
 
 # Integration tests on loopback against bgw-sim; the scripted host is Python.
-TESTS += tests/t-cd-sock.sh tests/t-cd-fuse.sh
-EXTRA_DIST += tests/t-cd-sock.sh tests/t-cd-fuse.sh tests/cd_host.py \
+TESTS += tests/t-cd-sock.sh tests/t-cd-fuse.sh tests/t-cd-tunnel.sh
+EXTRA_DIST += tests/t-cd-sock.sh tests/t-cd-fuse.sh tests/t-cd-tunnel.sh \
+	tests/cd_host.py \
 	tests/vm/t-cd-vhci.sh tests/vm/t-cd-cuse.sh
 
 # Unit tests (Check, TAP through tests/check_main.c).
@@ -38,3 +40,9 @@ tests_check_cd_status_LDADD = $(cd_check_ldadd)
 tests_check_cd_hub_SOURCES = tests/check_cd_hub.c
 tests_check_cd_hub_CFLAGS = $(cd_check_cflags) -I$(top_srcdir)/cdclient -I$(top_srcdir)/tests
 tests_check_cd_hub_LDADD = $(cd_check_ldadd)
+
+# A stand-in gateway for the tunnel test: tunnel server -> bgw-sim socket.
+check_PROGRAMS += tests/cd-tunnel-gw
+tests_cd_tunnel_gw_SOURCES = tests/cd_tunnel_gw.c
+tests_cd_tunnel_gw_CFLAGS = $(AM_CFLAGS) $(TUNNEL_CFLAGS)
+tests_cd_tunnel_gw_LDADD = $(TUNNEL_LIBS)

@@ -13,17 +13,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "btsnoop.h"
+#include "endpoint.h"
 #include "expose.h"
 #include "hub.h"
 #include "log.h"
 #include "loop.h"
 #include "remote.h"
+#include "remote_tunnel.h"
+#include "ca.h"
 
 #define PROG			"bgw-cdclient"
 #define MAX_EXPOSURES		8
+/* A password longer than this is refused, never cut. */
+#define PASSWORD_MAX		1024
 
 /* Exit codes, as written in bgw-cdclient(1) EXIT STATUS. */
 #define EXIT_OK			0
@@ -47,8 +54,11 @@ static const char usage_text[] =
 "  --expose exposure       vhci, cuse[:name], fuse:dir, unix:path,\n"
 "                          tcp:127.0.0.1:port (repeatable; default vhci)\n"
 "  --connect endpoint      plain H4 upstream: unix:path or tcp:host:port\n"
-"  --server, --user, --password-file, --ca, --bundle\n"
-"                          the DTLS tunnel to a BGW (not yet implemented)\n";
+"  --server host[:port]    the gateway (DTLS; port " CD_TUNNEL_DEFAULT_PORT " if none)\n"
+"  --user name             log in as name with a password, asked for on\n"
+"                          the terminal or read from --password-file\n"
+"  --ca file               the gateway's CA certificate (server pin)\n"
+"  --bundle file           log in with the enrolment bundle's certificate\n";
 
 struct opts {
 	bool foreground;
@@ -62,6 +72,14 @@ struct opts {
 	const char *password_file;
 	const char *ca;
 	const char *bundle;
+	/* The tunnel, resolved from the above. */
+	struct cd_tunnel_opts tun;
+	char host[CD_HOST_MAX + 1];
+	char port[6];
+	char *password;
+	size_t password_len;
+	struct ca_bundle b;
+	bool have_bundle;
 };
 
 struct app {
@@ -221,16 +239,10 @@ static int parse_args(int argc, char **argv, struct opts *o, bool *done)
 			"--server\n", PROG);
 		return EXIT_USAGE;
 	}
-	if (o->server || o->bundle) {
-		/*
-		 * The DTLS tunnel library (tunnel/tunnel.h) is not in the tree
-		 * yet: say so plainly instead of pretending to connect.
-		 */
-		fprintf(stderr, "%s: %s: not yet implemented: this build has no "
-			"DTLS tunnel; reach bgw-muxd's local H4 listener with "
-			"--connect unix:PATH instead\n", PROG,
-			o->server ? "--server" : "--bundle");
-		return EXIT_RUNTIME;
+	if (o->server && (!o->user || !o->ca)) {
+		fprintf(stderr, "%s: --server needs --user and --ca (or use "
+			"--bundle)\n", PROG);
+		return EXIT_USAGE;
 	}
 	if (!o->nexpose) {
 		if (access("/dev/vhci", F_OK) < 0) {
@@ -254,6 +266,8 @@ static int parse_args(int argc, char **argv, struct opts *o, bool *done)
 			return EXIT_USAGE;
 		}
 	}
+	if (!o->connect)
+		return EXIT_OK;
 	if (absolutize(&o->connect, "unix:"))
 		return EXIT_RUNTIME;
 	if (!cd_remote_is_stream_spec(o->connect)) {
@@ -262,6 +276,191 @@ static int parse_args(int argc, char **argv, struct opts *o, bool *done)
 		return EXIT_USAGE;
 	}
 	return EXIT_OK;
+}
+
+/* "host", "host:port", "[v6]" or "[v6]:port"; 0 or -EINVAL. */
+static int parse_server(const char *s, struct opts *o)
+{
+	const char *host = s, *port = NULL, *end;
+	size_t n, i;
+
+	if (s[0] == '[') {
+		end = strchr(s, ']');
+		if (!end || (end[1] && end[1] != ':'))
+			return -EINVAL;
+		host = s + 1;
+		n = (size_t)(end - host);
+		if (end[1])
+			port = end + 2;
+	} else {
+		end = strchr(s, ':');
+		if (end && strchr(end + 1, ':'))
+			return -EINVAL;	/* an IPv6 literal needs brackets */
+		n = end ? (size_t)(end - s) : strlen(s);
+		if (end)
+			port = end + 1;
+	}
+	if (!n || n > CD_HOST_MAX)
+		return -EINVAL;
+	for (i = 0; i < n; i++)
+		if ((unsigned char)host[i] <= 0x20 || host[i] == 0x7f)
+			return -EINVAL;
+	memcpy(o->host, host, n);
+	o->host[n] = '\0';
+	if (!port) {
+		snprintf(o->port, sizeof(o->port), "%s", CD_TUNNEL_DEFAULT_PORT);
+		return 0;
+	}
+	n = strlen(port);
+	if (!n || n > 5 || strspn(port, "0123456789") != n ||
+	    atoi(port) < 1 || atoi(port) > 65535)
+		return -EINVAL;
+	memcpy(o->port, port, n + 1);
+	return 0;
+}
+
+static void wipe(void *p, size_t n)
+{
+#ifdef HAVE_EXPLICIT_BZERO
+	explicit_bzero(p, n);
+#else
+	memset(p, 0, n);
+	__asm__ __volatile__("" : : "r"(p) : "memory");
+#endif
+}
+
+/*
+ * One line from fd into buf (at most PASSWORD_MAX bytes, the newline
+ * dropped). A longer line, a NUL byte or an empty password is refused.
+ */
+static int read_secret_line(int fd, char *buf, size_t *len)
+{
+	size_t n = 0;
+	ssize_t r;
+	char c;
+
+	for (;;) {
+		r = read(fd, &c, 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r == 0 || c == '\n')
+			break;
+		if (c == '\0' || n >= PASSWORD_MAX)
+			return -EINVAL;
+		buf[n++] = c;
+	}
+	if (n && buf[n - 1] == '\r')
+		n--;
+	if (!n)
+		return -ENODATA;
+	buf[n] = '\0';
+	*len = n;
+	return 0;
+}
+
+static int get_password(struct opts *o)
+{
+	struct termios old, quiet;
+	struct stat st;
+	int fd, err;
+
+	o->password = malloc(PASSWORD_MAX + 1);
+	if (!o->password)
+		return -ENOMEM;
+	if (o->password_file) {
+		fd = open(o->password_file, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			err = -errno;
+			fprintf(stderr, "%s: --password-file %s: %s\n", PROG,
+				o->password_file, strerror(errno));
+			return err;
+		}
+		if (fstat(fd, &st) == 0 && (st.st_mode & 077))
+			fprintf(stderr, "%s: warning: %s is readable by others\n",
+				PROG, o->password_file);
+		err = read_secret_line(fd, o->password, &o->password_len);
+		close(fd);
+		if (err)
+			fprintf(stderr, "%s: --password-file %s: %s\n", PROG,
+				o->password_file, err == -EINVAL ?
+				"not one line of at most 1024 bytes without NUL" :
+				err == -ENODATA ? "empty" : strerror(-err));
+		return err;
+	}
+	/* Never echoed, never taken from argv or the environment. */
+	fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		fprintf(stderr, "%s: no terminal to ask for the password; use "
+			"--password-file\n", PROG);
+		return -ENOTTY;
+	}
+	if (tcgetattr(fd, &old) < 0) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	quiet = old;
+	quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
+	quiet.c_lflag |= ICANON;
+	dprintf(fd, "Password for %s@%s: ", o->user, o->host);
+	tcsetattr(fd, TCSAFLUSH, &quiet);
+	err = read_secret_line(fd, o->password, &o->password_len);
+	tcsetattr(fd, TCSAFLUSH, &old);
+	dprintf(fd, "\n");
+	close(fd);
+	if (err)
+		fprintf(stderr, "%s: no usable password read\n", PROG);
+	return err;
+}
+
+/* Fill o->tun from --server/--user/--ca or from the bundle. */
+static int prepare_tunnel(struct opts *o)
+{
+	int err;
+
+	if (o->bundle) {
+		err = ca_bundle_read(o->bundle, &o->b);
+		if (err) {
+			fprintf(stderr, "%s: --bundle %s: %s\n", PROG, o->bundle,
+				err == -EBADMSG ? "not a valid enrolment bundle "
+				"(or its CA does not match its pin)" :
+				strerror(-err));
+			return err;
+		}
+		o->have_bundle = true;
+		if (parse_server(o->b.server, o)) {
+			fprintf(stderr, "%s: --bundle %s: bad server '%s'\n",
+				PROG, o->bundle, o->b.server);
+			return -EINVAL;
+		}
+		o->tun.ca_pem = o->b.ca_pem;
+		o->tun.cert_pem = o->b.cert_pem;
+		o->tun.key_pem = o->b.key_pem;
+	} else {
+		if (parse_server(o->server, o)) {
+			fprintf(stderr, "%s: --server %s: expected HOST[:PORT]\n",
+				PROG, o->server);
+			return -EINVAL;
+		}
+		if (access(o->ca, R_OK) < 0) {
+			err = -errno;
+			fprintf(stderr, "%s: --ca %s: %s\n", PROG, o->ca,
+				strerror(errno));
+			return err;
+		}
+		err = get_password(o);
+		if (err)
+			return err;
+		o->tun.ca_file = o->ca;
+		o->tun.user = o->user;
+		o->tun.password = o->password;
+		o->tun.password_len = o->password_len;
+	}
+	o->tun.host = o->host;
+	o->tun.port = o->port;
+	return 0;
 }
 
 static int daemonize(void)
@@ -342,10 +541,24 @@ static int run(struct opts *o, struct snoop *snoop)
 		goto out;
 	if (cd_hub_new(&a.hub, a.loop, snoop))
 		goto out;
-	err = cd_remote_new_stream(&r, a.loop, o->connect, &cd_hub_remote_cbs,
-				   a.hub);
+	if (o->connect)
+		err = cd_remote_new_stream(&r, a.loop, o->connect,
+					   &cd_hub_remote_cbs, a.hub);
+	else
+		err = cd_remote_new_tunnel(&r, a.loop, &o->tun,
+					   &cd_hub_remote_cbs, a.hub);
+	/* The upstream has its own copy: ours goes now. */
+	if (o->password) {
+		wipe(o->password, PASSWORD_MAX + 1);
+		free(o->password);
+		o->password = NULL;
+	}
+	if (o->have_bundle) {
+		ca_bundle_free(&o->b);
+		o->have_bundle = false;
+	}
 	if (err) {
-		log_err("--connect %s: %s", o->connect, strerror(-err));
+		log_err("cannot set up the upstream: %s", strerror(-err));
 		goto out;
 	}
 	if (open_exposures(&a, false))
@@ -380,6 +593,10 @@ int main(int argc, char **argv)
 		goto out;
 	log_set_level(o.verbose >= 2 ? LOG_DEBUG :
 		      o.verbose == 1 ? LOG_INFO : LOG_NOTICE);
+	if (!o.connect && prepare_tunnel(&o)) {
+		code = EXIT_RUNTIME;
+		goto out;
+	}
 	if (o.btsnoop) {
 		err = snoop_open(&snoop, o.btsnoop);
 		if (err) {
@@ -409,6 +626,12 @@ int main(int argc, char **argv)
 
 out:
 	snoop_close(snoop);
+	if (o.password) {
+		wipe(o.password, PASSWORD_MAX + 1);
+		free(o.password);
+	}
+	if (o.have_bundle)
+		ca_bundle_free(&o.b);
 	for (i = 0; i < o.nexpose; i++)
 		free(o.expose[i]);
 	free(o.connect);

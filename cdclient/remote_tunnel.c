@@ -1,0 +1,474 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The DTLS tunnel upstream: tunnel/tunnel.h's client (DTLS 1.2 over UDP,
+ * or TLS over TCP), logged in with a client certificate or a password.
+ *
+ * The tunnel resumes a session across link drops and address changes by
+ * itself; only when the session is lost for good (on_down) does this
+ * upstream report down and start a new session after a backoff, which the
+ * hub turns into a controller reset for the local hosts. A refusal that
+ * another attempt cannot fix (wrong password, revoked or unknown
+ * certificate, server certificate not matching the pinned CA) is reported
+ * through failed() instead: retrying would only feed the server's login
+ * rate limiter.
+ *
+ * The enrolment bundle keeps the client key in memory; the tunnel reads its
+ * credentials from files, so for each new session the PEMs are written to
+ * a private directory (0700, files 0600), read by tun_client_new() and
+ * removed again at once.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "hci.h"
+#include "log.h"
+#include "remote_int.h"
+#include "remote_tunnel.h"
+#include "tunnel.h"
+
+struct tunnel_remote {
+	struct cd_remote base;	/* first: the generic part */
+	struct loop *loop;
+	struct cd_remote_cbs cbs;
+	void *user;
+	char *desc;
+
+	struct tun_client_cfg cfg;	/* strings below are ours */
+	char *host, *port, *ca_file, *cert_file, *key_file, *login;
+	char *password;
+	size_t password_len;
+	char *ca_pem, *cert_pem, *key_pem;	/* bundle mode */
+
+	struct tun_client *c;
+	bool up;
+	bool started;
+	char *name;		/* the user the server logged us in as */
+	struct loop_timer *timer;
+	uint64_t backoff_us;
+	struct cd_remote_stats st;
+	bool want_drain;
+	/* A failure found outside the loop, reported from it (timer). */
+	int fail_err;
+	const char *fail_why;
+};
+
+static void wipe_free(char *p, size_t n)
+{
+	if (!p)
+		return;
+#ifdef HAVE_EXPLICIT_BZERO
+	explicit_bzero(p, n);
+#else
+	memset(p, 0, n);
+	__asm__ __volatile__("" : : "r"(p) : "memory");
+#endif
+	free(p);
+}
+
+static void tunnel_connect(struct tunnel_remote *r);
+
+/* Reasons another attempt cannot fix (enum tun_reason). */
+static bool reason_is_final(int reason)
+{
+	switch (reason) {
+	case TUN_R_VERSION:
+	case TUN_R_AUTH_FAILED:
+	case TUN_R_CERT_REQUIRED:
+	case TUN_R_CERT_REVOKED:
+	case TUN_R_CERT_EXPIRED:
+	case TUN_R_CERT_INVALID:
+	case TUN_R_CERT_UNKNOWN:
+	case TUN_R_MODE_UNSUPPORTED:
+	case TUN_R_SERVER_CERT:
+		return true;
+	}
+	return false;
+}
+
+static void tunnel_retry(struct tunnel_remote *r, int reason)
+{
+	/* A rate-limited login waits the longest before the next try. */
+	if (reason == TUN_R_RATE_LIMITED)
+		r->backoff_us = CD_REMOTE_BACKOFF_MAX_US;
+	loop_timer_arm(r->timer, r->backoff_us);
+	log_info("upstream %s: next attempt in %llu ms", r->desc,
+		 (unsigned long long)(r->backoff_us / 1000));
+	r->backoff_us *= 2;
+	if (r->backoff_us > CD_REMOTE_BACKOFF_MAX_US)
+		r->backoff_us = CD_REMOTE_BACKOFF_MAX_US;
+}
+
+static void on_ready(void *user, struct tun_client *c, const char *name,
+		     bool resumed)
+{
+	struct tunnel_remote *r = user;
+
+	if (resumed) {
+		/* Same session, same virtual controller: nothing to reset. */
+		log_notice("upstream %s: session resumed", r->desc);
+		return;
+	}
+	free(r->name);
+	r->name = strdup(name ? name : "");
+	r->up = true;
+	r->backoff_us = CD_REMOTE_BACKOFF_MIN_US;
+	r->st.connects++;
+	r->st.up_since_us = cd_remote_realtime_us();
+	log_notice("upstream %s: logged in as %s", r->desc, name ? name : "?");
+	if (r->cbs.up)
+		r->cbs.up(r->user);
+}
+
+static int on_packet(void *user, struct tun_client *c, const uint8_t *h4,
+		     size_t len)
+{
+	struct tunnel_remote *r = user;
+	struct h4_pkt pkt;
+	int err;
+
+	err = h4_parse(&pkt, h4, len, CD_PKT_MAX);
+	if (err || pkt.type == H4_CMD) {
+		log_warn("upstream %s: refused a packet from the server: %s",
+			 r->desc, err ? h4_strerror(err) : "a command");
+		return 0;
+	}
+	r->st.pkts_in++;
+	r->st.bytes_in += len;
+	if (r->cbs.packet)
+		r->cbs.packet(&pkt, r->user);
+	return 0;
+}
+
+static void on_down(void *user, struct tun_client *c, int reason,
+		    const char *text)
+{
+	struct tunnel_remote *r = user;
+	bool was_up = r->up;
+	char why[256];
+
+	/* The tunnel's text already names the reason when there is one. */
+	snprintf(why, sizeof(why), "%s", text && *text ? text :
+		 tun_reason_str(reason));
+	tun_client_free(c);	/* the tunnel allows it from this callback */
+	r->c = NULL;
+	r->up = false;
+	r->st.up_since_us = 0;
+	if (reason_is_final(reason)) {
+		if (was_up && r->cbs.down)
+			r->cbs.down(-ECONNRESET, r->user);
+		if (r->cbs.failed)
+			r->cbs.failed(-EACCES, why, r->user);
+		return;
+	}
+	log_warn("upstream %s: %s: %s", r->desc,
+		 was_up ? "session lost" : "cannot connect", why);
+	tunnel_retry(r, reason);
+	if (was_up && r->cbs.down)
+		r->cbs.down(-ECONNRESET, r->user);
+}
+
+static void on_writable(void *user, struct tun_client *c)
+{
+	struct tunnel_remote *r = user;
+
+	if (!r->want_drain)
+		return;
+	r->want_drain = false;
+	if (r->cbs.drained)
+		r->cbs.drained(r->user);
+}
+
+static const struct tun_client_ops tunnel_client_ops = {
+	.on_ready = on_ready,
+	.on_packet = on_packet,
+	.on_down = on_down,
+	.on_writable = on_writable,
+};
+
+static int write_secret(const char *path, const char *data)
+{
+	size_t n = strlen(data), off = 0;
+	ssize_t w;
+	int fd, err = 0;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -errno;
+	while (off < n) {
+		w = write(fd, data + off, n - off);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			err = -errno;
+			break;
+		}
+		off += (size_t)w;
+	}
+	if (close(fd) < 0 && !err)
+		err = -errno;
+	return err;
+}
+
+/*
+ * The bundle's PEMs as files for tun_client_new(), in a fresh private
+ * directory; the caller removes them (bundle_files_remove) right after.
+ */
+static int bundle_files(struct tunnel_remote *r, char dir[64], char ca[96],
+			char crt[96], char key[96])
+{
+	const char *base = getenv("XDG_RUNTIME_DIR");
+	int err;
+
+	if (!base || base[0] != '/' || strlen(base) > 40)
+		base = "/tmp";
+	snprintf(dir, 64, "%s/bgw-cdclient.XXXXXX", base);
+	if (!mkdtemp(dir))
+		return -errno;
+	snprintf(ca, 96, "%s/ca.pem", dir);
+	snprintf(crt, 96, "%s/cert.pem", dir);
+	snprintf(key, 96, "%s/key.pem", dir);
+	err = write_secret(ca, r->ca_pem);
+	if (!err)
+		err = write_secret(crt, r->cert_pem);
+	if (!err)
+		err = write_secret(key, r->key_pem);
+	return err;
+}
+
+static void bundle_files_remove(const char *dir, const char *ca,
+				const char *crt, const char *key)
+{
+	unlink(key);
+	unlink(crt);
+	unlink(ca);
+	rmdir(dir);
+}
+
+static void tunnel_connect(struct tunnel_remote *r)
+{
+	char dir[64] = "", ca[96] = "", crt[96] = "", key[96] = "";
+	struct tun_client_cfg cfg = r->cfg;
+	int err;
+
+	if (r->key_pem) {
+		err = bundle_files(r, dir, ca, crt, key);
+		if (err) {
+			if (dir[0])
+				bundle_files_remove(dir, ca, crt, key);
+			log_err("upstream %s: cannot stage the bundle's "
+				"credentials: %s", r->desc, strerror(-err));
+			tunnel_retry(r, TUN_R_INTERNAL);
+			return;
+		}
+		cfg.ca_file = ca;
+		cfg.cert_file = crt;
+		cfg.key_file = key;
+	}
+	log_info("upstream %s: connecting", r->desc);
+	err = tun_client_new(&r->c, r->loop, &cfg, &tunnel_client_ops, r);
+	if (r->key_pem)
+		bundle_files_remove(dir, ca, crt, key);
+	if (err) {
+		r->c = NULL;
+		if (err == -EINVAL || err == -ENOENT || err == -EACCES) {
+			/* Reported from the loop: we may be in start(). */
+			r->fail_err = err;
+			r->fail_why = "the tunnel refused its configuration "
+				      "(CA, certificate or key unusable)";
+			loop_timer_arm(r->timer, 0);
+			return;
+		}
+		log_warn("upstream %s: %s", r->desc, strerror(-err));
+		tunnel_retry(r, TUN_R_INTERNAL);
+	}
+}
+
+static void tunnel_on_timer(struct loop_timer *t, void *user)
+{
+	struct tunnel_remote *r = user;
+
+	if (r->fail_err) {
+		if (r->cbs.failed)
+			r->cbs.failed(r->fail_err, r->fail_why, r->user);
+		return;
+	}
+	if (!r->c)
+		tunnel_connect(r);
+}
+
+static int tunnel_start(struct cd_remote *base)
+{
+	struct tunnel_remote *r = (struct tunnel_remote *)base;
+
+	if (r->started)
+		return -EALREADY;
+	r->started = true;
+	tunnel_connect(r);
+	return 0;
+}
+
+static int tunnel_send(struct cd_remote *base, const uint8_t *h4, size_t len)
+{
+	struct tunnel_remote *r = (struct tunnel_remote *)base;
+	int err;
+
+	if (!r->up || !r->c)
+		return -ENOTCONN;
+	err = tun_client_send(r->c, h4, len);
+	if (err == -ENOBUFS)
+		r->want_drain = true;
+	if (err == -EBADMSG)
+		err = -EINVAL;
+	if (err)
+		return err;
+	r->st.pkts_out++;
+	r->st.bytes_out += len;
+	return 0;
+}
+
+static bool tunnel_is_up(const struct cd_remote *base)
+{
+	return ((const struct tunnel_remote *)base)->up;
+}
+
+static const char *tunnel_describe(const struct cd_remote *base)
+{
+	return ((const struct tunnel_remote *)base)->desc;
+}
+
+static const char *tunnel_user(const struct cd_remote *base)
+{
+	const struct tunnel_remote *r = (const struct tunnel_remote *)base;
+
+	return r->name ? r->name : r->login;
+}
+
+static void tunnel_stats(const struct cd_remote *base, struct cd_remote_stats *st)
+{
+	const struct tunnel_remote *r = (const struct tunnel_remote *)base;
+	struct tun_rel_stats rs;
+
+	*st = r->st;
+	if (r->c) {
+		tun_client_get_stats(r->c, &rs);
+		st->srtt_us = rs.srtt_us;
+	}
+}
+
+static void tunnel_free(struct cd_remote *base)
+{
+	struct tunnel_remote *r = (struct tunnel_remote *)base;
+
+	tun_client_free(r->c);
+	loop_timer_free(r->timer);
+	free(r->desc);
+	free(r->host);
+	free(r->port);
+	free(r->ca_file);
+	free(r->cert_file);
+	free(r->key_file);
+	free(r->login);
+	free(r->name);
+	wipe_free(r->password, r->password_len);
+	free(r->ca_pem);
+	free(r->cert_pem);
+	wipe_free(r->key_pem, r->key_pem ? strlen(r->key_pem) : 0);
+	free(r);
+}
+
+static const struct cd_remote_ops tunnel_ops = {
+	.start = tunnel_start,
+	.send = tunnel_send,
+	.is_up = tunnel_is_up,
+	.describe = tunnel_describe,
+	.user = tunnel_user,
+	.stats = tunnel_stats,
+	.free = tunnel_free,
+};
+
+static char *dup_opt(const char *s, bool *bad)
+{
+	char *d;
+
+	if (!s)
+		return NULL;
+	d = strdup(s);
+	if (!d)
+		*bad = true;
+	return d;
+}
+
+int cd_remote_new_tunnel(struct cd_remote **out, struct loop *l,
+			 const struct cd_tunnel_opts *o,
+			 const struct cd_remote_cbs *cbs, void *user)
+{
+	struct tunnel_remote *r;
+	bool bad = false;
+	bool cert = o->cert_file || o->cert_pem;
+
+	*out = NULL;
+	/* Exactly one way to log in, and always a CA to pin the server to. */
+	if (!o->host || !o->port || (!o->ca_file && !o->ca_pem) ||
+	    (!o->cert_file) != (!o->key_file) ||
+	    (!o->cert_pem) != (!o->key_pem) || (o->cert_file && o->cert_pem) ||
+	    (!cert && (!o->user || !o->password)) ||
+	    (o->ca_pem && !o->cert_pem))
+		return -EINVAL;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->base.ops = &tunnel_ops;
+	r->loop = l;
+	r->cbs = *cbs;
+	r->user = user;
+	r->backoff_us = CD_REMOTE_BACKOFF_MIN_US;
+	if (asprintf(&r->desc, "%s:%s:%s", o->tcp ? "tls" : "dtls", o->host,
+		     o->port) < 0) {
+		r->desc = NULL;
+		bad = true;
+	}
+	r->host = dup_opt(o->host, &bad);
+	r->port = dup_opt(o->port, &bad);
+	r->ca_file = dup_opt(o->ca_file, &bad);
+	r->cert_file = dup_opt(o->cert_file, &bad);
+	r->key_file = dup_opt(o->key_file, &bad);
+	r->login = dup_opt(o->user, &bad);
+	r->ca_pem = dup_opt(o->ca_pem, &bad);
+	r->cert_pem = dup_opt(o->cert_pem, &bad);
+	r->key_pem = dup_opt(o->key_pem, &bad);
+	if (o->password && !cert) {
+		r->password = malloc(o->password_len + 1);
+		if (r->password) {
+			memcpy(r->password, o->password, o->password_len);
+			r->password[o->password_len] = '\0';
+			r->password_len = o->password_len;
+		} else {
+			bad = true;
+		}
+	}
+	r->timer = loop_timer_new(l, tunnel_on_timer, r);
+	if (bad || !r->timer) {
+		tunnel_free(&r->base);
+		return -ENOMEM;
+	}
+	r->cfg.host = r->host;
+	r->cfg.port = r->port;
+	r->cfg.transport = o->tcp ? TUN_TRANSPORT_TLS : TUN_TRANSPORT_DTLS;
+	r->cfg.ca_file = r->ca_file;
+	r->cfg.cert_file = r->cert_file;
+	r->cfg.key_file = r->key_file;
+	if (!cert) {
+		r->cfg.user = r->login;
+		r->cfg.password = r->password;
+		r->cfg.password_len = r->password_len;
+	}
+	*out = &r->base;
+	return 0;
+}

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The DTLS tunnel upstream (tunnel/tunnel.h): a remote controller reached
+ * through bgw-muxd over the network. See cdclient/remote.h.
+ */
+#ifndef BGW_CD_REMOTE_TUNNEL_H
+#define BGW_CD_REMOTE_TUNNEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "remote.h"
+
+/* The port a gateway listens on when --server names none. */
+#define CD_TUNNEL_DEFAULT_PORT	"4433"
+
+struct cd_tunnel_opts {
+	const char *host;
+	const char *port;
+	bool tcp;		/* TLS over TCP instead of DTLS over UDP */
+	/* The gateway's CA the server certificate must chain to (a file)... */
+	const char *ca_file;
+	/* ...or, from an enrolment bundle, the CA, certificate and key PEMs. */
+	const char *ca_pem;
+	const char *cert_pem;
+	const char *key_pem;
+	/* Certificate mode with files: both set. */
+	const char *cert_file;
+	const char *key_file;
+	/* Password mode: the user and the password (copied, wiped on free). */
+	const char *user;
+	const char *password;
+	size_t password_len;
+};
+
+/* -EINVAL unless exactly one login mode and a CA are given; -ENOMEM. */
+int cd_remote_new_tunnel(struct cd_remote **out, struct loop *l,
+			 const struct cd_tunnel_opts *o,
+			 const struct cd_remote_cbs *cbs, void *user);
+
+#endif /* BGW_CD_REMOTE_TUNNEL_H */

@@ -4,7 +4,8 @@
 # (tests/cd_host.py) drives the controller through the hci file (one packet
 # per read/write, poll) and the status files show what happened; malformed
 # writes get EINVAL, a second open EBUSY, an empty O_NONBLOCK read EAGAIN;
-# SIGTERM unmounts. Skipped, with the reason, where FUSE cannot mount.
+# SIGTERM unmounts; an ordinary user mounts it too (fusermount3).
+# Skipped, with the reason, where FUSE cannot mount.
 . "${BGW_SRCDIR:-.}/tests/lib.sh"
 
 src=${BGW_SRCDIR:-.}
@@ -12,7 +13,7 @@ build=${BGW_BUILDDIR:-.}
 cd_bin=$build/cdclient/bgw-cdclient
 sim_bin=$build/sim/bgw-sim
 host="python3 $src/tests/cd_host.py"
-N=12
+N=13
 echo "1..$N"
 
 skip_all() {
@@ -34,7 +35,7 @@ sim_pid=""
 cd_pid=""
 cleanup() {
 	[ -z "$cd_pid" ] || kill "$cd_pid" 2>/dev/null
-	[ -z "$sim_pid" ] || kill "$sim_pid" 2>/dev/null
+	[ -z "$sim_pid" ] || kill $sim_pid 2>/dev/null
 	wait 2>/dev/null
 	# Never leave a mount behind, whatever happened.
 	if grep -q " $mnt " /proc/mounts 2>/dev/null; then
@@ -155,5 +156,35 @@ rc=$?
 cd_pid=""
 [ "$rc" -eq 0 ] && ! mounted && ! grep -q "Sanitizer" "$tmp/cd.log"
 t_ok $? "SIGTERM: clean exit, file system unmounted" || { echo "# exit $rc"; tail -20 "$tmp/cd.log" | diag; }
+
+# 13: without root, where FUSE allows it (setuid fusermount3): as nobody.
+if [ "$(id -u)" -ne 0 ] || ! command -v runuser >/dev/null 2>&1 ||
+	! id nobody >/dev/null 2>&1 || [ ! -u "$(command -v fusermount3 2>/dev/null)" ]; then
+	t_n=$((t_n + 1)); echo "ok $t_n # SKIP needs root to become nobody, runuser and a setuid fusermount3"
+else
+	nr=$tmp/nobody
+	mkdir -p "$nr/mnt"
+	chown -R nobody "$nr"
+	chmod 755 "$tmp"
+	"$sim_bin" --unix "$nr/sim.sock" --time-scale 0.1 >"$nr/sim.log" 2>&1 &
+	sim_pid="$sim_pid $!"
+	wait_for 10 test -S "$nr/sim.sock"
+	chmod 666 "$nr/sim.sock"
+	runuser -u nobody -- "$cd_bin" -f --connect "unix:$nr/sim.sock" \
+		--expose "fuse:$nr/mnt" >"$nr/cd.log" 2>&1 &
+	nr_pid=$!
+	nr_mounted() { grep -q " $nr/mnt fuse" /proc/mounts; }
+	wait_for 10 nr_mounted && wait_for 10 grep -q "connected" "$nr/cd.log" &&
+		runuser -u nobody -- timeout 30 python3 "$src/tests/cd_host.py" --file "$nr/mnt/hci" init \
+			>"$nr/h.out" 2>&1 &&
+		runuser -u nobody -- grep -q '^state: up$' "$nr/mnt/session"
+	rc=$?
+	kill -TERM "$nr_pid" 2>/dev/null
+	wait "$nr_pid" 2>/dev/null
+	[ "$rc" -eq 0 ] && ! nr_mounted
+	t_ok $? "an ordinary user (nobody) mounts it, drives hci, reads session, unmounts" ||
+		diag "$nr/cd.log" "$nr/h.out"
+	nr_mounted && { fusermount3 -u -z "$nr/mnt" 2>/dev/null || umount -l "$nr/mnt"; }
+fi
 
 [ "$t_failed" -eq 0 ]

@@ -4,7 +4,9 @@
  * the FUSE file system's "hci" file share it. Semantics:
  *
  * - one opener at a time (a controller has one host): a second open gets
- *   EBUSY;
+ *   EBUSY; while nobody has it open, the controller's packets are
+ *   discarded, and each open starts with an empty queue (a new host
+ *   begins with HCI Reset anyway);
  * - every read returns exactly one H4 packet from the controller; a buffer
  *   too small for the next packet gets EMSGSIZE and the packet stays
  *   queued (never a truncated packet). With nothing queued, a blocking

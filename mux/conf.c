@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,17 @@ void muxd_conf_init(struct muxd_conf *c)
 	c->log_level = LOG_INFO;
 	c->socket_mode = 0660;
 	c->sim_time_scale = 1.0;
+	strcpy(c->ca_file, MUXD_DEFAULT_CA);
+	strcpy(c->cert_file, MUXD_DEFAULT_CERT);
+	strcpy(c->key_file, MUXD_DEFAULT_KEY);
+	strcpy(c->scram_secret, MUXD_DEFAULT_SECRET);
+	strcpy(c->audit_log, MUXD_DEFAULT_AUDIT);
+	c->resume_s = MUXD_RESUME_DEFAULT;
+}
+
+bool muxd_conf_has_tunnel(const struct muxd_conf *c)
+{
+	return c->dtls_port[0] || c->tls_port[0];
 }
 
 static int bad(struct muxd_conf *c, char *err, size_t errlen, const char *what,
@@ -69,6 +81,64 @@ static bool user_name_ok(const char *s)
 			return false;
 	return true;
 }
+
+/*
+ * ADDR:PORT for a tunnel listener: an IPv4 address or host name, an IPv6
+ * address in brackets, or '*' for every address; PORT 0 to 65535 (0: the
+ * kernel picks one, logged at start). Host is "" for '*'.
+ */
+static int parse_hostport(const char *s, char host[MUXD_HOST_MAX], char port[6])
+{
+	const char *colon, *h = s;
+	size_t hl;
+	unsigned long v;
+
+	if (s[0] == '[') {
+		const char *rb = strchr(s, ']');
+
+		if (!rb || rb[1] != ':')
+			return -EINVAL;
+		h = s + 1;
+		hl = (size_t)(rb - h);
+		colon = rb + 1;
+		if (hl == 0 || memchr(h, '[', hl))
+			return -EINVAL;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon || memchr(s, ':', (size_t)(colon - s)))
+			return -EINVAL;	/* a bare IPv6 address is ambiguous */
+		hl = (size_t)(colon - s);
+		if (hl == 0)
+			return -EINVAL;
+	}
+	if (hl >= MUXD_HOST_MAX || strlen(colon + 1) > 5 ||
+	    parse_uint(colon + 1, 0, 65535, 10, &v) < 0)
+		return -EINVAL;
+	if (hl == 1 && h[0] == '*') {
+		host[0] = '\0';
+	} else {
+		memcpy(host, h, hl);
+		host[hl] = '\0';
+	}
+	snprintf(port, 6, "%lu", v);
+	return 0;
+}
+
+/* The tunnel keywords taking one absolute path, each at most once. */
+static const struct {
+	const char *kw;
+	size_t off;
+} tun_paths[] = {
+	{ "ca", offsetof(struct muxd_conf, ca_file) },
+	{ "cert", offsetof(struct muxd_conf, cert_file) },
+	{ "key", offsetof(struct muxd_conf, key_file) },
+	{ "scram-secret", offsetof(struct muxd_conf, scram_secret) },
+	{ "audit-log", offsetof(struct muxd_conf, audit_log) },
+};
+
+#define SEEN_DTLS	(1u << 8)
+#define SEEN_TLS	(1u << 9)
+#define SEEN_RESUME	(1u << 10)
 
 int muxd_conf_line(struct muxd_conf *c, const char *line, size_t len,
 		   char *err, size_t errlen)
@@ -179,8 +249,42 @@ int muxd_conf_line(struct muxd_conf *c, const char *line, size_t len,
 		if (errno || *end || !(d >= 0.001 && d <= 1000.0))
 			return bad(c, err, errlen, "sim-time-scale must be 0.001 to 1000", w[1]);
 		c->sim_time_scale = d;
+	} else if (strcmp(w[0], "listen-dtls") == 0 || strcmp(w[0], "listen-tls") == 0) {
+		bool dtls = w[0][7] == 'd';
+		unsigned bit = dtls ? SEEN_DTLS : SEEN_TLS;
+		char host[MUXD_HOST_MAX];
+
+		NEED(2);
+		if (c->seen_tun & bit)
+			return bad(c, err, errlen, "duplicate", w[0]);
+		if (parse_hostport(w[1], host, dtls ? c->dtls_port : c->tls_port) < 0)
+			return bad(c, err, errlen, "wants ADDR:PORT ([v6]:PORT, *:PORT), port 0 to 65535", w[1]);
+		/* The tunnel server binds one host for both listeners. */
+		if ((c->seen_tun & (SEEN_DTLS | SEEN_TLS)) && strcmp(host, c->tun_host) != 0)
+			return bad(c, err, errlen, "listen-dtls and listen-tls must use the same address", w[1]);
+		strcpy(c->tun_host, host);
+		c->seen_tun |= bit;
+	} else if (strcmp(w[0], "resume-time") == 0) {
+		NEED(2);
+		if (c->seen_tun & SEEN_RESUME)
+			return bad(c, err, errlen, "duplicate", w[0]);
+		if (parse_uint(w[1], 1, MUXD_RESUME_MAX, 10, &v) < 0)
+			return bad(c, err, errlen, "resume-time must be 1 to 3600 seconds", w[1]);
+		c->resume_s = (unsigned)v;
+		c->seen_tun |= SEEN_RESUME;
 	} else {
-		return bad(c, err, errlen, "unknown keyword", w[0]);
+		for (i = 0; i < sizeof(tun_paths) / sizeof(tun_paths[0]); i++)
+			if (strcmp(w[0], tun_paths[i].kw) == 0)
+				break;
+		if (i == sizeof(tun_paths) / sizeof(tun_paths[0]))
+			return bad(c, err, errlen, "unknown keyword", w[0]);
+		NEED(2);
+		if (c->seen_tun & (1u << i))
+			return bad(c, err, errlen, "duplicate", w[0]);
+		if (w[1][0] != '/' || strlen(w[1]) >= MUXD_PATH_MAX)
+			return bad(c, err, errlen, "wants an absolute path", w[1]);
+		strcpy((char *)c + tun_paths[i].off, w[1]);
+		c->seen_tun |= 1u << i;
 	}
 #undef NEED
 	return 0;
@@ -193,8 +297,8 @@ int muxd_conf_finish(struct muxd_conf *c, char *err, size_t errlen)
 		snprintf(err, errlen, "no authdb line: the access lists are required");
 		return -EINVAL;
 	}
-	if (c->nlisten == 0) {
-		snprintf(err, errlen, "no listen line: nothing would reach the controller");
+	if (c->nlisten == 0 && !muxd_conf_has_tunnel(c)) {
+		snprintf(err, errlen, "no listen, listen-dtls or listen-tls line: nothing would reach the controller");
 		return -EINVAL;
 	}
 	return 0;

@@ -19,6 +19,18 @@
 #define MUXD_UIDMAP_MAX		64
 #define MUXD_PATH_MAX		256
 #define MUXD_DEFAULT_CONF	"/etc/bgw/bgw-muxd.conf"
+#define MUXD_HOST_MAX		64
+/*
+ * The tunnel's files, where `bgw-authdb ca init` (authdb/ca.h) and the
+ * authdb (AUTHDB_SECRET_PATH, AUDIT_DEFAULT_PATH) put them by default.
+ */
+#define MUXD_DEFAULT_CA		"/etc/bgw/ca.crt"
+#define MUXD_DEFAULT_CERT	"/etc/bgw/server.crt"
+#define MUXD_DEFAULT_KEY	"/etc/bgw/server.key"
+#define MUXD_DEFAULT_SECRET	"/etc/bgw/scram.secret"
+#define MUXD_DEFAULT_AUDIT	"/var/log/bgw/audit.log"
+#define MUXD_RESUME_DEFAULT	30
+#define MUXD_RESUME_MAX		3600
 
 struct muxd_uidmap {
 	uid_t uid;
@@ -37,11 +49,28 @@ struct muxd_conf {
 	double sim_time_scale;
 	struct muxd_uidmap uidmap[MUXD_UIDMAP_MAX];
 	unsigned nuidmap;
+	/*
+	 * The tunnel (tunnel/tunnel.h): one bind host for both listeners
+	 * (tun_server_cfg has one), a port string each, "" if not listening.
+	 */
+	char tun_host[MUXD_HOST_MAX];
+	char dtls_port[6];
+	char tls_port[6];
+	char ca_file[MUXD_PATH_MAX];
+	char cert_file[MUXD_PATH_MAX];
+	char key_file[MUXD_PATH_MAX];
+	char scram_secret[MUXD_PATH_MAX];
+	char audit_log[MUXD_PATH_MAX];
+	unsigned resume_s;
 	/* parser state */
 	unsigned lineno;
 	bool seen_controller;
 	bool seen_authdb;
+	unsigned seen_tun;		/* bit per tunnel keyword: no duplicates */
 };
+
+/* A tunnel listener (listen-dtls or listen-tls) is configured. */
+bool muxd_conf_has_tunnel(const struct muxd_conf *c);
 
 /* Defaults: controller sim, no listener, max-sessions 4, queue 256 KiB. */
 void muxd_conf_init(struct muxd_conf *c);
@@ -51,7 +80,7 @@ void muxd_conf_init(struct muxd_conf *c);
  */
 int muxd_conf_line(struct muxd_conf *c, const char *line, size_t len,
 		   char *err, size_t errlen);
-/* Cross-checks (a listener and an authdb are required). */
+/* Cross-checks (a listener, local or tunnel, and an authdb are required). */
 int muxd_conf_finish(struct muxd_conf *c, char *err, size_t errlen);
 /* Read a whole file; err gets "PATH:LINE: message". */
 int muxd_conf_load(const char *path, struct muxd_conf *c, char *err, size_t errlen);

@@ -25,9 +25,8 @@ mux_libmuxd_a_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/sim $(BLUEZ_CFLAGS)
 sbin_PROGRAMS += mux/bgw-muxd
 mux_bgw_muxd_SOURCES = mux/muxd.c
 mux_bgw_muxd_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/authdb
-mux_bgw_muxd_CFLAGS = $(AM_CFLAGS) $(GNUTLS_CFLAGS)
-mux_bgw_muxd_LDADD = mux/libmuxd.a mux/libmux.a authdb/libauthdb.a \
-	sim/libsim.a lib/libbgw.a $(GNUTLS_LIBS)
+mux_bgw_muxd_CFLAGS = $(AM_CFLAGS) $(TUNNEL_CFLAGS)
+mux_bgw_muxd_LDADD = mux/libmuxd.a mux/libmux.a sim/libsim.a $(TUNNEL_LIBS)
 
 tests_check_mux_conf_SOURCES = tests/check_mux_conf.c
 tests_check_mux_conf_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/mux
@@ -47,9 +46,10 @@ check_PROGRAMS += tests/check_mux_sim
 TESTS += tests/check_mux_sim
 
 # The daemon end to end on the simulated controller (tests/sim-client is
-# built by sim/local.mk).
-TESTS += tests/t-mux-daemon.sh
-EXTRA_DIST += tests/t-mux-daemon.sh tests/vm/t-mux-vhci.sh tests/vm/t-mux-hci.sh
+# built by sim/local.mk); t-mux-tunnel.sh through the DTLS tunnel with
+# bgw-cdclient and bgw-authdb.
+TESTS += tests/t-mux-daemon.sh tests/t-mux-tunnel.sh
+EXTRA_DIST += tests/t-mux-daemon.sh tests/t-mux-tunnel.sh tests/vm/t-mux-vhci.sh tests/vm/t-mux-hci.sh
 
 dist_man_MANS += man/bgw-muxd.8 man/bgw-muxd.conf.5
 dist_doc_DATA += doc/virtual-controller.md

@@ -7,14 +7,20 @@
  * listener (H4 over a Unix socket, one session per connection, the peer's
  * uid mapped to an authdb user).
  *
- * Remote sessions (the DTLS tunnel, tunnel/) plug in the same way as a
- * local client: authenticate, then mux_session_new(mux, user, emit, ctx),
- * mux_session_input() per H4 packet, mux_session_free() when it ends.
+ * Remote sessions come through the tunnel (tunnel/tunnel.h: DTLS, TLS
+ * fallback) when listen-dtls or listen-tls is configured: the tunnel
+ * library authenticates against the current authdb table (certificate by
+ * fingerprint, or SCRAM with a fabricated verifier for unknown users),
+ * with per-source and per-user rate limits and an audit record for every
+ * login and session end; each session then drives the core exactly as a
+ * local client does.
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
+#include <netinet/in.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -25,6 +31,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "authdb.h"
 #include "conf.h"
 #include "hci.h"
@@ -32,7 +39,9 @@
 #include "loop.h"
 #include "mux.h"
 #include "pktq.h"
+#include "ratelimit.h"
 #include "transport.h"
+#include "tunnel.h"
 
 #define EXIT_ERROR	1
 #define EXIT_USAGE	2
@@ -41,10 +50,19 @@
 #define BACKOFF_MIN_MS	500
 #define BACKOFF_MAX_MS	30000
 #define CLIENT_QUEUE_PKTS 4096
+#define RATELIMIT_SLOTS	4096
+#define SRC_KEY_MAX	(INET6_ADDRSTRLEN + 4)	/* "2001:db8::/64" */
 
 struct muxd;
 
+/* The first member of every session owner: session_dead dispatches on it. */
+enum sess_kind {
+	SESS_LOCAL,
+	SESS_TUNNEL,
+};
+
 struct client {
+	enum sess_kind kind;
 	struct muxd *d;
 	struct client *next;
 	int fd;
@@ -54,6 +72,21 @@ struct client {
 	struct h4_reader *rd;
 	struct pktq outq;
 	size_t out_off;
+};
+
+/* A tunnel session (tunnel/tunnel.h) and its virtual controller. */
+struct rsess {
+	enum sess_kind kind;
+	struct muxd *d;
+	struct rsess *next, **pprev;
+	struct tun_session *ts;
+	struct mux_session *s;
+	struct pktq outq;	/* what tun_session_send could not take yet */
+	bool rx_held;		/* on_packet said -ENOBUFS: kick when drained */
+	bool dead;		/* the core ended it: close from the loop */
+	bool cert;		/* logged in with a certificate (fpr valid) */
+	uint8_t fpr[AUTHDB_FPR_LEN];
+	char src[SRC_KEY_MAX];
 };
 
 struct muxd {
@@ -68,6 +101,21 @@ struct muxd {
 	struct client *clients;
 	unsigned nclients;
 	struct loop_timer *reap;
+	/* The tunnel, when configured. */
+	struct tun_server *tun;
+	struct rsess *rsessions;
+	struct loop_timer *rreap;
+	struct ratelimit *rl_src;
+	struct ratelimit *rl_user;
+	struct audit_log *audit;
+	uint8_t secret[AUTHDB_SECRET_LEN];
+	/*
+	 * cert_user -> on_session happen in one call (tunnel.c login_ok), so
+	 * the certificate a session logged in with is handed over here.
+	 */
+	bool cert_pending;
+	char cert_user[AUTHDB_NAME_MAX + 1];
+	uint8_t cert_fpr[AUTHDB_FPR_LEN];
 };
 
 static const char *conf_path = MUXD_DEFAULT_CONF;
@@ -356,6 +404,7 @@ static void accept_cb(struct loop *l, int lfd, uint32_t events, void *user)
 		close(fd);
 		return;
 	}
+	c->kind = SESS_LOCAL;
 	c->d = d;
 	c->fd = fd;
 	c->uid = cred.uid;
@@ -378,9 +427,16 @@ static void accept_cb(struct loop *l, int lfd, uint32_t events, void *user)
 		 (unsigned)cred.uid, name);
 }
 
+static void rsess_dead(struct rsess *r);
+
 static void session_dead(struct mux_session *s, void *sess_user, void *user)
 {
-	client_close_later(sess_user);
+	enum sess_kind *kind = sess_user;
+
+	if (*kind == SESS_TUNNEL)
+		rsess_dead(sess_user);
+	else
+		client_close_later(sess_user);
 }
 
 static int listen_unix(const char *path, unsigned mode)
@@ -414,6 +470,466 @@ static int listen_unix(const char *path, unsigned mode)
 	return fd;
 }
 
+
+/* ------------------------------------------------------------------ */
+/* The tunnel: remote sessions */
+
+/*
+ * The rate limiter's and the audit log's source: the address without the
+ * port (a new port per attempt must not make a new key) and, for IPv6,
+ * its /64 (one host owns a whole /64). A v4-mapped address is IPv4.
+ */
+static void src_key_bin(int family, const void *a, char *out, size_t cap)
+{
+	char buf[INET6_ADDRSTRLEN];
+	struct in6_addr v6;
+	const uint8_t *b = a;
+
+	if (family == AF_INET6 && IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)a)) {
+		family = AF_INET;
+		a = b + 12;
+	}
+	if (family == AF_INET) {
+		if (!inet_ntop(AF_INET, a, buf, sizeof(buf)))
+			snprintf(buf, sizeof(buf), "?");
+		snprintf(out, cap, "%s", buf);
+		return;
+	}
+	memcpy(&v6, a, sizeof(v6));
+	memset(v6.s6_addr + 8, 0, 8);
+	if (!inet_ntop(AF_INET6, &v6, buf, sizeof(buf)))
+		snprintf(buf, sizeof(buf), "?");
+	snprintf(out, cap, "%s/64", buf);
+}
+
+static void src_key_sa(const void *addr, size_t alen, char *out, size_t cap)
+{
+	const struct sockaddr *sa = addr;
+
+	if (alen >= sizeof(struct sockaddr_in) && sa->sa_family == AF_INET)
+		src_key_bin(AF_INET, &((const struct sockaddr_in *)addr)->sin_addr, out, cap);
+	else if (alen >= sizeof(struct sockaddr_in6) && sa->sa_family == AF_INET6)
+		src_key_bin(AF_INET6, &((const struct sockaddr_in6 *)addr)->sin6_addr, out, cap);
+	else
+		snprintf(out, cap, "?");
+}
+
+/* From tun_session_peer()'s "[addr]:port". */
+static void src_key_peer(const char *peer, char *out, size_t cap)
+{
+	char host[INET6_ADDRSTRLEN];
+	uint8_t a[16];
+	const char *rb;
+	size_t n;
+
+	rb = peer[0] == '[' ? strchr(peer, ']') : NULL;
+	n = rb ? (size_t)(rb - peer - 1) : 0;
+	if (!rb || n == 0 || n >= sizeof(host)) {
+		snprintf(out, cap, "?");
+		return;
+	}
+	memcpy(host, peer + 1, n);
+	host[n] = '\0';
+	if (inet_pton(AF_INET, host, a) == 1)
+		src_key_bin(AF_INET, a, out, cap);
+	else if (inet_pton(AF_INET6, host, a) == 1)
+		src_key_bin(AF_INET6, a, out, cap);
+	else
+		snprintf(out, cap, "?");
+}
+
+static uint64_t now_ms(void)
+{
+	return loop_now_us() / 1000;
+}
+
+static void audit(struct muxd *d, enum audit_event ev, const char *user,
+		  const char *src, const char *detail)
+{
+	struct audit_fields f = { .user = user, .src = src, .detail = detail, .uid = -1 };
+	int r;
+
+	if (!d->audit)
+		return;
+	r = audit_append(d->audit, ev, &f);
+	if (r < 0)
+		log_err("audit log %s: %s: %s", d->conf.audit_log,
+			audit_event_name(ev), strerror(-r));
+}
+
+/* Both limiters must allow the attempt (authdb/ratelimit.h). */
+static int auth_login_allowed(void *user, const char *name, const void *addr,
+			      size_t addrlen)
+{
+	struct muxd *d = user;
+	char src[SRC_KEY_MAX];
+	uint64_t wait_src = 0, wait_user = 0, now = now_ms();
+	int a, b;
+
+	src_key_sa(addr, addrlen, src, sizeof(src));
+	a = ratelimit_check(d->rl_src, src, strlen(src), now, &wait_src);
+	b = name[0] ? ratelimit_check(d->rl_user, name, strlen(name), now, &wait_user) : 0;
+	if (a == 0 && b == 0)
+		return 0;
+	log_notice("tunnel: login as '%s' from %s refused: rate limited (%llu ms)",
+		   name, src, (unsigned long long)(wait_src > wait_user ? wait_src : wait_user));
+	audit(d, AUDIT_LOGIN_LIMITED, name, src, NULL);
+	return -EAGAIN;
+}
+
+static void auth_login_failed(void *user, const char *name, const void *addr,
+			      size_t addrlen, int reason)
+{
+	struct muxd *d = user;
+	char src[SRC_KEY_MAX];
+	uint64_t now = now_ms();
+
+	src_key_sa(addr, addrlen, src, sizeof(src));
+	ratelimit_failure(d->rl_src, src, strlen(src), now);
+	if (name[0])
+		ratelimit_failure(d->rl_user, name, strlen(name), now);
+	/* The name as claimed: the log says so, it proves nothing. */
+	log_notice("tunnel: login as '%s' from %s failed: %s", name, src,
+		   tun_reason_str(reason));
+	audit(d, AUDIT_LOGIN_FAIL, name, src, tun_reason_str(reason));
+}
+
+/* A certificate maps to its user by fingerprint; revoked and disabled fail. */
+static int auth_cert_user(void *user, const struct tun_cert_info *ci,
+			  char *name, size_t cap)
+{
+	struct muxd *d = user;
+	char u[AUTHDB_NAME_MAX + 1];
+	int r;
+
+	d->cert_pending = false;
+	if (!d->db)
+		return -ENOENT;
+	r = authdb_cert_user(d->db, ci->sha256, u);
+	if (r < 0)
+		return r;
+	if (!authdb_user_is_enabled(d->db, u))
+		return -EACCES;
+	if (strlen(u) >= cap)
+		return -ENOENT;
+	snprintf(name, cap, "%s", u);
+	snprintf(d->cert_user, sizeof(d->cert_user), "%s", u);
+	memcpy(d->cert_fpr, ci->sha256, AUTHDB_FPR_LEN);
+	d->cert_pending = true;
+	return 0;
+}
+
+static int auth_scram_lookup(void *user, const char *name,
+			     struct scram_verifier *v, bool *real)
+{
+	struct muxd *d = user;
+
+	d->cert_pending = false;
+	if (!d->db)
+		return -EIO;
+	/* Unknown or disabled: a fabricated verifier, the same work. */
+	return authdb_scram_lookup(d->db, name, d->secret, sizeof(d->secret), v, real);
+}
+
+static const struct tun_auth_ops tun_auth = {
+	.cert_user = auth_cert_user,
+	.scram_lookup = auth_scram_lookup,
+	.login_allowed = auth_login_allowed,
+	.login_failed = auth_login_failed,
+};
+
+static void rsess_unlink(struct rsess *r)
+{
+	if (r->pprev) {
+		*r->pprev = r->next;
+		if (r->next)
+			r->next->pprev = r->pprev;
+		r->pprev = NULL;
+	}
+}
+
+static void rsess_free(struct rsess *r)
+{
+	if (!r)
+		return;
+	rsess_unlink(r);
+	mux_session_free(r->s);
+	pktq_clear(&r->outq);
+	free(r);
+}
+
+/* The core ended the session (stalled, user removed): never close from inside it. */
+static void rsess_dead(struct rsess *r)
+{
+	r->dead = true;
+	loop_timer_arm(r->d->rreap, 0);
+}
+
+static void rreap_fn(struct loop_timer *t, void *user)
+{
+	struct muxd *d = user;
+	struct rsess *r;
+
+	for (r = d->rsessions; r; r = r->next) {
+		if (r->dead) {
+			r->dead = false;
+			tun_session_close(r->ts, TUN_R_REFUSED);
+		}
+	}
+}
+
+/* mux emit: straight into the tunnel, else the bounded queue. */
+static int rsess_emit(const uint8_t *h4, size_t len, void *user)
+{
+	struct rsess *r = user;
+	int ret = -ENOBUFS;
+
+	if (!r->ts)
+		return -EPIPE;
+	if (pktq_is_empty(&r->outq))
+		ret = tun_session_send(r->ts, h4, len);
+	if (ret == -ENOBUFS)
+		ret = pktq_push(&r->outq, h4, len);	/* full: -ENOBUFS to the core */
+	if (ret < 0 && ret != -ENOBUFS)
+		return -EPIPE;
+	return ret;
+}
+
+static int tun_on_session(void *user, struct tun_session *ts, const char *name)
+{
+	struct muxd *d = user;
+	char peer[96];
+	struct rsess *r;
+	bool cert = d->cert_pending && strcmp(d->cert_user, name) == 0;
+
+	d->cert_pending = false;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->kind = SESS_TUNNEL;
+	r->d = d;
+	r->ts = ts;
+	r->cert = cert;
+	if (cert)
+		memcpy(r->fpr, d->cert_fpr, AUTHDB_FPR_LEN);
+	src_key_peer(tun_session_peer(ts, peer, sizeof(peer)), r->src, sizeof(r->src));
+	ratelimit_success(d->rl_src, r->src, strlen(r->src));
+	ratelimit_success(d->rl_user, name, strlen(name));
+	audit(d, AUDIT_LOGIN_OK, name, r->src, cert ? "cert" : "password");
+	pktq_init(&r->outq, CLIENT_QUEUE_PKTS, (size_t)d->conf.queue_kib * 1024);
+	/* The table may have changed since the login began. */
+	r->s = pol_is_user(name, d) ? mux_session_new(d->mux, name, rsess_emit, r) : NULL;
+	if (!r->s) {
+		log_warn("tunnel session for %s from %s refused: no session available "
+			 "(max-sessions %u reached, or the user is no longer enabled)",
+			 name, peer, d->conf.max_sessions);
+		audit(d, AUDIT_SESSION_END, name, r->src, "refused: no session available");
+		free(r);
+		return -EBUSY;
+	}
+	r->next = d->rsessions;
+	if (r->next)
+		r->next->pprev = &r->next;
+	r->pprev = &d->rsessions;
+	d->rsessions = r;
+	tun_session_set_data(ts, r);
+	log_info("tunnel session %u for %s from %s (%s)", mux_session_id(r->s),
+		 name, peer, cert ? "certificate" : "password");
+	return 0;
+}
+
+static int tun_on_packet(void *user, struct tun_session *ts, const uint8_t *h4,
+			 size_t len)
+{
+	struct rsess *r = tun_session_get_data(ts);
+	int ret;
+
+	if (!r || r->dead)
+		return 0;
+	/*
+	 * Take no more from a host that is not taking its answers: what it
+	 * sends waits in the tunnel until the queue drains (on_writable).
+	 */
+	if (!pktq_is_empty(&r->outq)) {
+		r->rx_held = true;
+		return -ENOBUFS;
+	}
+	ret = mux_session_input(r->s, h4, len);
+	/* Malformed or forbidden: logged and refused by the core, this session only. */
+	if (ret == -EPIPE)
+		rsess_dead(r);
+	return 0;
+}
+
+static void tun_on_writable(void *user, struct tun_session *ts)
+{
+	struct rsess *r = tun_session_get_data(ts);
+	struct pkt *p;
+
+	if (!r)
+		return;
+	while ((p = pktq_pop(&r->outq))) {
+		if (tun_session_send(ts, p->data, p->len) == -ENOBUFS) {
+			pktq_requeue(&r->outq, p);
+			return;
+		}
+		pkt_free(p);
+	}
+	if (r->rx_held) {
+		r->rx_held = false;
+		tun_session_rx_kick(ts);
+	}
+}
+
+static void tun_on_session_end(void *user, struct tun_session *ts, int reason)
+{
+	struct muxd *d = user;
+	struct rsess *r = tun_session_get_data(ts);
+
+	if (!r)
+		return;
+	log_notice("tunnel session %u (%s) ended: %s", mux_session_id(r->s),
+		   tun_session_user(ts), tun_reason_str(reason));
+	audit(d, AUDIT_SESSION_END, tun_session_user(ts), r->src, tun_reason_str(reason));
+	tun_session_set_data(ts, NULL);
+	r->ts = NULL;
+	rsess_free(r);	/* called from the loop, never from inside the core */
+}
+
+static const struct tun_server_ops tun_ops = {
+	.on_session = tun_on_session,
+	.on_packet = tun_on_packet,
+	.on_session_end = tun_on_session_end,
+	.on_writable = tun_on_writable,
+};
+
+/*
+ * After a reload: a session whose user is gone or disabled, or whose
+ * certificate is revoked or no longer in the table, ends now. (The core
+ * would end removed users' sessions too; closing here gives the client
+ * the reason.)
+ */
+static void tunnel_policy_changed(struct muxd *d)
+{
+	char u[AUTHDB_NAME_MAX + 1];
+	struct rsess *r;
+
+	for (r = d->rsessions; r; r = r->next) {
+		const char *name = tun_session_user(r->ts);
+		int reason = TUN_R_NONE;
+
+		if (r->cert) {
+			int ret = authdb_cert_user(d->db, r->fpr, u);
+
+			if (ret == -EKEYREVOKED || (ret == 0 && strcmp(u, name) != 0))
+				reason = TUN_R_CERT_REVOKED;
+			else if (ret < 0)
+				reason = TUN_R_CERT_UNKNOWN;
+		}
+		if (!reason && !authdb_user_is_enabled(d->db, name))
+			reason = TUN_R_AUTH_FAILED;
+		if (!reason)
+			continue;
+		log_notice("tunnel session %u (%s): %s after the authdb reload, closing",
+			   mux_session_id(r->s), name, tun_reason_str(reason));
+		tun_session_close(r->ts, reason);
+	}
+}
+
+/*
+ * The tunnel's files: readable, and the private key and the SCRAM secret
+ * not readable by group or others (a copy of the key impersonates the
+ * gateway; the secret unmasks which user names exist).
+ */
+static int tunnel_check_files(const struct muxd_conf *c)
+{
+	const char *files[] = { c->ca_file, c->cert_file, c->key_file };
+	struct stat st;
+	unsigned i;
+	int ret = 0;
+
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		if (access(files[i], R_OK) < 0) {
+			log_err("tunnel: %s: %s", files[i], strerror(errno));
+			ret = -errno;
+		}
+	}
+	if (stat(c->key_file, &st) == 0 && (st.st_mode & 077)) {
+		log_err("tunnel: key %s is readable or writable by group or others (mode %04o): chmod 600",
+			c->key_file, (unsigned)(st.st_mode & 07777));
+		ret = -EPERM;
+	}
+	if (stat(c->scram_secret, &st) == 0 && (st.st_mode & 077)) {
+		log_err("tunnel: scram-secret %s is accessible by group or others (mode %04o): chmod 600",
+			c->scram_secret, (unsigned)(st.st_mode & 07777));
+		ret = -EPERM;
+	}
+	return ret;
+}
+
+static int tunnel_start(struct muxd *d)
+{
+	static const struct ratelimit_policy pol_src = RATELIMIT_POLICY_SOURCE;
+	static const struct ratelimit_policy pol_user = RATELIMIT_POLICY_USER;
+	struct tun_server_cfg cfg;
+	int r;
+
+	if (tunnel_check_files(&d->conf) < 0)
+		return -EPERM;
+	r = authdb_secret_load(d->conf.scram_secret, d->secret, sizeof(d->secret));
+	if (r < 0) {
+		log_err("tunnel: scram-secret %s: %s", d->conf.scram_secret, strerror(-r));
+		return r;
+	}
+	r = audit_open(d->conf.audit_log, &d->audit);
+	if (r < 0) {
+		log_err("tunnel: audit-log %s: %s", d->conf.audit_log, strerror(-r));
+		return r;
+	}
+	d->rl_src = ratelimit_new(RATELIMIT_SLOTS, &pol_src);
+	d->rl_user = ratelimit_new(RATELIMIT_SLOTS, &pol_user);
+	d->rreap = loop_timer_new(d->l, rreap_fn, d);
+	if (!d->rl_src || !d->rl_user || !d->rreap)
+		return -ENOMEM;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.host = d->conf.tun_host[0] ? d->conf.tun_host : NULL;
+	cfg.udp_port = d->conf.dtls_port[0] ? d->conf.dtls_port : NULL;
+	cfg.tcp_port = d->conf.tls_port[0] ? d->conf.tls_port : NULL;
+	cfg.ca_file = d->conf.ca_file;
+	cfg.cert_file = d->conf.cert_file;
+	cfg.key_file = d->conf.key_file;
+	cfg.resume_s = d->conf.resume_s;
+	cfg.max_sessions = d->conf.max_sessions;
+	r = tun_server_new(&d->tun, d->l, &cfg, &tun_ops, &tun_auth, d);
+	if (r < 0) {
+		log_err("tunnel: cannot listen on %s (DTLS %s, TLS %s): %s",
+			cfg.host ? cfg.host : "*", cfg.udp_port ? cfg.udp_port : "-",
+			cfg.tcp_port ? cfg.tcp_port : "-", strerror(-r));
+		return r;
+	}
+	if (cfg.udp_port)
+		log_notice("tunnel: DTLS on %s port %u", cfg.host ? cfg.host : "*",
+			   (unsigned)tun_server_udp_port(d->tun));
+	if (cfg.tcp_port)
+		log_notice("tunnel: TLS on %s port %u", cfg.host ? cfg.host : "*",
+			   (unsigned)tun_server_tcp_port(d->tun));
+	return 0;
+}
+
+/* Everything the tunnel holds; the loop is run once more by the caller. */
+static void tunnel_stop(struct muxd *d)
+{
+	tun_server_free(d->tun);	/* no callbacks: the sessions go here */
+	d->tun = NULL;
+	while (d->rsessions)
+		rsess_free(d->rsessions);
+	loop_timer_free(d->rreap);
+	ratelimit_free(d->rl_src);
+	ratelimit_free(d->rl_user);
+	audit_close(d->audit);
+	explicit_bzero(d->secret, sizeof(d->secret));
+}
+
 /* ------------------------------------------------------------------ */
 
 static void on_term(struct loop *l, int signo, void *user)
@@ -427,8 +943,11 @@ static void on_hup(struct loop *l, int signo, void *user)
 	struct muxd *d = user;
 
 	log_notice("SIGHUP: reloading %s", d->conf.authdb);
-	if (load_authdb(d) == 0)
+	if (load_authdb(d) == 0) {
+		audit(d, AUDIT_AUTHDB_RELOAD, NULL, NULL, "ok");
+		tunnel_policy_changed(d);
 		mux_policy_changed(d->mux);
+	}
 }
 
 int main(int argc, char **argv)
@@ -489,9 +1008,13 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (test) {
-		printf("%s: configuration OK (controller %s, %u listener%s, authdb %s)\n",
+		if (muxd_conf_has_tunnel(&d.conf) && tunnel_check_files(&d.conf) < 0)
+			goto out;
+		printf("%s: configuration OK (controller %s, %u listener%s, authdb %s%s%s%s%s)\n",
 		       conf_path, d.conf.controller, d.conf.nlisten,
-		       d.conf.nlisten == 1 ? "" : "s", d.conf.authdb);
+		       d.conf.nlisten == 1 ? "" : "s", d.conf.authdb,
+		       d.conf.dtls_port[0] ? ", DTLS port " : "", d.conf.dtls_port,
+		       d.conf.tls_port[0] ? ", TLS port " : "", d.conf.tls_port);
 		ret = 0;
 		goto out;
 	}
@@ -517,6 +1040,8 @@ int main(int argc, char **argv)
 		if (d.lfd[i] < 0 || loop_add_fd(d.l, d.lfd[i], EPOLLIN, accept_cb, &d) < 0)
 			goto out;
 	}
+	if (muxd_conf_has_tunnel(&d.conf) && tunnel_start(&d) < 0)
+		goto out;
 	if (loop_add_signal(d.l, SIGTERM, on_term, &d) < 0 ||
 	    loop_add_signal(d.l, SIGINT, on_term, &d) < 0 ||
 	    loop_add_signal(d.l, SIGHUP, on_hup, &d) < 0)
@@ -528,8 +1053,11 @@ int main(int argc, char **argv)
 		   d.conf.nlisten, d.conf.nlisten == 1 ? "" : "s");
 	ret = loop_run(d.l) < 0 ? EXIT_ERROR : 0;
 out:
+	tunnel_stop(&d);
 	while (d.clients)
 		client_free(d.clients);
+	if (d.l)
+		loop_iterate(d.l, 0);	/* the tunnel's closed channels */
 	mux_free(d.mux);
 	mux_transport_close(d.tr);
 	for (i = 0; i < MUXD_LISTEN_MAX; i++) {

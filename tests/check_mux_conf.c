@@ -74,6 +74,27 @@ START_TEST(errors_name_the_line)
 		"sim-time-scale 0",
 		"sim-time-scale nan",
 		"a b c d e",
+		"listen-dtls 5684",
+		"listen-dtls 127.0.0.1",
+		"listen-dtls 127.0.0.1:",
+		"listen-dtls 127.0.0.1:65536",
+		"listen-dtls 127.0.0.1:-1",
+		"listen-dtls 127.0.0.1:56x",
+		"listen-dtls :5684",
+		"listen-dtls ::1:5684",
+		"listen-dtls [::1]5684",
+		"listen-dtls []:5684",
+		"listen-tls [::1",
+		"listen-tls 127.0.0.1:443 extra",
+		"ca",
+		"ca etc/bgw/ca.crt",
+		"cert relative.crt",
+		"key ./server.key",
+		"scram-secret secret",
+		"audit-log log/audit.log",
+		"resume-time 0",
+		"resume-time 3601",
+		"resume-time 30s",
 	};
 	struct muxd_conf c;
 	char err[256];
@@ -91,6 +112,90 @@ START_TEST(errors_name_the_line)
 	ck_assert_int_eq(line(&c, "controller sim", err), -EINVAL);
 	ck_assert_int_eq(line(&c, "uid-map 5 a", err), 0);
 	ck_assert_int_eq(line(&c, "uid-map 5 b", err), -EINVAL);
+}
+END_TEST
+
+START_TEST(tunnel_keys)
+{
+	static const char *once[] = {
+		"listen-dtls 127.0.0.1:5684", "listen-tls 127.0.0.1:5684",
+		"ca /a/ca.crt", "cert /a/s.crt", "key /a/s.key",
+		"scram-secret /a/sec", "audit-log /a/audit", "resume-time 5",
+	};
+	struct muxd_conf c;
+	char err[256];
+	size_t i;
+
+	/* Defaults: where bgw-authdb ca init and the authdb put the files. */
+	muxd_conf_init(&c);
+	ck_assert(!muxd_conf_has_tunnel(&c));
+	ck_assert_str_eq(c.ca_file, "/etc/bgw/ca.crt");
+	ck_assert_str_eq(c.cert_file, "/etc/bgw/server.crt");
+	ck_assert_str_eq(c.key_file, "/etc/bgw/server.key");
+	ck_assert_str_eq(c.scram_secret, "/etc/bgw/scram.secret");
+	ck_assert_str_eq(c.audit_log, "/var/log/bgw/audit.log");
+	ck_assert_uint_eq(c.resume_s, 30);
+
+	/* A tunnel listener alone is enough (no local listen line). */
+	ck_assert_int_eq(line(&c, "authdb /etc/bgw/authdb", err), 0);
+	ck_assert_int_eq(line(&c, "listen-dtls 192.0.2.1:5684", err), 0);
+	ck_assert_int_eq(line(&c, "listen-tls 192.0.2.1:443", err), 0);
+	ck_assert_int_eq(line(&c, "ca /srv/ca.crt", err), 0);
+	ck_assert_int_eq(line(&c, "cert /srv/server.crt", err), 0);
+	ck_assert_int_eq(line(&c, "key /srv/server.key", err), 0);
+	ck_assert_int_eq(line(&c, "scram-secret /srv/scram.secret", err), 0);
+	ck_assert_int_eq(line(&c, "audit-log /srv/audit.log", err), 0);
+	ck_assert_int_eq(line(&c, "resume-time 120", err), 0);
+	ck_assert_int_eq(muxd_conf_finish(&c, err, sizeof(err)), 0);
+	ck_assert(muxd_conf_has_tunnel(&c));
+	ck_assert_str_eq(c.tun_host, "192.0.2.1");
+	ck_assert_str_eq(c.dtls_port, "5684");
+	ck_assert_str_eq(c.tls_port, "443");
+	ck_assert_str_eq(c.ca_file, "/srv/ca.crt");
+	ck_assert_str_eq(c.cert_file, "/srv/server.crt");
+	ck_assert_str_eq(c.key_file, "/srv/server.key");
+	ck_assert_str_eq(c.scram_secret, "/srv/scram.secret");
+	ck_assert_str_eq(c.audit_log, "/srv/audit.log");
+	ck_assert_uint_eq(c.resume_s, 120);
+
+	/* IPv6 in brackets, '*' for every address, port 0 (kernel's pick). */
+	muxd_conf_init(&c);
+	ck_assert_int_eq(line(&c, "listen-dtls [::1]:0", err), 0);
+	ck_assert_str_eq(c.tun_host, "::1");
+	ck_assert_str_eq(c.dtls_port, "0");
+	muxd_conf_init(&c);
+	ck_assert_int_eq(line(&c, "listen-tls *:00443", err), 0);
+	ck_assert_str_eq(c.tun_host, "");
+	ck_assert_str_eq(c.tls_port, "443");
+	ck_assert(muxd_conf_has_tunnel(&c));
+
+	/* One bind address for both listeners. */
+	muxd_conf_init(&c);
+	ck_assert_int_eq(line(&c, "listen-dtls 127.0.0.1:5684", err), 0);
+	ck_assert_int_eq(line(&c, "listen-tls [::1]:5684", err), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "2: listen-dtls and listen-tls must use the same address"));
+
+	/* Each at most once, the error naming the line. */
+	for (i = 0; i < sizeof(once) / sizeof(once[0]); i++) {
+		muxd_conf_init(&c);
+		ck_assert_int_eq(line(&c, once[i], err), 0);
+		ck_assert_msg(line(&c, once[i], err) == -EINVAL, "duplicate accepted: %s", once[i]);
+		ck_assert_msg(strncmp(err, "2: duplicate", 12) == 0, "%s -> %s", once[i], err);
+	}
+
+	/* An overlong host or path is refused, not truncated. */
+	{
+		char l[MUXD_PATH_MAX + 32];
+
+		muxd_conf_init(&c);
+		snprintf(l, sizeof(l), "listen-dtls %.*s:1", MUXD_HOST_MAX,
+			 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+		ck_assert_int_eq(line(&c, l, err), -EINVAL);
+		memset(l, 'b', sizeof(l));
+		memcpy(l, "key /", 5);
+		l[5 + MUXD_PATH_MAX] = '\0';
+		ck_assert_int_eq(line(&c, l, err), -EINVAL);
+	}
 }
 END_TEST
 
@@ -130,6 +235,7 @@ START_TEST(finish_requires_authdb_and_listener)
 	muxd_conf_init(&c);
 	ck_assert_int_eq(line(&c, "authdb /x", err), 0);
 	ck_assert_int_eq(muxd_conf_finish(&c, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "no listen, listen-dtls or listen-tls line"));
 }
 END_TEST
 
@@ -184,6 +290,7 @@ Suite *test_suite(void)
 
 	tcase_add_test(tc, good_file_lines);
 	tcase_add_test(tc, errors_name_the_line);
+	tcase_add_test(tc, tunnel_keys);
 	tcase_add_test(tc, caps_nul_and_control_characters);
 	tcase_add_test(tc, finish_requires_authdb_and_listener);
 	tcase_add_test(tc, load_file_reports_path_and_line);

@@ -83,6 +83,8 @@ struct rsess {
 	struct mux_session *s;
 	struct pktq outq;	/* what tun_session_send could not take yet */
 	bool rx_held;		/* on_packet said -ENOBUFS: kick when drained */
+	bool in_emit;		/* inside the core's emit: no calls back into it */
+	bool writable_later;	/* on_writable came during emit: run from the loop */
 	bool dead;		/* the core ended it: close from the loop */
 	bool cert;		/* logged in with a certificate (fpr valid) */
 	uint8_t fpr[AUTHDB_FPR_LEN];
@@ -149,6 +151,9 @@ static bool pol_may_access(const char *user, const struct bdaddr *a, uint8_t typ
 	return d->db && authdb_user_may_access(d->db, user, a, type);
 }
 
+static void audit(struct muxd *d, enum audit_event ev, const char *user,
+		  const char *src, const char *detail);
+
 static int load_authdb(struct muxd *d)
 {
 	struct authdb *db = NULL;
@@ -157,7 +162,12 @@ static int load_authdb(struct muxd *d)
 
 	r = authdb_load(d->conf.authdb, 0, &db, err, sizeof(err));
 	if (r < 0) {
+		char detail[AUDIT_VALUE_MAX];
+
 		log_err("authdb %s refused: %s", d->conf.authdb, err);
+		/* The audit keeps a bounded excerpt; the log has all of it. */
+		snprintf(detail, sizeof(detail), "refused: %.200s", err);
+		audit(d, AUDIT_AUTHDB_RELOAD, NULL, NULL, detail);
 		return r;
 	}
 	/* Swap only a fully parsed table (the old one stays on error). */
@@ -665,15 +675,21 @@ static void rsess_dead(struct rsess *r)
 	loop_timer_arm(r->d->rreap, 0);
 }
 
+static void tun_on_writable(void *user, struct tun_session *ts);
+
 static void rreap_fn(struct loop_timer *t, void *user)
 {
 	struct muxd *d = user;
-	struct rsess *r;
+	struct rsess *r, *next;
 
-	for (r = d->rsessions; r; r = r->next) {
+	for (r = d->rsessions; r; r = next) {
+		next = r->next;
 		if (r->dead) {
 			r->dead = false;
 			tun_session_close(r->ts, TUN_R_REFUSED);
+		} else if (r->writable_later) {
+			r->writable_later = false;
+			tun_on_writable(d, r->ts);
 		}
 	}
 }
@@ -686,8 +702,11 @@ static int rsess_emit(const uint8_t *h4, size_t len, void *user)
 
 	if (!r->ts)
 		return -EPIPE;
-	if (pktq_is_empty(&r->outq))
+	if (pktq_is_empty(&r->outq)) {
+		r->in_emit = true;
 		ret = tun_session_send(r->ts, h4, len);
+		r->in_emit = false;
+	}
 	if (ret == -ENOBUFS)
 		ret = pktq_push(&r->outq, h4, len);	/* full: -ENOBUFS to the core */
 	if (ret < 0 && ret != -ENOBUFS)
@@ -768,6 +787,16 @@ static void tun_on_writable(void *user, struct tun_session *ts)
 
 	if (!r)
 		return;
+	/*
+	 * The tunnel may report room from inside tun_session_send(), that is
+	 * from inside the core's emit: kicking the receive side now would
+	 * feed the core re-entrantly (mux.h), so it waits for the loop.
+	 */
+	if (r->in_emit) {
+		r->writable_later = true;
+		loop_timer_arm(r->d->rreap, 0);
+		return;
+	}
 	while ((p = pktq_pop(&r->outq))) {
 		if (tun_session_send(ts, p->data, p->len) == -ENOBUFS) {
 			pktq_requeue(&r->outq, p);

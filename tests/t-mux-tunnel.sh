@@ -7,8 +7,9 @@
 # session as a Unix socket that tests/cd_host.py drives. Checks: -t on the
 # tunnel files, both logins, Reset/Read BD_ADDR and an inquiry that shows
 # each user only its own RD, a wrong password refused and audited, a
-# killed client's session ending in muxd while the other goes on, a user
-# disabled by the admin losing the session on SIGHUP, and a clean SIGTERM.
+# killed client's session ending in muxd while the other goes on, a revoked
+# certificate and a disabled user losing their sessions on SIGHUP, and a
+# clean SIGTERM.
 . "${BGW_SRCDIR:-.}/tests/lib.sh"
 
 src=${BGW_SRCDIR:-.}
@@ -17,7 +18,7 @@ muxd=$build/mux/bgw-muxd
 adb=$build/authdb/bgw-authdb
 cd_bin=$build/cdclient/bgw-cdclient
 host="timeout 60 python3 $src/tests/cd_host.py"
-N=14
+N=16
 echo "1..$N"
 
 skip_all() {
@@ -53,8 +54,11 @@ wait_for() {
 diag() { sed 's/^/# /' "$@"; }
 A() { "$adb" --db "$tmp/etc/authdb" --audit "$tmp/audit.log" "$@"; }
 
-# A free UDP port on loopback (bgw-cdclient's bundle names it up front).
-port=$(python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])') ||
+# Free UDP and TCP ports on loopback (the bundle names the server up front).
+free_port() {
+	python3 -c 'import socket, sys; s = socket.socket(socket.AF_INET, getattr(socket, sys.argv[1])); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' "$1"
+}
+port=$(free_port SOCK_DGRAM) && tport=$(free_port SOCK_STREAM) ||
 	skip_all "cannot find a free port"
 
 pw='k9#Vm2!qLz7p-Tx5'
@@ -77,6 +81,7 @@ sim-time-scale 0.01
 listen unix:$tmp/muxd.sock
 uid-map $(id -u) carol
 listen-dtls 127.0.0.1:$port
+listen-tls 127.0.0.1:$tport
 ca $tmp/etc/ca.crt
 cert $tmp/etc/server.crt
 key $tmp/etc/server.key
@@ -102,8 +107,9 @@ t_ok $? "-t refuses a group-readable server key (exit $rc)" || diag "$tmp/t2.out
 mpid=$!
 pids="$pids $mpid"
 wait_for 10 grep -q "tunnel: DTLS on 127.0.0.1 port $port" "$tmp/muxd.log" &&
+	grep -q "tunnel: TLS on 127.0.0.1 port $tport" "$tmp/muxd.log" &&
 	wait_for 5 test -S "$tmp/muxd.sock"
-t_ok $? "bgw-muxd listens on DTLS 127.0.0.1:$port and on its local socket" || diag "$tmp/muxd.log"
+t_ok $? "bgw-muxd listens on DTLS $port, TLS $tport and its local socket" || diag "$tmp/muxd.log"
 
 # 4-5: alice with her bundle, bob with his password.
 "$cd_bin" -f -v --bundle "$tmp/alice.bundle" --expose "unix:$tmp/alice.sock" \
@@ -181,14 +187,33 @@ $host --unix "$tmp/bob.sock" init >"$tmp/h-bob2.out" 2>&1 && grep -q '^init=ok$'
 	! grep -q "(bob) ended" "$tmp/muxd.log"
 t_ok $? "bob's session goes on" || diag "$tmp/h-bob2.out" "$tmp/muxd.log"
 
-# 13: the admin disables bob; on SIGHUP his tunnel session ends.
-A user disable bob >>"$tmp/admin.log" 2>&1
+# 13-15: alice comes back; then the admin revokes her certificate and
+# disables bob, and on SIGHUP both tunnel sessions end with the reason;
+# the revoked bundle cannot log in again.
+"$cd_bin" -f -v --bundle "$tmp/alice.bundle" --expose "unix:$tmp/alice2.sock" \
+	>"$tmp/cd-alice2.log" 2>&1 &
+cda2=$!
+pids="$pids $cda2"
+wait_for 30 grep -q "logged in as alice" "$tmp/cd-alice2.log" &&
+	$host --unix "$tmp/alice2.sock" init >"$tmp/h-alice2.out" 2>&1
+t_ok $? "alice logs in again after her session ended" || diag "$tmp/cd-alice2.log" "$tmp/h-alice2.out"
+{ A cert revoke --user alice && A user disable bob; } >>"$tmp/admin.log" 2>&1
 kill -HUP "$mpid"
-wait_for 20 grep -q "tunnel session [0-9]* (bob) ended" "$tmp/muxd.log" &&
+wait_for 20 grep -q "tunnel session [0-9]* (alice): client certificate revoked after the authdb reload" "$tmp/muxd.log" &&
+	wait_for 20 grep -q "tunnel session [0-9]* (bob): login failed after the authdb reload" "$tmp/muxd.log" &&
+	wait_for 20 grep -q "giving up" "$tmp/cd-alice2.log" &&
 	wait_for 20 grep -q "giving up" "$tmp/cd-bob.log"
-t_ok $? "a user disabled on reload loses the tunnel session" || diag "$tmp/muxd.log" "$tmp/cd-bob.log"
+t_ok $? "SIGHUP: a revoked certificate's and a disabled user's sessions end" ||
+	diag "$tmp/muxd.log" "$tmp/cd-alice2.log" "$tmp/cd-bob.log"
+timeout 60 "$cd_bin" -f --bundle "$tmp/alice.bundle" --expose "unix:$tmp/alice3.sock" \
+	>"$tmp/cd-alice3.log" 2>&1
+rc=$?
+[ "$rc" -eq 1 ] && grep -q "login as 'alice' from 127.0.0.1 failed: client certificate revoked" "$tmp/muxd.log" &&
+	grep -q ' login-fail .*user=alice .*detail=client%20certificate%20revoked' "$tmp/audit.log"
+t_ok $? "the revoked bundle is refused at login and audited (exit $rc)" ||
+	diag "$tmp/cd-alice3.log" "$tmp/muxd.log" "$tmp/audit.log"
 
-# 14: SIGTERM: exit 0, nothing from the sanitizers.
+# 16: SIGTERM: exit 0, nothing from the sanitizers.
 kill -TERM "$mpid"
 wait "$mpid"
 rc=$?

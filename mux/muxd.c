@@ -85,6 +85,7 @@ struct rsess {
 	bool rx_held;		/* on_packet said -ENOBUFS: kick when drained */
 	bool in_emit;		/* inside the core's emit: no calls back into it */
 	bool writable_later;	/* on_writable came during emit: run from the loop */
+	bool draining;		/* in tun_on_writable (a nested call returns) */
 	bool dead;		/* the core ended it: close from the loop */
 	bool cert;		/* logged in with a certificate (fpr valid) */
 	uint8_t fpr[AUTHDB_FPR_LEN];
@@ -797,13 +798,18 @@ static void tun_on_writable(void *user, struct tun_session *ts)
 		loop_timer_arm(r->d->rreap, 0);
 		return;
 	}
+	if (r->draining)
+		return;
+	r->draining = true;
 	while ((p = pktq_pop(&r->outq))) {
 		if (tun_session_send(ts, p->data, p->len) == -ENOBUFS) {
 			pktq_requeue(&r->outq, p);
+			r->draining = false;
 			return;
 		}
 		pkt_free(p);
 	}
+	r->draining = false;
 	if (r->rx_held) {
 		r->rx_held = false;
 		tun_session_rx_kick(ts);

@@ -18,7 +18,7 @@ muxd=$build/mux/bgw-muxd
 adb=$build/authdb/bgw-authdb
 cd_bin=$build/cdclient/bgw-cdclient
 host="timeout 60 python3 $src/tests/cd_host.py"
-N=16
+N=17
 echo "1..$N"
 
 skip_all() {
@@ -66,7 +66,9 @@ pw='k9#Vm2!qLz7p-Tx5'
 	A user add alice &&
 	A user add bob &&
 	A user add carol &&
+	A user add dave &&
 	printf '%s\n' "$pw" | A passwd --stdin bob &&
+	printf '%s\n' "$pw" | A passwd --stdin dave &&
 	A ca init --dir "$tmp/etc" --ip 127.0.0.1 &&
 	A cert issue alice --dir "$tmp/etc" --server "127.0.0.1:$port" --out "$tmp/alice.bundle" &&
 	A allow alice 10:B6:00:00:00:04 public &&
@@ -89,7 +91,7 @@ scram-secret $tmp/etc/scram.secret
 audit-log $tmp/audit.log
 resume-time 3
 authdb $tmp/etc/authdb
-max-sessions 4
+max-sessions 3
 EOT
 
 # 1-2: -t checks the tunnel's files.
@@ -197,6 +199,24 @@ pids="$pids $cda2"
 wait_for 30 grep -q "logged in as alice" "$tmp/cd-alice2.log" &&
 	$host --unix "$tmp/alice2.sock" init >"$tmp/h-alice2.out" 2>&1
 t_ok $? "alice logs in again after her session ended" || diag "$tmp/cd-alice2.log" "$tmp/h-alice2.out"
+
+# max-sessions 3 is shared with the local listener: with carol holding a
+# local session beside alice and bob, a further tunnel login (which the
+# tunnel itself would take: 2 of its 3) is refused by muxd with a reason.
+$host --unix "$tmp/muxd.sock" init sleep:55 >"$tmp/h-carol2.out" 2>&1 &
+hc=$!
+pids="$pids $hc"
+wait_for 10 grep -q '^init=ok$' "$tmp/h-carol2.out"
+"$cd_bin" -f -v --server "127.0.0.1:$port" --user dave --ca "$tmp/etc/ca.crt" \
+	--password-file "$tmp/bob.pw" --expose "unix:$tmp/dave.sock" >"$tmp/cd-dave.log" 2>&1 &
+cdb2=$!
+pids="$pids $cdb2"
+wait_for 50 grep -q "tunnel session for dave from .* refused: no session available" "$tmp/muxd.log" &&
+	wait_for 10 grep -q "session refused by the server" "$tmp/cd-dave.log"
+t_ok $? "a tunnel login beyond max-sessions is refused with a reason" ||
+	diag "$tmp/muxd.log" "$tmp/cd-dave.log"
+kill "$cdb2" "$hc" 2>/dev/null
+wait "$cdb2" "$hc" 2>/dev/null
 { A cert revoke --user alice && A user disable bob; } >>"$tmp/admin.log" 2>&1
 kill -HUP "$mpid"
 wait_for 20 grep -q "tunnel session [0-9]* (alice): client certificate revoked after the authdb reload" "$tmp/muxd.log" &&

@@ -1,0 +1,10 @@
+# tests/bench/: the benchmark suite (issue 9). Not part of `make check`:
+# tests/bench/run builds what it needs and runs every figure; the results
+# and the command are in doc/performance.md.
+noinst_PROGRAMS += tests/bench/bgw-bench
+tests_bench_bgw_bench_SOURCES = tests/bench/bgw-bench.c
+tests_bench_bgw_bench_CFLAGS = $(AM_CFLAGS) $(TUNNEL_CFLAGS)
+tests_bench_bgw_bench_LDADD = $(TUNNEL_LIBS)
+
+EXTRA_DIST += tests/bench/run
+dist_doc_DATA += doc/performance.md

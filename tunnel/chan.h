@@ -165,7 +165,10 @@ int tun_tlisten_new(struct tun_tlisten **out, const struct tun_listen_cfg *cfg);
 void tun_tlisten_free(struct tun_tlisten *tl);
 uint16_t tun_tlisten_port(const struct tun_tlisten *tl);
 
-/* Client channels: resolve, connect and start the handshake. */
+/*
+ * Client channels: resolve, connect and start the handshake. *out is set
+ * before the start, because ops->up may run inside this call.
+ */
 int tun_dtls_connect(struct tun_chan **out, const struct tun_listen_cfg *cfg);
 int tun_tls_connect(struct tun_chan **out, const struct tun_listen_cfg *cfg);
 

@@ -373,13 +373,20 @@ static int client_connect(struct tun_chan **out, const struct tun_listen_cfg *cf
 	}
 	memcpy(&ch->addr, &addr, alen);
 	ch->alen = alen;
+	/*
+	 * Published before the start: on loopback the server can answer
+	 * every flight before GnuTLS gives up polling, so the handshake may
+	 * complete, and ops->up run, inside tun_chan_start(); the owner must
+	 * already know its channel then.
+	 */
+	*out = ch;
 	ret = tun_chan_start(ch);
 	if (ret < 0) {
+		*out = NULL;
 		ch->ops = NULL;
 		tun_chan_close(ch);
 		return ret;
 	}
-	*out = ch;
 	return 0;
 }
 

@@ -9,6 +9,8 @@
 
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -270,9 +272,18 @@ int tun_chan_new(struct tun_chan **out, struct loop *l, struct tun_creds *cr,
 	if (!ch->timer || !ch->reap)
 		goto fail;
 	if (kind == TUN_CHAN_STREAM) {
+		int one = 1;
+
 		ch->inbuf = malloc(TUN_STREAM_INBUF);
 		if (!ch->inbuf)
 			goto fail;
+		/*
+		 * HCI is small request/response records: Nagle's algorithm
+		 * would hold one back until the previous is acknowledged,
+		 * and delayed ACKs make that tens of milliseconds (the
+		 * TLS/TCP rows of doc/performance.md showed ~88 ms).
+		 */
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	}
 	flags = (ch->server ? GNUTLS_SERVER : GNUTLS_CLIENT) | GNUTLS_NONBLOCK |
 		GNUTLS_NO_TICKETS;

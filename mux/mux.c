@@ -173,6 +173,15 @@ static bool may_access(const struct mux *m, const struct mux_session *s,
 	return m->pol.may_access(s->user, a, type, m->pol.ctx);
 }
 
+/* Tell the owner (audit) of an ACL refusal, rate-limited per session. */
+static void sess_denied(struct mux *m, struct mux_session *s,
+			const struct bdaddr *a, uint8_t type, uint16_t op)
+{
+	s->denials++;
+	if (m->pol.denied && (s->denials <= 16 || s->denials % 1024 == 0))
+		m->pol.denied(s->user, a, type, op, m->pol.ctx);
+}
+
 static bool user_is_admin(const struct mux *m, const char *user)
 {
 	return m->pol.is_admin && m->pol.is_admin(user, m->pol.ctx);
@@ -1054,6 +1063,7 @@ static int cmd_process(struct mux *m, struct mux_session *s, const uint8_t *h4,
 		if (!may_access(m, s, &a, BDADDR_PUBLIC)) {
 			sess_refuse(s, LOG_INFO, "0x%04x to a device it may not access refused",
 				    op);
+			sess_denied(m, s, &a, BDADDR_PUBLIC, op);
 			reply_cs(s, op, HCI_ST_REJ_BAD_ADDR);
 			return R_DONE;
 		}
@@ -1076,6 +1086,7 @@ static int cmd_process(struct mux *m, struct mux_session *s, const uint8_t *h4,
 		}
 		if (!may_access(m, s, &a, map_addr_type(p[5]))) {
 			sess_refuse(s, LOG_INFO, "LE connection to a device it may not access refused");
+			sess_denied(m, s, &a, map_addr_type(p[5]), op);
 			reply_cs(s, op, HCI_ST_REJ_BAD_ADDR);
 			return R_DONE;
 		}

@@ -98,6 +98,7 @@ struct mux_session {
 	bool stalled;
 	unsigned dropped;
 	unsigned refusals;	/* refused packets/commands, for log rate limiting */
+	unsigned denials;	/* ACL refusals, for audit rate limiting */
 	mux_emit_fn emit;
 	void *emit_user;
 

@@ -35,6 +35,7 @@
 #include "authdb.h"
 #include "conf.h"
 #include "hci.h"
+#include "hci_names.h"
 #include "log.h"
 #include "loop.h"
 #include "mux.h"
@@ -154,6 +155,8 @@ static bool pol_may_access(const char *user, const struct bdaddr *a, uint8_t typ
 
 static void audit(struct muxd *d, enum audit_event ev, const char *user,
 		  const char *src, const char *detail);
+static void pol_denied(const char *user, const struct bdaddr *a, uint8_t type,
+		       uint16_t opcode, void *ctx);
 
 static int load_authdb(struct muxd *d)
 {
@@ -566,6 +569,27 @@ static void audit(struct muxd *d, enum audit_event ev, const char *user,
 	if (r < 0)
 		log_err("audit log %s: %s: %s", d->conf.audit_log,
 			audit_event_name(ev), strerror(-r));
+}
+
+/* An ACL refusal by the core: one audit record (the core rate-limits). */
+static void pol_denied(const char *user, const struct bdaddr *a, uint8_t type,
+		       uint16_t opcode, void *ctx)
+{
+	struct muxd *d = ctx;
+	char rd[BDADDR_STRLEN + 8], detail[64];
+	struct audit_fields f = { .user = user, .rd = rd, .detail = detail, .uid = -1 };
+	const char *name = hcistr_opcode(opcode);
+	int r;
+
+	bdaddr_fmt(a, rd);
+	strcat(rd, type == BDADDR_RANDOM ? " random" : " public");
+	snprintf(detail, sizeof(detail), "%s", name ? name : "command");
+	if (!d->audit)
+		return;
+	r = audit_append(d->audit, AUDIT_ACL_DENY, &f);
+	if (r < 0)
+		log_err("audit log %s: %s: %s", d->conf.audit_log,
+			audit_event_name(AUDIT_ACL_DENY), strerror(-r));
 }
 
 /* Both limiters must allow the attempt (authdb/ratelimit.h). */
@@ -989,7 +1013,9 @@ int main(int argc, char **argv)
 {
 	struct muxd d;
 	struct mux_config mcfg;
-	struct mux_policy pol = { pol_is_user, pol_is_admin, pol_may_access, NULL };
+	struct mux_policy pol = {
+		pol_is_user, pol_is_admin, pol_may_access, pol_denied, NULL
+	};
 	struct mux_ops ops = { ctrl_send, ctrl_failed, session_dead, NULL };
 	bool foreground = false, debug = false, test = false;
 	char err[600];

@@ -28,6 +28,14 @@ struct mux_policy {
 	/* May see (inquiry, advertising, names) and connect to this remote device. */
 	bool (*may_access)(const char *user, const struct bdaddr *addr,
 			   uint8_t addr_type, void *ctx);
+	/*
+	 * A command (opcode) to a device the user may not access was refused
+	 * (for the audit log). Called for a session's first 16 refusals,
+	 * then one in 1024, so a hostile host cannot flood the log. May be
+	 * NULL.
+	 */
+	void (*denied)(const char *user, const struct bdaddr *addr,
+		       uint8_t addr_type, uint16_t opcode, void *ctx);
 	void *ctx;
 };
 

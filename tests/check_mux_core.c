@@ -85,8 +85,21 @@ static bool pol_may_access(const char *user, const struct bdaddr *a, uint8_t typ
 	return false;
 }
 
+/* What the core reported for the audit log. */
+static unsigned denied_calls;
+static uint16_t denied_last_op;
+static struct bdaddr denied_last_addr;
+
+static void pol_denied(const char *user, const struct bdaddr *a, uint8_t type,
+		       uint16_t opcode, void *ctx)
+{
+	denied_calls++;
+	denied_last_op = opcode;
+	denied_last_addr = *a;
+}
+
 static const struct mux_policy test_policy = {
-	pol_is_user, pol_is_admin, pol_may_access, NULL
+	pol_is_user, pol_is_admin, pol_may_access, pol_denied, NULL
 };
 
 static struct loop *lp;
@@ -732,6 +745,7 @@ START_TEST(forbidden_connect_refused_not_forwarded)
 	host_start(&a, "alice");
 	host_init(&a);
 	base = tc->ncmds;
+	denied_calls = 0;
 	tbdaddr(&rd, 3);	/* bob's, not alice's */
 	memcpy(p, rd.b, 6);
 	host_send(&a, HCI_OP_CREATE_CONN, p, 13);
@@ -752,10 +766,15 @@ START_TEST(forbidden_connect_refused_not_forwarded)
 	ck_assert_uint_eq(tctl_count(tc, HCI_OP_CREATE_CONN, base), 0);
 	ck_assert_uint_eq(tctl_count(tc, HCI_OP_REMOTE_NAME_REQ, base), 0);
 	ck_assert_uint_eq(tctl_count(tc, HCI_OP_LE_CREATE_CONN, base), 0);
-	/* An allowed one goes through, on LE too. */
+	/* Each refusal was reported for the audit log. */
+	ck_assert_uint_eq(denied_calls, 3);
+	ck_assert_uint_eq(denied_last_op, HCI_OP_LE_CREATE_CONN);
+	ck_assert(bdaddr_eq(&denied_last_addr, &rd));
+	/* An allowed one goes through, on LE too, and is not reported. */
 	tbdaddr(&rd, 1);
 	memcpy(p + 6, rd.b, 6);
 	ck_assert_int_eq(host_cmd(&a, HCI_OP_LE_CREATE_CONN, p, 25, NULL), 0);
+	ck_assert_uint_eq(denied_calls, 3);
 	ck_assert_int_eq(host_take(&a, HCI_EV_LE_META, HCI_LE_EV_CONN_COMPLETE, NULL), 19);
 	env_down(hs, 1);
 }

@@ -14,6 +14,10 @@ Steps:
   name:ADDR       Remote Name Request
   lescan:SECS     LE active scan for SECS seconds
   connect:ADDR    Create Connection (BR/EDR) until Connection Complete
+  leconnect:ADDR[/random]  LE Create Connection until LE Connection
+                  Complete; a refusal prints leconnect-refused=STATUS
+  gatt-read:UUID16  ATT Read By Type on the last LE connection; prints
+                  gatt=UUID16 HANDLE VALUE-HEX
   echo            L2CAP echo request on the last connection, await response
   disconnect      Disconnect the last connection
   send-event      write an HCI event (a host must not): expect refusal
@@ -270,6 +274,59 @@ class Host:
                 self.out("echo", pkt[13:].decode("ascii", "replace"))
                 return
         die("no L2CAP echo response")
+
+    def step_leconnect(self, arg):
+        addr, _, kind = arg.partition("/")
+        atype = 1 if kind == "random" else 0
+        # Vol 4 Part E 7.8.12: scan 60 ms / 30 ms, direct peer, interval
+        # 30-50 ms, latency 0, supervision timeout 420 ms.
+        params = struct.pack("<HHBB", 0x0060, 0x0030, 0, atype) + addr_bytes(addr) + \
+            struct.pack("<BHHHHHH", 0, 0x0018, 0x0028, 0, 0x002a, 0, 0)
+        self.cmd(0x200D, params)
+
+        def want(ev):
+            "LE Connection Complete"
+            if ev[1] == 0x0F and struct.unpack_from("<H", ev, 5)[0] == 0x200D:
+                return ev[3] != 0
+            return ev[1] == 0x3E and ev[3] in (0x01, 0x0A)
+        ev = self.wait_event(want, 20.0)
+        if ev[1] == 0x0F:
+            self.out("leconnect-refused", "0x%02x" % ev[3])
+            return
+        if ev[4] != 0:
+            die("LE Connection Complete status 0x%02x" % ev[4])
+        self.handle = struct.unpack_from("<H", ev, 5)[0] & 0x0FFF
+        self.out("leconnected", "0x%04x %s" % (self.handle, addr))
+
+    def step_gatt_read(self, uuid):
+        if self.handle is None:
+            die("gatt-read: no connection")
+        att = struct.pack("<BHHH", 0x08, 0x0001, 0xFFFF, int(uuid, 16))
+        l2 = struct.pack("<HH", len(att), 0x0004) + att
+        # LE data is always "first, non-flushable" (Vol 4 Part E 5.4.2).
+        acl = struct.pack("<BHH", 2, self.handle, len(l2)) + l2
+        err = self.io.write(acl)
+        if err:
+            die("ACL write failed: %s" % os.strerror(err))
+        end = time.monotonic() + 10.0
+        while time.monotonic() < end:
+            pkt = self.io.read(end - time.monotonic())
+            if pkt is None:
+                break
+            if pkt[0] != 2 or len(pkt) < 10:
+                continue
+            cid = struct.unpack_from("<H", pkt, 7)[0]
+            if cid != 0x0004:
+                continue
+            if pkt[9] == 0x01:
+                die("ATT error 0x%02x" % pkt[-1])
+            if pkt[9] == 0x09 and len(pkt) >= 13:
+                n = pkt[10]
+                handle = struct.unpack_from("<H", pkt, 11)[0]
+                value = pkt[13:11 + n]
+                self.out("gatt", "%s 0x%04x %s" % (uuid, handle, value.hex()))
+                return
+        die("no ATT Read By Type response")
 
     def step_disconnect(self):
         self.cmd_status(0x0406, struct.pack("<HB", self.handle, 0x13))

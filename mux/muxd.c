@@ -3,7 +3,7 @@
  * bgw-muxd: owns one physical controller and gives every session a virtual
  * controller of its own (mux/mux.h). This file is the daemon around the
  * core: the configuration, the controller transport with reopen and
- * backoff, the authdb as policy (reloaded on SIGHUP), and the local
+ * backoff, the authdb as policy (reloaded on SIGHUP and when it changes), and the local
  * listener (H4 over a Unix socket, one session per connection, the peer's
  * uid mapped to an authdb user).
  *
@@ -26,6 +26,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <libgen.h>
+#include <limits.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -105,6 +108,9 @@ struct muxd {
 	struct client *clients;
 	unsigned nclients;
 	struct loop_timer *reap;
+	/* The authdb's directory watched: bgw-authdb renames a new file in. */
+	int ifd;
+	struct loop_timer *ireload;
 	/* The tunnel, when configured. */
 	struct tun_server *tun;
 	struct rsess *rsessions;
@@ -997,16 +1003,79 @@ static void on_term(struct loop *l, int signo, void *user)
 	loop_quit(l, 0);
 }
 
-static void on_hup(struct loop *l, int signo, void *user)
+static void reload_authdb(struct muxd *d, const char *why)
 {
-	struct muxd *d = user;
-
-	log_notice("SIGHUP: reloading %s", d->conf.authdb);
+	log_notice("%s: reloading %s", why, d->conf.authdb);
 	if (load_authdb(d) == 0) {
 		audit(d, AUDIT_AUTHDB_RELOAD, NULL, NULL, "ok");
 		tunnel_policy_changed(d);
 		mux_policy_changed(d->mux);
 	}
+}
+
+static void on_hup(struct loop *l, int signo, void *user)
+{
+	reload_authdb(user, "SIGHUP");
+}
+
+static void ireload_fn(struct loop_timer *t, void *user)
+{
+	reload_authdb(user, "authdb changed");
+}
+
+/*
+ * A change of the authdb's name in its directory: bgw-authdb renames a
+ * new file into place (IN_MOVED_TO), an editor may write it in place
+ * (IN_CLOSE_WRITE). Events come in bursts: reload once, 200 ms after the
+ * last, so a file still being written is not read half-way.
+ */
+static void on_inotify(struct loop *l, int fd, uint32_t events, void *user)
+{
+	struct muxd *d = user;
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	char path[PATH_MAX];
+	const char *base;
+	ssize_t n;
+	size_t off;
+	int k;
+
+	snprintf(path, sizeof(path), "%s", d->conf.authdb);
+	base = basename(path);
+	for (k = 0; k < 16; k++) {
+		n = read(fd, buf, sizeof(buf));
+		if (n <= 0)
+			return;
+		for (off = 0; off + sizeof(struct inotify_event) <= (size_t)n;) {
+			const struct inotify_event *ev = (const void *)(buf + off);
+
+			/* The kernel's record: the name fits in ev->len. */
+			if (ev->len && off + sizeof(*ev) + ev->len <= (size_t)n &&
+			    strnlen(ev->name, ev->len) < ev->len &&
+			    !strcmp(ev->name, base))
+				loop_timer_arm(d->ireload, 200000);
+			off += sizeof(*ev) + ev->len;
+		}
+	}
+}
+
+static int watch_authdb(struct muxd *d)
+{
+	char dir[PATH_MAX];
+
+	snprintf(dir, sizeof(dir), "%s", d->conf.authdb);
+	d->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (d->ifd < 0 ||
+	    inotify_add_watch(d->ifd, dirname(dir), IN_MOVED_TO | IN_CLOSE_WRITE) < 0 ||
+	    loop_add_fd(d->l, d->ifd, EPOLLIN, on_inotify, d) < 0) {
+		/* SIGHUP still works: not a reason to refuse to run. */
+		log_warn("cannot watch %s for changes (%s); reload it with SIGHUP",
+			 d->conf.authdb, strerror(errno));
+		if (d->ifd >= 0)
+			close(d->ifd);
+		d->ifd = -1;
+		return -1;
+	}
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -1056,6 +1125,7 @@ int main(int argc, char **argv)
 	}
 
 	memset(&d, 0, sizeof(d));
+	d.ifd = -1;
 	for (i = 0; i < MUXD_LISTEN_MAX; i++)
 		d.lfd[i] = -1;
 	log_open("bgw-muxd", foreground || test ? LOG_TARGET_STDERR : LOG_TARGET_SYSLOG);
@@ -1094,8 +1164,10 @@ int main(int argc, char **argv)
 	d.mux = mux_new(d.l, &mcfg, &pol, &ops);
 	d.restart = loop_timer_new(d.l, restart_fn, &d);
 	d.reap = loop_timer_new(d.l, reap_fn, &d);
-	if (!d.mux || !d.restart || !d.reap)
+	d.ireload = loop_timer_new(d.l, ireload_fn, &d);
+	if (!d.mux || !d.restart || !d.reap || !d.ireload)
 		goto out;
+	watch_authdb(&d);
 	for (i = 0; i < d.conf.nlisten; i++) {
 		d.lfd[i] = listen_unix(d.conf.listen[i], d.conf.socket_mode);
 		if (d.lfd[i] < 0 || loop_add_fd(d.l, d.lfd[i], EPOLLIN, accept_cb, &d) < 0)
@@ -1130,6 +1202,11 @@ out:
 	}
 	loop_timer_free(d.restart);
 	loop_timer_free(d.reap);
+	loop_timer_free(d.ireload);
+	if (d.ifd >= 0) {
+		loop_del_fd(d.l, d.ifd);
+		close(d.ifd);
+	}
 	loop_free(d.l);
 	authdb_free(d.db);
 	log_close();

@@ -7,7 +7,7 @@
 # (bgw-sim --unix standing in for btvirt -s) dropping and coming back.
 . "${BGW_SRCDIR:-.}/tests/lib.sh"
 
-echo "1..13"
+echo "1..14"
 muxd="$BGW_BUILDDIR/mux/bgw-muxd"
 client="$BGW_BUILDDIR/tests/sim-client"
 if [ "$(id -u)" != 0 ] || ! command -v setpriv >/dev/null 2>&1; then
@@ -97,6 +97,23 @@ cp "$tmp/authdb.good" "$tmp/authdb"
 timeout 60 "$client" "$sock" >"$tmp/again.out" 2>&1 &&
 	grep -q "authdb .* refused" "$tmp/log" && kill -0 $pid
 t_ok $? "SIGHUP with a broken authdb keeps the last good table" || sed 's/^/# /' "$tmp/log"
+
+# A new authdb renamed into place (as bgw-authdb writes it) is picked up
+# without a signal: root now has the bulb instead of the speaker.
+sed 's/allow root 10:B6:00:00:00:04/allow root 10:B6:00:00:00:03/' "$tmp/authdb.good" >"$tmp/authdb.tmp"
+chmod 600 "$tmp/authdb.tmp"
+mv "$tmp/authdb.tmp" "$tmp/authdb"
+i=0
+while ! grep -q "authdb changed: reloading" "$tmp/log" && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+sleep 0.5
+timeout 60 "$client" "$sock" >"$tmp/watched.out" 2>&1
+grep -q "authdb changed: reloading" "$tmp/log" &&
+	grep -q "found 10:B6:00:00:00:03" "$tmp/watched.out" &&
+	! grep -q "found 10:B6:00:00:00:04" "$tmp/watched.out"
+t_ok $? "an authdb renamed into place is reloaded without SIGHUP (inotify)" ||
+	sed 's/^/# /' "$tmp/log" "$tmp/watched.out"
+cp "$tmp/authdb.good" "$tmp/authdb"
+sleep 0.5
 
 kill -TERM $pid
 i=0

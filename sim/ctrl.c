@@ -2762,6 +2762,17 @@ static void c_le_al_size(struct sim_ctrl *c, const struct cmd *x)
 	reply_cc(c, x->op, b, 2);
 }
 
+/* The accept-list entry for (type, addr), or -1. */
+static int al_find(const struct sim_ctrl *c, uint8_t type, const struct bdaddr *a)
+{
+	size_t i;
+
+	for (i = 0; i < c->nal; i++)
+		if (c->al[i].type == type && bdaddr_eq(&c->al[i].addr, a))
+			return (int)i;
+	return -1;
+}
+
 static void c_le_al_clear(struct sim_ctrl *c, const struct cmd *x)
 {
 	if (al_busy(c)) {
@@ -2775,7 +2786,6 @@ static void c_le_al_clear(struct sim_ctrl *c, const struct cmd *x)
 static void c_le_al_add(struct sim_ctrl *c, const struct cmd *x)
 {
 	struct bdaddr a;
-	size_t i;
 
 	if (al_busy(c)) {
 		reply_status(c, x->op, HCI_ST_COMMAND_DISALLOWED);
@@ -2786,11 +2796,9 @@ static void c_le_al_add(struct sim_ctrl *c, const struct cmd *x)
 		return;
 	}
 	memcpy(a.b, x->p + 1, 6);
-	for (i = 0; i < c->nal; i++) {
-		if (c->al[i].type == x->p[0] && bdaddr_eq(&c->al[i].addr, &a)) {
-			reply_status(c, x->op, 0);
-			return;
-		}
+	if (al_find(c, x->p[0], &a) >= 0) {
+		reply_status(c, x->op, 0);
+		return;
 	}
 	if (c->nal >= SIM_ACCEPT_LIST) {
 		reply_status(c, x->op, HCI_ST_MEMORY_EXCEEDED);
@@ -2805,7 +2813,7 @@ static void c_le_al_add(struct sim_ctrl *c, const struct cmd *x)
 static void c_le_al_del(struct sim_ctrl *c, const struct cmd *x)
 {
 	struct bdaddr a;
-	size_t i;
+	int i;
 
 	if (al_busy(c)) {
 		reply_status(c, x->op, HCI_ST_COMMAND_DISALLOWED);
@@ -2816,12 +2824,9 @@ static void c_le_al_del(struct sim_ctrl *c, const struct cmd *x)
 		return;
 	}
 	memcpy(a.b, x->p + 1, 6);
-	for (i = 0; i < c->nal; i++) {
-		if (c->al[i].type == x->p[0] && bdaddr_eq(&c->al[i].addr, &a)) {
-			c->al[i] = c->al[--c->nal];
-			break;
-		}
-	}
+	i = al_find(c, x->p[0], &a);
+	if (i >= 0)
+		c->al[i] = c->al[--c->nal];
 	reply_status(c, x->op, 0);
 }
 

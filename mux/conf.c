@@ -205,7 +205,7 @@ int muxd_conf_line(struct muxd_conf *c, const char *line, size_t len,
 	} else if (strcmp(w[0], "max-sessions") == 0) {
 		NEED(2);
 		if (parse_uint(w[1], 1, MUX_MAX_SESSIONS, 10, &v) < 0)
-			return bad(c, err, errlen, "max-sessions must be 1 to 32", w[1]);
+			return bad(c, err, errlen, "max-sessions must be 1 to 64", w[1]);
 		c->max_sessions = (unsigned)v;
 	} else if (strcmp(w[0], "queue-kib") == 0) {
 		NEED(2);

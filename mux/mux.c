@@ -1916,19 +1916,23 @@ static void on_disconn_complete(struct mux *m, const uint8_t *p, uint8_t plen)
 		sess_event(s, HCI_EV_DISCONN_COMPLETE, p, plen);
 }
 
-/* Number Of Completed Packets (7.7.19), split per owner. */
+/*
+ * Number Of Completed Packets (7.7.19), split per owner: one event per
+ * session listing only its own handles.  The owners are noted per entry
+ * (at most 63) rather than building every session's event at once, so the
+ * stack cost does not grow with MUX_MAX_SESSIONS.
+ */
 static void on_nocp(struct mux *m, const uint8_t *p, uint8_t plen)
 {
-	uint8_t out[MUX_MAX_SESSIONS][1 + 4 * 63];
+	struct mux_session *own[63];
+	uint16_t cnts[63];
 	unsigned n, i, j;
 
-	if (plen < 1 || plen != 1u + 4u * p[0]) {
+	if (plen < 1 || plen != 1u + 4u * p[0] || p[0] > 63) {
 		log_warn("controller: malformed Number Of Completed Packets");
 		return;
 	}
 	n = p[0];
-	for (j = 0; j < m->nsess; j++)
-		out[j][0] = 0;
 	for (i = 0; i < n; i++) {
 		uint16_t h = get_le16(p + 1 + 4 * i) & 0x0fff;
 		uint16_t cnt = get_le16(p + 3 + 4 * i);
@@ -1936,6 +1940,8 @@ static void on_nocp(struct mux *m, const uint8_t *p, uint8_t plen)
 		struct mux_pool *pool;
 		uint16_t *used;
 
+		own[i] = NULL;
+		cnts[i] = 0;
 		if (!c)
 			continue;
 		if (cnt > c->inflight)
@@ -1947,24 +1953,29 @@ static void on_nocp(struct mux *m, const uint8_t *p, uint8_t plen)
 			continue;
 		used = sess_used(m, c->owner, c);
 		*used -= cnt < *used ? cnt : *used;
-		for (j = 0; j < m->nsess; j++) {
-			if (m->sess[j] != c->owner)
-				continue;
-			put_le16(&out[j][1 + 4 * out[j][0]], h);
-			put_le16(&out[j][3 + 4 * out[j][0]], cnt);
-			out[j][0]++;
-		}
+		own[i] = c->owner;
+		cnts[i] = cnt;
 	}
 	for (j = 0; j < m->nsess; j++) {
+		struct mux_session *s = m->sess[j];
+		uint8_t out[1 + 4 * 63];
 		uint8_t buf[H4_MAX_CTL_PKT];
 		int len;
 
-		if (!out[j][0] || m->sess[j]->dead)
+		out[0] = 0;
+		for (i = 0; i < n; i++) {
+			if (own[i] != s)
+				continue;
+			put_le16(&out[1 + 4 * out[0]], get_le16(p + 1 + 4 * i) & 0x0fff);
+			put_le16(&out[3 + 4 * out[0]], cnts[i]);
+			out[0]++;
+		}
+		if (!out[0] || s->dead)
 			continue;
 		len = h4_build_evt(buf, sizeof(buf), HCI_EV_NUM_COMP_PKTS,
-				   out[j], 1u + 4u * out[j][0]);
+				   out, 1u + 4u * out[0]);
 		if (len > 0)
-			sess_emit(m->sess[j], buf, (size_t)len, EM_NOCP);
+			sess_emit(s, buf, (size_t)len, EM_NOCP);
 	}
 	drain_acl(m);
 }

@@ -45,7 +45,7 @@
 #include "loop.h"
 #include "policy.h"
 
-#define MUX_MAX_SESSIONS	32	/* hard cap; config max_sessions <= this */
+#define MUX_MAX_SESSIONS	64	/* hard cap; config max_sessions <= this */
 #define MUX_MAX_CONNS		64	/* physical connections tracked */
 #define MUX_SESSION_CMDQ	8	/* commands a session may have queued */
 #define MUX_MAX_DROPPED_EVENTS	8

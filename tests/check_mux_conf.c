@@ -40,6 +40,9 @@ START_TEST(good_file_lines)
 	ck_assert_int_eq(muxd_conf_finish(&c, err, sizeof(err)), 0);
 	ck_assert_str_eq(c.listen[0], "/run/bgw/muxd.sock");
 	ck_assert_uint_eq(c.max_sessions, 8);
+	/* The hard cap (MUX_MAX_SESSIONS) is accepted. */
+	ck_assert_int_eq(line(&c, "max-sessions 64", err), 0);
+	ck_assert_uint_eq(c.max_sessions, 64);
 	ck_assert_uint_eq(c.socket_mode, 0660);
 	ck_assert_uint_eq(c.uidmap[0].uid, 100000);
 	ck_assert_str_eq(c.uidmap[0].user, "livingroom");
@@ -61,7 +64,7 @@ START_TEST(errors_name_the_line)
 		"listen unix:relative",
 		"authdb relative/path",
 		"max-sessions 0",
-		"max-sessions 33",
+		"max-sessions 65",
 		"max-sessions -1",
 		"max-sessions 4x",
 		"queue-kib 1",

@@ -884,6 +884,64 @@ START_TEST(handle_isolation_events_data_nocp)
 }
 END_TEST
 
+/*
+ * The hard cap is 64 sessions (the performance target): all 64 run at once,
+ * the 65th is refused, and one NOCP naming handles of the first and last
+ * sessions is split so each gets only its own.
+ */
+START_TEST(sixty_four_sessions_cap_and_nocp_split)
+{
+	struct host *hs[MUX_MAX_SESSIONS];
+	struct host extra;
+	uint8_t np[9] = { 2 }, ret[256];
+	uint16_t h0, h63;
+	unsigned i;
+
+	ck_assert_uint_eq(MUX_MAX_SESSIONS, 64);
+	env_up(64, 64, 1000);	/* clamped to MUX_MAX_SESSIONS */
+	for (i = 0; i < MUX_MAX_SESSIONS; i++) {
+		hs[i] = malloc(sizeof(*hs[i]));
+		ck_assert_ptr_nonnull(hs[i]);
+		host_start(hs[i], "carol");
+	}
+	memset(&extra, 0, sizeof(extra));
+	ck_assert_ptr_null(mux_session_new(mx, "carol", host_emit, &extra));
+	host_init(hs[0]);
+	host_init(hs[63]);
+	/* Each reports its share: 64 controller buffers over 64 sessions. */
+	ck_assert_int_eq(host_cmd(hs[63], HCI_OP_READ_BUFFER_SIZE, NULL, 0, ret), 0);
+	ck_assert_uint_eq(get_le16(ret + 4), 1);
+	h0 = host_connect(hs[0], 1);
+	h63 = host_connect(hs[63], 4);
+	host_reset_rx(hs[0]);
+	host_reset_rx(hs[63]);
+	put_le16(np + 1, h63);
+	put_le16(np + 3, 1);
+	put_le16(np + 5, h0);
+	put_le16(np + 7, 1);
+	{
+		uint8_t acl[16];
+		int n = h4_build_acl(acl, sizeof(acl), h0, HCI_PB_FIRST_FLUSH, 0, "x", 1);
+
+		ck_assert_int_eq(mux_session_input(hs[0]->s, acl, (size_t)n), 0);
+		n = h4_build_acl(acl, sizeof(acl), h63, HCI_PB_FIRST_FLUSH, 0, "y", 1);
+		ck_assert_int_eq(mux_session_input(hs[63]->s, acl, (size_t)n), 0);
+	}
+	tctl_event(tc, HCI_EV_NUM_COMP_PKTS, np, 9);
+	tctl_pump(tc);
+	ck_assert_int_eq(host_take(hs[0], HCI_EV_NUM_COMP_PKTS, -1, np), 5);
+	ck_assert_uint_eq(np[0], 1);
+	ck_assert_uint_eq(get_le16(np + 1), h0);
+	ck_assert_int_eq(host_take(hs[63], HCI_EV_NUM_COMP_PKTS, -1, np), 5);
+	ck_assert_uint_eq(get_le16(np + 1), h63);
+	for (i = 1; i < 63; i++)
+		ck_assert_uint_eq(host_count(hs[i], HCI_EV_NUM_COMP_PKTS, -1), 0);
+	env_down(hs, MUX_MAX_SESSIONS);
+	for (i = 0; i < MUX_MAX_SESSIONS; i++)
+		free(hs[i]);
+}
+END_TEST
+
 START_TEST(foreign_handle_commands_rejected)
 {
 	struct host a, b;
@@ -1924,6 +1982,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc_core, forbidden_connect_refused_not_forwarded);
 	tcase_add_test(tc_core, le_random_address_programmed_for_its_connection);
 	tcase_add_test(tc_core, handle_isolation_events_data_nocp);
+	tcase_add_test(tc_core, sixty_four_sessions_cap_and_nocp_split);
 	tcase_add_test(tc_core, foreign_handle_commands_rejected);
 	tcase_add_test(tc_core, bdaddr_events_to_owner_keys_private);
 	tcase_add_test(tc_core, incoming_connection_filtered_and_owned);

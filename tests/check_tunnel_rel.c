@@ -347,6 +347,163 @@ START_TEST(rto_floor_and_ceiling)
 }
 END_TEST
 
+/* Give the sender an RTT sample of 100 us (segment 0 acked), then send n. */
+static struct cap *sender_with_rtt(unsigned n, uint64_t t)
+{
+	struct cap *s = cap_new(NULL);
+	struct tun_msg m;
+	unsigned i;
+
+	ck_assert_int_eq(tun_rel_send(s->r, (const uint8_t *)"0", 1, 0), 0);
+	m = ack(1, 128);
+	ck_assert_int_eq(tun_rel_input(s->r, &m, 100), 0);
+	for (i = 0; i < n; i++)
+		ck_assert_int_eq(tun_rel_send(s->r, (const uint8_t *)"x", 1, t), 0);
+	s->nout = 0;
+	return s;
+}
+
+/* The sequence numbers of the HCI messages output since nout was cleared. */
+static size_t sent_seqs(const struct cap *c, uint32_t *seq, size_t cap)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < c->nout && n < cap; i++)
+		if (c->out[i].type == TUN_MSG_HCI)
+			seq[n++] = c->out[i].hci.seq;
+	return n;
+}
+
+/*
+ * Section 6.6: a hole with 3 SACKed segments above it is resent at once,
+ * not after the RTO; with only 2 above it, it is not (reordering); and a
+ * repeated ACK within an RTT does not resend it again.
+ */
+START_TEST(fast_retransmit_on_three_sacks)
+{
+	struct cap *s = sender_with_rtt(5, 1000);	/* segments 1..5 */
+	struct tun_rel_stats st;
+	struct tun_msg m;
+	uint32_t seq[8];
+
+	/* 1 lost; 2 and 3 arrived: two above the hole, not enough. */
+	m = ack(1, 128);
+	m.flags = 0;
+	m.ack.nsack = 1;
+	m.ack.sack[0].start = 2;
+	m.ack.sack[0].end = 4;
+	ck_assert_int_eq(tun_rel_input(s->r, &m, 1300), 0);
+	ck_assert_uint_eq(count_type(s, TUN_MSG_HCI), 0);
+	/* 4 arrived too: three above the hole, 1 is resent alone. */
+	m.ack.sack[0].end = 5;
+	ck_assert_int_eq(tun_rel_input(s->r, &m, 1400), 0);
+	ck_assert_uint_eq(sent_seqs(s, seq, 8), 1);
+	ck_assert_uint_eq(seq[0], 1);
+	/* The same news again (5 arrived) within an RTT: nothing resent. */
+	m.ack.sack[0].end = 6;
+	ck_assert_int_eq(tun_rel_input(s->r, &m, 1450), 0);
+	ck_assert_uint_eq(count_type(s, TUN_MSG_HCI), 1);
+	tun_rel_get_stats(s->r, &st);
+	ck_assert_uint_eq(st.seg_retx, 1);
+	ck_assert_uint_eq(st.seg_probe, 0);
+	/* Far below the 20 ms RTO floor. */
+	ck_assert_uint_eq(st.rto_us, 20000);
+	/* The resent one arrives: everything is acknowledged. */
+	m = ack(6, 128);
+	m.flags = 0;
+	ck_assert_int_eq(tun_rel_input(s->r, &m, 1600), 0);
+	ck_assert(tun_rel_is_idle(s->r));
+	cap_free(s);
+}
+END_TEST
+
+/*
+ * A lone lost segment (a command with nothing after it) has no SACKs to
+ * reveal it: the tail-loss probe resends it after SRTT + max(G, 4 RTTVAR)
+ * = 100 + 1000 us instead of the 20 ms RTO floor, once, without backing
+ * off the RTO; if the probe is lost too, the RTO takes over.
+ */
+START_TEST(tail_loss_probe_before_rto)
+{
+	struct cap *s = sender_with_rtt(1, 5000);	/* segment 1 at 5000 */
+	struct tun_rel_stats st;
+	uint32_t seq[4];
+
+	ck_assert_uint_eq(tun_rel_deadline(s->r), 5000 + 1100);
+	ck_assert_int_eq(tun_rel_tick(s->r, 6099), 0);
+	ck_assert_uint_eq(count_type(s, TUN_MSG_HCI), 0);
+	ck_assert_int_eq(tun_rel_tick(s->r, 6100), 0);
+	ck_assert_uint_eq(sent_seqs(s, seq, 4), 1);
+	ck_assert_uint_eq(seq[0], 1);
+	tun_rel_get_stats(s->r, &st);
+	ck_assert_uint_eq(st.seg_probe, 1);
+	ck_assert_uint_eq(st.seg_retx, 1);
+	ck_assert_uint_eq(st.rto_us, 20000);	/* no backoff for a probe */
+	/* One probe per segment: next is the RTO from the probe. */
+	ck_assert_uint_eq(tun_rel_deadline(s->r), 6100 + 20000);
+	ck_assert_int_eq(tun_rel_tick(s->r, 6100 + 19999), 0);
+	ck_assert_uint_eq(count_type(s, TUN_MSG_HCI), 1);
+	ck_assert_int_eq(tun_rel_tick(s->r, 6100 + 20000), 0);
+	ck_assert_uint_eq(count_type(s, TUN_MSG_HCI), 2);
+	tun_rel_get_stats(s->r, &st);
+	ck_assert_uint_eq(st.seg_probe, 1);
+	ck_assert_uint_eq(st.rto_us, 40000);	/* RFC 6298 5.5 */
+	cap_free(s);
+}
+END_TEST
+
+/* The probe goes for the oldest un-SACKed segment only, one per tick. */
+START_TEST(tail_loss_probe_oldest_hole_only)
+{
+	struct cap *s = sender_with_rtt(3, 5000);	/* segments 1..3 */
+	struct tun_msg m;
+	uint32_t seq[4];
+
+	/* 2 arrived, 1 and 3 did not. */
+	m = ack(1, 128);
+	m.flags = 0;
+	m.ack.nsack = 1;
+	m.ack.sack[0].start = 2;
+	m.ack.sack[0].end = 3;
+	ck_assert_int_eq(tun_rel_input(s->r, &m, 5200), 0);
+	ck_assert_uint_eq(count_type(s, TUN_MSG_HCI), 0);
+	ck_assert_uint_eq(tun_rel_deadline(s->r), 5000 + 1100);
+	ck_assert_int_eq(tun_rel_tick(s->r, 6100), 0);
+	ck_assert_uint_eq(sent_seqs(s, seq, 4), 1);
+	ck_assert_uint_eq(seq[0], 1);
+	/* 1 is acked by now; 3 is the oldest hole and gets its own probe. */
+	m = ack(3, 128);
+	m.flags = 0;
+	ck_assert_int_eq(tun_rel_input(s->r, &m, 6200), 0);
+	ck_assert_uint_eq(tun_rel_deadline(s->r), 5000 + 1100);
+	ck_assert_int_eq(tun_rel_tick(s->r, 6200), 0);
+	ck_assert_uint_eq(sent_seqs(s, seq, 4), 2);
+	ck_assert_uint_eq(seq[1], 3);
+	cap_free(s);
+}
+END_TEST
+
+/* No probe before an RTT sample, nor over TLS (stream mode). */
+START_TEST(no_probe_without_rtt_or_in_stream_mode)
+{
+	struct cap *s = cap_new(NULL);
+	struct tun_rel_stats st;
+
+	ck_assert_int_eq(tun_rel_send(s->r, (const uint8_t *)"a", 1, 0), 0);
+	ck_assert_uint_eq(tun_rel_deadline(s->r), 250000);	/* rto_init */
+	cap_free(s);
+
+	s = sender_with_rtt(1, 5000);
+	tun_rel_set_stream(s->r, true);
+	ck_assert_uint_eq(tun_rel_deadline(s->r), 5000 + 5000000); /* keepalive */
+	ck_assert_int_eq(tun_rel_tick(s->r, 100000), 0);
+	ck_assert_uint_eq(count_type(s, TUN_MSG_HCI), 0);
+	tun_rel_get_stats(s->r, &st);
+	ck_assert_uint_eq(st.seg_probe, 0);
+	cap_free(s);
+}
+END_TEST
+
 START_TEST(flow_control_bounds_the_receiver)
 {
 	struct tun_rel_cfg cfg;
@@ -736,6 +893,10 @@ Suite *test_suite(void)
 	tcase_add_test(tc, bad_acks_refused);
 	tcase_add_test(tc, rto_estimator);
 	tcase_add_test(tc, rto_floor_and_ceiling);
+	tcase_add_test(tc, fast_retransmit_on_three_sacks);
+	tcase_add_test(tc, tail_loss_probe_before_rto);
+	tcase_add_test(tc, tail_loss_probe_oldest_hole_only);
+	tcase_add_test(tc, no_probe_without_rtt_or_in_stream_mode);
 	tcase_add_test(tc, flow_control_bounds_the_receiver);
 	tcase_add_test(tc, keepalive_and_dead_peer);
 	tcase_add_test(tc, stream_mode_and_path_reset);

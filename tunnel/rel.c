@@ -322,7 +322,8 @@ static int rel_on_ack(struct tun_rel *r, const struct tun_msg *m, uint64_t now)
 		for (seq = r->snd_una; seq_lt(seq, r->high_sack); seq++) {
 			struct tun_seg *s = &r->fl[seq % TUN_REL_WND_MAX];
 
-			if (r->high_sack - seq < TUN_REL_DUPTHRESH)
+			/* high_sack - 1 is the highest SACKed segment. */
+			if (r->high_sack - 1 - seq < TUN_REL_DUPTHRESH)
 				break;
 			if (!s->sacked && now - s->sent_us >= r->srtt + 2 * r->rttvar)
 				rel_retransmit(r, seq, now);
@@ -465,15 +466,68 @@ void tun_rel_flush(struct tun_rel *r, uint64_t now)
 	r->last_tx = now;
 }
 
+/*
+ * The probe timeout: the RTO of RFC 6298 without the 20 ms floor, as QUIC's
+ * PTO (RFC 9002 section 6.2, no max_ack_delay: ACKs are never delayed).
+ * 0 when there is no probe to send: over TCP, before the first RTT sample,
+ * or when the floor does not apply (the RTO comes as soon).
+ */
+static uint64_t rel_pto(const struct tun_rel *r)
+{
+	uint64_t var = 4 * r->rttvar, pto;
+
+	if (r->cfg.stream || !r->have_rtt)
+		return 0;
+	if (var < TUN_REL_G_US)
+		var = TUN_REL_G_US;
+	pto = r->srtt + var;
+	return pto < r->rto ? pto : 0;
+}
+
+/*
+ * The segment a tail-loss probe would resend: the oldest un-SACKed one in
+ * the window, if it went out only once. A lone lost command (or the last
+ * ones of a burst) has no later segments whose SACKs would reveal the
+ * loss (section 6.6), so without the probe it waits for the RTO floor.
+ */
+static struct tun_seg *rel_probe_seg(const struct tun_rel *r, uint32_t *seqp)
+{
+	uint32_t seq;
+
+	for (seq = r->snd_una; seq != rel_wnd_end(r); seq++) {
+		const struct tun_seg *s = &r->fl[seq % TUN_REL_WND_MAX];
+
+		if (s->sacked)
+			continue;
+		if (s->tries != 1)
+			return NULL;
+		*seqp = seq;
+		return (struct tun_seg *)s;
+	}
+	return NULL;
+}
+
 int tun_rel_tick(struct tun_rel *r, uint64_t now)
 {
 	uint32_t seq;
+	uint64_t pto = rel_pto(r);
 
 	if (now - r->last_rx >= r->cfg.dead_us)
 		return -ETIMEDOUT;
 	if (!r->cfg.stream) {
 		bool backoff = false;
+		struct tun_seg *ps;
 
+		/*
+		 * One probe per segment, no backoff: a spurious one costs a
+		 * duplicate; a second loss is left to the RTO, which backs
+		 * off.
+		 */
+		ps = pto ? rel_probe_seg(r, &seq) : NULL;
+		if (ps && now - ps->sent_us >= pto) {
+			r->st.seg_probe++;
+			rel_retransmit(r, seq, now);
+		}
 		for (seq = r->snd_una; seq != rel_wnd_end(r); seq++) {
 			struct tun_seg *s = &r->fl[seq % TUN_REL_WND_MAX];
 
@@ -508,6 +562,11 @@ uint64_t tun_rel_deadline(const struct tun_rel *r)
 
 	d = u64_min(d, r->last_tx + r->cfg.keepalive_us);
 	if (!r->cfg.stream) {
+		uint64_t pto = rel_pto(r);
+		const struct tun_seg *ps = pto ? rel_probe_seg(r, &seq) : NULL;
+
+		if (ps)
+			d = u64_min(d, ps->sent_us + pto);
 		for (seq = r->snd_una; seq != rel_wnd_end(r); seq++) {
 			const struct tun_seg *s = &r->fl[seq % TUN_REL_WND_MAX];
 

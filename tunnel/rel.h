@@ -67,7 +67,8 @@ struct tun_rel;
 
 struct tun_rel_stats {
 	uint64_t seg_sent;
-	uint64_t seg_retx;
+	uint64_t seg_retx;	/* all retransmissions, probes included */
+	uint64_t seg_probe;	/* tail-loss probes (before the RTO) */
 	uint64_t seg_rcvd;
 	uint64_t seg_dup;	/* duplicates and out-of-window, dropped */
 	uint64_t pkt_delivered;

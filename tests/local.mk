@@ -46,3 +46,8 @@ EXTRA_DIST += tests/t-man.sh tests/fuzz tests/vm/README.md tests/vm/vm-run tests
 # The family demo behind `./run demo` (tests/demo.sh), kept working.
 TESTS += tests/t-demo.sh
 EXTRA_DIST += tests/t-demo.sh tests/demo.sh
+
+# Hardening proofs (issue 10): faults and abuse against the running
+# daemons, driven by tests/fault_host.py (tests/cd_host.py's steps and more).
+TESTS += tests/t-fault-session.sh
+EXTRA_DIST += tests/t-fault-session.sh tests/fault_host.py

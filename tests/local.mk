@@ -51,3 +51,5 @@ EXTRA_DIST += tests/t-demo.sh tests/demo.sh
 # daemons, driven by tests/fault_host.py (tests/cd_host.py's steps and more).
 TESTS += tests/t-fault-session.sh
 EXTRA_DIST += tests/t-fault-session.sh tests/fault_host.py
+TESTS += tests/t-fault-controller.sh tests/t-abuse-cd.sh
+EXTRA_DIST += tests/t-fault-controller.sh tests/t-abuse-cd.sh

@@ -124,7 +124,8 @@ sed 's/^allow nobody 10:B6:00:00:00:03 public$/&\nallow nobody 10:B6:00:00:00:04
 	"$tmp/authdb.good" >"$tmp/authdb.tmp"
 chmod 600 "$tmp/authdb.tmp"
 mv "$tmp/authdb.tmp" "$tmp/authdb"
-wait_for 10 test "$(grep -c "authdb changed: reloading" "$tmp/log")" -gt "$n0"
+reloaded() { [ "$(grep -c "authdb changed: reloading" "$tmp/log")" -gt "$n0" ]; }
+wait_for 10 reloaded
 sleep 0.5
 as_nobody timeout 60 $fh --unix "$tmp/muxd.sock" init inquiry >"$tmp/new.out" 2>&1 &&
 	grep -qx 'inquiry=10:B6:00:00:00:03 10:B6:00:00:00:04' "$tmp/new.out"

@@ -90,6 +90,16 @@ struct mux {
 	uint8_t p_rand[6];
 	bool p_adv;
 	struct mux_session *adv_owner;
+	/*
+	 * Accept-list initiation (doc: "Connecting through the accept
+	 * list"): the physical list, and one LE Create Connection with
+	 * filter policy 1 over it on behalf of the member sessions.
+	 */
+	unsigned p_al_max;	/* usable physical entries (read at init) */
+	struct mux_al_ent p_al[MUX_P_AL_MAX];
+	unsigned p_al_n;
+	bool al_phys;		/* our initiation sent and not yet ended */
+	bool al_cancel_sent;	/* our cancel sent; its LE Conn Complete due */
 	bool inq_active;
 	bool inq_cancelling;
 	/* Responses of the running inquiry, replayed to sessions that join it. */
@@ -660,6 +670,8 @@ static void sess_defaults(struct mux_session *s)
 	s->scan_en = false;
 	s->scan_dup = false;
 	s->al_n = 0;
+	s->al_init = false;
+	s->al_member = false;
 	s->inquiring = false;
 	s->inq_seen_n = 0;
 	s->le_seen_n = 0;
@@ -754,6 +766,65 @@ static bool al_has(const struct mux_session *s, uint8_t type, const struct bdadd
 	return false;
 }
 
+/*
+ * An LE connection attempt of s ended without a link: LE (Enhanced)
+ * Connection Complete with status st, in the format its LE event mask
+ * asks for (Vol 4 Part E 7.7.65.1 / 7.7.65.10).
+ */
+static void sess_le_conn_failed(struct mux_session *s, uint8_t st, uint8_t ptype,
+				const uint8_t *peer)
+{
+	uint8_t ev[30];
+
+	memset(ev, 0, sizeof(ev));
+	ev[0] = st;
+	ev[4] = ptype;
+	memcpy(ev + 5, peer, 6);
+	if (sess_wants(s, HCI_EV_LE_META, HCI_LE_EV_ENH_CONN_COMPLETE))
+		sess_le_event(s, HCI_LE_EV_ENH_CONN_COMPLETE, ev, 30);
+	else
+		sess_le_event(s, HCI_LE_EV_CONN_COMPLETE, ev, 18);
+}
+
+/* Scan and connection parameters of LE Create Connection (7.8.12). */
+static bool le_conn_params_ok(const uint8_t *p)
+{
+	uint16_t si = get_le16(p), sw = get_le16(p + 2);
+	uint16_t mn = get_le16(p + 13), mx = get_le16(p + 15);
+	uint16_t lat = get_le16(p + 17), to = get_le16(p + 19);
+
+	if (si < 4 || si > 0x4000 || sw < 4 || sw > si)
+		return false;
+	if (mn < 6 || mx > 0x0c80 || mn > mx || lat > 0x01f3 || to < 0x0a || to > 0x0c80)
+		return false;
+	/* Supervision timeout (10 ms) > (1 + latency) * interval * 2 (1.25 ms). */
+	return (uint32_t)to * 4 > (1u + lat) * mx;
+}
+
+/*
+ * LE Create Connection with Initiator_Filter_Policy 1: the session waits
+ * for a connection to any entry of its own virtual accept list. Nothing is
+ * sent here; reconcile() runs one physical initiation over the union of
+ * the waiting sessions' allowed entries.
+ */
+static void al_connect_start(struct mux *m, struct mux_session *s, const uint8_t *p)
+{
+	if (!m->p_al_max) {
+		/* No physical accept list to initiate over. */
+		reply_cs(s, HCI_OP_LE_CREATE_CONN, HCI_ST_UNSUPPORTED_FEATURE);
+		return;
+	}
+	if (p[12] > 1 || !le_conn_params_ok(p)) {
+		/* Own types 2/3 need LL privacy, which is not offered. */
+		reply_cs(s, HCI_OP_LE_CREATE_CONN, HCI_ST_INVALID_PARAMETERS);
+		return;
+	}
+	memcpy(s->al_params, p, 25);
+	s->al_init = true;
+	s->al_member = false;
+	reply_cs(s, HCI_OP_LE_CREATE_CONN, 0);
+}
+
 /* Returns R_DONE, or R_WAIT/R_SENT for LE Create Connection Cancel. */
 static int virt_cmd(struct mux *m, struct mux_session *s, const struct mux_cmd_def *d,
 		    const uint8_t *h4, size_t len, bool may_send)
@@ -764,6 +835,13 @@ static int virt_cmd(struct mux *m, struct mux_session *s, const struct mux_cmd_d
 	struct bdaddr a;
 
 	memset(ret, 0, sizeof(ret));
+	/* The accept list is not changed while its initiation uses it (7.8.15-17). */
+	if (s->al_init && (op == HCI_OP_LE_CLEAR_ACCEPT_LIST ||
+			   op == HCI_OP_LE_ADD_TO_ACCEPT_LIST ||
+			   op == HCI_OP_LE_DEL_FROM_ACCEPT_LIST)) {
+		reply_status_only(s, op, HCI_ST_COMMAND_DISALLOWED);
+		return R_DONE;
+	}
 	switch (op) {
 	case HCI_OP_SET_EVENT_MASK:
 		memcpy(s->evmask, p, 8);
@@ -844,6 +922,21 @@ static int virt_cmd(struct mux *m, struct mux_session *s, const struct mux_cmd_d
 		s->scan_dup = p[1];
 		break;
 	case HCI_OP_LE_CREATE_CONN_CANCEL:
+		if (s->al_init) {
+			/*
+			 * Only this session's part ends: Command Complete, then
+			 * the LE Connection Complete with Unknown Connection
+			 * Identifier a controller sends (7.8.13). The physical
+			 * initiation is re-issued without its entries.
+			 */
+			s->al_init = false;
+			s->al_member = false;
+			reply_status_only(s, op, 0);
+			sess_le_conn_failed(s, HCI_ST_UNKNOWN_CONN_ID, s->al_params[5] & 0x01,
+					    s->al_params + 6);
+			reconcile(m);
+			return R_DONE;
+		}
 		if (!pend_find_sess(m, P_LE_OUT, NULL, s)) {
 			reply_status_only(s, op, HCI_ST_COMMAND_DISALLOWED);
 			return R_DONE;
@@ -1079,9 +1172,24 @@ static int cmd_process(struct mux *m, struct mux_session *s, const uint8_t *h4,
 		break;
 	case MK_LE_CONNECT:
 		a = addr_at(p + 6);
-		if (p[4] != 0) {
-			/* Initiator filter policy over the accept list: not yet. */
-			reply_cs(s, op, HCI_ST_UNSUPPORTED_FEATURE);
+		/* One initiation per virtual controller (Vol 6 Part B 4.5). */
+		if (s->al_init || pend_find_sess(m, P_LE_OUT, NULL, s)) {
+			reply_cs(s, op, HCI_ST_COMMAND_DISALLOWED);
+			return R_DONE;
+		}
+		if (p[4] > 1) {
+			reply_cs(s, op, HCI_ST_INVALID_PARAMETERS);
+			return R_DONE;
+		}
+		if (p[4] == 1) {
+			if (!m->up) {
+				reply_cs(s, op, HCI_ST_HARDWARE_FAILURE);
+				return R_DONE;
+			}
+			if (!m->ready)
+				return R_WAIT;
+			al_connect_start(m, s, p);
+			reconcile(m);
 			return R_DONE;
 		}
 		if (!may_access(m, s, &a, map_addr_type(p[5]))) {
@@ -1094,6 +1202,15 @@ static int cmd_process(struct mux *m, struct mux_session *s, const uint8_t *h4,
 		if (pend_find(m, P_LE_OUT, NULL) || !pend_has_room(m)) {
 			reply_cs(s, op, HCI_ST_COMMAND_DISALLOWED);
 			return R_DONE;
+		}
+		/*
+		 * A direct connection goes before the accept-list initiation,
+		 * which waits indefinitely: reconcile() cancels it (the
+		 * waiting sessions see nothing) and re-issues it afterwards.
+		 */
+		if (m->al_phys || outst_find(m, HCI_OP_LE_CREATE_CONN)) {
+			reconcile(m);
+			return R_WAIT;
 		}
 		break;
 	case MK_INQ:
@@ -1216,6 +1333,7 @@ static const struct init_step init_steps[] = {
 	{ HCI_OP_LE_READ_BUFFER_SIZE, IS_READ, 0, { 0 } },
 	{ HCI_OP_LE_READ_LOCAL_FEATURES, IS_READ, 0, { 0 } },
 	{ HCI_OP_LE_READ_SUPPORTED_STATES, IS_READ, 0, { 0 } },
+	{ HCI_OP_LE_READ_ACCEPT_LIST_SIZE, IS_READ, 0, { 0 } },
 	{ HCI_OP_READ_NUM_SUPPORTED_IAC, IS_READ, 0, { 0 } },
 	{ HCI_OP_READ_LOCAL_NAME, IS_READ, 0, { 0 } },
 	{ HCI_OP_READ_CLASS_OF_DEV, IS_READ, 0, { 0 } },
@@ -1249,6 +1367,7 @@ static bool init_step_wanted(const struct mux *m, const struct init_step *st)
 	case HCI_OP_LE_READ_BUFFER_SIZE:
 	case HCI_OP_LE_READ_LOCAL_FEATURES:
 	case HCI_OP_LE_READ_SUPPORTED_STATES:
+	case HCI_OP_LE_READ_ACCEPT_LIST_SIZE:
 	case HCI_OP_LE_READ_ADV_TX_POWER:
 	case HCI_OP_LE_READ_MAX_DATA_LEN:
 	case HCI_OP_LE_READ_TX_POWER:
@@ -1421,6 +1540,8 @@ static void init_done(struct mux *m, uint16_t op, uint8_t status,
 			memcpy(m->phys_cmds, ret + 1, 64);
 		if (op == HCI_OP_READ_LOCAL_EXT_FEATURES && st->p[0] == 1)
 			m->max_page = ret[2];
+		if (op == HCI_OP_LE_READ_ACCEPT_LIST_SIZE && rlen >= 2)
+			m->p_al_max = ret[1] < MUX_P_AL_MAX ? ret[1] : MUX_P_AL_MAX;
 	}
 	m->init_step++;
 }
@@ -1456,6 +1577,213 @@ static void desired_scan_params(struct mux *m, uint8_t out[7], bool *any)
 	put_le16(out + 3, win);
 	out[5] = 0x00;	/* own address: public (doc/virtual-controller.md) */
 	out[6] = 0x00;	/* every report; each session's filter is applied by the mux */
+}
+
+/* ------------------------------------------------------------------ */
+/* Connecting through the accept list (LE Create Connection, policy 1) */
+
+/* A session's queue starts with a direct LE Create Connection. */
+static bool direct_le_waiting(const struct mux *m)
+{
+	unsigned i;
+
+	for (i = 0; i < m->nsess; i++) {
+		struct pkt *pk = pktq_peek(&m->sess[i]->cmdq);
+
+		if (pk && pk->len >= 9 && get_le16(pk->data + 1) == HCI_OP_LE_CREATE_CONN &&
+		    pk->data[4 + 4] == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Sessions sharing one physical initiation must connect from the same own
+ * address: a link made from one session's random address is not given to
+ * another that asked for a different one.
+ */
+static bool al_same_own(const struct mux_session *a, const struct mux_session *b)
+{
+	if (a->al_params[12] != b->al_params[12])
+		return false;
+	return !(a->al_params[12] & 0x01) ||
+	       memcmp(a->reg[REG_LE_RAND_ADDR], b->reg[REG_LE_RAND_ADDR], 6) == 0;
+}
+
+static bool al_ent_in(const struct mux_al_ent *tab, unsigned n, const struct mux_al_ent *e)
+{
+	unsigned i;
+
+	for (i = 0; i < n; i++)
+		if (tab[i].type == e->type && bdaddr_eq(&tab[i].a, &e->a))
+			return true;
+	return false;
+}
+
+/*
+ * What the physical initiation should cover: the head is the first waiting
+ * session with an entry its user may access; the group is every waiting
+ * session with the same own address; the list is the union of the group's
+ * accessible entries, as many as the physical list holds. Anonymous
+ * entries (0xff) are never programmed: they name no device to check.
+ */
+static struct mux_session *al_want(struct mux *m, struct mux_al_ent *want, unsigned *n)
+{
+	struct mux_session *head = NULL;
+	unsigned i, j, pass;
+
+	*n = 0;
+	for (pass = 0; pass < 2; pass++) {
+		for (i = 0; i < m->nsess; i++) {
+			struct mux_session *s = m->sess[i];
+
+			if (!s->al_init || s->dead || (head && !al_same_own(head, s)))
+				continue;
+			for (j = 0; j < s->al_n; j++) {
+				const struct mux_al_ent *e = &s->al[j];
+
+				if (e->type > 1 || !may_access(m, s, &e->a, e->type))
+					continue;
+				if (!head) {
+					head = s;
+					break;
+				}
+				if (pass == 1 && *n < m->p_al_max && !al_ent_in(want, *n, e))
+					want[(*n)++] = *e;
+			}
+		}
+		if (!head)
+			return NULL;
+	}
+	return head;
+}
+
+static bool al_covers(struct mux *m, const struct mux_session *s, uint8_t type,
+		      const struct bdaddr *a)
+{
+	return al_has(s, type, a) && may_access(m, s, a, type);
+}
+
+/*
+ * One step of the accept-list initiation towards what the sessions want;
+ * false when a command was sent (the caller stops there). Called from
+ * reconcile() with recon_busy clear.
+ */
+static bool al_reconcile(struct mux *m)
+{
+	struct mux_al_ent want[MUX_P_AL_MAX];
+	struct mux_session *head;
+	unsigned n, i;
+	uint8_t cp[25];
+	bool same;
+
+	head = al_want(m, want, &n);
+	same = n == m->p_al_n;
+	for (i = 0; same && i < n; i++)
+		same = al_ent_in(m->p_al, m->p_al_n, &want[i]);
+	if (m->al_phys) {
+		if (m->al_cancel_sent || outst_find(m, HCI_OP_LE_CREATE_CONN))
+			return true;
+		if (head && same && head->al_member && !direct_le_waiting(m)) {
+			/* Joiners whose entries it already covers are in. */
+			for (i = 0; i < m->nsess; i++) {
+				struct mux_session *s = m->sess[i];
+
+				if (s->al_init && !s->dead && al_same_own(head, s))
+					s->al_member = true;
+			}
+			return true;
+		}
+		if (!can_send(m, HCI_OP_LE_CREATE_CONN_CANCEL))
+			return false;
+		m->al_cancel_sent = true;
+		m->recon_busy = true;
+		ctrl_cmd(m, HCI_OP_LE_CREATE_CONN_CANCEL, NULL, 0, O_RECON);
+		return false;
+	}
+	if (!head || direct_le_waiting(m) || pend_find(m, P_LE_OUT, NULL) ||
+	    outst_find(m, HCI_OP_LE_CREATE_CONN) || outst_find(m, HCI_OP_LE_CREATE_CONN_CANCEL))
+		return true;
+	for (i = 0; i < m->p_al_n; i++) {
+		if (al_ent_in(want, n, &m->p_al[i]))
+			continue;
+		if (!can_send(m, HCI_OP_LE_CLEAR_ACCEPT_LIST))
+			return false;
+		m->recon_busy = true;
+		ctrl_cmd(m, HCI_OP_LE_CLEAR_ACCEPT_LIST, NULL, 0, O_RECON);
+		return false;
+	}
+	for (i = 0; i < n; i++) {
+		uint8_t ap[7];
+
+		if (al_ent_in(m->p_al, m->p_al_n, &want[i]))
+			continue;
+		if (!can_send(m, HCI_OP_LE_ADD_TO_ACCEPT_LIST))
+			return false;
+		ap[0] = want[i].type;
+		memcpy(ap + 1, want[i].a.b, 6);
+		m->recon_busy = true;
+		ctrl_cmd(m, HCI_OP_LE_ADD_TO_ACCEPT_LIST, ap, 7, O_RECON);
+		return false;
+	}
+	if ((head->al_params[12] & 0x01) &&
+	    (!m->p_rand_valid || memcmp(m->p_rand, head->reg[REG_LE_RAND_ADDR], 6))) {
+		if (!can_send(m, HCI_OP_LE_SET_RANDOM_ADDR))
+			return false;
+		m->recon_busy = true;
+		ctrl_cmd(m, HCI_OP_LE_SET_RANDOM_ADDR, head->reg[REG_LE_RAND_ADDR], 6, O_RECON);
+		return false;
+	}
+	if (!can_send(m, HCI_OP_LE_CREATE_CONN))
+		return false;
+	memcpy(cp, head->al_params, 25);
+	cp[4] = 0x01;
+	for (i = 0; i < m->nsess; i++) {
+		struct mux_session *s = m->sess[i];
+
+		s->al_member = s->al_init && !s->dead && al_same_own(head, s);
+	}
+	m->al_phys = true;
+	m->recon_busy = true;
+	ctrl_cmd(m, HCI_OP_LE_CREATE_CONN, cp, 25, O_RECON);
+	return false;
+}
+
+/* The physical accept-list initiation ended (LE Connection Complete). */
+static struct mux_session *al_phys_ended(struct mux *m, uint8_t st, uint8_t type,
+					 const struct bdaddr *a)
+{
+	struct mux_session *got = NULL;
+	unsigned i, k;
+
+	m->al_phys = false;
+	if (st == HCI_ST_UNKNOWN_CONN_ID && m->al_cancel_sent) {
+		/* Our own cancel: the sessions wait on, re-issued by reconcile. */
+		m->al_cancel_sent = false;
+		for (i = 0; i < m->nsess; i++)
+			m->sess[i]->al_member = false;
+		return NULL;
+	}
+	for (k = 0; k < m->nsess; k++) {
+		struct mux_session *s = m->sess[(m->conn_rr + k) % m->nsess];
+
+		if (!s->al_member || !s->al_init || s->dead)
+			continue;
+		if (st) {
+			/* The controller gave up: every member is told, as one would be. */
+			s->al_init = false;
+			sess_le_conn_failed(s, st, s->al_params[5] & 0x01, s->al_params + 6);
+		} else if (!got && al_covers(m, s, type, a)) {
+			got = s;
+		}
+	}
+	if (got) {
+		got->al_init = false;
+		m->conn_rr++;
+	}
+	for (i = 0; i < m->nsess; i++)
+		m->sess[i]->al_member = false;
+	return got;
 }
 
 /*
@@ -1533,6 +1861,8 @@ static void reconcile(struct mux *m)
 
 		RECON(HCI_OP_LE_SET_ADV_ENABLE, &off, 1);
 	}
+	if (le_capable(m))
+		(void)al_reconcile(m);
 #undef RECON
 }
 
@@ -1591,6 +1921,50 @@ static void recon_done(struct mux *m, const struct mux_outst *o, uint8_t status)
 	case HCI_OP_LE_SET_ADV_ENABLE:
 		m->p_adv = false;
 		m->adv_owner = NULL;
+		break;
+	case HCI_OP_LE_CLEAR_ACCEPT_LIST:
+		if (!status)
+			m->p_al_n = 0;
+		else
+			m->p_al_max = 0;	/* unusable: stop programming it */
+		break;
+	case HCI_OP_LE_ADD_TO_ACCEPT_LIST:
+		if (!status && m->p_al_n < MUX_P_AL_MAX) {
+			m->p_al[m->p_al_n].type = o->param[0];
+			m->p_al[m->p_al_n].a = addr_at(o->param + 1);
+			m->p_al_n++;
+		} else {
+			/* Full (or refused): use no more than it took. */
+			m->p_al_max = m->p_al_n;
+		}
+		break;
+	case HCI_OP_LE_SET_RANDOM_ADDR:
+		memcpy(m->p_rand, o->param, 6);
+		m->p_rand_valid = true;
+		break;
+	case HCI_OP_LE_CREATE_CONN:
+		if (status) {
+			/* Refused: the members get the status, not a retry loop. */
+			unsigned i;
+
+			m->al_phys = false;
+			for (i = 0; i < m->nsess; i++) {
+				struct mux_session *s = m->sess[i];
+
+				if (!s->al_member || !s->al_init)
+					continue;
+				s->al_init = false;
+				sess_le_conn_failed(s, status, s->al_params[5] & 0x01,
+						    s->al_params + 6);
+			}
+			for (i = 0; i < m->nsess; i++)
+				m->sess[i]->al_member = false;
+		}
+		break;
+	case HCI_OP_LE_CREATE_CONN_CANCEL:
+		/* Refused: the initiation already ended (its event came first). */
+		if (status)
+			m->al_cancel_sent = false;
 		break;
 	}
 }
@@ -2188,6 +2562,7 @@ static void on_le_conn_complete(struct mux *m, uint8_t sub, const uint8_t *q, si
 	uint8_t legacy[18], enh[30];
 	struct bdaddr a;
 	uint16_t h;
+	bool al = false;
 
 	if ((sub == HCI_LE_EV_CONN_COMPLETE && qlen != 18) ||
 	    (sub == HCI_LE_EV_ENH_CONN_COMPLETE && qlen != 30)) {
@@ -2214,6 +2589,14 @@ static void on_le_conn_complete(struct mux *m, uint8_t sub, const uint8_t *q, si
 		if (pd) {
 			s = pd->s;
 			pd->used = false;
+		} else if (m->al_phys) {
+			/* To a member whose accept list has the peer (and may). */
+			s = al_phys_ended(m, q[0], map_addr_type(q[4]), &a);
+			al = true;
+			if (q[0] != 0) {
+				reconcile(m);
+				return;
+			}
 		}
 	} else if (m->adv_owner && !m->adv_owner->dead &&
 		   may_access(m, m->adv_owner, &a, map_addr_type(q[4]))) {
@@ -2232,12 +2615,15 @@ static void on_le_conn_complete(struct mux *m, uint8_t sub, const uint8_t *q, si
 			return;
 		}
 	}
-	if (!s)
-		return;
-	if (sess_wants(s, HCI_EV_LE_META, HCI_LE_EV_ENH_CONN_COMPLETE))
-		sess_le_event(s, HCI_LE_EV_ENH_CONN_COMPLETE, enh, 30);
-	else
-		sess_le_event(s, HCI_LE_EV_CONN_COMPLETE, legacy, 18);
+	if (s) {
+		if (sess_wants(s, HCI_EV_LE_META, HCI_LE_EV_ENH_CONN_COMPLETE))
+			sess_le_event(s, HCI_LE_EV_ENH_CONN_COMPLETE, enh, 30);
+		else
+			sess_le_event(s, HCI_LE_EV_CONN_COMPLETE, legacy, 18);
+	}
+	/* The sessions still waiting get a new initiation. */
+	if (al)
+		reconcile(m);
 }
 
 static void route_by_handle(struct mux *m, const struct h4_pkt *pkt, uint8_t sub,
@@ -2859,9 +3245,16 @@ static void ctrl_down(struct mux *m)
 	m->adv_owner = NULL;
 	m->inq_active = false;
 	m->inq_cancelling = false;
+	m->p_al_n = 0;
+	m->p_al_max = 0;	/* read again by the init */
+	m->al_phys = false;
+	m->al_cancel_sent = false;
 	for (i = 0; i < m->nsess; i++) {
 		struct mux_session *s = m->sess[i];
 
+		/* The host re-initialises (below); its initiation is gone. */
+		s->al_init = false;
+		s->al_member = false;
 		pktq_clear(&s->aclq);
 		s->acl_used = s->le_used = 0;
 		s->inquiring = false;

@@ -17,6 +17,7 @@
 #define MUX_SEEN_MAX	128	/* per-session duplicate filter entries */
 #define MUX_AL_MAX	8	/* virtual LE Filter Accept List size */
 #define MUX_CACHE_MAX	32
+#define MUX_P_AL_MAX	32	/* physical accept-list entries the mux programs */
 #define MUX_INTQ_MAX	(2 * MUX_MAX_CONNS + 2 * MUX_MAX_PEND)
 
 enum mux_link { LINK_ACL = 1, LINK_SCO, LINK_LE };
@@ -118,6 +119,10 @@ struct mux_session {
 	bool scan_dup;
 	struct mux_al_ent al[MUX_AL_MAX];
 	unsigned al_n;
+	/* LE Create Connection over the accept list (filter policy 1) waiting. */
+	bool al_init;
+	bool al_member;		/* covered by the physical initiation running */
+	uint8_t al_params[25];
 
 	bool inquiring;
 	struct mux_seen inq_seen[MUX_SEEN_MAX];

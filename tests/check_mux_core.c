@@ -814,6 +814,290 @@ START_TEST(le_random_address_programmed_for_its_connection)
 }
 END_TEST
 
+/* Accept-list helpers: entries are test devices (last byte), public. */
+static void host_al_add(struct host *h, uint8_t last)
+{
+	uint8_t p[7] = { 0 };
+	struct bdaddr a;
+
+	tbdaddr(&a, last);
+	memcpy(p + 1, a.b, 6);
+	ck_assert_int_eq(host_cmd(h, HCI_OP_LE_ADD_TO_ACCEPT_LIST, p, 7, NULL), 0);
+}
+
+static void le_create_params(uint8_t p[25], uint8_t policy, uint8_t peer_last, uint8_t own)
+{
+	struct bdaddr a;
+
+	memset(p, 0, 25);
+	put_le16(p, 0x60);
+	put_le16(p + 2, 0x30);
+	p[4] = policy;
+	tbdaddr(&a, peer_last);
+	memcpy(p + 6, a.b, 6);
+	p[12] = own;
+	put_le16(p + 13, 0x18);
+	put_le16(p + 15, 0x28);
+	put_le16(p + 19, 0x2a);
+}
+
+static int host_le_connect_al(struct host *h)
+{
+	uint8_t p[25];
+
+	le_create_params(p, 1, 0, 0);
+	return host_cmd(h, HCI_OP_LE_CREATE_CONN, p, 25, NULL);
+}
+
+/* Take an LE Connection Complete: its status; *peer_last, *handle. */
+static int host_take_le_conn(struct host *h, uint8_t *peer_last, uint16_t *handle)
+{
+	uint8_t ev[40];
+
+	if (host_take(h, HCI_EV_LE_META, HCI_LE_EV_CONN_COMPLETE, ev) < 0)
+		return -1;
+	if (peer_last)
+		*peer_last = ev[1 + 5];
+	if (handle)
+		*handle = get_le16(ev + 1 + 1);
+	return ev[1];
+}
+
+static bool tal(uint8_t last)
+{
+	struct bdaddr a;
+
+	tbdaddr(&a, last);
+	return tctl_al_has(tc, 0, &a);
+}
+
+/*
+ * Two sessions connecting through their accept lists share one physical
+ * initiation over the union of what each may access; the link goes to the
+ * session whose list has the peer, and the others' initiation goes on.
+ */
+START_TEST(le_accept_list_connect_union_and_route)
+{
+	struct host a, b;
+	struct host *hs[] = { &a, &b };
+	struct bdaddr d;
+	uint8_t last;
+	uint16_t h, hh;
+	unsigned base;
+
+	env_up(8, 8, 4);
+	host_start(&a, "alice");
+	host_start(&b, "bob");
+	host_init(&a);
+	host_init(&b);
+	host_al_add(&a, 1);
+	host_al_add(&a, 4);	/* not hers to reach: never programmed */
+	host_al_add(&b, 3);
+	ck_assert_int_eq(host_le_connect_al(&a), 0);
+	ck_assert_int_eq(host_le_connect_al(&b), 0);
+	/* A second initiation from the same host is refused (Vol 6 Part B 4.5). */
+	ck_assert_int_eq(host_le_connect_al(&a), HCI_ST_COMMAND_DISALLOWED);
+	/* Its list is fixed while it initiates (7.8.16). */
+	{
+		uint8_t p[7] = { 0 };
+
+		ck_assert_int_eq(host_cmd(&a, HCI_OP_LE_ADD_TO_ACCEPT_LIST, p, 7, NULL),
+				 HCI_ST_COMMAND_DISALLOWED);
+	}
+	ck_assert(tc->le_connecting && tc->le_al_init);
+	ck_assert(tal(1));
+	ck_assert(tal(3));
+	ck_assert(!tal(4));
+	ck_assert_uint_eq(tc->nal, 2);
+
+	/* Bob's device answers: his link, nothing to alice. */
+	base = tc->ncmds;
+	tbdaddr(&d, 3);
+	h = tctl_le_al_connect(tc, 0, &d);
+	ck_assert_uint_ne(h, 0);
+	tctl_pump(tc);
+	ck_assert_int_eq(host_take_le_conn(&b, &last, &hh), 0);
+	ck_assert_uint_eq(last, 3);
+	ck_assert_uint_eq(hh, h);
+	ck_assert_int_eq(host_take_le_conn(&a, NULL, NULL), -1);
+	/* Re-issued for alice alone, over her entries only. */
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_LE_CREATE_CONN, base), 1);
+	ck_assert(tc->le_connecting && tc->le_al_init);
+	ck_assert(tal(1));
+	ck_assert(!tal(3));
+	tbdaddr(&d, 1);
+	h = tctl_le_al_connect(tc, 0, &d);
+	tctl_pump(tc);
+	ck_assert_int_eq(host_take_le_conn(&a, &last, &hh), 0);
+	ck_assert_uint_eq(last, 1);
+	ck_assert_uint_eq(hh, h);
+	ck_assert(!tc->le_connecting);
+	/* Both own their links: bob may not use alice's handle. */
+	host_own(&a, h);
+	env_down(hs, 2);
+}
+END_TEST
+
+/*
+ * LE Create Connection Cancel from one session ends only its part: it gets
+ * Command Complete then LE Connection Complete 0x02 (7.8.13); the physical
+ * initiation is cancelled and re-issued for the other, which sees nothing.
+ */
+START_TEST(le_accept_list_cancel_only_own_part)
+{
+	struct host a, b;
+	struct host *hs[] = { &a, &b };
+	struct bdaddr d;
+	unsigned base, i;
+	int ia = -1, ib = -1;
+	uint8_t last;
+
+	env_up(8, 8, 4);
+	host_start(&a, "alice");
+	host_start(&b, "bob");
+	host_init(&a);
+	host_init(&b);
+	host_al_add(&a, 1);
+	host_al_add(&b, 3);
+	ck_assert_int_eq(host_le_connect_al(&a), 0);
+	ck_assert_int_eq(host_le_connect_al(&b), 0);
+	host_reset_rx(&a);
+	host_reset_rx(&b);
+	base = tc->ncmds;
+	host_send(&b, HCI_OP_LE_CREATE_CONN_CANCEL, NULL, 0);
+	tctl_pump(tc);
+	/* Command Complete first, then the Connection Complete (0x02). */
+	for (i = 0; i < b.nrx; i++) {
+		if (ia < 0 && is_evt(b.rx[i], HCI_EV_CMD_COMPLETE, -1))
+			ia = (int)i;
+		if (ib < 0 && is_evt(b.rx[i], HCI_EV_LE_META, HCI_LE_EV_CONN_COMPLETE))
+			ib = (int)i;
+	}
+	ck_assert_int_ge(ia, 0);
+	ck_assert_int_gt(ib, ia);
+	ck_assert_int_eq(host_done(&b, HCI_OP_LE_CREATE_CONN_CANCEL, NULL, NULL), 0);
+	ck_assert_int_eq(host_take_le_conn(&b, NULL, NULL), HCI_ST_UNKNOWN_CONN_ID);
+	ck_assert_uint_eq(a.nrx, 0);
+	/* Physically: cancelled, re-issued without bob's entry. */
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_LE_CREATE_CONN_CANCEL, base), 1);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_LE_CREATE_CONN, base), 1);
+	ck_assert(tc->le_connecting && tc->le_al_init);
+	ck_assert(tal(1));
+	ck_assert(!tal(3));
+	/* A second cancel: nothing of its own is pending (7.8.13). */
+	ck_assert_int_eq(host_cmd(&b, HCI_OP_LE_CREATE_CONN_CANCEL, NULL, 0, NULL),
+			 HCI_ST_COMMAND_DISALLOWED);
+	tbdaddr(&d, 1);
+	ck_assert_uint_ne(tctl_le_al_connect(tc, 0, &d), 0);
+	tctl_pump(tc);
+	ck_assert_int_eq(host_take_le_conn(&a, &last, NULL), 0);
+	ck_assert_uint_eq(last, 1);
+	ck_assert_uint_eq(host_count(&b, HCI_EV_LE_META, -1), 0);
+	/* The last waiting session cancels: the physical one stops too. */
+	host_al_add(&b, 3);	/* allowed again: not initiating */
+	ck_assert_int_eq(host_le_connect_al(&b), 0);
+	ck_assert(tc->le_connecting);
+	ck_assert_int_eq(host_cmd(&b, HCI_OP_LE_CREATE_CONN_CANCEL, NULL, 0, NULL), 0);
+	ck_assert_int_eq(host_take_le_conn(&b, NULL, NULL), HCI_ST_UNKNOWN_CONN_ID);
+	ck_assert(!tc->le_connecting);
+	env_down(hs, 2);
+}
+END_TEST
+
+/*
+ * A direct LE Create Connection is not blocked by a session that waits on
+ * its accept list indefinitely: the physical initiation is cancelled (the
+ * waiting session sees nothing), the direct one runs, then it is re-issued.
+ * A peer no waiting session covers (a race) is disconnected, not handed out.
+ */
+START_TEST(le_accept_list_yields_to_direct_connect)
+{
+	struct host a, c;
+	struct host *hs[] = { &a, &c };
+	uint8_t p[25], last;
+	unsigned base;
+	uint16_t h;
+
+	env_up(8, 8, 4);
+	host_start(&a, "alice");
+	host_start(&c, "carol");
+	host_init(&a);
+	host_init(&c);
+	host_al_add(&a, 1);
+	ck_assert_int_eq(host_le_connect_al(&a), 0);
+	ck_assert(tc->le_al_init);
+	host_reset_rx(&a);
+	base = tc->ncmds;
+	le_create_params(p, 0, 4, 0);
+	ck_assert_int_eq(host_cmd(&c, HCI_OP_LE_CREATE_CONN, p, 25, NULL), 0);
+	tctl_pump(tc);
+	ck_assert_int_eq(host_take_le_conn(&c, &last, &h), 0);
+	ck_assert_uint_eq(last, 4);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_LE_CREATE_CONN_CANCEL, base), 1);
+	/* The direct one, then alice's again. */
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_LE_CREATE_CONN, base), 2);
+	ck_assert(tc->le_connecting && tc->le_al_init);
+	ck_assert_uint_eq(a.nrx, 0);
+
+	/* The controller's list holds 1 only; pretend a stale entry matched. */
+	{
+		struct bdaddr d;
+		unsigned before = tctl_count(tc, HCI_OP_DISCONNECT, 0);
+
+		tbdaddr(&d, 2);
+		tc->al[tc->nal].type = 0;
+		tc->al[tc->nal].a = d;
+		tc->nal++;
+		ck_assert_uint_ne(tctl_le_al_connect(tc, 0, &d), 0);
+		tctl_pump(tc);
+		ck_assert_int_eq(host_take_le_conn(&a, NULL, NULL), -1);
+		ck_assert_uint_eq(tctl_count(tc, HCI_OP_DISCONNECT, 0), before + 1);
+		/* Alice still waits: re-issued. */
+		ck_assert(tc->le_connecting && tc->le_al_init);
+	}
+	env_down(hs, 2);
+}
+END_TEST
+
+/*
+ * A session joining a running initiation whose list already covers its
+ * entries is served by it without a re-issue, also after the session that
+ * started it cancels.
+ */
+START_TEST(le_accept_list_joiner_served_without_reissue)
+{
+	struct host a, c;
+	struct host *hs[] = { &a, &c };
+	struct bdaddr d;
+	unsigned base;
+	uint8_t last;
+
+	env_up(8, 8, 4);
+	host_start(&a, "alice");
+	host_start(&c, "carol");
+	host_init(&a);
+	host_init(&c);
+	host_al_add(&a, 1);
+	host_al_add(&c, 1);
+	ck_assert_int_eq(host_le_connect_al(&a), 0);
+	base = tc->ncmds;
+	ck_assert_int_eq(host_le_connect_al(&c), 0);
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_LE_CREATE_CONN_CANCEL, NULL, 0, NULL), 0);
+	ck_assert_int_eq(host_take_le_conn(&a, NULL, NULL), HCI_ST_UNKNOWN_CONN_ID);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_LE_CREATE_CONN, base), 0);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_LE_CREATE_CONN_CANCEL, base), 0);
+	tbdaddr(&d, 1);
+	ck_assert_uint_ne(tctl_le_al_connect(tc, 0, &d), 0);
+	tctl_pump(tc);
+	ck_assert_int_eq(host_take_le_conn(&c, &last, NULL), 0);
+	ck_assert_uint_eq(last, 1);
+	ck_assert_int_eq(host_take_le_conn(&a, NULL, NULL), -1);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_DISCONNECT, base), 0);
+	ck_assert(!tc->le_connecting);
+	env_down(hs, 2);
+}
+END_TEST
+
 START_TEST(handle_isolation_events_data_nocp)
 {
 	struct host a, b;
@@ -1982,6 +2266,10 @@ Suite *test_suite(void)
 	tcase_add_test(tc_core, forbidden_connect_refused_not_forwarded);
 	tcase_add_test(tc_core, le_random_address_programmed_for_its_connection);
 	tcase_add_test(tc_core, handle_isolation_events_data_nocp);
+	tcase_add_test(tc_core, le_accept_list_connect_union_and_route);
+	tcase_add_test(tc_core, le_accept_list_cancel_only_own_part);
+	tcase_add_test(tc_core, le_accept_list_yields_to_direct_connect);
+	tcase_add_test(tc_core, le_accept_list_joiner_served_without_reissue);
 	tcase_add_test(tc_core, sixty_four_sessions_cap_and_nocp_split);
 	tcase_add_test(tc_core, foreign_handle_commands_rejected);
 	tcase_add_test(tc_core, bdaddr_events_to_owner_keys_private);

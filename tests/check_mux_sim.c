@@ -24,7 +24,8 @@
 #include "sim.h"
 
 #define SPEAKER 0x04	/* 10:B6:00:00:00:04, BR/EDR */
-#define BULB	0x03	/* 10:B6:00:00:00:03, BR/EDR */
+#define BULB	0x03	/* 10:B6:00:00:00:03, BR/EDR and LE */
+#define THERMO	0x02	/* 10:B6:00:00:00:02, LE */
 
 static struct loop *lp;
 static struct sim_air *air;
@@ -56,6 +57,12 @@ static bool pol_may_access(const char *user, const struct bdaddr *a, uint8_t typ
 		return bdaddr_eq(a, &sp);
 	if (strcmp(user, "carol") == 0)
 		return bdaddr_eq(a, &sp) || bdaddr_eq(a, &bu);
+	if (strcmp(user, "dave") == 0) {
+		struct bdaddr th;
+
+		rd_addr(&th, THERMO);
+		return bdaddr_eq(a, &th);
+	}
 	return false;
 }
 
@@ -370,6 +377,88 @@ START_TEST(sim_transport_loss_and_recovery)
 }
 END_TEST
 
+static void sim_al_add(struct shost *h, uint8_t last)
+{
+	uint8_t p[7] = { 0 };
+	struct bdaddr a;
+
+	rd_addr(&a, last);
+	memcpy(p + 1, a.b, 6);
+	ck_assert_int_eq(cmd(h, HCI_OP_LE_ADD_TO_ACCEPT_LIST, p, 7, NULL), 0);
+}
+
+static void sim_le_connect_al(struct shost *h)
+{
+	uint8_t p[25] = { 0 };
+
+	put_le16(p, 0x60);
+	put_le16(p + 2, 0x30);
+	p[4] = 0x01;	/* Initiator_Filter_Policy: the accept list */
+	put_le16(p + 13, 0x18);
+	put_le16(p + 15, 0x28);
+	put_le16(p + 19, 0x2a);
+	ck_assert_int_eq(cmd(h, HCI_OP_LE_CREATE_CONN, p, 25, NULL), 0);
+}
+
+/* Wait for LE Connection Complete: the status; *peer_last. */
+static int sim_le_conn_wait(struct shost *h, uint8_t *peer_last)
+{
+	uint8_t b[64];
+	size_t n;
+
+	ck_assert_int_eq(hostdrv_wait_event(h->d, HCI_EV_LE_META, HCI_LE_EV_CONN_COMPLETE,
+					    b, sizeof(b), &n), 0);
+	ck_assert_uint_eq(n, 18);
+	if (peer_last)
+		*peer_last = b[5];
+	return b[0];
+}
+
+/*
+ * bluetoothd's auto-reconnect: LE Create Connection over the accept list,
+ * with the sim's real initiator. Alice lists the bulb and the thermometer
+ * (not hers); dave lists the thermometer. Each gets only its own device;
+ * carol, waiting for a device that never advertises, cancels her part.
+ */
+START_TEST(sim_le_accept_list_connect_each_its_own)
+{
+	struct shost a, d, c;
+	uint8_t last;
+
+	env_up();
+	host_up(&a, "alice");
+	host_up(&d, "dave");
+	host_up(&c, "carol");
+	host_init(&a, NULL);
+	host_init(&d, NULL);
+	host_init(&c, NULL);
+	sim_al_add(&a, BULB);
+	sim_al_add(&a, THERMO);
+	sim_al_add(&d, THERMO);
+	sim_al_add(&c, SPEAKER);	/* BR/EDR only: no LE connection ever */
+	sim_le_connect_al(&c);
+	sim_le_connect_al(&a);
+	sim_le_connect_al(&d);
+	ck_assert_int_eq(sim_le_conn_wait(&a, &last), 0);
+	ck_assert_uint_eq(last, BULB);
+	ck_assert_int_eq(sim_le_conn_wait(&d, &last), 0);
+	ck_assert_uint_eq(last, THERMO);
+	/* Nothing else reached them; carol still waits. */
+	hostdrv_run(a.d, 50);
+	ck_assert(!hostdrv_has_event(a.d, HCI_EV_LE_META, HCI_LE_EV_CONN_COMPLETE));
+	ck_assert(!hostdrv_has_event(c.d, HCI_EV_LE_META, HCI_LE_EV_CONN_COMPLETE));
+	ck_assert_int_eq(cmd(&c, HCI_OP_LE_CREATE_CONN_CANCEL, NULL, 0, NULL), 0);
+	ck_assert_int_eq(sim_le_conn_wait(&c, NULL), HCI_ST_UNKNOWN_CONN_ID);
+	/* And the sim is idle again: a new direct initiation is accepted. */
+	ck_assert_int_eq(cmd(&c, HCI_OP_LE_CREATE_CONN_CANCEL, NULL, 0, NULL),
+			 HCI_ST_COMMAND_DISALLOWED);
+	host_down(&a);
+	host_down(&d);
+	host_down(&c);
+	env_down();
+}
+END_TEST
+
 Suite *test_suite(void)
 {
 	Suite *s = suite_create("mux_sim");
@@ -381,6 +470,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, sim_forbidden_device_refused);
 	tcase_add_test(tc, sim_session_end_disconnects_its_links);
 	tcase_add_test(tc, sim_transport_loss_and_recovery);
+	tcase_add_test(tc, sim_le_accept_list_connect_each_its_own);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	return s;

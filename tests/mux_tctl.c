@@ -309,7 +309,67 @@ static void answer(struct tctl *t, uint16_t op, const uint8_t *p, uint8_t plen)
 		t->le_scan = p[0];
 		st_only(t, op, 0);
 		break;
+	case HCI_OP_LE_READ_ACCEPT_LIST_SIZE:
+		r[1] = 8;
+		cc(t, op, r, 2);
+		break;
+	case HCI_OP_LE_SET_RANDOM_ADDR:
+		memcpy(t->rand_addr, p, 6);
+		st_only(t, op, 0);
+		break;
+	case HCI_OP_LE_CLEAR_ACCEPT_LIST:
+	case HCI_OP_LE_ADD_TO_ACCEPT_LIST:
+	case HCI_OP_LE_DEL_FROM_ACCEPT_LIST: {
+		struct bdaddr a;
+		unsigned i;
+
+		/* Not while the initiation uses the list (7.8.15-17). */
+		if (t->le_connecting && t->le_al_init) {
+			st_only(t, op, HCI_ST_COMMAND_DISALLOWED);
+			t->violations++;
+			break;
+		}
+		if (op == HCI_OP_LE_CLEAR_ACCEPT_LIST) {
+			t->nal = 0;
+			st_only(t, op, 0);
+			break;
+		}
+		memcpy(a.b, p + 1, 6);
+		for (i = 0; i < t->nal; i++)
+			if (t->al[i].type == p[0] && bdaddr_eq(&t->al[i].a, &a))
+				break;
+		if (op == HCI_OP_LE_DEL_FROM_ACCEPT_LIST) {
+			if (i < t->nal)
+				t->al[i] = t->al[--t->nal];
+		} else if (i == t->nal) {
+			if (t->nal == 8) {
+				st_only(t, op, HCI_ST_MEMORY_EXCEEDED);
+				break;
+			}
+			t->al[t->nal].type = p[0];
+			t->al[t->nal].a = a;
+			t->nal++;
+		}
+		st_only(t, op, 0);
+		break;
+	}
 	case HCI_OP_LE_CREATE_CONN:
+		if (t->le_connecting) {
+			cs(t, op, HCI_ST_COMMAND_DISALLOWED);
+			t->violations++;
+			break;
+		}
+		if (p[4] == 1) {
+			/* Over the accept list: waits for tctl_le_al_connect(). */
+			cs(t, op, 0);
+			t->le_connecting = true;
+			t->le_al_init = true;
+			t->le_al_own[0] = p[12];
+			memcpy(t->le_al_own + 1, t->rand_addr, 6);
+			t->le_peer_type = p[5];
+			memcpy(t->le_peer.b, p + 6, 6);
+			break;
+		}
 		cs(t, op, 0);
 		t->le_connecting = true;
 		t->le_peer_type = p[5];
@@ -322,6 +382,7 @@ static void answer(struct tctl *t, uint16_t op, const uint8_t *p, uint8_t plen)
 		if (t->le_connecting)
 			le_conn_complete(t, HCI_ST_UNKNOWN_CONN_ID);
 		t->le_connecting = false;
+		t->le_al_init = false;
 		break;
 	case HCI_OP_LE_RAND:
 		memset(r + 1, 0x5a, 8);
@@ -430,4 +491,30 @@ unsigned tctl_count(const struct tctl *t, uint16_t opcode, unsigned from)
 	for (i = from; i < t->ncmds; i++)
 		n += t->cmds[i] == opcode;
 	return n;
+}
+
+bool tctl_al_has(const struct tctl *t, uint8_t type, const struct bdaddr *a)
+{
+	unsigned i;
+
+	for (i = 0; i < t->nal; i++)
+		if (t->al[i].type == type && bdaddr_eq(&t->al[i].a, a))
+			return true;
+	return false;
+}
+
+uint16_t tctl_le_al_connect(struct tctl *t, uint8_t type, const struct bdaddr *a)
+{
+	uint16_t h = t->next_handle;
+
+	if (!t->le_connecting || !t->le_al_init || !tctl_al_has(t, type, a)) {
+		t->violations++;
+		return 0;
+	}
+	t->le_peer_type = type;
+	t->le_peer = *a;
+	le_conn_complete(t, 0);
+	t->le_connecting = false;
+	t->le_al_init = false;
+	return h;
 }

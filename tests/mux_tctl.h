@@ -42,6 +42,15 @@ struct tctl {
 	bool le_connecting;
 	struct bdaddr le_peer;
 	uint8_t le_peer_type;
+	/* The physical accept list, and an initiation over it (policy 1). */
+	bool le_al_init;
+	uint8_t le_al_own[7];		/* own type + random address it used */
+	uint8_t rand_addr[6];
+	struct {
+		uint8_t type;
+		struct bdaddr a;
+	} al[8];
+	unsigned nal;
 };
 
 struct tctl *tctl_new(uint16_t acl_pkts, uint16_t le_pkts);
@@ -59,6 +68,13 @@ void tctl_inquiry_result(struct tctl *t, const struct bdaddr *a);
 void tctl_adv_report(struct tctl *t, const struct bdaddr *a, uint8_t atype, uint8_t ev);
 void tctl_inquiry_complete(struct tctl *t);
 void tctl_conn_request(struct tctl *t, const struct bdaddr *a);
+/*
+ * The running accept-list initiation connects to (type, a): a violation
+ * if none runs or the list lacks the peer. Returns the handle, 0 if not.
+ */
+uint16_t tctl_le_al_connect(struct tctl *t, uint8_t type, const struct bdaddr *a);
+/* Is (type, a) in the physical accept list? */
+bool tctl_al_has(const struct tctl *t, uint8_t type, const struct bdaddr *a);
 
 /* How many times the controller received opcode since index from. */
 unsigned tctl_count(const struct tctl *t, uint16_t opcode, unsigned from);

@@ -11,6 +11,10 @@
  *                      Completed Packets
  *   inquiry ENDPOINT   Inquiry command to the first Inquiry Result
  *   scale ENDPOINT     C sessions at once doing round trips at a fixed rate
+ *   load tun:HOST:PORT C tunnel sessions as a Linux host would drive them:
+ *                      log in, the kernel's init sequence, LE scanning, an
+ *                      ACL link each (up to --links) with traffic, and
+ *                      round trips at a fixed rate
  *   login HOST:PORT    tunnel login (certificate, SCRAM, resumption)
  *   tun-bridge         a tunnel server whose sessions are H4 streams to a
  *                      controller socket (bgw-sim): the tunnel alone in front
@@ -104,6 +108,7 @@ static double us(uint64_t ns)
 struct watch {
 	const char *label;
 	pid_t pid;
+	bool tree;		/* the process and all its descendants */
 	uint64_t ns0;
 	uint64_t ns1;
 };
@@ -201,6 +206,86 @@ static unsigned long proc_rss_kib(pid_t pid)
 	return kib;
 }
 
+/* pid and its descendants now (at most max), from /proc/N/stat's ppid. */
+static size_t proc_tree(pid_t root, pid_t *out, size_t max)
+{
+	pid_t all[4096], par[4096];
+	size_t nall = 0, n = 0, i, j;
+	struct dirent *de;
+	DIR *d = opendir("/proc");
+
+	if (max == 0)
+		return 0;
+	out[n++] = root;
+	if (!d)
+		return n;
+	while (nall < 4096 && (de = readdir(d))) {
+		char path[64], buf[512], *p;
+		int ppid;
+		ssize_t k;
+		int fd;
+
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%.20s/stat", de->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		k = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (k <= 0)
+			continue;
+		buf[k] = '\0';
+		p = strrchr(buf, ')');
+		if (!p || sscanf(p + 2, "%*c %d", &ppid) != 1)
+			continue;
+		all[nall] = (pid_t)atoi(de->d_name);
+		par[nall++] = (pid_t)ppid;
+	}
+	closedir(d);
+	/* Breadth first: out[] grows as children of its members are found. */
+	for (i = 0; i < n; i++)
+		for (j = 0; j < nall && n < max; j++)
+			if (par[j] == out[i])
+				out[n++] = all[j];
+	return n;
+}
+
+/*
+ * CPU of a watch: for a tree, utime + stime (/proc/PID/stat) summed over
+ * the process tree as it is now; a child that ended in the window is lost.
+ */
+static void watch_cpu(const struct watch *w, uint64_t *out)
+{
+	pid_t t[256];
+	size_t n, i;
+	uint64_t sum = 0, v;
+
+	if (!w->tree) {
+		proc_cpu_ns(w->pid, out);
+		return;
+	}
+	n = proc_tree(w->pid, t, 256);
+	for (i = 0; i < n; i++)
+		if (proc_cpu_stat_ns(t[i], &v) == 0)
+			sum += v;
+	*out = sum;
+}
+
+static unsigned long watch_rss(const struct watch *w)
+{
+	pid_t t[256];
+	size_t n, i;
+	unsigned long sum = 0;
+
+	if (!w->tree)
+		return proc_rss_kib(w->pid);
+	n = proc_tree(w->pid, t, 256);
+	for (i = 0; i < n; i++)
+		sum += proc_rss_kib(t[i]);
+	return sum;
+}
+
 static int watch_add(const char *spec)
 {
 	const char *eq = strchr(spec, '=');
@@ -209,10 +294,11 @@ static int watch_add(const char *spec)
 
 	if (!eq || eq == spec || nwatch >= MAX_PIDS)
 		return -EINVAL;
+	watches[nwatch].tree = strncmp(eq + 1, "tree:", 5) == 0;
 	if (strcmp(eq + 1, "self") == 0) {
 		pid = getpid();
 	} else {
-		pid = strtol(eq + 1, &end, 10);
+		pid = strtol(eq + 1 + (watches[nwatch].tree ? 5 : 0), &end, 10);
 		if (*end || pid <= 0)
 			return -EINVAL;
 	}
@@ -229,7 +315,7 @@ static void watch_start(void)
 	unsigned i;
 
 	for (i = 0; i < nwatch; i++)
-		proc_cpu_ns(watches[i].pid, &watches[i].ns0);
+		watch_cpu(&watches[i], &watches[i].ns0);
 }
 
 static void watch_stop(void)
@@ -237,7 +323,7 @@ static void watch_stop(void)
 	unsigned i;
 
 	for (i = 0; i < nwatch; i++)
-		proc_cpu_ns(watches[i].pid, &watches[i].ns1);
+		watch_cpu(&watches[i], &watches[i].ns1);
 }
 
 /* " cpu_LABEL_us_per_op=X cpu_LABEL_pct=Y rss_LABEL_kib=Z" for each watch. */
@@ -251,7 +337,7 @@ static void watch_print(uint64_t ops, uint64_t wall_ns)
 		printf(" cpu_%s_us_per_op=%.2f cpu_%s_pct=%.1f rss_%s_kib=%lu",
 		       watches[i].label, ops ? cpu_us / (double)ops : 0.0,
 		       watches[i].label, wall_ns ? 100.0 * cpu_us * 1000.0 / (double)wall_ns : 0.0,
-		       watches[i].label, proc_rss_kib(watches[i].pid));
+		       watches[i].label, watch_rss(&watches[i]));
 	}
 }
 
@@ -374,6 +460,7 @@ struct host {
 	/* ACL credits given back for acl_handle. */
 	uint16_t acl_handle;
 	uint64_t credits;
+	uint64_t adv_reports;	/* LE Advertising Reports, counted per report */
 	bool broken;
 };
 
@@ -385,6 +472,9 @@ static int host_on_pkt(const struct h4_pkt *p, void *user)
 
 	if (p->type != H4_EVT)
 		return 0;
+	/* LE Meta, LE Advertising Report (Vol 4 Part E 7.7.65.2). */
+	if (p->evt.code == HCI_EV_LE_META && p->evt.plen >= 2 && p->evt.param[0] == 0x02)
+		h->adv_reports += p->evt.param[1];
 	if (p->evt.code == HCI_EV_CMD_COMPLETE && h4_parse_cc(p, &cc) == 0) {
 		if (cc.opcode == h->cc_op && !h->cc_seen) {
 			h->cc_ns = now_ns();
@@ -599,6 +689,10 @@ static const struct tun_client_ops host_tun_ops = {
 static const char *pki_dir;	/* --pki: the test PKI (tests/tunnel_certs.sh) */
 static bool use_password;	/* --password: SCRAM instead of the certificate */
 static bool use_tls;		/* --tls: TLS/TCP instead of DTLS/UDP */
+static const char *bench_user = BENCH_USER;		/* --user */
+static char bench_password[256] = BENCH_PASSWORD;	/* --password-file */
+/* load: every session's tunnel client on this one loop. */
+static struct loop *shared_loop;
 
 struct pki {
 	char ca[4096], cert[4096], key[4096], scert[4096], skey[4096];
@@ -627,9 +721,9 @@ static void tun_client_cfg_fill(struct tun_client_cfg *cc, const struct pki *k,
 	cc->transport = use_tls ? TUN_TRANSPORT_TLS : TUN_TRANSPORT_DTLS;
 	cc->ca_file = k->ca;
 	if (use_password) {
-		cc->user = BENCH_USER;
-		cc->password = BENCH_PASSWORD;
-		cc->password_len = strlen(BENCH_PASSWORD);
+		cc->user = bench_user;
+		cc->password = bench_password;
+		cc->password_len = strlen(bench_password);
 	} else {
 		cc->cert_file = k->cert;
 		cc->key_file = k->key;
@@ -643,7 +737,8 @@ static void host_close(struct host *h)
 		h->tc = NULL;
 		loop_iterate(h->l, 0);
 	}
-	loop_free(h->l);
+	if (h->l != shared_loop)
+		loop_free(h->l);
 	h->l = NULL;
 	if (h->fd >= 0)
 		close(h->fd);
@@ -673,7 +768,7 @@ static int host_open(struct host *h, const char *ep)
 			return -EINVAL;
 		memcpy(host, ep + 4, (size_t)(colon - ep - 4));
 		host[colon - ep - 4] = '\0';
-		h->l = loop_new();
+		h->l = shared_loop ? shared_loop : loop_new();
 		if (!h->l)
 			return -ENOMEM;
 		tun_client_cfg_fill(&cc, &k, host, colon + 1);
@@ -714,6 +809,7 @@ struct opts {
 	unsigned long loss;		/* relay: per mille */
 	unsigned long iter;		/* SCRAM iterations */
 	unsigned long to_port;
+	unsigned long links;		/* load: sessions with an ACL link */
 	const char *port_file;
 	const char *to;
 	const char *addr;
@@ -1133,6 +1229,310 @@ out:
 		}
 		free(ss);
 	}
+	return ret;
+}
+
+/* ------------------------------------------------------------ load */
+
+/*
+ * What a stock Linux host (kernel 6.1 hci_sync.c hci_init1..4_sync, first
+ * init of a dual-mode controller; /work/shared/notes and tests/hostdrv)
+ * sends a new controller, each command waited for before the next.
+ */
+struct init_cmd {
+	uint16_t op;
+	uint8_t plen;
+	uint8_t param[16];
+};
+
+static const struct init_cmd linux_init[] = {
+	{ HCI_OP_RESET, 0, { 0 } },
+	{ HCI_OP_READ_LOCAL_FEATURES, 0, { 0 } },
+	{ HCI_OP_READ_LOCAL_VERSION, 0, { 0 } },
+	{ HCI_OP_READ_BD_ADDR, 0, { 0 } },
+	{ HCI_OP_READ_LOCAL_COMMANDS, 0, { 0 } },
+	{ HCI_OP_WRITE_INQUIRY_MODE, 1, { 0x02 } },
+	{ HCI_OP_READ_INQ_RSP_TX_POWER, 0, { 0 } },
+	{ HCI_OP_READ_LOCAL_EXT_FEATURES, 1, { 0x01 } },
+	{ HCI_OP_READ_BUFFER_SIZE, 0, { 0 } },
+	{ HCI_OP_READ_CLASS_OF_DEV, 0, { 0 } },
+	{ HCI_OP_READ_LOCAL_NAME, 0, { 0 } },
+	{ HCI_OP_READ_VOICE_SETTING, 0, { 0 } },
+	{ HCI_OP_READ_NUM_SUPPORTED_IAC, 0, { 0 } },
+	{ HCI_OP_READ_CURRENT_IAC_LAP, 0, { 0 } },
+	{ HCI_OP_WRITE_CONN_ACCEPT_TIMEOUT, 2, { 0x00, 0x7d } },
+	{ HCI_OP_LE_READ_BUFFER_SIZE, 0, { 0 } },
+	{ HCI_OP_LE_READ_LOCAL_FEATURES, 0, { 0 } },
+	{ 0x201c /* LE Read Supported States */, 0, { 0 } },
+	{ HCI_OP_SET_EVENT_MASK, 8, { 0xff, 0xff, 0xfb, 0xff, 0x07, 0xf8, 0xbf, 0x3d } },
+	{ HCI_OP_READ_STORED_LINK_KEY, 7, { 0, 0, 0, 0, 0, 0, 0x01 } },
+	{ HCI_OP_WRITE_DEF_LINK_POLICY, 2, { 0x05, 0x00 } },
+	{ HCI_OP_READ_PAGE_SCAN_ACTIVITY, 0, { 0 } },
+	{ HCI_OP_READ_PAGE_SCAN_TYPE, 0, { 0 } },
+	{ HCI_OP_LE_SET_EVENT_MASK, 8, { 0x1f, 0, 0, 0, 0, 0, 0, 0 } },
+	{ 0x200f /* LE Read Filter Accept List Size */, 0, { 0 } },
+	{ 0x2010 /* LE Clear Filter Accept List */, 0, { 0 } },
+	{ HCI_OP_WRITE_LE_HOST_SUPPORTED, 2, { 0x01, 0x00 } },
+	{ HCI_OP_DELETE_STORED_LINK_KEY, 7, { 0, 0, 0, 0, 0, 0, 0x01 } },
+};
+
+struct lsess {
+	struct host h;
+	uint64_t *v;
+	size_t nv;
+	uint64_t sent_ns, next_ns;
+	bool busy;
+	bool link;
+	uint16_t mtu;
+	unsigned credits_max;
+	uint64_t acl_pkts;
+	uint64_t adv0;
+	unsigned init_errors;
+};
+
+/* Login and the Linux init sequence for one session. */
+static int load_setup(struct lsess *s, const struct opts *o, unsigned long i)
+{
+	size_t k;
+	int r;
+
+	use_password = !strcmp(o->login_mode, "password") ||
+		       (!strcmp(o->login_mode, "mixed") && (i & 1));
+	if (host_open(&s->h, o->ep) < 0 || !s->h.tc) {
+		fprintf(stderr, "bgw-bench: load: session %lu: cannot log in\n", i);
+		return -EIO;
+	}
+	for (k = 0; k < sizeof(linux_init) / sizeof(linux_init[0]); k++) {
+		const struct init_cmd *c = &linux_init[k];
+
+		r = host_cmd_sync(&s->h, c->op, c->param, c->plen, 10000);
+		if (r < 0) {
+			fprintf(stderr, "bgw-bench: load: session %lu: 0x%04x: %d\n", i, c->op, r);
+			return r;
+		}
+		if (r) {
+			/* Linux would give up here; count it and go on. */
+			fprintf(stderr, "bgw-bench: load: session %lu: 0x%04x: status 0x%02x\n",
+				i, c->op, r);
+			s->init_errors++;
+		}
+		if (c->op == HCI_OP_READ_BUFFER_SIZE && s->h.cc_rlen >= 8) {
+			s->mtu = get_le16(s->h.cc_ret + 1);
+			s->credits_max = get_le16(s->h.cc_ret + 4);
+		}
+	}
+	return 0;
+}
+
+/*
+ * Scan the way `bluetoothctl scan on` does (hci_active_scan_sync): active,
+ * 11.25 ms, own random address; but without duplicate filtering, as the
+ * kernel does with an advertisement monitor, so every report the house
+ * makes reaches every session.
+ */
+static int load_scan(struct lsess *s, unsigned long i)
+{
+	static const uint8_t scan_param[7] = { 0x01, 0x12, 0x00, 0x12, 0x00, 0x01, 0x00 };
+	static const uint8_t scan_on[2] = { 0x01, 0x00 };
+	uint8_t raddr[6] = { (uint8_t)i, (uint8_t)(i >> 8), 0xb5, 0xbe, 0x0b, 0x3f };
+
+	if (host_cmd_sync(&s->h, 0x2005 /* LE Set Random Address */, raddr, 6, 10000) != 0 ||
+	    host_cmd_sync(&s->h, HCI_OP_LE_SET_SCAN_PARAM, scan_param, 7, 10000) != 0 ||
+	    host_cmd_sync(&s->h, HCI_OP_LE_SET_SCAN_ENABLE, scan_on, 2, 10000) != 0) {
+		fprintf(stderr, "bgw-bench: load: session %lu: LE scan refused\n", i);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* Create Connection (7.1.5) to the session's RD, as in mode_acl. */
+static int load_link(struct lsess *s, const uint8_t rd[6], unsigned long i)
+{
+	uint8_t p[13] = { 0 };
+	int r;
+
+	memcpy(p, rd, 6);
+	put_le16(p + 6, 0xcc18);
+	p[8] = 0x01;
+	p[12] = 0x01;
+	s->h.want_evt = HCI_EV_CONN_COMPLETE;
+	s->h.evt_seen = false;
+	r = host_cmd_sync(&s->h, HCI_OP_CREATE_CONN, p, sizeof(p), 5000);
+	if (r != 0 || host_wait(&s->h, &s->h.evt_seen, 10000) < 0 || s->h.evt[0] != 0) {
+		fprintf(stderr, "bgw-bench: load: session %lu: Create Connection: %d/0x%02x\n",
+			i, r, s->h.evt_seen ? s->h.evt[0] : 0xff);
+		s->h.want_evt = 0;
+		return -EIO;
+	}
+	s->h.want_evt = 0;
+	s->h.acl_handle = get_le16(s->h.evt + 1) & 0x0fff;
+	s->h.credits = s->credits_max;
+	s->link = true;
+	return 0;
+}
+
+static int mode_load(const struct opts *o)
+{
+	struct lsess *ss = NULL;
+	uint8_t rd[6], pkt[ACL_BUF], data[1024];
+	uint64_t t0, t_end, wall, period, setup_ns, total = 0, adv = 0;
+	uint64_t worst_p99 = 0, *all = NULL, minops = UINT64_MAX, maxops = 0;
+	uint64_t minacl = UINT64_MAX, maxacl = 0, acl_total = 0, acl_bytes = 0;
+	unsigned long i, j, cap = o->seconds * (o->rate ? o->rate + 1 : 100000);
+	unsigned long links = 0, init_errors = 0;
+	size_t nall = 0;
+	int ret = 1, n;
+
+	if (o->sessions == 0 || o->sessions > MAX_SESSIONS || strncmp(o->ep, "tun:", 4) ||
+	    !o->addr || parse_bdaddr(o->addr, rd) < 0)
+		return 2;
+	if (cap > MAX_SAMPLES)
+		cap = MAX_SAMPLES;
+	shared_loop = loop_new();
+	ss = calloc(o->sessions, sizeof(*ss));
+	if (!shared_loop || !ss)
+		goto out;
+	for (i = 0; i < o->sessions; i++)
+		ss[i].h.fd = -1;
+	t0 = now_ns();
+	for (i = 0; i < o->sessions; i++) {
+		ss[i].v = calloc(cap, sizeof(uint64_t));
+		if (!ss[i].v || load_setup(&ss[i], o, i) < 0)
+			goto out;
+		init_errors += ss[i].init_errors;
+	}
+	/* Links: session i to the RD at --addr + i, for the first --links. */
+	for (i = 0; i < o->sessions && i < o->links; i++) {
+		uint8_t a[6];
+
+		memcpy(a, rd, 6);
+		a[0] = (uint8_t)(a[0] + i);
+		if (ss[i].credits_max == 0 || ss[i].mtu < 8)
+			break;
+		if (load_link(&ss[i], a, i) < 0)
+			break;	/* the controller's or the mux's link limit */
+		links++;
+	}
+	/* Scanning last: the flood of reports must not starve the set-up. */
+	for (i = 0; i < o->sessions; i++)
+		if (load_scan(&ss[i], i) < 0)
+			goto out;
+	setup_ns = now_ns() - t0;
+	memset(data, 0xa5, sizeof(data));
+	period = o->rate ? 1000000000ull / o->rate : 0;
+	for (i = 0; i < o->sessions; i++)
+		ss[i].adv0 = ss[i].h.adv_reports;
+	watch_start();
+	t0 = now_ns();
+	t_end = t0 + o->seconds * 1000000000ull;
+	for (i = 0; i < o->sessions; i++)
+		ss[i].next_ns = t0 + (period ? period * i / o->sessions : 0);
+	/* Bounded by the duration; each round sends or waits <= 2 ms. */
+	while (now_ns() < t_end) {
+		uint64_t t = now_ns(), next = t_end;
+		int timeout;
+
+		for (i = 0; i < o->sessions; i++) {
+			struct lsess *s = &ss[i];
+
+			if (s->h.broken) {
+				fprintf(stderr, "bgw-bench: load: session %lu dropped\n", i);
+				goto out;
+			}
+			if (s->busy && s->h.cc_seen) {
+				s->busy = false;
+				if (s->nv < cap)
+					s->v[s->nv++] = s->h.cc_ns - s->sent_ns;
+			}
+			if (!s->busy && s->nv < cap && t >= s->next_ns) {
+				if (host_cmd(&s->h, HCI_OP_LE_RAND, NULL, 0) < 0)
+					goto out;
+				s->sent_ns = t;
+				s->busy = true;
+				s->next_ns += period;
+				if (s->next_ns < t)
+					s->next_ns = t;	/* fell behind: no burst */
+			}
+			if (!s->busy && s->next_ns < next)
+				next = s->next_ns;
+			/* ACL: an L2CAP PDU per credit, as in mode_acl. */
+			while (s->link && s->h.credits && !s->h.broken) {
+				uint16_t mtu = s->mtu < sizeof(data) ? s->mtu : sizeof(data);
+
+				put_le16(data, (uint16_t)(mtu - 4));
+				put_le16(data + 2, 0x0040);
+				n = h4_build_acl(pkt, sizeof(pkt), s->h.acl_handle,
+						 HCI_PB_FIRST_FLUSH, 0, data, mtu);
+				if (n < 0 || host_send(&s->h, pkt, (size_t)n) < 0)
+					goto out;
+				s->h.credits--;
+				s->acl_pkts++;
+				acl_bytes += mtu;
+			}
+		}
+		t = now_ns();
+		timeout = next > t ? (int)((next - t) / 1000000) : 0;
+		if (timeout > 2)
+			timeout = 2;
+		loop_iterate(shared_loop, timeout);
+	}
+	wall = now_ns() - t0;
+	watch_stop();
+	all = calloc(o->sessions * cap, sizeof(uint64_t));
+	if (!all)
+		goto out;
+	for (i = 0; i < o->sessions; i++) {
+		struct lsess *s = &ss[i];
+		uint64_t p99;
+
+		for (j = 0; j < s->nv; j++)
+			all[nall++] = s->v[j];
+		qsort(s->v, s->nv, sizeof(uint64_t), cmp_u64);
+		p99 = pct(s->v, s->nv, 99);
+		if (p99 > worst_p99)
+			worst_p99 = p99;
+		if (s->nv < minops)
+			minops = s->nv;
+		if (s->nv > maxops)
+			maxops = s->nv;
+		total += s->nv;
+		adv += s->h.adv_reports - s->adv0;
+		if (s->link) {
+			if (s->acl_pkts < minacl)
+				minacl = s->acl_pkts;
+			if (s->acl_pkts > maxacl)
+				maxacl = s->acl_pkts;
+			acl_total += s->acl_pkts;
+		}
+	}
+	qsort(all, nall, sizeof(uint64_t), cmp_u64);
+	printf("result load sessions=%lu rate=%lu ops=%" PRIu64 " setup_ms=%.0f init_errors=%lu"
+	       " p50_us=%.1f p99_us=%.1f worst_session_p99_us=%.1f cmd_fairness=%.3f"
+	       " adv_per_s_per_session=%.0f links=%lu acl_mbit_s=%.2f"
+	       " acl_min_kbit_s=%.1f acl_max_kbit_s=%.1f acl_fairness=%.3f",
+	       o->sessions, o->rate, total, us(setup_ns) / 1000.0, init_errors,
+	       us(pct(all, nall, 50)), us(pct(all, nall, 99)), us(worst_p99),
+	       maxops ? (double)minops / (double)maxops : 0.0,
+	       (double)adv * 1e9 / (double)wall / (double)o->sessions, links,
+	       (double)acl_bytes * 8.0 * 1000.0 / (double)wall,
+	       links ? (double)minacl * ss[0].mtu * 8e6 / (double)wall : 0.0,
+	       links ? (double)maxacl * ss[0].mtu * 8e6 / (double)wall : 0.0,
+	       maxacl ? (double)minacl / (double)maxacl : 0.0);
+	watch_print(total, wall);
+	printf("\n");
+	ret = 0;
+out:
+	free(all);
+	if (ss) {
+		for (i = 0; i < o->sessions; i++) {
+			free(ss[i].v);
+			host_close(&ss[i].h);
+		}
+		free(ss);
+	}
+	if (shared_loop)
+		loop_free(shared_loop);
+	shared_loop = NULL;
 	return ret;
 }
 
@@ -1660,6 +2060,25 @@ static int mode_free_port(void)
 
 /* ------------------------------------------------------------ main */
 
+/* --password-file: the first line, at most 255 bytes. */
+static int read_password(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	char *nl;
+
+	if (!f)
+		return -errno;
+	if (!fgets(bench_password, sizeof(bench_password), f)) {
+		fclose(f);
+		return -EINVAL;
+	}
+	fclose(f);
+	nl = strchr(bench_password, '\n');
+	if (nl)
+		*nl = '\0';
+	return bench_password[0] ? 0 : -EINVAL;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -1668,6 +2087,9 @@ static void usage(FILE *f)
 		"       bgw-bench acl ENDPOINT -a BDADDR [-s SECONDS] [-n MAXPKTS] [-p LABEL=PID]...\n"
 		"       bgw-bench inquiry ENDPOINT [-n N]\n"
 		"       bgw-bench scale ENDPOINT -c SESSIONS [-r RATE] [-s SECONDS] [-p LABEL=PID]...\n"
+		"       bgw-bench load tun:HOST:PORT -c SESSIONS -a FIRST_RD [--links N] [-r RATE]\n"
+		"                 [-s SECONDS] -m cert|password|mixed --pki DIR [--user U]\n"
+		"                 [--password-file F] [-p LABEL=[tree:]PID]...\n"
 		"       bgw-bench login HOST:PORT -m cert|password|resume [-n N] [-s SECONDS] --pki DIR [--tls]\n"
 		"       bgw-bench tun-bridge --to ENDPOINT --port-file F --pki DIR [--tls] [-i ITER] [-s SECONDS]\n"
 		"       bgw-bench udp-echo --port-file F [-s SECONDS]\n"
@@ -1743,6 +2165,12 @@ int main(int argc, char **argv)
 			pki_dir = val;
 		else if (strcmp(a, "--raw") == 0)
 			o.raw = val;
+		else if (strcmp(a, "--links") == 0)
+			has = parse_uint(val, MAX_SESSIONS, &o.links) == 0;
+		else if (strcmp(a, "--user") == 0)
+			bench_user = val;
+		else if (strcmp(a, "--password-file") == 0)
+			has = read_password(val) == 0;
 		else
 			goto bad;
 		if (!has)
@@ -1760,6 +2188,10 @@ int main(int argc, char **argv)
 		return mode_inquiry(&o);
 	if (strcmp(mode, "scale") == 0 && o.ep)
 		return mode_scale(&o);
+	if (strcmp(mode, "load") == 0 && o.ep &&
+	    (!strcmp(o.login_mode, "cert") || !strcmp(o.login_mode, "password") ||
+	     !strcmp(o.login_mode, "mixed")))
+		return mode_load(&o);
 	if (strcmp(mode, "login") == 0 && o.ep &&
 	    (!strcmp(o.login_mode, "cert") || !strcmp(o.login_mode, "password") ||
 	     !strcmp(o.login_mode, "resume")))

@@ -6,5 +6,5 @@ tests_bench_bgw_bench_SOURCES = tests/bench/bgw-bench.c
 tests_bench_bgw_bench_CFLAGS = $(AM_CFLAGS) $(TUNNEL_CFLAGS)
 tests_bench_bgw_bench_LDADD = $(TUNNEL_LIBS)
 
-EXTRA_DIST += tests/bench/run
+EXTRA_DIST += tests/bench/run tests/bench/busy-house.conf
 dist_doc_DATA += doc/performance.md

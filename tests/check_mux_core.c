@@ -1796,6 +1796,52 @@ START_TEST(privileged_commands_admin_only)
 }
 END_TEST
 
+/*
+ * Extended scanning, advertising and connection are hidden consistently
+ * (doc: "Extended advertising and scanning"): no Supported_Commands bit, no
+ * LE feature bit, Unknown HCI Command if sent anyway, nothing forwarded.
+ * So a host cannot mix legacy and extended scan commands (Vol 4 Part E
+ * 3.1.1) on the virtual controller, and the shared legacy scan serves all.
+ */
+START_TEST(extended_scan_adv_conn_hidden_consistently)
+{
+	static const uint16_t ext_ops[] = {
+		HCI_OP_LE_SET_EXT_ADV_PARAMS, HCI_OP_LE_SET_EXT_ADV_DATA,
+		HCI_OP_LE_SET_EXT_SCAN_RSP_DATA, HCI_OP_LE_SET_EXT_ADV_ENABLE,
+		HCI_OP_LE_SET_EXT_SCAN_PARAMS, HCI_OP_LE_SET_EXT_SCAN_ENABLE,
+		HCI_OP_LE_EXT_CREATE_CONN,
+	};
+	struct host a;
+	struct host *hs[] = { &a };
+	uint8_t ret[256], zero[64];
+	unsigned base, i;
+
+	env_up(8, 8, 4);
+	host_start(&a, "carol");
+	host_init(&a);
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_READ_LOCAL_COMMANDS, NULL, 0, ret), 0);
+	/* Octet 36 bits 1-7, octet 37 bits 0-7 (ext adv sets, ext scan, ext conn). */
+	ck_assert_uint_eq(ret[1 + 36] & 0xfe, 0);
+	ck_assert_uint_eq(ret[1 + 37], 0);
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_LE_READ_LOCAL_FEATURES, NULL, 0, ret), 0);
+	ck_assert_uint_eq(ret[1] & 0xc0, 0);	/* LL privacy, ext scanner filter */
+	ck_assert_uint_eq(ret[2] & 0x30, 0);	/* extended, periodic advertising */
+	memset(zero, 0, sizeof(zero));
+	base = tc->ncmds;
+	for (i = 0; i < sizeof(ext_ops) / sizeof(ext_ops[0]); i++) {
+		host_send(&a, ext_ops[i], zero, 10);
+		tctl_pump(tc);
+		ck_assert_int_eq(host_done(&a, ext_ops[i], NULL, NULL), HCI_ST_UNKNOWN_COMMAND);
+		ck_assert_uint_eq(tctl_count(tc, ext_ops[i], base), 0);
+	}
+	/* The legacy scan still works after the refused extended ones. */
+	host_le_scan(&a, true, 0);
+	ck_assert(tc->le_scan);
+	host_le_scan(&a, false, 0);
+	env_down(hs, 1);
+}
+END_TEST
+
 START_TEST(unknown_and_malformed_refused)
 {
 	struct host a;
@@ -2288,6 +2334,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc_core, down_answers_queued_commands);
 	tcase_add_test(tc_core, privileged_commands_admin_only);
 	tcase_add_test(tc_core, unknown_and_malformed_refused);
+	tcase_add_test(tc_core, extended_scan_adv_conn_hidden_consistently);
 	tcase_add_test(tc_core, virtual_settings_per_session);
 	tcase_add_test(tc_core, refusal_logs_rate_limited);
 	tcase_add_test(tc_core, policy_change_disconnects_and_ends);

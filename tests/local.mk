@@ -55,3 +55,5 @@ TESTS += tests/t-fault-controller.sh tests/t-abuse-cd.sh
 EXTRA_DIST += tests/t-fault-controller.sh tests/t-abuse-cd.sh
 TESTS += tests/t-abuse-hello.sh
 EXTRA_DIST += tests/t-abuse-hello.sh tests/hello_flood.py tests/fault-lib.sh
+TESTS += tests/t-fault-tunnel.sh
+EXTRA_DIST += tests/t-fault-tunnel.sh

@@ -41,10 +41,10 @@ static const char usage_text[] =
 "usage: " PROG " [-fhVv] [--btsnoop file] [--expose exposure]...\n"
 "           --connect endpoint\n"
 "       " PROG " [-fhVv] [--btsnoop file] [--expose exposure]...\n"
-"           --server host[:port] --user name [--password-file file]\n"
-"           [--ca file]\n"
+"           [--tls] --server host[:port] --user name\n"
+"           [--password-file file] [--ca file]\n"
 "       " PROG " [-fhVv] [--btsnoop file] [--expose exposure]...\n"
-"           --bundle file\n"
+"           [--tls] --bundle file\n"
 "\n"
 "  -f, --foreground        stay in the foreground, log to stderr\n"
 "  -v, --verbose           more log output (twice: HCI packet summaries)\n"
@@ -55,6 +55,8 @@ static const char usage_text[] =
 "                          tcp:127.0.0.1:port (repeatable; default vhci)\n"
 "  --connect endpoint      plain H4 upstream: unix:path or tcp:host:port\n"
 "  --server host[:port]    the gateway (DTLS; port " CD_TUNNEL_DEFAULT_PORT " if none)\n"
+"  --tls                   the tunnel over TLS on TCP instead of DTLS on UDP\n"
+"                          (the gateway's listen-tls port)\n"
 "  --user name             log in as name with a password, asked for on\n"
 "                          the terminal or read from --password-file\n"
 "  --ca file               the gateway's CA certificate (server pin)\n"
@@ -72,6 +74,7 @@ struct opts {
 	const char *password_file;
 	const char *ca;
 	const char *bundle;
+	bool tls;
 	/* The tunnel, resolved from the above. */
 	struct cd_tunnel_opts tun;
 	char host[CD_HOST_MAX + 1];
@@ -131,6 +134,7 @@ enum {
 	OPT_PASSWORD_FILE,
 	OPT_CA,
 	OPT_BUNDLE,
+	OPT_TLS,
 };
 
 static const struct option long_opts[] = {
@@ -146,6 +150,7 @@ static const struct option long_opts[] = {
 	{ "password-file", required_argument, NULL, OPT_PASSWORD_FILE },
 	{ "ca", required_argument, NULL, OPT_CA },
 	{ "bundle", required_argument, NULL, OPT_BUNDLE },
+	{ "tls", no_argument, NULL, OPT_TLS },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -217,6 +222,9 @@ static int parse_args(int argc, char **argv, struct opts *o, bool *done)
 		case OPT_BUNDLE:
 			o->bundle = optarg;
 			break;
+		case OPT_TLS:
+			o->tls = true;
+			break;
 		default:
 			usage(stderr);
 			return EXIT_USAGE;
@@ -232,6 +240,11 @@ static int parse_args(int argc, char **argv, struct opts *o, bool *done)
 		fprintf(stderr, "%s: give exactly one of --connect, --server, "
 			"--bundle\n", PROG);
 		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (o->tls && o->connect) {
+		fprintf(stderr, "%s: --tls goes with --server or --bundle\n",
+			PROG);
 		return EXIT_USAGE;
 	}
 	if ((o->user || o->password_file || o->ca) && !o->server) {
@@ -458,6 +471,7 @@ static int prepare_tunnel(struct opts *o)
 		o->tun.password = o->password;
 		o->tun.password_len = o->password_len;
 	}
+	o->tun.tcp = o->tls;
 	o->tun.host = o->host;
 	o->tun.port = o->port;
 	return 0;

@@ -4,7 +4,8 @@
 # bgw-sim controller) on loopback. Password login (--server --user --ca
 # --password-file) and certificate login (--bundle, written by authdb's
 # own bundle writer) both carry a scripted host session; a wrong password
-# ends bgw-cdclient with exit 1 instead of retrying; SIGTERM is clean.
+# ends bgw-cdclient with exit 1 instead of retrying; --tls carries the same
+# host session over the TLS-over-TCP tunnel; SIGTERM is clean.
 . "${BGW_SRCDIR:-.}/tests/lib.sh"
 
 src=${BGW_SRCDIR:-.}
@@ -13,7 +14,7 @@ cd_bin=$build/cdclient/bgw-cdclient
 sim_bin=$build/sim/bgw-sim
 gw_bin=$build/tests/cd-tunnel-gw
 host="python3 $src/tests/cd_host.py"
-N=6
+N=8
 echo "1..$N"
 
 skip_all() {
@@ -94,13 +95,35 @@ rc=$?
 t_ok $? "a wrong password ends bgw-cdclient (exit 1) instead of retrying" ||
 	{ echo "# exit $rc"; diag "$tmp/cd3.log"; }
 
-# 6: SIGTERM on both clients.
-kill -TERM "$cd1" "$cd2"
+# 6-7: --tls, through a gateway serving the tunnel over TLS on TCP: the
+# same login, and the host sees what it saw over DTLS.
+"$gw_bin" "$tmp/pki" tls "$tmp/sim.sock" >"$tmp/gwt.out" 2>"$tmp/gwt.err" &
+pids="$pids $!"
+wait_for 10 grep -q '^port ' "$tmp/gwt.out" || diag "$tmp/gwt.err"
+tport=$(awk '/^port/ { print $2 }' "$tmp/gwt.out")
+"$cd_bin" -f -v --tls --server "127.0.0.1:${tport:-0}" --user erin --ca "$tmp/pki/ca.crt" \
+	--password-file "$tmp/pw" --expose "unix:$tmp/h4.sock" >"$tmp/cd4.log" 2>&1 &
+cd4=$!
+pids="$pids $cd4"
+wait_for 20 grep -q "logged in as erin" "$tmp/cd4.log" && grep -q "upstream tls:127.0.0.1:$tport" "$tmp/cd4.log"
+t_ok $? "--tls: password login through the TLS-over-TCP tunnel" || diag "$tmp/gwt.err" "$tmp/cd4.log"
+timeout 60 $host --unix "$tmp/h4.sock" init lescan:1 name:10:B6:00:00:00:04 >"$tmp/h4.out" 2>&1 &&
+	grep '^name=' "$tmp/h4.out" >"$tmp/h4.name" && grep '^name=' "$tmp/h1.out" >"$tmp/h1.name" &&
+	cmp -s "$tmp/h1.name" "$tmp/h4.name" &&
+	grep -q '^lescan=.*C0:B6:00:00:00:01' "$tmp/h4.out"
+t_ok $? "--tls: the host discovers and names the same devices as over DTLS" || diag "$tmp/h4.out"
+
+# 8: SIGTERM on the clients.
+kill -TERM "$cd1" "$cd2" "$cd4"
 wait "$cd1"
 rc1=$?
 wait "$cd2"
 rc2=$?
-[ "$rc1" -eq 0 ] && [ "$rc2" -eq 0 ] && ! grep -q Sanitizer "$tmp/cd1.log" "$tmp/cd2.log"
-t_ok $? "SIGTERM: both clients exit 0" || { echo "# exit $rc1 $rc2"; tail -5 "$tmp/cd1.log" "$tmp/cd2.log" | diag; }
+wait "$cd4"
+rc4=$?
+[ "$rc1" -eq 0 ] && [ "$rc2" -eq 0 ] && [ "$rc4" -eq 0 ] &&
+	! grep -q Sanitizer "$tmp/cd1.log" "$tmp/cd2.log" "$tmp/cd4.log"
+t_ok $? "SIGTERM: the clients exit 0" ||
+	{ echo "# exit $rc1 $rc2 $rc4"; tail -5 "$tmp/cd1.log" "$tmp/cd2.log" "$tmp/cd4.log" | diag; }
 
 [ "$t_failed" -eq 0 ]

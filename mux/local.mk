@@ -1,9 +1,11 @@
 # mux/: bgw-muxd, the multiplexer. The core (libmux.a) has no sockets and no
-# crypto; the daemon adds transports, the local listener and the config.
+# crypto but AES for RPA resolution (GnuTLS); the daemon adds transports,
+# the local listener and the config.
 noinst_LIBRARIES += mux/libmux.a
 mux_libmux_a_SOURCES = \
 	mux/mux.c mux/mux.h mux/mux_int.h mux/policy.h \
-	mux/cmdtab.c mux/cmdtab.h
+	mux/cmdtab.c mux/cmdtab.h mux/rpa.c mux/rpa.h
+mux_libmux_a_CFLAGS = $(AM_CFLAGS) $(GNUTLS_CFLAGS)
 
 # Unit tests of the core, against a scripted controller.
 mux_check_tests = tests/check_mux_core
@@ -12,7 +14,8 @@ TESTS += $(mux_check_tests)
 tests_check_mux_core_SOURCES = tests/check_mux_core.c tests/mux_tctl.c tests/mux_tctl.h
 tests_check_mux_core_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/mux
 tests_check_mux_core_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-tests_check_mux_core_LDADD = tests/libcheckmain.a mux/libmux.a lib/libbgw.a $(CHECK_LIBS)
+tests_check_mux_core_LDADD = tests/libcheckmain.a mux/libmux.a lib/libbgw.a \
+	$(GNUTLS_LIBS) $(CHECK_LIBS)
 
 # The daemon's parts with sockets: the controller transports and the
 # configuration parser (unit-tested on its own).

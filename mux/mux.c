@@ -27,6 +27,7 @@
 #include "log.h"
 #include "loop.h"
 #include "mux_int.h"
+#include "rpa.h"
 
 #define MUX_INQ_CACHE 32	/* inquiry responses kept for late joiners */
 
@@ -95,6 +96,8 @@ struct mux {
 	 * list"): the physical list, and one LE Create Connection with
 	 * filter policy 1 over it on behalf of the member sessions.
 	 */
+	struct mux_irk irks[MUX_IRK_MAX];
+	unsigned irk_next;	/* replaced next when the table is full */
 	unsigned p_al_max;	/* usable physical entries (read at init) */
 	struct mux_al_ent p_al[MUX_P_AL_MAX];
 	unsigned p_al_n;
@@ -175,12 +178,89 @@ static uint8_t map_addr_type(uint8_t t)
 	return (t == 0x01 || t == 0x03) ? BDADDR_RANDOM : BDADDR_PUBLIC;
 }
 
+static bool pol_access(const struct mux *m, const char *user, const struct bdaddr *a,
+		       uint8_t type)
+{
+	return m->pol.may_access && m->pol.may_access(user, a, type, m->pol.ctx);
+}
+
+/*
+ * The policy names identity addresses. A resolvable private address is
+ * allowed when one of this user's own IRK bindings resolves it and the
+ * policy allows the identity it is bound to now (revocation applies).
+ */
 static bool may_access(const struct mux *m, const struct mux_session *s,
 		       const struct bdaddr *a, uint8_t type)
 {
-	if (!s || !m->pol.may_access)
+	unsigned i;
+
+	if (!s)
 		return false;
-	return m->pol.may_access(s->user, a, type, m->pol.ctx);
+	if (pol_access(m, s->user, a, type))
+		return true;
+	if (type != BDADDR_RANDOM || !rpa_is_resolvable(a))
+		return false;
+	for (i = 0; i < MUX_IRK_MAX; i++) {
+		const struct mux_irk *k = &m->irks[i];
+
+		if (k->used && strcmp(k->user, s->user) == 0 && rpa_matches(k->irk, a))
+			return pol_access(m, s->user, &k->id, k->id_type);
+	}
+	return false;
+}
+
+/*
+ * SMP key distribution from the peer (Vol 3 Part H 3.6.1, 3.6.4-3.6.5) on
+ * an LE link, seen in clear at HCI: Identity Information (IRK) then
+ * Identity Address Information. The binding is kept for the link owner's
+ * user only if the user may access that identity and the link is to it:
+ * its address is the identity, or an RPA the IRK resolves. What a host
+ * says (LE Add Device To Resolving List) is never used. Fragmented SMP
+ * PDUs (never needed: they fit the LE minimum of 27 octets) are ignored.
+ */
+static void smp_snoop(struct mux *m, struct mux_conn *c, const struct h4_pkt *pkt)
+{
+	const uint8_t *d = pkt->acl.data;
+	struct mux_irk *k = NULL;
+	struct bdaddr id;
+	uint8_t idt;
+	unsigned i;
+	static const uint8_t zero[16];
+
+	if (c->link != LINK_LE || !c->owner || pkt->acl.pb == HCI_PB_CONT ||
+	    pkt->acl.dlen < 5 || get_le16(d + 2) != 0x0006 ||
+	    get_le16(d) != pkt->acl.dlen - 4u)
+		return;
+	if (d[4] == 0x08 && pkt->acl.dlen == 4 + 17) {
+		memcpy(c->irk, d + 5, 16);
+		c->irk_seen = memcmp(c->irk, zero, 16) != 0;
+		return;
+	}
+	if (d[4] != 0x09 || pkt->acl.dlen != 4 + 8 || !c->irk_seen)
+		return;
+	c->irk_seen = false;
+	idt = d[5];
+	id = addr_at(d + 6);
+	if (idt > 1 || !pol_access(m, c->owner->user, &id, idt))
+		return;
+	if (!(bdaddr_eq(&id, &c->addr) && idt == c->addr_type) &&
+	    !(c->addr_type == BDADDR_RANDOM && rpa_matches(c->irk, &c->addr)))
+		return;
+	for (i = 0; i < MUX_IRK_MAX && !k; i++)
+		if (m->irks[i].used && strcmp(m->irks[i].user, c->owner->user) == 0 &&
+		    m->irks[i].id_type == idt && bdaddr_eq(&m->irks[i].id, &id))
+			k = &m->irks[i];
+	for (i = 0; i < MUX_IRK_MAX && !k; i++)
+		if (!m->irks[i].used)
+			k = &m->irks[i];
+	if (!k)
+		k = &m->irks[m->irk_next++ % MUX_IRK_MAX];
+	k->used = true;
+	k->id = id;
+	k->id_type = idt;
+	memcpy(k->irk, c->irk, 16);
+	snprintf(k->user, sizeof(k->user), "%s", c->owner->user);
+	log_info("session %u: IRK of its peer bound to its identity address", c->owner->id);
 }
 
 /* Tell the owner (audit) of an ACL refusal, rate-limited per session. */
@@ -2918,8 +2998,11 @@ static void ctrl_data(struct mux *m, const struct h4_pkt *pkt)
 	struct mux_conn *c = conn_by_handle(m, h);
 
 	/* To the link's owner only; an orphaned link's data goes nowhere. */
-	if (c && c->owner)
+	if (c && c->owner) {
+		if (pkt->type == H4_ACL)
+			smp_snoop(m, c, pkt);
 		sess_emit(c->owner, pkt->raw, pkt->raw_len, EM_DATA);
+	}
 }
 
 /* ------------------------------------------------------------------ */

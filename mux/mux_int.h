@@ -18,6 +18,7 @@
 #define MUX_AL_MAX	8	/* virtual LE Filter Accept List size */
 #define MUX_CACHE_MAX	32
 #define MUX_P_AL_MAX	32	/* physical accept-list entries the mux programs */
+#define MUX_IRK_MAX	64	/* IRK bindings kept (all users) */
 #define MUX_INTQ_MAX	(2 * MUX_MAX_CONNS + 2 * MUX_MAX_PEND)
 
 enum mux_link { LINK_ACL = 1, LINK_SCO, LINK_LE };
@@ -46,6 +47,22 @@ struct mux_conn {
 	uint16_t inflight;	/* packets at the controller */
 	struct bdaddr addr;
 	struct mux_session *owner;	/* NULL: orphaned, being disconnected */
+	/* SMP Identity Information seen from the peer, until its address. */
+	bool irk_seen;
+	uint8_t irk[16];
+};
+
+/*
+ * An IRK bound to an identity address, for one user: learnt from the
+ * peer's own SMP key distribution on a link of that user's (doc: "Private
+ * addresses"), never from a host.
+ */
+struct mux_irk {
+	bool used;
+	uint8_t id_type;
+	struct bdaddr id;
+	uint8_t irk[16];
+	char user[MUX_USER_MAX + 1];
 };
 
 struct mux_pend {

@@ -1098,6 +1098,140 @@ START_TEST(le_accept_list_joiner_served_without_reissue)
 }
 END_TEST
 
+/* Core Vol 3 Part H D.7: IRK ec0234a3..0a397d9b (here LSO first), prand 708194, ah 0dfbaa. */
+static const uint8_t spec_irk[16] = {
+	0x9b, 0x7d, 0x39, 0x0a, 0xa6, 0x10, 0x10, 0x34,
+	0x05, 0xad, 0xc8, 0x57, 0xa3, 0x34, 0x02, 0xec,
+};
+static const uint8_t spec_rpa[6] = { 0xaa, 0xfb, 0x0d, 0x94, 0x81, 0x70 };
+
+static bool host_saw_rpa(const struct host *h)
+{
+	unsigned i;
+	size_t j;
+
+	for (i = 0; i < h->nrx; i++) {
+		if (!is_evt(h->rx[i], HCI_EV_LE_META, HCI_LE_EV_ADV_REPORT))
+			continue;
+		for (j = 3; j + 6 <= h->rx[i]->len; j++)
+			if (memcmp(h->rx[i]->d + j, spec_rpa, 6) == 0)
+				return true;
+	}
+	return false;
+}
+
+/* The peer's SMP key distribution on handle h: IRK, then identity (type, last). */
+static void peer_sends_identity(uint16_t h, const uint8_t irk[16], uint8_t type, uint8_t last)
+{
+	uint8_t ii[4 + 17] = { 17, 0, 0x06, 0, 0x08 };
+	uint8_t ia[4 + 8] = { 8, 0, 0x06, 0, 0x09 };
+	struct bdaddr a;
+
+	memcpy(ii + 5, irk, 16);
+	tbdaddr(&a, last);
+	ia[5] = type;
+	memcpy(ia + 6, a.b, 6);
+	tctl_acl(tc, h, ii, sizeof(ii));
+	tctl_acl(tc, h, ia, sizeof(ia));
+	tctl_pump(tc);
+}
+
+/* Every scanning host's view of one advertisement from the spec RPA. */
+static void rpa_adv(struct host **hs, unsigned n, bool *saw)
+{
+	struct bdaddr r;
+	unsigned i;
+
+	for (i = 0; i < n; i++)
+		host_reset_rx(hs[i]);
+	memcpy(r.b, spec_rpa, 6);
+	tctl_adv_report(tc, &r, 0x01, 0x00);
+	tctl_pump(tc);
+	for (i = 0; i < n; i++)
+		saw[i] = host_saw_rpa(hs[i]);
+}
+
+/*
+ * An RD's resolvable private address is matched by its identity, with an
+ * IRK the mux itself saw the RD distribute (SMP on a link of that user's,
+ * to that identity); a binding to an identity the user may not access, or
+ * to another address than the link's, is ignored; bindings are per user;
+ * the policy of the identity applies at every use.
+ */
+START_TEST(rpa_resolved_only_with_irk_seen_from_the_device)
+{
+	struct host a, b, c;
+	struct host *hs[] = { &a, &b, &c };
+	uint8_t p[25], rd[39] = { 0x01 };
+	bool saw[3];
+	uint16_t h;
+
+	env_up(8, 8, 4);
+	host_start(&a, "alice");
+	host_start(&b, "bob");
+	host_start(&c, "carol");
+	host_init(&a);
+	host_init(&b);
+	host_init(&c);
+	host_le_scan(&a, true, 0);
+	host_le_scan(&b, true, 0);
+	host_le_scan(&c, true, 0);
+	rpa_adv(hs, 3, saw);
+	ck_assert(!saw[0] && !saw[1] && !saw[2]);
+
+	/* Hosts cannot bind IRKs: the resolving list is not offered. */
+	memcpy(rd + 7, spec_irk, 16);
+	memcpy(rd + 1, spec_rpa, 6);
+	host_send(&a, 0x2027, rd, 39);	/* LE Add Device To Resolving List */
+	tctl_pump(tc);
+	ck_assert_int_eq(host_done(&a, 0x2027, NULL, NULL), HCI_ST_UNKNOWN_COMMAND);
+
+	le_create_params(p, 0, 1, 0);
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_LE_CREATE_CONN, p, 25, NULL), 0);
+	ck_assert_int_eq(host_take_le_conn(&a, NULL, &h), 0);
+	host_own(&a, h);
+
+	/* Her host sending identity PDUs to the device binds nothing. */
+	{
+		uint8_t ii[4 + 17] = { 17, 0, 0x06, 0, 0x08 }, acl[40];
+		int n;
+
+		memcpy(ii + 5, spec_irk, 16);
+		n = h4_build_acl(acl, sizeof(acl), h, HCI_PB_FIRST_FLUSH, 0, ii, sizeof(ii));
+		ck_assert_int_eq(mux_session_input(a.s, acl, (size_t)n), 0);
+		tctl_pump(tc);
+	}
+	rpa_adv(hs, 3, saw);
+	ck_assert(!saw[0]);
+	/* The device claims an identity she may not access: ignored. */
+	peer_sends_identity(h, spec_irk, 0, 4);
+	rpa_adv(hs, 3, saw);
+	ck_assert(!saw[0]);
+	/* One she may access, but not the link's peer: ignored. */
+	peer_sends_identity(h, spec_irk, 0, 2);
+	rpa_adv(hs, 3, saw);
+	ck_assert(!saw[0]);
+	/* Its own identity: bound, for alice only (carol may see 1 too). */
+	peer_sends_identity(h, spec_irk, 0, 1);
+	rpa_adv(hs, 3, saw);
+	ck_assert(saw[0]);
+	ck_assert(!saw[1]);
+	ck_assert(!saw[2]);
+	/* Connecting to the RPA: hers; bob's refused. */
+	memcpy(p + 6, spec_rpa, 6);
+	p[5] = 0x01;
+	ck_assert_int_eq(host_cmd(&b, HCI_OP_LE_CREATE_CONN, p, 25, NULL), HCI_ST_REJ_BAD_ADDR);
+	/* The identity's policy applies at each use: revoked, not shown. */
+	revoke_alice = true;
+	rpa_adv(hs, 3, saw);
+	ck_assert(!saw[0]);
+	revoke_alice = false;
+	rpa_adv(hs, 3, saw);
+	ck_assert(saw[0]);
+	env_down(hs, 3);
+}
+END_TEST
+
 START_TEST(handle_isolation_events_data_nocp)
 {
 	struct host a, b;
@@ -2316,6 +2450,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc_core, le_accept_list_cancel_only_own_part);
 	tcase_add_test(tc_core, le_accept_list_yields_to_direct_connect);
 	tcase_add_test(tc_core, le_accept_list_joiner_served_without_reissue);
+	tcase_add_test(tc_core, rpa_resolved_only_with_irk_seen_from_the_device);
 	tcase_add_test(tc_core, sixty_four_sessions_cap_and_nocp_split);
 	tcase_add_test(tc_core, foreign_handle_commands_rejected);
 	tcase_add_test(tc_core, bdaddr_events_to_owner_keys_private);

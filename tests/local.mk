@@ -57,3 +57,5 @@ TESTS += tests/t-abuse-hello.sh
 EXTRA_DIST += tests/t-abuse-hello.sh tests/hello_flood.py tests/fault-lib.sh
 TESTS += tests/t-fault-tunnel.sh
 EXTRA_DIST += tests/t-fault-tunnel.sh
+TESTS += tests/t-abuse-login.sh
+EXTRA_DIST += tests/t-abuse-login.sh tests/login_flood.py

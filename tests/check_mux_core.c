@@ -436,6 +436,16 @@ START_TEST(init_sequence_each_session)
 	ck_assert_uint_eq(tctl_count(tc, HCI_OP_RESET, base), 0);
 	ck_assert_uint_eq(tctl_count(tc, HCI_OP_DELETE_STORED_LINK_KEY, base), 0);
 	ck_assert_uint_eq(tctl_count(tc, HCI_OP_READ_STORED_LINK_KEY, base), 0);
+	/* Identity and read-only commands come from the cache, never forwarded. */
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_READ_LOCAL_VERSION, base), 0);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_READ_LOCAL_FEATURES, base), 0);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_READ_LOCAL_COMMANDS, base), 0);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_READ_BD_ADDR, base), 0);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_READ_BUFFER_SIZE, base), 0);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_READ_LOCAL_EXT_FEATURES, base), 0);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_LE_READ_BUFFER_SIZE, base), 0);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_LE_READ_LOCAL_FEATURES, base), 0);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_LE_READ_SUPPORTED_STATES, base), 0);
 	/* Physical event mask is the union: includes what they asked for. */
 	ck_assert_uint_eq(tc->evmask[7] & 0x3d, 0x3d);
 	env_down(hs, 3);
@@ -1437,6 +1447,73 @@ START_TEST(bdaddr_events_to_owner_keys_private)
 	ck_assert_uint_eq(tctl_count(tc, HCI_OP_LINK_KEY_NEG_REPLY, base), 1);
 	ck_assert_uint_eq(b.nrx, 0);
 	env_down(hs, 2);
+}
+END_TEST
+
+/* Every log line, even debug ones, searched for key material. */
+static unsigned key_log_lines, key_log_leaks;
+
+static void key_log(int prio, const char *line, void *user)
+{
+	static const char *const pat[] = { "eeee", "ee ee", "ee:ee", "EEEE", "EE EE", "EE:EE",
+					   "7777", "77 77", "77:77", "3131" };
+	size_t i;
+
+	key_log_lines++;
+	for (i = 0; i < sizeof(pat) / sizeof(pat[0]); i++)
+		if (strstr(line, pat[i]))
+			key_log_leaks++;
+}
+
+/*
+ * Keys stay private, also from the log: link keys, PINs and LTKs crossing
+ * the mux in both directions never appear in any log line, at debug level
+ * (where every packet is summarised).
+ */
+START_TEST(keys_never_in_logs)
+{
+	struct host a;
+	struct host *hs[] = { &a };
+	struct bdaddr rd;
+	uint8_t p[25], ev[32], lk[23], pin[23], ltk[18];
+	uint16_t h;
+	int prev = log_get_level();
+
+	env_up(8, 8, 4);
+	host_start(&a, "alice");
+	host_init(&a);
+	host_connect(&a, 2);
+	le_create_params(p, 0, 1, 0);
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_LE_CREATE_CONN, p, 25, NULL), 0);
+	ck_assert_int_eq(host_take_le_conn(&a, NULL, &h), 0);
+	log_set_level(LOG_DEBUG);
+	log_set_handler(key_log, NULL);
+	key_log_lines = key_log_leaks = 0;
+
+	tbdaddr(&rd, 2);
+	memcpy(lk, rd.b, 6);
+	memset(lk + 6, 0xee, 16);
+	lk[22] = 0x04;
+	tctl_event(tc, HCI_EV_LINK_KEY_NOTIFY, lk, 23);
+	tctl_event(tc, HCI_EV_LINK_KEY_REQ, lk, 6);
+	tctl_pump(tc);
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_LINK_KEY_REPLY, lk, 22, NULL), 0);
+	memcpy(pin, rd.b, 6);
+	pin[6] = 4;
+	memset(pin + 7, '1', 16);
+	host_cmd(&a, HCI_OP_PIN_CODE_REPLY, pin, 23, NULL);
+	put_le16(ltk, h);
+	memset(ltk + 2, 0x77, 16);
+	host_cmd(&a, HCI_OP_LE_LTK_REPLY, ltk, 18, NULL);
+	memset(ev, 0x77, sizeof(ev));
+	put_le16(ev, h);
+	tctl_le_event(tc, HCI_LE_EV_LTK_REQUEST, ev, 12);
+	tctl_pump(tc);
+	log_set_level(prev);
+	log_set_handler(quiet_log, NULL);
+	ck_assert_uint_gt(key_log_lines, 4);	/* the summaries were logged */
+	ck_assert_uint_eq(key_log_leaks, 0);
+	env_down(hs, 1);
 }
 END_TEST
 
@@ -2455,6 +2532,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc_core, foreign_handle_commands_rejected);
 	tcase_add_test(tc_core, bdaddr_events_to_owner_keys_private);
 	tcase_add_test(tc_core, incoming_connection_filtered_and_owned);
+	tcase_add_test(tc_core, keys_never_in_logs);
 	tcase_add_test(tc_core, reset_isolation);
 	tcase_add_test(tc_core, event_masks_per_session_union);
 	tcase_add_test(tc_core, le_scan_shared_filtered_dup_per_session);

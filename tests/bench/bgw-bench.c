@@ -252,8 +252,9 @@ static size_t proc_tree(pid_t root, pid_t *out, size_t max)
 }
 
 /*
- * CPU of a watch: for a tree, utime + stime (/proc/PID/stat) summed over
- * the process tree as it is now; a child that ended in the window is lost.
+ * CPU of a watch; for a tree (bgw-muxd with its privilege-separated
+ * children), summed over the process tree as it is now: a child that
+ * ended within the window is lost.
  */
 static void watch_cpu(const struct watch *w, uint64_t *out)
 {
@@ -267,7 +268,7 @@ static void watch_cpu(const struct watch *w, uint64_t *out)
 	}
 	n = proc_tree(w->pid, t, 256);
 	for (i = 0; i < n; i++)
-		if (proc_cpu_stat_ns(t[i], &v) == 0)
+		if (proc_cpu_ns(t[i], &v) == 0)
 			sum += v;
 	*out = sum;
 }
@@ -1326,14 +1327,17 @@ static int load_setup(struct lsess *s, const struct opts *o, unsigned long i)
 
 /*
  * Scan the way `bluetoothctl scan on` does (hci_active_scan_sync): active,
- * 11.25 ms, own random address; but without duplicate filtering, as the
- * kernel does with an advertisement monitor, so every report the house
- * makes reaches every session.
+ * 11.25 ms, own random address, duplicates filtered (the mux filters them
+ * per session; the controller reports every advertising event); with
+ * --no-dup-filter as the kernel does with an advertisement monitor, so
+ * every report the house makes reaches every session.
  */
+static bool no_dup_filter;
+
 static int load_scan(struct lsess *s, unsigned long i)
 {
 	static const uint8_t scan_param[7] = { 0x01, 0x12, 0x00, 0x12, 0x00, 0x01, 0x00 };
-	static const uint8_t scan_on[2] = { 0x01, 0x00 };
+	uint8_t scan_on[2] = { 0x01, no_dup_filter ? 0x00 : 0x01 };
 	uint8_t raddr[6] = { (uint8_t)i, (uint8_t)(i >> 8), 0xb5, 0xbe, 0x0b, 0x3f };
 
 	if (host_cmd_sync(&s->h, 0x2005 /* LE Set Random Address */, raddr, 6, 10000) != 0 ||
@@ -2089,7 +2093,7 @@ static void usage(FILE *f)
 		"       bgw-bench scale ENDPOINT -c SESSIONS [-r RATE] [-s SECONDS] [-p LABEL=PID]...\n"
 		"       bgw-bench load tun:HOST:PORT -c SESSIONS -a FIRST_RD [--links N] [-r RATE]\n"
 		"                 [-s SECONDS] -m cert|password|mixed --pki DIR [--user U]\n"
-		"                 [--password-file F] [-p LABEL=[tree:]PID]...\n"
+		"                 [--password-file F] [--no-dup-filter] [-p LABEL=[tree:]PID]...\n"
 		"       bgw-bench login HOST:PORT -m cert|password|resume [-n N] [-s SECONDS] --pki DIR [--tls]\n"
 		"       bgw-bench tun-bridge --to ENDPOINT --port-file F --pki DIR [--tls] [-i ITER] [-s SECONDS]\n"
 		"       bgw-bench udp-echo --port-file F [-s SECONDS]\n"
@@ -2127,6 +2131,10 @@ int main(int argc, char **argv)
 
 		if (strcmp(a, "--tls") == 0) {
 			use_tls = true;
+			continue;
+		}
+		if (strcmp(a, "--no-dup-filter") == 0) {
+			no_dup_filter = true;
 			continue;
 		}
 		if (a[0] != '-') {

@@ -2309,7 +2309,7 @@ START_TEST(soak_no_cross_session_leak)
 	struct host hv[3];
 	struct host *hs[] = { &hv[0], &hv[1], &hv[2] };
 	uint32_t seed = 0x5eed1234u;
-	unsigned op, i;
+	unsigned op, i, al_links = 0;
 
 	if (getenv("MUX_SOAK_SEED"))
 		seed = (uint32_t)strtoul(getenv("MUX_SOAK_SEED"), NULL, 0);
@@ -2330,7 +2330,7 @@ START_TEST(soak_no_cross_session_leak)
 		int n;
 
 		tbdaddr(&rd, (uint8_t)(1 + rnd() % 4));
-		switch (rnd() % 12) {
+		switch (rnd() % 14) {
 		case 0:
 			memcpy(p, rd.b, 6);
 			host_send(h, HCI_OP_CREATE_CONN, p, 13);
@@ -2384,9 +2384,14 @@ START_TEST(soak_no_cross_session_leak)
 			break;
 		}
 		case 8:
-			if (rnd() % 8 == 0)
+			if (rnd() % 8 == 0) {
+				/* Reset, then the event mask again, as Linux does. */
+				static const uint8_t evm[8] = { 0xff, 0xff, 0xfb, 0xff,
+								0x07, 0xf8, 0xbf, 0x3d };
+
 				host_send(h, HCI_OP_RESET, NULL, 0);
-			else
+				host_send(h, HCI_OP_SET_EVENT_MASK, evm, 8);
+			} else
 				host_send(h, HCI_OP_LE_SET_SCAN_ENABLE,
 					  rnd() % 2 ? "\x01\x01" : "\x00\x00", 2);
 			break;
@@ -2400,6 +2405,31 @@ START_TEST(soak_no_cross_session_leak)
 		case 11:
 			tctl_inquiry_complete(tc);
 			host_send(h, HCI_OP_INQUIRY_CANCEL, NULL, 0);
+			break;
+		case 12:	/* LE: accept list, connect over it, cancel, direct */
+			switch (rnd() % 4) {
+			case 0:
+				memcpy(p + 1, rd.b, 6);
+				host_send(h, HCI_OP_LE_ADD_TO_ACCEPT_LIST, p, 7);
+				break;
+			case 1:
+			case 3: {
+				uint8_t cp[25];
+
+				le_create_params(cp, rnd() % 4 == 3 ? 0 : 1,
+						 (uint8_t)(1 + rnd() % 4), 0);
+				host_send(h, HCI_OP_LE_CREATE_CONN, cp, 25);
+				break;
+			}
+			case 2:
+				host_send(h, HCI_OP_LE_CREATE_CONN_CANCEL, NULL, 0);
+				break;
+			}
+			break;
+		case 13:	/* a device of the physical accept list advertises */
+			if (tc->le_connecting && tc->le_al_init && tctl_al_has(tc, 0, &rd) &&
+			    tctl_le_al_connect(tc, 0, &rd))
+				al_links++;
 			break;
 		}
 		tctl_pump(tc);
@@ -2418,9 +2448,11 @@ START_TEST(soak_no_cross_session_leak)
 		}
 		ck_assert_uint_eq(tc->violations, 0);
 	}
-	printf("# soak: %u packets to hosts checked (%u ACL), %u+%u+%u links made\n",
-	       soak_pkts, soak_acl, hv[0].nh, hv[1].nh, hv[2].nh);
+	printf("# soak: %u packets to hosts checked (%u ACL), %u+%u+%u links made, "
+	       "%u over the accept list\n",
+	       soak_pkts, soak_acl, hv[0].nh, hv[1].nh, hv[2].nh, al_links);
 	ck_assert_uint_gt(soak_acl, 0);
+	ck_assert_uint_gt(al_links, 0);
 	env_down(hs, 3);
 }
 END_TEST

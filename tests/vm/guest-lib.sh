@@ -164,7 +164,9 @@ vm_hci_list() {
 	for d in /sys/class/bluetooth/hci*; do
 		[[ -e $d ]] || continue
 		d=${d##*/}
-		[[ $d =~ ^hci[0-9]+$ ]] && echo "$d"
+		# not the links' hciN:M nodes; "if", as a false [[ ]] last in
+		# the loop would fail the pipeline under pipefail
+		if [[ $d =~ ^hci[0-9]+$ ]]; then echo "$d"; fi
 	done | sort -V
 }
 

@@ -103,6 +103,7 @@ struct mux {
 	unsigned p_al_n;
 	bool al_phys;		/* our initiation sent and not yet ended */
 	bool al_cancel_sent;	/* our cancel sent; its LE Conn Complete due */
+	bool le_stale_cancel;	/* an internal cancel's LE Conn Complete due */
 	bool inq_active;
 	bool inq_cancelling;
 	/* Responses of the running inquiry, replayed to sessions that join it. */
@@ -1781,7 +1782,7 @@ static bool al_reconcile(struct mux *m)
 		ctrl_cmd(m, HCI_OP_LE_CREATE_CONN_CANCEL, NULL, 0, O_RECON);
 		return false;
 	}
-	if (!head || direct_le_waiting(m) || pend_find(m, P_LE_OUT, NULL) ||
+	if (!head || direct_le_waiting(m) || pend_find(m, P_LE_OUT, NULL) || m->le_stale_cancel ||
 	    outst_find(m, HCI_OP_LE_CREATE_CONN) || outst_find(m, HCI_OP_LE_CREATE_CONN_CANCEL))
 		return true;
 	for (i = 0; i < m->p_al_n; i++) {
@@ -1844,6 +1845,8 @@ static struct mux_session *al_phys_ended(struct mux *m, uint8_t st, uint8_t type
 			m->sess[i]->al_member = false;
 		return NULL;
 	}
+	/* Ended otherwise: a cancel still outstanding will be refused. */
+	m->al_cancel_sent = false;
 	for (k = 0; k < m->nsess; k++) {
 		struct mux_session *s = m->sess[(m->conn_rr + k) % m->nsess];
 
@@ -2139,6 +2142,9 @@ static void on_cmd_done(struct mux *m, const struct h4_pkt *pkt, uint16_t op,
 	case O_INTERNAL:
 		if (status)
 			log_debug("internal command 0x%04x: status 0x%02x", op, status);
+		/* Its LE Connection Complete (0x02) follows, for nobody (7.8.13). */
+		if (op == HCI_OP_LE_CREATE_CONN_CANCEL && !status)
+			m->le_stale_cancel = true;
 		if (op == HCI_OP_LE_SET_RANDOM_ADDR) {
 			/*
 			 * Refused (e.g. while the shared scan runs, 7.8.4): go
@@ -2662,6 +2668,12 @@ static void on_le_conn_complete(struct mux *m, uint8_t sub, const uint8_t *q, si
 	}
 	h = get_le16(q + 1) & 0x0fff;
 	a = addr_at(q + 5);
+	if (q[0] == HCI_ST_UNKNOWN_CONN_ID && m->le_stale_cancel) {
+		/* The end of an initiation the mux cancelled for a departed session. */
+		m->le_stale_cancel = false;
+		reconcile(m);
+		return;
+	}
 	if (q[3] == 0x00) {
 		pd = pend_find(m, P_LE_OUT, &a);
 		if (!pd)
@@ -3332,6 +3344,7 @@ static void ctrl_down(struct mux *m)
 	m->p_al_max = 0;	/* read again by the init */
 	m->al_phys = false;
 	m->al_cancel_sent = false;
+	m->le_stale_cancel = false;
 	for (i = 0; i < m->nsess; i++) {
 		struct mux_session *s = m->sess[i];
 

@@ -1,0 +1,244 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libFuzzer harness for the virtual-controller command path: the real mux
+ * core (mux/) on the simulated controller (sim/, default house, time
+ * scaled down 10 000 times) with three sessions of three users whose grants
+ * differ (alice: the bulb, bob: the speaker, carol: both). The input is a
+ * list of records, each fed to one session's mux_session_input() as one
+ * H4 packet (well formed or not):
+ *
+ *	u8 sel   bits 0-1: session 0..2, or 3: let the loop run (time passes)
+ *	         bit 6: a 16-bit length follows, else an 8-bit one
+ *	         bit 7: end the session first and start a new one (same user)
+ *	u8/le16 length, then that many bytes (cut at the input's end)
+ *
+ * Besides the sanitizers, every packet the mux emits to a session is
+ * checked against what that session's user may see (abort on a breach):
+ * ACL data, Connection / Disconnection Complete and Number Of Completed
+ * Packets only for physical handles (as the controller reported them)
+ * whose device the user is granted; inquiry results and LE advertising
+ * reports only for granted devices. (A session may mask its events, so
+ * what it was shown before is no guide; the controller's view is.)
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cursor.h"
+#include "hci_defs.h"
+#include "log.h"
+#include "loop.h"
+#include "mux.h"
+#include "sim.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define NSESS	3
+#define SPEAKER	0x04
+#define BULB	0x03
+
+static struct loop *lp;
+static struct sim_ctrl *ctrl;
+static struct mux *mx;
+
+struct fsess {
+	const char *user;
+	struct mux_session *s;
+};
+
+static struct fsess fs[NSESS];
+
+/*
+ * The physical connections, as the controller reported them: handle ->
+ * remote address (kept after a disconnection, for late packets).
+ */
+static uint8_t phys_addr[4096][6];
+static bool phys_known[4096];
+
+static bool granted(const char *user, const uint8_t *a)
+{
+	static const uint8_t base[5] = { 0x00, 0x00, 0x00, 0xb6, 0x10 };
+	bool house = memcmp(a + 1, base, 5) == 0;
+
+	if (!house)
+		return false;
+	if (strcmp(user, "alice") == 0)
+		return a[0] == BULB;
+	if (strcmp(user, "bob") == 0)
+		return a[0] == SPEAKER;
+	return a[0] == BULB || a[0] == SPEAKER;
+}
+
+static bool pol_may_access(const char *user, const struct bdaddr *a, uint8_t type, void *ctx)
+{
+	return granted(user, a->b);
+}
+
+static const struct mux_policy pol = { NULL, NULL, pol_may_access, NULL };
+
+static void note_conn(const uint8_t *h4, size_t len)
+{
+	unsigned h;
+
+	if (len >= 14 && h4[0] == 0x04 && h4[1] == HCI_EV_CONN_COMPLETE && h4[3] == 0) {
+		h = get_le16(h4 + 4) & 0x0fff;
+		memcpy(phys_addr[h], h4 + 6, 6);
+		phys_known[h] = true;
+	}
+	/* LE (Enhanced) Connection Complete: sub, status, handle, role, type, addr. */
+	if (len >= 15 && h4[0] == 0x04 && h4[1] == HCI_EV_LE_META &&
+	    (h4[3] == 0x01 || h4[3] == 0x0a) && h4[4] == 0) {
+		h = get_le16(h4 + 5) & 0x0fff;
+		memcpy(phys_addr[h], h4 + 9, 6);
+		phys_known[h] = true;
+	}
+}
+
+static void ctrl_emit(const uint8_t *h4, size_t len, void *user)
+{
+	note_conn(h4, len);
+	mux_ctrl_input(mx, h4, len);
+}
+
+static int ctrl_send(const uint8_t *h4, size_t len, void *user)
+{
+	return ctrl ? sim_ctrl_input(ctrl, h4, len) : -EPIPE;
+}
+
+static void quiet(int prio, const char *line, void *user)
+{
+}
+
+/* A packet about physical handle h may reach only a user granted its device. */
+static void check_handle(const struct fsess *f, unsigned h)
+{
+	if (!phys_known[h] || !granted(f->user, phys_addr[h]))
+		abort();
+}
+
+/* What a session is shown: the isolation invariants (see the header). */
+static int sess_emit(const uint8_t *h4, size_t len, void *user)
+{
+	struct fsess *f = user;
+	unsigned i, n;
+
+	if (len >= 5 && h4[0] == 0x02) {
+		check_handle(f, get_le16(h4 + 1) & 0x0fff);
+		return 0;
+	}
+	if (len < 3 || h4[0] != 0x04)
+		return 0;
+	switch (h4[1]) {
+	case HCI_EV_CONN_COMPLETE:
+		if (len >= 14 && h4[3] == 0)
+			check_handle(f, get_le16(h4 + 4) & 0x0fff);
+		break;
+	case HCI_EV_DISCONN_COMPLETE:
+		if (len >= 7 && h4[3] == 0)
+			check_handle(f, get_le16(h4 + 4) & 0x0fff);
+		break;
+	case HCI_EV_NUM_COMP_PKTS:
+		n = len >= 4 ? h4[3] : 0;
+		for (i = 0; i < n && 4 + 4 * i + 2 <= len; i++)
+			check_handle(f, get_le16(h4 + 4 + 4 * i) & 0x0fff);
+		break;
+	case HCI_EV_INQUIRY_RESULT:
+	case HCI_EV_INQUIRY_RESULT_RSSI:
+	case HCI_EV_EXT_INQUIRY_RESULT:
+		if (len >= 10 && h4[3] >= 1 && !granted(f->user, h4 + 4))
+			abort();
+		break;
+	case HCI_EV_LE_META:
+		if (len >= 15 && (h4[3] == 0x01 || h4[3] == 0x0a) && h4[4] == 0)
+			check_handle(f, get_le16(h4 + 5) & 0x0fff);
+		if (len >= 13 && h4[3] == 0x02 && h4[4] >= 1 && !granted(f->user, h4 + 7))
+			abort();
+		break;
+	}
+	return 0;
+}
+
+static void sess_start(unsigned i)
+{
+	static const char *const users[NSESS] = { "alice", "bob", "carol" };
+
+	fs[i].user = users[i];
+	fs[i].s = mux_session_new(mx, users[i], sess_emit, &fs[i]);
+	if (!fs[i].s)
+		abort();
+}
+
+/* Let time pass: due timers run (at 1/10000 of real time most are due). */
+static void run(unsigned n)
+{
+	unsigned i;
+
+	for (i = 0; i < n; i++)
+		loop_iterate(lp, 0);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct sim_opts o = { .time_scale = 0.0001, .seed = 7 };
+	struct mux_ops ops = { ctrl_send, NULL, NULL, NULL };
+	struct mux_config cfg = { 4, 0 };
+	struct sim_air *air;
+	size_t off = 0, n;
+	unsigned i;
+	uint8_t sel;
+
+	log_set_handler(quiet, NULL);
+	memset(phys_known, 0, sizeof(phys_known));
+	lp = loop_new();
+	air = sim_air_new(lp, sim_house_default(), &o);
+	ctrl = sim_ctrl_new(air, NULL, ctrl_emit, NULL);
+	mx = mux_new(lp, &cfg, &pol, &ops);
+	if (!lp || !air || !ctrl || !mx)
+		abort();
+	mux_ctrl_up(mx);
+	for (i = 0; i < 200000 && !mux_is_ready(mx); i++)
+		loop_iterate(lp, 0);
+	if (!mux_is_ready(mx))
+		abort();
+	for (i = 0; i < NSESS; i++)
+		sess_start(i);
+
+	while (off < size) {
+		sel = data[off++];
+		if ((sel & 3) == 3) {
+			run(1 + (sel >> 2) % 16);
+			continue;
+		}
+		if (sel & 0x80) {
+			mux_session_free(fs[sel & 3].s);
+			sess_start(sel & 3);
+		}
+		if (sel & 0x40) {
+			if (size - off < 2)
+				break;
+			n = get_le16(data + off);
+			off += 2;
+		} else {
+			if (size - off < 1)
+				break;
+			n = data[off++];
+		}
+		if (n > size - off)
+			n = size - off;
+		if (!mux_session_is_dead(fs[sel & 3].s))
+			mux_session_input(fs[sel & 3].s, data + off, n);
+		off += n;
+	}
+	run(5);
+
+	for (i = 0; i < NSESS; i++)
+		mux_session_free(fs[i].s);
+	mux_free(mx);
+	sim_ctrl_free(ctrl);
+	ctrl = NULL;
+	sim_air_free(air);
+	loop_free(lp);
+	return 0;
+}

@@ -25,7 +25,8 @@ dist_man_MANS += man/bgw-cdclient.1
 TESTS += tests/t-cd-sock.sh tests/t-cd-fuse.sh tests/t-cd-tunnel.sh
 EXTRA_DIST += tests/t-cd-sock.sh tests/t-cd-fuse.sh tests/t-cd-tunnel.sh \
 	tests/cd_host.py \
-	tests/vm/t-cd-vhci.sh tests/vm/t-cd-cuse.sh
+	tests/vm/t-cd-vhci.sh tests/vm/t-cd-cuse.sh tests/vm/t-family.sh \
+	tests/vm/t-family-unix.sh tests/vm/t-family-sim.sh
 
 # Unit tests (Check, TAP through tests/check_main.c).
 cd_check_ldadd = tests/libcheckmain.a cdclient/libcd.a lib/libbgw.a \

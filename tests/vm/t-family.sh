@@ -172,7 +172,7 @@ rd_ready() {
 }
 vm_wait_for 10 rd_ready || vm_fail "RDs not connectable and discoverable: $(hciconfig)"
 
-# Both power on.
+vm_log "RDs ready; both power on"
 if out=$(vm_btctl "select $alice_addr" "power on" "@expect Changing power on succeeded|Powered: yes") &&
 	vm_wait_for 5 vm_hci_powered "$alice_hci" &&
 	vm_btmgmt --index "$bob_idx" power on >/dev/null && vm_wait_for 10 vm_hci_powered "$bob_hci"; then
@@ -181,7 +181,7 @@ else
 	vm_tap_fail "both adapters powered on" "$out$(hciconfig)"
 fi
 
-# Both discover at the same time (BR/EDR inquiry).
+vm_log "both discover at the same time (BR/EDR inquiry)"
 bob_find=$VM_LOGDIR/bob-find.out
 VM_BTMGMT_TIMEOUT=40 vm_btmgmt --index "$bob_idx" find -b >"$bob_find" 2>&1 &
 find_pid=$!
@@ -217,6 +217,7 @@ l2ping_to() {
 # controller that has it, so with both adapters up an l2ping -i may leave
 # through the other one. So each pings while the other is powered off (the
 # session stays; the mux sees only a Reset and no scanning).
+vm_log "bob powers off; alice pings"
 vm_btmgmt --index "$bob_idx" power off >/dev/null || true
 vm_wait_for 10 eval "! vm_hci_powered $bob_hci" || true
 l2ping_to "$alice_hci" "$rd_alice" 2
@@ -225,6 +226,7 @@ if ((ping_rc == 0 && ping_n == 2)); then
 else
 	vm_tap_fail "alice l2pings $rd_alice (exit $ping_rc, $ping_n replies)" "$ping_out"
 fi
+vm_log "alice powers off; bob powers on and pings"
 vm_btctl "select $alice_addr" "power off" "@expect Changing power off succeeded|Powered: no" >/dev/null || true
 vm_wait_for 10 eval "! vm_hci_powered $alice_hci" || true
 vm_btmgmt --index "$bob_idx" power on >/dev/null || true
@@ -262,6 +264,7 @@ else
 	vm_tap_fail "no acl-deny for alice" "$(grep acl-deny "$etc/audit.log")"
 fi
 
+vm_log "SIGKILL of alice's client while bob pings"
 # SIGKILL alice's client while bob pings: her hciN goes, his link stays.
 ping_log=$VM_LOGDIR/bob-l2ping.out
 timeout -k 2 40 l2ping -i "$bob_hci" -c 6 -t 5 "$rd_bob" >"$ping_log" 2>&1 &

@@ -143,9 +143,8 @@ else
 	vm_tap_fail "LE pairing with the thermometer" "$out"
 fi
 
-# A second host on the same physical controller. (vm_hci_list fails while
-# a link's hciN:M node exists, as after l2ping: tolerate it here.)
-hci_list() { vm_hci_list || true; }
+# A second host on the same physical controller.
+hci_list() { vm_hci_list; }
 before=$(hci_list | wc -l)
 "$cdc" -f --connect "unix:$sock" --expose vhci >>"$VM_LOGDIR/bgw-cdclient2.log" 2>&1 &
 cd2_pid=$!

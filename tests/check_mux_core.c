@@ -1108,6 +1108,46 @@ START_TEST(le_accept_list_joiner_served_without_reissue)
 }
 END_TEST
 
+/*
+ * A session ends while its direct LE initiation is pending: the mux
+ * cancels it, and the LE Connection Complete (0x02) that follows is the
+ * mux's own; another session's accept-list initiation, which waited for
+ * the initiator, starts after it and is not ended by it.
+ */
+START_TEST(le_accept_list_waits_for_departed_direct)
+{
+	struct host a, c;
+	struct host *hs[] = { &a };
+	uint8_t p[25];
+	unsigned base;
+
+	env_up(8, 8, 4);
+	host_start(&a, "alice");
+	host_start(&c, "carol");
+	host_init(&a);
+	host_init(&c);
+	tc->le_hold_direct = true;
+	le_create_params(p, 0, 4, 0);
+	ck_assert_int_eq(host_cmd(&c, HCI_OP_LE_CREATE_CONN, p, 25, NULL), 0);
+	ck_assert(tc->le_connecting && !tc->le_al_init);
+	host_al_add(&a, 1);
+	ck_assert_int_eq(host_le_connect_al(&a), 0);
+	/* The initiator is busy: nothing of alice's yet. */
+	ck_assert_uint_eq(tc->nal, 0);
+	base = tc->ncmds;
+	mux_session_free(c.s);
+	c.s = NULL;
+	host_reset_rx(&c);
+	tctl_pump(tc);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_LE_CREATE_CONN_CANCEL, base), 1);
+	/* Alice's initiation runs now, and alice heard nothing. */
+	ck_assert(tc->le_connecting && tc->le_al_init);
+	ck_assert(tal(1));
+	ck_assert_int_eq(host_take_le_conn(&a, NULL, NULL), -1);
+	env_down(hs, 1);
+}
+END_TEST
+
 /* Core Vol 3 Part H D.7: IRK ec0234a3..0a397d9b (here LSO first), prand 708194, ah 0dfbaa. */
 static const uint8_t spec_irk[16] = {
 	0x9b, 0x7d, 0x39, 0x0a, 0xa6, 0x10, 0x10, 0x34,
@@ -2559,6 +2599,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc_core, le_accept_list_cancel_only_own_part);
 	tcase_add_test(tc_core, le_accept_list_yields_to_direct_connect);
 	tcase_add_test(tc_core, le_accept_list_joiner_served_without_reissue);
+	tcase_add_test(tc_core, le_accept_list_waits_for_departed_direct);
 	tcase_add_test(tc_core, rpa_resolved_only_with_irk_seen_from_the_device);
 	tcase_add_test(tc_core, sixty_four_sessions_cap_and_nocp_split);
 	tcase_add_test(tc_core, foreign_handle_commands_rejected);

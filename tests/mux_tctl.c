@@ -374,6 +374,8 @@ static void answer(struct tctl *t, uint16_t op, const uint8_t *p, uint8_t plen)
 		t->le_connecting = true;
 		t->le_peer_type = p[5];
 		memcpy(t->le_peer.b, p + 6, 6);
+		if (t->le_hold_direct)
+			break;
 		le_conn_complete(t, 0);
 		t->le_connecting = false;
 		break;

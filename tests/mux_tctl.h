@@ -43,6 +43,7 @@ struct tctl {
 	struct bdaddr le_peer;
 	uint8_t le_peer_type;
 	/* The physical accept list, and an initiation over it (policy 1). */
+	bool le_hold_direct;		/* a direct LE initiation waits (no peer) */
 	bool le_al_init;
 	uint8_t le_al_own[7];		/* own type + random address it used */
 	uint8_t rand_addr[6];

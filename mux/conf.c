@@ -26,6 +26,8 @@ void muxd_conf_init(struct muxd_conf *c)
 {
 	memset(c, 0, sizeof(*c));
 	strcpy(c->controller, "sim");
+	c->sandbox = true;
+	c->max_pending = 32;
 	c->max_sessions = 4;
 	c->queue_kib = 256;
 	c->log_level = LOG_INFO;
@@ -207,6 +209,24 @@ int muxd_conf_line(struct muxd_conf *c, const char *line, size_t len,
 		if (parse_uint(w[1], 1, MUX_MAX_SESSIONS, 10, &v) < 0)
 			return bad(c, err, errlen, "max-sessions must be 1 to 64", w[1]);
 		c->max_sessions = (unsigned)v;
+	} else if (strcmp(w[0], "max-sessions-per-user") == 0) {
+		NEED(2);
+		if (parse_uint(w[1], 1, MUX_MAX_SESSIONS, 10, &v) < 0)
+			return bad(c, err, errlen, "max-sessions-per-user must be 1 to 64", w[1]);
+		c->max_sessions_user = (unsigned)v;
+	} else if (strcmp(w[0], "max-pending") == 0) {
+		NEED(2);
+		if (parse_uint(w[1], 1, 1024, 10, &v) < 0)
+			return bad(c, err, errlen, "max-pending must be 1 to 1024", w[1]);
+		c->max_pending = (unsigned)v;
+	} else if (strcmp(w[0], "sandbox") == 0) {
+		NEED(2);
+		if (strcmp(w[1], "yes") == 0)
+			c->sandbox = true;
+		else if (strcmp(w[1], "no") == 0)
+			c->sandbox = false;
+		else
+			return bad(c, err, errlen, "sandbox must be yes or no", w[1]);
 	} else if (strcmp(w[0], "queue-kib") == 0) {
 		NEED(2);
 		if (parse_uint(w[1], 16, 65536, 10, &v) < 0)

@@ -43,6 +43,9 @@ struct muxd_conf {
 	unsigned nlisten;
 	char authdb[MUXD_PATH_MAX];
 	unsigned max_sessions;
+	unsigned max_sessions_user;	/* 0: no cap below max_sessions */
+	unsigned max_pending;		/* tunnel channels in handshake or login */
+	bool sandbox;			/* the worker's seccomp filter (default yes) */
 	unsigned queue_kib;		/* per-session outbound queue */
 	int log_level;			/* syslog priority */
 	unsigned socket_mode;

@@ -22,8 +22,10 @@ tests_check_mux_core_LDADD = tests/libcheckmain.a mux/libmux.a lib/libbgw.a \
 noinst_LIBRARIES += mux/libmuxd.a
 mux_libmuxd_a_SOURCES = \
 	mux/conf.c mux/conf.h \
+	mux/rpc.c mux/rpc.h \
+	mux/sandbox.c mux/sandbox.h \
 	mux/transport.c mux/transport.h
-mux_libmuxd_a_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/sim $(BLUEZ_CFLAGS)
+mux_libmuxd_a_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/sim -I$(top_srcdir)/authdb $(BLUEZ_CFLAGS)
 
 sbin_PROGRAMS += mux/bgw-muxd
 mux_bgw_muxd_SOURCES = mux/muxd.c

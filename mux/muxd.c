@@ -32,11 +32,13 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "audit.h"
 #include "authdb.h"
 #include "conf.h"
+#include "cursor.h"
 #include "hci.h"
 #include "hci_names.h"
 #include "log.h"
@@ -44,6 +46,9 @@
 #include "mux.h"
 #include "pktq.h"
 #include "ratelimit.h"
+#include "rpc.h"
+#include "sandbox.h"
+#include "scram.h"
 #include "transport.h"
 #include "tunnel.h"
 
@@ -126,6 +131,19 @@ struct muxd {
 	bool cert_pending;
 	char cert_user[AUTHDB_NAME_MAX + 1];
 	uint8_t cert_fpr[AUTHDB_FPR_LEN];
+	/*
+	 * Privilege separation (doc/security.md). The monitor keeps the
+	 * authdb with its verifiers, the SCRAM secret, the rate limiters and
+	 * the audit log; the worker gets a policy copy without verifiers and
+	 * asks the monitor for the rest over req_fd.
+	 */
+	bool worker;
+	int req_fd;		/* worker: requests out; monitor: requests in */
+	int push_fd;		/* worker: policy in; monitor: policy out */
+	pid_t child;		/* monitor: the worker */
+	bool stopping;
+	struct loop_timer *kill_timer;
+	struct rpc_reader rrd;
 };
 
 static const char *conf_path = MUXD_DEFAULT_CONF;
@@ -226,11 +244,16 @@ static void ctrl_failed(struct mux *m, int err, void *user)
 	schedule_restart(d, 0);
 }
 
+static int worker_open_fd(const char *uri, char *err, size_t errlen, void *user);
+
 /* Close what is left of the transport, then reopen it with backoff. */
 static void restart_fn(struct loop_timer *t, void *user)
 {
 	struct muxd *d = user;
-	struct mux_transport_ops ops = { tr_rx, tr_error, d, d->conf.sim_time_scale };
+	struct mux_transport_ops ops = {
+		tr_rx, tr_error, d, d->conf.sim_time_scale,
+		d->worker ? worker_open_fd : NULL,
+	};
 	char err[512];
 	int r;
 
@@ -395,6 +418,29 @@ static int uid_user(const struct muxd *d, uid_t uid, char *out, size_t cap)
 	return 0;
 }
 
+static struct rsess *rsess_first(struct muxd *d);
+
+/*
+ * max-sessions-per-user: one family member's devices cannot take every
+ * virtual controller (max-sessions) from the others.
+ */
+static bool user_at_cap(struct muxd *d, const char *name)
+{
+	unsigned n = 0;
+	struct client *c;
+	struct rsess *r;
+
+	if (!d->conf.max_sessions_user)
+		return false;
+	for (c = d->clients; c; c = c->next)
+		if (!c->closing && c->s && strcmp(mux_session_user(c->s), name) == 0)
+			n++;
+	for (r = rsess_first(d); r; r = r->next)
+		if (r->s && strcmp(mux_session_user(r->s), name) == 0)
+			n++;
+	return n >= d->conf.max_sessions_user;
+}
+
 static void accept_cb(struct loop *l, int lfd, uint32_t events, void *user)
 {
 	struct muxd *d = user;
@@ -416,6 +462,12 @@ static void accept_cb(struct loop *l, int lfd, uint32_t events, void *user)
 	    !pol_is_user(name, d)) {
 		log_notice("local connection from uid %u refused: not an enabled authdb user",
 			   (unsigned)cred.uid);
+		close(fd);
+		return;
+	}
+	if (user_at_cap(d, name)) {
+		log_notice("local connection from uid %u (%s) refused: max-sessions-per-user %u reached",
+			   (unsigned)cred.uid, name, d->conf.max_sessions_user);
 		close(fd);
 		return;
 	}
@@ -563,12 +615,53 @@ static uint64_t now_ms(void)
 	return loop_now_us() / 1000;
 }
 
+/* A copy of s for the RPC: control bytes shown as '?', at most cap - 1 bytes. */
+static void rpc_str(char *dst, size_t cap, const char *s)
+{
+	size_t i;
+
+	for (i = 0; s && s[i] && i + 1 < cap; i++)
+		dst[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+	dst[i] = '\0';
+}
+
+/*
+ * The worker asks the monitor (mux/rpc.h). A broken request channel means
+ * the monitor is gone: the worker stops.
+ */
+static int worker_call(struct muxd *d, uint32_t type, uint8_t arg, const char *name,
+		       const char *src, const char *rd, const char *detail,
+		       struct rpc_reply *rep, int *fd)
+{
+	struct rpc_req q;
+	struct rpc_reply dummy;
+	int r;
+
+	memset(&q, 0, sizeof(q));
+	q.type = type;
+	q.arg = arg;
+	rpc_str(q.name, 65, name);
+	rpc_str(q.src, 65, src);
+	rpc_str(q.rd, 33, rd);
+	rpc_str(q.detail, sizeof(q.detail), detail);
+	r = rpc_call(d->req_fd, &q, rep ? rep : &dummy, fd);
+	if (r < 0 && r != -EINVAL) {
+		log_err("monitor: %s: stopping", strerror(-r));
+		loop_quit(d->l, EXIT_ERROR);
+	}
+	return r;
+}
+
 static void audit(struct muxd *d, enum audit_event ev, const char *user,
 		  const char *src, const char *detail)
 {
 	struct audit_fields f = { .user = user, .src = src, .detail = detail, .uid = -1 };
 	int r;
 
+	if (d->worker) {
+		worker_call(d, RPC_AUDIT, (uint8_t)ev, user, src, NULL, detail, NULL, NULL);
+		return;
+	}
 	if (!d->audit)
 		return;
 	r = audit_append(d->audit, ev, &f);
@@ -590,6 +683,10 @@ static void pol_denied(const char *user, const struct bdaddr *a, uint8_t type,
 	bdaddr_fmt(a, rd);
 	strcat(rd, type == BDADDR_RANDOM ? " random" : " public");
 	snprintf(detail, sizeof(detail), "%s", name ? name : "command");
+	if (d->worker) {
+		worker_call(d, RPC_AUDIT, AUDIT_ACL_DENY, user, NULL, rd, detail, NULL, NULL);
+		return;
+	}
 	if (!d->audit)
 		return;
 	r = audit_append(d->audit, AUDIT_ACL_DENY, &f);
@@ -598,16 +695,12 @@ static void pol_denied(const char *user, const struct bdaddr *a, uint8_t type,
 			audit_event_name(AUDIT_ACL_DENY), strerror(-r));
 }
 
-/* Both limiters must allow the attempt (authdb/ratelimit.h). */
-static int auth_login_allowed(void *user, const char *name, const void *addr,
-			      size_t addrlen)
+/* Both limiters must allow the attempt (authdb/ratelimit.h). Monitor. */
+static int mon_login_allowed(struct muxd *d, const char *name, const char *src)
 {
-	struct muxd *d = user;
-	char src[SRC_KEY_MAX];
 	uint64_t wait_src = 0, wait_user = 0, now = now_ms();
 	int a, b;
 
-	src_key_sa(addr, addrlen, src, sizeof(src));
 	a = ratelimit_check(d->rl_src, src, strlen(src), now, &wait_src);
 	b = name[0] ? ratelimit_check(d->rl_user, name, strlen(name), now, &wait_user) : 0;
 	if (a == 0 && b == 0)
@@ -618,14 +711,23 @@ static int auth_login_allowed(void *user, const char *name, const void *addr,
 	return -EAGAIN;
 }
 
-static void auth_login_failed(void *user, const char *name, const void *addr,
-			      size_t addrlen, int reason)
+static int auth_login_allowed(void *user, const char *name, const void *addr,
+			      size_t addrlen)
 {
 	struct muxd *d = user;
+	struct rpc_reply rep;
 	char src[SRC_KEY_MAX];
-	uint64_t now = now_ms();
 
 	src_key_sa(addr, addrlen, src, sizeof(src));
+	if (worker_call(d, RPC_LOGIN_ALLOWED, 0, name, src, NULL, NULL, &rep, NULL) < 0)
+		return -EAGAIN;
+	return rep.status < 0 ? -EAGAIN : 0;
+}
+
+static void mon_login_failed(struct muxd *d, const char *name, const char *src, int reason)
+{
+	uint64_t now = now_ms();
+
 	ratelimit_failure(d->rl_src, src, strlen(src), now);
 	if (name[0])
 		ratelimit_failure(d->rl_user, name, strlen(name), now);
@@ -633,6 +735,26 @@ static void auth_login_failed(void *user, const char *name, const void *addr,
 	log_notice("tunnel: login as '%s' from %s failed: %s", name, src,
 		   tun_reason_str(reason));
 	audit(d, AUDIT_LOGIN_FAIL, name, src, tun_reason_str(reason));
+}
+
+static void auth_login_failed(void *user, const char *name, const void *addr,
+			      size_t addrlen, int reason)
+{
+	struct muxd *d = user;
+	char src[SRC_KEY_MAX];
+
+	src_key_sa(addr, addrlen, src, sizeof(src));
+	if (reason < 1 || reason > 127)
+		reason = TUN_R_INTERNAL;
+	worker_call(d, RPC_LOGIN_FAILED, (uint8_t)reason, name, src, NULL, NULL, NULL, NULL);
+}
+
+/* A login succeeded: the limiters forget the failures, the audit says so. */
+static void mon_login_ok(struct muxd *d, const char *name, const char *src, bool cert)
+{
+	ratelimit_success(d->rl_src, src, strlen(src));
+	ratelimit_success(d->rl_user, name, strlen(name));
+	audit(d, AUDIT_LOGIN_OK, name, src, cert ? "cert" : "password");
 }
 
 /* A certificate maps to its user by fingerprint; revoked and disabled fail. */
@@ -660,16 +782,45 @@ static int auth_cert_user(void *user, const struct tun_cert_info *ci,
 	return 0;
 }
 
+/*
+ * The verifier of one user, from the monitor (which fabricates one for an
+ * unknown or disabled user, the same work either way). Blob: le32
+ * iterations, u8 salt length, the salt, StoredKey, ServerKey.
+ */
 static int auth_scram_lookup(void *user, const char *name,
 			     struct scram_verifier *v, bool *real)
 {
 	struct muxd *d = user;
+	struct rpc_reply rep;
+	struct cur c;
+	int r;
 
 	d->cert_pending = false;
-	if (!d->db)
-		return -EIO;
-	/* Unknown or disabled: a fabricated verifier, the same work. */
-	return authdb_scram_lookup(d->db, name, d->secret, sizeof(d->secret), v, real);
+	r = worker_call(d, RPC_SCRAM_LOOKUP, 0, name, NULL, NULL, NULL, &rep, NULL);
+	if (r < 0)
+		return r;
+	if (rep.status < 0) {
+		r = rep.status;
+		goto out;
+	}
+	memset(v, 0, sizeof(*v));
+	cur_init(&c, rep.blob, rep.blob_len);
+	v->iterations = cur_le32(&c);
+	v->salt_len = cur_u8(&c);
+	if (v->salt_len > SCRAM_SALT_MAX) {
+		r = -EPROTO;
+		goto out;
+	}
+	cur_copy(&c, v->salt, v->salt_len);
+	cur_copy(&c, v->stored_key, SCRAM_KEY_LEN);
+	cur_copy(&c, v->server_key, SCRAM_KEY_LEN);
+	r = cur_is_ok(&c) && cur_is_done(&c) ? 0 : -EPROTO;
+	*real = rep.flag != 0;
+out:
+	explicit_bzero(&rep, sizeof(rep));
+	if (r < 0)
+		scram_verifier_wipe(v);
+	return r;
 }
 
 static const struct tun_auth_ops tun_auth = {
@@ -678,6 +829,11 @@ static const struct tun_auth_ops tun_auth = {
 	.login_allowed = auth_login_allowed,
 	.login_failed = auth_login_failed,
 };
+
+static struct rsess *rsess_first(struct muxd *d)
+{
+	return d->rsessions;
+}
 
 static void rsess_unlink(struct rsess *r)
 {
@@ -753,6 +909,11 @@ static int tun_on_session(void *user, struct tun_session *ts, const char *name)
 	bool cert = d->cert_pending && strcmp(d->cert_user, name) == 0;
 
 	d->cert_pending = false;
+	if (user_at_cap(d, name)) {
+		log_notice("tunnel session for %s refused: max-sessions-per-user %u reached",
+			   name, d->conf.max_sessions_user);
+		return -EBUSY;
+	}
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
@@ -763,9 +924,7 @@ static int tun_on_session(void *user, struct tun_session *ts, const char *name)
 	if (cert)
 		memcpy(r->fpr, d->cert_fpr, AUTHDB_FPR_LEN);
 	src_key_peer(tun_session_peer(ts, peer, sizeof(peer)), r->src, sizeof(r->src));
-	ratelimit_success(d->rl_src, r->src, strlen(r->src));
-	ratelimit_success(d->rl_user, name, strlen(name));
-	audit(d, AUDIT_LOGIN_OK, name, r->src, cert ? "cert" : "password");
+	worker_call(d, RPC_LOGIN_OK, cert, name, r->src, NULL, NULL, NULL, NULL);
 	pktq_init(&r->outq, CLIENT_QUEUE_PKTS, (size_t)d->conf.queue_kib * 1024);
 	/* The table may have changed since the login began. */
 	r->s = pol_is_user(name, d) ? mux_session_new(d->mux, name, rsess_emit, r) : NULL;
@@ -932,11 +1091,11 @@ static int tunnel_check_files(const struct muxd_conf *c)
 	return ret;
 }
 
-static int tunnel_start(struct muxd *d)
+/* The monitor's part of the tunnel: the secret, the audit, the limiters. */
+static int tunnel_prepare(struct muxd *d)
 {
 	static const struct ratelimit_policy pol_src = RATELIMIT_POLICY_SOURCE;
 	static const struct ratelimit_policy pol_user = RATELIMIT_POLICY_USER;
-	struct tun_server_cfg cfg;
 	int r;
 
 	if (tunnel_check_files(&d->conf) < 0)
@@ -953,8 +1112,22 @@ static int tunnel_start(struct muxd *d)
 	}
 	d->rl_src = ratelimit_new(RATELIMIT_SLOTS, &pol_src);
 	d->rl_user = ratelimit_new(RATELIMIT_SLOTS, &pol_user);
+	if (!d->rl_src || !d->rl_user)
+		return -ENOMEM;
+	return 0;
+}
+
+/*
+ * The worker's part: the listeners and the server's key, loaded before
+ * the sandbox closes (the key file is root's).
+ */
+static int tunnel_start(struct muxd *d)
+{
+	struct tun_server_cfg cfg;
+	int r;
+
 	d->rreap = loop_timer_new(d->l, rreap_fn, d);
-	if (!d->rl_src || !d->rl_user || !d->rreap)
+	if (!d->rreap)
 		return -ENOMEM;
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.host = d->conf.tun_host[0] ? d->conf.tun_host : NULL;
@@ -965,6 +1138,7 @@ static int tunnel_start(struct muxd *d)
 	cfg.key_file = d->conf.key_file;
 	cfg.resume_s = d->conf.resume_s;
 	cfg.max_sessions = d->conf.max_sessions;
+	cfg.max_pending = d->conf.max_pending;
 	r = tun_server_new(&d->tun, d->l, &cfg, &tun_ops, &tun_auth, d);
 	if (r < 0) {
 		log_err("tunnel: cannot listen on %s (DTLS %s, TLS %s): %s",
@@ -989,10 +1163,114 @@ static void tunnel_stop(struct muxd *d)
 	while (d->rsessions)
 		rsess_free(d->rsessions);
 	loop_timer_free(d->rreap);
+	d->rreap = NULL;
 	ratelimit_free(d->rl_src);
+	d->rl_src = NULL;
 	ratelimit_free(d->rl_user);
+	d->rl_user = NULL;
 	audit_close(d->audit);
+	d->audit = NULL;
 	explicit_bzero(d->secret, sizeof(d->secret));
+}
+
+/* ------------------------------------------------------------------ */
+/* The policy: the authdb as the worker sees it */
+
+/*
+ * The authdb's text without its password lines: everything the worker
+ * needs to decide (users, flags, groups, ACLs, certificate fingerprints,
+ * revocations), nothing that would let it test passwords offline. The
+ * lines are the authdb's own format (bgw-authdb(5)), so the worker parses
+ * them with the same parser, into a table of its own.
+ */
+static int policy_text(const struct authdb *db, char **out, size_t *outlen)
+{
+	char *buf, *p, *end, *w;
+	size_t len;
+	int r;
+
+	r = authdb_serialize(db, &buf, &len);
+	if (r < 0)
+		return r;
+	w = buf;
+	for (p = buf, end = buf + len; p < end;) {
+		char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = nl ? (size_t)(nl - p) + 1 : (size_t)(end - p);
+
+		if (!(n >= 9 && memcmp(p, "password ", 9) == 0)) {
+			memmove(w, p, n);
+			w += n;
+		}
+		p += n;
+	}
+	explicit_bzero(w, (size_t)(end - w));
+	*out = buf;
+	*outlen = (size_t)(w - buf);
+	return 0;
+}
+
+/* Monitor: send the current table to the worker. */
+static int policy_push(struct muxd *d)
+{
+	char *text;
+	size_t len;
+	int r;
+
+	r = policy_text(d->db, &text, &len);
+	if (r < 0) {
+		log_err("policy for the worker: %s", strerror(-r));
+		return r;
+	}
+	r = rpc_send(d->push_fd, RPC_POLICY, text, len, -1);
+	if (r < 0)
+		log_err("policy to the worker: %s", strerror(-r));
+	explicit_bzero(text, len);
+	free(text);
+	return r;
+}
+
+/* Worker: read one push (the monitor is trusted, but still parsed whole). */
+static int policy_receive(struct muxd *d, int timeout_ms)
+{
+	struct authdb *db = NULL;
+	char err[AUTHDB_ERR_MAX];
+	uint8_t *p;
+	uint32_t type;
+	size_t len;
+	int r;
+
+	r = rpc_recv(d->push_fd, &type, &p, &len, RPC_PUSH_MAX, NULL, timeout_ms);
+	if (r < 0)
+		return r;
+	if (type != RPC_POLICY) {
+		free(p);
+		return -EPROTO;
+	}
+	r = authdb_parse_buffer("policy from the monitor", (const char *)p, len, &db,
+				err, sizeof(err));
+	free(p);
+	if (r < 0) {
+		log_err("policy from the monitor refused: %s", err);
+		return r;
+	}
+	authdb_free(d->db);
+	d->db = db;
+	return 0;
+}
+
+static void on_push(struct loop *l, int fd, uint32_t events, void *user)
+{
+	struct muxd *d = user;
+	int r = policy_receive(d, RPC_TIMEOUT_MS);
+
+	if (r < 0) {
+		if (r != -EPIPE)
+			log_err("policy channel: %s: stopping", strerror(-r));
+		loop_quit(l, r == -EPIPE ? 0 : EXIT_ERROR);
+		return;
+	}
+	tunnel_policy_changed(d);
+	mux_policy_changed(d->mux);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1008,8 +1286,7 @@ static void reload_authdb(struct muxd *d, const char *why)
 	log_notice("%s: reloading %s", why, d->conf.authdb);
 	if (load_authdb(d) == 0) {
 		audit(d, AUDIT_AUTHDB_RELOAD, NULL, NULL, "ok");
-		tunnel_policy_changed(d);
-		mux_policy_changed(d->mux);
+		policy_push(d);
 	}
 }
 
@@ -1078,15 +1355,285 @@ static int watch_authdb(struct muxd *d)
 	return 0;
 }
 
+/* ------------------------------------------------------------------ */
+/* The monitor: answers the worker, never reads network data */
+
+static void mon_answer(struct muxd *d, const struct rpc_req *q)
+{
+	struct rpc_reply rep;
+	int fd = -1;
+
+	memset(&rep, 0, sizeof(rep));
+	switch (q->type) {
+	case RPC_CTRL_OPEN:
+		/* Only the configured controller: the request names none. */
+		fd = mux_transport_open_fd(d->conf.controller, rep.err, sizeof(rep.err));
+		if (fd < 0)
+			rep.status = fd;
+		break;
+	case RPC_SCRAM_LOOKUP: {
+		struct scram_verifier v;
+		struct wbuf w;
+		bool real = false;
+
+		rep.status = d->db ? authdb_scram_lookup(d->db, q->name, d->secret,
+							 sizeof(d->secret), &v, &real) : -EIO;
+		if (rep.status < 0)
+			break;
+		wbuf_init(&w, rep.blob, sizeof(rep.blob));
+		wbuf_le32(&w, v.iterations);
+		wbuf_u8(&w, (uint8_t)v.salt_len);
+		wbuf_bytes(&w, v.salt, v.salt_len);
+		wbuf_bytes(&w, v.stored_key, SCRAM_KEY_LEN);
+		wbuf_bytes(&w, v.server_key, SCRAM_KEY_LEN);
+		scram_verifier_wipe(&v);
+		if (!wbuf_is_ok(&w)) {
+			rep.status = -EOVERFLOW;
+			break;
+		}
+		rep.blob_len = w.len;
+		rep.flag = real;
+		break;
+	}
+	case RPC_LOGIN_ALLOWED:
+		rep.status = d->rl_src ? mon_login_allowed(d, q->name, q->src) : -EAGAIN;
+		break;
+	case RPC_LOGIN_FAILED:
+		if (d->rl_src)
+			mon_login_failed(d, q->name, q->src, q->arg);
+		return;
+	case RPC_LOGIN_OK:
+		if (d->rl_src)
+			mon_login_ok(d, q->name, q->src, q->arg != 0);
+		return;
+	case RPC_AUDIT: {
+		struct audit_fields f = {
+			.user = q->name, .src = q->src[0] ? q->src : NULL,
+			.rd = q->rd[0] ? q->rd : NULL,
+			.detail = q->detail[0] ? q->detail : NULL, .uid = -1,
+		};
+		int r;
+
+		if (!d->audit)
+			return;
+		r = audit_append(d->audit, (enum audit_event)q->arg, &f);
+		if (r < 0)
+			log_err("audit log %s: %s: %s", d->conf.audit_log,
+				audit_event_name((enum audit_event)q->arg), strerror(-r));
+		return;
+	}
+	default:
+		return;
+	}
+	if (rpc_send_reply(d->req_fd, &rep, fd) < 0)
+		log_err("reply to the worker: %s", strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	explicit_bzero(&rep, sizeof(rep));
+}
+
+/* How the worker ended, once: the monitor then stops too. */
+static void mon_worker_gone(struct muxd *d)
+{
+	int st = 0;
+
+	if (d->child <= 0)
+		return;
+	/* A worker that closed its end but lives on is not trusted to end. */
+	if (!d->stopping)
+		kill(d->child, SIGKILL);
+	while (waitpid(d->child, &st, 0) < 0 && errno == EINTR)
+		;
+	d->child = -1;
+	if (WIFEXITED(st) && (d->stopping || WEXITSTATUS(st) == 0)) {
+		log_notice("worker exited (status %d)", WEXITSTATUS(st));
+		loop_quit(d->l, WEXITSTATUS(st) ? EXIT_ERROR : 0);
+		return;
+	}
+	if (WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS)
+		log_err("worker killed by the sandbox: a system call outside its allow-list; stopping");
+	else if (WIFSIGNALED(st))
+		log_err("worker killed by signal %d (%s); stopping", WTERMSIG(st),
+			strsignal(WTERMSIG(st)));
+	else
+		log_err("worker exited with status %d; stopping", WEXITSTATUS(st));
+	loop_quit(d->l, EXIT_ERROR);
+}
+
+static void on_request(struct loop *l, int fd, uint32_t events, void *user)
+{
+	struct muxd *d = user;
+	uint8_t buf[4096];
+	size_t off = 0, used;
+	ssize_t n;
+
+	n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		loop_del_fd(l, fd);
+		mon_worker_gone(d);
+		return;
+	}
+	while (off < (size_t)n) {
+		struct rpc_req q;
+		const char *why;
+		int r = rpc_reader_feed(&d->rrd, buf + off, (size_t)n - off, &used, &q, &why);
+
+		off += used;
+		if (r < 0) {
+			/* Only a subverted worker sends this: it ends here. */
+			log_err("worker sent a malformed request (%s): ending it", why);
+			loop_del_fd(l, fd);
+			d->stopping = false;
+			mon_worker_gone(d);
+			return;
+		}
+		if (r == 1)
+			mon_answer(d, &q);
+	}
+}
+
+static void mon_on_term(struct loop *l, int signo, void *user)
+{
+	struct muxd *d = user;
+
+	log_notice("signal %d: stopping", signo);
+	d->stopping = true;
+	if (d->child > 0) {
+		kill(d->child, SIGTERM);
+		loop_timer_arm(d->kill_timer, 5000000);
+	} else {
+		loop_quit(l, 0);
+	}
+}
+
+static void kill_timer_fn(struct loop_timer *t, void *user)
+{
+	struct muxd *d = user;
+
+	if (d->child > 0) {
+		log_warn("worker did not stop within 5 s: killing it");
+		kill(d->child, SIGKILL);
+	}
+}
+
+static int monitor_run(struct muxd *d)
+{
+	int r;
+
+	d->l = loop_new();
+	if (!d->l)
+		return EXIT_ERROR;
+	d->ireload = loop_timer_new(d->l, ireload_fn, d);
+	d->kill_timer = loop_timer_new(d->l, kill_timer_fn, d);
+	if (!d->ireload || !d->kill_timer)
+		return EXIT_ERROR;
+	watch_authdb(d);
+	rpc_reader_init(&d->rrd);
+	if (loop_add_fd(d->l, d->req_fd, EPOLLIN, on_request, d) < 0 ||
+	    loop_add_signal(d->l, SIGTERM, mon_on_term, d) < 0 ||
+	    loop_add_signal(d->l, SIGINT, mon_on_term, d) < 0 ||
+	    loop_add_signal(d->l, SIGHUP, on_hup, d) < 0)
+		return EXIT_ERROR;
+	if (policy_push(d) < 0)
+		return EXIT_ERROR;
+	r = loop_run(d->l);
+	if (d->child > 0) {
+		d->stopping = true;
+		kill(d->child, SIGTERM);
+		mon_worker_gone(d);
+	}
+	return r < 0 ? EXIT_ERROR : r;
+}
+
+/* ------------------------------------------------------------------ */
+/* The worker: the mux core, the sessions, the tunnel; unprivileged */
+
+static int worker_open_fd(const char *uri, char *err, size_t errlen, void *user)
+{
+	struct muxd *d = user;
+	struct rpc_reply rep;
+	int fd = -1, r;
+
+	r = worker_call(d, RPC_CTRL_OPEN, 0, NULL, NULL, NULL, NULL, &rep, &fd);
+	if (r < 0) {
+		snprintf(err, errlen, "%s: asking the monitor: %s", uri, strerror(-r));
+		return r;
+	}
+	if (rep.status < 0 || fd < 0) {
+		if (fd >= 0)
+			close(fd);
+		snprintf(err, errlen, "%s", rep.err[0] ? rep.err : strerror(-rep.status));
+		return rep.status < 0 ? rep.status : -EIO;
+	}
+	return fd;
+}
+
+static int worker_run(struct muxd *d, struct mux_policy *pol, struct mux_ops *ops)
+{
+	struct mux_config mcfg;
+	unsigned i;
+	int r;
+
+	sandbox_set_name("bgw-muxd[work]");
+	/* What the monitor holds and the worker must not. */
+	authdb_free(d->db);
+	d->db = NULL;
+	tunnel_stop(d);
+	r = policy_receive(d, RPC_TIMEOUT_MS);
+	if (r < 0) {
+		log_err("worker: no policy from the monitor: %s", strerror(-r));
+		return EXIT_ERROR;
+	}
+	d->l = loop_new();
+	if (!d->l)
+		return EXIT_ERROR;
+	pol->ctx = d;
+	ops->user = d;
+	memset(&mcfg, 0, sizeof(mcfg));
+	mcfg.max_sessions = d->conf.max_sessions;
+	d->mux = mux_new(d->l, &mcfg, pol, ops);
+	d->restart = loop_timer_new(d->l, restart_fn, d);
+	d->reap = loop_timer_new(d->l, reap_fn, d);
+	if (!d->mux || !d->restart || !d->reap)
+		return EXIT_ERROR;
+	for (i = 0; i < d->conf.nlisten; i++)
+		if (loop_add_fd(d->l, d->lfd[i], EPOLLIN, accept_cb, d) < 0)
+			return EXIT_ERROR;
+	if (muxd_conf_has_tunnel(&d->conf) && tunnel_start(d) < 0)
+		return EXIT_ERROR;
+	if (loop_add_fd(d->l, d->push_fd, EPOLLIN, on_push, d) < 0 ||
+	    loop_add_signal(d->l, SIGTERM, on_term, d) < 0 ||
+	    loop_add_signal(d->l, SIGINT, on_term, d) < 0)
+		return EXIT_ERROR;
+	/* The monitor reloads; a SIGHUP sent to the whole group is its. */
+	signal(SIGHUP, SIG_IGN);
+	d->backoff_ms = BACKOFF_MIN_MS;
+	restart_fn(d->restart, d);
+	/* Everything is open: from here on, no privilege is needed. */
+	if (sandbox_drop_privileges() < 0)
+		return EXIT_ERROR;
+	if (d->conf.sandbox) {
+		if (sandbox_enter() < 0)
+			return EXIT_ERROR;
+	} else {
+		log_warn("sandbox off (configuration): the worker runs without its seccomp filter");
+	}
+	log_notice("started: controller %s, %u listener%s", d->conf.controller,
+		   d->conf.nlisten, d->conf.nlisten == 1 ? "" : "s");
+	return loop_run(d->l) < 0 ? EXIT_ERROR : 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct muxd d;
-	struct mux_config mcfg;
 	struct mux_policy pol = {
 		pol_is_user, pol_is_admin, pol_may_access, pol_denied, NULL
 	};
 	struct mux_ops ops = { ctrl_send, ctrl_failed, session_dead, NULL };
 	bool foreground = false, debug = false, test = false;
+	int req[2] = { -1, -1 }, push[2] = { -1, -1 };
 	char err[600];
 	unsigned i;
 	int opt, ret = EXIT_ERROR;
@@ -1126,6 +1673,9 @@ int main(int argc, char **argv)
 
 	memset(&d, 0, sizeof(d));
 	d.ifd = -1;
+	d.req_fd = -1;
+	d.push_fd = -1;
+	d.child = -1;
 	for (i = 0; i < MUXD_LISTEN_MAX; i++)
 		d.lfd[i] = -1;
 	log_open("bgw-muxd", foreground || test ? LOG_TARGET_STDERR : LOG_TARGET_SYSLOG);
@@ -1139,8 +1689,20 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (test) {
-		if (muxd_conf_has_tunnel(&d.conf) && tunnel_check_files(&d.conf) < 0)
-			goto out;
+		/* What the daemon would refuse at start, short of binding. */
+		if (muxd_conf_has_tunnel(&d.conf)) {
+			int r;
+
+			if (tunnel_check_files(&d.conf) < 0)
+				goto out;
+			r = authdb_secret_load(d.conf.scram_secret, d.secret, sizeof(d.secret));
+			explicit_bzero(d.secret, sizeof(d.secret));
+			if (r < 0) {
+				log_err("tunnel: scram-secret %s: %s", d.conf.scram_secret,
+					strerror(-r));
+				goto out;
+			}
+		}
 		printf("%s: configuration OK (controller %s, %u listener%s, authdb %s%s%s%s%s)\n",
 		       conf_path, d.conf.controller, d.conf.nlisten,
 		       d.conf.nlisten == 1 ? "" : "s", d.conf.authdb,
@@ -1153,38 +1715,47 @@ int main(int argc, char **argv)
 		log_err("daemon: %s", strerror(errno));
 		goto out;
 	}
-
-	d.l = loop_new();
-	if (!d.l)
-		goto out;
-	pol.ctx = &d;
-	ops.user = &d;
-	memset(&mcfg, 0, sizeof(mcfg));
-	mcfg.max_sessions = d.conf.max_sessions;
-	d.mux = mux_new(d.l, &mcfg, &pol, &ops);
-	d.restart = loop_timer_new(d.l, restart_fn, &d);
-	d.reap = loop_timer_new(d.l, reap_fn, &d);
-	d.ireload = loop_timer_new(d.l, ireload_fn, &d);
-	if (!d.mux || !d.restart || !d.reap || !d.ireload)
-		goto out;
-	watch_authdb(&d);
+	signal(SIGPIPE, SIG_IGN);
+	/* The monitor opens what needs privileges before the worker exists. */
 	for (i = 0; i < d.conf.nlisten; i++) {
 		d.lfd[i] = listen_unix(d.conf.listen[i], d.conf.socket_mode);
-		if (d.lfd[i] < 0 || loop_add_fd(d.l, d.lfd[i], EPOLLIN, accept_cb, &d) < 0)
+		if (d.lfd[i] < 0)
 			goto out;
 	}
-	if (muxd_conf_has_tunnel(&d.conf) && tunnel_start(&d) < 0)
+	if (muxd_conf_has_tunnel(&d.conf) && tunnel_prepare(&d) < 0)
 		goto out;
-	if (loop_add_signal(d.l, SIGTERM, on_term, &d) < 0 ||
-	    loop_add_signal(d.l, SIGINT, on_term, &d) < 0 ||
-	    loop_add_signal(d.l, SIGHUP, on_hup, &d) < 0)
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, req) < 0 ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, push) < 0) {
+		log_err("socketpair: %s", strerror(errno));
 		goto out;
-	signal(SIGPIPE, SIG_IGN);
-	d.backoff_ms = BACKOFF_MIN_MS;
-	restart_fn(d.restart, &d);
-	log_notice("started: controller %s, %u listener%s", d.conf.controller,
-		   d.conf.nlisten, d.conf.nlisten == 1 ? "" : "s");
-	ret = loop_run(d.l) < 0 ? EXIT_ERROR : 0;
+	}
+	d.child = fork();
+	if (d.child < 0) {
+		log_err("fork: %s", strerror(errno));
+		goto out;
+	}
+	if (d.child == 0) {
+		d.worker = true;
+		close(req[0]);
+		close(push[0]);
+		d.req_fd = req[1];
+		d.push_fd = push[1];
+		ret = worker_run(&d, &pol, &ops);
+		goto out;
+	}
+	close(req[1]);
+	close(push[1]);
+	d.req_fd = req[0];
+	d.push_fd = push[0];
+	/* The worker has the listeners; the monitor keeps only their names. */
+	for (i = 0; i < d.conf.nlisten; i++) {
+		close(d.lfd[i]);
+		d.lfd[i] = -1;
+	}
+	log_info("worker is process %d", (int)d.child);
+	ret = monitor_run(&d);
+	for (i = 0; i < d.conf.nlisten; i++)
+		unlink(d.conf.listen[i]);
 out:
 	tunnel_stop(&d);
 	while (d.clients)
@@ -1196,19 +1767,34 @@ out:
 	for (i = 0; i < MUXD_LISTEN_MAX; i++) {
 		if (d.lfd[i] < 0)
 			continue;
-		loop_del_fd(d.l, d.lfd[i]);
+		if (d.l)
+			loop_del_fd(d.l, d.lfd[i]);
 		close(d.lfd[i]);
-		unlink(d.conf.listen[i]);
+		if (!d.worker && d.child < 0)
+			unlink(d.conf.listen[i]);
 	}
 	loop_timer_free(d.restart);
 	loop_timer_free(d.reap);
 	loop_timer_free(d.ireload);
+	loop_timer_free(d.kill_timer);
 	if (d.ifd >= 0) {
 		loop_del_fd(d.l, d.ifd);
 		close(d.ifd);
 	}
+	if (d.req_fd >= 0)
+		close(d.req_fd);
+	if (d.push_fd >= 0)
+		close(d.push_fd);
 	loop_free(d.l);
 	authdb_free(d.db);
 	log_close();
+	/*
+	 * A sandboxed worker leaves without atexit handlers: LeakSanitizer's
+	 * exit check traces a clone of the process, which the filter (rightly)
+	 * kills, and the check would then wait forever. The worker's leaks
+	 * are checked with `sandbox no` (tests/t-muxd-privsep.sh).
+	 */
+	if (d.worker && d.conf.sandbox)
+		_exit(ret);
 	return ret;
 }

@@ -480,6 +480,25 @@ static int open_sim(struct mux_transport *t, const char *scenario, char *err, si
 	return 0;
 }
 
+int mux_transport_open_fd(const char *uri, char *err, size_t errlen)
+{
+	int r = mux_transport_check(uri, err, errlen);
+
+	if (r < 0)
+		return r;
+	if (strncmp(uri, "unix:", 5) == 0)
+		return open_unix(uri + 5, err, errlen);
+	if (strncmp(uri, "tcp:", 4) == 0)
+		return open_tcp(uri + 4, err, errlen);
+	if (strncmp(uri, "h4:", 3) == 0)
+		return open_tty(uri + 3, err, errlen);
+	if (strncmp(uri, "hci:", 4) == 0)
+		return open_hci(uri + 4, err, errlen);
+	if (err && errlen)
+		snprintf(err, errlen, "%s: runs in-process, has no descriptor", uri);
+	return -EINVAL;
+}
+
 int mux_transport_open(struct loop *l, const char *uri,
 		       const struct mux_transport_ops *ops,
 		       struct mux_transport **out, char *err, size_t errlen)
@@ -513,19 +532,11 @@ int mux_transport_open(struct loop *l, const char *uri,
 		*out = t;
 		return 0;
 	}
-	if (strncmp(uri, "unix:", 5) == 0) {
-		t->kind = T_STREAM;
-		fd = open_unix(uri + 5, err, errlen);
-	} else if (strncmp(uri, "tcp:", 4) == 0) {
-		t->kind = T_STREAM;
-		fd = open_tcp(uri + 4, err, errlen);
-	} else if (strncmp(uri, "h4:", 3) == 0) {
-		t->kind = T_STREAM;
-		fd = open_tty(uri + 3, err, errlen);
-	} else {
-		t->kind = T_PACKET;
-		fd = open_hci(uri + 4, err, errlen);
-	}
+	t->kind = strncmp(uri, "hci:", 4) == 0 ? T_PACKET : T_STREAM;
+	if (ops->open_fd)
+		fd = ops->open_fd(uri, err, errlen, ops->user);
+	else
+		fd = mux_transport_open_fd(uri, err, errlen);
 	if (fd < 0) {
 		r = fd;
 		goto fail;

@@ -38,6 +38,13 @@ struct mux_transport_ops {
 	void (*error)(int err, void *user);
 	void *user;
 	double sim_time_scale;	/* sim: only; 0 means real time (1.0) */
+	/*
+	 * Optional: obtain the descriptor of a unix:, tcp:, h4: or hci:
+	 * controller elsewhere (bgw-muxd's unprivileged worker asks its
+	 * monitor, which opens it with mux_transport_open_fd). A descriptor
+	 * or a negative errno with a message in err.
+	 */
+	int (*open_fd)(const char *uri, char *err, size_t errlen, void *user);
 };
 
 /*
@@ -52,6 +59,12 @@ int mux_transport_check(const char *uri, char *err, size_t errlen);
 int mux_transport_open(struct loop *l, const char *uri,
 		       const struct mux_transport_ops *ops,
 		       struct mux_transport **out, char *err, size_t errlen);
+/*
+ * Open only the descriptor of a unix:, tcp:, h4: or hci: controller
+ * (blocking, close-on-exec): what the privileged side of bgw-muxd does for
+ * its worker. -EINVAL for sim (it runs in-process, no descriptor).
+ */
+int mux_transport_open_fd(const char *uri, char *err, size_t errlen);
 /* Queue one complete H4 packet (command, ACL, SCO) for the controller. */
 int mux_transport_send(struct mux_transport *t, const uint8_t *h4, size_t len);
 void mux_transport_close(struct mux_transport *t);

@@ -1,0 +1,439 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The monitor/worker RPC (mux/rpc.h). The decoder is the monitor's only
+ * parser of bytes from the unprivileged side: a table says, per request
+ * type, how long each string may be and what arg may hold, and anything
+ * else is refused whole.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "audit.h"
+#include "cursor.h"
+#include "rpc.h"
+
+#define NSTR 4
+#define NAME_MAX_ 64		/* TUN_USER_MAX: names as claimed */
+#define SRC_MAX_ 64
+
+struct rule {
+	uint8_t min[NSTR];	/* name, src, rd, detail */
+	uint8_t max[NSTR];
+	uint8_t arg_min, arg_max;
+	bool reply;
+};
+
+static const struct rule rules[RPC_REQ_LAST + 1] = {
+	[RPC_CTRL_OPEN] = { { 0, 0, 0, 0 }, { 0, 0, 0, 0 }, 0, 0, true },
+	[RPC_SCRAM_LOOKUP] = { { 1, 0, 0, 0 }, { NAME_MAX_, 0, 0, 0 }, 0, 0, true },
+	[RPC_LOGIN_ALLOWED] = { { 0, 1, 0, 0 }, { NAME_MAX_, SRC_MAX_, 0, 0 }, 0, 0, true },
+	/* The reason: enum tun_reason, 1..127. */
+	[RPC_LOGIN_FAILED] = { { 0, 1, 0, 0 }, { NAME_MAX_, SRC_MAX_, 0, 0 }, 1, 127, false },
+	[RPC_LOGIN_OK] = { { 1, 1, 0, 0 }, { NAME_MAX_, SRC_MAX_, 0, 0 }, 0, 1, false },
+	/*
+	 * The worker may write only the records it alone can know: a session's
+	 * end and an ACL refusal. Logins and reloads are the monitor's own.
+	 */
+	[RPC_AUDIT] = { { 1, 0, 0, 0 }, { NAME_MAX_, SRC_MAX_, 32, 255 },
+			AUDIT_SESSION_END, AUDIT_ACL_DENY, false },
+};
+
+bool rpc_req_has_reply(uint32_t type)
+{
+	return type >= 1 && type <= RPC_REQ_LAST && rules[type].reply;
+}
+
+static const char *req_str(const struct rpc_req *r, unsigned i)
+{
+	const char *s[NSTR] = { r->name, r->src, r->rd, r->detail };
+
+	return s[i];
+}
+
+int rpc_req_encode(const struct rpc_req *r, uint8_t *buf, size_t cap)
+{
+	struct wbuf w;
+	size_t len = 1;
+	unsigned i;
+
+	if (r->type < 1 || r->type > RPC_REQ_LAST)
+		return -EINVAL;
+	for (i = 0; i < NSTR; i++) {
+		size_t n = strlen(req_str(r, i));
+
+		if (n > RPC_STR_MAX)
+			return -EINVAL;
+		len += 1 + n;
+	}
+	wbuf_init(&w, buf, cap);
+	wbuf_le32(&w, r->type);
+	wbuf_le32(&w, (uint32_t)len);
+	wbuf_u8(&w, r->arg);
+	for (i = 0; i < NSTR; i++) {
+		const char *s = req_str(r, i);
+
+		wbuf_u8(&w, (uint8_t)strlen(s));
+		wbuf_bytes(&w, s, strlen(s));
+	}
+	if (!wbuf_is_ok(&w))
+		return -EINVAL;
+	return (int)(RPC_HDR_LEN + len);
+}
+
+int rpc_req_decode(uint32_t type, const uint8_t *p, size_t len,
+		   struct rpc_req *out, const char **why)
+{
+	char *dst[NSTR] = { out->name, out->src, out->rd, out->detail };
+	const struct rule *ru;
+	struct cur c;
+	unsigned i;
+
+	memset(out, 0, sizeof(*out));
+	*why = NULL;
+	if (type < 1 || type > RPC_REQ_LAST) {
+		*why = "unknown request type";
+		return -EPROTO;
+	}
+	ru = &rules[type];
+	out->type = type;
+	cur_init(&c, p, len);
+	out->arg = cur_u8(&c);
+	for (i = 0; i < NSTR; i++) {
+		uint8_t n = cur_u8(&c);
+		const uint8_t *s = cur_bytes(&c, n);
+		unsigned k;
+
+		if (!cur_is_ok(&c)) {
+			*why = "truncated";
+			return -EPROTO;
+		}
+		if (n < ru->min[i] || n > ru->max[i]) {
+			*why = "string length out of range";
+			return -EPROTO;
+		}
+		/* No NUL, no control byte: these reach logs and the audit. */
+		for (k = 0; k < n; k++) {
+			if (s[k] < 0x20 || s[k] == 0x7f) {
+				*why = "control byte in a string";
+				return -EPROTO;
+			}
+		}
+		memcpy(dst[i], s, n);
+		dst[i][n] = '\0';
+	}
+	if (!cur_is_ok(&c)) {
+		*why = "truncated";
+		return -EPROTO;
+	}
+	if (!cur_is_done(&c)) {
+		*why = "trailing bytes";
+		return -EPROTO;
+	}
+	if (out->arg < ru->arg_min || out->arg > ru->arg_max) {
+		*why = "argument out of range";
+		return -EPROTO;
+	}
+	return 0;
+}
+
+void rpc_reader_init(struct rpc_reader *rd)
+{
+	rd->have = 0;
+}
+
+int rpc_reader_feed(struct rpc_reader *rd, const uint8_t *p, size_t len,
+		    size_t *used, struct rpc_req *out, const char **why)
+{
+	size_t want, n;
+	uint32_t type, plen;
+
+	*used = 0;
+	*why = NULL;
+	want = RPC_HDR_LEN;
+	if (rd->have >= RPC_HDR_LEN) {
+		plen = get_le32(rd->buf + 4);
+		want = RPC_HDR_LEN + plen;
+	}
+	for (;;) {
+		n = want - rd->have;
+		if (n > len - *used)
+			n = len - *used;
+		memcpy(rd->buf + rd->have, p + *used, n);
+		rd->have += n;
+		*used += n;
+		if (rd->have < want)
+			return 0;
+		if (want > RPC_HDR_LEN || rd->have > RPC_HDR_LEN)
+			break;
+		/* The header is in: check it before taking its payload. */
+		type = get_le32(rd->buf);
+		plen = get_le32(rd->buf + 4);
+		if (type < 1 || type > RPC_REQ_LAST) {
+			*why = "unknown request type";
+			return -EPROTO;
+		}
+		if (plen > RPC_REQ_MAX) {
+			*why = "request too long";
+			return -EPROTO;
+		}
+		want = RPC_HDR_LEN + plen;
+		if (plen == 0)
+			break;
+	}
+	type = get_le32(rd->buf);
+	rd->have = 0;
+	return rpc_req_decode(type, rd->buf + RPC_HDR_LEN, want - RPC_HDR_LEN, out, why) < 0 ?
+		-EPROTO : 1;
+}
+
+static int send_all(int sock, const uint8_t *hdr, const void *payload, size_t len, int fd)
+{
+	struct iovec iov[2] = {
+		{ (void *)hdr, RPC_HDR_LEN }, { (void *)payload, len },
+	};
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct msghdr mh;
+	size_t off = 0, total = RPC_HDR_LEN + len;
+	bool first = true;
+
+	while (off < total) {
+		struct iovec v[2];
+		unsigned nv = 0;
+		ssize_t w;
+
+		memset(&mh, 0, sizeof(mh));
+		if (off < RPC_HDR_LEN) {
+			v[nv].iov_base = (uint8_t *)iov[0].iov_base + off;
+			v[nv++].iov_len = RPC_HDR_LEN - off;
+			if (len) {
+				v[nv].iov_base = iov[1].iov_base;
+				v[nv++].iov_len = len;
+			}
+		} else {
+			v[nv].iov_base = (uint8_t *)iov[1].iov_base + (off - RPC_HDR_LEN);
+			v[nv++].iov_len = total - off;
+		}
+		mh.msg_iov = v;
+		mh.msg_iovlen = nv;
+		/* The descriptor rides with the first byte. */
+		if (first && fd >= 0) {
+			struct cmsghdr *cm;
+
+			memset(&u, 0, sizeof(u));
+			mh.msg_control = u.buf;
+			mh.msg_controllen = sizeof(u.buf);
+			cm = CMSG_FIRSTHDR(&mh);
+			cm->cmsg_level = SOL_SOCKET;
+			cm->cmsg_type = SCM_RIGHTS;
+			cm->cmsg_len = CMSG_LEN(sizeof(int));
+			memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+		}
+		w = sendmsg(sock, &mh, MSG_NOSIGNAL);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		first = false;
+		off += (size_t)w;
+	}
+	return 0;
+}
+
+int rpc_send(int sock, uint32_t type, const void *payload, size_t len, int fd)
+{
+	uint8_t hdr[RPC_HDR_LEN];
+
+	if (len > RPC_PUSH_MAX)
+		return -EMSGSIZE;
+	put_le32(hdr, type);
+	put_le32(hdr + 4, (uint32_t)len);
+	return send_all(sock, hdr, payload, len, fd);
+}
+
+int rpc_send_reply(int sock, const struct rpc_reply *r, int fd)
+{
+	uint8_t buf[4 + 1 + 1 + RPC_ERR_MAX + 1 + sizeof(r->blob)];
+	size_t el = strnlen(r->err, RPC_ERR_MAX);
+	struct wbuf w;
+
+	if (r->blob_len > sizeof(r->blob))
+		return -EINVAL;
+	wbuf_init(&w, buf, sizeof(buf));
+	wbuf_le32(&w, (uint32_t)r->status);
+	wbuf_u8(&w, r->flag);
+	wbuf_u8(&w, (uint8_t)el);
+	wbuf_bytes(&w, r->err, el);
+	wbuf_u8(&w, (uint8_t)r->blob_len);
+	wbuf_bytes(&w, r->blob, r->blob_len);
+	if (!wbuf_is_ok(&w))
+		return -EINVAL;
+	return rpc_send(sock, RPC_REPLY, buf, w.len, fd);
+}
+
+int rpc_reply_decode(const uint8_t *p, size_t len, struct rpc_reply *out)
+{
+	struct cur c;
+	uint8_t n;
+
+	memset(out, 0, sizeof(*out));
+	cur_init(&c, p, len);
+	out->status = (int32_t)cur_le32(&c);
+	out->flag = cur_u8(&c);
+	n = cur_u8(&c);
+	if (n > RPC_ERR_MAX)
+		return -EPROTO;
+	cur_copy(&c, out->err, n);
+	n = cur_u8(&c);
+	if (n > sizeof(out->blob))
+		return -EPROTO;
+	cur_copy(&c, out->blob, n);
+	out->blob_len = n;
+	if (!cur_is_ok(&c) || !cur_is_done(&c) || out->status > 0)
+		return -EPROTO;
+	return 0;
+}
+
+static int wait_in(int sock, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = sock, .events = POLLIN };
+	int r;
+
+	do {
+		r = poll(&pfd, 1, timeout_ms);
+	} while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return -errno;
+	return r == 0 ? -ETIMEDOUT : 0;
+}
+
+/* Exactly len bytes; a descriptor that comes along goes to *fd. */
+static int recv_all(int sock, uint8_t *p, size_t len, int *fd, int timeout_ms)
+{
+	size_t off = 0;
+
+	while (off < len) {
+		union {
+			char buf[CMSG_SPACE(sizeof(int))];
+			struct cmsghdr align;
+		} u;
+		struct iovec v = { p + off, len - off };
+		struct msghdr mh;
+		struct cmsghdr *cm;
+		ssize_t n;
+		int r = wait_in(sock, timeout_ms);
+
+		if (r < 0)
+			return r;
+		memset(&mh, 0, sizeof(mh));
+		mh.msg_iov = &v;
+		mh.msg_iovlen = 1;
+		mh.msg_control = u.buf;
+		mh.msg_controllen = sizeof(u.buf);
+		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+		if (n < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			return -EPIPE;
+		for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+			int got;
+
+			if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS ||
+			    cm->cmsg_len != CMSG_LEN(sizeof(int)))
+				continue;
+			memcpy(&got, CMSG_DATA(cm), sizeof(int));
+			if (fd && *fd < 0)
+				*fd = got;
+			else
+				close(got);
+		}
+		if (mh.msg_flags & MSG_CTRUNC)
+			return -EPROTO;
+		off += (size_t)n;
+	}
+	return 0;
+}
+
+int rpc_recv(int sock, uint32_t *type, uint8_t **payload, size_t *len,
+	     size_t max, int *fd, int timeout_ms)
+{
+	uint8_t hdr[RPC_HDR_LEN];
+	uint32_t plen;
+	uint8_t *p;
+	int r;
+
+	*payload = NULL;
+	*len = 0;
+	if (fd)
+		*fd = -1;
+	r = recv_all(sock, hdr, sizeof(hdr), fd, timeout_ms);
+	if (r < 0)
+		goto fail;
+	*type = get_le32(hdr);
+	plen = get_le32(hdr + 4);
+	if (plen > max) {
+		r = -EPROTO;
+		goto fail;
+	}
+	p = malloc(plen ? plen : 1);
+	if (!p) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	r = recv_all(sock, p, plen, fd, timeout_ms);
+	if (r < 0) {
+		free(p);
+		goto fail;
+	}
+	*payload = p;
+	*len = plen;
+	return 0;
+fail:
+	if (fd && *fd >= 0) {
+		close(*fd);
+		*fd = -1;
+	}
+	return r;
+}
+
+int rpc_call(int sock, const struct rpc_req *r, struct rpc_reply *rep, int *fd)
+{
+	uint8_t buf[RPC_HDR_LEN + RPC_REQ_MAX];
+	uint8_t *p;
+	uint32_t type;
+	size_t len;
+	int n, ret;
+
+	if (fd)
+		*fd = -1;
+	n = rpc_req_encode(r, buf, sizeof(buf));
+	if (n < 0)
+		return n;
+	ret = send_all(sock, buf, buf + RPC_HDR_LEN, (size_t)n - RPC_HDR_LEN, -1);
+	if (ret < 0 || !rpc_req_has_reply(r->type))
+		return ret;
+	ret = rpc_recv(sock, &type, &p, &len, 512, fd, RPC_TIMEOUT_MS);
+	if (ret < 0)
+		return ret;
+	ret = type == RPC_REPLY ? rpc_reply_decode(p, len, rep) : -EPROTO;
+	explicit_bzero(p, len);
+	free(p);
+	if (ret < 0 && fd && *fd >= 0) {
+		close(*fd);
+		*fd = -1;
+	}
+	return ret;
+}

@@ -58,3 +58,11 @@ EXTRA_DIST += tests/t-mux-daemon.sh tests/t-mux-tunnel.sh tests/vm/t-mux-vhci.sh
 
 dist_man_MANS += man/bgw-muxd.8 man/bgw-muxd.conf.5
 dist_doc_DATA += doc/virtual-controller.md
+
+# The monitor/worker RPC codec (mux/rpc.h): what the monitor accepts.
+tests_check_muxd_rpc_SOURCES = tests/check_muxd_rpc.c
+tests_check_muxd_rpc_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/mux -I$(top_srcdir)/authdb
+tests_check_muxd_rpc_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_check_muxd_rpc_LDADD = tests/libcheckmain.a mux/libmuxd.a lib/libbgw.a $(CHECK_LIBS)
+check_PROGRAMS += tests/check_muxd_rpc
+TESTS += tests/check_muxd_rpc

@@ -1,0 +1,253 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The monitor/worker RPC codec (mux/rpc.h): what the privileged monitor
+ * accepts from the unprivileged worker. Every rule of the table is probed
+ * with a request that breaks it; the framing is fed byte by byte; fd
+ * passing and replies go over a real socketpair.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "audit.h"
+#include "check_main.h"
+#include "cursor.h"
+#include "rpc.h"
+
+/* Build a raw request: header + arg + four (len, bytes) strings. */
+static size_t raw(uint8_t *buf, uint32_t type, uint8_t arg, const char *const s[4],
+		  const uint8_t *extra, size_t nextra)
+{
+	size_t n = RPC_HDR_LEN, i;
+
+	buf[n++] = arg;
+	for (i = 0; i < 4; i++) {
+		size_t l = s[i] ? strlen(s[i]) : 0;
+
+		buf[n++] = (uint8_t)l;
+		memcpy(buf + n, s[i] ? s[i] : "", l);
+		n += l;
+	}
+	if (nextra)
+		memcpy(buf + n, extra, nextra);
+	n += nextra;
+	put_le32(buf, type);
+	put_le32(buf + 4, (uint32_t)(n - RPC_HDR_LEN));
+	return n;
+}
+
+static int decode(const uint8_t *buf, size_t n, struct rpc_req *q, const char **why)
+{
+	return rpc_req_decode(get_le32(buf), buf + RPC_HDR_LEN, n - RPC_HDR_LEN, q, why);
+}
+
+START_TEST(good_requests_round_trip)
+{
+	struct rpc_req q, out;
+	uint8_t buf[RPC_HDR_LEN + RPC_REQ_MAX];
+	const char *why;
+	int n;
+
+	memset(&q, 0, sizeof(q));
+	q.type = RPC_AUDIT;
+	q.arg = AUDIT_ACL_DENY;
+	strcpy(q.name, "alice");
+	strcpy(q.rd, "10:B6:00:00:00:04 public");
+	strcpy(q.detail, "Create Connection");
+	n = rpc_req_encode(&q, buf, sizeof(buf));
+	ck_assert_int_gt(n, RPC_HDR_LEN);
+	ck_assert_int_eq(decode(buf, (size_t)n, &out, &why), 0);
+	ck_assert_str_eq(out.name, "alice");
+	ck_assert_str_eq(out.rd, "10:B6:00:00:00:04 public");
+	ck_assert_str_eq(out.detail, "Create Connection");
+	ck_assert_int_eq(out.arg, AUDIT_ACL_DENY);
+	ck_assert(rpc_req_has_reply(RPC_SCRAM_LOOKUP));
+	ck_assert(!rpc_req_has_reply(RPC_AUDIT));
+	ck_assert(!rpc_req_has_reply(RPC_REPLY));
+}
+END_TEST
+
+START_TEST(malformed_requests_refused)
+{
+	const char *none[4] = { NULL, NULL, NULL, NULL };
+	const char *name[4] = { "bob", NULL, NULL, NULL };
+	const char *ns[4] = { "bob", "192.0.2.1", NULL, NULL };
+	const char *ctl[4] = { "b\x01ob", NULL, NULL, NULL };
+	const char *srcin[4] = { "bob", "192.0.2.1", "AA", NULL };
+	char longname[80];
+	const char *lng[4] = { longname, NULL, NULL, NULL };
+	uint8_t buf[1024], extra = 0;
+	struct rpc_req q;
+	const char *why;
+	size_t n;
+
+	memset(longname, 'a', 65);
+	longname[65] = '\0';
+	/* unknown types, both sides of the range */
+	n = raw(buf, 0, 0, none, NULL, 0);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+	n = raw(buf, RPC_REPLY, 0, none, NULL, 0);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+	/* a lookup needs a name, at most 64 bytes, no control byte */
+	n = raw(buf, RPC_SCRAM_LOOKUP, 0, none, NULL, 0);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+	n = raw(buf, RPC_SCRAM_LOOKUP, 0, lng, NULL, 0);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+	n = raw(buf, RPC_SCRAM_LOOKUP, 0, ctl, NULL, 0);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+	ck_assert_str_eq(why, "control byte in a string");
+	n = raw(buf, RPC_SCRAM_LOOKUP, 0, name, NULL, 0);
+	ck_assert_int_eq(decode(buf, n, &q, &why), 0);
+	/* a string where the type has none */
+	n = raw(buf, RPC_LOGIN_ALLOWED, 0, srcin, NULL, 0);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+	/* trailing byte */
+	n = raw(buf, RPC_SCRAM_LOOKUP, 0, name, &extra, 1);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+	ck_assert_str_eq(why, "trailing bytes");
+	/* truncated: every shorter length of a good request */
+	n = raw(buf, RPC_LOGIN_ALLOWED, 0, ns, NULL, 0);
+	ck_assert_int_eq(decode(buf, n, &q, &why), 0);
+	for (size_t k = RPC_HDR_LEN; k < n; k++)
+		ck_assert_int_eq(rpc_req_decode(RPC_LOGIN_ALLOWED, buf + RPC_HDR_LEN,
+						k - RPC_HDR_LEN, &q, &why), -EPROTO);
+	/* argument ranges: the worker may not write a login or reload record */
+	n = raw(buf, RPC_AUDIT, AUDIT_LOGIN_OK, name, NULL, 0);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+	n = raw(buf, RPC_AUDIT, AUDIT_AUTHDB_RELOAD, name, NULL, 0);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+	n = raw(buf, RPC_LOGIN_FAILED, 0, ns, NULL, 0);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+	n = raw(buf, RPC_LOGIN_OK, 2, ns, NULL, 0);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+	n = raw(buf, RPC_CTRL_OPEN, 1, none, NULL, 0);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+}
+END_TEST
+
+START_TEST(reader_frames_byte_by_byte)
+{
+	const char *ns[4] = { "carol", "2001:db8::/64", NULL, NULL };
+	uint8_t buf[512 * 2];
+	struct rpc_reader rd;
+	struct rpc_req q;
+	const char *why;
+	size_t n, used, i;
+	int got = 0, r;
+
+	n = raw(buf, RPC_LOGIN_ALLOWED, 0, ns, NULL, 0);
+	memcpy(buf + n, buf, n);
+	rpc_reader_init(&rd);
+	for (i = 0; i < 2 * n; i++) {
+		r = rpc_reader_feed(&rd, buf + i, 1, &used, &q, &why);
+		ck_assert_int_ge(r, 0);
+		ck_assert_uint_eq(used, 1);
+		if (r == 1) {
+			got++;
+			ck_assert_str_eq(q.name, "carol");
+			ck_assert_str_eq(q.src, "2001:db8::/64");
+		}
+	}
+	ck_assert_int_eq(got, 2);
+	/* Both at once: the first comes out, the rest waits for the next call. */
+	r = rpc_reader_feed(&rd, buf, 2 * n, &used, &q, &why);
+	ck_assert_int_eq(r, 1);
+	ck_assert_uint_eq(used, n);
+}
+END_TEST
+
+START_TEST(reader_refuses_header_before_payload)
+{
+	uint8_t hdr[RPC_HDR_LEN];
+	struct rpc_reader rd;
+	struct rpc_req q;
+	const char *why;
+	size_t used;
+
+	/* A huge length is refused at the header, nothing buffered. */
+	put_le32(hdr, RPC_AUDIT);
+	put_le32(hdr + 4, RPC_REQ_MAX + 1);
+	rpc_reader_init(&rd);
+	ck_assert_int_eq(rpc_reader_feed(&rd, hdr, sizeof(hdr), &used, &q, &why), -EPROTO);
+	ck_assert_str_eq(why, "request too long");
+	put_le32(hdr, 77);
+	put_le32(hdr + 4, 1);
+	rpc_reader_init(&rd);
+	ck_assert_int_eq(rpc_reader_feed(&rd, hdr, sizeof(hdr), &used, &q, &why), -EPROTO);
+	/* An empty payload: short of the arg byte. */
+	put_le32(hdr, RPC_CTRL_OPEN);
+	put_le32(hdr + 4, 0);
+	rpc_reader_init(&rd);
+	ck_assert_int_eq(rpc_reader_feed(&rd, hdr, sizeof(hdr), &used, &q, &why), -EPROTO);
+}
+END_TEST
+
+START_TEST(reply_with_fd_over_socketpair)
+{
+	struct rpc_reply rep, got;
+	struct rpc_req q;
+	int sp[2], fd = -1, dn, r;
+	uint8_t *p;
+	uint32_t type;
+	size_t len;
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp), 0);
+	dn = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ge(dn, 0);
+	memset(&rep, 0, sizeof(rep));
+	rep.status = -ENOENT;
+	rep.flag = 1;
+	strcpy(rep.err, "no such controller");
+	rep.blob_len = 3;
+	memcpy(rep.blob, "abc", 3);
+	ck_assert_int_eq(rpc_send_reply(sp[0], &rep, dn), 0);
+	ck_assert_int_eq(rpc_recv(sp[1], &type, &p, &len, 512, &fd, 1000), 0);
+	ck_assert_uint_eq(type, RPC_REPLY);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(rpc_reply_decode(p, len, &got), 0);
+	ck_assert_int_eq(got.status, -ENOENT);
+	ck_assert_str_eq(got.err, "no such controller");
+	ck_assert_uint_eq(got.blob_len, 3);
+	/* A reply cut short or with a positive status is refused. */
+	ck_assert_int_eq(rpc_reply_decode(p, len - 1, &got), -EPROTO);
+	put_le32(p, 5);
+	ck_assert_int_eq(rpc_reply_decode(p, len, &got), -EPROTO);
+	free(p);
+	close(fd);
+	/* rpc_call without a monitor answering: a timeout, never a hang. */
+	memset(&q, 0, sizeof(q));
+	q.type = RPC_CTRL_OPEN;
+	close(sp[0]);
+	r = rpc_call(sp[1], &q, &got, &fd);
+	ck_assert_int_lt(r, 0);
+	/* A message longer than the reader's max is refused. */
+	close(sp[1]);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp), 0);
+	ck_assert_int_eq(rpc_send(sp[0], RPC_POLICY, "0123456789", 10, -1), 0);
+	ck_assert_int_eq(rpc_recv(sp[1], &type, &p, &len, 9, NULL, 1000), -EPROTO);
+	close(sp[0]);
+	close(sp[1]);
+	close(dn);
+}
+END_TEST
+
+Suite *test_suite(void)
+{
+	Suite *s = suite_create("muxd_rpc");
+	TCase *tc = tcase_create("rpc");
+
+	tcase_add_test(tc, good_requests_round_trip);
+	tcase_add_test(tc, malformed_requests_refused);
+	tcase_add_test(tc, reader_frames_byte_by_byte);
+	tcase_add_test(tc, reader_refuses_header_before_payload);
+	tcase_add_test(tc, reply_with_fd_over_socketpair);
+	suite_add_tcase(s, tc);
+	return s;
+}

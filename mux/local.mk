@@ -66,3 +66,8 @@ tests_check_muxd_rpc_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_check_muxd_rpc_LDADD = tests/libcheckmain.a mux/libmuxd.a lib/libbgw.a $(CHECK_LIBS)
 check_PROGRAMS += tests/check_muxd_rpc
 TESTS += tests/check_muxd_rpc
+
+# Privilege separation end to end: the process tree, the sandbox, a
+# killed worker.
+TESTS += tests/t-muxd-privsep.sh
+EXTRA_DIST += tests/t-muxd-privsep.sh

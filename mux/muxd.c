@@ -1433,17 +1433,29 @@ static void mon_answer(struct muxd *d, const struct rpc_req *q)
 }
 
 /* How the worker ended, once: the monitor then stops too. */
-static void mon_worker_gone(struct muxd *d)
+static void mon_worker_gone(struct muxd *d, bool hostile)
 {
-	int st = 0;
+	pid_t w = 0;
+	int st = 0, i;
 
 	if (d->child <= 0)
 		return;
-	/* A worker that closed its end but lives on is not trusted to end. */
-	if (!d->stopping)
-		kill(d->child, SIGKILL);
-	while (waitpid(d->child, &st, 0) < 0 && errno == EINTR)
-		;
+	/*
+	 * A worker that closed its end is ending (a terminal's SIGINT reaches
+	 * both processes) or is not to be trusted: 2 s to go, then SIGKILL.
+	 */
+	for (i = 0; i < 20 && !d->stopping && !hostile; i++) {
+		w = waitpid(d->child, &st, WNOHANG);
+		if (w != 0)
+			break;
+		usleep(100000);
+	}
+	if (w == 0) {
+		if (!d->stopping || hostile)
+			kill(d->child, SIGKILL);
+		while (waitpid(d->child, &st, 0) < 0 && errno == EINTR)
+			;
+	}
 	d->child = -1;
 	if (WIFEXITED(st) && (d->stopping || WEXITSTATUS(st) == 0)) {
 		log_notice("worker exited (status %d)", WEXITSTATUS(st));
@@ -1472,7 +1484,7 @@ static void on_request(struct loop *l, int fd, uint32_t events, void *user)
 		return;
 	if (n <= 0) {
 		loop_del_fd(l, fd);
-		mon_worker_gone(d);
+		mon_worker_gone(d, false);
 		return;
 	}
 	while (off < (size_t)n) {
@@ -1486,7 +1498,7 @@ static void on_request(struct loop *l, int fd, uint32_t events, void *user)
 			log_err("worker sent a malformed request (%s): ending it", why);
 			loop_del_fd(l, fd);
 			d->stopping = false;
-			mon_worker_gone(d);
+			mon_worker_gone(d, true);
 			return;
 		}
 		if (r == 1)
@@ -1542,7 +1554,7 @@ static int monitor_run(struct muxd *d)
 	if (d->child > 0) {
 		d->stopping = true;
 		kill(d->child, SIGTERM);
-		mon_worker_gone(d);
+		mon_worker_gone(d, false);
 	}
 	return r < 0 ? EXIT_ERROR : r;
 }

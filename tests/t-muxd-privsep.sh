@@ -7,7 +7,7 @@
 # `sandbox no` leaves the filter off and says so.
 . "${BGW_SRCDIR:-.}/tests/lib.sh"
 
-echo "1..9"
+echo "1..10"
 muxd="$BGW_BUILDDIR/mux/bgw-muxd"
 client="$BGW_BUILDDIR/tests/sim-client"
 tmp=$(mktemp -d)
@@ -93,6 +93,29 @@ sed 's/^controller sim/sandbox no\ncontroller sim/' "$tmp/muxd.conf" >"$tmp/nosb
 start "$tmp/nosb.conf" "$tmp/log2"
 grep -q "^Seccomp:[[:space:]]*0" /proc/"$worker"/status && grep -q "sandbox off" "$tmp/log2"
 t_ok $? "sandbox no: no filter, and the log says so" || sed 's/^/# /' "$tmp/log2"
+# max-sessions-per-user 1: a second connection of the same user is refused
+# with a log line while the first is held open.
+kill -TERM "$pid"
+wait "$pid"
+sed 's/^controller sim/max-sessions-per-user 1\ncontroller sim/' "$tmp/muxd.conf" >"$tmp/cap.conf"
+start "$tmp/cap.conf" "$tmp/log4"
+python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sys.argv[1])
+time.sleep(8)
+' "$sock" &
+holder=$!
+i=0
+while ! grep -q "local session" "$tmp/log4" && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+timeout 20 "$client" "$sock" >"$tmp/cap.out" 2>&1
+r=$?
+kill "$holder" 2>/dev/null
+wait "$holder" 2>/dev/null
+[ $r -ne 0 ] && grep -q "refused: max-sessions-per-user 1 reached" "$tmp/log4"
+t_ok $? "max-sessions-per-user: the second session of a user is refused, logged" ||
+	sed 's/^/# /' "$tmp/log4" "$tmp/cap.out"
+
 kill -TERM "$pid"
 wait "$pid"
 rc=$?

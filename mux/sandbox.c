@@ -82,8 +82,22 @@ static const int allowed[] = {
 	SYS_socket, SYS_connect, SYS_bind, SYS_accept4, SYS_shutdown,
 	SYS_setsockopt, SYS_getsockopt, SYS_getsockname, SYS_getpeername,
 	SYS_socketpair,
-	/* files: passwd lookups, the scenario, /proc/self by glibc */
-	SYS_openat, SYS_fstat, SYS_newfstatat,
+	/*
+	 * files: passwd lookups (NSS modules such as systemd's userdb walk
+	 * paths with readlinkat and list directories), the scenario,
+	 * /proc/self by glibc
+	 */
+	SYS_openat, SYS_fstat, SYS_newfstatat, SYS_readlinkat, SYS_getdents64,
+	SYS_pread64, SYS_fstatfs, SYS_statfs, SYS_faccessat,
+#ifdef SYS_faccessat2
+	SYS_faccessat2,
+#endif
+#ifdef SYS_access
+	SYS_access,
+#endif
+#ifdef SYS_readlink
+	SYS_readlink,
+#endif
 #ifdef SYS_statx
 	SYS_statx,
 #endif
@@ -103,10 +117,7 @@ static const int allowed[] = {
 #endif
 #ifdef SB_ASAN
 	/* AddressSanitizer's reports (symbolizing reads /proc/self/maps). */
-	SYS_prctl, SYS_sigaltstack, SYS_readlinkat, SYS_getppid,
-#ifdef SYS_readlink
-	SYS_readlink,
-#endif
+	SYS_prctl, SYS_sigaltstack, SYS_getppid,
 #endif
 };
 

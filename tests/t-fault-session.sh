@@ -78,6 +78,7 @@ timeout 90 $fh --unix "$tmp/muxd.sock" init connect:10:B6:00:00:00:04 echo-n:400
 	sleep:1 echo-n:50 disconnect >"$tmp/root.out" 2>&1 &
 rpid=$!
 pids="$pids $rpid"
+: >"$tmp/victim.out"
 setpriv --reuid=nobody --regid=nogroup --clear-groups \
 	timeout 60 $fh --unix "$tmp/muxd.sock" init connect:10:B6:00:00:00:03 stream:30 \
 	>"$tmp/victim.out" 2>&1 &

@@ -59,3 +59,4 @@ TESTS += tests/t-fault-tunnel.sh
 EXTRA_DIST += tests/t-fault-tunnel.sh
 TESTS += tests/t-abuse-login.sh
 EXTRA_DIST += tests/t-abuse-login.sh tests/login_flood.py
+EXTRA_DIST += tests/valgrind/run tests/valgrind/README.md

@@ -1637,6 +1637,39 @@ static int worker_run(struct muxd *d, struct mux_policy *pol, struct mux_ops *op
 	return loop_run(d->l) < 0 ? EXIT_ERROR : 0;
 }
 
+/*
+ * bgw-muxd -t: the paths the daemon would refuse at start. A listener's
+ * path must be free or a stale socket in an existing directory; the audit
+ * log's directory must exist.
+ */
+static int test_paths(const struct muxd_conf *c)
+{
+	char dir[PATH_MAX];
+	struct stat st;
+	unsigned i;
+	int ret = 0;
+
+	for (i = 0; i < c->nlisten; i++) {
+		if (lstat(c->listen[i], &st) == 0 && !S_ISSOCK(st.st_mode)) {
+			log_err("listen %s: exists and is not a socket", c->listen[i]);
+			ret = -EEXIST;
+		}
+		snprintf(dir, sizeof(dir), "%s", c->listen[i]);
+		if (stat(dirname(dir), &st) < 0 || !S_ISDIR(st.st_mode)) {
+			log_err("listen %s: no directory %s", c->listen[i], dir);
+			ret = -ENOENT;
+		}
+	}
+	if (muxd_conf_has_tunnel(c)) {
+		snprintf(dir, sizeof(dir), "%s", c->audit_log);
+		if (stat(dirname(dir), &st) < 0 || !S_ISDIR(st.st_mode)) {
+			log_err("audit-log %s: no directory %s", c->audit_log, dir);
+			ret = -ENOENT;
+		}
+	}
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
 	struct muxd d;
@@ -1702,6 +1735,8 @@ int main(int argc, char **argv)
 	}
 	if (test) {
 		/* What the daemon would refuse at start, short of binding. */
+		if (test_paths(&d.conf) < 0)
+			goto out;
 		if (muxd_conf_has_tunnel(&d.conf)) {
 			int r;
 

@@ -7,7 +7,7 @@
 # `sandbox no` leaves the filter off and says so.
 . "${BGW_SRCDIR:-.}/tests/lib.sh"
 
-echo "1..10"
+echo "1..11"
 muxd="$BGW_BUILDDIR/mux/bgw-muxd"
 client="$BGW_BUILDDIR/tests/sim-client"
 tmp=$(mktemp -d)
@@ -39,6 +39,14 @@ start() {
 	while ! grep -q "started:" "$2" && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 	worker=$(pgrep -P "$pid" | head -n 1)
 }
+
+# -t refuses what the start would: a listener path that is a plain file.
+touch "$tmp/plain"
+sed "s|^listen unix:.*|listen unix:$tmp/plain|" "$tmp/muxd.conf" >"$tmp/plain.conf"
+"$muxd" -t -c "$tmp/plain.conf" >"$tmp/t.out" 2>&1
+rc=$?
+[ $rc -eq 1 ] && grep -q "exists and is not a socket" "$tmp/t.out"
+t_ok $? "-t refuses a listener path that is not a socket (status $rc)" || sed 's/^/# /' "$tmp/t.out"
 
 start "$tmp/muxd.conf" "$tmp/log"
 [ -n "$worker" ] && [ "$(cat /proc/"$worker"/comm)" = "bgw-muxd[work]" ] &&

@@ -22,6 +22,9 @@
 struct audit_log {
 	int fd;
 	char *path;
+	unsigned long lost;	/* records not written since lost_since */
+	time_t lost_since;
+	int lost_err;		/* the first failure's errno */
 };
 
 static const char *const event_names[] = {
@@ -32,6 +35,7 @@ static const char *const event_names[] = {
 	[AUDIT_ACL_DENY] = "acl-deny",
 	[AUDIT_AUTHDB_CHANGE] = "authdb-change",
 	[AUDIT_AUTHDB_RELOAD] = "authdb-reload",
+	[AUDIT_LOST] = "audit-lost",
 };
 
 const char *audit_event_name(enum audit_event ev)
@@ -214,8 +218,8 @@ static int read_tail(int fd, off_t size, struct audit_rec *last, bool *torn)
 	return 0;
 }
 
-int audit_append(struct audit_log *log, enum audit_event ev,
-		 const struct audit_fields *f)
+static int append_one(struct audit_log *log, enum audit_event ev,
+		      const struct audit_fields *f)
 {
 	static const struct audit_fields none = { .uid = -1 };
 	char line[AUDIT_RECORD_MAX + 2], ts[32], num[24];
@@ -294,6 +298,42 @@ int audit_append(struct audit_log *log, enum audit_event ev,
 out:
 	if (locked)
 		flock(log->fd, LOCK_UN);
+	return ret;
+}
+
+int audit_append(struct audit_log *log, enum audit_event ev,
+		 const struct audit_fields *f)
+{
+	int ret;
+
+	if (!log || !audit_event_name(ev))
+		return -EINVAL;
+	if (log->lost) {
+		struct audit_fields gap = { .uid = -1 };
+		char detail[128], since[32];
+		struct tm tm;
+
+		if (!gmtime_r(&log->lost_since, &tm) ||
+		    !strftime(since, sizeof(since), "%Y-%m-%dT%H:%M:%SZ", &tm))
+			snprintf(since, sizeof(since), "?");
+		snprintf(detail, sizeof(detail), "%lu records not written since %s: %s",
+			 log->lost, since, strerror(log->lost_err));
+		gap.detail = detail;
+		ret = append_one(log, AUDIT_LOST, &gap);
+		if (ret < 0) {
+			log->lost++;
+			return ret;
+		}
+		log->lost = 0;
+	}
+	ret = append_one(log, ev, f);
+	/* Bad arguments are the caller's bug, not a record the log lost. */
+	if (ret < 0 && ret != -EINVAL) {
+		if (!log->lost++) {
+			log->lost_since = time(NULL);
+			log->lost_err = -ret;
+		}
+	}
 	return ret;
 }
 

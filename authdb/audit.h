@@ -23,6 +23,9 @@
  * security events are rare and evidence must survive a power cut. A
  * failed or short write (full disk) is rolled back with ftruncate and
  * returned as a negative errno for the caller to log; it never aborts.
+ * The log remembers how many records it failed to write and since when;
+ * the next append that succeeds is preceded by an `audit-lost` record
+ * saying so, so the chain shows the hole instead of hiding it.
  */
 #ifndef BGW_AUTHDB_AUDIT_H
 #define BGW_AUTHDB_AUDIT_H
@@ -43,6 +46,7 @@ enum audit_event {
 	AUDIT_ACL_DENY,		/* user, src, rd: the RD address refused */
 	AUDIT_AUTHDB_CHANGE,	/* uid: the admin; detail: the command */
 	AUDIT_AUTHDB_RELOAD,	/* detail: "ok" or the parse error */
+	AUDIT_LOST,		/* detail: how many records could not be written */
 };
 
 /* Every field optional: NULL (or uid < 0, time 0) leaves it out. */

@@ -260,6 +260,73 @@ START_TEST(test_full_disk)
 }
 END_TEST
 
+/*
+ * Records that could not be written leave a trace: the next append that
+ * succeeds is preceded by an audit-lost record naming how many, and the
+ * chain stays intact.
+ */
+START_TEST(test_lost_records_leave_a_gap_record)
+{
+	struct rlimit rl;
+	struct stat st;
+	pid_t pid;
+	int status;
+
+	fill(2);
+	ck_assert_int_eq(stat(path, &st), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct audit_log *log;
+		struct audit_fields f = { .uid = -1, .user = "bob" };
+		int i, bad = 0;
+
+		signal(SIGXFSZ, SIG_IGN);
+		if (getrlimit(RLIMIT_FSIZE, &rl))
+			_exit(2);
+		rl.rlim_cur = (rlim_t)st.st_size + 40;
+		if (setrlimit(RLIMIT_FSIZE, &rl) || audit_open(path, &log))
+			_exit(2);
+		for (i = 0; i < 3; i++)
+			bad += audit_append(log, AUDIT_LOGIN_FAIL, &f) < 0;
+		rl.rlim_cur = rl.rlim_max;
+		if (bad != 3 || setrlimit(RLIMIT_FSIZE, &rl))
+			_exit(3);
+		if (audit_append(log, AUDIT_LOGIN_OK, &f))
+			_exit(4);
+		/* The gap was reported once: the next record comes alone. */
+		if (audit_append(log, AUDIT_SESSION_END, &f))
+			_exit(5);
+		audit_close(log);
+		_exit(0);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
+	ck_assert_int_eq(audit_verify(path, NULL, NULL, NULL, 0, NULL), 0);
+	{
+		char buf[4096];
+		FILE *fp = fopen(path, "r");
+		unsigned n = 0;
+
+		ck_assert_ptr_nonnull(fp);
+		while (fgets(buf, sizeof(buf), fp)) {
+			n++;
+			if (n == 3) {
+				ck_assert_ptr_nonnull(strstr(buf, " audit-lost "));
+				ck_assert_ptr_nonnull(strstr(buf, "detail=3%20records%20not%20written"));
+			}
+			if (n == 4)
+				ck_assert_ptr_nonnull(strstr(buf, " login-ok "));
+			if (n == 5)
+				ck_assert_ptr_nonnull(strstr(buf, " session-end "));
+		}
+		fclose(fp);
+		ck_assert_uint_eq(n, 5);
+	}
+}
+END_TEST
+
 Suite *test_suite(void)
 {
 	Suite *s = suite_create("audit");
@@ -274,6 +341,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, test_torn_tail);
 	tcase_add_test(tc, test_value_caps);
 	tcase_add_test(tc, test_full_disk);
+	tcase_add_test(tc, test_lost_records_leave_a_gap_record);
 	suite_add_tcase(s, tc);
 	return s;
 }

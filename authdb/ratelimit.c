@@ -50,14 +50,14 @@ size_t ratelimit_count(const struct ratelimit *rl)
 	return rl ? rl->used : 0;
 }
 
-static struct rl_entry *find(struct ratelimit *rl, const void *key, size_t len)
+static struct rl_entry *find(const struct ratelimit *rl, const void *key, size_t len)
 {
 	size_t i;
 
 	for (i = 0; i < rl->slots; i++)
 		if (rl->e[i].used && rl->e[i].len == len &&
 		    !memcmp(rl->e[i].key, key, len))
-			return &rl->e[i];
+			return (struct rl_entry *)&rl->e[i];
 	return NULL;
 }
 
@@ -167,4 +167,32 @@ int ratelimit_success(struct ratelimit *rl, const void *key, size_t len)
 		rl->used--;
 	}
 	return 0;
+}
+
+int ratelimit_remember(struct ratelimit *rl, const void *key, size_t len,
+		       uint64_t now_ms)
+{
+	struct rl_entry *e;
+
+	if (!rl || !key || !len || len > RATELIMIT_KEY_MAX)
+		return -EINVAL;
+	e = find(rl, key, len);
+	if (!e) {
+		e = take_slot(rl, now_ms);
+		if (!e)
+			return -ENOSPC;
+		memset(e, 0, sizeof(*e));
+		e->used = true;
+		e->len = (uint8_t)len;
+		memcpy(e->key, key, len);
+	}
+	e->last_seen = now_ms;
+	return 0;
+}
+
+bool ratelimit_known(const struct ratelimit *rl, const void *key, size_t len)
+{
+	if (!rl || !key || !len || len > RATELIMIT_KEY_MAX)
+		return false;
+	return find(rl, key, len) != NULL;
 }

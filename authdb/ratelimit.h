@@ -24,6 +24,7 @@
 #ifndef BGW_AUTHDB_RATELIMIT_H
 #define BGW_AUTHDB_RATELIMIT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -56,6 +57,19 @@ int ratelimit_check(struct ratelimit *rl, const void *key, size_t len,
 int ratelimit_failure(struct ratelimit *rl, const void *key, size_t len,
 		      uint64_t now_ms);
 int ratelimit_success(struct ratelimit *rl, const void *key, size_t len);
+/*
+ * The same table as a set of known-good keys (a separate instance, its
+ * policy unused beyond validation): ratelimit_remember() adds or refreshes
+ * a key, ratelimit_known() asks. Bounded like the limiters: when full the
+ * least recently remembered key is forgotten. The daemon remembers each
+ * (user, source) that logged in, and the per-user limit does not apply to
+ * a source the user logged in from before (the per-source limit still
+ * does): guesses spread over many addresses cannot lock the real user out
+ * of the places they use.
+ */
+int ratelimit_remember(struct ratelimit *rl, const void *key, size_t len,
+		       uint64_t now_ms);
+bool ratelimit_known(const struct ratelimit *rl, const void *key, size_t len);
 /* Keys tracked (for tests and status). */
 size_t ratelimit_count(const struct ratelimit *rl);
 

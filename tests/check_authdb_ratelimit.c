@@ -119,6 +119,33 @@ START_TEST(test_bounded_table)
 }
 END_TEST
 
+START_TEST(test_known_set_bounded_lru)
+{
+	struct ratelimit *known = ratelimit_new(4, &user_policy);
+	char key[16];
+	int i;
+
+	ck_assert(!ratelimit_known(known, "bob\n127.0.0.1", 13));
+	ck_assert_int_eq(ratelimit_remember(known, "bob\n127.0.0.1", 13, 1), 0);
+	ck_assert(ratelimit_known(known, "bob\n127.0.0.1", 13));
+	ck_assert(!ratelimit_known(known, "bob\n127.0.0.2", 13));
+	/* Refreshed by each login, so it outlives keys remembered once. */
+	for (i = 0; i < 20; i++) {
+		snprintf(key, sizeof(key), "k%d", i);
+		ck_assert_int_eq(ratelimit_remember(known, key, strlen(key), 10 + 2 * (uint64_t)i), 0);
+		ck_assert_int_eq(ratelimit_remember(known, "bob\n127.0.0.1", 13, 11 + 2 * (uint64_t)i), 0);
+		ck_assert_uint_le(ratelimit_count(known), 4);
+	}
+	ck_assert(ratelimit_known(known, "bob\n127.0.0.1", 13));
+	ck_assert(!ratelimit_known(known, "k0", 2));
+	ck_assert(ratelimit_known(known, "k19", 3));
+	ck_assert_int_eq(ratelimit_remember(known, "x", RATELIMIT_KEY_MAX + 1, 0), -EINVAL);
+	ck_assert(!ratelimit_known(known, "x", 0));
+	ck_assert(!ratelimit_known(NULL, "x", 1));
+	ratelimit_free(known);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
 	Suite *s = suite_create("ratelimit");
@@ -128,6 +155,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, test_user_never_locked_forever);
 	tcase_add_test(tc, test_decay_partial);
 	tcase_add_test(tc, test_bounded_table);
+	tcase_add_test(tc, test_known_set_bounded_lru);
 	suite_add_tcase(s, tc);
 	return s;
 }

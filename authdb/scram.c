@@ -580,19 +580,63 @@ int scram_server_first(struct scram_server *s, const struct scram_verifier *v,
 	return 0;
 }
 
+int scram_proof_check(const struct scram_verifier *v, bool real, const char *am,
+		      size_t am_len, const uint8_t proof[SCRAM_KEY_LEN],
+		      uint8_t ssig[SCRAM_KEY_LEN])
+{
+	uint8_t sig[SCRAM_KEY_LEN], ckey[SCRAM_KEY_LEN], stored[SCRAM_KEY_LEN];
+	bool proof_ok;
+	int ret = -EIO, i;
+
+	if (!v || !am || !proof || !ssig)
+		return -EINVAL;
+	if (hmac(v->stored_key, SCRAM_KEY_LEN, am, am_len, sig))
+		goto out;
+	for (i = 0; i < SCRAM_KEY_LEN; i++)
+		ckey[i] = proof[i] ^ sig[i];
+	if (sha256(ckey, sizeof(ckey), stored) ||
+	    hmac(v->server_key, SCRAM_KEY_LEN, am, am_len, ssig))
+		goto out;
+	proof_ok = !gnutls_memcmp(stored, v->stored_key, SCRAM_KEY_LEN);
+	/* Same work on every path; only the result differs. */
+	ret = proof_ok && real ? 0 : -EACCES;
+	if (ret)
+		explicit_bzero(ssig, SCRAM_KEY_LEN);
+out:
+	explicit_bzero(sig, sizeof(sig));
+	explicit_bzero(ckey, sizeof(ckey));
+	explicit_bzero(stored, sizeof(stored));
+	return ret;
+}
+
+/* The local check: the verifier given to scram_server_first. */
+static int local_verify(void *ctx, const char *am, size_t am_len,
+			const uint8_t proof[SCRAM_KEY_LEN], uint8_t ssig[SCRAM_KEY_LEN])
+{
+	const struct scram_server *s = ctx;
+
+	return scram_proof_check(&s->v, s->real, am, am_len, proof, ssig);
+}
+
 int scram_server_final(struct scram_server *s, const char *msg, size_t len,
 		       char *out, size_t cap, size_t *olen)
+{
+	return scram_server_final_ext(s, msg, len, local_verify, s, out, cap, olen);
+}
+
+int scram_server_final_ext(struct scram_server *s, const char *msg, size_t len,
+			   scram_verify_fn verify, void *ctx,
+			   char *out, size_t cap, size_t *olen)
 {
 	char work[SCRAM_MSG_MAX + 1], without[SCRAM_MSG_MAX + 1];
 	char am[3 * SCRAM_MSG_MAX + 3], cbv[B64_ENCLEN(32 + SCRAM_CB_MAX) + 1];
 	char sigb[B64_ENCLEN(SCRAM_KEY_LEN) + 1];
-	uint8_t proof[SCRAM_KEY_LEN + 3], sig[SCRAM_KEY_LEN], ckey[SCRAM_KEY_LEN];
-	uint8_t stored[SCRAM_KEY_LEN], ssig[SCRAM_KEY_LEN];
+	uint8_t proof[SCRAM_KEY_LEN + 3], ssig[SCRAM_KEY_LEN];
 	char *p = work, *cv, *r, *pv;
-	bool cb_ok, proof_ok;
-	int ret = -EBADMSG, amlen, i, n;
+	bool cb_ok;
+	int ret = -EBADMSG, amlen, n;
 
-	if (!s || !out || s->st != SCRAM_ST_SERVER_FIRST)
+	if (!s || !out || !verify || s->st != SCRAM_ST_SERVER_FIRST)
 		return -EINVAL;
 	s->st = SCRAM_ST_FAILED;
 	if (msg_copy(msg, len, work))
@@ -619,17 +663,14 @@ int scram_server_final(struct scram_server *s, const char *msg, size_t len,
 	amlen = auth_message(am, sizeof(am), s->bare, s->sfirst, without);
 	if (amlen < 0)
 		goto bad;
-	ret = -EIO;
-	if (hmac(s->v.stored_key, SCRAM_KEY_LEN, am, (size_t)amlen, sig))
+	if (!cb_ok) {
+		/* A relayed login: refused before the verifier is asked. */
+		ret = fits(snprintf(out, cap, "e=channel-bindings-dont-match"), cap, olen);
+		ret = ret ? ret : -EACCES;
 		goto out;
-	for (i = 0; i < SCRAM_KEY_LEN; i++)
-		ckey[i] = proof[i] ^ sig[i];
-	if (sha256(ckey, sizeof(ckey), stored) ||
-	    hmac(s->v.server_key, SCRAM_KEY_LEN, am, (size_t)amlen, ssig))
-		goto out;
-	proof_ok = !gnutls_memcmp(stored, s->v.stored_key, SCRAM_KEY_LEN);
-	/* Same work on every path; only the final flag differs. */
-	if (cb_ok && proof_ok && s->real) {
+	}
+	ret = verify(ctx, am, (size_t)amlen, proof, ssig);
+	if (ret == 0) {
 		ret = -ENOSPC;
 		if (b64_encode(ssig, sizeof(ssig), sigb, sizeof(sigb)) < 0 ||
 		    fits(snprintf(out, cap, "v=%s", sigb), cap, olen))
@@ -637,10 +678,13 @@ int scram_server_final(struct scram_server *s, const char *msg, size_t len,
 		s->authenticated = true;
 		s->st = SCRAM_ST_DONE;
 		ret = 0;
-	} else {
-		ret = fits(snprintf(out, cap, "%s", cb_ok ? "e=invalid-proof" :
-				    "e=channel-bindings-dont-match"), cap, olen);
+	} else if (ret == -EACCES) {
+		ret = fits(snprintf(out, cap, "e=invalid-proof"), cap, olen);
 		ret = ret ? ret : -EACCES;
+	} else {
+		/* The verifier could not answer (rate limited, error): its code. */
+		if (fits(snprintf(out, cap, "e=other-error"), cap, olen))
+			ret = -ENOSPC;
 	}
 	goto out;
 bad:
@@ -649,11 +693,9 @@ bad:
 	else
 		ret = -EBADMSG;
 out:
-	explicit_bzero(sig, sizeof(sig));
-	explicit_bzero(ckey, sizeof(ckey));
-	explicit_bzero(stored, sizeof(stored));
 	explicit_bzero(ssig, sizeof(ssig));
 	explicit_bzero(proof, sizeof(proof));
+	explicit_bzero(am, sizeof(am));
 	return ret;
 }
 

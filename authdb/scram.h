@@ -56,6 +56,8 @@
 #define SCRAM_ITER_MIN		4096
 #define SCRAM_ITER_MAX		1000000
 #define SCRAM_MSG_MAX		1024
+/* AuthMessage: client-first-bare "," server-first "," client-final-w/o-proof */
+#define SCRAM_AM_MAX		(3 * SCRAM_MSG_MAX + 2)
 #define SCRAM_NONCE_MAX		128
 #define SCRAM_USER_MAX		64
 #define SCRAM_PASSWORD_MAX	1024
@@ -138,5 +140,29 @@ int scram_server_first(struct scram_server *s, const struct scram_verifier *v,
 int scram_server_final(struct scram_server *s, const char *msg, size_t len,
 		       char *out, size_t cap, size_t *olen);
 bool scram_server_is_authenticated(const struct scram_server *s);
+/*
+ * The proof check alone, for a server whose verifiers live in another
+ * process (bgw-muxd's monitor): with AuthMessage am and the client's
+ * ClientProof, ClientSignature = HMAC(StoredKey, am), ClientKey = proof
+ * XOR ClientSignature, H(ClientKey) compared with StoredKey in constant
+ * time. 0 with ssig = HMAC(ServerKey, am) when it matches and real;
+ * -EACCES otherwise (ssig zeroed), after the same work.
+ */
+int scram_proof_check(const struct scram_verifier *v, bool real, const char *am,
+		      size_t am_len, const uint8_t proof[SCRAM_KEY_LEN],
+		      uint8_t ssig[SCRAM_KEY_LEN]);
+/*
+ * scram_server_final with the proof checked by verify (0 and ssig: ok;
+ * -EACCES: wrong proof; another negative errno is returned as is, with
+ * "e=other-error"). verify is not called when the channel binding does
+ * not match. scram_server_first may then be given a verifier holding only
+ * the salt and the iteration count.
+ */
+typedef int (*scram_verify_fn)(void *ctx, const char *am, size_t am_len,
+			       const uint8_t proof[SCRAM_KEY_LEN],
+			       uint8_t ssig[SCRAM_KEY_LEN]);
+int scram_server_final_ext(struct scram_server *s, const char *msg, size_t len,
+			   scram_verify_fn verify, void *ctx,
+			   char *out, size_t cap, size_t *olen);
 
 #endif

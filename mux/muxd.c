@@ -132,6 +132,17 @@ struct muxd {
 	char cert_user[AUTHDB_NAME_MAX + 1];
 	uint8_t cert_fpr[AUTHDB_FPR_LEN];
 	/*
+	 * Worker: the monitor refused a SCRAM proof and counted the failure
+	 * itself; the login_failed that follows in the same call chain
+	 * (tunnel.c on_scram_final) must not count it again.
+	 */
+	bool verify_counted;
+	/*
+	 * Monitor: the last user whose proof checked out, so that the
+	 * worker's LOGIN_OK for a password login is believed only for them.
+	 */
+	char verified_user[AUTHDB_NAME_MAX + 1];
+	/*
 	 * Privilege separation (doc/security.md). The monitor keeps the
 	 * authdb with its verifiers, the SCRAM secret, the rate limiters and
 	 * the audit log; the worker gets a policy copy without verifiers and
@@ -743,18 +754,72 @@ static void auth_login_failed(void *user, const char *name, const void *addr,
 	struct muxd *d = user;
 	char src[SRC_KEY_MAX];
 
+	if (d->verify_counted && reason == TUN_R_AUTH_FAILED) {
+		d->verify_counted = false;
+		return;
+	}
+	d->verify_counted = false;
 	src_key_sa(addr, addrlen, src, sizeof(src));
 	if (reason < 1 || reason > 127)
 		reason = TUN_R_INTERNAL;
 	worker_call(d, RPC_LOGIN_FAILED, (uint8_t)reason, name, src, NULL, NULL, NULL, NULL);
 }
 
-/* A login succeeded: the limiters forget the failures, the audit says so. */
+/*
+ * A session began (the worker says so): the source limiter forgets its
+ * failures, the audit records the login. The per-user limiter is cleared
+ * only by a proof the monitor checked itself (mon_scram_verify): a
+ * subverted worker that could clear it at will would turn the monitor
+ * into an unlimited password oracle. For the same reason a password
+ * LOGIN_OK is believed only for the user whose proof last checked out.
+ */
 static void mon_login_ok(struct muxd *d, const char *name, const char *src, bool cert)
 {
+	if (!cert) {
+		if (!d->verified_user[0] || strcmp(d->verified_user, name)) {
+			log_warn("worker reported a password login of '%s' the monitor did not verify: ignored",
+				 name);
+			return;
+		}
+		d->verified_user[0] = '\0';
+	}
 	ratelimit_success(d->rl_src, src, strlen(src));
-	ratelimit_success(d->rl_user, name, strlen(name));
 	audit(d, AUDIT_LOGIN_OK, name, src, cert ? "cert" : "password");
+}
+
+/*
+ * The SCRAM proof check (authdb/scram.h scram_proof_check), in the
+ * monitor: the worker never sees StoredKey or ServerKey. Rate limits and
+ * the failure count are applied here, whatever the worker reports.
+ */
+static int mon_scram_verify(struct muxd *d, const struct rpc_req *q,
+			    uint8_t ssig[SCRAM_KEY_LEN])
+{
+	struct scram_verifier v;
+	bool real = false;
+	int r;
+
+	if (!d->db || !d->rl_src)
+		return -EIO;
+	r = mon_login_allowed(d, q->name, q->src);
+	if (r < 0)
+		return r;
+	r = authdb_scram_lookup(d->db, q->name, d->secret, sizeof(d->secret), &v, &real);
+	if (r < 0)
+		return r;
+	r = scram_proof_check(&v, real, (const char *)q->blob + SCRAM_KEY_LEN,
+			      q->blob_len - SCRAM_KEY_LEN, q->blob, ssig);
+	scram_verifier_wipe(&v);
+	if (r == -EACCES) {
+		mon_login_failed(d, q->name, q->src, TUN_R_AUTH_FAILED);
+		return r;
+	}
+	if (r < 0)
+		return r;
+	ratelimit_success(d->rl_src, q->src, strlen(q->src));
+	ratelimit_success(d->rl_user, q->name, strlen(q->name));
+	snprintf(d->verified_user, sizeof(d->verified_user), "%s", q->name);
+	return 0;
 }
 
 /* A certificate maps to its user by fingerprint; revoked and disabled fail. */
@@ -783,9 +848,10 @@ static int auth_cert_user(void *user, const struct tun_cert_info *ci,
 }
 
 /*
- * The verifier of one user, from the monitor (which fabricates one for an
- * unknown or disabled user, the same work either way). Blob: le32
- * iterations, u8 salt length, the salt, StoredKey, ServerKey.
+ * The salt and iteration count of one user, from the monitor (which
+ * fabricates both for an unknown or disabled user, the same work either
+ * way). Never the keys: the proof is checked by the monitor
+ * (auth_scram_verify), so *real means nothing here.
  */
 static int auth_scram_lookup(void *user, const char *name,
 			     struct scram_verifier *v, bool *real)
@@ -796,36 +862,67 @@ static int auth_scram_lookup(void *user, const char *name,
 	int r;
 
 	d->cert_pending = false;
-	r = worker_call(d, RPC_SCRAM_LOOKUP, 0, name, NULL, NULL, NULL, &rep, NULL);
+	d->verify_counted = false;
+	*real = false;
+	memset(v, 0, sizeof(*v));
+	r = worker_call(d, RPC_SCRAM_SALT, 0, name, NULL, NULL, NULL, &rep, NULL);
 	if (r < 0)
 		return r;
-	if (rep.status < 0) {
-		r = rep.status;
-		goto out;
-	}
-	memset(v, 0, sizeof(*v));
+	if (rep.status < 0)
+		return rep.status;
 	cur_init(&c, rep.blob, rep.blob_len);
 	v->iterations = cur_le32(&c);
 	v->salt_len = cur_u8(&c);
-	if (v->salt_len > SCRAM_SALT_MAX) {
-		r = -EPROTO;
-		goto out;
-	}
+	if (v->salt_len == 0 || v->salt_len > SCRAM_SALT_MAX)
+		return -EPROTO;
 	cur_copy(&c, v->salt, v->salt_len);
-	cur_copy(&c, v->stored_key, SCRAM_KEY_LEN);
-	cur_copy(&c, v->server_key, SCRAM_KEY_LEN);
-	r = cur_is_ok(&c) && cur_is_done(&c) ? 0 : -EPROTO;
-	*real = rep.flag != 0;
-out:
+	return cur_is_ok(&c) && cur_is_done(&c) ? 0 : -EPROTO;
+}
+
+/* The monitor checks the proof: ok + ServerSignature, or no. */
+static int auth_scram_verify(void *user, const char *name, const void *addr,
+			     size_t addrlen, const char *am, size_t am_len,
+			     const uint8_t proof[32], uint8_t ssig[32])
+{
+	struct muxd *d = user;
+	struct rpc_req q;
+	struct rpc_reply rep;
+	char src[SRC_KEY_MAX];
+	int r;
+
+	d->verify_counted = false;
+	if (am_len == 0 || am_len > SCRAM_AM_MAX)
+		return -EIO;
+	src_key_sa(addr, addrlen, src, sizeof(src));
+	memset(&q, 0, sizeof(q));
+	q.type = RPC_SCRAM_VERIFY;
+	rpc_str(q.name, 65, name);
+	rpc_str(q.src, 65, src);
+	memcpy(q.blob, proof, SCRAM_KEY_LEN);
+	memcpy(q.blob + SCRAM_KEY_LEN, am, am_len);
+	q.blob_len = SCRAM_KEY_LEN + am_len;
+	r = rpc_call(d->req_fd, &q, &rep, NULL);
+	explicit_bzero(&q, sizeof(q));
+	if (r < 0) {
+		log_err("monitor: %s: stopping", strerror(-r));
+		loop_quit(d->l, EXIT_ERROR);
+		return -EIO;
+	}
+	r = rep.status;
+	if (r == 0 && rep.blob_len == SCRAM_KEY_LEN)
+		memcpy(ssig, rep.blob, SCRAM_KEY_LEN);
+	else if (r == 0)
+		r = -EIO;
+	if (r == -EACCES)
+		d->verify_counted = true;
 	explicit_bzero(&rep, sizeof(rep));
-	if (r < 0)
-		scram_verifier_wipe(v);
 	return r;
 }
 
 static const struct tun_auth_ops tun_auth = {
 	.cert_user = auth_cert_user,
 	.scram_lookup = auth_scram_lookup,
+	.scram_verify = auth_scram_verify,
 	.login_allowed = auth_login_allowed,
 	.login_failed = auth_login_failed,
 };
@@ -1371,11 +1468,12 @@ static void mon_answer(struct muxd *d, const struct rpc_req *q)
 		if (fd < 0)
 			rep.status = fd;
 		break;
-	case RPC_SCRAM_LOOKUP: {
+	case RPC_SCRAM_SALT: {
 		struct scram_verifier v;
 		struct wbuf w;
 		bool real = false;
 
+		/* Only what server-first shows anyway: salt and iterations. */
 		rep.status = d->db ? authdb_scram_lookup(d->db, q->name, d->secret,
 							 sizeof(d->secret), &v, &real) : -EIO;
 		if (rep.status < 0)
@@ -1384,17 +1482,18 @@ static void mon_answer(struct muxd *d, const struct rpc_req *q)
 		wbuf_le32(&w, v.iterations);
 		wbuf_u8(&w, (uint8_t)v.salt_len);
 		wbuf_bytes(&w, v.salt, v.salt_len);
-		wbuf_bytes(&w, v.stored_key, SCRAM_KEY_LEN);
-		wbuf_bytes(&w, v.server_key, SCRAM_KEY_LEN);
 		scram_verifier_wipe(&v);
 		if (!wbuf_is_ok(&w)) {
 			rep.status = -EOVERFLOW;
 			break;
 		}
 		rep.blob_len = w.len;
-		rep.flag = real;
 		break;
 	}
+	case RPC_SCRAM_VERIFY:
+		rep.status = mon_scram_verify(d, q, rep.blob);
+		rep.blob_len = rep.status == 0 ? SCRAM_KEY_LEN : 0;
+		break;
 	case RPC_LOGIN_ALLOWED:
 		rep.status = d->rl_src ? mon_login_allowed(d, q->name, q->src) : -EAGAIN;
 		break;

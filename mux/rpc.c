@@ -18,6 +18,7 @@
 #include "audit.h"
 #include "cursor.h"
 #include "rpc.h"
+#include "scram.h"
 
 #define NSTR 4
 #define NAME_MAX_ 64		/* TUN_USER_MAX: names as claimed */
@@ -28,26 +29,45 @@ struct rule {
 	uint8_t max[NSTR];
 	uint8_t arg_min, arg_max;
 	bool reply;
+	uint16_t blob_min, blob_max;	/* 0, 0: no blob field at all */
+	bool known;
 };
 
 static const struct rule rules[RPC_REQ_LAST + 1] = {
-	[RPC_CTRL_OPEN] = { { 0, 0, 0, 0 }, { 0, 0, 0, 0 }, 0, 0, true },
-	[RPC_SCRAM_LOOKUP] = { { 1, 0, 0, 0 }, { NAME_MAX_, 0, 0, 0 }, 0, 0, true },
-	[RPC_LOGIN_ALLOWED] = { { 0, 1, 0, 0 }, { NAME_MAX_, SRC_MAX_, 0, 0 }, 0, 0, true },
+	[RPC_CTRL_OPEN] = { { 0, 0, 0, 0 }, { 0, 0, 0, 0 }, 0, 0, true, 0, 0, true },
+	/* RPC_RETIRED_SCRAM_LOOKUP: no entry, refused as unknown. */
+	[RPC_LOGIN_ALLOWED] = { { 0, 1, 0, 0 }, { NAME_MAX_, SRC_MAX_, 0, 0 }, 0, 0, true,
+				0, 0, true },
 	/* The reason: enum tun_reason, 1..127. */
-	[RPC_LOGIN_FAILED] = { { 0, 1, 0, 0 }, { NAME_MAX_, SRC_MAX_, 0, 0 }, 1, 127, false },
-	[RPC_LOGIN_OK] = { { 1, 1, 0, 0 }, { NAME_MAX_, SRC_MAX_, 0, 0 }, 0, 1, false },
+	[RPC_LOGIN_FAILED] = { { 0, 1, 0, 0 }, { NAME_MAX_, SRC_MAX_, 0, 0 }, 1, 127, false,
+			       0, 0, true },
+	[RPC_LOGIN_OK] = { { 1, 1, 0, 0 }, { NAME_MAX_, SRC_MAX_, 0, 0 }, 0, 1, false,
+			   0, 0, true },
+	[RPC_SCRAM_SALT] = { { 1, 0, 0, 0 }, { NAME_MAX_, 0, 0, 0 }, 0, 0, true, 0, 0, true },
+	/* ClientProof, then an AuthMessage of printable ASCII (checked below). */
+	[RPC_SCRAM_VERIFY] = { { 1, 1, 0, 0 }, { NAME_MAX_, SRC_MAX_, 0, 0 }, 0, 0, true,
+			       SCRAM_KEY_LEN + 1, SCRAM_KEY_LEN + SCRAM_AM_MAX, true },
 	/*
 	 * The worker may write only the records it alone can know: a session's
 	 * end and an ACL refusal. Logins and reloads are the monitor's own.
 	 */
 	[RPC_AUDIT] = { { 1, 0, 0, 0 }, { NAME_MAX_, SRC_MAX_, 32, 255 },
-			AUDIT_SESSION_END, AUDIT_ACL_DENY, false },
+			AUDIT_SESSION_END, AUDIT_ACL_DENY, false, 0, 0, true },
 };
+
+static bool is_known(uint32_t type)
+{
+	return type >= 1 && type <= RPC_REQ_LAST && rules[type].known;
+}
+
+static bool has_blob(uint32_t type)
+{
+	return rules[type].blob_max > 0;
+}
 
 bool rpc_req_has_reply(uint32_t type)
 {
-	return type >= 1 && type <= RPC_REQ_LAST && rules[type].reply;
+	return is_known(type) && rules[type].reply;
 }
 
 static const char *req_str(const struct rpc_req *r, unsigned i)
@@ -63,7 +83,7 @@ int rpc_req_encode(const struct rpc_req *r, uint8_t *buf, size_t cap)
 	size_t len = 1;
 	unsigned i;
 
-	if (r->type < 1 || r->type > RPC_REQ_LAST)
+	if (!is_known(r->type))
 		return -EINVAL;
 	for (i = 0; i < NSTR; i++) {
 		size_t n = strlen(req_str(r, i));
@@ -72,6 +92,10 @@ int rpc_req_encode(const struct rpc_req *r, uint8_t *buf, size_t cap)
 			return -EINVAL;
 		len += 1 + n;
 	}
+	if (r->blob_len > RPC_BLOB_MAX || (r->blob_len && !has_blob(r->type)))
+		return -EINVAL;
+	if (has_blob(r->type))
+		len += 2 + r->blob_len;
 	wbuf_init(&w, buf, cap);
 	wbuf_le32(&w, r->type);
 	wbuf_le32(&w, (uint32_t)len);
@@ -81,6 +105,10 @@ int rpc_req_encode(const struct rpc_req *r, uint8_t *buf, size_t cap)
 
 		wbuf_u8(&w, (uint8_t)strlen(s));
 		wbuf_bytes(&w, s, strlen(s));
+	}
+	if (has_blob(r->type)) {
+		wbuf_le16(&w, (uint16_t)r->blob_len);
+		wbuf_bytes(&w, r->blob, r->blob_len);
 	}
 	if (!wbuf_is_ok(&w))
 		return -EINVAL;
@@ -97,7 +125,7 @@ int rpc_req_decode(uint32_t type, const uint8_t *p, size_t len,
 
 	memset(out, 0, sizeof(*out));
 	*why = NULL;
-	if (type < 1 || type > RPC_REQ_LAST) {
+	if (!is_known(type)) {
 		*why = "unknown request type";
 		return -EPROTO;
 	}
@@ -127,6 +155,32 @@ int rpc_req_decode(uint32_t type, const uint8_t *p, size_t len,
 		}
 		memcpy(dst[i], s, n);
 		dst[i][n] = '\0';
+	}
+	if (has_blob(type)) {
+		uint16_t n = cur_le16(&c);
+		const uint8_t *b = cur_bytes(&c, n);
+
+		if (!cur_is_ok(&c)) {
+			*why = "truncated";
+			return -EPROTO;
+		}
+		if (n < ru->blob_min || n > ru->blob_max || n > RPC_BLOB_MAX) {
+			*why = "blob length out of range";
+			return -EPROTO;
+		}
+		if (type == RPC_SCRAM_VERIFY) {
+			unsigned k;
+
+			/* An AuthMessage is printable ASCII (RFC 5802 section 7). */
+			for (k = SCRAM_KEY_LEN; k < n; k++) {
+				if (b[k] < 0x20 || b[k] > 0x7e) {
+					*why = "AuthMessage not printable";
+					return -EPROTO;
+				}
+			}
+		}
+		memcpy(out->blob, b, n);
+		out->blob_len = n;
 	}
 	if (!cur_is_ok(&c)) {
 		*why = "truncated";
@@ -175,7 +229,7 @@ int rpc_reader_feed(struct rpc_reader *rd, const uint8_t *p, size_t len,
 		/* The header is in: check it before taking its payload. */
 		type = get_le32(rd->buf);
 		plen = get_le32(rd->buf + 4);
-		if (type < 1 || type > RPC_REQ_LAST) {
+		if (!is_known(type)) {
 			*why = "unknown request type";
 			return -EPROTO;
 		}
@@ -263,7 +317,7 @@ int rpc_send(int sock, uint32_t type, const void *payload, size_t len, int fd)
 
 int rpc_send_reply(int sock, const struct rpc_reply *r, int fd)
 {
-	uint8_t buf[4 + 1 + 1 + RPC_ERR_MAX + 1 + sizeof(r->blob)];
+	uint8_t buf[4 + 1 + 1 + RPC_ERR_MAX + 2 + sizeof(r->blob)];
 	size_t el = strnlen(r->err, RPC_ERR_MAX);
 	struct wbuf w;
 
@@ -274,7 +328,7 @@ int rpc_send_reply(int sock, const struct rpc_reply *r, int fd)
 	wbuf_u8(&w, r->flag);
 	wbuf_u8(&w, (uint8_t)el);
 	wbuf_bytes(&w, r->err, el);
-	wbuf_u8(&w, (uint8_t)r->blob_len);
+	wbuf_le16(&w, (uint16_t)r->blob_len);
 	wbuf_bytes(&w, r->blob, r->blob_len);
 	if (!wbuf_is_ok(&w))
 		return -EINVAL;
@@ -284,7 +338,7 @@ int rpc_send_reply(int sock, const struct rpc_reply *r, int fd)
 int rpc_reply_decode(const uint8_t *p, size_t len, struct rpc_reply *out)
 {
 	struct cur c;
-	uint8_t n;
+	uint16_t n;
 
 	memset(out, 0, sizeof(*out));
 	cur_init(&c, p, len);
@@ -294,7 +348,7 @@ int rpc_reply_decode(const uint8_t *p, size_t len, struct rpc_reply *out)
 	if (n > RPC_ERR_MAX)
 		return -EPROTO;
 	cur_copy(&c, out->err, n);
-	n = cur_u8(&c);
+	n = cur_le16(&c);
 	if (n > sizeof(out->blob))
 		return -EPROTO;
 	cur_copy(&c, out->blob, n);
@@ -425,7 +479,7 @@ int rpc_call(int sock, const struct rpc_req *r, struct rpc_reply *rep, int *fd)
 	ret = send_all(sock, buf, buf + RPC_HDR_LEN, (size_t)n - RPC_HDR_LEN, -1);
 	if (ret < 0 || !rpc_req_has_reply(r->type))
 		return ret;
-	ret = rpc_recv(sock, &type, &p, &len, 512, fd, RPC_TIMEOUT_MS);
+	ret = rpc_recv(sock, &type, &p, &len, RPC_REPLY_MAX, fd, RPC_TIMEOUT_MS);
 	if (ret < 0)
 		return ret;
 	ret = type == RPC_REPLY ? rpc_reply_decode(p, len, rep) : -EPROTO;

@@ -18,8 +18,10 @@
  * the monitor ends the worker (a sane worker never sends one).
  *
  * Every request has one layout: u8 arg, then four strings (name, src, rd,
- * detail), each a u8 length and that many bytes; rpc_req_decode checks the
- * per-type rules (which strings may be present, arg's range).
+ * detail), each a u8 length and that many bytes, then, only for the types
+ * that carry one (SCRAM_VERIFY, SIGN), a binary blob: le16 length and
+ * that many bytes; rpc_req_decode checks the per-type rules (which
+ * strings may be present, arg's range, the blob's length and content).
  */
 #ifndef BGW_MUX_RPC_H
 #define BGW_MUX_RPC_H
@@ -29,7 +31,10 @@
 #include <stdint.h>
 
 #define RPC_HDR_LEN	8
-#define RPC_REQ_MAX	512		/* a request's payload */
+#define RPC_REQ_MAX	4096		/* a request's payload */
+#define RPC_BLOB_MAX	3200		/* a request's blob: proof + AuthMessage */
+#define RPC_REPLY_MAX	1024		/* a reply's payload */
+#define RPC_RBLOB_MAX	768		/* a reply's blob: a signature */
 #define RPC_PUSH_MAX	(9u << 20)	/* a push: the authdb text (AUTHDB_FILE_MAX) */
 #define RPC_STR_MAX	255
 #define RPC_ERR_MAX	200		/* the text in a reply */
@@ -38,12 +43,24 @@
 enum rpc_type {
 	/* worker -> monitor */
 	RPC_CTRL_OPEN = 1,	/* -> reply(status, err) + the controller fd */
-	RPC_SCRAM_LOOKUP,	/* name -> reply(status, real) + verifier */
+	/*
+	 * 2 was SCRAM_LOOKUP, which returned a whole verifier: retired
+	 * (doc/security.md), refused like an unknown type.
+	 */
+	RPC_RETIRED_SCRAM_LOOKUP,
 	RPC_LOGIN_ALLOWED,	/* name, src -> reply(status: 0 or -EAGAIN) */
 	RPC_LOGIN_FAILED,	/* name, src, arg = reason; no reply */
 	RPC_LOGIN_OK,		/* name, src, arg = 1 if certificate; no reply */
 	RPC_AUDIT,		/* arg = event, name, src, rd, detail; no reply */
-	RPC_REQ_LAST = RPC_AUDIT,
+	/* name -> reply(status) + blob: le32 iterations, u8 n, salt[n] */
+	RPC_SCRAM_SALT,
+	/*
+	 * name, src, blob: ClientProof[32] AuthMessage -> reply(status: 0,
+	 * -EACCES or -EAGAIN) + blob: ServerSignature[32] when 0. The
+	 * monitor applies its rate limits and counts a failure itself.
+	 */
+	RPC_SCRAM_VERIFY,
+	RPC_REQ_LAST = RPC_SCRAM_VERIFY,
 	/* monitor -> worker */
 	RPC_REPLY = 64,
 	RPC_POLICY = 65,	/* the authdb text without password lines */
@@ -56,6 +73,8 @@ struct rpc_req {
 	char src[RPC_STR_MAX + 1];
 	char rd[RPC_STR_MAX + 1];
 	char detail[RPC_STR_MAX + 1];
+	uint8_t blob[RPC_BLOB_MAX];
+	size_t blob_len;
 };
 
 /* Does request type expect a reply? */
@@ -93,7 +112,7 @@ struct rpc_reply {
 	int32_t status;
 	uint8_t flag;
 	char err[RPC_ERR_MAX + 1];
-	uint8_t blob[160];
+	uint8_t blob[RPC_RBLOB_MAX];
 	size_t blob_len;
 };
 

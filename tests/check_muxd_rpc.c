@@ -20,6 +20,7 @@
 #include "check_main.h"
 #include "cursor.h"
 #include "rpc.h"
+#include "scram.h"
 
 /* Build a raw request: header + arg + four (len, bytes) strings. */
 static size_t raw(uint8_t *buf, uint32_t type, uint8_t arg, const char *const s[4],
@@ -39,6 +40,20 @@ static size_t raw(uint8_t *buf, uint32_t type, uint8_t arg, const char *const s[
 		memcpy(buf + n, extra, nextra);
 	n += nextra;
 	put_le32(buf, type);
+	put_le32(buf + 4, (uint32_t)(n - RPC_HDR_LEN));
+	return n;
+}
+
+/* The same with a blob (le16 length, bytes) after the strings. */
+static size_t raw_blob(uint8_t *buf, uint32_t type, const char *const s[4],
+		       const uint8_t *blob, size_t blen)
+{
+	size_t n = raw(buf, type, 0, s, NULL, 0);
+
+	buf[n++] = (uint8_t)(blen & 0xff);
+	buf[n++] = (uint8_t)(blen >> 8);
+	memcpy(buf + n, blob, blen);
+	n += blen;
 	put_le32(buf + 4, (uint32_t)(n - RPC_HDR_LEN));
 	return n;
 }
@@ -68,7 +83,9 @@ START_TEST(good_requests_round_trip)
 	ck_assert_str_eq(out.rd, "10:B6:00:00:00:04 public");
 	ck_assert_str_eq(out.detail, "Create Connection");
 	ck_assert_int_eq(out.arg, AUDIT_ACL_DENY);
-	ck_assert(rpc_req_has_reply(RPC_SCRAM_LOOKUP));
+	ck_assert(rpc_req_has_reply(RPC_SCRAM_SALT));
+	ck_assert(rpc_req_has_reply(RPC_SCRAM_VERIFY));
+	ck_assert(!rpc_req_has_reply(RPC_RETIRED_SCRAM_LOOKUP));
 	ck_assert(!rpc_req_has_reply(RPC_AUDIT));
 	ck_assert(!rpc_req_has_reply(RPC_REPLY));
 }
@@ -95,21 +112,28 @@ START_TEST(malformed_requests_refused)
 	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
 	n = raw(buf, RPC_REPLY, 0, none, NULL, 0);
 	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
-	/* a lookup needs a name, at most 64 bytes, no control byte */
-	n = raw(buf, RPC_SCRAM_LOOKUP, 0, none, NULL, 0);
+	/*
+	 * The retired verifier lookup (it handed StoredKey and ServerKey to
+	 * the worker) is refused like any unknown type, even well formed.
+	 */
+	n = raw(buf, RPC_RETIRED_SCRAM_LOOKUP, 0, name, NULL, 0);
 	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
-	n = raw(buf, RPC_SCRAM_LOOKUP, 0, lng, NULL, 0);
+	ck_assert_str_eq(why, "unknown request type");
+	/* a salt lookup needs a name, at most 64 bytes, no control byte */
+	n = raw(buf, RPC_SCRAM_SALT, 0, none, NULL, 0);
 	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
-	n = raw(buf, RPC_SCRAM_LOOKUP, 0, ctl, NULL, 0);
+	n = raw(buf, RPC_SCRAM_SALT, 0, lng, NULL, 0);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+	n = raw(buf, RPC_SCRAM_SALT, 0, ctl, NULL, 0);
 	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
 	ck_assert_str_eq(why, "control byte in a string");
-	n = raw(buf, RPC_SCRAM_LOOKUP, 0, name, NULL, 0);
+	n = raw(buf, RPC_SCRAM_SALT, 0, name, NULL, 0);
 	ck_assert_int_eq(decode(buf, n, &q, &why), 0);
 	/* a string where the type has none */
 	n = raw(buf, RPC_LOGIN_ALLOWED, 0, srcin, NULL, 0);
 	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
 	/* trailing byte */
-	n = raw(buf, RPC_SCRAM_LOOKUP, 0, name, &extra, 1);
+	n = raw(buf, RPC_SCRAM_SALT, 0, name, &extra, 1);
 	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
 	ck_assert_str_eq(why, "trailing bytes");
 	/* truncated: every shorter length of a good request */
@@ -238,6 +262,125 @@ START_TEST(reply_with_fd_over_socketpair)
 }
 END_TEST
 
+/* SCRAM_VERIFY: name, src, ClientProof and a printable AuthMessage. */
+START_TEST(scram_verify_bounds)
+{
+	const char *ns[4] = { "bob", "192.0.2.1", NULL, NULL };
+	const char *nosrc[4] = { "bob", NULL, NULL, NULL };
+	static uint8_t blob[SCRAM_KEY_LEN + SCRAM_AM_MAX + 2];
+	static uint8_t buf[RPC_HDR_LEN + RPC_REQ_MAX + 64];
+	static const char am[] = "n=bob,r=abc,r=abcdef,s=c2FsdA==,i=16384,c=cD10bHMt,r=abcdef";
+	struct rpc_req q, out;
+	uint8_t enc[RPC_HDR_LEN + RPC_REQ_MAX];
+	const char *why;
+	size_t n, k;
+	int e;
+
+	for (k = 0; k < SCRAM_KEY_LEN; k++)
+		blob[k] = (uint8_t)(k * 7);	/* binary, NULs included */
+	memcpy(blob + SCRAM_KEY_LEN, am, strlen(am));
+	/* the encoder and the decoder agree */
+	memset(&q, 0, sizeof(q));
+	q.type = RPC_SCRAM_VERIFY;
+	strcpy(q.name, "bob");
+	strcpy(q.src, "192.0.2.1");
+	memcpy(q.blob, blob, SCRAM_KEY_LEN + strlen(am));
+	q.blob_len = SCRAM_KEY_LEN + strlen(am);
+	e = rpc_req_encode(&q, enc, sizeof(enc));
+	ck_assert_int_gt(e, RPC_HDR_LEN);
+	ck_assert_int_eq(decode(enc, (size_t)e, &out, &why), 0);
+	ck_assert_uint_eq(out.blob_len, q.blob_len);
+	ck_assert_mem_eq(out.blob, q.blob, q.blob_len);
+	ck_assert_str_eq(out.src, "192.0.2.1");
+	/* a blob on a type without one cannot even be encoded */
+	q.type = RPC_SCRAM_SALT;
+	q.src[0] = '\0';
+	ck_assert_int_eq(rpc_req_encode(&q, enc, sizeof(enc)), -EINVAL);
+	/* the same by hand, and every truncation of it */
+	n = raw_blob(buf, RPC_SCRAM_VERIFY, ns, blob, SCRAM_KEY_LEN + strlen(am));
+	ck_assert_int_eq(decode(buf, n, &out, &why), 0);
+	for (k = RPC_HDR_LEN; k < n; k++)
+		ck_assert_int_eq(rpc_req_decode(RPC_SCRAM_VERIFY, buf + RPC_HDR_LEN,
+						k - RPC_HDR_LEN, &out, &why), -EPROTO);
+	/* a trailing byte after the blob */
+	buf[n] = 'x';
+	ck_assert_int_eq(rpc_req_decode(RPC_SCRAM_VERIFY, buf + RPC_HDR_LEN,
+					n + 1 - RPC_HDR_LEN, &out, &why), -EPROTO);
+	ck_assert_str_eq(why, "trailing bytes");
+	/* the source is required: the monitor counts failures by it */
+	n = raw_blob(buf, RPC_SCRAM_VERIFY, nosrc, blob, SCRAM_KEY_LEN + strlen(am));
+	ck_assert_int_eq(decode(buf, n, &out, &why), -EPROTO);
+	/* a proof without an AuthMessage, a short proof */
+	n = raw_blob(buf, RPC_SCRAM_VERIFY, ns, blob, SCRAM_KEY_LEN);
+	ck_assert_int_eq(decode(buf, n, &out, &why), -EPROTO);
+	ck_assert_str_eq(why, "blob length out of range");
+	n = raw_blob(buf, RPC_SCRAM_VERIFY, ns, blob, 5);
+	ck_assert_int_eq(decode(buf, n, &out, &why), -EPROTO);
+	/* the longest AuthMessage passes, one byte more does not */
+	memset(blob + SCRAM_KEY_LEN, 'a', SCRAM_AM_MAX + 1);
+	n = raw_blob(buf, RPC_SCRAM_VERIFY, ns, blob, SCRAM_KEY_LEN + SCRAM_AM_MAX);
+	ck_assert_uint_le(n - RPC_HDR_LEN, RPC_REQ_MAX);
+	ck_assert_int_eq(decode(buf, n, &out, &why), 0);
+	n = raw_blob(buf, RPC_SCRAM_VERIFY, ns, blob, SCRAM_KEY_LEN + SCRAM_AM_MAX + 1);
+	ck_assert_int_eq(decode(buf, n, &out, &why), -EPROTO);
+	/* an embedded NUL or a control byte in the AuthMessage */
+	memcpy(blob + SCRAM_KEY_LEN, am, strlen(am));
+	blob[SCRAM_KEY_LEN + 3] = '\0';
+	n = raw_blob(buf, RPC_SCRAM_VERIFY, ns, blob, SCRAM_KEY_LEN + strlen(am));
+	ck_assert_int_eq(decode(buf, n, &out, &why), -EPROTO);
+	ck_assert_str_eq(why, "AuthMessage not printable");
+	blob[SCRAM_KEY_LEN + 3] = '\n';
+	n = raw_blob(buf, RPC_SCRAM_VERIFY, ns, blob, SCRAM_KEY_LEN + strlen(am));
+	ck_assert_int_eq(decode(buf, n, &out, &why), -EPROTO);
+	/* the reader takes the longest request whole, byte by byte */
+	{
+		struct rpc_reader rd;
+		size_t used;
+		int r = 0;
+
+		memset(blob + SCRAM_KEY_LEN, 'a', SCRAM_AM_MAX);
+		n = raw_blob(buf, RPC_SCRAM_VERIFY, ns, blob, SCRAM_KEY_LEN + SCRAM_AM_MAX);
+		rpc_reader_init(&rd);
+		for (k = 0; k < n; k++) {
+			r = rpc_reader_feed(&rd, buf + k, 1, &used, &out, &why);
+			ck_assert_int_ge(r, 0);
+			ck_assert_int_eq(r == 1, k == n - 1);
+		}
+		ck_assert_uint_eq(out.blob_len, SCRAM_KEY_LEN + SCRAM_AM_MAX);
+	}
+}
+END_TEST
+
+/* A reply blob up to RPC_RBLOB_MAX (a signature), one more refused. */
+START_TEST(reply_blob_bounds)
+{
+	static struct rpc_reply rep, got;
+	int sp[2];
+	uint8_t *p;
+	uint32_t type;
+	size_t len, k;
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp), 0);
+	memset(&rep, 0, sizeof(rep));
+	for (k = 0; k < RPC_RBLOB_MAX; k++)
+		rep.blob[k] = (uint8_t)k;
+	rep.blob_len = RPC_RBLOB_MAX;
+	ck_assert_int_eq(rpc_send_reply(sp[0], &rep, -1), 0);
+	ck_assert_int_eq(rpc_recv(sp[1], &type, &p, &len, RPC_REPLY_MAX, NULL, 1000), 0);
+	ck_assert_int_eq(rpc_reply_decode(p, len, &got), 0);
+	ck_assert_uint_eq(got.blob_len, RPC_RBLOB_MAX);
+	ck_assert_mem_eq(got.blob, rep.blob, RPC_RBLOB_MAX);
+	/* a declared blob length beyond the buffer */
+	put_le16(p + 6 + strlen(got.err), RPC_RBLOB_MAX + 1);
+	ck_assert_int_eq(rpc_reply_decode(p, len, &got), -EPROTO);
+	free(p);
+	rep.blob_len = RPC_RBLOB_MAX + 1;
+	ck_assert_int_eq(rpc_send_reply(sp[0], &rep, -1), -EINVAL);
+	close(sp[0]);
+	close(sp[1]);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
 	Suite *s = suite_create("muxd_rpc");
@@ -248,6 +391,8 @@ Suite *test_suite(void)
 	tcase_add_test(tc, reader_frames_byte_by_byte);
 	tcase_add_test(tc, reader_refuses_header_before_payload);
 	tcase_add_test(tc, reply_with_fd_over_socketpair);
+	tcase_add_test(tc, scram_verify_bounds);
+	tcase_add_test(tc, reply_blob_bounds);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -656,6 +656,21 @@ static void on_scram_first(struct tun_link *k, const struct tun_msg *m)
 	k->state = L_SCRAM_FINAL;
 }
 
+/* The proof checked by the owner (bgw-muxd: its monitor keeps the keys). */
+static int owner_verify(void *ctx, const char *am, size_t am_len,
+			const uint8_t proof[SCRAM_KEY_LEN], uint8_t ssig[SCRAM_KEY_LEN])
+{
+	struct tun_link *k = ctx;
+	struct tun_server *srv = k->srv;
+	int ret;
+
+	if (am_len > SCRAM_AM_MAX)
+		return -EIO;
+	ret = srv->auth.scram_verify(srv->user, k->name, &k->ch->addr, k->ch->alen,
+				     am, am_len, proof, ssig);
+	return ret == 0 || ret == -EACCES || ret == -EAGAIN ? ret : -EIO;
+}
+
 static void on_scram_final(struct tun_link *k, const struct tun_msg *m)
 {
 	char out[SCRAM_MSG_MAX];
@@ -666,10 +681,20 @@ static void on_scram_final(struct tun_link *k, const struct tun_msg *m)
 		link_refuse(k, TUN_R_PROTOCOL, "expected SCRAM client-final");
 		return;
 	}
-	ret = scram_server_final(k->scram, (const char *)m->auth.data, m->auth.len,
-				 out, sizeof(out), &olen);
+	if (k->srv->auth.scram_verify)
+		ret = scram_server_final_ext(k->scram, (const char *)m->auth.data,
+					     m->auth.len, owner_verify, k, out,
+					     sizeof(out), &olen);
+	else
+		ret = scram_server_final(k->scram, (const char *)m->auth.data,
+					 m->auth.len, out, sizeof(out), &olen);
 	if (olen > 0 && olen <= TUN_AUTH_MAX)
 		send_auth(k, TUN_AUTH_SERVER_FINAL, out, olen);
+	if (ret == -EAGAIN) {
+		/* The owner refused to check (and audited): no failure to count. */
+		link_refuse(k, TUN_R_RATE_LIMITED, NULL);
+		return;
+	}
 	if (ret < 0 || !scram_server_is_authenticated(k->scram)) {
 		/* Unknown user and wrong password: the same words. */
 		link_failed_login(k, ret == -EBADMSG ? TUN_R_PROTOCOL : TUN_R_AUTH_FAILED,

@@ -105,6 +105,19 @@ struct tun_auth_ops {
 	 */
 	int (*scram_lookup)(void *user, const char *name,
 			    struct scram_verifier *v, bool *real);
+	/*
+	 * Optional: the proof check done by the owner, who then keeps the
+	 * keys. With it, scram_lookup need fill only the salt and the
+	 * iteration count (real is ignored), and this is asked whether
+	 * proof matches name's StoredKey over the AuthMessage am (at most
+	 * SCRAM_AM_MAX bytes): 0 with the ServerSignature in ssig; -EACCES
+	 * (wrong proof, unknown or disabled user: counted by the owner);
+	 * -EAGAIN (rate limited). Without it, the verifier from
+	 * scram_lookup is checked here (authdb/scram.h).
+	 */
+	int (*scram_verify)(void *user, const char *name, const void *addr,
+			    size_t addrlen, const char *am, size_t am_len,
+			    const uint8_t proof[32], uint8_t ssig[32]);
 	/* May this peer try a login now? -EAGAIN: rate limited. Optional. */
 	int (*login_allowed)(void *user, const char *name, const void *addr,
 			     size_t addrlen);

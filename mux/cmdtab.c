@@ -19,6 +19,8 @@
 	{ HCI_OP_##op, MK_##kind, 0, plen, oct, bit, REG_##reg }
 #define RV(op, kind, minlen, oct, bit, reg) \
 	{ HCI_OP_##op, MK_##kind, MT_VARLEN, minlen, oct, bit, REG_##reg }
+#define RO(op, kind, plen, oct, bit, reg) \
+	{ HCI_OP_##op, MK_##kind, MT_OWN, plen, oct, bit, REG_##reg }
 
 static const struct mux_cmd_def cmds[] = {
 	/* Link Control (7.1) */
@@ -116,8 +118,12 @@ static const struct mux_cmd_def cmds[] = {
 	R(READ_DEF_ERR_DATA_REPORTING, REG_R, 0, 18, 2, ERR_DATA),
 	R(WRITE_DEF_ERR_DATA_REPORTING, REG_W, 1, 18, 3, ERR_DATA),
 	E(SET_EVENT_MASK_PAGE_2, VIRT, 0, 8, 22, 2),
-	R(READ_LE_HOST_SUPPORTED, REG_R, 0, 24, 5, LE_HOST),
-	R(WRITE_LE_HOST_SUPPORTED, REG_W, 2, 24, 6, LE_HOST),
+	/*
+	 * Linux sends Write LE Host Supported to every dual-mode controller
+	 * and fails power-on if it is refused; some bitmaps lack its bit.
+	 */
+	RO(READ_LE_HOST_SUPPORTED, REG_R, 0, 24, 5, LE_HOST),
+	RO(WRITE_LE_HOST_SUPPORTED, REG_W, 2, 24, 6, LE_HOST),
 	R(READ_SC_SUPPORT, REG_R, 0, 32, 6, SC),
 	R(WRITE_SC_SUPPORT, REG_W, 1, 32, 7, SC),
 	E(READ_AUTH_PAYLOAD_TIMEOUT, HANDLE, 0, 2, 33, 0),

@@ -32,6 +32,12 @@ enum mux_kind {
 
 #define MT_CS		0x01	/* the controller answers with Command Status */
 #define MT_VARLEN	0x02	/* plen is a minimum; the handler checks the rest */
+/*
+ * Answered by the virtual controller alone (a per-session register never
+ * sent for the session): supported whatever the physical Supported_Commands
+ * says, where the mux judges that truthful (mux.c own_supported()).
+ */
+#define MT_OWN		0x04
 
 struct mux_cmd_def {
 	uint16_t opcode;

@@ -165,6 +165,31 @@ static bool bredr_capable(const struct mux *m)
 	return !(m->features[4] & 0x20);
 }
 
+/*
+ * A command the virtual controller answers alone (MT_OWN) is offered even
+ * when the physical bitmap lacks its bit, where that is truthful: LE Host
+ * Supported (7.3.79) only means something on a controller that does both
+ * BR/EDR and LE (Vol 2 Part C 3.3, feature page 1), as hosts use it.
+ */
+static bool own_supported(const struct mux *m, const struct mux_cmd_def *d)
+{
+	if (!(d->flags & MT_OWN))
+		return false;
+	switch (d->opcode) {
+	case HCI_OP_READ_LE_HOST_SUPPORTED:
+	case HCI_OP_WRITE_LE_HOST_SUPPORTED:
+		return le_capable(m) && bredr_capable(m);
+	default:
+		return false;
+	}
+}
+
+/* What the virtual controller offers a session (principle 1 of the doc). */
+static bool virt_supports(const struct mux *m, const struct mux_cmd_def *d)
+{
+	return phys_supports(m, d) || own_supported(m, d);
+}
+
 static struct bdaddr addr_at(const uint8_t *p)
 {
 	struct bdaddr a;
@@ -867,6 +892,34 @@ static void sess_le_conn_failed(struct mux_session *s, uint8_t st, uint8_t ptype
 		sess_le_event(s, HCI_LE_EV_CONN_COMPLETE, ev, 18);
 }
 
+/*
+ * Create Connection or Remote Name Request (p: its parameters) refused by
+ * the mux as a controller reports a page that failed: Command Status
+ * success, then the completion with the error, Connection Complete (7.7.3;
+ * handle 0, which a host takes only with status success) or Remote Name
+ * Request Complete (7.7.7). A failed page (page timeout, a refusing
+ * remote) is reported that way by every controller, so every host handles
+ * it; a failed Command Status is a rarer path. A session that masked the
+ * event gets only the Command Status, as from a controller. Nothing is
+ * kept pending.
+ */
+static void refuse_page(struct mux_session *s, uint16_t op, const uint8_t *p, uint8_t st)
+{
+	uint8_t ev[1 + 6 + 248];
+
+	reply_cs(s, op, 0);
+	memset(ev, 0, sizeof(ev));
+	ev[0] = st;
+	if (op == HCI_OP_CREATE_CONN) {
+		memcpy(ev + 3, p, 6);		/* handle 0: ev[1..2] */
+		ev[9] = 0x01;			/* Link_Type ACL */
+		sess_event(s, HCI_EV_CONN_COMPLETE, ev, 11);
+	} else {
+		memcpy(ev + 1, p, 6);
+		sess_event(s, HCI_EV_REMOTE_NAME, ev, sizeof(ev));
+	}
+}
+
 /* Scan and connection parameters of LE Create Connection (7.8.12). */
 static bool le_conn_params_ok(const uint8_t *p)
 {
@@ -1159,7 +1212,7 @@ static int cmd_process(struct mux *m, struct mux_session *s, const uint8_t *h4,
 		return R_WAIT;
 
 	d = HCI_OGF(op) == HCI_OGF_VENDOR ? &vendor_def : mux_cmd_find(op);
-	if (!d || !phys_supports(m, d) ||
+	if (!d || !virt_supports(m, d) ||
 	    (d->kind == MK_CACHE && !cache_get(m, op, 0))) {
 		log_debug("session %u: unknown command 0x%04x", s->id, op);
 		reply_cs(s, op, HCI_ST_UNKNOWN_COMMAND);
@@ -1238,16 +1291,16 @@ static int cmd_process(struct mux *m, struct mux_session *s, const uint8_t *h4,
 			sess_refuse(s, LOG_INFO, "0x%04x to a device it may not access refused",
 				    op);
 			sess_denied(m, s, &a, BDADDR_PUBLIC, op);
-			reply_cs(s, op, HCI_ST_REJ_BAD_ADDR);
+			refuse_page(s, op, p, HCI_ST_REJ_BAD_ADDR);
 			return R_DONE;
 		}
 		if (op == HCI_OP_CREATE_CONN &&
 		    (conn_by_addr(m, &a, LINK_ACL) || pend_find(m, P_CONN_OUT, &a))) {
-			reply_cs(s, op, HCI_ST_CONN_ALREADY_EXISTS);
+			refuse_page(s, op, p, HCI_ST_CONN_ALREADY_EXISTS);
 			return R_DONE;
 		}
 		if (!pend_has_room(m)) {
-			reply_cs(s, op, HCI_ST_REJ_LIMITED_RESOURCES);
+			refuse_page(s, op, p, HCI_ST_REJ_LIMITED_RESOURCES);
 			return R_DONE;
 		}
 		break;
@@ -1276,7 +1329,15 @@ static int cmd_process(struct mux *m, struct mux_session *s, const uint8_t *h4,
 		if (!may_access(m, s, &a, map_addr_type(p[5]))) {
 			sess_refuse(s, LOG_INFO, "LE connection to a device it may not access refused");
 			sess_denied(m, s, &a, map_addr_type(p[5]), op);
-			reply_cs(s, op, HCI_ST_REJ_BAD_ADDR);
+			/*
+			 * As a failed initiation: Command Status success, then
+			 * LE (Enhanced) Connection Complete with the error, as
+			 * for refuse_page(). Command Disallowed and Invalid
+			 * Parameters (state and parameter checks a controller
+			 * makes before starting) stay Command Status.
+			 */
+			reply_cs(s, op, 0);
+			sess_le_conn_failed(s, HCI_ST_REJ_BAD_ADDR, p[5] & 0x01, p + 6);
 			return R_DONE;
 		}
 		/* One initiator at a time (Vol 6 Part B 4.5): as the controller would. */
@@ -1438,6 +1499,16 @@ static bool init_step_wanted(const struct mux *m, const struct init_step *st)
 
 	if (st->flags & IS_REQ)
 		return true;
+	/*
+	 * Sessions may write LE Host Supported whatever the bitmap says (see
+	 * own_supported()), so the mux tries it physically too: a controller
+	 * with a wrong bitmap (BlueZ 5.66's btvirt) takes it, one that really
+	 * lacks it answers Unknown HCI Command, which an optional step
+	 * tolerates, and LE works without it (the host bit is only shown to
+	 * peers in LMP features page 1).
+	 */
+	if (st->opcode == HCI_OP_WRITE_LE_HOST_SUPPORTED)
+		return le_capable(m) && bredr_capable(m);
 	if (!phys_supports(m, mux_cmd_find(st->opcode)))
 		return false;
 	switch (st->opcode) {
@@ -1478,7 +1549,7 @@ static void compute_virt_cmds(struct mux *m)
 	memset(m->user_cmds, 0, sizeof(m->user_cmds));
 	t = mux_cmd_table(&n);
 	for (i = 0; i < n; i++) {
-		if (t[i].octet == 0xff || !phys_supports(m, &t[i]))
+		if (t[i].octet == 0xff || !virt_supports(m, &t[i]))
 			continue;
 		if (t[i].kind == MK_CACHE && !cache_get(m, t[i].opcode, 0))
 			continue;

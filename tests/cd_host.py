@@ -15,7 +15,9 @@ Steps:
   lescan:SECS     LE active scan for SECS seconds
   connect:ADDR    Create Connection (BR/EDR) until Connection Complete
   leconnect:ADDR[/random]  LE Create Connection until LE Connection
-                  Complete; a refusal prints leconnect-refused=STATUS
+                  Complete; a refusal (failed Command Status or failed
+                  completion) prints leconnect-refused=STATUS and
+                  leconnect-refused-by=how it was reported
   gatt-read:UUID16  ATT Read By Type on the last LE connection; prints
                   gatt=UUID16 HANDLE VALUE-HEX
   echo            L2CAP echo request on the last connection, await response
@@ -292,9 +294,17 @@ class Host:
         ev = self.wait_event(want, 20.0)
         if ev[1] == 0x0F:
             self.out("leconnect-refused", "0x%02x" % ev[3])
+            self.out("leconnect-refused-by", "Command Status 0x%02x" % ev[3])
             return
         if ev[4] != 0:
-            die("LE Connection Complete status 0x%02x" % ev[4])
+            # A failed initiation (Vol 4 Part E 7.7.65.1 / 7.7.65.10): the
+            # Command Status said success, the completion carries the error.
+            name = "LE Connection Complete" if ev[3] == 0x01 else \
+                "LE Enhanced Connection Complete"
+            self.out("leconnect-refused", "0x%02x" % ev[4])
+            self.out("leconnect-refused-by",
+                     "Command Status 0x00, then %s status 0x%02x" % (name, ev[4]))
+            return
         self.handle = struct.unpack_from("<H", ev, 5)[0] & 0x0FFF
         self.out("leconnected", "0x%04x %s" % (self.handle, addr))
 

@@ -118,6 +118,9 @@ static void quiet_log(int prio, const char *line, void *user)
 		fprintf(stderr, "log: %s\n", line);
 }
 
+/* Set by a test to shape the next env_up()'s controller before init. */
+static void (*tctl_prep)(struct tctl *t);
+
 static void env_up(uint16_t acl_pkts, uint16_t le_pkts, unsigned max_sessions)
 {
 	struct mux_config cfg = { max_sessions, 0 };
@@ -133,6 +136,9 @@ static void env_up(uint16_t acl_pkts, uint16_t le_pkts, unsigned max_sessions)
 	mx = mux_new(lp, &cfg, &test_policy, &ops);
 	ck_assert_ptr_nonnull(mx);
 	tc->mux = mx;
+	if (tctl_prep)
+		tctl_prep(tc);
+	tctl_prep = NULL;
 	mux_ctrl_up(mx);
 	tctl_pump(tc);
 	ck_assert(mux_is_ready(mx));
@@ -744,9 +750,11 @@ END_TEST
 
 START_TEST(forbidden_connect_refused_not_forwarded)
 {
+	/* Linux 6.1's mask (host_init) without Connection Complete (bit 2). */
+	static const uint8_t evmask_no_cc[8] = { 0xfb, 0xff, 0xfb, 0xff, 0x07, 0xf8, 0xbf, 0x3d };
 	struct host a;
 	struct host *hs[] = { &a };
-	uint8_t p[25] = { 0 };
+	uint8_t p[25] = { 0 }, ev[256], mask[8];
 	struct bdaddr rd;
 	unsigned base;
 	bool is_cs;
@@ -758,13 +766,41 @@ START_TEST(forbidden_connect_refused_not_forwarded)
 	denied_calls = 0;
 	tbdaddr(&rd, 3);	/* bob's, not alice's */
 	memcpy(p, rd.b, 6);
+	/*
+	 * Refused as a failed page: Command Status success, then Connection
+	 * Complete 0x0F, handle 0, the address, Link_Type ACL (Linux 6.1
+	 * dies on the failed Command Status path).
+	 */
 	host_send(&a, HCI_OP_CREATE_CONN, p, 13);
 	tctl_pump(tc);
-	ck_assert_int_eq(host_done(&a, HCI_OP_CREATE_CONN, NULL, &is_cs), HCI_ST_REJ_BAD_ADDR);
+	ck_assert_int_eq(a.nrx, 2);
+	ck_assert(is_evt(a.rx[0], HCI_EV_CMD_STATUS, -1));
+	ck_assert_int_eq(host_done(&a, HCI_OP_CREATE_CONN, NULL, &is_cs), 0);
 	ck_assert(is_cs);
+	ck_assert_int_eq(host_take(&a, HCI_EV_CONN_COMPLETE, -1, ev), 11);
+	ck_assert_uint_eq(ev[0], HCI_ST_REJ_BAD_ADDR);
+	ck_assert_uint_eq(get_le16(ev + 1), 0);
+	ck_assert_mem_eq(ev + 3, rd.b, 6);
+	ck_assert_uint_eq(ev[9], 0x01);
+	/* Remote Name Request likewise, through Remote Name Request Complete. */
 	host_send(&a, HCI_OP_REMOTE_NAME_REQ, p, 10);
 	tctl_pump(tc);
-	ck_assert_int_eq(host_done(&a, HCI_OP_REMOTE_NAME_REQ, NULL, NULL), HCI_ST_REJ_BAD_ADDR);
+	ck_assert_int_eq(a.nrx, 2);
+	ck_assert(is_evt(a.rx[0], HCI_EV_CMD_STATUS, -1));
+	ck_assert_int_eq(host_done(&a, HCI_OP_REMOTE_NAME_REQ, NULL, NULL), 0);
+	ck_assert_int_eq(host_take(&a, HCI_EV_REMOTE_NAME, -1, ev), 255);
+	ck_assert_uint_eq(ev[0], HCI_ST_REJ_BAD_ADDR);
+	ck_assert_mem_eq(ev + 1, rd.b, 6);
+	ck_assert_uint_eq(ev[7], 0);
+	/* A session that masked Connection Complete gets the Command Status only. */
+	memcpy(mask, evmask_no_cc, 8);
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_SET_EVENT_MASK, mask, 8, NULL), 0);
+	host_send(&a, HCI_OP_CREATE_CONN, p, 13);
+	tctl_pump(tc);
+	ck_assert_int_eq(host_done(&a, HCI_OP_CREATE_CONN, NULL, NULL), 0);
+	ck_assert_int_eq(a.nrx, 0);
+	mask[0] |= 0x04;
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_SET_EVENT_MASK, mask, 8, NULL), 0);
 	memset(p, 0, sizeof(p));
 	put_le16(p, 0x60);
 	put_le16(p + 2, 0x60);
@@ -772,19 +808,29 @@ START_TEST(forbidden_connect_refused_not_forwarded)
 	put_le16(p + 13, 0x18);
 	put_le16(p + 15, 0x28);
 	put_le16(p + 19, 0x2a);
-	ck_assert_int_eq(host_cmd(&a, HCI_OP_LE_CREATE_CONN, p, 25, NULL), HCI_ST_REJ_BAD_ADDR);
+	/* LE: Command Status success, then LE Connection Complete 0x0F. */
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_LE_CREATE_CONN, p, 25, NULL), 0);
+	ck_assert_int_eq(host_take(&a, HCI_EV_LE_META, HCI_LE_EV_CONN_COMPLETE, ev), 19);
+	ck_assert_uint_eq(ev[1], HCI_ST_REJ_BAD_ADDR);
+	ck_assert_uint_eq(ev[5], 0x00);
+	ck_assert_mem_eq(ev + 6, rd.b, 6);
+	ck_assert_int_eq(a.nrx, 0);
+	/* Nothing was kept pending: the next one is refused the same way. */
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_LE_CREATE_CONN, p, 25, NULL), 0);
+	ck_assert_int_eq(host_take(&a, HCI_EV_LE_META, HCI_LE_EV_CONN_COMPLETE, ev), 19);
+	ck_assert_uint_eq(ev[1], HCI_ST_REJ_BAD_ADDR);
 	ck_assert_uint_eq(tctl_count(tc, HCI_OP_CREATE_CONN, base), 0);
 	ck_assert_uint_eq(tctl_count(tc, HCI_OP_REMOTE_NAME_REQ, base), 0);
 	ck_assert_uint_eq(tctl_count(tc, HCI_OP_LE_CREATE_CONN, base), 0);
 	/* Each refusal was reported for the audit log. */
-	ck_assert_uint_eq(denied_calls, 3);
+	ck_assert_uint_eq(denied_calls, 5);
 	ck_assert_uint_eq(denied_last_op, HCI_OP_LE_CREATE_CONN);
 	ck_assert(bdaddr_eq(&denied_last_addr, &rd));
 	/* An allowed one goes through, on LE too, and is not reported. */
 	tbdaddr(&rd, 1);
 	memcpy(p + 6, rd.b, 6);
 	ck_assert_int_eq(host_cmd(&a, HCI_OP_LE_CREATE_CONN, p, 25, NULL), 0);
-	ck_assert_uint_eq(denied_calls, 3);
+	ck_assert_uint_eq(denied_calls, 5);
 	ck_assert_int_eq(host_take(&a, HCI_EV_LE_META, HCI_LE_EV_CONN_COMPLETE, NULL), 19);
 	env_down(hs, 1);
 }
@@ -1212,7 +1258,7 @@ START_TEST(rpa_resolved_only_with_irk_seen_from_the_device)
 {
 	struct host a, b, c;
 	struct host *hs[] = { &a, &b, &c };
-	uint8_t p[25], rd[39] = { 0x01 };
+	uint8_t p[25], rd[39] = { 0x01 }, ev[40];
 	bool saw[3];
 	uint16_t h;
 
@@ -1270,7 +1316,9 @@ START_TEST(rpa_resolved_only_with_irk_seen_from_the_device)
 	/* Connecting to the RPA: hers; bob's refused. */
 	memcpy(p + 6, spec_rpa, 6);
 	p[5] = 0x01;
-	ck_assert_int_eq(host_cmd(&b, HCI_OP_LE_CREATE_CONN, p, 25, NULL), HCI_ST_REJ_BAD_ADDR);
+	ck_assert_int_eq(host_cmd(&b, HCI_OP_LE_CREATE_CONN, p, 25, NULL), 0);
+	ck_assert_int_eq(host_take(&b, HCI_EV_LE_META, HCI_LE_EV_CONN_COMPLETE, ev), 19);
+	ck_assert_uint_eq(ev[1], HCI_ST_REJ_BAD_ADDR);
 	/* The identity's policy applies at each use: revoked, not shown. */
 	revoke_alice = true;
 	rpa_adv(hs, 3, saw);
@@ -1947,6 +1995,9 @@ START_TEST(controller_silent_is_failed)
 	ops.user = tc;
 	mx = mux_new(lp, &cfg, &test_policy, &ops);
 	tc->mux = mx;
+	if (tctl_prep)
+		tctl_prep(tc);
+	tctl_prep = NULL;
 	mux_ctrl_up(mx);
 	tctl_pump(tc);
 	ck_assert(mux_is_ready(mx));
@@ -2090,6 +2141,54 @@ START_TEST(extended_scan_adv_conn_hidden_consistently)
 	ck_assert(tc->le_scan);
 	host_le_scan(&a, false, 0);
 	env_down(hs, 1);
+}
+END_TEST
+
+/* BlueZ 5.66's btvirt: no bit for Write LE Host Supported (octet 24 bit 6). */
+static void prep_no_le_host_bit(struct tctl *t)
+{
+	t->cmds_off[24] = 0x60;
+}
+
+/* A controller that really lacks it: its bit clear, the command unknown. */
+static void prep_no_le_host_cmd(struct tctl *t)
+{
+	t->cmds_off[24] = 0x60;
+	t->unknown_op = HCI_OP_WRITE_LE_HOST_SUPPORTED;
+}
+
+/*
+ * Linux writes LE Host Supported to every dual-mode controller and fails
+ * power-on if refused: the virtual controller answers it alone, so it is
+ * offered whatever the physical bitmap says; the mux still tries it
+ * physically, and a controller refusing it does not fail the init.
+ */
+START_TEST(le_host_supported_despite_physical_bitmap)
+{
+	static const uint8_t le_host[2] = { 1, 0 };
+	static const uint8_t page1 = 1;
+	struct host a;
+	struct host *hs[] = { &a };
+	uint8_t ret[256];
+	unsigned pass;
+
+	for (pass = 0; pass < 2; pass++) {
+		tctl_prep = pass ? prep_no_le_host_cmd : prep_no_le_host_bit;
+		env_up(8, 8, 4);
+		ck_assert_uint_eq(tctl_count(tc, HCI_OP_WRITE_LE_HOST_SUPPORTED, 0), 1);
+		host_start(&a, "alice");
+		ck_assert_int_eq(host_cmd(&a, HCI_OP_READ_LOCAL_COMMANDS, NULL, 0, ret), 0);
+		ck_assert(ret[1 + 24] & 0x40);	/* Write LE Host Supported */
+		ck_assert(ret[1 + 24] & 0x20);	/* Read LE Host Supported */
+		ck_assert_int_eq(host_cmd(&a, HCI_OP_WRITE_LE_HOST_SUPPORTED, le_host, 2, NULL), 0);
+		ck_assert_int_eq(host_cmd(&a, HCI_OP_READ_LE_HOST_SUPPORTED, NULL, 0, ret), 0);
+		ck_assert_uint_eq(ret[1], 1);
+		ck_assert_int_eq(host_cmd(&a, HCI_OP_READ_LOCAL_EXT_FEATURES, &page1, 1, ret), 0);
+		ck_assert_uint_eq(ret[3] & 0x02, 0x02);
+		/* Nothing of the session's write reached the controller. */
+		ck_assert_uint_eq(tctl_count(tc, HCI_OP_WRITE_LE_HOST_SUPPORTED, 0), 1);
+		env_down(hs, 1);
+	}
 }
 END_TEST
 
@@ -2304,8 +2403,10 @@ static void soak_check(struct host *h, uint8_t tag)
 		ck_assert_uint_eq(d[0], H4_EVT);
 		switch (d[1]) {
 		case HCI_EV_CONN_COMPLETE:
-			if (d[3] == 0)
-				host_own(h, get_le16(d + 4));
+			/* A failure echoes the address this host asked for. */
+			if (d[3] != 0)
+				break;
+			host_own(h, get_le16(d + 4));
 			ck_assert(user_may(h->user, d + 6));
 			break;
 		case HCI_EV_DISCONN_COMPLETE:
@@ -2620,6 +2721,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc_core, down_answers_queued_commands);
 	tcase_add_test(tc_core, privileged_commands_admin_only);
 	tcase_add_test(tc_core, unknown_and_malformed_refused);
+	tcase_add_test(tc_core, le_host_supported_despite_physical_bitmap);
 	tcase_add_test(tc_core, extended_scan_adv_conn_hidden_consistently);
 	tcase_add_test(tc_core, virtual_settings_per_session);
 	tcase_add_test(tc_core, refusal_logs_rate_limited);

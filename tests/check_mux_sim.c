@@ -311,9 +311,15 @@ START_TEST(sim_forbidden_device_refused)
 	host_init(&a, NULL);
 	rd_addr(&sp, SPEAKER);
 	memcpy(p, sp.b, 6);
+	/* As a failed page: Command Status success, Connection Complete 0x0F. */
 	ck_assert_int_eq(hostdrv_cmd_sync2(a.d, HCI_OP_CREATE_CONN, p, 13, b, sizeof(b), &n, &cs),
-			 HCI_ST_REJ_BAD_ADDR);
+			 0);
 	ck_assert(cs);
+	ck_assert_int_eq(hostdrv_wait_event(a.d, HCI_EV_CONN_COMPLETE, 0, b, sizeof(b), &n), 0);
+	ck_assert_uint_eq(n, 11);
+	ck_assert_uint_eq(b[0], HCI_ST_REJ_BAD_ADDR);
+	ck_assert_uint_eq(get_le16(b + 1), 0);
+	ck_assert_mem_eq(b + 3, sp.b, 6);
 	host_down(&a);
 	env_down();
 }

@@ -189,8 +189,13 @@ $host --unix "$tmp/bob.sock" leconnect:C0:B6:00:00:00:01/random >"$tmp/bob2.out"
 	{ cat "$tmp/bob2.out"; die "bob's attempt did not complete"; }
 st=$(val "$tmp/bob2.out" leconnect-refused)
 [ -n "$st" ] || { cat "$tmp/bob2.out"; die "bob reached alice's lock"; }
-printf '   his controller answers: Command Status %s, Connection Rejected due to\n' "$st"
-printf '   Unacceptable BD_ADDR -- the gateway never sent it to the radio.\n'
+how=$(val "$tmp/bob2.out" leconnect-refused-by)
+case $st in
+0x0f) why="Connection Rejected due to Unacceptable BD_ADDR" ;;
+*) why="status $st" ;;
+esac
+printf '   his controller answers: %s\n' "$how"
+printf '   (%s) -- the gateway never sent it to the radio.\n' "$why"
 wait_for 5 grep -q 'acl-deny' "$tmp/audit.log" || die "no audit record of the refusal"
 printf '   the audit log recorded it:\n'
 grep 'acl-deny' "$tmp/audit.log" | head -1 | sed 's/ prev=.*//; s/^/     /'

@@ -169,6 +169,10 @@ static void answer(struct tctl *t, uint16_t op, const uint8_t *p, uint8_t plen)
 	uint8_t r[256];
 
 	memset(r, 0, sizeof(r));
+	if (op && op == t->unknown_op) {
+		st_only(t, op, HCI_ST_UNKNOWN_COMMAND);
+		return;
+	}
 	switch (op) {
 	case HCI_OP_RESET:
 		t->inquiry = t->le_scan = false;
@@ -187,10 +191,14 @@ static void answer(struct tctl *t, uint16_t op, const uint8_t *p, uint8_t plen)
 		cc(t, op, r, 9);
 		break;
 	}
-	case HCI_OP_READ_LOCAL_COMMANDS:
-		memset(r + 1, 0xff, 64);
+	case HCI_OP_READ_LOCAL_COMMANDS: {
+		unsigned i;
+
+		for (i = 0; i < 64; i++)
+			r[1 + i] = (uint8_t)~t->cmds_off[i];
 		cc(t, op, r, 65);
 		break;
+	}
 	case HCI_OP_READ_BD_ADDR: {
 		static const uint8_t a[6] = { 0x55, 0x44, 0x33, 0x22, 0x11, 0x00 };
 

@@ -24,6 +24,8 @@ struct tctl {
 	struct pktq out;		/* to the mux, delivered by tctl_pump() */
 	uint16_t acl_pkts, le_pkts;
 	bool down;			/* sends fail */
+	uint8_t cmds_off[64];		/* bits its Supported_Commands lacks */
+	uint16_t unknown_op;		/* answered Unknown HCI Command */
 	bool hold_cc;			/* queue no responses (controller hung) */
 	uint16_t next_handle;
 	/* what the controller received */

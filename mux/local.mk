@@ -70,4 +70,4 @@ TESTS += tests/check_muxd_rpc
 # Privilege separation end to end: the process tree, the sandbox, a
 # killed worker.
 TESTS += tests/t-muxd-privsep.sh
-EXTRA_DIST += tests/t-muxd-privsep.sh
+EXTRA_DIST += tests/t-muxd-privsep.sh tests/memscan.py

@@ -35,6 +35,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <gnutls/abstract.h>
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+
 #include "audit.h"
 #include "authdb.h"
 #include "conf.h"
@@ -101,6 +106,17 @@ struct rsess {
 	char src[SRC_KEY_MAX];
 };
 
+/*
+ * Signatures the monitor makes for the worker's handshakes: one per
+ * (D)TLS handshake, so a bucket about the rate at which the one worker
+ * can complete handshakes at all (a handshake costs it 4-5 ms,
+ * doc/performance.md): honest load, even a login flood, never meets it,
+ * and a subverted worker cannot make the monitor a signing engine at
+ * full speed. Beyond it a handshake fails (the client retries).
+ */
+#define SIGN_BURST	500
+#define SIGN_PER_S	250
+
 struct muxd {
 	struct loop *l;
 	struct muxd_conf conf;
@@ -142,6 +158,16 @@ struct muxd {
 	 * worker's LOGIN_OK for a password login is believed only for them.
 	 */
 	char verified_user[AUTHDB_NAME_MAX + 1];
+	/*
+	 * Monitor: the tunnel server's private key, loaded after the fork so
+	 * that the worker's memory never held it; the worker's handshakes
+	 * ask for signatures (RPC_SIGN), at most SIGN_BURST at once and
+	 * SIGN_PER_S a second after that.
+	 */
+	gnutls_privkey_t key;
+	gnutls_pk_algorithm_t key_pk;
+	unsigned sign_tokens;
+	uint64_t sign_ms;
 	/*
 	 * Privilege separation (doc/security.md). The monitor keeps the
 	 * authdb with its verifiers, the SCRAM secret, the rate limiters and
@@ -919,6 +945,156 @@ static int auth_scram_verify(void *user, const char *name, const void *addr,
 	return r;
 }
 
+/* The worker's handshakes sign through the monitor, which holds the key. */
+static int worker_key_sign(void *user, int sign_algo, bool is_hash,
+			   const uint8_t *in, size_t in_len,
+			   uint8_t *sig, size_t cap, size_t *sig_len)
+{
+	struct muxd *d = user;
+	struct rpc_req q;
+	struct rpc_reply rep;
+	int r;
+
+	if (sign_algo <= 0 || sign_algo > 0xffff || in_len == 0 || in_len > RPC_SIGN_IN_MAX)
+		return -EINVAL;
+	memset(&q, 0, sizeof(q));
+	q.type = RPC_SIGN;
+	q.arg = is_hash;
+	put_le16(q.blob, (uint16_t)sign_algo);
+	memcpy(q.blob + 2, in, in_len);
+	q.blob_len = 2 + in_len;
+	r = rpc_call(d->req_fd, &q, &rep, NULL);
+	if (r < 0) {
+		log_err("monitor: %s: stopping", strerror(-r));
+		loop_quit(d->l, EXIT_ERROR);
+		return -EIO;
+	}
+	r = rep.status;
+	if (r == 0 && (rep.blob_len == 0 || rep.blob_len > cap))
+		r = -EIO;
+	if (r == 0) {
+		memcpy(sig, rep.blob, rep.blob_len);
+		*sig_len = rep.blob_len;
+	} else {
+		log_warn("tunnel: the monitor did not sign (%s)", strerror(-r));
+	}
+	return r;
+}
+
+/* The key file, read by the monitor after the fork; it must match the certificate. */
+static int mon_key_load(struct muxd *d)
+{
+	gnutls_datum_t kd = { NULL, 0 }, cd = { NULL, 0 };
+	gnutls_x509_crt_t crt = NULL;
+	gnutls_pubkey_t pub = NULL;
+	uint8_t id1[64], id2[64];
+	size_t l1 = sizeof(id1), l2 = sizeof(id2);
+	const char *what = d->conf.key_file;
+	int err;
+
+	err = gnutls_load_file(d->conf.key_file, &kd);
+	if (err >= 0)
+		err = gnutls_privkey_init(&d->key);
+	if (err >= 0)
+		err = gnutls_privkey_import_x509_raw(d->key, &kd, GNUTLS_X509_FMT_PEM, NULL, 0);
+	if (kd.data) {
+		gnutls_memset(kd.data, 0, kd.size);
+		gnutls_free(kd.data);
+	}
+	if (err < 0)
+		goto fail;
+	what = d->conf.cert_file;
+	err = gnutls_load_file(d->conf.cert_file, &cd);
+	if (err >= 0)
+		err = gnutls_x509_crt_init(&crt);
+	if (err >= 0)
+		err = gnutls_x509_crt_import(crt, &cd, GNUTLS_X509_FMT_PEM);
+	if (err >= 0)
+		err = gnutls_x509_crt_get_key_id(crt, GNUTLS_KEYID_USE_SHA256, id2, &l2);
+	if (err >= 0)
+		err = gnutls_pubkey_init(&pub);
+	if (err >= 0)
+		err = gnutls_pubkey_import_privkey(pub, d->key, 0, 0);
+	if (err >= 0)
+		err = gnutls_pubkey_get_key_id(pub, GNUTLS_KEYID_USE_SHA256, id1, &l1);
+	if (err >= 0 && (l1 != l2 || memcmp(id1, id2, l1)))
+		err = GNUTLS_E_CERTIFICATE_KEY_MISMATCH;
+	gnutls_free(cd.data);
+	if (crt)
+		gnutls_x509_crt_deinit(crt);
+	if (pub)
+		gnutls_pubkey_deinit(pub);
+	if (err < 0)
+		goto fail;
+	d->key_pk = (gnutls_pk_algorithm_t)gnutls_privkey_get_pk_algorithm(d->key, NULL);
+	d->sign_tokens = SIGN_BURST;
+	d->sign_ms = now_ms();
+	return 0;
+fail:
+	log_err("tunnel: key %s: %s", what, gnutls_strerror(err));
+	if (d->key)
+		gnutls_privkey_deinit(d->key);
+	d->key = NULL;
+	return -EINVAL;
+}
+
+/*
+ * A signature for the worker's handshake. The request is untrusted: only
+ * an algorithm of the key's own type, a digest only of exactly that
+ * algorithm's hash length (never TLS 1.0's raw RSA), and at most the
+ * bucket's rate.
+ */
+static int mon_sign(struct muxd *d, const struct rpc_req *q, uint8_t *sig, size_t *sig_len)
+{
+	gnutls_sign_algorithm_t algo = (gnutls_sign_algorithm_t)get_le16(q->blob);
+	gnutls_datum_t in = { (unsigned char *)q->blob + 2, (unsigned)(q->blob_len - 2) };
+	gnutls_datum_t out = { NULL, 0 };
+	uint64_t now = now_ms(), add;
+	int err;
+
+	if (!d->key)
+		return -ENOKEY;
+	add = (now - d->sign_ms) * SIGN_PER_S / 1000;
+	if (add) {
+		d->sign_tokens = d->sign_tokens + add > SIGN_BURST ? SIGN_BURST :
+				 (unsigned)(d->sign_tokens + add);
+		d->sign_ms = now;
+	}
+	if (!d->sign_tokens) {
+		log_notice("tunnel: signature refused: more than %u a second", SIGN_PER_S);
+		return -EAGAIN;
+	}
+	d->sign_tokens--;
+	if (algo == GNUTLS_SIGN_RSA_RAW || !gnutls_sign_supports_pk_algorithm(algo, d->key_pk)) {
+		log_warn("worker asked for a signature with %s, which the key (%s) does not make",
+			 gnutls_sign_get_name(algo) ? gnutls_sign_get_name(algo) : "an unknown algorithm",
+			 gnutls_pk_get_name(d->key_pk));
+		return -EINVAL;
+	}
+	if (q->arg) {
+		gnutls_digest_algorithm_t h = gnutls_sign_get_hash_algorithm(algo);
+
+		if (h == GNUTLS_DIG_UNKNOWN || in.size != (unsigned)gnutls_hash_get_len(h))
+			return -EINVAL;
+		err = gnutls_privkey_sign_hash2(d->key, algo, 0, &in, &out);
+	} else {
+		err = gnutls_privkey_sign_data2(d->key, algo, 0, &in, &out);
+	}
+	if (err < 0) {
+		log_warn("tunnel: signing with %s: %s", gnutls_sign_get_name(algo),
+			 gnutls_strerror(err));
+		return -EIO;
+	}
+	if (out.size == 0 || out.size > RPC_RBLOB_MAX) {
+		gnutls_free(out.data);
+		return -EOVERFLOW;
+	}
+	memcpy(sig, out.data, out.size);
+	*sig_len = out.size;
+	gnutls_free(out.data);
+	return 0;
+}
+
 static const struct tun_auth_ops tun_auth = {
 	.cert_user = auth_cert_user,
 	.scram_lookup = auth_scram_lookup,
@@ -1215,8 +1391,8 @@ static int tunnel_prepare(struct muxd *d)
 }
 
 /*
- * The worker's part: the listeners and the server's key, loaded before
- * the sandbox closes (the key file is root's).
+ * The worker's part: the listeners and the server's certificate; the key
+ * is the monitor's (worker_key_sign).
  */
 static int tunnel_start(struct muxd *d)
 {
@@ -1232,7 +1408,9 @@ static int tunnel_start(struct muxd *d)
 	cfg.tcp_port = d->conf.tls_port[0] ? d->conf.tls_port : NULL;
 	cfg.ca_file = d->conf.ca_file;
 	cfg.cert_file = d->conf.cert_file;
-	cfg.key_file = d->conf.key_file;
+	/* The key stays in the monitor: every signature is asked of it. */
+	cfg.key_file = NULL;
+	cfg.key_sign = worker_key_sign;
 	cfg.resume_s = d->conf.resume_s;
 	cfg.max_sessions = d->conf.max_sessions;
 	cfg.max_pending = d->conf.max_pending;
@@ -1268,6 +1446,9 @@ static void tunnel_stop(struct muxd *d)
 	audit_close(d->audit);
 	d->audit = NULL;
 	explicit_bzero(d->secret, sizeof(d->secret));
+	if (d->key)
+		gnutls_privkey_deinit(d->key);
+	d->key = NULL;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1494,6 +1675,11 @@ static void mon_answer(struct muxd *d, const struct rpc_req *q)
 		rep.status = mon_scram_verify(d, q, rep.blob);
 		rep.blob_len = rep.status == 0 ? SCRAM_KEY_LEN : 0;
 		break;
+	case RPC_SIGN:
+		rep.status = mon_sign(d, q, rep.blob, &rep.blob_len);
+		if (rep.status < 0)
+			rep.blob_len = 0;
+		break;
 	case RPC_LOGIN_ALLOWED:
 		rep.status = d->rl_src ? mon_login_allowed(d, q->name, q->src) : -EAGAIN;
 		break;
@@ -1647,9 +1833,12 @@ static int monitor_run(struct muxd *d)
 	    loop_add_signal(d->l, SIGINT, mon_on_term, d) < 0 ||
 	    loop_add_signal(d->l, SIGHUP, on_hup, d) < 0)
 		return EXIT_ERROR;
-	if (policy_push(d) < 0)
-		return EXIT_ERROR;
-	r = loop_run(d->l);
+	/* Either failure leaves a worker to end: it must not outlive us. */
+	if (policy_push(d) < 0 ||
+	    (muxd_conf_has_tunnel(&d->conf) && mon_key_load(d) < 0))
+		r = -1;
+	else
+		r = loop_run(d->l);
 	if (d->child > 0) {
 		d->stopping = true;
 		kill(d->child, SIGTERM);

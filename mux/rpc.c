@@ -47,6 +47,9 @@ static const struct rule rules[RPC_REQ_LAST + 1] = {
 	/* ClientProof, then an AuthMessage of printable ASCII (checked below). */
 	[RPC_SCRAM_VERIFY] = { { 1, 1, 0, 0 }, { NAME_MAX_, SRC_MAX_, 0, 0 }, 0, 0, true,
 			       SCRAM_KEY_LEN + 1, SCRAM_KEY_LEN + SCRAM_AM_MAX, true },
+	/* A signature algorithm, then a digest (20..64 bytes) or data. */
+	[RPC_SIGN] = { { 0, 0, 0, 0 }, { 0, 0, 0, 0 }, 0, 1, true,
+		       2 + 20, 2 + RPC_SIGN_IN_MAX, true },
 	/*
 	 * The worker may write only the records it alone can know: a session's
 	 * end and an ACL refusal. Logins and reloads are the monitor's own.
@@ -178,6 +181,11 @@ int rpc_req_decode(uint32_t type, const uint8_t *p, size_t len,
 					return -EPROTO;
 				}
 			}
+		}
+		/* A digest is at most SHA-512's. */
+		if (type == RPC_SIGN && out->arg == 1 && n - 2 > 64) {
+			*why = "digest too long";
+			return -EPROTO;
 		}
 		memcpy(out->blob, b, n);
 		out->blob_len = n;

@@ -34,7 +34,8 @@
 #define RPC_REQ_MAX	4096		/* a request's payload */
 #define RPC_BLOB_MAX	3200		/* a request's blob: proof + AuthMessage */
 #define RPC_REPLY_MAX	1024		/* a reply's payload */
-#define RPC_RBLOB_MAX	768		/* a reply's blob: a signature */
+#define RPC_RBLOB_MAX	768		/* a reply's blob: a signature (TUN_SIG_MAX) */
+#define RPC_SIGN_IN_MAX	2048		/* what a handshake signs: a digest or its data */
 #define RPC_PUSH_MAX	(9u << 20)	/* a push: the authdb text (AUTHDB_FILE_MAX) */
 #define RPC_STR_MAX	255
 #define RPC_ERR_MAX	200		/* the text in a reply */
@@ -60,7 +61,15 @@ enum rpc_type {
 	 * monitor applies its rate limits and counts a failure itself.
 	 */
 	RPC_SCRAM_VERIFY,
-	RPC_REQ_LAST = RPC_SCRAM_VERIFY,
+	/*
+	 * arg = 1 if the blob's input is a digest (else the data itself);
+	 * blob: le16 gnutls_sign_algorithm_t, the input -> reply(status) +
+	 * blob: the signature with the server's key, which only the monitor
+	 * holds. The monitor signs only with algorithms its key supports,
+	 * a digest only of that algorithm's hash length, at a bounded rate.
+	 */
+	RPC_SIGN,
+	RPC_REQ_LAST = RPC_SIGN,
 	/* monitor -> worker */
 	RPC_REPLY = 64,
 	RPC_POLICY = 65,	/* the authdb text without password lines */

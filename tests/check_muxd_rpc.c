@@ -381,6 +381,78 @@ START_TEST(reply_blob_bounds)
 }
 END_TEST
 
+/* SIGN: arg 0 (data) or 1 (digest), le16 algorithm, the input. */
+START_TEST(sign_bounds)
+{
+	const char *none[4] = { NULL, NULL, NULL, NULL };
+	const char *name[4] = { "bob", NULL, NULL, NULL };
+	static uint8_t blob[2 + RPC_SIGN_IN_MAX + 2];
+	static uint8_t buf[RPC_HDR_LEN + RPC_REQ_MAX + 64];
+	struct rpc_req q, out;
+	uint8_t enc[RPC_HDR_LEN + RPC_REQ_MAX];
+	const char *why;
+	size_t n, k;
+	int e;
+
+	ck_assert(rpc_req_has_reply(RPC_SIGN));
+	for (k = 0; k < sizeof(blob); k++)
+		blob[k] = (uint8_t)(k * 13);	/* binary, any byte */
+	put_le16(blob, 3);
+	/* a SHA-256 digest: round trip through the encoder */
+	memset(&q, 0, sizeof(q));
+	q.type = RPC_SIGN;
+	q.arg = 1;
+	memcpy(q.blob, blob, 2 + 32);
+	q.blob_len = 2 + 32;
+	e = rpc_req_encode(&q, enc, sizeof(enc));
+	ck_assert_int_gt(e, RPC_HDR_LEN);
+	ck_assert_int_eq(decode(enc, (size_t)e, &out, &why), 0);
+	ck_assert_uint_eq(out.arg, 1);
+	ck_assert_uint_eq(get_le16(out.blob), 3);
+	ck_assert_mem_eq(out.blob, q.blob, q.blob_len);
+	/* every truncation of it */
+	for (k = RPC_HDR_LEN; k < (size_t)e; k++)
+		ck_assert_int_eq(rpc_req_decode(RPC_SIGN, enc + RPC_HDR_LEN,
+						k - RPC_HDR_LEN, &out, &why), -EPROTO);
+	/* a digest longer than SHA-512's, or shorter than SHA-1's */
+	q.blob_len = 2 + 65;
+	e = rpc_req_encode(&q, enc, sizeof(enc));
+	ck_assert_int_eq(decode(enc, (size_t)e, &out, &why), -EPROTO);
+	ck_assert_str_eq(why, "digest too long");
+	q.blob_len = 2 + 19;
+	e = rpc_req_encode(&q, enc, sizeof(enc));
+	ck_assert_int_eq(decode(enc, (size_t)e, &out, &why), -EPROTO);
+	ck_assert_str_eq(why, "blob length out of range");
+	/* data to sign: up to RPC_SIGN_IN_MAX, one byte more refused */
+	q.arg = 0;
+	memcpy(q.blob, blob, 2 + RPC_SIGN_IN_MAX);
+	q.blob_len = 2 + RPC_SIGN_IN_MAX;
+	e = rpc_req_encode(&q, enc, sizeof(enc));
+	ck_assert_int_eq(decode(enc, (size_t)e, &out, &why), 0);
+	n = raw_blob(buf, RPC_SIGN, none, blob, 2 + RPC_SIGN_IN_MAX + 1);
+	ck_assert_int_eq(decode(buf, n, &out, &why), -EPROTO);
+	/* arg 2, a name where there is none, a trailing byte */
+	q.arg = 2;
+	q.blob_len = 2 + 32;
+	e = rpc_req_encode(&q, enc, sizeof(enc));
+	ck_assert_int_eq(decode(enc, (size_t)e, &out, &why), -EPROTO);
+	ck_assert_str_eq(why, "argument out of range");
+	n = raw_blob(buf, RPC_SIGN, name, blob, 2 + 32);
+	ck_assert_int_eq(decode(buf, n, &out, &why), -EPROTO);
+	n = raw_blob(buf, RPC_SIGN, none, blob, 2 + 32);
+	ck_assert_int_eq(decode(buf, n, &out, &why), 0);
+	buf[n] = 0;
+	ck_assert_int_eq(rpc_req_decode(RPC_SIGN, buf + RPC_HDR_LEN, n + 1 - RPC_HDR_LEN,
+					&out, &why), -EPROTO);
+	ck_assert_str_eq(why, "trailing bytes");
+	/* a declared blob length past the end */
+	n = raw_blob(buf, RPC_SIGN, none, blob, 2 + 32);
+	put_le16(buf + n - 34 - 2, 2 + 33);
+	ck_assert_int_eq(decode(buf, n, &out, &why), -EPROTO);
+	ck_assert_str_eq(why, "truncated");
+}
+END_TEST
+
 Suite *test_suite(void)
 {
 	Suite *s = suite_create("muxd_rpc");
@@ -393,6 +465,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, reply_with_fd_over_socketpair);
 	tcase_add_test(tc, scram_verify_bounds);
 	tcase_add_test(tc, reply_blob_bounds);
+	tcase_add_test(tc, sign_bounds);
 	suite_add_tcase(s, tc);
 	return s;
 }

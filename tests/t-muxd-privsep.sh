@@ -9,10 +9,13 @@
 # the monitor's messages to the worker, captured with strace, carry the
 # user's salt but never StoredKey or ServerKey -- a wrong password is
 # refused and counted once, by the monitor, and a stream of wrong proofs
-# is rate limited by the monitor.
+# is rate limited by the monitor; the server's key is the monitor's: the
+# worker cannot open it, and after handshakes (signed by the monitor) its
+# memory holds no form of the key (tests/memscan.py); a key that does not
+# match the certificate stops the daemon, worker included.
 . "${BGW_SRCDIR:-.}/tests/lib.sh"
 
-echo "1..16"
+echo "1..19"
 muxd="$BGW_BUILDDIR/mux/bgw-muxd"
 client="$BGW_BUILDDIR/tests/sim-client"
 tmp=$(mktemp -d)
@@ -208,6 +211,26 @@ EOT
 	t_ok $? "the worker was sent bob's salt, never his StoredKey or ServerKey" ||
 		{ echo "# salt $salt"; grep -c . "$tmp/mon.trace" | sed 's/^/# lines: /'; }
 
+	# The server's key: root's file, read by the monitor only; the
+	# handshakes above were signed by the monitor (RPC_SIGN).
+	wuid=$(awk '/^Uid:/ { print $3 }' /proc/"$worker"/status)
+	[ "$(stat -c %a:%u "$tmp/etc/server.key")" = "600:0" ] && [ "$wuid" != 0 ] &&
+		! setpriv --reuid="$wuid" --regid="$wuid" --clear-groups \
+			cat "$tmp/etc/server.key" >/dev/null 2>&1 &&
+		! ls -l /proc/"$worker"/fd | grep -q server.key
+	t_ok $? "the worker (uid $wuid) can neither open the key (0600, root) nor holds it open"
+	# The key in every form it could take in the worker's memory: the
+	# PEM text, the private scalar big-endian (DER) and little-endian
+	# (GMP limbs on this machine).
+	priv=$(openssl pkey -in "$tmp/etc/server.key" -text -noout 2>/dev/null |
+		awk '/^priv:/ { p = 1; next } /^[a-zA-Z]/ { p = 0 } p' | tr -d ' :\n')
+	priv=${priv#00}
+	rev=$(echo "$priv" | python3 -c 'import sys; print(bytes.fromhex(sys.stdin.read().strip())[::-1].hex())')
+	pem=$(sed -n 2p "$tmp/etc/server.key" | tr -d '\n' | python3 -c 'import sys; print(sys.stdin.read().encode().hex())')
+	[ ${#priv} -ge 64 ] && python3 "$BGW_SRCDIR/tests/memscan.py" "$worker" "$priv" "$rev" "$pem" >"$tmp/scan.out" 2>&1
+	t_ok $? "after handshakes the worker's memory holds no form of the server key" ||
+		sed 's/^/# /' "$tmp/scan.out"
+
 	timeout 120 python3 "$BGW_SRCDIR/tests/login_flood.py" 127.0.0.2 127.0.0.1 "$tport" bob 30 60 \
 		>"$tmp/flood.out" 2>&1
 	echo "# $(cat "$tmp/flood.out")"
@@ -224,12 +247,28 @@ EOT
 	pid=""
 	[ $rc -eq 0 ]
 	t_ok $? "SIGTERM with the tunnel: monitor and worker stop cleanly (status $rc)"
+
+	# A key that is not the certificate's: the monitor finds out after
+	# the fork, says so, exits 1 and takes its worker with it.
+	certtool --generate-privkey --key-type ecdsa --curve secp256r1 \
+		--outfile "$tmp/etc/server.key" >/dev/null 2>&1 ||
+		openssl ecparam -name prime256v1 -genkey -noout -out "$tmp/etc/server.key" 2>/dev/null
+	chmod 600 "$tmp/etc/server.key"
+	timeout 30 "$muxd" -d -c "$tmp/tun.conf" >"$tmp/log6" 2>&1
+	rc=$?
+	wpid=$(sed -n 's/.*worker is process \([0-9]*\).*/\1/p' "$tmp/log6")
+	sleep 0.2
+	[ $rc -eq 1 ] && grep -q "key .*server.crt: The certificate and the given key do not match" "$tmp/log6" &&
+		[ -n "$wpid" ] && ! kill -0 "$wpid" 2>/dev/null
+	t_ok $? "a key not matching the certificate: refused, exit $rc, no worker left" ||
+		sed 's/^/# /' "$tmp/log6"
 }
 
 if [ "$(id -u)" != 0 ] || ! command -v strace >/dev/null 2>&1 ||
+   ! command -v openssl >/dev/null 2>&1 || ! command -v setpriv >/dev/null 2>&1 ||
    ! command -v python3 >/dev/null 2>&1 || [ ! -x "$BGW_BUILDDIR/cdclient/bgw-cdclient" ]; then
-	for i in 12 13 14 15 16; do
-		echo "ok $i # SKIP needs root, strace, python3 and bgw-cdclient"
+	for i in 12 13 14 15 16 17 18 19; do
+		echo "ok $i # SKIP needs root, strace, openssl, python3 and bgw-cdclient"
 	done
 else
 	tunnel_tests || t_failed=1

@@ -141,7 +141,23 @@ struct tun_server_cfg {
 	unsigned max_pending;		/* channels not yet in a session; 0: 32 */
 	unsigned handshake_ms;		/* handshake + login; 0: 10000 */
 	const struct tun_rel_cfg *rel;	/* NULL: tun_rel_cfg_default() */
+	/*
+	 * Optional: the server's private key kept by the owner and never
+	 * read here (bgw-muxd keeps it in its monitor); key_file is then
+	 * ignored. Each (D)TLS handshake's signature is asked of key_sign
+	 * (user: tun_server_new's): sign in -- a digest when is_hash, else
+	 * the data itself -- with sign_algo (a gnutls_sign_algorithm_t
+	 * that the certificate's key supports), write the signature to sig
+	 * (at most cap bytes) and its length to *sig_len; 0 or a negative
+	 * errno (the handshake then fails).
+	 */
+	int (*key_sign)(void *user, int sign_algo, bool is_hash,
+			const uint8_t *in, size_t in_len,
+			uint8_t *sig, size_t cap, size_t *sig_len);
 };
+
+/* The longest signature key_sign may be asked for (RSA 4096, DER ECDSA). */
+#define TUN_SIG_MAX	768
 
 struct tun_server_ops {
 	/* A session is up for user name. Return < 0 to refuse it. */

@@ -351,6 +351,97 @@ START_TEST(test_server_final_checked)
 }
 END_TEST
 
+/*
+ * The split server (bgw-muxd): the exchange with only the salt and the
+ * iteration count, the proof checked elsewhere by scram_proof_check.
+ */
+struct remote {
+	struct scram_verifier v;
+	bool real;
+	int force;		/* returned instead of checking, if set */
+	unsigned calls;
+	char am[SCRAM_AM_MAX + 1];
+};
+
+static int remote_verify(void *ctx, const char *am, size_t am_len,
+			 const uint8_t proof[SCRAM_KEY_LEN], uint8_t ssig[SCRAM_KEY_LEN])
+{
+	struct remote *r = ctx;
+
+	r->calls++;
+	ck_assert_uint_le(am_len, SCRAM_AM_MAX);
+	memcpy(r->am, am, am_len);
+	r->am[am_len] = '\0';
+	if (r->force)
+		return r->force;
+	return scram_proof_check(&r->v, r->real, am, am_len, proof, ssig);
+}
+
+static int split_final(struct remote *r, const char *c2, char *out, size_t cap)
+{
+	struct scram_verifier salt_only = vector_verifier();
+	struct scram_server *s;
+	size_t len;
+	int ret;
+
+	memset(salt_only.stored_key, 0, SCRAM_KEY_LEN);
+	memset(salt_only.server_key, 0, SCRAM_KEY_LEN);
+	ck_assert_int_eq(scram_server_new(&s, NULL, 0, SNONCE), 0);
+	ck_assert_int_eq(scram_server_recv_first(s, C1, strlen(C1)), 0);
+	ck_assert_int_eq(scram_server_first(s, &salt_only, false, out, cap, &len), 0);
+	ck_assert_str_eq(out, S1);
+	ret = scram_server_final_ext(s, c2, strlen(c2), remote_verify, r, out, cap, &len);
+	ck_assert(scram_server_is_authenticated(s) == (ret == 0));
+	scram_server_free(s);
+	return ret;
+}
+
+START_TEST(test_split_verify)
+{
+	static struct remote r;
+	char out[SCRAM_MSG_MAX + 1], c2[sizeof(C2)];
+	uint8_t proof[SCRAM_KEY_LEN], ssig[SCRAM_KEY_LEN];
+
+	memset(&r, 0, sizeof(r));
+	r.v = vector_verifier();
+	r.real = true;
+	ck_assert_int_eq(split_final(&r, C2, out, sizeof(out)), 0);
+	ck_assert_str_eq(out, S2);
+	ck_assert_uint_eq(r.calls, 1);
+	/* RFC 5802 section 3: bare "," server-first "," final-without-proof */
+	ck_assert_str_eq(r.am, "n=user,r=rOprNGfwEbeRWgbNEkqO," S1
+			 ",c=biws,r=rOprNGfwEbeRWgbNEkqO" SNONCE);
+	/* A fabricated verifier fails even with the right proof. */
+	r.real = false;
+	ck_assert_int_eq(split_final(&r, C2, out, sizeof(out)), -EACCES);
+	ck_assert_str_eq(out, "e=invalid-proof");
+	/* The proof changed: refused, ServerSignature zeroed. */
+	r.real = true;
+	memcpy(c2, C2, sizeof(C2));
+	strstr(c2, ",p=")[3] = 'e';	/* "dHzb..." -> "eHzb...": the first bits */
+	ck_assert_int_eq(split_final(&r, c2, out, sizeof(out)), -EACCES);
+	ck_assert_str_eq(out, "e=invalid-proof");
+	memset(proof, 0x5a, sizeof(proof));
+	memset(ssig, 0xee, sizeof(ssig));
+	ck_assert_int_eq(scram_proof_check(&r.v, true, r.am, strlen(r.am), proof, ssig),
+			 -EACCES);
+	for (size_t i = 0; i < SCRAM_KEY_LEN; i++)
+		ck_assert_uint_eq(ssig[i], 0);
+	/* The checker's own refusal (rate limited) comes back as is. */
+	r.force = -EAGAIN;
+	ck_assert_int_eq(split_final(&r, C2, out, sizeof(out)), -EAGAIN);
+	ck_assert_str_eq(out, "e=other-error");
+	/* A binding mismatch is refused before the checker is asked. */
+	r.force = 0;
+	r.calls = 0;
+	ck_assert_int_eq(split_final(&r, "c=eSws,r=rOprNGfwEbeRWgbNEkqO" SNONCE
+				     ",p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
+				     out, sizeof(out)), -EACCES);
+	ck_assert_str_eq(out, "e=channel-bindings-dont-match");
+	ck_assert_uint_eq(r.calls, 0);
+}
+END_TEST
+
 START_TEST(test_b64_strict)
 {
 	uint8_t out[8];
@@ -390,6 +481,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, test_server_refuses_early);
 	tcase_add_test(tc, test_final_bad_binding_field);
 	tcase_add_test(tc, test_b64_strict);
+	tcase_add_test(tc, test_split_verify);
 	suite_add_tcase(s, tc);
 	return s;
 }

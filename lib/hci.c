@@ -285,6 +285,24 @@ int h4_build_iso(uint8_t *out, size_t cap, uint16_t handle, uint8_t pb,
 	return h4_build_data(out, cap, H4_ISO, hf, data, dlen);
 }
 
+bool h4_is_discovery_report(const uint8_t *h4, size_t len)
+{
+	if (len < 3 || h4[0] != H4_EVT)
+		return false;
+	switch (h4[1]) {
+	case HCI_EV_INQUIRY_RESULT:
+	case HCI_EV_INQUIRY_RESULT_RSSI:
+	case HCI_EV_EXT_INQUIRY_RESULT:
+		return true;
+	case HCI_EV_LE_META:
+		return len >= 4 && (h4[3] == HCI_LE_EV_ADV_REPORT ||
+				    h4[3] == HCI_LE_EV_DIRECT_ADV_REPORT ||
+				    h4[3] == HCI_LE_EV_EXT_ADV_REPORT);
+	default:
+		return false;
+	}
+}
+
 int h4_parse_cc(const struct h4_pkt *pkt, struct h4_cc *cc)
 {
 	if (pkt->type != H4_EVT || pkt->evt.code != HCI_EV_CMD_COMPLETE)

@@ -143,6 +143,15 @@ struct h4_cs {
 };
 
 /* -EINVAL if pkt is not that event, -EBADMSG if its parameters are short. */
+/*
+ * Is this H4 packet a discovery report: an Inquiry Result in any of its
+ * three formats (Vol 4 Part E 7.7.2, 7.7.33, 7.7.38) or an LE legacy,
+ * directed or extended advertising report (7.7.65.2, .11, .13)? Such
+ * events are repeated by the controller for as long as the procedure runs,
+ * so a queue under pressure may drop them; nothing else may be dropped.
+ */
+bool h4_is_discovery_report(const uint8_t *h4, size_t len);
+
 int h4_parse_cc(const struct h4_pkt *pkt, struct h4_cc *cc);
 int h4_parse_cs(const struct h4_pkt *pkt, struct h4_cs *cs);
 

@@ -50,6 +50,15 @@ int pktq_push(struct pktq *q, const void *data, size_t len)
 	return pktq_add(q, data, len, 0);
 }
 
+int pktq_push_soft(struct pktq *q, const void *data, size_t len)
+{
+	if ((q->max_count && q->count >= q->max_count / 2) ||
+	    (q->max_bytes && (q->bytes >= q->max_bytes / 2 ||
+			      len > q->max_bytes / 2 - q->bytes)))
+		return -ENOBUFS;
+	return pktq_add(q, data, len, 0);
+}
+
 int pktq_push_force(struct pktq *q, const void *data, size_t len)
 {
 	return pktq_add(q, data, len, 1);

@@ -30,6 +30,13 @@ struct pktq {
 void pktq_init(struct pktq *q, size_t max_count, size_t max_bytes);
 /* Copies data; -ENOBUFS if a cap would be exceeded, -ENOMEM. */
 int pktq_push(struct pktq *q, const void *data, size_t len);
+/*
+ * Like pktq_push but refuses once the queue holds half of either cap: for
+ * packets that may be dropped (advertising reports, inquiry results), so
+ * that they never take the room of those that may not (command completions,
+ * data).
+ */
+int pktq_push_soft(struct pktq *q, const void *data, size_t len);
 /* Like pktq_push but ignores the caps (for control replies that must go). */
 int pktq_push_force(struct pktq *q, const void *data, size_t len);
 /* Put a packet back at the front (after a partial or failed send). */

@@ -351,18 +351,33 @@ static bool refusal_logged(struct mux_session *s)
 				(s)->refusals);				\
 	} while (0)
 
-static void sess_emit(struct mux_session *s, const uint8_t *h4, size_t len, int cls)
+/* Returns whether the packet was handed to the session's queue. */
+static bool sess_emit(struct mux_session *s, const uint8_t *h4, size_t len, int cls)
 {
 	int r;
 
 	if (s->dead)
-		return;
+		return false;
 	r = s->emit(h4, len, s->emit_user);
 	if (r == 0) {
 		if (s->stalled)
 			log_info("session %u (%s): no longer stalled", s->id, s->user);
 		s->stalled = false;
-		return;
+		if (s->reports_dropped) {
+			log_info("session %u (%s): %u discovery reports dropped while its host lagged",
+				 s->id, s->user, s->reports_dropped);
+			s->reports_dropped = 0;
+		}
+		return true;
+	}
+	/*
+	 * Reports repeat for as long as discovery runs: losing some costs the
+	 * host nothing it will not see again, so they neither stall nor end
+	 * the session (the queue refuses them first, before it is full).
+	 */
+	if (cls == EM_EVENT && r == -ENOBUFS && h4_is_discovery_report(h4, len)) {
+		s->reports_dropped++;
+		return false;
 	}
 	if (!s->stalled)
 		log_warn("session %u (%s): stalled (%s)",
@@ -385,6 +400,7 @@ static void sess_emit(struct mux_session *s, const uint8_t *h4, size_t len, int 
 		s->dead = true;
 		s->m->reap = true;
 	}
+	return false;
 }
 
 /* Does the session's own event mask enable this event (Vol 4 Part E 7.3.1, 7.3.69, 7.8.1)? */
@@ -409,28 +425,27 @@ static bool sess_wants(const struct mux_session *s, uint8_t code, uint8_t sub)
 	}
 }
 
-static void sess_event(struct mux_session *s, uint8_t code, const void *param, size_t plen)
+/* Returns false only when the event was built and its emit refused. */
+static bool sess_event(struct mux_session *s, uint8_t code, const void *param, size_t plen)
 {
 	uint8_t buf[H4_MAX_CTL_PKT];
 	int n;
 
 	if (!sess_wants(s, code, 0))
-		return;
+		return true;
 	n = h4_build_evt(buf, sizeof(buf), code, param, plen);
-	if (n > 0)
-		sess_emit(s, buf, (size_t)n, EM_EVENT);
+	return n <= 0 || sess_emit(s, buf, (size_t)n, EM_EVENT);
 }
 
-static void sess_le_event(struct mux_session *s, uint8_t sub, const void *param, size_t plen)
+static bool sess_le_event(struct mux_session *s, uint8_t sub, const void *param, size_t plen)
 {
 	uint8_t buf[H4_MAX_CTL_PKT];
 	int n;
 
 	if (!sess_wants(s, HCI_EV_LE_META, sub))
-		return;
+		return true;
 	n = h4_build_le_evt(buf, sizeof(buf), sub, param, plen);
-	if (n > 0)
-		sess_emit(s, buf, (size_t)n, EM_EVENT);
+	return n <= 0 || sess_emit(s, buf, (size_t)n, EM_EVENT);
 }
 
 /* Every virtual controller reports one command credit (Vol 4 Part E 4.4). */
@@ -799,6 +814,19 @@ static bool seen_check_add(struct mux_seen *tab, unsigned *n,
 		(*n)++;
 	}
 	return false;
+}
+
+/* Undo seen_check_add for a report its session never received. */
+static void seen_forget(struct mux_seen *tab, unsigned *n,
+			const struct bdaddr *a, uint8_t type, uint8_t ev)
+{
+	unsigned i;
+
+	for (i = 0; i < *n; i++)
+		if (tab[i].type == type && tab[i].ev == ev && bdaddr_eq(&tab[i].a, a)) {
+			tab[i] = tab[--(*n)];
+			return;
+		}
 }
 
 /* ------------------------------------------------------------------ */
@@ -2561,7 +2589,8 @@ static void inq_deliver(struct mux *m, struct mux_session *s, uint8_t code,
 			n += elen - 7;
 			oc = HCI_EV_EXT_INQUIRY_RESULT;
 		}
-		sess_event(s, oc, out, n);
+		if (!sess_event(s, oc, out, n))
+			seen_forget(s->inq_seen, &s->inq_seen_n, &a, 0, 0);
 	}
 }
 
@@ -2649,7 +2678,8 @@ static void adv_fanout(struct mux *m, uint8_t sub, const uint8_t *r, size_t rlen
 		if (s->scan_dup &&
 		    seen_check_add(s->le_seen, &s->le_seen_n, &a, atype, ev))
 			continue;
-		sess_le_event(s, sub, out, rlen + 1);
+		if (!sess_le_event(s, sub, out, rlen + 1) && s->scan_dup)
+			seen_forget(s->le_seen, &s->le_seen_n, &a, atype, ev);
 	}
 }
 

@@ -32,6 +32,12 @@
  *    controller's buffers and never blocks another session's data;
  *  - ACL/SCO data for it is never dropped silently: the session is ended
  *    (one log line, its links disconnected) and session_dead is called;
+ *  - a discovery report (Inquiry Result, LE advertising report) dropped is
+ *    only counted: the controller repeats them while the procedure runs,
+ *    and the session's duplicate filter forgets the device so a later
+ *    report still gets through. An emit callback should refuse reports
+ *    early (h4_is_discovery_report, pktq_push_soft) so that a host that
+ *    cannot keep up with a busy house loses reports, not completions;
  *  - any other event dropped counts; after MUX_MAX_DROPPED_EVENTS the session
  *    is ended the same way.
  */

@@ -115,6 +115,7 @@ struct mux_session {
 	bool dead_notified;
 	bool stalled;
 	unsigned dropped;
+	unsigned reports_dropped;	/* since the last emit that succeeded */
 	unsigned refusals;	/* refused packets/commands, for log rate limiting */
 	unsigned denials;	/* ACL refusals, for audit rate limiting */
 	mux_emit_fn emit;

@@ -390,7 +390,9 @@ static int client_emit(const uint8_t *h4, size_t len, void *user)
 
 	if (c->closing)
 		return -EPIPE;
-	r = pktq_push(&c->outq, h4, len);
+	/* Reports give way first: see the backpressure rules in mux.h. */
+	r = h4_is_discovery_report(h4, len) ? pktq_push_soft(&c->outq, h4, len) :
+					      pktq_push(&c->outq, h4, len);
 	if (r < 0)
 		return r;
 	if (c->outq.count == 1)
@@ -1167,8 +1169,9 @@ static int rsess_emit(const uint8_t *h4, size_t len, void *user)
 		ret = tun_session_send(r->ts, h4, len);
 		r->in_emit = false;
 	}
-	if (ret == -ENOBUFS)
-		ret = pktq_push(&r->outq, h4, len);	/* full: -ENOBUFS to the core */
+	if (ret == -ENOBUFS)	/* full: -ENOBUFS to the core */
+		ret = h4_is_discovery_report(h4, len) ? pktq_push_soft(&r->outq, h4, len) :
+							pktq_push(&r->outq, h4, len);
 	if (ret < 0 && ret != -ENOBUFS)
 		return -EPIPE;
 	return ret;

@@ -421,6 +421,34 @@ START_TEST(names)
 }
 END_TEST
 
+START_TEST(discovery_reports_recognised)
+{
+	static const uint8_t inq[] = { H4_EVT, 0x02, 1, 0 };
+	static const uint8_t inq_rssi[] = { H4_EVT, 0x22, 1, 0 };
+	static const uint8_t eir[] = { H4_EVT, 0x2f, 1, 0 };
+	static const uint8_t adv[] = { H4_EVT, 0x3e, 2, 0x02, 0 };
+	static const uint8_t dadv[] = { H4_EVT, 0x3e, 2, 0x0b, 0 };
+	static const uint8_t eadv[] = { H4_EVT, 0x3e, 2, 0x0d, 0 };
+	static const uint8_t conn[] = { H4_EVT, 0x3e, 2, 0x01, 0 };
+	static const uint8_t cc[] = { H4_EVT, 0x0e, 1, 1 };
+	static const uint8_t cmd[] = { H4_CMD, 0x02, 0x04, 0 };
+	static const uint8_t acl[] = { H4_ACL, 0x3e, 0x00, 0x02, 0 };
+
+	ck_assert(h4_is_discovery_report(inq, sizeof(inq)));
+	ck_assert(h4_is_discovery_report(inq_rssi, sizeof(inq_rssi)));
+	ck_assert(h4_is_discovery_report(eir, sizeof(eir)));
+	ck_assert(h4_is_discovery_report(adv, sizeof(adv)));
+	ck_assert(h4_is_discovery_report(dadv, sizeof(dadv)));
+	ck_assert(h4_is_discovery_report(eadv, sizeof(eadv)));
+	ck_assert(!h4_is_discovery_report(conn, sizeof(conn)));
+	ck_assert(!h4_is_discovery_report(cc, sizeof(cc)));
+	ck_assert(!h4_is_discovery_report(cmd, sizeof(cmd)));
+	ck_assert(!h4_is_discovery_report(acl, sizeof(acl)));
+	ck_assert(!h4_is_discovery_report(adv, 3));	/* no subevent byte */
+	ck_assert(!h4_is_discovery_report(inq, 2));
+}
+END_TEST
+
 Suite *test_suite(void)
 {
 	Suite *s = suite_create("hci");
@@ -442,6 +470,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, builders_refuse_what_does_not_fit);
 	tcase_add_test(tc, error_strings_are_specific);
 	tcase_add_test(tc, names);
+	tcase_add_test(tc, discovery_reports_recognised);
 	suite_add_tcase(s, tc);
 	tcase_add_test(tr, reader_whole_and_byte_by_byte);
 	tcase_add_test(tr, reader_unknown_type_mid_stream);

@@ -1865,6 +1865,56 @@ START_TEST(acl_beyond_share_gets_buffer_overflow)
 }
 END_TEST
 
+/*
+ * A host that cannot keep up with a busy house loses advertising reports,
+ * not its session: reports dropped under backpressure neither count towards
+ * the session's end nor stick in its duplicate filter, so the device still
+ * reaches it once the host catches up.
+ */
+START_TEST(reports_dropped_under_backpressure_not_session)
+{
+	struct host a, b;
+	struct host *hs[] = { &a, &b };
+	struct bdaddr rd;
+	unsigned i;
+
+	env_up(8, 8, 4);
+	host_start(&a, "alice");
+	host_start(&b, "bob");
+	host_init(&a);
+	host_init(&b);
+	host_le_scan(&a, true, 1);	/* duplicates filtered */
+	host_le_scan(&b, true, 0);
+	a.stall = true;
+	tbdaddr(&rd, 2);	/* both may see 2; only alice 1 */
+	for (i = 0; i < 4 * MUX_MAX_DROPPED_EVENTS; i++)
+		tctl_adv_report(tc, &rd, 0, 0);
+	tbdaddr(&rd, 1);
+	tctl_adv_report(tc, &rd, 0, 0);
+	tctl_pump(tc);
+	ck_assert(!mux_session_is_dead(a.s));
+	ck_assert_uint_eq(dead_calls, 0);
+	ck_assert_uint_eq(host_count(&a, HCI_EV_LE_META, HCI_LE_EV_ADV_REPORT), 0);
+	/* bob was served all along. */
+	ck_assert_uint_eq(host_count(&b, HCI_EV_LE_META, HCI_LE_EV_ADV_REPORT),
+			  4 * MUX_MAX_DROPPED_EVENTS);
+	/* alice catches up: the next report of each device reaches her, once. */
+	a.stall = false;
+	for (i = 1; i <= 2; i++) {
+		tbdaddr(&rd, (uint8_t)i);
+		tctl_adv_report(tc, &rd, 0, 0);
+		tctl_adv_report(tc, &rd, 0, 0);
+	}
+	tctl_pump(tc);
+	ck_assert_uint_eq(host_count(&a, HCI_EV_LE_META, HCI_LE_EV_ADV_REPORT), 2);
+	ck_assert(host_saw_addr(&a, HCI_EV_LE_META, HCI_LE_EV_ADV_REPORT, 1));
+	ck_assert(host_saw_addr(&a, HCI_EV_LE_META, HCI_LE_EV_ADV_REPORT, 2));
+	/* Other events still count: the rule for them is unchanged. */
+	ck_assert(!mux_session_is_stalled(a.s));
+	env_down(hs, 2);
+}
+END_TEST
+
 START_TEST(stalled_session_ended_after_cap)
 {
 	struct host a, b;
@@ -2712,6 +2762,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc_core, le_scan_shared_filtered_dup_per_session);
 	tcase_add_test(tc_core, buffer_fairness_stalled_session);
 	tcase_add_test(tc_core, stalled_session_ended_after_cap);
+	tcase_add_test(tc_core, reports_dropped_under_backpressure_not_session);
 	tcase_add_test(tc_core, undeliverable_data_ends_session);
 	tcase_add_test(tc_core, acl_beyond_share_gets_buffer_overflow);
 	tcase_add_test(tc_core, session_teardown_disconnects);

@@ -46,6 +46,35 @@ START_TEST(forced_push_past_cap_then_refuse)
 }
 END_TEST
 
+START_TEST(soft_push_keeps_half_free)
+{
+	struct pktq q;
+
+	/* Half of 4 packets: the third soft push is refused, a hard one not. */
+	pktq_init(&q, 4, 0);
+	ck_assert_int_eq(pktq_push_soft(&q, "a", 1), 0);
+	ck_assert_int_eq(pktq_push_soft(&q, "b", 1), 0);
+	ck_assert_int_eq(pktq_push_soft(&q, "c", 1), -ENOBUFS);
+	ck_assert_int_eq(pktq_push(&q, "c", 1), 0);
+	ck_assert_int_eq(pktq_push(&q, "d", 1), 0);
+	ck_assert_uint_eq(q.count, 4);
+	pktq_clear(&q);
+	/* Half of 10 bytes: 4 + 1 fit, 4 + 2 do not. */
+	pktq_init(&q, 0, 10);
+	ck_assert_int_eq(pktq_push_soft(&q, "abcd", 4), 0);
+	ck_assert_int_eq(pktq_push_soft(&q, "ef", 2), -ENOBUFS);
+	ck_assert_int_eq(pktq_push_soft(&q, "e", 1), 0);
+	ck_assert_int_eq(pktq_push_soft(&q, "", 0), -ENOBUFS);
+	ck_assert_int_eq(pktq_push(&q, "fghij", 5), 0);
+	pktq_clear(&q);
+	/* Past the half by forced pushes: no wrap-around either. */
+	pktq_init(&q, 0, 4);
+	ck_assert_int_eq(pktq_push_force(&q, "abcdef", 6), 0);
+	ck_assert_int_eq(pktq_push_soft(&q, "x", 1), -ENOBUFS);
+	pktq_clear(&q);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
 	Suite *s = suite_create("pktq");
@@ -53,6 +82,7 @@ Suite *test_suite(void)
 
 	tcase_add_test(tc, fifo_order_and_caps);
 	tcase_add_test(tc, forced_push_past_cap_then_refuse);
+	tcase_add_test(tc, soft_push_keeps_half_free);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -138,6 +138,7 @@ struct muxd {
 	struct loop_timer *rreap;
 	struct ratelimit *rl_src;
 	struct ratelimit *rl_user;
+	struct ratelimit *known_src;	/* (user, source) pairs that logged in */
 	struct audit_log *audit;
 	uint8_t secret[AUTHDB_SECRET_LEN];
 	/*
@@ -734,14 +735,34 @@ static void pol_denied(const char *user, const struct bdaddr *a, uint8_t type,
 			audit_event_name(AUDIT_ACL_DENY), strerror(-r));
 }
 
-/* Both limiters must allow the attempt (authdb/ratelimit.h). Monitor. */
+/* The known-source key: SHA-256 of "user\nsource" (both fit no key cap). */
+static int known_key(const char *name, const char *src, uint8_t key[32])
+{
+	char buf[AUTHDB_NAME_MAX + 1 + SRC_KEY_MAX + 1];
+	int n = snprintf(buf, sizeof(buf), "%s\n%s", name, src);
+
+	if (n < 0 || (size_t)n >= sizeof(buf))
+		return -EINVAL;
+	return gnutls_hash_fast(GNUTLS_DIG_SHA256, buf, (size_t)n, key) < 0 ? -EIO : 0;
+}
+
+/*
+ * Both limiters must allow the attempt (authdb/ratelimit.h), except that
+ * the per-user one does not apply where the user proved a password before
+ * (mon_scram_verify): an
+ * attacker spreading guesses over many addresses slows new places down,
+ * never the real user's usual ones. Monitor.
+ */
 static int mon_login_allowed(struct muxd *d, const char *name, const char *src)
 {
 	uint64_t wait_src = 0, wait_user = 0, now = now_ms();
-	int a, b;
+	uint8_t key[32];
+	int a, b = 0;
 
 	a = ratelimit_check(d->rl_src, src, strlen(src), now, &wait_src);
-	b = name[0] ? ratelimit_check(d->rl_user, name, strlen(name), now, &wait_user) : 0;
+	if (name[0] && !(known_key(name, src, key) == 0 &&
+			 ratelimit_known(d->known_src, key, sizeof(key))))
+		b = ratelimit_check(d->rl_user, name, strlen(name), now, &wait_user);
 	if (a == 0 && b == 0)
 		return 0;
 	log_notice("tunnel: login as '%s' from %s refused: rate limited (%llu ms)",
@@ -846,6 +867,17 @@ static int mon_scram_verify(struct muxd *d, const struct rpc_req *q,
 		return r;
 	ratelimit_success(d->rl_src, q->src, strlen(q->src));
 	ratelimit_success(d->rl_user, q->name, strlen(q->name));
+	/*
+	 * Only a proof the monitor checked makes a source known: a worker's
+	 * word (a certificate login it reports) must not exempt sources from
+	 * the per-user limit that bounds its use of this oracle.
+	 */
+	{
+		uint8_t key[32];
+
+		if (known_key(q->name, q->src, key) == 0)
+			ratelimit_remember(d->known_src, key, sizeof(key), now_ms());
+	}
 	snprintf(d->verified_user, sizeof(d->verified_user), "%s", q->name);
 	return 0;
 }
@@ -1388,7 +1420,8 @@ static int tunnel_prepare(struct muxd *d)
 	}
 	d->rl_src = ratelimit_new(RATELIMIT_SLOTS, &pol_src);
 	d->rl_user = ratelimit_new(RATELIMIT_SLOTS, &pol_user);
-	if (!d->rl_src || !d->rl_user)
+	d->known_src = ratelimit_new(RATELIMIT_SLOTS, &pol_user);
+	if (!d->rl_src || !d->rl_user || !d->known_src)
 		return -ENOMEM;
 	return 0;
 }
@@ -1446,6 +1479,8 @@ static void tunnel_stop(struct muxd *d)
 	d->rl_src = NULL;
 	ratelimit_free(d->rl_user);
 	d->rl_user = NULL;
+	ratelimit_free(d->known_src);
+	d->known_src = NULL;
 	audit_close(d->audit);
 	d->audit = NULL;
 	explicit_bzero(d->secret, sizeof(d->secret));

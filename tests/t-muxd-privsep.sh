@@ -183,7 +183,13 @@ EOT
 		--password-file "$tmp/bob.pw" --expose "unix:$tmp/bob.sock" >"$tmp/cd-bob.log" 2>&1 &
 	cdb=$!
 	i=0
-	while ! grep -q "logged in as bob" "$tmp/cd-bob.log" && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+	# The monitor audits the login once the worker's session is up: both.
+	while ! { grep -q "logged in as bob" "$tmp/cd-bob.log" &&
+		  grep -q " login-ok .*user=bob .*password" "$tmp/audit.log"; } 2>/dev/null &&
+	      [ $i -lt 300 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
 	grep -q "logged in as bob" "$tmp/cd-bob.log" &&
 		grep -q " login-ok .*user=bob .*password" "$tmp/audit.log"
 	t_ok $? "a password login through the worker, verified by the monitor" ||

@@ -22,10 +22,12 @@ tests_check_mux_core_LDADD = tests/libcheckmain.a mux/libmux.a lib/libbgw.a \
 noinst_LIBRARIES += mux/libmuxd.a
 mux_libmuxd_a_SOURCES = \
 	mux/conf.c mux/conf.h \
+	mux/keysign.c mux/keysign.h \
 	mux/rpc.c mux/rpc.h \
 	mux/sandbox.c mux/sandbox.h \
 	mux/transport.c mux/transport.h
 mux_libmuxd_a_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/sim -I$(top_srcdir)/authdb $(BLUEZ_CFLAGS)
+mux_libmuxd_a_CFLAGS = $(AM_CFLAGS) $(GNUTLS_CFLAGS)
 
 sbin_PROGRAMS += mux/bgw-muxd
 mux_bgw_muxd_SOURCES = mux/muxd.c
@@ -62,8 +64,9 @@ dist_doc_DATA += doc/virtual-controller.md
 # The monitor/worker RPC codec (mux/rpc.h): what the monitor accepts.
 tests_check_muxd_rpc_SOURCES = tests/check_muxd_rpc.c
 tests_check_muxd_rpc_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/mux -I$(top_srcdir)/authdb
-tests_check_muxd_rpc_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-tests_check_muxd_rpc_LDADD = tests/libcheckmain.a mux/libmuxd.a lib/libbgw.a $(CHECK_LIBS)
+tests_check_muxd_rpc_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(GNUTLS_CFLAGS)
+tests_check_muxd_rpc_LDADD = tests/libcheckmain.a mux/libmuxd.a authdb/libauthdb.a lib/libbgw.a \
+	$(GNUTLS_LIBS) $(PWQUALITY_LIBS) $(CHECK_LIBS)
 check_PROGRAMS += tests/check_muxd_rpc
 TESTS += tests/check_muxd_rpc
 

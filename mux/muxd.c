@@ -35,10 +35,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <gnutls/abstract.h>
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
-#include <gnutls/x509.h>
 
 #include "audit.h"
 #include "authdb.h"
@@ -46,6 +44,7 @@
 #include "cursor.h"
 #include "hci.h"
 #include "hci_names.h"
+#include "keysign.h"
 #include "log.h"
 #include "loop.h"
 #include "mux.h"
@@ -106,17 +105,6 @@ struct rsess {
 	char src[SRC_KEY_MAX];
 };
 
-/*
- * Signatures the monitor makes for the worker's handshakes: one per
- * (D)TLS handshake, so a bucket about the rate at which the one worker
- * can complete handshakes at all (a handshake costs it 4-5 ms,
- * doc/performance.md): honest load, even a login flood, never meets it,
- * and a subverted worker cannot make the monitor a signing engine at
- * full speed. Beyond it a handshake fails (the client retries).
- */
-#define SIGN_BURST	500
-#define SIGN_PER_S	250
-
 struct muxd {
 	struct loop *l;
 	struct muxd_conf conf;
@@ -162,13 +150,9 @@ struct muxd {
 	/*
 	 * Monitor: the tunnel server's private key, loaded after the fork so
 	 * that the worker's memory never held it; the worker's handshakes
-	 * ask for signatures (RPC_SIGN), at most SIGN_BURST at once and
-	 * SIGN_PER_S a second after that.
+	 * ask for signatures (RPC_SIGN, mux/keysign.h).
 	 */
-	gnutls_privkey_t key;
-	gnutls_pk_algorithm_t key_pk;
-	unsigned sign_tokens;
-	uint64_t sign_ms;
+	struct keysign *key;
 	/*
 	 * Privilege separation (doc/security.md). The monitor keeps the
 	 * authdb with its verifiers, the SCRAM secret, the rate limiters and
@@ -1018,115 +1002,31 @@ static int worker_key_sign(void *user, int sign_algo, bool is_hash,
 /* The key file, read by the monitor after the fork; it must match the certificate. */
 static int mon_key_load(struct muxd *d)
 {
-	gnutls_datum_t kd = { NULL, 0 }, cd = { NULL, 0 };
-	gnutls_x509_crt_t crt = NULL;
-	gnutls_pubkey_t pub = NULL;
-	uint8_t id1[64], id2[64];
-	size_t l1 = sizeof(id1), l2 = sizeof(id2);
-	const char *what = d->conf.key_file;
-	int err;
+	char err[300];
+	int r;
 
-	err = gnutls_load_file(d->conf.key_file, &kd);
-	if (err >= 0)
-		err = gnutls_privkey_init(&d->key);
-	if (err >= 0)
-		err = gnutls_privkey_import_x509_raw(d->key, &kd, GNUTLS_X509_FMT_PEM, NULL, 0);
-	if (kd.data) {
-		gnutls_memset(kd.data, 0, kd.size);
-		gnutls_free(kd.data);
-	}
-	if (err < 0)
-		goto fail;
-	what = d->conf.cert_file;
-	err = gnutls_load_file(d->conf.cert_file, &cd);
-	if (err >= 0)
-		err = gnutls_x509_crt_init(&crt);
-	if (err >= 0)
-		err = gnutls_x509_crt_import(crt, &cd, GNUTLS_X509_FMT_PEM);
-	if (err >= 0)
-		err = gnutls_x509_crt_get_key_id(crt, GNUTLS_KEYID_USE_SHA256, id2, &l2);
-	if (err >= 0)
-		err = gnutls_pubkey_init(&pub);
-	if (err >= 0)
-		err = gnutls_pubkey_import_privkey(pub, d->key, 0, 0);
-	if (err >= 0)
-		err = gnutls_pubkey_get_key_id(pub, GNUTLS_KEYID_USE_SHA256, id1, &l1);
-	if (err >= 0 && (l1 != l2 || memcmp(id1, id2, l1)))
-		err = GNUTLS_E_CERTIFICATE_KEY_MISMATCH;
-	gnutls_free(cd.data);
-	if (crt)
-		gnutls_x509_crt_deinit(crt);
-	if (pub)
-		gnutls_pubkey_deinit(pub);
-	if (err < 0)
-		goto fail;
-	d->key_pk = (gnutls_pk_algorithm_t)gnutls_privkey_get_pk_algorithm(d->key, NULL);
-	d->sign_tokens = SIGN_BURST;
-	d->sign_ms = now_ms();
-	return 0;
-fail:
-	log_err("tunnel: key %s: %s", what, gnutls_strerror(err));
-	if (d->key)
-		gnutls_privkey_deinit(d->key);
-	d->key = NULL;
-	return -EINVAL;
+	r = keysign_load(&d->key, d->conf.key_file, d->conf.cert_file, now_ms(),
+			 err, sizeof(err));
+	if (r < 0)
+		log_err("tunnel: %s", err);
+	return r;
 }
 
-/*
- * A signature for the worker's handshake. The request is untrusted: only
- * an algorithm of the key's own type, a digest only of exactly that
- * algorithm's hash length (never TLS 1.0's raw RSA), and at most the
- * bucket's rate.
- */
+/* A signature for the worker's handshake (the checks: mux/keysign.h). */
 static int mon_sign(struct muxd *d, const struct rpc_req *q, uint8_t *sig, size_t *sig_len)
 {
-	gnutls_sign_algorithm_t algo = (gnutls_sign_algorithm_t)get_le16(q->blob);
-	gnutls_datum_t in = { (unsigned char *)q->blob + 2, (unsigned)(q->blob_len - 2) };
-	gnutls_datum_t out = { NULL, 0 };
-	uint64_t now = now_ms(), add;
-	int err;
+	int algo = get_le16(q->blob), r;
 
 	if (!d->key)
 		return -ENOKEY;
-	add = (now - d->sign_ms) * SIGN_PER_S / 1000;
-	if (add) {
-		d->sign_tokens = d->sign_tokens + add > SIGN_BURST ? SIGN_BURST :
-				 (unsigned)(d->sign_tokens + add);
-		d->sign_ms = now;
-	}
-	if (!d->sign_tokens) {
-		log_notice("tunnel: signature refused: more than %u a second", SIGN_PER_S);
-		return -EAGAIN;
-	}
-	d->sign_tokens--;
-	if (algo == GNUTLS_SIGN_RSA_RAW || !gnutls_sign_supports_pk_algorithm(algo, d->key_pk)) {
-		log_warn("worker asked for a signature with %s, which the key (%s) does not make",
-			 gnutls_sign_get_name(algo) ? gnutls_sign_get_name(algo) : "an unknown algorithm",
-			 gnutls_pk_get_name(d->key_pk));
-		return -EINVAL;
-	}
-	if (q->arg) {
-		gnutls_digest_algorithm_t h = gnutls_sign_get_hash_algorithm(algo);
-
-		if (h == GNUTLS_DIG_UNKNOWN || in.size != (unsigned)gnutls_hash_get_len(h))
-			return -EINVAL;
-		err = gnutls_privkey_sign_hash2(d->key, algo, 0, &in, &out);
-	} else {
-		err = gnutls_privkey_sign_data2(d->key, algo, 0, &in, &out);
-	}
-	if (err < 0) {
-		log_warn("tunnel: signing with %s: %s", gnutls_sign_get_name(algo),
-			 gnutls_strerror(err));
-		return -EIO;
-	}
-	if (out.size == 0 || out.size > RPC_RBLOB_MAX) {
-		gnutls_free(out.data);
-		return -EOVERFLOW;
-	}
-	memcpy(sig, out.data, out.size);
-	*sig_len = out.size;
-	gnutls_free(out.data);
-	return 0;
+	r = keysign_sign(d->key, algo, q->arg != 0, q->blob + 2, q->blob_len - 2,
+			 sig, RPC_RBLOB_MAX, sig_len, now_ms());
+	if (r == -EAGAIN)
+		log_notice("tunnel: signature refused: more than %u a second", KEYSIGN_PER_S);
+	else if (r < 0)
+		log_warn("tunnel: worker's signature request (algorithm %d, %s) refused: %s",
+			 algo, q->arg ? "digest" : "data", strerror(-r));
+	return r;
 }
 
 static const struct tun_auth_ops tun_auth = {
@@ -1484,8 +1384,7 @@ static void tunnel_stop(struct muxd *d)
 	audit_close(d->audit);
 	d->audit = NULL;
 	explicit_bzero(d->secret, sizeof(d->secret));
-	if (d->key)
-		gnutls_privkey_deinit(d->key);
+	keysign_free(d->key);
 	d->key = NULL;
 }
 

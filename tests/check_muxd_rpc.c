@@ -9,16 +9,23 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <check.h>
 
+#include <gnutls/abstract.h>
+#include <gnutls/gnutls.h>
+
 #include "audit.h"
+#include "ca.h"
 #include "check_main.h"
 #include "cursor.h"
+#include "keysign.h"
 #include "rpc.h"
 #include "scram.h"
 
@@ -453,6 +460,124 @@ START_TEST(sign_bounds)
 }
 END_TEST
 
+/* A real gateway PKI (authdb/ca.c: ECDSA P-256) in a fresh directory. */
+static void make_pki(char *dir, size_t cap)
+{
+	struct ca_server_names srv = { .cn = "gw", .ip = { "127.0.0.1" }, .nip = 1 };
+
+	snprintf(dir, cap, "/tmp/bgw-keysign-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_int_eq(rmdir(dir), 0);	/* ca_init makes it, 0700 */
+	ck_assert_int_eq(ca_init(dir, "test CA", &srv, 30), 0);
+}
+
+static void rm_pki(const char *dir)
+{
+	static const char *const f[] = { "ca.key", "ca.crt", "server.key", "server.crt" };
+	char p[512];
+	size_t i;
+
+	for (i = 0; i < 4; i++) {
+		snprintf(p, sizeof(p), "%s/%s", dir, f[i]);
+		unlink(p);
+	}
+	rmdir(dir);
+}
+
+static void verify_sig(const char *cert, int algo, bool is_hash, const uint8_t *in,
+		       size_t len, const uint8_t *sig, size_t slen)
+{
+	gnutls_pcert_st pc;
+	unsigned n = 1;
+	gnutls_datum_t d = { (unsigned char *)in, (unsigned)len };
+	gnutls_datum_t s = { (unsigned char *)sig, (unsigned)slen };
+
+	ck_assert_int_eq(gnutls_pcert_list_import_x509_file(&pc, &n, cert,
+							    GNUTLS_X509_FMT_PEM,
+							    NULL, NULL, 0), 0);
+	if (is_hash)
+		ck_assert_int_ge(gnutls_pubkey_verify_hash2(pc.pubkey, algo, 0, &d, &s), 0);
+	else
+		ck_assert_int_ge(gnutls_pubkey_verify_data2(pc.pubkey, algo, 0, &d, &s), 0);
+	gnutls_pcert_deinit(&pc);
+}
+
+/*
+ * The monitor's signer (mux/keysign.h) with a real key: it signs what the
+ * certificate's key verifies, refuses algorithms and digest lengths the
+ * key does not make, and keeps to its rate (time given, not measured).
+ */
+START_TEST(keysign_checks_requests)
+{
+	char dir[64], dir2[64], key[128], cert[128], key2[128], err[300];
+	uint8_t h32[32], h48[48], data[300], sig[RPC_RBLOB_MAX];
+	struct keysign *ks;
+	size_t slen = 0;
+	uint64_t t = 1000000;
+	unsigned i;
+
+	make_pki(dir, sizeof(dir));
+	make_pki(dir2, sizeof(dir2));
+	snprintf(key, sizeof(key), "%s/server.key", dir);
+	snprintf(cert, sizeof(cert), "%s/server.crt", dir);
+	snprintf(key2, sizeof(key2), "%s/server.key", dir2);
+	/* another gateway's key with this certificate: refused */
+	ck_assert_int_eq(keysign_load(&ks, key2, cert, t, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_null(ks);
+	ck_assert_ptr_nonnull(strstr(err, "do not match"));
+	ck_assert_int_eq(keysign_load(&ks, key, cert, t, err, sizeof(err)), 0);
+
+	memset(h32, 0xa5, sizeof(h32));
+	memset(h48, 0x5a, sizeof(h48));
+	memset(data, 'd', sizeof(data));
+	/* a SHA-256 digest and data, both verified with the certificate */
+	ck_assert_int_eq(keysign_sign(ks, GNUTLS_SIGN_ECDSA_SHA256, true, h32, 32, sig,
+				      sizeof(sig), &slen, t), 0);
+	verify_sig(cert, GNUTLS_SIGN_ECDSA_SHA256, true, h32, 32, sig, slen);
+	ck_assert_int_eq(keysign_sign(ks, GNUTLS_SIGN_ECDSA_SECP256R1_SHA256, false, data,
+				      sizeof(data), sig, sizeof(sig), &slen, t), 0);
+	verify_sig(cert, GNUTLS_SIGN_ECDSA_SECP256R1_SHA256, false, data, sizeof(data),
+		   sig, slen);
+	ck_assert_int_eq(keysign_sign(ks, GNUTLS_SIGN_ECDSA_SHA384, true, h48, 48, sig,
+				      sizeof(sig), &slen, t), 0);
+	/* a digest whose length is not the algorithm's */
+	ck_assert_int_eq(keysign_sign(ks, GNUTLS_SIGN_ECDSA_SHA256, true, h48, 48, sig,
+				      sizeof(sig), &slen, t), -EINVAL);
+	ck_assert_int_eq(keysign_sign(ks, GNUTLS_SIGN_ECDSA_SHA384, true, h32, 32, sig,
+				      sizeof(sig), &slen, t), -EINVAL);
+	/* algorithms of other key types, TLS 1.0's raw RSA, nonsense */
+	ck_assert_int_eq(keysign_sign(ks, GNUTLS_SIGN_RSA_SHA256, true, h32, 32, sig,
+				      sizeof(sig), &slen, t), -EINVAL);
+	ck_assert_int_eq(keysign_sign(ks, GNUTLS_SIGN_RSA_PSS_SHA256, false, data, 10, sig,
+				      sizeof(sig), &slen, t), -EINVAL);
+	ck_assert_int_eq(keysign_sign(ks, GNUTLS_SIGN_EDDSA_ED25519, false, data, 10, sig,
+				      sizeof(sig), &slen, t), -EINVAL);
+	ck_assert_int_eq(keysign_sign(ks, GNUTLS_SIGN_RSA_RAW, true, h32, 32, sig,
+				      sizeof(sig), &slen, t), -EINVAL);
+	ck_assert_int_eq(keysign_sign(ks, 0, true, h32, 32, sig, sizeof(sig), &slen, t),
+			 -EINVAL);
+	ck_assert_int_eq(keysign_sign(ks, 0xfff0, true, h32, 32, sig, sizeof(sig), &slen, t),
+			 -EINVAL);
+	/* a signature that does not fit is not truncated */
+	ck_assert_int_eq(keysign_sign(ks, GNUTLS_SIGN_ECDSA_SHA256, true, h32, 32, sig,
+				      8, &slen, t), -EOVERFLOW);
+	/* the bucket: refused requests spend it too; then one per 1/PER_S s */
+	for (i = 0; i < KEYSIGN_BURST; i++)
+		keysign_sign(ks, 0, true, h32, 32, sig, sizeof(sig), &slen, t);
+	ck_assert_int_eq(keysign_sign(ks, GNUTLS_SIGN_ECDSA_SHA256, true, h32, 32, sig,
+				      sizeof(sig), &slen, t), -EAGAIN);
+	t += 1000 / KEYSIGN_PER_S;
+	ck_assert_int_eq(keysign_sign(ks, GNUTLS_SIGN_ECDSA_SHA256, true, h32, 32, sig,
+				      sizeof(sig), &slen, t), 0);
+	ck_assert_int_eq(keysign_sign(ks, GNUTLS_SIGN_ECDSA_SHA256, true, h32, 32, sig,
+				      sizeof(sig), &slen, t), -EAGAIN);
+	keysign_free(ks);
+	keysign_free(NULL);
+	rm_pki(dir);
+	rm_pki(dir2);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
 	Suite *s = suite_create("muxd_rpc");
@@ -466,6 +591,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, scram_verify_bounds);
 	tcase_add_test(tc, reply_blob_bounds);
 	tcase_add_test(tc, sign_bounds);
+	tcase_add_test(tc, keysign_checks_requests);
 	suite_add_tcase(s, tc);
 	return s;
 }

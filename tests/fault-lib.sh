@@ -13,10 +13,6 @@ adb=$build/authdb/bgw-authdb
 cd_bin=$build/cdclient/bgw-cdclient
 pw='k9#Vm2!qLz7p-Tx5'
 
-skip_all() {
-	for i in $(seq "$N"); do echo "ok $i # SKIP $1"; done
-	exit 0
-}
 [ "$(id -u)" = 0 ] || skip_all "needs root (bgw-muxd reads a root-owned authdb)"
 command -v python3 >/dev/null 2>&1 || skip_all "python3 not installed"
 for b in "$muxd" "$adb" "$cd_bin"; do
@@ -35,17 +31,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-wait_for() {
-	local n=$(($1 * 10))
-	shift
-	while [ "$n" -gt 0 ]; do
-		"$@" && return 0
-		sleep 0.1
-		n=$((n - 1))
-	done
-	"$@"
-}
-diag() { sed 's/^/# /' "$@"; }
 A() { "$adb" --db "$tmp/etc/authdb" --audit "$tmp/admin-audit.log" "$@"; }
 free_port() {
 	python3 -c 'import socket, sys; s = socket.socket(socket.AF_INET, getattr(socket, sys.argv[1])); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' "$1"

@@ -1,4 +1,8 @@
-# Helpers for TAP test scripts: t_ok STATUS DESCRIPTION prints one TAP line.
+# Helpers for TAP test scripts, sourced first:
+#   t_ok STATUS DESCRIPTION   one TAP line
+#   skip_all REASON           the whole plan of $N tests skipped, exit 0
+#   wait_for SECONDS CMD...   run CMD every 0.1 s until it succeeds (bounded)
+#   diag [FILE...]            FILEs (or stdin) as TAP comments
 t_n=0
 t_failed=0
 t_ok() {
@@ -11,3 +15,21 @@ t_ok() {
 	fi
 	return "$1"
 }
+
+skip_all() {
+	for i in $(seq "$N"); do echo "ok $i # SKIP $1"; done
+	exit 0
+}
+
+wait_for() {
+	local n=$(($1 * 10))
+	shift
+	while [ "$n" -gt 0 ]; do
+		"$@" && return 0
+		sleep 0.1
+		n=$((n - 1))
+	done
+	"$@"
+}
+
+diag() { sed 's/^/# /' "$@"; }

@@ -16,10 +16,6 @@ host="python3 $src/tests/cd_host.py"
 N=13
 echo "1..$N"
 
-skip_all() {
-	for i in $(seq "$N"); do echo "ok $i # SKIP $1"; done
-	exit 0
-}
 command -v python3 >/dev/null 2>&1 || skip_all "python3 not installed (the scripted host)"
 [ -x "$sim_bin" ] || skip_all "bgw-sim not built"
 [ -x "$cd_bin" ] || skip_all "bgw-cdclient not built"
@@ -45,17 +41,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-wait_for() {
-	local n=$(($1 * 10))
-	shift
-	while [ "$n" -gt 0 ]; do
-		"$@" && return 0
-		sleep 0.1
-		n=$((n - 1))
-	done
-	"$@"
-}
-diag() { sed 's/^/# /' "$@"; }
 mounted() { grep -q " $mnt fuse" /proc/mounts; }
 
 "$sim_bin" --unix "$tmp/sim.sock" --time-scale 0.1 >"$tmp/sim.log" 2>&1 &

@@ -16,10 +16,6 @@ host="python3 $src/tests/cd_host.py"
 N=14
 echo "1..$N"
 
-skip_all() {
-	for i in $(seq "$N"); do echo "ok $i # SKIP $1"; done
-	exit 0
-}
 command -v python3 >/dev/null 2>&1 || skip_all "python3 not installed (the scripted host)"
 [ -x "$sim_bin" ] || skip_all "bgw-sim not built"
 [ -x "$cd_bin" ] || skip_all "bgw-cdclient not built"
@@ -36,17 +32,6 @@ cleanup() {
 trap cleanup EXIT
 
 # wait_for SECS CMD...: poll every 0.1 s, bounded.
-wait_for() {
-	local n=$(($1 * 10))
-	shift
-	while [ "$n" -gt 0 ]; do
-		"$@" && return 0
-		sleep 0.1
-		n=$((n - 1))
-	done
-	"$@"
-}
-diag() { sed 's/^/# /' "$@"; }
 
 start_sim() {
 	"$sim_bin" --unix "$tmp/sim.sock" --time-scale 0.1 >>"$tmp/sim.log" 2>&1 &

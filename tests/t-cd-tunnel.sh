@@ -17,10 +17,6 @@ host="python3 $src/tests/cd_host.py"
 N=8
 echo "1..$N"
 
-skip_all() {
-	for i in $(seq "$N"); do echo "ok $i # SKIP $1"; done
-	exit 0
-}
 command -v python3 >/dev/null 2>&1 || skip_all "python3 not installed (the scripted host)"
 command -v certtool >/dev/null 2>&1 || skip_all "certtool not installed (Debian: gnutls-bin)"
 for b in "$cd_bin" "$sim_bin" "$gw_bin"; do
@@ -35,18 +31,6 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
-
-wait_for() {
-	local n=$(($1 * 10))
-	shift
-	while [ "$n" -gt 0 ]; do
-		"$@" && return 0
-		sleep 0.1
-		n=$((n - 1))
-	done
-	"$@"
-}
-diag() { sed 's/^/# /' "$@"; }
 
 mkdir "$tmp/pki"
 sh "$src/tests/tunnel_certs.sh" "$tmp/pki" >/dev/null 2>&1 || skip_all "cannot make test certificates"

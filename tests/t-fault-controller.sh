@@ -14,10 +14,6 @@ sim=$build/sim/bgw-sim
 fh="python3 $src/tests/fault_host.py"
 N=6
 echo "1..$N"
-skip_all() {
-	for i in $(seq "$N"); do echo "ok $i # SKIP $1"; done
-	exit 0
-}
 [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null 2>&1 || skip_all "needs root and setpriv"
 command -v python3 >/dev/null 2>&1 || skip_all "python3 not installed"
 [ -x "$muxd" ] && [ -x "$sim" ] || skip_all "bgw-muxd or bgw-sim not built"
@@ -32,17 +28,6 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
-wait_for() {
-	local n=$(($1 * 10))
-	shift
-	while [ "$n" -gt 0 ]; do
-		"$@" && return 0
-		sleep 0.1
-		n=$((n - 1))
-	done
-	"$@"
-}
-diag() { sed 's/^/# /' "$@"; }
 start_sim() {
 	rm -f "$tmp/sim.sock"
 	# shellcheck disable=SC2086

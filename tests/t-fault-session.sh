@@ -18,10 +18,6 @@ muxd=$build/mux/bgw-muxd
 fh="python3 $src/tests/fault_host.py"
 N=9
 echo "1..$N"
-skip_all() {
-	for i in $(seq "$N"); do echo "ok $i # SKIP $1"; done
-	exit 0
-}
 [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null 2>&1 || skip_all "needs root and setpriv"
 command -v python3 >/dev/null 2>&1 || skip_all "python3 not installed"
 [ -x "$muxd" ] || skip_all "bgw-muxd not built"
@@ -35,17 +31,6 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
-wait_for() {
-	local n=$(($1 * 10))
-	shift
-	while [ "$n" -gt 0 ]; do
-		"$@" && return 0
-		sleep 0.1
-		n=$((n - 1))
-	done
-	"$@"
-}
-diag() { sed 's/^/# /' "$@"; }
 as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
 
 cat >"$tmp/authdb" <<EOT

@@ -21,10 +21,6 @@ host="timeout 60 python3 $src/tests/cd_host.py"
 N=17
 echo "1..$N"
 
-skip_all() {
-	for i in $(seq "$N"); do echo "ok $i # SKIP $1"; done
-	exit 0
-}
 # The daemon reads an authdb owned by root only (authdb_load owner 0).
 [ "$(id -u)" = 0 ] || skip_all "needs root (bgw-muxd reads a root-owned authdb)"
 command -v python3 >/dev/null 2>&1 || skip_all "python3 not installed (the scripted host)"
@@ -41,17 +37,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-wait_for() {
-	local n=$(($1 * 10))
-	shift
-	while [ "$n" -gt 0 ]; do
-		"$@" && return 0
-		sleep 0.1
-		n=$((n - 1))
-	done
-	"$@"
-}
-diag() { sed 's/^/# /' "$@"; }
 A() { "$adb" --db "$tmp/etc/authdb" --audit "$tmp/audit.log" "$@"; }
 
 # Free UDP and TCP ports on loopback (the bundle names the server up front).

@@ -368,6 +368,13 @@ static void client_flush(struct client *c)
 }
 
 /* mux emit: queue for the client; -ENOBUFS when its queue is full. */
+/* Into a session's outbound queue; reports give way first (mux.h, backpressure). */
+static int session_queue_push(struct pktq *q, const uint8_t *h4, size_t len)
+{
+	return h4_is_discovery_report(h4, len) ? pktq_push_soft(q, h4, len) :
+						 pktq_push(q, h4, len);
+}
+
 static int client_emit(const uint8_t *h4, size_t len, void *user)
 {
 	struct client *c = user;
@@ -375,9 +382,7 @@ static int client_emit(const uint8_t *h4, size_t len, void *user)
 
 	if (c->closing)
 		return -EPIPE;
-	/* Reports give way first: see the backpressure rules in mux.h. */
-	r = h4_is_discovery_report(h4, len) ? pktq_push_soft(&c->outq, h4, len) :
-					      pktq_push(&c->outq, h4, len);
+	r = session_queue_push(&c->outq, h4, len);
 	if (r < 0)
 		return r;
 	if (c->outq.count == 1)
@@ -1102,8 +1107,7 @@ static int rsess_emit(const uint8_t *h4, size_t len, void *user)
 		r->in_emit = false;
 	}
 	if (ret == -ENOBUFS)	/* full: -ENOBUFS to the core */
-		ret = h4_is_discovery_report(h4, len) ? pktq_push_soft(&r->outq, h4, len) :
-							pktq_push(&r->outq, h4, len);
+		ret = session_queue_push(&r->outq, h4, len);
 	if (ret < 0 && ret != -ENOBUFS)
 		return -EPIPE;
 	return ret;

@@ -22,6 +22,7 @@
 #include <gnutls/x509.h>
 
 #include "chan.h"
+#include "front.h"
 #include "log.h"
 
 /*
@@ -203,7 +204,7 @@ static ssize_t sock_pull(gnutls_transport_ptr_t p, void *data, size_t len)
 
 		/* ICMP port unreachable on a connected UDP socket: the
 		 * server is not there yet; the handshake timer retries. */
-		if (ch->kind == TUN_CHAN_DGRAM_CLI && e == ECONNREFUSED)
+		if (ch->kind != TUN_CHAN_STREAM && e == ECONNREFUSED)
 			e = EAGAIN;
 		gnutls_transport_set_errno(ch->gs, e);
 		return -1;
@@ -217,6 +218,73 @@ static int sock_pull_timeout(gnutls_transport_ptr_t p, unsigned int ms)
 	struct pollfd pfd = { .fd = ch->fd, .events = POLLIN };
 
 	return poll(&pfd, 1, 0);
+}
+
+static void chan_fail(struct tun_chan *ch, int reason);
+
+/*
+ * DGRAM_PEER, once up: is this datagram a ClientHello, which GnuTLS
+ * would take for a renegotiation? A repeat of the hello that began the
+ * session (late in the network) is dropped; a new one is a restarted
+ * client, believed only once it returns our cookie (RFC 6347 4.2.1: the
+ * socket is connected, but a source address is easily spoofed, and one
+ * forged datagram must not end a session).
+ */
+static bool peer_hello(struct tun_chan *ch, const uint8_t *b, size_t n)
+{
+	gnutls_dtls_prestate_st pre;
+	const uint8_t *rnd;
+	char peer[80];
+
+	if (!ch->up || !tun_dtls_is_client_hello(b, n))
+		return false;
+	rnd = tun_dtls_hello_random(b, n);
+	if (rnd && ch->has_random && memcmp(rnd, ch->hello_random, 32) == 0)
+		return true;
+	if (!ch->cookie) {
+		ch->cookie = calloc(1, sizeof(*ch->cookie));
+		if (!ch->cookie)
+			return true;
+		if (tun_cookie_init(ch->cookie, NULL) < 0) {
+			free(ch->cookie);
+			ch->cookie = NULL;
+			return true;
+		}
+	}
+	if (!tun_cookie_valid(ch->cookie, &ch->addr, ch->alen, b, n, &pre)) {
+		tun_cookie_send(ch->cookie, ch->fd, &ch->addr, ch->alen, 0, &pre);
+		return true;
+	}
+	log_info("tunnel: %s: client restarted, session over",
+		 tun_chan_peer_str(ch, peer, sizeof(peer)));
+	snprintf(ch->why, sizeof(ch->why), "the client restarted");
+	chan_fail(ch, TUN_R_PEER_DEAD);
+	return true;
+}
+
+/* The hand-over's ClientHello first, then the socket. */
+static ssize_t dgram_peer_pull(gnutls_transport_ptr_t p, void *data, size_t len)
+{
+	struct tun_chan *ch = p;
+	ssize_t r;
+	int k;
+
+	if (!pktq_is_empty(&ch->inq))
+		return dgram_srv_pull(p, data, len);
+	for (k = 0; k < TUN_BATCH_MAX && !ch->dead; k++) {
+		r = sock_pull(p, data, len);
+		if (r < 0 || !peer_hello(ch, data, (size_t)r))
+			return r;
+	}
+	gnutls_transport_set_errno(ch->gs, EAGAIN);
+	return -1;
+}
+
+static int dgram_peer_pull_timeout(gnutls_transport_ptr_t p, unsigned int ms)
+{
+	struct tun_chan *ch = p;
+
+	return pktq_is_empty(&ch->inq) ? sock_pull_timeout(p, ms) : 1;
 }
 
 static void stream_flush(struct tun_chan *ch);
@@ -240,7 +308,6 @@ static ssize_t stream_push(gnutls_transport_ptr_t p, const void *data, size_t le
 
 /* ---- lifecycle ---- */
 
-static void chan_fail(struct tun_chan *ch, int reason);
 static void chan_timer_cb(struct loop_timer *t, void *user);
 static void chan_reap_cb(struct loop_timer *t, void *user);
 static void chan_fd_cb(struct loop *l, int fd, uint32_t events, void *user);
@@ -318,6 +385,11 @@ int tun_chan_new(struct tun_chan **out, struct loop *l, struct tun_creds *cr,
 		gnutls_transport_set_pull_function(ch->gs, sock_pull);
 		gnutls_transport_set_pull_timeout_function(ch->gs, sock_pull_timeout);
 		break;
+	case TUN_CHAN_DGRAM_PEER:
+		gnutls_transport_set_push_function(ch->gs, dgram_cli_push);
+		gnutls_transport_set_pull_function(ch->gs, dgram_peer_pull);
+		gnutls_transport_set_pull_timeout_function(ch->gs, dgram_peer_pull_timeout);
+		break;
 	case TUN_CHAN_STREAM:
 		gnutls_transport_set_push_function(ch->gs, stream_push);
 		gnutls_transport_set_pull_function(ch->gs, sock_pull);
@@ -355,6 +427,10 @@ static void chan_release(struct tun_chan *ch)
 	}
 	pktq_clear(&ch->inq);
 	pktq_clear(&ch->outq);
+	if (ch->cookie) {
+		tun_cookie_free(ch->cookie);
+		free(ch->cookie);
+	}
 	loop_timer_free(ch->timer);
 	loop_timer_free(ch->reap);
 	free(ch->inbuf);
@@ -801,6 +877,57 @@ int tun_chan_start(struct tun_chan *ch)
 	chan_handshake(ch);
 	if (!ch->dead && !ch->up && !loop_timer_is_armed(ch->timer))
 		chan_arm_hs_timer(ch);
+	return 0;
+}
+
+int tun_chan_new_peer(struct tun_chan **out, struct loop *l, struct tun_creds *cr,
+		      struct tun_front_peer *p, unsigned handshake_ms,
+		      const struct tun_chan_ops *ops, void *user)
+{
+	struct tun_chan *ch;
+	const uint8_t *rnd;
+	int fd = p->fd, ret;
+
+	*out = NULL;
+	p->fd = -1;
+	if (fd < 0)
+		return -EBADF;
+	if (!cr->server || p->alen == 0 || p->alen > sizeof(p->addr) ||
+	    (p->dgram && (p->first_len == 0 || p->first_len > sizeof(p->first)))) {
+		close(fd);
+		return -EINVAL;
+	}
+	ret = tun_chan_new(&ch, l, cr, p->dgram ? TUN_CHAN_DGRAM_PEER : TUN_CHAN_STREAM,
+			   fd, handshake_ms, ops, user);
+	if (ret < 0) {
+		close(fd);
+		return ret;
+	}
+	memcpy(&ch->addr, &p->addr, p->alen);
+	ch->alen = p->alen;
+	if (p->dgram) {
+		rnd = tun_dtls_hello_random(p->first, p->first_len);
+		if (rnd) {
+			memcpy(ch->hello_random, rnd, sizeof(ch->hello_random));
+			ch->has_random = true;
+		}
+		/* The cookie exchange's sequence numbers (RFC 6347 4.2.1). */
+		gnutls_dtls_prestate_set(ch->gs, &p->pre);
+		if (pktq_push(&ch->inq, p->first, p->first_len) < 0) {
+			ch->ops = NULL;
+			tun_chan_close(ch);
+			return -ENOMEM;
+		}
+	}
+	/* As for a client: the owner may see ops->up inside the start. */
+	*out = ch;
+	ret = tun_chan_start(ch);
+	if (ret < 0) {
+		*out = NULL;
+		ch->ops = NULL;
+		tun_chan_close(ch);
+		return ret;
+	}
 	return 0;
 }
 

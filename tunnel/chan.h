@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 
 #include <gnutls/gnutls.h>
+#include <gnutls/dtls.h>
 
 #include "loop.h"
 #include "msg.h"
@@ -26,6 +27,8 @@
  * The largest tunnel message (TUN_MSG_MAX, 1034 bytes) fits one record.
  */
 #define TUN_DTLS_MTU		1200
+/* Datagrams longer than this are dropped unread (our MTU is far lower). */
+#define TUN_DGRAM_MAX		4096
 /* Datagrams queued for one DTLS peer before the demultiplexer drops. */
 #define TUN_DGRAM_INQ_MAX	32
 /* Bytes queued towards a TLS peer before it counts as dead. */
@@ -51,10 +54,53 @@ int tun_creds_new(struct tun_creds **out, bool server, const char *ca_file,
 /* Drops a reference; the last one frees. */
 void tun_creds_free(struct tun_creds *cr);
 
+/*
+ * Stateless cookies for DTLS ClientHellos (RFC 6347 4.2.1): an HMAC key
+ * that changes every 5 minutes when made with a loop (the previous one
+ * stays valid so a hello crossing a change succeeds), fixed otherwise.
+ */
+struct tun_cookie {
+	gnutls_datum_t key;
+	gnutls_datum_t prev;
+	struct loop_timer *rotate;
+};
+
+int tun_cookie_init(struct tun_cookie *c, struct loop *l);
+/* Wipe the keys (no loop call: usable in a just-forked child). */
+void tun_cookie_wipe(struct tun_cookie *c);
+void tun_cookie_free(struct tun_cookie *c);
+/*
+ * Is b a ClientHello carrying a valid cookie for addr? pre is filled
+ * either way: the prestate to give the session, or the hello's sequence
+ * numbers for the HelloVerifyRequest.
+ */
+bool tun_cookie_valid(const struct tun_cookie *c, const struct sockaddr_storage *addr,
+		      socklen_t alen, const uint8_t *b, size_t n,
+		      gnutls_dtls_prestate_st *pre);
+/*
+ * Answer with a HelloVerifyRequest (smaller than the hello: no
+ * amplification). The cookie binds addr/alen; the datagram goes to
+ * addr with sendto, or on the connected fd when send_alen is 0.
+ */
+void tun_cookie_send(const struct tun_cookie *c, int fd,
+		     const struct sockaddr_storage *addr, socklen_t alen,
+		     socklen_t send_alen, gnutls_dtls_prestate_st *pre);
+
+/* A DTLS record holding a ClientHello in epoch 0 (only the header is read). */
+bool tun_dtls_is_client_hello(const uint8_t *b, size_t n);
+/* Its 32-byte random, or NULL when this record does not hold it. */
+const uint8_t *tun_dtls_hello_random(const uint8_t *b, size_t n);
+/* Same address and port; same address, any port. */
+bool tun_addr_eq(const struct sockaddr_storage *a, socklen_t al,
+		 const struct sockaddr_storage *b, socklen_t bl);
+bool tun_host_eq(const struct sockaddr_storage *a, socklen_t al,
+		 const struct sockaddr_storage *b, socklen_t bl);
+
 enum tun_chan_kind {
 	TUN_CHAN_DGRAM_SRV,	/* a peer of the DTLS listener's socket */
 	TUN_CHAN_DGRAM_CLI,	/* own connected UDP socket */
 	TUN_CHAN_STREAM,	/* own TCP socket, either role */
+	TUN_CHAN_DGRAM_PEER,	/* server, own connected UDP socket (front.h) */
 };
 
 struct tun_chan;
@@ -93,7 +139,7 @@ struct tun_chan {
 	struct sockaddr_storage addr;
 	socklen_t alen;
 
-	/* TUN_CHAN_DGRAM_SRV */
+	/* TUN_CHAN_DGRAM_SRV; DGRAM_PEER: the hand-over's ClientHello */
 	struct pktq inq;
 	struct tun_chan *next;
 	void (*unlink)(struct tun_chan *ch);
@@ -104,6 +150,11 @@ struct tun_chan {
 	size_t out_off;
 	uint8_t *inbuf;
 	size_t inlen;
+
+	/* TUN_CHAN_DGRAM_PEER: telling a restarted client (see below). */
+	uint8_t hello_random[32];
+	bool has_random;
+	struct tun_cookie *cookie;
 };
 
 /*
@@ -114,6 +165,25 @@ struct tun_chan {
 int tun_chan_new(struct tun_chan **out, struct loop *l, struct tun_creds *cr,
 		 enum tun_chan_kind kind, int fd, unsigned handshake_ms,
 		 const struct tun_chan_ops *ops, void *user);
+struct tun_front_peer;
+/*
+ * The server side of one peer handed over by tun_front (front.h), in the
+ * peer's own process: takes p->fd (closed on failure too; p->fd becomes
+ * -1), and for DTLS gives GnuTLS the prestate of the cookie exchange and
+ * the ClientHello that carried the cookie before anything is read from
+ * the socket. Started like a client channel: *out is set before the
+ * handshake starts, ops->up may run inside this call.
+ *
+ * DTLS: a ClientHello with a new random arriving once the channel is up
+ * means the client restarted on the same address and port. It is
+ * answered with a HelloVerifyRequest of the channel's own, and when it
+ * comes back with that cookie (the sender receives at that address: not
+ * a spoofed datagram) the channel fails with TUN_R_PEER_DEAD, its socket
+ * closes, and the client's next hello reaches the front.
+ */
+int tun_chan_new_peer(struct tun_chan **out, struct loop *l, struct tun_creds *cr,
+		      struct tun_front_peer *p, unsigned handshake_ms,
+		      const struct tun_chan_ops *ops, void *user);
 /* Register the fd (own sockets) and start the handshake. */
 int tun_chan_start(struct tun_chan *ch);
 /* DGRAM_SRV: a datagram was queued on inq; run the session on it. */

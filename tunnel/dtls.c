@@ -27,8 +27,6 @@
 #include "chan.h"
 #include "log.h"
 
-/* Datagrams longer than this are dropped unread (our MTU is far lower). */
-#define TUN_DGRAM_MAX	4096
 /*
  * The cookie key changes every 5 minutes (RFC 6347 4.2.1: the secret
  * SHOULD be changed frequently); cookies made with the previous key stay
@@ -39,11 +37,11 @@
 struct tun_dlisten {
 	struct tun_listen_cfg cfg;
 	int fd;
-	gnutls_datum_t cookie_key;
-	gnutls_datum_t cookie_prev;
-	struct loop_timer *rotate;
+	struct tun_cookie cookie;
 	struct tun_chan *peers;
 };
+
+/* ---- stateless cookies (RFC 6347 4.2.1), shared with front.c ---- */
 
 static void key_free(gnutls_datum_t *k)
 {
@@ -55,17 +53,111 @@ static void key_free(gnutls_datum_t *k)
 	k->size = 0;
 }
 
-static void dl_rotate_cb(struct loop_timer *t, void *user)
+static void cookie_rotate_cb(struct loop_timer *t, void *user)
 {
-	struct tun_dlisten *dl = user;
+	struct tun_cookie *c = user;
 	gnutls_datum_t next;
 
 	if (gnutls_key_generate(&next, GNUTLS_COOKIE_KEY_SIZE) == 0) {
-		key_free(&dl->cookie_prev);
-		dl->cookie_prev = dl->cookie_key;
-		dl->cookie_key = next;
+		key_free(&c->prev);
+		c->prev = c->key;
+		c->key = next;
 	}
 	loop_timer_arm(t, TUN_COOKIE_ROTATE_US);
+}
+
+int tun_cookie_init(struct tun_cookie *c, struct loop *l)
+{
+	memset(c, 0, sizeof(*c));
+	if (gnutls_key_generate(&c->key, GNUTLS_COOKIE_KEY_SIZE) < 0) {
+		c->key.data = NULL;
+		return -EIO;
+	}
+	if (l) {
+		c->rotate = loop_timer_new(l, cookie_rotate_cb, c);
+		if (!c->rotate) {
+			key_free(&c->key);
+			return -ENOMEM;
+		}
+		loop_timer_arm(c->rotate, TUN_COOKIE_ROTATE_US);
+	}
+	return 0;
+}
+
+void tun_cookie_wipe(struct tun_cookie *c)
+{
+	key_free(&c->key);
+	key_free(&c->prev);
+}
+
+void tun_cookie_free(struct tun_cookie *c)
+{
+	tun_cookie_wipe(c);
+	loop_timer_free(c->rotate);
+	c->rotate = NULL;
+}
+
+bool tun_cookie_valid(const struct tun_cookie *c, const struct sockaddr_storage *addr,
+		      socklen_t alen, const uint8_t *b, size_t n,
+		      gnutls_dtls_prestate_st *pre)
+{
+	unsigned hsk_seq;
+	bool ok;
+
+	memset(pre, 0, sizeof(*pre));
+	if (!c->key.data || !tun_dtls_is_client_hello(b, n))
+		return false;
+	/* GnuTLS takes non-const pointers but only reads them. */
+	ok = gnutls_dtls_cookie_verify((gnutls_datum_t *)&c->key, (void *)addr, alen,
+				       (void *)b, n, pre) == 0 ||
+	     (c->prev.data &&
+	      gnutls_dtls_cookie_verify((gnutls_datum_t *)&c->prev, (void *)addr,
+					alen, (void *)b, n, pre) == 0);
+	/*
+	 * Our answer carries the hello's record sequence number (RFC 6347
+	 * 4.2.1) and its message_seq: a client that already had a
+	 * HelloVerifyRequest (from a key since retired, or from the old
+	 * peer process of a restarted client) expects the next server
+	 * message under the message_seq of its latest hello, and drops a
+	 * HelloVerifyRequest or ServerHello numbered 0 or 1 as old.
+	 * GnuTLS fills pre only on success, and then as if message_seq were
+	 * 1; the ServerHello goes out as hsk_write_seq + 1.
+	 */
+	hsk_seq = (unsigned)b[13 + 4] << 8 | b[13 + 5];
+	pre->record_seq = b[10];	/* GnuTLS writes back this byte only */
+	pre->hsk_read_seq = hsk_seq;
+	if (!ok)
+		pre->hsk_write_seq = hsk_seq;
+	else
+		pre->hsk_write_seq = hsk_seq ? hsk_seq - 1 : 0;
+	return ok;
+}
+
+struct cookie_dst {
+	int fd;
+	const struct sockaddr_storage *addr;
+	socklen_t alen;
+};
+
+static ssize_t cookie_push(gnutls_transport_ptr_t p, const void *data, size_t len)
+{
+	const struct cookie_dst *d = p;
+
+	if (sendto(d->fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL,
+		   d->alen ? (const struct sockaddr *)d->addr : NULL, d->alen) < 0)
+		log_debug("tunnel: sendto: %s", strerror(errno));
+	return (ssize_t)len;
+}
+
+void tun_cookie_send(const struct tun_cookie *c, int fd,
+		     const struct sockaddr_storage *addr, socklen_t alen,
+		     socklen_t send_alen, gnutls_dtls_prestate_st *pre)
+{
+	struct cookie_dst dst = { fd, addr, send_alen };
+
+	if (c->key.data)
+		gnutls_dtls_cookie_send((gnutls_datum_t *)&c->key, (void *)addr, alen,
+					pre, &dst, cookie_push);
 }
 
 int tun_sock_bind(const char *host, const char *port, int type)
@@ -116,51 +208,63 @@ uint16_t tun_sock_port(int fd)
 	return 0;
 }
 
-static bool addr_eq(const struct sockaddr_storage *a, socklen_t al,
-		    const struct sockaddr_storage *b, socklen_t bl)
+static bool addr_match(const struct sockaddr_storage *a, socklen_t al,
+		       const struct sockaddr_storage *b, socklen_t bl, bool port)
 {
 	if (al != bl || a->ss_family != b->ss_family)
 		return false;
 	if (a->ss_family == AF_INET) {
 		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
 
-		return x->sin_port == y->sin_port &&
+		return (!port || x->sin_port == y->sin_port) &&
 		       x->sin_addr.s_addr == y->sin_addr.s_addr;
 	}
 	if (a->ss_family == AF_INET6) {
 		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
 
-		return x->sin6_port == y->sin6_port &&
+		return (!port || x->sin6_port == y->sin6_port) &&
 		       x->sin6_scope_id == y->sin6_scope_id &&
 		       memcmp(&x->sin6_addr, &y->sin6_addr, 16) == 0;
 	}
 	return false;
 }
 
+bool tun_addr_eq(const struct sockaddr_storage *a, socklen_t al,
+		 const struct sockaddr_storage *b, socklen_t bl)
+{
+	return addr_match(a, al, b, bl, true);
+}
+
+bool tun_host_eq(const struct sockaddr_storage *a, socklen_t al,
+		 const struct sockaddr_storage *b, socklen_t bl)
+{
+	return addr_match(a, al, b, bl, false);
+}
+
 /*
  * A DTLS record (RFC 6347 4.1: type, version, epoch, sequence, length)
  * holding a ClientHello (handshake type 1) in epoch 0.
  */
-static bool is_client_hello(const uint8_t *b, size_t n)
+bool tun_dtls_is_client_hello(const uint8_t *b, size_t n)
 {
 	return n >= 13 + 12 && b[0] == 22 && b[1] == 0xfe &&
 	       b[3] == 0 && b[4] == 0 && b[13] == 1;
 }
 
-struct cookie_dst {
-	int fd;
-	const struct sockaddr_storage *addr;
-	socklen_t alen;
-};
-
-static ssize_t cookie_push(gnutls_transport_ptr_t p, const void *data, size_t len)
+/*
+ * The ClientHello's random (RFC 6347 4.2.2 and RFC 5246 7.4.1.2: after
+ * the record header, the handshake header and client_version), when this
+ * record holds the start of the hello. A retransmitted hello repeats it;
+ * a restarted client has a new one.
+ */
+const uint8_t *tun_dtls_hello_random(const uint8_t *b, size_t n)
 {
-	const struct cookie_dst *d = p;
-
-	if (sendto(d->fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL,
-		   (const struct sockaddr *)d->addr, d->alen) < 0)
-		log_debug("tunnel: sendto: %s", strerror(errno));
-	return (ssize_t)len;
+	if (!tun_dtls_is_client_hello(b, n) || n < 13 + 12 + 2 + 32)
+		return NULL;
+	/* fragment_offset (handshake header bytes 6..8) must be 0 */
+	if (b[13 + 6] || b[13 + 7] || b[13 + 8])
+		return NULL;
+	return b + 13 + 12 + 2;
 }
 
 static void dl_unlink(struct tun_chan *ch)
@@ -182,20 +286,13 @@ static void dl_new_peer(struct tun_dlisten *dl, const uint8_t *b, size_t n,
 			struct tun_chan *old)
 {
 	gnutls_dtls_prestate_st pre;
-	struct cookie_dst dst = { dl->fd, addr, alen };
 	struct tun_chan *ch;
 
-	if (!is_client_hello(b, n))
+	if (!tun_dtls_is_client_hello(b, n))
 		return;		/* not ours to answer; no state, no reply */
-	memset(&pre, 0, sizeof(pre));
-	if (gnutls_dtls_cookie_verify(&dl->cookie_key, (void *)addr, alen,
-				      (void *)b, n, &pre) < 0 &&
-	    (!dl->cookie_prev.data ||
-	     gnutls_dtls_cookie_verify(&dl->cookie_prev, (void *)addr, alen,
-				       (void *)b, n, &pre) < 0)) {
+	if (!tun_cookie_valid(&dl->cookie, addr, alen, b, n, &pre)) {
 		/* pre holds the hello's sequence numbers for the reply. */
-		gnutls_dtls_cookie_send(&dl->cookie_key, (void *)addr, alen, &pre,
-					&dst, cookie_push);
+		tun_cookie_send(&dl->cookie, dl->fd, addr, alen, alen, &pre);
 		return;
 	}
 	/*
@@ -248,9 +345,9 @@ static void dl_fd_cb(struct loop *l, int fd, uint32_t events, void *user)
 		if ((size_t)n > sizeof(b) || n == 0)
 			continue;
 		for (ch = dl->peers; ch; ch = ch->next)
-			if (addr_eq(&ch->addr, ch->alen, &addr, alen))
+			if (tun_addr_eq(&ch->addr, ch->alen, &addr, alen))
 				break;
-		if (!ch || (ch->up && is_client_hello(b, (size_t)n))) {
+		if (!ch || (ch->up && tun_dtls_is_client_hello(b, (size_t)n))) {
 			dl_new_peer(dl, b, (size_t)n, &addr, alen, ch);
 			continue;
 		}
@@ -271,18 +368,9 @@ int tun_dlisten_new(struct tun_dlisten **out, const struct tun_listen_cfg *cfg)
 		return -ENOMEM;
 	dl->cfg = *cfg;
 	dl->fd = -1;
-	ret = gnutls_key_generate(&dl->cookie_key, GNUTLS_COOKIE_KEY_SIZE);
-	if (ret < 0) {
-		dl->cookie_key.data = NULL;
-		ret = -EIO;
+	ret = tun_cookie_init(&dl->cookie, cfg->l);
+	if (ret < 0)
 		goto fail;
-	}
-	dl->rotate = loop_timer_new(cfg->l, dl_rotate_cb, dl);
-	if (!dl->rotate) {
-		ret = -ENOMEM;
-		goto fail;
-	}
-	loop_timer_arm(dl->rotate, TUN_COOKIE_ROTATE_US);
 	dl->fd = tun_sock_bind(cfg->host, cfg->port, SOCK_DGRAM);
 	if (dl->fd < 0) {
 		ret = dl->fd;
@@ -308,9 +396,7 @@ void tun_dlisten_free(struct tun_dlisten *dl)
 		loop_del_fd(dl->cfg.l, dl->fd);
 		close(dl->fd);
 	}
-	key_free(&dl->cookie_key);
-	key_free(&dl->cookie_prev);
-	loop_timer_free(dl->rotate);
+	tun_cookie_free(&dl->cookie);
 	free(dl);
 }
 

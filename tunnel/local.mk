@@ -4,7 +4,7 @@ tunnel_libtunnel_a_SOURCES = \
 	tunnel/msg.c tunnel/msg.h \
 	tunnel/rel.c tunnel/rel.h \
 	tunnel/chan.c tunnel/chan.h \
-	tunnel/dtls.c tunnel/tls.c \
+	tunnel/dtls.c tunnel/tls.c tunnel/front.h \
 	tunnel/tunnel.c tunnel/client.c tunnel/tunnel.h
 # Users (mux/, cdclient/) compile with $(TUNNEL_CFLAGS) and link
 # $(TUNNEL_LIBS) (password logins use SCRAM from authdb/libauthdb.a).
@@ -18,7 +18,8 @@ TUN_CHECK_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(TUNNEL_CFLAGS)
 tunnel_tests = \
 	tests/check_tunnel_msg \
 	tests/check_tunnel_rel \
-	tests/check_tunnel_link
+	tests/check_tunnel_link \
+	tests/check_tunnel_front
 check_PROGRAMS += $(tunnel_tests)
 TESTS += $(tunnel_tests)
 
@@ -31,6 +32,9 @@ tests_check_tunnel_rel_LDADD = $(TUN_CHECK_LDADD)
 tests_check_tunnel_link_SOURCES = tests/check_tunnel_link.c
 tests_check_tunnel_link_CFLAGS = $(TUN_CHECK_CFLAGS)
 tests_check_tunnel_link_LDADD = $(TUN_CHECK_LDADD)
+tests_check_tunnel_front_SOURCES = tests/check_tunnel_front.c
+tests_check_tunnel_front_CFLAGS = $(TUN_CHECK_CFLAGS)
+tests_check_tunnel_front_LDADD = $(TUN_CHECK_LDADD)
 
 EXTRA_DIST += tests/tunnel_certs.sh
 

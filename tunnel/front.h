@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The network front of bgw-muxd's per-peer processes (doc/security.md,
+ * "Process model"): it owns the DTLS and TLS listening sockets, answers
+ * ClientHellos without a valid cookie statelessly (RFC 6347 4.2.1), and
+ * hands each verified new peer to a process of its own (the owner's
+ * spawn hook forks it). It never runs a (D)TLS session and never sees a
+ * decrypted byte.
+ *
+ * DTLS: a verified peer gets its own UDP socket, bound to the listener's
+ * address and port and connected to the peer, so the kernel delivers that
+ * peer's later datagrams to the peer's process and not to the front
+ * (connected sockets win the lookup over the wildcard listener). The
+ * ClientHello that carried the cookie travels along in the hand-over
+ * (first, with the prestate gnutls_dtls_cookie_verify filled), to be
+ * handled first. TLS: the accepted TCP connection is handed over as is.
+ *
+ * Caps, before anything is allocated for a peer: at most max_peers peer
+ * processes alive, of which at most max_pending younger than
+ * handshake_ms (the login deadline a peer process enforces itself), and
+ * of those at most TUN_FRONT_PENDING_PER_HOST from one host.
+ */
+#ifndef BGW_TUN_FRONT_H
+#define BGW_TUN_FRONT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <gnutls/gnutls.h>
+#include <gnutls/dtls.h>
+
+#include "loop.h"
+
+/* Datagrams longer than this are dropped unread (the MTU is far lower). */
+#define TUN_FRONT_DGRAM_MAX		4096
+#define TUN_FRONT_PENDING_PER_HOST	4
+
+/* One verified new peer, for its process. */
+struct tun_front_peer {
+	int fd;				/* the receiver owns it */
+	bool dgram;			/* DTLS (own connected UDP socket) or TLS */
+	struct sockaddr_storage addr;	/* the peer */
+	socklen_t alen;
+	/* DTLS: the ClientHello with the valid cookie, and its prestate. */
+	uint8_t first[TUN_FRONT_DGRAM_MAX];
+	size_t first_len;
+	gnutls_dtls_prestate_st pre;
+};
+
+struct tun_front_cfg {
+	const char *host;		/* bind address; NULL: "::" */
+	const char *udp_port;		/* NULL: no DTLS listener */
+	const char *tcp_port;		/* NULL: no TLS listener */
+	unsigned max_peers;		/* peer processes alive; 0: 48 */
+	unsigned max_pending;		/* of which still in login; 0: 32 */
+	unsigned handshake_ms;		/* a peer's login deadline; 0: 10000 */
+	/*
+	 * Start p's process (fork). Return its pid (> 0) or a negative
+	 * errno (the peer is dropped). Either way the front closes its own
+	 * copy of p->fd after the call: the new process keeps its copy.
+	 */
+	pid_t (*spawn)(void *user, const struct tun_front_peer *p);
+	void *user;
+};
+
+struct tun_front;
+
+/* Binds the listeners (call before dropping privileges). 0 or -errno. */
+int tun_front_new(struct tun_front **out, struct loop *l, const struct tun_front_cfg *cfg);
+void tun_front_free(struct tun_front *f);
+
+/* A peer process ended (the owner reaps its children and tells). */
+void tun_front_peer_gone(struct tun_front *f, pid_t pid);
+
+/*
+ * In a just-forked peer process: wipe the cookie keys and close the
+ * listening sockets, without touching the loop (the peer process makes
+ * its own). f is unusable afterwards, and never freed in the peer.
+ */
+void tun_front_forget(struct tun_front *f);
+
+uint16_t tun_front_udp_port(const struct tun_front *f);
+uint16_t tun_front_tcp_port(const struct tun_front *f);
+unsigned tun_front_peer_count(const struct tun_front *f);
+
+#endif /* BGW_TUN_FRONT_H */

@@ -20,6 +20,7 @@ tunnel_tests = \
 	tests/check_tunnel_msg \
 	tests/check_tunnel_rel \
 	tests/check_tunnel_link \
+	tests/check_tunnel_peer \
 	tests/check_tunnel_front
 check_PROGRAMS += $(tunnel_tests)
 TESTS += $(tunnel_tests)
@@ -33,6 +34,9 @@ tests_check_tunnel_rel_LDADD = $(TUN_CHECK_LDADD)
 tests_check_tunnel_link_SOURCES = tests/check_tunnel_link.c
 tests_check_tunnel_link_CFLAGS = $(TUN_CHECK_CFLAGS)
 tests_check_tunnel_link_LDADD = $(TUN_CHECK_LDADD)
+tests_check_tunnel_peer_SOURCES = tests/check_tunnel_peer.c
+tests_check_tunnel_peer_CFLAGS = $(TUN_CHECK_CFLAGS)
+tests_check_tunnel_peer_LDADD = $(TUN_CHECK_LDADD)
 tests_check_tunnel_front_SOURCES = tests/check_tunnel_front.c
 tests_check_tunnel_front_CFLAGS = $(TUN_CHECK_CFLAGS)
 tests_check_tunnel_front_LDADD = $(TUN_CHECK_LDADD)

@@ -8,6 +8,13 @@
  * Objects are freed from the loop, never inside their own callbacks: a
  * channel or session that ends is marked, and a zero-delay timer reports
  * it and releases it.
+ *
+ * bgw-muxd splits this across processes (doc/protocol.md, appendix "the
+ * peer link"): in core mode a server has no listeners and a session's
+ * current link is a peer process's SOCK_SEQPACKET socket instead of a
+ * channel (struct tun_link is either); in peer mode the same login code
+ * runs on one channel, and where a listener-mode server would make or
+ * resume the session it asks the core over the link and then relays.
  */
 #include "config.h"
 
@@ -16,12 +23,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <gnutls/abstract.h>
 #include <gnutls/crypto.h>
 
 #include "chan.h"
+#include "front.h"
 #include "hci.h"
+#include "link.h"
 #include "log.h"
 #include "scram.h"
 #include "tunnel.h"
@@ -30,11 +41,18 @@
 #define TUN_MAX_SESSIONS_DEFAULT 16
 #define TUN_MAX_PENDING_DEFAULT	32
 #define TUN_HANDSHAKE_MS_DEFAULT 10000
-#define TUN_KEY_LEN		32
 #define TUN_PENDING_PER_HOST	4
 /* A login reply is at most two messages (HELLO + READY, AUTH + READY). */
 #define TUN_REPLAY_MSGS		2
 #define TUN_REPLAYS_MAX		8
+/*
+ * Frames queued on one peer link (either direction) while the socket is
+ * full. More than a whole window of the largest segments (the reliability
+ * layer keeps at most TUN_REL_WND_MAX in flight each way): a queue this
+ * long means the other process is stuck.
+ */
+#define TUN_LINK_Q_FRAMES	(4 * TUN_REL_WND_MAX)
+#define TUN_LINK_Q_BYTES	(TUN_LINK_Q_FRAMES * TUN_LINK_FRAME_MAX)
 
 /*
  * Exporter labels (RFC 5705). The resume key is exported from the channel
@@ -125,20 +143,51 @@ enum link_state {
 	L_SCRAM_FIRST,
 	L_SCRAM_FINAL,
 	L_RESUME,
+	L_WAIT_CORE,		/* peer mode: ATTACH or RESUME sent, no answer yet */
+	L_LINK,			/* core mode: waiting for ATTACH or RESUME */
 	L_ATTACHED,
 	L_CLOSING,
 };
 
+/*
+ * One end of a peer link: a SOCK_SEQPACKET socket (one frame per
+ * datagram, never split or merged) and the frames the socket would not
+ * take yet, bounded.
+ */
+struct lk_io {
+	struct loop *l;
+	int fd;
+	struct pktq q;
+};
+
+/*
+ * A session's path to its client: a local channel (listener and peer
+ * mode), or in core mode a peer process's link (remote), which carries
+ * the same tunnel messages in MSG frames.
+ */
 struct tun_link {
 	struct tun_server *srv;
-	struct tun_chan *ch;
+	struct tun_chan *ch;		/* local */
 	struct tun_session *s;		/* L_ATTACHED */
 	struct tun_link *next;		/* pending list */
 	enum link_state state;
 	uint8_t version;
+	bool cert_login;
+	int end_reason;			/* why the login ended (peer mode) */
 	struct scram_server *scram;
 	char name[TUN_USER_MAX + 1];
-	struct loop_timer *timer;	/* login deadline */
+	/* Login deadline; for a remote link also its deferred release. */
+	struct loop_timer *timer;
+
+	/* Remote (core mode). */
+	bool remote;
+	bool dead;			/* closed, released from the loop */
+	bool broken;			/* a send failed: lost, from the loop */
+	bool stream;			/* the peer's channel is TLS */
+	struct lk_io io;
+	unsigned dropped;		/* MSG frames dropped on a full queue (DTLS) */
+	struct tun_link_label label;
+
 	/*
 	 * Login messages travel outside the reliability layer, and a DTLS
 	 * record can be lost: the client repeats its latest request until
@@ -162,6 +211,7 @@ struct tun_session {
 	char user[TUN_USER_MAX + 1];
 	uint8_t sid[TUN_SID_LEN];
 	uint8_t resume_key[TUN_KEY_LEN];
+	struct tun_link_label label;	/* of the login */
 	struct loop_timer *rel_timer;
 	struct loop_timer *flush_timer;
 	struct loop_timer *expire_timer;
@@ -183,18 +233,27 @@ struct tun_server {
 	struct tun_tlisten *tl;
 	struct tun_link *pending;
 	unsigned npending;
+	struct tun_link *dead;		/* closed peer links, released from the loop */
 	struct tun_session *sessions;
 	unsigned nsessions;
 	struct tun_rel_cfg rel_cfg;
 	bool freeing;
+	bool core;			/* core mode: links from peer processes */
+	struct tun_peer *peer;		/* peer mode: the one peer this runs */
 };
 
-static void link_free(struct tun_link *k)
+static void peer_link_gone(struct tun_peer *p, struct tun_link *k);
+static void peer_login_ok(struct tun_peer *p, struct tun_link *k, const char *name);
+static void peer_resume(struct tun_peer *p, struct tun_link *k, const struct tun_msg *m);
+static void peer_relay_up(struct tun_peer *p, struct tun_link *k, const struct tun_msg *m);
+static void peer_chan_down(struct tun_peer *p, int reason);
+static void remote_close(struct tun_link *k, uint8_t frame);
+static void srv_cfg_init(struct tun_server *srv, const struct tun_server_cfg *cfg);
+
+static void link_unpend(struct tun_link *k)
 {
 	struct tun_link **pp;
 
-	if (!k)
-		return;
 	for (pp = &k->srv->pending; *pp; pp = &(*pp)->next) {
 		if (*pp == k) {
 			*pp = k->next;
@@ -202,14 +261,90 @@ static void link_free(struct tun_link *k)
 			break;
 		}
 	}
+	k->next = NULL;
+}
+
+static void link_free(struct tun_link *k)
+{
+	if (!k)
+		return;
+	link_unpend(k);
 	scram_server_free(k->scram);
+	k->scram = NULL;
+	if (k->srv->peer)
+		peer_link_gone(k->srv->peer, k);
 	loop_timer_free(k->timer);
 	free(k);
 }
 
-/* Drop a link (pending or attached); its channel closes now. */
+static const char *link_peer_str(const struct tun_link *k, char *buf, size_t cap)
+{
+	if (k->remote) {
+		snprintf(buf, cap, "%s", k->label.peer[0] ? k->label.peer : "?");
+		return buf;
+	}
+	if (!k->ch) {
+		snprintf(buf, cap, "-");
+		return buf;
+	}
+	return tun_chan_peer_str(k->ch, buf, cap);
+}
+
+static bool link_is_stream(const struct tun_link *k)
+{
+	return k->remote ? k->stream : k->ch && k->ch->kind == TUN_CHAN_STREAM;
+}
+
+static int remote_send(struct tun_link *k, const uint8_t *b, size_t len, bool droppable);
+
+/*
+ * One tunnel message to the client. droppable: a reliability-layer
+ * message (HCI, ACK, KEEPALIVE), which a full link may lose like a
+ * datagram.
+ */
+static int link_send_msg(struct tun_link *k, const struct tun_msg *m, bool droppable)
+{
+	uint8_t b[TUN_LINK_FRAME_MAX];
+	int n;
+
+	if (!k->remote)
+		return tun_chan_send(k->ch, m);
+	n = tun_msg_encode(m, b + 1, sizeof(b) - 1);
+	if (n < 0)
+		return n;
+	b[0] = TUN_LF_MSG_DOWN;
+	return remote_send(k, b, (size_t)n + 1, droppable);
+}
+
+/* ERROR or CLOSE over either kind of link (best effort). */
+static void link_send_reason(struct tun_link *k, uint8_t version, uint8_t type,
+			     int reason, const char *text)
+{
+	struct tun_msg m;
+
+	if (!k->remote) {
+		send_reason(k->ch, version, type, reason, text);
+		return;
+	}
+	if (!reason_on_wire(reason))
+		reason = TUN_R_INTERNAL;
+	msg_init(&m, version, type);
+	m.close.code = (uint16_t)reason;
+	snprintf(m.close.text, sizeof(m.close.text), "%s", text ? text : tun_reason_str(reason));
+	link_send_msg(k, &m, false);
+}
+
+/*
+ * Drop a link (pending or attached); its channel closes now. notify: the
+ * session is over (close_notify; END to a peer process), else it lives
+ * on elsewhere (silence; DROP).
+ */
 static void link_close(struct tun_link *k, bool notify)
 {
+	if (k->remote) {
+		remote_close(k, notify ? TUN_LF_END : TUN_LF_DROP);
+		return;
+	}
 	if (k->ch) {
 		k->ch->ops = NULL;	/* no down callback for a chosen close */
 		if (k->srv->freeing)
@@ -254,6 +389,8 @@ static void link_refuse(struct tun_link *k, int reason, const char *text)
 {
 	char peer[80];
 
+	k->end_reason = reason;
+
 	log_notice("tunnel: %s%s%s: %s%s%s", tun_chan_peer_str(k->ch, peer, sizeof(peer)),
 		   k->name[0] ? " user " : "", k->name, tun_reason_str(reason),
 		   text ? ": " : "", text ? text : "");
@@ -293,6 +430,24 @@ static void sess_detach(struct tun_session *s, const char *why)
 }
 
 static void sess_reap_cb(struct loop_timer *t, void *user);
+static void sess_end(struct tun_session *s, int reason, bool tell_peer);
+
+/*
+ * The session's link is gone (closed already). A protocol violation or
+ * the client's close_notify ends the session; a lost path does not.
+ */
+static void sess_link_lost(struct tun_session *s, int reason)
+{
+	s->link = NULL;
+	if (reason == TUN_R_PROTOCOL || reason == TUN_R_SHUTDOWN) {
+		sess_end(s, reason, false);
+		return;
+	}
+	log_info("tunnel: session %s detached (%s); resumable for %u s",
+		 s->user, tun_reason_str(reason), s->srv->cfg.resume_s);
+	loop_timer_disarm(s->rel_timer);
+	loop_timer_arm(s->expire_timer, (uint64_t)s->srv->cfg.resume_s * 1000000);
+}
 
 /* End a session; the owner hears of it from the loop. */
 static void sess_end(struct tun_session *s, int reason, bool tell_peer)
@@ -303,7 +458,7 @@ static void sess_end(struct tun_session *s, int reason, bool tell_peer)
 	s->end_reason = reason;
 	if (s->link) {
 		if (tell_peer)
-			send_reason(s->link->ch, s->version,
+			link_send_reason(s->link, s->version,
 				    reason == TUN_R_SHUTDOWN || reason == TUN_R_LOCAL_CLOSE ?
 				    TUN_MSG_CLOSE : TUN_MSG_ERROR,
 				    reason == TUN_R_LOCAL_CLOSE ? TUN_R_SHUTDOWN : reason, NULL);
@@ -385,7 +540,7 @@ static void sess_rel_output(void *user, const struct tun_msg *m)
 		return;		/* detached: the resumption resends it */
 	c = *m;
 	c.version = s->version;
-	tun_chan_send(s->link->ch, &c);
+	link_send_msg(s->link, &c, true);
 }
 
 static int sess_rel_deliver(void *user, const uint8_t *p, size_t len)
@@ -442,63 +597,55 @@ static void send_ready(struct tun_session *s, bool resumed)
 /* Move a pending link into a session. */
 static void link_attach(struct tun_link *k, struct tun_session *s)
 {
-	struct tun_link **pp;
-
-	for (pp = &k->srv->pending; *pp; pp = &(*pp)->next) {
-		if (*pp == k) {
-			*pp = k->next;
-			k->srv->npending--;
-			break;
-		}
-	}
-	k->next = NULL;
+	link_unpend(k);
 	loop_timer_disarm(k->timer);
 	scram_server_free(k->scram);
 	k->scram = NULL;
 	k->state = L_ATTACHED;
 	k->s = s;
 	s->link = k;
-	tun_rel_set_stream(s->rel, k->ch->kind == TUN_CHAN_STREAM);
+	tun_rel_set_stream(s->rel, link_is_stream(k));
 }
 
-static void login_ok(struct tun_link *k, const char *name)
+/* A session not yet in the list: its timers and reliability layer. */
+static struct tun_session *sess_new(struct tun_server *srv, uint8_t version,
+				    const char *name, bool stream)
 {
-	struct tun_server *srv = k->srv;
-	struct tun_session *s = NULL;
+	struct tun_session *s;
 	struct tun_rel_cfg rc = srv->rel_cfg;
-	char peer[80];
-	int ret;
 
-	if (srv->nsessions >= srv->cfg.max_sessions) {
-		link_refuse(k, TUN_R_BUSY, NULL);
-		return;
-	}
 	s = calloc(1, sizeof(*s));
 	if (!s)
-		goto fail;
+		return NULL;
 	s->srv = srv;
-	s->version = k->version;
+	s->version = version;
 	snprintf(s->user, sizeof(s->user), "%s", name);
-	rc.stream = k->ch->kind == TUN_CHAN_STREAM;
+	rc.stream = stream;
 	s->rel_timer = loop_timer_new(srv->l, sess_rel_timer_cb, s);
 	s->flush_timer = loop_timer_new(srv->l, sess_flush_cb, s);
 	s->expire_timer = loop_timer_new(srv->l, sess_expire_cb, s);
 	s->reap = loop_timer_new(srv->l, sess_reap_cb, s);
-	if (!s->rel_timer || !s->flush_timer || !s->expire_timer || !s->reap)
-		goto fail;
-	if (tun_rel_new(&s->rel, &rc, &sess_rel_ops, s, loop_now_us()) < 0)
-		goto fail;
-	if (gnutls_rnd(GNUTLS_RND_RANDOM, s->sid, sizeof(s->sid)) < 0 ||
-	    export_key(k->ch, s->sid, TUN_LABEL_RESUME_KEY, s->resume_key) < 0)
-		goto fail;
-	s->next = srv->sessions;
-	srv->sessions = s;
-	srv->nsessions++;
-	link_attach(k, s);
-	log_notice("tunnel: %s: user %s logged in (%s)",
-		   tun_chan_peer_str(k->ch, peer, sizeof(peer)), s->user,
-		   k->ch->kind == TUN_CHAN_STREAM ? "TLS" : "DTLS");
-	send_ready(s, false);
+	if (!s->rel_timer || !s->flush_timer || !s->expire_timer || !s->reap ||
+	    tun_rel_new(&s->rel, &rc, &sess_rel_ops, s, loop_now_us()) < 0) {
+		sess_release(s);	/* not linked yet: just frees */
+		return NULL;
+	}
+	return s;
+}
+
+static void sess_link_in(struct tun_session *s)
+{
+	s->next = s->srv->sessions;
+	s->srv->sessions = s;
+	s->srv->nsessions++;
+}
+
+/* The owner hears of a new session (READY or OK already queued). */
+static void sess_announce(struct tun_session *s)
+{
+	struct tun_server *srv = s->srv;
+	int ret;
+
 	ret = srv->ops.on_session ? srv->ops.on_session(srv->user, s, s->user) : 0;
 	if (ret < 0) {
 		sess_end(s, TUN_R_REFUSED, true);
@@ -506,19 +653,45 @@ static void login_ok(struct tun_link *k, const char *name)
 	}
 	s->announced = true;
 	sess_arm(s);
+}
+
+static void login_ok(struct tun_link *k, const char *name)
+{
+	struct tun_server *srv = k->srv;
+	struct tun_session *s;
+	char peer[80];
+
+	if (srv->peer) {
+		peer_login_ok(srv->peer, k, name);
+		return;
+	}
+	if (srv->nsessions >= srv->cfg.max_sessions) {
+		link_refuse(k, TUN_R_BUSY, NULL);
+		return;
+	}
+	s = sess_new(srv, k->version, name, k->ch->kind == TUN_CHAN_STREAM);
+	if (!s)
+		goto fail;
+	if (gnutls_rnd(GNUTLS_RND_RANDOM, s->sid, sizeof(s->sid)) < 0 ||
+	    export_key(k->ch, s->sid, TUN_LABEL_RESUME_KEY, s->resume_key) < 0) {
+		sess_release(s);
+		goto fail;
+	}
+	/* The label a peer process's owner would have given (tun_session_label). */
+	snprintf(s->label.user, sizeof(s->label.user), "%s", s->user);
+	tun_chan_peer_str(k->ch, s->label.peer, sizeof(s->label.peer));
+	s->label.cert = k->cert_login;
+	if (k->cert_login)
+		memcpy(s->label.cert_sha256, k->ch->cert.sha256, sizeof(s->label.cert_sha256));
+	sess_link_in(s);
+	link_attach(k, s);
+	log_notice("tunnel: %s: user %s logged in (%s)",
+		   tun_chan_peer_str(k->ch, peer, sizeof(peer)), s->user,
+		   k->ch->kind == TUN_CHAN_STREAM ? "TLS" : "DTLS");
+	send_ready(s, false);
+	sess_announce(s);
 	return;
 fail:
-	if (s) {
-		if (s->rel) {
-			sess_release(s);	/* not linked yet: just frees */
-		} else {
-			loop_timer_free(s->rel_timer);
-			loop_timer_free(s->flush_timer);
-			loop_timer_free(s->expire_timer);
-			loop_timer_free(s->reap);
-			free(s);
-		}
-	}
 	link_refuse(k, TUN_R_INTERNAL, NULL);
 }
 
@@ -583,6 +756,7 @@ static void on_hello(struct tun_link *k, const struct tun_msg *m)
 					  TUN_R_AUTH_FAILED, NULL);
 			return;
 		}
+		k->cert_login = true;
 		login_ok(k, k->name);
 		return;
 	case TUN_MODE_PASSWORD:
@@ -713,6 +887,10 @@ static void on_resume(struct tun_link *k, const struct tun_msg *m)
 	char peer[80];
 	bool ok = false;
 
+	if (srv->peer) {
+		peer_resume(srv->peer, k, m);
+		return;
+	}
 	/* Every session compared, in constant time each: no early exit. */
 	for (s = srv->sessions; s; s = s->next)
 		if (tun_mem_eq_ct(s->sid, m->resume.sid, TUN_SID_LEN) && !s->ending)
@@ -813,7 +991,10 @@ static void link_on_msg(void *user, struct tun_chan *ch, const struct tun_msg *m
 			return;
 	}
 	if (k->state == L_ATTACHED) {
-		sess_on_msg(k->s, m);
+		if (k->srv->peer)
+			peer_relay_up(k->srv->peer, k, m);
+		else
+			sess_on_msg(k->s, m);
 		return;
 	}
 	/* HELLO's layout is frozen: version 1 in its header, always. */
@@ -873,24 +1054,18 @@ static void link_on_down(void *user, struct tun_chan *ch, int reason)
 	struct tun_link *k = user;
 
 	k->ch = NULL;		/* freed by the channel layer right after */
+	k->end_reason = reason;
+	if (k->srv->peer) {
+		/* The core decides what a lost channel means for the session. */
+		peer_chan_down(k->srv->peer, reason);
+		link_free(k);
+		return;
+	}
 	if (k->state == L_ATTACHED && k->s) {
 		struct tun_session *s = k->s;
 
-		s->link = NULL;
 		link_free(k);
-		k = NULL;
-		/*
-		 * A protocol violation or the client's close_notify ends
-		 * the session; a lost path does not.
-		 */
-		if (reason == TUN_R_PROTOCOL || reason == TUN_R_SHUTDOWN) {
-			sess_end(s, reason, false);
-			return;
-		}
-		log_info("tunnel: session %s detached (%s); resumable for %u s",
-			 s->user, tun_reason_str(reason), s->srv->cfg.resume_s);
-		loop_timer_disarm(s->rel_timer);
-		loop_timer_arm(s->expire_timer, (uint64_t)s->srv->cfg.resume_s * 1000000);
+		sess_link_lost(s, reason);
 		return;
 	}
 	link_free(k);
@@ -946,30 +1121,950 @@ static bool srv_may_accept(void *user, const struct sockaddr_storage *addr,
 	return n < TUN_PENDING_PER_HOST;
 }
 
-/* Every new channel becomes a pending link before its handshake starts. */
-static int srv_adopt(void *user, struct tun_chan *ch)
+/* A pending channel link, before its channel's handshake starts. */
+static struct tun_link *link_new_pending(struct tun_server *srv)
 {
-	struct tun_server *srv = user;
 	struct tun_link *k = calloc(1, sizeof(*k));
 
 	if (!k)
-		return -ENOMEM;
+		return NULL;
 	k->srv = srv;
-	k->ch = ch;
 	k->state = L_HANDSHAKE;
 	k->timer = loop_timer_new(srv->l, link_timer_cb, k);
 	if (!k->timer) {
 		free(k);
-		return -ENOMEM;
+		return NULL;
 	}
 	/* Handshake and login share one deadline. */
 	loop_timer_arm(k->timer, (uint64_t)srv->cfg.handshake_ms * 1000);
 	k->next = srv->pending;
 	srv->pending = k;
 	srv->npending++;
+	return k;
+}
+
+/* Every new channel becomes a pending link before its handshake starts. */
+static int srv_adopt(void *user, struct tun_chan *ch)
+{
+	struct tun_server *srv = user;
+	struct tun_link *k = link_new_pending(srv);
+
+	if (!k)
+		return -ENOMEM;
+	k->ch = ch;
 	ch->user = k;
 	ch->ops = &link_chan_ops;
 	return 0;
+}
+
+/* ================= peer links (both ends) ================= */
+
+static void lkio_init(struct lk_io *io, struct loop *l)
+{
+	io->l = l;
+	io->fd = -1;
+	pktq_init(&io->q, TUN_LINK_Q_FRAMES, TUN_LINK_Q_BYTES);
+}
+
+/* Write what the socket takes now. 0, or -errno: the socket failed. */
+static int lkio_flush(struct lk_io *io)
+{
+	struct pkt *p;
+
+	if (io->fd < 0)
+		return -ENOTCONN;
+	while ((p = pktq_peek(&io->q))) {
+		if (send(io->fd, p->data, p->len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+				break;
+			return -errno;
+		}
+		pkt_free(pktq_pop(&io->q));
+	}
+	/* Write interest only while something waits. */
+	loop_mod_fd(io->l, io->fd, EPOLLIN | (pktq_is_empty(&io->q) ? 0 : EPOLLOUT));
+	return 0;
+}
+
+/*
+ * Send one frame, or queue it behind the others. force: a control frame,
+ * queued past the caps (there are a handful per link). 0; -ENOBUFS: the
+ * queue is full, the frame is not taken; another -errno: the socket failed.
+ */
+static int lkio_send(struct lk_io *io, const uint8_t *b, size_t len, bool force)
+{
+	int ret;
+
+	if (io->fd < 0)
+		return -ENOTCONN;
+	if (pktq_is_empty(&io->q)) {
+		if (send(io->fd, b, len, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0)
+			return 0;
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			return -errno;
+	}
+	ret = force ? pktq_push_force(&io->q, b, len) : pktq_push(&io->q, b, len);
+	if (ret < 0)
+		return ret;
+	loop_mod_fd(io->l, io->fd, EPOLLIN | EPOLLOUT);
+	return 0;
+}
+
+static void lkio_close(struct lk_io *io)
+{
+	if (io->fd >= 0) {
+		loop_del_fd(io->l, io->fd);
+		close(io->fd);
+		io->fd = -1;
+	}
+	pktq_clear(&io->q);
+}
+
+/*
+ * Receive one frame into b[TUN_LINK_FRAME_MAX + 1]: its length, 0 when
+ * nothing waits, -EPIPE at EOF, -EMSGSIZE for a datagram longer than any
+ * frame (MSG_TRUNC reports its real length), another -errno.
+ */
+static ssize_t lkio_recv(struct lk_io *io, uint8_t *b)
+{
+	ssize_t n = recv(io->fd, b, TUN_LINK_FRAME_MAX + 1, MSG_DONTWAIT | MSG_TRUNC);
+
+	if (n < 0)
+		return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -errno;
+	/* A zero-length datagram is no frame either: treated as the end. */
+	if (n == 0)
+		return -EPIPE;
+	if ((size_t)n > TUN_LINK_FRAME_MAX)
+		return -EMSGSIZE;
+	return n;
+}
+
+/* ================= core mode: links from peer processes ================= */
+
+static void remote_release(struct tun_link *k)
+{
+	struct tun_link **pp;
+
+	for (pp = &k->srv->dead; *pp; pp = &(*pp)->next) {
+		if (*pp == k) {
+			*pp = k->next;
+			break;
+		}
+	}
+	lkio_close(&k->io);
+	loop_timer_free(k->timer);
+	free(k);
+}
+
+/*
+ * Close a peer link, with a last frame (END, DROP, FAIL) first if given,
+ * best effort. The struct is released from the loop: this may run inside
+ * the link's own callbacks.
+ */
+static void remote_close_with(struct tun_link *k, const uint8_t *b, size_t len)
+{
+	struct tun_server *srv = k->srv;
+
+	if (k->dead)
+		return;
+	if (len && k->io.fd >= 0 && lkio_send(&k->io, b, len, true) == 0)
+		lkio_flush(&k->io);
+	k->dead = true;
+	link_unpend(k);
+	if (k->s && k->s->link == k)
+		k->s->link = NULL;
+	k->s = NULL;
+	lkio_close(&k->io);
+	k->next = srv->dead;
+	srv->dead = k;
+	if (srv->freeing)
+		remote_release(k);
+	else
+		loop_timer_arm(k->timer, 0);
+}
+
+static void remote_close(struct tun_link *k, uint8_t frame)
+{
+	remote_close_with(k, &frame, frame ? 1 : 0);
+}
+
+/* FAIL(reason) and close: the peer refuses its client's login with it. */
+static void remote_fail(struct tun_link *k, int reason)
+{
+	struct tun_link_frame f = { .type = TUN_LF_FAIL };
+	uint8_t b[8];
+	int n;
+
+	f.reason.reason = (uint8_t)(reason_on_wire(reason) ? reason : TUN_R_INTERNAL);
+	n = tun_link_encode(&f, b, sizeof(b));
+	remote_close_with(k, b, n > 0 ? (size_t)n : 0);
+}
+
+/*
+ * The link ended without the session ending: a peer that died, went
+ * silent or broke the link protocol. The session detaches as on a lost
+ * path (its client can resume through another peer process).
+ */
+static void remote_lost(struct tun_link *k, int prio, const char *why)
+{
+	struct tun_session *s = k->s;
+	char peer[80];
+
+	if (k->dead)
+		return;
+	log_msg(prio, "tunnel: peer link %s%s%s: %s", link_peer_str(k, peer, sizeof(peer)),
+		  s ? " user " : "", s ? s->user : "", why);
+	remote_close(k, 0);
+	if (s)
+		sess_link_lost(s, TUN_R_PEER_DEAD);
+}
+
+static int remote_send(struct tun_link *k, const uint8_t *b, size_t len, bool droppable)
+{
+	int ret;
+
+	if (k->dead || k->broken)
+		return -ENOTCONN;
+	ret = lkio_send(&k->io, b, len, !droppable);
+	if (ret == -ENOBUFS && !k->stream) {
+		/* DTLS: a loss like any other, the reliability layer resends. */
+		k->dropped++;
+		return ret;
+	}
+	if (ret < 0) {
+		/*
+		 * The socket failed, or over TLS (no retransmissions) the
+		 * peer has not read a whole queue: stuck. Lost, from the
+		 * loop: this runs inside the session's own calls.
+		 */
+		k->broken = true;
+		loop_timer_arm(k->timer, 0);
+	}
+	return ret;
+}
+
+static void remote_send_ok(struct tun_link *k, const struct tun_session *s, bool resumed)
+{
+	struct tun_link_frame f = { .type = TUN_LF_OK };
+	uint8_t b[TUN_LINK_FRAME_MAX];
+	int n;
+
+	f.ok.resumed = resumed;
+	f.ok.resume_s = (uint16_t)s->srv->cfg.resume_s;
+	snprintf(f.ok.user, sizeof(f.ok.user), "%s", s->user);
+	n = tun_link_encode(&f, b, sizeof(b));
+	if (n > 0)
+		remote_send(k, b, (size_t)n, false);
+}
+
+/* ATTACH: a new session, for the label's user whatever the peer says. */
+static void remote_attach(struct tun_link *k, const struct tun_link_frame *f)
+{
+	struct tun_server *srv = k->srv;
+	struct tun_session *s;
+	char peer[80];
+	bool dup = false;
+
+	if (!k->label.user[0]) {
+		log_notice("tunnel: peer link %s: ATTACH without a proven login",
+			   link_peer_str(k, peer, sizeof(peer)));
+		remote_fail(k, TUN_R_PROTOCOL);
+		return;
+	}
+	for (s = srv->sessions; s; s = s->next)
+		dup |= tun_mem_eq_ct(s->sid, f->attach.sid, TUN_SID_LEN);
+	if (dup) {
+		log_notice("tunnel: peer link %s: ATTACH with a session id in use",
+			   link_peer_str(k, peer, sizeof(peer)));
+		remote_fail(k, TUN_R_INTERNAL);
+		return;
+	}
+	if (srv->nsessions >= srv->cfg.max_sessions) {
+		log_notice("tunnel: %s user %s: %s", link_peer_str(k, peer, sizeof(peer)),
+			   k->label.user, tun_reason_str(TUN_R_BUSY));
+		remote_fail(k, TUN_R_BUSY);
+		return;
+	}
+	s = sess_new(srv, f->attach.version, k->label.user, f->attach.stream);
+	if (!s) {
+		remote_fail(k, TUN_R_INTERNAL);
+		return;
+	}
+	memcpy(s->sid, f->attach.sid, TUN_SID_LEN);
+	memcpy(s->resume_key, f->attach.key, TUN_KEY_LEN);
+	s->label = k->label;
+	k->stream = f->attach.stream;
+	k->version = f->attach.version;
+	sess_link_in(s);
+	link_attach(k, s);
+	log_notice("tunnel: %s: user %s logged in (%s, peer process)",
+		   link_peer_str(k, peer, sizeof(peer)), s->user, k->stream ? "TLS" : "DTLS");
+	remote_send_ok(k, s, false);
+	sess_announce(s);
+}
+
+/*
+ * RESUME: the peer exported bind and new_key from its channel; the proof
+ * is the client's, and only the holder of the session's resume key can
+ * have made it over this bind (on_resume, the listener-mode check).
+ */
+static void remote_resume(struct tun_link *k, const struct tun_link_frame *f)
+{
+	struct tun_server *srv = k->srv;
+	struct tun_session *s, *found = NULL;
+	uint8_t proof[TUN_PROOF_LEN];
+	char peer[80];
+	bool ok = false;
+
+	/* Every session compared, in constant time each: no early exit. */
+	for (s = srv->sessions; s; s = s->next)
+		if (tun_mem_eq_ct(s->sid, f->resume.sid, TUN_SID_LEN) && !s->ending)
+			found = s;
+	if (found && found->version == f->resume.version &&
+	    gnutls_hmac_fast(GNUTLS_MAC_SHA256, found->resume_key, TUN_KEY_LEN,
+			     f->resume.bind, TUN_KEY_LEN, proof) == 0)
+		ok = tun_mem_eq_ct(proof, f->resume.proof, TUN_PROOF_LEN);
+	tun_wipe(proof, sizeof(proof));
+	if (!ok) {
+		/* Name the session's user: a failure may be an attack on it. */
+		log_notice("tunnel: %s%s%s: %s", link_peer_str(k, peer, sizeof(peer)),
+			   found ? " user " : "", found ? found->user : "",
+			   tun_reason_str(TUN_R_RESUME_FAILED));
+		remote_fail(k, TUN_R_RESUME_FAILED);
+		return;
+	}
+	s = found;
+	if (s->link)
+		sess_detach(s, "replaced by a resumption");
+	loop_timer_disarm(s->expire_timer);
+	memcpy(s->resume_key, f->resume.new_key, TUN_KEY_LEN);
+	k->stream = f->resume.stream;
+	k->version = f->resume.version;
+	link_attach(k, s);
+	log_notice("tunnel: %s: user %s resumed its session (%s, peer process)",
+		   link_peer_str(k, peer, sizeof(peer)), s->user, k->stream ? "TLS" : "DTLS");
+	remote_send_ok(k, s, true);
+	tun_rel_path_reset(s->rel, loop_now_us());
+	sess_arm(s);
+}
+
+static void remote_on_frame(struct tun_link *k, const struct tun_link_frame *f)
+{
+	struct tun_session *s = k->s;
+	struct tun_msg m;
+	size_t used;
+	char peer[80];
+
+	if (k->state == L_LINK) {
+		switch (f->type) {
+		case TUN_LF_ATTACH:
+			remote_attach(k, f);
+			return;
+		case TUN_LF_RESUME:
+			remote_resume(k, f);
+			return;
+		case TUN_LF_DOWN:
+			/* Its channel failed before the login was done. */
+			remote_close(k, 0);
+			return;
+		default:
+			remote_lost(k, LOG_NOTICE, "MSG before ATTACH or RESUME");
+			return;
+		}
+	}
+	switch (f->type) {
+	case TUN_LF_MSG_UP:
+		/* Checked by the decoder already; the struct form for the session. */
+		if (tun_msg_decode(&m, f->msg.data, f->msg.len, &used) < 0 || used != f->msg.len) {
+			remote_lost(k, LOG_NOTICE, "malformed MSG");
+			return;
+		}
+		sess_on_msg(s, &m);
+		return;
+	case TUN_LF_DOWN:
+		log_info("tunnel: peer link %s user %s: channel down (%s)",
+			 link_peer_str(k, peer, sizeof(peer)), s->user,
+			 tun_reason_str(f->reason.reason));
+		remote_close(k, 0);
+		sess_link_lost(s, f->reason.reason);
+		return;
+	default:
+		remote_lost(k, LOG_NOTICE, "ATTACH or RESUME on an attached link");
+		return;
+	}
+}
+
+/* Up to max frames that wait on the link. */
+static void remote_read(struct tun_link *k, int max)
+{
+	uint8_t b[TUN_LINK_FRAME_MAX + 1];
+	struct tun_link_frame f;
+	ssize_t n;
+	int i, ret;
+
+	for (i = 0; i < max && !k->dead; i++) {
+		n = lkio_recv(&k->io, b);
+		if (n == 0)
+			return;
+		if (n == -EPIPE) {
+			remote_lost(k, LOG_INFO, "peer process gone");
+			return;
+		}
+		if (n < 0) {
+			remote_lost(k, n == -EMSGSIZE ? LOG_NOTICE : LOG_INFO,
+				    n == -EMSGSIZE ? "oversized frame" : strerror((int)-n));
+			return;
+		}
+		ret = tun_link_decode(&f, b, (size_t)n, TUN_LINK_TO_CORE);
+		if (ret < 0) {
+			char why[80];
+
+			snprintf(why, sizeof(why), "malformed frame (type 0x%02x: %s)",
+				 b[0], strerror(-ret));
+			remote_lost(k, LOG_NOTICE, why);
+			return;
+		}
+		remote_on_frame(k, &f);
+		/* Resume keys and proofs pass through here. */
+		tun_wipe(&f, sizeof(f));
+		tun_wipe(b, (size_t)n);
+	}
+}
+
+/*
+ * A send failed: the peer may have closed its end after a last DOWN
+ * still waiting here, which decides between ending and detaching.
+ */
+static void remote_drain_then_lost(struct tun_link *k, const char *why)
+{
+	remote_read(k, TUN_LINK_Q_FRAMES);
+	if (!k->dead)
+		remote_lost(k, LOG_INFO, why);
+}
+
+static void remote_fd_cb(struct loop *l, int fd, uint32_t events, void *user)
+{
+	struct tun_link *k = user;
+
+	if (k->dead)
+		return;
+	if ((events & EPOLLOUT) && lkio_flush(&k->io) < 0) {
+		remote_drain_then_lost(k, "send failed");
+		return;
+	}
+	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+		remote_read(k, TUN_BATCH_MAX);
+}
+
+static void remote_timer_cb(struct loop_timer *t, void *user)
+{
+	struct tun_link *k = user;
+	char peer[80];
+
+	if (k->dead) {
+		remote_release(k);
+		return;
+	}
+	if (k->broken) {
+		remote_drain_then_lost(k, "peer process not reading, or gone");
+		return;
+	}
+	if (k->state == L_LINK) {
+		log_notice("tunnel: peer link %s: no ATTACH or RESUME in time",
+			   link_peer_str(k, peer, sizeof(peer)));
+		remote_fail(k, TUN_R_TIMEOUT);
+	}
+}
+
+int tun_server_add_link(struct tun_server *srv, int fd,
+			const struct tun_link_label *label)
+{
+	struct tun_link *k;
+	int ret;
+
+	if (!srv || !srv->core || fd < 0) {
+		if (fd >= 0)
+			close(fd);
+		return -EINVAL;
+	}
+	k = calloc(1, sizeof(*k));
+	if (!k) {
+		close(fd);
+		return -ENOMEM;
+	}
+	k->srv = srv;
+	k->remote = true;
+	k->state = L_LINK;
+	lkio_init(&k->io, srv->l);
+	if (label) {
+		k->label = *label;
+		k->label.user[sizeof(k->label.user) - 1] = '\0';
+		k->label.peer[sizeof(k->label.peer) - 1] = '\0';
+	}
+	k->timer = loop_timer_new(srv->l, remote_timer_cb, k);
+	if (!k->timer) {
+		close(fd);
+		free(k);
+		return -ENOMEM;
+	}
+	ret = loop_add_fd(srv->l, fd, EPOLLIN, remote_fd_cb, k);
+	if (ret < 0) {
+		close(fd);
+		loop_timer_free(k->timer);
+		free(k);
+		return ret;
+	}
+	k->io.fd = fd;
+	/* The peer logged its client in already: ATTACH or RESUME comes at once. */
+	loop_timer_arm(k->timer, (uint64_t)srv->cfg.handshake_ms * 1000);
+	k->next = srv->pending;
+	srv->pending = k;
+	srv->npending++;
+	return 0;
+}
+
+const struct tun_link_label *tun_session_label(const struct tun_session *s)
+{
+	return &s->label;
+}
+
+/* ================= peer mode: one channel, relayed to the core ================= */
+
+struct tun_peer {
+	struct loop *l;
+	struct tun_server *srv;		/* login state and hooks; no listeners */
+	struct tun_link *k;		/* the channel's link; NULL once gone */
+	struct tun_peer_ops ops;
+	void *user;
+	struct lk_io io;		/* to the core; fd -1 before get_link */
+	bool stream;
+	bool resuming;
+	bool done;
+	bool freeing;
+	bool down_sent;
+	int reason;			/* for on_done; -1: not known yet */
+	uint8_t sid[TUN_SID_LEN];
+	struct loop_timer *reap;
+};
+
+static void peer_fd_cb(struct loop *l, int fd, uint32_t events, void *user);
+
+static void peer_reap_cb(struct loop_timer *t, void *user)
+{
+	struct tun_peer *p = user;
+
+	/* Last: the owner may free p in it. */
+	p->ops.on_done(p->user, p->reason < 0 ? TUN_R_NONE : p->reason);
+}
+
+/* The channel is gone: close the link (what is queued goes first). */
+static void peer_finish(struct tun_peer *p)
+{
+	if (p->done)
+		return;
+	p->done = true;
+	if (p->io.fd >= 0)
+		lkio_flush(&p->io);
+	lkio_close(&p->io);
+	loop_timer_arm(p->reap, 0);
+}
+
+static void peer_link_gone(struct tun_peer *p, struct tun_link *k)
+{
+	if (p->k != k)
+		return;
+	p->k = NULL;
+	if (p->reason < 0)
+		p->reason = k->end_reason;
+	/*
+	 * Refused or timed out while the core was making the session: the
+	 * client was told no, so the session must not wait for it.
+	 */
+	if (k->state == L_WAIT_CORE)
+		peer_chan_down(p, TUN_R_SHUTDOWN);
+	if (!p->freeing)
+		peer_finish(p);
+}
+
+static int peer_get_link(struct tun_peer *p, const char *name)
+{
+	int fd, ret;
+
+	if (p->io.fd >= 0)
+		return -EALREADY;
+	fd = p->ops.get_link(p->user, name);
+	if (fd < 0)
+		return fd;
+	ret = loop_add_fd(p->l, fd, EPOLLIN, peer_fd_cb, p);
+	if (ret < 0) {
+		close(fd);
+		return ret;
+	}
+	p->io.fd = fd;
+	return 0;
+}
+
+static int peer_send_frame(struct tun_peer *p, const struct tun_link_frame *f)
+{
+	uint8_t b[TUN_LINK_FRAME_MAX];
+	int n = tun_link_encode(f, b, sizeof(b));
+
+	if (n > 0)
+		n = lkio_send(&p->io, b, (size_t)n, true);
+	tun_wipe(b, sizeof(b));
+	return n < 0 ? n : 0;
+}
+
+/* The login is proven: ask the core for a new session. */
+static void peer_login_ok(struct tun_peer *p, struct tun_link *k, const char *name)
+{
+	struct tun_link_frame f = { .type = TUN_LF_ATTACH };
+	int ret;
+
+	ret = peer_get_link(p, name);
+	if (ret < 0) {
+		log_notice("tunnel: user %s: no link to the core: %s", name, strerror(-ret));
+		link_refuse(k, TUN_R_INTERNAL, NULL);
+		return;
+	}
+	f.attach.version = k->version;
+	f.attach.stream = k->ch->kind == TUN_CHAN_STREAM;
+	/* The same session id and resume key a listener-mode server makes. */
+	ret = gnutls_rnd(GNUTLS_RND_RANDOM, f.attach.sid, TUN_SID_LEN) < 0 ? -EIO :
+	      export_key(k->ch, f.attach.sid, TUN_LABEL_RESUME_KEY, f.attach.key);
+	if (ret == 0)
+		ret = peer_send_frame(p, &f);
+	memcpy(p->sid, f.attach.sid, TUN_SID_LEN);
+	p->stream = f.attach.stream;
+	tun_wipe(&f, sizeof(f));
+	if (ret < 0) {
+		link_refuse(k, TUN_R_INTERNAL, NULL);
+		return;
+	}
+	/* The login deadline still runs until the core answers. */
+	k->state = L_WAIT_CORE;
+}
+
+/*
+ * RESUME: the core holds the session's resume key, this process the
+ * channel: bind and the next key are exported here, the proof checked
+ * there.
+ */
+static void peer_resume(struct tun_peer *p, struct tun_link *k, const struct tun_msg *m)
+{
+	struct tun_link_frame f = { .type = TUN_LF_RESUME };
+	int ret;
+
+	if (k->ch->has_cert && k->ch->cert_reason) {
+		link_failed_login(k, k->ch->cert_reason, NULL);
+		return;
+	}
+	ret = peer_get_link(p, NULL);
+	if (ret < 0) {
+		log_notice("tunnel: resume: no link to the core: %s", strerror(-ret));
+		link_refuse(k, TUN_R_INTERNAL, NULL);
+		return;
+	}
+	f.resume.version = k->version;
+	f.resume.stream = k->ch->kind == TUN_CHAN_STREAM;
+	memcpy(f.resume.sid, m->resume.sid, TUN_SID_LEN);
+	memcpy(f.resume.proof, m->resume.proof, TUN_PROOF_LEN);
+	ret = tun_chan_export(k->ch, TUN_LABEL_RESUME_BIND, f.resume.sid, TUN_SID_LEN,
+			      f.resume.bind, TUN_KEY_LEN);
+	if (ret == 0)
+		ret = export_key(k->ch, f.resume.sid, TUN_LABEL_RESUME_KEY, f.resume.new_key);
+	if (ret == 0)
+		ret = peer_send_frame(p, &f);
+	memcpy(p->sid, f.resume.sid, TUN_SID_LEN);
+	p->stream = f.resume.stream;
+	tun_wipe(&f, sizeof(f));
+	if (ret < 0) {
+		link_refuse(k, TUN_R_INTERNAL, NULL);
+		return;
+	}
+	p->resuming = true;
+	k->state = L_WAIT_CORE;
+}
+
+/* The core said yes: READY, built here and kept for a repeated request. */
+static void peer_ready(struct tun_peer *p, struct tun_link *k, const struct tun_link_frame *f)
+{
+	struct tun_msg m;
+	char peer[80];
+
+	link_unpend(k);
+	loop_timer_disarm(k->timer);
+	scram_server_free(k->scram);
+	k->scram = NULL;
+	k->state = L_ATTACHED;
+	snprintf(k->name, sizeof(k->name), "%s", f->ok.user);
+	log_notice("tunnel: %s: user %s %s (%s)", tun_chan_peer_str(k->ch, peer, sizeof(peer)),
+		   k->name, p->resuming ? "resumed its session" : "logged in",
+		   p->stream ? "TLS" : "DTLS");
+	msg_init(&m, k->version, TUN_MSG_READY);
+	m.flags = p->resuming ? TUN_F_RESUMED : 0;
+	memcpy(m.ready.sid, p->sid, TUN_SID_LEN);
+	m.ready.resume_s = f->ok.resume_s;
+	memcpy(m.ready.user, k->name, sizeof(k->name));
+	link_send(k, &m);
+}
+
+/* The core broke the link protocol or went away. */
+static void peer_core_lost(struct tun_peer *p, const char *why)
+{
+	struct tun_link *k = p->k;
+
+	log_notice("tunnel: link to the core: %s", why);
+	if (!k) {
+		peer_finish(p);
+		return;
+	}
+	if (k->state == L_ATTACHED) {
+		/* Silently: the client resumes, maybe with a core that works. */
+		p->reason = TUN_R_INTERNAL;
+		link_close(k, false);
+		return;
+	}
+	link_refuse(k, TUN_R_INTERNAL, NULL);
+}
+
+static void peer_on_frame(struct tun_peer *p, const struct tun_link_frame *f)
+{
+	struct tun_link *k = p->k;
+	struct tun_msg m;
+	size_t used;
+
+	if (!k)
+		return;
+	if (k->state == L_WAIT_CORE) {
+		if (f->type == TUN_LF_OK && f->ok.resumed == p->resuming) {
+			peer_ready(p, k, f);
+			return;
+		}
+		if (f->type == TUN_LF_FAIL) {
+			/* A failed resumption counts like a wrong password. */
+			if (p->resuming)
+				link_failed_login(k, f->reason.reason, NULL);
+			else
+				link_refuse(k, f->reason.reason, NULL);
+			return;
+		}
+		peer_core_lost(p, "unexpected frame while logging in");
+		return;
+	}
+	if (k->state != L_ATTACHED) {
+		peer_core_lost(p, "frame before ATTACH or RESUME");
+		return;
+	}
+	switch (f->type) {
+	case TUN_LF_MSG_DOWN:
+		if ((f->msg.msg_type == TUN_MSG_CLOSE || f->msg.msg_type == TUN_MSG_ERROR) &&
+		    tun_msg_decode(&m, f->msg.data, f->msg.len, &used) == 0)
+			p->reason = m.type == TUN_MSG_CLOSE ? TUN_R_SHUTDOWN : m.close.code;
+		tun_chan_send_raw(k->ch, f->msg.data, f->msg.len);
+		return;
+	case TUN_LF_END:
+		if (p->reason < 0)
+			p->reason = TUN_R_SHUTDOWN;
+		link_close(k, true);
+		return;
+	case TUN_LF_DROP:
+		/* Resumed through another peer process: leave without a word. */
+		p->reason = TUN_R_NONE;
+		link_close(k, false);
+		return;
+	default:
+		peer_core_lost(p, "unexpected frame");
+		return;
+	}
+}
+
+/* Up to max frames that wait on the link. */
+static void peer_read(struct tun_peer *p, int max)
+{
+	uint8_t b[TUN_LINK_FRAME_MAX + 1];
+	struct tun_link_frame f;
+	ssize_t n;
+	int i;
+
+	for (i = 0; i < max && !p->done && p->io.fd >= 0; i++) {
+		n = lkio_recv(&p->io, b);
+		if (n == 0)
+			return;
+		if (n < 0) {
+			peer_core_lost(p, n == -EPIPE ? "closed" : n == -EMSGSIZE ?
+				       "oversized frame" : strerror((int)-n));
+			return;
+		}
+		if (tun_link_decode(&f, b, (size_t)n, TUN_LINK_TO_PEER) < 0) {
+			peer_core_lost(p, "malformed frame");
+			return;
+		}
+		peer_on_frame(p, &f);
+	}
+}
+
+/*
+ * A send failed: the core may have closed the link after a last END or
+ * DROP still waiting here, which says what to tell the client.
+ */
+static void peer_drain_then_lost(struct tun_peer *p, const char *why)
+{
+	peer_read(p, TUN_LINK_Q_FRAMES);
+	if (!p->done)
+		peer_core_lost(p, why);
+}
+
+static void peer_fd_cb(struct loop *l, int fd, uint32_t events, void *user)
+{
+	struct tun_peer *p = user;
+
+	if (p->done)
+		return;
+	if ((events & EPOLLOUT) && lkio_flush(&p->io) < 0) {
+		peer_drain_then_lost(p, "send failed");
+		return;
+	}
+	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+		peer_read(p, TUN_BATCH_MAX);
+}
+
+/* A message from the client on an attached channel: to the core. */
+static void peer_relay_up(struct tun_peer *p, struct tun_link *k, const struct tun_msg *m)
+{
+	uint8_t b[TUN_LINK_FRAME_MAX];
+	bool droppable;
+	int n;
+
+	switch (m->type) {
+	case TUN_MSG_HCI:
+	case TUN_MSG_ACK:
+	case TUN_MSG_KEEPALIVE:
+		droppable = !p->stream;
+		break;
+	case TUN_MSG_CLOSE:
+	case TUN_MSG_ERROR:
+		droppable = false;
+		break;
+	default:
+		/* As a listener-mode session would: the session ends. */
+		log_notice("tunnel: session %s: unexpected %s", k->name,
+			   tun_msg_type_name(m->type));
+		send_reason(k->ch, k->version, TUN_MSG_ERROR, TUN_R_PROTOCOL, NULL);
+		peer_chan_down(p, TUN_R_PROTOCOL);
+		link_close(k, true);
+		return;
+	}
+	n = tun_msg_encode(m, b + 1, sizeof(b) - 1);
+	if (n < 0)
+		return;
+	b[0] = TUN_LF_MSG_UP;
+	n = lkio_send(&p->io, b, (size_t)n + 1, !droppable);
+	if (n == -ENOBUFS && droppable)
+		return;		/* DTLS: a loss, the client's layer resends */
+	if (n == -ENOBUFS) {
+		/*
+		 * TLS: the core has not read a whole queue; reading on
+		 * would mean dropping what TCP promised to deliver. Let
+		 * the client resume instead.
+		 */
+		log_notice("tunnel: session %s: the core does not keep up", k->name);
+		p->reason = TUN_R_INTERNAL;
+		link_close(k, false);
+		return;
+	}
+	if (n < 0)
+		peer_drain_then_lost(p, "send failed");
+}
+
+/* The channel failed: tell the core why (it decides end or detach). */
+static void peer_chan_down(struct tun_peer *p, int reason)
+{
+	struct tun_link_frame f = { .type = TUN_LF_DOWN };
+
+	if (p->reason < 0)
+		p->reason = reason;
+	if (p->io.fd < 0 || p->done || p->down_sent)
+		return;
+	p->down_sent = true;
+	f.reason.reason = (uint8_t)(reason > 0 && reason < 256 ? reason : TUN_R_PEER_DEAD);
+	peer_send_frame(p, &f);
+}
+
+int tun_peer_new(struct tun_peer **out, struct loop *l, struct tun_creds *cr,
+		 const struct tun_server_cfg *cfg, struct tun_front_peer *fp,
+		 const struct tun_peer_ops *ops, const struct tun_auth_ops *auth,
+		 void *user)
+{
+	struct tun_peer *p = NULL;
+	struct tun_server *srv = NULL;
+	struct tun_link *k;
+	int ret = -ENOMEM;
+
+	*out = NULL;
+	if (!l || !cr || !cfg || !fp || !ops || !ops->get_link || !ops->on_done) {
+		ret = -EINVAL;
+		goto fail;
+	}
+	p = calloc(1, sizeof(*p));
+	srv = calloc(1, sizeof(*srv));
+	if (!p || !srv)
+		goto fail;
+	srv->l = l;
+	srv_cfg_init(srv, cfg);
+	if (auth)
+		srv->auth = *auth;
+	srv->user = user;
+	srv->peer = p;
+	p->l = l;
+	p->srv = srv;
+	p->ops = *ops;
+	p->user = user;
+	p->reason = -1;
+	lkio_init(&p->io, l);
+	p->reap = loop_timer_new(l, peer_reap_cb, p);
+	if (!p->reap)
+		goto fail;
+	k = link_new_pending(srv);
+	if (!k)
+		goto fail;
+	p->k = k;
+	/* k->ch is set before the handshake starts (its callbacks use it). */
+	ret = tun_chan_new_peer(&k->ch, l, cr, fp, srv->cfg.handshake_ms,
+				&link_chan_ops, k);
+	if (ret < 0) {
+		p->freeing = true;
+		link_free(k);
+		p->k = NULL;
+		goto fail_fd_gone;
+	}
+	*out = p;
+	return 0;
+fail:
+	if (fp && fp->fd >= 0) {
+		close(fp->fd);
+		fp->fd = -1;
+	}
+fail_fd_gone:
+	if (p) {
+		loop_timer_free(p->reap);
+		free(p);
+	}
+	free(srv);
+	return ret;
+}
+
+void tun_peer_free(struct tun_peer *p)
+{
+	if (!p)
+		return;
+	p->freeing = true;
+	if (p->k)
+		link_close(p->k, false);
+	lkio_close(&p->io);
+	loop_timer_free(p->reap);
+	tun_server_free(p->srv);
+	free(p);
 }
 
 /*
@@ -1046,23 +2141,27 @@ static void ext_deinit(gnutls_privkey_t key, void *user)
 
 #define EXT_CHAIN_MAX	8
 
-static int ext_creds_new(struct tun_server *srv)
+static int ext_creds_new(struct tun_creds **out, const struct tun_server_cfg *cfg,
+			 void *user)
 {
 	gnutls_pcert_st pc[EXT_CHAIN_MAX];
 	unsigned npc = EXT_CHAIN_MAX, i;
 	gnutls_privkey_t key = NULL;
 	struct ext_key *ek = NULL;
+	struct tun_creds *cr;
 	int ret, err;
 
-	if (!srv->cfg.cert_file)
+	*out = NULL;
+	if (!cfg->cert_file)
 		return -EINVAL;
-	ret = tun_creds_new(&srv->creds, true, srv->cfg.ca_file, NULL, NULL);
+	ret = tun_creds_new(&cr, true, cfg->ca_file, NULL, NULL);
 	if (ret < 0)
 		return ret;
-	err = gnutls_pcert_list_import_x509_file(pc, &npc, srv->cfg.cert_file,
+	err = gnutls_pcert_list_import_x509_file(pc, &npc, cfg->cert_file,
 						 GNUTLS_X509_FMT_PEM, NULL, NULL, 0);
 	if (err < 0) {
-		log_err("tunnel: credentials %s: %s", srv->cfg.cert_file, gnutls_strerror(err));
+		log_err("tunnel: credentials %s: %s", cfg->cert_file, gnutls_strerror(err));
+		tun_creds_free(cr);
 		return -EINVAL;
 	}
 	ek = calloc(1, sizeof(*ek));
@@ -1070,8 +2169,8 @@ static int ext_creds_new(struct tun_server *srv)
 		err = GNUTLS_E_MEMORY_ERROR;
 		goto fail;
 	}
-	ek->sign = srv->cfg.key_sign;
-	ek->user = srv->user;
+	ek->sign = cfg->key_sign;
+	ek->user = user;
 	err = gnutls_pubkey_get_pk_algorithm(pc[0].pubkey, &ek->bits);
 	if (err < 0)
 		goto fail;
@@ -1086,19 +2185,57 @@ static int ext_creds_new(struct tun_server *srv)
 		goto fail;
 	ek = NULL;	/* the key's now */
 	/* The chain and the key pass to the credentials. */
-	err = gnutls_certificate_set_key(srv->creds->cred, NULL, 0, pc, (int)npc, key);
+	err = gnutls_certificate_set_key(cr->cred, NULL, 0, pc, (int)npc, key);
 	if (err < 0)
 		goto fail;
+	*out = cr;
 	return 0;
 fail:
-	log_err("tunnel: credentials %s with the owner's key: %s", srv->cfg.cert_file,
+	log_err("tunnel: credentials %s with the owner's key: %s", cfg->cert_file,
 		gnutls_strerror(err));
 	if (key)
 		gnutls_privkey_deinit(key);
 	free(ek);
 	for (i = 0; i < npc; i++)
 		gnutls_pcert_deinit(&pc[i]);
+	tun_creds_free(cr);
 	return -EINVAL;
+}
+
+int tun_server_creds_new(struct tun_creds **out, const struct tun_server_cfg *cfg,
+			 void *user)
+{
+	if (!out || !cfg)
+		return -EINVAL;
+	if (cfg->key_sign)
+		return ext_creds_new(out, cfg, user);
+	return tun_creds_new(out, true, cfg->ca_file, cfg->cert_file, cfg->key_file);
+}
+
+void tun_server_creds_free(struct tun_creds *cr)
+{
+	tun_creds_free(cr);
+}
+
+/* The configuration with its defaults and caps filled in. */
+static void srv_cfg_init(struct tun_server *srv, const struct tun_server_cfg *cfg)
+{
+	srv->cfg = *cfg;
+	if (!srv->cfg.resume_s)
+		srv->cfg.resume_s = TUN_RESUME_S_DEFAULT;
+	if (srv->cfg.resume_s > TUN_LINK_RESUME_S_MAX)
+		srv->cfg.resume_s = TUN_LINK_RESUME_S_MAX;
+	if (!srv->cfg.max_sessions)
+		srv->cfg.max_sessions = TUN_MAX_SESSIONS_DEFAULT;
+	if (!srv->cfg.max_pending)
+		srv->cfg.max_pending = TUN_MAX_PENDING_DEFAULT;
+	if (!srv->cfg.handshake_ms)
+		srv->cfg.handshake_ms = TUN_HANDSHAKE_MS_DEFAULT;
+	if (cfg->rel)
+		srv->rel_cfg = *cfg->rel;
+	else
+		tun_rel_cfg_default(&srv->rel_cfg);
+	srv->cfg.rel = NULL;
 }
 
 int tun_server_new(struct tun_server **out, struct loop *l,
@@ -1111,37 +2248,24 @@ int tun_server_new(struct tun_server **out, struct loop *l,
 	int ret;
 
 	*out = NULL;
-	if (!cfg || !ops || !ops->on_packet || (!cfg->udp_port && !cfg->tcp_port))
+	if (!cfg || !ops || !ops->on_packet)
 		return -EINVAL;
 	srv = calloc(1, sizeof(*srv));
 	if (!srv)
 		return -ENOMEM;
 	srv->l = l;
-	srv->cfg = *cfg;
+	srv_cfg_init(srv, cfg);
 	srv->ops = *ops;
 	if (auth)
 		srv->auth = *auth;
 	srv->user = user;
-	if (!srv->cfg.resume_s)
-		srv->cfg.resume_s = TUN_RESUME_S_DEFAULT;
-	if (srv->cfg.resume_s > 3600)
-		srv->cfg.resume_s = 3600;
-	if (!srv->cfg.max_sessions)
-		srv->cfg.max_sessions = TUN_MAX_SESSIONS_DEFAULT;
-	if (!srv->cfg.max_pending)
-		srv->cfg.max_pending = TUN_MAX_PENDING_DEFAULT;
-	if (!srv->cfg.handshake_ms)
-		srv->cfg.handshake_ms = TUN_HANDSHAKE_MS_DEFAULT;
-	if (cfg->rel)
-		srv->rel_cfg = *cfg->rel;
-	else
-		tun_rel_cfg_default(&srv->rel_cfg);
-	srv->cfg.rel = NULL;
-	if (cfg->key_sign)
-		ret = ext_creds_new(srv);
-	else
-		ret = tun_creds_new(&srv->creds, true, cfg->ca_file, cfg->cert_file,
-				    cfg->key_file);
+	/* Core mode: no listener, no channel, so no credentials either. */
+	if (!cfg->udp_port && !cfg->tcp_port) {
+		srv->core = true;
+		*out = srv;
+		return 0;
+	}
+	ret = tun_server_creds_new(&srv->creds, cfg, user);
 	if (ret < 0)
 		goto fail;
 	memset(&lc, 0, sizeof(lc));
@@ -1181,12 +2305,18 @@ void tun_server_free(struct tun_server *srv)
 		struct tun_session *s = srv->sessions;
 
 		if (s->link && !s->ending)
-			send_reason(s->link->ch, s->version, TUN_MSG_CLOSE,
-				    TUN_R_SHUTDOWN, "server shutting down");
+			link_send_reason(s->link, s->version, TUN_MSG_CLOSE,
+					 TUN_R_SHUTDOWN, "server shutting down");
 		sess_release(s);
 	}
-	while (srv->pending)
-		link_drop(srv->pending);
+	while (srv->pending) {
+		if (srv->pending->remote)
+			remote_fail(srv->pending, TUN_R_SHUTDOWN);
+		else
+			link_drop(srv->pending);
+	}
+	while (srv->dead)
+		remote_release(srv->dead);
 	tun_dlisten_free(srv->dl);
 	tun_tlisten_free(srv->tl);
 	tun_creds_free(srv->creds);
@@ -1259,11 +2389,11 @@ const char *tun_session_user(const struct tun_session *s)
 
 const char *tun_session_peer(const struct tun_session *s, char *buf, size_t cap)
 {
-	if (!s->link || !s->link->ch) {
+	if (!s->link) {
 		snprintf(buf, cap, "-");
 		return buf;
 	}
-	return tun_chan_peer_str(s->link->ch, buf, cap);
+	return link_peer_str(s->link, buf, cap);
 }
 
 bool tun_session_is_attached(const struct tun_session *s)

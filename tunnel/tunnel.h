@@ -189,6 +189,75 @@ unsigned tun_server_session_count(const struct tun_server *srv);
 /* Channels in handshake or login: what a spoofed ClientHello would add. */
 unsigned tun_server_pending_count(const struct tun_server *srv);
 
+/* ---- bgw-muxd's per-peer processes (doc/protocol.md, appendix) ---- */
+
+struct tun_creds;
+/*
+ * The server's credentials (CA, certificate chain, and the key file or
+ * cfg->key_sign with user), loaded once before peer processes exist: they
+ * inherit them. 0 or -errno.
+ */
+int tun_server_creds_new(struct tun_creds **out, const struct tun_server_cfg *cfg,
+			 void *user);
+void tun_server_creds_free(struct tun_creds *cr);
+
+/* What the owner vouches for about one link (bgw-muxd: its monitor). */
+struct tun_link_label {
+	char user[TUN_USER_MAX + 1];	/* the login proven; "": may only resume */
+	char peer[64];			/* the peer's address as the front saw it */
+	bool cert;			/* that login used a certificate */
+	uint8_t cert_sha256[32];	/* ... this one */
+};
+
+/*
+ * Core mode: a tun_server made with neither udp_port nor tcp_port takes
+ * links from peer processes. fd: a SOCK_SEQPACKET socket to one peer
+ * process, owned by the server from here on (closed on failure too).
+ * A labelled link may ATTACH a new session for label->user (never another
+ * user, whatever the peer says); any link may RESUME a session with the
+ * proof of its resume key. label NULL: unlabelled. 0 or -errno (-EINVAL:
+ * not a core-mode server).
+ */
+int tun_server_add_link(struct tun_server *srv, int fd,
+			const struct tun_link_label *label);
+/*
+ * The label of the link that logged the session in (listener mode: one
+ * made from its channel and login).
+ */
+const struct tun_link_label *tun_session_label(const struct tun_session *s);
+
+/*
+ * Peer mode: one peer's channel (from tun_front), its (D)TLS handshake and
+ * login (the tun_auth_ops hooks as for tun_server_new: cert_user,
+ * scram_lookup, scram_verify, login_allowed, login_failed), then a relay
+ * of tunnel messages between the channel and the core's link.
+ */
+struct tun_front_peer;
+struct tun_peer;
+struct tun_peer_ops {
+	/*
+	 * The link to the core, a SOCK_SEQPACKET fd (owned by the peer from
+	 * then on), or -errno (the client gets TUN_R_INTERNAL): after a login
+	 * name is the user proven; for a RESUME, name is NULL.
+	 */
+	int (*get_link)(void *user, const char *name);
+	/* Over (reason: enum tun_reason); channel and link are closed. */
+	void (*on_done)(void *user, int reason);
+};
+/*
+ * p->fd passes to the peer (closed on failure too). Of cfg only
+ * handshake_ms (the login deadline, from now) is used: cr holds the
+ * keys, the core the session settings. on_done comes from the loop,
+ * never from inside this call; the owner may free the peer in it (and
+ * runs the loop once more after the last free, as for tun_server_free).
+ */
+int tun_peer_new(struct tun_peer **out, struct loop *l, struct tun_creds *cr,
+		 const struct tun_server_cfg *cfg, struct tun_front_peer *p,
+		 const struct tun_peer_ops *ops, const struct tun_auth_ops *auth,
+		 void *user);
+/* Drops the channel (no close_notify) and the link; no callback. */
+void tun_peer_free(struct tun_peer *p);
+
 /*
  * Queue one H4 packet (validated with h4_parse) for the client.
  * -EBADMSG (not one valid H4 packet), -EMSGSIZE, -ENOBUFS (queue full,

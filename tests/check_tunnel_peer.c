@@ -99,11 +99,13 @@ struct env {
 	struct tun_session *sess;
 	char sess_user[TUN_USER_MAX + 1];
 	int sessions, ends, end_reason;
+	bool srv_busy;			/* on_packet says -ENOBUFS */
 	uint32_t srv_next, srv_rx;
 	/* Client side. */
 	int ready, resumed, down, down_reason;
 	char ready_user[TUN_USER_MAX + 1];
 	uint32_t cli_next, cli_rx;
+	int cli_acl;
 	int login_failures;
 	int log_notices;
 	char last_notice[400];
@@ -168,6 +170,8 @@ static int srv_on_packet(void *user, struct tun_session *s, const uint8_t *h4, s
 	uint32_t n;
 	int r;
 
+	if (E.srv_busy)
+		return -ENOBUFS;
 	ck_assert_uint_ge(len, 8);
 	memcpy(&n, h4 + 4, 4);
 	/* In order, exactly once. */
@@ -472,6 +476,11 @@ static int cli_on_packet(void *user, struct tun_client *c, const uint8_t *h4, si
 {
 	uint32_t n;
 
+	if (h4[0] == H4_ACL) {
+		ck_assert_uint_eq(len, 1 + 4 + 3000);
+		E.cli_acl++;
+		return 0;
+	}
 	ck_assert_uint_eq(h4[0], H4_EVT);
 	ck_assert_uint_ge(len, 7);
 	memcpy(&n, h4 + 3, 4);
@@ -971,19 +980,21 @@ END_TEST
  */
 struct rawcli {
 	struct tun_chan *ch;
+	uint8_t mode;			/* 0: resume */
 	uint8_t sid[TUN_SID_LEN];
-	int error_code, down;
+	int error_code, down, ready;
 };
 
 static void rc_up(void *user, struct tun_chan *ch)
 {
+	struct rawcli *rc = user;
 	struct tun_msg m;
 
 	memset(&m, 0, sizeof(m));
 	m.version = 1;
 	m.type = TUN_MSG_HELLO;
 	m.hello.vmin = m.hello.vmax = 1;
-	m.hello.mode = TUN_MODE_RESUME;
+	m.hello.mode = rc->mode ? rc->mode : TUN_MODE_RESUME;
 	ck_assert_int_eq(tun_chan_send(ch, &m), 0);
 }
 
@@ -992,7 +1003,9 @@ static void rc_msg(void *user, struct tun_chan *ch, const struct tun_msg *m)
 	struct rawcli *rc = user;
 	struct tun_msg r;
 
-	if (m->type == TUN_MSG_HELLO) {
+	if (m->type == TUN_MSG_READY)
+		rc->ready++;
+	if (m->type == TUN_MSG_HELLO && !rc->mode) {
 		memset(&r, 0, sizeof(r));
 		r.version = 1;
 		r.type = TUN_MSG_RESUME;
@@ -1058,6 +1071,96 @@ START_TEST(wrong_resume_proof)
 		tun_creds_free(cr);
 		close(fd);
 	}
+	env_teardown();
+}
+END_TEST
+
+/*
+ * A client that breaks the tunnel protocol: its peer says DOWN(1) and the
+ * core ends the session with a protocol error, as a listener-mode server
+ * would; another session through another peer goes on.
+ */
+START_TEST(malformed_message_through_peer)
+{
+	static const uint8_t bad[] = { 1, TUN_MSG_HCI, 0x80, 0, 0, 5, 0, 0, 0, 0, 4 };
+	struct tun_listen_cfg lc;
+	struct tun_creds *cr;
+	struct rawcli rc;
+	char port[8];
+
+	env_setup(30);
+	cert_client("alice", TUN_TRANSPORT_DTLS);
+	RUN_UNTIL(E.ready == 1, 10000);
+	memset(&rc, 0, sizeof(rc));
+	rc.mode = TUN_MODE_CERT;
+	ck_assert_int_eq(tun_creds_new(&cr, false, path("ca.crt"), path("alice.crt"),
+				       path("alice.key")), 0);
+	memset(&lc, 0, sizeof(lc));
+	snprintf(port, sizeof(port), "%u", E.uport);
+	lc.l = E.l;
+	lc.creds = cr;
+	lc.host = "127.0.0.1";
+	lc.port = port;
+	lc.handshake_ms = 5000;
+	lc.ops = &rc_ops;
+	lc.user = &rc;
+	ck_assert_int_eq(tun_dtls_connect(&rc.ch, &lc), 0);
+	RUN_UNTIL(rc.ready == 1 && E.sessions == 2, 10000);
+	ck_assert_int_gt(gnutls_record_send(rc.ch->gs, bad, sizeof(bad)), 0);
+	RUN_UNTIL(E.ends == 1 && rc.error_code != 0, 10000);
+	ck_assert_int_eq(E.end_reason, TUN_R_PROTOCOL);
+	ck_assert_int_eq(rc.error_code, TUN_R_PROTOCOL);
+	ck_assert_uint_eq(tun_server_session_count(E.core), 1);
+	RUN_UNTIL(E.peers[1].done == 1, 5000);
+	echo_round(200, 20);
+	ck_assert_int_eq(E.down, 0);
+	if (rc.ch)
+		tun_chan_destroy(rc.ch);
+	loop_iterate(E.l, 0);
+	tun_creds_free(cr);
+	env_teardown();
+}
+END_TEST
+
+/*
+ * The core's owner takes nothing for a while, over TLS (no retransmission
+ * to mend a dropped frame): the window closes the client's sending, the
+ * link queues never overflow, and everything arrives once the owner
+ * takes again. Large ACL packets the other way, in segments.
+ */
+START_TEST(backpressure_through_peer_tls)
+{
+	static uint8_t acl[1 + 4 + 3000], data[3000];
+	uint8_t b[300];
+	uint32_t sent = 0;
+	int r = 0, i;
+
+	env_setup(30);
+	cert_client("alice", TUN_TRANSPORT_TLS);
+	RUN_UNTIL(E.ready == 1, 10000);
+	E.srv_busy = true;
+	for (i = 0; i < 5000; i++) {
+		r = tun_client_send(E.cli, b, mk_cmd(b, sent, 20));
+		if (r == -ENOBUFS)
+			break;
+		ck_assert_int_eq(r, 0);
+		sent++;
+		if (sent % 32 == 0)
+			loop_iterate(E.l, 1);
+	}
+	ck_assert_int_eq(r, -ENOBUFS);
+	run_ms(300);
+	E.srv_busy = false;
+	tun_session_rx_kick(E.sess);
+	RUN_UNTIL(E.srv_rx == sent && E.cli_rx == sent, 20000);
+	r = h4_build_acl(acl, sizeof(acl), 0x0001, 0, 0, data, sizeof(data));
+	ck_assert_int_gt(r, 0);
+	for (i = 0; i < 20; i++)
+		ck_assert_int_eq(tun_session_send(E.sess, acl, (size_t)r), 0);
+	RUN_UNTIL(E.cli_acl == 20, 10000);
+	ck_assert_int_eq(E.down, 0);
+	ck_assert_int_eq(E.resumed, 0);
+	ck_assert_int_eq(E.ends, 0);
 	env_teardown();
 }
 END_TEST
@@ -1210,6 +1313,8 @@ Suite *test_suite(void)
 	tcase_add_test(tc, resume_over_second_peer_tls);
 	tcase_add_test(tc, resume_drops_old_link);
 	tcase_add_test(tc, wrong_resume_proof);
+	tcase_add_test(tc, malformed_message_through_peer);
+	tcase_add_test(tc, backpressure_through_peer_tls);
 	tcase_add_test(tc, garbage_frames_end_only_own_link);
 	tcase_add_test(tc, killed_peer_detaches_then_resumes);
 	tcase_add_test(tc, silent_link_times_out);

@@ -1291,6 +1291,11 @@ START_TEST(silent_link_times_out)
 		ck_assert_int_eq(recv(sv[1], b, sizeof(b), MSG_DONTWAIT), 0);	/* EOF */
 		close(sv[1]);
 		tun_server_free(ls);
+		/* A stream socket would merge frames: refused too. */
+		ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+		ck_assert_int_eq(tun_server_add_link(E.core, sv[0], NULL), -EINVAL);
+		ck_assert_int_eq(recv(sv[1], b, sizeof(b), MSG_DONTWAIT), 0);	/* EOF */
+		close(sv[1]);
 	}
 	run_ms(1);
 	env_teardown();

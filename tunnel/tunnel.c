@@ -1210,6 +1210,16 @@ static int lkio_send(struct lk_io *io, const uint8_t *b, size_t len, bool force)
 	return 0;
 }
 
+/* Frames need their boundaries kept: a stream socket would merge them. */
+static bool lkio_fd_ok(int fd)
+{
+	int type = 0;
+	socklen_t tl = sizeof(type);
+
+	return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0 &&
+	       type == SOCK_SEQPACKET;
+}
+
 static void lkio_close(struct lk_io *io)
 {
 	if (io->fd >= 0) {
@@ -1582,7 +1592,7 @@ int tun_server_add_link(struct tun_server *srv, int fd,
 	struct tun_link *k;
 	int ret;
 
-	if (!srv || !srv->core || fd < 0) {
+	if (!srv || !srv->core || fd < 0 || !lkio_fd_ok(fd)) {
 		if (fd >= 0)
 			close(fd);
 		return -EINVAL;
@@ -1695,6 +1705,10 @@ static int peer_get_link(struct tun_peer *p, const char *name)
 	fd = p->ops.get_link(p->user, name);
 	if (fd < 0)
 		return fd;
+	if (!lkio_fd_ok(fd)) {
+		close(fd);
+		return -EINVAL;
+	}
 	ret = loop_add_fd(p->l, fd, EPOLLIN, peer_fd_cb, p);
 	if (ret < 0) {
 		close(fd);

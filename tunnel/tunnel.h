@@ -216,7 +216,7 @@ struct tun_link_label {
  * A labelled link may ATTACH a new session for label->user (never another
  * user, whatever the peer says); any link may RESUME a session with the
  * proof of its resume key. label NULL: unlabelled. 0 or -errno (-EINVAL:
- * not a core-mode server).
+ * not a core-mode server, or fd not a SOCK_SEQPACKET socket).
  */
 int tun_server_add_link(struct tun_server *srv, int fd,
 			const struct tun_link_label *label);

@@ -10,11 +10,14 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check_main.h"
@@ -62,16 +65,25 @@ static void pki_teardown(void)
 
 struct side {
 	struct tun_chan *ch;
+	pid_t pid;		/* server: the fake pid the front knows it by */
 	int up, down, down_reason, rx;
 	uint32_t next;		/* client: next echo expected */
 };
+
+#define NCLI 8
 
 static struct {
 	struct loop *l;
 	struct tun_creds *scr, *ccr;
 	struct side cli;
+	struct side cl[NCLI];	/* more clients at once */
 	struct side srv[NSRV];
 	int nsrv;
+	struct tun_front *front;
+	int spawns, spawn_err, stops;
+	pid_t stopped;
+	int refusals;
+	unsigned front_hs_ms;	/* 0: a minute */
 } T;
 
 static void srv_up(void *user, struct tun_chan *ch)
@@ -95,6 +107,9 @@ static void side_down(void *user, struct tun_chan *ch, int reason)
 	s->down++;
 	s->down_reason = reason;
 	s->ch = NULL;
+	/* A peer process ends with its channel: the owner reaps it. */
+	if (T.front && s->pid > 0)
+		tun_front_peer_gone(T.front, s->pid);
 }
 
 static const struct tun_chan_ops srv_ops = {
@@ -145,6 +160,10 @@ static void env_teardown(void)
 	int i;
 
 	tun_chan_destroy(T.cli.ch);
+	for (i = 0; i < NCLI; i++)
+		tun_chan_destroy(T.cl[i].ch);
+	tun_front_free(T.front);
+	T.front = NULL;
 	for (i = 0; i < NSRV; i++)
 		tun_chan_destroy(T.srv[i].ch);
 	/* Channels closing from the loop finish there. */
@@ -180,10 +199,12 @@ static void client_start(const char *port, bool dgram)
 }
 
 /*
- * A DTLS client from a chosen local port on 127.0.0.1 (0: any), so a test
- * can restart a client on the same port.
+ * A DTLS client from a chosen local address and port (0: any) to
+ * 127.0.0.1, so a test can restart a client on the same port or come
+ * from another host of 127/8.
  */
-static uint16_t client_dtls_from(uint16_t srv_port, uint16_t from)
+static uint16_t client_dtls_at(struct side *c, const char *src, uint16_t srv_port,
+			       uint16_t from)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET };
 	struct sockaddr_in s = { .sin_family = AF_INET };
@@ -193,28 +214,33 @@ static uint16_t client_dtls_from(uint16_t srv_port, uint16_t from)
 	fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	ck_assert_int_ge(fd, 0);
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(inet_pton(AF_INET, src, &a.sin_addr), 1);
 	a.sin_port = htons(from);
 	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
 	s.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	s.sin_port = htons(srv_port);
 	ck_assert_int_eq(connect(fd, (struct sockaddr *)&s, sizeof(s)), 0);
 	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &al), 0);
-	memset(&T.cli, 0, sizeof(T.cli));
-	ck_assert_int_eq(tun_chan_new(&T.cli.ch, T.l, T.ccr, TUN_CHAN_DGRAM_CLI, fd,
-				      10000, &cli_ops, &T.cli), 0);
-	memcpy(&T.cli.ch->addr, &s, sizeof(s));
-	T.cli.ch->alen = sizeof(s);
-	ck_assert_int_eq(tun_chan_start(T.cli.ch), 0);
+	memset(c, 0, sizeof(*c));
+	ck_assert_int_eq(tun_chan_new(&c->ch, T.l, T.ccr, TUN_CHAN_DGRAM_CLI, fd,
+				      10000, &cli_ops, c), 0);
+	memcpy(&c->ch->addr, &s, sizeof(s));
+	c->ch->alen = sizeof(s);
+	ck_assert_int_eq(tun_chan_start(c->ch), 0);
 	return ntohs(a.sin_port);
 }
 
-/* n HCI messages from the client, all echoed back. */
-static void ping(int n)
+static uint16_t client_dtls_from(uint16_t srv_port, uint16_t from)
+{
+	return client_dtls_at(&T.cli, "127.0.0.1", srv_port, from);
+}
+
+/* n HCI messages from client c, all echoed back. */
+static void ping_from(struct side *c, int n)
 {
 	uint8_t data[100];
 	struct tun_msg m;
-	uint32_t first = T.cli.next;
+	uint32_t first = c->next;
 	int i;
 
 	memset(data, 0x5a, sizeof(data));
@@ -225,10 +251,15 @@ static void ping(int n)
 		m.hci.seq = first + (uint32_t)i;
 		m.hci.len = sizeof(data);
 		m.hci.data = data;
-		ck_assert_int_eq(tun_chan_send(T.cli.ch, &m), 0);
+		ck_assert_int_eq(tun_chan_send(c->ch, &m), 0);
 		/* One at a time: no loss from a full socket buffer. */
-		RUN_UNTIL(T.cli.next == first + (uint32_t)i + 1, 5000);
+		RUN_UNTIL(c->next == first + (uint32_t)i + 1, 5000);
 	}
+}
+
+static void ping(int n)
+{
+	ping_from(&T.cli, n);
 }
 
 /* ---- tun_chan_new_peer with a minimal hand-over of the test's own ---- */
@@ -288,8 +319,6 @@ static void mini_cb(struct loop *l, int fd, uint32_t ev, void *user)
 			     (struct sockaddr *)&p->addr, &p->alen);
 	if (n > 0) {
 		m->hellos++;
-		if (getenv("TUN_TEST_LOG"))
-			fprintf(stderr, "listener: %zd bytes type %u hs %u\n", n, p->first[0], p->first[13]);
 		p->first_len = (size_t)n;
 		if (tun_cookie_valid(&m->ck, &p->addr, p->alen, p->first, p->first_len,
 				     &p->pre)) {
@@ -299,7 +328,7 @@ static void mini_cb(struct loop *l, int fd, uint32_t ev, void *user)
 			ck_assert_int_eq(serve_peer(p), 0);
 			ck_assert_int_eq(p->fd, -1);
 		} else if (tun_dtls_is_client_hello(p->first, p->first_len)) {
-			tun_cookie_send(&m->ck, fd, &p->addr, p->alen, p->alen, &p->pre);
+			tun_cookie_send(&m->ck, fd, &p->addr, p->alen, p->alen, NULL, 0, &p->pre);
 		}
 	}
 	free(p);
@@ -480,10 +509,498 @@ START_TEST(peer_chan_bad_handover)
 }
 END_TEST
 
+/* ---- tun_front ---- */
+
+/*
+ * The spawn hook: the peer's side in this process. A fork would leave
+ * the child its own copy of the fd; dup() stands in for that, as the
+ * front closes its copy after the call.
+ */
+static pid_t fake_spawn(void *user, const struct tun_front_peer *p)
+{
+	struct tun_front_peer *q;
+	struct side *s;
+
+	T.spawns++;
+	ck_assert_int_ge(p->fd, 0);
+	if (p->dgram) {
+		ck_assert_uint_gt(p->first_len, 0);
+		ck_assert(tun_dtls_is_client_hello(p->first, p->first_len));
+	}
+	if (T.spawn_err)
+		return T.spawn_err;
+	q = malloc(sizeof(*q));
+	ck_assert_ptr_nonnull(q);
+	memcpy(q, p, sizeof(*q));
+	q->fd = fcntl(p->fd, F_DUPFD_CLOEXEC, 0);
+	ck_assert_int_ge(q->fd, 0);
+	s = &T.srv[T.nsrv];
+	ck_assert_int_eq(serve_peer(q), 0);
+	free(q);
+	s->pid = 1000 + T.spawns;
+	return s->pid;
+}
+
+/* Records the request; the test reaps (tun_front_peer_gone) later. */
+static void fake_stop(void *user, pid_t pid)
+{
+	T.stops++;
+	T.stopped = pid;
+}
+
+static void front_start(const char *host, bool dgram, unsigned max_peers,
+			unsigned max_pending)
+{
+	struct tun_front_cfg fc = {
+		.host = host,
+		.udp_port = dgram ? "0" : NULL,
+		.tcp_port = dgram ? NULL : "0",
+		.max_peers = max_peers,
+		.max_pending = max_pending,
+		.handshake_ms = T.front_hs_ms ? T.front_hs_ms : 60000,
+		.spawn = fake_spawn,
+		.stop = fake_stop,
+	};
+
+	ck_assert_int_eq(tun_front_new(&T.front, T.l, &fc), 0);
+}
+
+static const char *front_port(bool dgram)
+{
+	static char port[8];
+
+	snprintf(port, sizeof(port), "%u", dgram ? tun_front_udp_port(T.front) :
+		 tun_front_tcp_port(T.front));
+	return port;
+}
+
+static const struct {
+	const char *listen, *client;
+} pairs[] = {
+	{ "127.0.0.1", "127.0.0.1" },
+	{ "0.0.0.0", "127.0.0.1" },
+	{ NULL, "127.0.0.1" },		/* "::", an IPv4 client */
+	{ "::", "::1" },
+	/* A second local address: replies must leave from it. */
+	{ "0.0.0.0", "127.0.0.2" },
+	{ NULL, "127.0.0.2" },
+};
+
+static bool is_unspecified(const struct sockaddr_storage *a)
+{
+	if (a->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr == htonl(INADDR_ANY);
+	return IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)a)->sin6_addr);
+}
+
+/*
+ * Through the front and a hand-over, both ways; after it the listener
+ * reads nothing more from that client (the kernel gives its datagrams to
+ * the connected socket), and the peer's socket is bound to the address
+ * the client sent to, not the wildcard.
+ */
+START_TEST(front_dtls)
+{
+	struct tun_listen_cfg cc = {
+		.host = pairs[_i].client, .handshake_ms = 10000, .ops = &cli_ops,
+	};
+	struct sockaddr_storage me;
+	socklen_t melen = sizeof(me);
+	unsigned long seen;
+
+	env_setup();
+	front_start(pairs[_i].listen, true, 0, 0);
+	cc.l = T.l;
+	cc.creds = T.ccr;
+	cc.port = front_port(true);
+	cc.user = &T.cli;
+	ck_assert_int_eq(tun_dtls_connect(&T.cli.ch, &cc), 0);
+	RUN_UNTIL(T.cli.up && T.srv[0].up, 10000);
+	ck_assert_int_eq(T.spawns, 1);
+	ck_assert_uint_eq(tun_front_peer_count(T.front), 1);
+	seen = tun_front_dgram_count(T.front);
+	ck_assert_uint_ge(seen, 2);	/* the hello without and with the cookie */
+	ck_assert_uint_eq(addr_port(&T.srv[0].ch->addr), tun_sock_port(T.cli.ch->fd));
+	ck_assert_int_eq(getsockname(T.srv[0].ch->fd, (struct sockaddr *)&me, &melen), 0);
+	ck_assert(!is_unspecified(&me));
+	ck_assert_uint_eq(addr_port(&me), tun_front_udp_port(T.front));
+	if (strcmp(pairs[_i].client, "127.0.0.2") == 0) {
+		const uint8_t *b = me.ss_family == AF_INET ?
+			(const uint8_t *)&((struct sockaddr_in *)&me)->sin_addr :
+			(const uint8_t *)&((struct sockaddr_in6 *)&me)->sin6_addr + 12;
+
+		ck_assert_int_eq(b[3], 2);
+	}
+	ping(50);
+	ck_assert_int_eq(T.srv[0].rx, 50);
+	ck_assert_uint_eq(tun_front_dgram_count(T.front), seen);
+	/* The peer ends: its slot is free. */
+	tun_chan_abort(T.srv[0].ch, TUN_R_SHUTDOWN);
+	RUN_UNTIL(T.srv[0].down, 1000);
+	ck_assert_uint_eq(tun_front_peer_count(T.front), 0);
+	env_teardown();
+}
+END_TEST
+
+START_TEST(front_tls)
+{
+	struct tun_listen_cfg cc = {
+		.host = pairs[_i].client, .handshake_ms = 10000, .ops = &cli_ops,
+	};
+
+	env_setup();
+	front_start(pairs[_i].listen, false, 0, 0);
+	cc.l = T.l;
+	cc.creds = T.ccr;
+	cc.port = front_port(false);
+	cc.user = &T.cli;
+	ck_assert_int_eq(tun_tls_connect(&T.cli.ch, &cc), 0);
+	RUN_UNTIL(T.cli.up && T.srv[0].up, 10000);
+	ck_assert_int_eq(T.spawns, 1);
+	ck_assert_int_eq(T.srv[0].ch->kind, TUN_CHAN_STREAM);
+	ck_assert_uint_eq(addr_port(&T.srv[0].ch->addr), tun_sock_port(T.cli.ch->fd));
+	ping(50);
+	ck_assert_int_eq(T.srv[0].rx, 50);
+	env_teardown();
+}
+END_TEST
+
+/* ClientHellos without a valid cookie: a small answer each, no peer. */
+START_TEST(front_no_cookie_no_peer)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	uint8_t hello[200], reply[512];
+	int fd, i, replies = 0;
+
+	env_setup();
+	front_start("127.0.0.1", true, 0, 0);
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(fd, 0);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	a.sin_port = htons(tun_front_udp_port(T.front));
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	memset(hello, 0, sizeof(hello));
+	hello[0] = 22;
+	hello[1] = 0xfe;
+	hello[2] = 0xfd;
+	hello[12] = sizeof(hello) - 13;
+	hello[13] = 1;
+	hello[13 + 12 + 2 + 32] = 0;		/* no session id */
+	hello[13 + 12 + 2 + 32 + 1] = 16;	/* a forged cookie */
+	for (i = 0; i < 50; i++) {
+		hello[80] = (uint8_t)i;
+		ck_assert_int_eq(send(fd, hello, sizeof(hello), 0), (ssize_t)sizeof(hello));
+		loop_iterate(T.l, 0);
+	}
+	/* Not a hello: no answer at all; an oversized datagram: unread. */
+	memset(hello, 0x17, sizeof(hello));
+	ck_assert_int_eq(send(fd, hello, sizeof(hello), 0), (ssize_t)sizeof(hello));
+	{
+		static uint8_t big[TUN_FRONT_DGRAM_MAX + 100];
+
+		memset(big, 0, sizeof(big));
+		big[0] = 22;
+		big[1] = 0xfe;
+		big[13] = 1;
+		ck_assert_int_eq(send(fd, big, sizeof(big), 0), (ssize_t)sizeof(big));
+	}
+	for (i = 0; i < 10; i++)
+		loop_iterate(T.l, 1);
+	for (i = 0; i < 200; i++) {
+		ssize_t n = recv(fd, reply, sizeof(reply), MSG_DONTWAIT);
+
+		if (n < 0)
+			break;
+		ck_assert_int_eq(reply[0], 22);
+		ck_assert_int_eq(reply[13], 3);		/* HelloVerifyRequest */
+		ck_assert_int_lt(n, 200);
+		replies++;
+	}
+	ck_assert_int_eq(replies, 50);
+	ck_assert_uint_eq(tun_front_dgram_count(T.front), 52);
+	ck_assert_int_eq(T.spawns, 0);
+	ck_assert_uint_eq(tun_front_peer_count(T.front), 0);
+	close(fd);
+	env_teardown();
+}
+END_TEST
+
+/*
+ * max_pending: the third login at once is refused before spawn (the
+ * client keeps trying), and gets in when a peer's slot is freed.
+ */
+START_TEST(front_cap_pending)
+{
+	uint16_t port;
+	int i;
+
+	env_setup();
+	front_start("127.0.0.1", true, 0, 2);
+	port = tun_front_udp_port(T.front);
+	for (i = 0; i < 2; i++) {
+		client_dtls_at(&T.cl[i], "127.0.0.1", port, 0);
+		RUN_UNTIL(T.cl[i].up, 10000);
+	}
+	client_dtls_at(&T.cl[2], "127.0.0.1", port, 0);
+	/* Its hello with the cookie came, twice (a retransmission). */
+	RUN_UNTIL(T.refusals >= 1 && tun_front_dgram_count(T.front) >= 7, 10000);
+	ck_assert_int_eq(T.spawns, 2);
+	ck_assert_int_eq(T.cl[2].up, 0);
+	/* One refusal line a second at most, however many refusals. */
+	ck_assert_int_eq(T.refusals, 1);
+	tun_front_peer_gone(T.front, T.srv[0].pid);
+	ck_assert_uint_eq(tun_front_peer_count(T.front), 1);
+	RUN_UNTIL(T.cl[2].up, 10000);
+	ck_assert_int_eq(T.spawns, 3);
+	ping_from(&T.cl[2], 3);
+	env_teardown();
+}
+END_TEST
+
+/*
+ * A peer counts as pending for handshake_ms only (its process enforces
+ * that deadline): then it no longer holds a pending slot.
+ */
+START_TEST(front_pending_ages)
+{
+	uint16_t port;
+	uint64_t t0;
+
+	env_setup();
+	T.front_hs_ms = 1000;
+	front_start("127.0.0.1", true, 0, 1);
+	port = tun_front_udp_port(T.front);
+	client_dtls_at(&T.cl[0], "127.0.0.1", port, 0);
+	RUN_UNTIL(T.cl[0].up, 10000);
+	t0 = loop_now_us();
+	client_dtls_at(&T.cl[1], "127.0.0.1", port, 0);
+	RUN_UNTIL(T.refusals >= 1, 10000);
+	RUN_UNTIL(T.cl[1].up, 10000);
+	ck_assert_uint_ge(loop_now_us() - t0, 900 * 1000);
+	ck_assert_int_eq(T.spawns, 2);
+	ck_assert_uint_eq(tun_front_peer_count(T.front), 2);
+	env_teardown();
+}
+END_TEST
+
+/* Per host: a fifth login from 127.0.0.1 waits, 127.0.0.2 gets in. */
+START_TEST(front_cap_per_host)
+{
+	uint16_t port;
+	int i;
+
+	env_setup();
+	front_start("127.0.0.1", true, 0, 0);
+	port = tun_front_udp_port(T.front);
+	for (i = 0; i < TUN_FRONT_PENDING_PER_HOST; i++) {
+		client_dtls_at(&T.cl[i], "127.0.0.1", port, 0);
+		RUN_UNTIL(T.cl[i].up, 10000);
+	}
+	client_dtls_at(&T.cl[i], "127.0.0.1", port, 0);
+	RUN_UNTIL(T.refusals >= 1, 10000);
+	ck_assert_int_eq(T.spawns, TUN_FRONT_PENDING_PER_HOST);
+	client_dtls_at(&T.cl[i + 1], "127.0.0.2", port, 0);
+	RUN_UNTIL(T.cl[i + 1].up, 10000);
+	ck_assert_int_eq(T.spawns, TUN_FRONT_PENDING_PER_HOST + 1);
+	ck_assert_int_eq(T.cl[i].up, 0);
+	env_teardown();
+}
+END_TEST
+
+/* max_peers over TLS: the connection over the cap is closed at once. */
+START_TEST(front_cap_peers_tls)
+{
+	struct tun_listen_cfg cc = {
+		.host = "127.0.0.1", .handshake_ms = 10000, .ops = &cli_ops,
+	};
+	int i;
+
+	env_setup();
+	front_start("127.0.0.1", false, 2, 0);
+	cc.l = T.l;
+	cc.creds = T.ccr;
+	cc.port = front_port(false);
+	for (i = 0; i < 3; i++) {
+		cc.user = &T.cl[i];
+		ck_assert_int_eq(tun_tls_connect(&T.cl[i].ch, &cc), 0);
+		if (i < 2)
+			RUN_UNTIL(T.cl[i].up, 10000);
+	}
+	RUN_UNTIL(T.cl[2].down, 10000);
+	ck_assert_int_eq(T.cl[2].up, 0);
+	ck_assert_int_eq(T.spawns, 2);
+	ck_assert_int_eq(T.refusals, 1);
+	tun_front_peer_gone(T.front, T.srv[1].pid);
+	cc.user = &T.cl[3];
+	ck_assert_int_eq(tun_tls_connect(&T.cl[3].ch, &cc), 0);
+	RUN_UNTIL(T.cl[3].up, 10000);
+	ck_assert_int_eq(T.spawns, 3);
+	env_teardown();
+}
+END_TEST
+
+/* The spawn hook fails: nothing is kept, the next hello tries again. */
+START_TEST(front_spawn_fails)
+{
+	env_setup();
+	front_start("127.0.0.1", true, 0, 0);
+	T.spawn_err = -EAGAIN;
+	client_dtls_from(tun_front_udp_port(T.front), 0);
+	RUN_UNTIL(T.spawns >= 1, 10000);
+	ck_assert_uint_eq(tun_front_peer_count(T.front), 0);
+	T.spawn_err = 0;
+	RUN_UNTIL(T.cli.up, 10000);
+	ck_assert_uint_eq(tun_front_peer_count(T.front), 1);
+	env_teardown();
+}
+END_TEST
+
+/*
+ * A client restarted on the same port, its old peer alive: the old
+ * channel ends (its process exits, the owner reaps it) and the client's
+ * next hello is handed to a new peer.
+ */
+START_TEST(front_client_restart)
+{
+	uint16_t port, cport;
+	int i;
+
+	env_setup();
+	front_start("127.0.0.1", true, 0, 0);
+	port = tun_front_udp_port(T.front);
+	cport = client_dtls_from(port, 0);
+	RUN_UNTIL(T.cli.up && T.srv[0].up, 10000);
+	tun_chan_drop(T.cli.ch);
+	T.cli.ch = NULL;
+	for (i = 0; i < 3; i++)
+		loop_iterate(T.l, 0);
+	ck_assert_uint_eq(client_dtls_from(port, cport), cport);
+	RUN_UNTIL(T.cli.up && T.srv[1].up, 10000);
+	ck_assert_int_eq(T.srv[0].down_reason, TUN_R_PEER_DEAD);
+	ck_assert_int_eq(T.spawns, 2);
+	ck_assert_int_eq(T.stops, 0);
+	ck_assert_uint_eq(tun_front_peer_count(T.front), 1);
+	ping(3);
+	env_teardown();
+}
+END_TEST
+
+/*
+ * The old peer is still in the table but no longer takes the client's
+ * datagrams (its socket is closed, the process not yet reaped): a hello
+ * with a valid cookie from that address is dropped while the peer is
+ * young, and stops the process once it is TUN_FRONT_RESTART_MS old.
+ */
+START_TEST(front_stop_stale_peer)
+{
+	uint16_t port, cport;
+	uint64_t born;
+	int i;
+
+	env_setup();
+	front_start("127.0.0.1", true, 0, 0);
+	port = tun_front_udp_port(T.front);
+	cport = client_dtls_from(port, 0);
+	RUN_UNTIL(T.cli.up && T.srv[0].up, 10000);
+	born = loop_now_us();
+	/* The peer's socket goes, silently; the front is not told. */
+	tun_chan_destroy(T.srv[0].ch);
+	T.srv[0].ch = NULL;
+	tun_chan_drop(T.cli.ch);
+	T.cli.ch = NULL;
+	for (i = 0; i < 3; i++)
+		loop_iterate(T.l, 0);
+	client_dtls_from(port, cport);
+	RUN_UNTIL(T.stops == 1, 10000);
+	ck_assert_uint_ge(loop_now_us() - born, (uint64_t)TUN_FRONT_RESTART_MS * 1000);
+	ck_assert_int_eq(T.stopped, T.srv[0].pid);
+	ck_assert_int_eq(T.spawns, 1);
+	ck_assert_int_eq(T.cli.up, 0);
+	tun_front_peer_gone(T.front, T.stopped);
+	RUN_UNTIL(T.cli.up && T.srv[1].up, 15000);
+	ck_assert_int_eq(T.spawns, 2);
+	ck_assert_int_eq(T.stops, 1);
+	env_teardown();
+}
+END_TEST
+
+static bool has_socket_on(uint16_t port)
+{
+	int fd;
+
+	for (fd = 0; fd < 1024; fd++)
+		if (fcntl(fd, F_GETFD) >= 0 && tun_sock_port(fd) == port)
+			return true;
+	return false;
+}
+
+/*
+ * In a forked child, forget closes the listeners and wipes the cookie
+ * keys without touching the loop the child shares with its parent: the
+ * parent's front goes on serving.
+ */
+START_TEST(front_forget_in_child)
+{
+	struct tun_front_cfg fc = {
+		.host = "127.0.0.1", .udp_port = "0", .tcp_port = "0",
+		.spawn = fake_spawn, .stop = fake_stop,
+	};
+	uint16_t up, tp;
+	pid_t pid;
+	int st;
+
+	env_setup();
+	ck_assert_int_eq(tun_front_new(&T.front, T.l, &fc), 0);
+	up = tun_front_udp_port(T.front);
+	tp = tun_front_tcp_port(T.front);
+	ck_assert(has_socket_on(up) && has_socket_on(tp));
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		tun_front_forget(T.front);
+		_exit(has_socket_on(up) || has_socket_on(tp) ||
+		      tun_front_udp_port(T.front) || tun_front_peer_count(T.front) ? 1 : 0);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st));
+	ck_assert_int_eq(WEXITSTATUS(st), 0);
+	client_dtls_from(up, 0);
+	RUN_UNTIL(T.cli.up && T.srv[0].up, 10000);
+	ping(3);
+	env_teardown();
+}
+END_TEST
+
+START_TEST(cookie_wipe)
+{
+	struct tun_cookie c;
+	gnutls_dtls_prestate_st pre;
+	struct sockaddr_storage a;
+	uint8_t hello[100];
+
+	ck_assert_int_eq(tun_cookie_init(&c, NULL), 0);
+	ck_assert_ptr_nonnull(c.key.data);
+	ck_assert_ptr_null(c.rotate);
+	tun_cookie_wipe(&c);
+	ck_assert_ptr_null(c.key.data);
+	ck_assert_uint_eq(c.key.size, 0);
+	memset(&a, 0, sizeof(a));
+	memset(hello, 0, sizeof(hello));
+	hello[0] = 22;
+	hello[1] = 0xfe;
+	hello[13] = 1;
+	ck_assert(!tun_cookie_valid(&c, &a, sizeof(struct sockaddr_in), hello,
+				    sizeof(hello), &pre));
+	tun_cookie_free(&c);
+}
+END_TEST
+
 static void quiet_log(int prio, const char *line, void *user)
 {
 	if (getenv("TUN_TEST_LOG"))
-		fprintf(stderr, "%s\n", line);
+		fprintf(stderr, "%llu %s\n", (unsigned long long)loop_now_us() / 1000, line);
+	if (strstr(line, "new peer refused"))
+		T.refusals++;
 }
 
 Suite *test_suite(void)
@@ -498,6 +1015,18 @@ Suite *test_suite(void)
 	tcase_add_loop_test(tc, peer_chan_stream, 0, 2);
 	tcase_add_test(tc, peer_chan_client_restart);
 	tcase_add_test(tc, peer_chan_bad_handover);
+	tcase_add_loop_test(tc, front_dtls, 0, sizeof(pairs) / sizeof(pairs[0]));
+	tcase_add_loop_test(tc, front_tls, 0, sizeof(pairs) / sizeof(pairs[0]));
+	tcase_add_test(tc, front_no_cookie_no_peer);
+	tcase_add_test(tc, front_cap_pending);
+	tcase_add_test(tc, front_cap_per_host);
+	tcase_add_test(tc, front_pending_ages);
+	tcase_add_test(tc, front_cap_peers_tls);
+	tcase_add_test(tc, front_spawn_fails);
+	tcase_add_test(tc, front_client_restart);
+	tcase_add_test(tc, front_stop_stale_peer);
+	tcase_add_test(tc, front_forget_in_child);
+	tcase_add_test(tc, cookie_wipe);
 	suite_add_tcase(s, tc);
 	return s;
 }

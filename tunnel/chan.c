@@ -252,7 +252,7 @@ static bool peer_hello(struct tun_chan *ch, const uint8_t *b, size_t n)
 		}
 	}
 	if (!tun_cookie_valid(ch->cookie, &ch->addr, ch->alen, b, n, &pre)) {
-		tun_cookie_send(ch->cookie, ch->fd, &ch->addr, ch->alen, 0, &pre);
+		tun_cookie_send(ch->cookie, ch->fd, &ch->addr, ch->alen, 0, NULL, 0, &pre);
 		return true;
 	}
 	log_info("tunnel: %s: client restarted, session over",

@@ -80,11 +80,13 @@ bool tun_cookie_valid(const struct tun_cookie *c, const struct sockaddr_storage 
 /*
  * Answer with a HelloVerifyRequest (smaller than the hello: no
  * amplification). The cookie binds addr/alen; the datagram goes to
- * addr with sendto, or on the connected fd when send_alen is 0.
+ * addr, or on the connected fd when send_alen is 0, with the ancillary
+ * data ctl (IP_PKTINFO: the source address) if ctl_len.
  */
 void tun_cookie_send(const struct tun_cookie *c, int fd,
 		     const struct sockaddr_storage *addr, socklen_t alen,
-		     socklen_t send_alen, gnutls_dtls_prestate_st *pre);
+		     socklen_t send_alen, const void *ctl, size_t ctl_len,
+		     gnutls_dtls_prestate_st *pre);
 
 /* A DTLS record holding a ClientHello in epoch 0 (only the header is read). */
 bool tun_dtls_is_client_hello(const uint8_t *b, size_t n);

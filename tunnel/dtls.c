@@ -137,23 +137,34 @@ struct cookie_dst {
 	int fd;
 	const struct sockaddr_storage *addr;
 	socklen_t alen;
+	const void *ctl;
+	size_t ctl_len;
 };
 
 static ssize_t cookie_push(gnutls_transport_ptr_t p, const void *data, size_t len)
 {
 	const struct cookie_dst *d = p;
+	struct iovec iov = { .iov_base = (void *)data, .iov_len = len };
+	struct msghdr mh = {
+		.msg_name = d->alen ? (void *)d->addr : NULL,
+		.msg_namelen = d->alen,
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = d->ctl_len ? (void *)d->ctl : NULL,
+		.msg_controllen = d->ctl_len,
+	};
 
-	if (sendto(d->fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL,
-		   d->alen ? (const struct sockaddr *)d->addr : NULL, d->alen) < 0)
-		log_debug("tunnel: sendto: %s", strerror(errno));
+	if (sendmsg(d->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		log_debug("tunnel: sendmsg: %s", strerror(errno));
 	return (ssize_t)len;
 }
 
 void tun_cookie_send(const struct tun_cookie *c, int fd,
 		     const struct sockaddr_storage *addr, socklen_t alen,
-		     socklen_t send_alen, gnutls_dtls_prestate_st *pre)
+		     socklen_t send_alen, const void *ctl, size_t ctl_len,
+		     gnutls_dtls_prestate_st *pre)
 {
-	struct cookie_dst dst = { fd, addr, send_alen };
+	struct cookie_dst dst = { fd, addr, send_alen, ctl, ctl_len };
 
 	if (c->key.data)
 		gnutls_dtls_cookie_send((gnutls_datum_t *)&c->key, (void *)addr, alen,
@@ -292,7 +303,7 @@ static void dl_new_peer(struct tun_dlisten *dl, const uint8_t *b, size_t n,
 		return;		/* not ours to answer; no state, no reply */
 	if (!tun_cookie_valid(&dl->cookie, addr, alen, b, n, &pre)) {
 		/* pre holds the hello's sequence numbers for the reply. */
-		tun_cookie_send(&dl->cookie, dl->fd, addr, alen, alen, &pre);
+		tun_cookie_send(&dl->cookie, dl->fd, addr, alen, alen, NULL, 0, &pre);
 		return;
 	}
 	/*

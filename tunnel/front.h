@@ -19,6 +19,15 @@
  * processes alive, of which at most max_pending younger than
  * handshake_ms (the login deadline a peer process enforces itself), and
  * of those at most TUN_FRONT_PENDING_PER_HOST from one host.
+ *
+ * One live DTLS peer per address and port: a datagram reaching the
+ * listener from a live peer's address (queued before its socket was
+ * connected, or a retransmission racing the hand-over) is dropped, but a
+ * ClientHello with a valid cookie from it, TUN_FRONT_RESTART_MS after the
+ * hand-over, means the client restarted and the old process still holds
+ * the socket: the front stops that process and drops the hello (the
+ * client sends it again, by then to the listener). A ClientHello
+ * without a cookie is answered from any address (statelessly).
  */
 #ifndef BGW_TUN_FRONT_H
 #define BGW_TUN_FRONT_H
@@ -37,6 +46,7 @@
 /* Datagrams longer than this are dropped unread (the MTU is far lower). */
 #define TUN_FRONT_DGRAM_MAX		4096
 #define TUN_FRONT_PENDING_PER_HOST	4
+#define TUN_FRONT_RESTART_MS		2000
 
 /* One verified new peer, for its process. */
 struct tun_front_peer {
@@ -63,6 +73,13 @@ struct tun_front_cfg {
 	 * copy of p->fd after the call: the new process keeps its copy.
 	 */
 	pid_t (*spawn)(void *user, const struct tun_front_peer *p);
+	/*
+	 * End a live peer's process: its client restarted on the same
+	 * address and port while the process still holds the connected
+	 * socket. NULL: kill(pid, SIGKILL). Either way the slot stays taken
+	 * until tun_front_peer_gone().
+	 */
+	void (*stop)(void *user, pid_t pid);
 	void *user;
 };
 
@@ -82,6 +99,8 @@ void tun_front_peer_gone(struct tun_front *f, pid_t pid);
  */
 void tun_front_forget(struct tun_front *f);
 
+/* Datagrams the DTLS listener has read (a peer's own go to its socket). */
+unsigned long tun_front_dgram_count(const struct tun_front *f);
 uint16_t tun_front_udp_port(const struct tun_front *f);
 uint16_t tun_front_tcp_port(const struct tun_front *f);
 unsigned tun_front_peer_count(const struct tun_front *f);

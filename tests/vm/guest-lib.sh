@@ -29,6 +29,13 @@
 #   vm_strip                     filter: drop ANSI colours, \001 \002, \r,
 #                                prompts and blank lines
 #   vm_dump_logs [LINES]         tail of the daemon logs, on stderr
+#   vm_pair_require              exit 77 unless run by run-pair (two guests)
+#   vm_pair_signal NAME [TEXT]   publish NAME (with TEXT) to the other guest
+#   vm_pair_put FILE NAME        publish a copy of FILE as NAME
+#   vm_pair_wait SECS NAME       wait until the other guest published NAME:
+#                                0; 1 after SECS; 2 as soon as its guest
+#                                has ended without publishing it
+#   vm_pair_path NAME            the path of the other guest's NAME
 #   vm_tap_plan N / vm_tap_ok DESC CMD... / vm_tap_pass DESC /
 #   vm_tap_fail DESC [WHY] / vm_tap_skip DESC WHY / vm_tap_done
 #                                TAP output; vm_tap_done exits 0 only if all
@@ -41,6 +48,10 @@
 #   "@expect REGEX [SECS]" wait (default 10 s) until the cleaned output
 #                         written since the last CMD matches the extended
 #                         REGEX; on timeout the remaining steps still run but
+#                         vm_btctl returns 1
+#   "@sh CMD"             run the shell command CMD (eval, e.g. a
+#                         vm_pair_* call) while bluetoothctl keeps running;
+#                         if it fails the remaining steps still run but
 #                         vm_btctl returns 1
 # Prints the cleaned output (also appended to $VM_LOGDIR/bluetoothctl.log).
 # Returns 0, 1 (an @expect failed) or 2 (bluetoothctl did not come up).
@@ -276,6 +287,12 @@ vm_btctl() {
 		@sleep\ *)
 			sleep "${step#@sleep }"
 			;;
+		@sh\ *)
+			if ! eval "${step#@sh }"; then
+				echo "vm_btctl: '${step#@sh }' failed" >&2
+				rc=1
+			fi
+			;;
 		@expect\ *)
 			re=${step#@expect }
 			secs=10
@@ -323,6 +340,52 @@ vm_dump_logs() {
 		echo "# ---- $f (last $lines lines) ----" >&2
 		tail -n "$lines" "$f" | sed 's/^/# /' >&2
 	done
+}
+
+# ------------------------------------------------------------------ pair
+# Two guests under tests/vm/run-pair share the host directory
+# $BGW_VM_PAIR_DIR (9p, read-write in both). A guest publishes NAME as the
+# file ROLE.NAME there, written whole and renamed into place, so the other
+# never reads half of it; run-pair writes ROLE.exit when a guest has ended.
+VM_PAIR_ROLE=${BGW_VM_PAIR_ROLE:-}
+VM_PAIR_DIR=${BGW_VM_PAIR_DIR:-}
+VM_PAIR_PEER=""
+case $VM_PAIR_ROLE in a) VM_PAIR_PEER=b ;; b) VM_PAIR_PEER=a ;; esac
+
+vm_pair_require() {
+	if [[ -z $VM_PAIR_PEER || ! -d $VM_PAIR_DIR ]]; then
+		echo "1..0 # SKIP $(basename "$0") runs in two guests: tests/vm/run-pair $0"
+		exit 77
+	fi
+}
+
+vm_pair_signal() { # NAME [TEXT]
+	local f="$VM_PAIR_DIR/$VM_PAIR_ROLE.$1"
+	printf '%s\n' "${2:-}" >"$f.tmp" && mv -f "$f.tmp" "$f"
+}
+
+vm_pair_put() { # FILE NAME
+	local f="$VM_PAIR_DIR/$VM_PAIR_ROLE.$2"
+	cp "$1" "$f.tmp" && mv -f "$f.tmp" "$f"
+}
+
+vm_pair_path() { echo "$VM_PAIR_DIR/$VM_PAIR_PEER.$1"; }
+
+_vm_pair_seen() { [[ -e $1 || -e $2 ]]; }
+
+vm_pair_wait() { # SECS NAME
+	local f="$VM_PAIR_DIR/$VM_PAIR_PEER.$2" x="$VM_PAIR_DIR/$VM_PAIR_PEER.exit"
+	vm_wait_for "$1" _vm_pair_seen "$f" "$x" || true
+	if [[ -e $f ]]; then
+		vm_log "guest $VM_PAIR_PEER: $2"
+		return 0
+	fi
+	if [[ -e $x ]]; then
+		vm_log "guest $VM_PAIR_PEER ended (exit $(cat "$x")) without '$2'"
+		return 2
+	fi
+	vm_log "guest $VM_PAIR_PEER: no '$2' within $1 s"
+	return 1
 }
 
 # ------------------------------------------------------------------ TAP

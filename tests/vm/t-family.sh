@@ -24,9 +24,11 @@
 # Both CDs' controllers report the one physical BD_ADDR (the mux does not
 # invent addresses: SMP's confirm values use the real one). bluetoothd 5.66
 # manages only one adapter per address ("Bluetooth address for index N
-# match index M"), as a real family's CDs are separate machines: alice's
-# adapter is driven through bluetoothd (bluetoothctl), bob's straight over
-# mgmt (btmgmt), which bluetoothd then leaves alone. TAP on stdout.
+# match index M"): here alice's adapter is driven through bluetoothd
+# (bluetoothctl), bob's straight over mgmt (btmgmt), which bluetoothd then
+# leaves alone. A real family's CDs are separate machines:
+# t-family-pair.sh runs bob's CD in a second guest with its own
+# bluetoothd, so that both adapters are bluetoothd-managed. TAP on stdout.
 # vm-timeout: 300
 # Run: BGW_BUILDDIR=build/cdvm tests/vm/run-all t-family
 set -euo pipefail
@@ -284,9 +286,11 @@ fi
 vm_log "SIGKILL of alice's client while bob pings"
 # SIGKILL alice's client while bob pings: her hciN goes, his link stays.
 ping_log=$VM_LOGDIR/bob-l2ping.out
-timeout -k 2 40 l2ping -i "$bob_hci" -c 6 -t 5 "$rd_bob" >"$ping_log" 2>&1 &
+# line-buffered, else the replies reach the file only when l2ping exits
+# and the wait below runs out while the kill comes after the last reply
+timeout -k 2 40 stdbuf -oL l2ping -i "$bob_hci" -c 6 -t 5 "$rd_bob" >"$ping_log" 2>&1 &
 ping_pid=$!
-vm_wait_for 15 grep -q 'bytes from' "$ping_log" || true
+vm_wait_for 15 grep -q 'bytes from' "$ping_log" || vm_log "no l2ping reply within 15 s"
 kill -KILL "$alice_pid"
 wait "$alice_pid" 2>/dev/null || true
 alice_pid=""

@@ -30,7 +30,8 @@ mux_libmuxd_a_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/sim -I$(top_srcdir)/auth
 mux_libmuxd_a_CFLAGS = $(AM_CFLAGS) $(GNUTLS_CFLAGS)
 
 sbin_PROGRAMS += mux/bgw-muxd
-mux_bgw_muxd_SOURCES = mux/muxd.c
+mux_bgw_muxd_SOURCES = mux/muxd.c mux/muxd.h mux/muxd_core.c mux/muxd_monitor.c \
+	mux/muxd_net.c
 mux_bgw_muxd_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/authdb
 mux_bgw_muxd_CFLAGS = $(AM_CFLAGS) $(TUNNEL_CFLAGS)
 mux_bgw_muxd_LDADD = mux/libmuxd.a mux/libmux.a sim/libsim.a $(TUNNEL_LIBS)
@@ -61,7 +62,7 @@ EXTRA_DIST += tests/t-mux-daemon.sh tests/t-mux-tunnel.sh tests/vm/t-mux-vhci.sh
 dist_man_MANS += man/bgw-muxd.8 man/bgw-muxd.conf.5
 dist_doc_DATA += doc/virtual-controller.md
 
-# The monitor/worker RPC codec (mux/rpc.h): what the monitor accepts.
+# The privilege-separation RPC codec (mux/rpc.h): what the monitor accepts.
 tests_check_muxd_rpc_SOURCES = tests/check_muxd_rpc.c
 tests_check_muxd_rpc_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/mux -I$(top_srcdir)/authdb
 tests_check_muxd_rpc_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(GNUTLS_CFLAGS)
@@ -70,7 +71,16 @@ tests_check_muxd_rpc_LDADD = tests/libcheckmain.a mux/libmuxd.a authdb/libauthdb
 check_PROGRAMS += tests/check_muxd_rpc
 TESTS += tests/check_muxd_rpc
 
+# The seccomp filters of the three roles, enforced by the kernel.
+tests_check_muxd_sandbox_SOURCES = tests/check_muxd_sandbox.c
+tests_check_muxd_sandbox_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/mux
+tests_check_muxd_sandbox_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_check_muxd_sandbox_LDADD = tests/libcheckmain.a mux/libmuxd.a lib/libbgw.a $(CHECK_LIBS)
+check_PROGRAMS += tests/check_muxd_sandbox
+TESTS += tests/check_muxd_sandbox
+
 # Privilege separation end to end: the process tree, the sandbox, a
-# killed worker.
-TESTS += tests/t-muxd-privsep.sh
-EXTRA_DIST += tests/t-muxd-privsep.sh tests/memscan.py
+# killed core; the peer processes' isolation.
+TESTS += tests/t-muxd-privsep.sh tests/t-muxd-isolation.sh
+EXTRA_DIST += tests/t-muxd-privsep.sh tests/t-muxd-isolation.sh tests/memscan.py \
+	tests/h4_local_name.py

@@ -41,8 +41,7 @@ static const struct rule rules[RPC_REQ_LAST + 1] = {
 	/* The reason: enum tun_reason, 1..127. */
 	[RPC_LOGIN_FAILED] = { { 0, 1, 0, 0 }, { NAME_MAX_, SRC_MAX_, 0, 0 }, 1, 127, false,
 			       0, 0, true },
-	[RPC_LOGIN_OK] = { { 1, 1, 0, 0 }, { NAME_MAX_, SRC_MAX_, 0, 0 }, 0, 1, false,
-			   0, 0, true },
+	/* RPC_RETIRED_LOGIN_OK: no entry, refused as unknown. */
 	[RPC_SCRAM_SALT] = { { 1, 0, 0, 0 }, { NAME_MAX_, 0, 0, 0 }, 0, 0, true, 0, 0, true },
 	/* ClientProof, then an AuthMessage of printable ASCII (checked below). */
 	[RPC_SCRAM_VERIFY] = { { 1, 1, 0, 0 }, { NAME_MAX_, SRC_MAX_, 0, 0 }, 0, 0, true,
@@ -56,6 +55,13 @@ static const struct rule rules[RPC_REQ_LAST + 1] = {
 	 */
 	[RPC_AUDIT] = { { 1, 0, 0, 0 }, { NAME_MAX_, SRC_MAX_, 32, 255 },
 			AUDIT_SESSION_END, AUDIT_ACL_DENY, false, 0, 0, true },
+	/* The source key and the address as the front saw them. */
+	[RPC_SPAWN] = { { 0, 1, 0, 1 }, { 0, SRC_MAX_, 0, 63 }, 0, 0, true, 0, 0, true },
+	/* A certificate's SHA-256, nothing else. */
+	[RPC_CERT_USER] = { { 0, 0, 0, 0 }, { 0, 0, 0, 0 }, 0, 0, true, 32, 32, true },
+	[RPC_LINK] = { { 0, 0, 0, 0 }, { NAME_MAX_, 0, 0, 0 }, 0, 1, true, 0, 0, true },
+	/* A syslog priority (LOG_EMERG..LOG_DEBUG) and the line. */
+	[RPC_LOG] = { { 0, 0, 0, 1 }, { 0, 0, 0, 255 }, 0, 7, false, 0, 0, true },
 };
 
 static bool is_known(uint32_t type)
@@ -202,6 +208,70 @@ int rpc_req_decode(uint32_t type, const uint8_t *p, size_t len,
 		*why = "argument out of range";
 		return -EPROTO;
 	}
+	/* A link after a login names its user; one to resume names none. */
+	if (type == RPC_LINK && (out->arg == 0) != (out->name[0] != '\0')) {
+		*why = "link name does not match its kind";
+		return -EPROTO;
+	}
+	return 0;
+}
+
+static bool printable(const char *s, size_t n)
+{
+	size_t k;
+
+	for (k = 0; k < n; k++)
+		if ((unsigned char)s[k] < 0x20 || s[k] == 0x7f)
+			return false;
+	return true;
+}
+
+int rpc_label_encode(const struct rpc_label *lb, uint8_t *buf, size_t cap)
+{
+	size_t un = strnlen(lb->user, sizeof(lb->user));
+	size_t pn = strnlen(lb->peer, sizeof(lb->peer));
+	struct wbuf w;
+
+	if (un >= sizeof(lb->user) || pn >= sizeof(lb->peer) ||
+	    !printable(lb->user, un) || !printable(lb->peer, pn))
+		return -EINVAL;
+	wbuf_init(&w, buf, cap);
+	wbuf_u8(&w, (uint8_t)un);
+	wbuf_bytes(&w, lb->user, un);
+	wbuf_u8(&w, (uint8_t)pn);
+	wbuf_bytes(&w, lb->peer, pn);
+	wbuf_u8(&w, lb->cert);
+	wbuf_bytes(&w, lb->sha256, sizeof(lb->sha256));
+	return wbuf_is_ok(&w) ? (int)w.len : -EINVAL;
+}
+
+/* One u8-counted printable string without NUL into dst (cap with the NUL). */
+static bool cur_str(struct cur *c, char *dst, size_t cap)
+{
+	uint8_t n = cur_u8(c);
+
+	if (n >= cap)
+		return false;
+	cur_copy(c, dst, n);
+	dst[n] = '\0';
+	return cur_is_ok(c) && strlen(dst) == n && printable(dst, n);
+}
+
+int rpc_label_decode(const uint8_t *p, size_t len, struct rpc_label *out)
+{
+	struct cur c;
+	uint8_t cert;
+
+	memset(out, 0, sizeof(*out));
+	cur_init(&c, p, len);
+	if (!cur_str(&c, out->user, sizeof(out->user)) ||
+	    !cur_str(&c, out->peer, sizeof(out->peer)))
+		return -EPROTO;
+	cert = cur_u8(&c);
+	cur_copy(&c, out->sha256, sizeof(out->sha256));
+	if (!cur_is_ok(&c) || !cur_is_done(&c) || cert > 1)
+		return -EPROTO;
+	out->cert = cert;
 	return 0;
 }
 
@@ -253,6 +323,28 @@ int rpc_reader_feed(struct rpc_reader *rd, const uint8_t *p, size_t len,
 	rd->have = 0;
 	return rpc_req_decode(type, rd->buf + RPC_HDR_LEN, want - RPC_HDR_LEN, out, why) < 0 ?
 		-EPROTO : 1;
+}
+
+/*
+ * A request: one buffer, no descriptor, plain send() -- which a peer
+ * process's sandbox allows, unlike sendmsg (whose msg_name it cannot
+ * check).
+ */
+static int send_buf(int sock, const uint8_t *buf, size_t len)
+{
+	size_t off = 0;
+
+	while (off < len) {
+		ssize_t w = send(sock, buf + off, len - off, MSG_NOSIGNAL);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		off += (size_t)w;
+	}
+	return 0;
 }
 
 static int send_all(int sock, const uint8_t *hdr, const void *payload, size_t len, int fd)
@@ -484,7 +576,7 @@ int rpc_call(int sock, const struct rpc_req *r, struct rpc_reply *rep, int *fd)
 	n = rpc_req_encode(r, buf, sizeof(buf));
 	if (n < 0)
 		return n;
-	ret = send_all(sock, buf, buf + RPC_HDR_LEN, (size_t)n - RPC_HDR_LEN, -1);
+	ret = send_buf(sock, buf, (size_t)n);
 	if (ret < 0 || !rpc_req_has_reply(r->type))
 		return ret;
 	ret = rpc_recv(sock, &type, &p, &len, RPC_REPLY_MAX, fd, RPC_TIMEOUT_MS);

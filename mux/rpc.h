@@ -1,16 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The privilege-separation RPC between bgw-muxd's monitor (privileged,
- * never parses network data) and its worker (unprivileged, sandboxed: the
- * mux core, the tunnel, the local sessions). doc/security.md has the
- * picture.
+ * never parses network data) and its unprivileged, sandboxed processes:
+ * the core (the mux core, the local sessions, the tunnel sessions), the
+ * network front (listeners, cookies) and one process per tunnel peer
+ * (DTLS/TLS, login). doc/security.md has the picture.
  *
- * Two socketpairs (SOCK_STREAM) join them:
- *   request channel  worker -> monitor requests, monitor -> worker replies;
- *                    the worker waits for each reply (rpc_call), so
- *                    replies never interleave with anything else;
- *   push channel     monitor -> worker, unsolicited: the policy (the
- *                    authdb without its verifiers) at start and on reload.
+ * Socketpairs (SOCK_STREAM) join them:
+ *   request channel  one per process: requests to the monitor, its
+ *                    replies; the process waits for each reply
+ *                    (rpc_call), so replies never interleave with
+ *                    anything else. The monitor allows each process only
+ *                    its own kind's requests (muxd.c mon_allowed).
+ *   push channel     monitor -> core, unsolicited: the policy (the authdb
+ *                    without its verifiers) at start and on reload, and
+ *                    each peer's link (RPC_LINK_PUSH).
  * A message is an 8-byte header (le32 type, le32 payload length) and its
  * payload. The monitor treats every request as hostile: a type it does not
  * know, a payload longer than RPC_REQ_MAX, a string with a control byte, a
@@ -51,7 +55,12 @@ enum rpc_type {
 	RPC_RETIRED_SCRAM_LOOKUP,
 	RPC_LOGIN_ALLOWED,	/* name, src -> reply(status: 0 or -EAGAIN) */
 	RPC_LOGIN_FAILED,	/* name, src, arg = reason; no reply */
-	RPC_LOGIN_OK,		/* name, src, arg = 1 if certificate; no reply */
+	/*
+	 * 5 was LOGIN_OK, by which the worker reported a login: the monitor
+	 * now records a login itself when it links the peer (RPC_LINK);
+	 * retired, refused like an unknown type.
+	 */
+	RPC_RETIRED_LOGIN_OK,
 	RPC_AUDIT,		/* arg = event, name, src, rd, detail; no reply */
 	/* name -> reply(status) + blob: le32 iterations, u8 n, salt[n] */
 	RPC_SCRAM_SALT,
@@ -69,10 +78,41 @@ enum rpc_type {
 	 * a digest only of that algorithm's hash length, at a bounded rate.
 	 */
 	RPC_SIGN,
-	RPC_REQ_LAST = RPC_SIGN,
-	/* monitor -> worker */
+	/*
+	 * Front: a new peer process is about to start; src its source key,
+	 * detail its address -> reply(status) + the peer's own request
+	 * channel. The monitor takes src and detail as the peer's, whatever
+	 * the peer later claims.
+	 */
+	RPC_SPAWN,
+	/*
+	 * Peer: blob: the SHA-256 of a client certificate the peer's TLS
+	 * stack verified -> reply(status: 0, -ENOENT, -EKEYREVOKED, -EACCES)
+	 * + blob: the user name.
+	 */
+	RPC_CERT_USER,
+	/*
+	 * Peer: its link to the core -> reply(status) + a SOCK_SEQPACKET fd.
+	 * arg 0: after a login, name = the user whose proof (SCRAM_VERIFY)
+	 * or certificate (CERT_USER) checked out on this channel; arg 1: to
+	 * resume a session, no name. Once per peer.
+	 */
+	RPC_LINK,
+	/*
+	 * Peer: arg = syslog priority, detail = one log line; no reply. The
+	 * monitor writes it under its own name for the peer, rate-limited
+	 * (a peer has no socket of its own to reach syslog).
+	 */
+	RPC_LOG,
+	RPC_REQ_LAST = RPC_LOG,
+	/* monitor -> process */
 	RPC_REPLY = 64,
 	RPC_POLICY = 65,	/* the authdb text without password lines */
+	/*
+	 * Core: a peer's link (the fd) and its label: u8 n, user[n] ("":
+	 * resume only), u8 n, peer[n], u8 cert, sha256[32].
+	 */
+	RPC_LINK_PUSH = 66,
 };
 
 struct rpc_req {
@@ -115,6 +155,20 @@ void rpc_reader_init(struct rpc_reader *rd);
  */
 int rpc_reader_feed(struct rpc_reader *rd, const uint8_t *p, size_t len,
 		    size_t *used, struct rpc_req *out, const char **why);
+
+/* What the monitor vouches for about a peer's link (RPC_LINK_PUSH). */
+struct rpc_label {
+	char user[64 + 1];	/* "": the peer may only resume */
+	char peer[63 + 1];	/* its address, as the front named it */
+	bool cert;
+	uint8_t sha256[32];
+};
+
+/* Encode into buf (at least RPC_LABEL_MAX): the length, or -EINVAL. */
+#define RPC_LABEL_MAX	(1 + 64 + 1 + 63 + 1 + 32)
+int rpc_label_encode(const struct rpc_label *lb, uint8_t *buf, size_t cap);
+/* Decode strictly (printable strings, no trailing byte): 0 or -EPROTO. */
+int rpc_label_decode(const uint8_t *p, size_t len, struct rpc_label *out);
 
 /* A reply: status (0 or -errno), a flag, a text, an opaque blob. */
 struct rpc_reply {

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The monitor/worker RPC codec (mux/rpc.h): what the privileged monitor
- * accepts from the unprivileged worker. Every rule of the table is probed
+ * The privilege-separation RPC codec (mux/rpc.h): what the privileged
+ * monitor accepts from the unprivileged processes. Every rule of the table is probed
  * with a request that breaks it; the framing is fed byte by byte; fd
  * passing and replies go over a real socketpair.
  */
@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include <check.h>
@@ -156,8 +157,10 @@ START_TEST(malformed_requests_refused)
 	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
 	n = raw(buf, RPC_LOGIN_FAILED, 0, ns, NULL, 0);
 	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
-	n = raw(buf, RPC_LOGIN_OK, 2, ns, NULL, 0);
+	/* A login is the monitor's to record: the old report is refused. */
+	n = raw(buf, RPC_RETIRED_LOGIN_OK, 0, ns, NULL, 0);
 	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+	ck_assert_str_eq(why, "unknown request type");
 	n = raw(buf, RPC_CTRL_OPEN, 1, none, NULL, 0);
 	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
 }
@@ -507,6 +510,118 @@ static void verify_sig(const char *cert, int algo, bool is_hash, const uint8_t *
  * certificate's key verifies, refuses algorithms and digest lengths the
  * key does not make, and keeps to its rate (time given, not measured).
  */
+/* The peer-process requests: SPAWN, CERT_USER, LINK, LOG. */
+START_TEST(peer_requests_bounds)
+{
+	const char *none[4] = { NULL, NULL, NULL, NULL };
+	const char *spawn[4] = { NULL, "192.0.2.1", NULL, "[192.0.2.1]:4433" };
+	const char *spawn_name[4] = { "bob", "192.0.2.1", NULL, "[192.0.2.1]:4433" };
+	const char *spawn_nosrc[4] = { NULL, NULL, NULL, "[192.0.2.1]:4433" };
+	const char *name[4] = { "bob", NULL, NULL, NULL };
+	const char *line[4] = { NULL, NULL, NULL, "tunnel: handshake failed" };
+	char longpeer[80];
+	const char *lpeer[4] = { NULL, "192.0.2.1", NULL, longpeer };
+	uint8_t buf[1024], fpr[33];
+	struct rpc_req q;
+	const char *why;
+	size_t n;
+
+	memset(longpeer, 'x', 64);
+	longpeer[64] = '\0';
+	memset(fpr, 0xab, sizeof(fpr));
+	n = raw(buf, RPC_SPAWN, 0, spawn, NULL, 0);
+	ck_assert_int_eq(decode(buf, n, &q, &why), 0);
+	ck_assert_str_eq(q.detail, "[192.0.2.1]:4433");
+	ck_assert(rpc_req_has_reply(RPC_SPAWN));
+	n = raw(buf, RPC_SPAWN, 0, spawn_name, NULL, 0);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+	n = raw(buf, RPC_SPAWN, 0, spawn_nosrc, NULL, 0);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+	n = raw(buf, RPC_SPAWN, 0, lpeer, NULL, 0);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+	/* a certificate's SHA-256: exactly 32 bytes */
+	n = raw_blob(buf, RPC_CERT_USER, none, fpr, 32);
+	ck_assert_int_eq(decode(buf, n, &q, &why), 0);
+	ck_assert_uint_eq(q.blob_len, 32);
+	n = raw_blob(buf, RPC_CERT_USER, none, fpr, 31);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+	n = raw_blob(buf, RPC_CERT_USER, none, fpr, 33);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+	n = raw_blob(buf, RPC_CERT_USER, name, fpr, 32);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+	/* a link after a login names its user, one to resume none */
+	n = raw(buf, RPC_LINK, 0, name, NULL, 0);
+	ck_assert_int_eq(decode(buf, n, &q, &why), 0);
+	n = raw(buf, RPC_LINK, 1, none, NULL, 0);
+	ck_assert_int_eq(decode(buf, n, &q, &why), 0);
+	n = raw(buf, RPC_LINK, 0, none, NULL, 0);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+	ck_assert_str_eq(why, "link name does not match its kind");
+	n = raw(buf, RPC_LINK, 1, name, NULL, 0);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+	n = raw(buf, RPC_LINK, 2, none, NULL, 0);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+	/* a log line: a syslog priority and a non-empty line, no reply */
+	n = raw(buf, RPC_LOG, LOG_NOTICE, line, NULL, 0);
+	ck_assert_int_eq(decode(buf, n, &q, &why), 0);
+	ck_assert(!rpc_req_has_reply(RPC_LOG));
+	n = raw(buf, RPC_LOG, 8, line, NULL, 0);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+	n = raw(buf, RPC_LOG, LOG_NOTICE, none, NULL, 0);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+}
+END_TEST
+
+/* The label the monitor pushes with a peer's link to the core. */
+START_TEST(link_label_codec)
+{
+	struct rpc_label lb, out;
+	uint8_t buf[RPC_LABEL_MAX + 8], bad[RPC_LABEL_MAX + 8];
+	int n, k;
+
+	memset(&lb, 0, sizeof(lb));
+	strcpy(lb.user, "alice");
+	strcpy(lb.peer, "[2001:db8::1]:50000");
+	lb.cert = true;
+	memset(lb.sha256, 0x5a, sizeof(lb.sha256));
+	n = rpc_label_encode(&lb, buf, sizeof(buf));
+	ck_assert_int_gt(n, 0);
+	ck_assert_int_le(n, RPC_LABEL_MAX);
+	ck_assert_int_eq(rpc_label_decode(buf, (size_t)n, &out), 0);
+	ck_assert_str_eq(out.user, "alice");
+	ck_assert_str_eq(out.peer, "[2001:db8::1]:50000");
+	ck_assert(out.cert);
+	ck_assert_mem_eq(out.sha256, lb.sha256, sizeof(lb.sha256));
+	/* every truncation, and a trailing byte */
+	for (k = 0; k < n; k++)
+		ck_assert_int_eq(rpc_label_decode(buf, (size_t)k, &out), -EPROTO);
+	ck_assert_int_eq(rpc_label_decode(buf, (size_t)n + 1, &out), -EPROTO);
+	/* a cert flag that is not a flag */
+	memcpy(bad, buf, (size_t)n);
+	bad[n - 33] = 2;
+	ck_assert_int_eq(rpc_label_decode(bad, (size_t)n, &out), -EPROTO);
+	/* a control byte, an embedded NUL in the user */
+	memcpy(bad, buf, (size_t)n);
+	bad[2] = '\n';
+	ck_assert_int_eq(rpc_label_decode(bad, (size_t)n, &out), -EPROTO);
+	bad[2] = '\0';
+	ck_assert_int_eq(rpc_label_decode(bad, (size_t)n, &out), -EPROTO);
+	/* a user longer than any name */
+	memcpy(bad, buf, (size_t)n);
+	bad[0] = 65;
+	ck_assert_int_eq(rpc_label_decode(bad, (size_t)n, &out), -EPROTO);
+	/* resume-only: no user */
+	lb.user[0] = '\0';
+	lb.cert = false;
+	n = rpc_label_encode(&lb, buf, sizeof(buf));
+	ck_assert_int_eq(rpc_label_decode(buf, (size_t)n, &out), 0);
+	ck_assert_str_eq(out.user, "");
+	/* the encoder refuses what the decoder would */
+	strcpy(lb.user, "a\tb");
+	ck_assert_int_eq(rpc_label_encode(&lb, buf, sizeof(buf)), -EINVAL);
+}
+END_TEST
+
 START_TEST(keysign_checks_requests)
 {
 	char dir[64], dir2[64], key[128], cert[128], key2[128], err[300];
@@ -592,6 +707,8 @@ Suite *test_suite(void)
 	tcase_add_test(tc, reply_blob_bounds);
 	tcase_add_test(tc, sign_bounds);
 	tcase_add_test(tc, keysign_checks_requests);
+	tcase_add_test(tc, peer_requests_bounds);
+	tcase_add_test(tc, link_label_codec);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,0 +1,813 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The monitor of bgw-muxd (mux/muxd.h, doc/security.md): privileged, it
+ * keeps the authdb with its verifiers, the SCRAM secret, the server's
+ * private key, the rate limiters and the audit log, opens the controller,
+ * and answers the requests of the unprivileged processes, each over its
+ * own channel and each kind only its own requests (mon_allowed). It never
+ * reads a byte from the network or from a CD.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+
+#include "cursor.h"
+#include "keysign.h"
+#include "log.h"
+#include "muxd.h"
+#include "ratelimit.h"
+#include "scram.h"
+#include "transport.h"
+
+/*
+ * What one peer's login needs, with room: a handshake signs once, a
+ * login checks one proof or one certificate, and fails at most a few
+ * times over (the client retries on a new channel, so a new peer). More
+ * is not a peer's doing, and would make it an oracle.
+ */
+#define PEER_SIGNS_MAX		2
+#define PEER_PROOFS_MAX		2
+#define PEER_FAILURES_MAX	8
+/* Log lines a peer may have written for it, per second. */
+#define PEER_LOG_PER_S		20
+/* Peer channels beyond max-sessions + max-pending: those closing. */
+#define PEER_CHAN_SLACK		16
+
+/* One process's request channel. */
+struct mon_chan {
+	struct muxd *d;
+	struct mon_chan *next;
+	int fd;
+	enum muxd_role role;
+	struct rpc_reader rrd;
+	/* A peer: its source and address as the front named them at SPAWN. */
+	char src[SRC_KEY_MAX];
+	char peer[64];
+	/* What this peer proved: a SCRAM proof or a certificate checked here. */
+	char verified[AUTHDB_NAME_MAX + 1];
+	bool cert;
+	uint8_t fpr[AUTHDB_FPR_LEN];
+	bool linked;
+	unsigned signs;
+	unsigned proofs;
+	unsigned failures;
+	unsigned logs;
+	uint64_t log_second;
+};
+
+static void on_request(struct loop *l, int fd, uint32_t events, void *user);
+
+/* The known-source key: SHA-256 of "user\nsource" (both fit no key cap). */
+static int known_key(const char *name, const char *src, uint8_t key[32])
+{
+	char buf[AUTHDB_NAME_MAX + 1 + SRC_KEY_MAX + 1];
+	int n = snprintf(buf, sizeof(buf), "%s\n%s", name, src);
+
+	if (n < 0 || (size_t)n >= sizeof(buf))
+		return -EINVAL;
+	return gnutls_hash_fast(GNUTLS_DIG_SHA256, buf, (size_t)n, key) < 0 ? -EIO : 0;
+}
+
+/*
+ * Both limiters must allow the attempt (authdb/ratelimit.h), except that
+ * the per-user one does not apply where the user proved a password before
+ * (mon_scram_verify): an
+ * attacker spreading guesses over many addresses slows new places down,
+ * never the real user's usual ones. Monitor.
+ */
+static int mon_login_allowed(struct muxd *d, const char *name, const char *src)
+{
+	uint64_t wait_src = 0, wait_user = 0, now = now_ms();
+	uint8_t key[32];
+	int a, b = 0;
+
+	a = ratelimit_check(d->rl_src, src, strlen(src), now, &wait_src);
+	if (name[0] && !(known_key(name, src, key) == 0 &&
+			 ratelimit_known(d->known_src, key, sizeof(key))))
+		b = ratelimit_check(d->rl_user, name, strlen(name), now, &wait_user);
+	if (a == 0 && b == 0)
+		return 0;
+	log_notice("tunnel: login as '%s' from %s refused: rate limited (%llu ms)",
+		   name, src, (unsigned long long)(wait_src > wait_user ? wait_src : wait_user));
+	muxd_audit(d, AUDIT_LOGIN_LIMITED, name, src, NULL);
+	return -EAGAIN;
+}
+
+static void mon_login_failed(struct muxd *d, const char *name, const char *src, int reason)
+{
+	uint64_t now = now_ms();
+
+	ratelimit_failure(d->rl_src, src, strlen(src), now);
+	if (name[0])
+		ratelimit_failure(d->rl_user, name, strlen(name), now);
+	/* The name as claimed: the log says so, it proves nothing. */
+	log_notice("tunnel: login as '%s' from %s failed: %s", name, src,
+		   tun_reason_str(reason));
+	muxd_audit(d, AUDIT_LOGIN_FAIL, name, src, tun_reason_str(reason));
+}
+
+/*
+ * The SCRAM proof check (authdb/scram.h scram_proof_check), in the
+ * monitor: no peer ever sees StoredKey or ServerKey. Rate limits and the
+ * failure count are applied here, whatever the peer reports, and the
+ * source is the one the front named for this peer's channel.
+ */
+static int mon_scram_verify(struct muxd *d, struct mon_chan *ch,
+			    const struct rpc_req *q, uint8_t ssig[SCRAM_KEY_LEN])
+{
+	struct scram_verifier v;
+	bool real = false;
+	int r;
+
+	if (!d->db || !d->rl_src)
+		return -EIO;
+	r = mon_login_allowed(d, q->name, ch->src);
+	if (r < 0)
+		return r;
+	r = authdb_scram_lookup(d->db, q->name, d->secret, sizeof(d->secret), &v, &real);
+	if (r < 0)
+		return r;
+	r = scram_proof_check(&v, real, (const char *)q->blob + SCRAM_KEY_LEN,
+			      q->blob_len - SCRAM_KEY_LEN, q->blob, ssig);
+	scram_verifier_wipe(&v);
+	if (r == -EACCES) {
+		mon_login_failed(d, q->name, ch->src, TUN_R_AUTH_FAILED);
+		return r;
+	}
+	if (r < 0)
+		return r;
+	ratelimit_success(d->rl_src, ch->src, strlen(ch->src));
+	ratelimit_success(d->rl_user, q->name, strlen(q->name));
+	/*
+	 * Only a proof the monitor checked makes a source known: a peer's
+	 * word (a certificate login it reports) must not exempt sources from
+	 * the per-user limit that bounds its use of this oracle.
+	 */
+	{
+		uint8_t key[32];
+
+		if (known_key(q->name, ch->src, key) == 0)
+			ratelimit_remember(d->known_src, key, sizeof(key), now_ms());
+	}
+	snprintf(ch->verified, sizeof(ch->verified), "%s", q->name);
+	ch->cert = false;
+	return 0;
+}
+
+/* The key file, read by the monitor after the fork; it must match the certificate. */
+static int mon_key_load(struct muxd *d)
+{
+	char err[300];
+	int r;
+
+	r = keysign_load(&d->key, d->conf.key_file, d->conf.cert_file, now_ms(),
+			 err, sizeof(err));
+	if (r < 0)
+		log_err("tunnel: %s", err);
+	return r;
+}
+
+/* A signature for a peer's handshake (the checks: mux/keysign.h). */
+static int mon_sign(struct muxd *d, const struct rpc_req *q, uint8_t *sig, size_t *sig_len)
+{
+	int algo = get_le16(q->blob), r;
+
+	if (!d->key)
+		return -ENOKEY;
+	r = keysign_sign(d->key, algo, q->arg != 0, q->blob + 2, q->blob_len - 2,
+			 sig, RPC_RBLOB_MAX, sig_len, now_ms());
+	if (r == -EAGAIN)
+		log_notice("tunnel: signature refused: more than %u a second", KEYSIGN_PER_S);
+	else if (r < 0)
+		log_warn("tunnel: peer's signature request (algorithm %d, %s) refused: %s",
+			 algo, q->arg ? "digest" : "data", strerror(-r));
+	return r;
+}
+
+/* The monitor's part of the tunnel: the secret, the audit, the limiters. */
+int tunnel_prepare(struct muxd *d)
+{
+	static const struct ratelimit_policy pol_src = RATELIMIT_POLICY_SOURCE;
+	static const struct ratelimit_policy pol_user = RATELIMIT_POLICY_USER;
+	int r;
+
+	if (tunnel_check_files(&d->conf) < 0)
+		return -EPERM;
+	r = authdb_secret_load(d->conf.scram_secret, d->secret, sizeof(d->secret));
+	if (r < 0) {
+		log_err("tunnel: scram-secret %s: %s", d->conf.scram_secret, strerror(-r));
+		return r;
+	}
+	r = audit_open(d->conf.audit_log, &d->audit);
+	if (r < 0) {
+		log_err("tunnel: audit-log %s: %s", d->conf.audit_log, strerror(-r));
+		return r;
+	}
+	d->rl_src = ratelimit_new(RATELIMIT_SLOTS, &pol_src);
+	d->rl_user = ratelimit_new(RATELIMIT_SLOTS, &pol_user);
+	d->known_src = ratelimit_new(RATELIMIT_SLOTS, &pol_user);
+	if (!d->rl_src || !d->rl_user || !d->known_src)
+		return -ENOMEM;
+	return 0;
+}
+
+/*
+ * The authdb's text without its password lines: everything the core
+ * needs to decide (users, flags, groups, ACLs, certificate fingerprints,
+ * revocations), nothing that would let it test passwords offline. The
+ * lines are the authdb's own format (bgw-authdb(5)), so the core parses
+ * them with the same parser, into a table of its own.
+ */
+static int policy_text(const struct authdb *db, char **out, size_t *outlen)
+{
+	char *buf, *p, *end, *w;
+	size_t len;
+	int r;
+
+	r = authdb_serialize(db, &buf, &len);
+	if (r < 0)
+		return r;
+	w = buf;
+	for (p = buf, end = buf + len; p < end;) {
+		char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = nl ? (size_t)(nl - p) + 1 : (size_t)(end - p);
+
+		if (!(n >= 9 && memcmp(p, "password ", 9) == 0)) {
+			memmove(w, p, n);
+			w += n;
+		}
+		p += n;
+	}
+	explicit_bzero(w, (size_t)(end - w));
+	*out = buf;
+	*outlen = (size_t)(w - buf);
+	return 0;
+}
+
+/* Send the current table to the core. */
+static int policy_push(struct muxd *d)
+{
+	char *text;
+	size_t len;
+	int r;
+
+	r = policy_text(d->db, &text, &len);
+	if (r < 0) {
+		log_err("policy for the core: %s", strerror(-r));
+		return r;
+	}
+	r = rpc_send(d->push_fd, RPC_POLICY, text, len, -1);
+	if (r < 0)
+		log_err("policy to the core: %s", strerror(-r));
+	explicit_bzero(text, len);
+	free(text);
+	return r;
+}
+
+static void reload_authdb(struct muxd *d, const char *why)
+{
+	log_notice("%s: reloading %s", why, d->conf.authdb);
+	if (load_authdb(d) == 0) {
+		muxd_audit(d, AUDIT_AUTHDB_RELOAD, NULL, NULL, "ok");
+		policy_push(d);
+	}
+}
+
+static void on_hup(struct loop *l, int signo, void *user)
+{
+	reload_authdb(user, "SIGHUP");
+}
+
+static void ireload_fn(struct loop_timer *t, void *user)
+{
+	reload_authdb(user, "authdb changed");
+}
+
+/*
+ * A change of the authdb's name in its directory: bgw-authdb renames a
+ * new file into place (IN_MOVED_TO), an editor may write it in place
+ * (IN_CLOSE_WRITE). Events come in bursts: reload once, 200 ms after the
+ * last, so a file still being written is not read half-way.
+ */
+static void on_inotify(struct loop *l, int fd, uint32_t events, void *user)
+{
+	struct muxd *d = user;
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	char path[PATH_MAX];
+	const char *base;
+	ssize_t n;
+	size_t off;
+	int k;
+
+	snprintf(path, sizeof(path), "%s", d->conf.authdb);
+	base = basename(path);
+	for (k = 0; k < 16; k++) {
+		n = read(fd, buf, sizeof(buf));
+		if (n <= 0)
+			return;
+		for (off = 0; off + sizeof(struct inotify_event) <= (size_t)n;) {
+			const struct inotify_event *ev = (const void *)(buf + off);
+
+			/* The kernel's record: the name fits in ev->len. */
+			if (ev->len && off + sizeof(*ev) + ev->len <= (size_t)n &&
+			    strnlen(ev->name, ev->len) < ev->len &&
+			    !strcmp(ev->name, base))
+				loop_timer_arm(d->ireload, 200000);
+			off += sizeof(*ev) + ev->len;
+		}
+	}
+}
+
+static int watch_authdb(struct muxd *d)
+{
+	char dir[PATH_MAX];
+
+	snprintf(dir, sizeof(dir), "%s", d->conf.authdb);
+	d->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (d->ifd < 0 ||
+	    inotify_add_watch(d->ifd, dirname(dir), IN_MOVED_TO | IN_CLOSE_WRITE) < 0 ||
+	    loop_add_fd(d->l, d->ifd, EPOLLIN, on_inotify, d) < 0) {
+		/* SIGHUP still works: not a reason to refuse to run. */
+		log_warn("cannot watch %s for changes (%s); reload it with SIGHUP",
+			 d->conf.authdb, strerror(errno));
+		if (d->ifd >= 0)
+			close(d->ifd);
+		d->ifd = -1;
+		return -1;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Requests */
+
+static const char *role_name(enum muxd_role r)
+{
+	switch (r) {
+	case MUXD_CORE:
+		return "core";
+	case MUXD_FRONT:
+		return "network front";
+	case MUXD_PEER:
+		return "peer";
+	default:
+		return "monitor";
+	}
+}
+
+/* Which requests each kind of process may make. */
+static bool mon_allowed(enum muxd_role role, uint32_t type)
+{
+	switch (role) {
+	case MUXD_CORE:
+		return type == RPC_CTRL_OPEN || type == RPC_AUDIT;
+	case MUXD_FRONT:
+		return type == RPC_SPAWN;
+	case MUXD_PEER:
+		return type == RPC_SCRAM_SALT || type == RPC_SCRAM_VERIFY ||
+		       type == RPC_SIGN || type == RPC_LOGIN_ALLOWED ||
+		       type == RPC_LOGIN_FAILED || type == RPC_CERT_USER ||
+		       type == RPC_LINK || type == RPC_LOG;
+	default:
+		return false;
+	}
+}
+
+static struct mon_chan *chan_new(struct muxd *d, int fd, enum muxd_role role)
+{
+	struct mon_chan *ch = calloc(1, sizeof(*ch));
+
+	if (!ch)
+		return NULL;
+	ch->d = d;
+	ch->fd = fd;
+	ch->role = role;
+	rpc_reader_init(&ch->rrd);
+	if (loop_add_fd(d->l, fd, EPOLLIN, on_request, ch) < 0) {
+		free(ch);
+		return NULL;
+	}
+	ch->next = d->chans;
+	d->chans = ch;
+	if (role == MUXD_PEER)
+		d->npeer_chans++;
+	return ch;
+}
+
+static void chan_free(struct mon_chan *ch)
+{
+	struct muxd *d = ch->d;
+	struct mon_chan **pp;
+
+	for (pp = &d->chans; *pp; pp = &(*pp)->next) {
+		if (*pp == ch) {
+			*pp = ch->next;
+			break;
+		}
+	}
+	if (ch->role == MUXD_PEER)
+		d->npeer_chans--;
+	loop_del_fd(d->l, ch->fd);
+	close(ch->fd);
+	explicit_bzero(ch, sizeof(*ch));
+	free(ch);
+}
+
+/*
+ * A certificate the peer's TLS stack verified (chain, purpose, validity)
+ * maps to its user by fingerprint; revoked and disabled fail.
+ */
+static int mon_cert_user(struct muxd *d, struct mon_chan *ch, const struct rpc_req *q,
+			 struct rpc_reply *rep)
+{
+	char u[AUTHDB_NAME_MAX + 1];
+	int r;
+
+	if (!d->db)
+		return -ENOENT;
+	r = authdb_cert_user(d->db, q->blob, u);
+	if (r < 0)
+		return r;
+	if (!authdb_user_is_enabled(d->db, u))
+		return -EACCES;
+	snprintf(ch->verified, sizeof(ch->verified), "%s", u);
+	ch->cert = true;
+	memcpy(ch->fpr, q->blob, AUTHDB_FPR_LEN);
+	rep->blob_len = strlen(u);
+	memcpy(rep->blob, u, rep->blob_len);
+	return 0;
+}
+
+/*
+ * The peer's link to the core: a socketpair, one end to the core with
+ * what this channel proved (the label), the other to the peer. After a
+ * login, the login is the monitor's to record; a link to resume carries
+ * no user: the core checks the proof of the session's key itself.
+ */
+static int mon_link(struct muxd *d, struct mon_chan *ch, const struct rpc_req *q, int *pfd)
+{
+	uint8_t buf[RPC_LABEL_MAX];
+	struct rpc_label lb;
+	int sv[2], n, r;
+
+	memset(&lb, 0, sizeof(lb));
+	if (q->arg == 0) {
+		if (!ch->verified[0] || strcmp(ch->verified, q->name) != 0)
+			return -EACCES;
+		snprintf(lb.user, sizeof(lb.user), "%s", ch->verified);
+		lb.cert = ch->cert;
+		memcpy(lb.sha256, ch->fpr, sizeof(lb.sha256));
+	}
+	snprintf(lb.peer, sizeof(lb.peer), "%s", ch->peer);
+	n = rpc_label_encode(&lb, buf, sizeof(buf));
+	if (n < 0)
+		return n;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	r = rpc_send(d->push_fd, RPC_LINK_PUSH, buf, (size_t)n, sv[0]);
+	close(sv[0]);
+	if (r < 0) {
+		close(sv[1]);
+		log_err("link to the core: %s", strerror(-r));
+		return r;
+	}
+	ch->linked = true;
+	if (q->arg == 0) {
+		if (d->rl_src)
+			ratelimit_success(d->rl_src, ch->src, strlen(ch->src));
+		muxd_audit(d, AUDIT_LOGIN_OK, ch->verified, ch->src,
+			   ch->cert ? "cert" : "password");
+	}
+	*pfd = sv[1];
+	return 0;
+}
+
+/* A new peer process: its own request channel, labelled by the front's words. */
+static int mon_spawn(struct muxd *d, const struct rpc_req *q, int *pfd)
+{
+	struct mon_chan *ch;
+	int sv[2];
+
+	if (d->npeer_chans >= d->conf.max_sessions + d->conf.max_pending + PEER_CHAN_SLACK)
+		return -EBUSY;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	ch = chan_new(d, sv[0], MUXD_PEER);
+	if (!ch) {
+		close(sv[0]);
+		close(sv[1]);
+		return -ENOMEM;
+	}
+	/* The rules bound both (mux/rpc.c); a longer source is cut. */
+	snprintf(ch->src, sizeof(ch->src), "%.*s", (int)sizeof(ch->src) - 1, q->src);
+	snprintf(ch->peer, sizeof(ch->peer), "%.*s", (int)sizeof(ch->peer) - 1, q->detail);
+	*pfd = sv[1];
+	return 0;
+}
+
+/* A peer's log line, under the monitor's name for it, rate-limited. */
+static void mon_peer_log(struct mon_chan *ch, const struct rpc_req *q)
+{
+	uint64_t s = now_ms() / 1000;
+
+	if (s != ch->log_second) {
+		if (ch->logs > PEER_LOG_PER_S)
+			log_notice("peer %s: %u log lines dropped", ch->peer,
+				   ch->logs - PEER_LOG_PER_S);
+		ch->log_second = s;
+		ch->logs = 0;
+	}
+	if (++ch->logs > PEER_LOG_PER_S)
+		return;
+	log_msg(q->arg < LOG_ERR ? LOG_ERR : q->arg, "peer %s: %s", ch->peer, q->detail);
+}
+
+/* Returns < 0 when the request breaks a rule no sane process breaks. */
+static int mon_answer(struct mon_chan *ch, const struct rpc_req *q)
+{
+	struct muxd *d = ch->d;
+	struct rpc_reply rep;
+	int fd = -1;
+
+	if (!mon_allowed(ch->role, q->type)) {
+		log_err("%s sent a request of type %u it may not make", role_name(ch->role),
+			(unsigned)q->type);
+		return -EPROTO;
+	}
+	memset(&rep, 0, sizeof(rep));
+	switch (q->type) {
+	case RPC_CTRL_OPEN:
+		/* Only the configured controller: the request names none. */
+		fd = mux_transport_open_fd(d->conf.controller, rep.err, sizeof(rep.err));
+		if (fd < 0)
+			rep.status = fd;
+		break;
+	case RPC_SCRAM_SALT: {
+		struct scram_verifier v;
+		struct wbuf w;
+		bool real = false;
+
+		/* Only what server-first shows anyway: salt and iterations. */
+		rep.status = d->db ? authdb_scram_lookup(d->db, q->name, d->secret,
+							 sizeof(d->secret), &v, &real) : -EIO;
+		if (rep.status < 0)
+			break;
+		wbuf_init(&w, rep.blob, sizeof(rep.blob));
+		wbuf_le32(&w, v.iterations);
+		wbuf_u8(&w, (uint8_t)v.salt_len);
+		wbuf_bytes(&w, v.salt, v.salt_len);
+		scram_verifier_wipe(&v);
+		if (!wbuf_is_ok(&w)) {
+			rep.status = -EOVERFLOW;
+			break;
+		}
+		rep.blob_len = w.len;
+		break;
+	}
+	case RPC_SCRAM_VERIFY:
+		if (++ch->proofs > PEER_PROOFS_MAX)
+			return -EPROTO;
+		rep.status = mon_scram_verify(d, ch, q, rep.blob);
+		rep.blob_len = rep.status == 0 ? SCRAM_KEY_LEN : 0;
+		break;
+	case RPC_SIGN:
+		if (++ch->signs > PEER_SIGNS_MAX)
+			return -EPROTO;
+		rep.status = mon_sign(d, q, rep.blob, &rep.blob_len);
+		if (rep.status < 0)
+			rep.blob_len = 0;
+		break;
+	case RPC_LOGIN_ALLOWED:
+		rep.status = d->rl_src ? mon_login_allowed(d, q->name, ch->src) : -EAGAIN;
+		break;
+	case RPC_LOGIN_FAILED:
+		if (++ch->failures > PEER_FAILURES_MAX)
+			return -EPROTO;
+		if (d->rl_src)
+			mon_login_failed(d, q->name, ch->src, q->arg);
+		return 0;
+	case RPC_CERT_USER:
+		if (++ch->proofs > PEER_PROOFS_MAX)
+			return -EPROTO;
+		rep.status = mon_cert_user(d, ch, q, &rep);
+		break;
+	case RPC_LINK:
+		if (ch->linked)
+			return -EPROTO;
+		rep.status = mon_link(d, ch, q, &fd);
+		break;
+	case RPC_SPAWN:
+		rep.status = mon_spawn(d, q, &fd);
+		break;
+	case RPC_LOG:
+		mon_peer_log(ch, q);
+		return 0;
+	case RPC_AUDIT: {
+		struct audit_fields f = {
+			.user = q->name, .src = q->src[0] ? q->src : NULL,
+			.rd = q->rd[0] ? q->rd : NULL,
+			.detail = q->detail[0] ? q->detail : NULL, .uid = -1,
+		};
+		int r;
+
+		if (!d->audit)
+			return 0;
+		r = audit_append(d->audit, (enum audit_event)q->arg, &f);
+		if (r < 0)
+			log_err("audit log %s: %s: %s", d->conf.audit_log,
+				audit_event_name((enum audit_event)q->arg), strerror(-r));
+		return 0;
+	}
+	default:
+		return -EPROTO;
+	}
+	if (rpc_send_reply(ch->fd, &rep, fd) < 0)
+		log_warn("reply to the %s: %s", role_name(ch->role), strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	explicit_bzero(&rep, sizeof(rep));
+	return 0;
+}
+
+/* The core or the front ended, or must: reap it (SIGKILL when hostile). */
+static void mon_reap(struct muxd *d, pid_t *pid, const char *name, bool hostile)
+{
+	pid_t w = 0;
+	int st = 0, i;
+
+	if (*pid <= 0)
+		return;
+	/*
+	 * A process that closed its end is ending (a terminal's SIGINT
+	 * reaches every process) or is not to be trusted: 2 s to go, then
+	 * SIGKILL.
+	 */
+	for (i = 0; i < 20 && !hostile; i++) {
+		w = waitpid(*pid, &st, WNOHANG);
+		if (w != 0)
+			break;
+		usleep(100000);
+	}
+	if (w == 0) {
+		kill(*pid, SIGKILL);
+		while (waitpid(*pid, &st, 0) < 0 && errno == EINTR)
+			;
+	}
+	*pid = -1;
+	if (WIFEXITED(st) && (d->stopping || WEXITSTATUS(st) == 0)) {
+		log_notice("%s exited (status %d)", name, WEXITSTATUS(st));
+		if (WEXITSTATUS(st))
+			d->exit_status = EXIT_ERROR;
+		return;
+	}
+	d->exit_status = EXIT_ERROR;
+	if (WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS)
+		log_err("%s killed by the sandbox: a system call outside its allow-list; stopping",
+			name);
+	else if (WIFSIGNALED(st))
+		log_err("%s killed by signal %d (%s); stopping", name, WTERMSIG(st),
+			strsignal(WTERMSIG(st)));
+	else
+		log_err("%s exited with status %d; stopping", name, WEXITSTATUS(st));
+}
+
+/* The core or the front is gone: everything stops (systemd restarts us). */
+static void mon_proc_gone(struct mon_chan *ch, bool hostile)
+{
+	struct muxd *d = ch->d;
+	pid_t *pid = ch->role == MUXD_CORE ? &d->core_pid : &d->front_pid;
+
+	mon_reap(d, pid, role_name(ch->role), hostile);
+	chan_free(ch);
+	if (!d->stopping) {
+		d->stopping = true;
+		if (d->core_pid > 0)
+			kill(d->core_pid, SIGTERM);
+		if (d->front_pid > 0)
+			kill(d->front_pid, SIGTERM);
+		loop_timer_arm(d->kill_timer, 5000000);
+	}
+	if (d->core_pid <= 0 && d->front_pid <= 0)
+		loop_quit(d->l, d->exit_status);
+}
+
+static void on_request(struct loop *l, int fd, uint32_t events, void *user)
+{
+	struct mon_chan *ch = user;
+	uint8_t buf[4096];
+	size_t off = 0, used;
+	ssize_t n;
+
+	n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		if (ch->role == MUXD_PEER)
+			chan_free(ch);
+		else
+			mon_proc_gone(ch, false);
+		return;
+	}
+	while (off < (size_t)n) {
+		struct rpc_req q;
+		const char *why = NULL;
+		int r = rpc_reader_feed(&ch->rrd, buf + off, (size_t)n - off, &used, &q, &why);
+
+		off += used;
+		if (r == 1 && mon_answer(ch, &q) < 0) {
+			r = -EPROTO;
+			why = "a request its kind may not make";
+		}
+		explicit_bzero(&q, sizeof(q));
+		if (r < 0) {
+			/* Only a subverted process sends this: it ends here. */
+			log_err("%s %s sent a malformed request (%s): ending it",
+				role_name(ch->role), ch->role == MUXD_PEER ? ch->peer : "",
+				why ? why : "?");
+			if (ch->role == MUXD_PEER)
+				chan_free(ch);
+			else
+				mon_proc_gone(ch, true);
+			return;
+		}
+	}
+}
+
+static void mon_on_term(struct loop *l, int signo, void *user)
+{
+	struct muxd *d = user;
+
+	log_notice("signal %d: stopping", signo);
+	d->stopping = true;
+	if (d->core_pid > 0)
+		kill(d->core_pid, SIGTERM);
+	if (d->front_pid > 0)
+		kill(d->front_pid, SIGTERM);
+	if (d->core_pid > 0 || d->front_pid > 0)
+		loop_timer_arm(d->kill_timer, 5000000);
+	else
+		loop_quit(l, 0);
+}
+
+static void kill_timer_fn(struct loop_timer *t, void *user)
+{
+	struct muxd *d = user;
+
+	if (d->core_pid > 0) {
+		log_warn("core did not stop within 5 s: killing it");
+		kill(d->core_pid, SIGKILL);
+	}
+	if (d->front_pid > 0) {
+		log_warn("network front did not stop within 5 s: killing it");
+		kill(d->front_pid, SIGKILL);
+	}
+}
+
+int monitor_run(struct muxd *d, int core_req, int front_req)
+{
+	int r;
+
+	d->l = loop_new();
+	if (!d->l)
+		return EXIT_ERROR;
+	d->ireload = loop_timer_new(d->l, ireload_fn, d);
+	d->kill_timer = loop_timer_new(d->l, kill_timer_fn, d);
+	if (!d->ireload || !d->kill_timer)
+		return EXIT_ERROR;
+	watch_authdb(d);
+	if (!chan_new(d, core_req, MUXD_CORE) ||
+	    (front_req >= 0 && !chan_new(d, front_req, MUXD_FRONT)) ||
+	    loop_add_signal(d->l, SIGTERM, mon_on_term, d) < 0 ||
+	    loop_add_signal(d->l, SIGINT, mon_on_term, d) < 0 ||
+	    loop_add_signal(d->l, SIGHUP, on_hup, d) < 0)
+		return EXIT_ERROR;
+	/* Either failure leaves children to end: they must not outlive us. */
+	if (policy_push(d) < 0 ||
+	    (muxd_conf_has_tunnel(&d->conf) && mon_key_load(d) < 0))
+		r = -1;
+	else
+		r = loop_run(d->l);
+	d->stopping = true;
+	if (d->core_pid > 0)
+		kill(d->core_pid, SIGTERM);
+	if (d->front_pid > 0)
+		kill(d->front_pid, SIGTERM);
+	mon_reap(d, &d->core_pid, "core", false);
+	mon_reap(d, &d->front_pid, "network front", false);
+	while (d->chans)
+		chan_free(d->chans);
+	return r < 0 ? EXIT_ERROR : r;
+}

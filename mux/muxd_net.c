@@ -1,0 +1,501 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bgw-muxd[net], the network front, and bgw-muxd[peer], one process per
+ * tunnel peer (mux/muxd.h, doc/security.md "Process model").
+ *
+ * The front owns the DTLS and TLS listeners and answers ClientHellos
+ * without a valid cookie statelessly (tunnel/front.h); for each verified
+ * peer it asks the monitor for the peer's request channel and forks. The
+ * peer process runs that peer's (D)TLS and login, asking the monitor for
+ * everything secret (salts, proof checks, signatures, certificate
+ * mapping), and once the monitor vouches for the login, relays the
+ * tunnel's messages between its channel and the core over a link the
+ * monitor made. A subverted peer holds only its own peer's data.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cursor.h"
+#include "front.h"
+#include "log.h"
+#include "muxd.h"
+#include "sandbox.h"
+#include "scram.h"
+
+static int auth_login_allowed(void *user, const char *name, const void *addr,
+			      size_t addrlen)
+{
+	struct muxd *d = user;
+	struct rpc_reply rep;
+	char src[SRC_KEY_MAX];
+
+	src_key_sa(addr, addrlen, src, sizeof(src));
+	if (muxd_call(d, RPC_LOGIN_ALLOWED, 0, name, src, NULL, NULL, &rep, NULL) < 0)
+		return -EAGAIN;
+	return rep.status < 0 ? -EAGAIN : 0;
+}
+
+static void auth_login_failed(void *user, const char *name, const void *addr,
+			      size_t addrlen, int reason)
+{
+	struct muxd *d = user;
+	char src[SRC_KEY_MAX];
+
+	if (d->verify_counted && reason == TUN_R_AUTH_FAILED) {
+		d->verify_counted = false;
+		return;
+	}
+	d->verify_counted = false;
+	src_key_sa(addr, addrlen, src, sizeof(src));
+	if (reason < 1 || reason > 127)
+		reason = TUN_R_INTERNAL;
+	muxd_call(d, RPC_LOGIN_FAILED, (uint8_t)reason, name, src, NULL, NULL, NULL, NULL);
+}
+
+/*
+ * A certificate GnuTLS verified (chain to the CA, purpose, validity): the
+ * monitor maps its fingerprint to a user (revoked and disabled fail) and
+ * remembers it for this peer's link.
+ */
+static int auth_cert_user(void *user, const struct tun_cert_info *ci,
+			  char *name, size_t cap)
+{
+	struct muxd *d = user;
+	struct rpc_req q;
+	struct rpc_reply rep;
+	int r;
+
+	memset(&q, 0, sizeof(q));
+	q.type = RPC_CERT_USER;
+	memcpy(q.blob, ci->sha256, sizeof(ci->sha256));
+	q.blob_len = sizeof(ci->sha256);
+	r = rpc_call(d->req_fd, &q, &rep, NULL);
+	if (r < 0) {
+		loop_quit(d->l, EXIT_ERROR);
+		return -EIO;
+	}
+	if (rep.status < 0)
+		return rep.status == -EKEYREVOKED || rep.status == -EACCES ?
+			rep.status : -ENOENT;
+	if (rep.blob_len == 0 || rep.blob_len >= cap ||
+	    memchr(rep.blob, 0, rep.blob_len))
+		return -ENOENT;
+	memcpy(name, rep.blob, rep.blob_len);
+	name[rep.blob_len] = '\0';
+	return 0;
+}
+
+/*
+ * The salt and iteration count of one user, from the monitor (which
+ * fabricates both for an unknown or disabled user, the same work either
+ * way). Never the keys: the proof is checked by the monitor
+ * (auth_scram_verify), so *real means nothing here.
+ */
+static int auth_scram_lookup(void *user, const char *name,
+			     struct scram_verifier *v, bool *real)
+{
+	struct muxd *d = user;
+	struct rpc_reply rep;
+	struct cur c;
+	int r;
+
+	d->verify_counted = false;
+	*real = false;
+	memset(v, 0, sizeof(*v));
+	r = muxd_call(d, RPC_SCRAM_SALT, 0, name, NULL, NULL, NULL, &rep, NULL);
+	if (r < 0)
+		return r;
+	if (rep.status < 0)
+		return rep.status;
+	cur_init(&c, rep.blob, rep.blob_len);
+	v->iterations = cur_le32(&c);
+	v->salt_len = cur_u8(&c);
+	if (v->salt_len == 0 || v->salt_len > SCRAM_SALT_MAX)
+		return -EPROTO;
+	cur_copy(&c, v->salt, v->salt_len);
+	return cur_is_ok(&c) && cur_is_done(&c) ? 0 : -EPROTO;
+}
+
+/* The monitor checks the proof: ok + ServerSignature, or no. */
+static int auth_scram_verify(void *user, const char *name, const void *addr,
+			     size_t addrlen, const char *am, size_t am_len,
+			     const uint8_t proof[32], uint8_t ssig[32])
+{
+	struct muxd *d = user;
+	struct rpc_req q;
+	struct rpc_reply rep;
+	char src[SRC_KEY_MAX];
+	int r;
+
+	d->verify_counted = false;
+	if (am_len == 0 || am_len > SCRAM_AM_MAX)
+		return -EIO;
+	src_key_sa(addr, addrlen, src, sizeof(src));
+	memset(&q, 0, sizeof(q));
+	q.type = RPC_SCRAM_VERIFY;
+	rpc_str(q.name, 65, name);
+	rpc_str(q.src, 65, src);
+	memcpy(q.blob, proof, SCRAM_KEY_LEN);
+	memcpy(q.blob + SCRAM_KEY_LEN, am, am_len);
+	q.blob_len = SCRAM_KEY_LEN + am_len;
+	r = rpc_call(d->req_fd, &q, &rep, NULL);
+	explicit_bzero(&q, sizeof(q));
+	if (r < 0) {
+		loop_quit(d->l, EXIT_ERROR);
+		return -EIO;
+	}
+	r = rep.status;
+	if (r == 0 && rep.blob_len == SCRAM_KEY_LEN)
+		memcpy(ssig, rep.blob, SCRAM_KEY_LEN);
+	else if (r == 0)
+		r = -EIO;
+	if (r == -EACCES)
+		d->verify_counted = true;
+	explicit_bzero(&rep, sizeof(rep));
+	return r;
+}
+
+/* A peer's handshake signs through the monitor, which holds the key. */
+static int peer_key_sign(void *user, int sign_algo, bool is_hash,
+			   const uint8_t *in, size_t in_len,
+			   uint8_t *sig, size_t cap, size_t *sig_len)
+{
+	struct muxd *d = user;
+	struct rpc_req q;
+	struct rpc_reply rep;
+	int r;
+
+	if (sign_algo <= 0 || sign_algo > 0xffff || in_len == 0 || in_len > RPC_SIGN_IN_MAX)
+		return -EINVAL;
+	memset(&q, 0, sizeof(q));
+	q.type = RPC_SIGN;
+	q.arg = is_hash;
+	put_le16(q.blob, (uint16_t)sign_algo);
+	memcpy(q.blob + 2, in, in_len);
+	q.blob_len = 2 + in_len;
+	r = rpc_call(d->req_fd, &q, &rep, NULL);
+	if (r < 0) {
+		loop_quit(d->l, EXIT_ERROR);
+		return -EIO;
+	}
+	r = rep.status;
+	if (r == 0 && (rep.blob_len == 0 || rep.blob_len > cap))
+		r = -EIO;
+	if (r == 0) {
+		memcpy(sig, rep.blob, rep.blob_len);
+		*sig_len = rep.blob_len;
+	} else {
+		log_warn("tunnel: the monitor did not sign (%s)", strerror(-r));
+	}
+	return r;
+}
+
+
+/* ------------------------------------------------------------------ */
+/* The peer process: one tunnel peer, from its handshake to its end */
+
+/*
+ * A peer has no socket to reach syslog: its lines go to the monitor
+ * (RPC_LOG), which writes them under its own name for the peer.
+ */
+static void peer_log(int prio, const char *line, void *user)
+{
+	static bool busy;
+	struct muxd *d = user;
+
+	if (busy || d->req_fd < 0)
+		return;		/* a failing call logs too: not again */
+	busy = true;
+	muxd_call(d, RPC_LOG, (uint8_t)(prio & 7), NULL, NULL, NULL, line, NULL, NULL);
+	busy = false;
+}
+
+/* The link to the core, from the monitor: after a login or to resume. */
+static int peer_get_link(void *user, const char *name)
+{
+	struct muxd *d = user;
+	struct rpc_reply rep;
+	int fd = -1, r;
+
+	r = muxd_call(d, RPC_LINK, name ? 0 : 1, name, NULL, NULL, NULL, &rep, &fd);
+	if (r < 0)
+		return r;
+	if (rep.status < 0 || fd < 0) {
+		if (fd >= 0)
+			close(fd);
+		return rep.status < 0 ? rep.status : -EIO;
+	}
+	return fd;
+}
+
+static void peer_done(void *user, int reason)
+{
+	struct muxd *d = user;
+
+	d->exit_status = reason == TUN_R_NONE || reason == TUN_R_SHUTDOWN ? 0 : 1;
+	loop_quit(d->l, d->exit_status);
+}
+
+static void peer_on_term(struct loop *l, int signo, void *user)
+{
+	loop_quit(l, 0);
+}
+
+/* Close every descriptor but the standard ones and those in keep. */
+static int close_all_but(const int *keep, unsigned n)
+{
+	unsigned lo = 3, i, next;
+
+	for (;;) {
+		next = ~0U;
+		for (i = 0; i < n; i++)
+			if (keep[i] >= (int)lo && (unsigned)keep[i] < next)
+				next = (unsigned)keep[i];
+		if (next > lo && syscall(SYS_close_range, lo, next == ~0U ? ~0U : next - 1, 0) < 0)
+			return -errno;
+		if (next == ~0U)
+			return 0;
+		lo = next + 1;
+	}
+}
+
+/*
+ * In the new process: forget everything of the front's (the cookie keys,
+ * the listeners, its request channel, its loop), keep only this peer's
+ * socket and request channel, stack the peer's sandbox, then run the
+ * peer's channel until it is over. Never returns.
+ */
+static void peer_run(struct muxd *d, struct tun_front_peer *p, int req)
+{
+	static const struct tun_auth_ops auth = {
+		.cert_user = auth_cert_user,
+		.scram_lookup = auth_scram_lookup,
+		.scram_verify = auth_scram_verify,
+		.login_allowed = auth_login_allowed,
+		.login_failed = auth_login_failed,
+	};
+	static const struct tun_peer_ops ops = {
+		.get_link = peer_get_link,
+		.on_done = peer_done,
+	};
+	struct tun_server_cfg cfg;
+	int keep[2] = { p->fd, req };
+	sigset_t none;
+
+	/* The front's end is the peer's end. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	sandbox_set_name("bgw-muxd[peer]");
+	tun_front_forget(d->front);
+	d->req_fd = req;
+	if (close_all_but(keep, 2) < 0)
+		_exit(EXIT_ERROR);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	log_set_handler(peer_log, d);
+	/* The front's loop stays allocated (its descriptors are closed). */
+	d->front_loop = d->l;
+	d->l = loop_new();
+	if (!d->l || loop_add_signal(d->l, SIGTERM, peer_on_term, d) < 0 ||
+	    loop_add_signal(d->l, SIGINT, peer_on_term, d) < 0)
+		_exit(EXIT_ERROR);
+	if (d->conf.sandbox && sandbox_enter(SANDBOX_PEER) < 0)
+		_exit(EXIT_ERROR);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.resume_s = d->conf.resume_s;
+	if (tun_peer_new(&d->peer, d->l, d->creds, &cfg, p, &ops, &auth, d) < 0)
+		_exit(EXIT_ERROR);
+	d->exit_status = 0;
+	loop_run(d->l);
+	tun_peer_free(d->peer);
+	loop_iterate(d->l, 0);
+	/* No atexit handlers (LeakSanitizer cannot run under the filter). */
+	_exit(d->exit_status);
+}
+
+/* ------------------------------------------------------------------ */
+/* The network front */
+
+/* "[addr]:port", for the monitor's name of a peer and the logs. */
+static void peer_str(const struct sockaddr_storage *ss, char *out, size_t cap)
+{
+	char h[INET6_ADDRSTRLEN];
+	unsigned port = 0;
+
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *a = (const void *)ss;
+
+		inet_ntop(AF_INET, &a->sin_addr, h, sizeof(h));
+		port = ntohs(a->sin_port);
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const void *)ss;
+
+		inet_ntop(AF_INET6, &a->sin6_addr, h, sizeof(h));
+		port = ntohs(a->sin6_port);
+	} else {
+		snprintf(h, sizeof(h), "?");
+	}
+	snprintf(out, cap, "[%s]:%u", h, port);
+}
+
+/*
+ * A verified new peer: the monitor makes its request channel (and names
+ * it after what the front saw), then a process of its own.
+ */
+static pid_t front_spawn(void *user, const struct tun_front_peer *p)
+{
+	struct muxd *d = user;
+	struct rpc_reply rep;
+	char src[SRC_KEY_MAX], peer[64];
+	int req = -1, r;
+	pid_t pid;
+
+	src_key_sa(&p->addr, p->alen, src, sizeof(src));
+	peer_str(&p->addr, peer, sizeof(peer));
+	r = muxd_call(d, RPC_SPAWN, 0, NULL, src, NULL, peer, &rep, &req);
+	if (r < 0 || rep.status < 0 || req < 0) {
+		if (req >= 0)
+			close(req);
+		log_notice("tunnel: peer %s refused: %s", peer,
+			   strerror(r < 0 ? -r : rep.status < 0 ? -rep.status : EIO));
+		return r < 0 ? r : -EAGAIN;
+	}
+	pid = fork();
+	if (pid == 0)
+		peer_run(d, (struct tun_front_peer *)p, req);
+	close(req);
+	if (pid < 0) {
+		log_err("tunnel: fork for peer %s: %s", peer, strerror(errno));
+		return -EAGAIN;
+	}
+	log_debug("tunnel: peer %s is process %d", peer, (int)pid);
+	return pid;
+}
+
+static void front_on_chld(struct loop *l, int signo, void *user)
+{
+	struct muxd *d = user;
+	pid_t pid;
+	int st, k;
+
+	for (k = 0; k < 1024; k++) {
+		pid = waitpid(-1, &st, WNOHANG);
+		if (pid <= 0)
+			break;
+		if (WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS)
+			log_warn("tunnel: peer process %d killed by the sandbox", (int)pid);
+		else if (WIFSIGNALED(st) && WTERMSIG(st) != SIGKILL && WTERMSIG(st) != SIGTERM)
+			log_warn("tunnel: peer process %d killed by signal %d", (int)pid,
+				 WTERMSIG(st));
+		if (d->front)
+			tun_front_peer_gone(d->front, pid);
+	}
+	if (d->stopping && (!d->front || tun_front_peer_count(d->front) == 0))
+		loop_quit(l, 0);
+}
+
+static void front_stop_fn(struct loop_timer *t, void *user)
+{
+	struct muxd *d = user;
+
+	loop_quit(d->l, 0);	/* the peers left die with us (PDEATHSIG) */
+}
+
+/*
+ * Stop: no new peers; the peers end as the core closes their links, or
+ * die with the front after a second.
+ */
+static void front_on_term(struct loop *l, int signo, void *user)
+{
+	struct muxd *d = user;
+
+	if (d->stopping)
+		return;
+	d->stopping = true;
+	if (!d->front || tun_front_peer_count(d->front) == 0) {
+		loop_quit(l, 0);
+		return;
+	}
+	loop_timer_arm(d->stop_timer, 1000000);
+}
+
+int front_run(struct muxd *d)
+{
+	struct tun_server_cfg cfg;
+	struct tun_front_cfg fc;
+	unsigned i;
+	int r;
+
+	sandbox_set_name("bgw-muxd[net]");
+	muxd_forget_secrets(d);
+	/* The local listeners are the core's. */
+	for (i = 0; i < MUXD_LISTEN_MAX; i++) {
+		if (d->lfd[i] >= 0)
+			close(d->lfd[i]);
+		d->lfd[i] = -1;
+	}
+	d->l = loop_new();
+	d->stop_timer = d->l ? loop_timer_new(d->l, front_stop_fn, d) : NULL;
+	if (!d->stop_timer)
+		return EXIT_ERROR;
+	/* The certificate chain and the CA, for the peers to inherit. */
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.ca_file = d->conf.ca_file;
+	cfg.cert_file = d->conf.cert_file;
+	cfg.key_sign = peer_key_sign;	/* the key stays in the monitor */
+	r = tun_server_creds_new(&d->creds, &cfg, d);
+	if (r < 0) {
+		log_err("tunnel: credentials: %s", strerror(-r));
+		return EXIT_ERROR;
+	}
+	memset(&fc, 0, sizeof(fc));
+	fc.host = d->conf.tun_host[0] ? d->conf.tun_host : NULL;
+	fc.udp_port = d->conf.dtls_port[0] ? d->conf.dtls_port : NULL;
+	fc.tcp_port = d->conf.tls_port[0] ? d->conf.tls_port : NULL;
+	fc.max_peers = d->conf.max_sessions + d->conf.max_pending;
+	fc.max_pending = d->conf.max_pending;
+	fc.spawn = front_spawn;
+	fc.user = d;
+	r = tun_front_new(&d->front, d->l, &fc);
+	if (r < 0) {
+		log_err("tunnel: cannot listen on %s (DTLS %s, TLS %s): %s",
+			fc.host ? fc.host : "*", fc.udp_port ? fc.udp_port : "-",
+			fc.tcp_port ? fc.tcp_port : "-", strerror(-r));
+		return EXIT_ERROR;
+	}
+	if (fc.udp_port)
+		log_notice("tunnel: DTLS on %s port %u", fc.host ? fc.host : "*",
+			   (unsigned)tun_front_udp_port(d->front));
+	if (fc.tcp_port)
+		log_notice("tunnel: TLS on %s port %u", fc.host ? fc.host : "*",
+			   (unsigned)tun_front_tcp_port(d->front));
+	if (loop_add_signal(d->l, SIGCHLD, front_on_chld, d) < 0 ||
+	    loop_add_signal(d->l, SIGTERM, front_on_term, d) < 0 ||
+	    loop_add_signal(d->l, SIGINT, front_on_term, d) < 0)
+		return EXIT_ERROR;
+	signal(SIGHUP, SIG_IGN);
+	if (sandbox_drop_privileges() < 0)
+		return EXIT_ERROR;
+	if (d->conf.sandbox) {
+		if (sandbox_enter(SANDBOX_FRONT) < 0)
+			return EXIT_ERROR;
+	} else {
+		log_warn("sandbox off (configuration): the network front and the peers run without their seccomp filters");
+	}
+	r = loop_run(d->l) < 0 ? EXIT_ERROR : 0;
+	tun_front_free(d->front);
+	d->front = NULL;
+	tun_server_creds_free(d->creds);
+	d->creds = NULL;
+	return r;
+}

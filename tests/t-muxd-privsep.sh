@@ -1,21 +1,23 @@
 #!/bin/sh
-# bgw-muxd's privilege separation (doc/security.md): a monitor and one
-# worker named bgw-muxd[work]; the worker sandboxed (NoNewPrivs, seccomp
-# filter mode) and, when started as root, not running as root; a client
-# served through the worker; a worker killed with SIGKILL makes the monitor
-# log it and exit with status 1 (its documented outcome), socket removed;
+# bgw-muxd's privilege separation (doc/security.md): a monitor and the
+# core, bgw-muxd[mux]; the core sandboxed (NoNewPrivs, seccomp filter
+# mode) and, when started as root, not running as root; a client served
+# through the core; a core killed with SIGKILL makes the monitor log it
+# and exit with status 1 (its documented outcome), socket removed;
 # `sandbox no` leaves the filter off and says so. With the tunnel (as
-# root): a password login works while the monitor keeps the verifiers --
-# the monitor's messages to the worker, captured with strace, carry the
-# user's salt but never StoredKey or ServerKey -- a wrong password is
-# refused and counted once, by the monitor, and a stream of wrong proofs
-# is rate limited by the monitor; the server's key is the monitor's: the
-# worker cannot open it, and after handshakes (signed by the monitor) its
-# memory holds no form of the key (tests/memscan.py); a key that does not
-# match the certificate stops the daemon, worker included.
+# root): the network front bgw-muxd[net] joins them, sandboxed too; a
+# password login works while the monitor keeps the verifiers -- the
+# monitor's messages, captured with strace, carry the user's salt but
+# never StoredKey or ServerKey -- a wrong password is refused and counted
+# once, by the monitor, and a stream of wrong proofs is rate limited by
+# the monitor; the server's key is the monitor's: no other process can
+# open it, and after handshakes (signed by the monitor) neither the core's
+# nor the front's memory holds a form of it (tests/memscan.py); a key
+# that does not match the certificate stops the daemon, all processes.
+# The peer processes' isolation from each other: t-muxd-isolation.sh.
 . "${BGW_SRCDIR:-.}/tests/lib.sh"
 
-echo "1..19"
+echo "1..20"
 muxd="$BGW_BUILDDIR/mux/bgw-muxd"
 client="$BGW_BUILDDIR/tests/sim-client"
 tmp=$(mktemp -d)
@@ -24,7 +26,7 @@ sock="$tmp/muxd.sock"
 pid=""
 spid=""
 cdb=""
-trap 'for p in $pid $spid $cdb; do kill "$p" 2>/dev/null; done; rm -rf "$tmp"' EXIT
+trap 'for p in $pid $spid $cdb; do kill "$p" 2>/dev/null; done; [ -n "$KEEP" ] || rm -rf "$tmp"' EXIT
 
 me=$(id -un)
 cat >"$tmp/authdb" <<EOT
@@ -47,7 +49,14 @@ start() {
 	while [ ! -S "$sock" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 	i=0
 	while ! grep -q "started:" "$2" && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-	worker=$(pgrep -P "$pid" | head -n 1)
+	core=""
+	front=""
+	for c in $(pgrep -P "$pid"); do
+		case $(cat /proc/"$c"/comm 2>/dev/null) in
+		"bgw-muxd[mux]") core=$c ;;
+		"bgw-muxd[net]") front=$c ;;
+		esac
+	done
 }
 
 # -t refuses what the start would: a listener path that is a plain file.
@@ -59,57 +68,57 @@ rc=$?
 t_ok $? "-t refuses a listener path that is not a socket (status $rc)" || sed 's/^/# /' "$tmp/t.out"
 
 start "$tmp/muxd.conf" "$tmp/log"
-[ -n "$worker" ] && [ "$(cat /proc/"$worker"/comm)" = "bgw-muxd[work]" ] &&
+[ -n "$core" ] && [ -z "$front" ] && [ "$(pgrep -P "$pid" | wc -l)" -eq 1 ] &&
 	[ "$(cat /proc/"$pid"/comm)" = "bgw-muxd" ]
-t_ok $? "two processes: the monitor and bgw-muxd[work]" || sed 's/^/# /' "$tmp/log"
+t_ok $? "without the tunnel two processes: the monitor and bgw-muxd[mux]" || sed 's/^/# /' "$tmp/log"
 
-grep -q "^Seccomp:[[:space:]]*2" /proc/"$worker"/status &&
-	grep -q "^NoNewPrivs:[[:space:]]*1" /proc/"$worker"/status
-t_ok $? "the worker: seccomp filter mode, no new privileges"
+grep -q "^Seccomp:[[:space:]]*2" /proc/"$core"/status &&
+	grep -q "^NoNewPrivs:[[:space:]]*1" /proc/"$core"/status
+t_ok $? "the core: seccomp filter mode, no new privileges"
 
 grep -q "^Seccomp:[[:space:]]*0" /proc/"$pid"/status
 t_ok $? "the monitor is not filtered (it opens the controller, reads the authdb)"
 
-wuid=$(awk '/^Uid:/ { print $3 }' /proc/"$worker"/status)
+wuid=$(awk '/^Uid:/ { print $3 }' /proc/"$core"/status)
 if [ "$(id -u)" = 0 ]; then
-	[ "$wuid" != 0 ] && ! grep -q "^CapEff:[[:space:]]*0*[1-9a-f]" /proc/"$worker"/status
-	t_ok $? "as root: the worker runs as uid $wuid without capabilities"
+	[ "$wuid" != 0 ] && ! grep -q "^CapEff:[[:space:]]*0*[1-9a-f]" /proc/"$core"/status
+	t_ok $? "as root: the core runs as uid $wuid without capabilities"
 else
 	[ "$wuid" = "$(id -u)" ] && grep -q "not started as root" "$tmp/log"
 	t_ok $? "not root: nothing to drop, said once in the log"
 fi
 
 timeout 60 "$client" "$sock" >"$tmp/c.out" 2>&1 && grep -q "echo ok 10:B6:00:00:00:04" "$tmp/c.out"
-t_ok $? "a local client works through the sandboxed worker" ||
+t_ok $? "a local client works through the sandboxed core" ||
 	sed 's/^/# /' "$tmp/c.out" "$tmp/log"
 
-kill -KILL "$worker"
+kill -KILL "$core"
 i=0
 while kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 wait "$pid"
 rc=$?
 pid=""
-[ $rc -eq 1 ] && grep -q "worker killed by signal 9" "$tmp/log" && [ ! -e "$sock" ]
-t_ok $? "worker killed: the monitor logs it and exits 1 (status $rc), socket removed" ||
+[ $rc -eq 1 ] && grep -q "core killed by signal 9" "$tmp/log" && [ ! -e "$sock" ]
+t_ok $? "core killed: the monitor logs it and exits 1 (status $rc), socket removed" ||
 	sed 's/^/# /' "$tmp/log"
 
-# The filter kills with SIGSYS; the worker has no way to be told to make a
+# The filter kills with SIGSYS; the core has no way to be told to make a
 # forbidden call, so SIGSYS sent by hand stands in for the kernel's and
 # checks the monitor's report of it.
 start "$tmp/muxd.conf" "$tmp/log3"
-kill -SYS "$worker"
+kill -SYS "$core"
 i=0
 while kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 wait "$pid"
 rc=$?
 pid=""
 [ $rc -eq 1 ] && grep -q "killed by the sandbox" "$tmp/log3"
-t_ok $? "a worker ended by SIGSYS is reported as a sandbox kill (status $rc)" ||
+t_ok $? "a core ended by SIGSYS is reported as a sandbox kill (status $rc)" ||
 	sed 's/^/# /' "$tmp/log3"
 
 sed 's/^controller sim/sandbox no\ncontroller sim/' "$tmp/muxd.conf" >"$tmp/nosb.conf"
 start "$tmp/nosb.conf" "$tmp/log2"
-grep -q "^Seccomp:[[:space:]]*0" /proc/"$worker"/status && grep -q "sandbox off" "$tmp/log2"
+grep -q "^Seccomp:[[:space:]]*0" /proc/"$core"/status && grep -q "sandbox off" "$tmp/log2"
 t_ok $? "sandbox no: no filter, and the log says so" || sed 's/^/# /' "$tmp/log2"
 # max-sessions-per-user 1: a second connection of the same user is refused
 # with a log line while the first is held open.
@@ -139,7 +148,7 @@ wait "$pid"
 rc=$?
 pid=""
 [ $rc -eq 0 ]
-t_ok $? "SIGTERM: monitor and worker stop cleanly (status $rc)"
+t_ok $? "SIGTERM: monitor and core stop cleanly (status $rc)"
 
 # ---- the tunnel: SCRAM verified in the monitor (12-16) ----
 tunnel_tests() {
@@ -172,8 +181,13 @@ audit-log $tmp/audit.log
 authdb $tmp/etc/authdb
 EOT
 	start "$tmp/tun.conf" "$tmp/log5"
-	# Everything the monitor sends the worker, as bytes.
-	strace -qq -p "$pid" -e trace=sendmsg -xx -s 8192 -o "$tmp/mon.trace" 2>/dev/null &
+	[ -n "$front" ] && grep -q "^Seccomp:[[:space:]]*2" /proc/"$front"/status &&
+		[ "$(awk '/^Uid:/ { print $3 }' /proc/"$front"/status)" != 0 ] &&
+		! grep -q "^CapEff:[[:space:]]*0*[1-9a-f]" /proc/"$front"/status
+	t_ok $? "with the tunnel the network front bgw-muxd[net] too: unprivileged, filtered" ||
+		sed 's/^/# /' "$tmp/log5"
+	# Everything the monitor sends, as bytes (with a descriptor or not).
+	strace -qq -p "$pid" -e trace=sendmsg,writev,write -xx -s 8192 -o "$tmp/mon.trace" 2>/dev/null &
 	spid=$!
 	i=0
 	while [ ! -s "$tmp/mon.trace" ] && [ $i -lt 30 ]; do sleep 0.1; i=$((i + 1)); done
@@ -183,7 +197,7 @@ EOT
 		--password-file "$tmp/bob.pw" --expose "unix:$tmp/bob.sock" >"$tmp/cd-bob.log" 2>&1 &
 	cdb=$!
 	i=0
-	# The monitor audits the login once the worker's session is up: both.
+	# The monitor audits the login when it links the peer to the core.
 	while ! { grep -q "logged in as bob" "$tmp/cd-bob.log" &&
 		  grep -q " login-ok .*user=bob .*password" "$tmp/audit.log"; } 2>/dev/null &&
 	      [ $i -lt 300 ]; do
@@ -192,7 +206,7 @@ EOT
 	done
 	grep -q "logged in as bob" "$tmp/cd-bob.log" &&
 		grep -q " login-ok .*user=bob .*password" "$tmp/audit.log"
-	t_ok $? "a password login through the worker, verified by the monitor" ||
+	t_ok $? "a password login through a peer process, verified by the monitor" ||
 		sed 's/^/# /' "$tmp/cd-bob.log" "$tmp/log5"
 	kill -TERM "$cdb"
 	wait "$cdb" 2>/dev/null
@@ -214,18 +228,19 @@ EOT
 	salt=$(hexof "$1") sk=$(hexof "$2") svk=$(hexof "$3")
 	[ -n "$salt" ] && grep -qF "$salt" "$tmp/mon.trace" &&
 		! grep -qF "$sk" "$tmp/mon.trace" && ! grep -qF "$svk" "$tmp/mon.trace"
-	t_ok $? "the worker was sent bob's salt, never his StoredKey or ServerKey" ||
+	t_ok $? "the peer was sent bob's salt, never his StoredKey or ServerKey" ||
 		{ echo "# salt $salt"; grep -c . "$tmp/mon.trace" | sed 's/^/# lines: /'; }
 
 	# The server's key: root's file, read by the monitor only; the
 	# handshakes above were signed by the monitor (RPC_SIGN).
-	wuid=$(awk '/^Uid:/ { print $3 }' /proc/"$worker"/status)
+	wuid=$(awk '/^Uid:/ { print $3 }' /proc/"$front"/status)
 	[ "$(stat -c %a:%u "$tmp/etc/server.key")" = "600:0" ] && [ "$wuid" != 0 ] &&
 		! setpriv --reuid="$wuid" --regid="$wuid" --clear-groups \
 			cat "$tmp/etc/server.key" >/dev/null 2>&1 &&
-		! ls -l /proc/"$worker"/fd | grep -q server.key
-	t_ok $? "the worker (uid $wuid) can neither open the key (0600, root) nor holds it open"
-	# The key in every form it could take in the worker's memory: the
+		! ls -l /proc/"$core"/fd /proc/"$front"/fd | grep -q server.key
+	t_ok $? "the unprivileged uid $wuid cannot open the key (0600, root); core and front do not hold it open"
+	# The key in every form it could take in the core's or the front's
+	# memory (the peers' is t-muxd-isolation.sh's): the
 	# PEM text, the private scalar big-endian (DER) and little-endian
 	# (GMP limbs on this machine).
 	priv=$(openssl pkey -in "$tmp/etc/server.key" -text -noout 2>/dev/null |
@@ -233,8 +248,10 @@ EOT
 	priv=${priv#00}
 	rev=$(echo "$priv" | python3 -c 'import sys; print(bytes.fromhex(sys.stdin.read().strip())[::-1].hex())')
 	pem=$(sed -n 2p "$tmp/etc/server.key" | tr -d '\n' | python3 -c 'import sys; print(sys.stdin.read().encode().hex())')
-	[ ${#priv} -ge 64 ] && python3 "$BGW_SRCDIR/tests/memscan.py" "$worker" "$priv" "$rev" "$pem" >"$tmp/scan.out" 2>&1
-	t_ok $? "after handshakes the worker's memory holds no form of the server key" ||
+	[ ${#priv} -ge 64 ] &&
+		python3 "$BGW_SRCDIR/tests/memscan.py" "$core" "$priv" "$rev" "$pem" >"$tmp/scan.out" 2>&1 &&
+		python3 "$BGW_SRCDIR/tests/memscan.py" "$front" "$priv" "$rev" "$pem" >>"$tmp/scan.out" 2>&1
+	t_ok $? "after handshakes neither the core's nor the front's memory holds a form of the server key" ||
 		sed 's/^/# /' "$tmp/scan.out"
 
 	timeout 120 python3 "$BGW_SRCDIR/tests/login_flood.py" 127.0.0.2 127.0.0.1 "$tport" bob 30 60 \
@@ -252,28 +269,30 @@ EOT
 	rc=$?
 	pid=""
 	[ $rc -eq 0 ]
-	t_ok $? "SIGTERM with the tunnel: monitor and worker stop cleanly (status $rc)"
+	t_ok $? "SIGTERM with the tunnel: monitor, core and front stop cleanly (status $rc)"
 
 	# A key that is not the certificate's: the monitor finds out after
-	# the fork, says so, exits 1 and takes its worker with it.
+	# the forks, says so, exits 1 and takes the core and the front with it.
 	certtool --generate-privkey --key-type ecdsa --curve secp256r1 \
 		--outfile "$tmp/etc/server.key" >/dev/null 2>&1 ||
 		openssl ecparam -name prime256v1 -genkey -noout -out "$tmp/etc/server.key" 2>/dev/null
 	chmod 600 "$tmp/etc/server.key"
 	timeout 30 "$muxd" -d -c "$tmp/tun.conf" >"$tmp/log6" 2>&1
 	rc=$?
-	wpid=$(sed -n 's/.*worker is process \([0-9]*\).*/\1/p' "$tmp/log6")
+	wpid=$(sed -n 's/.*core is process \([0-9]*\).*/\1/p' "$tmp/log6")
+	fpid=$(sed -n 's/.*network front is process \([0-9]*\).*/\1/p' "$tmp/log6")
 	sleep 0.2
 	[ $rc -eq 1 ] && grep -q "key .*server.crt: The certificate and the given key do not match" "$tmp/log6" &&
-		[ -n "$wpid" ] && ! kill -0 "$wpid" 2>/dev/null
-	t_ok $? "a key not matching the certificate: refused, exit $rc, no worker left" ||
+		[ -n "$wpid" ] && ! kill -0 "$wpid" 2>/dev/null &&
+		[ -n "$fpid" ] && ! kill -0 "$fpid" 2>/dev/null
+	t_ok $? "a key not matching the certificate: refused, exit $rc, no core or front left" ||
 		sed 's/^/# /' "$tmp/log6"
 }
 
 if [ "$(id -u)" != 0 ] || ! command -v strace >/dev/null 2>&1 ||
    ! command -v openssl >/dev/null 2>&1 || ! command -v setpriv >/dev/null 2>&1 ||
    ! command -v python3 >/dev/null 2>&1 || [ ! -x "$BGW_BUILDDIR/cdclient/bgw-cdclient" ]; then
-	for i in 12 13 14 15 16 17 18 19; do
+	for i in 12 13 14 15 16 17 18 19 20; do
 		echo "ok $i # SKIP needs root, strace, openssl, python3 and bgw-cdclient"
 	done
 else

@@ -94,16 +94,11 @@ python3 "$src/tests/memscan.py" "$pa" "$(hex "$mb")" >"$tmp/scan-a" 2>&1 &&
 t_ok $? "alice's peer holds nothing of bob's name, bob's peer nothing of alice's" ||
 	diag "$tmp/scan-a" "$tmp/scan-b"
 
-# The server's key in every form (as in t-muxd-privsep.sh): the peers
-# signed their handshakes through the monitor.
-priv=$(openssl pkey -in "$tmp/etc/server.key" -text -noout 2>/dev/null |
-	awk '/^priv:/ { p = 1; next } /^[a-zA-Z]/ { p = 0 } p' | tr -d ' :\n')
-priv=${priv#00}
-rev=$(echo "$priv" | python3 -c 'import sys; print(bytes.fromhex(sys.stdin.read().strip())[::-1].hex())')
-pem=$(sed -n 2p "$tmp/etc/server.key" | tr -d '\n' | python3 -c 'import sys; print(sys.stdin.read().encode().hex())')
-[ ${#priv} -ge 64 ] &&
-	python3 "$src/tests/memscan.py" "$pa" "$priv" "$rev" "$pem" >"$tmp/scan-ka" 2>&1 &&
-	python3 "$src/tests/memscan.py" "$pb" "$priv" "$rev" "$pem" >"$tmp/scan-kb" 2>&1
+# The server's key in every form: the peers signed their handshakes
+# through the monitor.
+needles=$(key_needles "$tmp/etc/server.key") &&
+	python3 "$src/tests/memscan.py" "$pa" $needles >"$tmp/scan-ka" 2>&1 &&
+	python3 "$src/tests/memscan.py" "$pb" $needles >"$tmp/scan-kb" 2>&1
 t_ok $? "neither peer's memory holds a form of the server key" || diag "$tmp/scan-ka" "$tmp/scan-kb"
 
 # A peer killed by its filter (SIGSYS by hand stands in for the kernel's):

@@ -240,17 +240,10 @@ EOT
 		! ls -l /proc/"$core"/fd /proc/"$front"/fd | grep -q server.key
 	t_ok $? "the unprivileged uid $wuid cannot open the key (0600, root); core and front do not hold it open"
 	# The key in every form it could take in the core's or the front's
-	# memory (the peers' is t-muxd-isolation.sh's): the
-	# PEM text, the private scalar big-endian (DER) and little-endian
-	# (GMP limbs on this machine).
-	priv=$(openssl pkey -in "$tmp/etc/server.key" -text -noout 2>/dev/null |
-		awk '/^priv:/ { p = 1; next } /^[a-zA-Z]/ { p = 0 } p' | tr -d ' :\n')
-	priv=${priv#00}
-	rev=$(echo "$priv" | python3 -c 'import sys; print(bytes.fromhex(sys.stdin.read().strip())[::-1].hex())')
-	pem=$(sed -n 2p "$tmp/etc/server.key" | tr -d '\n' | python3 -c 'import sys; print(sys.stdin.read().encode().hex())')
-	[ ${#priv} -ge 64 ] &&
-		python3 "$BGW_SRCDIR/tests/memscan.py" "$core" "$priv" "$rev" "$pem" >"$tmp/scan.out" 2>&1 &&
-		python3 "$BGW_SRCDIR/tests/memscan.py" "$front" "$priv" "$rev" "$pem" >>"$tmp/scan.out" 2>&1
+	# memory (the peers' is t-muxd-isolation.sh's).
+	needles=$(key_needles "$tmp/etc/server.key") &&
+		python3 "$BGW_SRCDIR/tests/memscan.py" "$core" $needles >"$tmp/scan.out" 2>&1 &&
+		python3 "$BGW_SRCDIR/tests/memscan.py" "$front" $needles >>"$tmp/scan.out" 2>&1
 	t_ok $? "after handshakes neither the core's nor the front's memory holds a form of the server key" ||
 		sed 's/^/# /' "$tmp/scan.out"
 

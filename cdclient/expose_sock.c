@@ -19,6 +19,7 @@
 
 #include "endpoint.h"
 #include "expose.h"
+#include "hci.h"
 #include "log.h"
 #include "pktq.h"
 
@@ -42,6 +43,7 @@ struct cd_sockx {
 	 */
 	struct pktq held;
 	uint64_t dropped_no_host;
+	uint64_t reports_dropped;	/* discovery reports a slow host lost */
 };
 
 static void sockx_drop_host(struct cd_sockx *x, const char *why)
@@ -104,6 +106,19 @@ static int sockx_deliver(const uint8_t *h4, size_t len, void *user)
 
 	if (x->cfd < 0) {
 		x->dropped_no_host++;
+		return 0;
+	}
+	/* Discovery reports are lossy by nature: a slow host loses some. */
+	if (h4_is_discovery_report(h4, len)) {
+		if (pktq_push_soft(&x->down, h4, len) < 0) {
+			if (x->reports_dropped++ == 0)
+				log_info("%s: the host reads slowly: discovery reports dropped",
+					 x->desc);
+			return 0;
+		}
+		err = sockx_flush(x);
+		if (err)
+			sockx_drop_host(x, strerror(-err));
 		return 0;
 	}
 	err = pktq_push(&x->down, h4, len);

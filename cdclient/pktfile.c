@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "expose.h"
+#include "hci.h"
 #include "log.h"
 #include "pktfile.h"
 #include "pktq.h"
@@ -26,6 +27,7 @@ struct cd_pktfile {
 	uint64_t fh;		/* the opener's handle */
 	uint64_t next_fh;
 	bool overrun;
+	uint64_t reports_dropped;	/* discovery reports a slow host lost */
 	struct pktq q;
 	struct fuse_pollhandle *ph;
 	struct waiting_read rd[CD_PKTFILE_MAX_READERS];
@@ -113,6 +115,22 @@ static int pf_deliver(const uint8_t *h4, size_t len, void *user)
 
 	if (!pf->is_open || pf->overrun)
 		return 0;	/* no host to give it to */
+	/*
+	 * Discovery reports are lossy by nature (a host sees an advertiser
+	 * again on its next interval): a host that lags behind a busy
+	 * house loses some, never its device (the mux does the same).
+	 */
+	if (h4_is_discovery_report(h4, len)) {
+		if (pktq_push_soft(&pf->q, h4, len) < 0) {
+			if (pf->reports_dropped++ == 0)
+				log_info("%s: the host reads slowly: discovery reports dropped",
+					 pf->name);
+			return 0;
+		}
+		pf_serve(pf);
+		pf_notify(pf);
+		return 0;
+	}
 	err = pktq_push(&pf->q, h4, len);
 	if (err) {
 		log_warn("%s: the host does not read; packets lost, reads "

@@ -19,7 +19,9 @@
  *   overrun; readiness is notified with fuse_lowlevel_notify_poll();
  * - if the opener does not read and CD_EXPOSE_QUEUE_* is exceeded, the
  *   queue is dropped and every later read fails with EIO until the file is
- *   reopened: a host that lost packets must not carry on as if it had not.
+ *   reopened: a host that lost packets must not carry on as if it had not;
+ *   discovery reports alone are lossy: they fill at most half the queue
+ *   and beyond that are dropped (counted, logged once), like the mux's.
  */
 #ifndef BGW_CD_PKTFILE_H
 #define BGW_CD_PKTFILE_H

@@ -224,8 +224,12 @@ _vm_hci_addr_now() {
 	echo "$a"
 }
 
+# An emulated controller can miss the kernel's init under TCG (a Reset
+# timing out, -110): then it has no address; bring it up again once.
 vm_hci_addr() {
-	vm_wait_for 10 _vm_hci_addr_now "$1" >/dev/null || return 1
+	vm_wait_for 10 _vm_hci_addr_now "$1" >/dev/null ||
+		{ hciconfig "$1" up >/dev/null 2>&1; vm_wait_for 10 _vm_hci_addr_now "$1" >/dev/null; } ||
+		return 1
 	_vm_hci_addr_now "$1"
 }
 

@@ -25,39 +25,7 @@
 #include "front.h"
 #include "log.h"
 #include "loop.h"
-
-static char pki[256];
-
-static const char *path(const char *name)
-{
-	static char buf[4][320];
-	static int i;
-
-	i = (i + 1) % 4;
-	snprintf(buf[i], sizeof(buf[i]), "%s/%s", pki, name);
-	return buf[i];
-}
-
-static void pki_setup(void)
-{
-	const char *src = getenv("BGW_SRCDIR");
-	char cmd[600];
-
-	snprintf(pki, sizeof(pki), "/tmp/bgw-front-pki.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(pki));
-	snprintf(cmd, sizeof(cmd), "sh '%s/tests/tunnel_certs.sh' '%s'",
-		 src ? src : "..", pki);
-	ck_assert_int_eq(system(cmd), 0);
-}
-
-static void pki_teardown(void)
-{
-	char cmd[300];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", pki);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", pki);
-}
+#include "tunnel_pki.h"
 
 /* ---- both ends of a channel: the server echoes every HCI message ---- */
 
@@ -149,10 +117,10 @@ static void env_setup(void)
 	memset(&T, 0, sizeof(T));
 	T.l = loop_new();
 	ck_assert_ptr_nonnull(T.l);
-	ck_assert_int_eq(tun_creds_new(&T.scr, true, path("ca.crt"),
-				       path("server.crt"), path("server.key")), 0);
-	ck_assert_int_eq(tun_creds_new(&T.ccr, false, path("ca.crt"),
-				       path("alice.crt"), path("alice.key")), 0);
+	ck_assert_int_eq(tun_creds_new(&T.scr, true, tpki_path("ca.crt"),
+				       tpki_path("server.crt"), tpki_path("server.key")), 0);
+	ck_assert_int_eq(tun_creds_new(&T.ccr, false, tpki_path("ca.crt"),
+				       tpki_path("alice.crt"), tpki_path("alice.key")), 0);
 }
 
 static void env_teardown(void)
@@ -1009,7 +977,7 @@ Suite *test_suite(void)
 	TCase *tc = tcase_create("front");
 
 	log_set_handler(quiet_log, NULL);
-	tcase_add_unchecked_fixture(tc, pki_setup, pki_teardown);
+	tcase_add_unchecked_fixture(tc, tpki_setup, tpki_teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, peer_chan_dgram, 0, 2);
 	tcase_add_loop_test(tc, peer_chan_stream, 0, 2);

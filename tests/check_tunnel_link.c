@@ -24,39 +24,7 @@
 #include "loop.h"
 #include "scram.h"
 #include "tunnel.h"
-
-static char pki[256];
-
-static const char *path(const char *name)
-{
-	static char buf[4][320];
-	static int i;
-
-	i = (i + 1) % 4;
-	snprintf(buf[i], sizeof(buf[i]), "%s/%s", pki, name);
-	return buf[i];
-}
-
-static void pki_setup(void)
-{
-	const char *src = getenv("BGW_SRCDIR");
-	char cmd[600];
-
-	snprintf(pki, sizeof(pki), "/tmp/bgw-tunnel-pki.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(pki));
-	snprintf(cmd, sizeof(cmd), "sh '%s/tests/tunnel_certs.sh' '%s'",
-		 src ? src : "..", pki);
-	ck_assert_int_eq(system(cmd), 0);
-}
-
-static void pki_teardown(void)
-{
-	char cmd[300];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", pki);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", pki);
-}
+#include "tunnel_pki.h"
 
 /* ---- a UDP proxy between client and server ---- */
 
@@ -496,9 +464,9 @@ static void env_server(unsigned resume_s)
 	sc.host = "127.0.0.1";
 	sc.udp_port = "0";
 	sc.tcp_port = "0";
-	sc.ca_file = path("ca.crt");
-	sc.cert_file = path("server.crt");
-	sc.key_file = path("server.key");
+	sc.ca_file = tpki_path("ca.crt");
+	sc.cert_file = tpki_path("server.crt");
+	sc.key_file = tpki_path("server.key");
 	sc.resume_s = resume_s;
 	sc.handshake_ms = srv_handshake_ms ? srv_handshake_ms : 5000;
 	sc.rel = &fast_rel;
@@ -522,9 +490,9 @@ static void env_client(const char *who, enum tun_transport tr, bool via_proxy)
 	cc.host = "127.0.0.1";
 	cc.port = port;
 	cc.transport = tr;
-	cc.ca_file = path("ca.crt");
-	cc.cert_file = path(crt);
-	cc.key_file = path(key);
+	cc.ca_file = tpki_path("ca.crt");
+	cc.cert_file = tpki_path(crt);
+	cc.key_file = tpki_path(key);
 	cc.handshake_ms = 3000;
 	cc.rel = &fast_rel;
 	ck_assert_int_eq(tun_client_new(&E.cli, E.l, &cc, &cli_ops, NULL), 0);
@@ -796,9 +764,9 @@ START_TEST(server_from_another_ca)
 	snprintf(port, sizeof(port), "%u", tun_server_udp_port(E.srv));
 	cc.host = "127.0.0.1";
 	cc.port = port;
-	cc.ca_file = path("rogueca.crt");	/* pinned: not the server's CA */
-	cc.cert_file = path("alice.crt");
-	cc.key_file = path("alice.key");
+	cc.ca_file = tpki_path("rogueca.crt");	/* pinned: not the server's CA */
+	cc.cert_file = tpki_path("alice.crt");
+	cc.key_file = tpki_path("alice.key");
 	ck_assert_int_eq(tun_client_new(&E.cli, E.l, &cc, &cli_ops, NULL), 0);
 	RUN_UNTIL(E.down == 1, 10000);
 	ck_assert_int_eq(E.down_reason, TUN_R_SERVER_CERT);
@@ -818,9 +786,9 @@ START_TEST(incompatible_version)
 	snprintf(port, sizeof(port), "%u", tun_server_udp_port(E.srv));
 	cc.host = "127.0.0.1";
 	cc.port = port;
-	cc.ca_file = path("ca.crt");
-	cc.cert_file = path("alice.crt");
-	cc.key_file = path("alice.key");
+	cc.ca_file = tpki_path("ca.crt");
+	cc.cert_file = tpki_path("alice.crt");
+	cc.key_file = tpki_path("alice.key");
 	cc.version_min = 2;
 	cc.version_max = 3;
 	ck_assert_int_eq(tun_client_new(&E.cli, E.l, &cc, &cli_ops, NULL), 0);
@@ -843,7 +811,7 @@ static void password_client_cfg(struct tun_client_cfg *cc, const char *user,
 	cc->host = "127.0.0.1";
 	cc->port = port;
 	cc->transport = tr;
-	cc->ca_file = path("ca.crt");
+	cc->ca_file = tpki_path("ca.crt");
 	cc->user = user;
 	cc->password = pw;
 	cc->password_len = strlen(pw);
@@ -1008,8 +976,8 @@ START_TEST(malformed_message_ends_only_that_session)
 	env_server(30);
 	env_client("alice", TUN_TRANSPORT_DTLS, false);
 	RUN_UNTIL(E.ready == 1, 10000);
-	ck_assert_int_eq(tun_creds_new(&cr, false, path("ca.crt"), path("alice.crt"),
-				       path("alice.key")), 0);
+	ck_assert_int_eq(tun_creds_new(&cr, false, tpki_path("ca.crt"), tpki_path("alice.crt"),
+				       tpki_path("alice.key")), 0);
 	memset(&lc, 0, sizeof(lc));
 	snprintf(port, sizeof(port), "%u", tun_server_udp_port(E.srv));
 	lc.l = E.l;
@@ -1066,8 +1034,8 @@ START_TEST(resume_needs_the_key_not_just_the_id)
 
 	env_setup();
 	env_server(30);
-	ck_assert_int_eq(tun_creds_new(&cr, false, path("ca.crt"), path("alice.crt"),
-				       path("alice.key")), 0);
+	ck_assert_int_eq(tun_creds_new(&cr, false, tpki_path("ca.crt"), tpki_path("alice.crt"),
+				       tpki_path("alice.key")), 0);
 	raw_connect(&owner, cr);
 	RUN_UNTIL(owner.ready == 1 && E.sessions == 1, 10000);
 	thief.mode = TUN_MODE_RESUME;
@@ -1189,14 +1157,14 @@ START_TEST(logins_over_lossy_path)
 		E.px->drop_pct = 20;
 		if (round % 2 == 0) {
 			memset(&cc, 0, sizeof(cc));
-			cc.cert_file = path("alice.crt");
-			cc.key_file = path("alice.key");
+			cc.cert_file = tpki_path("alice.crt");
+			cc.key_file = tpki_path("alice.key");
 		} else {
 			password_client_cfg(&cc, "erin", "correct horse", TUN_TRANSPORT_DTLS);
 		}
 		cc.host = "127.0.0.1";
 		cc.port = port;
-		cc.ca_file = path("ca.crt");
+		cc.ca_file = tpki_path("ca.crt");
 		cc.handshake_ms = 20000;
 		cc.rel = &fast_rel;
 		E.srv_next = 0;
@@ -1241,9 +1209,9 @@ START_TEST(two_sessions_at_once)
 	snprintf(port, sizeof(port), "%u", tun_server_udp_port(E.srv));
 	cc.host = "127.0.0.1";
 	cc.port = port;
-	cc.ca_file = path("ca.crt");
-	cc.cert_file = path("alice.crt");
-	cc.key_file = path("alice.key");
+	cc.ca_file = tpki_path("ca.crt");
+	cc.cert_file = tpki_path("alice.crt");
+	cc.key_file = tpki_path("alice.key");
 	ck_assert_int_eq(tun_client_new(&E.cli, E.l, &cc, &cli_ops, &a), 0);
 	password_client_cfg(&cc, "erin", "correct horse", TUN_TRANSPORT_TLS);
 	ck_assert_int_eq(tun_client_new(&c2, E.l, &cc, &cli_ops, &b), 0);
@@ -1280,9 +1248,9 @@ START_TEST(nothing_listening)
 	memset(&cc, 0, sizeof(cc));
 	cc.host = "127.0.0.1";
 	cc.port = port;
-	cc.ca_file = path("ca.crt");
-	cc.cert_file = path("alice.crt");
-	cc.key_file = path("alice.key");
+	cc.ca_file = tpki_path("ca.crt");
+	cc.cert_file = tpki_path("alice.crt");
+	cc.key_file = tpki_path("alice.key");
 	cc.handshake_ms = 1000;
 	ck_assert_int_eq(tun_client_new(&E.cli, E.l, &cc, &cli_ops, NULL), 0);
 	RUN_UNTIL(E.down == 1, 10000);
@@ -1303,7 +1271,7 @@ Suite *test_suite(void)
 	Suite *s = suite_create("tunnel_link");
 	TCase *tc = tcase_create("link");
 
-	tcase_add_unchecked_fixture(tc, pki_setup, pki_teardown);
+	tcase_add_unchecked_fixture(tc, tpki_setup, tpki_teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, cert_login_echo_dtls);
 	tcase_add_test(tc, tls_fallback);

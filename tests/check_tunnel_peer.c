@@ -33,39 +33,7 @@
 #include "loop.h"
 #include "scram.h"
 #include "tunnel.h"
-
-static char pki[256];
-
-static const char *path(const char *name)
-{
-	static char buf[4][320];
-	static int i;
-
-	i = (i + 1) % 4;
-	snprintf(buf[i], sizeof(buf[i]), "%s/%s", pki, name);
-	return buf[i];
-}
-
-static void pki_setup(void)
-{
-	const char *src = getenv("BGW_SRCDIR");
-	char cmd[600];
-
-	snprintf(pki, sizeof(pki), "/tmp/bgw-tunnel-peer-pki.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(pki));
-	snprintf(cmd, sizeof(cmd), "sh '%s/tests/tunnel_certs.sh' '%s'",
-		 src ? src : "..", pki);
-	ck_assert_int_eq(system(cmd), 0);
-}
-
-static void pki_teardown(void)
-{
-	char cmd[300];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", pki);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", pki);
-}
+#include "tunnel_pki.h"
 
 /* ---- the environment ---- */
 
@@ -429,9 +397,9 @@ static void env_setup(unsigned resume_s)
 	ck_assert_uint_eq(tun_server_udp_port(E.core), 0);
 	/* The peers' credentials, loaded once as bgw-muxd does before forking. */
 	memset(&E.pcfg, 0, sizeof(E.pcfg));
-	E.pcfg.ca_file = path("ca.crt");
-	E.pcfg.cert_file = path("server.crt");
-	E.pcfg.key_file = path("server.key");
+	E.pcfg.ca_file = tpki_path("ca.crt");
+	E.pcfg.cert_file = tpki_path("server.crt");
+	E.pcfg.key_file = tpki_path("server.key");
 	E.pcfg.handshake_ms = 5000;
 	ck_assert_int_eq(tun_server_creds_new(&E.creds, &E.pcfg, NULL), 0);
 	/* The front. */
@@ -514,9 +482,9 @@ static void cert_client(const char *who, enum tun_transport tr)
 	cc.host = "127.0.0.1";
 	cc.port = port;
 	cc.transport = tr;
-	cc.ca_file = path("ca.crt");
-	cc.cert_file = path(crt);
-	cc.key_file = path(key);
+	cc.ca_file = tpki_path("ca.crt");
+	cc.cert_file = tpki_path(crt);
+	cc.key_file = tpki_path(key);
 	cc.handshake_ms = 3000;
 	cc.rel = &fast_rel;
 	ck_assert_int_eq(tun_client_new(&E.cli, E.l, &cc, &cli_ops, NULL), 0);
@@ -532,7 +500,7 @@ static void password_client(const char *user, const char *pw, enum tun_transport
 	cc.host = "127.0.0.1";
 	cc.port = port;
 	cc.transport = tr;
-	cc.ca_file = path("ca.crt");
+	cc.ca_file = tpki_path("ca.crt");
 	cc.user = user;
 	cc.password = pw;
 	cc.password_len = strlen(pw);
@@ -1043,8 +1011,8 @@ START_TEST(wrong_resume_proof)
 		RUN_UNTIL(E.sessions == 1, 5000);
 		memset(&rc, 0, sizeof(rc));
 		memset(rc.sid, 0x55, TUN_SID_LEN);
-		ck_assert_int_eq(tun_creds_new(&cr, false, path("ca.crt"), path("alice.crt"),
-					       path("alice.key")), 0);
+		ck_assert_int_eq(tun_creds_new(&cr, false, tpki_path("ca.crt"), tpki_path("alice.crt"),
+					       tpki_path("alice.key")), 0);
 		memset(&lc, 0, sizeof(lc));
 		snprintf(port, sizeof(port), "%u", E.tport);
 		lc.l = E.l;
@@ -1093,8 +1061,8 @@ START_TEST(malformed_message_through_peer)
 	RUN_UNTIL(E.ready == 1, 10000);
 	memset(&rc, 0, sizeof(rc));
 	rc.mode = TUN_MODE_CERT;
-	ck_assert_int_eq(tun_creds_new(&cr, false, path("ca.crt"), path("alice.crt"),
-				       path("alice.key")), 0);
+	ck_assert_int_eq(tun_creds_new(&cr, false, tpki_path("ca.crt"), tpki_path("alice.crt"),
+				       tpki_path("alice.key")), 0);
 	memset(&lc, 0, sizeof(lc));
 	snprintf(port, sizeof(port), "%u", E.uport);
 	lc.l = E.l;
@@ -1282,9 +1250,9 @@ START_TEST(silent_link_times_out)
 		memset(&sc, 0, sizeof(sc));
 		sc.host = "127.0.0.1";
 		sc.tcp_port = "0";
-		sc.ca_file = path("ca.crt");
-		sc.cert_file = path("server.crt");
-		sc.key_file = path("server.key");
+		sc.ca_file = tpki_path("ca.crt");
+		sc.cert_file = tpki_path("server.crt");
+		sc.key_file = tpki_path("server.key");
 		ck_assert_int_eq(tun_server_new(&ls, E.l, &sc, &srv_ops, NULL, NULL), 0);
 		ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
 		ck_assert_int_eq(tun_server_add_link(ls, sv[0], NULL), -EINVAL);
@@ -1307,7 +1275,7 @@ Suite *test_suite(void)
 	Suite *s = suite_create("tunnel_peer");
 	TCase *tc = tcase_create("peer");
 
-	tcase_add_unchecked_fixture(tc, pki_setup, pki_teardown);
+	tcase_add_unchecked_fixture(tc, tpki_setup, tpki_teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, codec_roundtrip_and_strictness);
 	tcase_add_test(tc, cert_login_dtls_through_peer);

@@ -15,6 +15,8 @@ tunnel_libtunnel_a_CFLAGS = $(AM_CFLAGS) $(TUNNEL_CFLAGS)
 
 TUN_CHECK_LDADD = tests/libcheckmain.a $(TUNNEL_LIBS) $(CHECK_LIBS)
 TUN_CHECK_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(TUNNEL_CFLAGS)
+# The PKI of the tests that run real handshakes.
+TUN_PKI_SOURCES = tests/tunnel_pki.c tests/tunnel_pki.h
 
 tunnel_tests = \
 	tests/check_tunnel_msg \
@@ -31,13 +33,13 @@ tests_check_tunnel_msg_LDADD = $(TUN_CHECK_LDADD)
 tests_check_tunnel_rel_SOURCES = tests/check_tunnel_rel.c
 tests_check_tunnel_rel_CFLAGS = $(TUN_CHECK_CFLAGS)
 tests_check_tunnel_rel_LDADD = $(TUN_CHECK_LDADD)
-tests_check_tunnel_link_SOURCES = tests/check_tunnel_link.c
+tests_check_tunnel_link_SOURCES = tests/check_tunnel_link.c $(TUN_PKI_SOURCES)
 tests_check_tunnel_link_CFLAGS = $(TUN_CHECK_CFLAGS)
 tests_check_tunnel_link_LDADD = $(TUN_CHECK_LDADD)
-tests_check_tunnel_peer_SOURCES = tests/check_tunnel_peer.c
+tests_check_tunnel_peer_SOURCES = tests/check_tunnel_peer.c $(TUN_PKI_SOURCES)
 tests_check_tunnel_peer_CFLAGS = $(TUN_CHECK_CFLAGS)
 tests_check_tunnel_peer_LDADD = $(TUN_CHECK_LDADD)
-tests_check_tunnel_front_SOURCES = tests/check_tunnel_front.c
+tests_check_tunnel_front_SOURCES = tests/check_tunnel_front.c $(TUN_PKI_SOURCES)
 tests_check_tunnel_front_CFLAGS = $(TUN_CHECK_CFLAGS)
 tests_check_tunnel_front_LDADD = $(TUN_CHECK_LDADD)
 

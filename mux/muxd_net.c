@@ -14,7 +14,6 @@
  */
 #include "config.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -326,28 +325,6 @@ static void peer_run(struct muxd *d, struct tun_front_peer *p, int req)
 /* ------------------------------------------------------------------ */
 /* The network front */
 
-/* "[addr]:port", for the monitor's name of a peer and the logs. */
-static void peer_str(const struct sockaddr_storage *ss, char *out, size_t cap)
-{
-	char h[INET6_ADDRSTRLEN];
-	unsigned port = 0;
-
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *a = (const void *)ss;
-
-		inet_ntop(AF_INET, &a->sin_addr, h, sizeof(h));
-		port = ntohs(a->sin_port);
-	} else if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *a = (const void *)ss;
-
-		inet_ntop(AF_INET6, &a->sin6_addr, h, sizeof(h));
-		port = ntohs(a->sin6_port);
-	} else {
-		snprintf(h, sizeof(h), "?");
-	}
-	snprintf(out, cap, "[%s]:%u", h, port);
-}
-
 /*
  * A verified new peer: the monitor makes its request channel (and names
  * it after what the front saw), then a process of its own.
@@ -361,7 +338,7 @@ static pid_t front_spawn(void *user, const struct tun_front_peer *p)
 	pid_t pid;
 
 	src_key_sa(&p->addr, p->alen, src, sizeof(src));
-	peer_str(&p->addr, peer, sizeof(peer));
+	tun_addr_str(&p->addr, p->alen, peer, sizeof(peer));
 	r = muxd_call(d, RPC_SPAWN, 0, NULL, src, NULL, peer, &rep, &req);
 	if (r < 0 || rep.status < 0 || req < 0) {
 		if (req >= 0)

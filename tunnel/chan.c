@@ -130,17 +130,21 @@ void tun_creds_free(struct tun_creds *cr)
 	free(cr);
 }
 
-const char *tun_chan_peer_str(const struct tun_chan *ch, char *buf, size_t cap)
+const char *tun_addr_str(const void *addr, size_t alen, char *buf, size_t cap)
 {
 	char host[NI_MAXHOST], serv[NI_MAXSERV];
 
-	if (!ch->alen || getnameinfo((const struct sockaddr *)&ch->addr, ch->alen,
-				     host, sizeof(host), serv, sizeof(serv),
-				     NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+	if (!alen || getnameinfo(addr, (socklen_t)alen, host, sizeof(host), serv,
+				 sizeof(serv), NI_NUMERICHOST | NI_NUMERICSERV) != 0)
 		snprintf(buf, cap, "?");
 	else
 		snprintf(buf, cap, "[%s]:%s", host, serv);
 	return buf;
+}
+
+const char *tun_chan_peer_str(const struct tun_chan *ch, char *buf, size_t cap)
+{
+	return tun_addr_str(&ch->addr, ch->alen, buf, cap);
 }
 
 /* ---- transport functions ---- */

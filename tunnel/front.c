@@ -49,19 +49,6 @@ struct tun_front {
 	unsigned log_quiet;
 };
 
-static const char *addr_str(const struct sockaddr_storage *a, socklen_t alen,
-			    char *buf, size_t cap)
-{
-	char host[NI_MAXHOST], serv[NI_MAXSERV];
-
-	if (!alen || getnameinfo((const struct sockaddr *)a, alen, host, sizeof(host),
-				 serv, sizeof(serv), NI_NUMERICHOST | NI_NUMERICSERV) != 0)
-		snprintf(buf, cap, "?");
-	else
-		snprintf(buf, cap, "[%s]:%s", host, serv);
-	return buf;
-}
-
 /*
  * Refusals can be provoked at will by anyone who can reach the port:
  * at most one line a second, with the number of lines left out.
@@ -78,10 +65,10 @@ static void refuse_log(struct tun_front *f, const char *what,
 	}
 	if (f->log_quiet)
 		log_notice("tunnel: %s: new peer refused: %s (%u more refusals not logged)",
-			   addr_str(a, alen, peer, sizeof(peer)), what, f->log_quiet);
+			   tun_addr_str(a, alen, peer, sizeof(peer)), what, f->log_quiet);
 	else
 		log_notice("tunnel: %s: new peer refused: %s",
-			   addr_str(a, alen, peer, sizeof(peer)), what);
+			   tun_addr_str(a, alen, peer, sizeof(peer)), what);
 	f->log_quiet = 0;
 	f->log_next_us = now + FRONT_LOG_GAP_US;
 }
@@ -138,7 +125,7 @@ static void hand_over(struct tun_front *f)
 	p->fd = -1;
 	if (pid <= 0) {
 		log_warn("tunnel: %s: no process for the peer: %s",
-			 addr_str(&p->addr, p->alen, peer, sizeof(peer)),
+			 tun_addr_str(&p->addr, p->alen, peer, sizeof(peer)),
 			 strerror(pid < 0 ? (int)-pid : EINVAL));
 		return;
 	}
@@ -305,7 +292,7 @@ static void front_dgram(struct tun_front *f, const struct front_dst *d, size_t n
 		if (!live->stopped &&
 		    loop_now_us() - live->born_us >= (uint64_t)TUN_FRONT_RESTART_MS * 1000) {
 			log_info("tunnel: %s: client restarted, stopping its old process %ld",
-				 addr_str(&p->addr, p->alen, peer, sizeof(peer)),
+				 tun_addr_str(&p->addr, p->alen, peer, sizeof(peer)),
 				 (long)live->pid);
 			live->stopped = true;
 			if (f->cfg.stop)
@@ -325,7 +312,7 @@ static void front_dgram(struct tun_front *f, const struct front_dst *d, size_t n
 	fd = peer_socket(&me, melen, &p->addr, p->alen);
 	if (fd < 0) {
 		log_warn("tunnel: %s: peer socket: %s",
-			 addr_str(&p->addr, p->alen, peer, sizeof(peer)), strerror(-fd));
+			 tun_addr_str(&p->addr, p->alen, peer, sizeof(peer)), strerror(-fd));
 		return;
 	}
 	p->fd = fd;

@@ -69,6 +69,9 @@ enum tun_reason {
 /* A short English description, for the client's message and the log. */
 const char *tun_reason_str(int reason);
 
+/* "[addr]:port" of a struct sockaddr (numeric), "?" if it has none. */
+const char *tun_addr_str(const void *addr, size_t alen, char *buf, size_t cap);
+
 enum tun_transport {
 	TUN_TRANSPORT_DTLS = 0,		/* default */
 	TUN_TRANSPORT_TLS = 1,		/* TCP fallback */

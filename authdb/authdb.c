@@ -1722,32 +1722,111 @@ static int render_group(char *buf, size_t cap, const char *name,
 	return 0;
 }
 
-int authdb_user_del(struct authdb *db, const char *user)
+/* The RDs whose grants an edit removes, to drop the device lines left
+ * without one once the edit is done. */
+struct rd_set {
+	struct bdaddr *addr;
+	uint8_t *type;
+	size_t n;
+};
+
+static int rd_set_init(struct rd_set *s, const struct authdb *db)
+{
+	size_t cap = db->count[REC_ALLOW] ? db->count[REC_ALLOW] : 1;
+
+	s->n = 0;
+	s->addr = calloc(cap, sizeof(*s->addr));
+	s->type = calloc(cap, sizeof(*s->type));
+	if (!s->addr || !s->type) {
+		free(s->addr);
+		free(s->type);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Called before the allow record r is removed (at most one per record). */
+static void rd_set_add(struct rd_set *s, const struct rec *r)
+{
+	s->addr[s->n] = r->addr;
+	s->type[s->n] = r->type;
+	s->n++;
+}
+
+/* Remove the device line of each RD no grant is left for; free the set. */
+static void rd_set_drop_orphans(struct authdb *db, struct rd_set *s,
+				struct authdb_removed *out)
+{
+	size_t i, pos;
+
+	for (i = 0; i < s->n; i++) {
+		if (db_find_addr(db, REC_ALLOW, NULL, &s->addr[i], s->type[i], NULL) ||
+		    !db_find_addr(db, REC_DEVICE, NULL, &s->addr[i], s->type[i], &pos))
+			continue;
+		db_remove(db, pos);
+		if (out)
+			out->devices++;
+	}
+	free(s->addr);
+	free(s->type);
+}
+
+int authdb_user_del(struct authdb *db, const char *user,
+		    struct authdb_removed *out)
 {
 	char line[AUTHDB_LINE_MAX];
+	struct authdb_removed none;
+	struct rd_set rds;
 	size_t i;
-	int ret;
+	int ret = 0;
 
+	if (!out)
+		out = &none;
+	memset(out, 0, sizeof(*out));
 	if (!db || !user)
 		return -EINVAL;
 	if (!db_find(db, REC_USER, user, NULL))
 		return -ENOENT;
-	for (i = db->n; i-- > 0;) {
+	if (rd_set_init(&rds, db))
+		return -ENOMEM;
+	/* The group lines first: the only step that can fail (a re-rendered
+	 * line is parsed again), so nothing is removed if one does (the
+	 * caller then drops the table). */
+	for (i = db->n; !ret && i-- > 0;) {
 		struct rec *r = db->recs[i];
 
-		if ((r->kind == REC_USER || r->kind == REC_PASSWORD ||
-		     r->kind == REC_CERT || r->kind == REC_ALLOW) &&
-		    !strcmp(r->name, user)) {
-			db_remove(db, i);
-		} else if (r->kind == REC_GROUP && group_has_member(r, user)) {
-			ret = render_group(line, sizeof(line), r->name, r->members,
-					   r->nmembers, user, NULL);
-			if (!ret)
-				ret = edit_replace(db, i, line);
-			if (ret)
-				return ret;
-		}
+		if (r->kind != REC_GROUP || !group_has_member(r, user))
+			continue;
+		ret = render_group(line, sizeof(line), r->name, r->members,
+				   r->nmembers, user, NULL);
+		if (!ret)
+			ret = edit_replace(db, i, line);
+		if (!ret)
+			out->groups++;
 	}
+	for (i = db->n; !ret && i-- > 0;) {
+		struct rec *r = db->recs[i];
+
+		if ((r->kind != REC_USER && r->kind != REC_PASSWORD &&
+		     r->kind != REC_CERT && r->kind != REC_ALLOW) ||
+		    strcmp(r->name, user))
+			continue;
+		if (r->kind == REC_PASSWORD)
+			out->password = true;
+		else if (r->kind == REC_CERT)
+			out->certs++;
+		else if (r->kind == REC_ALLOW) {
+			out->grants++;
+			rd_set_add(&rds, r);
+		}
+		db_remove(db, i);
+	}
+	if (ret) {
+		free(rds.addr);
+		free(rds.type);
+		return ret;
+	}
+	rd_set_drop_orphans(db, &rds, out);
 	return 0;
 }
 
@@ -1790,23 +1869,36 @@ int authdb_group_add(struct authdb *db, const char *group)
 	return edit_insert(db, db->n, line);
 }
 
-int authdb_group_del(struct authdb *db, const char *group)
+int authdb_group_del(struct authdb *db, const char *group,
+		     struct authdb_removed *out)
 {
 	char at[AUTHDB_NAME_MAX + 2];
+	struct authdb_removed none;
+	struct rd_set rds;
 	size_t i;
 
+	if (!out)
+		out = &none;
+	memset(out, 0, sizeof(*out));
 	if (!db || !authdb_name_is_valid(group))
 		return -EINVAL;
 	if (!db_find(db, REC_GROUP, group, NULL))
 		return -ENOENT;
+	if (rd_set_init(&rds, db))
+		return -ENOMEM;
 	snprintf(at, sizeof(at), "@%s", group);
 	for (i = db->n; i-- > 0;) {
 		struct rec *r = db->recs[i];
 
-		if ((r->kind == REC_GROUP && !strcmp(r->name, group)) ||
-		    (r->kind == REC_ALLOW && !strcmp(r->name, at)))
+		if (r->kind == REC_ALLOW && !strcmp(r->name, at)) {
+			out->grants++;
+			rd_set_add(&rds, r);
 			db_remove(db, i);
+		} else if (r->kind == REC_GROUP && !strcmp(r->name, group)) {
+			db_remove(db, i);
+		}
 	}
+	rd_set_drop_orphans(db, &rds, out);
 	return 0;
 }
 
@@ -1899,15 +1991,26 @@ int authdb_allow(struct authdb *db, const char *principal,
 }
 
 int authdb_deny(struct authdb *db, const char *principal,
-		const struct bdaddr *addr, uint8_t type)
+		const struct bdaddr *addr, uint8_t type,
+		struct authdb_removed *out)
 {
+	struct authdb_removed none;
+	struct rd_set rds;
 	size_t pos;
 
+	if (!out)
+		out = &none;
+	memset(out, 0, sizeof(*out));
 	if (!db || !principal || !addr)
 		return -EINVAL;
 	if (!db_find_addr(db, REC_ALLOW, principal, addr, type, &pos))
 		return -ENOENT;
+	if (rd_set_init(&rds, db))
+		return -ENOMEM;
+	rd_set_add(&rds, db->recs[pos]);
 	db_remove(db, pos);
+	out->grants++;
+	rd_set_drop_orphans(db, &rds, out);
 	return 0;
 }
 

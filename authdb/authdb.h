@@ -229,15 +229,34 @@ int authdb_each_cert(const struct authdb *db,
  * -ENOSPC (a cap would be exceeded).
  */
 int authdb_user_add(struct authdb *db, const char *user, unsigned flags);
-/* Removes the user, its password, certificates, grants and memberships. */
-int authdb_user_del(struct authdb *db, const char *user);
+/*
+ * What an edit removed besides the line named, for the admin to read.
+ * A device line is removed with the last grant to its device: its label
+ * and IRK serve only grants, and an IRK kept for nobody is a tracking key
+ * kept for nothing (bgw-authdb(5)). Device lines no edit orphaned are
+ * left alone.
+ */
+struct authdb_removed {
+	bool password;
+	unsigned certs;
+	unsigned grants;
+	unsigned groups;	/* memberships */
+	unsigned devices;	/* device lines left without a grant */
+};
+/*
+ * Removes the user, its password, certificates, grants and memberships,
+ * and the device lines left without a grant; out (may be NULL) counts them.
+ */
+int authdb_user_del(struct authdb *db, const char *user,
+		    struct authdb_removed *out);
 int authdb_user_set_flags(struct authdb *db, const char *user,
 			  unsigned set, unsigned clear);
 int authdb_password_set(struct authdb *db, const char *user,
 			const struct scram_verifier *v);
 int authdb_group_add(struct authdb *db, const char *group);
-/* Removes the group and its grants. */
-int authdb_group_del(struct authdb *db, const char *group);
+/* Removes the group, its grants and the device lines left without one. */
+int authdb_group_del(struct authdb *db, const char *group,
+		     struct authdb_removed *out);
 int authdb_group_member(struct authdb *db, const char *group, const char *user,
 			bool add);
 /*
@@ -247,8 +266,10 @@ int authdb_group_member(struct authdb *db, const char *group, const char *user,
 int authdb_allow(struct authdb *db, const char *principal,
 		 const struct bdaddr *addr, uint8_t type, const char *label,
 		 const uint8_t *irk);
+/* Removes the grant, and the device line if no grant to it is left. */
 int authdb_deny(struct authdb *db, const char *principal,
-		const struct bdaddr *addr, uint8_t type);
+		const struct bdaddr *addr, uint8_t type,
+		struct authdb_removed *out);
 int authdb_cert_add(struct authdb *db, const char *user, const char *serial_hex,
 		    const uint8_t fpr[AUTHDB_FPR_LEN]);
 int authdb_revoke(struct authdb *db, const char *serial_hex);

@@ -31,7 +31,7 @@ static int do_deny(struct authdb *db, void *a)
 {
 	struct acl_arg *x = a;
 
-	return authdb_deny(db, x->principal, &x->addr, x->type);
+	return authdb_deny(db, x->principal, &x->addr, x->type, NULL);
 }
 
 static const struct cli_cmd acl_cmds[] = {

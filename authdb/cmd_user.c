@@ -31,7 +31,7 @@ static int do_user_add(struct authdb *db, void *a)
 
 static int do_user_del(struct authdb *db, void *a)
 {
-	return authdb_user_del(db, ((struct user_arg *)a)->name);
+	return authdb_user_del(db, ((struct user_arg *)a)->name, NULL);
 }
 
 static int do_user_flags(struct authdb *db, void *a)
@@ -364,7 +364,7 @@ static int do_group_add(struct authdb *db, void *a)
 
 static int do_group_del(struct authdb *db, void *a)
 {
-	return authdb_group_del(db, ((struct group_arg *)a)->group);
+	return authdb_group_del(db, ((struct group_arg *)a)->group, NULL);
 }
 
 static int do_group_member(struct authdb *db, void *a)

@@ -319,13 +319,13 @@ START_TEST(test_edits_preserve_lines)
 				      NULL), 0);
 	ck_assert_int_eq(authdb_allow(db, "@nope", &a, BDADDR_RANDOM, NULL, NULL),
 			 -ENOENT);
-	ck_assert_int_eq(authdb_deny(db, "alice", &a, BDADDR_RANDOM), -ENOENT);
+	ck_assert_int_eq(authdb_deny(db, "alice", &a, BDADDR_RANDOM, NULL), -ENOENT);
 	ck_assert_int_eq(authdb_revoke(db, "7F"), 0);
 	ck_assert_int_eq(authdb_revoke(db, "7f"), -EEXIST);
 	ck_assert(authdb_user_may_access(db, "dave", &a, BDADDR_RANDOM));
 	/* Deleting carol edits the group line and drops her grant. */
-	ck_assert_int_eq(authdb_user_del(db, "carol"), 0);
-	ck_assert_int_eq(authdb_user_del(db, "carol"), -ENOENT);
+	ck_assert_int_eq(authdb_user_del(db, "carol", NULL), 0);
+	ck_assert_int_eq(authdb_user_del(db, "carol", NULL), -ENOENT);
 
 	ck_assert_int_eq(authdb_serialize(db, &out, &len), 0);
 	/* Comments, blank line, untouched lines verbatim and in order. */
@@ -350,10 +350,64 @@ START_TEST(test_edits_preserve_lines)
 		ck_assert_str_eq(out, again);
 		free(again);
 	}
-	ck_assert_int_eq(authdb_deny(db, "dave", &a, BDADDR_RANDOM), 0);
+	ck_assert_int_eq(authdb_deny(db, "dave", &a, BDADDR_RANDOM, NULL), 0);
 	ck_assert(!authdb_user_may_access(db, "dave", &a, BDADDR_RANDOM));
-	ck_assert_int_eq(authdb_group_del(db, "family"), 0);
-	ck_assert_int_eq(authdb_group_del(db, "family"), -ENOENT);
+	ck_assert_int_eq(authdb_group_del(db, "family", NULL), 0);
+	ck_assert_int_eq(authdb_group_del(db, "family", NULL), -ENOENT);
+	free(out);
+	authdb_free(db);
+}
+END_TEST
+
+START_TEST(test_edits_report_removed)
+{
+	static const char text[] =
+		"device 11:22:33:44:55:66 public label \"Spare, never granted\"\n";
+	struct authdb_removed r;
+	struct authdb *db;
+	struct bdaddr a;
+	char *buf, *out;
+	size_t len;
+
+	/* The example plus a device line no grant ever named. */
+	buf = malloc(sizeof(example) + sizeof(text));
+	ck_assert_ptr_nonnull(buf);
+	snprintf(buf, sizeof(example) + sizeof(text), "%s%s", example, text);
+	db = parse_ok(buf);
+	free(buf);
+	/* carol: a membership and a grant; the lock is still alice's. */
+	ck_assert_int_eq(authdb_user_del(db, "carol", &r), 0);
+	ck_assert(!r.password);
+	ck_assert_uint_eq(r.groups, 1);
+	ck_assert_uint_eq(r.grants, 1);
+	ck_assert_uint_eq(r.certs, 0);
+	ck_assert_uint_eq(r.devices, 0);
+	/* The lock's last grant: its device line goes with it. */
+	ck_assert_int_eq(bdaddr_parse("00:1A:7D:DA:71:13", &a), 0);
+	ck_assert_int_eq(authdb_deny(db, "alice", &a, BDADDR_PUBLIC, &r), 0);
+	ck_assert_uint_eq(r.grants, 1);
+	ck_assert_uint_eq(r.devices, 1);
+	ck_assert_int_eq(authdb_deny(db, "alice", &a, BDADDR_PUBLIC, &r), -ENOENT);
+	ck_assert_uint_eq(r.grants, 0);
+	/* The group's grant was the lamp's last: line and IRK go. */
+	ck_assert_int_eq(authdb_group_del(db, "family", &r), 0);
+	ck_assert_uint_eq(r.grants, 1);
+	ck_assert_uint_eq(r.devices, 1);
+	ck_assert_int_eq(authdb_user_del(db, "alice", &r), 0);
+	ck_assert(r.password);
+	ck_assert_uint_eq(r.certs, 1);
+	ck_assert_uint_eq(r.grants, 0);
+	ck_assert_int_eq(authdb_user_del(db, "bob", &r), 0);
+	ck_assert_uint_eq(r.certs, 1);
+
+	ck_assert_int_eq(authdb_serialize(db, &out, &len), 0);
+	ck_assert_ptr_null(strstr(out, "Kitchen lock"));
+	ck_assert_ptr_null(strstr(out, "0011223344556677"));
+	ck_assert_ptr_null(strstr(out, "allow "));
+	ck_assert_ptr_null(strstr(out, "cert "));
+	/* What no edit orphaned stays, and so do revocations. */
+	ck_assert_ptr_nonnull(strstr(out, "device 11:22:33:44:55:66 public"));
+	ck_assert_ptr_nonnull(strstr(out, "revoke 00a1b\n"));
 	free(out);
 	authdb_free(db);
 }
@@ -629,6 +683,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, test_oversized_line);
 	tcase_add_test(tc, test_too_many_entries);
 	tcase_add_test(tc, test_edits_preserve_lines);
+	tcase_add_test(tc, test_edits_report_removed);
 	tcase_add_test(tc, test_irk_resolve);
 	tcase_add_test(tc, test_big_file);
 	suite_add_tcase(s, tc);

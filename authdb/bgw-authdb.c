@@ -24,37 +24,52 @@
 
 static const struct cli_cmd commands[] = {
 	{ "user", cmd_user, "add|del|list|show|enable|disable|admin ...",
-	  "manage users" },
+	  "manage users", true },
 	{ "passwd", cmd_passwd, "[--stdin] [--iterations n] user",
-	  "set a user's password (read from the terminal or stdin)" },
+	  "set a user's password (asked on the terminal, or read from stdin)" },
 	{ "group", cmd_group, "add|del|member|list ...",
-	  "manage groups and their members" },
-	{ "allow", cmd_allow, "user|@group address [public|random] [label]",
+	  "manage groups and their members", true },
+	{ "allow", cmd_allow,
+	  "user|@group address public|random [label] [--irk-stdin]",
 	  "let a user or group see and connect to a remote device" },
-	{ "deny", cmd_deny, "user|@group address [public|random]",
+	{ "deny", cmd_deny, "user|@group address public|random",
 	  "withdraw such a grant" },
-	{ "ca", cmd_ca, "init [options]",
-	  "create the gateway's CA and server certificate" },
+	{ "ca", cmd_ca, "init ...",
+	  "create the gateway's CA and server certificate", true },
 	{ "cert", cmd_cert, "issue|revoke|list ...",
-	  "issue, revoke and list client certificates" },
+	  "issue, revoke and list client certificates", true },
 	{ "check", cmd_check, "[file]",
 	  "validate an authdb file without changing it" },
-	{ "audit", cmd_audit, "verify|show",
-	  "check the audit log's hash chain, or print it" },
+	{ "audit", cmd_audit, "verify|show ...",
+	  "check the audit log's hash chain, or print it", true },
 };
 
-#define USAGE "usage: %s [--db path] [--audit path] command [args ...]\n"
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+const struct cli_cmd *cli_command(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NCOMMANDS; i++)
+		if (!strcmp(commands[i].name, name))
+			return &commands[i];
+	return NULL;
+}
+
+#define USAGE "usage: %s [--dir dir] [--db path] [--audit path] command [args ...]\n" \
+	      "       %s command --help\n"
 
 static void usage(FILE *f, const char *prog)
 {
 	size_t i;
 
-	fprintf(f, USAGE, prog);
+	fprintf(f, USAGE, prog, prog);
 	fprintf(f, "\nCommands:\n");
-	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+	for (i = 0; i < NCOMMANDS; i++)
 		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].help);
-	fprintf(f, "\nDefaults: --db %s, --audit %s\n", AUTHDB_DEFAULT_PATH,
-		AUDIT_DEFAULT_PATH);
+	fprintf(f, "\nDefaults: --dir %s (or the directory of --db), --db DIR/authdb,\n"
+		"--audit %s (DIR/audit.log for another DIR)\n",
+		CLI_DEFAULT_DIR, AUDIT_DEFAULT_PATH);
 }
 
 int cli_usage(const struct cli *c, const char *group, const struct cli_cmd *cmd)
@@ -64,42 +79,86 @@ int cli_usage(const struct cli *c, const char *group, const struct cli_cmd *cmd)
 	return CLI_USAGE;
 }
 
+/* "bgw-authdb [group] cmd --help": what it does and its usage, on stdout. */
+static int cmd_help(const struct cli *c, const char *group, const struct cli_cmd *cmd)
+{
+	printf("%s %s%s%s: %s\n", c->prog, group ? group : "", group ? " " : "",
+	       cmd->name, cmd->help);
+	printf("usage: %s %s%s%s%s%s\n", c->prog, group ? group : "",
+	       group ? " " : "", cmd->name, cmd->args[0] ? " " : "", cmd->args);
+	return CLI_OK;
+}
+
+static bool is_help(const char *s)
+{
+	return !strcmp(s, "--help") || !strcmp(s, "-h") || !strcmp(s, "help");
+}
+
 int cli_dispatch(struct cli *c, const char *group, const struct cli_cmd *cmds,
 		 size_t n, int argc, char **argv)
 {
+	FILE *f = stderr;
 	size_t i;
 
-	if (argc > 0 && (!strcmp(argv[0], "--help") || !strcmp(argv[0], "help"))) {
-		for (i = 0; i < n; i++)
-			printf("%s %s%s%-8s %s\n", c->prog, group ? group : "",
-			       group ? " " : "", cmds[i].name, cmds[i].help);
-		return CLI_OK;
-	}
-	for (i = 0; argc > 0 && i < n; i++)
-		if (!strcmp(argv[0], cmds[i].name))
+	if (argc > 0 && is_help(argv[0])) {
+		f = stdout;
+		if (group && cli_command(group))
+			printf("%s %s: %s\n", c->prog, group, cli_command(group)->help);
+	} else {
+		for (i = 0; argc > 0 && i < n; i++) {
+			if (strcmp(argv[0], cmds[i].name))
+				continue;
+			/* A group answers --help itself, with its list. */
+			if (argc > 1 && is_help(argv[1]) && !cmds[i].group)
+				return cmd_help(c, group, &cmds[i]);
 			return cmds[i].fn(c, argc, argv);
-	if (argc > 0)
-		fprintf(stderr, "%s: unknown command '%s%s%s'\n", c->prog,
-			group ? group : "", group ? " " : "", argv[0]);
+		}
+		if (argc > 0)
+			fprintf(stderr, "%s: unknown command '%s%s%s'; the commands are:\n",
+				c->prog, group ? group : "", group ? " " : "", argv[0]);
+		else
+			fprintf(stderr, "%s: %s needs a command:\n", c->prog,
+				group ? group : "it");
+	}
 	for (i = 0; i < n; i++)
-		cli_usage(c, group, &cmds[i]);
-	return CLI_USAGE;
+		fprintf(f, "%s %s%s%s%s%s\n    %s\n", c->prog, group ? group : "",
+			group ? " " : "", cmds[i].name, cmds[i].args[0] ? " " : "",
+			cmds[i].args, cmds[i].help);
+	return f == stdout ? CLI_OK : CLI_USAGE;
 }
 
-/* The library's errnos in the words of the authdb, not of files. */
+/* The library's errnos where the caller gave no better words. */
 static const char *err_text(int err)
 {
 	switch (err) {
-	case -ENOENT:
-		return "no such user, group, grant or certificate";
 	case -EEXIST:
 		return "already exists";
 	case -EINVAL:
 		return "invalid value";
 	case -ENOSPC:
-		return "a limit of the authdb format would be exceeded";
+		return "a limit of the authdb format would be exceeded "
+		       "(LIMITS in bgw-authdb(5))";
+	case -EACCES:
+	case -EPERM:
+		return "permission denied (run bgw-authdb as root, or as the "
+		       "owner of the files)";
 	default:
 		return strerror(-err);
+	}
+}
+
+static int exit_status(int err)
+{
+	switch (err) {
+	case 0:			/* a bad argument, already described */
+	case -EINVAL:
+		return CLI_USAGE;
+	case -ENOENT:
+		return CLI_NOTFOUND;
+	case -EEXIST:
+		return CLI_EXISTS;
+	default:
+		return CLI_ERROR;
 	}
 }
 
@@ -114,18 +173,42 @@ int cli_fail(const struct cli *c, int err, const char *fmt, ...)
 	if (err)
 		fprintf(stderr, ": %s", err_text(err));
 	fputc('\n', stderr);
-	switch (err) {
-	case 0:			/* a bad argument, already described */
-		return CLI_USAGE;
-	case -ENOENT:
-		return CLI_NOTFOUND;
-	case -EEXIST:
-		return CLI_EXISTS;
-	case -EINVAL:
-		return CLI_USAGE;
-	default:
-		return CLI_ERROR;
-	}
+	return exit_status(err);
+}
+
+int cli_say(struct cli *c, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(c->why, sizeof(c->why), fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+int cli_report(struct cli *c, int err)
+{
+	fprintf(stderr, "%s: %s\n", c->prog, c->why);
+	return exit_status(err);
+}
+
+int cli_no_user(struct cli *c, const char *user)
+{
+	return cli_say(c, -ENOENT, "no user '%s' in %s (bgw-authdb user list "
+		       "shows the users)", user, c->db_path);
+}
+
+int cli_no_group(struct cli *c, const char *group)
+{
+	return cli_say(c, -ENOENT, "no group '%s' in %s (bgw-authdb group list "
+		       "shows the groups)", group, c->db_path);
+}
+
+int cli_bad_name(struct cli *c, const char *what, const char *name)
+{
+	return cli_fail(c, 0, "bad %s name '%s': 1 to %d of lower case letters, "
+			"digits, '_', '.' and '-', starting with a letter or '_'",
+			what, name, AUTHDB_NAME_MAX);
 }
 
 bool cli_is_name(const char *s)
@@ -177,6 +260,12 @@ int cli_load(const struct cli *c, struct authdb **db, bool missing_ok)
 		*db = authdb_new();
 		return *db ? CLI_OK : CLI_ERROR;
 	}
+	if (ret == -ENOENT) {
+		fprintf(stderr, "%s: %s: no such file; the first change creates it "
+			"(bgw-authdb user add NAME), or give --dir or --db of an "
+			"existing one\n", c->prog, c->db_path);
+		return CLI_NOTFOUND;
+	}
 	if (ret) {
 		fprintf(stderr, "%s: %s\n", c->prog, err[0] ? err : strerror(-ret));
 		return ret == -EINVAL || ret == -EPERM || ret == -EFBIG ?
@@ -216,22 +305,34 @@ int cli_audit_change(const struct cli *c, const char *detail)
 	return CLI_OK;
 }
 
-int cli_edit(struct cli *c, int (*fn)(struct authdb *db, void *arg), void *arg,
-	     const char *detail)
+int cli_edit(struct cli *c, int (*fn)(struct cli *c, struct authdb *db, void *arg),
+	     void *arg, const char *detail)
 {
 	struct authdb *db = NULL;
 	int lock, ret;
 
 	ret = mkparent(c->db_path);
+	if (ret == -ENOENT) {
+		fprintf(stderr, "%s: cannot create the directory of %s: its parent "
+			"does not exist (create it, or give another --dir)\n",
+			c->prog, c->db_path);
+		return CLI_NOTFOUND;
+	}
 	if (ret)
-		return cli_fail(c, ret, "%s", c->db_path);
+		return cli_fail(c, ret, "cannot create the directory of %s", c->db_path);
 	lock = authdb_lock(c->db_path);
 	if (lock < 0)
 		return cli_fail(c, lock, "cannot lock %s.lock", c->db_path);
 	ret = cli_load(c, &db, true);
 	if (ret)
 		goto out;
-	ret = fn(db, arg);
+	c->why[0] = '\0';
+	ret = fn(c, db, arg);
+	if (ret && c->why[0]) {
+		fprintf(stderr, "%s: %s\n", c->prog, c->why);
+		ret = exit_status(ret);
+		goto out;
+	}
 	if (ret) {
 		ret = cli_fail(c, ret, "%s", detail);
 		goto out;
@@ -248,45 +349,104 @@ out:
 	return ret;
 }
 
+/* "a/b/" -> "a/b", "/" stays. */
+static void strip_slashes(char *p)
+{
+	size_t n = strlen(p);
+
+	while (n > 1 && p[n - 1] == '/')
+		p[--n] = '\0';
+}
+
+/*
+ * One directory locates everything (bgw-authdb(8) FILES): --dir, or the
+ * directory of --db, or /etc/bgw. The authdb is DIR/authdb and the CA
+ * and server files are in DIR; the audit log is /var/log/bgw/audit.log
+ * for /etc/bgw (where bgw-muxd writes it by default) and DIR/audit.log
+ * for any other directory, so a second gateway or a test never writes
+ * into the system's log.
+ */
+static int resolve_paths(struct cli *c, const char *dir, const char *db,
+			 const char *audit)
+{
+	char tmp[PATH_MAX];
+	int n;
+
+	if (dir) {
+		n = snprintf(c->dir_buf, sizeof(c->dir_buf), "%s", dir);
+	} else if (db) {
+		if (snprintf(tmp, sizeof(tmp), "%s", db) >= (int)sizeof(tmp))
+			return -ENAMETOOLONG;
+		n = snprintf(c->dir_buf, sizeof(c->dir_buf), "%s", dirname(tmp));
+	} else {
+		n = snprintf(c->dir_buf, sizeof(c->dir_buf), "%s", CLI_DEFAULT_DIR);
+	}
+	if (n < 0 || n >= (int)sizeof(c->dir_buf) || !c->dir_buf[0])
+		return -ENAMETOOLONG;
+	strip_slashes(c->dir_buf);
+	c->dir = c->dir_buf;
+	if (db) {
+		c->db_path = db;
+	} else {
+		n = snprintf(c->db_buf, sizeof(c->db_buf), "%s/authdb", c->dir);
+		if (n < 0 || n >= (int)sizeof(c->db_buf))
+			return -ENAMETOOLONG;
+		c->db_path = c->db_buf;
+	}
+	if (audit) {
+		c->audit_path = audit;
+	} else if (!strcmp(c->dir, CLI_DEFAULT_DIR)) {
+		c->audit_path = AUDIT_DEFAULT_PATH;
+	} else {
+		n = snprintf(c->audit_buf, sizeof(c->audit_buf), "%s/audit.log", c->dir);
+		if (n < 0 || n >= (int)sizeof(c->audit_buf))
+			return -ENAMETOOLONG;
+		c->audit_path = c->audit_buf;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	struct cli c = {
-		.prog = "bgw-authdb",
-		.db_path = AUTHDB_DEFAULT_PATH,
-		.audit_path = AUDIT_DEFAULT_PATH,
-	};
+	struct cli c = { .prog = "bgw-authdb" };
+	const char *dir = NULL, *db = NULL, *audit = NULL;
 	int i, ret;
 
 	log_open(c.prog, LOG_TARGET_STDERR);
 	umask(077);
-	for (i = 1; i < argc && !strncmp(argv[i], "--", 2); i++) {
+	for (i = 1; i < argc && !strncmp(argv[i], "-", 1); i++) {
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			usage(stdout, c.prog);
 			return CLI_OK;
 		} else if (!strcmp(argv[i], "--version")) {
-			printf("%s %s\n", c.prog, PACKAGE_VERSION);
+			printf("%s (%s) %s\n", c.prog, PACKAGE_NAME, PACKAGE_VERSION);
 			return CLI_OK;
+		} else if (!strcmp(argv[i], "--dir") && i + 1 < argc) {
+			dir = argv[++i];
 		} else if (!strcmp(argv[i], "--db") && i + 1 < argc) {
-			c.db_path = argv[++i];
+			db = argv[++i];
 		} else if (!strcmp(argv[i], "--audit") && i + 1 < argc) {
-			c.audit_path = argv[++i];
+			audit = argv[++i];
 		} else {
-			fprintf(stderr, "%s: unknown or incomplete option '%s'\n",
-				c.prog, argv[i]);
+			fprintf(stderr, "%s: unknown option, or one without its value: "
+				"'%s'\n", c.prog, argv[i]);
 			usage(stderr, c.prog);
 			return CLI_USAGE;
 		}
 	}
 	if (i >= argc) {
+		fprintf(stderr, "%s: no command given\n", c.prog);
 		usage(stderr, c.prog);
 		return CLI_USAGE;
 	}
+	if (resolve_paths(&c, dir, db, audit))
+		return cli_fail(&c, 0, "--dir, --db or --audit: path too long "
+				"(at most %d bytes)", PATH_MAX - 16);
 	if (gnutls_global_init() < 0) {
 		fprintf(stderr, "%s: cannot initialise GnuTLS\n", c.prog);
 		return CLI_ERROR;
 	}
-	ret = cli_dispatch(&c, NULL, commands, sizeof(commands) / sizeof(commands[0]),
-			   argc - i, argv + i);
+	ret = cli_dispatch(&c, NULL, commands, NCOMMANDS, argc - i, argv + i);
 	gnutls_global_deinit();
 	return ret;
 }

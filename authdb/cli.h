@@ -3,9 +3,13 @@
 #ifndef BGW_AUTHDB_CLI_H
 #define BGW_AUTHDB_CLI_H
 
+#include <limits.h>
 #include <stdbool.h>
 
 #include "authdb.h"
+
+/* The gateway's directory: authdb, CA, server certificate (see main()). */
+#define CLI_DEFAULT_DIR		"/etc/bgw"
 
 /* Exit status, documented in bgw-authdb(8) EXIT STATUS. */
 enum {
@@ -21,8 +25,13 @@ enum {
 
 struct cli {
 	const char *prog;
+	const char *dir;	/* CA and server files; the authdb's default home */
 	const char *db_path;
 	const char *audit_path;
+	char dir_buf[PATH_MAX];
+	char db_buf[PATH_MAX];
+	char audit_buf[PATH_MAX];
+	char why[512];		/* an edit's own words for its failure (cli_say) */
 };
 
 struct cli_cmd {
@@ -30,7 +39,11 @@ struct cli_cmd {
 	int (*fn)(struct cli *c, int argc, char **argv);
 	const char *args;	/* for usage */
 	const char *help;	/* one line */
+	bool group;		/* has subcommands (and answers --help itself) */
 };
+
+/* The top-level command table's entry (usage and help of a command). */
+const struct cli_cmd *cli_command(const char *name);
 
 /* Dispatch argv[0] through a table; prints the table on error. */
 int cli_dispatch(struct cli *c, const char *group, const struct cli_cmd *cmds,
@@ -39,20 +52,37 @@ int cli_usage(const struct cli *c, const char *group, const struct cli_cmd *cmd)
 /* Errno from the library -> exit status, with one message. */
 int cli_fail(const struct cli *c, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/*
+ * For cli_edit's fn: say what went wrong and what to do, in place of
+ * cli_edit's generic message; returns err (cli_edit maps it to the exit
+ * status).
+ */
+int cli_say(struct cli *c, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* Load the authdb read-only. missing_ok: an absent file is an empty table. */
 int cli_load(const struct cli *c, struct authdb **db, bool missing_ok);
 /*
  * The read-modify-write cycle: lock, load (absent: empty), fn, save,
- * audit record "detail" with our uid, unlock. fn returns 0 or -errno;
- * its messages are its own, cli_edit maps the errno to the exit status.
+ * audit record "detail" with our uid, unlock. fn returns 0 or -errno and
+ * explains a failure with cli_say() (else "detail: strerror" is printed);
+ * cli_edit maps the errno to the exit status. Nothing is saved on failure.
  */
-int cli_edit(struct cli *c, int (*fn)(struct authdb *db, void *arg), void *arg,
-	     const char *detail);
+int cli_edit(struct cli *c, int (*fn)(struct cli *c, struct authdb *db, void *arg),
+	     void *arg, const char *detail);
 /* Record an authdb change in the audit log (warns on failure). */
 int cli_audit_change(const struct cli *c, const char *detail);
 
+/* For commands outside cli_edit: print what cli_say() stored. */
+int cli_report(struct cli *c, int err);
+/* cli_say() for an unknown user or group: -ENOENT. */
+int cli_no_user(struct cli *c, const char *user);
+int cli_no_group(struct cli *c, const char *group);
+/* A malformed user or group name: the rule, exit status 2. */
+int cli_bad_name(struct cli *c, const char *what, const char *name);
+
 bool cli_is_name(const char *s);
+bool cli_group_exists(const struct authdb *db, const char *group);
 /*
  * One line from fd (without its newline) into buf, NUL-terminated. A line
  * longer than cap - 1 is refused (-EMSGSIZE), never cut; -ENODATA at EOF.

@@ -2,6 +2,8 @@
 /* bgw-authdb ca init, cert issue|revoke|list. */
 #include "config.h"
 
+#include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -24,20 +26,35 @@ static int parse_days(const char *s, unsigned *days)
 	return 0;
 }
 
+/* "DIR/name" into buf; false if it does not fit. */
+static bool ca_path(const struct cli *c, const char *name, char *buf, size_t cap)
+{
+	int n = snprintf(buf, cap, "%s/%s", c->dir, name);
+
+	return n > 0 && (size_t)n < cap;
+}
+
 /* ---- ca --------------------------------------------------------------- */
 
 static int ca_init_cmd(struct cli *c, int argc, char **argv);
 
 static const struct cli_cmd ca_cmds[] = {
 	{ "init", ca_init_cmd,
-	  "[--dir dir] [--name ca-name] [--dns name] ... [--ip address] ... "
-	  "[--days n]", "create the CA and the server certificate" },
+	  "[--name ca-name] [--dns name] ... [--ip address] ... [--days n]",
+	  "create the CA and the server certificate in the directory (--dir)" },
 };
+
+static bool is_ip(const char *s)
+{
+	unsigned char buf[16];
+
+	return inet_pton(strchr(s, ':') ? AF_INET6 : AF_INET, s, buf) == 1;
+}
 
 static int ca_init_cmd(struct cli *c, int argc, char **argv)
 {
 	struct ca_server_names srv = { NULL };
-	const char *dir = CA_DEFAULT_DIR, *name = "bgw CA";
+	const char *name = "bgw CA";
 	unsigned days = CA_DAYS_DEFAULT_CA;
 	char detail[PATH_MAX + 16];
 	int i, ret;
@@ -46,12 +63,23 @@ static int ca_init_cmd(struct cli *c, int argc, char **argv)
 		if (i + 1 >= argc)
 			return cli_usage(c, "ca", &ca_cmds[0]);
 		if (!strcmp(argv[i], "--dir")) {
-			dir = argv[++i];
+			/* Before it was an option of every command. */
+			c->dir = argv[++i];
 		} else if (!strcmp(argv[i], "--name")) {
 			name = argv[++i];
-		} else if (!strcmp(argv[i], "--dns") && srv.ndns < CA_NAMES_MAX) {
+		} else if (!strcmp(argv[i], "--dns")) {
+			if (srv.ndns >= CA_NAMES_MAX)
+				return cli_fail(c, 0, "--dns: at most %d names",
+						CA_NAMES_MAX);
 			srv.dns[srv.ndns++] = argv[++i];
-		} else if (!strcmp(argv[i], "--ip") && srv.nip < CA_NAMES_MAX) {
+		} else if (!strcmp(argv[i], "--ip")) {
+			if (srv.nip >= CA_NAMES_MAX)
+				return cli_fail(c, 0, "--ip: at most %d addresses",
+						CA_NAMES_MAX);
+			if (!is_ip(argv[i + 1]))
+				return cli_fail(c, 0, "--ip: '%s' is not an IPv4 or "
+						"IPv6 address (names go with --dns)",
+						argv[i + 1]);
 			srv.ip[srv.nip++] = argv[++i];
 		} else if (!strcmp(argv[i], "--days")) {
 			if (parse_days(argv[++i], &days))
@@ -61,14 +89,23 @@ static int ca_init_cmd(struct cli *c, int argc, char **argv)
 		}
 	}
 	srv.cn = srv.ndns ? srv.dns[0] : "bgw";
-	ret = ca_init(dir, name, &srv, days);
-	if (ret == -EEXIST)
-		return cli_fail(c, ret, "%s already holds a CA or server key; "
-				"refusing to overwrite", dir);
+	ret = ca_init(c->dir, name, &srv, days);
+	if (ret == -EEXIST) {
+		fprintf(stderr, "%s: %s already holds a CA or server key (ca.key, "
+			"ca.crt, server.key, server.crt); nothing was overwritten. "
+			"To start over, move them away: the certificates the old CA "
+			"issued stop working\n", c->prog, c->dir);
+		return CLI_EXISTS;
+	}
+	if (ret == -ENOENT)
+		return cli_fail(c, ret, "cannot create %s: its parent directory "
+				"does not exist (create it, or choose another --dir)",
+				c->dir);
 	if (ret)
-		return cli_fail(c, ret, "ca init in %s", dir);
-	printf("CA and server certificate created in %s\n", dir);
-	snprintf(detail, sizeof(detail), "ca init %s", dir);
+		return cli_fail(c, ret, "cannot create the CA in %s", c->dir);
+	printf("CA and server certificate created in %s (ca.key, ca.crt, server.key, "
+	       "server.crt)\n", c->dir);
+	snprintf(detail, sizeof(detail), "ca init %s", c->dir);
 	return cli_audit_change(c, detail);
 }
 
@@ -85,8 +122,9 @@ static int cert_list(struct cli *c, int argc, char **argv);
 
 static const struct cli_cmd cert_cmds[] = {
 	{ "issue", cert_issue,
-	  "user --server host[:port] [--dir dir] [--days n] [--out file]",
-	  "issue a client certificate and write its enrolment bundle" },
+	  "user --server host[:port] [--days n] [--out file]",
+	  "issue a client certificate with the CA in the directory (--dir) "
+	  "and write its enrolment bundle" },
 	{ "revoke", cert_revoke, "serial | --user user",
 	  "revoke a certificate (or all of a user's)" },
 	{ "list", cert_list, "", "list issued certificates" },
@@ -95,14 +133,36 @@ static const struct cli_cmd cert_cmds[] = {
 struct issue_arg {
 	const char *user;
 	const char *server;
-	const char *dir;
 	const char *out;
 	unsigned days;
 	bool wrote;
 	char serial[AUTHDB_SERIAL_MAX + 1];
 };
 
-static int do_issue(struct authdb *db, void *a)
+/* Why the CA could not be used: the file that is missing or unreadable. */
+static int ca_unusable(struct cli *c, int err)
+{
+	static const char *const files[] = { "ca.key", "ca.crt" };
+	char path[PATH_MAX];
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		if (!ca_path(c, files[i], path, sizeof(path)))
+			return cli_say(c, -ENAMETOOLONG, "%s: --dir too long", c->dir);
+		if (access(path, F_OK) < 0 && errno == ENOENT)
+			return cli_say(c, -ENOENT, "%s: no such file; run bgw-authdb "
+				       "ca init first, or give --dir of the directory "
+				       "it wrote to", path);
+		if (access(path, R_OK) < 0)
+			return cli_say(c, -errno, "%s: %s (run bgw-authdb as root)",
+				       path, strerror(errno));
+	}
+	return cli_say(c, err, "cannot sign with the CA in %s: %s (are ca.key and "
+		       "ca.crt the pair bgw-authdb ca init wrote?)", c->dir,
+		       strerror(-err));
+}
+
+static int do_issue(struct cli *c, struct authdb *db, void *a)
 {
 	struct issue_arg *x = a;
 	struct ca_issued ci;
@@ -110,14 +170,29 @@ static int do_issue(struct authdb *db, void *a)
 	int ret;
 
 	if (!authdb_user_is_enabled(db, x->user))
-		return -ENOENT;
-	ret = ca_issue_client(x->dir, x->user, now - 300,
+		return authdb_user_flags(db, x->user, NULL) ? cli_no_user(c, x->user) :
+		       cli_say(c, -EPERM, "user '%s' is disabled (bgw-authdb user "
+			       "enable %s first)", x->user, x->user);
+	ret = ca_issue_client(c->dir, x->user, now - 300,
 			      now + (time_t)x->days * 86400, &ci);
 	if (ret)
-		return ret;
+		return ca_unusable(c, ret);
 	ret = authdb_cert_add(db, x->user, ci.serial, ci.fpr);
-	if (!ret)
+	if (!ret) {
 		ret = ca_bundle_write(x->out, x->user, x->server, &ci);
+		if (ret == -EEXIST)
+			cli_say(c, ret, "%s exists; it is not overwritten (remove it, "
+				"or choose another --out)", x->out);
+		else if (ret == -EINVAL)
+			cli_say(c, ret, "--server '%s': a host name or address, "
+				"optionally with :port", x->server);
+		else if (ret == -ENOENT)
+			cli_say(c, ret, "cannot write the bundle %s: its directory does "
+				"not exist (create it, or choose another --out)", x->out);
+		else if (ret)
+			cli_say(c, ret, "cannot write the bundle %s: %s", x->out,
+				strerror(-ret));
+	}
 	if (!ret) {
 		x->wrote = true;
 		snprintf(x->serial, sizeof(x->serial), "%s", ci.serial);
@@ -128,7 +203,7 @@ static int do_issue(struct authdb *db, void *a)
 
 static int cert_issue(struct cli *c, int argc, char **argv)
 {
-	struct issue_arg x = { .dir = CA_DEFAULT_DIR, .days = CA_DAYS_DEFAULT_CERT };
+	struct issue_arg x = { .days = CA_DAYS_DEFAULT_CERT };
 	char detail[128], out[PATH_MAX];
 	int i, ret;
 
@@ -142,7 +217,7 @@ static int cert_issue(struct cli *c, int argc, char **argv)
 		if (!strcmp(argv[i], "--server"))
 			x.server = argv[++i];
 		else if (!strcmp(argv[i], "--dir"))
-			x.dir = argv[++i];
+			c->dir = argv[++i];	/* as ca init --dir */
 		else if (!strcmp(argv[i], "--out"))
 			x.out = argv[++i];
 		else if (!strcmp(argv[i], "--days")) {
@@ -151,8 +226,13 @@ static int cert_issue(struct cli *c, int argc, char **argv)
 		} else
 			return cli_usage(c, "cert", &cert_cmds[0]);
 	}
-	if (!x.user || !x.server || !cli_is_name(x.user))
+	if (!x.user)
 		return cli_usage(c, "cert", &cert_cmds[0]);
+	if (!cli_is_name(x.user))
+		return cli_bad_name(c, "user", x.user);
+	if (!x.server)
+		return cli_fail(c, 0, "cert issue: --server host[:port] is required: "
+				"the address bgw-cdclient will connect to");
 	if (!x.out) {
 		snprintf(out, sizeof(out), "%s.bundle", x.user);
 		x.out = out;
@@ -168,51 +248,112 @@ static int cert_issue(struct cli *c, int argc, char **argv)
 }
 
 struct revoke_arg {
-	const char *serial;
+	const char *serial;	/* normalised */
 	const char *user;
+	char owner[AUTHDB_NAME_MAX + 1];	/* of serial */
+	bool revoked;		/* serial: already */
 	unsigned n;
+	char done[512];		/* the serials revoked, for the message */
 	struct authdb *db;
 };
+
+/* Lower case, no leading zeros: as the authdb stores serials. */
+static void serial_norm(const char *in, char *out, size_t cap)
+{
+	size_t o = 0;
+
+	while (in[0] == '0' && in[1])
+		in++;
+	for (; *in && o + 1 < cap; in++)
+		out[o++] = (char)tolower((unsigned char)*in);
+	out[o] = '\0';
+}
+
+static int find_serial(const struct authdb_cert_info *ci, void *ud)
+{
+	struct revoke_arg *r = ud;
+
+	if (strcmp(ci->serial, r->serial))
+		return 0;
+	snprintf(r->owner, sizeof(r->owner), "%s", ci->user);
+	r->revoked = ci->revoked;
+	return 1;
+}
 
 static int revoke_user_cert(const struct authdb_cert_info *ci, void *ud)
 {
 	struct revoke_arg *r = ud;
+	size_t o = strlen(r->done);
 	int ret;
 
 	if (strcmp(ci->user, r->user) || ci->revoked)
 		return 0;
 	ret = authdb_revoke(r->db, ci->serial);
-	if (!ret)
+	if (!ret) {
 		r->n++;
+		snprintf(r->done + o, sizeof(r->done) - o, "%s%s", o ? ", " : "",
+			 ci->serial);
+	}
 	return ret;
 }
 
-static int do_revoke(struct authdb *db, void *a)
+static int do_revoke(struct cli *c, struct authdb *db, void *a)
 {
 	struct revoke_arg *r = a;
+	int ret;
 
-	if (r->serial)
+	if (r->serial) {
+		/* A certificate the authdb does not list is refused anyway:
+		 * revoking it would do nothing, so it is an error. */
+		if (authdb_each_cert(db, find_serial, r) != 1)
+			return cli_say(c, -ENOENT, "no certificate with serial %s in "
+				       "%s (bgw-authdb cert list shows them)",
+				       r->serial, c->db_path);
+		if (r->revoked)
+			return cli_say(c, -EEXIST, "certificate %s of %s is already "
+				       "revoked", r->serial, r->owner);
+		snprintf(r->done, sizeof(r->done), "%s", r->serial);
+		r->n = 1;
 		return authdb_revoke(db, r->serial);
+	}
 	if (authdb_user_flags(db, r->user, NULL))
-		return -ENOENT;
+		return cli_no_user(c, r->user);
 	r->db = db;
-	return authdb_each_cert(db, revoke_user_cert, r);
+	ret = authdb_each_cert(db, revoke_user_cert, r);
+	if (!ret && !r->n)
+		return cli_say(c, -ENOENT, "%s has no certificate left to revoke "
+			       "(bgw-authdb user show %s)", r->user, r->user);
+	return ret;
 }
 
 static int cert_revoke(struct cli *c, int argc, char **argv)
 {
 	struct revoke_arg r = { NULL };
-	char detail[128];
+	char detail[128], norm[AUTHDB_SERIAL_MAX + 1];
+	int ret;
 
-	if (argc == 2 && authdb_serial_is_valid(argv[1]))
-		r.serial = argv[1];
-	else if (argc == 3 && !strcmp(argv[1], "--user") && cli_is_name(argv[2]))
+	if (argc == 2 && argv[1][0] != '-') {
+		if (!authdb_serial_is_valid(argv[1]))
+			return cli_fail(c, 0, "bad serial '%s': 1 to %d hex digits, as "
+					"bgw-authdb cert list prints them", argv[1],
+					AUTHDB_SERIAL_MAX);
+		serial_norm(argv[1], norm, sizeof(norm));
+		r.serial = norm;
+	} else if (argc == 3 && !strcmp(argv[1], "--user")) {
+		if (!cli_is_name(argv[2]))
+			return cli_bad_name(c, "user", argv[2]);
 		r.user = argv[2];
-	else
+	} else {
 		return cli_usage(c, "cert", &cert_cmds[1]);
+	}
 	snprintf(detail, sizeof(detail), "cert revoke %s%s",
 		 r.serial ? "" : "--user ", r.serial ? r.serial : r.user);
-	return cli_edit(c, do_revoke, &r, detail);
+	ret = cli_edit(c, do_revoke, &r, detail);
+	if (!ret)
+		printf("revoked %u certificate%s of %s: %s; sessions using %s end "
+		       "at reload\n", r.n, r.n == 1 ? "" : "s", r.user ? r.user : r.owner, r.done,
+		       r.n == 1 ? "it" : "them");
+	return ret;
 }
 
 static int print_cert(const struct authdb_cert_info *ci, void *ud)

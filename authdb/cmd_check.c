@@ -10,8 +10,6 @@
 #include "audit.h"
 #include "cli.h"
 
-static const struct cli_cmd check_cmd = { "check", cmd_check, "[file]", "" };
-
 static int count_user(const struct authdb_user_info *u, void *ud)
 {
 	(*(unsigned *)ud)++;
@@ -26,7 +24,7 @@ int cmd_check(struct cli *c, int argc, char **argv)
 	int ret;
 
 	if (argc > 2)
-		return cli_usage(c, NULL, &check_cmd);
+		return cli_usage(c, NULL, cli_command("check"));
 	if (argc == 2)
 		local.db_path = argv[1];
 	ret = cli_load(&local, &db, false);

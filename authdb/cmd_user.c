@@ -18,26 +18,41 @@
 
 struct user_arg {
 	const char *name;
+	const char *verb;	/* for the "already" message */
 	unsigned set;
 	unsigned clear;
+	struct authdb_removed removed;
 };
 
-static int do_user_add(struct authdb *db, void *a)
+static int do_user_add(struct cli *c, struct authdb *db, void *a)
 {
 	struct user_arg *u = a;
+	int ret = authdb_user_add(db, u->name, u->set);
 
-	return authdb_user_add(db, u->name, u->set);
+	if (ret == -EEXIST)
+		return cli_say(c, ret, "user '%s' already exists (bgw-authdb user "
+			       "show %s)", u->name, u->name);
+	return ret;
 }
 
-static int do_user_del(struct authdb *db, void *a)
-{
-	return authdb_user_del(db, ((struct user_arg *)a)->name, NULL);
-}
-
-static int do_user_flags(struct authdb *db, void *a)
+static int do_user_del(struct cli *c, struct authdb *db, void *a)
 {
 	struct user_arg *u = a;
+	int ret = authdb_user_del(db, u->name, &u->removed);
 
+	return ret == -ENOENT ? cli_no_user(c, u->name) : ret;
+}
+
+static int do_user_flags(struct cli *c, struct authdb *db, void *a)
+{
+	struct user_arg *u = a;
+	unsigned flags;
+
+	if (authdb_user_flags(db, u->name, &flags))
+		return cli_no_user(c, u->name);
+	/* Nothing to do is said, not recorded as a change. */
+	if ((flags & u->set) == u->set && !(flags & u->clear))
+		return cli_say(c, -EEXIST, "user '%s' is %s", u->name, u->verb);
 	return authdb_user_set_flags(db, u->name, u->set, u->clear);
 }
 
@@ -50,7 +65,8 @@ static int user_admin(struct cli *c, int argc, char **argv);
 
 static const struct cli_cmd user_cmds[] = {
 	{ "add", user_add, "name [--admin] [--disabled]", "add a user" },
-	{ "del", user_del, "name", "delete a user, its password, certificates and grants" },
+	{ "del", user_del, "name",
+	  "delete a user, its password, certificates, grants and memberships" },
 	{ "list", user_list, "", "list users" },
 	{ "show", user_show, "name", "show a user and the devices it may use" },
 	{ "enable", user_enable, "name", "enable a user" },
@@ -60,7 +76,7 @@ static const struct cli_cmd user_cmds[] = {
 
 static int user_add(struct cli *c, int argc, char **argv)
 {
-	struct user_arg u = { NULL, 0, 0 };
+	struct user_arg u = { NULL };
 	char detail[96];
 	int i;
 
@@ -77,22 +93,56 @@ static int user_add(struct cli *c, int argc, char **argv)
 	if (!u.name)
 		return cli_usage(c, "user", &user_cmds[0]);
 	if (!cli_is_name(u.name))
-		return cli_fail(c, 0, "bad user name '%s' (lower case letters, digits, "
-				"'_', '.', '-'; at most %d)", u.name, AUTHDB_NAME_MAX);
+		return cli_bad_name(c, "user", u.name);
 	snprintf(detail, sizeof(detail), "user add %s", u.name);
 	return cli_edit(c, do_user_add, &u, detail);
 }
 
+/* "2 grants" / "1 grant"; appended to buf after sep if n > 0. */
+static void count_word(char *buf, size_t cap, bool *first, unsigned n,
+		       const char *one, const char *many)
+{
+	size_t o = strlen(buf);
+
+	if (!n)
+		return;
+	snprintf(buf + o, cap - o, "%s%u %s", *first ? "" : ", ", n,
+		 n == 1 ? one : many);
+	*first = false;
+}
+
 static int user_del(struct cli *c, int argc, char **argv)
 {
-	struct user_arg u = { NULL, 0, 0 };
-	char detail[96];
+	struct user_arg u = { NULL };
+	char detail[96], what[160] = "";
+	bool first = true;
+	int ret;
 
-	if (argc != 2 || !cli_is_name(argv[1]))
+	if (argc != 2)
 		return cli_usage(c, "user", &user_cmds[1]);
+	if (!cli_is_name(argv[1]))
+		return cli_bad_name(c, "user", argv[1]);
 	u.name = argv[1];
 	snprintf(detail, sizeof(detail), "user del %s", u.name);
-	return cli_edit(c, do_user_del, &u, detail);
+	ret = cli_edit(c, do_user_del, &u, detail);
+	if (ret)
+		return ret;
+	if (u.removed.password) {
+		snprintf(what, sizeof(what), "password");
+		first = false;
+	}
+	count_word(what, sizeof(what), &first, u.removed.grants, "grant", "grants");
+	count_word(what, sizeof(what), &first, u.removed.certs, "certificate",
+		   "certificates");
+	count_word(what, sizeof(what), &first, u.removed.groups,
+		   "group membership", "group memberships");
+	printf("removed user %s: %s", u.name, first ? "no password, grants, "
+	       "certificates or group memberships" : what);
+	if (u.removed.devices)
+		printf("; %u device line%s left without a grant removed",
+		       u.removed.devices, u.removed.devices == 1 ? "" : "s");
+	putchar('\n');
+	return CLI_OK;
 }
 
 static int print_user(const struct authdb_user_info *u, void *ud)
@@ -159,15 +209,17 @@ static int user_show(struct cli *c, int argc, char **argv)
 	unsigned flags;
 	int ret;
 
-	if (argc != 2 || !cli_is_name(argv[1]))
+	if (argc != 2)
 		return cli_usage(c, "user", &user_cmds[3]);
+	if (!cli_is_name(argv[1]))
+		return cli_bad_name(c, "user", argv[1]);
 	ret = cli_load(c, &db, false);
 	if (ret)
 		return ret;
 	s.user = argv[1];
 	if (authdb_user_flags(db, s.user, &flags)) {
 		authdb_free(db);
-		return cli_fail(c, -ENOENT, "user '%s'", s.user);
+		return cli_report(c, cli_no_user(c, s.user));
 	}
 	printf("user %s%s%s\n", s.user, flags & AUTHDB_USER_ADMIN ? " admin" : "",
 	       flags & AUTHDB_USER_DISABLED ? " disabled" : "");
@@ -181,33 +233,42 @@ static int user_show(struct cli *c, int argc, char **argv)
 static int user_enable(struct cli *c, int argc, char **argv)
 {
 	bool enable = !strcmp(argv[0], "enable");
-	struct user_arg u = { NULL, 0, 0 };
+	struct user_arg u = { NULL };
 	char detail[96];
 
-	if (argc != 2 || !cli_is_name(argv[1]))
+	if (argc != 2)
 		return cli_usage(c, "user", &user_cmds[enable ? 4 : 5]);
+	if (!cli_is_name(argv[1]))
+		return cli_bad_name(c, "user", argv[1]);
 	u.name = argv[1];
-	if (enable)
+	if (enable) {
 		u.clear = AUTHDB_USER_DISABLED;
-	else
+		u.verb = "already enabled";
+	} else {
 		u.set = AUTHDB_USER_DISABLED;
+		u.verb = "already disabled";
+	}
 	snprintf(detail, sizeof(detail), "user %s %s", argv[0], u.name);
 	return cli_edit(c, do_user_flags, &u, detail);
 }
 
 static int user_admin(struct cli *c, int argc, char **argv)
 {
-	struct user_arg u = { NULL, 0, 0 };
+	struct user_arg u = { NULL };
 	char detail[96];
 
-	if (argc != 3 || !cli_is_name(argv[1]) ||
-	    (strcmp(argv[2], "yes") && strcmp(argv[2], "no")))
+	if (argc != 3 || (strcmp(argv[2], "yes") && strcmp(argv[2], "no")))
 		return cli_usage(c, "user", &user_cmds[6]);
+	if (!cli_is_name(argv[1]))
+		return cli_bad_name(c, "user", argv[1]);
 	u.name = argv[1];
-	if (!strcmp(argv[2], "yes"))
+	if (!strcmp(argv[2], "yes")) {
 		u.set = AUTHDB_USER_ADMIN;
-	else
+		u.verb = "already an admin";
+	} else {
 		u.clear = AUTHDB_USER_ADMIN;
+		u.verb = "not an admin";
+	}
 	snprintf(detail, sizeof(detail), "user admin %s %s", u.name, argv[2]);
 	return cli_edit(c, do_user_flags, &u, detail);
 }
@@ -252,16 +313,55 @@ struct passwd_arg {
 	struct scram_verifier v;
 };
 
-static int do_passwd(struct authdb *db, void *a)
+static int do_passwd(struct cli *c, struct authdb *db, void *a)
 {
 	struct passwd_arg *p = a;
+	int ret = authdb_password_set(db, p->user, &p->v);
 
-	return authdb_password_set(db, p->user, &p->v);
+	return ret == -ENOENT ? cli_no_user(c, p->user) : ret;
 }
 
-static const struct cli_cmd passwd_cmd = {
-	"passwd", cmd_passwd, "[--stdin] [--iterations n] user", ""
-};
+/*
+ * Not from a terminal: the password is the first line of stdin; a second
+ * line, if any, is the confirmation and must be the same (so both
+ * "printf '%s\n' PW" and "printf '%s\n%s\n' PW PW" work); anything after
+ * it is refused rather than ignored.
+ */
+static int read_stdin(struct cli *c, char *pw, char *pw2, size_t cap, size_t *len)
+{
+	size_t len2 = 0;
+	ssize_t r;
+	char ch;
+	int ret;
+
+	ret = cli_read_line(STDIN_FILENO, pw, cap, len);
+	if (ret == -ENODATA)
+		return cli_say(c, -EINVAL, "no password on standard input: give it "
+			       "as one line (printf '%%s\\n' \"$PW\" | bgw-authdb "
+			       "passwd USER), or run bgw-authdb passwd on a terminal");
+	if (ret)
+		return ret;
+	ret = cli_read_line(STDIN_FILENO, pw2, cap, &len2);
+	if (ret == -ENODATA)
+		return 0;
+	if (ret)
+		return ret;
+	if (len2 != *len || memcmp(pw, pw2, *len))
+		return cli_say(c, -EBADMSG, "the two lines on standard input differ; "
+			       "give the password once, or twice the same");
+	do
+		r = read(STDIN_FILENO, &ch, 1);
+	while (r < 0 && errno == EINTR);
+	if (r != 0)
+		return cli_say(c, -EINVAL, "more than two lines on standard input; "
+			       "give the password once, or twice the same");
+	return 0;
+}
+
+static int passwd_usage(struct cli *c)
+{
+	return cli_usage(c, NULL, cli_command("passwd"));
+}
 
 int cmd_passwd(struct cli *c, int argc, char **argv)
 {
@@ -281,16 +381,18 @@ int cmd_passwd(struct cli *c, int argc, char **argv)
 		} else if (!strcmp(argv[i], "--iterations") && i + 1 < argc) {
 			iter = strtoul(argv[++i], &end, 10);
 			if (*end || iter < SCRAM_ITER_MIN || iter > SCRAM_ITER_MAX)
-				return cli_fail(c, 0, "iterations must be %d to %d",
+				return cli_fail(c, 0, "--iterations: %d to %d",
 						SCRAM_ITER_MIN, SCRAM_ITER_MAX);
 		} else if (!pa.user && argv[i][0] != '-') {
 			pa.user = argv[i];
 		} else {
-			return cli_usage(c, NULL, &passwd_cmd);
+			return passwd_usage(c);
 		}
 	}
-	if (!pa.user || !cli_is_name(pa.user))
-		return cli_usage(c, NULL, &passwd_cmd);
+	if (!pa.user)
+		return passwd_usage(c);
+	if (!cli_is_name(pa.user))
+		return cli_bad_name(c, "user", pa.user);
 	/* Fail early, before asking for a password, if the user is unknown. */
 	ret = cli_load(c, &db, false);
 	if (ret)
@@ -298,22 +400,28 @@ int cmd_passwd(struct cli *c, int argc, char **argv)
 	ret = authdb_user_flags(db, pa.user, NULL);
 	authdb_free(db);
 	if (ret)
-		return cli_fail(c, ret, "user '%s'", pa.user);
+		return cli_report(c, cli_no_user(c, pa.user));
 
-	if (from_stdin) {
-		ret = cli_read_line(STDIN_FILENO, pw, sizeof(pw), &len);
+	c->why[0] = '\0';
+	if (from_stdin || !isatty(STDIN_FILENO)) {
+		ret = read_stdin(c, pw, pw2, sizeof(pw), &len);
 	} else {
 		tty = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
-		if (tty < 0)
-			return cli_fail(c, -errno, "no terminal to read the password "
-					"from (use --stdin)");
+		if (tty < 0) {
+			ret = cli_fail(c, -errno, "cannot open the terminal to read "
+				       "the password (pipe it in instead: printf "
+				       "'%%s\\n' \"$PW\" | bgw-authdb passwd %s)",
+				       pa.user);
+			goto out;
+		}
 		ret = read_tty(tty, "New password: ", pw, sizeof(pw), &len);
 		if (!ret)
 			ret = read_tty(tty, "Retype new password: ", pw2, sizeof(pw2),
 				       &len2);
 		close(tty);
 		if (!ret && (len != len2 || memcmp(pw, pw2, len))) {
-			fprintf(stderr, "%s: passwords do not match\n", c->prog);
+			fprintf(stderr, "%s: the passwords do not match; nothing "
+				"changed, try again\n", c->prog);
 			ret = CLI_WEAK;
 			goto out;
 		}
@@ -324,12 +432,22 @@ int cmd_passwd(struct cli *c, int argc, char **argv)
 		ret = CLI_WEAK;
 		goto out;
 	}
+	if (ret == -EBADMSG) {
+		ret = cli_report(c, ret);
+		ret = CLI_WEAK;
+		goto out;
+	}
+	if (ret && c->why[0]) {
+		ret = cli_report(c, ret);
+		goto out;
+	}
 	if (ret) {
 		ret = cli_fail(c, ret, "cannot read the password");
 		goto out;
 	}
 	if (pwcheck(pa.user, pw, len, &why)) {
-		fprintf(stderr, "%s: password refused: %s\n", c->prog, why);
+		fprintf(stderr, "%s: password refused: %s; choose another\n",
+			c->prog, why);
 		ret = CLI_WEAK;
 		goto out;
 	}
@@ -355,23 +473,55 @@ struct group_arg {
 	const char *group;
 	const char *user;
 	bool add;
+	struct authdb_removed removed;
 };
 
-static int do_group_add(struct authdb *db, void *a)
-{
-	return authdb_group_add(db, ((struct group_arg *)a)->group);
-}
-
-static int do_group_del(struct authdb *db, void *a)
-{
-	return authdb_group_del(db, ((struct group_arg *)a)->group, NULL);
-}
-
-static int do_group_member(struct authdb *db, void *a)
+static int do_group_add(struct cli *c, struct authdb *db, void *a)
 {
 	struct group_arg *g = a;
+	int ret = authdb_group_add(db, g->group);
 
-	return authdb_group_member(db, g->group, g->user, g->add);
+	if (ret == -EEXIST)
+		return cli_say(c, ret, "group '%s' already exists (bgw-authdb group "
+			       "list)", g->group);
+	return ret;
+}
+
+static int do_group_del(struct cli *c, struct authdb *db, void *a)
+{
+	struct group_arg *g = a;
+	int ret = authdb_group_del(db, g->group, &g->removed);
+
+	return ret == -ENOENT ? cli_no_group(c, g->group) : ret;
+}
+
+static int find_group(const struct authdb_group_info *g, void *ud)
+{
+	return !strcmp(g->name, ud);
+}
+
+bool cli_group_exists(const struct authdb *db, const char *group)
+{
+	return authdb_each_group(db, find_group, (void *)group) == 1;
+}
+
+static int do_group_member(struct cli *c, struct authdb *db, void *a)
+{
+	struct group_arg *g = a;
+	int ret;
+
+	if (!cli_group_exists(db, g->group))
+		return cli_no_group(c, g->group);
+	if (authdb_user_flags(db, g->user, NULL))
+		return cli_no_user(c, g->user);
+	ret = authdb_group_member(db, g->group, g->user, g->add);
+	if (ret == -EEXIST)
+		return cli_say(c, ret, "'%s' is already a member of '%s'", g->user,
+			       g->group);
+	if (ret == -ENOENT)
+		return cli_say(c, ret, "'%s' is not a member of '%s' (bgw-authdb "
+			       "group list)", g->user, g->group);
+	return ret;
 }
 
 static int group_add(struct cli *c, int argc, char **argv);
@@ -390,12 +540,24 @@ static int group_add(struct cli *c, int argc, char **argv)
 	bool add = !strcmp(argv[0], "add");
 	struct group_arg g = { NULL };
 	char detail[96];
+	int ret;
 
-	if (argc != 2 || !cli_is_name(argv[1]))
+	if (argc != 2)
 		return cli_usage(c, "group", &group_cmds[add ? 0 : 1]);
+	if (!cli_is_name(argv[1]))
+		return cli_bad_name(c, "group", argv[1]);
 	g.group = argv[1];
 	snprintf(detail, sizeof(detail), "group %s %s", argv[0], g.group);
-	return cli_edit(c, add ? do_group_add : do_group_del, &g, detail);
+	ret = cli_edit(c, add ? do_group_add : do_group_del, &g, detail);
+	if (ret || add)
+		return ret;
+	printf("removed group %s: %u grant%s", g.group, g.removed.grants,
+	       g.removed.grants == 1 ? "" : "s");
+	if (g.removed.devices)
+		printf("; %u device line%s left without a grant removed",
+		       g.removed.devices, g.removed.devices == 1 ? "" : "s");
+	putchar('\n');
+	return CLI_OK;
 }
 
 static int group_member_cmd(struct cli *c, int argc, char **argv)
@@ -403,9 +565,12 @@ static int group_member_cmd(struct cli *c, int argc, char **argv)
 	struct group_arg g = { NULL };
 	char detail[128];
 
-	if (argc != 4 || !cli_is_name(argv[1]) || !cli_is_name(argv[3]) ||
-	    (strcmp(argv[2], "add") && strcmp(argv[2], "del")))
+	if (argc != 4 || (strcmp(argv[2], "add") && strcmp(argv[2], "del")))
 		return cli_usage(c, "group", &group_cmds[2]);
+	if (!cli_is_name(argv[1]))
+		return cli_bad_name(c, "group", argv[1]);
+	if (!cli_is_name(argv[3]))
+		return cli_bad_name(c, "user", argv[3]);
 	g.group = argv[1];
 	g.add = !strcmp(argv[2], "add");
 	g.user = argv[3];

@@ -1,7 +1,11 @@
 #!/bin/sh
 # bgw-authdb end to end in a temporary directory: users, passwords, ACLs,
 # groups, CA, certificates, revocation, check, the audit chain and
-# tampering, and the documented exit statuses.
+# tampering, and the documented exit statuses; then the command line
+# itself (issue #21): one directory locates every file, errors name the
+# file and the next step, address types are explicit and relabels said,
+# removals say what went, nothing-to-do fails, every command has --help,
+# a piped password is read.
 . "${BGW_SRCDIR:-.}/tests/lib.sh"
 
 B="${BGW_BUILDDIR:-.}/authdb/bgw-authdb"
@@ -24,7 +28,7 @@ st() {
 }
 has() { grep -q -- "$1" "$2"; t_ok $? "$3" || sed 's/^/# /' "$2"; }
 
-echo "1..43"
+echo "1..110"
 st 2 "no command is a usage error" "$B"
 st 0 "--help" "$B" --help
 has "usage: bgw-authdb" "$tmp/out" "--help prints the usage"
@@ -86,7 +90,7 @@ st 4 "allow to an unknown group" A allow @nope C0:11:22:33:44:55 random
 st 0 "group add" A group add family
 st 0 "user add bob" A user add bob
 st 0 "group member add" A group member family add bob
-st 0 "allow @family" A allow @family 00:1A:7D:DA:71:13
+st 0 "allow @family" A allow @family 00:1A:7D:DA:71:13 public
 A user show bob >"$tmp/out" 2>&1
 grep -q "group family" "$tmp/out" && grep -q "device 00:1A:7D:DA:71:13 public" "$tmp/out" &&
 	! grep -q C0:11 "$tmp/out"
@@ -139,6 +143,147 @@ sed -i '3s/detail=/detail=x/' "$log"
 A audit verify >"$tmp/out" 2>"$tmp/err"
 [ $? -eq 7 ] && grep -q "audit.log:3:" "$tmp/err"
 t_ok $? "tampering detected, first bad record named (exit 7)" || sed 's/^/# /' "$tmp/err"
+
+# ---- issue #21: the command line ---------------------------------------
+# one_line: $tmp/err holds exactly one line (the message said once).
+one_line() { [ "$(grep -c . "$tmp/err")" -eq 1 ]; }
+
+# Item 9: one version format for every program: "PROG (bgw) VERSION".
+st 0 "--version" "$B" --version
+grep -qx 'bgw-authdb (bgw) [0-9][0-9.]*[^ ]*' "$tmp/out"
+t_ok $? "--version prints 'bgw-authdb (bgw) VERSION'" || diag "$tmp/out"
+# Every command and subcommand answers --help: what it does, its usage.
+bad=
+for cmd in "user" "user add" "user del" "user list" "user show" "user enable" \
+	"user disable" "user admin" "passwd" "group" "group add" "group del" \
+	"group member" "group list" "allow" "deny" "ca" "ca init" "cert" \
+	"cert issue" "cert revoke" "cert list" "check" "audit" "audit verify" \
+	"audit show"; do
+	# shellcheck disable=SC2086 # the words of the command
+	"$B" $cmd --help >"$tmp/out" 2>"$tmp/err" &&
+		grep -q "^bgw-authdb $cmd: [a-z]" "$tmp/out" &&
+		grep -Eq "^(usage: )?bgw-authdb $cmd( |\$)" "$tmp/out" && [ ! -s "$tmp/err" ] ||
+		bad="$bad '$cmd'"
+done
+[ -z "$bad" ]
+t_ok $? "every command and subcommand answers --help" || echo "# failed:$bad"
+"$B" allow --help >"$tmp/out" 2>&1
+grep -qx 'usage: bgw-authdb allow user|@group address public|random \[label\] \[--irk-stdin\]' "$tmp/out"
+t_ok $? "allow --help: the usage from the command table" || diag "$tmp/out"
+
+# Item 3: one directory locates the authdb, its audit log and the CA.
+d="$tmp/gw"
+G() { "$B" --dir "$d" "$@"; }
+st 4 "a missing authdb is named" G user list
+grep -q "$d/authdb: no such file" "$tmp/err" && grep -q "user add" "$tmp/err" && one_line
+t_ok $? "  ... with what creates it, in one line" || diag "$tmp/err"
+st 0 "--dir: user add" G user add carol
+[ -f "$d/authdb" ] && [ -f "$d/audit.log" ] && [ ! -e "$d/ca.key" ]
+t_ok $? "--dir holds the authdb and, away from /etc/bgw, the audit log"
+st 4 "cert issue without a CA" G cert issue carol --server gw.home
+grep -q "$d/ca.key: no such file; run bgw-authdb ca init first" "$tmp/err" && one_line
+t_ok $? "  ... names ca.key and says to run ca init (not 'no such user')" || diag "$tmp/err"
+st 2 "ca init --ip with a name" G ca init --ip gw.home
+grep -q "not an IPv4 or IPv6 address" "$tmp/err" && one_line && [ ! -e "$d/ca.key" ]
+t_ok $? "  ... refused before anything is made, in one line" || diag "$tmp/err"
+st 0 "ca init with --dir before the command" G ca init --ip 192.0.2.7
+[ -f "$d/ca.key" ] && [ -f "$d/server.crt" ]
+t_ok $? "  ... writes the CA in that directory"
+st 5 "ca init again" G ca init
+grep -q "$d already holds a CA" "$tmp/err" && grep -q "move them away" "$tmp/err" && one_line
+t_ok $? "  ... says what is there and what starting over means, once" || diag "$tmp/err"
+st 0 "cert issue finds the CA without --dir" G cert issue carol --server gw.home --out "$tmp/carol.bundle"
+grep -q "^cert carol " "$d/authdb" && [ -s "$tmp/carol.bundle" ]
+t_ok $? "  ... records the certificate in the same authdb"
+st 5 "cert issue over an existing bundle" G cert issue carol --server gw.home --out "$tmp/carol.bundle"
+grep -q "carol.bundle exists" "$tmp/err" && grep -q -- "--out" "$tmp/err" && one_line
+t_ok $? "  ... says so and what to do, once" || diag "$tmp/err"
+[ "$(grep -c '^cert carol ' "$d/authdb")" -eq 1 ]
+t_ok $? "  ... and records nothing"
+d2="$tmp/gw2"
+st 0 "--db alone: user add" "$B" --db "$d2/authdb" user add dave
+st 0 "--db alone: ca init goes beside the authdb" "$B" --db "$d2/authdb" ca init
+[ -f "$d2/ca.key" ] && [ -f "$d2/audit.log" ]
+t_ok $? "  ... the authdb's directory holds the CA and the audit log"
+
+# Item 5: the address type is explicit; a relabel is said.
+st 2 "allow with a mistyped type" G allow carol C0:11:22:33:44:55 bogus
+grep -q "bad address type 'bogus': public .* or random" "$tmp/err" &&
+	! grep -q "C0:11:22:33:44:55" "$d/authdb"
+t_ok $? "  ... is a usage error, not a label, and grants nothing" || diag "$tmp/err"
+st 2 "allow without a type" G allow carol C0:11:22:33:44:55
+grep -q "the address type is required" "$tmp/err"
+t_ok $? "  ... says the type is required" || diag "$tmp/err"
+st 2 "allow with a label in place of the type" G allow carol C0:11:22:33:44:55 "Front door"
+grep -q "bad address type 'Front door'" "$tmp/err" && ! grep -q "Front door" "$d/authdb"
+t_ok $? "  ... the label is not taken for a type, nothing granted" || diag "$tmp/err"
+st 0 "allow with a label" G allow carol C0:11:22:33:44:55 random "Front door"
+[ ! -s "$tmp/out" ]
+t_ok $? "  ... a first label is not a change to report" || diag "$tmp/out"
+st 5 "the same grant again" G allow carol C0:11:22:33:44:55 random "Front door"
+grep -q "carol may already use C0:11:22:33:44:55 random" "$tmp/err" && one_line
+t_ok $? "  ... says it is there" || diag "$tmp/err"
+st 0 "user add erin" G user add erin
+st 0 "allow another user the device with a new label" G allow erin C0:11:22:33:44:55 random "Back door"
+grep -qx 'label of C0:11:22:33:44:55 random changed: "Front door" -> "Back door" (every user granted the device sees the new one)' "$tmp/out" &&
+	grep -q '^device C0:11:22:33:44:55 random label "Back door"$' "$d/authdb"
+t_ok $? "  ... prints the old and the new label" || diag "$tmp/out"
+st 0 "allow without a label keeps the label" G allow carol 10:B6:00:00:00:04 public
+st 0 "an IRK for the device" sh -c "echo ec0234a357c8ad05341010a60a397d9b | \"$B\" --dir \"$d\" allow erin C0:11:22:33:44:55 random --irk-stdin"
+st 0 "another IRK for the device" sh -c "echo 00112233445566778899aabbccddeeff | \"$B\" --dir \"$d\" allow erin C0:11:22:33:44:55 random --irk-stdin"
+grep -q "^IRK of C0:11:22:33:44:55 random replaced" "$tmp/out" &&
+	grep -q '^device C0:11:22:33:44:55 random irk 00112233445566778899aabbccddeeff label "Back door"$' "$d/authdb"
+t_ok $? "  ... says the IRK was replaced, keeps the label" || { diag "$tmp/out"; diag "$d/authdb"; }
+st 2 "deny with a mistyped type" G deny carol C0:11:22:33:44:55 radnom
+
+# Item 10: removals say what went; nothing to do fails; orphans go.
+st 4 "user show of an unknown user" G user show nobody
+grep -q "no user 'nobody' in $d/authdb (bgw-authdb user list" "$tmp/err" && one_line
+t_ok $? "  ... names the user and the file, and the next step" || diag "$tmp/err"
+st 0 "user del carol" G user del carol
+grep -qx 'removed user carol: 2 grants, 1 certificate' "$tmp/out"
+t_ok $? "  ... says what was removed" || diag "$tmp/out"
+grep -q '^device C0:11:22:33:44:55 random' "$d/authdb"
+t_ok $? "  ... keeps the device line erin's grant still needs"
+st 0 "deny erin the last grant" G deny erin C0:11:22:33:44:55 random
+grep -q 'removed the device line of C0:11:22:33:44:55 random ("Back door"): no grant to it is left' "$tmp/out" &&
+	! grep -q 'C0:11:22:33:44:55' "$d/authdb"
+t_ok $? "  ... removes the orphan device line and says so" || { diag "$tmp/out"; diag "$d/authdb"; }
+st 4 "deny again" G deny erin C0:11:22:33:44:55 random
+grep -q "erin has no grant for C0:11:22:33:44:55 random" "$tmp/err" && one_line
+t_ok $? "  ... names what is missing" || diag "$tmp/err"
+st 4 "cert revoke of a serial not in the authdb" G cert revoke 1234abcd
+grep -q "no certificate with serial 1234abcd" "$tmp/err" && grep -q "cert list" "$tmp/err"
+t_ok $? "  ... says so" || diag "$tmp/err"
+st 0 "cert issue erin" G cert issue erin --server gw.home --out "$tmp/erin.bundle"
+serial=$(sed -n 's/^cert erin \([0-9a-f]*\) .*/\1/p' "$d/authdb")
+st 0 "cert revoke by serial (upper case)" G cert revoke "$(echo "$serial" | tr a-f A-F)"
+grep -q "revoked 1 certificate of erin: $serial" "$tmp/out"
+t_ok $? "  ... names the certificate and its user" || diag "$tmp/out"
+st 5 "cert revoke of a revoked certificate" G cert revoke "$serial"
+st 4 "cert revoke --user with nothing left to revoke" G cert revoke --user erin
+grep -q "erin has no certificate left to revoke" "$tmp/err"
+t_ok $? "  ... says so" || diag "$tmp/err"
+st 5 "user enable of an enabled user" G user enable erin
+n_audit=$(wc -l <"$d/audit.log")
+st 4 "group member add to an unknown group" G group member nope add erin
+grep -q "no group 'nope'" "$tmp/err"
+t_ok $? "  ... names the group" || diag "$tmp/err"
+[ "$(wc -l <"$d/audit.log")" -eq "$n_audit" ]
+t_ok $? "failed commands change and record nothing"
+
+# Item 9: passwd reads a piped password without --stdin.
+pw='Tq7#rL2m!vX9'
+printf '%s\n' "$pw" | G passwd erin >"$tmp/out" 2>"$tmp/err"
+t_ok $? "passwd reads one piped line" || diag "$tmp/err"
+printf '%s\n%s\n' "$pw" "$pw" | G passwd erin >"$tmp/out" 2>"$tmp/err"
+t_ok $? "passwd takes the same line twice as the confirmation" || diag "$tmp/err"
+printf '%s\n%s\n' "$pw" "${pw}x" | G passwd erin >"$tmp/out" 2>"$tmp/err"
+[ $? -eq 6 ] && grep -q "differ" "$tmp/err"
+t_ok $? "passwd refuses two different piped lines (exit 6)" || diag "$tmp/err"
+G passwd erin </dev/null >"$tmp/out" 2>"$tmp/err"
+[ $? -eq 2 ] && grep -q "no password on standard input: give it as one line (printf" "$tmp/err" && one_line
+t_ok $? "passwd with nothing piped says exactly what to do (exit 2)" || diag "$tmp/err"
 
 # The commented example in bgw-authdb(5) is the format's spec: it parses.
 src=${BGW_SRCDIR:-.}

@@ -28,7 +28,7 @@ st() {
 }
 has() { grep -q -- "$1" "$2"; t_ok $? "$3" || sed 's/^/# /' "$2"; }
 
-echo "1..110"
+echo "1..112"
 st 2 "no command is a usage error" "$B"
 st 0 "--help" "$B" --help
 has "usage: bgw-authdb" "$tmp/out" "--help prints the usage"
@@ -284,6 +284,19 @@ t_ok $? "passwd refuses two different piped lines (exit 6)" || diag "$tmp/err"
 G passwd erin </dev/null >"$tmp/out" 2>"$tmp/err"
 [ $? -eq 2 ] && grep -q "no password on standard input: give it as one line (printf" "$tmp/err" && one_line
 t_ok $? "passwd with nothing piped says exactly what to do (exit 2)" || diag "$tmp/err"
+
+# Item 9: the user unit's comment names a real command and the file name
+# the README and cert issue use.
+unit="${BGW_SRCDIR:-.}/systemd/bgw-cdclient@.service.in"
+words=$(sed -n 's/^#.*`bgw-authdb \([a-z ]*[a-z]\)[^`]*`.*/\1/p' "$unit" | head -1)
+# shellcheck disable=SC2086
+[ -n "$words" ] && "$B" $words --help >/dev/null 2>&1 &&
+	grep -q '%E/bgw/%i\.bundle' "$unit" && grep -q 'home\.bundle' "$unit" &&
+	grep -q -- '--out home\.bundle' "$unit"
+t_ok $? "the unit's comment names an existing command and its .bundle file" || echo "# command: '$words'"
+readme="${BGW_SRCDIR:-.}/README.md"
+grep -q 'bgw-cdclient --bundle [a-z]*\.bundle' "$readme" && ! grep -q '\.bgw\b' "$readme"
+t_ok $? "the README uses the same .bundle names"
 
 # The commented example in bgw-authdb(5) is the format's spec: it parses.
 src=${BGW_SRCDIR:-.}

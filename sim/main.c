@@ -71,6 +71,26 @@ static void usage(FILE *f)
 		"       bgw-sim --help | --version\n");
 }
 
+/* --help: the usage, then what each option does (bgw-sim(1) has more). */
+static void help(void)
+{
+	usage(stdout);
+	fputs("\n"
+	      "A simulated Bluetooth controller (H4) with a house of devices around it.\n"
+	      "  --scenario FILE     the house to simulate (bgw-sim(5)); default: built in\n"
+	      "  --time-scale X      simulated time runs X times real time (default 1)\n"
+	      "  --btsnoop FILE      record every packet in a btsnoop trace (btmon -r)\n"
+	      "  --unlimited-radio   carry ACL data without simulated air time\n"
+	      "  --unix PATH         listen on this Unix socket (default\n"
+	      "                      $XDG_RUNTIME_DIR/bgw-sim.sock or /run/bgw-sim/bgw-sim.sock)\n"
+	      "  --tcp [ADDR:]PORT   listen on TCP, 127.0.0.1 by default (no authentication)\n"
+	      "  --vhci[=N]          N controllers (default 1, at most 16) on /dev/vhci (root)\n"
+	      "  --dump-default      print the built-in scenario and exit\n"
+	      "  -v                  more log output; twice for debug output\n"
+	      "  --help, --version   print this, or 'bgw-sim (bgw) VERSION', and exit\n",
+	      stdout);
+}
+
 static void client_free(struct client *cl)
 {
 	struct server *s;
@@ -439,10 +459,10 @@ int main(int argc, char **argv)
 			verbose++;
 			break;
 		case 'h':
-			usage(stdout);
+			help();
 			return 0;
 		case 'R':
-			printf("bgw-sim %s\n", PACKAGE_VERSION);
+			printf("bgw-sim (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION);
 			return 0;
 		default:
 			usage(stderr);

@@ -4,7 +4,7 @@
 # at once get two controllers; SIGTERM stops bgw-sim cleanly.
 . "${BGW_SRCDIR:-.}/tests/lib.sh"
 
-echo "1..9"
+echo "1..11"
 tmp=$(mktemp -d)
 sock="$tmp/sim.sock"
 sim="$BGW_BUILDDIR/sim/bgw-sim"
@@ -14,6 +14,10 @@ trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
 
 "$sim" --help >"$tmp/help" 2>&1 && grep -q "^usage: bgw-sim" "$tmp/help"
 t_ok $? "bgw-sim --help prints the usage"
+grep -q -- "--time-scale X  *simulated time" "$tmp/help" && grep -q -- "--vhci\[=N\]  *N controllers" "$tmp/help"
+t_ok $? "bgw-sim --help says what each option does" || diag "$tmp/help"
+"$sim" --version >"$tmp/version" 2>&1 && grep -qx 'bgw-sim (bgw) [0-9][0-9.]*[^ ]*' "$tmp/version"
+t_ok $? "bgw-sim --version prints 'bgw-sim (bgw) VERSION', as every bgw program" || diag "$tmp/version"
 
 "$sim" --unix "$sock" --time-scale 0.01 --btsnoop "$tmp/trace" 2>"$tmp/log" &
 pid=$!

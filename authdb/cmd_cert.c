@@ -97,10 +97,11 @@ static int ca_init_cmd(struct cli *c, int argc, char **argv)
 			"issued stop working\n", c->prog, c->dir);
 		return CLI_EXISTS;
 	}
-	if (ret == -ENOENT)
-		return cli_fail(c, ret, "cannot create %s: its parent directory "
-				"does not exist (create it, or choose another --dir)",
-				c->dir);
+	if (ret == -ENOENT) {
+		fprintf(stderr, "%s: cannot create %s: its parent directory does not "
+			"exist (create it, or choose another --dir)\n", c->prog, c->dir);
+		return CLI_NOTFOUND;
+	}
 	if (ret)
 		return cli_fail(c, ret, "cannot create the CA in %s", c->dir);
 	printf("CA and server certificate created in %s (ca.key, ca.crt, server.key, "

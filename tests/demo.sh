@@ -86,11 +86,11 @@ EOF
 
 step "1. Mum (the admin) sets up the gateway with bgw-authdb"
 mkdir -p "$tmp/etc"
-show ca init --dir "$tmp/etc" --name "Home BGW" --ip 127.0.0.1
+show ca init --name "Home BGW" --ip 127.0.0.1
 show user add mum
 show user admin mum yes
 show user add alice
-show cert issue alice --dir "$tmp/etc" --server "127.0.0.1:$port" --out "$tmp/alice.bgw"
+show cert issue alice --server "127.0.0.1:$port" --out "$tmp/alice.bundle"
 show user add bob
 printf '   $ bgw-authdb passwd bob --stdin   (a weak one is refused:)\n'
 if printf 'password1\n' | A passwd --stdin bob >"$tmp/weak.log" 2>&1; then
@@ -129,7 +129,7 @@ wait_for 15 grep -q "tunnel: DTLS on 127.0.0.1 port $port" "$tmp/muxd.log" ||
 printf '   bgw-muxd serves DTLS on 127.0.0.1:%s; the physical controller is its own\n' "$port"
 
 step "3. Alice and Bob connect from their laptops, at the same time"
-"$cdc" -f --bundle "$tmp/alice.bgw" --expose "unix:$tmp/alice.sock" >"$tmp/cd-alice.log" 2>&1 &
+"$cdc" -f --bundle "$tmp/alice.bundle" --expose "unix:$tmp/alice.sock" >"$tmp/cd-alice.log" 2>&1 &
 pids+=($!)
 "$cdc" -f --server "127.0.0.1:$port" --user bob --ca "$tmp/etc/ca.crt" \
 	--password-file "$tmp/bob.pw" --expose "unix:$tmp/bob.sock" >"$tmp/cd-bob.log" 2>&1 &
@@ -137,7 +137,7 @@ pids+=($!)
 wait_for 20 grep -q "logged in as alice" "$tmp/cd-alice.log" || { cat "$tmp/cd-alice.log"; die "alice could not log in"; }
 wait_for 20 grep -q "logged in as bob" "$tmp/cd-bob.log" || { cat "$tmp/cd-bob.log"; die "bob could not log in"; }
 wait_for 10 test -S "$tmp/alice.sock" && wait_for 10 test -S "$tmp/bob.sock" || die "no local exposure"
-printf '   alice: $ bgw-cdclient --bundle alice.bgw          -> logged in (certificate)\n'
+printf '   alice: $ bgw-cdclient --bundle alice.bundle       -> logged in (certificate)\n'
 printf '   bob:   $ bgw-cdclient --server ... --user bob     -> logged in (password, SCRAM-SHA-256;\n'
 printf '          the password never crossed the network)\n'
 
@@ -213,13 +213,13 @@ step "Done: the gateway and both clients stopped, $tmp removed."
 if [ -e /dev/vhci ]; then
 	cat <<EOF
 This machine has /dev/vhci: with a gateway running, a family member's
-   bgw-cdclient --bundle alice.bgw
+   bgw-cdclient --bundle alice.bundle
 gives the kernel a new hciN, and bluetoothctl (power on, scan on) shows the
 home's devices as if they were in the room.
 EOF
 else
 	cat <<EOF
-On a laptop with Bluetooth (/dev/vhci), 'bgw-cdclient --bundle alice.bgw'
+On a laptop with Bluetooth (/dev/vhci), 'bgw-cdclient --bundle alice.bundle'
 gives the kernel a new hciN that bluetoothctl and every Bluetooth app use
 unchanged; README.md says how to set up a real gateway.
 EOF

@@ -380,6 +380,8 @@ int ca_issue_client(const char *dir, const char *user, time_t not_before,
 	if (ret)
 		goto out;
 	ret = import_crt(&ca, out->ca_pem, calen);
+	if (ret == -EBADMSG)
+		log_err("%s: not a PEM certificate", path);
 	if (ret)
 		goto out;
 	ret = gt(gnutls_x509_privkey_init(&ca_key), "key init");
@@ -387,10 +389,14 @@ int ca_issue_client(const char *dir, const char *user, time_t not_before,
 		goto out;
 	d.data = (unsigned char *)cakey_pem;
 	d.size = (unsigned)len;
-	ret = gt(gnutls_x509_privkey_import2(ca_key, &d, GNUTLS_X509_FMT_PEM, NULL, 0),
-		 "CA key import");
-	if (ret)
+	/* A damaged file, not a failure of the library: -EBADMSG, so the
+	 * caller can say to restore it rather than report an I/O error. */
+	if (gnutls_x509_privkey_import2(ca_key, &d, GNUTLS_X509_FMT_PEM, NULL, 0) < 0) {
+		if (!path_in(path, sizeof(path), dir, "ca.key"))
+			log_err("%s: not a PEM private key", path);
+		ret = -EBADMSG;
 		goto out;
+	}
 
 	ret = gen_key(&key);
 	if (!ret)

@@ -63,7 +63,11 @@ struct ca_issued {
 	uint8_t ca_fpr[AUTHDB_FPR_LEN];
 };
 
-/* A client key and certificate for user, valid [not_before, not_after]. */
+/*
+ * A client key and certificate for user, valid [not_before, not_after],
+ * signed with dir's ca.key and ca.crt: -ENOENT if one is missing,
+ * -EBADMSG if one does not parse.
+ */
 int ca_issue_client(const char *dir, const char *user, time_t not_before,
 		    time_t not_after, struct ca_issued *out);
 void ca_issued_wipe(struct ca_issued *c);

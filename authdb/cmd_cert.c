@@ -158,8 +158,11 @@ static int ca_unusable(struct cli *c, int err)
 			return cli_say(c, -errno, "%s: %s (run bgw-authdb as root)",
 				       path, strerror(errno));
 	}
-	return cli_say(c, err, "cannot sign with the CA in %s: %s (are ca.key and "
-		       "ca.crt the pair bgw-authdb ca init wrote?)", c->dir,
+	if (err == -EBADMSG)
+		return cli_say(c, err, "cannot sign with the CA in %s: ca.key or "
+			       "ca.crt is damaged; restore the files bgw-authdb "
+			       "ca init wrote from a backup", c->dir);
+	return cli_say(c, err, "cannot sign with the CA in %s: %s", c->dir,
 		       strerror(-err));
 }
 

@@ -94,6 +94,38 @@ START_TEST(test_init_files)
 }
 END_TEST
 
+/* A missing CA file is -ENOENT, a damaged one -EBADMSG (not an I/O error):
+ * bgw-authdb says "run ca init" for one and "restore it" for the other. */
+START_TEST(test_issue_without_usable_ca)
+{
+	struct ca_issued c;
+	time_t now = time(NULL);
+	char p[160], q[160];
+	int fd;
+
+	snprintf(p, sizeof(p), "%s/ca.key", dir);
+	snprintf(q, sizeof(q), "%s/ca.key.saved", dir);
+	ck_assert_int_eq(rename(p, q), 0);
+	ck_assert_int_eq(ca_issue_client(dir, "alice", now - 60, now + 86400, &c),
+			 -ENOENT);
+	fd = open(p, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, "not a key\n", 10), 10);
+	close(fd);
+	ck_assert_int_eq(ca_issue_client(dir, "alice", now - 60, now + 86400, &c),
+			 -EBADMSG);
+	ck_assert_int_eq(rename(q, p), 0);
+	snprintf(p, sizeof(p), "%s/ca.crt", dir);
+	fd = open(p, O_WRONLY | O_TRUNC);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, "-----BEGIN CERTIFICATE-----\n", 28), 28);
+	close(fd);
+	ck_assert_int_eq(ca_issue_client(dir, "alice", now - 60, now + 86400, &c),
+			 -EBADMSG);
+	ck_assert_ptr_null(c.key_pem);
+}
+END_TEST
+
 START_TEST(test_server_cert_chain)
 {
 	char p[128], *srv;
@@ -332,6 +364,7 @@ Suite *test_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_init_files);
+	tcase_add_test(tc, test_issue_without_usable_ca);
 	tcase_add_test(tc, test_server_cert_chain);
 	tcase_add_test(tc, test_issue_verify_revoke);
 	tcase_add_test(tc, test_expired_and_foreign);

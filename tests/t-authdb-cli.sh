@@ -28,7 +28,7 @@ st() {
 }
 has() { grep -q -- "$1" "$2"; t_ok $? "$3" || sed 's/^/# /' "$2"; }
 
-echo "1..112"
+echo "1..114"
 st 2 "no command is a usage error" "$B"
 st 0 "--help" "$B" --help
 has "usage: bgw-authdb" "$tmp/out" "--help prints the usage"
@@ -200,6 +200,13 @@ grep -q "carol.bundle exists" "$tmp/err" && grep -q -- "--out" "$tmp/err" && one
 t_ok $? "  ... says so and what to do, once" || diag "$tmp/err"
 [ "$(grep -c '^cert carol ' "$d/authdb")" -eq 1 ]
 t_ok $? "  ... and records nothing"
+cp "$d/ca.key" "$tmp/ca.key.saved"
+echo "not a key" >"$d/ca.key"
+st 1 "cert issue with a damaged CA key" G cert issue carol --server gw.home --out "$tmp/carol2.bundle"
+grep -q "$d/ca.key: not a PEM private key" "$tmp/err" && grep -q "ca.key or ca.crt is damaged; restore" "$tmp/err" &&
+	[ ! -e "$tmp/carol2.bundle" ] && [ "$(grep -c '^cert carol ' "$d/authdb")" -eq 1 ]
+t_ok $? "  ... names the file and says to restore it; nothing issued" || diag "$tmp/err"
+cp "$tmp/ca.key.saved" "$d/ca.key"
 d2="$tmp/gw2"
 st 0 "--db alone: user add" "$B" --db "$d2/authdb" user add dave
 st 0 "--db alone: ca init goes beside the authdb" "$B" --db "$d2/authdb" ca init

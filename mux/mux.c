@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "bdaddr.h"
 #include "cursor.h"
@@ -547,6 +548,9 @@ static struct mux_conn *conn_add(struct mux *m, uint16_t h, uint8_t link,
 	c->addr_type = type;
 	c->owner = owner;
 	c->inflight = 0;
+	c->since = (int64_t)time(NULL);
+	c->bytes_in = 0;
+	c->bytes_out = 0;
 	return c;
 }
 
@@ -3083,6 +3087,7 @@ static int sess_acl(struct mux *m, struct mux_session *s, const struct h4_pkt *p
 		return 0;
 	}
 	(*used)++;
+	c->bytes_out += pkt->acl.dlen;
 	drain_acl(m);
 	return 0;
 }
@@ -3099,6 +3104,7 @@ static int sess_sco(struct mux *m, struct mux_session *s, const struct h4_pkt *p
 	}
 	if (!m->up)
 		return 0;
+	c->bytes_out += pkt->sco.dlen;
 	r = m->ops.ctrl_send(pkt->raw, pkt->raw_len, m->ops.user);
 	if (r < 0)
 		ctrl_fail(m, r);
@@ -3112,6 +3118,7 @@ static void ctrl_data(struct mux *m, const struct h4_pkt *pkt)
 
 	/* To the link's owner only; an orphaned link's data goes nowhere. */
 	if (c && c->owner) {
+		c->bytes_in += pkt->type == H4_ACL ? pkt->acl.dlen : pkt->sco.dlen;
 		if (pkt->type == H4_ACL)
 			smp_snoop(m, c, pkt);
 		sess_emit(c->owner, pkt->raw, pkt->raw_len, EM_DATA);
@@ -3554,6 +3561,7 @@ struct mux_session *mux_session_new(struct mux *m, const char *user_name,
 		return NULL;
 	s->m = m;
 	s->id = m->next_id++;
+	s->since = (int64_t)time(NULL);
 	memcpy(s->user, user_name, n + 1);
 	s->admin = user_is_admin(m, s->user);
 	s->emit = emit;
@@ -3682,4 +3690,48 @@ void mux_get_stats(const struct mux *m, struct mux_stats *st)
 	st->le_scan = m->p_le_scan;
 	st->scan_enable = m->p_scan;
 	st->inits = m->inits;
+}
+
+/* ------------------------------------------------------------------ */
+/* Read-only queries (bgw-muxd status) */
+
+int64_t mux_session_since(const struct mux_session *s)
+{
+	return s ? s->since : 0;
+}
+
+unsigned mux_session_links(const struct mux_session *s, struct mux_link_info *out,
+			   unsigned max)
+{
+	const struct mux *m;
+	unsigned i, n = 0;
+
+	if (!s)
+		return 0;
+	m = s->m;
+	for (i = 0; i < MUX_MAX_CONNS && n < max; i++) {
+		const struct mux_conn *c = &m->conns[i];
+
+		if (!c->used || c->owner != s)
+			continue;
+		out[n].addr = c->addr;
+		out[n].addr_type = c->addr_type;
+		out[n].kind = c->link == LINK_LE ? MUX_LINK_LE :
+			      c->link == LINK_SCO ? MUX_LINK_SCO : MUX_LINK_BREDR;
+		out[n].handle = c->handle;
+		out[n].since = c->since;
+		out[n].bytes_in = c->bytes_in;
+		out[n].bytes_out = c->bytes_out;
+		n++;
+	}
+	return n;
+}
+
+void mux_get_ctrl_info(const struct mux *m, struct mux_ctrl_info *ci)
+{
+	memset(ci, 0, sizeof(*ci));
+	ci->up = m->up;
+	ci->ready = m->ready;
+	ci->addr = m->bdaddr;
+	ci->sessions = m->nsess;
 }

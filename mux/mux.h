@@ -48,6 +48,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bdaddr.h"
 #include "loop.h"
 #include "policy.h"
 
@@ -138,5 +139,39 @@ struct mux_stats {
 	unsigned inits;			/* completed controller initialisations */
 };
 void mux_get_stats(const struct mux *m, struct mux_stats *st);
+
+/*
+ * Read-only queries for bgw-muxd status: what the admin sees of a
+ * session and of the controller. Nothing here changes the core.
+ */
+enum mux_link_kind {
+	MUX_LINK_BREDR = 1,
+	MUX_LINK_SCO,
+	MUX_LINK_LE,
+};
+
+struct mux_link_info {
+	struct bdaddr addr;
+	uint8_t addr_type;		/* BDADDR_PUBLIC or BDADDR_RANDOM */
+	uint8_t kind;			/* enum mux_link_kind */
+	uint16_t handle;		/* the controller's (sessions see the same) */
+	int64_t since;			/* wall clock, seconds */
+	uint64_t bytes_in;		/* ACL/SCO data bytes from the device */
+	uint64_t bytes_out;		/* ... and to it */
+};
+
+/* When the session started (wall clock, seconds). */
+int64_t mux_session_since(const struct mux_session *s);
+/* The session's links, at most max of them into out; returns how many. */
+unsigned mux_session_links(const struct mux_session *s, struct mux_link_info *out,
+			   unsigned max);
+
+struct mux_ctrl_info {
+	bool up;			/* transport open */
+	bool ready;			/* initialised and answering */
+	struct bdaddr addr;		/* zero before the first initialisation */
+	unsigned sessions;
+};
+void mux_get_ctrl_info(const struct mux *m, struct mux_ctrl_info *ci);
 
 #endif /* BGW_MUX_H */

@@ -50,6 +50,9 @@ struct mux_conn {
 	/* SMP Identity Information seen from the peer, until its address. */
 	bool irk_seen;
 	uint8_t irk[16];
+	/* For bgw-muxd status (mux_session_links): wall clock, data bytes. */
+	int64_t since;
+	uint64_t bytes_in, bytes_out;
 };
 
 /*
@@ -109,6 +112,7 @@ struct mux_al_ent {
 struct mux_session {
 	struct mux *m;
 	unsigned id;
+	int64_t since;		/* wall clock, seconds */
 	char user[MUX_USER_MAX + 1];
 	bool admin;
 	bool dead;

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <termios.h>
 #include <unistd.h>
@@ -300,6 +301,84 @@ int mux_transport_check(const char *uri, char *err, size_t errlen)
 	}
 	set_err(err, errlen, "unknown controller URI '%s' (sim, unix:, tcp:, h4:, hci:)", uri);
 	return -EINVAL;
+}
+
+/*
+ * What can be known of a controller without taking it: opening hci:N
+ * takes the user channel, unix: and tcp: may be single-connection
+ * servers, so nothing is opened here but a UART (to ask whether it is a
+ * terminal) and a scenario file.
+ */
+int mux_transport_probe(const char *uri, char *err, size_t errlen)
+{
+	char path[MUX_URI_MAX], port[32];
+	struct addrinfo hints, *res = NULL;
+	struct stat st;
+	speed_t sp;
+	bool flow;
+	unsigned idx;
+	int r, fd;
+
+	r = mux_transport_check(uri, err, errlen);
+	if (r < 0)
+		return r;
+	if (strcmp(uri, "sim") == 0)
+		return 0;
+	if (strncmp(uri, "sim:", 4) == 0) {
+		struct sim_house *h = NULL;
+
+		r = sim_house_load(uri + 4, &h, err, errlen);
+		sim_house_free(h);
+		return r;
+	}
+	if (strncmp(uri, "unix:", 5) == 0) {
+		if (stat(uri + 5, &st) < 0) {
+			r = -errno;
+			set_err(err, errlen, "%s: %s (is its server running?)", uri, strerror(-r));
+			return r;
+		}
+		if (!S_ISSOCK(st.st_mode)) {
+			set_err(err, errlen, "%s: not a socket", uri);
+			return -ENOTSOCK;
+		}
+		return 0;
+	}
+	if (strncmp(uri, "tcp:", 4) == 0) {
+		parse_tcp(uri + 4, path, sizeof(path), port, sizeof(port));
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_socktype = SOCK_STREAM;
+		r = getaddrinfo(path, port, &hints, &res);
+		if (r != 0) {
+			set_err(err, errlen, "%s: cannot resolve %s: %s", uri, path, gai_strerror(r));
+			return -EHOSTUNREACH;
+		}
+		freeaddrinfo(res);
+		return 0;
+	}
+	if (strncmp(uri, "h4:", 3) == 0) {
+		parse_h4(uri + 3, path, sizeof(path), &sp, &flow, err, errlen);
+		fd = open(path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+		if (fd < 0) {
+			r = -errno;
+			set_err(err, errlen, "%s: %s: %s", uri, path, strerror(-r));
+			return r;
+		}
+		r = isatty(fd) ? 0 : -ENOTTY;
+		close(fd);
+		if (r < 0)
+			set_err(err, errlen, "%s: %s is not a terminal (UART)", uri, path);
+		return r;
+	}
+	/* hci:N: the kernel lists every registered controller here. */
+	parse_hci(uri + 4, &idx);
+	snprintf(path, sizeof(path), "/sys/class/bluetooth/hci%u", idx);
+	if (stat(path, &st) < 0) {
+		r = -errno;
+		set_err(err, errlen, "%s: no controller hci%u (%s; see `btmgmt info`)", uri, idx,
+			r == -ENOENT ? "not registered" : strerror(-r));
+		return r == -ENOENT ? -ENODEV : r;
+	}
+	return 0;
 }
 
 static int open_unix(const char *path, char *err, size_t errlen)

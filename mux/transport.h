@@ -53,6 +53,13 @@ struct mux_transport_ops {
  */
 int mux_transport_check(const char *uri, char *err, size_t errlen);
 /*
+ * Check what can be checked without taking the controller (bgw-muxd -t
+ * and its start): sim: the scenario parses; unix: the path is a socket;
+ * tcp: the host resolves; h4: the device is a terminal; hci:N: hciN is
+ * registered. 0 or a negative errno with a message in err.
+ */
+int mux_transport_probe(const char *uri, char *err, size_t errlen);
+/*
  * Open. On failure returns a negative errno and a message in err that
  * says what to do (e.g. "hci0 is up or held by bluetoothd: ...").
  */

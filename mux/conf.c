@@ -39,6 +39,7 @@ void muxd_conf_init(struct muxd_conf *c)
 	strcpy(c->scram_secret, MUXD_DEFAULT_SECRET);
 	strcpy(c->audit_log, MUXD_DEFAULT_AUDIT);
 	c->resume_s = MUXD_RESUME_DEFAULT;
+	strcpy(c->runtime_dir, MUXD_DEFAULT_RUNDIR);
 }
 
 bool muxd_conf_has_tunnel(const struct muxd_conf *c)
@@ -204,6 +205,14 @@ int muxd_conf_line(struct muxd_conf *c, const char *line, size_t len,
 			return bad(c, err, errlen, "authdb wants an absolute path", w[1]);
 		strcpy(c->authdb, w[1]);
 		c->seen_authdb = true;
+	} else if (strcmp(w[0], "runtime-dir") == 0) {
+		NEED(2);
+		if (c->seen_rundir)
+			return bad(c, err, errlen, "duplicate", w[0]);
+		if (w[1][0] != '/' || strlen(w[1]) >= MUXD_RUNDIR_MAX)
+			return bad(c, err, errlen, "runtime-dir wants an absolute path of at most 95 bytes", w[1]);
+		strcpy(c->runtime_dir, w[1]);
+		c->seen_rundir = true;
 	} else if (strcmp(w[0], "max-sessions") == 0) {
 		NEED(2);
 		if (parse_uint(w[1], 1, MUX_MAX_SESSIONS, 10, &v) < 0)

@@ -29,6 +29,12 @@
 #define MUXD_DEFAULT_KEY	"/etc/bgw/server.key"
 #define MUXD_DEFAULT_SECRET	"/etc/bgw/scram.secret"
 #define MUXD_DEFAULT_AUDIT	"/var/log/bgw/audit.log"
+#define MUXD_DEFAULT_RUNDIR	"/run/bgw"
+/* In the runtime directory: the single-instance lock and the control socket. */
+#define MUXD_PID_FILE		"bgw-muxd.pid"
+#define MUXD_CONTROL_SOCK	"control"
+/* The runtime directory's path, short enough for both names and a sun_path. */
+#define MUXD_RUNDIR_MAX		96
 #define MUXD_RESUME_DEFAULT	30
 #define MUXD_RESUME_MAX		3600
 
@@ -65,10 +71,13 @@ struct muxd_conf {
 	char scram_secret[MUXD_PATH_MAX];
 	char audit_log[MUXD_PATH_MAX];
 	unsigned resume_s;
+	/* The pid file (locked: one instance) and the control socket. */
+	char runtime_dir[MUXD_RUNDIR_MAX];
 	/* parser state */
 	unsigned lineno;
 	bool seen_controller;
 	bool seen_authdb;
+	bool seen_rundir;
 	unsigned seen_tun;		/* bit per tunnel keyword: no duplicates */
 };
 

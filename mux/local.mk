@@ -22,6 +22,7 @@ tests_check_mux_core_LDADD = tests/libcheckmain.a mux/libmux.a lib/libbgw.a \
 noinst_LIBRARIES += mux/libmuxd.a
 mux_libmuxd_a_SOURCES = \
 	mux/conf.c mux/conf.h \
+	mux/ctlmsg.c mux/ctlmsg.h \
 	mux/keysign.c mux/keysign.h \
 	mux/rpc.c mux/rpc.h \
 	mux/sandbox.c mux/sandbox.h \

@@ -25,6 +25,7 @@
 #include "audit.h"
 #include "ca.h"
 #include "check_main.h"
+#include "ctlmsg.h"
 #include "cursor.h"
 #include "keysign.h"
 #include "rpc.h"
@@ -693,6 +694,235 @@ START_TEST(keysign_checks_requests)
 }
 END_TEST
 
+/* bgw-muxd status: a snapshot of two sessions and three links. */
+static void snap_sample(struct ctl_snap *s)
+{
+	static const uint8_t a1[6] = { 4, 0, 0, 0, 0xb6, 0x10 };
+	static const uint8_t a2[6] = { 0x55, 0x44, 0x33, 0x22, 0x11, 0xc0 };
+
+	memset(s, 0, sizeof(*s));
+	s->seq = 7;
+	strcpy(s->ctrl, "sim");
+	s->up = s->ready = true;
+	s->addr.b[0] = 1;
+	s->sessions = 2;
+	s->nsess = 2;
+	s->sess[0] = (struct ctl_session){ .id = 1, .method = CTL_M_CERT,
+		.path = CTL_P_DIRECT, .attached = true, .user = "alice",
+		.src = "[127.0.0.1]:40000", .since = 1700000000, .rtt_us = 12345,
+		.nlinks = 2, .first_link = 0 };
+	s->sess[1] = (struct ctl_session){ .id = 3, .method = CTL_M_LOCAL,
+		.path = CTL_P_LOCAL, .attached = true, .user = "bob", .src = "uid 1000",
+		.since = 1700000100, .nlinks = 1, .first_link = 2 };
+	s->nlinks = 3;
+	memcpy(s->link[0].addr.b, a1, 6);
+	s->link[0].kind = MUX_LINK_BREDR;
+	s->link[0].handle = 1;
+	strcpy(s->link[0].label, "K\xc3\xbc" "che \"lock\" \\");	/* UTF-8, quotes */
+	s->link[0].since = 1700000050;
+	s->link[0].bytes_in = 1ull << 40;
+	s->link[0].bytes_out = 880;
+	memcpy(s->link[1].addr.b, a2, 6);
+	s->link[1].addr_type = BDADDR_RANDOM;
+	s->link[1].kind = MUX_LINK_LE;
+	s->link[1].handle = 0x0eff;
+	memcpy(s->link[2].addr.b, a1, 6);
+	s->link[2].kind = MUX_LINK_SCO;
+	s->link[2].handle = 2;
+}
+
+START_TEST(status_snapshot_codec)
+{
+	static struct ctl_snap s, d;
+	uint8_t buf[CTL_SNAP_MAX + 1], m[CTL_SNAP_MAX + 1];
+	const char *why;
+	uint8_t *at;
+	int n;
+	size_t k;
+
+	snap_sample(&s);
+	n = ctlmsg_snap_encode(&s, buf, sizeof(buf));
+	ck_assert_int_gt(n, 0);
+	ck_assert_int_eq(ctlmsg_snap_decode(buf, (size_t)n, &d, &why), 0);
+	ck_assert_uint_eq(d.seq, 7);
+	ck_assert_str_eq(d.ctrl, "sim");
+	ck_assert(d.up && d.ready);
+	ck_assert_uint_eq(d.nsess, 2);
+	ck_assert_uint_eq(d.nlinks, 3);
+	ck_assert_str_eq(d.sess[0].user, "alice");
+	ck_assert_uint_eq(d.sess[0].method, CTL_M_CERT);
+	ck_assert_uint_eq(d.sess[0].rtt_us, 12345);
+	ck_assert_uint_eq(d.sess[1].first_link, 2);
+	ck_assert_str_eq(d.link[0].label, s.link[0].label);
+	ck_assert(d.link[0].bytes_in == 1ull << 40);
+	ck_assert_uint_eq(d.link[1].handle, 0x0eff);
+	ck_assert_int_eq(d.link[2].kind, MUX_LINK_SCO);
+
+	/* Every truncation, and one byte more, is refused. */
+	for (k = 0; k < (size_t)n; k++)
+		ck_assert_int_eq(ctlmsg_snap_decode(buf, k, &d, &why), -EPROTO);
+	memcpy(m, buf, (size_t)n);
+	m[n] = 0;
+	ck_assert_int_eq(ctlmsg_snap_decode(m, (size_t)n + 1, &d, &why), -EPROTO);
+	ck_assert_str_eq(why, "trailing bytes");
+
+	/* More sessions than the cap (the count after "sim", flags, address, total). */
+	memcpy(m, buf, (size_t)n);
+	ck_assert_uint_eq(m[4 + 2 + 3 + 1 + 6 + 1], 2);
+	m[4 + 2 + 3 + 1 + 6 + 1] = CTL_SESS_MAX + 1;
+	ck_assert_int_eq(ctlmsg_snap_decode(m, (size_t)n, &d, &why), -EPROTO);
+	ck_assert_str_eq(why, "too many sessions");
+
+	/* A control byte in a user name; an invalid UTF-8 label. */
+	memcpy(m, buf, (size_t)n);
+	at = memmem(m, (size_t)n, "alice", 5);
+	ck_assert_ptr_nonnull(at);
+	at[2] = '\n';
+	ck_assert_int_eq(ctlmsg_snap_decode(m, (size_t)n, &d, &why), -EPROTO);
+	memcpy(m, buf, (size_t)n);
+	at = memmem(m, (size_t)n, "K\xc3\xbc", 3);
+	ck_assert_ptr_nonnull(at);
+	at[2] = 0x20;		/* a lead byte without its continuation */
+	ck_assert_int_eq(ctlmsg_snap_decode(m, (size_t)n, &d, &why), -EPROTO);
+	ck_assert_str_eq(why, "link label");
+	memcpy(m, buf, (size_t)n);
+	at = memmem(m, (size_t)n, "K\xc3\xbc", 3);
+	at[1] = 0xc0;		/* an overlong form */
+	ck_assert_int_eq(ctlmsg_snap_decode(m, (size_t)n, &d, &why), -EPROTO);
+
+	/* Out-of-range fields. */
+	s.sess[0].method = 3;
+	n = ctlmsg_snap_encode(&s, buf, sizeof(buf));
+	ck_assert_int_gt(n, 0);
+	ck_assert_int_eq(ctlmsg_snap_decode(buf, (size_t)n, &d, &why), -EPROTO);
+	snap_sample(&s);
+	s.link[2].handle = 0x0f00;
+	n = ctlmsg_snap_encode(&s, buf, sizeof(buf));
+	ck_assert_int_eq(ctlmsg_snap_decode(buf, (size_t)n, &d, &why), -EPROTO);
+	ck_assert_str_eq(why, "link field out of range");
+
+	/* The encoder refuses what the decoder would. */
+	snap_sample(&s);
+	strcpy(s.sess[1].user, "b\x01");
+	ck_assert_int_eq(ctlmsg_snap_encode(&s, buf, sizeof(buf)), -EINVAL);
+	snap_sample(&s);
+	s.nlinks = 4;
+	ck_assert_int_eq(ctlmsg_snap_encode(&s, buf, sizeof(buf)), -EINVAL);
+	ck_assert_int_eq(ctlmsg_snap_encode(&s, buf, 10), -EINVAL);
+	snap_sample(&s);
+	ck_assert_int_eq(ctlmsg_snap_encode(&s, buf, 40), -EMSGSIZE);
+}
+END_TEST
+
+/* Links beyond the cap in all, however they are spread over sessions. */
+START_TEST(status_snapshot_link_cap)
+{
+	static struct ctl_snap s, d;
+	static uint8_t buf[CTL_SNAP_MAX];
+	const char *why;
+	unsigned i;
+	int n;
+
+	memset(&s, 0, sizeof(s));
+	strcpy(s.ctrl, "hci:0");
+	s.nsess = 2;
+	for (i = 0; i < 2; i++) {
+		s.sess[i].id = i + 1;
+		strcpy(s.sess[i].user, "u");
+		s.sess[i].nlinks = CTL_LINK_MAX / 2;
+		s.sess[i].first_link = i * (CTL_LINK_MAX / 2);
+	}
+	s.nlinks = CTL_LINK_MAX;
+	for (i = 0; i < CTL_LINK_MAX; i++)
+		s.link[i].kind = MUX_LINK_LE;
+	n = ctlmsg_snap_encode(&s, buf, sizeof(buf));
+	ck_assert_int_gt(n, 0);
+	ck_assert_int_eq(ctlmsg_snap_decode(buf, (size_t)n, &d, &why), 0);
+	ck_assert_uint_eq(d.nlinks, CTL_LINK_MAX);
+	/* The second session claims one more: refused before it is read. */
+	s.sess[1].nlinks++;
+	s.nlinks++;
+	ck_assert_int_eq(ctlmsg_snap_encode(&s, buf, sizeof(buf)), -EINVAL);
+	s.sess[1].nlinks--;
+	s.nlinks--;
+	n = ctlmsg_snap_encode(&s, buf, sizeof(buf));
+	/* Its count is the byte after its rtt: patch it in the encoding. */
+	{
+		size_t off = (size_t)n - (size_t)(CTL_LINK_MAX / 2) * (6 + 1 + 1 + 2 + 1 + 24) - 1;
+
+		ck_assert_uint_eq(buf[off], CTL_LINK_MAX / 2);
+		buf[off]++;
+		ck_assert_int_eq(ctlmsg_snap_decode(buf, (size_t)n, &d, &why), -EPROTO);
+		ck_assert_str_eq(why, "too many links");
+	}
+}
+END_TEST
+
+START_TEST(status_ask_codec)
+{
+	struct ctl_ask a, d;
+	uint8_t buf[CTL_ASK_MAX + 8];
+	int n;
+
+	memset(&a, 0, sizeof(a));
+	a.seq = 9;
+	a.kind = CTL_ASK_KICK;
+	strcpy(a.target, "alice");
+	n = ctlmsg_ask_encode(&a, buf, sizeof(buf));
+	ck_assert_int_eq(n, 4 + 1 + 1 + 5);
+	ck_assert_int_eq(ctlmsg_ask_decode(buf, (size_t)n, &d), 0);
+	ck_assert_uint_eq(d.seq, 9);
+	ck_assert_str_eq(d.target, "alice");
+	ck_assert_int_eq(ctlmsg_ask_decode(buf, (size_t)n - 1, &d), -EPROTO);
+	ck_assert_int_eq(ctlmsg_ask_decode(buf, (size_t)n + 1, &d), -EPROTO);
+	/* A kick names something; a status nothing; no other kind. */
+	buf[4] = CTL_ASK_STATUS;
+	ck_assert_int_eq(ctlmsg_ask_decode(buf, (size_t)n, &d), -EPROTO);
+	buf[4] = 3;
+	ck_assert_int_eq(ctlmsg_ask_decode(buf, (size_t)n, &d), -EPROTO);
+	a.target[0] = '\0';
+	ck_assert_int_eq(ctlmsg_ask_encode(&a, buf, sizeof(buf)), -EINVAL);
+	a.kind = CTL_ASK_STATUS;
+	n = ctlmsg_ask_encode(&a, buf, sizeof(buf));
+	ck_assert_int_eq(n, 6);
+	ck_assert_int_eq(ctlmsg_ask_decode(buf, (size_t)n, &d), 0);
+	buf[4] = CTL_ASK_KICK;
+	ck_assert_int_eq(ctlmsg_ask_decode(buf, (size_t)n, &d), -EPROTO);
+	/* A target with a control byte; one too long. */
+	a.kind = CTL_ASK_KICK;
+	strcpy(a.target, "a\tb");
+	ck_assert_int_eq(ctlmsg_ask_encode(&a, buf, sizeof(buf)), -EINVAL);
+	memset(a.target, 'x', CTL_TARGET_MAX);
+	a.target[CTL_TARGET_MAX] = '\0';
+	n = ctlmsg_ask_encode(&a, buf, sizeof(buf));
+	ck_assert_int_eq(n, CTL_ASK_MAX);
+	buf[5] = CTL_TARGET_MAX + 1;
+	buf[n] = 'x';
+	ck_assert_int_eq(ctlmsg_ask_decode(buf, (size_t)n + 1, &d), -EPROTO);
+}
+END_TEST
+
+/* The JSON rendering escapes what a label may hold. */
+START_TEST(status_json_escapes)
+{
+	static struct ctl_snap s;
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	snap_sample(&s);
+	f = open_memstream(&out, &len);
+	ck_assert_ptr_nonnull(f);
+	ctlmsg_print_json(f, &s);
+	fclose(f);
+	ck_assert_ptr_nonnull(strstr(out, "\"label\":\"K\xc3\xbc" "che \\\"lock\\\" \\\\\""));
+	ck_assert_ptr_nonnull(strstr(out, "\"method\":\"certificate\""));
+	ck_assert_ptr_nonnull(strstr(out, "\"rtt_ms\":12.345"));
+	ck_assert_ptr_nonnull(strstr(out, "\"bytes_in\":1099511627776"));
+	free(out);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
 	Suite *s = suite_create("muxd_rpc");
@@ -709,6 +939,10 @@ Suite *test_suite(void)
 	tcase_add_test(tc, keysign_checks_requests);
 	tcase_add_test(tc, peer_requests_bounds);
 	tcase_add_test(tc, link_label_codec);
+	tcase_add_test(tc, status_snapshot_codec);
+	tcase_add_test(tc, status_snapshot_link_cap);
+	tcase_add_test(tc, status_ask_codec);
+	tcase_add_test(tc, status_json_escapes);
 	suite_add_tcase(s, tc);
 	return s;
 }

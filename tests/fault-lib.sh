@@ -65,6 +65,7 @@ scram-secret $tmp/etc/scram.secret
 audit-log $audit
 resume-time 5
 authdb $tmp/etc/authdb
+runtime-dir $tmp
 max-sessions 4
 EOT
 	for l in "$@"; do printf '%s\n' "$l" >>"$tmp/muxd.conf"; done

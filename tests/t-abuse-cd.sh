@@ -43,6 +43,7 @@ cat >"$tmp/muxd.conf" <<EOT
 controller sim
 listen unix:$tmp/muxd.sock
 authdb $tmp/authdb
+runtime-dir $tmp
 socket-mode 0666
 sim-time-scale 0.01
 max-sessions 4

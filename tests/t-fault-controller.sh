@@ -47,6 +47,7 @@ cat >"$tmp/muxd.conf" <<EOT
 controller unix:$tmp/sim.sock
 listen unix:$tmp/muxd.sock
 authdb $tmp/authdb
+runtime-dir $tmp
 socket-mode 0666
 max-sessions 4
 EOT

@@ -76,6 +76,7 @@ scram-secret $tmp/etc/scram.secret
 audit-log $tmp/audit.log
 resume-time 3
 authdb $tmp/etc/authdb
+runtime-dir $tmp
 max-sessions 3
 EOT
 

@@ -38,6 +38,7 @@ cat >"$tmp/muxd.conf" <<EOT
 controller sim
 listen unix:$sock
 authdb $tmp/authdb
+runtime-dir $tmp
 socket-mode 0666
 sim-time-scale 0.01
 EOT
@@ -179,6 +180,7 @@ key $tmp/etc/server.key
 scram-secret $tmp/etc/scram.secret
 audit-log $tmp/audit.log
 authdb $tmp/etc/authdb
+runtime-dir $tmp
 EOT
 	start "$tmp/tun.conf" "$tmp/log5"
 	[ -n "$front" ] && grep -q "^Seccomp:[[:space:]]*2" /proc/"$front"/status &&

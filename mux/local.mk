@@ -32,7 +32,7 @@ mux_libmuxd_a_CFLAGS = $(AM_CFLAGS) $(GNUTLS_CFLAGS)
 
 sbin_PROGRAMS += mux/bgw-muxd
 mux_bgw_muxd_SOURCES = mux/muxd.c mux/muxd.h mux/muxd_core.c mux/muxd_monitor.c \
-	mux/muxd_net.c
+	mux/muxd_net.c mux/muxd_ctl.c
 mux_bgw_muxd_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/authdb
 mux_bgw_muxd_CFLAGS = $(AM_CFLAGS) $(TUNNEL_CFLAGS)
 mux_bgw_muxd_LDADD = mux/libmuxd.a mux/libmux.a sim/libsim.a $(TUNNEL_LIBS)
@@ -85,3 +85,8 @@ TESTS += tests/check_muxd_sandbox
 TESTS += tests/t-muxd-privsep.sh tests/t-muxd-isolation.sh
 EXTRA_DIST += tests/t-muxd-privsep.sh tests/t-muxd-isolation.sh tests/memscan.py \
 	tests/h4_local_name.py
+
+# bgw-muxd status and kick over the monitor's control socket; the start:
+# one instance, errors before detaching, -t on the controller.
+TESTS += tests/t-muxd-status.sh tests/t-muxd-startup.sh
+EXTRA_DIST += tests/t-muxd-status.sh tests/t-muxd-startup.sh

@@ -16,13 +16,18 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
+#include <netdb.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -33,9 +38,25 @@
 
 static const char *conf_path = MUXD_DEFAULT_CONF;
 
+static const char usage_text[] =
+"usage: bgw-muxd [-dfhtV] [-c config_file]\n"
+"       bgw-muxd [-c config_file] status [--json]\n"
+"       bgw-muxd [-c config_file] kick session | user\n"
+"\n"
+"  -c config_file  the configuration (default " MUXD_DEFAULT_CONF ")\n"
+"  -d              debug: log HCI packet summaries; implies -f\n"
+"  -f              stay in the foreground, log to stderr\n"
+"  -t              check the configuration, the authdb, the tunnel's files\n"
+"                  and the controller without taking it, then exit\n"
+"  -V, --version   print the version and exit\n"
+"  -h, --help      print this help and exit\n"
+"  status          the sessions, their links and the controller (root);\n"
+"                  --json for scripts\n"
+"  kick            end a session, by its number or all of a user's (root)\n";
+
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: bgw-muxd [-dft] [-c config_file]\n");
+	fputs(usage_text, f);
 }
 
 int load_authdb(struct muxd *d)
@@ -276,6 +297,218 @@ static int test_paths(const struct muxd_conf *c)
 	return ret;
 }
 
+/*
+ * Until the daemon is up, its errors also go to the terminal of whoever
+ * started it (the parent waits there, detach below); afterwards only to
+ * syslog.
+ */
+static void startup_log(int prio, const char *line, void *user)
+{
+	if (prio <= LOG_WARNING)
+		fprintf(stderr, "bgw-muxd: %s\n", line);
+	syslog(prio, "%s", line);
+}
+
+/*
+ * One bgw-muxd per runtime directory: the pid file, locked for the
+ * daemon's life (flock: the kernel releases it however the daemon ends,
+ * so a stale file never blocks a start). Taken before anything is
+ * touched, so that a second instance unlinks none of the first's sockets.
+ */
+static int instance_lock(struct muxd *d)
+{
+	char path[MUXD_RUNDIR_MAX + sizeof(MUXD_PID_FILE) + 1], buf[24];
+	long pid = 0;
+	ssize_t n;
+	int fd, e;
+
+	snprintf(path, sizeof(path), "%s/%s", d->conf.runtime_dir, MUXD_PID_FILE);
+	/* Only the last component, as systemd's RuntimeDirectory= would. */
+	if (mkdir(d->conf.runtime_dir, 0755) < 0 && errno != EEXIST) {
+		e = -errno;
+		log_err("runtime-dir %s: %s", d->conf.runtime_dir, strerror(errno));
+		return e;
+	}
+	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		e = -errno;
+		log_err("pid file %s: %s", path, strerror(errno));
+		return e;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		e = -errno;
+		n = pread(fd, buf, sizeof(buf) - 1, 0);
+		if (n > 0) {
+			buf[n] = '\0';
+			pid = strtol(buf, NULL, 10);
+		}
+		if (e == -EWOULDBLOCK && pid > 0)
+			log_err("bgw-muxd is already running (pid %ld); stop it first, or give this one another runtime-dir",
+				pid);
+		else if (e == -EWOULDBLOCK)
+			log_err("bgw-muxd is already running (%s is locked)", path);
+		else
+			log_err("pid file %s: %s", path, strerror(-e));
+		close(fd);
+		return e;
+	}
+	d->lock_fd = fd;
+	return 0;
+}
+
+static int instance_write_pid(struct muxd *d)
+{
+	char buf[24];
+	int n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+
+	if (ftruncate(d->lock_fd, 0) < 0 || pwrite(d->lock_fd, buf, (size_t)n, 0) != n) {
+		log_err("pid file in %s: %s", d->conf.runtime_dir, strerror(errno));
+		return -EIO;
+	}
+	return 0;
+}
+
+/*
+ * Without -f: fork now, and let the parent wait in the foreground until
+ * every process is up (each writes one byte, muxd_ready) or one failed
+ * (the pipe closes short), so that a port in use or a missing file is
+ * reported on the terminal with exit status 1, not in syslog after a
+ * status of 0. Returns in the child.
+ */
+#define READY_WAIT_MS	60000
+
+static int detach(struct muxd *d, unsigned nready)
+{
+	int p[2];
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		log_err("pipe: %s", strerror(errno));
+		return -errno;
+	}
+	pid = fork();
+	if (pid < 0) {
+		log_err("fork: %s", strerror(errno));
+		close(p[0]);
+		close(p[1]);
+		return -EAGAIN;
+	}
+	if (pid > 0) {
+		struct pollfd pfd = { .fd = p[0], .events = POLLIN };
+		unsigned got = 0;
+		char b[8];
+
+		close(p[1]);
+		while (got < nready) {
+			ssize_t n;
+			int r = poll(&pfd, 1, READY_WAIT_MS);
+
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0) {
+				fprintf(stderr, "bgw-muxd: not up within %d s; see the system log\n",
+					READY_WAIT_MS / 1000);
+				break;
+			}
+			n = read(p[0], b, sizeof(b));
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				break;
+			got += (unsigned)n;
+		}
+		/* The lock and everything else belong to the daemon now. */
+		_exit(got >= nready ? 0 : EXIT_ERROR);
+	}
+	close(p[0]);
+	if (setsid() < 0)
+		log_warn("setsid: %s", strerror(errno));
+	d->ready_fd = p[1];
+	return 0;
+}
+
+void muxd_ready(struct muxd *d)
+{
+	if (d->ready_fd < 0)
+		return;
+	if (write(d->ready_fd, "R", 1) != 1)
+		log_warn("telling the parent we are up: %s", strerror(errno));
+	close(d->ready_fd);
+	d->ready_fd = -1;
+	log_set_handler(NULL, NULL);
+	if (d->null_fd >= 0) {
+		/* dup3, not dup2: the sandbox allows it (and it is all we need). */
+		dup3(d->null_fd, STDIN_FILENO, 0);
+		dup3(d->null_fd, STDOUT_FILENO, 0);
+		dup3(d->null_fd, STDERR_FILENO, 0);
+		close(d->null_fd);
+		d->null_fd = -1;
+	}
+}
+
+static int check_controller(const struct muxd_conf *c)
+{
+	char err[600];
+	int r = mux_transport_probe(c->controller, err, sizeof(err));
+
+	if (r < 0)
+		log_err("controller %s", err);
+	return r;
+}
+
+/*
+ * The tunnel's ports, tried before the front binds them: its UDP
+ * listener sets SO_REUSEADDR (so that each peer's connected socket can
+ * share the port), which lets a second listener bind the same port
+ * silently. A plain bind here fails on a port any socket holds; for TCP
+ * the probe sets SO_REUSEADDR too, so that connections of a previous run
+ * in TIME_WAIT do not count, only a listener.
+ */
+static int check_port(const char *host, const char *port, int type, const char *what)
+{
+	struct addrinfo hints, *res = NULL, *ai;
+	int one = 1, r, ret = 0;
+
+	if (!port[0] || strcmp(port, "0") == 0)
+		return 0;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = type;
+	hints.ai_flags = AI_PASSIVE;
+	r = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
+	if (r != 0) {
+		log_err("tunnel: %s port %s on %s: %s", what, port, host[0] ? host : "*",
+			gai_strerror(r));
+		return -EINVAL;
+	}
+	for (ai = res; ai && ret == 0; ai = ai->ai_next) {
+		int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
+
+		if (fd < 0)
+			continue;
+		if (type == SOCK_STREAM)
+			setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 && errno == EADDRINUSE) {
+			log_err("tunnel: cannot listen on %s %s port %s: %s (another bgw-muxd, or another server, has it)",
+				host[0] ? host : "*", what, port, strerror(errno));
+			ret = -EADDRINUSE;
+		}
+		close(fd);
+	}
+	freeaddrinfo(res);
+	return ret;
+}
+
+/* In a child just forked: what only the monitor keeps open. */
+static void child_close_monitor_fds(struct muxd *d)
+{
+	if (d->ctl_fd >= 0)
+		close(d->ctl_fd);
+	d->ctl_fd = -1;
+	if (d->lock_fd >= 0)
+		close(d->lock_fd);
+	d->lock_fd = -1;
+}
+
 int main(int argc, char **argv)
 {
 	struct muxd d;
@@ -287,10 +520,12 @@ int main(int argc, char **argv)
 
 	static const struct option longopts[] = {
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 
-	while ((opt = getopt_long(argc, argv, "c:dfth", longopts, NULL)) != -1) {
+	/* '+': options end at a command word (status, kick). */
+	while ((opt = getopt_long(argc, argv, "+c:dfthV", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			conf_path = optarg;
@@ -308,12 +543,17 @@ int main(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return 0;
+		case 'V':
+			printf("bgw-muxd (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION);
+			return 0;
 		default:
 			usage(stderr);
 			return EXIT_USAGE;
 		}
 	}
-	if (optind != argc) {
+	if (optind != argc && (foreground || debug || test ||
+			       (strcmp(argv[optind], "status") != 0 &&
+				strcmp(argv[optind], "kick") != 0))) {
 		usage(stderr);
 		return EXIT_USAGE;
 	}
@@ -324,21 +564,30 @@ int main(int argc, char **argv)
 	d.push_fd = -1;
 	d.core_pid = -1;
 	d.front_pid = -1;
+	d.lock_fd = -1;
+	d.ready_fd = -1;
+	d.null_fd = -1;
+	d.ctl_fd = -1;
 	for (i = 0; i < MUXD_LISTEN_MAX; i++)
 		d.lfd[i] = -1;
-	log_open("bgw-muxd", foreground || test ? LOG_TARGET_STDERR : LOG_TARGET_SYSLOG);
+	log_open("bgw-muxd", foreground || test || optind != argc ? LOG_TARGET_STDERR :
+								    LOG_TARGET_SYSLOG);
 	if (muxd_conf_load(conf_path, &d.conf, err, sizeof(err)) < 0) {
 		log_err("%s", err);
 		return EXIT_USAGE;
 	}
+	if (optind != argc)
+		return ctl_main(&d.conf, argc - optind, argv + optind);
 	log_set_level(debug ? LOG_DEBUG : d.conf.log_level);
+	if (!foreground && !test)
+		log_set_handler(startup_log, NULL);
 	if (load_authdb(&d) < 0) {
 		ret = EXIT_AUTHDB;
 		goto out;
 	}
 	if (test) {
 		/* What the daemon would refuse at start, short of binding. */
-		if (test_paths(&d.conf) < 0)
+		if (test_paths(&d.conf) < 0 || check_controller(&d.conf) < 0)
 			goto out;
 		if (muxd_conf_has_tunnel(&d.conf)) {
 			int r;
@@ -361,10 +610,22 @@ int main(int argc, char **argv)
 		ret = 0;
 		goto out;
 	}
-	if (!foreground && daemon(0, 0) < 0) {
-		log_err("daemon: %s", strerror(errno));
+	/* Nothing of a running instance is touched before this. */
+	if (instance_lock(&d) < 0 || check_controller(&d.conf) < 0 ||
+	    check_port(d.conf.tun_host, d.conf.dtls_port, SOCK_DGRAM, "DTLS") < 0 ||
+	    check_port(d.conf.tun_host, d.conf.tls_port, SOCK_STREAM, "TLS") < 0)
 		goto out;
+	if (!foreground) {
+		d.null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (d.null_fd < 0) {
+			log_err("/dev/null: %s", strerror(errno));
+			goto out;
+		}
+		if (detach(&d, muxd_conf_has_tunnel(&d.conf) ? 3 : 2) < 0)
+			goto out;
 	}
+	if (instance_write_pid(&d) < 0)
+		goto out;
 	signal(SIGPIPE, SIG_IGN);
 	/* The monitor opens what needs privileges before the others exist. */
 	for (i = 0; i < d.conf.nlisten; i++) {
@@ -373,6 +634,8 @@ int main(int argc, char **argv)
 			goto out;
 	}
 	if (muxd_conf_has_tunnel(&d.conf) && tunnel_prepare(&d) < 0)
+		goto out;
+	if (ctl_listen(&d) < 0)
 		goto out;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, req) < 0 ||
 	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, push) < 0 ||
@@ -392,6 +655,7 @@ int main(int argc, char **argv)
 	}
 	if (d.core_pid == 0) {
 		d.role = MUXD_CORE;
+		child_close_monitor_fds(&d);
 		close(req[0]);
 		close(push[0]);
 		if (freq[0] >= 0) {
@@ -415,6 +679,7 @@ int main(int argc, char **argv)
 		}
 		if (d.front_pid == 0) {
 			d.role = MUXD_FRONT;
+			child_close_monitor_fds(&d);
 			close(freq[0]);
 			close(req[0]);
 			close(d.push_fd);
@@ -448,6 +713,8 @@ out:
 		if (d.role == MUXD_MONITOR && d.core_pid < 0)
 			unlink(d.conf.listen[i]);
 	}
+	if (d.role == MUXD_MONITOR)
+		ctl_stop(&d);
 	loop_timer_free(d.ireload);
 	loop_timer_free(d.kill_timer);
 	loop_timer_free(d.stop_timer);
@@ -459,6 +726,13 @@ out:
 		close(d.req_fd);
 	if (d.push_fd >= 0)
 		close(d.push_fd);
+	if (d.ready_fd >= 0)
+		close(d.ready_fd);
+	if (d.null_fd >= 0)
+		close(d.null_fd);
+	/* The lock goes with the last descriptor of it: the monitor's. */
+	if (d.lock_fd >= 0)
+		close(d.lock_fd);
 	loop_free(d.l);
 	authdb_free(d.db);
 	log_close();

@@ -145,6 +145,18 @@ struct muxd {
 	struct tun_peer *peer;
 	struct loop *front_loop;	/* the front's, kept (not used) */
 	int exit_status;
+	/*
+	 * Start-up (muxd.c): the single-instance lock (the pid file, held by
+	 * the monitor); the pipe on which each process says it is up, read
+	 * by the parent that stays in the foreground until then; /dev/null
+	 * for their standard streams afterwards.
+	 */
+	int lock_fd;
+	int ready_fd;
+	int null_fd;
+	/* Monitor: the control socket (muxd_ctl.c). */
+	int ctl_fd;
+	struct muxd_ctl *ctl;
 };
 
 /* muxd.c */
@@ -164,6 +176,11 @@ void muxd_audit(struct muxd *d, enum audit_event ev, const char *user,
 		const char *src, const char *detail);
 
 int tunnel_check_files(const struct muxd_conf *c);
+/*
+ * This process is up (listening, sandboxed): it tells the waiting parent
+ * and stops writing to the terminal. Once per process; no-op with -f.
+ */
+void muxd_ready(struct muxd *d);
 
 /* muxd_monitor.c */
 int tunnel_prepare(struct muxd *d);
@@ -171,9 +188,17 @@ int monitor_run(struct muxd *d, int core_req, int front_req);
 
 /* muxd_core.c */
 int core_run(struct muxd *d);
+void client_close_later(struct client *c);
 /* What only the monitor may hold, wiped in the others after the fork. */
 void muxd_forget_secrets(struct muxd *d);
 void core_cleanup(struct muxd *d);
+
+/* muxd_ctl.c: bgw-muxd status and kick */
+int ctl_listen(struct muxd *d);			/* monitor, before the forks */
+int ctl_start(struct muxd *d);			/* monitor, in its loop */
+void ctl_stop(struct muxd *d);
+int ctl_core_answer(struct muxd *d, const uint8_t *p, size_t len);	/* core */
+int ctl_main(const struct muxd_conf *c, int argc, char **argv);	/* the command */
 
 /* muxd_net.c */
 int front_run(struct muxd *d);

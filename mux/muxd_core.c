@@ -152,7 +152,7 @@ static void reap_fn(struct loop_timer *t, void *user)
 	}
 }
 
-static void client_close_later(struct client *c)
+void client_close_later(struct client *c)
 {
 	c->closing = true;
 	loop_timer_arm(c->d->reap, 0);
@@ -717,6 +717,8 @@ static int push_receive(struct muxd *d, int timeout_ms, uint32_t *type)
 		r = policy_take(d, p, len);
 	else if (*type == RPC_LINK_PUSH)
 		r = link_take(d, p, len, fd);
+	else if (*type == RPC_CTL_ASK && fd < 0)
+		r = ctl_core_answer(d, p, len);
 	else
 		r = -EPROTO;
 	if (r == -EPROTO && fd >= 0 && *type != RPC_LINK_PUSH)
@@ -825,6 +827,7 @@ int core_run(struct muxd *d)
 	}
 	log_notice("started: controller %s, %u listener%s", d->conf.controller,
 		   d->conf.nlisten, d->conf.nlisten == 1 ? "" : "s");
+	muxd_ready(d);
 	return loop_run(d->l) < 0 ? EXIT_ERROR : 0;
 }
 

@@ -796,10 +796,13 @@ int monitor_run(struct muxd *d, int core_req, int front_req)
 		return EXIT_ERROR;
 	/* Either failure leaves children to end: they must not outlive us. */
 	if (policy_push(d) < 0 ||
-	    (muxd_conf_has_tunnel(&d->conf) && mon_key_load(d) < 0))
+	    (muxd_conf_has_tunnel(&d->conf) && mon_key_load(d) < 0) || ctl_start(d) < 0) {
 		r = -1;
-	else
+	} else {
+		muxd_ready(d);
 		r = loop_run(d->l);
+	}
+	ctl_stop(d);
 	d->stopping = true;
 	if (d->core_pid > 0)
 		kill(d->core_pid, SIGTERM);

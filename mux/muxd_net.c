@@ -469,6 +469,7 @@ int front_run(struct muxd *d)
 	} else {
 		log_warn("sandbox off (configuration): the network front and the peers run without their seccomp filters");
 	}
+	muxd_ready(d);
 	r = loop_run(d->l) < 0 ? EXIT_ERROR : 0;
 	tun_front_free(d->front);
 	d->front = NULL;

@@ -113,6 +113,14 @@ enum rpc_type {
 	 * resume only), u8 n, peer[n], u8 cert, sha256[32].
 	 */
 	RPC_LINK_PUSH = 66,
+	/*
+	 * bgw-muxd status and kick (mux/ctlmsg.h): monitor -> core, an ask;
+	 * core -> monitor on the same push channel, the snapshot; monitor ->
+	 * the admin's command, the snapshot or (CTL_ERR) a text.
+	 */
+	RPC_CTL_ASK = 67,
+	RPC_CTL_SNAP = 68,
+	RPC_CTL_ERR = 69,
 };
 
 struct rpc_req {

@@ -34,13 +34,15 @@ cat >"$tmp/muxd.conf" <<EOT
 controller sim
 listen unix:$sock
 authdb $tmp/authdb
+runtime-dir $tmp
 socket-mode 0666
 sim-time-scale 0.01
 max-sessions 4
 EOT
 
-"$muxd" -h 2>&1 | grep -q "^usage: bgw-muxd \[-dft\] \[-c config_file\]$"
-t_ok $? "bgw-muxd -h prints the usage"
+"$muxd" -h 2>&1 | grep -q "^usage: bgw-muxd \[-dfhtV\] \[-c config_file\]$" &&
+	"$muxd" --version | grep -qx "bgw-muxd (bgw) [0-9][0-9.a-z~-]*"
+t_ok $? "bgw-muxd -h prints the usage, --version the version"
 
 "$muxd" -t -c "$tmp/muxd.conf" >"$tmp/t.out" 2>&1 && grep -q "configuration OK" "$tmp/t.out"
 t_ok $? "-t accepts a good configuration"

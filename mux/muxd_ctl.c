@@ -1,0 +1,684 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bgw-muxd status and bgw-muxd kick (man/bgw-muxd.8): the admin's command,
+ * the monitor's control socket and the core's answer (mux/ctlmsg.h has
+ * the messages and the picture).
+ *
+ * The control socket is the runtime directory's "control", mode 0600, and
+ * the monitor also checks the caller's credentials (SO_PEERCRED): root,
+ * or the daemon's own user when it was not started as root. It reads one
+ * bounded ask from it, never network data; it asks the core over the
+ * push channel and checks the core's snapshot whole before it forwards
+ * it, or audits a kick from it. A core that answers out of turn, or with
+ * a malformed snapshot, is ended like one that sends a malformed request.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ctlmsg.h"
+#include "cursor.h"
+#include "log.h"
+#include "muxd.h"
+
+#define CTL_CLIENTS_MAX	4		/* admin commands waiting at once */
+#define CTL_WAIT_US	5000000		/* for the core's answer */
+#define CTL_CALL_MS	10000		/* the command's wait for the monitor */
+
+struct ctl_client {
+	struct muxd_ctl *ctl;
+	struct ctl_client *next;
+	int fd;
+	uid_t uid;
+	uint8_t buf[RPC_HDR_LEN + CTL_ASK_MAX];
+	size_t have;
+	bool asked;
+	struct ctl_ask ask;	/* seq: the monitor's, sent to the core */
+	struct loop_timer *timer;
+};
+
+struct muxd_ctl {
+	struct muxd *d;
+	int fd;
+	struct ctl_client *clients;
+	unsigned nclients;
+	uint32_t seq;
+	/* The core's answers on the push channel, one at a time. */
+	uint8_t in[RPC_HDR_LEN + CTL_SNAP_MAX];
+	size_t in_have;
+	bool push_watched;
+};
+
+static int ctl_path(const struct muxd_conf *c, char *out, size_t cap)
+{
+	int n = snprintf(out, cap, "%s/%s", c->runtime_dir, MUXD_CONTROL_SOCK);
+
+	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Monitor */
+
+int ctl_listen(struct muxd *d)
+{
+	struct sockaddr_un sa;
+	struct stat st;
+	mode_t old;
+	int fd, r;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	if (ctl_path(&d->conf, sa.sun_path, sizeof(sa.sun_path)) < 0) {
+		log_err("control socket: path too long");
+		return -ENAMETOOLONG;
+	}
+	/* The instance lock is ours: a socket left here is stale. */
+	if (lstat(sa.sun_path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			log_err("control socket %s: exists and is not a socket", sa.sun_path);
+			return -EEXIST;
+		}
+		unlink(sa.sun_path);
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* Never a moment with a wider mode than 0600. */
+	old = umask(0177);
+	r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (r < 0 || chmod(sa.sun_path, 0600) < 0 || listen(fd, 4) < 0) {
+		r = -errno;
+		log_err("control socket %s: %s", sa.sun_path, strerror(errno));
+		close(fd);
+		return r;
+	}
+	d->ctl_fd = fd;
+	return 0;
+}
+
+static void client_free(struct ctl_client *cl)
+{
+	struct muxd_ctl *ctl;
+	struct ctl_client **pp;
+
+	if (!cl)
+		return;
+	ctl = cl->ctl;
+	for (pp = &ctl->clients; *pp; pp = &(*pp)->next) {
+		if (*pp == cl) {
+			*pp = cl->next;
+			ctl->nclients--;
+			break;
+		}
+	}
+	loop_timer_free(cl->timer);
+	loop_del_fd(ctl->d->l, cl->fd);
+	close(cl->fd);
+	free(cl);
+}
+
+/* One whole message to the admin's command; it waits for it (2 s at most). */
+static void client_send(struct ctl_client *cl, uint32_t type, const void *p, size_t len)
+{
+	if (rpc_send(cl->fd, type, p, len, -1) < 0)
+		log_warn("control: answer to uid %u: %s", (unsigned)cl->uid, strerror(errno));
+}
+
+static void client_error(struct ctl_client *cl, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void client_error(struct ctl_client *cl, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	client_send(cl, RPC_CTL_ERR, msg, strlen(msg));
+}
+
+static void client_timeout(struct loop_timer *t, void *user)
+{
+	struct ctl_client *cl = user;
+
+	client_error(cl, cl->asked ? "the core did not answer within 5 s" :
+				     "no request within 5 s");
+	client_free(cl);
+}
+
+/* The core misbehaved on the push channel: it ends, and so does the daemon. */
+static void core_bad(struct muxd_ctl *ctl, const char *why)
+{
+	struct muxd *d = ctl->d;
+
+	log_err("core sent a malformed status answer (%s): ending it", why);
+	if (ctl->push_watched) {
+		loop_del_fd(d->l, d->push_fd);
+		ctl->push_watched = false;
+	}
+	if (d->core_pid > 0)
+		kill(d->core_pid, SIGKILL);
+	while (ctl->clients) {
+		client_error(ctl->clients, "the core failed");
+		client_free(ctl->clients);
+	}
+}
+
+/* The core's answer: checked whole, then forwarded (and a kick audited). */
+static void on_snapshot(struct muxd_ctl *ctl, const uint8_t *p, size_t len)
+{
+	struct muxd *d = ctl->d;
+	struct ctl_client *cl;
+	struct ctl_snap *s;
+	const char *why = NULL;
+	unsigned i;
+
+	s = malloc(sizeof(*s));
+	if (!s)
+		return;
+	if (ctlmsg_snap_decode(p, len, s, &why) < 0) {
+		free(s);
+		core_bad(ctl, why);
+		return;
+	}
+	for (cl = ctl->clients; cl; cl = cl->next)
+		if (cl->asked && cl->ask.seq == s->seq)
+			break;
+	if (cl && cl->ask.kind == CTL_ASK_KICK) {
+		for (i = 0; i < s->nsess; i++) {
+			const struct ctl_session *e = &s->sess[i];
+			char detail[96], src[SRC_KEY_MAX];
+
+			if (e->method == CTL_M_LOCAL)
+				snprintf(src, sizeof(src), "%s", e->src);
+			else
+				src_key_peer(e->src, src, sizeof(src));
+			snprintf(detail, sizeof(detail), "kicked by the admin (uid %u)",
+				 (unsigned)cl->uid);
+			log_notice("session %u (%s from %s) kicked by uid %u", (unsigned)e->id,
+				   e->user, e->src, (unsigned)cl->uid);
+			muxd_audit(d, AUDIT_SESSION_END, e->user, src, detail);
+		}
+	}
+	/* An answer to a command that timed out is dropped. */
+	if (cl) {
+		client_send(cl, RPC_CTL_SNAP, p, len);
+		client_free(cl);
+	}
+	free(s);
+}
+
+static void on_push_in(struct loop *l, int fd, uint32_t events, void *user)
+{
+	struct muxd_ctl *ctl = user;
+	size_t want;
+	ssize_t n;
+
+	want = RPC_HDR_LEN;
+	if (ctl->in_have >= RPC_HDR_LEN)
+		want += get_le32(ctl->in + 4);
+	n = recv(fd, ctl->in + ctl->in_have, want - ctl->in_have, MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		/* The core is gone: its request channel says so (mon_proc_gone). */
+		loop_del_fd(l, fd);
+		ctl->push_watched = false;
+		return;
+	}
+	ctl->in_have += (size_t)n;
+	if (ctl->in_have == RPC_HDR_LEN) {
+		/* The header first: the type and a bounded length. */
+		if (get_le32(ctl->in) != RPC_CTL_SNAP) {
+			core_bad(ctl, "not a status answer");
+			return;
+		}
+		if (get_le32(ctl->in + 4) > CTL_SNAP_MAX) {
+			core_bad(ctl, "too long");
+			return;
+		}
+	}
+	if (ctl->in_have < RPC_HDR_LEN || ctl->in_have < RPC_HDR_LEN + get_le32(ctl->in + 4))
+		return;
+	ctl->in_have = 0;
+	on_snapshot(ctl, ctl->in + RPC_HDR_LEN, get_le32(ctl->in + 4));
+}
+
+static void client_ask(struct ctl_client *cl)
+{
+	struct muxd_ctl *ctl = cl->ctl;
+	uint8_t buf[CTL_ASK_MAX];
+	int n, r;
+
+	cl->ask.seq = ++ctl->seq;
+	n = ctlmsg_ask_encode(&cl->ask, buf, sizeof(buf));
+	r = n < 0 ? n : rpc_send(ctl->d->push_fd, RPC_CTL_ASK, buf, (size_t)n, -1);
+	if (r < 0) {
+		client_error(cl, "cannot ask the core: %s", strerror(-r));
+		client_free(cl);
+		return;
+	}
+	cl->asked = true;
+	loop_timer_arm(cl->timer, CTL_WAIT_US);
+}
+
+static void on_client(struct loop *l, int fd, uint32_t events, void *user)
+{
+	struct ctl_client *cl = user;
+	size_t want = RPC_HDR_LEN;
+	ssize_t n;
+
+	if (cl->asked) {
+		/* Nothing more is read; the command's going away is noticed when answered. */
+		if (events & (EPOLLHUP | EPOLLERR))
+			loop_mod_fd(l, fd, 0);
+		return;
+	}
+	if (cl->have >= RPC_HDR_LEN)
+		want += get_le32(cl->buf + 4);
+	n = recv(fd, cl->buf + cl->have, want - cl->have, MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		client_free(cl);
+		return;
+	}
+	cl->have += (size_t)n;
+	if (cl->have == RPC_HDR_LEN &&
+	    (get_le32(cl->buf) != RPC_CTL_ASK || get_le32(cl->buf + 4) > CTL_ASK_MAX)) {
+		client_error(cl, "not a bgw-muxd control request");
+		client_free(cl);
+		return;
+	}
+	if (cl->have < RPC_HDR_LEN || cl->have < RPC_HDR_LEN + get_le32(cl->buf + 4))
+		return;
+	if (ctlmsg_ask_decode(cl->buf + RPC_HDR_LEN, cl->have - RPC_HDR_LEN, &cl->ask) < 0) {
+		client_error(cl, "malformed control request");
+		client_free(cl);
+		return;
+	}
+	if (!cl->ctl->push_watched) {
+		client_error(cl, "the core is not running");
+		client_free(cl);
+		return;
+	}
+	client_ask(cl);
+}
+
+static void on_accept(struct loop *l, int lfd, uint32_t events, void *user)
+{
+	struct muxd_ctl *ctl = user;
+	struct timeval tv = { 2, 0 };
+	struct ucred cred;
+	socklen_t cl_len = sizeof(cred);
+	struct ctl_client *cl;
+	int fd;
+
+	fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0)
+		return;
+	cl = calloc(1, sizeof(*cl));
+	if (!cl) {
+		close(fd);
+		return;
+	}
+	cl->ctl = ctl;
+	cl->fd = fd;
+	/* Answers are whole messages, sent blocking, each within 2 s. */
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl_len) < 0) {
+		close(fd);
+		free(cl);
+		return;
+	}
+	cl->uid = cred.uid;
+	cl->timer = loop_timer_new(l, client_timeout, cl);
+	if (!cl->timer || loop_add_fd(l, fd, EPOLLIN, on_client, cl) < 0) {
+		loop_timer_free(cl->timer);
+		close(fd);
+		free(cl);
+		return;
+	}
+	cl->next = ctl->clients;
+	ctl->clients = cl;
+	ctl->nclients++;
+	/* The mode keeps others out; the credentials are checked all the same. */
+	if (cred.uid != 0 && cred.uid != geteuid()) {
+		log_notice("control: uid %u (pid %d) refused: only root may ask",
+			   (unsigned)cred.uid, (int)cred.pid);
+		client_error(cl, "permission denied: bgw-muxd status and kick are for root");
+		client_free(cl);
+		return;
+	}
+	if (ctl->nclients > CTL_CLIENTS_MAX) {
+		client_error(cl, "busy: %u commands waiting already", CTL_CLIENTS_MAX);
+		client_free(cl);
+		return;
+	}
+	loop_timer_arm(cl->timer, CTL_WAIT_US);
+}
+
+int ctl_start(struct muxd *d)
+{
+	struct muxd_ctl *ctl;
+
+	if (d->ctl_fd < 0)
+		return 0;
+	ctl = calloc(1, sizeof(*ctl));
+	if (!ctl)
+		return -ENOMEM;
+	ctl->d = d;
+	ctl->fd = d->ctl_fd;
+	d->ctl = ctl;
+	if (loop_add_fd(d->l, ctl->fd, EPOLLIN, on_accept, ctl) < 0 ||
+	    loop_add_fd(d->l, d->push_fd, EPOLLIN, on_push_in, ctl) < 0)
+		return -ENOMEM;
+	ctl->push_watched = true;
+	return 0;
+}
+
+void ctl_stop(struct muxd *d)
+{
+	struct muxd_ctl *ctl = d->ctl;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+
+	if (ctl) {
+		while (ctl->clients)
+			client_free(ctl->clients);
+		if (ctl->push_watched)
+			loop_del_fd(d->l, d->push_fd);
+		loop_del_fd(d->l, ctl->fd);
+		free(ctl);
+		d->ctl = NULL;
+	}
+	if (d->ctl_fd >= 0) {
+		close(d->ctl_fd);
+		d->ctl_fd = -1;
+		if (ctl_path(&d->conf, path, sizeof(path)) == 0)
+			unlink(path);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Core */
+
+struct core_pick {
+	unsigned id;
+	struct client *c;
+	struct rsess *r;
+};
+
+static bool target_matches(const char *target, struct mux_session *s)
+{
+	char id[16];
+
+	snprintf(id, sizeof(id), "%u", mux_session_id(s));
+	return strcmp(target, id) == 0 || strcmp(target, mux_session_user(s)) == 0;
+}
+
+/* A link's label: the authdb's device line, by address or by IRK. */
+static void link_label(struct muxd *d, const struct mux_link_info *li, char *out, size_t cap)
+{
+	struct authdb_rd rd;
+
+	out[0] = '\0';
+	if (!d->db)
+		return;
+	if (authdb_rd_lookup(d->db, &li->addr, li->addr_type, &rd) == 0 ||
+	    (li->addr_type == BDADDR_RANDOM && authdb_rpa_resolve(d->db, &li->addr, &rd) == 0))
+		snprintf(out, cap, "%s", rd.label);
+}
+
+static void fill_session(struct muxd *d, struct ctl_snap *s, const struct core_pick *pk)
+{
+	struct ctl_session *e = &s->sess[s->nsess++];
+	struct mux_link_info li[CTL_LINK_MAX];
+	struct mux_session *ms = pk->c ? pk->c->s : pk->r->s;
+	unsigned k, n;
+
+	e->id = mux_session_id(ms);
+	snprintf(e->user, sizeof(e->user), "%s", mux_session_user(ms));
+	e->since = mux_session_since(ms);
+	if (pk->c) {
+		e->method = CTL_M_LOCAL;
+		e->path = CTL_P_LOCAL;
+		e->attached = true;
+		snprintf(e->src, sizeof(e->src), "uid %u", (unsigned)pk->c->uid);
+	} else {
+		struct tun_rel_stats st;
+		char peer[96];
+
+		e->method = pk->r->cert ? CTL_M_CERT : CTL_M_PASSWORD;
+		e->path = CTL_P_DIRECT;
+		e->attached = tun_session_is_attached(pk->r->ts);
+		rpc_str(e->src, sizeof(e->src), tun_session_peer(pk->r->ts, peer, sizeof(peer)));
+		tun_session_get_stats(pk->r->ts, &st);
+		e->rtt_us = st.srtt_us > UINT32_MAX ? UINT32_MAX : (uint32_t)st.srtt_us;
+	}
+	e->first_link = s->nlinks;
+	n = mux_session_links(ms, li, CTL_LINK_MAX - s->nlinks);
+	for (k = 0; k < n; k++) {
+		struct ctl_link *l = &s->link[s->nlinks + k];
+
+		l->addr = li[k].addr;
+		l->addr_type = li[k].addr_type;
+		l->kind = li[k].kind;
+		l->handle = li[k].handle;
+		link_label(d, &li[k], l->label, sizeof(l->label));
+		/* Labels are UTF-8 in the authdb; a control byte never gets here. */
+		rpc_str(l->label, sizeof(l->label), l->label);
+		l->since = li[k].since;
+		l->bytes_in = li[k].bytes_in;
+		l->bytes_out = li[k].bytes_out;
+	}
+	e->nlinks = n;
+	s->nlinks += n;
+}
+
+static int pick_cmp(const void *a, const void *b)
+{
+	const struct core_pick *x = a, *y = b;
+
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* The monitor asks for the sessions, or to end some (RPC_CTL_ASK). */
+int ctl_core_answer(struct muxd *d, const uint8_t *p, size_t len)
+{
+	struct core_pick pick[CTL_SESS_MAX];
+	struct mux_ctrl_info ci;
+	struct ctl_ask a;
+	struct ctl_snap *s;
+	struct client *c;
+	struct rsess *r;
+	uint8_t *buf;
+	unsigned i, n = 0;
+	int ret, k;
+
+	if (ctlmsg_ask_decode(p, len, &a) < 0)
+		return -EPROTO;
+	s = calloc(1, sizeof(*s));
+	buf = malloc(CTL_SNAP_MAX);
+	if (!s || !buf) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	s->seq = a.seq;
+	snprintf(s->ctrl, sizeof(s->ctrl), "%s", d->conf.controller);
+	if (d->mux) {
+		mux_get_ctrl_info(d->mux, &ci);
+		s->up = ci.up;
+		s->ready = ci.ready;
+		s->addr = ci.addr;
+		s->sessions = ci.sessions > MUX_MAX_SESSIONS ? MUX_MAX_SESSIONS : ci.sessions;
+	}
+	for (c = d->clients; c && n < CTL_SESS_MAX; c = c->next) {
+		if (c->closing || !c->s || (a.kind == CTL_ASK_KICK && !target_matches(a.target, c->s)))
+			continue;
+		pick[n++] = (struct core_pick){ mux_session_id(c->s), c, NULL };
+	}
+	for (r = d->rsessions; r && n < CTL_SESS_MAX; r = r->next) {
+		if (r->dead || !r->s || !r->ts ||
+		    (a.kind == CTL_ASK_KICK && !target_matches(a.target, r->s)))
+			continue;
+		pick[n++] = (struct core_pick){ mux_session_id(r->s), NULL, r };
+	}
+	qsort(pick, n, sizeof(pick[0]), pick_cmp);
+	for (i = 0; i < n; i++)
+		fill_session(d, s, &pick[i]);
+	k = ctlmsg_snap_encode(s, buf, CTL_SNAP_MAX);
+	if (k < 0) {
+		log_err("status: snapshot: %s", strerror(-k));
+		ret = k;
+		goto out;
+	}
+	ret = rpc_send(d->push_fd, RPC_CTL_SNAP, buf, (size_t)k, -1);
+	if (ret < 0 || a.kind != CTL_ASK_KICK)
+		goto out;
+	/*
+	 * The kick, after the answer was built from the sessions as they
+	 * were. Each session ends as when its user is removed: its links
+	 * are disconnected; a tunnel client is told (an orderly close,
+	 * which it does not retry).
+	 */
+	for (i = 0; i < n; i++) {
+		log_notice("session %u (%s) ended by the admin (bgw-muxd kick)", pick[i].id,
+			   pick[i].c ? mux_session_user(pick[i].c->s) : mux_session_user(pick[i].r->s));
+		if (pick[i].c)
+			client_close_later(pick[i].c);
+		else
+			tun_session_close(pick[i].r->ts, TUN_R_SHUTDOWN);
+	}
+out:
+	free(buf);
+	free(s);
+	return ret;
+}
+
+/* ------------------------------------------------------------------ */
+/* The admin's command */
+
+static int ctl_usage(void)
+{
+	fprintf(stderr, "usage: bgw-muxd [-c config_file] status [--json]\n"
+			"       bgw-muxd [-c config_file] kick session | user\n");
+	return EXIT_USAGE;
+}
+
+int ctl_main(const struct muxd_conf *c, int argc, char **argv)
+{
+	struct sockaddr_un sa;
+	struct ctl_ask a;
+	struct ctl_snap *s = NULL;
+	uint8_t ask[CTL_ASK_MAX];
+	uint8_t *p = NULL;
+	const char *why = NULL;
+	bool json = false;
+	uint32_t type;
+	size_t len;
+	unsigned i;
+	int fd = -1, n, r, sr, ret = EXIT_ERROR;
+
+	memset(&a, 0, sizeof(a));
+	if (argc >= 1 && strcmp(argv[0], "status") == 0) {
+		a.kind = CTL_ASK_STATUS;
+		for (i = 1; i < (unsigned)argc; i++) {
+			if (strcmp(argv[i], "--json") == 0)
+				json = true;
+			else
+				return ctl_usage();
+		}
+	} else if (argc == 2 && strcmp(argv[0], "kick") == 0) {
+		a.kind = CTL_ASK_KICK;
+		if (!argv[1][0] || strlen(argv[1]) > CTL_TARGET_MAX) {
+			fprintf(stderr, "bgw-muxd: kick: name a session number or a user (at most %d bytes)\n",
+				CTL_TARGET_MAX);
+			return EXIT_USAGE;
+		}
+		snprintf(a.target, sizeof(a.target), "%s", argv[1]);
+	} else {
+		return ctl_usage();
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	if (ctl_path(c, sa.sun_path, sizeof(sa.sun_path)) < 0)
+		return EXIT_ERROR;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = errno;
+
+		if (e == ENOENT || e == ECONNREFUSED)
+			fprintf(stderr, "bgw-muxd: not running (no control socket %s)\n", sa.sun_path);
+		else if (e == EACCES || e == EPERM)
+			fprintf(stderr, "bgw-muxd: %s: %s: status and kick are for root (try sudo)\n",
+				sa.sun_path, strerror(e));
+		else
+			fprintf(stderr, "bgw-muxd: %s: %s\n", sa.sun_path, strerror(e));
+		goto out;
+	}
+	n = ctlmsg_ask_encode(&a, ask, sizeof(ask));
+	if (n < 0)
+		goto out;
+	/*
+	 * A refusal may be on its way before the request is sent (the
+	 * daemon checks the caller at once and closes): read it anyway.
+	 */
+	sr = rpc_send(fd, RPC_CTL_ASK, ask, (size_t)n, -1);
+	r = rpc_recv(fd, &type, &p, &len, CTL_SNAP_MAX, NULL, CTL_CALL_MS);
+	if (r < 0) {
+		fprintf(stderr, "bgw-muxd: %s: %s\n", sr < 0 ? "sending the request" :
+			"no answer from the daemon", strerror(sr < 0 ? -sr : -r));
+		goto out;
+	}
+	if (type == RPC_CTL_ERR) {
+		fprintf(stderr, "bgw-muxd: %.*s\n", (int)(len > 255 ? 255 : len), (const char *)p);
+		goto out;
+	}
+	s = malloc(sizeof(*s));
+	if (!s || type != RPC_CTL_SNAP || ctlmsg_snap_decode(p, len, s, &why) < 0) {
+		fprintf(stderr, "bgw-muxd: malformed answer from the daemon (%s)\n",
+			why ? why : "unexpected type");
+		goto out;
+	}
+	if (a.kind == CTL_ASK_STATUS) {
+		if (json)
+			ctlmsg_print_json(stdout, s);
+		else
+			ctlmsg_print_text(stdout, s, (int64_t)time(NULL));
+		ret = 0;
+		goto out;
+	}
+	if (!s->nsess) {
+		fprintf(stderr, "bgw-muxd: no session is number or user '%s' (see bgw-muxd status)\n",
+			a.target);
+		goto out;
+	}
+	for (i = 0; i < s->nsess; i++)
+		printf("ended session %u: %s (%s, from %s), %u link%s disconnected\n",
+		       (unsigned)s->sess[i].id, s->sess[i].user,
+		       ctlmsg_method_name(s->sess[i].method), s->sess[i].src,
+		       s->sess[i].nlinks, s->sess[i].nlinks == 1 ? "" : "s");
+	ret = 0;
+out:
+	if (fflush(stdout) != 0 && ret == 0) {
+		perror("bgw-muxd: stdout");
+		ret = EXIT_ERROR;
+	}
+	free(s);
+	free(p);
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}

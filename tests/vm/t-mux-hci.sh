@@ -42,11 +42,14 @@ user root
 allow root $speaker public
 EOT
 chmod 600 /tmp/authdb
+# Each its own runtime-dir: two instances of one configuration would be
+# refused before reaching the controller.
 mkconf() { # CONF SOCKET
 	cat >"$1" <<EOT
 controller hci:$idx
 listen unix:$2
 authdb /tmp/authdb
+runtime-dir ${2%.sock}.run
 EOT
 }
 mkconf /tmp/muxd.conf /tmp/muxd.sock

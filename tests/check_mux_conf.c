@@ -286,6 +286,78 @@ START_TEST(transport_uris)
 }
 END_TEST
 
+START_TEST(runtime_dir)
+{
+	struct muxd_conf c;
+	char err[256], longp[MUXD_RUNDIR_MAX + 2];
+
+	muxd_conf_init(&c);
+	ck_assert_str_eq(c.runtime_dir, "/run/bgw");
+	ck_assert_int_eq(line(&c, "runtime-dir /tmp/x", err), 0);
+	ck_assert_str_eq(c.runtime_dir, "/tmp/x");
+	ck_assert_int_eq(line(&c, "runtime-dir /tmp/y", err), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "duplicate"));
+	muxd_conf_init(&c);
+	ck_assert_int_eq(line(&c, "runtime-dir run/bgw", err), -EINVAL);
+	/* The longest that still fits "/bgw-muxd.pid" and a sun_path. */
+	memset(longp, 'a', sizeof(longp));
+	longp[0] = '/';
+	longp[MUXD_RUNDIR_MAX - 1] = '\0';
+	{
+		char l[MUXD_RUNDIR_MAX + 32];
+
+		snprintf(l, sizeof(l), "runtime-dir %s", longp);
+		ck_assert_int_eq(line(&c, l, err), 0);
+		longp[MUXD_RUNDIR_MAX - 1] = 'a';
+		longp[MUXD_RUNDIR_MAX] = '\0';
+		muxd_conf_init(&c);
+		snprintf(l, sizeof(l), "runtime-dir %s", longp);
+		ck_assert_int_eq(line(&c, l, err), -EINVAL);
+	}
+}
+END_TEST
+
+/* What can be known of a controller without taking it. */
+START_TEST(transport_probe)
+{
+	char err[256], dir[] = "/tmp/bgw-probe-XXXXXX", p[64], uri[96];
+	unsigned n = 9;
+	FILE *f;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_int_eq(mux_transport_probe("sim", err, sizeof(err)), 0);
+	/* A regular file is no socket, no terminal, no scenario. */
+	snprintf(p, sizeof(p), "%s/file", dir);
+	f = fopen(p, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("not a scenario\n", f);
+	fclose(f);
+	snprintf(uri, sizeof(uri), "unix:%s", p);
+	ck_assert_int_eq(mux_transport_probe(uri, err, sizeof(err)), -ENOTSOCK);
+	snprintf(uri, sizeof(uri), "unix:%s/none", dir);
+	ck_assert_int_eq(mux_transport_probe(uri, err, sizeof(err)), -ENOENT);
+	ck_assert_ptr_nonnull(strstr(err, "is its server running?"));
+	snprintf(uri, sizeof(uri), "h4:%s", p);
+	ck_assert_int_eq(mux_transport_probe(uri, err, sizeof(err)), -ENOTTY);
+	snprintf(uri, sizeof(uri), "sim:%s", p);
+	ck_assert_int_lt(mux_transport_probe(uri, err, sizeof(err)), 0);
+	ck_assert_int_eq(mux_transport_probe("tcp:127.0.0.1:6402", err, sizeof(err)), 0);
+	for (;; n++) {
+		snprintf(p, sizeof(p), "/sys/class/bluetooth/hci%u", n);
+		if (access(p, F_OK) < 0)
+			break;
+	}
+	snprintf(uri, sizeof(uri), "hci:%u", n);
+	ck_assert_int_eq(mux_transport_probe(uri, err, sizeof(err)), -ENODEV);
+	snprintf(p, sizeof(p), "no controller hci%u", n);
+	ck_assert_ptr_nonnull(strstr(err, p));
+	ck_assert_int_eq(mux_transport_probe("usb:1", err, sizeof(err)), -EINVAL);
+	snprintf(p, sizeof(p), "%s/file", dir);
+	unlink(p);
+	rmdir(dir);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
 	Suite *s = suite_create("mux_conf");
@@ -298,6 +370,8 @@ Suite *test_suite(void)
 	tcase_add_test(tc, finish_requires_authdb_and_listener);
 	tcase_add_test(tc, load_file_reports_path_and_line);
 	tcase_add_test(tc, transport_uris);
+	tcase_add_test(tc, runtime_dir);
+	tcase_add_test(tc, transport_probe);
 	suite_add_tcase(s, tc);
 	return s;
 }

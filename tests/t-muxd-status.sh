@@ -18,7 +18,7 @@ muxd=$build/mux/bgw-muxd
 adb=$build/authdb/bgw-authdb
 cd_bin=$build/cdclient/bgw-cdclient
 host="timeout 60 python3 $src/tests/cd_host.py"
-N=12
+N=13
 echo "1..$N"
 
 # The daemon reads an authdb owned by root only (authdb_load owner 0).
@@ -102,7 +102,7 @@ t_ok $? "alice (certificate) and bob (password) log in" ||
 	diag "$tmp/cd-alice.log" "$tmp/cd-bob.log" "$tmp/muxd.log"
 
 # carol, local, holds her session open; alice connects to her RD and holds the link.
-$host --unix "$tmp/muxd.sock" init sleep:30 >"$tmp/h-carol.out" 2>&1 &
+$host --unix "$tmp/muxd.sock" init sleep:50 >"$tmp/h-carol.out" 2>&1 &
 pids="$pids $!"
 $host --unix "$tmp/alice.sock" init connect:10:B6:00:00:00:04 echo sleep:30 >"$tmp/h-alice.out" 2>&1 &
 pids="$pids $!"
@@ -172,13 +172,23 @@ assert by["alice"]["links"][0]["address"] == "10:B6:00:00:00:04", by' "$tmp/st2.
 	! grep -q "tunnel session [0-9]* (alice) ended" "$tmp/muxd.log"
 t_ok $? "session $bobid is gone; alice's session and link stay" || diag "$tmp/st2.json" "$tmp/muxd.log"
 
-# 9: nothing to kick.
+# 9: a local session, by its number.
+carolid=$(python3 -c 'import json, sys
+print([s["id"] for s in json.load(open(sys.argv[1]))["sessions"] if s["user"] == "carol"][0])' "$tmp/st.json")
+M kick "$carolid" >"$tmp/kick3.out" 2>&1
+rc=$?
+[ "$rc" -eq 0 ] && grep -q "^ended session $carolid: carol (local, from uid $(id -u)), 0 links disconnected$" "$tmp/kick3.out" &&
+	wait_for 10 grep -q "session $carolid (carol) ended$" "$tmp/muxd.log" &&
+	! M status | grep -Eq '^[0-9]+ +carol '
+t_ok $? "kick $carolid (carol's local session, by number): it ends" || diag "$tmp/kick3.out" "$tmp/muxd.log"
+
+# 10: nothing to kick.
 M kick nobody-here >"$tmp/kick2.out" 2>&1
 rc=$?
 [ "$rc" -eq 1 ] && grep -q "no session is number or user 'nobody-here'" "$tmp/kick2.out"
 t_ok $? "kick of no session: exit 1, says so" || diag "$tmp/kick2.out"
 
-# 10-11: not root: the socket's mode, then the daemon's own check.
+# 11-12: not root: the socket's mode, then the daemon's own check.
 nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
 if command -v setpriv >/dev/null 2>&1 && nobody true 2>/dev/null; then
 	chmod 755 "$tmp"
@@ -200,7 +210,7 @@ else
 	for i in 1 2; do t_n=$((t_n + 1)); echo "ok $t_n # SKIP setpriv cannot switch to uid 65534 here"; done
 fi
 
-# 12: a clean stop removes the control socket.
+# 13: a clean stop removes the control socket.
 [ "$(cat "$tmp/run/bgw-muxd.pid")" = "$mpid" ] && kill -TERM "$mpid"
 wait "$mpid"
 rc=$?

@@ -33,7 +33,8 @@ mux_libmuxd_a_CFLAGS = $(AM_CFLAGS) $(GNUTLS_CFLAGS)
 sbin_PROGRAMS += mux/bgw-muxd
 mux_bgw_muxd_SOURCES = mux/muxd.c mux/muxd.h mux/muxd_core.c mux/muxd_monitor.c \
 	mux/muxd_net.c mux/muxd_ctl.c
-mux_bgw_muxd_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/authdb
+mux_bgw_muxd_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/authdb \
+	-DBGW_DOCDIR='"$(docdir)"'
 mux_bgw_muxd_CFLAGS = $(AM_CFLAGS) $(TUNNEL_CFLAGS)
 mux_bgw_muxd_LDADD = mux/libmuxd.a mux/libmux.a sim/libsim.a $(TUNNEL_LIBS)
 

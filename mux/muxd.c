@@ -516,7 +516,7 @@ int main(int argc, char **argv)
 	int req[2] = { -1, -1 }, push[2] = { -1, -1 }, freq[2] = { -1, -1 };
 	char err[600];
 	unsigned i;
-	int opt, ret = EXIT_ERROR;
+	int opt, r, ret = EXIT_ERROR;
 
 	static const struct option longopts[] = {
 		{ "help", no_argument, NULL, 'h' },
@@ -572,7 +572,14 @@ int main(int argc, char **argv)
 		d.lfd[i] = -1;
 	log_open("bgw-muxd", foreground || test || optind != argc ? LOG_TARGET_STDERR :
 								    LOG_TARGET_SYSLOG);
-	if (muxd_conf_load(conf_path, &d.conf, err, sizeof(err)) < 0) {
+	r = muxd_conf_load(conf_path, &d.conf, err, sizeof(err));
+	if (r == -ENOENT) {
+		/* A fresh install from source: say what to create. */
+		log_err("%s: create it from the commented sample %s (bgw-muxd.conf(5))",
+			err, BGW_DOCDIR "/examples/bgw-muxd.conf");
+		return EXIT_USAGE;
+	}
+	if (r < 0) {
 		log_err("%s", err);
 		return EXIT_USAGE;
 	}
@@ -590,8 +597,6 @@ int main(int argc, char **argv)
 		if (test_paths(&d.conf) < 0 || check_controller(&d.conf) < 0)
 			goto out;
 		if (muxd_conf_has_tunnel(&d.conf)) {
-			int r;
-
 			if (tunnel_check_files(&d.conf) < 0)
 				goto out;
 			r = authdb_secret_load(d.conf.scram_secret, d.secret, sizeof(d.secret));

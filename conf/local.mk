@@ -37,3 +37,8 @@ uninstall-conf-sample:
 # The sample documents every keyword of the page and passes bgw-muxd -t.
 TESTS += tests/t-conf-sample.sh
 EXTRA_DIST += tests/t-conf-sample.sh
+
+# The Debian packages (debian/, kept out of the tarball: it is the
+# packaging, not the upstream source) are built, installed and run in a
+# QEMU guest by tests/vm/t-deb.sh (tests/vm/run-all, in ./run test).
+EXTRA_DIST += tests/vm/t-deb.sh

@@ -69,7 +69,11 @@ int load_authdb(struct muxd *d)
 	if (r < 0) {
 		char detail[AUDIT_VALUE_MAX];
 
-		log_err("authdb %s refused: %s", d->conf.authdb, err);
+		if (r == -ENOENT)	/* a fresh install: say what makes one */
+			log_err("authdb %s refused: %s: bgw-authdb --db %s user add NAME creates it (bgw-authdb(8))",
+				d->conf.authdb, err, d->conf.authdb);
+		else
+			log_err("authdb %s refused: %s", d->conf.authdb, err);
 		/* The audit keeps a bounded excerpt; the log has all of it. */
 		snprintf(detail, sizeof(detail), "refused: %.200s", err);
 		muxd_audit(d, AUDIT_AUTHDB_RELOAD, NULL, NULL, detail);

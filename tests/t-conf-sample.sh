@@ -12,7 +12,7 @@ build=${BGW_BUILDDIR:-.}
 sample=$src/conf/bgw-muxd.conf
 muxd=$build/mux/bgw-muxd
 adb=$build/authdb/bgw-authdb
-N=6
+N=7
 echo "1..$N"
 
 # The keywords: the items of the man page's top-level keyword list (the
@@ -93,4 +93,12 @@ rc=$?
 	grep -q "examples/bgw-muxd.conf" "$tmp/none.out"
 t_ok $? "a missing file: exit $rc, the file named and the sample pointed to" ||
 	diag "$tmp/none.out"
+# The sample as installed, before bgw-authdb made the authdb: the file it
+# names is missing, and the error says how to make it.
+relocate <"$sample" | sed "s|^authdb .*|authdb $tmp/etc/none|" >"$tmp/fresh.conf"
+"$muxd" -t -c "$tmp/fresh.conf" >"$tmp/fresh.out" 2>&1
+rc=$?
+[ "$rc" -eq 3 ] && grep -q "$tmp/etc/none: No such file.*bgw-authdb --db $tmp/etc/none user add NAME creates it" "$tmp/fresh.out"
+t_ok $? "no authdb yet: exit $rc, the file named and the bgw-authdb command that makes it" ||
+	diag "$tmp/fresh.out"
 [ "$t_failed" -eq 0 ]

@@ -153,18 +153,18 @@ fi
 # A fresh install's -t: the configuration is found; what is missing named.
 rc=0
 bgw-muxd -t >"$VM_LOGDIR/fresh-t.log" 2>&1 || rc=$?
-if ((rc != 0)) && grep -q '/etc/bgw/authdb' "$VM_LOGDIR/fresh-t.log" &&
+if ((rc != 0)) && grep -q 'bgw-authdb --db /etc/bgw/authdb user add NAME creates it' "$VM_LOGDIR/fresh-t.log" &&
 	! grep -q 'bgw-muxd.conf: No such file' "$VM_LOGDIR/fresh-t.log"; then
-	vm_tap_pass "fresh install: bgw-muxd -t reads /etc/bgw/bgw-muxd.conf, exit $rc naming /etc/bgw/authdb"
+	vm_tap_pass "fresh install: bgw-muxd -t reads /etc/bgw/bgw-muxd.conf, exit $rc naming /etc/bgw/authdb and how to make it"
 else
-	vm_tap_fail "fresh install: bgw-muxd -t reads /etc/bgw/bgw-muxd.conf, exit $rc naming /etc/bgw/authdb" \
+	vm_tap_fail "fresh install: bgw-muxd -t reads /etc/bgw/bgw-muxd.conf, exit $rc naming /etc/bgw/authdb and how to make it" \
 		"$(cat "$VM_LOGDIR/fresh-t.log")"
 fi
 
 # ------------------------------------------------ the gateway (README)
 port=4433
 pw='Harbour-Kite-37-Plum'
-bundle_tmp=/root/alice.bgw
+bundle_tmp=/root/alice.bundle
 A() { bgw-authdb "$@" >>"$VM_LOGDIR/bgw-authdb.log" 2>&1; }
 if A ca init --name "Family BGW" --ip 127.0.0.1 &&
 	A user add mum && A user admin mum yes &&

@@ -34,16 +34,32 @@ top=$(cd "$here/../.." && pwd -P)
 # ------------------------------------------------------------------ host
 if [[ ${BGW_VM_GUEST:-} != 1 ]]; then
 	# "$@": the vm-run options run-all chose (--timeout, --mem, --share).
+	self=$here/$(basename "$0")
 	skip() { echo "1..0 # SKIP $*"; exit 77; }
-	for t in dpkg-buildpackage dh dh_autoreconf; do
+	for t in dpkg-buildpackage dh dh_autoreconf setsid; do
 		command -v "$t" >/dev/null ||
 			skip "$t not found (apt-get install dpkg-dev debhelper dh-autoreconf)"
 	done
 	[[ -f $top/debian/control ]] || skip "no debian/ in $top"
 	git -C "$top" rev-parse --git-dir >/dev/null 2>&1 ||
 		skip "$top is not a git checkout (the packages are built from its files)"
+	# what a run killed with SIGKILL left behind a day ago or more
+	find "${TMPDIR:-/tmp}" -maxdepth 1 -name 'bgw-deb.??????' -type d -user "$(id -u)" \
+		-mmin +1440 -exec rm -rf {} + 2>/dev/null || true
 	deb=$(mktemp -d "${TMPDIR:-/tmp}/bgw-deb.XXXXXX")
+	# Each long step runs in a process group of its own, stopped with the
+	# test (run-all's timeout sends TERM), before its directory goes.
+	child=""
 	trap 'rm -rf "$deb"' EXIT
+	trap '[[ -z $child ]] || { kill -TERM -- "-$child" 2>/dev/null; wait "$child"; }; exit 143' TERM INT HUP
+	in_group() { # CMD...: run it as a process group, wait for it
+		local rc=0
+		setsid "$@" &
+		child=$!
+		wait "$child" || rc=$?
+		child=""
+		return "$rc"
+	}
 	mkdir "$deb/bgw"
 	(cd "$top" && git ls-files -co --exclude-standard -z | tar -cf - --null -T -) |
 		tar -xf - -C "$deb/bgw"
@@ -56,28 +72,25 @@ if [[ ${BGW_VM_GUEST:-} != 1 ]]; then
 	t0=$EPOCHREALTIME
 	# nocheck: ./run test runs the Check suites (and everything else) on
 	# the tree itself; the package build's own test run is the same code.
-	if ! (cd "$deb/bgw" && DEB_BUILD_OPTIONS="nocheck ${DEB_BUILD_OPTIONS:-}" timeout 280 \
-		dpkg-buildpackage -us -uc -b) >"$deb/build.log" 2>&1; then
+	if ! in_group env -C "$deb/bgw" DEB_BUILD_OPTIONS="nocheck ${DEB_BUILD_OPTIONS:-}" \
+		timeout 280 dpkg-buildpackage -us -uc -b >"$deb/build.log" 2>&1; then
 		fail_build "dpkg-buildpackage -us -uc -b failed"
 	fi
 	secs=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }')
-	{
-		echo "build ok dpkg-buildpackage -us -uc -b in ${secs}s"
-		if command -v lintian >/dev/null; then
-			# Not an upload to Debian: no bug to close.
-			if lintian --fail-on error,warning --suppress-tags initial-upload-closes-no-bugs \
-				"$deb"/bgw_*.changes >"$deb/lintian.log" 2>&1; then
-				echo "lintian ok"
-			else
-				echo "lintian fail"
-			fi
-		else
-			echo "lintian skip"
-		fi
-	} >"$deb/host.result"
+	echo "build ok dpkg-buildpackage -us -uc -b in ${secs}s" >"$deb/host.result"
+	if ! command -v lintian >/dev/null; then
+		echo "lintian skip" >>"$deb/host.result"
+	# Not an upload to Debian: no bug to close.
+	elif in_group timeout 120 lintian --fail-on error,warning \
+		--suppress-tags initial-upload-closes-no-bugs "$deb"/bgw_*.changes >"$deb/lintian.log" 2>&1; then
+		echo "lintian ok" >>"$deb/host.result"
+	else
+		echo "lintian fail" >>"$deb/host.result"
+	fi
 	rm -rf "$deb/bgw"
-	"$top/tests/vm/vm-run" "$@" --share "$deb" "$0" "$deb"
-	exit $?
+	rc=0
+	in_group "$top/tests/vm/vm-run" "$@" --share "$deb" "$self" "$deb" || rc=$?
+	exit "$rc"
 fi
 
 # ----------------------------------------------------------------- guest

@@ -65,7 +65,7 @@ t_ok $? "a gateway's files in a temporary directory (bgw-authdb ca init, user ad
 relocate() {
 	sed -e 's|^controller hci:0$|controller sim|' \
 		-e "s|/etc/bgw/|$tmp/etc/|g" -e "s|/var/log/bgw/|$tmp/log/|g" \
-		-e "s|/run/bgw/|$tmp/run/|g"
+		-e "s|/run/bgw/|$tmp/run/|g" -e "s|/run/bgw\$|$tmp/run|"
 }
 
 # As shipped: the three lines in effect, plus the tunnel's file paths

@@ -144,6 +144,10 @@ files_ok() {
 		/usr/share/doc/bgw-gateway/examples/bgw-muxd.conf "$sys_unit" "$user_unit"; do
 		[[ -n $f && -f $f ]] || { echo "missing: ${f:-a unit}"; return 1; }
 	done
+	# every program runs: its libraries are there (shlibs:Depends)
+	for f in bgw-muxd bgw-authdb bgw-sim bgw-cdclient; do
+		"$f" --help >/dev/null 2>&1 || { echo "$f --help failed"; return 1; }
+	done
 	[[ $(stat -c %a /etc/bgw) == 700 ]] || { echo "/etc/bgw is $(stat -c %a /etc/bgw)"; return 1; }
 	dpkg-query -W -f='${Conffiles}\n' bgw-gateway | grep -q '^ /etc/bgw/bgw-muxd.conf ' ||
 		{ echo "/etc/bgw/bgw-muxd.conf is not a conffile"; return 1; }

@@ -69,6 +69,22 @@ if [[ ${BGW_VM_GUEST:-} != 1 ]]; then
 		tail -n 40 "$deb/build.log" | sed 's/^/# /'
 		exit 1
 	}
+	# Build-Depends names the Debian package of every pkg-config module
+	# configure.ac checks for (a module found here only because ./run
+	# installed it would otherwise go unnoticed).
+	missing=""
+	for m in $(sed -n 's/^[[:space:]]*PKG_CHECK_MODULES(\[[A-Za-z0-9_]*\], *\[\([a-z0-9_.+-]*\).*/\1/p' \
+		"$top/configure.ac"); do
+		pc="$(pkg-config --variable=pcfiledir "$m" 2>/dev/null)/$m.pc"
+		p=$(dpkg -S "$pc" 2>/dev/null | sed -n '1s/[:,].*//p')
+		if [[ -z $p ]]; then
+			missing="$missing $m (no $m.pc installed)"
+		elif ! sed -n '/^Build-Depends:/,/^[A-Z]/p' "$top/debian/control" |
+			grep -Eq "(^|[ ,])$p([ ,(]|\$)"; then
+			missing="$missing $m ($p)"
+		fi
+	done
+	echo "builddeps ${missing:-ok}" >"$deb/host.result"
 	t0=$EPOCHREALTIME
 	# nocheck: ./run test runs the Check suites (and everything else) on
 	# the tree itself; the package build's own test run is the same code.
@@ -77,7 +93,7 @@ if [[ ${BGW_VM_GUEST:-} != 1 ]]; then
 		fail_build "dpkg-buildpackage -us -uc -b failed"
 	fi
 	secs=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }')
-	echo "build ok dpkg-buildpackage -us -uc -b in ${secs}s" >"$deb/host.result"
+	echo "build ok dpkg-buildpackage -us -uc -b in ${secs}s" >>"$deb/host.result"
 	if ! command -v lintian >/dev/null; then
 		echo "lintian skip" >>"$deb/host.result"
 	# Not an upload to Debian: no bug to close.
@@ -97,8 +113,15 @@ fi
 . "$here/guest-lib.sh"
 vm_require_guest
 deb=${1:?usage: t-deb.sh DEB-DIR (in the guest)}
-vm_tap_plan 14
+vm_tap_plan 15
 
+builddeps=$(sed -n 's/^builddeps //p' "$deb/host.result")
+if [[ $builddeps == ok ]]; then
+	vm_tap_pass "debian/control's Build-Depends has every pkg-config module of configure.ac"
+else
+	vm_tap_fail "debian/control's Build-Depends has every pkg-config module of configure.ac" \
+		"missing:$builddeps"
+fi
 read -r _ build_ok build_what <<<"$(grep '^build ' "$deb/host.result")"
 if [[ $build_ok == ok ]]; then vm_tap_pass "$build_what"; else vm_tap_fail "the package build"; fi
 case $(sed -n 's/^lintian //p' "$deb/host.result") in

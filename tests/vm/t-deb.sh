@@ -3,7 +3,9 @@
 # would: on the host, `dpkg-buildpackage -us -uc -b` in a copy of the
 # source tree's files (tracked and new, not ignored: what a clean clone
 # plus the work in progress holds) under a temporary directory, and
-# lintian on the result where it is installed; then, in a QEMU guest,
+# lintian on the result where it is installed, and a check that
+# Build-Depends names the package of every pkg-config module configure.ac
+# asks for; then, in a QEMU guest,
 # `dpkg -i` of bgw-gateway and bgw-client into the guest's root (the
 # host's root read-only under a tmpfs overlay, so dpkg, its database,
 # adduser and /etc really change, and nothing survives the guest) and the

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "check_main.h"
+#include "certlogin.h"
 #include "chan.h"
 #include "hci.h"
 #include "log.h"
@@ -25,6 +26,9 @@
 #include "scram.h"
 #include "tunnel.h"
 #include "tunnel_pki.h"
+
+/* alice's certificate and key, for raw channels that log in by hand. */
+static struct tun_certkey *alice_ck;
 
 /* ---- a UDP proxy between client and server ---- */
 
@@ -454,6 +458,12 @@ static void env_setup(void)
 	tun_rel_cfg_default(&fast_rel);
 	fast_rel.keepalive_us = 100000;
 	fast_rel.dead_us = 500000;
+	if (!alice_ck) {
+		char err[300];
+
+		ck_assert_int_eq(tun_certkey_load(&alice_ck, tpki_path("alice.crt"),
+						  tpki_path("alice.key"), err, sizeof(err)), 0);
+	}
 }
 
 static void env_server(unsigned resume_s)
@@ -509,6 +519,8 @@ static void env_teardown(void)
 		loop_iterate(E.l, 0);
 	loop_free(E.l);
 	log_set_handler(NULL, NULL);
+	tun_certkey_free(alice_ck);
+	alice_ck = NULL;
 }
 
 /* Run the loop until cond holds; the cap only stops a hang. */
@@ -789,13 +801,28 @@ START_TEST(incompatible_version)
 	cc.ca_file = tpki_path("ca.crt");
 	cc.cert_file = tpki_path("alice.crt");
 	cc.key_file = tpki_path("alice.key");
-	cc.version_min = 2;
-	cc.version_max = 3;
+	cc.version_min = 3;
+	cc.version_max = 4;
 	ck_assert_int_eq(tun_client_new(&E.cli, E.l, &cc, &cli_ops, NULL), 0);
 	RUN_UNTIL(E.down == 1, 10000);
 	ck_assert_int_eq(E.down_reason, TUN_R_VERSION);
-	ck_assert_msg(strstr(E.down_text, "client speaks versions 2..3, server 1..1"),
+	ck_assert_msg(strstr(E.down_text, "client speaks versions 3..4, server 2..2"),
 		      "%s", E.down_text);
+	tun_client_free(E.cli);
+	E.cli = NULL;
+	/*
+	 * A version 1 client (certificate login in the handshake) is told
+	 * to update, in words, before anything else happens.
+	 */
+	E.down = 0;
+	cc.version_min = 1;
+	cc.version_max = 1;
+	ck_assert_int_eq(tun_client_new(&E.cli, E.l, &cc, &cli_ops, NULL), 0);
+	RUN_UNTIL(E.down == 1, 10000);
+	ck_assert_int_eq(E.down_reason, TUN_R_VERSION);
+	ck_assert_msg(strstr(E.down_text, "client speaks versions 1..1, server 2..2: "
+			     "update bgw-cdclient"), "%s", E.down_text);
+	ck_assert_int_eq(E.sessions, 0);
 	env_teardown();
 }
 END_TEST
@@ -914,10 +941,47 @@ END_TEST
  */
 struct rawpeer {
 	struct tun_chan *ch;
-	int ready, error_code, down;
+	int ready, error_code, down, challenges;
 	uint8_t mode;			/* 0: certificate */
 	uint8_t sid[TUN_SID_LEN];	/* from READY, or to RESUME */
+	/* Certificate mode: the certificate sent, the key that signs, and how. */
+	struct tun_certkey *cert;	/* NULL: alice's, signed with her key */
+	struct tun_certkey *key;	/* NULL: the certificate's own */
+	enum { SIGN_RIGHT, SIGN_OTHER_CHAL, SIGN_OTHER_EXPORTER, SIGN_TWICE } how;
+	char error_text[TUN_TEXT_MAX + 1];
 };
+
+
+/*
+ * CERT_PROOF for a CHALLENGE, made as a client would (tunnel/certlogin.h)
+ * or wrong in one way: another challenge, another channel's exporter,
+ * another key than the certificate's.
+ */
+static void raw_cert_proof(struct rawpeer *rp, struct tun_chan *ch, const struct tun_msg *m)
+{
+	const struct tun_certkey *cert = rp->cert ? rp->cert : alice_ck;
+	const struct tun_certkey *key = rp->key ? rp->key : cert;
+	uint8_t chal[TUN_CHAL_LEN], ex[TUN_EXPORTER_LEN], sig[TUN_CERT_SIG_MAX];
+	size_t sig_len = 0, der_len = 0;
+	struct tun_msg r;
+
+	memcpy(chal, m->challenge.chal, sizeof(chal));
+	ck_assert_int_eq(tun_chan_export(ch, TUN_LABEL_CERT_LOGIN, NULL, 0, ex, sizeof(ex)), 0);
+	if (rp->how == SIGN_OTHER_CHAL)
+		chal[7] ^= 1;
+	if (rp->how == SIGN_OTHER_EXPORTER)
+		ck_assert_int_eq(tun_chan_export(ch, "EXPORTER-bgw-resume-key", NULL, 0,
+						 ex, sizeof(ex)), 0);
+	ck_assert_int_eq(tun_certkey_sign(key, chal, ex, sig, sizeof(sig), &sig_len), 0);
+	memset(&r, 0, sizeof(r));
+	r.version = TUN_VERSION_MAX;
+	r.type = TUN_MSG_CERT_PROOF;
+	r.proof.cert = tun_certkey_der(cert, &der_len);
+	r.proof.cert_len = (uint16_t)der_len;
+	r.proof.sig = sig;
+	r.proof.sig_len = (uint16_t)sig_len;
+	ck_assert_int_eq(tun_chan_send(ch, &r), 0);
+}
 
 static void raw_up(void *user, struct tun_chan *ch)
 {
@@ -925,9 +989,9 @@ static void raw_up(void *user, struct tun_chan *ch)
 	struct tun_msg m;
 
 	memset(&m, 0, sizeof(m));
-	m.version = 1;
+	m.version = TUN_HELLO_VERSION;
 	m.type = TUN_MSG_HELLO;
-	m.hello.vmin = m.hello.vmax = 1;
+	m.hello.vmin = m.hello.vmax = TUN_VERSION_MAX;
 	m.hello.mode = rp->mode ? rp->mode : TUN_MODE_CERT;
 	ck_assert_int_eq(tun_chan_send(ch, &m), 0);
 }
@@ -940,18 +1004,27 @@ static void raw_msg(void *user, struct tun_chan *ch, const struct tun_msg *m)
 	if (m->type == TUN_MSG_HELLO && rp->mode == TUN_MODE_RESUME) {
 		/* The right session id, a proof made without its key. */
 		memset(&r, 0, sizeof(r));
-		r.version = 1;
+		r.version = TUN_VERSION_MAX;
 		r.type = TUN_MSG_RESUME;
 		memcpy(r.resume.sid, rp->sid, TUN_SID_LEN);
 		memset(r.resume.proof, 0x5a, TUN_PROOF_LEN);
 		ck_assert_int_eq(tun_chan_send(ch, &r), 0);
 	}
+	if (m->type == TUN_MSG_CHALLENGE) {
+		rp->challenges++;
+		raw_cert_proof(rp, ch, m);
+		/* The challenge is spent: a second proof is a repeat, answered alike. */
+		if (rp->how == SIGN_TWICE)
+			raw_cert_proof(rp, ch, m);
+	}
 	if (m->type == TUN_MSG_READY) {
 		rp->ready++;
 		memcpy(rp->sid, m->ready.sid, TUN_SID_LEN);
 	}
-	if (m->type == TUN_MSG_ERROR)
+	if (m->type == TUN_MSG_ERROR) {
 		rp->error_code = m->close.code;
+		snprintf(rp->error_text, sizeof(rp->error_text), "%s", m->close.text);
+	}
 }
 
 static void raw_down(void *user, struct tun_chan *ch, int reason)
@@ -1061,6 +1134,65 @@ START_TEST(resume_needs_the_key_not_just_the_id)
 	if (thief.ch)
 		tun_chan_destroy(thief.ch);
 	loop_iterate(E.l, 0);
+	tun_creds_free(cr);
+	env_teardown();
+}
+END_TEST
+
+/*
+ * Certificate login (doc/protocol.md 4.6): the certificate alone is not a
+ * login. alice's certificate signed with another key, a signature over
+ * another challenge, or with another channel's exporter: ERROR 3, no
+ * session. A second proof for a spent challenge changes nothing. Then
+ * the right proof logs in, over the very same code path.
+ */
+static void proof_refused(struct tun_creds *cr, struct tun_certkey *key, int how)
+{
+	struct rawpeer rp = { 0 };
+
+	rp.key = key;
+	rp.how = how;
+	raw_connect(&rp, cr);
+	RUN_UNTIL(rp.error_code != 0, 10000);
+	ck_assert_int_eq(rp.error_code, TUN_R_AUTH_FAILED);
+	ck_assert_msg(strstr(rp.error_text, "did not sign"), "%s", rp.error_text);
+	ck_assert_int_eq(rp.ready, 0);
+	ck_assert_int_eq(rp.challenges, 1);
+	ck_assert_int_eq(E.sessions, 0);
+	if (rp.ch)
+		tun_chan_destroy(rp.ch);
+	loop_iterate(E.l, 0);
+}
+
+START_TEST(cert_login_needs_the_key)
+{
+	struct tun_certkey *bob = NULL;
+	struct tun_creds *cr;
+	struct rawpeer rp = { 0 };
+	char err[300];
+
+	env_setup();
+	env_server(30);
+	/* No client certificate in the handshake: it travels in CERT_PROOF. */
+	ck_assert_int_eq(tun_creds_new(&cr, false, tpki_path("ca.crt"), NULL, NULL), 0);
+	ck_assert_int_eq(tun_certkey_load(&bob, tpki_path("bob.crt"), tpki_path("bob.key"),
+					  err, sizeof(err)), 0);
+	/* bob's key is a valid client key of the same CA, not alice's. */
+	proof_refused(cr, bob, SIGN_RIGHT);
+	proof_refused(cr, NULL, SIGN_OTHER_CHAL);
+	proof_refused(cr, NULL, SIGN_OTHER_EXPORTER);
+	ck_assert_int_eq(E.login_failures, 3);
+	/* Twice over one challenge: one login, the repeat answered with READY again. */
+	rp.how = SIGN_TWICE;
+	raw_connect(&rp, cr);
+	RUN_UNTIL(rp.ready >= 1 && E.sessions == 1, 10000);
+	ck_assert_str_eq(E.sess_user, "alice");
+	ck_assert_int_eq(rp.error_code, 0);
+	ck_assert_int_eq(E.sessions, 1);
+	if (rp.ch)
+		tun_chan_destroy(rp.ch);
+	loop_iterate(E.l, 0);
+	tun_certkey_free(bob);
 	tun_creds_free(cr);
 	env_teardown();
 }
@@ -1285,6 +1417,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, server_cert_as_client_cert);
 	tcase_add_test(tc, server_from_another_ca);
 	tcase_add_test(tc, incompatible_version);
+	tcase_add_test(tc, cert_login_needs_the_key);
 	tcase_add_test(tc, password_login_scram);
 	tcase_add_test(tc, password_wrong_and_unknown_user);
 	tcase_add_test(tc, backpressure_end_to_end);

@@ -102,6 +102,21 @@ START_TEST(round_trip_every_type)
 	memset(m.resume.proof, 2, TUN_PROOF_LEN);
 	round_trip(&m);
 
+	init(&m, TUN_MSG_CHALLENGE);
+	memset(m.challenge.chal, 0x3c, TUN_CHAL_LEN);
+	round_trip(&m);
+
+	init(&m, TUN_MSG_CERT_PROOF);
+	memset(big, 0x30, sizeof(big));
+	m.proof.cert = big;
+	m.proof.cert_len = 500;
+	m.proof.sig = big + 500;
+	m.proof.sig_len = 72;
+	round_trip(&m);
+	m.proof.cert_len = TUN_BODY_MAX - 4 - 1;	/* the whole body */
+	m.proof.sig_len = 1;
+	round_trip(&m);
+
 	init(&m, TUN_MSG_CLOSE);
 	m.close.code = 11;
 	round_trip(&m);		/* an empty text is allowed */
@@ -148,7 +163,7 @@ START_TEST(header_errors)
 	/* Unknown types. */
 	n = raw(b, 0, 0, "", 0);
 	ck_assert_int_eq(dec(b, n), -EPROTONOSUPPORT);
-	n = raw(b, 10, 0, "", 0);
+	n = raw(b, TUN_MSG_CERT_PROOF + 1, 0, "", 0);
 	ck_assert_int_eq(dec(b, n), -EPROTONOSUPPORT);
 	n = raw(b, 0xff, 0, "", 0);
 	ck_assert_int_eq(dec(b, n), -EPROTONOSUPPORT);
@@ -228,6 +243,92 @@ START_TEST(wrong_lengths)
 	body[2] = 2;
 	ck_assert_int_eq(dec(b, raw(b, TUN_MSG_CLOSE, 0, body, 5)), 0);
 	ck_assert_int_eq(dec(b, raw(b, TUN_MSG_ERROR, 0, body, 4)), -EPROTO);
+}
+END_TEST
+
+/*
+ * CHALLENGE: exactly 32 bytes. CERT_PROOF: be16 n, n certificate bytes,
+ * be16 m, m signature bytes, both non-empty, under their caps, exactly
+ * the body: truncated, oversized, wrong-length and trailing cases.
+ */
+static size_t proof_body(uint8_t *body, size_t cl, size_t sl)
+{
+	body[0] = (uint8_t)(cl >> 8);
+	body[1] = (uint8_t)cl;
+	memset(body + 2, 0x30, cl);
+	body[2 + cl] = (uint8_t)(sl >> 8);
+	body[3 + cl] = (uint8_t)sl;
+	memset(body + 4 + cl, 0x02, sl);
+	return 4 + cl + sl;
+}
+
+START_TEST(cert_login_messages)
+{
+	uint8_t b[TUN_MSG_MAX + 16];
+	uint8_t body[TUN_BODY_MAX + 16];
+	uint8_t wide[2 * TUN_MSG_MAX];
+	struct tun_msg m;
+	size_t n, used;
+
+	memset(body, 0, sizeof(body));
+	ck_assert_int_eq(dec(b, raw(b, TUN_MSG_CHALLENGE, 0, body, TUN_CHAL_LEN)), 0);
+	ck_assert_int_eq(dec(b, raw(b, TUN_MSG_CHALLENGE, 0, body, TUN_CHAL_LEN - 1)),
+			 -EPROTO);
+	ck_assert_int_eq(dec(b, raw(b, TUN_MSG_CHALLENGE, 0, body, TUN_CHAL_LEN + 1)),
+			 -EPROTO);
+	ck_assert_int_eq(dec(b, raw(b, TUN_MSG_CHALLENGE, 1, body, TUN_CHAL_LEN)), -EPROTO);
+
+	n = proof_body(body, 400, 72);
+	ck_assert_int_eq(tun_msg_decode(&m, b, raw(b, TUN_MSG_CERT_PROOF, 0, body, n),
+					&used), 0);
+	ck_assert_uint_eq(m.proof.cert_len, 400);
+	ck_assert_uint_eq(m.proof.sig_len, 72);
+	ck_assert_ptr_eq(m.proof.cert, b + 6 + 2);
+	ck_assert_ptr_eq(m.proof.sig, b + 6 + 2 + 400 + 2);
+	ck_assert_int_eq(dec(b, raw(b, TUN_MSG_CERT_PROOF, 1, body, n)), -EPROTO);
+	/* A byte short (the signature runs past the body), a byte more. */
+	ck_assert_int_eq(dec(b, raw(b, TUN_MSG_CERT_PROOF, 0, body, n - 1)), -EPROTO);
+	ck_assert_int_eq(dec(b, raw(b, TUN_MSG_CERT_PROOF, 0, body, n + 1)), -EPROTO);
+	/* Truncated inside the certificate, inside the second length. */
+	ck_assert_int_eq(dec(b, raw(b, TUN_MSG_CERT_PROOF, 0, body, 100)), -EPROTO);
+	ck_assert_int_eq(dec(b, raw(b, TUN_MSG_CERT_PROOF, 0, body, 2 + 400 + 1)), -EPROTO);
+	ck_assert_int_eq(dec(b, raw(b, TUN_MSG_CERT_PROOF, 0, body, 1)), -EPROTO);
+	ck_assert_int_eq(dec(b, raw(b, TUN_MSG_CERT_PROOF, 0, body, 0)), -EPROTO);
+	/* Empty certificate, empty signature. */
+	n = proof_body(body, 0, 72);
+	ck_assert_int_eq(dec(b, raw(b, TUN_MSG_CERT_PROOF, 0, body, n)), -EPROTO);
+	n = proof_body(body, 400, 0);
+	ck_assert_int_eq(dec(b, raw(b, TUN_MSG_CERT_PROOF, 0, body, n)), -EPROTO);
+	/* A signature over its cap, though the body would hold it. */
+	n = proof_body(body, 100, TUN_CERT_SIG_MAX + 1);
+	ck_assert_int_eq(dec(b, raw(b, TUN_MSG_CERT_PROOF, 0, body, n)), -EPROTO);
+	n = proof_body(body, 100, TUN_CERT_SIG_MAX);
+	ck_assert_int_eq(dec(b, raw(b, TUN_MSG_CERT_PROOF, 0, body, n)), 0);
+	/* A certificate length that claims more than the body. */
+	n = proof_body(body, 400, 72);
+	body[0] = 0x04;		/* 1024 + 400 */
+	ck_assert_int_eq(dec(b, raw(b, TUN_MSG_CERT_PROOF, 0, body, n)), -EPROTO);
+	body[0] = 0xff;
+	body[1] = 0xff;
+	ck_assert_int_eq(dec(b, raw(b, TUN_MSG_CERT_PROOF, 0, body, n)), -EPROTO);
+	/* Over the body cap: refused from the header. */
+	ck_assert_int_eq(dec(b, raw(b, TUN_MSG_CERT_PROOF, 0, body, TUN_BODY_MAX + 1)),
+			 -EMSGSIZE);
+	/* Encoding refuses what decoding would. */
+	memset(&m, 0, sizeof(m));
+	m.version = 2;
+	m.type = TUN_MSG_CERT_PROOF;
+	m.proof.cert = body;
+	m.proof.sig = body;
+	m.proof.cert_len = 0;
+	m.proof.sig_len = 10;
+	ck_assert_int_eq(tun_msg_encode(&m, b, sizeof(b)), -EINVAL);
+	m.proof.cert_len = 10;
+	m.proof.sig_len = TUN_CERT_SIG_MAX + 1;
+	ck_assert_int_eq(tun_msg_encode(&m, b, sizeof(b)), -EINVAL);
+	m.proof.cert_len = 900;
+	m.proof.sig_len = 200;		/* each under its cap, together too long */
+	ck_assert_int_eq(tun_msg_encode(&m, wide, sizeof(wide)), -EINVAL);
 }
 END_TEST
 
@@ -313,6 +414,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, wrong_lengths);
 	tcase_add_test(tc, embedded_nul_and_controls);
 	tcase_add_test(tc, field_ranges);
+	tcase_add_test(tc, cert_login_messages);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -25,6 +25,7 @@
 #include <gnutls/dtls.h>
 
 #include "check_main.h"
+#include "certlogin.h"
 #include "chan.h"
 #include "front.h"
 #include "hci.h"
@@ -578,7 +579,7 @@ static void raw_attach(int fd, uint8_t sid_byte)
 {
 	struct tun_link_frame f = { .type = TUN_LF_ATTACH };
 
-	f.attach.version = 1;
+	f.attach.version = TUN_VERSION_MAX;
 	memset(f.attach.sid, sid_byte, TUN_SID_LEN);
 	memset(f.attach.key, 0x33, TUN_KEY_LEN);
 	raw_send(fd, &f);
@@ -619,7 +620,7 @@ START_TEST(codec_roundtrip_and_strictness)
 	/* ATTACH: exact length, and every shorter or longer form refused. */
 	memset(&f, 0, sizeof(f));
 	f.type = TUN_LF_ATTACH;
-	f.attach.version = 1;
+	f.attach.version = TUN_VERSION_MAX;
 	f.attach.stream = true;
 	memset(f.attach.sid, 7, TUN_SID_LEN);
 	memset(f.attach.key, 9, TUN_KEY_LEN);
@@ -634,19 +635,19 @@ START_TEST(codec_roundtrip_and_strictness)
 	ck_assert_int_eq(tun_link_decode(&g, b, (size_t)n + 1, TUN_LINK_TO_CORE), -EBADMSG);
 	/* The wrong direction: a core never takes what it sends, and back. */
 	ck_assert_int_eq(tun_link_decode(&g, b, (size_t)n, TUN_LINK_TO_PEER), -EPROTONOSUPPORT);
-	/* Out of range: version 0 or 2, stream 2. */
+	/* Out of range: version 0 or one past the newest, stream 2. */
 	b[1] = 0;
 	ck_assert_int_eq(tun_link_decode(&g, b, (size_t)n, TUN_LINK_TO_CORE), -EPROTO);
-	b[1] = 2;
+	b[1] = TUN_VERSION_MAX + 1;
 	ck_assert_int_eq(tun_link_decode(&g, b, (size_t)n, TUN_LINK_TO_CORE), -EPROTO);
-	b[1] = 1;
+	b[1] = TUN_VERSION_MAX;
 	b[2] = 2;
 	ck_assert_int_eq(tun_link_decode(&g, b, (size_t)n, TUN_LINK_TO_CORE), -EPROTO);
 
 	/* RESUME */
 	memset(&f, 0, sizeof(f));
 	f.type = TUN_LF_RESUME;
-	f.resume.version = 1;
+	f.resume.version = TUN_VERSION_MAX;
 	memset(f.resume.proof, 5, TUN_PROOF_LEN);
 	n = tun_link_encode(&f, b, sizeof(b));
 	ck_assert_int_eq(n, 3 + TUN_SID_LEN + 3 * 32);
@@ -704,7 +705,7 @@ START_TEST(codec_roundtrip_and_strictness)
 
 	/* MSG: exactly one valid tunnel message of a session's types. */
 	memset(&tm, 0, sizeof(tm));
-	tm.version = 1;
+	tm.version = TUN_VERSION_MAX;
 	tm.type = TUN_MSG_KEEPALIVE;
 	n = tun_msg_encode(&tm, m, sizeof(m));
 	ck_assert_int_gt(n, 0);
@@ -720,7 +721,7 @@ START_TEST(codec_roundtrip_and_strictness)
 	ck_assert_int_eq(tun_link_decode(&g, b, (size_t)k - 1, TUN_LINK_TO_CORE), -EBADMSG);
 	/* A login message never crosses the link. */
 	memset(&tm, 0, sizeof(tm));
-	tm.version = 1;
+	tm.version = TUN_VERSION_MAX;
 	tm.type = TUN_MSG_RESUME;
 	n = tun_msg_encode(&tm, m, sizeof(m));
 	ck_assert_int_gt(n, 0);
@@ -908,7 +909,7 @@ START_TEST(resume_drops_old_link)
 		int fd2 = raw_link(NULL);
 		uint8_t key[TUN_KEY_LEN];
 
-		r.resume.version = 1;
+		r.resume.version = TUN_VERSION_MAX;
 		memset(r.resume.sid, 0x77, TUN_SID_LEN);
 		memset(r.resume.bind, 0x21, TUN_KEY_LEN);
 		memset(key, 0x33, TUN_KEY_LEN);
@@ -959,9 +960,9 @@ static void rc_up(void *user, struct tun_chan *ch)
 	struct tun_msg m;
 
 	memset(&m, 0, sizeof(m));
-	m.version = 1;
+	m.version = TUN_HELLO_VERSION;
 	m.type = TUN_MSG_HELLO;
-	m.hello.vmin = m.hello.vmax = 1;
+	m.hello.vmin = m.hello.vmax = TUN_VERSION_MAX;
 	m.hello.mode = rc->mode ? rc->mode : TUN_MODE_RESUME;
 	ck_assert_int_eq(tun_chan_send(ch, &m), 0);
 }
@@ -973,9 +974,32 @@ static void rc_msg(void *user, struct tun_chan *ch, const struct tun_msg *m)
 
 	if (m->type == TUN_MSG_READY)
 		rc->ready++;
+	if (m->type == TUN_MSG_CHALLENGE) {
+		/* alice's proof, as her client makes it (tunnel/certlogin.h). */
+		struct tun_certkey *ck = NULL;
+		uint8_t ex[TUN_EXPORTER_LEN], sig[TUN_CERT_SIG_MAX];
+		size_t sig_len = 0, der_len = 0;
+		char err[300];
+
+		ck_assert_int_eq(tun_certkey_load(&ck, tpki_path("alice.crt"),
+						  tpki_path("alice.key"), err, sizeof(err)), 0);
+		ck_assert_int_eq(tun_chan_export(ch, TUN_LABEL_CERT_LOGIN, NULL, 0, ex,
+						 sizeof(ex)), 0);
+		ck_assert_int_eq(tun_certkey_sign(ck, m->challenge.chal, ex, sig, sizeof(sig),
+						  &sig_len), 0);
+		memset(&r, 0, sizeof(r));
+		r.version = TUN_VERSION_MAX;
+		r.type = TUN_MSG_CERT_PROOF;
+		r.proof.cert = tun_certkey_der(ck, &der_len);
+		r.proof.cert_len = (uint16_t)der_len;
+		r.proof.sig = sig;
+		r.proof.sig_len = (uint16_t)sig_len;
+		ck_assert_int_eq(tun_chan_send(ch, &r), 0);
+		tun_certkey_free(ck);
+	}
 	if (m->type == TUN_MSG_HELLO && !rc->mode) {
 		memset(&r, 0, sizeof(r));
-		r.version = 1;
+		r.version = TUN_VERSION_MAX;
 		r.type = TUN_MSG_RESUME;
 		memcpy(r.resume.sid, rc->sid, TUN_SID_LEN);
 		memset(r.resume.proof, 0x5a, TUN_PROOF_LEN);

@@ -22,8 +22,12 @@ import sys
 import time
 
 
-def msg(mtype, body):
-    return struct.pack(">BBBBH", 1, mtype, 0, 0, len(body)) + body
+# HELLO's header always says 1; every later message the version agreed.
+VERSION = 2
+
+
+def msg(mtype, body, version=VERSION):
+    return struct.pack(">BBBBH", version, mtype, 0, 0, len(body)) + body
 
 
 def read_msg(s):
@@ -50,7 +54,7 @@ def auth(step, text):
 def attempt(ctx, src, host, port, user):
     raw = socket.create_connection((host, port), timeout=10, source_address=(src, 0))
     with ctx.wrap_socket(raw) as s:
-        s.sendall(msg(1, bytes([1, 1, 2])))
+        s.sendall(msg(1, bytes([VERSION, VERSION, 2]), version=1))
         t, b = read_msg(s)
         if t != 1:
             return "other"

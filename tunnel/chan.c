@@ -374,9 +374,16 @@ int tun_chan_new(struct tun_chan **out, struct loop *l, struct tun_creds *cr,
 		ret = -EINVAL;
 		goto fail;
 	}
-	/* Asked for, not required: password mode has no client certificate. */
+	/*
+	 * The handshake authenticates the server only: no client
+	 * certificate is requested (GNUTLS_CERT_IGNORE, the default), so a
+	 * client's certificate, whose CN is its user's name, never crosses
+	 * the network in clear (DTLS 1.2 and TLS 1.2 send it unencrypted).
+	 * A certificate login happens inside the channel (CHALLENGE,
+	 * CERT_PROOF: tunnel/certlogin.h).
+	 */
 	if (ch->server)
-		gnutls_certificate_server_set_request(ch->gs, GNUTLS_CERT_REQUEST);
+		gnutls_certificate_server_set_request(ch->gs, GNUTLS_CERT_IGNORE);
 	gnutls_transport_set_ptr(ch->gs, ch);
 	switch (kind) {
 	case TUN_CHAN_DGRAM_SRV:
@@ -536,63 +543,11 @@ static void stream_flush(struct tun_chan *ch)
 
 /* ---- certificates ---- */
 
-static void hexify(const uint8_t *b, size_t n, char *out, size_t cap)
-{
-	static const char hx[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < n && 2 * i + 2 < cap; i++) {
-		out[2 * i] = hx[b[i] >> 4];
-		out[2 * i + 1] = hx[b[i] & 15];
-	}
-	out[2 * i] = '\0';
-}
-
-static int chan_cert_info(struct tun_chan *ch, const gnutls_datum_t *der)
-{
-	gnutls_x509_crt_t crt;
-	uint8_t serial[40];
-	size_t n = sizeof(serial);
-	char cn[TUN_USER_MAX + 2];
-	size_t cnlen = sizeof(cn);
-	int ret = -EINVAL;
-
-	if (gnutls_x509_crt_init(&crt) < 0)
-		return -ENOMEM;
-	if (gnutls_x509_crt_import(crt, der, GNUTLS_X509_FMT_DER) < 0)
-		goto out;
-	if (gnutls_x509_crt_get_serial(crt, serial, &n) < 0 || n > 20)
-		goto out;
-	hexify(serial, n, ch->cert.serial, sizeof(ch->cert.serial));
-	/* A CN too long for a user name is left empty, never cut. */
-	if (gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, 0,
-					  cn, &cnlen) >= 0 &&
-	    cnlen <= TUN_USER_MAX && strlen(cn) == cnlen)
-		memcpy(ch->cert.cn, cn, cnlen + 1);
-	ch->cert.not_after = gnutls_x509_crt_get_expiration_time(crt);
-	if (gnutls_hash_fast(GNUTLS_DIG_SHA256, der->data, der->size,
-			     ch->cert.sha256) < 0)
-		goto out;
-	ret = 0;
-out:
-	gnutls_x509_crt_deinit(crt);
-	return ret;
-}
-
-static int status_reason(unsigned status)
-{
-	if (status & (GNUTLS_CERT_EXPIRED | GNUTLS_CERT_NOT_ACTIVATED))
-		return TUN_R_CERT_EXPIRED;
-	if (status & GNUTLS_CERT_REVOKED)
-		return TUN_R_CERT_REVOKED;
-	return TUN_R_CERT_INVALID;
-}
-
 /*
  * Returns 0 when the peer may proceed: the client always needs a server
  * certificate chained to the pinned CA with the TLS server purpose (a
  * family member's client certificate from the same CA cannot pose as the
- * BGW); the server records whether the client showed a valid one.
+ * BGW); the server asked for no certificate and takes none.
  */
 static int chan_check(struct tun_chan *ch, char *why, size_t cap)
 {
@@ -613,24 +568,16 @@ static int chan_check(struct tun_chan *ch, char *why, size_t cap)
 		snprintf(why, cap, "peer did not negotiate the extended master secret (RFC 7627)");
 		return TUN_R_HANDSHAKE;
 	}
-	vd.data = (void *)(ch->server ? GNUTLS_KP_TLS_WWW_CLIENT : GNUTLS_KP_TLS_WWW_SERVER);
+	if (ch->server)
+		return 0;
+	vd.data = (void *)GNUTLS_KP_TLS_WWW_SERVER;
 	peers = gnutls_certificate_get_peers(ch->gs, &npeers);
 	if (!peers || npeers == 0) {
-		if (ch->server)
-			return 0;
 		snprintf(why, cap, "server sent no certificate");
 		return TUN_R_SERVER_CERT;
 	}
 	if (gnutls_certificate_verify_peers(ch->gs, &vd, 1, &status) < 0)
 		status = GNUTLS_CERT_INVALID;
-	if (ch->server) {
-		ch->has_cert = true;
-		if (status)
-			ch->cert_reason = status_reason(status);
-		else if (chan_cert_info(ch, &peers[0]) < 0)
-			ch->cert_reason = TUN_R_CERT_INVALID;
-		return 0;
-	}
 	if (status) {
 		gnutls_datum_t txt = { NULL, 0 };
 
@@ -802,7 +749,7 @@ static void chan_read(struct tun_chan *ch)
 			 * the same in every version).
 			 */
 			memset(&e, 0, sizeof(e));
-			e.version = TUN_VERSION_MIN;
+			e.version = TUN_HELLO_VERSION;
 			e.type = TUN_MSG_ERROR;
 			e.close.code = TUN_R_PROTOCOL;
 			snprintf(e.close.text, sizeof(e.close.text), "malformed message");

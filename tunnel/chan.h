@@ -132,11 +132,6 @@ struct tun_chan {
 	const struct tun_chan_ops *ops;
 	void *user;
 
-	/* Server: the client's certificate. */
-	bool has_cert;
-	int cert_reason;	/* 0, or TUN_R_CERT_* when it failed */
-	struct tun_cert_info cert;
-
 	/* The peer's address (login rate limiting, logs). */
 	struct sockaddr_storage addr;
 	socklen_t alen;

@@ -13,6 +13,7 @@
 
 #include <gnutls/crypto.h>
 
+#include "certlogin.h"
 #include "chan.h"
 #include "hci.h"
 #include "log.h"
@@ -34,6 +35,7 @@ enum cstate {
 	C_HELLO,
 	C_SCRAM_FIRST,		/* sent client-first */
 	C_SCRAM_FINAL,		/* sent client-final */
+	C_CERT_CHAL,		/* certificate mode: waiting for CHALLENGE */
 	C_WAIT_READY,
 	C_RESUMING,
 	C_READY,
@@ -51,6 +53,7 @@ struct tun_client {
 	unsigned hs_ms;
 	struct tun_rel_cfg rel_cfg;
 	struct tun_creds *creds;
+	struct tun_certkey *ck;		/* certificate mode: ours */
 	struct tun_chan *ch;
 	enum cstate state;
 	uint8_t version;
@@ -322,7 +325,7 @@ static void cli_on_up(void *user, struct tun_chan *ch)
 	c->state = C_HELLO;
 	c->mode = c->ever_ready ? TUN_MODE_RESUME :
 		  c->cert_file ? TUN_MODE_CERT : TUN_MODE_PASSWORD;
-	cli_msg_init(&m, TUN_VERSION_MIN, TUN_MSG_HELLO);
+	cli_msg_init(&m, TUN_HELLO_VERSION, TUN_MSG_HELLO);
 	m.hello.vmin = c->vmin;
 	m.hello.vmax = c->vmax;
 	m.hello.mode = c->mode;
@@ -358,7 +361,7 @@ static void cli_on_hello(struct tun_client *c, const struct tun_msg *m)
 	c->version = m->hello.vmin;
 	switch (c->mode) {
 	case TUN_MODE_CERT:
-		c->state = C_WAIT_READY;
+		c->state = C_CERT_CHAL;
 		return;
 	case TUN_MODE_PASSWORD:
 		ret = tun_chan_export(c->ch, TUN_LABEL_CB, NULL, 0, cb, sizeof(cb));
@@ -430,6 +433,39 @@ static void cli_on_auth(struct tun_client *c, const struct tun_msg *m)
 	cli_final(c, TUN_R_PROTOCOL, "unexpected login message from the server");
 }
 
+/*
+ * CHALLENGE: sign it with this channel's exporter (tunnel/certlogin.h),
+ * so the signature is worth nothing on any other channel, and send the
+ * certificate with it, inside the channel.
+ */
+static void cli_on_challenge(struct tun_client *c, const struct tun_msg *m)
+{
+	uint8_t ex[TUN_EXPORTER_LEN], sig[TUN_CERT_SIG_MAX];
+	size_t sig_len = 0, der_len = 0;
+	const uint8_t *der = tun_certkey_der(c->ck, &der_len);
+	struct tun_msg r;
+	int ret;
+
+	ret = tun_chan_export(c->ch, TUN_LABEL_CERT_LOGIN, NULL, 0, ex, sizeof(ex));
+	if (ret == 0)
+		ret = tun_certkey_sign(c->ck, m->challenge.chal, ex, sig, sizeof(sig),
+				       &sig_len);
+	tun_wipe(ex, sizeof(ex));
+	if (ret < 0 || 4 + der_len + sig_len > TUN_BODY_MAX) {
+		cli_final(c, TUN_R_INTERNAL, ret < 0 ?
+			  "cannot sign the login with the certificate's key" :
+			  "the certificate is too large for the login message");
+		return;
+	}
+	cli_msg_init(&r, c->version, TUN_MSG_CERT_PROOF);
+	r.proof.cert = der;
+	r.proof.cert_len = (uint16_t)der_len;
+	r.proof.sig = sig;
+	r.proof.sig_len = (uint16_t)sig_len;
+	cli_req(c, &r);
+	c->state = C_WAIT_READY;
+}
+
 static void cli_on_ready(struct tun_client *c, const struct tun_msg *m)
 {
 	bool resumed = m->flags & TUN_F_RESUMED;
@@ -498,7 +534,7 @@ static void cli_on_msg(void *user, struct tun_chan *ch, const struct tun_msg *m)
 	 */
 	if (c->state != C_READY) {
 		if (m->type == TUN_MSG_HELLO && c->state == C_HELLO &&
-		    m->version == TUN_VERSION_MIN) {
+		    m->version == TUN_HELLO_VERSION) {
 			cli_on_hello(c, m);
 			return;
 		}
@@ -512,6 +548,10 @@ static void cli_on_msg(void *user, struct tun_chan *ch, const struct tun_msg *m)
 			cli_on_auth(c, m);
 			return;
 		}
+		if (m->type == TUN_MSG_CHALLENGE && c->state == C_CERT_CHAL) {
+			cli_on_challenge(c, m);
+			return;
+		}
 		if (m->type == TUN_MSG_READY &&
 		    (c->state == C_WAIT_READY || c->state == C_RESUMING)) {
 			cli_on_ready(c, m);
@@ -520,6 +560,7 @@ static void cli_on_msg(void *user, struct tun_chan *ch, const struct tun_msg *m)
 		switch (m->type) {
 		case TUN_MSG_HELLO:
 		case TUN_MSG_AUTH:
+		case TUN_MSG_CHALLENGE:
 		case TUN_MSG_READY:
 		case TUN_MSG_HCI:
 		case TUN_MSG_ACK:
@@ -537,6 +578,7 @@ static void cli_on_msg(void *user, struct tun_chan *ch, const struct tun_msg *m)
 	switch (m->type) {
 	case TUN_MSG_HELLO:
 	case TUN_MSG_AUTH:
+	case TUN_MSG_CHALLENGE:
 	case TUN_MSG_READY:
 		return;		/* replies repeated after READY */
 	case TUN_MSG_HCI:
@@ -701,9 +743,22 @@ int tun_client_new(struct tun_client **out, struct loop *l,
 		ret = -ENOMEM;
 		goto fail;
 	}
-	ret = tun_creds_new(&c->creds, false, c->ca_file, c->cert_file, c->key_file);
+	/*
+	 * The certificate stays out of the handshake (the server asks for
+	 * none): it is sent, and its key signs, inside the channel.
+	 */
+	ret = tun_creds_new(&c->creds, false, c->ca_file, NULL, NULL);
 	if (ret < 0)
 		goto fail;
+	if (c->cert_file) {
+		char err[300];
+
+		ret = tun_certkey_load(&c->ck, c->cert_file, c->key_file, err, sizeof(err));
+		if (ret < 0) {
+			log_err("tunnel: client certificate %s", err);
+			goto fail;
+		}
+	}
 	*out = c;
 	cli_connect(c);
 	return 0;
@@ -736,6 +791,7 @@ void tun_client_free(struct tun_client *c)
 	loop_timer_free(c->down_timer);
 	loop_timer_free(c->login_timer);
 	tun_creds_free(c->creds);
+	tun_certkey_free(c->ck);
 	tun_wipe(c->req, sizeof(c->req));
 	tun_wipe(c->resume_key, sizeof(c->resume_key));
 	free(c->host);

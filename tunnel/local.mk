@@ -6,6 +6,7 @@ tunnel_libtunnel_a_SOURCES = \
 	tunnel/chan.c tunnel/chan.h \
 	tunnel/link.c tunnel/link.h \
 	tunnel/dtls.c tunnel/tls.c tunnel/front.c tunnel/front.h \
+	tunnel/certlogin.c tunnel/certlogin.h \
 	tunnel/tunnel.c tunnel/client.c tunnel/tunnel.h
 # Users (mux/, cdclient/) compile with $(TUNNEL_CFLAGS) and link
 # $(TUNNEL_LIBS) (password logins use SCRAM from authdb/libauthdb.a).

@@ -137,6 +137,32 @@ static int tun_decode_body(struct tun_msg *m, struct cur *c)
 		if (m->flags || !cur_is_done(c))
 			return -EPROTO;
 		return 0;
+	case TUN_MSG_CHALLENGE:
+		cur_copy(c, m->challenge.chal, TUN_CHAL_LEN);
+		if (m->flags || !cur_is_done(c))
+			return -EPROTO;
+		return 0;
+	case TUN_MSG_CERT_PROOF:
+		/*
+		 * Two binary fields, each declared, each non-empty and under
+		 * its cap, together exactly the body: the certificate is
+		 * parsed later (by GnuTLS, from these bounds only).
+		 */
+		if (m->flags)
+			return -EPROTO;
+		m->proof.cert_len = cur_be16(c);
+		if (!cur_is_ok(c) || m->proof.cert_len == 0 ||
+		    m->proof.cert_len > TUN_CERT_DER_MAX)
+			return -EPROTO;
+		m->proof.cert = cur_bytes(c, m->proof.cert_len);
+		m->proof.sig_len = cur_be16(c);
+		if (!m->proof.cert || !cur_is_ok(c) || m->proof.sig_len == 0 ||
+		    m->proof.sig_len > TUN_CERT_SIG_MAX)
+			return -EPROTO;
+		m->proof.sig = cur_bytes(c, m->proof.sig_len);
+		if (!m->proof.sig || !cur_is_done(c))
+			return -EPROTO;
+		return 0;
 	case TUN_MSG_CLOSE:
 	case TUN_MSG_ERROR:
 		m->close.code = cur_be16(c);
@@ -263,6 +289,18 @@ int tun_msg_encode(const struct tun_msg *m, uint8_t *out, size_t cap)
 		wbuf_bytes(&w, m->resume.sid, TUN_SID_LEN);
 		wbuf_bytes(&w, m->resume.proof, TUN_PROOF_LEN);
 		break;
+	case TUN_MSG_CHALLENGE:
+		wbuf_bytes(&w, m->challenge.chal, TUN_CHAL_LEN);
+		break;
+	case TUN_MSG_CERT_PROOF:
+		if (m->proof.cert_len == 0 || m->proof.cert_len > TUN_CERT_DER_MAX ||
+		    m->proof.sig_len == 0 || m->proof.sig_len > TUN_CERT_SIG_MAX)
+			return -EINVAL;
+		wbuf_be16(&w, m->proof.cert_len);
+		wbuf_bytes(&w, m->proof.cert, m->proof.cert_len);
+		wbuf_be16(&w, m->proof.sig_len);
+		wbuf_bytes(&w, m->proof.sig, m->proof.sig_len);
+		break;
 	case TUN_MSG_CLOSE:
 	case TUN_MSG_ERROR:
 		wbuf_be16(&w, m->close.code);
@@ -294,6 +332,8 @@ const char *tun_msg_type_name(uint8_t type)
 		[TUN_MSG_RESUME] = "RESUME",
 		[TUN_MSG_CLOSE] = "CLOSE",
 		[TUN_MSG_ERROR] = "ERROR",
+		[TUN_MSG_CHALLENGE] = "CHALLENGE",
+		[TUN_MSG_CERT_PROOF] = "CERT_PROOF",
 	};
 
 	if (type < sizeof(names) / sizeof(names[0]) && names[type])

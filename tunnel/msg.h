@@ -21,9 +21,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Protocol versions this implementation speaks. */
-#define TUN_VERSION_MIN		1
-#define TUN_VERSION_MAX		1
+/*
+ * Protocol versions this implementation speaks. Version 2 moved the
+ * certificate login out of the (D)TLS handshake into CHALLENGE /
+ * CERT_PROOF (doc/protocol.md 4.6); version 1 clients are refused with
+ * ERROR 2. HELLO itself always carries TUN_HELLO_VERSION in its header:
+ * its layout is frozen so that any two versions can read each other's.
+ */
+#define TUN_HELLO_VERSION	1
+#define TUN_VERSION_MIN		2
+#define TUN_VERSION_MAX		2
 
 #define TUN_HDR_LEN		6
 /* The largest piece of an H4 packet one HCI message carries. */
@@ -37,6 +44,15 @@
 #define TUN_TEXT_MAX		200	/* CLOSE / ERROR reason text */
 #define TUN_AUTH_MAX		512	/* one SCRAM message */
 #define TUN_SACK_MAX		16	/* selective-ack ranges per ACK */
+#define TUN_CHAL_LEN		32	/* CHALLENGE: the server's fresh random */
+/*
+ * CERT_PROOF: the client's certificate (DER) and its signature, in one
+ * message: be16 + certificate + be16 + signature fill at most a body.
+ * TUN_CERT_SIG_MAX holds an RSA-4096 signature; the BGW CA issues
+ * ECDSA P-256 certificates (about 500 bytes, 72-byte signatures).
+ */
+#define TUN_CERT_SIG_MAX	512
+#define TUN_CERT_DER_MAX	(TUN_BODY_MAX - 4 - 1)
 
 enum tun_msg_type {
 	TUN_MSG_HELLO = 1,
@@ -48,6 +64,8 @@ enum tun_msg_type {
 	TUN_MSG_RESUME = 7,
 	TUN_MSG_CLOSE = 8,
 	TUN_MSG_ERROR = 9,
+	TUN_MSG_CHALLENGE = 10,		/* version 2 */
+	TUN_MSG_CERT_PROOF = 11,	/* version 2 */
 };
 
 /* Header flags; each type accepts only its own, the rest must be zero. */
@@ -57,7 +75,7 @@ enum tun_msg_type {
 
 /* HELLO modes: what the client will do after the version is agreed. */
 enum tun_mode {
-	TUN_MODE_CERT = 1,	/* the client certificate names the user */
+	TUN_MODE_CERT = 1,	/* CHALLENGE, then CERT_PROOF names the user */
 	TUN_MODE_PASSWORD = 2,	/* SCRAM-SHA-256-PLUS in AUTH messages */
 	TUN_MODE_RESUME = 3,	/* a RESUME message follows */
 };
@@ -111,6 +129,15 @@ struct tun_msg {
 			uint8_t sid[TUN_SID_LEN];
 			uint8_t proof[TUN_PROOF_LEN];
 		} resume;
+		struct {
+			uint8_t chal[TUN_CHAL_LEN];
+		} challenge;
+		struct {
+			uint16_t cert_len;
+			const uint8_t *cert;	/* DER, into the decoded buffer */
+			uint16_t sig_len;
+			const uint8_t *sig;	/* into the decoded buffer */
+		} proof;			/* CERT_PROOF */
 		struct {
 			uint16_t code;		/* enum tun_reason */
 			char text[TUN_TEXT_MAX + 1];

@@ -29,6 +29,7 @@
 #include <gnutls/abstract.h>
 #include <gnutls/crypto.h>
 
+#include "certlogin.h"
 #include "chan.h"
 #include "front.h"
 #include "hci.h"
@@ -113,6 +114,7 @@ static uint16_t login_key(const struct tun_msg *m)
 	switch (m->type) {
 	case TUN_MSG_HELLO:
 	case TUN_MSG_RESUME:
+	case TUN_MSG_CERT_PROOF:
 		return (uint16_t)(m->type << 8);
 	case TUN_MSG_AUTH:
 		return (uint16_t)(m->type << 8 | m->auth.step);
@@ -142,6 +144,7 @@ enum link_state {
 	L_HELLO,		/* waiting for the client's HELLO */
 	L_SCRAM_FIRST,
 	L_SCRAM_FINAL,
+	L_CERT_PROOF,		/* CHALLENGE sent, waiting for CERT_PROOF */
 	L_RESUME,
 	L_WAIT_CORE,		/* peer mode: ATTACH or RESUME sent, no answer yet */
 	L_LINK,			/* core mode: waiting for ATTACH or RESUME */
@@ -173,6 +176,9 @@ struct tun_link {
 	enum link_state state;
 	uint8_t version;
 	bool cert_login;
+	uint8_t cert_sha256[32];	/* of that login's certificate */
+	bool chal_set;			/* chal issued here, not yet used */
+	uint8_t chal[TUN_CHAL_LEN];
 	int end_reason;			/* why the login ended (peer mode) */
 	struct scram_server *scram;
 	char name[TUN_USER_MAX + 1];
@@ -229,6 +235,8 @@ struct tun_server {
 	struct tun_auth_ops auth;
 	void *user;
 	struct tun_creds *creds;
+	/* Certificate logins checked here (no cert_verify hook): the CA. */
+	struct tun_certca *ca;
 	struct tun_dlisten *dl;
 	struct tun_tlisten *tl;
 	struct tun_link *pending;
@@ -249,6 +257,7 @@ static void peer_relay_up(struct tun_peer *p, struct tun_link *k, const struct t
 static void peer_chan_down(struct tun_peer *p, int reason);
 static void remote_close(struct tun_link *k, uint8_t frame);
 static void srv_cfg_init(struct tun_server *srv, const struct tun_server_cfg *cfg);
+static int srv_ca_init(struct tun_server *srv);
 
 static void link_unpend(struct tun_link *k)
 {
@@ -394,12 +403,12 @@ static void link_refuse(struct tun_link *k, int reason, const char *text)
 	log_notice("tunnel: %s%s%s: %s%s%s", tun_chan_peer_str(k->ch, peer, sizeof(peer)),
 		   k->name[0] ? " user " : "", k->name, tun_reason_str(reason),
 		   text ? ": " : "", text ? text : "");
-	send_reason(k->ch, k->version ? k->version : TUN_VERSION_MIN,
+	send_reason(k->ch, k->version ? k->version : TUN_HELLO_VERSION,
 		    TUN_MSG_ERROR, reason, text);
 	/* No state is kept to answer a repeat: over UDP say it twice, so
 	 * one lost datagram does not turn the reason into a timeout. */
 	if (k->ch && k->ch->kind != TUN_CHAN_STREAM)
-		send_reason(k->ch, k->version ? k->version : TUN_VERSION_MIN,
+		send_reason(k->ch, k->version ? k->version : TUN_HELLO_VERSION,
 			    TUN_MSG_ERROR, reason, text);
 	link_drop(k);
 }
@@ -682,7 +691,7 @@ static void login_ok(struct tun_link *k, const char *name)
 	tun_chan_peer_str(k->ch, s->label.peer, sizeof(s->label.peer));
 	s->label.cert = k->cert_login;
 	if (k->cert_login)
-		memcpy(s->label.cert_sha256, k->ch->cert.sha256, sizeof(s->label.cert_sha256));
+		memcpy(s->label.cert_sha256, k->cert_sha256, sizeof(s->label.cert_sha256));
 	sess_link_in(s);
 	link_attach(k, s);
 	log_notice("tunnel: %s: user %s logged in (%s)",
@@ -704,24 +713,144 @@ static void link_failed_login(struct tun_link *k, int reason, const char *text)
 	link_refuse(k, reason, text);
 }
 
+static bool cert_login_configured(const struct tun_server *srv)
+{
+	return (srv->auth.cert_challenge && srv->auth.cert_verify) ||
+	       (srv->auth.cert_user && srv->ca);
+}
+
+/*
+ * Certificate mode (doc/protocol.md 4.6): a fresh challenge, from the
+ * owner when it checks the proof (bgw-muxd's monitor: a peer process
+ * never chooses it), and sent after the HELLO reply; both are kept for
+ * a repeated HELLO.
+ */
+static void on_cert_hello(struct tun_link *k)
+{
+	struct tun_server *srv = k->srv;
+	struct tun_msg r;
+	int ret;
+
+	if (!cert_login_configured(srv)) {
+		link_refuse(k, TUN_R_MODE_UNSUPPORTED, "certificate login is not configured");
+		return;
+	}
+	/* The user is not known yet: the source's limit only. */
+	if (srv->auth.login_allowed &&
+	    srv->auth.login_allowed(srv->user, "", &k->ch->addr, k->ch->alen) < 0) {
+		link_refuse(k, TUN_R_RATE_LIMITED, NULL);
+		return;
+	}
+	if (srv->auth.cert_verify)
+		ret = srv->auth.cert_challenge(srv->user, k->chal);
+	else
+		ret = gnutls_rnd(GNUTLS_RND_NONCE, k->chal, sizeof(k->chal)) < 0 ? -EIO : 0;
+	if (ret < 0) {
+		link_refuse(k, TUN_R_INTERNAL, NULL);
+		return;
+	}
+	k->chal_set = true;
+	msg_init(&r, k->version, TUN_MSG_CHALLENGE);
+	memcpy(r.challenge.chal, k->chal, TUN_CHAL_LEN);
+	link_send(k, &r);
+	k->state = L_CERT_PROOF;
+}
+
+static int cert_err_reason(int err)
+{
+	switch (err) {
+	case -ENOENT:
+		return TUN_R_CERT_UNKNOWN;
+	case -EAGAIN:
+		return TUN_R_RATE_LIMITED;
+	case -EPERM:
+		return TUN_R_AUTH_FAILED;
+	default:
+		return tun_certlogin_reason(err);
+	}
+}
+
+/*
+ * CERT_PROOF: the certificate and its key's signature over the
+ * challenge and this channel's exporter. Checked once: the challenge is
+ * spent whatever the outcome (a repeat gets the kept answer).
+ */
+static void on_cert_proof(struct tun_link *k, const struct tun_msg *m)
+{
+	struct tun_server *srv = k->srv;
+	struct tun_cert_info ci;
+	uint8_t ex[TUN_EXPORTER_LEN], chal[TUN_CHAL_LEN];
+	int ret, reason;
+
+	if (!k->chal_set) {
+		link_refuse(k, TUN_R_PROTOCOL, "no challenge outstanding");
+		return;
+	}
+	/* Spent now: k may be gone after the refusal or the login below. */
+	k->chal_set = false;
+	memcpy(chal, k->chal, sizeof(chal));
+	tun_wipe(k->chal, sizeof(k->chal));
+	ret = tun_chan_export(k->ch, TUN_LABEL_CERT_LOGIN, NULL, 0, ex, sizeof(ex));
+	if (ret < 0) {
+		link_refuse(k, TUN_R_INTERNAL, NULL);
+		goto out;
+	}
+	if (srv->auth.cert_verify) {
+		k->name[0] = '\0';
+		ret = srv->auth.cert_verify(srv->user, m->proof.cert, m->proof.cert_len,
+					    m->proof.sig, m->proof.sig_len, ex,
+					    k->name, sizeof(k->name));
+		if (ret == 0 && (!k->name[0] || !memchr(k->name, 0, sizeof(k->name))))
+			ret = -EIO;
+	} else {
+		ret = tun_certlogin_verify(srv->ca, m->proof.cert, m->proof.cert_len,
+					   m->proof.sig, m->proof.sig_len, chal, ex, &ci);
+		/* The name as claimed, for the log and the limiter; it proves nothing. */
+		snprintf(k->name, sizeof(k->name), "%s", ci.cn);
+		if (ret == 0) {
+			memcpy(k->cert_sha256, ci.sha256, sizeof(k->cert_sha256));
+			ret = srv->auth.cert_user(srv->user, &ci, k->name, sizeof(k->name));
+			if (ret == 0 && !k->name[0])
+				ret = -ENOENT;
+			if (ret < 0 && ret != -EKEYREVOKED && ret != -ENOENT)
+				ret = -EPERM;	/* disabled */
+		}
+	}
+	if (ret < 0) {
+		reason = cert_err_reason(ret);
+		if (reason == TUN_R_RATE_LIMITED || reason == TUN_R_INTERNAL)
+			link_refuse(k, reason, NULL);
+		else
+			link_failed_login(k, reason, ret == -EACCES ?
+					  "the certificate's key did not sign this login" : NULL);
+		goto out;
+	}
+	k->cert_login = true;
+	login_ok(k, k->name);
+out:
+	tun_wipe(ex, sizeof(ex));
+	tun_wipe(chal, sizeof(chal));
+}
+
 static void on_hello(struct tun_link *k, const struct tun_msg *m)
 {
 	struct tun_server *srv = k->srv;
 	struct tun_msg r;
 	char text[TUN_TEXT_MAX + 1];
 	uint8_t v;
-	int ret;
 
 	if (m->hello.vmax < TUN_VERSION_MIN || m->hello.vmin > TUN_VERSION_MAX) {
 		snprintf(text, sizeof(text),
-			 "client speaks versions %u..%u, server %u..%u",
-			 m->hello.vmin, m->hello.vmax, TUN_VERSION_MIN, TUN_VERSION_MAX);
+			 "client speaks versions %u..%u, server %u..%u: %s",
+			 m->hello.vmin, m->hello.vmax, TUN_VERSION_MIN, TUN_VERSION_MAX,
+			 m->hello.vmax < TUN_VERSION_MIN ? "update bgw-cdclient" :
+			 "this gateway's bgw-muxd is older than the client");
 		link_refuse(k, TUN_R_VERSION, text);
 		return;
 	}
 	v = m->hello.vmax < TUN_VERSION_MAX ? m->hello.vmax : TUN_VERSION_MAX;
 	k->version = v;
-	msg_init(&r, TUN_VERSION_MIN, TUN_MSG_HELLO);	/* HELLO: always 1 */
+	msg_init(&r, TUN_HELLO_VERSION, TUN_MSG_HELLO);	/* HELLO: always 1 */
 	r.hello.vmin = v;
 	r.hello.vmax = v;
 	r.hello.mode = m->hello.mode;
@@ -729,35 +858,7 @@ static void on_hello(struct tun_link *k, const struct tun_msg *m)
 
 	switch (m->hello.mode) {
 	case TUN_MODE_CERT:
-		if (!k->ch->has_cert) {
-			link_failed_login(k, TUN_R_CERT_REQUIRED, NULL);
-			return;
-		}
-		if (k->ch->cert_reason) {
-			link_failed_login(k, k->ch->cert_reason, NULL);
-			return;
-		}
-		if (!srv->auth.cert_user) {
-			link_refuse(k, TUN_R_MODE_UNSUPPORTED,
-				    "certificate login is not configured");
-			return;
-		}
-		if (srv->auth.login_allowed &&
-		    srv->auth.login_allowed(srv->user, k->ch->cert.cn, &k->ch->addr,
-					    k->ch->alen) < 0) {
-			link_refuse(k, TUN_R_RATE_LIMITED, NULL);
-			return;
-		}
-		snprintf(k->name, sizeof(k->name), "%s", k->ch->cert.cn);
-		ret = srv->auth.cert_user(srv->user, &k->ch->cert, k->name, sizeof(k->name));
-		if (ret < 0 || !k->name[0]) {
-			link_failed_login(k, ret == -EKEYREVOKED ? TUN_R_CERT_REVOKED :
-					  ret == -ENOENT ? TUN_R_CERT_UNKNOWN :
-					  TUN_R_AUTH_FAILED, NULL);
-			return;
-		}
-		k->cert_login = true;
-		login_ok(k, k->name);
+		on_cert_hello(k);
 		return;
 	case TUN_MODE_PASSWORD:
 		if (!srv->auth.scram_lookup) {
@@ -898,10 +999,6 @@ static void on_resume(struct tun_link *k, const struct tun_msg *m)
 	/* Name the session's user in the log: a failure may be an attack on it. */
 	if (found)
 		snprintf(k->name, sizeof(k->name), "%s", found->user);
-	if (found && k->ch->has_cert && k->ch->cert_reason) {
-		link_failed_login(k, k->ch->cert_reason, NULL);
-		return;
-	}
 	if (found && tun_chan_export(k->ch, TUN_LABEL_RESUME_BIND, found->sid,
 				     TUN_SID_LEN, bind, sizeof(bind)) == 0 &&
 	    gnutls_hmac_fast(GNUTLS_MAC_SHA256, found->resume_key, TUN_KEY_LEN,
@@ -999,7 +1096,7 @@ static void link_on_msg(void *user, struct tun_chan *ch, const struct tun_msg *m
 	}
 	/* HELLO's layout is frozen: version 1 in its header, always. */
 	if (k->state == L_HELLO) {
-		if (m->type != TUN_MSG_HELLO || m->version != TUN_VERSION_MIN) {
+		if (m->type != TUN_MSG_HELLO || m->version != TUN_HELLO_VERSION) {
 			link_refuse(k, TUN_R_PROTOCOL, "expected HELLO");
 			return;
 		}
@@ -1029,6 +1126,12 @@ static void link_on_msg(void *user, struct tun_chan *ch, const struct tun_msg *m
 			on_scram_final(k, m);
 		else
 			link_refuse(k, TUN_R_PROTOCOL, "expected AUTH");
+		return;
+	case L_CERT_PROOF:
+		if (m->type == TUN_MSG_CERT_PROOF)
+			on_cert_proof(k, m);
+		else
+			link_refuse(k, TUN_R_PROTOCOL, "expected CERT_PROOF");
 		return;
 	case L_RESUME:
 		if (m->type == TUN_MSG_RESUME)
@@ -1769,10 +1872,6 @@ static void peer_resume(struct tun_peer *p, struct tun_link *k, const struct tun
 	struct tun_link_frame f = { .type = TUN_LF_RESUME };
 	int ret;
 
-	if (k->ch->has_cert && k->ch->cert_reason) {
-		link_failed_login(k, k->ch->cert_reason, NULL);
-		return;
-	}
 	ret = peer_get_link(p, NULL);
 	if (ret < 0) {
 		log_notice("tunnel: resume: no link to the core: %s", strerror(-ret));
@@ -2030,6 +2129,10 @@ int tun_peer_new(struct tun_peer **out, struct loop *l, struct tun_creds *cr,
 		srv->auth = *auth;
 	srv->user = user;
 	srv->peer = p;
+	ret = srv_ca_init(srv);
+	if (ret < 0)
+		goto fail;
+	ret = -ENOMEM;
 	p->l = l;
 	p->srv = srv;
 	p->ops = *ops;
@@ -2064,6 +2167,8 @@ fail_fd_gone:
 		loop_timer_free(p->reap);
 		free(p);
 	}
+	if (srv)
+		tun_certca_free(srv->ca);
 	free(srv);
 	return ret;
 }
@@ -2260,6 +2365,24 @@ static void srv_cfg_init(struct tun_server *srv, const struct tun_server_cfg *cf
 	srv->cfg.rel = NULL;
 }
 
+/*
+ * The CA for certificate logins checked here; an owner that checks them
+ * itself (cert_verify) needs none (bgw-muxd's sandboxed peers could not
+ * open it).
+ */
+static int srv_ca_init(struct tun_server *srv)
+{
+	int ret;
+
+	if (srv->auth.cert_verify || !srv->auth.cert_user || !srv->cfg.ca_file)
+		return 0;
+	ret = tun_certca_new(&srv->ca, srv->cfg.ca_file);
+	if (ret < 0)
+		log_err("tunnel: CA %s: cannot load it for certificate logins",
+			srv->cfg.ca_file);
+	return ret;
+}
+
 int tun_server_new(struct tun_server **out, struct loop *l,
 		   const struct tun_server_cfg *cfg,
 		   const struct tun_server_ops *ops,
@@ -2288,6 +2411,9 @@ int tun_server_new(struct tun_server **out, struct loop *l,
 		return 0;
 	}
 	ret = tun_server_creds_new(&srv->creds, cfg, user);
+	if (ret < 0)
+		goto fail;
+	ret = srv_ca_init(srv);
 	if (ret < 0)
 		goto fail;
 	memset(&lc, 0, sizeof(lc));
@@ -2342,6 +2468,7 @@ void tun_server_free(struct tun_server *srv)
 	tun_dlisten_free(srv->dl);
 	tun_tlisten_free(srv->tl);
 	tun_creds_free(srv->creds);
+	tun_certca_free(srv->ca);
 	free(srv);
 }
 

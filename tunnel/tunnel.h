@@ -93,14 +93,36 @@ struct scram_verifier;
  */
 struct tun_auth_ops {
 	/*
-	 * A client certificate chained to the CA with the TLS client purpose
-	 * and within its validity. Write the user name (NUL-terminated, at
+	 * Certificate login (version 2: CHALLENGE, CERT_PROOF; see
+	 * tunnel/certlogin.h). Either the owner does all of it
+	 * (cert_challenge and cert_verify; bgw-muxd's monitor), or the
+	 * server checks the proof against cfg.ca_file and asks cert_user
+	 * only which user a certificate belongs to.
+	 *
+	 * cert_user: a client certificate chained to the CA with the TLS
+	 * client purpose, within its validity, whose key signed this
+	 * channel's challenge. Write the user name (NUL-terminated, at
 	 * most TUN_USER_MAX bytes) to name and return 0, or return
 	 * -EKEYREVOKED (revoked: TUN_R_CERT_REVOKED), -ENOENT (no such user:
 	 * TUN_R_CERT_UNKNOWN), -EACCES (disabled: TUN_R_AUTH_FAILED).
 	 */
 	int (*cert_user)(void *user, const struct tun_cert_info *ci,
 			 char *name, size_t cap);
+	/*
+	 * cert_challenge: a fresh random challenge for this channel, which
+	 * the owner keeps to check the proof against; 0 or -errno.
+	 * cert_verify: the client's certificate (DER) and signature, and
+	 * the exporter (TUN_LABEL_CERT_LOGIN) of the channel they came on.
+	 * The owner checks them against the challenge it issued
+	 * (tun_certlogin_verify), maps the certificate to its user, writes
+	 * the name and returns 0; or the errors of tun_certlogin_verify,
+	 * -ENOENT (no such user), -EPERM (disabled), -EAGAIN (rate
+	 * limited).
+	 */
+	int (*cert_challenge)(void *user, uint8_t chal[TUN_CHAL_LEN]);
+	int (*cert_verify)(void *user, const uint8_t *cert, size_t cert_len,
+			   const uint8_t *sig, size_t sig_len,
+			   const uint8_t exporter[32], char *name, size_t cap);
 	/*
 	 * Password mode: the SCRAM verifier for name. For an unknown or
 	 * disabled user return 0 with a fabricated verifier and *real =

@@ -24,11 +24,12 @@ mux_libmuxd_a_SOURCES = \
 	mux/conf.c mux/conf.h \
 	mux/ctlmsg.c mux/ctlmsg.h \
 	mux/keysign.c mux/keysign.h \
+	mux/peerauth.c mux/peerauth.h \
 	mux/rpc.c mux/rpc.h \
 	mux/sandbox.c mux/sandbox.h \
 	mux/transport.c mux/transport.h
 mux_libmuxd_a_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/sim -I$(top_srcdir)/authdb $(BLUEZ_CFLAGS)
-mux_libmuxd_a_CFLAGS = $(AM_CFLAGS) $(GNUTLS_CFLAGS)
+mux_libmuxd_a_CFLAGS = $(AM_CFLAGS) $(TUNNEL_CFLAGS)
 
 sbin_PROGRAMS += mux/bgw-muxd
 mux_bgw_muxd_SOURCES = mux/muxd.c mux/muxd.h mux/muxd_core.c mux/muxd_monitor.c \
@@ -67,8 +68,8 @@ dist_doc_DATA += doc/virtual-controller.md
 # The privilege-separation RPC codec (mux/rpc.h): what the monitor accepts.
 tests_check_muxd_rpc_SOURCES = tests/check_muxd_rpc.c
 tests_check_muxd_rpc_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/mux -I$(top_srcdir)/authdb
-tests_check_muxd_rpc_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(GNUTLS_CFLAGS)
-tests_check_muxd_rpc_LDADD = tests/libcheckmain.a mux/libmuxd.a authdb/libauthdb.a lib/libbgw.a \
+tests_check_muxd_rpc_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(TUNNEL_CFLAGS)
+tests_check_muxd_rpc_LDADD = tests/libcheckmain.a mux/libmuxd.a $(TUNNEL_LIBS) \
 	$(GNUTLS_LIBS) $(PWQUALITY_LIBS) $(CHECK_LIBS)
 check_PROGRAMS += tests/check_muxd_rpc
 TESTS += tests/check_muxd_rpc

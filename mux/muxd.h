@@ -121,6 +121,11 @@ struct muxd {
 	 */
 	struct keysign *key;
 	/*
+	 * Monitor: the CA that client certificates chain to, for the
+	 * certificate logins it checks itself (RPC_CERT_LOGIN).
+	 */
+	struct tun_certca *certca;
+	/*
 	 * Privilege separation (doc/security.md). The monitor keeps the
 	 * authdb with its verifiers, the SCRAM secret, the rate limiters and
 	 * the audit log. The core gets a policy copy without verifiers; every

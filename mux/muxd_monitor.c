@@ -24,21 +24,23 @@
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 
+#include "certlogin.h"
 #include "cursor.h"
 #include "keysign.h"
 #include "log.h"
 #include "muxd.h"
+#include "peerauth.h"
 #include "ratelimit.h"
 #include "scram.h"
 #include "transport.h"
 
 /*
- * What one peer's login needs, with room: a handshake signs once, a
- * login checks one proof or one certificate, and fails at most a few
- * times over (the client retries on a new channel, so a new peer). More
- * is not a peer's doing, and would make it an oracle.
+ * What one peer's login needs, with room: a handshake signs once (the
+ * rule is in mux/peerauth.c), a login checks one proof or one
+ * certificate, and fails at most a few times over (the client retries on
+ * a new channel, so a new peer). More is not a peer's doing, and would
+ * make it an oracle.
  */
-#define PEER_SIGNS_MAX		2
 #define PEER_PROOFS_MAX		2
 #define PEER_FAILURES_MAX	8
 /* Log lines a peer may have written for it, per second. */
@@ -61,7 +63,9 @@ struct mon_chan {
 	bool cert;
 	uint8_t fpr[AUTHDB_FPR_LEN];
 	bool linked;
-	unsigned signs;
+	/* The order of its requests, its one signature, its challenge. */
+	struct peerauth pa;
+	unsigned challenges;
 	unsigned proofs;
 	unsigned failures;
 	unsigned logs;
@@ -175,18 +179,35 @@ static int mon_key_load(struct muxd *d)
 
 	r = keysign_load(&d->key, d->conf.key_file, d->conf.cert_file, now_ms(),
 			 err, sizeof(err));
-	if (r < 0)
+	if (r < 0) {
 		log_err("tunnel: %s", err);
+		return r;
+	}
+	/* Certificate logins are checked here, against the CA, never by a peer. */
+	r = tun_certca_new(&d->certca, d->conf.ca_file);
+	if (r < 0)
+		log_err("tunnel: ca-file %s: no CA certificate could be loaded from it",
+			d->conf.ca_file);
 	return r;
 }
 
-/* A signature for a peer's handshake (the checks: mux/keysign.h). */
-static int mon_sign(struct muxd *d, const struct rpc_req *q, uint8_t *sig, size_t *sig_len)
+/*
+ * A signature for a peer's own handshake (mux/peerauth.h: its shape and
+ * client_random; mux/keysign.h: algorithm and rate).
+ */
+static int mon_sign(struct muxd *d, struct mon_chan *ch, const struct rpc_req *q,
+		    uint8_t *sig, size_t *sig_len)
 {
 	int algo = get_le16(q->blob), r;
 
 	if (!d->key)
 		return -ENOKEY;
+	if (peerauth_sign_check(&ch->pa, q->arg != 0, q->blob + 2, q->blob_len - 2) < 0) {
+		log_warn("tunnel: peer %s asked for a signature that is not its own "
+			 "handshake's (%s, %zu bytes): refused", ch->peer,
+			 q->arg ? "digest" : "data", q->blob_len - 2);
+		return -EINVAL;
+	}
 	r = keysign_sign(d->key, algo, q->arg != 0, q->blob + 2, q->blob_len - 2,
 			 sig, RPC_RBLOB_MAX, sig_len, now_ms());
 	if (r == -EAGAIN)
@@ -379,8 +400,8 @@ static bool mon_allowed(enum muxd_role role, uint32_t type)
 	case MUXD_PEER:
 		return type == RPC_SCRAM_SALT || type == RPC_SCRAM_VERIFY ||
 		       type == RPC_SIGN || type == RPC_LOGIN_ALLOWED ||
-		       type == RPC_LOGIN_FAILED || type == RPC_CERT_USER ||
-		       type == RPC_LINK || type == RPC_LOG;
+		       type == RPC_LOGIN_FAILED || type == RPC_CERT_CHALLENGE ||
+		       type == RPC_CERT_LOGIN || type == RPC_LINK || type == RPC_LOG;
 	default:
 		return false;
 	}
@@ -427,25 +448,34 @@ static void chan_free(struct mon_chan *ch)
 }
 
 /*
- * A certificate the peer's TLS stack verified (chain, purpose, validity)
- * maps to its user by fingerprint; revoked and disabled fail.
+ * A certificate login, checked here from the bytes the client sent: the
+ * certificate against the CA, its key's signature over the challenge
+ * this monitor gave this peer and the channel's exporter, then the
+ * authdb (fingerprint, revocation, disabled). A peer that has no user's
+ * key gets nothing, whatever certificate it relays.
  */
-static int mon_cert_user(struct muxd *d, struct mon_chan *ch, const struct rpc_req *q,
-			 struct rpc_reply *rep)
+static int mon_cert_login(struct muxd *d, struct mon_chan *ch, const struct rpc_req *q,
+			  struct rpc_reply *rep)
 {
 	char u[AUTHDB_NAME_MAX + 1];
+	uint8_t fpr[AUTHDB_FPR_LEN];
 	int r;
 
-	if (!d->db)
-		return -ENOENT;
-	r = authdb_cert_user(d->db, q->blob, u);
-	if (r < 0)
+	r = peerauth_cert_login(&ch->pa, d->certca, d->db, q->blob, q->blob_len, u, fpr);
+	if (r == -EPROTO || r == -EIO)
 		return r;
-	if (!authdb_user_is_enabled(d->db, u))
-		return -EACCES;
+	if (r < 0) {
+		/* Counted and audited here, under the name the certificate claims. */
+		if (d->rl_src)
+			mon_login_failed(d, u, ch->src,
+					 r == -ENOENT ? TUN_R_CERT_UNKNOWN :
+					 r == -EPERM ? TUN_R_AUTH_FAILED :
+					 tun_certlogin_reason(r));
+		return r;
+	}
 	snprintf(ch->verified, sizeof(ch->verified), "%s", u);
 	ch->cert = true;
-	memcpy(ch->fpr, q->blob, AUTHDB_FPR_LEN);
+	memcpy(ch->fpr, fpr, AUTHDB_FPR_LEN);
 	rep->blob_len = strlen(u);
 	memcpy(rep->blob, u, rep->blob_len);
 	return 0;
@@ -513,6 +543,8 @@ static int mon_spawn(struct muxd *d, const struct rpc_req *q, int *pfd)
 	}
 	/* The rules bound both (mux/rpc.c); a longer source is cut. */
 	snprintf(ch->src, sizeof(ch->src), "%.*s", (int)sizeof(ch->src) - 1, q->src);
+	/* The DTLS ClientHello's random the front verified (none over TCP). */
+	peerauth_init(&ch->pa, q->blob_len == RPC_CHAL_LEN ? q->blob : NULL);
 	snprintf(ch->peer, sizeof(ch->peer), "%.*s", (int)sizeof(ch->peer) - 1, q->detail);
 	*pfd = sv[1];
 	return 0;
@@ -545,6 +577,11 @@ static int mon_answer(struct mon_chan *ch, const struct rpc_req *q)
 	if (!mon_allowed(ch->role, q->type)) {
 		log_err("%s sent a request of type %u it may not make", role_name(ch->role),
 			(unsigned)q->type);
+		return -EPROTO;
+	}
+	if (ch->role == MUXD_PEER && peerauth_order(&ch->pa, q->type) < 0) {
+		log_err("peer %s asked for a second signature, or one after its login "
+			"began: not its own handshake's", ch->peer);
 		return -EPROTO;
 	}
 	memset(&rep, 0, sizeof(rep));
@@ -584,9 +621,7 @@ static int mon_answer(struct mon_chan *ch, const struct rpc_req *q)
 		rep.blob_len = rep.status == 0 ? SCRAM_KEY_LEN : 0;
 		break;
 	case RPC_SIGN:
-		if (++ch->signs > PEER_SIGNS_MAX)
-			return -EPROTO;
-		rep.status = mon_sign(d, q, rep.blob, &rep.blob_len);
+		rep.status = mon_sign(d, ch, q, rep.blob, &rep.blob_len);
 		if (rep.status < 0)
 			rep.blob_len = 0;
 		break;
@@ -599,10 +634,17 @@ static int mon_answer(struct mon_chan *ch, const struct rpc_req *q)
 		if (d->rl_src)
 			mon_login_failed(d, q->name, ch->src, q->arg);
 		return 0;
-	case RPC_CERT_USER:
-		if (++ch->proofs > PEER_PROOFS_MAX)
+	case RPC_CERT_CHALLENGE:
+		if (++ch->challenges > PEER_PROOFS_MAX)
 			return -EPROTO;
-		rep.status = mon_cert_user(d, ch, q, &rep);
+		rep.status = peerauth_challenge(&ch->pa, rep.blob);
+		rep.blob_len = rep.status == 0 ? RPC_CHAL_LEN : 0;
+		break;
+	case RPC_CERT_LOGIN:
+		/* A sane peer relays a proof only for a challenge it was given. */
+		if (++ch->proofs > PEER_PROOFS_MAX || !ch->pa.chal_set)
+			return -EPROTO;
+		rep.status = mon_cert_login(d, ch, q, &rep);
 		break;
 	case RPC_LINK:
 		if (ch->linked)
@@ -812,5 +854,7 @@ int monitor_run(struct muxd *d, int core_req, int front_req)
 	mon_reap(d, &d->front_pid, "network front", false);
 	while (d->chans)
 		chan_free(d->chans);
+	tun_certca_free(d->certca);
+	d->certca = NULL;
 	return r < 0 ? EXIT_ERROR : r;
 }

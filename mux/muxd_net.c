@@ -25,6 +25,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "chan.h"
 #include "cursor.h"
 #include "front.h"
 #include "log.h"
@@ -51,7 +52,8 @@ static void auth_login_failed(void *user, const char *name, const void *addr,
 	struct muxd *d = user;
 	char src[SRC_KEY_MAX];
 
-	if (d->verify_counted && reason == TUN_R_AUTH_FAILED) {
+	/* The monitor counted the failure it found itself (proof, certificate). */
+	if (d->verify_counted) {
 		d->verify_counted = false;
 		return;
 	}
@@ -63,33 +65,72 @@ static void auth_login_failed(void *user, const char *name, const void *addr,
 }
 
 /*
- * A certificate GnuTLS verified (chain to the CA, purpose, validity): the
- * monitor maps its fingerprint to a user (revoked and disabled fail) and
- * remembers it for this peer's link.
+ * Certificate login: the monitor makes the challenge and checks the
+ * proof (tunnel/certlogin.h); this process only relays the bytes and the
+ * exporter of its channel, and learns the user only from the answer.
  */
-static int auth_cert_user(void *user, const struct tun_cert_info *ci,
-			  char *name, size_t cap)
+static int auth_cert_challenge(void *user, uint8_t chal[TUN_CHAL_LEN])
+{
+	struct muxd *d = user;
+	struct rpc_reply rep;
+	int r;
+
+	r = muxd_call(d, RPC_CERT_CHALLENGE, 0, NULL, NULL, NULL, NULL, &rep, NULL);
+	if (r < 0)
+		return r;
+	if (rep.status < 0)
+		return rep.status;
+	if (rep.blob_len != TUN_CHAL_LEN)
+		return -EPROTO;
+	memcpy(chal, rep.blob, TUN_CHAL_LEN);
+	return 0;
+}
+
+static int auth_cert_verify(void *user, const uint8_t *cert, size_t cert_len,
+			    const uint8_t *sig, size_t sig_len,
+			    const uint8_t exporter[32], char *name, size_t cap)
 {
 	struct muxd *d = user;
 	struct rpc_req q;
 	struct rpc_reply rep;
 	int r;
 
+	d->verify_counted = false;
+	if (cert_len == 0 || cert_len > RPC_CERT_DER_MAX || sig_len == 0 ||
+	    sig_len > RPC_CERT_SIG_MAX)
+		return -EBADMSG;
 	memset(&q, 0, sizeof(q));
-	q.type = RPC_CERT_USER;
-	memcpy(q.blob, ci->sha256, sizeof(ci->sha256));
-	q.blob_len = sizeof(ci->sha256);
+	q.type = RPC_CERT_LOGIN;
+	memcpy(q.blob, exporter, RPC_EXPORTER_LEN);
+	put_le16(q.blob + RPC_EXPORTER_LEN, (uint16_t)cert_len);
+	memcpy(q.blob + RPC_EXPORTER_LEN + 2, cert, cert_len);
+	memcpy(q.blob + RPC_EXPORTER_LEN + 2 + cert_len, sig, sig_len);
+	q.blob_len = RPC_EXPORTER_LEN + 2 + cert_len + sig_len;
 	r = rpc_call(d->req_fd, &q, &rep, NULL);
+	explicit_bzero(&q, sizeof(q));
 	if (r < 0) {
 		loop_quit(d->l, EXIT_ERROR);
 		return -EIO;
 	}
-	if (rep.status < 0)
-		return rep.status == -EKEYREVOKED || rep.status == -EACCES ?
-			rep.status : -ENOENT;
+	switch (rep.status) {
+	case 0:
+		break;
+	case -EKEYEXPIRED:
+	case -EKEYREVOKED:
+	case -EKEYREJECTED:
+	case -EBADMSG:
+	case -EACCES:
+	case -ENOENT:
+	case -EPERM:
+		/* Counted and audited by the monitor: not again (auth_login_failed). */
+		d->verify_counted = true;
+		return rep.status;
+	default:
+		return -EIO;
+	}
 	if (rep.blob_len == 0 || rep.blob_len >= cap ||
 	    memchr(rep.blob, 0, rep.blob_len))
-		return -ENOENT;
+		return -EIO;
 	memcpy(name, rep.blob, rep.blob_len);
 	name[rep.blob_len] = '\0';
 	return 0;
@@ -278,7 +319,8 @@ static int close_all_but(const int *keep, unsigned n)
 static void peer_run(struct muxd *d, struct tun_front_peer *p, int req)
 {
 	static const struct tun_auth_ops auth = {
-		.cert_user = auth_cert_user,
+		.cert_challenge = auth_cert_challenge,
+		.cert_verify = auth_cert_verify,
 		.scram_lookup = auth_scram_lookup,
 		.scram_verify = auth_scram_verify,
 		.login_allowed = auth_login_allowed,
@@ -334,12 +376,32 @@ static pid_t front_spawn(void *user, const struct tun_front_peer *p)
 	struct muxd *d = user;
 	struct rpc_reply rep;
 	char src[SRC_KEY_MAX], peer[64];
+	const uint8_t *rnd;
+	struct rpc_req q;
 	int req = -1, r;
 	pid_t pid;
 
 	src_key_sa(&p->addr, p->alen, src, sizeof(src));
 	tun_addr_str(&p->addr, p->alen, peer, sizeof(peer));
-	r = muxd_call(d, RPC_SPAWN, 0, NULL, src, NULL, peer, &rep, &req);
+	/*
+	 * With the random of the ClientHello verified here: the monitor
+	 * signs only a handshake with that client_random for this peer
+	 * (mux/peerauth.h). TCP: the front read no hello.
+	 */
+	memset(&q, 0, sizeof(q));
+	q.type = RPC_SPAWN;
+	rpc_str(q.src, sizeof(q.src), src);
+	rpc_str(q.detail, sizeof(q.detail), peer);
+	rnd = p->dgram ? tun_dtls_hello_random(p->first, p->first_len) : NULL;
+	if (rnd) {
+		memcpy(q.blob, rnd, RPC_CHAL_LEN);
+		q.blob_len = RPC_CHAL_LEN;
+	}
+	r = rpc_call(d->req_fd, &q, &rep, &req);
+	if (r < 0 && r != -EINVAL) {
+		log_err("monitor: %s: stopping", strerror(-r));
+		loop_quit(d->l, EXIT_ERROR);
+	}
 	if (r < 0 || rep.status < 0 || req < 0) {
 		if (req >= 0)
 			close(req);

@@ -56,12 +56,18 @@ static const struct rule rules[RPC_REQ_LAST + 1] = {
 	[RPC_AUDIT] = { { 1, 0, 0, 0 }, { NAME_MAX_, SRC_MAX_, 32, 255 },
 			AUDIT_SESSION_END, AUDIT_ACL_DENY, false, 0, 0, true },
 	/* The source key and the address as the front saw them. */
-	[RPC_SPAWN] = { { 0, 1, 0, 1 }, { 0, SRC_MAX_, 0, 63 }, 0, 0, true, 0, 0, true },
-	/* A certificate's SHA-256, nothing else. */
-	[RPC_CERT_USER] = { { 0, 0, 0, 0 }, { 0, 0, 0, 0 }, 0, 0, true, 32, 32, true },
+	/* ... and the ClientHello's random (DTLS) or nothing (TCP): below. */
+	[RPC_SPAWN] = { { 0, 1, 0, 1 }, { 0, SRC_MAX_, 0, 63 }, 0, 0, true, 0, RPC_CHAL_LEN,
+			true },
+	/* RPC_RETIRED_CERT_USER: no entry, refused as unknown. */
 	[RPC_LINK] = { { 0, 0, 0, 0 }, { NAME_MAX_, 0, 0, 0 }, 0, 1, true, 0, 0, true },
 	/* A syslog priority (LOG_EMERG..LOG_DEBUG) and the line. */
 	[RPC_LOG] = { { 0, 0, 0, 1 }, { 0, 0, 0, 255 }, 0, 7, false, 0, 0, true },
+	[RPC_CERT_CHALLENGE] = { { 0, 0, 0, 0 }, { 0, 0, 0, 0 }, 0, 0, true, 0, 0, true },
+	/* exporter, le16 n, certificate[n], signature: the split checked below. */
+	[RPC_CERT_LOGIN] = { { 0, 0, 0, 0 }, { 0, 0, 0, 0 }, 0, 0, true,
+			     RPC_EXPORTER_LEN + 2 + 1 + 1,
+			     RPC_EXPORTER_LEN + 2 + RPC_CERT_DER_MAX + RPC_CERT_SIG_MAX, true },
 };
 
 static bool is_known(uint32_t type)
@@ -192,6 +198,22 @@ int rpc_req_decode(uint32_t type, const uint8_t *p, size_t len,
 		if (type == RPC_SIGN && out->arg == 1 && n - 2 > 64) {
 			*why = "digest too long";
 			return -EPROTO;
+		}
+		if (type == RPC_SPAWN && n != 0 && n != RPC_CHAL_LEN) {
+			*why = "blob length out of range";
+			return -EPROTO;
+		}
+		/* Both parts present, each within its cap, nothing left over. */
+		if (type == RPC_CERT_LOGIN) {
+			size_t cl = get_le16(b + RPC_EXPORTER_LEN);
+			size_t sl = n - RPC_EXPORTER_LEN - 2 - cl;
+
+			if (cl == 0 || cl > RPC_CERT_DER_MAX ||
+			    cl >= n - RPC_EXPORTER_LEN - 2u ||
+			    sl > RPC_CERT_SIG_MAX) {
+				*why = "certificate or signature length out of range";
+				return -EPROTO;
+			}
 		}
 		memcpy(out->blob, b, n);
 		out->blob_len = n;

@@ -23,7 +23,7 @@
  *
  * Every request has one layout: u8 arg, then four strings (name, src, rd,
  * detail), each a u8 length and that many bytes, then, only for the types
- * that carry one (SCRAM_VERIFY, SIGN), a binary blob: le16 length and
+ * that carry one (SCRAM_VERIFY, SIGN, SPAWN, CERT_LOGIN), a binary blob: le16 length and
  * that many bytes; rpc_req_decode checks the per-type rules (which
  * strings may be present, arg's range, the blob's length and content).
  */
@@ -40,6 +40,10 @@
 #define RPC_REPLY_MAX	1024		/* a reply's payload */
 #define RPC_RBLOB_MAX	768		/* a reply's blob: a signature (TUN_SIG_MAX) */
 #define RPC_SIGN_IN_MAX	2048		/* what a handshake signs: a digest or its data */
+#define RPC_CHAL_LEN	32		/* TUN_CHAL_LEN */
+#define RPC_EXPORTER_LEN 32		/* TUN_EXPORTER_LEN */
+#define RPC_CERT_DER_MAX 1023		/* TUN_CERT_DER_MAX */
+#define RPC_CERT_SIG_MAX 512		/* TUN_CERT_SIG_MAX */
 #define RPC_PUSH_MAX	(9u << 20)	/* a push: the authdb text (AUTHDB_FILE_MAX) */
 #define RPC_STR_MAX	255
 #define RPC_ERR_MAX	200		/* the text in a reply */
@@ -80,17 +84,20 @@ enum rpc_type {
 	RPC_SIGN,
 	/*
 	 * Front: a new peer process is about to start; src its source key,
-	 * detail its address -> reply(status) + the peer's own request
-	 * channel. The monitor takes src and detail as the peer's, whatever
-	 * the peer later claims.
+	 * detail its address, blob: the random of the DTLS ClientHello the
+	 * front verified (32 bytes; none for TCP) -> reply(status) + the
+	 * peer's own request channel. The monitor takes all three as the
+	 * peer's, whatever the peer later claims; the random is what the
+	 * peer's one SIGN must carry (mux/peerauth.h).
 	 */
 	RPC_SPAWN,
 	/*
-	 * Peer: blob: the SHA-256 of a client certificate the peer's TLS
-	 * stack verified -> reply(status: 0, -ENOENT, -EKEYREVOKED, -EACCES)
-	 * + blob: the user name.
+	 * 11 was CERT_USER, by which a peer reported the fingerprint of a
+	 * certificate its TLS stack had verified: fingerprints are public,
+	 * so a subverted peer could claim anyone. Retired (CERT_CHALLENGE
+	 * and CERT_LOGIN replace it), refused like an unknown type.
 	 */
-	RPC_CERT_USER,
+	RPC_RETIRED_CERT_USER,
 	/*
 	 * Peer: its link to the core -> reply(status) + a SOCK_SEQPACKET fd.
 	 * arg 0: after a login, name = the user whose proof (SCRAM_VERIFY)
@@ -104,7 +111,24 @@ enum rpc_type {
 	 * (a peer has no socket of its own to reach syslog).
 	 */
 	RPC_LOG,
-	RPC_REQ_LAST = RPC_LOG,
+	/*
+	 * Peer: a certificate login's challenge -> reply(status) + blob: 32
+	 * fresh random bytes, which the monitor keeps for this peer (one at
+	 * a time; a new one replaces it).
+	 */
+	RPC_CERT_CHALLENGE,
+	/*
+	 * Peer: blob: the channel's exporter[32], le16 n, the client's
+	 * certificate (DER, n bytes), its signature (the rest) ->
+	 * reply(status: 0, -EKEYEXPIRED, -EKEYREVOKED, -EKEYREJECTED,
+	 * -EBADMSG, -EACCES (signature), -ENOENT (no user), -EPERM
+	 * (disabled), -EPROTO (no challenge)) + blob: the user name. The
+	 * monitor checks the certificate against its CA and the signature
+	 * against the challenge it issued (tunnel/certlogin.h), which is
+	 * spent whatever the outcome.
+	 */
+	RPC_CERT_LOGIN,
+	RPC_REQ_LAST = RPC_CERT_LOGIN,
 	/* monitor -> process */
 	RPC_REPLY = 64,
 	RPC_POLICY = 65,	/* the authdb text without password lines */

@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <check.h>
@@ -25,9 +26,11 @@
 #include "audit.h"
 #include "ca.h"
 #include "check_main.h"
+#include "certlogin.h"
 #include "ctlmsg.h"
 #include "cursor.h"
 #include "keysign.h"
+#include "peerauth.h"
 #include "rpc.h"
 #include "scram.h"
 
@@ -61,7 +64,8 @@ static size_t raw_blob(uint8_t *buf, uint32_t type, const char *const s[4],
 
 	buf[n++] = (uint8_t)(blen & 0xff);
 	buf[n++] = (uint8_t)(blen >> 8);
-	memcpy(buf + n, blob, blen);
+	if (blen)
+		memcpy(buf + n, blob, blen);
 	n += blen;
 	put_le32(buf + 4, (uint32_t)(n - RPC_HDR_LEN));
 	return n;
@@ -511,7 +515,7 @@ static void verify_sig(const char *cert, int algo, bool is_hash, const uint8_t *
  * certificate's key verifies, refuses algorithms and digest lengths the
  * key does not make, and keeps to its rate (time given, not measured).
  */
-/* The peer-process requests: SPAWN, CERT_USER, LINK, LOG. */
+/* The peer-process requests: SPAWN, CERT_CHALLENGE, CERT_LOGIN, LINK, LOG. */
 START_TEST(peer_requests_bounds)
 {
 	const char *none[4] = { NULL, NULL, NULL, NULL };
@@ -522,7 +526,8 @@ START_TEST(peer_requests_bounds)
 	const char *line[4] = { NULL, NULL, NULL, "tunnel: handshake failed" };
 	char longpeer[80];
 	const char *lpeer[4] = { NULL, "192.0.2.1", NULL, longpeer };
-	uint8_t buf[1024], fpr[33];
+	uint8_t buf[RPC_HDR_LEN + RPC_REQ_MAX], fpr[33], rnd[33];
+	uint8_t cl[RPC_EXPORTER_LEN + 2 + RPC_CERT_DER_MAX + RPC_CERT_SIG_MAX + 2];
 	struct rpc_req q;
 	const char *why;
 	size_t n;
@@ -530,26 +535,75 @@ START_TEST(peer_requests_bounds)
 	memset(longpeer, 'x', 64);
 	longpeer[64] = '\0';
 	memset(fpr, 0xab, sizeof(fpr));
-	n = raw(buf, RPC_SPAWN, 0, spawn, NULL, 0);
+	memset(rnd, 0x5c, sizeof(rnd));
+	/* SPAWN: over TCP no hello random, over DTLS exactly 32 bytes */
+	n = raw_blob(buf, RPC_SPAWN, spawn, NULL, 0);
 	ck_assert_int_eq(decode(buf, n, &q, &why), 0);
 	ck_assert_str_eq(q.detail, "[192.0.2.1]:4433");
+	ck_assert_uint_eq(q.blob_len, 0);
 	ck_assert(rpc_req_has_reply(RPC_SPAWN));
-	n = raw(buf, RPC_SPAWN, 0, spawn_name, NULL, 0);
-	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
-	n = raw(buf, RPC_SPAWN, 0, spawn_nosrc, NULL, 0);
-	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
-	n = raw(buf, RPC_SPAWN, 0, lpeer, NULL, 0);
-	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
-	/* a certificate's SHA-256: exactly 32 bytes */
-	n = raw_blob(buf, RPC_CERT_USER, none, fpr, 32);
+	n = raw_blob(buf, RPC_SPAWN, spawn, rnd, 32);
 	ck_assert_int_eq(decode(buf, n, &q, &why), 0);
 	ck_assert_uint_eq(q.blob_len, 32);
-	n = raw_blob(buf, RPC_CERT_USER, none, fpr, 31);
+	n = raw_blob(buf, RPC_SPAWN, spawn, rnd, 31);
 	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
-	n = raw_blob(buf, RPC_CERT_USER, none, fpr, 33);
+	n = raw_blob(buf, RPC_SPAWN, spawn, rnd, 33);
 	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
-	n = raw_blob(buf, RPC_CERT_USER, name, fpr, 32);
+	n = raw(buf, RPC_SPAWN, 0, spawn, NULL, 0);	/* no blob field at all */
 	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+	n = raw_blob(buf, RPC_SPAWN, spawn_name, NULL, 0);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+	n = raw_blob(buf, RPC_SPAWN, spawn_nosrc, NULL, 0);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+	n = raw_blob(buf, RPC_SPAWN, lpeer, NULL, 0);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+	/*
+	 * 11, CERT_USER, took a fingerprint (public) as a login: retired,
+	 * refused like an unknown type whatever it carries.
+	 */
+	n = raw_blob(buf, RPC_RETIRED_CERT_USER, none, fpr, 32);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+	ck_assert_str_eq(why, "unknown request type");
+	/* CERT_CHALLENGE: nothing at all */
+	n = raw(buf, RPC_CERT_CHALLENGE, 0, none, NULL, 0);
+	ck_assert_int_eq(decode(buf, n, &q, &why), 0);
+	ck_assert(rpc_req_has_reply(RPC_CERT_CHALLENGE));
+	n = raw(buf, RPC_CERT_CHALLENGE, 0, name, NULL, 0);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+	n = raw(buf, RPC_CERT_CHALLENGE, 1, none, NULL, 0);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+	n = raw_blob(buf, RPC_CERT_CHALLENGE, none, rnd, 1);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+	/* CERT_LOGIN: exporter, le16 n, n certificate bytes, a signature */
+	memset(cl, 0x30, sizeof(cl));
+	put_le16(cl + RPC_EXPORTER_LEN, 500);
+	n = raw_blob(buf, RPC_CERT_LOGIN, none, cl, RPC_EXPORTER_LEN + 2 + 500 + 72);
+	ck_assert_int_eq(decode(buf, n, &q, &why), 0);
+	ck_assert_uint_eq(q.blob_len, RPC_EXPORTER_LEN + 2 + 500 + 72);
+	n = raw_blob(buf, RPC_CERT_LOGIN, none, cl, RPC_EXPORTER_LEN + 2 + 500);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);	/* no signature */
+	n = raw_blob(buf, RPC_CERT_LOGIN, none, cl, RPC_EXPORTER_LEN + 2 + 499);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);	/* short certificate */
+	n = raw_blob(buf, RPC_CERT_LOGIN, name, cl, RPC_EXPORTER_LEN + 2 + 500 + 72);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);	/* a name: none */
+	put_le16(cl + RPC_EXPORTER_LEN, 0);
+	n = raw_blob(buf, RPC_CERT_LOGIN, none, cl, RPC_EXPORTER_LEN + 2 + 72);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);	/* empty certificate */
+	put_le16(cl + RPC_EXPORTER_LEN, RPC_CERT_DER_MAX + 1);
+	n = raw_blob(buf, RPC_CERT_LOGIN, none, cl,
+		     RPC_EXPORTER_LEN + 2 + RPC_CERT_DER_MAX + 1 + 10);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);	/* certificate cap */
+	put_le16(cl + RPC_EXPORTER_LEN, 100);
+	n = raw_blob(buf, RPC_CERT_LOGIN, none, cl,
+		     RPC_EXPORTER_LEN + 2 + 100 + RPC_CERT_SIG_MAX + 1);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);	/* signature cap */
+	n = raw_blob(buf, RPC_CERT_LOGIN, none, cl, RPC_EXPORTER_LEN + 2 + 100 + RPC_CERT_SIG_MAX);
+	ck_assert_int_eq(decode(buf, n, &q, &why), 0);
+	put_le16(cl + RPC_EXPORTER_LEN, 0xffff);
+	n = raw_blob(buf, RPC_CERT_LOGIN, none, cl, RPC_EXPORTER_LEN + 2 + 100);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);	/* claims past the blob */
+	n = raw_blob(buf, RPC_CERT_LOGIN, none, cl, RPC_EXPORTER_LEN + 3);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);	/* under the minimum */
 	/* a link after a login names its user, one to resume none */
 	n = raw(buf, RPC_LINK, 0, name, NULL, 0);
 	ck_assert_int_eq(decode(buf, n, &q, &why), 0);
@@ -570,6 +624,359 @@ START_TEST(peer_requests_bounds)
 	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
 	n = raw(buf, RPC_LOG, LOG_NOTICE, none, NULL, 0);
 	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+}
+END_TEST
+
+/* ---- the monitor's rules for a peer's login (mux/peerauth.h) ---- */
+
+/* A request as the monitor gets it: encoded, then through its reader. */
+static void via_reader(struct rpc_req *q)
+{
+	static uint8_t buf[RPC_HDR_LEN + RPC_REQ_MAX];
+	static struct rpc_reader rd;
+	struct rpc_req out;
+	const char *why = NULL;
+	size_t used = 0;
+	int n = rpc_req_encode(q, buf, sizeof(buf));
+
+	ck_assert_int_gt(n, 0);
+	rpc_reader_init(&rd);
+	ck_assert_int_eq(rpc_reader_feed(&rd, buf, (size_t)n, &used, &out, &why), 1);
+	ck_assert_uint_eq(used, (size_t)n);
+	*q = out;
+}
+
+/* The PKI of one test: a gateway CA, users' certificates and keys on disk. */
+struct cpki {
+	char dir[64], rogue[64];
+	char files[16][300];
+	int nfiles;
+	struct tun_certca *ca;
+	struct authdb *db;
+};
+
+static void issue(struct cpki *k, const char *dir, const char *user, time_t nb, time_t na,
+		  struct tun_certkey **ck, struct ca_issued *out)
+{
+	char crt[300], key[300], err[300];
+	FILE *f;
+
+	ck_assert_int_eq(ca_issue_client(dir, user, nb, na, out), 0);
+	snprintf(crt, sizeof(crt), "%s/%s.crt", dir, user);
+	snprintf(key, sizeof(key), "%s/%s.key", dir, user);
+	f = fopen(crt, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(out->cert_pem, f);
+	fclose(f);
+	f = fopen(key, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(out->key_pem, f);
+	fclose(f);
+	snprintf(k->files[k->nfiles++], sizeof(k->files[0]), "%s", crt);
+	snprintf(k->files[k->nfiles++], sizeof(k->files[0]), "%s", key);
+	ck_assert_int_eq(tun_certkey_load(ck, crt, key, err, sizeof(err)), 0);
+}
+
+static void cert_line(char *db, size_t cap, const char *user, const struct ca_issued *c)
+{
+	size_t n = strlen(db);
+	int i;
+
+	n += (size_t)snprintf(db + n, cap - n, "cert %s %s sha256:", user, c->serial);
+	for (i = 0; i < AUTHDB_FPR_LEN; i++)
+		n += (size_t)snprintf(db + n, cap - n, "%02x", c->fpr[i]);
+	snprintf(db + n, cap - n, "\n");
+}
+
+/*
+ * One certificate login as a peer process asks for it: CERT_CHALLENGE,
+ * the client's signature (key over chal_signed or the challenge, and
+ * ex_signed), then CERT_LOGIN with the certificate and ex_reported.
+ */
+static int cert_login(struct peerauth *pa, const struct cpki *k,
+		      const struct tun_certkey *cert, const struct tun_certkey *key,
+		      const uint8_t *chal_signed, const uint8_t *ex_signed,
+		      const uint8_t *ex_reported, char user[AUTHDB_NAME_MAX + 1])
+{
+	uint8_t chal[RPC_CHAL_LEN], sig[RPC_CERT_SIG_MAX], fpr[AUTHDB_FPR_LEN];
+	const uint8_t *der;
+	size_t der_len = 0, sig_len = 0;
+	struct rpc_req q;
+
+	memset(&q, 0, sizeof(q));
+	q.type = RPC_CERT_CHALLENGE;
+	via_reader(&q);
+	ck_assert_int_eq(peerauth_order(pa, q.type), 0);
+	ck_assert_int_eq(peerauth_challenge(pa, chal), 0);
+	ck_assert_int_eq(tun_certkey_sign(key, chal_signed ? chal_signed : chal, ex_signed,
+					  sig, sizeof(sig), &sig_len), 0);
+	der = tun_certkey_der(cert, &der_len);
+	memset(&q, 0, sizeof(q));
+	q.type = RPC_CERT_LOGIN;
+	memcpy(q.blob, ex_reported, RPC_EXPORTER_LEN);
+	put_le16(q.blob + RPC_EXPORTER_LEN, (uint16_t)der_len);
+	memcpy(q.blob + RPC_EXPORTER_LEN + 2, der, der_len);
+	memcpy(q.blob + RPC_EXPORTER_LEN + 2 + der_len, sig, sig_len);
+	q.blob_len = RPC_EXPORTER_LEN + 2 + der_len + sig_len;
+	via_reader(&q);
+	ck_assert_int_eq(peerauth_order(pa, q.type), 0);
+	return peerauth_cert_login(pa, k->ca, k->db, q.blob, q.blob_len, user, fpr);
+}
+
+/*
+ * A subverted peer process claims a certificate user. Certificates and
+ * fingerprints are public (DTLS 1.2 sent them in clear; any family
+ * member's device holds the CA), so the peer has alice's (an admin's)
+ * certificate, but not her key. The monitor refuses: a signature by
+ * another valid key of the same CA, random bytes, alice's own signature
+ * made for another challenge (another peer's) or with another channel's
+ * exporter than the one reported. A proof the monitor never asked for
+ * (no challenge, or one already spent) is refused before any check.
+ * Certificates the CA did not issue, expired, revoked, not registered,
+ * or of a disabled user fail with their own reasons; alice with her key,
+ * over the channel's exporter, logs in. Until this change the monitor
+ * mapped a fingerprint the peer reported (CERT_USER, now refused above)
+ * to alice without any of this.
+ */
+START_TEST(subverted_peer_cannot_claim_a_cert_user)
+{
+	struct tun_certkey *alice = NULL, *bob = NULL, *carol = NULL, *dave = NULL;
+	struct tun_certkey *erin = NULL, *rogue = NULL;
+	struct ca_issued ia, ib, ic, id, ie, ir;
+	struct ca_server_names srv = { .cn = "gw", .ip = { "127.0.0.1" }, .nip = 1 };
+	uint8_t ex[RPC_EXPORTER_LEN], ex2[RPC_EXPORTER_LEN], other[RPC_CHAL_LEN];
+	uint8_t sig[RPC_CERT_SIG_MAX], fpr[AUTHDB_FPR_LEN];
+	char user[AUTHDB_NAME_MAX + 1], dbtext[4096], err[200], path[300];
+	struct cpki k;
+	struct peerauth pa, pa2;
+	struct rpc_req q;
+	time_t now = time(NULL);
+	const uint8_t *der;
+	size_t der_len;
+	int i;
+
+	memset(&k, 0, sizeof(k));
+	make_pki(k.dir, sizeof(k.dir));
+	snprintf(k.rogue, sizeof(k.rogue), "/tmp/bgw-rogue-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(k.rogue));
+	ck_assert_int_eq(rmdir(k.rogue), 0);
+	ck_assert_int_eq(ca_init(k.rogue, "rogue CA", &srv, 30), 0);
+	issue(&k, k.dir, "alice", now - 60, now + 86400, &alice, &ia);
+	issue(&k, k.dir, "bob", now - 60, now + 86400, &bob, &ib);
+	issue(&k, k.dir, "carol", now - 60, now + 86400, &carol, &ic);
+	issue(&k, k.dir, "dave", now - 10 * 86400, now - 86400, &dave, &id);
+	issue(&k, k.dir, "erin", now - 60, now + 86400, &erin, &ie);
+	issue(&k, k.rogue, "alice", now - 60, now + 86400, &rogue, &ir);
+	/* bob has a certificate of this CA but is no user here. */
+	snprintf(dbtext, sizeof(dbtext),
+		 "user alice admin\nuser carol\nuser dave\nuser erin disabled\n");
+	cert_line(dbtext, sizeof(dbtext), "alice", &ia);
+	cert_line(dbtext, sizeof(dbtext), "carol", &ic);
+	cert_line(dbtext, sizeof(dbtext), "dave", &id);
+	cert_line(dbtext, sizeof(dbtext), "erin", &ie);
+	snprintf(dbtext + strlen(dbtext), sizeof(dbtext) - strlen(dbtext), "revoke %s\n",
+		 ic.serial);
+	ck_assert_int_eq(authdb_parse_buffer("test", dbtext, strlen(dbtext), &k.db, err,
+					     sizeof(err)), 0);
+	snprintf(path, sizeof(path), "%s/ca.crt", k.dir);
+	ck_assert_int_eq(tun_certca_new(&k.ca, path), 0);
+	memset(ex, 0x11, sizeof(ex));
+	memset(ex2, 0x22, sizeof(ex2));
+
+	peerauth_init(&pa, NULL);
+	/* No challenge asked: nothing is checked. */
+	memset(&q, 0, sizeof(q));
+	der = tun_certkey_der(alice, &der_len);
+	memcpy(q.blob, ex, RPC_EXPORTER_LEN);
+	put_le16(q.blob + RPC_EXPORTER_LEN, (uint16_t)der_len);
+	memcpy(q.blob + RPC_EXPORTER_LEN + 2, der, der_len);
+	memset(q.blob + RPC_EXPORTER_LEN + 2 + der_len, 0x30, 72);
+	ck_assert_int_eq(peerauth_cert_login(&pa, k.ca, k.db, q.blob,
+					     RPC_EXPORTER_LEN + 2 + der_len + 72, user, fpr),
+			 -EPROTO);
+	/* alice's public certificate, bob's key: refused, named as claimed. */
+	ck_assert_int_eq(cert_login(&pa, &k, alice, bob, NULL, ex, ex, user), -EACCES);
+	ck_assert_str_eq(user, "alice");
+	/* alice's certificate and random bytes for a signature. */
+	{
+		uint8_t chal[RPC_CHAL_LEN];
+
+		ck_assert_int_eq(peerauth_challenge(&pa, chal), 0);
+		memset(q.blob + RPC_EXPORTER_LEN + 2 + der_len, 0, 72);
+		for (i = 0; i < 72; i++)
+			q.blob[RPC_EXPORTER_LEN + 2 + der_len + i] = (uint8_t)(i * 37 + 1);
+		ck_assert_int_eq(peerauth_cert_login(&pa, k.ca, k.db, q.blob,
+						     RPC_EXPORTER_LEN + 2 + der_len + 72,
+						     user, fpr), -EACCES);
+	}
+	/*
+	 * alice's real signature, but over another peer's challenge (a
+	 * relay of her login elsewhere), or made with another channel's
+	 * exporter than the one this peer reports.
+	 */
+	peerauth_init(&pa2, NULL);
+	ck_assert_int_eq(peerauth_challenge(&pa2, other), 0);
+	ck_assert_int_eq(cert_login(&pa, &k, alice, alice, other, ex, ex, user), -EACCES);
+	ck_assert_int_eq(cert_login(&pa, &k, alice, alice, NULL, ex2, ex, user), -EACCES);
+	/* Certificates with their own reasons. */
+	ck_assert_int_eq(cert_login(&pa, &k, rogue, rogue, NULL, ex, ex, user), -EKEYREJECTED);
+	ck_assert_int_eq(cert_login(&pa, &k, dave, dave, NULL, ex, ex, user), -EKEYEXPIRED);
+	ck_assert_int_eq(cert_login(&pa, &k, carol, carol, NULL, ex, ex, user), -EKEYREVOKED);
+	ck_assert_int_eq(cert_login(&pa, &k, bob, bob, NULL, ex, ex, user), -ENOENT);
+	ck_assert_int_eq(cert_login(&pa, &k, erin, erin, NULL, ex, ex, user), -EPERM);
+	ck_assert_str_eq(user, "erin");
+	/* alice, with her key, over this channel: in. */
+	ck_assert_int_eq(cert_login(&pa, &k, alice, alice, NULL, ex, ex, user), 0);
+	ck_assert_str_eq(user, "alice");
+	/* The same proof again: the challenge is spent. */
+	{
+		uint8_t chal[RPC_CHAL_LEN];
+		size_t sig_len = 0;
+
+		ck_assert_int_eq(peerauth_challenge(&pa, chal), 0);
+		ck_assert_int_eq(tun_certkey_sign(alice, chal, ex, sig, sizeof(sig), &sig_len), 0);
+		memcpy(q.blob + RPC_EXPORTER_LEN + 2 + der_len, sig, sig_len);
+		ck_assert_int_eq(peerauth_cert_login(&pa, k.ca, k.db, q.blob,
+						     RPC_EXPORTER_LEN + 2 + der_len + sig_len,
+						     user, fpr), 0);
+		ck_assert_int_eq(peerauth_cert_login(&pa, k.ca, k.db, q.blob,
+						     RPC_EXPORTER_LEN + 2 + der_len + sig_len,
+						     user, fpr), -EPROTO);
+	}
+	/* Trailing bytes after the certificate's DER are not one certificate. */
+	{
+		uint8_t chal[RPC_CHAL_LEN];
+		size_t sig_len = 0;
+
+		ck_assert_int_eq(peerauth_challenge(&pa, chal), 0);
+		ck_assert_int_eq(tun_certkey_sign(alice, chal, ex, sig, sizeof(sig), &sig_len), 0);
+		put_le16(q.blob + RPC_EXPORTER_LEN, (uint16_t)(der_len + 1));
+		q.blob[RPC_EXPORTER_LEN + 2 + der_len] = 0;
+		memcpy(q.blob + RPC_EXPORTER_LEN + 2 + der_len + 1, sig, sig_len);
+		ck_assert_int_eq(peerauth_cert_login(&pa, k.ca, k.db, q.blob,
+						     RPC_EXPORTER_LEN + 2 + der_len + 1 + sig_len,
+						     user, fpr), -EBADMSG);
+	}
+	peerauth_clear(&pa);
+	peerauth_clear(&pa2);
+	tun_certkey_free(alice);
+	tun_certkey_free(bob);
+	tun_certkey_free(carol);
+	tun_certkey_free(dave);
+	tun_certkey_free(erin);
+	tun_certkey_free(rogue);
+	ca_issued_wipe(&ia);
+	ca_issued_wipe(&ib);
+	ca_issued_wipe(&ic);
+	ca_issued_wipe(&id);
+	ca_issued_wipe(&ie);
+	ca_issued_wipe(&ir);
+	tun_certca_free(k.ca);
+	authdb_free(k.db);
+	for (i = 0; i < k.nfiles; i++)
+		unlink(k.files[i]);
+	rm_pki(k.dir);
+	rm_pki(k.rogue);
+}
+END_TEST
+
+/* TLS 1.2's ServerKeyExchange signature input for an x25519 share. */
+static size_t ske(uint8_t *b, uint8_t cr_byte)
+{
+	memset(b, cr_byte, 32);			/* client_random */
+	memset(b + 32, 0x77, 32);		/* server_random */
+	b[64] = 3;				/* named_curve */
+	b[65] = 0;
+	b[66] = 29;				/* x25519 */
+	b[67] = 32;
+	memset(b + 68, 0x99, 32);
+	return 100;
+}
+
+/*
+ * The signing oracle: a peer gets exactly one signature, and only before
+ * its login begins (after the ClientHello, the one moment its own
+ * handshake signs); the signed data, where the request shows it, must be
+ * its own handshake's: TLS 1.2 ServerKeyExchange input whose
+ * client_random is the hello the front verified (DTLS), or TLS 1.3
+ * CertificateVerify content over TCP only. Until this change a peer could
+ * ask two signatures of anything at any time.
+ */
+START_TEST(signing_oracle_bound_to_own_handshake)
+{
+	static const char cv_ctx[] = "TLS 1.3, server CertificateVerify";
+	uint8_t rnd[32], b[300], digest[32];
+	struct peerauth pa;
+	size_t n;
+
+	memset(rnd, 0xc1, sizeof(rnd));
+	memset(digest, 0xd1, sizeof(digest));
+	/* Order: LOG is fine, one SIGN, never a second. */
+	peerauth_init(&pa, rnd);
+	ck_assert_int_eq(peerauth_order(&pa, RPC_LOG), 0);
+	ck_assert_int_eq(peerauth_order(&pa, RPC_SIGN), 0);
+	ck_assert_int_eq(peerauth_order(&pa, RPC_SIGN), -EPROTO);
+	ck_assert_int_eq(peerauth_order(&pa, RPC_CERT_CHALLENGE), 0);
+	ck_assert_int_eq(peerauth_order(&pa, RPC_SIGN), -EPROTO);
+	/* Not after a login request either, even as the first signature. */
+	peerauth_init(&pa, rnd);
+	ck_assert_int_eq(peerauth_order(&pa, RPC_SCRAM_SALT), 0);
+	ck_assert_int_eq(peerauth_order(&pa, RPC_SIGN), -EPROTO);
+	peerauth_init(&pa, rnd);
+	ck_assert_int_eq(peerauth_order(&pa, RPC_LOGIN_ALLOWED), 0);
+	ck_assert_int_eq(peerauth_order(&pa, RPC_SIGN), -EPROTO);
+	peerauth_init(&pa, NULL);
+	ck_assert_int_eq(peerauth_order(&pa, RPC_LINK), 0);
+	ck_assert_int_eq(peerauth_order(&pa, RPC_SIGN), -EPROTO);
+
+	/* Shape, over DTLS: this peer's client_random, nothing else. */
+	peerauth_init(&pa, rnd);
+	n = ske(b, 0xc1);
+	ck_assert_int_eq(peerauth_sign_check(&pa, false, b, n), 0);
+	n = ske(b, 0xc2);			/* another connection's */
+	ck_assert_int_eq(peerauth_sign_check(&pa, false, b, n), -EINVAL);
+	n = ske(b, 0xc1);
+	ck_assert_int_eq(peerauth_sign_check(&pa, false, b, n - 1), -EINVAL);
+	b[n] = 0;
+	ck_assert_int_eq(peerauth_sign_check(&pa, false, b, n + 1), -EINVAL);
+	b[67] = 33;				/* a point of the wrong size */
+	ck_assert_int_eq(peerauth_sign_check(&pa, false, b, n + 1), -EINVAL);
+	n = ske(b, 0xc1);
+	b[64] = 1;				/* explicit_prime curve */
+	ck_assert_int_eq(peerauth_sign_check(&pa, false, b, n), -EINVAL);
+	n = ske(b, 0xc1);
+	b[66] = 22;				/* secp256k1: not ours */
+	ck_assert_int_eq(peerauth_sign_check(&pa, false, b, n), -EINVAL);
+	n = ske(b, 0xc1);
+	b[66] = 23;				/* secp256r1: 65 bytes */
+	b[67] = 65;
+	memset(b + 68, 4, 65);
+	ck_assert_int_eq(peerauth_sign_check(&pa, false, b, 68 + 65), 0);
+	/* Anything else: a message, a TLS 1.3 content (no DTLS 1.3 here). */
+	memset(b, 'A', 100);
+	ck_assert_int_eq(peerauth_sign_check(&pa, false, b, 100), -EINVAL);
+	memset(b, 0x20, 64);
+	memcpy(b + 64, cv_ctx, sizeof(cv_ctx));
+	memset(b + 64 + sizeof(cv_ctx), 0x44, 32);
+	n = 64 + sizeof(cv_ctx) + 32;
+	ck_assert_int_eq(peerauth_sign_check(&pa, false, b, n), -EINVAL);
+	/* Over TCP the front read no hello: TLS 1.2's shape, or TLS 1.3's. */
+	peerauth_init(&pa, NULL);
+	ck_assert_int_eq(peerauth_sign_check(&pa, false, b, n), 0);
+	ck_assert_int_eq(peerauth_sign_check(&pa, false, b, n - 1), -EINVAL);
+	b[0] = 0x21;
+	ck_assert_int_eq(peerauth_sign_check(&pa, false, b, n), -EINVAL);
+	b[0] = 0x20;
+	b[64] = 'X';			/* the client's context, not the server's */
+	ck_assert_int_eq(peerauth_sign_check(&pa, false, b, n), -EINVAL);
+	n = ske(b, 0xc2);
+	ck_assert_int_eq(peerauth_sign_check(&pa, false, b, n), 0);
+	/*
+	 * A digest (what GnuTLS hands an ECDSA or RSA external key) shows
+	 * nothing: the order above is its binding; keysign checks its length.
+	 */
+	ck_assert_int_eq(peerauth_sign_check(&pa, true, digest, sizeof(digest)), 0);
+	ck_assert_int_eq(peerauth_sign_check(&pa, false, NULL, 0), -EINVAL);
 }
 END_TEST
 
@@ -943,6 +1350,8 @@ Suite *test_suite(void)
 	tcase_add_test(tc, status_snapshot_link_cap);
 	tcase_add_test(tc, status_ask_codec);
 	tcase_add_test(tc, status_json_escapes);
+	tcase_add_test(tc, subverted_peer_cannot_claim_a_cert_user);
+	tcase_add_test(tc, signing_oracle_bound_to_own_handshake);
 	suite_add_tcase(s, tc);
 	return s;
 }

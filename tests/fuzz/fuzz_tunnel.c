@@ -50,6 +50,15 @@ static void touch(const struct tun_msg *m)
 	if (m->type == TUN_MSG_AUTH)
 		for (i = 0; i < m->auth.len; i++)
 			sink ^= m->auth.data[i];
+	if (m->type == TUN_MSG_CERT_PROOF) {
+		for (i = 0; i < m->proof.cert_len; i++)
+			sink ^= m->proof.cert[i];
+		for (i = 0; i < m->proof.sig_len; i++)
+			sink ^= m->proof.sig[i];
+	}
+	if (m->type == TUN_MSG_CHALLENGE)
+		for (i = 0; i < TUN_CHAL_LEN; i++)
+			sink ^= m->challenge.chal[i];
 }
 
 static void feed(struct tun_rel *r, const struct tun_msg *m, uint64_t *now)

@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The air: one house of RDs and every controller attached to it. Owns the
- * scaled clock (real delay = simulated delay x time_scale) and the
- * deterministic pseudo-random source (RSSI jitter, SMP randoms, keys).
+ * scaled clock (real delay = simulated delay x time_scale), the
+ * deterministic pseudo-random source (RSSI jitter, SMP randoms, keys) and
+ * the list of attached controllers. It sits below the controller (ctrl*.c)
+ * and the RDs' upper layers (rd.c): they call the air, the air calls
+ * neither by name. A controller is a port with an opaque user pointer and
+ * a callback for the air going away first (BlueZ src/shared style).
  */
 #include "config.h"
 
@@ -11,13 +15,20 @@
 
 #include "sim_int.h"
 
+struct sim_air_port {
+	struct sim_air_port *next;
+	struct bdaddr addr;
+	sim_air_gone_fn gone;
+	void *user;
+};
+
 struct sim_air {
 	struct loop *l;
 	struct sim_house *house;
 	struct sim_opts opts;
 	struct sim_rd rds[SIM_MAX_RDS];
 	size_t nrd;
-	struct sim_ctrl *ctrls;
+	struct sim_air_port *ports;
 	unsigned next_ctrl;
 	uint64_t rng;
 };
@@ -66,12 +77,15 @@ void sim_air_free(struct sim_air *a)
 	 * Controllers still attached lose their air (their timers and links
 	 * go now, their input is refused); their owner still frees them.
 	 */
-	while (a->ctrls) {
-		struct sim_ctrl *c = a->ctrls;
+	while (a->ports) {
+		struct sim_air_port *p = a->ports;
+		sim_air_gone_fn gone = p->gone;
+		void *user = p->user;
 
-		a->ctrls = sim_ctrl_list_next(c);
-		sim_ctrl_list_set_next(c, NULL);
-		sim_ctrl_orphan(c);
+		a->ports = p->next;
+		free(p);
+		if (gone)
+			gone(user);
 	}
 	sim_house_free(a->house);
 	free(a);
@@ -133,23 +147,27 @@ struct sim_rd *sim_air_find_rd(struct sim_air *a, const struct bdaddr *addr)
 
 static bool addr_used(struct sim_air *a, const struct bdaddr *b)
 {
-	struct sim_ctrl *c;
+	struct sim_air_port *p;
 
 	if (sim_air_find_rd(a, b))
 		return true;
-	for (c = a->ctrls; c; c = sim_ctrl_list_next(c))
-		if (bdaddr_eq(sim_ctrl_addr(c), b))
+	for (p = a->ports; p; p = p->next)
+		if (bdaddr_eq(&p->addr, b))
 			return true;
 	return false;
 }
 
-void sim_air_attach(struct sim_air *a, struct sim_ctrl *c, struct bdaddr *addr,
-		    const struct bdaddr *want)
+struct sim_air_port *sim_air_attach(struct sim_air *a, const struct bdaddr *want,
+				    sim_air_gone_fn gone, void *user)
 {
+	struct sim_air_port *p;
 	unsigned i;
 
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
 	if (want && !bdaddr_is_zero(want)) {
-		*addr = *want;
+		p->addr = *want;
 	} else {
 		/* 00:AA:01:00:00:NN, skipping any address already in the air;
 		 * bounded by the 2^16 addresses of the pattern. */
@@ -159,32 +177,45 @@ void sim_air_attach(struct sim_air *a, struct sim_ctrl *c, struct bdaddr *addr,
 					      0x01, 0xaa, 0x00 } };
 
 			if (!addr_used(a, &b)) {
-				*addr = b;
+				p->addr = b;
 				break;
 			}
 		}
 	}
-	sim_ctrl_list_set_next(c, a->ctrls);
-	a->ctrls = c;
+	p->gone = gone;
+	p->user = user;
+	p->next = a->ports;
+	a->ports = p;
+	return p;
 }
 
-void sim_air_detach(struct sim_air *a, struct sim_ctrl *c)
+void sim_air_detach(struct sim_air *a, struct sim_air_port *port)
 {
-	struct sim_ctrl *p, *prev = NULL;
+	struct sim_air_port **pp;
 
-	for (p = a->ctrls; p; prev = p, p = sim_ctrl_list_next(p)) {
-		if (p != c)
-			continue;
-		if (prev)
-			sim_ctrl_list_set_next(prev, sim_ctrl_list_next(c));
-		else
-			a->ctrls = sim_ctrl_list_next(c);
-		sim_ctrl_list_set_next(c, NULL);
+	if (!a || !port)
 		return;
+	for (pp = &a->ports; *pp; pp = &(*pp)->next) {
+		if (*pp == port) {
+			*pp = port->next;
+			free(port);
+			return;
+		}
 	}
 }
 
-struct sim_ctrl *sim_air_ctrl_next(struct sim_air *a, struct sim_ctrl *prev)
+const struct bdaddr *sim_air_port_addr(const struct sim_air_port *p)
 {
-	return prev ? sim_ctrl_list_next(prev) : a->ctrls;
+	return &p->addr;
+}
+
+void *sim_air_port_user(const struct sim_air_port *p)
+{
+	return p->user;
+}
+
+struct sim_air_port *sim_air_port_next(struct sim_air *a,
+				       const struct sim_air_port *prev)
+{
+	return prev ? prev->next : a->ports;
 }

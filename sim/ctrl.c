@@ -127,8 +127,8 @@ struct accept_entry {
 };
 
 struct sim_ctrl {
-	struct sim_ctrl *next;
 	struct sim_air *air;
+	struct sim_air_port *port;	/* our entry in the air's list */
 	struct loop *l;
 	struct bdaddr addr;
 	sim_emit_fn emit;
@@ -205,16 +205,14 @@ struct sim_ctrl {
 	struct sim_conn conns[SIM_MAX_CONNS];
 };
 
-/* ------------------------------------------------------------ list glue */
+/* ------------------------------------------------------------ the air */
 
-struct sim_ctrl *sim_ctrl_list_next(struct sim_ctrl *c)
+/* The other controllers of the air, in turn (prev NULL for the first). */
+static struct sim_ctrl *ctrl_next(struct sim_ctrl *c, const struct sim_ctrl *prev)
 {
-	return c->next;
-}
+	struct sim_air_port *p = sim_air_port_next(c->air, prev ? prev->port : NULL);
 
-void sim_ctrl_list_set_next(struct sim_ctrl *c, struct sim_ctrl *next)
-{
-	c->next = next;
+	return p ? sim_air_port_user(p) : NULL;
 }
 
 const struct bdaddr *sim_ctrl_addr(const struct sim_ctrl *c)
@@ -222,14 +220,9 @@ const struct bdaddr *sim_ctrl_addr(const struct sim_ctrl *c)
 	return &c->addr;
 }
 
-bool sim_ctrl_is_inquiry_scan(const struct sim_ctrl *c)
+static bool ctrl_is_inquiry_scan(const struct sim_ctrl *c)
 {
 	return c->scan_enable & 0x01;
-}
-
-uint32_t sim_ctrl_cod(const struct sim_ctrl *c)
-{
-	return c->cod;
 }
 
 /* ------------------------------------------------------------ output */
@@ -913,10 +906,10 @@ static void job_inq_result(struct sim_ctrl *c, struct sim_job *j)
 	} else {
 		/* Another controller of the air in inquiry scan (like btvirt). */
 		o = NULL;
-		for (o = sim_air_ctrl_next(c->air, NULL); o; o = sim_air_ctrl_next(c->air, o))
+		for (o = ctrl_next(c, NULL); o; o = ctrl_next(c, o))
 			if (bdaddr_eq(&o->addr, &j->addr))
 				break;
-		if (!o || !sim_ctrl_is_inquiry_scan(o))
+		if (!o || !ctrl_is_inquiry_scan(o))
 			return;
 		send_inq_result(c, &o->addr, o->cod, jitter(c, -40),
 				o->eir, o->eir[0] ? SIM_EIR_MAX : 0);
@@ -954,7 +947,7 @@ static void job_name(struct sim_ctrl *c, struct sim_job *j)
 		name_complete(c, 0, &j->addr, rd->cfg->name);
 		return;
 	}
-	for (o = sim_air_ctrl_next(c->air, NULL); o; o = sim_air_ctrl_next(c->air, o)) {
+	for (o = ctrl_next(c, NULL); o; o = ctrl_next(c, o)) {
 		if (o != c && bdaddr_eq(&o->addr, &j->addr) && (o->scan_enable & 0x02)) {
 			name_complete(c, 0, &j->addr, o->name);
 			return;
@@ -1046,7 +1039,7 @@ static struct sim_ctrl *ctrl_by_addr(struct sim_ctrl *c, const struct bdaddr *a)
 {
 	struct sim_ctrl *o;
 
-	for (o = sim_air_ctrl_next(c->air, NULL); o; o = sim_air_ctrl_next(c->air, o))
+	for (o = ctrl_next(c, NULL); o; o = ctrl_next(c, o))
 		if (o != c && bdaddr_eq(&o->addr, a))
 			return o;
 	return NULL;
@@ -1244,7 +1237,7 @@ static void scan_ctrls(struct sim_ctrl *c)
 	struct ctrl_adv v;
 	int idx;
 
-	for (o = sim_air_ctrl_next(c->air, NULL); o; o = sim_air_ctrl_next(c->air, o)) {
+	for (o = ctrl_next(c, NULL); o; o = ctrl_next(c, o)) {
 		if (o == c)
 			continue;
 		for (idx = -1; idx < SIM_ADV_SETS; idx++) {
@@ -1402,7 +1395,7 @@ static bool le_connect_ctrl(struct sim_ctrl *c)
 	int idx;
 	uint8_t b[5];
 
-	for (o = sim_air_ctrl_next(c->air, NULL); o; o = sim_air_ctrl_next(c->air, o)) {
+	for (o = ctrl_next(c, NULL); o; o = ctrl_next(c, o)) {
 		if (o == c)
 			continue;
 		for (idx = -1; idx < SIM_ADV_SETS; idx++) {
@@ -2016,11 +2009,11 @@ static void c_inquiry(struct sim_ctrl *c, const struct cmd *x)
 			j->idx = i;
 		k++;
 	}
-	for (o = sim_air_ctrl_next(c->air, NULL); o && lap == 0x9e8b33;
-	     o = sim_air_ctrl_next(c->air, o)) {
+	for (o = ctrl_next(c, NULL); o && lap == 0x9e8b33;
+	     o = ctrl_next(c, o)) {
 		uint64_t at = T_INQ_FIRST + k * T_INQ_STEP;
 
-		if (o == c || !sim_ctrl_is_inquiry_scan(o))
+		if (o == c || !ctrl_is_inquiry_scan(o))
 			continue;
 		if (at >= total)
 			at = total - 1;
@@ -2063,7 +2056,7 @@ static void c_remote_name(struct sim_ctrl *c, const struct cmd *x)
 	reply_cs(c, x->op, 0);
 	rd = sim_air_find_rd(c->air, &a);
 	reach = rd_pageable(rd);
-	for (o = sim_air_ctrl_next(c->air, NULL); o && !reach; o = sim_air_ctrl_next(c->air, o))
+	for (o = ctrl_next(c, NULL); o && !reach; o = ctrl_next(c, o))
 		reach = o != c && bdaddr_eq(&o->addr, &a) && (o->scan_enable & 0x02);
 	/* A device that does not answer pages costs the page timeout. */
 	j = job_new(c, JOB_NAME, reach ? T_PAGE :
@@ -3410,6 +3403,8 @@ static void cmd_input(struct sim_ctrl *c, const struct h4_pkt *p)
 
 /* ------------------------------------------------------------ API */
 
+static void air_gone(void *user);
+
 struct sim_ctrl *sim_ctrl_new(struct sim_air *a, const struct bdaddr *addr,
 			      sim_emit_fn emit, void *user)
 {
@@ -3430,8 +3425,14 @@ struct sim_ctrl *sim_ctrl_new(struct sim_air *a, const struct bdaddr *addr,
 		free(c);
 		return NULL;
 	}
+	c->port = sim_air_attach(a, addr, air_gone, c);
+	if (!c->port) {
+		loop_timer_free(c->drain);
+		free(c);
+		return NULL;
+	}
+	c->addr = *sim_air_port_addr(c->port);
 	defaults(c);
-	sim_air_attach(a, c, &c->addr, addr);
 	return c;
 }
 
@@ -3464,11 +3465,12 @@ int sim_ctrl_input(struct sim_ctrl *c, const uint8_t *h4, size_t len)
 	}
 }
 
-void sim_ctrl_orphan(struct sim_ctrl *c)
+/* Our air goes away (freed first) or we leave it: drop what refers to it. */
+static void ctrl_orphan(struct sim_ctrl *c)
 {
 	size_t i;
 
-	if (!c || !c->air)
+	if (!c->air)
 		return;
 	jobs_cancel(c, -1, 0xffff);
 	for (i = 0; i < SIM_MAX_CONNS; i++) {
@@ -3481,6 +3483,12 @@ void sim_ctrl_orphan(struct sim_ctrl *c)
 	loop_timer_free(c->drain);
 	c->drain = NULL;
 	c->air = NULL;
+	c->port = NULL;
+}
+
+static void air_gone(void *user)
+{
+	ctrl_orphan(user);
 }
 
 void sim_ctrl_free(struct sim_ctrl *c)
@@ -3493,7 +3501,8 @@ void sim_ctrl_free(struct sim_ctrl *c)
 		return;
 	}
 	if (c->air)
-		sim_air_detach(c->air, c);
-	sim_ctrl_orphan(c);
+		sim_air_detach(c->air, c->port);
+	c->port = NULL;
+	ctrl_orphan(c);
 	free(c);
 }

@@ -3,7 +3,7 @@
 noinst_LIBRARIES += sim/libsim.a
 sim_libsim_a_SOURCES = \
 	sim/sim.h sim/sim_int.h \
-	sim/air.c sim/ctrl.c sim/house.c sim/rd.c
+	sim/air.c sim/ctrl.c sim/house.c sim/rd.c sim/rd_state.c
 sim_libsim_a_CFLAGS = $(AM_CFLAGS) $(GNUTLS_CFLAGS)
 SIM_LIBS = sim/libsim.a lib/libbgw.a $(GNUTLS_LIBS)
 

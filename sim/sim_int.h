@@ -132,26 +132,34 @@ const struct sim_opts *sim_air_opts(const struct sim_air *a);
 size_t sim_air_rd_count(const struct sim_air *a);
 struct sim_rd *sim_air_rd(struct sim_air *a, size_t i);
 struct sim_rd *sim_air_find_rd(struct sim_air *a, const struct bdaddr *addr);
-void sim_air_attach(struct sim_air *a, struct sim_ctrl *c, struct bdaddr *addr,
-		    const struct bdaddr *want);
-void sim_air_detach(struct sim_air *a, struct sim_ctrl *c);
-/* Other controllers in the air (for inquiry between controllers). */
-struct sim_ctrl *sim_air_ctrl_next(struct sim_air *a, struct sim_ctrl *prev);
-bool sim_ctrl_is_inquiry_scan(const struct sim_ctrl *c);
+/*
+ * A controller's place in the air. The air assigns its address (want, or
+ * the next free one) and keeps the list; gone(user) is called if the air
+ * is freed while the controller is still attached (the port is then gone
+ * too). NULL on allocation failure.
+ */
+struct sim_air_port;
+typedef void (*sim_air_gone_fn)(void *user);
+struct sim_air_port *sim_air_attach(struct sim_air *a, const struct bdaddr *want,
+				    sim_air_gone_fn gone, void *user);
+void sim_air_detach(struct sim_air *a, struct sim_air_port *p);
+const struct bdaddr *sim_air_port_addr(const struct sim_air_port *p);
+void *sim_air_port_user(const struct sim_air_port *p);
+/* The attached controllers in turn: prev NULL for the first. */
+struct sim_air_port *sim_air_port_next(struct sim_air *a,
+				       const struct sim_air_port *prev);
+
+/* ---- ctrl.c ---- */
 const struct bdaddr *sim_ctrl_addr(const struct sim_ctrl *c);
-uint32_t sim_ctrl_cod(const struct sim_ctrl *c);
-struct sim_ctrl *sim_ctrl_list_next(struct sim_ctrl *c);
-void sim_ctrl_list_set_next(struct sim_ctrl *c, struct sim_ctrl *next);
-/* The air goes away first: drop everything that refers to it. */
-void sim_ctrl_orphan(struct sim_ctrl *c);
 /* Is this opcode implemented (and so its Supported_Commands bit set)? */
 bool sim_ctrl_cmd_supported(uint16_t op);
 
-/* ---- rd.c ---- */
+/* ---- rd_state.c: an RD's data, below the air ---- */
 void sim_rd_init(struct sim_rd *rd, struct sim_rd_cfg *cfg);
 struct sim_bond *sim_rd_bond(struct sim_rd *rd, const struct bdaddr *peer,
 			     bool create);
 
+/* ---- rd.c: an RD's upper layers on a link, above the air ---- */
 struct sim_link;
 /* An L2CAP PDU (basic header included) from the RD to the host. */
 typedef void (*sim_link_send_fn)(const uint8_t *pdu, size_t len, void *user);

@@ -27,7 +27,8 @@ mux_libmuxd_a_SOURCES = \
 	mux/peerauth.c mux/peerauth.h \
 	mux/rpc.c mux/rpc.h \
 	mux/sandbox.c mux/sandbox.h \
-	mux/transport.c mux/transport.h
+	mux/transport.c mux/transport.h mux/transport_int.h \
+	mux/transport_fd.c mux/transport_sim.c
 mux_libmuxd_a_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/sim -I$(top_srcdir)/authdb $(BLUEZ_CFLAGS)
 mux_libmuxd_a_CFLAGS = $(AM_CFLAGS) $(TUNNEL_CFLAGS)
 

@@ -2,8 +2,11 @@
 # mux (in-process simulated controller) and the tests.
 noinst_LIBRARIES += sim/libsim.a
 sim_libsim_a_SOURCES = \
-	sim/sim.h sim/sim_int.h \
-	sim/air.c sim/ctrl.c sim/house.c sim/rd.c sim/rd_state.c
+	sim/sim.h sim/sim_int.h sim/ctrl_int.h \
+	sim/air.c sim/house.c sim/rd.c sim/rd_state.c \
+	sim/ctrl.c sim/ctrl_cmd.c sim/ctrl_info.c sim/ctrl_bredr.c \
+	sim/ctrl_conn.c sim/ctrl_pair.c sim/ctrl_le_adv.c sim/ctrl_le_conn.c \
+	sim/ctrl_le_enc.c
 sim_libsim_a_CFLAGS = $(AM_CFLAGS) $(GNUTLS_CFLAGS)
 SIM_LIBS = sim/libsim.a lib/libbgw.a $(GNUTLS_LIBS)
 

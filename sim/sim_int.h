@@ -149,7 +149,7 @@ void *sim_air_port_user(const struct sim_air_port *p);
 struct sim_air_port *sim_air_port_next(struct sim_air *a,
 				       const struct sim_air_port *prev);
 
-/* ---- ctrl.c ---- */
+/* ---- ctrl*.c (internals in ctrl_int.h) ---- */
 const struct bdaddr *sim_ctrl_addr(const struct sim_ctrl *c);
 /* Is this opcode implemented (and so its Supported_Commands bit set)? */
 bool sim_ctrl_cmd_supported(uint16_t op);

@@ -1,0 +1,278 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Common commands of the simulated controller: information (Vol 4 Part E
+ * 7.4), reset and event masks (7.3), LE controller information (7.8) and
+ * the commands valid on a connection of either transport.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "cursor.h"
+#include "ctrl_int.h"
+
+static void c_read_version(struct sim_ctrl *c, const struct ctrl_cmd *x)
+{
+	/* HCI/LMP 5.0 (0x09), manufacturer 0x05f1 (The Linux Foundation),
+	 * identical on every read: the host captures it once (notes §1.1). */
+	uint8_t b[9] = { 0, 0x09, 0x00, 0x01, 0x09, 0xf1, 0x05, 0x00, 0x00 };
+
+	ctrl_reply_cc(c, x->op, b, sizeof(b));
+}
+
+static void c_read_features(struct sim_ctrl *c, const struct ctrl_cmd *x)
+{
+	uint8_t b[9];
+
+	b[0] = 0;
+	memcpy(b + 1, ctrl_local_features, 8);
+	ctrl_reply_cc(c, x->op, b, sizeof(b));
+}
+
+static void c_read_ext_features(struct sim_ctrl *c, const struct ctrl_cmd *x)
+{
+	uint8_t b[11] = { 0 };
+
+	b[1] = x->p[0];
+	b[2] = 1;	/* max page */
+	if (x->p[0] == 0)
+		memcpy(b + 3, ctrl_local_features, 8);
+	else if (x->p[0] == 1)
+		ctrl_host_features(c, b + 3);
+	else
+		b[0] = HCI_ST_INVALID_PARAMETERS;
+	ctrl_reply_cc(c, x->op, b, sizeof(b));
+}
+
+static void c_read_buffer_size(struct sim_ctrl *c, const struct ctrl_cmd *x)
+{
+	const struct sim_opts *o = sim_air_opts(c->air);
+	uint8_t b[8];
+
+	b[0] = 0;
+	put_le16(b + 1, o->acl_mtu);
+	b[3] = 0;		/* no SCO */
+	put_le16(b + 4, o->acl_pkts);
+	put_le16(b + 6, 0);
+	ctrl_reply_cc(c, x->op, b, sizeof(b));
+}
+
+static void c_read_bd_addr(struct sim_ctrl *c, const struct ctrl_cmd *x)
+{
+	ctrl_cc_status_addr(c, x->op, 0, c->addr.b);
+}
+
+static void c_reset(struct sim_ctrl *c, const struct ctrl_cmd *x)
+{
+	ctrl_defaults(c);
+	ctrl_reply_status(c, x->op, 0);
+}
+
+static void c_set_event_mask(struct sim_ctrl *c, const struct ctrl_cmd *x)
+{
+	memcpy(x->op == HCI_OP_SET_EVENT_MASK ? c->evmask :
+	       x->op == HCI_OP_SET_EVENT_MASK_PAGE_2 ? c->evmask2 : c->le_evmask,
+	       x->p, 8);
+	ctrl_reply_status(c, x->op, 0);
+}
+
+static void c_set_event_filter(struct sim_ctrl *c, const struct ctrl_cmd *x)
+{
+	/* Only Clear All Filters (type 0x00, 7.3.3) is simulated. */
+	if (x->plen < 1)
+		ctrl_bad_params(c, x, false);
+	else if (x->p[0] != 0x00)
+		ctrl_reply_status(c, x->op, HCI_ST_UNSUPPORTED_FEATURE);
+	else if (x->plen != 1)
+		ctrl_bad_params(c, x, false);
+	else
+		ctrl_reply_status(c, x->op, 0);
+}
+
+static void c_read_stored_link_key(struct sim_ctrl *c, const struct ctrl_cmd *x)
+{
+	uint8_t b[5] = { 0 };	/* no key storage in the controller */
+
+	if (x->p[6] > 1) {
+		ctrl_bad_params(c, x, false);
+		return;
+	}
+	ctrl_reply_cc(c, x->op, b, sizeof(b));
+}
+
+static void c_delete_stored_link_key(struct sim_ctrl *c, const struct ctrl_cmd *x)
+{
+	uint8_t b[3] = { 0 };
+
+	if (x->p[6] > 1) {
+		ctrl_bad_params(c, x, false);
+		return;
+	}
+	ctrl_reply_cc(c, x->op, b, sizeof(b));
+}
+
+static void c_write_local_name(struct sim_ctrl *c, const struct ctrl_cmd *x)
+{
+	memcpy(c->name, x->p, SIM_NAME_MAX);
+	ctrl_reply_status(c, x->op, 0);
+}
+
+static void c_read_local_name(struct sim_ctrl *c, const struct ctrl_cmd *x)
+{
+	uint8_t b[1 + SIM_NAME_MAX];
+
+	b[0] = 0;
+	memcpy(b + 1, c->name, SIM_NAME_MAX);
+	ctrl_reply_cc(c, x->op, b, sizeof(b));
+}
+
+static void c_write_le_host(struct sim_ctrl *c, const struct ctrl_cmd *x)
+{
+	if (x->p[0] > 1 || x->p[1] > 1) {
+		ctrl_bad_params(c, x, false);
+		return;
+	}
+	c->le_host = x->p[0];
+	c->simul = x->p[1];
+	ctrl_reply_status(c, x->op, 0);
+}
+
+static void c_read_le_host(struct sim_ctrl *c, const struct ctrl_cmd *x)
+{
+	uint8_t b[3] = { 0, c->le_host, c->simul };
+
+	ctrl_reply_cc(c, x->op, b, 3);
+}
+
+static void c_read_rssi(struct sim_ctrl *c, const struct ctrl_cmd *x)
+{
+	struct sim_conn *cn = ctrl_conn_by_handle(c, get_le16(x->p));
+	uint8_t b[4];
+
+	b[0] = cn ? 0 : HCI_ST_UNKNOWN_CONN_ID;
+	put_le16(b + 1, get_le16(x->p));
+	b[3] = cn ? (uint8_t)ctrl_jitter(c, cn->rd ? cn->rd->cfg->rssi : -40) : 0;
+	ctrl_reply_cc(c, x->op, b, 4);
+}
+
+static void c_read_enc_key_size(struct sim_ctrl *c, const struct ctrl_cmd *x)
+{
+	struct sim_conn *cn = ctrl_conn_by_handle(c, get_le16(x->p));
+	uint8_t b[4];
+
+	b[0] = !cn ? HCI_ST_UNKNOWN_CONN_ID :
+	       !cn->encrypted ? HCI_ST_INSUFFICIENT_SECURITY : 0;
+	put_le16(b + 1, get_le16(x->p));
+	b[3] = 16;
+	ctrl_reply_cc(c, x->op, b, 4);
+}
+
+static bool disc_reason_ok(uint8_t r)
+{
+	/* Vol 4 Part E 7.1.6 */
+	return r == 0x05 || r == 0x13 || r == 0x14 || r == 0x15 ||
+	       r == 0x1a || r == 0x29 || r == 0x3b;
+}
+
+static void c_disconnect(struct sim_ctrl *c, const struct ctrl_cmd *x)
+{
+	uint16_t h = get_le16(x->p);
+	struct sim_conn *cn = ctrl_conn_by_handle(c, h);
+	uint8_t b[4];
+
+	if (!cn) {
+		ctrl_reply_cs(c, x->op, HCI_ST_UNKNOWN_CONN_ID);
+		return;
+	}
+	if (!disc_reason_ok(x->p[2])) {
+		ctrl_reply_cs(c, x->op, HCI_ST_INVALID_PARAMETERS);
+		return;
+	}
+	ctrl_reply_cs(c, x->op, 0);
+	if (cn->peer) {
+		/* The other controller's host learns the reason (7.7.5). */
+		struct sim_conn *p = cn->peer;
+
+		b[0] = 0;
+		put_le16(b + 1, p->handle);
+		b[3] = x->p[2];
+		ctrl_later_evt(p->c, T_RESPONSE, 0xffff, HCI_EV_DISCONN_COMPLETE, b, 4);
+		ctrl_conn_free(p);
+	}
+	ctrl_conn_free(cn);
+	b[0] = 0;
+	put_le16(b + 1, h);
+	b[3] = HCI_ST_LOCAL_HOST_TERM;
+	ctrl_later_evt(c, T_RESPONSE, 0xffff, HCI_EV_DISCONN_COMPLETE, b, 4);
+}
+
+static void c_remote_version(struct sim_ctrl *c, const struct ctrl_cmd *x)
+{
+	struct sim_conn *cn = ctrl_cs_conn(c, x, -1);
+	uint8_t b[8];
+
+	if (!cn)
+		return;
+	ctrl_reply_cs(c, x->op, 0);
+	b[0] = 0;
+	put_le16(b + 1, cn->handle);
+	b[3] = 0x09;
+	put_le16(b + 4, 0x05f1);
+	put_le16(b + 6, 0x0000);
+	ctrl_later_evt(c, T_RESPONSE, cn->handle, HCI_EV_REMOTE_VERSION, b, 8);
+}
+
+static void c_le_read_buffer_size(struct sim_ctrl *c, const struct ctrl_cmd *x)
+{
+	const struct sim_opts *o = sim_air_opts(c->air);
+	uint8_t b[4];
+
+	b[0] = 0;
+	put_le16(b + 1, o->le_mtu);
+	b[3] = o->le_pkts;
+	ctrl_reply_cc(c, x->op, b, 4);
+}
+
+static void c_le_read_features(struct sim_ctrl *c, const struct ctrl_cmd *x)
+{
+	uint8_t b[9];
+
+	b[0] = 0;
+	memcpy(b + 1, ctrl_le_features, 8);
+	ctrl_reply_cc(c, x->op, b, 9);
+}
+
+static void c_le_read_states(struct sim_ctrl *c, const struct ctrl_cmd *x)
+{
+	uint8_t b[9] = { 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0x03, 0, 0 };
+
+	ctrl_reply_cc(c, x->op, b, 9);
+}
+
+/* Supported_Commands octet/bit from Vol 4 Part E 6.27. */
+static const struct ctrl_cmd_def cmds[] = {
+	{ HCI_OP_DISCONNECT, 0, 5, 3, CS, c_disconnect },
+	{ HCI_OP_READ_REMOTE_VERSION, 2, 7, 2, CS, c_remote_version },
+	{ HCI_OP_SET_EVENT_MASK, 5, 6, 8, CC, c_set_event_mask },
+	{ HCI_OP_RESET, 5, 7, 0, CC, c_reset },
+	{ HCI_OP_SET_EVENT_FILTER, 6, 0, -1, CC, c_set_event_filter },
+	{ HCI_OP_READ_STORED_LINK_KEY, 6, 5, 7, CC, c_read_stored_link_key },
+	{ HCI_OP_DELETE_STORED_LINK_KEY, 6, 7, 7, CC, c_delete_stored_link_key },
+	{ HCI_OP_WRITE_LOCAL_NAME, 7, 0, 248, CC, c_write_local_name },
+	{ HCI_OP_READ_LOCAL_NAME, 7, 1, 0, CC, c_read_local_name },
+	{ HCI_OP_READ_LOCAL_VERSION, 14, 3, 0, CC, c_read_version },
+	{ HCI_OP_READ_LOCAL_FEATURES, 14, 5, 0, CC, c_read_features },
+	{ HCI_OP_READ_LOCAL_EXT_FEATURES, 14, 6, 1, CC, c_read_ext_features },
+	{ HCI_OP_READ_BUFFER_SIZE, 14, 7, 0, CC, c_read_buffer_size },
+	{ HCI_OP_READ_BD_ADDR, 15, 1, 0, CC, c_read_bd_addr },
+	{ HCI_OP_READ_RSSI, 15, 5, 2, CC, c_read_rssi },
+	{ HCI_OP_READ_ENC_KEY_SIZE, 20, 4, 2, CC, c_read_enc_key_size },
+	{ HCI_OP_READ_LE_HOST_SUPPORTED, 24, 5, 0, CC, c_read_le_host },
+	{ HCI_OP_WRITE_LE_HOST_SUPPORTED, 24, 6, 2, CC, c_write_le_host },
+	{ HCI_OP_LE_SET_EVENT_MASK, 25, 0, 8, CC, c_set_event_mask },
+	{ HCI_OP_LE_READ_BUFFER_SIZE, 25, 1, 0, CC, c_le_read_buffer_size },
+	{ HCI_OP_LE_READ_LOCAL_FEATURES, 25, 2, 0, CC, c_le_read_features },
+	{ HCI_OP_LE_READ_SUPPORTED_STATES, 28, 3, 0, CC, c_le_read_states },
+};
+
+CTRL_CMD_TABLE(ctrl_cmds_info, cmds);

@@ -388,4 +388,48 @@ enum { HCI_EVENT_LIST(HCI_X_ENUM_EV) };
 enum { HCI_LE_EVENT_LIST(HCI_X_ENUM_LE_EV) };
 enum { HCI_STATUS_LIST(HCI_X_ENUM_ST) };
 
+/*
+ * Event parameter lengths (Core Vol 4 Part E 7.7), for the events whose
+ * parameters have a fixed size; for results that carry a count, the size
+ * with one response. Builders size their buffers with these and write
+ * the fields in order through a wbuf (lib/cursor.h); readers check the
+ * length before reading through a cur.
+ */
+#define HCI_EV_INQUIRY_COMPLETE_LEN		1	/* 7.7.1 */
+#define HCI_EV_INQUIRY_RESULT_LEN		15	/* 7.7.2, one response */
+#define HCI_EV_CONN_COMPLETE_LEN		11	/* 7.7.3 */
+#define HCI_EV_CONN_REQUEST_LEN			10	/* 7.7.4 */
+#define HCI_EV_DISCONN_COMPLETE_LEN		4	/* 7.7.5 */
+#define HCI_EV_AUTH_COMPLETE_LEN		3	/* 7.7.6 */
+#define HCI_EV_REMOTE_NAME_LEN			255	/* 7.7.7 */
+#define HCI_EV_ENCRYPT_CHANGE_LEN		4	/* 7.7.8 */
+#define HCI_EV_REMOTE_FEATURES_LEN		11	/* 7.7.11 */
+#define HCI_EV_REMOTE_VERSION_LEN		8	/* 7.7.12 */
+#define HCI_EV_NUM_COMP_PKTS_LEN		5	/* 7.7.19, one handle */
+#define HCI_EV_PIN_CODE_REQ_LEN			6	/* 7.7.22 */
+#define HCI_EV_LINK_KEY_REQ_LEN			6	/* 7.7.23 */
+#define HCI_EV_LINK_KEY_NOTIFY_LEN		23	/* 7.7.24 */
+#define HCI_EV_DATA_BUFFER_OVERFLOW_LEN		1	/* 7.7.26 */
+#define HCI_EV_CLOCK_OFFSET_LEN			5	/* 7.7.28 */
+#define HCI_EV_PKT_TYPE_CHANGE_LEN		5	/* 7.7.29 */
+#define HCI_EV_INQUIRY_RESULT_RSSI_LEN		15	/* 7.7.33, one response */
+#define HCI_EV_REMOTE_EXT_FEATURES_LEN		13	/* 7.7.34 */
+#define HCI_EV_EXT_INQUIRY_RESULT_LEN		255	/* 7.7.38 */
+#define HCI_EV_KEY_REFRESH_COMPLETE_LEN		3	/* 7.7.39 */
+#define HCI_EV_IO_CAPA_REQUEST_LEN		6	/* 7.7.40 */
+#define HCI_EV_IO_CAPA_RESPONSE_LEN		9	/* 7.7.41 */
+#define HCI_EV_USER_CONFIRM_REQUEST_LEN		10	/* 7.7.42 */
+#define HCI_EV_SIMPLE_PAIR_COMPLETE_LEN		7	/* 7.7.45 */
+#define HCI_EV_REMOTE_HOST_FEATURES_LEN		14	/* 7.7.50 */
+
+/* LE Meta subevent parameter lengths, the subevent code excluded (7.7.65). */
+#define HCI_LE_EV_CONN_COMPLETE_LEN		18	/* 7.7.65.1 */
+#define HCI_LE_EV_ADV_REPORT_LEN(data_len)	(11 + (data_len))	/* 7.7.65.2, one report */
+#define HCI_LE_EV_CONN_UPDATE_COMPLETE_LEN	9	/* 7.7.65.3 */
+#define HCI_LE_EV_REMOTE_FEATURES_LEN		11	/* 7.7.65.4 */
+#define HCI_LE_EV_LTK_REQUEST_LEN		12	/* 7.7.65.5 */
+#define HCI_LE_EV_ENH_CONN_COMPLETE_LEN		30	/* 7.7.65.10 */
+#define HCI_LE_EV_EXT_ADV_REPORT_LEN(data_len)	(25 + (data_len))	/* 7.7.65.13, one report */
+#define HCI_LE_EV_ADV_SET_TERMINATED_LEN	5	/* 7.7.65.18 */
+
 #endif /* BGW_HCI_DEFS_H */

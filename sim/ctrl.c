@@ -333,15 +333,11 @@ void ctrl_conn_free(struct sim_conn *cn)
 static void peer_lost(struct sim_conn *cn)
 {
 	struct sim_conn *p = cn->peer;
-	uint8_t b[4];
 
 	if (!p)
 		return;
 	if (p->state == CONN_OPEN) {
-		b[0] = 0;
-		put_le16(b + 1, p->handle);
-		b[3] = HCI_ST_CONN_TIMEOUT;
-		ctrl_evt(p->c, HCI_EV_DISCONN_COMPLETE, b, 4);
+		ctrl_disconn_complete(p->c, 0, p->handle, HCI_ST_CONN_TIMEOUT);
 	} else {
 		ctrl_conn_complete(p->c, HCI_ST_CONN_TIMEOUT, 0, &p->addr);
 	}
@@ -536,7 +532,8 @@ static void link_to_host(const uint8_t *pdu, size_t len, void *user)
 static void acl_deliver(struct sim_ctrl *c, struct sim_job *j)
 {
 	struct sim_conn *cn = ctrl_conn_by_handle(c, j->handle);
-	uint8_t nocp[5];
+	uint8_t nocp[HCI_EV_NUM_COMP_PKTS_LEN];
+	struct wbuf w;
 	uint8_t pb = j->data[0];
 	size_t dlen = j->len - 1, need;
 	const uint8_t *d = j->data + 1;
@@ -552,10 +549,11 @@ static void acl_deliver(struct sim_ctrl *c, struct sim_job *j)
 		c->acl_used--;
 	}
 	/* The buffer is free again: Number Of Completed Packets (7.7.19). */
-	nocp[0] = 1;
-	put_le16(nocp + 1, cn->handle);
-	put_le16(nocp + 3, 1);
-	ctrl_evt(c, HCI_EV_NUM_COMP_PKTS, nocp, 5);
+	wbuf_init(&w, nocp, sizeof(nocp));
+	wbuf_u8(&w, 1);			/* Num_Handles */
+	wbuf_le16(&w, cn->handle);
+	wbuf_le16(&w, 1);		/* Num_Completed_Packets */
+	ctrl_evt(c, HCI_EV_NUM_COMP_PKTS, nocp, w.len);
 
 	if (cn->peer) {
 		/* Another controller: the fragment goes to its host as is,
@@ -656,14 +654,61 @@ int8_t ctrl_jitter(struct sim_ctrl *c, int8_t rssi)
 void ctrl_conn_complete(struct sim_ctrl *c, uint8_t status, uint16_t handle,
 			const struct bdaddr *a)
 {
-	uint8_t b[11];
+	uint8_t b[HCI_EV_CONN_COMPLETE_LEN];
+	struct wbuf w;
 
-	b[0] = status;
-	put_le16(b + 1, handle);
-	memcpy(b + 3, a->b, 6);
-	b[9] = 0x01;	/* ACL */
-	b[10] = 0x00;	/* encryption off */
-	ctrl_evt(c, HCI_EV_CONN_COMPLETE, b, sizeof(b));
+	wbuf_init(&w, b, sizeof(b));
+	wbuf_u8(&w, status);
+	wbuf_le16(&w, handle);
+	wbuf_bytes(&w, a->b, 6);
+	wbuf_u8(&w, 0x01);	/* Link_Type ACL */
+	wbuf_u8(&w, 0x00);	/* Encryption_Enabled off */
+	ctrl_evt(c, HCI_EV_CONN_COMPLETE, b, w.len);
+}
+
+/* Disconnection Complete (7.7.5) for handle, now or after sim_us. */
+static void disconn_evt(struct sim_ctrl *c, uint64_t sim_us, bool later,
+			uint16_t handle, uint8_t reason)
+{
+	uint8_t b[HCI_EV_DISCONN_COMPLETE_LEN];
+	struct wbuf w;
+
+	wbuf_init(&w, b, sizeof(b));
+	wbuf_u8(&w, 0);
+	wbuf_le16(&w, handle);
+	wbuf_u8(&w, reason);
+	if (later)
+		ctrl_later_evt(c, sim_us, 0xffff, HCI_EV_DISCONN_COMPLETE, b, w.len);
+	else
+		ctrl_evt(c, HCI_EV_DISCONN_COMPLETE, b, w.len);
+}
+
+void ctrl_disconn_complete(struct sim_ctrl *c, uint64_t sim_us, uint16_t handle,
+			   uint8_t reason)
+{
+	disconn_evt(c, sim_us, sim_us != 0, handle, reason);
+}
+
+/*
+ * Encryption Change (7.7.8), or Key Refresh Complete (7.7.39) when the
+ * link was already encrypted and stays so, after sim_us (0: now).
+ */
+void ctrl_enc_change(struct sim_ctrl *c, uint64_t sim_us, uint16_t handle,
+		     uint8_t status, uint8_t on, bool refresh)
+{
+	uint8_t b[HCI_EV_ENCRYPT_CHANGE_LEN];
+	struct wbuf w;
+	uint8_t code = refresh ? HCI_EV_KEY_REFRESH_COMPLETE : HCI_EV_ENCRYPT_CHANGE;
+
+	wbuf_init(&w, b, sizeof(b));
+	wbuf_u8(&w, status);
+	wbuf_le16(&w, handle);
+	if (!refresh)
+		wbuf_u8(&w, on);
+	if (sim_us)
+		ctrl_later_evt(c, sim_us, handle, code, b, w.len);
+	else
+		ctrl_evt(c, code, b, w.len);
 }
 
 static void job_fire(struct loop_timer *t, void *user)
@@ -693,19 +738,25 @@ void ctrl_bad_params(struct sim_ctrl *c, const struct ctrl_cmd *x, bool cs)
 void ctrl_cc_status_handle(struct sim_ctrl *c, uint16_t op, uint8_t st,
 			   uint16_t h)
 {
-	uint8_t b[3] = { st, (uint8_t)h, (uint8_t)(h >> 8) };
+	uint8_t b[3];
+	struct wbuf w;
 
-	ctrl_reply_cc(c, op, b, 3);
+	wbuf_init(&w, b, sizeof(b));
+	wbuf_u8(&w, st);
+	wbuf_le16(&w, h);
+	ctrl_reply_cc(c, op, b, w.len);
 }
 
 void ctrl_cc_status_addr(struct sim_ctrl *c, uint16_t op, uint8_t st,
 			 const uint8_t *a)
 {
 	uint8_t b[7];
+	struct wbuf w;
 
-	b[0] = st;
-	memcpy(b + 1, a, 6);
-	ctrl_reply_cc(c, op, b, 7);
+	wbuf_init(&w, b, sizeof(b));
+	wbuf_u8(&w, st);
+	wbuf_bytes(&w, a, 6);
+	ctrl_reply_cc(c, op, b, w.len);
 }
 
 /* A command on a BR/EDR (le=false) or LE (le=true) handle, or an error CS. */

@@ -17,7 +17,7 @@ static void send_inq_result(struct sim_ctrl *c, const struct bdaddr *a,
 			    uint32_t cod, int8_t rssi, const uint8_t *eir,
 			    size_t eir_len)
 {
-	uint8_t b[1 + 6 + 1 + 1 + 3 + 2 + 1 + SIM_EIR_MAX];
+	uint8_t b[HCI_EV_EXT_INQUIRY_RESULT_LEN];
 	struct wbuf w;
 
 	wbuf_init(&w, b, sizeof(b));
@@ -46,12 +46,12 @@ static void send_inq_result(struct sim_ctrl *c, const struct bdaddr *a,
 
 static void inquiry_done(struct sim_ctrl *c)
 {
-	uint8_t st = 0;
+	uint8_t st[HCI_EV_INQUIRY_COMPLETE_LEN] = { 0 };
 
 	c->inquiry = false;
 	ctrl_jobs_cancel(c, job_inq_result, 0xffff);
 	ctrl_jobs_cancel(c, job_inq_done, 0xffff);
-	ctrl_evt(c, HCI_EV_INQUIRY_COMPLETE, &st, 1);
+	ctrl_evt(c, HCI_EV_INQUIRY_COMPLETE, st, sizeof(st));
 }
 
 static void job_inq_done(struct sim_ctrl *c, struct sim_job *j)
@@ -92,27 +92,32 @@ static void job_inq_result(struct sim_ctrl *c, struct sim_job *j)
 static void name_complete(struct sim_ctrl *c, uint8_t status,
 			  const struct bdaddr *a, const char *name)
 {
-	uint8_t b[1 + 6 + SIM_NAME_MAX];
+	uint8_t b[HCI_EV_REMOTE_NAME_LEN];
+	size_t n = name ? strnlen(name, SIM_NAME_MAX) : 0;
+	struct wbuf w;
 
-	memset(b, 0, sizeof(b));
-	b[0] = status;
-	memcpy(b + 1, a->b, 6);
-	if (name)
-		memcpy(b + 7, name, strnlen(name, SIM_NAME_MAX));
-	ctrl_evt(c, HCI_EV_REMOTE_NAME, b, sizeof(b));
+	wbuf_init(&w, b, sizeof(b));
+	wbuf_u8(&w, status);
+	wbuf_bytes(&w, a->b, 6);
+	wbuf_bytes(&w, name, n);	/* NUL-padded to 248 octets */
+	wbuf_zero(&w, SIM_NAME_MAX - n);
+	ctrl_evt(c, HCI_EV_REMOTE_NAME, b, w.len);
 }
 
 static void job_name(struct sim_ctrl *c, struct sim_job *j)
 {
 	struct sim_rd *rd = sim_air_find_rd(c->air, &j->addr);
 	struct sim_ctrl *o;
-	uint8_t b[14];
+	uint8_t b[HCI_EV_REMOTE_HOST_FEATURES_LEN], f[8];
+	struct wbuf w;
 
 	if (rd && ctrl_rd_pageable(rd)) {
 		/* Remote host features arrive before the name (7.7.50). */
-		memcpy(b, j->addr.b, 6);
-		ctrl_rd_features(rd, 1, b + 6);
-		ctrl_evt(c, HCI_EV_REMOTE_HOST_FEATURES, b, 14);
+		ctrl_rd_features(rd, 1, f);
+		wbuf_init(&w, b, sizeof(b));
+		wbuf_bytes(&w, j->addr.b, 6);
+		wbuf_bytes(&w, f, 8);
+		ctrl_evt(c, HCI_EV_REMOTE_HOST_FEATURES, b, w.len);
 		name_complete(c, 0, &j->addr, rd->cfg->name);
 		return;
 	}

@@ -38,12 +38,24 @@ static void job_page(struct sim_ctrl *c, struct sim_job *j)
 	}
 }
 
+/* Connection Request (7.7.4) for an ACL link from a. */
+static void conn_request(struct sim_ctrl *c, const struct bdaddr *a, uint32_t cod)
+{
+	uint8_t b[HCI_EV_CONN_REQUEST_LEN];
+	struct wbuf w;
+
+	wbuf_init(&w, b, sizeof(b));
+	wbuf_bytes(&w, a->b, 6);
+	wbuf_le24(&w, cod);
+	wbuf_u8(&w, 0x01);	/* Link_Type ACL */
+	ctrl_evt(c, HCI_EV_CONN_REQUEST, b, w.len);
+}
+
 static void job_conn_req(struct sim_ctrl *c, struct sim_job *j)
 {
 	struct sim_rd *rd = sim_air_rd(c->air, j->idx);
 	struct sim_conn *cn;
 	struct sim_job *t;
-	uint8_t b[10];
 
 	if (!rd || !(c->scan_enable & 0x02) ||
 	    ctrl_conn_by_addr(c, &rd->cfg->addr, false, -1))
@@ -52,11 +64,7 @@ static void job_conn_req(struct sim_ctrl *c, struct sim_job *j)
 	if (!cn)
 		return;
 	cn->state = CONN_INCOMING;
-	memcpy(b, rd->cfg->addr.b, 6);
-	put_le16(b + 6, (uint16_t)rd->cfg->cod);
-	b[8] = (uint8_t)(rd->cfg->cod >> 16);
-	b[9] = 0x01;
-	ctrl_evt(c, HCI_EV_CONN_REQUEST, b, sizeof(b));
+	conn_request(c, &rd->cfg->addr, rd->cfg->cod);
 	t = ctrl_job_new(c, job_accept_timeout, (uint64_t)c->accept_timeout * SLOT_US,
 			 cn->handle);
 	if (t)
@@ -98,7 +106,6 @@ static bool page_ctrl(struct sim_ctrl *c, uint16_t op, const struct bdaddr *a)
 	struct sim_ctrl *o = ctrl_by_addr(c, a);
 	struct sim_conn *cn, *pn;
 	struct sim_job *t;
-	uint8_t b[10];
 
 	if (!o || !(o->scan_enable & 0x02))
 		return false;
@@ -118,11 +125,7 @@ static bool page_ctrl(struct sim_ctrl *c, uint16_t op, const struct bdaddr *a)
 	cn->peer = pn;
 	pn->peer = cn;
 	ctrl_reply_cs(c, op, 0);
-	memcpy(b, c->addr.b, 6);
-	put_le16(b + 6, (uint16_t)c->cod);
-	b[8] = (uint8_t)(c->cod >> 16);
-	b[9] = 0x01;
-	ctrl_evt(o, HCI_EV_CONN_REQUEST, b, sizeof(b));
+	conn_request(o, &c->addr, c->cod);
 	t = ctrl_job_new(o, job_accept_timeout, (uint64_t)o->accept_timeout * SLOT_US,
 			 pn->handle);
 	if (t)
@@ -155,9 +158,15 @@ static void c_create_conn(struct sim_ctrl *c, const struct ctrl_cmd *x)
 	struct sim_rd *rd;
 	struct sim_conn *cn;
 	struct sim_job *j;
+	uint8_t b[HCI_EV_CONN_COMPLETE_LEN];
+	struct wbuf w;
+	struct cur r;
+	uint16_t pkt_type;
 	bool reach;
 
-	memcpy(a.b, x->p, 6);
+	cur_init(&r, x->p, x->plen);
+	cur_copy(&r, a.b, 6);
+	pkt_type = cur_le16(&r);	/* the rest: paging details */
 	if (ctrl_conn_by_addr(c, &a, false, -1)) {
 		ctrl_reply_cs(c, x->op, HCI_ST_CONN_ALREADY_EXISTS);
 		return;
@@ -169,10 +178,14 @@ static void c_create_conn(struct sim_ctrl *c, const struct ctrl_cmd *x)
 			return;
 		/* Nobody there: the page times out. */
 		ctrl_reply_cs(c, x->op, 0);
+		wbuf_init(&w, b, sizeof(b));
+		wbuf_u8(&w, HCI_ST_PAGE_TIMEOUT);
+		wbuf_le16(&w, 0x0000);
+		wbuf_bytes(&w, a.b, 6);
+		wbuf_u8(&w, 0x01);	/* Link_Type ACL */
+		wbuf_u8(&w, 0x00);
 		ctrl_later_evt(c, (uint64_t)c->page_timeout * SLOT_US, 0xffff,
-			       HCI_EV_CONN_COMPLETE,
-			       (uint8_t[11]){ HCI_ST_PAGE_TIMEOUT, 0, 0, a.b[0], a.b[1],
-					      a.b[2], a.b[3], a.b[4], a.b[5], 0x01, 0 }, 11);
+			       HCI_EV_CONN_COMPLETE, b, w.len);
 		return;
 	}
 	cn = ctrl_conn_alloc(c, rd, false);
@@ -181,7 +194,7 @@ static void c_create_conn(struct sim_ctrl *c, const struct ctrl_cmd *x)
 		return;
 	}
 	cn->state = CONN_PAGING;
-	cn->pkt_type = get_le16(x->p + 6);
+	cn->pkt_type = pkt_type;
 	ctrl_reply_cs(c, x->op, 0);
 	j = ctrl_job_new(c, job_page, reach ? T_PAGE : (uint64_t)c->page_timeout * SLOT_US,
 			 0xffff);
@@ -269,60 +282,78 @@ static void c_reject_conn(struct sim_ctrl *c, const struct ctrl_cmd *x)
 static void c_remote_features(struct sim_ctrl *c, const struct ctrl_cmd *x)
 {
 	struct sim_conn *cn = ctrl_cs_conn(c, x, 0);
-	uint8_t b[11];
+	uint8_t b[HCI_EV_REMOTE_FEATURES_LEN], f[8];
+	struct wbuf w;
 
 	if (!cn)
 		return;
 	ctrl_reply_cs(c, x->op, 0);
-	b[0] = 0;
-	put_le16(b + 1, cn->handle);
-	ctrl_conn_features(cn, 0, b + 3);
-	ctrl_later_evt(c, T_RESPONSE, cn->handle, HCI_EV_REMOTE_FEATURES, b, 11);
+	ctrl_conn_features(cn, 0, f);
+	wbuf_init(&w, b, sizeof(b));
+	wbuf_u8(&w, 0);
+	wbuf_le16(&w, cn->handle);
+	wbuf_bytes(&w, f, 8);
+	ctrl_later_evt(c, T_RESPONSE, cn->handle, HCI_EV_REMOTE_FEATURES, b, w.len);
 }
 
 static void c_remote_ext_features(struct sim_ctrl *c, const struct ctrl_cmd *x)
 {
 	struct sim_conn *cn = ctrl_cs_conn(c, x, 0);
-	uint8_t b[13];
+	uint8_t b[HCI_EV_REMOTE_EXT_FEATURES_LEN], f[8];
+	struct wbuf w;
+	struct cur r;
+	uint8_t page;
 
 	if (!cn)
 		return;
+	cur_init(&r, x->p, x->plen);
+	cur_skip(&r, 2);		/* the handle, read by ctrl_cs_conn */
+	page = cur_u8(&r);
 	ctrl_reply_cs(c, x->op, 0);
-	b[0] = x->p[2] > 1 ? HCI_ST_INVALID_PARAMETERS : 0;
-	put_le16(b + 1, cn->handle);
-	b[3] = x->p[2];
-	b[4] = 1;
-	ctrl_conn_features(cn, x->p[2], b + 5);
-	ctrl_later_evt(c, T_RESPONSE, cn->handle, HCI_EV_REMOTE_EXT_FEATURES, b, 13);
+	ctrl_conn_features(cn, page, f);
+	wbuf_init(&w, b, sizeof(b));
+	wbuf_u8(&w, page > 1 ? HCI_ST_INVALID_PARAMETERS : 0);
+	wbuf_le16(&w, cn->handle);
+	wbuf_u8(&w, page);
+	wbuf_u8(&w, 1);			/* Max_Page_Number */
+	wbuf_bytes(&w, f, 8);
+	ctrl_later_evt(c, T_RESPONSE, cn->handle, HCI_EV_REMOTE_EXT_FEATURES, b, w.len);
 }
 
 static void c_clock_offset(struct sim_ctrl *c, const struct ctrl_cmd *x)
 {
 	struct sim_conn *cn = ctrl_cs_conn(c, x, 0);
-	uint8_t b[5];
+	uint8_t b[HCI_EV_CLOCK_OFFSET_LEN];
+	struct wbuf w;
 
 	if (!cn)
 		return;
 	ctrl_reply_cs(c, x->op, 0);
-	b[0] = 0;
-	put_le16(b + 1, cn->handle);
-	put_le16(b + 3, 0x0000);
-	ctrl_later_evt(c, T_RESPONSE, cn->handle, HCI_EV_CLOCK_OFFSET, b, 5);
+	wbuf_init(&w, b, sizeof(b));
+	wbuf_u8(&w, 0);
+	wbuf_le16(&w, cn->handle);
+	wbuf_le16(&w, 0x0000);		/* Clock_Offset */
+	ctrl_later_evt(c, T_RESPONSE, cn->handle, HCI_EV_CLOCK_OFFSET, b, w.len);
 }
 
 static void c_change_ptype(struct sim_ctrl *c, const struct ctrl_cmd *x)
 {
 	struct sim_conn *cn = ctrl_cs_conn(c, x, 0);
-	uint8_t b[5];
+	uint8_t b[HCI_EV_PKT_TYPE_CHANGE_LEN];
+	struct wbuf w;
+	struct cur r;
 
 	if (!cn)
 		return;
 	ctrl_reply_cs(c, x->op, 0);
-	cn->pkt_type = get_le16(x->p + 2);
-	b[0] = 0;
-	put_le16(b + 1, cn->handle);
-	put_le16(b + 3, cn->pkt_type);
-	ctrl_later_evt(c, T_RESPONSE, cn->handle, HCI_EV_PKT_TYPE_CHANGE, b, 5);
+	cur_init(&r, x->p, x->plen);
+	cur_skip(&r, 2);		/* the handle, read by ctrl_cs_conn */
+	cn->pkt_type = cur_le16(&r);
+	wbuf_init(&w, b, sizeof(b));
+	wbuf_u8(&w, 0);
+	wbuf_le16(&w, cn->handle);
+	wbuf_le16(&w, cn->pkt_type);
+	ctrl_later_evt(c, T_RESPONSE, cn->handle, HCI_EV_PKT_TYPE_CHANGE, b, w.len);
 }
 
 /* Supported_Commands octet/bit from Vol 4 Part E 6.27. */

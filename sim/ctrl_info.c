@@ -176,15 +176,20 @@ static bool disc_reason_ok(uint8_t r)
 
 static void c_disconnect(struct sim_ctrl *c, const struct ctrl_cmd *x)
 {
-	uint16_t h = get_le16(x->p);
-	struct sim_conn *cn = ctrl_conn_by_handle(c, h);
-	uint8_t b[4];
+	struct cur r;
+	struct sim_conn *cn;
+	uint16_t h;
+	uint8_t reason;
 
+	cur_init(&r, x->p, x->plen);
+	h = cur_le16(&r);
+	reason = cur_u8(&r);
+	cn = ctrl_conn_by_handle(c, h);
 	if (!cn) {
 		ctrl_reply_cs(c, x->op, HCI_ST_UNKNOWN_CONN_ID);
 		return;
 	}
-	if (!disc_reason_ok(x->p[2])) {
+	if (!disc_reason_ok(reason)) {
 		ctrl_reply_cs(c, x->op, HCI_ST_INVALID_PARAMETERS);
 		return;
 	}
@@ -193,33 +198,29 @@ static void c_disconnect(struct sim_ctrl *c, const struct ctrl_cmd *x)
 		/* The other controller's host learns the reason (7.7.5). */
 		struct sim_conn *p = cn->peer;
 
-		b[0] = 0;
-		put_le16(b + 1, p->handle);
-		b[3] = x->p[2];
-		ctrl_later_evt(p->c, T_RESPONSE, 0xffff, HCI_EV_DISCONN_COMPLETE, b, 4);
+		ctrl_disconn_complete(p->c, T_RESPONSE, p->handle, reason);
 		ctrl_conn_free(p);
 	}
 	ctrl_conn_free(cn);
-	b[0] = 0;
-	put_le16(b + 1, h);
-	b[3] = HCI_ST_LOCAL_HOST_TERM;
-	ctrl_later_evt(c, T_RESPONSE, 0xffff, HCI_EV_DISCONN_COMPLETE, b, 4);
+	ctrl_disconn_complete(c, T_RESPONSE, h, HCI_ST_LOCAL_HOST_TERM);
 }
 
 static void c_remote_version(struct sim_ctrl *c, const struct ctrl_cmd *x)
 {
 	struct sim_conn *cn = ctrl_cs_conn(c, x, -1);
-	uint8_t b[8];
+	uint8_t b[HCI_EV_REMOTE_VERSION_LEN];
+	struct wbuf w;
 
 	if (!cn)
 		return;
 	ctrl_reply_cs(c, x->op, 0);
-	b[0] = 0;
-	put_le16(b + 1, cn->handle);
-	b[3] = 0x09;
-	put_le16(b + 4, 0x05f1);
-	put_le16(b + 6, 0x0000);
-	ctrl_later_evt(c, T_RESPONSE, cn->handle, HCI_EV_REMOTE_VERSION, b, 8);
+	wbuf_init(&w, b, sizeof(b));
+	wbuf_u8(&w, 0);
+	wbuf_le16(&w, cn->handle);
+	wbuf_u8(&w, 0x09);		/* Version: 5.0 */
+	wbuf_le16(&w, 0x05f1);		/* Company_Identifier */
+	wbuf_le16(&w, 0x0000);		/* Subversion */
+	ctrl_later_evt(c, T_RESPONSE, cn->handle, HCI_EV_REMOTE_VERSION, b, w.len);
 }
 
 static void c_le_read_buffer_size(struct sim_ctrl *c, const struct ctrl_cmd *x)

@@ -292,6 +292,11 @@ bool ctrl_rd_advertising(const struct sim_rd *rd);
 void ctrl_conn_open(struct sim_conn *cn, const struct bdaddr *ia, uint8_t iat);
 int ctrl_acl_input(struct sim_ctrl *c, const struct h4_pkt *p);
 int8_t ctrl_jitter(struct sim_ctrl *c, int8_t rssi);
+/* Disconnection Complete (7.7.5): now if sim_us is 0, else later. */
+void ctrl_disconn_complete(struct sim_ctrl *c, uint64_t sim_us, uint16_t handle,
+			   uint8_t reason);
+void ctrl_enc_change(struct sim_ctrl *c, uint64_t sim_us, uint16_t handle,
+		     uint8_t status, uint8_t on, bool refresh);
 void ctrl_conn_complete(struct sim_ctrl *c, uint8_t status, uint16_t handle,
 			const struct bdaddr *a);
 void ctrl_bad_params(struct sim_ctrl *c, const struct ctrl_cmd *x, bool cs);

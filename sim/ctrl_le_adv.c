@@ -29,7 +29,7 @@ static void adv_report(struct sim_ctrl *c, uint8_t atype, const struct bdaddr *a
 		       bool connectable, uint8_t legacy_type,
 		       const uint8_t *data, size_t len, int8_t rssi)
 {
-	uint8_t b[64];
+	uint8_t b[HCI_LE_EV_EXT_ADV_REPORT_LEN(SIM_ADV_MAX)];
 	struct wbuf w;
 	uint16_t et;
 

@@ -20,7 +20,7 @@ static void le_conn_complete(struct sim_ctrl *c, uint8_t status,
 			     const struct sim_conn *cn, uint8_t peer_type,
 			     const struct bdaddr *peer)
 {
-	uint8_t b[30];
+	uint8_t b[HCI_LE_EV_ENH_CONN_COMPLETE_LEN];
 	struct wbuf w;
 	bool enh = le_enhanced(c);
 
@@ -65,6 +65,20 @@ static struct sim_rd *le_target(struct sim_ctrl *c)
 	return NULL;
 }
 
+/* LE Advertising Set Terminated (7.7.65.18): a connection was made. */
+static void set_terminated(struct sim_ctrl *c, uint8_t set, uint16_t handle)
+{
+	uint8_t b[HCI_LE_EV_ADV_SET_TERMINATED_LEN];
+	struct wbuf w;
+
+	wbuf_init(&w, b, sizeof(b));
+	wbuf_u8(&w, 0);
+	wbuf_u8(&w, set);
+	wbuf_le16(&w, handle);
+	wbuf_u8(&w, 0);		/* Num_Completed_Extended_Advertising_Events */
+	ctrl_le_evt(c, HCI_LE_EV_ADV_SET_TERMINATED, b, w.len);
+}
+
 /*
  * LE Create Connection aimed at another controller's connectable
  * advertising: both ends complete, the advertiser as peripheral; its
@@ -77,7 +91,6 @@ static bool le_connect_ctrl(struct sim_ctrl *c)
 	struct sim_conn *cn, *pn;
 	struct ctrl_adv v;
 	int idx;
-	uint8_t b[5];
 
 	for (o = ctrl_next(c, NULL); o; o = ctrl_next(c, o)) {
 		if (o == c)
@@ -117,11 +130,7 @@ static bool le_connect_ctrl(struct sim_ctrl *c)
 			le_conn_complete(c, 0, cn, v.atype, &v.addr);
 			le_conn_complete(o, 0, pn, c->le_iat, &c->le_ia);
 			if (idx >= 0) {
-				b[0] = 0;
-				b[1] = (uint8_t)idx;
-				put_le16(b + 2, pn->handle);
-				b[4] = 0;
-				ctrl_le_evt(o, HCI_LE_EV_ADV_SET_TERMINATED, b, 5);
+				set_terminated(o, (uint8_t)idx, pn->handle);
 			}
 			return true;
 		}
@@ -157,27 +166,38 @@ static void job_le_conn(struct sim_ctrl *c, struct sim_job *j)
 	le_conn_complete(c, 0, cn, rd->cfg->addr_type, &rd->cfg->addr);
 }
 
-/* Connection parameters of 7.8.12 / 7.8.66, checked the same way. */
-static bool conn_params_ok(const uint8_t *q)
-{
-	uint16_t mn = get_le16(q), mx = get_le16(q + 2);
-	uint16_t lat = get_le16(q + 4), to = get_le16(q + 6);
+/* Connection parameters of 7.8.12 / 7.8.18 / 7.8.66, in their order. */
+struct le_conn_params {
+	uint16_t min, max, latency, timeout;
+};
 
-	if (mn < 0x0006 || mx > 0x0c80 || mn > mx || lat > 0x01f3 ||
-	    to < 0x000a || to > 0x0c80)
+static void read_conn_params(struct cur *r, struct le_conn_params *p)
+{
+	p->min = cur_le16(r);
+	p->max = cur_le16(r);
+	p->latency = cur_le16(r);
+	p->timeout = cur_le16(r);
+}
+
+/* Checked the same way for every command that carries them. */
+static bool conn_params_ok(const struct le_conn_params *p)
+{
+	if (p->min < 0x0006 || p->max > 0x0c80 || p->min > p->max ||
+	    p->latency > 0x01f3 || p->timeout < 0x000a || p->timeout > 0x0c80)
 		return false;
 	/* Supervision timeout (10 ms) > (1 + latency) * interval * 2 (1.25 ms). */
-	return (uint32_t)to * 4 > (1u + lat) * mx;
+	return (uint32_t)p->timeout * 4 > (1u + p->latency) * p->max;
 }
 
 static void le_connect_start(struct sim_ctrl *c, const struct ctrl_cmd *x,
-			     uint8_t filter, uint8_t ptype, const uint8_t *peer,
-			     uint8_t own, const uint8_t *q)
+			     uint8_t filter, uint8_t ptype,
+			     const struct bdaddr *peer, uint8_t own,
+			     const struct le_conn_params *q)
 {
 	c->le_connecting = true;
 	c->le_conn_filter = filter;
 	c->le_peer_type = ptype;
-	memcpy(c->le_peer.b, peer, 6);
+	c->le_peer = *peer;
 	if (own & 0x01) {
 		c->le_ia = c->random_addr;
 		c->le_iat = BDADDR_RANDOM;
@@ -185,57 +205,74 @@ static void le_connect_start(struct sim_ctrl *c, const struct ctrl_cmd *x,
 		c->le_ia = c->addr;
 		c->le_iat = BDADDR_PUBLIC;
 	}
-	c->le_int = get_le16(q);
-	c->le_lat = get_le16(q + 4);
-	c->le_to = get_le16(q + 6);
+	c->le_int = q->min;
+	c->le_lat = q->latency;
+	c->le_to = q->timeout;
 	ctrl_reply_cs(c, x->op, 0);
 	ctrl_job_new(c, job_le_conn, T_PAGE / 2, 0xffff);
 }
 
 static void c_le_create_conn(struct sim_ctrl *c, const struct ctrl_cmd *x)
 {
-	const uint8_t *p = x->p;
-	uint16_t si = get_le16(p), sw = get_le16(p + 2);
+	struct le_conn_params q;
+	struct bdaddr a;
+	struct cur r;
+	uint16_t si, sw;
+	uint8_t filter, ptype, own;
 
+	/* LE Create Connection (7.8.12); the length is checked already. */
+	cur_init(&r, x->p, x->plen);
+	si = cur_le16(&r);
+	sw = cur_le16(&r);
+	filter = cur_u8(&r);
+	ptype = cur_u8(&r);
+	cur_copy(&r, a.b, 6);
+	own = cur_u8(&r);
+	read_conn_params(&r, &q);	/* then Min/Max_CE_Length: unused */
 	if (c->le_connecting) {
 		ctrl_reply_cs(c, x->op, HCI_ST_COMMAND_DISALLOWED);
 		return;
 	}
-	if (si < 4 || si > 0x4000 || sw < 4 || sw > si || p[4] > 1 ||
-	    p[5] > 3 || !ctrl_own_addr_ok(c, p[12]) || !conn_params_ok(p + 13)) {
+	if (si < 4 || si > 0x4000 || sw < 4 || sw > si || filter > 1 ||
+	    ptype > 3 || !ctrl_own_addr_ok(c, own) || !conn_params_ok(&q)) {
 		ctrl_reply_cs(c, x->op, HCI_ST_INVALID_PARAMETERS);
 		return;
 	}
-	if (!p[4]) {
-		struct bdaddr a;
-
-		memcpy(a.b, p + 6, 6);
-		if (ctrl_conn_by_addr(c, &a, true, -1)) {
-			ctrl_reply_cs(c, x->op, HCI_ST_CONN_ALREADY_EXISTS);
-			return;
-		}
+	if (!filter && ctrl_conn_by_addr(c, &a, true, -1)) {
+		ctrl_reply_cs(c, x->op, HCI_ST_CONN_ALREADY_EXISTS);
+		return;
 	}
 	c->le_conn_ext = false;
-	le_connect_start(c, x, p[4], p[5], p + 6, p[12], p + 13);
+	le_connect_start(c, x, filter, ptype, &a, own, &q);
 }
 
 static void c_le_ext_create_conn(struct sim_ctrl *c, const struct ctrl_cmd *x)
 {
-	const uint8_t *p = x->p, *q;
-	uint8_t phys;
+	struct le_conn_params q, first;
+	struct bdaddr a;
+	struct cur r;
+	uint8_t filter, own, ptype, phys;
+	uint16_t si, sw;
 	unsigned i, n;
 
-	if (x->plen < 10) {
+	/* LE Extended Create Connection (7.8.66): 10 octets, then 16 per
+	 * initiating PHY. */
+	cur_init(&r, x->p, x->plen);
+	filter = cur_u8(&r);
+	own = cur_u8(&r);
+	ptype = cur_u8(&r);
+	cur_copy(&r, a.b, 6);
+	phys = cur_u8(&r);
+	if (!cur_is_ok(&r)) {
 		ctrl_reply_cs(c, x->op, HCI_ST_INVALID_PARAMETERS);
 		return;
 	}
-	phys = p[9];
 	n = (unsigned)__builtin_popcount(phys & 0x07);
 	if (c->le_connecting) {
 		ctrl_reply_cs(c, x->op, HCI_ST_COMMAND_DISALLOWED);
 		return;
 	}
-	if (phys & ~0x07 || !phys || x->plen != 10 + 16 * n) {
+	if (phys & ~0x07 || !phys || cur_left(&r) != 16 * n) {
 		ctrl_reply_cs(c, x->op, HCI_ST_INVALID_PARAMETERS);
 		return;
 	}
@@ -244,20 +281,25 @@ static void c_le_ext_create_conn(struct sim_ctrl *c, const struct ctrl_cmd *x)
 		ctrl_reply_cs(c, x->op, HCI_ST_UNSUPPORTED_FEATURE);
 		return;
 	}
+	memset(&first, 0, sizeof(first));
 	for (i = 0; i < n; i++) {
-		q = p + 10 + 16 * i;
-		if (get_le16(q) < 4 || get_le16(q + 2) < 4 ||
-		    get_le16(q + 2) > get_le16(q) || !conn_params_ok(q + 4)) {
+		si = cur_le16(&r);
+		sw = cur_le16(&r);
+		read_conn_params(&r, &q);
+		cur_skip(&r, 4);	/* Min/Max_CE_Length: unused */
+		if (i == 0)
+			first = q;
+		if (si < 4 || sw < 4 || sw > si || !conn_params_ok(&q)) {
 			ctrl_reply_cs(c, x->op, HCI_ST_INVALID_PARAMETERS);
 			return;
 		}
 	}
-	if (p[0] > 1 || p[2] > 3 || !ctrl_own_addr_ok(c, p[1])) {
+	if (filter > 1 || ptype > 3 || !ctrl_own_addr_ok(c, own)) {
 		ctrl_reply_cs(c, x->op, HCI_ST_INVALID_PARAMETERS);
 		return;
 	}
 	c->le_conn_ext = true;
-	le_connect_start(c, x, p[0], p[2], p + 3, p[1], p + 14);
+	le_connect_start(c, x, filter, ptype, &a, own, &first);
 }
 
 static void c_le_create_conn_cancel(struct sim_ctrl *c, const struct ctrl_cmd *x)
@@ -274,48 +316,65 @@ static void c_le_create_conn_cancel(struct sim_ctrl *c, const struct ctrl_cmd *x
 			 &c->le_peer);
 }
 
+/* LE Connection Update Complete (7.7.65.3) to the host of cn's end. */
+static void update_complete(const struct sim_conn *cn, uint8_t *b, size_t cap)
+{
+	struct wbuf w;
+
+	wbuf_init(&w, b, cap);
+	wbuf_u8(&w, 0);
+	wbuf_le16(&w, cn->handle);
+	wbuf_le16(&w, cn->interval);
+	wbuf_le16(&w, cn->latency);
+	wbuf_le16(&w, cn->timeout);
+	ctrl_later_le_evt(cn->c, T_RESPONSE * 6, cn->handle,
+			  HCI_LE_EV_CONN_UPDATE_COMPLETE, b, w.len);
+}
+
 static void c_le_conn_update(struct sim_ctrl *c, const struct ctrl_cmd *x)
 {
 	struct sim_conn *cn = ctrl_cs_conn(c, x, 1);
-	uint8_t b[9];
+	uint8_t b[HCI_LE_EV_CONN_UPDATE_COMPLETE_LEN];
+	struct le_conn_params q;
+	struct cur r;
 
 	if (!cn)
 		return;
-	if (!conn_params_ok(x->p + 2)) {
+	cur_init(&r, x->p, x->plen);
+	cur_skip(&r, 2);		/* the handle, read by ctrl_cs_conn */
+	read_conn_params(&r, &q);	/* then Min/Max_CE_Length: unused */
+	if (!conn_params_ok(&q)) {
 		ctrl_reply_cs(c, x->op, HCI_ST_INVALID_PARAMETERS);
 		return;
 	}
 	ctrl_reply_cs(c, x->op, 0);
-	cn->interval = get_le16(x->p + 4);
-	cn->latency = get_le16(x->p + 6);
-	cn->timeout = get_le16(x->p + 8);
-	b[0] = 0;
-	put_le16(b + 1, cn->handle);
-	put_le16(b + 3, cn->interval);
-	put_le16(b + 5, cn->latency);
-	put_le16(b + 7, cn->timeout);
-	ctrl_later_le_evt(c, T_RESPONSE * 6, cn->handle, HCI_LE_EV_CONN_UPDATE_COMPLETE, b, 9);
+	cn->interval = q.max;
+	cn->latency = q.latency;
+	cn->timeout = q.timeout;
+	update_complete(cn, b, sizeof(b));
 	if (cn->peer) {
 		cn->peer->interval = cn->interval;
 		cn->peer->latency = cn->latency;
 		cn->peer->timeout = cn->timeout;
-		put_le16(b + 1, cn->peer->handle);
-		ctrl_later_le_evt(cn->peer->c, T_RESPONSE * 6, cn->peer->handle,
-				  HCI_LE_EV_CONN_UPDATE_COMPLETE, b, 9);
+		update_complete(cn->peer, b, sizeof(b));
 	}
 }
 
 static void c_le_remote_features(struct sim_ctrl *c, const struct ctrl_cmd *x)
 {
 	struct sim_conn *cn = ctrl_cs_conn(c, x, 1);
-	uint8_t b[11] = { 0 };
+	uint8_t b[HCI_LE_EV_REMOTE_FEATURES_LEN];
+	struct wbuf w;
 
 	if (!cn)
 		return;
 	ctrl_reply_cs(c, x->op, 0);
-	put_le16(b + 1, cn->handle);
-	b[3] = 0x01;	/* the RD: LE encryption */
-	ctrl_later_le_evt(c, T_RESPONSE, cn->handle, HCI_LE_EV_REMOTE_FEATURES, b, 11);
+	wbuf_init(&w, b, sizeof(b));
+	wbuf_u8(&w, 0);
+	wbuf_le16(&w, cn->handle);
+	wbuf_u8(&w, 0x01);	/* the RD: LE encryption */
+	wbuf_zero(&w, 7);
+	ctrl_later_le_evt(c, T_RESPONSE, cn->handle, HCI_LE_EV_REMOTE_FEATURES, b, w.len);
 }
 
 /* Supported_Commands octet/bit from Vol 4 Part E 6.27. */

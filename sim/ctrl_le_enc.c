@@ -13,11 +13,21 @@
 static void c_le_start_enc(struct sim_ctrl *c, const struct ctrl_cmd *x)
 {
 	struct sim_conn *cn = ctrl_cs_conn(c, x, 1);
-	uint8_t b[4];
+	const uint8_t *rand, *ltk;
+	struct cur r;
+	uint16_t ediv;
 	bool ok;
 
 	if (!cn)
 		return;
+	/* LE Enable Encryption (7.8.24); the length is checked already. */
+	cur_init(&r, x->p, x->plen);
+	cur_skip(&r, 2);		/* the handle, read by ctrl_cs_conn */
+	rand = cur_bytes(&r, 8);
+	ediv = cur_le16(&r);
+	ltk = cur_bytes(&r, 16);
+	if (!ltk)
+		return;			/* cannot happen: fixed length 28 */
 	if (cn->role != 0) {
 		/* Only the central starts encryption (Vol 6 Part B 5.1.3). */
 		ctrl_reply_cs(c, x->op, HCI_ST_COMMAND_DISALLOWED);
@@ -26,62 +36,54 @@ static void c_le_start_enc(struct sim_ctrl *c, const struct ctrl_cmd *x)
 	ctrl_reply_cs(c, x->op, 0);
 	if (cn->peer) {
 		/* The peripheral's host is asked for the key (7.7.65.5). */
-		uint8_t q[12];
+		uint8_t q[HCI_LE_EV_LTK_REQUEST_LEN];
+		struct wbuf w;
 
 		cn->enc_pending = true;
-		memcpy(cn->enc_ltk, x->p + 12, 16);
-		put_le16(q, cn->peer->handle);
-		memcpy(q + 2, x->p + 2, 10);
-		ctrl_le_evt(cn->peer->c, HCI_LE_EV_LTK_REQUEST, q, 12);
+		memcpy(cn->enc_ltk, ltk, 16);
+		wbuf_init(&w, q, sizeof(q));
+		wbuf_le16(&w, cn->peer->handle);
+		wbuf_bytes(&w, rand, 8);
+		wbuf_le16(&w, ediv);
+		ctrl_le_evt(cn->peer->c, HCI_LE_EV_LTK_REQUEST, q, w.len);
 		return;
 	}
-	ok = cn->link && sim_link_ltk_ok(cn->link, x->p + 2, get_le16(x->p + 10),
-					 x->p + 12);
-	put_le16(b + 1, cn->handle);
+	ok = cn->link && sim_link_ltk_ok(cn->link, rand, ediv, ltk);
 	if (!ok) {
 		/* The RD's host has no such key: LL_REJECT_IND with PIN or
 		 * Key Missing (Vol 6 Part B 5.1.3.1). */
-		b[0] = HCI_ST_PIN_OR_KEY_MISSING;
-		b[3] = 0x00;
-		ctrl_later_evt(c, T_RESPONSE, cn->handle, HCI_EV_ENCRYPT_CHANGE, b, 4);
+		ctrl_enc_change(c, T_RESPONSE, cn->handle, HCI_ST_PIN_OR_KEY_MISSING,
+				0x00, false);
 		return;
 	}
-	b[0] = 0;
 	/* The event goes out now, before anything the RD sends over the
 	 * encrypted link (SMP key distribution must follow the host's
 	 * Encryption Change, Vol 3 Part H 3.6.1). */
-	if (cn->encrypted) {
-		ctrl_evt(c, HCI_EV_KEY_REFRESH_COMPLETE, b, 3);
-	} else {
-		b[3] = 0x01;
-		ctrl_evt(c, HCI_EV_ENCRYPT_CHANGE, b, 4);
-	}
+	ctrl_enc_change(c, 0, cn->handle, 0, 0x01, cn->encrypted);
 	cn->encrypted = true;
 	sim_link_encrypted(cn->link);
 }
 
 static void enc_done(struct sim_conn *cn, uint8_t status)
 {
-	uint8_t b[4];
-
-	b[0] = status;
-	put_le16(b + 1, cn->handle);
-	if (!status && cn->encrypted) {
-		ctrl_evt(cn->c, HCI_EV_KEY_REFRESH_COMPLETE, b, 3);
-		return;
-	}
-	b[3] = status ? 0x00 : 0x01;
-	ctrl_evt(cn->c, HCI_EV_ENCRYPT_CHANGE, b, 4);
+	ctrl_enc_change(cn->c, 0, cn->handle, status, status ? 0x00 : 0x01,
+			!status && cn->encrypted);
 	if (!status)
 		cn->encrypted = true;
 }
 
 static void c_le_ltk_reply(struct sim_ctrl *c, const struct ctrl_cmd *x)
 {
-	uint16_t h = get_le16(x->p);
-	struct sim_conn *cn = ctrl_conn_by_handle(c, h), *central;
-	uint8_t b[4];
+	struct sim_conn *cn, *central;
+	const uint8_t *ltk;
+	struct cur r;
+	uint16_t h;
 
+	/* LE Long Term Key Request (Negative) Reply (7.8.25, 7.8.26). */
+	cur_init(&r, x->p, x->plen);
+	h = cur_le16(&r);
+	ltk = x->op == HCI_OP_LE_LTK_REPLY ? cur_bytes(&r, 16) : NULL;
+	cn = ctrl_conn_by_handle(c, h);
 	if (!cn || !cn->le) {
 		ctrl_cc_status_handle(c, x->op, HCI_ST_UNKNOWN_CONN_ID, h);
 		return;
@@ -93,20 +95,16 @@ static void c_le_ltk_reply(struct sim_ctrl *c, const struct ctrl_cmd *x)
 	}
 	ctrl_cc_status_handle(c, x->op, 0, h);
 	central->enc_pending = false;
-	if (x->op == HCI_OP_LE_LTK_NEG_REPLY) {
+	if (!ltk) {
 		/* LL_REJECT_IND: the central learns the key is missing. */
 		enc_done(central, HCI_ST_PIN_OR_KEY_MISSING);
 		return;
 	}
-	if (memcmp(central->enc_ltk, x->p + 2, 16)) {
+	if (memcmp(central->enc_ltk, ltk, 16)) {
 		/* Different keys: the first packet fails its MIC and the
 		 * link drops on both ends (Vol 6 Part B 5.1.3.1). */
-		b[0] = 0;
-		b[3] = HCI_ST_MIC_FAILURE;
-		put_le16(b + 1, central->handle);
-		ctrl_evt(central->c, HCI_EV_DISCONN_COMPLETE, b, 4);
-		put_le16(b + 1, cn->handle);
-		ctrl_evt(c, HCI_EV_DISCONN_COMPLETE, b, 4);
+		ctrl_disconn_complete(central->c, 0, central->handle, HCI_ST_MIC_FAILURE);
+		ctrl_disconn_complete(c, 0, cn->handle, HCI_ST_MIC_FAILURE);
 		ctrl_conn_free(central);
 		ctrl_conn_free(cn);
 		return;
@@ -121,15 +119,21 @@ static void c_le_rand(struct sim_ctrl *c, const struct ctrl_cmd *x)
 
 	b[0] = 0;
 	sim_air_rand_bytes(c->air, b + 1, 8);
-	ctrl_reply_cc(c, x->op, b, 9);
+	ctrl_reply_cc(c, x->op, b, sizeof(b));
 }
 
 static void c_le_encrypt(struct sim_ctrl *c, const struct ctrl_cmd *x)
 {
+	const uint8_t *key, *data;
 	uint8_t b[17];
+	struct cur r;
 
-	b[0] = sim_smp_e(x->p, x->p + 16, b + 1) ? HCI_ST_UNSPECIFIED : 0;
-	ctrl_reply_cc(c, x->op, b, b[0] ? 1 : 17);
+	/* LE Encrypt (7.8.22): Key, then Plaintext_Data. */
+	cur_init(&r, x->p, x->plen);
+	key = cur_bytes(&r, 16);
+	data = cur_bytes(&r, 16);
+	b[0] = !data || sim_smp_e(key, data, b + 1) ? HCI_ST_UNSPECIFIED : 0;
+	ctrl_reply_cc(c, x->op, b, b[0] ? 1 : sizeof(b));
 }
 
 /* Supported_Commands octet/bit from Vol 4 Part E 6.27. */

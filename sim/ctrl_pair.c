@@ -11,26 +11,39 @@
 #include "cursor.h"
 #include "ctrl_int.h"
 
-static struct sim_conn *auth_conn(struct sim_ctrl *c, const uint8_t *a,
+static struct sim_conn *auth_conn(struct sim_ctrl *c, const struct bdaddr *a,
 				  enum ctrl_auth_state st)
 {
-	struct bdaddr ba;
-	struct sim_conn *cn;
+	struct sim_conn *cn = ctrl_conn_by_addr(c, a, false, CONN_OPEN);
 
-	memcpy(ba.b, a, 6);
-	cn = ctrl_conn_by_addr(c, &ba, false, CONN_OPEN);
 	return cn && cn->auth == st ? cn : NULL;
+}
+
+/* The BD_ADDR that starts the parameters of every pairing reply (7.1). */
+static void read_addr(struct cur *r, const struct ctrl_cmd *x, struct bdaddr *a)
+{
+	cur_init(r, x->p, x->plen);
+	cur_copy(r, a->b, 6);
+}
+
+/* An event whose parameters are a BD_ADDR (7.7.22, 7.7.23, 7.7.40). */
+static void addr_evt(struct sim_ctrl *c, struct sim_conn *cn, uint8_t code)
+{
+	ctrl_later_evt(c, T_RESPONSE, cn->handle, code, cn->addr.b,
+		       sizeof(cn->addr.b));
 }
 
 static void auth_complete(struct sim_ctrl *c, struct sim_conn *cn, uint8_t st)
 {
-	uint8_t b[3];
+	uint8_t b[HCI_EV_AUTH_COMPLETE_LEN];
+	struct wbuf w;
 
 	cn->auth = AUTH_NONE;
 	cn->authenticated = st == 0;
-	b[0] = st;
-	put_le16(b + 1, cn->handle);
-	ctrl_later_evt(c, T_RESPONSE, cn->handle, HCI_EV_AUTH_COMPLETE, b, 3);
+	wbuf_init(&w, b, sizeof(b));
+	wbuf_u8(&w, st);
+	wbuf_le16(&w, cn->handle);
+	ctrl_later_evt(c, T_RESPONSE, cn->handle, HCI_EV_AUTH_COMPLETE, b, w.len);
 }
 
 static void c_auth_requested(struct sim_ctrl *c, const struct ctrl_cmd *x)
@@ -51,24 +64,29 @@ static void c_auth_requested(struct sim_ctrl *c, const struct ctrl_cmd *x)
 	}
 	ctrl_reply_cs(c, x->op, 0);
 	cn->auth = AUTH_WAIT_KEY;
-	ctrl_later_evt(c, T_RESPONSE, cn->handle, HCI_EV_LINK_KEY_REQ,
-		       cn->addr.b, 6);
+	addr_evt(c, cn, HCI_EV_LINK_KEY_REQ);
 }
 
 static void c_link_key_reply(struct sim_ctrl *c, const struct ctrl_cmd *x)
 {
-	struct sim_conn *cn = auth_conn(c, x->p, AUTH_WAIT_KEY);
+	struct bdaddr a;
+	struct cur r;
+	struct sim_conn *cn;
 	struct sim_bond *b;
+	const uint8_t *key;
 
-	if (!cn) {
-		ctrl_cc_status_addr(c, x->op, HCI_ST_COMMAND_DISALLOWED, x->p);
+	read_addr(&r, x, &a);
+	key = cur_bytes(&r, 16);
+	cn = auth_conn(c, &a, AUTH_WAIT_KEY);
+	if (!cn || !key) {
+		ctrl_cc_status_addr(c, x->op, HCI_ST_COMMAND_DISALLOWED, a.b);
 		return;
 	}
-	ctrl_cc_status_addr(c, x->op, 0, x->p);
+	ctrl_cc_status_addr(c, x->op, 0, a.b);
 	b = sim_rd_bond(cn->rd, &c->addr, false);
 	if (!b || !b->has_lk)
 		auth_complete(c, cn, HCI_ST_PIN_OR_KEY_MISSING);
-	else if (memcmp(b->lk, x->p + 6, 16))
+	else if (memcmp(b->lk, key, 16))
 		auth_complete(c, cn, HCI_ST_AUTH_FAILURE);
 	else
 		auth_complete(c, cn, 0);
@@ -76,117 +94,155 @@ static void c_link_key_reply(struct sim_ctrl *c, const struct ctrl_cmd *x)
 
 static void c_link_key_neg(struct sim_ctrl *c, const struct ctrl_cmd *x)
 {
-	struct sim_conn *cn = auth_conn(c, x->p, AUTH_WAIT_KEY);
+	struct bdaddr a;
+	struct cur r;
+	struct sim_conn *cn;
 
+	read_addr(&r, x, &a);
+	cn = auth_conn(c, &a, AUTH_WAIT_KEY);
 	if (!cn) {
-		ctrl_cc_status_addr(c, x->op, HCI_ST_COMMAND_DISALLOWED, x->p);
+		ctrl_cc_status_addr(c, x->op, HCI_ST_COMMAND_DISALLOWED, a.b);
 		return;
 	}
-	ctrl_cc_status_addr(c, x->op, 0, x->p);
+	ctrl_cc_status_addr(c, x->op, 0, a.b);
 	if (c->ssp_mode) {
 		cn->auth = AUTH_WAIT_IOCAP;
-		ctrl_later_evt(c, T_RESPONSE, cn->handle, HCI_EV_IO_CAPA_REQUEST, x->p, 6);
+		addr_evt(c, cn, HCI_EV_IO_CAPA_REQUEST);
 	} else {
 		cn->auth = AUTH_WAIT_PIN;
-		ctrl_later_evt(c, T_RESPONSE, cn->handle, HCI_EV_PIN_CODE_REQ, x->p, 6);
+		addr_evt(c, cn, HCI_EV_PIN_CODE_REQ);
 	}
 }
 
 static void pairing_done(struct sim_ctrl *c, struct sim_conn *cn, uint8_t type)
 {
 	struct sim_bond *b = sim_rd_bond(cn->rd, &c->addr, true);
-	uint8_t ev[23];
+	uint8_t ev[HCI_EV_LINK_KEY_NOTIFY_LEN];
+	struct wbuf w;
 
 	sim_air_rand_bytes(c->air, b->lk, 16);
 	b->has_lk = true;
-	memcpy(ev, cn->addr.b, 6);
-	memcpy(ev + 6, b->lk, 16);
-	ev[22] = type;
-	ctrl_later_evt(c, T_RESPONSE, cn->handle, HCI_EV_LINK_KEY_NOTIFY, ev, 23);
+	wbuf_init(&w, ev, sizeof(ev));
+	wbuf_bytes(&w, cn->addr.b, 6);
+	wbuf_bytes(&w, b->lk, 16);
+	wbuf_u8(&w, type);
+	ctrl_later_evt(c, T_RESPONSE, cn->handle, HCI_EV_LINK_KEY_NOTIFY, ev, w.len);
 	auth_complete(c, cn, 0);
 }
 
 static void c_io_cap_reply(struct sim_ctrl *c, const struct ctrl_cmd *x)
 {
-	struct sim_conn *cn = auth_conn(c, x->p, AUTH_WAIT_IOCAP);
-	uint8_t ev[10];
+	struct bdaddr a;
+	struct cur r;
+	struct sim_conn *cn;
+	uint8_t ev[HCI_EV_USER_CONFIRM_REQUEST_LEN];
+	struct wbuf w;
+	uint8_t io, oob, auth;
 
+	read_addr(&r, x, &a);
+	io = cur_u8(&r);
+	oob = cur_u8(&r);
+	auth = cur_u8(&r);
+	cn = auth_conn(c, &a, AUTH_WAIT_IOCAP);
 	if (!cn) {
-		ctrl_cc_status_addr(c, x->op, HCI_ST_COMMAND_DISALLOWED, x->p);
+		ctrl_cc_status_addr(c, x->op, HCI_ST_COMMAND_DISALLOWED, a.b);
 		return;
 	}
-	if (x->p[6] > 3 || x->p[7] > 1 || x->p[8] > 5) {
-		ctrl_cc_status_addr(c, x->op, HCI_ST_INVALID_PARAMETERS, x->p);
+	if (io > 3 || oob > 1 || auth > 5) {
+		ctrl_cc_status_addr(c, x->op, HCI_ST_INVALID_PARAMETERS, a.b);
 		return;
 	}
-	ctrl_cc_status_addr(c, x->op, 0, x->p);
+	ctrl_cc_status_addr(c, x->op, 0, a.b);
 	/* The RD: NoInputNoOutput, no OOB, general bonding without MITM. */
-	memcpy(ev, x->p, 6);
-	ev[6] = 0x03;
-	ev[7] = 0x00;
-	ev[8] = 0x04;
-	ctrl_later_evt(c, T_RESPONSE, cn->handle, HCI_EV_IO_CAPA_RESPONSE, ev, 9);
-	memcpy(ev, x->p, 6);
-	put_le32(ev + 6, sim_air_rand(c->air) % 1000000);
+	wbuf_init(&w, ev, HCI_EV_IO_CAPA_RESPONSE_LEN);
+	wbuf_bytes(&w, a.b, 6);
+	wbuf_u8(&w, 0x03);
+	wbuf_u8(&w, 0x00);
+	wbuf_u8(&w, 0x04);
+	ctrl_later_evt(c, T_RESPONSE, cn->handle, HCI_EV_IO_CAPA_RESPONSE, ev, w.len);
+	wbuf_init(&w, ev, sizeof(ev));
+	wbuf_bytes(&w, a.b, 6);
+	wbuf_le32(&w, sim_air_rand(c->air) % 1000000);	/* Numeric_Value */
 	cn->auth = AUTH_WAIT_CONFIRM;
-	ctrl_later_evt(c, T_RESPONSE, cn->handle, HCI_EV_USER_CONFIRM_REQUEST, ev, 10);
+	ctrl_later_evt(c, T_RESPONSE, cn->handle, HCI_EV_USER_CONFIRM_REQUEST, ev, w.len);
+}
+
+/* Simple Pairing Complete (7.7.45) with status st. */
+static void ssp_complete(struct sim_ctrl *c, struct sim_conn *cn, uint8_t st)
+{
+	uint8_t ev[HCI_EV_SIMPLE_PAIR_COMPLETE_LEN];
+	struct wbuf w;
+
+	wbuf_init(&w, ev, sizeof(ev));
+	wbuf_u8(&w, st);
+	wbuf_bytes(&w, cn->addr.b, 6);
+	ctrl_later_evt(c, T_RESPONSE, cn->handle, HCI_EV_SIMPLE_PAIR_COMPLETE, ev, w.len);
 }
 
 static void ssp_fail(struct sim_ctrl *c, struct sim_conn *cn, uint8_t st)
 {
-	uint8_t ev[7];
-
-	ev[0] = st;
-	memcpy(ev + 1, cn->addr.b, 6);
-	ctrl_later_evt(c, T_RESPONSE, cn->handle, HCI_EV_SIMPLE_PAIR_COMPLETE, ev, 7);
+	ssp_complete(c, cn, st);
 	auth_complete(c, cn, st);
 }
 
 static void c_io_cap_neg(struct sim_ctrl *c, const struct ctrl_cmd *x)
 {
-	struct sim_conn *cn = auth_conn(c, x->p, AUTH_WAIT_IOCAP);
+	struct bdaddr a;
+	struct cur r;
+	struct sim_conn *cn;
+	uint8_t reason;
 
+	read_addr(&r, x, &a);
+	reason = cur_u8(&r);
+	cn = auth_conn(c, &a, AUTH_WAIT_IOCAP);
 	if (!cn) {
-		ctrl_cc_status_addr(c, x->op, HCI_ST_COMMAND_DISALLOWED, x->p);
+		ctrl_cc_status_addr(c, x->op, HCI_ST_COMMAND_DISALLOWED, a.b);
 		return;
 	}
-	ctrl_cc_status_addr(c, x->op, 0, x->p);
-	ssp_fail(c, cn, x->p[6] ? x->p[6] : HCI_ST_PAIRING_NOT_ALLOWED);
+	ctrl_cc_status_addr(c, x->op, 0, a.b);
+	ssp_fail(c, cn, reason ? reason : HCI_ST_PAIRING_NOT_ALLOWED);
 }
 
 static void c_user_confirm(struct sim_ctrl *c, const struct ctrl_cmd *x)
 {
-	struct sim_conn *cn = auth_conn(c, x->p, AUTH_WAIT_CONFIRM);
-	uint8_t ev[7];
+	struct bdaddr a;
+	struct cur r;
+	struct sim_conn *cn;
 
+	read_addr(&r, x, &a);
+	cn = auth_conn(c, &a, AUTH_WAIT_CONFIRM);
 	if (!cn) {
-		ctrl_cc_status_addr(c, x->op, HCI_ST_COMMAND_DISALLOWED, x->p);
+		ctrl_cc_status_addr(c, x->op, HCI_ST_COMMAND_DISALLOWED, a.b);
 		return;
 	}
-	ctrl_cc_status_addr(c, x->op, 0, x->p);
+	ctrl_cc_status_addr(c, x->op, 0, a.b);
 	if (x->op == HCI_OP_USER_CONFIRM_NEG_REPLY) {
 		ssp_fail(c, cn, HCI_ST_AUTH_FAILURE);
 		return;
 	}
-	ev[0] = 0;
-	memcpy(ev + 1, x->p, 6);
-	ctrl_later_evt(c, T_RESPONSE, cn->handle, HCI_EV_SIMPLE_PAIR_COMPLETE, ev, 7);
+	ssp_complete(c, cn, 0);
 	pairing_done(c, cn, 0x04);	/* unauthenticated combination, P-192 */
 }
 
 static void c_pin_reply(struct sim_ctrl *c, const struct ctrl_cmd *x)
 {
-	struct sim_conn *cn = auth_conn(c, x->p, AUTH_WAIT_PIN);
+	struct bdaddr a;
+	struct cur r;
+	struct sim_conn *cn;
+	uint8_t pin_len;
 
+	read_addr(&r, x, &a);
+	pin_len = cur_u8(&r);	/* Reply only: the Negative Reply ends here */
+	cn = auth_conn(c, &a, AUTH_WAIT_PIN);
 	if (!cn) {
-		ctrl_cc_status_addr(c, x->op, HCI_ST_COMMAND_DISALLOWED, x->p);
+		ctrl_cc_status_addr(c, x->op, HCI_ST_COMMAND_DISALLOWED, a.b);
 		return;
 	}
-	if (x->op == HCI_OP_PIN_CODE_REPLY && (x->p[6] < 1 || x->p[6] > 16)) {
-		ctrl_cc_status_addr(c, x->op, HCI_ST_INVALID_PARAMETERS, x->p);
+	if (x->op == HCI_OP_PIN_CODE_REPLY && (pin_len < 1 || pin_len > 16)) {
+		ctrl_cc_status_addr(c, x->op, HCI_ST_INVALID_PARAMETERS, a.b);
 		return;
 	}
-	ctrl_cc_status_addr(c, x->op, 0, x->p);
+	ctrl_cc_status_addr(c, x->op, 0, a.b);
 	if (x->op == HCI_OP_PIN_CODE_NEG_REPLY)
 		auth_complete(c, cn, HCI_ST_PIN_OR_KEY_MISSING);
 	else
@@ -196,11 +252,15 @@ static void c_pin_reply(struct sim_ctrl *c, const struct ctrl_cmd *x)
 static void c_set_conn_encrypt(struct sim_ctrl *c, const struct ctrl_cmd *x)
 {
 	struct sim_conn *cn = ctrl_cs_conn(c, x, 0);
-	uint8_t b[4];
+	struct cur r;
+	uint8_t on;
 
 	if (!cn)
 		return;
-	if (x->p[2] > 1) {
+	cur_init(&r, x->p, x->plen);
+	cur_skip(&r, 2);		/* the handle, read by ctrl_cs_conn */
+	on = cur_u8(&r);
+	if (on > 1) {
 		ctrl_reply_cs(c, x->op, HCI_ST_INVALID_PARAMETERS);
 		return;
 	}
@@ -210,11 +270,8 @@ static void c_set_conn_encrypt(struct sim_ctrl *c, const struct ctrl_cmd *x)
 		return;
 	}
 	ctrl_reply_cs(c, x->op, 0);
-	cn->encrypted = x->p[2];
-	b[0] = 0;
-	put_le16(b + 1, cn->handle);
-	b[3] = x->p[2];
-	ctrl_later_evt(c, T_RESPONSE, cn->handle, HCI_EV_ENCRYPT_CHANGE, b, 4);
+	cn->encrypted = on;
+	ctrl_enc_change(c, T_RESPONSE, cn->handle, 0, on, false);
 }
 
 /* Supported_Commands octet/bit from Vol 4 Part E 6.27. */

@@ -536,6 +536,7 @@ static void acl_deliver(struct sim_ctrl *c, struct sim_job *j)
 	struct wbuf w;
 	uint8_t pb = j->data[0];
 	size_t dlen = j->len - 1, need;
+	struct cur l2;
 	const uint8_t *d = j->data + 1;
 
 	if (!cn)
@@ -592,7 +593,9 @@ static void acl_deliver(struct sim_ctrl *c, struct sim_job *j)
 	cn->rx_len += dlen;
 	if (cn->rx_len < 4)
 		return;
-	need = 4 + (size_t)get_le16(cn->rx);
+	/* The basic L2CAP header: Length, then the CID (Vol 3 Part A 3.1). */
+	cur_init(&l2, cn->rx, cn->rx_len);
+	need = 4 + (size_t)cur_le16(&l2);
 	if (cn->rx_len < need)
 		return;
 	if (cn->rx_len > need) {
@@ -762,7 +765,8 @@ void ctrl_cc_status_addr(struct sim_ctrl *c, uint16_t op, uint8_t st,
 /* A command on a BR/EDR (le=false) or LE (le=true) handle, or an error CS. */
 struct sim_conn *ctrl_cs_conn(struct sim_ctrl *c, const struct ctrl_cmd *x, int le)
 {
-	struct sim_conn *cn = ctrl_conn_by_handle(c, get_le16(x->p));
+	struct cur r = ctrl_params(x);
+	struct sim_conn *cn = ctrl_conn_by_handle(c, cur_le16(&r));
 
 	if (!cn) {
 		ctrl_reply_cs(c, x->op, HCI_ST_UNKNOWN_CONN_ID);

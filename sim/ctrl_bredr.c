@@ -163,15 +163,20 @@ static uint16_t *u16_setting(struct sim_ctrl *c, uint16_t op, uint16_t *lo,
 static void c_read_u16(struct sim_ctrl *c, const struct ctrl_cmd *x)
 {
 	uint16_t lo, hi, *v = u16_setting(c, x->op, &lo, &hi);
-	uint8_t b[3] = { 0, (uint8_t)*v, (uint8_t)(*v >> 8) };
+	uint8_t b[3];
+	struct wbuf w;
 
-	ctrl_reply_cc(c, x->op, b, 3);
+	wbuf_init(&w, b, sizeof(b));
+	wbuf_u8(&w, 0);
+	wbuf_le16(&w, *v);
+	ctrl_reply_cc(c, x->op, b, w.len);
 }
 
 static void c_write_u16(struct sim_ctrl *c, const struct ctrl_cmd *x)
 {
 	uint16_t lo, hi, *v = u16_setting(c, x->op, &lo, &hi);
-	uint16_t n = get_le16(x->p);
+	struct cur r = ctrl_params(x);
+	uint16_t n = cur_le16(&r);
 
 	if (x->op == HCI_OP_WRITE_DEF_LINK_POLICY && n) {
 		/* Role switch, hold, sniff and park are not among our LMP
@@ -231,12 +236,14 @@ static void c_read_u8(struct sim_ctrl *c, const struct ctrl_cmd *x)
 static void c_write_u8(struct sim_ctrl *c, const struct ctrl_cmd *x)
 {
 	uint8_t hi = 0, *v = u8_setting(c, x->op, &hi);
+	struct cur r = ctrl_params(x);
+	uint8_t n = cur_u8(&r);
 
-	if (x->p[0] > hi) {
+	if (n > hi) {
 		ctrl_bad_params(c, x, false);
 		return;
 	}
-	*v = x->p[0];
+	*v = n;
 	ctrl_reply_status(c, x->op, 0);
 	if (x->op == HCI_OP_WRITE_SCAN_ENABLE && (c->scan_enable & 0x02))
 		ctrl_connect_in_arm(c);
@@ -246,16 +253,19 @@ static void c_read_activity(struct sim_ctrl *c, const struct ctrl_cmd *x)
 {
 	bool page = x->op == HCI_OP_READ_PAGE_SCAN_ACTIVITY;
 	uint8_t b[5];
+	struct wbuf w;
 
-	b[0] = 0;
-	put_le16(b + 1, page ? c->ps_int : c->is_int);
-	put_le16(b + 3, page ? c->ps_win : c->is_win);
-	ctrl_reply_cc(c, x->op, b, 5);
+	wbuf_init(&w, b, sizeof(b));
+	wbuf_u8(&w, 0);
+	wbuf_le16(&w, page ? c->ps_int : c->is_int);
+	wbuf_le16(&w, page ? c->ps_win : c->is_win);
+	ctrl_reply_cc(c, x->op, b, w.len);
 }
 
 static void c_write_activity(struct sim_ctrl *c, const struct ctrl_cmd *x)
 {
-	uint16_t iv = get_le16(x->p), win = get_le16(x->p + 2);
+	struct cur r = ctrl_params(x);
+	uint16_t iv = cur_le16(&r), win = cur_le16(&r);
 
 	/* Ranges of 7.3.20 / 7.3.22. */
 	if (iv < 0x0012 || iv > 0x1000 || win < 0x0011 || win > iv) {
@@ -274,16 +284,20 @@ static void c_write_activity(struct sim_ctrl *c, const struct ctrl_cmd *x)
 
 static void c_read_cod(struct sim_ctrl *c, const struct ctrl_cmd *x)
 {
-	uint8_t b[4] = { 0, (uint8_t)c->cod, (uint8_t)(c->cod >> 8),
-			 (uint8_t)(c->cod >> 16) };
+	uint8_t b[4];
+	struct wbuf w;
 
-	ctrl_reply_cc(c, x->op, b, 4);
+	wbuf_init(&w, b, sizeof(b));
+	wbuf_u8(&w, 0);
+	wbuf_le24(&w, c->cod);
+	ctrl_reply_cc(c, x->op, b, w.len);
 }
 
 static void c_write_cod(struct sim_ctrl *c, const struct ctrl_cmd *x)
 {
-	c->cod = (uint32_t)x->p[0] | (uint32_t)x->p[1] << 8 |
-		 (uint32_t)x->p[2] << 16;
+	struct cur r = ctrl_params(x);
+
+	c->cod = cur_le24(&r);
 	ctrl_reply_status(c, x->op, 0);
 }
 
@@ -296,10 +310,14 @@ static void c_read_num_iac(struct sim_ctrl *c, const struct ctrl_cmd *x)
 
 static void c_read_iac_lap(struct sim_ctrl *c, const struct ctrl_cmd *x)
 {
-	uint8_t b[5] = { 0, 1, (uint8_t)c->iac_lap, (uint8_t)(c->iac_lap >> 8),
-			 (uint8_t)(c->iac_lap >> 16) };
+	uint8_t b[5];
+	struct wbuf w;
 
-	ctrl_reply_cc(c, x->op, b, 5);
+	wbuf_init(&w, b, sizeof(b));
+	wbuf_u8(&w, 0);
+	wbuf_u8(&w, 1);			/* Num_Current_IAC */
+	wbuf_le24(&w, c->iac_lap);
+	ctrl_reply_cc(c, x->op, b, w.len);
 }
 
 static bool lap_ok(uint32_t lap)
@@ -309,45 +327,53 @@ static bool lap_ok(uint32_t lap)
 
 static void c_write_iac_lap(struct sim_ctrl *c, const struct ctrl_cmd *x)
 {
+	struct cur r = ctrl_params(x);
+	uint32_t lap, first = 0;
 	uint8_t n, i;
 
-	if (x->plen < 1 || x->p[0] < 1 || x->p[0] > 2 ||
-	    x->plen != 1 + 3 * x->p[0]) {
+	/* Num_Current_IAC (1 or 2, our Num_Supported_IAC), 3 octets each. */
+	n = cur_u8(&r);
+	if (!cur_is_ok(&r) || n < 1 || n > 2 || cur_left(&r) != 3u * n) {
 		ctrl_bad_params(c, x, false);
 		return;
 	}
-	n = x->p[0];
 	for (i = 0; i < n; i++) {
-		const uint8_t *l = x->p + 1 + 3 * i;
-
-		if (!lap_ok((uint32_t)l[0] | (uint32_t)l[1] << 8 | (uint32_t)l[2] << 16)) {
+		lap = cur_le24(&r);
+		if (!lap_ok(lap)) {
 			ctrl_bad_params(c, x, false);
 			return;
 		}
+		if (i == 0)
+			first = lap;
 	}
-	c->iac_lap = (uint32_t)x->p[1] | (uint32_t)x->p[2] << 8 | (uint32_t)x->p[3] << 16;
+	c->iac_lap = first;
 	ctrl_reply_status(c, x->op, 0);
 }
 
 static void c_write_eir(struct sim_ctrl *c, const struct ctrl_cmd *x)
 {
-	if (x->p[0] > 1) {
+	struct cur r = ctrl_params(x);
+	uint8_t fec = cur_u8(&r);
+
+	if (fec > 1) {
 		ctrl_bad_params(c, x, false);
 		return;
 	}
-	c->eir_fec = x->p[0];
-	memcpy(c->eir, x->p + 1, SIM_EIR_MAX);
+	c->eir_fec = fec;
+	cur_copy(&r, c->eir, SIM_EIR_MAX);
 	ctrl_reply_status(c, x->op, 0);
 }
 
 static void c_read_eir(struct sim_ctrl *c, const struct ctrl_cmd *x)
 {
 	uint8_t b[2 + SIM_EIR_MAX];
+	struct wbuf w;
 
-	b[0] = 0;
-	b[1] = c->eir_fec;
-	memcpy(b + 2, c->eir, SIM_EIR_MAX);
-	ctrl_reply_cc(c, x->op, b, sizeof(b));
+	wbuf_init(&w, b, sizeof(b));
+	wbuf_u8(&w, 0);
+	wbuf_u8(&w, c->eir_fec);
+	wbuf_bytes(&w, c->eir, SIM_EIR_MAX);
+	ctrl_reply_cc(c, x->op, b, w.len);
 }
 
 static void c_read_inq_tx(struct sim_ctrl *c, const struct ctrl_cmd *x)
@@ -359,9 +385,10 @@ static void c_read_inq_tx(struct sim_ctrl *c, const struct ctrl_cmd *x)
 
 static void c_inquiry(struct sim_ctrl *c, const struct ctrl_cmd *x)
 {
-	uint32_t lap = (uint32_t)x->p[0] | (uint32_t)x->p[1] << 8 |
-		       (uint32_t)x->p[2] << 16;
-	uint8_t len = x->p[3];
+	struct cur r = ctrl_params(x);
+	uint32_t lap = cur_le24(&r);
+	uint8_t len = cur_u8(&r);
+	uint8_t max = cur_u8(&r);
 	size_t i, k = 0, n = sim_air_rd_count(c->air);
 	uint64_t total;
 	struct sim_ctrl *o;
@@ -377,7 +404,7 @@ static void c_inquiry(struct sim_ctrl *c, const struct ctrl_cmd *x)
 	}
 	ctrl_reply_cs(c, x->op, 0);
 	c->inquiry = true;
-	c->inq_max = x->p[4];
+	c->inq_max = max;
 	c->inq_count = 0;
 	total = (uint64_t)len * INQ_UNIT;
 	/* Responses spread over the inquiry; the limited inquiry access
@@ -433,8 +460,9 @@ static void c_remote_name(struct sim_ctrl *c, const struct ctrl_cmd *x)
 	struct sim_job *j;
 	bool reach;
 	struct sim_ctrl *o;
+	struct cur r = ctrl_params(x);
 
-	memcpy(a.b, x->p, 6);
+	cur_copy(&r, a.b, 6);	/* then paging details, unused */
 	if (ctrl_job_find(c, job_name, &a)) {
 		ctrl_reply_cs(c, x->op, HCI_ST_COMMAND_DISALLOWED);
 		return;
@@ -455,8 +483,9 @@ static void c_remote_name_cancel(struct sim_ctrl *c, const struct ctrl_cmd *x)
 {
 	struct bdaddr a;
 	struct sim_job *j;
+	struct cur r = ctrl_params(x);
 
-	memcpy(a.b, x->p, 6);
+	cur_copy(&r, a.b, 6);
 	j = ctrl_job_find(c, job_name, &a);
 	if (!j) {
 		ctrl_cc_status_addr(c, x->op, HCI_ST_INVALID_PARAMETERS, a.b);

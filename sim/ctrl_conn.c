@@ -209,8 +209,9 @@ static void c_create_conn_cancel(struct sim_ctrl *c, const struct ctrl_cmd *x)
 	struct bdaddr a;
 	struct sim_conn *cn;
 	struct sim_job *j;
+	struct cur r = ctrl_params(x);
 
-	memcpy(a.b, x->p, 6);
+	cur_copy(&r, a.b, 6);
 	cn = ctrl_conn_by_addr(c, &a, false, CONN_PAGING);
 	if (!cn) {
 		ctrl_cc_status_addr(c, x->op, ctrl_conn_by_addr(c, &a, false, CONN_OPEN) ?
@@ -234,10 +235,13 @@ static void c_accept_conn(struct sim_ctrl *c, const struct ctrl_cmd *x)
 	struct bdaddr a;
 	struct sim_conn *cn;
 	struct sim_job *j;
+	struct cur r = ctrl_params(x);
+	uint8_t role;
 
-	memcpy(a.b, x->p, 6);
+	cur_copy(&r, a.b, 6);
+	role = cur_u8(&r);
 	cn = ctrl_conn_by_addr(c, &a, false, CONN_INCOMING);
-	if (!cn || x->p[6] > 1) {
+	if (!cn || role > 1) {
 		ctrl_reply_cs(c, x->op, cn ? HCI_ST_INVALID_PARAMETERS : HCI_ST_UNKNOWN_CONN_ID);
 		return;
 	}
@@ -255,9 +259,11 @@ static void c_reject_conn(struct sim_ctrl *c, const struct ctrl_cmd *x)
 	struct bdaddr a;
 	struct sim_conn *cn, *p;
 	struct sim_job *j;
-	uint8_t reason = x->p[6];
+	struct cur r = ctrl_params(x);
+	uint8_t reason;
 
-	memcpy(a.b, x->p, 6);
+	cur_copy(&r, a.b, 6);
+	reason = cur_u8(&r);
 	cn = ctrl_conn_by_addr(c, &a, false, CONN_INCOMING);
 	if (!cn) {
 		ctrl_reply_cs(c, x->op, HCI_ST_UNKNOWN_CONN_ID);

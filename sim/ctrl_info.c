@@ -13,48 +13,69 @@
 
 static void c_read_version(struct sim_ctrl *c, const struct ctrl_cmd *x)
 {
+	uint8_t b[9];
+	struct wbuf w;
+
 	/* HCI/LMP 5.0 (0x09), manufacturer 0x05f1 (The Linux Foundation),
 	 * identical on every read: the host captures it once (notes §1.1). */
-	uint8_t b[9] = { 0, 0x09, 0x00, 0x01, 0x09, 0xf1, 0x05, 0x00, 0x00 };
+	wbuf_init(&w, b, sizeof(b));
+	wbuf_u8(&w, 0);
+	wbuf_u8(&w, 0x09);		/* HCI_Version */
+	wbuf_le16(&w, 0x0100);		/* HCI_Subversion */
+	wbuf_u8(&w, 0x09);		/* LMP_Version */
+	wbuf_le16(&w, 0x05f1);		/* Company_Identifier */
+	wbuf_le16(&w, 0x0000);		/* LMP_Subversion */
+	ctrl_reply_cc(c, x->op, b, w.len);
+}
 
-	ctrl_reply_cc(c, x->op, b, sizeof(b));
+/* Status, then 8 octets: a features page or the LE states. */
+static void reply_features(struct sim_ctrl *c, uint16_t op, const uint8_t f[8])
+{
+	uint8_t b[9];
+	struct wbuf w;
+
+	wbuf_init(&w, b, sizeof(b));
+	wbuf_u8(&w, 0);
+	wbuf_bytes(&w, f, 8);
+	ctrl_reply_cc(c, op, b, w.len);
 }
 
 static void c_read_features(struct sim_ctrl *c, const struct ctrl_cmd *x)
 {
-	uint8_t b[9];
-
-	b[0] = 0;
-	memcpy(b + 1, ctrl_local_features, 8);
-	ctrl_reply_cc(c, x->op, b, sizeof(b));
+	reply_features(c, x->op, ctrl_local_features);
 }
 
 static void c_read_ext_features(struct sim_ctrl *c, const struct ctrl_cmd *x)
 {
-	uint8_t b[11] = { 0 };
+	struct cur r = ctrl_params(x);
+	uint8_t page = cur_u8(&r), f[8] = { 0 }, b[11];
+	struct wbuf w;
 
-	b[1] = x->p[0];
-	b[2] = 1;	/* max page */
-	if (x->p[0] == 0)
-		memcpy(b + 3, ctrl_local_features, 8);
-	else if (x->p[0] == 1)
-		ctrl_host_features(c, b + 3);
-	else
-		b[0] = HCI_ST_INVALID_PARAMETERS;
-	ctrl_reply_cc(c, x->op, b, sizeof(b));
+	if (page == 0)
+		memcpy(f, ctrl_local_features, 8);
+	else if (page == 1)
+		ctrl_host_features(c, f);
+	wbuf_init(&w, b, sizeof(b));
+	wbuf_u8(&w, page > 1 ? HCI_ST_INVALID_PARAMETERS : 0);
+	wbuf_u8(&w, page);
+	wbuf_u8(&w, 1);			/* Max_Page_Number */
+	wbuf_bytes(&w, f, 8);
+	ctrl_reply_cc(c, x->op, b, w.len);
 }
 
 static void c_read_buffer_size(struct sim_ctrl *c, const struct ctrl_cmd *x)
 {
 	const struct sim_opts *o = sim_air_opts(c->air);
 	uint8_t b[8];
+	struct wbuf w;
 
-	b[0] = 0;
-	put_le16(b + 1, o->acl_mtu);
-	b[3] = 0;		/* no SCO */
-	put_le16(b + 4, o->acl_pkts);
-	put_le16(b + 6, 0);
-	ctrl_reply_cc(c, x->op, b, sizeof(b));
+	wbuf_init(&w, b, sizeof(b));
+	wbuf_u8(&w, 0);
+	wbuf_le16(&w, o->acl_mtu);
+	wbuf_u8(&w, 0);			/* no SCO */
+	wbuf_le16(&w, o->acl_pkts);
+	wbuf_le16(&w, 0);
+	ctrl_reply_cc(c, x->op, b, w.len);
 }
 
 static void c_read_bd_addr(struct sim_ctrl *c, const struct ctrl_cmd *x)
@@ -70,70 +91,85 @@ static void c_reset(struct sim_ctrl *c, const struct ctrl_cmd *x)
 
 static void c_set_event_mask(struct sim_ctrl *c, const struct ctrl_cmd *x)
 {
-	memcpy(x->op == HCI_OP_SET_EVENT_MASK ? c->evmask :
-	       x->op == HCI_OP_SET_EVENT_MASK_PAGE_2 ? c->evmask2 : c->le_evmask,
-	       x->p, 8);
+	struct cur r = ctrl_params(x);
+
+	cur_copy(&r, x->op == HCI_OP_SET_EVENT_MASK ? c->evmask :
+		 x->op == HCI_OP_SET_EVENT_MASK_PAGE_2 ? c->evmask2 : c->le_evmask,
+		 8);
 	ctrl_reply_status(c, x->op, 0);
 }
 
 static void c_set_event_filter(struct sim_ctrl *c, const struct ctrl_cmd *x)
 {
+	struct cur r = ctrl_params(x);
+	uint8_t type = cur_u8(&r);
+
 	/* Only Clear All Filters (type 0x00, 7.3.3) is simulated. */
-	if (x->plen < 1)
+	if (!cur_is_ok(&r))
 		ctrl_bad_params(c, x, false);
-	else if (x->p[0] != 0x00)
+	else if (type != 0x00)
 		ctrl_reply_status(c, x->op, HCI_ST_UNSUPPORTED_FEATURE);
-	else if (x->plen != 1)
+	else if (!cur_is_done(&r))
 		ctrl_bad_params(c, x, false);
 	else
 		ctrl_reply_status(c, x->op, 0);
 }
 
-static void c_read_stored_link_key(struct sim_ctrl *c, const struct ctrl_cmd *x)
+/* Read/Delete Stored Link Key (7.3.8, 7.3.10): BD_ADDR, then a flag. */
+static void stored_link_key(struct sim_ctrl *c, const struct ctrl_cmd *x,
+			    size_t rlen)
 {
+	struct cur r = ctrl_params(x);
 	uint8_t b[5] = { 0 };	/* no key storage in the controller */
 
-	if (x->p[6] > 1) {
+	cur_skip(&r, 6);
+	if (cur_u8(&r) > 1) {
 		ctrl_bad_params(c, x, false);
 		return;
 	}
-	ctrl_reply_cc(c, x->op, b, sizeof(b));
+	ctrl_reply_cc(c, x->op, b, rlen);
+}
+
+static void c_read_stored_link_key(struct sim_ctrl *c, const struct ctrl_cmd *x)
+{
+	stored_link_key(c, x, 5);	/* Status, Max_Num_Keys, Num_Keys_Read */
 }
 
 static void c_delete_stored_link_key(struct sim_ctrl *c, const struct ctrl_cmd *x)
 {
-	uint8_t b[3] = { 0 };
-
-	if (x->p[6] > 1) {
-		ctrl_bad_params(c, x, false);
-		return;
-	}
-	ctrl_reply_cc(c, x->op, b, sizeof(b));
+	stored_link_key(c, x, 3);	/* Status, Num_Keys_Deleted */
 }
 
 static void c_write_local_name(struct sim_ctrl *c, const struct ctrl_cmd *x)
 {
-	memcpy(c->name, x->p, SIM_NAME_MAX);
+	struct cur r = ctrl_params(x);
+
+	cur_copy(&r, c->name, SIM_NAME_MAX);
 	ctrl_reply_status(c, x->op, 0);
 }
 
 static void c_read_local_name(struct sim_ctrl *c, const struct ctrl_cmd *x)
 {
 	uint8_t b[1 + SIM_NAME_MAX];
+	struct wbuf w;
 
-	b[0] = 0;
-	memcpy(b + 1, c->name, SIM_NAME_MAX);
-	ctrl_reply_cc(c, x->op, b, sizeof(b));
+	wbuf_init(&w, b, sizeof(b));
+	wbuf_u8(&w, 0);
+	wbuf_bytes(&w, c->name, SIM_NAME_MAX);
+	ctrl_reply_cc(c, x->op, b, w.len);
 }
 
 static void c_write_le_host(struct sim_ctrl *c, const struct ctrl_cmd *x)
 {
-	if (x->p[0] > 1 || x->p[1] > 1) {
+	struct cur r = ctrl_params(x);
+	uint8_t le = cur_u8(&r), simul = cur_u8(&r);
+
+	if (le > 1 || simul > 1) {
 		ctrl_bad_params(c, x, false);
 		return;
 	}
-	c->le_host = x->p[0];
-	c->simul = x->p[1];
+	c->le_host = le;
+	c->simul = simul;
 	ctrl_reply_status(c, x->op, 0);
 }
 
@@ -141,30 +177,42 @@ static void c_read_le_host(struct sim_ctrl *c, const struct ctrl_cmd *x)
 {
 	uint8_t b[3] = { 0, c->le_host, c->simul };
 
-	ctrl_reply_cc(c, x->op, b, 3);
+	ctrl_reply_cc(c, x->op, b, sizeof(b));
+}
+
+/* Read RSSI (7.5.4) and Read Encryption Key Size (7.5.7): Status,
+ * Handle, one octet. */
+static void reply_handle_u8(struct sim_ctrl *c, uint16_t op, uint8_t st,
+			    uint16_t h, uint8_t v)
+{
+	uint8_t b[4];
+	struct wbuf w;
+
+	wbuf_init(&w, b, sizeof(b));
+	wbuf_u8(&w, st);
+	wbuf_le16(&w, h);
+	wbuf_u8(&w, v);
+	ctrl_reply_cc(c, op, b, w.len);
 }
 
 static void c_read_rssi(struct sim_ctrl *c, const struct ctrl_cmd *x)
 {
-	struct sim_conn *cn = ctrl_conn_by_handle(c, get_le16(x->p));
-	uint8_t b[4];
+	struct cur r = ctrl_params(x);
+	uint16_t h = cur_le16(&r);
+	struct sim_conn *cn = ctrl_conn_by_handle(c, h);
 
-	b[0] = cn ? 0 : HCI_ST_UNKNOWN_CONN_ID;
-	put_le16(b + 1, get_le16(x->p));
-	b[3] = cn ? (uint8_t)ctrl_jitter(c, cn->rd ? cn->rd->cfg->rssi : -40) : 0;
-	ctrl_reply_cc(c, x->op, b, 4);
+	reply_handle_u8(c, x->op, cn ? 0 : HCI_ST_UNKNOWN_CONN_ID, h,
+			cn ? (uint8_t)ctrl_jitter(c, cn->rd ? cn->rd->cfg->rssi : -40) : 0);
 }
 
 static void c_read_enc_key_size(struct sim_ctrl *c, const struct ctrl_cmd *x)
 {
-	struct sim_conn *cn = ctrl_conn_by_handle(c, get_le16(x->p));
-	uint8_t b[4];
+	struct cur r = ctrl_params(x);
+	uint16_t h = cur_le16(&r);
+	struct sim_conn *cn = ctrl_conn_by_handle(c, h);
 
-	b[0] = !cn ? HCI_ST_UNKNOWN_CONN_ID :
-	       !cn->encrypted ? HCI_ST_INSUFFICIENT_SECURITY : 0;
-	put_le16(b + 1, get_le16(x->p));
-	b[3] = 16;
-	ctrl_reply_cc(c, x->op, b, 4);
+	reply_handle_u8(c, x->op, !cn ? HCI_ST_UNKNOWN_CONN_ID :
+			!cn->encrypted ? HCI_ST_INSUFFICIENT_SECURITY : 0, h, 16);
 }
 
 static bool disc_reason_ok(uint8_t r)
@@ -227,27 +275,26 @@ static void c_le_read_buffer_size(struct sim_ctrl *c, const struct ctrl_cmd *x)
 {
 	const struct sim_opts *o = sim_air_opts(c->air);
 	uint8_t b[4];
+	struct wbuf w;
 
-	b[0] = 0;
-	put_le16(b + 1, o->le_mtu);
-	b[3] = o->le_pkts;
-	ctrl_reply_cc(c, x->op, b, 4);
+	wbuf_init(&w, b, sizeof(b));
+	wbuf_u8(&w, 0);
+	wbuf_le16(&w, o->le_mtu);
+	wbuf_u8(&w, o->le_pkts);
+	ctrl_reply_cc(c, x->op, b, w.len);
 }
 
 static void c_le_read_features(struct sim_ctrl *c, const struct ctrl_cmd *x)
 {
-	uint8_t b[9];
-
-	b[0] = 0;
-	memcpy(b + 1, ctrl_le_features, 8);
-	ctrl_reply_cc(c, x->op, b, 9);
+	reply_features(c, x->op, ctrl_le_features);
 }
 
 static void c_le_read_states(struct sim_ctrl *c, const struct ctrl_cmd *x)
 {
-	uint8_t b[9] = { 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0x03, 0, 0 };
+	/* Status, then LE_States (7.8.27). */
+	static const uint8_t states[8] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0x03, 0, 0 };
 
-	ctrl_reply_cc(c, x->op, b, 9);
+	reply_features(c, x->op, states);
 }
 
 /* Supported_Commands octet/bit from Vol 4 Part E 6.27. */

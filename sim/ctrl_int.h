@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cursor.h"
 #include "hci.h"
 #include "pktq.h"
 #include "sim_int.h"
@@ -237,6 +238,16 @@ struct ctrl_adv {
 #define NO_BIT 0xff
 #define CC false
 #define CS true
+
+/* A cursor over a command's parameters, in the spec's order; the
+ * dispatcher has checked the length of fixed-length commands. */
+static inline struct cur ctrl_params(const struct ctrl_cmd *x)
+{
+	struct cur r;
+
+	cur_init(&r, x->p, x->plen);
+	return r;
+}
 
 /* One feature's commands. */
 struct ctrl_cmd_table {

@@ -6,6 +6,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <string.h>
 
 #include "cursor.h"
@@ -230,85 +231,118 @@ static void job_scan_timeout(struct sim_ctrl *c, struct sim_job *j)
 
 static void c_le_set_random_addr(struct sim_ctrl *c, const struct ctrl_cmd *x)
 {
+	struct cur r;
+
 	/* Not while legacy advertising or scanning (Vol 4 Part E 7.8.4). */
 	if (c->adv_enabled || c->scanning) {
 		ctrl_reply_status(c, x->op, HCI_ST_COMMAND_DISALLOWED);
 		return;
 	}
-	memcpy(c->random_addr.b, x->p, 6);
+	cur_init(&r, x->p, x->plen);
+	cur_copy(&r, c->random_addr.b, 6);
 	c->random_set = true;
 	ctrl_reply_status(c, x->op, 0);
 }
 
 static void c_le_adv_params(struct sim_ctrl *c, const struct ctrl_cmd *x)
 {
-	uint16_t mn = get_le16(x->p), mx = get_le16(x->p + 2);
-	uint8_t type = x->p[4];
+	struct cur r;
+	uint16_t mn, mx;
+	uint8_t type, own, peer_type, map, filter;
 
+	/* LE Set Advertising Parameters (7.8.5). */
+	cur_init(&r, x->p, x->plen);
+	mn = cur_le16(&r);
+	mx = cur_le16(&r);
+	type = cur_u8(&r);
+	own = cur_u8(&r);
+	peer_type = cur_u8(&r);
+	cur_skip(&r, 6);	/* Peer_Address: directed advertising only */
+	map = cur_u8(&r);
+	filter = cur_u8(&r);
 	if (c->adv_enabled) {
 		ctrl_reply_status(c, x->op, HCI_ST_COMMAND_DISALLOWED);
 		return;
 	}
-	if (type > 4 || x->p[5] > 3 || x->p[6] > 1 || (x->p[13] & ~0x07) ||
-	    !x->p[13] || x->p[14] > 3 ||
+	if (type > 4 || own > 3 || peer_type > 1 || (map & ~0x07) || !map ||
+	    filter > 3 ||
 	    (type != 0x01 && (mn < 0x0020 || mx > 0x4000 || mn > mx))) {
 		ctrl_bad_params(c, x, false);
 		return;
 	}
 	c->adv_type = type;
-	c->adv_own = x->p[5];
+	c->adv_own = own;
 	ctrl_reply_status(c, x->op, 0);
 }
 
 static void c_le_adv_tx_power(struct sim_ctrl *c, const struct ctrl_cmd *x)
 {
-	uint8_t b[2] = { 0, 0 };
+	uint8_t b[2] = { 0, 0 };	/* Status, TX_Power_Level 0 dBm */
 
-	ctrl_reply_cc(c, x->op, b, 2);
+	ctrl_reply_cc(c, x->op, b, sizeof(b));
 }
 
 static void c_le_adv_data(struct sim_ctrl *c, const struct ctrl_cmd *x)
 {
 	bool rsp = x->op == HCI_OP_LE_SET_SCAN_RSP_DATA;
+	struct cur r;
+	uint8_t n;
 
-	if (x->p[0] > SIM_ADV_MAX) {
+	/* Length, then 31 octets of which the first Length count (7.8.7). */
+	cur_init(&r, x->p, x->plen);
+	n = cur_u8(&r);
+	if (n > SIM_ADV_MAX) {
 		ctrl_bad_params(c, x, false);
 		return;
 	}
-	memcpy(rsp ? c->rsp : c->adv, x->p + 1, x->p[0]);
-	*(rsp ? &c->rsp_len : &c->adv_len) = x->p[0];
+	cur_copy(&r, rsp ? c->rsp : c->adv, n);
+	*(rsp ? &c->rsp_len : &c->adv_len) = n;
 	ctrl_reply_status(c, x->op, 0);
 }
 
 static void c_le_adv_enable(struct sim_ctrl *c, const struct ctrl_cmd *x)
 {
-	if (x->p[0] > 1) {
+	struct cur r;
+	uint8_t on;
+
+	cur_init(&r, x->p, x->plen);
+	on = cur_u8(&r);
+	if (on > 1) {
 		ctrl_bad_params(c, x, false);
 		return;
 	}
-	c->adv_enabled = x->p[0];
+	c->adv_enabled = on;
 	ctrl_reply_status(c, x->op, 0);
 }
 
 static void c_le_scan_params(struct sim_ctrl *c, const struct ctrl_cmd *x)
 {
-	uint16_t iv = get_le16(x->p + 1), win = get_le16(x->p + 3);
+	struct cur r;
+	uint16_t iv, win;
+	uint8_t type, own, filter;
 
+	/* LE Set Scan Parameters (7.8.10). */
+	cur_init(&r, x->p, x->plen);
+	type = cur_u8(&r);
+	iv = cur_le16(&r);
+	win = cur_le16(&r);
+	own = cur_u8(&r);
+	filter = cur_u8(&r);
 	if (c->scanning) {
 		ctrl_reply_status(c, x->op, HCI_ST_COMMAND_DISALLOWED);
 		return;
 	}
 	/* Ranges of 7.8.10. */
-	if (x->p[0] > 1 || iv < 4 || iv > 0x4000 || win < 4 || win > iv ||
-	    x->p[5] > 3 || x->p[6] > 3) {
+	if (type > 1 || iv < 4 || iv > 0x4000 || win < 4 || win > iv ||
+	    own > 3 || filter > 3) {
 		ctrl_bad_params(c, x, false);
 		return;
 	}
-	c->scan_type = x->p[0];
+	c->scan_type = type;
 	c->scan_int = iv;
 	c->scan_win = win;
-	c->scan_own = x->p[5];
-	c->scan_filter = x->p[6];
+	c->scan_own = own;
+	c->scan_filter = filter;
 	ctrl_reply_status(c, x->op, 0);
 }
 
@@ -320,31 +354,44 @@ bool ctrl_own_addr_ok(const struct sim_ctrl *c, uint8_t own)
 
 static void c_le_scan_enable(struct sim_ctrl *c, const struct ctrl_cmd *x)
 {
-	if (x->p[0] > 1 || x->p[1] > 1) {
+	struct cur r;
+	uint8_t on, dup;
+
+	cur_init(&r, x->p, x->plen);
+	on = cur_u8(&r);
+	dup = cur_u8(&r);
+	if (on > 1 || dup > 1) {
 		ctrl_bad_params(c, x, false);
 		return;
 	}
-	if (x->p[0] && !c->scanning && !ctrl_own_addr_ok(c, c->scan_own)) {
+	if (on && !c->scanning && !ctrl_own_addr_ok(c, c->scan_own)) {
 		ctrl_bad_params(c, x, false);
 		return;
 	}
 	ctrl_reply_status(c, x->op, 0);
 	c->scan_ext = false;
-	if (x->p[0])
-		scan_start(c, x->p[1], 0);
+	if (on)
+		scan_start(c, dup, 0);
 	else
 		scan_stop(c);
 }
 
 static void c_le_ext_scan_params(struct sim_ctrl *c, const struct ctrl_cmd *x)
 {
-	uint8_t phys, i;
+	struct cur r;
+	uint8_t own, filter, phys, type;
+	uint16_t iv, win;
 
-	if (x->plen < 3) {
+	/* LE Set Extended Scan Parameters (7.8.64): 3 octets, then 5 per
+	 * scanning PHY. */
+	cur_init(&r, x->p, x->plen);
+	own = cur_u8(&r);
+	filter = cur_u8(&r);
+	phys = cur_u8(&r);
+	if (!cur_is_ok(&r)) {
 		ctrl_bad_params(c, x, false);
 		return;
 	}
-	phys = x->p[2];
 	if (c->scanning) {
 		ctrl_reply_status(c, x->op, HCI_ST_COMMAND_DISALLOWED);
 		return;
@@ -358,48 +405,55 @@ static void c_le_ext_scan_params(struct sim_ctrl *c, const struct ctrl_cmd *x)
 		ctrl_reply_status(c, x->op, HCI_ST_UNSUPPORTED_FEATURE);
 		return;
 	}
-	if (!phys || x->plen != 3 + 5 || x->p[0] > 3 || x->p[1] > 3) {
+	/* Only LE 1M is left: one entry. */
+	if (!phys || cur_left(&r) != 5 || own > 3 || filter > 3) {
 		ctrl_bad_params(c, x, false);
 		return;
 	}
-	for (i = 0; i < 1; i++) {
-		const uint8_t *q = x->p + 3 + 5 * i;
-		uint16_t iv = get_le16(q + 1), win = get_le16(q + 3);
-
-		if (q[0] > 1 || iv < 4 || win < 4 || win > iv) {
-			ctrl_bad_params(c, x, false);
-			return;
-		}
-		c->scan_type = q[0];
-		c->scan_int = iv;
-		c->scan_win = win;
+	type = cur_u8(&r);
+	iv = cur_le16(&r);
+	win = cur_le16(&r);
+	if (type > 1 || iv < 4 || win < 4 || win > iv) {
+		ctrl_bad_params(c, x, false);
+		return;
 	}
-	c->scan_own = x->p[0];
-	c->scan_filter = x->p[1];
+	c->scan_type = type;
+	c->scan_int = iv;
+	c->scan_win = win;
+	c->scan_own = own;
+	c->scan_filter = filter;
 	ctrl_reply_status(c, x->op, 0);
 }
 
 static void c_le_ext_scan_enable(struct sim_ctrl *c, const struct ctrl_cmd *x)
 {
-	uint16_t duration = get_le16(x->p + 2), period = get_le16(x->p + 4);
+	struct cur r;
+	uint16_t duration, period;
+	uint8_t on, dup;
 
-	if (x->p[0] > 1 || x->p[1] > 2) {
+	/* LE Set Extended Scan Enable (7.8.65). */
+	cur_init(&r, x->p, x->plen);
+	on = cur_u8(&r);
+	dup = cur_u8(&r);
+	duration = cur_le16(&r);
+	period = cur_le16(&r);
+	if (on > 1 || dup > 2) {
 		ctrl_bad_params(c, x, false);
 		return;
 	}
-	if (x->p[0] && period) {
+	if (on && period) {
 		/* Periodic scanning (period != 0) is not simulated. */
 		ctrl_reply_status(c, x->op, HCI_ST_UNSUPPORTED_FEATURE);
 		return;
 	}
-	if (x->p[0] && !c->scanning && !ctrl_own_addr_ok(c, c->scan_own)) {
+	if (on && !c->scanning && !ctrl_own_addr_ok(c, c->scan_own)) {
 		ctrl_bad_params(c, x, false);
 		return;
 	}
 	ctrl_reply_status(c, x->op, 0);
 	c->scan_ext = true;
-	if (x->p[0])
-		scan_start(c, x->p[1] != 0, duration);
+	if (on)
+		scan_start(c, dup != 0, duration);
 	else
 		scan_stop(c);
 }
@@ -413,9 +467,9 @@ static bool al_busy(const struct sim_ctrl *c)
 
 static void c_le_al_size(struct sim_ctrl *c, const struct ctrl_cmd *x)
 {
-	uint8_t b[2] = { 0, SIM_ACCEPT_LIST };
+	uint8_t b[2] = { 0, SIM_ACCEPT_LIST };	/* Status, List_Size */
 
-	ctrl_reply_cc(c, x->op, b, 2);
+	ctrl_reply_cc(c, x->op, b, sizeof(b));
 }
 
 /* The accept-list entry for (type, addr), or -1. */
@@ -439,20 +493,38 @@ static void c_le_al_clear(struct sim_ctrl *c, const struct ctrl_cmd *x)
 	ctrl_reply_status(c, x->op, 0);
 }
 
+/*
+ * The entry of LE Add Device To / Remove Device From Accept List (7.8.16,
+ * 7.8.17): 0 or -EINVAL, answered, if the list may not change or the type
+ * is not public, random or anonymous (0xff).
+ */
+static int al_entry(struct sim_ctrl *c, const struct ctrl_cmd *x,
+		    uint8_t *type, struct bdaddr *a)
+{
+	struct cur r;
+
+	cur_init(&r, x->p, x->plen);
+	*type = cur_u8(&r);
+	cur_copy(&r, a->b, 6);
+	if (al_busy(c)) {
+		ctrl_reply_status(c, x->op, HCI_ST_COMMAND_DISALLOWED);
+		return -EINVAL;
+	}
+	if (*type > 1 && *type != 0xff) {
+		ctrl_bad_params(c, x, false);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static void c_le_al_add(struct sim_ctrl *c, const struct ctrl_cmd *x)
 {
 	struct bdaddr a;
+	uint8_t type;
 
-	if (al_busy(c)) {
-		ctrl_reply_status(c, x->op, HCI_ST_COMMAND_DISALLOWED);
+	if (al_entry(c, x, &type, &a) < 0)
 		return;
-	}
-	if (x->p[0] > 1 && x->p[0] != 0xff) {
-		ctrl_bad_params(c, x, false);
-		return;
-	}
-	memcpy(a.b, x->p + 1, 6);
-	if (al_find(c, x->p[0], &a) >= 0) {
+	if (al_find(c, type, &a) >= 0) {
 		ctrl_reply_status(c, x->op, 0);
 		return;
 	}
@@ -460,7 +532,7 @@ static void c_le_al_add(struct sim_ctrl *c, const struct ctrl_cmd *x)
 		ctrl_reply_status(c, x->op, HCI_ST_MEMORY_EXCEEDED);
 		return;
 	}
-	c->al[c->nal].type = x->p[0];
+	c->al[c->nal].type = type;
 	c->al[c->nal].addr = a;
 	c->nal++;
 	ctrl_reply_status(c, x->op, 0);
@@ -469,18 +541,12 @@ static void c_le_al_add(struct sim_ctrl *c, const struct ctrl_cmd *x)
 static void c_le_al_del(struct sim_ctrl *c, const struct ctrl_cmd *x)
 {
 	struct bdaddr a;
+	uint8_t type;
 	int i;
 
-	if (al_busy(c)) {
-		ctrl_reply_status(c, x->op, HCI_ST_COMMAND_DISALLOWED);
+	if (al_entry(c, x, &type, &a) < 0)
 		return;
-	}
-	if (x->p[0] > 1 && x->p[0] != 0xff) {
-		ctrl_bad_params(c, x, false);
-		return;
-	}
-	memcpy(a.b, x->p + 1, 6);
-	i = al_find(c, x->p[0], &a);
+	i = al_find(c, type, &a);
 	if (i >= 0)
 		c->al[i] = c->al[--c->nal];
 	ctrl_reply_status(c, x->op, 0);
@@ -494,23 +560,40 @@ static struct ctrl_adv_set *adv_set(struct sim_ctrl *c, uint8_t h)
 
 static void c_le_set_rand_addr(struct sim_ctrl *c, const struct ctrl_cmd *x)
 {
-	struct ctrl_adv_set *s = adv_set(c, x->p[0]);
+	struct ctrl_adv_set *s;
+	struct cur r;
 
+	cur_init(&r, x->p, x->plen);
+	s = adv_set(c, cur_u8(&r));
 	if (!s || !s->used) {
 		ctrl_reply_status(c, x->op, s ? HCI_ST_UNKNOWN_ADV_ID : HCI_ST_INVALID_PARAMETERS);
 		return;
 	}
-	memcpy(s->rand.b, x->p + 1, 6);
+	cur_copy(&r, s->rand.b, 6);
 	ctrl_reply_status(c, x->op, 0);
 }
 
 static void c_le_ext_adv_params(struct sim_ctrl *c, const struct ctrl_cmd *x)
 {
-	struct ctrl_adv_set *s = adv_set(c, x->p[0]);
-	uint8_t b[2] = { 0, 0 };
+	struct ctrl_adv_set *s;
+	struct cur r;
+	uint8_t b[2] = { 0, 0 };	/* Status, Selected_TX_Power 0 dBm */
+	uint16_t props;
+	uint8_t map, own, filter, phy;
 
-	if (!s || (x->p[9] & ~0x07) || !x->p[9] || x->p[10] > 3 ||
-	    x->p[18] > 3 || (x->p[20] != 1 && x->p[20] != 3)) {
+	/* LE Set Extended Advertising Parameters (7.8.53). */
+	cur_init(&r, x->p, x->plen);
+	s = adv_set(c, cur_u8(&r));
+	props = cur_le16(&r);
+	cur_skip(&r, 6);	/* Primary_Advertising_Interval_Min/Max */
+	map = cur_u8(&r);
+	own = cur_u8(&r);
+	cur_skip(&r, 7);	/* Peer_Address_Type, Peer_Address */
+	filter = cur_u8(&r);
+	cur_skip(&r, 1);	/* Advertising_TX_Power */
+	phy = cur_u8(&r);	/* then secondary PHY, SID, notification */
+	if (!s || (map & ~0x07) || !map || own > 3 || filter > 3 ||
+	    (phy != 1 && phy != 3)) {
 		ctrl_bad_params(c, x, false);
 		return;
 	}
@@ -519,59 +602,77 @@ static void c_le_ext_adv_params(struct sim_ctrl *c, const struct ctrl_cmd *x)
 		return;
 	}
 	s->used = true;
-	s->props = get_le16(x->p + 1);
-	s->own = x->p[10];
-	ctrl_reply_cc(c, x->op, b, 2);
+	s->props = props;
+	s->own = own;
+	ctrl_reply_cc(c, x->op, b, sizeof(b));
 }
 
 static void c_le_ext_adv_data(struct sim_ctrl *c, const struct ctrl_cmd *x)
 {
 	struct ctrl_adv_set *s;
 	bool rsp = x->op == HCI_OP_LE_SET_EXT_SCAN_RSP_DATA;
+	struct cur r;
+	uint8_t h, op, n;
 
-	if (x->plen < 4 || x->plen != 4 + x->p[3]) {
+	/* LE Set Extended Advertising / Scan Response Data (7.8.54, 7.8.55):
+	 * handle, operation, fragment preference, length, data. */
+	cur_init(&r, x->p, x->plen);
+	h = cur_u8(&r);
+	op = cur_u8(&r);
+	cur_skip(&r, 1);
+	n = cur_u8(&r);
+	if (!cur_is_ok(&r) || cur_left(&r) != n) {
 		ctrl_bad_params(c, x, false);
 		return;
 	}
-	s = adv_set(c, x->p[0]);
+	s = adv_set(c, h);
 	if (!s || !s->used) {
 		ctrl_reply_status(c, x->op, s ? HCI_ST_UNKNOWN_ADV_ID : HCI_ST_INVALID_PARAMETERS);
 		return;
 	}
 	/* Only complete data (operation 0x03) of at most 31 bytes, the
 	 * maximum we report in 7.8.57. */
-	if (x->p[1] != 0x03 || x->p[3] > SIM_ADV_MAX) {
+	if (op != 0x03 || n > SIM_ADV_MAX) {
 		ctrl_bad_params(c, x, false);
 		return;
 	}
-	memcpy(rsp ? s->rsp : s->data, x->p + 4, x->p[3]);
-	*(rsp ? &s->rsp_len : &s->data_len) = x->p[3];
+	cur_copy(&r, rsp ? s->rsp : s->data, n);
+	*(rsp ? &s->rsp_len : &s->data_len) = n;
 	ctrl_reply_status(c, x->op, 0);
 }
 
 static void c_le_ext_adv_enable(struct sim_ctrl *c, const struct ctrl_cmd *x)
 {
-	uint8_t n, i;
+	struct cur r, sets;
+	uint8_t on, n, i;
 
-	if (x->plen < 2 || x->p[0] > 1 || x->plen != 2 + 4 * x->p[1] ||
-	    (x->p[0] && !x->p[1])) {
+	/* LE Set Extended Advertising Enable (7.8.56): enable, count, then
+	 * 4 octets per set (handle, duration, max events). */
+	cur_init(&r, x->p, x->plen);
+	on = cur_u8(&r);
+	n = cur_u8(&r);
+	if (!cur_is_ok(&r) || on > 1 || cur_left(&r) != 4u * n || (on && !n)) {
 		ctrl_bad_params(c, x, false);
 		return;
 	}
-	n = x->p[1];
+	/* Every set must exist before any changes: check, then apply. */
+	sets = r;
 	for (i = 0; i < n; i++) {
-		struct ctrl_adv_set *s = adv_set(c, x->p[2 + 4 * i]);
+		struct ctrl_adv_set *s = adv_set(c, cur_u8(&r));
 
+		cur_skip(&r, 3);
 		if (!s || !s->used) {
 			ctrl_reply_status(c, x->op, HCI_ST_UNKNOWN_ADV_ID);
 			return;
 		}
 	}
-	if (!x->p[0] && !n)
+	if (!on && !n)
 		for (i = 0; i < SIM_ADV_SETS; i++)
 			c->sets[i].enabled = false;
-	for (i = 0; i < n; i++)
-		adv_set(c, x->p[2 + 4 * i])->enabled = x->p[0];
+	for (i = 0; i < n; i++) {
+		adv_set(c, cur_u8(&sets))->enabled = on;
+		cur_skip(&sets, 3);
+	}
 	ctrl_reply_status(c, x->op, 0);
 }
 
@@ -591,7 +692,8 @@ static void c_le_num_adv_sets(struct sim_ctrl *c, const struct ctrl_cmd *x)
 
 static void c_le_remove_adv_set(struct sim_ctrl *c, const struct ctrl_cmd *x)
 {
-	struct ctrl_adv_set *s = adv_set(c, x->p[0]);
+	struct cur r = ctrl_params(x);
+	struct ctrl_adv_set *s = adv_set(c, cur_u8(&r));
 
 	if (!s || !s->used) {
 		ctrl_reply_status(c, x->op, HCI_ST_UNKNOWN_ADV_ID);

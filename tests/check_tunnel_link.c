@@ -222,6 +222,7 @@ struct env {
 	int srv_writable;
 	int log_notices;
 	char last_notice[400];
+	char progress[1024];	/* the client's progress lines, joined */
 	/* What the auth hooks saw. */
 	char revoked_serial[64];
 };
@@ -438,11 +439,19 @@ static void cli_on_writable(void *user, struct tun_client *c)
 	E.writable++;
 }
 
+static void cli_on_progress(void *user, struct tun_client *c, const char *text)
+{
+	size_t n = strlen(E.progress);
+
+	snprintf(E.progress + n, sizeof(E.progress) - n, "%s|", text);
+}
+
 static const struct tun_client_ops cli_ops = {
 	.on_ready = cli_on_ready,
 	.on_packet = cli_on_packet,
 	.on_down = cli_on_down,
 	.on_writable = cli_on_writable,
+	.on_progress = cli_on_progress,
 };
 
 /* Short timers so loss of the path is noticed in a fraction of a second. */
@@ -1366,6 +1375,50 @@ START_TEST(two_sessions_at_once)
 }
 END_TEST
 
+/*
+ * TUN_TRANSPORT_AUTO against a gateway that serves TLS over TCP only: DTLS
+ * gets no answer, TLS starts after fallback_ms and wins, and the client
+ * says so; the session then works as over TLS (stream mode).
+ */
+START_TEST(auto_falls_back_to_tls)
+{
+	struct tun_server_cfg sc;
+	struct tun_client_cfg cc;
+	char port[8];
+
+	env_setup();
+	memset(&sc, 0, sizeof(sc));
+	sc.host = "127.0.0.1";
+	sc.tcp_port = "0";
+	sc.ca_file = tpki_path("ca.crt");
+	sc.cert_file = tpki_path("server.crt");
+	sc.key_file = tpki_path("server.key");
+	sc.resume_s = 30;
+	sc.handshake_ms = 5000;
+	sc.rel = &fast_rel;
+	ck_assert_int_eq(tun_server_new(&E.srv, E.l, &sc, &srv_ops, &auth_ops, NULL), 0);
+	snprintf(port, sizeof(port), "%u", tun_server_tcp_port(E.srv));
+	memset(&cc, 0, sizeof(cc));
+	cc.host = "127.0.0.1";
+	cc.port = port;
+	cc.transport = TUN_TRANSPORT_AUTO;
+	cc.fallback_ms = 200;
+	cc.ca_file = tpki_path("ca.crt");
+	cc.cert_file = tpki_path("alice.crt");
+	cc.key_file = tpki_path("alice.key");
+	cc.handshake_ms = 3000;
+	cc.rel = &fast_rel;
+	ck_assert_int_eq(tun_client_new(&E.cli, E.l, &cc, &cli_ops, NULL), 0);
+	RUN_UNTIL(E.ready == 1, 10000);
+	ck_assert_int_eq(tun_client_transport(E.cli), TUN_TRANSPORT_TLS);
+	ck_assert_msg(strstr(E.progress, "trying TLS over TCP as well") &&
+		      strstr(E.progress, "using TLS over TCP"), "%s", E.progress);
+	echo_round(500, 100);
+	ck_assert_int_eq(E.down, 0);
+	env_teardown();
+}
+END_TEST
+
 /* Nobody listens: a clear "unreachable", over UDP and over TCP. */
 START_TEST(nothing_listening)
 {
@@ -1387,13 +1440,24 @@ START_TEST(nothing_listening)
 	ck_assert_int_eq(tun_client_new(&E.cli, E.l, &cc, &cli_ops, NULL), 0);
 	RUN_UNTIL(E.down == 1, 10000);
 	ck_assert_int_eq(E.down_reason, TUN_R_UNREACHABLE);
-	ck_assert_msg(strstr(E.down_text, "no answer from 127.0.0.1"), "%s", E.down_text);
+	ck_assert_msg(strstr(E.down_text, "cannot reach 127.0.0.1 port"), "%s", E.down_text);
+	ck_assert_msg(strstr(E.down_text, "DTLS over UDP: no answer"), "%s", E.down_text);
 	tun_client_free(E.cli);
 	cc.transport = TUN_TRANSPORT_TLS;
 	ck_assert_int_eq(tun_client_new(&E.cli, E.l, &cc, &cli_ops, NULL), 0);
 	RUN_UNTIL(E.down == 2, 10000);
 	ck_assert_int_eq(E.down_reason, TUN_R_UNREACHABLE);
-	ck_assert_msg(strstr(E.down_text, "TLS over TCP"), "%s", E.down_text);
+	ck_assert_msg(strstr(E.down_text, "TLS over TCP: Connection refused"), "%s",
+		      E.down_text);
+	tun_client_free(E.cli);
+	/* Both: each one's reason, once. */
+	cc.transport = TUN_TRANSPORT_AUTO;
+	cc.fallback_ms = 100;
+	ck_assert_int_eq(tun_client_new(&E.cli, E.l, &cc, &cli_ops, NULL), 0);
+	RUN_UNTIL(E.down == 3, 10000);
+	ck_assert_int_eq(E.down_reason, TUN_R_UNREACHABLE);
+	ck_assert_msg(strstr(E.down_text, "TLS over TCP: Connection refused") &&
+		      strstr(E.down_text, "DTLS over UDP: no answer"), "%s", E.down_text);
 	env_teardown();
 }
 END_TEST
@@ -1429,6 +1493,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, server_shutdown_closes_clients);
 	tcase_add_test(tc, pending_cap_per_host);
 	tcase_add_test(tc, nothing_listening);
+	tcase_add_test(tc, auto_falls_back_to_tls);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -528,7 +528,9 @@ static void stream_flush(struct tun_chan *ch)
 			    errno == EINTR || errno == ENOTCONN)
 				break;
 			log_debug("tunnel: send: %s", strerror(errno));
-			chan_fail(ch, TUN_R_PEER_DEAD);
+			if (!ch->up)
+				snprintf(ch->why, sizeof(ch->why), "%s", strerror(errno));
+			chan_fail(ch, ch->up ? TUN_R_PEER_DEAD : TUN_R_UNREACHABLE);
 			return;
 		}
 		ch->out_off += (size_t)r;
@@ -583,14 +585,17 @@ static int chan_check(struct tun_chan *ch, char *why, size_t cap)
 
 		gnutls_certificate_verification_status_print(status,
 			GNUTLS_CRT_X509, &txt, 0);
-		snprintf(why, cap, "server certificate %s: %s",
+		/* GnuTLS's own text repeats ours: in the log only. */
+		log_info("tunnel: server certificate: %s",
+			 txt.data ? (const char *)txt.data : "rejected");
+		gnutls_free(txt.data);
+		snprintf(why, cap, "server certificate %s",
 			 status & GNUTLS_CERT_EXPIRED ? "expired" :
 			 status & GNUTLS_CERT_NOT_ACTIVATED ? "not yet valid" :
 			 status & GNUTLS_CERT_REVOKED ? "revoked" :
 			 status & GNUTLS_CERT_PURPOSE_MISMATCH ? "is not a server certificate" :
 			 status & GNUTLS_CERT_SIGNER_NOT_FOUND ? "not issued by the pinned CA" :
-			 "rejected", txt.data ? (const char *)txt.data : "");
-		gnutls_free(txt.data);
+			 "rejected");
 		return TUN_R_SERVER_CERT;
 	}
 	return 0;
@@ -646,7 +651,9 @@ static void chan_handshake(struct tun_chan *ch)
 	why[0] = '\0';
 	r = chan_check(ch, why, sizeof(why));
 	if (r) {
-		log_notice("tunnel: %s: %s", tun_chan_peer_str(ch, peer, sizeof(peer)), why);
+		/* A client's owner tells its user; a server logs its peers. */
+		log_msg(ch->server ? LOG_NOTICE : LOG_INFO, "tunnel: %s: %s",
+			tun_chan_peer_str(ch, peer, sizeof(peer)), why);
 		snprintf(ch->why, sizeof(ch->why), "%s", why);
 		chan_fail(ch, r);
 		return;
@@ -809,8 +816,13 @@ static void chan_fd_cb(struct loop *l, int fd, uint32_t events, void *user)
 		int err = 0;
 		socklen_t el = sizeof(err);
 
-		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) == 0 && err)
-			chan_fail(ch, ch->up ? TUN_R_PEER_DEAD : TUN_R_HANDSHAKE);
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) == 0 && err) {
+			/* Before the handshake: the connection itself failed
+			 * ("Connection refused"), which the client's user is told. */
+			if (!ch->up)
+				snprintf(ch->why, sizeof(ch->why), "%s", strerror(err));
+			chan_fail(ch, ch->up ? TUN_R_PEER_DEAD : TUN_R_UNREACHABLE);
+		}
 	}
 }
 

@@ -7,9 +7,12 @@
 #include "config.h"
 
 #include <errno.h>
+#include <netdb.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <gnutls/crypto.h>
 
@@ -29,6 +32,13 @@
 #define TUN_RETRY_MAX_US	2000000
 /* First repeat of an unanswered login request; doubles each time. */
 #define TUN_REQ_RTO_US		300000
+/*
+ * TUN_TRANSPORT_AUTO: how long DTLS has alone before TLS over TCP starts
+ * beside it. Happy Eyeballs (RFC 8305 5) waits 250 ms between address
+ * families; a DTLS handshake needs two round trips before it can be
+ * called unanswered, and its first retransmission comes at 400 ms.
+ */
+#define TUN_FALLBACK_MS		1000
 
 enum cstate {
 	C_CONNECTING,
@@ -49,8 +59,23 @@ struct tun_client {
 	char *host, *port, *ca_file, *cert_file, *key_file, *login;
 	char *password;
 	size_t pwlen;
-	enum tun_transport transport;
+	enum tun_transport want;	/* as configured: DTLS, TLS or AUTO */
+	enum tun_transport transport;	/* of the channel in ch */
 	unsigned hs_ms;
+	unsigned fallback_ms;
+	/* The server's address, resolved once per connection attempt. */
+	char addr[NI_MAXHOST];
+	/*
+	 * AUTO: the TLS channel racing the DTLS one in ch; the first up is
+	 * kept (in ch). A failure waits for the other racer: attempt_why
+	 * and attempt_reason keep it for the message if both fail.
+	 */
+	struct tun_chan *alt;
+	bool alt_tried;
+	struct loop_timer *fallback_timer;
+	char attempt_why[512];
+	char attempt_detail[TUN_TEXT_MAX + 64];	/* the telling one */
+	int attempt_reason;
 	struct tun_rel_cfg rel_cfg;
 	struct tun_creds *creds;
 	struct tun_certkey *ck;		/* certificate mode: ours */
@@ -80,7 +105,7 @@ struct tun_client {
 	uint8_t req[TUN_MSG_MAX];
 	size_t req_len;
 	int down_reason;
-	char down_text[TUN_TEXT_MAX + 64];
+	char down_text[640];
 };
 
 static void cli_msg_init(struct tun_msg *m, uint8_t version, uint8_t type)
@@ -111,6 +136,34 @@ static void cli_drop_chan(struct tun_client *c, bool notify)
 			tun_chan_drop(c->ch);
 		c->ch = NULL;
 	}
+	/* A racer that never came up has no session to end. */
+	if (c->alt) {
+		c->alt->ops = NULL;
+		tun_chan_drop(c->alt);
+		c->alt = NULL;
+	}
+	loop_timer_disarm(c->fallback_timer);
+}
+
+static const char *cli_tname(enum tun_transport t)
+{
+	return t == TUN_TRANSPORT_TLS ? "TLS over TCP" : "DTLS over UDP";
+}
+
+/* One line for the user while connecting (the owner shows it). */
+__attribute__((format(printf, 2, 3)))
+static void cli_progress(struct tun_client *c, const char *fmt, ...)
+{
+	char text[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	if (c->ops.on_progress)
+		c->ops.on_progress(c->user, c, text);
+	else
+		log_info("tunnel: %s", text);
 }
 
 /* For good: report from the loop. */
@@ -137,7 +190,8 @@ static void cli_down_cb(struct loop_timer *t, void *user)
 {
 	struct tun_client *c = user;
 
-	log_notice("tunnel: session down: %s", c->down_text);
+	/* The owner reports it to its user: here only for the debug log. */
+	log_info("tunnel: session down: %s", c->down_text);
 	/* Last: the owner may free c in there. */
 	if (c->ops.on_down)
 		c->ops.on_down(c->user, c, c->down_reason, c->down_text);
@@ -322,6 +376,29 @@ static void cli_on_up(void *user, struct tun_chan *ch)
 	struct tun_client *c = user;
 	struct tun_msg m;
 
+	/* The first channel up wins the race; the other is dropped. */
+	loop_timer_disarm(c->fallback_timer);
+	if (ch == c->alt) {
+		if (c->ch) {
+			c->ch->ops = NULL;
+			tun_chan_drop(c->ch);
+		}
+		c->ch = ch;
+		c->alt = NULL;
+		c->transport = TUN_TRANSPORT_TLS;
+		cli_progress(c, "using TLS over TCP: DTLS over UDP got no answer");
+	} else if (c->alt) {
+		c->alt->ops = NULL;
+		tun_chan_drop(c->alt);
+		c->alt = NULL;
+	}
+	c->attempt_why[0] = '\0';
+	c->attempt_reason = 0;
+	if (!c->ever_ready)
+		cli_progress(c, "%s handshake with %s port %s done; the server's "
+			     "certificate chains to the pinned CA",
+			     gnutls_protocol_get_name(gnutls_protocol_get_version(ch->gs)),
+			     c->host, c->port);
 	c->state = C_HELLO;
 	c->mode = c->ever_ready ? TUN_MODE_RESUME :
 		  c->cert_file ? TUN_MODE_CERT : TUN_MODE_PASSWORD;
@@ -519,8 +596,13 @@ static void cli_on_msg(void *user, struct tun_chan *ch, const struct tun_msg *m)
 			   TUN_R_SHUTDOWN : m->close.code;
 		char text[TUN_TEXT_MAX + 64];
 
-		snprintf(text, sizeof(text), "%s%s%s", tun_reason_str(code),
-			 m->close.text[0] ? ": " : "", m->close.text);
+		/* The server's text, when it says more than the code. */
+		if (!m->close.text[0] ||
+		    !strcmp(m->close.text, tun_reason_str(code)))
+			snprintf(text, sizeof(text), "%s", tun_reason_str(code));
+		else
+			snprintf(text, sizeof(text), "%s: %s", tun_reason_str(code),
+				 m->close.text);
 		cli_final(c, code, text);
 		return;
 	}
@@ -603,25 +685,93 @@ static void cli_on_msg(void *user, struct tun_chan *ch, const struct tun_msg *m)
 	}
 }
 
+/*
+ * What went wrong with a channel that never came up, for the user:
+ * "no answer" is the common case (nothing listens, or a firewall drops
+ * it), a refused TCP connection or a failed handshake say more.
+ */
+static void cli_attempt_why(struct tun_client *c, struct tun_chan *ch,
+			    int reason, enum tun_transport t)
+{
+	char one[sizeof(ch->why) + 32];
+	size_t n = strlen(c->attempt_why);
+
+	snprintf(one, sizeof(one), "%s: %s", cli_tname(t),
+		 reason == TUN_R_TIMEOUT || (!ch->why[0] && reason != TUN_R_SERVER_CERT) ?
+		 "no answer" : ch->why[0] ? ch->why : tun_reason_str(reason));
+	snprintf(c->attempt_why + n, sizeof(c->attempt_why) - n, "%s%s",
+		 n ? "; " : "", one);
+	/* The most telling reason wins: a certificate, then a handshake. */
+	if (reason == TUN_R_SERVER_CERT ||
+	    (reason == TUN_R_HANDSHAKE && c->attempt_reason != TUN_R_SERVER_CERT)) {
+		c->attempt_reason = reason;
+		snprintf(c->attempt_detail, sizeof(c->attempt_detail), "%s",
+			 ch->why[0] ? ch->why : tun_reason_str(reason));
+	} else if (!c->attempt_reason)
+		c->attempt_reason = TUN_R_UNREACHABLE;
+}
+
+static int cli_start_alt(struct tun_client *c);
+
+/* Every channel of this attempt failed before it came up. */
+static void cli_attempt_failed(struct tun_client *c)
+{
+	char text[sizeof(c->attempt_why) + 64];
+	int reason = c->attempt_reason ? c->attempt_reason : TUN_R_UNREACHABLE;
+
+	if (reason == TUN_R_UNREACHABLE)
+		snprintf(text, sizeof(text), "cannot reach %s port %s (%s)",
+			 c->host, c->port, c->attempt_why);
+	else
+		snprintf(text, sizeof(text), "%s port %s: %s", c->host, c->port,
+			 c->attempt_detail);
+	c->attempt_why[0] = '\0';
+	c->attempt_reason = 0;
+	/* A server certificate that does not verify is no link problem. */
+	if (!c->ever_ready || reason == TUN_R_SERVER_CERT)
+		cli_final(c, reason, text);
+	else
+		cli_lost(c, text);
+}
+
 static void cli_on_down(void *user, struct tun_chan *ch, int reason)
 {
 	struct tun_client *c = user;
+	enum tun_transport t = c->transport;
 	char why[sizeof(ch->why)];
 
-	c->ch = NULL;
-	snprintf(why, sizeof(why), "%s", ch->why[0] ? ch->why : tun_reason_str(reason));
-	/*
-	 * Nothing answered the first handshake at all: say so, rather than
-	 * "timed out" (the user's question is whether the BGW is there).
-	 */
-	if (!c->ever_ready && !ch->up && reason != TUN_R_SERVER_CERT &&
-	    reason != TUN_R_HANDSHAKE) {
-		snprintf(why, sizeof(why), "no answer from %s port %s (%s)",
-			 c->host, c->port, c->transport == TUN_TRANSPORT_TLS ?
-			 "TLS over TCP" : "DTLS over UDP");
-		cli_final(c, TUN_R_UNREACHABLE, why);
+	if (ch == c->alt) {
+		c->alt = NULL;
+		t = TUN_TRANSPORT_TLS;
+	} else {
+		c->ch = NULL;
+	}
+	if (!ch->up) {
+		cli_attempt_why(c, ch, reason, t);
+		if (reason != TUN_R_SERVER_CERT) {
+			/* The other racer may still make it. */
+			if (c->ch || c->alt) {
+				cli_progress(c, "%s failed (%s); waiting for %s",
+					     cli_tname(t), ch->why[0] ? ch->why :
+					     tun_reason_str(reason),
+					     cli_tname(c->ch ? c->transport :
+						       TUN_TRANSPORT_TLS));
+				return;
+			}
+			/* DTLS failed before the fallback started: start it now. */
+			if (c->want == TUN_TRANSPORT_AUTO && !c->alt_tried) {
+				loop_timer_disarm(c->fallback_timer);
+				cli_progress(c, "%s failed; trying TLS over TCP",
+					     cli_tname(t));
+				if (cli_start_alt(c) == 0)
+					return;
+			}
+		}
+		cli_drop_chan(c, false);
+		cli_attempt_failed(c);
 		return;
 	}
+	snprintf(why, sizeof(why), "%s", ch->why[0] ? ch->why : tun_reason_str(reason));
 	/* A bad server certificate or message, or the server's close_notify:
 	 * no second try. */
 	if (reason == TUN_R_SERVER_CERT || reason == TUN_R_PROTOCOL ||
@@ -638,17 +788,14 @@ static const struct tun_chan_ops cli_chan_ops = {
 	.down = cli_on_down,
 };
 
-static void cli_connect(struct tun_client *c)
+static void cli_listen_cfg(struct tun_client *c, struct tun_listen_cfg *lc)
 {
-	struct tun_listen_cfg lc;
-	int ret;
-
-	memset(&lc, 0, sizeof(lc));
-	lc.l = c->l;
-	lc.creds = c->creds;
-	lc.host = c->host;
-	lc.port = c->port;
-	lc.handshake_ms = c->hs_ms;
+	memset(lc, 0, sizeof(*lc));
+	lc->l = c->l;
+	lc->creds = c->creds;
+	lc->host = c->addr;
+	lc->port = c->port;
+	lc->handshake_ms = c->hs_ms;
 	/* A resumption attempt never outlives the server's resume time. */
 	if (c->lost_at) {
 		uint64_t end = c->lost_at + (uint64_t)c->resume_s * 1000000;
@@ -657,19 +804,117 @@ static void cli_connect(struct tun_client *c)
 
 		if (left_ms < 100)
 			left_ms = 100;
-		if (left_ms < lc.handshake_ms)
-			lc.handshake_ms = (unsigned)left_ms;
+		if (left_ms < lc->handshake_ms)
+			lc->handshake_ms = (unsigned)left_ms;
 	}
-	lc.ops = &cli_chan_ops;
-	lc.user = c;
+	lc->ops = &cli_chan_ops;
+	lc->user = c;
+}
+
+/* The TLS racer; 0, or the failure recorded (the caller decides). */
+static int cli_start_alt(struct tun_client *c)
+{
+	struct tun_listen_cfg lc;
+	int ret;
+
+	c->alt_tried = true;
+	cli_listen_cfg(c, &lc);
+	ret = tun_tls_connect(&c->alt, &lc);
+	if (ret < 0) {
+		size_t n = strlen(c->attempt_why);
+
+		c->alt = NULL;
+		snprintf(c->attempt_why + n, sizeof(c->attempt_why) - n,
+			 "%s%s: %s", n ? "; " : "",
+			 cli_tname(TUN_TRANSPORT_TLS), strerror(-ret));
+		if (!c->attempt_reason)
+			c->attempt_reason = TUN_R_UNREACHABLE;
+	}
+	return ret;
+}
+
+static void cli_fallback_cb(struct loop_timer *t, void *user)
+{
+	struct tun_client *c = user;
+
+	if (c->state != C_CONNECTING || !c->ch || c->ch->up || c->alt_tried)
+		return;
+	cli_progress(c, "no answer over DTLS (UDP) after %u ms; trying TLS "
+		     "over TCP as well", c->fallback_ms);
+	if (cli_start_alt(c) < 0)
+		cli_progress(c, "TLS over TCP: %s; still waiting for DTLS",
+			     c->attempt_why);
+}
+
+/*
+ * The server's name, resolved once per attempt (both racers use the same
+ * address). 0, or -errno with why filled.
+ */
+static int cli_resolve(struct tun_client *c, char *why, size_t cap)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_DGRAM };
+	struct addrinfo *res = NULL;
+	int ret;
+
+	ret = getaddrinfo(c->host, c->port, &hints, &res);
+	if (ret == 0 && res)
+		ret = getnameinfo(res->ai_addr, res->ai_addrlen, c->addr,
+				  sizeof(c->addr), NULL, 0, NI_NUMERICHOST);
+	freeaddrinfo(res);
+	if (ret != 0) {
+		snprintf(why, cap, "cannot resolve '%s': %s", c->host,
+			 ret == EAI_SYSTEM ? strerror(errno) : gai_strerror(ret));
+		return -EHOSTUNREACH;
+	}
+	return 0;
+}
+
+static void cli_connect(struct tun_client *c)
+{
+	struct tun_listen_cfg lc;
+	char why[TUN_TEXT_MAX];
+	int ret;
+
 	c->state = C_CONNECTING;
+	c->alt_tried = false;
+	c->attempt_why[0] = '\0';
+	c->attempt_reason = 0;
+	ret = cli_resolve(c, why, sizeof(why));
+	if (ret < 0) {
+		/* A first login with a name that does not resolve is a typo
+		 * or no network: say so now. Later, the network may be back. */
+		if (!c->ever_ready)
+			cli_final(c, TUN_R_UNREACHABLE, why);
+		else
+			cli_lost(c, why);
+		return;
+	}
+	cli_listen_cfg(c, &lc);
+	c->transport = c->want == TUN_TRANSPORT_TLS ? TUN_TRANSPORT_TLS :
+		       TUN_TRANSPORT_DTLS;
+	if (c->want == TUN_TRANSPORT_AUTO)
+		loop_timer_arm(c->fallback_timer, (uint64_t)c->fallback_ms * 1000);
 	if (c->transport == TUN_TRANSPORT_TLS)
 		ret = tun_tls_connect(&c->ch, &lc);
 	else
 		ret = tun_dtls_connect(&c->ch, &lc);
 	if (ret < 0) {
 		c->ch = NULL;
-		cli_lost(c, strerror(-ret));
+		loop_timer_disarm(c->fallback_timer);
+		snprintf(why, sizeof(why), "%s: %s", cli_tname(c->transport),
+			 strerror(-ret));
+		if (c->want == TUN_TRANSPORT_AUTO) {
+			snprintf(c->attempt_why, sizeof(c->attempt_why), "%s", why);
+			c->attempt_reason = TUN_R_UNREACHABLE;
+			if (cli_start_alt(c) == 0)
+				return;
+			cli_attempt_failed(c);
+			return;
+		}
+		if (!c->ever_ready)
+			cli_final(c, TUN_R_UNREACHABLE, why);
+		else
+			cli_lost(c, why);
 	}
 }
 
@@ -705,7 +950,10 @@ int tun_client_new(struct tun_client **out, struct loop *l,
 	c->l = l;
 	c->ops = *ops;
 	c->user = user;
-	c->transport = cfg->transport;
+	c->want = cfg->transport;
+	c->transport = cfg->transport == TUN_TRANSPORT_TLS ? TUN_TRANSPORT_TLS :
+		       TUN_TRANSPORT_DTLS;
+	c->fallback_ms = cfg->fallback_ms ? cfg->fallback_ms : TUN_FALLBACK_MS;
 	c->vmin = cfg->version_min ? cfg->version_min : TUN_VERSION_MIN;
 	c->vmax = cfg->version_max ? cfg->version_max : TUN_VERSION_MAX;
 	if (c->vmin > c->vmax) {
@@ -738,8 +986,9 @@ int tun_client_new(struct tun_client **out, struct loop *l,
 	c->retry_timer = loop_timer_new(l, cli_retry_cb, c);
 	c->down_timer = loop_timer_new(l, cli_down_cb, c);
 	c->login_timer = loop_timer_new(l, cli_login_timer_cb, c);
+	c->fallback_timer = loop_timer_new(l, cli_fallback_cb, c);
 	if (bad || !c->rel_timer || !c->flush_timer || !c->retry_timer ||
-	    !c->down_timer || !c->login_timer) {
+	    !c->down_timer || !c->login_timer || !c->fallback_timer) {
 		ret = -ENOMEM;
 		goto fail;
 	}
@@ -782,6 +1031,10 @@ void tun_client_free(struct tun_client *c)
 		c->ch->ops = NULL;
 		tun_chan_destroy(c->ch);
 	}
+	if (c->alt) {
+		c->alt->ops = NULL;
+		tun_chan_destroy(c->alt);
+	}
 	scram_client_free(c->scram);
 	cli_wipe_password(c);
 	tun_rel_free(c->rel);
@@ -790,6 +1043,7 @@ void tun_client_free(struct tun_client *c)
 	loop_timer_free(c->retry_timer);
 	loop_timer_free(c->down_timer);
 	loop_timer_free(c->login_timer);
+	loop_timer_free(c->fallback_timer);
 	tun_creds_free(c->creds);
 	tun_certkey_free(c->ck);
 	tun_wipe(c->req, sizeof(c->req));
@@ -833,6 +1087,11 @@ void tun_client_rx_kick(struct tun_client *c)
 bool tun_client_is_ready(const struct tun_client *c)
 {
 	return c->state == C_READY;
+}
+
+enum tun_transport tun_client_transport(const struct tun_client *c)
+{
+	return c->transport;
 }
 
 void tun_client_reconnect(struct tun_client *c)

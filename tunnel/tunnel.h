@@ -75,6 +75,12 @@ const char *tun_addr_str(const void *addr, size_t alen, char *buf, size_t cap);
 enum tun_transport {
 	TUN_TRANSPORT_DTLS = 0,		/* default */
 	TUN_TRANSPORT_TLS = 1,		/* TCP fallback */
+	/*
+	 * Client only: DTLS, and TLS as well when DTLS has not completed
+	 * its handshake after tun_client_cfg.fallback_ms; the first channel
+	 * up is used, the other dropped (doc/protocol.md 1.2).
+	 */
+	TUN_TRANSPORT_AUTO = 2,
 };
 
 /* A verified client certificate, for mapping to a user. */
@@ -316,6 +322,7 @@ struct tun_client_cfg {
 	const char *password;		/* copied, wiped after the login */
 	size_t password_len;
 	unsigned handshake_ms;		/* per attempt; 0: 10000 */
+	unsigned fallback_ms;		/* TUN_TRANSPORT_AUTO; 0: 1000 */
 	const struct tun_rel_cfg *rel;	/* NULL: tun_rel_cfg_default() */
 	/* Versions offered in HELLO; 0: TUN_VERSION_MIN / MAX (tests). */
 	uint8_t version_min;
@@ -336,6 +343,12 @@ struct tun_client_ops {
 	void (*on_down)(void *user, struct tun_client *c, int reason,
 			const char *text);
 	void (*on_writable)(void *user, struct tun_client *c);
+	/*
+	 * Optional: one line of progress for the user while connecting
+	 * ("DTLS 1.2 handshake with ... done", "trying TLS over TCP as
+	 * well"); without it the lines go to the log at info.
+	 */
+	void (*on_progress)(void *user, struct tun_client *c, const char *text);
 };
 
 /* Starts connecting; errors later arrive through on_down. */
@@ -348,6 +361,8 @@ void tun_client_free(struct tun_client *c);
 int tun_client_send(struct tun_client *c, const uint8_t *h4, size_t len);
 void tun_client_rx_kick(struct tun_client *c);
 bool tun_client_is_ready(const struct tun_client *c);
+/* The transport of the current (or last) channel: DTLS or TLS. */
+enum tun_transport tun_client_transport(const struct tun_client *c);
 /*
  * Drop the current channel and resume over a new one, as when the link
  * changes (a roaming owner calls it on a network change; tests use it).

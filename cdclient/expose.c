@@ -175,6 +175,33 @@ fail:
 	return err;
 }
 
+void cd_expose_describe(const struct cd_expose *x, const char *spec,
+			char *buf, size_t cap)
+{
+	enum expose_kind kind;
+	const char *arg;
+	char why[8];
+
+	if (!x || parse(spec, &kind, &arg, why, sizeof(why))) {
+		snprintf(buf, cap, "%s", spec);
+		return;
+	}
+	switch (kind) {
+	case EXPOSE_VHCI:
+		snprintf(buf, cap, "controller %s", cd_vhci_name(x->vhci));
+		return;
+	case EXPOSE_CUSE:
+		snprintf(buf, cap, "device /dev/%s", arg);
+		return;
+	case EXPOSE_FUSE:
+		snprintf(buf, cap, "packet file %s/hci", arg);
+		return;
+	case EXPOSE_SOCK:
+		snprintf(buf, cap, "socket %s", arg);
+		return;
+	}
+}
+
 void cd_expose_close(struct cd_expose *x)
 {
 	if (!x)

@@ -50,6 +50,9 @@ int cd_expose_open(struct cd_expose **out, struct loop *l, struct cd_hub *h,
  * mount went away) logs it and ends the loop: loop_quit(l, 1).
  */
 void cd_expose_close(struct cd_expose *x);
+/* "controller hci1", "socket unix:/run/...": for the user (spec: its own). */
+void cd_expose_describe(const struct cd_expose *x, const char *spec,
+			char *buf, size_t cap);
 
 /* The modules behind it. */
 struct cd_sockx;
@@ -59,6 +62,8 @@ void cd_sockx_close(struct cd_sockx *x);
 
 struct cd_vhci;
 int cd_vhci_open(struct cd_vhci **out, struct loop *l, struct cd_hub *h);
+/* "hci1" */
+const char *cd_vhci_name(const struct cd_vhci *x);
 void cd_vhci_close(struct cd_vhci *x);
 
 struct cd_cuse;

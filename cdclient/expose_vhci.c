@@ -232,6 +232,11 @@ fail:
 	return err;
 }
 
+const char *cd_vhci_name(const struct cd_vhci *x)
+{
+	return x->name;
+}
+
 void cd_vhci_close(struct cd_vhci *x)
 {
 	if (!x)

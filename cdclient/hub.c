@@ -45,6 +45,7 @@ struct cd_hub {
 	void (*up_fn)(void *user);
 	void *up_user;
 	bool was_down;		/* the upstream has dropped since it was up */
+	int failed_err;		/* the upstream gave up (its failed() error) */
 
 	struct rtt_pending rtt_q[HUB_RTT_PENDING];
 	size_t rtt_n;
@@ -244,8 +245,9 @@ static void hub_on_failed(int err, const char *why, void *user)
 {
 	struct cd_hub *h = user;
 
-	log_err("upstream %s: %s; giving up", cd_remote_describe(h->remote),
-		why ? why : strerror(-err));
+	/* One line, made by the upstream: what happened, what to do. */
+	log_err("%s", why ? why : strerror(-err));
+	h->failed_err = err ? err : -EIO;
 	loop_quit(h->loop, 1);
 }
 
@@ -288,6 +290,11 @@ void cd_hub_set_up_fn(struct cd_hub *h, void (*fn)(void *user), void *user)
 {
 	h->up_fn = fn;
 	h->up_user = user;
+}
+
+int cd_hub_failed_err(const struct cd_hub *h)
+{
+	return h->failed_err;
 }
 
 bool cd_hub_is_up(const struct cd_hub *h)

@@ -54,6 +54,8 @@ int cd_hub_set_remote(struct cd_hub *h, struct cd_remote *r);
 /* Called after every transition of the upstream to up. */
 void cd_hub_set_up_fn(struct cd_hub *h, void (*fn)(void *user), void *user);
 bool cd_hub_is_up(const struct cd_hub *h);
+/* The error the upstream gave up with (remote_tunnel.h), or 0. */
+int cd_hub_failed_err(const struct cd_hub *h);
 void cd_hub_free(struct cd_hub *h);
 
 struct cd_port *cd_hub_attach(struct cd_hub *h, const char *name,

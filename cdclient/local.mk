@@ -16,8 +16,10 @@ cdclient_libcd_a_CFLAGS = $(AM_CFLAGS) $(FUSE3_CFLAGS) $(TUNNEL_CFLAGS)
 
 bin_PROGRAMS += cdclient/bgw-cdclient
 cdclient_bgw_cdclient_SOURCES = cdclient/main.c
-cdclient_bgw_cdclient_CFLAGS = $(AM_CFLAGS) $(FUSE3_CFLAGS) $(TUNNEL_CFLAGS)
-cdclient_bgw_cdclient_LDADD = cdclient/libcd.a $(TUNNEL_LIBS) $(FUSE3_LIBS)
+cdclient_bgw_cdclient_CFLAGS = $(AM_CFLAGS) $(FUSE3_CFLAGS) $(TUNNEL_CFLAGS) \
+	$(SYSTEMD_CFLAGS)
+cdclient_bgw_cdclient_LDADD = cdclient/libcd.a $(TUNNEL_LIBS) $(FUSE3_LIBS) \
+	$(SYSTEMD_LIBS)
 
 dist_man_MANS += man/bgw-cdclient.1
 

@@ -14,8 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
+
+#include <systemd/sd-daemon.h>
 
 #include "btsnoop.h"
 #include "endpoint.h"
@@ -34,19 +37,22 @@
 
 /* Exit codes, as written in bgw-cdclient(1) EXIT STATUS. */
 #define EXIT_OK			0
-#define EXIT_RUNTIME		1
+#define EXIT_RUNTIME		1	/* also: the gateway refused the login */
 #define EXIT_USAGE		2
+#define EXIT_UNREACHABLE	3	/* no gateway answered */
+#define EXIT_UNTRUSTED		4	/* not the gateway the CA vouches for */
 
 static const char usage_text[] =
 "usage: " PROG " [-fhVv] [--btsnoop file] [--expose exposure]...\n"
 "           --connect endpoint\n"
 "       " PROG " [-fhVv] [--btsnoop file] [--expose exposure]...\n"
-"           [--tls] --server host[:port] --user name\n"
-"           [--password-file file] [--ca file]\n"
+"           [--dtls | --tls] --server host[:port] --user name\n"
+"           [--password-file file] --ca file\n"
 "       " PROG " [-fhVv] [--btsnoop file] [--expose exposure]...\n"
-"           [--tls] --bundle file\n"
+"           [--dtls | --tls] [--server host[:port]] --bundle file\n"
 "\n"
-"  -f, --foreground        stay in the foreground, log to stderr\n"
+"  -f, --foreground        do not detach once the session is up; log to\n"
+"                          stderr (systemd: Type=notify)\n"
 "  -v, --verbose           more log output (twice: HCI packet summaries)\n"
 "  -V, --version           print the version and exit\n"
 "  -h, --help              print this help and exit\n"
@@ -54,9 +60,11 @@ static const char usage_text[] =
 "  --expose exposure       vhci, cuse[:name], fuse:dir, unix:path,\n"
 "                          tcp:127.0.0.1:port (repeatable; default vhci)\n"
 "  --connect endpoint      plain H4 upstream: unix:path or tcp:host:port\n"
-"  --server host[:port]    the gateway (DTLS; port " CD_TUNNEL_DEFAULT_PORT " if none)\n"
-"  --tls                   the tunnel over TLS on TCP instead of DTLS on UDP\n"
-"                          (the gateway's listen-tls port)\n"
+"  --server host[:port]    the gateway (port " CD_TUNNEL_DEFAULT_PORT " if none); with\n"
+"                          --bundle, instead of the bundle's server\n"
+"  --dtls                  DTLS on UDP only (default: DTLS, and TLS on TCP\n"
+"                          as well if UDP gets no answer within 1 s)\n"
+"  --tls                   TLS on TCP only (the gateway's listen-tls port)\n"
 "  --user name             log in as name with a password, asked for on\n"
 "                          the terminal or read from --password-file\n"
 "  --ca file               the gateway's CA certificate (server pin)\n"
@@ -75,6 +83,8 @@ struct opts {
 	const char *ca;
 	const char *bundle;
 	bool tls;
+	bool dtls;
+	char *ca_abs;		/* --ca made absolute: reread after chdir("/") */
 	/* The tunnel, resolved from the above. */
 	struct cd_tunnel_opts tun;
 	char host[CD_HOST_MAX + 1];
@@ -88,9 +98,12 @@ struct opts {
 struct app {
 	struct loop *loop;
 	struct cd_hub *hub;
+	struct cd_remote *remote;	/* the hub's */
 	struct opts *o;
 	struct cd_expose *x[MAX_EXPOSURES];
 	bool late_opened;
+	bool ready;		/* the session was up and every exposure open */
+	int detach_fd;		/* to the parent waiting for "ready", or -1 */
 	int code;
 };
 
@@ -135,6 +148,7 @@ enum {
 	OPT_CA,
 	OPT_BUNDLE,
 	OPT_TLS,
+	OPT_DTLS,
 };
 
 static const struct option long_opts[] = {
@@ -151,6 +165,7 @@ static const struct option long_opts[] = {
 	{ "ca", required_argument, NULL, OPT_CA },
 	{ "bundle", required_argument, NULL, OPT_BUNDLE },
 	{ "tls", no_argument, NULL, OPT_TLS },
+	{ "dtls", no_argument, NULL, OPT_DTLS },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -225,6 +240,9 @@ static int parse_args(int argc, char **argv, struct opts *o, bool *done)
 		case OPT_TLS:
 			o->tls = true;
 			break;
+		case OPT_DTLS:
+			o->dtls = true;
+			break;
 		default:
 			usage(stderr);
 			return EXIT_USAGE;
@@ -235,28 +253,36 @@ static int parse_args(int argc, char **argv, struct opts *o, bool *done)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	n = !!o->connect + !!o->server + !!o->bundle;
+	n = !!o->connect + !!(o->server || o->bundle);
 	if (n != 1) {
-		fprintf(stderr, "%s: give exactly one of --connect, --server, "
-			"--bundle\n", PROG);
+		fprintf(stderr, "%s: give --connect, or --server, or --bundle "
+			"(with --server to override the bundle's)\n", PROG);
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	if (o->tls && o->connect) {
-		fprintf(stderr, "%s: --tls goes with --server or --bundle\n",
-			PROG);
+	if (o->tls && o->dtls) {
+		fprintf(stderr, "%s: --dtls and --tls exclude each other; give "
+			"neither to try both\n", PROG);
 		return EXIT_USAGE;
 	}
-	if ((o->user || o->password_file || o->ca) && !o->server) {
+	if ((o->tls || o->dtls) && o->connect) {
+		fprintf(stderr, "%s: --%s goes with --server or --bundle\n",
+			PROG, o->tls ? "tls" : "dtls");
+		return EXIT_USAGE;
+	}
+	if ((o->user || o->password_file || o->ca) && (!o->server || o->bundle)) {
 		fprintf(stderr, "%s: --user, --password-file and --ca go with "
-			"--server\n", PROG);
+			"--server, not with --bundle (it has its own)\n", PROG);
 		return EXIT_USAGE;
 	}
+	if (o->bundle)
+		goto exposures;
 	if (o->server && (!o->user || !o->ca)) {
 		fprintf(stderr, "%s: --server needs --user and --ca (or use "
 			"--bundle)\n", PROG);
 		return EXIT_USAGE;
 	}
+exposures:
 	if (!o->nexpose) {
 		if (access("/dev/vhci", F_OK) < 0) {
 			fprintf(stderr, "%s: no --expose given and no /dev/vhci "
@@ -443,11 +469,20 @@ static int prepare_tunnel(struct opts *o)
 			return err;
 		}
 		o->have_bundle = true;
-		if (parse_server(o->b.server, o)) {
-			fprintf(stderr, "%s: --bundle %s: bad server '%s'\n",
+		/* --server overrides the bundle's (a new address, a tunnel). */
+		if (o->server && parse_server(o->server, o)) {
+			fprintf(stderr, "%s: --server %s: expected HOST[:PORT]\n",
+				PROG, o->server);
+			return -EINVAL;
+		}
+		if (!o->server && parse_server(o->b.server, o)) {
+			fprintf(stderr, "%s: --bundle %s: bad server '%s'; give "
+				"the gateway's address with --server\n",
 				PROG, o->bundle, o->b.server);
 			return -EINVAL;
 		}
+		o->tun.bundle_path = o->bundle;
+		o->tun.bundle_user = o->b.user;
 		o->tun.ca_pem = o->b.ca_pem;
 		o->tun.cert_pem = o->b.cert_pem;
 		o->tun.key_pem = o->b.key_pem;
@@ -457,49 +492,101 @@ static int prepare_tunnel(struct opts *o)
 				PROG, o->server);
 			return -EINVAL;
 		}
-		if (access(o->ca, R_OK) < 0) {
+		/* Absolute: it is read again for each new session, after
+		 * the daemon has changed to /. */
+		o->ca_abs = realpath(o->ca, NULL);
+		if (!o->ca_abs || access(o->ca_abs, R_OK) < 0) {
 			err = -errno;
-			fprintf(stderr, "%s: --ca %s: %s\n", PROG, o->ca,
-				strerror(errno));
+			fprintf(stderr, "%s: --ca %s: %s; it is the gateway's "
+				"CA certificate (ca.crt) from its admin\n", PROG,
+				o->ca, strerror(errno));
 			return err;
 		}
 		err = get_password(o);
 		if (err)
 			return err;
-		o->tun.ca_file = o->ca;
+		o->tun.ca_file = o->ca_abs;
+		o->tun.ca_path = o->ca;
 		o->tun.user = o->user;
 		o->tun.password = o->password;
 		o->tun.password_len = o->password_len;
 	}
-	o->tun.tcp = o->tls;
+	o->tun.transport = o->tls ? CD_TRANSPORT_TLS :
+			   o->dtls ? CD_TRANSPORT_DTLS : CD_TRANSPORT_AUTO;
 	o->tun.host = o->host;
 	o->tun.port = o->port;
 	return 0;
 }
 
-static int daemonize(void)
+/*
+ * Into the background, but only once the session is up: the parent waits
+ * on a pipe and exits 0 when the child says "ready", or with the child's
+ * own exit status when it ends first (the child has printed why on the
+ * terminal, which it keeps until then). The child stays in the terminal's
+ * process group until it detaches, so ^C stops both.
+ */
+static int fork_waiting(int *ready_fd)
 {
+	int p[2], status;
+	ssize_t n;
 	pid_t pid;
-	int fd;
+	char c;
 
+	*ready_fd = -1;
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
 	pid = fork();
-	if (pid < 0)
+	if (pid < 0) {
+		close(p[0]);
+		close(p[1]);
 		return -errno;
-	if (pid > 0)
-		_exit(EXIT_OK);
-	if (setsid() < 0)
-		return -errno;
-	if (chdir("/") < 0)
-		return -errno;
+	}
+	if (pid == 0) {
+		close(p[0]);
+		*ready_fd = p[1];
+		return 0;
+	}
+	close(p[1]);
+	do
+		n = read(p[0], &c, 1);
+	while (n < 0 && errno == EINTR);
+	close(p[0]);
+	if (n == 1 && c == 'R')
+		return EXIT_OK;
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return EXIT_RUNTIME;
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status) ? WEXITSTATUS(status) : EXIT_RUNTIME;
+	return EXIT_RUNTIME;
+}
+
+/* The child, once ready: a session of its own, no terminal, syslog. */
+static int detach(int ready_fd)
+{
+	int fd, err = 0;
+
+	if (setsid() < 0 || chdir("/") < 0)
+		err = -errno;
 	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
+	if (fd < 0 && !err)
+		err = -errno;
+	if (err) {
+		if (fd >= 0)
+			close(fd);
+		return err;
+	}
+	log_open(PROG, LOG_TARGET_SYSLOG);
 	dup2(fd, STDIN_FILENO);
 	dup2(fd, STDOUT_FILENO);
 	dup2(fd, STDERR_FILENO);
 	if (fd > STDERR_FILENO)
 		close(fd);
-	return 0;
+	/* Last: the parent exits 0 on this byte. */
+	if (write(ready_fd, "R", 1) != 1)
+		err = -errno;
+	close(ready_fd);
+	return err;
 }
 
 static void on_signal(struct loop *l, int signo, void *user)
@@ -509,6 +596,7 @@ static void on_signal(struct loop *l, int signo, void *user)
 		return;
 	}
 	log_notice("%s: shutting down", strsignal(signo));
+	sd_notify(0, "STOPPING=1");
 	loop_quit(l, EXIT_OK);
 }
 
@@ -526,22 +614,75 @@ static int open_exposures(struct app *a, bool late)
 	return 0;
 }
 
+/*
+ * The session is up and every exposure open: say what the user got, tell
+ * systemd (Type=notify) and, unless --foreground, go to the background.
+ */
+static void app_ready(struct app *a)
+{
+	char line[1024], one[PATH_MAX + 32];
+	const char *user = cd_remote_user(a->remote);
+	size_t n;
+	int i, err;
+
+	a->ready = true;
+	n = (size_t)snprintf(line, sizeof(line), "%s%s%s", cd_remote_describe(a->remote),
+			     user ? " as " : "", user ? user : "");
+	for (i = 0; i < a->o->nexpose && n < sizeof(line); i++) {
+		cd_expose_describe(a->x[i], a->o->expose[i], one, sizeof(one));
+		n += (size_t)snprintf(line + n, sizeof(line) - n, "%s%s",
+				      i ? ", " : "; ", one);
+	}
+	log_notice("ready: %s", line);
+	sd_notifyf(0, "READY=1\nSTATUS=up: %s", line);
+	if (a->detach_fd < 0)
+		return;
+	log_notice("running in the background (pid %ld)", (long)getpid());
+	err = detach(a->detach_fd);
+	a->detach_fd = -1;
+	if (err)
+		log_err("cannot go to the background: %s", strerror(-err));
+}
+
 static void on_up(void *user)
 {
 	struct app *a = user;
+	const char *u;
 
-	if (a->late_opened)
-		return;
-	a->late_opened = true;
-	if (open_exposures(a, true)) {
-		log_err("cannot open the exposures; shutting down");
-		loop_quit(a->loop, EXIT_RUNTIME);
+	if (!a->late_opened) {
+		a->late_opened = true;
+		if (open_exposures(a, true)) {
+			log_err("cannot open the exposures; shutting down");
+			loop_quit(a->loop, EXIT_RUNTIME);
+			return;
+		}
 	}
+	if (!a->ready) {
+		app_ready(a);
+		return;
+	}
+	u = cd_remote_user(a->remote);
+	sd_notifyf(0, "STATUS=up again: %s%s%s", cd_remote_describe(a->remote),
+		   u ? " as " : "", u ? u : "");
 }
 
-static int run(struct opts *o, struct snoop *snoop)
+/* The exit status for the upstream's reason to give up (EXIT STATUS). */
+static int failed_code(int err)
 {
-	struct app a = { .o = o, .code = EXIT_RUNTIME };
+	switch (err) {
+	case 0:
+		return EXIT_OK;
+	case -EHOSTUNREACH:
+		return EXIT_UNREACHABLE;
+	case -EKEYREJECTED:
+		return EXIT_UNTRUSTED;
+	}
+	return EXIT_RUNTIME;
+}
+
+static int run(struct opts *o, struct snoop *snoop, int detach_fd)
+{
+	struct app a = { .o = o, .code = EXIT_RUNTIME, .detach_fd = detach_fd };
 	struct cd_remote *r = NULL;
 	int err, i;
 
@@ -578,12 +719,16 @@ static int run(struct opts *o, struct snoop *snoop)
 	if (open_exposures(&a, false))
 		goto out;
 	cd_hub_set_up_fn(a.hub, on_up, &a);
+	a.remote = r;
+	sd_notifyf(0, "STATUS=connecting to %s", cd_remote_describe(r));
 	err = cd_hub_set_remote(a.hub, r);
 	r = NULL;	/* the hub owns it now, even on error */
 	if (err)
 		goto out;
 	err = loop_run(a.loop);
 	a.code = err < 0 ? EXIT_RUNTIME : err;
+	if (cd_hub_failed_err(a.hub))
+		a.code = failed_code(cd_hub_failed_err(a.hub));
 
 out:
 	for (i = MAX_EXPOSURES - 1; i >= 0; i--)
@@ -591,6 +736,8 @@ out:
 	cd_remote_free(r);
 	cd_hub_free(a.hub);
 	loop_free(a.loop);
+	if (a.detach_fd >= 0)
+		close(a.detach_fd);
 	return a.code;
 }
 
@@ -598,6 +745,7 @@ int main(int argc, char **argv)
 {
 	struct opts o = { 0 };
 	struct snoop *snoop = NULL;
+	int detach_fd = -1;
 	bool done;
 	int code, err, i;
 
@@ -611,6 +759,20 @@ int main(int argc, char **argv)
 		code = EXIT_RUNTIME;
 		goto out;
 	}
+	if (!o.foreground) {
+		/* The parent returns here once the child is ready or gone. */
+		err = fork_waiting(&detach_fd);
+		if (err < 0) {
+			fprintf(stderr, "%s: cannot fork: %s\n", PROG,
+				strerror(-err));
+			code = EXIT_RUNTIME;
+			goto out;
+		}
+		if (detach_fd < 0) {
+			code = err;
+			goto out;
+		}
+	}
 	if (o.btsnoop) {
 		err = snoop_open(&snoop, o.btsnoop);
 		if (err) {
@@ -620,17 +782,8 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (!o.foreground) {
-		err = daemonize();
-		if (err) {
-			fprintf(stderr, "%s: cannot become a daemon: %s\n", PROG,
-				strerror(-err));
-			code = EXIT_RUNTIME;
-			goto out;
-		}
-		log_open(PROG, LOG_TARGET_SYSLOG);
-	}
-	code = run(&o, snoop);
+	code = run(&o, snoop, detach_fd);
+	detach_fd = -1;
 	err = snoop_close(snoop);
 	snoop = NULL;
 	if (err) {
@@ -649,6 +802,9 @@ out:
 	for (i = 0; i < o.nexpose; i++)
 		free(o.expose[i]);
 	free(o.connect);
+	free(o.ca_abs);
+	if (detach_fd >= 0)
+		close(detach_fd);
 	log_close();
 	return code;
 }

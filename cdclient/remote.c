@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -44,6 +45,9 @@ struct stream_remote {
 	uint64_t backoff_us;
 	struct loop_timer *timer;	/* connect timeout, or backoff */
 
+	/* The first connection failed: failed() comes from the timer. */
+	int first_err;
+
 	struct h4_reader *rd;
 	struct pktq q;
 	size_t head_off;		/* bytes of the head packet written */
@@ -76,6 +80,16 @@ static void remote_fail(struct stream_remote *r, int err)
 	remote_close_fd(r);
 	r->state = REMOTE_BACKOFF;
 	r->st.up_since_us = 0;
+	/*
+	 * Never connected yet: the user is waiting to hear whether it works
+	 * (bgw-cdclient stays in the foreground until then), so the first
+	 * failure is final. From the loop: we may be inside start().
+	 */
+	if (!r->st.connects && r->cbs.failed) {
+		r->first_err = err ? err : -EIO;
+		loop_timer_arm(r->timer, 0);
+		return;
+	}
 	loop_timer_arm(r->timer, r->backoff_us);
 	if (was_up)
 		log_warn("upstream %s: connection lost: %s; reconnecting in %llu ms",
@@ -247,7 +261,15 @@ static void remote_connect(struct stream_remote *r)
 static void remote_on_timer(struct loop_timer *t, void *user)
 {
 	struct stream_remote *r = user;
+	char why[300];
 
+	if (r->first_err) {
+		snprintf(why, sizeof(why), "cannot connect to %s: %s; check that "
+			 "the controller's server (bgw-muxd's listen, bgw-sim) "
+			 "runs and listens there", r->desc, strerror(-r->first_err));
+		r->cbs.failed(-EHOSTUNREACH, why, r->user);
+		return;
+	}
 	if (r->state == REMOTE_CONNECTING)
 		remote_fail(r, -ETIMEDOUT);
 	else if (r->state == REMOTE_BACKOFF)

@@ -10,7 +10,11 @@
  * another attempt cannot fix (wrong password, revoked or unknown
  * certificate, server certificate not matching the pinned CA) is reported
  * through failed() instead: retrying would only feed the server's login
- * rate limiter.
+ * rate limiter. So is every failure of the first session: the user is
+ * still at the terminal, waiting to hear whether it worked (bgw-cdclient
+ * stays in the foreground until then), and "no answer" after a bounded
+ * time tells more than a silent retry loop. Each failure is one line:
+ * what happened and what to do about it.
  *
  * The enrolment bundle keeps the client key in memory; the tunnel reads its
  * credentials from files, so for each new session the PEMs are written to
@@ -48,7 +52,10 @@ struct tunnel_remote {
 
 	struct tun_client *c;
 	bool up;
+	bool ever_up;		/* a session has been up: failures are retried */
 	bool started;
+	enum cd_transport transport;
+	char *ca_path, *bundle_path, *bundle_user;	/* for the advice */
 	char *name;		/* the user the server logged us in as */
 	struct loop_timer *timer;
 	uint64_t backoff_us;
@@ -105,19 +112,154 @@ static void tunnel_retry(struct tunnel_remote *r, int reason)
 		r->backoff_us = CD_REMOTE_BACKOFF_MAX_US;
 }
 
+/* The user the advice names: the login, the bundle's, or a placeholder. */
+static const char *advice_user(const struct tunnel_remote *r)
+{
+	if (r->login)
+		return r->login;
+	return r->bundle_user && *r->bundle_user ? r->bundle_user : "USER";
+}
+
+/*
+ * What to do about a failure (reason: enum tun_reason), for the one line
+ * the user sees after what happened. The admin's commands are
+ * bgw-authdb(8)'s.
+ */
+static void advise(const struct tunnel_remote *r, int reason, char *out,
+		   size_t cap)
+{
+	const char *u = advice_user(r);
+
+	switch (reason) {
+	case TUN_R_AUTH_FAILED:
+		if (r->login)
+			snprintf(out, cap, "check the password of %s, or ask the "
+				 "admin to set a new one: bgw-authdb passwd %s",
+				 u, u);
+		else
+			snprintf(out, cap, "the account %s may be disabled: ask "
+				 "the admin (bgw-authdb user show %s)", u, u);
+		return;
+	case TUN_R_CERT_EXPIRED:
+		snprintf(out, cap, "check this computer's clock, or ask the admin "
+			 "for a new bundle: bgw-authdb cert issue %s --server "
+			 "%s:%s --out %s.bundle", u, r->host, r->port, u);
+		return;
+	case TUN_R_CERT_REVOKED:
+	case TUN_R_CERT_INVALID:
+	case TUN_R_CERT_UNKNOWN:
+	case TUN_R_CERT_REQUIRED:
+		snprintf(out, cap, "ask the admin for a new bundle: bgw-authdb "
+			 "cert issue %s --server %s:%s --out %s.bundle", u,
+			 r->host, r->port, u);
+		return;
+	case TUN_R_MODE_UNSUPPORTED:
+		snprintf(out, cap, "this gateway takes no %s logins: ask the "
+			 "admin how to log in", r->login ? "password" : "certificate");
+		return;
+	case TUN_R_VERSION:
+		snprintf(out, cap, "install the same bgw release here as on the "
+			 "gateway");
+		return;
+	case TUN_R_SERVER_CERT:
+		if (r->bundle_path)
+			snprintf(out, cap, "%s:%s is not the gateway that issued "
+				 "%s: check --server, or ask the admin for a new "
+				 "bundle: bgw-authdb cert issue %s --server %s:%s "
+				 "--out %s.bundle", r->host, r->port, r->bundle_path,
+				 u, r->host, r->port, u);
+		else
+			snprintf(out, cap, "%s:%s is not the gateway whose CA is "
+				 "in %s: check --server, and that --ca is the "
+				 "gateway's ca.crt (from its admin)", r->host,
+				 r->port, r->ca_path ? r->ca_path : "--ca");
+		return;
+	case TUN_R_HANDSHAKE:
+		snprintf(out, cap, "is a bgw gateway listening on %s:%s? check "
+			 "--server and the gateway's listen-dtls / listen-tls",
+			 r->host, r->port);
+		return;
+	case TUN_R_UNREACHABLE:
+	case TUN_R_TIMEOUT:
+	case TUN_R_PEER_DEAD:
+		snprintf(out, cap, "check that bgw-muxd runs there, that %s:%s "
+			 "is its listen-dtls or listen-tls address, and that no "
+			 "firewall drops it (--server overrides a bundle's)",
+			 r->host, r->port);
+		return;
+	case TUN_R_RATE_LIMITED:
+		snprintf(out, cap, "wait a few minutes before trying again: the "
+			 "gateway slows down failed logins");
+		return;
+	case TUN_R_BUSY:
+	case TUN_R_REFUSED:
+		snprintf(out, cap, "the gateway has no session free now "
+			 "(max-sessions): try again later, or ask the admin");
+		return;
+	case TUN_R_SHUTDOWN:
+		snprintf(out, cap, "the gateway is stopping or restarting: try "
+			 "again in a moment");
+		return;
+	}
+	snprintf(out, cap, "try again; if it happens again, run with -v and "
+		 "show the output to the admin");
+}
+
+/* failed()'s error for a reason (remote_tunnel.h). */
+static int reason_err(int reason)
+{
+	switch (reason) {
+	case TUN_R_AUTH_FAILED:
+	case TUN_R_CERT_REQUIRED:
+	case TUN_R_CERT_REVOKED:
+	case TUN_R_CERT_EXPIRED:
+	case TUN_R_CERT_INVALID:
+	case TUN_R_CERT_UNKNOWN:
+	case TUN_R_MODE_UNSUPPORTED:
+	case TUN_R_RATE_LIMITED:
+	case TUN_R_BUSY:
+	case TUN_R_REFUSED:
+		return -EACCES;
+	case TUN_R_UNREACHABLE:
+	case TUN_R_TIMEOUT:
+	case TUN_R_PEER_DEAD:
+		return -EHOSTUNREACH;
+	case TUN_R_SERVER_CERT:
+	case TUN_R_HANDSHAKE:
+		return -EKEYREJECTED;
+	}
+	return -EPROTO;
+}
+
+static void on_progress(void *user, struct tun_client *c, const char *text)
+{
+	struct tunnel_remote *r = user;
+
+	/* On the terminal for the first session; later only with -v. */
+	log_msg(r->ever_up ? LOG_INFO : LOG_NOTICE, "%s", text);
+}
+
 static void on_ready(void *user, struct tun_client *c, const char *name,
 		     bool resumed)
 {
 	struct tunnel_remote *r = user;
+	char *desc;
 
 	if (resumed) {
 		/* Same session, same virtual controller: nothing to reset. */
 		log_notice("upstream %s: session resumed", r->desc);
 		return;
 	}
+	/* The status file and the log name the transport in use. */
+	if (asprintf(&desc, "%s:%s:%s", tun_client_transport(c) ==
+		     TUN_TRANSPORT_TLS ? "tls" : "dtls", r->host, r->port) >= 0) {
+		free(r->desc);
+		r->desc = desc;
+	}
 	free(r->name);
 	r->name = strdup(name ? name : "");
 	r->up = true;
+	r->ever_up = true;
 	r->backoff_us = CD_REMOTE_BACKOFF_MIN_US;
 	r->st.connects++;
 	r->st.up_since_us = cd_remote_realtime_us();
@@ -151,7 +293,7 @@ static void on_down(void *user, struct tun_client *c, int reason,
 {
 	struct tunnel_remote *r = user;
 	bool was_up = r->up;
-	char why[256];
+	char why[640], advice[256], line[sizeof(why) + sizeof(advice) + 32];
 
 	/* The tunnel's text already names the reason when there is one. */
 	snprintf(why, sizeof(why), "%s", text && *text ? text :
@@ -160,11 +302,18 @@ static void on_down(void *user, struct tun_client *c, int reason,
 	r->c = NULL;
 	r->up = false;
 	r->st.up_since_us = 0;
-	if (reason_is_final(reason)) {
+	if (!r->ever_up || reason_is_final(reason)) {
+		advise(r, reason, advice, sizeof(advice));
+		if (!strncmp(why, "cannot resolve", 14))
+			snprintf(advice, sizeof(advice), "check the gateway's name "
+				 "(--server overrides a bundle's) and this "
+				 "computer's network");
+		snprintf(line, sizeof(line), "%s%s; %s", r->ever_up ?
+			 "session ended: " : "", why, advice);
 		if (was_up && r->cbs.down)
 			r->cbs.down(-ECONNRESET, r->user);
 		if (r->cbs.failed)
-			r->cbs.failed(-EACCES, why, r->user);
+			r->cbs.failed(reason_err(reason), line, r->user);
 		return;
 	}
 	log_warn("upstream %s: %s: %s", r->desc,
@@ -190,6 +339,7 @@ static const struct tun_client_ops tunnel_client_ops = {
 	.on_packet = on_packet,
 	.on_down = on_down,
 	.on_writable = on_writable,
+	.on_progress = on_progress,
 };
 
 static int write_secret(const char *path, const char *data)
@@ -271,7 +421,11 @@ static void tunnel_connect(struct tunnel_remote *r)
 		cfg.cert_file = crt;
 		cfg.key_file = key;
 	}
-	log_info("upstream %s: connecting", r->desc);
+	/* The first time on the terminal: the user waits for it. */
+	log_msg(r->ever_up ? LOG_INFO : LOG_NOTICE, "connecting to %s:%s over %s",
+		r->host, r->port, r->transport == CD_TRANSPORT_TLS ? "TLS (TCP)" :
+		r->transport == CD_TRANSPORT_DTLS ? "DTLS (UDP)" :
+		"DTLS (UDP), TLS (TCP) after 1 s without an answer");
 	err = tun_client_new(&r->c, r->loop, &cfg, &tunnel_client_ops, r);
 	if (r->key_pem)
 		bundle_files_remove(dir, ca, crt, key);
@@ -279,9 +433,12 @@ static void tunnel_connect(struct tunnel_remote *r)
 		r->c = NULL;
 		if (err == -EINVAL || err == -ENOENT || err == -EACCES) {
 			/* Reported from the loop: we may be in start(). */
-			r->fail_err = err;
-			r->fail_why = "the tunnel refused its configuration "
-				      "(CA, certificate or key unusable)";
+			r->fail_err = -EINVAL;
+			r->fail_why = r->bundle_path ?
+				"the bundle's CA, certificate or key is unusable; "
+				"ask the admin for a new bundle" :
+				"the --ca file is not a usable CA certificate "
+				"(PEM); ask the admin for the gateway's ca.crt";
 			loop_timer_arm(r->timer, 0);
 			return;
 		}
@@ -376,6 +533,9 @@ static void tunnel_free(struct cd_remote *base)
 	free(r->key_file);
 	free(r->login);
 	free(r->name);
+	free(r->ca_path);
+	free(r->bundle_path);
+	free(r->bundle_user);
 	wipe_free(r->password, r->password_len);
 	free(r->ca_pem);
 	free(r->cert_pem);
@@ -429,7 +589,9 @@ int cd_remote_new_tunnel(struct cd_remote **out, struct loop *l,
 	r->cbs = *cbs;
 	r->user = user;
 	r->backoff_us = CD_REMOTE_BACKOFF_MIN_US;
-	if (asprintf(&r->desc, "%s:%s:%s", o->tcp ? "tls" : "dtls", o->host,
+	r->transport = o->transport;
+	if (asprintf(&r->desc, "%s%s:%s", o->transport == CD_TRANSPORT_TLS ? "tls:" :
+		     o->transport == CD_TRANSPORT_DTLS ? "dtls:" : "", o->host,
 		     o->port) < 0) {
 		r->desc = NULL;
 		bad = true;
@@ -443,6 +605,9 @@ int cd_remote_new_tunnel(struct cd_remote **out, struct loop *l,
 	r->ca_pem = dup_opt(o->ca_pem, &bad);
 	r->cert_pem = dup_opt(o->cert_pem, &bad);
 	r->key_pem = dup_opt(o->key_pem, &bad);
+	r->ca_path = dup_opt(o->ca_path, &bad);
+	r->bundle_path = dup_opt(o->bundle_path, &bad);
+	r->bundle_user = dup_opt(o->bundle_user, &bad);
 	if (o->password && !cert) {
 		r->password = malloc(o->password_len + 1);
 		if (r->password) {
@@ -460,7 +625,9 @@ int cd_remote_new_tunnel(struct cd_remote **out, struct loop *l,
 	}
 	r->cfg.host = r->host;
 	r->cfg.port = r->port;
-	r->cfg.transport = o->tcp ? TUN_TRANSPORT_TLS : TUN_TRANSPORT_DTLS;
+	r->cfg.transport = o->transport == CD_TRANSPORT_TLS ? TUN_TRANSPORT_TLS :
+			   o->transport == CD_TRANSPORT_DTLS ? TUN_TRANSPORT_DTLS :
+			   TUN_TRANSPORT_AUTO;
 	r->cfg.ca_file = r->ca_file;
 	r->cfg.cert_file = r->cert_file;
 	r->cfg.key_file = r->key_file;

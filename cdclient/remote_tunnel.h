@@ -14,10 +14,16 @@
 /* The port a gateway listens on when --server names none. */
 #define CD_TUNNEL_DEFAULT_PORT	"4433"
 
+enum cd_transport {
+	CD_TRANSPORT_AUTO = 0,	/* DTLS, TLS over TCP as well after 1 s */
+	CD_TRANSPORT_DTLS,	/* --dtls: DTLS over UDP only */
+	CD_TRANSPORT_TLS,	/* --tls: TLS over TCP only */
+};
+
 struct cd_tunnel_opts {
 	const char *host;
 	const char *port;
-	bool tcp;		/* TLS over TCP instead of DTLS over UDP */
+	enum cd_transport transport;
 	/* The gateway's CA the server certificate must chain to (a file)... */
 	const char *ca_file;
 	/* ...or, from an enrolment bundle, the CA, certificate and key PEMs. */
@@ -31,7 +37,21 @@ struct cd_tunnel_opts {
 	const char *user;
 	const char *password;
 	size_t password_len;
+	/* For the advice in messages: where the CA or the bundle came from. */
+	const char *ca_path;
+	const char *bundle_path;
+	const char *bundle_user;
 };
+
+/*
+ * The errors failed() reports (cdclient/remote.h), which bgw-cdclient
+ * turns into its exit status:
+ *   -EACCES        the gateway refused the login (password, certificate)
+ *   -EHOSTUNREACH  no gateway answered (name, DTLS and TLS, login)
+ *   -EKEYREJECTED  the server is not the gateway the pinned CA vouches
+ *                  for, or the secure handshake failed
+ *   other          anything else
+ */
 
 /* -EINVAL unless exactly one login mode and a CA are given; -ENOMEM. */
 int cd_remote_new_tunnel(struct cd_remote **out, struct loop *l,

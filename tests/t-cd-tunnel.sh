@@ -75,7 +75,8 @@ timeout 90 "$cd_bin" -f --server "127.0.0.1:$port" --user erin \
 	--ca "$tmp/pki/ca.crt" --password-file "$tmp/bad" \
 	--expose "unix:$tmp/h3.sock" >"$tmp/cd3.log" 2>&1
 rc=$?
-[ "$rc" -eq 1 ] && grep -q "giving up" "$tmp/cd3.log" && [ ! -e "$tmp/h3.sock" ]
+[ "$rc" -eq 1 ] && grep -q "error: login failed: wrong user name or password; check the password of erin" "$tmp/cd3.log" &&
+	[ ! -e "$tmp/h3.sock" ]
 t_ok $? "a wrong password ends bgw-cdclient (exit 1) instead of retrying" ||
 	{ echo "# exit $rc"; diag "$tmp/cd3.log"; }
 

@@ -156,7 +156,7 @@ chmod 600 "$tmp/bad.pw"
 timeout 60 "$cd_bin" -f --server "127.0.0.1:$port" --user bob --ca "$tmp/etc/ca.crt" \
 	--password-file "$tmp/bad.pw" --expose "unix:$tmp/bad.sock" >"$tmp/cd-bad.log" 2>&1
 rc=$?
-[ "$rc" -eq 1 ] && grep -q "giving up" "$tmp/cd-bad.log" &&
+[ "$rc" -eq 1 ] && grep -q "error: login failed" "$tmp/cd-bad.log" &&
 	grep -q "login as 'bob' from 127.0.0.1 failed: login failed" "$tmp/muxd.log"
 t_ok $? "a wrong password is refused (bgw-cdclient exit $rc)" || diag "$tmp/cd-bad.log" "$tmp/muxd.log"
 grep -q ' login-fail .*user=bob .*src=127.0.0.1' "$tmp/audit.log" &&
@@ -207,8 +207,8 @@ wait "$cdb2" "$hc" 2>/dev/null
 kill -HUP "$mpid"
 wait_for 20 grep -q "tunnel session [0-9]* (alice): client certificate revoked after the authdb reload" "$tmp/muxd.log" &&
 	wait_for 20 grep -q "tunnel session [0-9]* (bob): login failed after the authdb reload" "$tmp/muxd.log" &&
-	wait_for 20 grep -q "giving up" "$tmp/cd-alice2.log" &&
-	wait_for 20 grep -q "giving up" "$tmp/cd-bob.log"
+	wait_for 20 grep -q "session ended: client certificate revoked" "$tmp/cd-alice2.log" &&
+	wait_for 20 grep -q "session ended: login failed" "$tmp/cd-bob.log"
 t_ok $? "SIGHUP: a revoked certificate's and a disabled user's sessions end" ||
 	diag "$tmp/muxd.log" "$tmp/cd-alice2.log" "$tmp/cd-bob.log"
 timeout 60 "$cd_bin" -f --bundle "$tmp/alice.bundle" --expose "unix:$tmp/alice3.sock" \

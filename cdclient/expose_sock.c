@@ -59,6 +59,9 @@ static void sockx_drop_host(struct cd_sockx *x, const char *why)
 	pktq_clear(&x->down);
 	pktq_clear(&x->held);
 	x->head_off = 0;
+	/* Disconnected or dead: the links it opened must not outlive it. */
+	if (x->port)
+		cd_port_host_gone(x->port);
 }
 
 static void sockx_arm(struct cd_sockx *x)
@@ -293,6 +296,7 @@ void cd_sockx_close(struct cd_sockx *x)
 	if (!x)
 		return;
 	cd_port_detach(x->port);
+	x->port = NULL;
 	sockx_drop_host(x, "shutting down");
 	if (x->lfd >= 0) {
 		loop_del_fd(x->loop, x->lfd);

@@ -22,6 +22,7 @@ struct cd_port {
 	const struct cd_port_ops *ops;
 	void *user;
 	bool want_resume;
+	bool host_active;	/* its host has sent something (cd_port_send) */
 	uint64_t refused;
 };
 
@@ -46,6 +47,7 @@ struct cd_hub {
 	void *up_user;
 	bool was_down;		/* the upstream has dropped since it was up */
 	int failed_err;		/* the upstream gave up (its failed() error) */
+	unsigned resets_pending;	/* our own Resets, their completion unseen */
 
 	struct rtt_pending rtt_q[HUB_RTT_PENDING];
 	size_t rtt_n;
@@ -188,6 +190,7 @@ static void hub_on_down(int err, void *user)
 	size_t i;
 
 	h->was_down = true;
+	h->resets_pending = 0;	/* the next controller is a fresh one */
 	cd_status_clear_connections(h->status);
 	/*
 	 * No Hardware Error yet: a kernel host would close the device, try
@@ -211,6 +214,20 @@ static void hub_on_packet(const struct h4_pkt *pkt, void *user)
 
 	if (pkt->type == H4_CMD)
 		return;	/* the upstream refuses these already */
+	/*
+	 * The completion of a Reset the hub sent itself (cd_port_host_gone)
+	 * is for no host. The controller answers commands of one opcode in
+	 * order, so the first Reset completion after ours is ours, even when
+	 * a new host has sent its own Reset meanwhile.
+	 */
+	if (h->resets_pending &&
+	    ((h4_parse_cc(pkt, &cc) == 0 && cc.opcode == HCI_OP_RESET) ||
+	     (h4_parse_cs(pkt, &cs) == 0 && cs.opcode == HCI_OP_RESET))) {
+		h->resets_pending--;
+		hub_snoop(h, pkt->raw, pkt->raw_len, true);
+		log_info("the remote controller is reset");
+		return;
+	}
 	if (h4_parse_cc(pkt, &cc) == 0)
 		rtt_done(h, cc.opcode);
 	else if (h4_parse_cs(pkt, &cs) == 0)
@@ -353,6 +370,46 @@ void cd_port_detach(struct cd_port *p)
 	free(p);
 }
 
+/*
+ * The last host gone: reset the remote controller, so that the links that
+ * host left open end at the gateway at once (Core Vol 4 Part E 7.3.2: a
+ * Reset disconnects every connection). Otherwise they stay up until some
+ * later host resets it, and meanwhile every other user of those devices
+ * gets Connection Already Exists. A host that has sent nothing has opened
+ * nothing, and while another host still drives the controller its links
+ * are its own.
+ */
+void cd_port_host_gone(struct cd_port *p)
+{
+	struct cd_hub *h = p->hub;
+	struct cd_port *q;
+	uint8_t cmd[8];
+	int n, err;
+
+	if (!p->host_active)
+		return;
+	p->host_active = false;
+	for (q = h->ports; q; q = q->next)
+		if (q->host_active)
+			return;
+	if (!cd_remote_is_up(h->remote))
+		return;		/* the next session has a fresh controller */
+	n = h4_build_cmd(cmd, sizeof(cmd), HCI_OP_RESET, NULL, 0);
+	if (n < 0)
+		return;
+	err = cd_remote_send(h->remote, cmd, (size_t)n);
+	if (err) {
+		log_warn("%s: its host is gone, but the remote controller could "
+			 "not be reset: %s", p->name, strerror(-err));
+		return;
+	}
+	h->resets_pending++;
+	hub_snoop(h, cmd, (size_t)n, false);
+	cd_status_clear_connections(h->status);
+	log_notice("%s: its host is gone: resetting the remote controller "
+		   "to end the links it left open", p->name);
+}
+
 const char *cd_port_name(const struct cd_port *p)
 {
 	return p->name;
@@ -403,6 +460,7 @@ int cd_port_send(struct cd_port *p, const uint8_t *buf, size_t len)
 		p->want_resume = true;
 	if (err)
 		return err;
+	p->host_active = true;
 	hub_snoop(h, buf, len, false);
 	if (pkt.type == H4_CMD)
 		rtt_sent(h, p, pkt.cmd.opcode);

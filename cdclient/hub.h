@@ -62,6 +62,13 @@ struct cd_port *cd_hub_attach(struct cd_hub *h, const char *name,
 			      const struct cd_port_ops *ops, void *user);
 void cd_port_detach(struct cd_port *p);
 const char *cd_port_name(const struct cd_port *p);
+/*
+ * The port's host went away (disconnected, closed the file, died). When it
+ * was the last host that had sent anything, the hub resets the remote
+ * controller (HCI Reset, its completion kept from the hosts) so that the
+ * links it left open end now, not when a later host resets it.
+ */
+void cd_port_host_gone(struct cd_port *p);
 
 /*
  * One packet from the port's host (buf holds exactly one H4 packet).

@@ -315,6 +315,8 @@ void cd_pktfile_release(struct cd_pktfile *pf, fuse_req_t req,
 			pf->ph = NULL;
 		}
 		log_notice("%s: host closed it", pf->name);
+		/* Closed by the host or by the kernel as it died: its links go. */
+		cd_port_host_gone(pf->port);
 	}
 	fuse_reply_err(req, 0);
 }

@@ -262,6 +262,56 @@ START_TEST(controller_sending_command_is_dropped)
 }
 END_TEST
 
+/*
+ * Item: a host that goes away leaves no links behind. When the last host
+ * that sent anything is gone, the hub resets the controller and keeps the
+ * Reset's completion from the hosts; while another host still drives the
+ * controller, or for a host that sent nothing, it does not.
+ */
+START_TEST(host_gone_resets_controller)
+{
+	static const uint8_t rd_addr[] = { 0x01, 0x09, 0x10, 0x00 };
+	static const uint8_t reset[] = { 0x01, 0x03, 0x0c, 0x00 };
+	static const uint8_t cc_reset[] = { 0x04, 0x0e, 0x04, 0x01, 0x03, 0x0c, 0x00 };
+	static const uint8_t cc_other[] = { 0x04, 0x0e, 0x04, 0x01, 0x01, 0x0c, 0x00 };
+	struct cd_port *p2 = cd_hub_attach(hub, "second", &port_ops, NULL);
+	uint8_t buf[16];
+
+	ck_assert_ptr_nonnull(p2);
+	/* A host that sent nothing opened nothing: no reset. */
+	cd_port_host_gone(p2);
+	loop_iterate(loop, 10);
+	ck_assert_int_lt(recv(cfd, buf, sizeof(buf), MSG_DONTWAIT), 0);
+	/* Two hosts active; the first leaves: the second still drives it. */
+	ck_assert_int_eq(cd_port_send(port, rd_addr, sizeof(rd_addr)), 0);
+	ctl_expect(rd_addr, sizeof(rd_addr));
+	ck_assert_int_eq(cd_port_send(p2, rd_addr, sizeof(rd_addr)), 0);
+	ctl_expect(rd_addr, sizeof(rd_addr));
+	cd_port_host_gone(port);
+	loop_iterate(loop, 10);
+	ck_assert_int_lt(recv(cfd, buf, sizeof(buf), MSG_DONTWAIT), 0);
+	/* The last one leaves: Reset upstream. */
+	cd_port_host_gone(p2);
+	ctl_expect(reset, sizeof(reset));
+	/* Its completion reaches no host; what follows does. */
+	ck_assert_int_eq(send(cfd, cc_reset, sizeof(cc_reset), 0), (ssize_t)sizeof(cc_reset));
+	ck_assert_int_eq(send(cfd, cc_other, sizeof(cc_other), 0), (ssize_t)sizeof(cc_other));
+	want_got = 2;	/* cc_other, once to each port */
+	run_until(got_enough);
+	ck_assert_uint_eq(ngot, 2);
+	ck_assert_mem_eq(got[0].data, cc_other, sizeof(cc_other));
+	ck_assert_mem_eq(got[1].data, cc_other, sizeof(cc_other));
+	/* A new host's own Reset is answered to it as usual. */
+	ck_assert_int_eq(cd_port_send(port, reset, sizeof(reset)), 0);
+	ctl_expect(reset, sizeof(reset));
+	ck_assert_int_eq(send(cfd, cc_reset, sizeof(cc_reset), 0), (ssize_t)sizeof(cc_reset));
+	want_got = 4;
+	run_until(got_enough);
+	ck_assert_mem_eq(got[2].data, cc_reset, sizeof(cc_reset));
+	cd_port_detach(p2);
+}
+END_TEST
+
 START_TEST(down_commands_answered)
 {
 	static const uint8_t reset[] = { 0x01, 0x03, 0x0c, 0x00 };
@@ -376,6 +426,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, host_input_validated);
 	tcase_add_test(tc, controller_to_port);
 	tcase_add_test(tc, controller_sending_command_is_dropped);
+	tcase_add_test(tc, host_gone_resets_controller);
 	tcase_add_test(tc, down_commands_answered);
 	tcase_add_test(tc, btsnoop_records_both_directions);
 	suite_add_tcase(s, tc);

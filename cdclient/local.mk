@@ -25,9 +25,9 @@ dist_man_MANS += man/bgw-cdclient.1
 
 # Integration tests on loopback against bgw-sim; the scripted host is Python.
 TESTS += tests/t-cd-sock.sh tests/t-cd-fuse.sh tests/t-cd-tunnel.sh \
-	tests/t-cd-hostgone.sh
+	tests/t-cd-connect.sh tests/t-cd-hostgone.sh
 EXTRA_DIST += tests/t-cd-sock.sh tests/t-cd-fuse.sh tests/t-cd-tunnel.sh \
-	tests/t-cd-hostgone.sh \
+	tests/t-cd-connect.sh tests/t-cd-hostgone.sh \
 	tests/cd_host.py \
 	tests/vm/t-cd-vhci.sh tests/vm/t-cd-cuse.sh tests/vm/t-family.sh \
 	tests/vm/t-family-unix.sh tests/vm/t-family-sim.sh

@@ -9,7 +9,8 @@
  *	cd-tunnel-gw PKI-DIR dtls|tls H4-SOCKET
  *
  * PKI-DIR is made by tests/tunnel_certs.sh. Logins: alice's certificate;
- * user "erin" with the password "correct horse battery". Prints
+ * user "erin" with the password "correct horse battery"; bob's certificate
+ * is refused as revoked. Prints
  * "port N" on stdout once listening; SIGTERM ends it.
  *
  *	cd-tunnel-gw bundle PKI-DIR USER SERVER OUT
@@ -187,6 +188,9 @@ static const struct tun_server_ops srv_ops = {
 static int auth_cert(void *user, const struct tun_cert_info *ci, char *name,
 		     size_t cap)
 {
+	/* bob's certificate stands for a revoked one (bgw-authdb cert revoke). */
+	if (!strcmp(ci->cn, "bob"))
+		return -EKEYREVOKED;
 	if (strcmp(ci->cn, "alice"))
 		return -ENOENT;
 	snprintf(name, cap, "%s", ci->cn);

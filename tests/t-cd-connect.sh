@@ -8,7 +8,7 @@
 # do, with its own exit status, within a bounded time; a gateway serving
 # TLS over TCP only is reached through a bundle naming it without --tls,
 # and the client says it uses TLS; --server overrides the bundle's server;
-# --dtls forces DTLS.
+# --dtls forces DTLS; with -f it tells systemd READY=1 (sd_notify).
 . "${BGW_SRCDIR:-.}/tests/lib.sh"
 
 src=${BGW_SRCDIR:-.}
@@ -17,7 +17,7 @@ cd_bin=$build/cdclient/bgw-cdclient
 sim_bin=$build/sim/bgw-sim
 gw_bin=$build/tests/cd-tunnel-gw
 host="timeout 60 python3 $src/tests/cd_host.py"
-N=13
+N=14
 echo "1..$N"
 
 command -v python3 >/dev/null 2>&1 || skip_all "python3 not installed (the scripted host)"
@@ -168,5 +168,36 @@ rc2=$?
 [ "$rc1" -eq 2 ] && [ "$rc2" -eq 2 ] && grep -q "exclude each other" "$tmp/u1.log" &&
 	grep -q "not with --bundle" "$tmp/u2.log"
 t_ok $? "usage errors exit 2 with a reason" || diag "$tmp/u1.log" "$tmp/u2.log"
+
+# 14: -f under systemd (Type=notify): READY=1 with the session's STATUS,
+# through the NOTIFY_SOCKET systemd would give it.
+python3 - "$tmp/notify.sock" >"$tmp/notify.out" 2>&1 <<'PY' &
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+s.settimeout(0.5)
+end = time.monotonic() + 20
+while time.monotonic() < end:
+    try:
+        m = s.recv(4096).decode()
+    except socket.timeout:
+        continue
+    print(m.replace("\n", " | "), flush=True)
+    if "READY=1" in m:
+        break
+PY
+np=$!
+wait_for 5 test -S "$tmp/notify.sock"
+NOTIFY_SOCKET="$tmp/notify.sock" "$cd_bin" -f --server "127.0.0.1:$port" --user erin \
+	--ca "$tmp/pki/ca.crt" --password-file "$tmp/pw" --expose "unix:$tmp/h10.sock" \
+	>"$tmp/notify.log" 2>&1 &
+cdn=$!
+pids="$pids $cdn"
+wait $np
+kill "$cdn" 2>/dev/null
+grep -q "STATUS=connecting to 127.0.0.1:$port" "$tmp/notify.out" &&
+	grep -q "READY=1 | STATUS=up: dtls:127.0.0.1:$port as erin; socket unix:$tmp/h10.sock" "$tmp/notify.out"
+t_ok $? "-f: sd_notify READY=1 and STATUS once the session is up" ||
+	diag "$tmp/notify.out" "$tmp/notify.log"
 
 [ "$t_failed" -eq 0 ]

@@ -138,7 +138,8 @@ static void advise(const struct tunnel_remote *r, int reason, char *out,
 				 u, u);
 		else
 			snprintf(out, cap, "the account %s may be disabled: ask "
-				 "the admin (bgw-authdb user show %s)", u, u);
+				 "the admin to enable it: bgw-authdb user enable %s",
+				 u, u);
 		return;
 	case TUN_R_CERT_EXPIRED:
 		snprintf(out, cap, "check this computer's clock, or ask the admin "

@@ -17,7 +17,7 @@ cd_bin=$build/cdclient/bgw-cdclient
 sim_bin=$build/sim/bgw-sim
 gw_bin=$build/tests/cd-tunnel-gw
 host="timeout 60 python3 $src/tests/cd_host.py"
-N=14
+N=15
 echo "1..$N"
 
 command -v python3 >/dev/null 2>&1 || skip_all "python3 not installed (the scripted host)"
@@ -169,7 +169,13 @@ rc2=$?
 	grep -q "not with --bundle" "$tmp/u2.log"
 t_ok $? "usage errors exit 2 with a reason" || diag "$tmp/u1.log" "$tmp/u2.log"
 
-# 14: -f under systemd (Type=notify): READY=1 with the session's STATUS,
+# 14: --connect to a socket nobody serves: one line, exit 3.
+run_cd noconn 30 --connect "unix:$tmp/nobody.sock" --expose "unix:$tmp/h11.sock"
+[ "$rc" -eq 3 ] && one_error noconn "cannot connect" &&
+	grep -q "error: cannot connect to unix:$tmp/nobody.sock: No such file or directory; check that" "$tmp/noconn.log"
+t_ok $? "--connect with nobody serving: one line with advice, exit $rc" || diag "$tmp/noconn.log"
+
+# 15: -f under systemd (Type=notify): READY=1 with the session's STATUS,
 # through the NOTIFY_SOCKET systemd would give it.
 python3 - "$tmp/notify.sock" >"$tmp/notify.out" 2>&1 <<'PY' &
 import socket, sys, time

@@ -58,6 +58,7 @@ key $tmp/etc/server.key
 scram-secret $tmp/etc/scram.secret
 audit-log $tmp/audit.log
 authdb $tmp/etc/authdb
+runtime-dir $tmp
 EOT
 "$muxd" -f -c "$tmp/muxd.conf" >"$tmp/muxd.log" 2>&1 &
 pids="$pids $!"

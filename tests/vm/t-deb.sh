@@ -375,7 +375,8 @@ else
 		"$(cat "$VM_LOGDIR/alice.out" "$VM_LOGDIR/bob.out")"
 fi
 
-host --unix "$bsock" leconnect:C0:B6:00:00:00:01/random >"$VM_LOGDIR/bob2.out" 2>&1 || true
+# A new host initialises: bgw-cdclient reset the controller when bob's first host left.
+host --unix "$bsock" init leconnect:C0:B6:00:00:00:01/random >"$VM_LOGDIR/bob2.out" 2>&1 || true
 if [[ $(val "$VM_LOGDIR/bob2.out" leconnect-refused) == 0x0f ]] &&
 	vm_wait_for 10 grep -q 'acl-deny user=bob rd=C0:B6:00:00:00:01' /var/log/bgw/audit.log &&
 	bgw-authdb audit verify >"$VM_LOGDIR/verify.log" 2>&1 &&

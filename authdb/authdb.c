@@ -1056,6 +1056,21 @@ static int db_crosscheck(struct authdb_parser *p)
 		dup_value(dup, dk, val, sizeof(val));
 		return perr(p, dup->lineno, dup_what[dk], val);
 	}
+	/*
+	 * A file without a single user is never what the admin meant: a
+	 * zero-length file is a truncation (a full disk, a crash of an
+	 * editor that does not rename), and a table of 0 users would end
+	 * every session at reload without a word. Refuse it like any other
+	 * corrupt file, so the daemon keeps its last good table.
+	 */
+	if (p->lineno == 0)
+		return perr(p, 1, "empty file (0 bytes): an authdb names at least one user; "
+			    "restore it from a backup or add one with bgw-authdb user add NAME",
+			    NULL);
+	if (db->count[REC_USER] == 0)
+		return perr(p, p->lineno, "no user entry in the file: an authdb names at least one "
+			    "user (to lock everyone out, disable the users instead: "
+			    "bgw-authdb user disable NAME)", NULL);
 	return 0;
 }
 
@@ -1160,8 +1175,22 @@ int authdb_load(const char *path, uid_t owner, struct authdb **out,
 	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
 		if (err)
 			snprintf(err, errlen,
-				 "%s: group- or world-writable (mode %03o); chmod go-w",
-				 path, (unsigned)(st.st_mode & 0777));
+				 "%s: group- or world-writable (mode %03o); run: chmod 600 %s",
+				 path, (unsigned)(st.st_mode & 0777), path);
+		goto out;
+	}
+	/*
+	 * The password lines are SCRAM verifiers: whoever reads them can
+	 * guess passwords offline at PBKDF2's cost. Refuse a file others
+	 * can read, as sshd refuses a host key others can (it may have
+	 * been copied already: change the passwords too).
+	 */
+	if (st.st_mode & (S_IRGRP | S_IROTH)) {
+		if (err)
+			snprintf(err, errlen,
+				 "%s: readable by group or others (mode %03o), but it holds "
+				 "password verifiers; run: chmod 600 %s",
+				 path, (unsigned)(st.st_mode & 0777), path);
 		goto out;
 	}
 	if ((uint64_t)st.st_size > AUTHDB_FILE_MAX) {
@@ -2158,7 +2187,7 @@ int authdb_save(const struct authdb *db, const char *path)
 	}
 	have_old = lstat(path, &st) == 0;
 	if (have_old)
-		mode = st.st_mode & 0640;	/* never g/o writable */
+		mode = st.st_mode & 0600;	/* never g/o readable or writable */
 
 	fault_step(&step);
 	fd = mkstemp(tmp);

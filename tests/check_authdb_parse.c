@@ -177,6 +177,10 @@ static const struct {
 	{ "user alice root\n", "unknown option: 'root'" },
 	{ "user alice admin admin\n", "repeated option" },
 	{ "user alice\n", NULL },	/* control: valid */
+	/* No user at all: refused, never "0 users" that ends every session. */
+	{ "", "t:1: empty file (0 bytes)" },
+	{ "# only a comment\n\n", "t:2: no user entry in the file" },
+	{ "revoke 1f\n", "t:1: no user entry in the file" },
 	{ "user alice", "truncated file" },
 	{ "user alice\nuser bo", "t:2: truncated file" },
 	{ "user al\0ice\n", "embedded NUL" },
@@ -257,22 +261,23 @@ END_TEST
 
 START_TEST(test_oversized_line)
 {
-	char *buf = malloc(AUTHDB_LINE_MAX + 16);
+	char *buf = malloc(AUTHDB_LINE_MAX + 32);
 	struct authdb *db = NULL;
 	char err[AUTHDB_ERR_MAX];
 
-	memset(buf, ' ', AUTHDB_LINE_MAX + 16);
-	memcpy(buf, "# ", 2);
-	buf[AUTHDB_LINE_MAX] = '\n';		/* exactly the cap: fine */
-	ck_assert_int_eq(authdb_parse_buffer("t", buf, AUTHDB_LINE_MAX + 1, &db,
+	/* "user a" first: a file needs a user. */
+	memset(buf, ' ', AUTHDB_LINE_MAX + 32);
+	memcpy(buf, "user a\n# ", 9);
+	buf[7 + AUTHDB_LINE_MAX] = '\n';	/* exactly the cap: fine */
+	ck_assert_int_eq(authdb_parse_buffer("t", buf, 7 + AUTHDB_LINE_MAX + 1, &db,
 					     err, sizeof(err)), 0);
 	authdb_free(db);
-	buf[AUTHDB_LINE_MAX] = ' ';
-	buf[AUTHDB_LINE_MAX + 1] = '\n';	/* one more: refused, not split */
-	ck_assert_int_eq(authdb_parse_buffer("t", buf, AUTHDB_LINE_MAX + 2, &db,
+	buf[7 + AUTHDB_LINE_MAX] = ' ';
+	buf[7 + AUTHDB_LINE_MAX + 1] = '\n';	/* one more: refused, not split */
+	ck_assert_int_eq(authdb_parse_buffer("t", buf, 7 + AUTHDB_LINE_MAX + 2, &db,
 					     err, sizeof(err)), -EINVAL);
 	ck_assert_ptr_null(db);
-	ck_assert_ptr_nonnull(strstr(err, "t:1: line too long"));
+	ck_assert_ptr_nonnull(strstr(err, "t:2: line too long"));
 	free(buf);
 }
 END_TEST
@@ -532,9 +537,17 @@ START_TEST(test_load_checks_file)
 	ck_assert_int_eq(chmod(path, 0620), 0);
 	ck_assert_int_eq(authdb_load(path, getuid(), &db, err, sizeof(err)), -EPERM);
 	ck_assert_ptr_nonnull(strstr(err, "group- or world-writable"));
+	ck_assert_ptr_nonnull(strstr(err, "chmod 600"));
 	ck_assert_int_eq(chmod(path, 0602), 0);
 	ck_assert_int_eq(authdb_load(path, getuid(), &db, err, sizeof(err)), -EPERM);
-	ck_assert_int_eq(chmod(path, 0644), 0);
+	/* Verifiers allow offline guessing: group/other-readable is refused. */
+	ck_assert_int_eq(chmod(path, 0640), 0);
+	ck_assert_int_eq(authdb_load(path, getuid(), &db, err, sizeof(err)), -EPERM);
+	ck_assert_ptr_nonnull(strstr(err, "readable by group or others (mode 640)"));
+	ck_assert_ptr_nonnull(strstr(err, "chmod 600"));
+	ck_assert_int_eq(chmod(path, 0604), 0);
+	ck_assert_int_eq(authdb_load(path, getuid(), &db, err, sizeof(err)), -EPERM);
+	ck_assert_int_eq(chmod(path, 0600), 0);
 	snprintf(link, sizeof(link), "%s/link", tmpdir);
 	ck_assert_int_eq(symlink(path, link), 0);
 	ck_assert_int_lt(authdb_load(link, getuid(), &db, err, sizeof(err)), 0);
@@ -547,6 +560,12 @@ START_TEST(test_load_checks_file)
 		ck_assert_int_eq(authdb_load(path, 4242, &db, err, sizeof(err)), 0);
 		authdb_free(db);
 	}
+	/* A zero-length file (a truncation) is refused like a corrupt one. */
+	unlink(path);
+	write_file(path, "", 0600);
+	ck_assert_int_eq(authdb_load(path, getuid(), &db, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_null(db);
+	ck_assert_ptr_nonnull(strstr(err, "authdb:1: empty file (0 bytes)"));
 	unlink(path);
 	write_file(path, "user alice\nbogus\n", 0600);
 	ck_assert_int_eq(authdb_load(path, getuid(), &db, err, sizeof(err)), -EINVAL);

@@ -7,12 +7,12 @@
 # (bgw-sim --unix standing in for btvirt -s) dropping and coming back.
 . "${BGW_SRCDIR:-.}/tests/lib.sh"
 
-echo "1..14"
+echo "1..15"
 muxd="$BGW_BUILDDIR/mux/bgw-muxd"
 client="$BGW_BUILDDIR/tests/sim-client"
 if [ "$(id -u)" != 0 ] || ! command -v setpriv >/dev/null 2>&1; then
 	i=1
-	while [ $i -le 13 ]; do echo "ok $i # SKIP needs root and setpriv"; i=$((i + 1)); done
+	while [ $i -le 15 ]; do echo "ok $i # SKIP needs root and setpriv"; i=$((i + 1)); done
 	exit 0
 fi
 tmp=$(mktemp -d)
@@ -99,6 +99,22 @@ cp "$tmp/authdb.good" "$tmp/authdb"
 timeout 60 "$client" "$sock" >"$tmp/again.out" 2>&1 &&
 	grep -q "authdb .* refused" "$tmp/log" && kill -0 $pid
 t_ok $? "SIGHUP with a broken authdb keeps the last good table" || sed 's/^/# /' "$tmp/log"
+
+# A zero-length authdb (a truncated file) is refused like a corrupt one:
+# before, it loaded as "0 users" and every session ended without a word.
+: >"$tmp/authdb.new" && chmod 600 "$tmp/authdb.new"
+mv "$tmp/authdb.new" "$tmp/authdb"
+kill -HUP $pid
+i=0
+while ! grep -q "authdb $tmp/authdb refused: .*authdb:1: empty file" "$tmp/log" && [ $i -lt 50 ]; do
+	sleep 0.1; i=$((i + 1))
+done
+timeout 60 "$client" "$sock" >"$tmp/empty.out" 2>&1 &&
+	grep -q "found 10:B6:00:00:00:04" "$tmp/empty.out" && kill -0 $pid
+t_ok $? "an empty authdb is refused (line-numbered) and the last good table stays" ||
+	sed 's/^/# /' "$tmp/log" "$tmp/empty.out"
+cp "$tmp/authdb.good" "$tmp/authdb"
+sleep 0.5
 
 # A new authdb renamed into place (as bgw-authdb writes it) is picked up
 # without a signal: root now has the bulb instead of the speaker.

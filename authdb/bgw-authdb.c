@@ -285,6 +285,29 @@ static int mkparent(const char *path)
 	return 0;
 }
 
+int cli_audit_ready(const struct cli *c)
+{
+	struct audit_log *log = NULL;
+	int ret;
+
+	/*
+	 * Before any change: a change the log cannot record would be made
+	 * and then reported unrecorded. Opening it (created if absent)
+	 * proves the directory exists and the file is writable.
+	 */
+	ret = mkparent(c->audit_path);
+	if (!ret)
+		ret = audit_open(c->audit_path, &log);
+	audit_close(log);
+	if (ret) {
+		fprintf(stderr, "%s: cannot record changes in the audit log %s: %s; "
+			"nothing was changed (create its directory or give another "
+			"file with --audit)\n", c->prog, c->audit_path, strerror(-ret));
+		return CLI_ERROR;
+	}
+	return CLI_OK;
+}
+
 int cli_audit_change(const struct cli *c, const char *detail)
 {
 	struct audit_log *log = NULL;
@@ -311,6 +334,9 @@ int cli_edit(struct cli *c, int (*fn)(struct cli *c, struct authdb *db, void *ar
 	struct authdb *db = NULL;
 	int lock, ret;
 
+	ret = cli_audit_ready(c);
+	if (ret)
+		return ret;
 	ret = mkparent(c->db_path);
 	if (ret == -ENOENT) {
 		fprintf(stderr, "%s: cannot create the directory of %s: its parent "

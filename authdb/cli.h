@@ -70,6 +70,12 @@ int cli_load(const struct cli *c, struct authdb **db, bool missing_ok);
  */
 int cli_edit(struct cli *c, int (*fn)(struct cli *c, struct authdb *db, void *arg),
 	     void *arg, const char *detail);
+/*
+ * Before a change: can the audit log be written (its directory made, the
+ * file opened)? CLI_OK, or CLI_ERROR with a message saying nothing was
+ * changed.
+ */
+int cli_audit_ready(const struct cli *c);
 /* Record an authdb change in the audit log (warns on failure). */
 int cli_audit_change(const struct cli *c, const char *detail);
 

@@ -89,6 +89,9 @@ static int ca_init_cmd(struct cli *c, int argc, char **argv)
 		}
 	}
 	srv.cn = srv.ndns ? srv.dns[0] : "bgw";
+	ret = cli_audit_ready(c);
+	if (ret)
+		return ret;
 	ret = ca_init(c->dir, name, &srv, days);
 	if (ret == -EEXIST) {
 		fprintf(stderr, "%s: %s already holds a CA or server key (ca.key, "

@@ -16,7 +16,7 @@ authdb_libauthdb_a_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/authdb
 authdb_libauthdb_a_CFLAGS = $(AM_CFLAGS) $(GNUTLS_CFLAGS) $(PWQUALITY_CFLAGS)
 
 AUTHDB_CHECK_LDADD = tests/libcheckmain.a authdb/libauthdb.a lib/libbgw.a \
-	$(GNUTLS_LIBS) $(PWQUALITY_LIBS) $(CHECK_LIBS)
+	$(GNUTLS_LIBS) $(PWQUALITY_LIBS) $(ZXCVBN_LIBS) $(CHECK_LIBS)
 AUTHDB_CHECK_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(GNUTLS_CFLAGS)
 AUTHDB_CHECK_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/authdb
 
@@ -67,7 +67,7 @@ authdb_bgw_authdb_SOURCES = \
 	authdb/cmd_user.c authdb/cmd_acl.c authdb/cmd_cert.c authdb/cmd_check.c
 authdb_bgw_authdb_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/authdb
 authdb_bgw_authdb_CFLAGS = $(AM_CFLAGS) $(GNUTLS_CFLAGS)
-authdb_bgw_authdb_LDADD = authdb/libauthdb.a lib/libbgw.a $(GNUTLS_LIBS) $(PWQUALITY_LIBS)
+authdb_bgw_authdb_LDADD = authdb/libauthdb.a lib/libbgw.a $(GNUTLS_LIBS) $(PWQUALITY_LIBS) $(ZXCVBN_LIBS)
 
 # End-to-end CLI test (TAP).
 TESTS += tests/t-authdb-cli.sh tests/t-authdb-sec.sh

@@ -9,6 +9,7 @@
 #ifdef HAVE_PWQUALITY
 #include <pwquality.h>
 #endif
+#include <zxcvbn.h>
 
 #include "pwcheck.h"
 #include "scram.h"
@@ -97,6 +98,26 @@ static bool pw_is_sequence(const char *pw, size_t len)
 	return false;
 }
 
+/*
+ * The whole password is one shorter unit repeated ("passwordpassword",
+ * "Abc1!Abc1!"): its strength is the unit's, and guessers try doubling.
+ */
+static bool pw_is_repeated_unit(const char *pw, size_t len)
+{
+	size_t p, i;
+
+	for (p = 1; p <= len / 2; p++) {
+		if (len % p)
+			continue;
+		for (i = p; i < len; i++)
+			if (tolower((unsigned char)pw[i]) != tolower((unsigned char)pw[i - p]))
+				break;
+		if (i == len)
+			return true;
+	}
+	return false;
+}
+
 static bool contains_ci(const char *hay, size_t hlen, const char *needle)
 {
 	size_t n = strlen(needle), i, j;
@@ -132,7 +153,7 @@ static bool pw_is_default(const char *pw, size_t len, char one, char *folded,
 
 int pwcheck(const char *user, const char *pw, size_t len, const char **why)
 {
-	char folded[SCRAM_PASSWORD_MAX + 1], rev[64];
+	char folded[SCRAM_PASSWORD_MAX + 1], pwz[SCRAM_PASSWORD_MAX + 1], rev[64];
 	bool lower = false, upper = false, digit = false, other = false;
 	size_t i, n, classes;
 	int ret = -EINVAL;
@@ -194,11 +215,36 @@ int pwcheck(const char *user, const char *pw, size_t len, const char **why)
 		*why = "a keyboard sequence or repeated characters";
 		goto out;
 	}
+	if (pw_is_repeated_unit(pw, len)) {
+		*why = "a shorter password repeated";
+		goto out;
+	}
+	memcpy(pwz, pw, len);
+	pwz[len] = '\0';
+	{
+		/*
+		 * zxcvbn's estimate of the guesses an attacker needs, in bits:
+		 * it finds dictionary words (with l33t and capitals), keyboard
+		 * walks on QWERTY and keypad layouts in any direction
+		 * ("ZAQ!2wsxCDE#": 38 bits), repeats and sequences, and the
+		 * user's name. At PWCHECK_MIN_BITS (2^45, about 3.5e13
+		 * guesses) a stolen authdb costs a GPU years at PBKDF2-SHA-256
+		 * with 16384 iterations.
+		 */
+		const char *names[2] = { user && user[0] ? user : NULL, NULL };
+		double bits = ZxcvbnMatch(pwz, names, NULL);
+
+		if (bits < PWCHECK_MIN_BITS) {
+			*why = "too easy to guess (a dictionary word, a keyboard walk, "
+			       "a repetition or a sequence); a few unrelated words "
+			       "make a good passphrase";
+			goto out;
+		}
+	}
 #ifdef HAVE_PWQUALITY
 	{
 		static char msg[256];
 		pwquality_settings_t *pq = pwquality_default_settings();
-		char pwz[SCRAM_PASSWORD_MAX + 1];
 		void *aux = NULL;
 		int score;
 
@@ -206,10 +252,19 @@ int pwcheck(const char *user, const char *pw, size_t len, const char **why)
 			*why = "cannot initialise libpwquality";
 			goto out;
 		}
-		memcpy(pwz, pw, len);
-		pwz[len] = '\0';
+		/*
+		 * The full check at every length, with our minimum; not the
+		 * site's pwquality.conf, so that the rule is the same on every
+		 * gateway (and in the tests).
+		 */
+		if (pwquality_set_int_value(pq, PWQ_SETTING_MIN_LENGTH, PWCHECK_MIN_LEN) ||
+		    pwquality_set_int_value(pq, PWQ_SETTING_DICT_CHECK, 1) ||
+		    pwquality_set_int_value(pq, PWQ_SETTING_USER_CHECK, 1)) {
+			*why = "cannot configure libpwquality";
+			pwquality_free_settings(pq);
+			goto out;
+		}
 		score = pwquality_check(pq, pwz, NULL, user, &aux);
-		explicit_bzero(pwz, sizeof(pwz));
 		/* Without cracklib's dictionary every check would fail;
 		 * our own rules above still apply then. */
 		if (score == PWQ_ERROR_CRACKLIB_CHECK && aux &&
@@ -228,5 +283,6 @@ int pwcheck(const char *user, const char *pw, size_t len, const char **why)
 	ret = 0;
 out:
 	explicit_bzero(folded, sizeof(folded));
+	explicit_bzero(pwz, sizeof(pwz));
 	return ret;
 }

@@ -14,8 +14,13 @@
  *    "password");
  *  - runs or sequences of one character ("aaaaaaaaaa", "1234567890",
  *    "qwertyuiop");
+ *  - a shorter unit repeated ("passwordpassword");
  *  - control characters (and NUL);
- *  - and, when built with libpwquality, whatever its check refuses.
+ *  - fewer than PWCHECK_MIN_BITS by zxcvbn's estimate (dictionary words
+ *    with l33t and capitals, keyboard walks such as "ZAQ!2wsxCDE#",
+ *    repeats, sequences, the user name), at every length;
+ *  - and, when built with libpwquality, whatever its full check refuses
+ *    (cracklib's dictionary, at every length).
  */
 #ifndef BGW_AUTHDB_PWCHECK_H
 #define BGW_AUTHDB_PWCHECK_H
@@ -24,6 +29,7 @@
 
 #define PWCHECK_MIN_LEN		10
 #define PWCHECK_PASSPHRASE_LEN	16
+#define PWCHECK_MIN_BITS	45.0	/* log2 of zxcvbn's guesses */
 
 /* 0 if acceptable; -EINVAL and *why (a static string) if refused. */
 int pwcheck(const char *user, const char *pw, size_t len, const char **why);

@@ -71,7 +71,7 @@ tests_check_muxd_rpc_SOURCES = tests/check_muxd_rpc.c
 tests_check_muxd_rpc_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/mux -I$(top_srcdir)/authdb
 tests_check_muxd_rpc_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(TUNNEL_CFLAGS)
 tests_check_muxd_rpc_LDADD = tests/libcheckmain.a mux/libmuxd.a $(TUNNEL_LIBS) \
-	$(GNUTLS_LIBS) $(PWQUALITY_LIBS) $(CHECK_LIBS)
+	$(GNUTLS_LIBS) $(PWQUALITY_LIBS) $(ZXCVBN_LIBS) $(CHECK_LIBS)
 check_PROGRAMS += tests/check_muxd_rpc
 TESTS += tests/check_muxd_rpc
 

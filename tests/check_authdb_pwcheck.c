@@ -17,11 +17,21 @@ static const char *const weak[] = {
 	"ecila#Secure9",	/* contains it reversed */
 	"lowercaseonly",	/* two classes, short of a passphrase */
 	"tab\there1A!x",	/* control character */
+	/* Passed before: 16+ characters skipped the class rule, and neither
+	 * the default list nor libpwquality saw the repetition or the walk. */
+	"passwordpassword",
+	"ZAQ!2wsxCDE#",		/* keyboard walk down the columns */
+	"!QAZ@WSX#EDC",		/* the same walk, the other way */
+	"aaaaaaaaaaaaaaaaaaaa", "qwertyuiopasdfgh", "1q2w3e4r5t6y",
+	"Abc1!Abc1!Abc1!",	/* a unit repeated */
+	"Welcome2bgw!",		/* a word, a digit, a word: 39 bits */
 };
 
 static const char *const strong[] = {
 	"Tr0ub4dor&3x",
 	"correct horse battery staple",
+	"glacier anvil tulip orbit",
+	"Harbour-Kite-37-Plum",
 	"k9#Vm2!qLz7p",
 	"blue-Lantern-47-kettle",
 };

@@ -41,7 +41,7 @@ static const struct cli_cmd commands[] = {
 	{ "check", cmd_check, "[file]",
 	  "validate an authdb file without changing it" },
 	{ "audit", cmd_audit, "verify|show ...",
-	  "check the audit log's hash chain, or print it", true },
+	  "check the audit log's MAC chain and anchors, or print it", true },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,34 +41,71 @@ static int audit_verify_cmd(struct cli *c, int argc, char **argv);
 static int audit_show_cmd(struct cli *c, int argc, char **argv);
 
 static const struct cli_cmd audit_cmds[] = {
-	{ "verify", audit_verify_cmd, "", "check the hash chain" },
+	{ "verify", audit_verify_cmd, "[--head count:hash]",
+	  "check the MAC chain against its key, its anchor and a known head" },
 	{ "show", audit_show_cmd, "", "print the records" },
 };
 
-static int audit_verify_cmd(struct cli *c, int argc, char **argv)
+/* The report of audit_verify(), shared by verify and show. */
+static int audit_report(struct cli *c, int ret, const struct audit_report *rep,
+			bool summary)
 {
-	unsigned long n = 0, bad = 0;
-	char why[128], head[72];
-	int ret;
-
-	if (argc != 1)
-		return cli_usage(c, "audit", &audit_cmds[0]);
-	ret = audit_verify(c->audit_path, &n, &bad, why, sizeof(why), head);
 	if (ret == -EBADMSG) {
-		fprintf(stderr, "%s: %s:%lu: %s (%lu records before it are intact)\n",
-			c->prog, c->audit_path, bad, why, n);
+		if (rep->bad_line)
+			fprintf(stderr, "%s: %s:%lu: %s (%lu records before it are intact)\n",
+				c->prog, c->audit_path, rep->bad_line, rep->why,
+				rep->bad_line - 1);
+		else
+			fprintf(stderr, "%s: %s: %s\n", c->prog, c->audit_path, rep->why);
 		return CLI_TAMPERED;
 	}
 	if (ret)
 		return cli_fail(c, ret, "%s", c->audit_path);
-	printf("%s: %lu records, chain intact, head %s\n", c->audit_path, n, head);
+	if (rep->legacy)
+		fprintf(stderr, "%s: warning: %s: records 1 to %lu are an unkeyed legacy "
+			"log (written before the key existed): whoever could write the "
+			"file could have rewritten them undetected\n", c->prog,
+			c->audit_path, rep->legacy);
+	if (rep->after_anchor)
+		fprintf(stderr, "%s: warning: %s: %lu record%s after its anchor "
+			"(a crash between the two writes?)\n", c->prog, c->audit_path,
+			rep->after_anchor, rep->after_anchor == 1 ? "" : "s");
+	if (summary)
+		printf("%s: %lu records, chain intact, head %s%s\n", c->audit_path,
+		       rep->nrecords, rep->head,
+		       rep->anchor_seq ? ", matches its anchor" :
+		       rep->nrecords ? ", no anchor (unkeyed legacy log)" : "");
 	return CLI_OK;
+}
+
+static int audit_verify_cmd(struct cli *c, int argc, char **argv)
+{
+	struct audit_expect exp, *expp = NULL;
+	struct audit_report rep;
+	char *end;
+	int ret;
+
+	if (argc == 3 && !strcmp(argv[1], "--head")) {
+		/* COUNT:HASH, as the daemon logs it with every record. */
+		errno = 0;
+		exp.seq = strtoul(argv[2], &end, 10);
+		if (errno || end == argv[2] || *end != ':' || strlen(end + 1) != AUDIT_HEX ||
+		    strspn(end + 1, "0123456789abcdef") != AUDIT_HEX)
+			return cli_fail(c, 0, "--head: COUNT:HASH (64 lower-case hex digits), "
+					"as logged with each audit record");
+		memcpy(exp.head, end + 1, AUDIT_HEX + 1);
+		expp = &exp;
+	} else if (argc != 1) {
+		return cli_usage(c, "audit", &audit_cmds[0]);
+	}
+	ret = audit_verify(c->audit_path, expp, &rep);
+	return audit_report(c, ret, &rep, true);
 }
 
 static int audit_show_cmd(struct cli *c, int argc, char **argv)
 {
-	unsigned long n = 0, bad = 0;
-	char why[128], *line = NULL;
+	struct audit_report rep;
+	char *line = NULL;
 	size_t cap = 0;
 	ssize_t len;
 	FILE *f;
@@ -96,12 +134,8 @@ static int audit_show_cmd(struct cli *c, int argc, char **argv)
 	}
 	free(line);
 	fclose(f);
-	ret = audit_verify(c->audit_path, &n, &bad, why, sizeof(why), NULL);
-	if (ret == -EBADMSG) {
-		fprintf(stderr, "%s: %s:%lu: %s\n", c->prog, c->audit_path, bad, why);
-		return CLI_TAMPERED;
-	}
-	return ret ? cli_fail(c, ret, "%s", c->audit_path) : CLI_OK;
+	ret = audit_verify(c->audit_path, NULL, &rep);
+	return audit_report(c, ret, &rep, false);
 }
 
 int cmd_audit(struct cli *c, int argc, char **argv)

@@ -70,8 +70,8 @@ authdb_bgw_authdb_CFLAGS = $(AM_CFLAGS) $(GNUTLS_CFLAGS)
 authdb_bgw_authdb_LDADD = authdb/libauthdb.a lib/libbgw.a $(GNUTLS_LIBS) $(PWQUALITY_LIBS) $(ZXCVBN_LIBS)
 
 # End-to-end CLI test (TAP).
-TESTS += tests/t-authdb-cli.sh tests/t-authdb-sec.sh
-EXTRA_DIST += tests/t-authdb-cli.sh tests/t-authdb-sec.sh
+TESTS += tests/t-authdb-cli.sh tests/t-authdb-sec.sh tests/t-audit-anchor.sh
+EXTRA_DIST += tests/t-authdb-cli.sh tests/t-authdb-sec.sh tests/t-audit-anchor.sh
 
 # Manual pages: the program and the file format.
 dist_man_MANS += man/bgw-authdb.8 man/bgw-authdb.5

@@ -219,22 +219,44 @@ int muxd_call(struct muxd *d, uint32_t type, uint8_t arg, const char *name,
 	return r;
 }
 
+/*
+ * The monitor writes one audit record, and anchors the chain outside the
+ * file: every record's count and head MAC go to syslog/the journal too,
+ * where whoever later truncates or rewrites the log file (and its anchor
+ * file) cannot reach them; `bgw-authdb audit verify --head COUNT:HEAD`
+ * checks the file against any such line.
+ */
+void muxd_audit_fields(struct muxd *d, enum audit_event ev,
+		       const struct audit_fields *f)
+{
+	char head[AUDIT_HEX + 1];
+	unsigned long seq;
+	int r;
+
+	if (!d->audit)
+		return;
+	r = audit_append(d->audit, ev, f);
+	if (r < 0) {
+		log_err("audit log %s: %s: %s", d->conf.audit_log,
+			audit_event_name(ev), strerror(-r));
+		return;
+	}
+	audit_head(d->audit, &seq, head);
+	log_info("audit record %lu %s%s%s%s%s, head %lu:%s", seq, audit_event_name(ev),
+		 f->user ? " user=" : "", f->user ? f->user : "",
+		 f->src ? " src=" : "", f->src ? f->src : "", seq, head);
+}
+
 void muxd_audit(struct muxd *d, enum audit_event ev, const char *user,
 		const char *src, const char *detail)
 {
 	struct audit_fields f = { .user = user, .src = src, .detail = detail, .uid = -1 };
-	int r;
 
 	if (d->role != MUXD_MONITOR) {
 		muxd_call(d, RPC_AUDIT, (uint8_t)ev, user, src, NULL, detail, NULL, NULL);
 		return;
 	}
-	if (!d->audit)
-		return;
-	r = audit_append(d->audit, ev, &f);
-	if (r < 0)
-		log_err("audit log %s: %s: %s", d->conf.audit_log,
-			audit_event_name(ev), strerror(-r));
+	muxd_audit_fields(d, ev, &f);
 }
 
 /*

@@ -179,6 +179,9 @@ int muxd_call(struct muxd *d, uint32_t type, uint8_t arg, const char *name,
 	      struct rpc_reply *rep, int *fd);
 void muxd_audit(struct muxd *d, enum audit_event ev, const char *user,
 		const char *src, const char *detail);
+/* Monitor: append a record and log its count and head (the anchor). */
+void muxd_audit_fields(struct muxd *d, enum audit_event ev,
+		       const struct audit_fields *f);
 
 int tunnel_check_files(const struct muxd_conf *c);
 /*

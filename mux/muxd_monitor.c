@@ -663,14 +663,8 @@ static int mon_answer(struct mon_chan *ch, const struct rpc_req *q)
 			.rd = q->rd[0] ? q->rd : NULL,
 			.detail = q->detail[0] ? q->detail : NULL, .uid = -1,
 		};
-		int r;
 
-		if (!d->audit)
-			return 0;
-		r = audit_append(d->audit, (enum audit_event)q->arg, &f);
-		if (r < 0)
-			log_err("audit log %s: %s: %s", d->conf.audit_log,
-				audit_event_name((enum audit_event)q->arg), strerror(-r));
+		muxd_audit_fields(d, (enum audit_event)q->arg, &f);
 		return 0;
 	}
 	default:

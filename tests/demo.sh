@@ -205,7 +205,7 @@ grep 'acl-deny' "$tmp/audit.log" | head -1 | sed 's/ prev=.*//; s/^/     /'
 step "6. Mum checks the tamper-evident audit log"
 printf '   $ bgw-authdb audit verify\n'
 A audit verify 2>&1 | sed 's/ head .*//; s/^/     /'
-printf '   every record carries the hash of the one before it; what it holds:\n'
+printf '   every record carries a keyed MAC chained to the one before it; what it holds:\n'
 awk '{ print $3 }' "$tmp/audit.log" | sort | uniq -c | sed 's/^ */     /'
 
 kill "${pids[@]}" 2>/dev/null

@@ -1459,6 +1459,16 @@ int authdb_secret_load(const char *path, uint8_t *secret, size_t len)
 			return -EIO;
 		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 			  0600);
+		if (fd < 0 && errno == ENOENT) {
+			/* A fresh state directory: make it (one level). */
+			char dir[PATH_MAX];
+
+			snprintf(dir, sizeof(dir), "%s", path);
+			if (mkdir(dirname(dir), 0700) < 0 && errno != EEXIST)
+				return -errno;
+			fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+				  O_CLOEXEC, 0600);
+		}
 		if (fd < 0 && errno == EEXIST)
 			continue;
 		if (fd < 0)

@@ -165,10 +165,13 @@ int authdb_rpa_resolve(const struct authdb *db, const struct bdaddr *rpa,
  * It must persist: a per-start secret would change an unknown user's fake
  * salt at every restart and give the user away. Reads path (exactly len
  * bytes, a regular file owned by root or the caller, mode 0600 or
- * stricter); creates it with random bytes if missing.
+ * stricter); creates it with random bytes if missing, and its directory
+ * (0700) if that is missing. The default is under the service's
+ * StateDirectory=, writable at its first start: /etc/bgw is read-only
+ * there (ProtectSystem=strict).
  */
 #define AUTHDB_SECRET_LEN	32
-#define AUTHDB_SECRET_PATH	"/etc/bgw/scram.secret"
+#define AUTHDB_SECRET_PATH	"/var/lib/bgw/scram.secret"
 int authdb_secret_load(const char *path, uint8_t *secret, size_t len);
 
 /* serial: hex digits (case and leading zeros as in the certificate). */

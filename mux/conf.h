@@ -27,7 +27,7 @@
 #define MUXD_DEFAULT_CA		"/etc/bgw/ca.crt"
 #define MUXD_DEFAULT_CERT	"/etc/bgw/server.crt"
 #define MUXD_DEFAULT_KEY	"/etc/bgw/server.key"
-#define MUXD_DEFAULT_SECRET	"/etc/bgw/scram.secret"
+#define MUXD_DEFAULT_SECRET	"/var/lib/bgw/scram.secret"	/* StateDirectory= */
 #define MUXD_DEFAULT_AUDIT	"/var/log/bgw/audit.log"
 #define MUXD_DEFAULT_RUNDIR	"/run/bgw"
 /* In the runtime directory: the single-instance lock and the control socket. */

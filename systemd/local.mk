@@ -19,6 +19,6 @@ systemd/bgw-cdclient@.service: $(srcdir)/systemd/bgw-cdclient@.service.in Makefi
 		$(srcdir)/systemd/bgw-cdclient@.service.in >$@.tmp && mv $@.tmp $@
 
 # systemd-analyze verify on the generated units, where it can run.
-TESTS += tests/t-systemd-units.sh
-EXTRA_DIST += tests/t-systemd-units.sh
+TESTS += tests/t-systemd-units.sh tests/t-systemd-firststart.sh
+EXTRA_DIST += tests/t-systemd-units.sh tests/t-systemd-firststart.sh
 check_DATA = systemd/bgw-muxd.service systemd/bgw-cdclient@.service

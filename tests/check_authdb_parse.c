@@ -607,6 +607,11 @@ START_TEST(test_secret_persists)
 	ck_assert_int_eq(chmod(path, 0600), 0);
 	ck_assert_int_eq(truncate(path, 31), 0);
 	ck_assert_int_eq(authdb_secret_load(path, s2, sizeof(s2)), -EINVAL);
+	/* A fresh state directory is made (the service's first start). */
+	snprintf(path, sizeof(path), "%s/state/scram.secret", tmpdir);
+	ck_assert_int_eq(authdb_secret_load(path, s1, sizeof(s1)), 0);
+	ck_assert_int_eq(authdb_secret_load(path, s2, sizeof(s2)), 0);
+	ck_assert_mem_eq(s1, s2, sizeof(s1));
 }
 END_TEST
 

@@ -135,7 +135,7 @@ START_TEST(tunnel_keys)
 	ck_assert_str_eq(c.ca_file, "/etc/bgw/ca.crt");
 	ck_assert_str_eq(c.cert_file, "/etc/bgw/server.crt");
 	ck_assert_str_eq(c.key_file, "/etc/bgw/server.key");
-	ck_assert_str_eq(c.scram_secret, "/etc/bgw/scram.secret");
+	ck_assert_str_eq(c.scram_secret, "/var/lib/bgw/scram.secret");
 	ck_assert_str_eq(c.audit_log, "/var/log/bgw/audit.log");
 	ck_assert_uint_eq(c.resume_s, 30);
 

@@ -65,11 +65,12 @@ t_ok $? "a gateway's files in a temporary directory (bgw-authdb ca init, user ad
 relocate() {
 	sed -e 's|^controller hci:0$|controller sim|' \
 		-e "s|/etc/bgw/|$tmp/etc/|g" -e "s|/var/log/bgw/|$tmp/log/|g" \
+		-e "s|/var/lib/bgw/|$tmp/lib/|g" \
 		-e "s|/run/bgw/|$tmp/run/|g" -e "s|/run/bgw\$|$tmp/run|"
 }
 
 # As shipped: the three lines in effect, plus the tunnel's file paths
-# (default /etc/bgw/...) uncommented so that they move too.
+# (default /etc/bgw/..., /var/lib/bgw/...) uncommented so that they move too.
 relocate <"$sample" |
 	sed -E 's/^#((ca|cert|key|scram-secret|audit-log) )/\1/' >"$tmp/shipped.conf"
 "$muxd" -t -c "$tmp/shipped.conf" >"$tmp/shipped.out" 2>&1 &&

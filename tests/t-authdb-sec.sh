@@ -25,7 +25,7 @@ st() {
 }
 has() { grep -q -- "$1" "$2"; t_ok $? "$3" || diag "$2"; }
 
-echo "1..12"
+echo "1..13"
 mkdir -p "$tmp/etc" "$tmp/log"
 
 # 17.8: an empty authdb is a corrupt one, not "0 users".
@@ -43,6 +43,14 @@ chmod 644 "$db"
 st 3 "check refuses a world-readable authdb" A check
 has "readable by group or others (mode 644).*chmod 600 $db" "$tmp/err" \
 	"  ... and says which chmod to run"
+printf 'controller sim\nlisten unix:%s/muxd.sock\nauthdb %s\n' "$tmp" "$db" >"$tmp/muxd.conf"
+if [ "$(id -u)" = 0 ]; then
+	"${BGW_BUILDDIR:-.}/mux/bgw-muxd" -t -c "$tmp/muxd.conf" >"$tmp/t.out" 2>&1
+	[ $? -ne 0 ] && grep -q "readable by group or others (mode 644).*chmod 600" "$tmp/t.out"
+	t_ok $? "bgw-muxd -t refuses it too" || diag "$tmp/t.out"
+else
+	t_ok 0 "# SKIP bgw-muxd -t reads only a root-owned authdb"
+fi
 chmod 600 "$db"
 st 0 "check accepts it after chmod 600" A check
 

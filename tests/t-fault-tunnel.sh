@@ -64,8 +64,10 @@ if mount -t tmpfs -o size=64k,mode=0700 tmpfs "$mnt" 2>/dev/null; then
 	: >"$mnt/audit.log"
 	chmod 600 "$mnt/audit.log"
 	sed -i "s|^audit-log .*|audit-log $mnt/audit.log|" "$tmp/muxd.conf"
-	dd if=/dev/zero of="$mnt/filler" bs=1k count=100 2>/dev/null
+	# The daemon makes the log's key at its start (a keyed chain, fail
+	# closed without one); the disk fills while it runs.
 	muxd_start "$tmp/muxd3.log"
+	dd if=/dev/zero of="$mnt/filler" bs=1k count=100 2>/dev/null
 	"$cd_bin" -f -v --server "127.0.0.1:$port" --user bob --ca "$tmp/etc/ca.crt" \
 		--password-file "$tmp/bob.pw" --expose "unix:$tmp/bob.sock" >"$tmp/cd-bob.log" 2>&1 &
 	bpid=$!

@@ -40,6 +40,7 @@ void muxd_conf_init(struct muxd_conf *c)
 	strcpy(c->audit_log, MUXD_DEFAULT_AUDIT);
 	c->resume_s = MUXD_RESUME_DEFAULT;
 	strcpy(c->runtime_dir, MUXD_DEFAULT_RUNDIR);
+	c->login_s = MUXD_LOGIN_DEFAULT;
 }
 
 bool muxd_conf_has_tunnel(const struct muxd_conf *c)
@@ -142,6 +143,7 @@ static const struct {
 #define SEEN_DTLS	(1u << 8)
 #define SEEN_TLS	(1u << 9)
 #define SEEN_RESUME	(1u << 10)
+#define SEEN_LOGIN	(1u << 11)
 
 int muxd_conf_line(struct muxd_conf *c, const char *line, size_t len,
 		   char *err, size_t errlen)
@@ -301,6 +303,14 @@ int muxd_conf_line(struct muxd_conf *c, const char *line, size_t len,
 			return bad(c, err, errlen, "resume-time must be 1 to 3600 seconds", w[1]);
 		c->resume_s = (unsigned)v;
 		c->seen_tun |= SEEN_RESUME;
+	} else if (strcmp(w[0], "login-time") == 0) {
+		NEED(2);
+		if (c->seen_tun & SEEN_LOGIN)
+			return bad(c, err, errlen, "duplicate", w[0]);
+		if (parse_uint(w[1], 1, MUXD_LOGIN_MAX, 10, &v) < 0)
+			return bad(c, err, errlen, "login-time must be 1 to 60 seconds", w[1]);
+		c->login_s = (unsigned)v;
+		c->seen_tun |= SEEN_LOGIN;
 	} else {
 		for (i = 0; i < sizeof(tun_paths) / sizeof(tun_paths[0]); i++)
 			if (strcmp(w[0], tun_paths[i].kw) == 0)

@@ -37,6 +37,8 @@
 #define MUXD_RUNDIR_MAX		96
 #define MUXD_RESUME_DEFAULT	30
 #define MUXD_RESUME_MAX		3600
+#define MUXD_LOGIN_DEFAULT	5
+#define MUXD_LOGIN_MAX		60
 
 struct muxd_uidmap {
 	uid_t uid;
@@ -73,6 +75,7 @@ struct muxd_conf {
 	unsigned resume_s;
 	/* The pid file (locked: one instance) and the control socket. */
 	char runtime_dir[MUXD_RUNDIR_MAX];
+	unsigned login_s;		/* handshake + login of a tunnel peer */
 	/* parser state */
 	unsigned lineno;
 	bool seen_controller;

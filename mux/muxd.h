@@ -106,6 +106,7 @@ struct muxd {
 	struct ratelimit *rl_src;
 	struct ratelimit *rl_user;
 	struct ratelimit *known_src;	/* (user, source) pairs that logged in */
+	struct ratelimit *known_host;	/* sources a login came from: the front's reserve */
 	struct audit_log *audit;
 	uint8_t secret[AUTHDB_SECRET_LEN];
 	/*

@@ -622,6 +622,7 @@ static int tunnel_start(struct muxd *d)
 		return -ENOMEM;
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.resume_s = d->conf.resume_s;
+	cfg.handshake_ms = d->conf.login_s * 1000;
 	cfg.max_sessions = d->conf.max_sessions;
 	cfg.max_pending = d->conf.max_pending;
 	r = tun_server_new(&d->tun, d->l, &cfg, &tun_ops, NULL, d);
@@ -652,6 +653,8 @@ void muxd_forget_secrets(struct muxd *d)
 	d->rl_user = NULL;
 	ratelimit_free(d->known_src);
 	d->known_src = NULL;
+	ratelimit_free(d->known_host);
+	d->known_host = NULL;
 	audit_close(d->audit);
 	d->audit = NULL;
 	explicit_bzero(d->secret, sizeof(d->secret));

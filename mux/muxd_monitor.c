@@ -240,7 +240,8 @@ int tunnel_prepare(struct muxd *d)
 	d->rl_src = ratelimit_new(RATELIMIT_SLOTS, &pol_src);
 	d->rl_user = ratelimit_new(RATELIMIT_SLOTS, &pol_user);
 	d->known_src = ratelimit_new(RATELIMIT_SLOTS, &pol_user);
-	if (!d->rl_src || !d->rl_user || !d->known_src)
+	d->known_host = ratelimit_new(RATELIMIT_SLOTS, &pol_user);
+	if (!d->rl_src || !d->rl_user || !d->known_src || !d->known_host)
 		return -ENOMEM;
 	return 0;
 }
@@ -518,6 +519,9 @@ static int mon_link(struct muxd *d, struct mon_chan *ch, const struct rpc_req *q
 	if (q->arg == 0) {
 		if (d->rl_src)
 			ratelimit_success(d->rl_src, ch->src, strlen(ch->src));
+		/* The front's reserved slots are for sources like this one. */
+		if (d->known_host)
+			ratelimit_remember(d->known_host, ch->src, strlen(ch->src), now_ms());
 		muxd_audit(d, AUDIT_LOGIN_OK, ch->verified, ch->src,
 			   ch->cert ? "cert" : "password");
 	}
@@ -525,12 +529,21 @@ static int mon_link(struct muxd *d, struct mon_chan *ch, const struct rpc_req *q
 	return 0;
 }
 
-/* A new peer process: its own request channel, labelled by the front's words. */
+/*
+ * A new peer process: its own request channel, labelled by the front's
+ * words. arg 1: a pending slot the front keeps for sources a login came
+ * from before (tunnel/front.h): -EACCES for any other source, before
+ * anything is made. The front learns only yes or no, for an address it
+ * saw anyway; which user logged in from where stays here.
+ */
 static int mon_spawn(struct muxd *d, const struct rpc_req *q, int *pfd)
 {
 	struct mon_chan *ch;
 	int sv[2];
 
+	if (q->arg == 1 &&
+	    !(d->known_host && ratelimit_known(d->known_host, q->src, strlen(q->src))))
+		return -EACCES;
 	if (d->npeer_chans >= d->conf.max_sessions + d->conf.max_pending + PEER_CHAN_SLACK)
 		return -EBUSY;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)

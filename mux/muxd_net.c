@@ -354,6 +354,7 @@ static void peer_run(struct muxd *d, struct tun_front_peer *p, int req)
 		_exit(EXIT_ERROR);
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.resume_s = d->conf.resume_s;
+	cfg.handshake_ms = d->conf.login_s * 1000;
 	if (tun_peer_new(&d->peer, d->l, d->creds, &cfg, p, &ops, &auth, d) < 0)
 		_exit(EXIT_ERROR);
 	d->exit_status = 0;
@@ -390,6 +391,7 @@ static pid_t front_spawn(void *user, const struct tun_front_peer *p)
 	 */
 	memset(&q, 0, sizeof(q));
 	q.type = RPC_SPAWN;
+	q.arg = p->reserve ? 1 : 0;	/* a slot kept for known sources */
 	rpc_str(q.src, sizeof(q.src), src);
 	rpc_str(q.detail, sizeof(q.detail), peer);
 	rnd = p->dgram ? tun_dtls_hello_random(p->first, p->first_len) : NULL;
@@ -401,6 +403,12 @@ static pid_t front_spawn(void *user, const struct tun_front_peer *p)
 	if (r < 0 && r != -EINVAL) {
 		log_err("monitor: %s: stopping", strerror(-r));
 		loop_quit(d->l, EXIT_ERROR);
+	}
+	if (r == 0 && rep.status == -EACCES && p->reserve) {
+		/* Not a known source: the front logs the cap it hit. */
+		if (req >= 0)
+			close(req);
+		return -EACCES;
 	}
 	if (r < 0 || rep.status < 0 || req < 0) {
 		if (req >= 0)
@@ -503,6 +511,7 @@ int front_run(struct muxd *d)
 	fc.tcp_port = d->conf.tls_port[0] ? d->conf.tls_port : NULL;
 	fc.max_peers = d->conf.max_sessions + d->conf.max_pending;
 	fc.max_pending = d->conf.max_pending;
+	fc.handshake_ms = d->conf.login_s * 1000;
 	fc.spawn = front_spawn;
 	fc.user = d;
 	r = tun_front_new(&d->front, d->l, &fc);

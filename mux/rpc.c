@@ -55,9 +55,12 @@ static const struct rule rules[RPC_REQ_LAST + 1] = {
 	 */
 	[RPC_AUDIT] = { { 1, 0, 0, 0 }, { NAME_MAX_, SRC_MAX_, 32, 255 },
 			AUDIT_SESSION_END, AUDIT_ACL_DENY, false, 0, 0, true },
-	/* The source key and the address as the front saw them. */
+	/*
+	 * The source key and the address as the front saw them; 1: a slot
+	 * reserved for sources that logged in before (tunnel/front.h).
+	 */
 	/* ... and the ClientHello's random (DTLS) or nothing (TCP): below. */
-	[RPC_SPAWN] = { { 0, 1, 0, 1 }, { 0, SRC_MAX_, 0, 63 }, 0, 0, true, 0, RPC_CHAL_LEN,
+	[RPC_SPAWN] = { { 0, 1, 0, 1 }, { 0, SRC_MAX_, 0, 63 }, 0, 1, true, 0, RPC_CHAL_LEN,
 			true },
 	/* RPC_RETIRED_CERT_USER: no entry, refused as unknown. */
 	[RPC_LINK] = { { 0, 0, 0, 0 }, { NAME_MAX_, 0, 0, 0 }, 0, 1, true, 0, 0, true },

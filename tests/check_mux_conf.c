@@ -98,6 +98,9 @@ START_TEST(errors_name_the_line)
 		"resume-time 0",
 		"resume-time 3601",
 		"resume-time 30s",
+		"login-time 0",
+		"login-time 61",
+		"login-time 5s",
 	};
 	struct muxd_conf c;
 	char err[256];
@@ -124,6 +127,7 @@ START_TEST(tunnel_keys)
 		"listen-dtls 127.0.0.1:5684", "listen-tls 127.0.0.1:5684",
 		"ca /a/ca.crt", "cert /a/s.crt", "key /a/s.key",
 		"scram-secret /a/sec", "audit-log /a/audit", "resume-time 5",
+		"login-time 3",
 	};
 	struct muxd_conf c;
 	char err[256];
@@ -138,6 +142,7 @@ START_TEST(tunnel_keys)
 	ck_assert_str_eq(c.scram_secret, "/var/lib/bgw/scram.secret");
 	ck_assert_str_eq(c.audit_log, "/var/log/bgw/audit.log");
 	ck_assert_uint_eq(c.resume_s, 30);
+	ck_assert_uint_eq(c.login_s, 5);
 
 	/* A tunnel listener alone is enough (no local listen line). */
 	ck_assert_int_eq(line(&c, "authdb /etc/bgw/authdb", err), 0);
@@ -149,6 +154,7 @@ START_TEST(tunnel_keys)
 	ck_assert_int_eq(line(&c, "scram-secret /srv/scram.secret", err), 0);
 	ck_assert_int_eq(line(&c, "audit-log /srv/audit.log", err), 0);
 	ck_assert_int_eq(line(&c, "resume-time 120", err), 0);
+	ck_assert_int_eq(line(&c, "login-time 8", err), 0);
 	ck_assert_int_eq(muxd_conf_finish(&c, err, sizeof(err)), 0);
 	ck_assert(muxd_conf_has_tunnel(&c));
 	ck_assert_str_eq(c.tun_host, "192.0.2.1");
@@ -160,6 +166,7 @@ START_TEST(tunnel_keys)
 	ck_assert_str_eq(c.scram_secret, "/srv/scram.secret");
 	ck_assert_str_eq(c.audit_log, "/srv/audit.log");
 	ck_assert_uint_eq(c.resume_s, 120);
+	ck_assert_uint_eq(c.login_s, 8);
 
 	/* IPv6 in brackets, '*' for every address, port 0 (kernel's pick). */
 	muxd_conf_init(&c);

@@ -29,7 +29,7 @@
 
 /* ---- both ends of a channel: the server echoes every HCI message ---- */
 
-#define NSRV 8
+#define NSRV 12
 
 struct side {
 	struct tun_chan *ch;
@@ -38,7 +38,7 @@ struct side {
 	uint32_t next;		/* client: next echo expected */
 };
 
-#define NCLI 8
+#define NCLI 12
 
 static struct {
 	struct loop *l;
@@ -52,6 +52,8 @@ static struct {
 	pid_t stopped;
 	int refusals;
 	unsigned front_hs_ms;	/* 0: a minute */
+	int reserve_asks;	/* spawns for a reserved slot */
+	bool known;		/* ... admitted (the source logged in before) */
 } T;
 
 static void srv_up(void *user, struct tun_chan *ch)
@@ -489,6 +491,12 @@ static pid_t fake_spawn(void *user, const struct tun_front_peer *p)
 	struct tun_front_peer *q;
 	struct side *s;
 
+	/* The owner admits a reserved slot only for a known source. */
+	if (p->reserve) {
+		T.reserve_asks++;
+		if (!T.known)
+			return -EACCES;
+	}
 	T.spawns++;
 	ck_assert_int_ge(p->fd, 0);
 	if (p->dgram) {
@@ -775,6 +783,127 @@ START_TEST(front_cap_per_host)
 }
 END_TEST
 
+/*
+ * Per network: eight pending logins from 127.0.0.0/24 (four from each of
+ * two hosts); a ninth host of that /24 gets only a reserved slot, which
+ * the owner refuses to an unknown source and grants to a known one; a
+ * host of another /24 gets in meanwhile.
+ */
+START_TEST(front_cap_per_net)
+{
+	static const char *src[] = { "127.0.0.1", "127.0.0.2" };
+	uint16_t port;
+	int i, k = 0;
+
+	env_setup();
+	front_start("127.0.0.1", true, 0, 0);
+	port = tun_front_udp_port(T.front);
+	for (i = 0; i < TUN_FRONT_PENDING_PER_NET; i++, k++) {
+		client_dtls_at(&T.cl[k], src[i / TUN_FRONT_PENDING_PER_HOST], port, 0);
+		RUN_UNTIL(T.cl[k].up, 10000);
+	}
+	ck_assert_int_eq(T.reserve_asks, 0);
+	client_dtls_at(&T.cl[k], "127.0.0.3", port, 0);
+	RUN_UNTIL(T.refusals >= 1 && T.reserve_asks >= 1, 10000);
+	ck_assert_int_eq(T.spawns, TUN_FRONT_PENDING_PER_NET);
+	client_dtls_at(&T.cl[k + 1], "127.0.1.1", port, 0);
+	RUN_UNTIL(T.cl[k + 1].up, 10000);
+	ck_assert_int_eq(T.spawns, TUN_FRONT_PENDING_PER_NET + 1);
+	ck_assert_int_eq(T.cl[k].up, 0);
+	/* Known now: its next retransmission is admitted. */
+	T.known = true;
+	RUN_UNTIL(T.cl[k].up, 15000);
+	ck_assert_int_eq(T.spawns, TUN_FRONT_PENDING_PER_NET + 2);
+	env_teardown();
+}
+END_TEST
+
+/*
+ * The reserve: with max_pending 4, one slot is kept for sources that
+ * logged in before. Three unknown hosts fill the rest; a fourth waits
+ * until the owner knows it.
+ */
+START_TEST(front_reserve_known)
+{
+	static const char *src[] = { "127.0.0.1", "127.0.1.1", "127.0.2.1", "127.0.3.1" };
+	uint16_t port;
+	int i;
+
+	env_setup();
+	front_start("127.0.0.1", true, 0, 4);
+	port = tun_front_udp_port(T.front);
+	for (i = 0; i < 3; i++) {
+		client_dtls_at(&T.cl[i], src[i], port, 0);
+		RUN_UNTIL(T.cl[i].up, 10000);
+	}
+	ck_assert_int_eq(T.reserve_asks, 0);
+	client_dtls_at(&T.cl[3], src[3], port, 0);
+	RUN_UNTIL(T.reserve_asks >= 1 && T.refusals >= 1, 10000);
+	ck_assert_int_eq(T.spawns, 3);
+	ck_assert_int_eq(T.cl[3].up, 0);
+	T.known = true;
+	RUN_UNTIL(T.cl[3].up, 15000);
+	ck_assert_int_eq(T.spawns, 4);
+	/* All four slots taken: even a known source now waits. */
+	client_dtls_at(&T.cl[4], "127.0.4.1", port, 0);
+	RUN_UNTIL(T.refusals >= 2, 10000);
+	ck_assert_int_eq(T.spawns, 4);
+	env_teardown();
+}
+END_TEST
+
+static socklen_t sa_make(struct sockaddr_storage *a, const char *ip)
+{
+	memset(a, 0, sizeof(*a));
+	if (strchr(ip, ':')) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)a;
+
+		s6->sin6_family = AF_INET6;
+		ck_assert_int_eq(inet_pton(AF_INET6, ip, &s6->sin6_addr), 1);
+		return sizeof(*s6);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)a;
+
+		s4->sin_family = AF_INET;
+		ck_assert_int_eq(inet_pton(AF_INET, ip, &s4->sin_addr), 1);
+		return sizeof(*s4);
+	}
+}
+
+/* What counts as one network: an IPv4 /24 (mapped or not), an IPv6 /64. */
+START_TEST(front_same_net)
+{
+	static const struct {
+		const char *a, *b;
+		bool same;
+	} c[] = {
+		{ "192.0.2.1", "192.0.2.254", true },
+		{ "192.0.2.1", "192.0.3.1", false },
+		{ "192.0.2.1", "::ffff:192.0.2.77", true },
+		{ "::ffff:192.0.2.1", "::ffff:192.0.3.1", false },
+		{ "2001:db8:1:2::1", "2001:db8:1:2:ffff:ffff:ffff:ffff", true },
+		{ "2001:db8:1:2::1", "2001:db8:1:3::1", false },
+		{ "2001:db8::c000:201", "192.0.2.1", false },
+		{ "::1", "::1", true },
+	};
+	struct sockaddr_storage a, b;
+	socklen_t al, bl;
+	unsigned i;
+
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		al = sa_make(&a, c[i].a);
+		bl = sa_make(&b, c[i].b);
+		ck_assert_msg(tun_front_same_net(&a, al, &b, bl) == c[i].same &&
+			      tun_front_same_net(&b, bl, &a, al) == c[i].same,
+			      "%s %s", c[i].a, c[i].b);
+	}
+	/* A short or family-less address is no network. */
+	ck_assert(!tun_front_same_net(&a, 4, &a, 4));
+	memset(&b, 0, sizeof(b));
+	ck_assert(!tun_front_same_net(&b, sizeof(b), &b, sizeof(b)));
+}
+END_TEST
+
 /* max_peers over TLS: the connection over the cap is closed at once. */
 START_TEST(front_cap_peers_tls)
 {
@@ -988,6 +1117,9 @@ Suite *test_suite(void)
 	tcase_add_test(tc, front_no_cookie_no_peer);
 	tcase_add_test(tc, front_cap_pending);
 	tcase_add_test(tc, front_cap_per_host);
+	tcase_add_test(tc, front_cap_per_net);
+	tcase_add_test(tc, front_reserve_known);
+	tcase_add_test(tc, front_same_net);
 	tcase_add_test(tc, front_pending_ages);
 	tcase_add_test(tc, front_cap_peers_tls);
 	tcase_add_test(tc, front_spawn_fails);

@@ -203,6 +203,8 @@ static ssize_t sock_pull(gnutls_transport_ptr_t p, void *data, size_t len)
 	struct tun_chan *ch = p;
 	ssize_t r = recv(ch->fd, data, len, MSG_DONTWAIT);
 
+	if (r > 0)
+		ch->await_first = false;
 	if (r < 0) {
 		int e = errno;
 
@@ -605,14 +607,22 @@ static int chan_check(struct tun_chan *ch, char *why, size_t cap)
 
 static void chan_read(struct tun_chan *ch);
 
+/* The handshake's deadline, or the first byte's while none came. */
+static uint64_t chan_hs_deadline(const struct tun_chan *ch)
+{
+	if (ch->await_first && ch->first_deadline < ch->hs_deadline)
+		return ch->first_deadline;
+	return ch->hs_deadline;
+}
+
 static void chan_arm_hs_timer(struct tun_chan *ch)
 {
-	uint64_t now = loop_now_us(), d;
+	uint64_t now = loop_now_us(), d, end = chan_hs_deadline(ch);
 
-	if (now >= ch->hs_deadline) {
+	if (now >= end) {
 		d = 0;
 	} else {
-		d = ch->hs_deadline - now;
+		d = end - now;
 		if (ch->kind != TUN_CHAN_STREAM) {
 			uint64_t r = (uint64_t)gnutls_dtls_get_timeout(ch->gs) * 1000;
 
@@ -792,9 +802,10 @@ static void chan_timer_cb(struct loop_timer *t, void *user)
 		chan_read(ch);
 		return;
 	}
-	if (loop_now_us() >= ch->hs_deadline) {
-		log_info("tunnel: %s: handshake timed out",
-			 tun_chan_peer_str(ch, peer, sizeof(peer)));
+	if (loop_now_us() >= chan_hs_deadline(ch)) {
+		log_info("tunnel: %s: handshake timed out%s",
+			 tun_chan_peer_str(ch, peer, sizeof(peer)),
+			 ch->await_first ? " (nothing received)" : "");
 		chan_fail(ch, TUN_R_TIMEOUT);
 		return;
 	}
@@ -881,6 +892,9 @@ int tun_chan_new_peer(struct tun_chan **out, struct loop *l, struct tun_creds *c
 			tun_chan_close(ch);
 			return -ENOMEM;
 		}
+	} else if (p->first_ms) {
+		ch->await_first = true;
+		ch->first_deadline = loop_now_us() + (uint64_t)p->first_ms * 1000;
 	}
 	/* As for a client: the owner may see ops->up inside the start. */
 	*out = ch;

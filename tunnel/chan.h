@@ -127,6 +127,13 @@ struct tun_chan {
 	int fail_reason;
 	char why[200];		/* detail of a failure, for the client's user */
 	uint64_t hs_deadline;
+	/*
+	 * A TLS peer of bgw-muxd's front (tun_front_peer.first_ms): until
+	 * its first byte arrives, the handshake deadline is this earlier
+	 * one, so an idle connection holds its pending slot only briefly.
+	 */
+	bool await_first;
+	uint64_t first_deadline;
 	struct loop_timer *timer;
 	struct loop_timer *reap;
 	const struct tun_chan_ops *ops;

@@ -87,15 +87,65 @@ static struct front_slot *slot_by_addr(struct tun_front *f, bool dgram,
 	return NULL;
 }
 
-/* The caps of front.h; NULL if admitted, else why not. */
-static const char *over_cap(const struct tun_front *f, const struct sockaddr_storage *a,
-			    socklen_t alen)
+/*
+ * The network part of an address for the per-network cap: 3 bytes of an
+ * IPv4 address (a /24, also when IPv4-mapped in IPv6), 8 of an IPv6 one
+ * (a /64: one subscriber's prefix, RFC 6177). 0 if it has none.
+ */
+static size_t net_part(const struct sockaddr_storage *a, socklen_t al, uint8_t out[8],
+		       int *family)
+{
+	if (a->ss_family == AF_INET && al >= (socklen_t)sizeof(struct sockaddr_in)) {
+		memcpy(out, &((const struct sockaddr_in *)a)->sin_addr, 3);
+		*family = AF_INET;
+		return 3;
+	}
+	if (a->ss_family == AF_INET6 && al >= (socklen_t)sizeof(struct sockaddr_in6)) {
+		const struct in6_addr *v6 = &((const struct sockaddr_in6 *)a)->sin6_addr;
+
+		if (IN6_IS_ADDR_V4MAPPED(v6)) {
+			memcpy(out, v6->s6_addr + 12, 3);
+			*family = AF_INET;
+			return 3;
+		}
+		memcpy(out, v6->s6_addr, 8);
+		*family = AF_INET6;
+		return 8;
+	}
+	return 0;
+}
+
+bool tun_front_same_net(const struct sockaddr_storage *a, socklen_t al,
+			const struct sockaddr_storage *b, socklen_t bl)
+{
+	uint8_t x[8], y[8];
+	int fx = 0, fy = 0;
+	size_t nx = net_part(a, al, x, &fx), ny = net_part(b, bl, y, &fy);
+
+	return nx && nx == ny && fx == fy && memcmp(x, y, nx) == 0;
+}
+
+enum front_admit {
+	ADMIT_NO,
+	ADMIT_YES,
+	ADMIT_KNOWN,		/* only if the source logged in before */
+};
+
+/*
+ * The caps of front.h. A refusal, or a slot that only a known source may
+ * take, comes with why (for the log).
+ */
+static enum front_admit over_cap(const struct tun_front *f, const struct sockaddr_storage *a,
+				 socklen_t alen, const char **why)
 {
 	uint64_t now = loop_now_us(), young = (uint64_t)f->cfg.handshake_ms * 1000;
-	unsigned i, pending = 0, host = 0;
+	unsigned i, pending = 0, host = 0, net = 0;
 
-	if (f->npeers >= f->cfg.max_peers)
-		return "too many peers";
+	*why = NULL;
+	if (f->npeers >= f->cfg.max_peers) {
+		*why = "too many peers";
+		return ADMIT_NO;
+	}
 	for (i = 0; i < f->cfg.max_peers; i++) {
 		const struct front_slot *s = &f->slots[i];
 
@@ -104,25 +154,49 @@ static const char *over_cap(const struct tun_front *f, const struct sockaddr_sto
 		pending++;
 		if (tun_host_eq(&s->addr, s->alen, a, alen))
 			host++;
+		if (tun_front_same_net(&s->addr, s->alen, a, alen))
+			net++;
 	}
-	if (pending >= f->cfg.max_pending)
-		return "too many logins pending";
-	if (host >= TUN_FRONT_PENDING_PER_HOST)
-		return "too many logins pending from this host";
-	return NULL;
+	if (pending >= f->cfg.max_pending) {
+		*why = "too many logins pending";
+		return ADMIT_NO;
+	}
+	if (host >= TUN_FRONT_PENDING_PER_HOST) {
+		*why = "too many logins pending from this host";
+		return ADMIT_NO;
+	}
+	if (net >= TUN_FRONT_PENDING_PER_NET) {
+		*why = "too many logins pending from this network";
+		return ADMIT_KNOWN;
+	}
+	if (pending >= f->cfg.max_pending - f->cfg.reserve) {
+		*why = "too many logins pending (the rest are kept for known sources)";
+		return ADMIT_KNOWN;
+	}
+	return ADMIT_YES;
 }
 
-/* Hand f->hand (fd set) to the owner; the front's copy of the fd is closed. */
-static void hand_over(struct tun_front *f)
+/*
+ * Hand f->hand (fd set) to the owner; the front's copy of the fd is
+ * closed. why: the cap a reserved slot passes over (the owner refuses
+ * an unknown source with -EACCES), NULL for an ordinary slot.
+ */
+static void hand_over(struct tun_front *f, const char *why)
 {
 	struct tun_front_peer *p = f->hand;
 	char peer[NI_MAXHOST + NI_MAXSERV + 4];
 	pid_t pid;
 	unsigned i;
 
+	p->reserve = why != NULL;
+	p->first_ms = f->cfg.first_ms;
 	pid = f->cfg.spawn(f->cfg.user, p);
 	close(p->fd);
 	p->fd = -1;
+	if (pid == -EACCES && why) {
+		refuse_log(f, why, &p->addr, p->alen);
+		return;
+	}
 	if (pid <= 0) {
 		log_warn("tunnel: %s: no process for the peer: %s",
 			 tun_addr_str(&p->addr, p->alen, peer, sizeof(peer)),
@@ -302,8 +376,7 @@ static void front_dgram(struct tun_front *f, const struct front_dst *d, size_t n
 		}
 		return;
 	}
-	why = over_cap(f, &p->addr, p->alen);
-	if (why) {
+	if (over_cap(f, &p->addr, p->alen, &why) == ADMIT_NO) {
 		refuse_log(f, why, &p->addr, p->alen);
 		return;
 	}
@@ -318,7 +391,7 @@ static void front_dgram(struct tun_front *f, const struct front_dst *d, size_t n
 	p->fd = fd;
 	p->dgram = true;
 	p->first_len = n;
-	hand_over(f);
+	hand_over(f, why);
 }
 
 static void front_udp_cb(struct loop *l, int fd, uint32_t events, void *user)
@@ -379,8 +452,7 @@ static void front_tcp_cb(struct loop *l, int fd, uint32_t events, void *user)
 			close(cfd);
 			continue;
 		}
-		why = over_cap(f, &p->addr, p->alen);
-		if (why) {
+		if (over_cap(f, &p->addr, p->alen, &why) == ADMIT_NO) {
 			refuse_log(f, why, &p->addr, p->alen);
 			close(cfd);
 			continue;
@@ -388,7 +460,7 @@ static void front_tcp_cb(struct loop *l, int fd, uint32_t events, void *user)
 		p->fd = cfd;
 		p->dgram = false;
 		p->first_len = 0;
-		hand_over(f);
+		hand_over(f, why);
 	}
 }
 
@@ -438,6 +510,13 @@ int tun_front_new(struct tun_front **out, struct loop *l, const struct tun_front
 		f->cfg.max_pending = FRONT_MAX_PENDING;
 	if (!f->cfg.handshake_ms)
 		f->cfg.handshake_ms = FRONT_HANDSHAKE_MS;
+	if (!f->cfg.first_ms)
+		f->cfg.first_ms = TUN_FRONT_FIRST_MS;
+	/* The ordinary slots: at least one, however small max_pending is. */
+	if (!f->cfg.reserve)
+		f->cfg.reserve = f->cfg.max_pending / 4;
+	if (f->cfg.reserve >= f->cfg.max_pending)
+		f->cfg.reserve = f->cfg.max_pending - 1;
 	f->slots = calloc(f->cfg.max_peers, sizeof(*f->slots));
 	f->hand = calloc(1, sizeof(*f->hand));
 	if (!f->slots || !f->hand)

@@ -18,7 +18,15 @@
  * Caps, before anything is allocated for a peer: at most max_peers peer
  * processes alive, of which at most max_pending younger than
  * handshake_ms (the login deadline a peer process enforces itself), and
- * of those at most TUN_FRONT_PENDING_PER_HOST from one host.
+ * of those at most TUN_FRONT_PENDING_PER_HOST from one host and
+ * TUN_FRONT_PENDING_PER_NET from one network (an IPv4 /24, an IPv6 /64:
+ * what one customer of a provider holds, so that a handful of addresses
+ * cannot take every slot). The last `reserve` pending slots, and the
+ * slots past a network's cap, go only to sources that logged in before:
+ * the front cannot tell, so it hands such a peer to the spawn hook with
+ * reserve set, and the owner (who sees the logins) admits it or not.
+ * A TLS peer must send its first byte within first_ms (its process
+ * enforces that too), so an idle connection holds a slot for seconds.
  *
  * One live DTLS peer per address and port: a datagram reaching the
  * listener from a live peer's address (queued before its socket was
@@ -46,6 +54,8 @@
 /* Datagrams longer than this are dropped unread (the MTU is far lower). */
 #define TUN_FRONT_DGRAM_MAX		4096
 #define TUN_FRONT_PENDING_PER_HOST	4
+#define TUN_FRONT_PENDING_PER_NET	8
+#define TUN_FRONT_FIRST_MS		2000
 #define TUN_FRONT_RESTART_MS		2000
 
 /* One verified new peer, for its process. */
@@ -54,6 +64,10 @@ struct tun_front_peer {
 	bool dgram;			/* DTLS (own connected UDP socket) or TLS */
 	struct sockaddr_storage addr;	/* the peer */
 	socklen_t alen;
+	/* Admitted only if its source logged in before (front.h caps). */
+	bool reserve;
+	/* TLS: no byte within this (ms) from the start ends the peer. */
+	unsigned first_ms;
 	/* DTLS: the ClientHello with the valid cookie, and its prestate. */
 	uint8_t first[TUN_FRONT_DGRAM_MAX];
 	size_t first_len;
@@ -67,10 +81,14 @@ struct tun_front_cfg {
 	unsigned max_peers;		/* peer processes alive; 0: 48 */
 	unsigned max_pending;		/* of which still in login; 0: 32 */
 	unsigned handshake_ms;		/* a peer's login deadline; 0: 10000 */
+	unsigned reserve;		/* pending slots for known sources; 0: max_pending / 4 */
+	unsigned first_ms;		/* TLS: to the first byte; 0: TUN_FRONT_FIRST_MS */
 	/*
 	 * Start p's process (fork). Return its pid (> 0) or a negative
 	 * errno (the peer is dropped). Either way the front closes its own
 	 * copy of p->fd after the call: the new process keeps its copy.
+	 * p->reserve: start it only if p's source logged in before, else
+	 * return -EACCES (refused like a peer over the caps, quietly).
 	 */
 	pid_t (*spawn)(void *user, const struct tun_front_peer *p);
 	/*
@@ -104,5 +122,12 @@ unsigned long tun_front_dgram_count(const struct tun_front *f);
 uint16_t tun_front_udp_port(const struct tun_front *f);
 uint16_t tun_front_tcp_port(const struct tun_front *f);
 unsigned tun_front_peer_count(const struct tun_front *f);
+
+/*
+ * Same network for the per-network cap: IPv4 (IPv4-mapped IPv6 too) the
+ * same /24, IPv6 the same /64.
+ */
+bool tun_front_same_net(const struct sockaddr_storage *a, socklen_t al,
+			const struct sockaddr_storage *b, socklen_t bl);
 
 #endif /* BGW_TUN_FRONT_H */

@@ -59,4 +59,6 @@ TESTS += tests/t-fault-tunnel.sh
 EXTRA_DIST += tests/t-fault-tunnel.sh
 TESTS += tests/t-abuse-login.sh
 EXTRA_DIST += tests/t-abuse-login.sh tests/login_flood.py
+TESTS += tests/t-abuse-pending.sh
+EXTRA_DIST += tests/t-abuse-pending.sh tests/pending_flood.py
 EXTRA_DIST += tests/valgrind/run tests/valgrind/README.md

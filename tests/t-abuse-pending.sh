@@ -1,0 +1,87 @@
+#!/bin/bash
+# Unauthenticated lock-out of logins (doc/security.md, threat table 1):
+# 64 sources hold idle TCP connections to the TLS listener and reconnect
+# as soon as they are closed (tests/pending_flood.py). bgw-muxd keeps its
+# last pending slots for sources a login came from before, closes a
+# connection that sends nothing within 2 s, and caps pending logins per
+# /24, so that meanwhile
+#  - bob's session, logged in from 127.0.0.1 before the attack, resumes
+#    after its channel is cut;
+#  - alice logs in (certificate, DTLS) from that known address;
+#  - 64 sources in one /24 hold at most 8 slots: a source in another
+#    network that never logged in still gets one.
+# Each fails with the caps of before (32 pending, 4 per host, 10 s each).
+# TAP on stdout.
+. "${BGW_SRCDIR:-.}/tests/lib.sh"
+N=8
+echo "1..$N"
+. "${BGW_SRCDIR:-.}/tests/fault-lib.sh"
+command -v ss >/dev/null 2>&1 || skip_all "ss (iproute2) not installed"
+
+gw_setup "$tmp/audit.log"
+muxd_start "$tmp/muxd.log" && wait_for 10 grep -q "tunnel: TLS on 127.0.0.1 port $tport" "$tmp/muxd.log"
+t_ok $? "bgw-muxd listens on DTLS $port and TLS $tport" || { diag "$tmp/muxd.log"; exit 1; }
+
+"$cd_bin" -f -v --tls --server "127.0.0.1:$tport" --user bob --ca "$tmp/etc/ca.crt" \
+	--password-file "$tmp/bob.pw" --expose "unix:$tmp/bob.sock" >"$tmp/cd-bob.log" 2>&1 &
+bpid=$!
+pids="$pids $bpid"
+wait_for 20 grep -q "logged in as bob" "$tmp/cd-bob.log"
+t_ok $? "bob logs in over TLS from 127.0.0.1 before the attack" || diag "$tmp/cd-bob.log" "$tmp/muxd.log"
+
+# The peer process holding bob's connection (the server end whose peer
+# port is bob's).
+bport=$(ss -Htnp state established "dport = :$tport" | grep "pid=$bpid," |
+	awk '{ n = split($3, a, ":"); print a[n] }' | head -1)
+ppid_bob=$(ss -Htnp state established "sport = :$tport" "dport = :$bport" |
+	sed -n 's/.*pid=\([0-9]*\),.*/\1/p' | head -1)
+
+flood() { timeout 90 python3 "$src/tests/pending_flood.py" 127.0.0.1 "$tport" "$@"; }
+flood 127.0.N.2:1-64 4 12 >"$tmp/flood1.out" 2>&1 &
+fpid=$!
+pids="$pids $fpid"
+wait_for 20 grep -q "new peer refused: too many logins pending" "$tmp/muxd.log"
+t_ok $? "64 sources in 64 networks fill the ordinary pending slots" || tail -20 "$tmp/muxd.log" | diag
+
+# Cut bob's channel: its peer process dies, the client resumes.
+[ -n "$ppid_bob" ] && kill -KILL "$ppid_bob"
+wait_for 30 grep -q "session resumed" "$tmp/cd-bob.log"
+t_ok $? "bob's session resumes during the attack (peer process $ppid_bob killed)" ||
+	diag "$tmp/cd-bob.log"
+
+"$cd_bin" -f -v --bundle "$tmp/alice.bundle" --expose "unix:$tmp/alice.sock" >"$tmp/cd-alice.log" 2>&1 &
+apid=$!
+pids="$pids $apid"
+wait_for 30 grep -q "logged in as alice" "$tmp/cd-alice.log"
+t_ok $? "alice logs in from a known address during the attack" || diag "$tmp/cd-alice.log"
+kill -TERM "$apid"
+wait "$fpid"
+echo "# flood over 64 networks: $(cat "$tmp/flood1.out")"
+get() { sed -n "s/.*$2=\([0-9]*\).*/\1/p" "$1"; }
+hold=$(get "$tmp/flood1.out" hold_max_ms)
+[ "${hold:-99999}" -ge 1500 ] && [ "${hold:-99999}" -lt 4000 ] &&
+	[ "$(get "$tmp/flood1.out" closed_fast)" -gt 0 ]
+t_ok $? "an idle connection is closed after 2 s (longest held over 12 s: ${hold:-?} ms), the rest refused at once" ||
+	diag "$tmp/flood1.out"
+
+# One /24 may hold 8 pending slots: a new source elsewhere gets in.
+flood 127.0.0.N:10-73 4 30 "$tmp/stop2" >"$tmp/flood2.out" 2>&1 &
+fpid=$!
+pids="$pids $fpid"
+sleep 3
+flood 127.0.200.9:0-0 1 4 >"$tmp/probe.out" 2>&1
+: >"$tmp/stop2"
+wait "$fpid"
+echo "# flood over one /24: $(cat "$tmp/flood2.out"); another source: $(cat "$tmp/probe.out")"
+[ "$(get "$tmp/probe.out" connects)" -ge 1 ] && [ "$(get "$tmp/probe.out" closed_fast)" -eq 0 ] &&
+	[ "$(get "$tmp/flood2.out" held_max)" -le 8 ]
+t_ok $? "64 sources in one /24 hold at most 8 slots; a source of another network is admitted" ||
+	diag "$tmp/flood2.out" "$tmp/probe.out"
+
+kill -TERM "$bpid"
+kill -TERM "$mpid"
+wait "$mpid"
+rc=$?
+[ "$rc" -eq 0 ] && ! grep -q "Sanitizer\|runtime error" "$tmp/muxd.log"
+t_ok $? "SIGTERM: bgw-muxd exits 0 (exit $rc), no sanitizer report" || tail -20 "$tmp/muxd.log" | diag
+[ "$t_failed" -eq 0 ]

@@ -335,7 +335,8 @@ START_TEST(rto_floor_and_ceiling)
 	tun_rel_get_stats(s->r, &st);
 	ck_assert_uint_eq(st.rto_us, 20000);	/* the documented floor */
 	ck_assert_int_eq(tun_rel_send(s->r, (const uint8_t *)"b", 1, t), 0);
-	for (i = 0; i < 10; i++) {
+	/* Some deadlines are the 1 s keepalive's, not the RTO's. */
+	for (i = 0; i < 30; i++) {
 		t = tun_rel_deadline(s->r);
 		m = ack(1, 128);	/* keep the peer alive */
 		ck_assert_int_eq(tun_rel_input(s->r, &m, t), 0);
@@ -495,7 +496,7 @@ START_TEST(no_probe_without_rtt_or_in_stream_mode)
 
 	s = sender_with_rtt(1, 5000);
 	tun_rel_set_stream(s->r, true);
-	ck_assert_uint_eq(tun_rel_deadline(s->r), 5000 + 5000000); /* keepalive */
+	ck_assert_uint_eq(tun_rel_deadline(s->r), 5000 + TUN_REL_KEEPALIVE_SRV_US);
 	ck_assert_int_eq(tun_rel_tick(s->r, 100000), 0);
 	ck_assert_uint_eq(count_type(s, TUN_MSG_HCI), 0);
 	tun_rel_get_stats(s->r, &st);
@@ -604,6 +605,165 @@ START_TEST(keepalive_and_dead_peer)
 	ck_assert_int_eq(tun_rel_tick(s->r, 6499), 0);
 	ck_assert_int_eq(tun_rel_tick(s->r, 6500), -ETIMEDOUT);
 	cap_free(s);
+}
+END_TEST
+
+static int quiet_calls;
+
+static void cap_quiet(void *user)
+{
+	quiet_calls++;
+}
+
+static const struct tun_rel_ops cap_quiet_ops = {
+	.output = cap_output,
+	.deliver = cap_deliver,
+	.quiet = cap_quiet,
+};
+
+/*
+ * The server's silence watch: ops->quiet once quiet_us passed without
+ * input, once per silence, again after the peer spoke and fell silent
+ * again; before the dead-peer timeout; also without ticks of the rest
+ * (tun_rel_quiet_tick, a detached session); and a resumption counts as
+ * the peer speaking.
+ */
+START_TEST(quiet_once_per_silence)
+{
+	struct tun_rel_cfg cfg;
+	struct cap *c = calloc(1, sizeof(*c));
+	struct tun_msg m;
+
+	ck_assert_ptr_nonnull(c);
+	tun_rel_cfg_default(&cfg);
+	ck_assert_uint_eq(cfg.keepalive_us, TUN_REL_KEEPALIVE_SRV_US);
+	ck_assert_uint_eq(cfg.quiet_us, TUN_REL_QUIET_US);
+	ck_assert_uint_lt(cfg.quiet_us, cfg.dead_us);
+	quiet_calls = 0;
+	ck_assert_int_eq(tun_rel_new(&c->r, &cfg, &cap_quiet_ops, c, 0), 0);
+	ck_assert_uint_eq(tun_rel_quiet_deadline(c->r), TUN_REL_QUIET_US);
+	ck_assert_int_eq(tun_rel_tick(c->r, TUN_REL_QUIET_US - 1), 0);
+	ck_assert_int_eq(quiet_calls, 0);
+	ck_assert(!tun_rel_is_quiet(c->r));
+	/* The deadline brings the tick in time. */
+	ck_assert_uint_le(tun_rel_deadline(c->r), TUN_REL_QUIET_US);
+	ck_assert_int_eq(tun_rel_tick(c->r, TUN_REL_QUIET_US), 0);
+	ck_assert_int_eq(quiet_calls, 1);
+	ck_assert(tun_rel_is_quiet(c->r));
+	ck_assert_uint_eq(tun_rel_quiet_deadline(c->r), UINT64_MAX);
+	ck_assert_int_eq(tun_rel_tick(c->r, TUN_REL_QUIET_US + 500000), 0);
+	ck_assert_int_eq(quiet_calls, 1);
+	/* The peer answers: the silence is over; a new one counts again. */
+	memset(&m, 0, sizeof(m));
+	m.type = TUN_MSG_KEEPALIVE;
+	ck_assert_int_eq(tun_rel_input(c->r, &m, 5000000), 0);
+	ck_assert(!tun_rel_is_quiet(c->r));
+	ck_assert_uint_eq(tun_rel_quiet_deadline(c->r), 5000000 + TUN_REL_QUIET_US);
+	tun_rel_quiet_tick(c->r, 5000000 + TUN_REL_QUIET_US - 1);
+	ck_assert_int_eq(quiet_calls, 1);
+	tun_rel_quiet_tick(c->r, 5000000 + TUN_REL_QUIET_US);
+	ck_assert_int_eq(quiet_calls, 2);
+	tun_rel_quiet_tick(c->r, 5000000 + 2 * TUN_REL_QUIET_US);
+	ck_assert_int_eq(quiet_calls, 2);
+	/* A resumption is the peer speaking. */
+	tun_rel_path_reset(c->r, 20000000);
+	ck_assert(!tun_rel_is_quiet(c->r));
+	tun_rel_quiet_tick(c->r, 20000000 + TUN_REL_QUIET_US);
+	ck_assert_int_eq(quiet_calls, 3);
+	/* Still dead only at dead_us of silence. */
+	ck_assert_int_eq(tun_rel_tick(c->r, 20000000 + cfg.dead_us - 1), 0);
+	ck_assert_int_eq(tun_rel_tick(c->r, 20000000 + cfg.dead_us), -ETIMEDOUT);
+	tun_rel_free(c->r);
+	free(c);
+	/* quiet_us must exceed the keepalive interval (or be 0: off). */
+	tun_rel_cfg_default(&cfg);
+	cfg.quiet_us = cfg.keepalive_us;
+	{
+		struct tun_rel *r = NULL;
+
+		ck_assert_int_eq(tun_rel_new(&r, &cfg, &cap_ops, NULL, 0), -EINVAL);
+		cfg.quiet_us = 0;
+		ck_assert_int_eq(tun_rel_new(&r, &cfg, &cap_ops, NULL, 0), 0);
+		tun_rel_free(r);
+	}
+}
+END_TEST
+
+/*
+ * An idle session, server and client with their default intervals and
+ * 20 ms each way: one KEEPALIVE from the server and one ACK from the
+ * client a second, nothing else; neither side ever falls quiet.
+ */
+START_TEST(idle_keepalive_cost)
+{
+	struct tun_rel_cfg sc, cc;
+	struct cap *sv, *cl;
+	struct {
+		uint64_t at;
+		bool to_cl;
+		struct tun_msg m;
+	} q[64];
+	size_t nq = 0, ssent = 0, csent = 0, i;
+	uint64_t t, lat = 20000;
+	size_t ka_s = 0, ack_s = 0, ka_c = 0, ack_c = 0;
+
+	tun_rel_cfg_default(&sc);
+	tun_rel_cfg_default(&cc);
+	cc.keepalive_us = TUN_REL_KEEPALIVE_CLI_US;
+	cc.quiet_us = 0;
+	quiet_calls = 0;
+	sv = calloc(1, sizeof(*sv));
+	cl = calloc(1, sizeof(*cl));
+	ck_assert(sv && cl);
+	ck_assert_int_eq(tun_rel_new(&sv->r, &sc, &cap_quiet_ops, sv, 0), 0);
+	ck_assert_int_eq(tun_rel_new(&cl->r, &cc, &cap_quiet_ops, cl, 0), 0);
+	for (t = 0; t <= 60000000; t += 1000) {
+		for (i = 0; i < nq;) {
+			if (q[i].at > t) {
+				i++;
+				continue;
+			}
+			struct cap *to = q[i].to_cl ? cl : sv;
+
+			ck_assert_int_eq(tun_rel_input(to->r, &q[i].m, t), 0);
+			tun_rel_flush(to->r, t);
+			q[i] = q[--nq];
+		}
+		if (tun_rel_deadline(sv->r) <= t)
+			ck_assert_int_eq(tun_rel_tick(sv->r, t), 0);
+		if (tun_rel_deadline(cl->r) <= t)
+			ck_assert_int_eq(tun_rel_tick(cl->r, t), 0);
+		for (; ssent < sv->nout; ssent++) {
+			ck_assert_uint_lt(nq, 64);
+			q[nq].at = t + lat;
+			q[nq].to_cl = true;
+			q[nq++].m = sv->out[ssent];
+			if (t >= 30000000) {
+				ka_s += sv->out[ssent].type == TUN_MSG_KEEPALIVE;
+				ack_s += sv->out[ssent].type == TUN_MSG_ACK;
+			}
+		}
+		for (; csent < cl->nout; csent++) {
+			ck_assert_uint_lt(nq, 64);
+			q[nq].at = t + lat;
+			q[nq].to_cl = false;
+			q[nq++].m = cl->out[csent];
+			if (t >= 30000000) {
+				ka_c += cl->out[csent].type == TUN_MSG_KEEPALIVE;
+				ack_c += cl->out[csent].type == TUN_MSG_ACK;
+			}
+		}
+	}
+	/* 30 s of steady state (the first second or so may differ). */
+	ck_assert_msg(ka_s >= 29 && ka_s <= 31 && ack_c >= 29 && ack_c <= 31 &&
+		      ka_c == 0 && ack_s == 0,
+		      "server: %zu KEEPALIVE %zu ACK, client: %zu KEEPALIVE %zu ACK",
+		      ka_s, ack_s, ka_c, ack_c);
+	ck_assert_int_eq(quiet_calls, 0);
+	tun_rel_free(sv->r);
+	tun_rel_free(cl->r);
+	free(sv);
+	free(cl);
 }
 END_TEST
 
@@ -899,6 +1059,8 @@ Suite *test_suite(void)
 	tcase_add_test(tc, no_probe_without_rtt_or_in_stream_mode);
 	tcase_add_test(tc, flow_control_bounds_the_receiver);
 	tcase_add_test(tc, keepalive_and_dead_peer);
+	tcase_add_test(tc, quiet_once_per_silence);
+	tcase_add_test(tc, idle_keepalive_cost);
 	tcase_add_test(tc, stream_mode_and_path_reset);
 	suite_add_tcase(s, tc);
 	/* Sanitizer builds are slower; the default 4 s is not enough. */

@@ -961,10 +961,14 @@ int tun_client_new(struct tun_client **out, struct loop *l,
 		return -EINVAL;
 	}
 	c->hs_ms = cfg->handshake_ms ? cfg->handshake_ms : 10000;
-	if (cfg->rel)
+	if (cfg->rel) {
 		c->rel_cfg = *cfg->rel;
-	else
+	} else {
 		tun_rel_cfg_default(&c->rel_cfg);
+		/* The server drives the keepalives (TUN_REL_KEEPALIVE_SRV_US). */
+		c->rel_cfg.keepalive_us = TUN_REL_KEEPALIVE_CLI_US;
+		c->rel_cfg.quiet_us = 0;
+	}
 	c->host = dup_opt(cfg->host, &bad);
 	c->port = dup_opt(cfg->port, &bad);
 	c->ca_file = dup_opt(cfg->ca_file, &bad);

@@ -37,6 +37,7 @@ struct tun_rel {
 	bool have_rtt;
 	uint64_t srtt, rttvar, rto;
 	uint64_t last_tx, last_rx, last_probe;
+	bool quiet;		/* ops->quiet called for this silence */
 
 	/* Receiver: ring over [rcv_base, rcv_base + rcv_wnd). */
 	struct pkt *rq[TUN_REL_WND_MAX];
@@ -81,7 +82,14 @@ void tun_rel_cfg_default(struct tun_rel_cfg *cfg)
 	cfg->rto_init_us = 250000;
 	cfg->rto_min_us = 20000;
 	cfg->rto_max_us = 4000000;
-	cfg->keepalive_us = 5000000;
+	/*
+	 * A second: the server notices a silent client within a few
+	 * (quiet_us) and lets its devices go, for about 150 bytes a second
+	 * each way on the wire (doc/protocol.md 6.7). The client's owner
+	 * uses TUN_REL_KEEPALIVE_CLI_US.
+	 */
+	cfg->keepalive_us = TUN_REL_KEEPALIVE_SRV_US;
+	cfg->quiet_us = TUN_REL_QUIET_US;
 	cfg->dead_us = 20000000;
 }
 
@@ -176,7 +184,9 @@ int tun_rel_new(struct tun_rel **out, const struct tun_rel_cfg *cfg,
 	    !cfg->rcv_wnd || cfg->rcv_wnd > TUN_REL_WND_MAX ||
 	    !cfg->sndq_max || !cfg->rto_min_us ||
 	    cfg->rto_min_us > cfg->rto_max_us || !cfg->keepalive_us ||
-	    cfg->dead_us <= cfg->keepalive_us || !ops->output || !ops->deliver)
+	    cfg->dead_us <= cfg->keepalive_us ||
+	    (cfg->quiet_us && cfg->quiet_us <= cfg->keepalive_us) ||
+	    !ops->output || !ops->deliver)
 		goto fail;
 	ret = -ENOMEM;
 	r = calloc(1, sizeof(*r));
@@ -412,6 +422,7 @@ static int rel_on_data(struct tun_rel *r, const struct tun_msg *m)
 int tun_rel_input(struct tun_rel *r, const struct tun_msg *m, uint64_t now)
 {
 	r->last_rx = now;
+	r->quiet = false;
 	switch (m->type) {
 	case TUN_MSG_HCI:
 		return rel_on_data(r, m);
@@ -507,6 +518,27 @@ static struct tun_seg *rel_probe_seg(const struct tun_rel *r, uint32_t *seqp)
 	return NULL;
 }
 
+void tun_rel_quiet_tick(struct tun_rel *r, uint64_t now)
+{
+	if (r->quiet || !r->cfg.quiet_us || now - r->last_rx < r->cfg.quiet_us)
+		return;
+	r->quiet = true;
+	if (r->ops.quiet)
+		r->ops.quiet(r->user);
+}
+
+uint64_t tun_rel_quiet_deadline(const struct tun_rel *r)
+{
+	if (r->quiet || !r->cfg.quiet_us)
+		return UINT64_MAX;
+	return r->last_rx + r->cfg.quiet_us;
+}
+
+bool tun_rel_is_quiet(const struct tun_rel *r)
+{
+	return r->quiet;
+}
+
 int tun_rel_tick(struct tun_rel *r, uint64_t now)
 {
 	uint32_t seq;
@@ -514,6 +546,7 @@ int tun_rel_tick(struct tun_rel *r, uint64_t now)
 
 	if (now - r->last_rx >= r->cfg.dead_us)
 		return -ETIMEDOUT;
+	tun_rel_quiet_tick(r, now);
 	if (!r->cfg.stream) {
 		bool backoff = false;
 		struct tun_seg *ps;
@@ -561,6 +594,7 @@ uint64_t tun_rel_deadline(const struct tun_rel *r)
 	uint32_t seq;
 
 	d = u64_min(d, r->last_tx + r->cfg.keepalive_us);
+	d = u64_min(d, tun_rel_quiet_deadline(r));
 	if (!r->cfg.stream) {
 		uint64_t pto = rel_pto(r);
 		const struct tun_seg *ps = pto ? rel_probe_seg(r, &seq) : NULL;
@@ -586,7 +620,9 @@ void tun_rel_path_reset(struct tun_rel *r, uint64_t now)
 	r->have_rtt = false;
 	r->srtt = r->rttvar = 0;
 	r->rto = r->cfg.rto_init_us;
+	/* The resumption is the peer speaking: alive, not silent. */
 	r->last_rx = now;
+	r->quiet = false;
 	for (seq = r->snd_una; seq != r->snd_nxt; seq++) {
 		struct tun_seg *s = &r->fl[seq % TUN_REL_WND_MAX];
 

@@ -33,6 +33,15 @@
 #define TUN_REL_INIT_PEER_WND	32
 /* A segment sent this many times without an ack: the path is dead. */
 #define TUN_REL_MAX_TRIES	16
+/*
+ * Keepalive intervals (doc/protocol.md 6.7). The server's is the shorter:
+ * each of its KEEPALIVEs draws the client's ACK, which restarts the
+ * client's own interval, so an idle session carries one KEEPALIVE and
+ * one ACK a second, not two of each.
+ */
+#define TUN_REL_KEEPALIVE_SRV_US	1000000
+#define TUN_REL_KEEPALIVE_CLI_US	2000000
+#define TUN_REL_QUIET_US		4000000
 
 struct tun_rel_cfg {
 	uint16_t snd_wnd;	/* segments in flight, 1..TUN_REL_WND_MAX */
@@ -42,6 +51,12 @@ struct tun_rel_cfg {
 	uint64_t rto_min_us;
 	uint64_t rto_max_us;
 	uint64_t keepalive_us;	/* idle time before a KEEPALIVE */
+	/*
+	 * Silence before ops->quiet (0: never): much shorter than dead_us.
+	 * The peer may be back soon, but what it holds (bgw-muxd: the
+	 * session's Bluetooth links) is let go meanwhile.
+	 */
+	uint64_t quiet_us;
 	uint64_t dead_us;	/* silence before the peer counts as dead */
 	bool stream;		/* over TLS: never retransmit on a timer */
 };
@@ -61,6 +76,12 @@ struct tun_rel_ops {
 	int (*deliver)(void *user, const uint8_t *pkt, size_t len);
 	/* After tun_rel_send() returned -ENOBUFS, room is back. May be NULL. */
 	void (*writable)(void *user);
+	/*
+	 * Nothing came from the peer for cfg.quiet_us: once per silence (the
+	 * next input ends it). From tun_rel_tick() or tun_rel_quiet_tick().
+	 * May be NULL.
+	 */
+	void (*quiet)(void *user);
 };
 
 struct tun_rel;
@@ -106,6 +127,16 @@ void tun_rel_flush(struct tun_rel *r, uint64_t now);
 int tun_rel_tick(struct tun_rel *r, uint64_t now);
 /* When tun_rel_tick() next has something to do (absolute time). */
 uint64_t tun_rel_deadline(const struct tun_rel *r);
+
+/*
+ * While no channel is below (detached, waiting for a resumption): only
+ * the silence is watched, nothing is sent. tun_rel_quiet_deadline() is
+ * UINT64_MAX once ops->quiet was called (or quiet_us is 0).
+ */
+void tun_rel_quiet_tick(struct tun_rel *r, uint64_t now);
+uint64_t tun_rel_quiet_deadline(const struct tun_rel *r);
+/* ops->quiet was called and nothing came since. */
+bool tun_rel_is_quiet(const struct tun_rel *r);
 
 /*
  * The channel below was replaced (session resumed over a new DTLS or TLS

@@ -413,16 +413,24 @@ static void link_refuse(struct tun_link *k, int reason, const char *text)
 	link_drop(k);
 }
 
+/*
+ * The reliability layer's next deadline; while detached only its
+ * silence is watched (a client that vanished is silent as well: its
+ * owner hears of it, ops.on_quiet, at the same time as if it had stayed).
+ */
 static void sess_arm(struct tun_session *s)
 {
 	uint64_t now = loop_now_us(), d;
 
-	if (!s->link || s->ending) {
+	if (s->ending) {
 		loop_timer_disarm(s->rel_timer);
 		return;
 	}
-	d = tun_rel_deadline(s->rel);
-	loop_timer_arm(s->rel_timer, d > now ? d - now : 0);
+	d = s->link ? tun_rel_deadline(s->rel) : tun_rel_quiet_deadline(s->rel);
+	if (d == UINT64_MAX)
+		loop_timer_disarm(s->rel_timer);
+	else
+		loop_timer_arm(s->rel_timer, d > now ? d - now : 0);
 }
 
 static void sess_detach(struct tun_session *s, const char *why)
@@ -434,7 +442,7 @@ static void sess_detach(struct tun_session *s, const char *why)
 	/* No close_notify: the client may still be there and resume. */
 	link_close(s->link, false);
 	s->link = NULL;
-	loop_timer_disarm(s->rel_timer);
+	sess_arm(s);
 	loop_timer_arm(s->expire_timer, (uint64_t)s->srv->cfg.resume_s * 1000000);
 }
 
@@ -454,7 +462,7 @@ static void sess_link_lost(struct tun_session *s, int reason)
 	}
 	log_info("tunnel: session %s detached (%s); resumable for %u s",
 		 s->user, tun_reason_str(reason), s->srv->cfg.resume_s);
-	loop_timer_disarm(s->rel_timer);
+	sess_arm(s);
 	loop_timer_arm(s->expire_timer, (uint64_t)s->srv->cfg.resume_s * 1000000);
 }
 
@@ -517,6 +525,11 @@ static void sess_rel_timer_cb(struct loop_timer *t, void *user)
 {
 	struct tun_session *s = user;
 
+	if (!s->link) {
+		tun_rel_quiet_tick(s->rel, loop_now_us());
+		sess_arm(s);
+		return;
+	}
 	if (tun_rel_tick(s->rel, loop_now_us()) == -ETIMEDOUT) {
 		sess_detach(s, "no answer");
 		return;
@@ -579,10 +592,24 @@ static void sess_rel_writable(void *user)
 		s->srv->ops.on_writable(s->srv->user, s);
 }
 
+static void sess_rel_quiet(void *user)
+{
+	struct tun_session *s = user;
+
+	if (s->ending || !s->announced)
+		return;
+	log_info("tunnel: session %s: nothing from the client for %llu ms (%s)",
+		 s->user, (unsigned long long)(s->srv->rel_cfg.quiet_us / 1000),
+		 s->link ? "still attached" : "detached");
+	if (s->srv->ops.on_quiet)
+		s->srv->ops.on_quiet(s->srv->user, s);
+}
+
 static const struct tun_rel_ops sess_rel_ops = {
 	.output = sess_rel_output,
 	.deliver = sess_rel_deliver,
 	.writable = sess_rel_writable,
+	.quiet = sess_rel_quiet,
 };
 
 static int export_key(struct tun_chan *ch, const uint8_t *sid, const char *label,

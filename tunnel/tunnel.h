@@ -200,6 +200,13 @@ struct tun_server_ops {
 	void (*on_session_end)(void *user, struct tun_session *s, int reason);
 	/* tun_session_send() has room again after -ENOBUFS. Optional. */
 	void (*on_writable)(void *user, struct tun_session *s);
+	/*
+	 * Nothing came from the client for the reliability layer's quiet_us
+	 * (4 s by default; it sends a KEEPALIVE each idle second), attached
+	 * or not. The session stays and may resume; the owner may let go of
+	 * what the client holds. Once per silence. Optional.
+	 */
+	void (*on_quiet)(void *user, struct tun_session *s);
 };
 
 int tun_server_new(struct tun_server **out, struct loop *l,

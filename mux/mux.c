@@ -3735,3 +3735,51 @@ void mux_get_ctrl_info(const struct mux *m, struct mux_ctrl_info *ci)
 	ci->addr = m->bdaddr;
 	ci->sessions = m->nsess;
 }
+
+/*
+ * The session's host stopped answering (bgw-muxd: its tunnel went
+ * silent) but may come back: let its devices go to the others and keep
+ * everything else of its virtual controller. Each of its links (ACL, LE,
+ * SCO) is disconnected on the controller as its host would have done it
+ * (Remote User Terminated Connection), orphaned first so that nothing
+ * more of it reaches the session; the controller's own Disconnection
+ * Complete then goes nowhere. The session is told Disconnection Complete
+ * with reason for each, now, so that a host that comes back reads it
+ * before anything later (Vol 4 Part E 7.7.5; 0x08 Connection Timeout is
+ * what a controller reports for a link whose peer fell silent). The
+ * data it queued for them is dropped and its buffer counts cleared, as
+ * a host assumes on that event (Vol 4 Part E 4.3). Pending connection
+ * attempts, scans and every setting stay.
+ */
+unsigned mux_session_release_links(struct mux_session *s, uint8_t reason)
+{
+	struct mux *m;
+	unsigned i, n = 0;
+	uint8_t p[4];
+
+	if (!s || s->dead)
+		return 0;
+	m = s->m;
+	for (i = 0; i < MUX_MAX_CONNS; i++) {
+		struct mux_conn *c = &m->conns[i];
+
+		if (!c->used || c->owner != s)
+			continue;
+		c->owner = NULL;
+		internal_disconnect(m, c->handle, HCI_ST_REMOTE_USER_TERM);
+		p[0] = 0;
+		put_le16(p + 1, c->handle);
+		p[3] = reason;
+		sess_event(s, HCI_EV_DISCONN_COMPLETE, p, sizeof(p));
+		n++;
+	}
+	if (!n)
+		return 0;
+	pktq_clear(&s->aclq);
+	s->acl_used = s->le_used = 0;
+	log_notice("session %u (%s): %u link%s released (host silent), reason 0x%02x",
+		   s->id, s->user, n, n == 1 ? "" : "s", reason);
+	if (!m->in_dispatch)
+		finish(m);
+	return n;
+}

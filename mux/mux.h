@@ -123,6 +123,14 @@ int mux_session_input(struct mux_session *s, const uint8_t *h4, size_t len);
 /* The session ended: its links are disconnected, its procedures stopped. */
 void mux_session_free(struct mux_session *s);
 bool mux_session_is_dead(const struct mux_session *s);
+/*
+ * The session's host is silent but may come back: disconnect its links
+ * on the controller (as if its host had) so others can use the devices,
+ * and emit Disconnection Complete with reason (HCI_ST_CONN_TIMEOUT) for
+ * each to the session. Its virtual controller is otherwise untouched.
+ * Returns the number of links released.
+ */
+unsigned mux_session_release_links(struct mux_session *s, uint8_t reason);
 bool mux_session_is_stalled(const struct mux_session *s);
 const char *mux_session_user(const struct mux_session *s);
 unsigned mux_session_id(const struct mux_session *s);

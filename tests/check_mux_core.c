@@ -1981,6 +1981,81 @@ START_TEST(session_teardown_disconnects)
 }
 END_TEST
 
+/*
+ * mux_session_release_links: a silent host's links go (the controller
+ * disconnects them, another user connects to the device), its host is
+ * told Disconnection Complete 0x08 for each before anything else, and
+ * everything else of its virtual controller stays: its settings, its
+ * inquiry, the session itself.
+ */
+START_TEST(release_links_keeps_virtual_state)
+{
+	struct host a, b;
+	struct host *hs[] = { &a, &b };
+	uint8_t name[248] = "alice-laptop", ret[256], ev[8], acl[8] = { 4, 0, 1, 0 };
+	uint16_t h1, h2;
+	struct mux_stats st;
+	unsigned base, dead0, acl0, i;
+
+	env_up(8, 8, 4);
+	host_start(&a, "alice");
+	host_start(&b, "bob");
+	host_init(&a);
+	host_init(&b);
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_WRITE_LOCAL_NAME, name, 248, NULL), 0);
+	h1 = host_connect(&a, 1);
+	h2 = host_connect(&a, 2);
+	host_inquiry(&a);
+	host_reset_rx(&a);
+	host_reset_rx(&b);
+	base = tc->ncmds;
+	dead0 = dead_calls;
+	ck_assert_uint_eq(mux_session_release_links(a.s, HCI_ST_CONN_TIMEOUT), 2);
+	tctl_pump(tc);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_DISCONNECT, base), 2);
+	mux_get_stats(mx, &st);
+	ck_assert_uint_eq(st.conns, 0);
+	/* Exactly two events, both Disconnection Complete 0x08, nothing else. */
+	ck_assert_uint_eq(a.nrx, 2);
+	for (i = 0; i < 2; i++) {
+		ck_assert(is_evt(a.rx[0], HCI_EV_DISCONN_COMPLETE, -1));
+		ck_assert_int_eq(host_take(&a, HCI_EV_DISCONN_COMPLETE, -1, ev), 4);
+		ck_assert_uint_eq(ev[0], 0);
+		ck_assert_uint_eq(ev[3], HCI_ST_CONN_TIMEOUT);
+		ck_assert(get_le16(ev + 1) == (i ? h2 : h1) || get_le16(ev + 1) == (i ? h1 : h2));
+	}
+	ck_assert_uint_eq(b.nrx, 0);
+	/* The session lives on: not ended, its inquiry still running. */
+	ck_assert(!mux_session_is_dead(a.s));
+	ck_assert_uint_eq(dead_calls, dead0);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_INQUIRY_CANCEL, base), 0);
+	ck_assert(tc->inquiry);
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_READ_LOCAL_NAME, NULL, 0, ret), 0);
+	ck_assert_str_eq((char *)ret + 1, "alice-laptop");
+	/* Its late data for the old handle goes nowhere. */
+	acl0 = tc->acl_rx;
+	{
+		uint8_t pkt[1 + 4 + sizeof(acl)] = { H4_ACL };
+
+		put_le16(pkt + 1, h2 | 0x2000);
+		put_le16(pkt + 3, sizeof(acl));
+		memcpy(pkt + 5, acl, sizeof(acl));
+		ck_assert_int_eq(mux_session_input(a.s, pkt, sizeof(pkt)), 0);
+		tctl_pump(tc);
+	}
+	ck_assert_uint_eq(tc->acl_rx, acl0);
+	/* The device is free for bob; alice can connect again later. */
+	host_connect(&b, 2);
+	host_connect(&a, 1);
+	/* Nothing left to release is not an error. */
+	ck_assert_uint_eq(mux_session_release_links(b.s, HCI_ST_CONN_TIMEOUT), 1);
+	ck_assert_uint_eq(mux_session_release_links(b.s, HCI_ST_CONN_TIMEOUT), 0);
+	ck_assert_uint_eq(mux_session_release_links(NULL, HCI_ST_CONN_TIMEOUT), 0);
+	tctl_pump(tc);
+	env_down(hs, 2);
+}
+END_TEST
+
 START_TEST(transport_loss_and_recovery)
 {
 	struct host a, b;
@@ -2766,6 +2841,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc_core, undeliverable_data_ends_session);
 	tcase_add_test(tc_core, acl_beyond_share_gets_buffer_overflow);
 	tcase_add_test(tc_core, session_teardown_disconnects);
+	tcase_add_test(tc_core, release_links_keeps_virtual_state);
 	tcase_add_test(tc_core, transport_loss_and_recovery);
 	tcase_add_test(tc_core, controller_hardware_error_reinit);
 	tcase_add_test(tc_core, controller_silent_is_failed);

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "hci.h"
+#include "hci_defs.h"
 #include "hci_names.h"
 #include "keysign.h"
 #include "log.h"
@@ -567,11 +568,28 @@ static void tun_on_session_end(void *user, struct tun_session *ts, int reason)
 	rsess_free(r);	/* called from the loop, never from inside the core */
 }
 
+/*
+ * The client fell silent (a closed laptop, a dead link): its session
+ * stays for resume-time, but the devices it was connected to must not
+ * wait that long for the family. Its links go now; its host finds
+ * Disconnection Complete (Connection Timeout) for each when it is back.
+ * Called from the loop (the tunnel's timer), never from inside the core.
+ */
+static void tun_on_quiet(void *user, struct tun_session *ts)
+{
+	struct rsess *r = tun_session_get_data(ts);
+
+	if (!r || r->dead || !r->s)
+		return;
+	mux_session_release_links(r->s, HCI_ST_CONN_TIMEOUT);
+}
+
 static const struct tun_server_ops tun_ops = {
 	.on_session = tun_on_session,
 	.on_packet = tun_on_packet,
 	.on_session_end = tun_on_session_end,
 	.on_writable = tun_on_writable,
+	.on_quiet = tun_on_quiet,
 };
 
 /*

@@ -26,6 +26,11 @@ Same command line and output as cd_host.py (its steps all work); extra:
                   that something outside (a controller) is back.
   garbage:N       N random bytes of H4 (a header with a huge declared
                   length included), then the socket is closed.
+  expect-disconn:REASON  within 30 s, the first packet about the last
+                  connection must be its Disconnection Complete with
+                  status 0 and reason REASON (hex); ACL data for that
+                  handle or a Hardware Error before it fails the step. Prints
+                  disconn=0xREASON.
 """
 import os
 import random
@@ -174,6 +179,31 @@ class FaultHost(cd_host.Host):
             if time.monotonic() > end:
                 die("%s did not appear within 60 s" % path)
             time.sleep(0.1)
+
+    def step_expect_disconn(self, reason):
+        if self.handle is None:
+            die("expect-disconn: no connection")
+        want = int(reason, 16)
+        end = time.monotonic() + 30.0
+        while time.monotonic() < end:
+            pkt = self.io.read(end - time.monotonic())
+            if pkt is None:
+                break
+            if pkt[0] == 2 and len(pkt) >= 3 and \
+                    struct.unpack_from("<H", pkt, 1)[0] & 0x0FFF == self.handle:
+                die("ACL data for 0x%04x before its Disconnection Complete" % self.handle)
+            if pkt[0] != 4 or len(pkt) < 3:
+                continue
+            if pkt[1] == 0x05 and len(pkt) >= 7 and \
+                    struct.unpack_from("<H", pkt, 4)[0] & 0x0FFF == self.handle:
+                if pkt[3] != 0 or pkt[6] != want:
+                    die("Disconnection Complete status 0x%02x reason 0x%02x, wanted reason 0x%02x"
+                        % (pkt[3], pkt[6], want))
+                self.out("disconn", "0x%02x" % pkt[6])
+                return
+            if pkt[1] == 0x10:
+                die("Hardware Error 0x%02x before the Disconnection Complete" % pkt[3])
+        die("no Disconnection Complete for 0x%04x within 30 s" % self.handle)
 
     def step_garbage(self, n):
         rnd = random.Random(11)

@@ -82,6 +82,8 @@ struct rsess {
 	bool cert;		/* logged in with a certificate (fpr valid) */
 	uint8_t fpr[AUTHDB_FPR_LEN];
 	char src[SRC_KEY_MAX];
+	/* While its client is silent: links that come up again go again. */
+	struct loop_timer *quiet_timer;
 };
 
 struct muxd {

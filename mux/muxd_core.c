@@ -392,6 +392,7 @@ static void rsess_free(struct rsess *r)
 	if (!r)
 		return;
 	rsess_unlink(r);
+	loop_timer_free(r->quiet_timer);
 	mux_session_free(r->s);
 	pktq_clear(&r->outq);
 	free(r);
@@ -568,6 +569,24 @@ static void tun_on_session_end(void *user, struct tun_session *ts, int reason)
 	rsess_free(r);	/* called from the loop, never from inside the core */
 }
 
+/* Links of a silent session: every second while the silence lasts. */
+#define QUIET_RECHECK_US	1000000
+
+/*
+ * While its client stays silent, a link that came up for the session
+ * (its host's pending connection or LE auto-connection, left running)
+ * goes again within a second; the timer stops when the client speaks.
+ */
+static void rsess_quiet_fn(struct loop_timer *t, void *user)
+{
+	struct rsess *r = user;
+
+	if (r->dead || !r->s || !r->ts || !tun_session_is_quiet(r->ts))
+		return;
+	mux_session_release_links(r->s, HCI_ST_CONN_TIMEOUT);
+	loop_timer_arm(t, QUIET_RECHECK_US);
+}
+
 /*
  * The client fell silent (a closed laptop, a dead link): its session
  * stays for resume-time, but the devices it was connected to must not
@@ -582,6 +601,10 @@ static void tun_on_quiet(void *user, struct tun_session *ts)
 	if (!r || r->dead || !r->s)
 		return;
 	mux_session_release_links(r->s, HCI_ST_CONN_TIMEOUT);
+	if (!r->quiet_timer)
+		r->quiet_timer = loop_timer_new(r->d->l, rsess_quiet_fn, r);
+	if (r->quiet_timer)
+		loop_timer_arm(r->quiet_timer, QUIET_RECHECK_US);
 }
 
 static const struct tun_server_ops tun_ops = {

@@ -2577,6 +2577,11 @@ bool tun_session_is_attached(const struct tun_session *s)
 	return s->link != NULL;
 }
 
+bool tun_session_is_quiet(const struct tun_session *s)
+{
+	return s && s->rel && tun_rel_is_quiet(s->rel);
+}
+
 void tun_session_set_data(struct tun_session *s, void *data)
 {
 	s->data = data;

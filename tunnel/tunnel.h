@@ -311,6 +311,8 @@ const char *tun_session_user(const struct tun_session *s);
 /* "[addr]:port" of the current channel, "-" while detached (for logs). */
 const char *tun_session_peer(const struct tun_session *s, char *buf, size_t cap);
 bool tun_session_is_attached(const struct tun_session *s);
+/* Silent since ops.on_quiet: nothing from the client since. */
+bool tun_session_is_quiet(const struct tun_session *s);
 void tun_session_set_data(struct tun_session *s, void *data);
 void *tun_session_get_data(const struct tun_session *s);
 void tun_session_get_stats(const struct tun_session *s, struct tun_rel_stats *st);

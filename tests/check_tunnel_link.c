@@ -223,6 +223,7 @@ struct env {
 	int log_notices;
 	char last_notice[400];
 	char progress[1024];	/* the client's progress lines, joined */
+	int quiet;			/* on_quiet calls */
 	/* What the auth hooks saw. */
 	char revoked_serial[64];
 };
@@ -340,11 +341,18 @@ static void srv_on_end(void *user, struct tun_session *s, int reason)
 		E.sess = NULL;
 }
 
+static void srv_on_quiet(void *user, struct tun_session *s)
+{
+	ck_assert_ptr_eq(s, E.sess);
+	E.quiet++;
+}
+
 static const struct tun_server_ops srv_ops = {
 	.on_session = srv_on_session,
 	.on_packet = srv_on_packet,
 	.on_session_end = srv_on_end,
 	.on_writable = srv_on_writable,
+	.on_quiet = srv_on_quiet,
 };
 
 /* alice is a user; carol's certificate is revoked; bob is nobody. */
@@ -683,6 +691,54 @@ START_TEST(vanished_client_times_out)
 	/* Client: gives up after the resume time the server announced. */
 	RUN_UNTIL(E.down == 1, 10000);
 	ck_assert_int_eq(E.down_reason, TUN_R_UNREACHABLE);
+	env_teardown();
+}
+END_TEST
+
+/*
+ * A client whose datagrams stop reaching the server: the owner hears
+ * on_quiet once, after quiet_us and well before the dead-peer timeout,
+ * with the session still there; the client is back, the session goes on
+ * (the same one, nothing lost) and a second silence is reported again.
+ * While it is up and idle, the keepalives keep it from ever being quiet.
+ */
+START_TEST(silent_client_reported_once)
+{
+	uint64_t t0;
+
+	env_setup();
+	fast_rel.quiet_us = 400000;
+	fast_rel.dead_us = 5000000;
+	env_server(30);
+	E.px = px_new(E.l, tun_server_udp_port(E.srv));
+	env_client("alice", TUN_TRANSPORT_DTLS, true);
+	RUN_UNTIL(E.ready == 1, 10000);
+	echo_round(10, 10);
+	/* Idle for 1 s (ten keepalives): never quiet. */
+	t0 = loop_now_us();
+	while (loop_now_us() - t0 < 1000000)
+		loop_iterate(E.l, 10);
+	ck_assert_int_eq(E.quiet, 0);
+	E.px->blackhole = true;
+	t0 = loop_now_us();
+	RUN_UNTIL(E.quiet == 1, 3000);
+	ck_assert_uint_ge(loop_now_us() - t0, 300000);
+	/* Once per silence. */
+	while (loop_now_us() - t0 < 1200000)
+		loop_iterate(E.l, 10);
+	ck_assert_int_eq(E.quiet, 1);
+	ck_assert_int_eq(E.ends, 0);
+	ck_assert_int_eq(tun_server_session_count(E.srv), 1);
+	ck_assert(tun_session_is_quiet(E.sess));
+	E.px->blackhole = false;
+	echo_round(10, 10);
+	ck_assert(!tun_session_is_quiet(E.sess));
+	ck_assert_int_eq(E.sessions, 1);
+	E.px->blackhole = true;
+	RUN_UNTIL(E.quiet == 2, 3000);
+	E.px->blackhole = false;
+	echo_round(10, 10);
+	ck_assert_int_eq(E.ends, 0);
 	env_teardown();
 }
 END_TEST
@@ -1474,6 +1530,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, lossy_reordering_path);
 	tcase_add_test(tc, resume_after_source_port_change);
 	tcase_add_test(tc, vanished_client_times_out);
+	tcase_add_test(tc, silent_client_reported_once);
 	tcase_add_test(tc, spoofed_client_hellos_allocate_nothing);
 	tcase_add_test(tc, expired_certificate);
 	tcase_add_test(tc, unknown_certificate);

@@ -6,7 +6,8 @@ Usage: pending_flood.py HOST PORT SOURCES PER_SOURCE SECONDS [STOPFILE]
 
 SOURCES is FIRST-LAST over one octet of a loopback address with an "N"
 in place of that octet, e.g. 127.0.N.2:1-64 (64 sources, each in a /24
-of its own) or 127.0.0.N:10-73 (64 sources in one /24). Each source
+of its own) or 127.0.0.N:10-73 (64 sources in one /24); with a ":" it
+is IPv6, N written in decimal into the last group (2001:db8:1:2::N:10-29). Each source
 keeps PER_SOURCE connections open without sending a byte, and opens a
 new one 0.2 s after one is closed by the server, for SECONDS (or until
 STOPFILE exists). Prints "connects=N closed_fast=N held_max=N
@@ -30,7 +31,7 @@ def main(argv):
         sys.stderr.write(__doc__)
         return 2
     host, port = argv[0], int(argv[1])
-    pat, rng = argv[2].split(":")
+    pat, rng = argv[2].rsplit(":", 1)
     lo, hi = (int(x) for x in rng.split("-"))
     per, secs = int(argv[3]), float(argv[4])
     stop = argv[5] if len(argv) > 5 else None
@@ -38,6 +39,7 @@ def main(argv):
         sys.stderr.write("bad arguments\n")
         return 2
     srcs = [pat.replace("N", str(i)) for i in range(lo, hi + 1)]
+    fam = socket.AF_INET6 if ":" in pat else socket.AF_INET
     sel = selectors.DefaultSelector()
     due = []                    # (time, source) of connections to open
     now = time.monotonic()
@@ -52,7 +54,7 @@ def main(argv):
             if t > now:
                 later.append((t, s))
                 continue
-            sk = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sk = socket.socket(fam, socket.SOCK_STREAM)
             # A full accept queue drops the SYN: do not wait for it.
             sk.settimeout(0.1)
             try:

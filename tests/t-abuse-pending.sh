@@ -9,11 +9,13 @@
 #    after its channel is cut;
 #  - alice logs in (certificate, DTLS) from that known address;
 #  - 64 sources in one /24 hold at most 8 slots: a source in another
-#    network that never logged in still gets one.
+#    network that never logged in still gets one;
+#  - the same for 20 sources in one IPv6 /64 (in a network namespace of
+#    the test's own, where the /64 is on lo).
 # Each fails with the caps of before (32 pending, 4 per host, 10 s each).
 # TAP on stdout.
 . "${BGW_SRCDIR:-.}/tests/lib.sh"
-N=8
+N=9
 echo "1..$N"
 . "${BGW_SRCDIR:-.}/tests/fault-lib.sh"
 command -v ss >/dev/null 2>&1 || skip_all "ss (iproute2) not installed"
@@ -82,6 +84,45 @@ echo "# flood over one /24: $(cat "$tmp/flood2.out"); another source: $(cat "$tm
 	[ "$(get "$tmp/flood2.out" held_max)" -le 8 ]
 t_ok $? "64 sources in one /24 hold at most 8 slots; a source of another network is admitted" ||
 	diag "$tmp/flood2.out" "$tmp/probe.out"
+
+# One IPv6 /64: its 2^64 addresses count as one network.
+ns=bgwpend$$
+if ip netns add "$ns" 2>/dev/null; then
+	nsx() { ip netns exec "$ns" "$@"; }
+	trap 'cleanup; ip netns del "$ns" 2>/dev/null' EXIT
+	nsx ip link set lo up
+	nsx ip -6 addr add 2001:db8:1:1::1/64 dev lo nodad
+	nsx ip -6 addr add 2001:db8:1:3::1/64 dev lo nodad
+	for i in $(seq 10 29); do nsx ip -6 addr add "2001:db8:1:2::$i/64" dev lo nodad; done
+	sed -e "s|^listen-dtls .*|listen-dtls [2001:db8:1:1::1]:$port|" \
+		-e "s|^listen-tls .*|listen-tls [2001:db8:1:1::1]:$tport|" \
+		-e "s|^runtime-dir .*|runtime-dir $tmp/ns|" \
+		-e "s|^audit-log .*|audit-log $tmp/audit6.log|" "$tmp/muxd.conf" >"$tmp/muxd6.conf"
+	mkdir -p "$tmp/ns"
+	# shellcheck disable=SC2086
+	nsx ${BGW_WRAP:-} "$muxd" -f -c "$tmp/muxd6.conf" >"$tmp/muxd6.log" 2>&1 &
+	m6pid=$!
+	pids="$pids $m6pid"
+	wait_for 20 grep -q "tunnel: TLS on 2001:db8:1:1::1 port $tport" "$tmp/muxd6.log"
+	nsx timeout 90 python3 "$src/tests/pending_flood.py" 2001:db8:1:1::1 "$tport" \
+		2001:db8:1:2::N:10-29 4 30 "$tmp/stop6" >"$tmp/flood6.out" 2>&1 &
+	fpid=$!
+	pids="$pids $fpid"
+	sleep 3
+	nsx timeout 30 python3 "$src/tests/pending_flood.py" 2001:db8:1:1::1 "$tport" \
+		2001:db8:1:3::N:1-1 1 4 >"$tmp/probe6.out" 2>&1
+	: >"$tmp/stop6"
+	wait "$fpid"
+	echo "# flood over one /64: $(cat "$tmp/flood6.out"); another /64: $(cat "$tmp/probe6.out")"
+	[ "$(get "$tmp/probe6.out" connects)" -ge 1 ] && [ "$(get "$tmp/probe6.out" closed_fast)" -eq 0 ] &&
+		[ "$(get "$tmp/flood6.out" held_max)" -le 8 ] && [ "$(get "$tmp/flood6.out" held_max)" -ge 4 ]
+	t_ok $? "20 sources in one IPv6 /64 hold at most 8 slots; a source of another /64 is admitted" ||
+		diag "$tmp/flood6.out" "$tmp/probe6.out" "$tmp/muxd6.log"
+	kill -TERM "$m6pid"
+	wait "$m6pid"
+else
+	echo "ok $((t_n += 1)) # SKIP cannot make a network namespace here"
+fi
 
 kill -TERM "$bpid"
 kill -TERM "$mpid"

@@ -27,7 +27,9 @@ t_ok $? "the daemon logs each audit record with its count and head" ||
 	{ diag "$tmp/muxd.log" "$tmp/cd.log"; }
 kill -TERM "$bpid"
 wait "$bpid" 2>/dev/null
-wait_for 10 grep -q "session-end" "$log"
+# The head of the last record, as the daemon logged it (after the record).
+wait_for 10 grep -q "session-end" "$log" &&
+	wait_for 10 grep -q "audit record [0-9]* session-end.*, head " "$tmp/muxd.log"
 head=$(sed -n 's/.*audit record [0-9]* [a-z-]*.*, head \([0-9]*:[0-9a-f]*\)$/\1/p' "$tmp/muxd.log" | tail -1)
 kill -TERM "$mpid"
 wait "$mpid" 2>/dev/null

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The home id: a name for a home that nobody else can claim (doc/relay.md,
+ * "Home id"). It is the first 128 bits of SHA-256 over the DER
+ * SubjectPublicKeyInfo of the gateway CA's key, written in base32
+ * (RFC 4648 section 6, lower case, no padding): 26 characters, short
+ * enough to read out or type.
+ *
+ * Self-certifying: whoever registers an id at a relay must show the public
+ * key that hashes to it and sign a fresh relay challenge with that key.
+ * Finding another key with the same 128-bit prefix is a second-preimage
+ * search (2^128 work), so the id needs no registry and no trust in a relay.
+ */
+#ifndef BGW_RELAY_HOMEID_H
+#define BGW_RELAY_HOMEID_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define HOMEID_LEN		16	/* bytes on the wire */
+#define HOMEID_TEXT_LEN		26	/* base32 characters, without the NUL */
+
+/* 0, or -EINVAL (empty key) / -EIO (hashing failed). */
+int homeid_from_spki(const uint8_t *spki, size_t len, uint8_t id[HOMEID_LEN]);
+/* The id of a certificate's key (PEM): 0, -EBADMSG, -EIO. */
+int homeid_from_cert_pem(const char *pem, size_t len, uint8_t id[HOMEID_LEN]);
+/* text gets HOMEID_TEXT_LEN characters and a NUL. */
+void homeid_to_text(const uint8_t id[HOMEID_LEN], char text[HOMEID_TEXT_LEN + 1]);
+/*
+ * Parse exactly HOMEID_TEXT_LEN base32 characters (either case); the
+ * unused low bits of the last character must be zero, so each id has one
+ * spelling. 0 or -EINVAL.
+ */
+int homeid_parse(const char *text, uint8_t id[HOMEID_LEN]);
+
+#endif /* BGW_RELAY_HOMEID_H */

@@ -1,0 +1,18 @@
+# relay/: bgw-relay, the rendezvous and relay for homes behind NATs (issue 19).
+# librelay: the message codec, the home id and the engine (no sockets);
+# linked by bgw-relay, its tests, and later by the gateway and the CD client.
+noinst_LIBRARIES += relay/librelay.a
+relay_librelay_a_SOURCES = \
+	relay/rmsg.c relay/rmsg.h \
+	relay/homeid.c relay/homeid.h \
+	relay/relay.c relay/relay.h \
+	relay/rsign.c relay/rsign.h
+relay_librelay_a_CFLAGS = $(AM_CFLAGS) $(GNUTLS_CFLAGS)
+RELAY_CFLAGS = -I$(top_srcdir)/relay $(GNUTLS_CFLAGS)
+RELAY_LIBS = relay/librelay.a lib/libbgw.a $(GNUTLS_LIBS)
+
+check_PROGRAMS += tests/check_relay
+TESTS += tests/check_relay
+tests_check_relay_SOURCES = tests/check_relay.c
+tests_check_relay_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(RELAY_CFLAGS)
+tests_check_relay_LDADD = tests/libcheckmain.a $(RELAY_LIBS) $(CHECK_LIBS)

@@ -16,3 +16,8 @@ TESTS += tests/check_relay
 tests_check_relay_SOURCES = tests/check_relay.c
 tests_check_relay_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(RELAY_CFLAGS)
 tests_check_relay_LDADD = tests/libcheckmain.a $(RELAY_LIBS) $(CHECK_LIBS)
+
+sbin_PROGRAMS += relay/bgw-relay
+relay_bgw_relay_SOURCES = relay/main.c
+relay_bgw_relay_CFLAGS = $(AM_CFLAGS) $(RELAY_CFLAGS)
+relay_bgw_relay_LDADD = $(RELAY_LIBS)

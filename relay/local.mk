@@ -21,3 +21,12 @@ sbin_PROGRAMS += relay/bgw-relay
 relay_bgw_relay_SOURCES = relay/main.c
 relay_bgw_relay_CFLAGS = $(AM_CFLAGS) $(RELAY_CFLAGS)
 relay_bgw_relay_LDADD = $(RELAY_LIBS)
+
+# A gateway and a CD speaking the relay protocol, for tests/t-relay-netns.sh.
+check_PROGRAMS += tests/relay-client
+tests_relay_client_SOURCES = tests/relay_client.c
+tests_relay_client_CFLAGS = $(AM_CFLAGS) $(RELAY_CFLAGS)
+tests_relay_client_LDADD = $(RELAY_LIBS)
+
+TESTS += tests/t-relay-netns.sh
+EXTRA_DIST += tests/t-relay-netns.sh

@@ -1,0 +1,166 @@
+#!/bin/bash
+# bgw-relay across a small Internet made of network namespaces (issue 19):
+#
+#   home (192.168.1.2) - homenat [NAT] 198.51.100.2 -+
+#   cd   (10.0.0.2)    - cafenat [NAT] 192.0.2.2    -+- inet (router) - relay 203.0.113.10
+#   attacker 100.64.0.66 ----------------------------+
+#
+# Each NAT masquerades its LAN and, like a home router, drops unsolicited
+# inbound packets: Linux masquerade keeps the source port and filters by
+# address and port, a port-restricted cone NAT; with "random" ports it is
+# symmetric. tests/relay-client plays the gateway and the CD with the real
+# codec (bgw-muxd and bgw-cdclient are not wired to the relay yet).
+# Only addresses inside namespaces this test makes; all removed on exit.
+. "${BGW_SRCDIR:-.}/tests/lib.sh"
+
+build=${BGW_BUILDDIR:-.}
+relay_bin=$build/relay/bgw-relay
+client=$build/tests/relay-client
+N=9
+echo "1..$N"
+
+[ "$(id -u)" -eq 0 ] || skip_all "needs root (network namespaces)"
+command -v ip >/dev/null 2>&1 || skip_all "ip (iproute2) not installed"
+command -v nft >/dev/null 2>&1 || skip_all "nft not installed (Debian: nftables)"
+command -v openssl >/dev/null 2>&1 || skip_all "openssl not installed"
+for b in "$relay_bin" "$client"; do
+	[ -x "$b" ] || skip_all "$(basename "$b") not built"
+done
+
+p=bgwr$$
+tmp=$(mktemp -d)
+pids=""
+cleanup() {
+	for q in $pids; do kill "$q" 2>/dev/null; done
+	wait 2>/dev/null
+	for ns in home homenat cd cafenat inet relay att; do
+		ip netns del "$p-$ns" 2>/dev/null
+	done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+ip netns add "$p-probe" 2>/dev/null || skip_all "cannot create network namespaces"
+ip netns del "$p-probe"
+
+x() { local ns=$1; shift; ip netns exec "$p-$ns" "$@"; }
+
+# link NS1 IF1 ADDR1 NS2 IF2 ADDR2 (addresses with /prefix)
+link() {
+	ip link add "$p$2" type veth peer name "$p$5" || return 1
+	ip link set "$p$2" netns "$p-$1" && ip link set "$p$5" netns "$p-$4" &&
+	x "$1" ip link set "$p$2" name "$2" && x "$4" ip link set "$p$5" name "$5" &&
+	x "$1" ip addr add "$3" dev "$2" && x "$4" ip addr add "$6" dev "$5" &&
+	x "$1" ip link set "$2" up && x "$4" ip link set "$5" up
+}
+
+# nat NS [random]: masquerade out of "wan", drop unsolicited inbound.
+nat() {
+	x "$1" nft -f - <<NFT
+flush ruleset
+table ip nat {
+	chain postrouting_out { type nat hook postrouting priority 100; oifname "wan" masquerade $2; }
+}
+table inet filter {
+	chain input_in { type filter hook input priority 0; iifname "wan" ct state new drop; }
+	chain forward_in { type filter hook forward priority 0; iifname "wan" ct state new drop; }
+}
+NFT
+}
+
+build_net() {
+	for ns in home homenat cd cafenat inet relay att; do
+		ip netns add "$p-$ns" || return 1
+		x "$ns" ip link set lo up
+	done
+	link home lan0 192.168.1.2/24 homenat lan 192.168.1.1/24 &&
+	link homenat wan 198.51.100.2/24 inet hn 198.51.100.1/24 &&
+	link cd lan0 10.0.0.2/24 cafenat lan 10.0.0.1/24 &&
+	link cafenat wan 192.0.2.2/24 inet cn 192.0.2.1/24 &&
+	link relay eth0 203.0.113.10/24 inet rl 203.0.113.1/24 &&
+	link att eth0 100.64.0.66/24 inet at 100.64.0.1/24 || return 1
+	x home ip route add default via 192.168.1.1 &&
+	x cd ip route add default via 10.0.0.1 &&
+	x homenat ip route add default via 198.51.100.1 &&
+	x cafenat ip route add default via 192.0.2.1 &&
+	x relay ip route add default via 203.0.113.1 &&
+	x att ip route add default via 100.64.0.1 || return 1
+	for ns in inet homenat cafenat; do
+		x "$ns" sysctl -qw net.ipv4.ip_forward=1 || return 1
+	done
+	nat homenat && nat cafenat
+}
+build_net >"$tmp/net.log" 2>&1 || { diag "$tmp/net.log"; skip_all "cannot build the namespaces"; }
+
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$tmp/home.key" 2>/dev/null &&
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$tmp/evil.key" 2>/dev/null ||
+	skip_all "cannot make keys"
+id=$("$client" id "$tmp/home.key")
+[ ${#id} -eq 26 ] || skip_all "relay-client cannot read the key"
+relay=203.0.113.10:3479
+
+start_relay() {
+	# ip netns exec execs the program: $! is the relay itself.
+	ip netns exec "$p-relay" "$relay_bin" -f -k 2 -l "$relay" >>"$tmp/relay.log" 2>&1 &
+	relay_pid=$!
+	pids="$pids $relay_pid"
+}
+start_relay
+
+# 1: the gateway behind its NAT registers; the relay sees the NAT's address.
+ip netns exec "$p-home" "$client" gw "$relay" "$tmp/home.key" -w 60 >"$tmp/gw.out" 2>&1 &
+gw_pid=$!
+pids="$pids $gw_pid"
+wait_for 10 grep -q "^registered $id as 198\.51\.100\.2:" "$tmp/gw.out"
+t_ok $? "gateway behind a NAT registers its home id (reflexive address seen)" ||
+	diag "$tmp/gw.out" "$tmp/relay.log"
+
+# 2, 3: a CD in the café reaches the home id through both NATs, relayed.
+x cd "$client" cd "$relay" "$id" -w 20 -p >"$tmp/cd.out" 2>&1
+rc=$?
+grep -q "^connected channel [0-9]*, home at 198\.51\.100\.2:" "$tmp/cd.out" &&
+	grep -q "^relayed 5/5" "$tmp/cd.out"
+t_ok $? "CD reaches the home id through both NATs; datagrams relayed both ways" ||
+	diag "$tmp/cd.out" "$tmp/gw.out"
+grep -q "^peer 192\.0\.2\.2:" "$tmp/gw.out"
+t_ok $? "the gateway is told the CD's reflexive address" || diag "$tmp/gw.out"
+
+# 4: punching opens a direct path (port-restricted cone on both sides).
+[ "$rc" -eq 0 ] && grep -q "^direct path to 198\.51\.100\.2:" "$tmp/cd.out" &&
+	grep -q "^direct ping from 192\.0\.2\.2:" "$tmp/gw.out"
+t_ok $? "hole punching gives a direct path (port-restricted cone NATs)" ||
+	diag "$tmp/cd.out" "$tmp/gw.out"
+
+# 5: a third party claims the family's id with its own key: refused.
+x att "$client" claim "$relay" "$tmp/evil.key" "$id" -w 10 >"$tmp/claim.out" 2>&1
+t_ok $? "a third party registering the family's id is refused" || diag "$tmp/claim.out"
+
+# 6: an id nobody registered: a small uniform refusal.
+x cd "$client" cd "$relay" aaaaaaaaaaaaaaaaaaaaaaaaaa -w 10 >"$tmp/unk.out" 2>&1
+grep -q "^refused 1" "$tmp/unk.out"
+t_ok $? "an unregistered id is refused (unavailable)" || diag "$tmp/unk.out"
+
+# 7: the relay restarts; the gateway registers again within seconds.
+kill "$relay_pid"
+wait "$relay_pid" 2>/dev/null
+start_relay
+registered_twice() { [ "$(grep -c "^registered $id" "$tmp/gw.out")" -ge 2 ]; }
+wait_for 12 registered_twice && grep -q "^told to register again" "$tmp/gw.out"
+t_ok $? "after a relay restart the gateway is told to register again and does" ||
+	diag "$tmp/gw.out" "$tmp/relay.log"
+x cd "$client" cd "$relay" "$id" -w 10 >"$tmp/cd2.out" 2>&1
+t_ok $? "the CD reaches the home again through the restarted relay" || diag "$tmp/cd2.out"
+
+# 8: the home's NAT turns symmetric: no direct path, the relay carries it.
+kill "$gw_pid"
+wait "$gw_pid" 2>/dev/null
+nat homenat random
+x homenat conntrack -F >/dev/null 2>&1
+ip netns exec "$p-home" "$client" gw "$relay" "$tmp/home.key" -w 30 >"$tmp/gw2.out" 2>&1 &
+pids="$pids $!"
+wait_for 10 grep -q "^registered" "$tmp/gw2.out"
+x cd "$client" cd "$relay" "$id" -w 20 -p >"$tmp/cd3.out" 2>&1
+rc=$?
+[ "$rc" -eq 3 ] && grep -q "^relayed 5/5" "$tmp/cd3.out"
+t_ok $? "symmetric home NAT: no direct path, datagrams still relayed" ||
+	diag "$tmp/cd3.out" "$tmp/gw2.out"
+exit $((t_failed > 0))

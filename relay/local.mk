@@ -30,3 +30,5 @@ tests_relay_client_LDADD = $(RELAY_LIBS)
 
 TESTS += tests/t-relay-netns.sh
 EXTRA_DIST += tests/t-relay-netns.sh
+
+dist_doc_DATA += doc/relay.md

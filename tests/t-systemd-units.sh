@@ -3,14 +3,16 @@
 # built programs standing in for the installed ones (verify checks that
 # ExecStart names an executable), and bgw-muxd.service's exposure by
 # `systemd-analyze security --offline=yes` stays at most 3.0 (2.9 when
-# doc/security.md quoted it). Skipped where systemd-analyze is absent.
+# doc/security.md quoted it); bgw-relay.service passes verify too.
+# Skipped where systemd-analyze is absent.
 . "${BGW_SRCDIR:-.}/tests/lib.sh"
 
-echo "1..3"
+echo "1..4"
 if ! command -v systemd-analyze >/dev/null 2>&1; then
 	echo "ok 1 # SKIP systemd-analyze not installed"
 	echo "ok 2 # SKIP systemd-analyze not installed"
 	echo "ok 3 # SKIP systemd-analyze not installed"
+	echo "ok 4 # SKIP systemd-analyze not installed"
 	exit 0
 fi
 tmp=$(mktemp -d)
@@ -19,6 +21,8 @@ sed -e "s|@sbindir@|$BGW_BUILDDIR/mux|g" -e "s|@bindir@|$BGW_BUILDDIR/cdclient|g
 	"$BGW_SRCDIR/systemd/bgw-muxd.service.in" >"$tmp/bgw-muxd.service"
 sed -e "s|@sbindir@|$BGW_BUILDDIR/mux|g" -e "s|@bindir@|$BGW_BUILDDIR/cdclient|g" \
 	"$BGW_SRCDIR/systemd/bgw-cdclient@.service.in" >"$tmp/bgw-cdclient@home.service"
+sed -e "s|@sbindir@|$BGW_BUILDDIR/relay|g" \
+	"$BGW_SRCDIR/systemd/bgw-relay.service.in" >"$tmp/bgw-relay.service"
 
 check() {
 	mkdir -p "$tmp/run" && chmod 700 "$tmp/run"
@@ -46,4 +50,6 @@ else
 	echo "ok 3 # SKIP systemd-analyze security --offline not supported"
 	t_n=3
 fi
+check bgw-relay.service ""
+t_ok $? "bgw-relay.service: systemd-analyze verify is clean" || sed 's/^/# /' "$tmp/out"
 [ $t_failed -eq 0 ]

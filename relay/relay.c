@@ -306,20 +306,25 @@ static void relay_home_free(struct relay *r, struct relay_home *h)
 	free(h);
 }
 
-static void relay_refuse(struct relay *r, const struct rmsg_addr *to,
+/*
+ * Refusals are cheap but not free: a global budget keeps them so, and the
+ * callers log only refusals within it, so a flood cannot flood the log.
+ * True if sent.
+ */
+static bool relay_refuse(struct relay *r, const struct rmsg_addr *to,
 			 const uint8_t id[RMSG_ID_LEN], uint8_t code)
 {
 	struct rmsg m = { .type = RMSG_REFUSED, .code = code };
 
-	/* Refusals are cheap but not free: a global cap keeps them so. */
 	if (!relay_tb_take(&r->refuse_tb, 1, r->conf.refuse_rate,
 			   r->conf.refuse_burst, r->now_ms)) {
 		r->st.dropped++;
-		return;
+		return false;
 	}
 	memcpy(m.id, id, RMSG_ID_LEN);
 	r->st.refused++;
 	relay_send(r, to, &m);
+	return true;
 }
 
 static void relay_challenge(struct relay *r, const struct rmsg_addr *from,
@@ -388,18 +393,19 @@ static void relay_on_register(struct relay *r, const struct rmsg_addr *from,
 	}
 	if (!relay_proof_ok(in)) {
 		r->st.bad_proofs++;
-		log_notice("relay: registration of %s refused: the key does not "
-			   "hash to the id or the signature is wrong", text);
-		relay_refuse(r, from, in->id, RMSG_REFUSE_BAD_PROOF);
+		if (relay_refuse(r, from, in->id, RMSG_REFUSE_BAD_PROOF))
+			log_notice("relay: registration of %s refused: the key "
+				   "does not hash to the id or the signature is "
+				   "wrong", text);
 		return;
 	}
 	h = relay_home_find(r, in->id);
 	if (!h) {
 		if (r->st.homes >= r->conf.max_homes) {
-			log_warn("relay: registration of %s refused: %u homes "
-				 "registered, the maximum (raise -m)", text,
-				 r->conf.max_homes);
-			relay_refuse(r, from, in->id, RMSG_REFUSE_LIMIT);
+			if (relay_refuse(r, from, in->id, RMSG_REFUSE_LIMIT))
+				log_warn("relay: registration of %s refused: %u "
+					 "homes registered, the maximum (raise -m)",
+					 text, r->conf.max_homes);
 			return;
 		}
 		h = calloc(1, sizeof(*h));

@@ -14,6 +14,7 @@
 
 #include <gnutls/abstract.h>
 #include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 
 #include "check_main.h"
 #include "log.h"
@@ -371,6 +372,40 @@ START_TEST(homeid_vector_and_text)
 	ck_assert_int_eq(homeid_parse("pvtiwdven7uyitxknngn3zbl35", back), -EINVAL);
 	ck_assert_int_eq(homeid_parse("", back), -EINVAL);
 	gnutls_privkey_deinit(k);
+}
+END_TEST
+
+/* A CA-like certificate for the fixed key: its id is the key's id. */
+START_TEST(homeid_from_certificate)
+{
+	gnutls_x509_privkey_t xk;
+	gnutls_x509_crt_t crt;
+	gnutls_datum_t d = { (unsigned char *)fixed_key_pem, sizeof(fixed_key_pem) - 1 };
+	gnutls_datum_t pem = { NULL, 0 };
+	uint8_t id[HOMEID_LEN], serial[1] = { 1 };
+	char text[HOMEID_TEXT_LEN + 1];
+	static const char junk[] = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+
+	ck_assert_int_eq(gnutls_x509_privkey_init(&xk), 0);
+	ck_assert_int_eq(gnutls_x509_privkey_import(xk, &d, GNUTLS_X509_FMT_PEM), 0);
+	ck_assert_int_eq(gnutls_x509_crt_init(&crt), 0);
+	ck_assert_int_eq(gnutls_x509_crt_set_version(crt, 3), 0);
+	ck_assert_int_eq(gnutls_x509_crt_set_serial(crt, serial, sizeof(serial)), 0);
+	ck_assert_int_eq(gnutls_x509_crt_set_activation_time(crt, 1700000000), 0);
+	ck_assert_int_eq(gnutls_x509_crt_set_expiration_time(crt, 2000000000), 0);
+	ck_assert_int_eq(gnutls_x509_crt_set_dn(crt, "CN=bgw test CA", NULL), 0);
+	ck_assert_int_eq(gnutls_x509_crt_set_key(crt, xk), 0);
+	ck_assert_int_eq(gnutls_x509_crt_sign2(crt, crt, xk, GNUTLS_DIG_SHA256, 0), 0);
+	ck_assert_int_eq(gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_PEM, &pem), 0);
+	ck_assert_int_eq(homeid_from_cert_pem((const char *)pem.data, pem.size, id), 0);
+	homeid_to_text(id, text);
+	ck_assert_str_eq(text, fixed_id_text);
+	ck_assert_int_eq(homeid_from_cert_pem(junk, sizeof(junk) - 1, id), -EBADMSG);
+	ck_assert_int_eq(homeid_from_cert_pem(junk, 0, id), -EBADMSG);
+	ck_assert_int_eq(homeid_from_spki(NULL, 0, id), -EINVAL);
+	gnutls_free(pem.data);
+	gnutls_x509_crt_deinit(crt);
+	gnutls_x509_privkey_deinit(xk);
 }
 END_TEST
 
@@ -946,6 +981,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, codec_field_caps);
 	tcase_add_test(tc, codec_padding_and_addresses);
 	tcase_add_test(tc, homeid_vector_and_text);
+	tcase_add_test(tc, homeid_from_certificate);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("engine");
 	tcase_set_timeout(tc, 120);

@@ -94,6 +94,7 @@ static bool reason_is_final(int reason)
 	case TUN_R_CERT_UNKNOWN:
 	case TUN_R_MODE_UNSUPPORTED:
 	case TUN_R_SERVER_CERT:
+	case TUN_R_KICKED:	/* the admin meant it: no new session by itself */
 		return true;
 	}
 	return false;
@@ -197,6 +198,11 @@ static void advise(const struct tunnel_remote *r, int reason, char *out,
 		snprintf(out, cap, "the gateway has no session free now "
 			 "(max-sessions): try again later, or ask the admin");
 		return;
+	case TUN_R_KICKED:
+		snprintf(out, cap, "the gateway's admin ended this session "
+			 "(bgw-muxd kick): ask them before you start "
+			 "bgw-cdclient again");
+		return;
 	case TUN_R_SHUTDOWN:
 		snprintf(out, cap, "the gateway is stopping or restarting: try "
 			 "again in a moment");
@@ -220,6 +226,7 @@ static int reason_err(int reason)
 	case TUN_R_RATE_LIMITED:
 	case TUN_R_BUSY:
 	case TUN_R_REFUSED:
+	case TUN_R_KICKED:
 		return -EACCES;
 	case TUN_R_UNREACHABLE:
 	case TUN_R_TIMEOUT:

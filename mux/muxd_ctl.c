@@ -550,8 +550,8 @@ int ctl_core_answer(struct muxd *d, const uint8_t *p, size_t len)
 	/*
 	 * The kick, after the answer was built from the sessions as they
 	 * were. Each session ends as when its user is removed: its links
-	 * are disconnected; a tunnel client is told (an orderly close,
-	 * which it does not retry).
+	 * are disconnected; a tunnel client is told why (reason 17,
+	 * which bgw-cdclient takes as final: it does not log in again).
 	 */
 	for (i = 0; i < n; i++) {
 		log_notice("session %u (%s) ended by the admin (bgw-muxd kick)", pick[i].id,
@@ -559,7 +559,7 @@ int ctl_core_answer(struct muxd *d, const uint8_t *p, size_t len)
 		if (pick[i].c)
 			client_close_later(pick[i].c);
 		else
-			tun_session_close(pick[i].r->ts, TUN_R_SHUTDOWN);
+			tun_session_close(pick[i].r->ts, TUN_R_KICKED);
 	}
 out:
 	free(buf);

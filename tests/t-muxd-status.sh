@@ -149,8 +149,13 @@ assert by["bob"]["links"] == []
 EOF
 t_ok $? "status --json: valid JSON with the same sessions, methods and link" || diag "$tmp/st.json" "$tmp/st.err"
 
-# 6-8: kick bob; his client is told; alice goes on. (bgw-cdclient logs in
-# again after its back-off, as after any orderly close: a new session.)
+# 6-8: kick bob; his client is told why and exits (it does not log in
+# again by itself); alice goes on.
+# A child that exited (a zombie until waited for) or is gone.
+proc_gone() {
+	s=$(ps -o stat= -p "$1" 2>/dev/null)
+	[ -z "$s" ] || [ "${s#Z}" != "$s" ]
+}
 bobid=$(python3 -c 'import json, sys
 print([s["id"] for s in json.load(open(sys.argv[1]))["sessions"] if s["user"] == "bob"][0])' "$tmp/st.json")
 M kick bob >"$tmp/kick.out" 2>&1
@@ -158,7 +163,8 @@ rc=$?
 [ "$rc" -eq 0 ] && grep -q "^ended session $bobid: bob (password, from \[127.0.0.1\]:[0-9]*), 0 links disconnected$" "$tmp/kick.out"
 t_ok $? "kick bob: exit 0, names the session ended" || diag "$tmp/kick.out" "$tmp/muxd.log"
 wait_for 10 grep -q "tunnel session $bobid (bob) ended" "$tmp/muxd.log" &&
-	wait_for 10 grep -q "session down: closed by the peer" "$tmp/cd-bob.log" &&
+	wait_for 10 grep -q "session ended: ended by the gateway's admin; the gateway's admin ended this session (bgw-muxd kick)" "$tmp/cd-bob.log" &&
+	wait_for 10 proc_gone "$cdb" &&
 	grep -q ' session-end .*user=bob .*detail=kicked%20by%20the%20admin%20(uid%200)' "$tmp/audit.log"
 t_ok $? "bob's session $bobid ends, his client is told, the audit log has the kick" ||
 	diag "$tmp/muxd.log" "$tmp/cd-bob.log" "$tmp/audit.log"

@@ -87,6 +87,7 @@ const char *tun_reason_str(int reason)
 	case TUN_R_REFUSED: return "session refused by the server";
 	case TUN_R_INTERNAL: return "internal error";
 	case TUN_R_RATE_LIMITED: return "too many failed logins, try later";
+	case TUN_R_KICKED: return "ended by the gateway's admin";
 	case TUN_R_SERVER_CERT: return "server certificate verification failed";
 	case TUN_R_HANDSHAKE: return "secure handshake failed";
 	case TUN_R_UNREACHABLE: return "server unreachable";

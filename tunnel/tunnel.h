@@ -57,6 +57,7 @@ enum tun_reason {
 	TUN_R_REFUSED = 14,		/* the owner refused the session */
 	TUN_R_INTERNAL = 15,
 	TUN_R_RATE_LIMITED = 16,	/* too many failed logins */
+	TUN_R_KICKED = 17,		/* the gateway's admin ended it */
 	/* Local only, never sent. */
 	TUN_R_SERVER_CERT = 100,	/* server certificate failed verification */
 	TUN_R_HANDSHAKE = 101,		/* (D)TLS handshake failed */

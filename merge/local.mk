@@ -17,3 +17,4 @@ tests_check_merge_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_check_merge_LDADD = tests/libcheckmain.a tests/libhostdrv.a merge/libmerge.a \
 	$(SIM_LIBS) $(CHECK_LIBS)
 EXTRA_DIST += tests/cafe.house
+dist_doc_DATA += doc/seamless.md

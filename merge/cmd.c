@@ -31,7 +31,7 @@ static const struct mcmd_def cmds[] = {
 	S(INQUIRY_CANCEL, 0, 0, 0, 1),
 	S(CREATE_CONN, MF_CS, 13, 0, 4),
 	H(DISCONNECT, MF_CS, 3, 0, 5),
-	D(CREATE_CONN_CANCEL, 0, 6, 0, 7),
+	S(CREATE_CONN_CANCEL, 0, 6, 0, 7),
 	D(ACCEPT_CONN_REQ, MF_CS, 7, 1, 0),
 	D(REJECT_CONN_REQ, MF_CS, 7, 1, 1),
 	D(LINK_KEY_REPLY, 0, 22, 1, 2),
@@ -638,10 +638,47 @@ static void special(struct merge *m)
 		send_to(m, t, (t & 1) ? 0 : __builtin_ctz(t));
 		return;
 	case HCI_OP_CREATE_CONN:
+		memcpy(a.b, o->param, 6);
+		s = merge_dev_side(m, &a);
+		if (s < 0 || !mc_is_ready(&m->ctrl[s])) {
+			/*
+			 * A device no side reported (a bonded one bluetoothd
+			 * reconnects to): paged on every side, the first to
+			 * connect wins and the others are cancelled (evt.c).
+			 */
+			for (i = 0; i < m->nctrl; i++) {
+				struct mpend *pd;
+
+				if (!(ready & (1u << i)))
+					continue;
+				pd = merge_pend_add(m, MP_CONN, i, &a);
+				if (!pd) {
+					ready &= ~(1u << i);
+					continue;
+				}
+				pd->race = true;
+			}
+			send_to(m, ready ? ready : 1, 0);
+			return;
+		}
+		merge_pend_add(m, MP_CONN, (unsigned)s, &a);
+		send_to(m, 1u << s, s);
+		return;
+	case HCI_OP_CREATE_CONN_CANCEL:
+		/* 7.1.7: every side still paging the device. */
+		memcpy(a.b, o->param, 6);
+		t = merge_pend_race_ctrls(m, &a);
+		if (!t) {
+			s = side_of(m, o->param);
+			send_to(m, 1u << s, s);
+			return;
+		}
+		send_to(m, t, (t & 1) ? 0 : __builtin_ctz(t));
+		return;
 	case HCI_OP_REMOTE_NAME_REQ:
 		s = side_of(m, o->param);
 		memcpy(a.b, o->param, 6);
-		merge_pend_add(m, o->op == HCI_OP_CREATE_CONN ? MP_CONN : MP_NAME, (unsigned)s, &a);
+		merge_pend_add(m, MP_NAME, (unsigned)s, &a);
 		send_to(m, 1u << s, s);
 		return;
 	case HCI_OP_LE_CREATE_CONN:

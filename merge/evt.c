@@ -199,16 +199,43 @@ struct mpend *merge_pend_add(struct merge *m, uint8_t kind, unsigned ctrl,
 	return NULL;	/* not tracked: only a lost gateway would need it */
 }
 
-static void pend_done(struct merge *m, uint8_t kind, unsigned ctrl, const uint8_t *addr)
+static struct mpend *pend_find(struct merge *m, uint8_t kind, unsigned ctrl,
+			       const uint8_t *addr)
 {
 	unsigned i;
 
 	for (i = 0; i < MERGE_MAX_PEND; i++)
 		if (m->pend[i].kind == kind && m->pend[i].ctrl == ctrl &&
-		    memcmp(m->pend[i].addr.b, addr, 6) == 0) {
-			m->pend[i].kind = 0;
-			return;
-		}
+		    memcmp(m->pend[i].addr.b, addr, 6) == 0)
+			return &m->pend[i];
+	return NULL;
+}
+
+static void pend_done(struct merge *m, uint8_t kind, unsigned ctrl, const uint8_t *addr)
+{
+	struct mpend *pd = pend_find(m, kind, ctrl, addr);
+
+	if (pd)
+		memset(pd, 0, sizeof(*pd));
+}
+
+/* The controllers still paging a device on every side (not yet lost). */
+uint32_t merge_pend_race_ctrls(struct merge *m, const struct bdaddr *a)
+{
+	uint32_t r = 0;
+	unsigned i;
+
+	for (i = 0; i < MERGE_MAX_PEND; i++)
+		if (m->pend[i].kind == MP_CONN && m->pend[i].race && !m->pend[i].lost &&
+		    bdaddr_eq(&m->pend[i].addr, a))
+			r |= 1u << m->pend[i].ctrl;
+	return r;
+}
+
+/* Is pd the last side of its race still paging (so its failure is the host's)? */
+bool merge_pend_race_last(struct merge *m, const struct mpend *pd)
+{
+	return !pd->lost && merge_pend_race_ctrls(m, &pd->addr) == (1u << pd->ctrl);
 }
 
 /* ------------------------------------------------------------------ */
@@ -652,9 +679,27 @@ static void le_meta(struct merge *m, struct mctrl *c, const struct h4_pkt *p)
 		to_host(m, b, p->evt.plen, HCI_EV_LE_META);
 }
 
+static void page_cancel_others(struct merge *m, const struct bdaddr *a, unsigned winner)
+{
+	unsigned i;
+
+	for (i = 0; i < MERGE_MAX_PEND; i++) {
+		struct mpend *pd = &m->pend[i];
+
+		if (pd->kind != MP_CONN || !pd->race || pd->lost || pd->ctrl == winner ||
+		    !bdaddr_eq(&pd->addr, a))
+			continue;
+		/* 7.1.7: its Connection Complete (0x02) follows, absorbed. */
+		pd->lost = true;
+		mc_queue(&m->ctrl[pd->ctrl], TAG_QUIET, HCI_OP_CREATE_CONN_CANCEL, a->b, 6);
+	}
+}
+
 static void conn_complete(struct merge *m, struct mctrl *c, const struct h4_pkt *p, bool sync)
 {
 	uint8_t b[HCI_MAX_PARAM];
+	struct mpend *pd;
+	bool race = false, lost = false, last = false;
 	struct bdaddr a;
 	struct mlink *l;
 
@@ -666,9 +711,17 @@ static void conn_complete(struct merge *m, struct mctrl *c, const struct h4_pkt 
 	}
 	memcpy(b, p->evt.param, p->evt.plen);
 	memcpy(a.b, b + 3, 6);
-	if (!sync)
-		pend_done(m, MP_CONN, c->idx, b + 3);
+	pd = sync ? NULL : pend_find(m, MP_CONN, c->idx, b + 3);
+	if (pd) {
+		race = pd->race;
+		lost = pd->lost;
+		last = merge_pend_race_last(m, pd);
+		memset(pd, 0, sizeof(*pd));
+	}
 	if (b[0] != 0) {
+		/* A side of a race that failed: only the last one speaks. */
+		if (race && !last)
+			return;
 		put_le16(b + 1, 0);
 		to_host(m, b, p->evt.plen, p->evt.code);
 		return;
@@ -687,6 +740,13 @@ static void conn_complete(struct merge *m, struct mctrl *c, const struct h4_pkt 
 		to_host(m, b, p->evt.plen, p->evt.code);
 		return;
 	}
+	if (lost) {
+		/* Another side connected first: this one ends quietly. */
+		quiet_disconnect(m, c, l);
+		return;
+	}
+	if (race)
+		page_cancel_others(m, &a, c->idx);
 	if (!sync)
 		merge_dev_set(m, &a, c->idx);
 	put_le16(b + 1, l->vh);

@@ -415,6 +415,10 @@ static void ctrl_down(struct mctrl *c, bool lost)
 
 		if (!pd->kind || pd->ctrl != c->idx)
 			continue;
+		if (pd->race && !merge_pend_race_last(m, pd)) {
+			pd->kind = 0;	/* another side still pages it */
+			continue;
+		}
 		memset(b, 0, sizeof(b));
 		b[0] = HCI_ST_CONN_TIMEOUT;
 		if (pd->kind == MP_NAME) {	/* 7.7.7 */

@@ -98,13 +98,14 @@ struct mdev {
 	uint64_t stamp;
 };
 
-enum mpend_kind { MP_CONN = 1, MP_NAME, MP_SYNC };
+enum mpend_kind { MP_CONN = 1, MP_NAME };
 
 struct mpend {
 	uint8_t kind;			/* 0: free */
 	uint8_t ctrl;
 	struct bdaddr addr;
-	uint16_t vh;			/* MP_SYNC: the ACL it rides on */
+	bool race;			/* MP_CONN paged on every side */
+	bool lost;			/* ... and another side connected first */
 };
 
 /* How a host command is routed (doc/seamless.md, "Commands"). */
@@ -225,6 +226,8 @@ struct mpend *merge_pend_add(struct merge *m, uint8_t kind, unsigned ctrl,
 void merge_ctrl_gone_links(struct merge *m, struct mctrl *c, bool tell_host);
 void merge_inq_ctrl_ended(struct merge *m, struct mctrl *c);
 void merge_le_create_ctrl_ended(struct merge *m, struct mctrl *c, uint8_t status);
+bool merge_pend_race_last(struct merge *m, const struct mpend *pd);
+uint32_t merge_pend_race_ctrls(struct merge *m, const struct bdaddr *a);
 
 /* data.c */
 int merge_host_data(struct merge *m, const struct h4_pkt *p);

@@ -701,6 +701,41 @@ START_TEST(connect_routed_by_side)
 }
 END_TEST
 
+START_TEST(connect_unknown_pages_every_side)
+{
+	uint8_t p[13] = { 0 }, b[64];
+	size_t n;
+	uint16_t h;
+
+	env_up();
+	linux_init();
+	/* No discovery first, as when bluetoothd reconnects a bonded device. */
+	h = connect_br(HOME, HOME_SPEAKER);
+	ck_assert_int_eq(merge_handle_ctrl(mg, h), HOME);
+	ck_assert_uint_eq(sent_count(NEAR, HCI_OP_CREATE_CONN), 1);
+	ck_assert_uint_eq(sent_count(HOME, HCI_OP_CREATE_CONN), 1);
+	hostdrv_run(hd, 150);
+	ck_assert(!hostdrv_has_event(hd, HCI_EV_CONN_COMPLETE, 0));
+	echo(h, 30);
+	/* Remembered: the next connection goes home only. */
+	disconnect(h);
+	sent_clear();
+	h = connect_br(HOME, HOME_SPEAKER);
+	ck_assert_uint_eq(sent_count(NEAR, HCI_OP_CREATE_CONN), 0);
+	/* A device on no side: one Connection Complete, once both gave up. */
+	addr_of(p, HOME, 0x09);
+	p[6] = 0x18;
+	p[7] = 0xcc;
+	ck_assert_int_eq(cmd(HCI_OP_CREATE_CONN, p, 13, NULL, NULL), 0);
+	ck_assert_int_eq(hostdrv_wait_event(hd, HCI_EV_CONN_COMPLETE, 0, b, sizeof(b), &n), 0);
+	ck_assert_uint_eq(b[0], HCI_ST_PAGE_TIMEOUT);
+	ck_assert_mem_eq(b + 3, p, 6);
+	hostdrv_run(hd, 150);
+	ck_assert(!hostdrv_has_event(hd, HCI_EV_CONN_COMPLETE, 0));
+	env_down();
+}
+END_TEST
+
 static void al_add(int side, uint8_t last)
 {
 	uint8_t p[7] = { 0 };
@@ -991,6 +1026,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, discovery_device_on_both_sides_once);
 	tcase_add_test(tc, le_scan_both_sides);
 	tcase_add_test(tc, connect_routed_by_side);
+	tcase_add_test(tc, connect_unknown_pages_every_side);
 	tcase_add_test(tc, le_accept_list_first_wins);
 	tcase_add_test(tc, name_and_pairing_follow_side);
 	tcase_add_test(tc, handles_virtualised);

@@ -138,6 +138,8 @@ static int host_acl(struct merge *m, const struct h4_pkt *p)
 		off += n;
 		l->queued++;
 	}
+	if (i == 0)
+		return 0;	/* nothing of it queued: as if never sent */
 	l->fifo[(l->fh + l->fn) % MERGE_LINK_FIFO] = (uint8_t)i;
 	l->fn++;
 	(*h_inflight)++;

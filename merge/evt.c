@@ -453,6 +453,8 @@ void merge_le_create_ctrl_ended(struct merge *m, struct mctrl *c, uint8_t status
 	if (!c->le_create)
 		return;
 	c->le_create = false;
+	if (m->le_winner >= 0 && !le_any_pending(m))
+		m->le_create_active = false;	/* the race is over */
 	if (!m->le_create_active || m->le_winner >= 0 || le_any_pending(m))
 		return;
 	if (m->op.active && m->op.op == HCI_OP_LE_CREATE_CONN)

@@ -18,3 +18,9 @@ tests_check_merge_LDADD = tests/libcheckmain.a tests/libhostdrv.a merge/libmerge
 	$(SIM_LIBS) $(CHECK_LIBS)
 EXTRA_DIST += tests/cafe.house
 dist_doc_DATA += doc/seamless.md
+
+# What the merge adds to a command round trip, in process (not a test).
+noinst_PROGRAMS += tests/bench/bench-merge
+tests_bench_bench_merge_SOURCES = tests/bench/bench_merge.c
+tests_bench_bench_merge_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/merge -I$(top_srcdir)/sim
+tests_bench_bench_merge_LDADD = merge/libmerge.a $(SIM_LIBS)

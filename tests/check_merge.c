@@ -780,6 +780,17 @@ START_TEST(le_accept_list_first_wins)
 	ck_assert(!hostdrv_has_event(hd, HCI_EV_DISCONN_COMPLETE, 0));
 	merge_get_stats(mg, &st);
 	ck_assert_uint_eq(st.links, 1);
+	/* ATT over the winner's link (the LE pool): Exchange MTU (Vol 3 Part F 3.4.2.1). */
+	{
+		uint16_t h = get_le16(b + 1);
+		uint8_t pdu[7] = { 0x03, 0x00, 0x04, 0x00, 0x02, 0xb9, 0x00 }, r[64];
+
+		ck_assert_int_eq(hostdrv_acl(hd, h, HCI_PB_FIRST_NOFLUSH, pdu, 7), 0);
+		ck_assert_int_eq(hostdrv_wait_l2cap(hd, h, r, sizeof(r), &n), 0);
+		ck_assert_uint_eq(r[4], 0x03);	/* Exchange MTU Response */
+		wait_nocp(h, 1);
+		wait_idle_data();
+	}
 	env_down();
 }
 END_TEST
@@ -827,6 +838,16 @@ START_TEST(name_and_pairing_follow_side)
 	ck_assert_uint_eq(sent_count(HOME, HCI_OP_USER_CONFIRM_REPLY), 1);
 	ck_assert_uint_eq(sent_count(NEAR, HCI_OP_USER_CONFIRM_REPLY), 0);
 	ck_assert_uint_eq(sent_count(NEAR, HCI_OP_IO_CAPABILITY_REPLY), 0);
+	ck_assert_uint_eq(sent_count(NEAR, HCI_OP_LINK_KEY_NEG_REPLY), 0);
+	/* Encryption on the same link (7.1.16, 7.7.8). */
+	put_le16(p, h);
+	p[2] = 0x01;
+	ck_assert_int_eq(cmd(HCI_OP_SET_CONN_ENCRYPT, p, 3, NULL, NULL), 0);
+	ck_assert_int_eq(hostdrv_wait_event(hd, HCI_EV_ENCRYPT_CHANGE, 0, b, sizeof(b), &n), 0);
+	ck_assert_uint_eq(b[0], 0);
+	ck_assert_uint_eq(get_le16(b + 1), h);
+	ck_assert_uint_eq(b[3], 0x01);
+	ck_assert_uint_eq(sent_count(HOME, HCI_OP_SET_CONN_ENCRYPT), 1);
 	env_down();
 }
 END_TEST

@@ -18,12 +18,12 @@
 #include "merge.h"
 #include "pktq.h"
 
-#define MERGE_CMDQ		16	/* commands queued per controller */
+#define MERGE_CMDQ		32	/* commands queued per controller */
 #define MERGE_HOSTQ		8	/* host commands waiting their turn */
 #define MERGE_MAX_LINKS		64
 #define MERGE_MAX_DEVS		128
 #define MERGE_MAX_PEND		16	/* connection/name attempts in flight */
-#define MERGE_MAX_STICKY	10
+#define MERGE_MAX_STICKY	20	/* > the sticky commands in cmd.c */
 #define MERGE_LINK_FIFO		64	/* host packets in flight per link */
 #define MERGE_VHANDLE_FIRST	0x0040	/* host handles start here (see doc) */
 

@@ -946,13 +946,23 @@ START_TEST(gateway_down_up)
 	inquire(&s);
 	ck_assert_uint_ge(s.count[NEAR][CAFE_SPEAKER], 1);
 	ck_assert_uint_eq(s.count[HOME][HOME_SPEAKER], 0);
+	/* The host starts an LE scan meanwhile (on the local side only now). */
+	OK(HCI_OP_LE_SET_SCAN_PARAM, "\x01\x12\x00\x12\x00\x00\x00", 7);
+	OK(HCI_OP_LE_SET_SCAN_ENABLE, "\x01\x01", 2);
 	/* The tunnel resumes: home is back, without a host reset. */
 	sent_clear();
 	sim_up(HOME);
 	merge_ctrl_up(mg, HOME);
 	wait_ready(HOME);
-	ck_assert_uint_eq(sent_count(HOME, HCI_OP_WRITE_SIMPLE_PAIRING_MODE), 1);	/* replayed */
+	hostdrv_run(hd, 20);
+	/* The host's settings are replayed, the running scan joins. */
+	ck_assert_uint_eq(sent_count(HOME, HCI_OP_WRITE_SIMPLE_PAIRING_MODE), 1);
+	ck_assert_uint_eq(sent_count(HOME, HCI_OP_WRITE_INQUIRY_MODE), 1);
+	ck_assert_uint_eq(sent_count(HOME, HCI_OP_LE_SET_SCAN_PARAM), 1);
+	ck_assert_uint_eq(sent_count(HOME, HCI_OP_LE_SET_SCAN_ENABLE), 1);
 	ck_assert_uint_eq(sent_count(NEAR, HCI_OP_RESET), 0);
+	OK(HCI_OP_LE_SET_SCAN_ENABLE, "\x00\x00", 2);
+	hostdrv_clear(hd);
 	inquire(&s);
 	ck_assert_uint_ge(s.count[HOME][HOME_SPEAKER], 1);
 	hh = connect_br(HOME, HOME_SPEAKER);

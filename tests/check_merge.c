@@ -921,6 +921,34 @@ START_TEST(settings_where)
 }
 END_TEST
 
+START_TEST(event_masks_to_all_filtered_to_host)
+{
+	/* Linux's mask without Inquiry Complete (bit 0) and EIR (bit 46). */
+	static const uint8_t mask[8] = { 0xfe, 0xff, 0xfb, 0xff, 0x07, 0xb8, 0xbf, 0x3d };
+	uint8_t b[8];
+	size_t n;
+
+	env_up();
+	linux_init();
+	sent_clear();
+	OK(HCI_OP_SET_EVENT_MASK, mask, 8);
+	ck_assert_uint_eq(sent_count(NEAR, HCI_OP_SET_EVENT_MASK), 1);
+	ck_assert_uint_eq(sent_count(HOME, HCI_OP_SET_EVENT_MASK), 1);
+	hostdrv_clear(hd);
+	OK(HCI_OP_INQUIRY, "\x33\x8b\x9e\x02\x00", 5);
+	hostdrv_run(hd, 150);
+	/* The host gets neither; the merge still saw both sides end. */
+	ck_assert(!hostdrv_has_event(hd, HCI_EV_INQUIRY_COMPLETE, 0));
+	ck_assert(!hostdrv_has_event(hd, HCI_EV_EXT_INQUIRY_RESULT, 0));
+	OK(HCI_OP_INQUIRY, "\x33\x8b\x9e\x02\x00", 5);
+	ck_assert_uint_eq(sent_count(NEAR, HCI_OP_INQUIRY), 2);
+	ck_assert_uint_eq(sent_count(HOME, HCI_OP_INQUIRY), 2);
+	OK(HCI_OP_INQUIRY_CANCEL, NULL, 0);
+	ck_assert_int_eq(cmd(HCI_OP_INQUIRY_CANCEL, NULL, 0, b, &n), HCI_ST_COMMAND_DISALLOWED);
+	env_down();
+}
+END_TEST
+
 START_TEST(gateway_down_up)
 {
 	struct seen s;
@@ -1031,6 +1059,9 @@ START_TEST(bad_input_refused)
 	len = h4_build_acl(pkt, sizeof(pkt), 0x0001, 2, 0, "xxxx", 4);
 	ck_assert_int_eq(merge_ctrl_input(mg, NEAR, pkt, (size_t)len), 0);
 	ck_assert_int_eq(merge_ctrl_input(mg, NEAR, pkt, 3), -EBADMSG);
+	/* An ISO packet from the host: the merge carries none. */
+	ck_assert_int_eq(merge_host_input(mg, (const uint8_t *)"\x05\x40\x00\x00\x00", 5),
+			 -EPROTO);
 	hostdrv_run(hd, 20);
 	ck_assert(!hostdrv_has_event(hd, HCI_EV_DISCONN_COMPLETE, 0));
 	ck_assert(!hostdrv_has_event(hd, HCI_EV_NUM_COMP_PKTS, 0));
@@ -1062,6 +1093,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, name_and_pairing_follow_side);
 	tcase_add_test(tc, handles_virtualised);
 	tcase_add_test(tc, settings_where);
+	tcase_add_test(tc, event_masks_to_all_filtered_to_host);
 	tcase_add_test(tc, gateway_down_up);
 	tcase_add_test(tc, local_failure_hardware_error);
 	tcase_add_test(tc, bad_input_refused);

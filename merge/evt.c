@@ -737,6 +737,10 @@ static void conn_complete(struct merge *m, struct mctrl *c, const struct h4_pkt 
 		put_le16(d, get_le16(b + 1) & 0x0fff);
 		d[2] = HCI_ST_REJ_LIMITED_RESOURCES;
 		mc_queue(c, TAG_QUIET, HCI_OP_DISCONNECT, d, 3);
+		if (lost)
+			return;	/* the host has the winner's */
+		if (race)
+			page_cancel_others(m, &a, c->idx);
 		b[0] = HCI_ST_REJ_LIMITED_RESOURCES;
 		put_le16(b + 1, 0);
 		to_host(m, b, p->evt.plen, p->evt.code);

@@ -1050,7 +1050,8 @@ START_TEST(bad_input_refused)
 	ck_assert_int_eq(cmd(HCI_OP_READ_RSSI, p, 3, ret, &n), HCI_ST_INVALID_PARAMETERS);
 	ck_assert_int_eq(cmd(HCI_OP_PERIODIC_INQUIRY, p, 9, NULL, NULL), HCI_ST_UNKNOWN_COMMAND);
 	/* A controller answering out of order, or for a handle it never had. */
-	len = h4_build_cc(pkt, sizeof(pkt), 1, HCI_OP_READ_BD_ADDR, "\x00\x01\x02\x03\x04\x05\x06", 7);
+	len = h4_build_cc(pkt, sizeof(pkt), 1, HCI_OP_READ_BD_ADDR,
+			  "\x00\x01\x02\x03\x04\x05\x06", 7);
 	ck_assert_int_eq(merge_ctrl_input(mg, HOME, pkt, (size_t)len), 0);
 	len = h4_build_evt(pkt, sizeof(pkt), HCI_EV_DISCONN_COMPLETE, "\x00\x01\x00\x13", 4);
 	ck_assert_int_eq(merge_ctrl_input(mg, HOME, pkt, (size_t)len), 0);

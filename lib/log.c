@@ -26,6 +26,14 @@ void log_open(const char *ident, enum log_target target)
 		openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
 }
 
+void log_reopen(void)
+{
+	if (logger.target != LOG_TARGET_SYSLOG)
+		return;
+	closelog();
+	openlog(logger.ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+}
+
 void log_close(void)
 {
 	if (logger.target == LOG_TARGET_SYSLOG)

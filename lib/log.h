@@ -23,6 +23,11 @@ typedef void (*log_fn)(int prio, const char *line, void *user);
 
 void log_open(const char *ident, enum log_target target);
 void log_close(void);
+/*
+ * Syslog's socket anew, after a process closed every descriptor it
+ * inherited (the old one among them).
+ */
+void log_reopen(void);
 void log_set_level(int prio);
 int log_get_level(void);
 bool log_is_enabled(int prio);

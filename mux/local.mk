@@ -81,6 +81,11 @@ tests_check_muxd_sandbox_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/mux
 tests_check_muxd_sandbox_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_check_muxd_sandbox_LDADD = tests/libcheckmain.a mux/libmuxd.a lib/libbgw.a $(CHECK_LIBS)
 check_PROGRAMS += tests/check_muxd_sandbox
+# A subverted peer's calls against the other processes (t-muxd-isolation).
+tests_peer_attack_SOURCES = tests/peer_attack.c
+tests_peer_attack_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/mux
+tests_peer_attack_LDADD = mux/libmuxd.a lib/libbgw.a
+check_PROGRAMS += tests/peer-attack
 TESTS += tests/check_muxd_sandbox
 
 # Privilege separation end to end: the process tree, the sandbox, a

@@ -165,6 +165,9 @@ struct muxd {
 	/* Monitor: the control socket (muxd_ctl.c). */
 	int ctl_fd;
 	struct muxd_ctl *ctl;
+	/* Front: /dev/null for its peers' standard streams (peer_run). */
+	int peer_null_fd;
+	bool sent_term;		/* monitor: it sent its children SIGTERM */
 };
 
 /* muxd.c */

@@ -824,12 +824,30 @@ int core_run(struct muxd *d)
 	};
 	static struct mux_ops ops = { ctrl_send, ctrl_failed, session_dead, NULL };
 	struct mux_config mcfg;
+	int keep[4 + MUXD_LISTEN_MAX];
 	uint32_t type = 0;
-	unsigned i;
+	unsigned i, nkeep = 0;
 	int r;
 
 	sandbox_set_name("bgw-muxd[mux]");
 	muxd_forget_secrets(d);
+	/*
+	 * Only the channels to the monitor, the local listeners and, until
+	 * it is up (muxd_ready), the start-up pipe and /dev/null.
+	 */
+	keep[nkeep++] = d->req_fd;
+	keep[nkeep++] = d->push_fd;
+	keep[nkeep++] = d->ready_fd;
+	keep[nkeep++] = d->null_fd;
+	for (i = 0; i < MUXD_LISTEN_MAX; i++)
+		if (d->lfd[i] >= 0)
+			keep[nkeep++] = d->lfd[i];
+	r = sandbox_close_all_but(keep, nkeep);
+	log_reopen();
+	if (r < 0) {
+		log_err("core: closing inherited descriptors: %s", strerror(-r));
+		return EXIT_ERROR;
+	}
 	r = push_receive(d, RPC_TIMEOUT_MS, &type);
 	if (r < 0 || type != RPC_POLICY) {
 		log_err("core: no policy from the monitor: %s", strerror(r < 0 ? -r : EPROTO));
@@ -861,7 +879,7 @@ int core_run(struct muxd *d)
 	d->backoff_ms = BACKOFF_MIN_MS;
 	restart_fn(d->restart, d);
 	/* Everything is open: from here on, no privilege is needed. */
-	if (sandbox_drop_privileges() < 0)
+	if (sandbox_drop_privileges(SANDBOX_CORE) < 0)
 		return EXIT_ERROR;
 	if (d->conf.sandbox) {
 		if (sandbox_enter(SANDBOX_CORE) < 0)
@@ -872,7 +890,16 @@ int core_run(struct muxd *d)
 	log_notice("started: controller %s, %u listener%s", d->conf.controller,
 		   d->conf.nlisten, d->conf.nlisten == 1 ? "" : "s");
 	muxd_ready(d);
-	return loop_run(d->l) < 0 ? EXIT_ERROR : 0;
+	/* loop_quit's code: an error must end the daemon non-zero. */
+	r = loop_run(d->l);
+	/*
+	 * Stopping: a second SIGTERM (systemd signals the whole group, the
+	 * monitor once more) must not kill us once the loop's signalfd is
+	 * gone, or a normal stop reads as "killed by signal 15".
+	 */
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	return r < 0 ? EXIT_ERROR : r;
 }
 
 /* Everything the core holds (called in every role: NULLs are fine). */

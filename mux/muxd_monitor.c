@@ -691,6 +691,17 @@ static int mon_answer(struct mon_chan *ch, const struct rpc_req *q)
 	return 0;
 }
 
+/* SIGTERM to the core and the front: the monitor's own stop. */
+static void stop_children(struct muxd *d)
+{
+	if (d->core_pid > 0 || d->front_pid > 0)
+		d->sent_term = true;
+	if (d->core_pid > 0)
+		kill(d->core_pid, SIGTERM);
+	if (d->front_pid > 0)
+		kill(d->front_pid, SIGTERM);
+}
+
 /* The core or the front ended, or must: reap it (SIGKILL when hostile). */
 static void mon_reap(struct muxd *d, pid_t *pid, const char *name, bool hostile)
 {
@@ -716,6 +727,15 @@ static void mon_reap(struct muxd *d, pid_t *pid, const char *name, bool hostile)
 			;
 	}
 	*pid = -1;
+	/*
+	 * Killed by the SIGTERM the monitor itself sent to stop: a normal
+	 * stop (a signal meant for its loop that came after the loop ended).
+	 * Any other death by a signal is an error.
+	 */
+	if (WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM && d->sent_term) {
+		log_info("%s stopped by the monitor's SIGTERM", name);
+		return;
+	}
 	if (WIFEXITED(st) && (d->stopping || WEXITSTATUS(st) == 0)) {
 		log_notice("%s exited (status %d)", name, WEXITSTATUS(st));
 		if (WEXITSTATUS(st))
@@ -743,10 +763,7 @@ static void mon_proc_gone(struct mon_chan *ch, bool hostile)
 	chan_free(ch);
 	if (!d->stopping) {
 		d->stopping = true;
-		if (d->core_pid > 0)
-			kill(d->core_pid, SIGTERM);
-		if (d->front_pid > 0)
-			kill(d->front_pid, SIGTERM);
+		stop_children(d);
 		loop_timer_arm(d->kill_timer, 5000000);
 	}
 	if (d->core_pid <= 0 && d->front_pid <= 0)
@@ -801,10 +818,7 @@ static void mon_on_term(struct loop *l, int signo, void *user)
 
 	log_notice("signal %d: stopping", signo);
 	d->stopping = true;
-	if (d->core_pid > 0)
-		kill(d->core_pid, SIGTERM);
-	if (d->front_pid > 0)
-		kill(d->front_pid, SIGTERM);
+	stop_children(d);
 	if (d->core_pid > 0 || d->front_pid > 0)
 		loop_timer_arm(d->kill_timer, 5000000);
 	else
@@ -853,10 +867,7 @@ int monitor_run(struct muxd *d, int core_req, int front_req)
 	}
 	ctl_stop(d);
 	d->stopping = true;
-	if (d->core_pid > 0)
-		kill(d->core_pid, SIGTERM);
-	if (d->front_pid > 0)
-		kill(d->front_pid, SIGTERM);
+	stop_children(d);
 	mon_reap(d, &d->core_pid, "core", false);
 	mon_reap(d, &d->front_pid, "network front", false);
 	while (d->chans)

@@ -15,6 +15,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -292,24 +293,6 @@ static void peer_on_term(struct loop *l, int signo, void *user)
 	loop_quit(l, 0);
 }
 
-/* Close every descriptor but the standard ones and those in keep. */
-static int close_all_but(const int *keep, unsigned n)
-{
-	unsigned lo = 3, i, next;
-
-	for (;;) {
-		next = ~0U;
-		for (i = 0; i < n; i++)
-			if (keep[i] >= (int)lo && (unsigned)keep[i] < next)
-				next = (unsigned)keep[i];
-		if (next > lo && syscall(SYS_close_range, lo, next == ~0U ? ~0U : next - 1, 0) < 0)
-			return -errno;
-		if (next == ~0U)
-			return 0;
-		lo = next + 1;
-	}
-}
-
 /*
  * In the new process: forget everything of the front's (the cookie keys,
  * the listeners, its request channel, its loop), keep only this peer's
@@ -331,26 +314,36 @@ static void peer_run(struct muxd *d, struct tun_front_peer *p, int req)
 		.on_done = peer_done,
 	};
 	struct tun_server_cfg cfg;
-	int keep[2] = { p->fd, req };
+	int keep[2] = { p->fd, req }, i;
 	sigset_t none;
 
 	/* The front's end is the peer's end. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	sandbox_set_name("bgw-muxd[peer]");
-	tun_front_forget(d->front);
+	/* Every line from here on goes through the monitor. */
 	d->req_fd = req;
-	if (close_all_but(keep, 2) < 0)
+	log_set_handler(peer_log, d);
+	tun_front_forget(d->front);
+	/*
+	 * No stdio of the daemon's: a line written to its stderr would read
+	 * as the daemon's own. /dev/null was opened by the front before its
+	 * filter (which allows no open).
+	 */
+	for (i = 0; i < 3; i++)
+		if (dup3(d->peer_null_fd, i, 0) < 0)
+			_exit(EXIT_ERROR);
+	if (sandbox_close_all_but(keep, 2) < 0)
 		_exit(EXIT_ERROR);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	log_set_handler(peer_log, d);
 	/* The front's loop stays allocated (its descriptors are closed). */
 	d->front_loop = d->l;
 	d->l = loop_new();
 	if (!d->l || loop_add_signal(d->l, SIGTERM, peer_on_term, d) < 0 ||
 	    loop_add_signal(d->l, SIGINT, peer_on_term, d) < 0)
 		_exit(EXIT_ERROR);
-	if (d->conf.sandbox && sandbox_enter(SANDBOX_PEER) < 0)
+	if (sandbox_drop_privileges(SANDBOX_PEER) < 0 ||
+	    (d->conf.sandbox && sandbox_enter(SANDBOX_PEER) < 0))
 		_exit(EXIT_ERROR);
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.resume_s = d->conf.resume_s;
@@ -480,16 +473,32 @@ int front_run(struct muxd *d)
 {
 	struct tun_server_cfg cfg;
 	struct tun_front_cfg fc;
+	int keep[3];
 	unsigned i;
 	int r;
 
 	sandbox_set_name("bgw-muxd[net]");
 	muxd_forget_secrets(d);
-	/* The local listeners are the core's. */
-	for (i = 0; i < MUXD_LISTEN_MAX; i++) {
-		if (d->lfd[i] >= 0)
-			close(d->lfd[i]);
+	/*
+	 * Only its channel to the monitor and, until it is up (muxd_ready),
+	 * the start-up pipe and /dev/null; the local listeners are the core's.
+	 */
+	for (i = 0; i < MUXD_LISTEN_MAX; i++)
 		d->lfd[i] = -1;
+	keep[0] = d->req_fd;
+	keep[1] = d->ready_fd;
+	keep[2] = d->null_fd;
+	r = sandbox_close_all_but(keep, 3);
+	log_reopen();
+	if (r < 0) {
+		log_err("network front: closing inherited descriptors: %s", strerror(-r));
+		return EXIT_ERROR;
+	}
+	/* The peers' stdin, stdout and stderr. */
+	d->peer_null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (d->peer_null_fd < 0) {
+		log_err("network front: /dev/null: %s", strerror(errno));
+		return EXIT_ERROR;
 	}
 	d->l = loop_new();
 	d->stop_timer = d->l ? loop_timer_new(d->l, front_stop_fn, d) : NULL;
@@ -532,7 +541,7 @@ int front_run(struct muxd *d)
 	    loop_add_signal(d->l, SIGINT, front_on_term, d) < 0)
 		return EXIT_ERROR;
 	signal(SIGHUP, SIG_IGN);
-	if (sandbox_drop_privileges() < 0)
+	if (sandbox_drop_privileges(SANDBOX_FRONT) < 0)
 		return EXIT_ERROR;
 	if (d->conf.sandbox) {
 		if (sandbox_enter(SANDBOX_FRONT) < 0)
@@ -541,7 +550,12 @@ int front_run(struct muxd *d)
 		log_warn("sandbox off (configuration): the network front and the peers run without their seccomp filters");
 	}
 	muxd_ready(d);
-	r = loop_run(d->l) < 0 ? EXIT_ERROR : 0;
+	/* loop_quit's code: an error must end the daemon non-zero. */
+	r = loop_run(d->l);
+	r = r < 0 ? EXIT_ERROR : r;
+	/* As the core: a late second SIGTERM is no death by signal. */
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
 	tun_front_free(d->front);
 	d->front = NULL;
 	tun_server_creds_free(d->creds);

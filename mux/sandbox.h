@@ -11,16 +11,14 @@
 
 #include <stdbool.h>
 
-/* The account the worker runs as when started as root; else nobody. */
-#define SANDBOX_USER		"bgw"
+/*
+ * The accounts the roles run as when started as root (systemd/bgw.sysusers
+ * creates them); 65534 for a missing one.
+ */
+#define SANDBOX_USER		"bgw"		/* the core */
+#define SANDBOX_NET_USER	"bgw-net"	/* the front and its peers */
 #define SANDBOX_FALLBACK_ID	65534
 
-/*
- * As root: setgroups(0), setresgid/setresuid to SANDBOX_USER (or 65534),
- * checked afterwards (no way back to 0). Not root: nothing to drop, one
- * log line. 0 or a negative errno.
- */
-int sandbox_drop_privileges(void);
 enum sandbox_role {
 	SANDBOX_CORE,		/* bgw-muxd[mux]: the mux core, local clients */
 	SANDBOX_FRONT,		/* bgw-muxd[net]: listeners, forks peers */
@@ -28,11 +26,29 @@ enum sandbox_role {
 };
 
 /*
+ * The core and the front, as root: the bounding set emptied,
+ * setgroups(0), setresgid/setresuid to the role's account, checked
+ * afterwards (no way back to 0), every capability set cleared; not root:
+ * the capability sets cleared, one log line. Every role, a peer too:
+ * PR_SET_NO_NEW_PRIVS and, where the kernel has them (Landlock ABI 6), a
+ * Landlock domain of its own scoped for signals and abstract unix
+ * sockets. Applies with `sandbox no` too. 0 or a negative errno.
+ */
+int sandbox_drop_privileges(enum sandbox_role role);
+/* Whether the kernel offers Landlock's signal scope (Linux 6.12). */
+bool sandbox_landlock_scoped(void);
+
+/*
  * Non-dumpable, PR_SET_NO_NEW_PRIVS and the role's seccomp filter (a
  * peer forked from the front stacks its own on the front's). 0 or a
  * negative errno.
  */
 int sandbox_enter(enum sandbox_role role);
+/*
+ * Close every descriptor but 0, 1, 2 and the n in keep (close_range).
+ * 0 or a negative errno.
+ */
+int sandbox_close_all_but(const int *keep, unsigned n);
 /* The process name shown by ps (PR_SET_NAME, 15 bytes). */
 void sandbox_set_name(const char *name);
 

@@ -19,13 +19,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/filter.h>
+#include <netinet/tcp.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <check.h>
@@ -59,9 +65,38 @@ enum probe {
 	P_PRCTL_NAME,
 	P_PRCTL_GET_DUMPABLE,
 	P_FORK_PEER_SOCKET,	/* front, then a child stacking the peer's */
+	/* argument rules (issue: a peer crippled the core with prlimit64) */
+	P_SOCKET_UNIX,
+	P_SOCKET_NETLINK,
+	P_SOCKET_PACKET,
+	P_PRLIMIT_SELF,		/* pid 0: its own limits */
+	P_PRLIMIT_PARENT,	/* another process's (read only: harmless) */
+	P_FCNTL_GETFL,
+	P_FCNTL_SETFL_NONBLOCK,
+	P_FCNTL_SETFL_ASYNC,	/* O_ASYNC: SIGIO to the owner */
+	P_FCNTL_SETOWN,		/* the owner signalled: any pid of the uid */
+	P_FCNTL_SETOWN_EX,
+	P_FCNTL_SETSIG,		/* which signal: SIGKILL would do */
+	P_FCNTL_DUPFD,
+	P_IOCTL_TCGETS,		/* isatty() */
+	P_IOCTL_TIOCSTI,	/* types into a terminal */
+	P_MMAP_ANON_EXEC,
+	P_MMAP_FILE_EXEC,	/* read-only file mapping, executable */
+	P_MMAP_FILE_WX,		/* writable and executable */
+	P_MPROTECT_EXEC,
+	P_OPEN_WRITE,
+	P_CLONE_NEWUSER,
+	P_CLONE_NEWNET,
+	P_KILL_CHILD,		/* fork, then SIGKILL its child */
+	P_KILL_GROUP,		/* SIGKILL to a process group */
+	P_SETSOCKOPT_REUSEADDR,
+	P_SETSOCKOPT_NODELAY,
+	P_SETSOCKOPT_ATTACH,	/* SO_ATTACH_FILTER */
 };
 
 static int sv[2];
+static int exec_fd = -1;	/* /bin/true, opened before any filter */
+static pid_t victim = -1;	/* a process group of its own */
 
 /* In the child, after the filter: 0 if the call came back at all. */
 static int run_probe(enum probe p)
@@ -70,12 +105,111 @@ static int run_probe(enum probe p)
 	struct sockaddr_in sin;
 	struct iovec lv = { buf, 1 }, rv = { buf, 1 };
 	struct msghdr mh;
+	struct rlimit rl;
+	struct f_owner_ex ox = { F_OWNER_PID, 0 };
+	void *m;
+	long r;
 	pid_t pid;
 	int st;
 
 	switch (p) {
 	case P_NOTHING:
 		return 0;
+	case P_SOCKET_UNIX:
+		r = socket(AF_UNIX, SOCK_DGRAM, 0);
+		return r >= 0 ? 0 : 1;
+	case P_SOCKET_NETLINK:
+		socket(AF_NETLINK, SOCK_RAW, 0);
+		return 0;
+	case P_SOCKET_PACKET:
+		socket(AF_PACKET, SOCK_RAW, 0);
+		return 0;
+	case P_PRLIMIT_SELF:
+		return prlimit(0, RLIMIT_NOFILE, NULL, &rl) == 0 ? 0 : 1;
+	case P_PRLIMIT_PARENT:
+		prlimit(getppid(), RLIMIT_NOFILE, NULL, &rl);
+		return 0;
+	case P_FCNTL_GETFL:
+		return fcntl(sv[0], F_GETFL) >= 0 ? 0 : 1;
+	case P_FCNTL_SETFL_NONBLOCK:
+		return fcntl(sv[0], F_SETFL, O_NONBLOCK) == 0 ? 0 : 1;
+	case P_FCNTL_SETFL_ASYNC:
+		fcntl(sv[0], F_SETFL, O_NONBLOCK | O_ASYNC);
+		return 0;
+	case P_FCNTL_SETOWN:
+		fcntl(sv[0], F_SETOWN, getpid());
+		return 0;
+	case P_FCNTL_SETOWN_EX:
+		ox.pid = getpid();
+		fcntl(sv[0], F_SETOWN_EX, &ox);
+		return 0;
+	case P_FCNTL_SETSIG:
+		fcntl(sv[0], F_SETSIG, 0);
+		return 0;
+	case P_FCNTL_DUPFD:
+		fcntl(sv[0], F_DUPFD, 10);
+		return 0;
+	case P_IOCTL_TCGETS: {
+		struct termios t;
+
+		ioctl(sv[0], TCGETS, &t);	/* ENOTTY: a socket */
+		return 0;
+	}
+	case P_IOCTL_TIOCSTI:
+		ioctl(sv[0], TIOCSTI, "x");
+		return 0;
+	case P_MMAP_ANON_EXEC:
+		mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		return 0;
+	case P_MMAP_FILE_EXEC:
+		m = mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE, exec_fd, 0);
+		return m != MAP_FAILED ? 0 : 1;
+	case P_MMAP_FILE_WX:
+		mmap(NULL, 4096, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE, exec_fd, 0);
+		return 0;
+	case P_MPROTECT_EXEC:
+		m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (m == MAP_FAILED)
+			return 1;
+		mprotect(m, 4096, PROT_READ | PROT_EXEC);
+		return 0;
+	case P_OPEN_WRITE:
+		open("/dev/null", O_WRONLY);
+		return 0;
+	case P_CLONE_NEWUSER:
+	case P_CLONE_NEWNET:
+		r = syscall(SYS_clone, (p == P_CLONE_NEWUSER ? CLONE_NEWUSER : CLONE_NEWNET) | SIGCHLD,
+			    NULL, NULL, NULL, NULL);
+		if (r == 0)
+			_exit(0);
+		if (r > 0)
+			waitpid((pid_t)r, &st, 0);
+		return 0;
+	case P_KILL_CHILD:
+		pid = fork();
+		if (pid == 0) {
+			read(sv[1], buf, 1);	/* blocks: nobody writes */
+			_exit(0);
+		}
+		if (pid < 0 || kill(pid, SIGKILL) < 0 || waitpid(pid, &st, 0) != pid)
+			return 1;
+		return WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL ? 0 : 1;
+	case P_KILL_GROUP:
+		kill(-victim, SIGKILL);
+		return 0;
+	case P_SETSOCKOPT_REUSEADDR:
+		st = 1;
+		return setsockopt(sv[0], SOL_SOCKET, SO_REUSEADDR, &st, sizeof(st)) == 0 ? 0 : 1;
+	case P_SETSOCKOPT_NODELAY:
+		st = 1;
+		setsockopt(sv[0], IPPROTO_TCP, TCP_NODELAY, &st, sizeof(st));
+		return 0;	/* EOPNOTSUPP on a unix socket, but allowed */
+	case P_SETSOCKOPT_ATTACH: {
+		struct sock_fprog none = { 0, NULL };
+
+		setsockopt(sv[0], SOL_SOCKET, SO_ATTACH_FILTER, &none, sizeof(none));
+		return 0;
+	}
 	case P_SOCKET:
 		return socket(AF_INET, SOCK_DGRAM, 0) >= 0 ? 0 : 0;
 	case P_SEND_PAIR:
@@ -141,8 +275,34 @@ static int run_probe(enum probe p)
 	return 9;
 }
 
-/* "lived" (exit 0), "killed" (SIGSYS), or anything else as a failure. */
-static const char *probe(enum sandbox_role role, enum probe p)
+#define STACKED_KILLED	100
+
+/*
+ * In the front's filter: a child that stacks the peer's and probes, as a
+ * peer process does; its fate as this process's exit status.
+ */
+static int run_stacked(enum probe p)
+{
+	pid_t pid = fork();
+	int st;
+
+	if (pid == 0) {
+		if (sandbox_enter(SANDBOX_PEER) < 0)
+			_exit(3);
+		_exit(run_probe(p));
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) != pid)
+		return 4;
+	if (WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS)
+		return STACKED_KILLED;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 5;
+}
+
+/*
+ * "lived" (exit 0), "killed" (SIGSYS), or anything else as a failure.
+ * stacked: a peer process under the front's filter and its own.
+ */
+static const char *probe_in(enum sandbox_role role, enum probe p, bool stacked)
 {
 	static char other[64];
 	pid_t pid;
@@ -152,20 +312,32 @@ static const char *probe(enum sandbox_role role, enum probe p)
 	pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
-		if (sandbox_enter(role) < 0)
+		if (sandbox_enter(stacked ? SANDBOX_FRONT : role) < 0)
 			_exit(2);
-		_exit(run_probe(p));
+		_exit(stacked ? run_stacked(p) : run_probe(p));
 	}
 	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
 	close(sv[0]);
 	close(sv[1]);
 	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
 		return "lived";
-	if (WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS)
+	if ((WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS) ||
+	    (stacked && WIFEXITED(st) && WEXITSTATUS(st) == STACKED_KILLED))
 		return "killed";
 	snprintf(other, sizeof(other), "%s %d", WIFEXITED(st) ? "exit" : "signal",
 		 WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
 	return other;
+}
+
+static const char *probe(enum sandbox_role role, enum probe p)
+{
+	return probe_in(role, p, false);
+}
+
+/* A peer as it runs: forked under the front's filter, then its own. */
+static const char *probe_peer_of_front(enum probe p)
+{
+	return probe_in(SANDBOX_PEER, p, true);
 }
 
 START_TEST(peer_reaches_nothing_but_its_descriptors)
@@ -195,6 +367,10 @@ START_TEST(front_forks_but_never_execs)
 	ck_assert_str_eq(probe(SANDBOX_FRONT, P_FORK), "lived");
 	ck_assert_str_eq(probe(SANDBOX_FRONT, P_PRCTL_NAME), "lived");
 	ck_assert_str_eq(probe(SANDBOX_FRONT, P_FORK_PEER_SOCKET), "lived");
+	ck_assert_str_eq(probe(SANDBOX_FRONT, P_KILL_CHILD), "lived");
+	ck_assert_str_eq(probe(SANDBOX_FRONT, P_SETSOCKOPT_REUSEADDR), "lived");
+	ck_assert_str_eq(probe(SANDBOX_FRONT, P_IOCTL_TCGETS), "lived");
+	ck_assert_str_eq(probe(SANDBOX_FRONT, P_CLONE_NEWNET), "killed");
 	ck_assert_str_eq(probe(SANDBOX_FRONT, P_EXECVE), "killed");
 	ck_assert_str_eq(probe(SANDBOX_FRONT, P_PTRACE), "killed");
 	ck_assert_str_eq(probe(SANDBOX_FRONT, P_VM_READV), "killed");
@@ -207,14 +383,132 @@ END_TEST
 
 START_TEST(core_has_sockets_but_no_processes)
 {
-	ck_assert_str_eq(probe(SANDBOX_CORE, P_SOCKET), "lived");
+	ck_assert_str_eq(probe(SANDBOX_CORE, P_SOCKET_UNIX), "lived");
+	ck_assert_str_eq(probe(SANDBOX_CORE, P_SOCKET), "killed");
+	ck_assert_str_eq(probe(SANDBOX_CORE, P_IOCTL_TCGETS), "lived");
+	ck_assert_str_eq(probe(SANDBOX_CORE, P_TGKILL_SELF), "lived");
+	ck_assert_str_eq(probe(SANDBOX_CORE, P_TGKILL_PARENT), "killed");
+	ck_assert_str_eq(probe(SANDBOX_CORE, P_KILL_PARENT), "killed");
 	ck_assert_str_eq(probe(SANDBOX_CORE, P_OPEN), "lived");
+#ifndef UNDER_ASAN
+	ck_assert_str_eq(probe(SANDBOX_CORE, P_OPEN_WRITE), "killed");
+#endif
 	ck_assert_str_eq(probe(SANDBOX_CORE, P_FORK), "killed");
 	ck_assert_str_eq(probe(SANDBOX_CORE, P_EXECVE), "killed");
 	ck_assert_str_eq(probe(SANDBOX_CORE, P_PTRACE), "killed");
 	ck_assert_str_eq(probe(SANDBOX_CORE, P_VM_READV), "killed");
 }
 END_TEST
+
+/* What every role may do with fcntl, prlimit64, mmap and mprotect. */
+START_TEST(every_role_argument_rules)
+{
+	static const enum sandbox_role roles[] = { SANDBOX_CORE, SANDBOX_FRONT, SANDBOX_PEER };
+	unsigned i;
+
+	for (i = 0; i < 3; i++) {
+		enum sandbox_role r = roles[i];
+
+		ck_assert_str_eq(probe(r, P_PRLIMIT_SELF), "lived");
+		ck_assert_str_eq(probe(r, P_PRLIMIT_PARENT), "killed");
+		ck_assert_str_eq(probe(r, P_FCNTL_GETFL), "lived");
+		ck_assert_str_eq(probe(r, P_FCNTL_SETFL_NONBLOCK), "lived");
+		ck_assert_str_eq(probe(r, P_FCNTL_SETFL_ASYNC), "killed");
+		ck_assert_str_eq(probe(r, P_FCNTL_SETOWN), "killed");
+		ck_assert_str_eq(probe(r, P_FCNTL_SETOWN_EX), "killed");
+		ck_assert_str_eq(probe(r, P_FCNTL_SETSIG), "killed");
+		ck_assert_str_eq(probe(r, P_FCNTL_DUPFD), "killed");
+		ck_assert_str_eq(probe(r, P_IOCTL_TIOCSTI), "killed");
+		ck_assert_str_eq(probe(r, P_MMAP_ANON_EXEC), "killed");
+		ck_assert_str_eq(probe(r, P_MMAP_FILE_WX), "killed");
+		ck_assert_str_eq(probe(r, P_MPROTECT_EXEC), "killed");
+		ck_assert_str_eq(probe(r, P_SOCKET_NETLINK), "killed");
+		ck_assert_str_eq(probe(r, P_SOCKET_PACKET), "killed");
+		ck_assert_str_eq(probe(r, P_CLONE_NEWUSER), "killed");
+		ck_assert_str_eq(probe(r, P_KILL_GROUP), "killed");
+		ck_assert_str_eq(probe(r, P_SETSOCKOPT_ATTACH), "killed");
+	}
+	/* The core alone maps (read-only) files executable: NSS modules. */
+	ck_assert_str_eq(probe(SANDBOX_CORE, P_MMAP_FILE_EXEC), "lived");
+	ck_assert_str_eq(probe(SANDBOX_FRONT, P_MMAP_FILE_EXEC), "killed");
+	ck_assert_str_eq(probe(SANDBOX_PEER, P_MMAP_FILE_EXEC), "killed");
+}
+END_TEST
+
+/* The peer under both filters, as the front forks it. */
+START_TEST(peer_under_the_front_filter_too)
+{
+	ck_assert_str_eq(probe_peer_of_front(P_SEND_PAIR), "lived");
+	ck_assert_str_eq(probe_peer_of_front(P_SETSOCKOPT_NODELAY), "lived");
+	ck_assert_str_eq(probe_peer_of_front(P_TGKILL_SELF), "lived");
+	ck_assert_str_eq(probe_peer_of_front(P_SETSOCKOPT_REUSEADDR), "killed");
+	ck_assert_str_eq(probe_peer_of_front(P_PRLIMIT_PARENT), "killed");
+	ck_assert_str_eq(probe_peer_of_front(P_FCNTL_SETOWN), "killed");
+	ck_assert_str_eq(probe_peer_of_front(P_KILL_PARENT), "killed");
+	ck_assert_str_eq(probe_peer_of_front(P_TGKILL_PARENT), "killed");
+	ck_assert_str_eq(probe_peer_of_front(P_SOCKET), "killed");
+	ck_assert_str_eq(probe_peer_of_front(P_FORK), "killed");
+}
+END_TEST
+
+/*
+ * Without any seccomp filter: a peer's Landlock domain (Linux 6.12) keeps
+ * it from signalling the process that forked it, though of its uid.
+ */
+START_TEST(peer_signals_nobody_outside_its_domain)
+{
+	pid_t pid;
+	int st;
+
+	if (!sandbox_landlock_scoped()) {
+		fprintf(stderr, "# no Landlock signal scope in this kernel: not probed\n");
+		return;
+	}
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		if (sandbox_drop_privileges(SANDBOX_PEER) < 0)
+			_exit(2);
+		if (kill(getppid(), 0) == 0 || errno != EPERM)
+			_exit(3);
+		/* Its own children, in a domain nested in its own: still. */
+		_exit(run_probe(P_KILL_CHILD));
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	close(sv[0]);
+	close(sv[1]);
+	ck_assert(WIFEXITED(st));
+	ck_assert_int_eq(WEXITSTATUS(st), 0);
+}
+END_TEST
+
+static void setup(void)
+{
+	exec_fd = open("/bin/true", O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ge(exec_fd, 0);
+	victim = fork();
+	ck_assert_int_ge(victim, 0);
+	if (victim == 0) {
+		/* Not holding the test's output open if the test dies. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+		dup2(exec_fd, 1);
+		dup2(exec_fd, 2);
+		setpgid(0, 0);
+		pause();
+		_exit(0);
+	}
+	setpgid(victim, victim);
+}
+
+static void teardown(void)
+{
+	int st;
+
+	kill(victim, SIGKILL);
+	waitpid(victim, &st, 0);
+	close(exec_fd);
+}
 
 Suite *test_suite(void)
 {
@@ -226,6 +520,10 @@ Suite *test_suite(void)
 	tcase_add_test(tc, peer_reaches_nothing_but_its_descriptors);
 	tcase_add_test(tc, front_forks_but_never_execs);
 	tcase_add_test(tc, core_has_sockets_but_no_processes);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, every_role_argument_rules);
+	tcase_add_test(tc, peer_under_the_front_filter_too);
+	tcase_add_test(tc, peer_signals_nobody_outside_its_domain);
 	suite_add_tcase(s, tc);
 	return s;
 }

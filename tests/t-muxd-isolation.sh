@@ -11,17 +11,55 @@
 # scan sees what is there); alice's peer never holds bob's, nor bob's
 # alice's; neither holds the server's key. A peer killed by its sandbox
 # (SIGSYS) ends alone: bob resumes through a new peer, alice's peer and
-# session go on. SIGTERM leaves no process behind. TAP on stdout.
+# session go on. SIGTERM leaves no process behind.
+#
+# The roles' uids (issue 17): with the accounts systemd-sysusers makes
+# (systemd/bgw.sysusers; here in a mount namespace of the daemon's own, so
+# that the test leaves /etc alone), the core runs as "bgw" and the front
+# and its peers as "bgw-net", with an empty bounding set and no new
+# privileges; a descriptor bgw-muxd inherited reaches neither the core nor
+# the front; a peer's stdio is /dev/null and its lines reach the log
+# through the monitor, under its name. A subverted peer (tests/peer-attack,
+# the peer's uid and filters) trying prlimit64 on another process's
+# RLIMIT_NOFILE, F_SETOWN/F_SETSIG(SIGKILL)/O_ASYNC, kill or ptrace
+# against the core, the front and alice's peer is killed by its filter;
+# without the filter the uids refuse what is aimed at the core, the
+# dumpable flag ptrace, and Landlock's scope (Linux 6.12) the signals to
+# the front and the sibling; none of them notices. TAP on stdout.
 . "${BGW_SRCDIR:-.}/tests/lib.sh"
-N=11
+N=16
 echo "1..$N"
 . "${BGW_SRCDIR:-.}/tests/fault-lib.sh"
 command -v setpriv >/dev/null 2>&1 || skip_all "needs setpriv"
+command -v unshare >/dev/null 2>&1 || skip_all "needs unshare"
+attack=$build/tests/peer-attack
+[ -x "$attack" ] || skip_all "tests/peer-attack not built"
+
+# Two free ids for the accounts "bgw" and "bgw-net".
+ucore="" unet=""
+for i in $(seq 64000 64100); do
+	getent passwd "$i" >/dev/null || getent group "$i" >/dev/null && continue
+	if [ -z "$ucore" ]; then ucore=$i; else unet=$i; break; fi
+done
+[ -n "$unet" ] || skip_all "no free uid for the test accounts"
+cp /etc/passwd "$tmp/passwd" && cp /etc/group "$tmp/group" &&
+	printf 'bgw:x:%s:%s::/:/usr/sbin/nologin\nbgw-net:x:%s:%s::/:/usr/sbin/nologin\n' \
+		"$ucore" "$ucore" "$unet" "$unet" >>"$tmp/passwd" &&
+	printf 'bgw:x:%s:\nbgw-net:x:%s:\n' "$ucore" "$unet" >>"$tmp/group" ||
+	skip_all "cannot copy the account files"
+cat >"$tmp/accounts.sh" <<EOT
+mount --bind "$tmp/passwd" /etc/passwd && mount --bind "$tmp/group" /etc/group && exec "\$@"
+EOT
+unshare -m --propagation private true 2>/dev/null || skip_all "cannot make a mount namespace"
+BGW_WRAP="unshare -m --propagation private sh $tmp/accounts.sh ${BGW_WRAP:-}"
 
 gw_setup "$tmp/audit.log"
 # Room for a client to notice a dead channel (keepalives) and resume.
 sed -i 's/^resume-time .*/resume-time 60/' "$tmp/muxd.conf"
+# A descriptor left open by whoever starts the daemon.
+exec 9>"$tmp/inherited"
 muxd_start "$tmp/log" || { diag "$tmp/log"; echo "Bail out! bgw-muxd did not start"; exit 1; }
+exec 9>&-
 role() { # NAME: the child of bgw-muxd (or of PARENT) with that comm
 	local c
 	for c in $(pgrep -P "${2:-$mpid}"); do
@@ -76,6 +114,72 @@ sockets "$front" >"$tmp/sf"
 	[ -z "$(comm -12 "$tmp/sb" "$tmp/sf")" ]
 t_ok $? "each peer holds three sockets (peer, monitor, core), none of the other's or the front's" ||
 	{ ls -l /proc/"$pa"/fd /proc/"$pb"/fd | diag; }
+
+status_of() { awk -v k="$2:" '$1 == k { print $2 }' /proc/"$1"/status; }
+ok=0
+for p in $core $front $pa $pb; do
+	case $p in
+	"$core") want=$ucore ;;
+	*) want=$unet ;;
+	esac
+	[ "$(status_of "$p" Uid)" = "$want" ] && [ "$(status_of "$p" Gid)" = "$want" ] &&
+		[ "$(status_of "$p" CapBnd)" = 0000000000000000 ] &&
+		[ "$(status_of "$p" CapPrm)" = 0000000000000000 ] &&
+		[ "$(status_of "$p" NoNewPrivs)" = 1 ] || ok=1
+done
+t_ok $ok "core uid bgw ($ucore), front and peers bgw-net ($unet); bounding set empty, no new privileges" ||
+	grep -E "^(Uid|Gid|CapBnd|CapPrm|NoNewPrivs):" /proc/"$core"/status /proc/"$front"/status | diag
+
+! ls -l /proc/"$core"/fd /proc/"$front"/fd 2>/dev/null | grep -q "$tmp/inherited" &&
+	ls -l /proc/"$mpid"/fd | grep -q "$tmp/inherited"
+t_ok $? "a descriptor inherited by bgw-muxd (the monitor's fd 9) is in neither the core nor the front" ||
+	ls -l /proc/"$core"/fd /proc/"$front"/fd | diag
+
+ok=0
+for p in $pa $pb; do
+	for f in 0 1 2; do
+		[ "$(readlink /proc/"$p"/fd/$f)" = /dev/null ] || ok=1
+	done
+done
+[ $ok -eq 0 ] && grep -Eq "peer \[?127\.0\.0\.1\]?:[0-9]+: " "$tmp/log"
+t_ok $? "each peer's stdin, stdout and stderr are /dev/null; its lines reach the log through the monitor, under its name" ||
+	{ ls -l /proc/"$pa"/fd | diag; grep peer "$tmp/log" | head -5 | diag; }
+
+# A subverted peer: each call against each process, under the filters.
+nofile() { awk '/^Max open files/ { print $4, $5 }' /proc/"$1"/limits; }
+lc=$(nofile "$core") lf=$(nofile "$front") lp=$(nofile "$pa")
+bad=""
+for call in prlimit setown kill ptrace; do
+	for t in "$core" "$front" "$pa"; do
+		"$attack" "$unet" "$call" "$t" 2>>"$tmp/attack.log"
+		rc=$?
+		[ $rc -eq $((128 + 31)) ] || bad="$bad $call:$t:$rc"
+	done
+done
+t_ok "$([ -z "$bad" ]; echo $?)" "a subverted peer's prlimit64, F_SETOWN/F_SETSIG/O_ASYNC, kill, ptrace on core, front, sibling: killed by its filter${bad:+ (not:$bad)}" ||
+	diag "$tmp/attack.log"
+
+# Without the filters: the uids, the dumpable flag, Landlock's scope.
+bad=""
+for call in prlimit kill ptrace setown; do
+	"$attack" --no-filter "$unet" "$call" "$core" 2>>"$tmp/attack.log" ||
+		[ "$call" = setown ] || bad="$bad $call:core"
+done
+for t in "$front" "$pa"; do
+	"$attack" --no-filter "$unet" ptrace "$t" 2>>"$tmp/attack.log" || bad="$bad ptrace:$t"
+	if "$attack" --scoped; then
+		"$attack" --no-filter "$unet" kill "$t" 2>>"$tmp/attack.log" || bad="$bad kill:$t"
+		"$attack" --no-filter "$unet" setown "$t" 2>>"$tmp/attack.log"
+	fi
+done
+"$attack" --scoped && scope="Landlock: no signal to the front or the sibling" ||
+	scope="no Landlock signal scope in this kernel: signals to the front and the sibling not probed"
+sleep 0.5
+kill -0 "$core" && kill -0 "$front" && kill -0 "$pa" && kill -0 "$pb" &&
+	[ "$(nofile "$core")" = "$lc" ] && [ "$(nofile "$front")" = "$lf" ] &&
+	[ "$(nofile "$pa")" = "$lp" ] && [ -z "$bad" ]
+t_ok $? "without seccomp: uids refuse the core, non-dumpable refuses ptrace; $scope; core, front and peers alive, limits unchanged${bad:+ (went through:$bad)}" ||
+	{ diag "$tmp/attack.log"; echo "# core $(nofile "$core") front $(nofile "$front") alice $(nofile "$pa")"; }
 
 ma="alice-secret-$RANDOM$RANDOM" mb="bob-secret-$RANDOM$RANDOM"
 python3 "$src/tests/h4_local_name.py" "$tmp/alice.sock" "$ma" >"$tmp/na.out" 2>&1 &&

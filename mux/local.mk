@@ -90,8 +90,8 @@ TESTS += tests/check_muxd_sandbox
 
 # Privilege separation end to end: the process tree, the sandbox, a
 # killed core; the peer processes' isolation.
-TESTS += tests/t-muxd-privsep.sh tests/t-muxd-isolation.sh
-EXTRA_DIST += tests/t-muxd-privsep.sh tests/t-muxd-isolation.sh tests/memscan.py \
+TESTS += tests/t-muxd-privsep.sh tests/t-muxd-isolation.sh tests/t-muxd-exit.sh
+EXTRA_DIST += tests/t-muxd-privsep.sh tests/t-muxd-isolation.sh tests/t-muxd-exit.sh tests/memscan.py \
 	tests/h4_local_name.py
 
 # bgw-muxd status and kick over the monitor's control socket; the start:

@@ -44,8 +44,8 @@
  *          anonymous (the NSS modules glibc loads); no kill, no bind;
  *   front  socket(AF_UNIX, AF_INET, AF_INET6), bind and connect (a
  *          connected UDP socket per DTLS peer), setsockopt(SO_REUSEADDR)
- *          and its peers' TCP_NODELAY only, fork (clone with exactly fork's flags: no thread, no
- *          namespace), wait4, kill of a positive pid with SIGKILL or
+ *          and its peers' TCP_NODELAY only, fork (clone with exactly
+ *          fork's flags: no thread, no namespace), wait4, kill of a positive pid with SIGKILL or
  *          SIGTERM (its peers; its uid is theirs alone), and for the new
  *          peer process, under this filter until it stacks its own:
  *          close_range, epoll_create1, Landlock and the prctl options it
@@ -504,18 +504,24 @@ static void role_ids(enum sandbox_role role, uid_t *uid, gid_t *gid)
 static int drop_bounding_set(void)
 {
 	unsigned long cap;
+	bool kept = false;
 
 	for (cap = 0; cap < 64; cap++) {
 		int r = prctl(PR_CAPBSET_READ, cap, 0, 0, 0);
 
 		if (r < 0)
 			break;	/* EINVAL: past the kernel's last capability */
-		if (r == 1 && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EPERM) {
+		if (r == 0 || prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == 0)
+			continue;
+		if (errno != EPERM) {
 			log_err("dropping capability %lu from the bounding set: %s", cap,
 				strerror(errno));
 			return -errno;
 		}
+		kept = true;
 	}
+	if (kept && geteuid() == 0)
+		log_notice("capability bounding set kept: no CAP_SETPCAP (the unit's CapabilityBoundingSet= needs it)");
 	return 0;
 }
 

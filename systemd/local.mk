@@ -10,6 +10,10 @@ EXTRA_DIST += systemd/bgw-muxd.service.in systemd/bgw-cdclient@.service.in \
 	systemd/bgw-relay.service.in
 CLEANFILES += systemd/bgw-muxd.service systemd/bgw-cdclient@.service \
 	systemd/bgw-relay.service
+# The accounts bgw-muxd's core and network side run as (bgw-muxd(8)),
+# created by systemd-sysusers; override with `make install sysusersdir=DIR`.
+sysusersdir = $(prefix)/lib/sysusers.d
+dist_sysusers_DATA = systemd/sysusers.d/bgw.conf
 
 systemd/bgw-muxd.service: $(srcdir)/systemd/bgw-muxd.service.in Makefile
 	$(AM_V_GEN)$(MKDIR_P) systemd && \

@@ -1,0 +1,92 @@
+#!/bin/bash
+# How bgw-muxd ends (issue 17 item 2, issue 21 item 12): every abnormal
+# end of the core or the network front ends the daemon with status 1, so
+# that systemd's Restart=on-failure brings the gateway back; a normal stop
+# is status 0 with no error line.
+#  - a normal stop as systemd makes it (SIGTERM to every process of the
+#    group) and as Ctrl-C on a terminal does (SIGINT to every process),
+#    a peer alive: status 0, no "error" line, no "killed by signal"
+#    (the old code logged "network front killed by signal 15");
+#  - the front killed (SIGKILL), the core killed (SIGKILL): status 1;
+#  - an error the front stops on (its monitor request times out: the
+#    monitor is stopped while a TCP connection asks for a peer; the front
+#    quits its loop with status 1): status 1 -- the old code's front
+#    returned 0 there, and the monitor exited 0.
+# TAP on stdout.
+. "${BGW_SRCDIR:-.}/tests/lib.sh"
+N=5
+echo "1..$N"
+. "${BGW_SRCDIR:-.}/tests/fault-lib.sh"
+command -v setsid >/dev/null 2>&1 || skip_all "needs setsid"
+
+gw_setup "$tmp/audit.log"
+role() { # NAME: the child of bgw-muxd with that comm
+	local c
+	for c in $(pgrep -P "$mpid"); do
+		[ "$(cat /proc/"$c"/comm 2>/dev/null)" = "$1" ] && echo "$c"
+	done
+}
+logged_in() { grep -q "logged in as $1" "$tmp/cd-$1.log"; }
+# Waits for bgw-muxd (at most 20 s); its status in rc.
+muxd_wait() {
+	local i
+	for i in $(seq 200); do
+		kill -0 "$mpid" 2>/dev/null || break
+		sleep 0.1
+	done
+	wait "$mpid"
+	rc=$?
+}
+
+# A process group of its own, as under systemd or on a terminal.
+BGW_WRAP="setsid ${BGW_WRAP:-}"
+# normal_stop SIGNAL LOG: a peer alive, SIGNAL to the whole group.
+normal_stop() {
+	local npeers
+	muxd_start "$2" || { diag "$2"; echo "Bail out! bgw-muxd did not start"; exit 1; }
+	"$cd_bin" -f -v --bundle "$tmp/alice.bundle" --expose "unix:$tmp/alice.sock" \
+		>"$tmp/cd-alice.log" 2>&1 &
+	cdpid=$!
+	pids="$pids $cdpid"
+	wait_for 30 logged_in alice
+	npeers=$(pgrep -P "$(role "bgw-muxd[net]")" | wc -l)
+	kill -"$1" -- -"$mpid"
+	muxd_wait
+	[ "$rc" -eq 0 ] && [ "$npeers" -ge 1 ] && ! grep -q ": error: " "$2" &&
+		! grep -q "killed by signal" "$2"
+	t_ok $? "a normal stop (SIG$1 to the group, $npeers peer): status $rc, no error line" ||
+		diag "$2"
+	kill "$cdpid" 2>/dev/null
+	wait "$cdpid" 2>/dev/null
+}
+# systemctl stop: SIGTERM to every process.
+normal_stop TERM "$tmp/log1"
+# Ctrl-C on a terminal: SIGINT to every process, then the monitor's
+# SIGTERM, which the old code's front and core met after their loop.
+normal_stop INT "$tmp/log1b"
+
+muxd_start "$tmp/log2" || { diag "$tmp/log2"; echo "Bail out! bgw-muxd did not start"; exit 1; }
+kill -KILL "$(role "bgw-muxd[net]")"
+muxd_wait
+[ "$rc" -eq 1 ] && grep -q "network front killed by signal 9" "$tmp/log2"
+t_ok $? "the front killed (SIGKILL): status $rc, logged" || diag "$tmp/log2"
+
+muxd_start "$tmp/log3" || { diag "$tmp/log3"; echo "Bail out! bgw-muxd did not start"; exit 1; }
+kill -KILL "$(role "bgw-muxd[mux]")"
+muxd_wait
+[ "$rc" -eq 1 ] && grep -q "core killed by signal 9" "$tmp/log3"
+t_ok $? "the core killed (SIGKILL): status $rc, logged" || diag "$tmp/log3"
+
+# The front's request for a peer finds no monitor for RPC_TIMEOUT_MS (10 s).
+muxd_start "$tmp/log4" || { diag "$tmp/log4"; echo "Bail out! bgw-muxd did not start"; exit 1; }
+kill -STOP "$mpid"
+python3 -c 'import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), 5)
+time.sleep(1)' "$tport" 2>>"$tmp/log4"
+wait_for 20 grep -q "monitor: .*: stopping" "$tmp/log4"
+kill -CONT "$mpid"
+muxd_wait
+[ "$rc" -eq 1 ] && grep -q "network front exited with status 1" "$tmp/log4"
+t_ok $? "the front stops on an error (its monitor does not answer): status $rc" ||
+	diag "$tmp/log4"
+[ $t_failed -eq 0 ]

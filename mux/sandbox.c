@@ -531,13 +531,22 @@ static int clear_capabilities(void)
 	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct c[2];
 
+	int e;
+
 	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
 	memset(c, 0, sizeof(c));
-	if (syscall(SYS_capset, &h, c) < 0) {
-		log_err("clearing capabilities: %s", strerror(errno));
-		return -errno;
-	}
-	return 0;
+	if (syscall(SYS_capset, &h, c) == 0)
+		return 0;
+	/*
+	 * A service manager's filter may refuse capset itself; what counts
+	 * is that nothing is left (setresuid away from 0 cleared it all).
+	 */
+	e = errno;
+	if (syscall(SYS_capget, &h, c) == 0 && !c[0].effective && !c[0].permitted &&
+	    !c[0].inheritable && !c[1].effective && !c[1].permitted && !c[1].inheritable)
+		return 0;
+	log_err("clearing capabilities: %s", strerror(e));
+	return -e;
 }
 
 /*

@@ -10,7 +10,7 @@
 # host's root read-only under a tmpfs overlay, so dpkg, its database,
 # adduser and /etc really change, and nothing survives the guest) and the
 # family demo's flow against what was installed:
-#   - the bgw system user from the postinst, /etc/bgw 0700, the sample as a
+#   - the bgw and bgw-net system users from the postinst, /etc/bgw 0700, the sample as a
 #     conffile, and `bgw-muxd -t` on the fresh install naming what is
 #     missing;
 #   - the gateway set up as the README says (bgw-authdb with its default
@@ -178,18 +178,22 @@ files_ok() {
 		{ echo "/etc/bgw/bgw-muxd.conf is not a conffile"; return 1; }
 	cmp -s /etc/bgw/bgw-muxd.conf /usr/share/doc/bgw-gateway/examples/bgw-muxd.conf ||
 		{ echo "/etc/bgw/bgw-muxd.conf differs from the sample"; return 1; }
-	# the postinst's system user, no login, no home
-	IFS=: read -r _ _ uid _ _ home shell < <(getent passwd bgw) || { echo "no user bgw"; return 1; }
-	if ! ((uid > 0 && uid < 1000)) || [[ $home != /nonexistent || $shell != */nologin ]] ||
-		! getent group bgw >/dev/null; then
-		echo "bgw: $(getent passwd bgw)"
-		return 1
-	fi
+	# the postinst's system users (the core's, the network side's), no
+	# login, no home; the sysusers.d file that names them
+	for u in bgw bgw-net; do
+		IFS=: read -r _ _ uid _ _ home shell < <(getent passwd "$u") || { echo "no user $u"; return 1; }
+		if ! ((uid > 0 && uid < 1000)) || [[ $home != /nonexistent || $shell != */nologin ]] ||
+			! getent group "$u" >/dev/null; then
+			echo "$u: $(getent passwd "$u")"
+			return 1
+		fi
+	done
+	[[ -f /usr/lib/sysusers.d/bgw.conf ]] || { echo "missing: /usr/lib/sysusers.d/bgw.conf"; return 1; }
 }
 if out=$(files_ok 2>&1); then
-	vm_tap_pass "programs, man pages, units, /etc/bgw 0700 with the sample as conffile, system user bgw"
+	vm_tap_pass "programs, man pages, units, /etc/bgw 0700 with the sample as conffile, system users bgw and bgw-net"
 else
-	vm_tap_fail "programs, man pages, units, /etc/bgw 0700 with the sample as conffile, system user bgw" "$out"
+	vm_tap_fail "programs, man pages, units, /etc/bgw 0700 with the sample as conffile, system users bgw and bgw-net" "$out"
 fi
 
 # A fresh install's -t: the configuration is found; what is missing named.
@@ -283,22 +287,28 @@ read -ra cmd <<<"$(unit_cmd "$start")"
 (umask "$(umask_of "$sys_unit")" && exec "${cmd[@]}") >>"$VM_LOGDIR/bgw-muxd.log" 2>&1 &
 mux_pid=$!
 pids+=("$mux_pid")
-# run_as_bgw: every process the daemon forked (core, front) runs as bgw.
+# run_as_bgw: the processes the daemon forked run as the postinst's users,
+# the core as bgw, the front as bgw-net (bgw-muxd(8)).
 run_as_bgw() {
-	local uid kids p n=0
-	uid=$(id -u bgw)
+	local ucore unet kids p n=0 u
+	ucore=$(id -u bgw) && unet=$(id -u bgw-net) || return 1
 	kids=$(ps -o pid= --ppid "$mux_pid") || return 1
 	for p in $kids; do
-		[[ $(awk '/^Uid:/ { print $2 }' "/proc/$p/status" 2>/dev/null) == "$uid" ]] || return 1
+		u=$(awk '/^Uid:/ { print $2 }' "/proc/$p/status" 2>/dev/null)
+		case $(cat "/proc/$p/comm" 2>/dev/null) in
+		"bgw-muxd[mux]") [[ $u == "$ucore" ]] || return 1 ;;
+		"bgw-muxd[net]") [[ $u == "$unet" ]] || return 1 ;;
+		*) return 1 ;;
+		esac
 		n=$((n + 1))
 	done
-	((n >= 2))
+	((n >= 2)) && [[ $ucore != "$unet" ]]
 }
 if vm_wait_for 60 grep -q "tunnel: DTLS on \* port $port" "$VM_LOGDIR/bgw-muxd.log" &&
 	vm_wait_for 10 run_as_bgw; then
-	vm_tap_pass "the unit's ExecStart: bgw-muxd serves DTLS on *:$port, its core and front as user bgw"
+	vm_tap_pass "the unit's ExecStart: bgw-muxd serves DTLS on *:$port, its core as user bgw, its front as bgw-net"
 else
-	vm_tap_fail "the unit's ExecStart: bgw-muxd serves DTLS on *:$port, its core and front as user bgw" \
+	vm_tap_fail "the unit's ExecStart: bgw-muxd serves DTLS on *:$port, its core as user bgw, its front as bgw-net" \
 		"$(ps -o pid,uid,args --ppid "$mux_pid" 2>&1; tail -n 20 "$VM_LOGDIR/bgw-muxd.log")"
 fi
 

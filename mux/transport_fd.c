@@ -356,7 +356,10 @@ static int probe_hci(const char *uri, const char *arg, char *err, size_t errlen)
 	unsigned idx;
 	int r;
 
-	parse_hci(arg, &idx);
+	/* probe runs after check: arg parses; say so anyway if it does not. */
+	r = parse_hci(arg, &idx);
+	if (r < 0)
+		return check_hci(arg, err, errlen);
 	snprintf(path, sizeof(path), "/sys/class/bluetooth/hci%u", idx);
 	if (stat(path, &st) < 0) {
 		r = -errno;

@@ -40,13 +40,14 @@
 #include <sys/types.h>
 
 #include "bdaddr.h"
+#include "name.h"
 #include "scram.h"
 
 /* Caps: exceeding any of them rejects the file, never truncates it. */
 #define AUTHDB_LINE_MAX		4096	/* bytes, without the newline */
 #define AUTHDB_LINES_MAX	65536
 #define AUTHDB_FILE_MAX		(8u << 20)
-#define AUTHDB_NAME_MAX		32	/* user and group names */
+#define AUTHDB_NAME_MAX		AUTH_NAME_MAX	/* user and group names */
 #define AUTHDB_LABEL_MAX	64	/* bytes of UTF-8 */
 #define AUTHDB_USERS_MAX	1024
 #define AUTHDB_GROUPS_MAX	256

@@ -16,7 +16,9 @@
 #include <gnutls/crypto.h>
 #include <gnutls/x509.h>
 
+#include "bundle.h"
 #include "ca.h"
+#include "file.h"
 #include "log.h"
 
 #define CA_SERIAL_LEN 16
@@ -31,74 +33,6 @@ static int gt(int rc, const char *what)
 		return 0;
 	log_err("%s: %s", what, gnutls_strerror(rc));
 	return -EIO;
-}
-
-static int read_small(const char *path, char **buf, size_t *len)
-{
-	struct stat st;
-	ssize_t n;
-	size_t got = 0;
-	int fd, ret;
-
-	*buf = NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return -errno;
-	ret = -EFBIG;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > CA_PEM_MAX)
-		goto out;
-	ret = -ENOMEM;
-	*buf = malloc((size_t)st.st_size + 1);
-	if (!*buf)
-		goto out;
-	while (got < (size_t)st.st_size) {
-		n = read(fd, *buf + got, (size_t)st.st_size - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			ret = n < 0 ? -errno : -EIO;
-			free(*buf);
-			*buf = NULL;
-			goto out;
-		}
-		got += (size_t)n;
-	}
-	(*buf)[got] = '\0';
-	*len = got;
-	ret = 0;
-out:
-	close(fd);
-	return ret;
-}
-
-/* Create path exclusively with mode 0600, write, fsync. */
-static int write_new(const char *path, const void *data, size_t len)
-{
-	const char *p = data;
-	ssize_t w;
-	int fd, ret = 0;
-
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		return -errno;
-	while (len) {
-		w = write(fd, p, len);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			ret = w < 0 ? -errno : -EIO;
-			break;
-		}
-		p += w;
-		len -= (size_t)w;
-	}
-	if (!ret && (fchmod(fd, 0600) < 0 || fsync(fd) < 0))
-		ret = -errno;
-	if (close(fd) < 0 && !ret)
-		ret = -errno;
-	if (ret)
-		unlink(path);
-	return ret;
 }
 
 static int gen_key(gnutls_x509_privkey_t *key)
@@ -275,7 +209,7 @@ int ca_init(const char *dir, const char *ca_cn, const struct ca_server_names *sr
 	if (!ret)
 		ret = gt(gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_PEM, &out[3]), "export");
 	for (made = 0; !ret && made < 4; made++)
-		ret = write_new(paths[made], out[made].data, out[made].size);
+		ret = file_write_new(paths[made], out[made].data, out[made].size);
 	if (ret) {
 		/* Leave nothing half-made: remove what we created. */
 		while (made-- > 0)
@@ -315,19 +249,6 @@ static int crt_fpr(gnutls_x509_crt_t crt, uint8_t fpr[AUTHDB_FPR_LEN])
 
 	return gt(gnutls_x509_crt_get_fingerprint(crt, GNUTLS_DIG_SHA256, fpr, &n),
 		  "fingerprint");
-}
-
-int ca_cert_fingerprint(const char *pem, size_t len, uint8_t fpr[AUTHDB_FPR_LEN])
-{
-	gnutls_x509_crt_t crt;
-	int ret;
-
-	ret = import_crt(&crt, pem, len);
-	if (ret)
-		return ret;
-	ret = crt_fpr(crt, fpr);
-	gnutls_x509_crt_deinit(crt);
-	return ret;
 }
 
 static char *datum_str(gnutls_datum_t *d)
@@ -371,12 +292,12 @@ int ca_issue_client(const char *dir, const char *user, time_t not_before,
 		return -EINVAL;
 	ret = path_in(path, sizeof(path), dir, "ca.key");
 	if (!ret)
-		ret = read_small(path, &cakey_pem, &len);
+		ret = file_read_small(path, CA_PEM_MAX, &cakey_pem, &len);
 	if (ret)
 		goto out;
 	ret = path_in(path, sizeof(path), dir, "ca.crt");
 	if (!ret)
-		ret = read_small(path, &out->ca_pem, &calen);
+		ret = file_read_small(path, CA_PEM_MAX, &out->ca_pem, &calen);
 	if (ret)
 		goto out;
 	ret = import_crt(&ca, out->ca_pem, calen);
@@ -529,147 +450,19 @@ out:
 	return ret;
 }
 
-static bool server_is_valid(const char *s)
-{
-	size_t i;
-
-	if (!s || !s[0] || strlen(s) > CA_SERVER_MAX)
-		return false;
-	for (i = 0; s[i]; i++)
-		if (s[i] < 0x21 || s[i] > 0x7e)
-			return false;
-	return true;
-}
-
 int ca_bundle_write(const char *path, const char *user, const char *server,
 		    const struct ca_issued *c)
 {
-	char fhex[2 * AUTHDB_FPR_LEN + 1], *buf;
-	size_t cap, n;
-	int ret;
+	struct bundle b = { 0 };
 
-	if (!path || !authdb_name_is_valid(user) || !server_is_valid(server) || !c ||
-	    !c->cert_pem || !c->key_pem || !c->ca_pem)
+	if (!user || strlen(user) > AUTH_NAME_MAX || !server ||
+	    strlen(server) > BUNDLE_SERVER_MAX || !c)
 		return -EINVAL;
-	hexs(c->ca_fpr, AUTHDB_FPR_LEN, fhex);
-	cap = strlen(c->cert_pem) + strlen(c->key_pem) + strlen(c->ca_pem) + 1024;
-	buf = malloc(cap);
-	if (!buf)
-		return -ENOMEM;
-	n = (size_t)snprintf(buf, cap,
-		"# bgw enrolment bundle for bgw-cdclient --bundle: it holds a\n"
-		"# private key; keep it secret and delete it once installed.\n"
-		"bgw-bundle 1\nuser %s\nserver %s\nca-sha256 %s\n\n%s%s%s",
-		user, server, fhex, c->cert_pem, c->key_pem, c->ca_pem);
-	ret = n >= cap ? -ENOSPC : write_new(path, buf, n);
-	explicit_bzero(buf, cap);
-	free(buf);
-	return ret;
-}
-
-/* The next PEM block of the given label starting at *p; NULL if none. */
-static char *pem_block(const char **p, const char *label)
-{
-	char begin[64], end[64];
-	const char *b, *e;
-	char *s;
-
-	snprintf(begin, sizeof(begin), "-----BEGIN %s-----\n", label);
-	snprintf(end, sizeof(end), "-----END %s-----\n", label);
-	if (strncmp(*p, begin, strlen(begin)))
-		return NULL;
-	b = *p;
-	e = strstr(b, end);
-	if (!e)
-		return NULL;
-	e += strlen(end);
-	s = strndup(b, (size_t)(e - b));
-	*p = e;
-	return s;
-}
-
-void ca_bundle_free(struct ca_bundle *b)
-{
-	if (!b)
-		return;
-	if (b->key_pem) {
-		explicit_bzero(b->key_pem, strlen(b->key_pem));
-		free(b->key_pem);
-	}
-	free(b->cert_pem);
-	free(b->ca_pem);
-	memset(b, 0, sizeof(*b));
-}
-
-int ca_bundle_read(const char *path, struct ca_bundle *out)
-{
-	char *buf = NULL, line[CA_SERVER_MAX + 32], fhex[2 * AUTHDB_FPR_LEN + 2];
-	const char *p, *nl;
-	size_t len = 0, l;
-	unsigned seen = 0;
-	int ret;
-
-	if (!path || !out)
-		return -EINVAL;
-	memset(out, 0, sizeof(*out));
-	ret = read_small(path, &buf, &len);
-	if (ret)
-		return ret;
-	ret = -EBADMSG;
-	if (strlen(buf) != len)
-		goto out;	/* embedded NUL */
-	p = buf;
-	/* Header: comments, then the four keyed lines in order, then blank. */
-	for (;;) {
-		nl = strchr(p, '\n');
-		if (!nl)
-			goto out;
-		l = (size_t)(nl - p);
-		if (l >= sizeof(line))
-			goto out;
-		memcpy(line, p, l);
-		line[l] = '\0';
-		p = nl + 1;
-		if (line[0] == '#')
-			continue;
-		if (!line[0])
-			break;
-		if (seen == 0 && !strcmp(line, "bgw-bundle 1"))
-			seen = 1;
-		else if (seen == 1 && !strncmp(line, "user ", 5) &&
-			 authdb_name_is_valid(line + 5)) {
-			strcpy(out->user, line + 5);
-			seen = 2;
-		} else if (seen == 2 && !strncmp(line, "server ", 7) &&
-			   server_is_valid(line + 7)) {
-			strcpy(out->server, line + 7);
-			seen = 3;
-		} else if (seen == 3 && !strncmp(line, "ca-sha256 ", 10) &&
-			   strlen(line + 10) == 2 * AUTHDB_FPR_LEN) {
-			snprintf(fhex, sizeof(fhex), "%s", line + 10);
-			seen = 4;
-		} else {
-			goto out;
-		}
-	}
-	if (seen != 4)
-		goto out;
-	out->cert_pem = pem_block(&p, "CERTIFICATE");
-	out->key_pem = out->cert_pem ? pem_block(&p, "PRIVATE KEY") : NULL;
-	out->ca_pem = out->key_pem ? pem_block(&p, "CERTIFICATE") : NULL;
-	if (!out->ca_pem || *p)
-		goto out;
-	/* The pin must match the CA certificate in the bundle. */
-	if (ca_cert_fingerprint(out->ca_pem, strlen(out->ca_pem), out->ca_fpr))
-		goto out;
-	hexs(out->ca_fpr, AUTHDB_FPR_LEN, (char *)line);
-	if (strcmp(line, fhex))
-		goto out;
-	ret = 0;
-out:
-	if (ret)
-		ca_bundle_free(out);
-	explicit_bzero(buf, len);
-	free(buf);
-	return ret;
+	strcpy(b.user, user);
+	strcpy(b.server, server);
+	memcpy(b.ca_fpr, c->ca_fpr, sizeof(b.ca_fpr));
+	b.cert_pem = c->cert_pem;
+	b.key_pem = c->key_pem;
+	b.ca_pem = c->ca_pem;
+	return bundle_write(path, &b);
 }

@@ -11,17 +11,7 @@
  * serial; their serial and SHA-256 fingerprint go into the authdb ("cert"
  * line) so the daemon maps a certificate to its user and can revoke it.
  *
- * The enrolment bundle (bgw-authdb cert issue, read by bgw-cdclient
- * --bundle) is a text file, 0600, documented in bgw-authdb(8):
- *
- *   # comment lines
- *   bgw-bundle 1
- *   user NAME
- *   server HOST[:PORT]
- *   ca-sha256 HEX64            pin: SHA-256 of the CA certificate (DER)
- *   <blank line>
- *   the client certificate (PEM), the client key (PKCS#8 PEM), the CA
- *   certificate (PEM), in this order.
+ * The enrolment bundle it writes is auth/bundle.h's.
  */
 #ifndef BGW_AUTHDB_CA_H
 #define BGW_AUTHDB_CA_H
@@ -31,13 +21,13 @@
 #include <time.h>
 
 #include "authdb.h"
+#include "bundle.h"
 
 #define CA_DEFAULT_DIR		"/etc/bgw"
 #define CA_NAMES_MAX		16
 #define CA_DAYS_DEFAULT_CA	3650
 #define CA_DAYS_DEFAULT_CERT	825
 #define CA_PEM_MAX		(64u << 10)
-#define CA_SERVER_MAX		256
 
 struct ca_server_names {
 	const char *cn;			/* server certificate CN */
@@ -72,9 +62,6 @@ int ca_issue_client(const char *dir, const char *user, time_t not_before,
 		    time_t not_after, struct ca_issued *out);
 void ca_issued_wipe(struct ca_issued *c);
 
-/* SHA-256 of a PEM certificate's DER. */
-int ca_cert_fingerprint(const char *pem, size_t len, uint8_t fpr[AUTHDB_FPR_LEN]);
-
 /*
  * What the tunnel does with a client certificate: verify it against the
  * CA now (signature, validity period, CA flag), then map it through the
@@ -87,23 +74,8 @@ int ca_verify_client(const char *ca_pem, size_t ca_len, const char *cert_pem,
 		     size_t cert_len, const struct authdb *db,
 		     char user[AUTHDB_NAME_MAX + 1]);
 
-/* Write the bundle atomically with mode 0600 (-EEXIST if path exists). */
+/* bundle_write() with an issued certificate (-EEXIST if path exists). */
 int ca_bundle_write(const char *path, const char *user, const char *server,
 		    const struct ca_issued *c);
-
-struct ca_bundle {
-	char user[AUTHDB_NAME_MAX + 1];
-	char server[CA_SERVER_MAX + 1];
-	uint8_t ca_fpr[AUTHDB_FPR_LEN];
-	char *cert_pem;
-	char *key_pem;		/* wiped by ca_bundle_free */
-	char *ca_pem;
-};
-/*
- * Read a bundle (the client's side): checks the header, the three PEM
- * blocks, and that the CA certificate matches the pin. -EBADMSG if not.
- */
-int ca_bundle_read(const char *path, struct ca_bundle *out);
-void ca_bundle_free(struct ca_bundle *b);
 
 #endif

@@ -1,24 +1,22 @@
 # authdb/: users, credentials, ACLs (issue 6).
-# libauthdb: the authdb parser/writer and queries, SCRAM-SHA-256, the CA,
-# the audit log and the login rate limiter; linked by bgw-authdb and by the
-# daemons that enforce it.
+# libauthdb: the authdb parser/writer and queries, the CA, the audit log
+# and the login rate limiter; linked by bgw-authdb and by the daemon that
+# enforces it. SCRAM and the bundle format are auth/'s (libbgwauth).
 noinst_LIBRARIES += authdb/libauthdb.a
 authdb_libauthdb_a_SOURCES = \
 	authdb/authdb.c authdb/authdb.h \
 	authdb/audit.c authdb/audit.h \
-	authdb/b64.c authdb/b64.h \
 	authdb/ca.c authdb/ca.h \
 	authdb/login.c authdb/login.h \
 	authdb/pwcheck.c authdb/pwcheck.h \
-	authdb/ratelimit.c authdb/ratelimit.h \
-	authdb/scram.c authdb/scram.h
-authdb_libauthdb_a_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/authdb
+	authdb/ratelimit.c authdb/ratelimit.h
+authdb_libauthdb_a_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/authdb -I$(top_srcdir)/auth
 authdb_libauthdb_a_CFLAGS = $(AM_CFLAGS) $(GNUTLS_CFLAGS) $(PWQUALITY_CFLAGS)
 
-AUTHDB_CHECK_LDADD = tests/libcheckmain.a authdb/libauthdb.a lib/libbgw.a \
-	$(GNUTLS_LIBS) $(PWQUALITY_LIBS) $(ZXCVBN_LIBS) $(CHECK_LIBS)
+AUTHDB_CHECK_LDADD = tests/libcheckmain.a authdb/libauthdb.a $(AUTH_LIBS) \
+	$(PWQUALITY_LIBS) $(ZXCVBN_LIBS) $(CHECK_LIBS)
 AUTHDB_CHECK_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(GNUTLS_CFLAGS)
-AUTHDB_CHECK_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/authdb
+AUTHDB_CHECK_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/authdb -I$(top_srcdir)/auth
 
 authdb_tests = \
 	tests/check_authdb_parse \
@@ -65,9 +63,9 @@ sbin_PROGRAMS += authdb/bgw-authdb
 authdb_bgw_authdb_SOURCES = \
 	authdb/bgw-authdb.c authdb/cli.h \
 	authdb/cmd_user.c authdb/cmd_acl.c authdb/cmd_cert.c authdb/cmd_check.c
-authdb_bgw_authdb_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/authdb
+authdb_bgw_authdb_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/authdb -I$(top_srcdir)/auth
 authdb_bgw_authdb_CFLAGS = $(AM_CFLAGS) $(GNUTLS_CFLAGS)
-authdb_bgw_authdb_LDADD = authdb/libauthdb.a lib/libbgw.a $(GNUTLS_LIBS) $(PWQUALITY_LIBS) $(ZXCVBN_LIBS)
+authdb_bgw_authdb_LDADD = authdb/libauthdb.a $(AUTH_LIBS) $(PWQUALITY_LIBS) $(ZXCVBN_LIBS)
 
 # End-to-end CLI test (TAP).
 TESTS += tests/t-authdb-cli.sh tests/t-authdb-sec.sh tests/t-audit-anchor.sh

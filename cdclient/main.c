@@ -21,6 +21,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "btsnoop.h"
+#include "bundle.h"
 #include "endpoint.h"
 #include "expose.h"
 #include "hub.h"
@@ -28,7 +29,6 @@
 #include "loop.h"
 #include "remote.h"
 #include "remote_tunnel.h"
-#include "ca.h"
 
 #define PROG			"bgw-cdclient"
 #define MAX_EXPOSURES		8
@@ -91,7 +91,7 @@ struct opts {
 	char port[6];
 	char *password;
 	size_t password_len;
-	struct ca_bundle b;
+	struct bundle b;
 	bool have_bundle;
 };
 
@@ -460,7 +460,7 @@ static int prepare_tunnel(struct opts *o)
 	int err;
 
 	if (o->bundle) {
-		err = ca_bundle_read(o->bundle, &o->b);
+		err = bundle_read(o->bundle, &o->b);
 		if (err) {
 			fprintf(stderr, "%s: --bundle %s: %s\n", PROG, o->bundle,
 				err == -EBADMSG ? "not a valid enrolment bundle "
@@ -709,7 +709,7 @@ static int run(struct opts *o, struct snoop *snoop, int detach_fd)
 		o->password = NULL;
 	}
 	if (o->have_bundle) {
-		ca_bundle_free(&o->b);
+		bundle_free(&o->b);
 		o->have_bundle = false;
 	}
 	if (err) {
@@ -798,7 +798,7 @@ out:
 		free(o.password);
 	}
 	if (o.have_bundle)
-		ca_bundle_free(&o.b);
+		bundle_free(&o.b);
 	for (i = 0; i < o.nexpose; i++)
 		free(o.expose[i]);
 	free(o.connect);

@@ -4,6 +4,7 @@ lib_libbgw_a_SOURCES = \
 	lib/bdaddr.c lib/bdaddr.h \
 	lib/btsnoop.c lib/btsnoop.h \
 	lib/cursor.c lib/cursor.h \
+	lib/file.c lib/file.h \
 	lib/hci.c lib/hci.h lib/hci_defs.h \
 	lib/hci_names.c lib/hci_names.h \
 	lib/log.c lib/log.h \

@@ -38,7 +38,8 @@ mux_bgw_muxd_SOURCES = mux/muxd.c mux/muxd.h mux/muxd_core.c mux/muxd_monitor.c 
 mux_bgw_muxd_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/authdb \
 	-DBGW_DOCDIR='"$(docdir)"'
 mux_bgw_muxd_CFLAGS = $(AM_CFLAGS) $(TUNNEL_CFLAGS)
-mux_bgw_muxd_LDADD = mux/libmuxd.a mux/libmux.a sim/libsim.a $(TUNNEL_LIBS)
+mux_bgw_muxd_LDADD = mux/libmuxd.a mux/libmux.a sim/libsim.a authdb/libauthdb.a \
+	$(TUNNEL_LIBS)
 
 tests_check_mux_conf_SOURCES = tests/check_mux_conf.c
 tests_check_mux_conf_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/mux
@@ -70,8 +71,8 @@ dist_doc_DATA += doc/virtual-controller.md
 tests_check_muxd_rpc_SOURCES = tests/check_muxd_rpc.c
 tests_check_muxd_rpc_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/mux -I$(top_srcdir)/authdb
 tests_check_muxd_rpc_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(TUNNEL_CFLAGS)
-tests_check_muxd_rpc_LDADD = tests/libcheckmain.a mux/libmuxd.a $(TUNNEL_LIBS) \
-	$(GNUTLS_LIBS) $(PWQUALITY_LIBS) $(ZXCVBN_LIBS) $(CHECK_LIBS)
+tests_check_muxd_rpc_LDADD = tests/libcheckmain.a mux/libmuxd.a authdb/libauthdb.a $(TUNNEL_LIBS) \
+	$(PWQUALITY_LIBS) $(ZXCVBN_LIBS) $(CHECK_LIBS)
 check_PROGRAMS += tests/check_muxd_rpc
 TESTS += tests/check_muxd_rpc
 

@@ -124,7 +124,7 @@ static void mon_login_failed(struct muxd *d, const char *name, const char *src, 
 }
 
 /*
- * The SCRAM proof check (authdb/scram.h scram_proof_check), in the
+ * The SCRAM proof check (auth/scram.h scram_proof_check), in the
  * monitor: no peer ever sees StoredKey or ServerKey. Rate limits and the
  * failure count are applied here, whatever the peer reports, and the
  * source is the one the front named for this peer's channel.

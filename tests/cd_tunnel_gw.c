@@ -15,7 +15,7 @@
  *
  *	cd-tunnel-gw bundle PKI-DIR USER SERVER OUT
  *
- * writes USER's enrolment bundle with authdb's own writer (the key turned
+ * writes USER's enrolment bundle with the bundle module's writer (the key turned
  * into the PKCS#8 the format wants), as bgw-authdb cert issue would.
  */
 #include "config.h"
@@ -32,7 +32,7 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 
-#include "ca.h"
+#include "bundle.h"
 #include "hci.h"
 #include "log.h"
 #include "loop.h"
@@ -246,7 +246,7 @@ static int make_bundle(const char *dir, const char *user, const char *server,
 		       const char *outp)
 {
 	char path[512];
-	struct ca_issued c = { 0 };
+	struct bundle c = { 0 };
 	gnutls_x509_privkey_t key = NULL;
 	gnutls_datum_t in, der = { 0 };
 	char *ec = NULL;
@@ -269,8 +269,12 @@ static int make_bundle(const char *dir, const char *user, const char *server,
 		goto out;
 	c.key_pem = strndup((const char *)der.data, der.size);
 	if (!c.key_pem ||
-	    ca_cert_fingerprint(c.ca_pem, strlen(c.ca_pem), c.ca_fpr) ||
-	    ca_bundle_write(outp, user, server, &c))
+	    strlen(user) > AUTH_NAME_MAX || strlen(server) > BUNDLE_SERVER_MAX ||
+	    bundle_cert_fingerprint(c.ca_pem, strlen(c.ca_pem), c.ca_fpr))
+		goto out;
+	strcpy(c.user, user);
+	strcpy(c.server, server);
+	if (bundle_write(outp, &c))
 		goto out;
 	ret = 0;
 out:

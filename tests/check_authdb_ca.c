@@ -137,7 +137,7 @@ START_TEST(test_server_cert_chain)
 
 	snprintf(p, sizeof(p), "%s/server.crt", dir);
 	srv = slurp(p, &len);
-	ck_assert_int_eq(ca_cert_fingerprint(srv, len, fpr), 0);
+	ck_assert_int_eq(bundle_cert_fingerprint(srv, len, fpr), 0);
 	ck_assert_int_eq(gnutls_x509_crt_init(&crt), 0);
 	ck_assert_int_eq(gnutls_x509_crt_init(&ca), 0);
 	d.data = (unsigned char *)srv;
@@ -241,7 +241,7 @@ END_TEST
 START_TEST(test_bundle_roundtrip)
 {
 	struct ca_issued c;
-	struct ca_bundle b;
+	struct bundle b;
 	char p[128], *text;
 	size_t len;
 	struct stat st;
@@ -255,13 +255,13 @@ START_TEST(test_bundle_roundtrip)
 			 -EEXIST);
 	ck_assert_int_eq(stat(p, &st), 0);
 	ck_assert_uint_eq(st.st_mode & 0777, 0600);
-	ck_assert_int_eq(ca_bundle_read(p, &b), 0);
+	ck_assert_int_eq(bundle_read(p, &b), 0);
 	ck_assert_str_eq(b.user, "carol");
 	ck_assert_str_eq(b.server, "gw.example.net:5684");
 	ck_assert_str_eq(b.cert_pem, c.cert_pem);
 	ck_assert_str_eq(b.key_pem, c.key_pem);
 	ck_assert_str_eq(b.ca_pem, ca_pem);
-	ca_bundle_free(&b);
+	bundle_free(&b);
 	/* A bundle whose CA does not match its pin is refused. */
 	text = slurp(p, &len);
 	{
@@ -273,7 +273,7 @@ START_TEST(test_bundle_roundtrip)
 	fd = open(p, O_WRONLY | O_CREAT | O_EXCL, 0600);
 	ck_assert_int_eq(write(fd, text, len), (ssize_t)len);
 	close(fd);
-	ck_assert_int_eq(ca_bundle_read(p, &b), -EBADMSG);
+	ck_assert_int_eq(bundle_read(p, &b), -EBADMSG);
 	free(text);
 	ca_issued_wipe(&c);
 }
@@ -301,7 +301,7 @@ static const struct {
 START_TEST(test_bundle_malformed)
 {
 	struct ca_issued c;
-	struct ca_bundle b;
+	struct bundle b;
 	char p[128], *text, *at, *out;
 	size_t len, n;
 	time_t now = time(NULL);
@@ -325,7 +325,7 @@ START_TEST(test_bundle_malformed)
 	fd = open(p, O_WRONLY | O_CREAT | O_EXCL, 0600);
 	ck_assert_int_eq(write(fd, out, n), (ssize_t)n);
 	close(fd);
-	ck_assert_int_lt(ca_bundle_read(p, &b), 0);
+	ck_assert_int_lt(bundle_read(p, &b), 0);
 	free(out);
 	free(text);
 }
@@ -334,7 +334,7 @@ END_TEST
 START_TEST(test_bundle_trailing_and_nul)
 {
 	struct ca_issued c;
-	struct ca_bundle b;
+	struct bundle b;
 	char p[128];
 	time_t now = time(NULL);
 	int fd;
@@ -343,16 +343,16 @@ START_TEST(test_bundle_trailing_and_nul)
 	snprintf(p, sizeof(p), "%s/erin.bundle", dir);
 	ck_assert_int_eq(ca_bundle_write(p, "erin", "gw", &c), 0);
 	ca_issued_wipe(&c);
-	ck_assert_int_eq(ca_bundle_read(p, &b), 0);
-	ca_bundle_free(&b);
+	ck_assert_int_eq(bundle_read(p, &b), 0);
+	bundle_free(&b);
 	fd = open(p, O_WRONLY | O_APPEND);
 	ck_assert_int_eq(write(fd, "x", 1), 1);
 	close(fd);
-	ck_assert_int_eq(ca_bundle_read(p, &b), -EBADMSG);
+	ck_assert_int_eq(bundle_read(p, &b), -EBADMSG);
 	fd = open(p, O_WRONLY);
 	ck_assert_int_eq(pwrite(fd, "\0", 1, 10), 1);
 	close(fd);
-	ck_assert_int_eq(ca_bundle_read(p, &b), -EBADMSG);
+	ck_assert_int_eq(bundle_read(p, &b), -EBADMSG);
 }
 END_TEST
 

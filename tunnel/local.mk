@@ -9,9 +9,9 @@ tunnel_libtunnel_a_SOURCES = \
 	tunnel/certlogin.c tunnel/certlogin.h \
 	tunnel/tunnel.c tunnel/client.c tunnel/tunnel.h
 # Users (mux/, cdclient/) compile with $(TUNNEL_CFLAGS) and link
-# $(TUNNEL_LIBS) (password logins use SCRAM from authdb/libauthdb.a).
-TUNNEL_CFLAGS = -I$(top_srcdir)/tunnel -I$(top_srcdir)/authdb $(GNUTLS_CFLAGS)
-TUNNEL_LIBS = tunnel/libtunnel.a authdb/libauthdb.a lib/libbgw.a $(GNUTLS_LIBS)
+# $(TUNNEL_LIBS) (password logins use SCRAM from auth/libbgwauth.a).
+TUNNEL_CFLAGS = -I$(top_srcdir)/tunnel $(AUTH_CFLAGS)
+TUNNEL_LIBS = tunnel/libtunnel.a $(AUTH_LIBS)
 tunnel_libtunnel_a_CFLAGS = $(AM_CFLAGS) $(TUNNEL_CFLAGS)
 
 TUN_CHECK_LDADD = tests/libcheckmain.a $(TUNNEL_LIBS) $(CHECK_LIBS)

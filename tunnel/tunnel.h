@@ -145,7 +145,7 @@ struct tun_auth_ops {
 	 * SCRAM_AM_MAX bytes): 0 with the ServerSignature in ssig; -EACCES
 	 * (wrong proof, unknown or disabled user: counted by the owner);
 	 * -EAGAIN (rate limited). Without it, the verifier from
-	 * scram_lookup is checked here (authdb/scram.h).
+	 * scram_lookup is checked here (auth/scram.h).
 	 */
 	int (*scram_verify)(void *user, const char *name, const void *addr,
 			    size_t addrlen, const char *am, size_t am_len,

@@ -1,17 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * libFuzzer harness for the enrolment bundle reader (ca_bundle_read), which
+ * libFuzzer harness for the enrolment bundle reader (bundle_read), which
  * bgw-cdclient --bundle runs on a file it was handed: the input is the
  * whole file.
  *
- * cflags: -I authdb
+ * cflags: -I auth
  */
 #include "config.h"
 
 #include <stdio.h>
 #include <unistd.h>
 
-#include "ca.h"
+#include "bundle.h"
 #include "log.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -23,7 +23,7 @@ static void quiet(int prio, const char *line, void *user)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static char path[64];
-	struct ca_bundle b;
+	struct bundle b;
 	FILE *f;
 
 	log_set_handler(quiet, NULL);
@@ -34,7 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	fwrite(data, 1, size, f);
 	fclose(f);
-	if (ca_bundle_read(path, &b) == 0)
-		ca_bundle_free(&b);
+	if (bundle_read(path, &b) == 0)
+		bundle_free(&b);
 	return 0;
 }

@@ -6,8 +6,8 @@
  * padding, no non-zero bits in the last character -- and a cap on the
  * output. (Small and general; a candidate for lib/.)
  */
-#ifndef BGW_AUTHDB_B64_H
-#define BGW_AUTHDB_B64_H
+#ifndef BGW_AUTH_B64_H
+#define BGW_AUTH_B64_H
 
 #include <stddef.h>
 #include <stdint.h>

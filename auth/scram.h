@@ -36,8 +36,8 @@
  * normalisation; identical for printable ASCII). All state holding key
  * material is wiped on free.
  */
-#ifndef BGW_AUTHDB_SCRAM_H
-#define BGW_AUTHDB_SCRAM_H
+#ifndef BGW_AUTH_SCRAM_H
+#define BGW_AUTH_SCRAM_H
 
 #include <stdbool.h>
 #include <stddef.h>

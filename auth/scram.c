@@ -19,6 +19,7 @@
 
 #include "b64.h"
 #include "scram.h"
+#include "secmem.h"
 
 #define SCRAM_NONCE_RAW 24	/* random bytes per side: 32 base64 chars */
 
@@ -431,7 +432,7 @@ int scram_client_verify(struct scram_client *c, const char *srv, size_t srv_len)
 	if (n != SCRAM_KEY_LEN)
 		return -EBADMSG;
 	/* The server proves it holds ServerKey: constant-time compare. */
-	ret = gnutls_memcmp(v, c->server_sig, SCRAM_KEY_LEN) ? -EACCES : 0;
+	ret = secmem_is_equal(v, c->server_sig, SCRAM_KEY_LEN) ? 0 : -EACCES;
 	if (!ret)
 		c->st = SCRAM_ST_DONE;
 	return ret;
@@ -597,7 +598,7 @@ int scram_proof_check(const struct scram_verifier *v, bool real, const char *am,
 	if (sha256(ckey, sizeof(ckey), stored) ||
 	    hmac(v->server_key, SCRAM_KEY_LEN, am, am_len, ssig))
 		goto out;
-	proof_ok = !gnutls_memcmp(stored, v->stored_key, SCRAM_KEY_LEN);
+	proof_ok = secmem_is_equal(stored, v->stored_key, SCRAM_KEY_LEN);
 	/* Same work on every path; only the result differs. */
 	ret = proof_ok && real ? 0 : -EACCES;
 	if (ret)
@@ -659,7 +660,7 @@ int scram_server_final_ext(struct scram_server *s, const char *msg, size_t len,
 		goto bad;
 	/* Binding compared in constant time and before anything that
 	 * depends on the user, so it reveals nothing about the account. */
-	cb_ok = strlen(cv) == strlen(cbv) && !gnutls_memcmp(cv, cbv, strlen(cbv));
+	cb_ok = strlen(cv) == strlen(cbv) && secmem_is_equal(cv, cbv, strlen(cbv));
 	amlen = auth_message(am, sizeof(am), s->bare, s->sfirst, without);
 	if (amlen < 0)
 		goto bad;

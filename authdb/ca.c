@@ -19,6 +19,7 @@
 #include "bundle.h"
 #include "ca.h"
 #include "file.h"
+#include "secmem.h"
 #include "log.h"
 
 #define CA_SERIAL_LEN 16
@@ -62,7 +63,7 @@ static int export_key(gnutls_x509_privkey_t key, gnutls_datum_t *out)
 static void datum_wipe(gnutls_datum_t *d)
 {
 	if (d->data) {
-		gnutls_memset(d->data, 0, d->size);
+		secmem_wipe(d->data, d->size);
 		gnutls_free(d->data);
 	}
 	d->data = NULL;

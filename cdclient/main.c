@@ -29,6 +29,7 @@
 #include "loop.h"
 #include "remote.h"
 #include "remote_tunnel.h"
+#include "secmem.h"
 
 #define PROG			"bgw-cdclient"
 #define MAX_EXPOSURES		8
@@ -356,16 +357,6 @@ static int parse_server(const char *s, struct opts *o)
 		return -EINVAL;
 	memcpy(o->port, port, n + 1);
 	return 0;
-}
-
-static void wipe(void *p, size_t n)
-{
-#ifdef HAVE_EXPLICIT_BZERO
-	explicit_bzero(p, n);
-#else
-	memset(p, 0, n);
-	__asm__ __volatile__("" : : "r"(p) : "memory");
-#endif
 }
 
 /*
@@ -704,7 +695,7 @@ static int run(struct opts *o, struct snoop *snoop, int detach_fd)
 					   &cd_hub_remote_cbs, a.hub);
 	/* The upstream has its own copy: ours goes now. */
 	if (o->password) {
-		wipe(o->password, PASSWORD_MAX + 1);
+		secmem_wipe(o->password, PASSWORD_MAX + 1);
 		free(o->password);
 		o->password = NULL;
 	}
@@ -794,7 +785,7 @@ int main(int argc, char **argv)
 out:
 	snoop_close(snoop);
 	if (o.password) {
-		wipe(o.password, PASSWORD_MAX + 1);
+		secmem_wipe(o.password, PASSWORD_MAX + 1);
 		free(o.password);
 	}
 	if (o.have_bundle)

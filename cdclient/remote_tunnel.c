@@ -35,6 +35,7 @@
 #include "log.h"
 #include "remote_int.h"
 #include "remote_tunnel.h"
+#include "secmem.h"
 #include "tunnel.h"
 
 struct tunnel_remote {
@@ -65,19 +66,6 @@ struct tunnel_remote {
 	int fail_err;
 	const char *fail_why;
 };
-
-static void wipe_free(char *p, size_t n)
-{
-	if (!p)
-		return;
-#ifdef HAVE_EXPLICIT_BZERO
-	explicit_bzero(p, n);
-#else
-	memset(p, 0, n);
-	__asm__ __volatile__("" : : "r"(p) : "memory");
-#endif
-	free(p);
-}
 
 static void tunnel_connect(struct tunnel_remote *r);
 
@@ -544,10 +532,10 @@ static void tunnel_free(struct cd_remote *base)
 	free(r->ca_path);
 	free(r->bundle_path);
 	free(r->bundle_user);
-	wipe_free(r->password, r->password_len);
+	secmem_free(r->password, r->password_len);
 	free(r->ca_pem);
 	free(r->cert_pem);
-	wipe_free(r->key_pem, r->key_pem ? strlen(r->key_pem) : 0);
+	secmem_free(r->key_pem, r->key_pem ? strlen(r->key_pem) : 0);
 	free(r);
 }
 

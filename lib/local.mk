@@ -9,4 +9,5 @@ lib_libbgw_a_SOURCES = \
 	lib/hci_names.c lib/hci_names.h \
 	lib/log.c lib/log.h \
 	lib/loop.c lib/loop.h \
-	lib/pktq.c lib/pktq.h
+	lib/pktq.c lib/pktq.h \
+	lib/secmem.c lib/secmem.h

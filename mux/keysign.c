@@ -13,6 +13,7 @@
 #include <gnutls/x509.h>
 
 #include "keysign.h"
+#include "secmem.h"
 
 struct keysign {
 	gnutls_privkey_t key;
@@ -81,7 +82,7 @@ int keysign_load(struct keysign **out, const char *key_file, const char *cert_fi
 	if (err >= 0)
 		err = gnutls_privkey_import_x509_raw(ks->key, &kd, GNUTLS_X509_FMT_PEM, NULL, 0);
 	if (kd.data) {
-		gnutls_memset(kd.data, 0, kd.size);
+		secmem_wipe(kd.data, kd.size);
 		gnutls_free(kd.data);
 	}
 	if (err >= 0) {

@@ -13,6 +13,7 @@
 #include "homeid.h"
 #include "log.h"
 #include "relay.h"
+#include "secmem.h"
 
 /* Per-source buckets: a fixed table, so a flood of sources costs no memory. */
 #define RELAY_SRC_SLOTS		4096
@@ -129,17 +130,6 @@ static bool relay_addr_eq(const struct rmsg_addr *a, const struct rmsg_addr *b)
 	       memcmp(a->a, b->a, sizeof(a->a)) == 0;
 }
 
-/* Constant time: tokens and cookies are secrets an attacker may probe. */
-static bool relay_ct_eq(const uint8_t *a, const uint8_t *b, size_t n)
-{
-	uint8_t acc = 0;
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		acc |= a[i] ^ b[i];
-	return acc == 0;
-}
-
 static bool relay_tb_take(struct relay_tb *tb, uint64_t cost, uint32_t rate,
 			  uint32_t burst, uint32_t now_ms)
 {
@@ -238,7 +228,8 @@ static bool relay_cookie_ok(const struct relay *r, uint8_t type,
 		return false;
 	if (relay_cookie(r, type, src, m->id, m->ts, want) < 0)
 		return false;
-	return relay_ct_eq(want, m->cookie, RMSG_COOKIE_LEN);
+	/* Constant time: cookies and tokens are secrets an attacker may probe. */
+	return secmem_is_equal(want, m->cookie, RMSG_COOKIE_LEN);
 }
 
 static struct relay_home **relay_home_slot(struct relay *r, const uint8_t id[RMSG_ID_LEN])
@@ -446,7 +437,7 @@ static void relay_on_keepalive(struct relay *r, const struct rmsg_addr *from,
 
 	memcpy(m.id, in->id, RMSG_ID_LEN);
 	if (h && relay_addr_eq(&h->addr, from) &&
-	    relay_ct_eq(h->token, in->token, RMSG_TOKEN_LEN)) {
+	    secmem_is_equal(h->token, in->token, RMSG_TOKEN_LEN)) {
 		h->seen_s = r->now_s;
 		m.type = RMSG_KEEPALIVE_ACK;
 		relay_send(r, from, &m);

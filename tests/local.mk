@@ -11,7 +11,8 @@ lib_tests = \
 	tests/check_hci \
 	tests/check_loop \
 	tests/check_snoop \
-	tests/check_pktq
+	tests/check_pktq \
+	tests/check_secmem
 check_PROGRAMS += $(lib_tests)
 TESTS += $(lib_tests)
 
@@ -30,6 +31,9 @@ tests_check_snoop_LDADD = tests/libcheckmain.a $(CHECK_LDADD)
 tests_check_pktq_SOURCES = tests/check_pktq.c
 tests_check_pktq_CFLAGS = $(CHECK_CFLAGS_)
 tests_check_pktq_LDADD = tests/libcheckmain.a $(CHECK_LDADD)
+tests_check_secmem_SOURCES = tests/check_secmem.c
+tests_check_secmem_CFLAGS = $(CHECK_CFLAGS_)
+tests_check_secmem_LDADD = tests/libcheckmain.a $(CHECK_LDADD)
 
 # Script tests (TAP), run from the build tree.
 TESTS += tests/t-btmon.sh

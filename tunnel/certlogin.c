@@ -14,6 +14,7 @@
 #include <gnutls/x509.h>
 
 #include "certlogin.h"
+#include "secmem.h"
 #include "tunnel.h"
 
 struct tun_certca {
@@ -288,7 +289,7 @@ int tun_certkey_load(struct tun_certkey **out, const char *cert_file,
 			err = GNUTLS_E_UNKNOWN_PK_ALGORITHM;
 	}
 	if (kd.data) {
-		gnutls_memset(kd.data, 0, kd.size);
+		secmem_wipe(kd.data, kd.size);
 		gnutls_free(kd.data);
 	}
 	gnutls_free(cd.data);

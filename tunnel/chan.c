@@ -43,23 +43,6 @@
 #define TUN_RECORD_MAX	16384
 #define TUN_STREAM_INBUF	(2 * TUN_MSG_MAX)
 
-void tun_wipe(void *p, size_t n)
-{
-	if (p)
-		explicit_bzero(p, n);
-}
-
-bool tun_mem_eq_ct(const void *a, const void *b, size_t n)
-{
-	const volatile uint8_t *x = a, *y = b;
-	uint8_t d = 0;
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		d |= x[i] ^ y[i];
-	return d == 0;
-}
-
 int tun_creds_new(struct tun_creds **out, bool server, const char *ca_file,
 		  const char *cert_file, const char *key_file)
 {

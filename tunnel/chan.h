@@ -250,9 +250,4 @@ int tun_tls_connect(struct tun_chan **out, const struct tun_listen_cfg *cfg);
 int tun_sock_bind(const char *host, const char *port, int type);
 uint16_t tun_sock_port(int fd);
 
-/* Wipe then free (secrets). */
-void tun_wipe(void *p, size_t n);
-/* Constant-time comparison of n bytes: true if equal. */
-bool tun_mem_eq_ct(const void *a, const void *b, size_t n);
-
 #endif /* BGW_TUN_CHAN_H */

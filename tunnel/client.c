@@ -21,6 +21,7 @@
 #include "hci.h"
 #include "log.h"
 #include "scram.h"
+#include "secmem.h"
 #include "tunnel.h"
 
 #define TUN_LABEL_RESUME_KEY	"EXPORTER-bgw-resume-key"
@@ -118,7 +119,7 @@ static void cli_msg_init(struct tun_msg *m, uint8_t version, uint8_t type)
 static void cli_wipe_password(struct tun_client *c)
 {
 	if (c->password) {
-		tun_wipe(c->password, c->pwlen);
+		secmem_wipe(c->password, c->pwlen);
 		free(c->password);
 		c->password = NULL;
 		c->pwlen = 0;
@@ -445,7 +446,7 @@ static void cli_on_hello(struct tun_client *c, const struct tun_msg *m)
 		if (ret == 0)
 			ret = scram_client_new(&c->scram, c->login, c->password,
 					       c->pwlen, cb, sizeof(cb), NULL);
-		tun_wipe(cb, sizeof(cb));
+		secmem_wipe(cb, sizeof(cb));
 		if (ret == 0)
 			ret = scram_client_first(c->scram, out, sizeof(out), &olen);
 		if (ret < 0 || olen == 0 || olen > TUN_AUTH_MAX) {
@@ -469,7 +470,7 @@ static void cli_on_hello(struct tun_client *c, const struct tun_msg *m)
 			return;
 		}
 		cli_req(c, &r);
-		tun_wipe(r.resume.proof, sizeof(r.resume.proof));
+		secmem_wipe(r.resume.proof, sizeof(r.resume.proof));
 		c->state = C_RESUMING;
 		return;
 	}
@@ -489,7 +490,7 @@ static void cli_on_auth(struct tun_client *c, const struct tun_msg *m)
 			return;
 		}
 		cli_send_auth(c, TUN_AUTH_CLIENT_FINAL, out, olen);
-		tun_wipe(out, sizeof(out));
+		secmem_wipe(out, sizeof(out));
 		c->state = C_SCRAM_FINAL;
 		return;
 	}
@@ -527,7 +528,7 @@ static void cli_on_challenge(struct tun_client *c, const struct tun_msg *m)
 	if (ret == 0)
 		ret = tun_certkey_sign(c->ck, m->challenge.chal, ex, sig, sizeof(sig),
 				       &sig_len);
-	tun_wipe(ex, sizeof(ex));
+	secmem_wipe(ex, sizeof(ex));
 	if (ret < 0 || 4 + der_len + sig_len > TUN_BODY_MAX) {
 		cli_final(c, TUN_R_INTERNAL, ret < 0 ?
 			  "cannot sign the login with the certificate's key" :
@@ -549,7 +550,7 @@ static void cli_on_ready(struct tun_client *c, const struct tun_msg *m)
 	struct tun_rel_cfg rc = c->rel_cfg;
 
 	if (resumed != (c->state == C_RESUMING) ||
-	    (resumed && !tun_mem_eq_ct(c->sid, m->ready.sid, TUN_SID_LEN))) {
+	    (resumed && !secmem_is_equal(c->sid, m->ready.sid, TUN_SID_LEN))) {
 		cli_final(c, TUN_R_PROTOCOL, "the server answered for another session");
 		return;
 	}
@@ -572,7 +573,7 @@ static void cli_on_ready(struct tun_client *c, const struct tun_msg *m)
 	c->lost_at = 0;
 	c->attempts = 0;
 	loop_timer_disarm(c->login_timer);
-	tun_wipe(c->req, sizeof(c->req));
+	secmem_wipe(c->req, sizeof(c->req));
 	c->req_len = 0;
 	if (resumed) {
 		tun_rel_set_stream(c->rel, c->transport == TUN_TRANSPORT_TLS);
@@ -1050,8 +1051,8 @@ void tun_client_free(struct tun_client *c)
 	loop_timer_free(c->fallback_timer);
 	tun_creds_free(c->creds);
 	tun_certkey_free(c->ck);
-	tun_wipe(c->req, sizeof(c->req));
-	tun_wipe(c->resume_key, sizeof(c->resume_key));
+	secmem_wipe(c->req, sizeof(c->req));
+	secmem_wipe(c->resume_key, sizeof(c->resume_key));
 	free(c->host);
 	free(c->port);
 	free(c->ca_file);

@@ -26,6 +26,7 @@
 
 #include "chan.h"
 #include "log.h"
+#include "secmem.h"
 
 /*
  * The cookie key changes every 5 minutes (RFC 6347 4.2.1: the secret
@@ -46,7 +47,7 @@ struct tun_dlisten {
 static void key_free(gnutls_datum_t *k)
 {
 	if (k->data) {
-		tun_wipe(k->data, k->size);
+		secmem_wipe(k->data, k->size);
 		gnutls_free(k->data);
 	}
 	k->data = NULL;

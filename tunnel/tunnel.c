@@ -36,6 +36,7 @@
 #include "link.h"
 #include "log.h"
 #include "scram.h"
+#include "secmem.h"
 #include "tunnel.h"
 
 #define TUN_RESUME_S_DEFAULT	30
@@ -507,7 +508,7 @@ static void sess_release(struct tun_session *s)
 	loop_timer_free(s->flush_timer);
 	loop_timer_free(s->expire_timer);
 	loop_timer_free(s->reap);
-	tun_wipe(s->resume_key, sizeof(s->resume_key));
+	secmem_wipe(s->resume_key, sizeof(s->resume_key));
 	free(s);
 }
 
@@ -817,7 +818,7 @@ static void on_cert_proof(struct tun_link *k, const struct tun_msg *m)
 	/* Spent now: k may be gone after the refusal or the login below. */
 	k->chal_set = false;
 	memcpy(chal, k->chal, sizeof(chal));
-	tun_wipe(k->chal, sizeof(k->chal));
+	secmem_wipe(k->chal, sizeof(k->chal));
 	ret = tun_chan_export(k->ch, TUN_LABEL_CERT_LOGIN, NULL, 0, ex, sizeof(ex));
 	if (ret < 0) {
 		link_refuse(k, TUN_R_INTERNAL, NULL);
@@ -856,8 +857,8 @@ static void on_cert_proof(struct tun_link *k, const struct tun_msg *m)
 	k->cert_login = true;
 	login_ok(k, k->name);
 out:
-	tun_wipe(ex, sizeof(ex));
-	tun_wipe(chal, sizeof(chal));
+	secmem_wipe(ex, sizeof(ex));
+	secmem_wipe(chal, sizeof(chal));
 }
 
 static void on_hello(struct tun_link *k, const struct tun_msg *m)
@@ -930,7 +931,7 @@ static void on_scram_first(struct tun_link *k, const struct tun_msg *m)
 	ret = tun_chan_export(k->ch, TUN_LABEL_CB, NULL, 0, cb, sizeof(cb));
 	if (ret == 0)
 		ret = scram_server_new(&k->scram, cb, sizeof(cb), NULL);
-	tun_wipe(cb, sizeof(cb));
+	secmem_wipe(cb, sizeof(cb));
 	if (ret < 0) {
 		link_refuse(k, TUN_R_INTERNAL, NULL);
 		return;
@@ -1022,7 +1023,7 @@ static void on_resume(struct tun_link *k, const struct tun_msg *m)
 	}
 	/* Every session compared, in constant time each: no early exit. */
 	for (s = srv->sessions; s; s = s->next)
-		if (tun_mem_eq_ct(s->sid, m->resume.sid, TUN_SID_LEN) && !s->ending)
+		if (secmem_is_equal(s->sid, m->resume.sid, TUN_SID_LEN) && !s->ending)
 			found = s;
 	/* Name the session's user in the log: a failure may be an attack on it. */
 	if (found)
@@ -1031,8 +1032,8 @@ static void on_resume(struct tun_link *k, const struct tun_msg *m)
 				     TUN_SID_LEN, bind, sizeof(bind)) == 0 &&
 	    gnutls_hmac_fast(GNUTLS_MAC_SHA256, found->resume_key, TUN_KEY_LEN,
 			     bind, sizeof(bind), proof) == 0)
-		ok = tun_mem_eq_ct(proof, m->resume.proof, TUN_PROOF_LEN);
-	tun_wipe(proof, sizeof(proof));
+		ok = secmem_is_equal(proof, m->resume.proof, TUN_PROOF_LEN);
+	secmem_wipe(proof, sizeof(proof));
 	if (!ok) {
 		link_failed_login(k, TUN_R_RESUME_FAILED, NULL);
 		return;
@@ -1513,7 +1514,7 @@ static void remote_attach(struct tun_link *k, const struct tun_link_frame *f)
 		return;
 	}
 	for (s = srv->sessions; s; s = s->next)
-		dup |= tun_mem_eq_ct(s->sid, f->attach.sid, TUN_SID_LEN);
+		dup |= secmem_is_equal(s->sid, f->attach.sid, TUN_SID_LEN);
 	if (dup) {
 		log_notice("tunnel: peer link %s: ATTACH with a session id in use",
 			   link_peer_str(k, peer, sizeof(peer)));
@@ -1559,13 +1560,13 @@ static void remote_resume(struct tun_link *k, const struct tun_link_frame *f)
 
 	/* Every session compared, in constant time each: no early exit. */
 	for (s = srv->sessions; s; s = s->next)
-		if (tun_mem_eq_ct(s->sid, f->resume.sid, TUN_SID_LEN) && !s->ending)
+		if (secmem_is_equal(s->sid, f->resume.sid, TUN_SID_LEN) && !s->ending)
 			found = s;
 	if (found && found->version == f->resume.version &&
 	    gnutls_hmac_fast(GNUTLS_MAC_SHA256, found->resume_key, TUN_KEY_LEN,
 			     f->resume.bind, TUN_KEY_LEN, proof) == 0)
-		ok = tun_mem_eq_ct(proof, f->resume.proof, TUN_PROOF_LEN);
-	tun_wipe(proof, sizeof(proof));
+		ok = secmem_is_equal(proof, f->resume.proof, TUN_PROOF_LEN);
+	secmem_wipe(proof, sizeof(proof));
 	if (!ok) {
 		/* Name the session's user: a failure may be an attack on it. */
 		log_notice("tunnel: %s%s%s: %s", link_peer_str(k, peer, sizeof(peer)),
@@ -1667,8 +1668,8 @@ static void remote_read(struct tun_link *k, int max)
 		}
 		remote_on_frame(k, &f);
 		/* Resume keys and proofs pass through here. */
-		tun_wipe(&f, sizeof(f));
-		tun_wipe(b, (size_t)n);
+		secmem_wipe(&f, sizeof(f));
+		secmem_wipe(b, (size_t)n);
 	}
 }
 
@@ -1856,7 +1857,7 @@ static int peer_send_frame(struct tun_peer *p, const struct tun_link_frame *f)
 
 	if (n > 0)
 		n = lkio_send(&p->io, b, (size_t)n, true);
-	tun_wipe(b, sizeof(b));
+	secmem_wipe(b, sizeof(b));
 	return n < 0 ? n : 0;
 }
 
@@ -1881,7 +1882,7 @@ static void peer_login_ok(struct tun_peer *p, struct tun_link *k, const char *na
 		ret = peer_send_frame(p, &f);
 	memcpy(p->sid, f.attach.sid, TUN_SID_LEN);
 	p->stream = f.attach.stream;
-	tun_wipe(&f, sizeof(f));
+	secmem_wipe(&f, sizeof(f));
 	if (ret < 0) {
 		link_refuse(k, TUN_R_INTERNAL, NULL);
 		return;
@@ -1918,7 +1919,7 @@ static void peer_resume(struct tun_peer *p, struct tun_link *k, const struct tun
 		ret = peer_send_frame(p, &f);
 	memcpy(p->sid, f.resume.sid, TUN_SID_LEN);
 	p->stream = f.resume.stream;
-	tun_wipe(&f, sizeof(f));
+	secmem_wipe(&f, sizeof(f));
 	if (ret < 0) {
 		link_refuse(k, TUN_R_INTERNAL, NULL);
 		return;

@@ -12,6 +12,7 @@
 
 #include "bundle.h"
 #include "file.h"
+#include "hex.h"
 
 int bundle_cert_fingerprint(const char *pem, size_t len, uint8_t fpr[BUNDLE_FPR_LEN])
 {
@@ -32,18 +33,6 @@ int bundle_cert_fingerprint(const char *pem, size_t len, uint8_t fpr[BUNDLE_FPR_
 		ret = 0;
 	gnutls_x509_crt_deinit(crt);
 	return ret;
-}
-
-static void hexs(const uint8_t *p, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		out[2 * i] = digits[p[i] >> 4];
-		out[2 * i + 1] = digits[p[i] & 15];
-	}
-	out[2 * n] = '\0';
 }
 
 static bool server_is_valid(const char *s)
@@ -67,7 +56,7 @@ int bundle_write(const char *path, const struct bundle *c)
 	if (!path || !c || !auth_name_is_valid(c->user) || !server_is_valid(c->server) ||
 	    !c->cert_pem || !c->key_pem || !c->ca_pem)
 		return -EINVAL;
-	hexs(c->ca_fpr, BUNDLE_FPR_LEN, fhex);
+	hex_encode(c->ca_fpr, BUNDLE_FPR_LEN, fhex);
 	cap = strlen(c->cert_pem) + strlen(c->key_pem) + strlen(c->ca_pem) + 1024;
 	buf = malloc(cap);
 	if (!buf)
@@ -178,7 +167,7 @@ int bundle_read(const char *path, struct bundle *out)
 	/* The pin must match the CA certificate in the bundle. */
 	if (bundle_cert_fingerprint(out->ca_pem, strlen(out->ca_pem), out->ca_fpr))
 		goto out;
-	hexs(out->ca_fpr, BUNDLE_FPR_LEN, (char *)line);
+	hex_encode(out->ca_fpr, BUNDLE_FPR_LEN, (char *)line);
 	if (strcmp(line, fhex))
 		goto out;
 	ret = 0;

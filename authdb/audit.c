@@ -19,7 +19,9 @@
 
 #include "audit.h"
 #include "authdb.h"
+#include "hex.h"
 #include "log.h"
+#include "secmem.h"
 
 #define HASH_HEX AUDIT_HEX
 #define ANCHOR_MAGIC "bgw-audit-anchor 1"
@@ -56,25 +58,13 @@ const char *audit_event_name(enum audit_event ev)
 	return event_names[ev];
 }
 
-static void hex(const uint8_t *d, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		out[2 * i] = digits[d[i] >> 4];
-		out[2 * i + 1] = digits[d[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 static int sha256_hex(const void *p, size_t n, char out[HASH_HEX + 1])
 {
 	uint8_t d[32];
 
 	if (gnutls_hash_fast(GNUTLS_DIG_SHA256, p, n, d))
 		return -EIO;
-	hex(d, sizeof(d), out);
+	hex_encode(d, sizeof(d), out);
 	return 0;
 }
 
@@ -85,22 +75,12 @@ static int hmac_hex(const uint8_t *key, const void *p, size_t n,
 
 	if (gnutls_hmac_fast(GNUTLS_MAC_SHA256, key, AUDIT_KEY_LEN, p, n, d))
 		return -EIO;
-	hex(d, sizeof(d), out);
+	hex_encode(d, sizeof(d), out);
 	explicit_bzero(d, sizeof(d));
 	return 0;
 }
 
 /* MACs are compared in constant time (a verifier may run unattended). */
-static bool hex_eq(const char *a, const char *b)
-{
-	unsigned char diff = 0;
-	size_t i;
-
-	for (i = 0; i < HASH_HEX; i++)
-		diff |= (unsigned char)(a[i] ^ b[i]);
-	return diff == 0;
-}
-
 int audit_side_paths(const char *path, char *key, size_t keycap, char *anchor,
 		     size_t anchorcap)
 {
@@ -298,7 +278,7 @@ static int rec_check(const char *line, size_t len, const uint8_t *key,
 			 sha256_hex(line, (size_t)(h - line), calc);
 	if (ret)
 		return ret;
-	if (!hex_eq(calc, r->mac)) {
+	if (!secmem_is_equal(calc, r->mac, HASH_HEX)) {
 		*why = r->keyed ? "HMAC does not match the record: edited or rewritten" :
 				  "record hash does not match its contents";
 		return -EBADMSG;
@@ -383,7 +363,7 @@ static int anchor_read(const char *path, const uint8_t *key, struct anchor *a)
 		 a->keyed_from);
 	if (hmac_hex(key, body, strlen(body), calc))
 		return -EIO;
-	return hex_eq(calc, mac) ? 0 : -EBADMSG;
+	return secmem_is_equal(calc, mac, HASH_HEX) ? 0 : -EBADMSG;
 }
 
 /* Replace the anchor atomically: temp file, fsync, rename, fsync dir. */
@@ -561,7 +541,7 @@ static int append_one(struct audit_log *log, enum audit_event ev,
 	detail[0] = '\0';
 	ar = anchor_read(log->anchor_path, log->key, &a);
 	if (ar == 0 && (last.seq < a.seq ||
-			(last.seq == a.seq && !hex_eq(last.mac, a.head))))
+			(last.seq == a.seq && !secmem_is_equal(last.mac, a.head, HASH_HEX))))
 		snprintf(detail, sizeof(detail),
 			 "log ended at record %lu, its anchor counted %lu records "
 			 "(head %.16s...): records removed or rewritten", last.seq,
@@ -737,7 +717,7 @@ int audit_verify(const char *path, const struct audit_expect *expect,
 				  "(record removed or inserted)");
 			goto out;
 		}
-		if (!hex_eq(r.prev, prev)) {
+		if (!secmem_is_equal(r.prev, prev, HASH_HEX)) {
 			ret = bad(rep, lineno, "previous-MAC does not match the record before");
 			goto out;
 		}
@@ -751,12 +731,12 @@ int audit_verify(const char *path, const struct audit_expect *expect,
 			keyed_seen = true;
 		else
 			rep->legacy++;
-		if (have_anchor && r.seq == a.seq && !hex_eq(r.mac, a.head)) {
+		if (have_anchor && r.seq == a.seq && !secmem_is_equal(r.mac, a.head, HASH_HEX)) {
 			ret = bad(rep, lineno, "record %lu is not the one the anchor %s "
 				  "names: rewritten", r.seq, anchor_path);
 			goto out;
 		}
-		if (expect && r.seq == expect->seq && !hex_eq(r.mac, expect->head)) {
+		if (expect && r.seq == expect->seq && !secmem_is_equal(r.mac, expect->head, HASH_HEX)) {
 			ret = bad(rep, lineno, "record %lu is not the one the given head "
 				  "names: rewritten", r.seq);
 			goto out;

@@ -27,6 +27,7 @@
 
 #include "authdb.h"
 #include "b64.h"
+#include "hex.h"
 #include "log.h"
 
 enum rec_kind {
@@ -238,36 +239,6 @@ static void serial_normalise(const char *in, char out[AUTHDB_SERIAL_MAX + 1])
 	for (; in[i] && o < AUTHDB_SERIAL_MAX; i++)
 		out[o++] = (char)tolower((unsigned char)in[i]);
 	out[o] = '\0';
-}
-
-static int hex_decode(const char *s, uint8_t *out, size_t n)
-{
-	size_t i;
-	unsigned v;
-
-	if (strlen(s) != 2 * n)
-		return -EINVAL;
-	for (i = 0; i < 2 * n; i++)
-		if (!isxdigit((unsigned char)s[i]))
-			return -EINVAL;
-	for (i = 0; i < n; i++) {
-		if (sscanf(s + 2 * i, "%2x", &v) != 1)
-			return -EINVAL;
-		out[i] = (uint8_t)v;
-	}
-	return 0;
-}
-
-static void hex_encode(const uint8_t *p, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		out[2 * i] = digits[p[i] >> 4];
-		out[2 * i + 1] = digits[p[i] & 15];
-	}
-	out[2 * n] = '\0';
 }
 
 static int addr_type_parse(const char *s, uint8_t *type)
@@ -781,7 +752,7 @@ static int parse_device(struct authdb_parser *p, struct toks *t, struct rec *r)
 			return perr(p, p->lineno, "device: option without value",
 				    t->v[i]);
 		if (!strcmp(t->v[i], "irk") && !r->has_irk) {
-			if (hex_decode(t->v[i + 1], r->irk, AUTHDB_IRK_LEN))
+			if (hex_decode_exact(t->v[i + 1], r->irk, AUTHDB_IRK_LEN))
 				return perr(p, p->lineno, "bad IRK (32 hex digits)",
 					    t->v[i + 1]);
 			r->has_irk = true;
@@ -831,7 +802,7 @@ static int parse_cert(struct authdb_parser *p, struct toks *t, struct rec *r)
 	    parse_serial(p, t->v[2], r))
 		return -EINVAL;
 	if (strncmp(t->v[3], "sha256:", 7) ||
-	    hex_decode(t->v[3] + 7, r->fpr, AUTHDB_FPR_LEN))
+	    hex_decode_exact(t->v[3] + 7, r->fpr, AUTHDB_FPR_LEN))
 		return perr(p, p->lineno, "bad fingerprint (sha256:64 hex digits)",
 			    t->v[3]);
 	return 0;

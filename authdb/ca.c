@@ -19,6 +19,7 @@
 #include "bundle.h"
 #include "ca.h"
 #include "file.h"
+#include "hex.h"
 #include "secmem.h"
 #include "log.h"
 
@@ -263,18 +264,6 @@ static char *datum_str(gnutls_datum_t *d)
 	return s;
 }
 
-static void hexs(const uint8_t *p, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		out[2 * i] = digits[p[i] >> 4];
-		out[2 * i + 1] = digits[p[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 int ca_issue_client(const char *dir, const char *user, time_t not_before,
 		    time_t not_after, struct ca_issued *out)
 {
@@ -350,7 +339,7 @@ int ca_issue_client(const char *dir, const char *user, time_t not_before,
 	out->cert_pem = datum_str(&cd);
 	if (!out->key_pem || !out->cert_pem)
 		goto out;
-	hexs(serial, sizeof(serial), out->serial);
+	hex_encode(serial, sizeof(serial), out->serial);
 	ret = 0;
 out:
 	if (ret)
@@ -423,7 +412,7 @@ int ca_verify_client(const char *ca_pem, size_t ca_len, const char *cert_pem,
 	if (gnutls_x509_crt_get_serial(crt, serial, &slen) < 0 || !slen ||
 	    slen > 20)
 		goto out;
-	hexs(serial, slen, shex);
+	hex_encode(serial, slen, shex);
 	if (authdb_serial_is_revoked(db, shex)) {
 		ret = -EKEYREVOKED;
 		goto out;

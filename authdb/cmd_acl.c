@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "hex.h"
 
 struct acl_arg {
 	const char *principal;
@@ -146,21 +147,13 @@ static int parse_acl(struct cli *c, int argc, char **argv, bool allow_label,
 static int read_irk(struct cli *c, uint8_t irk[AUTHDB_IRK_LEN])
 {
 	char line[2 * AUTHDB_IRK_LEN + 2];
-	size_t len, i;
-	unsigned v = 0;
+	size_t len = 0, n = 0;
 	int ret;
 
 	ret = cli_read_line(STDIN_FILENO, line, sizeof(line), &len);
-	if (!ret && len != 2 * AUTHDB_IRK_LEN)
+	if (!ret && (len != 2 * AUTHDB_IRK_LEN ||
+		     hex_decode(line, len, irk, AUTHDB_IRK_LEN, &n) || n != AUTHDB_IRK_LEN))
 		ret = -EINVAL;
-	for (i = 0; !ret && i < len; i++)
-		if (!isxdigit((unsigned char)line[i]))
-			ret = -EINVAL;
-	for (i = 0; !ret && i < AUTHDB_IRK_LEN; i++) {
-		if (sscanf(line + 2 * i, "%2x", &v) != 1)
-			ret = -EINVAL;
-		irk[i] = (uint8_t)v;
-	}
 	explicit_bzero(line, sizeof(line));
 	if (ret)
 		fprintf(stderr, "%s: --irk-stdin: expected one line of 32 hex digits\n",

@@ -14,6 +14,7 @@
 
 #include "ca.h"
 #include "cli.h"
+#include "hex.h"
 
 static int parse_days(const char *s, unsigned *days)
 {
@@ -365,12 +366,10 @@ static int cert_revoke(struct cli *c, int argc, char **argv)
 
 static int print_cert(const struct authdb_cert_info *ci, void *ud)
 {
-	int i;
+	char fpr[2 * AUTHDB_FPR_LEN + 1];
 
-	printf("%s %s sha256:", ci->user, ci->serial);
-	for (i = 0; i < AUTHDB_FPR_LEN; i++)
-		printf("%02x", ci->fpr[i]);
-	printf("%s\n", ci->revoked ? " revoked" : "");
+	hex_encode(ci->fpr, AUTHDB_FPR_LEN, fpr);
+	printf("%s %s sha256:%s%s\n", ci->user, ci->serial, fpr, ci->revoked ? " revoked" : "");
 	return 0;
 }
 

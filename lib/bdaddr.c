@@ -5,17 +5,7 @@
 #include <stdio.h>
 
 #include "bdaddr.h"
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+#include "hex.h"
 
 int bdaddr_parse(const char *s, struct bdaddr *out)
 {
@@ -25,8 +15,8 @@ int bdaddr_parse(const char *s, struct bdaddr *out)
 	if (!s)
 		return -EINVAL;
 	for (i = 0; i < 6; i++) {
-		hi = hexval(s[0]);
-		lo = hi < 0 ? -1 : hexval(s[1]);
+		hi = hex_digit(s[0]);
+		lo = hi < 0 ? -1 : hex_digit(s[1]);
 		if (lo < 0)
 			return -EINVAL;
 		a.b[5 - i] = (uint8_t)(hi << 4 | lo);

@@ -7,6 +7,7 @@ lib_libbgw_a_SOURCES = \
 	lib/file.c lib/file.h \
 	lib/hci.c lib/hci.h lib/hci_defs.h \
 	lib/hci_names.c lib/hci_names.h \
+	lib/hex.c lib/hex.h \
 	lib/log.c lib/log.h \
 	lib/loop.c lib/loop.h \
 	lib/pktq.c lib/pktq.h \

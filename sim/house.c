@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "hex.h"
 #include "sim_int.h"
 
 #define SIM_FILE_MAX	(1024 * 1024)
@@ -179,49 +180,21 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *out)
 	return 0;
 }
 
+/* Four hex digits, most significant first (a 16-bit UUID). */
 static int parse_hex16(const char *s, uint16_t *out)
 {
-	char *end;
-	unsigned long v;
+	uint8_t b[2];
 
-	if (!s || strlen(s) != 4 || !isxdigit((unsigned char)s[0]))
+	if (hex_decode_exact(s, b, sizeof(b)))
 		return -EINVAL;
-	v = strtoul(s, &end, 16);
-	if (*end)
-		return -EINVAL;
-	*out = (uint16_t)v;
+	*out = (uint16_t)(b[0] << 8 | b[1]);
 	return 0;
-}
-
-static int hexdig(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 /* Hex digits to bytes; more than cap bytes is an error, not a truncation. */
 static int parse_hexbytes(const char *s, uint8_t *out, size_t cap, size_t *len)
 {
-	size_t n = strlen(s), i;
-
-	if (n == 0 || n % 2)
-		return -EINVAL;
-	if (n / 2 > cap)
-		return -E2BIG;
-	for (i = 0; i < n / 2; i++) {
-		int hi = hexdig(s[2 * i]), lo = hexdig(s[2 * i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return -EINVAL;
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
-	*len = n / 2;
-	return 0;
+	return hex_decode(s, strlen(s), out, cap, len);
 }
 
 static int parse_bool(const char *s, bool *out)

@@ -12,7 +12,8 @@ lib_tests = \
 	tests/check_loop \
 	tests/check_snoop \
 	tests/check_pktq \
-	tests/check_secmem
+	tests/check_secmem \
+	tests/check_hex
 check_PROGRAMS += $(lib_tests)
 TESTS += $(lib_tests)
 
@@ -34,6 +35,9 @@ tests_check_pktq_LDADD = tests/libcheckmain.a $(CHECK_LDADD)
 tests_check_secmem_SOURCES = tests/check_secmem.c
 tests_check_secmem_CFLAGS = $(CHECK_CFLAGS_)
 tests_check_secmem_LDADD = tests/libcheckmain.a $(CHECK_LDADD)
+tests_check_hex_SOURCES = tests/check_hex.c
+tests_check_hex_CFLAGS = $(CHECK_CFLAGS_)
+tests_check_hex_LDADD = tests/libcheckmain.a $(CHECK_LDADD)
 
 # Script tests (TAP), run from the build tree.
 TESTS += tests/t-btmon.sh

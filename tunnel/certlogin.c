@@ -14,6 +14,7 @@
 #include <gnutls/x509.h>
 
 #include "certlogin.h"
+#include "hex.h"
 #include "secmem.h"
 #include "tunnel.h"
 
@@ -92,18 +93,6 @@ void tun_certca_free(struct tun_certca *ca)
 	free(ca);
 }
 
-static void hexify(const uint8_t *b, size_t n, char *out, size_t cap)
-{
-	static const char hx[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < n && 2 * i + 2 < cap; i++) {
-		out[2 * i] = hx[b[i] >> 4];
-		out[2 * i + 1] = hx[b[i] & 15];
-	}
-	out[2 * i] = '\0';
-}
-
 /* CN, serial and fingerprint of a certificate already verified. */
 static int cert_info(gnutls_x509_crt_t crt, const gnutls_datum_t *der,
 		     struct tun_cert_info *ci)
@@ -114,9 +103,11 @@ static int cert_info(gnutls_x509_crt_t crt, const gnutls_datum_t *der,
 	size_t cnlen = sizeof(cn);
 
 	memset(ci, 0, sizeof(*ci));
-	if (gnutls_x509_crt_get_serial(crt, serial, &n) < 0 || n > 20)
+	/* 20 octets at most (RFC 5280 4.1.2.2): the room of ci->serial. */
+	if (gnutls_x509_crt_get_serial(crt, serial, &n) < 0 ||
+	    2 * n + 1 > sizeof(ci->serial))
 		return -EBADMSG;
-	hexify(serial, n, ci->serial, sizeof(ci->serial));
+	hex_encode(serial, n, ci->serial);
 	/* A CN too long for a user name (or with a NUL) stays empty, never cut. */
 	if (gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, 0,
 					  cn, &cnlen) >= 0 &&

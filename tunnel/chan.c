@@ -23,6 +23,7 @@
 
 #include "chan.h"
 #include "front.h"
+#include "hex.h"
 #include "log.h"
 
 /*

@@ -29,6 +29,8 @@
 #include "b64.h"
 #include "hex.h"
 #include "log.h"
+#include "rpa.h"
+#include "secmem.h"
 
 enum rec_kind {
 	REC_OTHER,		/* blank line or comment */
@@ -1356,26 +1358,17 @@ int authdb_user_rds(const struct authdb *db, const char *user,
 bool authdb_rpa_is_resolvable(const struct bdaddr *rpa,
 			      const uint8_t irk[AUTHDB_IRK_LEN])
 {
-	gnutls_cipher_hd_t h;
-	uint8_t zero[16] = { 0 }, block[16] = { 0 }, out[16];
-	gnutls_datum_t key = { (unsigned char *)irk, AUTHDB_IRK_LEN };
-	gnutls_datum_t iv = { zero, sizeof(zero) };
+	uint8_t k[AUTHDB_IRK_LEN];
 	bool ok;
+	size_t i;
 
-	if (!irk || !rpa || (rpa->b[5] & 0xc0) != 0x40)
+	if (!irk || !rpa)
 		return false;
-	/* r' = 104 zero bits || prand (MSB first); one AES-128 block, so CBC
-	 * with a zero IV is e() itself. */
-	block[13] = rpa->b[5];
-	block[14] = rpa->b[4];
-	block[15] = rpa->b[3];
-	if (gnutls_cipher_init(&h, GNUTLS_CIPHER_AES_128_CBC, &key, &iv) < 0)
-		return false;
-	ok = gnutls_cipher_encrypt2(h, block, sizeof(block), out, sizeof(out)) == 0;
-	gnutls_cipher_deinit(h);
-	/* ah = e() mod 2^24 against the address's hash (its low 24 bits). */
-	ok = ok && out[13] == rpa->b[2] && out[14] == rpa->b[1] && out[15] == rpa->b[0];
-	explicit_bzero(out, sizeof(out));
+	/* The file's IRK is most significant octet first; ah() takes SMP's. */
+	for (i = 0; i < AUTHDB_IRK_LEN; i++)
+		k[i] = irk[AUTHDB_IRK_LEN - 1 - i];
+	ok = rpa_matches(k, rpa);
+	secmem_wipe(k, sizeof(k));
 	return ok;
 }
 

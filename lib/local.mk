@@ -11,4 +11,7 @@ lib_libbgw_a_SOURCES = \
 	lib/log.c lib/log.h \
 	lib/loop.c lib/loop.h \
 	lib/pktq.c lib/pktq.h \
+	lib/rpa.c lib/rpa.h \
 	lib/secmem.c lib/secmem.h
+# rpa.c needs AES: its users link $(GNUTLS_LIBS).
+lib_libbgw_a_CFLAGS = $(AM_CFLAGS) $(GNUTLS_CFLAGS)

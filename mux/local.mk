@@ -1,10 +1,10 @@
 # mux/: bgw-muxd, the multiplexer. The core (libmux.a) has no sockets and no
-# crypto but AES for RPA resolution (GnuTLS); the daemon adds transports,
+# crypto but AES for RPA resolution (lib/rpa.c, GnuTLS); the daemon adds transports,
 # the local listener and the config.
 noinst_LIBRARIES += mux/libmux.a
 mux_libmux_a_SOURCES = \
 	mux/mux.c mux/mux.h mux/mux_int.h mux/policy.h \
-	mux/cmdtab.c mux/cmdtab.h mux/rpa.c mux/rpa.h
+	mux/cmdtab.c mux/cmdtab.h
 mux_libmux_a_CFLAGS = $(AM_CFLAGS) $(GNUTLS_CFLAGS)
 
 # Unit tests of the core, against a scripted controller.

@@ -13,7 +13,8 @@ lib_tests = \
 	tests/check_snoop \
 	tests/check_pktq \
 	tests/check_secmem \
-	tests/check_hex
+	tests/check_hex \
+	tests/check_rpa
 check_PROGRAMS += $(lib_tests)
 TESTS += $(lib_tests)
 
@@ -38,6 +39,9 @@ tests_check_secmem_LDADD = tests/libcheckmain.a $(CHECK_LDADD)
 tests_check_hex_SOURCES = tests/check_hex.c
 tests_check_hex_CFLAGS = $(CHECK_CFLAGS_)
 tests_check_hex_LDADD = tests/libcheckmain.a $(CHECK_LDADD)
+tests_check_rpa_SOURCES = tests/check_rpa.c
+tests_check_rpa_CFLAGS = $(CHECK_CFLAGS_)
+tests_check_rpa_LDADD = tests/libcheckmain.a lib/libbgw.a $(GNUTLS_LIBS) $(CHECK_LIBS)
 
 # Script tests (TAP), run from the build tree.
 TESTS += tests/t-btmon.sh

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* RPA resolution: ah() over AES-128 from GnuTLS. */
+/* RPA resolution: ah() over AES-128 from GnuTLS (tests/check_rpa: D.7). */
 #include "config.h"
 
 #include <errno.h>
@@ -9,6 +9,7 @@
 #include <gnutls/gnutls.h>
 
 #include "rpa.h"
+#include "secmem.h"
 
 bool rpa_is_resolvable(const struct bdaddr *a)
 {
@@ -37,17 +38,20 @@ int rpa_ah(const uint8_t irk[16], const uint8_t prand[3], uint8_t hash[3])
 	p[14] = prand[1];
 	p[15] = prand[0];
 	r = gnutls_cipher_init(&h, GNUTLS_CIPHER_AES_128_CBC, &kd, &ivd);
-	if (r < 0)
+	if (r < 0) {
+		secmem_wipe(k, sizeof(k));
 		return -EIO;
+	}
 	r = gnutls_cipher_encrypt2(h, p, 16, o, 16);
 	gnutls_cipher_deinit(h);
-	memset(k, 0, sizeof(k));
-	if (r < 0)
-		return -EIO;
-	hash[0] = o[15];
-	hash[1] = o[14];
-	hash[2] = o[13];
-	return 0;
+	secmem_wipe(k, sizeof(k));
+	if (r >= 0) {
+		hash[0] = o[15];
+		hash[1] = o[14];
+		hash[2] = o[13];
+	}
+	secmem_wipe(o, sizeof(o));
+	return r < 0 ? -EIO : 0;
 }
 
 bool rpa_matches(const uint8_t irk[16], const struct bdaddr *a)

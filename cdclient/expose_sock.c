@@ -79,25 +79,10 @@ static void sockx_arm(struct cd_sockx *x)
 
 static int sockx_flush(struct cd_sockx *x)
 {
-	struct pkt *p;
-	ssize_t n;
+	int err = pktq_write(&x->down, x->cfd, &x->head_off, 0, PKTQ_W_SEND);
 
-	while ((p = pktq_peek(&x->down))) {
-		n = send(x->cfd, p->data + x->head_off, p->len - x->head_off,
-			 MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				break;
-			return -errno;
-		}
-		x->head_off += (size_t)n;
-		if (x->head_off < p->len)
-			continue;
-		x->head_off = 0;
-		pkt_free(pktq_pop(&x->down));
-	}
+	if (err)
+		return err;
 	sockx_arm(x);
 	return 0;
 }

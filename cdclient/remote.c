@@ -117,25 +117,10 @@ static void remote_set_out(struct stream_remote *r, bool on)
 /* Write what the socket takes; 0 or a negative errno (connection broken). */
 static int remote_flush(struct stream_remote *r)
 {
-	struct pkt *p;
-	ssize_t n;
+	int err = pktq_write(&r->q, r->fd, &r->head_off, 0, PKTQ_W_SEND);
 
-	while ((p = pktq_peek(&r->q))) {
-		n = send(r->fd, p->data + r->head_off, p->len - r->head_off,
-			 MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				break;
-			return -errno;
-		}
-		r->head_off += (size_t)n;
-		if (r->head_off < p->len)
-			continue;
-		r->head_off = 0;
-		pkt_free(pktq_pop(&r->q));
-	}
+	if (err)
+		return err;
 	remote_set_out(r, !pktq_is_empty(&r->q));
 	if (r->want_drain && r->q.count < CD_REMOTE_QUEUE_PKTS / 2 &&
 	    r->q.bytes < CD_REMOTE_QUEUE_BYTES / 2) {

@@ -2,8 +2,11 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "pktq.h"
 
@@ -100,4 +103,38 @@ void pktq_clear(struct pktq *q)
 void pkt_free(struct pkt *p)
 {
 	free(p);
+}
+
+int pktq_write(struct pktq *q, int fd, size_t *off, unsigned max, unsigned flags)
+{
+	struct pkt *p;
+	size_t left;
+	ssize_t n;
+	unsigned done = 0;
+
+	if (!max)
+		max = q->count > UINT_MAX ? UINT_MAX : (unsigned)q->count;
+	while (done < max && (p = pktq_peek(q))) {
+		if (*off > p->len)
+			return -EINVAL;	/* an offset from another queue */
+		left = p->len - *off;
+		if (flags & PKTQ_W_SEND)
+			n = send(fd, p->data + *off, left, MSG_NOSIGNAL | MSG_DONTWAIT);
+		else
+			n = write(fd, p->data + *off, left);
+		if (n < 0)
+			return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ?
+			       0 : -errno;
+		if (n == 0 && left)
+			return 0;	/* took nothing: wait for the next wake-up */
+		if ((flags & PKTQ_W_WHOLE) && (size_t)n != left)
+			return -EIO;
+		*off += (size_t)n;
+		if (*off < p->len)
+			continue;
+		*off = 0;
+		pkt_free(pktq_pop(q));
+		done++;
+	}
+	return 0;
 }

@@ -56,4 +56,21 @@ static inline int pktq_is_empty(const struct pktq *q)
 
 void pkt_free(struct pkt *p);
 
+/* pktq_write flags. */
+#define PKTQ_W_SEND	0x1	/* a socket: send(2), MSG_NOSIGNAL | MSG_DONTWAIT */
+#define PKTQ_W_WHOLE	0x2	/* fd takes a packet whole (packet socket, /dev/vhci) */
+
+/*
+ * Flush the queue to a non-blocking stream fd: the head packet from *off
+ * bytes in, then the next ones, until the queue is empty, fd would block
+ * (EAGAIN, or EINTR: the caller keeps write interest while the queue is
+ * non-empty and comes back), or max packets went out (0: those queued at
+ * entry), so one busy peer cannot hold the loop. A packet written out is
+ * freed and *off reset; a partial write leaves *off inside the head.
+ * 0, or the negative errno of the write (-EIO for a short write with
+ * PKTQ_W_WHOLE; -EINVAL if *off is past the head): the fd is broken, the
+ * queue is left as it is.
+ */
+int pktq_write(struct pktq *q, int fd, size_t *off, unsigned max, unsigned flags);
+
 #endif /* BGW_PKTQ_H */

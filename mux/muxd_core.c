@@ -161,26 +161,9 @@ void client_close_later(struct client *c)
 
 static void client_flush(struct client *c)
 {
-	unsigned n;
-
-	for (n = 0; n < CLIENT_QUEUE_PKTS; n++) {
-		struct pkt *p = pktq_peek(&c->outq);
-		ssize_t w;
-
-		if (!p)
-			break;
-		w = send(c->fd, p->data + c->out_off, p->len - c->out_off, MSG_NOSIGNAL);
-		if (w < 0) {
-			if (errno == EAGAIN || errno == EINTR)
-				break;
-			client_close_later(c);
-			return;
-		}
-		c->out_off += (size_t)w;
-		if (c->out_off == p->len) {
-			pkt_free(pktq_pop(&c->outq));
-			c->out_off = 0;
-		}
+	if (pktq_write(&c->outq, c->fd, &c->out_off, CLIENT_QUEUE_PKTS, PKTQ_W_SEND)) {
+		client_close_later(c);
+		return;
 	}
 	loop_mod_fd(c->d->l, c->fd, pktq_is_empty(&c->outq) ? EPOLLIN : EPOLLIN | EPOLLOUT);
 }

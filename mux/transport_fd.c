@@ -87,31 +87,15 @@ static int rx_pkt(const struct h4_pkt *pkt, void *user)
 
 static void flush_out(struct fd_transport *t)
 {
-	unsigned n;
+	int err = pktq_write(&t->outq, t->fd, &t->out_off, MUX_TRANSPORT_QUEUE,
+			     t->packet ? PKTQ_W_WHOLE : 0);
 
-	for (n = 0; n < MUX_TRANSPORT_QUEUE; n++) {
-		struct pkt *p = pktq_peek(&t->outq);
-		ssize_t w;
-
-		if (!p)
-			break;
-		w = write(t->fd, p->data + t->out_off, p->len - t->out_off);
-		if (w < 0) {
-			if (errno == EAGAIN || errno == EINTR)
-				break;
-			log_err("controller transport: write: %s", strerror(errno));
-			fail(t, -errno);
-			return;
-		}
-		if (t->packet && (size_t)w != p->len) {
-			fail(t, -EIO);
-			return;
-		}
-		t->out_off += (size_t)w;
-		if (t->out_off == p->len) {
-			pkt_free(pktq_pop(&t->outq));
-			t->out_off = 0;
-		}
+	if (err) {
+		/* A packet socket takes a packet whole: a short write is -EIO. */
+		if (err != -EIO || !t->packet)
+			log_err("controller transport: write: %s", strerror(-err));
+		fail(t, err);
+		return;
 	}
 	/* Write interest only while something waits. */
 	loop_mod_fd(t->loop, t->fd, pktq_is_empty(&t->outq) ? EPOLLIN : EPOLLIN | EPOLLOUT);

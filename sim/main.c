@@ -151,27 +151,12 @@ static int on_packet(const struct h4_pkt *p, void *user)
 
 static int client_flush(struct client *cl)
 {
-	struct pkt *p;
-	ssize_t n;
-	unsigned i;
+	/* /dev/vhci takes one whole packet per write. */
+	int err = pktq_write(&cl->outq, cl->fd, &cl->out_off, CLIENT_OUTQ_PKTS,
+			     cl->vhci ? PKTQ_W_WHOLE : 0);
 
-	/* Bounded by the queue cap. */
-	for (i = 0; i < CLIENT_OUTQ_PKTS && (p = pktq_peek(&cl->outq)); i++) {
-		n = write(cl->fd, p->data + cl->out_off, p->len - cl->out_off);
-		if (n < 0) {
-			if (errno == EAGAIN || errno == EINTR)
-				break;
-			return -errno;
-		}
-		/* /dev/vhci takes one whole packet per write. */
-		if (cl->vhci && (size_t)n != p->len)
-			return -EIO;
-		cl->out_off += (size_t)n;
-		if (cl->out_off < p->len)
-			break;
-		cl->out_off = 0;
-		pkt_free(pktq_pop(&cl->outq));
-	}
+	if (err)
+		return err;
 	client_update_events(cl);
 	return 0;
 }

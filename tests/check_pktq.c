@@ -2,6 +2,10 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "check_main.h"
 #include "pktq.h"
@@ -75,6 +79,133 @@ START_TEST(soft_push_keeps_half_free)
 }
 END_TEST
 
+/* A non-blocking stream socketpair: sv[0] written by pktq_write, sv[1] read. */
+static void stream_pair(int sv[2])
+{
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+}
+
+START_TEST(write_drains_in_order_and_resumes_mid_packet)
+{
+	struct pktq q;
+	size_t off = 2;
+	char buf[32];
+	int sv[2];
+
+	stream_pair(sv);
+	pktq_init(&q, 0, 0);
+	ck_assert_int_eq(pktq_push(&q, "..abc", 5), 0);	/* 2 bytes already out */
+	ck_assert_int_eq(pktq_push(&q, "defg", 4), 0);
+	ck_assert_int_eq(pktq_write(&q, sv[0], &off, 0, PKTQ_W_SEND), 0);
+	ck_assert(pktq_is_empty(&q));
+	ck_assert_uint_eq(off, 0);
+	ck_assert_int_eq(read(sv[1], buf, sizeof(buf)), 7);
+	ck_assert_mem_eq(buf, "abcdefg", 7);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
+START_TEST(write_stops_when_full_and_keeps_the_offset)
+{
+	struct pktq q;
+	static uint8_t big[64 << 10];
+	size_t off = 0, got = 0;
+	uint8_t last = 0;
+	ssize_t n;
+	int sv[2], i, sndbuf = 4096;
+
+	stream_pair(sv);
+	ck_assert_int_eq(setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)), 0);
+	pktq_init(&q, 0, 0);
+	for (i = 0; i < 8; i++) {
+		memset(big, 'a' + i, sizeof(big));
+		ck_assert_int_eq(pktq_push(&q, big, sizeof(big)), 0);
+	}
+	/* The socket takes part of it: would block is not an error. */
+	ck_assert_int_eq(pktq_write(&q, sv[0], &off, 0, 0), 0);
+	ck_assert(!pktq_is_empty(&q));
+	ck_assert(off > 0 || q.count < 8);
+	/* Drain the reader and flush again, a bounded number of times. */
+	for (i = 0; i < 100000 && !pktq_is_empty(&q); i++) {
+		while ((n = read(sv[1], big, sizeof(big))) > 0) {
+			got += (size_t)n;
+			last = big[n - 1];
+		}
+		ck_assert_int_eq(pktq_write(&q, sv[0], &off, 0, 0), 0);
+	}
+	while ((n = read(sv[1], big, sizeof(big))) > 0) {
+		got += (size_t)n;
+		last = big[n - 1];
+	}
+	ck_assert(pktq_is_empty(&q));
+	ck_assert_uint_eq(got, 8 * sizeof(big));
+	ck_assert_uint_eq(last, 'h');		/* the last packet came last */
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
+START_TEST(write_bounded_by_max)
+{
+	struct pktq q;
+	size_t off = 0;
+	int sv[2];
+
+	stream_pair(sv);
+	pktq_init(&q, 0, 0);
+	ck_assert_int_eq(pktq_push(&q, "a", 1), 0);
+	ck_assert_int_eq(pktq_push(&q, "b", 1), 0);
+	ck_assert_int_eq(pktq_push(&q, "c", 1), 0);
+	ck_assert_int_eq(pktq_write(&q, sv[0], &off, 2, PKTQ_W_SEND), 0);
+	ck_assert_uint_eq(q.count, 1);
+	pktq_clear(&q);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
+START_TEST(write_errors_leave_the_queue)
+{
+	struct pktq q;
+	size_t off = 0;
+	int sv[2];
+
+	stream_pair(sv);
+	pktq_init(&q, 0, 0);
+	ck_assert_int_eq(pktq_push(&q, "abc", 3), 0);
+	off = 4;					/* past the head */
+	ck_assert_int_eq(pktq_write(&q, sv[0], &off, 0, PKTQ_W_SEND), -EINVAL);
+	off = 0;
+	close(sv[1]);
+	/* MSG_NOSIGNAL: a gone reader is -EPIPE, not a signal. */
+	ck_assert_int_eq(pktq_write(&q, sv[0], &off, 0, PKTQ_W_SEND), -EPIPE);
+	ck_assert_uint_eq(q.count, 1);
+	ck_assert_int_eq(pktq_write(&q, -1, &off, 0, 0), -EBADF);
+	pktq_clear(&q);
+	close(sv[0]);
+}
+END_TEST
+
+START_TEST(write_whole_refuses_a_short_write)
+{
+	struct pktq q;
+	static uint8_t big[64 << 10];
+	size_t off = 0;
+	int sv[2], sndbuf = 4096;
+
+	stream_pair(sv);
+	ck_assert_int_eq(setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)), 0);
+	pktq_init(&q, 0, 0);
+	ck_assert_int_eq(pktq_push(&q, big, sizeof(big)), 0);
+	/* A stream cut the packet: where packets must go whole that is -EIO. */
+	ck_assert_int_eq(pktq_write(&q, sv[0], &off, 0, PKTQ_W_WHOLE), -EIO);
+	pktq_clear(&q);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
 	Suite *s = suite_create("pktq");
@@ -83,6 +214,11 @@ Suite *test_suite(void)
 	tcase_add_test(tc, fifo_order_and_caps);
 	tcase_add_test(tc, forced_push_past_cap_then_refuse);
 	tcase_add_test(tc, soft_push_keeps_half_free);
+	tcase_add_test(tc, write_drains_in_order_and_resumes_mid_packet);
+	tcase_add_test(tc, write_stops_when_full_and_keeps_the_offset);
+	tcase_add_test(tc, write_bounded_by_max);
+	tcase_add_test(tc, write_errors_leave_the_queue);
+	tcase_add_test(tc, write_whole_refuses_a_short_write);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -500,30 +500,18 @@ void tun_chan_close(struct tun_chan *ch)
 
 static void stream_flush(struct tun_chan *ch)
 {
-	struct pkt *p;
-	size_t k;
+	int err;
 
 	if (ch->dead)
 		return;
-	for (k = 0; k < TUN_BATCH_MAX && (p = pktq_peek(&ch->outq)); k++) {
-		ssize_t r = send(ch->fd, p->data + ch->out_off, p->len - ch->out_off,
-				 MSG_DONTWAIT | MSG_NOSIGNAL);
-
-		if (r < 0) {
-			if (errno == EAGAIN || errno == EWOULDBLOCK ||
-			    errno == EINTR || errno == ENOTCONN)
-				break;
-			log_debug("tunnel: send: %s", strerror(errno));
-			if (!ch->up)
-				snprintf(ch->why, sizeof(ch->why), "%s", strerror(errno));
-			chan_fail(ch, ch->up ? TUN_R_PEER_DEAD : TUN_R_UNREACHABLE);
-			return;
-		}
-		ch->out_off += (size_t)r;
-		if (ch->out_off < p->len)
-			break;
-		pkt_free(pktq_pop(&ch->outq));
-		ch->out_off = 0;
+	err = pktq_write(&ch->outq, ch->fd, &ch->out_off, TUN_BATCH_MAX, PKTQ_W_SEND);
+	/* ENOTCONN: the TCP connect is still under way; write when it is done. */
+	if (err && err != -ENOTCONN) {
+		log_debug("tunnel: send: %s", strerror(-err));
+		if (!ch->up)
+			snprintf(ch->why, sizeof(ch->why), "%s", strerror(-err));
+		chan_fail(ch, ch->up ? TUN_R_PEER_DEAD : TUN_R_UNREACHABLE);
+		return;
 	}
 	/* Write interest only while something waits. */
 	loop_mod_fd(ch->l, ch->fd, EPOLLIN | (pktq_is_empty(&ch->outq) ? 0 : EPOLLOUT));

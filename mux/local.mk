@@ -12,10 +12,11 @@ mux_check_tests = tests/check_mux_core
 check_PROGRAMS += $(mux_check_tests)
 TESTS += $(mux_check_tests)
 tests_check_mux_core_SOURCES = tests/check_mux_core.c tests/mux_tctl.c tests/mux_tctl.h
-tests_check_mux_core_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/mux
-tests_check_mux_core_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-tests_check_mux_core_LDADD = tests/libcheckmain.a mux/libmux.a lib/libbgw.a \
-	$(GNUTLS_LIBS) $(CHECK_LIBS)
+# The authdb only as the policy's IRK source (its device irk lines).
+tests_check_mux_core_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/mux -I$(top_srcdir)/authdb
+tests_check_mux_core_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(AUTH_CFLAGS)
+tests_check_mux_core_LDADD = tests/libcheckmain.a mux/libmux.a authdb/libauthdb.a \
+	$(AUTH_LIBS) $(CHECK_LIBS)
 
 # The daemon's parts with sockets: the controller transports and the
 # configuration parser (unit-tested on its own).

@@ -213,12 +213,15 @@ static bool pol_access(const struct mux *m, const char *user, const struct bdadd
 
 /*
  * The policy names identity addresses. A resolvable private address is
- * allowed when one of this user's own IRK bindings resolves it and the
- * policy allows the identity it is bound to now (revocation applies).
+ * allowed when one of this user's own IRK bindings resolves it, or an IRK
+ * the admin gave the device (policy resolve_rpa), and the policy allows
+ * that identity now (revocation applies).
  */
 static bool may_access(const struct mux *m, const struct mux_session *s,
 		       const struct bdaddr *a, uint8_t type)
 {
+	struct bdaddr id;
+	uint8_t id_type;
 	unsigned i;
 
 	if (!s)
@@ -233,7 +236,8 @@ static bool may_access(const struct mux *m, const struct mux_session *s,
 		if (k->used && strcmp(k->user, s->user) == 0 && rpa_matches(k->irk, a))
 			return pol_access(m, s->user, &k->id, k->id_type);
 	}
-	return false;
+	return m->pol.resolve_rpa && m->pol.resolve_rpa(a, &id, &id_type, m->pol.ctx) == 0 &&
+	       pol_access(m, s->user, &id, id_type);
 }
 
 /*

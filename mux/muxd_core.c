@@ -27,6 +27,7 @@
 #include "muxd.h"
 #include "ratelimit.h"
 #include "sandbox.h"
+#include "secmem.h"
 #include "transport.h"
 
 static bool pol_is_user(const char *user, void *ctx)
@@ -48,6 +49,25 @@ static bool pol_may_access(const char *user, const struct bdaddr *a, uint8_t typ
 	struct muxd *d = ctx;
 
 	return d->db && authdb_user_may_access(d->db, user, a, type);
+}
+
+/* The authdb's device irk lines: an RPA by its device's identity. */
+static int pol_resolve_rpa(const struct bdaddr *rpa, struct bdaddr *id, uint8_t *id_type,
+			   void *ctx)
+{
+	struct muxd *d = ctx;
+	struct authdb_rd rd;
+	int r;
+
+	if (!d->db)
+		return -ENOENT;
+	r = authdb_rpa_resolve(d->db, rpa, &rd);
+	if (r == 0) {
+		*id = rd.addr;
+		*id_type = rd.type;
+	}
+	secmem_wipe(rd.irk, sizeof(rd.irk));
+	return r;
 }
 
 static void tr_rx(const uint8_t *h4, size_t len, void *user)
@@ -803,7 +823,7 @@ static int core_open_fd(const char *uri, char *err, size_t errlen, void *user)
 int core_run(struct muxd *d)
 {
 	static struct mux_policy pol = {
-		pol_is_user, pol_is_admin, pol_may_access, pol_denied, NULL
+		pol_is_user, pol_is_admin, pol_may_access, pol_denied, pol_resolve_rpa, NULL
 	};
 	static struct mux_ops ops = { ctrl_send, ctrl_failed, session_dead, NULL };
 	struct mux_config mcfg;

@@ -5,8 +5,9 @@
  * asks; it never caches an answer across mux_policy_changed().
  *
  * Every callback may be NULL: a NULL is_user means every named user exists,
- * a NULL is_admin means nobody is an admin, and a NULL may_access means
- * nobody may see or reach any remote device (default deny).
+ * a NULL is_admin means nobody is an admin, a NULL may_access means
+ * nobody may see or reach any remote device (default deny), and a NULL
+ * resolve_rpa means no IRK but those SMP distributes.
  *
  * addr_type is BDADDR_PUBLIC for BR/EDR and LE public addresses and
  * BDADDR_RANDOM for LE random ones (lib/bdaddr.h); LE identity address
@@ -36,6 +37,16 @@ struct mux_policy {
 	 */
 	void (*denied)(const char *user, const struct bdaddr *addr,
 		       uint8_t addr_type, uint16_t opcode, void *ctx);
+	/*
+	 * The identity (address and type) of the device whose admin-given
+	 * IRK resolves the resolvable private address rpa (the authdb's
+	 * device irk, bgw-authdb(5)): 0, or -ENOENT when none does. The core
+	 * then applies may_access to that identity, for every user, as it
+	 * does with the IRKs it sees a device distribute over SMP (those are
+	 * bound to the one user whose link carried them). May be NULL.
+	 */
+	int (*resolve_rpa)(const struct bdaddr *rpa, struct bdaddr *id,
+			   uint8_t *id_type, void *ctx);
 	void *ctx;
 };
 

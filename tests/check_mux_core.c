@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "authdb.h"
 #include "check_main.h"
 #include "cursor.h"
 #include "hci.h"
@@ -98,8 +99,23 @@ static void pol_denied(const char *user, const struct bdaddr *a, uint8_t type,
 	denied_last_addr = *a;
 }
 
+/* The authdb whose device irk lines resolve RPAs, as bgw-muxd's core does. */
+static struct authdb *irk_db;
+
+static int pol_resolve_rpa(const struct bdaddr *rpa, struct bdaddr *id, uint8_t *id_type,
+			   void *ctx)
+{
+	struct authdb_rd rd;
+
+	if (!irk_db || authdb_rpa_resolve(irk_db, rpa, &rd))
+		return -ENOENT;
+	*id = rd.addr;
+	*id_type = rd.type;
+	return 0;
+}
+
 static const struct mux_policy test_policy = {
-	pol_is_user, pol_is_admin, pol_may_access, pol_denied, NULL
+	pol_is_user, pol_is_admin, pol_may_access, pol_denied, pol_resolve_rpa, NULL
 };
 
 static struct loop *lp;
@@ -1326,6 +1342,62 @@ START_TEST(rpa_resolved_only_with_irk_seen_from_the_device)
 	revoke_alice = false;
 	rpa_adv(hs, 3, saw);
 	ck_assert(saw[0]);
+	env_down(hs, 3);
+}
+END_TEST
+
+/*
+ * The admin's IRK for a device (bgw-authdb(5) "device ... irk", most
+ * significant octet first as the specification prints D.7's): every user
+ * granted the device by its identity sees its RPA, with no SMP seen by the
+ * mux; users not granted it do not; without the IRK nobody does.
+ */
+START_TEST(rpa_resolved_with_the_authdb_irk)
+{
+	static const char with_irk[] =
+		"user bob\n"
+		"device AA:BB:CC:00:00:03 public irk ec0234a357c8ad05341010a60a397d9b\n"
+		"allow bob AA:BB:CC:00:00:03 public\n";
+	static const char without_irk[] =
+		"user bob\n"
+		"device AA:BB:CC:00:00:03 public label \"Lamp\"\n"
+		"allow bob AA:BB:CC:00:00:03 public\n";
+	struct host a, b, c;
+	struct host *hs[] = { &a, &b, &c };
+	bool saw[3];
+
+	env_up(8, 8, 4);
+	host_start(&a, "alice");
+	host_start(&b, "bob");
+	host_start(&c, "carol");
+	host_init(&a);
+	host_init(&b);
+	host_init(&c);
+	host_le_scan(&a, true, 0);
+	host_le_scan(&b, true, 0);
+	host_le_scan(&c, true, 0);
+	/* Identity ...:03 is bob's and carol's in the test policy, not alice's. */
+	rpa_adv(hs, 3, saw);
+	ck_assert(!saw[0] && !saw[1] && !saw[2]);
+
+	ck_assert_int_eq(authdb_parse_buffer("test", without_irk, strlen(without_irk),
+					     &irk_db, NULL, 0), 0);
+	rpa_adv(hs, 3, saw);
+	ck_assert(!saw[0] && !saw[1] && !saw[2]);
+	authdb_free(irk_db);
+
+	ck_assert_int_eq(authdb_parse_buffer("test", with_irk, strlen(with_irk),
+					     &irk_db, NULL, 0), 0);
+	rpa_adv(hs, 3, saw);
+	ck_assert(!saw[0]);
+	ck_assert(saw[1]);
+	ck_assert(saw[2]);
+	/* A reload without it (mux_policy_changed): no one again. */
+	authdb_free(irk_db);
+	irk_db = NULL;
+	mux_policy_changed(mx);
+	rpa_adv(hs, 3, saw);
+	ck_assert(!saw[0] && !saw[1] && !saw[2]);
 	env_down(hs, 3);
 }
 END_TEST
@@ -2827,6 +2899,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc_core, le_accept_list_joiner_served_without_reissue);
 	tcase_add_test(tc_core, le_accept_list_waits_for_departed_direct);
 	tcase_add_test(tc_core, rpa_resolved_only_with_irk_seen_from_the_device);
+	tcase_add_test(tc_core, rpa_resolved_with_the_authdb_irk);
 	tcase_add_test(tc_core, sixty_four_sessions_cap_and_nocp_split);
 	tcase_add_test(tc_core, foreign_handle_commands_rejected);
 	tcase_add_test(tc_core, bdaddr_events_to_owner_keys_private);

@@ -147,7 +147,8 @@ assert l["address"] == "10:B6:00:00:00:04" and l["label"] == "Kitchen lock", l
 assert l["kind"] == "br/edr" and l["bytes_in"] > 0 and l["bytes_out"] > 0, l
 assert by["bob"]["links"] == []
 EOF
-t_ok $? "status --json: valid JSON with the same sessions, methods and link" || diag "$tmp/st.json" "$tmp/st.err"
+t_ok $? "status --json: valid JSON with the same sessions, methods and link" ||
+	diag "$tmp/st.json" "$tmp/st.err" "$tmp/h-alice.out" "$tmp/cd-alice.log"
 
 # 6-8: kick bob; his client is told why and exits (it does not log in
 # again by itself); alice goes on.

@@ -80,14 +80,25 @@ mkdir -m 0755 /run/bgw
 # On the namespace's own tmpfs: a file open for writing on / would keep
 # it from being remounted read-only (EBUSY).
 exec 3>"$tmp/ov/muxd.log" 4>"$tmp/ov/cd.log"
+# PrivateTmp= hides the host's /tmp, where the sources and the build may
+# be (a CI clone): keep the old /tmp reachable here to bind them back.
+mkdir /run/.hosttmp && mount --rbind /tmp /run/.hosttmp
 for d in /var/lib/bgw /var/log/bgw /run/bgw; do mount --bind "$d" "$d"; done
 findmnt -rno TARGET | sort -r | while read -r m; do
 	case $m in
 	/dev|/dev/*|/proc|/proc/*|/sys|/sys/*|/var/lib/bgw|/var/log/bgw|/run/bgw|"$tmp"*) ;;
+	/run/netns|/run/netns/*) ;;	# under the new /run: out of reach
 	*) mount -o remount,bind,ro "$m" 2>&1 | diag ;;
 	esac
 done
 mount -t tmpfs tmpfs /tmp
+for d in "$BGW_SRCDIR" "$BGW_BUILDDIR"; do
+	case $d in
+	/tmp/*)
+		mkdir -p "$d" && mount --bind "/run/.hosttmp/${d#/tmp/}" "$d" &&
+			mount -o remount,bind,ro "$d" ;;
+	esac
+done
 ro=0
 for f in /etc/bgw/x /usr/x "$BGW_BUILDDIR/x"; do
 	touch "$f" 2>/dev/null && { echo "# $f is writable"; ro=1; rm -f "$f"; }

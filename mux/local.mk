@@ -18,8 +18,8 @@ tests_check_mux_core_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(AUTH_CFLAGS)
 tests_check_mux_core_LDADD = tests/libcheckmain.a mux/libmux.a authdb/libauthdb.a \
 	$(AUTH_LIBS) $(CHECK_LIBS)
 
-# The daemon's parts with sockets: the controller transports and the
-# configuration parser (unit-tested on its own).
+# The daemon's parts with sockets and the configuration parser
+# (unit-tested on its own); the controller transports are in libmuxtr.a.
 noinst_LIBRARIES += mux/libmuxd.a
 mux_libmuxd_a_SOURCES = \
 	mux/conf.c mux/conf.h \
@@ -27,11 +27,19 @@ mux_libmuxd_a_SOURCES = \
 	mux/keysign.c mux/keysign.h \
 	mux/peerauth.c mux/peerauth.h \
 	mux/rpc.c mux/rpc.h \
-	mux/sandbox.c mux/sandbox.h \
-	mux/transport.c mux/transport.h mux/transport_int.h \
-	mux/transport_fd.c mux/transport_sim.c
+	mux/sandbox.c mux/sandbox.h
 mux_libmuxd_a_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/sim -I$(top_srcdir)/authdb $(BLUEZ_CFLAGS)
 mux_libmuxd_a_CFLAGS = $(AM_CFLAGS) $(TUNNEL_CFLAGS)
+
+# The controller transports on their own (hci:N, h4:, unix:, tcp:, sim):
+# bgw-muxd's, and bgw-cdclient --local's (seamless mode). Below both
+# programs: needs only sim/libsim.a and lib/libbgw.a.
+noinst_LIBRARIES += mux/libmuxtr.a
+mux_libmuxtr_a_SOURCES = \
+	mux/transport.c mux/transport.h mux/transport_int.h \
+	mux/transport_fd.c mux/transport_sim.c
+mux_libmuxtr_a_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/sim $(BLUEZ_CFLAGS)
+mux_libmuxtr_a_CFLAGS = $(AM_CFLAGS)
 
 sbin_PROGRAMS += mux/bgw-muxd
 mux_bgw_muxd_SOURCES = mux/muxd.c mux/muxd.h mux/muxd_core.c mux/muxd_monitor.c \
@@ -39,13 +47,13 @@ mux_bgw_muxd_SOURCES = mux/muxd.c mux/muxd.h mux/muxd_core.c mux/muxd_monitor.c 
 mux_bgw_muxd_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/authdb \
 	-DBGW_DOCDIR='"$(docdir)"'
 mux_bgw_muxd_CFLAGS = $(AM_CFLAGS) $(TUNNEL_CFLAGS)
-mux_bgw_muxd_LDADD = mux/libmuxd.a mux/libmux.a sim/libsim.a authdb/libauthdb.a \
-	$(TUNNEL_LIBS)
+mux_bgw_muxd_LDADD = mux/libmuxd.a mux/libmuxtr.a mux/libmux.a sim/libsim.a \
+	authdb/libauthdb.a $(TUNNEL_LIBS)
 
 tests_check_mux_conf_SOURCES = tests/check_mux_conf.c
 tests_check_mux_conf_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/mux
 tests_check_mux_conf_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-tests_check_mux_conf_LDADD = tests/libcheckmain.a mux/libmuxd.a sim/libsim.a \
+tests_check_mux_conf_LDADD = tests/libcheckmain.a mux/libmuxd.a mux/libmuxtr.a sim/libsim.a \
 	lib/libbgw.a $(GNUTLS_LIBS) $(CHECK_LIBS)
 check_PROGRAMS += tests/check_mux_conf
 TESTS += tests/check_mux_conf

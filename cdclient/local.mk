@@ -14,20 +14,29 @@ cdclient_libcd_a_SOURCES = \
 	cdclient/status.c cdclient/status.h
 cdclient_libcd_a_CFLAGS = $(AM_CFLAGS) $(FUSE3_CFLAGS) $(TUNNEL_CFLAGS)
 
+# Seamless mode (--local): the merge core over a controller transport of
+# mux/libmuxtr.a and the gateway's upstream. Its own library so that the
+# unit tests linking libcd.a need neither the merge nor the transports.
+noinst_LIBRARIES += cdclient/libcdmerge.a
+cdclient_libcdmerge_a_SOURCES = \
+	cdclient/remote_merge.c cdclient/remote_merge.h
+cdclient_libcdmerge_a_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/merge -I$(top_srcdir)/mux
+
 bin_PROGRAMS += cdclient/bgw-cdclient
 cdclient_bgw_cdclient_SOURCES = cdclient/main.c
 cdclient_bgw_cdclient_CFLAGS = $(AM_CFLAGS) $(FUSE3_CFLAGS) $(TUNNEL_CFLAGS) \
 	$(SYSTEMD_CFLAGS)
-cdclient_bgw_cdclient_LDADD = cdclient/libcd.a $(TUNNEL_LIBS) $(FUSE3_LIBS) \
+cdclient_bgw_cdclient_LDADD = cdclient/libcdmerge.a cdclient/libcd.a \
+	merge/libmerge.a mux/libmuxtr.a sim/libsim.a $(TUNNEL_LIBS) $(FUSE3_LIBS) \
 	$(SYSTEMD_LIBS)
 
 dist_man_MANS += man/bgw-cdclient.1
 
 # Integration tests on loopback against bgw-sim; the scripted host is Python.
 TESTS += tests/t-cd-sock.sh tests/t-cd-fuse.sh tests/t-cd-tunnel.sh \
-	tests/t-cd-connect.sh tests/t-cd-hostgone.sh
+	tests/t-cd-connect.sh tests/t-cd-hostgone.sh tests/t-cd-seamless.sh
 EXTRA_DIST += tests/t-cd-sock.sh tests/t-cd-fuse.sh tests/t-cd-tunnel.sh \
-	tests/t-cd-connect.sh tests/t-cd-hostgone.sh \
+	tests/t-cd-connect.sh tests/t-cd-hostgone.sh tests/t-cd-seamless.sh \
 	tests/cd_host.py \
 	tests/vm/t-cd-vhci.sh tests/vm/t-cd-cuse.sh tests/vm/t-family.sh \
 	tests/vm/t-family-unix.sh tests/vm/t-family-sim.sh

@@ -28,6 +28,7 @@
 #include "log.h"
 #include "loop.h"
 #include "remote.h"
+#include "remote_merge.h"
 #include "remote_tunnel.h"
 #include "secmem.h"
 
@@ -45,12 +46,13 @@
 
 static const char usage_text[] =
 "usage: " PROG " [-fhVv] [--btsnoop file] [--expose exposure]...\n"
-"           --connect endpoint\n"
+"           [--local controller] --connect endpoint\n"
 "       " PROG " [-fhVv] [--btsnoop file] [--expose exposure]...\n"
-"           [--dtls | --tls] --server host[:port] --user name\n"
-"           [--password-file file] --ca file\n"
+"           [--local controller] [--dtls | --tls] --server host[:port]\n"
+"           --user name [--password-file file] --ca file\n"
 "       " PROG " [-fhVv] [--btsnoop file] [--expose exposure]...\n"
-"           [--dtls | --tls] [--server host[:port]] --bundle file\n"
+"           [--local controller] [--dtls | --tls] [--server host[:port]]\n"
+"           --bundle file\n"
 "\n"
 "  -f, --foreground        do not detach once the session is up; log to\n"
 "                          stderr (systemd: Type=notify)\n"
@@ -60,6 +62,9 @@ static const char usage_text[] =
 "  --btsnoop file          record the local HCI traffic (btmon -r file)\n"
 "  --expose exposure       vhci, cuse[:name], fuse:dir, unix:path,\n"
 "                          tcp:127.0.0.1:port (repeatable; default vhci)\n"
+"  --local controller      seamless mode: merge this controller (hci:N,\n"
+"                          h4:dev, unix:path, tcp:host:port, sim[:file])\n"
+"                          with the gateway's into one adapter\n"
 "  --connect endpoint      plain H4 upstream: unix:path or tcp:host:port\n"
 "  --server host[:port]    the gateway (port " CD_TUNNEL_DEFAULT_PORT " if none); with\n"
 "                          --bundle, instead of the bundle's server\n"
@@ -83,6 +88,7 @@ struct opts {
 	const char *password_file;
 	const char *ca;
 	const char *bundle;
+	char *local;		/* seamless mode: the local controller's URI */
 	bool tls;
 	bool dtls;
 	char *ca_abs;		/* --ca made absolute: reread after chdir("/") */
@@ -150,6 +156,7 @@ enum {
 	OPT_BUNDLE,
 	OPT_TLS,
 	OPT_DTLS,
+	OPT_LOCAL,
 };
 
 static const struct option long_opts[] = {
@@ -167,6 +174,7 @@ static const struct option long_opts[] = {
 	{ "bundle", required_argument, NULL, OPT_BUNDLE },
 	{ "tls", no_argument, NULL, OPT_TLS },
 	{ "dtls", no_argument, NULL, OPT_DTLS },
+	{ "local", required_argument, NULL, OPT_LOCAL },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -244,6 +252,16 @@ static int parse_args(int argc, char **argv, struct opts *o, bool *done)
 		case OPT_DTLS:
 			o->dtls = true;
 			break;
+		case OPT_LOCAL:
+			if (cd_remote_merge_check(optarg, why, sizeof(why))) {
+				fprintf(stderr, "%s: --local %s: %s\n", PROG, optarg, why);
+				return EXIT_USAGE;
+			}
+			free(o->local);
+			o->local = strdup(optarg);
+			if (!o->local)
+				return EXIT_RUNTIME;
+			break;
 		default:
 			usage(stderr);
 			return EXIT_USAGE;
@@ -306,6 +324,10 @@ exposures:
 			return EXIT_USAGE;
 		}
 	}
+	/* A daemon changes to / before it opens the local controller. */
+	if (o->local && (absolutize(&o->local, "unix:") ||
+			 absolutize(&o->local, "sim:")))
+		return EXIT_RUNTIME;
 	if (!o->connect)
 		return EXIT_OK;
 	if (absolutize(&o->connect, "unix:"))
@@ -674,7 +696,9 @@ static int failed_code(int err)
 static int run(struct opts *o, struct snoop *snoop, int detach_fd)
 {
 	struct app a = { .o = o, .code = EXIT_RUNTIME, .detach_fd = detach_fd };
-	struct cd_remote *r = NULL;
+	struct cd_remote *r = NULL, *mr = NULL;
+	const struct cd_remote_cbs *cbs = &cd_hub_remote_cbs;
+	void *cbs_user;
 	int err, i;
 
 	signal(SIGPIPE, SIG_IGN);
@@ -687,12 +711,24 @@ static int run(struct opts *o, struct snoop *snoop, int detach_fd)
 		goto out;
 	if (cd_hub_new(&a.hub, a.loop, snoop))
 		goto out;
+	cbs_user = a.hub;
+	/* Seamless mode: the hub's upstream is the merge, the gateway its. */
+	if (o->local) {
+		if (cd_remote_new_merge(&mr, a.loop, o->local, &cd_hub_remote_cbs,
+					a.hub))
+			goto out;
+		cbs = &cd_merge_gateway_cbs;
+		cbs_user = mr;
+	}
 	if (o->connect)
-		err = cd_remote_new_stream(&r, a.loop, o->connect,
-					   &cd_hub_remote_cbs, a.hub);
+		err = cd_remote_new_stream(&r, a.loop, o->connect, cbs, cbs_user);
 	else
-		err = cd_remote_new_tunnel(&r, a.loop, &o->tun,
-					   &cd_hub_remote_cbs, a.hub);
+		err = cd_remote_new_tunnel(&r, a.loop, &o->tun, cbs, cbs_user);
+	if (!err && mr) {
+		cd_remote_merge_set_gateway(mr, r);
+		r = mr;
+		mr = NULL;
+	}
 	/* The upstream has its own copy: ours goes now. */
 	if (o->password) {
 		secmem_wipe(o->password, PASSWORD_MAX + 1);
@@ -725,6 +761,7 @@ out:
 	for (i = MAX_EXPOSURES - 1; i >= 0; i--)
 		cd_expose_close(a.x[i]);
 	cd_remote_free(r);
+	cd_remote_free(mr);
 	cd_hub_free(a.hub);
 	loop_free(a.loop);
 	if (a.detach_fd >= 0)
@@ -793,6 +830,7 @@ out:
 	for (i = 0; i < o.nexpose; i++)
 		free(o.expose[i]);
 	free(o.connect);
+	free(o.local);
 	free(o.ca_abs);
 	if (detach_fd >= 0)
 		close(detach_fd);

@@ -22,6 +22,11 @@ Steps:
                   gatt=UUID16 HANDLE VALUE-HEX
   echo            L2CAP echo request on the last connection, await response
   disconnect      Disconnect the last connection
+  use:ADDR        make the connection to ADDR the last one (for echo)
+  expect-disc:ADDR  wait (30 s) for Disconnection Complete of the
+                  connection to ADDR; prints disc=ADDR REASON
+  mark:PATH       create the file PATH (tells the test script a point
+                  of the session is reached)
   send-event      write an HCI event (a host must not): expect refusal
   send-short      write a truncated command (a packet file refuses it)
   send-badtype    write an unknown packet type byte
@@ -136,6 +141,7 @@ class Host:
         self.io = io
         self.events = []
         self.handle = None
+        self.handles = {}
         self.results = {}
 
     def out(self, k, v):
@@ -256,6 +262,7 @@ class Host:
         if ev[3] != 0:
             die("Connection Complete status 0x%02x" % ev[3])
         self.handle = struct.unpack_from("<H", ev, 4)[0]
+        self.handles[addr.upper()] = self.handle
         self.out("connected", "0x%04x %s" % (self.handle, addr))
 
     def step_echo(self):
@@ -306,6 +313,7 @@ class Host:
                      "Command Status 0x00, then %s status 0x%02x" % (name, ev[4]))
             return
         self.handle = struct.unpack_from("<H", ev, 5)[0] & 0x0FFF
+        self.handles[addr.upper()] = self.handle
         self.out("leconnected", "0x%04x %s" % (self.handle, addr))
 
     def step_gatt_read(self, uuid):
@@ -346,6 +354,27 @@ class Host:
             return ev[1] == 0x05
         self.wait_event(want, 10.0)
         self.out("disconnected", "0x%04x" % self.handle)
+
+    def step_use(self, addr):
+        if addr.upper() not in self.handles:
+            die("use: no connection to %s" % addr)
+        self.handle = self.handles[addr.upper()]
+
+    def step_expect_disc(self, addr):
+        handle = self.handles.get(addr.upper())
+        if handle is None:
+            die("expect-disc: no connection to %s" % addr)
+
+        def want(ev):
+            "Disconnection Complete"
+            return ev[1] == 0x05 and struct.unpack_from("<H", ev, 4)[0] == handle
+        ev = self.wait_event(want, 30.0)
+        del self.handles[addr.upper()]
+        self.out("disc", "%s 0x%02x" % (addr, ev[6]))
+
+    def step_mark(self, path):
+        with open(path, "w") as f:
+            f.write("mark\n")
 
     def step_send_event(self):
         # A Command Complete for Reset, as if the host were a controller.

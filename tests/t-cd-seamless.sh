@@ -1,0 +1,168 @@
+#!/bin/sh
+# Seamless mode end to end on loopback: bgw-muxd on `sim` (the default
+# house) behind the DTLS tunnel, alice allowed two of its RDs (the BR/EDR
+# speaker 10:B6:00:00:00:04, the LE sensor 10:B6:00:00:00:02) and not the
+# others; bgw-cdclient --local sim:tests/cafe.house (the laptop's own radio,
+# the café of tests/check_merge) with alice's bundle, exposing ONE
+# controller on a Unix socket that tests/cd_host.py drives. Checks: the
+# host initialises with the local radio's identity; an inquiry and an LE
+# scan list the café's NDs and alice's RDs, never the forbidden ones; a
+# connection and an L2CAP echo to an ND and to an RD; bgw-muxd killed
+# (SIGKILL): the RD link ends with Disconnection Complete 0x08, the ND link
+# still echoes; bgw-muxd back: a new host finds the RD again with no
+# restart of bgw-cdclient; a --local that cannot be opened is refused at
+# start with what to do; SIGTERM is clean.
+. "${BGW_SRCDIR:-.}/tests/lib.sh"
+
+src=${BGW_SRCDIR:-.}
+build=${BGW_BUILDDIR:-.}
+muxd=$build/mux/bgw-muxd
+adb=$build/authdb/bgw-authdb
+cd_bin=$build/cdclient/bgw-cdclient
+host="timeout 120 python3 $src/tests/cd_host.py"
+ND=20:CA:FE:00:00:01
+ND_LE=20:CA:FE:00:00:02
+RD=10:B6:00:00:00:04
+RD_LE=10:B6:00:00:00:02
+N=10
+echo "1..$N"
+
+# The daemon reads an authdb owned by root only (authdb_load owner 0).
+[ "$(id -u)" = 0 ] || skip_all "needs root (bgw-muxd reads a root-owned authdb)"
+command -v python3 >/dev/null 2>&1 || skip_all "python3 not installed (the scripted host)"
+for b in "$muxd" "$adb" "$cd_bin"; do
+	[ -x "$b" ] || skip_all "$(basename "$b") not built"
+done
+
+tmp=$(mktemp -d)
+pids=""
+cleanup() {
+	for p in $pids; do kill -KILL "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+A() { "$adb" --db "$tmp/etc/authdb" --audit "$tmp/audit.log" "$@"; }
+
+free_port() {
+	python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+port=$(free_port) || skip_all "cannot find a free port"
+
+{
+	A user add alice &&
+	A ca init --dir "$tmp/etc" --ip 127.0.0.1 &&
+	A cert issue alice --dir "$tmp/etc" --server "127.0.0.1:$port" --out "$tmp/alice.bundle" &&
+	A allow alice $RD public &&
+	A allow alice $RD_LE public
+} >"$tmp/admin.log" 2>&1 || { diag "$tmp/admin.log"; echo "Bail out! bgw-authdb could not set up the gateway"; exit 1; }
+
+cat >"$tmp/muxd.conf" <<EOT
+# bgw-muxd for tests/t-cd-seamless.sh
+controller sim
+sim-time-scale 0.1
+listen unix:$tmp/muxd.sock
+listen-dtls 127.0.0.1:$port
+ca $tmp/etc/ca.crt
+cert $tmp/etc/server.crt
+key $tmp/etc/server.key
+scram-secret $tmp/etc/scram.secret
+audit-log $tmp/audit.log
+resume-time 3
+authdb $tmp/etc/authdb
+runtime-dir $tmp
+EOT
+
+start_muxd() {
+	"$muxd" -f -c "$tmp/muxd.conf" >>"$tmp/muxd.log" 2>&1 &
+	mpid=$!
+	pids="$pids $mpid"
+}
+start_muxd
+wait_for 10 grep -q "tunnel: DTLS on 127.0.0.1 port $port" "$tmp/muxd.log" ||
+	{ diag "$tmp/muxd.log"; echo "Bail out! bgw-muxd did not start"; exit 1; }
+
+# 1: a --local that cannot be opened: refused at start, with what to do.
+timeout 60 "$cd_bin" -f --local "unix:$tmp/nothing.sock" --bundle "$tmp/alice.bundle" \
+	--expose "unix:$tmp/bad.sock" >"$tmp/cd-bad.log" 2>&1
+rc=$?
+[ "$rc" -eq 1 ] && grep -q -- "error: --local unix:$tmp/nothing.sock: .*No such file or directory" "$tmp/cd-bad.log" &&
+	[ ! -e "$tmp/bad.sock" ]
+t_ok $? "a --local controller that cannot be opened ends bgw-cdclient (exit $rc) saying why" ||
+	diag "$tmp/cd-bad.log"
+
+# 2: seamless: the café as the laptop's own radio, home through the tunnel.
+"$cd_bin" -f -v --local "sim:$src/tests/cafe.house" --bundle "$tmp/alice.bundle" \
+	--expose "unix:$tmp/h.sock" >"$tmp/cd.log" 2>&1 &
+cdp=$!
+pids="$pids $cdp"
+wait_for 30 grep -q "logged in as alice" "$tmp/cd.log" &&
+	wait_for 10 grep -q "seamless: the gateway .* is up" "$tmp/cd.log" &&
+	wait_for 10 test -S "$tmp/h.sock"
+t_ok $? "bgw-cdclient --local opens the café radio and alice's gateway session" ||
+	diag "$tmp/cd.log" "$tmp/muxd.log"
+
+# 3-8: one host session: discovery, two links, the tunnel killed midway.
+$host --unix "$tmp/h.sock" init inquiry lescan:3 \
+	connect:$ND echo connect:$RD echo mark:"$tmp/linked" \
+	expect-disc:$RD use:$ND echo >"$tmp/h1.out" 2>"$tmp/h1.err" &
+hp=$!
+pids="$pids $hp"
+wait_for 60 test -e "$tmp/linked"
+# The whole daemon at once (its monitor and the processes it forked), as
+# when the gateway's host dies: nothing of it may close the session.
+kids=$(ps -o pid= --ppid "$mpid")
+kill -KILL "$mpid" $kids
+wait "$mpid" 2>/dev/null
+wait "$hp"
+rc=$?
+
+grep -q '^init=ok$' "$tmp/h1.out" && grep -q '^bdaddr=..:..:..:..:..:..$' "$tmp/h1.out"
+t_ok $? "the host initialises one controller" || diag "$tmp/h1.out" "$tmp/h1.err"
+inq=$(sed -n 's/^inquiry=//p' "$tmp/h1.out")
+les=$(sed -n 's/^lescan=//p' "$tmp/h1.out")
+case " $inq " in *" $ND "*) false ;; *) true ;; esac; a=$?
+case " $inq " in *" $RD "*) false ;; *) true ;; esac; b=$?
+[ "$a" -eq 1 ] && [ "$b" -eq 1 ]
+t_ok $? "an inquiry lists the café's speaker and alice's home speaker (inquiry=$inq)" ||
+	diag "$tmp/h1.out" "$tmp/h1.err"
+ok=0
+case " $les " in *" $ND_LE "*) ;; *) ok=1 ;; esac
+case " $les " in *" $RD_LE "*) ;; *) ok=1 ;; esac
+for f in C0:B6:00:00:00:01 10:B6:00:00:00:05; do
+	case " $les $inq " in *" $f "*) ok=1 ;; esac
+done
+[ "$ok" -eq 0 ]
+t_ok $? "an LE scan lists the café's strap and alice's sensor, not the RDs she may not use (lescan=$les)" ||
+	diag "$tmp/h1.out"
+[ "$(grep -c '^echo=ping$' "$tmp/h1.out")" -ge 2 ] &&
+	grep -q "^connected=0x.... $ND$" "$tmp/h1.out" && grep -q "^connected=0x.... $RD$" "$tmp/h1.out"
+t_ok $? "a connection and an L2CAP echo to the ND and to the RD" || diag "$tmp/h1.out" "$tmp/h1.err"
+grep -qx "disc=$RD 0x08" "$tmp/h1.out"
+t_ok $? "bgw-muxd killed: the RD link ends with Disconnection Complete 0x08" ||
+	diag "$tmp/h1.out" "$tmp/h1.err" "$tmp/cd.log"
+[ "$rc" -eq 0 ] && [ "$(grep -c '^echo=ping$' "$tmp/h1.out")" -eq 3 ] &&
+	! grep -q "Hardware Error" "$tmp/h1.err"
+t_ok $? "the ND link still echoes after the tunnel went down, no Hardware Error" ||
+	diag "$tmp/h1.out" "$tmp/h1.err"
+
+# 9: bgw-muxd back: a new host on the same bgw-cdclient finds the RD again.
+start_muxd
+wait_for 90 sh -c "[ \$(grep -c 'seamless: the gateway .* is up' '$tmp/cd.log') -ge 2 ]"
+$host --unix "$tmp/h.sock" init inquiry >"$tmp/h2.out" 2>"$tmp/h2.err"
+inq=$(sed -n 's/^inquiry=//p' "$tmp/h2.out")
+case " $inq " in *" $RD "*) false ;; *) true ;; esac; a=$?
+case " $inq " in *" $ND "*) false ;; *) true ;; esac; b=$?
+[ "$a" -eq 1 ] && [ "$b" -eq 1 ] && kill -0 "$cdp"
+t_ok $? "bgw-muxd back: the same bgw-cdclient lists the RD again (inquiry=$inq)" ||
+	{ diag "$tmp/h2.out" "$tmp/h2.err"; tail -n 30 "$tmp/cd.log" "$tmp/muxd.log" | diag; }
+
+# 10: SIGTERM.
+kill -TERM "$cdp"
+wait "$cdp"
+rc=$?
+[ "$rc" -eq 0 ] && ! grep -q Sanitizer "$tmp/cd.log" "$tmp/cd-bad.log"
+t_ok $? "SIGTERM: bgw-cdclient exits 0" || { echo "# exit $rc"; tail -n 20 "$tmp/cd.log" | diag; }
+
+[ "$t_failed" -eq 0 ]

@@ -11,7 +11,9 @@
 # (SIGKILL): the RD link ends with Disconnection Complete 0x08, the ND link
 # still echoes; bgw-muxd back: a new host finds the RD again with no
 # restart of bgw-cdclient; a --local that cannot be opened is refused at
-# start with what to do; SIGTERM is clean.
+# start with what to do; the local controller (a bgw-sim socket) killed and
+# back: a Hardware Error each time and the host initialises again; SIGTERM
+# is clean.
 . "${BGW_SRCDIR:-.}/tests/lib.sh"
 
 src=${BGW_SRCDIR:-.}
@@ -24,7 +26,7 @@ ND=20:CA:FE:00:00:01
 ND_LE=20:CA:FE:00:00:02
 RD=10:B6:00:00:00:04
 RD_LE=10:B6:00:00:00:02
-N=10
+N=12
 echo "1..$N"
 
 # The daemon reads an authdb owned by root only (authdb_load owner 0).
@@ -158,11 +160,53 @@ case " $inq " in *" $ND "*) false ;; *) true ;; esac; b=$?
 t_ok $? "bgw-muxd back: the same bgw-cdclient lists the RD again (inquiry=$inq)" ||
 	{ diag "$tmp/h2.out" "$tmp/h2.err"; tail -n 30 "$tmp/cd.log" "$tmp/muxd.log" | diag; }
 
-# 10: SIGTERM.
-kill -TERM "$cdp"
+# 10-11: the local controller is a bgw-sim on a socket (unix:): killed,
+# the host gets a Hardware Error; back, another one, and the host
+# initialises again and finds the café and home.
+sim_bin=$build/sim/bgw-sim
+"$sim_bin" --scenario "$src/tests/cafe.house" --unix "$tmp/near.sock" >"$tmp/sim.log" 2>&1 &
+spid=$!
+pids="$pids $spid"
+wait_for 10 test -S "$tmp/near.sock"
+"$cd_bin" -f -v --local "unix:$tmp/near.sock" --bundle "$tmp/alice.bundle" \
+	--expose "unix:$tmp/h3.sock" >"$tmp/cd3.log" 2>&1 &
+cd3=$!
+pids="$pids $cd3"
+wait_for 30 grep -q "seamless: the gateway .* is up" "$tmp/cd3.log" &&
+	wait_for 10 test -S "$tmp/h3.sock"
+$host --unix "$tmp/h3.sock" init mark:"$tmp/l1" expect-hwerr:30 mark:"$tmp/l2" \
+	expect-hwerr:60 init inquiry >"$tmp/h3.out" 2>"$tmp/h3.err" &
+hp=$!
+pids="$pids $hp"
+wait_for 30 test -e "$tmp/l1"
+kill -KILL "$spid"
+wait "$spid" 2>/dev/null
+wait_for 30 test -e "$tmp/l2"
+grep -q '^hwerr=' "$tmp/h3.out"
+t_ok $? "the local controller lost: the host gets a Hardware Error" ||
+	diag "$tmp/h3.out" "$tmp/h3.err" "$tmp/cd3.log"
+rm -f "$tmp/near.sock"
+"$sim_bin" --scenario "$src/tests/cafe.house" --unix "$tmp/near.sock" >>"$tmp/sim.log" 2>&1 &
+spid=$!
+pids="$pids $spid"
+wait "$hp"
+rc=$?
+inq=$(sed -n 's/^inquiry=//p' "$tmp/h3.out")
+case " $inq " in *" $RD "*) false ;; *) true ;; esac; a=$?
+case " $inq " in *" $ND "*) false ;; *) true ;; esac; b=$?
+[ "$rc" -eq 0 ] && [ "$(grep -c '^hwerr=' "$tmp/h3.out")" -eq 2 ] &&
+	[ "$(grep -c '^init=ok$' "$tmp/h3.out")" -eq 2 ] && [ "$a" -eq 1 ] && [ "$b" -eq 1 ]
+t_ok $? "the local controller back: a second Hardware Error, the host initialises and finds both (inquiry=$inq)" ||
+	{ diag "$tmp/h3.out" "$tmp/h3.err"; tail -n 30 "$tmp/cd3.log" | diag; }
+
+# 12: SIGTERM.
+kill -TERM "$cdp" "$cd3"
 wait "$cdp"
 rc=$?
-[ "$rc" -eq 0 ] && ! grep -q Sanitizer "$tmp/cd.log" "$tmp/cd-bad.log"
-t_ok $? "SIGTERM: bgw-cdclient exits 0" || { echo "# exit $rc"; tail -n 20 "$tmp/cd.log" | diag; }
+wait "$cd3"
+rc3=$?
+[ "$rc" -eq 0 ] && [ "$rc3" -eq 0 ] &&
+	! grep -q Sanitizer "$tmp/cd.log" "$tmp/cd-bad.log" "$tmp/cd3.log"
+t_ok $? "SIGTERM: bgw-cdclient exits 0" || { echo "# exit $rc $rc3"; tail -n 20 "$tmp/cd.log" "$tmp/cd3.log" | diag; }
 
 [ "$t_failed" -eq 0 ]

@@ -95,8 +95,9 @@ t_ok $? "a --local controller that cannot be opened ends bgw-cdclient (exit $rc)
 	diag "$tmp/cd-bad.log"
 
 # 2: seamless: the café as the laptop's own radio, home through the tunnel.
+: >"$tmp/cd.log"
 "$cd_bin" -f -v --local "sim:$src/tests/cafe.house" --bundle "$tmp/alice.bundle" \
-	--expose "unix:$tmp/h.sock" >"$tmp/cd.log" 2>&1 &
+	--expose "unix:$tmp/h.sock" >>"$tmp/cd.log" 2>&1 &
 cdp=$!
 pids="$pids $cdp"
 wait_for 30 grep -q "logged in as alice" "$tmp/cd.log" &&
@@ -168,8 +169,9 @@ sim_bin=$build/sim/bgw-sim
 spid=$!
 pids="$pids $spid"
 wait_for 10 test -S "$tmp/near.sock"
+: >"$tmp/cd3.log"
 "$cd_bin" -f -v --local "unix:$tmp/near.sock" --bundle "$tmp/alice.bundle" \
-	--expose "unix:$tmp/h3.sock" >"$tmp/cd3.log" 2>&1 &
+	--expose "unix:$tmp/h3.sock" >>"$tmp/cd3.log" 2>&1 &
 cd3=$!
 pids="$pids $cd3"
 wait_for 30 grep -q "seamless: the gateway .* is up" "$tmp/cd3.log" &&

@@ -39,7 +39,7 @@ EXTRA_DIST += tests/t-cd-sock.sh tests/t-cd-fuse.sh tests/t-cd-tunnel.sh \
 	tests/t-cd-connect.sh tests/t-cd-hostgone.sh tests/t-cd-seamless.sh \
 	tests/cd_host.py \
 	tests/vm/t-cd-vhci.sh tests/vm/t-cd-cuse.sh tests/vm/t-family.sh \
-	tests/vm/t-family-unix.sh tests/vm/t-family-sim.sh
+	tests/vm/t-family-unix.sh tests/vm/t-family-sim.sh tests/vm/t-seamless.sh
 
 # Unit tests (Check, TAP through tests/check_main.c).
 cd_check_ldadd = tests/libcheckmain.a cdclient/libcd.a lib/libbgw.a \

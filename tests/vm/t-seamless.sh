@@ -8,7 +8,8 @@
 # it over the user channel and exposes ONE merged adapter (vhci) with
 # hciN's address; `bluetoothctl scan on` on it lists the café's speaker and
 # the allowed RDs, not the thermometer; l2ping reaches an ND and an RD on
-# that adapter; on SIGTERM the merged adapter goes and hciN comes back to
+# that adapter; bgw-muxd killed, the RD's link ends and the ND's goes on;
+# on SIGTERM the merged adapter goes and hciN comes back to
 # bluetoothd, powered again. TAP on stdout.
 # vm-timeout: 300
 # Run: BGW_BUILDDIR=build tests/vm/vm-run tests/vm/t-seamless.sh
@@ -17,7 +18,7 @@ set -euo pipefail
 . "$(dirname "$0")/guest-lib.sh"
 vm_require_guest
 
-vm_tap_plan 7
+vm_tap_plan 8
 
 build=${BGW_BUILDDIR:-.}
 src=$(cd "$(dirname "$0")/../.." && pwd)
@@ -127,7 +128,33 @@ else
 $o2"
 fi
 
-# 6-7: SIGTERM: the merged adapter goes, hciN returns to bluetoothd.
+# 6: home gone (bgw-muxd killed with the processes it forked): the link
+# to the RD ends, the link to the ND goes on.
+# Line-buffered: the kill must come while both still ping.
+timeout -k 2 60 stdbuf -oL l2ping -i "$merged" -c 15 "$nd" >"$VM_LOGDIR/l2ping-nd.out" 2>&1 &
+p_nd=$!
+timeout -k 2 60 stdbuf -oL l2ping -i "$merged" -c 40 "$speaker" >"$VM_LOGDIR/l2ping-rd.out" 2>&1 &
+p_rd=$!
+vm_wait_for 15 grep -q 'bytes from' "$VM_LOGDIR/l2ping-rd.out" || true
+vm_wait_for 15 grep -q 'bytes from' "$VM_LOGDIR/l2ping-nd.out" || true
+at_kill=$(grep -c 'bytes from' "$VM_LOGDIR/l2ping-nd.out" || true)
+kids=$(ps -o pid= --ppid "$mux_pid" || true)
+kill -KILL "$mux_pid" $kids 2>/dev/null || true
+wait "$mux_pid" 2>/dev/null || true
+mux_pid=""
+r_nd=0 r_rd=0
+wait "$p_nd" || r_nd=$?
+wait "$p_rd" || r_rd=$?
+n_nd=$(grep -c 'bytes from' "$VM_LOGDIR/l2ping-nd.out" || true)
+n_rd=$(grep -c 'bytes from' "$VM_LOGDIR/l2ping-rd.out" || true)
+if ((r_nd == 0 && n_nd == 15 && at_kill < 10 && r_rd != 0 && n_rd < 40)); then
+	vm_tap_pass "bgw-muxd killed: the RD's l2ping ends ($n_rd of 40), the ND's goes on ($at_kill of 15 before, all 15 after)"
+else
+	vm_tap_fail "bgw-muxd killed: RD link ends, ND link goes on" \
+		"nd: exit $r_nd, $n_nd ($at_kill at the kill); rd: exit $r_rd, $n_rd; $(tail -n 20 "$VM_LOGDIR/bgw-cdclient.log")"
+fi
+
+# 7-8: SIGTERM: the merged adapter goes, hciN returns to bluetoothd.
 kill -TERM "$cd_pid"
 rc=0
 wait "$cd_pid" || rc=$?

@@ -8,10 +8,11 @@ lib_libbgw_a_SOURCES = \
 	lib/hci.c lib/hci.h lib/hci_defs.h \
 	lib/hci_names.c lib/hci_names.h \
 	lib/hex.c lib/hex.h \
+	lib/homeid.c lib/homeid.h \
 	lib/log.c lib/log.h \
 	lib/loop.c lib/loop.h \
 	lib/pktq.c lib/pktq.h \
 	lib/rpa.c lib/rpa.h \
 	lib/secmem.c lib/secmem.h
-# rpa.c needs AES: its users link $(GNUTLS_LIBS).
+# rpa.c needs AES and homeid.c SHA-256: their users link $(GNUTLS_LIBS).
 lib_libbgw_a_CFLAGS = $(AM_CFLAGS) $(GNUTLS_CFLAGS)

@@ -4,7 +4,6 @@
 noinst_LIBRARIES += relay/librelay.a
 relay_librelay_a_SOURCES = \
 	relay/rmsg.c relay/rmsg.h \
-	relay/homeid.c relay/homeid.h \
 	relay/relay.c relay/relay.h \
 	relay/rsign.c relay/rsign.h
 relay_librelay_a_CFLAGS = $(AM_CFLAGS) $(GNUTLS_CFLAGS)

@@ -14,7 +14,7 @@
  *   HelloVerifyRequest, RFC 6347 section 4.2.1);
  * - no answer to an unverified source larger than its request;
  * - only registered ids are reachable, and registering an id needs a
- *   signature by the key the id is the hash of (relay/homeid.h);
+ *   signature by the key the id is the hash of (lib/homeid.h);
  * - per-source, per-home and global token buckets, and caps on homes and
  *   channels, so memory is bounded by the configuration.
  */

@@ -30,7 +30,7 @@
 
 #define RMSG_VERSION		1
 #define RMSG_HDR_LEN		4
-#define RMSG_ID_LEN		16	/* home id: 128 bits (relay/homeid.h) */
+#define RMSG_ID_LEN		16	/* home id: 128 bits (lib/homeid.h) */
 #define RMSG_COOKIE_LEN		16
 #define RMSG_TOKEN_LEN		8
 #define RMSG_ADDR_LEN		20	/* u8 family, u8 0, be16 port, 16 bytes */

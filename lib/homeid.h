@@ -11,8 +11,8 @@
  * Finding another key with the same 128-bit prefix is a second-preimage
  * search (2^128 work), so the id needs no registry and no trust in a relay.
  */
-#ifndef BGW_RELAY_HOMEID_H
-#define BGW_RELAY_HOMEID_H
+#ifndef BGW_LIB_HOMEID_H
+#define BGW_LIB_HOMEID_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -33,4 +33,4 @@ void homeid_to_text(const uint8_t id[HOMEID_LEN], char text[HOMEID_TEXT_LEN + 1]
  */
 int homeid_parse(const char *text, uint8_t id[HOMEID_LEN]);
 
-#endif /* BGW_RELAY_HOMEID_H */
+#endif /* BGW_LIB_HOMEID_H */

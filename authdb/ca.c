@@ -440,16 +440,25 @@ out:
 	return ret;
 }
 
-int ca_bundle_write(const char *path, const char *user, const char *server,
-		    const struct ca_issued *c)
+int ca_bundle_write(const char *path, const char *user,
+		    const struct ca_bundle_dest *dest, const struct ca_issued *c)
 {
 	struct bundle b = { 0 };
+	size_t i;
 
-	if (!user || strlen(user) > AUTH_NAME_MAX || !server ||
-	    strlen(server) > BUNDLE_SERVER_MAX || !c)
+	if (!user || strlen(user) > AUTH_NAME_MAX || !dest ||
+	    (dest->server && strlen(dest->server) > BUNDLE_SERVER_MAX) ||
+	    dest->nrelay > BUNDLE_RELAYS_MAX || !c)
 		return -EINVAL;
 	strcpy(b.user, user);
-	strcpy(b.server, server);
+	if (dest->server)
+		strcpy(b.server, dest->server);
+	for (i = 0; i < dest->nrelay; i++) {
+		if (!dest->relay[i] || strlen(dest->relay[i]) > BUNDLE_SERVER_MAX)
+			return -EINVAL;
+		strcpy(b.relay[i], dest->relay[i]);
+	}
+	b.nrelay = dest->nrelay;
 	memcpy(b.ca_fpr, c->ca_fpr, sizeof(b.ca_fpr));
 	b.cert_pem = c->cert_pem;
 	b.key_pem = c->key_pem;

@@ -74,8 +74,18 @@ int ca_verify_client(const char *ca_pem, size_t ca_len, const char *cert_pem,
 		     size_t cert_len, const struct authdb *db,
 		     char user[AUTHDB_NAME_MAX + 1]);
 
-/* bundle_write() with an issued certificate (-EEXIST if path exists). */
-int ca_bundle_write(const char *path, const char *user, const char *server,
-		    const struct ca_issued *c);
+/* Where a bundle sends the client: a server, relays, or both. */
+struct ca_bundle_dest {
+	const char *server;			/* HOST[:PORT] or NULL */
+	const char *relay[BUNDLE_RELAYS_MAX];	/* HOST:PORT */
+	size_t nrelay;
+};
+
+/*
+ * bundle_write() with an issued certificate (-EEXIST if path exists);
+ * -EINVAL if there is neither a server nor a relay, or one is malformed.
+ */
+int ca_bundle_write(const char *path, const char *user,
+		    const struct ca_bundle_dest *dest, const struct ca_issued *c);
 
 #endif

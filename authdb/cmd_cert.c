@@ -15,6 +15,7 @@
 #include "ca.h"
 #include "cli.h"
 #include "hex.h"
+#include "homeid.h"
 
 static int parse_days(const char *s, unsigned *days)
 {
@@ -38,11 +39,15 @@ static bool ca_path(const struct cli *c, const char *name, char *buf, size_t cap
 /* ---- ca --------------------------------------------------------------- */
 
 static int ca_init_cmd(struct cli *c, int argc, char **argv);
+static int ca_id_cmd(struct cli *c, int argc, char **argv);
 
 static const struct cli_cmd ca_cmds[] = {
 	{ "init", ca_init_cmd,
 	  "[--name ca-name] [--dns name] ... [--ip address] ... [--days n]",
 	  "create the CA and the server certificate in the directory (--dir)" },
+	{ "id", ca_id_cmd, "",
+	  "print the home id of the CA in the directory (--dir): the name "
+	  "relays know the gateway by" },
 };
 
 static bool is_ip(const char *s)
@@ -114,9 +119,56 @@ static int ca_init_cmd(struct cli *c, int argc, char **argv)
 	return cli_audit_change(c, detail);
 }
 
+/* The id is public: derived from ca.crt, which every bundle carries. */
+static int ca_id_cmd(struct cli *c, int argc, char **argv)
+{
+	char path[PATH_MAX], *pem = NULL, text[HOMEID_TEXT_LEN + 1];
+	uint8_t id[HOMEID_LEN];
+	size_t len = 0;
+	FILE *f;
+	int i, ret;
+
+	for (i = 1; i < argc; i++) {
+		if (i + 1 < argc && !strcmp(argv[i], "--dir"))
+			c->dir = argv[++i];
+		else
+			return cli_usage(c, "ca", &ca_cmds[1]);
+	}
+	if (!ca_path(c, "ca.crt", path, sizeof(path)))
+		return cli_fail(c, -ENAMETOOLONG, "%s: --dir too long", c->dir);
+	f = fopen(path, "re");
+	if (!f) {
+		ret = -errno;
+		if (ret == -ENOENT) {
+			fprintf(stderr, "%s: %s: no such file; run bgw-authdb ca "
+				"init first, or give --dir of the directory it "
+				"wrote to\n", c->prog, path);
+			return CLI_NOTFOUND;
+		}
+		return cli_fail(c, ret, "%s", path);
+	}
+	pem = calloc(1, CA_PEM_MAX + 1);
+	if (pem)
+		len = fread(pem, 1, CA_PEM_MAX + 1, f);
+	fclose(f);
+	ret = !pem ? -ENOMEM : len > CA_PEM_MAX ? -EFBIG :
+	      homeid_from_cert_pem(pem, len, id);
+	free(pem);
+	if (ret) {
+		fprintf(stderr, "%s: %s: not a readable CA certificate (%s); restore "
+			"the file bgw-authdb ca init wrote from a backup\n", c->prog,
+			path, strerror(-ret));
+		return CLI_ERROR;
+	}
+	homeid_to_text(id, text);
+	printf("%s\n", text);
+	return 0;
+}
+
 int cmd_ca(struct cli *c, int argc, char **argv)
 {
-	return cli_dispatch(c, "ca", ca_cmds, 1, argc - 1, argv + 1);
+	return cli_dispatch(c, "ca", ca_cmds, sizeof(ca_cmds) / sizeof(ca_cmds[0]),
+			    argc - 1, argv + 1);
 }
 
 /* ---- cert ------------------------------------------------------------- */
@@ -127,9 +179,10 @@ static int cert_list(struct cli *c, int argc, char **argv);
 
 static const struct cli_cmd cert_cmds[] = {
 	{ "issue", cert_issue,
-	  "user --server host[:port] [--days n] [--out file]",
+	  "user [--server host[:port]] [--relay host:port] ... [--days n] "
+	  "[--out file]",
 	  "issue a client certificate with the CA in the directory (--dir) "
-	  "and write its enrolment bundle" },
+	  "and write its enrolment bundle (a server, relays, or both)" },
 	{ "revoke", cert_revoke, "serial | --user user",
 	  "revoke a certificate (or all of a user's)" },
 	{ "list", cert_list, "", "list issued certificates" },
@@ -137,7 +190,7 @@ static const struct cli_cmd cert_cmds[] = {
 
 struct issue_arg {
 	const char *user;
-	const char *server;
+	struct ca_bundle_dest dest;
 	const char *out;
 	unsigned days;
 	bool wrote;
@@ -187,13 +240,13 @@ static int do_issue(struct cli *c, struct authdb *db, void *a)
 		return ca_unusable(c, ret);
 	ret = authdb_cert_add(db, x->user, ci.serial, ci.fpr);
 	if (!ret) {
-		ret = ca_bundle_write(x->out, x->user, x->server, &ci);
+		ret = ca_bundle_write(x->out, x->user, &x->dest, &ci);
 		if (ret == -EEXIST)
 			cli_say(c, ret, "%s exists; it is not overwritten (remove it, "
 				"or choose another --out)", x->out);
 		else if (ret == -EINVAL)
 			cli_say(c, ret, "--server '%s': a host name or address, "
-				"optionally with :port", x->server);
+				"optionally with :port", x->dest.server);
 		else if (ret == -ENOENT)
 			cli_say(c, ret, "cannot write the bundle %s: its directory does "
 				"not exist (create it, or choose another --out)", x->out);
@@ -222,13 +275,22 @@ static int cert_issue(struct cli *c, int argc, char **argv)
 		}
 		if (i + 1 >= argc)
 			return cli_usage(c, "cert", &cert_cmds[0]);
-		if (!strcmp(argv[i], "--server"))
-			x.server = argv[++i];
-		else if (!strcmp(argv[i], "--dir"))
+		if (!strcmp(argv[i], "--server")) {
+			x.dest.server = argv[++i];
+		} else if (!strcmp(argv[i], "--relay")) {
+			if (x.dest.nrelay >= BUNDLE_RELAYS_MAX)
+				return cli_fail(c, 0, "--relay: at most %d relays",
+						BUNDLE_RELAYS_MAX);
+			if (!bundle_relay_is_valid(argv[i + 1]))
+				return cli_fail(c, 0, "--relay '%s': a host name or "
+						"address and a port, as host:port or "
+						"[IPv6]:port", argv[i + 1]);
+			x.dest.relay[x.dest.nrelay++] = argv[++i];
+		} else if (!strcmp(argv[i], "--dir")) {
 			c->dir = argv[++i];	/* as ca init --dir */
-		else if (!strcmp(argv[i], "--out"))
+		} else if (!strcmp(argv[i], "--out")) {
 			x.out = argv[++i];
-		else if (!strcmp(argv[i], "--days")) {
+		} else if (!strcmp(argv[i], "--days")) {
 			if (parse_days(argv[++i], &x.days))
 				return cli_fail(c, 0, "--days: 1 to 36500");
 		} else
@@ -238,9 +300,10 @@ static int cert_issue(struct cli *c, int argc, char **argv)
 		return cli_usage(c, "cert", &cert_cmds[0]);
 	if (!cli_is_name(x.user))
 		return cli_bad_name(c, "user", x.user);
-	if (!x.server)
-		return cli_fail(c, 0, "cert issue: --server host[:port] is required: "
-				"the address bgw-cdclient will connect to");
+	if (!x.dest.server && !x.dest.nrelay)
+		return cli_fail(c, 0, "cert issue: --server host[:port] or --relay "
+				"host:port is required: where bgw-cdclient will "
+				"reach the gateway");
 	if (!x.out) {
 		snprintf(out, sizeof(out), "%s.bundle", x.user);
 		x.out = out;

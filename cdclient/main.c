@@ -488,6 +488,14 @@ static int prepare_tunnel(struct opts *o)
 				PROG, o->server);
 			return -EINVAL;
 		}
+		/* doc/relay.md, "Integration": the relay path is not built yet. */
+		if (!o->server && !o->b.server[0]) {
+			fprintf(stderr, "%s: --bundle %s names only relays (%s); "
+				"bgw-cdclient cannot use a relay yet: give the "
+				"gateway's address with --server\n", PROG,
+				o->bundle, o->b.relay[0]);
+			return -EOPNOTSUPP;
+		}
 		if (!o->server && parse_server(o->b.server, o)) {
 			fprintf(stderr, "%s: --bundle %s: bad server '%s'; give "
 				"the gateway's address with --server\n",

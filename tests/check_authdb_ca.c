@@ -250,8 +250,12 @@ START_TEST(test_bundle_roundtrip)
 
 	ck_assert_int_eq(ca_issue_client(dir, "carol", now - 60, now + 86400, &c), 0);
 	snprintf(p, sizeof(p), "%s/carol.bundle", dir);
-	ck_assert_int_eq(ca_bundle_write(p, "carol", "gw.example.net:5684", &c), 0);
-	ck_assert_int_eq(ca_bundle_write(p, "carol", "gw.example.net:5684", &c),
+	ck_assert_int_eq(ca_bundle_write(p, "carol",
+					 &(struct ca_bundle_dest){ .server = "gw.example.net:5684" },
+					 &c), 0);
+	ck_assert_int_eq(ca_bundle_write(p, "carol",
+					 &(struct ca_bundle_dest){ .server = "gw.example.net:5684" },
+					 &c),
 			 -EEXIST);
 	ck_assert_int_eq(stat(p, &st), 0);
 	ck_assert_uint_eq(st.st_mode & 0777, 0600);
@@ -309,7 +313,9 @@ START_TEST(test_bundle_malformed)
 
 	ck_assert_int_eq(ca_issue_client(dir, "dave", now - 60, now + 86400, &c), 0);
 	snprintf(p, sizeof(p), "%s/dave.bundle", dir);
-	ck_assert_int_eq(ca_bundle_write(p, "dave", "gw:5684", &c), 0);
+	ck_assert_int_eq(ca_bundle_write(p, "dave",
+					 &(struct ca_bundle_dest){ .server = "gw:5684" },
+					 &c), 0);
 	ca_issued_wipe(&c);
 	text = slurp(p, &len);
 	at = strstr(text, bundle_breaks[_i].from);
@@ -341,7 +347,9 @@ START_TEST(test_bundle_trailing_and_nul)
 
 	ck_assert_int_eq(ca_issue_client(dir, "erin", now - 60, now + 86400, &c), 0);
 	snprintf(p, sizeof(p), "%s/erin.bundle", dir);
-	ck_assert_int_eq(ca_bundle_write(p, "erin", "gw", &c), 0);
+	ck_assert_int_eq(ca_bundle_write(p, "erin",
+					 &(struct ca_bundle_dest){ .server = "gw" },
+					 &c), 0);
 	ca_issued_wipe(&c);
 	ck_assert_int_eq(bundle_read(p, &b), 0);
 	bundle_free(&b);
@@ -353,6 +361,151 @@ START_TEST(test_bundle_trailing_and_nul)
 	ck_assert_int_eq(pwrite(fd, "\0", 1, 10), 1);
 	close(fd);
 	ck_assert_int_eq(bundle_read(p, &b), -EBADMSG);
+}
+END_TEST
+
+/* Relays and the home id (doc/relay.md): with or without a server. */
+START_TEST(test_bundle_relay)
+{
+	struct ca_bundle_dest only = { .relay = { "relay.example.net:3478" }, .nrelay = 1 };
+	struct ca_bundle_dest both = {
+		.server = "gw:5684",
+		.relay = { "r1.example.net:3478", "[2001:db8::1]:3478" },
+		.nrelay = 2,
+	};
+	struct ca_bundle_dest none = { .server = NULL };
+	struct ca_bundle_dest noport = { .relay = { "relay.example.net" }, .nrelay = 1 };
+	struct ca_issued c;
+	struct bundle b;
+	char p[128], idtext[HOMEID_TEXT_LEN + 1], line[64], *text;
+	uint8_t id[HOMEID_LEN];
+	size_t len;
+	time_t now = time(NULL);
+
+	ck_assert_int_eq(homeid_from_cert_pem(ca_pem, strlen(ca_pem), id), 0);
+	homeid_to_text(id, idtext);
+	ck_assert_int_eq(ca_issue_client(dir, "frank", now - 60, now + 86400, &c), 0);
+	snprintf(p, sizeof(p), "%s/frank.bundle", dir);
+	ck_assert_int_eq(ca_bundle_write(p, "frank", &none, &c), -EINVAL);
+	ck_assert_int_eq(ca_bundle_write(p, "frank", &noport, &c), -EINVAL);
+	ck_assert_int_eq(ca_bundle_write(p, "frank", &only, &c), 0);
+	text = slurp(p, &len);
+	snprintf(line, sizeof(line), "\nhome-id %s\n", idtext);
+	ck_assert_ptr_nonnull(strstr(text, line));
+	ck_assert_ptr_null(strstr(text, "\nserver "));
+	free(text);
+	ck_assert_int_eq(bundle_read(p, &b), 0);
+	ck_assert_str_eq(b.server, "");
+	ck_assert_uint_eq(b.nrelay, 1);
+	ck_assert_str_eq(b.relay[0], "relay.example.net:3478");
+	ck_assert_mem_eq(b.home_id, id, HOMEID_LEN);
+	bundle_free(&b);
+	unlink(p);
+	ck_assert_int_eq(ca_bundle_write(p, "frank", &both, &c), 0);
+	ck_assert_int_eq(bundle_read(p, &b), 0);
+	ck_assert_str_eq(b.server, "gw:5684");
+	ck_assert_uint_eq(b.nrelay, 2);
+	ck_assert_str_eq(b.relay[0], "r1.example.net:3478");
+	ck_assert_str_eq(b.relay[1], "[2001:db8::1]:3478");
+	ck_assert_mem_eq(b.home_id, id, HOMEID_LEN);
+	bundle_free(&b);
+	/* Without relays there is no home-id line: older readers still work. */
+	unlink(p);
+	ck_assert_int_eq(ca_bundle_write(p, "frank", &(struct ca_bundle_dest){ .server = "gw" },
+					 &c), 0);
+	text = slurp(p, &len);
+	ck_assert_ptr_null(strstr(text, "home-id"));
+	free(text);
+	ca_issued_wipe(&c);
+}
+END_TEST
+
+/*
+ * Each case breaks a valid bundle with a server and two relays in one
+ * way; all are refused. "ID" in from/to stands for the real home id.
+ */
+static const struct {
+	const char *from;
+	const char *to;
+} relay_breaks[] = {
+	{ "relay r1:3478\n", "relay r1\n" },			/* no port */
+	{ "relay r1:3478\n", "relay r1:0\n" },
+	{ "relay r1:3478\n", "relay r1:65536\n" },
+	{ "relay r1:3478\n", "relay r1:\n" },
+	{ "relay r1:3478\n", "relay :3478\n" },
+	{ "home-id ID\n", "" },					/* relays, no id */
+	{ "home-id ID\n", "home-id ID\nhome-id ID\n" },
+	{ "home-id ID\n", "home-id aaaaaaaaaaaaaaaaaaaaaaaaaa\n" },	/* another key's */
+	{ "home-id ID\n", "home-id ID\nrelay r3:1\n" },	/* relay after the id */
+	{ "server gw:5684\nrelay r1:3478\n", "relay r1:3478\nserver gw:5684\n" },
+	{ "relay r1:3478\n", "relay r1:3478\nrelay a:1\nrelay b:1\nrelay c:1\n" },
+	{ "server gw:5684\nrelay r1:3478\nrelay r2:3478\n", "server gw:5684\n" },
+};
+
+/* The id with the last character's unused bits set: a second spelling. */
+static void id_respell(char *t)
+{
+	static const char a[] = "abcdefghijklmnopqrstuvwxyz234567";
+	const char *at = strchr(a, t[HOMEID_TEXT_LEN - 1]);
+
+	t[HOMEID_TEXT_LEN - 1] = a[(at - a) | 1];
+}
+
+START_TEST(test_bundle_relay_malformed)
+{
+	struct ca_bundle_dest d = {
+		.server = "gw:5684", .relay = { "r1:3478", "r2:3478" }, .nrelay = 2,
+	};
+	struct ca_issued c;
+	struct bundle b;
+	char p[128], idtext[HOMEID_TEXT_LEN + 1], from[256], to[256], *text, *at, *out;
+	uint8_t id[HOMEID_LEN];
+	size_t len, n;
+	time_t now = time(NULL);
+	int fd;
+
+	ck_assert_int_eq(homeid_from_cert_pem(ca_pem, strlen(ca_pem), id), 0);
+	homeid_to_text(id, idtext);
+	ck_assert_int_eq(ca_issue_client(dir, "gina", now - 60, now + 86400, &c), 0);
+	snprintf(p, sizeof(p), "%s/gina.bundle", dir);
+	ck_assert_int_eq(ca_bundle_write(p, "gina", &d, &c), 0);
+	ca_issued_wipe(&c);
+	ck_assert_int_eq(bundle_read(p, &b), 0);
+	bundle_free(&b);
+	text = slurp(p, &len);
+	if (_i == (int)(sizeof(relay_breaks) / sizeof(relay_breaks[0]))) {
+		/* One more: the same id spelled with non-zero unused bits. */
+		snprintf(from, sizeof(from), "home-id %s\n", idtext);
+		id_respell(idtext);
+		snprintf(to, sizeof(to), "home-id %s\n", idtext);
+	} else {
+		snprintf(from, sizeof(from), "%s", relay_breaks[_i].from);
+		snprintf(to, sizeof(to), "%s", relay_breaks[_i].to);
+		for (at = strstr(from, "ID"); at; at = strstr(from, "ID")) {
+			memmove(at + HOMEID_TEXT_LEN, at + 2, strlen(at + 2) + 1);
+			memcpy(at, idtext, HOMEID_TEXT_LEN);
+		}
+		for (at = strstr(to, "ID"); at; at = strstr(to, "ID")) {
+			memmove(at + HOMEID_TEXT_LEN, at + 2, strlen(at + 2) + 1);
+			memcpy(at, idtext, HOMEID_TEXT_LEN);
+		}
+	}
+	at = strstr(text, from);
+	ck_assert_ptr_nonnull(at);
+	out = malloc(len + 256);
+	n = (size_t)(at - text);
+	memcpy(out, text, n);
+	memcpy(out + n, to, strlen(to));
+	n += strlen(to);
+	strcpy(out + n, at + strlen(from));
+	n += strlen(at + strlen(from));
+	unlink(p);
+	fd = open(p, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	ck_assert_int_eq(write(fd, out, n), (ssize_t)n);
+	close(fd);
+	ck_assert_int_eq(bundle_read(p, &b), -EBADMSG);
+	free(out);
+	free(text);
 }
 END_TEST
 
@@ -372,6 +525,9 @@ Suite *test_suite(void)
 	tcase_add_loop_test(tc, test_bundle_malformed, 0,
 			    sizeof(bundle_breaks) / sizeof(bundle_breaks[0]));
 	tcase_add_test(tc, test_bundle_trailing_and_nul);
+	tcase_add_test(tc, test_bundle_relay);
+	tcase_add_loop_test(tc, test_bundle_relay_malformed, 0,
+			    sizeof(relay_breaks) / sizeof(relay_breaks[0]) + 1);
 	suite_add_tcase(s, tc);
 	return s;
 }

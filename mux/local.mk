@@ -26,9 +26,11 @@ mux_libmuxd_a_SOURCES = \
 	mux/ctlmsg.c mux/ctlmsg.h \
 	mux/keysign.c mux/keysign.h \
 	mux/peerauth.c mux/peerauth.h \
+	mux/relaysign.c mux/relaysign.h \
 	mux/rpc.c mux/rpc.h \
 	mux/sandbox.c mux/sandbox.h
-mux_libmuxd_a_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/sim -I$(top_srcdir)/authdb $(BLUEZ_CFLAGS)
+mux_libmuxd_a_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/sim -I$(top_srcdir)/authdb \
+	-I$(top_srcdir)/relay $(BLUEZ_CFLAGS)
 mux_libmuxd_a_CFLAGS = $(AM_CFLAGS) $(TUNNEL_CFLAGS)
 
 # The controller transports on their own (hci:N, h4:, unix:, tcp:, sim):
@@ -84,6 +86,15 @@ tests_check_muxd_rpc_LDADD = tests/libcheckmain.a mux/libmuxd.a authdb/libauthdb
 	$(PWQUALITY_LIBS) $(ZXCVBN_LIBS) $(CHECK_LIBS)
 check_PROGRAMS += tests/check_muxd_rpc
 TESTS += tests/check_muxd_rpc
+
+# The monitor's relay registration signer (mux/relaysign.h).
+tests_check_muxd_relaysign_SOURCES = tests/check_muxd_relaysign.c
+tests_check_muxd_relaysign_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/mux -I$(top_srcdir)/relay
+tests_check_muxd_relaysign_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(GNUTLS_CFLAGS)
+tests_check_muxd_relaysign_LDADD = tests/libcheckmain.a mux/libmuxd.a $(RELAY_LIBS) \
+	$(CHECK_LIBS)
+check_PROGRAMS += tests/check_muxd_relaysign
+TESTS += tests/check_muxd_relaysign
 
 # The seccomp filters of the three roles, enforced by the kernel.
 tests_check_muxd_sandbox_SOURCES = tests/check_muxd_sandbox.c

@@ -71,6 +71,9 @@ static const struct rule rules[RPC_REQ_LAST + 1] = {
 	[RPC_CERT_LOGIN] = { { 0, 0, 0, 0 }, { 0, 0, 0, 0 }, 0, 0, true,
 			     RPC_EXPORTER_LEN + 2 + 1 + 1,
 			     RPC_EXPORTER_LEN + 2 + RPC_CERT_DER_MAX + RPC_CERT_SIG_MAX, true },
+	/* The relay's address, and its challenge: its header checked below. */
+	[RPC_RELAY_SIGN] = { { 0, 0, 0, 1 }, { 0, 0, 0, 63 }, 0, 0, true,
+			     RPC_RELAY_CHAL_LEN, RPC_RELAY_CHAL_LEN, true },
 };
 
 static bool is_known(uint32_t type)
@@ -217,6 +220,16 @@ int rpc_req_decode(uint32_t type, const uint8_t *p, size_t len,
 				*why = "certificate or signature length out of range";
 				return -EPROTO;
 			}
+		}
+		/*
+		 * Only a relay's challenge: version 1, REG_CHALLENGE (2), a
+		 * 36-byte body (doc/relay.md, "Messages"). The monitor decodes
+		 * the rest (mux/relaysign.c) before it signs anything.
+		 */
+		if (type == RPC_RELAY_SIGN &&
+		    (b[0] != 1 || b[1] != 2 || b[2] != 0 || b[3] != 36)) {
+			*why = "not a relay challenge";
+			return -EPROTO;
 		}
 		memcpy(out->blob, b, n);
 		out->blob_len = n;

@@ -23,7 +23,7 @@
  *
  * Every request has one layout: u8 arg, then four strings (name, src, rd,
  * detail), each a u8 length and that many bytes, then, only for the types
- * that carry one (SCRAM_VERIFY, SIGN, SPAWN, CERT_LOGIN), a binary blob: le16 length and
+ * that carry one (SCRAM_VERIFY, SIGN, SPAWN, CERT_LOGIN, RELAY_SIGN), a binary blob: le16 length and
  * that many bytes; rpc_req_decode checks the per-type rules (which
  * strings may be present, arg's range, the blob's length and content).
  */
@@ -44,6 +44,8 @@
 #define RPC_EXPORTER_LEN 32		/* TUN_EXPORTER_LEN */
 #define RPC_CERT_DER_MAX 1023		/* TUN_CERT_DER_MAX */
 #define RPC_CERT_SIG_MAX 512		/* TUN_CERT_SIG_MAX */
+/* A bgw-relay REG_CHALLENGE: RMSG_HDR_LEN + a 36-byte body (relay/rmsg.h). */
+#define RPC_RELAY_CHAL_LEN 40
 #define RPC_PUSH_MAX	(9u << 20)	/* a push: the authdb text (AUTHDB_FILE_MAX) */
 #define RPC_STR_MAX	255
 #define RPC_ERR_MAX	200		/* the text in a reply */
@@ -128,7 +130,18 @@ enum rpc_type {
 	 * spent whatever the outcome.
 	 */
 	RPC_CERT_LOGIN,
-	RPC_REQ_LAST = RPC_CERT_LOGIN,
+	/*
+	 * Front: detail = the relay as configured, blob: the relay's
+	 * REG_CHALLENGE datagram exactly as received (RPC_RELAY_CHAL_LEN
+	 * bytes) -> reply(status: 0, -EACCES (another home's id), -EALREADY
+	 * (signed before), -EAGAIN (rate), -EOPNOTSUPP (no relay
+	 * configured)) + blob: the REGISTER datagram, signed with the CA key,
+	 * which only the monitor holds (doc/relay.md, "Integration";
+	 * mux/relaysign.h). Not yet dispatched: until the front registers
+	 * with relays, the monitor allows it to no process (mon_allowed).
+	 */
+	RPC_RELAY_SIGN,
+	RPC_REQ_LAST = RPC_RELAY_SIGN,
 	/* monitor -> process */
 	RPC_REPLY = 64,
 	RPC_POLICY = 65,	/* the authdb text without password lines */

@@ -515,6 +515,57 @@ static void verify_sig(const char *cert, int algo, bool is_hash, const uint8_t *
  * certificate's key verifies, refuses algorithms and digest lengths the
  * key does not make, and keeps to its rate (time given, not measured).
  */
+/* RELAY_SIGN: the relay's address and a relay challenge, nothing else. */
+START_TEST(relay_sign_bounds)
+{
+	const char *none[4] = { NULL, NULL, NULL, NULL };
+	const char *relay[4] = { NULL, NULL, NULL, "relay.example.net:3478" };
+	const char *named[4] = { "bob", NULL, NULL, "relay.example.net:3478" };
+	uint8_t buf[RPC_HDR_LEN + RPC_REQ_MAX], ch[RPC_RELAY_CHAL_LEN + 1];
+	struct rpc_req q;
+	const char *why;
+	size_t n;
+
+	memset(ch, 0x41, sizeof(ch));
+	ch[0] = 1;	/* version */
+	ch[1] = 2;	/* REG_CHALLENGE */
+	ch[2] = 0;
+	ch[3] = 36;	/* body length */
+	n = raw_blob(buf, RPC_RELAY_SIGN, relay, ch, RPC_RELAY_CHAL_LEN);
+	ck_assert_int_eq(decode(buf, n, &q, &why), 0);
+	ck_assert(rpc_req_has_reply(RPC_RELAY_SIGN));
+	ck_assert_str_eq(q.detail, "relay.example.net:3478");
+	ck_assert_mem_eq(q.blob, ch, RPC_RELAY_CHAL_LEN);
+	n = raw_blob(buf, RPC_RELAY_SIGN, none, ch, RPC_RELAY_CHAL_LEN);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);	/* no relay named */
+	n = raw_blob(buf, RPC_RELAY_SIGN, named, ch, RPC_RELAY_CHAL_LEN);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);	/* a name: none */
+	n = raw_blob(buf, RPC_RELAY_SIGN, relay, ch, RPC_RELAY_CHAL_LEN - 1);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+	n = raw_blob(buf, RPC_RELAY_SIGN, relay, ch, RPC_RELAY_CHAL_LEN + 1);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+	n = raw(buf, RPC_RELAY_SIGN, 0, relay, NULL, 0);	/* no blob field */
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+	/* Anything but a challenge's header: other version, type, length. */
+	ch[0] = 2;
+	n = raw_blob(buf, RPC_RELAY_SIGN, relay, ch, RPC_RELAY_CHAL_LEN);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+	ck_assert_str_eq(why, "not a relay challenge");
+	ch[0] = 1;
+	ch[1] = 9;	/* CONN_CHALLENGE: same size, not the gateway's to sign */
+	n = raw_blob(buf, RPC_RELAY_SIGN, relay, ch, RPC_RELAY_CHAL_LEN);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+	ch[1] = 2;
+	ch[3] = 35;
+	n = raw_blob(buf, RPC_RELAY_SIGN, relay, ch, RPC_RELAY_CHAL_LEN);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+	ch[2] = 1;
+	ch[3] = 36;
+	n = raw_blob(buf, RPC_RELAY_SIGN, relay, ch, RPC_RELAY_CHAL_LEN);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+}
+END_TEST
+
 /* The peer-process requests: SPAWN, CERT_CHALLENGE, CERT_LOGIN, LINK, LOG. */
 START_TEST(peer_requests_bounds)
 {
@@ -1345,6 +1396,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, sign_bounds);
 	tcase_add_test(tc, keysign_checks_requests);
 	tcase_add_test(tc, peer_requests_bounds);
+	tcase_add_test(tc, relay_sign_bounds);
 	tcase_add_test(tc, link_label_codec);
 	tcase_add_test(tc, status_snapshot_codec);
 	tcase_add_test(tc, status_snapshot_link_cap);

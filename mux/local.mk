@@ -26,6 +26,7 @@ mux_libmuxd_a_SOURCES = \
 	mux/ctlmsg.c mux/ctlmsg.h \
 	mux/keysign.c mux/keysign.h \
 	mux/peerauth.c mux/peerauth.h \
+	mux/relayreg.c mux/relayreg.h \
 	mux/relaysign.c mux/relaysign.h \
 	mux/rpc.c mux/rpc.h \
 	mux/sandbox.c mux/sandbox.h
@@ -95,6 +96,15 @@ tests_check_muxd_relaysign_LDADD = tests/libcheckmain.a mux/libmuxd.a $(RELAY_LI
 	$(CHECK_LIBS)
 check_PROGRAMS += tests/check_muxd_relaysign
 TESTS += tests/check_muxd_relaysign
+
+# The gateway's registrations with its relays (mux/relayreg.h).
+tests_check_muxd_relayreg_SOURCES = tests/check_muxd_relayreg.c
+tests_check_muxd_relayreg_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/mux -I$(top_srcdir)/relay
+tests_check_muxd_relayreg_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(GNUTLS_CFLAGS)
+tests_check_muxd_relayreg_LDADD = tests/libcheckmain.a mux/libmuxd.a $(RELAY_LIBS) \
+	$(CHECK_LIBS)
+check_PROGRAMS += tests/check_muxd_relayreg
+TESTS += tests/check_muxd_relayreg
 
 # The seccomp filters of the three roles, enforced by the kernel.
 tests_check_muxd_sandbox_SOURCES = tests/check_muxd_sandbox.c

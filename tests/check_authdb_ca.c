@@ -433,6 +433,8 @@ static const struct {
 	{ "relay r1:3478\n", "relay r1:65536\n" },
 	{ "relay r1:3478\n", "relay r1:\n" },
 	{ "relay r1:3478\n", "relay :3478\n" },
+	{ "relay r1:3478\n", "relay 2001:db8::1:3478\n" },	/* unbracketed IPv6 */
+	{ "relay r1:3478\n", "relay []:3478\n" },
 	{ "home-id ID\n", "" },					/* relays, no id */
 	{ "home-id ID\n", "home-id ID\nhome-id ID\n" },
 	{ "home-id ID\n", "home-id aaaaaaaaaaaaaaaaaaaaaaaaaa\n" },	/* another key's */

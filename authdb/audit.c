@@ -49,6 +49,7 @@ static const char *const event_names[] = {
 	[AUDIT_AUTHDB_RELOAD] = "authdb-reload",
 	[AUDIT_LOST] = "audit-lost",
 	[AUDIT_ANCHOR_MISMATCH] = "audit-anchor-mismatch",
+	[AUDIT_RELAY_REGISTER] = "relay-register",
 };
 
 const char *audit_event_name(enum audit_event ev)

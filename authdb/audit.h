@@ -73,6 +73,7 @@ enum audit_event {
 	AUDIT_AUTHDB_RELOAD,	/* detail: "ok" or the parse error */
 	AUDIT_LOST,		/* detail: how many records could not be written */
 	AUDIT_ANCHOR_MISMATCH,	/* detail: the log did not match its anchor */
+	AUDIT_RELAY_REGISTER,	/* src: the relay; detail: signed or why not */
 };
 
 /* Every field optional: NULL (or uid < 0, time 0) leaves it out. */

@@ -138,6 +138,7 @@ static const struct {
 	{ "key", offsetof(struct muxd_conf, key_file) },
 	{ "scram-secret", offsetof(struct muxd_conf, scram_secret) },
 	{ "audit-log", offsetof(struct muxd_conf, audit_log) },
+	{ "relay-key", offsetof(struct muxd_conf, relay_key) },
 };
 
 #define SEEN_DTLS	(1u << 8)
@@ -295,6 +296,14 @@ int muxd_conf_line(struct muxd_conf *c, const char *line, size_t len,
 			return bad(c, err, errlen, "listen-dtls and listen-tls must use the same address", w[1]);
 		strcpy(c->tun_host, host);
 		c->seen_tun |= bit;
+	} else if (strcmp(w[0], "relay") == 0) {
+		NEED(2);
+		if (c->nrelay >= MUXD_RELAY_MAX)
+			return bad(c, err, errlen, "too many relay lines (at most 4)", NULL);
+		if (parse_hostport(w[1], c->relay_host[c->nrelay], c->relay_port[c->nrelay]) < 0 ||
+		    !c->relay_host[c->nrelay][0] || !strcmp(c->relay_port[c->nrelay], "0"))
+			return bad(c, err, errlen, "relay wants HOST:PORT ([v6]:PORT), port 1 to 65535", w[1]);
+		c->nrelay++;
 	} else if (strcmp(w[0], "resume-time") == 0) {
 		NEED(2);
 		if (c->seen_tun & SEEN_RESUME)
@@ -339,6 +348,21 @@ int muxd_conf_finish(struct muxd_conf *c, char *err, size_t errlen)
 	if (c->nlisten == 0 && !muxd_conf_has_tunnel(c)) {
 		snprintf(err, errlen, "no listen, listen-dtls or listen-tls line: nothing would reach the controller");
 		return -EINVAL;
+	}
+	/* A relay carries DTLS to the listener; the id is the CA's. */
+	if (c->nrelay && (!c->dtls_port[0] || !c->ca_file[0])) {
+		snprintf(err, errlen, "relay needs listen-dtls and ca (the home id is the CA key's)");
+		return -EINVAL;
+	}
+	if (c->nrelay && !c->relay_key[0]) {
+		const char *slash = strrchr(c->ca_file, '/');
+		int n = snprintf(c->relay_key, sizeof(c->relay_key), "%.*s/ca.key",
+				 (int)(slash - c->ca_file), c->ca_file);
+
+		if (n < 0 || (size_t)n >= sizeof(c->relay_key)) {
+			snprintf(err, errlen, "relay: give relay-key, the path beside ca is too long");
+			return -EINVAL;
+		}
 	}
 	return 0;
 }

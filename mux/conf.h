@@ -20,6 +20,7 @@
 #define MUXD_PATH_MAX		256
 #define MUXD_DEFAULT_CONF	"/etc/bgw/bgw-muxd.conf"
 #define MUXD_HOST_MAX		64
+#define MUXD_RELAY_MAX		4	/* RELAYREG_MAX */
 /*
  * The tunnel's files, where `bgw-authdb ca init` (authdb/ca.h) and the
  * authdb (AUTHDB_SECRET_PATH, AUDIT_DEFAULT_PATH) put them by default.
@@ -76,6 +77,15 @@ struct muxd_conf {
 	/* The pid file (locked: one instance) and the control socket. */
 	char runtime_dir[MUXD_RUNDIR_MAX];
 	unsigned login_s;		/* handshake + login of a tunnel peer */
+	/*
+	 * Relays the front registers the home id with (doc/relay.md):
+	 * host and port each, and the key that signs the registrations (the
+	 * monitor's only; default: ca.key beside the ca file).
+	 */
+	char relay_host[MUXD_RELAY_MAX][MUXD_HOST_MAX];
+	char relay_port[MUXD_RELAY_MAX][6];
+	unsigned nrelay;
+	char relay_key[MUXD_PATH_MAX];
 	/* parser state */
 	unsigned lineno;
 	bool seen_controller;

@@ -47,11 +47,11 @@ mux_libmuxtr_a_CFLAGS = $(AM_CFLAGS)
 sbin_PROGRAMS += mux/bgw-muxd
 mux_bgw_muxd_SOURCES = mux/muxd.c mux/muxd.h mux/muxd_core.c mux/muxd_monitor.c \
 	mux/muxd_net.c mux/muxd_ctl.c
-mux_bgw_muxd_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/authdb \
+mux_bgw_muxd_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/authdb -I$(top_srcdir)/relay \
 	-DBGW_DOCDIR='"$(docdir)"'
 mux_bgw_muxd_CFLAGS = $(AM_CFLAGS) $(TUNNEL_CFLAGS)
 mux_bgw_muxd_LDADD = mux/libmuxd.a mux/libmuxtr.a mux/libmux.a sim/libsim.a \
-	authdb/libauthdb.a $(TUNNEL_LIBS)
+	authdb/libauthdb.a relay/librelay.a $(TUNNEL_LIBS)
 
 tests_check_mux_conf_SOURCES = tests/check_mux_conf.c
 tests_check_mux_conf_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/mux

@@ -287,6 +287,16 @@ int tunnel_check_files(const struct muxd_conf *c)
 			c->scram_secret, (unsigned)(st.st_mode & 07777));
 		ret = -EPERM;
 	}
+	/* The CA key registers the home id: a copy takes the home's name. */
+	if (c->nrelay && access(c->relay_key, R_OK) < 0) {
+		log_err("relay: relay-key %s: %s (the CA's key; give relay-key if it is not "
+			"beside ca)", c->relay_key, strerror(errno));
+		ret = -errno;
+	} else if (c->nrelay && stat(c->relay_key, &st) == 0 && (st.st_mode & 077)) {
+		log_err("relay: relay-key %s is readable or writable by group or others (mode %04o): chmod 600",
+			c->relay_key, (unsigned)(st.st_mode & 07777));
+		ret = -EPERM;
+	}
 	return ret;
 }
 

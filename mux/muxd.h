@@ -24,6 +24,8 @@
 #include "loop.h"
 #include "mux.h"
 #include "pktq.h"
+#include "relayreg.h"
+#include "relaysign.h"
 #include "rpc.h"
 #include "tunnel.h"
 
@@ -129,6 +131,12 @@ struct muxd {
 	 */
 	struct tun_certca *certca;
 	/*
+	 * Monitor: the key that registers the home id with relays (the CA's,
+	 * relay-key), loaded after the forks like the server key; the front
+	 * asks for each registration's signature (RPC_RELAY_SIGN).
+	 */
+	struct relaysign relaysign;
+	/*
 	 * Privilege separation (doc/security.md). The monitor keeps the
 	 * authdb with its verifiers, the SCRAM secret, the rate limiters and
 	 * the audit log. The core gets a policy copy without verifiers; every
@@ -149,6 +157,14 @@ struct muxd {
 	struct tun_front *front;
 	struct tun_creds *creds;
 	struct loop_timer *stop_timer;
+	/*
+	 * Front: the relays of the configuration, resolved at start, and
+	 * the registrations with them (mux/relayreg.h).
+	 */
+	struct sockaddr_storage relay_addr[MUXD_RELAY_MAX];
+	socklen_t relay_alen[MUXD_RELAY_MAX];
+	struct relayreg relayreg;
+	struct loop_timer *relay_timer;
 	/* Peer: its channel and login, then the relay to the core. */
 	struct tun_peer *peer;
 	struct loop *front_loop;	/* the front's, kept (not used) */

@@ -26,6 +26,7 @@
 
 #include "certlogin.h"
 #include "cursor.h"
+#include "homeid.h"
 #include "keysign.h"
 #include "log.h"
 #include "muxd.h"
@@ -171,6 +172,37 @@ static int mon_scram_verify(struct muxd *d, struct mon_chan *ch,
 	return 0;
 }
 
+/*
+ * The relay registration key (doc/relay.md, "Integration"): the home id is
+ * the CA's, so the key must be the CA certificate's; read after the forks.
+ */
+static int mon_relay_key_load(struct muxd *d)
+{
+	uint8_t id[RMSG_ID_LEN];
+	gnutls_datum_t pem = { NULL, 0 };
+	int r;
+
+	r = relaysign_load(&d->relaysign, d->conf.relay_key);
+	if (r < 0) {
+		log_err("relay: relay-key %s: %s; it is the CA's key (bgw-authdb ca init "
+			"wrote it beside ca.crt)", d->conf.relay_key,
+			r == -ENOENT ? "cannot be read" : "not a PEM private key");
+		return r;
+	}
+	r = gnutls_load_file(d->conf.ca_file, &pem) < 0 ? -EIO :
+	    homeid_from_cert_pem((const char *)pem.data, pem.size, id);
+	gnutls_free(pem.data);
+	if (r == 0 && memcmp(id, d->relaysign.id, RMSG_ID_LEN))
+		r = -EKEYREJECTED;
+	if (r < 0) {
+		log_err("relay: relay-key %s is not the key of the CA in %s: relays "
+			"would not take its registrations", d->conf.relay_key,
+			d->conf.ca_file);
+		relaysign_free(&d->relaysign);
+	}
+	return r;
+}
+
 /* The key file, read by the monitor after the fork; it must match the certificate. */
 static int mon_key_load(struct muxd *d)
 {
@@ -185,10 +217,35 @@ static int mon_key_load(struct muxd *d)
 	}
 	/* Certificate logins are checked here, against the CA, never by a peer. */
 	r = tun_certca_new(&d->certca, d->conf.ca_file);
-	if (r < 0)
+	if (r < 0) {
 		log_err("tunnel: ca-file %s: no CA certificate could be loaded from it",
 			d->conf.ca_file);
-	return r;
+		return r;
+	}
+	return d->conf.nrelay ? mon_relay_key_load(d) : 0;
+}
+
+/*
+ * A relay registration for the front (RPC_RELAY_SIGN; mux/relaysign.h
+ * bounds it). Each signature is audited, with the relay as the source (at
+ * most relaysign's rate); a refusal is only logged, since a sane front
+ * never asks for one and an audit record per request would let a
+ * subverted front flood the log.
+ */
+static int mon_relay_sign(struct muxd *d, const struct rpc_req *q, struct rpc_reply *rep)
+{
+	struct audit_fields f = { .src = q->detail, .detail = "signed", .uid = -1 };
+	int r;
+
+	r = relaysign_answer(&d->relaysign, q->blob, q->blob_len, now_ms(), rep->blob,
+			     sizeof(rep->blob));
+	rep->blob_len = r > 0 ? (size_t)r : 0;
+	if (r > 0)
+		muxd_audit_fields(d, AUDIT_RELAY_REGISTER, &f);
+	else
+		log_warn("relay: registration with %s not signed: %s", q->detail,
+			 strerror(-r));
+	return r > 0 ? 0 : r;
 }
 
 /*
@@ -397,7 +454,7 @@ static bool mon_allowed(enum muxd_role role, uint32_t type)
 	case MUXD_CORE:
 		return type == RPC_CTRL_OPEN || type == RPC_AUDIT;
 	case MUXD_FRONT:
-		return type == RPC_SPAWN;
+		return type == RPC_SPAWN || type == RPC_RELAY_SIGN;
 	case MUXD_PEER:
 		return type == RPC_SCRAM_SALT || type == RPC_SCRAM_VERIFY ||
 		       type == RPC_SIGN || type == RPC_LOGIN_ALLOWED ||
@@ -667,6 +724,9 @@ static int mon_answer(struct mon_chan *ch, const struct rpc_req *q)
 	case RPC_SPAWN:
 		rep.status = mon_spawn(d, q, &fd);
 		break;
+	case RPC_RELAY_SIGN:
+		rep.status = mon_relay_sign(d, q, &rep);
+		break;
 	case RPC_LOG:
 		mon_peer_log(ch, q);
 		return 0;
@@ -874,5 +934,6 @@ int monitor_run(struct muxd *d, int core_req, int front_req)
 		chan_free(d->chans);
 	tun_certca_free(d->certca);
 	d->certca = NULL;
+	relaysign_free(&d->relaysign);
 	return r < 0 ? EXIT_ERROR : r;
 }

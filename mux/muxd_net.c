@@ -14,8 +14,10 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +31,7 @@
 #include "chan.h"
 #include "cursor.h"
 #include "front.h"
+#include "homeid.h"
 #include "log.h"
 #include "muxd.h"
 #include "sandbox.h"
@@ -469,6 +472,191 @@ static void front_on_term(struct loop *l, int signo, void *user)
 	loop_timer_arm(d->stop_timer, 1000000);
 }
 
+/* ---- relays (doc/relay.md, "Integration") ---- */
+
+static const char *relay_name(const struct muxd *d, unsigned idx, char *buf, size_t cap)
+{
+	snprintf(buf, cap, strchr(d->conf.relay_host[idx], ':') ? "[%s]:%s" : "%s:%s",
+		 d->conf.relay_host[idx], d->conf.relay_port[idx]);
+	return buf;
+}
+
+static void relay_send(void *user, unsigned idx, const void *buf, size_t len)
+{
+	struct muxd *d = user;
+	int r;
+
+	r = tun_front_udp_send(d->front, (const struct sockaddr *)&d->relay_addr[idx],
+			       d->relay_alen[idx], buf, len);
+	if (r < 0)
+		log_debug("relay: send: %s", strerror(-r));
+}
+
+/* The CA key stays in the monitor: it signs the challenge (RPC_RELAY_SIGN). */
+static int relay_sign(void *user, unsigned idx, const uint8_t *ch, size_t len, uint8_t *out,
+		      size_t cap)
+{
+	struct muxd *d = user;
+	struct rpc_req q;
+	struct rpc_reply rep;
+	char name[MUXD_HOST_MAX + 16];
+	int r;
+
+	if (len != RPC_RELAY_CHAL_LEN)
+		return -EPROTO;
+	memset(&q, 0, sizeof(q));
+	q.type = RPC_RELAY_SIGN;
+	rpc_str(q.detail, sizeof(q.detail), relay_name(d, idx, name, sizeof(name)));
+	memcpy(q.blob, ch, len);
+	q.blob_len = len;
+	r = rpc_call(d->req_fd, &q, &rep, NULL);
+	if (r < 0) {
+		log_err("monitor: %s: stopping", strerror(-r));
+		loop_quit(d->l, EXIT_ERROR);
+		return r;
+	}
+	if (rep.status < 0)
+		return rep.status;
+	if (rep.blob_len == 0 || rep.blob_len > cap)
+		return -EPROTO;
+	memcpy(out, rep.blob, rep.blob_len);
+	return (int)rep.blob_len;
+}
+
+static void relay_event(void *user, unsigned idx, enum relayreg_event ev, const struct rmsg *m)
+{
+	struct muxd *d = user;
+	char name[MUXD_HOST_MAX + 16], addr[INET6_ADDRSTRLEN] = "?";
+
+	relay_name(d, idx, name, sizeof(name));
+	if (m && (ev == RELAYREG_EV_REGISTERED || ev == RELAYREG_EV_PEER))
+		inet_ntop(m->addr.family == 4 ? AF_INET : AF_INET6, m->addr.a, addr,
+			  sizeof(addr));
+	switch (ev) {
+	case RELAYREG_EV_REGISTERED:
+		log_notice("relay: registered with %s; it sees this gateway at %s port %u",
+			   name, addr, (unsigned)m->addr.port);
+		break;
+	case RELAYREG_EV_REFUSED:
+		log_warn("relay: %s refused the registration (code %u): is relay-key the "
+			 "CA's key?", name, (unsigned)m->code);
+		break;
+	case RELAYREG_EV_LOST:
+		log_notice("relay: registration with %s lost (%s); registering again", name,
+			   m ? "the relay asked" : "no answer");
+		break;
+	case RELAYREG_EV_SIGN_FAILED:
+		log_warn("relay: the monitor did not sign the registration with %s", name);
+		break;
+	case RELAYREG_EV_PEER:
+		/* doc/relay.md: relayed peers and punching are not built yet. */
+		log_notice("relay: a client at %s port %u asks to connect through %s: not "
+			   "supported yet, it is not answered", addr, (unsigned)m->addr.port,
+			   name);
+		break;
+	}
+}
+
+static const struct relayreg_ops relay_ops = {
+	.send = relay_send, .sign = relay_sign, .event = relay_event,
+};
+
+static void relay_arm(struct muxd *d, uint64_t next)
+{
+	uint64_t now = loop_now_us();
+
+	loop_timer_arm(d->relay_timer, next > now ? next - now : 0);
+}
+
+static void relay_on_timer(struct loop_timer *t, void *user)
+{
+	struct muxd *d = user;
+
+	relay_arm(d, relayreg_tick(&d->relayreg, loop_now_us()));
+}
+
+static bool same_addr(const struct sockaddr_storage *a, socklen_t al,
+		      const struct sockaddr_storage *b, socklen_t bl)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+
+		return al >= sizeof(*x) && bl >= sizeof(*y) && x->sin_port == y->sin_port &&
+		       x->sin_addr.s_addr == y->sin_addr.s_addr;
+	}
+	if (a->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+
+		return al >= sizeof(*x) && bl >= sizeof(*y) &&
+		       x->sin6_port == y->sin6_port &&
+		       !memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr));
+	}
+	return false;
+}
+
+/* The front's hook: a datagram from a relay's address is the relay's. */
+static bool relay_dgram(void *user, const struct sockaddr_storage *from, socklen_t alen,
+			const uint8_t *buf, size_t len)
+{
+	struct muxd *d = user;
+	unsigned i;
+
+	for (i = 0; i < d->conf.nrelay; i++) {
+		if (same_addr(from, alen, &d->relay_addr[i], d->relay_alen[i])) {
+			relayreg_input(&d->relayreg, i, buf, len, loop_now_us());
+			relay_arm(d, relayreg_tick(&d->relayreg, loop_now_us()));
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * Resolve the relays (before the sandbox: no DNS after it) in the
+ * listener's family, IPv4 as mapped addresses on an IPv6 socket, and read
+ * the home id from the CA certificate (public).
+ */
+static int relay_prepare(struct muxd *d)
+{
+	struct addrinfo hints, *res;
+	gnutls_datum_t pem = { NULL, 0 };
+	uint8_t id[RMSG_ID_LEN];
+	char name[MUXD_HOST_MAX + 16], idtext[HOMEID_TEXT_LEN + 1];
+	unsigned i;
+	int r, fam = tun_front_udp_family(d->front);
+
+	for (i = 0; i < d->conf.nrelay; i++) {
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_family = fam;
+		hints.ai_socktype = SOCK_DGRAM;
+		hints.ai_flags = fam == AF_INET6 ? AI_V4MAPPED | AI_ALL : 0;
+		r = getaddrinfo(d->conf.relay_host[i], d->conf.relay_port[i], &hints, &res);
+		if (r != 0) {
+			log_err("relay %s: %s", relay_name(d, i, name, sizeof(name)),
+				gai_strerror(r));
+			return -EINVAL;
+		}
+		memcpy(&d->relay_addr[i], res->ai_addr, res->ai_addrlen);
+		d->relay_alen[i] = res->ai_addrlen;
+		freeaddrinfo(res);
+	}
+	r = gnutls_load_file(d->conf.ca_file, &pem) < 0 ? -EIO :
+	    homeid_from_cert_pem((const char *)pem.data, pem.size, id);
+	gnutls_free(pem.data);
+	if (r < 0) {
+		log_err("relay: ca %s: cannot read the CA certificate", d->conf.ca_file);
+		return r;
+	}
+	d->relay_timer = loop_timer_new(d->l, relay_on_timer, d);
+	if (!d->relay_timer)
+		return -ENOMEM;
+	homeid_to_text(id, idtext);
+	log_notice("relay: home id %s, %u relay(s)", idtext, d->conf.nrelay);
+	return relayreg_start(&d->relayreg, id, d->conf.nrelay, &relay_ops, d, loop_now_us());
+}
+
 int front_run(struct muxd *d)
 {
 	struct tun_server_cfg cfg;
@@ -522,6 +710,7 @@ int front_run(struct muxd *d)
 	fc.max_pending = d->conf.max_pending;
 	fc.handshake_ms = d->conf.login_s * 1000;
 	fc.spawn = front_spawn;
+	fc.dgram = d->conf.nrelay ? relay_dgram : NULL;
 	fc.user = d;
 	r = tun_front_new(&d->front, d->l, &fc);
 	if (r < 0) {
@@ -536,6 +725,11 @@ int front_run(struct muxd *d)
 	if (fc.tcp_port)
 		log_notice("tunnel: TLS on %s port %u", fc.host ? fc.host : "*",
 			   (unsigned)tun_front_tcp_port(d->front));
+	if (d->conf.nrelay) {
+		if (relay_prepare(d) < 0)
+			return EXIT_ERROR;
+		relay_arm(d, relayreg_tick(&d->relayreg, loop_now_us()));
+	}
 	if (loop_add_signal(d->l, SIGCHLD, front_on_chld, d) < 0 ||
 	    loop_add_signal(d->l, SIGTERM, front_on_term, d) < 0 ||
 	    loop_add_signal(d->l, SIGINT, front_on_term, d) < 0)
@@ -556,6 +750,8 @@ int front_run(struct muxd *d)
 	/* As the core: a late second SIGTERM is no death by signal. */
 	signal(SIGTERM, SIG_IGN);
 	signal(SIGINT, SIG_IGN);
+	loop_timer_free(d->relay_timer);
+	d->relay_timer = NULL;
 	tun_front_free(d->front);
 	d->front = NULL;
 	tun_server_creds_free(d->creds);

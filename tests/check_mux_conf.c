@@ -249,6 +249,57 @@ START_TEST(finish_requires_authdb_and_listener)
 }
 END_TEST
 
+/* relay HOST:PORT (doc/relay.md, "Integration"): up to 4, relay-key. */
+START_TEST(relay_keys)
+{
+	static const char *bad[] = {
+		"relay 192.0.2.1", "relay 192.0.2.1:0", "relay *:3478",
+		"relay 2001:db8::1:3478", "relay 192.0.2.1:65536", "relay",
+		"relay a:1 b:1", "relay-key relative/ca.key",
+	};
+	struct muxd_conf c;
+	char err[256];
+	size_t i;
+
+	muxd_conf_init(&c);
+	ck_assert_uint_eq(c.nrelay, 0);
+	ck_assert_int_eq(line(&c, "authdb /etc/bgw/authdb", err), 0);
+	ck_assert_int_eq(line(&c, "listen-dtls *:5684", err), 0);
+	ck_assert_int_eq(line(&c, "ca /srv/bgw/ca.crt", err), 0);
+	ck_assert_int_eq(line(&c, "relay relay.example.net:3478", err), 0);
+	ck_assert_int_eq(line(&c, "relay [2001:db8::7]:3478", err), 0);
+	ck_assert_uint_eq(c.nrelay, 2);
+	ck_assert_str_eq(c.relay_host[0], "relay.example.net");
+	ck_assert_str_eq(c.relay_port[0], "3478");
+	ck_assert_str_eq(c.relay_host[1], "2001:db8::7");
+	ck_assert_int_eq(muxd_conf_finish(&c, err, sizeof(err)), 0);
+	/* The CA's key, beside the CA certificate, unless told. */
+	ck_assert_str_eq(c.relay_key, "/srv/bgw/ca.key");
+	ck_assert_int_eq(line(&c, "relay r3:1", err), 0);
+	ck_assert_int_eq(line(&c, "relay r4:1", err), 0);
+	ck_assert_int_eq(line(&c, "relay r5:1", err), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "too many relay lines"));
+
+	muxd_conf_init(&c);
+	ck_assert_int_eq(line(&c, "relay-key /keys/relay.key", err), 0);
+	ck_assert_int_eq(line(&c, "relay-key /keys/other.key", err), -EINVAL);
+	ck_assert_str_eq(c.relay_key, "/keys/relay.key");
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		muxd_conf_init(&c);
+		ck_assert_msg(line(&c, bad[i], err) == -EINVAL, "accepted: %s", bad[i]);
+	}
+
+	/* A relay carries DTLS: without listen-dtls it has nothing to reach. */
+	muxd_conf_init(&c);
+	ck_assert_int_eq(line(&c, "authdb /etc/bgw/authdb", err), 0);
+	ck_assert_int_eq(line(&c, "listen-tls *:443", err), 0);
+	ck_assert_int_eq(line(&c, "relay 192.0.2.1:3478", err), 0);
+	ck_assert_int_eq(muxd_conf_finish(&c, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "relay needs listen-dtls"));
+}
+END_TEST
+
 START_TEST(load_file_reports_path_and_line)
 {
 	char path[] = "/tmp/check_mux_conf.XXXXXX";
@@ -375,6 +426,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, tunnel_keys);
 	tcase_add_test(tc, caps_nul_and_control_characters);
 	tcase_add_test(tc, finish_requires_authdb_and_listener);
+	tcase_add_test(tc, relay_keys);
 	tcase_add_test(tc, load_file_reports_path_and_line);
 	tcase_add_test(tc, transport_uris);
 	tcase_add_test(tc, runtime_dir);

@@ -428,6 +428,9 @@ static void front_udp_cb(struct loop *l, int fd, uint32_t events, void *user)
 		    mh.msg_namelen == 0 || mh.msg_namelen > sizeof(p->addr))
 			continue;
 		p->alen = mh.msg_namelen;
+		if (f->cfg.dgram && f->cfg.dgram(f->cfg.user, &p->addr, p->alen, p->first,
+						 (size_t)n))
+			continue;
 		dst_parse(&mh, f->ufamily, &d);
 		front_dgram(f, &d, (size_t)n);
 	}
@@ -611,6 +614,21 @@ unsigned long tun_front_dgram_count(const struct tun_front *f)
 uint16_t tun_front_udp_port(const struct tun_front *f)
 {
 	return f ? tun_sock_port(f->ufd) : 0;
+}
+
+int tun_front_udp_family(const struct tun_front *f)
+{
+	return f && f->ufd >= 0 ? f->ufamily : 0;
+}
+
+int tun_front_udp_send(struct tun_front *f, const struct sockaddr *to, socklen_t alen,
+		       const void *buf, size_t len)
+{
+	if (!f || f->ufd < 0)
+		return -ENOTCONN;
+	if (sendto(f->ufd, buf, len, MSG_DONTWAIT, to, alen) < 0)
+		return -errno;
+	return 0;
 }
 
 uint16_t tun_front_tcp_port(const struct tun_front *f)

@@ -98,6 +98,14 @@ struct tun_front_cfg {
 	 * until tun_front_peer_gone().
 	 */
 	void (*stop)(void *user, pid_t pid);
+	/*
+	 * A datagram on the DTLS listener, offered before the cookie
+	 * exchange: return true if it is the owner's (one from a relay it
+	 * registered with, doc/relay.md), false to handle it as DTLS. NULL:
+	 * every datagram is DTLS.
+	 */
+	bool (*dgram)(void *user, const struct sockaddr_storage *from, socklen_t alen,
+		      const uint8_t *buf, size_t len);
 	void *user;
 };
 
@@ -120,6 +128,14 @@ void tun_front_forget(struct tun_front *f);
 /* Datagrams the DTLS listener has read (a peer's own go to its socket). */
 unsigned long tun_front_dgram_count(const struct tun_front *f);
 uint16_t tun_front_udp_port(const struct tun_front *f);
+/* The DTLS listener's address family (AF_INET or AF_INET6), 0 if none. */
+int tun_front_udp_family(const struct tun_front *f);
+/*
+ * Send a datagram from the DTLS listener (to a relay: the NAT mapping it
+ * sees is the one a CD's DTLS reaches). 0 or -errno.
+ */
+int tun_front_udp_send(struct tun_front *f, const struct sockaddr *to, socklen_t alen,
+		       const void *buf, size_t len);
 uint16_t tun_front_tcp_port(const struct tun_front *f);
 unsigned tun_front_peer_count(const struct tun_front *f);
 

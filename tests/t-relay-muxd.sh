@@ -1,0 +1,120 @@
+#!/bin/sh
+# bgw-muxd registers its home id with bgw-relay (issue 19, doc/relay.md
+# "Integration"), on loopback: the registration is signed by the monitor
+# with the CA key and audited, bgw-relay takes it, it is kept alive past
+# the relay's expiry, and after the relay restarts (a new process: no
+# registration) the gateway is back within a keepalive interval. A
+# relay-key that is not the CA's is refused at start. Relayed peers and
+# punching are not built yet (not tested here).
+. "${BGW_SRCDIR:-.}/tests/lib.sh"
+
+build=${BGW_BUILDDIR:-.}
+muxd=$build/mux/bgw-muxd
+adb=$build/authdb/bgw-authdb
+relay=$build/relay/bgw-relay
+N=9
+echo "1..$N"
+
+[ "$(id -u)" = 0 ] || skip_all "needs root (bgw-muxd reads a root-owned authdb)"
+command -v python3 >/dev/null 2>&1 || skip_all "python3 not installed (free ports)"
+for b in "$muxd" "$adb" "$relay"; do
+	[ -x "$b" ] || skip_all "$(basename "$b") not built"
+done
+
+tmp=$(mktemp -d)
+pids=""
+cleanup() {
+	for p in $pids; do kill -KILL "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+A() { "$adb" --db "$tmp/etc/authdb" --audit "$tmp/audit.log" "$@"; }
+free_port() {
+	python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+port=$(free_port) && rport=$(free_port) || skip_all "cannot find a free port"
+
+{
+	A user add alice &&
+	A ca init --dir "$tmp/etc" --ip 127.0.0.1 &&
+	A ca init --dir "$tmp/other"
+} >"$tmp/admin.log" 2>&1 || { diag "$tmp/admin.log"; echo "Bail out! bgw-authdb could not set up the gateway"; exit 1; }
+id=$(A ca id --dir "$tmp/etc")
+
+conf() {
+	cat <<EOT
+controller sim
+sim-time-scale 0.01
+listen-dtls 127.0.0.1:$port
+ca $tmp/etc/ca.crt
+cert $tmp/etc/server.crt
+key $tmp/etc/server.key
+scram-secret $tmp/etc/scram.secret
+audit-log $tmp/audit.log
+authdb $tmp/etc/authdb
+runtime-dir $tmp
+relay 127.0.0.1:$rport
+EOT
+}
+
+# 1: a relay-key that is not the CA's: refused at start, said why.
+{ conf; echo "relay-key $tmp/other/ca.key"; } >"$tmp/bad.conf"
+timeout 20 "$muxd" -f -c "$tmp/bad.conf" >"$tmp/bad.log" 2>&1
+rc=$?
+[ "$rc" -ne 0 ] && grep -q "relay-key $tmp/other/ca.key is not the key of the CA" "$tmp/bad.log"
+t_ok $? "a relay-key that is not the CA's stops bgw-muxd (exit $rc)" || diag "$tmp/bad.log"
+
+# 2: -t refuses a group-readable CA key (it would let others take the id).
+chmod 640 "$tmp/etc/ca.key"
+conf >"$tmp/muxd.conf"
+"$muxd" -t -c "$tmp/muxd.conf" >"$tmp/t.log" 2>&1
+rc=$?
+chmod 600 "$tmp/etc/ca.key"
+[ "$rc" -ne 0 ] && grep -q "relay-key $tmp/etc/ca.key is readable or writable by group or others" "$tmp/t.log"
+t_ok $? "-t refuses a group-readable relay-key (exit $rc)" || diag "$tmp/t.log"
+
+# 3-4: the relay (keepalive 2 s, expiry 11 s), then the gateway.
+"$relay" -d -k 2 -l "127.0.0.1:$rport" >"$tmp/relay.log" 2>&1 &
+rpid=$!
+pids="$pids $rpid"
+"$muxd" -f -c "$tmp/muxd.conf" >"$tmp/muxd.log" 2>&1 &
+mpid=$!
+pids="$pids $mpid"
+wait_for 15 grep -q "relay: home $id registered" "$tmp/relay.log"
+t_ok $? "bgw-relay registers the gateway's home id $id" || diag "$tmp/relay.log" "$tmp/muxd.log"
+grep -q "relay: registered with 127.0.0.1:$rport; it sees this gateway at 127.0.0.1 port $port" \
+	"$tmp/muxd.log"
+t_ok $? "  ... from the DTLS listener's address, and bgw-muxd says so" || diag "$tmp/muxd.log"
+
+# 5: audited by the monitor, the chain intact.
+grep -q " relay-register .*src=127.0.0.1:$rport .*detail=signed" "$tmp/audit.log" &&
+	A audit verify >"$tmp/verify.out" 2>&1
+t_ok $? "the signed registration is in the audit log" || diag "$tmp/audit.log" "$tmp/verify.out"
+
+# 6: kept alive past the relay's expiry (3 x 2 s + 5 s = 11 s).
+sleep 14
+! grep -q "relay: home $id expired" "$tmp/relay.log" &&
+	[ "$(grep -c "relay: home $id registered" "$tmp/relay.log")" -eq 1 ]
+t_ok $? "keepalives hold the registration past the relay's expiry" || diag "$tmp/relay.log"
+
+# 7-8: the relay restarts (a new secret, nothing registered): back soon.
+kill "$rpid"
+wait "$rpid" 2>/dev/null
+"$relay" -d -k 2 -l "127.0.0.1:$rport" >"$tmp/relay2.log" 2>&1 &
+rpid=$!
+pids="$pids $rpid"
+start=$(date +%s)
+wait_for 15 grep -q "relay: home $id registered" "$tmp/relay2.log"
+t_ok $? "re-registered with the restarted relay after $(( $(date +%s) - start )) s" ||
+	diag "$tmp/relay2.log" "$tmp/muxd.log"
+grep -q "relay: registration with 127.0.0.1:$rport lost" "$tmp/muxd.log"
+t_ok $? "  ... and bgw-muxd said it lost and renewed it" || diag "$tmp/muxd.log"
+
+# 9: a clean stop.
+kill -TERM "$mpid"
+wait "$mpid"
+rc=$?
+[ "$rc" -eq 0 ]
+t_ok $? "SIGTERM: bgw-muxd exits 0 (exit $rc)" || tail -20 "$tmp/muxd.log" | diag

@@ -35,6 +35,9 @@ free_port() {
 	python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 port=$(free_port) && rport=$(free_port) || skip_all "cannot find a free port"
+# Two probes may get the same port back: the relay needs its own.
+[ "$rport" != "$port" ] || rport=$(free_port)
+[ "$rport" != "$port" ] || skip_all "cannot find two free ports"
 
 {
 	A user add alice &&

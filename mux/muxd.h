@@ -163,6 +163,8 @@ struct muxd {
 	 */
 	struct sockaddr_storage relay_addr[MUXD_RELAY_MAX];
 	socklen_t relay_alen[MUXD_RELAY_MAX];
+	unsigned relay_conf_idx[MUXD_RELAY_MAX];	/* its relay line */
+	unsigned nrelay_up;			/* resolved, registering */
 	struct relayreg relayreg;
 	struct loop_timer *relay_timer;
 	/* Peer: its channel and login, then the relay to the core. */

@@ -474,11 +474,18 @@ static void front_on_term(struct loop *l, int signo, void *user)
 
 /* ---- relays (doc/relay.md, "Integration") ---- */
 
+/* The relay line of conf index ci, as written. */
+static const char *relay_line_name(const struct muxd *d, unsigned ci, char *buf, size_t cap)
+{
+	snprintf(buf, cap, strchr(d->conf.relay_host[ci], ':') ? "[%s]:%s" : "%s:%s",
+		 d->conf.relay_host[ci], d->conf.relay_port[ci]);
+	return buf;
+}
+
+/* Registration idx's relay (relayreg counts only the resolved ones). */
 static const char *relay_name(const struct muxd *d, unsigned idx, char *buf, size_t cap)
 {
-	snprintf(buf, cap, strchr(d->conf.relay_host[idx], ':') ? "[%s]:%s" : "%s:%s",
-		 d->conf.relay_host[idx], d->conf.relay_port[idx]);
-	return buf;
+	return relay_line_name(d, d->relay_conf_idx[idx], buf, cap);
 }
 
 static void relay_send(void *user, unsigned idx, const void *buf, size_t len)
@@ -603,7 +610,7 @@ static bool relay_dgram(void *user, const struct sockaddr_storage *from, socklen
 	struct muxd *d = user;
 	unsigned i;
 
-	for (i = 0; i < d->conf.nrelay; i++) {
+	for (i = 0; i < d->nrelay_up; i++) {
 		if (same_addr(from, alen, &d->relay_addr[i], d->relay_alen[i])) {
 			relayreg_input(&d->relayreg, i, buf, len, loop_now_us());
 			relay_arm(d, relayreg_tick(&d->relayreg, loop_now_us()));
@@ -616,7 +623,9 @@ static bool relay_dgram(void *user, const struct sockaddr_storage *from, socklen
 /*
  * Resolve the relays (before the sandbox: no DNS after it) in the
  * listener's family, IPv4 as mapped addresses on an IPv6 socket, and read
- * the home id from the CA certificate (public).
+ * the home id from the CA certificate (public). A relay that does not
+ * resolve is skipped with a warning: the gateway still serves direct
+ * clients and the other relays. 0 (also when none resolved) or -errno.
  */
 static int relay_prepare(struct muxd *d)
 {
@@ -627,21 +636,31 @@ static int relay_prepare(struct muxd *d)
 	unsigned i;
 	int r, fam = tun_front_udp_family(d->front);
 
+	d->nrelay_up = 0;
 	for (i = 0; i < d->conf.nrelay; i++) {
+		unsigned k = d->nrelay_up;
+
 		memset(&hints, 0, sizeof(hints));
 		hints.ai_family = fam;
 		hints.ai_socktype = SOCK_DGRAM;
 		hints.ai_flags = fam == AF_INET6 ? AI_V4MAPPED | AI_ALL : 0;
 		r = getaddrinfo(d->conf.relay_host[i], d->conf.relay_port[i], &hints, &res);
 		if (r != 0) {
-			log_err("relay %s: %s", relay_name(d, i, name, sizeof(name)),
-				gai_strerror(r));
-			return -EINVAL;
+			log_warn("relay %s: %s; not registering with it (until bgw-muxd "
+				 "restarts)", relay_line_name(d, i, name, sizeof(name)),
+				 gai_strerror(r));
+			continue;
 		}
-		memcpy(&d->relay_addr[i], res->ai_addr, res->ai_addrlen);
-		d->relay_alen[i] = res->ai_addrlen;
+		if (res->ai_addrlen <= sizeof(d->relay_addr[k])) {
+			memcpy(&d->relay_addr[k], res->ai_addr, res->ai_addrlen);
+			d->relay_alen[k] = res->ai_addrlen;
+			d->relay_conf_idx[k] = i;
+			d->nrelay_up++;
+		}
 		freeaddrinfo(res);
 	}
+	if (!d->nrelay_up)
+		return 0;
 	r = gnutls_load_file(d->conf.ca_file, &pem) < 0 ? -EIO :
 	    homeid_from_cert_pem((const char *)pem.data, pem.size, id);
 	gnutls_free(pem.data);
@@ -653,8 +672,8 @@ static int relay_prepare(struct muxd *d)
 	if (!d->relay_timer)
 		return -ENOMEM;
 	homeid_to_text(id, idtext);
-	log_notice("relay: home id %s, %u relay(s)", idtext, d->conf.nrelay);
-	return relayreg_start(&d->relayreg, id, d->conf.nrelay, &relay_ops, d, loop_now_us());
+	log_notice("relay: home id %s, %u relay(s)", idtext, d->nrelay_up);
+	return relayreg_start(&d->relayreg, id, d->nrelay_up, &relay_ops, d, loop_now_us());
 }
 
 int front_run(struct muxd *d)
@@ -728,7 +747,8 @@ int front_run(struct muxd *d)
 	if (d->conf.nrelay) {
 		if (relay_prepare(d) < 0)
 			return EXIT_ERROR;
-		relay_arm(d, relayreg_tick(&d->relayreg, loop_now_us()));
+		if (d->nrelay_up)
+			relay_arm(d, relayreg_tick(&d->relayreg, loop_now_us()));
 	}
 	if (loop_add_signal(d->l, SIGCHLD, front_on_chld, d) < 0 ||
 	    loop_add_signal(d->l, SIGTERM, front_on_term, d) < 0 ||

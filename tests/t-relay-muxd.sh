@@ -12,7 +12,7 @@ build=${BGW_BUILDDIR:-.}
 muxd=$build/mux/bgw-muxd
 adb=$build/authdb/bgw-authdb
 relay=$build/relay/bgw-relay
-N=9
+N=10
 echo "1..$N"
 
 [ "$(id -u)" = 0 ] || skip_all "needs root (bgw-muxd reads a root-owned authdb)"
@@ -121,3 +121,16 @@ wait "$mpid"
 rc=$?
 [ "$rc" -eq 0 ]
 t_ok $? "SIGTERM: bgw-muxd exits 0 (exit $rc)" || tail -20 "$tmp/muxd.log" | diag
+
+# 10: a relay name that does not resolve (the network not up yet): the
+# gateway starts anyway, says so, and registers with the others.
+{ conf; echo "relay nonexistent.invalid:3478"; } >"$tmp/dns.conf"
+"$muxd" -f -c "$tmp/dns.conf" >"$tmp/dns.log" 2>&1 &
+mpid=$!
+pids="$pids $mpid"
+wait_for 15 grep -q "relay: registered with 127.0.0.1:$rport" "$tmp/dns.log" &&
+	grep -q "relay nonexistent.invalid:3478: .*; not registering with it" "$tmp/dns.log" &&
+	kill -0 "$mpid"
+t_ok $? "an unresolvable relay is skipped with a warning, the others used" || diag "$tmp/dns.log"
+kill -TERM "$mpid"
+wait "$mpid"

@@ -137,8 +137,7 @@ enum rpc_type {
 	 * (signed before), -EAGAIN (rate), -EOPNOTSUPP (no relay
 	 * configured)) + blob: the REGISTER datagram, signed with the CA key,
 	 * which only the monitor holds (doc/relay.md, "Integration";
-	 * mux/relaysign.h). Not yet dispatched: until the front registers
-	 * with relays, the monitor allows it to no process (mon_allowed).
+	 * mux/relaysign.h). The front's only, and audited (relay-register).
 	 */
 	RPC_RELAY_SIGN,
 	RPC_REQ_LAST = RPC_RELAY_SIGN,

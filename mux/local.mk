@@ -32,7 +32,7 @@ mux_libmuxd_a_SOURCES = \
 	mux/sandbox.c mux/sandbox.h
 mux_libmuxd_a_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/sim -I$(top_srcdir)/authdb \
 	-I$(top_srcdir)/relay $(BLUEZ_CFLAGS)
-mux_libmuxd_a_CFLAGS = $(AM_CFLAGS) $(TUNNEL_CFLAGS)
+mux_libmuxd_a_CFLAGS = $(AM_CFLAGS) $(TUNNEL_CFLAGS) $(SECCOMP_CFLAGS)
 
 # The controller transports on their own (hci:N, h4:, unix:, tcp:, sim):
 # bgw-muxd's, and bgw-cdclient --local's (seamless mode). Below both
@@ -51,13 +51,13 @@ mux_bgw_muxd_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/authdb -I$(top_srcdir)/re
 	-DBGW_DOCDIR='"$(docdir)"'
 mux_bgw_muxd_CFLAGS = $(AM_CFLAGS) $(TUNNEL_CFLAGS)
 mux_bgw_muxd_LDADD = mux/libmuxd.a mux/libmuxtr.a mux/libmux.a sim/libsim.a \
-	authdb/libauthdb.a relay/librelay.a $(TUNNEL_LIBS)
+	authdb/libauthdb.a relay/librelay.a $(TUNNEL_LIBS) $(SECCOMP_LIBS)
 
 tests_check_mux_conf_SOURCES = tests/check_mux_conf.c
 tests_check_mux_conf_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/mux
 tests_check_mux_conf_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_check_mux_conf_LDADD = tests/libcheckmain.a mux/libmuxd.a mux/libmuxtr.a sim/libsim.a \
-	lib/libbgw.a $(GNUTLS_LIBS) $(CHECK_LIBS)
+	lib/libbgw.a $(GNUTLS_LIBS) $(SECCOMP_LIBS) $(CHECK_LIBS)
 check_PROGRAMS += tests/check_mux_conf
 TESTS += tests/check_mux_conf
 
@@ -84,7 +84,7 @@ tests_check_muxd_rpc_SOURCES = tests/check_muxd_rpc.c
 tests_check_muxd_rpc_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/mux -I$(top_srcdir)/authdb
 tests_check_muxd_rpc_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(TUNNEL_CFLAGS)
 tests_check_muxd_rpc_LDADD = tests/libcheckmain.a mux/libmuxd.a authdb/libauthdb.a $(TUNNEL_LIBS) \
-	$(PWQUALITY_LIBS) $(ZXCVBN_LIBS) $(CHECK_LIBS)
+	$(PWQUALITY_LIBS) $(ZXCVBN_LIBS) $(SECCOMP_LIBS) $(CHECK_LIBS)
 check_PROGRAMS += tests/check_muxd_rpc
 TESTS += tests/check_muxd_rpc
 
@@ -110,12 +110,13 @@ TESTS += tests/check_muxd_relayreg
 tests_check_muxd_sandbox_SOURCES = tests/check_muxd_sandbox.c
 tests_check_muxd_sandbox_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/mux
 tests_check_muxd_sandbox_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-tests_check_muxd_sandbox_LDADD = tests/libcheckmain.a mux/libmuxd.a lib/libbgw.a $(CHECK_LIBS)
+tests_check_muxd_sandbox_LDADD = tests/libcheckmain.a mux/libmuxd.a lib/libbgw.a $(SECCOMP_LIBS) \
+	$(CHECK_LIBS)
 check_PROGRAMS += tests/check_muxd_sandbox
 # A subverted peer's calls against the other processes (t-muxd-isolation).
 tests_peer_attack_SOURCES = tests/peer_attack.c
 tests_peer_attack_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/mux
-tests_peer_attack_LDADD = mux/libmuxd.a lib/libbgw.a
+tests_peer_attack_LDADD = mux/libmuxd.a lib/libbgw.a $(SECCOMP_LIBS)
 check_PROGRAMS += tests/peer-attack
 TESTS += tests/check_muxd_sandbox
 

@@ -14,11 +14,10 @@
  * nested in the front's, so the front may end its peers, but a peer
  * reaches neither the front nor a sibling, though they share a uid.
  *
- * The seccomp filter is a plain classic-BPF program (no library): check
- * the architecture the filter was written for, load the system call
- * number, compare it with each allowed one, allow on a match -- for the
- * calls whose arguments decide what they do, only when an argument rule
- * below holds -- and kill the process otherwise.
+ * The seccomp filter is built by libseccomp from the tables and rules
+ * below: the native architecture only, each allowed system call -- for
+ * the calls whose arguments decide what they do, only when an argument
+ * rule below holds -- and the process killed otherwise.
  *
  * Every role gets what a loop needs: I/O on descriptors it already has,
  * epoll, timerfd and signalfd, memory, time and randomness for GnuTLS.
@@ -65,14 +64,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <linux/audit.h>
 #include <linux/capability.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pwd.h>
 #include <sched.h>
+#include <seccomp.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -88,20 +85,6 @@
 
 #include "log.h"
 #include "sandbox.h"
-
-#if defined(__x86_64__)
-#define SB_ARCH AUDIT_ARCH_X86_64
-#elif defined(__aarch64__)
-#define SB_ARCH AUDIT_ARCH_AARCH64
-#elif defined(__i386__)
-#define SB_ARCH AUDIT_ARCH_I386
-#elif defined(__arm__)
-#define SB_ARCH AUDIT_ARCH_ARM
-#endif
-
-#ifndef SECCOMP_RET_KILL_PROCESS
-#define SECCOMP_RET_KILL_PROCESS 0x80000000U
-#endif
 
 #if defined(__SANITIZE_ADDRESS__)
 #define SB_ASAN 1
@@ -215,264 +198,206 @@ static const int allowed_front[] = {
 #endif
 };
 
-struct sb_prog {
-	struct sock_filter f[512];
-	unsigned n;
-	bool overflow;
+/*
+ * The filter is built with libseccomp: a rule allows one system call,
+ * unconditionally or when all its argument comparisons hold (at most one
+ * per argument); several rules for one call are alternatives. A call no
+ * rule allows kills the process.
+ */
+struct sb_filter {
+	scmp_filter_ctx ctx;
+	int err;		/* the first failure, or 0 */
+	int err_nr;		/* the call whose rule failed */
 };
 
-static void emit(struct sb_prog *p, struct sock_filter ins)
+static void allow_if(struct sb_filter *f, int nr, unsigned n, const struct scmp_arg_cmp *c)
 {
-	if (p->n < sizeof(p->f) / sizeof(p->f[0]))
-		p->f[p->n++] = ins;
-	else
-		p->overflow = true;
+	int r;
+
+	if (f->err)
+		return;
+	r = seccomp_rule_add_array(f->ctx, SCMP_ACT_ALLOW, nr, n, c);
+	if (r < 0) {
+		f->err = r;
+		f->err_nr = nr;
+	}
 }
 
-static void allow_list(struct sb_prog *p, const int *nr, size_t n)
+static void allow_list(struct sb_filter *f, const int *nr, size_t n)
 {
 	size_t i;
 
-	for (i = 0; i < n; i++) {
-		emit(p, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
-						     (unsigned)nr[i], 0, 1));
-		emit(p, (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
-	}
+	for (i = 0; i < n; i++)
+		allow_if(f, nr[i], 0, NULL);
 }
+
+/* Allowed when every comparison holds: ALLOW(f, nr, SCMP_A1(...), ...). */
+#define ALLOW(f, nr, ...)						\
+	allow_if((f), (nr),						\
+		 (unsigned)(sizeof((const struct scmp_arg_cmp[]){ __VA_ARGS__ }) / \
+			    sizeof(struct scmp_arg_cmp)),			\
+		 (const struct scmp_arg_cmp[]){ __VA_ARGS__ })
+
+/* Argument a is v (all 64 bits). */
+#define EQ(a, v)	SCMP_CMP((a), SCMP_CMP_EQ, (scmp_datum_t)(v))
+/*
+ * None of the bits of m is set (flags: the kernel reads these arguments
+ * as int or unsigned int, so m stays within the low 32 bits).
+ */
+#define CLEAR(a, m)	SCMP_CMP((a), SCMP_CMP_MASKED_EQ, (scmp_datum_t)(uint32_t)(m), 0)
 
 /*
- * Argument rules. A condition looks at one argument of the call:
- *   SB_IN     the whole 64-bit argument is one of v[] (a command, a
- *             domain, a level, a pid);
- *   SB_CLEAR  none of the bits of mask is set in its low 32 bits (flags:
- *             the kernel reads these arguments as int or unsigned int);
- *   SB_POS    a positive pid (1 .. INT_MAX): no process group, no -1.
- * An alternative holds when all its conditions do; a call with rules is
- * allowed when one of its alternatives holds and kills otherwise.
- * seccomp_data.args is little-endian on every architecture above.
+ * Call nr when argument a is a positive pid (1 .. INT_MAX: no process
+ * group, no -1, nothing in the high half) and, if more is given, that
+ * comparison of another argument holds too. libseccomp takes one
+ * comparison per argument, so the range is the union over the bits of
+ * the low 31: the high 33 bits clear and bit k set.
  */
-enum sb_op { SB_IN = 1, SB_CLEAR, SB_POS };
-
-struct sb_cond {
-	uint8_t op;
-	uint8_t arg;
-	uint8_t n;
-	uint32_t mask;
-	uint64_t v[6];
-};
-
-struct sb_alt {
-	struct sb_cond c[3];
-};
-
-#define SB_NARGS(...)	(sizeof((uint64_t[]){ __VA_ARGS__ }) / sizeof(uint64_t))
-#define IN(a, ...)	{ .op = SB_IN, .arg = (a), .n = (uint8_t)SB_NARGS(__VA_ARGS__), \
-			  .v = { __VA_ARGS__ } }
-#define CLEAR(a, m)	{ .op = SB_CLEAR, .arg = (a), .mask = (uint32_t)(m) }
-#define POS(a)		{ .op = SB_POS, .arg = (a) }
-
-#define ARG_LO(i)	(offsetof(struct seccomp_data, args) + 8 * (i))
-#define ARG_HI(i)	(ARG_LO(i) + 4)
-#define LD(off)		((struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (off)))
-#define JMP(op, k, t, f) ((struct sock_filter)BPF_JUMP(BPF_JMP | (op) | BPF_K, (k), (t), (f)))
-#define RET(v)		((struct sock_filter)BPF_STMT(BPF_RET | BPF_K, (v)))
-
-/* One alternative, with its failing jumps marked for patching. */
-struct sb_alt_code {
-	struct sock_filter f[64];
-	bool fail_t[64], fail_f[64];
-	unsigned n;
-};
-
-static void alt_emit(struct sb_alt_code *a, struct sock_filter ins, bool ft, bool ff)
+static void allow_pos_pid(struct sb_filter *f, int nr, unsigned a, const struct scmp_arg_cmp *more)
 {
-	if (a->n >= sizeof(a->f) / sizeof(a->f[0])) {
-		a->n++;		/* noticed by the caller */
-		return;
-	}
-	a->f[a->n] = ins;
-	a->fail_t[a->n] = ft;
-	a->fail_f[a->n] = ff;
-	a->n++;
-}
-
-static void alt_cond(struct sb_alt_code *a, const struct sb_cond *c)
-{
+	struct scmp_arg_cmp c[2];
 	unsigned k;
 
-	switch (c->op) {
-	case SB_IN:
-		for (k = 0; k < c->n; k++) {
-			bool last = k + 1 == c->n;
-			/* on a match of both halves: past the remaining values */
-			uint8_t past = (uint8_t)(4 * (c->n - 1 - k));
-
-			alt_emit(a, LD(ARG_LO(c->arg)), false, false);
-			alt_emit(a, JMP(BPF_JEQ, (uint32_t)c->v[k], 0, last ? 0 : 2), false, last);
-			alt_emit(a, LD(ARG_HI(c->arg)), false, false);
-			alt_emit(a, JMP(BPF_JEQ, (uint32_t)(c->v[k] >> 32), past, 0), false, last);
-		}
-		break;
-	case SB_CLEAR:
-		alt_emit(a, LD(ARG_LO(c->arg)), false, false);
-		alt_emit(a, JMP(BPF_JSET, c->mask, 0, 0), true, false);
-		break;
-	case SB_POS:
-		alt_emit(a, LD(ARG_HI(c->arg)), false, false);
-		alt_emit(a, JMP(BPF_JEQ, 0, 0, 0), false, true);
-		alt_emit(a, LD(ARG_LO(c->arg)), false, false);
-		alt_emit(a, JMP(BPF_JEQ, 0, 0, 0), true, false);
-		alt_emit(a, JMP(BPF_JSET, 0x80000000u, 0, 0), true, false);
-		break;
+	for (k = 0; k < 31; k++) {
+		c[0] = SCMP_CMP(a, SCMP_CMP_MASKED_EQ, 0xffffffff80000000ULL | (1ULL << k),
+				1ULL << k);
+		if (more)
+			c[1] = *more;
+		allow_if(f, nr, more ? 2 : 1, c);
 	}
 }
-
-/* System call nr, allowed when one of alts holds, else the process dies. */
-static void allow_if(struct sb_prog *p, int nr, const struct sb_alt *alts, unsigned nalt)
-{
-	struct sb_prog body = { .n = 0 };
-	struct sb_alt_code a;
-	unsigned i, j;
-
-	for (i = 0; i < nalt; i++) {
-		memset(&a, 0, sizeof(a));
-		for (j = 0; j < 3 && alts[i].c[j].op; j++)
-			alt_cond(&a, &alts[i].c[j]);
-		alt_emit(&a, RET(SECCOMP_RET_ALLOW), false, false);
-		if (a.n > sizeof(a.f) / sizeof(a.f[0])) {
-			p->overflow = true;
-			return;
-		}
-		/* A failing condition goes to the next alternative (or the kill). */
-		for (j = 0; j < a.n; j++) {
-			if (a.fail_t[j])
-				a.f[j].jt = (uint8_t)(a.n - j - 1);
-			if (a.fail_f[j])
-				a.f[j].jf = (uint8_t)(a.n - j - 1);
-			emit(&body, a.f[j]);
-		}
-	}
-	emit(&body, RET(SECCOMP_RET_KILL_PROCESS));
-	if (body.overflow || body.n > 255) {
-		p->overflow = true;
-		return;
-	}
-	/* Not this call: skip its rules (the accumulator still holds nr). */
-	emit(p, JMP(BPF_JEQ, (unsigned)nr, 0, (uint8_t)body.n));
-	for (j = 0; j < body.n; j++)
-		emit(p, body.f[j]);
-}
-
-#define ALTS(...)	(const struct sb_alt[]){ __VA_ARGS__ },			\
-			(unsigned)(sizeof((const struct sb_alt[]){ __VA_ARGS__ }) /	\
-				   sizeof(struct sb_alt))
 
 /* The argument rules every role has (the comment at the top). */
-static void rules_base(struct sb_prog *p, enum sandbox_role role)
+static void rules_base(struct sb_filter *f, enum sandbox_role role)
 {
 	const uint64_t self = (uint64_t)getpid();
 
-	allow_if(p, SYS_fcntl, ALTS(
-		{ { IN(1, F_GETFD, F_SETFD, F_GETFL) } },
-		{ { IN(1, F_SETFL), CLEAR(2, O_ASYNC) } }));
-	allow_if(p, SYS_prlimit64, ALTS({ { IN(0, 0) } }));
-	allow_if(p, SYS_mprotect, ALTS({ { CLEAR(2, PROT_EXEC) } }));
+	ALLOW(f, SYS_fcntl, EQ(1, F_GETFD));
+	ALLOW(f, SYS_fcntl, EQ(1, F_SETFD));
+	ALLOW(f, SYS_fcntl, EQ(1, F_GETFL));
+	ALLOW(f, SYS_fcntl, EQ(1, F_SETFL), CLEAR(2, O_ASYNC));
+	ALLOW(f, SYS_prlimit64, EQ(0, 0));
+	ALLOW(f, SYS_mprotect, CLEAR(2, PROT_EXEC));
+	ALLOW(f, SYS_mmap, CLEAR(2, PROT_EXEC));
 	if (role == SANDBOX_CORE)
-		allow_if(p, SYS_mmap, ALTS(
-			{ { CLEAR(2, PROT_EXEC) } },
-			{ { CLEAR(2, PROT_WRITE), CLEAR(3, MAP_ANONYMOUS) } }));
-	else
-		allow_if(p, SYS_mmap, ALTS({ { CLEAR(2, PROT_EXEC) } }));
+		ALLOW(f, SYS_mmap, CLEAR(2, PROT_WRITE), CLEAR(3, MAP_ANONYMOUS));
 	/*
 	 * A peer's abort() while it still runs under the front's filter
 	 * alone, or under both, passes the front's rule: a positive pid.
 	 */
 	if (role == SANDBOX_FRONT)
-		allow_if(p, SYS_tgkill, ALTS({ { POS(0) } }));
+		allow_pos_pid(f, SYS_tgkill, 0, NULL);
 	else
-		allow_if(p, SYS_tgkill, ALTS({ { IN(0, self) } }));
+		ALLOW(f, SYS_tgkill, EQ(0, self));
+}
+
+/* The core: see the comment at the top. */
+static void rules_core(struct sb_filter *f)
+{
+	ALLOW(f, SYS_socket, EQ(0, AF_UNIX));
+	ALLOW(f, SYS_ioctl, EQ(1, TCGETS));
+	/* Read-only: no file written, created or truncated. */
+	ALLOW(f, SYS_openat, CLEAR(2, O_ACCMODE | O_CREAT | O_TRUNC));
+}
+
+static void rules_front(struct sb_filter *f)
+{
+	const struct scmp_arg_cmp sigkill = EQ(1, SIGKILL), sigterm = EQ(1, SIGTERM);
+
+	ALLOW(f, SYS_socket, EQ(0, AF_UNIX));
+	ALLOW(f, SYS_socket, EQ(0, AF_INET));
+	ALLOW(f, SYS_socket, EQ(0, AF_INET6));
+	ALLOW(f, SYS_ioctl, EQ(1, TCGETS));
+	/* Its peers' sockets; a peer's TCP_NODELAY passes this filter too. */
+	ALLOW(f, SYS_setsockopt, EQ(1, SOL_SOCKET), EQ(2, SO_REUSEADDR));
+	ALLOW(f, SYS_setsockopt, EQ(1, IPPROTO_TCP), EQ(2, TCP_NODELAY));
+	ALLOW(f, SYS_clone, EQ(0, SB_FORK_FLAGS));
+	/* Its peers (tun_front's caps); the uid is theirs alone. */
+	allow_pos_pid(f, SYS_kill, 0, &sigkill);
+	allow_pos_pid(f, SYS_kill, 0, &sigterm);
+	/* The new peer names itself and stacks its own filter. */
+	ALLOW(f, SYS_prctl, EQ(0, PR_SET_NAME));
+	ALLOW(f, SYS_prctl, EQ(0, PR_SET_DUMPABLE));
+	ALLOW(f, SYS_prctl, EQ(0, PR_SET_NO_NEW_PRIVS));
+	ALLOW(f, SYS_prctl, EQ(0, PR_SET_SECCOMP));
+	ALLOW(f, SYS_prctl, EQ(0, PR_SET_PDEATHSIG));
+}
+
+static void rules_peer(struct sb_filter *f)
+{
+	/* send() is sendto() without an address: nothing else. */
+	ALLOW(f, SYS_sendto, EQ(4, 0));
+	/* TCP_NODELAY on a TLS peer's connection: nothing else. */
+	ALLOW(f, SYS_setsockopt, EQ(1, IPPROTO_TCP), EQ(2, TCP_NODELAY));
 }
 
 int sandbox_enter(enum sandbox_role role)
 {
-#ifdef SB_ARCH
-	struct sb_prog p = { .n = 0 };
-	struct sock_fprog prog;
+	struct sb_filter f = { .ctx = NULL };
+	int r;
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
-	emit(&p, LD(offsetof(struct seccomp_data, arch)));
-	emit(&p, JMP(BPF_JEQ, SB_ARCH, 1, 0));
-	emit(&p, RET(SECCOMP_RET_KILL_PROCESS));
-	emit(&p, LD(offsetof(struct seccomp_data, nr)));
-#if defined(__x86_64__)
-	/* x32 numbers (bit 30) share the x86_64 arch value: refuse them. */
-	emit(&p, JMP(BPF_JGE, 0x40000000u, 0, 1));
-	emit(&p, RET(SECCOMP_RET_KILL_PROCESS));
-#endif
-	allow_list(&p, allowed_base, N(allowed_base));
+	/*
+	 * The native architecture only: another one's numbers (i386's on
+	 * x86_64) kill, and so do x32's, which share x86_64's arch value
+	 * (libseccomp checks bit 30 unless x32 is added).
+	 */
+	f.ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
+	if (!f.ctx) {
+		log_err("seccomp: cannot make a filter (out of memory?)");
+		return -ENOMEM;
+	}
+	r = seccomp_attr_set(f.ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
+	/* The kernel's errno from seccomp_load, not -ECANCELED. */
+	if (r == 0)
+		r = seccomp_attr_set(f.ctx, SCMP_FLTATR_API_SYSRAWRC, 1);
+	if (r < 0) {
+		f.err = r;
+		f.err_nr = -1;
+	}
+	allow_list(&f, allowed_base, N(allowed_base));
 	switch (role) {
 	case SANDBOX_CORE:
-		allow_list(&p, allowed_net, N(allowed_net));
-		allow_list(&p, allowed_core, N(allowed_core));
-		rules_base(&p, role);
-		allow_if(&p, SYS_socket, ALTS({ { IN(0, AF_UNIX) } }));
-		allow_if(&p, SYS_ioctl, ALTS({ { IN(1, TCGETS) } }));
-		/* Read-only: no file written, created or truncated. */
-		allow_if(&p, SYS_openat, ALTS({ { CLEAR(2, O_ACCMODE | O_CREAT | O_TRUNC) } }));
+		allow_list(&f, allowed_net, N(allowed_net));
+		allow_list(&f, allowed_core, N(allowed_core));
+		rules_base(&f, role);
+		rules_core(&f);
 		break;
 	case SANDBOX_FRONT:
-		allow_list(&p, allowed_net, N(allowed_net));
-		allow_list(&p, allowed_front, N(allowed_front));
-		rules_base(&p, role);
-		allow_if(&p, SYS_socket, ALTS({ { IN(0, AF_UNIX, AF_INET, AF_INET6) } }));
-		allow_if(&p, SYS_ioctl, ALTS({ { IN(1, TCGETS) } }));
-		/* Its peers' sockets; a peer's TCP_NODELAY passes this filter too. */
-		allow_if(&p, SYS_setsockopt, ALTS(
-			{ { IN(1, SOL_SOCKET), IN(2, SO_REUSEADDR) } },
-			{ { IN(1, IPPROTO_TCP), IN(2, TCP_NODELAY) } }));
-		allow_if(&p, SYS_clone, ALTS({ { IN(0, SB_FORK_FLAGS) } }));
-		/* Its peers (tun_front's caps); the uid is theirs alone. */
-		allow_if(&p, SYS_kill, ALTS({ { POS(0), IN(1, SIGKILL, SIGTERM) } }));
-		/* The new peer names itself and stacks its own filter. */
-		allow_if(&p, SYS_prctl, ALTS({ { IN(0, PR_SET_NAME, PR_SET_DUMPABLE,
-						     PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP,
-						     PR_SET_PDEATHSIG) } }));
+		allow_list(&f, allowed_net, N(allowed_net));
+		allow_list(&f, allowed_front, N(allowed_front));
+		rules_base(&f, role);
+		rules_front(&f);
 		break;
 	case SANDBOX_PEER:
-		rules_base(&p, role);
-		/* send() is sendto() without an address: nothing else. */
-		allow_if(&p, SYS_sendto, ALTS({ { IN(4, 0) } }));
-		/* TCP_NODELAY on a TLS peer's connection: nothing else. */
-		allow_if(&p, SYS_setsockopt, ALTS({ { IN(1, IPPROTO_TCP), IN(2, TCP_NODELAY) } }));
+		rules_base(&f, role);
+		rules_peer(&f);
 		break;
 	}
 #undef N
-	emit(&p, RET(SECCOMP_RET_KILL_PROCESS));
-	if (p.overflow) {
-		log_err("seccomp filter: too long");
-		return -E2BIG;
+	r = f.err;
+	if (r < 0) {
+		log_err("seccomp filter: rule for system call %d: %s", f.err_nr, strerror(-r));
+		goto out;
 	}
-	prog.len = (unsigned short)p.n;
-	prog.filter = p.f;
 	/* Not even a sibling of the same uid may read this memory. */
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+		r = -errno;
 		log_err("PR_SET_DUMPABLE: %s", strerror(errno));
-		return -errno;
+		goto out;
 	}
+	/* Set here, checked: seccomp_load would set it too (SCMP_FLTATR_CTL_NNP). */
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+		r = -errno;
 		log_err("PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
-		return -errno;
+		goto out;
 	}
-	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0) {
-		log_err("seccomp filter: %s", strerror(errno));
-		return -errno;
-	}
-	return 0;
-#else
-	(void)role;
-	log_err("seccomp: no filter for this architecture; set sandbox off to run unsandboxed");
-	return -ENOSYS;
-#endif
+	r = seccomp_load(f.ctx);
+	if (r < 0)
+		log_err("seccomp filter: %s", strerror(-r));
+out:
+	seccomp_release(f.ctx);
+	return r;
 }
 
 /*

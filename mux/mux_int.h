@@ -153,4 +153,94 @@ struct mux_session {
 	unsigned le_seen_n;
 };
 
+#define MUX_INQ_CACHE 32	/* inquiry responses kept for late joiners */
+
+struct mux {
+	struct loop *loop;
+	struct loop_timer *cmd_timer;
+	struct mux_config cfg;
+	struct mux_policy pol;
+	struct mux_ops ops;
+
+	struct mux_session *sess[MUX_MAX_SESSIONS];
+	unsigned nsess;
+	unsigned rr;		/* round-robin cursor for commands */
+	unsigned acl_rr;	/* round-robin cursor for ACL */
+	unsigned conn_rr;	/* round-robin cursor for incoming connections */
+	unsigned next_id;
+
+	bool up;		/* transport open */
+	bool ready;		/* init complete */
+	bool have_cache;	/* identity captured at least once */
+	unsigned init_step;
+	unsigned inits;
+	int fail_err;		/* deferred controller failure */
+	bool in_dispatch;
+	bool dispatch_again;
+	bool reap;
+
+	uint8_t ncmd;
+	struct mux_outst outst[MUX_MAX_OUTST];
+	struct pktq intq;
+
+	struct mux_cache_ent cache[MUX_CACHE_MAX];
+	unsigned ncache;
+	uint8_t phys_cmds[64];
+	uint8_t virt_cmds[64];	/* what an admin's virtual controller supports */
+	uint8_t user_cmds[64];	/* the same without the privileged commands */
+	uint8_t features[8];
+	uint8_t le_features[8];
+	uint8_t max_page;
+	struct bdaddr bdaddr;
+	struct mux_pool acl;
+	struct mux_pool le;
+	bool le_shared;		/* no LE buffers: LE uses the ACL pool */
+	uint8_t sco_mtu;
+	uint16_t sco_pkts;
+
+	struct mux_conn conns[MUX_MAX_CONNS];
+	struct mux_pend pend[MUX_MAX_PEND];
+
+	/* What the physical controller is known to be set to. */
+	uint8_t p_masks_valid;	/* bit per mask below: known */
+	bool recon_busy;
+	uint8_t p_evmask[8];
+	uint8_t p_evmask2[8];
+	uint8_t p_lemask[8];
+	uint8_t p_scan;
+	bool p_le_scan;
+	bool p_scan_params_valid;
+	uint8_t p_scan_params[7];
+	bool p_rand_valid;
+	uint8_t p_rand[6];
+	bool p_adv;
+	struct mux_session *adv_owner;
+	/*
+	 * Accept-list initiation (doc: "Connecting through the accept
+	 * list"): the physical list, and one LE Create Connection with
+	 * filter policy 1 over it on behalf of the member sessions.
+	 */
+	struct mux_irk irks[MUX_IRK_MAX];
+	unsigned irk_next;	/* replaced next when the table is full */
+	unsigned p_al_max;	/* usable physical entries (read at init) */
+	struct mux_al_ent p_al[MUX_P_AL_MAX];
+	unsigned p_al_n;
+	bool al_phys;		/* our initiation sent and not yet ended */
+	bool al_cancel_sent;	/* our cancel sent; its LE Conn Complete due */
+	bool le_stale_cancel;	/* an internal cancel's LE Conn Complete due */
+	bool inq_active;
+	bool inq_cancelling;
+	/* Responses of the running inquiry, replayed to sessions that join it. */
+	struct {
+		uint8_t code;
+		uint8_t len;
+		uint8_t e[254];
+	} inq_cache[MUX_INQ_CACHE];
+	unsigned inq_cache_n;
+};
+
+/* cmd_process() outcome; sess_emit() class (which drop counter). */
+enum { R_DONE, R_WAIT, R_SENT };
+enum { EM_EVENT, EM_DATA, EM_NOCP };
+
 #endif /* BGW_MUX_INT_H */

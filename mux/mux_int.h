@@ -243,4 +243,118 @@ struct mux {
 enum { R_DONE, R_WAIT, R_SENT };
 enum { EM_EVENT, EM_DATA, EM_NOCP };
 
+/* Refusals logged with a rate limit (mux_emit.c). */
+bool refusal_logged(struct mux_session *s);
+#define sess_refuse(s, prio, fmt, ...)					\
+	do {								\
+		if (refusal_logged(s))					\
+			log_msg(prio, "session %u (%s): " fmt " [%u]",	\
+				(s)->id, (s)->user, ##__VA_ARGS__,	\
+				(s)->refusals);				\
+	} while (0)
+
+/*
+ * Functions shared between the core's files (no mux_ prefix: not part
+ * of the interface in mux.h; libmux.a is linked only into programs that
+ * use it as a whole).
+ */
+
+/* mux.c */
+bool bit_is_set(const uint8_t *mask, unsigned bit);
+bool phys_supports(const struct mux *m, const struct mux_cmd_def *d);
+bool le_capable(const struct mux *m);
+bool bredr_capable(const struct mux *m);
+bool own_supported(const struct mux *m, const struct mux_cmd_def *d);
+bool virt_supports(const struct mux *m, const struct mux_cmd_def *d);
+struct bdaddr addr_at(const uint8_t *p);
+uint8_t map_addr_type(uint8_t t);
+bool pol_access(const struct mux *m, const char *user, const struct bdaddr *a,
+		uint8_t type);
+bool may_access(const struct mux *m, const struct mux_session *s,
+		const struct bdaddr *a, uint8_t type);
+void sess_denied(struct mux *m, struct mux_session *s,
+		 const struct bdaddr *a, uint8_t type, uint16_t op);
+void finish(struct mux *m);
+void teardown(struct mux_session *s, uint8_t reason);
+
+/* mux_emit.c */
+bool sess_emit(struct mux_session *s, const uint8_t *h4, size_t len, int cls);
+bool sess_wants(const struct mux_session *s, uint8_t code, uint8_t sub);
+bool sess_event(struct mux_session *s, uint8_t code, const void *param, size_t plen);
+bool sess_le_event(struct mux_session *s, uint8_t sub, const void *param, size_t plen);
+void reply_cc(struct mux_session *s, uint16_t opcode, const void *ret, size_t rlen);
+void reply_status_only(struct mux_session *s, uint16_t opcode, uint8_t st);
+void reply_cs(struct mux_session *s, uint16_t opcode, uint8_t st);
+void reply_err(struct mux_session *s, const struct mux_cmd_def *d,
+	       uint16_t opcode, const uint8_t *p, uint8_t plen, uint8_t st);
+bool seen_check_add(struct mux_seen *tab, unsigned *n,
+		    const struct bdaddr *a, uint8_t type, uint8_t ev);
+void seen_forget(struct mux_seen *tab, unsigned *n,
+		 const struct bdaddr *a, uint8_t type, uint8_t ev);
+
+/* mux_conn.c */
+struct mux_conn *conn_by_handle(struct mux *m, uint16_t h);
+struct mux_conn *conn_by_addr(struct mux *m, const struct bdaddr *a, uint8_t link);
+struct mux_conn *conn_add(struct mux *m, uint16_t h, uint8_t link,
+			  const struct bdaddr *a, uint8_t type,
+			  struct mux_session *owner);
+struct mux_pend *pend_find(struct mux *m, uint8_t kind, const struct bdaddr *a);
+struct mux_pend *pend_find_sess(struct mux *m, uint8_t kind,
+				const struct bdaddr *a, struct mux_session *s);
+bool pend_has_room(const struct mux *m);
+void pend_add(struct mux *m, uint8_t kind, const struct bdaddr *a,
+	      struct mux_session *s);
+struct mux_session *addr_owner(struct mux *m, const struct bdaddr *a);
+void on_conn_request(struct mux *m, const uint8_t *p, uint8_t plen);
+void on_conn_complete(struct mux *m, uint8_t code, const uint8_t *p, uint8_t plen);
+void on_disconn_complete(struct mux *m, const uint8_t *p, uint8_t plen);
+void on_nocp(struct mux *m, const uint8_t *p, uint8_t plen);
+int sess_acl(struct mux *m, struct mux_session *s, const struct h4_pkt *pkt);
+int sess_sco(struct mux *m, struct mux_session *s, const struct h4_pkt *pkt);
+void ctrl_data(struct mux *m, const struct h4_pkt *pkt);
+
+/* mux_ctrl.c */
+const struct mux_cache_ent *cache_get(const struct mux *m,
+				      uint16_t opcode, uint8_t page);
+struct mux_outst *outst_find(struct mux *m, uint16_t opcode);
+unsigned outst_count(const struct mux *m);
+bool can_send(const struct mux *m, uint16_t opcode);
+void ctrl_fail(struct mux *m, int err);
+int ctrl_send_cmd(struct mux *m, const uint8_t *h4, size_t len,
+		  struct mux_session *s, uint8_t origin);
+int ctrl_cmd(struct mux *m, uint16_t opcode, const void *p, size_t plen,
+	     uint8_t origin);
+void internal_cmd(struct mux *m, uint16_t opcode, const void *p, size_t plen);
+void internal_disconnect(struct mux *m, uint16_t handle, uint8_t reason);
+void internal_addr_cmd(struct mux *m, uint16_t opcode,
+		       const struct bdaddr *a, int reason);
+uint16_t quota(uint16_t pkts, unsigned nmax);
+void init_next(struct mux *m);
+void on_cmd_done(struct mux *m, const struct h4_pkt *pkt, uint16_t op,
+		 uint8_t ncmd, bool is_cs, uint8_t status,
+		 const uint8_t *ret, uint8_t rlen);
+void cmd_timeout(struct loop_timer *t, void *user);
+void ctrl_down(struct mux *m);
+
+/* mux_cmd.c */
+void reg_set_default(struct mux *m, struct mux_session *s, unsigned r);
+void sess_defaults(struct mux_session *s);
+bool al_has(const struct mux_session *s, uint8_t type, const struct bdaddr *a);
+void sess_le_conn_failed(struct mux_session *s, uint8_t st, uint8_t ptype,
+			 const uint8_t *peer);
+int cmd_process(struct mux *m, struct mux_session *s, const uint8_t *h4,
+		size_t len, bool may_send);
+void sess_run(struct mux *m, struct mux_session *s);
+
+/* mux_reconcile.c */
+struct mux_session *al_phys_ended(struct mux *m, uint8_t st, uint8_t type,
+				  const struct bdaddr *a);
+void reconcile(struct mux *m);
+void inquiry_stopped(struct mux *m, struct mux_session *except, uint8_t st);
+void recon_done(struct mux *m, const struct mux_outst *o, uint8_t status);
+
+/* mux_evt.c */
+void inq_replay(struct mux *m, struct mux_session *s);
+void ctrl_event(struct mux *m, const struct h4_pkt *pkt);
+
 #endif /* BGW_MUX_INT_H */

@@ -242,7 +242,7 @@ fi
 
 # Bob tries alice's RD: bgw-muxd refuses the Create Connection as a failed
 # page (Command Status 0x00, Connection Complete 0x0f Unacceptable BD_ADDR;
-# mux/mux.c refuse_page). Linux 6.1.0-56 dies on any ACL connection that
+# mux/mux_cmd.c refuse_page). Linux 6.1.0-56 dies on any ACL connection that
 # fails under an L2CAP socket, a real page timeout included ("kernel BUG at
 # lib/list_debug.c:56" in hci_chan_del when the socket closes; see
 # tests/vm/README.md), so with l2ping the guest dies. So by default the

@@ -1,0 +1,718 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A session's commands: the virtual state they set, the commands the mux
+ * answers itself, and the checks (command table, ownership, policy) every
+ * command passes before a byte of it reaches the controller.
+ * Part of the multiplexer core (see mux.c for its threat model).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bdaddr.h"
+#include "cursor.h"
+#include "hci.h"
+#include "hci_defs.h"
+#include "hci_names.h"
+#include "log.h"
+#include "loop.h"
+#include "mux_int.h"
+#include "rpa.h"
+
+static const uint8_t default_evmask[8] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0x1f, 0, 0 };
+static const uint8_t default_lemask[8] = { 0x1f };
+static const uint8_t default_scan_params[7] = { 0x00, 0x10, 0x00, 0x10, 0x00, 0x00, 0x00 };
+
+/* ------------------------------------------------------------------ */
+/* Session virtual state */
+
+void reg_set_default(struct mux *m, struct mux_session *s, unsigned r)
+{
+	const struct mux_reg_def *d = mux_reg_def(r);
+	const struct mux_cache_ent *e = NULL;
+
+	memset(s->reg[r], 0, MUX_REG_MAX);
+	s->reg_len[r] = d->var ? d->dlen : d->len;
+	if (d->def)
+		memcpy(s->reg[r], d->def, d->dlen);
+	/* Name and class start as the physical controller's (read at init). */
+	if (r == REG_LOCAL_NAME)
+		e = cache_get(m, HCI_OP_READ_LOCAL_NAME, 0);
+	else if (r == REG_CLASS)
+		e = cache_get(m, HCI_OP_READ_CLASS_OF_DEV, 0);
+	if (e && e->rlen >= 1u + d->len)
+		memcpy(s->reg[r], e->ret + 1, d->len);
+}
+
+void sess_defaults(struct mux_session *s)
+{
+	unsigned r;
+
+	memcpy(s->evmask, default_evmask, 8);
+	memset(s->evmask2, 0, 8);
+	memcpy(s->lemask, default_lemask, 8);
+	for (r = 0; r < REG_COUNT; r++)
+		reg_set_default(s->m, s, r);
+	memcpy(s->scan_params, default_scan_params, 7);
+	s->scan_en = false;
+	s->scan_dup = false;
+	s->al_n = 0;
+	s->al_init = false;
+	s->al_member = false;
+	s->inquiring = false;
+	s->inq_seen_n = 0;
+	s->le_seen_n = 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Virtual command handlers */
+
+static void virt_read_ext_features(struct mux *m, struct mux_session *s,
+				   uint16_t op, uint8_t page)
+{
+	/* Pages beyond 2 were never read: the virtual controller stops at 2. */
+	uint8_t max_page = m->max_page > 2 ? 2 : m->max_page;
+	uint8_t ret[11];
+	const struct mux_cache_ent *e;
+
+	ret[0] = 0;
+	ret[1] = page;
+	ret[2] = max_page;
+	if (page == 0) {
+		memcpy(ret + 3, m->features, 8);
+	} else if (page <= max_page && (e = cache_get(m, op, page)) &&
+		   e->rlen >= 11) {
+		memcpy(ret + 3, e->ret + 3, 8);
+		/*
+		 * Page 2: no Connectionless Peripheral Broadcast or
+		 * Synchronization Train/Scan (byte 0 bits 0-3): the mux does
+		 * not offer them, and Linux would read their parameters.
+		 */
+		if (page == 2)
+			ret[3] &= 0xf0;
+		if (page == 1) {
+			/*
+			 * Page 1 holds the Host Supported Features: each
+			 * virtual controller reports its own host's writes
+			 * (Vol 2 Part C 3.3; Linux re-sends them otherwise).
+			 */
+			ret[3] = 0;
+			if (s->reg[REG_SSP_MODE][0])
+				ret[3] |= 0x01;
+			if (s->reg[REG_LE_HOST][0])
+				ret[3] |= 0x02;
+			if (s->reg[REG_LE_HOST][1])
+				ret[3] |= 0x04;
+			if (s->reg[REG_SC][0])
+				ret[3] |= 0x08;
+		}
+	} else {
+		reply_cs(s, op, HCI_ST_INVALID_PARAMETERS);
+		return;
+	}
+	reply_cc(s, op, ret, sizeof(ret));
+}
+
+static void al_remove(struct mux_session *s, uint8_t type, const struct bdaddr *a)
+{
+	unsigned i;
+
+	for (i = 0; i < s->al_n; i++) {
+		if (s->al[i].type == type && bdaddr_eq(&s->al[i].a, a)) {
+			s->al[i] = s->al[--s->al_n];
+			return;
+		}
+	}
+}
+
+bool al_has(const struct mux_session *s, uint8_t type, const struct bdaddr *a)
+{
+	unsigned i;
+
+	for (i = 0; i < s->al_n; i++)
+		if (s->al[i].type == type && bdaddr_eq(&s->al[i].a, a))
+			return true;
+	return false;
+}
+
+/*
+ * An LE connection attempt of s ended without a link: LE (Enhanced)
+ * Connection Complete with status st, in the format its LE event mask
+ * asks for (Vol 4 Part E 7.7.65.1 / 7.7.65.10).
+ */
+void sess_le_conn_failed(struct mux_session *s, uint8_t st, uint8_t ptype,
+			 const uint8_t *peer)
+{
+	uint8_t ev[30];
+
+	memset(ev, 0, sizeof(ev));
+	ev[0] = st;
+	ev[4] = ptype;
+	memcpy(ev + 5, peer, 6);
+	if (sess_wants(s, HCI_EV_LE_META, HCI_LE_EV_ENH_CONN_COMPLETE))
+		sess_le_event(s, HCI_LE_EV_ENH_CONN_COMPLETE, ev, 30);
+	else
+		sess_le_event(s, HCI_LE_EV_CONN_COMPLETE, ev, 18);
+}
+
+/*
+ * Create Connection or Remote Name Request (p: its parameters) refused by
+ * the mux as a controller reports a page that failed: Command Status
+ * success, then the completion with the error, Connection Complete (7.7.3;
+ * handle 0, which a host takes only with status success) or Remote Name
+ * Request Complete (7.7.7). A failed page (page timeout, a refusing
+ * remote) is reported that way by every controller, so every host handles
+ * it; a failed Command Status is a rarer path. A session that masked the
+ * event gets only the Command Status, as from a controller. Nothing is
+ * kept pending.
+ */
+static void refuse_page(struct mux_session *s, uint16_t op, const uint8_t *p, uint8_t st)
+{
+	uint8_t ev[1 + 6 + 248];
+
+	reply_cs(s, op, 0);
+	memset(ev, 0, sizeof(ev));
+	ev[0] = st;
+	if (op == HCI_OP_CREATE_CONN) {
+		memcpy(ev + 3, p, 6);		/* handle 0: ev[1..2] */
+		ev[9] = 0x01;			/* Link_Type ACL */
+		sess_event(s, HCI_EV_CONN_COMPLETE, ev, 11);
+	} else {
+		memcpy(ev + 1, p, 6);
+		sess_event(s, HCI_EV_REMOTE_NAME, ev, sizeof(ev));
+	}
+}
+
+/* Scan and connection parameters of LE Create Connection (7.8.12). */
+static bool le_conn_params_ok(const uint8_t *p)
+{
+	uint16_t si = get_le16(p), sw = get_le16(p + 2);
+	uint16_t mn = get_le16(p + 13), mx = get_le16(p + 15);
+	uint16_t lat = get_le16(p + 17), to = get_le16(p + 19);
+
+	if (si < 4 || si > 0x4000 || sw < 4 || sw > si)
+		return false;
+	if (mn < 6 || mx > 0x0c80 || mn > mx || lat > 0x01f3 || to < 0x0a || to > 0x0c80)
+		return false;
+	/* Supervision timeout (10 ms) > (1 + latency) * interval * 2 (1.25 ms). */
+	return (uint32_t)to * 4 > (1u + lat) * mx;
+}
+
+/*
+ * LE Create Connection with Initiator_Filter_Policy 1: the session waits
+ * for a connection to any entry of its own virtual accept list. Nothing is
+ * sent here; reconcile() runs one physical initiation over the union of
+ * the waiting sessions' allowed entries.
+ */
+static void al_connect_start(struct mux *m, struct mux_session *s, const uint8_t *p)
+{
+	if (!m->p_al_max) {
+		/* No physical accept list to initiate over. */
+		reply_cs(s, HCI_OP_LE_CREATE_CONN, HCI_ST_UNSUPPORTED_FEATURE);
+		return;
+	}
+	if (p[12] > 1 || !le_conn_params_ok(p)) {
+		/* Own types 2/3 need LL privacy, which is not offered. */
+		reply_cs(s, HCI_OP_LE_CREATE_CONN, HCI_ST_INVALID_PARAMETERS);
+		return;
+	}
+	memcpy(s->al_params, p, 25);
+	s->al_init = true;
+	s->al_member = false;
+	reply_cs(s, HCI_OP_LE_CREATE_CONN, 0);
+}
+
+/* Returns R_DONE, or R_WAIT/R_SENT for LE Create Connection Cancel. */
+static int virt_cmd(struct mux *m, struct mux_session *s, const struct mux_cmd_def *d,
+		    const uint8_t *h4, size_t len, bool may_send)
+{
+	uint16_t op = d->opcode;
+	const uint8_t *p = h4 + 4;
+	uint8_t ret[70];
+	struct bdaddr a;
+
+	memset(ret, 0, sizeof(ret));
+	/* The accept list is not changed while its initiation uses it (7.8.15-17). */
+	if (s->al_init && (op == HCI_OP_LE_CLEAR_ACCEPT_LIST ||
+			   op == HCI_OP_LE_ADD_TO_ACCEPT_LIST ||
+			   op == HCI_OP_LE_DEL_FROM_ACCEPT_LIST)) {
+		reply_status_only(s, op, HCI_ST_COMMAND_DISALLOWED);
+		return R_DONE;
+	}
+	switch (op) {
+	case HCI_OP_SET_EVENT_MASK:
+		memcpy(s->evmask, p, 8);
+		break;
+	case HCI_OP_SET_EVENT_MASK_PAGE_2:
+		memcpy(s->evmask2, p, 8);
+		break;
+	case HCI_OP_LE_SET_EVENT_MASK:
+		memcpy(s->lemask, p, 8);
+		break;
+	case HCI_OP_SET_EVENT_FILTER:
+		/* The physical filter stays clear; hosts only ever clear it. */
+		break;
+	case HCI_OP_READ_STORED_LINK_KEY:
+		/* Keys stored in the controller are shared by every user: none are shown. */
+		reply_cc(s, op, ret, 5);
+		return R_DONE;
+	case HCI_OP_DELETE_STORED_LINK_KEY:
+		/* Never forwarded: it would wipe every user's keys (Vol 4 Part E 7.3.10). */
+		reply_cc(s, op, ret, 3);
+		return R_DONE;
+	case HCI_OP_READ_LOCAL_COMMANDS:
+		memcpy(ret + 1, s->admin ? m->virt_cmds : m->user_cmds, 64);
+		reply_cc(s, op, ret, 65);
+		return R_DONE;
+	case HCI_OP_READ_LOCAL_EXT_FEATURES:
+		virt_read_ext_features(m, s, op, p[0]);
+		return R_DONE;
+	case HCI_OP_READ_BUFFER_SIZE:
+		/* Each session is told its share of the buffers (Vol 4 Part E 7.4.5). */
+		put_le16(ret + 1, m->acl.mtu);
+		ret[3] = m->sco_mtu;
+		put_le16(ret + 4, m->acl.quota);
+		put_le16(ret + 6, m->sco_pkts);
+		reply_cc(s, op, ret, 8);
+		return R_DONE;
+	case HCI_OP_LE_READ_BUFFER_SIZE:
+		if (!m->le_shared) {
+			put_le16(ret + 1, m->le.mtu);
+			ret[3] = (uint8_t)(m->le.quota > 255 ? 255 : m->le.quota);
+		}
+		reply_cc(s, op, ret, 4);
+		return R_DONE;
+	case HCI_OP_LE_READ_LOCAL_FEATURES:
+		/*
+		 * Hidden: LL privacy and extended scanner filter policies
+		 * (byte 0 bits 6-7), extended/periodic advertising and all
+		 * isochronous features: the virtual controller offers the
+		 * legacy procedures, which it can share.
+		 */
+		memcpy(ret + 1, m->le_features, 8);
+		ret[1] &= 0x3f;
+		ret[2] &= 0x4f;
+		memset(ret + 3, 0, 6);
+		reply_cc(s, op, ret, 9);
+		return R_DONE;
+	case HCI_OP_LE_SET_SCAN_PARAM:
+		/* Vol 4 Part E 7.8.10: disallowed while scanning is enabled. */
+		if (s->scan_en) {
+			reply_status_only(s, op, HCI_ST_COMMAND_DISALLOWED);
+			return R_DONE;
+		}
+		if (p[0] > 1 || get_le16(p + 1) < 4 || get_le16(p + 3) < 4 ||
+		    get_le16(p + 3) > get_le16(p + 1)) {
+			reply_status_only(s, op, HCI_ST_INVALID_PARAMETERS);
+			return R_DONE;
+		}
+		memcpy(s->scan_params, p, 7);
+		break;
+	case HCI_OP_LE_SET_SCAN_ENABLE:
+		if (p[0] > 1 || p[1] > 1) {
+			reply_status_only(s, op, HCI_ST_INVALID_PARAMETERS);
+			return R_DONE;
+		}
+		if (p[0] && !s->scan_en)
+			s->le_seen_n = 0;
+		s->scan_en = p[0];
+		s->scan_dup = p[1];
+		break;
+	case HCI_OP_LE_CREATE_CONN_CANCEL:
+		if (s->al_init) {
+			/*
+			 * Only this session's part ends: Command Complete, then
+			 * the LE Connection Complete with Unknown Connection
+			 * Identifier a controller sends (7.8.13). The physical
+			 * initiation is re-issued without its entries.
+			 */
+			s->al_init = false;
+			s->al_member = false;
+			reply_status_only(s, op, 0);
+			sess_le_conn_failed(s, HCI_ST_UNKNOWN_CONN_ID, s->al_params[5] & 0x01,
+					    s->al_params + 6);
+			reconcile(m);
+			return R_DONE;
+		}
+		if (!pend_find_sess(m, P_LE_OUT, NULL, s)) {
+			reply_status_only(s, op, HCI_ST_COMMAND_DISALLOWED);
+			return R_DONE;
+		}
+		if (!m->up) {
+			reply_status_only(s, op, HCI_ST_HARDWARE_FAILURE);
+			return R_DONE;
+		}
+		if (!may_send || !can_send(m, op))
+			return R_WAIT;
+		ctrl_send_cmd(m, h4, len, s, O_SESSION);
+		return R_SENT;
+	case HCI_OP_LE_READ_ACCEPT_LIST_SIZE:
+		ret[1] = MUX_AL_MAX;
+		reply_cc(s, op, ret, 2);
+		return R_DONE;
+	case HCI_OP_LE_CLEAR_ACCEPT_LIST:
+		s->al_n = 0;
+		break;
+	case HCI_OP_LE_ADD_TO_ACCEPT_LIST:
+		a = addr_at(p + 1);
+		if (p[0] > 1 && p[0] != 0xff) {
+			ret[0] = HCI_ST_INVALID_PARAMETERS;
+		} else if (!al_has(s, p[0], &a)) {
+			if (s->al_n >= MUX_AL_MAX) {
+				ret[0] = HCI_ST_MEMORY_EXCEEDED;
+			} else {
+				s->al[s->al_n].type = p[0];
+				s->al[s->al_n].a = a;
+				s->al_n++;
+			}
+		}
+		reply_cc(s, op, ret, 1);
+		return R_DONE;
+	case HCI_OP_LE_DEL_FROM_ACCEPT_LIST:
+		a = addr_at(p + 1);
+		al_remove(s, p[0], &a);
+		break;
+	case HCI_OP_LE_CLEAR_RESOLV_LIST:
+		break;
+	default:
+		reply_cs(s, op, HCI_ST_UNKNOWN_COMMAND);
+		return R_DONE;
+	}
+	reply_cc(s, op, ret, 1);
+	reconcile(m);
+	return R_DONE;
+}
+
+static void reg_write(struct mux *m, struct mux_session *s, const struct mux_cmd_def *d,
+		      const uint8_t *p, uint8_t plen)
+{
+	const struct mux_reg_def *rd = mux_reg_def(d->reg);
+	uint8_t st = 0;
+
+	if (rd->var) {
+		/* Write Current IAC LAP: Num_Current_IAC then 3 bytes each (7.3.45). */
+		if (p[0] < 1 || p[0] > 4 || plen != 1u + 3u * p[0])
+			st = HCI_ST_INVALID_PARAMETERS;
+	} else if (plen != rd->len) {
+		st = HCI_ST_INVALID_PARAMETERS;
+	}
+	if (!st && d->reg == REG_SCAN_ENABLE && p[0] > 3)
+		st = HCI_ST_INVALID_PARAMETERS;
+	if (!st && d->reg == REG_INQ_MODE && p[0] > 2)
+		st = HCI_ST_INVALID_PARAMETERS;
+	if (!st && (d->reg == REG_SSP_MODE || d->reg == REG_SC) && p[0] > 1)
+		st = HCI_ST_INVALID_PARAMETERS;
+	if (st) {
+		sess_refuse(s, LOG_INFO, "invalid parameters for 0x%04x",
+			    d->opcode);
+		reply_status_only(s, d->opcode, st);
+		return;
+	}
+	memcpy(s->reg[d->reg], p, plen);
+	s->reg_len[d->reg] = plen;
+	/*
+	 * An admin's name and class are what the gateway shows the world;
+	 * nobody else's reach the radio (doc/virtual-controller.md).
+	 */
+	if (s->admin && (d->reg == REG_LOCAL_NAME || d->reg == REG_CLASS))
+		internal_cmd(m, d->opcode, p, plen);
+	reply_status_only(s, d->opcode, 0);
+	reconcile(m);
+}
+
+static void reg_read(struct mux_session *s, const struct mux_cmd_def *d)
+{
+	uint8_t ret[1 + MUX_REG_MAX];
+
+	ret[0] = 0;
+	memcpy(ret + 1, s->reg[d->reg], s->reg_len[d->reg]);
+	reply_cc(s, d->opcode, ret, 1u + s->reg_len[d->reg]);
+}
+
+static void cache_reply(struct mux *m, struct mux_session *s, uint16_t op)
+{
+	const struct mux_cache_ent *e = cache_get(m, op, 0);
+
+	if (!e) {
+		reply_cs(s, op, HCI_ST_UNKNOWN_COMMAND);
+		return;
+	}
+	reply_cc(s, op, e->ret, e->rlen);
+}
+
+static void sess_reset(struct mux_session *s)
+{
+	teardown(s, HCI_ST_REMOTE_POWER_OFF);
+	sess_defaults(s);
+	s->stalled = false;
+	s->dropped = 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Processing one session command */
+
+static const struct mux_cmd_def vendor_def = {
+	0, MK_PRIV, MT_VARLEN, 0, 0xff, 0, 0
+};
+
+/*
+ * Decide what to do with the command at the head of a session's queue.
+ * Called when it reaches the head (may_send false) and again from the
+ * dispatcher (may_send true); until it answers or sends, it changes nothing.
+ */
+int cmd_process(struct mux *m, struct mux_session *s, const uint8_t *h4,
+		size_t len, bool may_send)
+{
+	uint16_t op = get_le16(h4 + 1);
+	uint8_t plen = h4[3];
+	const uint8_t *p = h4 + 4;
+	const struct mux_cmd_def *d;
+	struct mux_conn *c;
+	struct bdaddr a;
+
+	/* Nothing is known of the controller before the first init. */
+	if (!m->have_cache)
+		return R_WAIT;
+
+	d = HCI_OGF(op) == HCI_OGF_VENDOR ? &vendor_def : mux_cmd_find(op);
+	if (!d || !virt_supports(m, d) ||
+	    (d->kind == MK_CACHE && !cache_get(m, op, 0))) {
+		log_debug("session %u: unknown command 0x%04x", s->id, op);
+		reply_cs(s, op, HCI_ST_UNKNOWN_COMMAND);
+		return R_DONE;
+	}
+	if ((d->flags & MT_VARLEN) ? plen < d->plen : plen != d->plen) {
+		sess_refuse(s, LOG_WARNING, "command 0x%04x with bad length %u refused",
+			    op, plen);
+		reply_err(s, d, op, p, plen, HCI_ST_INVALID_PARAMETERS);
+		return R_DONE;
+	}
+
+	switch (d->kind) {
+	case MK_CACHE:
+		cache_reply(m, s, op);
+		return R_DONE;
+	case MK_REG_W:
+		reg_write(m, s, d, p, plen);
+		return R_DONE;
+	case MK_REG_R:
+		reg_read(s, d);
+		return R_DONE;
+	case MK_VIRT:
+		return virt_cmd(m, s, d, h4, len, may_send);
+	case MK_RESET:
+		/* Vol 4 Part E 7.3.2, for this virtual controller only. */
+		log_info("session %u (%s): virtual reset", s->id, s->user);
+		sess_reset(s);
+		reply_status_only(s, op, 0);
+		reconcile(m);
+		return R_DONE;
+	case MK_PRIV:
+		/* As hci_sock's security filter: not for ordinary users. */
+		if (!s->admin) {
+			sess_refuse(s, LOG_NOTICE, "privileged command 0x%04x refused",
+				    op);
+			reply_err(s, d, op, p, plen, HCI_ST_COMMAND_DISALLOWED);
+			return R_DONE;
+		}
+		break;
+	case MK_ADV:
+		if (!s->admin) {
+			/* Accepted on the virtual controller, never on the air. */
+			if (plen <= MUX_REG_MAX) {
+				memcpy(s->reg[d->reg], p, plen);
+				s->reg_len[d->reg] = plen;
+			}
+			reply_status_only(s, op, 0);
+			return R_DONE;
+		}
+		break;
+	case MK_HANDLE:
+		/* Read Clock of the local clock ignores the handle (7.5.6). */
+		if (op == HCI_OP_READ_CLOCK && p[2] == 0x00)
+			break;
+		c = conn_by_handle(m, get_le16(p) & 0x0fff);
+		if (!c || c->owner != s) {
+			sess_refuse(s, LOG_INFO, "command 0x%04x on foreign handle 0x%04x refused",
+				    op, get_le16(p) & 0x0fff);
+			reply_err(s, d, op, p, plen, HCI_ST_UNKNOWN_CONN_ID);
+			return R_DONE;
+		}
+		break;
+	case MK_ADDR:
+		a = addr_at(p);
+		if (addr_owner(m, &a) != s) {
+			sess_refuse(s, LOG_INFO, "command 0x%04x for a BD_ADDR it does not own refused",
+				    op);
+			reply_err(s, d, op, p, plen, HCI_ST_UNKNOWN_CONN_ID);
+			return R_DONE;
+		}
+		break;
+	case MK_CONNECT:
+		a = addr_at(p);
+		if (!may_access(m, s, &a, BDADDR_PUBLIC)) {
+			sess_refuse(s, LOG_INFO, "0x%04x to a device it may not access refused",
+				    op);
+			sess_denied(m, s, &a, BDADDR_PUBLIC, op);
+			refuse_page(s, op, p, HCI_ST_REJ_BAD_ADDR);
+			return R_DONE;
+		}
+		if (op == HCI_OP_CREATE_CONN &&
+		    (conn_by_addr(m, &a, LINK_ACL) || pend_find(m, P_CONN_OUT, &a))) {
+			refuse_page(s, op, p, HCI_ST_CONN_ALREADY_EXISTS);
+			return R_DONE;
+		}
+		if (!pend_has_room(m)) {
+			refuse_page(s, op, p, HCI_ST_REJ_LIMITED_RESOURCES);
+			return R_DONE;
+		}
+		break;
+	case MK_LE_CONNECT:
+		a = addr_at(p + 6);
+		/* One initiation per virtual controller (Vol 6 Part B 4.5). */
+		if (s->al_init || pend_find_sess(m, P_LE_OUT, NULL, s)) {
+			reply_cs(s, op, HCI_ST_COMMAND_DISALLOWED);
+			return R_DONE;
+		}
+		if (p[4] > 1) {
+			reply_cs(s, op, HCI_ST_INVALID_PARAMETERS);
+			return R_DONE;
+		}
+		if (p[4] == 1) {
+			if (!m->up) {
+				reply_cs(s, op, HCI_ST_HARDWARE_FAILURE);
+				return R_DONE;
+			}
+			if (!m->ready)
+				return R_WAIT;
+			al_connect_start(m, s, p);
+			reconcile(m);
+			return R_DONE;
+		}
+		if (!may_access(m, s, &a, map_addr_type(p[5]))) {
+			sess_refuse(s, LOG_INFO, "LE connection to a device it may not access refused");
+			sess_denied(m, s, &a, map_addr_type(p[5]), op);
+			/*
+			 * As a failed initiation: Command Status success, then
+			 * LE (Enhanced) Connection Complete with the error, as
+			 * for refuse_page(). Command Disallowed and Invalid
+			 * Parameters (state and parameter checks a controller
+			 * makes before starting) stay Command Status.
+			 */
+			reply_cs(s, op, 0);
+			sess_le_conn_failed(s, HCI_ST_REJ_BAD_ADDR, p[5] & 0x01, p + 6);
+			return R_DONE;
+		}
+		/* One initiator at a time (Vol 6 Part B 4.5): as the controller would. */
+		if (pend_find(m, P_LE_OUT, NULL) || !pend_has_room(m)) {
+			reply_cs(s, op, HCI_ST_COMMAND_DISALLOWED);
+			return R_DONE;
+		}
+		/*
+		 * A direct connection goes before the accept-list initiation,
+		 * which waits indefinitely: reconcile() cancels it (the
+		 * waiting sessions see nothing) and re-issues it afterwards.
+		 */
+		if (m->al_phys || outst_find(m, HCI_OP_LE_CREATE_CONN)) {
+			reconcile(m);
+			return R_WAIT;
+		}
+		break;
+	case MK_INQ:
+		if (s->inquiring) {
+			reply_cs(s, op, HCI_ST_COMMAND_DISALLOWED);
+			return R_DONE;
+		}
+		if (m->inq_cancelling)
+			return R_WAIT;
+		if (m->inq_active && m->ready) {
+			/* Join the running inquiry (doc: discovery is shared). */
+			s->inquiring = true;
+			s->inq_seen_n = 0;
+			reply_cs(s, op, 0);
+			inq_replay(m, s);
+			return R_DONE;
+		}
+		break;
+	case MK_INQ_CANCEL: {
+		unsigned i;
+		bool others = false;
+
+		if (!s->inquiring) {
+			reply_status_only(s, op, HCI_ST_COMMAND_DISALLOWED);
+			return R_DONE;
+		}
+		for (i = 0; i < m->nsess; i++)
+			if (m->sess[i] != s && m->sess[i]->inquiring)
+				others = true;
+		if (others) {
+			s->inquiring = false;
+			reply_status_only(s, op, 0);
+			return R_DONE;
+		}
+		break;
+	}
+	case MK_FWD:
+		break;
+	default:
+		reply_cs(s, op, HCI_ST_UNKNOWN_COMMAND);
+		return R_DONE;
+	}
+
+	/* Forwarded to the controller. */
+	if (!m->up) {
+		reply_err(s, d, op, p, plen, HCI_ST_HARDWARE_FAILURE);
+		return R_DONE;
+	}
+	if (!m->ready || !may_send || !can_send(m, op))
+		return R_WAIT;
+
+	/* LE Create Connection from a random address: program it first. */
+	if (d->kind == MK_LE_CONNECT && (p[12] == 0x01 || p[12] == 0x03) &&
+	    (!m->p_rand_valid || memcmp(m->p_rand, s->reg[REG_LE_RAND_ADDR], 6))) {
+		if (outst_find(m, HCI_OP_LE_SET_RANDOM_ADDR))
+			return R_WAIT;
+		memcpy(m->p_rand, s->reg[REG_LE_RAND_ADDR], 6);
+		ctrl_cmd(m, HCI_OP_LE_SET_RANDOM_ADDR, m->p_rand, 6, O_INTERNAL);
+		return R_WAIT;
+	}
+
+	if (d->kind == MK_ADV)
+		memcpy(s->reg[d->reg], p, plen);
+	ctrl_send_cmd(m, h4, len, s, O_SESSION);
+	switch (op) {
+	case HCI_OP_CREATE_CONN:
+		pend_add(m, P_CONN_OUT, &a, s);
+		break;
+	case HCI_OP_REMOTE_NAME_REQ:
+		pend_add(m, P_NAME, &a, s);
+		break;
+	case HCI_OP_LE_CREATE_CONN:
+		pend_add(m, P_LE_OUT, &a, s);
+		break;
+	case HCI_OP_INQUIRY_CANCEL:
+		m->inq_cancelling = true;
+		break;
+	}
+	return R_SENT;
+}
+
+/* Answer what can be answered at the head of the session's queue. */
+void sess_run(struct mux *m, struct mux_session *s)
+{
+	struct pkt *pk;
+	unsigned i;
+
+	for (i = 0; i < MUX_SESSION_CMDQ + 1; i++) {
+		pk = pktq_peek(&s->cmdq);
+		if (!pk || s->dead)
+			return;
+		if (cmd_process(m, s, pk->data, pk->len, false) != R_DONE)
+			return;
+		pkt_free(pktq_pop(&s->cmdq));
+	}
+}

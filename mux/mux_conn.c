@@ -1,0 +1,529 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Connections and the procedures keyed by BD_ADDR: the connection table,
+ * connection requests and completions, the controller's buffer credits
+ * (Number Of Completed Packets) and ACL/SCO data both ways.
+ * Part of the multiplexer core (see mux.c for its threat model).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bdaddr.h"
+#include "cursor.h"
+#include "hci.h"
+#include "hci_defs.h"
+#include "hci_names.h"
+#include "log.h"
+#include "loop.h"
+#include "mux_int.h"
+#include "rpa.h"
+
+static void drain_acl(struct mux *m);
+
+/*
+ * SMP key distribution from the peer (Vol 3 Part H 3.6.1, 3.6.4-3.6.5) on
+ * an LE link, seen in clear at HCI: Identity Information (IRK) then
+ * Identity Address Information. The binding is kept for the link owner's
+ * user only if the user may access that identity and the link is to it:
+ * its address is the identity, or an RPA the IRK resolves. What a host
+ * says (LE Add Device To Resolving List) is never used. Fragmented SMP
+ * PDUs (never needed: they fit the LE minimum of 27 octets) are ignored.
+ */
+static void smp_snoop(struct mux *m, struct mux_conn *c, const struct h4_pkt *pkt)
+{
+	const uint8_t *d = pkt->acl.data;
+	struct mux_irk *k = NULL;
+	struct bdaddr id;
+	uint8_t idt;
+	unsigned i;
+	static const uint8_t zero[16];
+
+	if (c->link != LINK_LE || !c->owner || pkt->acl.pb == HCI_PB_CONT ||
+	    pkt->acl.dlen < 5 || get_le16(d + 2) != 0x0006 ||
+	    get_le16(d) != pkt->acl.dlen - 4u)
+		return;
+	if (d[4] == 0x08 && pkt->acl.dlen == 4 + 17) {
+		memcpy(c->irk, d + 5, 16);
+		c->irk_seen = memcmp(c->irk, zero, 16) != 0;
+		return;
+	}
+	if (d[4] != 0x09 || pkt->acl.dlen != 4 + 8 || !c->irk_seen)
+		return;
+	c->irk_seen = false;
+	idt = d[5];
+	id = addr_at(d + 6);
+	if (idt > 1 || !pol_access(m, c->owner->user, &id, idt))
+		return;
+	if (!(bdaddr_eq(&id, &c->addr) && idt == c->addr_type) &&
+	    !(c->addr_type == BDADDR_RANDOM && rpa_matches(c->irk, &c->addr)))
+		return;
+	for (i = 0; i < MUX_IRK_MAX && !k; i++)
+		if (m->irks[i].used && strcmp(m->irks[i].user, c->owner->user) == 0 &&
+		    m->irks[i].id_type == idt && bdaddr_eq(&m->irks[i].id, &id))
+			k = &m->irks[i];
+	for (i = 0; i < MUX_IRK_MAX && !k; i++)
+		if (!m->irks[i].used)
+			k = &m->irks[i];
+	if (!k)
+		k = &m->irks[m->irk_next++ % MUX_IRK_MAX];
+	k->used = true;
+	k->id = id;
+	k->id_type = idt;
+	memcpy(k->irk, c->irk, 16);
+	snprintf(k->user, sizeof(k->user), "%s", c->owner->user);
+	log_info("session %u: IRK of its peer bound to its identity address", c->owner->id);
+}
+
+/* ------------------------------------------------------------------ */
+/* Connections and pending procedures */
+
+struct mux_conn *conn_by_handle(struct mux *m, uint16_t h)
+{
+	unsigned i;
+
+	for (i = 0; i < MUX_MAX_CONNS; i++)
+		if (m->conns[i].used && m->conns[i].handle == h)
+			return &m->conns[i];
+	return NULL;
+}
+
+struct mux_conn *conn_by_addr(struct mux *m, const struct bdaddr *a, uint8_t link)
+{
+	unsigned i;
+
+	for (i = 0; i < MUX_MAX_CONNS; i++)
+		if (m->conns[i].used && m->conns[i].link == link &&
+		    bdaddr_eq(&m->conns[i].addr, a))
+			return &m->conns[i];
+	return NULL;
+}
+
+struct mux_conn *conn_add(struct mux *m, uint16_t h, uint8_t link,
+			  const struct bdaddr *a, uint8_t type,
+			  struct mux_session *owner)
+{
+	struct mux_conn *c = conn_by_handle(m, h);
+	unsigned i;
+
+	if (c) {
+		/* A handle reused before its Disconnection Complete: controller bug. */
+		log_warn("controller reused handle 0x%04x", h);
+		memset(c, 0, sizeof(*c));
+	}
+	for (i = 0; !c && i < MUX_MAX_CONNS; i++)
+		if (!m->conns[i].used)
+			c = &m->conns[i];
+	if (!c)
+		return NULL;
+	c->used = true;
+	c->handle = h;
+	c->link = link;
+	c->addr = *a;
+	c->addr_type = type;
+	c->owner = owner;
+	c->inflight = 0;
+	c->since = (int64_t)time(NULL);
+	c->bytes_in = 0;
+	c->bytes_out = 0;
+	return c;
+}
+
+static struct mux_pool *conn_pool(struct mux *m, const struct mux_conn *c)
+{
+	return (c->link == LINK_LE && !m->le_shared) ? &m->le : &m->acl;
+}
+
+static uint16_t *sess_used(struct mux *m, struct mux_session *s, const struct mux_conn *c)
+{
+	return conn_pool(m, c) == &m->le ? &s->le_used : &s->acl_used;
+}
+
+/* Give back what a connection held at the controller (Vol 4 Part E 4.3). */
+static void conn_release(struct mux *m, struct mux_conn *c)
+{
+	struct mux_pool *pool = conn_pool(m, c);
+	uint16_t *used;
+
+	pool->inflight -= c->inflight < pool->inflight ? c->inflight : pool->inflight;
+	if (c->owner) {
+		used = sess_used(m, c->owner, c);
+		*used -= c->inflight < *used ? c->inflight : *used;
+	}
+	c->inflight = 0;
+}
+
+struct mux_pend *pend_find(struct mux *m, uint8_t kind, const struct bdaddr *a)
+{
+	unsigned i;
+
+	for (i = 0; i < MUX_MAX_PEND; i++)
+		if (m->pend[i].used && m->pend[i].kind == kind &&
+		    (!a || bdaddr_eq(&m->pend[i].addr, a)))
+			return &m->pend[i];
+	return NULL;
+}
+
+struct mux_pend *pend_find_sess(struct mux *m, uint8_t kind,
+				const struct bdaddr *a, struct mux_session *s)
+{
+	unsigned i;
+
+	for (i = 0; i < MUX_MAX_PEND; i++)
+		if (m->pend[i].used && m->pend[i].kind == kind &&
+		    m->pend[i].s == s && (!a || bdaddr_eq(&m->pend[i].addr, a)))
+			return &m->pend[i];
+	return NULL;
+}
+
+bool pend_has_room(const struct mux *m)
+{
+	unsigned i;
+
+	for (i = 0; i < MUX_MAX_PEND; i++)
+		if (!m->pend[i].used)
+			return true;
+	return false;
+}
+
+void pend_add(struct mux *m, uint8_t kind, const struct bdaddr *a,
+	      struct mux_session *s)
+{
+	unsigned i;
+
+	for (i = 0; i < MUX_MAX_PEND; i++) {
+		if (m->pend[i].used)
+			continue;
+		m->pend[i].used = true;
+		m->pend[i].kind = kind;
+		m->pend[i].addr = *a;
+		m->pend[i].s = s;
+		return;
+	}
+}
+
+/*
+ * The session a BD_ADDR-only event or command belongs to: the owner of the
+ * BR/EDR link to that address, else the session with a procedure pending
+ * for it (Vol 4 Part E 7.7: these events carry no handle).
+ */
+struct mux_session *addr_owner(struct mux *m, const struct bdaddr *a)
+{
+	struct mux_conn *c = conn_by_addr(m, a, LINK_ACL);
+	unsigned i;
+
+	if (c)
+		return c->owner;
+	for (i = 0; i < MUX_MAX_PEND; i++)
+		if (m->pend[i].used && m->pend[i].kind != P_LE_OUT &&
+		    bdaddr_eq(&m->pend[i].addr, a))
+			return m->pend[i].s;
+	return NULL;
+}
+
+void on_conn_request(struct mux *m, const uint8_t *p, uint8_t plen)
+{
+	struct bdaddr a;
+	struct mux_session *s = NULL;
+	struct mux_conn *acl;
+	unsigned i;
+
+	if (plen != 10)
+		goto bad;
+	a = addr_at(p);
+	if (p[9] == 0x01) {
+		/* ACL: offered to one connectable session allowed this device. */
+		for (i = 0; i < m->nsess && !s; i++) {
+			struct mux_session *c = m->sess[(m->conn_rr + i) % m->nsess];
+
+			if (!c->dead && (c->reg[REG_SCAN_ENABLE][0] & 0x02) &&
+			    sess_wants(c, HCI_EV_CONN_REQUEST, 0) &&
+			    may_access(m, c, &a, BDADDR_PUBLIC))
+				s = c;
+		}
+		m->conn_rr++;
+		if (!s || !pend_has_room(m)) {
+			internal_addr_cmd(m, HCI_OP_REJECT_CONN_REQ, &a, HCI_ST_REJ_BAD_ADDR);
+			return;
+		}
+		pend_add(m, P_CONN_IN, &a, s);
+	} else {
+		/* SCO/eSCO: belongs to whoever owns the ACL link. */
+		acl = conn_by_addr(m, &a, LINK_ACL);
+		s = acl ? acl->owner : NULL;
+		if (!s || !pend_has_room(m)) {
+			internal_addr_cmd(m, HCI_OP_REJECT_SYNC_CONN_REQ, &a,
+					  HCI_ST_REJ_BAD_ADDR);
+			return;
+		}
+		pend_add(m, P_SYNC_IN, &a, s);
+	}
+	sess_event(s, HCI_EV_CONN_REQUEST, p, plen);
+	return;
+bad:
+	log_warn("controller: malformed Connection Request");
+}
+
+static void pend_clear_addr(struct mux *m, const struct bdaddr *a,
+			    uint8_t k1, uint8_t k2, struct mux_session **owner)
+{
+	unsigned i;
+
+	for (i = 0; i < MUX_MAX_PEND; i++) {
+		struct mux_pend *pd = &m->pend[i];
+
+		if (!pd->used || !bdaddr_eq(&pd->addr, a) ||
+		    (pd->kind != k1 && pd->kind != k2))
+			continue;
+		if (!*owner)
+			*owner = pd->s;
+		pd->used = false;
+	}
+}
+
+/* Connection Complete 7.7.3 and Synchronous Connection Complete 7.7.35. */
+void on_conn_complete(struct mux *m, uint8_t code, const uint8_t *p, uint8_t plen)
+{
+	struct mux_session *s = NULL;
+	struct mux_conn *acl;
+	struct bdaddr a;
+	uint16_t h;
+	bool sync;
+
+	if ((code == HCI_EV_CONN_COMPLETE && plen != 11) ||
+	    (code == HCI_EV_SYNC_CONN_COMPLETE && plen != 17)) {
+		log_warn("controller: malformed connection complete event");
+		return;
+	}
+	h = get_le16(p + 1) & 0x0fff;
+	a = addr_at(p + 3);
+	sync = code == HCI_EV_SYNC_CONN_COMPLETE || p[9] != 0x01;
+	if (!sync) {
+		pend_clear_addr(m, &a, P_CONN_OUT, P_CONN_IN, &s);
+	} else {
+		pend_clear_addr(m, &a, P_SYNC_IN, P_SYNC_IN, &s);
+		acl = conn_by_addr(m, &a, LINK_ACL);
+		if (!s && acl)
+			s = acl->owner;
+	}
+	if (s && s->dead)
+		s = NULL;
+	if (p[0] == 0) {
+		if (!conn_add(m, h, sync ? LINK_SCO : LINK_ACL, &a, BDADDR_PUBLIC, s)) {
+			log_err("connection table full, disconnecting 0x%04x", h);
+			internal_disconnect(m, h, HCI_ST_REMOTE_LOW_RESOURCES);
+			return;
+		}
+		if (!s) {
+			/* Nobody asked for it any more (its session reset or ended). */
+			internal_disconnect(m, h, HCI_ST_REMOTE_USER_TERM);
+			conn_by_handle(m, h)->owner = NULL;
+			return;
+		}
+	}
+	if (s)
+		sess_event(s, code, p, plen);
+}
+
+void on_disconn_complete(struct mux *m, const uint8_t *p, uint8_t plen)
+{
+	struct mux_conn *c;
+	struct mux_session *s;
+
+	if (plen != 4) {
+		log_warn("controller: malformed Disconnection Complete");
+		return;
+	}
+	c = conn_by_handle(m, get_le16(p + 1) & 0x0fff);
+	if (!c)
+		return;
+	s = c->owner;
+	if (p[0] == 0) {
+		conn_release(m, c);
+		memset(c, 0, sizeof(*c));
+	}
+	if (s)
+		sess_event(s, HCI_EV_DISCONN_COMPLETE, p, plen);
+}
+
+/*
+ * Number Of Completed Packets (7.7.19), split per owner: one event per
+ * session listing only its own handles.  The owners are noted per entry
+ * (at most 63) rather than building every session's event at once, so the
+ * stack cost does not grow with MUX_MAX_SESSIONS.
+ */
+void on_nocp(struct mux *m, const uint8_t *p, uint8_t plen)
+{
+	struct mux_session *own[63];
+	uint16_t cnts[63];
+	unsigned n, i, j;
+
+	if (plen < 1 || plen != 1u + 4u * p[0] || p[0] > 63) {
+		log_warn("controller: malformed Number Of Completed Packets");
+		return;
+	}
+	n = p[0];
+	for (i = 0; i < n; i++) {
+		uint16_t h = get_le16(p + 1 + 4 * i) & 0x0fff;
+		uint16_t cnt = get_le16(p + 3 + 4 * i);
+		struct mux_conn *c = conn_by_handle(m, h);
+		struct mux_pool *pool;
+		uint16_t *used;
+
+		own[i] = NULL;
+		cnts[i] = 0;
+		if (!c)
+			continue;
+		if (cnt > c->inflight)
+			cnt = c->inflight;
+		pool = conn_pool(m, c);
+		c->inflight -= cnt;
+		pool->inflight -= cnt < pool->inflight ? cnt : pool->inflight;
+		if (!c->owner || cnt == 0)
+			continue;
+		used = sess_used(m, c->owner, c);
+		*used -= cnt < *used ? cnt : *used;
+		own[i] = c->owner;
+		cnts[i] = cnt;
+	}
+	for (j = 0; j < m->nsess; j++) {
+		struct mux_session *s = m->sess[j];
+		uint8_t out[1 + 4 * 63];
+		uint8_t buf[H4_MAX_CTL_PKT];
+		int len;
+
+		out[0] = 0;
+		for (i = 0; i < n; i++) {
+			if (own[i] != s)
+				continue;
+			put_le16(&out[1 + 4 * out[0]], get_le16(p + 1 + 4 * i) & 0x0fff);
+			put_le16(&out[3 + 4 * out[0]], cnts[i]);
+			out[0]++;
+		}
+		if (!out[0] || s->dead)
+			continue;
+		len = h4_build_evt(buf, sizeof(buf), HCI_EV_NUM_COMP_PKTS,
+				   out, 1u + 4u * out[0]);
+		if (len > 0)
+			sess_emit(s, buf, (size_t)len, EM_NOCP);
+	}
+	drain_acl(m);
+}
+
+/* ------------------------------------------------------------------ */
+/* Data */
+
+/* Send queued ACL while the controller has buffers, round-robin over sessions. */
+static void drain_acl(struct mux *m)
+{
+	unsigned rounds, i;
+	bool progress = true;
+
+	for (rounds = 0; progress && rounds < 64 * MUX_MAX_SESSIONS; rounds++) {
+		progress = false;
+		for (i = 0; i < m->nsess && m->up; i++) {
+			struct mux_session *s = m->sess[(m->acl_rr + i) % m->nsess];
+			struct pkt *pk = pktq_peek(&s->aclq);
+			struct mux_conn *c;
+			struct mux_pool *pool;
+			int r;
+
+			if (!pk)
+				continue;
+			c = conn_by_handle(m, get_le16(pk->data + 1) & 0x0fff);
+			if (!c || c->owner != s) {
+				/* Its link went away while it waited. */
+				pkt_free(pktq_pop(&s->aclq));
+				progress = true;
+				continue;
+			}
+			pool = conn_pool(m, c);
+			if (pool->inflight >= pool->pkts)
+				continue;
+			pk = pktq_pop(&s->aclq);
+			pool->inflight++;
+			c->inflight++;
+			r = m->ops.ctrl_send(pk->data, pk->len, m->ops.user);
+			pkt_free(pk);
+			if (r < 0)
+				ctrl_fail(m, r);
+			progress = true;
+		}
+		m->acl_rr++;
+	}
+}
+
+int sess_acl(struct mux *m, struct mux_session *s, const struct h4_pkt *pkt)
+{
+	struct mux_conn *c = conn_by_handle(m, pkt->acl.handle);
+	struct mux_pool *pool;
+	uint16_t *used;
+
+	if (!c || c->owner != s || c->link == LINK_SCO) {
+		sess_refuse(s, LOG_INFO, "ACL on foreign handle 0x%04x dropped",
+			    pkt->acl.handle);
+		return 0;
+	}
+	pool = conn_pool(m, c);
+	used = sess_used(m, s, c);
+	if (pkt->acl.dlen > pool->mtu) {
+		sess_refuse(s, LOG_WARNING, "ACL of %u bytes exceeds the MTU %u, dropped",
+			    pkt->acl.dlen, pool->mtu);
+		return 0;
+	}
+	/* Its share of the controller's buffers (Vol 4 Part E 4.1.1). */
+	if (*used >= pool->quota) {
+		sess_refuse(s, LOG_WARNING, "ACL beyond its %u buffers dropped",
+			    pool->quota);
+		/* As a controller does: Data Buffer Overflow, ACL (7.7.26). */
+		sess_event(s, HCI_EV_DATA_BUFFER_OVERFLOW, "\x01", 1);
+		return 0;
+	}
+	if (!m->up)
+		return 0;	/* its links are gone; Disconnection Complete sent */
+	if (pktq_push(&s->aclq, pkt->raw, pkt->raw_len) < 0) {
+		sess_event(s, HCI_EV_DATA_BUFFER_OVERFLOW, "\x01", 1);
+		return 0;
+	}
+	(*used)++;
+	c->bytes_out += pkt->acl.dlen;
+	drain_acl(m);
+	return 0;
+}
+
+int sess_sco(struct mux *m, struct mux_session *s, const struct h4_pkt *pkt)
+{
+	struct mux_conn *c = conn_by_handle(m, pkt->sco.handle);
+	int r;
+
+	if (!c || c->owner != s || c->link != LINK_SCO) {
+		sess_refuse(s, LOG_INFO, "SCO on foreign handle 0x%04x dropped",
+			    pkt->sco.handle);
+		return 0;
+	}
+	if (!m->up)
+		return 0;
+	c->bytes_out += pkt->sco.dlen;
+	r = m->ops.ctrl_send(pkt->raw, pkt->raw_len, m->ops.user);
+	if (r < 0)
+		ctrl_fail(m, r);
+	return 0;
+}
+
+void ctrl_data(struct mux *m, const struct h4_pkt *pkt)
+{
+	uint16_t h = pkt->type == H4_ACL ? pkt->acl.handle : pkt->sco.handle;
+	struct mux_conn *c = conn_by_handle(m, h);
+
+	/* To the link's owner only; an orphaned link's data goes nowhere. */
+	if (c && c->owner) {
+		c->bytes_in += pkt->type == H4_ACL ? pkt->acl.dlen : pkt->sco.dlen;
+		if (pkt->type == H4_ACL)
+			smp_snoop(m, c, pkt);
+		sess_emit(c->owner, pkt->raw, pkt->raw_len, EM_DATA);
+	}
+}

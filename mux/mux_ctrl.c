@@ -1,0 +1,613 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The physical controller: sending commands within its credits, the
+ * initialisation the mux runs once per controller open, the cache of its
+ * identity, command completion, timeouts and the controller going down.
+ * Part of the multiplexer core (see mux.c for its threat model).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bdaddr.h"
+#include "cursor.h"
+#include "hci.h"
+#include "hci_defs.h"
+#include "hci_names.h"
+#include "log.h"
+#include "loop.h"
+#include "mux_int.h"
+#include "rpa.h"
+
+const struct mux_cache_ent *cache_get(const struct mux *m,
+				      uint16_t opcode, uint8_t page)
+{
+	unsigned i;
+
+	for (i = 0; i < m->ncache; i++)
+		if (m->cache[i].opcode == opcode && m->cache[i].page == page)
+			return &m->cache[i];
+	return NULL;
+}
+
+static void cache_put(struct mux *m, uint16_t opcode, uint8_t page,
+		      const uint8_t *ret, uint8_t rlen)
+{
+	struct mux_cache_ent *e = (struct mux_cache_ent *)cache_get(m, opcode, page);
+
+	if (!e) {
+		if (m->ncache >= MUX_CACHE_MAX)
+			return;
+		e = &m->cache[m->ncache++];
+	}
+	e->opcode = opcode;
+	e->page = page;
+	e->rlen = rlen;
+	memcpy(e->ret, ret, rlen);
+}
+
+/* ------------------------------------------------------------------ */
+/* Sending to the controller */
+
+struct mux_outst *outst_find(struct mux *m, uint16_t opcode)
+{
+	unsigned i;
+
+	for (i = 0; i < MUX_MAX_OUTST; i++)
+		if (m->outst[i].used && m->outst[i].opcode == opcode)
+			return &m->outst[i];
+	return NULL;
+}
+
+unsigned outst_count(const struct mux *m)
+{
+	unsigned i, n = 0;
+
+	for (i = 0; i < MUX_MAX_OUTST; i++)
+		n += m->outst[i].used;
+	return n;
+}
+
+bool can_send(const struct mux *m, uint16_t opcode)
+{
+	return m->up && m->ncmd > 0 && outst_count(m) < MUX_MAX_OUTST &&
+	       !outst_find((struct mux *)m, opcode);
+}
+
+void ctrl_fail(struct mux *m, int err)
+{
+	if (!m->fail_err)
+		m->fail_err = err ? err : -EIO;
+}
+
+/* h4 is a complete, validated command packet. */
+int ctrl_send_cmd(struct mux *m, const uint8_t *h4, size_t len,
+		  struct mux_session *s, uint8_t origin)
+{
+	struct mux_outst *o = NULL;
+	uint16_t opcode = get_le16(h4 + 1);
+	uint8_t plen = h4[3];
+	unsigned i;
+	int r;
+
+	for (i = 0; i < MUX_MAX_OUTST && !o; i++)
+		if (!m->outst[i].used)
+			o = &m->outst[i];
+	if (!o)
+		return -EBUSY;
+	memset(o, 0, sizeof(*o));
+	o->used = true;
+	o->opcode = opcode;
+	o->origin = origin;
+	o->s = s;
+	o->plen = plen < sizeof(o->param) ? plen : sizeof(o->param);
+	memcpy(o->param, h4 + 4, o->plen);
+	m->ncmd--;
+	if (!loop_timer_is_armed(m->cmd_timer))
+		loop_timer_arm(m->cmd_timer, (uint64_t)m->cfg.cmd_timeout_ms * 1000);
+	if (log_is_enabled(LOG_DEBUG)) {
+		char sum[128];
+
+		hcistr_summary(sum, sizeof(sum), h4, len);
+		log_debug("-> ctrl %s (session %u)", sum, s ? s->id : 0);
+	}
+	r = m->ops.ctrl_send(h4, len, m->ops.user);
+	if (r < 0) {
+		log_err("controller send failed: %s", strerror(-r));
+		ctrl_fail(m, r);
+	}
+	return 0;
+}
+
+int ctrl_cmd(struct mux *m, uint16_t opcode, const void *p, size_t plen,
+	     uint8_t origin)
+{
+	uint8_t buf[H4_MAX_CTL_PKT];
+	int n = h4_build_cmd(buf, sizeof(buf), opcode, p, plen);
+
+	if (n < 0)
+		return n;
+	return ctrl_send_cmd(m, buf, (size_t)n, NULL, origin);
+}
+
+/* Queue a one-off command of the mux's own (teardown, negative replies). */
+void internal_cmd(struct mux *m, uint16_t opcode, const void *p, size_t plen)
+{
+	uint8_t buf[H4_MAX_CTL_PKT];
+	int n = h4_build_cmd(buf, sizeof(buf), opcode, p, plen);
+
+	if (n < 0 || !m->up)
+		return;
+	if (pktq_push(&m->intq, buf, (size_t)n) < 0)
+		log_err("internal command queue full, dropping 0x%04x", opcode);
+}
+
+void internal_disconnect(struct mux *m, uint16_t handle, uint8_t reason)
+{
+	uint8_t p[3];
+
+	put_le16(p, handle);
+	p[2] = reason;
+	internal_cmd(m, HCI_OP_DISCONNECT, p, sizeof(p));
+}
+
+void internal_addr_cmd(struct mux *m, uint16_t opcode,
+		       const struct bdaddr *a, int reason)
+{
+	uint8_t p[7];
+
+	memcpy(p, a->b, 6);
+	p[6] = (uint8_t)reason;
+	internal_cmd(m, opcode, p, reason < 0 ? 6 : 7);
+}
+
+/* ------------------------------------------------------------------ */
+/* Controller initialisation (what the mux sends once per controller open) */
+
+#define IS_REQ	0x01	/* failure fails the init */
+#define IS_READ	0x02	/* cache the return parameters */
+
+struct init_step {
+	uint16_t opcode;
+	uint8_t flags;
+	uint8_t plen;
+	uint8_t p[2];
+};
+
+static const struct init_step init_steps[] = {
+	{ HCI_OP_RESET, IS_REQ, 0, { 0 } },
+	{ HCI_OP_READ_LOCAL_VERSION, IS_REQ | IS_READ, 0, { 0 } },
+	{ HCI_OP_READ_LOCAL_FEATURES, IS_REQ | IS_READ, 0, { 0 } },
+	{ HCI_OP_READ_LOCAL_COMMANDS, IS_REQ | IS_READ, 0, { 0 } },
+	{ HCI_OP_READ_BD_ADDR, IS_REQ | IS_READ, 0, { 0 } },
+	{ HCI_OP_READ_BUFFER_SIZE, IS_REQ | IS_READ, 0, { 0 } },
+	{ HCI_OP_READ_LOCAL_EXT_FEATURES, IS_READ, 1, { 1 } },
+	{ HCI_OP_READ_LOCAL_EXT_FEATURES, IS_READ, 1, { 2 } },
+	{ HCI_OP_LE_READ_BUFFER_SIZE, IS_READ, 0, { 0 } },
+	{ HCI_OP_LE_READ_LOCAL_FEATURES, IS_READ, 0, { 0 } },
+	{ HCI_OP_LE_READ_SUPPORTED_STATES, IS_READ, 0, { 0 } },
+	{ HCI_OP_LE_READ_ACCEPT_LIST_SIZE, IS_READ, 0, { 0 } },
+	{ HCI_OP_READ_NUM_SUPPORTED_IAC, IS_READ, 0, { 0 } },
+	{ HCI_OP_READ_LOCAL_NAME, IS_READ, 0, { 0 } },
+	{ HCI_OP_READ_CLASS_OF_DEV, IS_READ, 0, { 0 } },
+	{ HCI_OP_READ_INQ_RSP_TX_POWER, IS_READ, 0, { 0 } },
+	{ HCI_OP_LE_READ_ADV_TX_POWER, IS_READ, 0, { 0 } },
+	{ HCI_OP_LE_READ_MAX_DATA_LEN, IS_READ, 0, { 0 } },
+	{ HCI_OP_READ_LOCAL_CODECS, IS_READ, 0, { 0 } },
+	{ HCI_OP_READ_LOCAL_PAIRING_OPTS, IS_READ, 0, { 0 } },
+	{ HCI_OP_LE_READ_TX_POWER, IS_READ, 0, { 0 } },
+	{ HCI_OP_WRITE_SIMPLE_PAIRING_MODE, 0, 1, { 1 } },
+	{ HCI_OP_WRITE_LE_HOST_SUPPORTED, 0, 2, { 1, 0 } },
+	{ HCI_OP_WRITE_SC_SUPPORT, 0, 1, { 1 } },
+	{ HCI_OP_WRITE_INQUIRY_MODE, 0, 1, { 0 } },
+	{ HCI_OP_WRITE_SCAN_ENABLE, 0, 1, { 0 } },
+};
+#define N_INIT_STEPS (sizeof(init_steps) / sizeof(init_steps[0]))
+
+static bool init_step_wanted(const struct mux *m, const struct init_step *st)
+{
+	const struct mux_cache_ent *e;
+
+	if (st->flags & IS_REQ)
+		return true;
+	/*
+	 * Sessions may write LE Host Supported whatever the bitmap says (see
+	 * own_supported()), so the mux tries it physically too: a controller
+	 * with a wrong bitmap (BlueZ 5.66's btvirt) takes it, one that really
+	 * lacks it answers Unknown HCI Command, which an optional step
+	 * tolerates, and LE works without it (the host bit is only shown to
+	 * peers in LMP features page 1).
+	 */
+	if (st->opcode == HCI_OP_WRITE_LE_HOST_SUPPORTED)
+		return le_capable(m) && bredr_capable(m);
+	if (!phys_supports(m, mux_cmd_find(st->opcode)))
+		return false;
+	switch (st->opcode) {
+	case HCI_OP_READ_LOCAL_EXT_FEATURES:
+		if (!(m->features[7] & 0x80))
+			return false;
+		return st->p[0] == 1 || m->max_page >= st->p[0];
+	case HCI_OP_LE_READ_BUFFER_SIZE:
+	case HCI_OP_LE_READ_LOCAL_FEATURES:
+	case HCI_OP_LE_READ_SUPPORTED_STATES:
+	case HCI_OP_LE_READ_ACCEPT_LIST_SIZE:
+	case HCI_OP_LE_READ_ADV_TX_POWER:
+	case HCI_OP_LE_READ_MAX_DATA_LEN:
+	case HCI_OP_LE_READ_TX_POWER:
+		return le_capable(m);
+	case HCI_OP_WRITE_SIMPLE_PAIRING_MODE:
+		return m->features[6] & 0x08;
+	case HCI_OP_WRITE_LE_HOST_SUPPORTED:
+		return le_capable(m) && bredr_capable(m);
+	case HCI_OP_WRITE_SC_SUPPORT:
+		e = cache_get(m, HCI_OP_READ_LOCAL_EXT_FEATURES, 2);
+		return (m->features[6] & 0x08) && e && e->rlen >= 11 && (e->ret[4] & 0x01);
+	case HCI_OP_WRITE_INQUIRY_MODE:
+		return m->features[6] & 0x01 || m->features[3] & 0x40;
+	case HCI_OP_WRITE_SCAN_ENABLE:
+		return bredr_capable(m);
+	default:
+		return true;
+	}
+}
+
+static void compute_virt_cmds(struct mux *m)
+{
+	const struct mux_cmd_def *t;
+	unsigned i, n;
+
+	memset(m->virt_cmds, 0, sizeof(m->virt_cmds));
+	memset(m->user_cmds, 0, sizeof(m->user_cmds));
+	t = mux_cmd_table(&n);
+	for (i = 0; i < n; i++) {
+		if (t[i].octet == 0xff || !virt_supports(m, &t[i]))
+			continue;
+		if (t[i].kind == MK_CACHE && !cache_get(m, t[i].opcode, 0))
+			continue;
+		m->virt_cmds[t[i].octet] |= (uint8_t)(1u << t[i].bit);
+		if (t[i].kind != MK_PRIV)
+			m->user_cmds[t[i].octet] |= (uint8_t)(1u << t[i].bit);
+	}
+}
+
+uint16_t quota(uint16_t pkts, unsigned nmax)
+{
+	unsigned q = pkts / nmax;
+
+	return (uint16_t)(q ? q : 1);
+}
+
+static void init_finish(struct mux *m)
+{
+	const struct mux_cache_ent *e;
+	struct bdaddr old = m->bdaddr;
+	char ab[BDADDR_STRLEN];
+	const struct mux_cache_ent *f, *c, *b;
+	unsigned i;
+
+	/* init_done() checked each required read's length. */
+	f = cache_get(m, HCI_OP_READ_LOCAL_FEATURES, 0);
+	c = cache_get(m, HCI_OP_READ_LOCAL_COMMANDS, 0);
+	b = cache_get(m, HCI_OP_READ_BD_ADDR, 0);
+	e = cache_get(m, HCI_OP_READ_BUFFER_SIZE, 0);
+	if (!f || !c || !b || !e) {
+		ctrl_fail(m, -EIO);
+		return;
+	}
+	memcpy(m->features, f->ret + 1, 8);
+	memcpy(m->phys_cmds, c->ret + 1, 64);
+	m->bdaddr = addr_at(b->ret + 1);
+	if (m->have_cache && !bdaddr_eq(&old, &m->bdaddr))
+		log_warn("controller BD_ADDR changed across re-initialisation");
+	if (bdaddr_is_zero(&m->bdaddr))
+		log_warn("controller reports BD_ADDR 00:00:00:00:00:00");
+	m->acl.mtu = get_le16(e->ret + 1);
+	m->sco_mtu = e->ret[3];
+	m->acl.pkts = get_le16(e->ret + 4);
+	m->sco_pkts = get_le16(e->ret + 6);
+	m->le_shared = true;
+	e = cache_get(m, HCI_OP_LE_READ_BUFFER_SIZE, 0);
+	if (e && e->rlen >= 4 && e->ret[3] && get_le16(e->ret + 1)) {
+		m->le.mtu = get_le16(e->ret + 1);
+		m->le.pkts = e->ret[3];
+		m->le_shared = false;
+	}
+	e = cache_get(m, HCI_OP_LE_READ_LOCAL_FEATURES, 0);
+	if (e && e->rlen >= 9)
+		memcpy(m->le_features, e->ret + 1, 8);
+	m->acl.quota = quota(m->acl.pkts, m->cfg.max_sessions);
+	m->le.quota = quota(m->le.pkts, m->cfg.max_sessions);
+	m->acl.inflight = m->le.inflight = 0;
+	compute_virt_cmds(m);
+	m->have_cache = true;
+	m->ready = true;
+	m->inits++;
+	/* Sessions made before the first init take the physical name and class now. */
+	for (i = 0; i < m->nsess; i++) {
+		if (m->inits == 1) {
+			reg_set_default(m, m->sess[i], REG_LOCAL_NAME);
+			reg_set_default(m, m->sess[i], REG_CLASS);
+		}
+	}
+	log_notice("controller %s ready: ACL %u x %u (%u per session), LE %s %u x %u",
+		   bdaddr_fmt(&m->bdaddr, ab), m->acl.pkts, m->acl.mtu,
+		   m->acl.quota, m->le_shared ? "shared" : "own", m->le.pkts,
+		   m->le.mtu);
+}
+
+void init_next(struct mux *m)
+{
+	const struct init_step *st;
+	uint8_t p[2];
+
+	while (m->init_step < N_INIT_STEPS &&
+	       !init_step_wanted(m, &init_steps[m->init_step]))
+		m->init_step++;
+	if (m->init_step >= N_INIT_STEPS) {
+		init_finish(m);
+		return;
+	}
+	if (!can_send(m, init_steps[m->init_step].opcode))
+		return;
+	st = &init_steps[m->init_step];
+	memcpy(p, st->p, 2);
+	if (st->opcode == HCI_OP_WRITE_INQUIRY_MODE)
+		p[0] = (m->features[6] & 0x01) ? 2 : 1;	/* EIR, else RSSI */
+	ctrl_cmd(m, st->opcode, p, st->plen, O_INIT);
+}
+
+static void init_done(struct mux *m, uint16_t op, uint8_t status,
+		      const uint8_t *ret, uint8_t rlen, bool is_cs)
+{
+	const struct init_step *st;
+	size_t need = 1;
+
+	if (m->init_step >= N_INIT_STEPS)
+		return;
+	st = &init_steps[m->init_step];
+	if (st->opcode != op) {
+		log_warn("init: completion for 0x%04x while waiting for 0x%04x", op, st->opcode);
+		return;
+	}
+	switch (op) {
+	case HCI_OP_READ_LOCAL_FEATURES:
+		need = 9;
+		break;
+	case HCI_OP_READ_LOCAL_COMMANDS:
+		need = 65;
+		break;
+	case HCI_OP_READ_BD_ADDR:
+		need = 7;
+		break;
+	case HCI_OP_READ_BUFFER_SIZE:
+		need = 8;
+		break;
+	case HCI_OP_READ_LOCAL_EXT_FEATURES:
+		need = 11;
+		break;
+	}
+	if (is_cs || status || rlen < need) {
+		if (st->flags & IS_REQ) {
+			log_err("controller init: %s (0x%04x) failed: status 0x%02x",
+				hcistr_opcode(op) ? hcistr_opcode(op) : "?", op,
+				is_cs ? status : (rlen ? ret[0] : 0xff));
+			ctrl_fail(m, -EIO);
+			return;
+		}
+		log_info("controller init: optional 0x%04x not available", op);
+	} else if (st->flags & IS_READ) {
+		cache_put(m, op, st->plen ? st->p[0] : 0, ret, rlen);
+		if (op == HCI_OP_READ_LOCAL_FEATURES)
+			memcpy(m->features, ret + 1, 8);
+		if (op == HCI_OP_READ_LOCAL_COMMANDS)
+			memcpy(m->phys_cmds, ret + 1, 64);
+		if (op == HCI_OP_READ_LOCAL_EXT_FEATURES && st->p[0] == 1)
+			m->max_page = ret[2];
+		if (op == HCI_OP_LE_READ_ACCEPT_LIST_SIZE && rlen >= 2)
+			m->p_al_max = ret[1] < MUX_P_AL_MAX ? ret[1] : MUX_P_AL_MAX;
+	}
+	m->init_step++;
+}
+
+/* ------------------------------------------------------------------ */
+/* Completion of commands at the controller */
+
+static void session_cmd_done(struct mux *m, const struct mux_outst *o,
+			     bool is_cs, uint8_t status, const uint8_t *ret, uint8_t rlen)
+{
+	struct mux_session *s = o->origin == O_SESSION ? o->s : NULL;
+	struct bdaddr a;
+	struct mux_pend *pd;
+
+	switch (o->opcode) {
+	case HCI_OP_INQUIRY:
+		if (!status) {
+			m->inq_active = true;
+			m->inq_cache_n = 0;
+			if (s) {
+				s->inquiring = true;
+				s->inq_seen_n = 0;
+			}
+		}
+		break;
+	case HCI_OP_INQUIRY_CANCEL:
+		m->inq_cancelling = false;
+		if (!status)
+			inquiry_stopped(m, s, 0);
+		if (s)
+			s->inquiring = false;
+		break;
+	case HCI_OP_CREATE_CONN:
+	case HCI_OP_REMOTE_NAME_REQ:
+	case HCI_OP_LE_CREATE_CONN:
+		if (!status || o->plen < 6)
+			break;
+		a = addr_at(o->opcode == HCI_OP_LE_CREATE_CONN ? o->param + 6 : o->param);
+		pd = pend_find_sess(m, o->opcode == HCI_OP_CREATE_CONN ? P_CONN_OUT :
+				    o->opcode == HCI_OP_LE_CREATE_CONN ? P_LE_OUT : P_NAME,
+				    &a, o->s);
+		if (pd && o->origin == O_SESSION)
+			pd->used = false;
+		break;
+	case HCI_OP_LE_SET_ADV_ENABLE:
+		if (!status && s) {
+			m->p_adv = o->param[0];
+			m->adv_owner = o->param[0] ? s : NULL;
+		}
+		break;
+	}
+	(void)ret;
+	(void)rlen;
+}
+
+void on_cmd_done(struct mux *m, const struct h4_pkt *pkt, uint16_t op,
+		 uint8_t ncmd, bool is_cs, uint8_t status,
+		 const uint8_t *ret, uint8_t rlen)
+{
+	struct mux_outst o, *po;
+	uint8_t buf[H4_MAX_CTL_PKT];
+
+	m->ncmd = ncmd;
+	if (op == HCI_OP_NOP) {
+		if (ncmd > 0 && outst_count(m) == 0)
+			loop_timer_disarm(m->cmd_timer);
+		return;
+	}
+	po = outst_find(m, op);
+	if (!po) {
+		log_warn("controller: completion for 0x%04x nobody sent, ignored", op);
+		return;
+	}
+	o = *po;
+	po->used = false;
+	/*
+	 * Armed while commands are outstanding, and while the controller
+	 * grants no credit: it owes a Command Complete for NOP (4.4).
+	 */
+	if (outst_count(m) == 0 && m->ncmd > 0)
+		loop_timer_disarm(m->cmd_timer);
+	else
+		loop_timer_arm(m->cmd_timer, (uint64_t)m->cfg.cmd_timeout_ms * 1000);
+
+	switch (o.origin) {
+	case O_INIT:
+		init_done(m, op, status, ret, rlen, is_cs);
+		return;
+	case O_RECON:
+		recon_done(m, &o, status);
+		return;
+	case O_INTERNAL:
+		if (status)
+			log_debug("internal command 0x%04x: status 0x%02x", op, status);
+		/* Its LE Connection Complete (0x02) follows, for nobody (7.8.13). */
+		if (op == HCI_OP_LE_CREATE_CONN_CANCEL && !status)
+			m->le_stale_cancel = true;
+		if (op == HCI_OP_LE_SET_RANDOM_ADDR) {
+			/*
+			 * Refused (e.g. while the shared scan runs, 7.8.4): go
+			 * on with the connection rather than retry forever.
+			 */
+			if (status)
+				log_warn("controller refused LE Set Random Address (0x%02x)",
+					 status);
+			m->p_rand_valid = true;
+		}
+		return;
+	default:
+		break;
+	}
+	session_cmd_done(m, &o, is_cs, status, ret, rlen);
+	if (o.origin != O_SESSION || !o.s)
+		return;
+	/* To the sender only, with its own command credit (Vol 4 Part E 4.4). */
+	memcpy(buf, pkt->raw, pkt->raw_len);
+	buf[is_cs ? 4 : 3] = 1;
+	sess_emit(o.s, buf, pkt->raw_len, EM_EVENT);
+}
+
+void cmd_timeout(struct loop_timer *t, void *user)
+{
+	struct mux *m = user;
+	unsigned i;
+
+	for (i = 0; i < MUX_MAX_OUTST; i++) {
+		if (m->outst[i].used) {
+			log_err("controller did not answer command 0x%04x in %u ms",
+				m->outst[i].opcode, m->cfg.cmd_timeout_ms);
+			break;
+		}
+	}
+	ctrl_fail(m, -ETIMEDOUT);
+	finish(m);
+}
+
+void ctrl_down(struct mux *m)
+{
+	uint8_t code = 0;
+	unsigned i, n;
+
+	if (!m || (!m->up && !m->ready))
+		return;
+	for (i = 0, n = 0; i < MUX_MAX_CONNS; i++)
+		n += m->conns[i].used;
+	log_warn("controller lost: %u links dropped, sessions told Hardware Error", n);
+	m->up = false;
+	m->ready = false;
+	loop_timer_disarm(m->cmd_timer);
+	for (i = 0; i < MUX_MAX_OUTST; i++) {
+		struct mux_outst *o = &m->outst[i];
+
+		if (o->used && o->origin == O_SESSION && o->s)
+			reply_cs(o->s, o->opcode, HCI_ST_HARDWARE_FAILURE);
+		o->used = false;
+	}
+	pktq_clear(&m->intq);
+	for (i = 0; i < MUX_MAX_CONNS; i++) {
+		struct mux_conn *c = &m->conns[i];
+		uint8_t p[4];
+
+		if (!c->used)
+			continue;
+		if (c->owner) {
+			/* The link is gone with the controller (Vol 4 Part E 7.7.5). */
+			p[0] = 0;
+			put_le16(p + 1, c->handle);
+			p[3] = HCI_ST_CONN_TIMEOUT;
+			sess_event(c->owner, HCI_EV_DISCONN_COMPLETE, p, 4);
+		}
+		memset(c, 0, sizeof(*c));
+	}
+	memset(m->pend, 0, sizeof(m->pend));
+	m->acl.inflight = m->le.inflight = 0;
+	m->recon_busy = false;
+	m->p_masks_valid = 0;
+	m->p_scan = 0;
+	m->p_le_scan = false;
+	m->p_scan_params_valid = false;
+	m->p_rand_valid = false;
+	m->p_adv = false;
+	m->adv_owner = NULL;
+	m->inq_active = false;
+	m->inq_cancelling = false;
+	m->p_al_n = 0;
+	m->p_al_max = 0;	/* read again by the init */
+	m->al_phys = false;
+	m->al_cancel_sent = false;
+	m->le_stale_cancel = false;
+	for (i = 0; i < m->nsess; i++) {
+		struct mux_session *s = m->sess[i];
+
+		/* The host re-initialises (below); its initiation is gone. */
+		s->al_init = false;
+		s->al_member = false;
+		pktq_clear(&s->aclq);
+		s->acl_used = s->le_used = 0;
+		s->inquiring = false;
+		/* Every host re-initialises on this event (Vol 4 Part E 7.7.16). */
+		sess_event(s, HCI_EV_HARDWARE_ERROR, &code, 1);
+	}
+}

@@ -1,0 +1,575 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Events from the controller: length checks, then routing each to the
+ * session it belongs to; discovery results fanned out under each user's
+ * policy.
+ * Part of the multiplexer core (see mux.c for its threat model).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bdaddr.h"
+#include "cursor.h"
+#include "hci.h"
+#include "hci_defs.h"
+#include "hci_names.h"
+#include "log.h"
+#include "loop.h"
+#include "mux_int.h"
+#include "rpa.h"
+
+/* ------------------------------------------------------------------ */
+/* Events from the controller */
+
+static int evt_handle_off(uint8_t code)
+{
+	switch (code) {
+	case HCI_EV_FLUSH_OCCURRED:
+	case HCI_EV_MAX_SLOTS_CHANGE:
+	case HCI_EV_QOS_VIOLATION:
+	case HCI_EV_LINK_SUPV_TIMEOUT_CHANGE:
+	case HCI_EV_ENHANCED_FLUSH_COMPLETE:
+	case HCI_EV_AUTH_PAYLOAD_TIMEOUT:
+		return 0;
+	case HCI_EV_AUTH_COMPLETE:
+	case HCI_EV_ENCRYPT_CHANGE:
+	case HCI_EV_CHANGE_LINK_KEY_COMPLETE:
+	case HCI_EV_REMOTE_FEATURES:
+	case HCI_EV_REMOTE_VERSION:
+	case HCI_EV_QOS_SETUP_COMPLETE:
+	case HCI_EV_MODE_CHANGE:
+	case HCI_EV_CLOCK_OFFSET:
+	case HCI_EV_PKT_TYPE_CHANGE:
+	case HCI_EV_FLOW_SPEC_COMPLETE:
+	case HCI_EV_REMOTE_EXT_FEATURES:
+	case HCI_EV_SYNC_CONN_CHANGED:
+	case HCI_EV_SNIFF_SUBRATING:
+	case HCI_EV_KEY_REFRESH_COMPLETE:
+		return 1;
+	default:
+		return -1;
+	}
+}
+
+static int evt_addr_off(uint8_t code)
+{
+	switch (code) {
+	case HCI_EV_PIN_CODE_REQ:
+	case HCI_EV_LINK_KEY_REQ:
+	case HCI_EV_LINK_KEY_NOTIFY:
+	case HCI_EV_PSCAN_REP_MODE:
+	case HCI_EV_IO_CAPA_REQUEST:
+	case HCI_EV_IO_CAPA_RESPONSE:
+	case HCI_EV_USER_CONFIRM_REQUEST:
+	case HCI_EV_USER_PASSKEY_REQUEST:
+	case HCI_EV_REMOTE_OOB_DATA_REQUEST:
+	case HCI_EV_USER_PASSKEY_NOTIFY:
+	case HCI_EV_KEYPRESS_NOTIFY:
+	case HCI_EV_REMOTE_HOST_FEATURES:
+		return 0;
+	case HCI_EV_ROLE_CHANGE:
+	case HCI_EV_SIMPLE_PAIR_COMPLETE:
+		return 1;
+	default:
+		return -1;
+	}
+}
+
+/* A request nobody owns still needs an answer, or the controller waits. */
+static void answer_unowned(struct mux *m, uint8_t code, const struct bdaddr *a)
+{
+	switch (code) {
+	case HCI_EV_LINK_KEY_REQ:
+		internal_addr_cmd(m, HCI_OP_LINK_KEY_NEG_REPLY, a, -1);
+		break;
+	case HCI_EV_PIN_CODE_REQ:
+		internal_addr_cmd(m, HCI_OP_PIN_CODE_NEG_REPLY, a, -1);
+		break;
+	case HCI_EV_IO_CAPA_REQUEST:
+		internal_addr_cmd(m, HCI_OP_IO_CAPABILITY_NEG_REPLY, a,
+				  HCI_ST_PAIRING_NOT_ALLOWED);
+		break;
+	case HCI_EV_USER_CONFIRM_REQUEST:
+		internal_addr_cmd(m, HCI_OP_USER_CONFIRM_NEG_REPLY, a, -1);
+		break;
+	case HCI_EV_USER_PASSKEY_REQUEST:
+		internal_addr_cmd(m, HCI_OP_USER_PASSKEY_NEG_REPLY, a, -1);
+		break;
+	case HCI_EV_REMOTE_OOB_DATA_REQUEST:
+		internal_addr_cmd(m, HCI_OP_REMOTE_OOB_DATA_NEG_REPLY, a, -1);
+		break;
+	}
+}
+
+/* Richness of an inquiry result format: 0x02 < 0x22 < 0x2F (Vol 4 Part E 7.3.50). */
+static unsigned inq_rank(uint8_t code)
+{
+	return code == HCI_EV_EXT_INQUIRY_RESULT ? 2 :
+	       code == HCI_EV_INQUIRY_RESULT_RSSI ? 1 : 0;
+}
+
+/*
+ * One inquiry response to every inquiring session allowed to see it, in the
+ * format its own Write Inquiry Mode asked for, once per inquiry.
+ */
+static void inq_deliver(struct mux *m, struct mux_session *s, uint8_t code,
+			const uint8_t *e, size_t elen)
+{
+	struct bdaddr a = addr_at(e);
+
+	{
+		unsigned want = s->reg[REG_INQ_MODE][0];
+		uint8_t out[255];
+		uint8_t oc;
+		size_t n = 0;
+
+		if (!s->inquiring || s->dead || !may_access(m, s, &a, BDADDR_PUBLIC))
+			return;
+		if (seen_check_add(s->inq_seen, &s->inq_seen_n, &a, 0, 0))
+			return;
+		if (want > inq_rank(code))
+			want = inq_rank(code);
+		out[n++] = 1;
+		memcpy(out + n, e, 7);	/* BD_ADDR, Page_Scan_Repetition_Mode */
+		n += 7;
+		if (code == HCI_EV_INQUIRY_RESULT) {
+			memcpy(out + n, e + 7, 7);	/* reserved(2), class, clock offset */
+			n += 7;
+			oc = HCI_EV_INQUIRY_RESULT;
+		} else if (want == 0) {
+			out[n++] = 0;
+			out[n++] = 0;
+			memcpy(out + n, e + 8, 5);	/* class, clock offset */
+			n += 5;
+			oc = HCI_EV_INQUIRY_RESULT;
+		} else if (want == 1) {
+			memcpy(out + n, e + 7, 7);	/* reserved, class, clock, RSSI */
+			n += 7;
+			oc = HCI_EV_INQUIRY_RESULT_RSSI;
+		} else {
+			memcpy(out + n, e + 7, elen - 7);
+			n += elen - 7;
+			oc = HCI_EV_EXT_INQUIRY_RESULT;
+		}
+		if (!sess_event(s, oc, out, n))
+			seen_forget(s->inq_seen, &s->inq_seen_n, &a, 0, 0);
+	}
+}
+
+static void inq_fanout(struct mux *m, uint8_t code, const uint8_t *e, size_t elen)
+{
+	struct bdaddr a = addr_at(e);
+	unsigned i;
+
+	/* Kept (latest response per device) for sessions that join later. */
+	for (i = 0; i < m->inq_cache_n; i++)
+		if (!memcmp(m->inq_cache[i].e, a.b, 6))
+			break;
+	if (i < MUX_INQ_CACHE && elen <= sizeof(m->inq_cache[0].e)) {
+		m->inq_cache[i].code = code;
+		m->inq_cache[i].len = (uint8_t)elen;
+		memcpy(m->inq_cache[i].e, e, elen);
+		if (i == m->inq_cache_n)
+			m->inq_cache_n++;
+	}
+	for (i = 0; i < m->nsess; i++)
+		inq_deliver(m, m->sess[i], code, e, elen);
+}
+
+/* A session joining the running inquiry gets what it already found. */
+void inq_replay(struct mux *m, struct mux_session *s)
+{
+	unsigned i;
+
+	for (i = 0; i < m->inq_cache_n; i++)
+		inq_deliver(m, s, m->inq_cache[i].code, m->inq_cache[i].e,
+			    m->inq_cache[i].len);
+}
+
+static void on_inquiry_result(struct mux *m, uint8_t code, const uint8_t *p, uint8_t plen)
+{
+	unsigned i, num;
+	size_t esz = 14;
+
+	if (plen < 1)
+		goto bad;
+	num = p[0];
+	if (code == HCI_EV_EXT_INQUIRY_RESULT) {
+		/* Always one response with 240 bytes of EIR (7.7.38). */
+		if (num != 1 || plen != 255)
+			goto bad;
+		inq_fanout(m, code, p + 1, 254);
+		return;
+	}
+	/*
+	 * Several responses are laid out one after another, as Linux and
+	 * BlueZ's emulator read them; with one response the layouts agree.
+	 */
+	if (num == 0 || plen != 1 + num * esz)
+		goto bad;
+	for (i = 0; i < num; i++)
+		inq_fanout(m, code, p + 1 + i * esz, esz);
+	return;
+bad:
+	log_warn("controller: malformed inquiry result 0x%02x", code);
+}
+
+/* Deliver one LE advertising report to every scanning session allowed it. */
+static void adv_fanout(struct mux *m, uint8_t sub, const uint8_t *r, size_t rlen,
+		       uint8_t ev, uint8_t atype, const uint8_t *addr)
+{
+	struct bdaddr a = addr_at(addr);
+	uint8_t out[255];
+	unsigned i;
+
+	if (rlen + 1 > sizeof(out))
+		return;
+	out[0] = 1;
+	memcpy(out + 1, r, rlen);
+	for (i = 0; i < m->nsess; i++) {
+		struct mux_session *s = m->sess[i];
+
+		if (!s->scan_en || s->dead)
+			continue;
+		/* Anonymous advertisers (0xff) have no address to allow. */
+		if (atype == 0xff || !may_access(m, s, &a, map_addr_type(atype)))
+			continue;
+		/* The session's scanning filter policy over its own accept list. */
+		if ((s->scan_params[6] & 0x01) && !al_has(s, map_addr_type(atype), &a))
+			continue;
+		if (s->scan_dup &&
+		    seen_check_add(s->le_seen, &s->le_seen_n, &a, atype, ev))
+			continue;
+		if (!sess_le_event(s, sub, out, rlen + 1) && s->scan_dup)
+			seen_forget(s->le_seen, &s->le_seen_n, &a, atype, ev);
+	}
+}
+
+/*
+ * Walk the reports of an LE advertising event: with fn NULL only check that
+ * the whole event is well-formed (7.7.65.2, .11, .13), so that a malformed
+ * event is dropped entirely rather than half delivered.
+ */
+static int adv_walk(struct mux *m, uint8_t sub, const uint8_t *q, size_t qlen, bool deliver)
+{
+	struct cur c;
+	unsigned i, num;
+
+	cur_init(&c, q, qlen);
+	num = cur_u8(&c);
+	if (num < 1 || num > 25)
+		return -EBADMSG;
+	for (i = 0; i < num; i++) {
+		size_t start = c.off;
+		uint8_t ev, at;
+		const uint8_t *addr;
+		size_t dlen;
+
+		if (sub == HCI_LE_EV_ADV_REPORT) {
+			ev = cur_u8(&c);
+			at = cur_u8(&c);
+			addr = cur_bytes(&c, 6);
+			dlen = cur_u8(&c);
+			if (dlen > 31)
+				return -EBADMSG;
+			cur_skip(&c, dlen + 1);
+		} else if (sub == HCI_LE_EV_EXT_ADV_REPORT) {
+			ev = (uint8_t)cur_le16(&c);
+			at = cur_u8(&c);
+			addr = cur_bytes(&c, 6);
+			cur_skip(&c, 14);
+			dlen = cur_u8(&c);
+			cur_skip(&c, dlen);
+		} else {	/* directed */
+			ev = cur_u8(&c);
+			at = cur_u8(&c);
+			addr = cur_bytes(&c, 6);
+			cur_skip(&c, 8);
+		}
+		if (!cur_is_ok(&c) || !addr)
+			return -EBADMSG;
+		if (deliver)
+			adv_fanout(m, sub, q + start, c.off - start, ev, at, addr);
+	}
+	return cur_is_done(&c) ? 0 : -EBADMSG;
+}
+
+static void on_adv_report(struct mux *m, uint8_t sub, const uint8_t *q, size_t qlen)
+{
+	if (adv_walk(m, sub, q, qlen, false) < 0) {
+		log_warn("controller: malformed LE advertising report 0x%02x", sub);
+		return;
+	}
+	adv_walk(m, sub, q, qlen, true);
+}
+
+/* LE Connection Complete 7.7.65.1 and Enhanced 7.7.65.10, in the session's variant. */
+static void on_le_conn_complete(struct mux *m, uint8_t sub, const uint8_t *q, size_t qlen)
+{
+	struct mux_session *s = NULL;
+	struct mux_pend *pd;
+	uint8_t legacy[18], enh[30];
+	struct bdaddr a;
+	uint16_t h;
+	bool al = false;
+
+	if ((sub == HCI_LE_EV_CONN_COMPLETE && qlen != 18) ||
+	    (sub == HCI_LE_EV_ENH_CONN_COMPLETE && qlen != 30)) {
+		log_warn("controller: malformed LE connection complete");
+		return;
+	}
+	if (sub == HCI_LE_EV_CONN_COMPLETE) {
+		memcpy(legacy, q, 18);
+		memcpy(enh, q, 11);
+		memset(enh + 11, 0, 12);
+		memcpy(enh + 23, q + 11, 7);
+	} else {
+		memcpy(enh, q, 30);
+		memcpy(legacy, q, 11);
+		memcpy(legacy + 11, q + 23, 7);
+		legacy[4] = map_addr_type(q[4]);
+	}
+	h = get_le16(q + 1) & 0x0fff;
+	a = addr_at(q + 5);
+	if (q[0] == HCI_ST_UNKNOWN_CONN_ID && m->le_stale_cancel) {
+		/* The end of an initiation the mux cancelled for a departed session. */
+		m->le_stale_cancel = false;
+		reconcile(m);
+		return;
+	}
+	if (q[3] == 0x00) {
+		pd = pend_find(m, P_LE_OUT, &a);
+		if (!pd)
+			pd = pend_find(m, P_LE_OUT, NULL);
+		if (pd) {
+			s = pd->s;
+			pd->used = false;
+		} else if (m->al_phys) {
+			/* To a member whose accept list has the peer (and may). */
+			s = al_phys_ended(m, q[0], map_addr_type(q[4]), &a);
+			al = true;
+			if (q[0] != 0) {
+				reconcile(m);
+				return;
+			}
+		}
+	} else if (m->adv_owner && !m->adv_owner->dead &&
+		   may_access(m, m->adv_owner, &a, map_addr_type(q[4]))) {
+		/* Incoming LE: only an admin advertises physically. */
+		s = m->adv_owner;
+	}
+	if (s && s->dead)
+		s = NULL;
+	if (q[0] == 0) {
+		if (!conn_add(m, h, LINK_LE, &a, map_addr_type(q[4]), s)) {
+			internal_disconnect(m, h, HCI_ST_REMOTE_LOW_RESOURCES);
+			return;
+		}
+		if (!s) {
+			internal_disconnect(m, h, HCI_ST_REMOTE_USER_TERM);
+			return;
+		}
+	}
+	if (s) {
+		if (sess_wants(s, HCI_EV_LE_META, HCI_LE_EV_ENH_CONN_COMPLETE))
+			sess_le_event(s, HCI_LE_EV_ENH_CONN_COMPLETE, enh, 30);
+		else
+			sess_le_event(s, HCI_LE_EV_CONN_COMPLETE, legacy, 18);
+	}
+	/* The sessions still waiting get a new initiation. */
+	if (al)
+		reconcile(m);
+}
+
+static void route_by_handle(struct mux *m, const struct h4_pkt *pkt, uint8_t sub,
+			    const uint8_t *q, size_t qlen, size_t off)
+{
+	struct mux_conn *c;
+
+	if (qlen < off + 2) {
+		log_warn("controller: event 0x%02x/0x%02x too short", pkt->evt.code, sub);
+		return;
+	}
+	c = conn_by_handle(m, get_le16(q + off) & 0x0fff);
+	if (!c || !c->owner)
+		return;
+	if (sess_wants(c->owner, pkt->evt.code, sub))
+		sess_emit(c->owner, pkt->raw, pkt->raw_len, EM_EVENT);
+}
+
+static void on_le_meta(struct mux *m, const struct h4_pkt *pkt)
+{
+	const uint8_t *q;
+	size_t qlen;
+	uint8_t sub;
+
+	if (pkt->evt.plen < 1)
+		return;
+	sub = pkt->evt.param[0];
+	q = pkt->evt.param + 1;
+	qlen = pkt->evt.plen - 1u;
+	switch (sub) {
+	case HCI_LE_EV_CONN_COMPLETE:
+	case HCI_LE_EV_ENH_CONN_COMPLETE:
+		on_le_conn_complete(m, sub, q, qlen);
+		break;
+	case HCI_LE_EV_ADV_REPORT:
+	case HCI_LE_EV_EXT_ADV_REPORT:
+	case HCI_LE_EV_DIRECT_ADV_REPORT:
+		on_adv_report(m, sub, q, qlen);
+		break;
+	case HCI_LE_EV_CONN_UPDATE_COMPLETE:
+	case HCI_LE_EV_REMOTE_FEATURES:
+	case HCI_LE_EV_PHY_UPDATE_COMPLETE:
+		route_by_handle(m, pkt, sub, q, qlen, 1);
+		break;
+	case HCI_LE_EV_LTK_REQUEST:
+	case HCI_LE_EV_CONN_PARAM_REQUEST:
+	case HCI_LE_EV_DATA_LEN_CHANGE:
+	case HCI_LE_EV_CHANNEL_SELECTION_ALGORITHM:
+		route_by_handle(m, pkt, sub, q, qlen, 0);
+		break;
+	case HCI_LE_EV_ADV_SET_TERMINATED:
+		route_by_handle(m, pkt, sub, q, qlen, 2);
+		break;
+	default:
+		log_debug("controller: LE subevent 0x%02x not routed", sub);
+		break;
+	}
+}
+
+static void on_remote_name(struct mux *m, const struct h4_pkt *pkt)
+{
+	const uint8_t *p = pkt->evt.param;
+	struct bdaddr a;
+	struct mux_conn *c;
+	bool any = false;
+	unsigned i;
+
+	if (pkt->evt.plen != 255) {
+		log_warn("controller: malformed Remote Name Request Complete");
+		return;
+	}
+	a = addr_at(p + 1);
+	/* Every session that asked for this name, and is still allowed it. */
+	for (i = 0; i < MUX_MAX_PEND; i++) {
+		struct mux_pend *pd = &m->pend[i];
+
+		if (!pd->used || pd->kind != P_NAME || !bdaddr_eq(&pd->addr, &a))
+			continue;
+		pd->used = false;
+		any = true;
+		if (pd->s && may_access(m, pd->s, &a, BDADDR_PUBLIC) &&
+		    sess_wants(pd->s, HCI_EV_REMOTE_NAME, 0))
+			sess_emit(pd->s, pkt->raw, pkt->raw_len, EM_EVENT);
+	}
+	if (any)
+		return;
+	c = conn_by_addr(m, &a, LINK_ACL);
+	if (c && c->owner && sess_wants(c->owner, HCI_EV_REMOTE_NAME, 0))
+		sess_emit(c->owner, pkt->raw, pkt->raw_len, EM_EVENT);
+}
+
+static void on_hw_error(struct mux *m, const struct h4_pkt *pkt)
+{
+	log_err("controller reported Hardware Error 0x%02x: re-initialising",
+		pkt->evt.plen ? pkt->evt.param[0] : 0);
+	mux_ctrl_down(m);
+	mux_ctrl_up(m);
+}
+
+void ctrl_event(struct mux *m, const struct h4_pkt *pkt)
+{
+	const uint8_t *p = pkt->evt.param;
+	uint8_t plen = pkt->evt.plen;
+	uint8_t code = pkt->evt.code;
+	struct mux_session *s;
+	struct h4_cc cc;
+	struct h4_cs cs;
+	struct bdaddr a;
+	int off;
+	unsigned i;
+
+	switch (code) {
+	case HCI_EV_CMD_COMPLETE:
+		if (h4_parse_cc(pkt, &cc) < 0)
+			goto bad;
+		on_cmd_done(m, pkt, cc.opcode, cc.ncmd, false,
+			    cc.rlen ? cc.ret[0] : 0, cc.ret, cc.rlen);
+		return;
+	case HCI_EV_CMD_STATUS:
+		if (h4_parse_cs(pkt, &cs) < 0)
+			goto bad;
+		on_cmd_done(m, pkt, cs.opcode, cs.ncmd, true, cs.status, NULL, 0);
+		return;
+	case HCI_EV_INQUIRY_COMPLETE:
+		if (plen != 1)
+			goto bad;
+		if (m->inq_active || m->inq_cancelling)
+			inquiry_stopped(m, NULL, p[0]);
+		return;
+	case HCI_EV_INQUIRY_RESULT:
+	case HCI_EV_INQUIRY_RESULT_RSSI:
+	case HCI_EV_EXT_INQUIRY_RESULT:
+		on_inquiry_result(m, code, p, plen);
+		return;
+	case HCI_EV_CONN_COMPLETE:
+	case HCI_EV_SYNC_CONN_COMPLETE:
+		on_conn_complete(m, code, p, plen);
+		return;
+	case HCI_EV_CONN_REQUEST:
+		on_conn_request(m, p, plen);
+		return;
+	case HCI_EV_DISCONN_COMPLETE:
+		on_disconn_complete(m, p, plen);
+		return;
+	case HCI_EV_NUM_COMP_PKTS:
+		on_nocp(m, p, plen);
+		return;
+	case HCI_EV_HARDWARE_ERROR:
+		on_hw_error(m, pkt);
+		return;
+	case HCI_EV_LE_META:
+		on_le_meta(m, pkt);
+		return;
+	case HCI_EV_REMOTE_NAME:
+		on_remote_name(m, pkt);
+		return;
+	case HCI_EV_VENDOR:
+		for (i = 0; i < m->nsess; i++)
+			if (m->sess[i]->admin)
+				sess_emit(m->sess[i], pkt->raw, pkt->raw_len, EM_EVENT);
+		return;
+	}
+	off = evt_handle_off(code);
+	if (off >= 0) {
+		route_by_handle(m, pkt, 0, p, plen, (size_t)off);
+		return;
+	}
+	off = evt_addr_off(code);
+	if (off >= 0) {
+		if (plen < off + 6)
+			goto bad;
+		a = addr_at(p + off);
+		s = addr_owner(m, &a);
+		if (s && !s->dead) {
+			if (sess_wants(s, code, 0))
+				sess_emit(s, pkt->raw, pkt->raw_len, EM_EVENT);
+			else
+				answer_unowned(m, code, &a);
+		} else {
+			answer_unowned(m, code, &a);
+		}
+		return;
+	}
+	/* Return Link Keys, Data Buffer Overflow, ...: for nobody. */
+	log_debug("controller: event 0x%02x not routed", code);
+	return;
+bad:
+	log_warn("controller: malformed event 0x%02x", code);
+}

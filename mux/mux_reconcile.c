@@ -1,0 +1,461 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Reconciling the physical controller with the union of the sessions'
+ * wishes (event masks, scans, inquiry) and connecting through the accept
+ * list on behalf of the member sessions.
+ * Part of the multiplexer core (see mux.c for its threat model).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bdaddr.h"
+#include "cursor.h"
+#include "hci.h"
+#include "hci_defs.h"
+#include "hci_names.h"
+#include "log.h"
+#include "loop.h"
+#include "mux_int.h"
+#include "rpa.h"
+
+/* Events the mux itself needs whatever the sessions ask (Vol 4 Part E 7.3.1). */
+static const uint8_t required_evmask[8] = {
+	0x5f,	/* Inquiry Complete/Result, Conn Complete/Request, Disconn, Remote Name */
+	0x80,	/* Hardware Error (bit 15) */
+	0x00, 0x00,
+	0x02,	/* Inquiry Result with RSSI (bit 33): the mux converts formats */
+	0x40,	/* Extended Inquiry Result (bit 46) */
+	0x00,
+	0x20,	/* LE Meta (bit 61) */
+};
+static const uint8_t required_lemask[8] = { 0x03 };	/* LE Conn Complete, Adv Report */
+
+/* ------------------------------------------------------------------ */
+/* Reconciling the physical controller with the union of sessions */
+
+static void desired_scan_params(struct mux *m, uint8_t out[7], bool *any)
+{
+	uint16_t ival = 0xffff, win = 0;
+	unsigned i;
+
+	*any = false;
+	out[0] = 0;
+	for (i = 0; i < m->nsess; i++) {
+		struct mux_session *s = m->sess[i];
+
+		if (!s->scan_en || s->dead)
+			continue;
+		*any = true;
+		if (s->scan_params[0])
+			out[0] = 1;	/* active beats passive */
+		if (get_le16(s->scan_params + 1) < ival)
+			ival = get_le16(s->scan_params + 1);
+		if (get_le16(s->scan_params + 3) > win)
+			win = get_le16(s->scan_params + 3);
+	}
+	if (!*any)
+		ival = win = 0x10;
+	if (win > ival)
+		win = ival;
+	put_le16(out + 1, ival);
+	put_le16(out + 3, win);
+	out[5] = 0x00;	/* own address: public (doc/virtual-controller.md) */
+	out[6] = 0x00;	/* every report; each session's filter is applied by the mux */
+}
+
+/* ------------------------------------------------------------------ */
+/* Connecting through the accept list (LE Create Connection, policy 1) */
+
+/* A session's queue starts with a direct LE Create Connection. */
+static bool direct_le_waiting(const struct mux *m)
+{
+	unsigned i;
+
+	for (i = 0; i < m->nsess; i++) {
+		struct pkt *pk = pktq_peek(&m->sess[i]->cmdq);
+
+		if (pk && pk->len >= 9 && get_le16(pk->data + 1) == HCI_OP_LE_CREATE_CONN &&
+		    pk->data[4 + 4] == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Sessions sharing one physical initiation must connect from the same own
+ * address: a link made from one session's random address is not given to
+ * another that asked for a different one.
+ */
+static bool al_same_own(const struct mux_session *a, const struct mux_session *b)
+{
+	if (a->al_params[12] != b->al_params[12])
+		return false;
+	return !(a->al_params[12] & 0x01) ||
+	       memcmp(a->reg[REG_LE_RAND_ADDR], b->reg[REG_LE_RAND_ADDR], 6) == 0;
+}
+
+static bool al_ent_in(const struct mux_al_ent *tab, unsigned n, const struct mux_al_ent *e)
+{
+	unsigned i;
+
+	for (i = 0; i < n; i++)
+		if (tab[i].type == e->type && bdaddr_eq(&tab[i].a, &e->a))
+			return true;
+	return false;
+}
+
+/*
+ * What the physical initiation should cover: the head is the first waiting
+ * session with an entry its user may access; the group is every waiting
+ * session with the same own address; the list is the union of the group's
+ * accessible entries, as many as the physical list holds. Anonymous
+ * entries (0xff) are never programmed: they name no device to check.
+ */
+static struct mux_session *al_want(struct mux *m, struct mux_al_ent *want, unsigned *n)
+{
+	struct mux_session *head = NULL;
+	unsigned i, j, pass;
+
+	*n = 0;
+	for (pass = 0; pass < 2; pass++) {
+		for (i = 0; i < m->nsess; i++) {
+			struct mux_session *s = m->sess[i];
+
+			if (!s->al_init || s->dead || (head && !al_same_own(head, s)))
+				continue;
+			for (j = 0; j < s->al_n; j++) {
+				const struct mux_al_ent *e = &s->al[j];
+
+				if (e->type > 1 || !may_access(m, s, &e->a, e->type))
+					continue;
+				if (!head) {
+					head = s;
+					break;
+				}
+				if (pass == 1 && *n < m->p_al_max && !al_ent_in(want, *n, e))
+					want[(*n)++] = *e;
+			}
+		}
+		if (!head)
+			return NULL;
+	}
+	return head;
+}
+
+static bool al_covers(struct mux *m, const struct mux_session *s, uint8_t type,
+		      const struct bdaddr *a)
+{
+	return al_has(s, type, a) && may_access(m, s, a, type);
+}
+
+/*
+ * One step of the accept-list initiation towards what the sessions want;
+ * false when a command was sent (the caller stops there). Called from
+ * reconcile() with recon_busy clear.
+ */
+static bool al_reconcile(struct mux *m)
+{
+	struct mux_al_ent want[MUX_P_AL_MAX];
+	struct mux_session *head;
+	unsigned n, i;
+	uint8_t cp[25];
+	bool same;
+
+	head = al_want(m, want, &n);
+	same = n == m->p_al_n;
+	for (i = 0; same && i < n; i++)
+		same = al_ent_in(m->p_al, m->p_al_n, &want[i]);
+	if (m->al_phys) {
+		if (m->al_cancel_sent || outst_find(m, HCI_OP_LE_CREATE_CONN))
+			return true;
+		if (head && same && head->al_member && !direct_le_waiting(m)) {
+			/* Joiners whose entries it already covers are in. */
+			for (i = 0; i < m->nsess; i++) {
+				struct mux_session *s = m->sess[i];
+
+				if (s->al_init && !s->dead && al_same_own(head, s))
+					s->al_member = true;
+			}
+			return true;
+		}
+		if (!can_send(m, HCI_OP_LE_CREATE_CONN_CANCEL))
+			return false;
+		m->al_cancel_sent = true;
+		m->recon_busy = true;
+		ctrl_cmd(m, HCI_OP_LE_CREATE_CONN_CANCEL, NULL, 0, O_RECON);
+		return false;
+	}
+	if (!head || direct_le_waiting(m) || pend_find(m, P_LE_OUT, NULL) || m->le_stale_cancel ||
+	    outst_find(m, HCI_OP_LE_CREATE_CONN) || outst_find(m, HCI_OP_LE_CREATE_CONN_CANCEL))
+		return true;
+	for (i = 0; i < m->p_al_n; i++) {
+		if (al_ent_in(want, n, &m->p_al[i]))
+			continue;
+		if (!can_send(m, HCI_OP_LE_CLEAR_ACCEPT_LIST))
+			return false;
+		m->recon_busy = true;
+		ctrl_cmd(m, HCI_OP_LE_CLEAR_ACCEPT_LIST, NULL, 0, O_RECON);
+		return false;
+	}
+	for (i = 0; i < n; i++) {
+		uint8_t ap[7];
+
+		if (al_ent_in(m->p_al, m->p_al_n, &want[i]))
+			continue;
+		if (!can_send(m, HCI_OP_LE_ADD_TO_ACCEPT_LIST))
+			return false;
+		ap[0] = want[i].type;
+		memcpy(ap + 1, want[i].a.b, 6);
+		m->recon_busy = true;
+		ctrl_cmd(m, HCI_OP_LE_ADD_TO_ACCEPT_LIST, ap, 7, O_RECON);
+		return false;
+	}
+	if ((head->al_params[12] & 0x01) &&
+	    (!m->p_rand_valid || memcmp(m->p_rand, head->reg[REG_LE_RAND_ADDR], 6))) {
+		if (!can_send(m, HCI_OP_LE_SET_RANDOM_ADDR))
+			return false;
+		m->recon_busy = true;
+		ctrl_cmd(m, HCI_OP_LE_SET_RANDOM_ADDR, head->reg[REG_LE_RAND_ADDR], 6, O_RECON);
+		return false;
+	}
+	if (!can_send(m, HCI_OP_LE_CREATE_CONN))
+		return false;
+	memcpy(cp, head->al_params, 25);
+	cp[4] = 0x01;
+	for (i = 0; i < m->nsess; i++) {
+		struct mux_session *s = m->sess[i];
+
+		s->al_member = s->al_init && !s->dead && al_same_own(head, s);
+	}
+	m->al_phys = true;
+	m->recon_busy = true;
+	ctrl_cmd(m, HCI_OP_LE_CREATE_CONN, cp, 25, O_RECON);
+	return false;
+}
+
+/* The physical accept-list initiation ended (LE Connection Complete). */
+struct mux_session *al_phys_ended(struct mux *m, uint8_t st, uint8_t type,
+				  const struct bdaddr *a)
+{
+	struct mux_session *got = NULL;
+	unsigned i, k;
+
+	m->al_phys = false;
+	if (st == HCI_ST_UNKNOWN_CONN_ID && m->al_cancel_sent) {
+		/* Our own cancel: the sessions wait on, re-issued by reconcile. */
+		m->al_cancel_sent = false;
+		for (i = 0; i < m->nsess; i++)
+			m->sess[i]->al_member = false;
+		return NULL;
+	}
+	/* Ended otherwise: a cancel still outstanding will be refused. */
+	m->al_cancel_sent = false;
+	for (k = 0; k < m->nsess; k++) {
+		struct mux_session *s = m->sess[(m->conn_rr + k) % m->nsess];
+
+		if (!s->al_member || !s->al_init || s->dead)
+			continue;
+		if (st) {
+			/* The controller gave up: every member is told, as one would be. */
+			s->al_init = false;
+			sess_le_conn_failed(s, st, s->al_params[5] & 0x01, s->al_params + 6);
+		} else if (!got && al_covers(m, s, type, a)) {
+			got = s;
+		}
+	}
+	if (got) {
+		got->al_init = false;
+		m->conn_rr++;
+	}
+	for (i = 0; i < m->nsess; i++)
+		m->sess[i]->al_member = false;
+	return got;
+}
+
+/*
+ * Move the physical controller one step towards what the sessions need:
+ * event masks = union, scan enable = OR (inquiry scan for admins only), one
+ * LE scan with merged parameters, inquiry stopped when nobody wants it,
+ * advertising stopped when its admin is gone. One command at a time.
+ */
+void reconcile(struct mux *m)
+{
+	uint8_t ev[8], ev2[8], le[8], sp[7];
+	uint8_t scan = 0;
+	bool any_scan, any_inq = false;
+	unsigned i, j;
+
+	if (!m->ready || m->recon_busy)
+		return;
+	memcpy(ev, required_evmask, 8);
+	memset(ev2, 0, 8);
+	memcpy(le, required_lemask, 8);
+	for (i = 0; i < m->nsess; i++) {
+		struct mux_session *s = m->sess[i];
+
+		if (s->dead)
+			continue;
+		for (j = 0; j < 8; j++) {
+			ev[j] |= s->evmask[j];
+			ev2[j] |= s->evmask2[j];
+			le[j] |= s->lemask[j];
+		}
+		scan |= s->reg[REG_SCAN_ENABLE][0] & 0x02;
+		if (s->admin)
+			scan |= s->reg[REG_SCAN_ENABLE][0] & 0x01;
+		any_inq |= s->inquiring;
+	}
+	desired_scan_params(m, sp, &any_scan);
+
+#define RECON(op, p, n) do {						\
+		if (!can_send(m, op))					\
+			return;						\
+		m->recon_busy = true;					\
+		ctrl_cmd(m, op, p, n, O_RECON);				\
+		return;							\
+	} while (0)
+
+	if (!(m->p_masks_valid & 1) || memcmp(ev, m->p_evmask, 8))
+		RECON(HCI_OP_SET_EVENT_MASK, ev, 8);
+	if (phys_supports(m, mux_cmd_find(HCI_OP_SET_EVENT_MASK_PAGE_2)) &&
+	    (!(m->p_masks_valid & 2) || memcmp(ev2, m->p_evmask2, 8)))
+		RECON(HCI_OP_SET_EVENT_MASK_PAGE_2, ev2, 8);
+	if (le_capable(m) && (!(m->p_masks_valid & 4) || memcmp(le, m->p_lemask, 8)))
+		RECON(HCI_OP_LE_SET_EVENT_MASK, le, 8);
+	if (bredr_capable(m) && scan != m->p_scan)
+		RECON(HCI_OP_WRITE_SCAN_ENABLE, &scan, 1);
+	if (m->inq_active && !any_inq && !m->inq_cancelling &&
+	    !outst_find(m, HCI_OP_INQUIRY)) {
+		m->inq_cancelling = true;
+		RECON(HCI_OP_INQUIRY_CANCEL, NULL, 0);
+	}
+	if (le_capable(m)) {
+		bool same = m->p_scan_params_valid && !memcmp(sp, m->p_scan_params, 7);
+		uint8_t en[2] = { 0, 0 };
+
+		if (m->p_le_scan && (!any_scan || !same))
+			RECON(HCI_OP_LE_SET_SCAN_ENABLE, en, 2);
+		if (!m->p_le_scan && any_scan && !same)
+			RECON(HCI_OP_LE_SET_SCAN_PARAM, sp, 7);
+		if (!m->p_le_scan && any_scan) {
+			en[0] = 1;
+			RECON(HCI_OP_LE_SET_SCAN_ENABLE, en, 2);
+		}
+	}
+	if (m->p_adv && (!m->adv_owner || m->adv_owner->dead || !m->adv_owner->admin)) {
+		uint8_t off = 0;
+
+		RECON(HCI_OP_LE_SET_ADV_ENABLE, &off, 1);
+	}
+	if (le_capable(m))
+		(void)al_reconcile(m);
+#undef RECON
+}
+
+void inquiry_stopped(struct mux *m, struct mux_session *except, uint8_t st)
+{
+	unsigned i;
+
+	m->inq_active = false;
+	m->inq_cancelling = false;
+	for (i = 0; i < m->nsess; i++) {
+		struct mux_session *s = m->sess[i];
+
+		if (!s->inquiring || s == except)
+			continue;
+		s->inquiring = false;
+		sess_event(s, HCI_EV_INQUIRY_COMPLETE, &st, 1);
+	}
+}
+
+void recon_done(struct mux *m, const struct mux_outst *o, uint8_t status)
+{
+	m->recon_busy = false;
+	if (status)
+		log_warn("controller refused 0x%04x (status 0x%02x); not retrying",
+			 o->opcode, status);
+	/* Record the value even on failure so a refusing controller is not hammered. */
+	switch (o->opcode) {
+	case HCI_OP_SET_EVENT_MASK:
+		memcpy(m->p_evmask, o->param, 8);
+		m->p_masks_valid |= 1;
+		break;
+	case HCI_OP_SET_EVENT_MASK_PAGE_2:
+		memcpy(m->p_evmask2, o->param, 8);
+		m->p_masks_valid |= 2;
+		break;
+	case HCI_OP_LE_SET_EVENT_MASK:
+		memcpy(m->p_lemask, o->param, 8);
+		m->p_masks_valid |= 4;
+		break;
+	case HCI_OP_WRITE_SCAN_ENABLE:
+		m->p_scan = o->param[0];
+		break;
+	case HCI_OP_INQUIRY_CANCEL:
+		inquiry_stopped(m, NULL, 0);
+		break;
+	case HCI_OP_LE_SET_SCAN_PARAM:
+		memcpy(m->p_scan_params, o->param, 7);
+		m->p_scan_params_valid = true;
+		break;
+	case HCI_OP_LE_SET_SCAN_ENABLE:
+		if (!status || o->param[0] == 0)
+			m->p_le_scan = o->param[0];
+		else
+			m->p_scan_params_valid = false;
+		break;
+	case HCI_OP_LE_SET_ADV_ENABLE:
+		m->p_adv = false;
+		m->adv_owner = NULL;
+		break;
+	case HCI_OP_LE_CLEAR_ACCEPT_LIST:
+		if (!status)
+			m->p_al_n = 0;
+		else
+			m->p_al_max = 0;	/* unusable: stop programming it */
+		break;
+	case HCI_OP_LE_ADD_TO_ACCEPT_LIST:
+		if (!status && m->p_al_n < MUX_P_AL_MAX) {
+			m->p_al[m->p_al_n].type = o->param[0];
+			m->p_al[m->p_al_n].a = addr_at(o->param + 1);
+			m->p_al_n++;
+		} else {
+			/* Full (or refused): use no more than it took. */
+			m->p_al_max = m->p_al_n;
+		}
+		break;
+	case HCI_OP_LE_SET_RANDOM_ADDR:
+		memcpy(m->p_rand, o->param, 6);
+		m->p_rand_valid = true;
+		break;
+	case HCI_OP_LE_CREATE_CONN:
+		if (status) {
+			/* Refused: the members get the status, not a retry loop. */
+			unsigned i;
+
+			m->al_phys = false;
+			for (i = 0; i < m->nsess; i++) {
+				struct mux_session *s = m->sess[i];
+
+				if (!s->al_member || !s->al_init)
+					continue;
+				s->al_init = false;
+				sess_le_conn_failed(s, status, s->al_params[5] & 0x01,
+						    s->al_params + 6);
+			}
+			for (i = 0; i < m->nsess; i++)
+				m->sess[i]->al_member = false;
+		}
+		break;
+	case HCI_OP_LE_CREATE_CONN_CANCEL:
+		/* Refused: the initiation already ended (its event came first). */
+		if (status)
+			m->al_cancel_sent = false;
+		break;
+	}
+}

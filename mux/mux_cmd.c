@@ -7,9 +7,6 @@
  */
 #include "config.h"
 
-#include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -17,11 +14,9 @@
 #include "cursor.h"
 #include "hci.h"
 #include "hci_defs.h"
-#include "hci_names.h"
 #include "log.h"
 #include "loop.h"
 #include "mux_int.h"
-#include "rpa.h"
 
 static const uint8_t default_evmask[8] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0x1f, 0, 0 };
 static const uint8_t default_lemask[8] = { 0x1f };

@@ -9,7 +9,6 @@
 
 #include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -17,7 +16,6 @@
 #include "cursor.h"
 #include "hci.h"
 #include "hci_defs.h"
-#include "hci_names.h"
 #include "log.h"
 #include "loop.h"
 #include "mux_int.h"

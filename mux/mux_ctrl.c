@@ -8,10 +8,7 @@
 #include "config.h"
 
 #include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "bdaddr.h"
 #include "cursor.h"
@@ -21,7 +18,6 @@
 #include "log.h"
 #include "loop.h"
 #include "mux_int.h"
-#include "rpa.h"
 
 const struct mux_cache_ent *cache_get(const struct mux *m,
 				      uint16_t opcode, uint8_t page)

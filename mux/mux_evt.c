@@ -8,20 +8,15 @@
 #include "config.h"
 
 #include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "bdaddr.h"
 #include "cursor.h"
 #include "hci.h"
 #include "hci_defs.h"
-#include "hci_names.h"
 #include "log.h"
 #include "loop.h"
 #include "mux_int.h"
-#include "rpa.h"
 
 /* ------------------------------------------------------------------ */
 /* Events from the controller */

@@ -7,9 +7,6 @@
  */
 #include "config.h"
 
-#include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -17,11 +14,9 @@
 #include "cursor.h"
 #include "hci.h"
 #include "hci_defs.h"
-#include "hci_names.h"
 #include "log.h"
 #include "loop.h"
 #include "mux_int.h"
-#include "rpa.h"
 
 /* Events the mux itself needs whatever the sessions ask (Vol 4 Part E 7.3.1). */
 static const uint8_t required_evmask[8] = {

@@ -22,6 +22,7 @@
 #include <gnutls/x509.h>
 
 #include "chan.h"
+#include "cookie.h"
 #include "front.h"
 #include "hex.h"
 #include "log.h"

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "chan.h"
+#include "cookie.h"
 #include "front.h"
 #include "log.h"
 

@@ -3,6 +3,7 @@ noinst_LIBRARIES += tunnel/libtunnel.a
 tunnel_libtunnel_a_SOURCES = \
 	tunnel/msg.c tunnel/msg.h \
 	tunnel/rel.c tunnel/rel.h \
+	tunnel/cookie.c tunnel/cookie.h \
 	tunnel/chan.c tunnel/chan.h \
 	tunnel/link.c tunnel/link.h \
 	tunnel/dtls.c tunnel/tls.c tunnel/front.c tunnel/front.h \

@@ -28,7 +28,7 @@ dev=/dev/bgw-hci0
 sim_pid=$!
 cd_pid=""
 trap 'kill $cd_pid $sim_pid 2>/dev/null || true' EXIT
-vm_wait_for 10 test -S "$sock" || vm_fail "bgw-sim did not create $sock"
+vm_wait_for 30 test -S "$sock" || vm_fail "bgw-sim did not create $sock"
 
 "$cdc" -f -v --connect "unix:$sock" --expose cuse \
 	>>"$VM_LOGDIR/bgw-cdclient.log" 2>&1 &

@@ -228,8 +228,9 @@ else
 	vm_tap_fail "bgw-authdb with its default paths: CA, users, password, grants" \
 		"$(tail -n 5 "$VM_LOGDIR/bgw-authdb.log")"
 fi
-# The one change to the installed configuration: no radio in the guest.
-sed -i 's/^controller hci:0$/controller sim/; s/^#sim-time-scale 1$/sim-time-scale 0.1/' \
+# The changes to the installed configuration: no radio in the guest, and
+# an emulated (TCG) guest's logins take longer than the 5 s default.
+sed -i 's/^controller hci:0$/controller sim/; s/^#sim-time-scale 1$/sim-time-scale 0.1/; s/^#login-time 5$/login-time 30/' \
 	/etc/bgw/bgw-muxd.conf
 cp /etc/bgw/bgw-muxd.conf "$VM_LOGDIR/bgw-muxd.conf"
 

@@ -145,6 +145,7 @@ role_bgw() {
 	cat >"$etc/muxd.conf" <<-EOT
 		controller hci:${bgw_hci#hci}
 		listen-dtls $bgw_ip:$port
+		login-time 30
 		ca $etc/ca.crt
 		cert $etc/server.crt
 		key $etc/server.key

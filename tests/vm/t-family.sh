@@ -106,6 +106,9 @@ cat >"$etc/muxd.conf" <<EOT
 controller $controller
 sim-time-scale 0.25
 listen-dtls 127.0.0.1:$port
+# The guest is emulated (TCG) and its programs sanitized: a login takes
+# longer than the 5 s default allows a peer on a real machine.
+login-time 30
 ca $etc/ca.crt
 cert $etc/server.crt
 key $etc/server.key

@@ -537,6 +537,20 @@ static void relay_on_connect(struct relay *r, const struct rmsg_addr *from,
 }
 
 /*
+ * The other end of a channel for a datagram from "from": the home for its
+ * CD, the CD for its home, NULL for anyone else.
+ */
+static const struct rmsg_addr *relay_chan_other_end(const struct relay_chan *c,
+						     const struct rmsg_addr *from)
+{
+	if (relay_addr_eq(from, &c->cd))
+		return &c->home->addr;
+	if (relay_addr_eq(from, &c->home->addr))
+		return &c->cd;
+	return NULL;
+}
+
+/*
  * DATA passes unchanged, the whole datagram, from the channel's CD to its
  * home's registered address or back; from any other source it is dropped
  * without an answer (no reflection, no oracle).
@@ -545,17 +559,9 @@ static void relay_on_data(struct relay *r, const struct rmsg_addr *from,
 			  const struct rmsg *in, const void *buf, size_t len)
 {
 	struct relay_chan *c = relay_chan_find(r, in->chan);
-	const struct rmsg_addr *to;
+	const struct rmsg_addr *to = c ? relay_chan_other_end(c, from) : NULL;
 
-	if (!c) {
-		r->st.dropped++;
-		return;
-	}
-	if (relay_addr_eq(from, &c->cd))
-		to = &c->home->addr;
-	else if (relay_addr_eq(from, &c->home->addr))
-		to = &c->cd;
-	else {
+	if (!to) {
 		r->st.dropped++;
 		return;
 	}
@@ -574,17 +580,9 @@ static void relay_on_close(struct relay *r, const struct rmsg_addr *from,
 			   const struct rmsg *in, const void *buf, size_t len)
 {
 	struct relay_chan *c = relay_chan_find(r, in->chan);
-	const struct rmsg_addr *to;
+	const struct rmsg_addr *to = c ? relay_chan_other_end(c, from) : NULL;
 
-	if (!c) {
-		r->st.dropped++;
-		return;
-	}
-	if (relay_addr_eq(from, &c->cd))
-		to = &c->home->addr;
-	else if (relay_addr_eq(from, &c->home->addr))
-		to = &c->cd;
-	else {
+	if (!to) {
 		r->st.dropped++;
 		return;
 	}

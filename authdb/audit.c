@@ -50,6 +50,8 @@ static const char *const event_names[] = {
 	[AUDIT_LOST] = "audit-lost",
 	[AUDIT_ANCHOR_MISMATCH] = "audit-anchor-mismatch",
 	[AUDIT_RELAY_REGISTER] = "relay-register",
+	[AUDIT_BOND_NEW] = "bond-new",
+	[AUDIT_BOND_FORGET] = "bond-forget",
 };
 
 const char *audit_event_name(enum audit_event ev)

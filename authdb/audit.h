@@ -74,6 +74,8 @@ enum audit_event {
 	AUDIT_LOST,		/* detail: how many records could not be written */
 	AUDIT_ANCHOR_MISMATCH,	/* detail: the log did not match its anchor */
 	AUDIT_RELAY_REGISTER,	/* src: the relay; detail: signed or why not */
+	AUDIT_BOND_NEW,		/* user: whose pairing; rd; detail: key kinds, never a key */
+	AUDIT_BOND_FORGET,	/* uid: the admin; rd */
 };
 
 /* Every field optional: NULL (or uid < 0, time 0) leaves it out. */

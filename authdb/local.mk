@@ -5,6 +5,7 @@
 noinst_LIBRARIES += authdb/libauthdb.a
 authdb_libauthdb_a_SOURCES = \
 	authdb/authdb.c authdb/authdb.h \
+	authdb/bonds.c authdb/bonds.h \
 	authdb/audit.c authdb/audit.h \
 	authdb/ca.c authdb/ca.h \
 	authdb/login.c authdb/login.h \
@@ -25,7 +26,8 @@ authdb_tests = \
 	tests/check_authdb_ratelimit \
 	tests/check_authdb_pwcheck \
 	tests/check_authdb_ca \
-	tests/check_authdb_login
+	tests/check_authdb_login \
+	tests/check_authdb_bonds
 check_PROGRAMS += $(authdb_tests)
 TESTS += $(authdb_tests)
 
@@ -57,6 +59,10 @@ tests_check_authdb_login_SOURCES = tests/check_authdb_login.c
 tests_check_authdb_login_CPPFLAGS = $(AUTHDB_CHECK_CPPFLAGS)
 tests_check_authdb_login_CFLAGS = $(AUTHDB_CHECK_CFLAGS)
 tests_check_authdb_login_LDADD = $(AUTHDB_CHECK_LDADD)
+tests_check_authdb_bonds_SOURCES = tests/check_authdb_bonds.c
+tests_check_authdb_bonds_CPPFLAGS = $(AUTHDB_CHECK_CPPFLAGS)
+tests_check_authdb_bonds_CFLAGS = $(AUTHDB_CHECK_CFLAGS)
+tests_check_authdb_bonds_LDADD = $(AUTHDB_CHECK_LDADD)
 
 # bgw-authdb: the admin's tool, one file per subcommand group.
 sbin_PROGRAMS += authdb/bgw-authdb
@@ -72,4 +78,4 @@ TESTS += tests/t-authdb-cli.sh tests/t-authdb-sec.sh tests/t-audit-anchor.sh
 EXTRA_DIST += tests/t-authdb-cli.sh tests/t-authdb-sec.sh tests/t-audit-anchor.sh
 
 # Manual pages: the program and the file format.
-dist_man_MANS += man/bgw-authdb.8 man/bgw-authdb.5
+dist_man_MANS += man/bgw-authdb.8 man/bgw-authdb.5 man/bgw-bonds.5

@@ -3,7 +3,7 @@
 # the local listener and the config.
 noinst_LIBRARIES += mux/libmux.a
 mux_libmux_a_SOURCES = \
-	mux/mux.c mux/mux_cmd.c mux/mux_conn.c mux/mux_ctrl.c mux/mux_emit.c \
+	mux/mux.c mux/mux_bond.c mux/mux_cmd.c mux/mux_conn.c mux/mux_ctrl.c mux/mux_emit.c \
 	mux/mux_evt.c mux/mux_reconcile.c mux/mux.h mux/mux_int.h mux/policy.h \
 	mux/cmdtab.c mux/cmdtab.h
 mux_libmux_a_CFLAGS = $(AM_CFLAGS) $(GNUTLS_CFLAGS)

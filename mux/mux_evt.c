@@ -17,6 +17,7 @@
 #include "log.h"
 #include "loop.h"
 #include "mux_int.h"
+#include "secmem.h"
 
 /* ------------------------------------------------------------------ */
 /* Events from the controller */
@@ -478,6 +479,26 @@ static void on_hw_error(struct mux *m, const struct h4_pkt *pkt)
 	mux_ctrl_up(m);
 }
 
+/*
+ * The key is kept as the household bond whether or not the host's mask
+ * wants the event (the device holds it either way); the host gets its
+ * own key in its place (mux_bond.c).
+ */
+static void on_link_key_notify(struct mux *m, struct mux_session *s, const uint8_t *p)
+{
+	uint8_t ev[HCI_EV_LINK_KEY_NOTIFY_LEN], h4[3 + HCI_EV_LINK_KEY_NOTIFY_LEN];
+	int n;
+
+	bond_on_link_key_notify(m, s, p, ev);
+	if (sess_wants(s, HCI_EV_LINK_KEY_NOTIFY, 0)) {
+		n = h4_build_evt(h4, sizeof(h4), HCI_EV_LINK_KEY_NOTIFY, ev, sizeof(ev));
+		if (n > 0)
+			sess_emit(s, h4, (size_t)n, EM_EVENT);
+	}
+	secmem_wipe(ev, sizeof(ev));
+	secmem_wipe(h4, sizeof(h4));
+}
+
 void ctrl_event(struct mux *m, const struct h4_pkt *pkt)
 {
 	const uint8_t *p = pkt->evt.param;
@@ -552,6 +573,19 @@ void ctrl_event(struct mux *m, const struct h4_pkt *pkt)
 			goto bad;
 		a = addr_at(p + off);
 		s = addr_owner(m, &a);
+		/* Household bonds first (mux_bond.c): the host is not asked. */
+		if (code == HCI_EV_LINK_KEY_REQ && bond_on_link_key_req(m, s, &a))
+			return;
+		if ((code == HCI_EV_IO_CAPA_REQUEST || code == HCI_EV_PIN_CODE_REQ) &&
+		    bond_refuse_pairing(m, code, &a))
+			return;
+		if (code == HCI_EV_LINK_KEY_NOTIFY) {
+			if (plen != HCI_EV_LINK_KEY_NOTIFY_LEN)
+				goto bad;
+			if (s && !s->dead)
+				on_link_key_notify(m, s, p);
+			return;
+		}
 		if (s && !s->dead) {
 			if (sess_wants(s, code, 0))
 				sess_emit(s, pkt->raw, pkt->raw_len, EM_EVENT);

@@ -9,6 +9,7 @@
 #include "bdaddr.h"
 #include "cmdtab.h"
 #include "hci.h"
+#include "hci_defs.h"
 #include "mux.h"
 #include "pktq.h"
 
@@ -352,6 +353,14 @@ struct mux_session *al_phys_ended(struct mux *m, uint8_t st, uint8_t type,
 void reconcile(struct mux *m);
 void inquiry_stopped(struct mux *m, struct mux_session *except, uint8_t st);
 void recon_done(struct mux *m, const struct mux_outst *o, uint8_t status);
+
+/* mux_bond.c */
+bool bond_exists(const struct mux *m, const struct bdaddr *a);
+bool bond_on_link_key_req(struct mux *m, struct mux_session *s,
+			  const struct bdaddr *a);
+bool bond_refuse_pairing(struct mux *m, uint8_t code, const struct bdaddr *a);
+void bond_on_link_key_notify(struct mux *m, struct mux_session *s,
+			     const uint8_t *p, uint8_t ev[HCI_EV_LINK_KEY_NOTIFY_LEN]);
 
 /* mux_evt.c */
 void inq_replay(struct mux *m, struct mux_session *s);

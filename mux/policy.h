@@ -47,6 +47,23 @@ struct mux_policy {
 	 */
 	int (*resolve_rpa)(const struct bdaddr *rpa, struct bdaddr *id,
 			   uint8_t *id_type, void *ctx);
+	/*
+	 * Household bonds (doc/virtual-controller.md, "Household bonds"):
+	 * the BR/EDR link key kept for device a: 0 with the key and its
+	 * Key_Type (key may be NULL: only whether there is one), -ENOENT
+	 * when there is none. The core wipes the key as soon as it has
+	 * answered the controller with it. NULL: no household bonds.
+	 */
+	int (*bond_key)(const struct bdaddr *a, uint8_t key[16], uint8_t *key_type,
+			void *ctx);
+	/*
+	 * A pairing of user's host with device a made this link key (Link
+	 * Key Notification): keep it as the household's bond, replacing
+	 * any. 0, or a negative errno when it could not be kept (then the
+	 * host gets the real key, as without bonds). NULL: not kept.
+	 */
+	int (*bond_new)(const char *user, const struct bdaddr *a,
+			const uint8_t key[16], uint8_t key_type, void *ctx);
 	void *ctx;
 };
 

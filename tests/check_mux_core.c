@@ -114,8 +114,45 @@ static int pol_resolve_rpa(const struct bdaddr *rpa, struct bdaddr *id, uint8_t 
 	return 0;
 }
 
+/* The household bond store, as bgw-muxd's monitor keeps it (one device). */
+static struct {
+	bool has;
+	struct bdaddr a;
+	uint8_t key[16];
+	uint8_t type;
+	char by[16];
+	unsigned news;
+	int fail;		/* bond_new fails with this */
+} tbond;
+
+static int pol_bond_key(const struct bdaddr *a, uint8_t key[16], uint8_t *type, void *ctx)
+{
+	if (!tbond.has || !bdaddr_eq(a, &tbond.a))
+		return -ENOENT;
+	if (key) {
+		memcpy(key, tbond.key, 16);
+		*type = tbond.type;
+	}
+	return 0;
+}
+
+static int pol_bond_new(const char *user, const struct bdaddr *a, const uint8_t key[16],
+			uint8_t type, void *ctx)
+{
+	tbond.news++;
+	if (tbond.fail)
+		return tbond.fail;
+	tbond.has = true;
+	tbond.a = *a;
+	memcpy(tbond.key, key, 16);
+	tbond.type = type;
+	snprintf(tbond.by, sizeof(tbond.by), "%s", user);
+	return 0;
+}
+
 static const struct mux_policy test_policy = {
-	pol_is_user, pol_is_admin, pol_may_access, pol_denied, pol_resolve_rpa, NULL
+	pol_is_user, pol_is_admin, pol_may_access, pol_denied, pol_resolve_rpa,
+	pol_bond_key, pol_bond_new, NULL
 };
 
 static struct loop *lp;
@@ -145,6 +182,7 @@ static void env_up(uint16_t acl_pkts, uint16_t le_pkts, unsigned max_sessions)
 	log_set_handler(quiet_log, NULL);
 	revoke_alice = remove_bob = false;
 	dead_calls = 0;
+	memset(&tbond, 0, sizeof(tbond));
 	lp = loop_new();
 	ck_assert_ptr_nonnull(lp);
 	tc = tctl_new(acl_pkts, le_pkts);
@@ -1677,6 +1715,244 @@ START_TEST(keys_never_in_logs)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ */
+/* Household bonds (doc/virtual-controller.md, "Household bonds") */
+
+static void lk_notify(uint8_t last, uint8_t fill, uint8_t type)
+{
+	uint8_t p[23];
+	struct bdaddr rd;
+
+	tbdaddr(&rd, last);
+	memcpy(p, rd.b, 6);
+	memset(p + 6, fill, 16);
+	p[22] = type;
+	tctl_event(tc, HCI_EV_LINK_KEY_NOTIFY, p, 23);
+	tctl_pump(tc);
+}
+
+static void addr_event(uint8_t code, uint8_t last)
+{
+	struct bdaddr rd;
+
+	tbdaddr(&rd, last);
+	tctl_event(tc, code, rd.b, 6);
+	tctl_pump(tc);
+}
+
+/*
+ * First pairing: the device's key becomes the household bond, made by
+ * that user; the host gets a Link Key Notification of the same type with
+ * a key of its own, never the device's.
+ */
+START_TEST(bond_first_pairing_kept_host_gets_its_own_key)
+{
+	struct host a;
+	struct host *hs[] = { &a };
+	uint8_t ev[32], zero[16] = { 0 }, key[16];
+	struct bdaddr rd;
+
+	env_up(8, 8, 4);
+	host_start(&a, "alice");
+	host_init(&a);
+	host_connect(&a, 2);
+	host_reset_rx(&a);
+	lk_notify(2, 0xee, 0x04);
+	memset(key, 0xee, 16);
+	tbdaddr(&rd, 2);
+	ck_assert(tbond.has);
+	ck_assert(bdaddr_eq(&tbond.a, &rd));
+	ck_assert_mem_eq(tbond.key, key, 16);
+	ck_assert_uint_eq(tbond.type, 0x04);
+	ck_assert_str_eq(tbond.by, "alice");
+	ck_assert_int_eq(host_take(&a, HCI_EV_LINK_KEY_NOTIFY, -1, ev), 23);
+	ck_assert_mem_eq(ev, rd.b, 6);
+	ck_assert_uint_eq(ev[22], 0x04);
+	ck_assert(memcmp(ev + 6, key, 16) != 0);
+	ck_assert(memcmp(ev + 6, zero, 16) != 0);
+	env_down(hs, 1);
+}
+END_TEST
+
+/*
+ * Later: a Link Key Request for a bonded device is answered by the mux
+ * with the household key, for whichever permitted user's link asks; the
+ * host is not asked and sees the controller's Authentication Complete.
+ */
+START_TEST(bond_link_key_request_answered_for_every_user)
+{
+	struct host a, b;
+	struct host *hs[] = { &a, &b };
+	uint8_t ev[32], key[16], auth[3];
+	uint16_t h;
+	unsigned base;
+	struct bdaddr rd;
+	int i;
+
+	env_up(8, 8, 4);
+	host_start(&a, "alice");
+	host_start(&b, "bob");
+	host_init(&a);
+	host_init(&b);
+	tbdaddr(&rd, 2);
+	for (i = 0; i < 4; i++) {
+		struct host *x = i % 2 ? &b : &a;
+
+		h = host_connect(x, 2);
+		host_reset_rx(x);
+		base = tc->ncmds;
+		if (i == 0) {
+			/* No bond yet: the host pairs as without bonds. */
+			addr_event(HCI_EV_LINK_KEY_REQ, 2);
+			ck_assert_uint_eq(host_count(x, HCI_EV_LINK_KEY_REQ, -1), 1);
+			ck_assert_int_eq(host_cmd(x, HCI_OP_LINK_KEY_NEG_REPLY, rd.b, 6, NULL), 0);
+			lk_notify(2, 0x5a, 0x05);
+		} else {
+			addr_event(HCI_EV_LINK_KEY_REQ, 2);
+			ck_assert_uint_eq(host_count(x, HCI_EV_LINK_KEY_REQ, -1), 0);
+			ck_assert_uint_eq(tctl_count(tc, HCI_OP_LINK_KEY_REPLY, base), 1);
+			memset(key, 0x5a, 16);
+			ck_assert_mem_eq(tc->lk_reply, rd.b, 6);
+			ck_assert_mem_eq(tc->lk_reply + 6, key, 16);
+		}
+		auth[0] = 0;
+		put_le16(auth + 1, h);
+		tctl_event(tc, HCI_EV_AUTH_COMPLETE, auth, 3);
+		tctl_pump(tc);
+		ck_assert_int_eq(host_take(x, HCI_EV_AUTH_COMPLETE, -1, ev), 3);
+		ck_assert_uint_eq(ev[0], 0);
+		ck_assert_uint_eq(host_count(i % 2 ? &a : &b, HCI_EV_AUTH_COMPLETE, -1), 0);
+		ck_assert_int_eq(host_cmd(x, HCI_OP_DISCONNECT, (uint8_t[]){ (uint8_t)h, (uint8_t)(h >> 8), 0x13 }, 3, NULL), 0);
+		tctl_pump(tc);
+		host_reset_rx(x);
+	}
+	ck_assert_uint_eq(tbond.news, 1);
+	env_down(hs, 2);
+}
+END_TEST
+
+/*
+ * A device with a household bond that asks to pair again (IO Capability
+ * or PIN Code Request) is refused by the mux, no host asked: the admin
+ * starts it over with bgw-authdb bond forget.
+ */
+START_TEST(bond_repairing_refused)
+{
+	struct host a;
+	struct host *hs[] = { &a };
+	unsigned base;
+
+	env_up(8, 8, 4);
+	host_start(&a, "alice");
+	host_init(&a);
+	host_connect(&a, 2);
+	lk_notify(2, 0x11, 0x04);
+	host_reset_rx(&a);
+	base = tc->ncmds;
+	addr_event(HCI_EV_IO_CAPA_REQUEST, 2);
+	addr_event(HCI_EV_PIN_CODE_REQ, 2);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_IO_CAPABILITY_NEG_REPLY, base), 1);
+	ck_assert_uint_eq(tc->io_neg_reply[6], HCI_ST_PAIRING_NOT_ALLOWED);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_PIN_CODE_NEG_REPLY, base), 1);
+	ck_assert_uint_eq(a.nrx, 0);
+	/* Without a bond, the same requests go to the host as before. */
+	tbond.has = false;
+	addr_event(HCI_EV_IO_CAPA_REQUEST, 2);
+	ck_assert_uint_eq(host_count(&a, HCI_EV_IO_CAPA_REQUEST, -1), 1);
+	env_down(hs, 1);
+}
+END_TEST
+
+/*
+ * No grant, no key: a link whose user lost the device is never
+ * authenticated with the household key, and once the policy change
+ * dropped the link, a request for it is refused.
+ */
+START_TEST(bond_not_for_a_revoked_user)
+{
+	struct host a;
+	struct host *hs[] = { &a };
+	unsigned base;
+
+	env_up(8, 8, 4);
+	host_start(&a, "alice");
+	host_init(&a);
+	host_connect(&a, 2);
+	lk_notify(2, 0x22, 0x04);
+	revoke_alice = true;
+	base = tc->ncmds;
+	addr_event(HCI_EV_LINK_KEY_REQ, 2);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_LINK_KEY_REPLY, base), 0);
+	mux_policy_changed(mx);
+	tctl_pump(tc);
+	ck_assert_uint_ge(tctl_count(tc, HCI_OP_DISCONNECT, base), 1);
+	base = tc->ncmds;
+	addr_event(HCI_EV_LINK_KEY_REQ, 2);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_LINK_KEY_REPLY, base), 0);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_LINK_KEY_NEG_REPLY, base), 1);
+	env_down(hs, 1);
+}
+END_TEST
+
+/*
+ * A debug key is public: never kept, passed to the host as without
+ * bonds; so is a key the store could not keep (the host then holds the
+ * device's only copy, as before).
+ */
+START_TEST(bond_debug_or_unkept_key_passes_through)
+{
+	struct host a;
+	struct host *hs[] = { &a };
+	uint8_t ev[32], key[16];
+
+	env_up(8, 8, 4);
+	host_start(&a, "alice");
+	host_init(&a);
+	host_connect(&a, 2);
+	host_reset_rx(&a);
+	lk_notify(2, 0x33, 0x03);
+	ck_assert(!tbond.has);
+	ck_assert_uint_eq(tbond.news, 0);
+	ck_assert_int_eq(host_take(&a, HCI_EV_LINK_KEY_NOTIFY, -1, ev), 23);
+	memset(key, 0x33, 16);
+	ck_assert_mem_eq(ev + 6, key, 16);
+	tbond.fail = -EIO;
+	lk_notify(2, 0x44, 0x04);
+	ck_assert(!tbond.has);
+	ck_assert_int_eq(host_take(&a, HCI_EV_LINK_KEY_NOTIFY, -1, ev), 23);
+	memset(key, 0x44, 16);
+	ck_assert_mem_eq(ev + 6, key, 16);
+	env_down(hs, 1);
+}
+END_TEST
+
+/* The household key in both directions never reaches a log line. */
+START_TEST(bond_keys_never_in_logs)
+{
+	struct host a, b;
+	struct host *hs[] = { &a, &b };
+	int prev = log_get_level();
+
+	env_up(8, 8, 4);
+	host_start(&a, "alice");
+	host_start(&b, "bob");
+	host_init(&a);
+	host_init(&b);
+	host_connect(&a, 2);
+	log_set_level(LOG_DEBUG);
+	log_set_handler(key_log, NULL);
+	key_log_lines = key_log_leaks = 0;
+	lk_notify(2, 0xee, 0x04);
+	addr_event(HCI_EV_LINK_KEY_REQ, 2);
+	log_set_level(prev);
+	log_set_handler(quiet_log, NULL);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_LINK_KEY_REPLY, 0), 1);
+	ck_assert_uint_gt(key_log_lines, 2);
+	ck_assert_uint_eq(key_log_leaks, 0);
+	env_down(hs, 2);
+}
+END_TEST
+
 START_TEST(incoming_connection_filtered_and_owned)
 {
 	struct host a, b;
@@ -2927,6 +3203,12 @@ Suite *test_suite(void)
 	tcase_add_test(tc_core, refusal_logs_rate_limited);
 	tcase_add_test(tc_core, policy_change_disconnects_and_ends);
 	tcase_add_test(tc_core, remote_name_to_requester_only);
+	tcase_add_test(tc_core, bond_first_pairing_kept_host_gets_its_own_key);
+	tcase_add_test(tc_core, bond_link_key_request_answered_for_every_user);
+	tcase_add_test(tc_core, bond_repairing_refused);
+	tcase_add_test(tc_core, bond_not_for_a_revoked_user);
+	tcase_add_test(tc_core, bond_debug_or_unkept_key_passes_through);
+	tcase_add_test(tc_core, bond_keys_never_in_logs);
 	tcase_add_test(tc_soak, soak_no_cross_session_leak);
 	tcase_add_test(tc_soak, garbage_from_hosts_and_controller);
 	tcase_set_timeout(tc_soak, 120);

@@ -460,6 +460,11 @@ int tctl_send(const uint8_t *h4, size_t len, void *user)
 		t->violations++;
 	if (t->outstanding < 16)
 		t->out_ops[t->outstanding++] = pkt.cmd.opcode;
+	if (pkt.cmd.opcode == HCI_OP_LINK_KEY_REPLY && pkt.cmd.plen == sizeof(t->lk_reply))
+		memcpy(t->lk_reply, pkt.cmd.param, sizeof(t->lk_reply));
+	if (pkt.cmd.opcode == HCI_OP_IO_CAPABILITY_NEG_REPLY &&
+	    pkt.cmd.plen == sizeof(t->io_neg_reply))
+		memcpy(t->io_neg_reply, pkt.cmd.param, sizeof(t->io_neg_reply));
 	if (t->hold_cc)
 		return 0;
 	answer(t, pkt.cmd.opcode, pkt.cmd.param, pkt.cmd.plen);

@@ -34,6 +34,9 @@ struct tctl {
 	unsigned acl_rx;		/* ACL packets received */
 	uint16_t acl_rx_handle[TCTL_LOG_MAX];
 	unsigned violations;		/* contract breaches by the mux */
+	/* The parameters of the last Link Key Reply and IO Capability Negative Reply. */
+	uint8_t lk_reply[22];
+	uint8_t io_neg_reply[7];
 	unsigned outstanding;
 	uint16_t out_ops[16];
 	bool inquiry;

@@ -38,6 +38,7 @@ void muxd_conf_init(struct muxd_conf *c)
 	strcpy(c->key_file, MUXD_DEFAULT_KEY);
 	strcpy(c->scram_secret, MUXD_DEFAULT_SECRET);
 	strcpy(c->audit_log, MUXD_DEFAULT_AUDIT);
+	strcpy(c->bonds, MUXD_DEFAULT_BONDS);
 	c->resume_s = MUXD_RESUME_DEFAULT;
 	strcpy(c->runtime_dir, MUXD_DEFAULT_RUNDIR);
 	c->login_s = MUXD_LOGIN_DEFAULT;
@@ -138,6 +139,7 @@ static const struct {
 	{ "key", offsetof(struct muxd_conf, key_file) },
 	{ "scram-secret", offsetof(struct muxd_conf, scram_secret) },
 	{ "audit-log", offsetof(struct muxd_conf, audit_log) },
+	{ "bonds", offsetof(struct muxd_conf, bonds) },
 	{ "relay-key", offsetof(struct muxd_conf, relay_key) },
 };
 

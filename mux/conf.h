@@ -30,6 +30,7 @@
 #define MUXD_DEFAULT_KEY	"/etc/bgw/server.key"
 #define MUXD_DEFAULT_SECRET	"/var/lib/bgw/scram.secret"	/* StateDirectory= */
 #define MUXD_DEFAULT_AUDIT	"/var/log/bgw/audit.log"
+#define MUXD_DEFAULT_BONDS	"/var/lib/bgw/bonds"
 #define MUXD_DEFAULT_RUNDIR	"/run/bgw"
 /* In the runtime directory: the single-instance lock and the control socket. */
 #define MUXD_PID_FILE		"bgw-muxd.pid"
@@ -73,6 +74,7 @@ struct muxd_conf {
 	char key_file[MUXD_PATH_MAX];
 	char scram_secret[MUXD_PATH_MAX];
 	char audit_log[MUXD_PATH_MAX];
+	char bonds[MUXD_PATH_MAX];	/* the household bond store (bgw-bonds(5)) */
 	unsigned resume_s;
 	/* The pid file (locked: one instance) and the control socket. */
 	char runtime_dir[MUXD_RUNDIR_MAX];

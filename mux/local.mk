@@ -75,7 +75,14 @@ TESTS += tests/check_mux_sim
 # built by sim/local.mk); t-mux-tunnel.sh through the DTLS tunnel with
 # bgw-cdclient and bgw-authdb.
 TESTS += tests/t-mux-daemon.sh tests/t-mux-tunnel.sh
-EXTRA_DIST += tests/t-mux-daemon.sh tests/t-mux-tunnel.sh tests/vm/t-mux-vhci.sh tests/vm/t-mux-hci.sh
+EXTRA_DIST += tests/t-mux-daemon.sh tests/t-mux-tunnel.sh
+
+# Household bonds end to end: two users' hosts (tests/bond-host) in turn.
+check_PROGRAMS += tests/bond-host
+tests_bond_host_SOURCES = tests/bond_host.c
+tests_bond_host_LDADD = tests/libhostdrv.a lib/libbgw.a
+TESTS += tests/t-bonds.sh
+EXTRA_DIST += tests/t-bonds.sh tests/vm/t-mux-vhci.sh tests/vm/t-mux-hci.sh
 
 dist_man_MANS += man/bgw-muxd.8 man/bgw-muxd.conf.5
 dist_doc_DATA += doc/virtual-controller.md

@@ -70,6 +70,57 @@ static int pol_resolve_rpa(const struct bdaddr *rpa, struct bdaddr *id, uint8_t 
 	return r;
 }
 
+/*
+ * Household bonds: the monitor keeps the store (doc/security.md); the
+ * core asks for a device's key when the controller does, and hands it a
+ * new one, holding neither longer than the call.
+ */
+static int pol_bond_key(const struct bdaddr *a, uint8_t key[16], uint8_t *key_type, void *ctx)
+{
+	struct muxd *d = ctx;
+	struct rpc_reply rep;
+	char as[BDADDR_STRLEN];
+	int r;
+
+	memset(&rep, 0, sizeof(rep));
+	r = muxd_call(d, RPC_BOND_KEY, 0, NULL, NULL, bdaddr_fmt(a, as), NULL, &rep, NULL);
+	if (r == 0)
+		r = rep.status;
+	if (r == 0 && rep.blob_len != RPC_BOND_BLOB_LEN)
+		r = -EPROTO;
+	if (r == 0 && key) {
+		memcpy(key, rep.blob, 16);
+		*key_type = rep.blob[16];
+	}
+	secmem_wipe(&rep, sizeof(rep));
+	return r < 0 ? r : 0;
+}
+
+static int pol_bond_new(const char *user, const struct bdaddr *a, const uint8_t key[16],
+			uint8_t key_type, void *ctx)
+{
+	struct muxd *d = ctx;
+	struct rpc_reply rep;
+	struct rpc_req q;
+	int r;
+
+	memset(&q, 0, sizeof(q));
+	q.type = RPC_BOND_NEW;
+	rpc_str(q.name, 65, user);
+	bdaddr_fmt(a, q.rd);
+	memcpy(q.blob, key, 16);
+	q.blob[16] = key_type;
+	q.blob_len = RPC_BOND_BLOB_LEN;
+	r = rpc_call(d->req_fd, &q, &rep, NULL);
+	secmem_wipe(&q, sizeof(q));
+	if (r < 0) {
+		log_err("monitor: %s: stopping", strerror(-r));
+		loop_quit(d->l, EXIT_ERROR);
+		return r;
+	}
+	return rep.status;
+}
+
 static void tr_rx(const uint8_t *h4, size_t len, void *user)
 {
 	struct muxd *d = user;
@@ -823,7 +874,8 @@ static int core_open_fd(const char *uri, char *err, size_t errlen, void *user)
 int core_run(struct muxd *d)
 {
 	static struct mux_policy pol = {
-		pol_is_user, pol_is_admin, pol_may_access, pol_denied, pol_resolve_rpa, NULL
+		pol_is_user, pol_is_admin, pol_may_access, pol_denied, pol_resolve_rpa,
+		pol_bond_key, pol_bond_new, NULL
 	};
 	static struct mux_ops ops = { ctrl_send, ctrl_failed, session_dead, NULL };
 	struct mux_config mcfg;

@@ -19,11 +19,13 @@
 #include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 
+#include "bonds.h"
 #include "certlogin.h"
 #include "cursor.h"
 #include "homeid.h"
@@ -452,7 +454,8 @@ static bool mon_allowed(enum muxd_role role, uint32_t type)
 {
 	switch (role) {
 	case MUXD_CORE:
-		return type == RPC_CTRL_OPEN || type == RPC_AUDIT;
+		return type == RPC_CTRL_OPEN || type == RPC_AUDIT ||
+		       type == RPC_BOND_KEY || type == RPC_BOND_NEW;
 	case MUXD_FRONT:
 		return type == RPC_SPAWN || type == RPC_RELAY_SIGN;
 	case MUXD_PEER:
@@ -637,6 +640,103 @@ static void mon_peer_log(struct mon_chan *ch, const struct rpc_req *q)
 	log_msg(q->arg < LOG_ERR ? LOG_ERR : q->arg, "peer %s: %s", ch->peer, q->detail);
 }
 
+/*
+ * The household bond store (doc/security.md, "Household bonds"): read at
+ * each request, so what bgw-authdb changed applies at once and no key
+ * stays in the monitor's memory between requests.
+ */
+static int mon_bonds_load(struct muxd *d, struct bonds **b)
+{
+	char err[BONDS_ERR_MAX];
+	int r;
+
+	r = bonds_load(d->conf.bonds, b, err, sizeof(err));
+	if (r < 0) {
+		log_err("bond store refused: %s; household bonds are off until it is fixed (bgw-bonds(5))",
+			err);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* RPC_BOND_KEY: the household link key of a BR/EDR device, for the core. */
+static int mon_bond_key(struct muxd *d, const struct rpc_req *q, struct rpc_reply *rep)
+{
+	struct bonds *b = NULL;
+	const struct bond *x;
+	struct bdaddr a;
+	int r;
+
+	if (bdaddr_parse(q->rd, &a) < 0)
+		return -EINVAL;
+	r = mon_bonds_load(d, &b);
+	if (r < 0)
+		return r;
+	x = bonds_find(b, &a, BDADDR_PUBLIC);
+	if (x && x->has_lk) {
+		memcpy(rep->blob, x->lk, BONDS_KEY_LEN);
+		rep->blob[BONDS_KEY_LEN] = x->lk_type;
+		rep->blob_len = RPC_BOND_BLOB_LEN;
+	} else {
+		r = -ENOENT;
+	}
+	bonds_free(b);
+	return r;
+}
+
+/*
+ * RPC_BOND_NEW: a user's pairing made the device's key; it replaces the
+ * device's BR/EDR key (its LE keys, if any, are kept) and is audited.
+ */
+static int mon_bond_new(struct muxd *d, const struct rpc_req *q)
+{
+	struct bonds *b = NULL;
+	const struct bond *old;
+	struct bond nb;
+	struct audit_fields f = { .user = q->name, .rd = q->rd, .uid = -1 };
+	char detail[40];
+	int r;
+
+	memset(&nb, 0, sizeof(nb));
+	if (bdaddr_parse(q->rd, &nb.addr) < 0)
+		return -EINVAL;
+	/* The core's word, checked: only a user allowed the device bonds it. */
+	if (!d->db || !authdb_user_may_access(d->db, q->name, &nb.addr, BDADDR_PUBLIC))
+		return -EACCES;
+	r = mon_bonds_load(d, &b);
+	if (r < 0)
+		return r;
+	old = bonds_find(b, &nb.addr, BDADDR_PUBLIC);
+	if (old)
+		nb = *old;
+	if (strlen(q->name) >= sizeof(nb.by)) {
+		r = -EINVAL;
+		goto out;
+	}
+	memcpy(nb.by, q->name, strlen(q->name) + 1);
+	nb.at = (int64_t)time(NULL);
+	nb.has_lk = true;
+	memcpy(nb.lk, q->blob, BONDS_KEY_LEN);
+	nb.lk_type = q->blob[BONDS_KEY_LEN];
+	r = bonds_set(b, &nb);
+	if (r == 0) {
+		r = bonds_save(b, d->conf.bonds);
+		if (r < 0)
+			log_err("bond store %s not written: %s", d->conf.bonds, strerror(-r));
+	}
+	if (r == 0) {
+		snprintf(detail, sizeof(detail), "linkkey type %u", nb.lk_type);
+		f.detail = detail;
+		muxd_audit_fields(d, AUDIT_BOND_NEW, &f);
+	} else if (r != -EINVAL) {
+		r = -EIO;
+	}
+out:
+	explicit_bzero(&nb, sizeof(nb));
+	bonds_free(b);
+	return r;
+}
+
 /* Returns < 0 when the request breaks a rule no sane process breaks. */
 static int mon_answer(struct mon_chan *ch, const struct rpc_req *q)
 {
@@ -726,6 +826,12 @@ static int mon_answer(struct mon_chan *ch, const struct rpc_req *q)
 		break;
 	case RPC_RELAY_SIGN:
 		rep.status = mon_relay_sign(d, q, &rep);
+		break;
+	case RPC_BOND_KEY:
+		rep.status = mon_bond_key(d, q, &rep);
+		break;
+	case RPC_BOND_NEW:
+		rep.status = mon_bond_new(d, q);
 		break;
 	case RPC_LOG:
 		mon_peer_log(ch, q);

@@ -74,6 +74,10 @@ static const struct rule rules[RPC_REQ_LAST + 1] = {
 	/* The relay's address, and its challenge: its header checked below. */
 	[RPC_RELAY_SIGN] = { { 0, 0, 0, 1 }, { 0, 0, 0, 63 }, 0, 0, true,
 			     RPC_RELAY_CHAL_LEN, RPC_RELAY_CHAL_LEN, true },
+	/* An address "XX:XX:XX:XX:XX:XX"; a key and its type. */
+	[RPC_BOND_KEY] = { { 0, 0, 17, 0 }, { 0, 0, 17, 0 }, 0, 0, true, 0, 0, true },
+	[RPC_BOND_NEW] = { { 1, 0, 17, 0 }, { NAME_MAX_, 0, 17, 0 }, 0, 0, true,
+			   RPC_BOND_BLOB_LEN, RPC_BOND_BLOB_LEN, true },
 };
 
 static bool is_known(uint32_t type)
@@ -323,6 +327,7 @@ int rpc_reader_feed(struct rpc_reader *rd, const uint8_t *p, size_t len,
 {
 	size_t want, n;
 	uint32_t type, plen;
+	int r;
 
 	*used = 0;
 	*why = NULL;
@@ -359,8 +364,10 @@ int rpc_reader_feed(struct rpc_reader *rd, const uint8_t *p, size_t len,
 	}
 	type = get_le32(rd->buf);
 	rd->have = 0;
-	return rpc_req_decode(type, rd->buf + RPC_HDR_LEN, want - RPC_HDR_LEN, out, why) < 0 ?
-		-EPROTO : 1;
+	r = rpc_req_decode(type, rd->buf + RPC_HDR_LEN, want - RPC_HDR_LEN, out, why);
+	/* A request may carry a secret (a link key): not left in the buffer. */
+	explicit_bzero(rd->buf, want);
+	return r < 0 ? -EPROTO : 1;
 }
 
 /*
@@ -458,6 +465,7 @@ int rpc_send_reply(int sock, const struct rpc_reply *r, int fd)
 	uint8_t buf[4 + 1 + 1 + RPC_ERR_MAX + 2 + sizeof(r->blob)];
 	size_t el = strnlen(r->err, RPC_ERR_MAX);
 	struct wbuf w;
+	int ret;
 
 	if (r->blob_len > sizeof(r->blob))
 		return -EINVAL;
@@ -470,7 +478,9 @@ int rpc_send_reply(int sock, const struct rpc_reply *r, int fd)
 	wbuf_bytes(&w, r->blob, r->blob_len);
 	if (!wbuf_is_ok(&w))
 		return -EINVAL;
-	return rpc_send(sock, RPC_REPLY, buf, w.len, fd);
+	ret = rpc_send(sock, RPC_REPLY, buf, w.len, fd);
+	explicit_bzero(buf, w.len);	/* a reply may carry a link key or a signature */
+	return ret;
 }
 
 int rpc_reply_decode(const uint8_t *p, size_t len, struct rpc_reply *out)
@@ -615,6 +625,7 @@ int rpc_call(int sock, const struct rpc_req *r, struct rpc_reply *rep, int *fd)
 	if (n < 0)
 		return n;
 	ret = send_buf(sock, buf, (size_t)n);
+	explicit_bzero(buf, (size_t)n);	/* it may carry a link key */
 	if (ret < 0 || !rpc_req_has_reply(r->type))
 		return ret;
 	ret = rpc_recv(sock, &type, &p, &len, RPC_REPLY_MAX, fd, RPC_TIMEOUT_MS);

@@ -48,6 +48,7 @@
 #define RPC_RELAY_CHAL_LEN 40
 #define RPC_PUSH_MAX	(9u << 20)	/* a push: the authdb text (AUTHDB_FILE_MAX) */
 #define RPC_STR_MAX	255
+#define RPC_BOND_BLOB_LEN 17		/* a link key and its Key_Type */
 #define RPC_ERR_MAX	200		/* the text in a reply */
 #define RPC_TIMEOUT_MS	10000		/* the worker's wait for a reply */
 
@@ -140,7 +141,23 @@ enum rpc_type {
 	 * mux/relaysign.h). The front's only, and audited (relay-register).
 	 */
 	RPC_RELAY_SIGN,
-	RPC_REQ_LAST = RPC_RELAY_SIGN,
+	/*
+	 * Core: rd = a BR/EDR device's address -> reply(status: 0, -ENOENT
+	 * (no household bond), -EIO (the store is refused)) + blob: the
+	 * household link key[16] and its Key_Type (doc/virtual-controller.md,
+	 * "Household bonds"). The monitor reads the bond store (bgw-bonds(5))
+	 * at each request, so `bgw-authdb bond forget` applies at once.
+	 */
+	RPC_BOND_KEY,
+	/*
+	 * Core: name = the user whose host paired, rd = the device, blob:
+	 * the link key[16] and its Key_Type (not 3, a debug key) ->
+	 * reply(status: 0, -EACCES (the user may not access the device),
+	 * -EIO (the store is refused or not written)). The monitor keeps it
+	 * as the device's bond, writes the store and audits bond-new.
+	 */
+	RPC_BOND_NEW,
+	RPC_REQ_LAST = RPC_BOND_NEW,
 	/* monitor -> process */
 	RPC_REPLY = 64,
 	RPC_POLICY = 65,	/* the authdb text without password lines */

@@ -24,7 +24,7 @@ tests_fuzz_sim_house_LDADD = $(SIM_LIBS)
 
 # Tests: the host-side driver (shared with the mux tests), Check suites.
 noinst_LIBRARIES += tests/libhostdrv.a
-tests_libhostdrv_a_SOURCES = tests/hostdrv.c tests/hostdrv.h
+tests_libhostdrv_a_SOURCES = tests/hostdrv.c tests/hostdrv.h tests/hostauth.c tests/hostauth.h
 tests_libhostdrv_a_CFLAGS = $(AM_CFLAGS)
 
 sim_tests = tests/check_sim_ctrl tests/check_sim_house

@@ -17,6 +17,7 @@
 #include "cursor.h"
 #include "hci.h"
 #include "hci_defs.h"
+#include "hostauth.h"
 #include "hostdrv.h"
 #include "log.h"
 #include "loop.h"
@@ -68,6 +69,42 @@ static bool pol_may_access(const char *user, const struct bdaddr *a, uint8_t typ
 
 static const struct mux_policy pol = { NULL, NULL, pol_may_access, NULL };
 
+/* The household bond store, as bgw-muxd's monitor keeps it (one device). */
+static struct {
+	bool has;
+	struct bdaddr a;
+	uint8_t key[16];
+	uint8_t type;
+	unsigned news;
+} sbond;
+
+static int pol_bond_key(const struct bdaddr *a, uint8_t key[16], uint8_t *type, void *ctx)
+{
+	if (!sbond.has || !bdaddr_eq(a, &sbond.a))
+		return -ENOENT;
+	if (key) {
+		memcpy(key, sbond.key, 16);
+		*type = sbond.type;
+	}
+	return 0;
+}
+
+static int pol_bond_new(const char *user, const struct bdaddr *a, const uint8_t key[16],
+			uint8_t type, void *ctx)
+{
+	sbond.has = true;
+	sbond.a = *a;
+	memcpy(sbond.key, key, 16);
+	sbond.type = type;
+	sbond.news++;
+	return 0;
+}
+
+static const struct mux_policy pol_bonds = {
+	NULL, NULL, pol_may_access, NULL, NULL, pol_bond_key, pol_bond_new, NULL
+};
+static const struct mux_policy *env_pol = &pol;
+
 static void ctrl_emit(const uint8_t *h4, size_t len, void *user)
 {
 	mux_ctrl_input(mx, h4, len);
@@ -106,7 +143,9 @@ static void env_up(void)
 	ck_assert_ptr_nonnull(air);
 	ctrl = sim_ctrl_new(air, NULL, ctrl_emit, NULL);
 	ck_assert_ptr_nonnull(ctrl);
-	mx = mux_new(lp, &cfg, &pol, &ops);
+	mx = mux_new(lp, &cfg, env_pol, &ops);
+	env_pol = &pol;
+	memset(&sbond, 0, sizeof(sbond));
 	ck_assert_ptr_nonnull(mx);
 	mux_ctrl_up(mx);
 	wait_ready();
@@ -465,6 +504,95 @@ START_TEST(sim_le_accept_list_connect_each_its_own)
 }
 END_TEST
 
+static void host_disconnect(struct shost *h, uint16_t handle)
+{
+	uint8_t p[3], b[64];
+	size_t n;
+
+	put_le16(p, handle);
+	p[2] = 0x13;
+	ck_assert_int_eq(cmd(h, HCI_OP_DISCONNECT, p, 3, NULL), 0);
+	ck_assert_int_eq(hostdrv_wait_event(h->d, HCI_EV_DISCONN_COMPLETE, 0, b, sizeof(b), &n), 0);
+}
+
+/* One connection of h to the speaker, authenticated and encrypted. */
+static int host_auth_once(struct shost *h, struct hostauth_bond *bd)
+{
+	struct bdaddr sp;
+	uint16_t handle;
+	int st;
+
+	rd_addr(&sp, SPEAKER);
+	handle = host_connect(h, SPEAKER);
+	st = hostauth_run(h->d, handle, sp.b, bd);
+	host_disconnect(h, handle);
+	return st;
+}
+
+/*
+ * Today's failure, reproduced with the simulated speaker (one bond per
+ * central address, as real devices keep): without the broker, carol
+ * pairs, bob pairs, and carol's next authentication fails with
+ * Authentication Failure (0x05), her host dropping its bond.
+ */
+START_TEST(sim_without_bonds_last_pairing_wins)
+{
+	struct hostauth_bond bc = { 0 }, bb = { 0 };
+	struct shost c, b;
+
+	env_up();
+	host_up(&c, "carol");
+	host_up(&b, "bob");
+	host_init(&c, NULL);
+	host_init(&b, NULL);
+	ck_assert_int_eq(host_auth_once(&c, &bc), 0);
+	ck_assert(bc.has);
+	ck_assert_int_eq(host_auth_once(&b, &bb), 0);
+	ck_assert_int_eq(host_auth_once(&c, &bc), HCI_ST_AUTH_FAILURE);
+	ck_assert(!bc.has);
+	host_down(&c);
+	host_down(&b);
+	env_down();
+}
+END_TEST
+
+/*
+ * With the broker: carol pairs the speaker once; then carol and bob
+ * connect in turn, ten times each, and every authentication and
+ * encryption succeeds; neither host is asked for a key again, and the
+ * key carol's host stored is not the speaker's.
+ */
+START_TEST(sim_household_bond_every_user_in_turn)
+{
+	struct hostauth_bond bc = { 0 }, bb = { 0 };
+	struct shost c, b;
+	unsigned i;
+
+	env_pol = &pol_bonds;
+	env_up();
+	host_up(&c, "carol");
+	host_up(&b, "bob");
+	host_init(&c, NULL);
+	host_init(&b, NULL);
+	ck_assert_int_eq(host_auth_once(&c, &bc), 0);
+	ck_assert(bc.has && sbond.has);
+	ck_assert_uint_eq(sbond.news, 1);
+	ck_assert(memcmp(bc.key, sbond.key, 16) != 0);
+	ck_assert_uint_eq(bc.type, sbond.type);
+	for (i = 0; i < 10; i++) {
+		ck_assert_int_eq(host_auth_once(&b, &bb), 0);
+		ck_assert_int_eq(host_auth_once(&c, &bc), 0);
+	}
+	ck_assert_uint_eq(bc.lkr, 1);	/* only before the first pairing */
+	ck_assert_uint_eq(bb.lkr, 0);
+	ck_assert(!bb.has);		/* bob's host never got a key */
+	ck_assert_uint_eq(sbond.news, 1);
+	host_down(&c);
+	host_down(&b);
+	env_down();
+}
+END_TEST
+
 Suite *test_suite(void)
 {
 	Suite *s = suite_create("mux_sim");
@@ -477,6 +605,8 @@ Suite *test_suite(void)
 	tcase_add_test(tc, sim_session_end_disconnects_its_links);
 	tcase_add_test(tc, sim_transport_loss_and_recovery);
 	tcase_add_test(tc, sim_le_accept_list_connect_each_its_own);
+	tcase_add_test(tc, sim_without_bonds_last_pairing_wins);
+	tcase_add_test(tc, sim_household_bond_every_user_in_turn);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	return s;

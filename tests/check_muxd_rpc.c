@@ -516,6 +516,46 @@ static void verify_sig(const char *cert, int algo, bool is_hash, const uint8_t *
  * key does not make, and keeps to its rate (time given, not measured).
  */
 /* RELAY_SIGN: the relay's address and a relay challenge, nothing else. */
+/*
+ * The core's bond requests: a device address of exactly 17 characters;
+ * a new bond names its user and carries exactly a key and its type.
+ */
+START_TEST(bond_requests_bounds)
+{
+	const char *dev[4] = { NULL, NULL, "10:B6:00:00:00:04", NULL };
+	const char *shortdev[4] = { NULL, NULL, "10:B6:00:00:00:0", NULL };
+	const char *named[4] = { "alice", NULL, "10:B6:00:00:00:04", NULL };
+	const char *nouser[4] = { NULL, NULL, "10:B6:00:00:00:04", NULL };
+	uint8_t buf[RPC_HDR_LEN + RPC_REQ_MAX], key[RPC_BOND_BLOB_LEN + 1];
+	struct rpc_req q;
+	const char *why;
+	size_t n;
+
+	memset(key, 0xee, sizeof(key));
+	n = raw(buf, RPC_BOND_KEY, 0, dev, NULL, 0);
+	ck_assert_int_eq(decode(buf, n, &q, &why), 0);
+	ck_assert(rpc_req_has_reply(RPC_BOND_KEY));
+	ck_assert_str_eq(q.rd, "10:B6:00:00:00:04");
+	n = raw(buf, RPC_BOND_KEY, 0, shortdev, NULL, 0);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+	n = raw(buf, RPC_BOND_KEY, 0, named, NULL, 0);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);	/* no name */
+	n = raw(buf, RPC_BOND_KEY, 1, dev, NULL, 0);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);	/* arg 0 only */
+	n = raw_blob(buf, RPC_BOND_NEW, named, key, RPC_BOND_BLOB_LEN);
+	ck_assert_int_eq(decode(buf, n, &q, &why), 0);
+	ck_assert(rpc_req_has_reply(RPC_BOND_NEW));
+	ck_assert_str_eq(q.name, "alice");
+	ck_assert_uint_eq(q.blob_len, RPC_BOND_BLOB_LEN);
+	n = raw_blob(buf, RPC_BOND_NEW, nouser, key, RPC_BOND_BLOB_LEN);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+	n = raw_blob(buf, RPC_BOND_NEW, named, key, RPC_BOND_BLOB_LEN - 1);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+	n = raw_blob(buf, RPC_BOND_NEW, named, key, RPC_BOND_BLOB_LEN + 1);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+}
+END_TEST
+
 START_TEST(relay_sign_bounds)
 {
 	const char *none[4] = { NULL, NULL, NULL, NULL };
@@ -1397,6 +1437,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, keysign_checks_requests);
 	tcase_add_test(tc, peer_requests_bounds);
 	tcase_add_test(tc, relay_sign_bounds);
+	tcase_add_test(tc, bond_requests_bounds);
 	tcase_add_test(tc, link_label_codec);
 	tcase_add_test(tc, status_snapshot_codec);
 	tcase_add_test(tc, status_snapshot_link_cap);

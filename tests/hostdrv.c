@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "btsnoop.h"
 #include "cursor.h"
 #include "hci.h"
 #include "hci_names.h"
@@ -27,6 +28,7 @@ struct hostdrv {
 	int timeout_ms;
 	bool trace;
 	bool overflow;
+	struct snoop *snoop;
 };
 
 struct hostdrv *hostdrv_new(struct loop *l)
@@ -69,10 +71,17 @@ void hostdrv_set_trace(struct hostdrv *d, bool on)
 	d->trace = on;
 }
 
+void hostdrv_set_snoop(struct hostdrv *d, struct snoop *s)
+{
+	d->snoop = s;
+}
+
 static void trace(struct hostdrv *d, char dir, const uint8_t *h4, size_t len)
 {
 	char s[160];
 
+	if (d->snoop)
+		snoop_write(d->snoop, h4, len, dir == '<', 0);
 	if (!d->trace)
 		return;
 	hcistr_summary(s, sizeof(s), h4, len);

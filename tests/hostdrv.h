@@ -46,6 +46,9 @@ int hostdrv_attach_fd(struct hostdrv *d, int fd);
 void hostdrv_set_timeout(struct hostdrv *d, int ms);
 /* Log every packet (hcistr_summary) to stderr as "# > ..." / "# < ...". */
 void hostdrv_set_trace(struct hostdrv *d, bool on);
+/* Record every packet, both ways, to a btsnoop file (lib/btsnoop.h); NULL: stop. */
+struct snoop;
+void hostdrv_set_snoop(struct hostdrv *d, struct snoop *s);
 
 /* Send one raw H4 packet. */
 int hostdrv_send(struct hostdrv *d, const uint8_t *h4, size_t len);

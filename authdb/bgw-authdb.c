@@ -19,6 +19,7 @@
 #include <gnutls/gnutls.h>
 
 #include "audit.h"
+#include "bonds.h"
 #include "cli.h"
 #include "log.h"
 
@@ -42,6 +43,8 @@ static const struct cli_cmd commands[] = {
 	  "validate an authdb file without changing it" },
 	{ "audit", cmd_audit, "verify|show ...",
 	  "check the audit log's MAC chain and anchors, or print it", true },
+	{ "bond", cmd_bond, "list|forget ...",
+	  "list the household bonds, or forget a device's", true },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -56,7 +59,7 @@ const struct cli_cmd *cli_command(const char *name)
 	return NULL;
 }
 
-#define USAGE "usage: %s [--dir dir] [--db path] [--audit path] command [args ...]\n" \
+#define USAGE "usage: %s [--dir dir] [--db path] [--audit path] [--bonds path] command [args ...]\n" \
 	      "       %s command --help\n"
 
 static void usage(FILE *f, const char *prog)
@@ -68,8 +71,9 @@ static void usage(FILE *f, const char *prog)
 	for (i = 0; i < NCOMMANDS; i++)
 		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].help);
 	fprintf(f, "\nDefaults: --dir %s (or the directory of --db), --db DIR/authdb,\n"
-		"--audit %s (DIR/audit.log for another DIR)\n",
-		CLI_DEFAULT_DIR, AUDIT_DEFAULT_PATH);
+		"--audit %s (DIR/audit.log for another DIR),\n"
+		"--bonds %s (DIR/bonds for another DIR)\n",
+		CLI_DEFAULT_DIR, AUDIT_DEFAULT_PATH, BONDS_DEFAULT_PATH);
 }
 
 int cli_usage(const struct cli *c, const char *group, const struct cli_cmd *cmd)
@@ -310,15 +314,21 @@ int cli_audit_ready(const struct cli *c)
 
 int cli_audit_change(const struct cli *c, const char *detail)
 {
+	return cli_audit_event(c, AUDIT_AUTHDB_CHANGE, NULL, detail);
+}
+
+int cli_audit_event(const struct cli *c, enum audit_event ev, const char *rd,
+		    const char *detail)
+{
 	struct audit_log *log = NULL;
-	struct audit_fields f = { .uid = (long)getuid(), .detail = detail };
+	struct audit_fields f = { .uid = (long)getuid(), .rd = rd, .detail = detail };
 	int ret;
 
 	ret = mkparent(c->audit_path);
 	if (!ret)
 		ret = audit_open(c->audit_path, &log);
 	if (!ret)
-		ret = audit_append(log, AUDIT_AUTHDB_CHANGE, &f);
+		ret = audit_append(log, ev, &f);
 	audit_close(log);
 	if (ret) {
 		fprintf(stderr, "%s: warning: change made but not recorded in %s: %s\n",
@@ -393,7 +403,7 @@ static void strip_slashes(char *p)
  * into the system's log.
  */
 static int resolve_paths(struct cli *c, const char *dir, const char *db,
-			 const char *audit)
+			 const char *audit, const char *bonds)
 {
 	char tmp[PATH_MAX];
 	int n;
@@ -429,13 +439,23 @@ static int resolve_paths(struct cli *c, const char *dir, const char *db,
 			return -ENAMETOOLONG;
 		c->audit_path = c->audit_buf;
 	}
+	if (bonds) {
+		c->bonds_path = bonds;
+	} else if (!strcmp(c->dir, CLI_DEFAULT_DIR)) {
+		c->bonds_path = BONDS_DEFAULT_PATH;
+	} else {
+		n = snprintf(c->bonds_buf, sizeof(c->bonds_buf), "%s/bonds", c->dir);
+		if (n < 0 || n >= (int)sizeof(c->bonds_buf))
+			return -ENAMETOOLONG;
+		c->bonds_path = c->bonds_buf;
+	}
 	return 0;
 }
 
 int main(int argc, char **argv)
 {
 	struct cli c = { .prog = "bgw-authdb" };
-	const char *dir = NULL, *db = NULL, *audit = NULL;
+	const char *dir = NULL, *db = NULL, *audit = NULL, *bonds = NULL;
 	int i, ret;
 
 	log_open(c.prog, LOG_TARGET_STDERR);
@@ -453,6 +473,8 @@ int main(int argc, char **argv)
 			db = argv[++i];
 		} else if (!strcmp(argv[i], "--audit") && i + 1 < argc) {
 			audit = argv[++i];
+		} else if (!strcmp(argv[i], "--bonds") && i + 1 < argc) {
+			bonds = argv[++i];
 		} else {
 			fprintf(stderr, "%s: unknown option, or one without its value: "
 				"'%s'\n", c.prog, argv[i]);
@@ -465,8 +487,8 @@ int main(int argc, char **argv)
 		usage(stderr, c.prog);
 		return CLI_USAGE;
 	}
-	if (resolve_paths(&c, dir, db, audit))
-		return cli_fail(&c, 0, "--dir, --db or --audit: path too long "
+	if (resolve_paths(&c, dir, db, audit, bonds))
+		return cli_fail(&c, 0, "--dir, --db, --audit or --bonds: path too long "
 				"(at most %d bytes)", PATH_MAX - 16);
 	if (gnutls_global_init() < 0) {
 		fprintf(stderr, "%s: cannot initialise GnuTLS\n", c.prog);

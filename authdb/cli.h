@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <stdbool.h>
 
+#include "audit.h"
 #include "authdb.h"
 
 /* The gateway's directory: authdb, CA, server certificate (see main()). */
@@ -28,9 +29,11 @@ struct cli {
 	const char *dir;	/* CA and server files; the authdb's default home */
 	const char *db_path;
 	const char *audit_path;
+	const char *bonds_path;	/* the household bond store (bgw-bonds(5)) */
 	char dir_buf[PATH_MAX];
 	char db_buf[PATH_MAX];
 	char audit_buf[PATH_MAX];
+	char bonds_buf[PATH_MAX];
 	char why[512];		/* an edit's own words for its failure (cli_say) */
 };
 
@@ -78,6 +81,9 @@ int cli_edit(struct cli *c, int (*fn)(struct cli *c, struct authdb *db, void *ar
 int cli_audit_ready(const struct cli *c);
 /* Record an authdb change in the audit log (warns on failure). */
 int cli_audit_change(const struct cli *c, const char *detail);
+/* Record another event (rd: a device, or NULL) with our uid. */
+int cli_audit_event(const struct cli *c, enum audit_event ev, const char *rd,
+		    const char *detail);
 
 /* For commands outside cli_edit: print what cli_say() stored. */
 int cli_report(struct cli *c, int err);
@@ -104,5 +110,6 @@ int cmd_ca(struct cli *c, int argc, char **argv);
 int cmd_cert(struct cli *c, int argc, char **argv);
 int cmd_check(struct cli *c, int argc, char **argv);
 int cmd_audit(struct cli *c, int argc, char **argv);
+int cmd_bond(struct cli *c, int argc, char **argv);
 
 #endif

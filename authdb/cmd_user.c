@@ -10,6 +10,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "bonds.h"
 #include "cli.h"
 #include "pwcheck.h"
 #include "scram.h"
@@ -168,13 +169,18 @@ static int user_list(struct cli *c, int argc, char **argv)
 	return CLI_OK;
 }
 
+/* A device, and its household bond if it has one (ud: the store or NULL). */
 static int print_rd(const struct authdb_rd *rd, void *ud)
 {
+	const struct bond *b = bonds_find(ud, &rd->addr, rd->type);
 	char a[BDADDR_STRLEN];
 
-	printf("  device %s %s%s%s%s\n", bdaddr_fmt(&rd->addr, a),
+	printf("  device %s %s%s%s%s", bdaddr_fmt(&rd->addr, a),
 	       rd->type == BDADDR_RANDOM ? "random" : "public",
 	       rd->label[0] ? " \"" : "", rd->label, rd->label[0] ? "\"" : "");
+	if (b)
+		printf(" bonded by %s", b->by);
+	printf("\n");
 	return 0;
 }
 
@@ -204,6 +210,8 @@ static int print_cert_of(const struct authdb_cert_info *ci, void *ud)
 
 static int user_show(struct cli *c, int argc, char **argv)
 {
+	char err[BONDS_ERR_MAX];
+	struct bonds *bonds;
 	struct show_ctx s;
 	struct authdb *db;
 	unsigned flags;
@@ -225,7 +233,11 @@ static int user_show(struct cli *c, int argc, char **argv)
 	       flags & AUTHDB_USER_DISABLED ? " disabled" : "");
 	authdb_each_group(db, print_group_of, &s);
 	authdb_each_cert(db, print_cert_of, &s);
-	authdb_user_rds(db, s.user, print_rd, NULL);
+	/* Bonds are shown when the store can be read; its problems are bond list's to tell. */
+	if (bonds_load(c->bonds_path, &bonds, err, sizeof(err)) < 0)
+		bonds = NULL;
+	authdb_user_rds(db, s.user, print_rd, bonds);
+	bonds_free(bonds);
 	authdb_free(db);
 	return CLI_OK;
 }

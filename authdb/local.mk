@@ -68,14 +68,15 @@ tests_check_authdb_bonds_LDADD = $(AUTHDB_CHECK_LDADD)
 sbin_PROGRAMS += authdb/bgw-authdb
 authdb_bgw_authdb_SOURCES = \
 	authdb/bgw-authdb.c authdb/cli.h \
-	authdb/cmd_user.c authdb/cmd_acl.c authdb/cmd_cert.c authdb/cmd_check.c
+	authdb/cmd_user.c authdb/cmd_acl.c authdb/cmd_cert.c authdb/cmd_check.c \
+	authdb/cmd_bond.c
 authdb_bgw_authdb_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/authdb -I$(top_srcdir)/auth
 authdb_bgw_authdb_CFLAGS = $(AM_CFLAGS) $(GNUTLS_CFLAGS)
 authdb_bgw_authdb_LDADD = authdb/libauthdb.a $(AUTH_LIBS) $(PWQUALITY_LIBS) $(ZXCVBN_LIBS)
 
 # End-to-end CLI test (TAP).
-TESTS += tests/t-authdb-cli.sh tests/t-authdb-sec.sh tests/t-audit-anchor.sh
-EXTRA_DIST += tests/t-authdb-cli.sh tests/t-authdb-sec.sh tests/t-audit-anchor.sh
+TESTS += tests/t-authdb-cli.sh tests/t-authdb-sec.sh tests/t-audit-anchor.sh tests/t-authdb-bonds.sh
+EXTRA_DIST += tests/t-authdb-cli.sh tests/t-authdb-sec.sh tests/t-audit-anchor.sh tests/t-authdb-bonds.sh
 
 # Manual pages: the program and the file format.
 dist_man_MANS += man/bgw-authdb.8 man/bgw-authdb.5 man/bgw-bonds.5

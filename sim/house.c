@@ -41,6 +41,9 @@ static const char default_text[] =
 	"\tuuid16 180f\n"
 	"\tservice 180f\n"
 	"\tcharacteristic 2a19 read,notify 5a\n"
+	"\t# The bolt: only for bonded centrals (an encrypted link).\n"
+	"\tservice 1815\n"
+	"\tcharacteristic 2a56 read,write,encrypt 01\n"
 	"\n"
 	"device thermometer\n"
 	"\taddress 10:B6:00:00:00:02 public\n"
@@ -228,10 +231,12 @@ static int parse_props(char *s, uint8_t *out)
 			props |= SIM_PROP_WRITE_NR;
 		else if (!strcmp(t, "notify"))
 			props |= SIM_PROP_NOTIFY;
+		else if (!strcmp(t, "encrypt"))
+			props |= SIM_PROP_ENCRYPT;
 		else
 			return -EINVAL;
 	}
-	if (t || !props)
+	if (t || !(props & ~SIM_PROP_ENCRYPT))
 		return -EINVAL;
 	*out = props;
 	return 0;

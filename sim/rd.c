@@ -142,6 +142,7 @@ struct sim_link {
 	struct att_attr attr[ATT_MAX_ATTRS];
 	uint8_t cccd[SIM_MAX_CHARS][2];
 	uint8_t gap_appearance[2];
+	bool encrypted;		/* the controller encrypted the link */
 	/* SMP */
 	enum smp_state smp;
 	uint8_t preq[7];
@@ -202,7 +203,7 @@ static struct att_attr *char_add(struct sim_link *k, uint16_t uuid, uint8_t prop
 		k->nattr--;
 		return NULL;
 	}
-	d->inl[0] = props;
+	d->inl[0] = props & ~SIM_PROP_ENCRYPT;
 	put_le16(d->inl + 1, v->handle);
 	put_le16(d->inl + 3, uuid);
 	d->inl_len = 5;
@@ -443,6 +444,12 @@ static bool attr_readable(const struct att_attr *a)
 	return !a->ch || (a->ch->props & SIM_PROP_READ);
 }
 
+/* The value needs encryption the link does not have. */
+static bool attr_needs_enc(const struct sim_link *k, const struct att_attr *a)
+{
+	return a->ch && (a->ch->props & SIM_PROP_ENCRYPT) && !k->encrypted;
+}
+
 /* A UUID in a request: 2 bytes, or 16 in the Bluetooth base (Vol 3 Part B 2.5.1). */
 static int att_uuid(struct cur *c, size_t n, uint16_t *out)
 {
@@ -560,9 +567,10 @@ static void att_input(struct sim_link *k, struct cur *c)
 
 			if (a->type != u)
 				continue;
-			if (!attr_readable(a)) {
+			if (!attr_readable(a) || attr_needs_enc(k, a)) {
 				if (!cnt) {
-					att_error(k, op, a->handle, 0x02);
+					att_error(k, op, a->handle,
+						  attr_readable(a) ? 0x0f : 0x02);
 					return;
 				}
 				break;
@@ -602,6 +610,10 @@ static void att_input(struct sim_link *k, struct cur *c)
 			att_error(k, op, h, 0x02);	/* Read Not Permitted */
 			return;
 		}
+		if (attr_needs_enc(k, &k->attr[h - 1])) {
+			att_error(k, op, h, 0x0f);	/* Insufficient Encryption */
+			return;
+		}
 		attr_value(&k->attr[h - 1], &v, &n);
 		if (off > n) {
 			att_error(k, op, h, 0x07);	/* Invalid Offset */
@@ -629,7 +641,11 @@ static void att_input(struct sim_link *k, struct cur *c)
 		{
 			struct att_attr *a = &k->attr[h - 1];
 
-			if (a->cccd && n == 2) {
+			if (attr_needs_enc(k, a)) {
+				if (op == 0x12)
+					att_error(k, op, h, 0x0f);	/* Insufficient Encryption */
+				return;
+			} else if (a->cccd && n == 2) {
 				memcpy(a->cccd, v, 2);
 			} else if (a->ch && (a->ch->props &
 					     (op == 0x12 ? SIM_PROP_WRITE : SIM_PROP_WRITE_NR))) {
@@ -801,6 +817,7 @@ void sim_link_encrypted(struct sim_link *k)
 	uint8_t b[17];
 	struct sim_bond *bond;
 
+	k->encrypted = true;
 	if (k->smp != SMP_WAIT_ENC)
 		return;
 	k->smp = SMP_DONE;

@@ -39,6 +39,13 @@ enum {
 	SIM_PROP_WRITE_NR = 0x04,
 	SIM_PROP_WRITE = 0x08,
 	SIM_PROP_NOTIFY = 0x10,
+	/*
+	 * Not a GATT property bit (never in the declaration): reading or
+	 * writing the value needs an encrypted link, as a device that keeps
+	 * it for bonded centrals (Insufficient Encryption, Vol 3 Part F
+	 * 3.4.1.1).
+	 */
+	SIM_PROP_ENCRYPT = 0x80,
 };
 
 struct sim_char {

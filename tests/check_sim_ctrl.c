@@ -32,6 +32,8 @@ static const char test_house[] =
 	" characteristic 2a1d read 02\n"
 	"device lock\n"
 	" address C0:B6:00:00:00:01 random\n type le\n name Front Door Lock\n"
+	" service 180f\n characteristic 2a19 read,notify 5a\n"
+	" service 1815\n characteristic 2a56 read,write,encrypt 01\n"
 	"device caller\n"
 	" address 10:B6:00:00:00:0A\n type bredr\n discoverable no\n connect-in 100\n";
 
@@ -1126,6 +1128,69 @@ START_TEST(smp_legacy_just_works)
 }
 END_TEST
 
+/* LE legacy Just Works on handle h to rd (addr type t); returns the STK. */
+static void smp_pair(uint16_t h, const struct bdaddr *rd, uint8_t t, uint8_t stk[16])
+{
+	static const uint8_t tk[16];
+	uint8_t preq[7] = { 0x01, 0x03, 0x00, 0x01, 0x10, 0x00, 0x01 };
+	uint8_t pres[7], mrand[16], b[17], srand[16], ia[6];
+
+	cc_ok(HCI_OP_READ_BD_ADDR, NULL, 0, 0);
+	memcpy(ia, R + 1, 6);
+	smp_send(h, preq, 7);
+	smp_recv(h, pres, 7);
+	memset(mrand, 0x5a, 16);
+	b[0] = 0x03;
+	ck_assert_int_eq(sim_smp_c1(tk, mrand, preq, pres, 0, ia, t, rd->b, b + 1), 0);
+	smp_send(h, b, 17);
+	smp_recv(h, b, 17);
+	b[0] = 0x04;
+	memcpy(b + 1, mrand, 16);
+	smp_send(h, b, 17);
+	smp_recv(h, b, 17);
+	memcpy(srand, b + 1, 16);
+	ck_assert_int_eq(sim_smp_s1(tk, srand, mrand, stk), 0);
+}
+
+/*
+ * The lock's bolt (0x2a56, service 0x1815) is served only over an
+ * encrypted link: Insufficient Encryption (0x0f) before, the value after
+ * pairing and encryption; the battery level stays open.
+ */
+START_TEST(gatt_lock_bolt_needs_encryption)
+{
+	uint16_t h = le_connect(&LOCK, 1), vh;
+	uint8_t rsp[300], stk[16], enc[28], kd[17];
+	size_t n;
+
+	att(h, (const uint8_t *)"\x08\x01\x00\xff\xff\x56\x2a", 7, rsp, &n);
+	ck_assert_uint_eq(rsp[4], 0x01);	/* Error Response */
+	ck_assert_uint_eq(rsp[8], 0x0f);	/* Insufficient Encryption */
+	vh = get_le16(rsp + 6);
+	att(h, (uint8_t[3]){ 0x0a, (uint8_t)vh, (uint8_t)(vh >> 8) }, 3, rsp, &n);
+	ck_assert_uint_eq(rsp[8], 0x0f);
+	att(h, (uint8_t[4]){ 0x12, (uint8_t)vh, (uint8_t)(vh >> 8), 0x00 }, 4, rsp, &n);
+	ck_assert_uint_eq(rsp[8], 0x0f);
+	att(h, (const uint8_t *)"\x08\x01\x00\xff\xff\x19\x2a", 7, rsp, &n);
+	ck_assert_uint_eq(rsp[4], 0x09);	/* the battery level: open */
+	smp_pair(h, &LOCK, 1, stk);
+	put_le16(enc, h);
+	memset(enc + 2, 0, 10);
+	memcpy(enc + 12, stk, 16);
+	cs_ok(HCI_OP_LE_START_ENCRYPTION, enc, 28, 0);
+	wait_ev(HCI_EV_ENCRYPT_CHANGE, 0);
+	ck_assert_uint_eq(R[0], 0);
+	/* The lock bonds: its LTK and EDIV/Rand (Vol 3 Part H 3.6). */
+	smp_recv(h, kd, 17);
+	ck_assert_uint_eq(kd[0], 0x06);
+	smp_recv(h, kd, 11);
+	ck_assert_uint_eq(kd[0], 0x07);
+	att(h, (uint8_t[3]){ 0x0a, (uint8_t)vh, (uint8_t)(vh >> 8) }, 3, rsp, &n);
+	ck_assert_uint_eq(rsp[4], 0x0b);
+	ck_assert_uint_eq(rsp[5], 0x01);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- misc */
 
 START_TEST(reset_clears_state)
@@ -1497,6 +1562,7 @@ Suite *test_suite(void)
 	ADD(gatt_read_temperature);
 	ADD(gatt_write_bulb);
 	ADD(smp_legacy_just_works);
+	ADD(gatt_lock_bolt_needs_encryption);
 	ADD(reset_clears_state);
 	ADD(event_mask_honoured);
 	ADD(event_mask_default_excludes_le);

@@ -6,10 +6,11 @@
 # authentication and encryption succeeds with no host asked for a key;
 # the store is 0600 and names alice; no host got the household key, and
 # the key is in no log and no session's btsnoop trace; a user without a
-# grant gets no link.
+# grant gets no link; after the admin's bond forget, a stale host key is
+# refused by the device, that host pairs again and makes the new bond.
 . "${BGW_SRCDIR:-.}/tests/lib.sh"
 
-n=8
+n=11
 echo "1..$n"
 muxd="$BGW_BUILDDIR/mux/bgw-muxd"
 host="$BGW_BUILDDIR/tests/bond-host"
@@ -116,7 +117,20 @@ hexdump_all "$tmp"/alice/snoop.* "$tmp"/bob/snoop.* >"$tmp/snoops.hex"
 	grep -q "$akey" "$tmp/snoops.hex"
 t_ok $? "the household key is in no session's snoop trace (alice's own key is)"
 
-# 8: ... nor in the daemon's log (debug level).
+# 8-10: the admin starts the speaker over. The device still holds the
+# old key; bob's host has none and pairs; the device now holds bob's
+# new key (one bond per central), kept as the new household bond.
+A() { "$BGW_BUILDDIR/authdb/bgw-authdb" --db "$tmp/authdb" --audit "$tmp/audit.log" --bonds "$tmp/state/bonds" "$@"; }
+A bond forget $speaker >"$tmp/f.out" 2>&1 && ! grep -q "^bond " "$tmp/state/bonds"
+t_ok $? "bgw-authdb bond forget removes the bond" || sed 's/^/# /' "$tmp/f.out"
+bob 20 >"$tmp/b20.out" 2>&1 && grep -qx "asked 1" "$tmp/b20.out" &&
+	grep -q "^bond $speaker public by bob " "$tmp/state/bonds"
+t_ok $? "bob's host pairs again and makes the new household bond" ||
+	sed 's/^/# /' "$tmp/b20.out" "$tmp/state/bonds"
+alice 20 >"$tmp/a20.out" 2>&1 && grep -qx "asked 0" "$tmp/a20.out"
+t_ok $? "alice authenticates with it at once, not asked" || sed 's/^/# /' "$tmp/a20.out"
+
+# 11: ... nor in the daemon's log (debug level).
 kill "$pid"
 wait "$pid" 2>/dev/null
 pid=""

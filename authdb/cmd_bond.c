@@ -88,7 +88,7 @@ static int bond_forget(struct cli *c, int argc, char **argv)
 	struct bdaddr a;
 	char as[BDADDR_STRLEN], detail[64];
 	uint8_t type = BDADDR_PUBLIC;
-	int ret;
+	int ret, lock;
 
 	if (argc != 2 && argc != 3)
 		return cli_usage(c, "bond", &bond_cmds[1]);
@@ -103,19 +103,27 @@ static int bond_forget(struct cli *c, int argc, char **argv)
 	ret = cli_audit_ready(c);
 	if (ret)
 		return ret;
+	/* bgw-muxd's monitor takes the same lock to add a bond. */
+	lock = authdb_lock(c->bonds_path);
+	if (lock < 0)
+		return cli_fail(c, lock, "cannot lock %s.lock", c->bonds_path);
 	ret = load(c, &b);
-	if (ret)
+	if (ret) {
+		authdb_unlock(lock);
 		return ret;
+	}
 	bdaddr_fmt(&a, as);
 	ret = bonds_forget(b, &a, type);
 	if (ret) {
 		fprintf(stderr, "%s: %s %s has no household bond (bond list shows those there are)\n",
 			c->prog, as, type == BDADDR_RANDOM ? "random" : "public");
 		bonds_free(b);
+		authdb_unlock(lock);
 		return CLI_NOTFOUND;
 	}
 	ret = bonds_save(b, c->bonds_path);
 	bonds_free(b);
+	authdb_unlock(lock);
 	if (ret)
 		return cli_fail(c, ret, "%s not written, nothing changed", c->bonds_path);
 	printf("forgot the household bond of %s %s: make the device forget the gateway "

@@ -695,7 +695,7 @@ static int mon_bond_new(struct muxd *d, const struct rpc_req *q)
 	struct bond nb;
 	struct audit_fields f = { .user = q->name, .rd = q->rd, .uid = -1 };
 	char detail[40];
-	int r;
+	int r, lock;
 
 	memset(&nb, 0, sizeof(nb));
 	if (bdaddr_parse(q->rd, &nb.addr) < 0)
@@ -703,9 +703,16 @@ static int mon_bond_new(struct muxd *d, const struct rpc_req *q)
 	/* The core's word, checked: only a user allowed the device bonds it. */
 	if (!d->db || !authdb_user_may_access(d->db, q->name, &nb.addr, BDADDR_PUBLIC))
 		return -EACCES;
+	/* bgw-authdb bond forget takes the same lock for its read-modify-write. */
+	lock = authdb_lock(d->conf.bonds);
+	if (lock < 0) {
+		log_err("bond store %s: cannot lock %s.lock: %s", d->conf.bonds,
+			d->conf.bonds, strerror(-lock));
+		return -EIO;
+	}
 	r = mon_bonds_load(d, &b);
 	if (r < 0)
-		return r;
+		goto out;
 	old = bonds_find(b, &nb.addr, BDADDR_PUBLIC);
 	if (old)
 		nb = *old;
@@ -734,6 +741,7 @@ static int mon_bond_new(struct muxd *d, const struct rpc_req *q)
 out:
 	explicit_bzero(&nb, sizeof(nb));
 	bonds_free(b);
+	authdb_unlock(lock);
 	return r;
 }
 

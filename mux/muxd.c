@@ -33,6 +33,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "bonds.h"
 #include "log.h"
 #include "muxd.h"
 
@@ -57,6 +58,21 @@ static const char usage_text[] =
 static void usage(FILE *f)
 {
 	fputs(usage_text, f);
+}
+
+/* The household bond store (bgw-bonds(5)) parses and is private. */
+static int check_bonds(const struct muxd_conf *conf)
+{
+	char err[BONDS_ERR_MAX];
+	struct bonds *b = NULL;
+	int r;
+
+	r = bonds_load(conf->bonds, &b, err, sizeof(err));
+	bonds_free(b);
+	if (r < 0)
+		log_err("bond store refused: %s; household bonds are off until it is fixed (bgw-bonds(5), bgw-authdb bond list)",
+			err);
+	return r;
 }
 
 int load_authdb(struct muxd *d)
@@ -630,7 +646,8 @@ int main(int argc, char **argv)
 	}
 	if (test) {
 		/* What the daemon would refuse at start, short of binding. */
-		if (test_paths(&d.conf) < 0 || check_controller(&d.conf) < 0)
+		if (test_paths(&d.conf) < 0 || check_controller(&d.conf) < 0 ||
+		    check_bonds(&d.conf) < 0)
 			goto out;
 		if (muxd_conf_has_tunnel(&d.conf)) {
 			if (tunnel_check_files(&d.conf) < 0)
@@ -651,6 +668,8 @@ int main(int argc, char **argv)
 		ret = 0;
 		goto out;
 	}
+	/* Household bonds are off while the store is refused: said now, not only at first use. */
+	check_bonds(&d.conf);
 	/* Nothing of a running instance is touched before this. */
 	if (instance_lock(&d) < 0 || check_controller(&d.conf) < 0 ||
 	    check_port(d.conf.tun_host, d.conf.dtls_port, SOCK_DGRAM, "DTLS") < 0 ||

@@ -10,7 +10,7 @@
 # refused by the device, that host pairs again and makes the new bond.
 . "${BGW_SRCDIR:-.}/tests/lib.sh"
 
-n=11
+n=12
 echo "1..$n"
 muxd="$BGW_BUILDDIR/mux/bgw-muxd"
 host="$BGW_BUILDDIR/tests/bond-host"
@@ -138,3 +138,9 @@ upper=$(echo "$hkey" | tr a-f A-F)
 spaced=$(echo "$hkey" | sed 's/../& /g; s/ $//')
 grep -q "household bond" "$tmp/log" && ! grep -qi -e "$hkey" -e "$upper" -e "$spaced" "$tmp/log"
 t_ok $? "the household key is in no log line" || sed 's/^/# /' "$tmp/log" | tail -20
+
+# 12: bgw-muxd -t refuses a damaged store, naming its line.
+printf 'bond %s public by alice at 1 linkkey 0011 linkkey-type 4\n' $speaker >"$tmp/state/bonds"
+"$muxd" -t -c "$tmp/muxd.conf" >"$tmp/t.out" 2>&1
+[ $? -ne 0 ] && grep -q "bonds:1: linkkey wants 32 hex digits" "$tmp/t.out"
+t_ok $? "-t refuses a damaged bond store with its line" || sed 's/^/# /' "$tmp/t.out"

@@ -432,4 +432,62 @@ enum { HCI_STATUS_LIST(HCI_X_ENUM_ST) };
 #define HCI_LE_EV_EXT_ADV_REPORT_LEN(data_len)	(25 + (data_len))	/* 7.7.65.13, one report */
 #define HCI_LE_EV_ADV_SET_TERMINATED_LEN	5	/* 7.7.65.18 */
 
+/*
+ * Where the Connection_Handle (12 bits, the 4 above it reserved) sits in
+ * an event's parameters (Vol 4 Part E 7.7; LE subevents with the subevent
+ * code excluded, as the lengths above). The mux routes and translates
+ * handles by these (mux/handlemap.c). Number Of Completed Packets holds
+ * several: Num_Handles, then each Handle, Num_Completed_Packets (7.7.19).
+ */
+#define HCI_EV_CONN_COMPLETE_HANDLE_OFF		1	/* 7.7.3 */
+#define HCI_EV_DISCONN_COMPLETE_HANDLE_OFF	1	/* 7.7.5 */
+#define HCI_EV_AUTH_COMPLETE_HANDLE_OFF		1	/* 7.7.6 */
+#define HCI_EV_ENCRYPT_CHANGE_HANDLE_OFF	1	/* 7.7.8 */
+#define HCI_EV_CHANGE_LINK_KEY_COMPLETE_HANDLE_OFF 1	/* 7.7.9 */
+#define HCI_EV_REMOTE_FEATURES_HANDLE_OFF	1	/* 7.7.11 */
+#define HCI_EV_REMOTE_VERSION_HANDLE_OFF	1	/* 7.7.12 */
+#define HCI_EV_QOS_SETUP_COMPLETE_HANDLE_OFF	1	/* 7.7.13 */
+#define HCI_EV_FLUSH_OCCURRED_HANDLE_OFF	0	/* 7.7.17 */
+#define HCI_EV_NUM_COMP_PKTS_HANDLE_OFF(i)	(1 + 4 * (i))	/* 7.7.19 */
+#define HCI_EV_MODE_CHANGE_HANDLE_OFF		1	/* 7.7.20 */
+#define HCI_EV_MAX_SLOTS_CHANGE_HANDLE_OFF	0	/* 7.7.27 */
+#define HCI_EV_CLOCK_OFFSET_HANDLE_OFF		1	/* 7.7.28 */
+#define HCI_EV_PKT_TYPE_CHANGE_HANDLE_OFF	1	/* 7.7.29 */
+#define HCI_EV_QOS_VIOLATION_HANDLE_OFF		0	/* 7.7.30 */
+#define HCI_EV_FLOW_SPEC_COMPLETE_HANDLE_OFF	1	/* 7.7.32 */
+#define HCI_EV_REMOTE_EXT_FEATURES_HANDLE_OFF	1	/* 7.7.34 */
+#define HCI_EV_SYNC_CONN_COMPLETE_HANDLE_OFF	1	/* 7.7.35 */
+#define HCI_EV_SYNC_CONN_CHANGED_HANDLE_OFF	1	/* 7.7.36 */
+#define HCI_EV_SNIFF_SUBRATING_HANDLE_OFF	1	/* 7.7.37 */
+#define HCI_EV_KEY_REFRESH_COMPLETE_HANDLE_OFF	1	/* 7.7.39 */
+#define HCI_EV_LINK_SUPV_TIMEOUT_CHANGE_HANDLE_OFF 0	/* 7.7.46 */
+#define HCI_EV_ENHANCED_FLUSH_COMPLETE_HANDLE_OFF 0	/* 7.7.47 */
+#define HCI_EV_AUTH_PAYLOAD_TIMEOUT_HANDLE_OFF	0	/* 7.7.75 */
+#define HCI_LE_EV_CONN_COMPLETE_HANDLE_OFF	1	/* 7.7.65.1, .10 */
+#define HCI_LE_EV_CONN_UPDATE_COMPLETE_HANDLE_OFF 1	/* 7.7.65.3 */
+#define HCI_LE_EV_REMOTE_FEATURES_HANDLE_OFF	1	/* 7.7.65.4 */
+#define HCI_LE_EV_LTK_REQUEST_HANDLE_OFF	0	/* 7.7.65.5 */
+#define HCI_LE_EV_CONN_PARAM_REQUEST_HANDLE_OFF	0	/* 7.7.65.6 */
+#define HCI_LE_EV_DATA_LEN_CHANGE_HANDLE_OFF	0	/* 7.7.65.7 */
+#define HCI_LE_EV_PHY_UPDATE_COMPLETE_HANDLE_OFF 1	/* 7.7.65.12 */
+#define HCI_LE_EV_ADV_SET_TERMINATED_HANDLE_OFF	2	/* 7.7.65.18 */
+#define HCI_LE_EV_CHANNEL_SELECTION_ALGORITHM_HANDLE_OFF 0	/* 7.7.65.20 */
+
+/*
+ * The other fields of LE Connection Complete (7.7.65.1) and LE Enhanced
+ * Connection Complete (7.7.65.10), which share their first 11 octets; the
+ * enhanced one then has the local and peer resolvable private addresses
+ * (12 octets) before the 7 octets both end with (interval, latency,
+ * supervision timeout, central clock accuracy).
+ */
+#define HCI_LE_EV_CONN_COMPLETE_STATUS_OFF	0
+#define HCI_LE_EV_CONN_COMPLETE_ROLE_OFF	3
+#define HCI_LE_EV_CONN_COMPLETE_PEER_TYPE_OFF	4
+#define HCI_LE_EV_CONN_COMPLETE_PEER_OFF	5
+#define HCI_LE_EV_CONN_COMPLETE_HEAD_LEN	11
+#define HCI_LE_EV_CONN_COMPLETE_TAIL_OFF	11
+#define HCI_LE_EV_ENH_CONN_COMPLETE_RPAS_OFF	11
+#define HCI_LE_EV_ENH_CONN_COMPLETE_TAIL_OFF	23
+#define HCI_LE_EV_CONN_COMPLETE_TAIL_LEN	7
+
 #endif /* BGW_HCI_DEFS_H */

@@ -5,11 +5,11 @@ noinst_LIBRARIES += mux/libmux.a
 mux_libmux_a_SOURCES = \
 	mux/mux.c mux/mux_bond.c mux/mux_cmd.c mux/mux_conn.c mux/mux_ctrl.c mux/mux_emit.c \
 	mux/mux_evt.c mux/mux_reconcile.c mux/mux.h mux/mux_int.h mux/policy.h \
-	mux/cmdtab.c mux/cmdtab.h
+	mux/cmdtab.c mux/cmdtab.h mux/handlemap.c mux/handlemap.h
 mux_libmux_a_CFLAGS = $(AM_CFLAGS) $(GNUTLS_CFLAGS)
 
 # Unit tests of the core, against a scripted controller.
-mux_check_tests = tests/check_mux_core
+mux_check_tests = tests/check_mux_core tests/check_mux_handles
 check_PROGRAMS += $(mux_check_tests)
 TESTS += $(mux_check_tests)
 tests_check_mux_core_SOURCES = tests/check_mux_core.c tests/mux_tctl.c tests/mux_tctl.h
@@ -18,6 +18,11 @@ tests_check_mux_core_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/mux -I$(top_srcdi
 tests_check_mux_core_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(AUTH_CFLAGS)
 tests_check_mux_core_LDADD = tests/libcheckmain.a mux/libmux.a authdb/libauthdb.a \
 	$(AUTH_LIBS) $(CHECK_LIBS)
+
+tests_check_mux_handles_SOURCES = tests/check_mux_handles.c
+tests_check_mux_handles_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/mux
+tests_check_mux_handles_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_check_mux_handles_LDADD = tests/libcheckmain.a mux/libmux.a $(AUTH_LIBS) $(CHECK_LIBS)
 
 # The daemon's parts with sockets and the configuration parser
 # (unit-tested on its own); the controller transports are in libmuxtr.a.

@@ -368,8 +368,11 @@ struct mux *mux_new(struct loop *l, const struct mux_config *cfg,
 	m->ops = *ops;
 	m->next_id = 1;
 	pktq_init(&m->intq, MUX_INTQ_MAX, 0);
+	m->xlat = malloc(H4_MAX_PKT);
 	m->cmd_timer = loop_timer_new(l, cmd_timeout, m);
-	if (!m->cmd_timer) {
+	if (!m->cmd_timer || !m->xlat) {
+		loop_timer_free(m->cmd_timer);
+		free(m->xlat);
 		free(m);
 		return NULL;
 	}
@@ -384,6 +387,7 @@ void mux_free(struct mux *m)
 		mux_session_free(m->sess[m->nsess - 1]);
 	pktq_clear(&m->intq);
 	loop_timer_free(m->cmd_timer);
+	free(m->xlat);
 	free(m);
 }
 
@@ -660,6 +664,7 @@ unsigned mux_session_links(const struct mux_session *s, struct mux_link_info *ou
 		out[n].kind = c->link == LINK_LE ? MUX_LINK_LE :
 			      c->link == LINK_SCO ? MUX_LINK_SCO : MUX_LINK_BREDR;
 		out[n].handle = c->handle;
+		out[n].vhandle = c->vhandle;
 		out[n].since = c->since;
 		out[n].bytes_in = c->bytes_in;
 		out[n].bytes_out = c->bytes_out;
@@ -709,7 +714,7 @@ unsigned mux_session_release_links(struct mux_session *s, uint8_t reason)
 		c->owner = NULL;
 		internal_disconnect(m, c->handle, HCI_ST_REMOTE_USER_TERM);
 		p[0] = 0;
-		put_le16(p + 1, c->handle);
+		put_le16(p + HCI_EV_DISCONN_COMPLETE_HANDLE_OFF, c->vhandle);
 		p[3] = reason;
 		sess_event(s, HCI_EV_DISCONN_COMPLETE, p, sizeof(p));
 		n++;

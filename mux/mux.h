@@ -162,7 +162,8 @@ struct mux_link_info {
 	struct bdaddr addr;
 	uint8_t addr_type;		/* BDADDR_PUBLIC or BDADDR_RANDOM */
 	uint8_t kind;			/* enum mux_link_kind */
-	uint16_t handle;		/* the controller's (sessions see the same) */
+	uint16_t handle;		/* the controller's */
+	uint16_t vhandle;		/* the session's own for it */
 	int64_t since;			/* wall clock, seconds */
 	uint64_t bytes_in;		/* ACL/SCO data bytes from the device */
 	uint64_t bytes_out;		/* ... and to it */

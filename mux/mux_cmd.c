@@ -12,6 +12,7 @@
 
 #include "bdaddr.h"
 #include "cursor.h"
+#include "handlemap.h"
 #include "hci.h"
 #include "hci_defs.h"
 #include "log.h"
@@ -466,7 +467,9 @@ int cmd_process(struct mux *m, struct mux_session *s, const uint8_t *h4,
 	uint8_t plen = h4[3];
 	const uint8_t *p = h4 + 4;
 	const struct mux_cmd_def *d;
-	struct mux_conn *c;
+	struct mux_conn *c = NULL;
+	struct mux_outst *o;
+	uint8_t xbuf[H4_MAX_CTL_PKT];
 	struct bdaddr a;
 
 	/* Nothing is known of the controller before the first init. */
@@ -530,10 +533,11 @@ int cmd_process(struct mux *m, struct mux_session *s, const uint8_t *h4,
 		/* Read Clock of the local clock ignores the handle (7.5.6). */
 		if (op == HCI_OP_READ_CLOCK && p[2] == 0x00)
 			break;
-		c = conn_by_handle(m, get_le16(p) & 0x0fff);
-		if (!c || c->owner != s) {
+		/* In the session's own handle space (doc: "Handles"). */
+		c = conn_by_vhandle(m, s, hmap_get(p + hmap_cmd_off(d)));
+		if (!c) {
 			sess_refuse(s, LOG_INFO, "command 0x%04x on foreign handle 0x%04x refused",
-				    op, get_le16(p) & 0x0fff);
+				    op, hmap_get(p + hmap_cmd_off(d)));
 			reply_err(s, d, op, p, plen, HCI_ST_UNKNOWN_CONN_ID);
 			return R_DONE;
 		}
@@ -678,7 +682,16 @@ int cmd_process(struct mux *m, struct mux_session *s, const uint8_t *h4,
 
 	if (d->kind == MK_ADV)
 		memcpy(s->reg[d->reg], p, plen);
+	if (c) {
+		/* To the controller with its own handle for the link. */
+		memcpy(xbuf, h4, len);
+		hmap_put(xbuf + 4 + hmap_cmd_off(d), c->handle);
+		h4 = xbuf;
+	}
 	ctrl_send_cmd(m, h4, len, s, O_SESSION);
+	o = outst_find(m, op);
+	if (o && hmap_cmd_off(d) >= 0)
+		o->vhandle = hmap_get(p + hmap_cmd_off(d));
 	switch (op) {
 	case HCI_OP_CREATE_CONN:
 		pend_add(m, P_CONN_OUT, &a, s);

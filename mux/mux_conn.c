@@ -14,6 +14,7 @@
 
 #include "bdaddr.h"
 #include "cursor.h"
+#include "handlemap.h"
 #include "hci.h"
 #include "hci_defs.h"
 #include "log.h"
@@ -90,6 +91,41 @@ struct mux_conn *conn_by_handle(struct mux *m, uint16_t h)
 	return NULL;
 }
 
+/* The session's link that it knows as vh (its own handle space). */
+struct mux_conn *conn_by_vhandle(struct mux *m, const struct mux_session *s,
+				 uint16_t vh)
+{
+	unsigned i;
+
+	if (!s)
+		return NULL;
+	for (i = 0; i < MUX_MAX_CONNS; i++)
+		if (m->conns[i].used && m->conns[i].owner == s &&
+		    m->conns[i].vhandle == vh)
+			return &m->conns[i];
+	return NULL;
+}
+
+/*
+ * Each session numbers its links from the bottom, as a controller with
+ * only its links would (handles 0x0001 up, Vol 4 Part E 5.4.2): the
+ * lowest handle none of its links holds. Nothing in it depends on the
+ * links of other sessions.
+ */
+_Static_assert(MUX_MAX_CONNS < HMAP_HANDLE_MAX, "a session's handles always fit");
+
+static uint16_t vhandle_alloc(const struct mux *m, const struct mux_session *s)
+{
+	uint16_t used[MUX_MAX_CONNS];
+	size_t n = 0;
+	unsigned i;
+
+	for (i = 0; i < MUX_MAX_CONNS; i++)
+		if (m->conns[i].used && m->conns[i].owner == s)
+			used[n++] = m->conns[i].vhandle;
+	return hmap_lowest_free(used, n);
+}
+
 struct mux_conn *conn_by_addr(struct mux *m, const struct bdaddr *a, uint8_t link)
 {
 	unsigned i;
@@ -118,6 +154,7 @@ struct mux_conn *conn_add(struct mux *m, uint16_t h, uint8_t link,
 			c = &m->conns[i];
 	if (!c)
 		return NULL;
+	c->vhandle = owner ? vhandle_alloc(m, owner) : 0;
 	c->used = true;
 	c->handle = h;
 	c->link = link;
@@ -287,7 +324,8 @@ static void pend_clear_addr(struct mux *m, const struct bdaddr *a,
 void on_conn_complete(struct mux *m, uint8_t code, const uint8_t *p, uint8_t plen)
 {
 	struct mux_session *s = NULL;
-	struct mux_conn *acl;
+	struct mux_conn *acl, *c;
+	uint8_t ev[HCI_MAX_PARAM];
 	struct bdaddr a;
 	uint16_t h;
 	bool sync;
@@ -297,7 +335,7 @@ void on_conn_complete(struct mux *m, uint8_t code, const uint8_t *p, uint8_t ple
 		log_warn("controller: malformed connection complete event");
 		return;
 	}
-	h = get_le16(p + 1) & 0x0fff;
+	h = hmap_get(p + HCI_EV_CONN_COMPLETE_HANDLE_OFF);
 	a = addr_at(p + 3);
 	sync = code == HCI_EV_SYNC_CONN_COMPLETE || p[9] != 0x01;
 	if (!sync) {
@@ -310,8 +348,12 @@ void on_conn_complete(struct mux *m, uint8_t code, const uint8_t *p, uint8_t ple
 	}
 	if (s && s->dead)
 		s = NULL;
+	memcpy(ev, p, plen);
+	/* A failed connection's handle is not valid (7.7.3): 0, as mux refusals. */
+	hmap_put(ev + HCI_EV_CONN_COMPLETE_HANDLE_OFF, 0);
 	if (p[0] == 0) {
-		if (!conn_add(m, h, sync ? LINK_SCO : LINK_ACL, &a, BDADDR_PUBLIC, s)) {
+		c = conn_add(m, h, sync ? LINK_SCO : LINK_ACL, &a, BDADDR_PUBLIC, s);
+		if (!c) {
 			log_err("connection table full, disconnecting 0x%04x", h);
 			internal_disconnect(m, h, HCI_ST_REMOTE_LOW_RESOURCES);
 			return;
@@ -319,33 +361,37 @@ void on_conn_complete(struct mux *m, uint8_t code, const uint8_t *p, uint8_t ple
 		if (!s) {
 			/* Nobody asked for it any more (its session reset or ended). */
 			internal_disconnect(m, h, HCI_ST_REMOTE_USER_TERM);
-			conn_by_handle(m, h)->owner = NULL;
+			c->owner = NULL;
 			return;
 		}
+		hmap_put(ev + HCI_EV_CONN_COMPLETE_HANDLE_OFF, c->vhandle);
 	}
 	if (s)
-		sess_event(s, code, p, plen);
+		sess_event(s, code, ev, plen);
 }
 
 void on_disconn_complete(struct mux *m, const uint8_t *p, uint8_t plen)
 {
 	struct mux_conn *c;
 	struct mux_session *s;
+	uint8_t ev[HCI_EV_DISCONN_COMPLETE_LEN];
 
-	if (plen != 4) {
+	if (plen != HCI_EV_DISCONN_COMPLETE_LEN) {
 		log_warn("controller: malformed Disconnection Complete");
 		return;
 	}
-	c = conn_by_handle(m, get_le16(p + 1) & 0x0fff);
+	c = conn_by_handle(m, hmap_get(p + HCI_EV_DISCONN_COMPLETE_HANDLE_OFF));
 	if (!c)
 		return;
 	s = c->owner;
+	memcpy(ev, p, plen);
+	hmap_put(ev + HCI_EV_DISCONN_COMPLETE_HANDLE_OFF, c->vhandle);
 	if (p[0] == 0) {
 		conn_release(m, c);
 		memset(c, 0, sizeof(*c));
 	}
 	if (s)
-		sess_event(s, HCI_EV_DISCONN_COMPLETE, p, plen);
+		sess_event(s, HCI_EV_DISCONN_COMPLETE, ev, plen);
 }
 
 /*
@@ -357,7 +403,7 @@ void on_disconn_complete(struct mux *m, const uint8_t *p, uint8_t plen)
 void on_nocp(struct mux *m, const uint8_t *p, uint8_t plen)
 {
 	struct mux_session *own[63];
-	uint16_t cnts[63];
+	uint16_t cnts[63], vhs[63];
 	unsigned n, i, j;
 
 	if (plen < 1 || plen != 1u + 4u * p[0] || p[0] > 63) {
@@ -366,8 +412,8 @@ void on_nocp(struct mux *m, const uint8_t *p, uint8_t plen)
 	}
 	n = p[0];
 	for (i = 0; i < n; i++) {
-		uint16_t h = get_le16(p + 1 + 4 * i) & 0x0fff;
-		uint16_t cnt = get_le16(p + 3 + 4 * i);
+		uint16_t h = hmap_get(p + HCI_EV_NUM_COMP_PKTS_HANDLE_OFF(i));
+		uint16_t cnt = get_le16(p + HCI_EV_NUM_COMP_PKTS_HANDLE_OFF(i) + 2);
 		struct mux_conn *c = conn_by_handle(m, h);
 		struct mux_pool *pool;
 		uint16_t *used;
@@ -387,6 +433,7 @@ void on_nocp(struct mux *m, const uint8_t *p, uint8_t plen)
 		*used -= cnt < *used ? cnt : *used;
 		own[i] = c->owner;
 		cnts[i] = cnt;
+		vhs[i] = c->vhandle;
 	}
 	for (j = 0; j < m->nsess; j++) {
 		struct mux_session *s = m->sess[j];
@@ -398,7 +445,8 @@ void on_nocp(struct mux *m, const uint8_t *p, uint8_t plen)
 		for (i = 0; i < n; i++) {
 			if (own[i] != s)
 				continue;
-			put_le16(&out[1 + 4 * out[0]], get_le16(p + 1 + 4 * i) & 0x0fff);
+			/* Its own handles only, as it numbers them. */
+			put_le16(&out[1 + 4 * out[0]], vhs[i]);
 			put_le16(&out[3 + 4 * out[0]], cnts[i]);
 			out[0]++;
 		}
@@ -457,7 +505,7 @@ static void drain_acl(struct mux *m)
 
 int sess_acl(struct mux *m, struct mux_session *s, const struct h4_pkt *pkt)
 {
-	struct mux_conn *c = conn_by_handle(m, pkt->acl.handle);
+	struct mux_conn *c = conn_by_vhandle(m, s, pkt->acl.handle);
 	struct mux_pool *pool;
 	uint16_t *used;
 
@@ -483,7 +531,10 @@ int sess_acl(struct mux *m, struct mux_session *s, const struct h4_pkt *pkt)
 	}
 	if (!m->up)
 		return 0;	/* its links are gone; Disconnection Complete sent */
-	if (pktq_push(&s->aclq, pkt->raw, pkt->raw_len) < 0) {
+	/* Queued with the controller's handle (drain_acl looks it up). */
+	memcpy(m->xlat, pkt->raw, pkt->raw_len);
+	hmap_put(m->xlat + 1, c->handle);
+	if (pktq_push(&s->aclq, m->xlat, pkt->raw_len) < 0) {
 		sess_event(s, HCI_EV_DATA_BUFFER_OVERFLOW, "\x01", 1);
 		return 0;
 	}
@@ -495,7 +546,7 @@ int sess_acl(struct mux *m, struct mux_session *s, const struct h4_pkt *pkt)
 
 int sess_sco(struct mux *m, struct mux_session *s, const struct h4_pkt *pkt)
 {
-	struct mux_conn *c = conn_by_handle(m, pkt->sco.handle);
+	struct mux_conn *c = conn_by_vhandle(m, s, pkt->sco.handle);
 	int r;
 
 	if (!c || c->owner != s || c->link != LINK_SCO) {
@@ -506,7 +557,9 @@ int sess_sco(struct mux *m, struct mux_session *s, const struct h4_pkt *pkt)
 	if (!m->up)
 		return 0;
 	c->bytes_out += pkt->sco.dlen;
-	r = m->ops.ctrl_send(pkt->raw, pkt->raw_len, m->ops.user);
+	memcpy(m->xlat, pkt->raw, pkt->raw_len);
+	hmap_put(m->xlat + 1, c->handle);
+	r = m->ops.ctrl_send(m->xlat, pkt->raw_len, m->ops.user);
 	if (r < 0)
 		ctrl_fail(m, r);
 	return 0;
@@ -522,6 +575,9 @@ void ctrl_data(struct mux *m, const struct h4_pkt *pkt)
 		c->bytes_in += pkt->type == H4_ACL ? pkt->acl.dlen : pkt->sco.dlen;
 		if (pkt->type == H4_ACL)
 			smp_snoop(m, c, pkt);
-		sess_emit(c->owner, pkt->raw, pkt->raw_len, EM_DATA);
+		/* ACL and SCO headers alike: handle and flags, first 2 octets. */
+		memcpy(m->xlat, pkt->raw, pkt->raw_len);
+		hmap_put(m->xlat + 1, c->vhandle);
+		sess_emit(c->owner, m->xlat, pkt->raw_len, EM_DATA);
 	}
 }

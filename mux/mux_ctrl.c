@@ -12,6 +12,7 @@
 
 #include "bdaddr.h"
 #include "cursor.h"
+#include "handlemap.h"
 #include "hci.h"
 #include "hci_defs.h"
 #include "hci_names.h"
@@ -466,6 +467,7 @@ void on_cmd_done(struct mux *m, const struct h4_pkt *pkt, uint16_t op,
 {
 	struct mux_outst o, *po;
 	uint8_t buf[H4_MAX_CTL_PKT];
+	int off;
 
 	m->ncmd = ncmd;
 	if (op == HCI_OP_NOP) {
@@ -522,6 +524,10 @@ void on_cmd_done(struct mux *m, const struct h4_pkt *pkt, uint16_t op,
 	/* To the sender only, with its own command credit (Vol 4 Part E 4.4). */
 	memcpy(buf, pkt->raw, pkt->raw_len);
 	buf[is_cs ? 4 : 3] = 1;
+	/* And the handle it named, not the controller's (doc: "Handles"). */
+	off = is_cs ? -1 : hmap_cc_off(mux_cmd_find(op));
+	if (off >= 0 && rlen >= (unsigned)off + 2)
+		hmap_put(buf + 6 + off, o.vhandle);
 	sess_emit(o.s, buf, pkt->raw_len, EM_EVENT);
 }
 
@@ -571,7 +577,7 @@ void ctrl_down(struct mux *m)
 		if (c->owner) {
 			/* The link is gone with the controller (Vol 4 Part E 7.7.5). */
 			p[0] = 0;
-			put_le16(p + 1, c->handle);
+			put_le16(p + HCI_EV_DISCONN_COMPLETE_HANDLE_OFF, c->vhandle);
 			p[3] = HCI_ST_CONN_TIMEOUT;
 			sess_event(c->owner, HCI_EV_DISCONN_COMPLETE, p, 4);
 		}

@@ -12,6 +12,7 @@
 
 #include "bdaddr.h"
 #include "cursor.h"
+#include "handlemap.h"
 #include "hci.h"
 #include "hci_defs.h"
 #include "log.h"
@@ -21,36 +22,6 @@
 
 /* ------------------------------------------------------------------ */
 /* Events from the controller */
-
-static int evt_handle_off(uint8_t code)
-{
-	switch (code) {
-	case HCI_EV_FLUSH_OCCURRED:
-	case HCI_EV_MAX_SLOTS_CHANGE:
-	case HCI_EV_QOS_VIOLATION:
-	case HCI_EV_LINK_SUPV_TIMEOUT_CHANGE:
-	case HCI_EV_ENHANCED_FLUSH_COMPLETE:
-	case HCI_EV_AUTH_PAYLOAD_TIMEOUT:
-		return 0;
-	case HCI_EV_AUTH_COMPLETE:
-	case HCI_EV_ENCRYPT_CHANGE:
-	case HCI_EV_CHANGE_LINK_KEY_COMPLETE:
-	case HCI_EV_REMOTE_FEATURES:
-	case HCI_EV_REMOTE_VERSION:
-	case HCI_EV_QOS_SETUP_COMPLETE:
-	case HCI_EV_MODE_CHANGE:
-	case HCI_EV_CLOCK_OFFSET:
-	case HCI_EV_PKT_TYPE_CHANGE:
-	case HCI_EV_FLOW_SPEC_COMPLETE:
-	case HCI_EV_REMOTE_EXT_FEATURES:
-	case HCI_EV_SYNC_CONN_CHANGED:
-	case HCI_EV_SNIFF_SUBRATING:
-	case HCI_EV_KEY_REFRESH_COMPLETE:
-		return 1;
-	default:
-		return -1;
-	}
-}
 
 static int evt_addr_off(uint8_t code)
 {
@@ -304,41 +275,59 @@ static void on_adv_report(struct mux *m, uint8_t sub, const uint8_t *q, size_t q
 	adv_walk(m, sub, q, qlen, true);
 }
 
-/* LE Connection Complete 7.7.65.1 and Enhanced 7.7.65.10, in the session's variant. */
+/*
+ * LE Connection Complete 7.7.65.1 and Enhanced 7.7.65.10, in the session's
+ * variant, with its own handle.
+ */
 static void on_le_conn_complete(struct mux *m, uint8_t sub, const uint8_t *q, size_t qlen)
 {
+	enum {
+		ST = HCI_LE_EV_CONN_COMPLETE_STATUS_OFF,
+		HD = HCI_LE_EV_CONN_COMPLETE_HANDLE_OFF,
+		ROLE = HCI_LE_EV_CONN_COMPLETE_ROLE_OFF,
+		PT = HCI_LE_EV_CONN_COMPLETE_PEER_TYPE_OFF,
+		PEER = HCI_LE_EV_CONN_COMPLETE_PEER_OFF,
+		HEAD = HCI_LE_EV_CONN_COMPLETE_HEAD_LEN,
+		TAIL = HCI_LE_EV_CONN_COMPLETE_TAIL_OFF,
+		ETAIL = HCI_LE_EV_ENH_CONN_COMPLETE_TAIL_OFF,
+		TLEN = HCI_LE_EV_CONN_COMPLETE_TAIL_LEN,
+	};
 	struct mux_session *s = NULL;
+	struct mux_conn *c;
 	struct mux_pend *pd;
-	uint8_t legacy[18], enh[30];
+	uint8_t legacy[HCI_LE_EV_CONN_COMPLETE_LEN], enh[HCI_LE_EV_ENH_CONN_COMPLETE_LEN];
 	struct bdaddr a;
 	uint16_t h;
 	bool al = false;
 
-	if ((sub == HCI_LE_EV_CONN_COMPLETE && qlen != 18) ||
-	    (sub == HCI_LE_EV_ENH_CONN_COMPLETE && qlen != 30)) {
+	if ((sub == HCI_LE_EV_CONN_COMPLETE && qlen != sizeof(legacy)) ||
+	    (sub == HCI_LE_EV_ENH_CONN_COMPLETE && qlen != sizeof(enh))) {
 		log_warn("controller: malformed LE connection complete");
 		return;
 	}
 	if (sub == HCI_LE_EV_CONN_COMPLETE) {
-		memcpy(legacy, q, 18);
-		memcpy(enh, q, 11);
-		memset(enh + 11, 0, 12);
-		memcpy(enh + 23, q + 11, 7);
+		memcpy(legacy, q, sizeof(legacy));
+		memcpy(enh, q, HEAD);
+		memset(enh + HEAD, 0, ETAIL - HEAD);	/* no RPAs */
+		memcpy(enh + ETAIL, q + TAIL, TLEN);
 	} else {
-		memcpy(enh, q, 30);
-		memcpy(legacy, q, 11);
-		memcpy(legacy + 11, q + 23, 7);
-		legacy[4] = map_addr_type(q[4]);
+		memcpy(enh, q, sizeof(enh));
+		memcpy(legacy, q, HEAD);
+		memcpy(legacy + TAIL, q + ETAIL, TLEN);
+		legacy[PT] = map_addr_type(q[PT]);
 	}
-	h = get_le16(q + 1) & 0x0fff;
-	a = addr_at(q + 5);
-	if (q[0] == HCI_ST_UNKNOWN_CONN_ID && m->le_stale_cancel) {
+	h = hmap_get(q + HD);
+	a = addr_at(q + PEER);
+	/* Until the session's own handle is known: 0, as for a failure. */
+	hmap_put(legacy + HD, 0);
+	hmap_put(enh + HD, 0);
+	if (q[ST] == HCI_ST_UNKNOWN_CONN_ID && m->le_stale_cancel) {
 		/* The end of an initiation the mux cancelled for a departed session. */
 		m->le_stale_cancel = false;
 		reconcile(m);
 		return;
 	}
-	if (q[3] == 0x00) {
+	if (q[ROLE] == 0x00) {
 		pd = pend_find(m, P_LE_OUT, &a);
 		if (!pd)
 			pd = pend_find(m, P_LE_OUT, NULL);
@@ -347,22 +336,23 @@ static void on_le_conn_complete(struct mux *m, uint8_t sub, const uint8_t *q, si
 			pd->used = false;
 		} else if (m->al_phys) {
 			/* To a member whose accept list has the peer (and may). */
-			s = al_phys_ended(m, q[0], map_addr_type(q[4]), &a);
+			s = al_phys_ended(m, q[ST], map_addr_type(q[PT]), &a);
 			al = true;
-			if (q[0] != 0) {
+			if (q[ST] != 0) {
 				reconcile(m);
 				return;
 			}
 		}
 	} else if (m->adv_owner && !m->adv_owner->dead &&
-		   may_access(m, m->adv_owner, &a, map_addr_type(q[4]))) {
+		   may_access(m, m->adv_owner, &a, map_addr_type(q[PT]))) {
 		/* Incoming LE: only an admin advertises physically. */
 		s = m->adv_owner;
 	}
 	if (s && s->dead)
 		s = NULL;
-	if (q[0] == 0) {
-		if (!conn_add(m, h, LINK_LE, &a, map_addr_type(q[4]), s)) {
+	if (q[ST] == 0) {
+		c = conn_add(m, h, LINK_LE, &a, map_addr_type(q[PT]), s);
+		if (!c) {
 			internal_disconnect(m, h, HCI_ST_REMOTE_LOW_RESOURCES);
 			return;
 		}
@@ -370,32 +360,39 @@ static void on_le_conn_complete(struct mux *m, uint8_t sub, const uint8_t *q, si
 			internal_disconnect(m, h, HCI_ST_REMOTE_USER_TERM);
 			return;
 		}
+		hmap_put(legacy + HD, c->vhandle);
+		hmap_put(enh + HD, c->vhandle);
 	}
 	if (s) {
 		if (sess_wants(s, HCI_EV_LE_META, HCI_LE_EV_ENH_CONN_COMPLETE))
-			sess_le_event(s, HCI_LE_EV_ENH_CONN_COMPLETE, enh, 30);
+			sess_le_event(s, HCI_LE_EV_ENH_CONN_COMPLETE, enh, sizeof(enh));
 		else
-			sess_le_event(s, HCI_LE_EV_CONN_COMPLETE, legacy, 18);
+			sess_le_event(s, HCI_LE_EV_CONN_COMPLETE, legacy, sizeof(legacy));
 	}
 	/* The sessions still waiting get a new initiation. */
 	if (al)
 		reconcile(m);
 }
 
-static void route_by_handle(struct mux *m, const struct h4_pkt *pkt, uint8_t sub,
-			    const uint8_t *q, size_t qlen, size_t off)
+/*
+ * An event about one link (its handle at off in the parameters, from
+ * handlemap's table) to the link's owner only, with the owner's handle.
+ */
+static void route_by_handle(struct mux *m, const struct h4_pkt *pkt, uint8_t sub, int off)
 {
+	uint8_t buf[H4_MAX_CTL_PKT];
 	struct mux_conn *c;
 
-	if (qlen < off + 2) {
+	if (pkt->evt.plen < (size_t)off + 2) {
 		log_warn("controller: event 0x%02x/0x%02x too short", pkt->evt.code, sub);
 		return;
 	}
-	c = conn_by_handle(m, get_le16(q + off) & 0x0fff);
-	if (!c || !c->owner)
+	c = conn_by_handle(m, hmap_get(pkt->evt.param + off));
+	if (!c || !c->owner || !sess_wants(c->owner, pkt->evt.code, sub))
 		return;
-	if (sess_wants(c->owner, pkt->evt.code, sub))
-		sess_emit(c->owner, pkt->raw, pkt->raw_len, EM_EVENT);
+	memcpy(buf, pkt->raw, pkt->raw_len);
+	if (hmap_evt_rewrite(buf, pkt->raw_len, c->vhandle) == 0)
+		sess_emit(c->owner, buf, pkt->raw_len, EM_EVENT);
 }
 
 static void on_le_meta(struct mux *m, const struct h4_pkt *pkt)
@@ -419,22 +416,12 @@ static void on_le_meta(struct mux *m, const struct h4_pkt *pkt)
 	case HCI_LE_EV_DIRECT_ADV_REPORT:
 		on_adv_report(m, sub, q, qlen);
 		break;
-	case HCI_LE_EV_CONN_UPDATE_COMPLETE:
-	case HCI_LE_EV_REMOTE_FEATURES:
-	case HCI_LE_EV_PHY_UPDATE_COMPLETE:
-		route_by_handle(m, pkt, sub, q, qlen, 1);
-		break;
-	case HCI_LE_EV_LTK_REQUEST:
-	case HCI_LE_EV_CONN_PARAM_REQUEST:
-	case HCI_LE_EV_DATA_LEN_CHANGE:
-	case HCI_LE_EV_CHANNEL_SELECTION_ALGORITHM:
-		route_by_handle(m, pkt, sub, q, qlen, 0);
-		break;
-	case HCI_LE_EV_ADV_SET_TERMINATED:
-		route_by_handle(m, pkt, sub, q, qlen, 2);
-		break;
 	default:
-		log_debug("controller: LE subevent 0x%02x not routed", sub);
+		/* Those about one link: handlemap's table. */
+		if (hmap_evt_off(HCI_EV_LE_META, sub) >= 0)
+			route_by_handle(m, pkt, sub, hmap_evt_off(HCI_EV_LE_META, sub));
+		else
+			log_debug("controller: LE subevent 0x%02x not routed", sub);
 		break;
 	}
 }
@@ -562,9 +549,9 @@ void ctrl_event(struct mux *m, const struct h4_pkt *pkt)
 				sess_emit(m->sess[i], pkt->raw, pkt->raw_len, EM_EVENT);
 		return;
 	}
-	off = evt_handle_off(code);
+	off = hmap_evt_off(code, 0);
 	if (off >= 0) {
-		route_by_handle(m, pkt, 0, p, plen, (size_t)off);
+		route_by_handle(m, pkt, 0, off);
 		return;
 	}
 	off = evt_addr_off(code);

@@ -44,7 +44,8 @@ struct mux_conn {
 	bool used;
 	uint8_t link;
 	uint8_t addr_type;
-	uint16_t handle;
+	uint16_t handle;	/* the controller's */
+	uint16_t vhandle;	/* the owner's own (doc: "Handles") */
 	uint16_t inflight;	/* packets at the controller */
 	struct bdaddr addr;
 	struct mux_session *owner;	/* NULL: orphaned, being disconnected */
@@ -82,6 +83,7 @@ struct mux_outst {
 	uint16_t opcode;
 	uint8_t plen;
 	uint8_t param[32];
+	uint16_t vhandle;	/* the session's handle, for its Command Complete */
 	struct mux_session *s;
 };
 
@@ -201,6 +203,8 @@ struct mux {
 
 	struct mux_conn conns[MUX_MAX_CONNS];
 	struct mux_pend pend[MUX_MAX_PEND];
+	/* One data packet with its handle translated (H4_MAX_PKT, heap). */
+	uint8_t *xlat;
 
 	/* What the physical controller is known to be set to. */
 	uint8_t p_masks_valid;	/* bit per mask below: known */
@@ -295,6 +299,8 @@ void seen_forget(struct mux_seen *tab, unsigned *n,
 
 /* mux_conn.c */
 struct mux_conn *conn_by_handle(struct mux *m, uint16_t h);
+struct mux_conn *conn_by_vhandle(struct mux *m, const struct mux_session *s,
+				 uint16_t vh);
 struct mux_conn *conn_by_addr(struct mux *m, const struct bdaddr *a, uint8_t link);
 struct mux_conn *conn_add(struct mux *m, uint16_t h, uint8_t link,
 			  const struct bdaddr *a, uint8_t type,

@@ -43,6 +43,9 @@ struct host {
 	bool stall;
 	uint16_t handles[2048];
 	unsigned nh;
+	/* The links this host has now, by its own handles (soak checks). */
+	uint16_t live[MUX_MAX_CONNS];
+	unsigned nlive;
 };
 
 /* Policy tables: which device (last address byte) each user may access. */
@@ -343,20 +346,25 @@ static int host_cmd(struct host *h, uint16_t op, const void *p, size_t plen, uin
 	return host_done(h, op, ret, NULL);
 }
 
+/*
+ * The controller's handle for the link host h knows as vh (its own handle
+ * space, doc "Handles"), from the core's status query; 0 if none.
+ */
+static uint16_t phys(const struct host *h, uint16_t vh)
+{
+	struct mux_link_info li[MUX_MAX_CONNS];
+	unsigned i, n = mux_session_links(h->s, li, MUX_MAX_CONNS);
+
+	for (i = 0; i < n; i++)
+		if (li[i].vhandle == vh)
+			return li[i].handle;
+	return 0;
+}
+
 static void host_own(struct host *h, uint16_t handle)
 {
 	ck_assert_uint_lt(h->nh, 2048);
 	h->handles[h->nh++] = handle;
-}
-
-static bool host_owns(const struct host *h, uint16_t handle)
-{
-	unsigned i;
-
-	for (i = 0; i < h->nh; i++)
-		if (h->handles[i] == handle)
-			return true;
-	return false;
 }
 
 /* What Linux 6.1 sends at power-on (notes, section 1.2), all must succeed. */
@@ -1028,7 +1036,8 @@ START_TEST(le_accept_list_connect_union_and_route)
 	tctl_pump(tc);
 	ck_assert_int_eq(host_take_le_conn(&b, &last, &hh), 0);
 	ck_assert_uint_eq(last, 3);
-	ck_assert_uint_eq(hh, h);
+	ck_assert_uint_eq(hh, 1);
+	ck_assert_uint_eq(phys(&b, hh), h);
 	ck_assert_int_eq(host_take_le_conn(&a, NULL, NULL), -1);
 	/* Re-issued for alice alone, over her entries only. */
 	ck_assert_uint_eq(tctl_count(tc, HCI_OP_LE_CREATE_CONN, base), 1);
@@ -1040,10 +1049,10 @@ START_TEST(le_accept_list_connect_union_and_route)
 	tctl_pump(tc);
 	ck_assert_int_eq(host_take_le_conn(&a, &last, &hh), 0);
 	ck_assert_uint_eq(last, 1);
-	ck_assert_uint_eq(hh, h);
+	ck_assert_uint_eq(hh, 1);
+	ck_assert_uint_eq(phys(&a, hh), h);
 	ck_assert(!tc->le_connecting);
-	/* Both own their links: bob may not use alice's handle. */
-	host_own(&a, h);
+	host_own(&a, hh);
 	env_down(hs, 2);
 }
 END_TEST
@@ -1354,15 +1363,15 @@ START_TEST(rpa_resolved_only_with_irk_seen_from_the_device)
 	rpa_adv(hs, 3, saw);
 	ck_assert(!saw[0]);
 	/* The device claims an identity she may not access: ignored. */
-	peer_sends_identity(h, spec_irk, 0, 4);
+	peer_sends_identity(phys(&a, h), spec_irk, 0, 4);
 	rpa_adv(hs, 3, saw);
 	ck_assert(!saw[0]);
 	/* One she may access, but not the link's peer: ignored. */
-	peer_sends_identity(h, spec_irk, 0, 2);
+	peer_sends_identity(phys(&a, h), spec_irk, 0, 2);
 	rpa_adv(hs, 3, saw);
 	ck_assert(!saw[0]);
 	/* Its own identity: bound, for alice only (carol may see 1 too). */
-	peer_sends_identity(h, spec_irk, 0, 1);
+	peer_sends_identity(phys(&a, h), spec_irk, 0, 1);
 	rpa_adv(hs, 3, saw);
 	ck_assert(saw[0]);
 	ck_assert(!saw[1]);
@@ -1444,7 +1453,7 @@ START_TEST(handle_isolation_events_data_nocp)
 {
 	struct host a, b;
 	struct host *hs[] = { &a, &b };
-	uint16_t ha, hb;
+	uint16_t ha, hb, pa, pb;
 	uint8_t p[4], data[8] = "payload", acl[32];
 	unsigned base;
 	int n;
@@ -1456,21 +1465,29 @@ START_TEST(handle_isolation_events_data_nocp)
 	host_init(&b);
 	ha = host_connect(&a, 1);
 	hb = host_connect(&b, 3);
-	ck_assert_uint_ne(ha, hb);
+	/* Each numbers its own links: both see 0x0001, for different links. */
+	ck_assert_uint_eq(ha, 1);
+	ck_assert_uint_eq(hb, 1);
+	pa = phys(&a, ha);
+	pb = phys(&b, hb);
+	ck_assert_uint_ne(pa, 0);
+	ck_assert_uint_ne(pb, 0);
+	ck_assert_uint_ne(pa, pb);
 	host_reset_rx(&a);
 	host_reset_rx(&b);
 
 	/* Handle-carrying events go to the owner only. */
 	p[0] = 0;
-	put_le16(p + 1, ha);
+	put_le16(p + 1, pa);
 	p[3] = 1;
 	tctl_event(tc, HCI_EV_ENCRYPT_CHANGE, p, 4);
 	/* Incoming data likewise. */
-	tctl_acl(tc, ha, data, sizeof(data));
-	tctl_acl(tc, hb, data, 4);
+	tctl_acl(tc, pa, data, sizeof(data));
+	tctl_acl(tc, pb, data, 4);
 	tctl_pump(tc);
 	ck_assert_uint_eq(host_count(&a, HCI_EV_ENCRYPT_CHANGE, -1), 1);
 	ck_assert_uint_eq(host_count(&b, HCI_EV_ENCRYPT_CHANGE, -1), 0);
+	ck_assert_uint_eq(get_le16(a.rx[0]->d + 4), ha);
 	ck_assert_uint_eq(a.nrx, 2);
 	ck_assert_uint_eq(b.nrx, 1);
 	ck_assert_uint_eq(a.rx[1]->d[0], H4_ACL);
@@ -1483,20 +1500,22 @@ START_TEST(handle_isolation_events_data_nocp)
 	base = tc->acl_rx;
 	n = h4_build_acl(acl, sizeof(acl), ha, HCI_PB_FIRST_FLUSH, 0, data, 8);
 	ck_assert_int_eq(mux_session_input(a.s, acl, (size_t)n), 0);
-	ck_assert_int_eq(mux_session_input(b.s, acl, (size_t)n), 0);	/* bob on alice's */
+	/* Bob on a handle he does not have (alice's physical one): dropped. */
+	n = h4_build_acl(acl, sizeof(acl), pa, HCI_PB_FIRST_FLUSH, 0, data, 8);
+	ck_assert_int_eq(mux_session_input(b.s, acl, (size_t)n), 0);
 	n = h4_build_acl(acl, sizeof(acl), hb, HCI_PB_FIRST_FLUSH, 0, data, 8);
 	ck_assert_int_eq(mux_session_input(b.s, acl, (size_t)n), 0);
 	ck_assert_uint_eq(tc->acl_rx - base, 2);
-	ck_assert_uint_eq(tc->acl_rx_handle[base], ha);
-	ck_assert_uint_eq(tc->acl_rx_handle[base + 1], hb);
+	ck_assert_uint_eq(tc->acl_rx_handle[base], pa);
+	ck_assert_uint_eq(tc->acl_rx_handle[base + 1], pb);
 
 	/* One NOCP with both handles: split per owner. */
 	{
 		uint8_t np[9] = { 2 };
 
-		put_le16(np + 1, ha);
+		put_le16(np + 1, pa);
 		put_le16(np + 3, 1);
-		put_le16(np + 5, hb);
+		put_le16(np + 5, pb);
 		put_le16(np + 7, 1);
 		tctl_event(tc, HCI_EV_NUM_COMP_PKTS, np, 9);
 		tctl_pump(tc);
@@ -1541,9 +1560,9 @@ START_TEST(sixty_four_sessions_cap_and_nocp_split)
 	h63 = host_connect(hs[63], 4);
 	host_reset_rx(hs[0]);
 	host_reset_rx(hs[63]);
-	put_le16(np + 1, h63);
+	put_le16(np + 1, phys(hs[63], h63));
 	put_le16(np + 3, 1);
-	put_le16(np + 5, h0);
+	put_le16(np + 5, phys(hs[0], h0));
 	put_le16(np + 7, 1);
 	{
 		uint8_t acl[16];
@@ -1816,7 +1835,7 @@ START_TEST(bond_link_key_request_answered_for_every_user)
 			ck_assert_mem_eq(tc->lk_reply + 6, key, 16);
 		}
 		auth[0] = 0;
-		put_le16(auth + 1, h);
+		put_le16(auth + 1, phys(x, h));
 		tctl_event(tc, HCI_EV_AUTH_COMPLETE, auth, 3);
 		tctl_pump(tc);
 		ck_assert_int_eq(host_take(x, HCI_EV_AUTH_COMPLETE, -1, ev), 3);
@@ -2134,7 +2153,7 @@ START_TEST(buffer_fairness_stalled_session)
 	/* The controller holds her two packets; an event for her finds her
 	 * queue full. */
 	p[0] = 0;
-	put_le16(p + 1, ha);
+	put_le16(p + 1, phys(&a, ha));
 	p[3] = 1;
 	tctl_event(tc, HCI_EV_ENCRYPT_CHANGE, p, 4);
 	tctl_pump(tc);
@@ -2145,7 +2164,7 @@ START_TEST(buffer_fairness_stalled_session)
 	for (i = 0; i < 4; i++) {
 		mux_session_input(b.s, acl, (size_t)n);
 		mux_session_input(b.s, acl, (size_t)n);
-		tctl_nocp(tc, hb, 2);
+		tctl_nocp(tc, phys(&b, hb), 2);
 		tctl_pump(tc);
 		ck_assert_int_eq(host_take(&b, HCI_EV_NUM_COMP_PKTS, -1, ret), 5);
 		ck_assert_uint_eq(get_le16(ret + 3), 2);
@@ -2173,7 +2192,7 @@ START_TEST(undeliverable_data_ends_session)
 	a.stall = true;
 	base = tc->ncmds;
 	/* Data her queue cannot take is never dropped silently. */
-	tctl_acl(tc, ha, "in", 2);
+	tctl_acl(tc, phys(&a, ha), "in", 2);
 	tctl_pump(tc);
 	ck_assert(mux_session_is_dead(a.s));
 	ck_assert_uint_eq(tctl_count(tc, HCI_OP_DISCONNECT, base), 1);
@@ -2280,7 +2299,7 @@ START_TEST(stalled_session_ended_after_cap)
 	a.stall = true;
 	base = tc->ncmds;
 	p[0] = 0;
-	put_le16(p + 1, ha);
+	put_le16(p + 1, phys(&a, ha));
 	p[3] = 1;
 	for (i = 0; i < MUX_MAX_DROPPED_EVENTS; i++)
 		tctl_event(tc, HCI_EV_ENCRYPT_CHANGE, p, 4);
@@ -2854,7 +2873,79 @@ static bool user_may(const char *user, const uint8_t *addr)
 	return pol_may_access(user, &a, 0, NULL);
 }
 
-/* Check and consume everything a host received: no foreign handle, address or byte. */
+static int live_idx(const struct host *h, uint16_t vh)
+{
+	unsigned i;
+
+	for (i = 0; i < h->nlive; i++)
+		if (h->live[i] == vh)
+			return (int)i;
+	return -1;
+}
+
+/* A new link: the lowest handle this host does not have (doc "Handles"). */
+static void live_add(struct host *h, uint16_t vh)
+{
+	uint16_t want = 1;
+
+	while (live_idx(h, want) >= 0)
+		want++;
+	ck_assert_msg(vh == want, "%s got handle 0x%04x for a new link, not 0x%04x",
+		      h->user, vh, want);
+	ck_assert_uint_lt(h->nlive, MUX_MAX_CONNS);
+	h->live[h->nlive++] = vh;
+	host_own(h, vh);
+}
+
+static void live_del(struct host *h, uint16_t vh)
+{
+	int i = live_idx(h, vh);
+
+	ck_assert_int_ge(i, 0);
+	h->live[i] = h->live[--h->nlive];
+}
+
+static bool live_has(const struct host *h, uint16_t vh)
+{
+	return live_idx(h, vh) >= 0;
+}
+
+/* Host h's handle for the controller's handle ph (0: not its link). */
+static uint16_t virt_of(const struct host *h, uint16_t ph)
+{
+	struct mux_link_info li[MUX_MAX_CONNS];
+	unsigned i, n = mux_session_links(h->s, li, MUX_MAX_CONNS);
+
+	for (i = 0; i < n; i++)
+		if (li[i].handle == ph)
+			return li[i].vhandle;
+	return 0;
+}
+
+/*
+ * What the host has read equals what the core holds for it: the same
+ * handles, each mapped to a distinct link of the controller's.
+ */
+static void live_matches_core(const struct host *h)
+{
+	struct mux_link_info li[MUX_MAX_CONNS];
+	unsigned i, j, n = mux_session_links(h->s, li, MUX_MAX_CONNS);
+
+	ck_assert_msg(n == h->nlive, "%s: %u links, host knows %u", h->user, n, h->nlive);
+	for (i = 0; i < n; i++) {
+		ck_assert(live_has(h, li[i].vhandle));
+		ck_assert_uint_ge(li[i].vhandle, 1);
+		ck_assert_uint_le(li[i].vhandle, 0x0eff);
+		for (j = 0; j < i; j++)
+			ck_assert_uint_ne(li[i].handle, li[j].handle);
+	}
+}
+
+/*
+ * Check and consume everything a host received: no foreign handle, address
+ * or byte; every handle one of its live links, each new link the lowest
+ * handle it has free.
+ */
 static void soak_check(struct host *h, uint8_t tag)
 {
 	unsigned i;
@@ -2868,7 +2959,7 @@ static void soak_check(struct host *h, uint8_t tag)
 			soak_acl++;
 			uint16_t hd = get_le16(d + 1) & 0xfff;
 
-			ck_assert_msg(host_owns(h, hd), "%s got ACL for 0x%04x", h->user, hd);
+			ck_assert_msg(live_has(h, hd), "%s got ACL for 0x%04x", h->user, hd);
 			if (len > 5)
 				ck_assert_msg(d[5] == tag, "%s got another's data", h->user);
 			continue;
@@ -2876,25 +2967,36 @@ static void soak_check(struct host *h, uint8_t tag)
 		ck_assert_uint_eq(d[0], H4_EVT);
 		switch (d[1]) {
 		case HCI_EV_CONN_COMPLETE:
-			/* A failure echoes the address this host asked for. */
-			if (d[3] != 0)
+			/* A failure echoes the address this host asked for, handle 0. */
+			if (d[3] != 0) {
+				ck_assert_uint_eq(get_le16(d + 4), 0);
 				break;
-			host_own(h, get_le16(d + 4));
+			}
+			live_add(h, get_le16(d + 4));
 			ck_assert(user_may(h->user, d + 6));
 			break;
 		case HCI_EV_DISCONN_COMPLETE:
 		case HCI_EV_ENCRYPT_CHANGE:
-			ck_assert_msg(host_owns(h, get_le16(d + 4) & 0xfff),
+			ck_assert_msg(live_has(h, get_le16(d + 4) & 0xfff),
 				      "%s got event 0x%02x for 0x%04x", h->user, d[1],
 				      get_le16(d + 4));
+			if (d[1] == HCI_EV_DISCONN_COMPLETE && d[3] == 0)
+				live_del(h, get_le16(d + 4) & 0xfff);
 			break;
 		case HCI_EV_NUM_COMP_PKTS: {
 			unsigned k;
 
 			for (k = 0; k < d[3]; k++)
-				ck_assert(host_owns(h, get_le16(d + 4 + 4 * k) & 0xfff));
+				ck_assert(live_has(h, get_le16(d + 4 + 4 * k) & 0xfff));
 			break;
 		}
+		case HCI_EV_CMD_COMPLETE:
+			/* Reset ends every link of its virtual controller (7.3.2). */
+			if (get_le16(d + 4) == HCI_OP_RESET && d[6] == 0)
+				h->nlive = 0;
+			if (get_le16(d + 4) == HCI_OP_READ_RSSI && d[6] == 0)
+				ck_assert(live_has(h, get_le16(d + 7)));
+			break;
 		case HCI_EV_EXT_INQUIRY_RESULT:
 			ck_assert(user_may(h->user, d + 4));
 			break;
@@ -2907,8 +3009,10 @@ static void soak_check(struct host *h, uint8_t tag)
 			if (d[3] == HCI_LE_EV_ADV_REPORT)
 				ck_assert(user_may(h->user, d + 7));
 			if (d[3] == HCI_LE_EV_CONN_COMPLETE && d[4] == 0) {
-				host_own(h, get_le16(d + 5));
+				live_add(h, get_le16(d + 5));
 				ck_assert(user_may(h->user, d + 9));
+			} else if (d[3] == HCI_LE_EV_CONN_COMPLETE) {
+				ck_assert_uint_eq(get_le16(d + 5), 0);
 			}
 			break;
 		default:
@@ -2916,6 +3020,7 @@ static void soak_check(struct host *h, uint8_t tag)
 		}
 	}
 	host_reset_rx(h);
+	live_matches_core(h);
 }
 
 START_TEST(soak_no_cross_session_leak)
@@ -2950,18 +3055,19 @@ START_TEST(soak_no_cross_session_leak)
 			host_send(h, HCI_OP_CREATE_CONN, p, 13);
 			break;
 		case 1:
-			if (h->nh) {
-				put_le16(p, h->handles[rnd() % h->nh]);
+			if (h->nlive) {
+				put_le16(p, h->live[rnd() % h->nlive]);
 				p[2] = HCI_ST_REMOTE_USER_TERM;
 				host_send(h, HCI_OP_DISCONNECT, p, 3);
 			}
 			break;
 		case 2:	/* any handle at all: foreign ones must be refused */
-			put_le16(p, soak_handle());
+			put_le16(p, rnd() % 2 ? soak_handle() : (uint16_t)(1 + rnd() % 4));
 			host_send(h, HCI_OP_READ_RSSI, p, 2);
 			break;
-		case 3:
-			n = h4_build_acl(b, sizeof(b), soak_handle(),
+		case 3:	/* its own links, a handle it lacks, another's physical one */
+			n = h4_build_acl(b, sizeof(b), rnd() % 2 ? soak_handle() :
+					 (uint16_t)(1 + rnd() % 4),
 					 HCI_PB_FIRST_FLUSH, 0, &tag, 1);
 			mux_session_input(h->s, b, (size_t)n);
 			break;
@@ -2983,7 +3089,7 @@ START_TEST(soak_no_cross_session_leak)
 			unsigned k;
 
 			for (k = 0; k < 3; k++)
-				if (host_owns(&hv[k], hd))
+				if (virt_of(&hv[k], hd))
 					o = &hv[k];
 			if (o) {
 				uint8_t t2 = (uint8_t)(o - hv) + 0xa0;
@@ -3068,6 +3174,299 @@ START_TEST(soak_no_cross_session_leak)
 	ck_assert_uint_gt(soak_acl, 0);
 	ck_assert_uint_gt(al_links, 0);
 	env_down(hs, 3);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* Each session its own handle space (doc: "Handles") */
+
+#define TRANSCRIPT_MAX (64 * 1024)
+
+static void transcript_add(const struct host *h, uint8_t *out, size_t *n)
+{
+	unsigned i;
+
+	for (i = 0; i < h->nrx; i++) {
+		ck_assert_uint_le(*n + 2 + h->rx[i]->len, TRANSCRIPT_MAX);
+		put_le16(out + *n, (uint16_t)h->rx[i]->len);
+		memcpy(out + *n + 2, h->rx[i]->d, h->rx[i]->len);
+		*n += 2 + h->rx[i]->len;
+	}
+}
+
+/*
+ * Everything bob's host receives through one session of his (commands,
+ * events about his links from the controller, data both ways), while
+ * alice holds alice_links links (0 to 3: BR/EDR to 1 and 2, LE to 1).
+ * Returns the transcript's length.
+ */
+static size_t bob_transcript(unsigned alice_links, uint8_t *out)
+{
+	static const uint8_t lemask[8] = { 0xff, 0x08 };	/* + data length, PHY */
+	struct host a, b;
+	struct host *hs[] = { &a, &b };
+	uint16_t ab = 0, al = 0, hb, hl, pb, pl;
+	uint8_t p[32], ret[16], acl[16];
+	size_t n = 0;
+	int k;
+
+	env_up(8, 8, 4);
+	host_start(&a, "alice");
+	host_start(&b, "bob");
+	host_init(&a);
+	host_init(&b);
+	ck_assert_int_eq(host_cmd(&b, HCI_OP_LE_SET_EVENT_MASK, lemask, 8, NULL), 0);
+	if (alice_links >= 1)
+		ab = host_connect(&a, 1);
+	if (alice_links >= 2)
+		host_connect(&a, 2);
+	if (alice_links >= 3) {
+		le_create_params(p, 0, 1, 0);
+		ck_assert_int_eq(host_cmd(&a, HCI_OP_LE_CREATE_CONN, p, 25, NULL), 0);
+		ck_assert_int_eq(host_take_le_conn(&a, NULL, &al), 0);
+	}
+	ck_assert_uint_eq(tc->next_handle, 0x40 + alice_links);
+	transcript_add(&b, out, &n);
+	host_reset_rx(&b);
+
+	/* His first link is 0x0001 whatever alice holds. */
+	hb = host_connect(&b, 3);
+	ck_assert_uint_eq(hb, 1);
+	pb = phys(&b, hb);
+	ck_assert_uint_eq(pb, 0x40 + alice_links);
+	put_le16(p, hb);
+	/* Command Complete return parameters carry his handle. */
+	ck_assert_int_eq(host_cmd(&b, HCI_OP_READ_RSSI, p, 2, ret), 0);
+	ck_assert_uint_eq(get_le16(ret + 1), hb);
+	ck_assert_int_eq(host_cmd(&b, HCI_OP_READ_LINK_QUALITY, p, 2, ret), 0);
+	ck_assert_uint_eq(get_le16(ret + 1), hb);
+	ck_assert_int_eq(host_cmd(&b, HCI_OP_READ_BUFFER_SIZE, NULL, 0, ret), 0);
+	ck_assert_int_eq(host_cmd(&b, HCI_OP_LE_READ_BUFFER_SIZE, NULL, 0, ret), 0);
+	/* Command Status, then the completion event about his link. */
+	ck_assert_int_eq(host_cmd(&b, HCI_OP_READ_REMOTE_VERSION, p, 2, NULL), 0);
+	ck_assert_int_eq(host_take(&b, HCI_EV_REMOTE_VERSION, -1, ret), 8);
+	ck_assert_uint_eq(get_le16(ret + 1), hb);
+	/* Events the controller sends about it. */
+	p[0] = 0;
+	put_le16(p + 1, pb);
+	p[3] = 1;
+	tctl_event(tc, HCI_EV_ENCRYPT_CHANGE, p, 4);
+	put_le16(p + 1, pb);
+	tctl_event(tc, HCI_EV_AUTH_COMPLETE, p, 3);
+	tctl_pump(tc);
+	/* Data out on his handle reaches the controller on the link's. */
+	k = h4_build_acl(acl, sizeof(acl), hb, HCI_PB_FIRST_FLUSH, 0, "out", 3);
+	ck_assert_int_eq(mux_session_input(b.s, acl, (size_t)k), 0);
+	ck_assert_uint_eq(tc->acl_rx_handle[tc->acl_rx - 1], pb);
+	if (ab) {
+		k = h4_build_acl(acl, sizeof(acl), ab, HCI_PB_FIRST_FLUSH, 0, "a", 1);
+		ck_assert_int_eq(mux_session_input(a.s, acl, (size_t)k), 0);
+	}
+	/* One NOCP naming alice's links and his: he sees only his, as his. */
+	{
+		uint8_t np[1 + 4 * 4] = { 0 };
+
+		if (ab) {
+			put_le16(np + 1 + 4 * np[0], phys(&a, ab));
+			put_le16(np + 3 + 4 * np[0]++, 1);
+		}
+		put_le16(np + 1 + 4 * np[0], pb);
+		put_le16(np + 3 + 4 * np[0]++, 1);
+		if (al) {
+			put_le16(np + 1 + 4 * np[0], phys(&a, al));
+			put_le16(np + 3 + 4 * np[0]++, 0);
+		}
+		tctl_event(tc, HCI_EV_NUM_COMP_PKTS, np, 1 + 4u * np[0]);
+	}
+	tctl_acl(tc, pb, "in", 2);
+	tctl_pump(tc);
+
+	/* LE: his second link is 0x0002, in events and LE commands alike. */
+	le_create_params(p, 0, 2, 0);
+	ck_assert_int_eq(host_cmd(&b, HCI_OP_LE_CREATE_CONN, p, 25, NULL), 0);
+	ck_assert_int_eq(host_take_le_conn(&b, NULL, &hl), 0);
+	ck_assert_uint_eq(hl, 2);
+	pl = phys(&b, hl);
+	put_le16(p, hl);
+	ck_assert_int_eq(host_cmd(&b, HCI_OP_LE_READ_PHY, p, 2, ret), 0);
+	ck_assert_uint_eq(get_le16(ret + 1), hl);
+	memset(p, 0, sizeof(p));
+	put_le16(p, pl);
+	tctl_le_event(tc, HCI_LE_EV_DATA_LEN_CHANGE, p, 10);
+	tctl_le_event(tc, HCI_LE_EV_LTK_REQUEST, p, 12);
+	p[0] = 0;
+	put_le16(p + 1, pl);
+	tctl_le_event(tc, HCI_LE_EV_CONN_UPDATE_COMPLETE, p, 9);
+	tctl_le_event(tc, HCI_LE_EV_PHY_UPDATE_COMPLETE, p, 5);
+	tctl_pump(tc);
+	/* His Disconnect of 0x0001, then the device ends the LE link. */
+	put_le16(p, hb);
+	p[2] = HCI_ST_REMOTE_USER_TERM;
+	ck_assert_int_eq(host_cmd(&b, HCI_OP_DISCONNECT, p, 3, NULL), 0);
+	p[0] = 0;
+	put_le16(p + 1, pl);
+	p[3] = HCI_ST_REMOTE_USER_TERM;
+	tctl_event(tc, HCI_EV_DISCONN_COMPLETE, p, 4);
+	tctl_pump(tc);
+	/* A handle he does not have is unknown, as on a controller. */
+	put_le16(p, 3);
+	ck_assert_int_eq(host_cmd(&b, HCI_OP_READ_RSSI, p, 2, ret), HCI_ST_UNKNOWN_CONN_ID);
+	ck_assert_uint_eq(get_le16(ret + 1), 3);
+	/* Everything he was told, the answers included. */
+	ck_assert_uint_eq(host_count(&b, HCI_EV_DISCONN_COMPLETE, -1), 2);
+	ck_assert_uint_eq(host_count(&b, HCI_EV_NUM_COMP_PKTS, -1), 1);
+	ck_assert_uint_eq(host_count(&b, HCI_EV_LE_META, HCI_LE_EV_DATA_LEN_CHANGE), 1);
+	ck_assert_uint_eq(host_count(&b, HCI_EV_LE_META, HCI_LE_EV_LTK_REQUEST), 1);
+	ck_assert_uint_eq(host_count(&b, HCI_EV_LE_META, HCI_LE_EV_PHY_UPDATE_COMPLETE), 1);
+	transcript_add(&b, out, &n);
+	env_down(hs, 2);
+	return n;
+}
+
+/*
+ * Two sessions, alice with 0 to 3 links, bob with his own: nothing bob
+ * receives (events, NOCP, ACL, command completes, buffer sizes) changes
+ * with the number of links alice holds; his first link is 0x0001.
+ */
+START_TEST(handles_own_space_blind_to_others_links)
+{
+	uint8_t *t0 = malloc(TRANSCRIPT_MAX), *tn = malloc(TRANSCRIPT_MAX);
+	size_t n0, nn;
+	unsigned links;
+
+	ck_assert_ptr_nonnull(t0);
+	ck_assert_ptr_nonnull(tn);
+	n0 = bob_transcript(0, t0);
+	ck_assert_uint_gt(n0, 0);
+	for (links = 1; links <= 3; links++) {
+		nn = bob_transcript(links, tn);
+		ck_assert_uint_eq(nn, n0);
+		ck_assert_msg(memcmp(t0, tn, n0) == 0,
+			      "bob's view changed with alice holding %u links", links);
+	}
+	free(t0);
+	free(tn);
+}
+END_TEST
+
+/*
+ * Random links up and down across 4 sessions (created by their hosts,
+ * ended by their hosts, by the devices, or by a virtual Reset), with data
+ * and events on them from both sides. After every step each session's
+ * handles are what it was told, each new link got the lowest handle it
+ * had free (so {1..n} while nothing ends), and no packet it received named
+ * a handle not mapped for it (soak_check); the core's mapping agrees.
+ */
+START_TEST(handles_compact_random_four_sessions)
+{
+	static const char *users[4] = { "alice", "bob", "carol", "carol" };
+	struct host hv[4];
+	struct host *hs[] = { &hv[0], &hv[1], &hv[2], &hv[3] };
+	uint32_t seed = 0x4a4d5031u;
+	unsigned step, i, made = 0, reused = 0, maxlive = 0, downs = 0;
+
+	if (getenv("MUX_SOAK_SEED"))
+		seed = (uint32_t)strtoul(getenv("MUX_SOAK_SEED"), NULL, 0);
+	printf("# handles seed 0x%08x\n", seed);
+	rnd_state = seed;
+	env_up(8, 8, 4);
+	for (i = 0; i < 4; i++) {
+		host_start(&hv[i], users[i]);
+		host_init(&hv[i]);
+	}
+	for (step = 0; step < 3000; step++) {
+		struct host *h = &hv[rnd() % 4];
+		uint8_t tag = (uint8_t)(h - hv) + 0xa0;
+		uint8_t p[32] = { 0 }, b[16];
+		struct bdaddr rd;
+		uint16_t vh = h->nlive ? h->live[rnd() % h->nlive] : 1;
+		unsigned before = h->nlive;
+		int n;
+
+		tbdaddr(&rd, (uint8_t)(1 + rnd() % 4));
+		switch (rnd() % 8) {
+		case 0:
+			memcpy(p, rd.b, 6);
+			host_send(h, HCI_OP_CREATE_CONN, p, 13);
+			break;
+		case 1:
+			le_create_params(p, 0, rd.b[0], 0);
+			host_send(h, HCI_OP_LE_CREATE_CONN, p, 25);
+			break;
+		case 2:
+			put_le16(p, vh);
+			p[2] = HCI_ST_REMOTE_USER_TERM;
+			host_send(h, HCI_OP_DISCONNECT, p, 3);
+			break;
+		case 3:	/* the device ends it */
+			if (!h->nlive)
+				break;
+			p[0] = 0;
+			put_le16(p + 1, phys(h, vh));
+			p[3] = HCI_ST_REMOTE_USER_TERM;
+			tctl_event(tc, HCI_EV_DISCONN_COMPLETE, p, 4);
+			break;
+		case 4:	/* data and events from the controller */
+			if (!h->nlive)
+				break;
+			tctl_acl(tc, phys(h, vh), &tag, 1);
+			p[0] = 0;
+			put_le16(p + 1, phys(h, vh));
+			p[3] = 1;
+			tctl_event(tc, HCI_EV_ENCRYPT_CHANGE, p, 4);
+			break;
+		case 5:	/* data from the host, its NOCP */
+			n = h4_build_acl(b, sizeof(b), (uint16_t)(rnd() % 2 ? vh : 1 + rnd() % 8),
+					 HCI_PB_FIRST_FLUSH, 0, &tag, 1);
+			mux_session_input(h->s, b, (size_t)n);
+			if (h->nlive)
+				tctl_nocp(tc, phys(h, vh), 1);
+			break;
+		case 6:
+			put_le16(p, (uint16_t)(rnd() % 2 ? vh : 1 + rnd() % 8));
+			host_send(h, HCI_OP_READ_RSSI, p, 2);
+			break;
+		case 7:
+			if (rnd() % 16 == 0) {
+				static const uint8_t evm[8] = { 0xff, 0xff, 0xfb, 0xff,
+								0x07, 0xf8, 0xbf, 0x3d };
+
+				host_send(h, HCI_OP_RESET, NULL, 0);
+				host_send(h, HCI_OP_SET_EVENT_MASK, evm, 8);
+			} else if (rnd() % 16 == 0) {
+				/* The transport lost: every link ends, in each space. */
+				mux_ctrl_down(mx);
+				mux_ctrl_up(mx);
+				downs++;
+			}
+			break;
+		}
+		tctl_pump(tc);
+		for (i = 0; i < 4; i++) {
+			struct host *c = &hv[i];
+			unsigned k, top = 0, was = c->nlive;
+
+			for (k = 0; k < c->nlive; k++)
+				top = c->live[k] > top ? c->live[k] : top;
+			soak_check(c, (uint8_t)(0xa0 + i));
+			if (c->nlive > was)
+				made += c->nlive - was;
+			/* A new link below the highest it holds: a freed one, reused. */
+			for (k = 0; k < c->nlive; k++)
+				if (c == h && c->nlive > before && c->live[k] < top &&
+				    c->live[k] == c->live[c->nlive - 1])
+					reused++;
+			maxlive = c->nlive > maxlive ? c->nlive : maxlive;
+		}
+		ck_assert_uint_eq(tc->violations, 0);
+	}
+	printf("# handles: %u links made, %u reused a freed handle, at most %u at once, "
+	       "%u transport losses\n", made, reused, maxlive, downs);
+	ck_assert_uint_gt(made, 100);
+	ck_assert_uint_gt(downs, 0);
+	ck_assert_uint_gt(reused, 0);
+	ck_assert_uint_ge(maxlive, 3);
+	env_down(hs, 4);
 }
 END_TEST
 
@@ -3169,6 +3568,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc_core, forbidden_connect_refused_not_forwarded);
 	tcase_add_test(tc_core, le_random_address_programmed_for_its_connection);
 	tcase_add_test(tc_core, handle_isolation_events_data_nocp);
+	tcase_add_test(tc_core, handles_own_space_blind_to_others_links);
 	tcase_add_test(tc_core, le_accept_list_connect_union_and_route);
 	tcase_add_test(tc_core, le_accept_list_cancel_only_own_part);
 	tcase_add_test(tc_core, le_accept_list_yields_to_direct_connect);
@@ -3210,6 +3610,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc_core, bond_debug_or_unkept_key_passes_through);
 	tcase_add_test(tc_core, bond_keys_never_in_logs);
 	tcase_add_test(tc_soak, soak_no_cross_session_leak);
+	tcase_add_test(tc_soak, handles_compact_random_four_sessions);
 	tcase_add_test(tc_soak, garbage_from_hosts_and_controller);
 	tcase_set_timeout(tc_soak, 120);
 	suite_add_tcase(s, tc_core);

@@ -327,7 +327,13 @@ START_TEST(sim_reset_leaves_other_connection_up)
 	ck_assert_int_eq(cmd(&b, HCI_OP_READ_RSSI, p, 2, ret), 0);
 	put_le16(p, ha);
 	ck_assert_int_eq(cmd(&a, HCI_OP_READ_RSSI, p, 2, ret), HCI_ST_UNKNOWN_CONN_ID);
-	/* bob may not touch alice's former or his neighbour's handle either. */
+	/*
+	 * Each numbered its own link 0x0001 (doc "Handles"); bob has no
+	 * other handle to touch.
+	 */
+	ck_assert_uint_eq(ha, 1);
+	ck_assert_uint_eq(hb, 1);
+	put_le16(p, hb + 1);
 	ck_assert_int_eq(cmd(&b, HCI_OP_READ_RSSI, p, 2, ret), HCI_ST_UNKNOWN_CONN_ID);
 	ck_assert(!hostdrv_has_event(b.d, HCI_EV_DISCONN_COMPLETE, 0));
 	host_down(&a);

@@ -8,6 +8,7 @@
 #include "cursor.h"
 #include "hci.h"
 #include "hci_defs.h"
+#include "handlemap.h"
 #include "mux_tctl.h"
 
 void tbdaddr(struct bdaddr *a, uint8_t last)
@@ -172,6 +173,17 @@ static void answer(struct tctl *t, uint16_t op, const uint8_t *p, uint8_t plen)
 	if (op && op == t->unknown_op) {
 		st_only(t, op, HCI_ST_UNKNOWN_COMMAND);
 		return;
+	}
+	/*
+	 * A command naming a link must name one this controller made: a
+	 * session's own handle reaching it untranslated is a breach.
+	 */
+	if (hmap_cmd_off(mux_cmd_find(op)) >= 0 && plen >= 2 &&
+	    !(op == HCI_OP_READ_CLOCK && plen >= 3 && p[2] == 0x00)) {
+		uint16_t h = get_le16(p) & 0x0fff;
+
+		if (h < 0x0040 || h >= t->next_handle)
+			t->violations++;
 	}
 	switch (op) {
 	case HCI_OP_RESET:
@@ -401,13 +413,31 @@ static void answer(struct tctl *t, uint16_t op, const uint8_t *p, uint8_t plen)
 	case HCI_OP_AUTH_REQUESTED:
 	case HCI_OP_SET_CONN_ENCRYPT:
 	case HCI_OP_READ_REMOTE_FEATURES:
+		cs(t, op, 0);
+		break;
 	case HCI_OP_READ_REMOTE_VERSION:
 		cs(t, op, 0);
+		memcpy(r + 1, p, 2);	/* 7.7.12 */
+		r[3] = 0x0b;
+		put_le16(r + 4, 0x000f);
+		put_le16(r + 6, 0x1234);
+		tctl_event(t, HCI_EV_REMOTE_VERSION, r, 8);
 		break;
 	case HCI_OP_READ_RSSI:
 		memcpy(r + 1, p, 2);
 		r[3] = 0xc0;
 		cc(t, op, r, 4);
+		break;
+	case HCI_OP_READ_LINK_QUALITY:
+		memcpy(r + 1, p, 2);
+		r[3] = 0xff;
+		cc(t, op, r, 4);
+		break;
+	case HCI_OP_LE_READ_PHY:
+		memcpy(r + 1, p, 2);	/* 7.8.47: TX, RX PHY */
+		r[3] = 0x01;
+		r[4] = 0x02;
+		cc(t, op, r, 5);
 		break;
 	case HCI_OP_LINK_KEY_REPLY:
 	case HCI_OP_LINK_KEY_NEG_REPLY:

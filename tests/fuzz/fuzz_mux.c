@@ -15,10 +15,12 @@
  * Besides the sanitizers, every packet the mux emits to a session is
  * checked against what that session's user may see (abort on a breach):
  * ACL data, Connection / Disconnection Complete and Number Of Completed
- * Packets only for physical handles (as the controller reported them)
- * whose device the user is granted; inquiry results and LE advertising
- * reports only for granted devices. (A session may mask its events, so
- * what it was shown before is no guide; the controller's view is.)
+ * Packets only for the session's own handles (doc "Handles": 0x0001 up),
+ * each standing, in the core's own mapping, for a physical handle (as the
+ * controller reported it) whose device the user is granted; inquiry
+ * results and LE advertising reports only for granted devices. (A session
+ * may mask its events, so what it was shown before is no guide; the
+ * controller's view is.)
  */
 #include "config.h"
 
@@ -46,6 +48,11 @@ static struct mux *mx;
 struct fsess {
 	const char *user;
 	struct mux_session *s;
+	/*
+	 * The core's mapping of this session's handles to physical ones, as
+	 * last seen (kept after a link ends, for its Disconnection Complete).
+	 */
+	uint16_t vmap[4096];
 };
 
 static struct fsess fs[NSESS];
@@ -111,10 +118,24 @@ static void quiet(int prio, const char *line, void *user)
 {
 }
 
-/* A packet about physical handle h may reach only a user granted its device. */
-static void check_handle(const struct fsess *f, unsigned h)
+/*
+ * A packet about handle vh may reach a session only if vh is its own
+ * (never a physical handle passed through), standing for a physical link
+ * whose device the user is granted.
+ */
+static void check_handle(struct fsess *f, unsigned vh)
 {
-	if (!phys_known[h] || !granted(f->user, phys_addr[h]))
+	struct mux_link_info li[64];
+	unsigned i, n, h;
+
+	n = mux_session_links(f->s, li, 64);
+	for (i = 0; i < n; i++) {
+		if (li[i].vhandle < 1 || li[i].vhandle > 0x0eff)
+			abort();
+		f->vmap[li[i].vhandle] = li[i].handle;
+	}
+	h = f->vmap[vh];
+	if (vh < 1 || vh > 0x0eff || !h || !phys_known[h] || !granted(f->user, phys_addr[h]))
 		abort();
 }
 
@@ -202,8 +223,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		loop_iterate(lp, 0);
 	if (!mux_is_ready(mx))
 		abort();
-	for (i = 0; i < NSESS; i++)
+	for (i = 0; i < NSESS; i++) {
+		memset(fs[i].vmap, 0, sizeof(fs[i].vmap));
 		sess_start(i);
+	}
 
 	while (off < size) {
 		sel = data[off++];
@@ -213,6 +236,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		if (sel & 0x80) {
 			mux_session_free(fs[sel & 3].s);
+			memset(fs[sel & 3].vmap, 0, sizeof(fs[sel & 3].vmap));
 			sess_start(sel & 3);
 		}
 		if (sel & 0x40) {

@@ -368,10 +368,14 @@ struct mux *mux_new(struct loop *l, const struct mux_config *cfg,
 	m->ops = *ops;
 	m->next_id = 1;
 	pktq_init(&m->intq, MUX_INTQ_MAX, 0);
+	if (!(m->cfg.time_scale > 0))
+		m->cfg.time_scale = 1.0;
 	m->xlat = malloc(H4_MAX_PKT);
 	m->cmd_timer = loop_timer_new(l, cmd_timeout, m);
-	if (!m->cmd_timer || !m->xlat) {
+	m->inq_timer = loop_timer_new(l, inq_timeout, m);
+	if (!m->cmd_timer || !m->inq_timer || !m->xlat) {
 		loop_timer_free(m->cmd_timer);
+		loop_timer_free(m->inq_timer);
 		free(m->xlat);
 		free(m);
 		return NULL;
@@ -387,6 +391,7 @@ void mux_free(struct mux *m)
 		mux_session_free(m->sess[m->nsess - 1]);
 	pktq_clear(&m->intq);
 	loop_timer_free(m->cmd_timer);
+	loop_timer_free(m->inq_timer);
 	free(m->xlat);
 	free(m);
 }

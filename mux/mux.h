@@ -87,6 +87,11 @@ struct mux_config {
 	unsigned max_sessions;
 	/* A controller that does not answer a command within this is failed. 0: 5000. */
 	unsigned cmd_timeout_ms;
+	/*
+	 * The controller's time against the wall clock (a simulated one runs
+	 * faster): each session's Inquiry_Length is measured in it. 0: 1.0.
+	 */
+	double time_scale;
 };
 
 /* loop is used only for the command timeout timer. policy is copied. */

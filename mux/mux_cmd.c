@@ -621,22 +621,36 @@ int cmd_process(struct mux *m, struct mux_session *s, const uint8_t *h4,
 			return R_WAIT;
 		}
 		break;
-	case MK_INQ:
+	case MK_INQ: {
+		unsigned i;
+		bool others = false;
+
 		if (s->inquiring) {
 			reply_cs(s, op, HCI_ST_COMMAND_DISALLOWED);
 			return R_DONE;
 		}
+		/* 7.1.1: Inquiry_Length 0x01-0x30. */
+		if (p[3] < 0x01 || p[3] > 0x30) {
+			reply_cs(s, op, HCI_ST_INVALID_PARAMETERS);
+			return R_DONE;
+		}
 		if (m->inq_cancelling)
 			return R_WAIT;
-		if (m->inq_active && m->ready) {
-			/* Join the running inquiry (doc: discovery is shared). */
-			s->inquiring = true;
-			s->inq_seen_n = 0;
+		for (i = 0; i < m->nsess; i++)
+			others |= m->sess[i]->inquiring;
+		if ((m->inq_active || others) && m->ready) {
+			/*
+			 * Join the running inquiry (doc: discovery is shared),
+			 * for its own length and Num_Responses.
+			 */
 			reply_cs(s, op, 0);
+			inq_session_start(m, s, p[3], p[4]);
 			inq_replay(m, s);
+			reconcile(m);
 			return R_DONE;
 		}
 		break;
+	}
 	case MK_INQ_CANCEL: {
 		unsigned i;
 		bool others = false;
@@ -686,6 +700,17 @@ int cmd_process(struct mux *m, struct mux_session *s, const uint8_t *h4,
 		/* To the controller with its own handle for the link. */
 		memcpy(xbuf, h4, len);
 		hmap_put(xbuf + 4 + hmap_cmd_off(d), c->handle);
+		h4 = xbuf;
+	}
+	if (d->kind == MK_INQ) {
+		/*
+		 * Num_Responses unlimited: the controller would count devices
+		 * this user may not see; the mux counts each session's own.
+		 */
+		memcpy(xbuf, h4, len);
+		xbuf[4 + 4] = 0;
+		memcpy(m->inq_lap, p, 3);
+		s->inq_max = p[4];	/* its own, applied when the inquiry starts */
 		h4 = xbuf;
 	}
 	ctrl_send_cmd(m, h4, len, s, O_SESSION);

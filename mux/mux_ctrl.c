@@ -423,12 +423,11 @@ static void session_cmd_done(struct mux *m, const struct mux_outst *o,
 	switch (o->opcode) {
 	case HCI_OP_INQUIRY:
 		if (!status) {
-			m->inq_active = true;
 			m->inq_cache_n = 0;
-			if (s) {
-				s->inquiring = true;
-				s->inq_seen_n = 0;
-			}
+			/* Its own Num_Responses, not the one forwarded (0). */
+			if (s && o->plen == 5)
+				inq_session_start(m, s, o->param[3], s->inq_max);
+			inq_run_started(m, o->param[3]);
 		}
 		break;
 	case HCI_OP_INQUIRY_CANCEL:

@@ -123,8 +123,13 @@ static void inq_deliver(struct mux *m, struct mux_session *s, uint8_t code,
 			n += elen - 7;
 			oc = HCI_EV_EXT_INQUIRY_RESULT;
 		}
-		if (!sess_event(s, oc, out, n))
+		if (!sess_event(s, oc, out, n)) {
 			seen_forget(s->inq_seen, &s->inq_seen_n, &a, 0, 0);
+			return;
+		}
+		/* Its Num_Responses reached: its inquiry halts (7.1.1). */
+		if (s->inq_max && ++s->inq_n >= s->inq_max)
+			inq_session_done(s, 0);
 	}
 }
 
@@ -513,7 +518,9 @@ void ctrl_event(struct mux *m, const struct h4_pkt *pkt)
 	case HCI_EV_INQUIRY_COMPLETE:
 		if (plen != 1)
 			goto bad;
-		if (m->inq_active || m->inq_cancelling)
+		if (m->inq_active && !m->inq_cancelling && p[0] == 0)
+			inq_run_ended(m);
+		else if (m->inq_active || m->inq_cancelling)
 			inquiry_stopped(m, NULL, p[0]);
 		return;
 	case HCI_EV_INQUIRY_RESULT:

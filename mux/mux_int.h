@@ -150,6 +150,15 @@ struct mux_session {
 	uint8_t al_params[25];
 
 	bool inquiring;
+	/*
+	 * Its own inquiry (doc: "Discovery"): time still owed (controller
+	 * time, us, counted from inq_mark on the wall clock), Num_Responses
+	 * (0: unlimited) and the responses it was given.
+	 */
+	uint64_t inq_left;
+	uint64_t inq_mark;
+	uint8_t inq_max;
+	uint8_t inq_n;
 	struct mux_seen inq_seen[MUX_SEEN_MAX];
 	unsigned inq_seen_n;
 	struct mux_seen le_seen[MUX_SEEN_MAX];
@@ -235,6 +244,11 @@ struct mux {
 	bool le_stale_cancel;	/* an internal cancel's LE Conn Complete due */
 	bool inq_active;
 	bool inq_cancelling;
+	/* The physical inquiry running: when, how long (wall clock, us), LAP. */
+	uint64_t inq_run_start;
+	uint64_t inq_run_len;
+	uint8_t inq_lap[3];
+	struct loop_timer *inq_timer;	/* the next session whose length ends first */
 	/* Responses of the running inquiry, replayed to sessions that join it. */
 	struct {
 		uint8_t code;
@@ -358,6 +372,12 @@ struct mux_session *al_phys_ended(struct mux *m, uint8_t st, uint8_t type,
 				  const struct bdaddr *a);
 void reconcile(struct mux *m);
 void inquiry_stopped(struct mux *m, struct mux_session *except, uint8_t st);
+void inq_session_start(struct mux *m, struct mux_session *s, uint8_t len, uint8_t max);
+void inq_session_done(struct mux_session *s, uint8_t st);
+void inq_run_started(struct mux *m, uint8_t len);
+void inq_run_ended(struct mux *m);
+void inq_timeout(struct loop_timer *t, void *user);
+uint8_t inq_units_owed(const struct mux *m);
 void recon_done(struct mux *m, const struct mux_outst *o, uint8_t status);
 
 /* mux_bond.c */

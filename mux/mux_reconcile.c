@@ -329,6 +329,16 @@ void reconcile(struct mux *m)
 		m->inq_cancelling = true;
 		RECON(HCI_OP_INQUIRY_CANCEL, NULL, 0);
 	}
+	/* Sessions owed more time than the last physical inquiry ran. */
+	if (!m->inq_active && any_inq && !m->inq_cancelling &&
+	    !outst_find(m, HCI_OP_INQUIRY)) {
+		uint8_t iq[5];
+
+		memcpy(iq, m->inq_lap, 3);
+		iq[3] = inq_units_owed(m);
+		iq[4] = 0;
+		RECON(HCI_OP_INQUIRY, iq, 5);
+	}
 	if (le_capable(m)) {
 		bool same = m->p_scan_params_valid && !memcmp(sp, m->p_scan_params, 7);
 		uint8_t en[2] = { 0, 0 };
@@ -358,14 +368,161 @@ void inquiry_stopped(struct mux *m, struct mux_session *except, uint8_t st)
 
 	m->inq_active = false;
 	m->inq_cancelling = false;
+	loop_timer_disarm(m->inq_timer);
 	for (i = 0; i < m->nsess; i++) {
 		struct mux_session *s = m->sess[i];
 
 		if (!s->inquiring || s == except)
 			continue;
-		s->inquiring = false;
-		sess_event(s, HCI_EV_INQUIRY_COMPLETE, &st, 1);
+		inq_session_done(s, st);
 	}
+}
+
+/* ------------------------------------------------------------------ */
+/*
+ * Each session's own inquiry (doc: "Discovery"): Inquiry_Length x 1.28 s
+ * from its Inquiry (7.1.1), whatever the physical inquiry it shares. The
+ * physical one is started with the first session's length; a session that
+ * joins and is owed more is given it by a new physical inquiry when that
+ * one ends (the controller's own Inquiry Complete is the clock: a scripted
+ * or slow controller never makes a session end early), one that is owed
+ * less ends by the timer, and one that has its Num_Responses ends then.
+ * Times are the controller's, scaled to the wall clock (time_scale).
+ */
+
+static uint64_t inq_unit(const struct mux *m)
+{
+	uint64_t u = (uint64_t)(1280000.0 * m->cfg.time_scale);
+
+	return u ? u : 1;
+}
+
+/* Half a unit: a session this close to its end ends with the physical run. */
+static uint64_t inq_slack(const struct mux *m)
+{
+	return inq_unit(m) / 2;
+}
+
+static void inq_timer_update(struct mux *m);
+
+void inq_session_start(struct mux *m, struct mux_session *s, uint8_t len, uint8_t max)
+{
+	s->inquiring = true;
+	s->inq_seen_n = 0;
+	s->inq_n = 0;
+	s->inq_max = max;
+	s->inq_left = (uint64_t)len * inq_unit(m);
+	s->inq_mark = loop_now_us();
+	inq_timer_update(m);
+}
+
+void inq_session_done(struct mux_session *s, uint8_t st)
+{
+	s->inquiring = false;
+	s->inq_left = 0;
+	sess_event(s, HCI_EV_INQUIRY_COMPLETE, &st, 1);
+}
+
+/*
+ * The length, in 1.28 s units (0x01-0x30), the longest-owed session needs,
+ * to the nearest unit (it ends within half a unit of its own end).
+ */
+uint8_t inq_units_owed(const struct mux *m)
+{
+	uint64_t most = 0, u = inq_unit(m), n;
+	unsigned i;
+
+	for (i = 0; i < m->nsess; i++)
+		if (m->sess[i]->inquiring && m->sess[i]->inq_left > most)
+			most = m->sess[i]->inq_left;
+	n = (most + u / 2) / u;
+	return (uint8_t)(n < 1 ? 1 : n > 0x30 ? 0x30 : n);
+}
+
+/*
+ * Arm the timer for the first session whose time runs out clearly before
+ * the physical inquiry ends (the others end with it).
+ */
+static void inq_timer_update(struct mux *m)
+{
+	uint64_t run_end = m->inq_run_start + m->inq_run_len, first = 0, now, end;
+	unsigned i;
+
+	loop_timer_disarm(m->inq_timer);
+	if (!m->inq_active)
+		return;
+	for (i = 0; i < m->nsess; i++) {
+		struct mux_session *s = m->sess[i];
+
+		if (!s->inquiring || s->dead)
+			continue;
+		end = s->inq_mark + s->inq_left;
+		if (end + inq_slack(m) < run_end && (!first || end < first))
+			first = end;
+	}
+	if (!first)
+		return;
+	now = loop_now_us();
+	loop_timer_arm(m->inq_timer, first > now ? first - now : 0);
+}
+
+void inq_run_started(struct mux *m, uint8_t len)
+{
+	unsigned i;
+
+	m->inq_active = true;
+	m->inq_run_start = loop_now_us();
+	m->inq_run_len = (uint64_t)len * inq_unit(m);
+	for (i = 0; i < m->nsess; i++)
+		if (m->sess[i]->inquiring)
+			m->sess[i]->inq_mark = m->inq_run_start;
+	inq_timer_update(m);
+}
+
+/*
+ * The physical inquiry ran its length (Inquiry Complete, success): each
+ * session is credited with the part it was in; those with (nearly) none
+ * left get their Inquiry Complete, reconcile() starts another for the rest.
+ */
+void inq_run_ended(struct mux *m)
+{
+	unsigned i;
+
+	m->inq_active = false;
+	loop_timer_disarm(m->inq_timer);
+	for (i = 0; i < m->nsess; i++) {
+		struct mux_session *s = m->sess[i];
+		uint64_t late, credit;
+
+		if (!s->inquiring)
+			continue;
+		late = s->inq_mark > m->inq_run_start ? s->inq_mark - m->inq_run_start : 0;
+		credit = late < m->inq_run_len ? m->inq_run_len - late : 0;
+		s->inq_left = s->inq_left > credit ? s->inq_left - credit : 0;
+		s->inq_mark = loop_now_us();
+		if (s->inq_left <= inq_slack(m) || s->dead)
+			inq_session_done(s, 0);
+	}
+	reconcile(m);
+}
+
+/* A session's own length ran out while the physical inquiry goes on. */
+void inq_timeout(struct loop_timer *t, void *user)
+{
+	struct mux *m = user;
+	uint64_t now = loop_now_us();
+	unsigned i;
+
+	for (i = 0; i < m->nsess; i++) {
+		struct mux_session *s = m->sess[i];
+
+		if (s->inquiring && s->inq_mark + s->inq_left <= now)
+			inq_session_done(s, 0);
+	}
+	inq_timer_update(m);
+	/* Nobody left: the physical inquiry is cancelled. */
+	reconcile(m);
+	finish(m);
 }
 
 void recon_done(struct mux *m, const struct mux_outst *o, uint8_t status)
@@ -393,6 +550,13 @@ void recon_done(struct mux *m, const struct mux_outst *o, uint8_t status)
 		break;
 	case HCI_OP_INQUIRY_CANCEL:
 		inquiry_stopped(m, NULL, 0);
+		break;
+	case HCI_OP_INQUIRY:
+		/* A new physical inquiry for the sessions still owed time. */
+		if (!status)
+			inq_run_started(m, o->param[3]);
+		else
+			inquiry_stopped(m, NULL, status);
 		break;
 	case HCI_OP_LE_SET_SCAN_PARAM:
 		memcpy(m->p_scan_params, o->param, 7);

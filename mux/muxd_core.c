@@ -915,6 +915,9 @@ int core_run(struct muxd *d)
 	ops.user = d;
 	memset(&mcfg, 0, sizeof(mcfg));
 	mcfg.max_sessions = d->conf.max_sessions;
+	/* A simulated controller's clock: hosts' inquiry lengths run in it. */
+	if (strcmp(d->conf.controller, "sim") == 0 || strncmp(d->conf.controller, "sim:", 4) == 0)
+		mcfg.time_scale = d->conf.sim_time_scale;
 	d->mux = mux_new(d->l, &mcfg, &pol, &ops);
 	d->restart = loop_timer_new(d->l, restart_fn, d);
 	d->reap = loop_timer_new(d->l, reap_fn, d);

@@ -176,12 +176,15 @@ static void quiet_log(int prio, const char *line, void *user)
 
 /* Set by a test to shape the next env_up()'s controller before init. */
 static void (*tctl_prep)(struct tctl *t);
+/* Set by a test: the next env_up()'s mux_config.time_scale (0: real time). */
+static double env_time_scale;
 
 static void env_up(uint16_t acl_pkts, uint16_t le_pkts, unsigned max_sessions)
 {
-	struct mux_config cfg = { max_sessions, 0 };
+	struct mux_config cfg = { max_sessions, 0, env_time_scale };
 	struct mux_ops ops = { tctl_send, NULL, on_dead, NULL };
 
+	env_time_scale = 0;
 	log_set_handler(quiet_log, NULL);
 	revoke_alice = remove_bob = false;
 	dead_calls = 0;
@@ -771,6 +774,142 @@ START_TEST(inquiry_result_format_per_session)
 	ck_assert_uint_eq(host_count(&a, HCI_EV_EXT_INQUIRY_RESULT, -1), 1);
 	ck_assert_uint_eq(host_count(&b, HCI_EV_INQUIRY_RESULT_RSSI, -1), 1);
 	ck_assert_uint_eq(host_count(&b, HCI_EV_EXT_INQUIRY_RESULT, -1), 0);
+	env_down(hs, 2);
+}
+END_TEST
+
+/*
+ * A session joining a running inquiry gets the length it asked for: the
+ * physical inquiry is started again for it when the first one ends (the
+ * controller's Inquiry Complete is the clock), with Num_Responses never
+ * forwarded; each session gets its own Inquiry Complete at its own end, or
+ * when it has its own Num_Responses (7.1.1).
+ */
+START_TEST(inquiry_join_gets_its_own_length)
+{
+	static const uint8_t len1[5] = { 0x33, 0x8b, 0x9e, 0x01, 0x05 };
+	static const uint8_t len4[5] = { 0x33, 0x8b, 0x9e, 0x04, 0x00 };
+	static const uint8_t len4_one[5] = { 0x33, 0x8b, 0x9e, 0x04, 0x01 };
+	struct host a, b, c;
+	struct host *hs[] = { &a, &b, &c };
+	struct bdaddr rd;
+	unsigned base;
+
+	env_up(8, 8, 4);
+	host_start(&a, "alice");
+	host_start(&b, "bob");
+	host_start(&c, "carol");
+	host_init(&a);
+	host_init(&b);
+	host_init(&c);
+	base = tc->ncmds;
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_INQUIRY, len1, 5, NULL), 0);
+	ck_assert_uint_eq(tc->inq_params[3], 1);
+	ck_assert_uint_eq(tc->inq_params[4], 0);	/* counted per session */
+	ck_assert_int_eq(host_cmd(&c, HCI_OP_INQUIRY, len4, 5, NULL), 0);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_INQUIRY, base), 1);
+	tbdaddr(&rd, 2);
+	tctl_inquiry_result(tc, &rd);
+	/* alice's length is over; carol is owed 3 more units: a new inquiry. */
+	tctl_inquiry_complete(tc);
+	tctl_pump(tc);
+	ck_assert_uint_eq(host_count(&a, HCI_EV_INQUIRY_COMPLETE, -1), 1);
+	ck_assert_uint_eq(host_count(&c, HCI_EV_INQUIRY_COMPLETE, -1), 0);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_INQUIRY, base), 2);
+	ck_assert_uint_eq(tc->inq_params[3], 3);
+	ck_assert_uint_eq(tc->inq_params[4], 0);
+	ck_assert(tc->inquiry);
+	/* Only carol is still inquiring; what she saw is not repeated. */
+	tbdaddr(&rd, 1);
+	tctl_inquiry_result(tc, &rd);
+	tbdaddr(&rd, 2);
+	tctl_inquiry_result(tc, &rd);
+	tctl_pump(tc);
+	ck_assert(!host_saw_addr(&a, HCI_EV_EXT_INQUIRY_RESULT, -1, 1));
+	ck_assert(host_saw_addr(&c, HCI_EV_EXT_INQUIRY_RESULT, -1, 1));
+	ck_assert_uint_eq(host_count(&c, HCI_EV_EXT_INQUIRY_RESULT, -1), 2);
+	tctl_inquiry_complete(tc);
+	tctl_pump(tc);
+	ck_assert_uint_eq(host_count(&c, HCI_EV_INQUIRY_COMPLETE, -1), 1);
+	ck_assert_uint_eq(host_count(&a, HCI_EV_INQUIRY_COMPLETE, -1), 1);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_INQUIRY, base), 2);
+	ck_assert(!tc->inquiry);
+	host_reset_rx(&a);
+	host_reset_rx(&c);
+
+	/*
+	 * Num_Responses 1 for carol: her first device (one alice may not
+	 * see, so not alice's to count) ends her inquiry only.
+	 */
+	base = tc->ncmds;
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_INQUIRY, len4, 5, NULL), 0);
+	ck_assert_int_eq(host_cmd(&c, HCI_OP_INQUIRY, len4_one, 5, NULL), 0);
+	tbdaddr(&rd, 4);
+	tctl_inquiry_result(tc, &rd);
+	tbdaddr(&rd, 1);
+	tctl_inquiry_result(tc, &rd);
+	tctl_pump(tc);
+	ck_assert_uint_eq(host_count(&c, HCI_EV_EXT_INQUIRY_RESULT, -1), 1);
+	ck_assert(host_saw_addr(&c, HCI_EV_EXT_INQUIRY_RESULT, -1, 4));
+	ck_assert_uint_eq(host_count(&c, HCI_EV_INQUIRY_COMPLETE, -1), 1);
+	ck_assert_uint_eq(host_count(&a, HCI_EV_EXT_INQUIRY_RESULT, -1), 1);
+	ck_assert_uint_eq(host_count(&a, HCI_EV_INQUIRY_COMPLETE, -1), 0);
+	ck_assert(tc->inquiry);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_INQUIRY_CANCEL, base), 0);
+	/* alice leaves; the last one, Num_Responses 1: the inquiry is cancelled. */
+	ck_assert_int_eq(host_cmd(&b, HCI_OP_INQUIRY, len4_one, 5, NULL), 0);
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_INQUIRY_CANCEL, NULL, 0, NULL), 0);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_INQUIRY_CANCEL, base), 0);
+	tbdaddr(&rd, 3);
+	tctl_inquiry_result(tc, &rd);
+	tctl_pump(tc);
+	ck_assert_uint_eq(host_count(&b, HCI_EV_EXT_INQUIRY_RESULT, -1), 1);
+	ck_assert_uint_eq(host_count(&b, HCI_EV_INQUIRY_COMPLETE, -1), 1);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_INQUIRY_CANCEL, base), 1);
+	ck_assert(!tc->inquiry);
+	ck_assert_uint_eq(host_count(&a, HCI_EV_INQUIRY_COMPLETE, -1), 0);
+	env_down(hs, 3);
+}
+END_TEST
+
+/*
+ * A session that joins with a shorter length than the physical inquiry has
+ * left ends on its own (the controller's time, scaled), the others and the
+ * physical inquiry go on.
+ */
+START_TEST(inquiry_joiner_shorter_ends_on_its_own)
+{
+	static const uint8_t len48[5] = { 0x33, 0x8b, 0x9e, 0x30, 0x00 };
+	static const uint8_t len1[5] = { 0x33, 0x8b, 0x9e, 0x01, 0x00 };
+	struct host a, c;
+	struct host *hs[] = { &a, &c };
+	unsigned base, i;
+
+	env_time_scale = 0.001;	/* 1.28 ms per unit */
+	env_up(8, 8, 4);
+	host_start(&a, "alice");
+	host_start(&c, "carol");
+	host_init(&a);
+	host_init(&c);
+	base = tc->ncmds;
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_INQUIRY, len48, 5, NULL), 0);
+	ck_assert_int_eq(host_cmd(&c, HCI_OP_INQUIRY, len1, 5, NULL), 0);
+	ck_assert_uint_eq(host_count(&c, HCI_EV_INQUIRY_COMPLETE, -1), 0);
+	for (i = 0; i < 500 && !host_count(&c, HCI_EV_INQUIRY_COMPLETE, -1); i++) {
+		loop_iterate(lp, 2);
+		tctl_pump(tc);
+	}
+	ck_assert_uint_eq(host_count(&c, HCI_EV_INQUIRY_COMPLETE, -1), 1);
+	ck_assert_uint_eq(host_count(&a, HCI_EV_INQUIRY_COMPLETE, -1), 0);
+	ck_assert(tc->inquiry);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_INQUIRY_CANCEL, base), 0);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_INQUIRY, base), 1);
+	/* alice's own end is the controller's. */
+	tctl_inquiry_complete(tc);
+	tctl_pump(tc);
+	ck_assert_uint_eq(host_count(&a, HCI_EV_INQUIRY_COMPLETE, -1), 1);
+	ck_assert_uint_eq(host_count(&c, HCI_EV_INQUIRY_COMPLETE, -1), 1);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_INQUIRY, base), 1);
 	env_down(hs, 2);
 }
 END_TEST
@@ -3565,6 +3704,8 @@ Suite *test_suite(void)
 	tcase_add_test(tc_core, inquiry_result_format_per_session);
 	tcase_add_test(tc_core, acl_filters_all_result_formats);
 	tcase_add_test(tc_core, inquiry_cancel_only_when_nobody_needs_it);
+	tcase_add_test(tc_core, inquiry_join_gets_its_own_length);
+	tcase_add_test(tc_core, inquiry_joiner_shorter_ends_on_its_own);
 	tcase_add_test(tc_core, forbidden_connect_refused_not_forwarded);
 	tcase_add_test(tc_core, le_random_address_programmed_for_its_connection);
 	tcase_add_test(tc_core, handle_isolation_events_data_nocp);

@@ -110,8 +110,12 @@ static void ctrl_emit(const uint8_t *h4, size_t len, void *user)
 	mux_ctrl_input(mx, h4, len);
 }
 
+static unsigned inquiries_sent;	/* physical Inquiry commands */
+
 static int ctrl_send(const uint8_t *h4, size_t len, void *user)
 {
+	if (len >= 4 && h4[0] == H4_CMD && get_le16(h4 + 1) == HCI_OP_INQUIRY)
+		inquiries_sent++;
 	return ctrl ? sim_ctrl_input(ctrl, h4, len) : -EPIPE;
 }
 
@@ -134,7 +138,8 @@ static void env_up(void)
 {
 	struct sim_opts o = { .time_scale = 0.01, .seed = 7 };
 	struct mux_ops ops = { ctrl_send, NULL, NULL, NULL };
-	struct mux_config cfg = { 4, 0 };
+	/* The mux measures inquiry lengths in the simulated controller's time. */
+	struct mux_config cfg = { 4, 0, 0.01 };
 
 	log_set_handler(quiet, NULL);
 	lp = loop_new();
@@ -299,6 +304,48 @@ START_TEST(sim_two_inquiries_each_sees_its_devices)
 	sb = host_inquire_collect(&b);
 	ck_assert_uint_eq(sa, 1u << BULB);
 	ck_assert_uint_eq(sb, 1u << SPEAKER);
+	host_down(&a);
+	host_down(&b);
+	env_down();
+}
+END_TEST
+
+/*
+ * Discovery joins (doc "Discovery"): bob joins alice's inquiry asking for
+ * three times her length; she ends at hers, he at his, on the simulated
+ * controller's clock (0.01: one 1.28 s unit is 12.8 ms), by a second
+ * physical inquiry. Lower bounds only: a session never ends early.
+ */
+START_TEST(sim_inquiry_joiner_gets_its_length)
+{
+	static const uint64_t unit = 12800;
+	struct shost a, b;
+	uint8_t ev[300];
+	uint64_t t0, tb0, ta, tb;
+	size_t n;
+
+	env_up();
+	host_up(&a, "alice");
+	host_up(&b, "bob");
+	host_init(&a, NULL);
+	host_init(&b, NULL);
+	inquiries_sent = 0;
+	t0 = loop_now_us();
+	ck_assert_int_eq(cmd(&a, HCI_OP_INQUIRY, "\x33\x8b\x9e\x02\x00", 5, NULL), 0);
+	tb0 = loop_now_us();
+	ck_assert_int_eq(cmd(&b, HCI_OP_INQUIRY, "\x33\x8b\x9e\x06\x00", 5, NULL), 0);
+	ck_assert_int_eq(hostdrv_wait_event(a.d, HCI_EV_INQUIRY_COMPLETE, 0, ev, sizeof(ev), &n), 0);
+	ta = loop_now_us();
+	ck_assert(!hostdrv_has_event(b.d, HCI_EV_INQUIRY_COMPLETE, 0));
+	ck_assert_int_eq(hostdrv_wait_event(b.d, HCI_EV_INQUIRY_COMPLETE, 0, ev, sizeof(ev), &n), 0);
+	tb = loop_now_us();
+	ck_assert_uint_eq(ev[0], 0);
+	/* Each its own length, to within half a unit. */
+	ck_assert_uint_ge(ta - t0, 2 * unit - unit / 2);
+	ck_assert_uint_ge(tb - tb0, 6 * unit - unit / 2);
+	ck_assert_uint_gt(tb, ta);
+	ck_assert_uint_eq(inquiries_sent, 2);
+	ck_assert(!hostdrv_has_event(a.d, HCI_EV_INQUIRY_COMPLETE, 0));
 	host_down(&a);
 	host_down(&b);
 	env_down();
@@ -606,6 +653,7 @@ Suite *test_suite(void)
 
 	tcase_add_test(tc, sim_init_two_hosts_same_identity);
 	tcase_add_test(tc, sim_two_inquiries_each_sees_its_devices);
+	tcase_add_test(tc, sim_inquiry_joiner_gets_its_length);
 	tcase_add_test(tc, sim_reset_leaves_other_connection_up);
 	tcase_add_test(tc, sim_forbidden_device_refused);
 	tcase_add_test(tc, sim_session_end_disconnects_its_links);

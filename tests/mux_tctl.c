@@ -281,6 +281,8 @@ static void answer(struct tctl *t, uint16_t op, const uint8_t *p, uint8_t plen)
 	case HCI_OP_INQUIRY:
 		cs(t, op, t->inquiry ? HCI_ST_COMMAND_DISALLOWED : 0);
 		t->inquiry = true;
+		if (plen == 5)
+			memcpy(t->inq_params, p, 5);
 		break;
 	case HCI_OP_INQUIRY_CANCEL:
 		st_only(t, op, t->inquiry ? 0 : HCI_ST_COMMAND_DISALLOWED);

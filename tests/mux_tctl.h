@@ -40,6 +40,7 @@ struct tctl {
 	unsigned outstanding;
 	uint16_t out_ops[16];
 	bool inquiry;
+	uint8_t inq_params[5];		/* of the last Inquiry */
 	bool le_scan;
 	uint8_t le_scan_params[7];
 	uint8_t evmask[8];

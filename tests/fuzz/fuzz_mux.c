@@ -204,7 +204,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct sim_opts o = { .time_scale = 0.0001, .seed = 7 };
 	struct mux_ops ops = { ctrl_send, NULL, NULL, NULL };
-	struct mux_config cfg = { 4, 0 };
+	struct mux_config cfg = { 4, 0, 0.0001 };	/* the simulated clock */
 	struct sim_air *air;
 	size_t off = 0, n;
 	unsigned i;

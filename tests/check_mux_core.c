@@ -3346,6 +3346,7 @@ static size_t bob_transcript(unsigned alice_links, uint8_t *out)
 	struct host *hs[] = { &a, &b };
 	uint16_t ab = 0, al = 0, hb, hl, pb, pl;
 	uint8_t p[32], ret[16], acl[16];
+	unsigned sco_in;
 	size_t n = 0;
 	int k;
 
@@ -3420,7 +3421,35 @@ static size_t bob_transcript(unsigned alice_links, uint8_t *out)
 	tctl_acl(tc, pb, "in", 2);
 	tctl_pump(tc);
 
-	/* LE: his second link is 0x0002, in events and LE commands alike. */
+	/* An eSCO link on his ACL link (7.7.35): 0x0002, SCO headers too. */
+	{
+		uint8_t sc[17] = { 0 }, sco[16];
+		struct bdaddr rd;
+		uint16_t hs2, ps;
+
+		tbdaddr(&rd, 3);
+		ps = tc->next_handle++;
+		put_le16(sc + 1, ps);
+		memcpy(sc + 3, rd.b, 6);
+		sc[9] = 0x02;
+		tctl_event(tc, HCI_EV_SYNC_CONN_COMPLETE, sc, 17);
+		tctl_sco(tc, ps, "voice", 5);
+		tctl_pump(tc);
+		ck_assert_int_eq(host_take(&b, HCI_EV_SYNC_CONN_COMPLETE, -1, sc), 17);
+		hs2 = get_le16(sc + 1);
+		ck_assert_uint_eq(hs2, 2);
+		ck_assert_uint_eq(phys(&b, hs2), ps);
+		k = h4_build_sco(sco, sizeof(sco), hs2, 0, "out", 3);
+		ck_assert_int_eq(mux_session_input(b.s, sco, (size_t)k), 0);
+		ck_assert_uint_eq(tc->sco_rx_last_handle, ps);
+		sc[0] = 0;
+		put_le16(sc + 1, ps);
+		sc[3] = HCI_ST_REMOTE_USER_TERM;
+		tctl_event(tc, HCI_EV_DISCONN_COMPLETE, sc, 4);
+		tctl_pump(tc);
+	}
+
+	/* LE: his second link is 0x0002 again, in events and LE commands alike. */
 	le_create_params(p, 0, 2, 0);
 	ck_assert_int_eq(host_cmd(&b, HCI_OP_LE_CREATE_CONN, p, 25, NULL), 0);
 	ck_assert_int_eq(host_take_le_conn(&b, NULL, &hl), 0);
@@ -3452,7 +3481,15 @@ static size_t bob_transcript(unsigned alice_links, uint8_t *out)
 	ck_assert_int_eq(host_cmd(&b, HCI_OP_READ_RSSI, p, 2, ret), HCI_ST_UNKNOWN_CONN_ID);
 	ck_assert_uint_eq(get_le16(ret + 1), 3);
 	/* Everything he was told, the answers included. */
-	ck_assert_uint_eq(host_count(&b, HCI_EV_DISCONN_COMPLETE, -1), 2);
+	ck_assert_uint_eq(host_count(&b, HCI_EV_DISCONN_COMPLETE, -1), 3);
+	ck_assert_uint_eq(host_count(&b, HCI_EV_SYNC_CONN_COMPLETE, -1), 0);
+	for (k = 0, sco_in = 0; k < (int)b.nrx; k++) {
+		if (b.rx[k]->d[0] != H4_SCO)
+			continue;
+		ck_assert_uint_eq(get_le16(b.rx[k]->d + 1) & 0x0fff, 2);
+		sco_in++;
+	}
+	ck_assert_uint_eq(sco_in, 1);
 	ck_assert_uint_eq(host_count(&b, HCI_EV_NUM_COMP_PKTS, -1), 1);
 	ck_assert_uint_eq(host_count(&b, HCI_EV_LE_META, HCI_LE_EV_DATA_LEN_CHANGE), 1);
 	ck_assert_uint_eq(host_count(&b, HCI_EV_LE_META, HCI_LE_EV_LTK_REQUEST), 1);

@@ -67,6 +67,13 @@ void tctl_acl(struct tctl *t, uint16_t handle, const void *data, size_t len)
 	q(t, b, h4_build_acl(b, sizeof(b), handle, HCI_PB_FIRST_FLUSH, 0, data, len));
 }
 
+void tctl_sco(struct tctl *t, uint16_t handle, const void *data, size_t len)
+{
+	uint8_t b[300];
+
+	q(t, b, h4_build_sco(b, sizeof(b), handle, 0, data, len));
+}
+
 void tctl_nocp(struct tctl *t, uint16_t handle, uint16_t count)
 {
 	uint8_t p[5] = { 1 };
@@ -478,6 +485,11 @@ int tctl_send(const uint8_t *h4, size_t len, void *user)
 		if (t->acl_rx < TCTL_LOG_MAX)
 			t->acl_rx_handle[t->acl_rx] = pkt.acl.handle;
 		t->acl_rx++;
+		return 0;
+	}
+	if (pkt.type == H4_SCO) {
+		t->sco_rx++;
+		t->sco_rx_last_handle = pkt.sco.handle;
 		return 0;
 	}
 	if (pkt.type != H4_CMD)

@@ -33,6 +33,8 @@ struct tctl {
 	unsigned ncmds;
 	unsigned acl_rx;		/* ACL packets received */
 	uint16_t acl_rx_handle[TCTL_LOG_MAX];
+	unsigned sco_rx;		/* SCO packets received */
+	uint16_t sco_rx_last_handle;
 	unsigned violations;		/* contract breaches by the mux */
 	/* The parameters of the last Link Key Reply and IO Capability Negative Reply. */
 	uint8_t lk_reply[22];
@@ -70,6 +72,7 @@ unsigned tctl_pump(struct tctl *t);
 void tctl_event(struct tctl *t, uint8_t code, const void *p, size_t plen);
 void tctl_le_event(struct tctl *t, uint8_t sub, const void *p, size_t plen);
 void tctl_acl(struct tctl *t, uint16_t handle, const void *data, size_t len);
+void tctl_sco(struct tctl *t, uint16_t handle, const void *data, size_t len);
 void tctl_nocp(struct tctl *t, uint16_t handle, uint16_t count);
 void tctl_inquiry_result(struct tctl *t, const struct bdaddr *a);
 void tctl_adv_report(struct tctl *t, const struct bdaddr *a, uint8_t atype, uint8_t ev);

@@ -83,15 +83,26 @@ static void remote_fail(struct stream_remote *r, int err)
 	/*
 	 * Never connected yet: the user is waiting to hear whether it works
 	 * (bgw-cdclient stays in the foreground until then), so the first
-	 * failure is final. From the loop: we may be inside start().
+	 * failure is final, unless the caller can wait (cbs.waiting: seamless
+	 * mode, whose local side works meanwhile). failed() from the loop: we
+	 * may be inside start(); waiting() only reports.
 	 */
-	if (!r->st.connects && r->cbs.failed) {
+	if (!r->st.connects && r->cbs.failed && !r->cbs.waiting) {
 		r->first_err = err ? err : -EIO;
 		loop_timer_arm(r->timer, 0);
 		return;
 	}
 	loop_timer_arm(r->timer, r->backoff_us);
-	if (was_up)
+	if (!r->st.connects && r->cbs.waiting) {
+		char what[300];
+
+		/* Patient (remote.h): the caller tells the user, we retry. */
+		snprintf(what, sizeof(what), "cannot connect to %s: %s", r->desc,
+			 strerror(-err));
+		r->cbs.waiting(-EHOSTUNREACH, what, "check that the controller's "
+			       "server (bgw-muxd's listen, bgw-sim) runs and "
+			       "listens there", r->user);
+	} else if (was_up)
 		log_warn("upstream %s: connection lost: %s; reconnecting in %llu ms",
 			 r->desc, strerror(-err),
 			 (unsigned long long)(r->backoff_us / 1000));

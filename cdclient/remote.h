@@ -59,6 +59,16 @@ struct cd_remote_cbs {
 	 * certificate (why: a message fit for the user). Optional.
 	 */
 	void (*failed)(int err, const char *why, void *user);
+	/*
+	 * Optional. When set, a first connection that fails for a reason
+	 * another attempt may fix (no answer, the gateway busy or
+	 * restarting) is retried with backoff instead of given up through
+	 * failed(): each failure is reported here (what: what happened,
+	 * advice: what the user may check) and up() comes when one works.
+	 * Seamless mode sets it: the local side works meanwhile. Refusals no
+	 * retry can fix still go to failed().
+	 */
+	void (*waiting)(int err, const char *what, const char *advice, void *user);
 };
 
 struct cd_remote_stats {

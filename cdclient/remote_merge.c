@@ -53,6 +53,7 @@ struct merge_remote {
 
 	struct cd_remote *gw;
 	struct loop_timer *gw_timer;	/* re-initialise a failed gateway */
+	unsigned int gw_waits;		/* failed attempts before its first up */
 
 	struct cd_remote_stats st;
 };
@@ -188,6 +189,7 @@ static void gw_up(void *user)
 	log_notice("seamless: the gateway %s is up; its devices join the adapter",
 		   cd_remote_describe(r->gw));
 	loop_timer_disarm(r->gw_timer);
+	r->gw_waits = 0;
 	merge_ctrl_up(r->m, MERGE_IDX_GW);
 }
 
@@ -219,11 +221,35 @@ static void gw_failed(int err, const char *why, void *user)
 		r->cbs.failed(err, why, r->user);
 }
 
+/*
+ * The gateway cannot be reached yet (not a refusal: remote.h). Seamless mode
+ * does not need it to start: the local side works alone meanwhile, and the
+ * gateway joins through gw_up() -> merge_ctrl_up() as after a lost session,
+ * with no host reset. The user hears it once, on the terminal; each later
+ * attempt only with -v.
+ */
+static void gw_waiting(int err, const char *what, const char *advice, void *user)
+{
+	struct merge_remote *r = user;
+
+	(void)err;
+	if (r->gw_waits++) {
+		log_info("seamless: home still does not answer (%s); trying again",
+			 what);
+		return;
+	}
+	log_notice("seamless: home does not answer yet (%s)", what);
+	log_notice("seamless: the devices near you work now on this adapter; "
+		   "home's devices join it by themselves once home answers, "
+		   "nothing to do. If they never appear: %s", advice);
+}
+
 const struct cd_remote_cbs cd_merge_gateway_cbs = {
 	.up = gw_up,
 	.down = gw_down,
 	.packet = gw_packet,
 	.failed = gw_failed,
+	.waiting = gw_waiting,
 };
 
 static void gw_timer_fn(struct loop_timer *t, void *user)

@@ -16,7 +16,12 @@
  * with the transport's message saying what to do; a controller lost later
  * is reopened with backoff, and the merge gives the host a Hardware Error.
  * The gateway going down and up is the merge's merge_ctrl_down/up(1): its
- * links end with Disconnection Complete 0x08, the local side goes on.
+ * links end with Disconnection Complete 0x08, the local side goes on. A
+ * gateway that does not answer at start is retried with backoff
+ * (cd_merge_gateway_cbs.waiting, remote.h) while the local side works
+ * alone, and joins the same way when it answers; a gateway that refuses the
+ * login or whose certificate does not match ends bgw-cdclient as without
+ * --local (failed()).
  */
 #ifndef BGW_CD_REMOTE_MERGE_H
 #define BGW_CD_REMOTE_MERGE_H

@@ -13,8 +13,10 @@
  * rate limiter. So is every failure of the first session: the user is
  * still at the terminal, waiting to hear whether it worked (bgw-cdclient
  * stays in the foreground until then), and "no answer" after a bounded
- * time tells more than a silent retry loop. Each failure is one line:
- * what happened and what to do about it.
+ * time tells more than a silent retry loop; unless the caller can wait
+ * (cbs.waiting: seamless mode, whose local side works meanwhile), which
+ * hears of each failure while the next attempt is scheduled. Each failure
+ * is one line: what happened and what to do about it.
  *
  * The enrolment bundle keeps the client key in memory; the tunnel reads its
  * credentials from files, so for each new session the PEMs are written to
@@ -54,6 +56,7 @@ struct tunnel_remote {
 	struct tun_client *c;
 	bool up;
 	bool ever_up;		/* a session has been up: failures are retried */
+	bool waited;		/* the first failed, retried (cbs.waiting) */
 	bool started;
 	enum cd_transport transport;
 	char *ca_path, *bundle_path, *bundle_user;	/* for the advice */
@@ -231,8 +234,8 @@ static void on_progress(void *user, struct tun_client *c, const char *text)
 {
 	struct tunnel_remote *r = user;
 
-	/* On the terminal for the first session; later only with -v. */
-	log_msg(r->ever_up ? LOG_INFO : LOG_NOTICE, "%s", text);
+	/* On the terminal for the first attempt; later only with -v. */
+	log_msg(r->ever_up || r->waited ? LOG_INFO : LOG_NOTICE, "%s", text);
 }
 
 static void on_ready(void *user, struct tun_client *c, const char *name,
@@ -298,7 +301,7 @@ static void on_down(void *user, struct tun_client *c, int reason,
 	r->c = NULL;
 	r->up = false;
 	r->st.up_since_us = 0;
-	if (!r->ever_up || reason_is_final(reason)) {
+	if (reason_is_final(reason) || (!r->ever_up && !r->cbs.waiting)) {
 		advise(r, reason, advice, sizeof(advice));
 		if (!strncmp(why, "cannot resolve", 14))
 			snprintf(advice, sizeof(advice), "check the gateway's name "
@@ -310,6 +313,18 @@ static void on_down(void *user, struct tun_client *c, int reason,
 			r->cbs.down(-ECONNRESET, r->user);
 		if (r->cbs.failed)
 			r->cbs.failed(reason_err(reason), line, r->user);
+		return;
+	}
+	if (!r->ever_up) {
+		/* Patient (remote.h): the caller tells the user, we retry. */
+		advise(r, reason, advice, sizeof(advice));
+		if (!strncmp(why, "cannot resolve", 14))
+			snprintf(advice, sizeof(advice), "check the gateway's name "
+				 "(--server overrides a bundle's) and this "
+				 "computer's network");
+		r->waited = true;
+		tunnel_retry(r, reason);
+		r->cbs.waiting(reason_err(reason), why, advice, r->user);
 		return;
 	}
 	log_warn("upstream %s: %s: %s", r->desc,
@@ -418,7 +433,7 @@ static void tunnel_connect(struct tunnel_remote *r)
 		cfg.key_file = key;
 	}
 	/* The first time on the terminal: the user waits for it. */
-	log_msg(r->ever_up ? LOG_INFO : LOG_NOTICE, "connecting to %s:%s over %s",
+	log_msg(r->ever_up || r->waited ? LOG_INFO : LOG_NOTICE, "connecting to %s:%s over %s",
 		r->host, r->port, r->transport == CD_TRANSPORT_TLS ? "TLS (TCP)" :
 		r->transport == CD_TRANSPORT_DTLS ? "DTLS (UDP)" :
 		"DTLS (UDP), TLS (TCP) after 1 s without an answer");

@@ -27,6 +27,8 @@ Steps:
                   connection to ADDR; prints disc=ADDR REASON
   mark:PATH       create the file PATH (tells the test script a point
                   of the session is reached)
+  await:PATH      wait (90 s) until the file PATH exists (the test script
+                  says a point of its own is reached); events wait unread
   send-event      write an HCI event (a host must not): expect refusal
   send-short      write a truncated command (a packet file refuses it)
   send-badtype    write an unknown packet type byte
@@ -375,6 +377,13 @@ class Host:
     def step_mark(self, path):
         with open(path, "w") as f:
             f.write("mark\n")
+
+    def step_await(self, path):
+        end = time.monotonic() + 90.0
+        while not os.path.exists(path):
+            if time.monotonic() > end:
+                die("%s did not appear within 90 s" % path)
+            time.sleep(0.1)
 
     def step_send_event(self):
         # A Command Complete for Reset, as if the host were a controller.

@@ -10,7 +10,8 @@
 # connection and an L2CAP echo to an ND and to an RD; bgw-muxd killed
 # (SIGKILL): the RD link ends with Disconnection Complete 0x08, the ND link
 # still echoes; bgw-muxd back: a new host finds the RD again with no
-# restart of bgw-cdclient; a --local that cannot be opened is refused at
+# restart of bgw-cdclient; started while bgw-muxd is down, the café works
+# alone and home joins the same host when bgw-muxd starts; a --local that cannot be opened is refused at
 # start with what to do; the local controller (a bgw-sim socket) killed and
 # back: a Hardware Error each time and the host initialises again; SIGTERM
 # is clean.
@@ -26,7 +27,7 @@ ND=20:CA:FE:00:00:01
 ND_LE=20:CA:FE:00:00:02
 RD=10:B6:00:00:00:04
 RD_LE=10:B6:00:00:00:02
-N=12
+N=16
 echo "1..$N"
 
 # The daemon reads an authdb owned by root only (authdb_load owner 0).
@@ -81,11 +82,49 @@ start_muxd() {
 	mpid=$!
 	pids="$pids $mpid"
 }
+# 1-3: started while home does not answer (bgw-muxd not running yet): the
+# café works alone, and home joins the same adapter when bgw-muxd starts,
+# with no new host initialisation (a Hardware Error would fail the host).
+"$cd_bin" -f --local "sim:$src/tests/cafe.house" --bundle "$tmp/alice.bundle" \
+	--expose "unix:$tmp/h0.sock" >"$tmp/cd0.log" 2>&1 &
+cd0=$!
+pids="$pids $cd0"
+wait_for 60 grep -q "seamless: home does not answer yet" "$tmp/cd0.log" &&
+	grep -q "the devices near you work now on this adapter; home's devices join it by themselves" "$tmp/cd0.log" &&
+	grep -q "If they never appear: check that bgw-muxd runs there" "$tmp/cd0.log" &&
+	wait_for 10 test -S "$tmp/h0.sock" && kill -0 "$cd0"
+t_ok $? "home down at start: bgw-cdclient --local stays up and says what is happening and what to do" ||
+	diag "$tmp/cd0.log"
+$host --unix "$tmp/h0.sock" init inquiry mark:"$tmp/w1" await:"$tmp/w2" inquiry \
+	>"$tmp/h0.out" 2>"$tmp/h0.err" &
+hp=$!
+pids="$pids $hp"
+wait_for 60 test -e "$tmp/w1"
+inq=$(sed -n 's/^inquiry=//p' "$tmp/h0.out")
+case " $inq " in *" $ND "*) false ;; *) true ;; esac; a=$?
+case " $inq " in *" $RD "*) false ;; *) true ;; esac; b=$?
+[ "$a" -eq 1 ] && [ "$b" -eq 0 ]
+t_ok $? "home down: the host initialises and its inquiry lists the café's speaker alone (inquiry=$inq)" ||
+	diag "$tmp/h0.out" "$tmp/h0.err" "$tmp/cd0.log"
 start_muxd
 wait_for 10 grep -q "tunnel: DTLS on 127.0.0.1 port $port" "$tmp/muxd.log" ||
 	{ diag "$tmp/muxd.log"; echo "Bail out! bgw-muxd did not start"; exit 1; }
+wait_for 90 grep -q "seamless: the gateway .* is up" "$tmp/cd0.log"
+touch "$tmp/w2"
+wait "$hp"
+rc=$?
+inq=$(sed -n 's/^inquiry=//p' "$tmp/h0.out" | tail -n 1)
+case " $inq " in *" $ND "*) false ;; *) true ;; esac; a=$?
+case " $inq " in *" $RD "*) false ;; *) true ;; esac; b=$?
+[ "$rc" -eq 0 ] && [ "$(grep -c '^inquiry=' "$tmp/h0.out")" -eq 2 ] &&
+	[ "$(grep -c '^init=ok$' "$tmp/h0.out")" -eq 1 ] && [ "$a" -eq 1 ] && [ "$b" -eq 1 ]
+t_ok $? "bgw-muxd started: alice's home speaker joins the same host's next inquiry, no reset (inquiry=$inq)" ||
+	{ diag "$tmp/h0.out" "$tmp/h0.err"; tail -n 30 "$tmp/cd0.log" | diag; }
+kill -TERM "$cd0"
+wait "$cd0"
+rc0=$?
 
-# 1: a --local that cannot be opened: refused at start, with what to do.
+# 4: a --local that cannot be opened: refused at start, with what to do.
 timeout 60 "$cd_bin" -f --local "unix:$tmp/nothing.sock" --bundle "$tmp/alice.bundle" \
 	--expose "unix:$tmp/bad.sock" >"$tmp/cd-bad.log" 2>&1
 rc=$?
@@ -94,7 +133,7 @@ rc=$?
 t_ok $? "a --local controller that cannot be opened ends bgw-cdclient (exit $rc) saying why" ||
 	diag "$tmp/cd-bad.log"
 
-# 2: seamless: the café as the laptop's own radio, home through the tunnel.
+# 5: seamless: the café as the laptop's own radio, home through the tunnel.
 : >"$tmp/cd.log"
 "$cd_bin" -f -v --local "sim:$src/tests/cafe.house" --bundle "$tmp/alice.bundle" \
 	--expose "unix:$tmp/h.sock" >>"$tmp/cd.log" 2>&1 &
@@ -106,7 +145,7 @@ wait_for 30 grep -q "logged in as alice" "$tmp/cd.log" &&
 t_ok $? "bgw-cdclient --local opens the café radio and alice's gateway session" ||
 	diag "$tmp/cd.log" "$tmp/muxd.log"
 
-# 3-8: one host session: discovery, two links, the tunnel killed midway.
+# 6-11: one host session: discovery, two links, the tunnel killed midway.
 $host --unix "$tmp/h.sock" init inquiry lescan:3 \
 	connect:$ND echo connect:$RD echo mark:"$tmp/linked" \
 	expect-disc:$RD use:$ND echo >"$tmp/h1.out" 2>"$tmp/h1.err" &
@@ -150,7 +189,7 @@ t_ok $? "bgw-muxd killed: the RD link ends with Disconnection Complete 0x08" ||
 t_ok $? "the ND link still echoes after the tunnel went down, no Hardware Error" ||
 	diag "$tmp/h1.out" "$tmp/h1.err"
 
-# 9: bgw-muxd back: a new host on the same bgw-cdclient finds the RD again.
+# 12: bgw-muxd back: a new host on the same bgw-cdclient finds the RD again.
 start_muxd
 wait_for 90 sh -c "[ \$(grep -c 'seamless: the gateway .* is up' '$tmp/cd.log') -ge 2 ]"
 $host --unix "$tmp/h.sock" init inquiry >"$tmp/h2.out" 2>"$tmp/h2.err"
@@ -161,7 +200,7 @@ case " $inq " in *" $ND "*) false ;; *) true ;; esac; b=$?
 t_ok $? "bgw-muxd back: the same bgw-cdclient lists the RD again (inquiry=$inq)" ||
 	{ diag "$tmp/h2.out" "$tmp/h2.err"; tail -n 30 "$tmp/cd.log" "$tmp/muxd.log" | diag; }
 
-# 10-11: the local controller is a bgw-sim on a socket (unix:): killed,
+# 13-14: the local controller is a bgw-sim on a socket (unix:): killed,
 # the host gets a Hardware Error; back, another one, and the host
 # initialises again and finds the café and home.
 sim_bin=$build/sim/bgw-sim
@@ -201,14 +240,35 @@ case " $inq " in *" $ND "*) false ;; *) true ;; esac; b=$?
 t_ok $? "the local controller back: a second Hardware Error, the host initialises and finds both (inquiry=$inq)" ||
 	{ diag "$tmp/h3.out" "$tmp/h3.err"; tail -n 30 "$tmp/cd3.log" | diag; }
 
-# 12: SIGTERM.
-kill -TERM "$cdp" "$cd3"
+# 15: --connect to a home controller that is not there yet (a stream
+# upstream): the same wait, and it joins when it listens.
+"$cd_bin" -f --local "sim:$src/tests/cafe.house" --connect "unix:$tmp/late.sock" \
+	--expose "unix:$tmp/h4.sock" >"$tmp/cd4.log" 2>&1 &
+cd4=$!
+pids="$pids $cd4"
+wait_for 30 grep -q "seamless: home does not answer yet (cannot connect to unix:$tmp/late.sock" "$tmp/cd4.log"
+a=$?
+"$sim_bin" --unix "$tmp/late.sock" >"$tmp/sim-late.log" 2>&1 &
+pids="$pids $!"
+wait_for 60 grep -q "seamless: the gateway .* is up" "$tmp/cd4.log" &&
+	$host --unix "$tmp/h4.sock" init inquiry >"$tmp/h4.out" 2>"$tmp/h4.err"
+rc=$?
+inq=$(sed -n 's/^inquiry=//p' "$tmp/h4.out")
+case " $inq " in *" $RD "*) false ;; *) true ;; esac; b=$?
+[ "$a" -eq 0 ] && [ "$rc" -eq 0 ] && [ "$b" -eq 1 ] && kill -0 "$cd4"
+t_ok $? "--connect to a home socket not there yet: bgw-cdclient waits, and home joins once it listens (inquiry=$inq)" ||
+	{ diag "$tmp/h4.out" "$tmp/h4.err"; tail -n 30 "$tmp/cd4.log" | diag; }
+
+# 16: SIGTERM.
+kill -TERM "$cdp" "$cd3" "$cd4"
 wait "$cdp"
 rc=$?
 wait "$cd3"
 rc3=$?
-[ "$rc" -eq 0 ] && [ "$rc3" -eq 0 ] &&
-	! grep -q Sanitizer "$tmp/cd.log" "$tmp/cd-bad.log" "$tmp/cd3.log"
-t_ok $? "SIGTERM: bgw-cdclient exits 0" || { echo "# exit $rc $rc3"; tail -n 20 "$tmp/cd.log" "$tmp/cd3.log" | diag; }
+wait "$cd4"
+rc4=$?
+[ "$rc" -eq 0 ] && [ "$rc3" -eq 0 ] && [ "$rc0" -eq 0 ] && [ "$rc4" -eq 0 ] &&
+	! grep -q Sanitizer "$tmp/cd0.log" "$tmp/cd.log" "$tmp/cd-bad.log" "$tmp/cd3.log" "$tmp/cd4.log"
+t_ok $? "SIGTERM: bgw-cdclient exits 0" || { echo "# exit $rc0 $rc $rc3 $rc4"; tail -n 20 "$tmp/cd0.log" "$tmp/cd.log" "$tmp/cd3.log" "$tmp/cd4.log" | diag; }
 
 [ "$t_failed" -eq 0 ]

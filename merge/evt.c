@@ -590,7 +590,11 @@ static int evt_addr_off(uint8_t code, bool *pairing)
 	}
 }
 
-/* LE subevents carrying a handle, and its offset after the subevent byte. */
+/*
+ * LE subevents carrying a handle, and its offset in the LE Meta parameters,
+ * the subevent byte at 0: after a status byte (offset 2) or straight after
+ * the subevent (offset 1), Core Vol 4 Part E 7.7.65.
+ */
 static int le_handle_off(uint8_t sub)
 {
 	switch (sub) {
@@ -677,7 +681,7 @@ static void le_meta(struct merge *m, struct mctrl *c, const struct h4_pkt *p)
 		to_host(m, b, p->evt.plen, HCI_EV_LE_META);
 		return;
 	}
-	if (xlate(m, c, b, p->evt.plen, (size_t)off + 1, HCI_EV_LE_META, NULL))
+	if (xlate(m, c, b, p->evt.plen, (size_t)off, HCI_EV_LE_META, NULL))
 		to_host(m, b, p->evt.plen, HCI_EV_LE_META);
 }
 

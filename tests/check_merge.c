@@ -795,6 +795,44 @@ START_TEST(le_accept_list_first_wins)
 }
 END_TEST
 
+/*
+ * The LE subevents that name a handle reach the host with its own: LE Read
+ * Remote Features Complete (7.7.65.4: status, then the handle) on a link
+ * the merge routed to the café. bgw-sim answers it like the controllers
+ * Linux meets, right after LE Connection Complete.
+ */
+START_TEST(le_subevents_carry_host_handle)
+{
+	uint8_t p[25] = { 0 }, b[64];
+	size_t n;
+	uint16_t h;
+
+	env_up();
+	linux_init();
+	al_add(NEAR, CAFE_STRAP);
+	put_le16(p, 0x60);
+	put_le16(p + 2, 0x30);
+	p[4] = 0x01;	/* the accept list: only the café has the strap */
+	put_le16(p + 13, 0x18);
+	put_le16(p + 15, 0x28);
+	put_le16(p + 19, 0x2a);
+	ck_assert_int_eq(cmd(HCI_OP_LE_CREATE_CONN, p, 25, NULL, NULL), 0);
+	ck_assert_int_eq(hostdrv_wait_event(hd, HCI_EV_LE_META, HCI_LE_EV_CONN_COMPLETE,
+					    b, sizeof(b), &n), 0);
+	ck_assert_uint_eq(b[0], 0);
+	h = get_le16(b + 1);
+	ck_assert_int_eq(merge_handle_ctrl(mg, h), NEAR);
+	put_le16(p, h);
+	ck_assert_int_eq(cmd(HCI_OP_LE_READ_REMOTE_FEATURES, p, 2, NULL, NULL), 0);
+	ck_assert_int_eq(hostdrv_wait_event(hd, HCI_EV_LE_META, HCI_LE_EV_REMOTE_FEATURES,
+					    b, sizeof(b), &n), 0);
+	ck_assert_uint_eq(n, 11);
+	ck_assert_uint_eq(b[0], 0);
+	ck_assert_uint_eq(get_le16(b + 1), h);
+	env_down();
+}
+END_TEST
+
 START_TEST(name_and_pairing_follow_side)
 {
 	struct seen s;
@@ -1085,6 +1123,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, identity_from_local);
 	tcase_add_test(tc, one_buffer_pool);
 	tcase_add_test(tc, discovery_both_sides);
+	tcase_add_test(tc, le_subevents_carry_host_handle);
 	tcase_add_test(tc, discovery_cancel_both);
 	tcase_add_test(tc, discovery_device_on_both_sides_once);
 	tcase_add_test(tc, le_scan_both_sides);

@@ -1,7 +1,9 @@
 #!/bin/bash
 # The family demo behind `./run demo`: a temporary gateway (BGW) on the
 # built-in simulated controller, two family members connected at once
-# through the DTLS tunnel, each seeing and using only their own devices.
+# through the DTLS tunnel, each seeing and using only their own devices;
+# then Alice at a café in seamless mode (bgw-cdclient --local): one adapter
+# lists the café's devices next to her home's, and she uses both.
 # Everything runs on loopback in a temporary directory that is removed at
 # the end. Usage: tests/demo.sh BUILDDIR (run as root: bgw-muxd reads only a
 # root-owned authdb).
@@ -60,6 +62,8 @@ declare -A name=(
 	[10:B6:00:00:00:03]="Living Room Bulb"
 	[10:B6:00:00:00:04]="Kitchen Speaker"
 	[10:B6:00:00:00:05]="Blood Pressure Cuff"
+	[20:CA:FE:00:00:01]="Cafe Speaker"
+	[20:CA:FE:00:00:02]="Heart Rate Strap"
 )
 names() {
 	local a out=""
@@ -202,7 +206,74 @@ wait_for 5 grep -q 'acl-deny' "$tmp/audit.log" || die "no audit record of the re
 printf '   the audit log recorded it:\n'
 grep 'acl-deny' "$tmp/audit.log" | head -1 | sed 's/ prev=.*//; s/^/     /'
 
-step "6. Mum checks the tamper-evident audit log"
+step "6. Alice takes her laptop to a café: one adapter for both"
+# Seamless mode (doc/seamless.md): bgw-cdclient --local merges the laptop's
+# own controller (here a bgw-sim with the café, tests/cafe.house) with her
+# session at home, so the host sees ONE controller.
+kill "${pids[1]}" 2>/dev/null
+wait "${pids[1]}" 2>/dev/null
+sim=$build/sim/bgw-sim
+[ -x "$sim" ] || die "$sim is not built"
+# The café of tests/cafe.house without its lamp (a test device with the
+# home bulb's address): bgw-sim(5).
+cat >"$tmp/cafe.house" <<EOT
+device speaker
+	address 20:CA:FE:00:00:01 public
+	type bredr
+	name Cafe Speaker
+	class 0x240414
+	rssi -50
+	uuid16 110b
+device strap
+	address 20:CA:FE:00:00:02 public
+	type le
+	name Heart Rate Strap
+	appearance 0x0340
+	rssi -45
+	uuid16 180d
+	service 180d
+	characteristic 2a37 read,notify 0048
+EOT
+"$sim" --scenario "$tmp/cafe.house" --time-scale 0.1 --unix "$tmp/cafe-radio.sock" \
+	>"$tmp/sim-cafe.log" 2>&1 &
+pids+=($!)
+wait_for 10 test -S "$tmp/cafe-radio.sock" || { cat "$tmp/sim-cafe.log"; die "the café's radio did not start"; }
+"$cdc" -f --local "unix:$tmp/cafe-radio.sock" --bundle "$tmp/alice.bundle" \
+	--expose "unix:$tmp/cafe.sock" >"$tmp/cd-cafe.log" 2>&1 &
+pids+=($!)
+wait_for 20 grep -q "seamless: the gateway .* is up" "$tmp/cd-cafe.log" && wait_for 10 test -S "$tmp/cafe.sock" ||
+	{ cat "$tmp/cd-cafe.log"; die "seamless mode did not start"; }
+printf '   alice: $ bgw-cdclient --local hci:0 --bundle alice.bundle\n'
+printf '          (her laptop'"'"'s own radio and home in one adapter; here the radio is\n'
+printf '          bgw-sim with a café around it: a speaker and a heart-rate strap)\n'
+$host --unix "$tmp/cafe.sock" init inquiry lescan:1 \
+	connect:20:CA:FE:00:00:01 echo \
+	leconnect:10:B6:00:00:00:02 gatt-read:2a6e \
+	leconnect:C0:B6:00:00:00:01/random gatt-read:2a19 >"$tmp/cafe.out" 2>&1 ||
+	{ cat "$tmp/cafe.out"; die "alice's host at the café failed"; }
+# In a fixed order, whichever of the inquiry and the LE scan found them.
+near="" home=""
+seen=" $(val "$tmp/cafe.out" inquiry) $(val "$tmp/cafe.out" lescan) "
+for a in 20:CA:FE:00:00:01 20:CA:FE:00:00:02; do
+	case $seen in *" $a "*) near="$near $a" ;; esac
+done
+for a in 10:B6:00:00:00:02 C0:B6:00:00:00:01 10:B6:00:00:00:03 10:B6:00:00:00:04 10:B6:00:00:00:05; do
+	case $seen in *" $a "*) home="$home $a" ;; esac
+done
+temp_hex=$(val "$tmp/cafe.out" gatt 1 | awk '{ print $3 }')
+batt_hex=$(val "$tmp/cafe.out" gatt 2 | awk '{ print $3 }')
+temp=$(python3 -c "import sys; v = int.from_bytes(bytes.fromhex(sys.argv[1]), 'little', signed=True); print('%.2f' % (v / 100))" "$temp_hex")
+printf '   one adapter (%s, the laptop'"'"'s own address) lists:\n' "$(val "$tmp/cafe.out" bdaddr)"
+printf '     near her:  %s\n' "$(names "$near")"
+printf '     at home:   %s\n' "$(names "$home")"
+printf '   the Cafe Speaker (near): connected, L2CAP echo sent "ping", got "%s"\n' \
+	"$(val "$tmp/cafe.out" echo)"
+printf '   the Thermometer (home): reads the temperature: %s C\n' "$temp"
+printf '   the Front Door Lock (home): reads its battery level: %s %%\n' "$((16#${batt_hex:-0}))"
+printf '   Her apps use the default adapter as always; nothing says which device\n'
+printf '   is where. Without the network, the café'"'"'s devices keep working.\n'
+
+step "7. Mum checks the tamper-evident audit log"
 printf '   $ bgw-authdb audit verify\n'
 A audit verify 2>&1 | sed 's/ head .*//; s/^/     /'
 printf '   every record carries a keyed MAC chained to the one before it; what it holds:\n'
@@ -211,7 +282,7 @@ awk '{ print $3 }' "$tmp/audit.log" | sort | uniq -c | sed 's/^ */     /'
 kill "${pids[@]}" 2>/dev/null
 wait 2>/dev/null
 pids=()
-step "Done: the gateway and both clients stopped, $tmp removed."
+step "Done: the gateway, the café's radio and the clients stopped, $tmp removed."
 if [ -e /dev/vhci ]; then
 	cat <<EOF
 This machine has /dev/vhci: with a gateway running, a family member's

@@ -1,11 +1,12 @@
 #!/bin/bash
 # The README's first command must keep working: run the family demo
-# (tests/demo.sh) against this build and check what it shows.
+# (tests/demo.sh) against this build and check what it shows, the café
+# scene of seamless mode included.
 . "${BGW_SRCDIR:-.}/tests/lib.sh"
 
-echo "1..6"
+echo "1..8"
 if [ "$(id -u)" != 0 ] || ! command -v python3 >/dev/null 2>&1; then
-	for i in 1 2 3 4 5 6; do echo "ok $i # SKIP needs root and python3"; done
+	for i in 1 2 3 4 5 6 7 8; do echo "ok $i # SKIP needs root and python3"; done
 	exit 0
 fi
 out=$(mktemp)
@@ -20,5 +21,12 @@ grep -q "reads the temperature: 21.50 C" "$out" && grep -q 'got "ping"' "$out"
 t_ok $? "alice reads her thermometer over GATT, bob echoes over L2CAP"
 grep -q "answers: Command Status 0x00, then LE .*Connection Complete status 0x0f" "$out" && grep -q "acl-deny user=bob rd=C0:B6:00:00:00:01" "$out"
 t_ok $? "bob's attempt on alice's lock is refused and audited"
+grep -q "near her:  Cafe Speaker, Heart Rate Strap$" "$out" &&
+	grep -q "at home:   Thermometer, Front Door Lock, Living Room Bulb$" "$out"
+t_ok $? "at the café one adapter lists the café's speaker and strap next to alice's home devices"
+grep -q 'the Cafe Speaker (near): connected, L2CAP echo sent "ping", got "ping"' "$out" &&
+	grep -q "the Thermometer (home): reads the temperature: 21.50 C" "$out" &&
+	grep -q "the Front Door Lock (home): reads its battery level: 90 %" "$out"
+t_ok $? "alice uses the café's speaker and her home thermometer and lock through the one adapter"
 grep -q "records, chain intact" "$out"
 t_ok $? "the audit chain verifies"

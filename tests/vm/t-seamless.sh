@@ -8,17 +8,19 @@
 # it over the user channel and exposes ONE merged adapter (vhci) with
 # hciN's address; `bluetoothctl scan on` on it lists the café's speaker and
 # the allowed RDs, not the thermometer; l2ping reaches an ND and an RD on
-# that adapter; bgw-muxd killed, the RD's link ends and the ND's goes on;
+# that adapter; pairing with the ND; a GATT read on the café's strap (ND)
+# and home's lock (RD); bgw-muxd killed, the RD's link ends and the ND's
+# goes on;
 # on SIGTERM the merged adapter goes and hciN comes back to
 # bluetoothd, powered again. TAP on stdout.
-# vm-timeout: 300
+# vm-timeout: 480
 # Run: BGW_BUILDDIR=build tests/vm/vm-run tests/vm/t-seamless.sh
 set -euo pipefail
 [[ -n ${BGW_VM_XTRACE:-} ]] && set -x
 . "$(dirname "$0")/guest-lib.sh"
 vm_require_guest
 
-vm_tap_plan 8
+vm_tap_plan 11
 
 build=${BGW_BUILDDIR:-.}
 src=$(cd "$(dirname "$0")/../.." && pwd)
@@ -29,6 +31,7 @@ for b in "$sim" "$muxd" "$cdc"; do
 	[[ -x $b ]] || { vm_tap_fail "$(basename "$b") built" "no $b (set BGW_BUILDDIR)"; vm_tap_done; }
 done
 nd=20:CA:FE:00:00:01
+nd_le=20:CA:FE:00:00:02
 lock=C0:B6:00:00:00:01
 thermo=10:B6:00:00:00:02
 speaker=10:B6:00:00:00:04
@@ -128,7 +131,43 @@ else
 $o2"
 fi
 
-# 6: home gone (bgw-muxd killed with the processes it forked): the link
+# 6: pairing with the ND (BR/EDR Secure Simple Pairing, "just works"):
+# the IO capability, confirmation and link key events of the café's side
+# reach bluetoothd through the merge, its replies go back to that side.
+if out=$(vm_btctl "agent off" "agent NoInputNoOutput" "default-agent" \
+	"select $addr" "scan bredr" "@expect Device $nd 20" "scan off" \
+	"pair $nd" "@expect Pairing successful 30" "@sleep 1" \
+	"info $nd" "@expect Paired: yes 5" "disconnect $nd" "@sleep 1"); then
+	vm_tap_pass "pairing with the café's $nd through $merged"
+else
+	vm_tap_fail "pairing with the café's $nd" "$out$(tail -n 20 "$VM_LOGDIR/bgw-cdclient.log")"
+fi
+
+# 7-8: GATT reads on both sides of the one adapter: the café's heart-rate
+# strap (Heart Rate Measurement 00 48: 72 bpm) and home's lock, which root
+# may use (Battery Level 0x5a: 90 %), over LE links the merge routes.
+if out=$(vm_btctl "select $addr" "scan le" "@expect Device $nd_le 20" "scan off" \
+	"connect $nd_le" "@expect Connection successful 30" \
+	"@expect ServicesResolved: yes 30" \
+	"menu gatt" "list-attributes $nd_le" "@expect 00002a37 10" \
+	"select-attribute 00002a37-0000-1000-8000-00805f9b34fb" \
+	"read" "@expect 00 48 +[.]H 10" "back" "disconnect $nd_le" "@sleep 1"); then
+	vm_tap_pass "GATT read of the café strap's heart rate (00 48: 72 bpm) through $merged"
+else
+	vm_tap_fail "GATT read on the ND $nd_le" "$out$(tail -n 20 "$VM_LOGDIR/bgw-cdclient.log")"
+fi
+if out=$(vm_btctl "select $addr" "scan le" "@expect Device $lock 20" "scan off" \
+	"connect $lock" "@expect Connection successful 30" \
+	"@expect ServicesResolved: yes 30" \
+	"menu gatt" "list-attributes $lock" "@expect 00002a19 10" \
+	"select-attribute 00002a19-0000-1000-8000-00805f9b34fb" \
+	"read" "@expect 5a +Z 10" "back" "disconnect $lock" "@sleep 1"); then
+	vm_tap_pass "GATT read of home's lock battery level (5a: 90 %) through $merged"
+else
+	vm_tap_fail "GATT read on the RD $lock" "$out$(tail -n 20 "$VM_LOGDIR/bgw-cdclient.log")"
+fi
+
+# 9: home gone (bgw-muxd killed with the processes it forked): the link
 # to the RD ends, the link to the ND goes on.
 # Line-buffered: the kill must come while both still ping.
 timeout -k 2 60 stdbuf -oL l2ping -i "$merged" -c 15 "$nd" >"$VM_LOGDIR/l2ping-nd.out" 2>&1 &
@@ -154,7 +193,7 @@ else
 		"nd: exit $r_nd, $n_nd ($at_kill at the kill); rd: exit $r_rd, $n_rd; $(tail -n 20 "$VM_LOGDIR/bgw-cdclient.log")"
 fi
 
-# 7-8: SIGTERM: the merged adapter goes, hciN returns to bluetoothd.
+# 10-11: SIGTERM: the merged adapter goes, hciN returns to bluetoothd.
 kill -TERM "$cd_pid"
 rc=0
 wait "$cd_pid" || rc=$?

@@ -66,7 +66,8 @@ static void send_head(struct mctrl *c)
 	struct mcmd *q;
 	int r;
 
-	if (c->busy || c->qn == 0 || c->state == MC_DOWN || c->state == MC_ABSENT)
+	if (c->busy || c->stale || c->qn == 0 || c->state == MC_DOWN ||
+	    c->state == MC_ABSENT)
 		return;
 	q = &c->q[c->qh];
 	c->busy = true;
@@ -105,6 +106,7 @@ static void queue_clear(struct mctrl *c)
 	c->qh = 0;
 	c->qn = 0;
 	c->busy = false;
+	c->stale = false;
 	loop_timer_disarm(c->timer);
 }
 
@@ -293,6 +295,15 @@ static void ctrl_reply(struct mctrl *c, const struct h4_pkt *p)
 	}
 	if (op == HCI_OP_NOP)	/* credits only (7.7.14) */
 		return;
+	if (c->stale && op == c->stale_op) {
+		/* Asked before the queue was cleared: the queue goes on now. */
+		log_debug("merge: controller %u: the answer to 0x%04x, asked before "
+			  "its re-initialisation, dropped", c->idx, op);
+		c->stale = false;
+		loop_timer_disarm(c->timer);
+		send_head(c);
+		return;
+	}
 	if (!c->busy || c->q[c->qh].op != op) {
 		log_warn("merge: controller %u answered opcode 0x%04x it was not asked "
 			 "(out of order): dropped", c->idx, op);
@@ -376,11 +387,26 @@ int merge_ctrl_input(struct merge *m, unsigned idx, const uint8_t *h4, size_t le
 void merge_ctrl_up(struct merge *m, unsigned idx)
 {
 	struct mctrl *c;
+	bool stale;
+	uint16_t op;
 
 	if (!m || idx >= m->nctrl)
 		return;
 	c = &m->ctrl[idx];
+	/*
+	 * A controller that is up still answers the command in flight (a
+	 * Reset does not take back an answer already on its way, 7.3.2):
+	 * wait for it rather than send the new init's Reset behind it and
+	 * take its answer for the Reset's. Its timeout keeps running.
+	 */
+	stale = (c->busy || c->stale) && c->state != MC_DOWN && c->state != MC_ABSENT;
+	op = c->busy ? c->q[c->qh].op : c->stale_op;
 	queue_clear(c);
+	if (stale) {
+		c->stale = true;
+		c->stale_op = op;
+		loop_timer_arm(c->timer, (uint64_t)m->cfg.cmd_timeout_ms * 1000);
+	}
 	init_start(c);
 }
 

@@ -55,6 +55,14 @@ struct mctrl {
 	struct mcmd q[MERGE_CMDQ];	/* ring */
 	unsigned qh, qn;
 	bool busy;			/* q[qh] sent, awaiting CC/CS */
+	/*
+	 * A command sent before the queue was cleared for a new init (the
+	 * host's Reset, an up again) and not yet answered: its answer is
+	 * taken and dropped, and nothing is sent until it came (one command
+	 * outstanding per controller, doc/seamless.md principle 1).
+	 */
+	bool stale;
+	uint16_t stale_op;
 
 	unsigned init_step;
 	bool was_ready;			/* initialised at least once */

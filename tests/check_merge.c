@@ -82,14 +82,44 @@ static void sent_clear(void)
 	acl_sent[0] = acl_sent[1] = 0;
 }
 
+/* While hold is set, the controllers' packets wait here (a slow link). */
+#define HELD_MAX	16
+static bool hold;
+static struct held { int side; size_t len; uint8_t b[300]; } held[HELD_MAX];
+static unsigned nheld;
+
+static void emit_side(int side, const uint8_t *h4, size_t len)
+{
+	if (hold) {
+		ck_assert_uint_lt(nheld, HELD_MAX);
+		ck_assert_uint_le(len, sizeof(held[0].b));
+		held[nheld].side = side;
+		held[nheld].len = len;
+		memcpy(held[nheld].b, h4, len);
+		nheld++;
+		return;
+	}
+	merge_ctrl_input(mg, (unsigned)side, h4, len);
+}
+
+static void release_held(void)
+{
+	unsigned i;
+
+	hold = false;
+	for (i = 0; i < nheld; i++)
+		merge_ctrl_input(mg, (unsigned)held[i].side, held[i].b, held[i].len);
+	nheld = 0;
+}
+
 static void emit_near(const uint8_t *h4, size_t len, void *user)
 {
-	merge_ctrl_input(mg, NEAR, h4, len);
+	emit_side(NEAR, h4, len);
 }
 
 static void emit_home(const uint8_t *h4, size_t len, void *user)
 {
-	merge_ctrl_input(mg, HOME, h4, len);
+	emit_side(HOME, h4, len);
 }
 
 static int send_ctrl(const uint8_t *h4, size_t len, void *user)
@@ -1041,6 +1071,49 @@ START_TEST(gateway_down_up)
 }
 END_TEST
 
+/*
+ * A host Reset while the merge is still initialising its controllers (Linux
+ * powers the adapter on as soon as it appears): each controller keeps one
+ * command outstanding (principle 1), the merge's Reset waits for the
+ * answer in flight instead of racing it, so no answer arrives that the
+ * merge did not ask for, and the host's Reset completes with both ready.
+ */
+START_TEST(reset_during_init_one_command_at_a_time)
+{
+	struct merge_stats st;
+	uint8_t b[16];
+	unsigned i;
+	size_t n;
+
+	env_up();
+	/* The gateway initialised again (its session back); its Reset is
+	 * answered, but the answer is still on the way... */
+	sent_clear();
+	hold = true;
+	merge_ctrl_up(mg, HOME);
+	for (i = 0; i < 500 && !nheld; i++)
+		loop_iterate(lp, 10);
+	ck_assert_uint_eq(nheld, 1);
+	ck_assert_uint_eq(sent_count(HOME, HCI_OP_RESET), 1);
+	/* ...when the host resets: the merge waits for that answer before it
+	 * sends its own Reset (one command outstanding), and takes the answer
+	 * for what it was. */
+	ck_assert_int_eq(hostdrv_cmd(hd, HCI_OP_RESET, NULL, 0), 0);
+	ck_assert_msg(sent_count(HOME, HCI_OP_RESET) == 1,
+		      "a second Reset sent while the first was unanswered");
+	release_held();
+	ck_assert_int_eq(hostdrv_wait_event(hd, HCI_EV_CMD_COMPLETE, 0, b, sizeof(b), &n), 0);
+	ck_assert_uint_eq(get_le16(b + 1), HCI_OP_RESET);
+	ck_assert_uint_eq(b[3], 0);
+	ck_assert_uint_eq(sent_count(HOME, HCI_OP_RESET), 2);
+	ck_assert(merge_ctrl_is_ready(mg, NEAR));
+	ck_assert(merge_ctrl_is_ready(mg, HOME));
+	merge_get_stats(mg, &st);
+	ck_assert_uint_eq(st.bad_ctrl, 0);
+	env_down();
+}
+END_TEST
+
 START_TEST(local_failure_hardware_error)
 {
 	uint8_t b[16];
@@ -1124,6 +1197,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, one_buffer_pool);
 	tcase_add_test(tc, discovery_both_sides);
 	tcase_add_test(tc, le_subevents_carry_host_handle);
+	tcase_add_test(tc, reset_during_init_one_command_at_a_time);
 	tcase_add_test(tc, discovery_cancel_both);
 	tcase_add_test(tc, discovery_device_on_both_sides_once);
 	tcase_add_test(tc, le_scan_both_sides);

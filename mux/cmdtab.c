@@ -192,6 +192,13 @@ static const struct mux_cmd_def cmds[] = {
 	E(LE_READ_PHY, HANDLE, 0, 2, 35, 4),
 	R(LE_SET_DEFAULT_PHY, REG_W, 3, 35, 5, LE_DEF_PHY),
 	E(LE_SET_PHY, HANDLE, MT_CS, 7, 35, 6),
+	/*
+	 * Extended scanning (7.8.64, 7.8.65): virtual per session, one
+	 * physical scan (doc: Discovery). Parameters: 3 octets, then 5 per
+	 * scanning PHY (checked in the handler).
+	 */
+	E(LE_SET_EXT_SCAN_PARAMS, VIRT, MT_VARLEN, 8, 37, 5),
+	E(LE_SET_EXT_SCAN_ENABLE, VIRT, 0, 6, 37, 6),
 	E(LE_READ_TX_POWER, CACHE, 0, 0, 38, 7),
 };
 

@@ -56,6 +56,13 @@ void sess_defaults(struct mux_session *s)
 	memcpy(s->scan_params, default_scan_params, 7);
 	s->scan_en = false;
 	s->scan_dup = false;
+	s->scan_kind = SK_NONE;
+	s->escan_phys = 0x01;
+	s->escan_own = 0;
+	s->escan_filter = 0;
+	s->escan_type[0] = s->escan_type[1] = 0;
+	s->escan_ival[0] = s->escan_ival[1] = 0x10;
+	s->escan_win[0] = s->escan_win[1] = 0x10;
 	s->al_n = 0;
 	s->al_init = false;
 	s->al_member = false;
@@ -222,6 +229,104 @@ static void al_connect_start(struct mux *m, struct mux_session *s, const uint8_t
 	reply_cs(s, HCI_OP_LE_CREATE_CONN, 0);
 }
 
+/*
+ * A host uses either the legacy or the extended scan commands: after one
+ * of a kind, one of the other kind gets Command Disallowed until HCI Reset
+ * (Vol 4 Part E 3.1.1), as a controller may answer. The kind decides the
+ * report format the session gets (7.7.65.2 or 7.7.65.13).
+ */
+static bool scan_kind_ok(struct mux_session *s, uint8_t kind, uint16_t op)
+{
+	if (s->scan_kind != SK_NONE && s->scan_kind != kind) {
+		sess_refuse(s, LOG_INFO, "0x%04x after the other kind of scan command refused",
+			    op);
+		reply_status_only(s, op, HCI_ST_COMMAND_DISALLOWED);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * LE Set Extended Scan Parameters (7.8.64): Own_Address_Type,
+ * Scanning_Filter_Policy, Scanning_PHYs, then Type, Interval, Window per
+ * PHY set. Returns the status for the Command Complete.
+ */
+static uint8_t ext_scan_params(struct mux *m, struct mux_session *s,
+			       const uint8_t *p, uint8_t plen)
+{
+	uint8_t type[MUX_SCAN_PHYS], phys = p[2];
+	uint16_t ival[MUX_SCAN_PHYS], win[MUX_SCAN_PHYS];
+	unsigned i, k = 0;
+
+	/* Disallowed while scanning is enabled (7.8.64). */
+	if (s->scan_en)
+		return HCI_ST_COMMAND_DISALLOWED;
+	/*
+	 * PHYs: bit 0 LE 1M, bit 2 LE Coded; bit 1 is reserved (LE 2M is
+	 * no primary advertising PHY). Coded only where the controller has
+	 * it (LE feature bit 11, Vol 6 Part B 4.6), as a controller answers.
+	 */
+	if (!phys || (phys & ~0x05u))
+		return phys & 0x02 ? HCI_ST_UNSUPPORTED_FEATURE : HCI_ST_INVALID_PARAMETERS;
+	if ((phys & 0x04) && !le_coded_capable(m))
+		return HCI_ST_UNSUPPORTED_FEATURE;
+	if (plen != 3u + 5u * (unsigned)__builtin_popcount(phys))
+		return HCI_ST_INVALID_PARAMETERS;
+	if (p[0] > 3)
+		return HCI_ST_INVALID_PARAMETERS;
+	/* Own types 2/3 need LL privacy, which is not offered. */
+	if (p[0] > 1)
+		return HCI_ST_INVALID_PARAMETERS;
+	/* Policies 2/3 need the extended scanner filter policies feature (hidden). */
+	if (p[1] > 1)
+		return p[1] > 3 ? HCI_ST_INVALID_PARAMETERS : HCI_ST_UNSUPPORTED_FEATURE;
+	for (i = 0; i < MUX_SCAN_PHYS; i++) {
+		const uint8_t *q;
+
+		type[i] = 0;
+		ival[i] = win[i] = 0x10;
+		if (!(phys & (i ? 0x04 : 0x01)))
+			continue;
+		q = p + 3 + 5 * k++;
+		type[i] = q[0];
+		ival[i] = get_le16(q + 1);
+		win[i] = get_le16(q + 3);
+		if (type[i] > 1 || ival[i] < 4 || win[i] < 4 || win[i] > ival[i])
+			return HCI_ST_INVALID_PARAMETERS;
+	}
+	s->escan_phys = phys;
+	s->escan_own = p[0];
+	s->escan_filter = p[1];
+	memcpy(s->escan_type, type, sizeof(type));
+	memcpy(s->escan_ival, ival, sizeof(ival));
+	memcpy(s->escan_win, win, sizeof(win));
+	return 0;
+}
+
+/* LE Set Extended Scan Enable (7.8.65). Returns the status. */
+static uint8_t ext_scan_enable(struct mux_session *s, const uint8_t *p)
+{
+	uint16_t duration = get_le16(p + 2), period = get_le16(p + 4);
+
+	if (p[0] > 1 || p[1] > 2)
+		return HCI_ST_INVALID_PARAMETERS;
+	if (p[0] && (duration || period)) {
+		/*
+		 * A scan that ends by itself (Duration, then LE Scan Timeout)
+		 * or repeats (Period) is not offered yet: the physical scan is
+		 * shared and has no per-session timer. Linux scans with both
+		 * zero and times its discovery itself.
+		 */
+		return HCI_ST_UNSUPPORTED_FEATURE;
+	}
+	if (p[0] && !s->scan_en)
+		s->le_seen_n = 0;
+	s->scan_en = p[0];
+	/* Filter_Duplicates 2 resets per Period; with no Period it is 1. */
+	s->scan_dup = p[1] != 0;
+	return 0;
+}
+
 /* Returns R_DONE, or R_WAIT/R_SENT for LE Create Connection Cancel. */
 static int virt_cmd(struct mux *m, struct mux_session *s, const struct mux_cmd_def *d,
 		    const uint8_t *h4, size_t len, bool may_send)
@@ -295,7 +400,31 @@ static int virt_cmd(struct mux *m, struct mux_session *s, const struct mux_cmd_d
 		memset(ret + 3, 0, 6);
 		reply_cc(s, op, ret, 9);
 		return R_DONE;
+	case HCI_OP_LE_SET_EXT_SCAN_PARAMS:
+		if (!scan_kind_ok(s, SK_EXT, op))
+			return R_DONE;
+		ret[0] = ext_scan_params(m, s, p, (uint8_t)(len - 4));
+		if (ret[0]) {
+			sess_refuse(s, LOG_INFO, "extended scan parameters refused (0x%02x)",
+				    ret[0]);
+			reply_cc(s, op, ret, 1);
+			return R_DONE;
+		}
+		s->scan_kind = SK_EXT;
+		break;
+	case HCI_OP_LE_SET_EXT_SCAN_ENABLE:
+		if (!scan_kind_ok(s, SK_EXT, op))
+			return R_DONE;
+		ret[0] = ext_scan_enable(s, p);
+		if (ret[0]) {
+			reply_cc(s, op, ret, 1);
+			return R_DONE;
+		}
+		s->scan_kind = SK_EXT;
+		break;
 	case HCI_OP_LE_SET_SCAN_PARAM:
+		if (!scan_kind_ok(s, SK_LEGACY, op))
+			return R_DONE;
 		/* Vol 4 Part E 7.8.10: disallowed while scanning is enabled. */
 		if (s->scan_en) {
 			reply_status_only(s, op, HCI_ST_COMMAND_DISALLOWED);
@@ -307,12 +436,16 @@ static int virt_cmd(struct mux *m, struct mux_session *s, const struct mux_cmd_d
 			return R_DONE;
 		}
 		memcpy(s->scan_params, p, 7);
+		s->scan_kind = SK_LEGACY;
 		break;
 	case HCI_OP_LE_SET_SCAN_ENABLE:
+		if (!scan_kind_ok(s, SK_LEGACY, op))
+			return R_DONE;
 		if (p[0] > 1 || p[1] > 1) {
 			reply_status_only(s, op, HCI_ST_INVALID_PARAMETERS);
 			return R_DONE;
 		}
+		s->scan_kind = SK_LEGACY;
 		if (p[0] && !s->scan_en)
 			s->le_seen_n = 0;
 		s->scan_en = p[0];

@@ -589,6 +589,10 @@ void ctrl_down(struct mux *m)
 	m->p_scan = 0;
 	m->p_le_scan = false;
 	m->p_scan_params_valid = false;
+	m->p_le_scan_ext = false;
+	m->p_escan_valid = false;
+	m->ext_scan_broken = false;	/* a reset controller may take them */
+	frags_clear(m);
 	m->p_rand_valid = false;
 	m->p_adv = false;
 	m->adv_owner = NULL;

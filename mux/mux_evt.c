@@ -191,7 +191,28 @@ bad:
 	log_warn("controller: malformed inquiry result 0x%02x", code);
 }
 
-/* Deliver one LE advertising report to every scanning session allowed it. */
+/*
+ * Does this scanning session's user, filter policy and virtual Filter
+ * Accept List admit the advertiser (7.8.10, 7.8.64)? Anonymous
+ * advertisers (0xff) have no address to allow and are never shown.
+ */
+static bool adv_admits(const struct mux *m, const struct mux_session *s,
+		       uint8_t atype, const struct bdaddr *a)
+{
+	uint8_t filter;
+
+	if (!s->scan_en || s->dead)
+		return false;
+	if (atype == 0xff || !may_access(m, s, a, map_addr_type(atype)))
+		return false;
+	filter = s->scan_kind == SK_EXT ? s->escan_filter : s->scan_params[6];
+	return !((filter & 0x01) && !al_has(s, map_addr_type(atype), a));
+}
+
+/*
+ * Legacy advertising report or directed report (r: one report of
+ * 7.7.65.2 or 7.7.65.11) to every legacy scanner allowed it.
+ */
 static void adv_fanout(struct mux *m, uint8_t sub, const uint8_t *r, size_t rlen,
 		       uint8_t ev, uint8_t atype, const uint8_t *addr)
 {
@@ -206,13 +227,7 @@ static void adv_fanout(struct mux *m, uint8_t sub, const uint8_t *r, size_t rlen
 	for (i = 0; i < m->nsess; i++) {
 		struct mux_session *s = m->sess[i];
 
-		if (!s->scan_en || s->dead)
-			continue;
-		/* Anonymous advertisers (0xff) have no address to allow. */
-		if (atype == 0xff || !may_access(m, s, &a, map_addr_type(atype)))
-			continue;
-		/* The session's scanning filter policy over its own accept list. */
-		if ((s->scan_params[6] & 0x01) && !al_has(s, map_addr_type(atype), &a))
+		if (s->scan_kind == SK_EXT || !adv_admits(m, s, atype, &a))
 			continue;
 		if (s->scan_dup &&
 		    seen_check_add(s->le_seen, &s->le_seen_n, &a, atype, ev))
@@ -220,6 +235,274 @@ static void adv_fanout(struct mux *m, uint8_t sub, const uint8_t *r, size_t rlen
 		if (!sess_le_event(s, sub, out, rlen + 1) && s->scan_dup)
 			seen_forget(s->le_seen, &s->le_seen_n, &a, atype, ev);
 	}
+}
+
+/*
+ * The legacy PDU types (7.7.65.2) and their Event_Type in an Extended
+ * Advertising Report (7.7.65.13, "legacy PDU" bit 4 set).
+ */
+static int ext_to_legacy(uint16_t et)
+{
+	if (!(et & 0x10))
+		return -1;
+	switch (et & 0x1f) {
+	case 0x13: return 0x00;	/* ADV_IND */
+	case 0x15: return 0x01;	/* ADV_DIRECT_IND */
+	case 0x12: return 0x02;	/* ADV_SCAN_IND */
+	case 0x10: return 0x03;	/* ADV_NONCONN_IND */
+	case 0x1b:		/* SCAN_RSP to an ADV_IND */
+	case 0x1a: return 0x04;	/* SCAN_RSP to an ADV_SCAN_IND */
+	default: return -1;
+	}
+}
+
+static const uint16_t legacy_to_ext[5] = { 0x13, 0x15, 0x12, 0x10, 0x1b };
+
+/*
+ * A chain of extended reports (one, or the fragments of one advertiser's
+ * data in order) to one extended scanner. A host never gets half a chain
+ * marked "more to come": if its queue refuses a later fragment, the mux
+ * ends the chain as a controller ends one it cannot complete, with
+ * Data_Status "incomplete, truncated" (7.7.65.13) and no data. Returns
+ * whether the whole chain was handed over.
+ */
+static bool ext_emit_chain(struct mux_session *s, const uint8_t *const *part,
+			   const uint8_t *plen, unsigned n)
+{
+	uint8_t out[255];
+	unsigned i;
+
+	for (i = 0; i < n; i++) {
+		out[0] = 1;
+		memcpy(out + 1, part[i], plen[i]);
+		if (sess_le_event(s, HCI_LE_EV_EXT_ADV_REPORT, out, plen[i] + 1u))
+			continue;
+		if (i > 0) {
+			memcpy(out + 1, part[i], MUX_EXT_REP_HDR);
+			out[1] = (uint8_t)((out[1] & 0x9f) | 0x40);
+			out[1 + MUX_EXT_REP_HDR - 1] = 0;
+			sess_le_event(s, HCI_LE_EV_EXT_ADV_REPORT, out, MUX_EXT_REP_HDR + 1);
+		}
+		return false;
+	}
+	return true;
+}
+
+/*
+ * One advertiser's complete report, in extended form (a chain of n
+ * fragments) and, for a legacy PDU, in legacy form (leg, or NULL): to
+ * every scanning session allowed it, in the format its own scan commands
+ * chose, filtered once per session for duplicates (7.8.11, 7.8.65).
+ */
+static void ext_fanout(struct mux *m, const uint8_t *const *part, const uint8_t *plen,
+		       unsigned n, const uint8_t *leg, size_t leglen, bool ext_only)
+{
+	const uint8_t *r = part[0];
+	uint16_t et = get_le16(r);
+	uint8_t atype = r[2];
+	struct bdaddr a = addr_at(r + 3);
+	uint8_t out[255];
+	unsigned i;
+
+	for (i = 0; i < m->nsess; i++) {
+		struct mux_session *s = m->sess[i];
+		uint8_t ev;
+
+		if (!adv_admits(m, s, atype, &a))
+			continue;
+		if (s->scan_kind != SK_EXT) {
+			/* A legacy scanner sees legacy PDUs only (7.8.10). */
+			if (ext_only || !leg || leglen + 1 > sizeof(out))
+				continue;
+			ev = leg[0];
+			if (s->scan_dup &&
+			    seen_check_add(s->le_seen, &s->le_seen_n, &a, atype, ev))
+				continue;
+			out[0] = 1;
+			memcpy(out + 1, leg, leglen);
+			if (!sess_le_event(s, HCI_LE_EV_ADV_REPORT, out, leglen + 1) &&
+			    s->scan_dup)
+				seen_forget(s->le_seen, &s->le_seen_n, &a, atype, ev);
+			continue;
+		}
+		/* Only on a PHY the session scans (7.8.64): 0x03 is LE Coded. */
+		if (!(s->escan_phys & (r[9] == 0x03 ? 0x04 : 0x01)))
+			continue;
+		ev = (uint8_t)(0x80 | (et & 0x1f));
+		if (s->scan_dup &&
+		    seen_check_add(s->le_seen, &s->le_seen_n, &a, atype, ev))
+			continue;
+		if (!ext_emit_chain(s, part, plen, n) && s->scan_dup)
+			seen_forget(s->le_seen, &s->le_seen_n, &a, atype, ev);
+	}
+}
+
+/* A legacy report from a legacy physical scan, also to extended scanners. */
+static void legacy_report(struct mux *m, const uint8_t *r, size_t rlen)
+{
+	uint8_t x[MUX_EXT_REP_HDR + 31];
+	const uint8_t *part[1] = { x };
+	uint8_t plen[1];
+	uint8_t dlen = r[8];
+
+	adv_fanout(m, HCI_LE_EV_ADV_REPORT, r, rlen, r[0], r[1], r + 2);
+	if (r[0] > 4)
+		return;
+	memset(x, 0, sizeof(x));
+	put_le16(x, legacy_to_ext[r[0]]);
+	x[2] = r[1];
+	memcpy(x + 3, r + 2, 6);
+	x[9] = 0x01;		/* primary PHY LE 1M */
+	x[10] = 0x00;		/* no secondary PHY */
+	x[11] = 0xff;		/* no SID */
+	x[12] = 0x7f;		/* TX power not available */
+	x[13] = r[9 + dlen];	/* RSSI */
+	x[23] = dlen;
+	memcpy(x + MUX_EXT_REP_HDR, r + 9, dlen);
+	plen[0] = (uint8_t)(MUX_EXT_REP_HDR + dlen);
+	ext_fanout(m, part, plen, 1, NULL, 0, true);
+}
+
+/* Forget every chain being reassembled (the controller went away). */
+void frags_clear(struct mux *m)
+{
+	memset(m->frags, 0, sizeof(m->frags));
+	memset(m->frag_evicted, 0, sizeof(m->frag_evicted));
+}
+
+/*
+ * Is this fragment the tail of an evicted chain? Such fragments are
+ * dropped; the one that ends the chain (status not 01) also forgets it.
+ */
+static bool frag_tail_evicted(struct mux *m, uint8_t atype, uint8_t sid, uint8_t rsp,
+			      const struct bdaddr *a, uint8_t status)
+{
+	unsigned i;
+
+	for (i = 0; i < MUX_FRAG_SLOTS; i++) {
+		if (!m->frag_evicted[i].used || m->frag_evicted[i].atype != atype ||
+		    m->frag_evicted[i].sid != sid || m->frag_evicted[i].rsp != rsp ||
+		    !bdaddr_eq(&m->frag_evicted[i].a, a))
+			continue;
+		if (status != 0x01)
+			m->frag_evicted[i].used = false;
+		return true;
+	}
+	return false;
+}
+
+/* The chain for this advertiser, or a free (or the oldest) slot for it. */
+static struct mux_frag *frag_slot(struct mux *m, uint8_t atype, uint8_t sid, uint8_t rsp,
+				  const struct bdaddr *a, bool create)
+{
+	struct mux_frag *f, *oldest = NULL, *free_slot = NULL;
+	unsigned i;
+
+	for (i = 0; i < MUX_FRAG_SLOTS; i++) {
+		f = &m->frags[i];
+		if (!f->used) {
+			if (!free_slot)
+				free_slot = f;
+			continue;
+		}
+		if (f->atype == atype && f->sid == sid && f->rsp == rsp && bdaddr_eq(&f->a, a))
+			return f;
+		if (!oldest || f->age < oldest->age)
+			oldest = f;
+	}
+	if (!create)
+		return NULL;
+	f = free_slot;
+	if (!f) {
+		/* Bounded: the oldest unfinished chain is dropped whole. */
+		log_debug("controller: advertising report chain evicted");
+		f = oldest;
+		i = m->frag_evicted_next++ % MUX_FRAG_SLOTS;
+		m->frag_evicted[i].used = true;
+		m->frag_evicted[i].atype = f->atype;
+		m->frag_evicted[i].sid = f->sid;
+		m->frag_evicted[i].rsp = f->rsp;
+		m->frag_evicted[i].a = f->a;
+	}
+	memset(f, 0, sizeof(*f));
+	f->used = true;
+	f->atype = atype;
+	f->sid = sid;
+	f->rsp = rsp;
+	f->a = *a;
+	f->age = ++m->frag_clock;
+	return f;
+}
+
+/*
+ * One report of an LE Extended Advertising Report event (7.7.65.13).
+ * Data_Status (Event_Type bits 5-6): 00 complete, 01 incomplete with more
+ * to come, 10 incomplete and truncated. Fragments of one advertiser's
+ * data come in order (Vol 6 Part B 4.4.3.5 chains them per advertising
+ * set, SID) and are passed on only as a whole chain, once the last one
+ * says complete; a truncated chain, one over the bounds and one evicted
+ * are dropped whole, so no host gets half of one from the mux.
+ */
+static void ext_report(struct mux *m, const uint8_t *r, size_t rlen)
+{
+	uint16_t et = get_le16(r);
+	uint8_t status = (uint8_t)((et >> 5) & 0x03);
+	uint8_t atype = r[2];
+	struct bdaddr a = addr_at(r + 3);
+	const uint8_t *part[MUX_FRAG_PARTS];
+	uint8_t plen[MUX_FRAG_PARTS];
+	uint8_t leg[10 + 31];
+	struct mux_frag *f;
+	unsigned i, off;
+	int lt;
+
+	/* Anonymous advertisers are never shown: nothing to keep. */
+	if (atype == 0xff)
+		return;
+	if (frag_tail_evicted(m, atype, r[11], et & 0x08, &a, status))
+		return;
+	f = frag_slot(m, atype, r[11], et & 0x08, &a, status != 0);
+	if (!f) {
+		part[0] = r;
+		plen[0] = (uint8_t)rlen;
+		lt = ext_to_legacy(et);
+		if (lt >= 0 && r[23] <= 31) {
+			/* The same report in the legacy format (7.7.65.2). */
+			leg[0] = (uint8_t)lt;
+			leg[1] = atype;
+			memcpy(leg + 2, r + 3, 6);
+			leg[8] = r[23];
+			memcpy(leg + 9, r + MUX_EXT_REP_HDR, r[23]);
+			leg[9 + r[23]] = r[13];
+			ext_fanout(m, part, plen, 1, leg, 10u + r[23], false);
+		} else {
+			ext_fanout(m, part, plen, 1, NULL, 0, false);
+		}
+		return;
+	}
+	if (!f->discard) {
+		if (f->n >= MUX_FRAG_PARTS || f->bytes + rlen > MUX_FRAG_BYTES) {
+			log_debug("controller: advertising report chain over its bounds, dropped");
+			f->discard = true;
+		} else {
+			memcpy(f->raw + f->bytes, r, rlen);
+			f->len[f->n++] = (uint8_t)rlen;
+			f->bytes = (uint16_t)(f->bytes + rlen);
+		}
+	}
+	if (status == 0x01)
+		return;		/* more to come */
+	if (status == 0x00 && !f->discard) {
+		for (i = 0, off = 0; i < f->n; i++) {
+			part[i] = f->raw + off;
+			plen[i] = f->len[i];
+			off += f->len[i];
+		}
+		/* A fragmented chain is never a legacy PDU (31 octets at most). */
+		ext_fanout(m, part, plen, f->n, NULL, 0, false);
+	}
+	/* Complete, truncated (10) or reserved (11): the chain ends here. */
+	memset(f, 0, sizeof(*f));
 }
 
 /*
@@ -265,7 +548,13 @@ static int adv_walk(struct mux *m, uint8_t sub, const uint8_t *q, size_t qlen, b
 		}
 		if (!cur_is_ok(&c) || !addr)
 			return -EBADMSG;
-		if (deliver)
+		if (!deliver)
+			continue;
+		if (sub == HCI_LE_EV_ADV_REPORT)
+			legacy_report(m, q + start, c.off - start);
+		else if (sub == HCI_LE_EV_EXT_ADV_REPORT)
+			ext_report(m, q + start, c.off - start);
+		else
 			adv_fanout(m, sub, q + start, c.off - start, ev, at, addr);
 	}
 	return cur_is_done(&c) ? 0 : -EBADMSG;

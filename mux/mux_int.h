@@ -21,6 +21,24 @@
 #define MUX_P_AL_MAX	32	/* physical accept-list entries the mux programs */
 #define MUX_IRK_MAX	64	/* IRK bindings kept (all users) */
 #define MUX_INTQ_MAX	(2 * MUX_MAX_CONNS + 2 * MUX_MAX_PEND)
+/*
+ * Fragmented LE Extended Advertising Reports (Vol 4 Part E 7.7.65.13,
+ * Data_Status 01 "incomplete, more to come") held until their chain is
+ * complete: at most MUX_FRAG_SLOTS advertisers at once, each at most
+ * MUX_FRAG_PARTS reports and MUX_FRAG_BYTES bytes of them (1650 octets
+ * of data, the most a set can carry, 7.8.57, fit with their headers).
+ */
+#define MUX_FRAG_SLOTS	8
+#define MUX_FRAG_PARTS	8
+#define MUX_FRAG_BYTES	2048
+/* One extended advertising report: 24 octets, then the data (7.7.65.13). */
+#define MUX_EXT_REP_HDR	24
+
+/* Which LE scan commands a session used since its reset (Vol 4 Part E 3.1.1). */
+enum mux_scan_kind { SK_NONE = 0, SK_LEGACY, SK_EXT };
+
+/* Scanning PHYs of LE Set Extended Scan Parameters (7.8.64): 1M, Coded. */
+#define MUX_SCAN_PHYS	2
 
 enum mux_link { LINK_ACL = 1, LINK_SCO, LINK_LE };
 
@@ -142,6 +160,19 @@ struct mux_session {
 	uint8_t scan_params[7];
 	bool scan_en;
 	bool scan_dup;
+	/*
+	 * Extended scanning (7.8.64, 7.8.65): the PHYs (bit 0 LE 1M, bit 2
+	 * LE Coded) and, per PHY, type, interval and window; own address
+	 * type and filter policy. scan_kind: which of the two command sets
+	 * the session uses (mixing them is Command Disallowed, 3.1.1).
+	 */
+	uint8_t scan_kind;
+	uint8_t escan_phys;
+	uint8_t escan_own;
+	uint8_t escan_filter;
+	uint8_t escan_type[MUX_SCAN_PHYS];
+	uint16_t escan_ival[MUX_SCAN_PHYS];
+	uint16_t escan_win[MUX_SCAN_PHYS];
 	struct mux_al_ent al[MUX_AL_MAX];
 	unsigned al_n;
 	/* LE Create Connection over the accept list (filter policy 1) waiting. */
@@ -166,6 +197,21 @@ struct mux_session {
 };
 
 #define MUX_INQ_CACHE 32	/* inquiry responses kept for late joiners */
+
+/* A chain of extended advertising report fragments from one advertiser. */
+struct mux_frag {
+	bool used;
+	bool discard;		/* over a bound: drop the rest of the chain */
+	uint8_t atype;
+	uint8_t sid;
+	uint8_t rsp;		/* scan response data (event type bit 3) */
+	struct bdaddr a;
+	uint64_t age;		/* the oldest chain is evicted when all are used */
+	uint8_t n;
+	uint16_t bytes;
+	uint8_t len[MUX_FRAG_PARTS];
+	uint8_t raw[MUX_FRAG_BYTES];
+};
 
 struct mux {
 	struct loop *loop;
@@ -225,6 +271,30 @@ struct mux {
 	bool p_le_scan;
 	bool p_scan_params_valid;
 	uint8_t p_scan_params[7];
+	/*
+	 * The physical scan is extended (LE Set Extended Scan Parameters/
+	 * Enable) while a session scans with the extended commands, legacy
+	 * otherwise; the controller refusing the extended ones sets
+	 * ext_scan_broken and the mux stays legacy (reports converted).
+	 */
+	bool p_le_scan_ext;
+	bool ext_scan_broken;
+	bool p_escan_valid;
+	uint8_t p_escan[3 + 5 * MUX_SCAN_PHYS];
+	uint8_t p_escan_len;
+	struct mux_frag frags[MUX_FRAG_SLOTS];
+	uint64_t frag_clock;
+	/*
+	 * Chains evicted before their end: their later fragments are
+	 * dropped too (up to the one that ends the chain), so no tail of
+	 * an evicted chain passes as a chain of its own.
+	 */
+	struct {
+		bool used;
+		uint8_t atype, sid, rsp;
+		struct bdaddr a;
+	} frag_evicted[MUX_FRAG_SLOTS];
+	unsigned frag_evicted_next;
 	bool p_rand_valid;
 	uint8_t p_rand[6];
 	bool p_adv;
@@ -368,6 +438,8 @@ int cmd_process(struct mux *m, struct mux_session *s, const uint8_t *h4,
 void sess_run(struct mux *m, struct mux_session *s);
 
 /* mux_reconcile.c */
+bool ext_scan_capable(const struct mux *m);
+bool le_coded_capable(const struct mux *m);
 struct mux_session *al_phys_ended(struct mux *m, uint8_t st, uint8_t type,
 				  const struct bdaddr *a);
 void reconcile(struct mux *m);
@@ -389,6 +461,7 @@ void bond_on_link_key_notify(struct mux *m, struct mux_session *s,
 			     const uint8_t *p, uint8_t ev[HCI_EV_LINK_KEY_NOTIFY_LEN]);
 
 /* mux_evt.c */
+void frags_clear(struct mux *m);
 void inq_replay(struct mux *m, struct mux_session *s);
 void ctrl_event(struct mux *m, const struct h4_pkt *pkt);
 

@@ -63,6 +63,91 @@ static void desired_scan_params(struct mux *m, uint8_t out[7], bool *any)
 	out[6] = 0x00;	/* every report; each session's filter is applied by the mux */
 }
 
+/* Does the physical controller have both extended scan commands (6.27 octet 37)? */
+bool ext_scan_capable(const struct mux *m)
+{
+	return (m->phys_cmds[37] & 0x60) == 0x60;
+}
+
+/* LE Coded PHY (LE feature bit 11, Vol 6 Part B 4.6). */
+bool le_coded_capable(const struct mux *m)
+{
+	return m->le_features[1] & 0x08;
+}
+
+/* Does any session scan with the extended commands (and may it be served so)? */
+static bool want_ext_scan(const struct mux *m)
+{
+	unsigned i;
+
+	if (!ext_scan_capable(m) || m->ext_scan_broken)
+		return false;
+	for (i = 0; i < m->nsess; i++)
+		if (m->sess[i]->scan_en && !m->sess[i]->dead &&
+		    m->sess[i]->scan_kind == SK_EXT)
+			return true;
+	return false;
+}
+
+/*
+ * The merged extended scan (7.8.64): the union of the sessions' PHYs (a
+ * legacy scanner scans LE 1M), per PHY active if any session scanning on
+ * it is, the shortest interval and the longest window not above it; own
+ * address public and filter policy 0, as for the legacy scan. Returns
+ * the parameter length.
+ */
+static uint8_t desired_ext_scan_params(struct mux *m, uint8_t *out)
+{
+	uint8_t type[MUX_SCAN_PHYS] = { 0, 0 }, phys = 0;
+	uint16_t ival[MUX_SCAN_PHYS] = { 0xffff, 0xffff }, win[MUX_SCAN_PHYS] = { 0, 0 };
+	unsigned i, k, n = 3;
+
+	for (i = 0; i < m->nsess; i++) {
+		struct mux_session *s = m->sess[i];
+
+		if (!s->scan_en || s->dead)
+			continue;
+		for (k = 0; k < MUX_SCAN_PHYS; k++) {
+			uint8_t t;
+			uint16_t iv, w;
+
+			if (s->scan_kind == SK_EXT) {
+				if (!(s->escan_phys & (k ? 0x04 : 0x01)))
+					continue;
+				t = s->escan_type[k];
+				iv = s->escan_ival[k];
+				w = s->escan_win[k];
+			} else {
+				if (k)
+					continue;
+				t = s->scan_params[0];
+				iv = get_le16(s->scan_params + 1);
+				w = get_le16(s->scan_params + 3);
+			}
+			phys |= k ? 0x04 : 0x01;
+			type[k] |= t;
+			if (iv < ival[k])
+				ival[k] = iv;
+			if (w > win[k])
+				win[k] = w;
+		}
+	}
+	out[0] = 0x00;	/* own address: public (doc/virtual-controller.md) */
+	out[1] = 0x00;	/* every report; each session's filter is applied by the mux */
+	out[2] = phys;
+	for (k = 0; k < MUX_SCAN_PHYS; k++) {
+		if (!(phys & (k ? 0x04 : 0x01)))
+			continue;
+		if (win[k] > ival[k])
+			win[k] = ival[k];
+		out[n] = type[k];
+		put_le16(out + n + 1, ival[k]);
+		put_le16(out + n + 3, win[k]);
+		n += 5;
+	}
+	return (uint8_t)n;
+}
+
 /* ------------------------------------------------------------------ */
 /* Connecting through the accept list (LE Create Connection, policy 1) */
 
@@ -280,9 +365,9 @@ struct mux_session *al_phys_ended(struct mux *m, uint8_t st, uint8_t type,
  */
 void reconcile(struct mux *m)
 {
-	uint8_t ev[8], ev2[8], le[8], sp[7];
+	uint8_t ev[8], ev2[8], le[8], sp[7], esp[3 + 5 * MUX_SCAN_PHYS], esp_len;
 	uint8_t scan = 0;
-	bool any_scan, any_inq = false;
+	bool any_scan, any_inq = false, ext;
 	unsigned i, j;
 
 	if (!m->ready || m->recon_busy)
@@ -306,6 +391,11 @@ void reconcile(struct mux *m)
 		any_inq |= s->inquiring;
 	}
 	desired_scan_params(m, sp, &any_scan);
+	ext = want_ext_scan(m);
+	esp_len = desired_ext_scan_params(m, esp);
+	/* The mux reads Extended Advertising Reports while it scans extended. */
+	if (ext || m->p_le_scan_ext)
+		le[1] |= 0x10;
 
 #define RECON(op, p, n) do {						\
 		if (!can_send(m, op))					\
@@ -341,14 +431,28 @@ void reconcile(struct mux *m)
 	}
 	if (le_capable(m)) {
 		bool same = m->p_scan_params_valid && !memcmp(sp, m->p_scan_params, 7);
-		uint8_t en[2] = { 0, 0 };
+		bool esame = m->p_escan_valid && esp_len == m->p_escan_len &&
+			     !memcmp(esp, m->p_escan, esp_len);
+		uint8_t en[6] = { 0, 0, 0, 0, 0, 0 };
 
-		if (m->p_le_scan && (!any_scan || !same))
+		/*
+		 * One physical scan, legacy or extended (the two are not
+		 * mixed while one runs, Vol 4 Part E 3.1.1): it is stopped
+		 * with the command that started it before the other kind or
+		 * other parameters are programmed.
+		 */
+		if (m->p_le_scan && m->p_le_scan_ext && (!any_scan || !ext || !esame))
+			RECON(HCI_OP_LE_SET_EXT_SCAN_ENABLE, en, 6);
+		if (m->p_le_scan && !m->p_le_scan_ext && (!any_scan || ext || !same))
 			RECON(HCI_OP_LE_SET_SCAN_ENABLE, en, 2);
-		if (!m->p_le_scan && any_scan && !same)
+		if (!m->p_le_scan && any_scan && ext && !esame)
+			RECON(HCI_OP_LE_SET_EXT_SCAN_PARAMS, esp, esp_len);
+		if (!m->p_le_scan && any_scan && !ext && !same)
 			RECON(HCI_OP_LE_SET_SCAN_PARAM, sp, 7);
 		if (!m->p_le_scan && any_scan) {
 			en[0] = 1;
+			if (ext)
+				RECON(HCI_OP_LE_SET_EXT_SCAN_ENABLE, en, 6);
 			RECON(HCI_OP_LE_SET_SCAN_ENABLE, en, 2);
 		}
 	}
@@ -563,10 +667,37 @@ void recon_done(struct mux *m, const struct mux_outst *o, uint8_t status)
 		m->p_scan_params_valid = true;
 		break;
 	case HCI_OP_LE_SET_SCAN_ENABLE:
-		if (!status || o->param[0] == 0)
+		if (!status || o->param[0] == 0) {
 			m->p_le_scan = o->param[0];
-		else
+			m->p_le_scan_ext = false;
+		} else {
 			m->p_scan_params_valid = false;
+		}
+		break;
+	case HCI_OP_LE_SET_EXT_SCAN_PARAMS:
+		memcpy(m->p_escan, o->param, o->plen);
+		m->p_escan_len = o->plen;
+		m->p_escan_valid = true;
+		if (status) {
+			/*
+			 * A controller that refuses the extended scan (some
+			 * take one kind only after power-on, 3.1.1): scan
+			 * legacy for everyone; extended scanners get the
+			 * legacy reports in the extended format.
+			 */
+			log_warn("controller refused extended scanning: scanning with the legacy commands");
+			m->ext_scan_broken = true;
+		}
+		break;
+	case HCI_OP_LE_SET_EXT_SCAN_ENABLE:
+		if (!status || o->param[0] == 0) {
+			m->p_le_scan = o->param[0];
+			m->p_le_scan_ext = o->param[0];
+		} else {
+			m->p_escan_valid = false;
+			log_warn("controller refused extended scanning: scanning with the legacy commands");
+			m->ext_scan_broken = true;
+		}
 		break;
 	case HCI_OP_LE_SET_ADV_ENABLE:
 		m->p_adv = false;

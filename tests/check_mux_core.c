@@ -738,7 +738,9 @@ START_TEST(acl_filters_all_result_formats)
 	/* The allowed one in every format (standard once: one per inquiry). */
 	ck_assert_uint_eq(host_count(&a, HCI_EV_INQUIRY_RESULT, -1) +
 			  host_count(&a, HCI_EV_INQUIRY_RESULT_RSSI, -1), 1);
-	ck_assert_uint_eq(host_count(&a, HCI_EV_LE_META, HCI_LE_EV_EXT_ADV_REPORT), 1);
+	/* A legacy scanner gets the extended report's legacy PDU as a legacy report. */
+	ck_assert_uint_eq(host_count(&a, HCI_EV_LE_META, HCI_LE_EV_EXT_ADV_REPORT), 0);
+	ck_assert_uint_eq(host_count(&a, HCI_EV_LE_META, HCI_LE_EV_ADV_REPORT), 1);
 	ck_assert_uint_eq(host_count(&a, HCI_EV_LE_META, HCI_LE_EV_DIRECT_ADV_REPORT), 1);
 	/* A malformed report is dropped, not half-delivered. */
 	host_reset_rx(&a);
@@ -2736,12 +2738,11 @@ END_TEST
  * So a host cannot mix legacy and extended scan commands (Vol 4 Part E
  * 3.1.1) on the virtual controller, and the shared legacy scan serves all.
  */
-START_TEST(extended_scan_adv_conn_hidden_consistently)
+START_TEST(extended_scan_offered_adv_conn_hidden_consistently)
 {
-	static const uint16_t ext_ops[] = {
+	static const uint16_t hidden_ops[] = {
 		HCI_OP_LE_SET_EXT_ADV_PARAMS, HCI_OP_LE_SET_EXT_ADV_DATA,
 		HCI_OP_LE_SET_EXT_SCAN_RSP_DATA, HCI_OP_LE_SET_EXT_ADV_ENABLE,
-		HCI_OP_LE_SET_EXT_SCAN_PARAMS, HCI_OP_LE_SET_EXT_SCAN_ENABLE,
 		HCI_OP_LE_EXT_CREATE_CONN,
 	};
 	struct host a;
@@ -2753,25 +2754,431 @@ START_TEST(extended_scan_adv_conn_hidden_consistently)
 	host_start(&a, "carol");
 	host_init(&a);
 	ck_assert_int_eq(host_cmd(&a, HCI_OP_READ_LOCAL_COMMANDS, NULL, 0, ret), 0);
-	/* Octet 36 bits 1-7, octet 37 bits 0-7 (ext adv sets, ext scan, ext conn). */
+	/* Octet 37 bits 5-6 (extended scan) offered; 36 bits 1-7, 37 bit 7 not. */
+	ck_assert_uint_eq(ret[1 + 37] & 0x60, 0x60);
+	ck_assert_uint_eq(ret[1 + 37] & 0x80, 0);
 	ck_assert_uint_eq(ret[1 + 36] & 0xfe, 0);
-	ck_assert_uint_eq(ret[1 + 37], 0);
 	ck_assert_int_eq(host_cmd(&a, HCI_OP_LE_READ_LOCAL_FEATURES, NULL, 0, ret), 0);
 	ck_assert_uint_eq(ret[1] & 0xc0, 0);	/* LL privacy, ext scanner filter */
 	ck_assert_uint_eq(ret[2] & 0x30, 0);	/* extended, periodic advertising */
+	ck_assert_uint_eq(ret[2] & 0x08, 0x08);	/* LE Coded kept: it can be scanned */
 	memset(zero, 0, sizeof(zero));
 	base = tc->ncmds;
-	for (i = 0; i < sizeof(ext_ops) / sizeof(ext_ops[0]); i++) {
-		host_send(&a, ext_ops[i], zero, 10);
+	for (i = 0; i < sizeof(hidden_ops) / sizeof(hidden_ops[0]); i++) {
+		host_send(&a, hidden_ops[i], zero, 10);
 		tctl_pump(tc);
-		ck_assert_int_eq(host_done(&a, ext_ops[i], NULL, NULL), HCI_ST_UNKNOWN_COMMAND);
-		ck_assert_uint_eq(tctl_count(tc, ext_ops[i], base), 0);
+		ck_assert_int_eq(host_done(&a, hidden_ops[i], NULL, NULL), HCI_ST_UNKNOWN_COMMAND);
+		ck_assert_uint_eq(tctl_count(tc, hidden_ops[i], base), 0);
 	}
 	/* The legacy scan still works after the refused extended ones. */
 	host_le_scan(&a, true, 0);
 	ck_assert(tc->le_scan);
 	host_le_scan(&a, false, 0);
 	env_down(hs, 1);
+}
+END_TEST
+
+/* A controller without the extended scan commands: they are not offered. */
+static void prep_no_ext_scan(struct tctl *t)
+{
+	t->cmds_off[37] = 0x60;
+}
+
+START_TEST(extended_scan_hidden_without_physical_support)
+{
+	static const uint8_t prm[8] = { 0, 0, 0x01, 0x01, 0x12, 0x00, 0x12, 0x00 };
+	struct host a;
+	struct host *hs[] = { &a };
+	uint8_t ret[256];
+	unsigned base;
+
+	tctl_prep = prep_no_ext_scan;
+	env_up(8, 8, 4);
+	host_start(&a, "carol");
+	host_init(&a);
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_READ_LOCAL_COMMANDS, NULL, 0, ret), 0);
+	ck_assert_uint_eq(ret[1 + 37] & 0x60, 0);
+	base = tc->ncmds;
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_LE_SET_EXT_SCAN_PARAMS, prm, 8, NULL),
+			 HCI_ST_UNKNOWN_COMMAND);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_LE_SET_EXT_SCAN_PARAMS, base), 0);
+	env_down(hs, 1);
+}
+END_TEST
+
+/* LE Set Extended Scan Parameters/Enable from a host, as Linux 6.1 sends them. */
+static void host_ext_scan(struct host *h, bool on, uint8_t dup, uint8_t phys,
+			  uint8_t filter)
+{
+	uint8_t prm[13] = { 0x00, filter, phys };
+	uint8_t en[6] = { on, dup, 0, 0, 0, 0 };
+	unsigned n = 3;
+
+	if (phys & 0x01) {
+		prm[n] = 0x01;
+		put_le16(prm + n + 1, 0x12);
+		put_le16(prm + n + 3, 0x12);
+		n += 5;
+	}
+	if (phys & 0x04) {
+		prm[n] = 0x00;
+		put_le16(prm + n + 1, 0x36);
+		put_le16(prm + n + 3, 0x24);
+		n += 5;
+	}
+	if (on)
+		ck_assert_int_eq(host_cmd(h, HCI_OP_LE_SET_EXT_SCAN_PARAMS, prm, n, NULL), 0);
+	ck_assert_int_eq(host_cmd(h, HCI_OP_LE_SET_EXT_SCAN_ENABLE, en, 6, NULL), 0);
+}
+
+/* Linux's LE mask with use_ext_scan: + Extended Advertising Report. */
+static void host_ext_mask(struct host *h)
+{
+	static const uint8_t lemask[8] = { 0x1f, 0x1a };
+
+	ck_assert_int_eq(host_cmd(h, HCI_OP_LE_SET_EVENT_MASK, lemask, 8, NULL), 0);
+}
+
+/* Does any Extended Advertising Report h got carry Data_Status "more"? */
+static unsigned host_ext_from(const struct host *h, uint8_t last)
+{
+	struct bdaddr a;
+	unsigned i, n = 0;
+
+	tbdaddr(&a, last);
+	for (i = 0; i < h->nrx; i++)
+		if (is_evt(h->rx[i], HCI_EV_LE_META, HCI_LE_EV_EXT_ADV_REPORT) &&
+		    h->rx[i]->len >= 30 && memcmp(h->rx[i]->d + 8, a.b, 6) == 0)
+			n++;
+	return n;
+}
+
+START_TEST(ext_scan_shared_filtered_per_session)
+{
+	static const uint8_t ad[3] = { 2, 0x01, 0x06 };
+	struct host a, b, c;
+	struct host *hs[] = { &a, &b, &c };
+	struct bdaddr rd;
+	unsigned base, i, k;
+
+	env_up(8, 8, 4);
+	host_start(&a, "alice");
+	host_start(&b, "bob");
+	host_start(&c, "carol");
+	host_init(&a);
+	host_init(&b);
+	host_init(&c);
+	host_ext_mask(&a);
+	host_ext_mask(&c);
+	base = tc->ncmds;
+	/* bob scans legacy: the physical scan is legacy. */
+	host_le_scan(&b, true, 0);
+	ck_assert(tc->le_scan && !tc->le_scan_ext);
+	/* alice scans extended (1M, duplicates filtered): it turns extended. */
+	host_ext_scan(&a, true, 1, 0x01, 0);
+	ck_assert(tc->le_scan && tc->le_scan_ext);
+	ck_assert_uint_eq(tc->le_escan[2], 0x01);
+	/* carol adds LE Coded: stopped, reprogrammed with both PHYs, restarted. */
+	host_ext_scan(&c, true, 0, 0x05, 0);
+	ck_assert(tc->le_scan && tc->le_scan_ext);
+	ck_assert_uint_eq(tc->le_escan_len, 13);
+	ck_assert_uint_eq(tc->le_escan[2], 0x05);
+	ck_assert_uint_eq(tc->le_escan[3], 0x01);	/* 1M active: alice's */
+	ck_assert_uint_eq(get_le16(tc->le_escan + 4), 0x12);
+	ck_assert_uint_eq(tc->le_escan[8], 0x00);	/* Coded passive: carol's */
+	ck_assert_uint_eq(get_le16(tc->le_escan + 9), 0x36);
+	ck_assert_uint_eq(get_le16(tc->le_escan + 11), 0x24);
+	ck_assert_uint_eq(tc->violations, 0);
+	for (k = 0; k < 2; k++) {
+		for (i = 1; i <= 4; i++) {
+			tbdaddr(&rd, (uint8_t)i);
+			/* A legacy ADV_IND, an extended-only PDU, one on LE Coded. */
+			tctl_ext_adv_report(tc, &rd, 0, 0x13, 0x01, 0xff, ad, 3);
+			tctl_ext_adv_report(tc, &rd, 0, 0x01, 0x01, 0x02, ad, 3);
+			tctl_ext_adv_report(tc, &rd, 0, 0x00, 0x03, 0x04, ad, 3);
+		}
+	}
+	tctl_pump(tc);
+	/* alice (1, 2; 1M; duplicates filtered): legacy and extended-only once each. */
+	ck_assert_uint_eq(host_count(&a, HCI_EV_LE_META, HCI_LE_EV_EXT_ADV_REPORT), 4);
+	ck_assert_uint_eq(host_count(&a, HCI_EV_LE_META, HCI_LE_EV_ADV_REPORT), 0);
+	ck_assert_uint_eq(host_ext_from(&a, 1), 2);
+	ck_assert_uint_eq(host_ext_from(&a, 3), 0);
+	/* bob (2, 3; legacy): only the legacy PDUs, as legacy reports, twice. */
+	ck_assert_uint_eq(host_count(&b, HCI_EV_LE_META, HCI_LE_EV_EXT_ADV_REPORT), 0);
+	ck_assert_uint_eq(host_count(&b, HCI_EV_LE_META, HCI_LE_EV_ADV_REPORT), 4);
+	ck_assert(!host_saw_addr(&b, HCI_EV_LE_META, HCI_LE_EV_ADV_REPORT, 1));
+	ck_assert(!host_saw_addr(&b, HCI_EV_LE_META, HCI_LE_EV_ADV_REPORT, 4));
+	/* carol (1-4, 1M and Coded, no duplicate filter): all 24. */
+	ck_assert_uint_eq(host_count(&c, HCI_EV_LE_META, HCI_LE_EV_EXT_ADV_REPORT), 24);
+	/* The legacy ones reached bob with their legacy type and data intact. */
+	{
+		uint8_t ev[64];
+
+		ck_assert_int_eq(host_take(&b, HCI_EV_LE_META, HCI_LE_EV_ADV_REPORT, ev), 15);
+		ck_assert_uint_eq(ev[2], 0x00);		/* ADV_IND */
+		ck_assert_uint_eq(ev[10], 3);
+		ck_assert_mem_eq(ev + 11, ad, 3);
+		ck_assert_uint_eq(ev[14], 0xc0);	/* RSSI */
+	}
+	/* A legacy physical report reaches the extended scanners converted. */
+	host_reset_rx(&a);
+	host_ext_scan(&c, false, 0, 0, 0);
+	host_ext_scan(&a, false, 0, 0, 0);
+	ck_assert(tc->le_scan && !tc->le_scan_ext);	/* bob's legacy again */
+	ck_assert_uint_eq(tc->violations, 0);
+	host_ext_scan(&a, true, 0, 0x01, 0);
+	ck_assert(tc->le_scan && tc->le_scan_ext);
+	tbdaddr(&rd, 2);
+	tctl_adv_report(tc, &rd, 0, 0);
+	tctl_pump(tc);
+	ck_assert_uint_eq(host_ext_from(&a, 2), 1);
+	host_ext_scan(&a, false, 0, 0, 0);
+	host_le_scan(&b, false, 0);
+	ck_assert(!tc->le_scan);
+	ck_assert_uint_gt(tctl_count(tc, HCI_OP_LE_SET_EXT_SCAN_ENABLE, base), 0);
+	env_down(hs, 3);
+}
+END_TEST
+
+/* The Data_Status (bits 5-6) of the i-th report h holds. */
+static int host_ext_status(const struct host *h, unsigned nth)
+{
+	unsigned i, n = 0;
+
+	for (i = 0; i < h->nrx; i++) {
+		if (!is_evt(h->rx[i], HCI_EV_LE_META, HCI_LE_EV_EXT_ADV_REPORT))
+			continue;
+		if (n++ == nth)
+			return (h->rx[i]->d[5] >> 5) & 0x03;
+	}
+	return -1;
+}
+
+START_TEST(ext_report_fragments_whole_or_dropped)
+{
+	struct host a, b;
+	struct host *hs[] = { &a, &b };
+	struct bdaddr d1, d2;
+	uint8_t data[229];
+	unsigned i;
+
+	memset(data, 0x42, sizeof(data));
+	env_up(8, 8, 4);
+	host_start(&a, "alice");
+	host_start(&b, "bob");
+	host_init(&a);
+	host_init(&b);
+	host_ext_mask(&a);
+	host_ext_mask(&b);
+	host_ext_scan(&a, true, 0, 0x01, 0);
+	host_ext_scan(&b, true, 0, 0x01, 0);
+	tbdaddr(&d1, 1);
+	tbdaddr(&d2, 2);
+	/* Two fragments of device 1's data: nothing until the last. */
+	tctl_ext_adv_report(tc, &d1, 0, 0x20, 0x01, 0x01, data, 229);
+	tctl_pump(tc);
+	ck_assert_uint_eq(a.nrx, 0);
+	/* Another advertiser's complete report is not held back. */
+	tctl_ext_adv_report(tc, &d2, 0, 0x00, 0x01, 0x01, data, 10);
+	tctl_pump(tc);
+	ck_assert_uint_eq(host_ext_from(&a, 2), 1);
+	ck_assert_uint_eq(host_ext_from(&b, 2), 1);
+	host_reset_rx(&a);
+	host_reset_rx(&b);
+	tctl_ext_adv_report(tc, &d1, 0, 0x00, 0x01, 0x01, data, 100);
+	tctl_pump(tc);
+	/* alice may see device 1: both fragments, in order; bob none. */
+	ck_assert_uint_eq(host_ext_from(&a, 1), 2);
+	ck_assert_int_eq(host_ext_status(&a, 0), 0x01);
+	ck_assert_int_eq(host_ext_status(&a, 1), 0x00);
+	ck_assert_uint_eq(b.nrx, 0);
+	host_reset_rx(&a);
+	/* A truncated chain is dropped whole. */
+	tctl_ext_adv_report(tc, &d2, 0, 0x20, 0x01, 0x03, data, 200);
+	tctl_ext_adv_report(tc, &d2, 0, 0x40, 0x01, 0x03, data, 50);
+	tctl_pump(tc);
+	ck_assert_uint_eq(a.nrx, 0);
+	ck_assert_uint_eq(b.nrx, 0);
+	/* A chain over the bound (8 fragments) is dropped whole. */
+	for (i = 0; i < 9; i++)
+		tctl_ext_adv_report(tc, &d2, 0, 0x20, 0x01, 0x04, data, 20);
+	tctl_ext_adv_report(tc, &d2, 0, 0x00, 0x01, 0x04, data, 20);
+	tctl_pump(tc);
+	ck_assert_uint_eq(a.nrx, 0);
+	ck_assert_uint_eq(b.nrx, 0);
+	/* Nine chains at once: the oldest is evicted, its tail never passes. */
+	for (i = 0; i < 9; i++)
+		tctl_ext_adv_report(tc, &d2, 0, 0x20, 0x01, (uint8_t)(0x05 + i), data, 20);
+	tctl_ext_adv_report(tc, &d2, 0, 0x20, 0x01, 0x05, data, 20);
+	tctl_ext_adv_report(tc, &d2, 0, 0x00, 0x01, 0x05, data, 20);
+	tctl_pump(tc);
+	ck_assert_uint_eq(a.nrx, 0);
+	ck_assert_uint_eq(b.nrx, 0);
+	/* The others complete whole: two fragments each to both. */
+	for (i = 1; i < 9; i++)
+		tctl_ext_adv_report(tc, &d2, 0, 0x00, 0x01, (uint8_t)(0x05 + i), data, 20);
+	tctl_pump(tc);
+	ck_assert_uint_eq(host_ext_from(&a, 2), 16);
+	ck_assert_uint_eq(host_ext_from(&b, 2), 16);
+	/* The evicted chain's advertiser is served again with its next one. */
+	host_reset_rx(&a);
+	tctl_ext_adv_report(tc, &d2, 0, 0x00, 0x01, 0x05, data, 20);
+	tctl_pump(tc);
+	ck_assert_uint_eq(host_ext_from(&a, 2), 1);
+	host_ext_scan(&a, false, 0, 0, 0);
+	host_ext_scan(&b, false, 0, 0, 0);
+	env_down(hs, 2);
+}
+END_TEST
+
+START_TEST(ext_scan_parameters_checked_kinds_not_mixed)
+{
+	struct host a;
+	struct host *hs[] = { &a };
+	uint8_t prm[13] = { 0x00, 0x00, 0x01, 0x01, 0x12, 0x00, 0x12, 0x00 };
+	uint8_t en[6] = { 1, 0, 0, 0, 0, 0 };
+	static const uint8_t legacy_en[2] = { 0, 0 };
+	unsigned base;
+
+	env_up(8, 8, 4);
+	host_start(&a, "alice");
+	host_init(&a);
+	base = tc->ncmds;
+	/* Wrong length for the PHYs named (7.8.64): Invalid Parameters. */
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_LE_SET_EXT_SCAN_PARAMS, prm, 13, NULL),
+			 HCI_ST_INVALID_PARAMETERS);
+	/* LE 2M is no scanning PHY; no PHY at all is invalid. */
+	prm[2] = 0x02;
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_LE_SET_EXT_SCAN_PARAMS, prm, 8, NULL),
+			 HCI_ST_UNSUPPORTED_FEATURE);
+	prm[2] = 0x00;
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_LE_SET_EXT_SCAN_PARAMS, prm, 3, NULL),
+			 HCI_ST_INVALID_PARAMETERS);
+	prm[2] = 0x01;
+	/* Filter policies 2/3 need a feature not offered; own type 2 needs privacy. */
+	prm[1] = 0x02;
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_LE_SET_EXT_SCAN_PARAMS, prm, 8, NULL),
+			 HCI_ST_UNSUPPORTED_FEATURE);
+	prm[1] = 0x00;
+	prm[0] = 0x02;
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_LE_SET_EXT_SCAN_PARAMS, prm, 8, NULL),
+			 HCI_ST_INVALID_PARAMETERS);
+	prm[0] = 0x00;
+	/* Window longer than the interval. */
+	put_le16(prm + 6, 0x20);
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_LE_SET_EXT_SCAN_PARAMS, prm, 8, NULL),
+			 HCI_ST_INVALID_PARAMETERS);
+	put_le16(prm + 6, 0x12);
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_LE_SET_EXT_SCAN_PARAMS, prm, 8, NULL), 0);
+	/* A scan that ends by itself is not offered: Duration, Period. */
+	put_le16(en + 2, 100);
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_LE_SET_EXT_SCAN_ENABLE, en, 6, NULL),
+			 HCI_ST_UNSUPPORTED_FEATURE);
+	put_le16(en + 2, 0);
+	en[1] = 3;
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_LE_SET_EXT_SCAN_ENABLE, en, 6, NULL),
+			 HCI_ST_INVALID_PARAMETERS);
+	en[1] = 2;
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_LE_SET_EXT_SCAN_ENABLE, en, 6, NULL), 0);
+	ck_assert(tc->le_scan && tc->le_scan_ext);
+	/* Parameters while enabled; the legacy commands after extended ones. */
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_LE_SET_EXT_SCAN_PARAMS, prm, 8, NULL),
+			 HCI_ST_COMMAND_DISALLOWED);
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_LE_SET_SCAN_ENABLE, legacy_en, 2, NULL),
+			 HCI_ST_COMMAND_DISALLOWED);
+	/* Nothing of it reached the controller but the mux's own merged scan. */
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_LE_SET_EXT_SCAN_PARAMS, base), 1);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_LE_SET_SCAN_ENABLE, base), 0);
+	/* Reset forgets the kind: legacy is accepted again, the scan is gone. */
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_RESET, NULL, 0, NULL), 0);
+	ck_assert(!tc->le_scan);
+	host_le_scan(&a, true, 0);
+	ck_assert(tc->le_scan && !tc->le_scan_ext);
+	host_le_scan(&a, false, 0);
+	ck_assert_uint_eq(tc->violations, 0);
+	env_down(hs, 1);
+}
+END_TEST
+
+/* LE Set PHY, Read PHY, Set Data Length and their events: the link's owner only. */
+START_TEST(phy_and_data_length_owner_only)
+{
+	struct host a, b;
+	struct host *hs[] = { &a, &b };
+	static const uint8_t lemask[8] = { 0x7f, 0x18 };	/* + DLE, PHY update */
+	uint8_t p[25], ev[32], ret[16], sphy[7] = { 0 }, dl[6] = { 0 };
+	uint16_t h;
+	unsigned base;
+	bool is_cs;
+
+	env_up(8, 8, 4);
+	host_start(&a, "alice");
+	host_start(&b, "bob");
+	host_init(&a);
+	host_init(&b);
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_LE_SET_EVENT_MASK, lemask, 8, NULL), 0);
+	ck_assert_int_eq(host_cmd(&b, HCI_OP_LE_SET_EVENT_MASK, lemask, 8, NULL), 0);
+	le_create_params(p, 0, 2, 0);
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_LE_CREATE_CONN, p, 25, NULL), 0);
+	ck_assert_int_eq(host_take(&a, HCI_EV_LE_META, HCI_LE_EV_CONN_COMPLETE, ev), 19);
+	h = get_le16(ev + 2);
+	base = tc->ncmds;
+	/* bob names alice's link: Unknown Connection Identifier, nothing sent. */
+	put_le16(sphy, h);
+	sphy[2] = 0;
+	sphy[3] = 0x02;
+	sphy[4] = 0x02;
+	host_send(&b, HCI_OP_LE_SET_PHY, sphy, 7);
+	tctl_pump(tc);
+	ck_assert_int_eq(host_done(&b, HCI_OP_LE_SET_PHY, NULL, &is_cs), HCI_ST_UNKNOWN_CONN_ID);
+	ck_assert(is_cs);
+	put_le16(dl, h);
+	put_le16(dl + 2, 251);
+	put_le16(dl + 4, 2120);
+	ck_assert_int_eq(host_cmd(&b, HCI_OP_LE_SET_DATA_LEN, dl, 6, ret), HCI_ST_UNKNOWN_CONN_ID);
+	ck_assert_uint_eq(get_le16(ret + 1), h);	/* the handle echoed (7.8.33) */
+	ck_assert_int_eq(host_cmd(&b, HCI_OP_LE_READ_PHY, dl, 2, NULL), HCI_ST_UNKNOWN_CONN_ID);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_LE_SET_PHY, base), 0);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_LE_SET_DATA_LEN, base), 0);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_LE_READ_PHY, base), 0);
+	/* alice's own are forwarded. */
+	host_send(&a, HCI_OP_LE_SET_PHY, sphy, 7);
+	tctl_pump(tc);
+	ck_assert_int_eq(host_done(&a, HCI_OP_LE_SET_PHY, NULL, NULL), 0);
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_LE_SET_DATA_LEN, dl, 6, NULL), 0);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_LE_SET_PHY, base), 1);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_LE_SET_DATA_LEN, base), 1);
+	/* PHY Update Complete (7.7.65.12) and Data Length Change (7.7.65.7). */
+	memset(ev, 0, sizeof(ev));
+	put_le16(ev + 1, h);
+	ev[3] = 0x02;
+	ev[4] = 0x02;
+	tctl_le_event(tc, HCI_LE_EV_PHY_UPDATE_COMPLETE, ev, 5);
+	memset(ev, 0, sizeof(ev));
+	put_le16(ev, h);
+	put_le16(ev + 2, 251);
+	tctl_le_event(tc, HCI_LE_EV_DATA_LEN_CHANGE, ev, 10);
+	tctl_pump(tc);
+	ck_assert_uint_eq(host_count(&a, HCI_EV_LE_META, HCI_LE_EV_PHY_UPDATE_COMPLETE), 1);
+	ck_assert_uint_eq(host_count(&a, HCI_EV_LE_META, HCI_LE_EV_DATA_LEN_CHANGE), 1);
+	ck_assert_uint_eq(host_count(&b, HCI_EV_LE_META, HCI_LE_EV_PHY_UPDATE_COMPLETE), 0);
+	ck_assert_uint_eq(host_count(&b, HCI_EV_LE_META, HCI_LE_EV_DATA_LEN_CHANGE), 0);
+	/* Default PHY and suggested data length: per session, never sent. */
+	sphy[0] = 0;
+	sphy[1] = 0x03;
+	sphy[2] = 0x03;
+	ck_assert_int_eq(host_cmd(&b, HCI_OP_LE_SET_DEFAULT_PHY, sphy, 3, NULL), 0);
+	put_le16(dl, 0xfb);
+	put_le16(dl + 2, 0x0848);
+	ck_assert_int_eq(host_cmd(&b, HCI_OP_LE_WRITE_DEF_DATA_LEN, dl, 4, NULL), 0);
+	ck_assert_int_eq(host_cmd(&b, HCI_OP_LE_READ_DEF_DATA_LEN, NULL, 0, ret), 0);
+	ck_assert_uint_eq(get_le16(ret + 1), 0xfb);
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_LE_READ_DEF_DATA_LEN, NULL, 0, ret), 0);
+	ck_assert_uint_eq(get_le16(ret + 1), 27);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_LE_SET_DEFAULT_PHY, base), 0);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_LE_WRITE_DEF_DATA_LEN, base), 0);
+	env_down(hs, 2);
 }
 END_TEST
 
@@ -3776,7 +4183,12 @@ Suite *test_suite(void)
 	tcase_add_test(tc_core, privileged_commands_admin_only);
 	tcase_add_test(tc_core, unknown_and_malformed_refused);
 	tcase_add_test(tc_core, le_host_supported_despite_physical_bitmap);
-	tcase_add_test(tc_core, extended_scan_adv_conn_hidden_consistently);
+	tcase_add_test(tc_core, extended_scan_offered_adv_conn_hidden_consistently);
+	tcase_add_test(tc_core, extended_scan_hidden_without_physical_support);
+	tcase_add_test(tc_core, ext_scan_shared_filtered_per_session);
+	tcase_add_test(tc_core, ext_report_fragments_whole_or_dropped);
+	tcase_add_test(tc_core, ext_scan_parameters_checked_kinds_not_mixed);
+	tcase_add_test(tc_core, phy_and_data_length_owner_only);
 	tcase_add_test(tc_core, virtual_settings_per_session);
 	tcase_add_test(tc_core, refusal_logs_rate_limited);
 	tcase_add_test(tc_core, policy_change_disconnects_and_ends);

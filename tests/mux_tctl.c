@@ -113,6 +113,29 @@ void tctl_adv_report(struct tctl *t, const struct bdaddr *a, uint8_t atype, uint
 	tctl_le_event(t, HCI_LE_EV_ADV_REPORT, p, 14);
 }
 
+void tctl_ext_adv_report(struct tctl *t, const struct bdaddr *a, uint8_t atype,
+			 uint16_t et, uint8_t phy, uint8_t sid,
+			 const uint8_t *data, uint8_t len)
+{
+	uint8_t p[255];
+
+	memset(p, 0, sizeof(p));
+	p[0] = 1;
+	put_le16(p + 1, et);
+	p[3] = atype;
+	memcpy(p + 4, a->b, 6);
+	p[10] = phy;
+	p[11] = phy == 0x03 ? 0x03 : 0x00;
+	p[12] = sid;
+	p[13] = 0x7f;
+	p[14] = 0xc0;
+	p[24] = len;
+	if (len > 255 - 25)
+		len = 255 - 25;
+	memcpy(p + 25, data, len);
+	tctl_le_event(t, HCI_LE_EV_EXT_ADV_REPORT, p, 25u + len);
+}
+
 void tctl_inquiry_complete(struct tctl *t)
 {
 	uint8_t st = 0;
@@ -330,12 +353,35 @@ static void answer(struct tctl *t, uint16_t op, const uint8_t *p, uint8_t plen)
 		st_only(t, op, 0);
 		break;
 	case HCI_OP_LE_SET_SCAN_ENABLE:
-		if (t->le_scan == p[0]) {
+		if (t->le_scan == p[0] || (t->le_scan && t->le_scan_ext)) {
 			st_only(t, op, HCI_ST_COMMAND_DISALLOWED);
 			t->violations++;
 			break;
 		}
 		t->le_scan = p[0];
+		t->le_scan_ext = false;
+		st_only(t, op, 0);
+		break;
+	case HCI_OP_LE_SET_EXT_SCAN_PARAMS:
+		/* Not while scanning (7.8.64). */
+		if (t->le_scan || plen > sizeof(t->le_escan)) {
+			st_only(t, op, HCI_ST_COMMAND_DISALLOWED);
+			t->violations++;
+			break;
+		}
+		memcpy(t->le_escan, p, plen);
+		t->le_escan_len = plen;
+		st_only(t, op, 0);
+		break;
+	case HCI_OP_LE_SET_EXT_SCAN_ENABLE:
+		/* The other kind is not switched while one runs (3.1.1). */
+		if (t->le_scan == p[0] || (t->le_scan && !t->le_scan_ext)) {
+			st_only(t, op, HCI_ST_COMMAND_DISALLOWED);
+			t->violations++;
+			break;
+		}
+		t->le_scan = p[0];
+		t->le_scan_ext = p[0];
 		st_only(t, op, 0);
 		break;
 	case HCI_OP_LE_READ_ACCEPT_LIST_SIZE:

@@ -44,7 +44,10 @@ struct tctl {
 	bool inquiry;
 	uint8_t inq_params[5];		/* of the last Inquiry */
 	bool le_scan;
+	bool le_scan_ext;		/* started with LE Set Extended Scan Enable */
 	uint8_t le_scan_params[7];
+	uint8_t le_escan[13];		/* last LE Set Extended Scan Parameters */
+	uint8_t le_escan_len;
 	uint8_t evmask[8];
 	uint8_t scan_enable;
 	bool le_connecting;
@@ -76,6 +79,13 @@ void tctl_sco(struct tctl *t, uint16_t handle, const void *data, size_t len);
 void tctl_nocp(struct tctl *t, uint16_t handle, uint16_t count);
 void tctl_inquiry_result(struct tctl *t, const struct bdaddr *a);
 void tctl_adv_report(struct tctl *t, const struct bdaddr *a, uint8_t atype, uint8_t ev);
+/*
+ * One LE Extended Advertising Report (7.7.65.13): event type et (Data_Status
+ * in bits 5-6), primary PHY phy, SID sid, data of len bytes.
+ */
+void tctl_ext_adv_report(struct tctl *t, const struct bdaddr *a, uint8_t atype,
+			 uint16_t et, uint8_t phy, uint8_t sid,
+			 const uint8_t *data, uint8_t len);
 void tctl_inquiry_complete(struct tctl *t);
 void tctl_conn_request(struct tctl *t, const struct bdaddr *a);
 /*

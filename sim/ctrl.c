@@ -271,7 +271,8 @@ const uint8_t ctrl_local_features[8] = {
 	0x07, 0x00, 0x00, 0x46, 0x40, 0x00, 0x09, 0x82
 };
 /* LE features (Vol 6 Part B 4.6): encryption, extended advertising. */
-const uint8_t ctrl_le_features[8] = { 0x01, 0x10, 0, 0, 0, 0, 0, 0 };
+/* LE Encryption; LE Coded PHY (bit 11), LE Extended Advertising (bit 12). */
+const uint8_t ctrl_le_features[8] = { 0x01, 0x18, 0, 0, 0, 0, 0, 0 };
 
 void ctrl_rd_features(const struct sim_rd *rd, uint8_t page, uint8_t f[8])
 {

@@ -180,6 +180,7 @@ struct sim_ctrl {
 	uint16_t scan_int, scan_win;
 	bool scanning;
 	bool scan_ext;
+	uint8_t scan_phys;	/* extended scan: bit 0 LE 1M, bit 2 LE Coded */
 	bool scan_dup;
 	uint8_t seen[SIM_MAX_RDS];	/* duplicate filter: 1 adv, 2 scan rsp */
 	struct bdaddr seen_ctrl[SIM_MAX_CONNS];	/* ... for other controllers */

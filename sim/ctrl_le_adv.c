@@ -72,6 +72,48 @@ static void adv_report(struct sim_ctrl *c, uint8_t atype, const struct bdaddr *a
 		ctrl_le_evt(c, HCI_LE_EV_EXT_ADV_REPORT, b, w.len);
 }
 
+/*
+ * An RD's extended advertising (extended PDUs only, Vol 6 Part B 2.3.1) as
+ * LE Extended Advertising Reports (7.7.65.13): data longer than one event
+ * carries goes in several reports of one chain, each but the last with
+ * Data_Status 01 "incomplete, more to come".
+ */
+static void ext_adv_chain(struct sim_ctrl *c, const struct sim_rd *rd, int8_t rssi)
+{
+	/* 255 - subevent - Num_Reports - 24 fixed octets. */
+	enum { CHUNK = 229 };
+	uint8_t b[HCI_LE_EV_EXT_ADV_REPORT_LEN(CHUNK)];
+	uint8_t phy = rd->cfg->adv_pdu == SIM_PDU_CODED ? 0x03 : 0x01;
+	size_t off = 0;
+	struct wbuf w;
+
+	do {
+		size_t n = rd->ext_len - off > CHUNK ? CHUNK : rd->ext_len - off;
+		uint16_t et = rd->cfg->connectable ? 0x01 : 0x00;
+
+		if (off + n < rd->ext_len)
+			et |= 0x20;
+		wbuf_init(&w, b, sizeof(b));
+		wbuf_u8(&w, 1);
+		wbuf_le16(&w, et);
+		wbuf_u8(&w, rd->cfg->addr_type);
+		wbuf_bytes(&w, rd->cfg->addr.b, 6);
+		wbuf_u8(&w, phy);	/* primary PHY */
+		wbuf_u8(&w, phy);	/* secondary PHY: the AUX PDUs' */
+		wbuf_u8(&w, 0x01);	/* SID */
+		wbuf_u8(&w, 0x7f);	/* TX power not available */
+		wbuf_u8(&w, (uint8_t)rssi);
+		wbuf_le16(&w, 0);	/* no periodic advertising */
+		wbuf_u8(&w, 0);
+		wbuf_zero(&w, 6);
+		wbuf_u8(&w, (uint8_t)n);
+		wbuf_bytes(&w, rd->ext + off, n);
+		if (wbuf_is_ok(&w))
+			ctrl_le_evt(c, HCI_LE_EV_EXT_ADV_REPORT, b, w.len);
+		off += n;
+	} while (off < rd->ext_len);
+}
+
 static void adv_addr(const struct sim_ctrl *o, uint8_t own,
 		     const struct bdaddr *set_rand, struct ctrl_adv *v)
 {
@@ -182,6 +224,21 @@ static void job_scan_tick(struct sim_ctrl *c, struct sim_job *j)
 			continue;
 		type = rd->cfg->connectable ? 0x00 : 0x02;
 		rssi = ctrl_jitter(c, rd->cfg->rssi);
+		if (rd->cfg->adv_pdu != SIM_PDU_LEGACY) {
+			/*
+			 * Extended PDUs only: a legacy scan never sees them, an
+			 * extended one only on the primary PHY it scans.
+			 */
+			if (!c->scan_ext ||
+			    !((c->scan_phys ? c->scan_phys : 0x01) &
+			      (rd->cfg->adv_pdu == SIM_PDU_CODED ? 0x04 : 0x01)))
+				continue;
+			if (!(c->scan_dup && (c->seen[i] & 1))) {
+				ext_adv_chain(c, rd, rssi);
+				c->seen[i] |= 1;
+			}
+			continue;
+		}
 		if (!(c->scan_dup && (c->seen[i] & 1))) {
 			adv_report(c, rd->cfg->addr_type, &rd->cfg->addr,
 				   rd->cfg->connectable, type, rd->adv, rd->adv_len, rssi);
@@ -379,11 +436,12 @@ static void c_le_scan_enable(struct sim_ctrl *c, const struct ctrl_cmd *x)
 static void c_le_ext_scan_params(struct sim_ctrl *c, const struct ctrl_cmd *x)
 {
 	struct cur r;
-	uint8_t own, filter, phys, type;
-	uint16_t iv, win;
+	uint8_t own, filter, phys, type[2];
+	uint16_t iv[2], win[2];
+	unsigned i, n;
 
 	/* LE Set Extended Scan Parameters (7.8.64): 3 octets, then 5 per
-	 * scanning PHY. */
+	 * scanning PHY (LE 1M first, then LE Coded). */
 	cur_init(&r, x->p, x->plen);
 	own = cur_u8(&r);
 	filter = cur_u8(&r);
@@ -400,28 +458,27 @@ static void c_le_ext_scan_params(struct sim_ctrl *c, const struct ctrl_cmd *x)
 		ctrl_reply_status(c, x->op, HCI_ST_UNSUPPORTED_FEATURE);
 		return;
 	}
-	if (phys & 0x04) {
-		/* LE Coded is not in our LE features (7.8.64). */
-		ctrl_reply_status(c, x->op, HCI_ST_UNSUPPORTED_FEATURE);
-		return;
-	}
-	/* Only LE 1M is left: one entry. */
-	if (!phys || cur_left(&r) != 5 || own > 3 || filter > 3) {
+	n = (unsigned)__builtin_popcount(phys);
+	if (!phys || cur_left(&r) != 5 * n || own > 3 || filter > 3) {
 		ctrl_bad_params(c, x, false);
 		return;
 	}
-	type = cur_u8(&r);
-	iv = cur_le16(&r);
-	win = cur_le16(&r);
-	if (type > 1 || iv < 4 || win < 4 || win > iv) {
-		ctrl_bad_params(c, x, false);
-		return;
+	for (i = 0; i < n; i++) {
+		type[i] = cur_u8(&r);
+		iv[i] = cur_le16(&r);
+		win[i] = cur_le16(&r);
+		if (type[i] > 1 || iv[i] < 4 || win[i] < 4 || win[i] > iv[i]) {
+			ctrl_bad_params(c, x, false);
+			return;
+		}
 	}
-	c->scan_type = type;
-	c->scan_int = iv;
-	c->scan_win = win;
+	/* Active if any PHY scans actively (a scan request on either). */
+	c->scan_type = type[0] | (n > 1 ? type[1] : 0);
+	c->scan_int = iv[0];
+	c->scan_win = win[0];
 	c->scan_own = own;
 	c->scan_filter = filter;
+	c->scan_phys = phys;
 	ctrl_reply_status(c, x->op, 0);
 }
 

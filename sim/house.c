@@ -449,6 +449,22 @@ static int kw_device_line(struct sim_house_parser *p, const char *kw,
 			return perr(p, err, errlen, "bad adv '%s' (hex bytes)", a ? a : "");
 		d->adv_len = (uint8_t)len;
 		d->adv_set = true;
+	} else if (!strcmp(kw, "advertising")) {
+		if (a && !strcmp(a, "legacy"))
+			d->adv_pdu = SIM_PDU_LEGACY;
+		else if (a && !strcmp(a, "extended"))
+			d->adv_pdu = SIM_PDU_EXT;
+		else if (a && !strcmp(a, "coded"))
+			d->adv_pdu = SIM_PDU_CODED;
+		else
+			return perr(p, err, errlen,
+				    "bad advertising '%s' (legacy, extended or coded)",
+				    a ? a : "");
+	} else if (!strcmp(kw, "ext-adv-len")) {
+		if (parse_uint(a, SIM_EXT_ADV_MAX, &v))
+			return perr(p, err, errlen, "bad ext-adv-len '%s' (0-%d octets)",
+				    a ? a : "", SIM_EXT_ADV_MAX);
+		d->ext_adv_len = (uint16_t)v;
 	} else if (!strcmp(kw, "connect-in")) {
 		/* milliseconds, so the scenario says "2500" for 2.5 s */
 		if (parse_uint(a, 3600000, &v))

@@ -85,6 +85,28 @@ void sim_rd_init(struct sim_rd *rd, struct sim_rd_cfg *cfg)
 		rd->adv_len = (uint8_t)n;
 	}
 	rd->rsp_len = (uint8_t)ad_name(rd->rsp, 0, SIM_ADV_MAX, cfg->name);
+	/*
+	 * Extended advertising data: the legacy data with the name in full,
+	 * then Manufacturer Specific Data (0xFF, company 0xFFFF: none, for
+	 * tests, Assigned Numbers) up to ext-adv-len octets.
+	 */
+	n = 0;
+	memcpy(rd->ext, rd->adv, rd->adv_len);
+	n = rd->adv_len;
+	if (!cfg->adv_set && n + 2 + strlen(cfg->name) > SIM_ADV_MAX)
+		n = ad_name(rd->ext, n, SIM_EXT_ADV_MAX, cfg->name);
+	while (n + 4 <= cfg->ext_adv_len) {
+		size_t k = cfg->ext_adv_len - n - 2;	/* type + payload */
+		uint8_t fill[254];
+
+		if (k > sizeof(fill))
+			k = sizeof(fill);
+		memset(fill, 0, k);
+		fill[0] = 0xff;
+		fill[1] = 0xff;
+		n = ad_put(rd->ext, n, SIM_EXT_ADV_MAX, 0xff, fill, k);
+	}
+	rd->ext_len = (uint16_t)n;
 }
 
 struct sim_bond *sim_rd_bond(struct sim_rd *rd, const struct bdaddr *peer,

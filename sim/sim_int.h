@@ -21,6 +21,8 @@
 #define SIM_NAME_MAX		248	/* Core Vol 4 Part E 7.3.12 */
 #define SIM_EIR_MAX		240	/* Core Vol 3 Part C 8 */
 #define SIM_ADV_MAX		31	/* legacy advertising PDU payload */
+/* Extended advertising data: at most 1650 octets (Vol 4 Part E 7.8.57). */
+#define SIM_EXT_ADV_MAX		1650
 #define SIM_MAX_UUIDS		8
 #define SIM_MAX_SERVICES	8
 #define SIM_MAX_CHARS		16
@@ -56,6 +58,12 @@ struct sim_char {
 	uint8_t value[SIM_VALUE_MAX];
 };
 
+enum sim_adv_pdu {
+	SIM_PDU_LEGACY = 0,
+	SIM_PDU_EXT,		/* extended PDUs only, primary PHY LE 1M */
+	SIM_PDU_CODED,		/* extended PDUs only, on LE Coded */
+};
+
 struct sim_rd_cfg {
 	char id[SIM_ID_MAX + 1];
 	unsigned line;		/* where the device block starts */
@@ -77,6 +85,13 @@ struct sim_rd_cfg {
 	bool adv_set;
 	uint8_t adv_len;
 	uint8_t adv[SIM_ADV_MAX];
+	/*
+	 * "advertising legacy|extended|coded": legacy PDUs (the default), or
+	 * extended PDUs only (Vol 6 Part B 2.3.1) on LE 1M or only on LE
+	 * Coded; "ext-adv-len N" pads the extended data to N octets.
+	 */
+	uint8_t adv_pdu;
+	uint16_t ext_adv_len;
 	uint8_t n_services;
 	uint16_t services[SIM_MAX_SERVICES];
 	uint8_t n_chars;
@@ -111,6 +126,8 @@ struct sim_rd {
 	uint8_t adv[SIM_ADV_MAX];
 	uint8_t rsp_len;
 	uint8_t rsp[SIM_ADV_MAX];
+	uint16_t ext_len;
+	uint8_t ext[SIM_EXT_ADV_MAX];
 };
 
 /* ---- house.c ---- */

@@ -35,7 +35,12 @@ static const char test_house[] =
 	" service 180f\n characteristic 2a19 read,notify 5a\n"
 	" service 1815\n characteristic 2a56 read,write,encrypt 01\n"
 	"device caller\n"
-	" address 10:B6:00:00:00:0A\n type bredr\n discoverable no\n connect-in 100\n";
+	" address 10:B6:00:00:00:0A\n type bredr\n discoverable no\n connect-in 100\n"
+	"device longrange\n"
+	" address 10:B6:00:00:00:0B\n type le\n name Long Range Sensor\n advertising coded\n"
+	"device tag\n"
+	" address 10:B6:00:00:00:0C\n type le\n name Ext Tag\n advertising extended\n"
+	" ext-adv-len 300\n";
 
 static const struct bdaddr SPEAKER = { { 0x04, 0, 0, 0, 0xb6, 0x10 } };
 static const struct bdaddr BULB = { { 0x03, 0, 0, 0, 0xb6, 0x10 } };
@@ -43,6 +48,8 @@ static const struct bdaddr GHOST = { { 0x09, 0, 0, 0, 0xb6, 0x10 } };
 static const struct bdaddr THERMO = { { 0x02, 0, 0, 0, 0xb6, 0x10 } };
 static const struct bdaddr LOCK = { { 0x01, 0, 0, 0, 0xb6, 0xc0 } };
 static const struct bdaddr CALLER = { { 0x0a, 0, 0, 0, 0xb6, 0x10 } };
+static const struct bdaddr LONGRANGE = { { 0x0b, 0, 0, 0, 0xb6, 0x10 } };
+static const struct bdaddr TAG = { { 0x0c, 0, 0, 0, 0xb6, 0x10 } };
 static const struct bdaddr NOBODY = { { 0x77, 0x77, 0, 0, 0xb6, 0x10 } };
 
 static struct loop *L;
@@ -703,14 +710,81 @@ START_TEST(le_ext_scan_and_timeout)
 	cc_ok(HCI_OP_LE_SET_EVENT_MASK, "\xff\xff\xff\xff\x00\x00\x00\x00", 8, 0);
 	/* own public, no filter, 1M: active 0x12/0x12 */
 	cc_ok(HCI_OP_LE_SET_EXT_SCAN_PARAMS, "\x00\x00\x01\x01\x12\x00\x12\x00", 8, 0);
-	cc_ok(HCI_OP_LE_SET_EXT_SCAN_PARAMS, "\x00\x00\x04\x01\x12\x00\x12\x00", 8,
-	      HCI_ST_UNSUPPORTED_FEATURE);	/* coded PHY */
+	cc_ok(HCI_OP_LE_SET_EXT_SCAN_PARAMS, "\x00\x00\x02\x01\x12\x00\x12\x00", 8,
+	      HCI_ST_UNSUPPORTED_FEATURE);	/* LE 2M: no scanning PHY */
 	cc_ok(HCI_OP_LE_SET_EXT_SCAN_PARAMS, "\x00\x00\x01\x01\x12\x00", 6,
 	      HCI_ST_INVALID_PARAMETERS);
 	/* duration 0x0032 = 500 ms (5 ms scaled) then LE Scan Timeout */
 	cc_ok(HCI_OP_LE_SET_EXT_SCAN_ENABLE, "\x01\x01\x64\x00\x00\x00", 6, 0);
 	wait_ev(HCI_EV_LE_META, HCI_LE_EV_SCAN_TIMEOUT);
 	ck_assert_uint_eq(count_reports(HCI_LE_EV_EXT_ADV_REPORT, &LOCK, 0x13), 1);
+}
+END_TEST
+
+/*
+ * Reports of one advertiser from the queue: how many, how many with
+ * Data_Status 01, their data octets in total, the primary PHY of the last.
+ */
+static unsigned ext_chain(const struct bdaddr *a, unsigned *more, size_t *bytes,
+			  uint8_t *phy)
+{
+	unsigned n = 0;
+
+	*more = 0;
+	*bytes = 0;
+	while (hostdrv_has_event(D, HCI_EV_LE_META, HCI_LE_EV_EXT_ADV_REPORT)) {
+		wait_ev(HCI_EV_LE_META, HCI_LE_EV_EXT_ADV_REPORT);
+		if (RL < 25 || memcmp(R + 4, a->b, 6))
+			continue;
+		n++;
+		*more += ((get_le16(R + 1) >> 5) & 0x03) == 0x01;
+		*bytes += R[24];
+		*phy = R[10];
+		ck_assert_uint_eq(RL, 25u + R[24]);
+	}
+	return n;
+}
+
+START_TEST(le_ext_only_coded_and_fragmented_devices)
+{
+	unsigned more;
+	size_t bytes;
+	uint8_t phy = 0;
+
+	cc_ok(HCI_OP_LE_SET_EVENT_MASK, "\xff\xff\xff\xff\x00\x00\x00\x00", 8, 0);
+	/* A legacy scan never sees extended-only advertisers. */
+	cc_ok(HCI_OP_LE_SET_SCAN_PARAM, "\x00\x12\x00\x12\x00\x00\x00", 7, 0);
+	cc_ok(HCI_OP_LE_SET_SCAN_ENABLE, "\x01\x00", 2, 0);
+	hostdrv_run(D, 60);
+	cc_ok(HCI_OP_LE_SET_SCAN_ENABLE, "\x00\x00", 2, 0);
+	ck_assert_uint_eq(count_reports(HCI_LE_EV_ADV_REPORT, &TAG, 0x00), 0);
+	ck_assert_uint_eq(count_reports(HCI_LE_EV_ADV_REPORT, &LONGRANGE, 0x00), 0);
+	hostdrv_clear(D);
+	/* Extended on LE 1M: the tag's 300 octets in two reports, not the coded one. */
+	cc_ok(HCI_OP_LE_SET_EXT_SCAN_PARAMS, "\x00\x00\x01\x00\x12\x00\x12\x00", 8, 0);
+	cc_ok(HCI_OP_LE_SET_EXT_SCAN_ENABLE, "\x01\x01\x00\x00\x00\x00", 6, 0);
+	hostdrv_run(D, 60);
+	cc_ok(HCI_OP_LE_SET_EXT_SCAN_ENABLE, "\x00\x00\x00\x00\x00\x00", 6, 0);
+	ck_assert_uint_eq(ext_chain(&TAG, &more, &bytes, &phy), 2);
+	ck_assert_uint_eq(more, 1);
+	ck_assert_uint_ge(bytes, 297);
+	ck_assert_uint_le(bytes, 300);
+	ck_assert_uint_eq(phy, 0x01);
+	hostdrv_clear(D);
+	cc_ok(HCI_OP_LE_SET_EXT_SCAN_ENABLE, "\x01\x01\x00\x00\x00\x00", 6, 0);
+	hostdrv_run(D, 60);
+	cc_ok(HCI_OP_LE_SET_EXT_SCAN_ENABLE, "\x00\x00\x00\x00\x00\x00", 6, 0);
+	ck_assert_uint_eq(ext_chain(&LONGRANGE, &more, &bytes, &phy), 0);
+	hostdrv_clear(D);
+	/* LE 1M and LE Coded: the long-range sensor, on Coded (0x03). */
+	cc_ok(HCI_OP_LE_SET_EXT_SCAN_PARAMS,
+	      "\x00\x00\x05\x00\x12\x00\x12\x00\x00\x36\x00\x24\x00", 13, 0);
+	cc_ok(HCI_OP_LE_SET_EXT_SCAN_ENABLE, "\x01\x01\x00\x00\x00\x00", 6, 0);
+	hostdrv_run(D, 60);
+	cc_ok(HCI_OP_LE_SET_EXT_SCAN_ENABLE, "\x00\x00\x00\x00\x00\x00", 6, 0);
+	ck_assert_uint_eq(ext_chain(&LONGRANGE, &more, &bytes, &phy), 1);
+	ck_assert_uint_eq(more, 0);
+	ck_assert_uint_eq(phy, 0x03);
 }
 END_TEST
 
@@ -1552,6 +1626,7 @@ Suite *test_suite(void)
 	ADD(le_scan_duplicates);
 	ADD(le_scan_data_and_rsp);
 	ADD(le_ext_scan_and_timeout);
+	ADD(le_ext_only_coded_and_fragmented_devices);
 	ADD(le_connect_legacy_and_enhanced);
 	ADD(le_create_conn_cancel);
 	ADD(le_accept_list_connect);

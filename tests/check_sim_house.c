@@ -134,6 +134,10 @@ START_TEST(oversized)
 		t[i] = 'a';
 	t[i] = '\0';
 	bad(t, "t.house:3: adv too long (at most 31 bytes)");
+	bad("device x\n address 00:11:22:33:44:55\n advertising loud\n",
+	    "t.house:3: bad advertising 'loud' (legacy, extended or coded)");
+	bad("device x\n address 00:11:22:33:44:55\n ext-adv-len 1651\n",
+	    "t.house:3: bad ext-adv-len '1651' (0-1650 octets)");
 	t[0] = '\0';
 	for (i = 0; i < SIM_MAX_RDS + 1; i++)
 		sprintf(t + strlen(t), "device d%zu\n", i);

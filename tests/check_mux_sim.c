@@ -23,10 +23,23 @@
 #include "loop.h"
 #include "mux.h"
 #include "sim.h"
+#include "sim_int.h"
 
 #define SPEAKER 0x04	/* 10:B6:00:00:00:04, BR/EDR */
 #define BULB	0x03	/* 10:B6:00:00:00:03, BR/EDR and LE */
 #define THERMO	0x02	/* 10:B6:00:00:00:02, LE */
+#define LONGRANGE 0x0b	/* ext_house: extended PDUs on LE Coded only */
+#define TAG	0x0c	/* ext_house: extended PDUs, 300 octets of data */
+
+/* A house with extended-only advertisers besides a legacy one. */
+static const char ext_house[] =
+	"device thermometer\n"
+	" address 10:B6:00:00:00:02\n type le\n name Thermometer\n uuid16 181a\n"
+	"device longrange\n"
+	" address 10:B6:00:00:00:0B\n type le\n name Long Range Sensor\n advertising coded\n"
+	"device tag\n"
+	" address 10:B6:00:00:00:0C\n type le\n name Ext Tag\n advertising extended\n"
+	" ext-adv-len 300\n";
 
 static struct loop *lp;
 static struct sim_air *air;
@@ -58,6 +71,9 @@ static bool pol_may_access(const char *user, const struct bdaddr *a, uint8_t typ
 		return bdaddr_eq(a, &sp);
 	if (strcmp(user, "carol") == 0)
 		return bdaddr_eq(a, &sp) || bdaddr_eq(a, &bu);
+	if (strcmp(user, "erin") == 0)
+		return a->b[5] == 0x10 && a->b[4] == 0xb6 && !a->b[1] &&
+		       (a->b[0] == LONGRANGE || a->b[0] == TAG);
 	if (strcmp(user, "dave") == 0) {
 		struct bdaddr th;
 
@@ -134,7 +150,7 @@ static void wait_ready(void)
 	ck_assert(mux_is_ready(mx));
 }
 
-static void env_up(void)
+static void env_up_house(struct sim_house *h)
 {
 	struct sim_opts o = { .time_scale = 0.01, .seed = 7 };
 	struct mux_ops ops = { ctrl_send, NULL, NULL, NULL };
@@ -144,7 +160,7 @@ static void env_up(void)
 	log_set_handler(quiet, NULL);
 	lp = loop_new();
 	ck_assert_ptr_nonnull(lp);
-	air = sim_air_new(lp, sim_house_default(), &o);
+	air = sim_air_new(lp, h, &o);
 	ck_assert_ptr_nonnull(air);
 	ctrl = sim_ctrl_new(air, NULL, ctrl_emit, NULL);
 	ck_assert_ptr_nonnull(ctrl);
@@ -154,6 +170,11 @@ static void env_up(void)
 	ck_assert_ptr_nonnull(mx);
 	mux_ctrl_up(mx);
 	wait_ready();
+}
+
+static void env_up(void)
+{
+	env_up_house(sim_house_default());
 }
 
 static int to_mux(const uint8_t *h4, size_t len, void *user)
@@ -646,6 +667,95 @@ START_TEST(sim_household_bond_every_user_in_turn)
 }
 END_TEST
 
+/*
+ * The extended reports h got, per advertiser (last address byte): how
+ * many, and how many said "incomplete, more to come".
+ */
+static void ext_collect(struct shost *h, unsigned n[16], unsigned more[16])
+{
+	uint8_t b[300];
+	size_t len;
+	unsigned i;
+
+	memset(n, 0, 16 * sizeof(n[0]));
+	memset(more, 0, 16 * sizeof(more[0]));
+	for (i = 0; i < 4096 && hostdrv_has_event(h->d, HCI_EV_LE_META,
+						      HCI_LE_EV_EXT_ADV_REPORT); i++) {
+		hostdrv_wait_event(h->d, HCI_EV_LE_META, HCI_LE_EV_EXT_ADV_REPORT, b,
+				   sizeof(b), &len);
+		ck_assert_uint_ge(len, 25);
+		ck_assert_uint_eq(len, 25u + b[24]);
+		if (b[9] != 0x10 || b[8] != 0xb6 || b[4] > 15) {
+			n[0]++;		/* anything else at all */
+			continue;
+		}
+		n[b[4]]++;
+		more[b[4]] += ((get_le16(b + 1) >> 5) & 0x03) == 0x01;
+	}
+}
+
+static void ext_scan(struct shost *h, bool on)
+{
+	static const uint8_t lemask[8] = { 0x1f, 0x10 };
+	static const uint8_t prm[13] = { 0x00, 0x00, 0x05, 0x00, 0x12, 0x00, 0x12, 0x00,
+					 0x00, 0x36, 0x00, 0x24, 0x00 };
+	uint8_t en[6] = { on, 0, 0, 0, 0, 0 };
+
+	if (on) {
+		ck_assert_int_eq(cmd(h, HCI_OP_LE_SET_EVENT_MASK, lemask, 8, NULL), 0);
+		ck_assert_int_eq(cmd(h, HCI_OP_LE_SET_EXT_SCAN_PARAMS, prm, 13, NULL), 0);
+	}
+	ck_assert_int_eq(cmd(h, HCI_OP_LE_SET_EXT_SCAN_ENABLE, en, 6, NULL), 0);
+}
+
+START_TEST(sim_ext_scan_extended_only_devices_per_user)
+{
+	struct sim_house *house = NULL;
+	struct shost e, d, l;
+	unsigned n[16], more[16];
+	char err[256];
+
+	ck_assert_int_eq(sim_house_parse_buf("ext", ext_house, strlen(ext_house), &house,
+					     err, sizeof(err)), 0);
+	env_up_house(house);
+	host_up(&e, "erin");
+	host_up(&d, "dave");
+	host_up(&l, "erin");
+	host_init(&e, NULL);
+	host_init(&d, NULL);
+	host_init(&l, NULL);
+	ext_scan(&e, true);
+	ext_scan(&d, true);
+	/* A legacy scanner of the same user: the extended-only ones never. */
+	ck_assert_int_eq(cmd(&l, HCI_OP_LE_SET_SCAN_PARAM, "\x00\x12\x00\x12\x00\x00\x00",
+			     7, NULL), 0);
+	ck_assert_int_eq(cmd(&l, HCI_OP_LE_SET_SCAN_ENABLE, "\x01\x00", 2, NULL), 0);
+	hostdrv_run(e.d, 200);
+	ext_scan(&e, false);
+	ext_scan(&d, false);
+	ck_assert_int_eq(cmd(&l, HCI_OP_LE_SET_SCAN_ENABLE, "\x00\x00", 2, NULL), 0);
+	/* erin: the coded sensor and the tag, whose chains arrive whole. */
+	ext_collect(&e, n, more);
+	ck_assert_uint_gt(n[LONGRANGE], 0);
+	ck_assert_uint_eq(more[LONGRANGE], 0);
+	ck_assert_uint_gt(n[TAG], 0);
+	ck_assert_uint_eq(n[TAG], 2 * more[TAG]);
+	ck_assert_uint_eq(n[THERMO], 0);
+	ck_assert_uint_eq(n[0], 0);
+	/* dave: the thermometer's legacy PDUs, in the extended format only. */
+	ext_collect(&d, n, more);
+	ck_assert_uint_gt(n[THERMO], 0);
+	ck_assert_uint_eq(n[TAG] + n[LONGRANGE] + n[0], 0);
+	ck_assert(!hostdrv_has_event(d.d, HCI_EV_LE_META, HCI_LE_EV_ADV_REPORT));
+	ck_assert(!hostdrv_has_event(l.d, HCI_EV_LE_META, HCI_LE_EV_ADV_REPORT));
+	ck_assert(!hostdrv_has_event(l.d, HCI_EV_LE_META, HCI_LE_EV_EXT_ADV_REPORT));
+	host_down(&e);
+	host_down(&d);
+	host_down(&l);
+	env_down();	/* the air owned the house */
+}
+END_TEST
+
 Suite *test_suite(void)
 {
 	Suite *s = suite_create("mux_sim");
@@ -661,6 +771,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, sim_le_accept_list_connect_each_its_own);
 	tcase_add_test(tc, sim_without_bonds_last_pairing_wins);
 	tcase_add_test(tc, sim_household_bond_every_user_in_turn);
+	tcase_add_test(tc, sim_ext_scan_extended_only_devices_per_user);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	return s;

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * libFuzzer harness for the virtual-controller command path: the real mux
- * core (mux/) on the simulated controller (sim/, default house, time
- * scaled down 10 000 times) with three sessions of three users whose grants
- * differ (alice: the bulb, bob: the speaker, carol: both). The input is a
+ * core (mux/) on the simulated controller (sim/, default house plus two
+ * extended-only advertisers, time scaled down 10 000 times) with three
+ * sessions of three users whose grants differ (alice: the bulb and the
+ * tag, whose data takes two reports; bob: the speaker and the LE Coded
+ * sensor; carol: the bulb and the speaker). The input is a
  * list of records, each fed to one session's mux_session_input() as one
  * H4 packet (well formed or not):
  *
@@ -18,13 +20,16 @@
  * Packets only for the session's own handles (doc "Handles": 0x0001 up),
  * each standing, in the core's own mapping, for a physical handle (as the
  * controller reported it) whose device the user is granted; inquiry
- * results and LE advertising reports only for granted devices. (A session
- * may mask its events, so what it was shown before is no guide; the
- * controller's view is.)
+ * results and LE advertising reports (legacy, directed, extended) only for
+ * granted devices; a chain of extended reports ("more to come") only
+ * whole, its fragments one after another, ended before the session ends.
+ * (A session may mask its events, so what it was shown before is no guide;
+ * the controller's view is.)
  */
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,12 +39,22 @@
 #include "loop.h"
 #include "mux.h"
 #include "sim.h"
+#include "sim_int.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define NSESS	3
 #define SPEAKER	0x04
 #define BULB	0x03
+#define LONGRANGE 0x0b
+#define TAG	0x0c
+
+static const char ext_devices[] =
+	"\ndevice longrange\n"
+	" address 10:B6:00:00:00:0B\n type le\n name Long Range Sensor\n advertising coded\n"
+	"device tag\n"
+	" address 10:B6:00:00:00:0C\n type le\n name Ext Tag\n advertising extended\n"
+	" ext-adv-len 300\n";
 
 static struct loop *lp;
 static struct sim_ctrl *ctrl;
@@ -53,6 +68,10 @@ struct fsess {
 	 * last seen (kept after a link ends, for its Disconnection Complete).
 	 */
 	uint16_t vmap[4096];
+	/* An extended report chain being received: its advertiser and SID. */
+	bool chain;
+	uint8_t chain_addr[6];
+	uint8_t chain_sid;
 };
 
 static struct fsess fs[NSESS];
@@ -72,9 +91,9 @@ static bool granted(const char *user, const uint8_t *a)
 	if (!house)
 		return false;
 	if (strcmp(user, "alice") == 0)
-		return a[0] == BULB;
+		return a[0] == BULB || a[0] == TAG;
 	if (strcmp(user, "bob") == 0)
-		return a[0] == SPEAKER;
+		return a[0] == SPEAKER || a[0] == LONGRANGE;
 	return a[0] == BULB || a[0] == SPEAKER;
 }
 
@@ -139,6 +158,27 @@ static void check_handle(struct fsess *f, unsigned vh)
 		abort();
 }
 
+/*
+ * An Extended Advertising Report: granted advertiser; after one saying
+ * "more to come" (Data_Status 01) the next is of the same chain.
+ */
+static void check_ext_report(struct fsess *f, const uint8_t *h4, size_t len)
+{
+	const uint8_t *r = h4 + 5;	/* after type, code, length, sub, num */
+	unsigned status;
+
+	if (len < 5 + 24 || h4[4] != 1)
+		abort();
+	if (!granted(f->user, r + 3))
+		abort();
+	if (f->chain && (memcmp(f->chain_addr, r + 3, 6) || f->chain_sid != r[11]))
+		abort();
+	status = (get_le16(r) >> 5) & 0x03;
+	f->chain = status == 0x01;
+	memcpy(f->chain_addr, r + 3, 6);
+	f->chain_sid = r[11];
+}
+
 /* What a session is shown: the isolation invariants (see the header). */
 static int sess_emit(const uint8_t *h4, size_t len, void *user)
 {
@@ -176,6 +216,10 @@ static int sess_emit(const uint8_t *h4, size_t len, void *user)
 			check_handle(f, get_le16(h4 + 5) & 0x0fff);
 		if (len >= 13 && h4[3] == 0x02 && h4[4] >= 1 && !granted(f->user, h4 + 7))
 			abort();
+		if (len >= 13 && h4[3] == 0x0b && h4[4] >= 1 && !granted(f->user, h4 + 7))
+			abort();
+		if (h4[3] == 0x0d)
+			check_ext_report(f, h4, len);
 		break;
 	}
 	return 0;
@@ -186,6 +230,7 @@ static void sess_start(unsigned i)
 	static const char *const users[NSESS] = { "alice", "bob", "carol" };
 
 	fs[i].user = users[i];
+	fs[i].chain = false;
 	fs[i].s = mux_session_new(mx, users[i], sess_emit, &fs[i]);
 	if (!fs[i].s)
 		abort();
@@ -198,6 +243,20 @@ static void run(unsigned n)
 
 	for (i = 0; i < n; i++)
 		loop_iterate(lp, 0);
+}
+
+/* The default house and the extended-only advertisers. */
+static struct sim_house *house(void)
+{
+	static char text[8192];
+	struct sim_house *h = NULL;
+	size_t n;
+
+	n = (size_t)snprintf(text, sizeof(text), "%s%s", sim_house_default_text(),
+			     ext_devices);
+	if (n >= sizeof(text) || sim_house_parse_buf("fuzz", text, n, &h, NULL, 0) < 0)
+		abort();
+	return h;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -213,7 +272,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	log_set_handler(quiet, NULL);
 	memset(phys_known, 0, sizeof(phys_known));
 	lp = loop_new();
-	air = sim_air_new(lp, sim_house_default(), &o);
+	air = sim_air_new(lp, house(), &o);
 	ctrl = sim_ctrl_new(air, NULL, ctrl_emit, NULL);
 	mx = mux_new(lp, &cfg, &pol, &ops);
 	if (!lp || !air || !ctrl || !mx)
@@ -235,6 +294,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			continue;
 		}
 		if (sel & 0x80) {
+			if (fs[sel & 3].chain)
+				abort();	/* half a chain, never ended */
 			mux_session_free(fs[sel & 3].s);
 			memset(fs[sel & 3].vmap, 0, sizeof(fs[sel & 3].vmap));
 			sess_start(sel & 3);
@@ -257,8 +318,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	run(5);
 
-	for (i = 0; i < NSESS; i++)
+	for (i = 0; i < NSESS; i++) {
+		if (fs[i].chain)
+			abort();	/* half a chain, never ended */
 		mux_session_free(fs[i].s);
+	}
 	mux_free(mx);
 	sim_ctrl_free(ctrl);
 	ctrl = NULL;

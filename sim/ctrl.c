@@ -271,8 +271,11 @@ const uint8_t ctrl_local_features[8] = {
 	0x07, 0x00, 0x00, 0x46, 0x40, 0x00, 0x09, 0x82
 };
 /* LE features (Vol 6 Part B 4.6): encryption, extended advertising. */
-/* LE Encryption; LE Coded PHY (bit 11), LE Extended Advertising (bit 12). */
-const uint8_t ctrl_le_features[8] = { 0x01, 0x18, 0, 0, 0, 0, 0, 0 };
+/*
+ * LE Encryption, LE Data Packet Length Extension (bit 5); LE 2M PHY (bit
+ * 8), LE Coded PHY (bit 11), LE Extended Advertising (bit 12).
+ */
+const uint8_t ctrl_le_features[8] = { 0x21, 0x19, 0, 0, 0, 0, 0, 0 };
 
 void ctrl_rd_features(const struct sim_rd *rd, uint8_t page, uint8_t f[8])
 {
@@ -364,6 +367,10 @@ void ctrl_defaults(struct sim_ctrl *c)
 	memset(c->evmask2, 0, sizeof(c->evmask2));
 	memset(c->le_evmask, 0, sizeof(c->le_evmask));
 	c->le_evmask[0] = 0x1f;
+	c->def_all_phys = 0;
+	c->def_tx_phys = c->def_rx_phys = 0x01;
+	c->sugg_octets = 27;	/* 7.8.34: 27 octets, 328 us after reset */
+	c->sugg_time = 328;
 	memset(c->name, 0, sizeof(c->name));
 	snprintf(c->name, sizeof(c->name), "bgw-sim");
 	c->cod = 0;

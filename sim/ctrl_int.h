@@ -108,6 +108,9 @@ struct sim_conn {
 	uint8_t enc_ltk[16];
 	uint16_t pkt_type;
 	uint16_t interval, latency, timeout;
+	/* LE PHYs (1 1M, 2 2M, 3 Coded) and data length (Vol 6 Part B 5.1.9, 5.1.10). */
+	uint8_t tx_phy, rx_phy;
+	uint16_t dl_octets, dl_time;
 	size_t rx_len;
 	bool rx_discard;
 	unsigned inflight;
@@ -150,6 +153,9 @@ struct sim_ctrl {
 	uint8_t evmask[8];
 	uint8_t evmask2[8];
 	uint8_t le_evmask[8];
+	/* LE Set Default PHY (7.8.48), LE Write Suggested Default Data Length (7.8.35). */
+	uint8_t def_all_phys, def_tx_phys, def_rx_phys;
+	uint16_t sugg_octets, sugg_time;
 	char name[SIM_NAME_MAX];
 	uint32_t cod;
 	uint8_t scan_enable;

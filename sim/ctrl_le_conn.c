@@ -377,8 +377,179 @@ static void c_le_remote_features(struct sim_ctrl *c, const struct ctrl_cmd *x)
 	ctrl_later_le_evt(c, T_RESPONSE, cn->handle, HCI_LE_EV_REMOTE_FEATURES, b, w.len);
 }
 
+/*
+ * PHYs and data length. The RDs support LE 1M, 2M and Coded and data
+ * lengths up to 251 octets / 2120 us (Vol 6 Part B 4.5.10): a procedure
+ * the host starts always succeeds with what it prefers, as between two
+ * capable devices, and its event follows after the radio's delay.
+ */
+#define SIM_DL_MAX_OCTETS	251
+#define SIM_DL_MAX_TIME		2120	/* 251 octets on LE 1M, us */
+
+static uint8_t conn_phy(uint8_t phy)
+{
+	return phy ? phy : 0x01;	/* a new link starts on LE 1M */
+}
+
+/* The PHY picked from a preference mask (bit 0 1M, 1 2M, 2 Coded), 7.8.49. */
+static uint8_t pick_phy(uint8_t mask, uint8_t cur)
+{
+	if (mask & 0x02)
+		return 0x02;
+	if (mask & 0x01)
+		return 0x01;
+	if (mask & 0x04)
+		return 0x03;
+	return cur;
+}
+
+static void c_le_read_phy(struct sim_ctrl *c, const struct ctrl_cmd *x)
+{
+	struct cur r = ctrl_params(x);
+	uint16_t h = cur_le16(&r);
+	struct sim_conn *cn = ctrl_conn_by_handle(c, h);
+	uint8_t b[5] = { 0 };
+
+	/* Status, Connection_Handle, TX_PHY, RX_PHY (7.8.47). */
+	put_le16(b + 1, h);
+	if (!cn || !cn->le) {
+		b[0] = HCI_ST_UNKNOWN_CONN_ID;
+		ctrl_reply_cc(c, x->op, b, 3);
+		return;
+	}
+	b[3] = conn_phy(cn->tx_phy);
+	b[4] = conn_phy(cn->rx_phy);
+	ctrl_reply_cc(c, x->op, b, 5);
+}
+
+static void c_le_set_default_phy(struct sim_ctrl *c, const struct ctrl_cmd *x)
+{
+	struct cur r = ctrl_params(x);
+	uint8_t all = cur_u8(&r), tx = cur_u8(&r), rx = cur_u8(&r);
+
+	/* 7.8.48: a mask must name a PHY unless its "no preference" bit is set. */
+	if ((all & ~0x03) || (tx & ~0x07) || (rx & ~0x07) ||
+	    (!(all & 0x01) && !tx) || (!(all & 0x02) && !rx)) {
+		ctrl_bad_params(c, x, false);
+		return;
+	}
+	c->def_all_phys = all;
+	c->def_tx_phys = tx;
+	c->def_rx_phys = rx;
+	ctrl_reply_status(c, x->op, 0);
+}
+
+static void c_le_set_phy(struct sim_ctrl *c, const struct ctrl_cmd *x)
+{
+	struct sim_conn *cn = ctrl_cs_conn(c, x, 1);
+	struct cur r = ctrl_params(x);
+	uint8_t all, tx, rx, b[5];
+	uint16_t opts;
+
+	if (!cn)
+		return;
+	cur_skip(&r, 2);
+	all = cur_u8(&r);
+	tx = cur_u8(&r);
+	rx = cur_u8(&r);
+	opts = cur_le16(&r);
+	if ((all & ~0x03) || (tx & ~0x07) || (rx & ~0x07) || opts > 2 ||
+	    (!(all & 0x01) && !tx) || (!(all & 0x02) && !rx)) {
+		ctrl_reply_cs(c, x->op, HCI_ST_INVALID_PARAMETERS);
+		return;
+	}
+	ctrl_reply_cs(c, x->op, 0);
+	/* LE PHY Update Complete (7.7.65.12), also when nothing changed. */
+	cn->tx_phy = (all & 0x01) ? conn_phy(cn->tx_phy) : pick_phy(tx, conn_phy(cn->tx_phy));
+	cn->rx_phy = (all & 0x02) ? conn_phy(cn->rx_phy) : pick_phy(rx, conn_phy(cn->rx_phy));
+	b[0] = 0;
+	put_le16(b + 1, cn->handle);
+	b[3] = cn->tx_phy;
+	b[4] = cn->rx_phy;
+	ctrl_later_le_evt(c, T_RESPONSE, cn->handle, HCI_LE_EV_PHY_UPDATE_COMPLETE, b, 5);
+}
+
+static void c_le_set_data_len(struct sim_ctrl *c, const struct ctrl_cmd *x)
+{
+	struct cur r = ctrl_params(x);
+	uint16_t h = cur_le16(&r), octets = cur_le16(&r), time = cur_le16(&r);
+	struct sim_conn *cn = ctrl_conn_by_handle(c, h);
+	uint8_t b[10];
+
+	/* Status and the handle (7.8.33). */
+	b[0] = 0;
+	put_le16(b + 1, h);
+	if (!cn || !cn->le) {
+		b[0] = HCI_ST_UNKNOWN_CONN_ID;
+		ctrl_reply_cc(c, x->op, b, 3);
+		return;
+	}
+	if (octets < 0x1b || octets > 0xfb || time < 0x148 || time > 0x4290) {
+		b[0] = HCI_ST_INVALID_PARAMETERS;
+		ctrl_reply_cc(c, x->op, b, 3);
+		return;
+	}
+	ctrl_reply_cc(c, x->op, b, 3);
+	if (octets > SIM_DL_MAX_OCTETS)
+		octets = SIM_DL_MAX_OCTETS;
+	if (time > SIM_DL_MAX_TIME)
+		time = SIM_DL_MAX_TIME;
+	if (cn->dl_octets == octets && cn->dl_time == time)
+		return;		/* nothing changed: no event (7.7.65.7) */
+	cn->dl_octets = octets;
+	cn->dl_time = time;
+	/* LE Data Length Change: both directions, the RD mirrors the request. */
+	put_le16(b, cn->handle);
+	put_le16(b + 2, octets);
+	put_le16(b + 4, time);
+	put_le16(b + 6, octets);
+	put_le16(b + 8, time);
+	ctrl_later_le_evt(c, T_RESPONSE, cn->handle, HCI_LE_EV_DATA_LEN_CHANGE, b, 10);
+}
+
+static void c_le_read_def_data_len(struct sim_ctrl *c, const struct ctrl_cmd *x)
+{
+	uint8_t b[5] = { 0 };
+
+	put_le16(b + 1, c->sugg_octets);
+	put_le16(b + 3, c->sugg_time);
+	ctrl_reply_cc(c, x->op, b, 5);
+}
+
+static void c_le_write_def_data_len(struct sim_ctrl *c, const struct ctrl_cmd *x)
+{
+	struct cur r = ctrl_params(x);
+	uint16_t octets = cur_le16(&r), time = cur_le16(&r);
+
+	if (octets < 0x1b || octets > 0xfb || time < 0x148 || time > 0x4290) {
+		ctrl_bad_params(c, x, false);
+		return;
+	}
+	c->sugg_octets = octets;
+	c->sugg_time = time;
+	ctrl_reply_status(c, x->op, 0);
+}
+
+static void c_le_read_max_data_len(struct sim_ctrl *c, const struct ctrl_cmd *x)
+{
+	uint8_t b[9] = { 0 };
+
+	put_le16(b + 1, SIM_DL_MAX_OCTETS);
+	put_le16(b + 3, SIM_DL_MAX_TIME);
+	put_le16(b + 5, SIM_DL_MAX_OCTETS);
+	put_le16(b + 7, SIM_DL_MAX_TIME);
+	ctrl_reply_cc(c, x->op, b, 9);
+}
+
 /* Supported_Commands octet/bit from Vol 4 Part E 6.27. */
 static const struct ctrl_cmd_def cmds[] = {
+	{ HCI_OP_LE_SET_DATA_LEN, 33, 6, 6, CC, c_le_set_data_len },
+	{ HCI_OP_LE_READ_DEF_DATA_LEN, 33, 7, 0, CC, c_le_read_def_data_len },
+	{ HCI_OP_LE_WRITE_DEF_DATA_LEN, 34, 0, 4, CC, c_le_write_def_data_len },
+	{ HCI_OP_LE_READ_MAX_DATA_LEN, 35, 3, 0, CC, c_le_read_max_data_len },
+	{ HCI_OP_LE_READ_PHY, 35, 4, 2, CC, c_le_read_phy },
+	{ HCI_OP_LE_SET_DEFAULT_PHY, 35, 5, 3, CC, c_le_set_default_phy },
+	{ HCI_OP_LE_SET_PHY, 35, 6, 7, CS, c_le_set_phy },
 	{ HCI_OP_LE_CREATE_CONN, 26, 4, 25, CS, c_le_create_conn },
 	{ HCI_OP_LE_CREATE_CONN_CANCEL, 26, 5, 0, CC, c_le_create_conn_cancel },
 	{ HCI_OP_LE_CONN_UPDATE, 27, 2, 14, CS, c_le_conn_update },

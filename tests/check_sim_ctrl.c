@@ -809,6 +809,62 @@ static uint16_t le_connect(const struct bdaddr *a, uint8_t type)
 	return get_le16(R + 1);
 }
 
+START_TEST(le_phy_and_data_length)
+{
+	uint8_t p[7] = { 0 }, d[6] = { 0 };
+	uint16_t h = le_connect(&THERMO, 0x00);
+
+	/* + Data Length Change (bit 6), PHY Update Complete (bit 11). */
+	cc_ok(HCI_OP_LE_SET_EVENT_MASK, "\x7f\x08\x00\x00\x00\x00\x00\x00", 8, 0);
+	put_le16(p, h);
+	cc_ok(HCI_OP_LE_READ_PHY, p, 2, 0);
+	ck_assert_uint_eq(R[3], 0x01);		/* a new link: LE 1M both ways */
+	ck_assert_uint_eq(R[4], 0x01);
+	p[2] = 0x00;				/* preferences for both */
+	p[3] = 0x02;
+	p[4] = 0x02;
+	cs_ok(HCI_OP_LE_SET_PHY, p, 7, 0);
+	wait_ev(HCI_EV_LE_META, HCI_LE_EV_PHY_UPDATE_COMPLETE);
+	ck_assert_uint_eq(R[0], 0);
+	ck_assert_uint_eq(get_le16(R + 1), h);
+	ck_assert_uint_eq(R[3], 0x02);
+	ck_assert_uint_eq(R[4], 0x02);
+	cc_ok(HCI_OP_LE_READ_PHY, p, 2, 0);
+	ck_assert_uint_eq(R[3], 0x02);
+	p[3] = 0;				/* no TX preference, bit not set */
+	cs_ok(HCI_OP_LE_SET_PHY, p, 7, HCI_ST_INVALID_PARAMETERS);
+	put_le16(d, h);
+	put_le16(d + 2, 251);
+	put_le16(d + 4, 2120);
+	cc_ok(HCI_OP_LE_SET_DATA_LEN, d, 6, 0);
+	wait_ev(HCI_EV_LE_META, HCI_LE_EV_DATA_LEN_CHANGE);
+	ck_assert_uint_eq(get_le16(R), h);
+	ck_assert_uint_eq(get_le16(R + 2), 251);
+	ck_assert_uint_eq(get_le16(R + 6), 251);
+	/* The same again changes nothing: no event (7.7.65.7). */
+	cc_ok(HCI_OP_LE_SET_DATA_LEN, d, 6, 0);
+	hostdrv_run(D, 20);
+	ck_assert(!hostdrv_has_event(D, HCI_EV_LE_META, HCI_LE_EV_DATA_LEN_CHANGE));
+	put_le16(d + 2, 0x1a);
+	cc_ok(HCI_OP_LE_SET_DATA_LEN, d, 6, HCI_ST_INVALID_PARAMETERS);
+	put_le16(d, 0x0eff);
+	put_le16(d + 2, 251);
+	cc_ok(HCI_OP_LE_SET_DATA_LEN, d, 6, HCI_ST_UNKNOWN_CONN_ID);
+	ck_assert_uint_eq(get_le16(R + 1), 0x0eff);
+	/* Suggested default data length, maximum, default PHY. */
+	cc_ok(HCI_OP_LE_READ_DEF_DATA_LEN, NULL, 0, 0);
+	ck_assert_uint_eq(get_le16(R + 1), 27);
+	cc_ok(HCI_OP_LE_WRITE_DEF_DATA_LEN, "\xfb\x00\x48\x08", 4, 0);
+	cc_ok(HCI_OP_LE_READ_DEF_DATA_LEN, NULL, 0, 0);
+	ck_assert_uint_eq(get_le16(R + 1), 251);
+	cc_ok(HCI_OP_LE_READ_MAX_DATA_LEN, NULL, 0, 0);
+	ck_assert_uint_eq(get_le16(R + 1), 251);
+	cc_ok(HCI_OP_LE_SET_DEFAULT_PHY, "\x00\x05\x05", 3, 0);
+	cc_ok(HCI_OP_LE_SET_DEFAULT_PHY, "\x00\x00\x05", 3, HCI_ST_INVALID_PARAMETERS);
+	disconnect(h);
+}
+END_TEST
+
 START_TEST(le_connect_legacy_and_enhanced)
 {
 	uint8_t p[25], e[42] = { 0 };
@@ -1627,6 +1683,7 @@ Suite *test_suite(void)
 	ADD(le_scan_data_and_rsp);
 	ADD(le_ext_scan_and_timeout);
 	ADD(le_ext_only_coded_and_fragmented_devices);
+	ADD(le_phy_and_data_length);
 	ADD(le_connect_legacy_and_enhanced);
 	ADD(le_create_conn_cancel);
 	ADD(le_accept_list_connect);

@@ -52,6 +52,7 @@ static size_t ad_uuids(uint8_t *buf, size_t len, size_t cap,
 void sim_rd_init(struct sim_rd *rd, struct sim_rd_cfg *cfg)
 {
 	uint8_t v[2];
+	bool name_in_adv = false;
 	size_t n = 0;
 
 	memset(rd, 0, sizeof(*rd));
@@ -80,8 +81,10 @@ void sim_rd_init(struct sim_rd *rd, struct sim_rd_cfg *cfg)
 			n = ad_put(rd->adv, n, SIM_ADV_MAX, 0x19, v, 2);
 		}
 		n = ad_uuids(rd->adv, n, SIM_ADV_MAX, cfg);
-		if (n + 2 + strlen(cfg->name) <= SIM_ADV_MAX)
+		if (n + 2 + strlen(cfg->name) <= SIM_ADV_MAX) {
 			n = ad_name(rd->adv, n, SIM_ADV_MAX, cfg->name);
+			name_in_adv = true;
+		}
 		rd->adv_len = (uint8_t)n;
 	}
 	rd->rsp_len = (uint8_t)ad_name(rd->rsp, 0, SIM_ADV_MAX, cfg->name);
@@ -93,7 +96,7 @@ void sim_rd_init(struct sim_rd *rd, struct sim_rd_cfg *cfg)
 	n = 0;
 	memcpy(rd->ext, rd->adv, rd->adv_len);
 	n = rd->adv_len;
-	if (!cfg->adv_set && n + 2 + strlen(cfg->name) > SIM_ADV_MAX)
+	if (!cfg->adv_set && !name_in_adv)
 		n = ad_name(rd->ext, n, SIM_EXT_ADV_MAX, cfg->name);
 	while (n + 4 <= cfg->ext_adv_len) {
 		size_t k = cfg->ext_adv_len - n - 2;	/* type + payload */

@@ -785,6 +785,8 @@ START_TEST(le_ext_only_coded_and_fragmented_devices)
 	ck_assert_uint_eq(ext_chain(&LONGRANGE, &more, &bytes, &phy), 1);
 	ck_assert_uint_eq(more, 0);
 	ck_assert_uint_eq(phy, 0x03);
+	/* Flags and the name once: the legacy data, as it fits 31 octets. */
+	ck_assert_uint_eq(bytes, 3 + 2 + 17);
 }
 END_TEST
 

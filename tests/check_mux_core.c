@@ -3108,7 +3108,7 @@ START_TEST(phy_and_data_length_owner_only)
 	struct host *hs[] = { &a, &b };
 	static const uint8_t lemask[8] = { 0x7f, 0x18 };	/* + DLE, PHY update */
 	uint8_t p[25], ev[32], ret[16], sphy[7] = { 0 }, dl[6] = { 0 };
-	uint16_t h;
+	uint16_t h, ph;
 	unsigned base;
 	bool is_cs;
 
@@ -3122,7 +3122,8 @@ START_TEST(phy_and_data_length_owner_only)
 	le_create_params(p, 0, 2, 0);
 	ck_assert_int_eq(host_cmd(&a, HCI_OP_LE_CREATE_CONN, p, 25, NULL), 0);
 	ck_assert_int_eq(host_take(&a, HCI_EV_LE_META, HCI_LE_EV_CONN_COMPLETE, ev), 19);
-	h = get_le16(ev + 2);
+	h = get_le16(ev + 2);		/* the session's handle */
+	ph = (uint16_t)(tc->next_handle - 1);	/* the controller's */
 	base = tc->ncmds;
 	/* bob names alice's link: Unknown Connection Identifier, nothing sent. */
 	put_le16(sphy, h);
@@ -3151,12 +3152,12 @@ START_TEST(phy_and_data_length_owner_only)
 	ck_assert_uint_eq(tctl_count(tc, HCI_OP_LE_SET_DATA_LEN, base), 1);
 	/* PHY Update Complete (7.7.65.12) and Data Length Change (7.7.65.7). */
 	memset(ev, 0, sizeof(ev));
-	put_le16(ev + 1, h);
+	put_le16(ev + 1, ph);
 	ev[3] = 0x02;
 	ev[4] = 0x02;
 	tctl_le_event(tc, HCI_LE_EV_PHY_UPDATE_COMPLETE, ev, 5);
 	memset(ev, 0, sizeof(ev));
-	put_le16(ev, h);
+	put_le16(ev, ph);
 	put_le16(ev + 2, 251);
 	tctl_le_event(tc, HCI_LE_EV_DATA_LEN_CHANGE, ev, 10);
 	tctl_pump(tc);

@@ -41,6 +41,7 @@ struct host {
 	struct rxp *rx[RX_MAX];
 	unsigned nrx;
 	bool stall;
+	unsigned refuse_in;	/* refuse the refuse_in-th emit from now (1: next) */
 	uint16_t handles[2048];
 	unsigned nh;
 	/* The links this host has now, by its own handles (soak checks). */
@@ -237,6 +238,8 @@ static int host_emit(const uint8_t *h4, size_t len, void *user)
 	struct rxp *r;
 
 	if (h->stall)
+		return -ENOBUFS;
+	if (h->refuse_in && --h->refuse_in == 0)
 		return -ENOBUFS;
 	ck_assert_uint_lt(h->nrx, RX_MAX);
 	r = malloc(sizeof(*r) + len);
@@ -2839,7 +2842,7 @@ static void host_ext_mask(struct host *h)
 	ck_assert_int_eq(host_cmd(h, HCI_OP_LE_SET_EVENT_MASK, lemask, 8, NULL), 0);
 }
 
-/* Does any Extended Advertising Report h got carry Data_Status "more"? */
+/* How many Extended Advertising Reports h got from device last. */
 static unsigned host_ext_from(const struct host *h, uint8_t last)
 {
 	struct bdaddr a;
@@ -2848,7 +2851,7 @@ static unsigned host_ext_from(const struct host *h, uint8_t last)
 	tbdaddr(&a, last);
 	for (i = 0; i < h->nrx; i++)
 		if (is_evt(h->rx[i], HCI_EV_LE_META, HCI_LE_EV_EXT_ADV_REPORT) &&
-		    h->rx[i]->len >= 30 && memcmp(h->rx[i]->d + 8, a.b, 6) == 0)
+		    h->rx[i]->len >= 29 && memcmp(h->rx[i]->d + 8, a.b, 6) == 0)
 			n++;
 	return n;
 }
@@ -3026,6 +3029,23 @@ START_TEST(ext_report_fragments_whole_or_dropped)
 	tctl_ext_adv_report(tc, &d2, 0, 0x00, 0x01, 0x05, data, 20);
 	tctl_pump(tc);
 	ck_assert_uint_eq(host_ext_from(&a, 2), 1);
+	/*
+	 * alice's queue refuses the second fragment: she gets the first and
+	 * then the chain's end, "truncated" with no data, never a dangling
+	 * "more to come"; bob gets the chain whole.
+	 */
+	host_reset_rx(&a);
+	host_reset_rx(&b);
+	a.refuse_in = 2;
+	tctl_ext_adv_report(tc, &d2, 0, 0x20, 0x01, 0x0e, data, 200);
+	tctl_ext_adv_report(tc, &d2, 0, 0x00, 0x01, 0x0e, data, 30);
+	tctl_pump(tc);
+	ck_assert_uint_eq(host_ext_from(&a, 2), 2);
+	ck_assert_int_eq(host_ext_status(&a, 0), 0x01);
+	ck_assert_int_eq(host_ext_status(&a, 1), 0x02);
+	ck_assert_uint_eq(a.rx[a.nrx - 1]->d[3 + 1 + 1 + 23], 0);	/* no data */
+	ck_assert_uint_eq(host_ext_from(&b, 2), 2);
+	ck_assert_int_eq(host_ext_status(&b, 1), 0x00);
 	host_ext_scan(&a, false, 0, 0, 0);
 	host_ext_scan(&b, false, 0, 0, 0);
 	env_down(hs, 2);

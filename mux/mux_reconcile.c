@@ -690,6 +690,9 @@ void recon_done(struct mux *m, const struct mux_outst *o, uint8_t status)
 		}
 		break;
 	case HCI_OP_LE_SET_EXT_SCAN_ENABLE:
+		/* A stopped scan ends every chain: none continues in the next one. */
+		if (o->param[0] == 0)
+			frags_clear(m);
 		if (!status || o->param[0] == 0) {
 			m->p_le_scan = o->param[0];
 			m->p_le_scan_ext = o->param[0];

@@ -3046,6 +3046,19 @@ START_TEST(ext_report_fragments_whole_or_dropped)
 	ck_assert_uint_eq(a.rx[a.nrx - 1]->d[3 + 1 + 1 + 23], 0);	/* no data */
 	ck_assert_uint_eq(host_ext_from(&b, 2), 2);
 	ck_assert_int_eq(host_ext_status(&b, 1), 0x00);
+	/* A chain cut by the end of the physical scan does not continue in the next. */
+	host_reset_rx(&a);
+	tctl_ext_adv_report(tc, &d1, 0, 0x20, 0x01, 0x0f, data, 200);
+	tctl_pump(tc);
+	host_ext_scan(&a, false, 0, 0, 0);
+	host_ext_scan(&b, false, 0, 0, 0);
+	ck_assert(!tc->le_scan);
+	host_ext_scan(&a, true, 0, 0x01, 0);
+	host_ext_scan(&b, true, 0, 0x01, 0);
+	tctl_ext_adv_report(tc, &d1, 0, 0x00, 0x01, 0x0f, data, 10);
+	tctl_pump(tc);
+	ck_assert_uint_eq(host_ext_from(&a, 1), 1);
+	ck_assert_int_eq(host_ext_status(&a, 0), 0x00);
 	host_ext_scan(&a, false, 0, 0, 0);
 	host_ext_scan(&b, false, 0, 0, 0);
 	env_down(hs, 2);

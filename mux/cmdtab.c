@@ -197,6 +197,19 @@ static const struct mux_cmd_def cmds[] = {
 	 * physical scan (doc: Discovery). Parameters: 3 octets, then 5 per
 	 * scanning PHY (checked in the handler).
 	 */
+	/*
+	 * Extended advertising sets (7.8.52-7.8.61): mux_cmd.c ext_adv_cmd()
+	 * checks the rest of the variable lengths.
+	 */
+	E(LE_SET_ADV_SET_RAND_ADDR, EXTADV, 0, 7, 36, 1),
+	E(LE_SET_EXT_ADV_PARAMS, EXTADV, 0, 25, 36, 2),
+	E(LE_SET_EXT_ADV_DATA, EXTADV, MT_VARLEN, 4, 36, 3),
+	E(LE_SET_EXT_SCAN_RSP_DATA, EXTADV, MT_VARLEN, 4, 36, 4),
+	E(LE_SET_EXT_ADV_ENABLE, EXTADV, MT_VARLEN, 2, 36, 5),
+	E(LE_READ_MAX_ADV_DATA_LEN, CACHE, 0, 0, 36, 6),
+	E(LE_READ_NUM_ADV_SETS, CACHE, 0, 0, 36, 7),
+	E(LE_REMOVE_ADV_SET, EXTADV, 0, 1, 37, 0),
+	E(LE_CLEAR_ADV_SETS, EXTADV, 0, 0, 37, 1),
 	E(LE_SET_EXT_SCAN_PARAMS, VIRT, MT_VARLEN, 8, 37, 5),
 	E(LE_SET_EXT_SCAN_ENABLE, VIRT, 0, 6, 37, 6),
 	E(LE_READ_TX_POWER, CACHE, 0, 0, 38, 7),

@@ -28,6 +28,7 @@ enum mux_kind {
 	MK_ADV,		/* advertising: physical for admins, virtual otherwise */
 	MK_PRIV,	/* admin only (Command Disallowed otherwise), then forwarded */
 	MK_RESET,	/* virtual reset */
+	MK_EXTADV,	/* extended advertising sets: one admin's physical, else virtual */
 };
 
 #define MT_CS		0x01	/* the controller answers with Command Status */

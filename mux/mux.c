@@ -80,9 +80,21 @@ bool own_supported(const struct mux *m, const struct mux_cmd_def *d)
 	}
 }
 
-/* What the virtual controller offers a session (principle 1 of the doc). */
+/* An extended advertising set command (7.8.52-7.8.61)? */
+static bool is_ext_adv_op(uint16_t op)
+{
+	return op >= HCI_OP_LE_SET_ADV_SET_RAND_ADDR && op <= HCI_OP_LE_CLEAR_ADV_SETS;
+}
+
+/*
+ * What the virtual controller offers a session (principle 1 of the doc).
+ * The advertising set commands go together, with the LE Extended
+ * Advertising feature: all or none (ext_adv_capable()).
+ */
 bool virt_supports(const struct mux *m, const struct mux_cmd_def *d)
 {
+	if (d && is_ext_adv_op(d->opcode) && !ext_adv_capable(m))
+		return false;
 	return phys_supports(m, d) || own_supported(m, d);
 }
 
@@ -338,6 +350,18 @@ void teardown(struct mux_session *s, uint8_t reason)
 	s->scan_en = false;
 	if (m->adv_owner == s)
 		m->adv_owner = NULL;
+	if (m->eadv_owner == s) {
+		/*
+		 * Its sets leave the air with it: disable all (7.8.56 with
+		 * Num_Sets 0), then remove them (7.8.60, refused while one
+		 * is enabled).
+		 */
+		static const uint8_t all_off[2] = { 0, 0 };
+
+		m->eadv_owner = NULL;
+		internal_cmd(m, HCI_OP_LE_SET_EXT_ADV_ENABLE, all_off, 2);
+		internal_cmd(m, HCI_OP_LE_CLEAR_ADV_SETS, NULL, 0);
+	}
 	reconcile(m);
 }
 

@@ -57,6 +57,7 @@ void sess_defaults(struct mux_session *s)
 	s->scan_en = false;
 	s->scan_dup = false;
 	s->scan_kind = SK_NONE;
+	s->vsets_n = 0;
 	s->escan_phys = 0x01;
 	s->escan_own = 0;
 	s->escan_filter = 0;
@@ -390,13 +391,15 @@ static int virt_cmd(struct mux *m, struct mux_session *s, const struct mux_cmd_d
 	case HCI_OP_LE_READ_LOCAL_FEATURES:
 		/*
 		 * Hidden: LL privacy and extended scanner filter policies
-		 * (byte 0 bits 6-7), extended/periodic advertising and all
-		 * isochronous features: the virtual controller offers the
-		 * legacy procedures, which it can share.
+		 * (byte 0 bits 6-7), periodic advertising and all
+		 * isochronous features: the mux does not share them.
 		 */
 		memcpy(ret + 1, m->le_features, 8);
 		ret[1] &= 0x3f;
 		ret[2] &= 0x4f;
+		/* LE Extended Advertising (bit 12): with the set commands. */
+		if (ext_adv_capable(m))
+			ret[2] |= 0x10;
 		memset(ret + 3, 0, 6);
 		reply_cc(s, op, ret, 9);
 		return R_DONE;
@@ -582,6 +585,156 @@ static void sess_reset(struct mux_session *s)
 }
 
 /* ------------------------------------------------------------------ */
+/* Extended advertising sets (Vol 4 Part E 7.8.52-7.8.61) */
+
+/* The sets a session may hold: the controller's count (7.8.58), capped. */
+static unsigned vsets_max(const struct mux *m)
+{
+	const struct mux_cache_ent *e = cache_get(m, HCI_OP_LE_READ_NUM_ADV_SETS, 0);
+	unsigned n = e && e->rlen >= 2 ? e->ret[1] : 0;
+
+	return n > MUX_VSETS_MAX ? MUX_VSETS_MAX : n;
+}
+
+static int vset_find(const struct mux_session *s, uint8_t h)
+{
+	unsigned i;
+
+	for (i = 0; i < s->vsets_n; i++)
+		if (s->vset[i] == h)
+			return (int)i;
+	return -1;
+}
+
+/*
+ * Parameter lengths the table cannot say (MT_VARLEN): Set Extended
+ * Advertising/Scan Response Data, 4 octets then Advertising_Data_Length
+ * octets, at most 251 in one command (7.8.54); Enable, 2 octets then 4 per
+ * set (7.8.56).
+ */
+static bool ext_adv_len_ok(uint16_t op, const uint8_t *p, uint8_t plen)
+{
+	switch (op) {
+	case HCI_OP_LE_SET_EXT_ADV_DATA:
+	case HCI_OP_LE_SET_EXT_SCAN_RSP_DATA:
+		return p[3] <= 251 && plen == 4u + p[3];
+	case HCI_OP_LE_SET_EXT_ADV_ENABLE:
+		return plen == 2u + 4u * p[1] && p[1] <= 63;
+	default:
+		return true;
+	}
+}
+
+/*
+ * A virtual set command: the state a controller keeps and the status it
+ * answers (7.8.52-7.8.61), nothing on the air, as an ordinary user's
+ * legacy advertising (doc: Global settings).
+ */
+static void ext_adv_virtual(struct mux *m, struct mux_session *s, uint16_t op,
+			    const uint8_t *p)
+{
+	uint8_t ret[2] = { 0, 0 };
+	unsigned i;
+	int k;
+
+	switch (op) {
+	case HCI_OP_LE_SET_EXT_ADV_PARAMS:
+		k = vset_find(s, p[0]);
+		if (p[0] > 0xef) {
+			ret[0] = HCI_ST_INVALID_PARAMETERS;
+		} else if (k >= 0 && s->vset_en[k]) {
+			ret[0] = HCI_ST_COMMAND_DISALLOWED;	/* while enabled */
+		} else if (k < 0 && s->vsets_n >= vsets_max(m)) {
+			/* No set left for it: Memory Capacity Exceeded (7.8.53). */
+			ret[0] = HCI_ST_MEMORY_EXCEEDED;
+		} else if (k < 0) {
+			s->vset[s->vsets_n] = p[0];
+			s->vset_en[s->vsets_n] = false;
+			s->vsets_n++;
+		}
+		/* Status, Selected_TX_Power: 0 dBm (none is sent). */
+		reply_cc(s, op, ret, ret[0] ? 1 : 2);
+		return;
+	case HCI_OP_LE_SET_EXT_ADV_ENABLE:
+		/* Every named set must exist (7.8.56), checked before any changes. */
+		for (i = 0; i < p[1]; i++)
+			if (vset_find(s, p[2 + 4 * i]) < 0)
+				ret[0] = HCI_ST_UNKNOWN_ADV_ID;
+		if (!ret[0] && p[0] > 1)
+			ret[0] = HCI_ST_INVALID_PARAMETERS;
+		if (!ret[0] && p[1] == 0 && p[0])
+			ret[0] = HCI_ST_INVALID_PARAMETERS;	/* enabling "all" */
+		if (!ret[0] && p[1] == 0)
+			memset(s->vset_en, 0, sizeof(s->vset_en));
+		for (i = 0; !ret[0] && i < p[1]; i++)
+			s->vset_en[vset_find(s, p[2 + 4 * i])] = p[0];
+		break;
+	case HCI_OP_LE_REMOVE_ADV_SET:
+		k = vset_find(s, p[0]);
+		if (k < 0) {
+			ret[0] = HCI_ST_UNKNOWN_ADV_ID;
+		} else if (s->vset_en[k]) {
+			ret[0] = HCI_ST_COMMAND_DISALLOWED;
+		} else {
+			s->vsets_n--;
+			s->vset[k] = s->vset[s->vsets_n];
+			s->vset_en[k] = s->vset_en[s->vsets_n];
+		}
+		break;
+	case HCI_OP_LE_CLEAR_ADV_SETS:
+		/* Only this session's own sets; refused while one is enabled (7.8.61). */
+		for (i = 0; i < s->vsets_n; i++)
+			if (s->vset_en[i])
+				ret[0] = HCI_ST_COMMAND_DISALLOWED;
+		if (!ret[0])
+			s->vsets_n = 0;
+		break;
+	default:	/* Random address, data, scan response: the set must exist. */
+		if (vset_find(s, p[0]) < 0)
+			ret[0] = HCI_ST_UNKNOWN_ADV_ID;
+		break;
+	}
+	reply_cc(s, op, ret, 1);
+}
+
+/*
+ * One admin's sets are the controller's (forwarded as they are, so all
+ * the controller's sets are its own: its Remove and Clear touch nothing
+ * of anyone else's); every other session's sets are virtual. The owner is
+ * the first admin to create a set while no admin owns any, until its
+ * session resets or ends (then its sets are disabled and cleared). An
+ * admin that is not the owner gets virtual sets, as Linux fails power-on
+ * if its default set is refused (notes 1.4).
+ */
+static int ext_adv_cmd(struct mux *m, struct mux_session *s, const struct mux_cmd_def *d,
+		       const uint8_t *h4, size_t len, bool may_send)
+{
+	uint16_t op = d->opcode;
+	const uint8_t *p = h4 + 4;
+	uint8_t plen = h4[3];
+
+	if (!ext_adv_len_ok(op, p, plen)) {
+		sess_refuse(s, LOG_WARNING, "command 0x%04x with bad length %u refused", op, plen);
+		reply_status_only(s, op, HCI_ST_INVALID_PARAMETERS);
+		return R_DONE;
+	}
+	if (!s->admin || (m->eadv_owner && m->eadv_owner != s) ||
+	    (!m->eadv_owner && (op != HCI_OP_LE_SET_EXT_ADV_PARAMS || s->vsets_n))) {
+		ext_adv_virtual(m, s, op, p);
+		return R_DONE;
+	}
+	if (!m->up) {
+		reply_status_only(s, op, HCI_ST_HARDWARE_FAILURE);
+		return R_DONE;
+	}
+	if (!m->ready || !may_send || !can_send(m, op))
+		return R_WAIT;
+	m->eadv_owner = s;
+	ctrl_send_cmd(m, h4, len, s, O_SESSION);
+	return R_SENT;
+}
+
+/* ------------------------------------------------------------------ */
 /* Processing one session command */
 
 static const struct mux_cmd_def vendor_def = {
@@ -635,6 +788,8 @@ int cmd_process(struct mux *m, struct mux_session *s, const uint8_t *h4,
 		return R_DONE;
 	case MK_VIRT:
 		return virt_cmd(m, s, d, h4, len, may_send);
+	case MK_EXTADV:
+		return ext_adv_cmd(m, s, d, h4, len, may_send);
 	case MK_RESET:
 		/* Vol 4 Part E 7.3.2, for this virtual controller only. */
 		log_info("session %u (%s): virtual reset", s->id, s->user);

@@ -197,6 +197,8 @@ static const struct init_step init_steps[] = {
 	{ HCI_OP_READ_LOCAL_CODECS, IS_READ, 0, { 0 } },
 	{ HCI_OP_READ_LOCAL_PAIRING_OPTS, IS_READ, 0, { 0 } },
 	{ HCI_OP_LE_READ_TX_POWER, IS_READ, 0, { 0 } },
+	{ HCI_OP_LE_READ_MAX_ADV_DATA_LEN, IS_READ, 0, { 0 } },
+	{ HCI_OP_LE_READ_NUM_ADV_SETS, IS_READ, 0, { 0 } },
 	{ HCI_OP_WRITE_SIMPLE_PAIRING_MODE, 0, 1, { 1 } },
 	{ HCI_OP_WRITE_LE_HOST_SUPPORTED, 0, 2, { 1, 0 } },
 	{ HCI_OP_WRITE_SC_SUPPORT, 0, 1, { 1 } },
@@ -236,6 +238,9 @@ static bool init_step_wanted(const struct mux *m, const struct init_step *st)
 	case HCI_OP_LE_READ_MAX_DATA_LEN:
 	case HCI_OP_LE_READ_TX_POWER:
 		return le_capable(m);
+	case HCI_OP_LE_READ_MAX_ADV_DATA_LEN:
+	case HCI_OP_LE_READ_NUM_ADV_SETS:
+		return ext_adv_capable(m);
 	case HCI_OP_WRITE_SIMPLE_PAIRING_MODE:
 		return m->features[6] & 0x08;
 	case HCI_OP_WRITE_LE_HOST_SUPPORTED:
@@ -404,6 +409,9 @@ static void init_done(struct mux *m, uint16_t op, uint8_t status,
 			memcpy(m->phys_cmds, ret + 1, 64);
 		if (op == HCI_OP_READ_LOCAL_EXT_FEATURES && st->p[0] == 1)
 			m->max_page = ret[2];
+		/* Known at once: later optional steps depend on it. */
+		if (op == HCI_OP_LE_READ_LOCAL_FEATURES && rlen >= 9)
+			memcpy(m->le_features, ret + 1, 8);
 		if (op == HCI_OP_LE_READ_ACCEPT_LIST_SIZE && rlen >= 2)
 			m->p_al_max = ret[1] < MUX_P_AL_MAX ? ret[1] : MUX_P_AL_MAX;
 	}
@@ -454,6 +462,11 @@ static void session_cmd_done(struct mux *m, const struct mux_outst *o,
 			m->p_adv = o->param[0];
 			m->adv_owner = o->param[0] ? s : NULL;
 		}
+		break;
+	case HCI_OP_LE_SET_EXT_ADV_ENABLE:
+		/* Incoming LE connections from its sets are the owner's. */
+		if (!status && s && o->param[0])
+			m->adv_owner = s;
 		break;
 	}
 	(void)ret;
@@ -596,6 +609,7 @@ void ctrl_down(struct mux *m)
 	m->p_rand_valid = false;
 	m->p_adv = false;
 	m->adv_owner = NULL;
+	m->eadv_owner = NULL;	/* a reset controller has no sets */
 	m->inq_active = false;
 	m->inq_cancelling = false;
 	m->p_al_n = 0;

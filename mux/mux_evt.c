@@ -710,6 +710,28 @@ static void on_le_meta(struct mux *m, const struct h4_pkt *pkt)
 	case HCI_LE_EV_DIRECT_ADV_REPORT:
 		on_adv_report(m, sub, q, qlen);
 		break;
+	case HCI_LE_EV_ADV_SET_TERMINATED:
+		/*
+		 * The controller's sets are all its owner's (mux_cmd.c
+		 * ext_adv_cmd). Ended by a connection (status 0): routed with
+		 * that connection, which went to the owner as adv_owner, its
+		 * handle the owner's own (7.7.65.18). Ended otherwise (timeout,
+		 * limit): to the owner, the unused handle zeroed.
+		 */
+		if (qlen != HCI_LE_EV_ADV_SET_TERMINATED_LEN) {
+			log_warn("controller: malformed LE Advertising Set Terminated");
+			break;
+		}
+		if (q[0] == 0) {
+			route_by_handle(m, pkt, sub, hmap_evt_off(HCI_EV_LE_META, sub));
+		} else if (m->eadv_owner && !m->eadv_owner->dead) {
+			uint8_t ev[HCI_LE_EV_ADV_SET_TERMINATED_LEN];
+
+			memcpy(ev, q, sizeof(ev));
+			hmap_put(ev + HCI_LE_EV_ADV_SET_TERMINATED_HANDLE_OFF, 0);
+			sess_le_event(m->eadv_owner, sub, ev, sizeof(ev));
+		}
+		break;
 	default:
 		/* Those about one link: handlemap's table. */
 		if (hmap_evt_off(HCI_EV_LE_META, sub) >= 0)

@@ -37,6 +37,9 @@
 /* Which LE scan commands a session used since its reset (Vol 4 Part E 3.1.1). */
 enum mux_scan_kind { SK_NONE = 0, SK_LEGACY, SK_EXT };
 
+/* Virtual advertising sets a session may hold (at most the physical count). */
+#define MUX_VSETS_MAX	16
+
 /* Scanning PHYs of LE Set Extended Scan Parameters (7.8.64): 1M, Coded. */
 #define MUX_SCAN_PHYS	2
 
@@ -167,6 +170,13 @@ struct mux_session {
 	 * the session uses (mixing them is Command Disallowed, 3.1.1).
 	 */
 	uint8_t scan_kind;
+	/*
+	 * Its extended advertising sets when they are virtual (never on the
+	 * air, as an ordinary user's legacy advertising): handle and enable.
+	 */
+	uint8_t vsets_n;
+	uint8_t vset[MUX_VSETS_MAX];
+	bool vset_en[MUX_VSETS_MAX];
 	uint8_t escan_phys;
 	uint8_t escan_own;
 	uint8_t escan_filter;
@@ -299,6 +309,8 @@ struct mux {
 	uint8_t p_rand[6];
 	bool p_adv;
 	struct mux_session *adv_owner;
+	/* The admin whose extended advertising sets are the physical ones. */
+	struct mux_session *eadv_owner;
 	/*
 	 * Accept-list initiation (doc: "Connecting through the accept
 	 * list"): the physical list, and one LE Create Connection with
@@ -439,6 +451,7 @@ void sess_run(struct mux *m, struct mux_session *s);
 
 /* mux_reconcile.c */
 bool ext_scan_capable(const struct mux *m);
+bool ext_adv_capable(const struct mux *m);
 bool le_coded_capable(const struct mux *m);
 struct mux_session *al_phys_ended(struct mux *m, uint8_t st, uint8_t type,
 				  const struct bdaddr *a);

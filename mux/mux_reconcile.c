@@ -69,6 +69,17 @@ bool ext_scan_capable(const struct mux *m)
 	return (m->phys_cmds[37] & 0x60) == 0x60;
 }
 
+/*
+ * Every extended advertising set command (6.27 octet 36 bits 1-7, octet
+ * 37 bits 0-1) and the LE Extended Advertising feature (Vol 6 Part B 4.6,
+ * bit 12): only then are the sets, and the feature, offered.
+ */
+bool ext_adv_capable(const struct mux *m)
+{
+	return (m->phys_cmds[36] & 0xfe) == 0xfe && (m->phys_cmds[37] & 0x03) == 0x03 &&
+	       (m->le_features[1] & 0x10);
+}
+
 /* LE Coded PHY (LE feature bit 11, Vol 6 Part B 4.6). */
 bool le_coded_capable(const struct mux *m)
 {

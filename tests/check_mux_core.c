@@ -414,7 +414,7 @@ static void host_init(struct host *h)
 	ck_assert_int_eq(host_cmd(h, HCI_OP_LE_READ_BUFFER_SIZE, NULL, 0, ret), 0);
 	ck_assert_int_eq(host_cmd(h, HCI_OP_LE_READ_LOCAL_FEATURES, NULL, 0, ret), 0);
 	ck_assert(!(ret[1] & 0x40));	/* LL privacy hidden */
-	ck_assert(!(ret[2] & 0x10));	/* extended advertising hidden */
+	ck_assert(!(ret[2] & 0x20));	/* periodic advertising hidden */
 	ck_assert_int_eq(host_cmd(h, HCI_OP_LE_READ_SUPPORTED_STATES, NULL, 0, NULL), 0);
 	ck_assert_int_eq(host_cmd(h, HCI_OP_SET_EVENT_MASK, evmask, 8, NULL), 0);
 	ck_assert_int_eq(host_cmd(h, HCI_OP_READ_STORED_LINK_KEY, rsl, 7, NULL), 0);
@@ -2741,43 +2741,181 @@ END_TEST
  * So a host cannot mix legacy and extended scan commands (Vol 4 Part E
  * 3.1.1) on the virtual controller, and the shared legacy scan serves all.
  */
-START_TEST(extended_scan_offered_adv_conn_hidden_consistently)
+START_TEST(extended_scan_and_sets_offered_conn_hidden_consistently)
 {
-	static const uint16_t hidden_ops[] = {
-		HCI_OP_LE_SET_EXT_ADV_PARAMS, HCI_OP_LE_SET_EXT_ADV_DATA,
-		HCI_OP_LE_SET_EXT_SCAN_RSP_DATA, HCI_OP_LE_SET_EXT_ADV_ENABLE,
-		HCI_OP_LE_EXT_CREATE_CONN,
-	};
 	struct host a;
 	struct host *hs[] = { &a };
 	uint8_t ret[256], zero[64];
-	unsigned base, i;
+	unsigned base;
 
 	env_up(8, 8, 4);
 	host_start(&a, "carol");
 	host_init(&a);
 	ck_assert_int_eq(host_cmd(&a, HCI_OP_READ_LOCAL_COMMANDS, NULL, 0, ret), 0);
-	/* Octet 37 bits 5-6 (extended scan) offered; 36 bits 1-7, 37 bit 7 not. */
-	ck_assert_uint_eq(ret[1 + 37] & 0x60, 0x60);
+	/* Octet 36 bits 1-7, 37 bits 0-1 (sets), 5-6 (scan) offered; 37 bit 7 not. */
+	ck_assert_uint_eq(ret[1 + 36] & 0xfe, 0xfe);
+	ck_assert_uint_eq(ret[1 + 37] & 0x63, 0x63);
 	ck_assert_uint_eq(ret[1 + 37] & 0x80, 0);
-	ck_assert_uint_eq(ret[1 + 36] & 0xfe, 0);
 	ck_assert_int_eq(host_cmd(&a, HCI_OP_LE_READ_LOCAL_FEATURES, NULL, 0, ret), 0);
 	ck_assert_uint_eq(ret[1] & 0xc0, 0);	/* LL privacy, ext scanner filter */
-	ck_assert_uint_eq(ret[2] & 0x30, 0);	/* extended, periodic advertising */
+	ck_assert_uint_eq(ret[2] & 0x30, 0x10);	/* extended, not periodic advertising */
 	ck_assert_uint_eq(ret[2] & 0x08, 0x08);	/* LE Coded kept: it can be scanned */
 	memset(zero, 0, sizeof(zero));
 	base = tc->ncmds;
-	for (i = 0; i < sizeof(hidden_ops) / sizeof(hidden_ops[0]); i++) {
-		host_send(&a, hidden_ops[i], zero, 10);
-		tctl_pump(tc);
-		ck_assert_int_eq(host_done(&a, hidden_ops[i], NULL, NULL), HCI_ST_UNKNOWN_COMMAND);
-		ck_assert_uint_eq(tctl_count(tc, hidden_ops[i], base), 0);
-	}
-	/* The legacy scan still works after the refused extended ones. */
+	host_send(&a, HCI_OP_LE_EXT_CREATE_CONN, zero, 10);
+	tctl_pump(tc);
+	ck_assert_int_eq(host_done(&a, HCI_OP_LE_EXT_CREATE_CONN, NULL, NULL),
+			 HCI_ST_UNKNOWN_COMMAND);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_LE_EXT_CREATE_CONN, base), 0);
+	/* The legacy scan still works. */
 	host_le_scan(&a, true, 0);
 	ck_assert(tc->le_scan);
 	host_le_scan(&a, false, 0);
 	env_down(hs, 1);
+}
+END_TEST
+
+/* A controller lacking one set command: no set command, no feature bit. */
+static void prep_no_remove_set(struct tctl *t)
+{
+	t->cmds_off[37] = 0x01;
+}
+
+START_TEST(ext_adv_sets_all_or_none)
+{
+	struct host a;
+	struct host *hs[] = { &a };
+	uint8_t ret[256], prm[25] = { 0 };
+
+	tctl_prep = prep_no_remove_set;
+	env_up(8, 8, 4);
+	host_start(&a, "admin");
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_READ_LOCAL_COMMANDS, NULL, 0, ret), 0);
+	ck_assert_uint_eq(ret[1 + 36] & 0xfe, 0);
+	ck_assert_uint_eq(ret[1 + 37] & 0x03, 0);
+	ck_assert_uint_eq(ret[1 + 37] & 0x60, 0x60);	/* scanning stays */
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_LE_READ_LOCAL_FEATURES, NULL, 0, ret), 0);
+	ck_assert_uint_eq(ret[2] & 0x10, 0);
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_LE_SET_EXT_ADV_PARAMS, prm, 25, NULL),
+			 HCI_ST_UNKNOWN_COMMAND);
+	env_down(hs, 1);
+}
+END_TEST
+
+/* LE Set Extended Advertising Parameters for set h, connectable, 100 ms. */
+static int host_set_params(struct host *h, uint8_t set, uint8_t *ret)
+{
+	uint8_t p[25] = { 0 };
+
+	p[0] = set;
+	put_le16(p + 1, 0x0013);	/* legacy ADV_IND */
+	p[3] = 0xa0;			/* 100 ms, 3 octets */
+	p[6] = 0xa0;
+	p[9] = 0x07;
+	p[19] = 0x7f;
+	p[20] = 0x01;
+	p[22] = 0x01;
+	return host_cmd(h, HCI_OP_LE_SET_EXT_ADV_PARAMS, p, 25, ret);
+}
+
+static int host_set_enable(struct host *h, uint8_t on, uint8_t n, const uint8_t *sets)
+{
+	uint8_t p[2 + 4 * 8] = { on, n };
+	unsigned i;
+
+	for (i = 0; i < n; i++)
+		p[2 + 4 * i] = sets[i];
+	return host_cmd(h, HCI_OP_LE_SET_EXT_ADV_ENABLE, p, 2u + 4u * n, NULL);
+}
+
+START_TEST(ext_adv_sets_per_session_admin_owns_physical)
+{
+	static const uint8_t one[1] = { 1 }, two[2] = { 0, 5 };
+	struct host a, b, c;
+	struct host *hs[] = { &a, &b, &c };
+	uint8_t ret[64], data[8] = { 0, 0x03, 0x01, 3, 2, 0x01, 0x06 }, h;
+	unsigned base, i;
+
+	static const uint8_t evmask[8] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0x1f, 0, 0x20 };
+	static const uint8_t lemask[8] = { 0x1f, 0x00, 0x02 };	/* + Adv Set Terminated */
+
+	env_up(8, 8, 4);
+	host_start(&a, "alice");
+	host_start(&b, "admin");
+	host_start(&c, "admin");
+	for (i = 0; i < 3; i++) {
+		ck_assert_int_eq(host_cmd(hs[i], HCI_OP_SET_EVENT_MASK, evmask, 8, NULL), 0);
+		ck_assert_int_eq(host_cmd(hs[i], HCI_OP_LE_SET_EVENT_MASK, lemask, 8, NULL), 0);
+	}
+	base = tc->ncmds;
+	/* Per session: the controller's count and data length. */
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_LE_READ_NUM_ADV_SETS, NULL, 0, ret), 0);
+	ck_assert_uint_eq(ret[1], 4);
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_LE_READ_MAX_ADV_DATA_LEN, NULL, 0, ret), 0);
+	ck_assert_uint_eq(get_le16(ret + 1), 1650);
+	/* alice's sets are virtual: answered as a controller, none sent. */
+	for (i = 0; i < 4; i++)
+		ck_assert_int_eq(host_set_params(&a, (uint8_t)i, ret), 0);
+	ck_assert_int_eq(host_set_params(&a, 4, NULL), HCI_ST_MEMORY_EXCEEDED);
+	ck_assert_int_eq(host_set_params(&a, 0xf0, NULL), HCI_ST_INVALID_PARAMETERS);
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_LE_SET_EXT_ADV_DATA, data, 7, NULL), 0);
+	data[0] = 9;
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_LE_SET_EXT_ADV_DATA, data, 7, NULL),
+			 HCI_ST_UNKNOWN_ADV_ID);
+	data[0] = 0;
+	data[3] = 4;	/* says 4 octets, carries 3 */
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_LE_SET_EXT_ADV_DATA, data, 7, NULL),
+			 HCI_ST_INVALID_PARAMETERS);
+	data[3] = 3;
+	ck_assert_int_eq(host_set_enable(&a, 1, 1, one), 0);
+	ck_assert_int_eq(host_set_params(&a, 1, NULL), HCI_ST_COMMAND_DISALLOWED);
+	h = 1;
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_LE_REMOVE_ADV_SET, &h, 1, NULL),
+			 HCI_ST_COMMAND_DISALLOWED);
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_LE_CLEAR_ADV_SETS, NULL, 0, NULL),
+			 HCI_ST_COMMAND_DISALLOWED);
+	ck_assert_int_eq(host_set_enable(&a, 0, 0, NULL), 0);	/* all of hers off */
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_LE_REMOVE_ADV_SET, &h, 1, NULL), 0);
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_LE_REMOVE_ADV_SET, &h, 1, NULL),
+			 HCI_ST_UNKNOWN_ADV_ID);
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_LE_CLEAR_ADV_SETS, NULL, 0, NULL), 0);
+	ck_assert_int_eq(host_set_enable(&a, 1, 1, one), HCI_ST_UNKNOWN_ADV_ID);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_LE_SET_EXT_ADV_PARAMS, base), 0);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_LE_SET_EXT_ADV_ENABLE, base), 0);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_LE_REMOVE_ADV_SET, base), 0);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_LE_CLEAR_ADV_SETS, base), 0);
+	/* The first admin's sets are the controller's: forwarded. */
+	ck_assert_int_eq(host_set_params(&b, 0, ret), 0);
+	ck_assert_int_eq(host_cmd(&b, HCI_OP_LE_SET_EXT_ADV_DATA, data, 7, NULL), 0);
+	ck_assert_int_eq(host_set_enable(&b, 1, 1, two), 0);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_LE_SET_EXT_ADV_PARAMS, base), 1);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_LE_SET_EXT_ADV_DATA, base), 1);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_LE_SET_EXT_ADV_ENABLE, base), 1);
+	/* The second admin's are virtual while the first holds the controller's. */
+	ck_assert_int_eq(host_set_params(&c, 0, NULL), 0);
+	ck_assert_int_eq(host_cmd(&c, HCI_OP_LE_CLEAR_ADV_SETS, NULL, 0, NULL), 0);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_LE_SET_EXT_ADV_PARAMS, base), 1);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_LE_CLEAR_ADV_SETS, base), 0);
+	/* Advertising Set Terminated goes to the owner only. */
+	{
+		uint8_t ev[5] = { 0x3c, 0x00, 0, 0, 1 };
+
+		tctl_le_event(tc, HCI_LE_EV_ADV_SET_TERMINATED, ev, 5);
+		tctl_pump(tc);
+	}
+	ck_assert_uint_eq(host_count(&b, HCI_EV_LE_META, HCI_LE_EV_ADV_SET_TERMINATED), 1);
+	ck_assert_uint_eq(host_count(&c, HCI_EV_LE_META, HCI_LE_EV_ADV_SET_TERMINATED), 0);
+	ck_assert_uint_eq(host_count(&a, HCI_EV_LE_META, HCI_LE_EV_ADV_SET_TERMINATED), 0);
+	/* The owner resets: its sets leave the air (disabled, cleared). */
+	base = tc->ncmds;
+	ck_assert_int_eq(host_cmd(&b, HCI_OP_RESET, NULL, 0, NULL), 0);
+	tctl_pump(tc);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_LE_SET_EXT_ADV_ENABLE, base), 1);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_LE_CLEAR_ADV_SETS, base), 1);
+	/* Then the other admin (with no virtual set left) may take them. */
+	ck_assert_int_eq(host_set_params(&c, 2, NULL), 0);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_LE_SET_EXT_ADV_PARAMS, base), 1);
+	env_down(hs, 3);
 }
 END_TEST
 
@@ -4217,7 +4355,9 @@ Suite *test_suite(void)
 	tcase_add_test(tc_core, privileged_commands_admin_only);
 	tcase_add_test(tc_core, unknown_and_malformed_refused);
 	tcase_add_test(tc_core, le_host_supported_despite_physical_bitmap);
-	tcase_add_test(tc_core, extended_scan_offered_adv_conn_hidden_consistently);
+	tcase_add_test(tc_core, extended_scan_and_sets_offered_conn_hidden_consistently);
+	tcase_add_test(tc_core, ext_adv_sets_all_or_none);
+	tcase_add_test(tc_core, ext_adv_sets_per_session_admin_owns_physical);
 	tcase_add_test(tc_core, extended_scan_hidden_without_physical_support);
 	tcase_add_test(tc_core, ext_scan_shared_filtered_per_session);
 	tcase_add_test(tc_core, ext_report_fragments_whole_or_dropped);

@@ -362,6 +362,17 @@ static void answer(struct tctl *t, uint16_t op, const uint8_t *p, uint8_t plen)
 		t->le_scan_ext = false;
 		st_only(t, op, 0);
 		break;
+	case HCI_OP_LE_READ_NUM_ADV_SETS:
+		r[1] = 4;
+		cc(t, op, r, 2);
+		break;
+	case HCI_OP_LE_READ_MAX_ADV_DATA_LEN:
+		put_le16(r + 1, 1650);
+		cc(t, op, r, 3);
+		break;
+	case HCI_OP_LE_SET_EXT_ADV_PARAMS:
+		cc(t, op, r, 2);	/* Status, Selected_TX_Power */
+		break;
 	case HCI_OP_LE_SET_EXT_SCAN_PARAMS:
 		/* Not while scanning (7.8.64). */
 		if (t->le_scan || plen > sizeof(t->le_escan)) {

@@ -2,11 +2,11 @@
 # tests/vm/t-mux-extscan.sh -- stock BlueZ scanning with the extended
 # commands through bgw-muxd: in the QEMU guest, bgw-muxd owns a simulated
 # controller whose house has devices that advertise with extended PDUs
-# only (one on LE 1M, one on LE Coded only, one not granted); bgw-cdclient
-# --expose vhci makes a session a hciN. (Data over 31 octets is left out:
-# Debian's 6.1 drops extended reports longer than that from a controller
-# without the LE Extended Advertising feature, which bgw does not offer
-# yet; the mux's and the simulator's checks cover it.) The
+# only (one on LE 1M, one on LE 1M whose 300 octets of data take two
+# reports, one on LE Coded only, one not granted); bgw-cdclient --expose
+# vhci makes a session a hciN. (Debian's 6.1 takes reports over 31 octets
+# only from a controller with the LE Extended Advertising feature, which
+# the virtual controller shows with its advertising sets.) The
 # kernel (Linux 6.1) sees the extended scan commands offered and scans
 # with LE Set Extended Scan Parameters/Enable (btmon shows it, and no
 # legacy LE Set Scan Enable); bluetoothd finds the granted extended-only
@@ -32,6 +32,7 @@ thermo=10:B6:00:00:00:02
 longrange=10:B6:00:00:00:0B
 tag=10:B6:00:00:00:0C
 beacon=10:B6:00:00:00:0D
+longtag=10:B6:00:00:00:0E
 sock=/tmp/muxd.sock
 
 cat >/tmp/ext.house <<EOT
@@ -50,6 +51,12 @@ device tag
 	type le
 	name Ext Tag
 	advertising extended
+device longtag
+	address $longtag public
+	type le
+	name Long Ext Tag
+	advertising extended
+	ext-adv-len 300
 device beacon
 	address $beacon public
 	type le
@@ -61,6 +68,7 @@ cat >/tmp/authdb <<EOT
 user root
 allow root $thermo public
 allow root $tag public
+allow root $longtag public
 allow root $longrange public
 EOT
 chmod 600 /tmp/authdb
@@ -102,10 +110,10 @@ fi
 
 # Default PHYs (LE 1M): the tag, advertising only with extended PDUs.
 if out=$(vm_btctl "select $addr" "scan le" "@expect Device $tag 40" "@expect Device $thermo 20" \
-	"@sleep 3" "scan off" "devices"); then
-	vm_tap_pass "an LE scan found the extended-only tag ($tag)"
+	"@expect Device $longtag 20" "@sleep 3" "scan off" "devices"); then
+	vm_tap_pass "an LE scan found the extended-only tags ($tag; $longtag, data in two reports)"
 else
-	vm_tap_fail "an LE scan found the extended-only tag" "$out$(tail -n 20 "$VM_LOGDIR/bgw-muxd.log")"
+	vm_tap_fail "an LE scan found the extended-only tags" "$out$(tail -n 20 "$VM_LOGDIR/bgw-muxd.log")"
 fi
 if ! grep -q "$beacon" <<<"$out" && ! grep -q "$longrange" <<<"$out"; then
 	vm_tap_pass "the beacon (not granted) stayed invisible, the LE Coded sensor unseen on LE 1M"

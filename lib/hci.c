@@ -7,6 +7,7 @@
 
 #include "cursor.h"
 #include "hci.h"
+#include "secmem.h"
 
 size_t h4_hdr_size(uint8_t type)
 {
@@ -356,7 +357,7 @@ void h4_reader_free(struct h4_reader *r)
 {
 	if (!r)
 		return;
-	free(r->buf);
+	secmem_free(r->buf, r->max);
 	free(r);
 }
 
@@ -440,9 +441,10 @@ int h4_reader_feed(struct h4_reader *r, const uint8_t *data, size_t len,
 		if (need && r->len == (size_t)need) {
 			r->len = 0;
 			err = h4_parse(&pkt, r->buf, (size_t)need, r->max);
-			if (err)
-				return err;
-			err = fn(&pkt, user);
+			if (!err)
+				err = fn(&pkt, user);
+			/* it may have been a Link Key Notification */
+			secmem_wipe(r->buf, (size_t)need);
 			if (err < 0)
 				return err;
 		}

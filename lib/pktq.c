@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "pktq.h"
+#include "secmem.h"
 
 void pktq_init(struct pktq *q, size_t max_count, size_t max_bytes)
 {
@@ -100,9 +101,15 @@ void pktq_clear(struct pktq *q)
 		pkt_free(p);
 }
 
+/*
+ * Wiped before it is freed: a queue may carry a link key (the mux's Link
+ * Key Request Reply, a host's LTK reply) and the allocator hands the
+ * memory on as it is (doc/security.md, "Household bonds").
+ */
 void pkt_free(struct pkt *p)
 {
-	free(p);
+	if (p)
+		secmem_free(p, sizeof(*p) + p->len);
 }
 
 int pktq_write(struct pktq *q, int fd, size_t *off, unsigned max, unsigned flags)

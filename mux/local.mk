@@ -88,6 +88,9 @@ tests_bond_host_SOURCES = tests/bond_host.c
 tests_bond_host_LDADD = tests/libhostdrv.a lib/libbgw.a
 TESTS += tests/t-bonds.sh
 EXTRA_DIST += tests/t-bonds.sh tests/vm/t-mux-vhci.sh tests/vm/t-mux-hci.sh
+# The household key in no role's memory but the monitor's (memscan).
+TESTS += tests/t-bonds-memscan.sh
+EXTRA_DIST += tests/t-bonds-memscan.sh
 
 dist_man_MANS += man/bgw-muxd.8 man/bgw-muxd.conf.5
 dist_doc_DATA += doc/virtual-controller.md

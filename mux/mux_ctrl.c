@@ -19,6 +19,7 @@
 #include "log.h"
 #include "loop.h"
 #include "mux_int.h"
+#include "secmem.h"
 
 const struct mux_cache_ent *cache_get(const struct mux *m,
 				      uint16_t opcode, uint8_t page)
@@ -81,6 +82,26 @@ void ctrl_fail(struct mux *m, int err)
 		m->fail_err = err ? err : -EIO;
 }
 
+/*
+ * Where a command's key starts in its parameters, or 0: Link Key Request
+ * Reply (Vol 4 Part E 7.1.10, after the BD_ADDR), LE Long Term Key
+ * Request Reply and LE Enable Encryption (7.8.25, 7.8.24, after the
+ * handle). The outstanding command keeps only what comes before: its
+ * completion needs the address or handle, never the key.
+ */
+static uint8_t key_offset(uint16_t opcode)
+{
+	switch (opcode) {
+	case HCI_OP_LINK_KEY_REPLY:
+		return 6;
+	case HCI_OP_LE_LTK_REPLY:
+	case HCI_OP_LE_START_ENCRYPTION:
+		return 2;
+	default:
+		return 0;
+	}
+}
+
 /* h4 is a complete, validated command packet. */
 int ctrl_send_cmd(struct mux *m, const uint8_t *h4, size_t len,
 		  struct mux_session *s, uint8_t origin)
@@ -102,6 +123,8 @@ int ctrl_send_cmd(struct mux *m, const uint8_t *h4, size_t len,
 	o->origin = origin;
 	o->s = s;
 	o->plen = plen < sizeof(o->param) ? plen : sizeof(o->param);
+	if (key_offset(opcode) && o->plen > key_offset(opcode))
+		o->plen = key_offset(opcode);
 	memcpy(o->param, h4 + 4, o->plen);
 	m->ncmd--;
 	if (!loop_timer_is_armed(m->cmd_timer))
@@ -137,10 +160,10 @@ void internal_cmd(struct mux *m, uint16_t opcode, const void *p, size_t plen)
 	uint8_t buf[H4_MAX_CTL_PKT];
 	int n = h4_build_cmd(buf, sizeof(buf), opcode, p, plen);
 
-	if (n < 0 || !m->up)
-		return;
-	if (pktq_push(&m->intq, buf, (size_t)n) < 0)
+	if (n >= 0 && m->up && pktq_push(&m->intq, buf, (size_t)n) < 0)
 		log_err("internal command queue full, dropping 0x%04x", opcode);
+	/* it may be the Link Key Request Reply with a household key */
+	secmem_wipe(buf, sizeof(buf));
 }
 
 void internal_disconnect(struct mux *m, uint16_t handle, uint8_t reason)

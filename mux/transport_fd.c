@@ -27,6 +27,7 @@
 #include "hci.h"
 #include "log.h"
 #include "pktq.h"
+#include "secmem.h"
 #include "transport_int.h"
 
 struct fd_transport {
@@ -125,19 +126,20 @@ static void fd_cb(struct loop *l, int fd, uint32_t events, void *user)
 		if (t->packet) {
 			struct h4_pkt pkt;
 
-			if (h4_parse(&pkt, buf, (size_t)r, 0) < 0) {
+			if (h4_parse(&pkt, buf, (size_t)r, 0) < 0)
 				log_warn("controller transport: malformed packet dropped");
-				return;
+			else
+				t->ops.rx(buf, (size_t)r, t->ops.user);
+		} else {
+			e = h4_reader_feed(t->rd, buf, (size_t)r, rx_pkt, t);
+			if (e < 0) {
+				/* Out of sync: a stream cannot be resynchronised safely. */
+				log_err("controller transport: framing error: %s", h4_strerror(e));
+				fail(t, -EPROTO);
 			}
-			t->ops.rx(buf, (size_t)r, t->ops.user);
-			return;
 		}
-		e = h4_reader_feed(t->rd, buf, (size_t)r, rx_pkt, t);
-		if (e < 0) {
-			/* Out of sync: a stream cannot be resynchronised safely. */
-			log_err("controller transport: framing error: %s", h4_strerror(e));
-			fail(t, -EPROTO);
-		}
+		/* A Link Key Notification may have passed (doc/security.md). */
+		secmem_wipe(buf, (size_t)r);
 	}
 }
 

@@ -1,0 +1,101 @@
+#!/bin/bash
+# The household link key is in no role's memory but its owner's
+# (doc/security.md, "Household bonds"), as tests/memscan.py shows for the
+# server key in t-muxd-privsep.sh. bgw-muxd with its bond store, DTLS,
+# and bgw-sim in a process of its own as the controller (unix:), so the
+# simulated speaker's copy of the key -- the device's own -- is not in
+# the core. Alice (certificate) pairs the speaker through her tunnel
+# (tests/bond-host on bgw-cdclient's H4 socket), which makes the
+# household bond; bob (password) uses it later, authenticated and
+# encrypted without his host being asked. Then the key, in its binary
+# and text forms, is searched in the network front, both peers and the
+# core, which got it from the monitor for bob's Link Key Request and for
+# alice's Link Key Notification and must have wiped every copy; the
+# device (bgw-sim) holds it, the control that the search finds it.
+# TAP on stdout.
+. "${BGW_SRCDIR:-.}/tests/lib.sh"
+N=6
+echo "1..$N"
+. "${BGW_SRCDIR:-.}/tests/fault-lib.sh"
+host=$build/tests/bond-host
+sim_bin=$build/sim/bgw-sim
+[ -x "$host" ] || skip_all "tests/bond-host not built"
+[ -x "$sim_bin" ] || skip_all "bgw-sim not built"
+speaker=10:B6:00:00:00:04
+
+"$sim_bin" --unix "$tmp/sim.sock" --time-scale 0.01 >"$tmp/sim.log" 2>&1 &
+spid=$!
+pids="$pids $spid"
+wait_for 20 test -S "$tmp/sim.sock" || { diag "$tmp/sim.log"; echo "Bail out! bgw-sim did not start"; exit 1; }
+mkdir "$tmp/state"
+gw_setup "$tmp/audit.log" "bonds $tmp/state/bonds"
+A allow bob $speaker public >>"$tmp/admin.log" 2>&1
+sed -i "s|^controller sim$|controller unix:$tmp/sim.sock|" "$tmp/muxd.conf"
+muxd_start "$tmp/log" || { diag "$tmp/log"; echo "Bail out! bgw-muxd did not start"; exit 1; }
+role() { # NAME [PARENT]: the child of bgw-muxd (or of PARENT) with that comm
+	local c
+	for c in $(pgrep -P "${2:-$mpid}"); do
+		[ "$(cat /proc/"$c"/comm 2>/dev/null)" = "$1" ] && echo "$c"
+	done
+}
+core=$(role "bgw-muxd[mux]")
+front=$(role "bgw-muxd[net]")
+peers() { role "bgw-muxd[peer]" "$front"; }
+logged_in() { grep -q "logged in as $1" "$tmp/cd-$1.log"; }
+
+"$cd_bin" -f -v --bundle "$tmp/alice.bundle" --expose "unix:$tmp/alice.sock" \
+	>"$tmp/cd-alice.log" 2>&1 &
+pids="$pids $!"
+"$cd_bin" -f -v --server "127.0.0.1:$port" --user bob --ca "$tmp/etc/ca.crt" \
+	--password-file "$tmp/bob.pw" --expose "unix:$tmp/bob.sock" >"$tmp/cd-bob.log" 2>&1 &
+pids="$pids $!"
+wait_for 30 logged_in alice && wait_for 30 logged_in bob &&
+	wait_for 10 test -S "$tmp/alice.sock" && wait_for 10 test -S "$tmp/bob.sock"
+pp=$(peers | tr '\n' ' ')
+[ -n "$core" ] && [ -n "$front" ] && [ "$(peers | wc -l)" -eq 2 ]
+t_ok $? "alice and bob logged in through the front, a peer each ($pp)" ||
+	{ diag "$tmp/log" "$tmp/cd-alice.log" "$tmp/cd-bob.log"; exit 1; }
+
+# 2: alice's host pairs: the first pairing makes the household bond.
+timeout 60 "$host" "$tmp/alice.sock" $speaker "$tmp/alice.bond" "$tmp/alice.snoop" >"$tmp/a.out" 2>&1 &&
+	grep -qx "asked 1" "$tmp/a.out" && grep -q "^bond $speaker public by alice " "$tmp/state/bonds"
+t_ok $? "alice pairs the speaker through her tunnel: the household bond is hers" ||
+	diag "$tmp/a.out" "$tmp/state/bonds" "$tmp/log"
+hkey=$(sed -n "s/^bond $speaker .* linkkey \([0-9a-f]\{32\}\) .*/\1/p" "$tmp/state/bonds")
+
+# 3: bob uses it later: the core got the key from the monitor again.
+timeout 60 "$host" "$tmp/bob.sock" $speaker "$tmp/bob.bond" "$tmp/bob.snoop" >"$tmp/b.out" 2>&1 &&
+	grep -qx "asked 0" "$tmp/b.out" && grep -q "authenticated with the household bond" "$tmp/log"
+t_ok $? "bob's link is authenticated and encrypted with it, his host not asked" ||
+	diag "$tmp/b.out" "$tmp/log"
+
+# The key as the monitor hands it (octets as stored, least significant
+# first on the air), reversed, and as the store's text.
+needles=""
+if [ ${#hkey} -eq 32 ]; then
+	needles="$hkey $(echo "$hkey" | python3 -c 'import sys; print(bytes.fromhex(sys.stdin.read().strip())[::-1].hex())')"
+	needles="$needles $(printf %s "$hkey" | od -An -v -tx1 | tr -d ' \n')"
+fi
+
+# 4: the control: the device (bgw-sim) holds the key it agreed on.
+# shellcheck disable=SC2086
+[ -n "$needles" ] && ! python3 "$src/tests/memscan.py" "$spid" $needles >"$tmp/scan-sim" 2>&1 &&
+	grep -q "found" "$tmp/scan-sim"
+t_ok $? "the search finds the key in the device's memory (bgw-sim)" || diag "$tmp/scan-sim"
+
+# 5: neither the front nor a peer ever saw it.
+ok=0
+: >"$tmp/scan-net"
+for p in $front $pp; do
+	# shellcheck disable=SC2086
+	{ echo "process $p"; python3 "$src/tests/memscan.py" "$p" $needles; } >>"$tmp/scan-net" 2>&1 || ok=1
+done
+[ -n "$needles" ] && [ $ok -eq 0 ]
+t_ok $? "the network front and both peers hold no form of the household key" || diag "$tmp/scan-net"
+
+# 6: the core had it for each request and wiped it.
+# shellcheck disable=SC2086
+[ -n "$needles" ] && python3 "$src/tests/memscan.py" "$core" $needles >"$tmp/scan-core" 2>&1
+t_ok $? "after the pairing and a later Link Key Request the core holds no form of it" ||
+	diag "$tmp/scan-core"
+[ $t_failed -eq 0 ]

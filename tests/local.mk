@@ -53,7 +53,8 @@ tests_snoop_sample_LDADD = lib/libbgw.a
 
 # Manual pages: lint, and SYNOPSIS == usage (needs the programs built).
 TESTS += tests/t-man.sh
-EXTRA_DIST += tests/t-man.sh tests/fuzz tests/vm/README.md tests/vm/vm-run tests/vm/run-all tests/vm/guest-lib.sh tests/vm/t-harness-selftest.sh
+EXTRA_DIST += tests/t-man.sh tests/fuzz tests/vm/README.md tests/vm/vm-run tests/vm/run-all tests/vm/guest-lib.sh tests/vm/t-harness-selftest.sh \
+	tests/vm/t-bonds-pair.sh
 
 # The family demo behind `./run demo` (tests/demo.sh), kept working.
 TESTS += tests/t-demo.sh

@@ -1,0 +1,329 @@
+#!/bin/bash
+# tests/vm/t-bonds-pair.sh -- household bonds with two stock BlueZ CDs on
+# two machines (run-pair): one bonded BR/EDR device used in turn,
+# encryption on, both users succeeding every time.
+#   guest a (10.0.2.1): the BGW, bgw-muxd on its simulated house with a
+#     bond store, DTLS on 10.0.2.1:4433; alice's CD (`bgw-cdclient
+#     --expose vhci`, certificate bundle) under this guest's bluetoothd
+#   guest b (10.0.2.2): bob's CD only (password), its own bluetoothd
+# Alice pairs the speaker with bluetoothctl (Secure Simple Pairing, her
+# bluetoothd's agent): the mux keeps the household bond. Then bob and alice
+# take turns: each opens an L2CAP channel with security level medium
+# (`l2test -n -E`), so the kernel authenticates and encrypts the link
+# before its Connection Request (Vol 3 Part C 5.2.2; the speaker refuses
+# the PSM afterwards). Without the broker the speaker keeps one key for the
+# gateway's one address and one of them fails with Authentication Failure;
+# with it every round shows a successful Encryption Change in that CD's
+# btmon. The household key is in neither CD's btmon snoop nor its
+# bluetoothd's storage, nor in the gateway's log or audit log.
+# btvirt is not used: the sim is the BGW's controller, so the handle
+# numbering caveat of t-family-pair.sh does not apply; still one user at
+# a time, which is what the case is about.
+# vm-guests: 2
+# vm-timeout: 900
+# Run: BGW_BUILDDIR=build/test tests/vm/run-all t-bonds-pair
+#  or: tests/vm/run-pair tests/vm/t-bonds-pair.sh
+# shellcheck disable=SC2015,SC2016,SC2119,SC2317 # a && b || fail; eval; no args; called by vm_wait_for
+set -euo pipefail
+[[ -n ${BGW_VM_XTRACE:-} ]] && set -x
+. "$(dirname "$0")/guest-lib.sh"
+vm_require_guest
+vm_pair_require
+
+build=${BGW_BUILDDIR:-.}
+muxd=$build/mux/bgw-muxd
+cdc=$build/cdclient/bgw-cdclient
+adb=$build/authdb/bgw-authdb
+bgw_ip=${BGW_VM_PAIR_SELF}
+[[ $VM_PAIR_ROLE == a ]] || bgw_ip=$BGW_VM_PAIR_PEER
+port=4433
+etc=/tmp/bgw-etc
+speaker=10:B6:00:00:00:04
+rounds=5
+hci_list() { vm_hci_list || true; }
+new_hcis() { # BEFORE-LIST: the controllers not in it
+	comm -13 <(tr ' ' '\n' <<<"$1" | sort) <(hci_list | sort)
+}
+
+cd_pid="" cd_hci="" mux_pid=""
+trap 'kill $cd_pid $mux_pid 2>/dev/null || true; [[ -z ${VM_BTMON_PID:-} ]] || vm_stop_btmon' EXIT
+
+# start_cd NAME ARGS...: one bgw-cdclient --expose vhci; sets cd_hci, cd_pid
+start_cd() {
+	local name=$1 before
+	shift
+	before=$(hci_list | tr '\n' ' ')
+	"$cdc" -f --expose vhci "$@" >>"$VM_LOGDIR/cd-$name.log" 2>&1 &
+	cd_pid=$!
+	cd_hci=""
+	vm_wait_for 60 eval '[[ -n $(new_hcis "$before") ]]' || return 1
+	cd_hci=$(new_hcis "$before" | head -n 1)
+	grep -q "logged in as $name" "$VM_LOGDIR/cd-$name.log"
+}
+
+# managed_cd NAME ARGS...: start_cd and wait until this guest's bluetoothd
+# lists the controller: the kernel's set-up is some 30 commands, each a
+# round trip through the tunnel, slow under TCG on a loaded host. If one of
+# them times out (2 s, "Opcode 0x0c03 failed: -110") the kernel keeps the
+# device from bluetoothd, so then the client starts once more (bounded).
+bt_lists() { timeout -k 1 10 bluetoothctl list 2>/dev/null | grep -q "^Controller $1 "; }
+managed_cd() {
+	local try addr
+	for try in 1 2; do
+		if start_cd "$@" && addr=$(vm_hci_addr "$cd_hci") && vm_wait_for 120 bt_lists "$addr"; then
+			return 0
+		fi
+		vm_log "$1's controller ${cd_hci:-none} not managed by bluetoothd (try $try): $(dmesg | tail -n 3)"
+		kill -TERM "$cd_pid" 2>/dev/null || true
+		wait "$cd_pid" 2>/dev/null || true
+		cd_pid=""
+		vm_wait_for 10 eval '[[ -z $cd_hci ]] || ! test -e /sys/class/bluetooth/$cd_hci' || true
+	done
+	return 1
+}
+
+# power_on NAME ADDR HCI: bluetoothd (bluetoothctl, select ADDR) powers it
+power_on() {
+	local out
+	if out=$(vm_btctl "list" "select $2" "power on" "@expect Changing power on succeeded|Powered: yes") &&
+		grep -q "^Controller $2 " <<<"$out" && vm_wait_for 5 vm_hci_powered "$3"; then
+		vm_tap_pass "$1's bluetoothd manages $3 ($2), powered on by bluetoothctl"
+	else
+		vm_tap_fail "$1's bluetoothd powers $3 ($2) on" "$out$(hciconfig)"
+	fi
+}
+
+# Successful Encryption Changes in this guest's btmon trace so far.
+enc_count() {
+	btmon -r "$VM_LOGDIR/btmon.snoop" 2>/dev/null | vm_strip |
+		grep -c "Encryption: Enabled" || true
+}
+acl_gone() { ! hcitool -i "$1" con | grep -q ACL; }
+enc_more() { (($(enc_count) > $1)); }
+
+# use_speaker HCI: an L2CAP channel at security level medium (l2test -E):
+# the link is authenticated and encrypted before the speaker refuses the
+# PSM. 0 when a new Encryption Change (enabled) shows in btmon; waits
+# until the link is gone (Linux drops an unused link after 2 s).
+use_speaker() {
+	local before out rc=0
+	before=$(enc_count)
+	set +e
+	out=$(timeout -k 2 40 l2test -n -E -P 4097 -i "$1" "$speaker" 2>&1)
+	set -e
+	vm_log "l2test on $1: $(tr '\n' ' ' <<<"$out")"
+	vm_wait_for 10 enc_more "$before" || rc=1
+	vm_wait_for 15 acl_gone "$1" || vm_log "the link on $1 is still up: $(hcitool -i "$1" con)"
+	# the kernel refused nothing on security grounds
+	grep -q "Connection refused\|Connection reset" <<<"$out" || rc=1
+	use_out=$out
+	return $rc
+}
+
+# hexdump FILE...: each file as one line of lowercase hex
+hexdump_all() { local f; for f; do od -An -v -tx1 "$f" | tr -d ' \n'; echo; done; }
+# rev_hex HEX: the octets in the other order
+rev_hex() {
+	local i r=""
+	for ((i = 0; i + 1 < ${#1}; i += 2)); do r=${1:i:2}$r; done
+	echo "$r"
+}
+
+# ================================================================ guest a
+role_bgw() {
+	vm_tap_plan 9
+	local b
+	for b in "$muxd" "$cdc" "$adb"; do
+		[[ -x $b ]] || { vm_tap_fail "$(basename "$b") built" "no $b (set BGW_BUILDDIR)"; vm_tap_done; }
+	done
+	mkdir -p "$etc"
+	A() { "$adb" --db "$etc/authdb" --audit "$etc/audit.log" --bonds "$etc/bonds" "$@" >>"$VM_LOGDIR/bgw-authdb.log" 2>&1; }
+	A ca init --dir "$etc" --name "Family BGW" --ip "$bgw_ip" &&
+		A user add alice &&
+		A cert issue alice --dir "$etc" --server "$bgw_ip:$port" --out "$etc/alice.bgw" &&
+		A user add bob &&
+		printf 'Harbour-Kite-37-Plum\n' >"$etc/bob.pw" &&
+		A passwd --stdin bob <"$etc/bob.pw" &&
+		A allow alice "$speaker" public &&
+		A allow bob "$speaker" public ||
+		vm_fail "bgw-authdb: $(tail -n 5 "$VM_LOGDIR/bgw-authdb.log")"
+	cat >"$etc/muxd.conf" <<-EOT
+		controller sim
+		sim-time-scale 0.25
+		listen-dtls $bgw_ip:$port
+		login-time 30
+		ca $etc/ca.crt
+		cert $etc/server.crt
+		key $etc/server.key
+		scram-secret $etc/scram.secret
+		audit-log $etc/audit.log
+		authdb $etc/authdb
+		bonds $etc/bonds
+		log-level debug
+	EOT
+	"$muxd" -f -c "$etc/muxd.conf" >>"$VM_LOGDIR/bgw-muxd.log" 2>&1 &
+	mux_pid=$!
+	if vm_wait_for 90 grep -q "tunnel: DTLS on $bgw_ip port $port" "$VM_LOGDIR/bgw-muxd.log" &&
+		vm_wait_for 90 grep -q "ready" "$VM_LOGDIR/bgw-muxd.log"; then
+		vm_tap_pass "bgw-muxd on its simulated house with a bond store serves DTLS on $bgw_ip:$port"
+	else
+		vm_tap_fail "bgw-muxd on sim started" "$(cat "$VM_LOGDIR/bgw-muxd.log")"
+		vm_tap_done
+	fi
+	vm_pair_put "$etc/ca.crt" ca.crt
+	vm_pair_put "$etc/bob.pw" bob.pw
+	vm_pair_signal bgw
+
+	vm_start_bluez
+	if managed_cd alice --bundle "$etc/alice.bgw"; then
+		vm_tap_pass "alice (certificate bundle) logged in: $cd_hci, managed by bluetoothd"
+	else
+		vm_tap_fail "alice logged in and got an hciN bluetoothd manages" "$(cat "$VM_LOGDIR/cd-alice.log")"
+		vm_tap_done
+	fi
+	local alice_hci=$cd_hci alice_addr
+	alice_addr=$(vm_hci_addr "$alice_hci") || vm_fail "the kernel did not initialise $alice_hci"
+	vm_start_btmon
+	power_on alice "$alice_addr" "$alice_hci"
+
+	# The first pairing: alice's bluetoothd and its agent, as without bonds.
+	local out
+	if out=$(vm_btctl "agent off" "agent NoInputNoOutput" "default-agent" \
+		"select $alice_addr" "menu scan" "transport bredr" "back" "scan on" \
+		"@expect Device $speaker 30" "scan off" \
+		"pair $speaker" "@expect Pairing successful 40" "@sleep 1" \
+		"info $speaker" "@expect Paired: yes 5" "disconnect $speaker" "@sleep 1") &&
+		vm_wait_for 10 grep -q "^bond $speaker public by alice " "$etc/bonds"; then
+		vm_tap_pass "alice's bluetoothd pairs the speaker: the household bond is made by alice"
+	else
+		vm_tap_fail "alice pairs the speaker and the bond is kept" "$out$(cat "$etc/bonds" 2>&1)"
+	fi
+	local hkey
+	hkey=$(sed -n "s/^bond $speaker .* linkkey \([0-9a-f]\{32\}\) .*/\1/p" "$etc/bonds" 2>/dev/null || true)
+	vm_wait_for 15 acl_gone "$alice_hci" || true
+
+	# Bob, then alice, $rounds times: every use authenticated and encrypted.
+	local i ok=0 bob_ok=0 res
+	vm_pair_wait 120 powered || true
+	for ((i = 1; i <= rounds; i++)); do
+		vm_pair_signal "go$i"
+		vm_pair_wait 90 "bob$i" || break
+		read -r res <"$(vm_pair_path "bob$i")" || res=1
+		((res == 0)) && bob_ok=$((bob_ok + 1))
+		if use_speaker "$alice_hci"; then
+			ok=$((ok + 1))
+		else
+			vm_log "alice's round $i failed: $use_out"
+		fi
+	done
+	vm_pair_signal go-end
+	if ((bob_ok == rounds)); then
+		vm_tap_pass "bob (the other machine) encrypted the link to the bonded speaker $bob_ok of $rounds times"
+	else
+		vm_tap_fail "bob encrypts the link each round: $bob_ok of $rounds" "$(tail -n 30 "$VM_LOGDIR/bgw-muxd.log")"
+	fi
+	if ((ok == rounds)); then
+		vm_tap_pass "alice, between bob's turns, encrypted the link $ok of $rounds times"
+	else
+		vm_tap_fail "alice encrypts the link each round: $ok of $rounds" "$(tail -n 30 "$VM_LOGDIR/bgw-muxd.log")"
+	fi
+
+	# Where the household key must not be. Bob's guest sends its btmon
+	# trace and its bluetoothd's keys.
+	vm_stop_btmon
+	local bobsnoop bobkeys
+	vm_pair_wait 60 bob-snoop || true
+	bobsnoop=$(vm_pair_path bob-snoop)
+	bobkeys=$(vm_pair_path bob-keys)
+	hexdump_all "$VM_LOGDIR/btmon.snoop" "$bobsnoop" >"$etc/snoops.hex" 2>/dev/null || true
+	local rkey
+	rkey=$(rev_hex "$hkey")
+	if [[ -n $hkey ]] && [[ -s $bobsnoop ]] && grep -q . "$etc/snoops.hex" &&
+		! grep -q -e "$hkey" -e "$rkey" "$etc/snoops.hex"; then
+		vm_tap_pass "the household key is in neither CD's btmon trace"
+	else
+		vm_tap_fail "the household key is in neither CD's btmon trace" "key '${hkey:+set}', bob's trace ${bobsnoop}"
+	fi
+	local akeys
+	akeys=$(grep -rh "^Key=" /var/lib/bluetooth 2>/dev/null | tr A-F a-f || true)
+	if [[ -n $hkey ]] && [[ -n $akeys ]] && [[ -e $bobkeys ]] &&
+		! grep -q -e "$hkey" -e "$rkey" <<<"$akeys$(tr A-F a-f <"$bobkeys")"; then
+		vm_tap_pass "alice's bluetoothd keeps a key of its own, bob's none of the household's"
+	else
+		vm_tap_fail "no bluetoothd stores the household key" "alice: $akeys"
+	fi
+
+	local rc=0 alive=0
+	! kill -0 "$mux_pid" 2>/dev/null || alive=1
+	kill -TERM "$mux_pid"
+	wait "$mux_pid" || rc=$?
+	mux_pid=""
+	local upper spaced
+	upper=$(tr a-f A-F <<<"$hkey")
+	spaced=$(sed 's/../& /g; s/ $//' <<<"$hkey")
+	if ((alive && rc == 0)) && [[ -n $hkey ]] && grep -q "household bond" "$VM_LOGDIR/bgw-muxd.log" &&
+		! grep -qi -e "$hkey" -e "$upper" -e "$spaced" -e "$rkey" "$VM_LOGDIR/bgw-muxd.log" "$etc/audit.log"; then
+		vm_tap_pass "bgw-muxd ran throughout; the household key is in neither its debug log nor the audit log"
+	else
+		vm_tap_fail "bgw-muxd ran throughout (running $alive, exit $rc), the key in no log" \
+			"$(tail -n 20 "$VM_LOGDIR/bgw-muxd.log")"
+	fi
+	vm_tap_done
+}
+
+# ================================================================ guest b
+role_bob() {
+	vm_tap_plan 3
+	[[ -x $cdc ]] || { vm_tap_fail "bgw-cdclient built" "no $cdc (set BGW_BUILDDIR)"; vm_tap_done; }
+	vm_start_bluez
+	if ! vm_pair_wait 180 bgw; then
+		vm_tap_fail "the BGW's guest is up" "no 'bgw' from guest a"
+		vm_tap_done
+	fi
+	mkdir -p "$etc"
+	cp "$(vm_pair_path ca.crt)" "$etc/ca.crt"
+	cp "$(vm_pair_path bob.pw)" "$etc/bob.pw"
+	chmod 600 "$etc/bob.pw"
+	if managed_cd bob --server "$bgw_ip:$port" --user bob --ca "$etc/ca.crt" --password-file "$etc/bob.pw"; then
+		vm_tap_pass "bob (password) logged in from $BGW_VM_PAIR_SELF to $bgw_ip:$port: $cd_hci, managed by bluetoothd"
+	else
+		vm_tap_fail "bob logged in over the link and got an hciN bluetoothd manages" "$(cat "$VM_LOGDIR/cd-bob.log")"
+		vm_tap_done
+	fi
+	local bob_hci=$cd_hci bob_addr
+	bob_addr=$(vm_hci_addr "$bob_hci") || vm_fail "the kernel did not initialise $bob_hci"
+	vm_start_btmon
+	power_on bob "$bob_addr" "$bob_hci"
+	vm_pair_signal powered
+
+	local i ok=0 fails=""
+	for ((i = 1; i <= rounds; i++)); do
+		vm_pair_wait 240 "go$i" || break
+		if use_speaker "$bob_hci"; then
+			ok=$((ok + 1))
+			vm_pair_signal "bob$i" 0
+		else
+			fails+="round $i: $use_out"$'\n'
+			vm_pair_signal "bob$i" 1
+		fi
+	done
+	vm_pair_wait 120 go-end || true
+	if ((ok == rounds)); then
+		vm_tap_pass "bob's l2test -E to the speaker: $ok of $rounds links encrypted (btmon)"
+	else
+		vm_tap_fail "bob's links to the speaker encrypted: $ok of $rounds" "$fails"
+	fi
+	vm_stop_btmon
+	grep -rh "^Key=" /var/lib/bluetooth >"$etc/keys" 2>/dev/null || true
+	vm_pair_put "$etc/keys" bob-keys
+	vm_pair_put "$VM_LOGDIR/btmon.snoop" bob-snoop
+	kill -TERM "$cd_pid"
+	wait "$cd_pid" || true
+	cd_pid=""
+	vm_tap_done
+}
+
+case $VM_PAIR_ROLE in
+a) role_bgw ;;
+b) role_bob ;;
+esac

@@ -32,12 +32,13 @@ mux_libmuxd_a_SOURCES = \
 	mux/ctlmsg.c mux/ctlmsg.h \
 	mux/keysign.c mux/keysign.h \
 	mux/peerauth.c mux/peerauth.h \
+	mux/relayfront.c mux/relayfront.h \
 	mux/relayreg.c mux/relayreg.h \
 	mux/relaysign.c mux/relaysign.h \
 	mux/rpc.c mux/rpc.h \
 	mux/sandbox.c mux/sandbox.h
 mux_libmuxd_a_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/sim -I$(top_srcdir)/authdb \
-	-I$(top_srcdir)/relay $(BLUEZ_CFLAGS)
+	-I$(top_srcdir)/relay -I$(top_srcdir)/tunnel $(BLUEZ_CFLAGS)
 mux_libmuxd_a_CFLAGS = $(AM_CFLAGS) $(TUNNEL_CFLAGS) $(SECCOMP_CFLAGS)
 
 # The controller transports on their own (hci:N, h4:, unix:, tcp:, sim):

@@ -24,6 +24,7 @@
 #include "loop.h"
 #include "mux.h"
 #include "pktq.h"
+#include "relayfront.h"
 #include "relayreg.h"
 #include "relaysign.h"
 #include "rpc.h"
@@ -167,6 +168,7 @@ struct muxd {
 	unsigned nrelay_up;			/* resolved, registering */
 	struct relayreg relayreg;
 	struct loop_timer *relay_timer;
+	struct relayfront relayfront;	/* CDs through the relays */
 	/* Peer: its channel and login, then the relay to the core. */
 	struct tun_peer *peer;
 	struct loop *front_loop;	/* the front's, kept (not used) */

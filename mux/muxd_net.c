@@ -365,6 +365,19 @@ static void peer_run(struct muxd *d, struct tun_front_peer *p, int req)
 /* The network front */
 
 /*
+ * A relayed peer's name for the monitor, the logs and the audit
+ * (doc/relay.md): relay:HOST:PORT#CHANNEL (CD [a]:p). Its source for
+ * the rate limits stays the CD's address (src), as for a direct peer.
+ */
+static void relay_peer_name(const struct tun_front_peer *p, char *buf, size_t cap)
+{
+	char cd[80];
+
+	snprintf(buf, cap, "relay:%s#%lu (CD %s)", p->via, (unsigned long)p->relay_chan,
+		 tun_addr_str(&p->addr, p->alen, cd, sizeof(cd)));
+}
+
+/*
  * A verified new peer: the monitor makes its request channel (and names
  * it after what the front saw), then a process of its own.
  */
@@ -372,7 +385,7 @@ static pid_t front_spawn(void *user, const struct tun_front_peer *p)
 {
 	struct muxd *d = user;
 	struct rpc_reply rep;
-	char src[SRC_KEY_MAX], peer[64];
+	char src[SRC_KEY_MAX], peer[RPC_STR_MAX + 1];
 	const uint8_t *rnd;
 	struct rpc_req q;
 	int req = -1, r;
@@ -380,6 +393,8 @@ static pid_t front_spawn(void *user, const struct tun_front_peer *p)
 
 	src_key_sa(&p->addr, p->alen, src, sizeof(src));
 	tun_addr_str(&p->addr, p->alen, peer, sizeof(peer));
+	if (p->relay_chan)
+		relay_peer_name(p, peer, sizeof(peer));
 	/*
 	 * With the random of the ClientHello verified here: the monitor
 	 * signs only a handshake with that client_random for this peer
@@ -442,6 +457,7 @@ static void front_on_chld(struct loop *l, int signo, void *user)
 				 WTERMSIG(st));
 		if (d->front)
 			tun_front_peer_gone(d->front, pid);
+		relayfront_peer_gone(&d->relayfront, pid);
 	}
 	if (d->stopping && (!d->front || tun_front_peer_count(d->front) == 0))
 		loop_quit(l, 0);
@@ -556,16 +572,22 @@ static void relay_event(void *user, unsigned idx, enum relayreg_event ev, const 
 		log_warn("relay: the monitor did not sign the registration with %s", name);
 		break;
 	case RELAYREG_EV_PEER:
-		/* doc/relay.md: relayed peers and punching are not built yet. */
-		log_notice("relay: a client at %s port %u asks to connect through %s: not "
-			   "supported yet, it is not answered", addr, (unsigned)m->addr.port,
-			   name);
+		relayfront_peer(&d->relayfront, idx, m);
 		break;
 	}
 }
 
 static const struct relayreg_ops relay_ops = {
 	.send = relay_send, .sign = relay_sign, .event = relay_event,
+};
+
+static const char *relay_front_name(void *user, unsigned idx, char *buf, size_t cap)
+{
+	return relay_name(user, idx, buf, cap);
+}
+
+static const struct relayfront_ops relay_front_ops = {
+	.send = relay_send, .name = relay_front_name,
 };
 
 static void relay_arm(struct muxd *d, uint64_t next)
@@ -614,6 +636,7 @@ static bool relay_dgram(void *user, const struct sockaddr_storage *from, socklen
 		if (same_addr(from, alen, &d->relay_addr[i], d->relay_alen[i])) {
 			relayreg_input(&d->relayreg, i, buf, len, loop_now_us());
 			relay_arm(d, relayreg_tick(&d->relayreg, loop_now_us()));
+			relayfront_input(&d->relayfront, i, buf, len);
 			return true;
 		}
 	}
@@ -669,7 +692,8 @@ static int relay_prepare(struct muxd *d)
 		return r;
 	}
 	d->relay_timer = loop_timer_new(d->l, relay_on_timer, d);
-	if (!d->relay_timer)
+	if (!d->relay_timer ||
+	    relayfront_init(&d->relayfront, d->l, d->front, &relay_front_ops, d) < 0)
 		return -ENOMEM;
 	homeid_to_text(id, idtext);
 	log_notice("relay: home id %s, %u relay(s)", idtext, d->nrelay_up);
@@ -770,6 +794,7 @@ int front_run(struct muxd *d)
 	/* As the core: a late second SIGTERM is no death by signal. */
 	signal(SIGTERM, SIG_IGN);
 	signal(SIGINT, SIG_IGN);
+	relayfront_free(&d->relayfront);
 	loop_timer_free(d->relay_timer);
 	d->relay_timer = NULL;
 	tun_front_free(d->front);

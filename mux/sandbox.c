@@ -307,6 +307,11 @@ static void rules_front(struct sb_filter *f)
 	ALLOW(f, SYS_socket, EQ(0, AF_UNIX));
 	ALLOW(f, SYS_socket, EQ(0, AF_INET));
 	ALLOW(f, SYS_socket, EQ(0, AF_INET6));
+	/*
+	 * A relayed peer's datagram pair (mux/relayfront.h): AF_UNIX
+	 * datagrams only, non-blocking and close-on-exec as made.
+	 */
+	ALLOW(f, SYS_socketpair, EQ(0, AF_UNIX), EQ(1, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC));
 	ALLOW(f, SYS_ioctl, EQ(1, TCGETS));
 	/* Its peers' sockets; a peer's TCP_NODELAY passes this filter too. */
 	ALLOW(f, SYS_setsockopt, EQ(1, SOL_SOCKET), EQ(2, SO_REUSEADDR));

@@ -78,6 +78,8 @@ enum probe {
 	P_FCNTL_SETOWN_EX,
 	P_FCNTL_SETSIG,		/* which signal: SIGKILL would do */
 	P_FCNTL_DUPFD,
+	P_SOCKETPAIR_DGRAM,	/* a relayed peer's pair, as the front makes it */
+	P_SOCKETPAIR_STREAM,
 	P_IOCTL_TCGETS,		/* isatty() */
 	P_IOCTL_TIOCSTI,	/* types into a terminal */
 	P_MMAP_ANON_EXEC,
@@ -154,6 +156,18 @@ static int run_probe(enum probe p)
 	case P_FCNTL_DUPFD:
 		fcntl(sv[0], F_DUPFD, 10);
 		return 0;
+	case P_SOCKETPAIR_DGRAM: {
+		int pr[2];
+
+		return socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pr) == 0 ?
+		       0 : 1;
+	}
+	case P_SOCKETPAIR_STREAM: {
+		int pr[2];
+
+		socketpair(AF_UNIX, SOCK_STREAM, 0, pr);
+		return 0;
+	}
 	case P_IOCTL_TCGETS: {
 		struct termios t;
 
@@ -378,6 +392,9 @@ START_TEST(front_forks_but_never_execs)
 	ck_assert_str_eq(probe(SANDBOX_FRONT, P_KILL_CHILD), "lived");
 	ck_assert_str_eq(probe(SANDBOX_FRONT, P_SETSOCKOPT_REUSEADDR), "lived");
 	ck_assert_str_eq(probe(SANDBOX_FRONT, P_IOCTL_TCGETS), "lived");
+	ck_assert_str_eq(probe(SANDBOX_FRONT, P_SOCKETPAIR_DGRAM), "lived");
+	ck_assert_str_eq(probe(SANDBOX_FRONT, P_SOCKETPAIR_STREAM), "killed");
+	ck_assert_str_eq(probe(SANDBOX_PEER, P_SOCKETPAIR_DGRAM), "killed");
 	ck_assert_str_eq(probe(SANDBOX_FRONT, P_CLONE_NEWNET), "killed");
 	ck_assert_str_eq(probe(SANDBOX_FRONT, P_EXECVE), "killed");
 	ck_assert_str_eq(probe(SANDBOX_FRONT, P_PTRACE), "killed");

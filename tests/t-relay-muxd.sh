@@ -4,20 +4,23 @@
 # with the CA key and audited, bgw-relay takes it, it is kept alive past
 # the relay's expiry, and after the relay restarts (a new process: no
 # registration) the gateway is back within a keepalive interval. A
-# relay-key that is not the CA's is refused at start. Relayed peers and
-# punching are not built yet (not tested here).
+# relay-key that is not the CA's is refused at start. A CD through the
+# relay (tests/relay-client playing it): the gateway punches towards it,
+# its DTLS handshake through the relay reaches a peer process of its own
+# named after the relay and channel, and its CLOSE ends that process.
 . "${BGW_SRCDIR:-.}/tests/lib.sh"
 
 build=${BGW_BUILDDIR:-.}
 muxd=$build/mux/bgw-muxd
 adb=$build/authdb/bgw-authdb
 relay=$build/relay/bgw-relay
-N=10
+rcli=$build/tests/relay-client
+N=14
 echo "1..$N"
 
 [ "$(id -u)" = 0 ] || skip_all "needs root (bgw-muxd reads a root-owned authdb)"
 command -v python3 >/dev/null 2>&1 || skip_all "python3 not installed (free ports)"
-for b in "$muxd" "$adb" "$relay"; do
+for b in "$muxd" "$adb" "$relay" "$rcli"; do
 	[ -x "$b" ] || skip_all "$(basename "$b") not built"
 done
 
@@ -59,6 +62,7 @@ audit-log $tmp/audit.log
 authdb $tmp/etc/authdb
 runtime-dir $tmp
 relay 127.0.0.1:$rport
+log-level debug
 EOT
 }
 
@@ -115,14 +119,29 @@ t_ok $? "re-registered with the restarted relay after $(( $(date +%s) - start ))
 grep -q "relay: registration with 127.0.0.1:$rport lost" "$tmp/muxd.log"
 t_ok $? "  ... and bgw-muxd said it lost and renewed it" || diag "$tmp/muxd.log"
 
-# 9: a clean stop.
+# 9-12: a CD through the relay (doc/relay.md, "Relayed peers").
+timeout 40 "$rcli" dtls "127.0.0.1:$rport" "$id" "$tmp/etc/ca.crt" -w 30 >"$tmp/cd.out" 2>&1
+rc=$?
+[ "$rc" -eq 0 ] && grep -q "^handshake via relay done" "$tmp/cd.out"
+t_ok $? "a DTLS handshake through the relay with the gateway's certificate (exit $rc)" ||
+	diag "$tmp/cd.out" "$tmp/muxd.log" "$tmp/relay2.log"
+grep -q "^punches from the home: 3" "$tmp/cd.out"
+t_ok $? "  ... and the gateway punched three times towards the CD's address" ||
+	diag "$tmp/cd.out" "$tmp/muxd.log"
+chan=$(sed -n 's/^connected channel \([0-9]*\),.*/\1/p' "$tmp/cd.out")
+grep -q "tunnel: peer relay:127.0.0.1:$rport#$chan (CD \[127.0.0.1\]:[0-9]*) is process" "$tmp/muxd.log"
+t_ok $? "  ... in a peer process named relay:127.0.0.1:$rport#$chan" || diag "$tmp/muxd.log"
+wait_for 10 grep -q "relay: relay:127.0.0.1:$rport#$chan (CD .*) closed by the relay" "$tmp/muxd.log"
+t_ok $? "  ... which the CD's CLOSE ends" || diag "$tmp/muxd.log" "$tmp/relay2.log"
+
+# 13: a clean stop.
 kill -TERM "$mpid"
 wait "$mpid"
 rc=$?
 [ "$rc" -eq 0 ]
 t_ok $? "SIGTERM: bgw-muxd exits 0 (exit $rc)" || tail -20 "$tmp/muxd.log" | diag
 
-# 10: a relay name that does not resolve (the network not up yet): the
+# 14: a relay name that does not resolve (the network not up yet): the
 # gateway starts anyway, says so, and registers with the others.
 { conf; echo "relay nonexistent.invalid:3478"; } >"$tmp/dns.conf"
 "$muxd" -f -c "$tmp/dns.conf" >"$tmp/dns.log" 2>&1 &

@@ -157,6 +157,35 @@ void tun_cookie_send(const struct tun_cookie *c, int fd,
 					pre, &dst, cookie_push);
 }
 
+struct cookie_buf {
+	uint8_t *out;
+	size_t cap;
+	size_t len;
+};
+
+static ssize_t cookie_push_buf(gnutls_transport_ptr_t p, const void *data, size_t len)
+{
+	struct cookie_buf *b = p;
+
+	/* One HelloVerifyRequest record (about 60 bytes); never cut. */
+	if (b->len == 0 && len <= b->cap) {
+		memcpy(b->out, data, len);
+		b->len = len;
+	}
+	return (ssize_t)len;
+}
+
+size_t tun_cookie_make(const struct tun_cookie *c, const struct sockaddr_storage *addr,
+		       socklen_t alen, gnutls_dtls_prestate_st *pre, uint8_t *out, size_t cap)
+{
+	struct cookie_buf b = { out, cap, 0 };
+
+	if (c->key.data)
+		gnutls_dtls_cookie_send((gnutls_datum_t *)&c->key, (void *)addr, alen,
+					pre, &b, cookie_push_buf);
+	return b.len;
+}
+
 /*
  * A DTLS record (RFC 6347 4.1: type, version, epoch, sequence, length)
  * holding a ClientHello (handshake type 1) in epoch 0.

@@ -50,6 +50,12 @@ void tun_cookie_send(const struct tun_cookie *c, int fd,
 		     const struct sockaddr_storage *addr, socklen_t alen,
 		     socklen_t send_alen, const void *ctl, size_t ctl_len,
 		     gnutls_dtls_prestate_st *pre);
+/*
+ * The same HelloVerifyRequest written to out (a relayed peer's, which
+ * the front wraps for the relay): its length, 0 if it did not fit.
+ */
+size_t tun_cookie_make(const struct tun_cookie *c, const struct sockaddr_storage *addr,
+		       socklen_t alen, gnutls_dtls_prestate_st *pre, uint8_t *out, size_t cap);
 
 /* A DTLS record holding a ClientHello in epoch 0 (only the header is read). */
 bool tun_dtls_is_client_hello(const uint8_t *b, size_t n);

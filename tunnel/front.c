@@ -30,6 +30,7 @@
 struct front_slot {
 	pid_t pid;
 	bool dgram;
+	uint32_t relay_chan;	/* relayed: its channel (a distinct peer) */
 	bool stopped;		/* told to stop, not yet gone */
 	struct sockaddr_storage addr;
 	socklen_t alen;
@@ -74,7 +75,11 @@ static void refuse_log(struct tun_front *f, const char *what,
 	f->log_next_us = now + FRONT_LOG_GAP_US;
 }
 
-static struct front_slot *slot_by_addr(struct tun_front *f, bool dgram,
+/*
+ * A CD racing a relayed and a punched handshake sends both from one
+ * address: the relayed peer is told apart by its channel.
+ */
+static struct front_slot *slot_by_addr(struct tun_front *f, bool dgram, uint32_t chan,
 				       const struct sockaddr_storage *a, socklen_t alen)
 {
 	unsigned i;
@@ -82,7 +87,8 @@ static struct front_slot *slot_by_addr(struct tun_front *f, bool dgram,
 	for (i = 0; i < f->cfg.max_peers; i++) {
 		struct front_slot *s = &f->slots[i];
 
-		if (s->pid > 0 && s->dgram == dgram && tun_addr_eq(&s->addr, s->alen, a, alen))
+		if (s->pid > 0 && s->dgram == dgram && s->relay_chan == chan &&
+		    tun_addr_eq(&s->addr, s->alen, a, alen))
 			return s;
 	}
 	return NULL;
@@ -182,7 +188,7 @@ static enum front_admit over_cap(const struct tun_front *f, const struct sockadd
  * closed. why: the cap a reserved slot passes over (the owner refuses
  * an unknown source with -EACCES), NULL for an ordinary slot.
  */
-static void hand_over(struct tun_front *f, const char *why)
+static pid_t hand_over(struct tun_front *f, const char *why)
 {
 	struct tun_front_peer *p = f->hand;
 	char peer[NI_MAXHOST + NI_MAXSERV + 4];
@@ -196,13 +202,13 @@ static void hand_over(struct tun_front *f, const char *why)
 	p->fd = -1;
 	if (pid == -EACCES && why) {
 		refuse_log(f, why, &p->addr, p->alen);
-		return;
+		return -EACCES;
 	}
 	if (pid <= 0) {
 		log_warn("tunnel: %s: no process for the peer: %s",
 			 tun_addr_str(&p->addr, p->alen, peer, sizeof(peer)),
 			 strerror(pid < 0 ? (int)-pid : EINVAL));
-		return;
+		return pid < 0 ? pid : -EINVAL;
 	}
 	for (i = 0; i < f->cfg.max_peers && f->slots[i].pid > 0; i++)
 		;
@@ -213,15 +219,17 @@ static void hand_over(struct tun_front *f, const char *why)
 			f->cfg.stop(f->cfg.user, pid);
 		else
 			kill(pid, SIGKILL);
-		return;
+		return -ENOSPC;
 	}
 	f->slots[i].pid = pid;
 	f->slots[i].dgram = p->dgram;
+	f->slots[i].relay_chan = p->relay_chan;
 	f->slots[i].stopped = false;
 	memcpy(&f->slots[i].addr, &p->addr, p->alen);
 	f->slots[i].alen = p->alen;
 	f->slots[i].born_us = loop_now_us();
 	f->npeers++;
+	return pid;
 }
 
 /* ---- DTLS ---- */
@@ -355,7 +363,7 @@ static void front_dgram(struct tun_front *f, const struct front_dst *d, size_t n
 				ctl.b, cl, &p->pre);
 		return;
 	}
-	live = slot_by_addr(f, true, &p->addr, p->alen);
+	live = slot_by_addr(f, true, 0, &p->addr, p->alen);
 	if (live) {
 		/*
 		 * Young: a retransmission that crossed the hand-over. Old:
@@ -392,7 +400,65 @@ static void front_dgram(struct tun_front *f, const struct front_dst *d, size_t n
 	p->fd = fd;
 	p->dgram = true;
 	p->first_len = n;
+	p->relay_chan = 0;
+	p->via[0] = '\0';
 	hand_over(f, why);
+}
+
+int tun_front_relayed(struct tun_front *f, uint32_t chan, const char *via,
+		      const struct sockaddr_storage *from, socklen_t alen, const uint8_t *b,
+		      size_t n, uint8_t *reply, size_t cap, size_t *reply_len, pid_t *pid)
+{
+	struct tun_front_peer *p = f->hand;
+	struct sockaddr_storage cd;
+	const char *why;
+	int sv[2];
+	pid_t r;
+
+	*reply_len = 0;
+	*pid = 0;
+	if (f->ufd < 0 || chan == 0 || n == 0 || n > sizeof(p->first) || alen == 0 ||
+	    alen > sizeof(cd))
+		return -EINVAL;
+	/* b and from may be the hand-over's own buffers (the dgram hook). */
+	memcpy(&cd, from, alen);
+	memmove(p->first, b, n);
+	memcpy(&p->addr, &cd, alen);
+	p->alen = alen;
+	if (!tun_dtls_is_client_hello(p->first, n))
+		return 0;
+	/*
+	 * The cookie binds the CD's address as the relay saw it (which the
+	 * relay verified with its own cookie) and, like a direct one, keeps
+	 * the front stateless until the CD has answered once.
+	 */
+	if (!tun_cookie_valid(&f->cookie, &p->addr, p->alen, p->first, n, &p->pre)) {
+		*reply_len = tun_cookie_make(&f->cookie, &p->addr, p->alen, &p->pre, reply, cap);
+		return 0;
+	}
+	/* A retransmission that crossed the hand-over: the peer has it. */
+	if (slot_by_addr(f, true, chan, &p->addr, p->alen))
+		return 0;
+	if (over_cap(f, &p->addr, p->alen, &why) == ADMIT_NO) {
+		refuse_log(f, why, &p->addr, p->alen);
+		return 0;
+	}
+	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	p->fd = sv[1];
+	p->dgram = true;
+	p->first_len = n;
+	p->relay_chan = chan;
+	snprintf(p->via, sizeof(p->via), "%s", via ? via : "?");
+	r = hand_over(f, why);
+	p->relay_chan = 0;
+	p->via[0] = '\0';
+	if (r <= 0) {
+		close(sv[0]);
+		return r < 0 ? (int)r : -EIO;
+	}
+	*pid = r;
+	return sv[0];
 }
 
 static void front_udp_cb(struct loop *l, int fd, uint32_t events, void *user)

@@ -72,6 +72,14 @@ struct tun_front_peer {
 	uint8_t first[TUN_FRONT_DGRAM_MAX];
 	size_t first_len;
 	gnutls_dtls_prestate_st pre;
+	/*
+	 * Relayed (tun_front_relayed): the relay's channel (0: direct) and
+	 * the relay's name; addr is then the CD's address as the relay saw
+	 * it, and fd one end of a datagram socketpair whose other end the
+	 * owner shuttles to and from the relay.
+	 */
+	uint32_t relay_chan;
+	char via[80];
 };
 
 struct tun_front_cfg {
@@ -137,6 +145,24 @@ int tun_front_udp_family(const struct tun_front *f);
 int tun_front_udp_send(struct tun_front *f, const struct sockaddr *to, socklen_t alen,
 		       const void *buf, size_t len);
 uint16_t tun_front_tcp_port(const struct tun_front *f);
+
+/*
+ * A DTLS datagram b that arrived through relay `via` on channel chan
+ * (non-zero) from the CD whose address the relay saw as from
+ * (doc/relay.md, "Relayed peers"). It takes the direct path's steps: a
+ * ClientHello without a valid cookie (bound to from) gets a
+ * HelloVerifyRequest, written to reply (*reply_len bytes, 0 for none)
+ * for the owner to wrap; one with a valid cookie, within the caps (from
+ * counts as the source), is handed to a new peer process (spawn, with
+ * relay_chan and via set) over an AF_UNIX datagram socketpair. Returns
+ * the front's end of that pair (the owner's: it carries the peer's
+ * datagrams both ways) with the process in *pid, 0 when no peer was
+ * made, or -errno. Anything but a ClientHello is dropped. b may point
+ * into the front's own receive buffer (the dgram hook's).
+ */
+int tun_front_relayed(struct tun_front *f, uint32_t chan, const char *via,
+		      const struct sockaddr_storage *from, socklen_t alen, const uint8_t *b,
+		      size_t n, uint8_t *reply, size_t cap, size_t *reply_len, pid_t *pid);
 unsigned tun_front_peer_count(const struct tun_front *f);
 
 /*

@@ -31,6 +31,7 @@
 #include "remote_merge.h"
 #include "remote_tunnel.h"
 #include "secmem.h"
+#include "tunnel.h"
 
 #define PROG			"bgw-cdclient"
 #define MAX_EXPOSURES		8
@@ -77,6 +78,7 @@ static const char usage_text[] =
 "  --bundle file           log in with the enrolment bundle's certificate\n";
 
 struct opts {
+	const char *relay_ptr[TUN_RELAYS_MAX];	/* the bundle's relays */
 	bool foreground;
 	int verbose;
 	const char *btsnoop;
@@ -488,15 +490,17 @@ static int prepare_tunnel(struct opts *o)
 				PROG, o->server);
 			return -EINVAL;
 		}
-		/* doc/relay.md, "Integration": the relay path is not built yet. */
-		if (!o->server && !o->b.server[0]) {
-			fprintf(stderr, "%s: --bundle %s names only relays (%s); "
-				"bgw-cdclient cannot use a relay yet: give the "
-				"gateway's address with --server\n", PROG,
-				o->bundle, o->b.relay[0]);
-			return -EOPNOTSUPP;
-		}
-		if (!o->server && parse_server(o->b.server, o)) {
+		/*
+		 * The bundle's relays race the direct path (doc/relay.md,
+		 * "The client"); a bundle may name only relays.
+		 */
+		for (size_t i = 0; i < o->b.nrelay && i < TUN_RELAYS_MAX; i++)
+			o->relay_ptr[i] = o->b.relay[i];
+		o->tun.relays = o->relay_ptr;
+		o->tun.nrelay = o->b.nrelay < TUN_RELAYS_MAX ? (unsigned)o->b.nrelay :
+				TUN_RELAYS_MAX;
+		o->tun.home_id = o->b.nrelay ? o->b.home_id : NULL;
+		if (!o->server && o->b.server[0] && parse_server(o->b.server, o)) {
 			fprintf(stderr, "%s: --bundle %s: bad server '%s'; give "
 				"the gateway's address with --server\n",
 				PROG, o->bundle, o->b.server);
@@ -534,8 +538,9 @@ static int prepare_tunnel(struct opts *o)
 	}
 	o->tun.transport = o->tls ? CD_TRANSPORT_TLS :
 			   o->dtls ? CD_TRANSPORT_DTLS : CD_TRANSPORT_AUTO;
-	o->tun.host = o->host;
-	o->tun.port = o->port;
+	/* A bundle with relays and no server: the relays only. */
+	o->tun.host = o->host[0] ? o->host : NULL;
+	o->tun.port = o->host[0] ? o->port : NULL;
 	return 0;
 }
 

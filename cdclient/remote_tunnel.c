@@ -52,6 +52,11 @@ struct tunnel_remote {
 	char *password;
 	size_t password_len;
 	char *ca_pem, *cert_pem, *key_pem;	/* bundle mode */
+	char *relay[TUN_RELAYS_MAX];		/* the bundle's, if any */
+	unsigned nrelay;
+	uint8_t home_id[TUN_HOME_ID_LEN];
+	char *where;		/* "HOST:PORT", or "relay R" without a server */
+	char *issue;		/* bgw-authdb cert issue's option for it */
 
 	struct tun_client *c;
 	bool up;
@@ -135,16 +140,15 @@ static void advise(const struct tunnel_remote *r, int reason, char *out,
 		return;
 	case TUN_R_CERT_EXPIRED:
 		snprintf(out, cap, "check this computer's clock, or ask the admin "
-			 "for a new bundle: bgw-authdb cert issue %s --server "
-			 "%s:%s --out %s.bundle", u, r->host, r->port, u);
+			 "for a new bundle: bgw-authdb cert issue %s %s "
+			 "--out %s.bundle", u, r->issue, u);
 		return;
 	case TUN_R_CERT_REVOKED:
 	case TUN_R_CERT_INVALID:
 	case TUN_R_CERT_UNKNOWN:
 	case TUN_R_CERT_REQUIRED:
 		snprintf(out, cap, "ask the admin for a new bundle: bgw-authdb "
-			 "cert issue %s --server %s:%s --out %s.bundle", u,
-			 r->host, r->port, u);
+			 "cert issue %s %s --out %s.bundle", u, r->issue, u);
 		return;
 	case TUN_R_MODE_UNSUPPORTED:
 		snprintf(out, cap, "this gateway takes no %s logins: ask the "
@@ -156,11 +160,11 @@ static void advise(const struct tunnel_remote *r, int reason, char *out,
 		return;
 	case TUN_R_SERVER_CERT:
 		if (r->bundle_path)
-			snprintf(out, cap, "%s:%s is not the gateway that issued "
+			snprintf(out, cap, "%s is not the gateway that issued "
 				 "%s: check --server, or ask the admin for a new "
-				 "bundle: bgw-authdb cert issue %s --server %s:%s "
-				 "--out %s.bundle", r->host, r->port, r->bundle_path,
-				 u, r->host, r->port, u);
+				 "bundle: bgw-authdb cert issue %s %s "
+				 "--out %s.bundle", r->where, r->bundle_path,
+				 u, r->issue, u);
 		else
 			snprintf(out, cap, "%s:%s is not the gateway whose CA is "
 				 "in %s: check --server, and that --ca is the "
@@ -168,13 +172,20 @@ static void advise(const struct tunnel_remote *r, int reason, char *out,
 				 r->port, r->ca_path ? r->ca_path : "--ca");
 		return;
 	case TUN_R_HANDSHAKE:
-		snprintf(out, cap, "is a bgw gateway listening on %s:%s? check "
+		snprintf(out, cap, "is a bgw gateway listening on %s? check "
 			 "--server and the gateway's listen-dtls / listen-tls",
-			 r->host, r->port);
+			 r->where);
 		return;
 	case TUN_R_UNREACHABLE:
 	case TUN_R_TIMEOUT:
 	case TUN_R_PEER_DEAD:
+		if (r->nrelay && !r->cfg.host) {
+			snprintf(out, cap, "check that bgw-muxd runs at home with "
+				 "\"relay %s\" in bgw-muxd.conf and says \"relay: "
+				 "registered with\", and that this network lets UDP out "
+				 "to the relay", r->relay[0]);
+			return;
+		}
 		snprintf(out, cap, "check that bgw-muxd runs there, that %s:%s "
 			 "is its listen-dtls or listen-tls address, and that no "
 			 "firewall drops it (--server overrides a bundle's)",
@@ -250,8 +261,8 @@ static void on_ready(void *user, struct tun_client *c, const char *name,
 		return;
 	}
 	/* The status file and the log name the transport in use. */
-	if (asprintf(&desc, "%s:%s:%s", tun_client_transport(c) ==
-		     TUN_TRANSPORT_TLS ? "tls" : "dtls", r->host, r->port) >= 0) {
+	if (asprintf(&desc, "%s:%s", tun_client_transport(c) ==
+		     TUN_TRANSPORT_TLS ? "tls" : "dtls", r->where) >= 0) {
 		free(r->desc);
 		r->desc = desc;
 	}
@@ -433,10 +444,19 @@ static void tunnel_connect(struct tunnel_remote *r)
 		cfg.key_file = key;
 	}
 	/* The first time on the terminal: the user waits for it. */
-	log_msg(r->ever_up || r->waited ? LOG_INFO : LOG_NOTICE, "connecting to %s:%s over %s",
-		r->host, r->port, r->transport == CD_TRANSPORT_TLS ? "TLS (TCP)" :
-		r->transport == CD_TRANSPORT_DTLS ? "DTLS (UDP)" :
-		"DTLS (UDP), TLS (TCP) after 1 s without an answer");
+	if (r->cfg.host)
+		log_msg(r->ever_up || r->waited ? LOG_INFO : LOG_NOTICE,
+			"connecting to %s:%s over %s%s",
+			r->host, r->port, r->transport == CD_TRANSPORT_TLS ? "TLS (TCP)" :
+			r->transport == CD_TRANSPORT_DTLS ? "DTLS (UDP)" :
+			"DTLS (UDP), TLS (TCP) after 1 s without an answer",
+			r->nrelay ? ", and through the bundle's relays" : "");
+	else
+		log_msg(r->ever_up || r->waited ? LOG_INFO : LOG_NOTICE,
+			"connecting through relay%s %s%s "
+			"over DTLS (UDP), and directly once the relay gives the gateway's "
+			"address", r->nrelay > 1 ? "s" : "", r->relay[0],
+			r->nrelay > 1 ? " and others" : "");
 	err = tun_client_new(&r->c, r->loop, &cfg, &tunnel_client_ops, r);
 	if (r->key_pem)
 		bundle_files_remove(dir, ca, crt, key);
@@ -547,6 +567,10 @@ static void tunnel_free(struct cd_remote *base)
 	free(r->ca_path);
 	free(r->bundle_path);
 	free(r->bundle_user);
+	free(r->where);
+	free(r->issue);
+	for (unsigned i = 0; i < r->nrelay; i++)
+		free(r->relay[i]);
 	secmem_free(r->password, r->password_len);
 	free(r->ca_pem);
 	free(r->cert_pem);
@@ -586,7 +610,9 @@ int cd_remote_new_tunnel(struct cd_remote **out, struct loop *l,
 
 	*out = NULL;
 	/* Exactly one way to log in, and always a CA to pin the server to. */
-	if (!o->host || !o->port || (!o->ca_file && !o->ca_pem) ||
+	if ((!o->host && !o->nrelay) || (o->host && !o->port) ||
+	    o->nrelay > TUN_RELAYS_MAX || (o->nrelay && !o->home_id) ||
+	    (!o->ca_file && !o->ca_pem) ||
 	    (!o->cert_file) != (!o->key_file) ||
 	    (!o->cert_pem) != (!o->key_pem) || (o->cert_file && o->cert_pem) ||
 	    (!cert && (!o->user || !o->password)) ||
@@ -601,14 +627,33 @@ int cd_remote_new_tunnel(struct cd_remote **out, struct loop *l,
 	r->user = user;
 	r->backoff_us = CD_REMOTE_BACKOFF_MIN_US;
 	r->transport = o->transport;
-	if (asprintf(&r->desc, "%s%s:%s", o->transport == CD_TRANSPORT_TLS ? "tls:" :
-		     o->transport == CD_TRANSPORT_DTLS ? "dtls:" : "", o->host,
-		     o->port) < 0) {
+	if (asprintf(&r->where, o->host ? "%s:%s" : "relay %s", o->host ? o->host : o->relays[0],
+		     o->port) < 0)
+		r->where = NULL;
+	if (asprintf(&r->issue, "%s %s", o->host ? "--server" : "--relay",
+		     r->where ? r->where + (o->host ? 0 : 6) : "?") < 0)
+		r->issue = NULL;
+	if (!r->where || !r->issue) {
+		free(r->where);
+		free(r->issue);
+		free(r);
+		return -ENOMEM;
+	}
+	if (asprintf(&r->desc, "%s%s", o->transport == CD_TRANSPORT_TLS ? "tls:" :
+		     o->transport == CD_TRANSPORT_DTLS ? "dtls:" : "", r->where) < 0) {
 		r->desc = NULL;
 		bad = true;
 	}
 	r->host = dup_opt(o->host, &bad);
 	r->port = dup_opt(o->port, &bad);
+	r->nrelay = o->nrelay;
+	for (unsigned i = 0; i < o->nrelay; i++) {
+		r->relay[i] = dup_opt(o->relays[i], &bad);
+		if (!r->relay[i])
+			bad = true;
+	}
+	if (o->nrelay)
+		memcpy(r->home_id, o->home_id, TUN_HOME_ID_LEN);
 	r->ca_file = dup_opt(o->ca_file, &bad);
 	r->cert_file = dup_opt(o->cert_file, &bad);
 	r->key_file = dup_opt(o->key_file, &bad);
@@ -636,6 +681,9 @@ int cd_remote_new_tunnel(struct cd_remote **out, struct loop *l,
 	}
 	r->cfg.host = r->host;
 	r->cfg.port = r->port;
+	r->cfg.relays = (const char *const *)r->relay;
+	r->cfg.nrelay = r->nrelay;
+	r->cfg.home_id = r->nrelay ? r->home_id : NULL;
 	r->cfg.transport = o->transport == CD_TRANSPORT_TLS ? TUN_TRANSPORT_TLS :
 			   o->transport == CD_TRANSPORT_DTLS ? TUN_TRANSPORT_DTLS :
 			   TUN_TRANSPORT_AUTO;

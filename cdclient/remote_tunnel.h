@@ -21,8 +21,12 @@ enum cd_transport {
 };
 
 struct cd_tunnel_opts {
-	const char *host;
+	const char *host;		/* NULL with relays: relays only */
 	const char *port;
+	/* The bundle's relays and the home id of its CA (doc/relay.md). */
+	const char *const *relays;
+	unsigned nrelay;
+	const uint8_t *home_id;
 	enum cd_transport transport;
 	/* The gateway's CA the server certificate must chain to (a file)... */
 	const char *ca_file;

@@ -147,9 +147,13 @@ static void rf_on_timer(struct loop_timer *t, void *user)
 			continue;
 		}
 		if (c->punches && now >= c->next_punch_us) {
-			if (tun_front_udp_send(rf->front, (const struct sockaddr *)&c->cd, c->cdlen,
-					       "", 0) == 0)
+			int r = tun_front_udp_send(rf->front, (const struct sockaddr *)&c->cd,
+						   c->cdlen, "", 0);
+
+			if (r == 0)
 				rf->punched++;
+			else
+				log_debug("relay: punch: %s", strerror(-r));
 			c->punches--;
 			c->next_punch_us = now + RELAYFRONT_PUNCH_MS * MS_US;
 		}

@@ -45,6 +45,8 @@
 
 static int fd = -1;
 static struct sockaddr_in relay_sa;
+/* Empty datagrams from anyone but the relay while waiting for it (punches). */
+static unsigned early_empty;
 static uint64_t deadline_ms;
 
 static uint64_t now_ms(void)
@@ -138,6 +140,8 @@ static int wait_msg(uint8_t t1, uint8_t t2, struct rmsg *m, uint8_t *buf, int ti
 		n = recv_one(buf, RMSG_MAX, &from, (int)(end - now_ms()));
 		if (n < 0)
 			return -1;
+		if (n == 0 && !sa_eq(&from, &relay_sa))
+			early_empty++;
 		if (!sa_eq(&from, &relay_sa) || rmsg_decode(m, buf, (size_t)n) < 0)
 			continue;
 		if (m->type == t1 || m->type == t2)
@@ -444,6 +448,8 @@ static int run_dtls(const uint8_t id[RMSG_ID_LEN], const char *ca)
 		return 1;
 	io.chan = con.chan;
 	to_sa(&con.addr, &io.gw);
+	/* The home punches on PEER, which may overtake our CONNECTED. */
+	io.punches = early_empty;
 	printf("connected channel %u, home at %s\n", con.chan, sa_text(&io.gw));
 	if (gnutls_certificate_allocate_credentials(&cred) < 0 ||
 	    gnutls_certificate_set_x509_trust_file(cred, ca, GNUTLS_X509_FMT_PEM) <= 0 ||

@@ -29,7 +29,7 @@ st() {
 has() { grep -q -- "$1" "$2"; t_ok $? "$3" || sed 's/^/# /' "$2"; }
 one_line() { [ "$(grep -c . "$tmp/err")" -eq 1 ]; }
 
-echo "1..132"
+echo "1..133"
 st 2 "no command is a usage error" "$B"
 st 0 "--help" "$B" --help
 has "usage: bgw-authdb" "$tmp/out" "--help prints the usage"
@@ -144,12 +144,17 @@ sed -n '3,7p' "$tmp/bea.bundle" >"$tmp/head"
 printf 'bgw-bundle 1\nuser bea\nrelay relay.example.net:3478\nrelay [2001:db8::7]:3478\nhome-id %s\n' \
 	"$id" | cmp -s - "$tmp/head"
 t_ok $? "  ... the bundle names the relays and the home id, no server" || diag "$tmp/head"
-# Until bgw-cdclient speaks to relays, it says so (doc/relay.md).
-st 1 "bgw-cdclient with a relay-only bundle" "${BGW_BUILDDIR:-.}/cdclient/bgw-cdclient" -f \
-	--bundle "$tmp/bea.bundle" --expose "unix:$tmp/bea.sock"
-grep -q "names only relays (relay.example.net:3478); bgw-cdclient cannot use a relay yet: give the gateway's address with --server" \
-	"$tmp/err" && one_line
-t_ok $? "  ... says it cannot use a relay yet, once" || diag "$tmp/err"
+# bgw-cdclient takes a relay-only bundle (doc/relay.md, "The client"); a
+# relay that does not answer (nothing on 127.0.0.1 port 9): unreachable.
+st 0 "cert issue with a silent relay" A cert issue bea --dir "$tmp/ca" --relay 127.0.0.1:9 \
+	--out "$tmp/bea9.bundle"
+st 3 "bgw-cdclient with a relay-only bundle, the relay silent" \
+	timeout 60 "${BGW_BUILDDIR:-.}/cdclient/bgw-cdclient" -f \
+	--bundle "$tmp/bea9.bundle" --expose "unix:$tmp/bea.sock"
+grep -q "connecting through relay 127.0.0.1:9 over DTLS" "$tmp/err" &&
+	[ "$(grep -c "error: " "$tmp/err")" -eq 1 ] &&
+	grep -q "error: cannot reach the home through its relay (relay 127.0.0.1:9: no answer); check that bgw-muxd runs at home with \"relay 127.0.0.1:9\" in bgw-muxd.conf" "$tmp/err"
+t_ok $? "  ... says it could not reach the home through the relay, once" || diag "$tmp/err"
 st 0 "cert issue with a server and a relay" A cert issue bea --dir "$tmp/ca" --server bgw.home \
 	--relay relay.example.net:3478 --out "$tmp/bea2.bundle"
 grep -q '^server bgw.home$' "$tmp/bea2.bundle" && grep -q "^home-id $id\$" "$tmp/bea2.bundle"

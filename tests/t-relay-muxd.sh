@@ -8,6 +8,9 @@
 # relay (tests/relay-client playing it): the gateway punches towards it,
 # its DTLS handshake through the relay reaches a peer process of its own
 # named after the relay and channel, and its CLOSE ends that process.
+# bgw-cdclient with a bundle that names only the relay logs in and
+# carries HCI (on loopback the relayed and the punched path race; which
+# wins is tests/t-relay-netns.sh's business, with NATs).
 . "${BGW_SRCDIR:-.}/tests/lib.sh"
 
 build=${BGW_BUILDDIR:-.}
@@ -15,12 +18,14 @@ muxd=$build/mux/bgw-muxd
 adb=$build/authdb/bgw-authdb
 relay=$build/relay/bgw-relay
 rcli=$build/tests/relay-client
-N=14
+cdc=$build/cdclient/bgw-cdclient
+host="timeout 60 python3 ${BGW_SRCDIR:-.}/tests/cd_host.py"
+N=18
 echo "1..$N"
 
 [ "$(id -u)" = 0 ] || skip_all "needs root (bgw-muxd reads a root-owned authdb)"
 command -v python3 >/dev/null 2>&1 || skip_all "python3 not installed (free ports)"
-for b in "$muxd" "$adb" "$relay" "$rcli"; do
+for b in "$muxd" "$adb" "$relay" "$rcli" "$cdc"; do
 	[ -x "$b" ] || skip_all "$(basename "$b") not built"
 done
 
@@ -91,7 +96,7 @@ mpid=$!
 pids="$pids $mpid"
 wait_for 15 grep -q "relay: home $id registered" "$tmp/relay.log"
 t_ok $? "bgw-relay registers the gateway's home id $id" || diag "$tmp/relay.log" "$tmp/muxd.log"
-grep -q "relay: registered with 127.0.0.1:$rport; it sees this gateway at 127.0.0.1 port $port" \
+wait_for 5 grep -q "relay: registered with 127.0.0.1:$rport; it sees this gateway at 127.0.0.1 port $port" \
 	"$tmp/muxd.log"
 t_ok $? "  ... from the DTLS listener's address, and bgw-muxd says so" || diag "$tmp/muxd.log"
 
@@ -134,14 +139,46 @@ t_ok $? "  ... in a peer process named relay:127.0.0.1:$rport#$chan" || diag "$t
 wait_for 10 grep -q "relay: relay:127.0.0.1:$rport#$chan (CD .*) closed by the relay" "$tmp/muxd.log"
 t_ok $? "  ... which the CD's CLOSE ends" || diag "$tmp/muxd.log" "$tmp/relay2.log"
 
-# 13: a clean stop.
+# 13-16: bgw-cdclient with a bundle naming only the relay.
+A cert issue alice --dir "$tmp/etc" --relay "127.0.0.1:$rport" --out "$tmp/alice.bundle" \
+	>"$tmp/issue.log" 2>&1 || diag "$tmp/issue.log"
+# The monitor takes the new certificate 200 ms after the authdb changed.
+wait_for 10 grep -q "authdb changed: reloading" "$tmp/muxd.log"
+timeout 60 "$cdc" -f --bundle "$tmp/alice.bundle" --expose "unix:$tmp/h.sock" \
+	>"$tmp/cd1.log" 2>&1 </dev/null &
+cpid=$!
+pids="$pids $cpid"
+wait_for 30 grep -q "logged in as alice" "$tmp/cd1.log"
+t_ok $? "bgw-cdclient logs in with a bundle that names only the relay" ||
+	diag "$tmp/cd1.log" "$tmp/muxd.log"
+grep -q "connecting through relay 127.0.0.1:$rport over DTLS" "$tmp/cd1.log" &&
+	grep -q "relay 127.0.0.1:$rport: connected; the gateway is at \[127.0.0.1\]:$port" "$tmp/cd1.log" &&
+	grep -Eq "DTLS1.2 handshake (via relay 127.0.0.1:$rport|direct \(punched\) to \[127.0.0.1\]:$port) done" "$tmp/cd1.log"
+t_ok $? "  ... and says which path carries the session" || diag "$tmp/cd1.log"
+wait_for 10 test -S "$tmp/h.sock" &&
+	$host --unix "$tmp/h.sock" init >"$tmp/h.out" 2>&1 && grep -q '^init=ok' "$tmp/h.out"
+t_ok $? "  ... and carries the host's HCI to the gateway's controller" ||
+	diag "$tmp/h.out" "$tmp/cd1.log"
+kill "$cpid" 2>/dev/null
+wait "$cpid" 2>/dev/null
+# A home id nobody registered: the relay's one answer, said for people.
+A ca init --dir "$tmp/stranger" >/dev/null 2>&1 &&
+	A cert issue alice --dir "$tmp/stranger" --relay "127.0.0.1:$rport" \
+		--out "$tmp/stranger.bundle" >/dev/null 2>&1
+timeout 30 "$cdc" -f --bundle "$tmp/stranger.bundle" --expose "unix:$tmp/h2.sock" \
+	>"$tmp/cd2.log" 2>&1 </dev/null
+rc=$?
+[ "$rc" -ne 0 ] && grep -q "relay 127.0.0.1:$rport: the home is not registered there" "$tmp/cd2.log"
+t_ok $? "a home the relay does not know: refused, said why (exit $rc)" || diag "$tmp/cd2.log"
+
+# 17: a clean stop.
 kill -TERM "$mpid"
 wait "$mpid"
 rc=$?
 [ "$rc" -eq 0 ]
 t_ok $? "SIGTERM: bgw-muxd exits 0 (exit $rc)" || tail -20 "$tmp/muxd.log" | diag
 
-# 14: a relay name that does not resolve (the network not up yet): the
+# 18: a relay name that does not resolve (the network not up yet): the
 # gateway starts anyway, says so, and registers with the others.
 { conf; echo "relay nonexistent.invalid:3478"; } >"$tmp/dns.conf"
 "$muxd" -f -c "$tmp/dns.conf" >"$tmp/dns.log" 2>&1 &

@@ -208,6 +208,13 @@ uint16_t tun_tlisten_port(const struct tun_tlisten *tl);
  */
 int tun_dtls_connect(struct tun_chan **out, const struct tun_listen_cfg *cfg);
 int tun_tls_connect(struct tun_chan **out, const struct tun_listen_cfg *cfg);
+/*
+ * A DTLS client on a datagram descriptor already bound to its server
+ * (one end of a socketpair a relay path shuttles, tunnel/rpath.h),
+ * named addr; fd is taken either way. cfg->host and port are unused.
+ */
+int tun_dtls_connect_fd(struct tun_chan **out, const struct tun_listen_cfg *cfg, int fd,
+			const struct sockaddr_storage *addr, socklen_t alen);
 
 /* A bound socket for host:port (type SOCK_DGRAM or SOCK_STREAM). */
 int tun_sock_bind(const char *host, const char *port, int type);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <gnutls/crypto.h>
 
@@ -20,6 +21,7 @@
 #include "chan.h"
 #include "hci.h"
 #include "log.h"
+#include "rpath.h"
 #include "scram.h"
 #include "secmem.h"
 #include "tunnel.h"
@@ -77,6 +79,21 @@ struct tun_client {
 	char attempt_why[512];
 	char attempt_detail[TUN_TEXT_MAX + 64];	/* the telling one */
 	int attempt_reason;
+	/*
+	 * Relays (doc/relay.md, "The client"): per relay, a path and, once
+	 * it is CONNECTED, two more racers: DTLS through the relay (rch)
+	 * and DTLS sent directly to the gateway's reflexive address (dch).
+	 * live_rp carries c->ch when the winner was one of those.
+	 */
+	unsigned nrelay;
+	char *relay[TUN_RELAYS_MAX];
+	uint8_t home_id[TUN_HOME_ID_LEN];
+	struct cli_relay {
+		struct tun_rpath *rp;
+		struct tun_chan *rch, *dch;
+	} rr[TUN_RELAYS_MAX];
+	struct tun_rpath *live_rp;
+	char path[160];			/* how c->ch reaches the gateway */
 	struct tun_rel_cfg rel_cfg;
 	struct tun_creds *creds;
 	struct tun_certkey *ck;		/* certificate mode: ours */
@@ -126,6 +143,60 @@ static void cli_wipe_password(struct tun_client *c)
 	}
 }
 
+static void cli_drop_racer(struct tun_chan **ch)
+{
+	if (*ch) {
+		(*ch)->ops = NULL;
+		tun_chan_drop(*ch);
+		*ch = NULL;
+	}
+}
+
+/* The relay racers and paths still in the race (not c->ch's). */
+static void cli_drop_relays(struct tun_client *c)
+{
+	unsigned i;
+
+	for (i = 0; i < c->nrelay; i++) {
+		cli_drop_racer(&c->rr[i].rch);
+		cli_drop_racer(&c->rr[i].dch);
+		tun_rpath_free(c->rr[i].rp);
+		c->rr[i].rp = NULL;
+	}
+}
+
+/* Anything of this attempt still racing? */
+static bool cli_racing(const struct tun_client *c)
+{
+	unsigned i;
+
+	if (c->ch || c->alt)
+		return true;
+	for (i = 0; i < c->nrelay; i++)
+		if (c->rr[i].rp || c->rr[i].rch || c->rr[i].dch)
+			return true;
+	return false;
+}
+
+/* The relay racer ch is, or NULL; *relayed says which of the two. */
+static struct cli_relay *cli_relay_of(struct tun_client *c, const struct tun_chan *ch,
+				      bool *relayed)
+{
+	unsigned i;
+
+	for (i = 0; i < c->nrelay; i++) {
+		if (ch && c->rr[i].rch == ch) {
+			*relayed = true;
+			return &c->rr[i];
+		}
+		if (ch && c->rr[i].dch == ch) {
+			*relayed = false;
+			return &c->rr[i];
+		}
+	}
+	return NULL;
+}
+
 /* notify: close_notify, the session is over; else abandon silently. */
 static void cli_drop_chan(struct tun_client *c, bool notify)
 {
@@ -143,6 +214,10 @@ static void cli_drop_chan(struct tun_client *c, bool notify)
 		tun_chan_drop(c->alt);
 		c->alt = NULL;
 	}
+	cli_drop_relays(c);
+	/* After the channel: its last datagrams go out through the path. */
+	tun_rpath_free(c->live_rp);
+	c->live_rp = NULL;
 	loop_timer_disarm(c->fallback_timer);
 }
 
@@ -377,8 +452,13 @@ static void cli_on_up(void *user, struct tun_chan *ch)
 	struct tun_client *c = user;
 	struct tun_msg m;
 
-	/* The first channel up wins the race; the other is dropped. */
+	struct cli_relay *r;
+	char gw[NI_MAXHOST + NI_MAXSERV + 4];
+	bool relayed = false;
+
+	/* The first channel up wins the race; the others are dropped. */
 	loop_timer_disarm(c->fallback_timer);
+	r = cli_relay_of(c, ch, &relayed);
 	if (ch == c->alt) {
 		if (c->ch) {
 			c->ch->ops = NULL;
@@ -387,19 +467,50 @@ static void cli_on_up(void *user, struct tun_chan *ch)
 		c->ch = ch;
 		c->alt = NULL;
 		c->transport = TUN_TRANSPORT_TLS;
+		snprintf(c->path, sizeof(c->path), "with %s port %s", c->host, c->port);
 		cli_progress(c, "using TLS over TCP: DTLS over UDP got no answer");
-	} else if (c->alt) {
+	} else if (r) {
+		/* Through a relay, or punched: its path carries the session. */
+		if (c->ch) {
+			c->ch->ops = NULL;
+			tun_chan_drop(c->ch);
+		}
+		if (relayed)
+			r->rch = NULL;
+		else
+			r->dch = NULL;
+		c->ch = ch;
+		c->transport = TUN_TRANSPORT_DTLS;
+		tun_rpath_free(c->live_rp);
+		c->live_rp = r->rp;
+		r->rp = NULL;
+		tun_rpath_keep(c->live_rp, relayed);
+		if (relayed)
+			snprintf(c->path, sizeof(c->path), "via relay %s",
+				 tun_rpath_relay(c->live_rp));
+		else
+			snprintf(c->path, sizeof(c->path), "direct (punched) to %s",
+				 tun_rpath_gateway(c->live_rp, gw, sizeof(gw)));
+	} else if (c->host) {
+		snprintf(c->path, sizeof(c->path), "with %s port %s", c->host, c->port);
+	}
+	if (c->alt) {
 		c->alt->ops = NULL;
 		tun_chan_drop(c->alt);
 		c->alt = NULL;
 	}
+	cli_drop_relays(c);
+	if (ch != c->ch)
+		return;		/* cannot happen: every racer is known */
 	c->attempt_why[0] = '\0';
 	c->attempt_reason = 0;
 	if (!c->ever_ready)
-		cli_progress(c, "%s handshake with %s port %s done; the server's "
+		cli_progress(c, "%s handshake %s done; the server's "
 			     "certificate chains to the pinned CA",
 			     gnutls_protocol_get_name(gnutls_protocol_get_version(ch->gs)),
-			     c->host, c->port);
+			     c->path);
+	else if (c->nrelay)
+		cli_progress(c, "resuming %s", c->path);
 	c->state = C_HELLO;
 	c->mode = c->ever_ready ? TUN_MODE_RESUME :
 		  c->cert_file ? TUN_MODE_CERT : TUN_MODE_PASSWORD;
@@ -692,12 +803,12 @@ static void cli_on_msg(void *user, struct tun_chan *ch, const struct tun_msg *m)
  * it), a refused TCP connection or a failed handshake say more.
  */
 static void cli_attempt_why(struct tun_client *c, struct tun_chan *ch,
-			    int reason, enum tun_transport t)
+			    int reason, const char *what)
 {
-	char one[sizeof(ch->why) + 32];
+	char one[sizeof(ch->why) + 200];
 	size_t n = strlen(c->attempt_why);
 
-	snprintf(one, sizeof(one), "%s: %s", cli_tname(t),
+	snprintf(one, sizeof(one), "%.160s: %s", what,
 		 reason == TUN_R_TIMEOUT || (!ch->why[0] && reason != TUN_R_SERVER_CERT) ?
 		 "no answer" : ch->why[0] ? ch->why : tun_reason_str(reason));
 	snprintf(c->attempt_why + n, sizeof(c->attempt_why) - n, "%s%s",
@@ -717,15 +828,19 @@ static int cli_start_alt(struct tun_client *c);
 /* Every channel of this attempt failed before it came up. */
 static void cli_attempt_failed(struct tun_client *c)
 {
-	char text[sizeof(c->attempt_why) + 64];
+	char name[280];
+	char text[sizeof(c->attempt_why) + sizeof(c->attempt_detail) + sizeof(name)];
 	int reason = c->attempt_reason ? c->attempt_reason : TUN_R_UNREACHABLE;
 
-	if (reason == TUN_R_UNREACHABLE)
-		snprintf(text, sizeof(text), "cannot reach %s port %s (%s)",
-			 c->host, c->port, c->attempt_why);
+	if (c->host)
+		snprintf(name, sizeof(name), "%.255s port %.16s", c->host, c->port);
 	else
-		snprintf(text, sizeof(text), "%s port %s: %s", c->host, c->port,
-			 c->attempt_detail);
+		snprintf(name, sizeof(name), "the home through its relay%s",
+			 c->nrelay > 1 ? "s" : "");
+	if (reason == TUN_R_UNREACHABLE)
+		snprintf(text, sizeof(text), "cannot reach %s (%s)", name, c->attempt_why);
+	else
+		snprintf(text, sizeof(text), "%s: %s", name, c->attempt_detail);
 	c->attempt_why[0] = '\0';
 	c->attempt_reason = 0;
 	/* A server certificate that does not verify is no link problem. */
@@ -739,28 +854,47 @@ static void cli_on_down(void *user, struct tun_chan *ch, int reason)
 {
 	struct tun_client *c = user;
 	enum tun_transport t = c->transport;
-	char why[sizeof(ch->why)];
+	char why[sizeof(ch->why)], what[400];
+	struct cli_relay *r;
+	bool relayed = false;
 
-	if (ch == c->alt) {
+	r = cli_relay_of(c, ch, &relayed);
+	if (r) {
+		char gw[NI_MAXHOST + NI_MAXSERV + 4];
+
+		if (relayed)
+			snprintf(what, sizeof(what), "DTLS via relay %.300s", tun_rpath_relay(r->rp));
+		else
+			snprintf(what, sizeof(what), "DTLS direct to %.300s (punched)",
+				 tun_rpath_gateway(r->rp, gw, sizeof(gw)));
+		if (relayed)
+			r->rch = NULL;
+		else
+			r->dch = NULL;
+		/* This relay's path has nothing left to carry. */
+		if (!r->rch && !r->dch) {
+			tun_rpath_free(r->rp);
+			r->rp = NULL;
+		}
+	} else if (ch == c->alt) {
 		c->alt = NULL;
 		t = TUN_TRANSPORT_TLS;
+		snprintf(what, sizeof(what), "%s", cli_tname(t));
 	} else {
 		c->ch = NULL;
+		snprintf(what, sizeof(what), "%s", cli_tname(t));
 	}
 	if (!ch->up) {
-		cli_attempt_why(c, ch, reason, t);
+		cli_attempt_why(c, ch, reason, what);
 		if (reason != TUN_R_SERVER_CERT) {
-			/* The other racer may still make it. */
-			if (c->ch || c->alt) {
-				cli_progress(c, "%s failed (%s); waiting for %s",
-					     cli_tname(t), ch->why[0] ? ch->why :
-					     tun_reason_str(reason),
-					     cli_tname(c->ch ? c->transport :
-						       TUN_TRANSPORT_TLS));
+			/* Another racer may still make it. */
+			if (cli_racing(c)) {
+				cli_progress(c, "%s failed (%s); waiting for the others", what,
+					     ch->why[0] ? ch->why : tun_reason_str(reason));
 				return;
 			}
 			/* DTLS failed before the fallback started: start it now. */
-			if (c->want == TUN_TRANSPORT_AUTO && !c->alt_tried) {
+			if (c->want == TUN_TRANSPORT_AUTO && !c->alt_tried && c->host) {
 				loop_timer_disarm(c->fallback_timer);
 				cli_progress(c, "%s failed; trying TLS over TCP",
 					     cli_tname(t));
@@ -870,6 +1004,118 @@ static int cli_resolve(struct tun_client *c, char *why, size_t cap)
 	return 0;
 }
 
+static struct cli_relay *cli_relay_of_path(struct tun_client *c, const struct tun_rpath *rp)
+{
+	unsigned i;
+
+	for (i = 0; i < c->nrelay; i++)
+		if (c->rr[i].rp == rp)
+			return &c->rr[i];
+	return NULL;
+}
+
+/*
+ * CONNECTED: the relayed and the direct DTLS racers start, named after
+ * the relay and the gateway's reflexive address. A racer whose handshake
+ * completes at once (tun_dtls_connect_fd's note) may decide the race
+ * inside its start: then the rest is not started.
+ */
+static void cli_rp_connected(void *user, struct tun_rpath *rp, int relayed_fd, int direct_fd)
+{
+	struct tun_client *c = user;
+	struct cli_relay *r = cli_relay_of_path(c, rp);
+	struct tun_listen_cfg lc;
+	struct sockaddr_storage none;
+	char gw[NI_MAXHOST + NI_MAXSERV + 4];
+	int ret;
+
+	if (!r) {
+		close(relayed_fd);
+		if (direct_fd >= 0)
+			close(direct_fd);
+		return;
+	}
+	cli_progress(c, "relay %s: connected; the gateway is at %s, trying through the "
+		     "relay and directly", tun_rpath_relay(rp),
+		     tun_rpath_gateway(rp, gw, sizeof(gw)));
+	cli_listen_cfg(c, &lc);
+	/* Its name for the messages is the relay's: tun_rpath_relay(). */
+	memset(&none, 0, sizeof(none));
+	none.ss_family = AF_UNIX;
+	ret = tun_dtls_connect_fd(&r->rch, &lc, relayed_fd, &none, sizeof(sa_family_t));
+	if (ret < 0)
+		r->rch = NULL;
+	if (c->ch && c->ch->up) {
+		/* Decided inside the start: r is no longer racing. */
+		if (direct_fd >= 0)
+			close(direct_fd);
+		return;
+	}
+	if (direct_fd >= 0) {
+		ret = tun_dtls_connect_fd(&r->dch, &lc, direct_fd, &none, sizeof(sa_family_t));
+		if (ret < 0)
+			r->dch = NULL;
+	}
+	if (!r->rch && !r->dch && !(c->ch && c->ch->up)) {
+		tun_rpath_free(r->rp);
+		r->rp = NULL;
+		if (!cli_racing(c)) {
+			cli_drop_chan(c, false);
+			cli_attempt_failed(c);
+		}
+	}
+}
+
+static void cli_rp_failed(void *user, struct tun_rpath *rp, const char *why)
+{
+	struct tun_client *c = user;
+	struct cli_relay *r = cli_relay_of_path(c, rp);
+	size_t n = strlen(c->attempt_why);
+
+	if (!r)
+		return;
+	tun_rpath_free(r->rp);
+	r->rp = NULL;
+	snprintf(c->attempt_why + n, sizeof(c->attempt_why) - n, "%s%s", n ? "; " : "", why);
+	if (!c->attempt_reason)
+		c->attempt_reason = TUN_R_UNREACHABLE;
+	if (cli_racing(c)) {
+		cli_progress(c, "%s; waiting for the others", why);
+		return;
+	}
+	cli_drop_chan(c, false);
+	cli_attempt_failed(c);
+}
+
+static const struct tun_rpath_ops cli_rp_ops = {
+	.connected = cli_rp_connected,
+	.failed = cli_rp_failed,
+};
+
+/* A path through each relay of the bundle, beside the direct race. */
+static void cli_start_relays(struct tun_client *c)
+{
+	struct tun_listen_cfg lc;
+	unsigned i;
+	size_t n;
+	int ret;
+
+	cli_listen_cfg(c, &lc);
+	for (i = 0; i < c->nrelay; i++) {
+		ret = tun_rpath_new(&c->rr[i].rp, c->l, c->relay[i], c->home_id,
+				    lc.handshake_ms, &cli_rp_ops, c);
+		if (ret < 0) {
+			c->rr[i].rp = NULL;
+			n = strlen(c->attempt_why);
+			snprintf(c->attempt_why + n, sizeof(c->attempt_why) - n, "%srelay %s: %s",
+				 n ? "; " : "", c->relay[i],
+				 ret == -EHOSTUNREACH ? "cannot resolve it" : strerror(-ret));
+			if (!c->attempt_reason)
+				c->attempt_reason = TUN_R_UNREACHABLE;
+		}
+	}
+}
+
 static void cli_connect(struct tun_client *c)
 {
 	struct tun_listen_cfg lc;
@@ -880,8 +1126,21 @@ static void cli_connect(struct tun_client *c)
 	c->alt_tried = false;
 	c->attempt_why[0] = '\0';
 	c->attempt_reason = 0;
+	c->path[0] = '\0';
+	if (c->nrelay)
+		cli_start_relays(c);
+	if (!c->host) {
+		/* Relays only: the race is theirs. */
+		if (!cli_racing(c))
+			cli_attempt_failed(c);
+		return;
+	}
 	ret = cli_resolve(c, why, sizeof(why));
 	if (ret < 0) {
+		if (cli_racing(c)) {
+			cli_progress(c, "%s; trying the relays", why);
+			return;
+		}
 		/* A first login with a name that does not resolve is a typo
 		 * or no network: say so now. Later, the network may be back. */
 		if (!c->ever_ready)
@@ -905,11 +1164,18 @@ static void cli_connect(struct tun_client *c)
 		snprintf(why, sizeof(why), "%s: %s", cli_tname(c->transport),
 			 strerror(-ret));
 		if (c->want == TUN_TRANSPORT_AUTO) {
-			snprintf(c->attempt_why, sizeof(c->attempt_why), "%s", why);
+			size_t n = strlen(c->attempt_why);
+
+			snprintf(c->attempt_why + n, sizeof(c->attempt_why) - n, "%s%s",
+				 n ? "; " : "", why);
 			c->attempt_reason = TUN_R_UNREACHABLE;
-			if (cli_start_alt(c) == 0)
+			if (cli_start_alt(c) == 0 || cli_racing(c))
 				return;
 			cli_attempt_failed(c);
+			return;
+		}
+		if (cli_racing(c)) {
+			cli_progress(c, "%s; trying the relays", why);
 			return;
 		}
 		if (!c->ever_ready)
@@ -937,10 +1203,13 @@ int tun_client_new(struct tun_client **out, struct loop *l,
 {
 	struct tun_client *c;
 	bool bad = false;
+	unsigned i;
 	int ret = -EINVAL;
 
 	*out = NULL;
-	if (!cfg->host || !cfg->port || !cfg->ca_file ||
+	if (cfg->nrelay > TUN_RELAYS_MAX || (cfg->nrelay && (!cfg->relays || !cfg->home_id)))
+		return -EINVAL;
+	if ((!cfg->host && !cfg->nrelay) || (cfg->host && !cfg->port) || !cfg->ca_file ||
 	    (!cfg->cert_file) != (!cfg->key_file) ||
 	    (!cfg->cert_file && (!cfg->user || !cfg->password)) ||
 	    cfg->password_len > SCRAM_PASSWORD_MAX)
@@ -972,6 +1241,14 @@ int tun_client_new(struct tun_client **out, struct loop *l,
 	}
 	c->host = dup_opt(cfg->host, &bad);
 	c->port = dup_opt(cfg->port, &bad);
+	c->nrelay = cfg->nrelay;
+	for (i = 0; i < cfg->nrelay; i++) {
+		c->relay[i] = dup_opt(cfg->relays[i], &bad);
+		if (!c->relay[i])
+			bad = true;
+	}
+	if (cfg->nrelay)
+		memcpy(c->home_id, cfg->home_id, TUN_HOME_ID_LEN);
 	c->ca_file = dup_opt(cfg->ca_file, &bad);
 	c->cert_file = dup_opt(cfg->cert_file, &bad);
 	c->key_file = dup_opt(cfg->key_file, &bad);
@@ -1023,6 +1300,8 @@ fail:
 
 void tun_client_free(struct tun_client *c)
 {
+	unsigned i;
+
 	if (!c)
 		return;
 	if (c->ch) {
@@ -1040,6 +1319,20 @@ void tun_client_free(struct tun_client *c)
 		c->alt->ops = NULL;
 		tun_chan_destroy(c->alt);
 	}
+	for (i = 0; i < c->nrelay; i++) {
+		if (c->rr[i].rch) {
+			c->rr[i].rch->ops = NULL;
+			tun_chan_destroy(c->rr[i].rch);
+		}
+		if (c->rr[i].dch) {
+			c->rr[i].dch->ops = NULL;
+			tun_chan_destroy(c->rr[i].dch);
+		}
+		tun_rpath_free(c->rr[i].rp);
+		free(c->relay[i]);
+	}
+	/* After the channel: its CLOSE goes out through the path. */
+	tun_rpath_free(c->live_rp);
 	scram_client_free(c->scram);
 	cli_wipe_password(c);
 	tun_rel_free(c->rel);

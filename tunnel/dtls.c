@@ -289,25 +289,21 @@ static int sock_connect(const char *host, const char *port, int type,
 	return fd < 0 ? ret : fd;
 }
 
-static int client_connect(struct tun_chan **out, const struct tun_listen_cfg *cfg,
-			  int type, enum tun_chan_kind kind)
+/* A client channel on fd (taken either way), named after addr. */
+static int client_start(struct tun_chan **out, const struct tun_listen_cfg *cfg, int fd,
+			enum tun_chan_kind kind, const struct sockaddr_storage *addr,
+			socklen_t alen)
 {
-	struct sockaddr_storage addr;
-	socklen_t alen = 0;
 	struct tun_chan *ch;
-	int fd, ret;
+	int ret;
 
-	*out = NULL;
-	fd = sock_connect(cfg->host, cfg->port, type, &addr, &alen);
-	if (fd < 0)
-		return fd;
 	ret = tun_chan_new(&ch, cfg->l, cfg->creds, kind, fd, cfg->handshake_ms,
 			   cfg->ops, cfg->user);
 	if (ret < 0) {
 		close(fd);
 		return ret;
 	}
-	memcpy(&ch->addr, &addr, alen);
+	memcpy(&ch->addr, addr, alen);
 	ch->alen = alen;
 	/*
 	 * Published before the start: on loopback the server can answer
@@ -326,9 +322,35 @@ static int client_connect(struct tun_chan **out, const struct tun_listen_cfg *cf
 	return 0;
 }
 
+static int client_connect(struct tun_chan **out, const struct tun_listen_cfg *cfg,
+			  int type, enum tun_chan_kind kind)
+{
+	struct sockaddr_storage addr;
+	socklen_t alen = 0;
+	int fd;
+
+	*out = NULL;
+	fd = sock_connect(cfg->host, cfg->port, type, &addr, &alen);
+	if (fd < 0)
+		return fd;
+	return client_start(out, cfg, fd, kind, &addr, alen);
+}
+
 int tun_dtls_connect(struct tun_chan **out, const struct tun_listen_cfg *cfg)
 {
 	return client_connect(out, cfg, SOCK_DGRAM, TUN_CHAN_DGRAM_CLI);
+}
+
+int tun_dtls_connect_fd(struct tun_chan **out, const struct tun_listen_cfg *cfg, int fd,
+			const struct sockaddr_storage *addr, socklen_t alen)
+{
+	*out = NULL;
+	if (fd < 0 || alen == 0 || alen > sizeof(*addr)) {
+		if (fd >= 0)
+			close(fd);
+		return -EINVAL;
+	}
+	return client_start(out, cfg, fd, TUN_CHAN_DGRAM_CLI, addr, alen);
 }
 
 int tun_tls_connect(struct tun_chan **out, const struct tun_listen_cfg *cfg)

@@ -8,11 +8,13 @@ tunnel_libtunnel_a_SOURCES = \
 	tunnel/link.c tunnel/link.h \
 	tunnel/dtls.c tunnel/tls.c tunnel/front.c tunnel/front.h \
 	tunnel/certlogin.c tunnel/certlogin.h \
+	tunnel/rpath.c tunnel/rpath.h \
 	tunnel/tunnel.c tunnel/client.c tunnel/tunnel.h
 # Users (mux/, cdclient/) compile with $(TUNNEL_CFLAGS) and link
 # $(TUNNEL_LIBS) (password logins use SCRAM from auth/libbgwauth.a).
-TUNNEL_CFLAGS = -I$(top_srcdir)/tunnel $(AUTH_CFLAGS)
-TUNNEL_LIBS = tunnel/libtunnel.a $(AUTH_LIBS)
+# The client's relay path (tunnel/rpath.c) speaks relay/rmsg.h.
+TUNNEL_CFLAGS = -I$(top_srcdir)/tunnel -I$(top_srcdir)/relay $(AUTH_CFLAGS)
+TUNNEL_LIBS = tunnel/libtunnel.a relay/librelay.a $(AUTH_LIBS)
 tunnel_libtunnel_a_CFLAGS = $(AM_CFLAGS) $(TUNNEL_CFLAGS)
 
 TUN_CHECK_LDADD = tests/libcheckmain.a $(TUNNEL_LIBS) $(CHECK_LIBS)

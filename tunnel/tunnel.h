@@ -320,8 +320,12 @@ void tun_session_get_stats(const struct tun_session *s, struct tun_rel_stats *st
 
 struct tun_client;
 
+/* Relays a client tries (the enrolment bundle's, auth/bundle.h). */
+#define TUN_RELAYS_MAX		4
+#define TUN_HOME_ID_LEN		16
+
 struct tun_client_cfg {
-	const char *host;
+	const char *host;		/* NULL: relays only */
 	const char *port;
 	enum tun_transport transport;
 	const char *ca_file;		/* the pinned BGW CA */
@@ -337,6 +341,14 @@ struct tun_client_cfg {
 	/* Versions offered in HELLO; 0: TUN_VERSION_MIN / MAX (tests). */
 	uint8_t version_min;
 	uint8_t version_max;
+	/*
+	 * Relays ("HOST:PORT") raced beside the direct path, each through
+	 * the relay and punched directly (doc/relay.md, "The client"), to
+	 * the home of home_id (the pinned CA's).
+	 */
+	const char *const *relays;
+	unsigned nrelay;
+	const uint8_t *home_id;
 };
 
 struct tun_client_ops {

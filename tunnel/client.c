@@ -42,6 +42,14 @@
  * called unanswered, and its first retransmission comes at 400 ms.
  */
 #define TUN_FALLBACK_MS		1000
+/*
+ * Relays: how long the punched direct racer has alone before the relayed
+ * one starts beside it (Happy Eyeballs again, RFC 8305: prefer the path
+ * that costs nobody a relay). A first direct ClientHello that reaches the
+ * home's NAT before the gateway's punch has opened it is dropped, and
+ * DTLS resends it after 400 ms: the head start covers that resend.
+ */
+#define TUN_RELAYED_AFTER_MS	1000
 
 enum cstate {
 	C_CONNECTING,
@@ -89,8 +97,11 @@ struct tun_client {
 	char *relay[TUN_RELAYS_MAX];
 	uint8_t home_id[TUN_HOME_ID_LEN];
 	struct cli_relay {
+		struct tun_client *c;
 		struct tun_rpath *rp;
 		struct tun_chan *rch, *dch;
+		int rfd_wait;		/* the relayed racer's, not started yet */
+		struct loop_timer *relayed_timer;
 	} rr[TUN_RELAYS_MAX];
 	struct tun_rpath *live_rp;
 	char path[160];			/* how c->ch reaches the gateway */
@@ -160,6 +171,10 @@ static void cli_drop_relays(struct tun_client *c)
 	for (i = 0; i < c->nrelay; i++) {
 		cli_drop_racer(&c->rr[i].rch);
 		cli_drop_racer(&c->rr[i].dch);
+		if (c->rr[i].rfd_wait >= 0)
+			close(c->rr[i].rfd_wait);
+		c->rr[i].rfd_wait = -1;
+		loop_timer_disarm(c->rr[i].relayed_timer);
 		tun_rpath_free(c->rr[i].rp);
 		c->rr[i].rp = NULL;
 	}
@@ -850,6 +865,8 @@ static void cli_attempt_failed(struct tun_client *c)
 		cli_lost(c, text);
 }
 
+static void cli_start_relayed(struct tun_client *c, struct cli_relay *r);
+
 static void cli_on_down(void *user, struct tun_chan *ch, int reason)
 {
 	struct tun_client *c = user;
@@ -871,8 +888,11 @@ static void cli_on_down(void *user, struct tun_chan *ch, int reason)
 			r->rch = NULL;
 		else
 			r->dch = NULL;
+		/* The direct racer gave up: no need to wait for the relayed one. */
+		if (!relayed && r->rfd_wait >= 0 && !ch->up)
+			cli_start_relayed(c, r);
 		/* This relay's path has nothing left to carry. */
-		if (!r->rch && !r->dch) {
+		if (!r->rch && !r->dch && r->rfd_wait < 0) {
 			tun_rpath_free(r->rp);
 			r->rp = NULL;
 		}
@@ -1020,6 +1040,56 @@ static struct cli_relay *cli_relay_of_path(struct tun_client *c, const struct tu
  * completes at once (tun_dtls_connect_fd's note) may decide the race
  * inside its start: then the rest is not started.
  */
+/* A relay path with nothing left racing on it: gone; maybe the attempt too. */
+static void cli_relay_spent(struct tun_client *c, struct cli_relay *r)
+{
+	if (r->rch || r->dch || r->rfd_wait >= 0 || (c->ch && c->ch->up))
+		return;
+	tun_rpath_free(r->rp);
+	r->rp = NULL;
+	if (!cli_racing(c)) {
+		cli_drop_chan(c, false);
+		cli_attempt_failed(c);
+	}
+}
+
+/* The relayed racer, after the direct one's head start (or its failure). */
+static void cli_start_relayed(struct tun_client *c, struct cli_relay *r)
+{
+	struct tun_listen_cfg lc;
+	struct sockaddr_storage none;
+	int fd = r->rfd_wait;
+
+	loop_timer_disarm(r->relayed_timer);
+	if (fd < 0)
+		return;
+	r->rfd_wait = -1;
+	cli_listen_cfg(c, &lc);
+	/* Named for messages by the relay (tun_rpath_relay), not by fd. */
+	memset(&none, 0, sizeof(none));
+	none.ss_family = AF_UNIX;
+	if (tun_dtls_connect_fd(&r->rch, &lc, fd, &none, sizeof(sa_family_t)) < 0)
+		r->rch = NULL;
+}
+
+static void cli_relayed_cb(struct loop_timer *t, void *user)
+{
+	struct cli_relay *r = user;
+
+	if (r->rfd_wait >= 0 && r->c->state == C_CONNECTING) {
+		cli_progress(r->c, "no direct answer yet; trying through relay %s as well",
+			     tun_rpath_relay(r->rp));
+		cli_start_relayed(r->c, r);
+		cli_relay_spent(r->c, r);
+	}
+}
+
+/*
+ * CONNECTED: the punched direct racer starts, and the relayed one after
+ * TUN_RELAYED_AFTER_MS (at once if there is no direct one). A racer whose
+ * handshake completes inside its start (tun_dtls_connect_fd's note)
+ * decides the race there.
+ */
 static void cli_rp_connected(void *user, struct tun_rpath *rp, int relayed_fd, int direct_fd)
 {
 	struct tun_client *c = user;
@@ -1027,43 +1097,37 @@ static void cli_rp_connected(void *user, struct tun_rpath *rp, int relayed_fd, i
 	struct tun_listen_cfg lc;
 	struct sockaddr_storage none;
 	char gw[NI_MAXHOST + NI_MAXSERV + 4];
-	int ret;
 
-	if (!r) {
+	if (!r || r->rfd_wait >= 0) {
 		close(relayed_fd);
 		if (direct_fd >= 0)
 			close(direct_fd);
 		return;
 	}
-	cli_progress(c, "relay %s: connected; the gateway is at %s, trying through the "
-		     "relay and directly", tun_rpath_relay(rp),
-		     tun_rpath_gateway(rp, gw, sizeof(gw)));
-	cli_listen_cfg(c, &lc);
-	/* Its name for the messages is the relay's: tun_rpath_relay(). */
-	memset(&none, 0, sizeof(none));
-	none.ss_family = AF_UNIX;
-	ret = tun_dtls_connect_fd(&r->rch, &lc, relayed_fd, &none, sizeof(sa_family_t));
-	if (ret < 0)
-		r->rch = NULL;
-	if (c->ch && c->ch->up) {
-		/* Decided inside the start: r is no longer racing. */
-		if (direct_fd >= 0)
-			close(direct_fd);
+	r->rfd_wait = relayed_fd;
+	if (direct_fd < 0) {
+		cli_progress(c, "relay %s: connected; trying through the relay",
+			     tun_rpath_relay(rp));
+		cli_start_relayed(c, r);
+		cli_relay_spent(c, r);
 		return;
 	}
-	if (direct_fd >= 0) {
-		ret = tun_dtls_connect_fd(&r->dch, &lc, direct_fd, &none, sizeof(sa_family_t));
-		if (ret < 0)
-			r->dch = NULL;
+	cli_progress(c, "relay %s: connected; the gateway is at %s, trying it directly "
+		     "(and through the relay after %u ms)", tun_rpath_relay(rp),
+		     tun_rpath_gateway(rp, gw, sizeof(gw)), TUN_RELAYED_AFTER_MS);
+	cli_listen_cfg(c, &lc);
+	memset(&none, 0, sizeof(none));
+	none.ss_family = AF_UNIX;
+	if (tun_dtls_connect_fd(&r->dch, &lc, direct_fd, &none, sizeof(sa_family_t)) < 0)
+		r->dch = NULL;
+	if (c->ch && c->ch->up)
+		return;		/* decided inside the start */
+	if (!r->dch) {
+		cli_start_relayed(c, r);
+		cli_relay_spent(c, r);
+		return;
 	}
-	if (!r->rch && !r->dch && !(c->ch && c->ch->up)) {
-		tun_rpath_free(r->rp);
-		r->rp = NULL;
-		if (!cli_racing(c)) {
-			cli_drop_chan(c, false);
-			cli_attempt_failed(c);
-		}
-	}
+	loop_timer_arm(r->relayed_timer, TUN_RELAYED_AFTER_MS * 1000ull);
 }
 
 static void cli_rp_failed(void *user, struct tun_rpath *rp, const char *why)
@@ -1244,7 +1308,10 @@ int tun_client_new(struct tun_client **out, struct loop *l,
 	c->nrelay = cfg->nrelay;
 	for (i = 0; i < cfg->nrelay; i++) {
 		c->relay[i] = dup_opt(cfg->relays[i], &bad);
-		if (!c->relay[i])
+		c->rr[i].c = c;
+		c->rr[i].rfd_wait = -1;
+		c->rr[i].relayed_timer = loop_timer_new(l, cli_relayed_cb, &c->rr[i]);
+		if (!c->relay[i] || !c->rr[i].relayed_timer)
 			bad = true;
 	}
 	if (cfg->nrelay)
@@ -1329,6 +1396,9 @@ void tun_client_free(struct tun_client *c)
 			tun_chan_destroy(c->rr[i].dch);
 		}
 		tun_rpath_free(c->rr[i].rp);
+		if (c->rr[i].rfd_wait >= 0)
+			close(c->rr[i].rfd_wait);
+		loop_timer_free(c->rr[i].relayed_timer);
 		free(c->relay[i]);
 	}
 	/* After the channel: its CLOSE goes out through the path. */

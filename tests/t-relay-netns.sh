@@ -8,22 +8,28 @@
 # Each NAT masquerades its LAN and, like a home router, drops unsolicited
 # inbound packets: Linux masquerade keeps the source port and filters by
 # address and port, a port-restricted cone NAT; with "random" ports it is
-# symmetric. tests/relay-client plays the gateway and the CD with the real
-# codec (bgw-muxd and bgw-cdclient are not wired to the relay yet).
+# symmetric. Tests 1-9: tests/relay-client plays the gateway and the CD
+# with the real codec. Tests 10-17: the real programs, bgw-muxd at home
+# and bgw-cdclient in the café with a bundle that names only the relay.
 # Only addresses inside namespaces this test makes; all removed on exit.
 . "${BGW_SRCDIR:-.}/tests/lib.sh"
 
 build=${BGW_BUILDDIR:-.}
 relay_bin=$build/relay/bgw-relay
 client=$build/tests/relay-client
-N=9
+muxd=$build/mux/bgw-muxd
+adb=$build/authdb/bgw-authdb
+cdc=$build/cdclient/bgw-cdclient
+host="timeout 60 python3 ${BGW_SRCDIR:-.}/tests/cd_host.py"
+N=17
 echo "1..$N"
 
 [ "$(id -u)" -eq 0 ] || skip_all "needs root (network namespaces)"
 command -v ip >/dev/null 2>&1 || skip_all "ip (iproute2) not installed"
 command -v nft >/dev/null 2>&1 || skip_all "nft not installed (Debian: nftables)"
 command -v openssl >/dev/null 2>&1 || skip_all "openssl not installed"
-for b in "$relay_bin" "$client"; do
+command -v python3 >/dev/null 2>&1 || skip_all "python3 not installed (the scripted host)"
+for b in "$relay_bin" "$client" "$muxd" "$adb" "$cdc"; do
 	[ -x "$b" ] || skip_all "$(basename "$b") not built"
 done
 
@@ -156,11 +162,103 @@ wait "$gw_pid" 2>/dev/null
 nat homenat random
 x homenat conntrack -F >/dev/null 2>&1
 ip netns exec "$p-home" "$client" gw "$relay" "$tmp/home.key" -w 30 >"$tmp/gw2.out" 2>&1 &
-pids="$pids $!"
+gw_pid=$!
+pids="$pids $gw_pid"
 wait_for 10 grep -q "^registered" "$tmp/gw2.out"
 x cd "$client" cd "$relay" "$id" -w 20 -p >"$tmp/cd3.out" 2>&1
 rc=$?
 [ "$rc" -eq 3 ] && grep -q "^relayed 5/5" "$tmp/cd3.out"
 t_ok $? "symmetric home NAT: no direct path, datagrams still relayed" ||
 	diag "$tmp/cd3.out" "$tmp/gw2.out"
+kill "$gw_pid" 2>/dev/null
+wait "$gw_pid" 2>/dev/null
+
+# ---- The real programs (doc/relay.md, "Integration") ----
+A() { "$adb" --db "$tmp/etc/authdb" --audit "$tmp/audit.log" "$@"; }
+{
+	A user add alice &&
+	A ca init --dir "$tmp/etc" &&
+	A cert issue alice --dir "$tmp/etc" --relay "$relay" --out "$tmp/alice.bundle"
+} >"$tmp/admin.log" 2>&1 || { diag "$tmp/admin.log"; echo "Bail out! bgw-authdb could not set up the gateway"; exit 1; }
+hid=$(A ca id --dir "$tmp/etc")
+mkdir -p "$tmp/run"
+cat >"$tmp/muxd.conf" <<EOT
+controller sim
+sim-time-scale 0.01
+listen-dtls 192.168.1.2:4433
+ca $tmp/etc/ca.crt
+cert $tmp/etc/server.crt
+key $tmp/etc/server.key
+scram-secret $tmp/etc/scram.secret
+audit-log $tmp/audit.log
+authdb $tmp/etc/authdb
+runtime-dir $tmp/run
+relay $relay
+EOT
+
+# run_cd NAME: bgw-cdclient in the café with the relay-only bundle, its
+# host socket $tmp/NAME.sock (a path: reachable from any namespace).
+run_cd() {
+	ip netns exec "$p-cd" timeout 120 "$cdc" -f --bundle "$tmp/alice.bundle" \
+		--expose "unix:$tmp/$1.sock" >"$tmp/$1.log" 2>&1 </dev/null &
+	cd_pid=$!
+	pids="$pids $cd_pid"
+}
+hci_ok() {
+	$host --unix "$tmp/$1.sock" init >"$tmp/$1.hci" 2>&1 && grep -q '^init=ok' "$tmp/$1.hci"
+}
+
+# 10: bgw-muxd at home, behind the (cone again) NAT, registers.
+nat homenat
+ip netns exec "$p-home" "$muxd" -f -c "$tmp/muxd.conf" >"$tmp/muxd.log" 2>&1 &
+muxd_pid=$!
+pids="$pids $muxd_pid"
+wait_for 15 grep -q "relay: registered with $relay; it sees this gateway at 198\.51\.100\.2 port" \
+	"$tmp/muxd.log"
+t_ok $? "bgw-muxd behind the home NAT registers its home id $hid" ||
+	diag "$tmp/muxd.log" "$tmp/relay.log"
+
+# 11-13: the CD reaches home with a bundle that names only the relay;
+# punched direct through both cone NATs; HCI carried.
+run_cd c1
+wait_for 30 grep -q "logged in as alice" "$tmp/c1.log"
+t_ok $? "bgw-cdclient in the café logs in with a bundle naming only the relay" ||
+	diag "$tmp/c1.log" "$tmp/muxd.log"
+grep -Eq "DTLS1.2 handshake direct \(punched\) to \[198\.51\.100\.2\]:[0-9]+ done" "$tmp/c1.log"
+t_ok $? "  ... directly after punching (port-restricted cone NATs)" || diag "$tmp/c1.log"
+wait_for 10 test -S "$tmp/c1.sock" && hci_ok c1
+t_ok $? "  ... and the session carries the host's HCI" || diag "$tmp/c1.hci" "$tmp/c1.log"
+
+# 14: the relay dies mid-session: the punched session stays up.
+kill "$relay_pid"
+wait "$relay_pid" 2>/dev/null
+sleep 3
+hci_ok c1 && ! grep -q "link lost" "$tmp/c1.log" && kill -0 "$cd_pid"
+t_ok $? "killing the relay mid-session leaves the punched session up" ||
+	diag "$tmp/c1.hci" "$tmp/c1.log"
+kill "$cd_pid" 2>/dev/null
+wait "$cd_pid" 2>/dev/null
+start_relay
+home_back() { [ "$(grep -c "relay: home $hid registered" "$tmp/relay.log")" -ge 2 ]; }
+wait_for 15 home_back || diag "$tmp/relay.log"
+
+# 15-16: the home NAT turns symmetric: the relay carries the session.
+nat homenat random
+run_cd c2
+wait_for 30 grep -q "logged in as alice" "$tmp/c2.log" &&
+	grep -q "DTLS1.2 handshake via relay $relay done" "$tmp/c2.log"
+t_ok $? "symmetric home NAT: bgw-cdclient logs in via the relay" ||
+	diag "$tmp/c2.log" "$tmp/muxd.log"
+wait_for 10 test -S "$tmp/c2.sock" && hci_ok c2
+t_ok $? "  ... and the relayed session carries the host's HCI" || diag "$tmp/c2.hci" "$tmp/c2.log"
+kill "$cd_pid" 2>/dev/null
+wait "$cd_pid" 2>/dev/null
+
+# 17: an attacker's REGISTER for the family's (the real CA's) id: refused.
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$tmp/evil2.key" 2>/dev/null
+x att "$client" claim "$relay" "$tmp/evil2.key" "$hid" -w 10 >"$tmp/claim2.out" 2>&1 &&
+	grep -q "relay: registered with $relay" "$tmp/muxd.log"
+t_ok $? "an attacker registering the family's id is refused" || diag "$tmp/claim2.out"
+kill -TERM "$muxd_pid"
+wait "$muxd_pid" 2>/dev/null
 exit $((t_failed > 0))

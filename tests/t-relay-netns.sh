@@ -21,7 +21,7 @@ muxd=$build/mux/bgw-muxd
 adb=$build/authdb/bgw-authdb
 cdc=$build/cdclient/bgw-cdclient
 host="timeout 60 python3 ${BGW_SRCDIR:-.}/tests/cd_host.py"
-N=17
+N=18
 echo "1..$N"
 
 [ "$(id -u)" -eq 0 ] || skip_all "needs root (network namespaces)"
@@ -251,10 +251,21 @@ t_ok $? "symmetric home NAT: bgw-cdclient logs in via the relay" ||
 	diag "$tmp/c2.log" "$tmp/muxd.log"
 wait_for 10 test -S "$tmp/c2.sock" && hci_ok c2
 t_ok $? "  ... and the relayed session carries the host's HCI" || diag "$tmp/c2.hci" "$tmp/c2.log"
+
+# 17: the relay restarts under the relayed session: it resumes through
+# the relay once the gateway has registered again.
+kill "$relay_pid"
+wait "$relay_pid" 2>/dev/null
+sleep 1
+start_relay
+home_again() { [ "$(grep -c "relay: home $hid registered" "$tmp/relay.log")" -ge 3 ]; }
+wait_for 60 grep -q "session resumed" "$tmp/c2.log" && home_again && hci_ok c2
+t_ok $? "a relayed session resumes through the relay once it is back" ||
+	diag "$tmp/c2.log" "$tmp/c2.hci"
 kill "$cd_pid" 2>/dev/null
 wait "$cd_pid" 2>/dev/null
 
-# 17: an attacker's REGISTER for the family's (the real CA's) id: refused.
+# 18: an attacker's REGISTER for the family's (the real CA's) id: refused.
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$tmp/evil2.key" 2>/dev/null
 x att "$client" claim "$relay" "$tmp/evil2.key" "$hid" -w 10 >"$tmp/claim2.out" 2>&1 &&
 	grep -q "relay: registered with $relay" "$tmp/muxd.log"

@@ -28,6 +28,7 @@ tests_relay_client_CFLAGS = $(AM_CFLAGS) $(RELAY_CFLAGS)
 tests_relay_client_LDADD = $(RELAY_LIBS)
 
 TESTS += tests/t-relay-netns.sh tests/t-relay-muxd.sh
+EXTRA_DIST += tests/netns-nat.sh tests/bench/relay-paths
 EXTRA_DIST += tests/t-relay-netns.sh tests/t-relay-muxd.sh
 
 dist_doc_DATA += doc/relay.md

@@ -21,7 +21,7 @@ muxd=$build/mux/bgw-muxd
 adb=$build/authdb/bgw-authdb
 cdc=$build/cdclient/bgw-cdclient
 host="timeout 60 python3 ${BGW_SRCDIR:-.}/tests/cd_host.py"
-N=18
+N=19
 echo "1..$N"
 
 [ "$(id -u)" -eq 0 ] || skip_all "needs root (network namespaces)"
@@ -131,9 +131,11 @@ wait "$gw_pid" 2>/dev/null
 # ---- The real programs (doc/relay.md, "Integration") ----
 A() { "$adb" --db "$tmp/etc/authdb" --audit "$tmp/audit.log" "$@"; }
 {
-	A user add alice &&
+	A user add alice && A user add bob &&
+	A allow alice 10:B6:00:00:00:04 public && A allow bob 10:B6:00:00:00:03 public &&
 	A ca init --dir "$tmp/etc" &&
-	A cert issue alice --dir "$tmp/etc" --relay "$relay" --out "$tmp/alice.bundle"
+	A cert issue alice --dir "$tmp/etc" --relay "$relay" --out "$tmp/alice.bundle" &&
+	A cert issue bob --dir "$tmp/etc" --relay "$relay" --out "$tmp/bob.bundle"
 } >"$tmp/admin.log" 2>&1 || { diag "$tmp/admin.log"; echo "Bail out! bgw-authdb could not set up the gateway"; exit 1; }
 hid=$(A ca id --dir "$tmp/etc")
 mkdir -p "$tmp/run"
@@ -154,7 +156,7 @@ EOT
 # run_cd NAME: bgw-cdclient in the café with the relay-only bundle, its
 # host socket $tmp/NAME.sock (a path: reachable from any namespace).
 run_cd() {
-	ip netns exec "$p-cd" timeout 120 "$cdc" -f --bundle "$tmp/alice.bundle" \
+	ip netns exec "$p-cd" timeout 120 "$cdc" -f --bundle "$tmp/${2:-alice}.bundle" \
 		--expose "unix:$tmp/$1.sock" >"$tmp/$1.log" 2>&1 </dev/null &
 	cd_pid=$!
 	pids="$pids $cd_pid"
@@ -207,7 +209,22 @@ t_ok $? "symmetric home NAT: bgw-cdclient logs in via the relay" ||
 wait_for 10 test -S "$tmp/c2.sock" && hci_ok c2
 t_ok $? "  ... and the relayed session carries the host's HCI" || diag "$tmp/c2.hci" "$tmp/c2.log"
 
-# 17: the relay restarts under the relayed session: it resumes through
+# 17: the family through the relay at once: alice and bob each use their
+# own device; bob's host cannot connect to alice's (authdb allow lines).
+c2_pid=$cd_pid
+run_cd b1 bob
+wait_for 30 grep -q "logged in as bob" "$tmp/b1.log" && wait_for 10 test -S "$tmp/b1.sock" &&
+	grep -q "handshake via relay $relay done" "$tmp/b1.log" &&
+	$host --unix "$tmp/c2.sock" connect:10:B6:00:00:00:04 echo >"$tmp/fa.out" 2>&1 &&
+	$host --unix "$tmp/b1.sock" init connect:10:B6:00:00:00:03 echo >"$tmp/fb.out" 2>&1 &&
+	! $host --unix "$tmp/b1.sock" connect:10:B6:00:00:00:04 >"$tmp/fc.out" 2>&1
+t_ok $? "two users through the relay at once, each only on their own device" ||
+	diag "$tmp/b1.log" "$tmp/fa.out" "$tmp/fb.out" "$tmp/fc.out"
+kill "$cd_pid" 2>/dev/null
+wait "$cd_pid" 2>/dev/null
+cd_pid=$c2_pid
+
+# 18: the relay restarts under the relayed session: it resumes through
 # the relay once the gateway has registered again.
 kill "$relay_pid"
 wait "$relay_pid" 2>/dev/null
@@ -220,7 +237,7 @@ t_ok $? "a relayed session resumes through the relay once it is back" ||
 kill "$cd_pid" 2>/dev/null
 wait "$cd_pid" 2>/dev/null
 
-# 18: an attacker's REGISTER for the family's (the real CA's) id: refused.
+# 19: an attacker's REGISTER for the family's (the real CA's) id: refused.
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$tmp/evil2.key" 2>/dev/null
 x att "$client" claim "$relay" "$tmp/evil2.key" "$hid" -w 10 >"$tmp/claim2.out" 2>&1 &&
 	grep -q "relay: registered with $relay" "$tmp/muxd.log"

@@ -21,7 +21,7 @@ muxd=$build/mux/bgw-muxd
 adb=$build/authdb/bgw-authdb
 cdc=$build/cdclient/bgw-cdclient
 host="timeout 60 python3 ${BGW_SRCDIR:-.}/tests/cd_host.py"
-N=19
+N=20
 echo "1..$N"
 
 [ "$(id -u)" -eq 0 ] || skip_all "needs root (network namespaces)"
@@ -199,7 +199,29 @@ start_relay
 home_back() { [ "$(grep -c "relay: home $hid registered" "$tmp/relay.log")" -ge 2 ]; }
 wait_for 15 home_back || diag "$tmp/relay.log"
 
-# 15-16: the home NAT turns symmetric: the relay carries the session.
+# 15: relayed first, then a direct path opens: the session moves to it.
+# The café drops the CD's direct datagrams until the session is up via
+# the relay; then the client's direct probe gets through (the gateway's
+# punches opened the home NAT for the CD's address) and it resumes there.
+x cafenat nft -f - <<NFT
+table inet cdblock {
+	chain direct_out { type filter hook forward priority -10; ip daddr 198.51.100.2 udp dport 4433 drop; }
+}
+NFT
+run_cd c3
+wait_for 30 grep -q "logged in as alice" "$tmp/c3.log" &&
+	grep -q "handshake via relay $relay done" "$tmp/c3.log"
+moved=$?
+x cafenat nft delete table inet cdblock
+[ "$moved" -eq 0 ] &&
+	wait_for 30 grep -Eq "a direct path opened; moving the session direct \(punched\) to \[198\.51\.100\.2\]" "$tmp/c3.log" &&
+	wait_for 10 grep -q "session resumed" "$tmp/c3.log" && hci_ok c3
+t_ok $? "relayed first, the session moves to a direct path when one opens" ||
+	diag "$tmp/c3.log" "$tmp/c3.hci"
+kill "$cd_pid" 2>/dev/null
+wait "$cd_pid" 2>/dev/null
+
+# 16-17: the home NAT turns symmetric: the relay carries the session.
 nat homenat random
 run_cd c2
 wait_for 30 grep -q "logged in as alice" "$tmp/c2.log" &&
@@ -209,7 +231,7 @@ t_ok $? "symmetric home NAT: bgw-cdclient logs in via the relay" ||
 wait_for 10 test -S "$tmp/c2.sock" && hci_ok c2
 t_ok $? "  ... and the relayed session carries the host's HCI" || diag "$tmp/c2.hci" "$tmp/c2.log"
 
-# 17: the family through the relay at once: alice and bob each use their
+# 18: the family through the relay at once: alice and bob each use their
 # own device; bob's host cannot connect to alice's (authdb allow lines).
 c2_pid=$cd_pid
 run_cd b1 bob
@@ -224,7 +246,7 @@ kill "$cd_pid" 2>/dev/null
 wait "$cd_pid" 2>/dev/null
 cd_pid=$c2_pid
 
-# 18: the relay restarts under the relayed session: it resumes through
+# 19: the relay restarts under the relayed session: it resumes through
 # the relay once the gateway has registered again.
 kill "$relay_pid"
 wait "$relay_pid" 2>/dev/null
@@ -237,7 +259,7 @@ t_ok $? "a relayed session resumes through the relay once it is back" ||
 kill "$cd_pid" 2>/dev/null
 wait "$cd_pid" 2>/dev/null
 
-# 19: an attacker's REGISTER for the family's (the real CA's) id: refused.
+# 20: an attacker's REGISTER for the family's (the real CA's) id: refused.
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$tmp/evil2.key" 2>/dev/null
 x att "$client" claim "$relay" "$tmp/evil2.key" "$hid" -w 10 >"$tmp/claim2.out" 2>&1 &&
 	grep -q "relay: registered with $relay" "$tmp/muxd.log"

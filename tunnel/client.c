@@ -50,6 +50,13 @@
  * DTLS resends it after 400 ms: the head start covers that resend.
  */
 #define TUN_RELAYED_AFTER_MS	1000
+/*
+ * Relayed: how long a direct probe keeps trying (its DTLS resends, 0.4 s
+ * doubling) before the session stays relayed. The gateway's punches keep
+ * the home NAT's filter open about as long (Linux conntrack: 30 s for an
+ * unanswered UDP flow).
+ */
+#define TUN_PROBE_MS		30000
 
 enum cstate {
 	C_CONNECTING,
@@ -104,6 +111,8 @@ struct tun_client {
 		struct loop_timer *relayed_timer;
 	} rr[TUN_RELAYS_MAX];
 	struct tun_rpath *live_rp;
+	bool live_relayed;		/* live_rp carries c->ch through the relay */
+	struct tun_chan *probe;		/* relayed: a direct handshake trying */
 	char path[160];			/* how c->ch reaches the gateway */
 	struct tun_rel_cfg rel_cfg;
 	struct tun_creds *creds;
@@ -230,6 +239,7 @@ static void cli_drop_chan(struct tun_client *c, bool notify)
 		c->alt = NULL;
 	}
 	cli_drop_relays(c);
+	cli_drop_racer(&c->probe);
 	/* After the channel: its last datagrams go out through the path. */
 	tun_rpath_free(c->live_rp);
 	c->live_rp = NULL;
@@ -474,7 +484,26 @@ static void cli_on_up(void *user, struct tun_chan *ch)
 	/* The first channel up wins the race; the others are dropped. */
 	loop_timer_disarm(c->fallback_timer);
 	r = cli_relay_of(c, ch, &relayed);
-	if (ch == c->alt) {
+	if (ch == c->probe) {
+		/*
+		 * Relayed, and a direct path opened: the session moves to it
+		 * with a resumption (doc/protocol.md section 5), which the
+		 * gateway lets replace the relayed link; the relay's channel
+		 * is closed.
+		 */
+		c->probe = NULL;
+		if (c->ch) {
+			c->ch->ops = NULL;
+			tun_chan_drop(c->ch);
+		}
+		c->ch = ch;
+		c->live_relayed = false;
+		tun_rpath_keep(c->live_rp, false);
+		snprintf(c->path, sizeof(c->path), "direct (punched) to %s",
+			 tun_rpath_gateway(c->live_rp, gw, sizeof(gw)));
+		/* Said also after the first session (progress then is info). */
+		log_notice("tunnel: a direct path opened; moving the session %s", c->path);
+	} else if (ch == c->alt) {
 		if (c->ch) {
 			c->ch->ops = NULL;
 			tun_chan_drop(c->ch);
@@ -499,6 +528,7 @@ static void cli_on_up(void *user, struct tun_chan *ch)
 		tun_rpath_free(c->live_rp);
 		c->live_rp = r->rp;
 		r->rp = NULL;
+		c->live_relayed = relayed;
 		tun_rpath_keep(c->live_rp, relayed);
 		if (relayed)
 			snprintf(c->path, sizeof(c->path), "via relay %s",
@@ -670,6 +700,31 @@ static void cli_on_challenge(struct tun_client *c, const struct tun_msg *m)
 	c->state = C_WAIT_READY;
 }
 
+static void cli_listen_cfg(struct tun_client *c, struct tun_listen_cfg *lc);
+
+/*
+ * Relayed: keep trying the gateway's reflexive address directly for
+ * TUN_PROBE_MS (doc/relay.md, "The client"); cli_on_up moves the session
+ * if it answers.
+ */
+static void cli_start_probe(struct tun_client *c)
+{
+	struct tun_listen_cfg lc;
+	struct sockaddr_storage none;
+	int fd = tun_rpath_direct(c->live_rp);
+
+	if (fd < 0)
+		return;
+	cli_listen_cfg(c, &lc);
+	lc.handshake_ms = TUN_PROBE_MS;
+	memset(&none, 0, sizeof(none));
+	none.ss_family = AF_UNIX;
+	if (tun_dtls_connect_fd(&c->probe, &lc, fd, &none, sizeof(sa_family_t)) < 0)
+		c->probe = NULL;
+	else
+		log_info("tunnel: relayed; probing a direct path for %d s", TUN_PROBE_MS / 1000);
+}
+
 static void cli_on_ready(struct tun_client *c, const struct tun_msg *m)
 {
 	bool resumed = m->flags & TUN_F_RESUMED;
@@ -707,6 +762,8 @@ static void cli_on_ready(struct tun_client *c, const struct tun_msg *m)
 	}
 	c->ever_ready = true;
 	cli_arm(c);
+	if (c->live_rp && c->live_relayed && !c->probe)
+		cli_start_probe(c);
 	if (c->ops.on_ready)
 		c->ops.on_ready(c->user, c, c->name, resumed);
 }
@@ -875,6 +932,13 @@ static void cli_on_down(void *user, struct tun_chan *ch, int reason)
 	struct cli_relay *r;
 	bool relayed = false;
 
+	if (ch == c->probe) {
+		/* No direct path within TUN_PROBE_MS: the session stays relayed. */
+		c->probe = NULL;
+		log_info("tunnel: no direct path opened (%s); staying relayed",
+			 ch->why[0] ? ch->why : tun_reason_str(reason));
+		return;
+	}
 	r = cli_relay_of(c, ch, &relayed);
 	if (r) {
 		char gw[NI_MAXHOST + NI_MAXSERV + 4];
@@ -1400,6 +1464,10 @@ void tun_client_free(struct tun_client *c)
 			close(c->rr[i].rfd_wait);
 		loop_timer_free(c->rr[i].relayed_timer);
 		free(c->relay[i]);
+	}
+	if (c->probe) {
+		c->probe->ops = NULL;
+		tun_chan_destroy(c->probe);
 	}
 	/* After the channel: its CLOSE goes out through the path. */
 	tun_rpath_free(c->live_rp);

@@ -431,3 +431,12 @@ void tun_rpath_keep(struct tun_rpath *rp, bool relayed)
 		rp->chan = 0;
 	}
 }
+
+int tun_rpath_direct(struct tun_rpath *rp)
+{
+	if (rp->state != RP_UP || !rp->galen)
+		return -EAFNOSUPPORT;
+	if (rp->dfd >= 0)
+		return -EALREADY;
+	return rp_pair(rp, &rp->dfd);
+}

@@ -56,5 +56,11 @@ const char *tun_rpath_gateway(const struct tun_rpath *rp, char *buf, size_t cap)
  * stop shuttling the other; a direct winner closes the relay's channel.
  */
 void tun_rpath_keep(struct tun_rpath *rp, bool relayed);
+/*
+ * A fresh direct descriptor (the receiver's) beside a relayed one kept,
+ * for probing the gateway's reflexive address; -EALREADY if one is open,
+ * -EAFNOSUPPORT without a gateway address this socket can reach.
+ */
+int tun_rpath_direct(struct tun_rpath *rp);
 
 #endif /* BGW_TUN_RPATH_H */

@@ -165,12 +165,44 @@ struct lk_io {
 	struct pktq q;
 };
 
+struct tun_link;
+
+/*
+ * What generic code (sessions, login) does with a link without knowing
+ * which kind it is: chan_link_ops (a local channel) or remote_link_ops (a
+ * peer process's socket, core mode).
+ */
+struct tun_link_ops {
+	/*
+	 * One tunnel message to the client. droppable: a reliability-layer
+	 * message (HCI, ACK, KEEPALIVE), which a full link may lose like a
+	 * datagram.
+	 */
+	int (*send_msg)(struct tun_link *k, const struct tun_msg *m, bool droppable);
+	/* ERROR or CLOSE (best effort). */
+	void (*send_reason)(struct tun_link *k, uint8_t version, uint8_t type,
+			    int reason, const char *text);
+	/*
+	 * Drop the link (pending or attached): notify, the session is over
+	 * (close_notify; END to a peer process), else it lives on elsewhere
+	 * (silence; DROP).
+	 */
+	void (*close)(struct tun_link *k, bool notify);
+	/* A pending link refused because the server is shutting down. */
+	void (*shutdown)(struct tun_link *k);
+	/* "[addr]:port" of the client, for logs. */
+	const char *(*peer_str)(const struct tun_link *k, char *buf, size_t cap);
+	/* The client's channel is TLS (the reliability layer's stream mode). */
+	bool (*is_stream)(const struct tun_link *k);
+};
+
 /*
  * A session's path to its client: a local channel (listener and peer
  * mode), or in core mode a peer process's link (remote), which carries
  * the same tunnel messages in MSG frames.
  */
 struct tun_link {
+	const struct tun_link_ops *ops;
 	struct tun_server *srv;
 	struct tun_chan *ch;		/* local */
 	struct tun_session *s;		/* L_ATTACHED */
@@ -188,7 +220,6 @@ struct tun_link {
 	struct loop_timer *timer;
 
 	/* Remote (core mode). */
-	bool remote;
 	bool dead;			/* closed, released from the loop */
 	bool broken;			/* a send failed: lost, from the loop */
 	bool stream;			/* the peer's channel is TLS */
@@ -257,7 +288,6 @@ static void peer_login_ok(struct tun_peer *p, struct tun_link *k, const char *na
 static void peer_resume(struct tun_peer *p, struct tun_link *k, const struct tun_msg *m);
 static void peer_relay_up(struct tun_peer *p, struct tun_link *k, const struct tun_msg *m);
 static void peer_chan_down(struct tun_peer *p, int reason);
-static void remote_close(struct tun_link *k, uint8_t frame);
 static void srv_cfg_init(struct tun_server *srv, const struct tun_server_cfg *cfg);
 static int srv_ca_init(struct tun_server *srv);
 
@@ -288,12 +318,10 @@ static void link_free(struct tun_link *k)
 	free(k);
 }
 
-static const char *link_peer_str(const struct tun_link *k, char *buf, size_t cap)
+/* ---- links over a local channel (listener and peer mode) ---- */
+
+static const char *chan_link_peer_str(const struct tun_link *k, char *buf, size_t cap)
 {
-	if (k->remote) {
-		snprintf(buf, cap, "%s", k->label.peer[0] ? k->label.peer : "?");
-		return buf;
-	}
 	if (!k->ch) {
 		snprintf(buf, cap, "-");
 		return buf;
@@ -301,61 +329,25 @@ static const char *link_peer_str(const struct tun_link *k, char *buf, size_t cap
 	return tun_chan_peer_str(k->ch, buf, cap);
 }
 
-static bool link_is_stream(const struct tun_link *k)
+static bool chan_link_is_stream(const struct tun_link *k)
 {
-	return k->remote ? k->stream : k->ch && k->ch->kind == TUN_CHAN_STREAM;
+	return k->ch && k->ch->kind == TUN_CHAN_STREAM;
 }
 
-static int remote_send(struct tun_link *k, const uint8_t *b, size_t len, bool droppable);
-
-/*
- * One tunnel message to the client. droppable: a reliability-layer
- * message (HCI, ACK, KEEPALIVE), which a full link may lose like a
- * datagram.
- */
-static int link_send_msg(struct tun_link *k, const struct tun_msg *m, bool droppable)
+static int chan_link_send_msg(struct tun_link *k, const struct tun_msg *m, bool droppable)
 {
-	uint8_t b[TUN_LINK_FRAME_MAX];
-	int n;
-
-	if (!k->remote)
-		return tun_chan_send(k->ch, m);
-	n = tun_msg_encode(m, b + 1, sizeof(b) - 1);
-	if (n < 0)
-		return n;
-	b[0] = TUN_LF_MSG_DOWN;
-	return remote_send(k, b, (size_t)n + 1, droppable);
+	(void)droppable;
+	return tun_chan_send(k->ch, m);
 }
 
-/* ERROR or CLOSE over either kind of link (best effort). */
-static void link_send_reason(struct tun_link *k, uint8_t version, uint8_t type,
-			     int reason, const char *text)
+static void chan_link_send_reason(struct tun_link *k, uint8_t version, uint8_t type,
+				  int reason, const char *text)
 {
-	struct tun_msg m;
-
-	if (!k->remote) {
-		send_reason(k->ch, version, type, reason, text);
-		return;
-	}
-	if (!reason_on_wire(reason))
-		reason = TUN_R_INTERNAL;
-	msg_init(&m, version, type);
-	m.close.code = (uint16_t)reason;
-	snprintf(m.close.text, sizeof(m.close.text), "%s", text ? text : tun_reason_str(reason));
-	link_send_msg(k, &m, false);
+	send_reason(k->ch, version, type, reason, text);
 }
 
-/*
- * Drop a link (pending or attached); its channel closes now. notify: the
- * session is over (close_notify; END to a peer process), else it lives
- * on elsewhere (silence; DROP).
- */
-static void link_close(struct tun_link *k, bool notify)
+static void chan_link_close(struct tun_link *k, bool notify)
 {
-	if (k->remote) {
-		remote_close(k, notify ? TUN_LF_END : TUN_LF_DROP);
-		return;
-	}
 	if (k->ch) {
 		k->ch->ops = NULL;	/* no down callback for a chosen close */
 		if (k->srv->freeing)
@@ -367,6 +359,48 @@ static void link_close(struct tun_link *k, bool notify)
 		k->ch = NULL;
 	}
 	link_free(k);
+}
+
+static void chan_link_shutdown(struct tun_link *k)
+{
+	chan_link_close(k, true);
+}
+
+static const struct tun_link_ops chan_link_ops = {
+	.send_msg = chan_link_send_msg,
+	.send_reason = chan_link_send_reason,
+	.close = chan_link_close,
+	.shutdown = chan_link_shutdown,
+	.peer_str = chan_link_peer_str,
+	.is_stream = chan_link_is_stream,
+};
+
+/* ---- either kind, through its ops ---- */
+
+static const char *link_peer_str(const struct tun_link *k, char *buf, size_t cap)
+{
+	return k->ops->peer_str(k, buf, cap);
+}
+
+static bool link_is_stream(const struct tun_link *k)
+{
+	return k->ops->is_stream(k);
+}
+
+static int link_send_msg(struct tun_link *k, const struct tun_msg *m, bool droppable)
+{
+	return k->ops->send_msg(k, m, droppable);
+}
+
+static void link_send_reason(struct tun_link *k, uint8_t version, uint8_t type,
+			     int reason, const char *text)
+{
+	k->ops->send_reason(k, version, type, reason, text);
+}
+
+static void link_close(struct tun_link *k, bool notify)
+{
+	k->ops->close(k, notify);
 }
 
 static void link_drop(struct tun_link *k)
@@ -1261,6 +1295,7 @@ static struct tun_link *link_new_pending(struct tun_server *srv)
 	if (!k)
 		return NULL;
 	k->srv = srv;
+	k->ops = &chan_link_ops;
 	k->state = L_HANDSHAKE;
 	k->timer = loop_timer_new(srv->l, link_timer_cb, k);
 	if (!k->timer) {
@@ -1484,6 +1519,62 @@ static int remote_send(struct tun_link *k, const uint8_t *b, size_t len, bool dr
 	}
 	return ret;
 }
+
+static const char *remote_peer_str(const struct tun_link *k, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "%s", k->label.peer[0] ? k->label.peer : "?");
+	return buf;
+}
+
+static bool remote_is_stream(const struct tun_link *k)
+{
+	return k->stream;
+}
+
+/* A tunnel message in a MSG_DOWN frame, for the peer to send on. */
+static int remote_send_msg(struct tun_link *k, const struct tun_msg *m, bool droppable)
+{
+	uint8_t b[TUN_LINK_FRAME_MAX];
+	int n;
+
+	n = tun_msg_encode(m, b + 1, sizeof(b) - 1);
+	if (n < 0)
+		return n;
+	b[0] = TUN_LF_MSG_DOWN;
+	return remote_send(k, b, (size_t)n + 1, droppable);
+}
+
+static void remote_send_reason(struct tun_link *k, uint8_t version, uint8_t type,
+			       int reason, const char *text)
+{
+	struct tun_msg m;
+
+	if (!reason_on_wire(reason))
+		reason = TUN_R_INTERNAL;
+	msg_init(&m, version, type);
+	m.close.code = (uint16_t)reason;
+	snprintf(m.close.text, sizeof(m.close.text), "%s", text ? text : tun_reason_str(reason));
+	remote_send_msg(k, &m, false);
+}
+
+static void remote_link_close(struct tun_link *k, bool notify)
+{
+	remote_close(k, notify ? TUN_LF_END : TUN_LF_DROP);
+}
+
+static void remote_shutdown(struct tun_link *k)
+{
+	remote_fail(k, TUN_R_SHUTDOWN);
+}
+
+static const struct tun_link_ops remote_link_ops = {
+	.send_msg = remote_send_msg,
+	.send_reason = remote_send_reason,
+	.close = remote_link_close,
+	.shutdown = remote_shutdown,
+	.peer_str = remote_peer_str,
+	.is_stream = remote_is_stream,
+};
 
 static void remote_send_ok(struct tun_link *k, const struct tun_session *s, bool resumed)
 {
@@ -1735,7 +1826,7 @@ int tun_server_add_link(struct tun_server *srv, int fd,
 		return -ENOMEM;
 	}
 	k->srv = srv;
-	k->remote = true;
+	k->ops = &remote_link_ops;
 	k->state = L_LINK;
 	lkio_init(&k->io, srv->l);
 	if (label) {
@@ -2486,12 +2577,8 @@ void tun_server_free(struct tun_server *srv)
 					 TUN_R_SHUTDOWN, "server shutting down");
 		sess_release(s);
 	}
-	while (srv->pending) {
-		if (srv->pending->remote)
-			remote_fail(srv->pending, TUN_R_SHUTDOWN);
-		else
-			link_drop(srv->pending);
-	}
+	while (srv->pending)
+		srv->pending->ops->shutdown(srv->pending);
 	while (srv->dead)
 		remote_release(srv->dead);
 	tun_dlisten_free(srv->dl);

@@ -53,7 +53,7 @@ int tun_creds_new(struct tun_creds **out, bool server, const char *ca_file,
 	int ret;
 
 	*out = NULL;
-	/* A server without either: its owner sets the key (tunnel.c). */
+	/* A server without either: its owner sets the key (creds.c). */
 	if (!ca_file || (!cert_file) != (!key_file))
 		return -EINVAL;
 	cr = calloc(1, sizeof(*cr));

@@ -2,7 +2,8 @@
 /*
  * Internal to tunnel/: a secure channel (one DTLS association or one TLS
  * connection) carrying tunnel messages, and the credentials behind it.
- * tunnel.c runs sessions over channels; dtls.c and tls.c make them.
+ * The server (tunnel.c, session.c, login.c, peer.c) and client.c run
+ * sessions over channels; dtls.c and tls.c make them.
  */
 #ifndef BGW_TUN_CHAN_H
 #define BGW_TUN_CHAN_H

@@ -9,7 +9,10 @@ tunnel_libtunnel_a_SOURCES = \
 	tunnel/dtls.c tunnel/tls.c tunnel/front.c tunnel/front.h \
 	tunnel/certlogin.c tunnel/certlogin.h \
 	tunnel/rpath.c tunnel/rpath.h \
-	tunnel/tunnel.c tunnel/client.c tunnel/tunnel.h
+	tunnel/tunnel.c tunnel/tunnel.h tunnel/tunnel_int.h \
+	tunnel/session.c tunnel/login.c tunnel/linkio.c \
+	tunnel/core.c tunnel/peer.c tunnel/creds.c \
+	tunnel/client.c
 # Users (mux/, cdclient/) compile with $(TUNNEL_CFLAGS) and link
 # $(TUNNEL_LIBS) (password logins use SCRAM from auth/libbgwauth.a).
 # The client's relay path (tunnel/rpath.c) speaks relay/rmsg.h.

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * libFuzzer harness for the peer link (tunnel/link.c, and the core's input
- * path in tunnel/tunnel.c): what a compromised peer process can send to
+ * path in tunnel/core.c): what a compromised peer process can send to
  * bgw-muxd's core.
  *
  * The input is a list of records: u8 flags (bit 0: link B), be16 length,

@@ -1,0 +1,225 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Link I/O: struct tun_link's operations over a local channel
+ * (tun_chan_link_ops; core.c has the peer-process kind), the calls generic
+ * code makes through them, and the framed SOCK_SEQPACKET I/O both ends
+ * of a peer link use (doc/protocol.md, appendix "the peer link").
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "scram.h"
+#include "tunnel_int.h"
+
+void tun_link_unpend(struct tun_link *k)
+{
+	struct tun_link **pp;
+
+	for (pp = &k->srv->pending; *pp; pp = &(*pp)->next) {
+		if (*pp == k) {
+			*pp = k->next;
+			k->srv->npending--;
+			break;
+		}
+	}
+	k->next = NULL;
+}
+
+void tun_link_free(struct tun_link *k)
+{
+	if (!k)
+		return;
+	tun_link_unpend(k);
+	scram_server_free(k->scram);
+	k->scram = NULL;
+	if (k->srv->peer)
+		tun_peer_link_gone(k->srv->peer, k);
+	loop_timer_free(k->timer);
+	free(k);
+}
+
+/* ---- links over a local channel (listener and peer mode) ---- */
+
+static const char *chan_link_peer_str(const struct tun_link *k, char *buf, size_t cap)
+{
+	if (!k->ch) {
+		snprintf(buf, cap, "-");
+		return buf;
+	}
+	return tun_chan_peer_str(k->ch, buf, cap);
+}
+
+static bool chan_link_is_stream(const struct tun_link *k)
+{
+	return k->ch && k->ch->kind == TUN_CHAN_STREAM;
+}
+
+static int chan_link_send_msg(struct tun_link *k, const struct tun_msg *m, bool droppable)
+{
+	(void)droppable;
+	return tun_chan_send(k->ch, m);
+}
+
+static void chan_link_send_reason(struct tun_link *k, uint8_t version, uint8_t type,
+				  int reason, const char *text)
+{
+	tun_send_reason(k->ch, version, type, reason, text);
+}
+
+static void chan_link_close(struct tun_link *k, bool notify)
+{
+	if (k->ch) {
+		k->ch->ops = NULL;	/* no down callback for a chosen close */
+		if (k->srv->freeing)
+			tun_chan_destroy(k->ch);
+		else if (notify)
+			tun_chan_close(k->ch);
+		else
+			tun_chan_drop(k->ch);
+		k->ch = NULL;
+	}
+	tun_link_free(k);
+}
+
+static void chan_link_shutdown(struct tun_link *k)
+{
+	chan_link_close(k, true);
+}
+
+const struct tun_link_ops tun_chan_link_ops = {
+	.send_msg = chan_link_send_msg,
+	.tun_send_reason = chan_link_send_reason,
+	.close = chan_link_close,
+	.shutdown = chan_link_shutdown,
+	.peer_str = chan_link_peer_str,
+	.is_stream = chan_link_is_stream,
+};
+
+/* ---- either kind, through its ops ---- */
+
+const char *tun_link_peer_str(const struct tun_link *k, char *buf, size_t cap)
+{
+	return k->ops->peer_str(k, buf, cap);
+}
+
+bool tun_link_is_stream(const struct tun_link *k)
+{
+	return k->ops->is_stream(k);
+}
+
+int tun_link_send_msg(struct tun_link *k, const struct tun_msg *m, bool droppable)
+{
+	return k->ops->send_msg(k, m, droppable);
+}
+
+void tun_link_send_reason(struct tun_link *k, uint8_t version, uint8_t type,
+			  int reason, const char *text)
+{
+	k->ops->tun_send_reason(k, version, type, reason, text);
+}
+
+void tun_link_close(struct tun_link *k, bool notify)
+{
+	k->ops->close(k, notify);
+}
+
+void tun_link_drop(struct tun_link *k)
+{
+	tun_link_close(k, true);
+}
+
+/* ================= peer links (both ends) ================= */
+
+void tun_lkio_init(struct lk_io *io, struct loop *l)
+{
+	io->l = l;
+	io->fd = -1;
+	pktq_init(&io->q, TUN_LINK_Q_FRAMES, TUN_LINK_Q_BYTES);
+}
+
+/* Write what the socket takes now. 0, or -errno: the socket failed. */
+int tun_lkio_flush(struct lk_io *io)
+{
+	struct pkt *p;
+
+	if (io->fd < 0)
+		return -ENOTCONN;
+	while ((p = pktq_peek(&io->q))) {
+		if (send(io->fd, p->data, p->len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+				break;
+			return -errno;
+		}
+		pkt_free(pktq_pop(&io->q));
+	}
+	/* Write interest only while something waits. */
+	loop_mod_fd(io->l, io->fd, EPOLLIN | (pktq_is_empty(&io->q) ? 0 : EPOLLOUT));
+	return 0;
+}
+
+/*
+ * Send one frame, or queue it behind the others. force: a control frame,
+ * queued past the caps (there are a handful per link). 0; -ENOBUFS: the
+ * queue is full, the frame is not taken; another -errno: the socket failed.
+ */
+int tun_lkio_send(struct lk_io *io, const uint8_t *b, size_t len, bool force)
+{
+	int ret;
+
+	if (io->fd < 0)
+		return -ENOTCONN;
+	if (pktq_is_empty(&io->q)) {
+		if (send(io->fd, b, len, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0)
+			return 0;
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			return -errno;
+	}
+	ret = force ? pktq_push_force(&io->q, b, len) : pktq_push(&io->q, b, len);
+	if (ret < 0)
+		return ret;
+	loop_mod_fd(io->l, io->fd, EPOLLIN | EPOLLOUT);
+	return 0;
+}
+
+/* Frames need their boundaries kept: a stream socket would merge them. */
+bool tun_lkio_fd_ok(int fd)
+{
+	int type = 0;
+	socklen_t tl = sizeof(type);
+
+	return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0 &&
+	       type == SOCK_SEQPACKET;
+}
+
+void tun_lkio_close(struct lk_io *io)
+{
+	if (io->fd >= 0) {
+		loop_del_fd(io->l, io->fd);
+		close(io->fd);
+		io->fd = -1;
+	}
+	pktq_clear(&io->q);
+}
+
+/*
+ * Receive one frame into b[TUN_LINK_FRAME_MAX + 1]: its length, 0 when
+ * nothing waits, -EPIPE at EOF, -EMSGSIZE for a datagram longer than any
+ * frame (MSG_TRUNC reports its real length), another -errno.
+ */
+ssize_t tun_lkio_recv(struct lk_io *io, uint8_t *b)
+{
+	ssize_t n = recv(io->fd, b, TUN_LINK_FRAME_MAX + 1, MSG_DONTWAIT | MSG_TRUNC);
+
+	if (n < 0)
+		return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -errno;
+	/* A zero-length datagram is no frame either: treated as the end. */
+	if (n == 0)
+		return -EPIPE;
+	if ((size_t)n > TUN_LINK_FRAME_MAX)
+		return -EMSGSIZE;
+	return n;
+}

@@ -10,7 +10,9 @@
  * any function here, including those that end the session it was called
  * for (the memory is released later, from the loop).
  *
- * Server:
+ * Server (bgw-muxd: core mode, tun_server_add_link; listener mode, with
+ * cfg.udp_port or cfg.tcp_port, is test support only: see
+ * tun_server_cfg):
  *	tun_server_new(&srv, loop, &cfg, &ops, &auth, user);
  *	  ops.on_session(user, s, name)      an authenticated session
  *	  ops.on_packet(user, s, h4, len)    one whole H4 packet, in order
@@ -161,10 +163,18 @@ struct tun_auth_ops {
 struct tun_server;
 struct tun_session;
 
+/*
+ * Listener mode (udp_port or tcp_port set) is test support only: one
+ * process holds the key, runs every login and parses every network byte,
+ * without the front's per-network caps and reserve (front.h). Tests and
+ * the benchmark use it to run a real server in process; bgw-muxd faces
+ * the network with tun_front, tun_peer and a core-mode server
+ * (doc/protocol.md, appendix).
+ */
 struct tun_server_cfg {
 	const char *host;		/* bind address; NULL: "::" */
-	const char *udp_port;		/* NULL: no DTLS listener */
-	const char *tcp_port;		/* NULL: no TLS listener */
+	const char *udp_port;		/* NULL: no DTLS listener (tests only) */
+	const char *tcp_port;		/* NULL: no TLS listener (tests only) */
 	const char *ca_file;		/* the CA client certificates chain to */
 	const char *cert_file;		/* the server's certificate and key */
 	const char *key_file;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* bgw-authdb internals shared by the subcommand files. */
+/* bgw-authdb internals shared by the subcommand files (cli.c). */
 #ifndef BGW_AUTHDB_CLI_H
 #define BGW_AUTHDB_CLI_H
 
@@ -35,6 +35,8 @@ struct cli {
 	char audit_buf[PATH_MAX];
 	char bonds_buf[PATH_MAX];
 	char why[512];		/* an edit's own words for its failure (cli_say) */
+	const struct cli_cmd *cmds;	/* the top-level command table (main's) */
+	size_t ncmds;
 };
 
 struct cli_cmd {
@@ -46,7 +48,7 @@ struct cli_cmd {
 };
 
 /* The top-level command table's entry (usage and help of a command). */
-const struct cli_cmd *cli_command(const char *name);
+const struct cli_cmd *cli_command(const struct cli *c, const char *name);
 
 /* Dispatch argv[0] through a table; prints the table on error. */
 int cli_dispatch(struct cli *c, const char *group, const struct cli_cmd *cmds,

@@ -163,7 +163,7 @@ static int read_irk(struct cli *c, uint8_t irk[AUTHDB_IRK_LEN])
 
 static int acl(struct cli *c, int argc, char **argv, bool allow)
 {
-	const struct cli_cmd *cmd = cli_command(allow ? "allow" : "deny");
+	const struct cli_cmd *cmd = cli_command(c, allow ? "allow" : "deny");
 	char detail[160], a[BDADDR_STRLEN], *args[8];
 	struct acl_arg x;
 	bool irk = false;

@@ -25,7 +25,7 @@ int cmd_check(struct cli *c, int argc, char **argv)
 	int ret;
 
 	if (argc > 2)
-		return cli_usage(c, NULL, cli_command("check"));
+		return cli_usage(c, NULL, cli_command(c, "check"));
 	if (argc == 2)
 		local.db_path = argv[1];
 	ret = cli_load(&local, &db, false);

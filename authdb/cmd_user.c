@@ -372,7 +372,7 @@ static int read_stdin(struct cli *c, char *pw, char *pw2, size_t cap, size_t *le
 
 static int passwd_usage(struct cli *c)
 {
-	return cli_usage(c, NULL, cli_command("passwd"));
+	return cli_usage(c, NULL, cli_command(c, "passwd"));
 }
 
 int cmd_passwd(struct cli *c, int argc, char **argv)
@@ -505,16 +505,6 @@ static int do_group_del(struct cli *c, struct authdb *db, void *a)
 	int ret = authdb_group_del(db, g->group, &g->removed);
 
 	return ret == -ENOENT ? cli_no_group(c, g->group) : ret;
-}
-
-static int find_group(const struct authdb_group_info *g, void *ud)
-{
-	return !strcmp(g->name, ud);
-}
-
-bool cli_group_exists(const struct authdb *db, const char *group)
-{
-	return authdb_each_group(db, find_group, (void *)group) == 1;
 }
 
 static int do_group_member(struct cli *c, struct authdb *db, void *a)

@@ -67,7 +67,7 @@ tests_check_authdb_bonds_LDADD = $(AUTHDB_CHECK_LDADD)
 # bgw-authdb: the admin's tool, one file per subcommand group.
 sbin_PROGRAMS += authdb/bgw-authdb
 authdb_bgw_authdb_SOURCES = \
-	authdb/bgw-authdb.c authdb/cli.h \
+	authdb/bgw-authdb.c authdb/cli.c authdb/cli.h \
 	authdb/cmd_user.c authdb/cmd_acl.c authdb/cmd_cert.c authdb/cmd_check.c \
 	authdb/cmd_bond.c
 authdb_bgw_authdb_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/authdb -I$(top_srcdir)/auth

@@ -4,7 +4,9 @@
 # enforces it. SCRAM and the bundle format are auth/'s (libbgwauth).
 noinst_LIBRARIES += authdb/libauthdb.a
 authdb_libauthdb_a_SOURCES = \
-	authdb/authdb.c authdb/authdb.h \
+	authdb/authdb.c authdb/authdb.h authdb/authdb_int.h \
+	authdb/authdb_parse.c authdb/authdb_query.c authdb/authdb_edit.c \
+	authdb/authdb_file.c \
 	authdb/bonds.c authdb/bonds.h \
 	authdb/audit.c authdb/audit.h \
 	authdb/ca.c authdb/ca.h \

@@ -589,7 +589,7 @@ static void host_reset(struct merge *m)
 		if (m->ctrl[i].state != MC_READY && m->ctrl[i].state != MC_INIT)
 			continue;
 		o->waiting |= 1u << i;
-		merge_ctrl_up(m, i);
+		m->ctrl_up(m, i);
 	}
 	merge_op_reset_progress(m);
 }

@@ -31,22 +31,6 @@ void merge_pool_set(struct merge *m)
 	m->h_le_pkts = c->le_pkts;
 }
 
-/* Does this link use the controller's LE pool, and the host's? */
-static bool ctrl_le_pool(const struct mctrl *c, const struct mlink *l)
-{
-	return l->kind == ML_LE && c->le_pkts;
-}
-
-static bool host_le_pool(const struct merge *m, const struct mlink *l)
-{
-	return l->kind == ML_LE && m->h_le_pkts;
-}
-
-static struct pktq *txq_of(struct mctrl *c, const struct mlink *l)
-{
-	return ctrl_le_pool(c, l) ? &c->txq_le : &c->txq;
-}
-
 static void drain_q(struct merge *m, struct mctrl *c, struct pktq *q, bool le)
 {
 	unsigned guard;
@@ -99,15 +83,15 @@ static int host_acl(struct merge *m, const struct h4_pkt *p)
 		return 0;
 	}
 	c = &m->ctrl[l->ctrl];
-	h_inflight = host_le_pool(m, l) ? &m->h_le_inflight : &m->h_acl_inflight;
-	h_cap = host_le_pool(m, l) ? m->h_le_pkts : m->h_acl_pkts;
+	h_inflight = merge_host_le_pool(m, l) ? &m->h_le_inflight : &m->h_acl_inflight;
+	h_cap = merge_host_le_pool(m, l) ? m->h_le_pkts : m->h_acl_pkts;
 	if (*h_inflight >= h_cap || l->fn == MERGE_LINK_FIFO) {
 		/* 4.1.1: the host may not send beyond its credits. */
 		log_warn("merge: the host sent ACL data beyond its %u buffers: dropped", h_cap);
 		m->st.bad_host++;
 		return 0;
 	}
-	mtu = ctrl_le_pool(c, l) ? c->le_mtu : c->acl_mtu;
+	mtu = merge_ctrl_le_pool(c, l) ? c->le_mtu : c->acl_mtu;
 	if (!mtu)
 		mtu = 1;
 	pieces = p->acl.dlen ? (p->acl.dlen + mtu - 1) / mtu : 1;
@@ -117,7 +101,7 @@ static int host_acl(struct merge *m, const struct h4_pkt *p)
 		m->st.bad_host++;
 		return 0;
 	}
-	q = txq_of(c, l);
+	q = merge_txq_of(c, l);
 	for (i = 0; i < pieces; i++) {
 		size_t n = p->acl.dlen - off < mtu ? p->acl.dlen - off : mtu;
 		uint8_t pb = i ? HCI_PB_CONT : p->acl.pb;
@@ -234,7 +218,7 @@ void merge_ctrl_nocp(struct merge *m, struct mctrl *c, const struct h4_pkt *p)
 			m->st.bad_ctrl++;
 			cnt = l->sent;
 		}
-		inflight = ctrl_le_pool(c, l) ? &c->le_inflight : &c->acl_inflight;
+		inflight = merge_ctrl_le_pool(c, l) ? &c->le_inflight : &c->acl_inflight;
 		*inflight -= cnt < *inflight ? cnt : *inflight;
 		l->sent -= cnt;
 		for (k = 0; k < cnt && l->fn; k++) {
@@ -248,7 +232,7 @@ void merge_ctrl_nocp(struct merge *m, struct mctrl *c, const struct h4_pkt *p)
 		}
 		if (!back || l->hidden)
 			continue;
-		if (host_le_pool(m, l))
+		if (merge_host_le_pool(m, l))
 			m->h_le_inflight -= back < m->h_le_inflight ? back : m->h_le_inflight;
 		else
 			m->h_acl_inflight -= back < m->h_acl_inflight ? back : m->h_acl_inflight;
@@ -261,38 +245,4 @@ void merge_ctrl_nocp(struct merge *m, struct mctrl *c, const struct h4_pkt *p)
 		merge_emit_evt(m, HCI_EV_NUM_COMP_PKTS, out, 1 + 4 * nout);
 	}
 	merge_data_drain(m, c);
-}
-
-/*
- * A link ended: the controller frees its buffers for it and the host
- * counts its unacknowledged packets back itself (Linux: hci_conn_del adds
- * conn->sent back), so both counts forget the link's packets.
- */
-void merge_link_drop_data(struct merge *m, struct mlink *l)
-{
-	struct mctrl *c = &m->ctrl[l->ctrl];
-	unsigned *inflight = ctrl_le_pool(c, l) ? &c->le_inflight : &c->acl_inflight;
-	unsigned *h = host_le_pool(m, l) ? &m->h_le_inflight : &m->h_acl_inflight;
-	struct pktq *q = txq_of(c, l);
-	struct pktq keep;
-	struct pkt *p;
-
-	*inflight -= l->sent < *inflight ? l->sent : *inflight;
-	if (!l->hidden)
-		*h -= l->fn < *h ? l->fn : *h;
-	l->sent = 0;
-	l->fn = 0;
-	if (!l->queued)
-		return;
-	pktq_init(&keep, q->max_count, q->max_bytes);
-	while ((p = pktq_pop(q))) {
-		if ((get_le16(p->data + 1) & 0x0fff) == l->real) {
-			pkt_free(p);
-			continue;
-		}
-		pktq_requeue(&keep, p);	/* reversed; fixed below */
-	}
-	while ((p = pktq_pop(&keep)))
-		pktq_requeue(q, p);
-	l->queued = 0;
 }

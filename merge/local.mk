@@ -3,7 +3,8 @@
 noinst_LIBRARIES += merge/libmerge.a
 merge_libmerge_a_SOURCES = \
 	merge/merge.h merge/merge_int.h \
-	merge/merge.c merge/cmd.c merge/evt.c merge/data.c
+	merge/merge.c merge/cmd.c merge/evt.c merge/data.c merge/link.c \
+	merge/mctrl.c
 merge_libmerge_a_CFLAGS = $(AM_CFLAGS)
 
 # The merge over two simulated houses, the host played by tests/hostdrv.

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The merge core, controller side: each controller's initialisation, its
- * command queue (one command outstanding, as Linux does with any
- * controller: Vol 4 Part E 4.4), the command timer, and what happens when a
- * controller comes and goes. See merge.h and doc/seamless.md.
+ * The merge core, controller side and top of its files: each controller's
+ * initialisation, its replies routed, what happens when a controller
+ * comes and goes, the host's commands taken in turn, and the API of
+ * merge.h. The command queue and the timer are mctrl.c's. See
+ * doc/seamless.md.
  *
  * Threat model: the host is the user's own kernel, but its bytes are
  * still parsed with lib/hci before use. A gateway is a remote bgw-muxd
@@ -26,110 +27,6 @@
 
 static void init_next(struct mctrl *c);
 static void ctrl_down(struct mctrl *c, bool lost);
-
-bool mc_is_ready(const struct mctrl *c)
-{
-	return c->state == MC_READY;
-}
-
-uint32_t merge_ready_mask(const struct merge *m)
-{
-	uint32_t r = 0;
-	unsigned i;
-
-	for (i = 0; i < m->nctrl; i++)
-		if (m->ctrl[i].state == MC_READY)
-			r |= 1u << i;
-	return r;
-}
-
-void merge_emit(struct merge *m, const uint8_t *h4, size_t len)
-{
-	if (m->emit(h4, len, m->user) < 0)
-		log_warn("merge: the host did not take a %zu-byte packet", len);
-}
-
-void merge_emit_evt(struct merge *m, uint8_t code, const void *param, size_t plen)
-{
-	uint8_t b[H4_MAX_CTL_PKT];
-	int n = h4_build_evt(b, sizeof(b), code, param, plen);
-
-	if (n > 0)
-		merge_emit(m, b, (size_t)n);
-}
-
-/* ------------------------------------------------------------------ */
-/* Command queue */
-
-static void send_head(struct mctrl *c)
-{
-	struct mcmd *q;
-	int r;
-
-	if (c->busy || c->stale || c->qn == 0 || c->state == MC_DOWN ||
-	    c->state == MC_ABSENT)
-		return;
-	q = &c->q[c->qh];
-	c->busy = true;
-	loop_timer_arm(c->timer, (uint64_t)c->m->cfg.cmd_timeout_ms * 1000);
-	r = c->send(q->pkt, q->len, c->user);
-	if (r < 0)
-		mc_failed(c, r, "refused a command");
-}
-
-int mc_queue(struct mctrl *c, uint8_t tag, uint16_t op, const void *param, size_t plen)
-{
-	struct mcmd *q;
-	int n;
-
-	if (c->state == MC_DOWN || c->state == MC_ABSENT)
-		return -ENETDOWN;
-	if (c->qn == MERGE_CMDQ) {
-		log_warn("merge: controller %u: command queue full, 0x%04x not sent",
-			 c->idx, op);
-		return -ENOBUFS;
-	}
-	q = &c->q[(c->qh + c->qn) % MERGE_CMDQ];
-	n = h4_build_cmd(q->pkt, sizeof(q->pkt), op, param, plen);
-	if (n < 0)
-		return n;
-	q->len = (uint16_t)n;
-	q->op = op;
-	q->tag = tag;
-	c->qn++;
-	send_head(c);
-	return 0;
-}
-
-static void queue_clear(struct mctrl *c)
-{
-	c->qh = 0;
-	c->qn = 0;
-	c->busy = false;
-	c->stale = false;
-	loop_timer_disarm(c->timer);
-}
-
-static void on_timeout(struct loop_timer *t, void *user)
-{
-	struct mctrl *c = user;
-
-	(void)t;
-	mc_failed(c, -ETIMEDOUT, "did not answer a command in time");
-}
-
-void mc_failed(struct mctrl *c, int err, const char *why)
-{
-	struct merge *m = c->m;
-	uint16_t op = c->busy ? c->q[c->qh].op : 0;
-
-	log_err("merge: %s controller %u %s (opcode 0x%04x, %s): treating it as down "
-		"until its transport is reopened",
-		c->role == MERGE_LOCAL ? "local" : "gateway", c->idx, why, op, strerror(-err));
-	ctrl_down(c, true);
-	if (m->cfg.ctrl_failed)
-		m->cfg.ctrl_failed(m, c->idx, err, m->user);
-}
 
 /* ------------------------------------------------------------------ */
 /*
@@ -301,7 +198,7 @@ static void ctrl_reply(struct mctrl *c, const struct h4_pkt *p)
 			  "its re-initialisation, dropped", c->idx, op);
 		c->stale = false;
 		loop_timer_disarm(c->timer);
-		send_head(c);
+		mc_send_head(c);
 		return;
 	}
 	if (!c->busy || c->q[c->qh].op != op) {
@@ -329,7 +226,7 @@ static void ctrl_reply(struct mctrl *c, const struct h4_pkt *p)
 				  c->idx, op, ret[0]);
 		break;
 	}
-	send_head(c);
+	mc_send_head(c);
 	return;
 bad:
 	log_warn("merge: controller %u sent a malformed command reply: dropped", c->idx);
@@ -401,7 +298,7 @@ void merge_ctrl_up(struct merge *m, unsigned idx)
 	 */
 	stale = (c->busy || c->stale) && c->state != MC_DOWN && c->state != MC_ABSENT;
 	op = c->busy ? c->q[c->qh].op : c->stale_op;
-	queue_clear(c);
+	mc_queue_clear(c);
 	if (stale) {
 		c->stale = true;
 		c->stale_op = op;
@@ -427,7 +324,7 @@ static void ctrl_down(struct mctrl *c, bool lost)
 		return;
 	c->state = MC_DOWN;
 	c->lost = c->lost || (lost && c->role == MERGE_LOCAL && was == MC_READY);
-	queue_clear(c);
+	mc_queue_clear(c);
 	merge_ctrl_gone_links(m, c, true);
 	pktq_clear(&c->txq);
 	pktq_clear(&c->txq_le);
@@ -570,6 +467,8 @@ struct merge *merge_new(struct loop *l, const struct merge_config *cfg,
 		m->cfg.cmd_timeout_ms = 5000;
 	m->emit = emit;
 	m->user = user;
+	m->ctrl_down = ctrl_down;
+	m->ctrl_up = merge_ctrl_up;
 	m->next_vh = MERGE_VHANDLE_FIRST;
 	m->le_winner = -1;
 	pktq_init(&m->hostq, MERGE_HOSTQ, MERGE_HOSTQ * H4_MAX_CTL_PKT);
@@ -589,7 +488,7 @@ int merge_add_ctrl(struct merge *m, enum merge_role role, merge_send_fn send, vo
 		return -ENOSPC;
 	c = &m->ctrl[m->nctrl];
 	memset(c, 0, sizeof(*c));
-	c->timer = loop_timer_new(m->loop, on_timeout, c);
+	c->timer = loop_timer_new(m->loop, mc_on_timeout, c);
 	if (!c->timer)
 		return -ENOMEM;
 	c->m = m;

@@ -1,10 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Internals of the merge core, shared by its files:
- *  merge.c  controllers: init, command queues, timers, up/down
+ * Internals of the merge core, shared by its files, top to bottom (each
+ * calls only the files below it):
+ *  merge.c  the API; controllers: init, replies, up/down; the host's turn
  *  cmd.c    the host's commands: the routing table and the answers
  *  evt.c    controllers' events: handles, discovery, connections
  *  data.c   ACL/SCO both ways, the buffer pool and NOCP
+ *  link.c   the tables: links, devices, attempts in flight
+ *  mctrl.c  the way to the host; a controller's command queue and timer
+ * A lower file that must fail or restart a controller calls up through
+ * struct merge's ctrl_down and ctrl_up, which merge.c sets.
  */
 #ifndef BGW_MERGE_INT_H
 #define BGW_MERGE_INT_H
@@ -197,16 +202,29 @@ struct merge {
 
 	struct merge_stats st;
 	bool in_pump;
+
+	/*
+	 * merge.c's, for the files below it: a controller gone (its links
+	 * end, what the host waited for from it is answered) and a
+	 * controller initialised again.
+	 */
+	void (*ctrl_down)(struct mctrl *c, bool lost);
+	void (*ctrl_up)(struct merge *m, unsigned idx);
 };
 
 /* merge.c */
+void merge_pump_host(struct merge *m);
+
+/* mctrl.c */
 int mc_queue(struct mctrl *c, uint8_t tag, uint16_t op, const void *param, size_t plen);
+void mc_send_head(struct mctrl *c);
+void mc_queue_clear(struct mctrl *c);
+void mc_on_timeout(struct loop_timer *t, void *user);
 void mc_failed(struct mctrl *c, int err, const char *why);
 bool mc_is_ready(const struct mctrl *c);
 void merge_emit(struct merge *m, const uint8_t *h4, size_t len);
 void merge_emit_evt(struct merge *m, uint8_t code, const void *param, size_t plen);
 uint32_t merge_ready_mask(const struct merge *m);
-void merge_pump_host(struct merge *m);
 
 /* cmd.c */
 const struct mcmd_def *merge_cmd_find(uint16_t op);
@@ -221,19 +239,22 @@ void merge_host_reset_state(struct merge *m);
 
 /* evt.c */
 void merge_ctrl_evt(struct merge *m, struct mctrl *c, const struct h4_pkt *p);
+void merge_inq_ctrl_ended(struct merge *m, struct mctrl *c);
+void merge_le_create_ctrl_ended(struct merge *m, struct mctrl *c, uint8_t status);
+
+/* link.c */
 struct mlink *merge_link_by_vh(struct merge *m, uint16_t vh);
 struct mlink *merge_link_by_real(struct merge *m, unsigned ctrl, uint16_t h);
 struct mlink *merge_link_new(struct merge *m, unsigned ctrl, uint16_t real,
 			     uint8_t kind, const struct bdaddr *a);
 void merge_link_free(struct merge *m, struct mlink *l);
+void merge_link_drop_data(struct merge *m, struct mlink *l);
+void merge_ctrl_gone_links(struct merge *m, struct mctrl *c, bool tell_host);
 int merge_dev_side(struct merge *m, const struct bdaddr *a);
 void merge_dev_set(struct merge *m, const struct bdaddr *a, unsigned ctrl);
 void merge_dev_forget_ctrl(struct merge *m, unsigned ctrl);
 struct mpend *merge_pend_add(struct merge *m, uint8_t kind, unsigned ctrl,
 			     const struct bdaddr *a);
-void merge_ctrl_gone_links(struct merge *m, struct mctrl *c, bool tell_host);
-void merge_inq_ctrl_ended(struct merge *m, struct mctrl *c);
-void merge_le_create_ctrl_ended(struct merge *m, struct mctrl *c, uint8_t status);
 bool merge_pend_race_last(struct merge *m, const struct mpend *pd);
 uint32_t merge_pend_race_ctrls(struct merge *m, const struct bdaddr *a);
 
@@ -241,8 +262,23 @@ uint32_t merge_pend_race_ctrls(struct merge *m, const struct bdaddr *a);
 int merge_host_data(struct merge *m, const struct h4_pkt *p);
 void merge_ctrl_data(struct merge *m, struct mctrl *c, const struct h4_pkt *p);
 void merge_ctrl_nocp(struct merge *m, struct mctrl *c, const struct h4_pkt *p);
-void merge_link_drop_data(struct merge *m, struct mlink *l);
 void merge_data_drain(struct merge *m, struct mctrl *c);
 void merge_pool_set(struct merge *m);
+
+/* Does this link use the controller's LE pool, and the host's? */
+static inline bool merge_ctrl_le_pool(const struct mctrl *c, const struct mlink *l)
+{
+	return l->kind == ML_LE && c->le_pkts;
+}
+
+static inline bool merge_host_le_pool(const struct merge *m, const struct mlink *l)
+{
+	return l->kind == ML_LE && m->h_le_pkts;
+}
+
+static inline struct pktq *merge_txq_of(struct mctrl *c, const struct mlink *l)
+{
+	return merge_ctrl_le_pool(c, l) ? &c->txq_le : &c->txq;
+}
 
 #endif /* BGW_MERGE_INT_H */

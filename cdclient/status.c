@@ -259,8 +259,23 @@ static int ev_remote_name(struct cd_status *s, const struct h4_pkt *pkt,
 	return 0;
 }
 
-/* LE Advertising Report (7.7.65.2), one record per report as BlueZ reads it. */
-static int ev_le_adv(struct cd_status *s, struct cur *c, uint64_t now)
+/* One advertising report's fields, as read by a report format's reader. */
+struct adv_rec {
+	struct bdaddr a;
+	uint8_t type;		/* address type */
+	int8_t rssi;
+	const uint8_t *data;
+	uint8_t dlen;
+	bool anonymous;		/* no address to record */
+};
+
+/*
+ * The reports of one advertising event, each read by read_rec: a first
+ * pass checks the whole event (a short one changes nothing), the second
+ * records each device, one record per report as BlueZ reads it.
+ */
+static int adv_reports(struct cd_status *s, struct cur *c, uint64_t now,
+		       void (*read_rec)(struct cur *c, struct adv_rec *r))
 {
 	struct cur start = *c;
 	size_t n, i;
@@ -273,28 +288,37 @@ static int ev_le_adv(struct cd_status *s, struct cur *c, uint64_t now)
 		*c = start;
 		cur_skip(c, 1);
 		for (i = 0; i < n; i++) {
-			struct bdaddr a;
-			const uint8_t *data;
-			uint8_t type, dlen;
-			int8_t rssi;
+			struct adv_rec r;
 			struct device *d;
 
-			cur_skip(c, 1);		/* Event_Type */
-			type = cur_u8(c);
-			cur_copy(c, a.b, 6);
-			dlen = cur_u8(c);
-			data = cur_bytes(c, dlen);
-			rssi = (int8_t)cur_u8(c);
-			if (!pass || !cur_is_ok(c))
+			read_rec(c, &r);
+			if (!pass || !cur_is_ok(c) || r.anonymous)
 				continue;
-			d = dev_get(s, &a, le_kind(type), now);
-			dev_rssi(d, rssi);
-			ad_name(d, data, dlen);
+			d = dev_get(s, &r.a, le_kind(r.type), now);
+			dev_rssi(d, r.rssi);
+			ad_name(d, r.data, r.dlen);
 		}
 		if (!cur_is_done(c))
 			return -EBADMSG;
 	}
 	return 0;
+}
+
+/* LE Advertising Report (7.7.65.2): 10 bytes plus the data per report. */
+static void adv_rec_legacy(struct cur *c, struct adv_rec *r)
+{
+	cur_skip(c, 1);		/* Event_Type */
+	r->type = cur_u8(c);
+	cur_copy(c, r->a.b, 6);
+	r->dlen = cur_u8(c);
+	r->data = cur_bytes(c, r->dlen);
+	r->rssi = (int8_t)cur_u8(c);
+	r->anonymous = false;
+}
+
+static int ev_le_adv(struct cd_status *s, struct cur *c, uint64_t now)
+{
+	return adv_reports(s, c, now, adv_rec_legacy);
 }
 
 /* LE Directed Advertising Report (7.7.65.11): 16 bytes per report. */
@@ -321,44 +345,23 @@ static int ev_le_direct_adv(struct cd_status *s, struct cur *c, uint64_t now)
 }
 
 /* LE Extended Advertising Report (7.7.65.13): 24 bytes plus the data. */
+static void adv_rec_ext(struct cur *c, struct adv_rec *r)
+{
+	cur_skip(c, 2);		/* Event_Type */
+	r->type = cur_u8(c);
+	cur_copy(c, r->a.b, 6);
+	cur_skip(c, 4);		/* PHYs, SID, Tx_Power */
+	r->rssi = (int8_t)cur_u8(c);
+	cur_skip(c, 2 + 1 + 6);	/* interval, direct address */
+	r->dlen = cur_u8(c);
+	r->data = cur_bytes(c, r->dlen);
+	/* 0xff: anonymous advertising, no address to record. */
+	r->anonymous = r->type == 0xff;
+}
+
 static int ev_le_ext_adv(struct cd_status *s, struct cur *c, uint64_t now)
 {
-	struct cur start = *c;
-	size_t n, i;
-	int pass;
-
-	n = cur_u8(c);
-	if (!cur_is_ok(c) || !n)
-		return -EBADMSG;
-	for (pass = 0; pass < 2; pass++) {
-		*c = start;
-		cur_skip(c, 1);
-		for (i = 0; i < n; i++) {
-			struct bdaddr a;
-			const uint8_t *data;
-			uint8_t type, dlen;
-			int8_t rssi;
-			struct device *d;
-
-			cur_skip(c, 2);		/* Event_Type */
-			type = cur_u8(c);
-			cur_copy(c, a.b, 6);
-			cur_skip(c, 4);		/* PHYs, SID, Tx_Power */
-			rssi = (int8_t)cur_u8(c);
-			cur_skip(c, 2 + 1 + 6);	/* interval, direct address */
-			dlen = cur_u8(c);
-			data = cur_bytes(c, dlen);
-			/* 0xff: anonymous advertising, no address to record. */
-			if (!pass || !cur_is_ok(c) || type == 0xff)
-				continue;
-			d = dev_get(s, &a, le_kind(type), now);
-			dev_rssi(d, rssi);
-			ad_name(d, data, dlen);
-		}
-		if (!cur_is_done(c))
-			return -EBADMSG;
-	}
-	return 0;
+	return adv_reports(s, c, now, adv_rec_ext);
 }
 
 static void conn_add(struct cd_status *s, uint16_t handle,

@@ -117,6 +117,28 @@ static struct rl_entry *take_slot(struct ratelimit *rl, uint64_t now)
 	return best ? best : best_blocked;
 }
 
+/*
+ * The entry for key, made in a free (or the least useful) slot if it has
+ * none; NULL only if there is no slot at all.
+ */
+static struct rl_entry *entry_get(struct ratelimit *rl, const void *key, size_t len,
+				  uint64_t now_ms)
+{
+	struct rl_entry *e = find(rl, key, len);
+
+	if (e)
+		return e;
+	e = take_slot(rl, now_ms);
+	/* Never NULL (slots >= 1), but say so for the compiler too. */
+	if (!e)
+		return NULL;
+	memset(e, 0, sizeof(*e));
+	e->used = true;
+	e->len = (uint8_t)len;
+	memcpy(e->key, key, len);
+	return e;
+}
+
 int ratelimit_failure(struct ratelimit *rl, const void *key, size_t len,
 		      uint64_t now_ms)
 {
@@ -126,17 +148,9 @@ int ratelimit_failure(struct ratelimit *rl, const void *key, size_t len,
 
 	if (!rl || !key || !len || len > RATELIMIT_KEY_MAX)
 		return -EINVAL;
-	e = find(rl, key, len);
-	if (!e) {
-		e = take_slot(rl, now_ms);
-		/* Never NULL (slots >= 1), but say so for the compiler too. */
-		if (!e)
-			return -ENOSPC;
-		memset(e, 0, sizeof(*e));
-		e->used = true;
-		e->len = (uint8_t)len;
-		memcpy(e->key, key, len);
-	}
+	e = entry_get(rl, key, len, now_ms);
+	if (!e)
+		return -ENOSPC;
 	decay(rl, e, now_ms);
 	if (e->failures < 64)
 		e->failures++;
@@ -176,16 +190,9 @@ int ratelimit_remember(struct ratelimit *rl, const void *key, size_t len,
 
 	if (!rl || !key || !len || len > RATELIMIT_KEY_MAX)
 		return -EINVAL;
-	e = find(rl, key, len);
-	if (!e) {
-		e = take_slot(rl, now_ms);
-		if (!e)
-			return -ENOSPC;
-		memset(e, 0, sizeof(*e));
-		e->used = true;
-		e->len = (uint8_t)len;
-		memcpy(e->key, key, len);
-	}
+	e = entry_get(rl, key, len, now_ms);
+	if (!e)
+		return -ENOSPC;
 	e->last_seen = now_ms;
 	return 0;
 }

@@ -37,7 +37,7 @@ void tun_link_free(struct tun_link *k)
 	scram_server_free(k->scram);
 	k->scram = NULL;
 	if (k->srv->peer)
-		tun_peer_link_gone(k->srv->peer, k);
+		k->srv->peer_side->link_gone(k->srv->peer, k);
 	loop_timer_free(k->timer);
 	free(k);
 }
@@ -130,6 +130,19 @@ void tun_link_close(struct tun_link *k, bool notify)
 void tun_link_drop(struct tun_link *k)
 {
 	tun_link_close(k, true);
+}
+
+/* Send a login reply and keep it for a repeated request. */
+void tun_link_send(struct tun_link *k, const struct tun_msg *m)
+{
+	int n;
+
+	if (k->nreplay < TUN_REPLAY_MSGS) {
+		n = tun_msg_encode(m, k->replay[k->nreplay], TUN_MSG_MAX);
+		if (n > 0)
+			k->replay_len[k->nreplay++] = (uint16_t)n;
+	}
+	tun_chan_send(k->ch, m);
 }
 
 /* ================= peer links (both ends) ================= */

@@ -10,7 +10,7 @@ tunnel_libtunnel_a_SOURCES = \
 	tunnel/certlogin.c tunnel/certlogin.h \
 	tunnel/rpath.c tunnel/rpath.h \
 	tunnel/tunnel.c tunnel/tunnel.h tunnel/tunnel_int.h \
-	tunnel/session.c tunnel/login.c tunnel/linkio.c \
+	tunnel/wire.c tunnel/session.c tunnel/login.c tunnel/linkio.c \
 	tunnel/core.c tunnel/peer.c tunnel/creds.c \
 	tunnel/client.c
 # Users (mux/, cdclient/) compile with $(TUNNEL_CFLAGS) and link

@@ -27,19 +27,6 @@ static void link_new_req(struct tun_link *k, const struct tun_msg *m)
 	k->replays = 0;
 }
 
-/* Send a login reply and keep it for a repeated request. */
-void tun_link_send(struct tun_link *k, const struct tun_msg *m)
-{
-	int n;
-
-	if (k->nreplay < TUN_REPLAY_MSGS) {
-		n = tun_msg_encode(m, k->replay[k->nreplay], TUN_MSG_MAX);
-		if (n > 0)
-			k->replay_len[k->nreplay++] = (uint16_t)n;
-	}
-	tun_chan_send(k->ch, m);
-}
-
 /* Refuse a login: ERROR to the client, one log line, close. */
 void tun_link_refuse(struct tun_link *k, int reason, const char *text)
 {
@@ -67,7 +54,7 @@ static void login_ok(struct tun_link *k, const char *name)
 	char peer[80];
 
 	if (srv->peer) {
-		tun_peer_login_ok(srv->peer, k, name);
+		srv->peer_side->login_ok(srv->peer, k, name);
 		return;
 	}
 	if (srv->nsessions >= srv->cfg.max_sessions) {
@@ -385,7 +372,7 @@ void tun_on_resume(struct tun_link *k, const struct tun_msg *m)
 	bool ok = false;
 
 	if (srv->peer) {
-		tun_peer_resume(srv->peer, k, m);
+		srv->peer_side->resume(srv->peer, k, m);
 		return;
 	}
 	/* Every session compared, in constant time each: no early exit. */
@@ -449,7 +436,7 @@ static void link_on_msg(void *user, struct tun_chan *ch, const struct tun_msg *m
 	}
 	if (k->state == L_ATTACHED) {
 		if (k->srv->peer)
-			tun_peer_relay_up(k->srv->peer, k, m);
+			k->srv->peer_side->relay_up(k->srv->peer, k, m);
 		else
 			tun_sess_on_msg(k->s, m);
 		return;
@@ -520,7 +507,7 @@ static void link_on_down(void *user, struct tun_chan *ch, int reason)
 	k->end_reason = reason;
 	if (k->srv->peer) {
 		/* The core decides what a lost channel means for the session. */
-		tun_peer_chan_down(k->srv->peer, reason);
+		k->srv->peer_side->chan_down(k->srv->peer, reason);
 		tun_link_free(k);
 		return;
 	}

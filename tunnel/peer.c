@@ -22,6 +22,7 @@
 #include "tunnel_int.h"
 
 static void peer_fd_cb(struct loop *l, int fd, uint32_t events, void *user);
+static void peer_chan_down(struct tun_peer *p, int reason);
 
 /* ================= peer mode: one channel, relayed to the core ================= */
 
@@ -62,7 +63,7 @@ static void peer_finish(struct tun_peer *p)
 	loop_timer_arm(p->reap, 0);
 }
 
-void tun_peer_link_gone(struct tun_peer *p, struct tun_link *k)
+static void peer_link_gone(struct tun_peer *p, struct tun_link *k)
 {
 	if (p->k != k)
 		return;
@@ -74,7 +75,7 @@ void tun_peer_link_gone(struct tun_peer *p, struct tun_link *k)
 	 * client was told no, so the session must not wait for it.
 	 */
 	if (k->state == L_WAIT_CORE)
-		tun_peer_chan_down(p, TUN_R_SHUTDOWN);
+		peer_chan_down(p, TUN_R_SHUTDOWN);
 	if (!p->freeing)
 		peer_finish(p);
 }
@@ -113,7 +114,7 @@ static int peer_send_frame(struct tun_peer *p, const struct tun_link_frame *f)
 }
 
 /* The login is proven: ask the core for a new session. */
-void tun_peer_login_ok(struct tun_peer *p, struct tun_link *k, const char *name)
+static void peer_login_ok(struct tun_peer *p, struct tun_link *k, const char *name)
 {
 	struct tun_link_frame f = { .type = TUN_LF_ATTACH };
 	int ret;
@@ -147,7 +148,7 @@ void tun_peer_login_ok(struct tun_peer *p, struct tun_link *k, const char *name)
  * channel: bind and the next key are exported here, the proof checked
  * there.
  */
-void tun_peer_resume(struct tun_peer *p, struct tun_link *k, const struct tun_msg *m)
+static void peer_resume(struct tun_peer *p, struct tun_link *k, const struct tun_msg *m)
 {
 	struct tun_link_frame f = { .type = TUN_LF_RESUME };
 	int ret;
@@ -323,7 +324,7 @@ static void peer_fd_cb(struct loop *l, int fd, uint32_t events, void *user)
 }
 
 /* A message from the client on an attached channel: to the core. */
-void tun_peer_relay_up(struct tun_peer *p, struct tun_link *k, const struct tun_msg *m)
+static void peer_relay_up(struct tun_peer *p, struct tun_link *k, const struct tun_msg *m)
 {
 	uint8_t b[TUN_LINK_FRAME_MAX];
 	bool droppable;
@@ -344,7 +345,7 @@ void tun_peer_relay_up(struct tun_peer *p, struct tun_link *k, const struct tun_
 		log_notice("tunnel: session %s: unexpected %s", k->name,
 			   tun_msg_type_name(m->type));
 		tun_send_reason(k->ch, k->version, TUN_MSG_ERROR, TUN_R_PROTOCOL, NULL);
-		tun_peer_chan_down(p, TUN_R_PROTOCOL);
+		peer_chan_down(p, TUN_R_PROTOCOL);
 		tun_link_close(k, true);
 		return;
 	}
@@ -371,7 +372,7 @@ void tun_peer_relay_up(struct tun_peer *p, struct tun_link *k, const struct tun_
 }
 
 /* The channel failed: tell the core why (it decides end or detach). */
-void tun_peer_chan_down(struct tun_peer *p, int reason)
+static void peer_chan_down(struct tun_peer *p, int reason)
 {
 	struct tun_link_frame f = { .type = TUN_LF_DOWN };
 
@@ -383,6 +384,15 @@ void tun_peer_chan_down(struct tun_peer *p, int reason)
 	f.reason.reason = (uint8_t)(reason > 0 && reason < 256 ? reason : TUN_R_PEER_DEAD);
 	peer_send_frame(p, &f);
 }
+
+/* What the login code on this process's channel asks of the peer side. */
+static const struct tun_peer_side peer_side = {
+	.link_gone = peer_link_gone,
+	.login_ok = peer_login_ok,
+	.resume = peer_resume,
+	.relay_up = peer_relay_up,
+	.chan_down = peer_chan_down,
+};
 
 int tun_peer_new(struct tun_peer **out, struct loop *l, struct tun_creds *cr,
 		 const struct tun_server_cfg *cfg, struct tun_front_peer *fp,
@@ -409,6 +419,7 @@ int tun_peer_new(struct tun_peer **out, struct loop *l, struct tun_creds *cr,
 		srv->auth = *auth;
 	srv->user = user;
 	srv->peer = p;
+	srv->peer_side = &peer_side;
 	ret = tun_srv_ca_init(srv);
 	if (ret < 0)
 		goto fail;

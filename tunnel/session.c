@@ -215,12 +215,6 @@ static const struct tun_rel_ops sess_rel_ops = {
 	.quiet = sess_rel_quiet,
 };
 
-int tun_export_key(struct tun_chan *ch, const uint8_t *sid, const char *label,
-		   uint8_t *out)
-{
-	return tun_chan_export(ch, label, sid, TUN_SID_LEN, out, TUN_KEY_LEN);
-}
-
 void tun_send_ready(struct tun_session *s, bool resumed)
 {
 	struct tun_msg m;

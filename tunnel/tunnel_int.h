@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Internal to tunnel/: what the server's files share (tunnel.c: the
- * server; session.c; login.c; linkio.c: link operations and peer-link
- * I/O; core.c: links from peer processes; peer.c: a peer process's side;
- * creds.c: the server's credentials). Not for users of libtunnel.
+ * Internal to tunnel/: what the server's files share, top to bottom
+ * (peer.c: a peer process's side; tunnel.c: the server; core.c: links
+ * from peer processes; login.c; session.c; linkio.c: link operations and
+ * peer-link I/O; wire.c: reasons, headers, exported keys; creds.c: the
+ * server's credentials). Not for users of libtunnel.
  */
 #ifndef BGW_TUNNEL_INT_H
 #define BGW_TUNNEL_INT_H
@@ -192,14 +193,19 @@ struct tun_server {
 	bool freeing;
 	bool core;			/* core mode: links from peer processes */
 	struct tun_peer *peer;		/* peer mode: the one peer this runs */
+	const struct tun_peer_side *peer_side;	/* peer.c's, with peer */
 };
 
-/* tunnel.c */
+/* wire.c */
 bool tun_reason_on_wire(int reason);
 void tun_msg_init(struct tun_msg *m, uint8_t version, uint8_t type);
 uint16_t tun_login_key(const struct tun_msg *m);
 void tun_send_reason(struct tun_chan *ch, uint8_t version, uint8_t type,
 		     int reason, const char *text);
+int tun_export_key(struct tun_chan *ch, const uint8_t *sid, const char *label,
+		   uint8_t *out);
+
+/* tunnel.c */
 void tun_srv_cfg_init(struct tun_server *srv, const struct tun_server_cfg *cfg);
 int tun_srv_ca_init(struct tun_server *srv);
 
@@ -209,8 +215,6 @@ void tun_sess_detach(struct tun_session *s, const char *why);
 void tun_sess_link_lost(struct tun_session *s, int reason);
 void tun_sess_end(struct tun_session *s, int reason, bool tell_peer);
 void tun_sess_release(struct tun_session *s);
-int tun_export_key(struct tun_chan *ch, const uint8_t *sid, const char *label,
-		   uint8_t *out);
 void tun_send_ready(struct tun_session *s, bool resumed);
 void tun_link_attach(struct tun_link *k, struct tun_session *s);
 struct tun_session *tun_sess_new(struct tun_server *srv, uint8_t version,
@@ -220,7 +224,6 @@ void tun_sess_announce(struct tun_session *s);
 void tun_sess_on_msg(struct tun_session *s, const struct tun_msg *m);
 
 /* login.c */
-void tun_link_send(struct tun_link *k, const struct tun_msg *m);
 void tun_link_refuse(struct tun_link *k, int reason, const char *text);
 void tun_link_failed_login(struct tun_link *k, int reason, const char *text);
 void tun_on_resume(struct tun_link *k, const struct tun_msg *m);
@@ -239,6 +242,7 @@ void tun_link_send_reason(struct tun_link *k, uint8_t version, uint8_t type,
 			  int reason, const char *text);
 void tun_link_close(struct tun_link *k, bool notify);
 void tun_link_drop(struct tun_link *k);
+void tun_link_send(struct tun_link *k, const struct tun_msg *m);
 void tun_lkio_init(struct lk_io *io, struct loop *l);
 int tun_lkio_flush(struct lk_io *io);
 int tun_lkio_send(struct lk_io *io, const uint8_t *b, size_t len, bool force);
@@ -250,11 +254,17 @@ ssize_t tun_lkio_recv(struct lk_io *io, uint8_t *b);
 void tun_remote_release(struct tun_link *k);
 extern const struct tun_link_ops tun_remote_link_ops;
 
-/* peer.c */
-void tun_peer_link_gone(struct tun_peer *p, struct tun_link *k);
-void tun_peer_login_ok(struct tun_peer *p, struct tun_link *k, const char *name);
-void tun_peer_resume(struct tun_peer *p, struct tun_link *k, const struct tun_msg *m);
-void tun_peer_relay_up(struct tun_peer *p, struct tun_link *k, const struct tun_msg *m);
-void tun_peer_chan_down(struct tun_peer *p, int reason);
+/*
+ * peer.c's side of a peer-mode server (srv->peer_side): where a listener
+ * would make or resume the session, the login code asks the core through
+ * these. An ops table, so the login code below peer.c never names it.
+ */
+struct tun_peer_side {
+	void (*link_gone)(struct tun_peer *p, struct tun_link *k);
+	void (*login_ok)(struct tun_peer *p, struct tun_link *k, const char *name);
+	void (*resume)(struct tun_peer *p, struct tun_link *k, const struct tun_msg *m);
+	void (*relay_up)(struct tun_peer *p, struct tun_link *k, const struct tun_msg *m);
+	void (*chan_down)(struct tun_peer *p, int reason);
+};
 
 #endif /* BGW_TUNNEL_INT_H */

@@ -17,6 +17,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <gnutls/crypto.h>
+
 #include "check_main.h"
 #include "certlogin.h"
 #include "chan.h"
@@ -1004,11 +1006,21 @@ END_TEST
  * then sends a message with an undefined flag bit: that session ends with
  * a protocol error and an ERROR to its peer; the other session goes on.
  */
+/* The resume key's length (TUN_KEY_LEN, internal to tunnel/). */
+#define RAW_KEY_LEN	32
+
 struct rawpeer {
 	struct tun_chan *ch;
 	int ready, error_code, down, challenges;
 	uint8_t mode;			/* 0: certificate */
 	uint8_t sid[TUN_SID_LEN];	/* from READY, or to RESUME */
+	/*
+	 * RESUME with a real proof made with key (else a made-up one);
+	 * got_key: the key exported from this channel at READY, as a
+	 * client keeps it for the next resumption.
+	 */
+	bool real_proof;
+	uint8_t rkey[RAW_KEY_LEN], got_key[RAW_KEY_LEN];
 	/* Certificate mode: the certificate sent, the key that signs, and how. */
 	struct tun_certkey *cert;	/* NULL: alice's, signed with her key */
 	struct tun_certkey *key;	/* NULL: the certificate's own */
@@ -1073,6 +1085,16 @@ static void raw_msg(void *user, struct tun_chan *ch, const struct tun_msg *m)
 		r.type = TUN_MSG_RESUME;
 		memcpy(r.resume.sid, rp->sid, TUN_SID_LEN);
 		memset(r.resume.proof, 0x5a, TUN_PROOF_LEN);
+		if (rp->real_proof) {
+			uint8_t bind[RAW_KEY_LEN];
+
+			ck_assert_int_eq(tun_chan_export(ch, "EXPORTER-bgw-resume-binding",
+							 rp->sid, TUN_SID_LEN, bind,
+							 sizeof(bind)), 0);
+			ck_assert_int_eq(gnutls_hmac_fast(GNUTLS_MAC_SHA256, rp->rkey,
+							  RAW_KEY_LEN, bind, sizeof(bind),
+							  r.resume.proof), 0);
+		}
 		ck_assert_int_eq(tun_chan_send(ch, &r), 0);
 	}
 	if (m->type == TUN_MSG_CHALLENGE) {
@@ -1085,6 +1107,9 @@ static void raw_msg(void *user, struct tun_chan *ch, const struct tun_msg *m)
 	if (m->type == TUN_MSG_READY) {
 		rp->ready++;
 		memcpy(rp->sid, m->ready.sid, TUN_SID_LEN);
+		ck_assert_int_eq(tun_chan_export(ch, "EXPORTER-bgw-resume-key", rp->sid,
+						 TUN_SID_LEN, rp->got_key,
+						 RAW_KEY_LEN), 0);
 	}
 	if (m->type == TUN_MSG_ERROR) {
 		rp->error_code = m->close.code;
@@ -1264,6 +1289,86 @@ START_TEST(cert_login_needs_the_key)
 END_TEST
 
 /* Resumption over TCP: stream mode resends what the old connection lost. */
+/*
+ * A resumption whose READY is lost: the client never learns the key the
+ * server rotated to, so it must be able to resume again with the key it
+ * has, until it shows (by its first message after READY) that it has
+ * the new one; from then on the old key is refused. Each hop is a raw
+ * channel: the READY "lost" is one its channel never acted on.
+ */
+static void raw_resume(struct rawpeer *rp, struct tun_creds *cr, const uint8_t *sid,
+		       const uint8_t *key)
+{
+	memset(rp, 0, sizeof(*rp));
+	rp->mode = TUN_MODE_RESUME;
+	rp->real_proof = true;
+	memcpy(rp->sid, sid, TUN_SID_LEN);
+	memcpy(rp->rkey, key, RAW_KEY_LEN);
+	raw_connect(rp, cr);
+	RUN_UNTIL(rp->ready == 1 || rp->error_code != 0, 10000);
+}
+
+/* The path is gone: the channel abandoned without close_notify. */
+static void raw_vanish(struct rawpeer *rp)
+{
+	if (rp->ch) {
+		rp->ch->ops = NULL;
+		tun_chan_drop(rp->ch);
+	}
+	rp->ch = NULL;
+	loop_iterate(E.l, 0);
+}
+
+START_TEST(resume_after_a_lost_ready)
+{
+	struct tun_creds *cr;
+	struct rawpeer owner = { 0 }, hop1, hop2, hop3;
+	struct tun_msg seg;
+	uint8_t cmd[300];
+
+	env_setup();
+	env_server(30);
+	ck_assert_int_eq(tun_creds_new(&cr, false, tpki_path("ca.crt"), tpki_path("alice.crt"),
+				       tpki_path("alice.key")), 0);
+	raw_connect(&owner, cr);
+	RUN_UNTIL(owner.ready == 1 && E.sessions == 1, 10000);
+	/* hop1 resumes; its READY is "lost": the client keeps owner's key. */
+	raw_resume(&hop1, cr, owner.sid, owner.got_key);
+	ck_assert_int_eq(hop1.error_code, 0);
+	raw_vanish(&hop1);
+	/* So hop2 proves with owner's key again: still the session's. */
+	raw_resume(&hop2, cr, owner.sid, owner.got_key);
+	ck_assert_msg(hop2.ready == 1, "resume with the key before a lost READY: error %d (%s)",
+		      hop2.error_code, hop2.error_text);
+	ck_assert_int_eq(E.sessions, 1);
+	/*
+	 * hop2 got its READY: its first message on the session (a command,
+	 * the reliable layer's segment 0) shows the server it has the key.
+	 */
+	memset(&seg, 0, sizeof(seg));
+	seg.version = TUN_VERSION_MAX;
+	seg.type = TUN_MSG_HCI;
+	seg.hci.seq = 0;
+	seg.hci.len = (uint16_t)mk_cmd(cmd, 0, 8);
+	seg.hci.data = cmd;
+	ck_assert_int_eq(tun_chan_send(hop2.ch, &seg), 0);
+	RUN_UNTIL(E.srv_rx == 1, 10000);
+	raw_vanish(&hop2);
+	/* Now the old key is refused, hop2's works. */
+	raw_resume(&hop3, cr, owner.sid, owner.got_key);
+	ck_assert_int_eq(hop3.error_code, TUN_R_RESUME_FAILED);
+	raw_vanish(&hop3);
+	raw_resume(&hop3, cr, owner.sid, hop2.got_key);
+	ck_assert_int_eq(hop3.ready, 1);
+	ck_assert_int_eq(E.sessions, 1);
+	ck_assert_int_eq(E.ends, 0);
+	raw_vanish(&hop3);
+	raw_vanish(&owner);
+	tun_creds_free(cr);
+	env_teardown();
+}
+END_TEST
+
 START_TEST(tls_resume)
 {
 	env_setup();
@@ -1546,6 +1651,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, logins_over_lossy_path);
 	tcase_add_test(tc, malformed_message_ends_only_that_session);
 	tcase_add_test(tc, resume_needs_the_key_not_just_the_id);
+	tcase_add_test(tc, resume_after_a_lost_ready);
 	tcase_add_test(tc, tls_resume);
 	tcase_add_test(tc, server_shutdown_closes_clients);
 	tcase_add_test(tc, pending_cap_per_host);

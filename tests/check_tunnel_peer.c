@@ -928,11 +928,48 @@ START_TEST(resume_drops_old_link)
 		} while (f.type == TUN_LF_MSG_DOWN);
 		ck_assert_int_eq(f.type, TUN_LF_DROP);
 		ck_assert_int_eq(raw_recv(fd, &f, b, 5000), -EPIPE);
-		/* The old key no longer works: the new one was taken. */
 		close(fd);
+		/*
+		 * Until the client shows it has the new key, the old one
+		 * still resumes (the READY may have been lost, and the client
+		 * has no other): a third link with the same proof, and the
+		 * second one is dropped in turn.
+		 */
 		fd = raw_link(NULL);
 		raw_send(fd, &r);
 		ck_assert_int_eq(raw_recv(fd, &f, b, 5000), 0);
+		ck_assert_int_eq(f.type, TUN_LF_OK);
+		ck_assert(f.ok.resumed);
+		do {
+			ck_assert_int_eq(raw_recv(fd2, &f, b, 5000), 0);
+		} while (f.type == TUN_LF_MSG_DOWN);
+		ck_assert_int_eq(f.type, TUN_LF_DROP);
+		close(fd2);
+		/*
+		 * The client's first message on the session (a KEEPALIVE,
+		 * answered by an ACK) confirms the new key; from then on the
+		 * old one is refused.
+		 */
+		{
+			struct tun_msg ka = { .version = TUN_VERSION_MAX,
+					      .type = TUN_MSG_KEEPALIVE };
+			struct tun_link_frame up = { .type = TUN_LF_MSG_UP };
+			uint8_t m[64];
+			int n = tun_msg_encode(&ka, m, sizeof(m));
+
+			ck_assert_int_gt(n, 0);
+			up.msg.data = m;
+			up.msg.len = (size_t)n;
+			up.msg.msg_type = TUN_MSG_KEEPALIVE;
+			raw_send(fd, &up);
+			do {
+				ck_assert_int_eq(raw_recv(fd, &f, b, 5000), 0);
+				ck_assert_int_eq(f.type, TUN_LF_MSG_DOWN);
+			} while (f.msg.msg_type != TUN_MSG_ACK);
+		}
+		fd2 = raw_link(NULL);
+		raw_send(fd2, &r);
+		ck_assert_int_eq(raw_recv(fd2, &f, b, 5000), 0);
 		ck_assert_int_eq(f.type, TUN_LF_FAIL);
 		ck_assert_int_eq(f.reason.reason, TUN_R_RESUME_FAILED);
 		close(fd2);

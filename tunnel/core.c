@@ -247,20 +247,16 @@ static void remote_resume(struct tun_link *k, const struct tun_link_frame *f)
 {
 	struct tun_server *srv = k->srv;
 	struct tun_session *s, *found = NULL;
-	uint8_t proof[TUN_PROOF_LEN];
 	char peer[80];
-	bool ok = false;
+	int which = -EACCES;
 
 	/* Every session compared, in constant time each: no early exit. */
 	for (s = srv->sessions; s; s = s->next)
 		if (secmem_is_equal(s->sid, f->resume.sid, TUN_SID_LEN) && !s->ending)
 			found = s;
-	if (found && found->version == f->resume.version &&
-	    gnutls_hmac_fast(GNUTLS_MAC_SHA256, found->resume_key, TUN_KEY_LEN,
-			     f->resume.bind, TUN_KEY_LEN, proof) == 0)
-		ok = secmem_is_equal(proof, f->resume.proof, TUN_PROOF_LEN);
-	secmem_wipe(proof, sizeof(proof));
-	if (!ok) {
+	if (found && found->version == f->resume.version)
+		which = tun_sess_check_proof(found, f->resume.bind, f->resume.proof);
+	if (which < 0) {
 		/* Name the session's user: a failure may be an attack on it. */
 		log_notice("tunnel: %s%s%s: %s", tun_link_peer_str(k, peer, sizeof(peer)),
 			   found ? " user " : "", found ? found->user : "",
@@ -272,7 +268,7 @@ static void remote_resume(struct tun_link *k, const struct tun_link_frame *f)
 	if (s->link)
 		tun_sess_detach(s, "replaced by a resumption");
 	loop_timer_disarm(s->expire_timer);
-	memcpy(s->resume_key, f->resume.new_key, TUN_KEY_LEN);
+	tun_sess_rekey(s, which, f->resume.new_key);
 	k->stream = f->resume.stream;
 	k->version = f->resume.version;
 	tun_link_attach(k, s);

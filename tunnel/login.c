@@ -367,9 +367,9 @@ void tun_on_resume(struct tun_link *k, const struct tun_msg *m)
 {
 	struct tun_server *srv = k->srv;
 	struct tun_session *s, *found = NULL;
-	uint8_t bind[TUN_KEY_LEN], proof[TUN_PROOF_LEN];
+	uint8_t bind[TUN_KEY_LEN], key[TUN_KEY_LEN];
 	char peer[80];
-	bool ok = false;
+	int which = -EACCES;
 
 	if (srv->peer) {
 		srv->peer_side->resume(srv->peer, k, m);
@@ -383,12 +383,9 @@ void tun_on_resume(struct tun_link *k, const struct tun_msg *m)
 	if (found)
 		snprintf(k->name, sizeof(k->name), "%s", found->user);
 	if (found && tun_chan_export(k->ch, TUN_LABEL_RESUME_BIND, found->sid,
-				     TUN_SID_LEN, bind, sizeof(bind)) == 0 &&
-	    gnutls_hmac_fast(GNUTLS_MAC_SHA256, found->resume_key, TUN_KEY_LEN,
-			     bind, sizeof(bind), proof) == 0)
-		ok = secmem_is_equal(proof, m->resume.proof, TUN_PROOF_LEN);
-	secmem_wipe(proof, sizeof(proof));
-	if (!ok) {
+				     TUN_SID_LEN, bind, sizeof(bind)) == 0)
+		which = tun_sess_check_proof(found, bind, m->resume.proof);
+	if (which < 0) {
 		tun_link_failed_login(k, TUN_R_RESUME_FAILED, NULL);
 		return;
 	}
@@ -398,11 +395,13 @@ void tun_on_resume(struct tun_link *k, const struct tun_msg *m)
 		tun_sess_detach(s, "replaced by a resumption");
 	loop_timer_disarm(s->expire_timer);
 	/* A fresh key for the next resumption, from this channel. */
-	if (tun_export_key(k->ch, s->sid, TUN_LABEL_RESUME_KEY, s->resume_key) < 0) {
+	if (tun_export_key(k->ch, s->sid, TUN_LABEL_RESUME_KEY, key) < 0) {
 		tun_link_refuse(k, TUN_R_INTERNAL, NULL);
 		tun_sess_end(s, TUN_R_INTERNAL, false);
 		return;
 	}
+	tun_sess_rekey(s, which, key);
+	secmem_wipe(key, sizeof(key));
 	tun_link_attach(k, s);
 	log_notice("tunnel: %s: user %s resumed its session (%s)",
 		   tun_chan_peer_str(k->ch, peer, sizeof(peer)), s->user,

@@ -11,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <gnutls/gnutls.h>
+#include <gnutls/crypto.h>
+
 #include "hci.h"
 #include "log.h"
 #include "scram.h"
@@ -110,6 +113,7 @@ void tun_sess_release(struct tun_session *s)
 	loop_timer_free(s->expire_timer);
 	loop_timer_free(s->reap);
 	secmem_wipe(s->resume_key, sizeof(s->resume_key));
+	secmem_wipe(s->prev_key, sizeof(s->prev_key));
 	free(s);
 }
 
@@ -215,6 +219,44 @@ static const struct tun_rel_ops sess_rel_ops = {
 	.quiet = sess_rel_quiet,
 };
 
+/*
+ * A RESUME's proof: HMAC-SHA256 under a resume key over bind, the value
+ * exported from the new channel. 0: made with the session's key; 1: with
+ * the key before the latest rotation, while that one is still good (see
+ * prev_key); -EACCES: neither. Both are computed and compared every time
+ * (constant time, whichever key the client holds).
+ */
+int tun_sess_check_proof(const struct tun_session *s, const uint8_t *bind,
+			 const uint8_t *proof)
+{
+	uint8_t mac[TUN_PROOF_LEN];
+	bool cur = false, prev = false;
+
+	if (gnutls_hmac_fast(GNUTLS_MAC_SHA256, s->resume_key, TUN_KEY_LEN,
+			     bind, TUN_KEY_LEN, mac) == 0)
+		cur = secmem_is_equal(mac, proof, TUN_PROOF_LEN);
+	if (gnutls_hmac_fast(GNUTLS_MAC_SHA256, s->prev_key, TUN_KEY_LEN,
+			     bind, TUN_KEY_LEN, mac) == 0)
+		prev = secmem_is_equal(mac, proof, TUN_PROOF_LEN);
+	secmem_wipe(mac, sizeof(mac));
+	if (cur)
+		return 0;
+	return prev && s->has_prev ? 1 : -EACCES;
+}
+
+/*
+ * A resumption succeeded with the key which (tun_sess_check_proof's
+ * answer): that one is what the client surely holds, and stays good
+ * until the client confirms new_key, the one from the new channel.
+ */
+void tun_sess_rekey(struct tun_session *s, int which, const uint8_t *new_key)
+{
+	if (which == 0)
+		memcpy(s->prev_key, s->resume_key, TUN_KEY_LEN);
+	s->has_prev = true;
+	memcpy(s->resume_key, new_key, TUN_KEY_LEN);
+}
+
 void tun_send_ready(struct tun_session *s, bool resumed)
 {
 	struct tun_msg m;
@@ -300,6 +342,14 @@ void tun_sess_on_msg(struct tun_session *s, const struct tun_msg *m)
 	case TUN_MSG_HCI:
 	case TUN_MSG_ACK:
 	case TUN_MSG_KEEPALIVE:
+		/*
+		 * The client sends these only after READY: it has the key
+		 * exported at the latest resumption, the one before is done.
+		 */
+		if (s->has_prev) {
+			secmem_wipe(s->prev_key, sizeof(s->prev_key));
+			s->has_prev = false;
+		}
 		ret = tun_rel_input(s->rel, m, loop_now_us());
 		if (ret < 0) {
 			log_notice("tunnel: session %s: %s: %s", s->user,

@@ -162,6 +162,14 @@ struct tun_session {
 	char user[TUN_USER_MAX + 1];
 	uint8_t sid[TUN_SID_LEN];
 	uint8_t resume_key[TUN_KEY_LEN];
+	/*
+	 * The key before the latest resumption rotated it, still good for a
+	 * RESUME until the client shows it has the new one (its first
+	 * message after READY): a READY lost on the way leaves the client
+	 * with this key only.
+	 */
+	uint8_t prev_key[TUN_KEY_LEN];
+	bool has_prev;
 	struct tun_link_label label;	/* of the login */
 	struct loop_timer *rel_timer;
 	struct loop_timer *flush_timer;
@@ -215,6 +223,9 @@ void tun_sess_detach(struct tun_session *s, const char *why);
 void tun_sess_link_lost(struct tun_session *s, int reason);
 void tun_sess_end(struct tun_session *s, int reason, bool tell_peer);
 void tun_sess_release(struct tun_session *s);
+int tun_sess_check_proof(const struct tun_session *s, const uint8_t *bind,
+			 const uint8_t *proof);
+void tun_sess_rekey(struct tun_session *s, int which, const uint8_t *new_key);
 void tun_send_ready(struct tun_session *s, bool resumed);
 void tun_link_attach(struct tun_link *k, struct tun_session *s);
 struct tun_session *tun_sess_new(struct tun_server *srv, uint8_t version,

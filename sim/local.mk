@@ -45,7 +45,3 @@ tests_sim_client_SOURCES = tests/sim_client.c
 tests_sim_client_LDADD = tests/libhostdrv.a lib/libbgw.a
 TESTS += tests/t-sim-socket.sh
 EXTRA_DIST += tests/t-sim-socket.sh tests/vm/t-sim-vhci.sh
-
-# The layers of sim/ and the controller transports: no circle between files.
-TESTS += tests/t-layers.sh
-EXTRA_DIST += tests/t-layers.sh tests/filedeps.py

@@ -55,6 +55,9 @@ tests_snoop_sample_LDADD = lib/libbgw.a
 TESTS += tests/t-man.sh
 EXTRA_DIST += tests/t-man.sh tests/fuzz tests/vm/README.md tests/vm/vm-run tests/vm/run-all tests/vm/guest-lib.sh tests/vm/t-harness-selftest.sh \
 	tests/vm/t-bonds-pair.sh
+# Every module's layers: no circle between files, no file over 1500 lines.
+TESTS += tests/t-layers.sh
+EXTRA_DIST += tests/t-layers.sh tests/filedeps.py
 
 # The family demo behind `./run demo` (tests/demo.sh), kept working.
 TESTS += tests/t-demo.sh

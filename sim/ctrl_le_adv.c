@@ -436,8 +436,8 @@ static void c_le_scan_enable(struct sim_ctrl *c, const struct ctrl_cmd *x)
 static void c_le_ext_scan_params(struct sim_ctrl *c, const struct ctrl_cmd *x)
 {
 	struct cur r;
-	uint8_t own, filter, phys, type[2];
-	uint16_t iv[2], win[2];
+	uint8_t own, filter, phys, type[2] = { 0 };
+	uint16_t iv[2] = { 0 }, win[2] = { 0 };
 	unsigned i, n;
 
 	/* LE Set Extended Scan Parameters (7.8.64): 3 octets, then 5 per

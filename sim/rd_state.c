@@ -53,7 +53,7 @@ void sim_rd_init(struct sim_rd *rd, struct sim_rd_cfg *cfg)
 {
 	uint8_t v[2];
 	bool name_in_adv = false;
-	size_t n = 0;
+	size_t n = 0, want;
 
 	memset(rd, 0, sizeof(*rd));
 	rd->cfg = cfg;
@@ -98,16 +98,21 @@ void sim_rd_init(struct sim_rd *rd, struct sim_rd_cfg *cfg)
 	n = rd->adv_len;
 	if (!cfg->adv_set && !name_in_adv)
 		n = ad_name(rd->ext, n, SIM_EXT_ADV_MAX, cfg->name);
-	while (n + 4 <= cfg->ext_adv_len) {
-		size_t k = cfg->ext_adv_len - n - 2;	/* type + payload */
+	want = cfg->ext_adv_len < SIM_EXT_ADV_MAX ? cfg->ext_adv_len : SIM_EXT_ADV_MAX;
+	while (n + 4 <= want) {
+		size_t k = want - n - 2;	/* type + payload */
 		uint8_t fill[254];
+		size_t m;
 
 		if (k > sizeof(fill))
 			k = sizeof(fill);
 		memset(fill, 0, k);
 		fill[0] = 0xff;
 		fill[1] = 0xff;
-		n = ad_put(rd->ext, n, SIM_EXT_ADV_MAX, 0xff, fill, k);
+		m = ad_put(rd->ext, n, SIM_EXT_ADV_MAX, 0xff, fill, k);
+		if (m == n)
+			break;		/* no room: never loop on a full buffer */
+		n = m;
 	}
 	rd->ext_len = (uint16_t)n;
 }

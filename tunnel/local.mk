@@ -12,7 +12,8 @@ tunnel_libtunnel_a_SOURCES = \
 	tunnel/tunnel.c tunnel/tunnel.h tunnel/tunnel_int.h \
 	tunnel/wire.c tunnel/session.c tunnel/login.c tunnel/linkio.c \
 	tunnel/core.c tunnel/peer.c tunnel/creds.c \
-	tunnel/client.c
+	tunnel/client.c tunnel/client_race.c tunnel/client_login.c \
+	tunnel/client_base.c tunnel/client_int.h
 # Users (mux/, cdclient/) compile with $(TUNNEL_CFLAGS) and link
 # $(TUNNEL_LIBS) (password logins use SCRAM from auth/libbgwauth.a).
 # The client's relay path (tunnel/rpath.c) speaks relay/rmsg.h.

@@ -29,6 +29,8 @@ static const struct mcmd_def cmds[] = {
 	/* Link Control (7.1) */
 	S(INQUIRY, MF_CS, 5, 0, 0),
 	S(INQUIRY_CANCEL, 0, 0, 0, 1),
+	S(PERIODIC_INQUIRY, 0, 9, 0, 2),
+	S(EXIT_PERIODIC_INQUIRY, 0, 0, 0, 3),
 	S(CREATE_CONN, MF_CS, 13, 0, 4),
 	H(DISCONNECT, MF_CS, 3, 0, 5),
 	S(CREATE_CONN_CANCEL, 0, 6, 0, 7),
@@ -214,6 +216,14 @@ void merge_cmd_supported(uint8_t out[64], const uint8_t phys[64])
 			out[cmds[i].octet] |= (uint8_t)(1u << cmds[i].bit);
 	for (i = 0; i < 64; i++)
 		out[i] &= phys[i];
+	/*
+	 * Periodic Inquiry Mode and its exit are the merge's own, run with
+	 * plain Inquiry and Inquiry Cancel on every side (merge_pinq_*):
+	 * offered whenever the local radio can inquire and cancel, whether
+	 * or not it has the command itself.
+	 */
+	if ((out[0] & 0x03) == 0x03)
+		out[0] |= 0x0c;
 }
 
 /* ------------------------------------------------------------------ */
@@ -291,6 +301,10 @@ void merge_host_reset_state(struct merge *m)
 	memcpy(m->host_evmask, default_evmask, 8);
 	memcpy(m->host_lemask, default_lemask, 8);
 	m->inq_active = false;
+	m->pinq_mode = false;
+	m->pinq_due = false;
+	if (m->pinq_timer)
+		loop_timer_disarm(m->pinq_timer);
 	m->le_create_active = false;
 	m->le_winner = -1;
 	m->le_host_cancel = false;
@@ -542,6 +556,155 @@ void merge_op_reset_progress(struct merge *m)
 }
 
 /* ------------------------------------------------------------------ */
+/*
+ * Periodic Inquiry Mode (7.1.3, 7.1.4), run by the merge on every side.
+ * bgw-muxd does not offer it to a gateway session (one user's periodic
+ * inquiry would hold the home's radio for everyone), and two controllers
+ * timing their own periods would drift apart, so no Inquiry Complete could
+ * stand for "both ended their period". The merge keeps the one timer: at
+ * each period's start it sends a plain Inquiry (7.1.1) with the host's
+ * LAP, Inquiry_Length and Num_Responses to every ready side, and gives the
+ * host one Inquiry Complete once all of them ended, as for the host's own
+ * Inquiry. The next period starts a random Min..Max units after this one
+ * started (7.1.3); one that comes while this period still runs (a slow
+ * gateway) starts as soon as it ends.
+ */
+
+static uint32_t pinq_rand(struct merge *m)
+{
+	/* xorshift32: the period's jitter only, nothing secret. */
+	m->pinq_rng ^= m->pinq_rng << 13;
+	m->pinq_rng ^= m->pinq_rng >> 17;
+	m->pinq_rng ^= m->pinq_rng << 5;
+	return m->pinq_rng;
+}
+
+void merge_pinq_period(struct merge *m)
+{
+	uint32_t units;
+	unsigned i;
+
+	m->pinq_due = false;
+	if (!m->pinq_mode)
+		return;
+	if (m->inq_active) {
+		m->pinq_due = true;	/* merge_inq_ctrl_ended starts it */
+		return;
+	}
+	units = m->pinq_min + pinq_rand(m) % ((uint32_t)(m->pinq_max - m->pinq_min) + 1);
+	loop_timer_arm(m->pinq_timer, (uint64_t)units * m->cfg.inquiry_unit_us);
+	m->inq_active = true;
+	m->pinq_ok = false;
+	m->pinq_status = HCI_ST_HARDWARE_FAILURE;	/* no side to ask */
+	for (i = 0; i < m->nctrl; i++) {
+		struct mctrl *c = &m->ctrl[i];
+
+		if (mc_is_ready(c) && !c->inq_running && !c->pinq_wait &&
+		    mc_queue(c, TAG_PINQ, HCI_OP_INQUIRY, m->pinq_inq, 5) == 0)
+			c->pinq_wait = true;
+	}
+	merge_inq_ctrl_ended(m, NULL);	/* no side could be asked: ends now */
+}
+
+void merge_pinq_timer(struct loop_timer *t, void *user)
+{
+	struct merge *m = user;
+
+	(void)t;
+	merge_pinq_period(m);
+	merge_pump_host(m);
+}
+
+void merge_pinq_reply(struct merge *m, struct mctrl *c, bool cs, const uint8_t *ret,
+		      size_t rlen)
+{
+	uint8_t st = rlen >= 1 ? ret[0] : HCI_ST_UNSPECIFIED;
+
+	(void)cs;
+	if (!c->pinq_wait) {
+		/* The mode was left, or the host reset, while it was asked. */
+		if (st == 0)
+			mc_queue(c, TAG_QUIET, HCI_OP_INQUIRY_CANCEL, NULL, 0);
+		return;
+	}
+	c->pinq_wait = false;
+	if (st == 0) {
+		c->inq_running = true;
+		m->pinq_ok = true;
+		return;
+	}
+	/* A side that refuses sits this period out; the others' results stand. */
+	log_info("merge: %s controller %u refused a periodic inquiry's Inquiry "
+		 "(status 0x%02x): it sits this period out",
+		 c->role == MERGE_LOCAL ? "local" : "gateway", c->idx, st);
+	if (!m->pinq_ok && m->pinq_status == HCI_ST_HARDWARE_FAILURE)
+		m->pinq_status = st;
+	merge_inq_ctrl_ended(m, NULL);
+}
+
+/* 7.1.3: Max > Min > Inquiry_Length, LAP in 0x9E8B00..0x9E8B3F (7.1.1). */
+static bool pinq_param_ok(const uint8_t *p)
+{
+	uint16_t max = get_le16(p), min = get_le16(p + 2);
+	uint32_t lap = (uint32_t)p[4] | (uint32_t)p[5] << 8 | (uint32_t)p[6] << 16;
+	uint8_t len = p[7];
+
+	return len >= 0x01 && len <= 0x30 && min >= 0x0002 && max >= 0x0003 &&
+	       max > min && min > len && lap >= 0x9e8b00 && lap <= 0x9e8b3f;
+}
+
+static void pinq_start(struct merge *m)
+{
+	struct mhostop *o = &m->op;
+	uint8_t st = 0;
+
+	if (!pinq_param_ok(o->param)) {
+		log_info("merge: the host's Periodic Inquiry Mode has periods %u..%u and "
+			 "length %u (7.1.3 wants Max > Min > Length): refused",
+			 get_le16(o->param + 2), get_le16(o->param), o->param[7]);
+		st = HCI_ST_INVALID_PARAMETERS;
+	} else if (m->pinq_mode || m->inq_active) {
+		st = HCI_ST_COMMAND_DISALLOWED;	/* an inquiry runs already */
+	}
+	answer(m, o->op, false, &st, 1);
+	op_end(m);
+	if (st)
+		return;
+	m->pinq_mode = true;
+	m->pinq_max = get_le16(o->param);
+	m->pinq_min = get_le16(o->param + 2);
+	memcpy(m->pinq_inq, o->param + 4, 5);
+	merge_pinq_period(m);
+}
+
+static void pinq_exit(struct merge *m)
+{
+	uint8_t st = 0;
+	unsigned i;
+
+	if (!m->pinq_mode) {
+		st = HCI_ST_COMMAND_DISALLOWED;	/* 7.1.4: not in the mode */
+	} else {
+		/* 7.1.4: an inquiry of the period running ends, without Inquiry Complete. */
+		m->pinq_mode = false;
+		m->pinq_due = false;
+		loop_timer_disarm(m->pinq_timer);
+		for (i = 0; i < m->nctrl; i++) {
+			struct mctrl *c = &m->ctrl[i];
+
+			if (c->inq_running && mc_is_ready(c))
+				mc_queue(c, TAG_QUIET, HCI_OP_INQUIRY_CANCEL, NULL, 0);
+			/* One still asked is cancelled when it answers. */
+			c->inq_running = false;
+			c->pinq_wait = false;
+		}
+		m->inq_active = false;
+	}
+	answer(m, m->op.op, false, &st, 1);
+	op_end(m);
+}
+
+/* ------------------------------------------------------------------ */
 /* Dispatch */
 
 static void send_to(struct merge *m, uint32_t targets, int primary)
@@ -618,6 +781,26 @@ static void special(struct merge *m)
 	case HCI_OP_RESET:
 		host_reset(m);
 		return;
+	case HCI_OP_PERIODIC_INQUIRY:
+		pinq_start(m);
+		return;
+	case HCI_OP_EXIT_PERIODIC_INQUIRY:
+		pinq_exit(m);
+		return;
+	case HCI_OP_INQUIRY:
+	case HCI_OP_INQUIRY_CANCEL:
+		if (m->pinq_mode) {
+			/* 7.1.3: periodic inquiry runs; the host leaves it with 7.1.4. */
+			answer_err(m, o->def, o->op, o->param, o->plen,
+				   HCI_ST_COMMAND_DISALLOWED);
+			op_end(m);
+			return;
+		}
+		break;
+	default:
+		break;
+	}
+	switch (o->op) {
 	case HCI_OP_INQUIRY:
 		/* Both sides inquire; Inquiry Complete once all ended (7.1.1, 7.7.1). */
 		m->inq_active = true;

@@ -110,11 +110,20 @@ void merge_inq_ctrl_ended(struct merge *m, struct mctrl *c)
 	if (m->op.active && m->op.op == HCI_OP_INQUIRY)
 		return;	/* not all sides have answered the Inquiry yet */
 	for (i = 0; i < m->nctrl; i++)
-		if (m->ctrl[i].inq_running && mc_is_ready(&m->ctrl[i]))
+		if ((m->ctrl[i].inq_running || m->ctrl[i].pinq_wait) &&
+		    mc_is_ready(&m->ctrl[i]))
 			return;
-	/* 7.7.1: one Inquiry Complete once every side's inquiry ended. */
+	/*
+	 * 7.7.1: one Inquiry Complete once every side's inquiry ended; in
+	 * Periodic Inquiry Mode one per period, failed only if every side
+	 * refused the period's Inquiry.
+	 */
+	if (m->pinq_mode && !m->pinq_ok)
+		st = m->pinq_status;
 	m->inq_active = false;
 	to_host(m, &st, 1, HCI_EV_INQUIRY_COMPLETE);
+	if (m->pinq_mode && m->pinq_due)
+		merge_pinq_period(m);
 }
 
 /*

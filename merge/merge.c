@@ -60,11 +60,16 @@ static bool ctrl_le(const struct mctrl *c)
 
 static void init_start(struct mctrl *c)
 {
+	bool inq = c->inq_running || c->pinq_wait;
+
 	c->state = MC_INIT;
 	c->init_step = IS_RESET;
 	c->acl_inflight = 0;
 	c->le_inflight = 0;
 	c->inq_running = false;
+	c->pinq_wait = false;
+	if (inq)	/* its inquiry ends with its re-initialisation */
+		merge_inq_ctrl_ended(c->m, NULL);
 	c->le_create = false;
 	c->le_cancel_sent = false;
 	pktq_clear(&c->txq);
@@ -220,6 +225,9 @@ static void ctrl_reply(struct mctrl *c, const struct h4_pkt *p)
 	case TAG_HOST:
 		merge_op_reply(m, c, is_cs, ret, rlen);
 		break;
+	case TAG_PINQ:
+		merge_pinq_reply(m, c, is_cs, ret, rlen);
+		break;
 	default:
 		if (rlen >= 1 && ret[0] != 0)
 			log_debug("merge: controller %u: internal 0x%04x status 0x%02x",
@@ -330,6 +338,7 @@ static void ctrl_down(struct mctrl *c, bool lost)
 	pktq_clear(&c->txq_le);
 	c->acl_inflight = 0;
 	c->le_inflight = 0;
+	c->pinq_wait = false;
 	merge_inq_ctrl_ended(m, c);
 	merge_le_create_ctrl_ended(m, c, HCI_ST_CONN_FAILED_TO_ESTABLISH);
 	for (i = 0; i < MERGE_MAX_PEND; i++) {
@@ -465,6 +474,14 @@ struct merge *merge_new(struct loop *l, const struct merge_config *cfg,
 		m->cfg = *cfg;
 	if (!m->cfg.cmd_timeout_ms)
 		m->cfg.cmd_timeout_ms = 5000;
+	if (!m->cfg.inquiry_unit_us)
+		m->cfg.inquiry_unit_us = 1280000;
+	m->pinq_timer = loop_timer_new(l, merge_pinq_timer, m);
+	if (!m->pinq_timer) {
+		free(m);
+		return NULL;
+	}
+	m->pinq_rng = (uint32_t)loop_now_us() | 1;
 	m->emit = emit;
 	m->user = user;
 	m->ctrl_down = ctrl_down;
@@ -515,6 +532,7 @@ void merge_free(struct merge *m)
 		pktq_clear(&m->ctrl[i].txq_le);
 	}
 	pktq_clear(&m->hostq);
+	loop_timer_free(m->pinq_timer);
 	free(m);
 }
 

@@ -56,6 +56,12 @@ struct merge_config {
 	 * calls merge_ctrl_up() when it is back. May be NULL.
 	 */
 	void (*ctrl_failed)(struct merge *m, unsigned idx, int err, void *user);
+	/*
+	 * The unit of Periodic Inquiry Mode's periods (Vol 4 Part E 7.1.3:
+	 * 1.28 s), which the merge times itself. 0: 1 280 000 us. Tests
+	 * shrink it with their simulated controllers' time.
+	 */
+	unsigned inquiry_unit_us;
 };
 
 /* loop is used for the command timers. user is given to emit and ctrl_failed. */

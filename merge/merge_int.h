@@ -39,6 +39,7 @@ enum mc_tag {
 	TAG_INIT = 1,	/* the merge's own initialisation */
 	TAG_HOST,	/* the host's current command */
 	TAG_QUIET,	/* the merge's own (cancel, disconnect): reply swallowed */
+	TAG_PINQ,	/* a period's Inquiry of Periodic Inquiry Mode (cmd.c) */
 };
 
 struct mcmd {
@@ -83,6 +84,7 @@ struct mctrl {
 	struct pktq txq_le;		/* ... for its LE credits */
 
 	bool inq_running;
+	bool pinq_wait;			/* a period's Inquiry sent, not yet answered */
 	bool le_create;			/* our LE Create Connection runs here */
 	bool le_cancel_sent;
 };
@@ -195,7 +197,16 @@ struct merge {
 	uint16_t h_acl_mtu, h_acl_pkts, h_le_mtu, h_le_pkts;
 	unsigned h_acl_inflight, h_le_inflight;
 
-	bool inq_active;		/* the host's inquiry runs */
+	bool inq_active;		/* the host's inquiry (or a period's) runs */
+	/* Periodic Inquiry Mode (7.1.3), run by the merge with plain Inquiry. */
+	bool pinq_mode;
+	bool pinq_due;			/* the next period waits for this one's end */
+	bool pinq_ok;			/* a side accepted this period's Inquiry */
+	uint8_t pinq_status;		/* else the first refusal's status */
+	uint16_t pinq_min, pinq_max;	/* in inquiry units */
+	uint8_t pinq_inq[5];		/* LAP, Inquiry_Length, Num_Responses */
+	uint32_t pinq_rng;
+	struct loop_timer *pinq_timer;
 	bool le_create_active;		/* the host's LE Create Connection runs */
 	int le_winner;			/* the side that connected first, -1 */
 	bool le_host_cancel;
@@ -236,6 +247,10 @@ void merge_op_ctrl_gone(struct merge *m, struct mctrl *c);
 void merge_op_reset_progress(struct merge *m);
 void merge_sticky_replay(struct merge *m, struct mctrl *c);
 void merge_host_reset_state(struct merge *m);
+void merge_pinq_timer(struct loop_timer *t, void *user);
+void merge_pinq_reply(struct merge *m, struct mctrl *c, bool cs, const uint8_t *ret,
+		      size_t rlen);
+void merge_pinq_period(struct merge *m);
 
 /* evt.c */
 void merge_ctrl_evt(struct merge *m, struct mctrl *c, const struct h4_pkt *p);

@@ -197,7 +197,8 @@ static void env_up(void)
 			       .acl_pkts = NEAR_PKTS };
 	struct sim_opts oh = { .time_scale = 0.01, .seed = 7, .acl_mtu = HOME_MTU,
 			       .acl_pkts = HOME_PKTS };
-	struct merge_config cfg = { 0 };
+	/* Periodic inquiry's unit (1.28 s) on the simulated controllers' time. */
+	struct merge_config cfg = { .inquiry_unit_us = 12800 };
 
 	log_set_handler(quiet, NULL);
 	sent_clear();
@@ -546,7 +547,9 @@ START_TEST(identity_from_local)
 	ck_assert_uint_eq(sent_count(HOME, HCI_OP_READ_LOCAL_VERSION), 2);
 	/* Supported commands: masked to what the merge supports. */
 	ck_assert(bit(host_cmds, 0, 0));	/* Inquiry */
-	ck_assert(!bit(host_cmds, 0, 2));	/* Periodic Inquiry: not (yet) merged */
+	/* Periodic Inquiry and its exit: the merge's own, though the sim lacks them. */
+	ck_assert(bit(host_cmds, 0, 2));
+	ck_assert(bit(host_cmds, 0, 3));
 	ck_assert(!bit(host_cmds, 34, 6));	/* LE Read Resolving List Size */
 	ck_assert(!bit(host_cmds, 37, 5));	/* LE Set Extended Scan Parameters */
 	ck_assert(!(host_lefeat[1] & 0x10));	/* no Extended Advertising */
@@ -635,6 +638,146 @@ START_TEST(discovery_cancel_both)
 	ck_assert(!hostdrv_has_event(hd, HCI_EV_INQUIRY_COMPLETE, 0));
 	/* Nothing runs any more: a cancel now is the local's Disallowed. */
 	ck_assert_int_eq(cmd(HCI_OP_INQUIRY_CANCEL, NULL, 0, b, &n), HCI_ST_COMMAND_DISALLOWED);
+	env_down();
+}
+END_TEST
+
+/* Max 6, Min 4 units, GIAC, Inquiry_Length 1, unlimited responses (7.1.3). */
+static const uint8_t pinq_params[9] = { 0x06, 0x00, 0x04, 0x00, 0x33, 0x8b, 0x9e, 0x01, 0x00 };
+
+static void wait_inq_complete(uint8_t want)
+{
+	uint8_t b[8];
+	size_t n;
+
+	ck_assert_int_eq(hostdrv_wait_event(hd, HCI_EV_INQUIRY_COMPLETE, 0, b, sizeof(b), &n), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_uint_eq(b[0], want);
+}
+
+START_TEST(periodic_inquiry_both_sides)
+{
+	struct merge_stats st;
+	struct seen s;
+	unsigned k, near_inq, home_inq;
+	uint8_t bad[9];
+
+	env_up();
+	linux_init();
+	memset(&s, 0, sizeof(s));
+	OK(HCI_OP_PERIODIC_INQUIRY, pinq_params, 9);
+	/* Two periods: each side inquires in each, one Inquiry Complete per period. */
+	for (k = 0; k < 2; k++) {
+		wait_inq_complete(0);
+		collect_inq(&s);
+		ck_assert_uint_ge(sent_count(NEAR, HCI_OP_INQUIRY), k + 1);
+		ck_assert_uint_ge(sent_count(HOME, HCI_OP_INQUIRY), k + 1);
+	}
+	/* The merge times the periods itself: no controller is given the mode. */
+	ck_assert_uint_eq(sent_count(NEAR, HCI_OP_PERIODIC_INQUIRY), 0);
+	ck_assert_uint_eq(sent_count(HOME, HCI_OP_PERIODIC_INQUIRY), 0);
+	/* Inquiry, Inquiry Cancel and the mode again while it runs: Disallowed. */
+	ck_assert_int_eq(cmd(HCI_OP_INQUIRY, "\x33\x8b\x9e\x04\x00", 5, NULL, NULL),
+			 HCI_ST_COMMAND_DISALLOWED);
+	ck_assert_int_eq(cmd(HCI_OP_INQUIRY_CANCEL, NULL, 0, NULL, NULL),
+			 HCI_ST_COMMAND_DISALLOWED);
+	ck_assert_int_eq(cmd(HCI_OP_PERIODIC_INQUIRY, pinq_params, 9, NULL, NULL),
+			 HCI_ST_COMMAND_DISALLOWED);
+	OK(HCI_OP_EXIT_PERIODIC_INQUIRY, NULL, 0);
+	collect_inq(&s);
+	/* Results of both sides; the bulb/lamp heard on both, once per period. */
+	ck_assert_uint_ge(s.count[NEAR][CAFE_SPEAKER], 1);
+	ck_assert_uint_ge(s.count[HOME][HOME_SPEAKER], 1);
+	ck_assert_uint_ge(s.count[HOME][HOME_BULB], 1);
+	near_inq = sent_count(NEAR, HCI_OP_INQUIRY);
+	home_inq = sent_count(HOME, HCI_OP_INQUIRY);
+	ck_assert_uint_le(s.count[HOME][HOME_BULB], near_inq > home_inq ? near_inq : home_inq);
+	ck_assert_uint_eq(s.other, 0);
+	merge_get_stats(mg, &st);
+	ck_assert_uint_ge(st.dropped_dups, 1);
+	/* After the exit no period starts and no Inquiry Complete comes. */
+	hostdrv_run(hd, 150);
+	ck_assert(!hostdrv_has_event(hd, HCI_EV_INQUIRY_COMPLETE, 0));
+	ck_assert_uint_eq(sent_count(NEAR, HCI_OP_INQUIRY), near_inq);
+	ck_assert_uint_eq(sent_count(HOME, HCI_OP_INQUIRY), home_inq);
+	/* Out of the mode: its exit is Disallowed (7.1.4), a plain Inquiry works. */
+	ck_assert_int_eq(cmd(HCI_OP_EXIT_PERIODIC_INQUIRY, NULL, 0, NULL, NULL),
+			 HCI_ST_COMMAND_DISALLOWED);
+	inquire(&s);
+	ck_assert_uint_ge(s.count[HOME][HOME_SPEAKER], 1);
+	/* 7.1.3: Max > Min > Inquiry_Length, else Invalid Parameters. */
+	memcpy(bad, pinq_params, 9);
+	bad[0] = 0x04;	/* Max == Min */
+	ck_assert_int_eq(cmd(HCI_OP_PERIODIC_INQUIRY, bad, 9, NULL, NULL),
+			 HCI_ST_INVALID_PARAMETERS);
+	memcpy(bad, pinq_params, 9);
+	bad[7] = 0x04;	/* Inquiry_Length == Min */
+	ck_assert_int_eq(cmd(HCI_OP_PERIODIC_INQUIRY, bad, 9, NULL, NULL),
+			 HCI_ST_INVALID_PARAMETERS);
+	env_down();
+}
+END_TEST
+
+START_TEST(periodic_inquiry_exit_cancels_both)
+{
+	/* Inquiries of 48 units (0.6 s here): the first period runs when the host leaves. */
+	static const uint8_t lng[9] = { 0x40, 0x00, 0x38, 0x00, 0x33, 0x8b, 0x9e, 0x30, 0x00 };
+
+	env_up();
+	linux_init();
+	sent_clear();
+	/* The first period starts at once; leaving the mode ends it on both sides. */
+	OK(HCI_OP_PERIODIC_INQUIRY, lng, 9);
+	OK(HCI_OP_EXIT_PERIODIC_INQUIRY, NULL, 0);
+	hostdrv_run(hd, 150);
+	ck_assert_uint_eq(sent_count(NEAR, HCI_OP_INQUIRY), 1);
+	ck_assert_uint_eq(sent_count(HOME, HCI_OP_INQUIRY), 1);
+	ck_assert_uint_eq(sent_count(NEAR, HCI_OP_INQUIRY_CANCEL), 1);
+	ck_assert_uint_eq(sent_count(HOME, HCI_OP_INQUIRY_CANCEL), 1);
+	/* 7.1.4: no Inquiry Complete for the period that was running. */
+	ck_assert(!hostdrv_has_event(hd, HCI_EV_INQUIRY_COMPLETE, 0));
+	env_down();
+}
+END_TEST
+
+START_TEST(periodic_inquiry_side_refuses_or_goes)
+{
+	/* An inquiry of the home's own, 48 units long: its radio is busy. */
+	static const uint8_t busy[] = { 0x01, 0x01, 0x04, 0x05, 0x33, 0x8b, 0x9e, 0x30, 0x01 };
+	struct seen s;
+	unsigned home_inq;
+
+	env_up();
+	linux_init();
+	ck_assert_int_eq(sim_ctrl_input(sc[HOME], busy, sizeof(busy)), 0);
+	hostdrv_run(hd, 20);
+	sent_clear();
+	/* The home refuses the period's Inquiry (Disallowed): the café's stands. */
+	memset(&s, 0, sizeof(s));
+	OK(HCI_OP_PERIODIC_INQUIRY, pinq_params, 9);
+	wait_inq_complete(0);
+	collect_inq(&s);
+	ck_assert_uint_ge(s.count[NEAR][CAFE_SPEAKER], 1);
+	ck_assert_uint_ge(sent_count(HOME, HCI_OP_INQUIRY), 1);
+	/* The mode goes on; the home is asked again at the next period. */
+	wait_inq_complete(0);
+	ck_assert_uint_ge(sent_count(HOME, HCI_OP_INQUIRY), 2);
+	/* The gateway goes away: the periods go on with the café alone. */
+	merge_ctrl_down(mg, HOME);
+	sim_down(HOME);
+	home_inq = sent_count(HOME, HCI_OP_INQUIRY);
+	wait_inq_complete(0);
+	wait_inq_complete(0);
+	ck_assert_uint_eq(sent_count(HOME, HCI_OP_INQUIRY), home_inq);
+	/* Back: it joins the next period, with no host command. */
+	sim_up(HOME);
+	merge_ctrl_up(mg, HOME);
+	wait_ready(HOME);
+	hostdrv_clear(hd);
+	wait_inq_complete(0);
+	wait_inq_complete(0);
+	ck_assert_uint_gt(sent_count(HOME, HCI_OP_INQUIRY), home_inq);
+	OK(HCI_OP_EXIT_PERIODIC_INQUIRY, NULL, 0);
 	env_down();
 }
 END_TEST
@@ -1159,7 +1302,8 @@ START_TEST(bad_input_refused)
 	ck_assert_int_eq(hostdrv_acl(hd, 0x0123, HCI_PB_FIRST_FLUSH, "abcd", 4), 0);
 	/* Wrong parameter length; unsupported command. */
 	ck_assert_int_eq(cmd(HCI_OP_READ_RSSI, p, 3, ret, &n), HCI_ST_INVALID_PARAMETERS);
-	ck_assert_int_eq(cmd(HCI_OP_PERIODIC_INQUIRY, p, 9, NULL, NULL), HCI_ST_UNKNOWN_COMMAND);
+	ck_assert_int_eq(cmd(HCI_OP_WRITE_STORED_LINK_KEY, p, 3, NULL, NULL),
+			 HCI_ST_UNKNOWN_COMMAND);
 	/* A controller answering out of order, or for a handle it never had. */
 	len = h4_build_cc(pkt, sizeof(pkt), 1, HCI_OP_READ_BD_ADDR,
 			  "\x00\x01\x02\x03\x04\x05\x06", 7);
@@ -1200,6 +1344,9 @@ Suite *test_suite(void)
 	tcase_add_test(tc, reset_during_init_one_command_at_a_time);
 	tcase_add_test(tc, discovery_cancel_both);
 	tcase_add_test(tc, discovery_device_on_both_sides_once);
+	tcase_add_test(tc, periodic_inquiry_both_sides);
+	tcase_add_test(tc, periodic_inquiry_exit_cancels_both);
+	tcase_add_test(tc, periodic_inquiry_side_refuses_or_goes);
 	tcase_add_test(tc, le_scan_both_sides);
 	tcase_add_test(tc, connect_routed_by_side);
 	tcase_add_test(tc, connect_unknown_pages_every_side);

@@ -151,7 +151,8 @@ static void action(unsigned a)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct sim_opts o = { .time_scale = 0.0001, .seed = 7 };
-	struct merge_config cfg = { 0 };
+	/* Periodic inquiry's 1.28 s unit on the simulated time (scaled 10 000 times). */
+	struct merge_config cfg = { .inquiry_unit_us = 128 };
 	size_t off = 0, n;
 	uint8_t sel;
 	int i;

@@ -270,6 +270,55 @@ static int send_host_param(struct mctrl *c, uint8_t tag, uint16_t op,
 	return mc_queue(c, tag, op, p, plen);
 }
 
+/*
+ * The host's LE accept list as every side has it (the accept list
+ * commands go to every side): what the local radio accepted is kept, so a
+ * gateway that comes back (reset by its initialisation, which empties its
+ * list) is given it again, and passive scanning and auto-connection with
+ * Initiator_Filter_Policy 1 find the home's devices without waiting for
+ * the host to rewrite the list.
+ */
+static void accept_note(struct merge *m, uint16_t op, const uint8_t *p)
+{
+	unsigned i;
+
+	if (op == HCI_OP_LE_CLEAR_ACCEPT_LIST) {
+		m->naccept = 0;
+		return;
+	}
+	for (i = 0; i < m->naccept; i++)
+		if (memcmp(m->accept[i], p, 7) == 0)
+			break;
+	if (op == HCI_OP_LE_DEL_FROM_ACCEPT_LIST) {
+		if (i < m->naccept) {
+			m->naccept--;
+			memmove(m->accept[i], m->accept[i + 1], (m->naccept - i) * 7);
+		}
+		return;
+	}
+	if (i < m->naccept)
+		return;	/* already there (7.8.16 leaves the list as it is) */
+	if (m->naccept == MERGE_MAX_ACCEPT) {
+		log_warn("merge: the host's LE accept list has more than %u entries: a "
+			 "returning gateway gets the first %u only", MERGE_MAX_ACCEPT,
+			 MERGE_MAX_ACCEPT);
+		return;
+	}
+	memcpy(m->accept[m->naccept++], p, 7);
+}
+
+static void accept_replay(struct merge *m, struct mctrl *c)
+{
+	unsigned i;
+
+	if (!m->naccept)
+		return;
+	/* Before the scan joins: 7.8.15-17 refuse while a scan uses the list. */
+	mc_queue(c, TAG_QUIET, HCI_OP_LE_CLEAR_ACCEPT_LIST, NULL, 0);
+	for (i = 0; i < m->naccept; i++)
+		mc_queue(c, TAG_QUIET, HCI_OP_LE_ADD_TO_ACCEPT_LIST, m->accept[i], 7);
+}
+
 void merge_sticky_replay(struct merge *m, struct mctrl *c)
 {
 	struct msticky *s;
@@ -282,6 +331,7 @@ void merge_sticky_replay(struct merge *m, struct mctrl *c)
 		s = sticky_find(m, HCI_OP_LE_SET_EVENT_MASK, false);
 		send_host_param(c, TAG_QUIET, HCI_OP_LE_SET_EVENT_MASK,
 				s ? s->param : default_lemask, 8);
+		accept_replay(m, c);
 	}
 	for (i = 0; i < MERGE_MAX_STICKY; i++) {
 		s = &m->sticky[i];
@@ -298,6 +348,7 @@ void merge_sticky_replay(struct merge *m, struct mctrl *c)
 void merge_host_reset_state(struct merge *m)
 {
 	memset(m->sticky, 0, sizeof(m->sticky));
+	m->naccept = 0;
 	memcpy(m->host_evmask, default_evmask, 8);
 	memcpy(m->host_lemask, default_lemask, 8);
 	m->inq_active = false;
@@ -446,6 +497,9 @@ out:
 		if (o->op == HCI_OP_LE_SET_EVENT_MASK)
 			memcpy(m->host_lemask, o->param, 8);
 	}
+	if ((o->op == HCI_OP_LE_CLEAR_ACCEPT_LIST || o->op == HCI_OP_LE_ADD_TO_ACCEPT_LIST ||
+	     o->op == HCI_OP_LE_DEL_FROM_ACCEPT_LIST) && (o->ok & 1))
+		accept_note(m, o->op, o->param);
 	if (o->op == HCI_OP_INQUIRY) {
 		if (!o->ok)
 			m->inq_active = false;

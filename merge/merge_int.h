@@ -30,6 +30,7 @@
 #define MERGE_MAX_PEND		16	/* connection/name attempts in flight */
 #define MERGE_MAX_STICKY	20	/* > the sticky commands in cmd.c */
 #define MERGE_LINK_FIFO		64	/* host packets in flight per link */
+#define MERGE_MAX_ACCEPT	128	/* the host's LE accept list, kept for replay */
 #define MERGE_VHANDLE_FIRST	0x0040	/* host handles start here (see doc) */
 
 enum mc_state { MC_ABSENT, MC_DOWN, MC_INIT, MC_READY };
@@ -190,6 +191,9 @@ struct merge {
 	struct mpend pend[MERGE_MAX_PEND];
 
 	struct msticky sticky[MERGE_MAX_STICKY];
+	/* The host's LE accept list (7.8.16): Address_Type, Address. */
+	uint8_t accept[MERGE_MAX_ACCEPT][7];
+	unsigned naccept;
 	uint8_t host_evmask[8];
 	uint8_t host_lemask[8];
 

@@ -968,6 +968,82 @@ START_TEST(le_accept_list_first_wins)
 }
 END_TEST
 
+static unsigned sent_index(int side, uint16_t op)
+{
+	unsigned i;
+
+	for (i = 0; i < opn[side] && i < OPLOG; i++)
+		if (oplog[side][i] == op)
+			return i;
+	ck_abort_msg("0x%04x was not sent to side %d", op, side);
+	return 0;
+}
+
+/*
+ * A gateway that comes back is given the host's accept list again (its
+ * initialisation's Reset emptied it), before a passive scan that uses it
+ * joins, so auto-connection finds the home's device with no host command.
+ */
+START_TEST(accept_list_replayed_to_returning_gateway)
+{
+	uint8_t p[25] = { 0 }, sp[7] = { 0 }, b[64];
+	size_t n;
+	uint16_t h;
+
+	env_up();
+	linux_init();
+	al_add(HOME, HOME_SPEAKER);
+	al_add(HOME, HOME_THERMO);
+	p[0] = 0;
+	addr_of(p + 1, HOME, HOME_SPEAKER);
+	OK(HCI_OP_LE_DEL_FROM_ACCEPT_LIST, p, 7);
+	/* bluetoothd's passive scan: the accept list (Scanning_Filter_Policy 1). */
+	put_le16(sp + 1, 0x60);
+	put_le16(sp + 3, 0x30);
+	sp[6] = 0x01;
+	OK(HCI_OP_LE_SET_SCAN_PARAM, sp, 7);
+	OK(HCI_OP_LE_SET_SCAN_ENABLE, "\x01\x00", 2);
+	/* The tunnel is lost and resumes. */
+	sim_down(HOME);
+	merge_ctrl_down(mg, HOME);
+	sent_clear();
+	sim_up(HOME);
+	merge_ctrl_up(mg, HOME);
+	wait_ready(HOME);
+	hostdrv_run(hd, 20);
+	/* Clear, then the one entry left, then the scan that uses them. */
+	ck_assert_uint_eq(sent_count(HOME, HCI_OP_LE_CLEAR_ACCEPT_LIST), 1);
+	ck_assert_uint_eq(sent_count(HOME, HCI_OP_LE_ADD_TO_ACCEPT_LIST), 1);
+	ck_assert_uint_lt(sent_index(HOME, HCI_OP_LE_CLEAR_ACCEPT_LIST),
+			  sent_index(HOME, HCI_OP_LE_ADD_TO_ACCEPT_LIST));
+	ck_assert_uint_lt(sent_index(HOME, HCI_OP_LE_ADD_TO_ACCEPT_LIST),
+			  sent_index(HOME, HCI_OP_LE_SET_SCAN_ENABLE));
+	/* The local radio, which did not go away, is not touched. */
+	ck_assert_uint_eq(sent_count(NEAR, HCI_OP_LE_CLEAR_ACCEPT_LIST), 0);
+	ck_assert_uint_eq(sent_count(NEAR, HCI_OP_LE_ADD_TO_ACCEPT_LIST), 0);
+	OK(HCI_OP_LE_SET_SCAN_ENABLE, "\x00\x00", 2);
+	/* Auto-connection through the list: the thermometer, home's side. */
+	put_le16(p, 0x60);
+	put_le16(p + 2, 0x30);
+	p[4] = 0x01;
+	memset(p + 5, 0, 7);
+	put_le16(p + 13, 0x18);
+	put_le16(p + 15, 0x28);
+	p[17] = 0;
+	p[18] = 0;
+	put_le16(p + 19, 0x2a);
+	ck_assert_int_eq(cmd(HCI_OP_LE_CREATE_CONN, p, 25, NULL, NULL), 0);
+	ck_assert_int_eq(hostdrv_wait_event(hd, HCI_EV_LE_META, HCI_LE_EV_CONN_COMPLETE,
+					    b, sizeof(b), &n), 0);
+	ck_assert_uint_eq(b[0], 0);
+	h = get_le16(b + 1);
+	ck_assert_int_eq(merge_handle_ctrl(mg, h), HOME);
+	addr_of(p, HOME, HOME_THERMO);
+	ck_assert_mem_eq(b + 5, p, 6);
+	env_down();
+}
+END_TEST
+
 /*
  * The LE subevents that name a handle reach the host with its own: LE Read
  * Remote Features Complete (7.7.65.4: status, then the handle) on a link
@@ -1356,6 +1432,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, settings_where);
 	tcase_add_test(tc, event_masks_to_all_filtered_to_host);
 	tcase_add_test(tc, gateway_down_up);
+	tcase_add_test(tc, accept_list_replayed_to_returning_gateway);
 	tcase_add_test(tc, local_failure_hardware_error);
 	tcase_add_test(tc, bad_input_refused);
 	tcase_set_timeout(tc, 60);

@@ -681,3 +681,81 @@ void merge_ctrl_evt(struct merge *m, struct mctrl *c, const struct h4_pkt *p)
 		return;
 	}
 }
+
+/* ------------------------------------------------------------------ */
+/*
+ * Periodic Inquiry Mode (7.1.3, 7.1.4), run by the merge on every side.
+ * bgw-muxd does not offer it to a gateway session (one user's periodic
+ * inquiry would hold the home's radio for everyone), and two controllers
+ * timing their own periods would drift apart, so no Inquiry Complete could
+ * stand for "both ended their period". The merge keeps the one timer: at
+ * each period's start it sends a plain Inquiry (7.1.1) with the host's
+ * LAP, Inquiry_Length and Num_Responses to every ready side, and gives the
+ * host one Inquiry Complete once all of them ended, as for the host's own
+ * Inquiry. The next period starts a random Min..Max units after this one
+ * started (7.1.3); one that comes while this period still runs (a slow
+ * gateway) starts as soon as it ends.
+ */
+
+static uint32_t pinq_rand(struct merge *m)
+{
+	/* xorshift32: the period's jitter only, nothing secret. */
+	m->pinq_rng ^= m->pinq_rng << 13;
+	m->pinq_rng ^= m->pinq_rng >> 17;
+	m->pinq_rng ^= m->pinq_rng << 5;
+	return m->pinq_rng;
+}
+
+void merge_pinq_period(struct merge *m)
+{
+	uint32_t units;
+	unsigned i;
+
+	m->pinq_due = false;
+	if (!m->pinq_mode)
+		return;
+	if (m->inq_active) {
+		m->pinq_due = true;	/* merge_inq_ctrl_ended starts it */
+		return;
+	}
+	units = m->pinq_min + pinq_rand(m) % ((uint32_t)(m->pinq_max - m->pinq_min) + 1);
+	loop_timer_arm(m->pinq_timer, (uint64_t)units * m->cfg.inquiry_unit_us);
+	m->inq_active = true;
+	m->pinq_ok = false;
+	m->pinq_status = HCI_ST_HARDWARE_FAILURE;	/* no side to ask */
+	for (i = 0; i < m->nctrl; i++) {
+		struct mctrl *c = &m->ctrl[i];
+
+		if (mc_is_ready(c) && !c->inq_running && !c->pinq_wait &&
+		    mc_queue(c, TAG_PINQ, HCI_OP_INQUIRY, m->pinq_inq, 5) == 0)
+			c->pinq_wait = true;
+	}
+	merge_inq_ctrl_ended(m, NULL);	/* no side could be asked: ends now */
+}
+
+void merge_pinq_reply(struct merge *m, struct mctrl *c, bool cs, const uint8_t *ret,
+		      size_t rlen)
+{
+	uint8_t st = rlen >= 1 ? ret[0] : HCI_ST_UNSPECIFIED;
+
+	(void)cs;
+	if (!c->pinq_wait) {
+		/* The mode was left, or the host reset, while it was asked. */
+		if (st == 0)
+			mc_queue(c, TAG_QUIET, HCI_OP_INQUIRY_CANCEL, NULL, 0);
+		return;
+	}
+	c->pinq_wait = false;
+	if (st == 0) {
+		c->inq_running = true;
+		m->pinq_ok = true;
+		return;
+	}
+	/* A side that refuses sits this period out; the others' results stand. */
+	log_info("merge: %s controller %u refused a periodic inquiry's Inquiry "
+		 "(status 0x%02x): it sits this period out",
+		 c->role == MERGE_LOCAL ? "local" : "gateway", c->idx, st);
+	if (!m->pinq_ok && m->pinq_status == HCI_ST_HARDWARE_FAILURE)
+		m->pinq_status = st;
+	merge_inq_ctrl_ended(m, NULL);
+}

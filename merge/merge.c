@@ -457,6 +457,16 @@ int merge_host_input(struct merge *m, const uint8_t *h4, size_t len)
 	}
 }
 
+/* A periodic inquiry's next period (Periodic Inquiry Mode, evt.c). */
+static void pinq_timer(struct loop_timer *t, void *user)
+{
+	struct merge *m = user;
+
+	(void)t;
+	merge_pinq_period(m);
+	merge_pump_host(m);
+}
+
 /* ------------------------------------------------------------------ */
 
 struct merge *merge_new(struct loop *l, const struct merge_config *cfg,
@@ -476,7 +486,7 @@ struct merge *merge_new(struct loop *l, const struct merge_config *cfg,
 		m->cfg.cmd_timeout_ms = 5000;
 	if (!m->cfg.inquiry_unit_us)
 		m->cfg.inquiry_unit_us = 1280000;
-	m->pinq_timer = loop_timer_new(l, merge_pinq_timer, m);
+	m->pinq_timer = loop_timer_new(l, pinq_timer, m);
 	if (!m->pinq_timer) {
 		free(m);
 		return NULL;

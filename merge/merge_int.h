@@ -251,12 +251,11 @@ void merge_op_ctrl_gone(struct merge *m, struct mctrl *c);
 void merge_op_reset_progress(struct merge *m);
 void merge_sticky_replay(struct merge *m, struct mctrl *c);
 void merge_host_reset_state(struct merge *m);
-void merge_pinq_timer(struct loop_timer *t, void *user);
+
+/* evt.c */
 void merge_pinq_reply(struct merge *m, struct mctrl *c, bool cs, const uint8_t *ret,
 		      size_t rlen);
 void merge_pinq_period(struct merge *m);
-
-/* evt.c */
 void merge_ctrl_evt(struct merge *m, struct mctrl *c, const struct h4_pkt *p);
 void merge_inq_ctrl_ended(struct merge *m, struct mctrl *c);
 void merge_le_create_ctrl_ended(struct merge *m, struct mctrl *c, uint8_t status);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The gateway's registration state machine (mux/relayreg.h) against the
+ * The gateway's registration state machine (muxd/relayreg.h) against the
  * real relay engine and the monitor's signer, datagrams carried in memory
  * and time given, not measured: it registers, its keepalives hold the
  * registration past the relay's expiry, it is back within a keepalive

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The monitor's relay registration signer (mux/relaysign.h): what it signs
+ * The monitor's relay registration signer (muxd/relaysign.h): what it signs
  * is what a real relay engine accepts, and a subverted network front gets
  * nothing more from it: no other home's proof, no second signature of a
  * challenge, no signature over anything but a REG_CHALLENGE, no more than

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The privilege-separation RPC codec (mux/rpc.h): what the privileged
+ * The privilege-separation RPC codec (muxd/rpc.h): what the privileged
  * monitor accepts from the unprivileged processes. Every rule of the table is probed
  * with a request that breaks it; the framing is fed byte by byte; fd
  * passing and replies go over a real socketpair.
@@ -511,7 +511,7 @@ static void verify_sig(const char *cert, int algo, bool is_hash, const uint8_t *
 }
 
 /*
- * The monitor's signer (mux/keysign.h) with a real key: it signs what the
+ * The monitor's signer (muxd/keysign.h) with a real key: it signs what the
  * certificate's key verifies, refuses algorithms and digest lengths the
  * key does not make, and keeps to its rate (time given, not measured).
  */
@@ -718,7 +718,7 @@ START_TEST(peer_requests_bounds)
 }
 END_TEST
 
-/* ---- the monitor's rules for a peer's login (mux/peerauth.h) ---- */
+/* ---- the monitor's rules for a peer's login (muxd/peerauth.h) ---- */
 
 /* A request as the monitor gets it: encoded, then through its reader. */
 static void via_reader(struct rpc_req *q)

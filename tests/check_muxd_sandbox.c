@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The seccomp filters of bgw-muxd's roles (mux/sandbox.h), enforced by
+ * The seccomp filters of bgw-muxd's roles (muxd/sandbox.h), enforced by
  * the kernel: each case forks, the child enters a role's filter and makes
  * one system call; the parent sees whether the child lived (exit 0) or
  * was killed by the filter (SIGSYS). A peer may not reach other

@@ -11,7 +11,7 @@ set -uo pipefail
 
 src=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${1:-$src/build/release}
-muxd=$build/mux/bgw-muxd
+muxd=$build/muxd/bgw-muxd
 adb=$build/authdb/bgw-authdb
 cdc=$build/cdclient/bgw-cdclient
 host="timeout 60 python3 $src/tests/cd_host.py"

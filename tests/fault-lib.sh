@@ -8,7 +8,7 @@
 
 src=${BGW_SRCDIR:-.}
 build=${BGW_BUILDDIR:-.}
-muxd=$build/mux/bgw-muxd
+muxd=$build/muxd/bgw-muxd
 adb=$build/authdb/bgw-authdb
 cd_bin=$build/cdclient/bgw-cdclient
 pw='k9#Vm2!qLz7p-Tx5'

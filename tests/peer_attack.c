@@ -4,7 +4,7 @@
  * of the daemon (tests/t-muxd-isolation.sh). It becomes a peer as the
  * front makes one -- the peers' uid, no capabilities, no new privileges,
  * a Landlock domain of its own, the front's filter with the peer's
- * stacked on it (mux/sandbox.c, the same code) -- then makes one call
+ * stacked on it (muxd/sandbox.c, the same code) -- then makes one call
  * against TARGET:
  *   prlimit  RLIMIT_NOFILE of TARGET set to 5 (stopped the whole daemon)
  *   setown   F_SETOWN TARGET + F_SETSIG SIGKILL + O_ASYNC on a socket of

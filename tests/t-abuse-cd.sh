@@ -14,7 +14,7 @@
 
 src=${BGW_SRCDIR:-.}
 build=${BGW_BUILDDIR:-.}
-muxd=$build/mux/bgw-muxd
+muxd=$build/muxd/bgw-muxd
 fh="python3 $src/tests/fault_host.py"
 N=5
 echo "1..$N"

@@ -45,7 +45,7 @@ has "readable by group or others (mode 644).*chmod 600 $db" "$tmp/err" \
 	"  ... and says which chmod to run"
 printf 'controller sim\nlisten unix:%s/muxd.sock\nauthdb %s\n' "$tmp" "$db" >"$tmp/muxd.conf"
 if [ "$(id -u)" = 0 ]; then
-	"${BGW_BUILDDIR:-.}/mux/bgw-muxd" -t -c "$tmp/muxd.conf" >"$tmp/t.out" 2>&1
+	"${BGW_BUILDDIR:-.}/muxd/bgw-muxd" -t -c "$tmp/muxd.conf" >"$tmp/t.out" 2>&1
 	[ $? -ne 0 ] && grep -q "readable by group or others (mode 644).*chmod 600" "$tmp/t.out"
 	t_ok $? "bgw-muxd -t refuses it too" || diag "$tmp/t.out"
 else

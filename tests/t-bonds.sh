@@ -12,7 +12,7 @@
 
 n=12
 echo "1..$n"
-muxd="$BGW_BUILDDIR/mux/bgw-muxd"
+muxd="$BGW_BUILDDIR/muxd/bgw-muxd"
 host="$BGW_BUILDDIR/tests/bond-host"
 if [ "$(id -u)" != 0 ] || ! command -v setpriv >/dev/null 2>&1; then
 	i=1

@@ -11,7 +11,7 @@
 
 src=${BGW_SRCDIR:-.}
 build=${BGW_BUILDDIR:-.}
-muxd=$build/mux/bgw-muxd
+muxd=$build/muxd/bgw-muxd
 adb=$build/authdb/bgw-authdb
 cd_bin=$build/cdclient/bgw-cdclient
 host="timeout 30 python3 $src/tests/cd_host.py"

@@ -10,7 +10,7 @@
 src=${BGW_SRCDIR:-.}
 build=${BGW_BUILDDIR:-.}
 sample=$src/conf/bgw-muxd.conf
-muxd=$build/mux/bgw-muxd
+muxd=$build/muxd/bgw-muxd
 adb=$build/authdb/bgw-authdb
 N=7
 echo "1..$N"

@@ -9,7 +9,7 @@
 
 src=${BGW_SRCDIR:-.}
 build=${BGW_BUILDDIR:-.}
-muxd=$build/mux/bgw-muxd
+muxd=$build/muxd/bgw-muxd
 sim=$build/sim/bgw-sim
 fh="python3 $src/tests/fault_host.py"
 N=6

@@ -8,7 +8,7 @@
 . "${BGW_SRCDIR:-.}/tests/lib.sh"
 
 echo "1..15"
-muxd="$BGW_BUILDDIR/mux/bgw-muxd"
+muxd="$BGW_BUILDDIR/muxd/bgw-muxd"
 client="$BGW_BUILDDIR/tests/sim-client"
 if [ "$(id -u)" != 0 ] || ! command -v setpriv >/dev/null 2>&1; then
 	i=1

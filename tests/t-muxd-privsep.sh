@@ -18,7 +18,7 @@
 . "${BGW_SRCDIR:-.}/tests/lib.sh"
 
 echo "1..20"
-muxd="$BGW_BUILDDIR/mux/bgw-muxd"
+muxd="$BGW_BUILDDIR/muxd/bgw-muxd"
 client="$BGW_BUILDDIR/tests/sim-client"
 tmp=$(mktemp -d)
 chmod 755 "$tmp"

@@ -12,7 +12,7 @@
 
 src=${BGW_SRCDIR:-.}
 build=${BGW_BUILDDIR:-.}
-muxd=$build/mux/bgw-muxd
+muxd=$build/muxd/bgw-muxd
 adb=$build/authdb/bgw-authdb
 N=10
 echo "1..$N"

@@ -14,7 +14,7 @@
 . "${BGW_SRCDIR:-.}/tests/lib.sh"
 
 build=${BGW_BUILDDIR:-.}
-muxd=$build/mux/bgw-muxd
+muxd=$build/muxd/bgw-muxd
 adb=$build/authdb/bgw-authdb
 relay=$build/relay/bgw-relay
 rcli=$build/tests/relay-client

@@ -17,7 +17,7 @@
 build=${BGW_BUILDDIR:-.}
 relay_bin=$build/relay/bgw-relay
 client=$build/tests/relay-client
-muxd=$build/mux/bgw-muxd
+muxd=$build/muxd/bgw-muxd
 adb=$build/authdb/bgw-authdb
 cdc=$build/cdclient/bgw-cdclient
 host="timeout 60 python3 ${BGW_SRCDIR:-.}/tests/cd_host.py"

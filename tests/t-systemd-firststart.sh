@@ -23,7 +23,7 @@ for c in unshare findmnt python3; do
 done
 unshare -m --propagation private true 2>/dev/null || skip_all "unshare -m not permitted here"
 unit=$BGW_SRCDIR/systemd/bgw-muxd.service.in
-for b in "$BGW_BUILDDIR/mux/bgw-muxd" "$BGW_BUILDDIR/authdb/bgw-authdb" \
+for b in "$BGW_BUILDDIR/muxd/bgw-muxd" "$BGW_BUILDDIR/authdb/bgw-authdb" \
 	"$BGW_BUILDDIR/cdclient/bgw-cdclient"; do
 	[ -x "$b" ] || skip_all "$(basename "$b") not built"
 done

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * libFuzzer harness for what a subverted bgw-muxd peer process can hand
- * its monitor at a login (mux/peerauth.h): the input as a CERT_LOGIN
- * blob through the monitor's request decoder (mux/rpc.c) and, when the
+ * its monitor at a login (muxd/peerauth.h): the input as a CERT_LOGIN
+ * blob through the monitor's request decoder (muxd/rpc.c) and, when the
  * decoder takes it, into the certificate login check (a fresh challenge,
- * the CA below, an authdb: tunnel/certlogin.c, mux/peerauth.c); the input
+ * the CA below, an authdb: tunnel/certlogin.c, muxd/peerauth.c); the input
  * as each peer request type's payload; and as the data of a SIGN request
  * for a DTLS peer (its hello random fixed) and a TCP one. The CA is a
  * fixed public certificate (no key here); the seed carries a certificate

@@ -31,7 +31,7 @@ vm_require_guest
 vm_pair_require
 
 build=${BGW_BUILDDIR:-.}
-muxd=$build/mux/bgw-muxd
+muxd=$build/muxd/bgw-muxd
 cdc=$build/cdclient/bgw-cdclient
 adb=$build/authdb/bgw-authdb
 bgw_ip=${BGW_VM_PAIR_SELF}

@@ -42,7 +42,7 @@ case $kind in hci | unix | sim) ;; *) echo "t-family.sh: unknown kind '$kind'" >
 vm_tap_plan 15
 
 build=${BGW_BUILDDIR:-.}
-muxd=$build/mux/bgw-muxd
+muxd=$build/muxd/bgw-muxd
 cdc=$build/cdclient/bgw-cdclient
 adb=$build/authdb/bgw-authdb
 for b in "$muxd" "$cdc" "$adb"; do

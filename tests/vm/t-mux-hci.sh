@@ -18,7 +18,7 @@ vm_tap_plan 6
 
 build=${BGW_BUILDDIR:-.}
 sim=$build/sim/bgw-sim
-muxd=$build/mux/bgw-muxd
+muxd=$build/muxd/bgw-muxd
 client=$build/tests/sim-client
 for b in "$sim" "$muxd" "$client"; do
 	[[ -x $b ]] || { vm_tap_fail "$(basename "$b") built" "no $b (set BGW_BUILDDIR)"; vm_tap_done; }

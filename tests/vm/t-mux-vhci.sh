@@ -19,7 +19,7 @@ vm_require_guest
 vm_tap_plan 12
 
 build=${BGW_BUILDDIR:-.}
-muxd=$build/mux/bgw-muxd
+muxd=$build/muxd/bgw-muxd
 cdc=$build/cdclient/bgw-cdclient
 for b in "$muxd" "$cdc"; do
 	[[ -x $b ]] || { vm_tap_fail "$(basename "$b") built" "no $b (set BGW_BUILDDIR)"; vm_tap_done; }

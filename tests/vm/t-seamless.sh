@@ -25,7 +25,7 @@ vm_tap_plan 11
 build=${BGW_BUILDDIR:-.}
 src=$(cd "$(dirname "$0")/../.." && pwd)
 sim=$build/sim/bgw-sim
-muxd=$build/mux/bgw-muxd
+muxd=$build/muxd/bgw-muxd
 cdc=$build/cdclient/bgw-cdclient
 for b in "$sim" "$muxd" "$cdc"; do
 	[[ -x $b ]] || { vm_tap_fail "$(basename "$b") built" "no $b (set BGW_BUILDDIR)"; vm_tap_done; }

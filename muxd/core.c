@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * bgw-muxd[mux], the core (mux/muxd.h): the controller transport with
+ * bgw-muxd[mux], the core (muxd/muxd.h): the controller transport with
  * reopen and backoff, the mux core, the authdb as policy (pushed by the
  * monitor, without its verifiers), the local listener (H4 over a Unix
  * socket, one session per connection, the peer's uid mapped to an authdb

@@ -123,7 +123,7 @@ struct muxd {
 	/*
 	 * Monitor: the tunnel server's private key, loaded after the forks so
 	 * that no other process's memory ever held it; the peers' handshakes
-	 * ask for signatures (RPC_SIGN, mux/keysign.h).
+	 * ask for signatures (RPC_SIGN, muxd/keysign.h).
 	 */
 	struct keysign *key;
 	/*
@@ -160,7 +160,7 @@ struct muxd {
 	struct loop_timer *stop_timer;
 	/*
 	 * Front: the relays of the configuration, resolved at start, and
-	 * the registrations with them (mux/relayreg.h).
+	 * the registrations with them (muxd/relayreg.h).
 	 */
 	struct sockaddr_storage relay_addr[MUXD_RELAY_MAX];
 	socklen_t relay_alen[MUXD_RELAY_MAX];
@@ -197,7 +197,7 @@ void rpc_str(char *dst, size_t cap, const char *s);
 void src_key_sa(const void *addr, size_t alen, char *out, size_t cap);
 void src_key_peer(const char *peer, char *out, size_t cap);
 /*
- * An unprivileged process asks the monitor (mux/rpc.h). A broken request
+ * An unprivileged process asks the monitor (muxd/rpc.h). A broken request
  * channel means the monitor is gone: the process stops.
  */
 int muxd_call(struct muxd *d, uint32_t type, uint8_t arg, const char *name,

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The monitor's signing key (mux/keysign.h). */
+/* The monitor's signing key (muxd/keysign.h). */
 #include "config.h"
 
 #include <errno.h>

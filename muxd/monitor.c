@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The monitor of bgw-muxd (mux/muxd.h, doc/security.md): privileged, it
+ * The monitor of bgw-muxd (muxd/muxd.h, doc/security.md): privileged, it
  * keeps the authdb with its verifiers, the SCRAM secret, the server's
  * private key, the rate limiters and the audit log, opens the controller,
  * and answers the requests of the unprivileged processes, each over its
@@ -39,7 +39,7 @@
 
 /*
  * What one peer's login needs, with room: a handshake signs once (the
- * rule is in mux/peerauth.c), a login checks one proof or one
+ * rule is in muxd/peerauth.c), a login checks one proof or one
  * certificate, and fails at most a few times over (the client retries on
  * a new channel, so a new peer). More is not a peer's doing, and would
  * make it an oracle.
@@ -228,7 +228,7 @@ static int mon_key_load(struct muxd *d)
 }
 
 /*
- * A relay registration for the front (RPC_RELAY_SIGN; mux/relaysign.h
+ * A relay registration for the front (RPC_RELAY_SIGN; muxd/relaysign.h
  * bounds it). Each signature is audited, with the relay as the source (at
  * most relaysign's rate); a refusal is only logged, since a sane front
  * never asks for one and an audit record per request would let a
@@ -251,8 +251,8 @@ static int mon_relay_sign(struct muxd *d, const struct rpc_req *q, struct rpc_re
 }
 
 /*
- * A signature for a peer's own handshake (mux/peerauth.h: its shape and
- * client_random; mux/keysign.h: algorithm and rate).
+ * A signature for a peer's own handshake (muxd/peerauth.h: its shape and
+ * client_random; muxd/keysign.h: algorithm and rate).
  */
 static int mon_sign(struct muxd *d, struct mon_chan *ch, const struct rpc_req *q,
 		    uint8_t *sig, size_t *sig_len)
@@ -614,7 +614,7 @@ static int mon_spawn(struct muxd *d, const struct rpc_req *q, int *pfd)
 		close(sv[1]);
 		return -ENOMEM;
 	}
-	/* The rules bound both (mux/rpc.c); a longer source is cut. */
+	/* The rules bound both (muxd/rpc.c); a longer source is cut. */
 	snprintf(ch->src, sizeof(ch->src), "%.*s", (int)sizeof(ch->src) - 1, q->src);
 	/* The DTLS ClientHello's random the front verified (none over TCP). */
 	peerauth_init(&ch->pa, q->blob_len == RPC_CHAL_LEN ? q->blob : NULL);

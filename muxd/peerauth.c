@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The monitor's rules for a peer's login requests (mux/peerauth.h). */
+/* The monitor's rules for a peer's login requests (muxd/peerauth.h). */
 #include "config.h"
 
 #include <errno.h>

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * bgw-muxd[net], the network front, and bgw-muxd[peer], one process per
- * tunnel peer (mux/muxd.h, doc/security.md "Process model").
+ * tunnel peer (muxd/muxd.h, doc/security.md "Process model").
  *
  * The front owns the DTLS and TLS listeners and answers ClientHellos
  * without a valid cookie statelessly (tunnel/front.h); for each verified
@@ -398,7 +398,7 @@ static pid_t front_spawn(void *user, const struct tun_front_peer *p)
 	/*
 	 * With the random of the ClientHello verified here: the monitor
 	 * signs only a handshake with that client_random for this peer
-	 * (mux/peerauth.h). TCP: the front read no hello.
+	 * (muxd/peerauth.h). TCP: the front read no hello.
 	 */
 	memset(&q, 0, sizeof(q));
 	q.type = RPC_SPAWN;

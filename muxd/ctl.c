@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * bgw-muxd status and bgw-muxd kick (man/bgw-muxd.8): the admin's command,
- * the monitor's control socket and the core's answer (mux/ctlmsg.h has
+ * the monitor's control socket and the core's answer (muxd/ctlmsg.h has
  * the messages and the picture).
  *
  * The control socket is the runtime directory's "control", mode 0600, and

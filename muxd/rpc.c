@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The monitor/worker RPC (mux/rpc.h). The decoder is the monitor's only
+ * The monitor/worker RPC (muxd/rpc.h). The decoder is the monitor's only
  * parser of bytes from the unprivileged side: a table says, per request
  * type, how long each string may be and what arg may hold, and anything
  * else is refused whole.
@@ -228,7 +228,7 @@ int rpc_req_decode(uint32_t type, const uint8_t *p, size_t len,
 		/*
 		 * Only a relay's challenge: version 1, REG_CHALLENGE (2), a
 		 * 36-byte body (doc/relay.md, "Messages"). The monitor decodes
-		 * the rest (mux/relaysign.c) before it signs anything.
+		 * the rest (muxd/relaysign.c) before it signs anything.
 		 */
 		if (type == RPC_RELAY_SIGN &&
 		    (b[0] != 1 || b[1] != 2 || b[2] != 0 || b[3] != 36)) {

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The sandboxes of bgw-muxd's unprivileged processes (mux/sandbox.h).
+ * The sandboxes of bgw-muxd's unprivileged processes (muxd/sandbox.h).
  *
  * Privileges: the core runs as the "bgw" account, the network front and
  * its peers as "bgw-net" (systemd/bgw.sysusers; 65534 when an account is
@@ -308,7 +308,7 @@ static void rules_front(struct sb_filter *f)
 	ALLOW(f, SYS_socket, EQ(0, AF_INET));
 	ALLOW(f, SYS_socket, EQ(0, AF_INET6));
 	/*
-	 * A relayed peer's datagram pair (mux/relayfront.h): AF_UNIX
+	 * A relayed peer's datagram pair (muxd/relayfront.h): AF_UNIX
 	 * datagrams only, non-blocking and close-on-exec as made.
 	 */
 	ALLOW(f, SYS_socketpair, EQ(0, AF_UNIX), EQ(1, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC));

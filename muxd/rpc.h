@@ -91,7 +91,7 @@ enum rpc_type {
 	 * front verified (32 bytes; none for TCP) -> reply(status) + the
 	 * peer's own request channel. The monitor takes all three as the
 	 * peer's, whatever the peer later claims; the random is what the
-	 * peer's one SIGN must carry (mux/peerauth.h).
+	 * peer's one SIGN must carry (muxd/peerauth.h).
 	 */
 	RPC_SPAWN,
 	/*
@@ -138,7 +138,7 @@ enum rpc_type {
 	 * (signed before), -EAGAIN (rate), -EOPNOTSUPP (no relay
 	 * configured)) + blob: the REGISTER datagram, signed with the CA key,
 	 * which only the monitor holds (doc/relay.md, "Integration";
-	 * mux/relaysign.h). The front's only, and audited (relay-register).
+	 * muxd/relaysign.h). The front's only, and audited (relay-register).
 	 */
 	RPC_RELAY_SIGN,
 	/*
@@ -167,7 +167,7 @@ enum rpc_type {
 	 */
 	RPC_LINK_PUSH = 66,
 	/*
-	 * bgw-muxd status and kick (mux/ctlmsg.h): monitor -> core, an ask;
+	 * bgw-muxd status and kick (muxd/ctlmsg.h): monitor -> core, an ask;
 	 * core -> monitor on the same push channel, the snapshot; monitor ->
 	 * the admin's command, the snapshot or (CTL_ERR) a text.
 	 */

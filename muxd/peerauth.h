@@ -73,7 +73,7 @@ int peerauth_challenge(struct peerauth *pa, uint8_t out[RPC_CHAL_LEN]);
  * A CERT_LOGIN blob (already length-checked by rpc_req_decode): verify it
  * against the outstanding challenge (spent by this call, whatever the
  * outcome) and ca, then map it with db. 0 with user and fpr, or the
- * errors listed at RPC_CERT_LOGIN in mux/rpc.h, with user then the
+ * errors listed at RPC_CERT_LOGIN in muxd/rpc.h, with user then the
  * certificate's CN as claimed (for the log and the limiter) or "".
  */
 int peerauth_cert_login(struct peerauth *pa, const struct tun_certca *ca,

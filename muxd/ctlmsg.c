@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The status snapshot's codec and its two renderings (mux/ctlmsg.h). The
+ * The status snapshot's codec and its two renderings (muxd/ctlmsg.h). The
  * decoder is the monitor's parser of the core's answer: every count is
  * capped before use, every string's length is checked against what is
  * left and its bytes against the printable set, and a trailing byte is an

@@ -2,7 +2,7 @@
 /*
  * bgw-muxd: owns one physical controller and gives every session a virtual
  * controller of its own (mux/mux.h). This file is main: the
- * configuration, the processes (mux/muxd.h, doc/security.md "Process
+ * configuration, the processes (muxd/muxd.h, doc/security.md "Process
  * model"), and what every role uses.
  *
  * The monitor (muxd_monitor.c) keeps everything secret and privileged;

@@ -7,7 +7,7 @@
  * through its emit callback. The rules each command follows are documented
  * in doc/virtual-controller.md.
  *
- * Use (bgw-muxd's local listener in muxd/muxd.c does exactly this; the DTLS
+ * Use (bgw-muxd's local listener in muxd/core_local.c does exactly this; the DTLS
  * tunnel does the same once a login succeeded):
  *
  *	struct mux_ops ops = { ctrl_send, ctrl_failed, session_dead, daemon };

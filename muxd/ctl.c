@@ -29,7 +29,7 @@
 #include "ctlmsg.h"
 #include "cursor.h"
 #include "log.h"
-#include "muxd.h"
+#include "monitor.h"
 
 #define CTL_CLIENTS_MAX	4		/* admin commands waiting at once */
 #define CTL_WAIT_US	5000000		/* for the core's answer */
@@ -48,7 +48,7 @@ struct ctl_client {
 };
 
 struct muxd_ctl {
-	struct muxd *d;
+	struct muxd_monitor *m;
 	int fd;
 	struct ctl_client *clients;
 	unsigned nclients;
@@ -69,7 +69,7 @@ static int ctl_path(const struct muxd_conf *c, char *out, size_t cap)
 /* ------------------------------------------------------------------ */
 /* Monitor */
 
-int ctl_listen(struct muxd *d)
+int ctl_listen(struct muxd_monitor *m)
 {
 	struct sockaddr_un sa;
 	struct stat st;
@@ -78,7 +78,7 @@ int ctl_listen(struct muxd *d)
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sun_family = AF_UNIX;
-	if (ctl_path(&d->conf, sa.sun_path, sizeof(sa.sun_path)) < 0) {
+	if (ctl_path(&m->d.conf, sa.sun_path, sizeof(sa.sun_path)) < 0) {
 		log_err("control socket: path too long");
 		return -ENAMETOOLONG;
 	}
@@ -103,7 +103,7 @@ int ctl_listen(struct muxd *d)
 		close(fd);
 		return r;
 	}
-	d->ctl_fd = fd;
+	m->ctl_fd = fd;
 	return 0;
 }
 
@@ -123,7 +123,7 @@ static void client_free(struct ctl_client *cl)
 		}
 	}
 	loop_timer_free(cl->timer);
-	loop_del_fd(ctl->d->l, cl->fd);
+	loop_del_fd(ctl->m->d.l, cl->fd);
 	close(cl->fd);
 	free(cl);
 }
@@ -161,15 +161,15 @@ static void client_timeout(struct loop_timer *t, void *user)
 /* The core misbehaved on the push channel: it ends, and so does the daemon. */
 static void core_bad(struct muxd_ctl *ctl, const char *why)
 {
-	struct muxd *d = ctl->d;
+	struct muxd_monitor *m = ctl->m;
 
 	log_err("core sent a malformed status answer (%s): ending it", why);
 	if (ctl->push_watched) {
-		loop_del_fd(d->l, d->push_fd);
+		loop_del_fd(m->d.l, m->push_fd);
 		ctl->push_watched = false;
 	}
-	if (d->core_pid > 0)
-		kill(d->core_pid, SIGKILL);
+	if (m->core_pid > 0)
+		kill(m->core_pid, SIGKILL);
 	while (ctl->clients) {
 		client_error(ctl->clients, "the core failed");
 		client_free(ctl->clients);
@@ -179,7 +179,7 @@ static void core_bad(struct muxd_ctl *ctl, const char *why)
 /* The core's answer: checked whole, then forwarded (and a kick audited). */
 static void on_snapshot(struct muxd_ctl *ctl, const uint8_t *p, size_t len)
 {
-	struct muxd *d = ctl->d;
+	struct muxd_monitor *m = ctl->m;
 	struct ctl_client *cl;
 	struct ctl_snap *s;
 	const char *why = NULL;
@@ -209,7 +209,7 @@ static void on_snapshot(struct muxd_ctl *ctl, const uint8_t *p, size_t len)
 				 (unsigned)cl->uid);
 			log_notice("session %u (%s from %s) kicked by uid %u", (unsigned)e->id,
 				   e->user, e->src, (unsigned)cl->uid);
-			muxd_audit(d, AUDIT_SESSION_END, e->user, src, detail);
+			mon_audit(m, AUDIT_SESSION_END, e->user, src, detail);
 		}
 	}
 	/* An answer to a command that timed out is dropped. */
@@ -264,7 +264,7 @@ static void client_ask(struct ctl_client *cl)
 
 	cl->ask.seq = ++ctl->seq;
 	n = ctlmsg_ask_encode(&cl->ask, buf, sizeof(buf));
-	r = n < 0 ? n : rpc_send(ctl->d->push_fd, RPC_CTL_ASK, buf, (size_t)n, -1);
+	r = n < 0 ? n : rpc_send(ctl->m->push_fd, RPC_CTL_ASK, buf, (size_t)n, -1);
 	if (r < 0) {
 		client_error(cl, "cannot ask the core: %s", strerror(-r));
 		client_free(cl);
@@ -370,201 +370,45 @@ static void on_accept(struct loop *l, int lfd, uint32_t events, void *user)
 	loop_timer_arm(cl->timer, CTL_WAIT_US);
 }
 
-int ctl_start(struct muxd *d)
+int ctl_start(struct muxd_monitor *m)
 {
 	struct muxd_ctl *ctl;
 
-	if (d->ctl_fd < 0)
+	if (m->ctl_fd < 0)
 		return 0;
 	ctl = calloc(1, sizeof(*ctl));
 	if (!ctl)
 		return -ENOMEM;
-	ctl->d = d;
-	ctl->fd = d->ctl_fd;
-	d->ctl = ctl;
-	if (loop_add_fd(d->l, ctl->fd, EPOLLIN, on_accept, ctl) < 0 ||
-	    loop_add_fd(d->l, d->push_fd, EPOLLIN, on_push_in, ctl) < 0)
+	ctl->m = m;
+	ctl->fd = m->ctl_fd;
+	m->ctl = ctl;
+	if (loop_add_fd(m->d.l, ctl->fd, EPOLLIN, on_accept, ctl) < 0 ||
+	    loop_add_fd(m->d.l, m->push_fd, EPOLLIN, on_push_in, ctl) < 0)
 		return -ENOMEM;
 	ctl->push_watched = true;
 	return 0;
 }
 
-void ctl_stop(struct muxd *d)
+void ctl_stop(struct muxd_monitor *m)
 {
-	struct muxd_ctl *ctl = d->ctl;
+	struct muxd_ctl *ctl = m->ctl;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 
 	if (ctl) {
 		while (ctl->clients)
 			client_free(ctl->clients);
 		if (ctl->push_watched)
-			loop_del_fd(d->l, d->push_fd);
-		loop_del_fd(d->l, ctl->fd);
+			loop_del_fd(m->d.l, m->push_fd);
+		loop_del_fd(m->d.l, ctl->fd);
 		free(ctl);
-		d->ctl = NULL;
+		m->ctl = NULL;
 	}
-	if (d->ctl_fd >= 0) {
-		close(d->ctl_fd);
-		d->ctl_fd = -1;
-		if (ctl_path(&d->conf, path, sizeof(path)) == 0)
+	if (m->ctl_fd >= 0) {
+		close(m->ctl_fd);
+		m->ctl_fd = -1;
+		if (ctl_path(&m->d.conf, path, sizeof(path)) == 0)
 			unlink(path);
 	}
-}
-
-/* ------------------------------------------------------------------ */
-/* Core */
-
-struct core_pick {
-	unsigned id;
-	struct client *c;
-	struct rsess *r;
-};
-
-static bool target_matches(const char *target, struct mux_session *s)
-{
-	char id[16];
-
-	snprintf(id, sizeof(id), "%u", mux_session_id(s));
-	return strcmp(target, id) == 0 || strcmp(target, mux_session_user(s)) == 0;
-}
-
-/* A link's label: the authdb's device line, by address or by IRK. */
-static void link_label(struct muxd *d, const struct mux_link_info *li, char *out, size_t cap)
-{
-	struct authdb_rd rd;
-
-	out[0] = '\0';
-	if (!d->db)
-		return;
-	if (authdb_rd_lookup(d->db, &li->addr, li->addr_type, &rd) == 0 ||
-	    (li->addr_type == BDADDR_RANDOM && authdb_rpa_resolve(d->db, &li->addr, &rd) == 0))
-		snprintf(out, cap, "%s", rd.label);
-}
-
-static void fill_session(struct muxd *d, struct ctl_snap *s, const struct core_pick *pk)
-{
-	struct ctl_session *e = &s->sess[s->nsess++];
-	struct mux_link_info li[CTL_LINK_MAX];
-	struct mux_session *ms = pk->c ? pk->c->s : pk->r->s;
-	unsigned k, n;
-
-	e->id = mux_session_id(ms);
-	snprintf(e->user, sizeof(e->user), "%s", mux_session_user(ms));
-	e->since = mux_session_since(ms);
-	if (pk->c) {
-		e->method = CTL_M_LOCAL;
-		e->path = CTL_P_LOCAL;
-		e->attached = true;
-		snprintf(e->src, sizeof(e->src), "uid %u", (unsigned)pk->c->uid);
-	} else {
-		struct tun_rel_stats st;
-		char peer[96];
-
-		e->method = pk->r->cert ? CTL_M_CERT : CTL_M_PASSWORD;
-		e->path = CTL_P_DIRECT;
-		e->attached = tun_session_is_attached(pk->r->ts);
-		rpc_str(e->src, sizeof(e->src), tun_session_peer(pk->r->ts, peer, sizeof(peer)));
-		tun_session_get_stats(pk->r->ts, &st);
-		e->rtt_us = st.srtt_us > UINT32_MAX ? UINT32_MAX : (uint32_t)st.srtt_us;
-	}
-	e->first_link = s->nlinks;
-	n = mux_session_links(ms, li, CTL_LINK_MAX - s->nlinks);
-	for (k = 0; k < n; k++) {
-		struct ctl_link *l = &s->link[s->nlinks + k];
-
-		l->addr = li[k].addr;
-		l->addr_type = li[k].addr_type;
-		l->kind = li[k].kind;
-		l->handle = li[k].handle;
-		link_label(d, &li[k], l->label, sizeof(l->label));
-		/* Labels are UTF-8 in the authdb; a control byte never gets here. */
-		rpc_str(l->label, sizeof(l->label), l->label);
-		l->since = li[k].since;
-		l->bytes_in = li[k].bytes_in;
-		l->bytes_out = li[k].bytes_out;
-	}
-	e->nlinks = n;
-	s->nlinks += n;
-}
-
-static int pick_cmp(const void *a, const void *b)
-{
-	const struct core_pick *x = a, *y = b;
-
-	return x->id < y->id ? -1 : x->id > y->id;
-}
-
-/* The monitor asks for the sessions, or to end some (RPC_CTL_ASK). */
-int ctl_core_answer(struct muxd *d, const uint8_t *p, size_t len)
-{
-	struct core_pick pick[CTL_SESS_MAX];
-	struct mux_ctrl_info ci;
-	struct ctl_ask a;
-	struct ctl_snap *s;
-	struct client *c;
-	struct rsess *r;
-	uint8_t *buf;
-	unsigned i, n = 0;
-	int ret, k;
-
-	if (ctlmsg_ask_decode(p, len, &a) < 0)
-		return -EPROTO;
-	s = calloc(1, sizeof(*s));
-	buf = malloc(CTL_SNAP_MAX);
-	if (!s || !buf) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	s->seq = a.seq;
-	snprintf(s->ctrl, sizeof(s->ctrl), "%s", d->conf.controller);
-	if (d->mux) {
-		mux_get_ctrl_info(d->mux, &ci);
-		s->up = ci.up;
-		s->ready = ci.ready;
-		s->addr = ci.addr;
-		s->sessions = ci.sessions > MUX_MAX_SESSIONS ? MUX_MAX_SESSIONS : ci.sessions;
-	}
-	for (c = d->clients; c && n < CTL_SESS_MAX; c = c->next) {
-		if (c->closing || !c->s || (a.kind == CTL_ASK_KICK && !target_matches(a.target, c->s)))
-			continue;
-		pick[n++] = (struct core_pick){ mux_session_id(c->s), c, NULL };
-	}
-	for (r = d->rsessions; r && n < CTL_SESS_MAX; r = r->next) {
-		if (r->dead || !r->s || !r->ts ||
-		    (a.kind == CTL_ASK_KICK && !target_matches(a.target, r->s)))
-			continue;
-		pick[n++] = (struct core_pick){ mux_session_id(r->s), NULL, r };
-	}
-	qsort(pick, n, sizeof(pick[0]), pick_cmp);
-	for (i = 0; i < n; i++)
-		fill_session(d, s, &pick[i]);
-	k = ctlmsg_snap_encode(s, buf, CTL_SNAP_MAX);
-	if (k < 0) {
-		log_err("status: snapshot: %s", strerror(-k));
-		ret = k;
-		goto out;
-	}
-	ret = rpc_send(d->push_fd, RPC_CTL_SNAP, buf, (size_t)k, -1);
-	if (ret < 0 || a.kind != CTL_ASK_KICK)
-		goto out;
-	/*
-	 * The kick, after the answer was built from the sessions as they
-	 * were. Each session ends as when its user is removed: its links
-	 * are disconnected; a tunnel client is told why (reason 17,
-	 * which bgw-cdclient takes as final: it does not log in again).
-	 */
-	for (i = 0; i < n; i++) {
-		log_notice("session %u (%s) ended by the admin (bgw-muxd kick)", pick[i].id,
-			   pick[i].c ? mux_session_user(pick[i].c->s) : mux_session_user(pick[i].r->s));
-		if (pick[i].c)
-			client_close_later(pick[i].c);
-		else
-			tun_session_close(pick[i].r->ts, TUN_R_KICKED);
-	}
-out:
-	free(buf);
-	free(s);
-	return ret;
 }
 
 /* ------------------------------------------------------------------ */

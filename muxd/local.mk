@@ -1,7 +1,8 @@
 # muxd/: bgw-muxd, the daemon around the mux core (mux/): its processes
-# (doc/architecture.md, doc/security.md "Process model"): the monitor
-# (monitor.c), the core (core.c), the network front and its peers
-# (front.c), the control socket (ctl.c); main in muxd.c.
+# (doc/architecture.md, doc/security.md "Process model"), each with a
+# state struct of its own over the common one (muxd.h): the monitor
+# (monitor*.c, ctl.c), the core (core*.c, ctl_core.c), the network front
+# (front.c) and the peers (peer.c); main in muxd.c.
 MUXD_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/muxd -I$(top_srcdir)/mux
 
 # The daemon's parts with sockets and the configuration parser
@@ -23,8 +24,10 @@ muxd_libmuxd_a_CPPFLAGS = $(MUXD_CPPFLAGS) -I$(top_srcdir)/sim -I$(top_srcdir)/a
 muxd_libmuxd_a_CFLAGS = $(AM_CFLAGS) $(TUNNEL_CFLAGS) $(SECCOMP_CFLAGS)
 
 sbin_PROGRAMS += muxd/bgw-muxd
-muxd_bgw_muxd_SOURCES = muxd/muxd.c muxd/muxd.h muxd/core.c muxd/monitor.c \
-	muxd/front.c muxd/ctl.c
+muxd_bgw_muxd_SOURCES = muxd/muxd.c muxd/muxd.h muxd/common.c \
+	muxd/monitor.c muxd/monitor.h muxd/monitor_db.c muxd/ctl.c \
+	muxd/core.c muxd/core.h muxd/core_local.c muxd/core_tun.c muxd/ctl_core.c \
+	muxd/front.c muxd/peer.c muxd/net.h
 muxd_bgw_muxd_CPPFLAGS = $(MUXD_CPPFLAGS) -I$(top_srcdir)/authdb -I$(top_srcdir)/relay \
 	-DBGW_DOCDIR='"$(docdir)"'
 muxd_bgw_muxd_CFLAGS = $(AM_CFLAGS) $(TUNNEL_CFLAGS)

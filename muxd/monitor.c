@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The monitor of bgw-muxd (muxd/muxd.h, doc/security.md): privileged, it
- * keeps the authdb with its verifiers, the SCRAM secret, the server's
+ * The monitor of bgw-muxd (muxd/monitor.h, doc/security.md): privileged,
+ * it keeps the authdb with its verifiers, the SCRAM secret, the server's
  * private key, the rate limiters and the audit log, opens the controller,
  * and answers the requests of the unprivileged processes, each over its
- * own channel and each kind only its own requests (mon_allowed). It never
- * reads a byte from the network or from a CD.
+ * own channel and each role only its own requests (the table mon_reqs).
+ * It never reads a byte from the network or from a CD.
  */
 #include "config.h"
 
@@ -31,19 +31,14 @@
 #include "homeid.h"
 #include "keysign.h"
 #include "log.h"
-#include "muxd.h"
+#include "monitor.h"
 #include "peerauth.h"
 #include "ratelimit.h"
 #include "scram.h"
 #include "transport.h"
+#include "tunnel.h"
 
-/*
- * What one peer's login needs, with room: a handshake signs once (the
- * rule is in muxd/peerauth.c), a login checks one proof or one
- * certificate, and fails at most a few times over (the client retries on
- * a new channel, so a new peer). More is not a peer's doing, and would
- * make it an oracle.
- */
+/* A peer's caps per channel (the request table, mon_reqs). */
 #define PEER_PROOFS_MAX		2
 #define PEER_FAILURES_MAX	8
 /* Log lines a peer may have written for it, per second. */
@@ -51,9 +46,21 @@
 /* Peer channels beyond max-sessions + max-pending: those closing. */
 #define PEER_CHAN_SLACK		16
 
+/*
+ * The per-channel counters of the request table (mon_reqs): a SCRAM
+ * proof and a certificate login count as one kind, a proof.
+ */
+enum mon_counter {
+	MON_C_NONE,
+	MON_C_PROOF,
+	MON_C_CHALLENGE,
+	MON_C_FAILURE,
+	MON_COUNTERS,
+};
+
 /* One process's request channel. */
 struct mon_chan {
-	struct muxd *d;
+	struct muxd_monitor *m;
 	struct mon_chan *next;
 	int fd;
 	enum muxd_role role;
@@ -68,9 +75,7 @@ struct mon_chan {
 	bool linked;
 	/* The order of its requests, its one signature, its challenge. */
 	struct peerauth pa;
-	unsigned challenges;
-	unsigned proofs;
-	unsigned failures;
+	unsigned count[MON_COUNTERS];	/* per counter of the request table */
 	unsigned logs;
 	uint64_t log_second;
 };
@@ -95,35 +100,35 @@ static int known_key(const char *name, const char *src, uint8_t key[32])
  * attacker spreading guesses over many addresses slows new places down,
  * never the real user's usual ones. Monitor.
  */
-static int mon_login_allowed(struct muxd *d, const char *name, const char *src)
+static int mon_login_allowed(struct muxd_monitor *m, const char *name, const char *src)
 {
-	uint64_t wait_src = 0, wait_user = 0, now = now_ms();
+	uint64_t wait_src = 0, wait_user = 0, now = muxd_now_ms();
 	uint8_t key[32];
 	int a, b = 0;
 
-	a = ratelimit_check(d->rl_src, src, strlen(src), now, &wait_src);
+	a = ratelimit_check(m->rl_src, src, strlen(src), now, &wait_src);
 	if (name[0] && !(known_key(name, src, key) == 0 &&
-			 ratelimit_known(d->known_src, key, sizeof(key))))
-		b = ratelimit_check(d->rl_user, name, strlen(name), now, &wait_user);
+			 ratelimit_known(m->known_src, key, sizeof(key))))
+		b = ratelimit_check(m->rl_user, name, strlen(name), now, &wait_user);
 	if (a == 0 && b == 0)
 		return 0;
 	log_notice("tunnel: login as '%s' from %s refused: rate limited (%llu ms)",
 		   name, src, (unsigned long long)(wait_src > wait_user ? wait_src : wait_user));
-	muxd_audit(d, AUDIT_LOGIN_LIMITED, name, src, NULL);
+	mon_audit(m, AUDIT_LOGIN_LIMITED, name, src, NULL);
 	return -EAGAIN;
 }
 
-static void mon_login_failed(struct muxd *d, const char *name, const char *src, int reason)
+static void mon_login_failed(struct muxd_monitor *m, const char *name, const char *src, int reason)
 {
-	uint64_t now = now_ms();
+	uint64_t now = muxd_now_ms();
 
-	ratelimit_failure(d->rl_src, src, strlen(src), now);
+	ratelimit_failure(m->rl_src, src, strlen(src), now);
 	if (name[0])
-		ratelimit_failure(d->rl_user, name, strlen(name), now);
+		ratelimit_failure(m->rl_user, name, strlen(name), now);
 	/* The name as claimed: the log says so, it proves nothing. */
 	log_notice("tunnel: login as '%s' from %s failed: %s", name, src,
 		   tun_reason_str(reason));
-	muxd_audit(d, AUDIT_LOGIN_FAIL, name, src, tun_reason_str(reason));
+	mon_audit(m, AUDIT_LOGIN_FAIL, name, src, tun_reason_str(reason));
 }
 
 /*
@@ -132,32 +137,32 @@ static void mon_login_failed(struct muxd *d, const char *name, const char *src, 
  * failure count are applied here, whatever the peer reports, and the
  * source is the one the front named for this peer's channel.
  */
-static int mon_scram_verify(struct muxd *d, struct mon_chan *ch,
+static int mon_scram_verify(struct muxd_monitor *m, struct mon_chan *ch,
 			    const struct rpc_req *q, uint8_t ssig[SCRAM_KEY_LEN])
 {
 	struct scram_verifier v;
 	bool real = false;
 	int r;
 
-	if (!d->db || !d->rl_src)
+	if (!m->db || !m->rl_src)
 		return -EIO;
-	r = mon_login_allowed(d, q->name, ch->src);
+	r = mon_login_allowed(m, q->name, ch->src);
 	if (r < 0)
 		return r;
-	r = authdb_scram_lookup(d->db, q->name, d->secret, sizeof(d->secret), &v, &real);
+	r = authdb_scram_lookup(m->db, q->name, m->secret, sizeof(m->secret), &v, &real);
 	if (r < 0)
 		return r;
 	r = scram_proof_check(&v, real, (const char *)q->blob + SCRAM_KEY_LEN,
 			      q->blob_len - SCRAM_KEY_LEN, q->blob, ssig);
 	scram_verifier_wipe(&v);
 	if (r == -EACCES) {
-		mon_login_failed(d, q->name, ch->src, TUN_R_AUTH_FAILED);
+		mon_login_failed(m, q->name, ch->src, TUN_R_AUTH_FAILED);
 		return r;
 	}
 	if (r < 0)
 		return r;
-	ratelimit_success(d->rl_src, ch->src, strlen(ch->src));
-	ratelimit_success(d->rl_user, q->name, strlen(q->name));
+	ratelimit_success(m->rl_src, ch->src, strlen(ch->src));
+	ratelimit_success(m->rl_user, q->name, strlen(q->name));
 	/*
 	 * Only a proof the monitor checked makes a source known: a peer's
 	 * word (a certificate login it reports) must not exempt sources from
@@ -167,7 +172,7 @@ static int mon_scram_verify(struct muxd *d, struct mon_chan *ch,
 		uint8_t key[32];
 
 		if (known_key(q->name, ch->src, key) == 0)
-			ratelimit_remember(d->known_src, key, sizeof(key), now_ms());
+			ratelimit_remember(m->known_src, key, sizeof(key), muxd_now_ms());
 	}
 	snprintf(ch->verified, sizeof(ch->verified), "%s", q->name);
 	ch->cert = false;
@@ -178,53 +183,53 @@ static int mon_scram_verify(struct muxd *d, struct mon_chan *ch,
  * The relay registration key (doc/relay.md, "Integration"): the home id is
  * the CA's, so the key must be the CA certificate's; read after the forks.
  */
-static int mon_relay_key_load(struct muxd *d)
+static int mon_relay_key_load(struct muxd_monitor *m)
 {
 	uint8_t id[RMSG_ID_LEN];
 	gnutls_datum_t pem = { NULL, 0 };
 	int r;
 
-	r = relaysign_load(&d->relaysign, d->conf.relay_key);
+	r = relaysign_load(&m->relaysign, m->d.conf.relay_key);
 	if (r < 0) {
 		log_err("relay: relay-key %s: %s; it is the CA's key (bgw-authdb ca init "
-			"wrote it beside ca.crt)", d->conf.relay_key,
+			"wrote it beside ca.crt)", m->d.conf.relay_key,
 			r == -ENOENT ? "cannot be read" : "not a PEM private key");
 		return r;
 	}
-	r = gnutls_load_file(d->conf.ca_file, &pem) < 0 ? -EIO :
+	r = gnutls_load_file(m->d.conf.ca_file, &pem) < 0 ? -EIO :
 	    homeid_from_cert_pem((const char *)pem.data, pem.size, id);
 	gnutls_free(pem.data);
-	if (r == 0 && memcmp(id, d->relaysign.id, RMSG_ID_LEN))
+	if (r == 0 && memcmp(id, m->relaysign.id, RMSG_ID_LEN))
 		r = -EKEYREJECTED;
 	if (r < 0) {
 		log_err("relay: relay-key %s is not the key of the CA in %s: relays "
-			"would not take its registrations", d->conf.relay_key,
-			d->conf.ca_file);
-		relaysign_free(&d->relaysign);
+			"would not take its registrations", m->d.conf.relay_key,
+			m->d.conf.ca_file);
+		relaysign_free(&m->relaysign);
 	}
 	return r;
 }
 
 /* The key file, read by the monitor after the fork; it must match the certificate. */
-static int mon_key_load(struct muxd *d)
+static int mon_key_load(struct muxd_monitor *m)
 {
 	char err[300];
 	int r;
 
-	r = keysign_load(&d->key, d->conf.key_file, d->conf.cert_file, now_ms(),
+	r = keysign_load(&m->key, m->d.conf.key_file, m->d.conf.cert_file, muxd_now_ms(),
 			 err, sizeof(err));
 	if (r < 0) {
 		log_err("tunnel: %s", err);
 		return r;
 	}
 	/* Certificate logins are checked here, against the CA, never by a peer. */
-	r = tun_certca_new(&d->certca, d->conf.ca_file);
+	r = tun_certca_new(&m->certca, m->d.conf.ca_file);
 	if (r < 0) {
 		log_err("tunnel: ca-file %s: no CA certificate could be loaded from it",
-			d->conf.ca_file);
+			m->d.conf.ca_file);
 		return r;
 	}
-	return d->conf.nrelay ? mon_relay_key_load(d) : 0;
+	return m->d.conf.nrelay ? mon_relay_key_load(m) : 0;
 }
 
 /*
@@ -234,16 +239,16 @@ static int mon_key_load(struct muxd *d)
  * never asks for one and an audit record per request would let a
  * subverted front flood the log.
  */
-static int mon_relay_sign(struct muxd *d, const struct rpc_req *q, struct rpc_reply *rep)
+static int mon_relay_sign(struct muxd_monitor *m, const struct rpc_req *q, struct rpc_reply *rep)
 {
 	struct audit_fields f = { .src = q->detail, .detail = "signed", .uid = -1 };
 	int r;
 
-	r = relaysign_answer(&d->relaysign, q->blob, q->blob_len, now_ms(), rep->blob,
+	r = relaysign_answer(&m->relaysign, q->blob, q->blob_len, muxd_now_ms(), rep->blob,
 			     sizeof(rep->blob));
 	rep->blob_len = r > 0 ? (size_t)r : 0;
 	if (r > 0)
-		muxd_audit_fields(d, AUDIT_RELAY_REGISTER, &f);
+		mon_audit_fields(m, AUDIT_RELAY_REGISTER, &f);
 	else
 		log_warn("relay: registration with %s not signed: %s", q->detail,
 			 strerror(-r));
@@ -254,12 +259,12 @@ static int mon_relay_sign(struct muxd *d, const struct rpc_req *q, struct rpc_re
  * A signature for a peer's own handshake (muxd/peerauth.h: its shape and
  * client_random; muxd/keysign.h: algorithm and rate).
  */
-static int mon_sign(struct muxd *d, struct mon_chan *ch, const struct rpc_req *q,
+static int mon_sign(struct muxd_monitor *m, struct mon_chan *ch, const struct rpc_req *q,
 		    uint8_t *sig, size_t *sig_len)
 {
 	int algo = get_le16(q->blob), r;
 
-	if (!d->key)
+	if (!m->key)
 		return -ENOKEY;
 	if (peerauth_sign_check(&ch->pa, q->arg != 0, q->blob + 2, q->blob_len - 2) < 0) {
 		log_warn("tunnel: peer %s asked for a signature that is not its own "
@@ -267,42 +272,14 @@ static int mon_sign(struct muxd *d, struct mon_chan *ch, const struct rpc_req *q
 			 q->arg ? "digest" : "data", q->blob_len - 2);
 		return -EINVAL;
 	}
-	r = keysign_sign(d->key, algo, q->arg != 0, q->blob + 2, q->blob_len - 2,
-			 sig, RPC_RBLOB_MAX, sig_len, now_ms());
+	r = keysign_sign(m->key, algo, q->arg != 0, q->blob + 2, q->blob_len - 2,
+			 sig, RPC_RBLOB_MAX, sig_len, muxd_now_ms());
 	if (r == -EAGAIN)
 		log_notice("tunnel: signature refused: more than %u a second", KEYSIGN_PER_S);
 	else if (r < 0)
 		log_warn("tunnel: peer's signature request (algorithm %d, %s) refused: %s",
 			 algo, q->arg ? "digest" : "data", strerror(-r));
 	return r;
-}
-
-/* The monitor's part of the tunnel: the secret, the audit, the limiters. */
-int tunnel_prepare(struct muxd *d)
-{
-	static const struct ratelimit_policy pol_src = RATELIMIT_POLICY_SOURCE;
-	static const struct ratelimit_policy pol_user = RATELIMIT_POLICY_USER;
-	int r;
-
-	if (tunnel_check_files(&d->conf) < 0)
-		return -EPERM;
-	r = authdb_secret_load(d->conf.scram_secret, d->secret, sizeof(d->secret));
-	if (r < 0) {
-		log_err("tunnel: scram-secret %s: %s", d->conf.scram_secret, strerror(-r));
-		return r;
-	}
-	r = audit_open(d->conf.audit_log, &d->audit);
-	if (r < 0) {
-		log_err("tunnel: audit-log %s: %s", d->conf.audit_log, strerror(-r));
-		return r;
-	}
-	d->rl_src = ratelimit_new(RATELIMIT_SLOTS, &pol_src);
-	d->rl_user = ratelimit_new(RATELIMIT_SLOTS, &pol_user);
-	d->known_src = ratelimit_new(RATELIMIT_SLOTS, &pol_user);
-	d->known_host = ratelimit_new(RATELIMIT_SLOTS, &pol_user);
-	if (!d->rl_src || !d->rl_user || !d->known_src || !d->known_host)
-		return -ENOMEM;
-	return 0;
 }
 
 /*
@@ -339,18 +316,18 @@ static int policy_text(const struct authdb *db, char **out, size_t *outlen)
 }
 
 /* Send the current table to the core. */
-static int policy_push(struct muxd *d)
+static int policy_push(struct muxd_monitor *m)
 {
 	char *text;
 	size_t len;
 	int r;
 
-	r = policy_text(d->db, &text, &len);
+	r = policy_text(m->db, &text, &len);
 	if (r < 0) {
 		log_err("policy for the core: %s", strerror(-r));
 		return r;
 	}
-	r = rpc_send(d->push_fd, RPC_POLICY, text, len, -1);
+	r = rpc_send(m->push_fd, RPC_POLICY, text, len, -1);
 	if (r < 0)
 		log_err("policy to the core: %s", strerror(-r));
 	explicit_bzero(text, len);
@@ -358,12 +335,12 @@ static int policy_push(struct muxd *d)
 	return r;
 }
 
-static void reload_authdb(struct muxd *d, const char *why)
+static void reload_authdb(struct muxd_monitor *m, const char *why)
 {
-	log_notice("%s: reloading %s", why, d->conf.authdb);
-	if (load_authdb(d) == 0) {
-		muxd_audit(d, AUDIT_AUTHDB_RELOAD, NULL, NULL, "ok");
-		policy_push(d);
+	log_notice("%s: reloading %s", why, m->d.conf.authdb);
+	if (load_authdb(m) == 0) {
+		mon_audit(m, AUDIT_AUTHDB_RELOAD, NULL, NULL, "ok");
+		policy_push(m);
 	}
 }
 
@@ -385,7 +362,7 @@ static void ireload_fn(struct loop_timer *t, void *user)
  */
 static void on_inotify(struct loop *l, int fd, uint32_t events, void *user)
 {
-	struct muxd *d = user;
+	struct muxd_monitor *m = user;
 	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
 	char path[PATH_MAX];
 	const char *base;
@@ -393,7 +370,7 @@ static void on_inotify(struct loop *l, int fd, uint32_t events, void *user)
 	size_t off;
 	int k;
 
-	snprintf(path, sizeof(path), "%s", d->conf.authdb);
+	snprintf(path, sizeof(path), "%s", m->d.conf.authdb);
 	base = basename(path);
 	for (k = 0; k < 16; k++) {
 		n = read(fd, buf, sizeof(buf));
@@ -406,27 +383,27 @@ static void on_inotify(struct loop *l, int fd, uint32_t events, void *user)
 			if (ev->len && off + sizeof(*ev) + ev->len <= (size_t)n &&
 			    strnlen(ev->name, ev->len) < ev->len &&
 			    !strcmp(ev->name, base))
-				loop_timer_arm(d->ireload, 200000);
+				loop_timer_arm(m->ireload, 200000);
 			off += sizeof(*ev) + ev->len;
 		}
 	}
 }
 
-static int watch_authdb(struct muxd *d)
+static int watch_authdb(struct muxd_monitor *m)
 {
 	char dir[PATH_MAX];
 
-	snprintf(dir, sizeof(dir), "%s", d->conf.authdb);
-	d->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (d->ifd < 0 ||
-	    inotify_add_watch(d->ifd, dirname(dir), IN_MOVED_TO | IN_CLOSE_WRITE) < 0 ||
-	    loop_add_fd(d->l, d->ifd, EPOLLIN, on_inotify, d) < 0) {
+	snprintf(dir, sizeof(dir), "%s", m->d.conf.authdb);
+	m->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (m->ifd < 0 ||
+	    inotify_add_watch(m->ifd, dirname(dir), IN_MOVED_TO | IN_CLOSE_WRITE) < 0 ||
+	    loop_add_fd(m->d.l, m->ifd, EPOLLIN, on_inotify, m) < 0) {
 		/* SIGHUP still works: not a reason to refuse to run. */
 		log_warn("cannot watch %s for changes (%s); reload it with SIGHUP",
-			 d->conf.authdb, strerror(errno));
-		if (d->ifd >= 0)
-			close(d->ifd);
-		d->ifd = -1;
+			 m->d.conf.authdb, strerror(errno));
+		if (m->ifd >= 0)
+			close(m->ifd);
+		m->ifd = -1;
 		return -1;
 	}
 	return 0;
@@ -449,60 +426,41 @@ static const char *role_name(enum muxd_role r)
 	}
 }
 
-/* Which requests each kind of process may make. */
-static bool mon_allowed(enum muxd_role role, uint32_t type)
-{
-	switch (role) {
-	case MUXD_CORE:
-		return type == RPC_CTRL_OPEN || type == RPC_AUDIT ||
-		       type == RPC_BOND_KEY || type == RPC_BOND_NEW;
-	case MUXD_FRONT:
-		return type == RPC_SPAWN || type == RPC_RELAY_SIGN;
-	case MUXD_PEER:
-		return type == RPC_SCRAM_SALT || type == RPC_SCRAM_VERIFY ||
-		       type == RPC_SIGN || type == RPC_LOGIN_ALLOWED ||
-		       type == RPC_LOGIN_FAILED || type == RPC_CERT_CHALLENGE ||
-		       type == RPC_CERT_LOGIN || type == RPC_LINK || type == RPC_LOG;
-	default:
-		return false;
-	}
-}
-
-static struct mon_chan *chan_new(struct muxd *d, int fd, enum muxd_role role)
+static struct mon_chan *chan_new(struct muxd_monitor *m, int fd, enum muxd_role role)
 {
 	struct mon_chan *ch = calloc(1, sizeof(*ch));
 
 	if (!ch)
 		return NULL;
-	ch->d = d;
+	ch->m = m;
 	ch->fd = fd;
 	ch->role = role;
 	rpc_reader_init(&ch->rrd);
-	if (loop_add_fd(d->l, fd, EPOLLIN, on_request, ch) < 0) {
+	if (loop_add_fd(m->d.l, fd, EPOLLIN, on_request, ch) < 0) {
 		free(ch);
 		return NULL;
 	}
-	ch->next = d->chans;
-	d->chans = ch;
+	ch->next = m->chans;
+	m->chans = ch;
 	if (role == MUXD_PEER)
-		d->npeer_chans++;
+		m->npeer_chans++;
 	return ch;
 }
 
 static void chan_free(struct mon_chan *ch)
 {
-	struct muxd *d = ch->d;
+	struct muxd_monitor *m = ch->m;
 	struct mon_chan **pp;
 
-	for (pp = &d->chans; *pp; pp = &(*pp)->next) {
+	for (pp = &m->chans; *pp; pp = &(*pp)->next) {
 		if (*pp == ch) {
 			*pp = ch->next;
 			break;
 		}
 	}
 	if (ch->role == MUXD_PEER)
-		d->npeer_chans--;
-	loop_del_fd(d->l, ch->fd);
+		m->npeer_chans--;
+	loop_del_fd(m->d.l, ch->fd);
 	close(ch->fd);
 	explicit_bzero(ch, sizeof(*ch));
 	free(ch);
@@ -515,20 +473,20 @@ static void chan_free(struct mon_chan *ch)
  * authdb (fingerprint, revocation, disabled). A peer that has no user's
  * key gets nothing, whatever certificate it relays.
  */
-static int mon_cert_login(struct muxd *d, struct mon_chan *ch, const struct rpc_req *q,
+static int mon_cert_login(struct muxd_monitor *m, struct mon_chan *ch, const struct rpc_req *q,
 			  struct rpc_reply *rep)
 {
 	char u[AUTHDB_NAME_MAX + 1];
 	uint8_t fpr[AUTHDB_FPR_LEN];
 	int r;
 
-	r = peerauth_cert_login(&ch->pa, d->certca, d->db, q->blob, q->blob_len, u, fpr);
+	r = peerauth_cert_login(&ch->pa, m->certca, m->db, q->blob, q->blob_len, u, fpr);
 	if (r == -EPROTO || r == -EIO)
 		return r;
 	if (r < 0) {
 		/* Counted and audited here, under the name the certificate claims. */
-		if (d->rl_src)
-			mon_login_failed(d, u, ch->src,
+		if (m->rl_src)
+			mon_login_failed(m, u, ch->src,
 					 r == -ENOENT ? TUN_R_CERT_UNKNOWN :
 					 r == -EPERM ? TUN_R_AUTH_FAILED :
 					 tun_certlogin_reason(r));
@@ -548,7 +506,7 @@ static int mon_cert_login(struct muxd *d, struct mon_chan *ch, const struct rpc_
  * login, the login is the monitor's to record; a link to resume carries
  * no user: the core checks the proof of the session's key itself.
  */
-static int mon_link(struct muxd *d, struct mon_chan *ch, const struct rpc_req *q, int *pfd)
+static int mon_link(struct muxd_monitor *m, struct mon_chan *ch, const struct rpc_req *q, int *pfd)
 {
 	uint8_t buf[RPC_LABEL_MAX];
 	struct rpc_label lb;
@@ -568,7 +526,7 @@ static int mon_link(struct muxd *d, struct mon_chan *ch, const struct rpc_req *q
 		return n;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
-	r = rpc_send(d->push_fd, RPC_LINK_PUSH, buf, (size_t)n, sv[0]);
+	r = rpc_send(m->push_fd, RPC_LINK_PUSH, buf, (size_t)n, sv[0]);
 	close(sv[0]);
 	if (r < 0) {
 		close(sv[1]);
@@ -577,12 +535,12 @@ static int mon_link(struct muxd *d, struct mon_chan *ch, const struct rpc_req *q
 	}
 	ch->linked = true;
 	if (q->arg == 0) {
-		if (d->rl_src)
-			ratelimit_success(d->rl_src, ch->src, strlen(ch->src));
+		if (m->rl_src)
+			ratelimit_success(m->rl_src, ch->src, strlen(ch->src));
 		/* The front's reserved slots are for sources like this one. */
-		if (d->known_host)
-			ratelimit_remember(d->known_host, ch->src, strlen(ch->src), now_ms());
-		muxd_audit(d, AUDIT_LOGIN_OK, ch->verified, ch->src,
+		if (m->known_host)
+			ratelimit_remember(m->known_host, ch->src, strlen(ch->src), muxd_now_ms());
+		mon_audit(m, AUDIT_LOGIN_OK, ch->verified, ch->src,
 			   ch->cert ? "cert" : "password");
 	}
 	*pfd = sv[1];
@@ -596,19 +554,19 @@ static int mon_link(struct muxd *d, struct mon_chan *ch, const struct rpc_req *q
  * anything is made. The front learns only yes or no, for an address it
  * saw anyway; which user logged in from where stays here.
  */
-static int mon_spawn(struct muxd *d, const struct rpc_req *q, int *pfd)
+static int mon_spawn(struct muxd_monitor *m, const struct rpc_req *q, int *pfd)
 {
 	struct mon_chan *ch;
 	int sv[2];
 
 	if (q->arg == 1 &&
-	    !(d->known_host && ratelimit_known(d->known_host, q->src, strlen(q->src))))
+	    !(m->known_host && ratelimit_known(m->known_host, q->src, strlen(q->src))))
 		return -EACCES;
-	if (d->npeer_chans >= d->conf.max_sessions + d->conf.max_pending + PEER_CHAN_SLACK)
+	if (m->npeer_chans >= m->d.conf.max_sessions + m->d.conf.max_pending + PEER_CHAN_SLACK)
 		return -EBUSY;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
-	ch = chan_new(d, sv[0], MUXD_PEER);
+	ch = chan_new(m, sv[0], MUXD_PEER);
 	if (!ch) {
 		close(sv[0]);
 		close(sv[1]);
@@ -626,7 +584,7 @@ static int mon_spawn(struct muxd *d, const struct rpc_req *q, int *pfd)
 /* A peer's log line, under the monitor's name for it, rate-limited. */
 static void mon_peer_log(struct mon_chan *ch, const struct rpc_req *q)
 {
-	uint64_t s = now_ms() / 1000;
+	uint64_t s = muxd_now_ms() / 1000;
 
 	if (s != ch->log_second) {
 		if (ch->logs > PEER_LOG_PER_S)
@@ -645,12 +603,12 @@ static void mon_peer_log(struct mon_chan *ch, const struct rpc_req *q)
  * each request, so what bgw-authdb changed applies at once and no key
  * stays in the monitor's memory between requests.
  */
-static int mon_bonds_load(struct muxd *d, struct bonds **b)
+static int mon_bonds_load(struct muxd_monitor *m, struct bonds **b)
 {
 	char err[BONDS_ERR_MAX];
 	int r;
 
-	r = bonds_load(d->conf.bonds, b, err, sizeof(err));
+	r = bonds_load(m->d.conf.bonds, b, err, sizeof(err));
 	if (r < 0) {
 		log_err("bond store refused: %s; household bonds are off until it is fixed (bgw-bonds(5))",
 			err);
@@ -660,7 +618,7 @@ static int mon_bonds_load(struct muxd *d, struct bonds **b)
 }
 
 /* RPC_BOND_KEY: the household link key of a BR/EDR device, for the core. */
-static int mon_bond_key(struct muxd *d, const struct rpc_req *q, struct rpc_reply *rep)
+static int mon_bond_key(struct muxd_monitor *m, const struct rpc_req *q, struct rpc_reply *rep)
 {
 	struct bonds *b = NULL;
 	const struct bond *x;
@@ -669,7 +627,7 @@ static int mon_bond_key(struct muxd *d, const struct rpc_req *q, struct rpc_repl
 
 	if (bdaddr_parse(q->rd, &a) < 0)
 		return -EINVAL;
-	r = mon_bonds_load(d, &b);
+	r = mon_bonds_load(m, &b);
 	if (r < 0)
 		return r;
 	x = bonds_find(b, &a, BDADDR_PUBLIC);
@@ -688,7 +646,7 @@ static int mon_bond_key(struct muxd *d, const struct rpc_req *q, struct rpc_repl
  * RPC_BOND_NEW: a user's pairing made the device's key; it replaces the
  * device's BR/EDR key (its LE keys, if any, are kept) and is audited.
  */
-static int mon_bond_new(struct muxd *d, const struct rpc_req *q)
+static int mon_bond_new(struct muxd_monitor *m, const struct rpc_req *q)
 {
 	struct bonds *b = NULL;
 	const struct bond *old;
@@ -701,16 +659,16 @@ static int mon_bond_new(struct muxd *d, const struct rpc_req *q)
 	if (bdaddr_parse(q->rd, &nb.addr) < 0)
 		return -EINVAL;
 	/* The core's word, checked: only a user allowed the device bonds it. */
-	if (!d->db || !authdb_user_may_access(d->db, q->name, &nb.addr, BDADDR_PUBLIC))
+	if (!m->db || !authdb_user_may_access(m->db, q->name, &nb.addr, BDADDR_PUBLIC))
 		return -EACCES;
 	/* bgw-authdb bond forget takes the same lock for its read-modify-write. */
-	lock = authdb_lock(d->conf.bonds);
+	lock = authdb_lock(m->d.conf.bonds);
 	if (lock < 0) {
-		log_err("bond store %s: cannot lock %s.lock: %s", d->conf.bonds,
-			d->conf.bonds, strerror(-lock));
+		log_err("bond store %s: cannot lock %s.lock: %s", m->d.conf.bonds,
+			m->d.conf.bonds, strerror(-lock));
 		return -EIO;
 	}
-	r = mon_bonds_load(d, &b);
+	r = mon_bonds_load(m, &b);
 	if (r < 0)
 		goto out;
 	old = bonds_find(b, &nb.addr, BDADDR_PUBLIC);
@@ -727,14 +685,14 @@ static int mon_bond_new(struct muxd *d, const struct rpc_req *q)
 	nb.lk_type = q->blob[BONDS_KEY_LEN];
 	r = bonds_set(b, &nb);
 	if (r == 0) {
-		r = bonds_save(b, d->conf.bonds);
+		r = bonds_save(b, m->d.conf.bonds);
 		if (r < 0)
-			log_err("bond store %s not written: %s", d->conf.bonds, strerror(-r));
+			log_err("bond store %s not written: %s", m->d.conf.bonds, strerror(-r));
 	}
 	if (r == 0) {
 		snprintf(detail, sizeof(detail), "linkkey type %u", nb.lk_type);
 		f.detail = detail;
-		muxd_audit_fields(d, AUDIT_BOND_NEW, &f);
+		mon_audit_fields(m, AUDIT_BOND_NEW, &f);
 	} else if (r != -EINVAL) {
 		r = -EIO;
 	}
@@ -745,117 +703,246 @@ out:
 	return r;
 }
 
+
+/*
+ * The handlers of the request table. Each fills the reply (rep->status,
+ * the blob, a descriptor in *fd) and returns < 0 only when the request
+ * breaks a rule no sane process breaks: the channel then ends.
+ */
+static int req_ctrl_open(struct mon_chan *ch, const struct rpc_req *q,
+			 struct rpc_reply *rep, int *fd)
+{
+	/* Only the configured controller: the request names none. */
+	*fd = mux_transport_open_fd(ch->m->d.conf.controller, rep->err, sizeof(rep->err));
+	if (*fd < 0)
+		rep->status = *fd;
+	return 0;
+}
+
+static int req_audit(struct mon_chan *ch, const struct rpc_req *q,
+		     struct rpc_reply *rep, int *fd)
+{
+	struct audit_fields f = {
+		.user = q->name, .src = q->src[0] ? q->src : NULL,
+		.rd = q->rd[0] ? q->rd : NULL,
+		.detail = q->detail[0] ? q->detail : NULL, .uid = -1,
+	};
+
+	mon_audit_fields(ch->m, (enum audit_event)q->arg, &f);
+	return 0;
+}
+
+static int req_scram_salt(struct mon_chan *ch, const struct rpc_req *q,
+			  struct rpc_reply *rep, int *fd)
+{
+	struct muxd_monitor *m = ch->m;
+	struct scram_verifier v;
+	struct wbuf w;
+	bool real = false;
+
+	/* Only what server-first shows anyway: salt and iterations. */
+	rep->status = m->db ? authdb_scram_lookup(m->db, q->name, m->secret,
+						  sizeof(m->secret), &v, &real) : -EIO;
+	if (rep->status < 0)
+		return 0;
+	wbuf_init(&w, rep->blob, sizeof(rep->blob));
+	wbuf_le32(&w, v.iterations);
+	wbuf_u8(&w, (uint8_t)v.salt_len);
+	wbuf_bytes(&w, v.salt, v.salt_len);
+	scram_verifier_wipe(&v);
+	if (!wbuf_is_ok(&w))
+		rep->status = -EOVERFLOW;
+	else
+		rep->blob_len = w.len;
+	return 0;
+}
+
+static int req_scram_verify(struct mon_chan *ch, const struct rpc_req *q,
+			    struct rpc_reply *rep, int *fd)
+{
+	rep->status = mon_scram_verify(ch->m, ch, q, rep->blob);
+	rep->blob_len = rep->status == 0 ? SCRAM_KEY_LEN : 0;
+	return 0;
+}
+
+static int req_sign(struct mon_chan *ch, const struct rpc_req *q,
+		    struct rpc_reply *rep, int *fd)
+{
+	rep->status = mon_sign(ch->m, ch, q, rep->blob, &rep->blob_len);
+	if (rep->status < 0)
+		rep->blob_len = 0;
+	return 0;
+}
+
+static int req_login_allowed(struct mon_chan *ch, const struct rpc_req *q,
+			     struct rpc_reply *rep, int *fd)
+{
+	struct muxd_monitor *m = ch->m;
+
+	rep->status = m->rl_src ? mon_login_allowed(m, q->name, ch->src) : -EAGAIN;
+	return 0;
+}
+
+static int req_login_failed(struct mon_chan *ch, const struct rpc_req *q,
+			    struct rpc_reply *rep, int *fd)
+{
+	if (ch->m->rl_src)
+		mon_login_failed(ch->m, q->name, ch->src, q->arg);
+	return 0;
+}
+
+static int req_cert_challenge(struct mon_chan *ch, const struct rpc_req *q,
+			      struct rpc_reply *rep, int *fd)
+{
+	rep->status = peerauth_challenge(&ch->pa, rep->blob);
+	rep->blob_len = rep->status == 0 ? RPC_CHAL_LEN : 0;
+	return 0;
+}
+
+static int req_cert_login(struct mon_chan *ch, const struct rpc_req *q,
+			  struct rpc_reply *rep, int *fd)
+{
+	/* A sane peer relays a proof only for a challenge it was given. */
+	if (!ch->pa.chal_set)
+		return -EPROTO;
+	rep->status = mon_cert_login(ch->m, ch, q, rep);
+	return 0;
+}
+
+static int req_link(struct mon_chan *ch, const struct rpc_req *q,
+		    struct rpc_reply *rep, int *fd)
+{
+	if (ch->linked)
+		return -EPROTO;
+	rep->status = mon_link(ch->m, ch, q, fd);
+	return 0;
+}
+
+static int req_spawn(struct mon_chan *ch, const struct rpc_req *q,
+		     struct rpc_reply *rep, int *fd)
+{
+	rep->status = mon_spawn(ch->m, q, fd);
+	return 0;
+}
+
+static int req_relay_sign(struct mon_chan *ch, const struct rpc_req *q,
+			  struct rpc_reply *rep, int *fd)
+{
+	rep->status = mon_relay_sign(ch->m, q, rep);
+	return 0;
+}
+
+static int req_log(struct mon_chan *ch, const struct rpc_req *q,
+		   struct rpc_reply *rep, int *fd)
+{
+	mon_peer_log(ch, q);
+	return 0;
+}
+
+static int req_bond_key(struct mon_chan *ch, const struct rpc_req *q,
+			struct rpc_reply *rep, int *fd)
+{
+	rep->status = mon_bond_key(ch->m, q, rep);
+	return 0;
+}
+
+static int req_bond_new(struct mon_chan *ch, const struct rpc_req *q,
+			struct rpc_reply *rep, int *fd)
+{
+	rep->status = mon_bond_new(ch->m, q);
+	return 0;
+}
+
+#define R_CORE	(1U << MUXD_CORE)
+#define R_FRONT	(1U << MUXD_FRONT)
+#define R_PEER	(1U << MUXD_PEER)
+
+/* Flags of a request kind. */
+#define MON_NO_REPLY	(1U << 0)	/* one way: nothing is sent back */
+#define MON_ORDERED	(1U << 1)	/* peerauth_order: before or after the login began */
+
+/*
+ * Every request the monitor answers, as OpenSSH's monitor table: which
+ * roles may make it, its rules, and its cap per channel (a counter of
+ * several kinds may be shared: a proof is a SCRAM proof or a certificate
+ * login). A kind not in the table, from a role not named, or past its
+ * cap ends the channel (and a core or front with it, mon_proc_gone).
+ *
+ * What one peer's login needs, with room: a handshake signs once (the
+ * rule is in muxd/peerauth.c), a login checks one proof or one
+ * certificate, and fails at most a few times over (the client retries on
+ * a new channel, so a new peer). More is not a peer's doing, and would
+ * make it an oracle. A link is made once (req_link).
+ */
+static const struct mon_req {
+	uint32_t type;
+	unsigned roles;
+	unsigned flags;
+	enum mon_counter counter;
+	unsigned cap;
+	int (*fn)(struct mon_chan *ch, const struct rpc_req *q, struct rpc_reply *rep,
+		  int *fd);
+} mon_reqs[] = {
+	{ RPC_CTRL_OPEN,      R_CORE,  0,            MON_C_NONE,      0, req_ctrl_open },
+	{ RPC_AUDIT,          R_CORE,  MON_NO_REPLY, MON_C_NONE,      0, req_audit },
+	{ RPC_BOND_KEY,       R_CORE,  0,            MON_C_NONE,      0, req_bond_key },
+	{ RPC_BOND_NEW,       R_CORE,  0,            MON_C_NONE,      0, req_bond_new },
+	{ RPC_SPAWN,          R_FRONT, 0,            MON_C_NONE,      0, req_spawn },
+	{ RPC_RELAY_SIGN,     R_FRONT, 0,            MON_C_NONE,      0, req_relay_sign },
+	{ RPC_SCRAM_SALT,     R_PEER,  MON_ORDERED,  MON_C_NONE,      0, req_scram_salt },
+	{ RPC_SCRAM_VERIFY,   R_PEER,  MON_ORDERED,  MON_C_PROOF,
+	  PEER_PROOFS_MAX, req_scram_verify },
+	{ RPC_SIGN,           R_PEER,  MON_ORDERED,  MON_C_NONE,      0, req_sign },
+	{ RPC_LOGIN_ALLOWED,  R_PEER,  MON_ORDERED,  MON_C_NONE,      0, req_login_allowed },
+	{ RPC_LOGIN_FAILED,   R_PEER,  MON_ORDERED | MON_NO_REPLY, MON_C_FAILURE,
+	  PEER_FAILURES_MAX, req_login_failed },
+	{ RPC_CERT_CHALLENGE, R_PEER,  MON_ORDERED,  MON_C_CHALLENGE,
+	  PEER_PROOFS_MAX, req_cert_challenge },
+	{ RPC_CERT_LOGIN,     R_PEER,  MON_ORDERED,  MON_C_PROOF,
+	  PEER_PROOFS_MAX, req_cert_login },
+	{ RPC_LINK,           R_PEER,  MON_ORDERED,  MON_C_NONE,      0, req_link },
+	{ RPC_LOG,            R_PEER,  MON_ORDERED | MON_NO_REPLY, MON_C_NONE, 0, req_log },
+};
+
+static const struct mon_req *mon_req_find(uint32_t type)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(mon_reqs) / sizeof(mon_reqs[0]); i++)
+		if (mon_reqs[i].type == type)
+			return &mon_reqs[i];
+	return NULL;
+}
+
 /* Returns < 0 when the request breaks a rule no sane process breaks. */
 static int mon_answer(struct mon_chan *ch, const struct rpc_req *q)
 {
-	struct muxd *d = ch->d;
+	const struct mon_req *t = mon_req_find(q->type);
 	struct rpc_reply rep;
 	int fd = -1;
 
-	if (!mon_allowed(ch->role, q->type)) {
+	if (!t || !(t->roles & (1U << ch->role))) {
 		log_err("%s sent a request of type %u it may not make", role_name(ch->role),
 			(unsigned)q->type);
 		return -EPROTO;
 	}
-	if (ch->role == MUXD_PEER && peerauth_order(&ch->pa, q->type) < 0) {
+	if ((t->flags & MON_ORDERED) && peerauth_order(&ch->pa, q->type) < 0) {
 		log_err("peer %s asked for a second signature, or one after its login "
 			"began: not its own handshake's", ch->peer);
 		return -EPROTO;
 	}
-	memset(&rep, 0, sizeof(rep));
-	switch (q->type) {
-	case RPC_CTRL_OPEN:
-		/* Only the configured controller: the request names none. */
-		fd = mux_transport_open_fd(d->conf.controller, rep.err, sizeof(rep.err));
-		if (fd < 0)
-			rep.status = fd;
-		break;
-	case RPC_SCRAM_SALT: {
-		struct scram_verifier v;
-		struct wbuf w;
-		bool real = false;
-
-		/* Only what server-first shows anyway: salt and iterations. */
-		rep.status = d->db ? authdb_scram_lookup(d->db, q->name, d->secret,
-							 sizeof(d->secret), &v, &real) : -EIO;
-		if (rep.status < 0)
-			break;
-		wbuf_init(&w, rep.blob, sizeof(rep.blob));
-		wbuf_le32(&w, v.iterations);
-		wbuf_u8(&w, (uint8_t)v.salt_len);
-		wbuf_bytes(&w, v.salt, v.salt_len);
-		scram_verifier_wipe(&v);
-		if (!wbuf_is_ok(&w)) {
-			rep.status = -EOVERFLOW;
-			break;
-		}
-		rep.blob_len = w.len;
-		break;
-	}
-	case RPC_SCRAM_VERIFY:
-		if (++ch->proofs > PEER_PROOFS_MAX)
-			return -EPROTO;
-		rep.status = mon_scram_verify(d, ch, q, rep.blob);
-		rep.blob_len = rep.status == 0 ? SCRAM_KEY_LEN : 0;
-		break;
-	case RPC_SIGN:
-		rep.status = mon_sign(d, ch, q, rep.blob, &rep.blob_len);
-		if (rep.status < 0)
-			rep.blob_len = 0;
-		break;
-	case RPC_LOGIN_ALLOWED:
-		rep.status = d->rl_src ? mon_login_allowed(d, q->name, ch->src) : -EAGAIN;
-		break;
-	case RPC_LOGIN_FAILED:
-		if (++ch->failures > PEER_FAILURES_MAX)
-			return -EPROTO;
-		if (d->rl_src)
-			mon_login_failed(d, q->name, ch->src, q->arg);
-		return 0;
-	case RPC_CERT_CHALLENGE:
-		if (++ch->challenges > PEER_PROOFS_MAX)
-			return -EPROTO;
-		rep.status = peerauth_challenge(&ch->pa, rep.blob);
-		rep.blob_len = rep.status == 0 ? RPC_CHAL_LEN : 0;
-		break;
-	case RPC_CERT_LOGIN:
-		/* A sane peer relays a proof only for a challenge it was given. */
-		if (++ch->proofs > PEER_PROOFS_MAX || !ch->pa.chal_set)
-			return -EPROTO;
-		rep.status = mon_cert_login(d, ch, q, &rep);
-		break;
-	case RPC_LINK:
-		if (ch->linked)
-			return -EPROTO;
-		rep.status = mon_link(d, ch, q, &fd);
-		break;
-	case RPC_SPAWN:
-		rep.status = mon_spawn(d, q, &fd);
-		break;
-	case RPC_RELAY_SIGN:
-		rep.status = mon_relay_sign(d, q, &rep);
-		break;
-	case RPC_BOND_KEY:
-		rep.status = mon_bond_key(d, q, &rep);
-		break;
-	case RPC_BOND_NEW:
-		rep.status = mon_bond_new(d, q);
-		break;
-	case RPC_LOG:
-		mon_peer_log(ch, q);
-		return 0;
-	case RPC_AUDIT: {
-		struct audit_fields f = {
-			.user = q->name, .src = q->src[0] ? q->src : NULL,
-			.rd = q->rd[0] ? q->rd : NULL,
-			.detail = q->detail[0] ? q->detail : NULL, .uid = -1,
-		};
-
-		muxd_audit_fields(d, (enum audit_event)q->arg, &f);
-		return 0;
-	}
-	default:
+	if (t->cap && ++ch->count[t->counter] > t->cap)
 		return -EPROTO;
+	memset(&rep, 0, sizeof(rep));
+	if (t->fn(ch, q, &rep, &fd) < 0) {
+		if (fd >= 0)
+			close(fd);
+		explicit_bzero(&rep, sizeof(rep));
+		return -EPROTO;
+	}
+	if (t->flags & MON_NO_REPLY) {
+		explicit_bzero(&rep, sizeof(rep));
+		return 0;
 	}
 	if (rpc_send_reply(ch->fd, &rep, fd) < 0)
 		log_warn("reply to the %s: %s", role_name(ch->role), strerror(errno));
@@ -866,18 +953,18 @@ static int mon_answer(struct mon_chan *ch, const struct rpc_req *q)
 }
 
 /* SIGTERM to the core and the front: the monitor's own stop. */
-static void stop_children(struct muxd *d)
+static void stop_children(struct muxd_monitor *m)
 {
-	if (d->core_pid > 0 || d->front_pid > 0)
-		d->sent_term = true;
-	if (d->core_pid > 0)
-		kill(d->core_pid, SIGTERM);
-	if (d->front_pid > 0)
-		kill(d->front_pid, SIGTERM);
+	if (m->core_pid > 0 || m->front_pid > 0)
+		m->sent_term = true;
+	if (m->core_pid > 0)
+		kill(m->core_pid, SIGTERM);
+	if (m->front_pid > 0)
+		kill(m->front_pid, SIGTERM);
 }
 
 /* The core or the front ended, or must: reap it (SIGKILL when hostile). */
-static void mon_reap(struct muxd *d, pid_t *pid, const char *name, bool hostile)
+static void mon_reap(struct muxd_monitor *m, pid_t *pid, const char *name, bool hostile)
 {
 	pid_t w = 0;
 	int st = 0, i;
@@ -906,17 +993,17 @@ static void mon_reap(struct muxd *d, pid_t *pid, const char *name, bool hostile)
 	 * stop (a signal meant for its loop that came after the loop ended).
 	 * Any other death by a signal is an error.
 	 */
-	if (WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM && d->sent_term) {
+	if (WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM && m->sent_term) {
 		log_info("%s stopped by the monitor's SIGTERM", name);
 		return;
 	}
-	if (WIFEXITED(st) && (d->stopping || WEXITSTATUS(st) == 0)) {
+	if (WIFEXITED(st) && (m->d.stopping || WEXITSTATUS(st) == 0)) {
 		log_notice("%s exited (status %d)", name, WEXITSTATUS(st));
 		if (WEXITSTATUS(st))
-			d->exit_status = EXIT_ERROR;
+			m->d.exit_status = EXIT_ERROR;
 		return;
 	}
-	d->exit_status = EXIT_ERROR;
+	m->d.exit_status = EXIT_ERROR;
 	if (WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS)
 		log_err("%s killed by the sandbox: a system call outside its allow-list; stopping",
 			name);
@@ -930,18 +1017,18 @@ static void mon_reap(struct muxd *d, pid_t *pid, const char *name, bool hostile)
 /* The core or the front is gone: everything stops (systemd restarts us). */
 static void mon_proc_gone(struct mon_chan *ch, bool hostile)
 {
-	struct muxd *d = ch->d;
-	pid_t *pid = ch->role == MUXD_CORE ? &d->core_pid : &d->front_pid;
+	struct muxd_monitor *m = ch->m;
+	pid_t *pid = ch->role == MUXD_CORE ? &m->core_pid : &m->front_pid;
 
-	mon_reap(d, pid, role_name(ch->role), hostile);
+	mon_reap(m, pid, role_name(ch->role), hostile);
 	chan_free(ch);
-	if (!d->stopping) {
-		d->stopping = true;
-		stop_children(d);
-		loop_timer_arm(d->kill_timer, 5000000);
+	if (!m->d.stopping) {
+		m->d.stopping = true;
+		stop_children(m);
+		loop_timer_arm(m->kill_timer, 5000000);
 	}
-	if (d->core_pid <= 0 && d->front_pid <= 0)
-		loop_quit(d->l, d->exit_status);
+	if (m->core_pid <= 0 && m->front_pid <= 0)
+		loop_quit(m->d.l, m->d.exit_status);
 }
 
 static void on_request(struct loop *l, int fd, uint32_t events, void *user)
@@ -988,66 +1075,66 @@ static void on_request(struct loop *l, int fd, uint32_t events, void *user)
 
 static void mon_on_term(struct loop *l, int signo, void *user)
 {
-	struct muxd *d = user;
+	struct muxd_monitor *m = user;
 
 	log_notice("signal %d: stopping", signo);
-	d->stopping = true;
-	stop_children(d);
-	if (d->core_pid > 0 || d->front_pid > 0)
-		loop_timer_arm(d->kill_timer, 5000000);
+	m->d.stopping = true;
+	stop_children(m);
+	if (m->core_pid > 0 || m->front_pid > 0)
+		loop_timer_arm(m->kill_timer, 5000000);
 	else
 		loop_quit(l, 0);
 }
 
 static void kill_timer_fn(struct loop_timer *t, void *user)
 {
-	struct muxd *d = user;
+	struct muxd_monitor *m = user;
 
-	if (d->core_pid > 0) {
+	if (m->core_pid > 0) {
 		log_warn("core did not stop within 5 s: killing it");
-		kill(d->core_pid, SIGKILL);
+		kill(m->core_pid, SIGKILL);
 	}
-	if (d->front_pid > 0) {
+	if (m->front_pid > 0) {
 		log_warn("network front did not stop within 5 s: killing it");
-		kill(d->front_pid, SIGKILL);
+		kill(m->front_pid, SIGKILL);
 	}
 }
 
-int monitor_run(struct muxd *d, int core_req, int front_req)
+int monitor_run(struct muxd_monitor *m, int core_req, int front_req)
 {
 	int r;
 
-	d->l = loop_new();
-	if (!d->l)
+	m->d.l = loop_new();
+	if (!m->d.l)
 		return EXIT_ERROR;
-	d->ireload = loop_timer_new(d->l, ireload_fn, d);
-	d->kill_timer = loop_timer_new(d->l, kill_timer_fn, d);
-	if (!d->ireload || !d->kill_timer)
+	m->ireload = loop_timer_new(m->d.l, ireload_fn, m);
+	m->kill_timer = loop_timer_new(m->d.l, kill_timer_fn, m);
+	if (!m->ireload || !m->kill_timer)
 		return EXIT_ERROR;
-	watch_authdb(d);
-	if (!chan_new(d, core_req, MUXD_CORE) ||
-	    (front_req >= 0 && !chan_new(d, front_req, MUXD_FRONT)) ||
-	    loop_add_signal(d->l, SIGTERM, mon_on_term, d) < 0 ||
-	    loop_add_signal(d->l, SIGINT, mon_on_term, d) < 0 ||
-	    loop_add_signal(d->l, SIGHUP, on_hup, d) < 0)
+	watch_authdb(m);
+	if (!chan_new(m, core_req, MUXD_CORE) ||
+	    (front_req >= 0 && !chan_new(m, front_req, MUXD_FRONT)) ||
+	    loop_add_signal(m->d.l, SIGTERM, mon_on_term, m) < 0 ||
+	    loop_add_signal(m->d.l, SIGINT, mon_on_term, m) < 0 ||
+	    loop_add_signal(m->d.l, SIGHUP, on_hup, m) < 0)
 		return EXIT_ERROR;
 	/* Either failure leaves children to end: they must not outlive us. */
-	if (policy_push(d) < 0 ||
-	    (muxd_conf_has_tunnel(&d->conf) && mon_key_load(d) < 0) || ctl_start(d) < 0) {
+	if (policy_push(m) < 0 ||
+	    (muxd_conf_has_tunnel(&m->d.conf) && mon_key_load(m) < 0) || ctl_start(m) < 0) {
 		r = -1;
 	} else {
-		muxd_ready(d);
-		r = loop_run(d->l);
+		muxd_ready(&m->d);
+		r = loop_run(m->d.l);
 	}
-	ctl_stop(d);
-	d->stopping = true;
-	stop_children(d);
-	mon_reap(d, &d->core_pid, "core", false);
-	mon_reap(d, &d->front_pid, "network front", false);
-	while (d->chans)
-		chan_free(d->chans);
-	tun_certca_free(d->certca);
-	d->certca = NULL;
-	relaysign_free(&d->relaysign);
+	ctl_stop(m);
+	m->d.stopping = true;
+	stop_children(m);
+	mon_reap(m, &m->core_pid, "core", false);
+	mon_reap(m, &m->front_pid, "network front", false);
+	while (m->chans)
+		chan_free(m->chans);
+	tun_certca_free(m->certca);
+	m->certca = NULL;
+	relaysign_free(&m->relaysign);
 	return r < 0 ? EXIT_ERROR : r;
 }

@@ -11,7 +11,8 @@
  *                    replies; the process waits for each reply
  *                    (rpc_call), so replies never interleave with
  *                    anything else. The monitor allows each process only
- *                    its own kind's requests (muxd.c mon_allowed).
+ *                    its own kind's requests (monitor.c, the
+ *                    table mon_reqs).
  *   push channel     monitor -> core, unsolicited: the policy (the authdb
  *                    without its verifiers) at start and on reload, and
  *                    each peer's link (RPC_LINK_PUSH).

@@ -11,25 +11,18 @@
 src=${BGW_SRCDIR:-.}
 command -v python3 >/dev/null 2>&1 || { N=1; skip_all "python3 not installed"; }
 
-# The daemon: muxd/ once it has moved there, else its files in mux/.
-# The mux core is mux/mux*.c and cmdtab.c; the transports transport*.c.
+# The mux core is mux/ but for the transports (transport*.c).
 core=()
-daemon=()
 for f in "$src"/mux/*.c; do
 	case ${f##*/} in
-	muxd*.c) daemon+=("$f") ;;
-	mux*.c | cmdtab.c) core+=("$f") ;;
 	transport*.c) ;;
-	*) daemon+=("$f") ;;
+	*) core+=("$f") ;;
 	esac
 done
-# In muxd/ the daemon's roles are untied (a state struct per role, calls
-# one way); while it is still in mux/ they are a known knot.
-todo_daemon="known knot: the daemon's roles call each other"
-if [ -d "$src/muxd" ]; then
-	daemon=("$src"/muxd/*.c)
-	todo_daemon=
-fi
+# The daemon (muxd/): its roles untied (a state struct per role, calls
+# one way: main -> roles -> common).
+daemon=("$src"/muxd/*.c)
+todo_daemon=
 
 # Modules whose layers hold; the two known knots are TODO below.
 groups=(lib auth tunnel authdb cdclient merge relay sim)
@@ -39,7 +32,7 @@ todo_mux_core="known knot: the mux core's files call each other (reconcile and d
 # each is its own TODO check, and out of its folder's check.
 known_big=()
 
-N=$((2 * ${#groups[@]} + 5 + ${#known_big[@]}))
+N=$((2 * ${#groups[@]} + 7 + ${#known_big[@]}))
 echo "1..$N"
 
 # cycles NAME TODO FILE...: one TAP line; the cycles as diagnostics.
@@ -91,11 +84,20 @@ done
 cycles "mux/ (the core)" "$todo_mux_core" "${core[@]}"
 cycles "mux/transport*.c" "" "$src"/mux/transport*.c
 cycles "the daemon (${daemon[0]%/*}/)" "$todo_daemon" "${daemon[@]}"
-if [ -d "$src/muxd" ]; then
-	sizes "mux/ and muxd/" "$src"/mux/*.[ch] "$src"/muxd/*.[ch]
-else
-	sizes "mux/" "$src"/mux/*.[ch]
-fi
+sizes "mux/ and muxd/" "$src"/mux/*.[ch] "$src"/muxd/*.[ch]
+
+# mux/ is the core library and the transports: nothing of the daemon's.
+out=$(ls "$src"/mux/muxd* 2>/dev/null; grep -lE '#include "(muxd|monitor|core|net|rpc|sandbox)\.h"' \
+	"$src"/mux/*.[ch])
+[ -z "$out" ]
+t_ok $? "mux/ holds no part of the daemon (muxd/ has it)" || echo "$out" | diag
+
+# Only the monitor's type holds a secret: no other role's state names one.
+out=$(grep -nE 'secret\[|struct keysign|struct audit_log|struct relaysign ' \
+	"$src"/muxd/muxd.h "$src"/muxd/core.h "$src"/muxd/net.h "$src"/muxd/front.c \
+	"$src"/muxd/peer.c)
+[ -z "$out" ]
+t_ok $? "muxd/: the secrets are in struct muxd_monitor only" || echo "$out" | diag
 
 for k in "${known_big[@]}"; do
 	t_n=$((t_n + 1))

@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The monitor of bgw-muxd (doc/security.md, "Process model"): the one
+ * privileged process, and the only one whose type holds a secret: the
+ * authdb with its verifiers, the SCRAM secret, the server's and the
+ * relay's keys, the CA for certificate logins, the rate limiters and the
+ * audit log. It answers the other processes' requests (monitor.c, one
+ * table of what each role may ask) and never parses network data.
+ */
+#ifndef BGW_MUXD_MONITOR_H
+#define BGW_MUXD_MONITOR_H
+
+#include "authdb.h"
+#include "muxd.h"
+#include "relaysign.h"
+
+#define RATELIMIT_SLOTS	4096
+
+struct keysign;
+struct mon_chan;
+struct muxd_ctl;
+struct ratelimit;
+struct tun_certca;
+
+struct muxd_monitor {
+	struct muxd d;
+	struct authdb *db;		/* with its verifiers */
+	uint8_t secret[AUTHDB_SECRET_LEN];
+	struct audit_log *audit;
+	struct ratelimit *rl_src;
+	struct ratelimit *rl_user;
+	struct ratelimit *known_src;	/* (user, source) pairs that logged in */
+	struct ratelimit *known_host;	/* sources a login came from: the front's reserve */
+	/*
+	 * The tunnel server's private key, loaded after the forks so that
+	 * no other process's memory ever held it; the peers' handshakes ask
+	 * for signatures (RPC_SIGN, muxd/keysign.h).
+	 */
+	struct keysign *key;
+	/* The CA that client certificates chain to (RPC_CERT_LOGIN). */
+	struct tun_certca *certca;
+	/*
+	 * The key that registers the home id with relays (the CA's,
+	 * relay-key), loaded after the forks like the server key; the front
+	 * asks for each registration's signature (RPC_RELAY_SIGN).
+	 */
+	struct relaysign relaysign;
+	/* The local listeners, opened here and handed to the core at its fork. */
+	int lfd[MUXD_LISTEN_MAX];
+	int push_fd;			/* to the core: policy, links, control */
+	pid_t core_pid;
+	pid_t front_pid;
+	struct loop_timer *kill_timer;
+	struct mon_chan *chans;		/* every process's request channel */
+	unsigned npeer_chans;
+	bool sent_term;			/* it sent its children SIGTERM */
+	/* The authdb's directory watched: bgw-authdb renames a new file in. */
+	int ifd;
+	struct loop_timer *ireload;
+	/* The single-instance lock (the pid file), held for the daemon's life. */
+	int lock_fd;
+	/* The control socket (ctl.c). */
+	int ctl_fd;
+	struct muxd_ctl *ctl;
+};
+
+/* monitor_db.c: the monitor's own state */
+void monitor_init(struct muxd_monitor *m);
+int load_authdb(struct muxd_monitor *m);
+/* Append a record and log its count and head (the anchor). */
+void mon_audit_fields(struct muxd_monitor *m, enum audit_event ev,
+		      const struct audit_fields *f);
+void mon_audit(struct muxd_monitor *m, enum audit_event ev, const char *user,
+	       const char *src, const char *detail);
+/* The secret, the audit log, the limiters (before the forks). */
+int tunnel_prepare(struct muxd_monitor *m);
+/*
+ * In a child just forked: everything of the monitor's wiped and freed,
+ * its descriptors closed (the lock, the control socket, the push
+ * channel's end); the child keeps only what it took into its own struct.
+ */
+void monitor_forget(struct muxd_monitor *m);
+/* The monitor's own end (ctl_stop first). */
+void monitor_cleanup(struct muxd_monitor *m);
+
+/* monitor.c */
+int monitor_run(struct muxd_monitor *m, int core_req, int front_req);
+
+/* ctl.c: bgw-muxd status and kick, the monitor's side and the command */
+int ctl_listen(struct muxd_monitor *m);		/* before the forks */
+int ctl_start(struct muxd_monitor *m);		/* in its loop */
+void ctl_stop(struct muxd_monitor *m);
+int ctl_main(const struct muxd_conf *c, int argc, char **argv);	/* the command */
+
+#endif /* BGW_MUXD_MONITOR_H */

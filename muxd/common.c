@@ -190,6 +190,8 @@ void muxd_child_init(struct muxd *child, const struct muxd *parent, enum muxd_ro
 	memset(child, 0, sizeof(*child));
 	child->conf = parent->conf;
 	child->role = role;
+	child->self = getpid();
+	child->parent = parent->self;
 	child->req_fd = -1;
 	child->ready_fd = parent->ready_fd;
 	child->null_fd = parent->null_fd;

@@ -382,6 +382,9 @@ int core_run(struct muxd_core *c)
 	/* Everything is open: from here on, no privilege is needed. */
 	if (sandbox_drop_privileges(SANDBOX_CORE) < 0)
 		return EXIT_ERROR;
+	/* The new credentials cleared the parent-death signal: again. */
+	if (sandbox_die_with_parent(c->d.parent) < 0)
+		return EXIT_ERROR;
 	if (c->d.conf.sandbox) {
 		if (sandbox_enter(SANDBOX_CORE) < 0)
 			return EXIT_ERROR;

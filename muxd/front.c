@@ -462,6 +462,9 @@ static int front_run(struct muxd_front *f)
 	signal(SIGHUP, SIG_IGN);
 	if (sandbox_drop_privileges(SANDBOX_FRONT) < 0)
 		return EXIT_ERROR;
+	/* The new credentials cleared the parent-death signal: again. */
+	if (sandbox_die_with_parent(f->d.parent) < 0)
+		return EXIT_ERROR;
 	if (f->d.conf.sandbox) {
 		if (sandbox_enter(SANDBOX_FRONT) < 0)
 			return EXIT_ERROR;
@@ -493,6 +496,13 @@ int front_main(const struct muxd *parent, int req)
 
 	memset(f, 0, sizeof(*f));
 	muxd_child_init(&f->d, parent, MUXD_FRONT);
+	/*
+	 * No front without its monitor: a monitor killed by SIGKILL would
+	 * leave it holding the ports, and the peers with it (they die with
+	 * the front).
+	 */
+	if (sandbox_die_with_parent(f->d.parent) < 0)
+		_exit(EXIT_ERROR);
 	f->d.req_fd = req;
 	f->peer_null_fd = -1;
 	ret = front_run(f);

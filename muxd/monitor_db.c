@@ -25,6 +25,7 @@ void monitor_init(struct muxd_monitor *m)
 
 	memset(m, 0, sizeof(*m));
 	m->d.role = MUXD_MONITOR;
+	m->d.self = getpid();
 	m->d.req_fd = -1;
 	m->d.ready_fd = -1;
 	m->d.null_fd = -1;

@@ -39,6 +39,7 @@
 #include "core.h"
 #include "monitor.h"
 #include "net.h"
+#include "sandbox.h"
 
 static const char *conf_path = MUXD_DEFAULT_CONF;
 
@@ -337,6 +338,9 @@ static int run_core(struct muxd_monitor *m, int req, int push)
 
 	memset(&c, 0, sizeof(c));
 	muxd_child_init(&c.d, &m->d, MUXD_CORE);
+	/* No core without its monitor (a SIGKILL it cannot pass on). */
+	if (sandbox_die_with_parent(c.d.parent) < 0)
+		_exit(EXIT_ERROR);
 	c.d.req_fd = req;
 	c.push_fd = push;
 	for (i = 0; i < MUXD_LISTEN_MAX; i++)

@@ -55,6 +55,12 @@ struct muxd {
 	int null_fd;
 	int exit_status;
 	bool stopping;
+	pid_t self;		/* this process */
+	/*
+	 * The process that forked this one (the monitor; the front for a
+	 * peer): its death is this one's (sandbox_die_with_parent).
+	 */
+	pid_t parent;
 };
 
 /* common.c */

@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "cursor.h"
@@ -327,10 +326,11 @@ void peer_run(const struct muxd *parent, struct tun_creds *creds,
 	int keep[2] = { p->fd, req }, i;
 	sigset_t none;
 
-	/* The front's end is the peer's end. */
-	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-	sandbox_set_name("bgw-muxd[peer]");
 	muxd_child_init(&pp->d, parent, MUXD_PEER);
+	/* The front's end is the peer's end. */
+	if (sandbox_die_with_parent(pp->d.parent) < 0)
+		_exit(EXIT_ERROR);
+	sandbox_set_name("bgw-muxd[peer]");
 	pp->d.ready_fd = -1;
 	pp->d.null_fd = -1;
 	pp->d.req_fd = req;
@@ -355,6 +355,7 @@ void peer_run(const struct muxd *parent, struct tun_creds *creds,
 	    loop_add_signal(pp->d.l, SIGINT, peer_on_term, pp) < 0)
 		_exit(EXIT_ERROR);
 	if (sandbox_drop_privileges(SANDBOX_PEER) < 0 ||
+	    sandbox_die_with_parent(pp->d.parent) < 0 ||
 	    (pp->d.conf.sandbox && sandbox_enter(SANDBOX_PEER) < 0))
 		_exit(EXIT_ERROR);
 	memset(&cfg, 0, sizeof(cfg));

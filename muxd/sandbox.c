@@ -47,9 +47,9 @@
  *          fork's flags: no thread, no namespace), wait4, kill of a positive pid with SIGKILL or
  *          SIGTERM (its peers; its uid is theirs alone), and for the new
  *          peer process, under this filter until it stacks its own:
- *          close_range, epoll_create1, Landlock and the prctl options it
- *          sets (name, parent-death signal, dumpable, no new privileges,
- *          seccomp);
+ *          close_range, epoll_create1, Landlock, getppid and the prctl
+ *          options it sets (name, parent-death signal, dumpable, no new
+ *          privileges, seccomp);
  *   peer   nothing more: it talks over the descriptors it was born with;
  *          sendto only without an address (its UDP socket is connected),
  *          no sendmsg at all (its msg_name cannot be checked),
@@ -191,7 +191,7 @@ static const int allowed_core[] = {
  * its own filter.
  */
 static const int allowed_front[] = {
-	SYS_bind, SYS_wait4, SYS_set_robust_list, SYS_seccomp,
+	SYS_bind, SYS_wait4, SYS_set_robust_list, SYS_seccomp, SYS_getppid,
 	SYS_epoll_create1, SYS_landlock_create_ruleset, SYS_landlock_restrict_self,
 #ifdef SYS_close_range
 	SYS_close_range,
@@ -579,6 +579,14 @@ int sandbox_close_all_but(const int *keep, unsigned n)
 			return 0;
 		lo = next + 1;
 	}
+}
+
+int sandbox_die_with_parent(pid_t parent)
+{
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		return -errno;
+	/* Orphaned before the prctl: adopted by init or a subreaper. */
+	return getppid() == parent ? 0 : -ESRCH;
 }
 
 void sandbox_set_name(const char *name)

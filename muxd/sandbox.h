@@ -10,6 +10,7 @@
 #define BGW_MUX_SANDBOX_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 /*
  * The accounts the roles run as when started as root (systemd/bgw.sysusers
@@ -49,6 +50,15 @@ int sandbox_enter(enum sandbox_role role);
  * 0 or a negative errno.
  */
 int sandbox_close_all_but(const int *keep, unsigned n);
+/*
+ * Die with the parent: PR_SET_PDEATHSIG(SIGKILL), then a check that the
+ * parent is still the process that forked this one (pid parent): it may
+ * have died between the fork and the prctl, and then no signal comes.
+ * The kernel clears the setting when the credentials change, so a role
+ * calls it right after its fork and again after sandbox_drop_privileges.
+ * 0, or a negative errno (-ESRCH: the parent is gone): the caller exits.
+ */
+int sandbox_die_with_parent(pid_t parent);
 /* The process name shown by ps (PR_SET_NAME, 15 bytes). */
 void sandbox_set_name(const char *name);
 

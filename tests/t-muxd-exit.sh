@@ -11,10 +11,15 @@
 #  - an error the front stops on (its monitor request times out: the
 #    monitor is stopped while a TCP connection asks for a peer; the front
 #    quits its loop with status 1): status 1 -- the old code's front
-#    returned 0 there, and the monitor exited 0.
+#    returned 0 there, and the monitor exited 0;
+#  - the monitor itself killed (SIGKILL, which it cannot catch): the core,
+#    the front and the peers go with it (PR_SET_PDEATHSIG), within a few
+#    seconds no bgw-muxd process is left and the DTLS and TLS ports are
+#    free for the restart -- the old code's front and its peers lived on,
+#    holding the DTLS port.
 # TAP on stdout.
 . "${BGW_SRCDIR:-.}/tests/lib.sh"
-N=5
+N=6
 echo "1..$N"
 . "${BGW_SRCDIR:-.}/tests/fault-lib.sh"
 command -v setsid >/dev/null 2>&1 || skip_all "needs setsid"
@@ -100,4 +105,48 @@ muxd_wait
 [ "$rc" -eq 1 ] && grep -q "network front exited with status 1" "$tmp/log4"
 t_ok $? "the front stops on an error (its monitor does not answer): status $rc" ||
 	diag "$tmp/log4"
+
+# The monitor killed with a peer alive: nobody outlives it.
+muxd_start "$tmp/log5" || { diag "$tmp/log5"; echo "Bail out! bgw-muxd did not start"; exit 1; }
+"$cd_bin" -f -v --bundle "$tmp/alice.bundle" --expose "unix:$tmp/alice.sock" \
+	>"$tmp/cd-alice.log" 2>&1 &
+cdpid=$!
+pids="$pids $cdpid"
+wait_for 30 logged_in alice
+front=$(role "bgw-muxd[net]")
+left="$(role "bgw-muxd[mux]") $front $(pgrep -P "$front")"
+# A process is gone when it is no more, or a zombie its new parent has not
+# reaped yet.
+alive() { [ -e "/proc/$1" ] && ! grep -q '^[0-9]* ([^)]*) Z' "/proc/$1/stat" 2>/dev/null; }
+# The ports are free when a plain bind takes them (TCP: SO_REUSEADDR, so a
+# connection in TIME_WAIT does not count, only a listener).
+ports_free() {
+	python3 - "$port" "$tport" <<'PY'
+import socket, sys
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.bind(("127.0.0.1", int(sys.argv[1])))
+t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+t.bind(("127.0.0.1", int(sys.argv[2])))
+t.listen(1)
+PY
+}
+# The client falls silent: nothing it sends wakes the front up (a
+# reconnect made the old code's front ask the dead monitor, and stop).
+kill -STOP "$cdpid"
+kill -KILL "$mpid"
+wait "$mpid" 2>/dev/null
+gone=1
+for i in $(seq 50); do	# 5 s at most
+	still=""
+	for p in $left; do alive "$p" && still="$still $p"; done
+	if [ -z "$still" ] && ports_free 2>/dev/null; then gone=0; break; fi
+	sleep 0.1
+done
+kill -KILL "$cdpid" 2>/dev/null
+wait "$cdpid" 2>/dev/null
+[ -n "$front" ] && [ "$(echo $left | wc -w)" -ge 3 ] && [ "$gone" -eq 0 ]
+t_ok $? "the monitor killed (SIGKILL): core, front and peer ($(echo $left)) gone within 5 s, the ports free${still:+ (left:$still)}" ||
+	diag "$tmp/log5"
+for p in $still; do kill -KILL "$p" 2>/dev/null; done
 [ $t_failed -eq 0 ]

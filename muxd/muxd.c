@@ -267,6 +267,8 @@ static int detach(struct muxd_monitor *m, unsigned nready)
 		_exit(got >= nready ? 0 : EXIT_ERROR);
 	}
 	close(p[0]);
+	/* The daemon is this child now: its roles die with it, not with the parent. */
+	m->d.self = getpid();
 	if (setsid() < 0)
 		log_warn("setsid: %s", strerror(errno));
 	m->d.ready_fd = p[1];

@@ -84,7 +84,7 @@ wait_for 10 grep -qs connected "$tmp/hold.out"
 ino=$(stat -c %i "$tmp/muxd.sock")
 
 # 2-3: a second instance, in the foreground and not.
-"$muxd" -f -c "$tmp/muxd.conf" >"$tmp/second.out" 2>&1
+timeout 30 "$muxd" -f -c "$tmp/muxd.conf" >"$tmp/second.out" 2>&1
 rc=$?
 [ "$rc" -eq 1 ] && grep -q "bgw-muxd is already running (pid $pid)" "$tmp/second.out"
 t_ok $? "a second instance (-f) exits 1: already running (pid $pid)" || diag "$tmp/second.out"

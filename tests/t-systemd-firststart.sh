@@ -35,8 +35,8 @@ done
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 port=$(python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-pre=$(sed -n "s|^ExecStartPre=@sbindir@/|$BGW_BUILDDIR/mux/|p" "$unit")
-start=$(sed -n "s|^ExecStart=@sbindir@/|$BGW_BUILDDIR/mux/|p" "$unit")
+pre=$(sed -n "s|^ExecStartPre=@sbindir@/|$BGW_BUILDDIR/muxd/|p" "$unit")
+start=$(sed -n "s|^ExecStart=@sbindir@/|$BGW_BUILDDIR/muxd/|p" "$unit")
 
 cat >"$tmp/inner.sh" <<'INNER'
 set -u

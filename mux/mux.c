@@ -317,6 +317,7 @@ void teardown(struct mux_session *s, uint8_t reason)
 		internal_disconnect(m, c->handle, reason);
 	}
 	s->acl_used = s->le_used = 0;
+	s->acl_ctrl = s->le_ctrl = 0;
 	for (i = 0; i < MUX_MAX_PEND; i++) {
 		struct mux_pend *pd = &m->pend[i];
 
@@ -752,6 +753,7 @@ unsigned mux_session_release_links(struct mux_session *s, uint8_t reason)
 		return 0;
 	pktq_clear(&s->aclq);
 	s->acl_used = s->le_used = 0;
+	s->acl_ctrl = s->le_ctrl = 0;
 	log_notice("session %u (%s): %u link%s released (host silent), reason 0x%02x",
 		   s->id, s->user, n, n == 1 ? "" : "s", reason);
 	if (!m->in_dispatch)

@@ -54,6 +54,12 @@
 
 #define MUX_MAX_SESSIONS	64	/* hard cap; config max_sessions <= this */
 #define MUX_MAX_CONNS		64	/* physical connections tracked */
+/*
+ * Data buffers a session is told it has at least, up to the controller's
+ * own count (doc/virtual-controller.md, "Buffers"): virtual and constant
+ * for its host; the real ones follow the sessions that hold links.
+ */
+#define MUX_VIRT_BUFS		8
 #define MUX_SESSION_CMDQ	8	/* commands a session may have queued */
 #define MUX_MAX_DROPPED_EVENTS	8
 #define MUX_USER_MAX		63	/* user name length */

@@ -374,7 +374,7 @@ static int virt_cmd(struct mux *m, struct mux_session *s, const struct mux_cmd_d
 		virt_read_ext_features(m, s, op, p[0]);
 		return R_DONE;
 	case HCI_OP_READ_BUFFER_SIZE:
-		/* Each session is told its share of the buffers (Vol 4 Part E 7.4.5). */
+		/* Each session is told its virtual buffers (Vol 4 Part E 7.4.5; quota()). */
 		put_le16(ret + 1, m->acl.mtu);
 		ret[3] = m->sco_mtu;
 		put_le16(ret + 4, m->acl.quota);

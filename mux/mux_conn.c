@@ -178,16 +178,26 @@ static uint16_t *sess_used(struct mux *m, struct mux_session *s, const struct mu
 	return conn_pool(m, c) == &m->le ? &s->le_used : &s->acl_used;
 }
 
+/* Of those, the packets at the controller. */
+static uint16_t *sess_ctrl(struct mux *m, struct mux_session *s, const struct mux_conn *c)
+{
+	return conn_pool(m, c) == &m->le ? &s->le_ctrl : &s->acl_ctrl;
+}
+
+static void dec16(uint16_t *v, uint16_t n)
+{
+	*v -= n < *v ? n : *v;
+}
+
 /* Give back what a connection held at the controller (Vol 4 Part E 4.3). */
 static void conn_release(struct mux *m, struct mux_conn *c)
 {
 	struct mux_pool *pool = conn_pool(m, c);
-	uint16_t *used;
 
-	pool->inflight -= c->inflight < pool->inflight ? c->inflight : pool->inflight;
+	dec16(&pool->inflight, c->inflight);
 	if (c->owner) {
-		used = sess_used(m, c->owner, c);
-		*used -= c->inflight < *used ? c->inflight : *used;
+		dec16(sess_used(m, c->owner, c), c->inflight);
+		dec16(sess_ctrl(m, c->owner, c), c->inflight);
 	}
 	c->inflight = 0;
 }
@@ -431,6 +441,7 @@ void on_nocp(struct mux *m, const uint8_t *p, uint8_t plen)
 			continue;
 		used = sess_used(m, c->owner, c);
 		*used -= cnt < *used ? cnt : *used;
+		dec16(sess_ctrl(m, c->owner, c), cnt);
 		own[i] = c->owner;
 		cnts[i] = cnt;
 		vhs[i] = c->vhandle;
@@ -463,19 +474,59 @@ void on_nocp(struct mux *m, const uint8_t *p, uint8_t plen)
 /* ------------------------------------------------------------------ */
 /* Data */
 
-/* Send queued ACL while the controller has buffers, round-robin over sessions. */
+/*
+ * A session's share of a pool's controller buffers (doc: "Buffers"): the
+ * buffers over the sessions that hold links using that pool, at least one.
+ * Credits follow links: a session without links takes none, a linked
+ * session alone takes them all, and with k linked sessions each always
+ * has pkts / k of its own, so a session whose packets the controller holds
+ * long (a device out of range) cannot block another's data.
+ */
+static uint16_t pool_share(struct mux *m, const struct mux_pool *pool)
+{
+	unsigned i, linked = 0, share;
+
+	m->mark++;
+	for (i = 0; i < MUX_MAX_CONNS; i++) {
+		struct mux_conn *c = &m->conns[i];
+
+		if (!c->used || !c->owner || c->link == LINK_SCO ||
+		    conn_pool(m, c) != pool || c->owner->mark == m->mark)
+			continue;
+		c->owner->mark = m->mark;
+		linked++;
+	}
+	share = linked ? pool->pkts / linked : pool->pkts;
+	return (uint16_t)(share ? share : 1);
+}
+
+/*
+ * Send queued ACL while the controller has buffers: round-robin over the
+ * sessions, one packet per session per turn, each up to its share; the
+ * turn goes on after the last session served, so a freed buffer goes to
+ * the next session waiting, not to whichever comes first in the table.
+ */
 static void drain_acl(struct mux *m)
 {
 	unsigned rounds, i;
+	uint16_t share_acl, share_le;
 	bool progress = true;
 
+	if (!m->nsess)
+		return;
+	share_acl = pool_share(m, &m->acl);
+	share_le = m->le_shared ? share_acl : pool_share(m, &m->le);
 	for (rounds = 0; progress && rounds < 64 * MUX_MAX_SESSIONS; rounds++) {
+		unsigned start = m->acl_rr;
+
 		progress = false;
 		for (i = 0; i < m->nsess && m->up; i++) {
-			struct mux_session *s = m->sess[(m->acl_rr + i) % m->nsess];
+			unsigned k = (start + i) % m->nsess;
+			struct mux_session *s = m->sess[k];
 			struct pkt *pk = pktq_peek(&s->aclq);
 			struct mux_conn *c;
 			struct mux_pool *pool;
+			uint16_t *ctl;
 			int r;
 
 			if (!pk)
@@ -488,18 +539,21 @@ static void drain_acl(struct mux *m)
 				continue;
 			}
 			pool = conn_pool(m, c);
-			if (pool->inflight >= pool->pkts)
+			ctl = sess_ctrl(m, s, c);
+			if (pool->inflight >= pool->pkts ||
+			    *ctl >= (pool == &m->le ? share_le : share_acl))
 				continue;
 			pk = pktq_pop(&s->aclq);
 			pool->inflight++;
 			c->inflight++;
+			(*ctl)++;
+			m->acl_rr = (k + 1) % m->nsess;
 			r = m->ops.ctrl_send(pk->data, pk->len, m->ops.user);
 			pkt_free(pk);
 			if (r < 0)
 				ctrl_fail(m, r);
 			progress = true;
 		}
-		m->acl_rr++;
 	}
 }
 

@@ -299,10 +299,21 @@ static void compute_virt_cmds(struct mux *m)
 	}
 }
 
+/*
+ * What each session is told it has of a pool of pkts buffers (doc:
+ * "Buffers"): its share of max-sessions, but never less than the
+ * controller's count up to MUX_VIRT_BUFS. The host reads this once, so it
+ * stays constant; the real buffers follow the sessions that send
+ * (drain_acl), and the packets beyond them wait in the session's queue
+ * with their Number Of Completed Packets, which keeps the host paced.
+ */
 uint16_t quota(uint16_t pkts, unsigned nmax)
 {
 	unsigned q = pkts / nmax;
+	unsigned v = pkts < MUX_VIRT_BUFS ? pkts : MUX_VIRT_BUFS;
 
+	if (q < v)
+		q = v;
 	return (uint16_t)(q ? q : 1);
 }
 
@@ -648,6 +659,7 @@ void ctrl_down(struct mux *m)
 		s->al_member = false;
 		pktq_clear(&s->aclq);
 		s->acl_used = s->le_used = 0;
+		s->acl_ctrl = s->le_ctrl = 0;
 		s->inquiring = false;
 		/* Every host re-initialises on this event (Vol 4 Part E 7.7.16). */
 		sess_event(s, HCI_EV_HARDWARE_ERROR, &code, 1);

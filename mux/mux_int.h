@@ -153,6 +153,9 @@ struct mux_session {
 	struct pktq aclq;	/* ACL waiting for controller buffers */
 	uint16_t acl_used;	/* ACL-pool packets queued or at the controller */
 	uint16_t le_used;
+	uint16_t acl_ctrl;	/* of those, at the controller */
+	uint16_t le_ctrl;
+	unsigned mark;		/* pool_share()'s pass that counted it */
 
 	uint8_t evmask[8];
 	uint8_t evmask2[8];
@@ -234,6 +237,7 @@ struct mux {
 	unsigned nsess;
 	unsigned rr;		/* round-robin cursor for commands */
 	unsigned acl_rr;	/* round-robin cursor for ACL */
+	unsigned mark;		/* pool_share()'s passes */
 	unsigned conn_rr;	/* round-robin cursor for incoming connections */
 	unsigned next_id;
 

@@ -60,6 +60,11 @@ static const struct acl_ent acl_tab[] = {
 	{ "bob", 0x02 }, { "bob", 0x03 },
 	{ "carol", 0x01 }, { "carol", 0x02 }, { "carol", 0x03 }, { "carol", 0x04 },
 	{ "admin", 0x01 }, { "admin", 0x02 }, { "admin", 0x03 }, { "admin", 0x04 },
+	/* A household of 16 devices for the buffer-sharing cases. */
+	{ "dave", 0x10 }, { "dave", 0x11 }, { "dave", 0x12 }, { "dave", 0x13 },
+	{ "dave", 0x14 }, { "dave", 0x15 }, { "dave", 0x16 }, { "dave", 0x17 },
+	{ "dave", 0x18 }, { "dave", 0x19 }, { "dave", 0x1a }, { "dave", 0x1b },
+	{ "dave", 0x1c }, { "dave", 0x1d }, { "dave", 0x1e }, { "dave", 0x1f },
 };
 static bool revoke_alice;
 static bool remove_bob;
@@ -1697,9 +1702,9 @@ START_TEST(sixty_four_sessions_cap_and_nocp_split)
 	ck_assert_ptr_null(mux_session_new(mx, "carol", host_emit, &extra));
 	host_init(hs[0]);
 	host_init(hs[63]);
-	/* Each reports its share: 64 controller buffers over 64 sessions. */
+	/* 64 controller buffers over 64 sessions: each is told MUX_VIRT_BUFS. */
 	ck_assert_int_eq(host_cmd(hs[63], HCI_OP_READ_BUFFER_SIZE, NULL, 0, ret), 0);
-	ck_assert_uint_eq(get_le16(ret + 4), 1);
+	ck_assert_uint_eq(get_le16(ret + 4), MUX_VIRT_BUFS);
 	h0 = host_connect(hs[0], 1);
 	h63 = host_connect(hs[63], 4);
 	host_reset_rx(hs[0]);
@@ -2277,21 +2282,24 @@ START_TEST(buffer_fairness_stalled_session)
 	unsigned base, i;
 	int n;
 
-	/* 4 controller buffers, 2 sessions: each is told 2. */
+	/*
+	 * 4 controller buffers, 2 sessions: each is told all 4 (virtual),
+	 * and with both linked each has 2 of the real ones.
+	 */
 	env_up(4, 0, 2);
 	host_start(&a, "alice");
 	host_start(&b, "bob");
 	host_init(&a);
 	host_init(&b);
 	ck_assert_int_eq(host_cmd(&a, HCI_OP_READ_BUFFER_SIZE, NULL, 0, ret), 0);
-	ck_assert_uint_eq(get_le16(ret + 4), 2);
+	ck_assert_uint_eq(get_le16(ret + 4), 4);
 	ha = host_connect(&a, 1);
 	hb = host_connect(&b, 2);
 	/* alice stops reading: her host is stalled. */
 	a.stall = true;
 	base = tc->acl_rx;
 	n = h4_build_acl(acl, sizeof(acl), ha, HCI_PB_FIRST_FLUSH, 0, "x", 1);
-	for (i = 0; i < 3; i++)	/* the third is beyond her share */
+	for (i = 0; i < 4; i++)	/* the third and fourth wait in the mux */
 		mux_session_input(a.s, acl, (size_t)n);
 	ck_assert_uint_eq(tc->acl_rx - base, 2);
 	/* The controller holds her two packets; an event for her finds her
@@ -2346,6 +2354,91 @@ START_TEST(undeliverable_data_ends_session)
 }
 END_TEST
 
+/*
+ * Credits follow links (doc: "Buffers"): 64 sessions on a controller with
+ * 8 ACL buffers, 1, 4 or 16 of them linked. Every session is told the same
+ * 8 virtual buffers whatever its links; the real ones go to the linked
+ * sessions, pkts / linked each (at least one), round robin, so a linked
+ * session's share of the throughput is 1/linked of the controller's, never
+ * the 1/64 a partition by max-sessions gave it. Each linked session sends
+ * its 8 packets; the controller then completes everything it holds, once
+ * per round, and the rounds are counted.
+ */
+static const unsigned linked_cases[] = { 1, 4, 16 };
+
+START_TEST(credits_follow_links)
+{
+	const unsigned k = linked_cases[_i];
+	struct host *hs[MUX_MAX_SESSIONS];
+	uint16_t h[16], held[16] = { 0 };
+	unsigned got[16] = { 0 }, seen, rounds, i, j, total;
+	uint8_t ret[16], acl[16];
+	int n;
+
+	env_up(8, 0, 64);
+	for (i = 0; i < MUX_MAX_SESSIONS; i++) {
+		hs[i] = malloc(sizeof(*hs[i]));
+		ck_assert_ptr_nonnull(hs[i]);
+		host_start(hs[i], "dave");
+	}
+	host_init(hs[63]);	/* never linked */
+	ck_assert_int_eq(host_cmd(hs[63], HCI_OP_READ_BUFFER_SIZE, NULL, 0, ret), 0);
+	ck_assert_uint_eq(get_le16(ret + 4), 8);
+	for (i = 0; i < k; i++) {
+		host_init(hs[i]);
+		ck_assert_int_eq(host_cmd(hs[i], HCI_OP_READ_BUFFER_SIZE, NULL, 0, ret), 0);
+		ck_assert_uint_eq(get_le16(ret + 4), 8);
+		h[i] = host_connect(hs[i], (uint8_t)(0x10 + i));
+		host_reset_rx(hs[i]);
+	}
+	seen = tc->acl_rx;
+	for (i = 0; i < k; i++) {
+		n = h4_build_acl(acl, sizeof(acl), h[i], HCI_PB_FIRST_FLUSH, 0, "x", 1);
+		for (j = 0; j < 8; j++)
+			ck_assert_int_eq(mux_session_input(hs[i]->s, acl, (size_t)n), 0);
+		/* All 8 taken: none beyond what it was told. */
+		ck_assert_uint_eq(host_count(hs[i], HCI_EV_DATA_BUFFER_OVERFLOW, -1), 0);
+	}
+	total = 0;
+	for (rounds = 0; total < 8 * k && rounds < 64; rounds++) {
+		unsigned now = 0;
+
+		tctl_pump(tc);
+		/* What reached the controller since the last round, per session. */
+		for (; seen < tc->acl_rx; seen++) {
+			for (i = 0; i < k; i++)
+				if (tc->acl_rx_handle[seen] == phys(hs[i], h[i]))
+					break;
+			ck_assert_uint_lt(i, k);
+			held[i]++;
+			got[i]++;
+			now++;
+		}
+		total += now;
+		/* The controller's 8, all in use while packets wait... */
+		ck_assert_uint_eq(now, 8);
+		for (i = 0; i < k; i++) {
+			/* ...each linked session within its share of them. */
+			ck_assert_uint_le(held[i], k >= 8 ? 1 : 8 / k);
+			if (held[i])
+				tctl_nocp(tc, phys(hs[i], h[i]), held[i]);
+			held[i] = 0;
+		}
+	}
+	/* k rounds carry the 8 k packets: each session 8 / min(k, 8) rounds. */
+	ck_assert_uint_eq(total, 8 * k);
+	ck_assert_uint_eq(rounds, k);
+	for (i = 0; i < k; i++)
+		ck_assert_uint_eq(got[i], 8);
+	tctl_pump(tc);
+	for (i = 0; i < k; i++)
+		ck_assert_uint_eq(host_count(hs[i], HCI_EV_NUM_COMP_PKTS, -1) > 0, 1);
+	env_down(hs, MUX_MAX_SESSIONS);
+	for (i = 0; i < MUX_MAX_SESSIONS; i++)
+		free(hs[i]);
+}
+END_TEST
+
 START_TEST(acl_beyond_share_gets_buffer_overflow)
 {
 	struct host a, b;
@@ -2355,7 +2448,10 @@ START_TEST(acl_beyond_share_gets_buffer_overflow)
 	unsigned base, i;
 	int n;
 
-	/* 4 buffers, 2 sessions: alice may have 2 packets out. */
+	/*
+	 * 4 buffers, 2 sessions: alice is told 4 and, the only one linked,
+	 * has all 4; a fifth packet is beyond what she was told.
+	 */
 	env_up(4, 0, 2);
 	host_start(&a, "alice");
 	host_start(&b, "bob");
@@ -2364,10 +2460,13 @@ START_TEST(acl_beyond_share_gets_buffer_overflow)
 	ha = host_connect(&a, 1);
 	base = tc->acl_rx;
 	n = h4_build_acl(acl, sizeof(acl), ha, HCI_PB_FIRST_FLUSH, 0, "x", 1);
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < 4; i++)
 		mux_session_input(a.s, acl, (size_t)n);
 	tctl_pump(tc);
-	ck_assert_uint_eq(tc->acl_rx - base, 2);
+	ck_assert_int_eq(host_take(&a, HCI_EV_DATA_BUFFER_OVERFLOW, -1, ret), -1);
+	mux_session_input(a.s, acl, (size_t)n);
+	tctl_pump(tc);
+	ck_assert_uint_eq(tc->acl_rx - base, 4);
 	/* Vol 4 Part E 7.7.26: Link_Type 0x01, ACL. */
 	ck_assert_int_eq(host_take(&a, HCI_EV_DATA_BUFFER_OVERFLOW, -1, ret), 1);
 	ck_assert_uint_eq(ret[0], 0x01);
@@ -4346,6 +4445,8 @@ Suite *test_suite(void)
 	tcase_add_test(tc_core, reports_dropped_under_backpressure_not_session);
 	tcase_add_test(tc_core, undeliverable_data_ends_session);
 	tcase_add_test(tc_core, acl_beyond_share_gets_buffer_overflow);
+	tcase_add_loop_test(tc_core, credits_follow_links, 0,
+			    sizeof(linked_cases) / sizeof(linked_cases[0]));
 	tcase_add_test(tc_core, session_teardown_disconnects);
 	tcase_add_test(tc_core, release_links_keeps_virtual_state);
 	tcase_add_test(tc_core, transport_loss_and_recovery);

@@ -12,6 +12,7 @@ lib_libbgw_a_SOURCES = \
 	lib/log.c lib/log.h \
 	lib/loop.c lib/loop.h \
 	lib/pktq.c lib/pktq.h \
+	lib/prioq.c lib/prioq.h \
 	lib/rpa.c lib/rpa.h \
 	lib/secmem.c lib/secmem.h
 # rpa.c needs AES and homeid.c SHA-256: their users link $(GNUTLS_LIBS).

@@ -14,6 +14,7 @@
 #include "mux.h"
 #include "muxd.h"
 #include "pktq.h"
+#include "prioq.h"
 #include "tunnel.h"
 
 #define BACKOFF_MIN_MS	500
@@ -67,7 +68,7 @@ struct rsess {
 	struct rsess *next, **pprev;
 	struct tun_session *ts;
 	struct mux_session *s;
-	struct pktq outq;	/* what tun_session_send could not take yet */
+	struct prioq outq;	/* what tun_session_send could not take yet */
 	bool rx_held;		/* on_packet said -ENOBUFS: kick when drained */
 	bool in_emit;		/* inside the core's emit: no calls back into it */
 	bool writable_later;	/* on_writable came during emit: run from the loop */

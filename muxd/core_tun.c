@@ -34,7 +34,7 @@ static void rsess_free(struct rsess *r)
 	rsess_unlink(r);
 	loop_timer_free(r->quiet_timer);
 	mux_session_free(r->s);
-	pktq_clear(&r->outq);
+	prioq_clear(&r->outq);
 	free(r);
 }
 
@@ -64,21 +64,45 @@ static void rreap_fn(struct loop_timer *t, void *user)
 	}
 }
 
-/* mux emit: straight into the tunnel, else the bounded queue. */
+/*
+ * Reports enter a session's tunnel only while fewer segments than this wait
+ * for its window, so an answer to a command or a data packet emitted later
+ * never queues behind more than these (doc/virtual-controller.md,
+ * "Priorities"); the rest wait in the session's report class, which sheds
+ * them in proportion to its backlog.
+ */
+#define RSESS_REPORT_QUEUED	4
+/* Reports waiting beyond that: all shed from this backlog (lib/prioq.h). */
+#define RSESS_REPORT_MAX	64
+
+static int rsess_send(struct rsess *r, const uint8_t *h4, size_t len,
+		      enum prioq_class cls)
+{
+	return cls == PRIOQ_REP ?
+	       tun_session_send_soft(r->ts, h4, len, RSESS_REPORT_QUEUED) :
+	       tun_session_send(r->ts, h4, len);
+}
+
+/*
+ * mux emit: straight into the tunnel when nothing of its class or above
+ * waits, else the session's queue: commands' answers and NOCP ahead of data
+ * and events, those ahead of reports.
+ */
 static int rsess_emit(const uint8_t *h4, size_t len, void *user)
 {
 	struct rsess *r = user;
+	enum prioq_class cls = prioq_class(h4, len);
 	int ret = -ENOBUFS;
 
 	if (!r->ts)
 		return -EPIPE;
-	if (pktq_is_empty(&r->outq)) {
+	if (prioq_is_clear_for(&r->outq, cls)) {
 		r->in_emit = true;
-		ret = tun_session_send(r->ts, h4, len);
+		ret = rsess_send(r, h4, len, cls);
 		r->in_emit = false;
 	}
 	if (ret == -ENOBUFS)	/* full: -ENOBUFS to the core */
-		ret = core_queue_push(&r->outq, h4, len);
+		ret = prioq_push(&r->outq, h4, len);
 	if (ret < 0 && ret != -ENOBUFS)
 		return -EPIPE;
 	return ret;
@@ -114,7 +138,8 @@ static int tun_on_session(void *user, struct tun_session *ts, const char *name)
 		memcpy(r->fpr, lb->cert_sha256, AUTHDB_FPR_LEN);
 	snprintf(peer, sizeof(peer), "%s", lb->peer);
 	src_key_peer(peer, r->src, sizeof(r->src));
-	pktq_init(&r->outq, CLIENT_QUEUE_PKTS, (size_t)c->d.conf.queue_kib * 1024);
+	prioq_init(&r->outq, CLIENT_QUEUE_PKTS, (size_t)c->d.conf.queue_kib * 1024,
+		   RSESS_REPORT_MAX);
 	/* The table may have changed since the login began. */
 	r->s = core_is_user(c, name) ? mux_session_new(c->mux, name, rsess_emit, r) : NULL;
 	if (!r->s) {
@@ -145,10 +170,11 @@ static int tun_on_packet(void *user, struct tun_session *ts, const uint8_t *h4,
 	if (!r || r->dead)
 		return 0;
 	/*
-	 * Take no more from a host that is not taking its answers: what it
-	 * sends waits in the tunnel until the queue drains (on_writable).
+	 * Take no more from a host that is not taking its answers or data:
+	 * what it sends waits in the tunnel until the queue drains
+	 * (on_writable). Reports waiting do not count: they are shed instead.
 	 */
-	if (!pktq_is_empty(&r->outq)) {
+	if (prioq_has_urgent(&r->outq)) {
 		r->rx_held = true;
 		return -ENOBUFS;
 	}
@@ -162,6 +188,7 @@ static int tun_on_packet(void *user, struct tun_session *ts, const uint8_t *h4,
 static void tun_on_writable(void *user, struct tun_session *ts)
 {
 	struct rsess *r = tun_session_get_data(ts);
+	enum prioq_class cls;
 	struct pkt *p;
 
 	if (!r)
@@ -179,16 +206,15 @@ static void tun_on_writable(void *user, struct tun_session *ts)
 	if (r->draining)
 		return;
 	r->draining = true;
-	while ((p = pktq_pop(&r->outq))) {
-		if (tun_session_send(ts, p->data, p->len) == -ENOBUFS) {
-			pktq_requeue(&r->outq, p);
-			r->draining = false;
-			return;
+	while ((p = prioq_pop(&r->outq, &cls))) {
+		if (rsess_send(r, p->data, p->len, cls) == -ENOBUFS) {
+			prioq_requeue(&r->outq, p, cls);
+			break;
 		}
 		pkt_free(p);
 	}
 	r->draining = false;
-	if (r->rx_held) {
+	if (r->rx_held && !prioq_has_urgent(&r->outq)) {
 		r->rx_held = false;
 		tun_session_rx_kick(ts);
 	}

@@ -12,6 +12,7 @@ lib_tests = \
 	tests/check_loop \
 	tests/check_snoop \
 	tests/check_pktq \
+	tests/check_prioq \
 	tests/check_secmem \
 	tests/check_hex \
 	tests/check_rpa
@@ -33,6 +34,9 @@ tests_check_snoop_LDADD = tests/libcheckmain.a $(CHECK_LDADD)
 tests_check_pktq_SOURCES = tests/check_pktq.c
 tests_check_pktq_CFLAGS = $(CHECK_CFLAGS_)
 tests_check_pktq_LDADD = tests/libcheckmain.a $(CHECK_LDADD)
+tests_check_prioq_SOURCES = tests/check_prioq.c
+tests_check_prioq_CFLAGS = $(CHECK_CFLAGS_)
+tests_check_prioq_LDADD = tests/libcheckmain.a $(CHECK_LDADD)
 tests_check_secmem_SOURCES = tests/check_secmem.c
 tests_check_secmem_CFLAGS = $(CHECK_CFLAGS_)
 tests_check_secmem_LDADD = tests/libcheckmain.a $(CHECK_LDADD)

@@ -34,6 +34,7 @@ struct tun_rel {
 	uint32_t peer_wnd;
 	uint32_t high_sack;	/* one past the highest selectively acked */
 	bool want_writable;
+	uint32_t writable_at;	/* ops->writable once sndq holds no more */
 	bool have_rtt;
 	uint64_t srtt, rttvar, rto;
 	uint64_t last_tx, last_rx, last_probe;
@@ -166,8 +167,9 @@ static void rel_pump(struct tun_rel *r, uint64_t now)
 		rel_output_seg(r, r->snd_nxt, s);
 		r->snd_nxt++;
 	}
-	if (r->want_writable && r->sndq.count <= r->cfg.sndq_max / 2) {
+	if (r->want_writable && r->sndq.count <= r->writable_at) {
 		r->want_writable = false;
+		r->writable_at = r->cfg.sndq_max / 2;
 		if (r->ops.writable)
 			r->ops.writable(r->user);
 	}
@@ -199,6 +201,7 @@ int tun_rel_new(struct tun_rel **out, const struct tun_rel_cfg *cfg,
 	r->ops = *ops;
 	r->user = user;
 	pktq_init(&r->sndq, cfg->sndq_max, 0);
+	r->writable_at = cfg->sndq_max / 2;
 	r->peer_wnd = TUN_REL_INIT_PEER_WND;
 	r->rto = cfg->rto_init_us;
 	r->last_tx = r->last_rx = r->last_probe = now;
@@ -253,6 +256,23 @@ int tun_rel_send(struct tun_rel *r, const uint8_t *pkt, size_t len, uint64_t now
 	}
 	rel_pump(r, now);
 	return 0;
+}
+
+int tun_rel_send_soft(struct tun_rel *r, const uint8_t *pkt, size_t len,
+		      uint64_t now, uint32_t max_queued)
+{
+	if (r->sndq.count >= max_queued) {
+		r->want_writable = true;
+		if (r->writable_at > max_queued / 2)
+			r->writable_at = max_queued / 2;
+		return -ENOBUFS;
+	}
+	return tun_rel_send(r, pkt, len, now);
+}
+
+size_t tun_rel_queued(const struct tun_rel *r)
+{
+	return r->sndq.count;
 }
 
 /* RFC 6298 section 2.2 and 2.3. */

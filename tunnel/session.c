@@ -398,6 +398,22 @@ int tun_session_send(struct tun_session *s, const uint8_t *h4, size_t len)
 	return ret;
 }
 
+int tun_session_send_soft(struct tun_session *s, const uint8_t *h4, size_t len,
+			  unsigned max_queued)
+{
+	int ret;
+
+	if (s->ending)
+		return -ENOTCONN;
+	ret = check_h4(h4, len);
+	if (ret < 0)
+		return ret;
+	ret = tun_rel_send_soft(s->rel, h4, len, loop_now_us(), max_queued);
+	if (ret == 0)
+		tun_sess_arm(s);
+	return ret;
+}
+
 void tun_session_rx_kick(struct tun_session *s)
 {
 	if (s->ending)

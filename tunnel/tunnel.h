@@ -314,6 +314,13 @@ void tun_peer_free(struct tun_peer *p);
  * While the client is away (resumable) packets still queue.
  */
 int tun_session_send(struct tun_session *s, const uint8_t *h4, size_t len);
+/*
+ * The same for a packet that may be dropped (a discovery report):
+ * -ENOBUFS already once max_queued segments wait for the client's window,
+ * then on_writable when half of that is left.
+ */
+int tun_session_send_soft(struct tun_session *s, const uint8_t *h4, size_t len,
+			  unsigned max_queued);
 /* Offer again a packet on_packet refused with -ENOBUFS. */
 void tun_session_rx_kick(struct tun_session *s);
 /* End the session: CLOSE(reason) to the client, then on_session_end. */

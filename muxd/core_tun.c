@@ -65,13 +65,13 @@ static void rreap_fn(struct loop_timer *t, void *user)
 }
 
 /*
- * Reports enter a session's tunnel only while fewer segments than this wait
- * for its window, so an answer to a command or a data packet emitted later
- * never queues behind more than these (doc/virtual-controller.md,
- * "Priorities"); the rest wait in the session's report class, which sheds
- * them in proportion to its backlog.
+ * Reports enter a session's tunnel only while fewer segments than this are
+ * unacknowledged or waiting for its window, so an answer to a command or a
+ * data packet emitted later never waits behind more than these
+ * (doc/virtual-controller.md, "Priorities"); the rest wait in the
+ * session's report class, which sheds them in proportion to its backlog.
  */
-#define RSESS_REPORT_QUEUED	4
+#define RSESS_REPORT_QUEUED	8
 /* Reports waiting beyond that: all shed from this backlog (lib/prioq.h). */
 #define RSESS_REPORT_MAX	64
 

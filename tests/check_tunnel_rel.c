@@ -581,6 +581,45 @@ START_TEST(flow_control_bounds_the_receiver)
 }
 END_TEST
 
+/*
+ * Packets that may be dropped (reports) take at most max_queued of the
+ * window: refused beyond, however open the window, while packets that may
+ * not wait still go; writable comes once the peer acknowledged enough.
+ */
+START_TEST(soft_send_bounded_by_outstanding)
+{
+	struct tun_rel_cfg cfg;
+	struct cap *s, *c;
+	uint8_t pkt[4] = { 1, 2, 3, 4 };
+	size_t j;
+	unsigned i;
+	uint64_t t = 0;
+
+	tun_rel_cfg_default(&cfg);
+	s = cap_new(&cfg);
+	c = cap_new(&cfg);
+	for (i = 0; i < 8; i++)
+		ck_assert_int_eq(tun_rel_send_soft(s->r, pkt, sizeof(pkt), t, 8), 0);
+	ck_assert_int_eq(tun_rel_send_soft(s->r, pkt, sizeof(pkt), t, 8), -ENOBUFS);
+	/* The window (32) is open: a packet that may not wait goes. */
+	ck_assert_int_eq(tun_rel_send(s->r, pkt, sizeof(pkt), t), 0);
+	ck_assert_uint_eq(count_type(s, TUN_MSG_HCI), 9);
+	ck_assert_int_eq(s->writable, 0);
+	/* The peer acknowledges them all: room again, and said so once. */
+	t += 1000;
+	for (j = 0; j < s->nout; j++)
+		ck_assert_int_eq(tun_rel_input(c->r, &s->out[j], t), 0);
+	s->nout = 0;
+	tun_rel_flush(c->r, t);
+	for (j = 0; j < c->nout; j++)
+		ck_assert_int_eq(tun_rel_input(s->r, &c->out[j], t), 0);
+	ck_assert_int_eq(s->writable, 1);
+	ck_assert_int_eq(tun_rel_send_soft(s->r, pkt, sizeof(pkt), t, 8), 0);
+	cap_free(s);
+	cap_free(c);
+}
+END_TEST
+
 START_TEST(keepalive_and_dead_peer)
 {
 	struct tun_rel_cfg cfg;
@@ -1058,6 +1097,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, tail_loss_probe_oldest_hole_only);
 	tcase_add_test(tc, no_probe_without_rtt_or_in_stream_mode);
 	tcase_add_test(tc, flow_control_bounds_the_receiver);
+	tcase_add_test(tc, soft_send_bounded_by_outstanding);
 	tcase_add_test(tc, keepalive_and_dead_peer);
 	tcase_add_test(tc, quiet_once_per_silence);
 	tcase_add_test(tc, idle_keepalive_cost);

@@ -34,7 +34,7 @@ struct tun_rel {
 	uint32_t peer_wnd;
 	uint32_t high_sack;	/* one past the highest selectively acked */
 	bool want_writable;
-	uint32_t writable_at;	/* ops->writable once sndq holds no more */
+	uint32_t writable_at;	/* ops->writable once no more are outstanding */
 	bool have_rtt;
 	uint64_t srtt, rttvar, rto;
 	uint64_t last_tx, last_rx, last_probe;
@@ -167,9 +167,10 @@ static void rel_pump(struct tun_rel *r, uint64_t now)
 		rel_output_seg(r, r->snd_nxt, s);
 		r->snd_nxt++;
 	}
-	if (r->want_writable && r->sndq.count <= r->writable_at) {
+	if (r->want_writable && r->sndq.count <= r->cfg.sndq_max / 2 &&
+	    r->sndq.count + (r->snd_nxt - r->snd_una) <= r->writable_at) {
 		r->want_writable = false;
-		r->writable_at = r->cfg.sndq_max / 2;
+		r->writable_at = UINT32_MAX;
 		if (r->ops.writable)
 			r->ops.writable(r->user);
 	}
@@ -201,7 +202,7 @@ int tun_rel_new(struct tun_rel **out, const struct tun_rel_cfg *cfg,
 	r->ops = *ops;
 	r->user = user;
 	pktq_init(&r->sndq, cfg->sndq_max, 0);
-	r->writable_at = cfg->sndq_max / 2;
+	r->writable_at = UINT32_MAX;
 	r->peer_wnd = TUN_REL_INIT_PEER_WND;
 	r->rto = cfg->rto_init_us;
 	r->last_tx = r->last_rx = r->last_probe = now;
@@ -261,18 +262,14 @@ int tun_rel_send(struct tun_rel *r, const uint8_t *pkt, size_t len, uint64_t now
 int tun_rel_send_soft(struct tun_rel *r, const uint8_t *pkt, size_t len,
 		      uint64_t now, uint32_t max_queued)
 {
-	if (r->sndq.count >= max_queued) {
+	/* Unacknowledged and waiting alike: the window is the answers' too. */
+	if (r->sndq.count + (r->snd_nxt - r->snd_una) >= max_queued) {
 		r->want_writable = true;
 		if (r->writable_at > max_queued / 2)
 			r->writable_at = max_queued / 2;
 		return -ENOBUFS;
 	}
 	return tun_rel_send(r, pkt, len, now);
-}
-
-size_t tun_rel_queued(const struct tun_rel *r)
-{
-	return r->sndq.count;
 }
 
 /* RFC 6298 section 2.2 and 2.3. */

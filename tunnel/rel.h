@@ -109,14 +109,13 @@ void tun_rel_free(struct tun_rel *r);
 int tun_rel_send(struct tun_rel *r, const uint8_t *pkt, size_t len, uint64_t now);
 /*
  * The same, for a packet that may wait or be dropped (a discovery report):
- * -ENOBUFS once max_queued segments wait for the window, so such packets
- * never fill the queue ahead of those that may not wait; ops->writable
- * comes when half of max_queued is left.
+ * -ENOBUFS once max_queued segments are unacknowledged or waiting for the
+ * window, so such packets never fill the window or the queue ahead of
+ * those that may not wait; ops->writable comes when no more than half of
+ * max_queued are.
  */
 int tun_rel_send_soft(struct tun_rel *r, const uint8_t *pkt, size_t len,
 		      uint64_t now, uint32_t max_queued);
-/* Segments waiting for the window. */
-size_t tun_rel_queued(const struct tun_rel *r);
 
 /*
  * Input. Each returns 0 or a negative errno meaning the peer broke the

@@ -316,8 +316,8 @@ void tun_peer_free(struct tun_peer *p);
 int tun_session_send(struct tun_session *s, const uint8_t *h4, size_t len);
 /*
  * The same for a packet that may be dropped (a discovery report):
- * -ENOBUFS already once max_queued segments wait for the client's window,
- * then on_writable when half of that is left.
+ * -ENOBUFS already once max_queued segments are unacknowledged or wait
+ * for the client's window, then on_writable when half of that is left.
  */
 int tun_session_send_soft(struct tun_session *s, const uint8_t *h4, size_t len,
 			  unsigned max_queued);

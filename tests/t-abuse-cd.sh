@@ -2,7 +2,7 @@
 # An authenticated but malicious CD: nobody, logged in on bgw-muxd's local
 # listener with a link of its own, sends every malformed or foreign packet
 # tests/fault_host.py (step abuse) can frame -- ACL, SCO and commands on
-# root's handle and on every handle 0..0xEFF, commands one byte short or
+# a handle it does not hold and on every handle 0..0xEFF, commands one byte short or
 # 255 bytes long, all unknown and vendor opcodes, 200 random commands, ACL
 # whose L2CAP length disagrees -- and last an HCI event. Meanwhile root
 # runs an L2CAP echo stream to its speaker. Asserted: root loses nothing
@@ -60,7 +60,12 @@ timeout 120 $fh --unix "$tmp/muxd.sock" init connect:10:B6:00:00:00:04 echo-n:30
 rpid=$!
 pids="$pids $rpid"
 wait_for 20 grep -q '^connected=' "$tmp/root.out"
-h=$(sed -n 's/^connected=\(0x[0-9a-f]*\) .*/\1/p' "$tmp/root.out")
+# Each session numbers its own links (doc/virtual-controller.md,
+# "Handles"): nobody cannot name root's link at all, and its own one is
+# 0x0001 like root's. It attacks 0x0002, which it does not hold: the
+# controller's handle of its own link (root connected first), which must
+# not pass for its own either.
+h=0x0002
 setpriv --reuid=nobody --regid=nogroup --clear-groups \
 	timeout 100 $fh --unix "$tmp/muxd.sock" init connect:10:B6:00:00:00:03 "abuse:$h" \
 	>"$tmp/bad.out" 2>&1

@@ -17,9 +17,9 @@ if ! command -v systemd-analyze >/dev/null 2>&1; then
 fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-sed -e "s|@sbindir@|$BGW_BUILDDIR/mux|g" -e "s|@bindir@|$BGW_BUILDDIR/cdclient|g" \
+sed -e "s|@sbindir@|$BGW_BUILDDIR/muxd|g" -e "s|@bindir@|$BGW_BUILDDIR/cdclient|g" \
 	"$BGW_SRCDIR/systemd/bgw-muxd.service.in" >"$tmp/bgw-muxd.service"
-sed -e "s|@sbindir@|$BGW_BUILDDIR/mux|g" -e "s|@bindir@|$BGW_BUILDDIR/cdclient|g" \
+sed -e "s|@sbindir@|$BGW_BUILDDIR/muxd|g" -e "s|@bindir@|$BGW_BUILDDIR/cdclient|g" \
 	"$BGW_SRCDIR/systemd/bgw-cdclient@.service.in" >"$tmp/bgw-cdclient@home.service"
 sed -e "s|@sbindir@|$BGW_BUILDDIR/relay|g" \
 	"$BGW_SRCDIR/systemd/bgw-relay.service.in" >"$tmp/bgw-relay.service"

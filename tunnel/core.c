@@ -151,11 +151,7 @@ static void remote_send_reason(struct tun_link *k, uint8_t version, uint8_t type
 {
 	struct tun_msg m;
 
-	if (!tun_reason_on_wire(reason))
-		reason = TUN_R_INTERNAL;
-	tun_msg_init(&m, version, type);
-	m.close.code = (uint16_t)reason;
-	snprintf(m.close.text, sizeof(m.close.text), "%s", text ? text : tun_reason_str(reason));
+	tun_msg_reason(&m, version, type, reason, text);
 	remote_send_msg(k, &m, false);
 }
 

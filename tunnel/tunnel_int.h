@@ -208,6 +208,8 @@ struct tun_server {
 bool tun_reason_on_wire(int reason);
 void tun_msg_init(struct tun_msg *m, uint8_t version, uint8_t type);
 uint16_t tun_login_key(const struct tun_msg *m);
+void tun_msg_reason(struct tun_msg *m, uint8_t version, uint8_t type, int reason,
+		    const char *text);
 void tun_send_reason(struct tun_chan *ch, uint8_t version, uint8_t type,
 		     int reason, const char *text);
 int tun_export_key(struct tun_chan *ch, const uint8_t *sid, const char *label,

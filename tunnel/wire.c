@@ -70,17 +70,24 @@ uint16_t tun_login_key(const struct tun_msg *m)
 	}
 }
 
+/* An ERROR or CLOSE with a reason code the wire knows, and its text. */
+void tun_msg_reason(struct tun_msg *m, uint8_t version, uint8_t type, int reason,
+		    const char *text)
+{
+	if (!tun_reason_on_wire(reason))
+		reason = TUN_R_INTERNAL;
+	tun_msg_init(m, version, type);
+	m->close.code = (uint16_t)reason;
+	snprintf(m->close.text, sizeof(m->close.text), "%s", text ? text : tun_reason_str(reason));
+}
+
 /* ERROR or CLOSE with a reason code and text (best effort). */
 void tun_send_reason(struct tun_chan *ch, uint8_t version, uint8_t type,
 		     int reason, const char *text)
 {
 	struct tun_msg m;
 
-	if (!tun_reason_on_wire(reason))
-		reason = TUN_R_INTERNAL;
-	tun_msg_init(&m, version, type);
-	m.close.code = (uint16_t)reason;
-	snprintf(m.close.text, sizeof(m.close.text), "%s", text ? text : tun_reason_str(reason));
+	tun_msg_reason(&m, version, type, reason, text);
 	tun_chan_send(ch, &m);
 }
 

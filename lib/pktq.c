@@ -101,6 +101,28 @@ void pktq_clear(struct pktq *q)
 		pkt_free(p);
 }
 
+size_t pktq_drop_if(struct pktq *q, int (*match)(const struct pkt *p, void *ctx),
+		    void *ctx)
+{
+	struct pkt **pp = &q->head, *p;
+	size_t n = 0;
+
+	q->tail = NULL;
+	while ((p = *pp)) {
+		if (!match(p, ctx)) {
+			q->tail = p;
+			pp = &p->next;
+			continue;
+		}
+		*pp = p->next;
+		q->count--;
+		q->bytes -= p->len;
+		pkt_free(p);
+		n++;
+	}
+	return n;
+}
+
 /*
  * Wiped before it is freed: a queue may carry a link key (the mux's Link
  * Key Request Reply, a host's LTK reply) and the allocator hands the

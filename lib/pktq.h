@@ -43,6 +43,12 @@ int pktq_push_force(struct pktq *q, const void *data, size_t len);
 void pktq_requeue(struct pktq *q, struct pkt *p);
 struct pkt *pktq_pop(struct pktq *q);
 void pktq_clear(struct pktq *q);
+/*
+ * Free every packet match() selects, keeping the others in order; returns
+ * how many were freed.
+ */
+size_t pktq_drop_if(struct pktq *q, int (*match)(const struct pkt *p, void *ctx),
+		    void *ctx);
 
 static inline struct pkt *pktq_peek(const struct pktq *q)
 {

@@ -23,6 +23,8 @@
 #include "rpa.h"
 
 static void drain_acl(struct mux *m);
+static void conn_release(struct mux *m, struct mux_conn *c);
+static void conn_drop_queued(struct mux *m, struct mux_conn *c);
 
 /*
  * SMP key distribution from the peer (Vol 3 Part H 3.6.1, 3.6.4-3.6.5) on
@@ -147,6 +149,8 @@ struct mux_conn *conn_add(struct mux *m, uint16_t h, uint8_t link,
 	if (c) {
 		/* A handle reused before its Disconnection Complete: controller bug. */
 		log_warn("controller reused handle 0x%04x", h);
+		conn_release(m, c);
+		conn_drop_queued(m, c);
 		memset(c, 0, sizeof(*c));
 	}
 	for (i = 0; !c && i < MUX_MAX_CONNS; i++)
@@ -200,6 +204,26 @@ static void conn_release(struct mux *m, struct mux_conn *c)
 		dec16(sess_ctrl(m, c->owner, c), c->inflight);
 	}
 	c->inflight = 0;
+}
+
+static int acl_of_handle(const struct pkt *pk, void *ctx)
+{
+	return pk->len >= 3 && (get_le16(pk->data + 1) & 0x0fff) == *(const uint16_t *)ctx;
+}
+
+/*
+ * The link is gone (Disconnection Complete, 4.3): its packets still waiting
+ * in the owner's queue are dropped with it and come off the owner's count,
+ * before the handle can name another link.
+ */
+static void conn_drop_queued(struct mux *m, struct mux_conn *c)
+{
+	size_t n;
+
+	if (!c->owner || c->link == LINK_SCO)
+		return;
+	n = pktq_drop_if(&c->owner->aclq, acl_of_handle, &c->handle);
+	dec16(sess_used(m, c->owner, c), (uint16_t)(n > 0xffff ? 0xffff : n));
 }
 
 struct mux_pend *pend_find(struct mux *m, uint8_t kind, const struct bdaddr *a)
@@ -398,6 +422,7 @@ void on_disconn_complete(struct mux *m, const uint8_t *p, uint8_t plen)
 	hmap_put(ev + HCI_EV_DISCONN_COMPLETE_HANDLE_OFF, c->vhandle);
 	if (p[0] == 0) {
 		conn_release(m, c);
+		conn_drop_queued(m, c);
 		memset(c, 0, sizeof(*c));
 	}
 	if (s)

@@ -2476,6 +2476,61 @@ START_TEST(acl_beyond_share_gets_buffer_overflow)
 END_TEST
 
 /*
+ * Data a session queued for a link that then goes (the controller's
+ * Disconnection Complete) is dropped with the link and comes off the
+ * session's buffer count (Vol 4 Part E 4.3): its next link has all its
+ * buffers again, and none of the old link's packets reaches the controller.
+ */
+START_TEST(queued_acl_credits_back_on_disconnect)
+{
+	struct host a, b;
+	struct host *hs[] = { &a, &b };
+	uint16_t ha, hb;
+	uint8_t acl[32], ret[8], p[4];
+	unsigned base, i;
+	int n;
+
+	/* 4 buffers, both linked: each told 4, each holding 2 real ones. */
+	env_up(4, 0, 2);
+	host_start(&a, "alice");
+	host_start(&b, "bob");
+	host_init(&a);
+	host_init(&b);
+	ha = host_connect(&a, 1);
+	hb = host_connect(&b, 2);
+	base = tc->acl_rx;
+	n = h4_build_acl(acl, sizeof(acl), ha, HCI_PB_FIRST_FLUSH, 0, "x", 1);
+	for (i = 0; i < 4; i++)	/* two at the controller, two wait in the mux */
+		ck_assert_int_eq(mux_session_input(a.s, acl, (size_t)n), 0);
+	tctl_pump(tc);
+	ck_assert_uint_eq(tc->acl_rx - base, 2);
+	/* Her link drops (supervision timeout) with two packets still queued. */
+	p[0] = 0;
+	put_le16(p + 1, phys(&a, ha));
+	p[3] = HCI_ST_CONN_TIMEOUT;
+	tctl_event(tc, HCI_EV_DISCONN_COMPLETE, p, 4);
+	tctl_pump(tc);
+	ck_assert_int_eq(host_take(&a, HCI_EV_DISCONN_COMPLETE, -1, ret), 4);
+	/* Bob's completions let the mux drain: nothing of hers goes out. */
+	tctl_nocp(tc, phys(&b, hb), 0);
+	tctl_pump(tc);
+	ck_assert_uint_eq(tc->acl_rx - base, 2);
+	/* A new link: all 4 of her buffers are hers again. */
+	host_reset_rx(&a);
+	ha = host_connect(&a, 1);
+	n = h4_build_acl(acl, sizeof(acl), ha, HCI_PB_FIRST_FLUSH, 0, "y", 1);
+	for (i = 0; i < 4; i++)
+		ck_assert_int_eq(mux_session_input(a.s, acl, (size_t)n), 0);
+	tctl_pump(tc);
+	ck_assert_int_eq(host_take(&a, HCI_EV_DATA_BUFFER_OVERFLOW, -1, ret), -1);
+	ck_assert_uint_eq(tc->acl_rx - base, 2 + 2);
+	for (i = base + 2; i < tc->acl_rx; i++)
+		ck_assert_uint_eq(tc->acl_rx_handle[i], phys(&a, ha));
+	env_down(hs, 2);
+}
+END_TEST
+
+/*
  * A host that cannot keep up with a busy house loses advertising reports,
  * not its session: reports dropped under backpressure neither count towards
  * the session's end nor stick in its duplicate filter, so the device still
@@ -4445,6 +4500,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc_core, reports_dropped_under_backpressure_not_session);
 	tcase_add_test(tc_core, undeliverable_data_ends_session);
 	tcase_add_test(tc_core, acl_beyond_share_gets_buffer_overflow);
+	tcase_add_test(tc_core, queued_acl_credits_back_on_disconnect);
 	tcase_add_loop_test(tc_core, credits_follow_links, 0,
 			    sizeof(linked_cases) / sizeof(linked_cases[0]));
 	tcase_add_test(tc_core, session_teardown_disconnects);

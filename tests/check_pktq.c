@@ -85,6 +85,49 @@ static void stream_pair(int sv[2])
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
 }
 
+static int first_byte_is(const struct pkt *p, void *ctx)
+{
+	return p->data[0] == *(const uint8_t *)ctx;
+}
+
+START_TEST(drop_if_keeps_the_rest_in_order)
+{
+	struct pktq q;
+	struct pkt *p;
+	uint8_t x = 'x', y = 'y';
+
+	pktq_init(&q, 8, 0);
+	ck_assert_int_eq(pktq_push(&q, "xa", 2), 0);
+	ck_assert_int_eq(pktq_push(&q, "yb", 2), 0);
+	ck_assert_int_eq(pktq_push(&q, "xc", 2), 0);
+	ck_assert_int_eq(pktq_push(&q, "yd", 2), 0);
+	ck_assert_int_eq(pktq_push(&q, "xe", 2), 0);
+	ck_assert_uint_eq(pktq_drop_if(&q, first_byte_is, &x), 3);
+	ck_assert_uint_eq(q.count, 2);
+	ck_assert_uint_eq(q.bytes, 4);
+	/* The tail is right: a push lands after the last kept packet. */
+	ck_assert_int_eq(pktq_push(&q, "xf", 2), 0);
+	p = pktq_pop(&q);
+	ck_assert_mem_eq(p->data, "yb", 2);
+	pkt_free(p);
+	p = pktq_pop(&q);
+	ck_assert_mem_eq(p->data, "yd", 2);
+	pkt_free(p);
+	p = pktq_pop(&q);
+	ck_assert_mem_eq(p->data, "xf", 2);
+	pkt_free(p);
+	ck_assert(pktq_is_empty(&q));
+	/* All dropped: empty, head and tail both cleared. */
+	ck_assert_int_eq(pktq_push(&q, "yg", 2), 0);
+	ck_assert_uint_eq(pktq_drop_if(&q, first_byte_is, &y), 1);
+	ck_assert(pktq_is_empty(&q));
+	ck_assert_ptr_null(q.tail);
+	ck_assert_int_eq(pktq_push(&q, "yh", 2), 0);
+	ck_assert_uint_eq(q.count, 1);
+	pktq_clear(&q);
+}
+END_TEST
+
 START_TEST(write_drains_in_order_and_resumes_mid_packet)
 {
 	struct pktq q;
@@ -214,6 +257,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, fifo_order_and_caps);
 	tcase_add_test(tc, forced_push_past_cap_then_refuse);
 	tcase_add_test(tc, soft_push_keeps_half_free);
+	tcase_add_test(tc, drop_if_keeps_the_rest_in_order);
 	tcase_add_test(tc, write_drains_in_order_and_resumes_mid_packet);
 	tcase_add_test(tc, write_stops_when_full_and_keeps_the_offset);
 	tcase_add_test(tc, write_bounded_by_max);

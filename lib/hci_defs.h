@@ -307,7 +307,8 @@
 	X(0x11, SCAN_TIMEOUT, "LE Scan Timeout") \
 	X(0x12, ADV_SET_TERMINATED, "LE Advertising Set Terminated") \
 	X(0x13, SCAN_REQ_RECEIVED, "LE Scan Request Received") \
-	X(0x14, CHANNEL_SELECTION_ALGORITHM, "LE Channel Selection Algorithm")
+	X(0x14, CHANNEL_SELECTION_ALGORITHM, "LE Channel Selection Algorithm") \
+	X(0x29, ENH_CONN_COMPLETE_V2, "LE Enhanced Connection Complete [v2]")
 
 /* X(code, identifier, "Name"), Core Vol 1 Part F 1.3 */
 #define HCI_STATUS_LIST(X) \
@@ -429,6 +430,8 @@ enum { HCI_STATUS_LIST(HCI_X_ENUM_ST) };
 #define HCI_LE_EV_REMOTE_FEATURES_LEN		11	/* 7.7.65.4 */
 #define HCI_LE_EV_LTK_REQUEST_LEN		12	/* 7.7.65.5 */
 #define HCI_LE_EV_ENH_CONN_COMPLETE_LEN		30	/* 7.7.65.10 */
+/* v2 (Core 5.4): then Advertising_Handle and Sync_Handle. */
+#define HCI_LE_EV_ENH_CONN_COMPLETE_V2_LEN	33	/* 7.7.65.10 */
 #define HCI_LE_EV_EXT_ADV_REPORT_LEN(data_len)	(25 + (data_len))	/* 7.7.65.13, one report */
 #define HCI_LE_EV_ADV_SET_TERMINATED_LEN	5	/* 7.7.65.18 */
 

@@ -212,6 +212,8 @@ static const struct mux_cmd_def cmds[] = {
 	E(LE_CLEAR_ADV_SETS, EXTADV, 0, 0, 37, 1),
 	E(LE_SET_EXT_SCAN_PARAMS, VIRT, MT_VARLEN, 8, 37, 5),
 	E(LE_SET_EXT_SCAN_ENABLE, VIRT, 0, 6, 37, 6),
+	/* 10 octets, then 16 per initiating PHY (checked in mux_cmd.c). */
+	E(LE_EXT_CREATE_CONN, LE_CONNECT, MT_CS | MT_VARLEN, 26, 37, 7),
 	E(LE_READ_TX_POWER, CACHE, 0, 0, 38, 7),
 };
 

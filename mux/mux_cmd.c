@@ -146,21 +146,41 @@ bool al_has(const struct mux_session *s, uint8_t type, const struct bdaddr *a)
 /*
  * An LE connection attempt of s ended without a link: LE (Enhanced)
  * Connection Complete with status st, in the format its LE event mask
- * asks for (Vol 4 Part E 7.7.65.1 / 7.7.65.10).
+ * asks for (Vol 4 Part E 7.7.65.1 / 7.7.65.10 v1 and v2; no advertising
+ * set or periodic sync made it: 0xFF, 0xFFFF).
  */
 void sess_le_conn_failed(struct mux_session *s, uint8_t st, uint8_t ptype,
 			 const uint8_t *peer)
 {
-	uint8_t ev[30];
+	uint8_t ev[HCI_LE_EV_ENH_CONN_COMPLETE_V2_LEN];
 
 	memset(ev, 0, sizeof(ev));
 	ev[0] = st;
 	ev[4] = ptype;
 	memcpy(ev + 5, peer, 6);
-	if (sess_wants(s, HCI_EV_LE_META, HCI_LE_EV_ENH_CONN_COMPLETE))
-		sess_le_event(s, HCI_LE_EV_ENH_CONN_COMPLETE, ev, 30);
+	memset(ev + HCI_LE_EV_ENH_CONN_COMPLETE_LEN, 0xff, 3);
+	if (sess_wants(s, HCI_EV_LE_META, HCI_LE_EV_ENH_CONN_COMPLETE_V2))
+		sess_le_event(s, HCI_LE_EV_ENH_CONN_COMPLETE_V2, ev, sizeof(ev));
+	else if (sess_wants(s, HCI_EV_LE_META, HCI_LE_EV_ENH_CONN_COMPLETE))
+		sess_le_event(s, HCI_LE_EV_ENH_CONN_COMPLETE, ev,
+			      HCI_LE_EV_ENH_CONN_COMPLETE_LEN);
 	else
-		sess_le_event(s, HCI_LE_EV_CONN_COMPLETE, ev, 18);
+		sess_le_event(s, HCI_LE_EV_CONN_COMPLETE, ev, HCI_LE_EV_CONN_COMPLETE_LEN);
+}
+
+/*
+ * Its accept-list initiation ends without a link: as a controller reports
+ * the end of one, with the peer it was given (7.8.12, 7.8.66 layouts).
+ */
+void al_init_failed(struct mux_session *s, uint8_t st)
+{
+	const uint8_t *p = s->al_params;
+
+	s->al_init = false;
+	if (s->al_ext)
+		sess_le_conn_failed(s, st, p[2] & 0x01, p + 3);
+	else
+		sess_le_conn_failed(s, st, p[5] & 0x01, p + 6);
 }
 
 /*
@@ -191,19 +211,76 @@ static void refuse_page(struct mux_session *s, uint16_t op, const uint8_t *p, ui
 	}
 }
 
-/* Scan and connection parameters of LE Create Connection (7.8.12). */
-static bool le_conn_params_ok(const uint8_t *p)
+/*
+ * Connection_Interval_Min/Max, Max_Latency, Supervision_Timeout at q, as
+ * LE Create Connection (7.8.12) and each PHY of LE Extended Create
+ * Connection (7.8.66) carry them.
+ */
+static bool conn_block_ok(const uint8_t *q)
 {
-	uint16_t si = get_le16(p), sw = get_le16(p + 2);
-	uint16_t mn = get_le16(p + 13), mx = get_le16(p + 15);
-	uint16_t lat = get_le16(p + 17), to = get_le16(p + 19);
+	uint16_t mn = get_le16(q), mx = get_le16(q + 2);
+	uint16_t lat = get_le16(q + 4), to = get_le16(q + 6);
 
-	if (si < 4 || si > 0x4000 || sw < 4 || sw > si)
-		return false;
 	if (mn < 6 || mx > 0x0c80 || mn > mx || lat > 0x01f3 || to < 0x0a || to > 0x0c80)
 		return false;
 	/* Supervision timeout (10 ms) > (1 + latency) * interval * 2 (1.25 ms). */
 	return (uint32_t)to * 4 > (1u + lat) * mx;
+}
+
+/* Scan and connection parameters of LE Create Connection (7.8.12). */
+static bool le_conn_params_ok(const uint8_t *p)
+{
+	uint16_t si = get_le16(p), sw = get_le16(p + 2);
+
+	if (si < 4 || si > 0x4000 || sw < 4 || sw > si)
+		return false;
+	return conn_block_ok(p + 13);
+}
+
+/*
+ * LE Extended Create Connection (7.8.66), checked byte by byte as a
+ * controller checks it before it starts initiating: 0, or the status of
+ * its Command Status. Initiator_Filter_Policy 0-1, Own_Address_Type 0-1
+ * (2/3 need LL privacy, not offered), Peer_Address_Type 0-3 (when it is
+ * used), Initiating_PHYs (bit 0 LE 1M, 1 LE 2M, 2 LE Coded): a reserved
+ * bit or a PHY the controller lacks (LE features bits 8 and 11, Vol 6
+ * Part B 4.6) is Unsupported Feature or Parameter Value; none that
+ * carries advertising (LE 2M alone) is invalid; then exactly 16 octets
+ * per PHY set, each with Scan_Interval/Window 0x0004-0xFFFF, window not
+ * above interval (LE 2M's are ignored: nobody advertises on it), and the
+ * connection parameters of 7.8.12.
+ */
+static uint8_t ext_conn_check(const struct mux *m, const uint8_t *p, uint8_t plen)
+{
+	uint8_t phys = p[9];
+	unsigned i, k = 0;
+
+	if (p[0] > 1 || p[1] > 3 || (p[0] == 0 && p[2] > 3))
+		return HCI_ST_INVALID_PARAMETERS;
+	if (p[1] > 1)
+		return HCI_ST_INVALID_PARAMETERS;
+	if ((phys & ~0x07u) || ((phys & 0x02) && !le_2m_capable(m)) ||
+	    ((phys & 0x04) && !le_coded_capable(m)))
+		return HCI_ST_UNSUPPORTED_FEATURE;
+	if (!(phys & 0x05))
+		return HCI_ST_INVALID_PARAMETERS;
+	if (plen != MUX_EXT_CONN_HDR + MUX_EXT_CONN_PHY * (unsigned)__builtin_popcount(phys))
+		return HCI_ST_INVALID_PARAMETERS;
+	for (i = 0; i < 3; i++) {
+		const uint8_t *q;
+		uint16_t si, sw;
+
+		if (!(phys & (1u << i)))
+			continue;
+		q = p + MUX_EXT_CONN_HDR + MUX_EXT_CONN_PHY * k++;
+		si = get_le16(q);
+		sw = get_le16(q + 2);
+		if (i != 1 && (si < 4 || sw < 4 || sw > si))
+			return HCI_ST_INVALID_PARAMETERS;
+		if (!conn_block_ok(q + 4))
+			return HCI_ST_INVALID_PARAMETERS;
+	}
+	return 0;
 }
 
 /*
@@ -212,22 +289,28 @@ static bool le_conn_params_ok(const uint8_t *p)
  * sent here; reconcile() runs one physical initiation over the union of
  * the waiting sessions' allowed entries.
  */
-static void al_connect_start(struct mux *m, struct mux_session *s, const uint8_t *p)
+static void al_connect_start(struct mux *m, struct mux_session *s, uint16_t op,
+			     const uint8_t *p, uint8_t plen)
 {
+	bool ext = op == HCI_OP_LE_EXT_CREATE_CONN;
+
 	if (!m->p_al_max) {
 		/* No physical accept list to initiate over. */
-		reply_cs(s, HCI_OP_LE_CREATE_CONN, HCI_ST_UNSUPPORTED_FEATURE);
+		reply_cs(s, op, HCI_ST_UNSUPPORTED_FEATURE);
 		return;
 	}
-	if (p[12] > 1 || !le_conn_params_ok(p)) {
+	/* The extended one passed ext_conn_check() already. */
+	if (!ext && (p[12] > 1 || !le_conn_params_ok(p))) {
 		/* Own types 2/3 need LL privacy, which is not offered. */
-		reply_cs(s, HCI_OP_LE_CREATE_CONN, HCI_ST_INVALID_PARAMETERS);
+		reply_cs(s, op, HCI_ST_INVALID_PARAMETERS);
 		return;
 	}
-	memcpy(s->al_params, p, 25);
+	memcpy(s->al_params, p, plen);
+	s->al_plen = plen;
+	s->al_ext = ext;
 	s->al_init = true;
 	s->al_member = false;
-	reply_cs(s, HCI_OP_LE_CREATE_CONN, 0);
+	reply_cs(s, op, 0);
 }
 
 /*
@@ -462,11 +545,9 @@ static int virt_cmd(struct mux *m, struct mux_session *s, const struct mux_cmd_d
 			 * Identifier a controller sends (7.8.13). The physical
 			 * initiation is re-issued without its entries.
 			 */
-			s->al_init = false;
 			s->al_member = false;
 			reply_status_only(s, op, 0);
-			sess_le_conn_failed(s, HCI_ST_UNKNOWN_CONN_ID, s->al_params[5] & 0x01,
-					    s->al_params + 6);
+			al_init_failed(s, HCI_ST_UNKNOWN_CONN_ID);
 			reconcile(m);
 			return R_DONE;
 		}
@@ -756,6 +837,7 @@ int cmd_process(struct mux *m, struct mux_session *s, const uint8_t *h4,
 	struct mux_conn *c = NULL;
 	struct mux_outst *o;
 	uint8_t xbuf[H4_MAX_CTL_PKT];
+	uint8_t own = 0;
 	struct bdaddr a;
 
 	/* Nothing is known of the controller before the first init. */
@@ -858,29 +940,37 @@ int cmd_process(struct mux *m, struct mux_session *s, const uint8_t *h4,
 			return R_DONE;
 		}
 		break;
-	case MK_LE_CONNECT:
-		a = addr_at(p + 6);
+	case MK_LE_CONNECT: {
+		/* LE Create Connection (7.8.12) or LE Extended Create Connection (7.8.66). */
+		bool ext = op == HCI_OP_LE_EXT_CREATE_CONN;
+		uint8_t filter = ext ? p[0] : p[4], ptype = ext ? p[2] : p[5];
+		uint8_t st;
+
+		a = addr_at(p + (ext ? 3 : 6));
 		/* One initiation per virtual controller (Vol 6 Part B 4.5). */
 		if (s->al_init || pend_find_sess(m, P_LE_OUT, NULL, s)) {
 			reply_cs(s, op, HCI_ST_COMMAND_DISALLOWED);
 			return R_DONE;
 		}
-		if (p[4] > 1) {
-			reply_cs(s, op, HCI_ST_INVALID_PARAMETERS);
+		st = ext ? ext_conn_check(m, p, plen) :
+		     filter > 1 ? HCI_ST_INVALID_PARAMETERS : 0;
+		if (st) {
+			sess_refuse(s, LOG_INFO, "0x%04x refused (0x%02x)", op, st);
+			reply_cs(s, op, st);
 			return R_DONE;
 		}
-		if (p[4] == 1) {
+		if (filter == 1) {
 			if (!m->up) {
 				reply_cs(s, op, HCI_ST_HARDWARE_FAILURE);
 				return R_DONE;
 			}
 			if (!m->ready)
 				return R_WAIT;
-			al_connect_start(m, s, p);
+			al_connect_start(m, s, op, p, plen);
 			reconcile(m);
 			return R_DONE;
 		}
-		if (!may_access(m, s, &a, map_addr_type(p[5]))) {
+		if (!may_access(m, s, &a, map_addr_type(ptype))) {
 			sess_refuse(s, LOG_INFO, "LE connection to a device it may not access refused");
 			sess_denied(m, s, &a, map_addr_type(p[5]), op);
 			/*
@@ -891,7 +981,7 @@ int cmd_process(struct mux *m, struct mux_session *s, const uint8_t *h4,
 			 * makes before starting) stay Command Status.
 			 */
 			reply_cs(s, op, 0);
-			sess_le_conn_failed(s, HCI_ST_REJ_BAD_ADDR, p[5] & 0x01, p + 6);
+			sess_le_conn_failed(s, HCI_ST_REJ_BAD_ADDR, ptype & 0x01, a.b);
 			return R_DONE;
 		}
 		/* One initiator at a time (Vol 6 Part B 4.5): as the controller would. */
@@ -904,11 +994,12 @@ int cmd_process(struct mux *m, struct mux_session *s, const uint8_t *h4,
 		 * which waits indefinitely: reconcile() cancels it (the
 		 * waiting sessions see nothing) and re-issues it afterwards.
 		 */
-		if (m->al_phys || outst_find(m, HCI_OP_LE_CREATE_CONN)) {
+		if (m->al_phys || le_create_outst(m)) {
 			reconcile(m);
 			return R_WAIT;
 		}
 		break;
+	}
 	case MK_INQ: {
 		unsigned i;
 		bool others = false;
@@ -965,6 +1056,8 @@ int cmd_process(struct mux *m, struct mux_session *s, const uint8_t *h4,
 	}
 
 	/* Forwarded to the controller. */
+	if (d->kind == MK_LE_CONNECT)
+		own = op == HCI_OP_LE_EXT_CREATE_CONN ? p[1] : p[12];
 	if (!m->up) {
 		reply_err(s, d, op, p, plen, HCI_ST_HARDWARE_FAILURE);
 		return R_DONE;
@@ -972,8 +1065,8 @@ int cmd_process(struct mux *m, struct mux_session *s, const uint8_t *h4,
 	if (!m->ready || !may_send || !can_send(m, op))
 		return R_WAIT;
 
-	/* LE Create Connection from a random address: program it first. */
-	if (d->kind == MK_LE_CONNECT && (p[12] == 0x01 || p[12] == 0x03) &&
+	/* LE (Extended) Create Connection from a random address: program it first. */
+	if (d->kind == MK_LE_CONNECT && (own == 0x01 || own == 0x03) &&
 	    (!m->p_rand_valid || memcmp(m->p_rand, s->reg[REG_LE_RAND_ADDR], 6))) {
 		if (outst_find(m, HCI_OP_LE_SET_RANDOM_ADDR))
 			return R_WAIT;
@@ -1013,6 +1106,7 @@ int cmd_process(struct mux *m, struct mux_session *s, const uint8_t *h4,
 		pend_add(m, P_NAME, &a, s);
 		break;
 	case HCI_OP_LE_CREATE_CONN:
+	case HCI_OP_LE_EXT_CREATE_CONN:
 		pend_add(m, P_LE_OUT, &a, s);
 		break;
 	case HCI_OP_INQUIRY_CANCEL:

@@ -482,11 +482,14 @@ static void session_cmd_done(struct mux *m, const struct mux_outst *o,
 	case HCI_OP_CREATE_CONN:
 	case HCI_OP_REMOTE_NAME_REQ:
 	case HCI_OP_LE_CREATE_CONN:
+	case HCI_OP_LE_EXT_CREATE_CONN:
 		if (!status || o->plen < 6)
 			break;
-		a = addr_at(o->opcode == HCI_OP_LE_CREATE_CONN ? o->param + 6 : o->param);
+		/* Peer_Address: 7.1.5, 7.1.19, 7.8.12, 7.8.66. */
+		a = addr_at(o->opcode == HCI_OP_LE_CREATE_CONN ? o->param + 6 :
+			    o->opcode == HCI_OP_LE_EXT_CREATE_CONN ? o->param + 3 : o->param);
 		pd = pend_find_sess(m, o->opcode == HCI_OP_CREATE_CONN ? P_CONN_OUT :
-				    o->opcode == HCI_OP_LE_CREATE_CONN ? P_LE_OUT : P_NAME,
+				    o->opcode == HCI_OP_REMOTE_NAME_REQ ? P_NAME : P_LE_OUT,
 				    &a, o->s);
 		if (pd && o->origin == O_SESSION)
 			pd->used = false;

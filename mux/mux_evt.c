@@ -570,8 +570,10 @@ static void on_adv_report(struct mux *m, uint8_t sub, const uint8_t *q, size_t q
 }
 
 /*
- * LE Connection Complete 7.7.65.1 and Enhanced 7.7.65.10, in the session's
- * variant, with its own handle.
+ * LE Connection Complete 7.7.65.1 and Enhanced 7.7.65.10 (v1, and v2 of
+ * Core 5.4 with Advertising_Handle and Sync_Handle), in the session's
+ * variant (the richest its LE event mask enables, as a controller picks),
+ * with its own handle.
  */
 static void on_le_conn_complete(struct mux *m, uint8_t sub, const uint8_t *q, size_t qlen)
 {
@@ -585,27 +587,31 @@ static void on_le_conn_complete(struct mux *m, uint8_t sub, const uint8_t *q, si
 		TAIL = HCI_LE_EV_CONN_COMPLETE_TAIL_OFF,
 		ETAIL = HCI_LE_EV_ENH_CONN_COMPLETE_TAIL_OFF,
 		TLEN = HCI_LE_EV_CONN_COMPLETE_TAIL_LEN,
+		V1LEN = HCI_LE_EV_ENH_CONN_COMPLETE_LEN,
 	};
 	struct mux_session *s = NULL;
 	struct mux_conn *c;
 	struct mux_pend *pd;
-	uint8_t legacy[HCI_LE_EV_CONN_COMPLETE_LEN], enh[HCI_LE_EV_ENH_CONN_COMPLETE_LEN];
+	uint8_t legacy[HCI_LE_EV_CONN_COMPLETE_LEN], enh[HCI_LE_EV_ENH_CONN_COMPLETE_V2_LEN];
 	struct bdaddr a;
 	uint16_t h;
 	bool al = false;
 
 	if ((sub == HCI_LE_EV_CONN_COMPLETE && qlen != sizeof(legacy)) ||
-	    (sub == HCI_LE_EV_ENH_CONN_COMPLETE && qlen != sizeof(enh))) {
+	    (sub == HCI_LE_EV_ENH_CONN_COMPLETE && qlen != V1LEN) ||
+	    (sub == HCI_LE_EV_ENH_CONN_COMPLETE_V2 && qlen != sizeof(enh))) {
 		log_warn("controller: malformed LE connection complete");
 		return;
 	}
+	/* Neither an advertising set nor a periodic sync (v2): 0xFF, 0xFFFF. */
+	memset(enh + V1LEN, 0xff, sizeof(enh) - V1LEN);
 	if (sub == HCI_LE_EV_CONN_COMPLETE) {
 		memcpy(legacy, q, sizeof(legacy));
 		memcpy(enh, q, HEAD);
 		memset(enh + HEAD, 0, ETAIL - HEAD);	/* no RPAs */
 		memcpy(enh + ETAIL, q + TAIL, TLEN);
 	} else {
-		memcpy(enh, q, sizeof(enh));
+		memcpy(enh, q, qlen);
 		memcpy(legacy, q, HEAD);
 		memcpy(legacy + TAIL, q + ETAIL, TLEN);
 		legacy[PT] = map_addr_type(q[PT]);
@@ -658,8 +664,10 @@ static void on_le_conn_complete(struct mux *m, uint8_t sub, const uint8_t *q, si
 		hmap_put(enh + HD, c->vhandle);
 	}
 	if (s) {
-		if (sess_wants(s, HCI_EV_LE_META, HCI_LE_EV_ENH_CONN_COMPLETE))
-			sess_le_event(s, HCI_LE_EV_ENH_CONN_COMPLETE, enh, sizeof(enh));
+		if (sess_wants(s, HCI_EV_LE_META, HCI_LE_EV_ENH_CONN_COMPLETE_V2))
+			sess_le_event(s, HCI_LE_EV_ENH_CONN_COMPLETE_V2, enh, sizeof(enh));
+		else if (sess_wants(s, HCI_EV_LE_META, HCI_LE_EV_ENH_CONN_COMPLETE))
+			sess_le_event(s, HCI_LE_EV_ENH_CONN_COMPLETE, enh, V1LEN);
 		else
 			sess_le_event(s, HCI_LE_EV_CONN_COMPLETE, legacy, sizeof(legacy));
 	}
@@ -703,6 +711,7 @@ static void on_le_meta(struct mux *m, const struct h4_pkt *pkt)
 	switch (sub) {
 	case HCI_LE_EV_CONN_COMPLETE:
 	case HCI_LE_EV_ENH_CONN_COMPLETE:
+	case HCI_LE_EV_ENH_CONN_COMPLETE_V2:
 		on_le_conn_complete(m, sub, q, qlen);
 		break;
 	case HCI_LE_EV_ADV_REPORT:

@@ -37,6 +37,14 @@
 /* Which LE scan commands a session used since its reset (Vol 4 Part E 3.1.1). */
 enum mux_scan_kind { SK_NONE = 0, SK_LEGACY, SK_EXT };
 
+/*
+ * LE Extended Create Connection (Vol 4 Part E 7.8.66): 10 octets, then 16
+ * per initiating PHY (LE 1M, LE 2M, LE Coded).
+ */
+#define MUX_EXT_CONN_HDR	10
+#define MUX_EXT_CONN_PHY	16
+#define MUX_EXT_CONN_MAX	(MUX_EXT_CONN_HDR + 3 * MUX_EXT_CONN_PHY)
+
 /* Virtual advertising sets a session may hold (at most the physical count). */
 #define MUX_VSETS_MAX	16
 
@@ -188,10 +196,16 @@ struct mux_session {
 	uint16_t escan_win[MUX_SCAN_PHYS];
 	struct mux_al_ent al[MUX_AL_MAX];
 	unsigned al_n;
-	/* LE Create Connection over the accept list (filter policy 1) waiting. */
+	/*
+	 * LE (Extended) Create Connection over the accept list (filter
+	 * policy 1) waiting: its parameters as sent, legacy (25 octets,
+	 * 7.8.12) or extended (al_ext: 10 octets then 16 per PHY, 7.8.66).
+	 */
 	bool al_init;
 	bool al_member;		/* covered by the physical initiation running */
-	uint8_t al_params[25];
+	bool al_ext;
+	uint8_t al_plen;
+	uint8_t al_params[MUX_EXT_CONN_MAX];
 
 	bool inquiring;
 	/*
@@ -449,6 +463,7 @@ void sess_defaults(struct mux_session *s);
 bool al_has(const struct mux_session *s, uint8_t type, const struct bdaddr *a);
 void sess_le_conn_failed(struct mux_session *s, uint8_t st, uint8_t ptype,
 			 const uint8_t *peer);
+void al_init_failed(struct mux_session *s, uint8_t st);
 int cmd_process(struct mux *m, struct mux_session *s, const uint8_t *h4,
 		size_t len, bool may_send);
 void sess_run(struct mux *m, struct mux_session *s);
@@ -457,6 +472,9 @@ void sess_run(struct mux *m, struct mux_session *s);
 bool ext_scan_capable(const struct mux *m);
 bool ext_adv_capable(const struct mux *m);
 bool le_coded_capable(const struct mux *m);
+bool le_2m_capable(const struct mux *m);
+bool ext_conn_capable(const struct mux *m);
+bool le_create_outst(struct mux *m);
 struct mux_session *al_phys_ended(struct mux *m, uint8_t st, uint8_t type,
 				  const struct bdaddr *a);
 void reconcile(struct mux *m);

@@ -86,6 +86,24 @@ bool le_coded_capable(const struct mux *m)
 	return m->le_features[1] & 0x08;
 }
 
+/* LE 2M PHY (LE feature bit 8). */
+bool le_2m_capable(const struct mux *m)
+{
+	return m->le_features[1] & 0x01;
+}
+
+/* LE Extended Create Connection (6.27 octet 37 bit 7). */
+bool ext_conn_capable(const struct mux *m)
+{
+	return m->phys_cmds[37] & 0x80;
+}
+
+/* Is an LE Create Connection of either kind at the controller? */
+bool le_create_outst(struct mux *m)
+{
+	return outst_find(m, HCI_OP_LE_CREATE_CONN) || outst_find(m, HCI_OP_LE_EXT_CREATE_CONN);
+}
+
 /* Does any session scan with the extended commands (and may it be served so)? */
 static bool want_ext_scan(const struct mux *m)
 {
@@ -162,7 +180,7 @@ static uint8_t desired_ext_scan_params(struct mux *m, uint8_t *out)
 /* ------------------------------------------------------------------ */
 /* Connecting through the accept list (LE Create Connection, policy 1) */
 
-/* A session's queue starts with a direct LE Create Connection. */
+/* A session's queue starts with a direct LE (Extended) Create Connection. */
 static bool direct_le_waiting(const struct mux *m)
 {
 	unsigned i;
@@ -170,11 +188,22 @@ static bool direct_le_waiting(const struct mux *m)
 	for (i = 0; i < m->nsess; i++) {
 		struct pkt *pk = pktq_peek(&m->sess[i]->cmdq);
 
-		if (pk && pk->len >= 9 && get_le16(pk->data + 1) == HCI_OP_LE_CREATE_CONN &&
+		if (!pk || pk->len < 5)
+			continue;
+		/* Initiator_Filter_Policy 0 (7.8.12, 7.8.66). */
+		if (pk->len >= 9 && get_le16(pk->data + 1) == HCI_OP_LE_CREATE_CONN &&
 		    pk->data[4 + 4] == 0)
+			return true;
+		if (get_le16(pk->data + 1) == HCI_OP_LE_EXT_CREATE_CONN && pk->data[4] == 0)
 			return true;
 	}
 	return false;
+}
+
+/* Own_Address_Type of the session's waiting initiation (7.8.12, 7.8.66). */
+static uint8_t al_own(const struct mux_session *s)
+{
+	return s->al_ext ? s->al_params[1] : s->al_params[12];
 }
 
 /*
@@ -184,10 +213,78 @@ static bool direct_le_waiting(const struct mux *m)
  */
 static bool al_same_own(const struct mux_session *a, const struct mux_session *b)
 {
-	if (a->al_params[12] != b->al_params[12])
+	if (al_own(a) != al_own(b))
 		return false;
-	return !(a->al_params[12] & 0x01) ||
+	return !(al_own(a) & 0x01) ||
 	       memcmp(a->reg[REG_LE_RAND_ADDR], b->reg[REG_LE_RAND_ADDR], 6) == 0;
+}
+
+static bool al_in_group(const struct mux_session *head, const struct mux_session *s)
+{
+	return s->al_init && !s->dead && al_same_own(head, s);
+}
+
+/*
+ * The physical initiation's command for head's group: LE Create
+ * Connection with the head's parameters while every member used that;
+ * LE Extended Create Connection (7.8.66) as soon as one used the extended
+ * one, so a device advertising only with extended PDUs (or on LE Coded)
+ * can be reached. Its PHYs are the union of the members' (a legacy
+ * member's parameters are an LE 1M block: scan interval and window, then
+ * the connection parameters, the same 16 octets), each PHY's block from
+ * the first member that gave one, the head first. Returns the length.
+ */
+static uint8_t al_command(struct mux *m, struct mux_session *head, uint8_t *cp,
+			  uint16_t *op)
+{
+	uint8_t blk[3][MUX_EXT_CONN_PHY], have = 0, n = MUX_EXT_CONN_HDR;
+	bool ext = false;
+	unsigned i, j, k;
+
+	for (i = 0; i < m->nsess; i++)
+		ext |= al_in_group(head, m->sess[i]) && m->sess[i]->al_ext;
+	if (!ext) {
+		memcpy(cp, head->al_params, 25);
+		cp[4] = 0x01;
+		*op = HCI_OP_LE_CREATE_CONN;
+		return 25;
+	}
+	for (j = 0; j <= m->nsess; j++) {
+		const struct mux_session *s = j ? m->sess[j - 1] : head;
+		const uint8_t *p = s->al_params;
+
+		if (!al_in_group(head, s))
+			continue;
+		if (!s->al_ext) {
+			if (!(have & 0x01)) {
+				memcpy(blk[0], p, 4);
+				memcpy(blk[0] + 4, p + 13, 12);
+				have |= 0x01;
+			}
+			continue;
+		}
+		for (i = 0, k = 0; i < 3; i++) {
+			if (!(p[9] & (1u << i)))
+				continue;
+			if (!(have & (1u << i)))
+				memcpy(blk[i], p + MUX_EXT_CONN_HDR + MUX_EXT_CONN_PHY * k,
+				       MUX_EXT_CONN_PHY);
+			have |= (uint8_t)(1u << i);
+			k++;
+		}
+	}
+	memset(cp, 0, MUX_EXT_CONN_HDR);
+	cp[0] = 0x01;		/* over the accept list */
+	cp[1] = al_own(head);
+	cp[9] = have;
+	for (i = 0; i < 3; i++) {
+		if (!(have & (1u << i)))
+			continue;
+		memcpy(cp + n, blk[i], MUX_EXT_CONN_PHY);
+		n += MUX_EXT_CONN_PHY;
+	}
+	*op = HCI_OP_LE_EXT_CREATE_CONN;
+	return n;
 }
 
 static bool al_ent_in(const struct mux_al_ent *tab, unsigned n, const struct mux_al_ent *e)
@@ -254,7 +351,8 @@ static bool al_reconcile(struct mux *m)
 	struct mux_al_ent want[MUX_P_AL_MAX];
 	struct mux_session *head;
 	unsigned n, i;
-	uint8_t cp[25];
+	uint8_t cp[MUX_EXT_CONN_MAX], cplen;
+	uint16_t op;
 	bool same;
 
 	head = al_want(m, want, &n);
@@ -262,14 +360,14 @@ static bool al_reconcile(struct mux *m)
 	for (i = 0; same && i < n; i++)
 		same = al_ent_in(m->p_al, m->p_al_n, &want[i]);
 	if (m->al_phys) {
-		if (m->al_cancel_sent || outst_find(m, HCI_OP_LE_CREATE_CONN))
+		if (m->al_cancel_sent || le_create_outst(m))
 			return true;
 		if (head && same && head->al_member && !direct_le_waiting(m)) {
 			/* Joiners whose entries it already covers are in. */
 			for (i = 0; i < m->nsess; i++) {
 				struct mux_session *s = m->sess[i];
 
-				if (s->al_init && !s->dead && al_same_own(head, s))
+				if (al_in_group(head, s))
 					s->al_member = true;
 			}
 			return true;
@@ -282,7 +380,7 @@ static bool al_reconcile(struct mux *m)
 		return false;
 	}
 	if (!head || direct_le_waiting(m) || pend_find(m, P_LE_OUT, NULL) || m->le_stale_cancel ||
-	    outst_find(m, HCI_OP_LE_CREATE_CONN) || outst_find(m, HCI_OP_LE_CREATE_CONN_CANCEL))
+	    le_create_outst(m) || outst_find(m, HCI_OP_LE_CREATE_CONN_CANCEL))
 		return true;
 	for (i = 0; i < m->p_al_n; i++) {
 		if (al_ent_in(want, n, &m->p_al[i]))
@@ -306,7 +404,7 @@ static bool al_reconcile(struct mux *m)
 		ctrl_cmd(m, HCI_OP_LE_ADD_TO_ACCEPT_LIST, ap, 7, O_RECON);
 		return false;
 	}
-	if ((head->al_params[12] & 0x01) &&
+	if ((al_own(head) & 0x01) &&
 	    (!m->p_rand_valid || memcmp(m->p_rand, head->reg[REG_LE_RAND_ADDR], 6))) {
 		if (!can_send(m, HCI_OP_LE_SET_RANDOM_ADDR))
 			return false;
@@ -314,18 +412,14 @@ static bool al_reconcile(struct mux *m)
 		ctrl_cmd(m, HCI_OP_LE_SET_RANDOM_ADDR, head->reg[REG_LE_RAND_ADDR], 6, O_RECON);
 		return false;
 	}
-	if (!can_send(m, HCI_OP_LE_CREATE_CONN))
+	cplen = al_command(m, head, cp, &op);
+	if (!can_send(m, op))
 		return false;
-	memcpy(cp, head->al_params, 25);
-	cp[4] = 0x01;
-	for (i = 0; i < m->nsess; i++) {
-		struct mux_session *s = m->sess[i];
-
-		s->al_member = s->al_init && !s->dead && al_same_own(head, s);
-	}
+	for (i = 0; i < m->nsess; i++)
+		m->sess[i]->al_member = al_in_group(head, m->sess[i]);
 	m->al_phys = true;
 	m->recon_busy = true;
-	ctrl_cmd(m, HCI_OP_LE_CREATE_CONN, cp, 25, O_RECON);
+	ctrl_cmd(m, op, cp, cplen, O_RECON);
 	return false;
 }
 
@@ -353,8 +447,7 @@ struct mux_session *al_phys_ended(struct mux *m, uint8_t st, uint8_t type,
 			continue;
 		if (st) {
 			/* The controller gave up: every member is told, as one would be. */
-			s->al_init = false;
-			sess_le_conn_failed(s, st, s->al_params[5] & 0x01, s->al_params + 6);
+			al_init_failed(s, st);
 		} else if (!got && al_covers(m, s, type, a)) {
 			got = s;
 		}
@@ -738,6 +831,7 @@ void recon_done(struct mux *m, const struct mux_outst *o, uint8_t status)
 		m->p_rand_valid = true;
 		break;
 	case HCI_OP_LE_CREATE_CONN:
+	case HCI_OP_LE_EXT_CREATE_CONN:
 		if (status) {
 			/* Refused: the members get the status, not a retry loop. */
 			unsigned i;
@@ -748,9 +842,7 @@ void recon_done(struct mux *m, const struct mux_outst *o, uint8_t status)
 
 				if (!s->al_member || !s->al_init)
 					continue;
-				s->al_init = false;
-				sess_le_conn_failed(s, status, s->al_params[5] & 0x01,
-						    s->al_params + 6);
+				al_init_failed(s, status);
 			}
 			for (i = 0; i < m->nsess; i++)
 				m->sess[i]->al_member = false;

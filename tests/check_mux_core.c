@@ -2895,7 +2895,7 @@ END_TEST
  * So a host cannot mix legacy and extended scan commands (Vol 4 Part E
  * 3.1.1) on the virtual controller, and the shared legacy scan serves all.
  */
-START_TEST(extended_scan_and_sets_offered_conn_hidden_consistently)
+START_TEST(extended_scan_sets_and_conn_offered_consistently)
 {
 	struct host a;
 	struct host *hs[] = { &a };
@@ -2906,26 +2906,437 @@ START_TEST(extended_scan_and_sets_offered_conn_hidden_consistently)
 	host_start(&a, "carol");
 	host_init(&a);
 	ck_assert_int_eq(host_cmd(&a, HCI_OP_READ_LOCAL_COMMANDS, NULL, 0, ret), 0);
-	/* Octet 36 bits 1-7, 37 bits 0-1 (sets), 5-6 (scan) offered; 37 bit 7 not. */
+	/* Octet 36 bits 1-7, 37 bits 0-1 (sets), 5-6 (scan), 7 (connection). */
 	ck_assert_uint_eq(ret[1 + 36] & 0xfe, 0xfe);
-	ck_assert_uint_eq(ret[1 + 37] & 0x63, 0x63);
-	ck_assert_uint_eq(ret[1 + 37] & 0x80, 0);
+	ck_assert_uint_eq(ret[1 + 37] & 0xe3, 0xe3);
 	ck_assert_int_eq(host_cmd(&a, HCI_OP_LE_READ_LOCAL_FEATURES, NULL, 0, ret), 0);
 	ck_assert_uint_eq(ret[1] & 0xc0, 0);	/* LL privacy, ext scanner filter */
 	ck_assert_uint_eq(ret[2] & 0x30, 0x10);	/* extended, not periodic advertising */
 	ck_assert_uint_eq(ret[2] & 0x08, 0x08);	/* LE Coded kept: it can be scanned */
 	memset(zero, 0, sizeof(zero));
 	base = tc->ncmds;
+	/* Shorter than one PHY's parameters: Command Status 0x12. */
 	host_send(&a, HCI_OP_LE_EXT_CREATE_CONN, zero, 10);
 	tctl_pump(tc);
 	ck_assert_int_eq(host_done(&a, HCI_OP_LE_EXT_CREATE_CONN, NULL, NULL),
-			 HCI_ST_UNKNOWN_COMMAND);
+			 HCI_ST_INVALID_PARAMETERS);
 	ck_assert_uint_eq(tctl_count(tc, HCI_OP_LE_EXT_CREATE_CONN, base), 0);
 	/* The legacy scan still works. */
 	host_le_scan(&a, true, 0);
 	ck_assert(tc->le_scan);
 	host_le_scan(&a, false, 0);
 	env_down(hs, 1);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* LE Extended Create Connection (7.8.66) */
+
+/*
+ * Valid LE Extended Create Connection parameters to device last over phys
+ * (bit 0 LE 1M, 1 LE 2M, 2 LE Coded); each PHY's Scan_Interval is 0x60 +
+ * its bit, so the blocks can be told apart. Returns the length.
+ */
+static uint8_t ext_conn_params(uint8_t *p, uint8_t policy, uint8_t last, uint8_t own,
+			       uint8_t phys)
+{
+	struct bdaddr a;
+	unsigned i, n = 10;
+
+	memset(p, 0, 58);
+	p[0] = policy;
+	p[1] = own;
+	tbdaddr(&a, last);
+	memcpy(p + 3, a.b, 6);
+	p[9] = phys;
+	for (i = 0; i < 3; i++) {
+		if (!(phys & (1u << i)))
+			continue;
+		put_le16(p + n, (uint16_t)(0x60 + i));
+		put_le16(p + n + 2, 0x30);
+		put_le16(p + n + 4, 0x18);
+		put_le16(p + n + 6, 0x28);
+		put_le16(p + n + 10, 0x2a);
+		n += 16;
+	}
+	return (uint8_t)n;
+}
+
+/* The session's LE event mask, Linux 6.1's plus LE Enhanced Connection Complete v1 / v2. */
+static void host_le_mask_enh(struct host *h, bool v1, bool v2)
+{
+	uint8_t m[8] = { 0x1f, 0, 0, 0, 0, 0, 0, 0 };
+
+	if (v1)
+		m[1] |= 0x02;	/* bit 9 */
+	if (v2)
+		m[5] |= 0x01;	/* bit 40 */
+	ck_assert_int_eq(host_cmd(h, HCI_OP_LE_SET_EVENT_MASK, m, 8, NULL), 0);
+}
+
+static void prep_no_ext_conn(struct tctl *t)
+{
+	t->cmds_off[37] = 0x80;
+}
+
+START_TEST(ext_create_conn_hidden_without_physical_support)
+{
+	struct host a;
+	struct host *hs[] = { &a };
+	uint8_t ret[256], p[58], n;
+	unsigned base;
+
+	tctl_prep = prep_no_ext_conn;
+	env_up(8, 8, 4);
+	host_start(&a, "alice");
+	host_init(&a);
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_READ_LOCAL_COMMANDS, NULL, 0, ret), 0);
+	ck_assert_uint_eq(ret[1 + 37] & 0x80, 0);
+	ck_assert_uint_eq(ret[1 + 37] & 0x60, 0x60);	/* the scan stays */
+	base = tc->ncmds;
+	n = ext_conn_params(p, 0, 1, 0, 0x01);
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_LE_EXT_CREATE_CONN, p, n, NULL),
+			 HCI_ST_UNKNOWN_COMMAND);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_LE_EXT_CREATE_CONN, base), 0);
+	env_down(hs, 1);
+}
+END_TEST
+
+static void prep_no_coded(struct tctl *t)
+{
+	t->le_feat_off[1] = 0x08;	/* LE Coded PHY (bit 11) */
+}
+
+/*
+ * Every field checked before anything reaches the controller, with the
+ * status a controller gives (7.8.66): Invalid HCI Command Parameters for a
+ * wrong length or value, Unsupported Feature or Parameter Value for a
+ * reserved PHY bit or one the controller lacks.
+ */
+START_TEST(ext_create_conn_parameters_checked)
+{
+	struct host a;
+	struct host *hs[] = { &a };
+	uint8_t p[64], n;
+	unsigned base;
+
+	tctl_prep = prep_no_coded;
+	env_up(8, 8, 4);
+	host_start(&a, "alice");
+	host_init(&a);
+	base = tc->ncmds;
+#define EXPECT(len, st) ck_assert_int_eq(host_cmd(&a, HCI_OP_LE_EXT_CREATE_CONN, p, len, NULL), st)
+	/* Lengths: 16 octets per PHY set, no more, no less. */
+	n = ext_conn_params(p, 0, 1, 0, 0x01);
+	EXPECT(n - 1, HCI_ST_INVALID_PARAMETERS);
+	EXPECT(n + 1, HCI_ST_INVALID_PARAMETERS);
+	EXPECT(n + 16, HCI_ST_INVALID_PARAMETERS);
+	n = ext_conn_params(p, 0, 1, 0, 0x03);
+	EXPECT(n - 16, HCI_ST_INVALID_PARAMETERS);
+	EXPECT(9, HCI_ST_INVALID_PARAMETERS);
+	/* PHYs: none, or LE 2M alone (no advertising on it): invalid. */
+	n = ext_conn_params(p, 0, 1, 0, 0x01);
+	p[9] = 0;
+	EXPECT(10 + 16, HCI_ST_INVALID_PARAMETERS);
+	n = ext_conn_params(p, 0, 1, 0, 0x02);
+	EXPECT(n, HCI_ST_INVALID_PARAMETERS);
+	/* A reserved PHY bit, and LE Coded on a controller without it: 0x11. */
+	n = ext_conn_params(p, 0, 1, 0, 0x01);
+	p[9] = 0x09;
+	EXPECT(n, HCI_ST_UNSUPPORTED_FEATURE);
+	n = ext_conn_params(p, 0, 1, 0, 0x05);
+	EXPECT(n, HCI_ST_UNSUPPORTED_FEATURE);
+	/* Header fields. */
+	n = ext_conn_params(p, 2, 1, 0, 0x01);
+	EXPECT(n, HCI_ST_INVALID_PARAMETERS);	/* filter policy */
+	n = ext_conn_params(p, 0, 1, 2, 0x01);
+	EXPECT(n, HCI_ST_INVALID_PARAMETERS);	/* own RPA: no LL privacy */
+	n = ext_conn_params(p, 0, 1, 4, 0x01);
+	EXPECT(n, HCI_ST_INVALID_PARAMETERS);
+	n = ext_conn_params(p, 0, 1, 0, 0x01);
+	p[2] = 4;
+	EXPECT(n, HCI_ST_INVALID_PARAMETERS);	/* peer address type */
+	/* Each block: scan window, interval range, latency, timeout. */
+	n = ext_conn_params(p, 0, 1, 0, 0x01);
+	put_le16(p + 12, 0x61);
+	EXPECT(n, HCI_ST_INVALID_PARAMETERS);	/* window above interval */
+	n = ext_conn_params(p, 0, 1, 0, 0x01);
+	put_le16(p + 10, 3);
+	put_le16(p + 12, 3);
+	EXPECT(n, HCI_ST_INVALID_PARAMETERS);	/* interval below 4 */
+	n = ext_conn_params(p, 0, 1, 0, 0x03);
+	put_le16(p + 26 + 4, 0x30);
+	EXPECT(n, HCI_ST_INVALID_PARAMETERS);	/* 2M block: min above max */
+	n = ext_conn_params(p, 0, 1, 0, 0x01);
+	put_le16(p + 18, 0x01f4);
+	EXPECT(n, HCI_ST_INVALID_PARAMETERS);	/* latency */
+	n = ext_conn_params(p, 0, 1, 0, 0x01);
+	put_le16(p + 20, 0x000a);
+	EXPECT(n, HCI_ST_INVALID_PARAMETERS);	/* timeout not above the interval */
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_LE_EXT_CREATE_CONN, base), 0);
+	/* LE 2M's scan parameters are ignored: zero is fine there. */
+	n = ext_conn_params(p, 0, 1, 0, 0x03);
+	put_le16(p + 26, 0);
+	put_le16(p + 28, 0);
+	EXPECT(n, 0);
+#undef EXPECT
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_LE_EXT_CREATE_CONN, base), 1);
+	ck_assert_uint_eq(tc->le_ext_plen, n);
+	ck_assert_mem_eq(tc->le_ext_params, p, n);
+	ck_assert_int_eq(host_take_le_conn(&a, NULL, NULL), 0);
+	env_down(hs, 1);
+}
+END_TEST
+
+/*
+ * A device the user may not see: Command Status success, then LE Enhanced
+ * Connection Complete with Connection Rejected due to Unacceptable BD_ADDR,
+ * as for the legacy command; nothing reaches the controller.
+ */
+START_TEST(ext_create_conn_forbidden_device_refused)
+{
+	struct host a;
+	struct host *hs[] = { &a };
+	uint8_t p[64], ev[64], n;
+	struct bdaddr rd;
+	unsigned base;
+
+	env_up(8, 8, 4);
+	host_start(&a, "alice");
+	host_init(&a);
+	host_le_mask_enh(&a, true, false);
+	base = tc->ncmds;
+	denied_calls = 0;
+	n = ext_conn_params(p, 0, 3, 0, 0x05);	/* bob's device */
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_LE_EXT_CREATE_CONN, p, n, NULL), 0);
+	ck_assert_int_eq(host_take(&a, HCI_EV_LE_META, HCI_LE_EV_ENH_CONN_COMPLETE, ev), 31);
+	ck_assert_uint_eq(ev[1], HCI_ST_REJ_BAD_ADDR);
+	ck_assert_uint_eq(get_le16(ev + 2), 0);
+	tbdaddr(&rd, 3);
+	ck_assert_mem_eq(ev + 6, rd.b, 6);
+	ck_assert_uint_eq(a.nrx, 0);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_LE_EXT_CREATE_CONN, base), 0);
+	ck_assert_uint_eq(denied_calls, 1);
+	ck_assert_uint_eq(denied_last_op, HCI_OP_LE_EXT_CREATE_CONN);
+	/* Nothing kept: her own device goes through. */
+	n = ext_conn_params(p, 0, 1, 0, 0x05);
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_LE_EXT_CREATE_CONN, p, n, NULL), 0);
+	ck_assert_int_eq(host_take(&a, HCI_EV_LE_META, HCI_LE_EV_ENH_CONN_COMPLETE, ev), 31);
+	ck_assert_uint_eq(ev[1], 0);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_LE_EXT_CREATE_CONN, base), 1);
+	ck_assert_uint_eq(denied_calls, 1);
+	env_down(hs, 1);
+}
+END_TEST
+
+/*
+ * The completion of an extended initiation goes to the session that made
+ * it only, in its own handle space and in the variant its mask asks for:
+ * the controller sends v2 (one session enabled it), a v1 session gets v1,
+ * a legacy one LE Connection Complete.
+ */
+START_TEST(ext_create_conn_routed_enhanced_complete_translated)
+{
+	struct host a, b, c;
+	struct host *hs[] = { &a, &b, &c };
+	uint8_t p[64], ev[64], n, lcp[25];
+	struct bdaddr d;
+	uint16_t hc;
+
+	env_up(8, 8, 4);
+	host_start(&a, "alice");
+	host_start(&b, "bob");
+	host_start(&c, "carol");
+	host_init(&a);
+	host_init(&b);
+	host_init(&c);
+	host_le_mask_enh(&a, true, false);
+	host_le_mask_enh(&b, true, true);
+	/* Carol holds a link first: the controller's handles move on. */
+	le_create_params(lcp, 0, 4, 0);
+	ck_assert_int_eq(host_cmd(&c, HCI_OP_LE_CREATE_CONN, lcp, 25, NULL), 0);
+	ck_assert_int_eq(host_take_le_conn(&c, NULL, &hc), 0);
+	ck_assert_uint_eq(hc, 1);
+	host_own(&c, hc);
+
+	n = ext_conn_params(p, 0, 1, 0, 0x01);
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_LE_EXT_CREATE_CONN, p, n, NULL), 0);
+	/* v1 for her, from the controller's v2, her handle 1 (not 2). */
+	ck_assert_int_eq(host_count(&a, HCI_EV_LE_META, HCI_LE_EV_ENH_CONN_COMPLETE_V2), 0);
+	ck_assert_int_eq(host_take(&a, HCI_EV_LE_META, HCI_LE_EV_ENH_CONN_COMPLETE, ev), 31);
+	ck_assert_uint_eq(ev[1], 0);
+	ck_assert_uint_eq(get_le16(ev + 2), 1);
+	ck_assert_uint_ne(phys(&a, 1), phys(&c, 1));
+	tbdaddr(&d, 1);
+	ck_assert_mem_eq(ev + 6, d.b, 6);
+	ck_assert_uint_eq(get_le16(ev + 24), 0x18);	/* interval from the tail */
+	host_own(&a, 1);
+
+	n = ext_conn_params(p, 0, 2, 0, 0x01);
+	ck_assert_int_eq(host_cmd(&b, HCI_OP_LE_EXT_CREATE_CONN, p, n, NULL), 0);
+	ck_assert_int_eq(host_take(&b, HCI_EV_LE_META, HCI_LE_EV_ENH_CONN_COMPLETE_V2, ev), 34);
+	ck_assert_uint_eq(ev[1], 0);
+	ck_assert_uint_eq(get_le16(ev + 2), 1);
+	ck_assert_uint_eq(ev[31], 0xff);		/* Advertising_Handle */
+	ck_assert_uint_eq(get_le16(ev + 32), 0xffff);	/* Sync_Handle */
+	ck_assert_uint_ne(phys(&b, 1), phys(&a, 1));
+	host_own(&b, 1);
+	/* Nobody heard of the others' links. */
+	ck_assert_uint_eq(host_count(&a, HCI_EV_LE_META, -1), 0);
+	ck_assert_uint_eq(host_count(&c, HCI_EV_LE_META, -1), 0);
+	/* A legacy-masked session is given LE Connection Complete. */
+	host_le_mask_enh(&c, false, false);
+	host_send(&c, HCI_OP_DISCONNECT, "\x01\x00\x13", 3);
+	tctl_pump(tc);
+	host_reset_rx(&c);
+	n = ext_conn_params(p, 0, 4, 0, 0x01);
+	ck_assert_int_eq(host_cmd(&c, HCI_OP_LE_EXT_CREATE_CONN, p, n, NULL), 0);
+	ck_assert_int_eq(host_take_le_conn(&c, NULL, &hc), 0);
+	ck_assert_uint_eq(hc, 1);
+	env_down(hs, 3);
+}
+END_TEST
+
+/*
+ * One initiator at a time (Vol 6 Part B 4.5): a second session's direct
+ * initiation while one runs is Command Disallowed, as from the legacy
+ * command; LE Create Connection Cancel ends the extended one, its
+ * LE Enhanced Connection Complete (Unknown Connection Identifier) to the
+ * canceller only.
+ */
+START_TEST(ext_create_conn_one_initiator_and_cancel)
+{
+	struct host a, b;
+	struct host *hs[] = { &a, &b };
+	uint8_t p[64], ev[64], n;
+	unsigned base;
+
+	env_up(8, 8, 4);
+	host_start(&a, "alice");
+	host_start(&b, "bob");
+	host_init(&a);
+	host_init(&b);
+	host_le_mask_enh(&a, true, false);
+	host_le_mask_enh(&b, true, false);
+	tc->le_hold_direct = true;
+	n = ext_conn_params(p, 0, 2, 0, 0x01);
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_LE_EXT_CREATE_CONN, p, n, NULL), 0);
+	ck_assert(tc->le_connecting);
+	/* Her own second one, and bob's, are refused. */
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_LE_EXT_CREATE_CONN, p, n, NULL),
+			 HCI_ST_COMMAND_DISALLOWED);
+	ck_assert_int_eq(host_cmd(&b, HCI_OP_LE_EXT_CREATE_CONN, p, n, NULL),
+			 HCI_ST_COMMAND_DISALLOWED);
+	/* Bob has nothing to cancel. */
+	ck_assert_int_eq(host_cmd(&b, HCI_OP_LE_CREATE_CONN_CANCEL, NULL, 0, NULL),
+			 HCI_ST_COMMAND_DISALLOWED);
+	base = tc->ncmds;
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_LE_CREATE_CONN_CANCEL, NULL, 0, NULL), 0);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_LE_CREATE_CONN_CANCEL, base), 1);
+	ck_assert_int_eq(host_take(&a, HCI_EV_LE_META, HCI_LE_EV_ENH_CONN_COMPLETE, ev), 31);
+	ck_assert_uint_eq(ev[1], HCI_ST_UNKNOWN_CONN_ID);
+	ck_assert_uint_eq(host_count(&b, HCI_EV_LE_META, -1), 0);
+	/* The initiator is free: bob's goes through now. */
+	tc->le_hold_direct = false;
+	ck_assert_int_eq(host_cmd(&b, HCI_OP_LE_EXT_CREATE_CONN, p, n, NULL), 0);
+	ck_assert_int_eq(host_take(&b, HCI_EV_LE_META, HCI_LE_EV_ENH_CONN_COMPLETE, ev), 31);
+	ck_assert_uint_eq(ev[1], 0);
+	host_own(&b, get_le16(ev + 2));
+	env_down(hs, 2);
+}
+END_TEST
+
+/*
+ * Accept-list initiations of both kinds share one physical initiation:
+ * with an extended member it is LE Extended Create Connection over the
+ * union of the PHYs (the legacy member's parameters as the LE 1M block,
+ * LE Coded from the extended member), over the union of the entries each
+ * user may reach. The link goes to the session whose list has the peer;
+ * the legacy one waiting alone gets a legacy initiation again. A cancel
+ * ends only the canceller's part.
+ */
+START_TEST(ext_create_conn_accept_list_merged_with_legacy)
+{
+	struct host a, c, b;
+	struct host *hs[] = { &a, &c, &b };
+	uint8_t p[64], ev[64], n, last;
+	struct bdaddr d;
+	unsigned base;
+	uint16_t h;
+
+	env_up(8, 8, 4);
+	host_start(&a, "alice");
+	host_start(&c, "carol");
+	host_start(&b, "bob");
+	host_init(&a);
+	host_init(&c);
+	host_init(&b);
+	host_le_mask_enh(&c, true, false);
+	host_al_add(&a, 1);
+	host_al_add(&c, 4);
+	host_al_add(&b, 3);
+	host_al_add(&b, 1);	/* not bob's to reach: never programmed */
+	ck_assert_int_eq(host_le_connect_al(&a), 0);
+	ck_assert(tc->le_connecting && tc->le_al_init);
+	ck_assert_uint_eq(tc->le_ext_conns, 0);
+	base = tc->ncmds;
+	n = ext_conn_params(p, 1, 0, 0, 0x04);	/* LE Coded only */
+	ck_assert_int_eq(host_cmd(&c, HCI_OP_LE_EXT_CREATE_CONN, p, n, NULL), 0);
+	/* The legacy initiation made way for an extended one over both. */
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_LE_CREATE_CONN_CANCEL, base), 1);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_LE_EXT_CREATE_CONN, base), 1);
+	ck_assert(tc->le_connecting && tc->le_al_init);
+	ck_assert_uint_eq(tc->le_ext_params[0], 0x01);
+	ck_assert_uint_eq(tc->le_ext_params[9], 0x05);
+	ck_assert_uint_eq(tc->le_ext_plen, 10 + 32);
+	/* LE 1M: alice's scan interval (0x60) and connection parameters. */
+	ck_assert_uint_eq(get_le16(tc->le_ext_params + 10), 0x60);
+	ck_assert_uint_eq(get_le16(tc->le_ext_params + 16), 0x28);
+	ck_assert_uint_eq(get_le16(tc->le_ext_params + 20), 0x2a);
+	/* LE Coded: carol's (0x62). */
+	ck_assert_uint_eq(get_le16(tc->le_ext_params + 26), 0x62);
+	ck_assert(tal(1));
+	ck_assert(tal(4));
+	ck_assert_uint_eq(tc->nal, 2);
+	ck_assert_uint_eq(a.nrx, 0);
+	/* Bob joins with the extended command: his 3, never alice's 1 for him. */
+	n = ext_conn_params(p, 1, 0, 0, 0x01);
+	ck_assert_int_eq(host_cmd(&b, HCI_OP_LE_EXT_CREATE_CONN, p, n, NULL), 0);
+	ck_assert(tal(3));
+	ck_assert_uint_eq(tc->nal, 3);
+	/* Bob cancels: his part only, then the initiation goes on without 3. */
+	ck_assert_int_eq(host_cmd(&b, HCI_OP_LE_CREATE_CONN_CANCEL, NULL, 0, NULL), 0);
+	ck_assert_int_eq(host_take_le_conn(&b, NULL, NULL), HCI_ST_UNKNOWN_CONN_ID);
+	ck_assert(tc->le_connecting && tc->le_al_init);
+	ck_assert(!tal(3));
+	ck_assert_uint_eq(a.nrx, 0);
+	ck_assert_uint_eq(host_count(&c, HCI_EV_LE_META, -1), 0);
+	/* Carol's coded device answers: her link, her handle, v1 as she asked. */
+	base = tc->ncmds;
+	tbdaddr(&d, 4);
+	h = tctl_le_al_connect(tc, 0, &d);
+	ck_assert_uint_ne(h, 0);
+	tctl_pump(tc);
+	ck_assert_int_eq(host_take(&c, HCI_EV_LE_META, HCI_LE_EV_ENH_CONN_COMPLETE, ev), 31);
+	ck_assert_uint_eq(ev[1], 0);
+	ck_assert_uint_eq(get_le16(ev + 2), 1);
+	ck_assert_uint_eq(phys(&c, 1), h);
+	host_own(&c, 1);
+	ck_assert_int_eq(host_take_le_conn(&a, NULL, NULL), -1);
+	/* Alice waits alone now: a legacy initiation over her entry. */
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_LE_CREATE_CONN, base), 1);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_LE_EXT_CREATE_CONN, base), 0);
+	ck_assert(tc->le_connecting && tc->le_al_init);
+	ck_assert(tal(1));
+	ck_assert(!tal(4));
+	tbdaddr(&d, 1);
+	ck_assert_uint_ne(tctl_le_al_connect(tc, 0, &d), 0);
+	tctl_pump(tc);
+	ck_assert_int_eq(host_take_le_conn(&a, &last, &h), 0);
+	ck_assert_uint_eq(last, 1);
+	ck_assert_uint_eq(h, 1);
+	host_own(&a, h);
+	env_down(hs, 3);
 }
 END_TEST
 
@@ -4512,7 +4923,13 @@ Suite *test_suite(void)
 	tcase_add_test(tc_core, privileged_commands_admin_only);
 	tcase_add_test(tc_core, unknown_and_malformed_refused);
 	tcase_add_test(tc_core, le_host_supported_despite_physical_bitmap);
-	tcase_add_test(tc_core, extended_scan_and_sets_offered_conn_hidden_consistently);
+	tcase_add_test(tc_core, extended_scan_sets_and_conn_offered_consistently);
+	tcase_add_test(tc_core, ext_create_conn_hidden_without_physical_support);
+	tcase_add_test(tc_core, ext_create_conn_parameters_checked);
+	tcase_add_test(tc_core, ext_create_conn_forbidden_device_refused);
+	tcase_add_test(tc_core, ext_create_conn_routed_enhanced_complete_translated);
+	tcase_add_test(tc_core, ext_create_conn_one_initiator_and_cancel);
+	tcase_add_test(tc_core, ext_create_conn_accept_list_merged_with_legacy);
 	tcase_add_test(tc_core, ext_adv_sets_all_or_none);
 	tcase_add_test(tc_core, ext_adv_sets_per_session_admin_owns_physical);
 	tcase_add_test(tc_core, extended_scan_hidden_without_physical_support);

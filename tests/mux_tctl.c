@@ -182,17 +182,33 @@ static void conn_complete(struct tctl *t, const uint8_t *addr, uint8_t st)
 	tctl_event(t, HCI_EV_CONN_COMPLETE, p, 11);
 }
 
+/*
+ * LE Connection Complete, or LE Enhanced Connection Complete v2 or v1 when
+ * the mux's LE event mask enables it (7.7.65.1, 7.7.65.10), as a
+ * controller picks the richest one unmasked.
+ */
 static void le_conn_complete(struct tctl *t, uint8_t st)
 {
-	uint8_t p[18] = { st };
+	uint8_t p[33];
+	bool v2 = t->lemask[5] & 0x01, v1 = t->lemask[1] & 0x02;
+	size_t tail = v1 || v2 ? 23 : 11;
 
+	memset(p, 0, sizeof(p));
+	p[0] = st;
 	put_le16(p + 1, st ? 0 : t->next_handle++);
 	p[3] = 0;
 	p[4] = t->le_peer_type;
 	memcpy(p + 5, t->le_peer.b, 6);
-	p[11] = 0x18;
-	p[15] = 0x2a;
-	tctl_le_event(t, HCI_LE_EV_CONN_COMPLETE, p, 18);
+	p[tail] = 0x18;
+	p[tail + 4] = 0x2a;
+	if (v2) {
+		memset(p + 30, 0xff, 3);
+		tctl_le_event(t, HCI_LE_EV_ENH_CONN_COMPLETE_V2, p, 33);
+	} else if (v1) {
+		tctl_le_event(t, HCI_LE_EV_ENH_CONN_COMPLETE, p, 30);
+	} else {
+		tctl_le_event(t, HCI_LE_EV_CONN_COMPLETE, p, 18);
+	}
 }
 
 static void answer(struct tctl *t, uint16_t op, const uint8_t *p, uint8_t plen)
@@ -269,10 +285,21 @@ static void answer(struct tctl *t, uint16_t op, const uint8_t *p, uint8_t plen)
 		r[3] = (uint8_t)t->le_pkts;
 		cc(t, op, r, 4);
 		break;
-	case HCI_OP_LE_READ_LOCAL_FEATURES:
+	case HCI_OP_LE_READ_LOCAL_FEATURES: {
+		unsigned i;
+
+		for (i = 0; i < 8; i++)
+			r[1 + i] = (uint8_t)~t->le_feat_off[i];
+		cc(t, op, r, 9);
+		break;
+	}
 	case HCI_OP_LE_READ_SUPPORTED_STATES:
 		memset(r + 1, 0xff, 8);
 		cc(t, op, r, 9);
+		break;
+	case HCI_OP_LE_SET_EVENT_MASK:
+		memcpy(t->lemask, p, 8);
+		st_only(t, op, 0);
 		break;
 	case HCI_OP_READ_LOCAL_NAME:
 		memcpy(r + 1, "bgw-phys", 8);
@@ -460,6 +487,32 @@ static void answer(struct tctl *t, uint16_t op, const uint8_t *p, uint8_t plen)
 		t->le_connecting = true;
 		t->le_peer_type = p[5];
 		memcpy(t->le_peer.b, p + 6, 6);
+		if (t->le_hold_direct)
+			break;
+		le_conn_complete(t, 0);
+		t->le_connecting = false;
+		break;
+	case HCI_OP_LE_EXT_CREATE_CONN:
+		/* The mux checked it (7.8.66); the controller records it. */
+		if (t->le_connecting || plen < 10 || plen > sizeof(t->le_ext_params) ||
+		    plen != 10 + 16 * __builtin_popcount(p[9] & 0x07)) {
+			cs(t, op, HCI_ST_COMMAND_DISALLOWED);
+			t->violations++;
+			break;
+		}
+		t->le_ext_conns++;
+		memcpy(t->le_ext_params, p, plen);
+		t->le_ext_plen = plen;
+		cs(t, op, 0);
+		t->le_connecting = true;
+		t->le_peer_type = p[2];
+		memcpy(t->le_peer.b, p + 3, 6);
+		if (p[0] == 1) {
+			t->le_al_init = true;
+			t->le_al_own[0] = p[1];
+			memcpy(t->le_al_own + 1, t->rand_addr, 6);
+			break;
+		}
 		if (t->le_hold_direct)
 			break;
 		le_conn_complete(t, 0);

@@ -53,6 +53,12 @@ struct tctl {
 	bool le_connecting;
 	struct bdaddr le_peer;
 	uint8_t le_peer_type;
+	uint8_t lemask[8];		/* LE Set Event Mask: which completion it sends */
+	uint8_t le_feat_off[8];		/* LE features it lacks */
+	/* The last LE Extended Create Connection (7.8.66) it took. */
+	unsigned le_ext_conns;
+	uint8_t le_ext_params[58];
+	uint8_t le_ext_plen;
 	/* The physical accept list, and an initiation over it (policy 1). */
 	bool le_hold_direct;		/* a direct LE initiation waits (no peer) */
 	bool le_al_init;

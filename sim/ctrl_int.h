@@ -202,6 +202,7 @@ struct sim_ctrl {
 	struct ctrl_adv_set sets[SIM_ADV_SETS];
 	bool le_connecting;
 	bool le_conn_ext;
+	uint8_t le_init_phys;	/* LE Extended Create Connection's Initiating_PHYs */
 	uint8_t le_conn_filter;
 	uint8_t le_peer_type;
 	struct bdaddr le_peer;

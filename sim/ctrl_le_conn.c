@@ -42,6 +42,25 @@ static void le_conn_complete(struct sim_ctrl *c, uint8_t status,
 		    b, w.len);
 }
 
+/*
+ * Can this initiation hear the RD's connectable advertising? A legacy
+ * initiator (LE Create Connection) answers legacy PDUs only, on LE 1M; an
+ * extended one (LE Extended Create Connection) answers legacy and
+ * extended PDUs on the primary PHYs it initiates on: LE 1M, LE Coded
+ * (Vol 6 Part B 4.4.2, 4.5; LE 2M carries no primary advertising).
+ */
+static bool le_hears(const struct sim_ctrl *c, const struct sim_rd *rd)
+{
+	switch (rd->cfg->adv_pdu) {
+	case SIM_PDU_CODED:
+		return c->le_conn_ext && (c->le_init_phys & 0x04);
+	case SIM_PDU_EXT:
+		return c->le_conn_ext && (c->le_init_phys & 0x01);
+	default:
+		return !c->le_conn_ext || (c->le_init_phys & 0x01);
+	}
+}
+
 static struct sim_rd *le_target(struct sim_ctrl *c)
 {
 	size_t i;
@@ -49,7 +68,7 @@ static struct sim_rd *le_target(struct sim_ctrl *c)
 	for (i = 0; i < sim_air_rd_count(c->air); i++) {
 		struct sim_rd *rd = sim_air_rd(c->air, i);
 
-		if (!(rd->cfg->tech & SIM_TECH_LE) || !rd->cfg->connectable)
+		if (!(rd->cfg->tech & SIM_TECH_LE) || !rd->cfg->connectable || !le_hears(c, rd))
 			continue;
 		if (c->le_conn_filter) {
 			if (!ctrl_al_has(c, rd->cfg->addr_type, &rd->cfg->addr))
@@ -159,6 +178,9 @@ static void job_le_conn(struct sim_ctrl *c, struct sim_job *j)
 	if (!cn)
 		return;
 	c->le_connecting = false;
+	/* Found on LE Coded: the link starts there (Vol 6 Part B 4.5.10). */
+	if (rd->cfg->adv_pdu == SIM_PDU_CODED)
+		cn->tx_phy = cn->rx_phy = 0x03;
 	cn->interval = c->le_int;
 	cn->latency = c->le_lat;
 	cn->timeout = c->le_to;
@@ -253,7 +275,7 @@ static void c_le_ext_create_conn(struct sim_ctrl *c, const struct ctrl_cmd *x)
 	struct cur r;
 	uint8_t filter, own, ptype, phys;
 	uint16_t si, sw;
-	unsigned i, n;
+	unsigned i, k, n;
 
 	/* LE Extended Create Connection (7.8.66): 10 octets, then 16 per
 	 * initiating PHY. */
@@ -272,24 +294,31 @@ static void c_le_ext_create_conn(struct sim_ctrl *c, const struct ctrl_cmd *x)
 		ctrl_reply_cs(c, x->op, HCI_ST_COMMAND_DISALLOWED);
 		return;
 	}
-	if (phys & ~0x07 || !phys || cur_left(&r) != 16 * n) {
-		ctrl_reply_cs(c, x->op, HCI_ST_INVALID_PARAMETERS);
-		return;
-	}
-	if (phys & 0x06) {
-		/* Only LE 1M is simulated (LE features have no 2M/Coded). */
+	/*
+	 * LE 1M, 2M and Coded are all simulated (ctrl_le_features bits 8,
+	 * 11); a reserved bit is Unsupported Feature or Parameter Value, no
+	 * primary advertising PHY (none, or LE 2M alone) invalid (7.8.66).
+	 */
+	if (phys & ~0x07) {
 		ctrl_reply_cs(c, x->op, HCI_ST_UNSUPPORTED_FEATURE);
 		return;
 	}
+	if (!(phys & 0x05) || cur_left(&r) != 16 * n) {
+		ctrl_reply_cs(c, x->op, HCI_ST_INVALID_PARAMETERS);
+		return;
+	}
 	memset(&first, 0, sizeof(first));
-	for (i = 0; i < n; i++) {
+	for (i = 0, k = 0; i < n; i++, k++) {
+		while (!(phys & (1u << k)))
+			k++;
 		si = cur_le16(&r);
 		sw = cur_le16(&r);
 		read_conn_params(&r, &q);
 		cur_skip(&r, 4);	/* Min/Max_CE_Length: unused */
 		if (i == 0)
 			first = q;
-		if (si < 4 || sw < 4 || sw > si || !conn_params_ok(&q)) {
+		/* LE 2M's scan parameters are ignored: nothing advertises on it. */
+		if ((k != 1 && (si < 4 || sw < 4 || sw > si)) || !conn_params_ok(&q)) {
 			ctrl_reply_cs(c, x->op, HCI_ST_INVALID_PARAMETERS);
 			return;
 		}
@@ -299,6 +328,7 @@ static void c_le_ext_create_conn(struct sim_ctrl *c, const struct ctrl_cmd *x)
 		return;
 	}
 	c->le_conn_ext = true;
+	c->le_init_phys = phys;
 	le_connect_start(c, x, filter, ptype, &a, own, &first);
 }
 

@@ -756,6 +756,72 @@ START_TEST(sim_ext_scan_extended_only_devices_per_user)
 }
 END_TEST
 
+/* LE Extended Create Connection over phys to device last; the Command Status. */
+static int ext_create(struct shost *h, uint8_t last, uint8_t phys)
+{
+	uint8_t e[58] = { 0 };
+	struct bdaddr a;
+	unsigned i, n = 10;
+
+	rd_addr(&a, last);
+	memcpy(e + 3, a.b, 6);
+	e[9] = phys;
+	for (i = 0; i < 3; i++) {
+		if (!(phys & (1u << i)))
+			continue;
+		memcpy(e + n, "\x60\x00\x30\x00\x18\x00\x28\x00\x00\x00\x2a\x00\x00\x00\x00\x00",
+		       16);
+		n += 16;
+	}
+	return cmd(h, HCI_OP_LE_EXT_CREATE_CONN, e, n, NULL);
+}
+
+/*
+ * Through the mux to the simulated radio: a user who may see the LE Coded
+ * sensor connects to it with LE Extended Create Connection over LE 1M and
+ * LE Coded (LE Enhanced Connection Complete, her own handle 1, the link
+ * on LE Coded); a user who may not is refused (0x0F) and nothing starts.
+ */
+START_TEST(sim_ext_create_conn_coded_device_per_user)
+{
+	static const uint8_t lemask[8] = { 0x1f, 0x12 };
+	struct sim_house *house = NULL;
+	struct shost e, d;
+	uint8_t b[64], hp[2];
+	char err[256];
+	size_t n;
+
+	ck_assert_int_eq(sim_house_parse_buf("ext", ext_house, strlen(ext_house), &house,
+					     err, sizeof(err)), 0);
+	env_up_house(house);
+	host_up(&e, "erin");
+	host_up(&d, "dave");
+	host_init(&e, NULL);
+	host_init(&d, NULL);
+	ck_assert_int_eq(cmd(&e, HCI_OP_LE_SET_EVENT_MASK, lemask, 8, NULL), 0);
+	ck_assert_int_eq(cmd(&d, HCI_OP_LE_SET_EVENT_MASK, lemask, 8, NULL), 0);
+	ck_assert_int_eq(ext_create(&d, LONGRANGE, 0x05), 0);
+	ck_assert_int_eq(hostdrv_wait_event(d.d, HCI_EV_LE_META, HCI_LE_EV_ENH_CONN_COMPLETE,
+					    b, sizeof(b), &n), 0);
+	ck_assert_uint_eq(b[0], HCI_ST_REJ_BAD_ADDR);
+	ck_assert_int_eq(ext_create(&e, LONGRANGE, 0x05), 0);
+	ck_assert_int_eq(hostdrv_wait_event(e.d, HCI_EV_LE_META, HCI_LE_EV_ENH_CONN_COMPLETE,
+					    b, sizeof(b), &n), 0);
+	ck_assert_uint_eq(n, 30);
+	ck_assert_uint_eq(b[0], 0);
+	ck_assert_uint_eq(get_le16(b + 1), 1);
+	ck_assert_uint_eq(b[5], LONGRANGE);
+	put_le16(hp, 1);
+	ck_assert_int_eq(cmd(&e, HCI_OP_LE_READ_PHY, hp, 2, b), 0);
+	ck_assert_uint_eq(get_le16(b + 1), 1);
+	ck_assert_uint_eq(b[3], 0x03);
+	ck_assert(!hostdrv_has_event(d.d, HCI_EV_LE_META, HCI_LE_EV_ENH_CONN_COMPLETE));
+	host_down(&e);
+	host_down(&d);
+	env_down();	/* the air owned the house */
+}
+END_TEST
+
 Suite *test_suite(void)
 {
 	Suite *s = suite_create("mux_sim");
@@ -772,6 +838,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, sim_without_bonds_last_pairing_wins);
 	tcase_add_test(tc, sim_household_bond_every_user_in_turn);
 	tcase_add_test(tc, sim_ext_scan_extended_only_devices_per_user);
+	tcase_add_test(tc, sim_ext_create_conn_coded_device_per_user);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	return s;

@@ -895,9 +895,84 @@ START_TEST(le_connect_legacy_and_enhanced)
 	cs_ok(HCI_OP_LE_EXT_CREATE_CONN, e, 26, 0);
 	wait_ev(HCI_EV_LE_META, HCI_LE_EV_ENH_CONN_COMPLETE);
 	ck_assert_uint_eq(R[0], 0);
-	e[9] = 0x03;	/* + 2M, not supported */
-	cs_ok(HCI_OP_LE_EXT_CREATE_CONN, e, 42, HCI_ST_UNSUPPORTED_FEATURE);
+	disconnect(get_le16(R + 1));
+	/* + 2M: its block's scan parameters are ignored (zero here). */
+	e[9] = 0x03;
+	memcpy(e + 26, "\x00\x00\x00\x00\x18\x00\x28\x00\x00\x00\x2a\x00\x00\x00\x00\x00", 16);
 	cs_ok(HCI_OP_LE_EXT_CREATE_CONN, e, 26, HCI_ST_INVALID_PARAMETERS);
+	cs_ok(HCI_OP_LE_EXT_CREATE_CONN, e, 42, 0);
+	wait_ev(HCI_EV_LE_META, HCI_LE_EV_ENH_CONN_COMPLETE);
+	ck_assert_uint_eq(R[0], 0);
+	disconnect(get_le16(R + 1));
+	e[9] = 0x09;	/* a reserved bit */
+	cs_ok(HCI_OP_LE_EXT_CREATE_CONN, e, 26, HCI_ST_UNSUPPORTED_FEATURE);
+	e[9] = 0x02;	/* LE 2M alone: nothing advertises on it */
+	cs_ok(HCI_OP_LE_EXT_CREATE_CONN, e, 26, HCI_ST_INVALID_PARAMETERS);
+}
+END_TEST
+
+/* LE Extended Create Connection to a over phys, the same block for each. */
+static void ext_create(const struct bdaddr *a, uint8_t phys, int st)
+{
+	uint8_t e[58] = { 0 };
+	unsigned i, n = 10;
+
+	memcpy(e + 3, a->b, 6);
+	e[9] = phys;
+	for (i = 0; i < 3; i++) {
+		if (!(phys & (1u << i)))
+			continue;
+		memcpy(e + n, "\x60\x00\x60\x00\x18\x00\x28\x00\x00\x00\x2a\x00\x00\x00\x00\x00",
+		       16);
+		n += 16;
+	}
+	cs_ok(HCI_OP_LE_EXT_CREATE_CONN, e, n, st);
+}
+
+/*
+ * Devices connectable only with extended PDUs: a legacy initiator never
+ * reaches them (it waits until cancelled), an extended one does on the
+ * primary PHY they advertise on, the coded sensor only with LE Coded in
+ * Initiating_PHYs, its link then on LE Coded (LE Read PHY 0x03).
+ */
+START_TEST(le_ext_connect_extended_only_and_coded)
+{
+	uint8_t p[25], hp[2];
+	uint16_t h;
+
+	cc_ok(HCI_OP_LE_SET_EVENT_MASK, "\x1f\x02\x00\x00\x00\x00\x00\x00", 8, 0);
+	memcpy(p, le_conn_params, 25);
+	memcpy(p + 6, TAG.b, 6);
+	cs_ok(HCI_OP_LE_CREATE_CONN, p, 25, 0);
+	hostdrv_run(D, 30);
+	ck_assert(!hostdrv_has_event(D, HCI_EV_LE_META, HCI_LE_EV_ENH_CONN_COMPLETE));
+	cc_ok(HCI_OP_LE_CREATE_CONN_CANCEL, NULL, 0, 0);
+	wait_ev(HCI_EV_LE_META, HCI_LE_EV_ENH_CONN_COMPLETE);
+	ck_assert_uint_eq(R[0], HCI_ST_UNKNOWN_CONN_ID);
+	/* The tag on LE 1M. */
+	ext_create(&TAG, 0x01, 0);
+	wait_ev(HCI_EV_LE_META, HCI_LE_EV_ENH_CONN_COMPLETE);
+	ck_assert_uint_eq(R[0], 0);
+	ck_assert(!memcmp(R + 5, TAG.b, 6));
+	disconnect(get_le16(R + 1));
+	/* The coded sensor: not on LE 1M... */
+	ext_create(&LONGRANGE, 0x01, 0);
+	hostdrv_run(D, 30);
+	ck_assert(!hostdrv_has_event(D, HCI_EV_LE_META, HCI_LE_EV_ENH_CONN_COMPLETE));
+	cc_ok(HCI_OP_LE_CREATE_CONN_CANCEL, NULL, 0, 0);
+	wait_ev(HCI_EV_LE_META, HCI_LE_EV_ENH_CONN_COMPLETE);
+	ck_assert_uint_eq(R[0], HCI_ST_UNKNOWN_CONN_ID);
+	/* ...on LE 1M and LE Coded it is, and the link is on Coded. */
+	ext_create(&LONGRANGE, 0x05, 0);
+	wait_ev(HCI_EV_LE_META, HCI_LE_EV_ENH_CONN_COMPLETE);
+	ck_assert_uint_eq(R[0], 0);
+	ck_assert(!memcmp(R + 5, LONGRANGE.b, 6));
+	h = get_le16(R + 1);
+	put_le16(hp, h);
+	cc_ok(HCI_OP_LE_READ_PHY, hp, 2, 0);
+	ck_assert_uint_eq(R[3], 0x03);
+	ck_assert_uint_eq(R[4], 0x03);
+	disconnect(h);
 }
 END_TEST
 
@@ -1687,6 +1762,7 @@ Suite *test_suite(void)
 	ADD(le_ext_only_coded_and_fragmented_devices);
 	ADD(le_phy_and_data_length);
 	ADD(le_connect_legacy_and_enhanced);
+	ADD(le_ext_connect_extended_only_and_coded);
 	ADD(le_create_conn_cancel);
 	ADD(le_accept_list_connect);
 	ADD(le_update_and_remote_features);

@@ -11,7 +11,11 @@
 # with LE Set Extended Scan Parameters/Enable (btmon shows it, and no
 # legacy LE Set Scan Enable); bluetoothd finds the granted extended-only
 # tag, not the one the authdb does not grant, and the LE Coded sensor only
-# once the host's default PHYs include LE Coded. TAP on stdout.
+# once the host's default PHYs include LE Coded. bluetoothctl then connects
+# to the LE Coded sensor, which only an extended initiator reaches: the
+# kernel sees LE Extended Create Connection offered and uses it (btmon
+# shows it, and no legacy LE Create Connection), the mux forwards it for
+# root, who may see the sensor, and GATT runs over the link. TAP on stdout.
 # vm-timeout: 300
 # Run: BGW_BUILDDIR=build/test tests/vm/vm-run tests/vm/t-mux-extscan.sh
 set -euo pipefail
@@ -19,7 +23,7 @@ set -euo pipefail
 . "$(dirname "$0")/guest-lib.sh"
 vm_require_guest
 
-vm_tap_plan 7
+vm_tap_plan 9
 
 build=${BGW_BUILDDIR:-.}
 muxd=$build/muxd/bgw-muxd
@@ -136,6 +140,15 @@ else
 $out"
 fi
 
+# Connecting to it: LE Extended Create Connection over LE 1M and LE Coded.
+if out=$(vm_btctl "select $addr" "connect $longrange" "@expect Connection successful 30" \
+	"@expect ServicesResolved: yes 20" "disconnect $longrange" "@sleep 1" 2>&1); then
+	vm_tap_pass "bluetoothctl connected to the LE Coded sensor and resolved its services"
+else
+	vm_tap_fail "bluetoothctl connected to the LE Coded sensor" \
+		"$out$(tail -n 20 "$VM_LOGDIR/bgw-muxd.log")"
+fi
+
 vm_stop_btmon
 snoop=""
 if command -v btmon >/dev/null; then
@@ -149,6 +162,15 @@ if grep -q "LE Set Extended Scan Enable" <<<"$snoop" &&
 else
 	vm_tap_fail "btmon: the host scanned with the extended commands only" \
 		"$(grep -E 'Scan (Enable|Parameters)' <<<"$snoop" | head -n 20)"
+fi
+# By opcode: btmon shortens long command names in its header lines.
+if grep -q "Command: .*(0x08|0x0043)" <<<"$snoop" && grep -q "Entry .: LE Coded" <<<"$snoop" &&
+	grep -q "LE Enhanced Connection Complete (0x0a)" <<<"$snoop" &&
+	! grep -q "(0x08|0x000d)" <<<"$snoop"; then
+	vm_tap_pass "btmon: the host connected with LE Extended Create Connection (0x2043, LE Coded among its PHYs) only"
+else
+	vm_tap_fail "btmon: the host connected with LE Extended Create Connection (0x2043)" \
+		"$(grep -E 'Create Connection|Connection Complete' -A 12 <<<"$snoop" | head -n 60)"
 fi
 
 kill -TERM "$cd_pid" 2>/dev/null || true

@@ -113,9 +113,9 @@ static void note_conn(const uint8_t *h4, size_t len)
 		memcpy(phys_addr[h], h4 + 6, 6);
 		phys_known[h] = true;
 	}
-	/* LE (Enhanced) Connection Complete: sub, status, handle, role, type, addr. */
+	/* LE (Enhanced, v1 or v2) Connection Complete: sub, status, handle, role, type, addr. */
 	if (len >= 15 && h4[0] == 0x04 && h4[1] == HCI_EV_LE_META &&
-	    (h4[3] == 0x01 || h4[3] == 0x0a) && h4[4] == 0) {
+	    (h4[3] == 0x01 || h4[3] == 0x0a || h4[3] == 0x29) && h4[4] == 0) {
 		h = get_le16(h4 + 5) & 0x0fff;
 		memcpy(phys_addr[h], h4 + 9, 6);
 		phys_known[h] = true;
@@ -212,7 +212,7 @@ static int sess_emit(const uint8_t *h4, size_t len, void *user)
 			abort();
 		break;
 	case HCI_EV_LE_META:
-		if (len >= 15 && (h4[3] == 0x01 || h4[3] == 0x0a) && h4[4] == 0)
+		if (len >= 15 && (h4[3] == 0x01 || h4[3] == 0x0a || h4[3] == 0x29) && h4[4] == 0)
 			check_handle(f, get_le16(h4 + 5) & 0x0fff);
 		if (len >= 13 && h4[3] == 0x02 && h4[4] >= 1 && !granted(f->user, h4 + 7))
 			abort();

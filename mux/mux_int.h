@@ -340,6 +340,8 @@ struct mux {
 	struct mux_al_ent p_al[MUX_P_AL_MAX];
 	unsigned p_al_n;
 	bool al_phys;		/* our initiation sent and not yet ended */
+	bool al_phys_ext;	/* it is LE Extended Create Connection */
+	uint8_t al_phys_phys;	/* its Initiating_PHYs (legacy: LE 1M) */
 	bool al_cancel_sent;	/* our cancel sent; its LE Conn Complete due */
 	bool le_stale_cancel;	/* an internal cancel's LE Conn Complete due */
 	bool inq_active;

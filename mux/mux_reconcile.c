@@ -335,6 +335,20 @@ static struct mux_session *al_want(struct mux *m, struct mux_al_ent *want, unsig
 	return head;
 }
 
+/*
+ * Does the running physical initiation hear what s's own would? An
+ * extended one (it answers extended PDUs) on each of s's primary PHYs;
+ * a legacy session's is LE 1M.
+ */
+static bool al_phys_serves(const struct mux *m, const struct mux_session *s)
+{
+	uint8_t want = s->al_ext ? (uint8_t)(s->al_params[9] & 0x05) : 0x01;
+
+	if (s->al_ext && !m->al_phys_ext)
+		return false;
+	return (m->al_phys_phys & want) == want;
+}
+
 static bool al_covers(struct mux *m, const struct mux_session *s, uint8_t type,
 		      const struct bdaddr *a)
 {
@@ -362,8 +376,10 @@ static bool al_reconcile(struct mux *m)
 	if (m->al_phys) {
 		if (m->al_cancel_sent || le_create_outst(m))
 			return true;
+		for (i = 0; head && same && i < m->nsess; i++)
+			same = !al_in_group(head, m->sess[i]) || al_phys_serves(m, m->sess[i]);
 		if (head && same && head->al_member && !direct_le_waiting(m)) {
-			/* Joiners whose entries it already covers are in. */
+			/* Joiners whose entries and PHYs it already covers are in. */
 			for (i = 0; i < m->nsess; i++) {
 				struct mux_session *s = m->sess[i];
 
@@ -418,6 +434,8 @@ static bool al_reconcile(struct mux *m)
 	for (i = 0; i < m->nsess; i++)
 		m->sess[i]->al_member = al_in_group(head, m->sess[i]);
 	m->al_phys = true;
+	m->al_phys_ext = op == HCI_OP_LE_EXT_CREATE_CONN;
+	m->al_phys_phys = m->al_phys_ext ? cp[9] : 0x01;
 	m->recon_busy = true;
 	ctrl_cmd(m, op, cp, cplen, O_RECON);
 	return false;

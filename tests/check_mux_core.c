@@ -3340,6 +3340,50 @@ START_TEST(ext_create_conn_accept_list_merged_with_legacy)
 }
 END_TEST
 
+/*
+ * A session that waits with the extended command is not served by a
+ * running legacy initiation, even over the same entries: a legacy
+ * initiator never answers extended PDUs nor listens on LE Coded. The
+ * initiation is re-issued as LE Extended Create Connection; a legacy
+ * joiner of an extended one on LE 1M is served as it runs.
+ */
+START_TEST(ext_create_conn_joiner_gets_an_extended_initiation)
+{
+	struct host a, c, d;
+	struct host *hs[] = { &a, &c, &d };
+	uint8_t p[64], n;
+	unsigned base;
+
+	env_up(8, 8, 4);
+	host_start(&a, "alice");
+	host_start(&c, "carol");
+	host_start(&d, "carol");	/* a second host of hers, legacy */
+	host_init(&a);
+	host_init(&c);
+	host_init(&d);
+	host_al_add(&a, 1);
+	host_al_add(&c, 1);
+	host_al_add(&d, 1);
+	ck_assert_int_eq(host_le_connect_al(&a), 0);
+	ck_assert(tc->le_connecting && tc->le_al_init);
+	base = tc->ncmds;
+	n = ext_conn_params(p, 1, 0, 0, 0x05);
+	ck_assert_int_eq(host_cmd(&c, HCI_OP_LE_EXT_CREATE_CONN, p, n, NULL), 0);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_LE_CREATE_CONN_CANCEL, base), 1);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_LE_EXT_CREATE_CONN, base), 1);
+	ck_assert_uint_eq(tc->le_ext_params[9], 0x05);
+	ck_assert(tc->le_connecting && tc->le_al_init);
+	/* A legacy joiner over the same entry: served by it, nothing re-sent. */
+	base = tc->ncmds;
+	ck_assert_int_eq(host_le_connect_al(&d), 0);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_LE_CREATE_CONN_CANCEL, base), 0);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_LE_EXT_CREATE_CONN, base), 0);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_LE_CREATE_CONN, base), 0);
+	ck_assert_uint_eq(a.nrx + c.nrx + d.nrx, 0);
+	env_down(hs, 3);
+}
+END_TEST
+
 /* A controller lacking one set command: no set command, no feature bit. */
 static void prep_no_remove_set(struct tctl *t)
 {
@@ -4930,6 +4974,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc_core, ext_create_conn_routed_enhanced_complete_translated);
 	tcase_add_test(tc_core, ext_create_conn_one_initiator_and_cancel);
 	tcase_add_test(tc_core, ext_create_conn_accept_list_merged_with_legacy);
+	tcase_add_test(tc_core, ext_create_conn_joiner_gets_an_extended_initiation);
 	tcase_add_test(tc_core, ext_adv_sets_all_or_none);
 	tcase_add_test(tc_core, ext_adv_sets_per_session_admin_owns_physical);
 	tcase_add_test(tc_core, extended_scan_hidden_without_physical_support);

@@ -306,7 +306,6 @@ static void al_connect_start(struct mux *m, struct mux_session *s, uint16_t op,
 		return;
 	}
 	memcpy(s->al_params, p, plen);
-	s->al_plen = plen;
 	s->al_ext = ext;
 	s->al_init = true;
 	s->al_member = false;
@@ -972,7 +971,7 @@ int cmd_process(struct mux *m, struct mux_session *s, const uint8_t *h4,
 		}
 		if (!may_access(m, s, &a, map_addr_type(ptype))) {
 			sess_refuse(s, LOG_INFO, "LE connection to a device it may not access refused");
-			sess_denied(m, s, &a, map_addr_type(p[5]), op);
+			sess_denied(m, s, &a, map_addr_type(ptype), op);
 			/*
 			 * As a failed initiation: Command Status success, then
 			 * LE (Enhanced) Connection Complete with the error, as

@@ -204,7 +204,6 @@ struct mux_session {
 	bool al_init;
 	bool al_member;		/* covered by the physical initiation running */
 	bool al_ext;
-	uint8_t al_plen;
 	uint8_t al_params[MUX_EXT_CONN_MAX];
 
 	bool inquiring;

@@ -99,6 +99,7 @@ static bool pol_may_access(const char *user, const struct bdaddr *a, uint8_t typ
 static unsigned denied_calls;
 static uint16_t denied_last_op;
 static struct bdaddr denied_last_addr;
+static uint8_t denied_last_type;
 
 static void pol_denied(const char *user, const struct bdaddr *a, uint8_t type,
 		       uint16_t opcode, void *ctx)
@@ -106,6 +107,7 @@ static void pol_denied(const char *user, const struct bdaddr *a, uint8_t type,
 	denied_calls++;
 	denied_last_op = opcode;
 	denied_last_addr = *a;
+	denied_last_type = type;
 }
 
 /* The authdb whose device irk lines resolve RPAs, as bgw-muxd's core does. */
@@ -3107,7 +3109,8 @@ START_TEST(ext_create_conn_forbidden_device_refused)
 	host_le_mask_enh(&a, true, false);
 	base = tc->ncmds;
 	denied_calls = 0;
-	n = ext_conn_params(p, 0, 3, 0, 0x05);	/* bob's device */
+	n = ext_conn_params(p, 0, 3, 0, 0x05);	/* bob's device, as a random address */
+	p[2] = 0x01;
 	ck_assert_int_eq(host_cmd(&a, HCI_OP_LE_EXT_CREATE_CONN, p, n, NULL), 0);
 	ck_assert_int_eq(host_take(&a, HCI_EV_LE_META, HCI_LE_EV_ENH_CONN_COMPLETE, ev), 31);
 	ck_assert_uint_eq(ev[1], HCI_ST_REJ_BAD_ADDR);
@@ -3118,6 +3121,8 @@ START_TEST(ext_create_conn_forbidden_device_refused)
 	ck_assert_uint_eq(tctl_count(tc, HCI_OP_LE_EXT_CREATE_CONN, base), 0);
 	ck_assert_uint_eq(denied_calls, 1);
 	ck_assert_uint_eq(denied_last_op, HCI_OP_LE_EXT_CREATE_CONN);
+	ck_assert_uint_eq(denied_last_type, BDADDR_RANDOM);
+	ck_assert_uint_eq(ev[5], 0x01);
 	/* Nothing kept: her own device goes through. */
 	n = ext_conn_params(p, 0, 1, 0, 0x05);
 	ck_assert_int_eq(host_cmd(&a, HCI_OP_LE_EXT_CREATE_CONN, p, n, NULL), 0);

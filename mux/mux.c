@@ -162,7 +162,54 @@ static bool user_is_admin(const struct mux *m, const char *user)
 }
 
 /* ------------------------------------------------------------------ */
-/* Dispatcher */
+/* The pump: the dispatcher and the work deferred to it */
+
+/*
+ * Reconcile the physical controller with the sessions' wishes now; a
+ * pending request (recon_request()) is answered by it.
+ */
+static void recon_run(struct mux *m)
+{
+	m->recon_pending = false;
+	reconcile(m);
+}
+
+/*
+ * A request made by the command or event just handled is run before
+ * anything else goes to the controller or another command is looked at,
+ * where the request's caller used to call reconcile() itself: what it
+ * sends goes first, and the next command sees its effects (an inquiry
+ * being cancelled, the accept-list initiation being cancelled for a
+ * direct connection, the members of a shared initiation).
+ */
+static void recon_flush(struct mux *m)
+{
+	if (m->recon_pending)
+		recon_run(m);
+}
+
+/*
+ * A session's queued commands, in order, as long as each is answered
+ * without the controller; the first that needs it waits for the
+ * dispatcher (or for the controller's credits).
+ */
+static void sess_run(struct mux *m, struct mux_session *s)
+{
+	struct pkt *pk;
+	unsigned i;
+
+	for (i = 0; i < MUX_SESSION_CMDQ + 1; i++) {
+		pk = pktq_peek(&s->cmdq);
+		if (!pk || s->dead)
+			return;
+		if (cmd_process(m, s, pk->data, pk->len, false) != R_DONE) {
+			recon_flush(m);
+			return;
+		}
+		pkt_free(pktq_pop(&s->cmdq));
+		recon_flush(m);
+	}
+}
 
 static void dispatch_once(struct mux *m)
 {
@@ -176,12 +223,13 @@ static void dispatch_once(struct mux *m)
 
 		if (!m->up || m->fail_err || m->ncmd == 0)
 			return;
+		recon_flush(m);
 		if (!m->ready) {
 			unsigned before = m->init_step;
 
 			init_next(m);
 			if (m->ready) {
-				reconcile(m);
+				recon_run(m);
 				for (i = 0; i < m->nsess; i++)
 					sess_run(m, m->sess[i]);
 				continue;
@@ -199,7 +247,7 @@ static void dispatch_once(struct mux *m)
 			continue;
 		}
 		if (!m->recon_busy) {
-			reconcile(m);
+			recon_run(m);
 			if (m->recon_busy)
 				continue;
 		}
@@ -213,6 +261,7 @@ static void dispatch_once(struct mux *m)
 			if (!pk || s->dead)
 				continue;
 			r = cmd_process(m, s, pk->data, pk->len, true);
+			recon_flush(m);
 			if (r == R_WAIT)
 				continue;
 			pkt_free(pktq_pop(&s->cmdq));
@@ -245,16 +294,38 @@ static void dispatch(struct mux *m)
 	m->in_dispatch = false;
 }
 
+/* The transport is open: initialise the controller (the dispatcher runs it). */
+static void ctrl_start(struct mux *m)
+{
+	m->up = true;
+	m->ready = false;
+	m->init_step = 0;
+	m->ncmd = 1;
+	m->fail_err = 0;
+}
+
 /*
  * Work deferred to the end of every entry point, when no iteration over
- * sessions or connections is in progress: a controller failure, sessions
- * the core ended, then the dispatcher.
+ * sessions or connections is in progress: the controller's re-start
+ * after a Hardware Error, a controller failure, sessions the core ended,
+ * the physical state reconciled with what is left, then the dispatcher.
  */
-void finish(struct mux *m)
+static void finish(struct mux *m)
 {
 	unsigned i, rounds;
 
 	for (rounds = 0; rounds < 4; rounds++) {
+		if (m->restart_pending) {
+			/*
+			 * As the transport going down and coming back: every
+			 * session told Hardware Error, their queued commands
+			 * answered, then the initialisation again.
+			 */
+			m->restart_pending = false;
+			ctrl_down(m);
+			dispatch(m);
+			ctrl_start(m);
+		}
 		if (m->fail_err) {
 			int err = m->fail_err;
 
@@ -278,10 +349,32 @@ void finish(struct mux *m)
 				}
 			}
 		}
+		/* Before the dispatcher sends the mux's own queued commands. */
+		recon_flush(m);
 		dispatch(m);
-		if (!m->fail_err && !m->reap)
+		if (!m->fail_err && !m->reap && !m->restart_pending && !m->recon_pending)
 			break;
 	}
+}
+
+/* The controller did not answer a command in time: it has failed. */
+static void cmd_timer_fired(struct loop_timer *t, void *user)
+{
+	struct mux *m = user;
+
+	(void)t;
+	cmd_timeout(m);
+	finish(m);
+}
+
+/* A session's own inquiry length ran out (mux_reconcile.c). */
+static void inq_timer_fired(struct loop_timer *t, void *user)
+{
+	struct mux *m = user;
+
+	(void)t;
+	inq_timeout(m);
+	finish(m);
 }
 
 /* ------------------------------------------------------------------ */
@@ -363,7 +456,7 @@ void teardown(struct mux_session *s, uint8_t reason)
 		internal_cmd(m, HCI_OP_LE_SET_EXT_ADV_ENABLE, all_off, 2);
 		internal_cmd(m, HCI_OP_LE_CLEAR_ADV_SETS, NULL, 0);
 	}
-	reconcile(m);
+	recon_request(m);
 }
 
 /* ------------------------------------------------------------------ */
@@ -396,8 +489,8 @@ struct mux *mux_new(struct loop *l, const struct mux_config *cfg,
 	if (!(m->cfg.time_scale > 0))
 		m->cfg.time_scale = 1.0;
 	m->xlat = malloc(H4_MAX_PKT);
-	m->cmd_timer = loop_timer_new(l, cmd_timeout, m);
-	m->inq_timer = loop_timer_new(l, inq_timeout, m);
+	m->cmd_timer = loop_timer_new(l, cmd_timer_fired, m);
+	m->inq_timer = loop_timer_new(l, inq_timer_fired, m);
 	if (!m->cmd_timer || !m->inq_timer || !m->xlat) {
 		loop_timer_free(m->cmd_timer);
 		loop_timer_free(m->inq_timer);
@@ -425,11 +518,7 @@ void mux_ctrl_up(struct mux *m)
 {
 	if (!m)
 		return;
-	m->up = true;
-	m->ready = false;
-	m->init_step = 0;
-	m->ncmd = 1;
-	m->fail_err = 0;
+	ctrl_start(m);
 	finish(m);
 }
 
@@ -512,7 +601,7 @@ void mux_policy_changed(struct mux *m)
 			   c->owner->id, c->owner->user);
 		internal_disconnect(m, c->handle, HCI_ST_REMOTE_USER_TERM);
 	}
-	reconcile(m);
+	recon_request(m);
 	finish(m);
 }
 
@@ -547,7 +636,7 @@ struct mux_session *mux_session_new(struct mux *m, const char *user_name,
 	m->sess[m->nsess++] = s;
 	log_info("session %u (%s%s) started", s->id, s->user, s->admin ? ", admin" : "");
 	/* Its default event masks join the union. */
-	reconcile(m);
+	recon_request(m);
 	finish(m);
 	return s;
 }

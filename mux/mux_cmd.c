@@ -547,7 +547,7 @@ static int virt_cmd(struct mux *m, struct mux_session *s, const struct mux_cmd_d
 			s->al_member = false;
 			reply_status_only(s, op, 0);
 			al_init_failed(s, HCI_ST_UNKNOWN_CONN_ID);
-			reconcile(m);
+			recon_request(m);
 			return R_DONE;
 		}
 		if (!pend_find_sess(m, P_LE_OUT, NULL, s)) {
@@ -595,7 +595,7 @@ static int virt_cmd(struct mux *m, struct mux_session *s, const struct mux_cmd_d
 		return R_DONE;
 	}
 	reply_cc(s, op, ret, 1);
-	reconcile(m);
+	recon_request(m);
 	return R_DONE;
 }
 
@@ -633,7 +633,7 @@ static void reg_write(struct mux *m, struct mux_session *s, const struct mux_cmd
 	if (s->admin && (d->reg == REG_LOCAL_NAME || d->reg == REG_CLASS))
 		internal_cmd(m, d->opcode, p, plen);
 	reply_status_only(s, d->opcode, 0);
-	reconcile(m);
+	recon_request(m);
 }
 
 static void reg_read(struct mux_session *s, const struct mux_cmd_def *d)
@@ -876,7 +876,7 @@ int cmd_process(struct mux *m, struct mux_session *s, const uint8_t *h4,
 		log_info("session %u (%s): virtual reset", s->id, s->user);
 		sess_reset(s);
 		reply_status_only(s, op, 0);
-		reconcile(m);
+		recon_request(m);
 		return R_DONE;
 	case MK_PRIV:
 		/* As hci_sock's security filter: not for ordinary users. */
@@ -966,7 +966,7 @@ int cmd_process(struct mux *m, struct mux_session *s, const uint8_t *h4,
 			if (!m->ready)
 				return R_WAIT;
 			al_connect_start(m, s, op, p, plen);
-			reconcile(m);
+			recon_request(m);
 			return R_DONE;
 		}
 		if (!may_access(m, s, &a, map_addr_type(ptype))) {
@@ -992,9 +992,12 @@ int cmd_process(struct mux *m, struct mux_session *s, const uint8_t *h4,
 		 * A direct connection goes before the accept-list initiation,
 		 * which waits indefinitely: reconcile() cancels it (the
 		 * waiting sessions see nothing) and re-issues it afterwards.
+		 * The pump runs the request as soon as this returns, before
+		 * another session's command (recon_flush(), mux.c), so the
+		 * cancel goes first, as when this called reconcile() itself.
 		 */
 		if (m->al_phys || le_create_outst(m)) {
-			reconcile(m);
+			recon_request(m);
 			return R_WAIT;
 		}
 		break;
@@ -1024,7 +1027,7 @@ int cmd_process(struct mux *m, struct mux_session *s, const uint8_t *h4,
 			reply_cs(s, op, 0);
 			inq_session_start(m, s, p[3], p[4]);
 			inq_replay(m, s);
-			reconcile(m);
+			recon_request(m);
 			return R_DONE;
 		}
 		break;
@@ -1113,20 +1116,4 @@ int cmd_process(struct mux *m, struct mux_session *s, const uint8_t *h4,
 		break;
 	}
 	return R_SENT;
-}
-
-/* Answer what can be answered at the head of the session's queue. */
-void sess_run(struct mux *m, struct mux_session *s)
-{
-	struct pkt *pk;
-	unsigned i;
-
-	for (i = 0; i < MUX_SESSION_CMDQ + 1; i++) {
-		pk = pktq_peek(&s->cmdq);
-		if (!pk || s->dead)
-			return;
-		if (cmd_process(m, s, pk->data, pk->len, false) != R_DONE)
-			return;
-		pkt_free(pktq_pop(&s->cmdq));
-	}
 }

@@ -580,9 +580,9 @@ void on_cmd_done(struct mux *m, const struct h4_pkt *pkt, uint16_t op,
 	sess_emit(o.s, buf, pkt->raw_len, EM_EVENT);
 }
 
-void cmd_timeout(struct loop_timer *t, void *user)
+/* The command timer ran out (mux.c): the controller has failed. */
+void cmd_timeout(struct mux *m)
 {
-	struct mux *m = user;
 	unsigned i;
 
 	for (i = 0; i < MUX_MAX_OUTST; i++) {
@@ -593,7 +593,6 @@ void cmd_timeout(struct loop_timer *t, void *user)
 		}
 	}
 	ctrl_fail(m, -ETIMEDOUT);
-	finish(m);
 }
 
 void ctrl_down(struct mux *m)

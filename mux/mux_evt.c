@@ -624,7 +624,7 @@ static void on_le_conn_complete(struct mux *m, uint8_t sub, const uint8_t *q, si
 	if (q[ST] == HCI_ST_UNKNOWN_CONN_ID && m->le_stale_cancel) {
 		/* The end of an initiation the mux cancelled for a departed session. */
 		m->le_stale_cancel = false;
-		reconcile(m);
+		recon_request(m);
 		return;
 	}
 	if (q[ROLE] == 0x00) {
@@ -639,7 +639,7 @@ static void on_le_conn_complete(struct mux *m, uint8_t sub, const uint8_t *q, si
 			s = al_phys_ended(m, q[ST], map_addr_type(q[PT]), &a);
 			al = true;
 			if (q[ST] != 0) {
-				reconcile(m);
+				recon_request(m);
 				return;
 			}
 		}
@@ -673,7 +673,7 @@ static void on_le_conn_complete(struct mux *m, uint8_t sub, const uint8_t *q, si
 	}
 	/* The sessions still waiting get a new initiation. */
 	if (al)
-		reconcile(m);
+		recon_request(m);
 }
 
 /*
@@ -787,8 +787,8 @@ static void on_hw_error(struct mux *m, const struct h4_pkt *pkt)
 {
 	log_err("controller reported Hardware Error 0x%02x: re-initialising",
 		pkt->evt.plen ? pkt->evt.param[0] : 0);
-	mux_ctrl_down(m);
-	mux_ctrl_up(m);
+	/* finish() takes it down and starts it again once this input is done. */
+	m->restart_pending = true;
 }
 
 /*

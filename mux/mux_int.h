@@ -259,7 +259,16 @@ struct mux {
 	bool have_cache;	/* identity captured at least once */
 	unsigned init_step;
 	unsigned inits;
-	int fail_err;		/* deferred controller failure */
+	/*
+	 * Work deferred to the pump (finish() and the dispatcher, mux.c), so
+	 * the files below it never call back up: a controller failure,
+	 * sessions to reap, the physical state to reconcile with the
+	 * sessions' wishes (recon_request()), the controller to re-initialise
+	 * (it reported a Hardware Error).
+	 */
+	int fail_err;
+	bool recon_pending;
+	bool restart_pending;
 	bool in_dispatch;
 	bool dispatch_again;
 	bool reap;
@@ -363,6 +372,16 @@ struct mux {
 enum { R_DONE, R_WAIT, R_SENT };
 enum { EM_EVENT, EM_DATA, EM_NOCP };
 
+/*
+ * Ask the pump to reconcile the physical controller with the sessions'
+ * wishes (reconcile(), mux_reconcile.c) once the current command or
+ * input is done: the caller changed what a session wants.
+ */
+static inline void recon_request(struct mux *m)
+{
+	m->recon_pending = true;
+}
+
 /* Refusals logged with a rate limit (mux_emit.c). */
 bool refusal_logged(struct mux_session *s);
 #define sess_refuse(s, prio, fmt, ...)					\
@@ -394,7 +413,6 @@ bool may_access(const struct mux *m, const struct mux_session *s,
 		const struct bdaddr *a, uint8_t type);
 void sess_denied(struct mux *m, struct mux_session *s,
 		 const struct bdaddr *a, uint8_t type, uint16_t op);
-void finish(struct mux *m);
 void teardown(struct mux_session *s, uint8_t reason);
 
 /* mux_emit.c */
@@ -455,7 +473,7 @@ void init_next(struct mux *m);
 void on_cmd_done(struct mux *m, const struct h4_pkt *pkt, uint16_t op,
 		 uint8_t ncmd, bool is_cs, uint8_t status,
 		 const uint8_t *ret, uint8_t rlen);
-void cmd_timeout(struct loop_timer *t, void *user);
+void cmd_timeout(struct mux *m);
 void ctrl_down(struct mux *m);
 
 /* mux_cmd.c */
@@ -467,7 +485,6 @@ void sess_le_conn_failed(struct mux_session *s, uint8_t st, uint8_t ptype,
 void al_init_failed(struct mux_session *s, uint8_t st);
 int cmd_process(struct mux *m, struct mux_session *s, const uint8_t *h4,
 		size_t len, bool may_send);
-void sess_run(struct mux *m, struct mux_session *s);
 
 /* mux_reconcile.c */
 bool ext_scan_capable(const struct mux *m);
@@ -484,7 +501,7 @@ void inq_session_start(struct mux *m, struct mux_session *s, uint8_t len, uint8_
 void inq_session_done(struct mux_session *s, uint8_t st);
 void inq_run_started(struct mux *m, uint8_t len);
 void inq_run_ended(struct mux *m);
-void inq_timeout(struct loop_timer *t, void *user);
+void inq_timeout(struct mux *m);
 uint8_t inq_units_owed(const struct mux *m);
 void recon_done(struct mux *m, const struct mux_outst *o, uint8_t status);
 

@@ -729,13 +729,15 @@ void inq_run_ended(struct mux *m)
 		if (s->inq_left <= inq_slack(m) || s->dead)
 			inq_session_done(s, 0);
 	}
-	reconcile(m);
+	recon_request(m);
 }
 
-/* A session's own length ran out while the physical inquiry goes on. */
-void inq_timeout(struct loop_timer *t, void *user)
+/*
+ * A session's own length ran out while the physical inquiry goes on (the
+ * inquiry timer, mux.c).
+ */
+void inq_timeout(struct mux *m)
 {
-	struct mux *m = user;
 	uint64_t now = loop_now_us();
 	unsigned i;
 
@@ -747,8 +749,7 @@ void inq_timeout(struct loop_timer *t, void *user)
 	}
 	inq_timer_update(m);
 	/* Nobody left: the physical inquiry is cancelled. */
-	reconcile(m);
-	finish(m);
+	recon_request(m);
 }
 
 void recon_done(struct mux *m, const struct mux_outst *o, uint8_t status)

@@ -12,12 +12,16 @@
  * not to be well-formed: its events are length-checked before routing, and
  * an event that cannot be attributed to a session goes to nobody.
  *
- * This file holds the public API, the sessions' lifecycle, the dispatcher
- * and the helpers the others share; mux_cmd.c the sessions' commands,
- * mux_evt.c the controller's events, mux_conn.c connections and data,
- * mux_ctrl.c the physical controller (init, cache, completion, down),
- * mux_reconcile.c the physical state and the accept list, mux_emit.c what
- * goes to the sessions. mux_int.h declares what they share.
+ * The files are layers, each calling only the ones below it: this one
+ * (the public API, the sessions' lifecycle and the pump: the dispatcher
+ * and finish(), which runs the work the others defer to it), mux_cmd.c
+ * (the sessions' commands), mux_evt.c (the controller's events and
+ * command completions), mux_reconcile.c (the physical state, the shared
+ * inquiry and the accept list), mux_conn.c (connections, credits, data,
+ * teardown), mux_bond.c (household bonds), mux_ctrl.c (the physical
+ * controller: sending, init, cache, down), mux_emit.c (what goes to the
+ * sessions), mux_base.c (capabilities, addresses, the policy).
+ * mux_int.h declares what they share.
  */
 #include "config.h"
 
@@ -34,127 +38,6 @@
 #include "log.h"
 #include "loop.h"
 #include "mux_int.h"
-#include "rpa.h"
-
-/* ------------------------------------------------------------------ */
-/* Small helpers */
-
-bool bit_is_set(const uint8_t *mask, unsigned bit)
-{
-	return mask[bit / 8] & (1u << (bit % 8));
-}
-
-bool phys_supports(const struct mux *m, const struct mux_cmd_def *d)
-{
-	if (!d || d->octet == 0xff)
-		return true;
-	return m->phys_cmds[d->octet] & (1u << d->bit);
-}
-
-bool le_capable(const struct mux *m)
-{
-	return m->features[4] & 0x40;
-}
-
-bool bredr_capable(const struct mux *m)
-{
-	return !(m->features[4] & 0x20);
-}
-
-/*
- * A command the virtual controller answers alone (MT_OWN) is offered even
- * when the physical bitmap lacks its bit, where that is truthful: LE Host
- * Supported (7.3.79) only means something on a controller that does both
- * BR/EDR and LE (Vol 2 Part C 3.3, feature page 1), as hosts use it.
- */
-bool own_supported(const struct mux *m, const struct mux_cmd_def *d)
-{
-	if (!(d->flags & MT_OWN))
-		return false;
-	switch (d->opcode) {
-	case HCI_OP_READ_LE_HOST_SUPPORTED:
-	case HCI_OP_WRITE_LE_HOST_SUPPORTED:
-		return le_capable(m) && bredr_capable(m);
-	default:
-		return false;
-	}
-}
-
-/* An extended advertising set command (7.8.52-7.8.61)? */
-static bool is_ext_adv_op(uint16_t op)
-{
-	return op >= HCI_OP_LE_SET_ADV_SET_RAND_ADDR && op <= HCI_OP_LE_CLEAR_ADV_SETS;
-}
-
-/*
- * What the virtual controller offers a session (principle 1 of the doc).
- * The advertising set commands go together, with the LE Extended
- * Advertising feature: all or none (ext_adv_capable()).
- */
-bool virt_supports(const struct mux *m, const struct mux_cmd_def *d)
-{
-	if (d && is_ext_adv_op(d->opcode) && !ext_adv_capable(m))
-		return false;
-	return phys_supports(m, d) || own_supported(m, d);
-}
-
-struct bdaddr addr_at(const uint8_t *p)
-{
-	struct bdaddr a;
-
-	memcpy(a.b, p, 6);
-	return a;
-}
-
-/* LE identity address types 0x02/0x03 (Vol 4 Part E 7.7.65.10) map to 0/1. */
-uint8_t map_addr_type(uint8_t t)
-{
-	return (t == 0x01 || t == 0x03) ? BDADDR_RANDOM : BDADDR_PUBLIC;
-}
-
-bool pol_access(const struct mux *m, const char *user, const struct bdaddr *a,
-		uint8_t type)
-{
-	return m->pol.may_access && m->pol.may_access(user, a, type, m->pol.ctx);
-}
-
-/*
- * The policy names identity addresses. A resolvable private address is
- * allowed when one of this user's own IRK bindings resolves it, or an IRK
- * the admin gave the device (policy resolve_rpa), and the policy allows
- * that identity now (revocation applies).
- */
-bool may_access(const struct mux *m, const struct mux_session *s,
-		const struct bdaddr *a, uint8_t type)
-{
-	struct bdaddr id;
-	uint8_t id_type;
-	unsigned i;
-
-	if (!s)
-		return false;
-	if (pol_access(m, s->user, a, type))
-		return true;
-	if (type != BDADDR_RANDOM || !rpa_is_resolvable(a))
-		return false;
-	for (i = 0; i < MUX_IRK_MAX; i++) {
-		const struct mux_irk *k = &m->irks[i];
-
-		if (k->used && strcmp(k->user, s->user) == 0 && rpa_matches(k->irk, a))
-			return pol_access(m, s->user, &k->id, k->id_type);
-	}
-	return m->pol.resolve_rpa && m->pol.resolve_rpa(a, &id, &id_type, m->pol.ctx) == 0 &&
-	       pol_access(m, s->user, &id, id_type);
-}
-
-/* Tell the owner (audit) of an ACL refusal, rate-limited per session. */
-void sess_denied(struct mux *m, struct mux_session *s,
-		 const struct bdaddr *a, uint8_t type, uint16_t op)
-{
-	s->denials++;
-	if (m->pol.denied && (s->denials <= 16 || s->denials % 1024 == 0))
-		m->pol.denied(s->user, a, type, op, m->pol.ctx);
-}
 
 static bool user_is_admin(const struct mux *m, const char *user)
 {
@@ -375,88 +258,6 @@ static void inq_timer_fired(struct loop_timer *t, void *user)
 	(void)t;
 	inq_timeout(m);
 	finish(m);
-}
-
-/* ------------------------------------------------------------------ */
-/* Teardown */
-
-/*
- * Stop everything the session has on the physical controller: its links are
- * disconnected (orphaned first, so nothing more reaches it), its pending
- * procedures cancelled, its queued commands and data dropped. Used by
- * HCI Reset, session end and policy revocation.
- */
-void teardown(struct mux_session *s, uint8_t reason)
-{
-	struct mux *m = s->m;
-	unsigned i;
-	bool others;
-
-	for (i = 0; i < MUX_MAX_OUTST; i++) {
-		if (m->outst[i].used && m->outst[i].s == s) {
-			m->outst[i].s = NULL;
-			if (m->outst[i].origin == O_SESSION)
-				m->outst[i].origin = O_ORPHAN;
-		}
-	}
-	pktq_clear(&s->cmdq);
-	pktq_clear(&s->aclq);
-	for (i = 0; i < MUX_MAX_CONNS; i++) {
-		struct mux_conn *c = &m->conns[i];
-
-		if (!c->used || c->owner != s)
-			continue;
-		c->owner = NULL;
-		internal_disconnect(m, c->handle, reason);
-	}
-	s->acl_used = s->le_used = 0;
-	s->acl_ctrl = s->le_ctrl = 0;
-	for (i = 0; i < MUX_MAX_PEND; i++) {
-		struct mux_pend *pd = &m->pend[i];
-
-		if (!pd->used || pd->s != s)
-			continue;
-		pd->used = false;
-		switch (pd->kind) {
-		case P_CONN_OUT:
-			internal_addr_cmd(m, HCI_OP_CREATE_CONN_CANCEL, &pd->addr, -1);
-			break;
-		case P_LE_OUT:
-			internal_cmd(m, HCI_OP_LE_CREATE_CONN_CANCEL, NULL, 0);
-			break;
-		case P_CONN_IN:
-			internal_addr_cmd(m, HCI_OP_REJECT_CONN_REQ, &pd->addr,
-					  HCI_ST_REJ_LIMITED_RESOURCES);
-			break;
-		case P_SYNC_IN:
-			internal_addr_cmd(m, HCI_OP_REJECT_SYNC_CONN_REQ, &pd->addr,
-					  HCI_ST_REJ_LIMITED_RESOURCES);
-			break;
-		case P_NAME:
-			others = addr_owner(m, &pd->addr) != NULL;
-			if (!others && pend_find(m, P_NAME, &pd->addr) == NULL)
-				internal_addr_cmd(m, HCI_OP_REMOTE_NAME_REQ_CANCEL,
-						  &pd->addr, -1);
-			break;
-		}
-	}
-	s->inquiring = false;
-	s->scan_en = false;
-	if (m->adv_owner == s)
-		m->adv_owner = NULL;
-	if (m->eadv_owner == s) {
-		/*
-		 * Its sets leave the air with it: disable all (7.8.56 with
-		 * Num_Sets 0), then remove them (7.8.60, refused while one
-		 * is enabled).
-		 */
-		static const uint8_t all_off[2] = { 0, 0 };
-
-		m->eadv_owner = NULL;
-		internal_cmd(m, HCI_OP_LE_SET_EXT_ADV_ENABLE, all_off, 2);
-		internal_cmd(m, HCI_OP_LE_CLEAR_ADV_SETS, NULL, 0);
-	}
-	recon_request(m);
 }
 
 /* ------------------------------------------------------------------ */

@@ -26,24 +26,6 @@ static const uint8_t default_scan_params[7] = { 0x00, 0x10, 0x00, 0x10, 0x00, 0x
 /* ------------------------------------------------------------------ */
 /* Session virtual state */
 
-void reg_set_default(struct mux *m, struct mux_session *s, unsigned r)
-{
-	const struct mux_reg_def *d = mux_reg_def(r);
-	const struct mux_cache_ent *e = NULL;
-
-	memset(s->reg[r], 0, MUX_REG_MAX);
-	s->reg_len[r] = d->var ? d->dlen : d->len;
-	if (d->def)
-		memcpy(s->reg[r], d->def, d->dlen);
-	/* Name and class start as the physical controller's (read at init). */
-	if (r == REG_LOCAL_NAME)
-		e = cache_get(m, HCI_OP_READ_LOCAL_NAME, 0);
-	else if (r == REG_CLASS)
-		e = cache_get(m, HCI_OP_READ_CLASS_OF_DEV, 0);
-	if (e && e->rlen >= 1u + d->len)
-		memcpy(s->reg[r], e->ret + 1, d->len);
-}
-
 void sess_defaults(struct mux_session *s)
 {
 	unsigned r;
@@ -131,56 +113,6 @@ static void al_remove(struct mux_session *s, uint8_t type, const struct bdaddr *
 			return;
 		}
 	}
-}
-
-bool al_has(const struct mux_session *s, uint8_t type, const struct bdaddr *a)
-{
-	unsigned i;
-
-	for (i = 0; i < s->al_n; i++)
-		if (s->al[i].type == type && bdaddr_eq(&s->al[i].a, a))
-			return true;
-	return false;
-}
-
-/*
- * An LE connection attempt of s ended without a link: LE (Enhanced)
- * Connection Complete with status st, in the format its LE event mask
- * asks for (Vol 4 Part E 7.7.65.1 / 7.7.65.10 v1 and v2; no advertising
- * set or periodic sync made it: 0xFF, 0xFFFF).
- */
-void sess_le_conn_failed(struct mux_session *s, uint8_t st, uint8_t ptype,
-			 const uint8_t *peer)
-{
-	uint8_t ev[HCI_LE_EV_ENH_CONN_COMPLETE_V2_LEN];
-
-	memset(ev, 0, sizeof(ev));
-	ev[0] = st;
-	ev[4] = ptype;
-	memcpy(ev + 5, peer, 6);
-	memset(ev + HCI_LE_EV_ENH_CONN_COMPLETE_LEN, 0xff, 3);
-	if (sess_wants(s, HCI_EV_LE_META, HCI_LE_EV_ENH_CONN_COMPLETE_V2))
-		sess_le_event(s, HCI_LE_EV_ENH_CONN_COMPLETE_V2, ev, sizeof(ev));
-	else if (sess_wants(s, HCI_EV_LE_META, HCI_LE_EV_ENH_CONN_COMPLETE))
-		sess_le_event(s, HCI_LE_EV_ENH_CONN_COMPLETE, ev,
-			      HCI_LE_EV_ENH_CONN_COMPLETE_LEN);
-	else
-		sess_le_event(s, HCI_LE_EV_CONN_COMPLETE, ev, HCI_LE_EV_CONN_COMPLETE_LEN);
-}
-
-/*
- * Its accept-list initiation ends without a link: as a controller reports
- * the end of one, with the peer it was given (7.8.12, 7.8.66 layouts).
- */
-void al_init_failed(struct mux_session *s, uint8_t st)
-{
-	const uint8_t *p = s->al_params;
-
-	s->al_init = false;
-	if (s->al_ext)
-		sess_le_conn_failed(s, st, p[2] & 0x01, p + 3);
-	else
-		sess_le_conn_failed(s, st, p[5] & 0x01, p + 6);
 }
 
 /*

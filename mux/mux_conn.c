@@ -2,7 +2,8 @@
 /*
  * Connections and the procedures keyed by BD_ADDR: the connection table,
  * connection requests and completions, the controller's buffer credits
- * (Number Of Completed Packets) and ACL/SCO data both ways.
+ * (Number Of Completed Packets), ACL/SCO data both ways, and a session's
+ * teardown (its links and procedures ended on the controller).
  * Part of the multiplexer core (see mux.c for its threat model).
  */
 #include "config.h"
@@ -659,4 +660,86 @@ void ctrl_data(struct mux *m, const struct h4_pkt *pkt)
 		hmap_put(m->xlat + 1, c->vhandle);
 		sess_emit(c->owner, m->xlat, pkt->raw_len, EM_DATA);
 	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Teardown */
+
+/*
+ * Stop everything the session has on the physical controller: its links are
+ * disconnected (orphaned first, so nothing more reaches it), its pending
+ * procedures cancelled, its queued commands and data dropped. Used by
+ * HCI Reset, session end and policy revocation.
+ */
+void teardown(struct mux_session *s, uint8_t reason)
+{
+	struct mux *m = s->m;
+	unsigned i;
+	bool others;
+
+	for (i = 0; i < MUX_MAX_OUTST; i++) {
+		if (m->outst[i].used && m->outst[i].s == s) {
+			m->outst[i].s = NULL;
+			if (m->outst[i].origin == O_SESSION)
+				m->outst[i].origin = O_ORPHAN;
+		}
+	}
+	pktq_clear(&s->cmdq);
+	pktq_clear(&s->aclq);
+	for (i = 0; i < MUX_MAX_CONNS; i++) {
+		struct mux_conn *c = &m->conns[i];
+
+		if (!c->used || c->owner != s)
+			continue;
+		c->owner = NULL;
+		internal_disconnect(m, c->handle, reason);
+	}
+	s->acl_used = s->le_used = 0;
+	s->acl_ctrl = s->le_ctrl = 0;
+	for (i = 0; i < MUX_MAX_PEND; i++) {
+		struct mux_pend *pd = &m->pend[i];
+
+		if (!pd->used || pd->s != s)
+			continue;
+		pd->used = false;
+		switch (pd->kind) {
+		case P_CONN_OUT:
+			internal_addr_cmd(m, HCI_OP_CREATE_CONN_CANCEL, &pd->addr, -1);
+			break;
+		case P_LE_OUT:
+			internal_cmd(m, HCI_OP_LE_CREATE_CONN_CANCEL, NULL, 0);
+			break;
+		case P_CONN_IN:
+			internal_addr_cmd(m, HCI_OP_REJECT_CONN_REQ, &pd->addr,
+					  HCI_ST_REJ_LIMITED_RESOURCES);
+			break;
+		case P_SYNC_IN:
+			internal_addr_cmd(m, HCI_OP_REJECT_SYNC_CONN_REQ, &pd->addr,
+					  HCI_ST_REJ_LIMITED_RESOURCES);
+			break;
+		case P_NAME:
+			others = addr_owner(m, &pd->addr) != NULL;
+			if (!others && pend_find(m, P_NAME, &pd->addr) == NULL)
+				internal_addr_cmd(m, HCI_OP_REMOTE_NAME_REQ_CANCEL,
+						  &pd->addr, -1);
+			break;
+		}
+	}
+	s->inquiring = false;
+	s->scan_en = false;
+	if (m->adv_owner == s)
+		m->adv_owner = NULL;
+	if (m->eadv_owner == s) {
+		/*
+		 * Its sets leave the air with it: disable all (7.8.56 with
+		 * Num_Sets 0), then remove them (7.8.60, refused while one
+		 * is enabled).
+		 */
+		static const uint8_t all_off[2] = { 0, 0 };
+
+		m->eadv_owner = NULL;
+		internal_cmd(m, HCI_OP_LE_SET_EXT_ADV_ENABLE, all_off, 2);
+		internal_cmd(m, HCI_OP_LE_CLEAR_ADV_SETS, NULL, 0);
+	}
+	recon_request(m);
 }

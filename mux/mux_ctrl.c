@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The physical controller: sending commands within its credits, the
- * initialisation the mux runs once per controller open, the cache of its
- * identity, command completion, timeouts and the controller going down.
+ * initialisation the mux runs once per controller open (its completions
+ * come through mux_evt.c), the cache of its identity and the registers'
+ * defaults it gives, timeouts and the controller going down.
  * Part of the multiplexer core (see mux.c for its threat model).
  */
 #include "config.h"
@@ -59,6 +60,12 @@ struct mux_outst *outst_find(struct mux *m, uint16_t opcode)
 		if (m->outst[i].used && m->outst[i].opcode == opcode)
 			return &m->outst[i];
 	return NULL;
+}
+
+/* Is an LE Create Connection of either kind at the controller? */
+bool le_create_outst(struct mux *m)
+{
+	return outst_find(m, HCI_OP_LE_CREATE_CONN) || outst_find(m, HCI_OP_LE_EXT_CREATE_CONN);
 }
 
 unsigned outst_count(const struct mux *m)
@@ -317,6 +324,25 @@ uint16_t quota(uint16_t pkts, unsigned nmax)
 	return (uint16_t)(q ? q : 1);
 }
 
+/* A session's virtual register r at its default (HCI Reset, 7.3.2). */
+void reg_set_default(struct mux *m, struct mux_session *s, unsigned r)
+{
+	const struct mux_reg_def *d = mux_reg_def(r);
+	const struct mux_cache_ent *e = NULL;
+
+	memset(s->reg[r], 0, MUX_REG_MAX);
+	s->reg_len[r] = d->var ? d->dlen : d->len;
+	if (d->def)
+		memcpy(s->reg[r], d->def, d->dlen);
+	/* Name and class start as the physical controller's (read at init). */
+	if (r == REG_LOCAL_NAME)
+		e = cache_get(m, HCI_OP_READ_LOCAL_NAME, 0);
+	else if (r == REG_CLASS)
+		e = cache_get(m, HCI_OP_READ_CLASS_OF_DEV, 0);
+	if (e && e->rlen >= 1u + d->len)
+		memcpy(s->reg[r], e->ret + 1, d->len);
+}
+
 static void init_finish(struct mux *m)
 {
 	const struct mux_cache_ent *e;
@@ -396,8 +422,9 @@ void init_next(struct mux *m)
 	ctrl_cmd(m, st->opcode, p, st->plen, O_INIT);
 }
 
-static void init_done(struct mux *m, uint16_t op, uint8_t status,
-		      const uint8_t *ret, uint8_t rlen, bool is_cs)
+/* The completion of an initialisation step (on_cmd_done(), mux_evt.c). */
+void init_done(struct mux *m, uint16_t op, uint8_t status,
+	       const uint8_t *ret, uint8_t rlen, bool is_cs)
 {
 	const struct init_step *st;
 	size_t need = 1;
@@ -453,132 +480,7 @@ static void init_done(struct mux *m, uint16_t op, uint8_t status,
 }
 
 /* ------------------------------------------------------------------ */
-/* Completion of commands at the controller */
-
-static void session_cmd_done(struct mux *m, const struct mux_outst *o,
-			     bool is_cs, uint8_t status, const uint8_t *ret, uint8_t rlen)
-{
-	struct mux_session *s = o->origin == O_SESSION ? o->s : NULL;
-	struct bdaddr a;
-	struct mux_pend *pd;
-
-	switch (o->opcode) {
-	case HCI_OP_INQUIRY:
-		if (!status) {
-			m->inq_cache_n = 0;
-			/* Its own Num_Responses, not the one forwarded (0). */
-			if (s && o->plen == 5)
-				inq_session_start(m, s, o->param[3], s->inq_max);
-			inq_run_started(m, o->param[3]);
-		}
-		break;
-	case HCI_OP_INQUIRY_CANCEL:
-		m->inq_cancelling = false;
-		if (!status)
-			inquiry_stopped(m, s, 0);
-		if (s)
-			s->inquiring = false;
-		break;
-	case HCI_OP_CREATE_CONN:
-	case HCI_OP_REMOTE_NAME_REQ:
-	case HCI_OP_LE_CREATE_CONN:
-	case HCI_OP_LE_EXT_CREATE_CONN:
-		if (!status || o->plen < 6)
-			break;
-		/* Peer_Address: 7.1.5, 7.1.19, 7.8.12, 7.8.66. */
-		a = addr_at(o->opcode == HCI_OP_LE_CREATE_CONN ? o->param + 6 :
-			    o->opcode == HCI_OP_LE_EXT_CREATE_CONN ? o->param + 3 : o->param);
-		pd = pend_find_sess(m, o->opcode == HCI_OP_CREATE_CONN ? P_CONN_OUT :
-				    o->opcode == HCI_OP_REMOTE_NAME_REQ ? P_NAME : P_LE_OUT,
-				    &a, o->s);
-		if (pd && o->origin == O_SESSION)
-			pd->used = false;
-		break;
-	case HCI_OP_LE_SET_ADV_ENABLE:
-		if (!status && s) {
-			m->p_adv = o->param[0];
-			m->adv_owner = o->param[0] ? s : NULL;
-		}
-		break;
-	case HCI_OP_LE_SET_EXT_ADV_ENABLE:
-		/* Incoming LE connections from its sets are the owner's. */
-		if (!status && s && o->param[0])
-			m->adv_owner = s;
-		break;
-	}
-	(void)ret;
-	(void)rlen;
-}
-
-void on_cmd_done(struct mux *m, const struct h4_pkt *pkt, uint16_t op,
-		 uint8_t ncmd, bool is_cs, uint8_t status,
-		 const uint8_t *ret, uint8_t rlen)
-{
-	struct mux_outst o, *po;
-	uint8_t buf[H4_MAX_CTL_PKT];
-	int off;
-
-	m->ncmd = ncmd;
-	if (op == HCI_OP_NOP) {
-		if (ncmd > 0 && outst_count(m) == 0)
-			loop_timer_disarm(m->cmd_timer);
-		return;
-	}
-	po = outst_find(m, op);
-	if (!po) {
-		log_warn("controller: completion for 0x%04x nobody sent, ignored", op);
-		return;
-	}
-	o = *po;
-	po->used = false;
-	/*
-	 * Armed while commands are outstanding, and while the controller
-	 * grants no credit: it owes a Command Complete for NOP (4.4).
-	 */
-	if (outst_count(m) == 0 && m->ncmd > 0)
-		loop_timer_disarm(m->cmd_timer);
-	else
-		loop_timer_arm(m->cmd_timer, (uint64_t)m->cfg.cmd_timeout_ms * 1000);
-
-	switch (o.origin) {
-	case O_INIT:
-		init_done(m, op, status, ret, rlen, is_cs);
-		return;
-	case O_RECON:
-		recon_done(m, &o, status);
-		return;
-	case O_INTERNAL:
-		if (status)
-			log_debug("internal command 0x%04x: status 0x%02x", op, status);
-		/* Its LE Connection Complete (0x02) follows, for nobody (7.8.13). */
-		if (op == HCI_OP_LE_CREATE_CONN_CANCEL && !status)
-			m->le_stale_cancel = true;
-		if (op == HCI_OP_LE_SET_RANDOM_ADDR) {
-			/*
-			 * Refused (e.g. while the shared scan runs, 7.8.4): go
-			 * on with the connection rather than retry forever.
-			 */
-			if (status)
-				log_warn("controller refused LE Set Random Address (0x%02x)",
-					 status);
-			m->p_rand_valid = true;
-		}
-		return;
-	default:
-		break;
-	}
-	session_cmd_done(m, &o, is_cs, status, ret, rlen);
-	if (o.origin != O_SESSION || !o.s)
-		return;
-	/* To the sender only, with its own command credit (Vol 4 Part E 4.4). */
-	memcpy(buf, pkt->raw, pkt->raw_len);
-	buf[is_cs ? 4 : 3] = 1;
-	/* And the handle it named, not the controller's (doc: "Handles"). */
-	off = is_cs ? -1 : hmap_cc_off(mux_cmd_find(op));
-	if (off >= 0 && rlen >= (unsigned)off + 2)
-		hmap_put(buf + 6 + off, o.vhandle);
-	sess_emit(o.s, buf, pkt->raw_len, EM_EVENT);
-}
+/* The controller failing or going away */
 
 /* The command timer ran out (mux.c): the controller has failed. */
 void cmd_timeout(struct mux *m)
@@ -593,6 +495,13 @@ void cmd_timeout(struct mux *m)
 		}
 	}
 	ctrl_fail(m, -ETIMEDOUT);
+}
+
+/* Forget every chain being reassembled (the controller went away). */
+void frags_clear(struct mux *m)
+{
+	memset(m->frags, 0, sizeof(m->frags));
+	memset(m->frag_evicted, 0, sizeof(m->frag_evicted));
 }
 
 void ctrl_down(struct mux *m)

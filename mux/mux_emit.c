@@ -177,6 +177,46 @@ void reply_err(struct mux_session *s, const struct mux_cmd_def *d,
 	reply_cc(s, opcode, ret, n);
 }
 
+/*
+ * An LE connection attempt of s ended without a link: LE (Enhanced)
+ * Connection Complete with status st, in the format its LE event mask
+ * asks for (Vol 4 Part E 7.7.65.1 / 7.7.65.10 v1 and v2; no advertising
+ * set or periodic sync made it: 0xFF, 0xFFFF).
+ */
+void sess_le_conn_failed(struct mux_session *s, uint8_t st, uint8_t ptype,
+			 const uint8_t *peer)
+{
+	uint8_t ev[HCI_LE_EV_ENH_CONN_COMPLETE_V2_LEN];
+
+	memset(ev, 0, sizeof(ev));
+	ev[0] = st;
+	ev[4] = ptype;
+	memcpy(ev + 5, peer, 6);
+	memset(ev + HCI_LE_EV_ENH_CONN_COMPLETE_LEN, 0xff, 3);
+	if (sess_wants(s, HCI_EV_LE_META, HCI_LE_EV_ENH_CONN_COMPLETE_V2))
+		sess_le_event(s, HCI_LE_EV_ENH_CONN_COMPLETE_V2, ev, sizeof(ev));
+	else if (sess_wants(s, HCI_EV_LE_META, HCI_LE_EV_ENH_CONN_COMPLETE))
+		sess_le_event(s, HCI_LE_EV_ENH_CONN_COMPLETE, ev,
+			      HCI_LE_EV_ENH_CONN_COMPLETE_LEN);
+	else
+		sess_le_event(s, HCI_LE_EV_CONN_COMPLETE, ev, HCI_LE_EV_CONN_COMPLETE_LEN);
+}
+
+/*
+ * Its accept-list initiation ends without a link: as a controller reports
+ * the end of one, with the peer it was given (7.8.12, 7.8.66 layouts).
+ */
+void al_init_failed(struct mux_session *s, uint8_t st)
+{
+	const uint8_t *p = s->al_params;
+
+	s->al_init = false;
+	if (s->al_ext)
+		sess_le_conn_failed(s, st, p[2] & 0x01, p + 3);
+	else
+		sess_le_conn_failed(s, st, p[5] & 0x01, p + 6);
+}
+
 /* Duplicate filter; a full table lets reports through rather than hide them. */
 bool seen_check_add(struct mux_seen *tab, unsigned *n,
 		    const struct bdaddr *a, uint8_t type, uint8_t ev)

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Events from the controller: length checks, then routing each to the
- * session it belongs to; discovery results fanned out under each user's
- * policy.
+ * session it belongs to; command completions (to the initialisation, the
+ * reconciliation or the session that sent the command); discovery results
+ * fanned out under each user's policy.
  * Part of the multiplexer core (see mux.c for its threat model).
  */
 #include "config.h"
@@ -19,6 +20,135 @@
 #include "loop.h"
 #include "mux_int.h"
 #include "secmem.h"
+
+/* ------------------------------------------------------------------ */
+/* Completion of commands at the controller */
+
+static void session_cmd_done(struct mux *m, const struct mux_outst *o,
+			     bool is_cs, uint8_t status, const uint8_t *ret, uint8_t rlen)
+{
+	struct mux_session *s = o->origin == O_SESSION ? o->s : NULL;
+	struct bdaddr a;
+	struct mux_pend *pd;
+
+	switch (o->opcode) {
+	case HCI_OP_INQUIRY:
+		if (!status) {
+			m->inq_cache_n = 0;
+			/* Its own Num_Responses, not the one forwarded (0). */
+			if (s && o->plen == 5)
+				inq_session_start(m, s, o->param[3], s->inq_max);
+			inq_run_started(m, o->param[3]);
+		}
+		break;
+	case HCI_OP_INQUIRY_CANCEL:
+		m->inq_cancelling = false;
+		if (!status)
+			inquiry_stopped(m, s, 0);
+		if (s)
+			s->inquiring = false;
+		break;
+	case HCI_OP_CREATE_CONN:
+	case HCI_OP_REMOTE_NAME_REQ:
+	case HCI_OP_LE_CREATE_CONN:
+	case HCI_OP_LE_EXT_CREATE_CONN:
+		if (!status || o->plen < 6)
+			break;
+		/* Peer_Address: 7.1.5, 7.1.19, 7.8.12, 7.8.66. */
+		a = addr_at(o->opcode == HCI_OP_LE_CREATE_CONN ? o->param + 6 :
+			    o->opcode == HCI_OP_LE_EXT_CREATE_CONN ? o->param + 3 : o->param);
+		pd = pend_find_sess(m, o->opcode == HCI_OP_CREATE_CONN ? P_CONN_OUT :
+				    o->opcode == HCI_OP_REMOTE_NAME_REQ ? P_NAME : P_LE_OUT,
+				    &a, o->s);
+		if (pd && o->origin == O_SESSION)
+			pd->used = false;
+		break;
+	case HCI_OP_LE_SET_ADV_ENABLE:
+		if (!status && s) {
+			m->p_adv = o->param[0];
+			m->adv_owner = o->param[0] ? s : NULL;
+		}
+		break;
+	case HCI_OP_LE_SET_EXT_ADV_ENABLE:
+		/* Incoming LE connections from its sets are the owner's. */
+		if (!status && s && o->param[0])
+			m->adv_owner = s;
+		break;
+	}
+	(void)ret;
+	(void)rlen;
+}
+
+/* ------------------------------------------------------------------ */
+static void on_cmd_done(struct mux *m, const struct h4_pkt *pkt, uint16_t op,
+			uint8_t ncmd, bool is_cs, uint8_t status,
+			const uint8_t *ret, uint8_t rlen)
+{
+	struct mux_outst o, *po;
+	uint8_t buf[H4_MAX_CTL_PKT];
+	int off;
+
+	m->ncmd = ncmd;
+	if (op == HCI_OP_NOP) {
+		if (ncmd > 0 && outst_count(m) == 0)
+			loop_timer_disarm(m->cmd_timer);
+		return;
+	}
+	po = outst_find(m, op);
+	if (!po) {
+		log_warn("controller: completion for 0x%04x nobody sent, ignored", op);
+		return;
+	}
+	o = *po;
+	po->used = false;
+	/*
+	 * Armed while commands are outstanding, and while the controller
+	 * grants no credit: it owes a Command Complete for NOP (4.4).
+	 */
+	if (outst_count(m) == 0 && m->ncmd > 0)
+		loop_timer_disarm(m->cmd_timer);
+	else
+		loop_timer_arm(m->cmd_timer, (uint64_t)m->cfg.cmd_timeout_ms * 1000);
+
+	switch (o.origin) {
+	case O_INIT:
+		init_done(m, op, status, ret, rlen, is_cs);
+		return;
+	case O_RECON:
+		recon_done(m, &o, status);
+		return;
+	case O_INTERNAL:
+		if (status)
+			log_debug("internal command 0x%04x: status 0x%02x", op, status);
+		/* Its LE Connection Complete (0x02) follows, for nobody (7.8.13). */
+		if (op == HCI_OP_LE_CREATE_CONN_CANCEL && !status)
+			m->le_stale_cancel = true;
+		if (op == HCI_OP_LE_SET_RANDOM_ADDR) {
+			/*
+			 * Refused (e.g. while the shared scan runs, 7.8.4): go
+			 * on with the connection rather than retry forever.
+			 */
+			if (status)
+				log_warn("controller refused LE Set Random Address (0x%02x)",
+					 status);
+			m->p_rand_valid = true;
+		}
+		return;
+	default:
+		break;
+	}
+	session_cmd_done(m, &o, is_cs, status, ret, rlen);
+	if (o.origin != O_SESSION || !o.s)
+		return;
+	/* To the sender only, with its own command credit (Vol 4 Part E 4.4). */
+	memcpy(buf, pkt->raw, pkt->raw_len);
+	buf[is_cs ? 4 : 3] = 1;
+	/* And the handle it named, not the controller's (doc: "Handles"). */
+	off = is_cs ? -1 : hmap_cc_off(mux_cmd_find(op));
+	if (off >= 0 && rlen >= (unsigned)off + 2)
+		hmap_put(buf + 6 + off, o.vhandle);
+	sess_emit(o.s, buf, pkt->raw_len, EM_EVENT);
+}
 
 /* ------------------------------------------------------------------ */
 /* Events from the controller */
@@ -361,13 +491,6 @@ static void legacy_report(struct mux *m, const uint8_t *r, size_t rlen)
 	memcpy(x + MUX_EXT_REP_HDR, r + 9, dlen);
 	plen[0] = (uint8_t)(MUX_EXT_REP_HDR + dlen);
 	ext_fanout(m, part, plen, 1, NULL, 0, true);
-}
-
-/* Forget every chain being reassembled (the controller went away). */
-void frags_clear(struct mux *m)
-{
-	memset(m->frags, 0, sizeof(m->frags));
-	memset(m->frag_evicted, 0, sizeof(m->frag_evicted));
 }
 
 /*

@@ -395,40 +395,35 @@ bool refusal_logged(struct mux_session *s);
 /*
  * Functions shared between the core's files (no mux_ prefix: not part
  * of the interface in mux.h; libmux.a is linked only into programs that
- * use it as a whole).
+ * use it as a whole). The files are layers, each calling only the ones
+ * below it (tests/t-layers.sh checks): mux.c (the API and the pump),
+ * then the handlers of the sessions' commands and of the controller's
+ * events, then what they share, down to mux_base.c. Work that must go
+ * back up is a flag the pump in mux.c reads (recon_request(), fail_err,
+ * reap, restart_pending), never a call. Listed from the top.
  */
 
-/* mux.c */
-bool bit_is_set(const uint8_t *mask, unsigned bit);
-bool phys_supports(const struct mux *m, const struct mux_cmd_def *d);
-bool le_capable(const struct mux *m);
-bool bredr_capable(const struct mux *m);
-bool own_supported(const struct mux *m, const struct mux_cmd_def *d);
-bool virt_supports(const struct mux *m, const struct mux_cmd_def *d);
-struct bdaddr addr_at(const uint8_t *p);
-uint8_t map_addr_type(uint8_t t);
-bool pol_access(const struct mux *m, const char *user, const struct bdaddr *a,
-		uint8_t type);
-bool may_access(const struct mux *m, const struct mux_session *s,
-		const struct bdaddr *a, uint8_t type);
-void sess_denied(struct mux *m, struct mux_session *s,
-		 const struct bdaddr *a, uint8_t type, uint16_t op);
-void teardown(struct mux_session *s, uint8_t reason);
+/* mux_cmd.c */
+void sess_defaults(struct mux_session *s);
+int cmd_process(struct mux *m, struct mux_session *s, const uint8_t *h4,
+		size_t len, bool may_send);
 
-/* mux_emit.c */
-bool sess_emit(struct mux_session *s, const uint8_t *h4, size_t len, int cls);
-bool sess_wants(const struct mux_session *s, uint8_t code, uint8_t sub);
-bool sess_event(struct mux_session *s, uint8_t code, const void *param, size_t plen);
-bool sess_le_event(struct mux_session *s, uint8_t sub, const void *param, size_t plen);
-void reply_cc(struct mux_session *s, uint16_t opcode, const void *ret, size_t rlen);
-void reply_status_only(struct mux_session *s, uint16_t opcode, uint8_t st);
-void reply_cs(struct mux_session *s, uint16_t opcode, uint8_t st);
-void reply_err(struct mux_session *s, const struct mux_cmd_def *d,
-	       uint16_t opcode, const uint8_t *p, uint8_t plen, uint8_t st);
-bool seen_check_add(struct mux_seen *tab, unsigned *n,
-		    const struct bdaddr *a, uint8_t type, uint8_t ev);
-void seen_forget(struct mux_seen *tab, unsigned *n,
-		 const struct bdaddr *a, uint8_t type, uint8_t ev);
+/* mux_evt.c */
+void inq_replay(struct mux *m, struct mux_session *s);
+void ctrl_event(struct mux *m, const struct h4_pkt *pkt);
+
+/* mux_reconcile.c */
+struct mux_session *al_phys_ended(struct mux *m, uint8_t st, uint8_t type,
+				  const struct bdaddr *a);
+void reconcile(struct mux *m);
+void inquiry_stopped(struct mux *m, struct mux_session *except, uint8_t st);
+void inq_session_start(struct mux *m, struct mux_session *s, uint8_t len, uint8_t max);
+void inq_session_done(struct mux_session *s, uint8_t st);
+void inq_run_started(struct mux *m, uint8_t len);
+void inq_run_ended(struct mux *m);
+void inq_timeout(struct mux *m);
+uint8_t inq_units_owed(const struct mux *m);
+void recon_done(struct mux *m, const struct mux_outst *o, uint8_t status);
 
 /* mux_conn.c */
 struct mux_conn *conn_by_handle(struct mux *m, uint16_t h);
@@ -452,11 +447,21 @@ void on_nocp(struct mux *m, const uint8_t *p, uint8_t plen);
 int sess_acl(struct mux *m, struct mux_session *s, const struct h4_pkt *pkt);
 int sess_sco(struct mux *m, struct mux_session *s, const struct h4_pkt *pkt);
 void ctrl_data(struct mux *m, const struct h4_pkt *pkt);
+void teardown(struct mux_session *s, uint8_t reason);
+
+/* mux_bond.c */
+bool bond_exists(const struct mux *m, const struct bdaddr *a);
+bool bond_on_link_key_req(struct mux *m, struct mux_session *s,
+			  const struct bdaddr *a);
+bool bond_refuse_pairing(struct mux *m, uint8_t code, const struct bdaddr *a);
+void bond_on_link_key_notify(struct mux *m, struct mux_session *s,
+			     const uint8_t *p, uint8_t ev[HCI_EV_LINK_KEY_NOTIFY_LEN]);
 
 /* mux_ctrl.c */
 const struct mux_cache_ent *cache_get(const struct mux *m,
 				      uint16_t opcode, uint8_t page);
 struct mux_outst *outst_find(struct mux *m, uint16_t opcode);
+bool le_create_outst(struct mux *m);
 unsigned outst_count(const struct mux *m);
 bool can_send(const struct mux *m, uint16_t opcode);
 void ctrl_fail(struct mux *m, int err);
@@ -469,53 +474,52 @@ void internal_disconnect(struct mux *m, uint16_t handle, uint8_t reason);
 void internal_addr_cmd(struct mux *m, uint16_t opcode,
 		       const struct bdaddr *a, int reason);
 uint16_t quota(uint16_t pkts, unsigned nmax);
+void reg_set_default(struct mux *m, struct mux_session *s, unsigned r);
 void init_next(struct mux *m);
-void on_cmd_done(struct mux *m, const struct h4_pkt *pkt, uint16_t op,
-		 uint8_t ncmd, bool is_cs, uint8_t status,
-		 const uint8_t *ret, uint8_t rlen);
+void init_done(struct mux *m, uint16_t op, uint8_t status,
+	       const uint8_t *ret, uint8_t rlen, bool is_cs);
 void cmd_timeout(struct mux *m);
+void frags_clear(struct mux *m);
 void ctrl_down(struct mux *m);
 
-/* mux_cmd.c */
-void reg_set_default(struct mux *m, struct mux_session *s, unsigned r);
-void sess_defaults(struct mux_session *s);
-bool al_has(const struct mux_session *s, uint8_t type, const struct bdaddr *a);
+/* mux_emit.c */
+bool sess_emit(struct mux_session *s, const uint8_t *h4, size_t len, int cls);
+bool sess_wants(const struct mux_session *s, uint8_t code, uint8_t sub);
+bool sess_event(struct mux_session *s, uint8_t code, const void *param, size_t plen);
+bool sess_le_event(struct mux_session *s, uint8_t sub, const void *param, size_t plen);
+void reply_cc(struct mux_session *s, uint16_t opcode, const void *ret, size_t rlen);
+void reply_status_only(struct mux_session *s, uint16_t opcode, uint8_t st);
+void reply_cs(struct mux_session *s, uint16_t opcode, uint8_t st);
+void reply_err(struct mux_session *s, const struct mux_cmd_def *d,
+	       uint16_t opcode, const uint8_t *p, uint8_t plen, uint8_t st);
 void sess_le_conn_failed(struct mux_session *s, uint8_t st, uint8_t ptype,
 			 const uint8_t *peer);
 void al_init_failed(struct mux_session *s, uint8_t st);
-int cmd_process(struct mux *m, struct mux_session *s, const uint8_t *h4,
-		size_t len, bool may_send);
+bool seen_check_add(struct mux_seen *tab, unsigned *n,
+		    const struct bdaddr *a, uint8_t type, uint8_t ev);
+void seen_forget(struct mux_seen *tab, unsigned *n,
+		 const struct bdaddr *a, uint8_t type, uint8_t ev);
 
-/* mux_reconcile.c */
+/* mux_base.c */
+bool bit_is_set(const uint8_t *mask, unsigned bit);
+bool phys_supports(const struct mux *m, const struct mux_cmd_def *d);
+bool le_capable(const struct mux *m);
+bool bredr_capable(const struct mux *m);
+bool own_supported(const struct mux *m, const struct mux_cmd_def *d);
+bool virt_supports(const struct mux *m, const struct mux_cmd_def *d);
 bool ext_scan_capable(const struct mux *m);
 bool ext_adv_capable(const struct mux *m);
 bool le_coded_capable(const struct mux *m);
 bool le_2m_capable(const struct mux *m);
 bool ext_conn_capable(const struct mux *m);
-bool le_create_outst(struct mux *m);
-struct mux_session *al_phys_ended(struct mux *m, uint8_t st, uint8_t type,
-				  const struct bdaddr *a);
-void reconcile(struct mux *m);
-void inquiry_stopped(struct mux *m, struct mux_session *except, uint8_t st);
-void inq_session_start(struct mux *m, struct mux_session *s, uint8_t len, uint8_t max);
-void inq_session_done(struct mux_session *s, uint8_t st);
-void inq_run_started(struct mux *m, uint8_t len);
-void inq_run_ended(struct mux *m);
-void inq_timeout(struct mux *m);
-uint8_t inq_units_owed(const struct mux *m);
-void recon_done(struct mux *m, const struct mux_outst *o, uint8_t status);
-
-/* mux_bond.c */
-bool bond_exists(const struct mux *m, const struct bdaddr *a);
-bool bond_on_link_key_req(struct mux *m, struct mux_session *s,
-			  const struct bdaddr *a);
-bool bond_refuse_pairing(struct mux *m, uint8_t code, const struct bdaddr *a);
-void bond_on_link_key_notify(struct mux *m, struct mux_session *s,
-			     const uint8_t *p, uint8_t ev[HCI_EV_LINK_KEY_NOTIFY_LEN]);
-
-/* mux_evt.c */
-void frags_clear(struct mux *m);
-void inq_replay(struct mux *m, struct mux_session *s);
-void ctrl_event(struct mux *m, const struct h4_pkt *pkt);
+struct bdaddr addr_at(const uint8_t *p);
+uint8_t map_addr_type(uint8_t t);
+bool pol_access(const struct mux *m, const char *user, const struct bdaddr *a,
+		uint8_t type);
+bool may_access(const struct mux *m, const struct mux_session *s,
+		const struct bdaddr *a, uint8_t type);
+void sess_denied(struct mux *m, struct mux_session *s,
+		 const struct bdaddr *a, uint8_t type, uint16_t op);
+bool al_has(const struct mux_session *s, uint8_t type, const struct bdaddr *a);
 
 #endif /* BGW_MUX_INT_H */

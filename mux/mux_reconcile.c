@@ -63,47 +63,6 @@ static void desired_scan_params(struct mux *m, uint8_t out[7], bool *any)
 	out[6] = 0x00;	/* every report; each session's filter is applied by the mux */
 }
 
-/* Does the physical controller have both extended scan commands (6.27 octet 37)? */
-bool ext_scan_capable(const struct mux *m)
-{
-	return (m->phys_cmds[37] & 0x60) == 0x60;
-}
-
-/*
- * Every extended advertising set command (6.27 octet 36 bits 1-7, octet
- * 37 bits 0-1) and the LE Extended Advertising feature (Vol 6 Part B 4.6,
- * bit 12): only then are the sets, and the feature, offered.
- */
-bool ext_adv_capable(const struct mux *m)
-{
-	return (m->phys_cmds[36] & 0xfe) == 0xfe && (m->phys_cmds[37] & 0x03) == 0x03 &&
-	       (m->le_features[1] & 0x10);
-}
-
-/* LE Coded PHY (LE feature bit 11, Vol 6 Part B 4.6). */
-bool le_coded_capable(const struct mux *m)
-{
-	return m->le_features[1] & 0x08;
-}
-
-/* LE 2M PHY (LE feature bit 8). */
-bool le_2m_capable(const struct mux *m)
-{
-	return m->le_features[1] & 0x01;
-}
-
-/* LE Extended Create Connection (6.27 octet 37 bit 7). */
-bool ext_conn_capable(const struct mux *m)
-{
-	return m->phys_cmds[37] & 0x80;
-}
-
-/* Is an LE Create Connection of either kind at the controller? */
-bool le_create_outst(struct mux *m)
-{
-	return outst_find(m, HCI_OP_LE_CREATE_CONN) || outst_find(m, HCI_OP_LE_EXT_CREATE_CONN);
-}
-
 /* Does any session scan with the extended commands (and may it be served so)? */
 static bool want_ext_scan(const struct mux *m)
 {

@@ -1,4 +1,4 @@
-# authdb/: users, credentials, ACLs (issue 6).
+# authdb/: users, credentials, ACLs.
 # libauthdb: the authdb parser/writer and queries, the CA, the audit log
 # and the login rate limiter; linked by bgw-authdb and by the daemon that
 # enforces it. SCRAM and the bundle format are auth/'s (libbgwauth).

@@ -1,4 +1,4 @@
-# cdclient/: bgw-cdclient, the control-device client (issue 7).
+# cdclient/: bgw-cdclient, the control-device client.
 noinst_LIBRARIES += cdclient/libcd.a
 cdclient_libcd_a_SOURCES = \
 	cdclient/endpoint.c cdclient/endpoint.h \

@@ -1,4 +1,4 @@
-# merge/: the merge core of seamless mode (issue 18, doc/seamless.md): one
+# merge/: the merge core of seamless mode (doc/seamless.md): one
 # host over the local radio and the gateways. No sockets, no crypto.
 noinst_LIBRARIES += merge/libmerge.a
 merge_libmerge_a_SOURCES = \

@@ -1,4 +1,4 @@
-# relay/: bgw-relay, the rendezvous and relay for homes behind NATs (issue 19).
+# relay/: bgw-relay, the rendezvous and relay for homes behind NATs.
 # librelay: the message codec, the home id and the engine (no sockets);
 # linked by bgw-relay, its tests, and later by the gateway and the CD client.
 noinst_LIBRARIES += relay/librelay.a

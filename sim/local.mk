@@ -1,4 +1,4 @@
-# sim/: the simulated controller (issue 3). libsim is used by bgw-sim, the
+# sim/: the simulated controller. libsim is used by bgw-sim, the
 # mux (in-process simulated controller) and the tests.
 noinst_LIBRARIES += sim/libsim.a
 sim_libsim_a_SOURCES = \

@@ -924,7 +924,7 @@ static size_t heap_bytes(void)
 /*
  * Memory per registered home, measured on the heap over 2000 real
  * registrations (Ed25519 keys, fast to make, made before measuring): the
- * engine's bound for 100 000 homes must stay under 100 MiB (issue 19),
+ * engine's bound for 100 000 homes must stay under 100 MiB,
  * i.e. < 1048 bytes each.
  */
 START_TEST(memory_per_home)

@@ -67,7 +67,7 @@ EXTRA_DIST += tests/t-layers.sh tests/filedeps.py
 TESTS += tests/t-demo.sh
 EXTRA_DIST += tests/t-demo.sh tests/demo.sh
 
-# Hardening proofs (issue 10): faults and abuse against the running
+# Hardening proofs: faults and abuse against the running
 # daemons, driven by tests/fault_host.py (tests/cd_host.py's steps and more).
 TESTS += tests/t-fault-session.sh
 EXTRA_DIST += tests/t-fault-session.sh tests/fault_host.py

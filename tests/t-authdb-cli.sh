@@ -2,7 +2,7 @@
 # bgw-authdb end to end in a temporary directory: users, passwords, ACLs,
 # groups, CA, certificates, revocation, check, the audit chain and
 # tampering, and the documented exit statuses; then the command line
-# itself (issue #21): one directory locates every file, errors name the
+# itself: one directory locates every file, errors name the
 # file and the next step, address types are explicit and relabels said,
 # removals say what went, nothing-to-do fails, every command has --help,
 # a piped password is read.
@@ -120,7 +120,7 @@ if command -v certtool >/dev/null 2>&1; then
 else
 	t_n=$((t_n + 1)); echo "ok $t_n # SKIP certtool not installed (gnutls-bin)"
 fi
-# Issue 19: the home id, and bundles that name relays.
+# The home id, and bundles that name relays.
 st 0 "ca id" A ca id --dir "$tmp/ca"
 id=$(cat "$tmp/out")
 printf '%s\n' "$id" | grep -Eqx '[a-z2-7]{26}'
@@ -197,7 +197,7 @@ A audit verify >"$tmp/out" 2>"$tmp/err"
 [ $? -eq 7 ] && grep -q "audit.log:3:" "$tmp/err"
 t_ok $? "tampering detected, first bad record named (exit 7)" || sed 's/^/# /' "$tmp/err"
 
-# ---- issue #21: the command line ---------------------------------------
+# ---- the command line --------------------------------------------------
 # one_line: $tmp/err holds exactly one line (the message said once).
 
 # Item 9: one version format for every program: "PROG (bgw) VERSION".

@@ -1,5 +1,5 @@
 #!/bin/bash
-# How bgw-muxd ends (issue 17 item 2, issue 21 item 12): every abnormal
+# How bgw-muxd ends: every abnormal
 # end of the core or the network front ends the daemon with status 1, so
 # that systemd's Restart=on-failure brings the gateway back; a normal stop
 # is status 0 with no error line.

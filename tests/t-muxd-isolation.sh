@@ -13,7 +13,7 @@
 # (SIGSYS) ends alone: bob resumes through a new peer, alice's peer and
 # session go on. SIGTERM leaves no process behind.
 #
-# The roles' uids (issue 17): with the accounts systemd-sysusers makes
+# The roles' uids: with the accounts systemd-sysusers makes
 # (systemd/bgw.sysusers; here in a mount namespace of the daemon's own, so
 # that the test leaves /etc alone), the core runs as "bgw" and the front
 # and its peers as "bgw-net", with an empty bounding set and no new

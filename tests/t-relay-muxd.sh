@@ -1,5 +1,5 @@
 #!/bin/sh
-# bgw-muxd registers its home id with bgw-relay (issue 19, doc/relay.md
+# bgw-muxd registers its home id with bgw-relay (doc/relay.md
 # "Integration"), on loopback: the registration is signed by the monitor
 # with the CA key and audited, bgw-relay takes it, it is kept alive past
 # the relay's expiry, and after the relay restarts (a new process: no

@@ -1,5 +1,5 @@
 #!/bin/bash
-# bgw-relay across a small Internet made of network namespaces (issue 19):
+# bgw-relay across a small Internet made of network namespaces:
 #
 #   home (192.168.1.2) - homenat [NAT] 198.51.100.2 -+
 #   cd   (10.0.0.2)    - cafenat [NAT] 192.0.2.2    -+- inet (router) - relay 203.0.113.10

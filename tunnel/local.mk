@@ -1,4 +1,4 @@
-# libtunnel: the secure tunnel (issue 5), shared by bgw-muxd and bgw-cdclient.
+# libtunnel: the secure tunnel, shared by bgw-muxd and bgw-cdclient.
 noinst_LIBRARIES += tunnel/libtunnel.a
 tunnel_libtunnel_a_SOURCES = \
 	tunnel/msg.c tunnel/msg.h \

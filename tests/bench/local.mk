@@ -1,4 +1,4 @@
-# tests/bench/: the benchmark suite (issue 9). Not part of `make check`:
+# tests/bench/: the benchmark suite. Not part of `make check`:
 # tests/bench/run builds what it needs and runs every figure; the results
 # and the command are in doc/performance.md.
 noinst_PROGRAMS += tests/bench/bgw-bench

@@ -405,49 +405,35 @@ static void conn_del(struct cd_status *s, uint16_t handle)
 	}
 }
 
-/* Connection Complete (7.7.3). */
-static int ev_conn_complete(struct cd_status *s, const struct h4_pkt *pkt,
-			    uint64_t now)
+/*
+ * Connection Complete (7.7.3) and Synchronous Connection Complete
+ * (7.7.35): status, handle, BD_ADDR and link type alike, then one octet
+ * (Encryption_Enabled) or seven (the eSCO link's parameters).
+ */
+static int ev_bredr_conn_complete(struct cd_status *s, const struct h4_pkt *pkt,
+				  uint64_t now)
 {
+	bool sync = pkt->evt.code == HCI_EV_SYNC_CONN_COMPLETE;
 	struct cur c;
 	struct bdaddr a;
 	uint8_t status, link;
 	uint16_t handle;
+	const char *kind;
 
 	cur_init(&c, pkt->evt.param, pkt->evt.plen);
 	status = cur_u8(&c);
 	handle = cur_le16(&c);
 	cur_copy(&c, a.b, 6);
 	link = cur_u8(&c);
-	cur_skip(&c, 1);	/* Encryption_Enabled */
+	cur_skip(&c, sync ? 1 + 1 + 2 + 2 + 1 : 1);
 	if (!cur_is_done(&c))
 		return -EBADMSG;
+	if (sync)
+		kind = link == 0x02 ? "esco" : "sco";
+	else
+		kind = link == 0x00 ? "sco" : "acl";
 	if (!status)
-		conn_add(s, handle, &a, DEV_BREDR, link == 0x00 ? "sco" : "acl",
-			 "-", now);
-	return 0;
-}
-
-/* Synchronous Connection Complete (7.7.35). */
-static int ev_sync_conn_complete(struct cd_status *s, const struct h4_pkt *pkt,
-				 uint64_t now)
-{
-	struct cur c;
-	struct bdaddr a;
-	uint8_t status, link;
-	uint16_t handle;
-
-	cur_init(&c, pkt->evt.param, pkt->evt.plen);
-	status = cur_u8(&c);
-	handle = cur_le16(&c);
-	cur_copy(&c, a.b, 6);
-	link = cur_u8(&c);
-	cur_skip(&c, 1 + 1 + 2 + 2 + 1);
-	if (!cur_is_done(&c))
-		return -EBADMSG;
-	if (!status)
-		conn_add(s, handle, &a, DEV_BREDR, link == 0x02 ? "esco" : "sco",
-			 "-", now);
+		conn_add(s, handle, &a, DEV_BREDR, kind, "-", now);
 	return 0;
 }
 
@@ -535,9 +521,8 @@ int cd_status_controller_pkt(struct cd_status *s, const struct h4_pkt *pkt,
 	case HCI_EV_REMOTE_NAME:
 		return ev_remote_name(s, pkt, now_us);
 	case HCI_EV_CONN_COMPLETE:
-		return ev_conn_complete(s, pkt, now_us);
 	case HCI_EV_SYNC_CONN_COMPLETE:
-		return ev_sync_conn_complete(s, pkt, now_us);
+		return ev_bredr_conn_complete(s, pkt, now_us);
 	case HCI_EV_DISCONN_COMPLETE:
 		return ev_disconn(s, pkt);
 	case HCI_EV_LE_META:

@@ -326,6 +326,9 @@ START_TEST(connections)
 	ck_assert_int_eq(feed(HCI_EV_DISCONN_COMPLETE, disc, sizeof(disc)), 0);
 	ck_assert_int_eq(feed(HCI_EV_DISCONN_COMPLETE, disc, 3), -EBADMSG);
 	ck_assert_int_eq(feed(HCI_EV_CONN_COMPLETE, cc, sizeof(cc) - 1), -EBADMSG);
+	/* Each of the two BR/EDR completions keeps its own length. */
+	ck_assert_int_eq(feed(HCI_EV_SYNC_CONN_COMPLETE, cc, sizeof(cc)), -EBADMSG);
+	ck_assert_int_eq(feed(HCI_EV_CONN_COMPLETE, sync, sizeof(sync)), -EBADMSG);
 	ck_assert_int_eq(feed(HCI_EV_LE_META, enh, sizeof(enh) - 1), -EBADMSG);
 	ck_assert_uint_eq(cd_status_conn_count(st), 3);
 	t = conns();

@@ -148,6 +148,190 @@ static const struct {
 #define SEEN_RESUME	(1u << 10)
 #define SEEN_LOGIN	(1u << 11)
 
+/*
+ * The keywords taking one number in a range: where it goes, the bit that
+ * refuses a second line (0: the last line wins) and what to say.
+ */
+static const struct {
+	const char *kw;
+	unsigned long min, max;
+	int base;
+	size_t off;
+	unsigned seen;
+	const char *range;
+} conf_nums[] = {
+	{ "max-sessions", 1, MUX_MAX_SESSIONS, 10, offsetof(struct muxd_conf, max_sessions),
+	  0, "max-sessions must be 1 to 64" },
+	{ "max-sessions-per-user", 1, MUX_MAX_SESSIONS, 10,
+	  offsetof(struct muxd_conf, max_sessions_user), 0,
+	  "max-sessions-per-user must be 1 to 64" },
+	{ "max-pending", 1, 1024, 10, offsetof(struct muxd_conf, max_pending),
+	  0, "max-pending must be 1 to 1024" },
+	{ "queue-kib", 16, 65536, 10, offsetof(struct muxd_conf, queue_kib),
+	  0, "queue-kib must be 16 to 65536" },
+	{ "socket-mode", 0, 0777, 8, offsetof(struct muxd_conf, socket_mode),
+	  0, "socket-mode must be octal, at most 0777" },
+	{ "resume-time", 1, MUXD_RESUME_MAX, 10, offsetof(struct muxd_conf, resume_s),
+	  SEEN_RESUME, "resume-time must be 1 to 3600 seconds" },
+	{ "login-time", 1, MUXD_LOGIN_MAX, 10, offsetof(struct muxd_conf, login_s),
+	  SEEN_LOGIN, "login-time must be 1 to 60 seconds" },
+};
+
+/* A keyword of its own: w[0] the keyword, w[1]... its values (counted). */
+typedef int (*conf_kw_fn)(struct muxd_conf *c, char **w, char *err, size_t errlen);
+
+static int kw_controller(struct muxd_conf *c, char **w, char *err, size_t errlen)
+{
+	char terr[256];
+
+	if (c->seen_controller)
+		return bad(c, err, errlen, "duplicate", w[0]);
+	if (mux_transport_check(w[1], terr, sizeof(terr)) < 0)
+		return bad(c, err, errlen, "bad controller URI", w[1]);
+	strcpy(c->controller, w[1]);
+	c->seen_controller = true;
+	return 0;
+}
+
+static int kw_listen(struct muxd_conf *c, char **w, char *err, size_t errlen)
+{
+	if (strncmp(w[1], "unix:", 5) != 0 || w[1][5] != '/')
+		return bad(c, err, errlen, "listen wants unix:/absolute/path", w[1]);
+	if (strlen(w[1] + 5) >= 108 || strlen(w[1] + 5) >= MUXD_PATH_MAX)
+		return bad(c, err, errlen, "socket path too long", w[1]);
+	if (c->nlisten >= MUXD_LISTEN_MAX)
+		return bad(c, err, errlen, "too many listen lines", NULL);
+	strcpy(c->listen[c->nlisten++], w[1] + 5);
+	return 0;
+}
+
+static int kw_authdb(struct muxd_conf *c, char **w, char *err, size_t errlen)
+{
+	if (c->seen_authdb)
+		return bad(c, err, errlen, "duplicate", w[0]);
+	if (w[1][0] != '/' || strlen(w[1]) >= MUXD_PATH_MAX)
+		return bad(c, err, errlen, "authdb wants an absolute path", w[1]);
+	strcpy(c->authdb, w[1]);
+	c->seen_authdb = true;
+	return 0;
+}
+
+static int kw_runtime_dir(struct muxd_conf *c, char **w, char *err, size_t errlen)
+{
+	if (c->seen_rundir)
+		return bad(c, err, errlen, "duplicate", w[0]);
+	if (w[1][0] != '/' || strlen(w[1]) >= MUXD_RUNDIR_MAX)
+		return bad(c, err, errlen, "runtime-dir wants an absolute path of at most 95 bytes", w[1]);
+	strcpy(c->runtime_dir, w[1]);
+	c->seen_rundir = true;
+	return 0;
+}
+
+static int kw_sandbox(struct muxd_conf *c, char **w, char *err, size_t errlen)
+{
+	if (strcmp(w[1], "yes") == 0)
+		c->sandbox = true;
+	else if (strcmp(w[1], "no") == 0)
+		c->sandbox = false;
+	else
+		return bad(c, err, errlen, "sandbox must be yes or no", w[1]);
+	return 0;
+}
+
+static int kw_log_level(struct muxd_conf *c, char **w, char *err, size_t errlen)
+{
+	int lv = log_level_parse(w[1]);
+
+	if (lv < 0)
+		return bad(c, err, errlen, "log-level must be err, warning, notice, info or debug", w[1]);
+	c->log_level = lv;
+	return 0;
+}
+
+static int kw_uid_map(struct muxd_conf *c, char **w, char *err, size_t errlen)
+{
+	unsigned long v;
+	size_t i;
+
+	if (parse_uint(w[1], 0, 0xfffffffeul, 10, &v) < 0)
+		return bad(c, err, errlen, "bad uid", w[1]);
+	if (!user_name_ok(w[2]))
+		return bad(c, err, errlen, "bad user name", w[2]);
+	for (i = 0; i < c->nuidmap; i++)
+		if (c->uidmap[i].uid == (uid_t)v)
+			return bad(c, err, errlen, "duplicate uid-map for", w[1]);
+	if (c->nuidmap >= MUXD_UIDMAP_MAX)
+		return bad(c, err, errlen, "too many uid-map lines", NULL);
+	c->uidmap[c->nuidmap].uid = (uid_t)v;
+	strcpy(c->uidmap[c->nuidmap].user, w[2]);
+	c->nuidmap++;
+	return 0;
+}
+
+static int kw_sim_time_scale(struct muxd_conf *c, char **w, char *err, size_t errlen)
+{
+	char *end;
+	double d;
+
+	errno = 0;
+	d = strtod(w[1], &end);
+	if (errno || *end || !(d >= 0.001 && d <= 1000.0))
+		return bad(c, err, errlen, "sim-time-scale must be 0.001 to 1000", w[1]);
+	c->sim_time_scale = d;
+	return 0;
+}
+
+/* listen-dtls and listen-tls */
+static int kw_listen_tun(struct muxd_conf *c, char **w, char *err, size_t errlen)
+{
+	bool dtls = w[0][7] == 'd';
+	unsigned bit = dtls ? SEEN_DTLS : SEEN_TLS;
+	char host[MUXD_HOST_MAX];
+
+	if (c->seen_tun & bit)
+		return bad(c, err, errlen, "duplicate", w[0]);
+	if (parse_hostport(w[1], host, dtls ? c->dtls_port : c->tls_port) < 0)
+		return bad(c, err, errlen, "wants ADDR:PORT ([v6]:PORT, *:PORT), port 0 to 65535", w[1]);
+	/* The tunnel server binds one host for both listeners. */
+	if ((c->seen_tun & (SEEN_DTLS | SEEN_TLS)) && strcmp(host, c->tun_host) != 0)
+		return bad(c, err, errlen, "listen-dtls and listen-tls must use the same address", w[1]);
+	strcpy(c->tun_host, host);
+	c->seen_tun |= bit;
+	return 0;
+}
+
+static int kw_relay(struct muxd_conf *c, char **w, char *err, size_t errlen)
+{
+	if (c->nrelay >= MUXD_RELAY_MAX)
+		return bad(c, err, errlen, "too many relay lines (at most 4)", NULL);
+	if (parse_hostport(w[1], c->relay_host[c->nrelay], c->relay_port[c->nrelay]) < 0 ||
+	    !c->relay_host[c->nrelay][0] || !strcmp(c->relay_port[c->nrelay], "0"))
+		return bad(c, err, errlen, "relay wants HOST:PORT ([v6]:PORT), port 1 to 65535", w[1]);
+	c->nrelay++;
+	return 0;
+}
+
+/* The keywords of their own, each with its count of values. */
+static const struct {
+	const char *kw;
+	unsigned nvalues;
+	conf_kw_fn fn;
+} conf_kws[] = {
+	{ "controller", 1, kw_controller },
+	{ "listen", 1, kw_listen },
+	{ "authdb", 1, kw_authdb },
+	{ "runtime-dir", 1, kw_runtime_dir },
+	{ "sandbox", 1, kw_sandbox },
+	{ "log-level", 1, kw_log_level },
+	{ "uid-map", 2, kw_uid_map },
+	{ "sim-time-scale", 1, kw_sim_time_scale },
+	{ "listen-dtls", 1, kw_listen_tun },
+	{ "listen-tls", 1, kw_listen_tun },
+	{ "relay", 1, kw_relay },
+};
+
+#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
+
 int muxd_conf_line(struct muxd_conf *c, const char *line, size_t len,
 		   char *err, size_t errlen)
 {
@@ -182,161 +366,40 @@ int muxd_conf_line(struct muxd_conf *c, const char *line, size_t len,
 		return 0;
 	w[nw] = NULL;
 
-#define NEED(n) do { if (nw != (n)) return bad(c, err, errlen, "wrong number of values for", w[0]); } while (0)
-	if (strcmp(w[0], "controller") == 0) {
-		char terr[256];
-
-		NEED(2);
-		if (c->seen_controller)
-			return bad(c, err, errlen, "duplicate", w[0]);
-		if (mux_transport_check(w[1], terr, sizeof(terr)) < 0)
-			return bad(c, err, errlen, "bad controller URI", w[1]);
-		strcpy(c->controller, w[1]);
-		c->seen_controller = true;
-	} else if (strcmp(w[0], "listen") == 0) {
-		NEED(2);
-		if (strncmp(w[1], "unix:", 5) != 0 || w[1][5] != '/')
-			return bad(c, err, errlen, "listen wants unix:/absolute/path", w[1]);
-		if (strlen(w[1] + 5) >= 108 || strlen(w[1] + 5) >= MUXD_PATH_MAX)
-			return bad(c, err, errlen, "socket path too long", w[1]);
-		if (c->nlisten >= MUXD_LISTEN_MAX)
-			return bad(c, err, errlen, "too many listen lines", NULL);
-		strcpy(c->listen[c->nlisten++], w[1] + 5);
-	} else if (strcmp(w[0], "authdb") == 0) {
-		NEED(2);
-		if (c->seen_authdb)
-			return bad(c, err, errlen, "duplicate", w[0]);
-		if (w[1][0] != '/' || strlen(w[1]) >= MUXD_PATH_MAX)
-			return bad(c, err, errlen, "authdb wants an absolute path", w[1]);
-		strcpy(c->authdb, w[1]);
-		c->seen_authdb = true;
-	} else if (strcmp(w[0], "runtime-dir") == 0) {
-		NEED(2);
-		if (c->seen_rundir)
-			return bad(c, err, errlen, "duplicate", w[0]);
-		if (w[1][0] != '/' || strlen(w[1]) >= MUXD_RUNDIR_MAX)
-			return bad(c, err, errlen, "runtime-dir wants an absolute path of at most 95 bytes", w[1]);
-		strcpy(c->runtime_dir, w[1]);
-		c->seen_rundir = true;
-	} else if (strcmp(w[0], "max-sessions") == 0) {
-		NEED(2);
-		if (parse_uint(w[1], 1, MUX_MAX_SESSIONS, 10, &v) < 0)
-			return bad(c, err, errlen, "max-sessions must be 1 to 64", w[1]);
-		c->max_sessions = (unsigned)v;
-	} else if (strcmp(w[0], "max-sessions-per-user") == 0) {
-		NEED(2);
-		if (parse_uint(w[1], 1, MUX_MAX_SESSIONS, 10, &v) < 0)
-			return bad(c, err, errlen, "max-sessions-per-user must be 1 to 64", w[1]);
-		c->max_sessions_user = (unsigned)v;
-	} else if (strcmp(w[0], "max-pending") == 0) {
-		NEED(2);
-		if (parse_uint(w[1], 1, 1024, 10, &v) < 0)
-			return bad(c, err, errlen, "max-pending must be 1 to 1024", w[1]);
-		c->max_pending = (unsigned)v;
-	} else if (strcmp(w[0], "sandbox") == 0) {
-		NEED(2);
-		if (strcmp(w[1], "yes") == 0)
-			c->sandbox = true;
-		else if (strcmp(w[1], "no") == 0)
-			c->sandbox = false;
-		else
-			return bad(c, err, errlen, "sandbox must be yes or no", w[1]);
-	} else if (strcmp(w[0], "queue-kib") == 0) {
-		NEED(2);
-		if (parse_uint(w[1], 16, 65536, 10, &v) < 0)
-			return bad(c, err, errlen, "queue-kib must be 16 to 65536", w[1]);
-		c->queue_kib = (unsigned)v;
-	} else if (strcmp(w[0], "log-level") == 0) {
-		int lv;
-
-		NEED(2);
-		lv = log_level_parse(w[1]);
-		if (lv < 0)
-			return bad(c, err, errlen, "log-level must be err, warning, notice, info or debug", w[1]);
-		c->log_level = lv;
-	} else if (strcmp(w[0], "socket-mode") == 0) {
-		NEED(2);
-		if (parse_uint(w[1], 0, 0777, 8, &v) < 0)
-			return bad(c, err, errlen, "socket-mode must be octal, at most 0777", w[1]);
-		c->socket_mode = (unsigned)v;
-	} else if (strcmp(w[0], "uid-map") == 0) {
-		NEED(3);
-		if (parse_uint(w[1], 0, 0xfffffffeul, 10, &v) < 0)
-			return bad(c, err, errlen, "bad uid", w[1]);
-		if (!user_name_ok(w[2]))
-			return bad(c, err, errlen, "bad user name", w[2]);
-		for (i = 0; i < c->nuidmap; i++)
-			if (c->uidmap[i].uid == (uid_t)v)
-				return bad(c, err, errlen, "duplicate uid-map for", w[1]);
-		if (c->nuidmap >= MUXD_UIDMAP_MAX)
-			return bad(c, err, errlen, "too many uid-map lines", NULL);
-		c->uidmap[c->nuidmap].uid = (uid_t)v;
-		strcpy(c->uidmap[c->nuidmap].user, w[2]);
-		c->nuidmap++;
-	} else if (strcmp(w[0], "sim-time-scale") == 0) {
-		char *end;
-		double d;
-
-		NEED(2);
-		errno = 0;
-		d = strtod(w[1], &end);
-		if (errno || *end || !(d >= 0.001 && d <= 1000.0))
-			return bad(c, err, errlen, "sim-time-scale must be 0.001 to 1000", w[1]);
-		c->sim_time_scale = d;
-	} else if (strcmp(w[0], "listen-dtls") == 0 || strcmp(w[0], "listen-tls") == 0) {
-		bool dtls = w[0][7] == 'd';
-		unsigned bit = dtls ? SEEN_DTLS : SEEN_TLS;
-		char host[MUXD_HOST_MAX];
-
-		NEED(2);
-		if (c->seen_tun & bit)
-			return bad(c, err, errlen, "duplicate", w[0]);
-		if (parse_hostport(w[1], host, dtls ? c->dtls_port : c->tls_port) < 0)
-			return bad(c, err, errlen, "wants ADDR:PORT ([v6]:PORT, *:PORT), port 0 to 65535", w[1]);
-		/* The tunnel server binds one host for both listeners. */
-		if ((c->seen_tun & (SEEN_DTLS | SEEN_TLS)) && strcmp(host, c->tun_host) != 0)
-			return bad(c, err, errlen, "listen-dtls and listen-tls must use the same address", w[1]);
-		strcpy(c->tun_host, host);
-		c->seen_tun |= bit;
-	} else if (strcmp(w[0], "relay") == 0) {
-		NEED(2);
-		if (c->nrelay >= MUXD_RELAY_MAX)
-			return bad(c, err, errlen, "too many relay lines (at most 4)", NULL);
-		if (parse_hostport(w[1], c->relay_host[c->nrelay], c->relay_port[c->nrelay]) < 0 ||
-		    !c->relay_host[c->nrelay][0] || !strcmp(c->relay_port[c->nrelay], "0"))
-			return bad(c, err, errlen, "relay wants HOST:PORT ([v6]:PORT), port 1 to 65535", w[1]);
-		c->nrelay++;
-	} else if (strcmp(w[0], "resume-time") == 0) {
-		NEED(2);
-		if (c->seen_tun & SEEN_RESUME)
-			return bad(c, err, errlen, "duplicate", w[0]);
-		if (parse_uint(w[1], 1, MUXD_RESUME_MAX, 10, &v) < 0)
-			return bad(c, err, errlen, "resume-time must be 1 to 3600 seconds", w[1]);
-		c->resume_s = (unsigned)v;
-		c->seen_tun |= SEEN_RESUME;
-	} else if (strcmp(w[0], "login-time") == 0) {
-		NEED(2);
-		if (c->seen_tun & SEEN_LOGIN)
-			return bad(c, err, errlen, "duplicate", w[0]);
-		if (parse_uint(w[1], 1, MUXD_LOGIN_MAX, 10, &v) < 0)
-			return bad(c, err, errlen, "login-time must be 1 to 60 seconds", w[1]);
-		c->login_s = (unsigned)v;
-		c->seen_tun |= SEEN_LOGIN;
-	} else {
-		for (i = 0; i < sizeof(tun_paths) / sizeof(tun_paths[0]); i++)
-			if (strcmp(w[0], tun_paths[i].kw) == 0)
-				break;
-		if (i == sizeof(tun_paths) / sizeof(tun_paths[0]))
-			return bad(c, err, errlen, "unknown keyword", w[0]);
-		NEED(2);
-		if (c->seen_tun & (1u << i))
-			return bad(c, err, errlen, "duplicate", w[0]);
-		if (w[1][0] != '/' || strlen(w[1]) >= MUXD_PATH_MAX)
-			return bad(c, err, errlen, "wants an absolute path", w[1]);
-		strcpy((char *)c + tun_paths[i].off, w[1]);
-		c->seen_tun |= 1u << i;
+	for (i = 0; i < N_OF(conf_kws); i++) {
+		if (strcmp(w[0], conf_kws[i].kw) != 0)
+			continue;
+		if (nw != 1 + conf_kws[i].nvalues)
+			return bad(c, err, errlen, "wrong number of values for", w[0]);
+		return conf_kws[i].fn(c, w, err, errlen);
 	}
-#undef NEED
+	for (i = 0; i < N_OF(conf_nums); i++) {
+		if (strcmp(w[0], conf_nums[i].kw) != 0)
+			continue;
+		if (nw != 2)
+			return bad(c, err, errlen, "wrong number of values for", w[0]);
+		if (c->seen_tun & conf_nums[i].seen)
+			return bad(c, err, errlen, "duplicate", w[0]);
+		if (parse_uint(w[1], conf_nums[i].min, conf_nums[i].max, conf_nums[i].base, &v) < 0)
+			return bad(c, err, errlen, conf_nums[i].range, w[1]);
+		*(unsigned *)((char *)c + conf_nums[i].off) = (unsigned)v;
+		c->seen_tun |= conf_nums[i].seen;
+		return 0;
+	}
+	/* The tunnel keywords taking one absolute path, each at most once. */
+	for (i = 0; i < N_OF(tun_paths); i++)
+		if (strcmp(w[0], tun_paths[i].kw) == 0)
+			break;
+	if (i == N_OF(tun_paths))
+		return bad(c, err, errlen, "unknown keyword", w[0]);
+	if (nw != 2)
+		return bad(c, err, errlen, "wrong number of values for", w[0]);
+	if (c->seen_tun & (1u << i))
+		return bad(c, err, errlen, "duplicate", w[0]);
+	if (w[1][0] != '/' || strlen(w[1]) >= MUXD_PATH_MAX)
+		return bad(c, err, errlen, "wants an absolute path", w[1]);
+	strcpy((char *)c + tun_paths[i].off, w[1]);
+	c->seen_tun |= 1u << i;
 	return 0;
 }
 

@@ -106,7 +106,7 @@ $host --unix "$tmp/muxd.sock" init sleep:50 >"$tmp/h-carol.out" 2>&1 &
 pids="$pids $!"
 $host --unix "$tmp/alice.sock" init connect:10:B6:00:00:00:04 echo sleep:30 >"$tmp/h-alice.out" 2>&1 &
 pids="$pids $!"
-wait_for 20 grep -q '^echo=ok' "$tmp/h-alice.out" &&
+wait_for 20 grep -q '^echo=ping$' "$tmp/h-alice.out" &&
 	wait_for 10 grep -q "local session [0-9]* for uid [0-9]* (carol)" "$tmp/muxd.log"
 
 # 4: the table.

@@ -36,7 +36,7 @@ enum mux_kind {
 /*
  * Answered by the virtual controller alone (a per-session register never
  * sent for the session): supported whatever the physical Supported_Commands
- * says, where the mux judges that truthful (mux.c own_supported()).
+ * says, where the mux judges that truthful (mux_base.c own_supported()).
  */
 #define MT_OWN		0x04
 

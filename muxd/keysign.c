@@ -3,15 +3,19 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <gnutls/abstract.h>
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 
+#include "b64.h"
 #include "keysign.h"
 #include "secmem.h"
 
@@ -64,6 +68,79 @@ static int matches_cert(gnutls_privkey_t key, const char *cert_file)
 	return err;
 }
 
+/* A PEM private key file's size at most (an RSA-8192 key is some 6.5 KB). */
+#define KEY_FILE_MAX	16384
+
+/*
+ * The key file's one PEM block, decoded to DER here, into buffers wiped
+ * before they are freed. GnuTLS's own PEM path (gnutls_load_file, then
+ * the base64 decoder's copy of the text without its line breaks) frees
+ * copies of the key unwiped, and the monitor forks the peers after it
+ * loaded the key (doc/security.md): a peer must find no form of it.
+ * 0, or -errno (-EINVAL: not one PEM block).
+ */
+static int key_der(const char *path, uint8_t **der, size_t *der_len)
+{
+	static const char begin[] = "-----BEGIN ", end[] = "-----END ";
+	char *text = NULL, *p, *q, *b64 = NULL;
+	size_t n = 0, m = 0;
+	struct stat st;
+	ssize_t r;
+	int fd, ret = -EINVAL, k;
+
+	*der = NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || st.st_size <= 0 || st.st_size > KEY_FILE_MAX)
+		goto out;
+	text = calloc(1, (size_t)st.st_size + 1);
+	b64 = calloc(1, (size_t)st.st_size + 1);
+	*der = calloc(1, (size_t)st.st_size);
+	if (!text || !b64 || !*der) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	while (n < (size_t)st.st_size) {
+		r = read(fd, text + n, (size_t)st.st_size - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			goto out;
+		n += (size_t)r;
+	}
+	/* The body between the BEGIN line and the END line, white space out. */
+	p = strstr(text, begin);
+	p = p ? strchr(p, '\n') : NULL;
+	q = p ? strstr(p, end) : NULL;
+	if (!q)
+		goto out;
+	for (p++; p < q; p++)
+		if (*p != '\n' && *p != '\r' && *p != ' ' && *p != '\t')
+			b64[m++] = *p;
+	k = b64_decode(b64, m, *der, (size_t)st.st_size);
+	if (k > 0) {
+		*der_len = (size_t)k;
+		ret = 0;
+	}
+out:
+	if (text) {
+		secmem_wipe(text, (size_t)st.st_size + 1);
+		free(text);
+	}
+	if (b64) {
+		secmem_wipe(b64, (size_t)st.st_size + 1);
+		free(b64);
+	}
+	if (ret < 0 && *der) {
+		secmem_wipe(*der, (size_t)st.st_size);
+		free(*der);
+		*der = NULL;
+	}
+	close(fd);
+	return ret;
+}
+
 int keysign_load(struct keysign **out, const char *key_file, const char *cert_file,
 		 uint64_t now_ms, char *errbuf, size_t errlen)
 {
@@ -76,14 +153,21 @@ int keysign_load(struct keysign **out, const char *key_file, const char *cert_fi
 	ks = calloc(1, sizeof(*ks));
 	if (!ks)
 		return -ENOMEM;
-	err = gnutls_load_file(key_file, &kd);
+	{
+		uint8_t *der = NULL;
+		size_t dl = 0;
+
+		err = key_der(key_file, &der, &dl) < 0 ? GNUTLS_E_FILE_ERROR : 0;
+		kd.data = der;
+		kd.size = (unsigned)dl;
+	}
 	if (err >= 0)
 		err = gnutls_privkey_init(&ks->key);
 	if (err >= 0)
-		err = gnutls_privkey_import_x509_raw(ks->key, &kd, GNUTLS_X509_FMT_PEM, NULL, 0);
+		err = gnutls_privkey_import_x509_raw(ks->key, &kd, GNUTLS_X509_FMT_DER, NULL, 0);
 	if (kd.data) {
 		secmem_wipe(kd.data, kd.size);
-		gnutls_free(kd.data);
+		free(kd.data);
 	}
 	if (err >= 0) {
 		what = cert_file;

@@ -71,15 +71,8 @@ static int matches_cert(gnutls_privkey_t key, const char *cert_file)
 /* A PEM private key file's size at most (an RSA-8192 key is some 6.5 KB). */
 #define KEY_FILE_MAX	16384
 
-/*
- * The key file's one PEM block, decoded to DER here, into buffers wiped
- * before they are freed. GnuTLS's own PEM path (gnutls_load_file, then
- * the base64 decoder's copy of the text without its line breaks) frees
- * copies of the key unwiped, and the monitor forks the peers after it
- * loaded the key (doc/security.md): a peer must find no form of it.
- * 0, or -errno (-EINVAL: not one PEM block).
- */
-static int key_der(const char *path, uint8_t **der, size_t *der_len)
+/* keysign.h: GnuTLS's own PEM path frees copies of the key unwiped. */
+int keysign_read_der(const char *path, uint8_t **der, size_t *der_len)
 {
 	static const char begin[] = "-----BEGIN ", end[] = "-----END ";
 	char *text = NULL, *p, *q, *b64 = NULL;
@@ -157,7 +150,7 @@ int keysign_load(struct keysign **out, const char *key_file, const char *cert_fi
 		uint8_t *der = NULL;
 		size_t dl = 0;
 
-		err = key_der(key_file, &der, &dl) < 0 ? GNUTLS_E_FILE_ERROR : 0;
+		err = keysign_read_der(key_file, &der, &dl) < 0 ? GNUTLS_E_FILE_ERROR : 0;
 		kd.data = der;
 		kd.size = (unsigned)dl;
 	}

@@ -35,6 +35,16 @@ int keysign_load(struct keysign **out, const char *key_file, const char *cert_fi
 		 uint64_t now_ms, char *err, size_t errlen);
 void keysign_free(struct keysign *ks);
 /*
+ * A private key file's PEM block, decoded to DER into *der (malloc'd; the
+ * caller wipes and frees it, secmem_free), every buffer on the way wiped
+ * before it is freed. GnuTLS's own PEM path (gnutls_load_file, then its
+ * base64 decoder's copy of the text without line breaks) frees copies of
+ * the key unwiped, and the monitor forks the peers after it loaded its
+ * keys (doc/security.md): a peer must find no form of them. 0, or
+ * -errno (-EINVAL: no PEM block, or not base64).
+ */
+int keysign_read_der(const char *path, uint8_t **der, size_t *der_len);
+/*
  * Sign in (a digest if is_hash, else the data) with sign_algo (a
  * gnutls_sign_algorithm_t). 0 with the signature in sig (*sig_len bytes,
  * at most cap); -EAGAIN over the rate; -EINVAL for an algorithm the key

@@ -73,7 +73,7 @@ TESTS += tests/check_muxd_rpc
 tests_check_muxd_relaysign_SOURCES = tests/check_muxd_relaysign.c
 tests_check_muxd_relaysign_CPPFLAGS = $(MUXD_CPPFLAGS) -I$(top_srcdir)/relay
 tests_check_muxd_relaysign_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(GNUTLS_CFLAGS)
-tests_check_muxd_relaysign_LDADD = tests/libcheckmain.a muxd/libmuxd.a $(RELAY_LIBS) \
+tests_check_muxd_relaysign_LDADD = tests/libcheckmain.a muxd/libmuxd.a $(RELAY_LIBS) $(AUTH_LIBS) \
 	$(CHECK_LIBS)
 check_PROGRAMS += tests/check_muxd_relaysign
 TESTS += tests/check_muxd_relaysign
@@ -82,7 +82,7 @@ TESTS += tests/check_muxd_relaysign
 tests_check_muxd_relayreg_SOURCES = tests/check_muxd_relayreg.c
 tests_check_muxd_relayreg_CPPFLAGS = $(MUXD_CPPFLAGS) -I$(top_srcdir)/relay
 tests_check_muxd_relayreg_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(GNUTLS_CFLAGS)
-tests_check_muxd_relayreg_LDADD = tests/libcheckmain.a muxd/libmuxd.a $(RELAY_LIBS) \
+tests_check_muxd_relayreg_LDADD = tests/libcheckmain.a muxd/libmuxd.a $(RELAY_LIBS) $(AUTH_LIBS) \
 	$(CHECK_LIBS)
 check_PROGRAMS += tests/check_muxd_relayreg
 TESTS += tests/check_muxd_relayreg

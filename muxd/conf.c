@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,8 @@ void muxd_conf_init(struct muxd_conf *c)
 	c->resume_s = MUXD_RESUME_DEFAULT;
 	strcpy(c->runtime_dir, MUXD_DEFAULT_RUNDIR);
 	c->login_s = MUXD_LOGIN_DEFAULT;
+	c->peer_uid_base = MUXD_PEER_UID_BASE;
+	c->peer_uid_count = MUXD_PEER_UID_COUNT;
 }
 
 bool muxd_conf_has_tunnel(const struct muxd_conf *c)
@@ -175,6 +178,11 @@ static const struct {
 	  SEEN_RESUME, "resume-time must be 1 to 3600 seconds" },
 	{ "login-time", 1, MUXD_LOGIN_MAX, 10, offsetof(struct muxd_conf, login_s),
 	  SEEN_LOGIN, "login-time must be 1 to 60 seconds" },
+	/* Below 2^31: no id a signed comparison or (uid_t)-1 could mistake. */
+	{ "peer-uid-base", 1000, 0x7fffffffu, 10, offsetof(struct muxd_conf, peer_uid_base),
+	  0, "peer-uid-base must be 1000 to 2147483647" },
+	{ "peer-uid-count", 1, MUXD_PEER_UID_COUNT_MAX, 10,
+	  offsetof(struct muxd_conf, peer_uid_count), 0, "peer-uid-count must be 1 to 65536" },
 };
 
 /* A keyword of its own: w[0] the keyword, w[1]... its values (counted). */
@@ -332,6 +340,9 @@ static const struct {
 
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
 
+/* conf_nums stores through an unsigned *. */
+_Static_assert(sizeof(uid_t) == sizeof(unsigned), "uid_t is not an unsigned int");
+
 int muxd_conf_line(struct muxd_conf *c, const char *line, size_t len,
 		   char *err, size_t errlen)
 {
@@ -417,6 +428,26 @@ int muxd_conf_finish(struct muxd_conf *c, char *err, size_t errlen)
 	/* A relay carries DTLS to the listener; the id is the CA's. */
 	if (c->nrelay && (!c->dtls_port[0] || !c->ca_file[0])) {
 		snprintf(err, errlen, "relay needs listen-dtls and ca (the home id is the CA key's)");
+		return -EINVAL;
+	}
+	/*
+	 * A uid for every peer process that may be alive at once, those
+	 * closing included: a peer never shares its uid with another.
+	 */
+	if (muxd_conf_has_tunnel(c) &&
+	    c->peer_uid_count < c->max_sessions + c->max_pending + MUXD_PEER_SLACK) {
+		snprintf(err, errlen, "peer-uid-count %u is too small: max-sessions + max-pending + %u (%u) peer processes may be alive at once, each with a uid of its own",
+			 c->peer_uid_count, MUXD_PEER_SLACK,
+			 c->max_sessions + c->max_pending + MUXD_PEER_SLACK);
+		return -EINVAL;
+	}
+	if ((uint64_t)c->peer_uid_base + c->peer_uid_count > 0x80000000ull) {
+		snprintf(err, errlen, "peer-uid-base + peer-uid-count must stay below 2147483648");
+		return -EINVAL;
+	}
+	/* nobody, and the 16-bit (uid_t)-1 (systemd's UIDS-GIDS). */
+	if (c->peer_uid_base <= 65535 && c->peer_uid_base + c->peer_uid_count > 65534) {
+		snprintf(err, errlen, "the peers' uids (peer-uid-base, peer-uid-count) must not include 65534 or 65535");
 		return -EINVAL;
 	}
 	if (c->nrelay && !c->relay_key[0]) {

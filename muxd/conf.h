@@ -41,6 +41,18 @@
 #define MUXD_RESUME_MAX		3600
 #define MUXD_LOGIN_DEFAULT	5
 #define MUXD_LOGIN_MAX		60
+/*
+ * The uids (and gids, the same numbers) of the peer processes: one each,
+ * from a range no account uses (doc/security.md, "Without the filters").
+ * The default lies above the container ranges systemd allocates
+ * (524288..1879048191, systemd's UIDS-GIDS) and the subordinate ids
+ * useradd hands out (100000..600100000).
+ */
+#define MUXD_PEER_UID_BASE	1879048192u
+#define MUXD_PEER_UID_COUNT	2048u
+#define MUXD_PEER_UID_COUNT_MAX	65536u
+/* Peer processes beyond max-sessions + max-pending: those closing. */
+#define MUXD_PEER_SLACK		16u
 
 struct muxd_uidmap {
 	uid_t uid;
@@ -79,6 +91,9 @@ struct muxd_conf {
 	/* The pid file (locked: one instance) and the control socket. */
 	char runtime_dir[MUXD_RUNDIR_MAX];
 	unsigned login_s;		/* handshake + login of a tunnel peer */
+	/* The peers' ids: peer_uid_base .. + peer_uid_count - 1. */
+	uid_t peer_uid_base;
+	unsigned peer_uid_count;
 	/*
 	 * Relays the front registers the home id with (doc/relay.md):
 	 * host and port each, and the key that signs the registrations (the

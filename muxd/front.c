@@ -2,10 +2,12 @@
 /*
  * bgw-muxd[net], the network front (muxd/net.h, doc/security.md "Process
  * model"). It owns the DTLS and TLS listeners and answers ClientHellos
- * without a valid cookie statelessly (tunnel/front.h); for each verified
- * peer it asks the monitor for the peer's request channel and forks the
- * peer's process (peer.c). It registers the gateway with the configured
- * relays, the signature coming from the monitor.
+ * without a valid cookie statelessly (tunnel/front.h); each verified peer
+ * it hands to the monitor, which forks the peer's process (peer.c) under
+ * a uid of its own and gives the front a pidfd to see it end: the front
+ * can neither signal nor trace its peers, nor they it. It registers the
+ * gateway with the configured relays, the signature coming from the
+ * monitor.
  */
 #include "config.h"
 
@@ -19,11 +21,10 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "chan.h"
+#include "cursor.h"
 #include "homeid.h"
 #include "log.h"
 #include "net.h"
@@ -31,11 +32,19 @@
 #include "relayreg.h"
 #include "sandbox.h"
 
+/* A peer process the monitor forked for the front: its pidfd, watched. */
+struct front_peer {
+	struct muxd_front *f;
+	struct front_peer *next;
+	pid_t pid;
+	int pidfd;
+};
+
 /* The front's own state: no secret, nothing of a peer's. */
 struct muxd_front {
 	struct muxd d;
 	struct tun_front *front;
-	struct tun_creds *creds;	/* the peers' (their key signs through the monitor) */
+	struct front_peer *peers;	/* alive, as far as the front knows */
 	struct loop_timer *stop_timer;
 	/*
 	 * The relays of the configuration, resolved at start, and the
@@ -48,7 +57,6 @@ struct muxd_front {
 	struct relayreg relayreg;
 	struct loop_timer *relay_timer;
 	struct relayfront relayfront;	/* CDs through the relays */
-	int peer_null_fd;		/* /dev/null for the peers' stdio */
 };
 
 /*
@@ -65,104 +73,173 @@ static void relay_peer_name(const struct tun_front_peer *p, char *buf, size_t ca
 }
 
 /*
- * A verified new peer: the monitor makes its request channel (and names
- * it after what the front saw), then a process of its own.
+ * End one of its peers (tun_front's stop hook: its client restarted, or
+ * the table is full). The monitor does it: the peer runs as another uid.
+ */
+static void front_peer_stop(void *user, pid_t pid)
+{
+	struct muxd_front *f = user;
+	struct rpc_req q;
+
+	if (pid <= 0)
+		return;
+	memset(&q, 0, sizeof(q));
+	q.type = RPC_PEER_STOP;
+	put_le32(q.blob, (uint32_t)pid);
+	q.blob_len = 4;
+	if (rpc_call(f->d.req_fd, &q, NULL, NULL) < 0) {
+		log_err("monitor: gone: stopping");
+		loop_quit(f->d.l, EXIT_ERROR);
+	}
+}
+
+static void front_peer_free(struct muxd_front *f, struct front_peer *fp)
+{
+	struct front_peer **pp;
+
+	for (pp = &f->peers; *pp; pp = &(*pp)->next) {
+		if (*pp == fp) {
+			*pp = fp->next;
+			break;
+		}
+	}
+	loop_del_fd(f->d.l, fp->pidfd);
+	close(fp->pidfd);
+	free(fp);
+}
+
+/* A peer process ended (its pidfd is readable): its slot is free. */
+static void front_on_peer_exit(struct loop *l, int fd, uint32_t events, void *user)
+{
+	struct front_peer *fp = user;
+	struct muxd_front *f = fp->f;
+	pid_t pid = fp->pid;
+
+	front_peer_free(f, fp);
+	if (f->front)
+		tun_front_peer_gone(f->front, pid);
+	relayfront_peer_gone(&f->relayfront, pid);
+	if (f->d.stopping && (!f->front || tun_front_peer_count(f->front) == 0))
+		loop_quit(l, 0);
+}
+
+/* Copy what the peer's process needs of p into the monitor's hand-over. */
+static void front_handover(const struct tun_front_peer *p, struct rpc_spawn *sp)
+{
+	const uint8_t *rnd;
+
+	memset(sp, 0, sizeof(*sp));
+	sp->dgram = p->dgram;
+	/* The address's own size, whatever p->alen says of the storage. */
+	sp->alen = p->addr.ss_family == AF_INET ? sizeof(struct sockaddr_in) :
+		   sizeof(struct sockaddr_in6);
+	memcpy(sp->addr, &p->addr, sp->alen);
+	sp->first_ms = p->first_ms;
+	sp->pre[0] = p->pre.record_seq;
+	sp->pre[1] = p->pre.hsk_read_seq;
+	sp->pre[2] = p->pre.hsk_write_seq;
+	sp->relay_chan = p->relay_chan;
+	snprintf(sp->via, sizeof(sp->via), "%s", p->via);
+	if (p->dgram) {
+		memcpy(sp->first, p->first, p->first_len);
+		sp->first_len = p->first_len;
+		/*
+		 * With the random of the ClientHello verified here: the
+		 * monitor signs only a handshake with that client_random for
+		 * this peer (muxd/peerauth.h). TCP: the front read no hello.
+		 */
+		rnd = tun_dtls_hello_random(p->first, p->first_len);
+		if (rnd) {
+			memcpy(sp->rnd, rnd, RPC_CHAL_LEN);
+			sp->has_rnd = true;
+		}
+	}
+}
+
+/*
+ * A verified new peer: the monitor forks its process (under a uid of its
+ * own) with the socket and what the front saw, and names its channel
+ * after that; the front gets the pid and a pidfd to see it end.
  */
 static pid_t front_spawn(void *user, const struct tun_front_peer *p)
 {
+	static struct rpc_spawn sp;
 	struct muxd_front *f = user;
+	struct front_peer *fp;
 	struct rpc_reply rep;
 	char src[SRC_KEY_MAX], peer[RPC_STR_MAX + 1];
-	const uint8_t *rnd;
 	struct rpc_req q;
-	int req = -1, r;
+	int pidfd = -1, r, n;
 	pid_t pid;
 
+	if (p->addr.ss_family != AF_INET && p->addr.ss_family != AF_INET6)
+		return -EAFNOSUPPORT;
 	src_key_sa(&p->addr, p->alen, src, sizeof(src));
 	tun_addr_str(&p->addr, p->alen, peer, sizeof(peer));
 	if (p->relay_chan)
 		relay_peer_name(p, peer, sizeof(peer));
-	/*
-	 * With the random of the ClientHello verified here: the monitor
-	 * signs only a handshake with that client_random for this peer
-	 * (muxd/peerauth.h). TCP: the front read no hello.
-	 */
 	memset(&q, 0, sizeof(q));
 	q.type = RPC_SPAWN;
 	q.arg = p->reserve ? 1 : 0;	/* a slot kept for known sources */
 	rpc_str(q.src, sizeof(q.src), src);
 	rpc_str(q.detail, sizeof(q.detail), peer);
-	rnd = p->dgram ? tun_dtls_hello_random(p->first, p->first_len) : NULL;
-	if (rnd) {
-		memcpy(q.blob, rnd, RPC_CHAL_LEN);
-		q.blob_len = RPC_CHAL_LEN;
+	front_handover(p, &sp);
+	n = rpc_spawn_encode(&sp, q.blob, sizeof(q.blob));
+	if (n < 0) {
+		log_warn("tunnel: peer %s: cannot hand it over (%s)", peer, strerror(-n));
+		return -EINVAL;
 	}
-	r = rpc_call(f->d.req_fd, &q, &rep, &req);
+	q.blob_len = (size_t)n;
+	fp = calloc(1, sizeof(*fp));
+	if (!fp)
+		return -ENOMEM;
+	r = rpc_call_fd(f->d.req_fd, &q, p->fd, &rep, &pidfd);
 	if (r < 0 && r != -EINVAL) {
 		log_err("monitor: %s: stopping", strerror(-r));
 		loop_quit(f->d.l, EXIT_ERROR);
 	}
 	if (r == 0 && rep.status == -EACCES && p->reserve) {
 		/* Not a known source: the front logs the cap it hit. */
-		if (req >= 0)
-			close(req);
-		return -EACCES;
+		r = -EACCES;
+		goto fail;
 	}
-	if (r < 0 || rep.status < 0 || req < 0) {
-		if (req >= 0)
-			close(req);
+	if (r < 0 || rep.status < 0 || pidfd < 0 || rep.blob_len != 4) {
 		log_notice("tunnel: peer %s refused: %s", peer,
 			   strerror(r < 0 ? -r : rep.status < 0 ? -rep.status : EIO));
-		return r < 0 ? r : -EAGAIN;
+		r = r < 0 ? r : -EAGAIN;
+		goto fail;
 	}
-	pid = fork();
-	if (pid == 0) {
-		/* Nothing of the front's goes on in the peer: cookie keys, listeners. */
-		tun_front_forget(f->front);
-		peer_run(&f->d, f->creds, (struct tun_front_peer *)p, req, f->peer_null_fd);
+	pid = (pid_t)get_le32(rep.blob);
+	fp->f = f;
+	fp->pid = pid;
+	fp->pidfd = pidfd;
+	if (pid <= 0 || loop_add_fd(f->d.l, pidfd, EPOLLIN, front_on_peer_exit, fp) < 0) {
+		/* Not watched, it would hold its slot for ever: it goes. */
+		front_peer_stop(f, pid);
+		r = -EAGAIN;
+		goto fail;
 	}
-	close(req);
-	if (pid < 0) {
-		log_err("tunnel: fork for peer %s: %s", peer, strerror(errno));
-		return -EAGAIN;
-	}
+	fp->next = f->peers;
+	f->peers = fp;
 	log_debug("tunnel: peer %s is process %d", peer, (int)pid);
 	return pid;
-}
-
-static void front_on_chld(struct loop *l, int signo, void *user)
-{
-	struct muxd_front *f = user;
-	pid_t pid;
-	int st, k;
-
-	for (k = 0; k < 1024; k++) {
-		pid = waitpid(-1, &st, WNOHANG);
-		if (pid <= 0)
-			break;
-		if (WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS)
-			log_warn("tunnel: peer process %d killed by the sandbox", (int)pid);
-		else if (WIFSIGNALED(st) && WTERMSIG(st) != SIGKILL && WTERMSIG(st) != SIGTERM)
-			log_warn("tunnel: peer process %d killed by signal %d", (int)pid,
-				 WTERMSIG(st));
-		if (f->front)
-			tun_front_peer_gone(f->front, pid);
-		relayfront_peer_gone(&f->relayfront, pid);
-	}
-	if (f->d.stopping && (!f->front || tun_front_peer_count(f->front) == 0))
-		loop_quit(l, 0);
+fail:
+	if (pidfd >= 0)
+		close(pidfd);
+	free(fp);
+	return r;
 }
 
 static void front_stop_fn(struct loop_timer *t, void *user)
 {
 	struct muxd_front *f = user;
 
-	loop_quit(f->d.l, 0);	/* the peers left die with us (PDEATHSIG) */
+	loop_quit(f->d.l, 0);	/* the peers left are the monitor's to end */
 }
 
 /*
  * Stop: no new peers; the peers end as the core closes their links, or
- * die with the front after a second.
+ * the monitor ends them (it stops with the front).
  */
 static void front_on_term(struct loop *l, int signo, void *user)
 {
@@ -277,7 +354,7 @@ static const char *relay_front_name(void *user, unsigned idx, char *buf, size_t 
 }
 
 static const struct relayfront_ops relay_front_ops = {
-	.send = relay_send, .name = relay_front_name,
+	.send = relay_send, .name = relay_front_name, .stop = front_peer_stop,
 };
 
 static void relay_arm(struct muxd_front *f, uint64_t next)
@@ -410,22 +487,10 @@ static int front_run(struct muxd_front *f)
 		log_err("network front: closing inherited descriptors: %s", strerror(-r));
 		return EXIT_ERROR;
 	}
-	/* The peers' stdin, stdout and stderr. */
-	f->peer_null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (f->peer_null_fd < 0) {
-		log_err("network front: /dev/null: %s", strerror(errno));
-		return EXIT_ERROR;
-	}
 	f->d.l = loop_new();
 	f->stop_timer = f->d.l ? loop_timer_new(f->d.l, front_stop_fn, f) : NULL;
 	if (!f->stop_timer)
 		return EXIT_ERROR;
-	/* The certificate chain and the CA, for the peers to inherit. */
-	r = peer_creds_new(&f->d, &f->creds);
-	if (r < 0) {
-		log_err("tunnel: credentials: %s", strerror(-r));
-		return EXIT_ERROR;
-	}
 	memset(&fc, 0, sizeof(fc));
 	fc.host = f->d.conf.tun_host[0] ? f->d.conf.tun_host : NULL;
 	fc.udp_port = f->d.conf.dtls_port[0] ? f->d.conf.dtls_port : NULL;
@@ -434,6 +499,7 @@ static int front_run(struct muxd_front *f)
 	fc.max_pending = f->d.conf.max_pending;
 	fc.handshake_ms = f->d.conf.login_s * 1000;
 	fc.spawn = front_spawn;
+	fc.stop = front_peer_stop;
 	fc.dgram = f->d.conf.nrelay ? relay_dgram : NULL;
 	fc.user = f;
 	r = tun_front_new(&f->front, f->d.l, &fc);
@@ -455,8 +521,7 @@ static int front_run(struct muxd_front *f)
 		if (f->nrelay_up)
 			relay_arm(f, relayreg_tick(&f->relayreg, loop_now_us()));
 	}
-	if (loop_add_signal(f->d.l, SIGCHLD, front_on_chld, f) < 0 ||
-	    loop_add_signal(f->d.l, SIGTERM, front_on_term, f) < 0 ||
+	if (loop_add_signal(f->d.l, SIGTERM, front_on_term, f) < 0 ||
 	    loop_add_signal(f->d.l, SIGINT, front_on_term, f) < 0)
 		return EXIT_ERROR;
 	signal(SIGHUP, SIG_IGN);
@@ -469,7 +534,7 @@ static int front_run(struct muxd_front *f)
 		if (sandbox_enter(SANDBOX_FRONT) < 0)
 			return EXIT_ERROR;
 	} else {
-		log_warn("sandbox off (configuration): the network front and the peers run without their seccomp filters");
+		log_warn("sandbox off (configuration): the network front runs without its seccomp filter");
 	}
 	muxd_ready(&f->d);
 	/* loop_quit's code: an error must end the daemon non-zero. */
@@ -478,13 +543,13 @@ static int front_run(struct muxd_front *f)
 	/* As the core: a late second SIGTERM is no death by signal. */
 	signal(SIGTERM, SIG_IGN);
 	signal(SIGINT, SIG_IGN);
+	while (f->peers)
+		front_peer_free(f, f->peers);
 	relayfront_free(&f->relayfront);
 	loop_timer_free(f->relay_timer);
 	f->relay_timer = NULL;
 	tun_front_free(f->front);
 	f->front = NULL;
-	tun_server_creds_free(f->creds);
-	f->creds = NULL;
 	return r;
 }
 
@@ -498,18 +563,14 @@ int front_main(const struct muxd *parent, int req)
 	muxd_child_init(&f->d, parent, MUXD_FRONT);
 	/*
 	 * No front without its monitor: a monitor killed by SIGKILL would
-	 * leave it holding the ports, and the peers with it (they die with
-	 * the front).
+	 * leave it holding the ports (the peers die with the monitor too).
 	 */
 	if (sandbox_die_with_parent(f->d.parent) < 0)
 		_exit(EXIT_ERROR);
 	f->d.req_fd = req;
-	f->peer_null_fd = -1;
 	ret = front_run(f);
 	loop_timer_free(f->stop_timer);
 	f->stop_timer = NULL;
-	if (f->peer_null_fd >= 0)
-		close(f->peer_null_fd);
 	muxd_child_end(&f->d);
 	return ret;
 }

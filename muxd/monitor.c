@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
 #include <signal.h>
@@ -18,6 +19,7 @@
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -32,8 +34,10 @@
 #include "keysign.h"
 #include "log.h"
 #include "monitor.h"
+#include "net.h"
 #include "peerauth.h"
 #include "ratelimit.h"
+#include "sandbox.h"
 #include "scram.h"
 #include "transport.h"
 #include "tunnel.h"
@@ -44,7 +48,7 @@
 /* Log lines a peer may have written for it, per second. */
 #define PEER_LOG_PER_S		20
 /* Peer channels beyond max-sessions + max-pending: those closing. */
-#define PEER_CHAN_SLACK		16
+#define PEER_CHAN_SLACK		MUXD_PEER_SLACK
 
 /*
  * The per-channel counters of the request table (mon_reqs): a SCRAM
@@ -78,6 +82,18 @@ struct mon_chan {
 	unsigned count[MON_COUNTERS];	/* per counter of the request table */
 	unsigned logs;
 	uint64_t log_second;
+	/* A peer's slot in m->peers (its process), -1 once reaped. */
+	int slot;
+	/* The front: a descriptor passed with a request (SPAWN's socket). */
+	int pass_fd;
+};
+
+/* A peer process, the monitor's child. pid 0: the slot is free. */
+struct mon_peer {
+	struct muxd_monitor *m;
+	pid_t pid;
+	int pidfd;		/* in the loop: readable when it ended */
+	struct mon_chan *ch;	/* its request channel, while open */
 };
 
 static void on_request(struct loop *l, int fd, uint32_t events, void *user);
@@ -435,6 +451,8 @@ static struct mon_chan *chan_new(struct muxd_monitor *m, int fd, enum muxd_role 
 	ch->m = m;
 	ch->fd = fd;
 	ch->role = role;
+	ch->slot = -1;
+	ch->pass_fd = -1;
 	rpc_reader_init(&ch->rrd);
 	if (loop_add_fd(m->d.l, fd, EPOLLIN, on_request, ch) < 0) {
 		free(ch);
@@ -460,6 +478,10 @@ static void chan_free(struct mon_chan *ch)
 	}
 	if (ch->role == MUXD_PEER)
 		m->npeer_chans--;
+	if (ch->slot >= 0)
+		m->peers[ch->slot].ch = NULL;
+	if (ch->pass_fd >= 0)
+		close(ch->pass_fd);
 	loop_del_fd(m->d.l, ch->fd);
 	close(ch->fd);
 	explicit_bzero(ch, sizeof(*ch));
@@ -547,23 +569,143 @@ static int mon_link(struct muxd_monitor *m, struct mon_chan *ch, const struct rp
 	return 0;
 }
 
-/*
- * A new peer process: its own request channel, labelled by the front's
- * words. arg 1: a pending slot the front keeps for sources a login came
- * from before (tunnel/front.h): -EACCES for any other source, before
- * anything is made. The front learns only yes or no, for an address it
- * saw anyway; which user logged in from where stays here.
- */
-static int mon_spawn(struct muxd_monitor *m, const struct rpc_req *q, int *pfd)
+/* A peer ended: reaped here, its uid free again. */
+static void on_peer_exit(struct loop *l, int fd, uint32_t events, void *user)
 {
+	struct mon_peer *mp = user;
+	pid_t w;
+	int st = 0;
+
+	do {
+		w = waitpid(mp->pid, &st, WNOHANG);
+	} while (w < 0 && errno == EINTR);
+	if (w == 0)
+		return;		/* not yet: the pidfd said so early */
+	if (w > 0 && WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS)
+		log_warn("tunnel: peer process %d killed by the sandbox: a system call outside its allow-list",
+			 (int)mp->pid);
+	else if (w > 0 && WIFSIGNALED(st) && WTERMSIG(st) != SIGKILL && WTERMSIG(st) != SIGTERM)
+		log_warn("tunnel: peer process %d killed by signal %d", (int)mp->pid,
+			 WTERMSIG(st));
+	loop_del_fd(l, mp->pidfd);
+	close(mp->pidfd);
+	if (mp->ch)
+		mp->ch->slot = -1;
+	mp->ch = NULL;
+	mp->pidfd = -1;
+	mp->pid = 0;
+}
+
+/* A free slot (uid), the next after the last one taken; -1 if none. */
+static int peer_slot(struct muxd_monitor *m)
+{
+	unsigned n = m->d.conf.peer_uid_count, i, k;
+
+	for (i = 0; m->peers && i < n; i++) {
+		k = (m->peer_next + i) % n;
+		if (m->peers[k].pid == 0) {
+			m->peer_next = (k + 1) % n;
+			return (int)k;
+		}
+	}
+	return -1;
+}
+
+/* SIGKILL to every peer process still alive (the monitor's own end). */
+static void peers_kill(struct muxd_monitor *m, int sig)
+{
+	unsigned i;
+
+	for (i = 0; m->peers && i < m->d.conf.peer_uid_count; i++)
+		if (m->peers[i].pid > 0)
+			kill(m->peers[i].pid, sig);
+}
+
+/* Pages of stack below this frame, where earlier calls left their locals. */
+static void __attribute__((noinline)) stack_scrub(void)
+{
+	uint8_t b[64 * 1024];
+
+	explicit_bzero(b, sizeof(b));
+	__asm__ __volatile__("" : : "r"(b) : "memory");
+}
+
+/*
+ * In the peer's process, just forked from the monitor: nothing of the
+ * monitor's stays (monitor_forget: the authdb, the secret, the keys, the
+ * limiters, the audit; the other channels' state wiped; every
+ * descriptor but the peer's socket and channel closed by peer_run), then
+ * the peer runs under its own uid.
+ */
+static void __attribute__((noreturn)) mon_peer_child(struct muxd_monitor *m, int req,
+						      const struct rpc_spawn *sp, int sock,
+						      uid_t id)
+{
+	static struct tun_front_peer p;
+	struct muxd common = m->d;	/* the configuration */
+	struct mon_chan *c, *next;
+	int null_fd;
+
+	/* Its stdin, stdout and stderr: no line of its reads as the daemon's. */
+	null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null_fd < 0)
+		_exit(EXIT_ERROR);
+	memset(&p, 0, sizeof(p));
+	p.fd = sock;
+	p.dgram = sp->dgram;
+	memcpy(&p.addr, sp->addr, sp->alen);
+	p.alen = (socklen_t)sp->alen;
+	p.first_ms = sp->first_ms;
+	memcpy(p.first, sp->first, sp->first_len);
+	p.first_len = sp->first_len;
+	p.pre.record_seq = sp->pre[0];
+	p.pre.hsk_read_seq = sp->pre[1];
+	p.pre.hsk_write_seq = sp->pre[2];
+	p.relay_chan = sp->relay_chan;
+	snprintf(p.via, sizeof(p.via), "%s", sp->via);
+	for (c = m->chans; c; c = next) {
+		next = c->next;
+		explicit_bzero(c, sizeof(*c));
+	}
+	m->chans = NULL;
+	monitor_forget(m);
+	stack_scrub();
+	peer_run(&common, m->peer_creds, &p, req, null_fd, id, id);
+}
+
+/*
+ * A new peer process (RPC_SPAWN), forked here under a uid of its own:
+ * its own request channel, labelled by the front's words, and the
+ * socket the front handed over (sock, the monitor's to close). arg 1: a
+ * pending slot the front keeps for sources a login came from before
+ * (tunnel/front.h): -EACCES for any other source, before anything is
+ * made. The front learns only yes or no, for an address it saw anyway;
+ * which user logged in from where stays here. The front gets the pid
+ * and a pidfd: it sees the peer end, but may not signal it.
+ */
+static int mon_spawn(struct muxd_monitor *m, const struct rpc_req *q, int sock,
+		     struct rpc_reply *rep, int *pfd)
+{
+	static struct rpc_spawn sp;
 	struct mon_chan *ch;
-	int sv[2];
+	struct mon_peer *mp;
+	int sv[2], slot, r, pidfd;
+	uid_t id;
+	pid_t pid;
 
 	if (q->arg == 1 &&
 	    !(m->known_host && ratelimit_known(m->known_host, q->src, strlen(q->src))))
 		return -EACCES;
 	if (m->npeer_chans >= m->d.conf.max_sessions + m->d.conf.max_pending + PEER_CHAN_SLACK)
 		return -EBUSY;
+	if (!m->peer_creds)
+		return -EIO;
+	slot = peer_slot(m);
+	if (slot < 0)
+		return -EBUSY;
+	/* Checked by rpc_req_decode already. */
+	if (rpc_spawn_decode(q->blob, q->blob_len, &sp) < 0)
+		return -EPROTO;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
 	ch = chan_new(m, sv[0], MUXD_PEER);
@@ -575,10 +717,65 @@ static int mon_spawn(struct muxd_monitor *m, const struct rpc_req *q, int *pfd)
 	/* The rules bound both (muxd/rpc.c); a longer source is cut. */
 	snprintf(ch->src, sizeof(ch->src), "%.*s", (int)sizeof(ch->src) - 1, q->src);
 	/* The DTLS ClientHello's random the front verified (none over TCP). */
-	peerauth_init(&ch->pa, q->blob_len == RPC_CHAL_LEN ? q->blob : NULL);
+	peerauth_init(&ch->pa, sp.has_rnd ? sp.rnd : NULL);
 	snprintf(ch->peer, sizeof(ch->peer), "%.*s", (int)sizeof(ch->peer) - 1, q->detail);
-	*pfd = sv[1];
+	id = m->d.conf.peer_uid_base + (uid_t)slot;
+	pid = fork();
+	if (pid == 0) {
+		close(sv[0]);
+		mon_peer_child(m, sv[1], &sp, sock, id);
+	}
+	close(sv[1]);
+	explicit_bzero(&sp, sizeof(sp));
+	if (pid < 0) {
+		r = -errno;
+		log_err("tunnel: fork for peer %s: %s", ch->peer, strerror(errno));
+		chan_free(ch);
+		return r == -ENOMEM ? -EAGAIN : r;
+	}
+	/* Its child, not reaped yet: the pid cannot be another's. */
+	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	mp = &m->peers[slot];
+	if (pidfd < 0 || loop_add_fd(m->d.l, pidfd, EPOLLIN, on_peer_exit, mp) < 0) {
+		r = pidfd < 0 ? -errno : -ENOMEM;
+		log_err("tunnel: peer %s: pidfd: %s", ch->peer, strerror(-r));
+		if (pidfd >= 0)
+			close(pidfd);
+		kill(pid, SIGKILL);
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		chan_free(ch);
+		return r;
+	}
+	mp->m = m;
+	mp->pid = pid;
+	mp->pidfd = pidfd;
+	mp->ch = ch;
+	ch->slot = slot;
+	/* The front's copy: mon_answer closes what it sends. */
+	*pfd = fcntl(pidfd, F_DUPFD_CLOEXEC, 0);
+	if (*pfd < 0) {
+		kill(pid, SIGKILL);	/* reaped by on_peer_exit */
+		return -EAGAIN;
+	}
+	put_le32(rep->blob, (uint32_t)pid);
+	rep->blob_len = 4;
+	log_debug("tunnel: peer %s is process %d, uid %u", ch->peer, (int)pid, (unsigned)id);
 	return 0;
+}
+
+/* RPC_PEER_STOP: one of the front's peers must go (its client restarted). */
+static void mon_peer_stop(struct muxd_monitor *m, pid_t pid)
+{
+	unsigned i;
+
+	for (i = 0; m->peers && i < m->d.conf.peer_uid_count; i++) {
+		if (m->peers[i].pid == pid) {
+			kill(pid, SIGKILL);
+			return;
+		}
+	}
+	/* Ended and reaped already: the front has not seen it yet. */
 }
 
 /* A peer's log line, under the monitor's name for it, rate-limited. */
@@ -821,7 +1018,21 @@ static int req_link(struct mon_chan *ch, const struct rpc_req *q,
 static int req_spawn(struct mon_chan *ch, const struct rpc_req *q,
 		     struct rpc_reply *rep, int *fd)
 {
-	rep->status = mon_spawn(ch->m, q, fd);
+	int sock = ch->pass_fd;
+
+	/* The peer's socket came with the request (on_request); none: insane. */
+	if (sock < 0)
+		return -EPROTO;
+	ch->pass_fd = -1;
+	rep->status = mon_spawn(ch->m, q, sock, rep, fd);
+	close(sock);
+	return rep->status == -EPROTO ? -EPROTO : 0;
+}
+
+static int req_peer_stop(struct mon_chan *ch, const struct rpc_req *q,
+			 struct rpc_reply *rep, int *fd)
+{
+	mon_peer_stop(ch->m, (pid_t)get_le32(q->blob));
 	return 0;
 }
 
@@ -889,6 +1100,7 @@ static const struct mon_req {
 	{ RPC_BOND_NEW,       R_CORE,  0,            MON_C_NONE,      0, req_bond_new },
 	{ RPC_SPAWN,          R_FRONT, 0,            MON_C_NONE,      0, req_spawn },
 	{ RPC_RELAY_SIGN,     R_FRONT, 0,            MON_C_NONE,      0, req_relay_sign },
+	{ RPC_PEER_STOP,      R_FRONT, MON_NO_REPLY, MON_C_NONE,      0, req_peer_stop },
 	{ RPC_SCRAM_SALT,     R_PEER,  MON_ORDERED,  MON_C_NONE,      0, req_scram_salt },
 	{ RPC_SCRAM_VERIFY,   R_PEER,  MON_ORDERED,  MON_C_PROOF,
 	  PEER_PROOFS_MAX, req_scram_verify },
@@ -961,6 +1173,7 @@ static void stop_children(struct muxd_monitor *m)
 		kill(m->core_pid, SIGTERM);
 	if (m->front_pid > 0)
 		kill(m->front_pid, SIGTERM);
+	peers_kill(m, SIGTERM);
 }
 
 /* The core or the front ended, or must: reap it (SIGKILL when hostile). */
@@ -1031,14 +1244,63 @@ static void mon_proc_gone(struct mon_chan *ch, bool hostile)
 		loop_quit(m->d.l, m->d.exit_status);
 }
 
+/*
+ * Bytes of a channel, and a descriptor that came with them: only the
+ * front passes one, one at a time, with a SPAWN (its peer's socket; it
+ * may arrive in the same read as the end of an earlier request). Any
+ * other is closed and *bad set.
+ */
+static ssize_t chan_recv(struct mon_chan *ch, uint8_t *buf, size_t cap, bool *bad)
+{
+	union {
+		char b[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec v = { buf, cap };
+	struct msghdr mh;
+	struct cmsghdr *cm;
+	ssize_t n;
+
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = &v;
+	mh.msg_iovlen = 1;
+	mh.msg_control = u.b;
+	mh.msg_controllen = sizeof(u.b);
+	n = recvmsg(ch->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	if (n < 0)
+		return n;
+	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+		size_t k, nfd;
+
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		nfd = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (k = 0; k < nfd; k++) {
+			int got;
+
+			memcpy(&got, CMSG_DATA(cm) + k * sizeof(int), sizeof(int));
+			if (ch->role == MUXD_FRONT && ch->pass_fd < 0 && !*bad) {
+				ch->pass_fd = got;
+			} else {
+				close(got);
+				*bad = true;
+			}
+		}
+	}
+	if (mh.msg_flags & MSG_CTRUNC)
+		*bad = true;
+	return n;
+}
+
 static void on_request(struct loop *l, int fd, uint32_t events, void *user)
 {
 	struct mon_chan *ch = user;
 	uint8_t buf[4096];
 	size_t off = 0, used;
+	bool bad = false;
 	ssize_t n;
 
-	n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+	n = chan_recv(ch, buf, sizeof(buf), &bad);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
@@ -1047,6 +1309,11 @@ static void on_request(struct loop *l, int fd, uint32_t events, void *user)
 		else
 			mon_proc_gone(ch, false);
 		return;
+	}
+	if (bad) {
+		log_err("%s %s passed a descriptor it may not pass: ending it",
+			role_name(ch->role), ch->role == MUXD_PEER ? ch->peer : "");
+		off = (size_t)n;
 	}
 	while (off < (size_t)n) {
 		struct rpc_req q;
@@ -1064,12 +1331,18 @@ static void on_request(struct loop *l, int fd, uint32_t events, void *user)
 			log_err("%s %s sent a malformed request (%s): ending it",
 				role_name(ch->role), ch->role == MUXD_PEER ? ch->peer : "",
 				why ? why : "?");
-			if (ch->role == MUXD_PEER)
-				chan_free(ch);
-			else
-				mon_proc_gone(ch, true);
-			return;
+			bad = true;
+			break;
 		}
+	}
+	if (!bad)
+		return;
+	if (ch->role == MUXD_PEER) {
+		if (ch->slot >= 0)
+			kill(ch->m->peers[ch->slot].pid, SIGKILL);
+		chan_free(ch);
+	} else {
+		mon_proc_gone(ch, true);
 	}
 }
 
@@ -1102,6 +1375,7 @@ static void kill_timer_fn(struct loop_timer *t, void *user)
 
 int monitor_run(struct muxd_monitor *m, int core_req, int front_req)
 {
+	unsigned i;
 	int r;
 
 	m->d.l = loop_new();
@@ -1118,8 +1392,16 @@ int monitor_run(struct muxd_monitor *m, int core_req, int front_req)
 	    loop_add_signal(m->d.l, SIGINT, mon_on_term, m) < 0 ||
 	    loop_add_signal(m->d.l, SIGHUP, on_hup, m) < 0)
 		return EXIT_ERROR;
+	/* After the signals: a stop meanwhile waits for the loop. */
+	if (front_req >= 0) {
+		m->peers = calloc(m->d.conf.peer_uid_count, sizeof(*m->peers));
+		/* The certificate chain and the CA, for the peers to inherit. */
+		r = m->peers ? peer_creds_new(&m->d, &m->peer_creds) : -ENOMEM;
+		if (r < 0)
+			log_err("tunnel: the peers' credentials: %s", strerror(-r));
+	}
 	/* Either failure leaves children to end: they must not outlive us. */
-	if (policy_push(m) < 0 ||
+	if ((front_req >= 0 && !m->peer_creds) || policy_push(m) < 0 ||
 	    (muxd_conf_has_tunnel(&m->d.conf) && mon_key_load(m) < 0) || ctl_start(m) < 0) {
 		r = -1;
 	} else {
@@ -1131,8 +1413,23 @@ int monitor_run(struct muxd_monitor *m, int core_req, int front_req)
 	stop_children(m);
 	mon_reap(m, &m->core_pid, "core", false);
 	mon_reap(m, &m->front_pid, "network front", false);
+	/* Peers left: they end with the monitor (as they would by PDEATHSIG). */
+	peers_kill(m, SIGKILL);
+	for (i = 0; m->peers && i < m->d.conf.peer_uid_count; i++) {
+		if (m->peers[i].pid <= 0)
+			continue;
+		while (waitpid(m->peers[i].pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		loop_del_fd(m->d.l, m->peers[i].pidfd);
+		close(m->peers[i].pidfd);
+		m->peers[i].pid = 0;
+	}
+	free(m->peers);
+	m->peers = NULL;
 	while (m->chans)
 		chan_free(m->chans);
+	tun_server_creds_free(m->peer_creds);
+	m->peer_creds = NULL;
 	tun_certca_free(m->certca);
 	m->certca = NULL;
 	relaysign_free(&m->relaysign);

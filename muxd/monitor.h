@@ -18,6 +18,8 @@
 
 struct keysign;
 struct mon_chan;
+struct mon_peer;
+struct tun_creds;
 struct muxd_ctl;
 struct ratelimit;
 struct tun_certca;
@@ -53,6 +55,16 @@ struct muxd_monitor {
 	struct loop_timer *kill_timer;
 	struct mon_chan *chans;		/* every process's request channel */
 	unsigned npeer_chans;
+	/*
+	 * The peer processes, forked here (RPC_SPAWN), one per uid of the
+	 * range: slot i runs as peer_uid_base + i, and is free again only
+	 * once its process was reaped. Taken round-robin, so that a uid
+	 * comes back as late as it can.
+	 */
+	struct mon_peer *peers;		/* [conf.peer_uid_count] */
+	unsigned peer_next;
+	/* The certificate chain the peers' handshakes show (no key: SIGN). */
+	struct tun_creds *peer_creds;
 	bool sent_term;			/* it sent its children SIGTERM */
 	/* The authdb's directory watched: bgw-authdb renames a new file in. */
 	int ifd;

@@ -9,9 +9,10 @@
  * The monitor (monitor.c) keeps everything secret and privileged; the
  * core (core.c) runs the controller, the mux core and every session's
  * virtual controller; when listen-dtls or listen-tls is configured, the
- * network front (front.c) owns the listeners and forks one process per
- * tunnel peer (peer.c), which runs that peer's DTLS or TLS and login and
- * then relays its tunnel messages to the core.
+ * network front (front.c) owns the listeners and hands each tunnel peer
+ * to the monitor, which forks a process for it (peer.c) under a uid of
+ * its own; the peer runs its DTLS or TLS and login and then relays its
+ * tunnel messages to the core.
  */
 #include "config.h"
 
@@ -275,6 +276,25 @@ static int detach(struct muxd_monitor *m, unsigned nready)
 	return 0;
 }
 
+/*
+ * The peers' uids (peer-uid-base, peer-uid-count) must be no one's: a
+ * process of an account with one of them could signal or trace a peer.
+ * Only as root: otherwise the peers keep the daemon's uid.
+ */
+static int check_peer_ids(const struct muxd_conf *c)
+{
+	char err[300];
+	int r;
+
+	if (!muxd_conf_has_tunnel(c) || geteuid() != 0)
+		return 0;
+	r = sandbox_peer_range_check(c->peer_uid_base, c->peer_uid_count, err, sizeof(err));
+	if (r < 0)
+		log_err("peer-uid-base %u, peer-uid-count %u: %s; give the peers a range of ids no account, group or subordinate range uses (bgw-muxd.conf(5))",
+			(unsigned)c->peer_uid_base, c->peer_uid_count, err);
+	return r;
+}
+
 static int check_controller(const struct muxd_conf *c)
 {
 	char err[600];
@@ -443,7 +463,7 @@ int main(int argc, char **argv)
 	if (test) {
 		/* What the daemon would refuse at start, short of binding. */
 		if (test_paths(&m.d.conf) < 0 || check_controller(&m.d.conf) < 0 ||
-		    check_bonds(&m.d.conf) < 0)
+		    check_bonds(&m.d.conf) < 0 || check_peer_ids(&m.d.conf) < 0)
 			goto out;
 		if (muxd_conf_has_tunnel(&m.d.conf)) {
 			if (tunnel_check_files(&m.d.conf) < 0)
@@ -468,6 +488,7 @@ int main(int argc, char **argv)
 	check_bonds(&m.d.conf);
 	/* Nothing of a running instance is touched before this. */
 	if (instance_lock(&m) < 0 || check_controller(&m.d.conf) < 0 ||
+	    check_peer_ids(&m.d.conf) < 0 ||
 	    check_port(m.d.conf.tun_host, m.d.conf.dtls_port, SOCK_DGRAM, "DTLS") < 0 ||
 	    check_port(m.d.conf.tun_host, m.d.conf.tls_port, SOCK_STREAM, "TLS") < 0)
 		goto out;

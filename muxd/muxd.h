@@ -11,7 +11,8 @@
  *   core.h      struct muxd_core, bgw-muxd[mux]: the controller, the mux
  *               core, local (core_local.c) and tunnel (core_tun.c) sessions
  *   front.c     bgw-muxd[net], the network front: listeners, cookies, relays
- *   peer.c      bgw-muxd[peer], one process per tunnel peer (DTLS/TLS, login)
+ *   peer.c      bgw-muxd[peer], one process per tunnel peer (DTLS/TLS, login),
+ *               forked by the monitor under a uid of its own
  *   muxd.c      main: configuration, start-up, the forks
  */
 #ifndef BGW_MUXD_H
@@ -57,8 +58,8 @@ struct muxd {
 	bool stopping;
 	pid_t self;		/* this process */
 	/*
-	 * The process that forked this one (the monitor; the front for a
-	 * peer): its death is this one's (sandbox_die_with_parent).
+	 * The process that forked this one (the monitor, for every role):
+	 * its death is this one's (sandbox_die_with_parent).
 	 */
 	pid_t parent;
 };

@@ -37,7 +37,7 @@ struct muxd_peer {
 
 /*
  * This process's peer: the handshake's signature callback (peer_key_sign)
- * comes through the credentials the front made before the fork.
+ * comes through the credentials the monitor made before the fork.
  */
 static struct muxd_peer *peer_self;
 
@@ -302,11 +302,12 @@ static void peer_on_term(struct loop *l, int signo, void *user)
 
 /*
  * In the new process: keep only this peer's socket and request channel
- * (the front forgot its own state before the call), stack the peer's
- * sandbox, then run the peer's channel until it is over.
+ * (the monitor forgot its own state before the call), drop to the
+ * peer's own uid and enter its sandbox, then run the peer's channel
+ * until it is over.
  */
 void peer_run(const struct muxd *parent, struct tun_creds *creds,
-	      struct tun_front_peer *p, int req, int null_fd)
+	      struct tun_front_peer *p, int req, int null_fd, uid_t uid, gid_t gid)
 {
 	static const struct tun_auth_ops auth = {
 		.cert_challenge = auth_cert_challenge,
@@ -327,7 +328,7 @@ void peer_run(const struct muxd *parent, struct tun_creds *creds,
 	sigset_t none;
 
 	muxd_child_init(&pp->d, parent, MUXD_PEER);
-	/* The front's end is the peer's end. */
+	/* The monitor's end is the peer's end. */
 	if (sandbox_die_with_parent(pp->d.parent) < 0)
 		_exit(EXIT_ERROR);
 	sandbox_set_name("bgw-muxd[peer]");
@@ -339,8 +340,7 @@ void peer_run(const struct muxd *parent, struct tun_creds *creds,
 	log_set_handler(peer_log, pp);
 	/*
 	 * No stdio of the daemon's: a line written to its stderr would read
-	 * as the daemon's own. /dev/null was opened by the front before its
-	 * filter (which allows no open).
+	 * as the daemon's own.
 	 */
 	for (i = 0; i < 3; i++)
 		if (dup3(null_fd, i, 0) < 0)
@@ -349,12 +349,12 @@ void peer_run(const struct muxd *parent, struct tun_creds *creds,
 		_exit(EXIT_ERROR);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	/* A loop of its own (the front's stays allocated, its descriptors closed). */
+	/* A loop of its own (the monitor's stays allocated, its descriptors closed). */
 	pp->d.l = loop_new();
 	if (!pp->d.l || loop_add_signal(pp->d.l, SIGTERM, peer_on_term, pp) < 0 ||
 	    loop_add_signal(pp->d.l, SIGINT, peer_on_term, pp) < 0)
 		_exit(EXIT_ERROR);
-	if (sandbox_drop_privileges(SANDBOX_PEER) < 0 ||
+	if (sandbox_drop_peer(uid, gid) < 0 ||
 	    sandbox_die_with_parent(pp->d.parent) < 0 ||
 	    (pp->d.conf.sandbox && sandbox_enter(SANDBOX_PEER) < 0))
 		_exit(EXIT_ERROR);

@@ -85,7 +85,7 @@ static void rf_end(struct relayfront *rf, struct relayfront_chan *c, bool tell)
 		close(c->fd);
 	}
 	if (c->pid > 0)
-		kill(c->pid, SIGTERM);
+		rf->ops->stop(rf->user, c->pid);
 	memset(c, 0, sizeof(*c));
 	c->fd = -1;
 }
@@ -284,7 +284,7 @@ static void rf_data(struct relayfront *rf, struct relayfront_chan *c, const uint
 		return;
 	if (loop_add_fd(rf->l, fd, EPOLLIN, rf_on_peer, c) < 0) {
 		close(fd);
-		kill(pid, SIGTERM);	/* no way to reach it: its end is its exit */
+		rf->ops->stop(rf->user, pid);	/* no way to reach it: its end is its exit */
 		rf_end(rf, c, true);
 		return;
 	}

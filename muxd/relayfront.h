@@ -37,6 +37,11 @@ struct relayfront_ops {
 	void (*send)(void *user, unsigned idx, const void *buf, size_t len);
 	/* Relay idx's name as configured, for logs and the peer's name. */
 	const char *(*name)(void *user, unsigned idx, char *buf, size_t cap);
+	/*
+	 * End a relayed peer's process (its channel ended): the monitor does
+	 * it for the front, which may signal no peer (RPC_PEER_STOP).
+	 */
+	void (*stop)(void *user, pid_t pid);
 };
 
 struct relayfront;

@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,8 +60,8 @@ static const struct rule rules[RPC_REQ_LAST + 1] = {
 	 * The source key and the address as the front saw them; 1: a slot
 	 * reserved for sources that logged in before (tunnel/front.h).
 	 */
-	/* ... and the ClientHello's random (DTLS) or nothing (TCP): below. */
-	[RPC_SPAWN] = { { 0, 1, 0, 1 }, { 0, SRC_MAX_, 0, 63 }, 0, 1, true, 0, RPC_CHAL_LEN,
+	/* ... and the hand-over, rpc_spawn_decode's: below. */
+	[RPC_SPAWN] = { { 0, 1, 0, 1 }, { 0, SRC_MAX_, 0, 63 }, 0, 1, true, 1, RPC_BLOB_MAX,
 			true },
 	/* RPC_RETIRED_CERT_USER: no entry, refused as unknown. */
 	[RPC_LINK] = { { 0, 0, 0, 0 }, { NAME_MAX_, 0, 0, 0 }, 0, 1, true, 0, 0, true },
@@ -78,6 +79,8 @@ static const struct rule rules[RPC_REQ_LAST + 1] = {
 	[RPC_BOND_KEY] = { { 0, 0, 17, 0 }, { 0, 0, 17, 0 }, 0, 0, true, 0, 0, true },
 	[RPC_BOND_NEW] = { { 1, 0, 17, 0 }, { NAME_MAX_, 0, 17, 0 }, 0, 0, true,
 			   RPC_BOND_BLOB_LEN, RPC_BOND_BLOB_LEN, true },
+	/* A pid, le32. */
+	[RPC_PEER_STOP] = { { 0, 0, 0, 0 }, { 0, 0, 0, 0 }, 0, 0, false, 4, 4, true },
 };
 
 static bool is_known(uint32_t type)
@@ -209,8 +212,18 @@ int rpc_req_decode(uint32_t type, const uint8_t *p, size_t len,
 			*why = "digest too long";
 			return -EPROTO;
 		}
-		if (type == RPC_SPAWN && n != 0 && n != RPC_CHAL_LEN) {
-			*why = "blob length out of range";
+		if (type == RPC_SPAWN) {
+			struct rpc_spawn sp;
+			int r = rpc_spawn_decode(b, n, &sp);
+
+			explicit_bzero(&sp, sizeof(sp));
+			if (r < 0) {
+				*why = "malformed hand-over";
+				return -EPROTO;
+			}
+		}
+		if (type == RPC_PEER_STOP && (get_le32(b) == 0 || get_le32(b) > 0x7fffffffu)) {
+			*why = "not a pid";
 			return -EPROTO;
 		}
 		/* Both parts present, each within its cap, nothing left over. */
@@ -268,6 +281,97 @@ static bool printable(const char *s, size_t n)
 	return true;
 }
 
+/* One u8-counted printable string without NUL into dst (cap with the NUL). */
+static bool cur_str(struct cur *c, char *dst, size_t cap)
+{
+	uint8_t n = cur_u8(c);
+
+	if (n >= cap)
+		return false;
+	cur_copy(c, dst, n);
+	dst[n] = '\0';
+	return cur_is_ok(c) && strlen(dst) == n && printable(dst, n);
+}
+
+#define SPAWN_F_DGRAM	1u
+#define SPAWN_F_RND	2u
+
+int rpc_spawn_encode(const struct rpc_spawn *s, uint8_t *buf, size_t cap)
+{
+	size_t vn = strnlen(s->via, sizeof(s->via));
+	struct wbuf w;
+	unsigned i;
+
+	if (s->alen > RPC_SPAWN_ADDR_MAX || vn > RPC_SPAWN_VIA_MAX || !printable(s->via, vn) ||
+	    s->first_len > RPC_SPAWN_FIRST_MAX)
+		return -EINVAL;
+	wbuf_init(&w, buf, cap);
+	wbuf_u8(&w, (uint8_t)((s->dgram ? SPAWN_F_DGRAM : 0) | (s->has_rnd ? SPAWN_F_RND : 0)));
+	if (s->has_rnd)
+		wbuf_bytes(&w, s->rnd, RPC_CHAL_LEN);
+	wbuf_u8(&w, (uint8_t)s->alen);
+	wbuf_bytes(&w, s->addr, s->alen);
+	wbuf_le32(&w, s->first_ms);
+	for (i = 0; i < 3; i++)
+		wbuf_le32(&w, s->pre[i]);
+	wbuf_le32(&w, s->relay_chan);
+	wbuf_u8(&w, (uint8_t)vn);
+	wbuf_bytes(&w, s->via, vn);
+	wbuf_le16(&w, (uint16_t)s->first_len);
+	wbuf_bytes(&w, s->first, s->first_len);
+	return wbuf_is_ok(&w) ? (int)w.len : -EINVAL;
+}
+
+int rpc_spawn_decode(const uint8_t *p, size_t len, struct rpc_spawn *out)
+{
+	struct cur c;
+	sa_family_t fam;
+	uint8_t flags;
+	unsigned i;
+
+	memset(out, 0, sizeof(*out));
+	cur_init(&c, p, len);
+	flags = cur_u8(&c);
+	if (flags & ~(SPAWN_F_DGRAM | SPAWN_F_RND))
+		return -EPROTO;
+	out->dgram = flags & SPAWN_F_DGRAM;
+	out->has_rnd = flags & SPAWN_F_RND;
+	if (out->has_rnd)
+		cur_copy(&c, out->rnd, RPC_CHAL_LEN);
+	out->alen = cur_u8(&c);
+	if (out->alen > RPC_SPAWN_ADDR_MAX)
+		return -EPROTO;
+	cur_copy(&c, out->addr, out->alen);
+	out->first_ms = cur_le32(&c);
+	for (i = 0; i < 3; i++)
+		out->pre[i] = cur_le32(&c);
+	out->relay_chan = cur_le32(&c);
+	if (!cur_str(&c, out->via, sizeof(out->via)))
+		return -EPROTO;
+	out->first_len = cur_le16(&c);
+	if (out->first_len > RPC_SPAWN_FIRST_MAX)
+		return -EPROTO;
+	cur_copy(&c, out->first, out->first_len);
+	if (!cur_is_ok(&c) || !cur_is_done(&c))
+		return -EPROTO;
+	/* An IPv4 or IPv6 address of exactly its size. */
+	if (out->alen < sizeof(fam))
+		return -EPROTO;
+	memcpy(&fam, out->addr, sizeof(fam));
+	if (!(fam == AF_INET && out->alen == sizeof(struct sockaddr_in)) &&
+	    !(fam == AF_INET6 && out->alen == sizeof(struct sockaddr_in6)))
+		return -EPROTO;
+	/*
+	 * DTLS: the ClientHello with its cookie (and its random, where the
+	 * front could read it); TLS: neither (the front read no byte); a
+	 * relayed peer is DTLS.
+	 */
+	if (out->dgram ? !out->first_len :
+			 (out->first_len || out->has_rnd || out->relay_chan || out->via[0]))
+		return -EPROTO;
+	return 0;
+}
+
 int rpc_label_encode(const struct rpc_label *lb, uint8_t *buf, size_t cap)
 {
 	size_t un = strnlen(lb->user, sizeof(lb->user));
@@ -285,18 +389,6 @@ int rpc_label_encode(const struct rpc_label *lb, uint8_t *buf, size_t cap)
 	wbuf_u8(&w, lb->cert);
 	wbuf_bytes(&w, lb->sha256, sizeof(lb->sha256));
 	return wbuf_is_ok(&w) ? (int)w.len : -EINVAL;
-}
-
-/* One u8-counted printable string without NUL into dst (cap with the NUL). */
-static bool cur_str(struct cur *c, char *dst, size_t cap)
-{
-	uint8_t n = cur_u8(c);
-
-	if (n >= cap)
-		return false;
-	cur_copy(c, dst, n);
-	dst[n] = '\0';
-	return cur_is_ok(c) && strlen(dst) == n && printable(dst, n);
 }
 
 int rpc_label_decode(const uint8_t *p, size_t len, struct rpc_label *out)
@@ -613,6 +705,12 @@ fail:
 
 int rpc_call(int sock, const struct rpc_req *r, struct rpc_reply *rep, int *fd)
 {
+	return rpc_call_fd(sock, r, -1, rep, fd);
+}
+
+int rpc_call_fd(int sock, const struct rpc_req *r, int send_fd, struct rpc_reply *rep,
+		int *fd)
+{
 	uint8_t buf[RPC_HDR_LEN + RPC_REQ_MAX];
 	uint8_t *p;
 	uint32_t type;
@@ -624,7 +722,11 @@ int rpc_call(int sock, const struct rpc_req *r, struct rpc_reply *rep, int *fd)
 	n = rpc_req_encode(r, buf, sizeof(buf));
 	if (n < 0)
 		return n;
-	ret = send_buf(sock, buf, (size_t)n);
+	/* A peer's filter has no sendmsg: plain send() without a descriptor. */
+	if (send_fd >= 0)
+		ret = send_all(sock, buf, buf + RPC_HDR_LEN, (size_t)n - RPC_HDR_LEN, send_fd);
+	else
+		ret = send_buf(sock, buf, (size_t)n);
 	explicit_bzero(buf, (size_t)n);	/* it may carry a link key */
 	if (ret < 0 || !rpc_req_has_reply(r->type))
 		return ret;

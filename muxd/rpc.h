@@ -27,6 +27,8 @@
  * that carry one (SCRAM_VERIFY, SIGN, SPAWN, CERT_LOGIN, RELAY_SIGN), a binary blob: le16 length and
  * that many bytes; rpc_req_decode checks the per-type rules (which
  * strings may be present, arg's range, the blob's length and content).
+ * A descriptor travels with a request only in SPAWN (the peer's socket),
+ * with a reply in CTRL_OPEN, LINK and SPAWN.
  */
 #ifndef BGW_MUX_RPC_H
 #define BGW_MUX_RPC_H
@@ -36,8 +38,9 @@
 #include <stdint.h>
 
 #define RPC_HDR_LEN	8
-#define RPC_REQ_MAX	4096		/* a request's payload */
-#define RPC_BLOB_MAX	3200		/* a request's blob: proof + AuthMessage */
+#define RPC_REQ_MAX	6144		/* a request's payload */
+/* A request's blob: a SPAWN's hand-over (its ClientHello: 4096 bytes) at most. */
+#define RPC_BLOB_MAX	4608
 #define RPC_REPLY_MAX	1024		/* a reply's payload */
 #define RPC_RBLOB_MAX	768		/* a reply's blob: a signature (TUN_SIG_MAX) */
 #define RPC_SIGN_IN_MAX	2048		/* what a handshake signs: a digest or its data */
@@ -87,12 +90,17 @@ enum rpc_type {
 	 */
 	RPC_SIGN,
 	/*
-	 * Front: a new peer process is about to start; src its source key,
-	 * detail its address, blob: the random of the DTLS ClientHello the
-	 * front verified (32 bytes; none for TCP) -> reply(status) + the
-	 * peer's own request channel. The monitor takes all three as the
-	 * peer's, whatever the peer later claims; the random is what the
-	 * peer's one SIGN must carry (muxd/peerauth.h).
+	 * Front: a verified new peer, for the monitor to fork its process
+	 * (under a uid of its own); src its source key, detail its address,
+	 * arg 1 a slot reserved for known sources, the peer's socket passed
+	 * with the request, blob: the hand-over (struct rpc_spawn, encoded
+	 * by rpc_spawn_encode: among others the random of the DTLS
+	 * ClientHello the front verified, and the ClientHello itself, which
+	 * the monitor copies to the peer unread) -> reply(status) + blob: le32
+	 * the peer's pid, and its pidfd (readable when the peer has ended).
+	 * The monitor takes source, address and random as the peer's,
+	 * whatever the peer later claims; the random is what the peer's one
+	 * SIGN must carry (muxd/peerauth.h).
 	 */
 	RPC_SPAWN,
 	/*
@@ -158,7 +166,14 @@ enum rpc_type {
 	 * as the device's bond, writes the store and audits bond-new.
 	 */
 	RPC_BOND_NEW,
-	RPC_REQ_LAST = RPC_BOND_NEW,
+	/*
+	 * Front: blob: le32 the pid of a peer it was given (SPAWN) whose
+	 * client restarted, or that must go; no reply. The monitor, its
+	 * parent, sends it SIGKILL: the front runs as another uid and may
+	 * signal no one.
+	 */
+	RPC_PEER_STOP,
+	RPC_REQ_LAST = RPC_PEER_STOP,
 	/* monitor -> process */
 	RPC_REPLY = 64,
 	RPC_POLICY = 65,	/* the authdb text without password lines */
@@ -187,6 +202,37 @@ struct rpc_req {
 	uint8_t blob[RPC_BLOB_MAX];
 	size_t blob_len;
 };
+
+/*
+ * A peer handed over (RPC_SPAWN's blob): what tunnel/front.h's struct
+ * tun_front_peer holds but the descriptor. Encoded: u8 flags (1 DTLS,
+ * 2 a random follows), random[32], u8 n, the peer's address (a
+ * sockaddr_in or sockaddr_in6, n its size), le32 first_ms, le32
+ * record_seq, hsk_read_seq, hsk_write_seq (the DTLS prestate), le32
+ * relay_chan, u8 n, via[n] (printable), le16 n, first[n] (the DTLS
+ * ClientHello, opaque to the monitor; none over TLS).
+ */
+#define RPC_SPAWN_ADDR_MAX	128	/* sizeof(struct sockaddr_storage) */
+#define RPC_SPAWN_VIA_MAX	79
+#define RPC_SPAWN_FIRST_MAX	4096	/* TUN_FRONT_DGRAM_MAX */
+struct rpc_spawn {
+	bool dgram;
+	bool has_rnd;
+	uint8_t rnd[RPC_CHAL_LEN];
+	uint8_t addr[RPC_SPAWN_ADDR_MAX];
+	size_t alen;
+	uint32_t first_ms;
+	uint32_t pre[3];
+	uint32_t relay_chan;
+	char via[RPC_SPAWN_VIA_MAX + 1];
+	uint8_t first[RPC_SPAWN_FIRST_MAX];
+	size_t first_len;
+};
+
+/* Into buf: the length, or -EINVAL when a field is out of its bounds. */
+int rpc_spawn_encode(const struct rpc_spawn *s, uint8_t *buf, size_t cap);
+/* Strictly (bounds, address family and size, no trailing byte): 0 or -EPROTO. */
+int rpc_spawn_decode(const uint8_t *p, size_t len, struct rpc_spawn *out);
 
 /* Does request type expect a reply? */
 bool rpc_req_has_reply(uint32_t type);
@@ -258,5 +304,8 @@ int rpc_reply_decode(const uint8_t *p, size_t len, struct rpc_reply *out);
  * one). fd receives a passed descriptor or -1 (NULL: none expected).
  */
 int rpc_call(int sock, const struct rpc_req *r, struct rpc_reply *rep, int *fd);
+/* The same with a descriptor passed along with the request (sendmsg). */
+int rpc_call_fd(int sock, const struct rpc_req *r, int send_fd, struct rpc_reply *rep,
+		int *fd);
 
 #endif /* BGW_MUX_RPC_H */

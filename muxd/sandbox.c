@@ -2,17 +2,20 @@
 /*
  * The sandboxes of bgw-muxd's unprivileged processes (muxd/sandbox.h).
  *
- * Privileges: the core runs as the "bgw" account, the network front and
- * its peers as "bgw-net" (systemd/bgw.sysusers; 65534 when an account is
- * missing), so that neither can signal, ptrace or prlimit the other even
- * without a filter: the kernel allows those only between processes of the
- * same uid. The bounding set is emptied and every capability set cleared,
- * PR_SET_NO_NEW_PRIVS is set, and where the kernel offers Landlock's
- * scopes (ABI 6, Linux 6.12) each process gets a Landlock domain that may
- * signal (kill, tgkill, F_SETOWN/SIGIO) and reach abstract unix sockets
- * only inside itself and the domains nested in it: a peer's domain is
- * nested in the front's, so the front may end its peers, but a peer
- * reaches neither the front nor a sibling, though they share a uid.
+ * Privileges: the core runs as the "bgw" account, the network front as
+ * "bgw-net" (systemd/bgw.sysusers; 65534 when an account is missing), and
+ * each peer, forked by the monitor, as a uid and gid of its own from the
+ * configured range (peer-uid-base, peer-uid-count) that no account uses,
+ * so that no two of them can signal, ptrace, process_vm_readv or prlimit
+ * each other even without a filter: the kernel allows those only between
+ * processes of the same uid. A peer also gets RLIMIT_NPROC 1 before its
+ * drop, so its uid never has a second process (a fork without the filter
+ * fails) and is free again once the monitor reaped it. The bounding set
+ * is emptied and every capability set cleared, PR_SET_NO_NEW_PRIVS is
+ * set, and where the kernel offers Landlock's scopes (ABI 6, Linux 6.12)
+ * each process gets a Landlock domain that may signal (kill, tgkill,
+ * F_SETOWN/SIGIO) and reach abstract unix sockets only inside itself: a
+ * second wall between processes of one uid.
  *
  * The seccomp filter is built by libseccomp from the tables and rules
  * below: the native architecture only, each allowed system call -- for
@@ -30,8 +33,7 @@
  *              to 5 stopped the whole daemon);
  *   mmap, mprotect  never PROT_EXEC (no injected code runs), except the
  *              core's read-only file mappings (below);
- *   tgkill     its own process only (abort()); the front's, of a
- *              positive pid (a peer's abort() under the front's filter).
+ *   tgkill     its own process only (abort()).
  * On top of that:
  *   core   socket(AF_UNIX) and connect (syslog's /dev/log, the NSS userdb
  *          socket), accept4 (local clients), sendmsg (descriptors to the
@@ -43,14 +45,11 @@
  *          anonymous (the NSS modules glibc loads); no kill, no bind;
  *   front  socket(AF_UNIX, AF_INET, AF_INET6), bind and connect (a
  *          connected UDP socket per DTLS peer), setsockopt(SO_REUSEADDR)
- *          and its peers' TCP_NODELAY only, fork (clone with exactly
- *          fork's flags: no thread, no namespace), wait4, kill of a positive pid with SIGKILL or
- *          SIGTERM (its peers; its uid is theirs alone), and for the new
- *          peer process, under this filter until it stacks its own:
- *          close_range, epoll_create1, Landlock, getppid and the prctl
- *          options it sets (name, parent-death signal, dumpable, no new
- *          privileges, seccomp);
- *   peer   nothing more: it talks over the descriptors it was born with;
+ *          only, sendmsg (a peer's socket to
+ *          the monitor, which forks the peer); no clone, no wait4, no
+ *          kill: its peers are the monitor's children, of other uids,
+ *          and it asks the monitor to end one (RPC_PEER_STOP);
+ *   peer   nothing more: it talks over the descriptors it was given;
  *          sendto only without an address (its UDP socket is connected),
  *          no sendmsg at all (its msg_name cannot be checked),
  *          setsockopt(IPPROTO_TCP, TCP_NODELAY) only.
@@ -74,10 +73,12 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <termios.h>
@@ -109,9 +110,6 @@ struct sb_landlock_attr {
 	uint64_t handled_access_net;
 	uint64_t scoped;
 };
-
-/* glibc's fork(): clone(CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID | SIGCHLD). */
-#define SB_FORK_FLAGS	(CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID | SIGCHLD)
 
 /* Every role: the loop, memory, time, randomness, ending. */
 static const int allowed_base[] = {
@@ -185,17 +183,9 @@ static const int allowed_core[] = {
 #endif
 };
 
-/*
- * The front: a process per peer, which closes what is not its own,
- * makes its own loop and enters its own Landlock domain before it stacks
- * its own filter.
- */
+/* The front: its listeners and the connected UDP socket of each peer. */
 static const int allowed_front[] = {
-	SYS_bind, SYS_wait4, SYS_set_robust_list, SYS_seccomp, SYS_getppid,
-	SYS_epoll_create1, SYS_landlock_create_ruleset, SYS_landlock_restrict_self,
-#ifdef SYS_close_range
-	SYS_close_range,
-#endif
+	SYS_bind,
 };
 
 /*
@@ -246,27 +236,6 @@ static void allow_list(struct sb_filter *f, const int *nr, size_t n)
  */
 #define CLEAR(a, m)	SCMP_CMP((a), SCMP_CMP_MASKED_EQ, (scmp_datum_t)(uint32_t)(m), 0)
 
-/*
- * Call nr when argument a is a positive pid (1 .. INT_MAX: no process
- * group, no -1, nothing in the high half) and, if more is given, that
- * comparison of another argument holds too. libseccomp takes one
- * comparison per argument, so the range is the union over the bits of
- * the low 31: the high 33 bits clear and bit k set.
- */
-static void allow_pos_pid(struct sb_filter *f, int nr, unsigned a, const struct scmp_arg_cmp *more)
-{
-	struct scmp_arg_cmp c[2];
-	unsigned k;
-
-	for (k = 0; k < 31; k++) {
-		c[0] = SCMP_CMP(a, SCMP_CMP_MASKED_EQ, 0xffffffff80000000ULL | (1ULL << k),
-				1ULL << k);
-		if (more)
-			c[1] = *more;
-		allow_if(f, nr, more ? 2 : 1, c);
-	}
-}
-
 /* The argument rules every role has (the comment at the top). */
 static void rules_base(struct sb_filter *f, enum sandbox_role role)
 {
@@ -281,14 +250,7 @@ static void rules_base(struct sb_filter *f, enum sandbox_role role)
 	ALLOW(f, SYS_mmap, CLEAR(2, PROT_EXEC));
 	if (role == SANDBOX_CORE)
 		ALLOW(f, SYS_mmap, CLEAR(2, PROT_WRITE), CLEAR(3, MAP_ANONYMOUS));
-	/*
-	 * A peer's abort() while it still runs under the front's filter
-	 * alone, or under both, passes the front's rule: a positive pid.
-	 */
-	if (role == SANDBOX_FRONT)
-		allow_pos_pid(f, SYS_tgkill, 0, NULL);
-	else
-		ALLOW(f, SYS_tgkill, EQ(0, self));
+	ALLOW(f, SYS_tgkill, EQ(0, self));
 }
 
 /* The core: see the comment at the top. */
@@ -302,8 +264,6 @@ static void rules_core(struct sb_filter *f)
 
 static void rules_front(struct sb_filter *f)
 {
-	const struct scmp_arg_cmp sigkill = EQ(1, SIGKILL), sigterm = EQ(1, SIGTERM);
-
 	ALLOW(f, SYS_socket, EQ(0, AF_UNIX));
 	ALLOW(f, SYS_socket, EQ(0, AF_INET));
 	ALLOW(f, SYS_socket, EQ(0, AF_INET6));
@@ -313,19 +273,8 @@ static void rules_front(struct sb_filter *f)
 	 */
 	ALLOW(f, SYS_socketpair, EQ(0, AF_UNIX), EQ(1, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC));
 	ALLOW(f, SYS_ioctl, EQ(1, TCGETS));
-	/* Its peers' sockets; a peer's TCP_NODELAY passes this filter too. */
+	/* Its peers' UDP sockets share the listener's port. */
 	ALLOW(f, SYS_setsockopt, EQ(1, SOL_SOCKET), EQ(2, SO_REUSEADDR));
-	ALLOW(f, SYS_setsockopt, EQ(1, IPPROTO_TCP), EQ(2, TCP_NODELAY));
-	ALLOW(f, SYS_clone, EQ(0, SB_FORK_FLAGS));
-	/* Its peers (tun_front's caps); the uid is theirs alone. */
-	allow_pos_pid(f, SYS_kill, 0, &sigkill);
-	allow_pos_pid(f, SYS_kill, 0, &sigterm);
-	/* The new peer names itself and stacks its own filter. */
-	ALLOW(f, SYS_prctl, EQ(0, PR_SET_NAME));
-	ALLOW(f, SYS_prctl, EQ(0, PR_SET_DUMPABLE));
-	ALLOW(f, SYS_prctl, EQ(0, PR_SET_NO_NEW_PRIVS));
-	ALLOW(f, SYS_prctl, EQ(0, PR_SET_SECCOMP));
-	ALLOW(f, SYS_prctl, EQ(0, PR_SET_PDEATHSIG));
 }
 
 static void rules_peer(struct sb_filter *f)
@@ -507,39 +456,58 @@ static int landlock_scope(void)
 	return r;
 }
 
-int sandbox_drop_privileges(enum sandbox_role role)
+/*
+ * As root: to uid and gid for good (bounding set emptied, no groups, all
+ * three ids of each, checked, no capability left); a peer also gets
+ * RLIMIT_NPROC 1 first, so that its uid never runs a second process.
+ * Not root: the uid stays, the capability sets are cleared.
+ */
+static int drop_to(const char *what, uid_t uid, gid_t gid, bool peer)
 {
-	uid_t uid, ru, eu, su;
-	gid_t gid, rg, eg, sg;
+	uid_t ru, eu, su;
+	gid_t rg, eg, sg;
+
+	if (geteuid() != 0) {
+		if (!peer)
+			log_info("not started as root: keeping uid %u (nothing to drop)",
+				 (unsigned)geteuid());
+		return drop_bounding_set() < 0 || clear_capabilities() < 0 ? -EPERM : 0;
+	}
+	if (drop_bounding_set() < 0)
+		return -EPERM;
+	if (peer) {
+		struct rlimit one = { 1, 1 };
+
+		if (setrlimit(RLIMIT_NPROC, &one) < 0) {
+			log_err("%s: RLIMIT_NPROC: %s", what, strerror(errno));
+			return -EPERM;
+		}
+	}
+	if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 ||
+	    setresuid(uid, uid, uid) < 0) {
+		log_err("%s: dropping privileges to uid %u: %s", what, (unsigned)uid,
+			strerror(errno));
+		return -EPERM;
+	}
+	/* Trust, but verify: no id may still be 0, nor differ from the one asked. */
+	if (getresuid(&ru, &eu, &su) < 0 || getresgid(&rg, &eg, &sg) < 0 ||
+	    ru != uid || eu != uid || su != uid || rg != gid || eg != gid || sg != gid ||
+	    ru == 0 || rg == 0 || setuid(0) == 0) {
+		log_err("%s: dropping privileges: still privileged", what);
+		return -EPERM;
+	}
+	if (clear_capabilities() < 0)
+		return -EPERM;
+	if (!peer)
+		log_info("running as uid %u gid %u", (unsigned)uid, (unsigned)gid);
+	return 0;
+}
+
+/* No new privileges, and Landlock's scopes where the kernel has them. */
+static int confine(bool peer)
+{
 	int r;
 
-	if (role != SANDBOX_PEER && geteuid() == 0) {
-		role_ids(role, &uid, &gid);
-		if (drop_bounding_set() < 0)
-			return -EPERM;
-		if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 ||
-		    setresuid(uid, uid, uid) < 0) {
-			log_err("dropping privileges to uid %u: %s", (unsigned)uid,
-				strerror(errno));
-			return -EPERM;
-		}
-		/* Trust, but verify: no id may still be 0. */
-		if (getresuid(&ru, &eu, &su) < 0 || getresgid(&rg, &eg, &sg) < 0 ||
-		    ru == 0 || eu == 0 || su == 0 || rg == 0 || eg == 0 || sg == 0 ||
-		    setuid(0) == 0) {
-			log_err("dropping privileges: still privileged");
-			return -EPERM;
-		}
-		if (clear_capabilities() < 0)
-			return -EPERM;
-		log_info("running as uid %u gid %u", (unsigned)uid, (unsigned)gid);
-	} else if (role != SANDBOX_PEER) {
-		log_info("not started as root: keeping uid %u (nothing to drop)",
-			 (unsigned)geteuid());
-		if (drop_bounding_set() < 0 || clear_capabilities() < 0)
-			return -EPERM;
-	}
-	/* A peer inherits the front's: no capability, no way back. */
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
 		log_err("PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
 		return -errno;
@@ -547,9 +515,112 @@ int sandbox_drop_privileges(enum sandbox_role role)
 	r = landlock_scope();
 	if (r < 0)
 		return r;
-	if (r == 0 && role != SANDBOX_PEER)
-		log_info("landlock: no signal scope in this kernel (Linux 6.12 has it): the front's peers are kept apart by their seccomp filters alone");
+	if (r == 0 && !peer)
+		log_info("landlock: no signal scope in this kernel (Linux 6.12 has it): the roles are kept apart by their uids and seccomp filters");
 	return 0;
+}
+
+int sandbox_drop_privileges(enum sandbox_role role)
+{
+	uid_t uid;
+	gid_t gid;
+	int r;
+
+	if (role != SANDBOX_PEER) {
+		if (geteuid() == 0)
+			role_ids(role, &uid, &gid);
+		else
+			uid = geteuid(), gid = getegid();
+		r = drop_to(role == SANDBOX_CORE ? "core" : "network front", uid, gid, false);
+		if (r < 0)
+			return r;
+	}
+	return confine(role == SANDBOX_PEER);
+}
+
+int sandbox_drop_peer(uid_t uid, gid_t gid)
+{
+	int r = drop_to("peer", uid, gid, true);
+
+	return r < 0 ? r : confine(true);
+}
+
+/*
+ * The peers' ids must be no one's: not an account's uid or gid, not a
+ * group's, not within a subordinate range of /etc/subuid or /etc/subgid
+ * (whose owner could map them in a user namespace and signal the peers).
+ */
+static bool in_range(unsigned long v, uid_t base, unsigned count)
+{
+	return v >= base && v - base < count;
+}
+
+static int subid_check(const char *path, uid_t base, unsigned count, char *err, size_t cap)
+{
+	char line[512];
+	FILE *f = fopen(path, "re");
+	unsigned n = 0;
+	int r = 0;
+
+	if (!f)
+		return 0;	/* no subordinate ids on this system */
+	while (r == 0 && n++ < 100000 && fgets(line, sizeof(line), f)) {
+		char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL, *end;
+		unsigned long start, len;
+
+		if (!c2)
+			continue;
+		errno = 0;
+		start = strtoul(c1 + 1, &end, 10);
+		if (errno || end != c2)
+			continue;
+		len = strtoul(c2 + 1, &end, 10);
+		if (errno)
+			continue;
+		/* Two ranges overlap when each starts before the other ends. */
+		if (start < (unsigned long)base + count && base < start + len) {
+			*c1 = '\0';
+			snprintf(err, cap, "%s gives \"%s\" the ids %lu..%lu, which overlap the peers' %u..%u",
+				 path, line, start, start + len - 1, (unsigned)base,
+				 (unsigned)base + count - 1);
+			r = -EEXIST;
+		}
+	}
+	fclose(f);
+	return r;
+}
+
+int sandbox_peer_range_check(uid_t base, unsigned count, char *err, size_t cap)
+{
+	struct passwd *pw;
+	struct group *gr;
+	int r = 0;
+
+	setpwent();
+	while (r == 0 && (pw = getpwent())) {
+		if (in_range(pw->pw_uid, base, count) || in_range(pw->pw_gid, base, count)) {
+			snprintf(err, cap, "the account \"%s\" (uid %u, gid %u) is within the peers' ids %u..%u",
+				 pw->pw_name, (unsigned)pw->pw_uid, (unsigned)pw->pw_gid,
+				 (unsigned)base, (unsigned)base + count - 1);
+			r = -EEXIST;
+		}
+	}
+	endpwent();
+	setgrent();
+	while (r == 0 && (gr = getgrent())) {
+		if (in_range(gr->gr_gid, base, count)) {
+			snprintf(err, cap, "the group \"%s\" (gid %u) is within the peers' ids %u..%u",
+				 gr->gr_name, (unsigned)gr->gr_gid, (unsigned)base,
+				 (unsigned)base + count - 1);
+			r = -EEXIST;
+		}
+	}
+	endgrent();
+	if (r == 0)
+		r = subid_check("/etc/subuid", base, count, err, cap);
+	if (r == 0)
+		r = subid_check("/etc/subgid", base, count, err, cap);
+	return r;
 }
 
 bool sandbox_landlock_scoped(void)

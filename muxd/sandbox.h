@@ -17,12 +17,12 @@
  * creates them); 65534 for a missing one.
  */
 #define SANDBOX_USER		"bgw"		/* the core */
-#define SANDBOX_NET_USER	"bgw-net"	/* the front and its peers */
+#define SANDBOX_NET_USER	"bgw-net"	/* the front */
 #define SANDBOX_FALLBACK_ID	65534
 
 enum sandbox_role {
 	SANDBOX_CORE,		/* bgw-muxd[mux]: the mux core, local clients */
-	SANDBOX_FRONT,		/* bgw-muxd[net]: listeners, forks peers */
+	SANDBOX_FRONT,		/* bgw-muxd[net]: listeners, cookies */
 	SANDBOX_PEER,		/* bgw-muxd[peer]: one tunnel peer */
 };
 
@@ -33,16 +33,28 @@ enum sandbox_role {
  * the capability sets cleared, one log line. Every role, a peer too:
  * PR_SET_NO_NEW_PRIVS and, where the kernel has them (Landlock ABI 6), a
  * Landlock domain of its own scoped for signals and abstract unix
- * sockets. Applies with `sandbox no` too. 0 or a negative errno.
+ * sockets (a peer: only these; sandbox_drop_peer drops its ids). Applies
+ * with `sandbox no` too. 0 or a negative errno.
  */
 int sandbox_drop_privileges(enum sandbox_role role);
+/*
+ * A peer forked by the monitor, as root: RLIMIT_NPROC 1, then uid and gid
+ * (one of the peers' range, its alone), the rest as above; not root: the
+ * daemon's uid stays. 0 or a negative errno.
+ */
+int sandbox_drop_peer(uid_t uid, gid_t gid);
+/*
+ * The peers' ids base .. base + count - 1 are no account's, no group's
+ * and in no subordinate range (/etc/subuid, /etc/subgid): 0, or -EEXIST
+ * with the first one found in err.
+ */
+int sandbox_peer_range_check(uid_t base, unsigned count, char *err, size_t cap);
 /* Whether the kernel offers Landlock's signal scope (Linux 6.12). */
 bool sandbox_landlock_scoped(void);
 
 /*
- * Non-dumpable, PR_SET_NO_NEW_PRIVS and the role's seccomp filter (a
- * peer forked from the front stacks its own on the front's). 0 or a
- * negative errno.
+ * Non-dumpable, PR_SET_NO_NEW_PRIVS and the role's seccomp filter. 0 or
+ * a negative errno.
  */
 int sandbox_enter(enum sandbox_role role);
 /*

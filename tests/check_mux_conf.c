@@ -121,6 +121,45 @@ START_TEST(errors_name_the_line)
 }
 END_TEST
 
+/* The peers' ids (issue 17): a range of no one's, big enough for every peer. */
+START_TEST(peer_uid_keys)
+{
+	struct muxd_conf c;
+	char err[256];
+
+	muxd_conf_init(&c);
+	ck_assert_uint_eq(c.peer_uid_base, 1879048192u);
+	ck_assert_uint_eq(c.peer_uid_count, 2048);
+	ck_assert_int_eq(line(&c, "authdb /etc/bgw/authdb", err), 0);
+	ck_assert_int_eq(line(&c, "listen-dtls 192.0.2.1:5684", err), 0);
+	ck_assert_int_eq(line(&c, "peer-uid-base 200000", err), 0);
+	ck_assert_int_eq(line(&c, "peer-uid-count 100", err), 0);
+	ck_assert_uint_eq(c.peer_uid_base, 200000);
+	ck_assert_int_eq(muxd_conf_finish(&c, err, sizeof(err)), 0);
+	/* root's and the system accounts' ids, a uid_t -1, beyond 2^31 */
+	ck_assert_int_eq(line(&c, "peer-uid-base 0", err), -EINVAL);
+	ck_assert_int_eq(line(&c, "peer-uid-base 999", err), -EINVAL);
+	ck_assert_int_eq(line(&c, "peer-uid-base 4294967295", err), -EINVAL);
+	ck_assert_int_eq(line(&c, "peer-uid-base 2147483648", err), -EINVAL);
+	ck_assert_int_eq(line(&c, "peer-uid-count 0", err), -EINVAL);
+	ck_assert_int_eq(line(&c, "peer-uid-count 65537", err), -EINVAL);
+	/* fewer ids than peers alive at once: 4 + 32 + 16 */
+	ck_assert_int_eq(line(&c, "peer-uid-count 51", err), 0);
+	ck_assert_int_eq(muxd_conf_finish(&c, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "peer-uid-count 51 is too small"));
+	ck_assert_int_eq(line(&c, "peer-uid-count 52", err), 0);
+	ck_assert_int_eq(muxd_conf_finish(&c, err, sizeof(err)), 0);
+	/* a range over 2^31, or over nobody */
+	ck_assert_int_eq(line(&c, "peer-uid-base 2147483600", err), 0);
+	ck_assert_int_eq(muxd_conf_finish(&c, err, sizeof(err)), -EINVAL);
+	ck_assert_int_eq(line(&c, "peer-uid-base 65500", err), 0);
+	ck_assert_int_eq(muxd_conf_finish(&c, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "65534"));
+	ck_assert_int_eq(line(&c, "peer-uid-base 65536", err), 0);
+	ck_assert_int_eq(muxd_conf_finish(&c, err, sizeof(err)), 0);
+}
+END_TEST
+
 START_TEST(tunnel_keys)
 {
 	static const char *once[] = {
@@ -424,6 +463,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, good_file_lines);
 	tcase_add_test(tc, errors_name_the_line);
 	tcase_add_test(tc, tunnel_keys);
+	tcase_add_test(tc, peer_uid_keys);
 	tcase_add_test(tc, caps_nul_and_control_characters);
 	tcase_add_test(tc, finish_requires_authdb_and_listener);
 	tcase_add_test(tc, relay_keys);

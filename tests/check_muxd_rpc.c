@@ -7,11 +7,13 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <syslog.h>
@@ -617,36 +619,120 @@ START_TEST(peer_requests_bounds)
 	const char *line[4] = { NULL, NULL, NULL, "tunnel: handshake failed" };
 	char longpeer[80];
 	const char *lpeer[4] = { NULL, "192.0.2.1", NULL, longpeer };
-	uint8_t buf[RPC_HDR_LEN + RPC_REQ_MAX], fpr[33], rnd[33];
+	uint8_t buf[RPC_HDR_LEN + RPC_REQ_MAX + 16], fpr[33], rnd[33];
 	uint8_t cl[RPC_EXPORTER_LEN + 2 + RPC_CERT_DER_MAX + RPC_CERT_SIG_MAX + 2];
+	static uint8_t blob[RPC_BLOB_MAX + 1];
+	static struct rpc_spawn sp, sp2;
+	struct sockaddr_in sin;
 	struct rpc_req q;
 	const char *why;
 	size_t n;
+	int ns;
 
 	memset(longpeer, 'x', 64);
 	longpeer[64] = '\0';
 	memset(fpr, 0xab, sizeof(fpr));
 	memset(rnd, 0x5c, sizeof(rnd));
-	/* SPAWN: over TCP no hello random, over DTLS exactly 32 bytes */
-	n = raw_blob(buf, RPC_SPAWN, spawn, NULL, 0);
+	/*
+	 * SPAWN: the hand-over (rpc_spawn_decode). Over TCP no hello and no
+	 * random; over DTLS the hello, its random where there is one; an
+	 * IPv4 or IPv6 address of exactly its size; nothing left over.
+	 */
+	memset(&sp, 0, sizeof(sp));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(4433);
+	sin.sin_addr.s_addr = htonl(0xc0000201);
+	memcpy(sp.addr, &sin, sizeof(sin));
+	sp.alen = sizeof(sin);
+	sp.first_ms = 2000;
+	ns = rpc_spawn_encode(&sp, blob, sizeof(blob));
+	ck_assert_int_gt(ns, 0);
+	n = raw_blob(buf, RPC_SPAWN, spawn, blob, (size_t)ns);
 	ck_assert_int_eq(decode(buf, n, &q, &why), 0);
 	ck_assert_str_eq(q.detail, "[192.0.2.1]:4433");
-	ck_assert_uint_eq(q.blob_len, 0);
 	ck_assert(rpc_req_has_reply(RPC_SPAWN));
-	n = raw_blob(buf, RPC_SPAWN, spawn, rnd, 32);
+	ck_assert_int_eq(rpc_spawn_decode(q.blob, q.blob_len, &sp2), 0);
+	ck_assert(!sp2.dgram && !sp2.has_rnd && sp2.first_len == 0 && sp2.first_ms == 2000);
+	ck_assert_mem_eq(sp2.addr, &sin, sizeof(sin));
+	/* one byte short, one too many */
+	n = raw_blob(buf, RPC_SPAWN, spawn, blob, (size_t)ns - 1);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+	blob[ns] = 0;
+	n = raw_blob(buf, RPC_SPAWN, spawn, blob, (size_t)ns + 1);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+	/* DTLS: the whole ClientHello travels, opaque, with its random */
+	sp.dgram = true;
+	sp.has_rnd = true;
+	memset(sp.rnd, 0x5c, sizeof(sp.rnd));
+	memset(sp.first, 0x16, RPC_SPAWN_FIRST_MAX);
+	sp.first_len = RPC_SPAWN_FIRST_MAX;
+	sp.pre[0] = 1;
+	sp.pre[1] = 1;
+	sp.pre[2] = 1;
+	ns = rpc_spawn_encode(&sp, blob, sizeof(blob));
+	ck_assert_int_gt(ns, 0);
+	n = raw_blob(buf, RPC_SPAWN, spawn, blob, (size_t)ns);
+	ck_assert_uint_le(n - RPC_HDR_LEN, RPC_REQ_MAX);
 	ck_assert_int_eq(decode(buf, n, &q, &why), 0);
-	ck_assert_uint_eq(q.blob_len, 32);
-	n = raw_blob(buf, RPC_SPAWN, spawn, rnd, 31);
+	ck_assert_int_eq(rpc_spawn_decode(q.blob, q.blob_len, &sp2), 0);
+	ck_assert(sp2.dgram && sp2.has_rnd && sp2.first_len == RPC_SPAWN_FIRST_MAX);
+	ck_assert_mem_eq(sp2.rnd, sp.rnd, sizeof(sp.rnd));
+	/* more than a datagram the front reads: not even encoded */
+	sp.first_len = RPC_SPAWN_FIRST_MAX + 1;
+	ck_assert_int_eq(rpc_spawn_encode(&sp, blob, sizeof(blob)), -EINVAL);
+	/* DTLS without its hello; TCP with one */
+	sp.first_len = 0;
+	ns = rpc_spawn_encode(&sp, blob, sizeof(blob));
+	n = raw_blob(buf, RPC_SPAWN, spawn, blob, (size_t)ns);
 	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
-	n = raw_blob(buf, RPC_SPAWN, spawn, rnd, 33);
+	sp.dgram = false;
+	sp.has_rnd = false;
+	sp.first_len = 10;
+	ns = rpc_spawn_encode(&sp, blob, sizeof(blob));
+	n = raw_blob(buf, RPC_SPAWN, spawn, blob, (size_t)ns);
 	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+	/* an IPv4 address said to be IPv6's size, an unknown family */
+	sp.first_len = 0;
+	sp.alen = sizeof(struct sockaddr_in6);
+	ns = rpc_spawn_encode(&sp, blob, sizeof(blob));
+	n = raw_blob(buf, RPC_SPAWN, spawn, blob, (size_t)ns);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+	sp.alen = sizeof(sin);
+	sp.addr[0] = AF_UNIX;
+	sp.addr[1] = 0;
+	ns = rpc_spawn_encode(&sp, blob, sizeof(blob));
+	n = raw_blob(buf, RPC_SPAWN, spawn, blob, (size_t)ns);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+	/* an unknown flag; no blob at all */
+	memcpy(sp.addr, &sin, sizeof(sin));
+	ns = rpc_spawn_encode(&sp, blob, sizeof(blob));
+	blob[0] |= 0x80;
+	n = raw_blob(buf, RPC_SPAWN, spawn, blob, (size_t)ns);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+	blob[0] &= 0x7f;
+	n = raw_blob(buf, RPC_SPAWN, spawn, blob, 0);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+	/* PEER_STOP: a pid, le32, one way */
+	put_le32(blob + 500, 1234);
+	n = raw_blob(buf, RPC_PEER_STOP, none, blob + 500, 4);
+	ck_assert_int_eq(decode(buf, n, &q, &why), 0);
+	ck_assert(!rpc_req_has_reply(RPC_PEER_STOP));
+	n = raw_blob(buf, RPC_PEER_STOP, none, blob + 500, 3);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+	put_le32(blob + 500, 0);
+	n = raw_blob(buf, RPC_PEER_STOP, none, blob + 500, 4);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+	put_le32(blob + 500, 0xffffffffu);
+	n = raw_blob(buf, RPC_PEER_STOP, none, blob + 500, 4);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+	ns = rpc_spawn_encode(&sp, blob, sizeof(blob));
 	n = raw(buf, RPC_SPAWN, 0, spawn, NULL, 0);	/* no blob field at all */
 	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
-	n = raw_blob(buf, RPC_SPAWN, spawn_name, NULL, 0);
+	n = raw_blob(buf, RPC_SPAWN, spawn_name, blob, (size_t)ns);
 	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
-	n = raw_blob(buf, RPC_SPAWN, spawn_nosrc, NULL, 0);
+	n = raw_blob(buf, RPC_SPAWN, spawn_nosrc, blob, (size_t)ns);
 	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
-	n = raw_blob(buf, RPC_SPAWN, lpeer, NULL, 0);
+	n = raw_blob(buf, RPC_SPAWN, lpeer, blob, (size_t)ns);
 	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
 	/*
 	 * 11, CERT_USER, took a fingerprint (public) as a login: retired,

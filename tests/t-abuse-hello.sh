@@ -17,8 +17,8 @@ gw_setup "$tmp/audit.log"
 muxd_start "$tmp/muxd.log"
 t_ok $? "bgw-muxd listens on DTLS port $port" || { diag "$tmp/muxd.log"; exit 1; }
 
-# bgw-muxd and its children (the core and the network front; peers are
-# grandchildren, and a spoofed hello makes none).
+# bgw-muxd and its children (the core, the network front and the peers,
+# of which a spoofed hello makes none).
 tree() { echo "$mpid" $(pgrep -P "$mpid"); }
 rss() { for p in $(tree); do awk '/^VmRSS:/ { print $2 }' "/proc/$p/status"; done | awk '{ s += $1 } END { print s }'; }
 fds() { for p in $(tree); do ls "/proc/$p/fd"; done | wc -l; }

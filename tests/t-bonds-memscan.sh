@@ -40,7 +40,7 @@ role() { # NAME [PARENT]: the child of bgw-muxd (or of PARENT) with that comm
 }
 core=$(role "bgw-muxd[mux]")
 front=$(role "bgw-muxd[net]")
-peers() { role "bgw-muxd[peer]" "$front"; }
+peers() { role "bgw-muxd[peer]"; }
 logged_in() { grep -q "logged in as $1" "$tmp/cd-$1.log"; }
 
 "$cd_bin" -f -v --bundle "$tmp/alice.bundle" --expose "unix:$tmp/alice.sock" \

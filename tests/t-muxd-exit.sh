@@ -57,7 +57,7 @@ stop_once() {
 		cdpid=$!
 		pids="$pids $cdpid"
 		wait_for 30 logged_in alice
-		[ "$(pgrep -P "$(role "bgw-muxd[net]")" | wc -l)" -ge 1 ] || return 1
+		[ -n "$(role "bgw-muxd[peer]")" ] || return 1
 	fi
 	kill -"$1" -- -"$mpid"
 	muxd_wait
@@ -114,7 +114,7 @@ cdpid=$!
 pids="$pids $cdpid"
 wait_for 30 logged_in alice
 front=$(role "bgw-muxd[net]")
-left="$(role "bgw-muxd[mux]") $front $(pgrep -P "$front")"
+left="$(role "bgw-muxd[mux]") $front $(role "bgw-muxd[peer]")"
 # A process is gone when it is no more, or a zombie its new parent has not
 # reaped yet.
 alive() { [ -e "/proc/$1" ] && ! grep -q '^[0-9]* ([^)]*) Z' "/proc/$1/stat" 2>/dev/null; }

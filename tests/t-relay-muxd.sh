@@ -20,7 +20,7 @@ relay=$build/relay/bgw-relay
 rcli=$build/tests/relay-client
 cdc=$build/cdclient/bgw-cdclient
 host="timeout 60 python3 ${BGW_SRCDIR:-.}/tests/cd_host.py"
-N=18
+N=19
 echo "1..$N"
 
 [ "$(id -u)" = 0 ] || skip_all "needs root (bgw-muxd reads a root-owned authdb)"
@@ -139,7 +139,7 @@ t_ok $? "  ... in a peer process named relay:127.0.0.1:$rport#$chan" || diag "$t
 wait_for 10 grep -q "relay: relay:127.0.0.1:$rport#$chan (CD .*) closed by the relay" "$tmp/muxd.log"
 t_ok $? "  ... which the CD's CLOSE ends" || diag "$tmp/muxd.log" "$tmp/relay2.log"
 
-# 13-16: bgw-cdclient with a bundle naming only the relay.
+# 13-17: bgw-cdclient with a bundle naming only the relay.
 A cert issue alice --dir "$tmp/etc" --relay "127.0.0.1:$rport" --out "$tmp/alice.bundle" \
 	>"$tmp/issue.log" 2>&1 || diag "$tmp/issue.log"
 # The monitor takes the new certificate 200 ms after the authdb changed.
@@ -159,6 +159,16 @@ wait_for 10 test -S "$tmp/h.sock" &&
 	$host --unix "$tmp/h.sock" init >"$tmp/h.out" 2>&1 && grep -q '^init=ok' "$tmp/h.out"
 t_ok $? "  ... and carries the host's HCI to the gateway's controller" ||
 	diag "$tmp/h.out" "$tmp/cd1.log"
+# The peer serving alice was forked by the monitor, which holds the CA's
+# key (relay-key) and the server's key: the peer holds no form of either.
+peer=""
+for c in $(pgrep -P "$mpid"); do
+	[ "$(cat /proc/"$c"/comm 2>/dev/null)" = "bgw-muxd[peer]" ] && peer=$c
+done
+needles="$(key_needles "$tmp/etc/ca.key") $(key_needles "$tmp/etc/server.key")" &&
+	[ -n "$peer" ] && python3 "${BGW_SRCDIR:-.}/tests/memscan.py" "$peer" $needles >"$tmp/scan" 2>&1
+t_ok $? "  ... through a peer ($peer) that holds no form of the CA's key or the server's" ||
+	diag "$tmp/scan"
 kill "$cpid" 2>/dev/null
 wait "$cpid" 2>/dev/null
 # A home id nobody registered: the relay's one answer, said for people.
@@ -171,14 +181,14 @@ rc=$?
 [ "$rc" -ne 0 ] && grep -q "relay 127.0.0.1:$rport: the home is not registered there" "$tmp/cd2.log"
 t_ok $? "a home the relay does not know: refused, said why (exit $rc)" || diag "$tmp/cd2.log"
 
-# 17: a clean stop.
+# 18: a clean stop.
 kill -TERM "$mpid"
 wait "$mpid"
 rc=$?
 [ "$rc" -eq 0 ]
 t_ok $? "SIGTERM: bgw-muxd exits 0 (exit $rc)" || tail -20 "$tmp/muxd.log" | diag
 
-# 18: a relay name that does not resolve (the network not up yet): the
+# 19: a relay name that does not resolve (the network not up yet): the
 # gateway starts anyway, says so, and registers with the others.
 { conf; echo "relay nonexistent.invalid:3478"; } >"$tmp/dns.conf"
 "$muxd" -f -c "$tmp/dns.conf" >"$tmp/dns.log" 2>&1 &

@@ -61,6 +61,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const uint32_t types[] = {
 		RPC_SPAWN, RPC_SIGN, RPC_CERT_CHALLENGE, RPC_CERT_LOGIN, RPC_LINK, RPC_LOG,
+		RPC_PEER_STOP,
 	};
 	static uint8_t req[RPC_REQ_MAX];
 	uint8_t rnd[32], chal[RPC_CHAL_LEN], fpr[AUTHDB_FPR_LEN];

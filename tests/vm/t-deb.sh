@@ -289,7 +289,8 @@ read -ra cmd <<<"$(unit_cmd "$start")"
 mux_pid=$!
 pids+=("$mux_pid")
 # run_as_bgw: the processes the daemon forked run as the postinst's users,
-# the core as bgw, the front as bgw-net (bgw-muxd(8)).
+# the core as bgw, the front as bgw-net, a peer as an id of its own from
+# peer-uid-base (bgw-muxd(8)).
 run_as_bgw() {
 	local ucore unet kids p n=0 u
 	ucore=$(id -u bgw) && unet=$(id -u bgw-net) || return 1
@@ -299,6 +300,7 @@ run_as_bgw() {
 		case $(cat "/proc/$p/comm" 2>/dev/null) in
 		"bgw-muxd[mux]") [[ $u == "$ucore" ]] || return 1 ;;
 		"bgw-muxd[net]") [[ $u == "$unet" ]] || return 1 ;;
+		"bgw-muxd[peer]") ((u >= 1879048192 && u < 1879048192 + 2048)) || return 1; continue ;;
 		*) return 1 ;;
 		esac
 		n=$((n + 1))

@@ -27,8 +27,12 @@ tests_relay_client_SOURCES = tests/relay_client.c
 tests_relay_client_CFLAGS = $(AM_CFLAGS) $(RELAY_CFLAGS)
 tests_relay_client_LDADD = $(RELAY_LIBS)
 
-TESTS += tests/t-relay-netns.sh tests/t-relay-muxd.sh
+# A relay that flips bits, replays, reorders and drops, for t-relay-faults.sh.
+check_PROGRAMS += tests/faulty-fwd
+tests_faulty_fwd_SOURCES = tests/faulty_fwd.c
+
+TESTS += tests/t-relay-netns.sh tests/t-relay-muxd.sh tests/t-relay-faults.sh
 EXTRA_DIST += tests/netns-nat.sh tests/bench/relay-paths
-EXTRA_DIST += tests/t-relay-netns.sh tests/t-relay-muxd.sh
+EXTRA_DIST += tests/t-relay-netns.sh tests/t-relay-muxd.sh tests/t-relay-faults.sh
 
 dist_doc_DATA += doc/relay.md

@@ -21,6 +21,10 @@ Steps:
   gatt-read:UUID16  ATT Read By Type on the last LE connection; prints
                   gatt=UUID16 HANDLE VALUE-HEX
   echo            L2CAP echo request on the last connection, await response
+  echoes:N        N L2CAP echo requests on the last connection, up to 4
+                  outstanding, each with its own numbered payload of
+                  16-600 bytes: every response must come back whole and
+                  in order (prints echoes=N); 30 s without one fails
   disconnect      Disconnect the last connection
   use:ADDR        make the connection to ADDR the last one (for echo)
   expect-disc:ADDR  wait (30 s) for Disconnection Complete of the
@@ -285,6 +289,49 @@ class Host:
                 self.out("echo", pkt[13:].decode("ascii", "replace"))
                 return
         die("no L2CAP echo response")
+
+    def step_echoes(self, arg):
+        if self.handle is None:
+            die("echoes: no connection")
+        total = int(arg)
+        if total < 1 or total > 100000:
+            die("echoes: 1 to 100000")
+
+        def payload(i):
+            n = 16 + (i * 37) % 585
+            head = struct.pack("<I", i)
+            body = bytes((i * 7 + k) & 0xFF for k in range(n - 4))
+            return head + body
+
+        def request(i):
+            ident = 1 + i % 255
+            data = payload(i)
+            sig = struct.pack("<BBH", 0x08, ident, len(data)) + data
+            l2 = struct.pack("<HH", len(sig), 0x0001) + sig
+            return struct.pack("<BHH", 2, self.handle | (0x2 << 12), len(l2)) + l2
+
+        sent = got = 0
+        while got < total:
+            while sent < total and sent - got < 4:
+                err = self.io.write(request(sent))
+                if err:
+                    die("ACL write failed: %s" % os.strerror(err))
+                sent += 1
+            end = time.monotonic() + 30.0
+            while True:
+                left = end - time.monotonic()
+                pkt = self.io.read(left) if left > 0 else None
+                if pkt is None:
+                    die("echoes: no response %d of %d within 30 s" % (got, total))
+                if pkt[0] == 2 and len(pkt) >= 13 and pkt[9] == 0x09:
+                    break
+            want = payload(got)
+            if pkt[10] != 1 + got % 255 or pkt[13:] != want:
+                seq = struct.unpack_from("<I", pkt, 13)[0] if len(pkt) >= 17 else -1
+                die("echoes: response %d is not the one sent (ident %d, number %d, %d bytes)"
+                    % (got, pkt[10], seq, len(pkt) - 13))
+            got += 1
+        self.out("echoes", got)
 
     def step_leconnect(self, arg):
         addr, _, kind = arg.partition("/")

@@ -68,8 +68,14 @@ static void relay_peer_name(const struct tun_front_peer *p, char *buf, size_t ca
 {
 	char cd[80];
 
+	/*
+	 * At most 63 characters: the monitor refuses a longer peer name in
+	 * RPC_SPAWN (and ends the front), so a long relay name is cut here.
+	 */
 	snprintf(buf, cap, "relay:%s#%lu (CD %s)", p->via, (unsigned long)p->relay_chan,
 		 tun_addr_str(&p->addr, p->alen, cd, sizeof(cd)));
+	if (cap > 64)
+		buf[63] = '\0';
 }
 
 /*

@@ -53,6 +53,7 @@ struct muxd_front {
 	struct sockaddr_storage relay_addr[MUXD_RELAY_MAX];
 	socklen_t relay_alen[MUXD_RELAY_MAX];
 	unsigned relay_conf_idx[MUXD_RELAY_MAX];	/* its relay line */
+	bool relay_multi[MUXD_RELAY_MAX];	/* its name has several addresses */
 	unsigned nrelay_up;			/* resolved, registering */
 	struct relayreg relayreg;
 	struct loop_timer *relay_timer;
@@ -271,10 +272,29 @@ static const char *relay_line_name(const struct muxd_front *f, unsigned ci, char
 	return buf;
 }
 
-/* Registration idx's relay (relayreg counts only the resolved ones). */
+/*
+ * Registration idx's relay (relayreg counts only the resolved ones): its
+ * line, or its address when the line's name gave several (IPv4 as
+ * a.b.c.d:PORT, as a numeric line reads; IPv6 in brackets).
+ */
 static const char *relay_name(const struct muxd_front *f, unsigned idx, char *buf, size_t cap)
 {
-	return relay_line_name(f, f->relay_conf_idx[idx], buf, cap);
+	const struct sockaddr_in *s4 = (const void *)&f->relay_addr[idx];
+	const struct sockaddr_in6 *s6 = (const void *)&f->relay_addr[idx];
+	char a[INET6_ADDRSTRLEN];
+
+	if (!f->relay_multi[idx])
+		return relay_line_name(f, f->relay_conf_idx[idx], buf, cap);
+	if (s4->sin_family == AF_INET && inet_ntop(AF_INET, &s4->sin_addr, a, sizeof(a)))
+		snprintf(buf, cap, "%s:%u", a, ntohs(s4->sin_port));
+	else if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr) &&
+		 inet_ntop(AF_INET, s6->sin6_addr.s6_addr + 12, a, sizeof(a)))
+		snprintf(buf, cap, "%s:%u", a, ntohs(s6->sin6_port));
+	else if (inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof(a)))
+		snprintf(buf, cap, "[%s]:%u", a, ntohs(s6->sin6_port));
+	else
+		snprintf(buf, cap, "?");
+	return buf;
 }
 
 static void relay_send(void *user, unsigned idx, const void *buf, size_t len)
@@ -423,9 +443,21 @@ static bool relay_dgram(void *user, const struct sockaddr_storage *from, socklen
  * resolve is skipped with a warning: the gateway still serves direct
  * clients and the other relays. 0 (also when none resolved) or -errno.
  */
+/* The same address twice (two names, or a name listing it twice): once. */
+static bool relay_known(const struct muxd_front *f, const struct addrinfo *ai)
+{
+	unsigned i;
+
+	for (i = 0; i < f->nrelay_up; i++)
+		if (same_addr((const struct sockaddr_storage *)ai->ai_addr, ai->ai_addrlen,
+			      &f->relay_addr[i], f->relay_alen[i]))
+			return true;
+	return false;
+}
+
 static int relay_prepare(struct muxd_front *f)
 {
-	struct addrinfo hints, *res;
+	struct addrinfo hints, *res, *ai;
 	gnutls_datum_t pem = { NULL, 0 };
 	uint8_t id[RMSG_ID_LEN];
 	char name[MUXD_HOST_MAX + 16], idtext[HOMEID_TEXT_LEN + 1];
@@ -433,8 +465,8 @@ static int relay_prepare(struct muxd_front *f)
 	int r, fam = tun_front_udp_family(f->front);
 
 	f->nrelay_up = 0;
-	for (i = 0; i < f->d.conf.nrelay; i++) {
-		unsigned k = f->nrelay_up;
+	for (i = 0; i < f->d.conf.nrelay && f->nrelay_up < MUXD_RELAY_MAX; i++) {
+		unsigned k, j, first = f->nrelay_up;
 
 		memset(&hints, 0, sizeof(hints));
 		hints.ai_family = fam;
@@ -447,12 +479,29 @@ static int relay_prepare(struct muxd_front *f)
 				 gai_strerror(r));
 			continue;
 		}
-		if (res->ai_addrlen <= sizeof(f->relay_addr[k])) {
-			memcpy(&f->relay_addr[k], res->ai_addr, res->ai_addrlen);
-			f->relay_alen[k] = res->ai_addrlen;
+		/*
+		 * Every address of the name (doc/relay.md, "Spreading homes
+		 * over relays"): relays share nothing, so the home registers
+		 * with each and a CD may meet it at any; MUXD_RELAY_MAX in all.
+		 */
+		for (ai = res; ai && f->nrelay_up < MUXD_RELAY_MAX; ai = ai->ai_next) {
+			k = f->nrelay_up;
+			if (ai->ai_addrlen > sizeof(f->relay_addr[k]) || relay_known(f, ai))
+				continue;
+			memcpy(&f->relay_addr[k], ai->ai_addr, ai->ai_addrlen);
+			f->relay_alen[k] = ai->ai_addrlen;
 			f->relay_conf_idx[k] = i;
 			f->nrelay_up++;
 		}
+		for (j = first; j < f->nrelay_up; j++)
+			f->relay_multi[j] = f->nrelay_up - first > 1;
+		if (f->nrelay_up - first > 1)
+			log_notice("relay %s: %u addresses; registering with each",
+				   relay_line_name(f, i, name, sizeof(name)), f->nrelay_up - first);
+		if (ai)
+			log_warn("relay %s: more addresses than the %u relays a gateway "
+				 "registers with; the rest are not used",
+				 relay_line_name(f, i, name, sizeof(name)), MUXD_RELAY_MAX);
 		freeaddrinfo(res);
 	}
 	if (!f->nrelay_up)

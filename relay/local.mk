@@ -31,8 +31,8 @@ tests_relay_client_LDADD = $(RELAY_LIBS)
 check_PROGRAMS += tests/faulty-fwd
 tests_faulty_fwd_SOURCES = tests/faulty_fwd.c
 
-TESTS += tests/t-relay-netns.sh tests/t-relay-muxd.sh tests/t-relay-faults.sh
+TESTS += tests/t-relay-netns.sh tests/t-relay-muxd.sh tests/t-relay-faults.sh tests/t-relay-spread.sh
 EXTRA_DIST += tests/netns-nat.sh tests/bench/relay-paths
-EXTRA_DIST += tests/t-relay-netns.sh tests/t-relay-muxd.sh tests/t-relay-faults.sh
+EXTRA_DIST += tests/t-relay-netns.sh tests/t-relay-muxd.sh tests/t-relay-faults.sh tests/t-relay-spread.sh
 
 dist_doc_DATA += doc/relay.md

@@ -36,8 +36,16 @@ struct tun_rpath {
 	uint8_t id[RMSG_ID_LEN];
 	enum rp_state state;
 	int fd;				/* the UDP socket */
-	struct sockaddr_storage ra;	/* the relay */
+	struct sockaddr_storage ra;	/* the relay address answering */
 	socklen_t ralen;
+	/*
+	 * Every address of the relay's name (doc/relay.md, "Spreading homes
+	 * over relays"): CONN_HELLO goes to each; the first to challenge
+	 * is the one used. A refusal rules out only its address.
+	 */
+	struct sockaddr_storage ras[TUN_RPATH_ADDRS];
+	socklen_t ralens[TUN_RPATH_ADDRS];
+	unsigned nra, refused;		/* refused: a bit per address */
 	struct sockaddr_storage ga;	/* the gateway as the relay sees it */
 	socklen_t galen;
 	uint32_t chan;
@@ -57,14 +65,22 @@ static void rp_send(struct tun_rpath *rp, const struct rmsg *m)
 		log_debug("tunnel: relay %s: %s", rp->relay, strerror(errno));
 }
 
+/* To every address not refused yet, in the order the resolver gave. */
 static void rp_hello(struct tun_rpath *rp)
 {
 	struct rmsg m;
+	unsigned i;
 
 	memset(&m, 0, sizeof(m));
 	m.type = RMSG_CONN_HELLO;
 	memcpy(m.id, rp->id, RMSG_ID_LEN);
-	rp_send(rp, &m);
+	for (i = 0; i < rp->nra; i++) {
+		if (rp->refused & (1u << i))
+			continue;
+		memcpy(&rp->ra, &rp->ras[i], rp->ralens[i]);
+		rp->ralen = rp->ralens[i];
+		rp_send(rp, &m);
+	}
 }
 
 static void rp_close_end(struct tun_rpath *rp, int *fd)
@@ -211,10 +227,30 @@ static bool rp_same(const struct sockaddr_storage *a, socklen_t al,
 }
 
 /*
- * A relay message. True when the owner was called (connected or
- * failed), which may have freed rp: the caller touches it no more.
+ * Which of the relay's addresses sent this: any while saying hello,
+ * afterwards only the one that answered first. -1 if none.
  */
-static bool rp_on_relay(struct tun_rpath *rp, const uint8_t *b, size_t n)
+static int rp_relay_index(const struct tun_rpath *rp, const struct sockaddr_storage *from,
+			  socklen_t flen)
+{
+	unsigned i;
+
+	for (i = 0; i < rp->nra; i++) {
+		if (!rp_same(from, flen, &rp->ras[i], rp->ralens[i]))
+			continue;
+		if (rp->state == RP_HELLO)
+			return (int)i;
+		return rp_same(from, flen, &rp->ra, rp->ralen) ? (int)i : -1;
+	}
+	return -1;
+}
+
+/*
+ * A relay message from address ri. True when the owner was called
+ * (connected or failed), which may have freed rp: the caller touches it
+ * no more.
+ */
+static bool rp_on_relay(struct tun_rpath *rp, unsigned ri, const uint8_t *b, size_t n)
 {
 	char why[512];
 	struct rmsg m;
@@ -225,6 +261,8 @@ static bool rp_on_relay(struct tun_rpath *rp, const uint8_t *b, size_t n)
 	case RMSG_CONN_CHALLENGE:
 		if (rp->state != RP_HELLO || memcmp(m.id, rp->id, RMSG_ID_LEN))
 			break;
+		memcpy(&rp->ra, &rp->ras[ri], rp->ralens[ri]);
+		rp->ralen = rp->ralens[ri];
 		rp->challenge = m;
 		rp->challenge.type = RMSG_CONNECT;
 		rp->state = RP_CONNECT;
@@ -241,6 +279,15 @@ static bool rp_on_relay(struct tun_rpath *rp, const uint8_t *b, size_t n)
 		if ((rp->state != RP_HELLO && rp->state != RP_CONNECT) ||
 		    memcmp(m.id, rp->id, RMSG_ID_LEN))
 			break;
+		/* Another address of the name may still hold the home. */
+		rp->refused |= 1u << ri;
+		if (rp->refused != (1u << rp->nra) - 1) {
+			if (rp->state == RP_CONNECT) {
+				rp->state = RP_HELLO;
+				rp_hello(rp);
+			}
+			break;
+		}
 		snprintf(why, sizeof(why), "relay %s: %s", rp->relay,
 			 m.code == RMSG_REFUSE_UNAVAILABLE ?
 			 "the home is not registered there (is bgw-muxd running, with this relay in its configuration?)" :
@@ -274,7 +321,7 @@ static void rp_on_udp(struct loop *l, int fd, uint32_t events, void *user)
 	struct sockaddr_storage from;
 	socklen_t flen;
 	ssize_t n;
-	int k;
+	int k, ri;
 
 	for (k = 0; k < 64; k++) {
 		flen = sizeof(from);
@@ -284,8 +331,9 @@ static void rp_on_udp(struct loop *l, int fd, uint32_t events, void *user)
 			break;
 		if ((size_t)n > RMSG_MAX)
 			continue;
-		if (rp_same(&from, flen, &rp->ra, rp->ralen)) {
-			if (rp_on_relay(rp, b, (size_t)n))
+		ri = rp_relay_index(rp, &from, flen);
+		if (ri >= 0) {
+			if (rp_on_relay(rp, (unsigned)ri, b, (size_t)n))
 				return;	/* the owner may have freed rp */
 			continue;
 		}
@@ -300,7 +348,7 @@ static void rp_on_udp(struct loop *l, int fd, uint32_t events, void *user)
 /* "HOST:PORT" or "[v6]:PORT". */
 static int rp_resolve(struct tun_rpath *rp, const char *relay)
 {
-	struct addrinfo hints = { .ai_socktype = SOCK_DGRAM }, *res = NULL;
+	struct addrinfo hints = { .ai_socktype = SOCK_DGRAM }, *res = NULL, *ai;
 	char host[NI_MAXHOST];
 	const char *c = strrchr(relay, ':'), *h = relay;
 	size_t hl;
@@ -318,14 +366,21 @@ static int rp_resolve(struct tun_rpath *rp, const char *relay)
 	memcpy(host, h, hl);
 	host[hl] = '\0';
 	r = getaddrinfo(host, c + 1, &hints, &res);
-	if (r != 0 || !res || res->ai_addrlen > sizeof(rp->ra)) {
-		if (res)
-			freeaddrinfo(res);
+	if (r != 0 || !res)
 		return -EHOSTUNREACH;
+	/* One socket: the addresses of the first one's family, at most 4. */
+	for (ai = res; ai && rp->nra < TUN_RPATH_ADDRS; ai = ai->ai_next) {
+		if (ai->ai_addrlen > sizeof(rp->ras[0]) ||
+		    ai->ai_family != res->ai_family)
+			continue;
+		memcpy(&rp->ras[rp->nra], ai->ai_addr, ai->ai_addrlen);
+		rp->ralens[rp->nra++] = ai->ai_addrlen;
 	}
-	memcpy(&rp->ra, res->ai_addr, res->ai_addrlen);
-	rp->ralen = res->ai_addrlen;
 	freeaddrinfo(res);
+	if (!rp->nra)
+		return -EHOSTUNREACH;
+	memcpy(&rp->ra, &rp->ras[0], rp->ralens[0]);
+	rp->ralen = rp->ralens[0];
 	return 0;
 }
 

@@ -24,6 +24,8 @@
 #include "loop.h"
 
 #define TUN_RPATH_RETRY_MS	1000
+/* Addresses of one relay name tried at once (doc/relay.md, "Spreading"). */
+#define TUN_RPATH_ADDRS		4
 
 struct tun_rpath;
 

@@ -100,6 +100,7 @@ struct sim_conn {
 	struct sim_conn *peer;	/* another controller's end of the link */
 	struct sim_link *link;
 	enum ctrl_auth_state auth;
+	uint8_t pair_type;	/* the Key_Type the running pairing makes */
 	bool authenticated;
 	bool encrypted;
 	uint8_t role;		/* 0 central, 1 peripheral (LE) */

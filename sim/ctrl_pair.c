@@ -105,7 +105,7 @@ static void c_link_key_neg(struct sim_ctrl *c, const struct ctrl_cmd *x)
 		return;
 	}
 	ctrl_cc_status_addr(c, x->op, 0, a.b);
-	if (c->ssp_mode) {
+	if (c->ssp_mode && cn->rd->cfg->pairing != SIM_PAIR_LEGACY) {
 		cn->auth = AUTH_WAIT_IOCAP;
 		addr_evt(c, cn, HCI_EV_IO_CAPA_REQUEST);
 	} else {
@@ -130,14 +130,19 @@ static void pairing_done(struct sim_ctrl *c, struct sim_conn *cn, uint8_t type)
 	auth_complete(c, cn, 0);
 }
 
+static void ssp_complete(struct sim_ctrl *c, struct sim_conn *cn, uint8_t st);
+static void ssp_fail(struct sim_ctrl *c, struct sim_conn *cn, uint8_t st);
+
 static void c_io_cap_reply(struct sim_ctrl *c, const struct ctrl_cmd *x)
 {
 	struct bdaddr a;
 	struct cur r;
 	struct sim_conn *cn;
+	const struct sim_rd_cfg *d;
 	uint8_t ev[HCI_EV_USER_CONFIRM_REQUEST_LEN];
 	struct wbuf w;
-	uint8_t io, oob, auth;
+	uint8_t io, oob, auth, rd_auth;
+	bool mitm;
 
 	read_addr(&r, x, &a);
 	io = cur_u8(&r);
@@ -153,13 +158,41 @@ static void c_io_cap_reply(struct sim_ctrl *c, const struct ctrl_cmd *x)
 		return;
 	}
 	ctrl_cc_status_addr(c, x->op, 0, a.b);
-	/* The RD: NoInputNoOutput, no OOB, general bonding without MITM. */
+	d = cn->rd->cfg;
+	if (d->pairing == SIM_PAIR_REFUSE) {
+		/* The device's host answers IO Capability Request Negative Reply. */
+		ssp_fail(c, cn, HCI_ST_PAIRING_NOT_ALLOWED);
+		return;
+	}
+	/* The RD: its IO capability, no OOB, general bonding, MITM if it can. */
+	rd_auth = d->io_cap == 0x03 ? 0x04 : 0x05;
 	wbuf_init(&w, ev, HCI_EV_IO_CAPA_RESPONSE_LEN);
 	wbuf_bytes(&w, a.b, 6);
-	wbuf_u8(&w, 0x03);
+	wbuf_u8(&w, d->io_cap);
 	wbuf_u8(&w, 0x00);
-	wbuf_u8(&w, 0x04);
+	wbuf_u8(&w, rd_auth);
 	ctrl_later_evt(c, T_RESPONSE, cn->handle, HCI_EV_IO_CAPA_RESPONSE, ev, w.len);
+	/*
+	 * The association model (Vol 3 Part C 5.2.2.6): Just Works unless
+	 * one side wants MITM protection and neither is NoInputNoOutput;
+	 * then passkey entry if the device has only a keyboard (the host
+	 * displays, the device's user types), numeric comparison otherwise
+	 * (authenticated only if both can confirm). A KeyboardOnly host is
+	 * answered as Just Works: passkey entry at the host is not simulated.
+	 */
+	mitm = ((auth | rd_auth) & 1) && io != 0x03 && d->io_cap != 0x03 && io != 0x02;
+	cn->pair_type = mitm && ((io == 0x01 && d->io_cap == 0x01) || d->io_cap == 0x02) ?
+		0x05 : 0x04;
+	if (mitm && d->io_cap == 0x02) {
+		wbuf_init(&w, ev, sizeof(ev));
+		wbuf_bytes(&w, a.b, 6);
+		wbuf_le32(&w, sim_air_rand(c->air) % 1000000);	/* Passkey */
+		ctrl_later_evt(c, T_RESPONSE, cn->handle, HCI_EV_USER_PASSKEY_NOTIFY, ev, w.len);
+		/* The device's user types it: pairing completes. */
+		ssp_complete(c, cn, 0);
+		pairing_done(c, cn, cn->pair_type);
+		return;
+	}
 	wbuf_init(&w, ev, sizeof(ev));
 	wbuf_bytes(&w, a.b, 6);
 	wbuf_le32(&w, sim_air_rand(c->air) % 1000000);	/* Numeric_Value */
@@ -221,7 +254,8 @@ static void c_user_confirm(struct sim_ctrl *c, const struct ctrl_cmd *x)
 		return;
 	}
 	ssp_complete(c, cn, 0);
-	pairing_done(c, cn, 0x04);	/* unauthenticated combination, P-192 */
+	/* 4: unauthenticated combination, 5: authenticated (P-192) */
+	pairing_done(c, cn, cn->pair_type);
 }
 
 static void c_pin_reply(struct sim_ctrl *c, const struct ctrl_cmd *x)

@@ -280,6 +280,7 @@ static int kw_device(struct sim_house_parser *p, char *args, char *err,
 	d->discoverable = true;
 	d->connectable = true;
 	d->connect_in_ms = -1;
+	d->io_cap = 0x03;
 	p->cur = d;
 	return 0;
 }
@@ -465,6 +466,27 @@ static int kw_device_line(struct sim_house_parser *p, const char *kw,
 			return perr(p, err, errlen, "bad ext-adv-len '%s' (0-%d octets)",
 				    a ? a : "", SIM_EXT_ADV_MAX);
 		d->ext_adv_len = (uint16_t)v;
+	} else if (!strcmp(kw, "io-capability")) {
+		static const char *const io[] = { "display", "yesno", "keyboard", "none" };
+		unsigned k;
+
+		for (k = 0; k < 4 && (!a || strcmp(a, io[k])); k++)
+			;
+		if (k == 4)
+			return perr(p, err, errlen,
+				    "bad io-capability '%s' (display, yesno, keyboard or none)",
+				    a ? a : "");
+		d->io_cap = (uint8_t)k;
+	} else if (!strcmp(kw, "pairing")) {
+		if (a && !strcmp(a, "ssp"))
+			d->pairing = SIM_PAIR_SSP;
+		else if (a && !strcmp(a, "legacy"))
+			d->pairing = SIM_PAIR_LEGACY;
+		else if (a && !strcmp(a, "refuse"))
+			d->pairing = SIM_PAIR_REFUSE;
+		else
+			return perr(p, err, errlen, "bad pairing '%s' (ssp, legacy or refuse)",
+				    a ? a : "");
 	} else if (!strcmp(kw, "connect-in")) {
 		/* milliseconds, so the scenario says "2500" for 2.5 s */
 		if (parse_uint(a, 3600000, &v))

@@ -97,6 +97,19 @@ struct sim_rd_cfg {
 	uint8_t n_chars;
 	struct sim_char chars[SIM_MAX_CHARS];
 	int32_t connect_in_ms;	/* incoming BR/EDR connection; -1: never */
+	/*
+	 * BR/EDR pairing as the device's own host answers it: its IO
+	 * capability (Vol 4 Part E 7.7.41: 0 DisplayOnly, 1 DisplayYesNo,
+	 * 2 KeyboardOnly, 3 NoInputNoOutput, the default) and how it pairs.
+	 */
+	uint8_t io_cap;
+	uint8_t pairing;	/* enum sim_pairing */
+};
+
+enum sim_pairing {
+	SIM_PAIR_SSP = 0,	/* Secure Simple Pairing (the default) */
+	SIM_PAIR_LEGACY,	/* no SSP: a PIN code (Vol 2 Part F 4.2.1) */
+	SIM_PAIR_REFUSE,	/* refuses to pair (Pairing Not Allowed) */
 };
 
 struct sim_house {

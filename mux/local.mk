@@ -5,7 +5,8 @@ noinst_LIBRARIES += mux/libmux.a
 mux_libmux_a_SOURCES = \
 	mux/mux.c mux/mux_base.c mux/mux_bond.c mux/mux_cmd.c mux/mux_conn.c mux/mux_ctrl.c \
 	mux/mux_emit.c mux/mux_evt.c mux/mux_reconcile.c mux/mux.h mux/mux_int.h mux/policy.h \
-	mux/cmdtab.c mux/cmdtab.h mux/handlemap.c mux/handlemap.h
+	mux/cmdtab.c mux/cmdtab.h mux/handlemap.c mux/handlemap.h \
+	mux/mux_pair.c mux/pair.h
 mux_libmux_a_CFLAGS = $(AM_CFLAGS) $(GNUTLS_CFLAGS)
 
 # Unit tests of the core, against a scripted controller.
@@ -42,5 +43,14 @@ tests_check_mux_sim_LDADD = tests/libcheckmain.a tests/libhostdrv.a mux/libmux.a
 	sim/libsim.a lib/libbgw.a $(GNUTLS_LIBS) $(CHECK_LIBS)
 check_PROGRAMS += tests/check_mux_sim
 TESTS += tests/check_mux_sim
+
+# Pairing at the gateway (mux/pair.h) against the simulated controller.
+tests_check_mux_pair_SOURCES = tests/check_mux_pair.c
+tests_check_mux_pair_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/mux -I$(top_srcdir)/sim
+tests_check_mux_pair_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_check_mux_pair_LDADD = tests/libcheckmain.a tests/libhostdrv.a mux/libmux.a \
+	sim/libsim.a lib/libbgw.a $(GNUTLS_LIBS) $(CHECK_LIBS)
+check_PROGRAMS += tests/check_mux_pair
+TESTS += tests/check_mux_pair
 
 dist_doc_DATA += doc/virtual-controller.md

@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Pairing at the gateway (doc/virtual-controller.md, "Pairing at the
+ * gateway"): the admin pairs a BR/EDR device once, before granting it to
+ * anyone, and its link key becomes the household bond.
+ *
+ * A mux_pair is a host that lives in the core: it opens a session of its
+ * own (user MUX_PAIR_USER) with the public API of mux.h and drives it as a
+ * host would: Set Event Mask, Create Connection, Authentication
+ * Requested, the Link Key Request's negative reply, IO Capability Request
+ * Reply (DisplayYesNo, MITM protection, Dedicated Bonding: Vol 4 Part E
+ * 7.1.29), the confirmation, then it ends its session, which disconnects
+ * the link. Being a session, it has its own handle space and no other
+ * session sees any of its events; the Link Key Notification becomes the
+ * household bond through the mux's rules (mux_bond.c, the policy's
+ * bond_new with user MUX_PAIR_USER) and reaches this host only as a
+ * random key, which it never keeps.
+ *
+ * The policy decides whether MUX_PAIR_USER may reach the device (bgw-muxd
+ * allows it that one device while the admin's pairing runs). The admin is
+ * asked through ops->prompt and answers with mux_pair_answer().
+ *
+ * Re-entrancy: no callback is made from inside a mux call; every event is
+ * handled from the pairing's own zero-delay timer, so ops->done may free
+ * the pairing (it is the last thing that touches it).
+ */
+#ifndef BGW_MUX_PAIR_H
+#define BGW_MUX_PAIR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bdaddr.h"
+#include "loop.h"
+#include "mux.h"
+
+/* Not a name the authdb accepts ('@' starts a group). */
+#define MUX_PAIR_USER		"@gateway"
+/* The whole pairing, the admin's answer included (Vol 3 Part C: 30 s LMP). */
+#define MUX_PAIR_TIMEOUT_US	60000000ULL
+
+enum mux_pair_prompt {
+	/* Numeric comparison: answer yes if the device shows the same number. */
+	MUX_PAIR_CONFIRM = 1,
+	/* The device has a keyboard: type this passkey on it (no answer). */
+	MUX_PAIR_PASSKEY,
+	/* The device has no display and no input: Just Works (no answer). */
+	MUX_PAIR_JUST_WORKS,
+};
+
+enum mux_pair_result {
+	MUX_PAIR_OK = 0,	/* a new link key: the store has it */
+	MUX_PAIR_UNREACHABLE,	/* no connection (out of range, off: hci_status) */
+	MUX_PAIR_REJECTED,	/* the device refused, or did not confirm */
+	MUX_PAIR_ADMIN_NO,	/* the admin answered no */
+	MUX_PAIR_PIN,		/* the device wants a PIN code (no SSP) */
+	MUX_PAIR_BONDED,	/* authenticated with a key the gateway holds */
+	MUX_PAIR_FAILED,	/* anything else (hci_status) */
+	MUX_PAIR_TIMEOUT,	/* not done within MUX_PAIR_TIMEOUT_US */
+	MUX_PAIR_ENDED,		/* the session was ended (controller lost, policy) */
+};
+
+struct mux_pair;
+
+struct mux_pair_ops {
+	/* The admin's part: kind, and the number to show (000000-999999). */
+	void (*prompt)(struct mux_pair *p, enum mux_pair_prompt kind,
+		       uint32_t value, void *user);
+	/*
+	 * The outcome; hci_status is the controller's status that ended
+	 * it (0 if none). Called once; the pairing may be freed here.
+	 */
+	void (*done)(struct mux_pair *p, enum mux_pair_result res,
+		     uint8_t hci_status, void *user);
+};
+
+/*
+ * Start pairing with BR/EDR device a. NULL if no session could be
+ * opened (too many sessions, no memory). ops is copied.
+ */
+struct mux_pair *mux_pair_start(struct mux *m, struct loop *l, const struct bdaddr *a,
+				const struct mux_pair_ops *ops, void *user);
+/*
+ * The admin's answer to MUX_PAIR_CONFIRM: 0, or -EALREADY when no
+ * answer is awaited (answered before, or the pairing has moved on).
+ */
+int mux_pair_answer(struct mux_pair *p, bool yes);
+/* Ends the session (and so the link) if still open. NULL is fine. */
+void mux_pair_free(struct mux_pair *p);
+
+/* For people: what the result means, one short phrase. */
+const char *mux_pair_result_str(enum mux_pair_result r);
+
+#endif /* BGW_MUX_PAIR_H */

@@ -366,6 +366,14 @@ int mux_pair_answer(struct mux_pair *p, bool yes)
 	return 0;
 }
 
+bool mux_pair_session_dead(struct mux_pair *p, const struct mux_session *s)
+{
+	if (!p || p->s != s)
+		return false;
+	finish(p, MUX_PAIR_ENDED, 0);
+	return true;
+}
+
 void mux_pair_free(struct mux_pair *p)
 {
 	if (!p)

@@ -85,6 +85,12 @@ struct mux_pair *mux_pair_start(struct mux *m, struct loop *l, const struct bdad
  * answer is awaited (answered before, or the pairing has moved on).
  */
 int mux_pair_answer(struct mux_pair *p, bool yes);
+/*
+ * For the mux's session_dead callback (struct mux_ops): true if s is the
+ * pairing's own session, which then ends with MUX_PAIR_ENDED (from the
+ * loop). Its emit user is the pairing, not the caller's session type.
+ */
+bool mux_pair_session_dead(struct mux_pair *p, const struct mux_session *s);
 /* Ends the session (and so the link) if still open. NULL is fine. */
 void mux_pair_free(struct mux_pair *p);
 

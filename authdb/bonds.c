@@ -70,6 +70,11 @@ const struct bond *bonds_find(const struct bonds *b, const struct bdaddr *a,
 	return i < 0 ? NULL : &b->b[i];
 }
 
+bool bonds_by_is_valid(const char *by)
+{
+	return auth_name_is_valid(by) || strcmp(by, BONDS_BY_GATEWAY) == 0;
+}
+
 bool bonds_is_valid(const struct bond *nb)
 {
 	if (nb->type != BDADDR_PUBLIC && nb->type != BDADDR_RANDOM)
@@ -77,7 +82,7 @@ bool bonds_is_valid(const struct bond *nb)
 	/* An identity is public or static random (Vol 6 Part B 1.3.2.1): top bits 11. */
 	if (nb->type == BDADDR_RANDOM && (nb->addr.b[5] & 0xc0) != 0xc0)
 		return false;
-	if (!auth_name_is_valid(nb->by) || nb->at < 0)
+	if (!bonds_by_is_valid(nb->by) || nb->at < 0)
 		return false;
 	/* Key_Type 0x00-0x08 (Vol 4 Part E 7.7.24); 0x03 debug keys are refused below. */
 	if (nb->has_lk && (nb->lk_type > 0x08 || nb->lk_type == 0x03))
@@ -171,8 +176,9 @@ static int parse_field(struct pctx *c, struct bond *nb, unsigned f, const char *
 
 	switch (f) {
 	case F_BY:
-		if (!auth_name_is_valid(v))
-			return bad(c, "by: \"%.40s\" is not a user name", v);
+		if (!bonds_by_is_valid(v))
+			return bad(c, "by: \"%.40s\" is not a user name (or %s)", v,
+				   BONDS_BY_GATEWAY);
 		strcpy(nb->by, v);	/* AUTH_NAME_MAX < sizeof(by) */
 		return 0;
 	case F_AT:

@@ -26,6 +26,12 @@
 #define BONDS_USER_MAX	63	/* AUTHDB_NAME_MAX */
 #define BONDS_KEY_LEN	16
 #define BONDS_DEFAULT_PATH "/var/lib/bgw/bonds"
+/*
+ * The maker of a bond the admin paired at the gateway (bgw-muxd pair):
+ * not a user name ('@' starts a group in the authdb), so no user is
+ * ever taken for it. Equal to MUX_PAIR_USER (mux/pair.h).
+ */
+#define BONDS_BY_GATEWAY "@gateway"
 
 struct bond {
 	struct bdaddr addr;	/* the device's identity */
@@ -82,6 +88,8 @@ const struct bond *bonds_find(const struct bonds *b, const struct bdaddr *a,
 int bonds_set(struct bonds *b, const struct bond *nb);
 /* Remove the device's bond: 0 or -ENOENT. */
 int bonds_forget(struct bonds *b, const struct bdaddr *a, uint8_t type);
+/* A user name, or BONDS_BY_GATEWAY. */
+bool bonds_by_is_valid(const char *by);
 /* The bond's fields are in range (what bonds_set and the parser check). */
 bool bonds_is_valid(const struct bond *nb);
 

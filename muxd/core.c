@@ -19,13 +19,14 @@
 #include "hci.h"
 #include "hci_names.h"
 #include "log.h"
+#include "pair.h"
 #include "sandbox.h"
 #include "secmem.h"
 #include "transport.h"
 
 static bool pol_is_user(const char *user, void *ctx)
 {
-	return core_is_user(ctx, user);
+	return core_is_user(ctx, user) || core_pair_allows(ctx, user, NULL, 0);
 }
 
 static bool pol_is_admin(const char *user, void *ctx)
@@ -39,6 +40,8 @@ static bool pol_may_access(const char *user, const struct bdaddr *a, uint8_t typ
 {
 	struct muxd_core *c = ctx;
 
+	if (core_pair_allows(c, user, a, type))
+		return true;
 	return c->db && authdb_user_may_access(c->db, user, a, type);
 }
 
@@ -183,8 +186,12 @@ static void restart_fn(struct loop_timer *t, void *user)
 
 static void session_dead(struct mux_session *s, void *sess_user, void *user)
 {
+	struct muxd_core *c = user;
 	enum sess_kind *kind = sess_user;
 
+	/* The pairing's session is none of ours: it ends on its own. */
+	if (mux_pair_session_dead(c->pair, s))
+		return;
 	if (*kind == SESS_TUNNEL)
 		rsess_dead(sess_user);
 	else
@@ -413,6 +420,7 @@ void core_cleanup(struct muxd_core *c)
 
 	core_tun_stop(c);
 	core_local_cleanup(c);
+	core_pair_stop(c);
 	if (c->d.l)
 		loop_iterate(c->d.l, 0);	/* the tunnel's closed links */
 	mux_free(c->mux);

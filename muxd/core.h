@@ -39,6 +39,11 @@ struct muxd_core {
 	struct tun_server *tun;
 	struct rsess *rsessions;
 	struct loop_timer *rreap;
+	/* bgw-muxd pair (core_pair.c): the one pairing at the gateway. */
+	struct mux_pair *pair;
+	bool pairing;
+	uint32_t pair_seq;
+	struct bdaddr pair_addr;
 };
 
 /* The first member of every session owner: session_dead dispatches on it. */
@@ -105,5 +110,16 @@ void core_tun_policy_changed(struct muxd_core *c);
 
 /* ctl_core.c: the monitor asks for the sessions, or to end some */
 int ctl_core_answer(struct muxd_core *c, const uint8_t *p, size_t len);
+
+/* core_pair.c: bgw-muxd pair */
+struct ctl_ask;
+int core_pair_ask(struct muxd_core *c, const struct ctl_ask *a);
+/*
+ * The pairing's reserved user (MUX_PAIR_USER) while a pairing runs: it
+ * exists (a NULL a), and may reach the device being paired, nothing else.
+ */
+bool core_pair_allows(const struct muxd_core *c, const char *user, const struct bdaddr *a,
+		      uint8_t type);
+void core_pair_stop(struct muxd_core *c);
 
 #endif /* BGW_MUXD_CORE_H */

@@ -26,14 +26,20 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bonds.h"
 #include "ctlmsg.h"
 #include "cursor.h"
+#include "hci_names.h"
 #include "log.h"
 #include "monitor.h"
+#include "pair.h"
 
 #define CTL_CLIENTS_MAX	4		/* admin commands waiting at once */
 #define CTL_WAIT_US	5000000		/* for the core's answer */
 #define CTL_CALL_MS	10000		/* the command's wait for the monitor */
+/* bgw-muxd pair: the core's pairing gives up after 60 s; this is its bound. */
+#define CTL_PAIR_WAIT_US (MUX_PAIR_TIMEOUT_US + 10000000ULL)
+#define CTL_PAIR_CALL_MS ((int)(CTL_PAIR_WAIT_US / 1000) + 5000)
 
 struct ctl_client {
 	struct muxd_ctl *ctl;
@@ -45,6 +51,7 @@ struct ctl_client {
 	bool asked;
 	struct ctl_ask ask;	/* seq: the monitor's, sent to the core */
 	struct loop_timer *timer;
+	bool confirm_wait;	/* pairing: the admin's yes or no is awaited */
 };
 
 struct muxd_ctl {
@@ -57,6 +64,13 @@ struct muxd_ctl {
 	uint8_t in[RPC_HDR_LEN + CTL_SNAP_MAX];
 	size_t in_have;
 	bool push_watched;
+	/*
+	 * bgw-muxd pair: the one pairing running, its device, and whether
+	 * its key was kept (mon_bond_new, through ctl_pair_expects/kept).
+	 */
+	struct ctl_client *pair;
+	struct bdaddr pair_addr;
+	bool pair_kept;
 };
 
 static int ctl_path(const struct muxd_conf *c, char *out, size_t cap)
@@ -115,6 +129,16 @@ static void client_free(struct ctl_client *cl)
 	if (!cl)
 		return;
 	ctl = cl->ctl;
+	if (ctl->pair == cl) {
+		/* The admin's command went away (or timed out): the core stops. */
+		struct ctl_ask a = { .seq = cl->ask.seq, .kind = CTL_ASK_PAIR_CANCEL };
+		uint8_t buf[CTL_ASK_MAX];
+		int n = ctlmsg_ask_encode(&a, buf, sizeof(buf));
+
+		ctl->pair = NULL;
+		if (n > 0 && ctl->push_watched)
+			rpc_send(ctl->m->push_fd, RPC_CTL_ASK, buf, (size_t)n, -1);
+	}
 	for (pp = &ctl->clients; *pp; pp = &(*pp)->next) {
 		if (*pp == cl) {
 			*pp = cl->next;
@@ -153,8 +177,12 @@ static void client_timeout(struct loop_timer *t, void *user)
 {
 	struct ctl_client *cl = user;
 
-	client_error(cl, cl->asked ? "the core did not answer within 5 s" :
-				     "no request within 5 s");
+	if (cl->asked && cl->ask.kind == CTL_ASK_PAIR)
+		client_error(cl, "the pairing had no outcome within %u s",
+			     (unsigned)(CTL_PAIR_WAIT_US / 1000000));
+	else
+		client_error(cl, cl->asked ? "the core did not answer within 5 s" :
+					     "no request within 5 s");
 	client_free(cl);
 }
 
@@ -170,6 +198,7 @@ static void core_bad(struct muxd_ctl *ctl, const char *why)
 	}
 	if (m->core_pid > 0)
 		kill(m->core_pid, SIGKILL);
+	ctl->pair = NULL;
 	while (ctl->clients) {
 		client_error(ctl->clients, "the core failed");
 		client_free(ctl->clients);
@@ -220,6 +249,134 @@ static void on_snapshot(struct muxd_ctl *ctl, const uint8_t *p, size_t len)
 	free(s);
 }
 
+/* bgw-muxd pair's outcome from the monitor itself (seq 0: no core asked). */
+static void pair_refuse(struct ctl_client *cl, uint8_t result)
+{
+	struct ctl_pair_msg r = { cl->ask.seq, CTL_PAIR_DONE, 0, result, 0 };
+	uint8_t buf[CTL_PAIR_LEN];
+	int n = ctlmsg_pair_encode(&r, buf, sizeof(buf));
+
+	if (n > 0)
+		client_send(cl, RPC_CTL_PAIR, buf, (size_t)n);
+	client_free(cl);
+}
+
+/*
+ * A report of the running pairing: checked, forwarded to the admin's
+ * command; the last one (DONE) says whether the monitor kept the key.
+ */
+static void on_pair_report(struct muxd_ctl *ctl, const uint8_t *p, size_t len)
+{
+	struct ctl_client *cl = ctl->pair;
+	struct ctl_pair_msg r;
+	uint8_t buf[CTL_PAIR_LEN];
+	char as[BDADDR_STRLEN];
+	int n;
+
+	if (ctlmsg_pair_decode(p, len, &r) < 0) {
+		core_bad(ctl, "malformed pairing report");
+		return;
+	}
+	/* A report of a pairing the admin's command gave up on is dropped. */
+	if (!cl || r.seq != cl->ask.seq)
+		return;
+	if (r.what != CTL_PAIR_DONE) {
+		cl->confirm_wait = r.what == CTL_PAIR_CONFIRM;
+		client_send(cl, RPC_CTL_PAIR, p, len);
+		return;
+	}
+	bdaddr_fmt(&ctl->pair_addr, as);
+	/* The core's word that it paired counts only with the key kept here. */
+	if (r.result == MUX_PAIR_OK && !ctl->pair_kept)
+		r.result = CTL_PAIR_R_NOT_KEPT;
+	if (r.result == MUX_PAIR_OK)
+		log_notice("control: %s paired at the gateway by uid %u: its key is the household bond",
+			   as, (unsigned)cl->uid);
+	else
+		log_notice("control: pairing %s at the gateway (uid %u) failed (result %u, HCI status 0x%02x)",
+			   as, (unsigned)cl->uid, r.result, r.hci);
+	ctl->pair = NULL;
+	n = ctlmsg_pair_encode(&r, buf, sizeof(buf));
+	if (n > 0)
+		client_send(cl, RPC_CTL_PAIR, buf, (size_t)n);
+	client_free(cl);
+}
+
+bool ctl_pair_expects(struct muxd_monitor *m, const struct bdaddr *a, uid_t *uid)
+{
+	struct muxd_ctl *ctl = m->ctl;
+
+	if (!ctl || !ctl->pair || !bdaddr_eq(a, &ctl->pair_addr))
+		return false;
+	*uid = ctl->pair->uid;
+	return true;
+}
+
+void ctl_pair_kept(struct muxd_monitor *m)
+{
+	if (m->ctl && m->ctl->pair)
+		m->ctl->pair_kept = true;
+}
+
+/*
+ * bgw-muxd pair: one at a time, only for a BR/EDR device (a public
+ * address) without a household bond (the admin forgets it first).
+ * false: refused, answered and cl freed.
+ */
+static bool pair_begin(struct ctl_client *cl)
+{
+	struct muxd_ctl *ctl = cl->ctl;
+	char err[BONDS_ERR_MAX];
+	struct bonds *b = NULL;
+	const struct bond *x;
+	struct bdaddr a;
+	bool bonded;
+
+	if (ctl->pair) {
+		pair_refuse(cl, CTL_PAIR_R_BUSY);
+		return false;
+	}
+	bdaddr_parse(cl->ask.target, &a);	/* checked by ctlmsg_ask_decode */
+	if (bonds_load(ctl->m->d.conf.bonds, &b, err, sizeof(err)) < 0) {
+		log_err("bond store refused: %s; bgw-muxd pair refused", err);
+		pair_refuse(cl, CTL_PAIR_R_STORE);
+		return false;
+	}
+	x = bonds_find(b, &a, BDADDR_PUBLIC);
+	bonded = x && x->has_lk;
+	bonds_free(b);
+	if (bonded) {
+		pair_refuse(cl, CTL_PAIR_R_BONDED);
+		return false;
+	}
+	ctl->pair = cl;
+	ctl->pair_addr = a;
+	ctl->pair_kept = false;
+	log_notice("control: uid %u pairs %s at the gateway", (unsigned)cl->uid, cl->ask.target);
+	return true;
+}
+
+/* The admin's yes or no, while the core awaits it; anything else ends the pairing. */
+static void pair_answer(struct ctl_client *cl, const struct ctl_ask *a)
+{
+	struct ctl_ask fwd = *a;
+	uint8_t buf[CTL_ASK_MAX];
+	int n;
+
+	if (a->kind != CTL_ASK_PAIR_ANSWER || !cl->confirm_wait || cl->ctl->pair != cl) {
+		client_error(cl, "not an answer to the pairing's question");
+		client_free(cl);
+		return;
+	}
+	cl->confirm_wait = false;
+	fwd.seq = cl->ask.seq;
+	n = ctlmsg_ask_encode(&fwd, buf, sizeof(buf));
+	if (n < 0 || rpc_send(cl->ctl->m->push_fd, RPC_CTL_ASK, buf, (size_t)n, -1) < 0) {
+		client_error(cl, "cannot reach the core");
+		client_free(cl);
+	}
+}
+
 static void on_push_in(struct loop *l, int fd, uint32_t events, void *user)
 {
 	struct muxd_ctl *ctl = user;
@@ -241,11 +398,12 @@ static void on_push_in(struct loop *l, int fd, uint32_t events, void *user)
 	ctl->in_have += (size_t)n;
 	if (ctl->in_have == RPC_HDR_LEN) {
 		/* The header first: the type and a bounded length. */
-		if (get_le32(ctl->in) != RPC_CTL_SNAP) {
+		if (get_le32(ctl->in) != RPC_CTL_SNAP && get_le32(ctl->in) != RPC_CTL_PAIR) {
 			core_bad(ctl, "not a status answer");
 			return;
 		}
-		if (get_le32(ctl->in + 4) > CTL_SNAP_MAX) {
+		if (get_le32(ctl->in + 4) > CTL_SNAP_MAX ||
+		    (get_le32(ctl->in) == RPC_CTL_PAIR && get_le32(ctl->in + 4) != CTL_PAIR_LEN)) {
 			core_bad(ctl, "too long");
 			return;
 		}
@@ -253,7 +411,10 @@ static void on_push_in(struct loop *l, int fd, uint32_t events, void *user)
 	if (ctl->in_have < RPC_HDR_LEN || ctl->in_have < RPC_HDR_LEN + get_le32(ctl->in + 4))
 		return;
 	ctl->in_have = 0;
-	on_snapshot(ctl, ctl->in + RPC_HDR_LEN, get_le32(ctl->in + 4));
+	if (get_le32(ctl->in) == RPC_CTL_PAIR)
+		on_pair_report(ctl, ctl->in + RPC_HDR_LEN, get_le32(ctl->in + 4));
+	else
+		on_snapshot(ctl, ctl->in + RPC_HDR_LEN, get_le32(ctl->in + 4));
 }
 
 static void client_ask(struct ctl_client *cl)
@@ -271,7 +432,7 @@ static void client_ask(struct ctl_client *cl)
 		return;
 	}
 	cl->asked = true;
-	loop_timer_arm(cl->timer, CTL_WAIT_US);
+	loop_timer_arm(cl->timer, cl->ask.kind == CTL_ASK_PAIR ? CTL_PAIR_WAIT_US : CTL_WAIT_US);
 }
 
 static void on_client(struct loop *l, int fd, uint32_t events, void *user)
@@ -280,7 +441,7 @@ static void on_client(struct loop *l, int fd, uint32_t events, void *user)
 	size_t want = RPC_HDR_LEN;
 	ssize_t n;
 
-	if (cl->asked) {
+	if (cl->asked && cl->ask.kind != CTL_ASK_PAIR) {
 		/* Nothing more is read; the command's going away is noticed when answered. */
 		if (events & (EPOLLHUP | EPOLLERR))
 			loop_mod_fd(l, fd, 0);
@@ -304,16 +465,35 @@ static void on_client(struct loop *l, int fd, uint32_t events, void *user)
 	}
 	if (cl->have < RPC_HDR_LEN || cl->have < RPC_HDR_LEN + get_le32(cl->buf + 4))
 		return;
-	if (ctlmsg_ask_decode(cl->buf + RPC_HDR_LEN, cl->have - RPC_HDR_LEN, &cl->ask) < 0) {
+	if (cl->asked) {
+		/* A pairing's command answers its question; then reads on. */
+		struct ctl_ask a;
+
+		cl->have = 0;
+		if (ctlmsg_ask_decode(cl->buf + RPC_HDR_LEN, get_le32(cl->buf + 4), &a) < 0) {
+			client_error(cl, "malformed control request");
+			client_free(cl);
+			return;
+		}
+		pair_answer(cl, &a);
+		return;
+	}
+	if (ctlmsg_ask_decode(cl->buf + RPC_HDR_LEN, cl->have - RPC_HDR_LEN, &cl->ask) < 0 ||
+	    cl->ask.kind == CTL_ASK_PAIR_ANSWER || cl->ask.kind == CTL_ASK_PAIR_CANCEL) {
 		client_error(cl, "malformed control request");
 		client_free(cl);
 		return;
 	}
+	/* A pairing's command reads on (its answers): the buffer starts over. */
+	cl->have = 0;
 	if (!cl->ctl->push_watched) {
 		client_error(cl, "the core is not running");
 		client_free(cl);
 		return;
 	}
+	/* A pairing refused is answered, and its command freed. */
+	if (cl->ask.kind == CTL_ASK_PAIR && !pair_begin(cl))
+		return;
 	client_ask(cl);
 }
 
@@ -358,7 +538,7 @@ static void on_accept(struct loop *l, int lfd, uint32_t events, void *user)
 	if (cred.uid != 0 && cred.uid != geteuid()) {
 		log_notice("control: uid %u (pid %d) refused: only root may ask",
 			   (unsigned)cred.uid, (int)cred.pid);
-		client_error(cl, "permission denied: bgw-muxd status and kick are for root");
+		client_error(cl, "permission denied: bgw-muxd status, kick and pair are for root");
 		client_free(cl);
 		return;
 	}
@@ -417,8 +597,157 @@ void ctl_stop(struct muxd_monitor *m)
 static int ctl_usage(void)
 {
 	fprintf(stderr, "usage: bgw-muxd [-c config_file] status [--json]\n"
-			"       bgw-muxd [-c config_file] kick session | user\n");
+			"       bgw-muxd [-c config_file] kick session | user\n"
+			"       bgw-muxd [-c config_file] pair address [public | random]\n");
 	return EXIT_USAGE;
+}
+
+/* bgw-muxd pair's exit status beyond 0-2 (bgw-muxd(8) EXIT STATUS). */
+enum {
+	EXIT_PAIR_UNREACHABLE = 4,	/* not found, out of range */
+	EXIT_PAIR_REJECTED = 5,		/* the device or the admin said no */
+	EXIT_PAIR_UNSUPPORTED = 6,	/* a PIN code, or an LE device */
+	EXIT_PAIR_BONDED = 7,		/* a household bond exists */
+};
+
+/* The outcome for people, and the exit status. */
+static int pair_outcome(const char *dev, const struct ctl_pair_msg *r)
+{
+	const char *st = r->hci ? hcistr_status(r->hci) : NULL;
+	char why[96] = "";
+
+	if (st)
+		snprintf(why, sizeof(why), " (%s, 0x%02x)", st, r->hci);
+	switch (r->result) {
+	case MUX_PAIR_OK:
+		printf("paired %s: its key is the household bond; grant it with "
+		       "bgw-authdb allow USER %s public\n", dev, dev);
+		return 0;
+	case MUX_PAIR_UNREACHABLE:
+		fprintf(stderr, "bgw-muxd: pair: %s did not answer%s: is it on, in range and "
+			"connectable (in pairing mode)? An LE-only device cannot be paired at "
+			"the gateway yet\n", dev, why);
+		return EXIT_PAIR_UNREACHABLE;
+	case MUX_PAIR_REJECTED:
+		fprintf(stderr, "bgw-muxd: pair: %s refused to pair or did not confirm%s: put it "
+			"in pairing mode (or make it forget the gateway) and try again\n", dev, why);
+		return EXIT_PAIR_REJECTED;
+	case MUX_PAIR_ADMIN_NO:
+		fprintf(stderr, "bgw-muxd: pair: not confirmed: %s not paired\n", dev);
+		return EXIT_PAIR_REJECTED;
+	case MUX_PAIR_PIN:
+		fprintf(stderr, "bgw-muxd: pair: %s asks for a PIN code (legacy pairing, no Secure "
+			"Simple Pairing), which the gateway does not enter: grant it and pair it "
+			"from a user's host instead\n", dev);
+		return EXIT_PAIR_UNSUPPORTED;
+	case MUX_PAIR_BONDED:
+		fprintf(stderr, "bgw-muxd: pair: %s authenticated with a key the gateway already "
+			"holds: see bgw-authdb bond list\n", dev);
+		return EXIT_PAIR_BONDED;
+	case MUX_PAIR_TIMEOUT:
+		fprintf(stderr, "bgw-muxd: pair: %s: no outcome within %u s\n", dev,
+			(unsigned)(MUX_PAIR_TIMEOUT_US / 1000000));
+		return EXIT_ERROR;
+	case CTL_PAIR_R_NOT_READY:
+		fprintf(stderr, "bgw-muxd: pair: the controller is not ready (bgw-muxd status)\n");
+		return EXIT_ERROR;
+	case CTL_PAIR_R_BONDED:
+		fprintf(stderr, "bgw-muxd: pair: %s already has a household bond: to pair it again, "
+			"bgw-authdb bond forget %s, and make the device forget the gateway\n",
+			dev, dev);
+		return EXIT_PAIR_BONDED;
+	case CTL_PAIR_R_BUSY:
+		fprintf(stderr, "bgw-muxd: pair: another pairing is running; one at a time\n");
+		return EXIT_ERROR;
+	case CTL_PAIR_R_STORE:
+		fprintf(stderr, "bgw-muxd: pair: the bond store is refused (see the daemon's log "
+			"and bgw-bonds(5)); nothing paired\n");
+		return EXIT_ERROR;
+	case CTL_PAIR_R_NOT_KEPT:
+		fprintf(stderr, "bgw-muxd: pair: %s paired but its key could not be kept (see "
+			"the daemon's log): bgw-authdb bond forget is not needed; make the device "
+			"forget the gateway and try again\n", dev);
+		return EXIT_ERROR;
+	default:
+		fprintf(stderr, "bgw-muxd: pair: %s not paired: %s%s\n", dev,
+			mux_pair_result_str(r->result), why);
+		return EXIT_ERROR;
+	}
+}
+
+/* Yes or no from the admin (standard input); end of input is no. */
+static bool ask_yes(void)
+{
+	char line[32];
+
+	if (!fgets(line, sizeof(line), stdin))
+		return false;
+	return !strcmp(line, "yes\n") || !strcmp(line, "y\n") || !strcmp(line, "yes") ||
+	       !strcmp(line, "y");
+}
+
+/*
+ * bgw-muxd pair: the reports of the pairing, as they come, until its
+ * outcome; a numeric comparison waits for the admin's answer.
+ */
+static int pair_dialogue(int fd, const char *dev)
+{
+	struct ctl_pair_msg r;
+	struct ctl_ask ans;
+	uint8_t *p = NULL, buf[CTL_ASK_MAX];
+	uint32_t type;
+	size_t len;
+	unsigned n;
+	int rc, k;
+
+	for (n = 0; n < 8; n++) {
+		free(p);
+		p = NULL;
+		rc = rpc_recv(fd, &type, &p, &len, CTL_SNAP_MAX, NULL, CTL_PAIR_CALL_MS);
+		if (rc < 0) {
+			fprintf(stderr, "bgw-muxd: pair: no answer from the daemon: %s\n",
+				strerror(-rc));
+			break;
+		}
+		if (type == RPC_CTL_ERR) {
+			fprintf(stderr, "bgw-muxd: %.*s\n", (int)(len > 255 ? 255 : len),
+				(const char *)p);
+			break;
+		}
+		if (type != RPC_CTL_PAIR || ctlmsg_pair_decode(p, len, &r) < 0) {
+			fprintf(stderr, "bgw-muxd: pair: malformed answer from the daemon\n");
+			break;
+		}
+		switch (r.what) {
+		case CTL_PAIR_DONE:
+			free(p);
+			return pair_outcome(dev, &r);
+		case CTL_PAIR_JUST_WORKS:
+			printf("%s has no display and no input: paired without a number to compare "
+			       "(Just Works, unauthenticated)\n", dev);
+			break;
+		case CTL_PAIR_PASSKEY:
+			printf("type %06u on %s, then Enter if it asks\n", (unsigned)r.value, dev);
+			break;
+		case CTL_PAIR_CONFIRM:
+			printf("does %s show %06u? [yes/no] ", dev, (unsigned)r.value);
+			fflush(stdout);
+			memset(&ans, 0, sizeof(ans));
+			ans.kind = CTL_ASK_PAIR_ANSWER;
+			snprintf(ans.target, sizeof(ans.target), "%s", ask_yes() ? "yes" : "no");
+			printf("%s\n", ans.target);
+			k = ctlmsg_ask_encode(&ans, buf, sizeof(buf));
+			if (k < 0 || rpc_send(fd, RPC_CTL_ASK, buf, (size_t)k, -1) < 0) {
+				fprintf(stderr, "bgw-muxd: pair: the answer could not be sent\n");
+				free(p);
+				return EXIT_ERROR;
+			}
+			break;
+		}
+		fflush(stdout);
+	}
+	free(p);
+	return EXIT_ERROR;
 }
 
 int ctl_main(const struct muxd_conf *c, int argc, char **argv)
@@ -452,6 +781,25 @@ int ctl_main(const struct muxd_conf *c, int argc, char **argv)
 			return EXIT_USAGE;
 		}
 		snprintf(a.target, sizeof(a.target), "%s", argv[1]);
+	} else if ((argc == 2 || argc == 3) && strcmp(argv[0], "pair") == 0) {
+		struct bdaddr ba;
+
+		a.kind = CTL_ASK_PAIR;
+		if (bdaddr_parse(argv[1], &ba) < 0) {
+			fprintf(stderr, "bgw-muxd: pair: '%s' is not an address (XX:XX:XX:XX:XX:XX)\n",
+				argv[1]);
+			return EXIT_USAGE;
+		}
+		if (argc == 3 && strcmp(argv[2], "public") != 0) {
+			if (strcmp(argv[2], "random") != 0)
+				return ctl_usage();
+			/* BR/EDR addresses are public: a random one is an LE device's. */
+			fprintf(stderr, "bgw-muxd: pair: not yet for LE devices: pair %s from a "
+				"user's host (a CD) first; its keys then stay with that host\n",
+				argv[1]);
+			return EXIT_PAIR_UNSUPPORTED;
+		}
+		bdaddr_fmt(&ba, a.target);
 	} else {
 		return ctl_usage();
 	}
@@ -466,7 +814,7 @@ int ctl_main(const struct muxd_conf *c, int argc, char **argv)
 		if (e == ENOENT || e == ECONNREFUSED)
 			fprintf(stderr, "bgw-muxd: not running (no control socket %s)\n", sa.sun_path);
 		else if (e == EACCES || e == EPERM)
-			fprintf(stderr, "bgw-muxd: %s: %s: status and kick are for root (try sudo)\n",
+			fprintf(stderr, "bgw-muxd: %s: %s: status, kick and pair are for root (try sudo)\n",
 				sa.sun_path, strerror(e));
 		else
 			fprintf(stderr, "bgw-muxd: %s: %s\n", sa.sun_path, strerror(e));
@@ -480,6 +828,10 @@ int ctl_main(const struct muxd_conf *c, int argc, char **argv)
 	 * daemon checks the caller at once and closes): read it anyway.
 	 */
 	sr = rpc_send(fd, RPC_CTL_ASK, ask, (size_t)n, -1);
+	if (a.kind == CTL_ASK_PAIR && sr == 0) {
+		ret = pair_dialogue(fd, a.target);
+		goto out;
+	}
 	r = rpc_recv(fd, &type, &p, &len, CTL_SNAP_MAX, NULL, CTL_CALL_MS);
 	if (r < 0) {
 		fprintf(stderr, "bgw-muxd: %s: %s\n", sr < 0 ? "sending the request" :

@@ -110,6 +110,8 @@ int ctl_core_answer(struct muxd_core *c, const uint8_t *p, size_t len)
 
 	if (ctlmsg_ask_decode(p, len, &a) < 0)
 		return -EPROTO;
+	if (a.kind != CTL_ASK_STATUS && a.kind != CTL_ASK_KICK)
+		return core_pair_ask(c, &a);
 	s = calloc(1, sizeof(*s));
 	buf = malloc(CTL_SNAP_MAX);
 	if (!s || !buf) {

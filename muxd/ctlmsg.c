@@ -93,13 +93,34 @@ static bool put_str(struct wbuf *w, bool wide, const char *s, size_t max)
 	return true;
 }
 
+/*
+ * A status and a cancel name nothing; a kick names what it ends, a
+ * pairing its device (an address), an answer "yes" or "no".
+ */
+static bool ask_is_valid(const struct ctl_ask *a)
+{
+	struct bdaddr ba;
+
+	switch (a->kind) {
+	case CTL_ASK_STATUS:
+	case CTL_ASK_PAIR_CANCEL:
+		return a->target[0] == '\0';
+	case CTL_ASK_KICK:
+		return a->target[0] != '\0';
+	case CTL_ASK_PAIR:
+		return bdaddr_parse(a->target, &ba) == 0;
+	case CTL_ASK_PAIR_ANSWER:
+		return !strcmp(a->target, "yes") || !strcmp(a->target, "no");
+	default:
+		return false;
+	}
+}
+
 int ctlmsg_ask_encode(const struct ctl_ask *a, uint8_t *buf, size_t cap)
 {
 	struct wbuf w;
 
-	if (a->kind != CTL_ASK_STATUS && a->kind != CTL_ASK_KICK)
-		return -EINVAL;
-	if ((a->kind == CTL_ASK_KICK) != (a->target[0] != '\0'))
+	if (!ask_is_valid(a))
 		return -EINVAL;
 	wbuf_init(&w, buf, cap);
 	wbuf_le32(&w, a->seq);
@@ -121,10 +142,42 @@ int ctlmsg_ask_decode(const uint8_t *p, size_t len, struct ctl_ask *out)
 	out->kind = cur_u8(&c);
 	if (!get_str(&c, false, out->target, CTL_TARGET_MAX) || !cur_is_done(&c))
 		return -EPROTO;
-	if (out->kind != CTL_ASK_STATUS && out->kind != CTL_ASK_KICK)
+	if (!ask_is_valid(out))
 		return -EPROTO;
-	/* A status names nothing; a kick names what it ends. */
-	if ((out->kind == CTL_ASK_KICK) != (out->target[0] != '\0'))
+	return 0;
+}
+
+int ctlmsg_pair_encode(const struct ctl_pair_msg *m, uint8_t *buf, size_t cap)
+{
+	struct wbuf w;
+
+	if (m->what < CTL_PAIR_CONFIRM || m->what > CTL_PAIR_DONE || m->value > 999999 ||
+	    m->result > CTL_PAIR_R_MAX)
+		return -EINVAL;
+	wbuf_init(&w, buf, cap);
+	wbuf_le32(&w, m->seq);
+	wbuf_u8(&w, m->what);
+	wbuf_le32(&w, m->value);
+	wbuf_u8(&w, m->result);
+	wbuf_u8(&w, m->hci);
+	return wbuf_is_ok(&w) ? (int)w.len : -EINVAL;
+}
+
+int ctlmsg_pair_decode(const uint8_t *p, size_t len, struct ctl_pair_msg *out)
+{
+	struct cur c;
+
+	memset(out, 0, sizeof(*out));
+	if (len != CTL_PAIR_LEN)
+		return -EPROTO;
+	cur_init(&c, p, len);
+	out->seq = cur_le32(&c);
+	out->what = cur_u8(&c);
+	out->value = cur_le32(&c);
+	out->result = cur_u8(&c);
+	out->hci = cur_u8(&c);
+	if (!cur_is_done(&c) || out->what < CTL_PAIR_CONFIRM || out->what > CTL_PAIR_DONE ||
+	    out->value > 999999 || out->result > CTL_PAIR_R_MAX)
 		return -EPROTO;
 	return 0;
 }

@@ -55,6 +55,47 @@
 enum ctl_ask_kind {
 	CTL_ASK_STATUS = 1,
 	CTL_ASK_KICK = 2,
+	/*
+	 * bgw-muxd pair (doc/virtual-controller.md, "Pairing at the
+	 * gateway"): target = the BR/EDR device's address; the core starts
+	 * the admin's pairing and reports with RPC_CTL_PAIR messages, the
+	 * last one CTL_PAIR_DONE. ANSWER: target "yes" or "no" to a
+	 * CTL_PAIR_CONFIRM; CANCEL: the admin's command went away.
+	 */
+	CTL_ASK_PAIR = 3,
+	CTL_ASK_PAIR_ANSWER = 4,
+	CTL_ASK_PAIR_CANCEL = 5,
+};
+
+/*
+ * A pairing's report (RPC_CTL_PAIR, core -> monitor -> the admin's
+ * command), exactly CTL_PAIR_LEN bytes: le32 seq (the pairing ask's),
+ * u8 what, le32 value (the number to show, 0-999999), u8 result (enum
+ * mux_pair_result, CTL_PAIR_DONE only), u8 hci status.
+ */
+#define CTL_PAIR_LEN	11
+
+enum ctl_pair_what {
+	CTL_PAIR_CONFIRM = 1,	/* MUX_PAIR_CONFIRM: an answer is awaited */
+	CTL_PAIR_PASSKEY = 2,	/* MUX_PAIR_PASSKEY */
+	CTL_PAIR_JUST_WORKS = 3,	/* MUX_PAIR_JUST_WORKS */
+	CTL_PAIR_DONE = 4,	/* the outcome; the last report */
+};
+
+/* bgw-muxd pair's own results beyond enum mux_pair_result. */
+#define CTL_PAIR_R_NOT_READY	100	/* the core: no controller, or not initialised */
+#define CTL_PAIR_R_BONDED	101	/* the monitor: the device has a household bond */
+#define CTL_PAIR_R_BUSY		102	/* the monitor: another pairing runs */
+#define CTL_PAIR_R_STORE	103	/* the monitor: the store is refused */
+#define CTL_PAIR_R_NOT_KEPT	104	/* the monitor: paired, the key not kept */
+#define CTL_PAIR_R_MAX		CTL_PAIR_R_NOT_KEPT
+
+struct ctl_pair_msg {
+	uint32_t seq;
+	uint8_t what;
+	uint32_t value;
+	uint8_t result;
+	uint8_t hci;
 };
 
 enum ctl_method {
@@ -114,6 +155,11 @@ struct ctl_snap {
 int ctlmsg_ask_encode(const struct ctl_ask *a, uint8_t *buf, size_t cap);
 /* 0, or -EPROTO for anything but a well-formed ask. */
 int ctlmsg_ask_decode(const uint8_t *p, size_t len, struct ctl_ask *out);
+
+/* A pairing's report: CTL_PAIR_LEN, or -EINVAL (out of range). */
+int ctlmsg_pair_encode(const struct ctl_pair_msg *m, uint8_t *buf, size_t cap);
+/* 0, or -EPROTO for anything but a well-formed report. */
+int ctlmsg_pair_decode(const uint8_t *p, size_t len, struct ctl_pair_msg *out);
 
 /* The snapshot: encoded length, or -EINVAL / -EMSGSIZE. */
 int ctlmsg_snap_encode(const struct ctl_snap *s, uint8_t *buf, size_t cap);

@@ -27,6 +27,7 @@ sbin_PROGRAMS += muxd/bgw-muxd
 muxd_bgw_muxd_SOURCES = muxd/muxd.c muxd/muxd.h muxd/common.c \
 	muxd/monitor.c muxd/monitor.h muxd/monitor_db.c muxd/ctl.c \
 	muxd/core.c muxd/core.h muxd/core_local.c muxd/core_tun.c muxd/ctl_core.c \
+	muxd/core_pair.c \
 	muxd/front.c muxd/peer.c muxd/net.h
 muxd_bgw_muxd_CPPFLAGS = $(MUXD_CPPFLAGS) -I$(top_srcdir)/authdb -I$(top_srcdir)/relay \
 	-DBGW_DOCDIR='"$(docdir)"'
@@ -57,6 +58,8 @@ EXTRA_DIST += tests/t-bonds.sh tests/vm/t-mux-vhci.sh tests/vm/t-mux-hci.sh
 # The household key in no role's memory but the monitor's (memscan).
 TESTS += tests/t-bonds-memscan.sh
 EXTRA_DIST += tests/t-bonds-memscan.sh
+TESTS += tests/t-bonds-gateway.sh
+EXTRA_DIST += tests/t-bonds-gateway.sh
 
 dist_man_MANS += man/bgw-muxd.8 man/bgw-muxd.conf.5
 

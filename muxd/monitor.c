@@ -849,15 +849,28 @@ static int mon_bond_new(struct muxd_monitor *m, const struct rpc_req *q)
 	const struct bond *old;
 	struct bond nb;
 	struct audit_fields f = { .user = q->name, .rd = q->rd, .uid = -1 };
-	char detail[40];
+	bool gateway = false;
+	char detail[64];
 	int r, lock;
 
 	memset(&nb, 0, sizeof(nb));
 	if (bdaddr_parse(q->rd, &nb.addr) < 0)
 		return -EINVAL;
-	/* The core's word, checked: only a user allowed the device bonds it. */
-	if (!m->db || !authdb_user_may_access(m->db, q->name, &nb.addr, BDADDR_PUBLIC))
+	/*
+	 * The core's word, checked: only a user allowed the device bonds
+	 * it, or the gateway's own pairing, for the one device the admin
+	 * asked to pair now (bgw-muxd pair).
+	 */
+	if (!strcmp(q->name, BONDS_BY_GATEWAY)) {
+		uid_t uid;
+
+		if (!ctl_pair_expects(m, &nb.addr, &uid))
+			return -EACCES;
+		f.uid = (long)uid;
+		gateway = true;
+	} else if (!m->db || !authdb_user_may_access(m->db, q->name, &nb.addr, BDADDR_PUBLIC)) {
 		return -EACCES;
+	}
 	/* bgw-authdb bond forget takes the same lock for its read-modify-write. */
 	lock = authdb_lock(m->d.conf.bonds);
 	if (lock < 0) {
@@ -887,9 +900,12 @@ static int mon_bond_new(struct muxd_monitor *m, const struct rpc_req *q)
 			log_err("bond store %s not written: %s", m->d.conf.bonds, strerror(-r));
 	}
 	if (r == 0) {
-		snprintf(detail, sizeof(detail), "linkkey type %u", nb.lk_type);
+		snprintf(detail, sizeof(detail), "linkkey type %u%s", nb.lk_type,
+			 gateway ? ", paired at the gateway by the admin" : "");
 		f.detail = detail;
 		mon_audit_fields(m, AUDIT_BOND_NEW, &f);
+		if (gateway)
+			ctl_pair_kept(m);
 	} else if (r != -EINVAL) {
 		r = -EIO;
 	}

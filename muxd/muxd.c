@@ -48,6 +48,7 @@ static const char usage_text[] =
 "usage: bgw-muxd [-dfhtV] [-c config_file]\n"
 "       bgw-muxd [-c config_file] status [--json]\n"
 "       bgw-muxd [-c config_file] kick session | user\n"
+"       bgw-muxd [-c config_file] pair address [public | random]\n"
 "\n"
 "  -c config_file  the configuration (default " MUXD_DEFAULT_CONF ")\n"
 "  -d              debug: log HCI packet summaries; implies -f\n"
@@ -58,7 +59,9 @@ static const char usage_text[] =
 "  -h, --help      print this help and exit\n"
 "  status          the sessions, their links and the controller (root);\n"
 "                  --json for scripts\n"
-"  kick            end a session, by its number or all of a user's (root)\n";
+"  kick            end a session, by its number or all of a user's (root)\n"
+"  pair            pair a BR/EDR device at the gateway, once, before granting\n"
+"                  it: its key becomes the household bond (root)\n";
 
 static void usage(FILE *f)
 {
@@ -432,7 +435,8 @@ int main(int argc, char **argv)
 	}
 	if (optind != argc && (foreground || debug || test ||
 			       (strcmp(argv[optind], "status") != 0 &&
-				strcmp(argv[optind], "kick") != 0))) {
+				strcmp(argv[optind], "kick") != 0 &&
+				strcmp(argv[optind], "pair") != 0))) {
 		usage(stderr);
 		return EXIT_USAGE;
 	}

@@ -190,6 +190,8 @@ enum rpc_type {
 	RPC_CTL_ASK = 67,
 	RPC_CTL_SNAP = 68,
 	RPC_CTL_ERR = 69,
+	/* bgw-muxd pair: core -> monitor -> the admin's command, a report (ctlmsg.h). */
+	RPC_CTL_PAIR = 70,
 };
 
 struct rpc_req {

@@ -201,13 +201,13 @@ if command -v setpriv >/dev/null 2>&1 && nobody true 2>/dev/null; then
 	chmod 755 "$tmp"
 	nobody "$muxd" -c "$tmp/muxd.conf" status >"$tmp/nb.out" 2>&1
 	rc=$?
-	[ "$rc" -eq 1 ] && grep -q "control: Permission denied: status and kick are for root" "$tmp/nb.out" &&
+	[ "$rc" -eq 1 ] && grep -q "control: Permission denied: status, kick and pair are for root" "$tmp/nb.out" &&
 		! grep -q alice "$tmp/nb.out"
 	t_ok $? "a caller other than root cannot reach the socket (exit $rc)" || diag "$tmp/nb.out"
 	chmod 666 "$tmp/run/control"
 	nobody "$muxd" -c "$tmp/muxd.conf" kick alice >"$tmp/nb2.out" 2>&1
 	rc=$?
-	[ "$rc" -eq 1 ] && grep -q "permission denied: bgw-muxd status and kick are for root" "$tmp/nb2.out" &&
+	[ "$rc" -eq 1 ] && grep -q "permission denied: bgw-muxd status, kick and pair are for root" "$tmp/nb2.out" &&
 		grep -q "control: uid 65534 (pid [0-9]*) refused: only root may ask" "$tmp/muxd.log" &&
 		M status | grep -Eq '^[0-9]+ +alice '
 	t_ok $? "with the mode opened up, the daemon refuses uid 65534 itself (SO_PEERCRED)" ||

@@ -1,0 +1,203 @@
+#!/bin/sh
+# Pairing at the gateway (doc/virtual-controller.md): the admin pairs a
+# device once with bgw-muxd pair, before granting it, with no user
+# session at all; the key becomes the household bond (by @gateway;
+# the audit record is tests/t-bonds-memscan.sh's, which has the tunnel's
+# audit log). Then the admin grants alice and bob,
+# whose hosts (tests/bond-host) never pair: they connect and
+# authenticate in turn, ten times each, never asked for a key; carol,
+# without a grant, gets nothing. Each failure has its message and exit
+# status: an unknown device (4), a device that refuses (5), the admin
+# answering no (5), a device that wants a PIN (6), an LE address (6), a
+# device already bonded (7), a bad address (2), the daemon down (1). A
+# device that compares numbers shows the admin one, who answers yes.
+# The key is in no log and no session's snoop trace.
+. "${BGW_SRCDIR:-.}/tests/lib.sh"
+
+n=13
+echo "1..$n"
+muxd="$BGW_BUILDDIR/muxd/bgw-muxd"
+host="$BGW_BUILDDIR/tests/bond-host"
+if [ "$(id -u)" != 0 ] || ! command -v setpriv >/dev/null 2>&1; then
+	i=1
+	while [ $i -le $n ]; do echo "ok $i # SKIP needs root and setpriv"; i=$((i + 1)); done
+	exit 0
+fi
+tmp=$(mktemp -d)
+chmod 755 "$tmp"
+mkdir "$tmp/alice" "$tmp/bob" "$tmp/carol" "$tmp/state"
+chown nobody "$tmp/bob"
+chown 12345 "$tmp/carol"
+sock="$tmp/muxd.sock"
+speaker=10:B6:00:00:00:04
+headset=10:B6:00:00:00:06
+oldie=10:B6:00:00:00:08
+grumpy=10:B6:00:00:00:09
+nobody=10:B6:00:00:00:0A
+pid=""
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
+
+cat >"$tmp/house" <<EOT
+device speaker
+	address $speaker public
+	type bredr
+	name Kitchen Speaker
+device headset
+	address $headset public
+	type bredr
+	name Headset
+	io-capability yesno
+device oldie
+	address $oldie public
+	type bredr
+	name Old Car Kit
+	pairing legacy
+device grumpy
+	address $grumpy public
+	type bredr
+	name Grumpy Speaker
+	pairing refuse
+EOT
+cat >"$tmp/authdb" <<EOT
+user alice
+user bob
+user carol
+EOT
+chmod 600 "$tmp/authdb"
+cat >"$tmp/muxd.conf" <<EOT
+# bgw-muxd for tests/t-bonds-gateway.sh
+controller sim:$tmp/house
+listen unix:$sock
+authdb $tmp/authdb
+bonds $tmp/state/bonds
+audit-log $tmp/audit.log
+runtime-dir $tmp
+socket-mode 0666
+sim-time-scale 0.01
+max-sessions 4
+log-level debug
+uid-map 0 alice
+uid-map 65534 bob
+uid-map 12345 carol
+EOT
+
+"$muxd" -f -c "$tmp/muxd.conf" 2>"$tmp/log" &
+pid=$!
+i=0
+while [ ! -S "$sock" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+
+pair() { timeout 90 "$muxd" -c "$tmp/muxd.conf" pair "$@"; }
+A() { "$BGW_BUILDDIR/authdb/bgw-authdb" --db "$tmp/authdb" --audit "$tmp/audit.log" --bonds "$tmp/state/bonds" "$@"; }
+alice() { timeout 30 "$host" "$sock" $speaker "$tmp/alice/bond" "$tmp/alice/snoop.$1"; }
+bob() {
+	timeout 30 setpriv --reuid=nobody --regid=nogroup --clear-groups \
+		"$host" "$sock" $speaker "$tmp/bob/bond" "$tmp/bob/snoop.$1"
+}
+
+# 1-3: a device not in the house, one that refuses, one that wants a PIN.
+pair $nobody </dev/null >"$tmp/p1.out" 2>&1
+st=$?
+[ $st -eq 4 ] && grep -q "did not answer (Page Timeout, 0x04)" "$tmp/p1.out"
+t_ok $? "an unknown device: did not answer, exit 4 (got $st)" || sed 's/^/# /' "$tmp/p1.out"
+pair $grumpy </dev/null >"$tmp/p2.out" 2>&1
+st=$?
+[ $st -eq 5 ] && grep -q "refused to pair or did not confirm (Pairing Not Allowed, 0x18)" "$tmp/p2.out"
+t_ok $? "a device that refuses: exit 5 (got $st)" || sed 's/^/# /' "$tmp/p2.out"
+pair $oldie </dev/null >"$tmp/p3.out" 2>&1
+st=$?
+[ $st -eq 6 ] && grep -q "asks for a PIN code" "$tmp/p3.out"
+t_ok $? "a device that wants a PIN: exit 6 (got $st)" || sed 's/^/# /' "$tmp/p3.out"
+
+# 4: numeric comparison, the admin answers no: nothing kept.
+echo no | pair $headset >"$tmp/p4.out" 2>&1
+st=$?
+[ $st -eq 5 ] && grep -q "^does $headset show [0-9]\{6\}? \[yes/no\] no$" "$tmp/p4.out" &&
+	grep -q "not confirmed" "$tmp/p4.out" && ! grep -qs "^bond " "$tmp/state/bonds"
+t_ok $? "the admin answers no to the number: exit 5, no bond (got $st)" ||
+	sed 's/^/# /' "$tmp/p4.out"
+
+# 5: the speaker (no I/O: Just Works), with no user session at all.
+pair $speaker </dev/null >"$tmp/p5.out" 2>&1
+st=$?
+[ $st -eq 0 ] && grep -q "^paired $speaker" "$tmp/p5.out" && grep -q "Just Works" "$tmp/p5.out" &&
+	[ "$(stat -c %a "$tmp/state/bonds")" = 600 ] &&
+	grep -q "^bond $speaker public by @gateway at [0-9]* linkkey [0-9a-f]\{32\} linkkey-type 4$" \
+		"$tmp/state/bonds"
+t_ok $? "bgw-muxd pair: the speaker's key is the household bond, by @gateway (got $st)" ||
+	sed 's/^/# /' "$tmp/p5.out" "$tmp/state/bonds" "$tmp/log"
+hkey=$(sed -n "s/^bond $speaker .* linkkey \([0-9a-f]*\) .*/\1/p" "$tmp/state/bonds")
+
+# 6: again: refused, the bond stays.
+pair $speaker </dev/null >"$tmp/p7.out" 2>&1
+st=$?
+[ $st -eq 7 ] && grep -q "already has a household bond: to pair it again, bgw-authdb bond forget $speaker" \
+	"$tmp/p7.out" && grep -q " linkkey $hkey " "$tmp/state/bonds"
+t_ok $? "pairing a bonded device again: exit 7, bond forget named (got $st)" ||
+	sed 's/^/# /' "$tmp/p7.out"
+
+# 7: the admin grants alice and bob; ten alternations, nobody pairs.
+n0=$(grep -c "authdb changed: reloading" "$tmp/log")
+A allow alice $speaker public >/dev/null 2>&1 && A allow bob $speaker public >/dev/null 2>&1
+i=0
+while [ "$(grep -c "authdb changed: reloading" "$tmp/log")" -le "$n0" ] && [ $i -lt 100 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+ok=0
+i=1
+while [ $i -le 10 ]; do
+	alice "$i" >"$tmp/a$i.out" 2>&1 && grep -qx "asked 0" "$tmp/a$i.out" &&
+		bob "$i" >"$tmp/b$i.out" 2>&1 && grep -qx "asked 0" "$tmp/b$i.out" &&
+		ok=$((ok + 1))
+	i=$((i + 1))
+done
+[ $ok -eq 10 ] && [ ! -e "$tmp/alice/bond" ] && [ ! -e "$tmp/bob/bond" ]
+t_ok $? "alice and bob in turn, never paired: $ok of 10 rounds authenticated and encrypted" ||
+	sed 's/^/# /' "$tmp/a1.out" "$tmp/b1.out"
+
+# 8: carol has no grant: no link, no key.
+timeout 30 setpriv --reuid=12345 --regid=12345 --clear-groups \
+	"$host" "$sock" $speaker "$tmp/carol/bond" "$tmp/carol/snoop" >"$tmp/c.out" 2>&1
+[ $? -ne 0 ] && grep -q "connection failed (0x0f)" "$tmp/c.out"
+t_ok $? "carol, without a grant, gets no link" || sed 's/^/# /' "$tmp/c.out"
+
+# 9: numeric comparison, the admin answers yes: an authenticated key.
+echo yes | pair $headset >"$tmp/p10.out" 2>&1
+st=$?
+[ $st -eq 0 ] && grep -q "^does $headset show [0-9]\{6\}? \[yes/no\] yes$" "$tmp/p10.out" &&
+	grep -q "^bond $headset public by @gateway .* linkkey-type 5$" "$tmp/state/bonds"
+t_ok $? "the admin compares the number and answers yes: authenticated key (got $st)" ||
+	sed 's/^/# /' "$tmp/p10.out" "$tmp/state/bonds"
+
+# 10: an LE address, a malformed one.
+pair C0:B6:00:00:00:01 random </dev/null >"$tmp/p11.out" 2>&1
+st=$?
+pair 10:B6:00:00:00 </dev/null >"$tmp/p11b.out" 2>&1
+st2=$?
+[ $st -eq 6 ] && grep -q "not yet for LE devices: pair C0:B6:00:00:00:01 from a user's host" \
+	"$tmp/p11.out" && [ $st2 -eq 2 ] && grep -q "is not an address" "$tmp/p11b.out"
+t_ok $? "an LE device: not yet, exit 6 (got $st); a bad address: exit 2 (got $st2)" ||
+	sed 's/^/# /' "$tmp/p11.out" "$tmp/p11b.out"
+
+# 11: the household key is in no session's snoop trace.
+hexdump_all() { for f in "$@"; do od -An -v -tx1 "$f" | tr -d ' \n'; echo; done; }
+hexdump_all "$tmp"/alice/snoop.* "$tmp"/bob/snoop.* >"$tmp/snoops.hex"
+[ -n "$hkey" ] && [ -s "$tmp/snoops.hex" ] && ! grep -q "$hkey" "$tmp/snoops.hex"
+t_ok $? "the household key is in no session's snoop trace"
+
+# 12: ... nor in the daemon's log (debug level).
+kill "$pid"
+wait "$pid" 2>/dev/null
+pid=""
+upper=$(echo "$hkey" | tr a-f A-F)
+spaced=$(echo "$hkey" | sed 's/../& /g; s/ $//')
+grep -q "paired at the gateway by uid 0" "$tmp/log" &&
+	! grep -qi -e "$hkey" -e "$upper" -e "$spaced" "$tmp/log"
+t_ok $? "the household key is in no log line" || sed 's/^/# /' "$tmp/log" | tail -20
+
+# 13: the daemon is down.
+pair $speaker </dev/null >"$tmp/p14.out" 2>&1
+st=$?
+[ $st -eq 1 ] && grep -q "not running" "$tmp/p14.out"
+t_ok $? "the daemon down: not running, exit 1 (got $st)" || sed 's/^/# /' "$tmp/p14.out"
+[ $t_failed -eq 0 ]

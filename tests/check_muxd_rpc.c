@@ -1442,6 +1442,55 @@ START_TEST(status_snapshot_link_cap)
 }
 END_TEST
 
+/* bgw-muxd pair: its asks and the core's reports, strictly. */
+START_TEST(pair_codec)
+{
+	struct ctl_pair_msg m = { 7, CTL_PAIR_CONFIRM, 123456, 0, 0 }, d;
+	struct ctl_ask a, ad;
+	uint8_t buf[CTL_ASK_MAX + 8];
+	int n;
+
+	n = ctlmsg_pair_encode(&m, buf, sizeof(buf));
+	ck_assert_int_eq(n, CTL_PAIR_LEN);
+	ck_assert_int_eq(ctlmsg_pair_decode(buf, (size_t)n, &d), 0);
+	ck_assert_uint_eq(d.seq, 7);
+	ck_assert_uint_eq(d.value, 123456);
+	ck_assert_int_eq(ctlmsg_pair_decode(buf, (size_t)n - 1, &d), -EPROTO);
+	ck_assert_int_eq(ctlmsg_pair_decode(buf, (size_t)n + 1, &d), -EPROTO);
+	buf[4] = 0;	/* what */
+	ck_assert_int_eq(ctlmsg_pair_decode(buf, (size_t)n, &d), -EPROTO);
+	buf[4] = CTL_PAIR_DONE + 1;
+	ck_assert_int_eq(ctlmsg_pair_decode(buf, (size_t)n, &d), -EPROTO);
+	buf[4] = CTL_PAIR_DONE;
+	put_le32(buf + 5, 1000000);	/* a number of seven digits */
+	ck_assert_int_eq(ctlmsg_pair_decode(buf, (size_t)n, &d), -EPROTO);
+	put_le32(buf + 5, 0);
+	buf[9] = CTL_PAIR_R_MAX + 1;
+	ck_assert_int_eq(ctlmsg_pair_decode(buf, (size_t)n, &d), -EPROTO);
+	m.value = 1000000;
+	ck_assert_int_eq(ctlmsg_pair_encode(&m, buf, sizeof(buf)), -EINVAL);
+	/* The asks: an address; yes or no; a cancel names nothing. */
+	memset(&a, 0, sizeof(a));
+	a.kind = CTL_ASK_PAIR;
+	strcpy(a.target, "10:B6:00:00:00:04");
+	n = ctlmsg_ask_encode(&a, buf, sizeof(buf));
+	ck_assert_int_gt(n, 0);
+	ck_assert_int_eq(ctlmsg_ask_decode(buf, (size_t)n, &ad), 0);
+	a.kind = CTL_ASK_PAIR_ANSWER;
+	ck_assert_int_eq(ctlmsg_ask_encode(&a, buf, sizeof(buf)), -EINVAL);
+	strcpy(a.target, "yes");
+	n = ctlmsg_ask_encode(&a, buf, sizeof(buf));
+	ck_assert_int_eq(ctlmsg_ask_decode(buf, (size_t)n, &ad), 0);
+	buf[6] = 'Y';
+	ck_assert_int_eq(ctlmsg_ask_decode(buf, (size_t)n, &ad), -EPROTO);
+	a.kind = CTL_ASK_PAIR_CANCEL;
+	ck_assert_int_eq(ctlmsg_ask_encode(&a, buf, sizeof(buf)), -EINVAL);
+	a.target[0] = '\0';
+	n = ctlmsg_ask_encode(&a, buf, sizeof(buf));
+	ck_assert_int_eq(ctlmsg_ask_decode(buf, (size_t)n, &ad), 0);
+}
+END_TEST
+
 START_TEST(status_ask_codec)
 {
 	struct ctl_ask a, d;
@@ -1462,7 +1511,10 @@ START_TEST(status_ask_codec)
 	/* A kick names something; a status nothing; no other kind. */
 	buf[4] = CTL_ASK_STATUS;
 	ck_assert_int_eq(ctlmsg_ask_decode(buf, (size_t)n, &d), -EPROTO);
-	buf[4] = 3;
+	buf[4] = 9;
+	ck_assert_int_eq(ctlmsg_ask_decode(buf, (size_t)n, &d), -EPROTO);
+	/* A pairing names an address; "alice" is none. */
+	buf[4] = CTL_ASK_PAIR;
 	ck_assert_int_eq(ctlmsg_ask_decode(buf, (size_t)n, &d), -EPROTO);
 	a.target[0] = '\0';
 	ck_assert_int_eq(ctlmsg_ask_encode(&a, buf, sizeof(buf)), -EINVAL);
@@ -1528,6 +1580,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, status_snapshot_codec);
 	tcase_add_test(tc, status_snapshot_link_cap);
 	tcase_add_test(tc, status_ask_codec);
+	tcase_add_test(tc, pair_codec);
 	tcase_add_test(tc, status_json_escapes);
 	tcase_add_test(tc, subverted_peer_cannot_claim_a_cert_user);
 	tcase_add_test(tc, signing_oracle_bound_to_own_handshake);

@@ -91,6 +91,9 @@ START_TEST(parse_errors_line_numbered)
 		  "wants by USER and at SECONDS");
 	parse_bad("bond 00:1A:7D:DA:71:13 public by Bad! at 1 irk " LK, 0,
 		  "not a user name");
+	/* The gateway's own pairing is @gateway; no other group-like name. */
+	parse_bad("bond 00:1A:7D:DA:71:13 public by @family at 1 irk " LK, 0,
+		  "not a user name (or @gateway)");
 	parse_bad("bond 00:1A:7D:DA:71:13 public by a at -1 irk " LK, 0,
 		  "at wants seconds");
 	parse_bad("bond 00:1A:7D:DA:71:13 public by a at 1 linkkey " LK, 0,

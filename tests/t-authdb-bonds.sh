@@ -24,17 +24,19 @@ st() {
 }
 has() { grep -q -- "$1" "$2"; t_ok $? "$3" || sed 's/^/# /' "$2"; }
 
-echo "1..18"
+echo "1..20"
 LK=00112233445566778899aabbccddeeff
 LTK=ffeeddccbbaa99887766554433221100
 cat >"$tmp/state/bonds" <<EOT
 bond 10:B6:00:00:00:04 public by alice at 1796648400 linkkey $LK linkkey-type 4
 bond C0:B6:00:00:00:01 random by bob at 1796648500 ltk $LTK ediv 4660 rand 0102030405060708 key-size 16 authenticated yes irk $LK
+bond 10:B6:00:00:00:06 public by @gateway at 1796648600 linkkey $LTK linkkey-type 5
 EOT
 chmod 600 "$tmp/state/bonds"
 A user add alice >/dev/null
 A allow alice 10:B6:00:00:00:04 public Speaker >/dev/null
 A allow alice 10:B6:00:00:00:02 public >/dev/null
+A allow alice 10:B6:00:00:00:06 public Headset >/dev/null
 
 st 0 "bond list" A bond list
 has "^10:B6:00:00:00:04 public by alice at 2026-12-07 [0-9:]* UTC, BR/EDR link key (type 4)$" \
@@ -44,10 +46,15 @@ has "^C0:B6:00:00:00:01 random by bob at .*, LE LTK (16 octets, authenticated), 
 ! grep -qi -e "$LK" -e "$LTK" -e 0102030405060708 "$tmp/out" "$tmp/err"
 t_ok $? "no key is printed"
 
+cp "$tmp/out" "$tmp/out2"
 st 0 "user show" A user show alice
 has '^  device 10:B6:00:00:00:04 public "Speaker" bonded by alice$' "$tmp/out" \
 	"user show marks the bonded device"
 has '^  device 10:B6:00:00:00:02 public$' "$tmp/out" "and not the others"
+has '^  device 10:B6:00:00:00:06 public "Headset" bonded by @gateway$' "$tmp/out" \
+	"a device the admin paired at the gateway: bonded by @gateway"
+has "^10:B6:00:00:00:06 public by @gateway at .*, BR/EDR link key (type 5)$" \
+	"$tmp/out2" "bond list names the gateway's pairing"
 
 st 4 "forgetting a device without a bond" A bond forget 10:B6:00:00:00:02
 has "has no household bond" "$tmp/err" "which says so"

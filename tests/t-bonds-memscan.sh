@@ -12,9 +12,13 @@
 # core, which got it from the monitor for bob's Link Key Request and for
 # alice's Link Key Notification and must have wiped every copy; the
 # device (bgw-sim) holds it, the control that the search finds it.
+# Then the admin pairs the bulb at the gateway (bgw-muxd pair, no user
+# session): audited as @gateway with the admin's uid; bob uses that bond
+# too; and its key is, again, in the device and in no role but the
+# monitor, which keeps the store and holds no key between requests.
 # TAP on stdout.
 . "${BGW_SRCDIR:-.}/tests/lib.sh"
-N=6
+N=9
 echo "1..$N"
 . "${BGW_SRCDIR:-.}/tests/fault-lib.sh"
 host=$build/tests/bond-host
@@ -22,6 +26,7 @@ sim_bin=$build/sim/bgw-sim
 [ -x "$host" ] || skip_all "tests/bond-host not built"
 [ -x "$sim_bin" ] || skip_all "bgw-sim not built"
 speaker=10:B6:00:00:00:04
+bulb=10:B6:00:00:00:03
 
 "$sim_bin" --unix "$tmp/sim.sock" --time-scale 0.01 >"$tmp/sim.log" 2>&1 &
 spid=$!
@@ -30,6 +35,7 @@ wait_for 20 test -S "$tmp/sim.sock" || { diag "$tmp/sim.log"; echo "Bail out! bg
 mkdir "$tmp/state"
 gw_setup "$tmp/audit.log" "bonds $tmp/state/bonds"
 A allow bob $speaker public >>"$tmp/admin.log" 2>&1
+A allow bob $bulb public >>"$tmp/admin.log" 2>&1
 sed -i "s|^controller sim$|controller unix:$tmp/sim.sock|" "$tmp/muxd.conf"
 muxd_start "$tmp/log" || { diag "$tmp/log"; echo "Bail out! bgw-muxd did not start"; exit 1; }
 role() { # NAME [PARENT]: the child of bgw-muxd (or of PARENT) with that comm
@@ -98,4 +104,38 @@ t_ok $? "the network front and both peers hold no form of the household key" || 
 [ -n "$needles" ] && python3 "$src/tests/memscan.py" "$core" $needles >"$tmp/scan-core" 2>&1
 t_ok $? "after the pairing and a later Link Key Request the core holds no form of it" ||
 	diag "$tmp/scan-core"
+
+# 7: the admin pairs the bulb at the gateway; audited, without the key.
+timeout 90 "$build/muxd/bgw-muxd" -c "$tmp/muxd.conf" pair $bulb </dev/null >"$tmp/p.out" 2>&1 &&
+	grep -q "^bond $bulb public by @gateway " "$tmp/state/bonds"
+st=$?
+gkey=$(sed -n "s/^bond $bulb .* linkkey \([0-9a-f]\{32\}\) .*/\1/p" "$tmp/state/bonds")
+[ $st -eq 0 ] && [ ${#gkey} -eq 32 ] &&
+	grep "bond-new" "$tmp/audit.log" | grep "user=@gateway" | grep "uid=0" |
+	grep -q "paired%20at%20the%20gateway%20by%20the%20admin" && ! grep -q "$gkey" "$tmp/audit.log" "$tmp/p.out"
+t_ok $? "bgw-muxd pair: the bulb's key is the household bond, audited as @gateway by uid 0" ||
+	diag "$tmp/p.out" "$tmp/state/bonds" "$tmp/audit.log"
+
+# 8: bob uses it, his host never asked.
+timeout 60 "$host" "$tmp/bob.sock" $bulb "$tmp/bob-bulb.bond" "$tmp/bob-bulb.snoop" >"$tmp/bb.out" 2>&1 &&
+	grep -qx "asked 0" "$tmp/bb.out"
+t_ok $? "bob's link to the bulb is authenticated and encrypted with it" || diag "$tmp/bb.out"
+
+# 9: the gateway's pairing left no copy: in the device only.
+gneedles=""
+if [ ${#gkey} -eq 32 ]; then
+	gneedles="$gkey $(echo "$gkey" | python3 -c 'import sys; print(bytes.fromhex(sys.stdin.read().strip())[::-1].hex())')"
+	gneedles="$gneedles $(printf %s "$gkey" | od -An -v -tx1 | tr -d ' \n')"
+fi
+ok=0
+: >"$tmp/scan-gw"
+# shellcheck disable=SC2086
+python3 "$src/tests/memscan.py" "$spid" $gneedles >/dev/null 2>&1 && ok=1
+for p in $core $front $pp; do
+	# shellcheck disable=SC2086
+	{ echo "process $p"; python3 "$src/tests/memscan.py" "$p" $gneedles; } >>"$tmp/scan-gw" 2>&1 || ok=1
+done
+[ -n "$gneedles" ] && [ $ok -eq 0 ]
+t_ok $? "the bulb's key: in the device, in no form in the core, the front or a peer" ||
+	diag "$tmp/scan-gw"
 [ $t_failed -eq 0 ]

@@ -16,6 +16,7 @@
 #include <sys/random.h>
 
 #include "bdaddr.h"
+#include "cursor.h"
 #include "hci_defs.h"
 #include "log.h"
 #include "mux_int.h"
@@ -47,7 +48,11 @@ bool bond_on_link_key_req(struct mux *m, struct mux_session *s,
 		return false;
 	memcpy(p, a->b, 6);
 	if (m->pol.bond_key(a, p + 6, &type, m->pol.ctx) == 0) {
+		struct mux_conn *c = conn_by_addr(m, a, LINK_ACL);
+
 		internal_cmd(m, HCI_OP_LINK_KEY_REPLY, p, sizeof(p));
+		if (c)
+			c->bond_key_sent = true;
 		log_info("session %u (%s): %s authenticated with the household bond",
 			 s->id, s->user, bdaddr_fmt(a, as));
 		done = true;
@@ -114,4 +119,31 @@ void bond_on_link_key_notify(struct mux *m, struct mux_session *s,
 	}
 	log_notice("session %u (%s): %s paired: its key is now the household bond",
 		   s->id, s->user, bdaddr_fmt(&a, as));
+}
+
+/*
+ * Authentication Complete (7.7.6) on a link whose Link Key Request the
+ * mux answered with the household key: Authentication Failure (0x05) or
+ * PIN or Key Missing (0x06) means the device no longer holds that bond
+ * (it was reset, or paired with something else). The host sees the
+ * status as from any controller; the admin is told what to do, since no
+ * user can pair the device again while the household bond stands.
+ */
+void bond_on_auth_complete(struct mux *m, const uint8_t *p, uint8_t plen)
+{
+	struct mux_conn *c;
+	char as[BDADDR_STRLEN];
+
+	if (plen < 3)
+		return;
+	c = conn_by_handle(m, get_le16(p + 1));
+	if (!c || !c->bond_key_sent)
+		return;
+	c->bond_key_sent = false;
+	if (p[0] != HCI_ST_AUTH_FAILURE && p[0] != HCI_ST_PIN_OR_KEY_MISSING)
+		return;
+	bdaddr_fmt(&c->addr, as);
+	log_warn("%s refused the household key (status 0x%02x, session %u, %s): it no longer holds the gateway's bond; bgw-authdb bond forget %s, then pair it again (bgw-muxd pair %s, or a user's host)",
+		 as, p[0], c->owner ? c->owner->id : 0, c->owner ? c->owner->user : "no session",
+		 as, as);
 }

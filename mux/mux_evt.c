@@ -1001,6 +1001,8 @@ void ctrl_event(struct mux *m, const struct h4_pkt *pkt)
 	}
 	off = hmap_evt_off(code, 0);
 	if (off >= 0) {
+		if (code == HCI_EV_AUTH_COMPLETE)
+			bond_on_auth_complete(m, p, plen);
 		route_by_handle(m, pkt, 0, off);
 		return;
 	}

@@ -78,6 +78,8 @@ struct mux_conn {
 	uint16_t inflight;	/* packets at the controller */
 	struct bdaddr addr;
 	struct mux_session *owner;	/* NULL: orphaned, being disconnected */
+	/* The mux answered its Link Key Request with the household key. */
+	bool bond_key_sent;
 	/* SMP Identity Information seen from the peer, until its address. */
 	bool irk_seen;
 	uint8_t irk[16];
@@ -456,6 +458,7 @@ bool bond_on_link_key_req(struct mux *m, struct mux_session *s,
 bool bond_refuse_pairing(struct mux *m, uint8_t code, const struct bdaddr *a);
 void bond_on_link_key_notify(struct mux *m, struct mux_session *s,
 			     const uint8_t *p, uint8_t ev[HCI_EV_LINK_KEY_NOTIFY_LEN]);
+void bond_on_auth_complete(struct mux *m, const uint8_t *p, uint8_t plen);
 
 /* mux_ctrl.c */
 const struct mux_cache_ent *cache_get(const struct mux *m,

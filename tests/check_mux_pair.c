@@ -125,8 +125,13 @@ static int ctrl_send(const uint8_t *h4, size_t len, void *user)
 	return ctrl ? sim_ctrl_input(ctrl, h4, len) : -EPIPE;
 }
 
+static unsigned forgot_logged;	/* the admin told a device forgot its bond */
+
 static void quiet(int prio, const char *line, void *user)
 {
+	if (strstr(line, "refused the household key") &&
+	    strstr(line, "bgw-authdb bond forget 10:B6:00:00:00:04"))
+		forgot_logged++;
 	if (getenv("MUX_TEST_LOG"))
 		fprintf(stderr, "log: %s\n", line);
 }
@@ -329,6 +334,50 @@ START_TEST(pair_speaker_then_users_in_turn)
 }
 END_TEST
 
+/*
+ * Re-pairing by a user while a household bond exists: the host's
+ * authentication gets the household key, never a pairing. If the device
+ * forgot the gateway (reset), the host sees PIN or Key Missing (0x06),
+ * as from any controller, and the admin is told in the log to forget
+ * the bond and pair again; the bond stays until the admin does.
+ */
+START_TEST(pair_device_forgot_bond_admin_told)
+{
+	struct admin ad = { .answer = -1 };
+	struct hostauth_bond bb = { 0 };
+	struct sim_bond *sb;
+	struct bdaddr sp;
+	struct shost b;
+	unsigned i;
+
+	env_up();
+	forgot_logged = 0;
+	admin_pair(SPEAKER, &ad);
+	ck_assert_int_eq(ad.res, MUX_PAIR_OK);
+	host_up(&b, "bob");
+	ck_assert_int_eq(host_auth_once(&b, &bb), 0);
+	ck_assert_uint_eq(forgot_logged, 0);
+	/* The speaker is reset: it forgets every bond. */
+	rd_addr(&sp, SPEAKER);
+	for (i = 0; i < sim_air_rd_count(air); i++) {
+		struct sim_rd *rd = sim_air_rd(air, i);
+
+		if (!bdaddr_eq(&rd->cfg->addr, &sp))
+			continue;
+		sb = sim_rd_bond(rd, sim_ctrl_addr(ctrl), false);
+		ck_assert_ptr_nonnull(sb);
+		memset(sb, 0, sizeof(*sb));
+	}
+	ck_assert_int_eq(host_auth_once(&b, &bb), HCI_ST_PIN_OR_KEY_MISSING);
+	ck_assert_uint_eq(bb.lkr, 0);		/* bob's host was never asked to pair */
+	ck_assert_uint_eq(forgot_logged, 1);
+	ck_assert(sbond.has);
+	ck_assert_uint_eq(sbond.news, 1);
+	host_down(&b);
+	env_down();
+}
+END_TEST
+
 /* A device with a display and yes/no: the admin compares, says yes. */
 START_TEST(pair_numeric_comparison_yes)
 {
@@ -456,6 +505,7 @@ Suite *test_suite(void)
 	TCase *tc = tcase_create("pair");
 
 	tcase_add_test(tc, pair_speaker_then_users_in_turn);
+	tcase_add_test(tc, pair_device_forgot_bond_admin_told);
 	tcase_add_test(tc, pair_numeric_comparison_yes);
 	tcase_add_test(tc, pair_numeric_comparison_no);
 	tcase_add_test(tc, pair_passkey_shown_to_admin);

@@ -851,6 +851,7 @@ struct opts {
 	const char *addr;
 	const char *login_mode;
 	const char *raw;		/* append the samples (ns) to this file */
+	const char *mark;		/* load: created when the window starts */
 };
 
 static int parse_bdaddr(const char *s, uint8_t out[6])
@@ -1507,6 +1508,13 @@ static int mode_load(const struct opts *o)
 	period = o->rate ? 1000000000ull / o->rate : 0;
 	for (i = 0; i < o->sessions; i++)
 		ss[i].adv0 = ss[i].h.adv_reports;
+	/* For a profiler to record the window only (tests/bench/run, BGW_BENCH_PERF). */
+	if (o->mark) {
+		int fd = open(o->mark, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+		if (fd >= 0)
+			close(fd);
+	}
 	watch_start();
 	t0 = now_ns();
 	t_end = t0 + o->seconds * 1000000000ull;
@@ -2174,7 +2182,8 @@ static void usage(FILE *f)
 		"       bgw-bench scale ENDPOINT -c SESSIONS [-r RATE] [-s SECONDS] [-p LABEL=PID]...\n"
 		"       bgw-bench load tun:HOST:PORT -c SESSIONS -a FIRST_RD [--links N] [-r RATE]\n"
 		"                 [-s SECONDS] -m cert|password|mixed --pki DIR [--user U]\n"
-		"                 [--password-file F] [--no-dup-filter] [-p LABEL=[tree:]PID]...\n"
+		"                 [--password-file F] [--no-dup-filter] [--mark FILE]\n"
+		"                 [-p LABEL=[tree:]PID]...\n"
 		"       bgw-bench login HOST:PORT -m cert|password|resume [-n N] [-s SECONDS] --pki DIR [--tls]\n"
 		"       bgw-bench tun-bridge --to ENDPOINT --port-file F --pki DIR [--tls] [-i ITER] [-s SECONDS]\n"
 		"       bgw-bench udp-echo --port-file F [-s SECONDS]\n"
@@ -2254,6 +2263,8 @@ int main(int argc, char **argv)
 			pki_dir = val;
 		else if (strcmp(a, "--raw") == 0)
 			o.raw = val;
+		else if (strcmp(a, "--mark") == 0)
+			o.mark = val;
 		else if (strcmp(a, "--links") == 0)
 			has = parse_uint(val, MAX_SESSIONS, &o.links) == 0;
 		else if (strcmp(a, "--user") == 0)

@@ -7,6 +7,8 @@
  */
 #include "config.h"
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "cmdtab.h"
@@ -217,11 +219,51 @@ static const struct mux_cmd_def cmds[] = {
 	E(LE_READ_TX_POWER, CACHE, 0, 0, 38, 7),
 };
 
+/*
+ * The lookup runs for every command a host sends and for every completion
+ * the controller returns (mux_ctrl.c): an index, not a walk through the
+ * table. Slot [OGF - 1][OCF] holds the entry's position + 1, 0 for none,
+ * for the OGFs of Vol 4 Part E 7.1-7.8 and OCFs below 0x100, which cover
+ * every command the table lists today; an opcode outside that range (no
+ * such command yet, or vendor 0x3f) is looked up in the table itself, so
+ * an entry added there later is found either way.
+ */
+#define IDX_OGF		8
+#define IDX_OCF		0x100
+#define NCMDS		(sizeof(cmds) / sizeof(cmds[0]))
+
+_Static_assert(NCMDS < 0xffff, "the index holds positions + 1 in 16 bits");
+
+static uint16_t cmd_idx[IDX_OGF][IDX_OCF];
+static pthread_once_t cmd_idx_once = PTHREAD_ONCE_INIT;
+
+static bool idx_covers(uint16_t opcode)
+{
+	return HCI_OGF(opcode) >= 1 && HCI_OGF(opcode) <= IDX_OGF &&
+	       HCI_OCF(opcode) < IDX_OCF;
+}
+
+/* The first entry of an opcode wins, as in a walk through the table. */
+static void cmd_idx_build(void)
+{
+	size_t i = NCMDS;
+
+	while (i-- > 0)
+		if (idx_covers(cmds[i].opcode))
+			cmd_idx[HCI_OGF(cmds[i].opcode) - 1][HCI_OCF(cmds[i].opcode)] =
+				(uint16_t)(i + 1);
+}
+
 const struct mux_cmd_def *mux_cmd_find(uint16_t opcode)
 {
 	size_t i;
 
-	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+	if (idx_covers(opcode)) {
+		pthread_once(&cmd_idx_once, cmd_idx_build);
+		i = cmd_idx[HCI_OGF(opcode) - 1][HCI_OCF(opcode)];
+		return i ? &cmds[i - 1] : NULL;
+	}
+	for (i = 0; i < NCMDS; i++)
 		if (cmds[i].opcode == opcode)
 			return &cmds[i];
 	return NULL;
@@ -229,7 +271,7 @@ const struct mux_cmd_def *mux_cmd_find(uint16_t opcode)
 
 const struct mux_cmd_def *mux_cmd_table(unsigned *n)
 {
-	*n = sizeof(cmds) / sizeof(cmds[0]);
+	*n = NCMDS;
 	return cmds;
 }
 

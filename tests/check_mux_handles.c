@@ -103,6 +103,36 @@ START_TEST(command_offsets_from_the_table)
 }
 END_TEST
 
+/*
+ * mux_cmd_find's index (cmdtab.c) answers every one of the 65536 opcodes
+ * as a walk through the table does: the entry, the first of an opcode
+ * listed twice, or NULL; vendor and out-of-range opcodes included.
+ */
+START_TEST(command_index_matches_the_table)
+{
+	const struct mux_cmd_def *t, *want;
+	unsigned n, i, op, found = 0;
+
+	t = mux_cmd_table(&n);
+	ck_assert_uint_gt(n, 100);
+	for (op = 0; op <= 0xffff; op++) {
+		want = NULL;
+		for (i = 0; i < n && !want; i++)
+			if (t[i].opcode == op)
+				want = &t[i];
+		ck_assert_msg(mux_cmd_find((uint16_t)op) == want, "opcode 0x%04x", op);
+		found += want != NULL;
+	}
+	/* Every entry is found by its own opcode: no opcode is listed twice. */
+	ck_assert_uint_eq(found, n);
+	ck_assert_ptr_null(mux_cmd_find(0x0000));
+	ck_assert_ptr_null(mux_cmd_find(0xfc00));
+	ck_assert_ptr_null(mux_cmd_find(0xffff));
+	ck_assert_uint_eq(mux_cmd_find(HCI_OP_LE_RAND)->opcode, HCI_OP_LE_RAND);
+	ck_assert_uint_eq(mux_cmd_find(HCI_OP_INQUIRY)->opcode, HCI_OP_INQUIRY);
+}
+END_TEST
+
 /* ACL/SCO flags (PB, BC; Packet_Status) live above the 12 bits. */
 START_TEST(put_keeps_flags)
 {
@@ -173,6 +203,7 @@ Suite *test_suite(void)
 
 	tcase_add_test(tc, event_offsets_as_the_spec);
 	tcase_add_test(tc, command_offsets_from_the_table);
+	tcase_add_test(tc, command_index_matches_the_table);
 	tcase_add_test(tc, put_keeps_flags);
 	tcase_add_test(tc, lowest_free_from_one);
 	tcase_add_test(tc, event_rewrite_checked);

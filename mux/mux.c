@@ -26,6 +26,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -286,6 +287,7 @@ struct mux *mux_new(struct loop *l, const struct mux_config *cfg,
 		m->pol = *policy;
 	m->ops = *ops;
 	m->next_id = 1;
+	m->acc_gen = 1;
 	pktq_init(&m->intq, MUX_INTQ_MAX, 0);
 	if (!(m->cfg.time_scale > 0))
 		m->cfg.time_scale = 1.0;
@@ -377,6 +379,7 @@ void mux_policy_changed(struct mux *m)
 
 	if (!m)
 		return;
+	access_forget(m);
 	for (i = 0; i < m->nsess; i++) {
 		struct mux_session *s = m->sess[i];
 
@@ -406,11 +409,37 @@ void mux_policy_changed(struct mux *m)
 	finish(m);
 }
 
+/*
+ * The user's slot, shared by its sessions; a slot given to a new user
+ * makes every verdict stale (they may hold the slot's last user's).
+ * There is one for every session under MUX_MAX_SESSIONS.
+ */
+static int user_slot_take(struct mux *m, const char *user)
+{
+	unsigned i, free_i = MUX_MAX_SESSIONS;
+
+	for (i = 0; i < MUX_MAX_SESSIONS; i++) {
+		if (m->users[i].refs && strcmp(m->users[i].name, user) == 0) {
+			m->users[i].refs++;
+			return i;
+		}
+		if (!m->users[i].refs && free_i == MUX_MAX_SESSIONS)
+			free_i = i;
+	}
+	if (free_i == MUX_MAX_SESSIONS)
+		return -ENOSPC;
+	snprintf(m->users[free_i].name, sizeof(m->users[free_i].name), "%s", user);
+	m->users[free_i].refs = 1;
+	access_forget(m);
+	return (int)free_i;
+}
+
 struct mux_session *mux_session_new(struct mux *m, const char *user_name,
 				    mux_emit_fn emit, void *user)
 {
 	struct mux_session *s;
 	size_t n;
+	int slot;
 
 	if (!m || !user_name || !emit)
 		return NULL;
@@ -424,6 +453,12 @@ struct mux_session *mux_session_new(struct mux *m, const char *user_name,
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
+	slot = user_slot_take(m, user_name);
+	if (slot < 0) {
+		free(s);
+		return NULL;
+	}
+	s->uslot = (unsigned)slot;
 	s->m = m;
 	s->id = m->next_id++;
 	s->since = (int64_t)time(NULL);
@@ -513,6 +548,7 @@ void mux_session_free(struct mux_session *s)
 			m->outst[i].s = NULL;
 	if (m->adv_owner == s)
 		m->adv_owner = NULL;
+	m->users[s->uslot].refs--;
 	pktq_clear(&s->cmdq);
 	pktq_clear(&s->aclq);
 	free(s);

@@ -118,7 +118,10 @@ int mux_ctrl_input(struct mux *m, const uint8_t *h4, size_t len);
 /* Init done and the controller answering. */
 bool mux_is_ready(const struct mux *m);
 
-/* The policy tables changed: end sessions of removed users, drop links no longer allowed. */
+/*
+ * The policy tables changed: end sessions of removed users, drop links no
+ * longer allowed, forget the verdicts kept on advertisers (policy.h).
+ */
 void mux_policy_changed(struct mux *m);
 
 /* NULL if the user name is empty or too long, or MUX_MAX_SESSIONS/max_sessions are reached. */

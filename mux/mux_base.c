@@ -164,6 +164,70 @@ bool may_access(const struct mux *m, const struct mux_session *s,
 	       pol_access(m, s->user, &id, id_type);
 }
 
+_Static_assert(MUX_MAX_SESSIONS <= 64, "a user slot is a bit of a uint64_t");
+_Static_assert((MUX_ACC_SLOTS & (MUX_ACC_SLOTS - 1)) == 0, "a power of two");
+
+/* Every verdict kept is stale from now on (struct mux_acc). */
+void access_forget(struct mux *m)
+{
+	if (++m->acc_gen == 0) {
+		memset(m->acc, 0, sizeof(m->acc));
+		m->acc_gen = 1;
+	}
+}
+
+/* The advertiser's entry, a free or stale one for it, or the one it evicts. */
+static struct mux_acc *acc_slot(struct mux *m, const struct bdaddr *a, uint8_t type)
+{
+	uint32_t h = 2166136261u;	/* FNV-1a over the address and its type */
+	struct mux_acc *free_e = NULL, *e;
+	unsigned i;
+
+	for (i = 0; i < 6; i++)
+		h = (h ^ a->b[i]) * 16777619u;
+	h = (h ^ type) * 16777619u;
+	for (i = 0; i < 4; i++) {
+		e = &m->acc[(h + i) & (MUX_ACC_SLOTS - 1)];
+		if (e->gen != m->acc_gen) {
+			if (!free_e)
+				free_e = e;
+			continue;
+		}
+		if (e->type == type && bdaddr_eq(&e->a, a))
+			return e;
+	}
+	e = free_e ? free_e : &m->acc[h & (MUX_ACC_SLOTS - 1)];
+	e->gen = m->acc_gen;
+	e->type = type;
+	e->a = *a;
+	e->known = e->allowed = 0;
+	return e;
+}
+
+/*
+ * may_access() for an advertiser, answered from what the same user was
+ * told about it before when nothing it depends on changed since (struct
+ * mux_acc): one policy lookup per advertiser and user instead of one per
+ * report and session.
+ */
+bool may_access_cached(struct mux *m, const struct mux_session *s,
+		       const struct bdaddr *a, uint8_t type)
+{
+	struct mux_acc *e;
+	uint64_t bit;
+
+	if (!s)
+		return false;
+	bit = UINT64_C(1) << s->uslot;
+	e = acc_slot(m, a, type);
+	if (!(e->known & bit)) {
+		e->known |= bit;
+		if (may_access(m, s, a, type))
+			e->allowed |= bit;
+	}
+	return (e->allowed & bit) != 0;
+}
+
 /* Tell the owner (audit) of an ACL refusal, rate-limited per session. */
 void sess_denied(struct mux *m, struct mux_session *s,
 		 const struct bdaddr *a, uint8_t type, uint16_t op)

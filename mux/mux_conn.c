@@ -73,6 +73,8 @@ static void smp_snoop(struct mux *m, struct mux_conn *c, const struct h4_pkt *pk
 			k = &m->irks[i];
 	if (!k)
 		k = &m->irks[m->irk_next++ % MUX_IRK_MAX];
+	/* A verdict on an advertiser's RPA may change with it. */
+	access_forget(m);
 	k->used = true;
 	k->id = id;
 	k->id_type = idt;

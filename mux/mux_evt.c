@@ -326,14 +326,14 @@ bad:
  * Accept List admit the advertiser (7.8.10, 7.8.64)? Anonymous
  * advertisers (0xff) have no address to allow and are never shown.
  */
-static bool adv_admits(const struct mux *m, const struct mux_session *s,
+static bool adv_admits(struct mux *m, const struct mux_session *s,
 		       uint8_t atype, const struct bdaddr *a)
 {
 	uint8_t filter;
 
 	if (!s->scan_en || s->dead)
 		return false;
-	if (atype == 0xff || !may_access(m, s, a, map_addr_type(atype)))
+	if (atype == 0xff || !may_access_cached(m, s, a, map_addr_type(atype)))
 		return false;
 	filter = s->scan_kind == SK_EXT ? s->escan_filter : s->scan_params[6];
 	return !((filter & 0x01) && !al_has(s, map_addr_type(atype), a));

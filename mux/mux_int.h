@@ -148,6 +148,7 @@ struct mux_session {
 	unsigned id;
 	int64_t since;		/* wall clock, seconds */
 	char user[MUX_USER_MAX + 1];
+	unsigned uslot;		/* its user's slot in m->users (advertisers' verdicts) */
 	bool admin;
 	bool dead;
 	bool dead_notified;
@@ -226,6 +227,29 @@ struct mux_session {
 
 #define MUX_INQ_CACHE 32	/* inquiry responses kept for late joiners */
 
+/*
+ * Advertisers' verdicts: may_access() asked once per advertiser and user,
+ * not once per report and session (an advertising report goes to every
+ * scanning session, doc/performance.md figure 3). A verdict holds until
+ * m->acc_gen moves on: the policy changed (mux_policy_changed), an IRK
+ * was bound (mux_conn.c), or a user slot went to another user. The
+ * users of the live sessions each have a slot (a bit below).
+ */
+#define MUX_ACC_SLOTS	128	/* advertisers remembered (a power of two) */
+
+struct mux_acc {
+	uint32_t gen;		/* == m->acc_gen: these bits are valid */
+	uint8_t type;
+	struct bdaddr a;
+	uint64_t known;		/* bit per user slot: asked */
+	uint64_t allowed;	/* bit per user slot: the answer was yes */
+};
+
+struct mux_user_slot {
+	unsigned refs;		/* live sessions of this user; 0: free */
+	char name[MUX_USER_MAX + 1];
+};
+
 /* A chain of extended advertising report fragments from one advertiser. */
 struct mux_frag {
 	bool used;
@@ -250,6 +274,9 @@ struct mux {
 
 	struct mux_session *sess[MUX_MAX_SESSIONS];
 	unsigned nsess;
+	struct mux_user_slot users[MUX_MAX_SESSIONS];
+	uint32_t acc_gen;
+	struct mux_acc acc[MUX_ACC_SLOTS];
 	unsigned rr;		/* round-robin cursor for commands */
 	unsigned acl_rr;	/* round-robin cursor for ACL */
 	unsigned mark;		/* pool_share()'s passes */
@@ -521,6 +548,9 @@ bool pol_access(const struct mux *m, const char *user, const struct bdaddr *a,
 		uint8_t type);
 bool may_access(const struct mux *m, const struct mux_session *s,
 		const struct bdaddr *a, uint8_t type);
+bool may_access_cached(struct mux *m, const struct mux_session *s,
+		       const struct bdaddr *a, uint8_t type);
+void access_forget(struct mux *m);
 void sess_denied(struct mux *m, struct mux_session *s,
 		 const struct bdaddr *a, uint8_t type, uint16_t op);
 bool al_has(const struct mux_session *s, uint8_t type, const struct bdaddr *a);

@@ -2,7 +2,9 @@
 /*
  * Who may do what through the multiplexer. The daemon fills this from the
  * authdb (authdb/); tests fill it from small in-memory tables. The core only
- * asks; it never caches an answer across mux_policy_changed().
+ * asks; it never caches an answer across mux_policy_changed(), but may keep
+ * one until then (may_access per advertiser and user, for advertising
+ * reports): whoever changes what these answer calls mux_policy_changed().
  *
  * Every callback may be NULL: a NULL is_user means every named user exists,
  * a NULL is_admin means nobody is an admin, a NULL may_access means

@@ -68,6 +68,8 @@ static const struct acl_ent acl_tab[] = {
 };
 static bool revoke_alice;
 static bool remove_bob;
+/* pol_may_access() calls, by user (alice, bob, carol), for the verdict cache. */
+static unsigned access_calls[3];
 
 static bool pol_is_user(const char *user, void *ctx)
 {
@@ -85,6 +87,9 @@ static bool pol_may_access(const char *user, const struct bdaddr *a, uint8_t typ
 	struct bdaddr b;
 	size_t i;
 
+	access_calls[0] += !strcmp(user, "alice");
+	access_calls[1] += !strcmp(user, "bob");
+	access_calls[2] += !strcmp(user, "carol");
 	if (revoke_alice && strcmp(user, "alice") == 0)
 		return false;
 	for (i = 0; i < sizeof(acl_tab) / sizeof(acl_tab[0]); i++) {
@@ -1533,11 +1538,16 @@ START_TEST(rpa_resolved_only_with_irk_seen_from_the_device)
 	ck_assert_int_eq(host_cmd(&b, HCI_OP_LE_CREATE_CONN, p, 25, NULL), 0);
 	ck_assert_int_eq(host_take(&b, HCI_EV_LE_META, HCI_LE_EV_CONN_COMPLETE, ev), 19);
 	ck_assert_uint_eq(ev[1], HCI_ST_REJ_BAD_ADDR);
-	/* The identity's policy applies at each use: revoked, not shown. */
+	/*
+	 * The identity's policy applies at each use after a change (the
+	 * daemon calls mux_policy_changed() for each): revoked, not shown.
+	 */
 	revoke_alice = true;
+	mux_policy_changed(mx);
 	rpa_adv(hs, 3, saw);
 	ck_assert(!saw[0]);
 	revoke_alice = false;
+	mux_policy_changed(mx);
 	rpa_adv(hs, 3, saw);
 	ck_assert(saw[0]);
 	env_down(hs, 3);
@@ -1580,12 +1590,14 @@ START_TEST(rpa_resolved_with_the_authdb_irk)
 
 	ck_assert_int_eq(authdb_parse_buffer("test", without_irk, strlen(without_irk),
 					     &irk_db, NULL, 0), 0);
+	mux_policy_changed(mx);
 	rpa_adv(hs, 3, saw);
 	ck_assert(!saw[0] && !saw[1] && !saw[2]);
 	authdb_free(irk_db);
 
 	ck_assert_int_eq(authdb_parse_buffer("test", with_irk, strlen(with_irk),
 					     &irk_db, NULL, 0), 0);
+	mux_policy_changed(mx);
 	rpa_adv(hs, 3, saw);
 	ck_assert(!saw[0]);
 	ck_assert(saw[1]);
@@ -2235,6 +2247,92 @@ static void host_le_scan(struct host *h, bool on, uint8_t dup)
 		ck_assert_int_eq(host_cmd(h, HCI_OP_LE_SET_SCAN_PARAM, prm, 7, NULL), 0);
 	ck_assert_int_eq(host_cmd(h, HCI_OP_LE_SET_SCAN_ENABLE, en, 2, NULL), 0);
 }
+
+/* Every scanning host's count of reports from device last, then cleared. */
+static void adv_from(struct host **hs, unsigned n, uint8_t last, unsigned *got)
+{
+	struct bdaddr rd;
+	unsigned i;
+
+	for (i = 0; i < n; i++)
+		host_reset_rx(hs[i]);
+	tbdaddr(&rd, last);
+	tctl_adv_report(tc, &rd, 0, 0);
+	tctl_pump(tc);
+	for (i = 0; i < n; i++)
+		got[i] = host_saw_addr(hs[i], HCI_EV_LE_META, HCI_LE_EV_ADV_REPORT, last);
+}
+
+/*
+ * An advertiser's report goes to every scanning session, but the policy is
+ * asked once per advertiser and user (doc/performance.md, figure 3), and
+ * asked again after mux_policy_changed(), after an IRK is bound, and for
+ * a user that takes over the slot of one whose sessions all ended.
+ */
+START_TEST(adv_verdict_once_per_advertiser_and_user)
+{
+	struct host a1, a2, a3, b, c;
+	struct host *hs[] = { &a1, &a2, &a3, &b, &c };
+	unsigned got[5], i;
+
+	env_up(8, 8, 8);
+	host_start(&a1, "alice");
+	host_start(&a2, "alice");
+	host_start(&a3, "alice");
+	host_start(&b, "bob");
+	for (i = 0; i < 4; i++) {
+		host_init(hs[i]);
+		host_le_scan(hs[i], true, 0);
+	}
+	memset(access_calls, 0, sizeof(access_calls));
+	/* Device 1: alice's, not bob's. Asked once for alice, once for bob. */
+	adv_from(hs, 4, 1, got);
+	ck_assert(got[0] && got[1] && got[2] && !got[3]);
+	ck_assert_uint_eq(access_calls[0], 1);
+	ck_assert_uint_eq(access_calls[1], 1);
+	/* Again, and device 2 (both may): only device 2 is asked about. */
+	adv_from(hs, 4, 1, got);
+	ck_assert(got[0] && got[1] && got[2] && !got[3]);
+	adv_from(hs, 4, 2, got);
+	ck_assert(got[0] && got[1] && got[2] && got[3]);
+	ck_assert_uint_eq(access_calls[0], 2);
+	ck_assert_uint_eq(access_calls[1], 2);
+
+	/* A policy change without mux_policy_changed() may not show yet ... */
+	revoke_alice = true;
+	/* ... with it, it does: asked again, and refused. */
+	mux_policy_changed(mx);
+	adv_from(hs, 4, 1, got);
+	ck_assert(!got[0] && !got[1] && !got[2] && !got[3]);
+	ck_assert_uint_eq(access_calls[0], 3);
+	revoke_alice = false;
+	mux_policy_changed(mx);
+	adv_from(hs, 4, 1, got);
+	ck_assert(got[0] && got[1] && got[2] && !got[3]);
+
+	/*
+	 * Alice's sessions end; dave (device 1 is not his) takes her slot:
+	 * he does not inherit her yes. Carol (it is hers) is asked about.
+	 */
+	for (i = 0; i < 3; i++) {
+		mux_session_free(hs[i]->s);
+		hs[i]->s = NULL;
+		host_reset_rx(hs[i]);
+	}
+	tctl_pump(tc);
+	memset(access_calls, 0, sizeof(access_calls));
+	host_start(&a1, "dave");
+	host_init(&a1);
+	host_le_scan(&a1, true, 0);
+	host_start(&c, "carol");
+	host_init(&c);
+	host_le_scan(&c, true, 0);
+	adv_from(hs, 5, 1, got);
+	ck_assert(!got[0] && !got[3] && got[4]);
+	ck_assert_uint_eq(access_calls[2], 1);
+	env_down(hs, 5);
+}
+END_TEST
 
 START_TEST(le_scan_shared_filtered_dup_per_session)
 {
@@ -4947,6 +5045,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc_core, le_accept_list_waits_for_departed_direct);
 	tcase_add_test(tc_core, rpa_resolved_only_with_irk_seen_from_the_device);
 	tcase_add_test(tc_core, rpa_resolved_with_the_authdb_irk);
+	tcase_add_test(tc_core, adv_verdict_once_per_advertiser_and_user);
 	tcase_add_test(tc_core, sixty_four_sessions_cap_and_nocp_split);
 	tcase_add_test(tc_core, foreign_handle_commands_rejected);
 	tcase_add_test(tc_core, bdaddr_events_to_owner_keys_private);

@@ -17,6 +17,7 @@
 struct fd_entry {
 	int fd;
 	bool dead;
+	uint32_t events;	/* as epoll has them */
 	loop_fd_fn fn;
 	void *user;
 	struct fd_entry *next_dead;
@@ -144,6 +145,7 @@ int loop_add_fd(struct loop *l, int fd, uint32_t events, loop_fd_fn fn, void *us
 	e->fd = fd;
 	e->fn = fn;
 	e->user = user;
+	e->events = events;
 	ev.data.ptr = e;
 	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		int err = -errno;
@@ -169,9 +171,17 @@ int loop_mod_fd(struct loop *l, int fd, uint32_t events)
 
 	if (!e)
 		return -ENOENT;
+	/*
+	 * Write interest is set and cleared per queue flush, many times a
+	 * second per peer: no system call when nothing changes (every fd
+	 * here is level-triggered, so an unchanged MOD re-arms nothing).
+	 */
+	if (e->events == events)
+		return 0;
 	ev.data.ptr = e;
 	if (epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ev) < 0)
 		return -errno;
+	e->events = events;
 	return 0;
 }
 

@@ -34,6 +34,7 @@
 #include "loop.h"
 #include "scram.h"
 #include "tunnel.h"
+#include "tunnel_int.h"
 #include "tunnel_pki.h"
 
 /* ---- the environment ---- */
@@ -1194,6 +1195,92 @@ START_TEST(backpressure_through_peer_tls)
 }
 END_TEST
 
+static void lkio_nop_cb(struct loop *l, int fd, uint32_t events, void *user)
+{
+}
+
+/* The next frame on fd: its length (0 when none waits), its bytes in b. */
+static ssize_t lkio_next(int fd, uint8_t *b, size_t cap)
+{
+	ssize_t n = recv(fd, b, cap, MSG_DONTWAIT);
+
+	if (n < 0)
+		ck_assert(errno == EAGAIN || errno == EWOULDBLOCK);
+	return n < 0 ? 0 : n;
+}
+
+/*
+ * A peer link's data frames queued in one loop turn go out together when
+ * it ends (one sendmmsg), in order; a control frame goes at once, behind
+ * them; the timer goes with the link.
+ */
+START_TEST(link_data_frames_of_a_turn_go_together)
+{
+	struct loop *l = loop_new();
+	struct lk_io io;
+	uint8_t b[16], f[4] = { 0 };
+	int sv[2], i;
+
+	ck_assert_ptr_nonnull(l);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	tun_lkio_init(&io, l);
+	ck_assert_int_eq(loop_add_fd(l, sv[0], EPOLLIN, lkio_nop_cb, NULL), 0);
+	io.fd = sv[0];
+	io.batch = true;
+	for (i = 0; i < 3; i++) {
+		f[0] = (uint8_t)i;
+		ck_assert_int_eq(tun_lkio_send(&io, f, sizeof(f), false), 0);
+	}
+	/* Nothing yet: the turn is not over. */
+	ck_assert_int_eq(lkio_next(sv[1], b, sizeof(b)), 0);
+	loop_iterate(l, 0);
+	for (i = 0; i < 3; i++) {
+		ck_assert_int_eq(lkio_next(sv[1], b, sizeof(b)), 4);
+		ck_assert_uint_eq(b[0], i);
+	}
+	ck_assert_int_eq(lkio_next(sv[1], b, sizeof(b)), 0);
+	/* Data, then a control frame: both now, the data first. */
+	f[0] = 7;
+	ck_assert_int_eq(tun_lkio_send(&io, f, sizeof(f), false), 0);
+	f[0] = 8;
+	ck_assert_int_eq(tun_lkio_send(&io, f, 1, true), 0);
+	ck_assert_int_eq(lkio_next(sv[1], b, sizeof(b)), 4);
+	ck_assert_uint_eq(b[0], 7);
+	ck_assert_int_eq(lkio_next(sv[1], b, sizeof(b)), 1);
+	ck_assert_uint_eq(b[0], 8);
+	/* More than one sendmmsg's worth in a turn, all in order. */
+	for (i = 0; i < 100; i++) {
+		f[0] = (uint8_t)i;
+		ck_assert_int_eq(tun_lkio_send(&io, f, sizeof(f), false), 0);
+	}
+	ck_assert_int_eq(lkio_next(sv[1], b, sizeof(b)), 0);
+	loop_iterate(l, 0);
+	for (i = 0; i < 100; i++) {
+		ck_assert_int_eq(lkio_next(sv[1], b, sizeof(b)), 4);
+		ck_assert_uint_eq(b[0], i);
+	}
+	/* Queued and closed: nothing is sent, nothing leaks or fires. */
+	ck_assert_int_eq(tun_lkio_send(&io, f, sizeof(f), false), 0);
+	tun_lkio_close(&io);
+	loop_iterate(l, 0);
+	ck_assert_int_eq(lkio_next(sv[1], b, sizeof(b)), 0);
+	close(sv[1]);
+	/* Without batch (a peer process's end: no sendmmsg), each at once. */
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	tun_lkio_init(&io, l);
+	ck_assert_int_eq(loop_add_fd(l, sv[0], EPOLLIN, lkio_nop_cb, NULL), 0);
+	io.fd = sv[0];
+	f[0] = 9;
+	ck_assert_int_eq(tun_lkio_send(&io, f, sizeof(f), false), 0);
+	ck_assert_int_eq(lkio_next(sv[1], b, sizeof(b)), 4);
+	ck_assert_uint_eq(b[0], 9);
+	ck_assert_ptr_null(io.flush_t);
+	tun_lkio_close(&io);
+	close(sv[1]);
+	loop_free(l);
+}
+END_TEST
+
 /* Garbage from one peer process ends its own link only. */
 START_TEST(garbage_frames_end_only_own_link)
 {
@@ -1339,6 +1426,7 @@ Suite *test_suite(void)
 	tcase_add_unchecked_fixture(tc, tpki_setup, tpki_teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, codec_roundtrip_and_strictness);
+	tcase_add_test(tc, link_data_frames_of_a_turn_go_together);
 	tcase_add_test(tc, cert_login_dtls_through_peer);
 	tcase_add_test(tc, scram_login_tls_through_peer);
 	tcase_add_test(tc, label_user_wins);

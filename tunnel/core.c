@@ -442,6 +442,7 @@ int tun_server_add_link(struct tun_server *srv, int fd,
 		return ret;
 	}
 	k->io.fd = fd;
+	k->io.batch = true;	/* the core's seccomp filter has sendmmsg */
 	/* The peer logged its client in already: ATTACH or RESUME comes at once. */
 	loop_timer_arm(k->timer, (uint64_t)srv->cfg.handshake_ms * 1000);
 	k->next = srv->pending;

@@ -10,6 +10,9 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "scram.h"
@@ -151,17 +154,27 @@ void tun_lkio_init(struct lk_io *io, struct loop *l)
 {
 	io->l = l;
 	io->fd = -1;
+	io->batch = false;
+	io->flush_t = NULL;
 	pktq_init(&io->q, TUN_LINK_Q_FRAMES, TUN_LINK_Q_BYTES);
 }
+
+/* Frames per sendmmsg(2). */
+#define LKIO_BATCH	32
 
 /* Write what the socket takes now. 0, or -errno: the socket failed. */
 int tun_lkio_flush(struct lk_io *io)
 {
+	struct mmsghdr mh[LKIO_BATCH];
+	struct iovec iov[LKIO_BATCH];
 	struct pkt *p;
+	int n, i;
 
 	if (io->fd < 0)
 		return -ENOTCONN;
-	while ((p = pktq_peek(&io->q))) {
+	if (io->flush_t)
+		loop_timer_disarm(io->flush_t);
+	while (!io->batch && (p = pktq_peek(&io->q))) {
 		if (send(io->fd, p->data, p->len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
 				break;
@@ -169,15 +182,53 @@ int tun_lkio_flush(struct lk_io *io)
 		}
 		pkt_free(pktq_pop(&io->q));
 	}
-	/* Write interest only while something waits. */
+	while (io->batch && !pktq_is_empty(&io->q)) {
+		memset(mh, 0, sizeof(mh));
+		for (n = 0, p = pktq_peek(&io->q); p && n < LKIO_BATCH; p = p->next, n++) {
+			iov[n].iov_base = p->data;
+			iov[n].iov_len = p->len;
+			mh[n].msg_hdr.msg_iov = &iov[n];
+			mh[n].msg_hdr.msg_iovlen = 1;
+		}
+		i = sendmmsg(io->fd, mh, (unsigned)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (i < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+				break;
+			return -errno;
+		}
+		if (i < n)
+			n = -1;	/* the socket took only part: full */
+		while (i-- > 0)
+			pkt_free(pktq_pop(&io->q));
+		if (n < 0)
+			break;
+	}
+	/* Write interest only while something waits (no system call if unchanged). */
 	loop_mod_fd(io->l, io->fd, EPOLLIN | (pktq_is_empty(&io->q) ? 0 : EPOLLOUT));
 	return 0;
 }
 
 /*
+ * The end of the loop turn: what it queued, in one sendmmsg. A failed
+ * socket is left to the owner's fd callback (write interest), which
+ * flushes again, sees the error and handles it as for any send.
+ */
+static void lkio_flush_cb(struct loop_timer *t, void *user)
+{
+	struct lk_io *io = user;
+
+	if (io->fd >= 0 && tun_lkio_flush(io) < 0)
+		loop_mod_fd(io->l, io->fd, EPOLLIN | EPOLLOUT);
+}
+
+/*
  * Send one frame, or queue it behind the others. force: a control frame,
- * queued past the caps (there are a handful per link). 0; -ENOBUFS: the
- * queue is full, the frame is not taken; another -errno: the socket failed.
+ * queued past the caps (there are a handful per link), sent now behind
+ * what waits. With io->batch a data frame waits for the end of the loop
+ * turn, so what one turn produces for a link (several hosts' packets,
+ * acknowledgements) costs one system call and one wake-up of the
+ * process at the other end. 0; -ENOBUFS: the queue is full, the frame is
+ * not taken; another -errno: the socket failed.
  */
 int tun_lkio_send(struct lk_io *io, const uint8_t *b, size_t len, bool force)
 {
@@ -185,6 +236,29 @@ int tun_lkio_send(struct lk_io *io, const uint8_t *b, size_t len, bool force)
 
 	if (io->fd < 0)
 		return -ENOTCONN;
+	if (io->batch && !force && !io->flush_t)
+		io->flush_t = loop_timer_new(io->l, lkio_flush_cb, io);
+	if (io->batch && !force && io->flush_t) {
+		ret = pktq_push(&io->q, b, len);
+		if (ret == -ENOBUFS) {
+			/* A full turn's worth: out now, then queue. */
+			ret = tun_lkio_flush(io);
+			if (ret < 0)
+				return ret;
+			ret = pktq_push(&io->q, b, len);
+		}
+		if (ret < 0)
+			return ret;
+		if (!loop_timer_is_armed(io->flush_t))
+			loop_timer_arm(io->flush_t, 0);
+		return 0;
+	}
+	/* A control frame after the turn's data frames, which go first. */
+	if (io->batch && !pktq_is_empty(&io->q)) {
+		ret = tun_lkio_flush(io);
+		if (ret < 0)
+			return ret;
+	}
 	if (pktq_is_empty(&io->q)) {
 		if (send(io->fd, b, len, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0)
 			return 0;
@@ -210,6 +284,8 @@ bool tun_lkio_fd_ok(int fd)
 
 void tun_lkio_close(struct lk_io *io)
 {
+	loop_timer_free(io->flush_t);
+	io->flush_t = NULL;
 	if (io->fd >= 0) {
 		loop_del_fd(io->l, io->fd);
 		close(io->fd);

@@ -77,6 +77,15 @@ struct lk_io {
 	struct loop *l;
 	int fd;
 	struct pktq q;
+	/*
+	 * batch: data frames queued during a loop turn go out together at
+	 * its end, in one sendmmsg (tun_lkio_send). The core's end only: a
+	 * peer process's seccomp filter has no sendmsg or sendmmsg (their
+	 * msg_name cannot be checked, muxd/sandbox.c). flush_t: made when
+	 * first needed, NULL until then.
+	 */
+	bool batch;
+	struct loop_timer *flush_t;
 };
 
 /*

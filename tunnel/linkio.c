@@ -10,7 +10,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -183,12 +182,12 @@ int tun_lkio_flush(struct lk_io *io)
 		pkt_free(pktq_pop(&io->q));
 	}
 	while (io->batch && !pktq_is_empty(&io->q)) {
-		memset(mh, 0, sizeof(mh));
 		for (n = 0, p = pktq_peek(&io->q); p && n < LKIO_BATCH; p = p->next, n++) {
 			iov[n].iov_base = p->data;
 			iov[n].iov_len = p->len;
-			mh[n].msg_hdr.msg_iov = &iov[n];
-			mh[n].msg_hdr.msg_iovlen = 1;
+			mh[n] = (struct mmsghdr){
+				.msg_hdr = { .msg_iov = &iov[n], .msg_iovlen = 1 },
+			};
 		}
 		i = sendmmsg(io->fd, mh, (unsigned)n, MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (i < 0) {

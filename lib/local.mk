@@ -14,6 +14,9 @@ lib_libbgw_a_SOURCES = \
 	lib/pktq.c lib/pktq.h \
 	lib/prioq.c lib/prioq.h \
 	lib/rpa.c lib/rpa.h \
-	lib/secmem.c lib/secmem.h
-# rpa.c needs AES and homeid.c SHA-256: their users link $(GNUTLS_LIBS).
-lib_libbgw_a_CFLAGS = $(AM_CFLAGS) $(GNUTLS_CFLAGS)
+	lib/secmem.c lib/secmem.h \
+	lib/smp_crypto.c lib/smp_crypto.h
+# rpa.c needs AES and homeid.c SHA-256: their users link $(GNUTLS_LIBS);
+# smp_crypto.c nettle's CMAC and P-256: its users link $(SMP_CRYPTO_LIBS).
+lib_libbgw_a_CFLAGS = $(AM_CFLAGS) $(GNUTLS_CFLAGS) $(NETTLE_CFLAGS)
+SMP_CRYPTO_LIBS = $(NETTLE_LIBS) $(GMP_LIBS)

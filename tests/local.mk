@@ -15,7 +15,8 @@ lib_tests = \
 	tests/check_prioq \
 	tests/check_secmem \
 	tests/check_hex \
-	tests/check_rpa
+	tests/check_rpa \
+	tests/check_smp_crypto
 check_PROGRAMS += $(lib_tests)
 TESTS += $(lib_tests)
 
@@ -46,6 +47,9 @@ tests_check_hex_LDADD = tests/libcheckmain.a $(CHECK_LDADD)
 tests_check_rpa_SOURCES = tests/check_rpa.c
 tests_check_rpa_CFLAGS = $(CHECK_CFLAGS_)
 tests_check_rpa_LDADD = tests/libcheckmain.a lib/libbgw.a $(GNUTLS_LIBS) $(CHECK_LIBS)
+tests_check_smp_crypto_SOURCES = tests/check_smp_crypto.c
+tests_check_smp_crypto_CFLAGS = $(CHECK_CFLAGS_)
+tests_check_smp_crypto_LDADD = tests/libcheckmain.a lib/libbgw.a $(SMP_CRYPTO_LIBS) $(CHECK_LIBS)
 
 # Script tests (TAP), run from the build tree.
 TESTS += tests/t-btmon.sh

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "loop.h"
 #include "mux_int.h"
+#include "secmem.h"
 
 static const uint8_t default_evmask[8] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0x1f, 0, 0 };
 static const uint8_t default_lemask[8] = { 0x1f };
@@ -226,6 +227,8 @@ static void al_connect_start(struct mux *m, struct mux_session *s, uint16_t op,
 {
 	bool ext = op == HCI_OP_LE_EXT_CREATE_CONN;
 
+	/* For the LE bond broker's c1 (mux_bond_le.c): 7.8.12, 7.8.66. */
+	s->le_own_type = ext ? p[1] : p[12];
 	if (!m->p_al_max) {
 		/* No physical accept list to initiate over. */
 		reply_cs(s, op, HCI_ST_UNSUPPORTED_FEATURE);
@@ -1016,6 +1019,9 @@ int cmd_process(struct mux *m, struct mux_session *s, const uint8_t *h4,
 		memcpy(xbuf, h4, len);
 		hmap_put(xbuf + 4 + hmap_cmd_off(d), c->handle);
 		h4 = xbuf;
+		/* The household LE bond's key in place of the host's (mux_bond_le.c). */
+		if (op == HCI_OP_LE_START_ENCRYPTION && plen == 28)
+			bond_le_start_enc(m, s, c, xbuf + 4);
 	}
 	if (d->kind == MK_INQ) {
 		/*
@@ -1029,6 +1035,12 @@ int cmd_process(struct mux *m, struct mux_session *s, const uint8_t *h4,
 		h4 = xbuf;
 	}
 	ctrl_send_cmd(m, h4, len, s, O_SESSION);
+	if (op == HCI_OP_LE_START_ENCRYPTION)
+		secmem_wipe(xbuf, sizeof(xbuf));
+	if (op == HCI_OP_LE_CREATE_CONN && plen >= 13)
+		s->le_own_type = p[12];
+	else if (op == HCI_OP_LE_EXT_CREATE_CONN && plen >= 2)
+		s->le_own_type = p[1];
 	o = outst_find(m, op);
 	if (o && hmap_cmd_off(d) >= 0)
 		o->vhandle = hmap_get(p + hmap_cmd_off(d));

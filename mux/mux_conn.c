@@ -613,6 +613,9 @@ int sess_acl(struct mux *m, struct mux_session *s, const struct h4_pkt *pkt)
 	}
 	if (!m->up)
 		return 0;	/* its links are gone; Disconnection Complete sent */
+	/* SMP answered for a device with a household LE bond (mux_bond_le.c). */
+	if (bond_le_host_smp(m, s, c, pkt))
+		return 0;
 	/* Queued with the controller's handle (drain_acl looks it up). */
 	memcpy(m->xlat, pkt->raw, pkt->raw_len);
 	hmap_put(m->xlat + 1, c->handle);
@@ -655,8 +658,11 @@ void ctrl_data(struct mux *m, const struct h4_pkt *pkt)
 	/* To the link's owner only; an orphaned link's data goes nowhere. */
 	if (c && c->owner) {
 		c->bytes_in += pkt->type == H4_ACL ? pkt->acl.dlen : pkt->sco.dlen;
-		if (pkt->type == H4_ACL)
+		if (pkt->type == H4_ACL) {
 			smp_snoop(m, c, pkt);
+			if (bond_le_dev_smp(m, c, pkt))
+				return;
+		}
 		/* ACL and SCO headers alike: handle and flags, first 2 octets. */
 		memcpy(m->xlat, pkt->raw, pkt->raw_len);
 		hmap_put(m->xlat + 1, c->vhandle);

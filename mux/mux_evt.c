@@ -813,11 +813,15 @@ static void route_by_handle(struct mux *m, const struct h4_pkt *pkt, uint8_t sub
 		return;
 	}
 	c = conn_by_handle(m, hmap_get(pkt->evt.param + off));
-	if (!c || !c->owner || !sess_wants(c->owner, pkt->evt.code, sub))
+	if (!c || !c->owner)
 		return;
 	memcpy(buf, pkt->raw, pkt->raw_len);
-	if (hmap_evt_rewrite(buf, pkt->raw_len, c->vhandle) == 0)
+	if (sess_wants(c->owner, pkt->evt.code, sub) &&
+	    hmap_evt_rewrite(buf, pkt->raw_len, c->vhandle) == 0)
 		sess_emit(c->owner, buf, pkt->raw_len, EM_EVENT);
+	/* After the event: a pairing the mux answered distributes its keys. */
+	if (pkt->evt.code == HCI_EV_ENCRYPT_CHANGE || pkt->evt.code == HCI_EV_KEY_REFRESH_COMPLETE)
+		bond_le_encrypted(m, c, pkt->evt.param[0]);
 }
 
 static void on_le_meta(struct mux *m, const struct h4_pkt *pkt)

@@ -69,6 +69,23 @@ enum mux_origin {
 	O_RECON,	/* physical state reconciliation (masks, scans) */
 };
 
+/*
+ * The LE bond broker's state on one link (mux_bond_le.c): the pairing it
+ * answers for the device (host side), or the one it watches (first
+ * pairing). Holds pairing values and, briefly, the device's LTK: the
+ * whole connection entry is zeroed when the link goes.
+ */
+struct mux_le_smp {
+	uint8_t st;		/* LS_* */
+	bool seen_preq, seen_pres;
+	bool held;		/* the device's Encryption Information, held */
+	uint8_t preq[7];	/* Pairing Request and Response (opcode first) */
+	uint8_t pres[7];
+	uint8_t mconf[16];	/* the host's Pairing Confirm */
+	uint8_t srand[16];	/* our Pairing Random */
+	uint8_t ei[16];		/* the held LTK */
+};
+
 struct mux_conn {
 	bool used;
 	uint8_t link;
@@ -83,6 +100,7 @@ struct mux_conn {
 	/* SMP Identity Information seen from the peer, until its address. */
 	bool irk_seen;
 	uint8_t irk[16];
+	struct mux_le_smp le;
 	/* For bgw-muxd status (mux_session_links): wall clock, data bytes. */
 	int64_t since;
 	uint64_t bytes_in, bytes_out;
@@ -208,6 +226,8 @@ struct mux_session {
 	bool al_member;		/* covered by the physical initiation running */
 	bool al_ext;
 	uint8_t al_params[MUX_EXT_CONN_MAX];
+	/* Own_Address_Type of its last LE connection attempt (7.8.12, 7.8.66). */
+	uint8_t le_own_type;
 
 	bool inquiring;
 	/*
@@ -486,6 +506,14 @@ bool bond_refuse_pairing(struct mux *m, uint8_t code, const struct bdaddr *a);
 void bond_on_link_key_notify(struct mux *m, struct mux_session *s,
 			     const uint8_t *p, uint8_t ev[HCI_EV_LINK_KEY_NOTIFY_LEN]);
 void bond_on_auth_complete(struct mux *m, const uint8_t *p, uint8_t plen);
+
+/* mux_bond_le.c */
+bool bond_le_host_smp(struct mux *m, struct mux_session *s, struct mux_conn *c,
+		      const struct h4_pkt *pkt);
+bool bond_le_dev_smp(struct mux *m, struct mux_conn *c, const struct h4_pkt *pkt);
+void bond_le_start_enc(struct mux *m, struct mux_session *s, struct mux_conn *c,
+		       uint8_t p[28]);
+void bond_le_encrypted(struct mux *m, struct mux_conn *c, uint8_t status);
 
 /* mux_ctrl.c */
 const struct mux_cache_ent *cache_get(const struct mux *m,

@@ -23,6 +23,15 @@
 
 #include "bdaddr.h"
 
+/* An LE bond's keys (Vol 3 Part H 3.6.2, 3.6.3): secret, wipe after use. */
+struct mux_le_bond {
+	uint8_t ltk[16];
+	uint16_t ediv;
+	uint8_t rand[8];
+	uint8_t key_size;	/* 7-16 */
+	bool authenticated;	/* MITM-protected pairing */
+};
+
 struct mux_policy {
 	/* The user still exists (a reload that removed it ends its sessions). */
 	bool (*is_user)(const char *user, void *ctx);
@@ -67,6 +76,24 @@ struct mux_policy {
 	int (*bond_new)(const char *user, const struct bdaddr *a,
 			const uint8_t key[16], uint8_t key_type, void *ctx);
 	void *ctx;
+	/*
+	 * (After ctx, so the positional initialisers of the fields above
+	 * stay what they were.) LE household bonds (doc/virtual-controller.md, "Household bonds",
+	 * LE): the LTK, EDIV and Rand kept for device (a, addr_type): 0 with
+	 * them (b may be NULL: only whether there is one), -ENOENT when
+	 * there is none. The core wipes b after its one use. NULL: none.
+	 */
+	int (*bond_ltk)(const struct bdaddr *a, uint8_t addr_type,
+			struct mux_le_bond *b, void *ctx);
+	/*
+	 * A pairing of user's host with device (a, addr_type) made the
+	 * device distribute this LTK (legacy pairing): keep it as the
+	 * household's LE bond, replacing any. 0, or a negative errno (then
+	 * the host gets the real key, as without bonds). NULL: not kept.
+	 */
+	int (*bond_new_le)(const char *user, const struct bdaddr *a,
+			   uint8_t addr_type, const struct mux_le_bond *b,
+			   void *ctx);
 };
 
 #endif /* BGW_MUX_POLICY_H */

@@ -33,7 +33,7 @@ muxd_bgw_muxd_CPPFLAGS = $(MUXD_CPPFLAGS) -I$(top_srcdir)/authdb -I$(top_srcdir)
 	-DBGW_DOCDIR='"$(docdir)"'
 muxd_bgw_muxd_CFLAGS = $(AM_CFLAGS) $(TUNNEL_CFLAGS)
 muxd_bgw_muxd_LDADD = muxd/libmuxd.a mux/libmuxtr.a mux/libmux.a sim/libsim.a \
-	authdb/libauthdb.a relay/librelay.a $(TUNNEL_LIBS) $(SECCOMP_LIBS)
+	authdb/libauthdb.a relay/librelay.a $(TUNNEL_LIBS) $(SECCOMP_LIBS) $(SMP_CRYPTO_LIBS)
 
 tests_check_mux_conf_SOURCES = tests/check_mux_conf.c
 tests_check_mux_conf_CPPFLAGS = $(MUXD_CPPFLAGS)

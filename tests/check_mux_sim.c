@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "check_main.h"
 #include "cursor.h"
@@ -24,12 +25,14 @@
 #include "mux.h"
 #include "sim.h"
 #include "sim_int.h"
+#include "smp_crypto.h"
 
 #define SPEAKER 0x04	/* 10:B6:00:00:00:04, BR/EDR */
 #define BULB	0x03	/* 10:B6:00:00:00:03, BR/EDR and LE */
 #define THERMO	0x02	/* 10:B6:00:00:00:02, LE */
 #define LONGRANGE 0x0b	/* ext_house: extended PDUs on LE Coded only */
 #define TAG	0x0c	/* ext_house: extended PDUs, 300 octets of data */
+#define LOCK	0x01	/* C0:B6:00:00:00:01 random (static), LE, bonds */
 
 /* A house with extended-only advertisers besides a legacy one. */
 static const char ext_house[] =
@@ -59,6 +62,8 @@ static void rd_addr(struct bdaddr *a, uint8_t last)
 	a->b[0] = last;
 }
 
+static bool kid_revoked;	/* the kid's grant for the lock, withdrawn */
+
 static bool pol_may_access(const char *user, const struct bdaddr *a, uint8_t type, void *ctx)
 {
 	struct bdaddr sp, bu;
@@ -74,6 +79,8 @@ static bool pol_may_access(const char *user, const struct bdaddr *a, uint8_t typ
 	if (strcmp(user, "erin") == 0)
 		return a->b[5] == 0x10 && a->b[4] == 0xb6 && !a->b[1] &&
 		       (a->b[0] == LONGRANGE || a->b[0] == TAG);
+	if (strcmp(user, "mum") == 0 || (strcmp(user, "kid") == 0 && !kid_revoked))
+		return a->b[5] == 0xc0 && a->b[4] == 0xb6 && a->b[0] == LOCK;
 	if (strcmp(user, "dave") == 0) {
 		struct bdaddr th;
 
@@ -118,6 +125,43 @@ static int pol_bond_new(const char *user, const struct bdaddr *a, const uint8_t 
 
 static const struct mux_policy pol_bonds = {
 	NULL, NULL, pol_may_access, NULL, NULL, pol_bond_key, pol_bond_new, NULL
+};
+
+/* The household LE bond store (one device), and what hosts were sent. */
+static struct {
+	bool has;
+	struct bdaddr a;
+	uint8_t type;
+	struct mux_le_bond b;
+	char by[16];
+	unsigned news;
+	unsigned leaks;		/* host packets that held the household LTK */
+} sle;
+
+static int pol_bond_ltk(const struct bdaddr *a, uint8_t type, struct mux_le_bond *b, void *ctx)
+{
+	if (!sle.has || !bdaddr_eq(a, &sle.a) || type != sle.type)
+		return -ENOENT;
+	if (b)
+		*b = sle.b;
+	return 0;
+}
+
+static int pol_bond_new_le(const char *user, const struct bdaddr *a, uint8_t type,
+			   const struct mux_le_bond *b, void *ctx)
+{
+	sle.has = true;
+	sle.a = *a;
+	sle.type = type;
+	sle.b = *b;
+	snprintf(sle.by, sizeof(sle.by), "%s", user);
+	sle.news++;
+	return 0;
+}
+
+static const struct mux_policy pol_bonds_le = {
+	NULL, NULL, pol_may_access, NULL, NULL, pol_bond_key, pol_bond_new, NULL,
+	pol_bond_ltk, pol_bond_new_le
 };
 static const struct mux_policy *env_pol = &pol;
 
@@ -167,6 +211,8 @@ static void env_up_house(struct sim_house *h)
 	mx = mux_new(lp, &cfg, env_pol, &ops);
 	env_pol = &pol;
 	memset(&sbond, 0, sizeof(sbond));
+	memset(&sle, 0, sizeof(sle));
+	kid_revoked = false;
 	ck_assert_ptr_nonnull(mx);
 	mux_ctrl_up(mx);
 	wait_ready();
@@ -186,6 +232,8 @@ static int to_mux(const uint8_t *h4, size_t len, void *user)
 
 static int to_host(const uint8_t *h4, size_t len, void *user)
 {
+	if (sle.has && memmem(h4, len, sle.b.ltk, 16))
+		sle.leaks++;
 	hostdrv_sink(h4, len, user);
 	return 0;
 }
@@ -667,6 +715,268 @@ START_TEST(sim_household_bond_every_user_in_turn)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- LE bonds */
+
+/* What a host keeps of an LE bond, as BlueZ does (its ltks). */
+struct le_hbond {
+	bool has;
+	uint8_t ltk[16];
+	uint16_t ediv;
+	uint8_t rand[8];
+};
+
+static uint16_t host_le_connect_lock(struct shost *h)
+{
+	uint8_t p[25] = { 0 }, b[64];
+	size_t n;
+
+	put_le16(p, 0x60);
+	put_le16(p + 2, 0x60);
+	p[5] = 0x01;			/* the lock's static random address */
+	rd_addr((struct bdaddr *)(p + 6), LOCK);
+	p[11] = 0xc0;
+	put_le16(p + 13, 0x18);
+	put_le16(p + 15, 0x28);
+	put_le16(p + 19, 0x2a);
+	ck_assert_int_eq(cmd(h, HCI_OP_LE_CREATE_CONN, p, 25, NULL), 0);
+	ck_assert_int_eq(hostdrv_wait_event(h->d, HCI_EV_LE_META, HCI_LE_EV_CONN_COMPLETE,
+					    b, sizeof(b), &n), 0);
+	ck_assert_uint_eq(b[0], 0);
+	return get_le16(b + 1);
+}
+
+static void h_smp_send(struct shost *h, uint16_t hd, const uint8_t *p, size_t n)
+{
+	uint8_t pdu[32];
+
+	put_le16(pdu, (uint16_t)n);
+	put_le16(pdu + 2, 0x0006);
+	memcpy(pdu + 4, p, n);
+	ck_assert_int_eq(hostdrv_acl(h->d, hd, 0x00, pdu, n + 4), 0);
+}
+
+/* The next SMP PDU to h: its length (0: none within the wait). */
+static size_t h_smp_recv(struct shost *h, uint16_t hd, uint8_t *p)
+{
+	uint8_t pdu[64];
+	size_t n;
+
+	if (hostdrv_wait_l2cap(h->d, hd, pdu, sizeof(pdu), &n) != 0)
+		return 0;
+	ck_assert_uint_eq(get_le16(pdu + 2), 0x0006);
+	ck_assert_uint_le(n - 4, 17);
+	memcpy(p, pdu + 4, n - 4);
+	return n - 4;
+}
+
+/* LE Enable Encryption (7.8.24): the Encryption Change status. */
+static int h_encrypt(struct shost *h, uint16_t hd, const uint8_t rand[8], uint16_t ediv,
+		     const uint8_t ltk[16])
+{
+	uint8_t p[28], b[64];
+	size_t n;
+
+	put_le16(p, hd);
+	memcpy(p + 2, rand, 8);
+	put_le16(p + 10, ediv);
+	memcpy(p + 12, ltk, 16);
+	ck_assert_int_eq(cmd(h, HCI_OP_LE_START_ENCRYPTION, p, 28, NULL), 0);
+	if (hostdrv_wait_event(h->d, HCI_EV_ENCRYPT_CHANGE, 0, b, sizeof(b), &n) != 0)
+		return -1;
+	return b[0];
+}
+
+/*
+ * Linux's LE legacy pairing as central (smp.c): Pairing Request
+ * (NoInputNoOutput... here KeyboardDisplay as BlueZ's agent says,
+ * bonding, SC offered, EncKey and IdKey both ways), confirm and random
+ * with c1, encryption with the STK, then the device's keys. Returns the
+ * Encryption Change status (or 0x100 + SMP reason).
+ */
+static int h_pair(struct shost *h, uint16_t hd, struct le_hbond *bd)
+{
+	static const uint8_t tk[16];
+	uint8_t preq[7] = { 0x01, 0x03, 0x00, 0x09, 0x10, 0x03, 0x03 };
+	uint8_t pres[7], mrand[16], b[17], conf[16], chk[16], stk[16], ia[6], ra[6];
+	static const uint8_t zero[8];
+	size_t n;
+	int st;
+
+	ck_assert_int_eq(cmd(h, HCI_OP_READ_BD_ADDR, NULL, 0, b), 0);
+	memcpy(ia, b + 1, 6);
+	rd_addr((struct bdaddr *)ra, LOCK);
+	ra[5] = 0xc0;
+	h_smp_send(h, hd, preq, 7);
+	n = h_smp_recv(h, hd, pres);
+	if (n == 2)
+		return 0x100 + pres[1];
+	ck_assert_uint_eq(n, 7);
+	ck_assert_uint_eq(pres[0], 0x02);
+	ck_assert_uint_eq(pres[3] & 0x08, 0);	/* legacy: SC not agreed */
+	ck_assert_int_eq(getrandom(mrand, 16, 0), 16);
+	b[0] = 0x03;
+	ck_assert_int_eq(smp_c1(tk, mrand, preq, pres, 0, ia, 1, ra, b + 1), 0);
+	h_smp_send(h, hd, b, 17);
+	ck_assert_uint_eq(h_smp_recv(h, hd, b), 17);
+	ck_assert_uint_eq(b[0], 0x03);
+	memcpy(conf, b + 1, 16);
+	b[0] = 0x04;
+	memcpy(b + 1, mrand, 16);
+	h_smp_send(h, hd, b, 17);
+	n = h_smp_recv(h, hd, b);
+	if (n == 2)
+		return 0x100 + b[1];
+	ck_assert_uint_eq(b[0], 0x04);
+	/* The responder's confirm matches its random (2.3.5.5). */
+	ck_assert_int_eq(smp_c1(tk, b + 1, preq, pres, 0, ia, 1, ra, chk), 0);
+	ck_assert_mem_eq(chk, conf, 16);
+	ck_assert_int_eq(smp_s1(tk, b + 1, mrand, stk), 0);
+	memset(stk + pres[4], 0, 16 - pres[4]);
+	st = h_encrypt(h, hd, zero, 0, stk);
+	if (st)
+		return st;
+	ck_assert_uint_eq(h_smp_recv(h, hd, b), 17);
+	ck_assert_uint_eq(b[0], 0x06);
+	memcpy(bd->ltk, b + 1, 16);
+	ck_assert_uint_eq(h_smp_recv(h, hd, b), 11);
+	ck_assert_uint_eq(b[0], 0x07);
+	bd->ediv = get_le16(b + 1);
+	memcpy(bd->rand, b + 3, 8);
+	bd->has = true;
+	return 0;
+}
+
+/* The bolt (0x2a56) read: the ATT opcode of the answer (0x09 read, 0x01 error). */
+static uint8_t h_read_bolt(struct shost *h, uint16_t hd)
+{
+	uint8_t pdu[12], b[64];
+	size_t n;
+
+	memcpy(pdu, "\x07\x00\x04\x00\x08\x01\x00\xff\xff\x56\x2a", 11);
+	ck_assert_int_eq(hostdrv_acl(h->d, hd, 0x00, pdu, 11), 0);
+	ck_assert_int_eq(hostdrv_wait_l2cap(h->d, hd, b, sizeof(b), &n), 0);
+	ck_assert_uint_eq(get_le16(b + 2), 0x0004);
+	return b[4];
+}
+
+/* One use of the lock: connect, encrypt with the bond or pair, read the bolt. */
+static int lock_use(struct shost *h, struct le_hbond *bd)
+{
+	uint16_t hd = host_le_connect_lock(h);
+	int st;
+
+	if (bd->has) {
+		st = h_encrypt(h, hd, bd->rand, bd->ediv, bd->ltk);
+		if (st == HCI_ST_PIN_OR_KEY_MISSING)
+			bd->has = false;	/* BlueZ drops the key, pairs next time */
+	} else {
+		st = h_pair(h, hd, bd);
+	}
+	if (st == 0)
+		ck_assert_uint_eq(h_read_bolt(h, hd), 0x09);
+	host_disconnect(h, hd);
+	return st;
+}
+
+/*
+ * Today's LE failure with the simulated lock (one bond per central, as
+ * real devices keep): without the broker, mum pairs, the kid pairs, and
+ * mum's next encryption fails with PIN or Key Missing (0x06).
+ */
+START_TEST(sim_le_without_bonds_last_pairing_wins)
+{
+	struct le_hbond bm = { 0 }, bk = { 0 };
+	struct shost m, k;
+
+	env_up();
+	host_up(&m, "mum");
+	host_up(&k, "kid");
+	host_init(&m, NULL);
+	host_init(&k, NULL);
+	ck_assert_int_eq(lock_use(&m, &bm), 0);
+	ck_assert_int_eq(lock_use(&k, &bk), 0);
+	ck_assert_int_eq(lock_use(&m, &bm), HCI_ST_PIN_OR_KEY_MISSING);
+	host_down(&m);
+	host_down(&k);
+	env_down();
+}
+END_TEST
+
+/*
+ * With the LE broker: mum pairs the lock once (the device's LTK kept,
+ * her host given one of its own); then the kid pairs (answered by the
+ * mux, never reaching the lock) and both take turns, ten rounds, each
+ * encrypting with the key its host stored and reading the bolt. The
+ * household LTK reaches no host.
+ */
+START_TEST(sim_le_household_bond_every_user_in_turn)
+{
+	struct le_hbond bm = { 0 }, bk = { 0 };
+	struct shost m, k;
+	unsigned i;
+
+	env_pol = &pol_bonds_le;
+	env_up();
+	host_up(&m, "mum");
+	host_up(&k, "kid");
+	host_init(&m, NULL);
+	host_init(&k, NULL);
+	ck_assert_int_eq(lock_use(&m, &bm), 0);
+	ck_assert(bm.has && sle.has);
+	ck_assert_uint_eq(sle.news, 1);
+	ck_assert_str_eq(sle.by, "mum");
+	ck_assert_uint_eq(sle.type, 1);
+	ck_assert_uint_eq(sle.b.key_size, 16);
+	ck_assert(!sle.b.authenticated);
+	ck_assert(memcmp(bm.ltk, sle.b.ltk, 16) != 0);
+	for (i = 0; i < 10; i++) {
+		ck_assert_int_eq(lock_use(&k, &bk), 0);
+		ck_assert(bk.has);
+		ck_assert_int_eq(lock_use(&m, &bm), 0);
+	}
+	ck_assert(memcmp(bk.ltk, sle.b.ltk, 16) != 0);
+	ck_assert(memcmp(bk.ltk, bm.ltk, 16) != 0);
+	ck_assert_uint_eq(sle.news, 1);
+	ck_assert_uint_eq(sle.leaks, 0);
+	host_down(&m);
+	host_down(&k);
+	env_down();
+}
+END_TEST
+
+/*
+ * The grant is checked at each use: with the kid's grant withdrawn (and
+ * the policy not yet told, so his link stays), his encryption is not
+ * given the household key, and the lock refuses his own.
+ */
+START_TEST(sim_le_household_bond_not_for_a_revoked_user)
+{
+	struct le_hbond bm = { 0 }, bk = { 0 };
+	struct shost m, k;
+	uint16_t hd;
+
+	env_pol = &pol_bonds_le;
+	env_up();
+	host_up(&m, "mum");
+	host_up(&k, "kid");
+	host_init(&m, NULL);
+	host_init(&k, NULL);
+	ck_assert_int_eq(lock_use(&m, &bm), 0);
+	ck_assert_int_eq(lock_use(&k, &bk), 0);
+	hd = host_le_connect_lock(&k);
+	kid_revoked = true;
+	ck_assert_int_eq(h_encrypt(&k, hd, bk.rand, bk.ediv, bk.ltk), HCI_ST_PIN_OR_KEY_MISSING);
+	kid_revoked = false;
+	host_disconnect(&k, hd);
+	/* Mum is unaffected. */
+	ck_assert_int_eq(lock_use(&m, &bm), 0);
+	ck_assert_uint_eq(sle.leaks, 0);
+	host_down(&m);
+	host_down(&k);
+	env_down();
+}
+END_TEST
+
 /*
  * The extended reports h got, per advertiser (last address byte): how
  * many, and how many said "incomplete, more to come".
@@ -837,6 +1147,9 @@ Suite *test_suite(void)
 	tcase_add_test(tc, sim_le_accept_list_connect_each_its_own);
 	tcase_add_test(tc, sim_without_bonds_last_pairing_wins);
 	tcase_add_test(tc, sim_household_bond_every_user_in_turn);
+	tcase_add_test(tc, sim_le_without_bonds_last_pairing_wins);
+	tcase_add_test(tc, sim_le_household_bond_every_user_in_turn);
+	tcase_add_test(tc, sim_le_household_bond_not_for_a_revoked_user);
 	tcase_add_test(tc, sim_ext_scan_extended_only_devices_per_user);
 	tcase_add_test(tc, sim_ext_create_conn_coded_device_per_user);
 	tcase_set_timeout(tc, 60);

@@ -1,0 +1,434 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The LE half of the bond broker (doc/virtual-controller.md, "Household
+ * bonds", LE). A device keeps one LE bond for the gateway's address, and
+ * each host's own SMP with it would replace it, so:
+ *
+ *  - first pairing (no household LE bond): the user's host pairs end to
+ *    end; when the pairing is legacy, the device's LTK, EDIV and Rand
+ *    cross HCI in clear (Encryption Information and Central
+ *    Identification, Vol 3 Part H 3.6.1; the controller encrypts the air,
+ *    not HCI) and are kept as the household bond; the host receives a
+ *    random LTK in their place. LE Secure Connections derive the LTK on
+ *    both ends (f5) and never send it: such a device is not shared yet;
+ *  - later, every permitted user: the host's SMP on the link (CID 0x0006)
+ *    is answered here, on the device's behalf (legacy Just Works, the
+ *    device's real key never involved), so the host stores a virtual bond
+ *    of its own; and the host's LE Enable Encryption, with whatever key,
+ *    leaves for the controller with the household LTK, EDIV and Rand.
+ *
+ * Every SMP PDU from a host or a device is untrusted: length-checked in
+ * full, unknown or out-of-order PDUs end the pairing (Pairing Failed).
+ * Keys are wiped after use and never logged.
+ * Part of the multiplexer core (see mux.c for its threat model).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "bdaddr.h"
+#include "cursor.h"
+#include "hci.h"
+#include "hci_defs.h"
+#include "log.h"
+#include "mux_int.h"
+#include "secmem.h"
+#include "smp_crypto.h"
+
+#define CID_SMP		0x0006	/* Vol 3 Part A 2.1 */
+
+/* SMP codes (Vol 3 Part H 3.3) and reasons (3.5.5). */
+#define SMP_PAIRING_REQ		0x01
+#define SMP_PAIRING_RSP		0x02
+#define SMP_CONFIRM		0x03
+#define SMP_RANDOM		0x04
+#define SMP_FAILED		0x05
+#define SMP_ENC_INFO		0x06
+#define SMP_CENTRAL_IDENT	0x07
+#define SMP_SECURITY_REQ	0x0b
+#define SMP_R_CONFIRM_FAILED	0x04
+#define SMP_R_NOT_SUPPORTED	0x05
+#define SMP_R_ENC_KEY_SIZE	0x06
+#define SMP_R_CMD_NOT_SUPP	0x07
+#define SMP_R_UNSPECIFIED	0x08
+#define SMP_R_INVALID_PARAMS	0x0a
+
+#define AUTH_BONDING	0x01	/* AuthReq bit 0 (3.5.1) */
+#define AUTH_MITM	0x04
+#define AUTH_SC		0x08
+#define KD_ENC		0x01	/* EncKey (3.6.1) */
+
+enum { LS_IDLE, LS_CONFIRM, LS_RANDOM, LS_ENC };
+
+/* The household LE bond of the link's device, if its user may use it now. */
+static bool le_bond(struct mux *m, struct mux_session *s, const struct mux_conn *c,
+		    struct mux_le_bond *b)
+{
+	if (!m->pol.bond_ltk || !s || s->dead || c->link != LINK_LE ||
+	    !pol_access(m, s->user, &c->addr, c->addr_type))
+		return false;
+	return m->pol.bond_ltk(&c->addr, c->addr_type, b, m->pol.ctx) == 0;
+}
+
+/* An SMP PDU to the host, as the controller would deliver the device's. */
+static void to_host(struct mux_session *s, const struct mux_conn *c,
+		    const uint8_t *pdu, size_t n)
+{
+	uint8_t l2[4 + 17], h4[5 + sizeof(l2)];
+	int len;
+
+	if (n > 17)
+		return;
+	put_le16(l2, (uint16_t)n);
+	put_le16(l2 + 2, CID_SMP);
+	memcpy(l2 + 4, pdu, n);
+	len = h4_build_acl(h4, sizeof(h4), c->vhandle, HCI_PB_FIRST_FLUSH, 0, l2, n + 4);
+	if (len > 0)
+		sess_emit(s, h4, (size_t)len, EM_DATA);
+	secmem_wipe(l2, sizeof(l2));
+	secmem_wipe(h4, sizeof(h4));
+}
+
+/* The host's packet was taken here: its buffer credit comes back (7.7.19). */
+static void host_credit(struct mux_session *s, const struct mux_conn *c)
+{
+	uint8_t ev[5], h4[3 + sizeof(ev)];
+	int len;
+
+	ev[0] = 1;
+	put_le16(ev + 1, c->vhandle);
+	put_le16(ev + 3, 1);
+	len = h4_build_evt(h4, sizeof(h4), HCI_EV_NUM_COMP_PKTS, ev, sizeof(ev));
+	if (len > 0)
+		sess_emit(s, h4, (size_t)len, EM_NOCP);
+}
+
+static void pair_fail(struct mux_session *s, struct mux_conn *c, uint8_t reason)
+{
+	uint8_t p[2] = { SMP_FAILED, reason };
+
+	to_host(s, c, p, sizeof(p));
+	secmem_wipe(&c->le, sizeof(c->le));
+}
+
+/*
+ * The addresses of c1 (2.2.3) as the host computes them: its own, the
+ * one its LE Create Connection said (the gateway's public BD_ADDR every
+ * virtual controller reports, or the random address it set), and the
+ * device's from the connection complete.
+ */
+static int confirm(struct mux *m, struct mux_session *s, const struct mux_conn *c,
+		   const uint8_t r[16], uint8_t out[16])
+{
+	static const uint8_t tk[16];	/* Just Works: TK 0 (2.3.5.2) */
+	const uint8_t *ia = m->bdaddr.b;
+	uint8_t iat = 0;
+
+	if (s->le_own_type & 0x01) {
+		ia = s->reg[REG_LE_RAND_ADDR];
+		iat = 1;
+	}
+	return smp_c1(tk, r, c->le.preq, c->le.pres, iat, ia, c->addr_type,
+		      c->addr.b, out);
+}
+
+/*
+ * The host's SMP on a link to a device with a household LE bond: answered
+ * here as the device would, with legacy Just Works (the key it makes is
+ * replaced at encryption anyway). Our Pairing Response: NoInputNoOutput,
+ * no OOB, bonding as asked, no MITM, no Secure Connections (so a host
+ * offering SC falls back to legacy, 2.3.5.1), key size the household
+ * key's, the responder's EncKey only if asked, nothing from the host.
+ */
+static void stand_in(struct mux *m, struct mux_session *s, struct mux_conn *c,
+		     const uint8_t *p, size_t n, const struct mux_le_bond *b)
+{
+	struct mux_le_smp *l = &c->le;
+	uint8_t out[17], chk[16];
+
+	switch (p[0]) {
+	case SMP_PAIRING_REQ:
+		if (n != 7 || p[1] > 0x04 || p[2] > 0x01) {
+			pair_fail(s, c, SMP_R_INVALID_PARAMS);
+			return;
+		}
+		if (p[4] < 7 || p[4] > 16) {
+			pair_fail(s, c, SMP_R_ENC_KEY_SIZE);
+			return;
+		}
+		secmem_wipe(l, sizeof(*l));
+		memcpy(l->preq, p, 7);
+		l->pres[0] = SMP_PAIRING_RSP;
+		l->pres[1] = 0x03;			/* NoInputNoOutput */
+		l->pres[2] = 0x00;
+		l->pres[3] = p[3] & AUTH_BONDING;
+		l->pres[4] = b->key_size >= 7 && b->key_size <= 16 ? b->key_size : 16;
+		l->pres[5] = 0x00;
+		l->pres[6] = p[6] & KD_ENC;
+		l->st = LS_CONFIRM;
+		to_host(s, c, l->pres, 7);
+		log_info("session %u (%s): pairing answered for the device (household LE bond)",
+			 s->id, s->user);
+		return;
+	case SMP_CONFIRM:
+		if (n != 17 || l->st != LS_CONFIRM)
+			break;
+		memcpy(l->mconf, p + 1, 16);
+		if (getrandom(l->srand, 16, 0) != 16 || confirm(m, s, c, l->srand, out + 1)) {
+			pair_fail(s, c, SMP_R_UNSPECIFIED);
+			return;
+		}
+		out[0] = SMP_CONFIRM;
+		l->st = LS_RANDOM;
+		to_host(s, c, out, 17);
+		secmem_wipe(out, sizeof(out));
+		return;
+	case SMP_RANDOM:
+		if (n != 17 || l->st != LS_RANDOM)
+			break;
+		if (confirm(m, s, c, p + 1, chk) || !secmem_is_equal(chk, l->mconf, 16)) {
+			secmem_wipe(chk, sizeof(chk));
+			pair_fail(s, c, SMP_R_CONFIRM_FAILED);
+			return;
+		}
+		secmem_wipe(chk, sizeof(chk));
+		out[0] = SMP_RANDOM;
+		memcpy(out + 1, l->srand, 16);
+		l->st = LS_ENC;
+		to_host(s, c, out, 17);
+		secmem_wipe(out, sizeof(out));
+		return;
+	case SMP_FAILED:
+		secmem_wipe(l, sizeof(*l));
+		return;
+	case SMP_ENC_INFO: case SMP_CENTRAL_IDENT: case 0x08: case 0x09: case 0x0a:
+		/* The host's own keys: we asked for none; never to the device. */
+		return;
+	case SMP_PAIRING_RSP: case SMP_SECURITY_REQ:
+		/* A peripheral's PDUs from the central's host: not understood. */
+		pair_fail(s, c, SMP_R_CMD_NOT_SUPP);
+		return;
+	default:
+		/* Secure Connections PDUs we never agreed to, or unknown. */
+		pair_fail(s, c, SMP_R_CMD_NOT_SUPP);
+		return;
+	}
+	pair_fail(s, c, SMP_R_UNSPECIFIED);
+}
+
+/* A complete SMP PDU in one ACL packet: its code and length, else NULL. */
+static const uint8_t *smp_pdu(const struct h4_pkt *pkt, size_t *n)
+{
+	const uint8_t *d = pkt->acl.data;
+
+	if (pkt->acl.pb == HCI_PB_CONT || pkt->acl.dlen < 5 ||
+	    get_le16(d + 2) != CID_SMP || get_le16(d) != pkt->acl.dlen - 4u)
+		return NULL;
+	*n = pkt->acl.dlen - 4u;
+	return d + 4;
+}
+
+/*
+ * ACL from a session's host on LE link c. With a household LE bond its
+ * SMP is consumed and answered here (true: not for the device); without,
+ * its Pairing Request is noted for the first pairing's key size.
+ */
+bool bond_le_host_smp(struct mux *m, struct mux_session *s, struct mux_conn *c,
+		      const struct h4_pkt *pkt)
+{
+	struct mux_le_bond b;
+	const uint8_t *p;
+	size_t n;
+	bool mine;
+
+	if (c->link != LINK_LE || !(p = smp_pdu(pkt, &n)))
+		return false;
+	memset(&b, 0, sizeof(b));
+	mine = le_bond(m, s, c, &b);
+	if (mine) {
+		stand_in(m, s, c, p, n, &b);
+		host_credit(s, c);
+	} else if (p[0] == SMP_PAIRING_REQ && n == 7) {
+		memcpy(c->le.preq, p, 7);
+		c->le.seen_preq = true;
+		c->le.seen_pres = false;
+	}
+	secmem_wipe(&b, sizeof(b));
+	return mine;
+}
+
+/*
+ * Was the legacy pairing just made authenticated (MITM, 2.3.5.1)? Only
+ * with a passkey: both must not be NoInputNoOutput, one asked for MITM,
+ * and one has a keyboard (KeyboardOnly or KeyboardDisplay). OOB is not
+ * counted: a bond is never said to be stronger than it is.
+ */
+static bool legacy_mitm(const uint8_t preq[7], const uint8_t pres[7])
+{
+	uint8_t i = preq[1], r = pres[1];
+
+	if (!((preq[3] | pres[3]) & AUTH_MITM) || i == 0x03 || r == 0x03)
+		return false;
+	return i == 0x02 || r == 0x02 || i == 0x04 || r == 0x04;
+}
+
+/* The held Encryption Information to the host, with key ltk. */
+static void emit_enc_info(struct mux_conn *c, const uint8_t ltk[16])
+{
+	uint8_t p[17];
+
+	p[0] = SMP_ENC_INFO;
+	memcpy(p + 1, ltk, 16);
+	to_host(c->owner, c, p, sizeof(p));
+	secmem_wipe(p, sizeof(p));
+}
+
+/*
+ * The device's Central Identification after its Encryption Information:
+ * the LTK, EDIV and Rand of a legacy pairing become the household bond,
+ * and the host is given a random LTK of its own in their place (it
+ * never needs one: every later encryption gets the household's).
+ */
+static void first_bond(struct mux *m, struct mux_conn *c, const uint8_t *p)
+{
+	struct mux_le_bond b;
+	char as[BDADDR_STRLEN];
+	uint8_t mine[16];
+	int r;
+
+	memset(&b, 0, sizeof(b));
+	memcpy(b.ltk, c->le.ei, 16);
+	b.ediv = get_le16(p + 1);
+	memcpy(b.rand, p + 3, 8);
+	b.key_size = 16;
+	if (c->le.seen_preq && c->le.seen_pres) {
+		b.key_size = c->le.preq[4] < c->le.pres[4] ? c->le.preq[4] : c->le.pres[4];
+		b.authenticated = legacy_mitm(c->le.preq, c->le.pres);
+	}
+	if (b.key_size < 7 || b.key_size > 16)
+		b.key_size = 16;
+	r = m->pol.bond_new_le(c->owner->user, &c->addr, c->addr_type, &b, m->pol.ctx);
+	if (r < 0) {
+		log_err("session %u (%s): the LE key of %s could not be kept as the household bond (%s): only this user's host has it",
+			c->owner->id, c->owner->user, bdaddr_fmt(&c->addr, as), strerror(-r));
+		emit_enc_info(c, c->le.ei);
+	} else if (getrandom(mine, sizeof(mine), 0) != sizeof(mine)) {
+		/* No randomness: the host gets no usable key rather than the real one. */
+		memset(mine, 0, sizeof(mine));
+		emit_enc_info(c, mine);
+	} else {
+		emit_enc_info(c, mine);
+		log_notice("session %u (%s): %s paired over LE: its key is now the household bond",
+			   c->owner->id, c->owner->user, bdaddr_fmt(&c->addr, as));
+	}
+	secmem_wipe(mine, sizeof(mine));
+	secmem_wipe(&b, sizeof(b));
+	secmem_wipe(c->le.ei, sizeof(c->le.ei));
+	c->le.held = false;
+}
+
+/*
+ * ACL from the device on LE link c (its owner alive), before it goes to
+ * the owner. Watches a first pairing (no household LE bond): returns
+ * true when the packet was taken (the Encryption Information, held until
+ * the Central Identification that completes the key).
+ */
+bool bond_le_dev_smp(struct mux *m, struct mux_conn *c, const struct h4_pkt *pkt)
+{
+	struct mux_session *s = c->owner;
+	char as[BDADDR_STRLEN];
+	const uint8_t *p;
+	size_t n;
+
+	if (c->link != LINK_LE || !s || !m->pol.bond_new_le || !(p = smp_pdu(pkt, &n))) {
+		if (c->le.held && pkt->acl.pb != HCI_PB_CONT) {
+			/* Something else came between: the host gets the key as it was. */
+			emit_enc_info(c, c->le.ei);
+			secmem_wipe(c->le.ei, sizeof(c->le.ei));
+			c->le.held = false;
+		}
+		return false;
+	}
+	if (c->le.held && p[0] != SMP_CENTRAL_IDENT) {
+		emit_enc_info(c, c->le.ei);
+		secmem_wipe(c->le.ei, sizeof(c->le.ei));
+		c->le.held = false;
+	}
+	switch (p[0]) {
+	case SMP_PAIRING_RSP:
+		if (n != 7 || !c->le.seen_preq)
+			break;
+		memcpy(c->le.pres, p, 7);
+		c->le.seen_pres = true;
+		if (c->le.preq[3] & p[3] & AUTH_SC)
+			log_notice("session %u (%s): %s pairs with LE Secure Connections: its key is not seen, so it is not shared (one bond per central)",
+				   s->id, s->user, bdaddr_fmt(&c->addr, as));
+		break;
+	case SMP_ENC_INFO:
+		if (n != 17 || !pol_access(m, s->user, &c->addr, c->addr_type) ||
+		    le_bond(m, s, c, NULL))
+			break;
+		memcpy(c->le.ei, p + 1, 16);
+		c->le.held = true;
+		return true;
+	case SMP_CENTRAL_IDENT:
+		if (n != 11 || !c->le.held)
+			break;
+		first_bond(m, c, p);
+		break;
+	default:
+		break;
+	}
+	return false;
+}
+
+/*
+ * The host's LE Enable Encryption (7.8.24; p its parameters, the
+ * controller's handle in place) on a link to a device with a household
+ * LE bond: whatever key it carries (the STK of its pairing with the mux,
+ * or the virtual LTK it stored), the controller gets the household's.
+ */
+void bond_le_start_enc(struct mux *m, struct mux_session *s, struct mux_conn *c,
+		       uint8_t p[28])
+{
+	struct mux_le_bond b;
+	char as[BDADDR_STRLEN];
+
+	memset(&b, 0, sizeof(b));
+	if (le_bond(m, s, c, &b)) {
+		memcpy(p + 2, b.rand, 8);
+		put_le16(p + 10, b.ediv);
+		memcpy(p + 12, b.ltk, 16);
+		log_info("session %u (%s): %s encrypted with the household LE bond",
+			 s->id, s->user, bdaddr_fmt(&c->addr, as));
+	}
+	secmem_wipe(&b, sizeof(b));
+}
+
+/*
+ * Encryption Change or Key Refresh Complete on LE link c: a pairing the
+ * mux answered now distributes the device's keys (3.6.1), a virtual LTK
+ * with EDIV and Rand of the host's own, random.
+ */
+void bond_le_encrypted(struct mux *m, struct mux_conn *c, uint8_t status)
+{
+	struct mux_le_smp *l = &c->le;
+	uint8_t p[17];
+
+	(void)m;
+	if (c->link != LINK_LE || !c->owner || l->st != LS_ENC)
+		return;
+	if (status == 0 && (l->pres[6] & KD_ENC) && (l->pres[3] & AUTH_BONDING)) {
+		p[0] = SMP_ENC_INFO;
+		if (getrandom(p + 1, 16, 0) == 16) {
+			to_host(c->owner, c, p, 17);
+			p[0] = SMP_CENTRAL_IDENT;
+			if (getrandom(p + 1, 10, 0) == 10)
+				to_host(c->owner, c, p, 11);
+		}
+	}
+	secmem_wipe(p, sizeof(p));
+	secmem_wipe(l, sizeof(*l));
+}

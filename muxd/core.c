@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "core.h"
+#include "cursor.h"
 #include "hci.h"
 #include "hci_names.h"
 #include "log.h"
@@ -105,6 +106,62 @@ static int pol_bond_new(const char *user, const struct bdaddr *a, const uint8_t 
 	memcpy(q.blob, key, 16);
 	q.blob[16] = key_type;
 	q.blob_len = RPC_BOND_BLOB_LEN;
+	r = rpc_call(c->d.req_fd, &q, &rep, NULL);
+	secmem_wipe(&q, sizeof(q));
+	if (r < 0) {
+		log_err("monitor: %s: stopping", strerror(-r));
+		loop_quit(c->d.l, EXIT_ERROR);
+		return r;
+	}
+	return rep.status;
+}
+
+/* The same for LE: the LTK of a device's legacy pairing (mux_bond_le.c). */
+static int pol_bond_ltk(const struct bdaddr *a, uint8_t type, struct mux_le_bond *b,
+			void *ctx)
+{
+	struct muxd_core *c = ctx;
+	struct rpc_reply rep;
+	char as[BDADDR_STRLEN];
+	int r;
+
+	memset(&rep, 0, sizeof(rep));
+	r = muxd_call(&c->d, RPC_BOND_LTK, type == BDADDR_RANDOM, NULL, NULL,
+		      bdaddr_fmt(a, as), NULL, &rep, NULL);
+	if (r == 0)
+		r = rep.status;
+	if (r == 0 && rep.blob_len != RPC_BOND_LE_BLOB_LEN)
+		r = -EPROTO;
+	if (r == 0 && b) {
+		memcpy(b->ltk, rep.blob, 16);
+		b->ediv = get_le16(rep.blob + 16);
+		memcpy(b->rand, rep.blob + 18, 8);
+		b->key_size = rep.blob[26];
+		b->authenticated = rep.blob[27] != 0;
+	}
+	secmem_wipe(&rep, sizeof(rep));
+	return r < 0 ? r : 0;
+}
+
+static int pol_bond_new_le(const char *user, const struct bdaddr *a, uint8_t type,
+			   const struct mux_le_bond *b, void *ctx)
+{
+	struct muxd_core *c = ctx;
+	struct rpc_reply rep;
+	struct rpc_req q;
+	int r;
+
+	memset(&q, 0, sizeof(q));
+	q.type = RPC_BOND_NEW_LE;
+	q.arg = type == BDADDR_RANDOM;
+	rpc_str(q.name, 65, user);
+	bdaddr_fmt(a, q.rd);
+	memcpy(q.blob, b->ltk, 16);
+	put_le16(q.blob + 16, b->ediv);
+	memcpy(q.blob + 18, b->rand, 8);
+	q.blob[26] = b->key_size;
+	q.blob[27] = b->authenticated;
+	q.blob_len = RPC_BOND_LE_BLOB_LEN;
 	r = rpc_call(c->d.req_fd, &q, &rep, NULL);
 	secmem_wipe(&q, sizeof(q));
 	if (r < 0) {
@@ -330,7 +387,7 @@ int core_run(struct muxd_core *c)
 {
 	static struct mux_policy pol = {
 		pol_is_user, pol_is_admin, pol_may_access, pol_denied, pol_resolve_rpa,
-		pol_bond_key, pol_bond_new, NULL
+		pol_bond_key, pol_bond_new, NULL, pol_bond_ltk, pol_bond_new_le
 	};
 	static struct mux_ops ops = { ctrl_send, ctrl_failed, session_dead, NULL };
 	struct mux_config mcfg;

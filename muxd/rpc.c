@@ -81,6 +81,10 @@ static const struct rule rules[RPC_REQ_LAST + 1] = {
 			   RPC_BOND_BLOB_LEN, RPC_BOND_BLOB_LEN, true },
 	/* A pid, le32. */
 	[RPC_PEER_STOP] = { { 0, 0, 0, 0 }, { 0, 0, 0, 0 }, 0, 0, false, 4, 4, true },
+	/* The same for LE: the address type in arg; an LTK, EDIV, Rand, size, flag. */
+	[RPC_BOND_LTK] = { { 0, 0, 17, 0 }, { 0, 0, 17, 0 }, 0, 1, true, 0, 0, true },
+	[RPC_BOND_NEW_LE] = { { 1, 0, 17, 0 }, { NAME_MAX_, 0, 17, 0 }, 0, 1, true,
+			      RPC_BOND_LE_BLOB_LEN, RPC_BOND_LE_BLOB_LEN, true },
 };
 
 static bool is_known(uint32_t type)

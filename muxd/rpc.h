@@ -53,6 +53,8 @@
 #define RPC_PUSH_MAX	(9u << 20)	/* a push: the authdb text (AUTHDB_FILE_MAX) */
 #define RPC_STR_MAX	255
 #define RPC_BOND_BLOB_LEN 17		/* a link key and its Key_Type */
+/* An LTK, EDIV (le16), Rand, key size and authenticated (0/1). */
+#define RPC_BOND_LE_BLOB_LEN 28
 #define RPC_ERR_MAX	200		/* the text in a reply */
 #define RPC_TIMEOUT_MS	10000		/* the worker's wait for a reply */
 
@@ -173,7 +175,21 @@ enum rpc_type {
 	 * signal no one.
 	 */
 	RPC_PEER_STOP,
-	RPC_REQ_LAST = RPC_PEER_STOP,
+	/*
+	 * Core: rd = an LE device's identity, arg = its address type (0
+	 * public, 1 random) -> reply(status: 0, -ENOENT, -EIO) + blob: its
+	 * household LTK (RPC_BOND_LE_BLOB_LEN, doc/virtual-controller.md,
+	 * "Household bonds", LE), read from the store at each request.
+	 */
+	RPC_BOND_LTK,
+	/*
+	 * Core: name = the user whose host paired, rd and arg = the device,
+	 * blob: its LTK as for RPC_BOND_LTK -> reply(status: 0, -EACCES,
+	 * -EINVAL (a key the store refuses), -EIO). Kept as the device's LE
+	 * keys (its link key, if any, is kept), audited bond-new.
+	 */
+	RPC_BOND_NEW_LE,
+	RPC_REQ_LAST = RPC_BOND_NEW_LE,
 	/* monitor -> process */
 	RPC_REPLY = 64,
 	RPC_POLICY = 65,	/* the authdb text without password lines */

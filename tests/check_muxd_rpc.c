@@ -558,6 +558,42 @@ START_TEST(bond_requests_bounds)
 }
 END_TEST
 
+/*
+ * The LE ones: the address type in arg (0 or 1, nothing else); a new LE
+ * bond names its user and carries exactly an LTK, EDIV, Rand, size, flag.
+ */
+START_TEST(bond_le_requests_bounds)
+{
+	const char *dev[4] = { NULL, NULL, "C0:B6:00:00:00:01", NULL };
+	const char *named[4] = { "alice", NULL, "C0:B6:00:00:00:01", NULL };
+	const char *nouser[4] = { NULL, NULL, "C0:B6:00:00:00:01", NULL };
+	uint8_t buf[RPC_HDR_LEN + RPC_REQ_MAX], key[RPC_BOND_LE_BLOB_LEN + 1];
+	struct rpc_req q;
+	const char *why;
+	size_t n;
+
+	memset(key, 0xee, sizeof(key));
+	n = raw(buf, RPC_BOND_LTK, 1, dev, NULL, 0);
+	ck_assert_int_eq(decode(buf, n, &q, &why), 0);
+	ck_assert(rpc_req_has_reply(RPC_BOND_LTK));
+	ck_assert_uint_eq(q.arg, 1);
+	n = raw(buf, RPC_BOND_LTK, 2, dev, NULL, 0);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+	n = raw(buf, RPC_BOND_LTK, 0, named, NULL, 0);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);	/* no name */
+	n = raw_blob(buf, RPC_BOND_NEW_LE, named, key, RPC_BOND_LE_BLOB_LEN);
+	ck_assert_int_eq(decode(buf, n, &q, &why), 0);
+	ck_assert(rpc_req_has_reply(RPC_BOND_NEW_LE));
+	ck_assert_uint_eq(q.blob_len, RPC_BOND_LE_BLOB_LEN);
+	n = raw_blob(buf, RPC_BOND_NEW_LE, nouser, key, RPC_BOND_LE_BLOB_LEN);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+	n = raw_blob(buf, RPC_BOND_NEW_LE, named, key, RPC_BOND_LE_BLOB_LEN - 1);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+	n = raw_blob(buf, RPC_BOND_NEW_LE, named, key, RPC_BOND_LE_BLOB_LEN + 1);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+}
+END_TEST
+
 START_TEST(relay_sign_bounds)
 {
 	const char *none[4] = { NULL, NULL, NULL, NULL };
@@ -1576,6 +1612,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, peer_requests_bounds);
 	tcase_add_test(tc, relay_sign_bounds);
 	tcase_add_test(tc, bond_requests_bounds);
+	tcase_add_test(tc, bond_le_requests_bounds);
 	tcase_add_test(tc, link_label_codec);
 	tcase_add_test(tc, status_snapshot_codec);
 	tcase_add_test(tc, status_snapshot_link_cap);

@@ -102,7 +102,37 @@ static bool pol_may_access(const char *user, const struct bdaddr *a, uint8_t typ
 	return granted(user, a->b);
 }
 
-static const struct mux_policy pol = { NULL, NULL, pol_may_access, NULL };
+/*
+ * One household LE bond, made by the first legacy pairing an input
+ * drives through (mux_bond_le.c), so the broker's watch of the device's
+ * SMP and its answers to the hosts' SMP are both reached.
+ */
+static bool le_bonded;
+static struct mux_le_bond le_bond;
+
+static int pol_bond_ltk(const struct bdaddr *a, uint8_t type, struct mux_le_bond *b, void *ctx)
+{
+	if (!le_bonded)
+		return -ENOENT;
+	if (b)
+		*b = le_bond;
+	return 0;
+}
+
+static int pol_bond_new_le(const char *user, const struct bdaddr *a, uint8_t type,
+			   const struct mux_le_bond *b, void *ctx)
+{
+	if (b->key_size < 7 || b->key_size > 16)
+		abort();	/* the core must never hand the store a bad size */
+	le_bond = *b;
+	le_bonded = true;
+	return 0;
+}
+
+static const struct mux_policy pol = {
+	NULL, NULL, pol_may_access, NULL, NULL, NULL, NULL, NULL,
+	pol_bond_ltk, pol_bond_new_le
+};
 
 static void note_conn(const uint8_t *h4, size_t len)
 {
@@ -271,6 +301,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	log_set_handler(quiet, NULL);
 	memset(phys_known, 0, sizeof(phys_known));
+	le_bonded = false;
 	lp = loop_new();
 	air = sim_air_new(lp, house(), &o);
 	ctrl = sim_ctrl_new(air, NULL, ctrl_emit, NULL);

@@ -16,17 +16,24 @@
 # session): audited as @gateway with the admin's uid; bob uses that bond
 # too; and its key is, again, in the device and in no role but the
 # monitor, which keeps the store and holds no key between requests.
+# The same for the LE lock's LTK (tests/le-bond-host): alice's legacy
+# pairing makes the household LE bond, bob's pairing is answered by the
+# core and his encryption given the lock's key; the core held it for
+# the pairing and each encryption and must have wiped every copy.
 # TAP on stdout.
 . "${BGW_SRCDIR:-.}/tests/lib.sh"
-N=9
+N=13
 echo "1..$N"
 . "${BGW_SRCDIR:-.}/tests/fault-lib.sh"
 host=$build/tests/bond-host
+lehost=$build/tests/le-bond-host
 sim_bin=$build/sim/bgw-sim
 [ -x "$host" ] || skip_all "tests/bond-host not built"
+[ -x "$lehost" ] || skip_all "tests/le-bond-host not built"
 [ -x "$sim_bin" ] || skip_all "bgw-sim not built"
 speaker=10:B6:00:00:00:04
 bulb=10:B6:00:00:00:03
+lock=C0:B6:00:00:00:01
 
 "$sim_bin" --unix "$tmp/sim.sock" --time-scale 0.01 >"$tmp/sim.log" 2>&1 &
 spid=$!
@@ -36,6 +43,8 @@ mkdir "$tmp/state"
 gw_setup "$tmp/audit.log" "bonds $tmp/state/bonds"
 A allow bob $speaker public >>"$tmp/admin.log" 2>&1
 A allow bob $bulb public >>"$tmp/admin.log" 2>&1
+A allow alice $lock random >>"$tmp/admin.log" 2>&1
+A allow bob $lock random >>"$tmp/admin.log" 2>&1
 sed -i "s|^controller sim$|controller unix:$tmp/sim.sock|" "$tmp/muxd.conf"
 muxd_start "$tmp/log" || { diag "$tmp/log"; echo "Bail out! bgw-muxd did not start"; exit 1; }
 role() { # NAME [PARENT]: the child of bgw-muxd (or of PARENT) with that comm
@@ -138,4 +147,39 @@ done
 [ -n "$gneedles" ] && [ $ok -eq 0 ]
 t_ok $? "the bulb's key: in the device, in no form in the core, the front or a peer" ||
 	diag "$tmp/scan-gw"
+
+# 10: LE: alice pairs the lock (legacy): its LTK becomes the household bond.
+timeout 60 "$lehost" "$tmp/alice.sock" $lock "$tmp/alice.lebond" "$tmp/alice.lesnoop" >"$tmp/la.out" 2>&1 &&
+	grep -qx "paired 1" "$tmp/la.out" && grep -q "^bond $lock random by alice .* ltk " "$tmp/state/bonds"
+t_ok $? "alice pairs the lock through her tunnel: the household LE bond is hers" ||
+	diag "$tmp/la.out" "$tmp/state/bonds" "$tmp/log"
+ltk=$(sed -n "s/^bond $lock .* ltk \([0-9a-f]\{32\}\) .*/\1/p" "$tmp/state/bonds")
+
+# 11: bob pairs (answered by the core) and encrypts again with his key.
+timeout 60 "$lehost" "$tmp/bob.sock" $lock "$tmp/bob.lebond" "$tmp/bob.lesnoop" >"$tmp/lb.out" 2>&1 &&
+	timeout 60 "$lehost" "$tmp/bob.sock" $lock "$tmp/bob.lebond" "$tmp/bob.lesnoop2" >"$tmp/lb2.out" 2>&1 &&
+	grep -qx "paired 0" "$tmp/lb2.out" && grep -q "encrypted with the household LE bond" "$tmp/log"
+t_ok $? "bob's host pairs, answered by the core, and encrypts with the lock's key" ||
+	diag "$tmp/lb.out" "$tmp/lb2.out" "$tmp/log"
+leneedles=""
+if [ ${#ltk} -eq 32 ]; then
+	leneedles="$ltk $(echo "$ltk" | python3 -c 'import sys; print(bytes.fromhex(sys.stdin.read().strip())[::-1].hex())')"
+	leneedles="$leneedles $(printf %s "$ltk" | od -An -v -tx1 | tr -d ' \n')"
+fi
+
+# 12: the control: the lock (bgw-sim) holds its LTK.
+# shellcheck disable=SC2086
+[ -n "$leneedles" ] && ! python3 "$src/tests/memscan.py" "$spid" $leneedles >"$tmp/scan-lesim" 2>&1 &&
+	grep -q "found" "$tmp/scan-lesim"
+t_ok $? "the search finds the LTK in the lock's memory (bgw-sim)" || diag "$tmp/scan-lesim"
+
+# 13: no role but the monitor holds it: not the front, the peers, the core.
+ok=0
+: >"$tmp/scan-le"
+for p in $front $(peers) $core; do
+	# shellcheck disable=SC2086
+	{ echo "process $p"; python3 "$src/tests/memscan.py" "$p" $leneedles; } >>"$tmp/scan-le" 2>&1 || ok=1
+done
+[ -n "$leneedles" ] && [ $ok -eq 0 ]
+t_ok $? "the front, both peers and the core hold no form of the household LTK" || diag "$tmp/scan-le"
 [ $t_failed -eq 0 ]

@@ -978,6 +978,79 @@ START_TEST(sim_le_household_bond_not_for_a_revoked_user)
 END_TEST
 
 /*
+ * The pairing the mux answers for the lock is checked as a device would:
+ * its Pairing Response (NoInputNoOutput, no SC, the household key's
+ * size, the lock's EncKey only, nothing asked of the host), a random
+ * that does not match the host's confirm fails with Confirm Value
+ * Failed (0x04), a Secure Connections PDU with Command Not Supported
+ * (0x07); and each host packet it takes comes back as a credit
+ * (Number Of Completed Packets), none of them reaching the lock.
+ */
+START_TEST(sim_le_pairing_answered_checks_confirm)
+{
+	struct le_hbond bm = { 0 };
+	static const uint8_t tk[16];
+	uint8_t preq[7] = { 0x01, 0x04, 0x00, 0x0d, 0x10, 0x0f, 0x0f };
+	uint8_t b[65], ia[6], ra[6], mrand[16];
+	struct shost m, k;
+	unsigned credits = 0, i;
+	size_t n;
+	uint16_t hd;
+
+	env_pol = &pol_bonds_le;
+	env_up();
+	host_up(&m, "mum");
+	host_up(&k, "kid");
+	host_init(&m, NULL);
+	host_init(&k, ia);
+	ck_assert_int_eq(lock_use(&m, &bm), 0);
+	rd_addr((struct bdaddr *)ra, LOCK);
+	ra[5] = 0xc0;
+	hd = host_le_connect_lock(&k);
+	hostdrv_run(k.d, 20);
+	while (hostdrv_has_event(k.d, HCI_EV_NUM_COMP_PKTS, 0))
+		hostdrv_wait_event(k.d, HCI_EV_NUM_COMP_PKTS, 0, b, sizeof(b), &n);
+	h_smp_send(&k, hd, preq, 7);
+	ck_assert_uint_eq(h_smp_recv(&k, hd, b), 7);
+	ck_assert_mem_eq(b, "\x02\x03\x00\x01\x10\x00\x01", 7);
+	memset(mrand, 0x33, 16);
+	b[0] = 0x03;
+	ck_assert_int_eq(smp_c1(tk, mrand, preq, (const uint8_t *)"\x02\x03\x00\x01\x10\x00\x01",
+				0, ia, 1, ra, b + 1), 0);
+	h_smp_send(&k, hd, b, 17);
+	ck_assert_uint_eq(h_smp_recv(&k, hd, b), 17);
+	ck_assert_uint_eq(b[0], 0x03);
+	mrand[0] ^= 1;				/* not the random of its confirm */
+	b[0] = 0x04;
+	memcpy(b + 1, mrand, 16);
+	h_smp_send(&k, hd, b, 17);
+	ck_assert_uint_eq(h_smp_recv(&k, hd, b), 2);
+	ck_assert_mem_eq(b, "\x05\x04", 2);
+	/* A Pairing Public Key (3.5.6) from a host that was refused SC. */
+	memset(b, 0, sizeof(b));
+	b[0] = 0x0c;
+	h_smp_send(&k, hd, b, 17);
+	ck_assert_uint_eq(h_smp_recv(&k, hd, b), 2);
+	ck_assert_mem_eq(b, "\x05\x07", 2);
+	/* Four packets taken, four credits back. */
+	for (i = 0; i < 10 && credits < 4; i++) {
+		if (hostdrv_wait_event(k.d, HCI_EV_NUM_COMP_PKTS, 0, b, sizeof(b), &n) != 0)
+			break;
+		ck_assert_uint_eq(get_le16(b + 1), hd);
+		credits += get_le16(b + 3);
+	}
+	ck_assert_uint_eq(credits, 4);
+	host_disconnect(&k, hd);
+	/* The lock still holds mum's bond. */
+	ck_assert_int_eq(lock_use(&m, &bm), 0);
+	ck_assert_uint_eq(sle.news, 1);
+	host_down(&m);
+	host_down(&k);
+	env_down();
+}
+END_TEST
+
+/*
  * The extended reports h got, per advertiser (last address byte): how
  * many, and how many said "incomplete, more to come".
  */
@@ -1150,6 +1223,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, sim_le_without_bonds_last_pairing_wins);
 	tcase_add_test(tc, sim_le_household_bond_every_user_in_turn);
 	tcase_add_test(tc, sim_le_household_bond_not_for_a_revoked_user);
+	tcase_add_test(tc, sim_le_pairing_answered_checks_confirm);
 	tcase_add_test(tc, sim_ext_scan_extended_only_devices_per_user);
 	tcase_add_test(tc, sim_ext_create_conn_coded_device_per_user);
 	tcase_set_timeout(tc, 60);

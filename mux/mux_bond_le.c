@@ -246,7 +246,8 @@ bool bond_le_host_smp(struct mux *m, struct mux_session *s, struct mux_conn *c,
 	if (c->link != LINK_LE || !(p = smp_pdu(pkt, &n)))
 		return false;
 	memset(&b, 0, sizeof(b));
-	mine = le_bond(m, s, c, &b);
+	/* The keys only for the Pairing Request (the size); else whether. */
+	mine = le_bond(m, s, c, p[0] == SMP_PAIRING_REQ ? &b : NULL);
 	if (mine) {
 		stand_in(m, s, c, p, n, &b);
 		host_credit(s, c);

@@ -16,11 +16,18 @@
 # with it every round shows a successful Encryption Change in that CD's
 # btmon. The household key is in neither CD's btmon snoop nor its
 # bluetoothd's storage, nor in the gateway's log or audit log.
+# Then the same for the LE lock of the simulated house (legacy pairing,
+# its bolt only over an encrypted link): alice's bluetoothd pairs it (the
+# mux keeps the lock's LTK), bob's bluetoothd pairs it too (answered by
+# the mux, never reaching the lock), and both take turns opening the ATT
+# channel at security level medium (`l2test -n -E -V le_random -J 4`), so
+# each kernel encrypts with the LTK its bluetoothd stored; the lock's LTK
+# is in neither trace nor either bluetoothd's storage.
 # btvirt is not used: the sim is the BGW's controller, so the handle
 # numbering caveat of t-family-pair.sh does not apply; still one user at
 # a time, which is what the case is about.
 # vm-guests: 2
-# vm-timeout: 900
+# vm-timeout: 1500
 # Run: BGW_BUILDDIR=build/test tests/vm/run-all t-bonds-pair
 #  or: tests/vm/run-pair tests/vm/t-bonds-pair.sh
 # shellcheck disable=SC2015,SC2016,SC2119,SC2317 # a && b || fail; eval; no args; called by vm_wait_for
@@ -39,6 +46,7 @@ bgw_ip=${BGW_VM_PAIR_SELF}
 port=4433
 etc=/tmp/bgw-etc
 speaker=10:B6:00:00:00:04
+lock=C0:B6:00:00:00:01
 rounds=5
 hci_list() { vm_hci_list || true; }
 new_hcis() { # BEFORE-LIST: the controllers not in it
@@ -120,6 +128,33 @@ use_speaker() {
 	return $rc
 }
 
+# use_lock HCI: the lock's ATT channel at security level medium: the
+# kernel encrypts with its stored LTK (or pairs first). 0 when a new
+# Encryption Change (enabled) shows in btmon; waits until the link is gone.
+le_gone() { ! hcitool -i "$1" con | grep -q "$lock"; }
+use_lock() {
+	local before out
+	before=$(enc_count)
+	set +e
+	# no -i: l2test binds with the -V type, and hci0's address is public
+	out=$(timeout -k 2 12 l2test -n -E -V le_random -J 4 "$lock" 2>&1)
+	set -e
+	vm_log "l2test (LE) on $1: $(tr '\n' ' ' <<<"$out")"
+	use_out=$out
+	vm_wait_for 10 enc_more "$before" || return 1
+	vm_wait_for 15 le_gone "$1" || vm_log "the LE link on $1 is still up: $(hcitool -i "$1" con)"
+	return 0
+}
+
+# pair_lock ADDR: this guest's bluetoothd pairs the lock (Just Works agent)
+pair_lock() {
+	vm_btctl "agent off" "agent NoInputNoOutput" "default-agent" \
+		"select $1" "menu scan" "transport le" "back" "scan on" \
+		"@expect Device $lock 30" "scan off" \
+		"pair $lock" "@expect Pairing successful 40" "@sleep 1" \
+		"info $lock" "@expect Paired: yes 5" "disconnect $lock" "@sleep 1"
+}
+
 # hexdump FILE...: each file as one line of lowercase hex
 hexdump_all() { local f; for f; do od -An -v -tx1 "$f" | tr -d ' \n'; echo; done; }
 # rev_hex HEX: the octets in the other order
@@ -131,7 +166,7 @@ rev_hex() {
 
 # ================================================================ guest a
 role_bgw() {
-	vm_tap_plan 9
+	vm_tap_plan 12
 	local b
 	for b in "$muxd" "$cdc" "$adb"; do
 		[[ -x $b ]] || { vm_tap_fail "$(basename "$b") built" "no $b (set BGW_BUILDDIR)"; vm_tap_done; }
@@ -145,7 +180,9 @@ role_bgw() {
 		printf 'Harbour-Kite-37-Plum\n' >"$etc/bob.pw" &&
 		A passwd --stdin bob <"$etc/bob.pw" &&
 		A allow alice "$speaker" public &&
-		A allow bob "$speaker" public ||
+		A allow bob "$speaker" public &&
+		A allow alice "$lock" random &&
+		A allow bob "$lock" random ||
 		vm_fail "bgw-authdb: $(tail -n 5 "$VM_LOGDIR/bgw-authdb.log")"
 	cat >"$etc/muxd.conf" <<-EOT
 		controller sim
@@ -228,6 +265,40 @@ role_bgw() {
 		vm_tap_fail "alice encrypts the link each round: $ok of $rounds" "$(tail -n 30 "$VM_LOGDIR/bgw-muxd.log")"
 	fi
 
+	# LE: alice pairs the lock; its LTK becomes the household LE bond.
+	if out=$(pair_lock "$alice_addr") &&
+		vm_wait_for 10 grep -q "^bond $lock random by alice .* ltk " "$etc/bonds"; then
+		vm_tap_pass "alice's bluetoothd pairs the lock: the household LE bond is made by alice"
+	else
+		vm_tap_fail "alice pairs the lock and its LTK is kept" "$out$(cat "$etc/bonds" 2>&1)"
+	fi
+	local ltk
+	ltk=$(sed -n "s/^bond $lock .* ltk \([0-9a-f]\{32\}\) .*/\1/p" "$etc/bonds" 2>/dev/null || true)
+	vm_wait_for 15 le_gone "$alice_hci" || true
+	ok=0 bob_ok=0
+	for ((i = 1; i <= rounds; i++)); do
+		vm_pair_signal "lego$i"
+		vm_pair_wait 120 "lebob$i" || break
+		read -r res <"$(vm_pair_path "lebob$i")" || res=1
+		((res == 0)) && bob_ok=$((bob_ok + 1))
+		if use_lock "$alice_hci"; then
+			ok=$((ok + 1))
+		else
+			vm_log "alice's LE round $i failed: $use_out"
+		fi
+	done
+	vm_pair_signal le-end
+	if ((bob_ok == rounds)); then
+		vm_tap_pass "bob (paired with the lock through the mux) encrypted the link $bob_ok of $rounds times"
+	else
+		vm_tap_fail "bob encrypts the link to the lock each round: $bob_ok of $rounds" "$(tail -n 30 "$VM_LOGDIR/bgw-muxd.log")"
+	fi
+	if ((ok == rounds)); then
+		vm_tap_pass "alice, between bob's turns, encrypted the link to the lock $ok of $rounds times"
+	else
+		vm_tap_fail "alice encrypts the link to the lock each round: $ok of $rounds" "$(tail -n 30 "$VM_LOGDIR/bgw-muxd.log")"
+	fi
+
 	# Where the household key must not be. Bob's guest sends its btmon
 	# trace and its bluetoothd's keys.
 	vm_stop_btmon
@@ -236,18 +307,19 @@ role_bgw() {
 	bobsnoop=$(vm_pair_path bob-snoop)
 	bobkeys=$(vm_pair_path bob-keys)
 	hexdump_all "$VM_LOGDIR/btmon.snoop" "$bobsnoop" >"$etc/snoops.hex" 2>/dev/null || true
-	local rkey
+	local rkey rltk
 	rkey=$(rev_hex "$hkey")
-	if [[ -n $hkey ]] && [[ -s $bobsnoop ]] && grep -q . "$etc/snoops.hex" &&
-		! grep -q -e "$hkey" -e "$rkey" "$etc/snoops.hex"; then
-		vm_tap_pass "the household key is in neither CD's btmon trace"
+	rltk=$(rev_hex "$ltk")
+	if [[ -n $hkey ]] && [[ -n $ltk ]] && [[ -s $bobsnoop ]] && grep -q . "$etc/snoops.hex" &&
+		! grep -q -e "$hkey" -e "$rkey" -e "$ltk" -e "$rltk" "$etc/snoops.hex"; then
+		vm_tap_pass "the household link key and LTK are in neither CD's btmon trace"
 	else
-		vm_tap_fail "the household key is in neither CD's btmon trace" "key '${hkey:+set}', bob's trace ${bobsnoop}"
+		vm_tap_fail "the household keys are in neither CD's btmon trace" "key '${hkey:+set}', ltk '${ltk:+set}', bob's trace ${bobsnoop}"
 	fi
 	local akeys
 	akeys=$(grep -rh "^Key=" /var/lib/bluetooth 2>/dev/null | tr A-F a-f || true)
-	if [[ -n $hkey ]] && [[ -n $akeys ]] && [[ -e $bobkeys ]] &&
-		! grep -q -e "$hkey" -e "$rkey" <<<"$akeys$(tr A-F a-f <"$bobkeys")"; then
+	if [[ -n $hkey ]] && [[ -n $ltk ]] && [[ -n $akeys ]] && [[ -e $bobkeys ]] &&
+		! grep -q -e "$hkey" -e "$rkey" -e "$ltk" -e "$rltk" <<<"$akeys$(tr A-F a-f <"$bobkeys")"; then
 		vm_tap_pass "alice's bluetoothd keeps a key of its own, bob's none of the household's"
 	else
 		vm_tap_fail "no bluetoothd stores the household key" "alice: $akeys"
@@ -262,7 +334,8 @@ role_bgw() {
 	upper=$(tr a-f A-F <<<"$hkey")
 	spaced=$(sed 's/../& /g; s/ $//' <<<"$hkey")
 	if ((alive && rc == 0)) && [[ -n $hkey ]] && grep -q "household bond" "$VM_LOGDIR/bgw-muxd.log" &&
-		! grep -qi -e "$hkey" -e "$upper" -e "$spaced" -e "$rkey" "$VM_LOGDIR/bgw-muxd.log" "$etc/audit.log"; then
+		! grep -qi -e "$hkey" -e "$upper" -e "$spaced" -e "$rkey" -e "$ltk" -e "$rltk" \
+			"$VM_LOGDIR/bgw-muxd.log" "$etc/audit.log"; then
 		vm_tap_pass "bgw-muxd ran throughout; the household key is in neither its debug log nor the audit log"
 	else
 		vm_tap_fail "bgw-muxd ran throughout (running $alive, exit $rc), the key in no log" \
@@ -273,7 +346,7 @@ role_bgw() {
 
 # ================================================================ guest b
 role_bob() {
-	vm_tap_plan 3
+	vm_tap_plan 4
 	[[ -x $cdc ]] || { vm_tap_fail "bgw-cdclient built" "no $cdc (set BGW_BUILDDIR)"; vm_tap_done; }
 	vm_start_bluez
 	if ! vm_pair_wait 180 bgw; then
@@ -312,6 +385,28 @@ role_bob() {
 		vm_tap_pass "bob's l2test -E to the speaker: $ok of $rounds links encrypted (btmon)"
 	else
 		vm_tap_fail "bob's links to the speaker encrypted: $ok of $rounds" "$fails"
+	fi
+
+	# LE: bob pairs the lock (answered by the mux), then uses it in turn.
+	ok=0 fails=""
+	for ((i = 1; i <= rounds; i++)); do
+		vm_pair_wait 240 "lego$i" || break
+		if ((i == 1)) && ! out=$(pair_lock "$bob_addr"); then
+			fails+="pairing: $out"$'\n'
+		fi
+		if use_lock "$bob_hci"; then
+			ok=$((ok + 1))
+			vm_pair_signal "lebob$i" 0
+		else
+			fails+="round $i: $use_out"$'\n'
+			vm_pair_signal "lebob$i" 1
+		fi
+	done
+	vm_pair_wait 120 le-end || true
+	if ((ok == rounds)); then
+		vm_tap_pass "bob's bluetoothd pairs the lock through the mux; l2test -E on LE: $ok of $rounds links encrypted"
+	else
+		vm_tap_fail "bob's links to the lock encrypted: $ok of $rounds" "$fails"
 	fi
 	vm_stop_btmon
 	grep -rh "^Key=" /var/lib/bluetooth >"$etc/keys" 2>/dev/null || true

@@ -51,7 +51,7 @@ tests_check_mux_pair_SOURCES = tests/check_mux_pair.c
 tests_check_mux_pair_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/mux -I$(top_srcdir)/sim
 tests_check_mux_pair_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_check_mux_pair_LDADD = tests/libcheckmain.a tests/libhostdrv.a mux/libmux.a \
-	sim/libsim.a lib/libbgw.a $(GNUTLS_LIBS) $(CHECK_LIBS)
+	sim/libsim.a lib/libbgw.a $(GNUTLS_LIBS) $(SMP_CRYPTO_LIBS) $(CHECK_LIBS)
 check_PROGRAMS += tests/check_mux_pair
 TESTS += tests/check_mux_pair
 

@@ -80,6 +80,14 @@ struct muxd_monitor {
 void monitor_init(struct muxd_monitor *m);
 int load_authdb(struct muxd_monitor *m);
 /* Append a record and log its count and head (the anchor). */
+/* The bond store, read whole (bgw-bonds(5)); -EIO when it is refused. */
+struct bonds;
+int mon_bonds_load(struct muxd_monitor *m, struct bonds **b);
+/* RPC_BOND_LTK and RPC_BOND_NEW_LE (monitor_bond_le.c). */
+struct rpc_req;
+struct rpc_reply;
+int mon_bond_ltk(struct muxd_monitor *m, const struct rpc_req *q, struct rpc_reply *rep);
+int mon_bond_new_le(struct muxd_monitor *m, const struct rpc_req *q);
 void mon_audit_fields(struct muxd_monitor *m, enum audit_event ev,
 		      const struct audit_fields *f);
 void mon_audit(struct muxd_monitor *m, enum audit_event ev, const char *user,

@@ -8,6 +8,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,6 +165,30 @@ int tunnel_check_files(const struct muxd_conf *c)
 		ret = -EPERM;
 	}
 	return ret;
+}
+
+int muxd_block_stop_signals(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0) {
+		log_err("blocking SIGTERM, SIGINT and SIGHUP: %s", strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+void muxd_unblock_signal(int signo)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, signo);
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
 }
 
 void muxd_ready(struct muxd *d)

@@ -441,6 +441,8 @@ int core_run(struct muxd_core *c)
 		return EXIT_ERROR;
 	/* The monitor reloads; a SIGHUP sent to the whole group is its. */
 	signal(SIGHUP, SIG_IGN);
+	/* SIGTERM and SIGINT stay blocked for the loop's signalfd; SIGHUP is ignored. */
+	muxd_unblock_signal(SIGHUP);
 	c->backoff_ms = BACKOFF_MIN_MS;
 	restart_fn(c->restart, c);
 	/* Everything is open: from here on, no privilege is needed. */

@@ -580,6 +580,8 @@ static int front_run(struct muxd_front *f)
 	    loop_add_signal(f->d.l, SIGINT, front_on_term, f) < 0)
 		return EXIT_ERROR;
 	signal(SIGHUP, SIG_IGN);
+	/* SIGTERM and SIGINT stay blocked for the loop's signalfd; SIGHUP is ignored. */
+	muxd_unblock_signal(SIGHUP);
 	if (sandbox_drop_privileges(SANDBOX_FRONT) < 0)
 		return EXIT_ERROR;
 	/* The new credentials cleared the parent-death signal: again. */

@@ -508,6 +508,13 @@ int main(int argc, char **argv)
 	if (instance_write_pid(&m) < 0)
 		goto out;
 	signal(SIGPIPE, SIG_IGN);
+	/*
+	 * From here to each role's loop a stop signal waits pending: the
+	 * group is signalled as a whole, and the front may already have said
+	 * it listens while the monitor has not reached its loop yet.
+	 */
+	if (muxd_block_stop_signals() < 0)
+		goto out;
 	/* The monitor opens what needs privileges before the others exist. */
 	for (i = 0; i < m.d.conf.nlisten; i++) {
 		m.lfd[i] = listen_unix(m.d.conf.listen[i], m.d.conf.socket_mode);

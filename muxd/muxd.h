@@ -86,6 +86,19 @@ int tunnel_check_files(const struct muxd_conf *c);
  */
 void muxd_ready(struct muxd *d);
 /*
+ * The signals that stop or reload the daemon (SIGTERM, SIGINT, SIGHUP),
+ * blocked by the monitor before it forks the roles: systemd and a
+ * terminal send them to the whole group at any moment, also while a
+ * process is still setting up, and one arriving before its loop takes
+ * it (signalfd, loop_add_signal) would kill it with the default action --
+ * a normal stop read as "killed by signal 15", exit status 143. Blocked,
+ * it waits pending until the loop reads it. Each role unblocks what its
+ * loop does not take (muxd_unblock_signal) once its handlers are set.
+ * 0 or -errno.
+ */
+int muxd_block_stop_signals(void);
+void muxd_unblock_signal(int signo);
+/*
  * A child just forked from the monitor takes the common part: the
  * configuration, the start-up pipe and /dev/null; the role is its own.
  */

@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1587,6 +1588,60 @@ START_TEST(auto_falls_back_to_tls)
 END_TEST
 
 /* Nobody listens: a clear "unreachable", over UDP and over TCP. */
+/*
+ * A client channel over a relay path (a socketpair the path shuttles) is
+ * named by what it goes through, in tun_chan_peer_str and so in every log
+ * line about it: the old code printed "?" (its placeholder address).
+ */
+static char relay_line[300];
+
+static void relay_log(int prio, const char *line, void *user)
+{
+	(void)prio;
+	(void)user;
+	if (strstr(line, "handshake timed out"))
+		snprintf(relay_line, sizeof(relay_line), "%s", line);
+}
+
+START_TEST(relay_channel_named)
+{
+	struct tun_listen_cfg lc;
+	struct tun_creds *cr;
+	struct rawpeer rp = { 0 };
+	char buf[80], small[12];
+	int sv[2];
+
+	env_setup();
+	log_set_handler(relay_log, NULL);
+	relay_line[0] = '\0';
+	ck_assert_int_eq(tun_creds_new(&cr, false, tpki_path("ca.crt"), tpki_path("alice.crt"),
+				       tpki_path("alice.key")), 0);
+	memset(&lc, 0, sizeof(lc));
+	lc.l = E.l;
+	lc.creds = cr;
+	lc.handshake_ms = 300;
+	lc.ops = &raw_ops;
+	lc.user = &rp;
+	/* No name: refused, the descriptor closed all the same. */
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv), 0);
+	ck_assert_int_eq(tun_dtls_connect_fd(&rp.ch, &lc, sv[0], ""), -EINVAL);
+	ck_assert_int_eq(fcntl(sv[0], F_GETFD), -1);
+	ck_assert_int_eq(tun_dtls_connect_fd(&rp.ch, &lc, sv[1], NULL), -EINVAL);
+	ck_assert_int_eq(fcntl(sv[1], F_GETFD), -1);
+	/* The other end never answers: the handshake times out, named. */
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv), 0);
+	ck_assert_int_eq(tun_dtls_connect_fd(&rp.ch, &lc, sv[0], "relay relay.example:4000"), 0);
+	ck_assert_ptr_nonnull(rp.ch);
+	ck_assert_str_eq(tun_chan_peer_str(rp.ch, buf, sizeof(buf)), "relay relay.example:4000");
+	ck_assert_str_eq(tun_chan_peer_str(rp.ch, small, sizeof(small)), "relay relay");
+	RUN_UNTIL(rp.down == 1, 10000);
+	ck_assert_str_eq(relay_line, "tunnel: relay relay.example:4000: handshake timed out");
+	close(sv[1]);
+	tun_creds_free(cr);
+	env_teardown();
+}
+END_TEST
+
 START_TEST(nothing_listening)
 {
 	struct tun_client_cfg cc;
@@ -1662,6 +1717,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, server_shutdown_closes_clients);
 	tcase_add_test(tc, pending_cap_per_host);
 	tcase_add_test(tc, nothing_listening);
+	tcase_add_test(tc, relay_channel_named);
 	tcase_add_test(tc, auto_falls_back_to_tls);
 	suite_add_tcase(s, tc);
 	return s;

@@ -129,6 +129,16 @@ const char *tun_addr_str(const void *addr, size_t alen, char *buf, size_t cap)
 
 const char *tun_chan_peer_str(const struct tun_chan *ch, char *buf, size_t cap)
 {
+	if (ch->via[0] && cap) {
+		/* Cut to the caller's buffer (a log's name, like the address). */
+		size_t n = strnlen(ch->via, sizeof(ch->via));
+
+		if (n >= cap)
+			n = cap - 1;
+		memcpy(buf, ch->via, n);
+		buf[n] = '\0';
+		return buf;
+	}
 	return tun_addr_str(&ch->addr, ch->alen, buf, cap);
 }
 

@@ -71,6 +71,9 @@ enum tun_chan_kind {
 
 struct tun_chan;
 
+/* tun_chan.via: "[gateway]:port punched via relay " and a bundle's relay line. */
+#define TUN_CHAN_VIA_MAX	400
+
 struct tun_chan_ops {
 	/* Handshake done and checked (server: see ch->cert_reason). */
 	void (*up)(void *user, struct tun_chan *ch);
@@ -106,6 +109,13 @@ struct tun_chan {
 	/* The peer's address (login rate limiting, logs). */
 	struct sockaddr_storage addr;
 	socklen_t alen;
+	/*
+	 * A client channel over a relay path has no address of its own (its
+	 * descriptor is a socketpair the path shuttles): what it goes
+	 * through instead, for tun_chan_peer_str ("relay R", or the
+	 * gateway's address the relay reported for a punched one).
+	 */
+	char via[TUN_CHAN_VIA_MAX];
 
 	/* TUN_CHAN_DGRAM_SRV; DGRAM_PEER: the hand-over's ClientHello */
 	struct pktq inq;
@@ -212,10 +222,11 @@ int tun_tls_connect(struct tun_chan **out, const struct tun_listen_cfg *cfg);
 /*
  * A DTLS client on a datagram descriptor already bound to its server
  * (one end of a socketpair a relay path shuttles, tunnel/rpath.h),
- * named addr; fd is taken either way. cfg->host and port are unused.
+ * named via in logs (tun_chan.via; truncated to fit); fd is taken
+ * either way. cfg->host and port are unused.
  */
 int tun_dtls_connect_fd(struct tun_chan **out, const struct tun_listen_cfg *cfg, int fd,
-			const struct sockaddr_storage *addr, socklen_t alen);
+			const char *via);
 
 /* A bound socket for host:port (type SOCK_DGRAM or SOCK_STREAM). */
 int tun_sock_bind(const char *host, const char *port, int type);

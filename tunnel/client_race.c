@@ -151,6 +151,16 @@ static void cli_on_up(void *user, struct tun_chan *ch)
 
 static void cli_listen_cfg(struct tun_client *c, struct tun_listen_cfg *lc);
 
+/* A punched channel's name: the gateway's address the relay saw, and the relay. */
+static const char *cli_punched_via(const struct tun_rpath *rp, char *buf, size_t cap)
+{
+	char gw[NI_MAXHOST + NI_MAXSERV + 4];
+
+	snprintf(buf, cap, "%s punched via relay %s", tun_rpath_gateway(rp, gw, sizeof(gw)),
+		 tun_rpath_relay(rp));
+	return buf;
+}
+
 /*
  * Relayed: keep trying the gateway's reflexive address directly for
  * TUN_PROBE_MS (doc/relay.md, "The client"); cli_on_up moves the session
@@ -159,16 +169,14 @@ static void cli_listen_cfg(struct tun_client *c, struct tun_listen_cfg *lc);
 void tun_cli_start_probe(struct tun_client *c)
 {
 	struct tun_listen_cfg lc;
-	struct sockaddr_storage none;
+	char via[TUN_CHAN_VIA_MAX];
 	int fd = tun_rpath_direct(c->live_rp);
 
 	if (fd < 0)
 		return;
 	cli_listen_cfg(c, &lc);
 	lc.handshake_ms = TUN_PROBE_MS;
-	memset(&none, 0, sizeof(none));
-	none.ss_family = AF_UNIX;
-	if (tun_dtls_connect_fd(&c->probe, &lc, fd, &none, sizeof(sa_family_t)) < 0)
+	if (tun_dtls_connect_fd(&c->probe, &lc, fd, cli_punched_via(c->live_rp, via, sizeof(via))) < 0)
 		c->probe = NULL;
 	else
 		log_info("tunnel: relayed; probing a direct path for %d s", TUN_PROBE_MS / 1000);
@@ -426,7 +434,7 @@ static void cli_relay_spent(struct tun_client *c, struct cli_relay *r)
 static void cli_start_relayed(struct tun_client *c, struct cli_relay *r)
 {
 	struct tun_listen_cfg lc;
-	struct sockaddr_storage none;
+	char via[TUN_CHAN_VIA_MAX];
 	int fd = r->rfd_wait;
 
 	loop_timer_disarm(r->relayed_timer);
@@ -435,9 +443,8 @@ static void cli_start_relayed(struct tun_client *c, struct cli_relay *r)
 	r->rfd_wait = -1;
 	cli_listen_cfg(c, &lc);
 	/* Named for messages by the relay (tun_rpath_relay), not by fd. */
-	memset(&none, 0, sizeof(none));
-	none.ss_family = AF_UNIX;
-	if (tun_dtls_connect_fd(&r->rch, &lc, fd, &none, sizeof(sa_family_t)) < 0)
+	snprintf(via, sizeof(via), "relay %s", tun_rpath_relay(r->rp));
+	if (tun_dtls_connect_fd(&r->rch, &lc, fd, via) < 0)
 		r->rch = NULL;
 }
 
@@ -464,8 +471,7 @@ static void cli_rp_connected(void *user, struct tun_rpath *rp, int relayed_fd, i
 	struct tun_client *c = user;
 	struct cli_relay *r = cli_relay_of_path(c, rp);
 	struct tun_listen_cfg lc;
-	struct sockaddr_storage none;
-	char gw[NI_MAXHOST + NI_MAXSERV + 4];
+	char gw[NI_MAXHOST + NI_MAXSERV + 4], via[TUN_CHAN_VIA_MAX];
 
 	if (!r || r->rfd_wait >= 0) {
 		close(relayed_fd);
@@ -485,9 +491,7 @@ static void cli_rp_connected(void *user, struct tun_rpath *rp, int relayed_fd, i
 		     "(and through the relay after %u ms)", tun_rpath_relay(rp),
 		     tun_rpath_gateway(rp, gw, sizeof(gw)), TUN_RELAYED_AFTER_MS);
 	cli_listen_cfg(c, &lc);
-	memset(&none, 0, sizeof(none));
-	none.ss_family = AF_UNIX;
-	if (tun_dtls_connect_fd(&r->dch, &lc, direct_fd, &none, sizeof(sa_family_t)) < 0)
+	if (tun_dtls_connect_fd(&r->dch, &lc, direct_fd, cli_punched_via(rp, via, sizeof(via))) < 0)
 		r->dch = NULL;
 	if (c->ch && c->ch->up)
 		return;		/* decided inside the start */

@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -289,10 +290,10 @@ static int sock_connect(const char *host, const char *port, int type,
 	return fd < 0 ? ret : fd;
 }
 
-/* A client channel on fd (taken either way), named after addr. */
+/* A client channel on fd (taken either way), named after addr or via. */
 static int client_start(struct tun_chan **out, const struct tun_listen_cfg *cfg, int fd,
 			enum tun_chan_kind kind, const struct sockaddr_storage *addr,
-			socklen_t alen)
+			socklen_t alen, const char *via)
 {
 	struct tun_chan *ch;
 	int ret;
@@ -305,6 +306,8 @@ static int client_start(struct tun_chan **out, const struct tun_listen_cfg *cfg,
 	}
 	memcpy(&ch->addr, addr, alen);
 	ch->alen = alen;
+	if (via)
+		snprintf(ch->via, sizeof(ch->via), "%s", via);
 	/*
 	 * Published before the start: on loopback the server can answer
 	 * every flight before GnuTLS gives up polling, so the handshake may
@@ -333,7 +336,7 @@ static int client_connect(struct tun_chan **out, const struct tun_listen_cfg *cf
 	fd = sock_connect(cfg->host, cfg->port, type, &addr, &alen);
 	if (fd < 0)
 		return fd;
-	return client_start(out, cfg, fd, kind, &addr, alen);
+	return client_start(out, cfg, fd, kind, &addr, alen, NULL);
 }
 
 int tun_dtls_connect(struct tun_chan **out, const struct tun_listen_cfg *cfg)
@@ -342,15 +345,20 @@ int tun_dtls_connect(struct tun_chan **out, const struct tun_listen_cfg *cfg)
 }
 
 int tun_dtls_connect_fd(struct tun_chan **out, const struct tun_listen_cfg *cfg, int fd,
-			const struct sockaddr_storage *addr, socklen_t alen)
+			const char *via)
 {
+	/* No network address: the family alone, so no one takes it for one. */
+	struct sockaddr_storage none;
+
 	*out = NULL;
-	if (fd < 0 || alen == 0 || alen > sizeof(*addr)) {
+	if (fd < 0 || !via || !via[0]) {
 		if (fd >= 0)
 			close(fd);
 		return -EINVAL;
 	}
-	return client_start(out, cfg, fd, TUN_CHAN_DGRAM_CLI, addr, alen);
+	memset(&none, 0, sizeof(none));
+	none.ss_family = AF_UNIX;
+	return client_start(out, cfg, fd, TUN_CHAN_DGRAM_CLI, &none, sizeof(sa_family_t), via);
 }
 
 int tun_tls_connect(struct tun_chan **out, const struct tun_listen_cfg *cfg)

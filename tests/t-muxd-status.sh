@@ -101,10 +101,15 @@ wait_for 30 grep -q "logged in as alice" "$tmp/cd-alice.log" &&
 t_ok $? "alice (certificate) and bob (password) log in" ||
 	diag "$tmp/cd-alice.log" "$tmp/cd-bob.log" "$tmp/muxd.log"
 
-# carol, local, holds her session open; alice connects to her RD and holds the link.
-$host --unix "$tmp/muxd.sock" init sleep:50 >"$tmp/h-carol.out" 2>&1 &
+# carol, local, holds her session open; alice connects to her RD and holds
+# the link; both until the test is done with them (it touches $tmp/release):
+# with fixed sleeps (30 s, 50 s) a loaded machine saw alice's link end
+# before the status of test 8 and carol's session before her kick.
+hold="timeout 150 python3 $src/tests/cd_host.py"
+$hold --unix "$tmp/muxd.sock" init await:"$tmp/release" >"$tmp/h-carol.out" 2>&1 &
 pids="$pids $!"
-$host --unix "$tmp/alice.sock" init connect:10:B6:00:00:00:04 echo sleep:30 >"$tmp/h-alice.out" 2>&1 &
+$hold --unix "$tmp/alice.sock" init connect:10:B6:00:00:00:04 echo await:"$tmp/release" \
+	>"$tmp/h-alice.out" 2>&1 &
 pids="$pids $!"
 wait_for 20 grep -q '^echo=ping$' "$tmp/h-alice.out" &&
 	wait_for 10 grep -q "local session [0-9]* for uid [0-9]* (carol)" "$tmp/muxd.log"
@@ -188,6 +193,7 @@ rc=$?
 	wait_for 10 grep -q "session $carolid (carol) ended$" "$tmp/muxd.log" &&
 	! M status | grep -Eq '^[0-9]+ +carol '
 t_ok $? "kick $carolid (carol's local session, by number): it ends" || diag "$tmp/kick3.out" "$tmp/muxd.log"
+touch "$tmp/release"
 
 # 10: nothing to kick.
 M kick nobody-here >"$tmp/kick2.out" 2>&1

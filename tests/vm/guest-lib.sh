@@ -398,15 +398,19 @@ vm_tap_plan() {
 	echo "1..$1"
 }
 
+# With BGW_VM_TIMING, each result is also stamped on stderr (vm_log's
+# seconds since the script began): where a case spends its time.
 vm_tap_pass() {
 	_vm_tap_n=$((_vm_tap_n + 1))
 	echo "ok $_vm_tap_n - $1"
+	[[ -z ${BGW_VM_TIMING:-} ]] || vm_log "ok $_vm_tap_n done"
 }
 
 vm_tap_fail() {
 	_vm_tap_n=$((_vm_tap_n + 1))
 	_vm_tap_failed=$((_vm_tap_failed + 1))
 	echo "not ok $_vm_tap_n - $1"
+	[[ -z ${BGW_VM_TIMING:-} ]] || vm_log "not ok $_vm_tap_n done"
 	[[ -z ${2:-} ]] || printf '%s\n' "$2" | sed 's/^/# /'
 }
 

@@ -820,22 +820,30 @@ static int mon_bond_key(struct muxd_monitor *m, const struct rpc_req *q, struct 
 	return r;
 }
 
+/* The link key and its type of RPC_BOND_NEW's blob (rpc.h). */
+static void fill_lk(struct bond *nb, const void *arg)
+{
+	const uint8_t *blob = arg;
+
+	nb->has_lk = true;
+	memcpy(nb->lk, blob, BONDS_KEY_LEN);
+	nb->lk_type = blob[BONDS_KEY_LEN];
+}
+
 /*
  * RPC_BOND_NEW: a user's pairing made the device's key; it replaces the
  * device's BR/EDR key (its LE keys, if any, are kept) and is audited.
  */
 static int mon_bond_new(struct muxd_monitor *m, const struct rpc_req *q)
 {
-	struct bonds *b = NULL;
-	const struct bond *old;
 	struct bond nb;
+	struct bdaddr a;
 	struct audit_fields f = { .user = q->name, .rd = q->rd, .uid = -1 };
 	bool gateway = false;
 	char detail[64];
-	int r, lock;
+	int r;
 
-	memset(&nb, 0, sizeof(nb));
-	if (bdaddr_parse(q->rd, &nb.addr) < 0)
+	if (bdaddr_parse(q->rd, &a) < 0)
 		return -EINVAL;
 	/*
 	 * The core's word, checked: only a user allowed the device bonds
@@ -845,41 +853,14 @@ static int mon_bond_new(struct muxd_monitor *m, const struct rpc_req *q)
 	if (!strcmp(q->name, BONDS_BY_GATEWAY)) {
 		uid_t uid;
 
-		if (!ctl_pair_expects(m, &nb.addr, &uid))
+		if (!ctl_pair_expects(m, &a, &uid))
 			return -EACCES;
 		f.uid = (long)uid;
 		gateway = true;
-	} else if (!m->db || !authdb_user_may_access(m->db, q->name, &nb.addr, BDADDR_PUBLIC)) {
+	} else if (!m->db || !authdb_user_may_access(m->db, q->name, &a, BDADDR_PUBLIC)) {
 		return -EACCES;
 	}
-	/* bgw-authdb bond forget takes the same lock for its read-modify-write. */
-	lock = authdb_lock(m->d.conf.bonds);
-	if (lock < 0) {
-		log_err("bond store %s: cannot lock %s.lock: %s", m->d.conf.bonds,
-			m->d.conf.bonds, strerror(-lock));
-		return -EIO;
-	}
-	r = mon_bonds_load(m, &b);
-	if (r < 0)
-		goto out;
-	old = bonds_find(b, &nb.addr, BDADDR_PUBLIC);
-	if (old)
-		nb = *old;
-	if (strlen(q->name) >= sizeof(nb.by)) {
-		r = -EINVAL;
-		goto out;
-	}
-	memcpy(nb.by, q->name, strlen(q->name) + 1);
-	nb.at = (int64_t)time(NULL);
-	nb.has_lk = true;
-	memcpy(nb.lk, q->blob, BONDS_KEY_LEN);
-	nb.lk_type = q->blob[BONDS_KEY_LEN];
-	r = bonds_set(b, &nb);
-	if (r == 0) {
-		r = bonds_save(b, m->d.conf.bonds);
-		if (r < 0)
-			log_err("bond store %s not written: %s", m->d.conf.bonds, strerror(-r));
-	}
+	r = mon_bond_update(m, &a, BDADDR_PUBLIC, q->name, fill_lk, q->blob, &nb);
 	if (r == 0) {
 		snprintf(detail, sizeof(detail), "linkkey type %u%s", nb.lk_type,
 			 gateway ? ", paired at the gateway by the admin" : "");
@@ -887,13 +868,8 @@ static int mon_bond_new(struct muxd_monitor *m, const struct rpc_req *q)
 		mon_audit_fields(m, AUDIT_BOND_NEW, &f);
 		if (gateway)
 			ctl_pair_kept(m);
-	} else if (r != -EINVAL) {
-		r = -EIO;
 	}
-out:
 	explicit_bzero(&nb, sizeof(nb));
-	bonds_free(b);
-	authdb_unlock(lock);
 	return r;
 }
 

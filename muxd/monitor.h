@@ -83,6 +83,12 @@ int load_authdb(struct muxd_monitor *m);
 /* The bond store, read whole (bgw-bonds(5)); -EIO when it is refused. */
 struct bonds;
 int mon_bonds_load(struct muxd_monitor *m, struct bonds **b);
+/* A new bond's read-modify-write of the store (monitor_bond_le.c). */
+struct bond;
+struct bdaddr;
+int mon_bond_update(struct muxd_monitor *m, const struct bdaddr *a, uint8_t type,
+		    const char *by, void (*fill)(struct bond *nb, const void *arg),
+		    const void *arg, struct bond *kept);
 /* RPC_BOND_LTK and RPC_BOND_NEW_LE (monitor_bond_le.c). */
 struct rpc_req;
 struct rpc_reply;

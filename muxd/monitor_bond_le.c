@@ -40,6 +40,57 @@ int mon_bonds_load(struct muxd_monitor *m, struct bonds **b)
 	return 0;
 }
 
+/*
+ * The read-modify-write both kinds of new bond share: under the store's
+ * lock (bgw-authdb bond forget takes it too), the device's entry of this
+ * address type, or a fresh one, made by `by` now; fill() puts in the new
+ * keys, which replace only their own kind (a link key keeps the LE keys
+ * and the other way round). 0, -EINVAL for a name the store cannot hold,
+ * -EIO when the store cannot be read or written. *kept is the entry as
+ * written (the caller audits it and wipes it).
+ */
+int mon_bond_update(struct muxd_monitor *m, const struct bdaddr *a, uint8_t type,
+		    const char *by, void (*fill)(struct bond *nb, const void *arg),
+		    const void *arg, struct bond *kept)
+{
+	struct bonds *b = NULL;
+	const struct bond *old;
+	int r, lock;
+
+	memset(kept, 0, sizeof(*kept));
+	if (strlen(by) >= sizeof(kept->by))
+		return -EINVAL;
+	lock = authdb_lock(m->d.conf.bonds);
+	if (lock < 0) {
+		log_err("bond store %s: cannot lock %s.lock: %s", m->d.conf.bonds,
+			m->d.conf.bonds, strerror(-lock));
+		return -EIO;
+	}
+	r = mon_bonds_load(m, &b);
+	if (r < 0)
+		goto out;
+	old = bonds_find(b, a, type);
+	if (old)
+		*kept = *old;
+	kept->addr = *a;
+	kept->type = type;
+	memcpy(kept->by, by, strlen(by) + 1);
+	kept->at = (int64_t)time(NULL);
+	fill(kept, arg);
+	r = bonds_set(b, kept);
+	if (r == 0) {
+		r = bonds_save(b, m->d.conf.bonds);
+		if (r < 0)
+			log_err("bond store %s not written: %s", m->d.conf.bonds, strerror(-r));
+	}
+	if (r < 0 && r != -EINVAL)
+		r = -EIO;
+out:
+	bonds_free(b);
+	authdb_unlock(lock);
+	return r;
+}
+
 /* RPC_BOND_LTK: the household LTK of an LE device, for the core. */
 int mon_bond_ltk(struct muxd_monitor *m, const struct rpc_req *q, struct rpc_reply *rep)
 {
@@ -68,6 +119,19 @@ int mon_bond_ltk(struct muxd_monitor *m, const struct rpc_req *q, struct rpc_rep
 	return r;
 }
 
+/* The LE keys of RPC_BOND_NEW_LE's blob (rpc.h). */
+static void fill_le(struct bond *nb, const void *arg)
+{
+	const uint8_t *blob = arg;
+
+	nb->has_ltk = true;
+	memcpy(nb->ltk, blob, BONDS_KEY_LEN);
+	nb->ediv = get_le16(blob + 16);
+	memcpy(nb->rand, blob + 18, 8);
+	nb->key_size = blob[26];
+	nb->authenticated = blob[27] != 0;
+}
+
 /*
  * RPC_BOND_NEW_LE: a user's legacy LE pairing made the device's LTK; it
  * replaces the device's LE keys (its link key and IRK, if any, are kept)
@@ -75,60 +139,23 @@ int mon_bond_ltk(struct muxd_monitor *m, const struct rpc_req *q, struct rpc_rep
  */
 int mon_bond_new_le(struct muxd_monitor *m, const struct rpc_req *q)
 {
-	struct bonds *b = NULL;
-	const struct bond *old;
 	struct bond nb;
+	struct bdaddr a;
 	struct audit_fields f = { .user = q->name, .rd = q->rd, .uid = -1 };
 	uint8_t type = q->arg ? BDADDR_RANDOM : BDADDR_PUBLIC;
 	char detail[40];
-	int r, lock;
+	int r;
 
-	memset(&nb, 0, sizeof(nb));
-	if (bdaddr_parse(q->rd, &nb.addr) < 0)
+	if (bdaddr_parse(q->rd, &a) < 0)
 		return -EINVAL;
-	if (!m->db || !authdb_user_may_access(m->db, q->name, &nb.addr, type))
+	if (!m->db || !authdb_user_may_access(m->db, q->name, &a, type))
 		return -EACCES;
-	lock = authdb_lock(m->d.conf.bonds);
-	if (lock < 0) {
-		log_err("bond store %s: cannot lock %s.lock: %s", m->d.conf.bonds,
-			m->d.conf.bonds, strerror(-lock));
-		return -EIO;
-	}
-	r = mon_bonds_load(m, &b);
-	if (r < 0)
-		goto out;
-	old = bonds_find(b, &nb.addr, type);
-	if (old)
-		nb = *old;
-	if (strlen(q->name) >= sizeof(nb.by)) {
-		r = -EINVAL;
-		goto out;
-	}
-	memcpy(nb.by, q->name, strlen(q->name) + 1);
-	nb.type = type;
-	nb.at = (int64_t)time(NULL);
-	nb.has_ltk = true;
-	memcpy(nb.ltk, q->blob, BONDS_KEY_LEN);
-	nb.ediv = get_le16(q->blob + 16);
-	memcpy(nb.rand, q->blob + 18, 8);
-	nb.key_size = q->blob[26];
-	nb.authenticated = q->blob[27] != 0;
-	r = bonds_set(b, &nb);
-	if (r == 0) {
-		r = bonds_save(b, m->d.conf.bonds);
-		if (r < 0)
-			log_err("bond store %s not written: %s", m->d.conf.bonds, strerror(-r));
-	}
+	r = mon_bond_update(m, &a, type, q->name, fill_le, q->blob, &nb);
 	if (r == 0) {
 		snprintf(detail, sizeof(detail), "ltk key-size %u", nb.key_size);
 		f.detail = detail;
 		mon_audit_fields(m, AUDIT_BOND_NEW, &f);
-	} else if (r != -EINVAL) {
-		r = -EIO;
 	}
-out:
 	explicit_bzero(&nb, sizeof(nb));
-	bonds_free(b);
-	authdb_unlock(lock);
 	return r;
 }

@@ -121,7 +121,7 @@ START_TEST(errors_name_the_line)
 }
 END_TEST
 
-/* The peers' ids (issue 17): a range of no one's, big enough for every peer. */
+/* The peers' ids: a range of no one's, big enough for every peer. */
 START_TEST(peer_uid_keys)
 {
 	struct muxd_conf c;

@@ -353,7 +353,7 @@ START_TEST(peer_reaches_nothing_but_its_descriptors)
 END_TEST
 
 /*
- * The front hands its peers to the monitor (issue 17: they run as other
+ * The front hands its peers to the monitor (doc/security.md: they run as other
  * uids): no fork, no wait4, no kill, no signal of another process.
  */
 START_TEST(front_neither_forks_nor_signals)

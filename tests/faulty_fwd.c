@@ -2,7 +2,7 @@
 /*
  * faulty-fwd: a UDP forwarder that misbehaves on purpose, for the
  * "a relay that flips bits, replays or reorders datagrams breaks nothing
- * but throughput" tests of issue 19 (tests/t-relay-faults.sh). The
+ * but throughput" tests (tests/t-relay-faults.sh). The
  * kernel has no netem here, so this plays the bad relay: it listens on
  * the address the gateway and the CDs know as the relay's and passes
  * each of their flows to the real bgw-relay from a socket of its own

@@ -1,6 +1,6 @@
 #!/bin/bash
 # A relay that flips bits, replays, reorders and drops datagrams breaks
-# nothing but throughput (issue 19, doc/relay.md "Threats"). On loopback:
+# nothing but throughput (doc/relay.md, "Threats"). On loopback:
 # tests/faulty-fwd stands where the gateway and the CD know the relay
 # to be and passes every flow to the real bgw-relay behind it, flipping,
 # replaying, reordering and dropping both ways; so the relay itself

@@ -1,5 +1,5 @@
 #!/bin/bash
-# More relays serve more (issue 19, doc/relay.md "Spreading homes over
+# More relays serve more (doc/relay.md, "Spreading homes over
 # relays"): one relay name with two addresses, two bgw-relay processes
 # sharing nothing. bgw-muxd behind the home NAT registers with both;
 # with the first one down, bgw-cdclient in the café (a bundle naming

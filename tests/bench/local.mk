@@ -10,7 +10,7 @@ EXTRA_DIST += tests/bench/run tests/bench/busy-house.conf
 dist_doc_DATA += doc/performance.md
 
 # bgw-relay with real sockets: registrations, CPU per forwarded datagram
-# next to a plain UDP echo (tests/bench/relay-cpu, issue 19).
+# next to a plain UDP echo (tests/bench/relay-cpu).
 noinst_PROGRAMS += tests/bench/bgw-relay-load
 tests_bench_bgw_relay_load_SOURCES = tests/bench/relay_load.c
 tests_bench_bgw_relay_load_CFLAGS = $(AM_CFLAGS) $(RELAY_CFLAGS)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * bgw-relay-load: load for bgw-relay with real sockets (issue 19;
+ * bgw-relay-load: load for bgw-relay with real sockets (doc/relay.md;
  * tests/bench/relay-cpu, doc/performance.md "Away from home"):
  *
  *   homes RELAY -n N -p PID      register N homes (each its own Ed25519

@@ -15,7 +15,7 @@
 # Each fails with the caps of before (32 pending, 4 per host, 10 s each).
 # TAP on stdout.
 . "${BGW_SRCDIR:-.}/tests/lib.sh"
-N=9
+N=10
 echo "1..$N"
 . "${BGW_SRCDIR:-.}/tests/fault-lib.sh"
 command -v ss >/dev/null 2>&1 || skip_all "ss (iproute2) not installed"
@@ -99,12 +99,16 @@ if ip netns add "$ns" 2>/dev/null; then
 		-e "s|^runtime-dir .*|runtime-dir $tmp/ns|" \
 		-e "s|^audit-log .*|audit-log $tmp/audit6.log|" "$tmp/muxd.conf" >"$tmp/muxd6.conf"
 	mkdir -p "$tmp/ns"
+	# Not through nsx: a shell function run in the background is a
+	# subshell, and $! would be that subshell, not the daemon; killing
+	# it left bgw-muxd running. ip netns exec execs the program, so $!
+	# is bgw-muxd (or its $BGW_WRAP) itself.
 	# shellcheck disable=SC2086
-	nsx ${BGW_WRAP:-} "$muxd" -f -c "$tmp/muxd6.conf" >"$tmp/muxd6.log" 2>&1 &
+	ip netns exec "$ns" ${BGW_WRAP:-} "$muxd" -f -c "$tmp/muxd6.conf" >"$tmp/muxd6.log" 2>&1 &
 	m6pid=$!
 	pids="$pids $m6pid"
 	wait_for 20 grep -q "tunnel: TLS on 2001:db8:1:1::1 port $tport" "$tmp/muxd6.log"
-	nsx timeout 90 python3 "$src/tests/pending_flood.py" 2001:db8:1:1::1 "$tport" \
+	ip netns exec "$ns" timeout 90 python3 "$src/tests/pending_flood.py" 2001:db8:1:1::1 "$tport" \
 		2001:db8:1:2::N:10-29 4 30 "$tmp/stop6" >"$tmp/flood6.out" 2>&1 &
 	fpid=$!
 	pids="$pids $fpid"
@@ -130,4 +134,9 @@ wait "$mpid"
 rc=$?
 [ "$rc" -eq 0 ] && ! grep -q "Sanitizer\|runtime error" "$tmp/muxd.log"
 t_ok $? "SIGTERM: bgw-muxd exits 0 (exit $rc), no sanitizer report" || tail -20 "$tmp/muxd.log" | diag
+
+# Nothing this test started outlives it: every process of it names $tmp.
+kill -TERM $pids 2>/dev/null
+wait_for 10 eval '! pgrep -f "$tmp/" >/dev/null'
+t_ok $? "no process of the test survives it" || pgrep -af "$tmp/" | diag
 [ "$t_failed" -eq 0 ]

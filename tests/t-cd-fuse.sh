@@ -67,9 +67,10 @@ grep -q "^server: unix:$tmp/sim.sock$" "$mnt/session" &&
 t_ok $? "session shows the server and state up" || diag "$mnt/session"
 
 # 3-4: the host drives the controller through the hci file.
-# The host keeps the file open a while after its echo (checked in 5).
+# The host keeps the file open after its echo until 5 is checked (it
+# awaits the script's word, not a fixed time a loaded machine outruns).
 timeout 120 $host --file "$mnt/hci" init inquiry lescan:2 \
-	name:10:B6:00:00:00:04 connect:10:B6:00:00:00:04 echo sleep:3 \
+	name:10:B6:00:00:00:04 connect:10:B6:00:00:00:04 echo await:"$tmp/h1.go" \
 	>"$tmp/h1.out" 2>"$tmp/h1.err" &
 h1=$!
 wait_for 60 grep -q '^echo=' "$tmp/h1.out"
@@ -91,6 +92,7 @@ t_ok $? "connections shows handle $handle to the speaker" || diag "$tmp/conns"
 
 # 6: the host closes the file with its link open: bgw-cdclient resets the
 # controller, so the link does not outlive its host.
+: >"$tmp/h1.go"
 wait "$h1"
 wait_for 2 grep -q '^# 0 connections' "$mnt/connections" &&
 	grep -q "its host is gone: resetting the remote controller" "$tmp/cd.log"

@@ -354,8 +354,11 @@ static void relay_event(void *user, unsigned idx, enum relayreg_event ev, const 
 			   name, addr, (unsigned)m->addr.port);
 		break;
 	case RELAYREG_EV_REFUSED:
-		log_warn("relay: %s refused the registration (code %u): is relay-key the "
-			 "CA's key?", name, (unsigned)m->code);
+		/* A bad proof is retried (relayreg.h): if it keeps coming,
+		 * the key is wrong; once, a damaged datagram. */
+		log_warn("relay: %s refused the registration (code %u); trying again "
+			 "(if this repeats: is relay-key the CA's key?)", name,
+			 (unsigned)m->code);
 		break;
 	case RELAYREG_EV_LOST:
 		log_notice("relay: registration with %s lost (%s); registering again", name,

@@ -118,7 +118,17 @@ void relayreg_input(struct relayreg *rr, unsigned idx, const void *buf, size_t l
 			break;
 		rr->ops->event(rr->user, idx, RELAYREG_EV_REFUSED, &m);
 		r->state = RELAYREG_HELLO;
-		r->next_us = now_us + RELAYREG_REFUSED_S * S_US;
+		/*
+		 * A bad proof is also what a bit flipped in the REGISTER (or
+		 * in the CHALLENGE's cookie) on the way looks like: try again
+		 * on the HELLO backoff (1 s doubling to RELAYREG_HELLO_MAX_S,
+		 * reset only by a REGISTERED), so a storm does not cost the
+		 * registration. Each try costs a signature, which the
+		 * monitor's rate (relaysign.h) bounds whatever a relay does.
+		 * Other refusals (limits, full) wait longer.
+		 */
+		r->next_us = now_us + (m.code == RMSG_REFUSE_BAD_PROOF ?
+				       (uint64_t)r->hello_s : RELAYREG_REFUSED_S) * S_US;
 		break;
 	case RMSG_KEEPALIVE_ACK:
 		if (r->state != RELAYREG_UP)

@@ -11,7 +11,9 @@
  * gave, resent RELAYREG_RETRY_S after an unanswered one). A REREGISTER
  * (the relay restarted, or expired us), RELAYREG_LOST_AFTER unanswered
  * keepalives, or a REGISTER not answered in time start over with a fresh
- * REG_HELLO at once; a REFUSED proof waits RELAYREG_REFUSED_S. Datagrams
+ * REG_HELLO at once; a REFUSED proof (a wrong key, or a datagram
+ * damaged on the way) waits the HELLO backoff, other refusals
+ * RELAYREG_REFUSED_S. Datagrams
  * that do not name this home's id, or come in a state that does not
  * expect them, are ignored: the relay's address is all that is checked
  * before, so anything else is noise.
@@ -30,7 +32,7 @@
 #define RELAYREG_HELLO_MAX_S	16
 #define RELAYREG_RETRY_S	3	/* keepalive resend (doc/relay.md) */
 #define RELAYREG_LOST_AFTER	3	/* unanswered keepalives: start over */
-#define RELAYREG_REFUSED_S	30
+#define RELAYREG_REFUSED_S	30	/* after a refusal other than the proof */
 
 enum relayreg_state {
 	RELAYREG_HELLO,

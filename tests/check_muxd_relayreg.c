@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 
 #include <gnutls/abstract.h>
@@ -41,6 +42,8 @@ static struct relaysign signer;
 static struct relayreg rr;
 static uint64_t now;
 static bool relay_silent;
+static unsigned flip_registers;	/* flip a bit in this many REGISTERs */
+static unsigned registers;	/* REGISTERs the gateway sent */
 static unsigned ev_count[RELAYREG_EV_SIGN_FAILED + 1];
 static struct rmsg last_ev;
 static const struct rmsg_addr gw = { .family = 4, .port = 40000, .a = { 198, 51, 100, 9 } };
@@ -103,9 +106,19 @@ static void pump(void)
 
 	for (rounds = 0; q.n && rounds < 100; rounds++) {
 		struct dgram d = q.q[0];
+		struct rmsg m;
 
 		memmove(&q.q[0], &q.q[1], (q.n - 1) * sizeof(q.q[0]));
 		q.n--;
+		if (!d.to_gw && d.to.family == 0 && rmsg_decode(&m, d.buf, d.len) == 0 &&
+		    m.type == RMSG_REGISTER) {
+			registers++;
+			/* Damaged on the way: the signature's last byte. */
+			if (flip_registers) {
+				flip_registers--;
+				d.buf[d.len - 1] ^= 0x10;
+			}
+		}
 		if (d.to_gw)
 			relayreg_input(&rr, 0, d.buf, d.len, now);
 		else if (d.to.family == 0 && !relay_silent)
@@ -147,6 +160,8 @@ static void setup(void)
 	memset(&q, 0, sizeof(q));
 	memset(ev_count, 0, sizeof(ev_count));
 	relay_silent = false;
+	flip_registers = 0;
+	registers = 0;
 	relay = relay_start();
 	ck_assert_int_eq(gnutls_privkey_init(&k), 0);
 	ck_assert_int_eq(gnutls_privkey_generate(k, GNUTLS_PK_ECDSA, 256, 0), 0);
@@ -224,6 +239,51 @@ START_TEST(silent_relay_noticed)
 }
 END_TEST
 
+/*
+ * A REGISTER damaged on the way is refused as a bad proof; the gateway
+ * tries again within seconds (it used to wait 30 s, and the relay's
+ * expiry took the home meanwhile). A relay that refuses every proof
+ * gets no more signatures than the monitor's rate allows.
+ */
+START_TEST(damaged_register_retried)
+{
+	unsigned waited = 0, secs = 600;
+
+	flip_registers = 1;
+	ck_assert_int_eq(relayreg_start(&rr, signer.id, 1, &gw_ops, NULL, now), 0);
+	pump();
+	ck_assert_uint_eq(ev_count[RELAYREG_EV_REFUSED], 1);
+	ck_assert_uint_eq(last_ev.code, RMSG_REFUSE_BAD_PROOF);
+	while (homes() == 0 && waited < 60) {
+		run(1);
+		waited++;
+	}
+	ck_assert_uint_eq(homes(), 1);
+	ck_assert_uint_le(waited, 3);
+	ck_assert_uint_eq(ev_count[RELAYREG_EV_REGISTERED], 1);
+
+	/* Every REGISTER damaged for ten minutes (the relay's view and a
+	 * hostile relay's refusals alike): bounded by the monitor's rate. */
+	relay_free(relay);
+	relay = relay_start();
+	flip_registers = UINT_MAX;
+	registers = 0;
+	run(secs);
+	ck_assert_uint_eq(homes(), 0);
+	ck_assert_uint_ge(registers, 10);
+	ck_assert_uint_le(registers, RELAYSIGN_BURST + secs * 1000 / RELAYSIGN_PERIOD_MS + 1);
+	/* And registered promptly once the datagrams come through whole. */
+	flip_registers = 0;
+	waited = 0;
+	while (homes() == 0 && waited < 60) {
+		run(1);
+		waited++;
+	}
+	ck_assert_uint_eq(homes(), 1);
+	ck_assert_uint_le(waited, RELAYREG_HELLO_MAX_S + RELAYSIGN_PERIOD_MS / 1000 + 1);
+}
+END_TEST
+
 START_TEST(peer_passed_on)
 {
 	struct rmsg m = { .type = RMSG_CONN_HELLO };
@@ -281,6 +341,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, registers_and_stays);
 	tcase_add_test(tc, back_after_relay_restart);
 	tcase_add_test(tc, silent_relay_noticed);
+	tcase_add_test(tc, damaged_register_retried);
 	tcase_add_test(tc, peer_passed_on);
 	tcase_add_test(tc, foreign_id_gets_nothing);
 	suite_add_tcase(s, tc);

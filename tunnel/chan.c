@@ -616,6 +616,49 @@ static void chan_arm_hs_timer(struct tun_chan *ch)
 	loop_timer_arm(ch->timer, d);
 }
 
+/*
+ * Before ChangeCipherSpec, DTLS handshake records carry no MAC (RFC 6347
+ * section 4.2): a bit flipped on the way surfaces as one of these, or
+ * as the peer's alert saying it saw one (RFC 5246 section 7.2.2). The
+ * Finished exchange covers the whole transcript (section 7.4.9), so a
+ * handshake that completes was not damaged and what chan_check finds
+ * then is the server's real answer.
+ */
+static bool chan_hs_transient(gnutls_session_t gs, int err)
+{
+	switch (err) {
+	case GNUTLS_E_DECRYPTION_FAILED:
+	case GNUTLS_E_ERROR_IN_FINISHED_PACKET:
+	case GNUTLS_E_UNEXPECTED_PACKET_LENGTH:
+	case GNUTLS_E_UNEXPECTED_PACKET:
+	case GNUTLS_E_UNEXPECTED_HANDSHAKE_PACKET:
+	case GNUTLS_E_RECORD_OVERFLOW:
+	case GNUTLS_E_PK_SIG_VERIFY_FAILED:
+	case GNUTLS_E_RECEIVED_ILLEGAL_PARAMETER:
+	case GNUTLS_E_ILLEGAL_PARAMETER:
+	case GNUTLS_E_ASN1_DER_ERROR:
+	case GNUTLS_E_ASN1_TAG_ERROR:
+	case GNUTLS_E_ASN1_DER_OVERFLOW:
+	case GNUTLS_E_CERTIFICATE_ERROR:
+	case GNUTLS_E_PREMATURE_TERMINATION:
+		return true;
+	case GNUTLS_E_FATAL_ALERT_RECEIVED:
+		switch (gnutls_alert_get(gs)) {
+		case GNUTLS_A_BAD_RECORD_MAC:
+		case GNUTLS_A_DECRYPT_ERROR:
+		case GNUTLS_A_DECODE_ERROR:
+		case GNUTLS_A_ILLEGAL_PARAMETER:
+		case GNUTLS_A_UNEXPECTED_MESSAGE:
+		case GNUTLS_A_RECORD_OVERFLOW:
+			return true;
+		default:
+			return false;
+		}
+	default:
+		return false;
+	}
+}
+
 static void chan_handshake(struct tun_chan *ch)
 {
 	char why[256], peer[80];
@@ -638,6 +681,7 @@ static void chan_handshake(struct tun_chan *ch)
 			 tun_chan_peer_str(ch, peer, sizeof(peer)), gnutls_strerror(ret));
 		snprintf(ch->why, sizeof(ch->why), "TLS handshake failed: %s",
 			 gnutls_strerror(ret));
+		ch->transient = chan_hs_transient(ch->gs, ret);
 		chan_fail(ch, TUN_R_HANDSHAKE);
 		return;
 	}

@@ -92,6 +92,14 @@ struct tun_chan {
 	bool up;
 	bool dead;		/* closed: no more callbacks */
 	int fail_reason;
+	/*
+	 * The handshake failed the way a damaged datagram makes it fail (a
+	 * record that does not decrypt, a Finished that differs, a message
+	 * that does not parse): a new handshake may well succeed. Not for
+	 * a verdict (no common parameters, a certificate, an alert that
+	 * refuses): see chan_hs_transient.
+	 */
+	bool transient;
 	char why[200];		/* detail of a failure, for the client's user */
 	uint64_t hs_deadline;
 	/*

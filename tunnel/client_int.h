@@ -35,6 +35,14 @@ struct tun_certkey;
 /* Reconnection backoff: 100 ms doubling to 2 s, within the resume time. */
 #define TUN_RETRY_MIN_US	100000
 #define TUN_RETRY_MAX_US	2000000
+/*
+ * A first connection whose handshakes all failed the way damaged
+ * datagrams make them fail (tun_chan.transient) tries again, at most
+ * this many times in all and not after this long since the first try;
+ * a resumption has its own bound (resume_s).
+ */
+#define TUN_FIRST_TRIES		5
+#define TUN_FIRST_TIME_US	30000000
 /* First repeat of an unanswered login request; doubles each time. */
 #define TUN_REQ_RTO_US		300000
 /*
@@ -96,6 +104,10 @@ struct tun_client {
 	char attempt_why[512];
 	char attempt_detail[TUN_TEXT_MAX + 64];	/* the telling one */
 	int attempt_reason;
+	bool attempt_verdict;	/* a handshake failed for a reason of its own */
+	bool attempt_relayed;	/* a relay connected us, the handshake died */
+	unsigned first_tries;	/* first connection: attempts so far */
+	uint64_t first_at;	/* and when the first began */
 	/*
 	 * Relays (doc/relay.md, "The client"): per relay, a path and, once
 	 * it is CONNECTED, two more racers: DTLS through the relay (rch)

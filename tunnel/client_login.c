@@ -333,7 +333,10 @@ void tun_cli_on_msg(void *user, struct tun_chan *ch, const struct tun_msg *m)
 			cli_on_hello(c, m);
 			return;
 		}
-		if (c->state != C_HELLO && m->version != c->version) {
+		/* HELLO goes in TUN_HELLO_VERSION: a repeated one is dropped
+		 * below, not taken for a change of version. */
+		if (c->state != C_HELLO && m->version != c->version &&
+		    !(m->type == TUN_MSG_HELLO && m->version == TUN_HELLO_VERSION)) {
 			tun_cli_final(c, TUN_R_PROTOCOL, "server used a version not agreed");
 			return;
 		}
@@ -366,6 +369,9 @@ void tun_cli_on_msg(void *user, struct tun_chan *ch, const struct tun_msg *m)
 			return;
 		}
 	}
+	/* A HELLO repeated after our repeated HELLO, reordered past READY. */
+	if (m->type == TUN_MSG_HELLO && m->version == TUN_HELLO_VERSION)
+		return;
 	if (m->version != c->version) {
 		tun_cli_final(c, TUN_R_PROTOCOL, "server used a version not agreed");
 		return;

@@ -198,6 +198,8 @@ static void cli_attempt_why(struct tun_client *c, struct tun_chan *ch,
 		 "no answer" : ch->why[0] ? ch->why : tun_reason_str(reason));
 	snprintf(c->attempt_why + n, sizeof(c->attempt_why) - n, "%s%s",
 		 n ? "; " : "", one);
+	if (reason == TUN_R_SERVER_CERT || (reason == TUN_R_HANDSHAKE && !ch->transient))
+		c->attempt_verdict = true;
 	/* The most telling reason wins: a certificate, then a handshake. */
 	if (reason == TUN_R_SERVER_CERT ||
 	    (reason == TUN_R_HANDSHAKE && c->attempt_reason != TUN_R_SERVER_CERT)) {
@@ -226,8 +228,36 @@ static void cli_attempt_failed(struct tun_client *c)
 		snprintf(text, sizeof(text), "cannot reach %s (%s)", name, c->attempt_why);
 	else
 		snprintf(text, sizeof(text), "%s: %s", name, c->attempt_detail);
+	/*
+	 * A first connection whose handshakes were only damaged on the way
+	 * (a flipped bit before ChangeCipherSpec fails the whole handshake)
+	 * tries again, 200 ms doubling, within TUN_FIRST_TRIES and
+	 * TUN_FIRST_TIME_US; a verdict (certificate, parameters, an alert
+	 * that refuses) ends it at once. No answer is tried again too once
+	 * damage was seen, or when a relay connected us to the gateway and
+	 * the handshake through it then died (a damaged flight can leave
+	 * the gateway's side of it dead); a first try with no answer at
+	 * all still ends it (a wrong address or a home that is off).
+	 */
+	if (!c->ever_ready && !c->attempt_verdict &&
+	    (reason == TUN_R_HANDSHAKE ||
+	     (reason == TUN_R_UNREACHABLE && (c->first_tries > 1 || c->attempt_relayed))) &&
+	    c->first_tries < TUN_FIRST_TRIES &&
+	    loop_now_us() - c->first_at < TUN_FIRST_TIME_US) {
+		tun_cli_progress(c, "%s; trying again (%u of %u)", text,
+				 c->first_tries + 1, TUN_FIRST_TRIES);
+		c->attempt_why[0] = '\0';
+		c->attempt_reason = 0;
+		c->attempt_verdict = false;
+		c->attempt_relayed = false;
+		c->state = C_CONNECTING;
+		loop_timer_arm(c->retry_timer, (uint64_t)TUN_RETRY_MIN_US << c->first_tries);
+		return;
+	}
 	c->attempt_why[0] = '\0';
 	c->attempt_reason = 0;
+	c->attempt_verdict = false;
+	c->attempt_relayed = false;
 	/* A server certificate that does not verify is no link problem. */
 	if (!c->ever_ready || reason == TUN_R_SERVER_CERT)
 		tun_cli_final(c, reason, text);
@@ -282,6 +312,8 @@ static void cli_on_down(void *user, struct tun_chan *ch, int reason)
 		snprintf(what, sizeof(what), "%s", cli_tname(t));
 	}
 	if (!ch->up) {
+		if (r && relayed)
+			c->attempt_relayed = true;
 		cli_attempt_why(c, ch, reason, what);
 		if (reason != TUN_R_SERVER_CERT) {
 			/* Another racer may still make it. */
@@ -563,6 +595,10 @@ void tun_cli_connect(struct tun_client *c)
 	c->alt_tried = false;
 	c->attempt_why[0] = '\0';
 	c->attempt_reason = 0;
+	c->attempt_verdict = false;
+	c->attempt_relayed = false;
+	if (!c->ever_ready && !c->first_tries++)
+		c->first_at = loop_now_us();
 	c->path[0] = '\0';
 	if (c->nrelay)
 		cli_start_relays(c);

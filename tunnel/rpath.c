@@ -50,6 +50,7 @@ struct tun_rpath {
 	socklen_t galen;
 	uint32_t chan;
 	struct rmsg challenge;		/* echoed as CONNECT */
+	unsigned connects;		/* CONNECTs sent for this challenge */
 	int rfd, dfd;			/* our ends: relayed, direct; -1 */
 	struct loop_timer *timer;
 	uint64_t deadline_us;
@@ -111,10 +112,20 @@ static void rp_timer_cb(struct loop_timer *t, void *user)
 		rp_fail(rp, why);	/* the last use of rp here */
 		return;
 	}
-	if (rp->state == RP_HELLO)
+	/*
+	 * A CONNECT unanswered twice: the challenge may have come with a bit
+	 * flipped (the relay drops a CONNECT whose cookie does not verify,
+	 * without a word): ask for a fresh one rather than repeat it to the
+	 * deadline.
+	 */
+	if (rp->state == RP_CONNECT && rp->connects >= 2)
+		rp->state = RP_HELLO;
+	if (rp->state == RP_HELLO) {
 		rp_hello(rp);
-	else
+	} else {
+		rp->connects++;
 		rp_send(rp, &rp->challenge);
+	}
 	loop_timer_arm(t, TUN_RPATH_RETRY_MS * 1000ull);
 }
 
@@ -266,6 +277,7 @@ static bool rp_on_relay(struct tun_rpath *rp, unsigned ri, const uint8_t *b, siz
 		rp->challenge = m;
 		rp->challenge.type = RMSG_CONNECT;
 		rp->state = RP_CONNECT;
+		rp->connects = 1;
 		rp_send(rp, &rp->challenge);
 		loop_timer_arm(rp->timer, TUN_RPATH_RETRY_MS * 1000ull);
 		break;

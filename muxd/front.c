@@ -100,6 +100,45 @@ static void front_peer_stop(void *user, pid_t pid)
 	}
 }
 
+/*
+ * tun_front's logged_in hook: the monitor links a peer after a login it
+ * verified, so it says which pending peers have logged in (rpc.h,
+ * RPC_PEERS_LOGGED_IN). An answer that is not one 0 or 1 per pid asked
+ * is no answer: they stay pending.
+ */
+static int front_logged_in(void *user, const pid_t *pids, unsigned n, bool *in)
+{
+	struct muxd_front *f = user;
+	struct rpc_reply rep;
+	struct rpc_req q;
+	unsigned i;
+	int r;
+
+	if (n == 0 || n > RPC_LOGGED_IN_MAX)
+		return -EINVAL;
+	memset(&q, 0, sizeof(q));
+	q.type = RPC_PEERS_LOGGED_IN;
+	for (i = 0; i < n; i++)
+		put_le32(q.blob + 4 * i, (uint32_t)pids[i]);
+	q.blob_len = 4 * (size_t)n;
+	r = rpc_call(f->d.req_fd, &q, &rep, NULL);
+	if (r < 0) {
+		log_err("monitor: %s: stopping", strerror(-r));
+		loop_quit(f->d.l, EXIT_ERROR);
+		return r;
+	}
+	if (rep.status < 0)
+		return rep.status;
+	if (rep.blob_len != n)
+		return -EPROTO;
+	for (i = 0; i < n; i++)
+		if (rep.blob[i] > 1)
+			return -EPROTO;
+	for (i = 0; i < n; i++)
+		in[i] = rep.blob[i] == 1;
+	return 0;
+}
+
 static void front_peer_free(struct muxd_front *f, struct front_peer *fp)
 {
 	struct front_peer **pp;
@@ -558,6 +597,7 @@ static int front_run(struct muxd_front *f)
 	fc.handshake_ms = f->d.conf.login_s * 1000;
 	fc.spawn = front_spawn;
 	fc.stop = front_peer_stop;
+	fc.logged_in = front_logged_in;
 	fc.dgram = f->d.conf.nrelay ? relay_dgram : NULL;
 	fc.user = f;
 	r = tun_front_new(&f->front, f->d.l, &fc);

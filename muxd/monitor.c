@@ -77,6 +77,7 @@ struct mon_chan {
 	bool cert;
 	uint8_t fpr[AUTHDB_FPR_LEN];
 	bool linked;
+	bool logged_in;		/* linked after a login verified here */
 	/* The order of its requests, its one signature, its challenge. */
 	struct peerauth pa;
 	unsigned count[MON_COUNTERS];	/* per counter of the request table */
@@ -557,6 +558,7 @@ static int mon_link(struct muxd_monitor *m, struct mon_chan *ch, const struct rp
 	}
 	ch->linked = true;
 	if (q->arg == 0) {
+		ch->logged_in = true;
 		if (m->rl_src)
 			ratelimit_success(m->rl_src, ch->src, strlen(ch->src));
 		/* The front's reserved slots are for sources like this one. */
@@ -776,6 +778,33 @@ static void mon_peer_stop(struct muxd_monitor *m, pid_t pid)
 		}
 	}
 	/* Ended and reaped already: the front has not seen it yet. */
+}
+
+/*
+ * RPC_PEERS_LOGGED_IN: which of these peers completed a login verified
+ * here (rpc.h). Only the monitor's own peer processes, by pid, and only
+ * a login (a resumption's proof is the core's to check: its peer stays
+ * pending until its deadline). Checked by rpc_req_decode: 1..64 pids.
+ */
+static int mon_peers_logged_in(struct muxd_monitor *m, const struct rpc_req *q,
+			       struct rpc_reply *rep)
+{
+	size_t k, n = q->blob_len / 4;
+	unsigned i;
+
+	for (k = 0; k < n; k++) {
+		pid_t pid = (pid_t)get_le32(q->blob + 4 * k);
+
+		rep->blob[k] = 0;
+		for (i = 0; m->peers && i < m->d.conf.peer_uid_count; i++) {
+			if (m->peers[i].pid == pid) {
+				rep->blob[k] = m->peers[i].ch && m->peers[i].ch->logged_in;
+				break;
+			}
+		}
+	}
+	rep->blob_len = n;
+	return 0;
 }
 
 /* A peer's log line, under the monitor's name for it, rate-limited. */
@@ -1008,6 +1037,13 @@ static int req_peer_stop(struct mon_chan *ch, const struct rpc_req *q,
 	return 0;
 }
 
+static int req_peers_logged_in(struct mon_chan *ch, const struct rpc_req *q,
+			       struct rpc_reply *rep, int *fd)
+{
+	rep->status = mon_peers_logged_in(ch->m, q, rep);
+	return 0;
+}
+
 static int req_relay_sign(struct mon_chan *ch, const struct rpc_req *q,
 			  struct rpc_reply *rep, int *fd)
 {
@@ -1089,6 +1125,7 @@ static const struct mon_req {
 	{ RPC_SPAWN,          R_FRONT, 0,            MON_C_NONE,      0, req_spawn },
 	{ RPC_RELAY_SIGN,     R_FRONT, 0,            MON_C_NONE,      0, req_relay_sign },
 	{ RPC_PEER_STOP,      R_FRONT, MON_NO_REPLY, MON_C_NONE,      0, req_peer_stop },
+	{ RPC_PEERS_LOGGED_IN, R_FRONT, 0,           MON_C_NONE,      0, req_peers_logged_in },
 	{ RPC_SCRAM_SALT,     R_PEER,  MON_ORDERED,  MON_C_NONE,      0, req_scram_salt },
 	{ RPC_SCRAM_VERIFY,   R_PEER,  MON_ORDERED,  MON_C_PROOF,
 	  PEER_PROOFS_MAX, req_scram_verify },

@@ -85,6 +85,9 @@ static const struct rule rules[RPC_REQ_LAST + 1] = {
 	[RPC_BOND_LTK] = { { 0, 0, 17, 0 }, { 0, 0, 17, 0 }, 0, 1, true, 0, 0, true },
 	[RPC_BOND_NEW_LE] = { { 1, 0, 17, 0 }, { NAME_MAX_, 0, 17, 0 }, 0, 1, true,
 			      RPC_BOND_LE_BLOB_LEN, RPC_BOND_LE_BLOB_LEN, true },
+	/* le32 pids, each checked below. */
+	[RPC_PEERS_LOGGED_IN] = { { 0, 0, 0, 0 }, { 0, 0, 0, 0 }, 0, 0, true,
+				  4, 4 * RPC_LOGGED_IN_MAX, true },
 };
 
 static bool is_known(uint32_t type)
@@ -229,6 +232,21 @@ int rpc_req_decode(uint32_t type, const uint8_t *p, size_t len,
 		if (type == RPC_PEER_STOP && (get_le32(b) == 0 || get_le32(b) > 0x7fffffffu)) {
 			*why = "not a pid";
 			return -EPROTO;
+		}
+		/* Whole pids only, each a pid (1..2^31-1). */
+		if (type == RPC_PEERS_LOGGED_IN) {
+			unsigned k;
+
+			if (n % 4) {
+				*why = "not a list of pids";
+				return -EPROTO;
+			}
+			for (k = 0; k < n; k += 4) {
+				if (get_le32(b + k) == 0 || get_le32(b + k) > 0x7fffffffu) {
+					*why = "not a pid";
+					return -EPROTO;
+				}
+			}
 		}
 		/* Both parts present, each within its cap, nothing left over. */
 		if (type == RPC_CERT_LOGIN) {

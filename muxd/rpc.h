@@ -24,7 +24,8 @@
  *
  * Every request has one layout: u8 arg, then four strings (name, src, rd,
  * detail), each a u8 length and that many bytes, then, only for the types
- * that carry one (SCRAM_VERIFY, SIGN, SPAWN, CERT_LOGIN, RELAY_SIGN), a binary blob: le16 length and
+ * that carry one (SCRAM_VERIFY, SIGN, SPAWN, CERT_LOGIN, RELAY_SIGN, PEER_STOP,
+ * PEERS_LOGGED_IN, ...), a binary blob: le16 length and
  * that many bytes; rpc_req_decode checks the per-type rules (which
  * strings may be present, arg's range, the blob's length and content).
  * A descriptor travels with a request only in SPAWN (the peer's socket),
@@ -55,6 +56,7 @@
 #define RPC_BOND_BLOB_LEN 17		/* a link key and its Key_Type */
 /* An LTK, EDIV (le16), Rand, key size and authenticated (0/1). */
 #define RPC_BOND_LE_BLOB_LEN 28
+#define RPC_LOGGED_IN_MAX 64		/* pids in one RPC_PEERS_LOGGED_IN */
 #define RPC_ERR_MAX	200		/* the text in a reply */
 #define RPC_TIMEOUT_MS	10000		/* the worker's wait for a reply */
 
@@ -189,7 +191,18 @@ enum rpc_type {
 	 * keys (its link key, if any, is kept), audited bond-new.
 	 */
 	RPC_BOND_NEW_LE,
-	RPC_REQ_LAST = RPC_BOND_NEW_LE,
+	/*
+	 * Front: blob: le32 pids (1..RPC_LOGGED_IN_MAX of them), peers it
+	 * was given (SPAWN) and still counts as pending logins ->
+	 * reply(status 0) + blob: one byte per pid, in order, 1 if that
+	 * peer has completed a login the monitor verified (it asked for its
+	 * link after a SCRAM proof or a certificate login checked here), 0
+	 * otherwise (not yet, a resumption, not a peer of the front's).
+	 * The front then stops counting it against the pending caps
+	 * (tunnel/front.h). It learns one bit per peer it made, never who.
+	 */
+	RPC_PEERS_LOGGED_IN,
+	RPC_REQ_LAST = RPC_PEERS_LOGGED_IN,
 	/* monitor -> process */
 	RPC_REPLY = 64,
 	RPC_POLICY = 65,	/* the authdb text without password lines */

@@ -662,6 +662,7 @@ START_TEST(peer_requests_bounds)
 	struct sockaddr_in sin;
 	struct rpc_req q;
 	const char *why;
+	unsigned i;
 	size_t n;
 	int ns;
 
@@ -760,6 +761,34 @@ START_TEST(peer_requests_bounds)
 	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
 	put_le32(blob + 500, 0xffffffffu);
 	n = raw_blob(buf, RPC_PEER_STOP, none, blob + 500, 4);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+	/* PEERS_LOGGED_IN: 1..64 pids, le32, each a pid; a reply */
+	for (i = 0; i < RPC_LOGGED_IN_MAX + 1; i++)
+		put_le32(blob + 500 + 4 * i, 100 + (uint32_t)i);
+	n = raw_blob(buf, RPC_PEERS_LOGGED_IN, none, blob + 500, 4);
+	ck_assert_int_eq(decode(buf, n, &q, &why), 0);
+	ck_assert(rpc_req_has_reply(RPC_PEERS_LOGGED_IN));
+	n = raw_blob(buf, RPC_PEERS_LOGGED_IN, none, blob + 500, 4 * RPC_LOGGED_IN_MAX);
+	ck_assert_int_eq(decode(buf, n, &q, &why), 0);
+	ck_assert_uint_eq(q.blob_len, 4 * RPC_LOGGED_IN_MAX);
+	ck_assert_uint_eq(get_le32(q.blob + 4), 101);
+	n = raw_blob(buf, RPC_PEERS_LOGGED_IN, none, blob + 500, 4 * RPC_LOGGED_IN_MAX + 4);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+	n = raw_blob(buf, RPC_PEERS_LOGGED_IN, none, blob + 500, 0);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+	n = raw_blob(buf, RPC_PEERS_LOGGED_IN, none, blob + 500, 7);	/* a partial pid */
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+	ck_assert_str_eq(why, "not a list of pids");
+	put_le32(blob + 504, 0);
+	n = raw_blob(buf, RPC_PEERS_LOGGED_IN, none, blob + 500, 8);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+	put_le32(blob + 504, 0x80000000u);
+	n = raw_blob(buf, RPC_PEERS_LOGGED_IN, none, blob + 500, 8);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+	put_le32(blob + 504, 101);
+	n = raw_blob(buf, RPC_PEERS_LOGGED_IN, name, blob + 500, 8);	/* a string */
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+	n = raw(buf, RPC_PEERS_LOGGED_IN, 0, none, NULL, 0);	/* no blob field */
 	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
 	ns = rpc_spawn_encode(&sp, blob, sizeof(blob));
 	n = raw(buf, RPC_SPAWN, 0, spawn, NULL, 0);	/* no blob field at all */

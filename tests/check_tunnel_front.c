@@ -55,6 +55,10 @@ static struct {
 	unsigned front_hs_ms;	/* 0: a minute */
 	int reserve_asks;	/* spawns for a reserved slot */
 	bool known;		/* ... admitted (the source logged in before) */
+	bool login_hook;	/* front_start sets the logged_in hook */
+	int login_asks, login_err;
+	unsigned login_asked;	/* pids in the last question */
+	bool logged[NSRV + 1];	/* by spawn number (pid - 1000) */
 } T;
 
 static void srv_up(void *user, struct tun_chan *ch)
@@ -527,6 +531,25 @@ static void fake_stop(void *user, pid_t pid)
 	T.stopped = pid;
 }
 
+/* The owner's answer: the peers the test says have logged in. */
+static int fake_logged_in(void *user, const pid_t *pids, unsigned n, bool *in)
+{
+	unsigned i;
+
+	T.login_asks++;
+	T.login_asked = n;
+	ck_assert_uint_ge(n, 1);
+	ck_assert_uint_le(n, 64);
+	for (i = 0; i < n; i++) {
+		ck_assert_int_gt(pids[i], 1000);
+		ck_assert_int_le(pids[i], 1000 + NSRV);
+		ck_assert(!in[i]);
+		/* Errors first: the front must not use what it was told then. */
+		in[i] = T.logged[pids[i] - 1000];
+	}
+	return T.login_err;
+}
+
 static void front_start(const char *host, bool dgram, unsigned max_peers,
 			unsigned max_pending)
 {
@@ -539,6 +562,7 @@ static void front_start(const char *host, bool dgram, unsigned max_peers,
 		.handshake_ms = T.front_hs_ms ? T.front_hs_ms : 60000,
 		.spawn = fake_spawn,
 		.stop = fake_stop,
+		.logged_in = T.login_hook ? fake_logged_in : NULL,
 	};
 
 	ck_assert_int_eq(tun_front_new(&T.front, T.l, &fc), 0);
@@ -784,6 +808,59 @@ START_TEST(front_cap_per_host)
 	RUN_UNTIL(T.cl[i + 1].up, 10000);
 	ck_assert_int_eq(T.spawns, TUN_FRONT_PENDING_PER_HOST + 1);
 	ck_assert_int_eq(T.cl[i].up, 0);
+	env_teardown();
+}
+END_TEST
+
+/*
+ * A peer that has logged in no longer counts as pending (the owner says
+ * so when asked, at a cap), so clients behind one address get in as fast
+ * as they log in; those that do not log in still hold their host's
+ * TUN_FRONT_PENDING_PER_HOST slots, and an owner's error frees none.
+ */
+START_TEST(front_logged_in_not_pending)
+{
+	uint16_t port;
+	int i;
+
+	env_setup();
+	T.login_hook = true;
+	front_start("127.0.0.1", true, 0, 0);
+	port = tun_front_udp_port(T.front);
+	for (i = 0; i < TUN_FRONT_PENDING_PER_HOST; i++) {
+		client_dtls_at(&T.cl[i], "127.0.0.1", port, 0);
+		RUN_UNTIL(T.cl[i].up, 10000);
+	}
+	/* Below the caps the owner is not asked. */
+	ck_assert_int_eq(T.login_asks, 0);
+	/* None logged in: the fifth waits, the owner was asked about four. */
+	client_dtls_at(&T.cl[i], "127.0.0.1", port, 0);
+	RUN_UNTIL(T.refusals >= 1 && T.login_asks >= 1, 10000);
+	ck_assert_uint_eq(T.login_asked, TUN_FRONT_PENDING_PER_HOST);
+	ck_assert_int_eq(T.spawns, TUN_FRONT_PENDING_PER_HOST);
+	/* An answer with an error counts for nothing. */
+	T.logged[1] = true;
+	T.login_err = -EIO;
+	RUN_UNTIL(T.login_asks >= 2, 10000);
+	ck_assert_int_eq(T.spawns, TUN_FRONT_PENDING_PER_HOST);
+	ck_assert_int_eq(T.cl[i].up, 0);
+	/* Two logged in: the fifth gets in on its next try, then a sixth. */
+	T.login_err = 0;
+	T.logged[2] = true;
+	RUN_UNTIL(T.cl[i].up, 15000);
+	ck_assert_int_eq(T.spawns, TUN_FRONT_PENDING_PER_HOST + 1);
+	client_dtls_at(&T.cl[i + 1], "127.0.0.1", port, 0);
+	RUN_UNTIL(T.cl[i + 1].up, 10000);
+	ck_assert_int_eq(T.spawns, TUN_FRONT_PENDING_PER_HOST + 2);
+	/* Four pending again (3, 4, 5, 6), none logged in: a seventh waits. */
+	T.refusals = 0;
+	client_dtls_at(&T.cl[i + 2], "127.0.0.1", port, 0);
+	RUN_UNTIL(T.refusals >= 1, 10000);
+	RUN_UNTIL(tun_front_dgram_count(T.front) >= 20, 10000);
+	ck_assert_int_eq(T.spawns, TUN_FRONT_PENDING_PER_HOST + 2);
+	ck_assert_int_eq(T.cl[i + 2].up, 0);
+	/* Only pending peers are asked about: not 1 and 2. */
+	ck_assert_uint_eq(T.login_asked, TUN_FRONT_PENDING_PER_HOST);
 	env_teardown();
 }
 END_TEST
@@ -1122,6 +1199,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, front_no_cookie_no_peer);
 	tcase_add_test(tc, front_cap_pending);
 	tcase_add_test(tc, front_cap_per_host);
+	tcase_add_test(tc, front_logged_in_not_pending);
 	tcase_add_test(tc, front_cap_per_net);
 	tcase_add_test(tc, front_reserve_known);
 	tcase_add_test(tc, front_same_net);

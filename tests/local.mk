@@ -87,4 +87,6 @@ TESTS += tests/t-abuse-login.sh
 EXTRA_DIST += tests/t-abuse-login.sh tests/login_flood.py
 TESTS += tests/t-abuse-pending.sh
 EXTRA_DIST += tests/t-abuse-pending.sh tests/pending_flood.py
+TESTS += tests/t-login-burst.sh
+EXTRA_DIST += tests/t-login-burst.sh
 EXTRA_DIST += tests/valgrind/run tests/valgrind/README.md

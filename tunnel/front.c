@@ -26,12 +26,22 @@
 #define FRONT_HANDSHAKE_MS	10000
 /* One refusal line per second at most; the rest are counted. */
 #define FRONT_LOG_GAP_US	1000000ull
+/*
+ * At most one question a while to the owner about which young peers
+ * logged in (logged_in hook): a flood of hellos with valid cookies from
+ * a host at its cap costs the owner (the monitor) one answer per gap,
+ * and a refused client's next retransmission (1 s later) is asked about
+ * again. At most FRONT_ASK_MAX peers per question.
+ */
+#define FRONT_ASK_GAP_US	50000ull
+#define FRONT_ASK_MAX		64
 
 struct front_slot {
 	pid_t pid;
 	bool dgram;
 	uint32_t relay_chan;	/* relayed: its channel (a distinct peer) */
 	bool stopped;		/* told to stop, not yet gone */
+	bool in;		/* logged in (the owner said so): not pending */
 	struct sockaddr_storage addr;
 	socklen_t alen;
 	uint64_t born_us;
@@ -49,6 +59,7 @@ struct tun_front {
 	unsigned long dgrams;
 	uint64_t log_next_us;
 	unsigned log_quiet;
+	uint64_t ask_next_us;	/* the next logged_in question, not before */
 };
 
 /*
@@ -138,25 +149,60 @@ enum front_admit {
 	ADMIT_KNOWN,		/* only if the source logged in before */
 };
 
-/*
- * The caps of front.h. A refusal, or a slot that only a known source may
- * take, comes with why (for the log).
- */
-static enum front_admit over_cap(const struct tun_front *f, const struct sockaddr_storage *a,
-				 socklen_t alen, const char **why)
+static bool slot_pending(const struct front_slot *s, uint64_t now, uint64_t young)
 {
-	uint64_t now = loop_now_us(), young = (uint64_t)f->cfg.handshake_ms * 1000;
+	return s->pid > 0 && !s->in && now - s->born_us < young;
+}
+
+/*
+ * Ask the owner which pending peers logged in since (front.h, logged_in):
+ * those stop counting as pending. The answer is trusted one way only: a
+ * peer said to have logged in is marked for good; one the owner did not
+ * confirm (or an error) stays pending until its login deadline.
+ */
+static void ask_logged_in(struct tun_front *f, uint64_t now, uint64_t young)
+{
+	pid_t pids[FRONT_ASK_MAX];
+	bool in[FRONT_ASK_MAX];
+	unsigned at[FRONT_ASK_MAX];
+	unsigned i = 0, n, k;
+
+	if (!f->cfg.logged_in || now < f->ask_next_us)
+		return;
+	f->ask_next_us = now + FRONT_ASK_GAP_US;
+	while (i < f->cfg.max_peers) {
+		for (n = 0; i < f->cfg.max_peers && n < FRONT_ASK_MAX; i++) {
+			if (!slot_pending(&f->slots[i], now, young))
+				continue;
+			pids[n] = f->slots[i].pid;
+			at[n++] = i;
+		}
+		if (n == 0)
+			break;
+		memset(in, 0, sizeof(in));
+		if (f->cfg.logged_in(f->cfg.user, pids, n, in) < 0)
+			break;
+		for (k = 0; k < n; k++)
+			if (in[k] && f->slots[at[k]].pid == pids[k])
+				f->slots[at[k]].in = true;
+	}
+}
+
+/*
+ * The caps of front.h, over the pending peers (young, not known to have
+ * logged in). A refusal, or a slot that only a known source may take,
+ * comes with why (for the log).
+ */
+static enum front_admit caps(const struct tun_front *f, const struct sockaddr_storage *a,
+			     socklen_t alen, uint64_t now, uint64_t young, const char **why)
+{
 	unsigned i, pending = 0, host = 0, net = 0;
 
 	*why = NULL;
-	if (f->npeers >= f->cfg.max_peers) {
-		*why = "too many peers";
-		return ADMIT_NO;
-	}
 	for (i = 0; i < f->cfg.max_peers; i++) {
 		const struct front_slot *s = &f->slots[i];
 
-		if (s->pid <= 0 || now - s->born_us >= young)
+		if (!slot_pending(s, now, young))
 			continue;
 		pending++;
 		if (tun_host_eq(&s->addr, s->alen, a, alen))
@@ -181,6 +227,31 @@ static enum front_admit over_cap(const struct tun_front *f, const struct sockadd
 		return ADMIT_KNOWN;
 	}
 	return ADMIT_YES;
+}
+
+/*
+ * A peer stops counting as pending when it logs in, not only at its
+ * login deadline: else 64 clients behind one address (a household's
+ * NAT) get in TUN_FRONT_PENDING_PER_HOST per handshake_ms. The front
+ * cannot see logins, so at a cap it asks the owner, then counts again.
+ */
+static enum front_admit over_cap(struct tun_front *f, const struct sockaddr_storage *a,
+				 socklen_t alen, const char **why)
+{
+	uint64_t now = loop_now_us(), young = (uint64_t)f->cfg.handshake_ms * 1000;
+	enum front_admit r;
+
+	*why = NULL;
+	if (f->npeers >= f->cfg.max_peers) {
+		*why = "too many peers";
+		return ADMIT_NO;
+	}
+	r = caps(f, a, alen, now, young, why);
+	if (r != ADMIT_YES && f->cfg.logged_in && now >= f->ask_next_us) {
+		ask_logged_in(f, now, young);
+		r = caps(f, a, alen, now, young, why);
+	}
+	return r;
 }
 
 /*
@@ -225,6 +296,7 @@ static pid_t hand_over(struct tun_front *f, const char *why)
 	f->slots[i].dgram = p->dgram;
 	f->slots[i].relay_chan = p->relay_chan;
 	f->slots[i].stopped = false;
+	f->slots[i].in = false;
 	memcpy(&f->slots[i].addr, &p->addr, p->alen);
 	f->slots[i].alen = p->alen;
 	f->slots[i].born_us = loop_now_us();

@@ -25,6 +25,10 @@
  * slots past a network's cap, go only to sources that logged in before:
  * the front cannot tell, so it hands such a peer to the spawn hook with
  * reserve set, and the owner (who sees the logins) admits it or not.
+ * A peer that has logged in is no longer pending: at a cap the front
+ * asks the owner which of its pending peers have (the logged_in hook),
+ * so that many clients behind one address log in at the pace of their
+ * logins, not TUN_FRONT_PENDING_PER_HOST per handshake_ms.
  * A TLS peer must send its first byte within first_ms (its process
  * enforces that too), so an idle connection holds a slot for seconds.
  *
@@ -114,6 +118,15 @@ struct tun_front_cfg {
 	 */
 	bool (*dgram)(void *user, const struct sockaddr_storage *from, socklen_t alen,
 		      const uint8_t *buf, size_t len);
+	/*
+	 * Which of these n pending peers (pids) have completed a login: set
+	 * in[i] for each that has (in[] comes zeroed). Asked only when a
+	 * new peer meets a cap, at most every 50 ms, at most 64 at a time.
+	 * 0, or -errno (then none counts as logged in). A peer said to have
+	 * logged in stops counting as pending for good; the others count
+	 * until handshake_ms. NULL: every peer counts for handshake_ms.
+	 */
+	int (*logged_in)(void *user, const pid_t *pids, unsigned n, bool *in);
 	void *user;
 };
 

@@ -28,7 +28,7 @@ cdclient_bgw_cdclient_CFLAGS = $(AM_CFLAGS) $(FUSE3_CFLAGS) $(TUNNEL_CFLAGS) \
 	$(SYSTEMD_CFLAGS)
 cdclient_bgw_cdclient_LDADD = cdclient/libcdmerge.a cdclient/libcd.a \
 	merge/libmerge.a mux/libmuxtr.a sim/libsim.a $(TUNNEL_LIBS) $(FUSE3_LIBS) \
-	$(SYSTEMD_LIBS)
+	$(SYSTEMD_LIBS) $(SMP_CRYPTO_LIBS)
 
 dist_man_MANS += man/bgw-cdclient.1
 

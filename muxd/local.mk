@@ -39,7 +39,7 @@ tests_check_mux_conf_SOURCES = tests/check_mux_conf.c
 tests_check_mux_conf_CPPFLAGS = $(MUXD_CPPFLAGS)
 tests_check_mux_conf_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_check_mux_conf_LDADD = tests/libcheckmain.a muxd/libmuxd.a mux/libmuxtr.a sim/libsim.a \
-	lib/libbgw.a $(GNUTLS_LIBS) $(SECCOMP_LIBS) $(CHECK_LIBS)
+	lib/libbgw.a $(GNUTLS_LIBS) $(SECCOMP_LIBS) $(SMP_CRYPTO_LIBS) $(CHECK_LIBS)
 check_PROGRAMS += tests/check_mux_conf
 TESTS += tests/check_mux_conf
 

@@ -9,6 +9,7 @@
 
 #include "cursor.h"
 #include "ctrl_int.h"
+#include "smp_crypto.h"
 
 static void c_le_start_enc(struct sim_ctrl *c, const struct ctrl_cmd *x)
 {
@@ -132,7 +133,7 @@ static void c_le_encrypt(struct sim_ctrl *c, const struct ctrl_cmd *x)
 	cur_init(&r, x->p, x->plen);
 	key = cur_bytes(&r, 16);
 	data = cur_bytes(&r, 16);
-	b[0] = !data || sim_smp_e(key, data, b + 1) ? HCI_ST_UNSPECIFIED : 0;
+	b[0] = !data || smp_e(key, data, b + 1) ? HCI_ST_UNSPECIFIED : 0;
 	ctrl_reply_cc(c, x->op, b, b[0] ? 1 : sizeof(b));
 }
 

@@ -7,8 +7,10 @@ sim_libsim_a_SOURCES = \
 	sim/ctrl.c sim/ctrl_cmd.c sim/ctrl_info.c sim/ctrl_bredr.c \
 	sim/ctrl_conn.c sim/ctrl_pair.c sim/ctrl_le_adv.c sim/ctrl_le_conn.c \
 	sim/ctrl_le_enc.c
-sim_libsim_a_CFLAGS = $(AM_CFLAGS) $(GNUTLS_CFLAGS)
-SIM_LIBS = sim/libsim.a lib/libbgw.a $(GNUTLS_LIBS)
+# The RDs' Security Manager runs on lib/smp_crypto.c (nettle, GMP): every
+# program with the simulator links $(SMP_CRYPTO_LIBS) too.
+sim_libsim_a_CFLAGS = $(AM_CFLAGS)
+SIM_LIBS = sim/libsim.a lib/libbgw.a $(GNUTLS_LIBS) $(SMP_CRYPTO_LIBS)
 
 bin_PROGRAMS += sim/bgw-sim
 sim_bgw_sim_SOURCES = sim/main.c

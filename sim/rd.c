@@ -17,12 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <gnutls/crypto.h>
-#include <gnutls/gnutls.h>
-
 #include "cursor.h"
 #include "log.h"
 #include "sim_int.h"
+#include "smp_crypto.h"
 
 /* Fixed channel ids (Core Vol 3 Part A 2.1). */
 #define CID_SIG		0x0001
@@ -35,77 +33,6 @@
 #define ATT_MTU_MIN	23
 #define ATT_MTU_SERVER	185
 #define ATT_MAX_ATTRS	64
-
-/* ---------------------------------------------------------------- crypto */
-
-static void rev(uint8_t *dst, const uint8_t *src, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		dst[i] = src[n - 1 - i];
-}
-
-/*
- * e(key, plaintext): AES-128 (Core Vol 3 Part H 2.2.1). SMP carries values
- * least significant octet first, AES works most significant first, hence
- * the reversals. One CBC block with a zero IV is ECB.
- */
-int sim_smp_e(const uint8_t key[16], const uint8_t in[16], uint8_t out[16])
-{
-	uint8_t k[16], p[16], iv[16] = { 0 }, o[16];
-	gnutls_cipher_hd_t h = NULL;
-	gnutls_datum_t kd = { k, 16 }, ivd = { iv, 16 };
-	int r;
-
-	rev(k, key, 16);
-	rev(p, in, 16);
-	r = gnutls_cipher_init(&h, GNUTLS_CIPHER_AES_128_CBC, &kd, &ivd);
-	if (r < 0)
-		return -EIO;
-	r = gnutls_cipher_encrypt2(h, p, 16, o, 16);
-	gnutls_cipher_deinit(h);
-	if (r < 0)
-		return -EIO;
-	rev(out, o, 16);
-	return 0;
-}
-
-/* c1 (Core Vol 3 Part H 2.2.3): p1 = pres||preq||rat'||iat', p2 = 0||ia||ra. */
-int sim_smp_c1(const uint8_t k[16], const uint8_t r[16], const uint8_t preq[7],
-	       const uint8_t pres[7], uint8_t iat, const uint8_t ia[6],
-	       uint8_t rat, const uint8_t ra[6], uint8_t out[16])
-{
-	uint8_t p1[16], p2[16], t[16];
-	int i, ret;
-
-	p1[0] = iat;
-	p1[1] = rat;
-	memcpy(p1 + 2, preq, 7);
-	memcpy(p1 + 9, pres, 7);
-	memcpy(p2, ra, 6);
-	memcpy(p2 + 6, ia, 6);
-	memset(p2 + 12, 0, 4);
-	for (i = 0; i < 16; i++)
-		t[i] = r[i] ^ p1[i];
-	ret = sim_smp_e(k, t, t);
-	if (ret)
-		return ret;
-	for (i = 0; i < 16; i++)
-		t[i] ^= p2[i];
-	return sim_smp_e(k, t, out);
-}
-
-/* s1 (Core Vol 3 Part H 2.2.4): r' = r1[0..7] || r2[0..7], MSB first. */
-int sim_smp_s1(const uint8_t k[16], const uint8_t r1[16], const uint8_t r2[16],
-	       uint8_t out[16])
-{
-	uint8_t r[16];
-
-	memcpy(r, r2, 8);
-	memcpy(r + 8, r1, 8);
-	return sim_smp_e(k, r, out);
-}
 
 /* ---------------------------------------------------------------- link */
 
@@ -703,8 +630,8 @@ static int smp_confirm(struct sim_link *k, const uint8_t r[16], uint8_t out[16])
 	static const uint8_t tk[16];	/* Just Works: TK = 0 (Vol 3 Part H 2.3.5.2) */
 	const struct sim_rd_cfg *c = k->rd->cfg;
 
-	return sim_smp_c1(tk, r, k->preq, k->pres, k->iat, k->ia.b,
-			  c->addr_type, c->addr.b, out);
+	return smp_c1(tk, r, k->preq, k->pres, k->iat, k->ia.b,
+		      c->addr_type, c->addr.b, out);
 }
 
 static void smp_input(struct sim_link *k, struct cur *c)
@@ -773,7 +700,7 @@ static void smp_input(struct sim_link *k, struct cur *c)
 			static const uint8_t tk[16];
 			unsigned i;
 
-			if (sim_smp_s1(tk, k->srand, p, k->stk)) {
+			if (smp_s1(tk, k->srand, p, k->stk)) {
 				smp_fail(k, 0x08);
 				return;
 			}

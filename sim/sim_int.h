@@ -213,12 +213,4 @@ bool sim_link_ltk_ok(struct sim_link *k, const uint8_t rand[8], uint16_t ediv,
 /* LE: the link is now encrypted; the RD distributes its keys. */
 void sim_link_encrypted(struct sim_link *k);
 
-/* AES-128 in SMP byte order (Core Vol 3 Part H 2.2.1), crypto in rd.c. */
-int sim_smp_e(const uint8_t key[16], const uint8_t in[16], uint8_t out[16]);
-int sim_smp_c1(const uint8_t k[16], const uint8_t r[16], const uint8_t preq[7],
-	       const uint8_t pres[7], uint8_t iat, const uint8_t ia[6],
-	       uint8_t rat, const uint8_t ra[6], uint8_t out[16]);
-int sim_smp_s1(const uint8_t k[16], const uint8_t r1[16], const uint8_t r2[16],
-	       uint8_t out[16]);
-
 #endif /* BGW_SIM_INT_H */

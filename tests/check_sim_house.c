@@ -241,40 +241,6 @@ START_TEST(parser_line_api)
 }
 END_TEST
 
-/* Core Vol 3 Part H 2.2.3 / 2.2.4 sample data, stored LSB first. */
-static void rev_hex(const char *s, uint8_t *out, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		unsigned v;
-
-		sscanf(s + 2 * i, "%2x", &v);
-		out[n - 1 - i] = (uint8_t)v;
-	}
-}
-
-START_TEST(smp_c1_s1_vectors)
-{
-	uint8_t k[16] = { 0 }, r[16], preq[7], pres[7], ia[6], ra[6], out[16], want[16];
-	uint8_t r1[16], r2[16];
-
-	rev_hex("5783d52156ad6f0e6388274ec6702ee0", r, 16);
-	rev_hex("07071000000101", preq, 7);
-	rev_hex("05000800000302", pres, 7);
-	rev_hex("a1a2a3a4a5a6", ia, 6);
-	rev_hex("b1b2b3b4b5b6", ra, 6);
-	rev_hex("1e1e3fef878988ead2a74dc5bef13b86", want, 16);
-	ck_assert_int_eq(sim_smp_c1(k, r, preq, pres, 1, ia, 0, ra, out), 0);
-	ck_assert(!memcmp(out, want, 16));
-	rev_hex("000f0e0d0c0b0a091122334455667788", r1, 16);
-	rev_hex("010203040506070899aabbccddeeff00", r2, 16);
-	rev_hex("9a1fe1f0e8b0f49b5b4216ae796da062", want, 16);
-	ck_assert_int_eq(sim_smp_s1(k, r1, r2, out), 0);
-	ck_assert(!memcmp(out, want, 16));
-}
-END_TEST
-
 START_TEST(rd_data_derived)
 {
 	struct sim_house *h = sim_house_default();
@@ -318,7 +284,6 @@ Suite *test_suite(void)
 	ADD(bad_values);
 	ADD(load_file);
 	ADD(parser_line_api);
-	ADD(smp_c1_s1_vectors);
 	ADD(rd_data_derived);
 	return s;
 }

@@ -281,6 +281,7 @@ static int kw_device(struct sim_house_parser *p, char *args, char *err,
 	d->connectable = true;
 	d->connect_in_ms = -1;
 	d->io_cap = 0x03;
+	d->nc_confirm = true;
 	p->cur = d;
 	return 0;
 }
@@ -484,9 +485,29 @@ static int kw_device_line(struct sim_house_parser *p, const char *kw,
 			d->pairing = SIM_PAIR_LEGACY;
 		else if (a && !strcmp(a, "refuse"))
 			d->pairing = SIM_PAIR_REFUSE;
+		else if (a && !strcmp(a, "sc"))
+			d->pairing = SIM_PAIR_SC;
+		else if (a && !strcmp(a, "sc-only"))
+			d->pairing = SIM_PAIR_SC_ONLY;
 		else
-			return perr(p, err, errlen, "bad pairing '%s' (ssp, legacy or refuse)",
+			return perr(p, err, errlen,
+				    "bad pairing '%s' (ssp, legacy, sc, sc-only or refuse)",
 				    a ? a : "");
+	} else if (!strcmp(kw, "confirm")) {
+		if (a && !strcmp(a, "yes"))
+			d->nc_confirm = true;
+		else if (a && !strcmp(a, "no"))
+			d->nc_confirm = false;
+		else
+			return perr(p, err, errlen, "bad confirm '%s' (yes or no)", a ? a : "");
+	} else if (!strcmp(kw, "passkey")) {
+		/* Up to six decimal digits, leading zeros as a display shows
+		 * them, not octal (Vol 3 Part H 2.3.5.6.3). */
+		if (!a || !*a || strlen(a) > 6 || strspn(a, "0123456789") != strlen(a))
+			return perr(p, err, errlen, "bad passkey '%s' (0-999999, decimal)",
+				    a ? a : "");
+		d->passkey = (uint32_t)strtoul(a, NULL, 10);
+		d->has_passkey = true;
 	} else if (!strcmp(kw, "connect-in")) {
 		/* milliseconds, so the scenario says "2500" for 2.5 s */
 		if (parse_uint(a, 3600000, &v))

@@ -3,7 +3,7 @@
 noinst_LIBRARIES += sim/libsim.a
 sim_libsim_a_SOURCES = \
 	sim/sim.h sim/sim_int.h sim/ctrl_int.h \
-	sim/air.c sim/house.c sim/rd.c sim/rd_state.c \
+	sim/air.c sim/house.c sim/rd.c sim/rd_smp.c sim/rd_state.c \
 	sim/ctrl.c sim/ctrl_cmd.c sim/ctrl_info.c sim/ctrl_bredr.c \
 	sim/ctrl_conn.c sim/ctrl_pair.c sim/ctrl_le_adv.c sim/ctrl_le_conn.c \
 	sim/ctrl_le_enc.c
@@ -29,7 +29,7 @@ noinst_LIBRARIES += tests/libhostdrv.a
 tests_libhostdrv_a_SOURCES = tests/hostdrv.c tests/hostdrv.h tests/hostauth.c tests/hostauth.h
 tests_libhostdrv_a_CFLAGS = $(AM_CFLAGS)
 
-sim_tests = tests/check_sim_ctrl tests/check_sim_house
+sim_tests = tests/check_sim_ctrl tests/check_sim_house tests/check_sim_smp
 check_PROGRAMS += $(sim_tests) tests/sim-client
 TESTS += $(sim_tests)
 
@@ -41,6 +41,10 @@ tests_check_sim_house_SOURCES = tests/check_sim_house.c
 tests_check_sim_house_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/sim
 tests_check_sim_house_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_check_sim_house_LDADD = tests/libcheckmain.a $(SIM_LIBS) $(CHECK_LIBS)
+tests_check_sim_smp_SOURCES = tests/check_sim_smp.c
+tests_check_sim_smp_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/sim
+tests_check_sim_smp_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_check_sim_smp_LDADD = tests/libcheckmain.a tests/libhostdrv.a $(SIM_LIBS) $(CHECK_LIBS)
 
 # The TAP script drives bgw-sim over its Unix socket with sim-client.
 tests_sim_client_SOURCES = tests/sim_client.c

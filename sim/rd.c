@@ -6,8 +6,8 @@
  *    information requests; connection requests are refused (no PSMs).
  *  - ATT/GATT server (Core Vol 3 Parts F and G) over the fixed ATT channel
  *    of an LE link: GAP and GATT services plus the scenario's services.
- *  - SMP responder (Core Vol 3 Part H), LE legacy pairing "just works",
- *    distributing an LTK that later LE Start Encryption may use.
+ *  - SMP responder (Core Vol 3 Part H) on LE: rd_smp.c; over BR/EDR
+ *    pairing is refused (Pairing Not Supported).
  * All input is an L2CAP PDU from a host, i.e. untrusted: every length is
  * checked with a cursor before use.
  */
@@ -20,7 +20,6 @@
 #include "cursor.h"
 #include "log.h"
 #include "sim_int.h"
-#include "smp_crypto.h"
 
 /* Fixed channel ids (Core Vol 3 Part A 2.1). */
 #define CID_SIG		0x0001
@@ -48,14 +47,6 @@ struct att_attr {
 	uint8_t *cccd;		/* client characteristic configuration */
 };
 
-enum smp_state {
-	SMP_IDLE,
-	SMP_WAIT_CONFIRM,
-	SMP_WAIT_RANDOM,
-	SMP_WAIT_ENC,
-	SMP_DONE,
-};
-
 struct sim_link {
 	struct sim_air *air;
 	struct sim_rd *rd;
@@ -70,15 +61,7 @@ struct sim_link {
 	uint8_t cccd[SIM_MAX_CHARS][2];
 	uint8_t gap_appearance[2];
 	bool encrypted;		/* the controller encrypted the link */
-	/* SMP */
-	enum smp_state smp;
-	uint8_t preq[7];
-	uint8_t pres[7];
-	uint8_t mconfirm[16];
-	uint8_t srand[16];
-	uint8_t stk[16];
-	bool have_stk;
-	uint8_t resp_kd;
+	struct sim_smp *smp;	/* LE: the Security Manager */
 };
 
 static void link_send(struct sim_link *k, uint16_t cid, const uint8_t *p,
@@ -187,6 +170,11 @@ static void gatt_build(struct sim_link *k)
 	}
 }
 
+static void smp_to_link(const uint8_t *p, size_t n, void *user)
+{
+	link_send(user, CID_SMP, p, n);
+}
+
 struct sim_link *sim_link_new(struct sim_air *a, struct sim_rd *rd, bool le,
 			      const struct bdaddr *ia, uint8_t iat,
 			      sim_link_send_fn send, void *user)
@@ -203,8 +191,14 @@ struct sim_link *sim_link_new(struct sim_air *a, struct sim_rd *rd, bool le,
 	k->send = send;
 	k->user = user;
 	k->mtu = ATT_MTU_MIN;
-	if (le)
+	if (le) {
+		k->smp = sim_smp_new(a, rd, ia, iat, smp_to_link, k);
+		if (!k->smp) {
+			free(k);
+			return NULL;
+		}
 		gatt_build(k);
+	}
 	return k;
 }
 
@@ -212,7 +206,7 @@ void sim_link_free(struct sim_link *k)
 {
 	if (!k)
 		return;
-	explicit_bzero(k->stk, sizeof(k->stk));
+	sim_smp_free(k->smp);
 	free(k);
 }
 
@@ -617,153 +611,17 @@ invalid_pdu:
 
 /* ---------------------------------------------------------------- SMP */
 
-static void smp_fail(struct sim_link *k, uint8_t reason)
-{
-	uint8_t b[2] = { 0x05, reason };
-
-	link_send(k, k->le ? CID_SMP : CID_SMP_BREDR, b, 2);
-	k->smp = SMP_IDLE;
-}
-
-static int smp_confirm(struct sim_link *k, const uint8_t r[16], uint8_t out[16])
-{
-	static const uint8_t tk[16];	/* Just Works: TK = 0 (Vol 3 Part H 2.3.5.2) */
-	const struct sim_rd_cfg *c = k->rd->cfg;
-
-	return smp_c1(tk, r, k->preq, k->pres, k->iat, k->ia.b,
-		      c->addr_type, c->addr.b, out);
-}
-
-static void smp_input(struct sim_link *k, struct cur *c)
-{
-	uint8_t op = cur_u8(c), b[17], conf[16];
-	const uint8_t *p;
-
-	if (!k->le) {
-		smp_fail(k, 0x05);	/* Pairing Not Supported over BR/EDR */
-		return;
-	}
-	switch (op) {
-	case 0x01:	/* Pairing Request (3.5.1) */
-		p = cur_bytes(c, 6);
-		if (!p || !cur_is_done(c)) {
-			smp_fail(k, 0x0a);	/* Invalid Parameters */
-			return;
-		}
-		if (p[3] < 7 || p[3] > 16) {
-			smp_fail(k, 0x06);	/* Encryption Key Size */
-			return;
-		}
-		k->preq[0] = 0x01;
-		memcpy(k->preq + 1, p, 6);
-		/* NoInputNoOutput, no OOB, bonding if asked, no MITM, no SC:
-		 * legacy Just Works. Only our LTK is distributed. */
-		k->pres[0] = 0x02;
-		k->pres[1] = 0x03;
-		k->pres[2] = 0x00;
-		k->pres[3] = (uint8_t)(p[2] & 0x01);
-		k->pres[4] = p[3];
-		k->pres[5] = 0x00;
-		k->resp_kd = (uint8_t)(p[5] & 0x01);
-		k->pres[6] = k->resp_kd;
-		k->have_stk = false;
-		k->smp = SMP_WAIT_CONFIRM;
-		link_send(k, CID_SMP, k->pres, 7);
-		return;
-	case 0x03:	/* Pairing Confirm */
-		p = cur_bytes(c, 16);
-		if (!p || !cur_is_done(c) || k->smp != SMP_WAIT_CONFIRM) {
-			smp_fail(k, 0x08);	/* Unspecified Reason */
-			return;
-		}
-		memcpy(k->mconfirm, p, 16);
-		sim_air_rand_bytes(k->air, k->srand, 16);
-		b[0] = 0x03;
-		if (smp_confirm(k, k->srand, b + 1)) {
-			smp_fail(k, 0x08);
-			return;
-		}
-		k->smp = SMP_WAIT_RANDOM;
-		link_send(k, CID_SMP, b, 17);
-		return;
-	case 0x04:	/* Pairing Random */
-		p = cur_bytes(c, 16);
-		if (!p || !cur_is_done(c) || k->smp != SMP_WAIT_RANDOM) {
-			smp_fail(k, 0x08);
-			return;
-		}
-		if (smp_confirm(k, p, conf) || memcmp(conf, k->mconfirm, 16)) {
-			smp_fail(k, 0x04);	/* Confirm Value Failed */
-			return;
-		}
-		{
-			static const uint8_t tk[16];
-			unsigned i;
-
-			if (smp_s1(tk, k->srand, p, k->stk)) {
-				smp_fail(k, 0x08);
-				return;
-			}
-			/* Shorten to the negotiated size (Vol 3 Part H 2.4.4). */
-			for (i = k->pres[4]; i < 16; i++)
-				k->stk[i] = 0;
-		}
-		k->have_stk = true;
-		k->smp = SMP_WAIT_ENC;
-		b[0] = 0x04;
-		memcpy(b + 1, k->srand, 16);
-		link_send(k, CID_SMP, b, 17);
-		return;
-	case 0x05:	/* Pairing Failed */
-		k->smp = SMP_IDLE;
-		return;
-	case 0x06: case 0x07: case 0x08: case 0x09: case 0x0a:
-		/* The initiator's keys: not asked for, ignored. */
-		return;
-	default:
-		smp_fail(k, 0x07);	/* Command Not Supported */
-		return;
-	}
-}
-
 bool sim_link_ltk_ok(struct sim_link *k, const uint8_t rand[8], uint16_t ediv,
 		     const uint8_t ltk[16])
 {
-	static const uint8_t zero[8];
-	struct sim_bond *b;
-
-	if (k->have_stk && ediv == 0 && !memcmp(rand, zero, 8))
-		return !memcmp(ltk, k->stk, 16);
-	b = sim_rd_bond(k->rd, &k->ia, false);
-	return b && b->has_ltk && b->ediv == ediv && !memcmp(b->rand, rand, 8) &&
-	       !memcmp(b->ltk, ltk, 16);
+	return k->smp && sim_smp_ltk_ok(k->smp, rand, ediv, ltk);
 }
 
 void sim_link_encrypted(struct sim_link *k)
 {
-	uint8_t b[17];
-	struct sim_bond *bond;
-
 	k->encrypted = true;
-	if (k->smp != SMP_WAIT_ENC)
-		return;
-	k->smp = SMP_DONE;
-	if (!(k->resp_kd & 0x01) || !(k->pres[3] & 0x01))
-		return;
-	/* Key distribution (Vol 3 Part H 3.6): Encryption Information and
-	 * Central Identification, remembered for this peer. */
-	bond = sim_rd_bond(k->rd, &k->ia, true);
-	sim_air_rand_bytes(k->air, bond->ltk, 16);
-	sim_air_rand_bytes(k->air, bond->rand, 8);
-	bond->ediv = (uint16_t)sim_air_rand(k->air);
-	bond->has_ltk = true;
-	b[0] = 0x06;
-	memcpy(b + 1, bond->ltk, 16);
-	link_send(k, CID_SMP, b, 17);
-	b[0] = 0x07;
-	put_le16(b + 1, bond->ediv);
-	memcpy(b + 3, bond->rand, 8);
-	link_send(k, CID_SMP, b, 11);
+	if (k->smp)
+		sim_smp_encrypted(k->smp);
 }
 
 void sim_link_input(struct sim_link *k, const uint8_t *pdu, size_t len)
@@ -794,7 +652,16 @@ void sim_link_input(struct sim_link *k, const uint8_t *pdu, size_t len)
 		break;
 	case CID_SMP:
 	case CID_SMP_BREDR:
-		smp_input(k, &d);
+		if (k->le && cid == CID_SMP) {
+			sim_smp_input(k->smp, d.p + d.off, cur_left(&d));
+		} else if (!k->le && cur_left(&d) > 0 && d.p[d.off] != 0x05) {
+			/* No pairing over BR/EDR (Vol 3 Part H 3.2): Pairing
+			 * Failed, Pairing Not Supported (never answering a
+			 * Pairing Failed). */
+			static const uint8_t nope[2] = { 0x05, 0x05 };
+
+			link_send(k, CID_SMP_BREDR, nope, 2);
+		}
 		break;
 	default:
 		/* Dynamic channels are never opened: drop (Vol 3 Part A 3). */

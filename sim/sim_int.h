@@ -104,12 +104,26 @@ struct sim_rd_cfg {
 	 */
 	uint8_t io_cap;
 	uint8_t pairing;	/* enum sim_pairing */
+	/*
+	 * LE Secure Connections: what the device's user answers to numeric
+	 * comparison ("confirm yes|no"), and the passkey it shows or types
+	 * ("passkey N"; a displaying device draws one without it).
+	 */
+	bool nc_confirm;
+	bool has_passkey;
+	uint32_t passkey;
 };
 
+/*
+ * How the device pairs. BR/EDR: SSP but for "legacy" (a PIN code) and
+ * "refuse"; LE (rd_smp.c): legacy pairing but for "sc" and "sc-only".
+ */
 enum sim_pairing {
-	SIM_PAIR_SSP = 0,	/* Secure Simple Pairing (the default) */
+	SIM_PAIR_SSP = 0,	/* Secure Simple Pairing; LE legacy (the default) */
 	SIM_PAIR_LEGACY,	/* no SSP: a PIN code (Vol 2 Part F 4.2.1) */
-	SIM_PAIR_REFUSE,	/* refuses to pair (Pairing Not Allowed) */
+	SIM_PAIR_REFUSE,	/* refuses to pair (Pairing Not Allowed/Supported) */
+	SIM_PAIR_SC,		/* LE Secure Connections if the initiator has it */
+	SIM_PAIR_SC_ONLY,	/* LE Secure Connections Only mode */
 };
 
 struct sim_house {
@@ -207,10 +221,26 @@ struct sim_link *sim_link_new(struct sim_air *a, struct sim_rd *rd, bool le,
 void sim_link_free(struct sim_link *k);
 /* One complete L2CAP PDU from the host (basic header included). */
 void sim_link_input(struct sim_link *k, const uint8_t *pdu, size_t len);
-/* LE: does the RD hold this key (STK of the pairing, or a bond's LTK)? */
+/* LE: does the RD hold this key (the pairing's STK or LTK, a bond's LTK)? */
 bool sim_link_ltk_ok(struct sim_link *k, const uint8_t rand[8], uint16_t ediv,
 		     const uint8_t ltk[16]);
 /* LE: the link is now encrypted; the RD distributes its keys. */
 void sim_link_encrypted(struct sim_link *k);
+
+/* ---- rd_smp.c: an RD's Security Manager on an LE link (the responder) ---- */
+struct sim_smp;
+/* An SMP PDU (code first, no L2CAP header) from the RD to the host. */
+typedef void (*sim_smp_send_fn)(const uint8_t *pdu, size_t len, void *user);
+
+struct sim_smp *sim_smp_new(struct sim_air *a, struct sim_rd *rd,
+			    const struct bdaddr *ia, uint8_t iat,
+			    sim_smp_send_fn send, void *user);
+/* Wipes the pairing's keys; s may be NULL. */
+void sim_smp_free(struct sim_smp *s);
+/* One SMP PDU from the host (code first), untrusted. */
+void sim_smp_input(struct sim_smp *s, const uint8_t *pdu, size_t len);
+bool sim_smp_ltk_ok(struct sim_smp *s, const uint8_t rand[8], uint16_t ediv,
+		    const uint8_t ltk[16]);
+void sim_smp_encrypted(struct sim_smp *s);
 
 #endif /* BGW_SIM_INT_H */

@@ -200,6 +200,37 @@ START_TEST(bad_values)
 	    "t.house:3: bad characteristic properties 'fly'");
 	bad("device x\n connect-in -1\n", "t.house:2: bad connect-in '-1' (0-3600000 ms)");
 	bad("device x\n type le dual\n", "t.house:2: trailing text after type 'le'");
+	bad("device x\n pairing sc-maybe\n",
+	    "t.house:2: bad pairing 'sc-maybe' (ssp, legacy, sc, sc-only or refuse)");
+	bad("device x\n confirm maybe\n", "t.house:2: bad confirm 'maybe' (yes or no)");
+	bad("device x\n confirm\n", "t.house:2: bad confirm '' (yes or no)");
+	/* Six decimal digits: no sign, no hex, no seventh digit. */
+	bad("device x\n passkey 1000000\n", "t.house:2: bad passkey '1000000' (0-999999, decimal)");
+	bad("device x\n passkey 0x10\n", "t.house:2: bad passkey '0x10' (0-999999, decimal)");
+	bad("device x\n passkey -1\n", "t.house:2: bad passkey '-1' (0-999999, decimal)");
+	bad("device x\n passkey\n", "t.house:2: bad passkey '' (0-999999, decimal)");
+}
+END_TEST
+
+/* The LE Secure Connections keys (bgw-sim(5)) and their defaults. */
+START_TEST(le_sc_keys)
+{
+	struct sim_house *h = NULL;
+
+	ck_assert_int_eq(parse("device a\n address 10:B6:00:00:00:01\n pairing sc-only\n"
+			       " io-capability keyboard\n passkey 001234\n confirm no\n"
+			       "device b\n address 10:B6:00:00:00:02\n pairing sc\n"
+			       "device c\n address 10:B6:00:00:00:03\n", &h), 0);
+	ck_assert_uint_eq(h->rd[0].pairing, SIM_PAIR_SC_ONLY);
+	ck_assert_uint_eq(h->rd[0].io_cap, 0x02);
+	ck_assert(h->rd[0].has_passkey);
+	ck_assert_uint_eq(h->rd[0].passkey, 1234);	/* decimal, not octal */
+	ck_assert(!h->rd[0].nc_confirm);
+	ck_assert_uint_eq(h->rd[1].pairing, SIM_PAIR_SC);
+	ck_assert(!h->rd[1].has_passkey);
+	ck_assert(h->rd[1].nc_confirm);			/* its user says yes */
+	ck_assert_uint_eq(h->rd[2].pairing, SIM_PAIR_SSP);	/* LE legacy */
+	sim_house_free(h);
 }
 END_TEST
 
@@ -282,6 +313,7 @@ Suite *test_suite(void)
 	ADD(embedded_nul);
 	ADD(unknown_keyword);
 	ADD(bad_values);
+	ADD(le_sc_keys);
 	ADD(load_file);
 	ADD(parser_line_api);
 	ADD(rd_data_derived);

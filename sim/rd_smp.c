@@ -474,40 +474,45 @@ static void sc_on_check(struct sim_smp *s, const uint8_t *v)
 {
 	const struct sim_rd_cfg *cfg = s->rd->cfg;
 	uint8_t r[16] = { 0 }, a[7], bb[7], io[3], e[16], b[17];
+	uint8_t reason = SMP_ERR_DHKEY_CHECK;
 	unsigned i;
-	bool ok;
 
 	if (s->method == SMP_PASSKEY_SHOW || s->method == SMP_PASSKEY_TYPE)
 		put_le32(r, s->passkey);
 	smp_addr7(a, s->ia.b, s->iat);
 	smp_addr7(bb, cfg->addr.b, cfg->addr_type);
-	/* IOcapA: AuthReq, OOB flag, IO capability, least significant first. */
+	/* IOcapA = AuthReq || OOB flag || IO capability: least significant
+	 * first, the IO capability. */
 	io[0] = s->preq[1];
 	io[1] = s->preq[2];
 	io[2] = s->preq[3];
-	ok = !smp_f6(s->mackey, s->na, s->nb, r, io, a, bb, e) &&
-	     secmem_is_equal(e, v, 16);
-	secmem_wipe(e, sizeof(e));
-	if (!ok) {
-		smp_fail(s, SMP_ERR_DHKEY_CHECK);
-		return;
-	}
+	if (smp_f6(s->mackey, s->na, s->nb, r, io, a, bb, e) ||
+	    !secmem_is_equal(e, v, 16))
+		goto fail;
 	io[0] = s->pres[1];
 	io[1] = s->pres[2];
 	io[2] = s->pres[3];
 	b[0] = SMP_DHKEY_CHECK;
-	if (smp_f6(s->mackey, s->nb, s->na, r, io, bb, a, b + 1)) {
-		smp_fail(s, SMP_ERR_UNSPECIFIED);
-		return;
-	}
+	reason = SMP_ERR_UNSPECIFIED;
+	if (smp_f6(s->mackey, s->nb, s->na, r, io, bb, a, b + 1))
+		goto fail;
 	smp_send(s, b, 17);
 	/* Shortened to the negotiated size (2.4.4), as the STK is. */
 	for (i = s->pres[4]; i < 16; i++)
 		s->key[i] = 0;
 	s->have_key = true;
 	s->st = SMP_WAIT_ENC;
+	/* Only the LTK is kept from here. */
+	smp_p256_wipe(&s->kp);
+	secmem_wipe(s->mackey, sizeof(s->mackey));
 	log_info("sim: RD %s: paired with %s (LE Secure Connections, %s)", cfg->id,
 		 s->ia_str, method_name[s->method]);
+	goto out;
+fail:
+	smp_fail(s, reason);
+out:
+	secmem_wipe(r, sizeof(r));
+	secmem_wipe(e, sizeof(e));
 }
 
 /* ---------------------------------------------------------------- input */

@@ -20,6 +20,20 @@
 #define HOMEID_LEN		16	/* bytes on the wire */
 #define HOMEID_TEXT_LEN		26	/* base32 characters, without the NUL */
 
+/*
+ * The extended key usage a registration key's certificate must carry
+ * (RFC 5280 4.2.1.12): an OID of bgw's own, so no certificate made for
+ * any other purpose -- a TLS server or client certificate from the same
+ * CA included -- passes as one. bgw has no enterprise number; this is the
+ * random UUID c52f039b-7a42-4d82-b4fb-35ec7a141fb5 under the arc
+ * 1.2.840.113556.1.8000.2554 that exists for OIDs made from UUIDs (split
+ * in 16- and 24-bit parts). Not 2.25.<uuid> (X.667): GnuTLS's ASN.1
+ * library reads a 128-bit arc as LONG_MAX, so every such OID would look
+ * alike.
+ */
+#define HOMEID_REGKEY_OID \
+	"1.2.840.113556.1.8000.2554.50479.923.31298.19842.46331.3533946.1318837"
+
 /* 0, or -EINVAL (empty key) / -EIO (hashing failed). */
 int homeid_from_spki(const uint8_t *spki, size_t len, uint8_t id[HOMEID_LEN]);
 /* The id of a certificate's key (PEM): 0, -EBADMSG, -EIO. */

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <gnutls/abstract.h>
 #include <gnutls/crypto.h>
@@ -13,6 +14,7 @@
 #include "homeid.h"
 #include "log.h"
 #include "relay.h"
+#include "rsign.h"
 #include "secmem.h"
 
 /* Per-source buckets: a fixed table, so a flood of sources costs no memory. */
@@ -332,11 +334,11 @@ static void relay_challenge(struct relay *r, const struct rmsg_addr *from,
 }
 
 /*
- * The proof of a REGISTER: the key hashes to the id, and it signed this
- * challenge. ECDSA P-256 with SHA-256 (what bgw-authdb's CA uses) and
- * Ed25519; anything else is refused.
+ * The proof of a REGISTER (v1): the key hashes to the id, and it signed
+ * this challenge. ECDSA P-256 with SHA-256 (what bgw-authdb's CA uses)
+ * and Ed25519; anything else is refused. Errors as rsign_verify2's.
  */
-static bool relay_proof_ok(const struct rmsg *m)
+static int relay_proof_v1(const struct rmsg *m)
 {
 	gnutls_pubkey_t pub = NULL;
 	gnutls_datum_t d = { (unsigned char *)m->spki, m->spki_len };
@@ -345,12 +347,12 @@ static bool relay_proof_ok(const struct rmsg *m)
 	gnutls_datum_t sd = { (unsigned char *)m->sig, m->sig_len };
 	gnutls_sign_algorithm_t algo;
 	unsigned bits = 0;
-	bool ok = false;
-	int pk;
+	int pk, ret = -EKEYREJECTED;
 
 	if (homeid_from_spki(m->spki, m->spki_len, id) < 0 ||
 	    memcmp(id, m->id, RMSG_ID_LEN) != 0)
 		goto out;
+	ret = -EBADMSG;
 	if (gnutls_pubkey_init(&pub) < 0 ||
 	    gnutls_pubkey_import(pub, &d, GNUTLS_X509_FMT_DER) < 0)
 		goto out;
@@ -361,12 +363,18 @@ static bool relay_proof_ok(const struct rmsg *m)
 		algo = GNUTLS_SIGN_EDDSA_ED25519;
 	else
 		goto out;
-	rmsg_register_tbs(tbs, m->id, m->ts, m->cookie);
-	ok = gnutls_pubkey_verify_data2(pub, algo, 0, &td, &sd) >= 0;
+	rmsg_register_tbs(tbs, RMSG_REGISTER, m->id, m->ts, m->cookie);
+	ret = gnutls_pubkey_verify_data2(pub, algo, 0, &td, &sd) >= 0 ? 0 : -EACCES;
 out:
 	if (pub)
 		gnutls_pubkey_deinit(pub);
-	return ok;
+	return ret;
+}
+
+/* Unix time for certificate dates: the caller's clock, or the system's. */
+static int64_t relay_wall_s(const struct relay *r)
+{
+	return r->ops.wall_s ? r->ops.wall_s(r->user) : (int64_t)time(NULL);
 }
 
 static void relay_on_register(struct relay *r, const struct rmsg_addr *from,
@@ -375,6 +383,7 @@ static void relay_on_register(struct relay *r, const struct rmsg_addr *from,
 	struct rmsg m = { .type = RMSG_REGISTERED };
 	struct relay_home *h;
 	char text[HOMEID_TEXT_LEN + 1];
+	int ret;
 
 	homeid_to_text(in->id, text);
 	/* The cookie first: no signature check for an unverified source. */
@@ -382,12 +391,19 @@ static void relay_on_register(struct relay *r, const struct rmsg_addr *from,
 		r->st.dropped++;
 		return;
 	}
-	if (!relay_proof_ok(in)) {
+	/*
+	 * Either version, one answer: REFUSED(bad proof) whatever failed, at
+	 * the REFUSED rate. A REGISTER2 costs the relay at most two
+	 * signature checks, after the cookie and the source's bucket, and
+	 * its cheap checks (id hash, parsing, purpose, dates) come first.
+	 */
+	ret = in->type == RMSG_REGISTER2 ? rsign_verify2(in, relay_wall_s(r)) :
+	      relay_proof_v1(in);
+	if (ret) {
 		r->st.bad_proofs++;
 		if (relay_refuse(r, from, in->id, RMSG_REFUSE_BAD_PROOF))
-			log_notice("relay: registration of %s refused: the key "
-				   "does not hash to the id or the signature is "
-				   "wrong", text);
+			log_notice("relay: registration of %s refused (%s): %s", text,
+				   rmsg_type_name(in->type), rsign_why(ret));
 		return;
 	}
 	h = relay_home_find(r, in->id);
@@ -420,7 +436,8 @@ static void relay_on_register(struct relay *r, const struct rmsg_addr *from,
 	h->seen_s = r->now_s;
 	gnutls_rnd(GNUTLS_RND_NONCE, h->token, sizeof(h->token));
 	r->st.registered++;
-	log_info("relay: home %s registered", text);
+	log_info("relay: home %s registered (%s)", text,
+		 in->type == RMSG_REGISTER2 ? "certified registration key" : "CA key");
 	memcpy(m.id, h->id, RMSG_ID_LEN);
 	memcpy(m.token, h->token, RMSG_TOKEN_LEN);
 	m.keepalive_s = r->conf.keepalive_s;
@@ -619,6 +636,7 @@ void relay_input(struct relay *r, const struct rmsg_addr *from, const void *buf,
 		return;
 	case RMSG_REG_HELLO:
 	case RMSG_REGISTER:
+	case RMSG_REGISTER2:
 	case RMSG_CONN_HELLO:
 	case RMSG_CONNECT:
 		break;
@@ -636,6 +654,7 @@ void relay_input(struct relay *r, const struct rmsg_addr *from, const void *buf,
 		relay_challenge(r, from, &m, RMSG_REG_CHALLENGE, RMSG_REG_CHALLENGE);
 		break;
 	case RMSG_REGISTER:
+	case RMSG_REGISTER2:
 		relay_on_register(r, from, &m);
 		break;
 	case RMSG_CONN_HELLO:

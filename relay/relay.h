@@ -14,7 +14,8 @@
  *   HelloVerifyRequest, RFC 6347 section 4.2.1);
  * - no answer to an unverified source larger than its request;
  * - only registered ids are reachable, and registering an id needs a
- *   signature by the key the id is the hash of (lib/homeid.h);
+ *   signature by the key the id is the hash of (lib/homeid.h), or by a
+ *   registration key that key certified (REGISTER2, relay/rsign.h);
  * - per-source, per-home and global token buckets, and caps on homes and
  *   channels, so memory is bounded by the configuration.
  */
@@ -49,6 +50,11 @@ struct relay_ops {
 	/* A datagram to send now; the engine does not wait for the result. */
 	void (*send)(void *user, const struct rmsg_addr *to, const void *buf,
 		     size_t len);
+	/*
+	 * Unix time in seconds, for the dates of REGISTER2 certificates; NULL:
+	 * the system clock (time(2)). Tests set their own.
+	 */
+	int64_t (*wall_s)(void *user);
 };
 
 struct relay_stats {

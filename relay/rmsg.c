@@ -28,6 +28,7 @@ static const int rmsg_fixed[RMSG_TYPE_MAX + 1] = {
 	[RMSG_REFUSED] = RMSG_ID_LEN + 4,
 	[RMSG_DATA] = -1,
 	[RMSG_CLOSE] = 4,
+	[RMSG_REGISTER2] = -1,
 };
 
 #define RMSG_PAD_LEN	20
@@ -48,6 +49,7 @@ static const char *const rmsg_names[RMSG_TYPE_MAX + 1] = {
 	[RMSG_REFUSED] = "REFUSED",
 	[RMSG_DATA] = "DATA",
 	[RMSG_CLOSE] = "CLOSE",
+	[RMSG_REGISTER2] = "REGISTER2",
 };
 
 int rmsg_body_len(uint8_t type)
@@ -146,6 +148,16 @@ static int rmsg_decode_body(struct rmsg *m, struct cur *c)
 		m->ts = cur_be32(c);
 		cur_copy(c, m->cookie, RMSG_COOKIE_LEN);
 		if (rmsg_get_blob(c, &m->spki, &m->spki_len, RMSG_SPKI_MAX) < 0 ||
+		    rmsg_get_blob(c, &m->sig, &m->sig_len, RMSG_SIG_MAX) < 0)
+			return -EBADMSG;
+		return 0;
+	case RMSG_REGISTER2:
+		/* Each part capped and non-empty; what they say is rsign_verify2's. */
+		cur_copy(c, m->id, RMSG_ID_LEN);
+		m->ts = cur_be32(c);
+		cur_copy(c, m->cookie, RMSG_COOKIE_LEN);
+		if (rmsg_get_blob(c, &m->spki, &m->spki_len, RMSG_SPKI_MAX) < 0 ||
+		    rmsg_get_blob(c, &m->cert, &m->cert_len, RMSG_CERT_MAX) < 0 ||
 		    rmsg_get_blob(c, &m->sig, &m->sig_len, RMSG_SIG_MAX) < 0)
 			return -EBADMSG;
 		return 0;
@@ -257,6 +269,21 @@ static int rmsg_encode_body(const struct rmsg *m, struct wbuf *w)
 		wbuf_be16(w, m->sig_len);
 		wbuf_bytes(w, m->sig, m->sig_len);
 		return 0;
+	case RMSG_REGISTER2:
+		if (!m->spki || m->spki_len == 0 || m->spki_len > RMSG_SPKI_MAX ||
+		    !m->cert || m->cert_len == 0 || m->cert_len > RMSG_CERT_MAX ||
+		    !m->sig || m->sig_len == 0 || m->sig_len > RMSG_SIG_MAX)
+			return -EINVAL;
+		wbuf_bytes(w, m->id, RMSG_ID_LEN);
+		wbuf_be32(w, m->ts);
+		wbuf_bytes(w, m->cookie, RMSG_COOKIE_LEN);
+		wbuf_be16(w, m->spki_len);
+		wbuf_bytes(w, m->spki, m->spki_len);
+		wbuf_be16(w, m->cert_len);
+		wbuf_bytes(w, m->cert, m->cert_len);
+		wbuf_be16(w, m->sig_len);
+		wbuf_bytes(w, m->sig, m->sig_len);
+		return 0;
 	case RMSG_REGISTERED:
 		if (m->keepalive_s == 0 || m->expiry_s <= m->keepalive_s)
 			return -EINVAL;
@@ -323,13 +350,15 @@ int rmsg_encode(const struct rmsg *m, void *buf, size_t cap)
 	return (int)w.len;
 }
 
-void rmsg_register_tbs(uint8_t out[RMSG_TBS_LEN], const uint8_t id[RMSG_ID_LEN],
-		       uint32_t ts, const uint8_t cookie[RMSG_COOKIE_LEN])
+void rmsg_register_tbs(uint8_t out[RMSG_TBS_LEN], uint8_t type,
+		       const uint8_t id[RMSG_ID_LEN], uint32_t ts,
+		       const uint8_t cookie[RMSG_COOKIE_LEN])
 {
 	/* 24 bytes, NUL-padded: a signature for anything else never matches. */
-	static const char ctx[24] = "bgw-relay register v1";
+	static const char ctx1[24] = "bgw-relay register v1";
+	static const char ctx2[24] = "bgw-relay register v2";
 
-	memcpy(out, ctx, sizeof(ctx));
+	memcpy(out, type == RMSG_REGISTER2 ? ctx2 : ctx1, 24);
 	memcpy(out + 24, id, RMSG_ID_LEN);
 	out[40] = (uint8_t)(ts >> 24);
 	out[41] = (uint8_t)(ts >> 16);

@@ -5,8 +5,8 @@
  *
  *	u8 version(1)  u8 type  be16 body length
  *
- * and exactly that many body bytes. Every type but REGISTER and DATA has
- * a fixed body length; REGISTER and DATA carry capped variable parts. All
+ * and exactly that many body bytes. Every type but REGISTER, REGISTER2
+ * and DATA has a fixed body length; those carry capped variable parts. All
  * integers are big-endian (network order, as in STUN and DTLS).
  *
  * rmsg_decode() is the only way a datagram is read: through lib/cursor.h,
@@ -39,12 +39,23 @@
 /* A signature: ECDSA P-256 DER is at most 72 bytes, Ed25519 64. */
 #define RMSG_SIG_MAX		80
 /*
+ * REGISTER2's certificate for the registration key (DER): the one
+ * `bgw-authdb ca relay-key` issues is about 400 bytes (P-256 key and
+ * signature, two short names, four extensions); 640 leaves room for a
+ * longer CA name while a whole REGISTER2 (at most RMSG_REGISTER2_MAX)
+ * stays under RMSG_MAX and the IPv6 minimum MTU.
+ */
+#define RMSG_CERT_MAX		640
+/*
  * DATA payload cap: the tunnel's whole DTLS datagram (doc/protocol.md,
  * "DTLS MTU" 1200), so a relayed datagram plus this header still fits the
  * IPv6 minimum MTU of 1280 (1280 - 40 - 8 = 1232 >= 8 + 1200).
  */
 #define RMSG_DATA_MAX		1200
 #define RMSG_MAX		(RMSG_HDR_LEN + 4 + RMSG_DATA_MAX)
+/* The largest REGISTER2: every variable part at its cap (926 bytes). */
+#define RMSG_REGISTER2_MAX	(RMSG_HDR_LEN + RMSG_ID_LEN + 4 + RMSG_COOKIE_LEN + \
+				 2 + RMSG_SPKI_MAX + 2 + RMSG_CERT_MAX + 2 + RMSG_SIG_MAX)
 
 enum rmsg_type {
 	RMSG_REG_HELLO = 1,	/* gw: id, zero padding */
@@ -62,13 +73,15 @@ enum rmsg_type {
 	RMSG_REFUSED = 13,	/* relay: id, code */
 	RMSG_DATA = 14,		/* both: channel, payload (relayed unchanged) */
 	RMSG_CLOSE = 15,	/* both: channel */
-	RMSG_TYPE_MAX = 15,
+	/* gw: id, ts, cookie, CA's spki, registration key's cert, its sig */
+	RMSG_REGISTER2 = 16,
+	RMSG_TYPE_MAX = 16,
 };
 
 /* REFUSED codes. */
 enum rmsg_refuse {
 	RMSG_REFUSE_UNAVAILABLE = 1,	/* unknown, unregistered or full: one answer */
-	RMSG_REFUSE_BAD_PROOF = 2,	/* REGISTER: cookie, key or signature wrong */
+	RMSG_REFUSE_BAD_PROOF = 2,	/* REGISTER(2): key, certificate or signature wrong */
 	RMSG_REFUSE_LIMIT = 3,		/* a rate or count limit was hit */
 	RMSG_REFUSE_MAX = 3,
 };
@@ -102,6 +115,8 @@ struct rmsg {
 	struct rmsg_addr addr;
 	const uint8_t *spki;
 	uint16_t spki_len;
+	const uint8_t *cert;		/* REGISTER2 only */
+	uint16_t cert_len;
 	const uint8_t *sig;
 	uint16_t sig_len;
 	const uint8_t *data;
@@ -120,10 +135,14 @@ const char *rmsg_type_name(uint8_t type);
  * The bytes a gateway signs to register (doc/relay.md, "Registration"):
  * a context string, then id, ts and cookie. The cookie binds the relay's
  * challenge to the gateway's source address, so a signature cannot be
- * replayed from elsewhere or after the cookie expires.
+ * replayed from elsewhere or after the cookie expires. type is
+ * RMSG_REGISTER (the CA key signs; context "bgw-relay register v1") or
+ * RMSG_REGISTER2 (a registration key signs; "... v2"): a signature made
+ * for one is never valid for the other.
  */
 #define RMSG_TBS_LEN		(24 + RMSG_ID_LEN + 4 + RMSG_COOKIE_LEN)
-void rmsg_register_tbs(uint8_t out[RMSG_TBS_LEN], const uint8_t id[RMSG_ID_LEN],
-		       uint32_t ts, const uint8_t cookie[RMSG_COOKIE_LEN]);
+void rmsg_register_tbs(uint8_t out[RMSG_TBS_LEN], uint8_t type,
+		       const uint8_t id[RMSG_ID_LEN], uint32_t ts,
+		       const uint8_t cookie[RMSG_COOKIE_LEN]);
 
 #endif /* BGW_RELAY_RMSG_H */

@@ -1,9 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The gateway's side of a registration (doc/relay.md, "Registration"):
- * the SubjectPublicKeyInfo of its CA key and a signature over the relay's
- * challenge (rmsg_register_tbs). Kept apart from the engine so that the
- * gateway links only this and the codec.
+ * Registration proofs (doc/relay.md, "Registration"), both sides.
+ *
+ * REGISTER (v1): the SubjectPublicKeyInfo of the gateway's CA key and the
+ * CA key's signature over the relay's challenge (rmsg_register_tbs).
+ *
+ * REGISTER2: the CA key stays offline. The CA certifies a registration
+ * key (`bgw-authdb ca relay-key`: an X.509 certificate with the extended
+ * key usage HOMEID_REGKEY_OID and a short validity); the gateway sends the
+ * CA's SPKI (the id's preimage), that certificate, and the registration
+ * key's signature over the challenge. rsign_verify2 is what the relay
+ * checks; rsign_cred_init checks the same things on the gateway when it
+ * loads the files, so a wrong pair is said at start, not by every relay.
+ *
+ * Kept apart from the engine so that the gateway links only this and the
+ * codec.
  */
 #ifndef BGW_RELAY_RSIGN_H
 #define BGW_RELAY_RSIGN_H
@@ -21,6 +32,16 @@ struct rsign {
 	uint16_t sig_len;
 };
 
+/* A registration key's credential: public, as sent in REGISTER2. */
+struct rsign_cred {
+	uint8_t spki[RMSG_SPKI_MAX];	/* the CA's SPKI (DER): the id's preimage */
+	uint16_t spki_len;
+	uint8_t cert[RMSG_CERT_MAX];	/* the registration key's certificate (DER) */
+	uint16_t cert_len;
+	uint8_t id[RMSG_ID_LEN];	/* the CA's home id */
+	int64_t not_before, not_after;	/* the certificate's validity, Unix time */
+};
+
 /* The key's SPKI (DER) and home id: 0, -EINVAL (key type), -EMSGSIZE, -EIO. */
 int rsign_key(gnutls_privkey_t key, struct rsign *out, uint8_t id[RMSG_ID_LEN]);
 /*
@@ -29,5 +50,36 @@ int rsign_key(gnutls_privkey_t key, struct rsign *out, uint8_t id[RMSG_ID_LEN]);
  */
 int rsign_register(gnutls_privkey_t key, const struct rmsg *ch, struct rsign *out,
 		   struct rmsg *m);
+
+/*
+ * Check that cert_pem certifies key for registration under the CA
+ * certificate ca_pem, and fill c: 0, or -EBADMSG (a file is not a PEM
+ * certificate, or a key type other than ECDSA P-256 / Ed25519),
+ * -EMSGSIZE (over RMSG_CERT_MAX or RMSG_SPKI_MAX), -EPERM (no
+ * HOMEID_REGKEY_OID purpose), -ENOKEY (not signed by that CA's key),
+ * -EKEYREJECTED (certifies another key), -EIO. The dates are not
+ * checked: the caller says how long is left.
+ */
+int rsign_cred_init(struct rsign_cred *c, gnutls_privkey_t key, const char *ca_pem,
+		    size_t ca_len, const char *cert_pem, size_t cert_len);
+/*
+ * A REGISTER2 answering challenge ch, signed by key (the one c
+ * certifies); m->spki, m->cert point into c, m->sig into out.
+ */
+int rsign_register2(gnutls_privkey_t key, const struct rsign_cred *c,
+		    const struct rmsg *ch, struct rsign *out, struct rmsg *m);
+
+/*
+ * The relay's check of a decoded REGISTER2 at Unix time now_s, cheapest
+ * step first: -EKEYREJECTED (the SPKI does not hash to the id), -EBADMSG
+ * (SPKI or certificate does not parse, or an algorithm other than ECDSA
+ * P-256 with SHA-256 or Ed25519), -EPERM (the certificate lacks the
+ * registration purpose), -EKEYEXPIRED (outside its dates), -ENOKEY (not
+ * signed by the SPKI's key), -EACCES (the challenge's signature is not
+ * the certified key's), -ENOMEM; 0 if all hold.
+ */
+int rsign_verify2(const struct rmsg *m, int64_t now_s);
+/* A phrase for a log line about rsign_verify2's or rsign_cred_init's result. */
+const char *rsign_why(int err);
 
 #endif /* BGW_RELAY_RSIGN_H */

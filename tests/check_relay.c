@@ -81,7 +81,16 @@ static void cap_send(void *user, const struct rmsg_addr *to, const void *buf, si
 	cap.n++;
 }
 
-static const struct relay_ops ops = { .send = cap_send };
+/* The relay's Unix clock for certificate dates: fixed, moved by tests. */
+static int64_t wall_now = 1800000000;
+
+static int64_t fake_wall(void *user)
+{
+	(void)user;
+	return wall_now;
+}
+
+static const struct relay_ops ops = { .send = cap_send, .wall_s = fake_wall };
 
 static struct rmsg_addr addr4(uint8_t last, uint16_t port)
 {
@@ -185,6 +194,8 @@ static void sample(uint8_t type, struct rmsg *m)
 	m->spki_len = 91;
 	m->sig = blob;
 	m->sig_len = 72;
+	m->cert = blob;
+	m->cert_len = 400;
 	m->data = blob;
 	m->data_len = 100;
 }
@@ -281,6 +292,106 @@ START_TEST(codec_field_caps)
 	ck_assert_int_eq(rmsg_decode(&d, a, (size_t)n), -EBADMSG);
 	a[RMSG_HDR_LEN + 37] = 91;
 	ck_assert_int_eq(rmsg_decode(&d, a, (size_t)n), 0);
+	/*
+	 * REGISTER2: each part non-empty and capped, both ways; each inner
+	 * length checked against what follows; at its largest it still fits
+	 * one datagram under the IPv6 minimum MTU.
+	 */
+	{
+		static const struct { size_t off_len; uint16_t good; } part[] = {
+			{ RMSG_HDR_LEN + 36, 91 },		/* spki */
+			{ RMSG_HDR_LEN + 36 + 2 + 91, 400 },	/* cert */
+			{ RMSG_HDR_LEN + 36 + 2 + 91 + 2 + 400, 72 }, /* sig */
+		};
+		size_t k;
+
+		sample(RMSG_REGISTER2, &m);
+		m.cert_len = 0;
+		ck_assert_int_eq(rmsg_encode(&m, a, sizeof(a)), -EINVAL);
+		m.cert_len = RMSG_CERT_MAX + 1;
+		ck_assert_int_eq(rmsg_encode(&m, a, sizeof(a)), -EINVAL);
+		m.cert = NULL;
+		m.cert_len = 400;
+		ck_assert_int_eq(rmsg_encode(&m, a, sizeof(a)), -EINVAL);
+		m.cert = blob;
+		m.spki_len = RMSG_SPKI_MAX + 1;
+		ck_assert_int_eq(rmsg_encode(&m, a, sizeof(a)), -EINVAL);
+		m.spki_len = 91;
+		m.sig_len = 0;
+		ck_assert_int_eq(rmsg_encode(&m, a, sizeof(a)), -EINVAL);
+		m.sig_len = RMSG_SIG_MAX + 1;
+		ck_assert_int_eq(rmsg_encode(&m, a, sizeof(a)), -EINVAL);
+		m.sig_len = 72;
+		n = rmsg_encode(&m, a, sizeof(a));
+		ck_assert_int_eq(n, RMSG_HDR_LEN + 36 + 2 + 91 + 2 + 400 + 2 + 72);
+		ck_assert_int_eq(rmsg_decode(&d, a, (size_t)n), 0);
+		ck_assert_uint_eq(d.cert_len, 400);
+		ck_assert_ptr_eq(d.cert, a + part[1].off_len + 2);
+		ck_assert_mem_eq(d.cert, blob, 400);
+		ck_assert_uint_eq(d.spki_len, 91);
+		ck_assert_uint_eq(d.sig_len, 72);
+		for (k = 0; k < 3; k++) {
+			uint8_t *l = a + part[k].off_len;
+			uint16_t v;
+
+			/* One more, one less, zero: the rest no longer adds up. */
+			for (v = 0; v < 3; v++) {
+				uint16_t bad = v == 0 ? part[k].good + 1 :
+					       v == 1 ? part[k].good - 1 : 0;
+
+				l[0] = (uint8_t)(bad >> 8);
+				l[1] = (uint8_t)bad;
+				ck_assert_msg(rmsg_decode(&d, a, (size_t)n) == -EBADMSG,
+					      "part %zu length %u taken", k, bad);
+			}
+			l[0] = (uint8_t)(part[k].good >> 8);
+			l[1] = (uint8_t)part[k].good;
+			ck_assert_int_eq(rmsg_decode(&d, a, (size_t)n), 0);
+		}
+		/* Every part at its cap: RMSG_REGISTER2_MAX, decoded back. */
+		m.spki_len = RMSG_SPKI_MAX;
+		m.cert_len = RMSG_CERT_MAX;
+		m.sig_len = RMSG_SIG_MAX;
+		n = rmsg_encode(&m, a, sizeof(a));
+		ck_assert_int_eq(n, RMSG_REGISTER2_MAX);
+		ck_assert_int_le(n, RMSG_MAX);
+		ck_assert_int_le(n + 8 + 40, 1280);	/* UDP, IPv6 headers */
+		ck_assert_int_eq(rmsg_decode(&d, a, (size_t)n), 0);
+		/*
+		 * A certificate one byte over the cap, in a datagram whose
+		 * lengths all add up: refused for the cap alone.
+		 */
+		{
+			size_t body = 36 + 2 + 91 + 2 + RMSG_CERT_MAX + 1 + 2 + 72, o = 0;
+
+			memset(a, 0, sizeof(a));
+			a[o++] = RMSG_VERSION;
+			a[o++] = RMSG_REGISTER2;
+			a[o++] = (uint8_t)(body >> 8);
+			a[o++] = (uint8_t)body;
+			o += 36;
+			a[o++] = 0;
+			a[o++] = 91;
+			o += 91;
+			a[o++] = (uint8_t)((RMSG_CERT_MAX + 1) >> 8);
+			a[o++] = (uint8_t)(RMSG_CERT_MAX + 1);
+			o += RMSG_CERT_MAX + 1;
+			a[o++] = 0;
+			a[o++] = 72;
+			o += 72;
+			ck_assert_uint_eq(o, RMSG_HDR_LEN + body);
+			ck_assert_int_eq(rmsg_decode(&d, a, o), -EBADMSG);
+			/* The same with the cap exactly: taken. */
+			body--;
+			a[2] = (uint8_t)(body >> 8);
+			a[3] = (uint8_t)body;
+			a[RMSG_HDR_LEN + 36 + 2 + 91 + 1] = (uint8_t)RMSG_CERT_MAX;
+			a[RMSG_HDR_LEN + 36 + 2 + 91] = (uint8_t)(RMSG_CERT_MAX >> 8);
+			memmove(a + RMSG_HDR_LEN + 36 + 2 + 91 + 2 + RMSG_CERT_MAX,
+				a + RMSG_HDR_LEN + 36 + 2 + 91 + 2 + RMSG_CERT_MAX + 1, 74);
+			ck_assert_int_eq(rmsg_decode(&d, a, o - 1), 0);
+		}
+	}
 	/* DATA: at most RMSG_DATA_MAX, not empty. */
 	sample(RMSG_DATA, &m);
 	m.data_len = RMSG_DATA_MAX;
@@ -563,6 +674,354 @@ START_TEST(register_cookie_first)
 	ck_assert_uint_eq(feed(r, &gw, &m), 0);
 	relay_free(r);
 	gnutls_privkey_deinit(k);
+}
+END_TEST
+
+/* ---- REGISTER2: a registration key the CA certified ---- */
+
+/* A self-signed CA certificate for key ca (the issuer of the tests' certificates). */
+static gnutls_x509_crt_t ca_crt_new(gnutls_privkey_t ca)
+{
+	static const uint8_t serial[] = { 1 };
+	gnutls_x509_crt_t c;
+	gnutls_pubkey_t pub;
+
+	ck_assert_int_eq(gnutls_x509_crt_init(&c), 0);
+	ck_assert_int_eq(gnutls_pubkey_init(&pub), 0);
+	ck_assert_int_eq(gnutls_pubkey_import_privkey(pub, ca, 0, 0), 0);
+	ck_assert_int_eq(gnutls_x509_crt_set_pubkey(c, pub), 0);
+	ck_assert_int_eq(gnutls_x509_crt_set_version(c, 3), 0);
+	ck_assert_int_eq(gnutls_x509_crt_set_serial(c, serial, sizeof(serial)), 0);
+	ck_assert_int_eq(gnutls_x509_crt_set_dn_by_oid(c, GNUTLS_OID_X520_COMMON_NAME, 0,
+						       "test CA", 7), 0);
+	ck_assert_int_eq(gnutls_x509_crt_set_activation_time(c, (time_t)(wall_now - 86400)), 0);
+	ck_assert_int_eq(gnutls_x509_crt_set_expiration_time(c, (time_t)(wall_now + 86400 * 3650)), 0);
+	ck_assert_int_eq(gnutls_x509_crt_set_basic_constraints(c, 1, 0), 0);
+	ck_assert_int_eq(gnutls_x509_crt_privkey_sign(c, c, ca, GNUTLS_DIG_SHA256, 0), 0);
+	gnutls_pubkey_deinit(pub);
+	return c;
+}
+
+/*
+ * A certificate for sub's key issued by (issuer, ik), with purpose as its
+ * one extended key usage (NULL: none), valid [nb, na]; its DER in der.
+ */
+static uint16_t reg_cert(gnutls_x509_crt_t issuer, gnutls_privkey_t ik, gnutls_privkey_t sub,
+			 const char *purpose, int64_t nb, int64_t na, uint8_t der[RMSG_CERT_MAX])
+{
+	static const uint8_t serial[] = { 0x42, 7 };
+	gnutls_x509_crt_t c;
+	gnutls_pubkey_t pub;
+	size_t len = RMSG_CERT_MAX;
+
+	ck_assert_int_eq(gnutls_x509_crt_init(&c), 0);
+	ck_assert_int_eq(gnutls_pubkey_init(&pub), 0);
+	ck_assert_int_eq(gnutls_pubkey_import_privkey(pub, sub, 0, 0), 0);
+	ck_assert_int_eq(gnutls_x509_crt_set_pubkey(c, pub), 0);
+	ck_assert_int_eq(gnutls_x509_crt_set_version(c, 3), 0);
+	ck_assert_int_eq(gnutls_x509_crt_set_serial(c, serial, sizeof(serial)), 0);
+	ck_assert_int_eq(gnutls_x509_crt_set_dn_by_oid(c, GNUTLS_OID_X520_COMMON_NAME, 0,
+						       "reg", 3), 0);
+	ck_assert_int_eq(gnutls_x509_crt_set_activation_time(c, (time_t)nb), 0);
+	ck_assert_int_eq(gnutls_x509_crt_set_expiration_time(c, (time_t)na), 0);
+	ck_assert_int_eq(gnutls_x509_crt_set_basic_constraints(c, 0, -1), 0);
+	if (purpose)
+		ck_assert_int_eq(gnutls_x509_crt_set_key_purpose_oid(c, purpose, 1), 0);
+	ck_assert_int_eq(gnutls_x509_crt_privkey_sign(c, issuer, ik, GNUTLS_DIG_SHA256, 0), 0);
+	ck_assert_int_eq(gnutls_x509_crt_export(c, GNUTLS_X509_FMT_DER, der, &len), 0);
+	gnutls_pubkey_deinit(pub);
+	gnutls_x509_crt_deinit(c);
+	return (uint16_t)len;
+}
+
+/* A credential as the gateway sends it: ca's SPKI and id, a certificate. */
+static void cred_of(gnutls_privkey_t ca, const uint8_t *der, uint16_t len,
+		    struct rsign_cred *cr)
+{
+	struct rsign rs;
+
+	memset(cr, 0, sizeof(*cr));
+	ck_assert_int_eq(rsign_key(ca, &rs, cr->id), 0);
+	memcpy(cr->spki, rs.spki, rs.spki_len);
+	cr->spki_len = rs.spki_len;
+	memcpy(cr->cert, der, len);
+	cr->cert_len = len;
+}
+
+/* A REGISTER2 for a made-up challenge to cr's id, signed by key. */
+static void reg2_msg(gnutls_privkey_t key, const struct rsign_cred *cr, struct rsign *out,
+		     struct rmsg *m)
+{
+	struct rmsg ch = { .type = RMSG_REG_CHALLENGE, .ts = 77 };
+
+	memcpy(ch.id, cr->id, RMSG_ID_LEN);
+	memset(ch.cookie, 0xc0, RMSG_COOKIE_LEN);
+	ck_assert_int_eq(rsign_register2(key, cr, &ch, out, m), 0);
+}
+
+struct pki {
+	gnutls_privkey_t ca, reg, evil;
+	gnutls_x509_crt_t ca_crt, evil_crt;
+};
+
+static void pki_new(struct pki *p)
+{
+	p->ca = key_fixed();
+	p->reg = key_new(GNUTLS_PK_ECDSA, 256);
+	p->evil = key_new(GNUTLS_PK_ECDSA, 256);
+	p->ca_crt = ca_crt_new(p->ca);
+	p->evil_crt = ca_crt_new(p->evil);
+}
+
+static void pki_free(struct pki *p)
+{
+	gnutls_x509_crt_deinit(p->ca_crt);
+	gnutls_x509_crt_deinit(p->evil_crt);
+	gnutls_privkey_deinit(p->ca);
+	gnutls_privkey_deinit(p->reg);
+	gnutls_privkey_deinit(p->evil);
+}
+
+/* The proof checked on its own, for every way it can be wrong. */
+START_TEST(register2_verify_each_check)
+{
+	struct pki p;
+	struct rsign_cred cr, ecr;
+	struct rsign rs;
+	struct rmsg m;
+	uint8_t der[RMSG_CERT_MAX], edir[RMSG_CERT_MAX], sig[RMSG_SIG_MAX];
+	const int64_t nb = wall_now - 300, na = wall_now + 90 * 86400;
+	uint16_t n;
+
+	pki_new(&p);
+	/* Good: the CA certified reg for this purpose, reg signed. */
+	n = reg_cert(p.ca_crt, p.ca, p.reg, HOMEID_REGKEY_OID, nb, na, der);
+	ck_assert_uint_le(n, 480);
+	cred_of(p.ca, der, n, &cr);
+	reg2_msg(p.reg, &cr, &rs, &m);
+	ck_assert_int_eq(rsign_verify2(&m, wall_now), 0);
+	/* Only inside the dates: the last second taken, one more not. */
+	ck_assert_int_eq(rsign_verify2(&m, na), 0);
+	ck_assert_int_eq(rsign_verify2(&m, na + 1), -EKEYEXPIRED);
+	ck_assert_int_eq(rsign_verify2(&m, nb - 1), -EKEYEXPIRED);
+	ck_assert_int_eq(rsign_verify2(&m, nb), 0);
+
+	/* Wrong id: the message names another id than the SPKI's hash. */
+	m.id[0] ^= 1;
+	ck_assert_int_eq(rsign_verify2(&m, wall_now), -EKEYREJECTED);
+	m.id[0] ^= 1;
+	/* An SPKI that is not the id's preimage (the attacker's own CA). */
+	cred_of(p.evil, der, n, &ecr);
+	m.spki = ecr.spki;
+	ck_assert_int_eq(rsign_verify2(&m, wall_now), -EKEYREJECTED);
+	m.spki = cr.spki;
+
+	/* Not signed by the id's SPKI: the attacker's CA certified reg. */
+	n = reg_cert(p.evil_crt, p.evil, p.reg, HOMEID_REGKEY_OID, nb, na, edir);
+	m.cert = edir;
+	m.cert_len = n;
+	ck_assert_int_eq(rsign_verify2(&m, wall_now), -ENOKEY);
+	/* The family's certificate with its signature damaged. */
+	n = reg_cert(p.ca_crt, p.ca, p.reg, HOMEID_REGKEY_OID, nb, na, edir);
+	m.cert_len = n;
+	edir[n - 1] ^= 1;
+	ck_assert_int_eq(rsign_verify2(&m, wall_now), -ENOKEY);
+	/* A byte after the certificate: not one DER certificate. */
+	edir[n - 1] ^= 1;
+	edir[n] = 0;
+	m.cert_len = (uint16_t)(n + 1);
+	ck_assert_int_eq(rsign_verify2(&m, wall_now), -EBADMSG);
+	m.cert_len = n;
+	ck_assert_int_eq(rsign_verify2(&m, wall_now), 0);
+
+	/* Wrong purpose: a TLS client certificate from the same CA. */
+	n = reg_cert(p.ca_crt, p.ca, p.reg, GNUTLS_KP_TLS_WWW_CLIENT, nb, na, edir);
+	m.cert_len = n;
+	ck_assert_int_eq(rsign_verify2(&m, wall_now), -EPERM);
+	n = reg_cert(p.ca_crt, p.ca, p.reg, GNUTLS_KP_TLS_WWW_SERVER, nb, na, edir);
+	m.cert_len = n;
+	ck_assert_int_eq(rsign_verify2(&m, wall_now), -EPERM);
+	/* No purpose at all. */
+	n = reg_cert(p.ca_crt, p.ca, p.reg, NULL, nb, na, edir);
+	m.cert_len = n;
+	ck_assert_int_eq(rsign_verify2(&m, wall_now), -EPERM);
+
+	/* Expired, and not yet valid. */
+	n = reg_cert(p.ca_crt, p.ca, p.reg, HOMEID_REGKEY_OID, nb - 100 * 86400,
+		     wall_now - 1, edir);
+	m.cert_len = n;
+	ck_assert_int_eq(rsign_verify2(&m, wall_now), -EKEYEXPIRED);
+	n = reg_cert(p.ca_crt, p.ca, p.reg, HOMEID_REGKEY_OID, wall_now + 60, na, edir);
+	m.cert_len = n;
+	ck_assert_int_eq(rsign_verify2(&m, wall_now), -EKEYEXPIRED);
+
+	/* Signature by the wrong key: the CA's, the attacker's, a v1 one. */
+	m.cert = cr.cert;
+	m.cert_len = cr.cert_len;
+	reg2_msg(p.ca, &cr, &rs, &m);
+	ck_assert_int_eq(rsign_verify2(&m, wall_now), -EACCES);
+	reg2_msg(p.evil, &cr, &rs, &m);
+	ck_assert_int_eq(rsign_verify2(&m, wall_now), -EACCES);
+	{
+		struct rmsg ch = { .type = RMSG_REG_CHALLENGE, .ts = 77 }, v1;
+		struct rsign r1;
+
+		memcpy(ch.id, cr.id, RMSG_ID_LEN);
+		memset(ch.cookie, 0xc0, RMSG_COOKIE_LEN);
+		/* reg's signature over the v1 bytes (rsign_register signs those). */
+		ck_assert_int_eq(rsign_register(p.reg, &ch, &r1, &v1), 0);
+		reg2_msg(p.reg, &cr, &rs, &m);
+		memcpy(sig, r1.sig, r1.sig_len);
+		m.sig = sig;
+		m.sig_len = r1.sig_len;
+		ck_assert_int_eq(rsign_verify2(&m, wall_now), -EACCES);
+	}
+	/* The challenge's fields are signed: another ts or cookie fails. */
+	reg2_msg(p.reg, &cr, &rs, &m);
+	m.ts++;
+	ck_assert_int_eq(rsign_verify2(&m, wall_now), -EACCES);
+	m.ts--;
+	m.cookie[3] ^= 1;
+	ck_assert_int_eq(rsign_verify2(&m, wall_now), -EACCES);
+	m.cookie[3] ^= 1;
+	ck_assert_int_eq(rsign_verify2(&m, wall_now), 0);
+	pki_free(&p);
+}
+END_TEST
+
+/* The gateway's own check when it loads the files: the relay's, and the key's. */
+START_TEST(register2_cred_init)
+{
+	struct pki p;
+	struct rsign_cred cr;
+	gnutls_datum_t ca_pem = { NULL, 0 }, evil_pem = { NULL, 0 };
+	gnutls_x509_crt_t c;
+	gnutls_datum_t d, pem = { NULL, 0 };
+	uint8_t der[RMSG_CERT_MAX], id[RMSG_ID_LEN];
+	const int64_t nb = wall_now - 300, na = wall_now + 90 * 86400;
+	struct rsign rs;
+	struct {
+		gnutls_privkey_t *issuer_key;
+		int evil_issuer;
+		gnutls_privkey_t *sub;
+		const char *purpose;
+		int want;
+	} cases[] = {
+		{ &p.ca, 0, &p.reg, HOMEID_REGKEY_OID, 0 },
+		{ &p.ca, 0, &p.evil, HOMEID_REGKEY_OID, -EKEYREJECTED },
+		{ &p.evil, 1, &p.reg, HOMEID_REGKEY_OID, -ENOKEY },
+		{ &p.ca, 0, &p.reg, GNUTLS_KP_TLS_WWW_SERVER, -EPERM },
+	};
+	size_t i;
+	uint16_t n;
+
+	pki_new(&p);
+	ck_assert_int_eq(gnutls_x509_crt_export2(p.ca_crt, GNUTLS_X509_FMT_PEM, &ca_pem), 0);
+	ck_assert_int_eq(gnutls_x509_crt_export2(p.evil_crt, GNUTLS_X509_FMT_PEM, &evil_pem), 0);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		n = reg_cert(cases[i].evil_issuer ? p.evil_crt : p.ca_crt,
+			     *cases[i].issuer_key, *cases[i].sub, cases[i].purpose, nb, na, der);
+		d.data = der;
+		d.size = n;
+		ck_assert_int_eq(gnutls_x509_crt_init(&c), 0);
+		ck_assert_int_eq(gnutls_x509_crt_import(c, &d, GNUTLS_X509_FMT_DER), 0);
+		ck_assert_int_eq(gnutls_x509_crt_export2(c, GNUTLS_X509_FMT_PEM, &pem), 0);
+		ck_assert_msg(rsign_cred_init(&cr, p.reg, (const char *)ca_pem.data, ca_pem.size,
+					      (const char *)pem.data, pem.size) == cases[i].want,
+			      "case %zu", i);
+		gnutls_free(pem.data);
+		gnutls_x509_crt_deinit(c);
+	}
+	/* The good one: the CA's id and SPKI, the certificate's end. */
+	n = reg_cert(p.ca_crt, p.ca, p.reg, HOMEID_REGKEY_OID, nb, na, der);
+	d.data = der;
+	d.size = n;
+	ck_assert_int_eq(gnutls_x509_crt_init(&c), 0);
+	ck_assert_int_eq(gnutls_x509_crt_import(c, &d, GNUTLS_X509_FMT_DER), 0);
+	ck_assert_int_eq(gnutls_x509_crt_export2(c, GNUTLS_X509_FMT_PEM, &pem), 0);
+	ck_assert_int_eq(rsign_cred_init(&cr, p.reg, (const char *)ca_pem.data, ca_pem.size,
+					 (const char *)pem.data, pem.size), 0);
+	ck_assert_int_eq(rsign_key(p.ca, &rs, id), 0);
+	ck_assert_mem_eq(cr.id, id, RMSG_ID_LEN);
+	ck_assert_uint_eq(cr.spki_len, rs.spki_len);
+	ck_assert_mem_eq(cr.spki, rs.spki, rs.spki_len);
+	ck_assert_int_eq(cr.not_after, na);
+	ck_assert_uint_eq(cr.cert_len, n);
+	/* Under another CA certificate than its issuer: not signed by it. */
+	ck_assert_int_eq(rsign_cred_init(&cr, p.reg, (const char *)evil_pem.data, evil_pem.size,
+					 (const char *)pem.data, pem.size), -ENOKEY);
+	/* Not PEM. */
+	ck_assert_int_eq(rsign_cred_init(&cr, p.reg, (const char *)ca_pem.data, ca_pem.size,
+					 "junk", 4), -EBADMSG);
+	gnutls_free(pem.data);
+	gnutls_x509_crt_deinit(c);
+	gnutls_free(ca_pem.data);
+	gnutls_free(evil_pem.data);
+	pki_free(&p);
+}
+END_TEST
+
+/* Through the engine: cookie first, REGISTERED, REFUSED for a bad one; no amplification. */
+START_TEST(register2_engine)
+{
+	struct relay *r = relay_test_new(NULL);
+	struct pki p;
+	struct rsign_cred cr, bad;
+	struct rsign rs;
+	struct rmsg ch, m, out, ka = { .type = RMSG_KEEPALIVE };
+	struct rmsg_addr gw = addr4(10, 5000), att = addr4(66, 6666);
+	struct relay_stats st;
+	uint8_t der[RMSG_CERT_MAX], buf[RMSG_MAX];
+	uint16_t n;
+	int len;
+
+	pki_new(&p);
+	n = reg_cert(p.ca_crt, p.ca, p.reg, HOMEID_REGKEY_OID, wall_now - 300,
+		     wall_now + 90 * 86400, der);
+	cred_of(p.ca, der, n, &cr);
+	challenge(r, &gw, RMSG_REG_HELLO, cr.id, &ch);
+	ck_assert_int_eq(rsign_register2(p.reg, &cr, &ch, &rs, &m), 0);
+	len = rmsg_encode(&m, buf, sizeof(buf));
+	ck_assert_int_gt(len, 0);
+	/* From elsewhere (the cookie is the gateway's): nothing checked, no answer. */
+	ck_assert_uint_eq(feed(r, &att, &m), 0);
+	relay_get_stats(r, &st);
+	ck_assert_uint_eq(st.bad_proofs, 0);
+	ck_assert_uint_eq(feed(r, &gw, &m), 1);
+	ck_assert_uint_lt(cap.s[0].len, (size_t)len);
+	got(0, RMSG_REGISTERED, &out);
+	ck_assert_mem_eq(out.id, cr.id, RMSG_ID_LEN);
+	memcpy(ka.id, out.id, RMSG_ID_LEN);
+	memcpy(ka.token, out.token, RMSG_TOKEN_LEN);
+	ck_assert_uint_eq(feed(r, &gw, &ka), 1);
+	got(0, RMSG_KEEPALIVE_ACK, &ka);
+
+	/* An attacker's REGISTER2 for the family's id, its own CA's cert: refused. */
+	n = reg_cert(p.evil_crt, p.evil, p.evil, HOMEID_REGKEY_OID, wall_now - 300,
+		     wall_now + 90 * 86400, der);
+	cred_of(p.ca, der, n, &bad);
+	challenge(r, &att, RMSG_REG_HELLO, cr.id, &ch);
+	ck_assert_int_eq(rsign_register2(p.evil, &bad, &ch, &rs, &m), 0);
+	len = rmsg_encode(&m, buf, sizeof(buf));
+	ck_assert_uint_eq(feed(r, &att, &m), 1);
+	ck_assert_uint_lt(cap.s[0].len, (size_t)len);
+	got(0, RMSG_REFUSED, &out);
+	ck_assert_int_eq(out.code, RMSG_REFUSE_BAD_PROOF);
+	/* Once the certificate has expired, the family is refused too. */
+	wall_now += 91 * 86400;
+	challenge(r, &gw, RMSG_REG_HELLO, cr.id, &ch);
+	ck_assert_int_eq(rsign_register2(p.reg, &cr, &ch, &rs, &m), 0);
+	ck_assert_uint_eq(feed(r, &gw, &m), 1);
+	got(0, RMSG_REFUSED, &out);
+	ck_assert_int_eq(out.code, RMSG_REFUSE_BAD_PROOF);
+	wall_now -= 91 * 86400;
+	relay_get_stats(r, &st);
+	ck_assert_uint_eq(st.registered, 1);
+	ck_assert_uint_eq(st.bad_proofs, 2);
+	/* The family's first registration still holds its address. */
+	ck_assert_uint_eq(st.homes, 1);
+	relay_free(r);
+	pki_free(&p);
 }
 END_TEST
 
@@ -990,6 +1449,9 @@ Suite *test_suite(void)
 	tcase_add_test(tc, register_bad_signature);
 	tcase_add_test(tc, register_foreign_id_refused);
 	tcase_add_test(tc, register_cookie_first);
+	tcase_add_test(tc, register2_verify_each_check);
+	tcase_add_test(tc, register2_cred_init);
+	tcase_add_test(tc, register2_engine);
 	tcase_add_test(tc, keepalive_unknown_reregister);
 	tcase_add_test(tc, registration_expires);
 	tcase_add_test(tc, channel_relays_both_ways);

@@ -7,7 +7,9 @@
  * and channel states too. The input is split into records at 0xff 0xfe
  * markers; a record's first byte picks the source (home, CD, two
  * strangers) and what the harness patches in (the live channel id, the
- * live id and token) and its second advances the clock; the rest is the
+ * live id and token, or the ts and cookie of a fresh REG_CHALLENGE for
+ * the record's own id, so a REGISTER or REGISTER2 gets past the cookie to
+ * the proof checks) and its second advances the clock; the rest is the
  * datagram. Every datagram the engine sends must decode.
  */
 #include "config.h"
@@ -142,6 +144,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if ((data[start] & 8) && len - 2 >= 4 + RMSG_ID_LEN + RMSG_TOKEN_LEN) {
 			memcpy(rec + 4, id, RMSG_ID_LEN);
 			memcpy(rec + 4 + RMSG_ID_LEN, reg.token, RMSG_TOKEN_LEN);
+		}
+		/*
+		 * A fresh challenge for the id at rec[4..20) from this source,
+		 * its ts and cookie put where REGISTER(2) carries them.
+		 */
+		if ((data[start] & 32) && len - 2 >= 4 + RMSG_ID_LEN + 4 + RMSG_COOKIE_LEN) {
+			memset(&m, 0, sizeof(m));
+			m.type = RMSG_REG_HELLO;
+			memcpy(m.id, rec + 4, RMSG_ID_LEN);
+			feed(r, &srcs[data[start] & 3], &m, now);
+			if (have_last && last.type == RMSG_REG_CHALLENGE) {
+				rec[20] = (uint8_t)(last.ts >> 24);
+				rec[21] = (uint8_t)(last.ts >> 16);
+				rec[22] = (uint8_t)(last.ts >> 8);
+				rec[23] = (uint8_t)last.ts;
+				memcpy(rec + 24, last.cookie, RMSG_COOKIE_LEN);
+			}
 		}
 		if (data[start] & 16)
 			relay_tick(r, now);

@@ -154,11 +154,21 @@ int tunnel_check_files(const struct muxd_conf *c)
 			c->scram_secret, (unsigned)(st.st_mode & 07777));
 		ret = -EPERM;
 	}
-	/* The CA key registers the home id: a copy takes the home's name. */
+	/*
+	 * The key registers the home id: a copy takes the home's name (the
+	 * CA key for ever, a certified registration key until it expires).
+	 */
 	if (c->nrelay && access(c->relay_key, R_OK) < 0) {
-		log_err("relay: relay-key %s: %s (the CA's key; give relay-key if it is not "
-			"beside ca)", c->relay_key, strerror(errno));
+		log_err("relay: relay-key %s: %s (%s)", c->relay_key, strerror(errno),
+			c->relay_cert[0] ? "the registration key bgw-authdb ca relay-key "
+			"wrote with relay-cert" : "the CA's key; give relay-key if it is "
+			"not beside ca");
 		ret = -errno;
+	} else if (c->relay_cert[0] && access(c->relay_cert, R_OK) < 0) {
+		ret = -errno;
+		log_err("relay: relay-cert %s: %s (write it with bgw-authdb ca relay-key "
+			"where the CA key is, and copy it here)", c->relay_cert,
+			strerror(-ret));
 	} else if (c->nrelay && stat(c->relay_key, &st) == 0 && (st.st_mode & 077)) {
 		log_err("relay: relay-key %s is readable or writable by group or others (mode %04o): chmod 600",
 			c->relay_key, (unsigned)(st.st_mode & 07777));

@@ -144,6 +144,7 @@ static const struct {
 	{ "audit-log", offsetof(struct muxd_conf, audit_log) },
 	{ "bonds", offsetof(struct muxd_conf, bonds) },
 	{ "relay-key", offsetof(struct muxd_conf, relay_key) },
+	{ "relay-cert", offsetof(struct muxd_conf, relay_cert) },
 };
 
 #define SEEN_DTLS	(1u << 8)
@@ -448,6 +449,16 @@ int muxd_conf_finish(struct muxd_conf *c, char *err, size_t errlen)
 	/* nobody, and the 16-bit (uid_t)-1 (systemd's UIDS-GIDS). */
 	if (c->peer_uid_base <= 65535 && c->peer_uid_base + c->peer_uid_count > 65534) {
 		snprintf(err, errlen, "the peers' uids (peer-uid-base, peer-uid-count) must not include 65534 or 65535");
+		return -EINVAL;
+	}
+	/* A certificate is for one key: ca.key is never the one it certifies. */
+	if (c->relay_cert[0] && !c->relay_key[0]) {
+		snprintf(err, errlen, "relay-cert needs relay-key: the registration key "
+			 "bgw-authdb ca relay-key wrote with it (relay.key)");
+		return -EINVAL;
+	}
+	if (c->relay_cert[0] && !c->nrelay) {
+		snprintf(err, errlen, "relay-cert without a relay line: nothing would use it");
 		return -EINVAL;
 	}
 	if (c->nrelay && !c->relay_key[0]) {

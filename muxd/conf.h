@@ -97,12 +97,15 @@ struct muxd_conf {
 	/*
 	 * Relays the front registers the home id with (doc/relay.md):
 	 * host and port each, and the key that signs the registrations (the
-	 * monitor's only; default: ca.key beside the ca file).
+	 * monitor's only; default: ca.key beside the ca file). With
+	 * relay-cert, relay-key is a registration key the CA certified
+	 * (REGISTER2) and the CA key need not be on the gateway.
 	 */
 	char relay_host[MUXD_RELAY_MAX][MUXD_HOST_MAX];
 	char relay_port[MUXD_RELAY_MAX][6];
 	unsigned nrelay;
 	char relay_key[MUXD_PATH_MAX];
+	char relay_cert[MUXD_PATH_MAX];
 	/* parser state */
 	unsigned lineno;
 	bool seen_controller;

@@ -47,6 +47,8 @@ struct muxd_monitor {
 	 * asks for each registration's signature (RPC_RELAY_SIGN).
 	 */
 	struct relaysign relaysign;
+	/* Once a day: is the registration certificate near its end? */
+	struct loop_timer *relay_cert_timer;
 	/* The local listeners, opened here and handed to the core at its fork. */
 	int lfd[MUXD_LISTEN_MAX];
 	int push_fd;			/* to the core: policy, links, control */

@@ -8,6 +8,7 @@
 #include <gnutls/abstract.h>
 #include <gnutls/gnutls.h>
 
+#include "file.h"
 #include "keysign.h"
 #include "relaysign.h"
 #include "rpc.h"
@@ -17,6 +18,7 @@ _Static_assert(RPC_RELAY_CHAL_LEN == RMSG_HDR_LEN + RMSG_ID_LEN + 4 + RMSG_COOKI
 	       "RPC_RELAY_CHAL_LEN is a REG_CHALLENGE datagram");
 _Static_assert(RMSG_HDR_LEN + RMSG_ID_LEN + 4 + RMSG_COOKIE_LEN + 4 + RMSG_SPKI_MAX +
 	       RMSG_SIG_MAX <= RPC_RBLOB_MAX, "a REGISTER fits a reply's blob");
+_Static_assert(RMSG_REGISTER2_MAX <= RPC_RBLOB_MAX, "a REGISTER2 fits a reply's blob");
 
 int relaysign_init(struct relaysign *rs, gnutls_privkey_t key)
 {
@@ -64,6 +66,45 @@ out:
 	gnutls_memset(kd.data, 0, kd.size);
 	free(kd.data);
 	return ret;
+}
+
+int relaysign_load_cert(struct relaysign *rs, const char *ca_path, const char *cert_path)
+{
+	char *ca = NULL, *crt = NULL;
+	size_t cal = 0, crl = 0;
+	int ret;
+
+	if (!rs->key)
+		return -EINVAL;
+	/* Public files: read whole, with the CA module's cap. */
+	ret = file_read_small(ca_path, 64u << 10, &ca, &cal);
+	if (!ret)
+		ret = file_read_small(cert_path, 64u << 10, &crt, &crl);
+	if (ret) {
+		ret = -ENOENT;
+		goto out;
+	}
+	ret = rsign_cred_init(&rs->cred, rs->key, ca, cal, crt, crl);
+	if (ret)
+		goto out;
+	memcpy(rs->id, rs->cred.id, RMSG_ID_LEN);
+	rs->v2 = true;
+out:
+	free(ca);
+	free(crt);
+	return ret;
+}
+
+int32_t relaysign_days_left(const struct relaysign *rs, int64_t now_s)
+{
+	int64_t d;
+
+	if (!rs->v2)
+		return INT32_MAX;
+	/* Rounded down while valid; -1 from the first second after. */
+	d = rs->cred.not_after >= now_s ? (rs->cred.not_after - now_s) / 86400 :
+	    -1 - (now_s - rs->cred.not_after - 1) / 86400;
+	return d > INT32_MAX ? INT32_MAX : (int32_t)d;
 }
 
 void relaysign_free(struct relaysign *rs)
@@ -129,7 +170,8 @@ int relaysign_answer(struct relaysign *rs, const uint8_t *ch, size_t len, uint64
 	rs->next = (rs->next + 1) % RELAYSIGN_SEEN;
 	if (rs->nseen < RELAYSIGN_SEEN)
 		rs->nseen++;
-	ret = rsign_register(rs->key, &in, &proof, &reg);
+	ret = rs->v2 ? rsign_register2(rs->key, &rs->cred, &in, &proof, &reg) :
+	      rsign_register(rs->key, &in, &proof, &reg);
 	if (!ret)
 		ret = rmsg_encode(&reg, out, cap);
 	explicit_bzero(&proof, sizeof(proof));

@@ -574,6 +574,9 @@ int rpc_send(int sock, uint32_t type, const void *payload, size_t len, int fd)
 	return send_all(sock, hdr, payload, len, fd);
 }
 
+_Static_assert(4 + 1 + 1 + RPC_ERR_MAX + 2 + RPC_RBLOB_MAX <= RPC_REPLY_MAX,
+	       "the largest reply is one the worker reads");
+
 int rpc_send_reply(int sock, const struct rpc_reply *r, int fd)
 {
 	uint8_t buf[4 + 1 + 1 + RPC_ERR_MAX + 2 + sizeof(r->blob)];

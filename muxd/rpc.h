@@ -42,8 +42,9 @@
 #define RPC_REQ_MAX	6144		/* a request's payload */
 /* A request's blob: a SPAWN's hand-over (its ClientHello: 4096 bytes) at most. */
 #define RPC_BLOB_MAX	4608
-#define RPC_REPLY_MAX	1024		/* a reply's payload */
-#define RPC_RBLOB_MAX	768		/* a reply's blob: a signature (TUN_SIG_MAX) */
+#define RPC_REPLY_MAX	1280		/* a reply's payload: fixed part, text, blob */
+/* A reply's blob: a signature (TUN_SIG_MAX) or a REGISTER2 (RMSG_REGISTER2_MAX). */
+#define RPC_RBLOB_MAX	960
 #define RPC_SIGN_IN_MAX	2048		/* what a handshake signs: a digest or its data */
 #define RPC_CHAL_LEN	32		/* TUN_CHAL_LEN */
 #define RPC_EXPORTER_LEN 32		/* TUN_EXPORTER_LEN */

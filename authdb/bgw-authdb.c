@@ -34,8 +34,9 @@ static const struct cli_cmd commands[] = {
 	  "let a user or group see and connect to a remote device" },
 	{ "deny", cmd_deny, "user|@group address public|random",
 	  "withdraw such a grant" },
-	{ "ca", cmd_ca, "init|id ...",
-	  "create the gateway's CA and server certificate, show its home id", true },
+	{ "ca", cmd_ca, "init|id|relay-key ...",
+	  "create the gateway's CA and server certificate, show its home id, "
+	  "certify a relay registration key", true },
 	{ "cert", cmd_cert, "issue|revoke|list ...",
 	  "issue, revoke and list client certificates", true },
 	{ "check", cmd_check, "[file]",

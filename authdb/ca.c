@@ -21,6 +21,7 @@
 #include "file.h"
 #include "hex.h"
 #include "secmem.h"
+#include "homeid.h"
 #include "log.h"
 
 #define CA_SERIAL_LEN 16
@@ -264,8 +265,13 @@ static char *datum_str(gnutls_datum_t *d)
 	return s;
 }
 
-int ca_issue_client(const char *dir, const char *user, time_t not_before,
-		    time_t not_after, struct ca_issued *out)
+/*
+ * Issue a leaf certificate for a new key with the CA in dir: CN cn,
+ * digitalSignature, one extended key usage (purpose, critical or not).
+ */
+static int ca_issue_leaf(const char *dir, const char *cn, const char *purpose,
+			 unsigned purpose_critical, time_t not_before,
+			 time_t not_after, struct ca_issued *out)
 {
 	gnutls_x509_privkey_t ca_key = NULL, key = NULL;
 	gnutls_x509_crt_t ca = NULL, crt = NULL;
@@ -275,11 +281,7 @@ int ca_issue_client(const char *dir, const char *user, time_t not_before,
 	size_t len = 0, calen = 0;
 	int ret;
 
-	if (!out)
-		return -EINVAL;
 	memset(out, 0, sizeof(*out));
-	if (!dir || !authdb_name_is_valid(user) || not_after <= not_before)
-		return -EINVAL;
 	ret = path_in(path, sizeof(path), dir, "ca.key");
 	if (!ret)
 		ret = file_read_small(path, CA_PEM_MAX, &cakey_pem, &len);
@@ -313,15 +315,15 @@ int ca_issue_client(const char *dir, const char *user, time_t not_before,
 	if (!ret)
 		ret = gt(gnutls_x509_crt_init(&crt), "crt init");
 	if (!ret)
-		ret = cert_base(crt, key, user, not_before, not_after, serial);
+		ret = cert_base(crt, key, cn, not_before, not_after, serial);
 	if (!ret)
 		ret = gt(gnutls_x509_crt_set_basic_constraints(crt, 0, -1), "CA flag");
 	if (!ret)
 		ret = gt(gnutls_x509_crt_set_key_usage(crt, GNUTLS_KEY_DIGITAL_SIGNATURE),
 			 "key usage");
 	if (!ret)
-		ret = gt(gnutls_x509_crt_set_key_purpose_oid(crt, GNUTLS_KP_TLS_WWW_CLIENT,
-							     0), "key purpose");
+		ret = gt(gnutls_x509_crt_set_key_purpose_oid(crt, purpose,
+							     purpose_critical), "key purpose");
 	if (!ret)
 		ret = sign_by(crt, ca, ca_key);
 	if (!ret)
@@ -355,6 +357,35 @@ out:
 	gnutls_x509_privkey_deinit(ca_key);
 	gnutls_x509_privkey_deinit(key);
 	return ret;
+}
+
+int ca_issue_client(const char *dir, const char *user, time_t not_before,
+		    time_t not_after, struct ca_issued *out)
+{
+	if (!out)
+		return -EINVAL;
+	memset(out, 0, sizeof(*out));
+	if (!dir || !authdb_name_is_valid(user) || not_after <= not_before)
+		return -EINVAL;
+	return ca_issue_leaf(dir, user, GNUTLS_KP_TLS_WWW_CLIENT, 0, not_before,
+			     not_after, out);
+}
+
+int ca_issue_relay_key(const char *dir, unsigned days, struct ca_issued *out)
+{
+	time_t now = time(NULL);
+
+	if (!out)
+		return -EINVAL;
+	memset(out, 0, sizeof(*out));
+	if (!dir || days == 0 || days > CA_DAYS_MAX_RELAY)
+		return -EINVAL;
+	/*
+	 * Critical: software that does not know the purpose must not take
+	 * the certificate for anything (RFC 5280 4.2); relays look for it.
+	 */
+	return ca_issue_leaf(dir, "bgw relay registration", HOMEID_REGKEY_OID, 1,
+			     now - 300, now + (time_t)days * 86400, out);
 }
 
 void ca_issued_wipe(struct ca_issued *c)

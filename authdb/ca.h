@@ -62,6 +62,20 @@ int ca_issue_client(const char *dir, const char *user, time_t not_before,
 		    time_t not_after, struct ca_issued *out);
 void ca_issued_wipe(struct ca_issued *c);
 
+#define CA_DAYS_DEFAULT_RELAY	90
+#define CA_DAYS_MAX_RELAY	397
+
+/*
+ * A relay registration key (doc/relay.md, "Registration key") and its
+ * certificate, signed with dir's ca.key and ca.crt: a new ECDSA P-256
+ * key, CN "bgw relay registration", not a CA, digitalSignature only, the
+ * extended key usage HOMEID_REGKEY_OID alone and marked critical, valid
+ * from 5 minutes ago for days (1 to CA_DAYS_MAX_RELAY). out->key_pem,
+ * out->cert_pem, out->serial and out->fpr are set (ca_issued_wipe).
+ * -ENOENT if a CA file is missing, -EBADMSG if one does not parse.
+ */
+int ca_issue_relay_key(const char *dir, unsigned days, struct ca_issued *out);
+
 /*
  * What the tunnel does with a client certificate: verify it against the
  * CA now (signature, validity period, CA flag), then map it through the

@@ -14,6 +14,7 @@
 
 #include "ca.h"
 #include "cli.h"
+#include "file.h"
 #include "hex.h"
 #include "homeid.h"
 
@@ -40,6 +41,7 @@ static bool ca_path(const struct cli *c, const char *name, char *buf, size_t cap
 
 static int ca_init_cmd(struct cli *c, int argc, char **argv);
 static int ca_id_cmd(struct cli *c, int argc, char **argv);
+static int ca_relay_key_cmd(struct cli *c, int argc, char **argv);
 
 static const struct cli_cmd ca_cmds[] = {
 	{ "init", ca_init_cmd,
@@ -48,6 +50,9 @@ static const struct cli_cmd ca_cmds[] = {
 	{ "id", ca_id_cmd, "",
 	  "print the home id of the CA in the directory (--dir): the name "
 	  "relays know the gateway by" },
+	{ "relay-key", ca_relay_key_cmd, "[--days n] [--out dir]",
+	  "make a relay registration key and its certificate (relay.key, "
+	  "relay.crt), so the CA key can stay off the gateway" },
 };
 
 static bool is_ip(const char *s)
@@ -163,6 +168,89 @@ static int ca_id_cmd(struct cli *c, int argc, char **argv)
 	homeid_to_text(id, text);
 	printf("%s\n", text);
 	return 0;
+}
+
+/*
+ * A registration key for bgw-muxd's relay-key/relay-cert (doc/relay.md,
+ * "Registration key"): made where the CA key is, copied to the gateway.
+ * Replaces relay.key and relay.crt (renewal is the usual case); each is
+ * published atomically, the key first, so a crash leaves the old pair or
+ * a new key with the old certificate, which bgw-muxd refuses at start.
+ */
+static int ca_relay_key_cmd(struct cli *c, int argc, char **argv)
+{
+	struct ca_issued x;
+	const char *out = NULL;
+	char kpath[PATH_MAX], cpath[PATH_MAX], detail[PATH_MAX + 32], when[32];
+	unsigned days = CA_DAYS_DEFAULT_RELAY;
+	time_t na;
+	struct tm tm;
+	int i, n, ret;
+
+	for (i = 1; i < argc; i++) {
+		if (i + 1 >= argc)
+			return cli_usage(c, "ca", &ca_cmds[2]);
+		if (!strcmp(argv[i], "--dir")) {
+			c->dir = argv[++i];
+		} else if (!strcmp(argv[i], "--out")) {
+			out = argv[++i];
+		} else if (!strcmp(argv[i], "--days")) {
+			if (parse_days(argv[++i], &days) || days > CA_DAYS_MAX_RELAY)
+				return cli_fail(c, 0, "--days: 1 to %d (a registration "
+						"key is renewed, not kept)",
+						CA_DAYS_MAX_RELAY);
+		} else {
+			return cli_usage(c, "ca", &ca_cmds[2]);
+		}
+	}
+	if (!out)
+		out = c->dir;
+	n = snprintf(kpath, sizeof(kpath), "%s/relay.key", out);
+	if (n < 0 || (size_t)n >= sizeof(kpath) ||
+	    snprintf(cpath, sizeof(cpath), "%s/relay.crt", out) >= (int)sizeof(cpath))
+		return cli_fail(c, -ENAMETOOLONG, "%s: --out too long", out);
+	ret = cli_audit_ready(c);
+	if (ret)
+		return ret;
+	ret = ca_issue_relay_key(c->dir, days, &x);
+	if (ret == -ENOENT) {
+		fprintf(stderr, "%s: %s has no ca.key or ca.crt: run this where the CA "
+			"key is (give its --dir), or bgw-authdb ca init first\n",
+			c->prog, c->dir);
+		return CLI_NOTFOUND;
+	}
+	if (ret == -EBADMSG) {
+		fprintf(stderr, "%s: ca.key or ca.crt in %s does not parse; restore the "
+			"files bgw-authdb ca init wrote from a backup\n", c->prog, c->dir);
+		return CLI_ERROR;
+	}
+	if (ret)
+		return cli_fail(c, ret, "cannot issue a registration key with the CA in %s",
+				c->dir);
+	ret = file_replace(kpath, x.key_pem, strlen(x.key_pem));
+	if (ret) {
+		ca_issued_wipe(&x);
+		return cli_fail(c, ret, "cannot write %s", kpath);
+	}
+	ret = file_replace(cpath, x.cert_pem, strlen(x.cert_pem));
+	if (ret) {
+		ca_issued_wipe(&x);
+		return cli_fail(c, ret, "cannot write %s (%s is new: write both again)",
+				cpath, kpath);
+	}
+	na = time(NULL) + (time_t)days * 86400;
+	if (gmtime_r(&na, &tm))
+		strftime(when, sizeof(when), "%Y-%m-%d", &tm);
+	else
+		snprintf(when, sizeof(when), "in %u days", days);
+	printf("registration key %s and certificate %s (serial %s), valid until %s.\n"
+	       "Copy both to the gateway (mode 0600) and give them in bgw-muxd.conf:\n"
+	       "  relay-key /etc/bgw/relay.key\n  relay-cert /etc/bgw/relay.crt\n"
+	       "then restart bgw-muxd; renew before %s the same way.\n",
+	       kpath, cpath, x.serial, when, when);
+	snprintf(detail, sizeof(detail), "ca relay-key %.*s", PATH_MAX, cpath);
+	ca_issued_wipe(&x);
+	return cli_audit_change(c, detail);
 }
 
 int cmd_ca(struct cli *c, int argc, char **argv)

@@ -17,6 +17,7 @@
 #include "authdb.h"
 #include "ca.h"
 #include "check_main.h"
+#include "homeid.h"
 
 static char dir[64];
 static char *ca_pem;
@@ -155,6 +156,66 @@ START_TEST(test_server_cert_chain)
 	gnutls_x509_crt_deinit(crt);
 	gnutls_x509_crt_deinit(ca);
 	free(srv);
+}
+END_TEST
+
+/*
+ * A relay registration key (doc/relay.md, "Registration key"): chains to
+ * the CA, is no CA, signs only, has bgw's registration purpose alone and
+ * critical, lives the days asked; a client certificate does not have it,
+ * and the registration certificate is not a TLS client's.
+ */
+START_TEST(test_relay_key)
+{
+	struct ca_issued c, cl;
+	gnutls_x509_crt_t crt, ca;
+	gnutls_datum_t d;
+	char oid[128];
+	size_t n = sizeof(oid);
+	unsigned status = 99, critical = 0, ca_flag = 0;
+	time_t now = time(NULL), na;
+
+	ck_assert_int_eq(ca_issue_relay_key(dir, 0, &c), -EINVAL);
+	ck_assert_int_eq(ca_issue_relay_key(dir, CA_DAYS_MAX_RELAY + 1, &c), -EINVAL);
+	ck_assert_int_eq(ca_issue_relay_key("/nonexistent", 90, &c), -ENOENT);
+	ck_assert_int_eq(ca_issue_relay_key(dir, 90, &c), 0);
+	ck_assert_ptr_nonnull(strstr(c.key_pem, "PRIVATE KEY"));
+	ck_assert_int_eq(gnutls_x509_crt_init(&crt), 0);
+	ck_assert_int_eq(gnutls_x509_crt_init(&ca), 0);
+	d.data = (unsigned char *)c.cert_pem;
+	d.size = (unsigned)strlen(c.cert_pem);
+	ck_assert_int_eq(gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_PEM), 0);
+	d.data = (unsigned char *)ca_pem;
+	d.size = (unsigned)ca_len;
+	ck_assert_int_eq(gnutls_x509_crt_import(ca, &d, GNUTLS_X509_FMT_PEM), 0);
+	ck_assert_int_eq(gnutls_x509_crt_list_verify(&crt, 1, &ca, 1, NULL, 0, 0, &status), 0);
+	ck_assert_uint_eq(status, 0);
+	ck_assert_int_eq(gnutls_x509_crt_get_key_purpose_oid(crt, 0, oid, &n, &critical), 0);
+	ck_assert_str_eq(oid, HOMEID_REGKEY_OID);
+	ck_assert_uint_eq(critical, 1);
+	n = sizeof(oid);
+	ck_assert_int_lt(gnutls_x509_crt_get_key_purpose_oid(crt, 1, oid, &n, NULL), 0);
+	ck_assert_int_eq(gnutls_x509_crt_get_basic_constraints(crt, NULL, &ca_flag, NULL), 0);
+	ck_assert_uint_eq(ca_flag, 0);
+	na = gnutls_x509_crt_get_expiration_time(crt);
+	ck_assert_int_ge(na, now + 90 * 86400 - 5);
+	ck_assert_int_le(na, now + 90 * 86400 + 5);
+	ck_assert_int_le(gnutls_x509_crt_get_activation_time(crt), now - 299);
+	/* Not a TLS client certificate: its purpose is checked by TLS peers. */
+	ck_assert_int_eq(gnutls_x509_crt_check_key_purpose(crt, GNUTLS_KP_TLS_WWW_CLIENT, 0), 0);
+	/* And a client certificate is not a registration key's. */
+	ck_assert_int_eq(ca_issue_client(dir, "alice", now - 60, now + 86400, &cl), 0);
+	gnutls_x509_crt_deinit(crt);
+	ck_assert_int_eq(gnutls_x509_crt_init(&crt), 0);
+	d.data = (unsigned char *)cl.cert_pem;
+	d.size = (unsigned)strlen(cl.cert_pem);
+	ck_assert_int_eq(gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_PEM), 0);
+	ck_assert_int_eq(gnutls_x509_crt_check_key_purpose(crt, HOMEID_REGKEY_OID, 0), 0);
+	gnutls_x509_crt_deinit(crt);
+	gnutls_x509_crt_deinit(ca);
+	ca_issued_wipe(&c);
+	ca_issued_wipe(&cl);
+	ck_assert_ptr_null(c.key_pem);
 }
 END_TEST
 
@@ -521,6 +582,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, test_init_files);
 	tcase_add_test(tc, test_issue_without_usable_ca);
 	tcase_add_test(tc, test_server_cert_chain);
+	tcase_add_test(tc, test_relay_key);
 	tcase_add_test(tc, test_issue_verify_revoke);
 	tcase_add_test(tc, test_expired_and_foreign);
 	tcase_add_test(tc, test_bundle_roundtrip);

@@ -323,6 +323,34 @@ START_TEST(relay_keys)
 	ck_assert_int_eq(line(&c, "relay-key /keys/relay.key", err), 0);
 	ck_assert_int_eq(line(&c, "relay-key /keys/other.key", err), -EINVAL);
 	ck_assert_str_eq(c.relay_key, "/keys/relay.key");
+	ck_assert_int_eq(line(&c, "relay-cert /keys/relay.crt", err), 0);
+	ck_assert_int_eq(line(&c, "relay-cert /keys/other.crt", err), -EINVAL);
+	ck_assert_int_eq(line(&c, "relay-cert relative.crt", err), -EINVAL);
+	ck_assert_str_eq(c.relay_cert, "/keys/relay.crt");
+
+	/*
+	 * relay-cert certifies one key, never the default ca.key: it needs
+	 * relay-key; and it is for a relay line.
+	 */
+	muxd_conf_init(&c);
+	ck_assert_int_eq(line(&c, "authdb /etc/bgw/authdb", err), 0);
+	ck_assert_int_eq(line(&c, "listen-dtls *:5684", err), 0);
+	ck_assert_int_eq(line(&c, "ca /srv/bgw/ca.crt", err), 0);
+	ck_assert_int_eq(line(&c, "relay r:1", err), 0);
+	ck_assert_int_eq(line(&c, "relay-cert /srv/bgw/relay.crt", err), 0);
+	ck_assert_int_eq(muxd_conf_finish(&c, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "relay-cert needs relay-key"));
+	ck_assert_int_eq(line(&c, "relay-key /srv/bgw/relay.key", err), 0);
+	ck_assert_int_eq(muxd_conf_finish(&c, err, sizeof(err)), 0);
+	ck_assert_str_eq(c.relay_key, "/srv/bgw/relay.key");
+	muxd_conf_init(&c);
+	ck_assert_int_eq(line(&c, "authdb /etc/bgw/authdb", err), 0);
+	ck_assert_int_eq(line(&c, "listen-dtls *:5684", err), 0);
+	ck_assert_int_eq(line(&c, "ca /srv/bgw/ca.crt", err), 0);
+	ck_assert_int_eq(line(&c, "relay-key /srv/bgw/relay.key", err), 0);
+	ck_assert_int_eq(line(&c, "relay-cert /srv/bgw/relay.crt", err), 0);
+	ck_assert_int_eq(muxd_conf_finish(&c, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "relay-cert without a relay line"));
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		muxd_conf_init(&c);

@@ -56,9 +56,10 @@ trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/etc" "$tmp/log" "$tmp/run"
 A() { "$adb" --db "$tmp/etc/authdb" --audit "$tmp/log/audit.log" "$@"; }
 A ca init --dir "$tmp/etc" --name "Sample test" --ip 127.0.0.1 >"$tmp/adb.log" 2>&1 &&
+	A ca relay-key --dir "$tmp/etc" >>"$tmp/adb.log" 2>&1 &&
 	A user add alice >>"$tmp/adb.log" 2>&1 &&
 	A user add tv >>"$tmp/adb.log" 2>&1
-t_ok $? "a gateway's files in a temporary directory (bgw-authdb ca init, user add)" ||
+t_ok $? "a gateway's files in a temporary directory (bgw-authdb ca init, ca relay-key, user add)" ||
 	diag "$tmp/adb.log"
 
 # relocate: the sample on the simulated controller, its paths in $tmp.

@@ -171,9 +171,9 @@ static bool rsign_has_purpose(gnutls_x509_crt_t crt)
 
 /*
  * What both sides check of a registration certificate (DER), ca being
- * the CA's key: parse, purpose, then the CA's signature. *crt gets the
- * parsed certificate on 0 (and on -EKEYEXPIRED's caller's behalf, the
- * dates are checked by the caller). Errors as rsign_verify2.
+ * the CA's key: it parses, has the purpose, and the CA's key signed it.
+ * On 0, *crt is the parsed certificate (the caller's to free and to
+ * check the dates of). Errors as rsign_verify2's.
  */
 static int rsign_cert_check(gnutls_pubkey_t ca, const uint8_t *der, size_t len,
 			    gnutls_x509_crt_t *crt)
@@ -299,7 +299,7 @@ const char *rsign_why(int err)
 	}
 }
 
-/* A PEM certificate, its DER copied to der (at most cap bytes). */
+/* A PEM certificate, parsed. */
 static int rsign_pem_crt(gnutls_x509_crt_t *crt, const char *pem, size_t len)
 {
 	gnutls_datum_t d = { (unsigned char *)pem, (unsigned)len };

@@ -30,6 +30,14 @@ struct mux_le_bond {
 	uint8_t rand[8];
 	uint8_t key_size;	/* 7-16 */
 	bool authenticated;	/* MITM-protected pairing */
+	/*
+	 * bond_new_le only: the IRK the device distributed with its
+	 * identity (Identity Information, 3.6.4; bond_new_le's address is
+	 * then that identity, 3.6.5), kept so its private addresses find
+	 * the bond (resolve_rpa). bond_ltk leaves it unset.
+	 */
+	bool has_irk;
+	uint8_t irk[16];
 };
 
 struct mux_policy {
@@ -51,10 +59,12 @@ struct mux_policy {
 	/*
 	 * The identity (address and type) of the device whose admin-given
 	 * IRK resolves the resolvable private address rpa (the authdb's
-	 * device irk, bgw-authdb(5)): 0, or -ENOENT when none does. The core
-	 * then applies may_access to that identity, for every user, as it
-	 * does with the IRKs it sees a device distribute over SMP (those are
-	 * bound to the one user whose link carried them). May be NULL.
+	 * device irk, bgw-authdb(5)), or the IRK kept with the device's
+	 * household LE bond (bond_new_le): 0, or -ENOENT when none does. The
+	 * core then applies may_access to that identity, for every user, as
+	 * it does with the IRKs it sees a device distribute over SMP (those
+	 * are bound to the one user whose link carried them), and looks the
+	 * household LE bond up by it. May be NULL.
 	 */
 	int (*resolve_rpa)(const struct bdaddr *rpa, struct bdaddr *id,
 			   uint8_t *id_type, void *ctx);

@@ -21,6 +21,7 @@
 #include "hci_names.h"
 #include "log.h"
 #include "pair.h"
+#include "rpa.h"
 #include "sandbox.h"
 #include "secmem.h"
 #include "transport.h"
@@ -46,7 +47,7 @@ static bool pol_may_access(const char *user, const struct bdaddr *a, uint8_t typ
 	return c->db && authdb_user_may_access(c->db, user, a, type);
 }
 
-/* The authdb's device irk lines: an RPA by its device's identity. */
+/* The authdb's device irk lines, then the household bonds': an RPA's identity. */
 static int pol_resolve_rpa(const struct bdaddr *rpa, struct bdaddr *id, uint8_t *id_type,
 			   void *ctx)
 {
@@ -55,14 +56,85 @@ static int pol_resolve_rpa(const struct bdaddr *rpa, struct bdaddr *id, uint8_t 
 	int r;
 
 	if (!c->db)
-		return -ENOENT;
+		return core_hirk_resolve(c, rpa, id, id_type);
 	r = authdb_rpa_resolve(c->db, rpa, &rd);
 	if (r == 0) {
 		*id = rd.addr;
 		*id_type = rd.type;
 	}
 	secmem_wipe(rd.irk, sizeof(rd.irk));
+	if (r == -ENOENT)
+		r = core_hirk_resolve(c, rpa, id, id_type);
 	return r;
+}
+
+/*
+ * The household LE bonds' IRKs (doc/virtual-controller.md, "Private
+ * addresses"): the IRK a device distributed when a permitted user first
+ * paired it, kept with its bond, resolves its private addresses for
+ * every user the policy allows its identity, as an IRK the admin wrote
+ * does. 0 or -ENOENT.
+ */
+int core_hirk_resolve(const struct muxd_core *c, const struct bdaddr *rpa,
+		      struct bdaddr *id, uint8_t *id_type)
+{
+	unsigned i;
+
+	for (i = 0; i < c->nhirk; i++)
+		if (rpa_matches(c->hirk[i].irk, rpa)) {
+			*id = c->hirk[i].id;
+			*id_type = c->hirk[i].type;
+			return 0;
+		}
+	return -ENOENT;
+}
+
+/*
+ * Read the household IRKs from the monitor (RPC_BOND_IRKS, a page at a
+ * time) into a new table, swapped in whole: at start, at each policy
+ * push (bgw-authdb bond forget, then a reload, drops one) and after a new
+ * LE bond. A store the monitor refuses means no household IRKs.
+ */
+void core_hirk_refresh(struct muxd_core *c)
+{
+	static struct core_hirk t[CORE_HIRK_MAX];
+	struct rpc_reply rep;
+	unsigned total = 0, n = 0, got, i;
+	int r;
+
+	do {
+		memset(&rep, 0, sizeof(rep));
+		r = muxd_call(&c->d, RPC_BOND_IRKS, (uint8_t)n, NULL, NULL, NULL, NULL, &rep, NULL);
+		if (r == 0)
+			r = rep.status;
+		if (r == 0 && (rep.blob_len < 2 ||
+			       (rep.blob_len - 2) % RPC_BOND_IRK_ENT_LEN != 0))
+			r = -EPROTO;
+		if (r < 0)
+			break;
+		total = get_le16(rep.blob);
+		got = (unsigned)(rep.blob_len - 2) / RPC_BOND_IRK_ENT_LEN;
+		for (i = 0; i < got && n < CORE_HIRK_MAX; i++, n++) {
+			const uint8_t *e = rep.blob + 2 + i * RPC_BOND_IRK_ENT_LEN;
+
+			memcpy(t[n].id.b, e, 6);
+			t[n].type = e[6] ? BDADDR_RANDOM : BDADDR_PUBLIC;
+			memcpy(t[n].irk, e + 7, 16);
+		}
+		secmem_wipe(&rep, sizeof(rep));
+		/* The store changed between two pages, or a page came back empty. */
+		if (n < total && (got == 0 || n >= CORE_HIRK_MAX))
+			break;
+	} while (n < total);
+	if (r < 0 || n < total) {
+		if (r < 0 && r != -EIO)
+			log_err("monitor: household IRKs: %s", strerror(-r));
+		n = 0;
+	}
+	secmem_wipe(c->hirk, sizeof(c->hirk));
+	memcpy(c->hirk, t, n * sizeof(t[0]));
+	c->nhirk = n;
+	secmem_wipe(t, sizeof(t));
 }
 
 /*
@@ -162,6 +234,10 @@ static int pol_bond_new_le(const char *user, const struct bdaddr *a, uint8_t typ
 	q.blob[26] = b->key_size;
 	q.blob[27] = b->authenticated;
 	q.blob_len = RPC_BOND_LE_BLOB_LEN;
+	if (b->has_irk) {
+		memcpy(q.blob + RPC_BOND_LE_BLOB_LEN, b->irk, 16);
+		q.blob_len = RPC_BOND_LE_IRK_BLOB_LEN;
+	}
 	r = rpc_call(c->d.req_fd, &q, &rep, NULL);
 	secmem_wipe(&q, sizeof(q));
 	if (r < 0) {
@@ -169,6 +245,9 @@ static int pol_bond_new_le(const char *user, const struct bdaddr *a, uint8_t typ
 		loop_quit(c->d.l, EXIT_ERROR);
 		return r;
 	}
+	/* Its IRK (or an IRK it no longer has) now applies. */
+	if (rep.status == 0)
+		core_hirk_refresh(c);
 	return rep.status;
 }
 
@@ -351,6 +430,7 @@ static void on_push(struct loop *l, int fd, uint32_t events, void *user)
 		return;
 	}
 	if (type == RPC_POLICY) {
+		core_hirk_refresh(c);
 		core_tun_policy_changed(c);
 		mux_policy_changed(c->mux);
 	}
@@ -424,6 +504,7 @@ int core_run(struct muxd_core *c)
 		return EXIT_ERROR;
 	pol.ctx = c;
 	ops.user = c;
+	core_hirk_refresh(c);
 	memset(&mcfg, 0, sizeof(mcfg));
 	mcfg.max_sessions = c->d.conf.max_sessions;
 	/* A simulated controller's clock: hosts' inquiry lengths run in it. */
@@ -496,6 +577,8 @@ void core_cleanup(struct muxd_core *c)
 		close(c->lfd[i]);
 		c->lfd[i] = -1;
 	}
+	secmem_wipe(c->hirk, sizeof(c->hirk));
+	c->nhirk = 0;
 	if (c->push_fd >= 0)
 		close(c->push_fd);
 	c->push_fd = -1;

@@ -23,6 +23,8 @@
 
 struct mux_transport;
 
+#define CORE_HIRK_MAX	256	/* BONDS_MAX */
+
 struct muxd_core {
 	struct muxd d;
 	struct authdb *db;		/* the policy: no verifiers */
@@ -44,6 +46,17 @@ struct muxd_core {
 	bool pairing;
 	uint32_t pair_seq;
 	struct bdaddr pair_addr;
+	/*
+	 * The household LE bonds' IRKs with their identities (RPC_BOND_IRKS):
+	 * a device on a private address is recognised by them as by the
+	 * authdb's IRKs. Tracking keys, no LTK; wiped at the end.
+	 */
+	struct core_hirk {
+		struct bdaddr id;
+		uint8_t type;
+		uint8_t irk[16];
+	} hirk[CORE_HIRK_MAX];
+	unsigned nhirk;
 };
 
 /* The first member of every session owner: session_dead dispatches on it. */
@@ -121,5 +134,10 @@ int core_pair_ask(struct muxd_core *c, const struct ctl_ask *a);
 bool core_pair_allows(const struct muxd_core *c, const char *user, const struct bdaddr *a,
 		      uint8_t type);
 void core_pair_stop(struct muxd_core *c);
+
+/* The household LE bonds' IRKs (core.c). */
+void core_hirk_refresh(struct muxd_core *c);
+int core_hirk_resolve(const struct muxd_core *c, const struct bdaddr *rpa,
+		      struct bdaddr *id, uint8_t *id_type);
 
 #endif /* BGW_MUXD_CORE_H */

@@ -1133,6 +1133,13 @@ static int req_bond_new_le(struct mon_chan *ch, const struct rpc_req *q,
 	return 0;
 }
 
+static int req_bond_irks(struct mon_chan *ch, const struct rpc_req *q,
+			 struct rpc_reply *rep, int *fd)
+{
+	rep->status = mon_bond_irks(ch->m, q, rep);
+	return 0;
+}
+
 static int req_bond_key(struct mon_chan *ch, const struct rpc_req *q,
 			struct rpc_reply *rep, int *fd)
 {
@@ -1183,6 +1190,7 @@ static const struct mon_req {
 	{ RPC_BOND_NEW,       R_CORE,  0,            MON_C_NONE,      0, req_bond_new },
 	{ RPC_BOND_LTK,       R_CORE,  0,            MON_C_NONE,      0, req_bond_ltk },
 	{ RPC_BOND_NEW_LE,    R_CORE,  0,            MON_C_NONE,      0, req_bond_new_le },
+	{ RPC_BOND_IRKS,      R_CORE,  0,            MON_C_NONE,      0, req_bond_irks },
 	{ RPC_SPAWN,          R_FRONT, 0,            MON_C_NONE,      0, req_spawn },
 	{ RPC_RELAY_SIGN,     R_FRONT, 0,            MON_C_NONE,      0, req_relay_sign },
 	{ RPC_PEER_STOP,      R_FRONT, MON_NO_REPLY, MON_C_NONE,      0, req_peer_stop },

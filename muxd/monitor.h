@@ -91,11 +91,12 @@ struct bdaddr;
 int mon_bond_update(struct muxd_monitor *m, const struct bdaddr *a, uint8_t type,
 		    const char *by, void (*fill)(struct bond *nb, const void *arg),
 		    const void *arg, struct bond *kept);
-/* RPC_BOND_LTK and RPC_BOND_NEW_LE (monitor_bond_le.c). */
+/* RPC_BOND_LTK, RPC_BOND_NEW_LE and RPC_BOND_IRKS (monitor_bond_le.c). */
 struct rpc_req;
 struct rpc_reply;
 int mon_bond_ltk(struct muxd_monitor *m, const struct rpc_req *q, struct rpc_reply *rep);
 int mon_bond_new_le(struct muxd_monitor *m, const struct rpc_req *q);
+int mon_bond_irks(struct muxd_monitor *m, const struct rpc_req *q, struct rpc_reply *rep);
 void mon_audit_fields(struct muxd_monitor *m, enum audit_event ev,
 		      const struct audit_fields *f);
 void mon_audit(struct muxd_monitor *m, enum audit_event ev, const char *user,

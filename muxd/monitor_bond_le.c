@@ -119,11 +119,27 @@ int mon_bond_ltk(struct muxd_monitor *m, const struct rpc_req *q, struct rpc_rep
 	return r;
 }
 
-/* The LE keys of RPC_BOND_NEW_LE's blob (rpc.h). */
+/* RPC_BOND_NEW_LE's blob (rpc.h) and its length: with the IRK or not. */
+struct le_blob {
+	const uint8_t *b;
+	size_t len;
+};
+
+/*
+ * The LE keys of RPC_BOND_NEW_LE's blob. A pairing that distributed no
+ * IRK keeps none: an IRK kept from before belongs to a pairing the
+ * device has forgotten with its LTK.
+ */
 static void fill_le(struct bond *nb, const void *arg)
 {
-	const uint8_t *blob = arg;
+	const struct le_blob *lb = arg;
+	const uint8_t *blob = lb->b;
 
+	nb->has_irk = lb->len == RPC_BOND_LE_IRK_BLOB_LEN;
+	if (nb->has_irk)
+		memcpy(nb->irk, blob + RPC_BOND_LE_BLOB_LEN, BONDS_KEY_LEN);
+	else
+		explicit_bzero(nb->irk, sizeof(nb->irk));
 	nb->has_ltk = true;
 	memcpy(nb->ltk, blob, BONDS_KEY_LEN);
 	nb->ediv = get_le16(blob + 16);
@@ -133,9 +149,9 @@ static void fill_le(struct bond *nb, const void *arg)
 }
 
 /*
- * RPC_BOND_NEW_LE: a user's legacy LE pairing made the device's LTK; it
- * replaces the device's LE keys (its link key and IRK, if any, are kept)
- * and is audited.
+ * RPC_BOND_NEW_LE: a user's legacy LE pairing made the device's LTK (and
+ * its IRK, when it gave one); they replace the device's LE keys (its
+ * link key, if any, is kept) under its identity, and are audited.
  */
 int mon_bond_new_le(struct muxd_monitor *m, const struct rpc_req *q)
 {
@@ -143,6 +159,7 @@ int mon_bond_new_le(struct muxd_monitor *m, const struct rpc_req *q)
 	struct bdaddr a;
 	struct audit_fields f = { .user = q->name, .rd = q->rd, .uid = -1 };
 	uint8_t type = q->arg ? BDADDR_RANDOM : BDADDR_PUBLIC;
+	struct le_blob lb;
 	char detail[40];
 	int r;
 
@@ -150,12 +167,54 @@ int mon_bond_new_le(struct muxd_monitor *m, const struct rpc_req *q)
 		return -EINVAL;
 	if (!m->db || !authdb_user_may_access(m->db, q->name, &a, type))
 		return -EACCES;
-	r = mon_bond_update(m, &a, type, q->name, fill_le, q->blob, &nb);
+	lb.b = q->blob;
+	lb.len = q->blob_len;
+	r = mon_bond_update(m, &a, type, q->name, fill_le, &lb, &nb);
 	if (r == 0) {
-		snprintf(detail, sizeof(detail), "ltk key-size %u", nb.key_size);
+		snprintf(detail, sizeof(detail), "ltk key-size %u%s", nb.key_size,
+			 nb.has_irk ? " irk" : "");
 		f.detail = detail;
 		mon_audit_fields(m, AUDIT_BOND_NEW, &f);
 	}
 	explicit_bzero(&nb, sizeof(nb));
 	return r;
+}
+
+/*
+ * RPC_BOND_IRKS: the IRKs of the household LE bonds with their
+ * identities, a page from entry q->arg on, so the core recognises a
+ * bonded device on its private addresses (doc/virtual-controller.md,
+ * "Private addresses") without asking at each advertising report. No
+ * LTK or link key leaves the monitor this way.
+ */
+int mon_bond_irks(struct muxd_monitor *m, const struct rpc_req *q, struct rpc_reply *rep)
+{
+	struct bonds *b = NULL;
+	unsigned i, k = 0, put = 0;
+	uint8_t *e;
+	int r;
+
+	_Static_assert(2 + RPC_BOND_IRKS_PAGE * RPC_BOND_IRK_ENT_LEN <= RPC_RBLOB_MAX,
+		       "a page fits a reply");
+	r = mon_bonds_load(m, &b);
+	if (r < 0)
+		return r;
+	for (i = 0; i < bonds_count(b); i++) {
+		const struct bond *x = bonds_at(b, i);
+
+		if (!x->has_irk)
+			continue;
+		if (k >= q->arg && put < RPC_BOND_IRKS_PAGE) {
+			e = rep->blob + 2 + put * RPC_BOND_IRK_ENT_LEN;
+			memcpy(e, x->addr.b, 6);
+			e[6] = x->type == BDADDR_RANDOM;
+			memcpy(e + 7, x->irk, BONDS_KEY_LEN);
+			put++;
+		}
+		k++;
+	}
+	put_le16(rep->blob, (uint16_t)k);
+	rep->blob_len = 2 + put * RPC_BOND_IRK_ENT_LEN;
+	bonds_free(b);
+	return 0;
 }

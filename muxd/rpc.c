@@ -84,10 +84,12 @@ static const struct rule rules[RPC_REQ_LAST + 1] = {
 	/* The same for LE: the address type in arg; an LTK, EDIV, Rand, size, flag. */
 	[RPC_BOND_LTK] = { { 0, 0, 17, 0 }, { 0, 0, 17, 0 }, 0, 1, true, 0, 0, true },
 	[RPC_BOND_NEW_LE] = { { 1, 0, 17, 0 }, { NAME_MAX_, 0, 17, 0 }, 0, 1, true,
-			      RPC_BOND_LE_BLOB_LEN, RPC_BOND_LE_BLOB_LEN, true },
+			      RPC_BOND_LE_BLOB_LEN, RPC_BOND_LE_IRK_BLOB_LEN, true },
 	/* le32 pids, each checked below. */
 	[RPC_PEERS_LOGGED_IN] = { { 0, 0, 0, 0 }, { 0, 0, 0, 0 }, 0, 0, true,
 				  4, 4 * RPC_LOGGED_IN_MAX, true },
+	/* The first entry wanted; no string. */
+	[RPC_BOND_IRKS] = { { 0, 0, 0, 0 }, { 0, 0, 0, 0 }, 0, 255, true, 0, 0, true },
 };
 
 static bool is_known(uint32_t type)
@@ -247,6 +249,12 @@ int rpc_req_decode(uint32_t type, const uint8_t *p, size_t len,
 					return -EPROTO;
 				}
 			}
+		}
+		/* The LE keys, with or without the IRK: nothing in between. */
+		if (type == RPC_BOND_NEW_LE && n != RPC_BOND_LE_BLOB_LEN &&
+		    n != RPC_BOND_LE_IRK_BLOB_LEN) {
+			*why = "not an LTK, with or without an IRK";
+			return -EPROTO;
 		}
 		/* Both parts present, each within its cap, nothing left over. */
 		if (type == RPC_CERT_LOGIN) {

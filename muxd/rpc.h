@@ -58,6 +58,11 @@
 /* An LTK, EDIV (le16), Rand, key size and authenticated (0/1). */
 #define RPC_BOND_LE_BLOB_LEN 28
 #define RPC_LOGGED_IN_MAX 64		/* pids in one RPC_PEERS_LOGGED_IN */
+/* ... and, in RPC_BOND_NEW_LE, the device's IRK after them when it gave one. */
+#define RPC_BOND_LE_IRK_BLOB_LEN (RPC_BOND_LE_BLOB_LEN + 16)
+/* RPC_BOND_IRKS: an entry (identity, its type, IRK) and how many fit a reply. */
+#define RPC_BOND_IRK_ENT_LEN 23
+#define RPC_BOND_IRKS_PAGE 32
 #define RPC_ERR_MAX	200		/* the text in a reply */
 #define RPC_TIMEOUT_MS	10000		/* the worker's wait for a reply */
 
@@ -186,10 +191,12 @@ enum rpc_type {
 	 */
 	RPC_BOND_LTK,
 	/*
-	 * Core: name = the user whose host paired, rd and arg = the device,
-	 * blob: its LTK as for RPC_BOND_LTK -> reply(status: 0, -EACCES,
-	 * -EINVAL (a key the store refuses), -EIO). Kept as the device's LE
-	 * keys (its link key, if any, is kept), audited bond-new.
+	 * Core: name = the user whose host paired, rd and arg = the device
+	 * (its identity address when it distributed one), blob: its LTK as
+	 * for RPC_BOND_LTK, then, when the device distributed one, its IRK
+	 * (RPC_BOND_LE_IRK_BLOB_LEN; no other length) -> reply(status: 0,
+	 * -EACCES, -EINVAL (a key the store refuses), -EIO). Kept as the
+	 * device's LE keys (its link key, if any, is kept), audited bond-new.
 	 */
 	RPC_BOND_NEW_LE,
 	/*
@@ -203,7 +210,18 @@ enum rpc_type {
 	 * (tunnel/front.h). It learns one bit per peer it made, never who.
 	 */
 	RPC_PEERS_LOGGED_IN,
-	RPC_REQ_LAST = RPC_PEERS_LOGGED_IN,
+	/*
+	 * Core: arg = the first entry wanted (0-255) -> reply(status: 0,
+	 * -EIO) + blob: le16 the number of household bonds with an IRK, then
+	 * up to RPC_BOND_IRKS_PAGE entries from arg on, each the identity
+	 * address[6] (HCI order), its type (0 public, 1 random) and the
+	 * IRK[16] (SMP order). IRKs name a device's private addresses
+	 * (doc/virtual-controller.md, "Private addresses"); no LTK or link
+	 * key is in them. The core reads them at start, on each policy push
+	 * and after it made a bond.
+	 */
+	RPC_BOND_IRKS,
+	RPC_REQ_LAST = RPC_BOND_IRKS,
 	/* monitor -> process */
 	RPC_REPLY = 64,
 	RPC_POLICY = 65,	/* the authdb text without password lines */

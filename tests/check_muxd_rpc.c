@@ -567,7 +567,8 @@ START_TEST(bond_le_requests_bounds)
 	const char *dev[4] = { NULL, NULL, "C0:B6:00:00:00:01", NULL };
 	const char *named[4] = { "alice", NULL, "C0:B6:00:00:00:01", NULL };
 	const char *nouser[4] = { NULL, NULL, "C0:B6:00:00:00:01", NULL };
-	uint8_t buf[RPC_HDR_LEN + RPC_REQ_MAX], key[RPC_BOND_LE_BLOB_LEN + 1];
+	const char *none[4] = { NULL, NULL, NULL, NULL };
+	uint8_t buf[RPC_HDR_LEN + RPC_REQ_MAX], key[RPC_BOND_LE_IRK_BLOB_LEN + 1];
 	struct rpc_req q;
 	const char *why;
 	size_t n;
@@ -590,6 +591,21 @@ START_TEST(bond_le_requests_bounds)
 	n = raw_blob(buf, RPC_BOND_NEW_LE, named, key, RPC_BOND_LE_BLOB_LEN - 1);
 	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
 	n = raw_blob(buf, RPC_BOND_NEW_LE, named, key, RPC_BOND_LE_BLOB_LEN + 1);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+	/* With the device's IRK: exactly 16 more octets, nothing else. */
+	n = raw_blob(buf, RPC_BOND_NEW_LE, named, key, RPC_BOND_LE_IRK_BLOB_LEN);
+	ck_assert_int_eq(decode(buf, n, &q, &why), 0);
+	ck_assert_uint_eq(q.blob_len, RPC_BOND_LE_IRK_BLOB_LEN);
+	n = raw_blob(buf, RPC_BOND_NEW_LE, named, key, RPC_BOND_LE_IRK_BLOB_LEN - 1);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+	n = raw_blob(buf, RPC_BOND_NEW_LE, named, key, RPC_BOND_LE_IRK_BLOB_LEN + 1);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+	/* The household IRKs: a page's first entry in arg, no string. */
+	n = raw(buf, RPC_BOND_IRKS, 255, none, NULL, 0);
+	ck_assert_int_eq(decode(buf, n, &q, &why), 0);
+	ck_assert(rpc_req_has_reply(RPC_BOND_IRKS));
+	ck_assert_uint_eq(q.arg, 255);
+	n = raw(buf, RPC_BOND_IRKS, 0, dev, NULL, 0);
 	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
 }
 END_TEST

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "hex.h"
+#include "rpa.h"
 #include "sim_int.h"
 
 #define SIM_FILE_MAX	(1024 * 1024)
@@ -377,6 +378,19 @@ static int kw_device_line(struct sim_house_parser *p, const char *kw,
 		return kw_address(p, d, args, err, errlen);
 	if (!strcmp(kw, "characteristic"))
 		return kw_char(p, d, args, err, errlen);
+	if (!strcmp(kw, "irk")) {
+		uint8_t k[16];
+		unsigned i;
+
+		a = tok(&args);
+		if (!a || tok(&args) || hex_decode_exact(a, k, sizeof(k)))
+			return perr(p, err, errlen, "bad irk '%s' (32 hex digits)", a ? a : "");
+		/* Written most significant octet first, as bgw-authdb(5) does. */
+		for (i = 0; i < 16; i++)
+			d->irk[i] = k[15 - i];
+		d->has_irk = true;
+		return 0;
+	}
 	if (!strcmp(kw, "name")) {
 		a = rest(args);
 		if (!*a)
@@ -572,11 +586,41 @@ int sim_house_parser_finish(struct sim_house_parser *p, struct sim_house **out,
 			return perr(p, err, errlen,
 				    "device '%s': BR/EDR needs a public address", d->id);
 		}
+		if (d->has_irk) {
+			p->lineno = d->line;
+			if (d->tech != SIM_TECH_LE)
+				return perr(p, err, errlen,
+					    "device '%s': an irk needs type le", d->id);
+			d->id_addr = d->addr;
+			d->id_type = d->addr_type;
+			/* Its first private address, the same for every run. */
+			if (sim_rd_new_rpa(d, (uint32_t)d->addr.b[0] << 16 |
+					   (uint32_t)d->addr.b[1] << 8 | d->addr.b[2]))
+				return perr(p, err, errlen,
+					    "device '%s': no private address (AES failed)", d->id);
+		}
 		if (!d->name[0])
 			memcpy(d->name, d->id, strlen(d->id) + 1);
 	}
 	*out = p->h;
 	p->h = NULL;
+	return 0;
+}
+
+int sim_rd_new_rpa(struct sim_rd_cfg *d, uint32_t prand)
+{
+	uint8_t r[3], h[3];
+
+	if (!d->has_irk)
+		return -EINVAL;
+	r[0] = (uint8_t)prand;
+	r[1] = (uint8_t)(prand >> 8);
+	r[2] = (uint8_t)(((prand >> 16) & 0x3f) | 0x40);
+	if (rpa_ah(d->irk, r, h))
+		return -EIO;
+	memcpy(d->addr.b, h, 3);
+	memcpy(d->addr.b + 3, r, 3);
+	d->addr_type = BDADDR_RANDOM;
 	return 0;
 }
 

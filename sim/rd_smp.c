@@ -10,8 +10,9 @@
  *    (the initiator's checked on the curve), Just Works, numeric
  *    comparison or passkey entry as the IO capabilities decide (2.3.5.1),
  *    the DHKey check (f6) and the LTK from f5, used with EDIV = Rand = 0.
- *    Nothing is distributed: no EncKey in SC (3.6.1) and the device has
- *    no IRK or CSRK (it uses its identity address and signs nothing).
+ *    No EncKey in SC (3.6.1), and no CSRK (the device signs nothing).
+ *  - a device with privacy (`irk`) distributes its IRK and identity
+ *    (3.6.4-3.6.5) in either when the initiator asks for its IdKey.
  * The device keeps one bond per central address (rd_state.c), replaced
  * when that central pairs again, as a real device does.
  *
@@ -190,7 +191,7 @@ static void legacy_response(struct sim_smp *s, const uint8_t *p)
 	s->pres[3] = (uint8_t)(p[2] & AUTH_BONDING);
 	s->pres[4] = p[3];
 	s->pres[5] = 0x00;
-	s->pres[6] = (uint8_t)(p[5] & 0x01);
+	s->pres[6] = (uint8_t)(p[5] & (s->rd->cfg->has_irk ? 0x03 : 0x01));
 	s->st = SMP_LEGACY_CONFIRM;
 }
 
@@ -260,6 +261,26 @@ static void legacy_distribute(struct sim_smp *s)
 	smp_send(s, b, 11);
 }
 
+/*
+ * A device with privacy: Identity Information and Identity Address
+ * Information (3.6.4-3.6.5), after any LTK (3.6.1), when agreed.
+ */
+static void distribute_identity(struct sim_smp *s)
+{
+	const struct sim_rd_cfg *c = s->rd->cfg;
+	uint8_t b[17];
+
+	if (!(s->pres[6] & 0x02) || !(s->pres[3] & AUTH_BONDING) || !c->has_irk)
+		return;
+	b[0] = 0x08;
+	memcpy(b + 1, c->irk, 16);
+	smp_send(s, b, 17);
+	b[0] = 0x09;
+	b[1] = c->id_type;
+	memcpy(b + 2, c->id_addr.b, 6);
+	smp_send(s, b, 8);
+}
+
 /* ---------------------------------------------------------------- SC */
 
 /*
@@ -292,15 +313,15 @@ static void sc_response(struct sim_smp *s, const uint8_t *p)
 	uint8_t auth = (uint8_t)((p[2] & AUTH_BONDING) | AUTH_SC |
 				 (c->io_cap != IO_NONE ? AUTH_MITM : 0));
 
-	/* Nothing to distribute either way: EncKey is not used with SC and
-	 * the device has no IRK or CSRK; it takes none of the initiator's. */
+	/* EncKey is not used with SC and the device has no CSRK: only its
+	 * identity, with privacy; it takes none of the initiator's keys. */
 	s->pres[0] = SMP_PAIRING_RESPONSE;
 	s->pres[1] = c->io_cap;
 	s->pres[2] = 0x00;
 	s->pres[3] = auth;
 	s->pres[4] = p[3];
 	s->pres[5] = 0x00;
-	s->pres[6] = 0x00;
+	s->pres[6] = (uint8_t)(p[5] & (c->has_irk ? 0x02 : 0x00));
 	s->method = sc_method(p[0], c->io_cap, (p[2] | auth) & AUTH_MITM);
 	s->st = SMP_SC_PUBKEY;
 }
@@ -654,6 +675,7 @@ void sim_smp_encrypted(struct sim_smp *s)
 	s->st = SMP_DONE;
 	if (!s->sc) {
 		legacy_distribute(s);
+		distribute_identity(s);
 		return;
 	}
 	/* SC bonds on the LTK both sides derived: EDIV and Rand are 0. */
@@ -664,6 +686,7 @@ void sim_smp_encrypted(struct sim_smp *s)
 	memset(bond->rand, 0, sizeof(bond->rand));
 	bond->ediv = 0;
 	bond->has_ltk = true;
+	distribute_identity(s);
 }
 
 struct sim_smp *sim_smp_new(struct sim_air *a, struct sim_rd *rd,

@@ -112,6 +112,16 @@ struct sim_rd_cfg {
 	bool nc_confirm;
 	bool has_passkey;
 	uint32_t passkey;
+	/*
+	 * "irk HEX": an LE device with privacy. addr is then its resolvable
+	 * private address (Vol 6 Part B 1.3.2.2), made from irk (SMP order),
+	 * and id_addr its identity (the address line), which it distributes with
+	 * the IRK when a pairing asks for IdKey (Vol 3 Part H 3.6.4-3.6.5).
+	 */
+	bool has_irk;
+	uint8_t irk[16];
+	struct bdaddr id_addr;
+	uint8_t id_type;
 };
 
 /*
@@ -173,6 +183,14 @@ int sim_house_parse_buf(const char *fname, const char *buf, size_t len,
 			struct sim_house **out, char *err, size_t errlen);
 /* The default scenario's text (also printed by bgw-sim --dump-default). */
 const char *sim_house_default_text(void);
+
+/*
+ * A device with an IRK takes a new resolvable private address, from
+ * prand (its low 22 bits; the top two are 0b01): 0, -EINVAL without an
+ * IRK, -EIO if the cipher failed. Tests call it between connections, as
+ * a device changes its address on a timer (Vol 3 Part C 10.7).
+ */
+int sim_rd_new_rpa(struct sim_rd_cfg *d, uint32_t prand);
 
 /* ---- air.c ---- */
 uint64_t sim_air_delay(const struct sim_air *a, uint64_t sim_us);

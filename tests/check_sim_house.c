@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "check_main.h"
+#include "rpa.h"
 #include "sim.h"
 #include "sim_int.h"
 
@@ -166,6 +167,44 @@ START_TEST(bad_address)
 }
 END_TEST
 
+/*
+ * A device with privacy (irk): on the air a resolvable private address
+ * its IRK resolves, its identity kept to distribute; a new one on
+ * request; an irk that is not 32 hex digits, or on a BR/EDR device,
+ * refused with its line.
+ */
+START_TEST(private_address)
+{
+	struct sim_house *h = NULL;
+	struct bdaddr id, first;
+
+	ck_assert_int_eq(parse("device x\n address C1:22:33:44:55:66 random\n type le\n"
+			       " irk ec0234a357c8ad05341010a60a397d9b\n", &h), 0);
+	ck_assert(h->rd[0].has_irk);
+	ck_assert_uint_eq(h->rd[0].irk[0], 0x9b);	/* SMP order */
+	ck_assert_int_eq(bdaddr_parse("C1:22:33:44:55:66", &id), 0);
+	ck_assert(bdaddr_eq(&h->rd[0].id_addr, &id));
+	ck_assert_uint_eq(h->rd[0].id_type, BDADDR_RANDOM);
+	ck_assert_uint_eq(h->rd[0].addr_type, BDADDR_RANDOM);
+	ck_assert(rpa_is_resolvable(&h->rd[0].addr));
+	ck_assert(rpa_matches(h->rd[0].irk, &h->rd[0].addr));
+	first = h->rd[0].addr;
+	ck_assert_int_eq(sim_rd_new_rpa(&h->rd[0], 0x708194), 0);
+	ck_assert(!bdaddr_eq(&h->rd[0].addr, &first));
+	/* The specification's sample (Vol 3 Part H D.7): prand 0x708194, hash 0x0dfbaa. */
+	ck_assert_uint_eq(h->rd[0].addr.b[0], 0xaa);
+	ck_assert_uint_eq(h->rd[0].addr.b[2], 0x0d);
+	ck_assert_uint_eq(h->rd[0].addr.b[5], 0x70);
+	ck_assert(rpa_matches(h->rd[0].irk, &h->rd[0].addr));
+	sim_house_free(h);
+	bad("device x\n address C1:22:33:44:55:66 random\n type le\n irk 0011\n",
+	    "t.house:4: bad irk '0011' (32 hex digits)");
+	bad("device x\n address 11:22:33:44:55:66\n type dual\n"
+	    " irk ec0234a357c8ad05341010a60a397d9b\n",
+	    "t.house:1: device 'x': an irk needs type le");
+}
+END_TEST
+
 START_TEST(embedded_nul)
 {
 	static const char text[] = "device x\n name a\0b\n";
@@ -310,6 +349,7 @@ Suite *test_suite(void)
 	ADD(truncated);
 	ADD(oversized);
 	ADD(bad_address);
+	ADD(private_address);
 	ADD(embedded_nul);
 	ADD(unknown_keyword);
 	ADD(bad_values);

@@ -164,6 +164,36 @@ bool may_access(const struct mux *m, const struct mux_session *s,
 	       pol_access(m, s->user, &id, id_type);
 }
 
+/*
+ * The identity behind a peer address, for the household LE bond: the
+ * address itself unless it is an RPA; then the identity one of the
+ * user's bindings gives it, else the policy's (the admin's IRK or one
+ * kept with a household bond); else the RPA itself (no bond has it).
+ */
+void peer_identity(const struct mux *m, const struct mux_session *s,
+		   const struct bdaddr *a, uint8_t type, struct bdaddr *id, uint8_t *id_type)
+{
+	unsigned i;
+
+	*id = *a;
+	*id_type = type;
+	if (type != BDADDR_RANDOM || !rpa_is_resolvable(a))
+		return;
+	for (i = 0; s && i < MUX_IRK_MAX; i++) {
+		const struct mux_irk *k = &m->irks[i];
+
+		if (k->used && strcmp(k->user, s->user) == 0 && rpa_matches(k->irk, a)) {
+			*id = k->id;
+			*id_type = k->id_type;
+			return;
+		}
+	}
+	if (!m->pol.resolve_rpa || m->pol.resolve_rpa(a, id, id_type, m->pol.ctx) != 0) {
+		*id = *a;
+		*id_type = type;
+	}
+}
+
 _Static_assert(MUX_MAX_SESSIONS <= 64, "a user slot is a bit of a uint64_t");
 _Static_assert((MUX_ACC_SLOTS & (MUX_ACC_SLOTS - 1)) == 0, "a power of two");
 

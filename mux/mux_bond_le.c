@@ -34,6 +34,7 @@
 #include "hci_defs.h"
 #include "log.h"
 #include "mux_int.h"
+#include "rpa.h"
 #include "secmem.h"
 #include "smp_crypto.h"
 
@@ -47,6 +48,8 @@
 #define SMP_FAILED		0x05
 #define SMP_ENC_INFO		0x06
 #define SMP_CENTRAL_IDENT	0x07
+#define SMP_IDENT_INFO		0x08
+#define SMP_IDENT_ADDR_INFO	0x09
 #define SMP_SECURITY_REQ	0x0b
 #define SMP_R_CONFIRM_FAILED	0x04
 #define SMP_R_NOT_SUPPORTED	0x05
@@ -59,17 +62,23 @@
 #define AUTH_MITM	0x04
 #define AUTH_SC		0x08
 #define KD_ENC		0x01	/* EncKey (3.6.1) */
+#define KD_ID		0x02	/* IdKey */
 
 enum { LS_IDLE, LS_CONFIRM, LS_RANDOM, LS_ENC };
 
-/* The household LE bond of the link's device, if its user may use it now. */
+/*
+ * The household LE bond of the link's device, if its user may use it
+ * now. By the device's identity (c->id: its address, or the identity an
+ * IRK gave its private address at the connection complete), so a device
+ * on a new RPA is the same device.
+ */
 static bool le_bond(struct mux *m, struct mux_session *s, const struct mux_conn *c,
 		    struct mux_le_bond *b)
 {
 	if (!m->pol.bond_ltk || !s || s->dead || c->link != LINK_LE ||
-	    !pol_access(m, s->user, &c->addr, c->addr_type))
+	    !pol_access(m, s->user, &c->id, c->id_type))
 		return false;
-	return m->pol.bond_ltk(&c->addr, c->addr_type, b, m->pol.ctx) == 0;
+	return m->pol.bond_ltk(&c->id, c->id_type, b, m->pol.ctx) == 0;
 }
 
 /* An SMP PDU to the host, as the controller would deliver the device's. */
@@ -287,22 +296,88 @@ static void emit_enc_info(struct mux_conn *c, const uint8_t ltk[16])
 }
 
 /*
- * The device's Central Identification after its Encryption Information:
- * the LTK, EDIV and Rand of a legacy pairing become the household bond,
- * and the host is given a random LTK of its own in their place (it
- * never needs one: every later encryption gets the household's).
+ * The device's held key distribution to the host, in the order it came
+ * (3.6.1): the Encryption Information with key ltk, then the Central
+ * Identification and Identity Information if held. Wipes what was held.
  */
-static void first_bond(struct mux *m, struct mux_conn *c, const uint8_t *p)
+static void release_held(struct mux_conn *c, const uint8_t ltk[16])
+{
+	struct mux_le_smp *l = &c->le;
+	uint8_t p[17];
+
+	if (l->held)
+		emit_enc_info(c, ltk);
+	if (l->held_ci) {
+		p[0] = SMP_CENTRAL_IDENT;
+		memcpy(p + 1, l->ci, 10);
+		to_host(c->owner, c, p, 11);
+	}
+	if (l->held_ii) {
+		p[0] = SMP_IDENT_INFO;
+		memcpy(p + 1, l->ii, 16);
+		to_host(c->owner, c, p, 17);
+	}
+	secmem_wipe(p, sizeof(p));
+	secmem_wipe(l->ei, sizeof(l->ei));
+	secmem_wipe(l->ci, sizeof(l->ci));
+	secmem_wipe(l->ii, sizeof(l->ii));
+	l->held = l->held_ci = l->held_ii = false;
+}
+
+/*
+ * The identity the device gave (Identity Address Information, 3.6.5,
+ * p its 7 octets after the code) with the held IRK, if it may be the
+ * bond's: a public or static random address (Vol 6 Part B 1.3), that
+ * the link's user may access, and that the link is to: its address,
+ * or an RPA the IRK resolves (as for the user's own bindings, mux_conn.c)
+ * and, when the link's RPA was already known as an identity, that one.
+ * Then *b gets the IRK (none if all zero: the device has none).
+ */
+static bool given_identity(struct mux *m, struct mux_conn *c, const uint8_t *p,
+			   struct bdaddr *id, uint8_t *idt, struct mux_le_bond *b)
+{
+	static const uint8_t zero[16];
+	bool has_irk = memcmp(c->le.ii, zero, 16) != 0;
+
+	*idt = p[0];
+	*id = addr_at(p + 1);
+	if (*idt > 1 || (*idt == BDADDR_RANDOM && (id->b[5] & 0xc0) != 0xc0) ||
+	    !pol_access(m, c->owner->user, id, *idt))
+		return false;
+	if (!(bdaddr_eq(id, &c->addr) && *idt == c->addr_type)) {
+		if (!has_irk || c->addr_type != BDADDR_RANDOM || !rpa_matches(c->le.ii, &c->addr))
+			return false;
+		if (!(bdaddr_eq(&c->id, &c->addr) && c->id_type == c->addr_type) &&
+		    !(bdaddr_eq(&c->id, id) && c->id_type == *idt))
+			return false;
+	}
+	b->has_irk = has_irk;
+	if (has_irk)
+		memcpy(b->irk, c->le.ii, 16);
+	return true;
+}
+
+/*
+ * The device's key distribution is complete (its Central Identification,
+ * or with IdKey its Identity Address Information, ida): the LTK, EDIV
+ * and Rand of a legacy pairing become the household bond, under the
+ * device's identity with its IRK when it gave them, and the host is
+ * given a random LTK of its own in their place (it never needs one:
+ * every later encryption gets the household's).
+ */
+static void first_bond(struct mux *m, struct mux_conn *c, const uint8_t *ida)
 {
 	struct mux_le_bond b;
+	struct bdaddr id = c->id;
+	uint8_t idt = c->id_type;
 	char as[BDADDR_STRLEN];
 	uint8_t mine[16];
 	int r;
 
 	memset(&b, 0, sizeof(b));
 	memcpy(b.ltk, c->le.ei, 16);
-	b.ediv = get_le16(p + 1);
-	memcpy(b.rand, p + 3, 8);
+	b.ediv = get_le16(c->le.ci);
+	memcpy(b.rand, c->le.ci + 2, 8);
 	b.key_size = 16;
 	if (c->le.seen_preq && c->le.seen_pres) {
 		b.key_size = c->le.preq[4] < c->le.pres[4] ? c->le.preq[4] : c->le.pres[4];
@@ -310,74 +385,105 @@ static void first_bond(struct mux *m, struct mux_conn *c, const uint8_t *p)
 	}
 	if (b.key_size < 7 || b.key_size > 16)
 		b.key_size = 16;
-	r = m->pol.bond_new_le(c->owner->user, &c->addr, c->addr_type, &b, m->pol.ctx);
+	if (ida && !given_identity(m, c, ida, &id, &idt, &b)) {
+		log_notice("session %u (%s): %s gave an identity that is not its own or not the user's: the bond is kept under the address of the link",
+			   c->owner->id, c->owner->user, bdaddr_fmt(&c->addr, as));
+		id = c->id;
+		idt = c->id_type;
+	}
+	r = m->pol.bond_new_le(c->owner->user, &id, idt, &b, m->pol.ctx);
 	if (r < 0) {
 		log_err("session %u (%s): the LE key of %s could not be kept as the household bond (%s): only this user's host has it",
-			c->owner->id, c->owner->user, bdaddr_fmt(&c->addr, as), strerror(-r));
-		emit_enc_info(c, c->le.ei);
-	} else if (getrandom(mine, sizeof(mine), 0) != sizeof(mine)) {
-		/* No randomness: the host gets no usable key rather than the real one. */
-		memset(mine, 0, sizeof(mine));
-		emit_enc_info(c, mine);
+			c->owner->id, c->owner->user, bdaddr_fmt(&id, as), strerror(-r));
+		release_held(c, c->le.ei);
 	} else {
-		emit_enc_info(c, mine);
-		log_notice("session %u (%s): %s paired over LE: its key is now the household bond",
-			   c->owner->id, c->owner->user, bdaddr_fmt(&c->addr, as));
+		/* No randomness: the host gets no usable key rather than the real one. */
+		if (getrandom(mine, sizeof(mine), 0) != sizeof(mine))
+			memset(mine, 0, sizeof(mine));
+		release_held(c, mine);
+		/* This link's device is that identity from now on. */
+		c->id = id;
+		c->id_type = idt;
+		log_notice("session %u (%s): %s paired over LE: its key is now the household bond%s",
+			   c->owner->id, c->owner->user, bdaddr_fmt(&id, as),
+			   b.has_irk ? ", with its IRK" : "");
 	}
 	secmem_wipe(mine, sizeof(mine));
 	secmem_wipe(&b, sizeof(b));
-	secmem_wipe(c->le.ei, sizeof(c->le.ei));
-	c->le.held = false;
+}
+
+/* The PDU the held key distribution waits for next (0: none held). */
+static uint8_t held_next(const struct mux_le_smp *l)
+{
+	if (l->held_ii)
+		return SMP_IDENT_ADDR_INFO;
+	if (l->held_ci)
+		return SMP_IDENT_INFO;
+	return l->held ? SMP_CENTRAL_IDENT : 0;
 }
 
 /*
  * ACL from the device on LE link c (its owner alive), before it goes to
  * the owner. Watches a first pairing (no household LE bond): returns
  * true when the packet was taken (the Encryption Information, held until
- * the Central Identification that completes the key).
+ * the Central Identification that completes the key; with IdKey agreed,
+ * that and the Identity Information too, until the Identity Address
+ * Information names the identity to keep the bond under).
  */
 bool bond_le_dev_smp(struct mux *m, struct mux_conn *c, const struct h4_pkt *pkt)
 {
+	struct mux_le_smp *l = &c->le;
 	struct mux_session *s = c->owner;
 	char as[BDADDR_STRLEN];
 	const uint8_t *p;
 	size_t n;
 
 	if (c->link != LINK_LE || !s || !m->pol.bond_new_le || !(p = smp_pdu(pkt, &n))) {
-		if (c->le.held && pkt->acl.pb != HCI_PB_CONT) {
-			/* Something else came between: the host gets the key as it was. */
-			emit_enc_info(c, c->le.ei);
-			secmem_wipe(c->le.ei, sizeof(c->le.ei));
-			c->le.held = false;
+		if (held_next(l) && pkt->acl.pb != HCI_PB_CONT) {
+			/* Something else came between: the host gets the keys as they were. */
+			release_held(c, l->ei);
 		}
 		return false;
 	}
-	if (c->le.held && p[0] != SMP_CENTRAL_IDENT) {
-		emit_enc_info(c, c->le.ei);
-		secmem_wipe(c->le.ei, sizeof(c->le.ei));
-		c->le.held = false;
-	}
+	if (held_next(l) && p[0] != held_next(l))
+		release_held(c, l->ei);
 	switch (p[0]) {
 	case SMP_PAIRING_RSP:
-		if (n != 7 || !c->le.seen_preq)
+		if (n != 7 || !l->seen_preq)
 			break;
-		memcpy(c->le.pres, p, 7);
-		c->le.seen_pres = true;
-		if (c->le.preq[3] & p[3] & AUTH_SC)
+		memcpy(l->pres, p, 7);
+		l->seen_pres = true;
+		if (l->preq[3] & p[3] & AUTH_SC)
 			log_notice("session %u (%s): %s pairs with LE Secure Connections: its key is not seen, so it is not shared (one bond per central)",
 				   s->id, s->user, bdaddr_fmt(&c->addr, as));
 		break;
 	case SMP_ENC_INFO:
-		if (n != 17 || !pol_access(m, s->user, &c->addr, c->addr_type) ||
+		if (n != 17 || !pol_access(m, s->user, &c->id, c->id_type) ||
 		    le_bond(m, s, c, NULL))
 			break;
-		memcpy(c->le.ei, p + 1, 16);
-		c->le.held = true;
+		memcpy(l->ei, p + 1, 16);
+		l->held = true;
 		return true;
 	case SMP_CENTRAL_IDENT:
-		if (n != 11 || !c->le.held)
+		if (n != 11 || !l->held)
 			break;
-		first_bond(m, c, p);
+		memcpy(l->ci, p + 1, 10);
+		l->held_ci = true;
+		/* The identity follows (3.6.1): wait for it. */
+		if (l->seen_pres && (l->pres[6] & KD_ID))
+			return true;
+		first_bond(m, c, NULL);
+		return true;
+	case SMP_IDENT_INFO:
+		if (n != 17 || !l->held_ci)
+			break;
+		memcpy(l->ii, p + 1, 16);
+		l->held_ii = true;
+		return true;
+	case SMP_IDENT_ADDR_INFO:
+		if (n != 8 || !l->held_ii)
+			break;
+		first_bond(m, c, p + 1);
 		break;
 	default:
 		break;

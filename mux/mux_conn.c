@@ -167,6 +167,8 @@ struct mux_conn *conn_add(struct mux *m, uint16_t h, uint8_t link,
 	c->link = link;
 	c->addr = *a;
 	c->addr_type = type;
+	c->id = *a;
+	c->id_type = type;
 	c->owner = owner;
 	c->inflight = 0;
 	c->since = (int64_t)time(NULL);

@@ -783,6 +783,7 @@ static void on_le_conn_complete(struct mux *m, uint8_t sub, const uint8_t *q, si
 			internal_disconnect(m, h, HCI_ST_REMOTE_USER_TERM);
 			return;
 		}
+		peer_identity(m, s, &a, c->addr_type, &c->id, &c->id_type);
 		hmap_put(legacy + HD, c->vhandle);
 		hmap_put(enh + HD, c->vhandle);
 	}

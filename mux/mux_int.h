@@ -84,6 +84,15 @@ struct mux_le_smp {
 	uint8_t mconf[16];	/* the host's Pairing Confirm */
 	uint8_t srand[16];	/* our Pairing Random */
 	uint8_t ei[16];		/* the held LTK */
+	/*
+	 * A device that distributes its identity too (IdKey): its Central
+	 * Identification and Identity Information, held with the LTK until
+	 * its Identity Address Information, so the bond is kept under the
+	 * identity with the IRK (3.6.1 fixes the order).
+	 */
+	bool held_ci, held_ii;
+	uint8_t ci[10];		/* EDIV, Rand */
+	uint8_t ii[16];		/* IRK */
 };
 
 struct mux_conn {
@@ -97,6 +106,13 @@ struct mux_conn {
 	struct mux_session *owner;	/* NULL: orphaned, being disconnected */
 	/* The mux answered its Link Key Request with the household key. */
 	bool bond_key_sent;
+	/*
+	 * LE: the device's identity, its household bond's key (doc: "Private
+	 * addresses"): addr itself, or the identity an IRK gave the RPA at
+	 * the LE Connection Complete (once per link, not per packet).
+	 */
+	struct bdaddr id;
+	uint8_t id_type;
 	/* SMP Identity Information seen from the peer, until its address. */
 	bool irk_seen;
 	uint8_t irk[16];
@@ -576,6 +592,8 @@ bool pol_access(const struct mux *m, const char *user, const struct bdaddr *a,
 		uint8_t type);
 bool may_access(const struct mux *m, const struct mux_session *s,
 		const struct bdaddr *a, uint8_t type);
+void peer_identity(const struct mux *m, const struct mux_session *s,
+		   const struct bdaddr *a, uint8_t type, struct bdaddr *id, uint8_t *id_type);
 bool may_access_cached(struct mux *m, const struct mux_session *s,
 		       const struct bdaddr *a, uint8_t type);
 void access_forget(struct mux *m);

@@ -23,6 +23,7 @@
 #include "log.h"
 #include "loop.h"
 #include "mux.h"
+#include "rpa.h"
 #include "sim.h"
 #include "sim_int.h"
 #include "smp_crypto.h"
@@ -63,6 +64,7 @@ static void rd_addr(struct bdaddr *a, uint8_t last)
 }
 
 static bool kid_revoked;	/* the kid's grant for the lock, withdrawn */
+#define PLOCK	0x05	/* plock_house: C0:B6:00:00:00:05, on private addresses */
 
 static bool pol_may_access(const char *user, const struct bdaddr *a, uint8_t type, void *ctx)
 {
@@ -80,7 +82,8 @@ static bool pol_may_access(const char *user, const struct bdaddr *a, uint8_t typ
 		return a->b[5] == 0x10 && a->b[4] == 0xb6 && !a->b[1] &&
 		       (a->b[0] == LONGRANGE || a->b[0] == TAG);
 	if (strcmp(user, "mum") == 0 || (strcmp(user, "kid") == 0 && !kid_revoked))
-		return a->b[5] == 0xc0 && a->b[4] == 0xb6 && a->b[0] == LOCK;
+		return type == BDADDR_RANDOM && a->b[5] == 0xc0 && a->b[4] == 0xb6 &&
+		       !a->b[1] && (a->b[0] == LOCK || a->b[0] == PLOCK);
 	if (strcmp(user, "dave") == 0) {
 		struct bdaddr th;
 
@@ -163,6 +166,59 @@ static const struct mux_policy pol_bonds_le = {
 	NULL, NULL, pol_may_access, NULL, NULL, pol_bond_key, pol_bond_new, NULL,
 	pol_bond_ltk, pol_bond_new_le
 };
+/*
+ * A lock with privacy: the IRK below (most significant octet first, as
+ * in the house file and the authdb), its identity C0:B6:00:00:00:05.
+ */
+static const char plock_house[] =
+	"device plock\n"
+	" address C0:B6:00:00:00:05 random\n type le\n name Private Lock\n"
+	" irk 0f1e2d3c4b5a69788796a5b4c3d2e1f0\n"
+	" service 1815\n characteristic 2a56 read,write,encrypt 01\n";
+
+static bool admin_irk;	/* the admin gave the plock's IRK (authdb device irk) */
+
+/* The lock's address on the air: its static one, or a private one. */
+static struct bdaddr lock_ra;
+
+static void lock_ra_static(void)
+{
+	rd_addr(&lock_ra, LOCK);
+	lock_ra.b[5] = 0xc0;
+}
+
+
+/*
+ * resolve_rpa as bgw-muxd's core answers it: the admin's IRK, then the
+ * IRK kept with the household LE bond.
+ */
+static int pol_resolve_rpa(const struct bdaddr *rpa, struct bdaddr *id, uint8_t *id_type,
+			   void *ctx)
+{
+	uint8_t irk[16];
+	unsigned i;
+
+	/* 0f1e...e1f0 in SMP order: f0 e1 d2 c3 ... 1e 0f. */
+	for (i = 0; i < 16; i++)
+		irk[i] = (uint8_t)(0xf0 - 0x0f * i);
+	if (admin_irk && rpa_matches(irk, rpa)) {
+		rd_addr(id, PLOCK);
+		id->b[5] = 0xc0;
+		*id_type = BDADDR_RANDOM;
+		return 0;
+	}
+	if (sle.has && sle.b.has_irk && rpa_matches(sle.b.irk, rpa)) {
+		*id = sle.a;
+		*id_type = sle.type;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+static const struct mux_policy pol_bonds_le_rpa = {
+	NULL, NULL, pol_may_access, NULL, pol_resolve_rpa, pol_bond_key, pol_bond_new, NULL,
+	pol_bond_ltk, pol_bond_new_le
+};
 static const struct mux_policy *env_pol = &pol;
 
 static void ctrl_emit(const uint8_t *h4, size_t len, void *user)
@@ -213,6 +269,8 @@ static void env_up_house(struct sim_house *h)
 	memset(&sbond, 0, sizeof(sbond));
 	memset(&sle, 0, sizeof(sle));
 	kid_revoked = false;
+	admin_irk = false;
+	lock_ra_static();
 	ck_assert_ptr_nonnull(mx);
 	mux_ctrl_up(mx);
 	wait_ready();
@@ -717,12 +775,15 @@ END_TEST
 
 /* ---------------------------------------------------------------- LE bonds */
 
-/* What a host keeps of an LE bond, as BlueZ does (its ltks). */
+/* What a host keeps of an LE bond, as BlueZ does (its ltks, irks). */
 struct le_hbond {
 	bool has;
 	uint8_t ltk[16];
 	uint16_t ediv;
 	uint8_t rand[8];
+	bool has_id;		/* the device's Identity (Address) Information */
+	uint8_t irk[16];
+	uint8_t id[7];		/* type, address */
 };
 
 static uint16_t host_le_connect_lock(struct shost *h)
@@ -732,9 +793,8 @@ static uint16_t host_le_connect_lock(struct shost *h)
 
 	put_le16(p, 0x60);
 	put_le16(p + 2, 0x60);
-	p[5] = 0x01;			/* the lock's static random address */
-	rd_addr((struct bdaddr *)(p + 6), LOCK);
-	p[11] = 0xc0;
+	p[5] = 0x01;			/* a random address: static or private */
+	memcpy(p + 6, lock_ra.b, 6);
 	put_le16(p + 13, 0x18);
 	put_le16(p + 15, 0x28);
 	put_le16(p + 19, 0x2a);
@@ -804,8 +864,7 @@ static int h_pair(struct shost *h, uint16_t hd, struct le_hbond *bd)
 
 	ck_assert_int_eq(cmd(h, HCI_OP_READ_BD_ADDR, NULL, 0, b), 0);
 	memcpy(ia, b + 1, 6);
-	rd_addr((struct bdaddr *)ra, LOCK);
-	ra[5] = 0xc0;
+	memcpy(ra, lock_ra.b, 6);
 	h_smp_send(h, hd, preq, 7);
 	n = h_smp_recv(h, hd, pres);
 	if (n == 2)
@@ -843,6 +902,16 @@ static int h_pair(struct shost *h, uint16_t hd, struct le_hbond *bd)
 	bd->ediv = get_le16(b + 1);
 	memcpy(bd->rand, b + 3, 8);
 	bd->has = true;
+	if (pres[6] & 0x02) {
+		/* Its identity follows (3.6.4-3.6.5), as from the device. */
+		ck_assert_uint_eq(h_smp_recv(h, hd, b), 17);
+		ck_assert_uint_eq(b[0], 0x08);
+		memcpy(bd->irk, b + 1, 16);
+		ck_assert_uint_eq(h_smp_recv(h, hd, b), 8);
+		ck_assert_uint_eq(b[0], 0x09);
+		memcpy(bd->id, b + 1, 7);
+		bd->has_id = true;
+	}
 	return 0;
 }
 
@@ -1051,6 +1120,87 @@ START_TEST(sim_le_pairing_answered_checks_confirm)
 END_TEST
 
 /*
+ * A lock on resolvable private addresses (doc/virtual-controller.md,
+ * "Private addresses"; bgw-sim(5) irk). Mum reaches it the first time
+ * through the admin's IRK and pairs: the lock distributes its IRK and
+ * identity after its LTK, and the household bond is kept under the
+ * identity with the IRK, not under the private address it paired from;
+ * her host still gets the lock's identity, and a random LTK. Then the
+ * admin's IRK is gone, and the lock takes a new private address before
+ * every connection: the bond's IRK alone lets the kid reach it, his
+ * pairing is answered by the mux, and both encrypt with the household
+ * key, five rounds each. A withdrawn grant gets nothing.
+ */
+START_TEST(sim_le_household_bond_rpa_device)
+{
+	struct le_hbond bm = { 0 }, bk = { 0 };
+	struct sim_house *house = NULL;
+	struct sim_rd_cfg *d;
+	struct shost m, k;
+	struct bdaddr id;
+	uint8_t irk[16];
+	char err[128];
+	unsigned i;
+	uint16_t hd;
+
+	ck_assert_int_eq(sim_house_parse_buf("plock", plock_house, strlen(plock_house),
+					     &house, err, sizeof(err)), 0);
+	d = &house->rd[0];
+	ck_assert(d->has_irk);
+	ck_assert(rpa_is_resolvable(&d->addr));
+	for (i = 0; i < 16; i++)
+		irk[i] = d->irk[i];
+	ck_assert_uint_eq(irk[0], 0xf0);	/* SMP order: the text reversed */
+	rd_addr(&id, PLOCK);
+	id.b[5] = 0xc0;
+	env_pol = &pol_bonds_le_rpa;
+	env_up_house(house);
+	admin_irk = true;
+	lock_ra = d->addr;
+	host_up(&m, "mum");
+	host_up(&k, "kid");
+	host_init(&m, NULL);
+	host_init(&k, NULL);
+	ck_assert_int_eq(lock_use(&m, &bm), 0);
+	ck_assert(bm.has && bm.has_id && sle.has);
+	ck_assert_uint_eq(sle.news, 1);
+	ck_assert_str_eq(sle.by, "mum");
+	ck_assert(bdaddr_eq(&sle.a, &id));
+	ck_assert_uint_eq(sle.type, BDADDR_RANDOM);
+	ck_assert(sle.b.has_irk);
+	ck_assert_mem_eq(sle.b.irk, irk, 16);
+	/* Her host was told the lock's identity, as BlueZ stores it. */
+	ck_assert_uint_eq(bm.id[0], 0x01);
+	ck_assert_mem_eq(bm.id + 1, id.b, 6);
+	ck_assert_mem_eq(bm.irk, irk, 16);
+	ck_assert(memcmp(bm.ltk, sle.b.ltk, 16) != 0);
+	admin_irk = false;
+	for (i = 0; i < 5; i++) {
+		ck_assert_int_eq(sim_rd_new_rpa(d, 0x1234 + i * 0x10101), 0);
+		ck_assert(!bdaddr_eq(&d->addr, &lock_ra));
+		lock_ra = d->addr;
+		ck_assert_int_eq(lock_use(&k, &bk), 0);
+		ck_assert(bk.has && !bk.has_id);
+		ck_assert_int_eq(sim_rd_new_rpa(d, 0x4321 + i * 0x10101), 0);
+		lock_ra = d->addr;
+		ck_assert_int_eq(lock_use(&m, &bm), 0);
+	}
+	ck_assert_uint_eq(sle.news, 1);
+	ck_assert_uint_eq(sle.leaks, 0);
+	/* The grant is checked at each use, on a private address too. */
+	hd = host_le_connect_lock(&k);
+	kid_revoked = true;
+	ck_assert_int_eq(h_encrypt(&k, hd, bk.rand, bk.ediv, bk.ltk), HCI_ST_PIN_OR_KEY_MISSING);
+	kid_revoked = false;
+	host_disconnect(&k, hd);
+	ck_assert_int_eq(lock_use(&m, &bm), 0);
+	host_down(&m);
+	host_down(&k);
+	env_down();
+}
+END_TEST
+
+/*
  * The extended reports h got, per advertiser (last address byte): how
  * many, and how many said "incomplete, more to come".
  */
@@ -1223,6 +1373,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, sim_le_without_bonds_last_pairing_wins);
 	tcase_add_test(tc, sim_le_household_bond_every_user_in_turn);
 	tcase_add_test(tc, sim_le_household_bond_not_for_a_revoked_user);
+	tcase_add_test(tc, sim_le_household_bond_rpa_device);
 	tcase_add_test(tc, sim_le_pairing_answered_checks_confirm);
 	tcase_add_test(tc, sim_ext_scan_extended_only_devices_per_user);
 	tcase_add_test(tc, sim_ext_create_conn_coded_device_per_user);

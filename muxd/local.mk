@@ -63,7 +63,7 @@ EXTRA_DIST += tests/t-bonds-gateway.sh
 # The same for LE: the simulated lock, its LTK kept, its SMP answered.
 check_PROGRAMS += tests/le-bond-host
 tests_le_bond_host_SOURCES = tests/le_bond_host.c
-tests_le_bond_host_LDADD = tests/libhostdrv.a lib/libbgw.a $(SMP_CRYPTO_LIBS)
+tests_le_bond_host_LDADD = tests/libhostdrv.a lib/libbgw.a $(SMP_CRYPTO_LIBS) $(GNUTLS_LIBS)
 TESTS += tests/t-bonds-le.sh
 EXTRA_DIST += tests/t-bonds-le.sh
 

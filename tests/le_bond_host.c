@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * le-bond-host SOCKET ADDR BONDFILE SNOOP: one session of a host that uses
- * a bonded LE device (the simulated lock, ADDR a static random address),
- * for tests/t-bonds-le.sh. Connects to bgw-muxd's local listener,
+ * a bonded LE device (the simulated lock, ADDR a static random address,
+ * or irk:HEX for a device on resolvable private addresses: the host scans
+ * for an advertiser the IRK resolves, as BlueZ finds a bonded device with
+ * privacy, and connects to that address), for tests/t-bonds-le.sh. Connects to bgw-muxd's local listener,
  * initialises its virtual controller, connects to ADDR and, as Linux's
  * smp.c does, encrypts with the LTK, EDIV and Rand it keeps in BONDFILE
  * (hex, as BlueZ keeps its own), or pairs (legacy, Just Works, bonding)
@@ -11,7 +13,9 @@
  * (0x2a56, served over an encrypted link only), disconnects, and records
  * every packet of the session to SNOOP. Prints "enc 0xNN" (the Encryption
  * Change status), "paired N" and "bolt 0xNN" (the ATT answer's opcode);
- * exit 0 when the link was encrypted and the bolt read.
+ * exit 0 when the link was encrypted and the bolt read. A pairing asks
+ * for the device's identity too (IdKey), and prints "identity ADDR" when
+ * the device gave it.
  */
 #include "config.h"
 
@@ -31,6 +35,7 @@
 #include "hci_defs.h"
 #include "hex.h"
 #include "hostdrv.h"
+#include "rpa.h"
 #include "smp_crypto.h"
 
 struct hbond {
@@ -119,7 +124,7 @@ static int encrypt(uint16_t h, const uint8_t rand[8], uint16_t ediv, const uint8
 static int pair(uint16_t h, const uint8_t ia[6], const uint8_t ra[6], struct hbond *bd)
 {
 	static const uint8_t tk[16], zero[8];
-	uint8_t preq[7] = { 0x01, 0x03, 0x00, 0x09, 0x10, 0x00, 0x01 };
+	uint8_t preq[7] = { 0x01, 0x03, 0x00, 0x09, 0x10, 0x00, 0x03 };
 	uint8_t pres[17], mrand[16], b[17], conf[16], chk[16], stk[16];
 	int st = 0xfe;
 
@@ -153,8 +158,51 @@ static int pair(uint16_t h, const uint8_t ia[6], const uint8_t ra[6], struct hbo
 	bd->ediv = get_le16(b + 1);
 	memcpy(bd->rand, b + 3, 8);
 	bd->has = true;
+	if (pres[6] & 0x02) {
+		/* Identity Information, Identity Address Information (3.6.4-3.6.5). */
+		struct bdaddr id;
+		char as[BDADDR_STRLEN];
+
+		if (smp_recv(h, b) != 17 || b[0] != 0x08 || smp_recv(h, b) != 8 ||
+		    b[0] != 0x09) {
+			st = 0xfd;
+			goto out;
+		}
+		memcpy(id.b, b + 2, 6);
+		printf("identity %s\n", bdaddr_fmt(&id, as));
+	}
 out:
 	return st;
+}
+
+/*
+ * Scan (passive) for an advertiser on an RPA that irk (SMP order)
+ * resolves: 0 with its address, -ENOENT after 200 reports or the
+ * driver's timeout.
+ */
+static int find_rpa(const uint8_t irk[16], struct bdaddr *a)
+{
+	static const uint8_t sp[7] = { 0x00, 0x10, 0x00, 0x10, 0x00, 0x00, 0x00 };
+	uint8_t b[300];
+	unsigned i;
+	size_t n;
+	int r = -ENOENT;
+
+	if (hostdrv_cmd_sync(D, HCI_OP_LE_SET_SCAN_PARAM, sp, 7, b, sizeof(b), &n) != 0 ||
+	    hostdrv_cmd_sync(D, HCI_OP_LE_SET_SCAN_ENABLE, "\x01\x00", 2, b, sizeof(b), &n) != 0)
+		return -EIO;
+	for (i = 0; i < 200 && r; i++) {
+		if (hostdrv_wait_event(D, HCI_EV_LE_META, HCI_LE_EV_ADV_REPORT, b, sizeof(b),
+				       &n) != 0)
+			break;
+		if (n >= 9 && b[0] >= 1 && b[2] == 0x01) {
+			memcpy(a->b, b + 3, 6);
+			if (rpa_matches(irk, a))
+				r = 0;
+		}
+	}
+	hostdrv_cmd_sync(D, HCI_OP_LE_SET_SCAN_ENABLE, "\x00\x00", 2, b, sizeof(b), &n);
+	return r;
 }
 
 /* Read By Type 0x2a56 (the bolt): the answer's ATT opcode. */
@@ -181,12 +229,21 @@ int main(int argc, char **argv)
 	uint8_t p[25], b[300], ia[6];
 	struct bdaddr a;
 	int fd = -1, st = 0xff, bolt = 0xff, ret = 1;
-	bool paired = false;
+	bool paired = false, by_irk = false;
+	uint8_t irk[16], k[16];
 	uint16_t h;
 	size_t n;
+	unsigned i;
 
+	if (argc == 5 && strncmp(argv[2], "irk:", 4) == 0 &&
+	    hex_decode_exact(argv[2] + 4, k, 16) == 0) {
+		/* Most significant octet first, as bgw-authdb(5) writes it. */
+		for (i = 0; i < 16; i++)
+			irk[i] = k[15 - i];
+		by_irk = true;
+	}
 	if (argc != 5 || strlen(argv[1]) >= sizeof(sa.sun_path) ||
-	    bdaddr_parse(argv[2], &a) < 0) {
+	    (!by_irk && bdaddr_parse(argv[2], &a) < 0)) {
 		fprintf(stderr, "usage: le-bond-host SOCKET ADDR BONDFILE SNOOP\n");
 		return 2;
 	}
@@ -214,10 +271,14 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	memcpy(ia, b + 1, 6);
+	if (by_irk && find_rpa(irk, &a) < 0) {
+		fprintf(stderr, "le-bond-host: no advertiser resolved by the IRK: connection failed\n");
+		goto out;
+	}
 	memset(p, 0, sizeof(p));
 	put_le16(p, 0x60);
 	put_le16(p + 2, 0x60);
-	p[5] = 0x01;			/* static random */
+	p[5] = 0x01;			/* static random, or private */
 	memcpy(p + 6, a.b, 6);
 	put_le16(p + 13, 0x18);
 	put_le16(p + 15, 0x28);

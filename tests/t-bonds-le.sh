@@ -8,10 +8,15 @@
 # ten times each, every link encrypted with the household key and the
 # bolt (readable over an encrypted link only) read. The store names
 # alice; the household LTK is in no session's snoop trace nor the log;
-# a user without a grant gets no link.
+# a user without a grant gets no link. Then a second lock on resolvable
+# private addresses (bgw-sim(5) irk): alice reaches it through the
+# admin's IRK and pairs; the bond is kept under the identity it gives,
+# with its IRK (bgw-authdb bond list says so, without the key); with the
+# admin's IRK gone from the authdb, the bond's IRK alone lets bob find it
+# and both use it in turn.
 . "${BGW_SRCDIR:-.}/tests/lib.sh"
 
-n=8
+n=12
 echo "1..$n"
 muxd="$BGW_BUILDDIR/muxd/bgw-muxd"
 host="$BGW_BUILDDIR/tests/le-bond-host"
@@ -27,6 +32,9 @@ chown nobody "$tmp/bob"
 chown 12345 "$tmp/carol"
 sock="$tmp/muxd.sock"
 lock=C0:B6:00:00:00:01
+plock=C0:B6:00:00:00:05
+pirk=0f1e2d3c4b5a69788796a5b4c3d2e1f0
+pirk_smp=f0e1d2c3b4a5968778695a4b3c2d1e0f	# the same, as SMP carries it
 pid=""
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
 
@@ -36,11 +44,25 @@ user bob
 user carol
 allow alice $lock random
 allow bob $lock random
+device $plock random irk $pirk
+allow alice $plock random
+allow bob $plock random
 EOT
 chmod 600 "$tmp/authdb"
+"$BGW_BUILDDIR/sim/bgw-sim" --dump-default >"$tmp/house"
+cat >>"$tmp/house" <<EOT
+
+device plock
+	address $plock random
+	type le
+	name Private Lock
+	irk $pirk
+	service 1815
+	characteristic 2a56 read,write,encrypt 01
+EOT
 cat >"$tmp/muxd.conf" <<EOT
 # bgw-muxd for tests/t-bonds-le.sh
-controller sim
+controller sim:$tmp/house
 listen unix:$sock
 authdb $tmp/authdb
 bonds $tmp/state/bonds
@@ -110,18 +132,68 @@ timeout 30 setpriv --reuid=12345 --regid=12345 --clear-groups \
 [ $? -ne 0 ] && grep -q "connection failed" "$tmp/c.out" && [ ! -e "$tmp/carol/bond" ]
 t_ok $? "carol, without a grant, gets no link" || sed 's/^/# /' "$tmp/c.out"
 
-# 7: the household LTK is in no session's btsnoop trace (the hosts' own are).
+# 7: the private lock, reached through the admin's IRK: alice pairs it,
+# is given its identity, and the bond is kept under that, with the IRK.
+palice() { timeout 30 "$host" "$sock" "irk:$pirk" "$tmp/alice/pbond" "$tmp/alice/snoop.p$1"; }
+pbob() {
+	timeout 30 setpriv --reuid=nobody --regid=nogroup --clear-groups \
+		"$host" "$sock" "irk:$pirk" "$tmp/bob/pbond" "$tmp/bob/snoop.p$1"
+}
+palice 0 >"$tmp/pa0.out" 2>&1 && grep -qx "paired 1" "$tmp/pa0.out" &&
+	grep -qx "identity $plock" "$tmp/pa0.out" &&
+	[ "$(grep -c '^bond ' "$tmp/state/bonds")" = 2 ] &&
+	grep -q "^bond $plock random by alice at [0-9]* ltk [0-9a-f]\{32\} .* irk $pirk_smp$" "$tmp/state/bonds"
+t_ok $? "alice pairs the lock on a private address: the bond is its identity's, with its IRK" ||
+	sed 's/^/# /' "$tmp/pa0.out" "$tmp/state/bonds"
+pkey=$(sed -n "s/^bond $plock .* ltk \([0-9a-f]*\) .*/\1/p" "$tmp/state/bonds")
+
+# 8: bgw-authdb bond list shows that the IRK is there, never the key.
+"$BGW_BUILDDIR/authdb/bgw-authdb" --db "$tmp/authdb" --bonds "$tmp/state/bonds" bond list \
+	>"$tmp/list.out" 2>&1 &&
+	grep -q "^$plock random by alice at .*, LE LTK (16 octets, unauthenticated), IRK" "$tmp/list.out" &&
+	! grep -qi -e "$pirk_smp" -e "$pkey" "$tmp/list.out"
+t_ok $? "bond list: the private lock's identity and that it has an IRK, no key" ||
+	sed 's/^/# /' "$tmp/list.out"
+
+# 9: the admin's IRK is taken out of the authdb (a reload): the bond's
+# IRK alone finds the lock for bob, whose pairing bgw-muxd answers.
+sed -i "/^device $plock /d" "$tmp/authdb"
+kill -HUP "$pid"
+i=0
+while ! grep -q "policy reloaded\|reloaded" "$tmp/log" && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+sleep 0.3
+pbob 0 >"$tmp/pb0.out" 2>&1 && grep -qx "paired 1" "$tmp/pb0.out" &&
+	! grep -q "^identity" "$tmp/pb0.out" &&
+	[ "$(grep -c '^bond ' "$tmp/state/bonds")" = 2 ] && grep -q " ltk $pkey " "$tmp/state/bonds"
+t_ok $? "bob finds the private lock by the bond's IRK; his pairing is answered for it" ||
+	sed 's/^/# /' "$tmp/pb0.out" "$tmp/log" | tail -30
+
+# 10: three alternations on the private lock, each with its host's own LTK.
+ok=0
+i=1
+while [ $i -le 3 ]; do
+	pbob "$i" >"$tmp/pb$i.out" 2>&1 && grep -qx "paired 0" "$tmp/pb$i.out" &&
+		palice "$i" >"$tmp/pa$i.out" 2>&1 && grep -qx "paired 0" "$tmp/pa$i.out" &&
+		ok=$((ok + 1))
+	i=$((i + 1))
+done
+[ $ok -eq 3 ]
+t_ok $? "bob and alice in turn on the private lock: $ok of 3 rounds encrypted, the bolt read" ||
+	sed 's/^/# /' "$tmp/pb1.out" "$tmp/pa1.out"
+
+# 11: the household LTKs are in no session's btsnoop trace (the hosts' own are).
 hexdump_all() { for f in "$@"; do od -An -v -tx1 "$f" | tr -d ' \n'; echo; done; }
 hexdump_all "$tmp"/alice/snoop.* "$tmp"/bob/snoop.* >"$tmp/snoops.hex"
-[ -n "$hkey" ] && [ -s "$tmp/snoops.hex" ] && ! grep -q "$hkey" "$tmp/snoops.hex" &&
-	grep -q "$akey" "$tmp/snoops.hex"
-t_ok $? "the household LTK is in no session's snoop trace (alice's own is)"
+[ -n "$hkey" ] && [ -n "$pkey" ] && [ -s "$tmp/snoops.hex" ] &&
+	! grep -q -e "$hkey" -e "$pkey" "$tmp/snoops.hex" && grep -q "$akey" "$tmp/snoops.hex"
+t_ok $? "the household LTKs are in no session's snoop trace (alice's own is)"
 
-# 8: ... nor in the daemon's log (debug level).
+# 12: ... nor in the daemon's log (debug level).
 kill "$pid"
 wait "$pid" 2>/dev/null
 pid=""
-upper=$(echo "$hkey" | tr a-f A-F)
 spaced=$(echo "$hkey" | sed 's/../& /g; s/ $//')
-grep -q "household LE bond" "$tmp/log" && ! grep -qi -e "$hkey" -e "$upper" -e "$spaced" "$tmp/log"
-t_ok $? "the household LTK is in no log line" || sed 's/^/# /' "$tmp/log" | tail -20
+pspaced=$(echo "$pkey" | sed 's/../& /g; s/ $//')
+grep -q "household LE bond" "$tmp/log" &&
+	! grep -qi -e "$hkey" -e "$spaced" -e "$pkey" -e "$pspaced" "$tmp/log"
+t_ok $? "the household LTKs are in no log line" || sed 's/^/# /' "$tmp/log" | tail -20

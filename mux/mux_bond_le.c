@@ -9,8 +9,12 @@
  *    cross HCI in clear (Encryption Information and Central
  *    Identification, Vol 3 Part H 3.6.1; the controller encrypts the air,
  *    not HCI) and are kept as the household bond; the host receives a
- *    random LTK in their place. LE Secure Connections derive the LTK on
- *    both ends (f5) and never send it: such a device is not shared yet;
+ *    random LTK in their place. The bond is the device's identity's: a
+ *    device that distributes its identity and IRK (3.6.4-3.6.5, after
+ *    the LTK) has its bond kept under that identity with the IRK, which
+ *    finds it on its later private addresses (resolved once per link,
+ *    mux_evt.c). LE Secure Connections derive the LTK on both ends (f5)
+ *    and never send it: such a device is not shared yet;
  *  - later, every permitted user: the host's SMP on the link (CID 0x0006)
  *    is answered here, on the device's behalf (legacy Just Works, the
  *    device's real key never involved), so the host stores a virtual bond

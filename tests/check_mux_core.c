@@ -171,6 +171,42 @@ static const struct mux_policy test_policy = {
 	pol_bond_key, pol_bond_new, NULL
 };
 
+/* The household LE bond store (one device), as the monitor keeps it. */
+static struct {
+	bool has;
+	struct bdaddr a;
+	uint8_t type;
+	struct mux_le_bond b;
+	unsigned news;
+} tle;
+
+static int tpol_bond_ltk(const struct bdaddr *a, uint8_t type, struct mux_le_bond *b, void *ctx)
+{
+	if (!tle.has || !bdaddr_eq(a, &tle.a) || type != tle.type)
+		return -ENOENT;
+	if (b)
+		*b = tle.b;
+	return 0;
+}
+
+static int tpol_bond_new_le(const char *user, const struct bdaddr *a, uint8_t type,
+			    const struct mux_le_bond *b, void *ctx)
+{
+	tle.has = true;
+	tle.a = *a;
+	tle.type = type;
+	tle.b = *b;
+	tle.news++;
+	return 0;
+}
+
+static const struct mux_policy le_bond_policy = {
+	pol_is_user, pol_is_admin, pol_may_access, pol_denied, pol_resolve_rpa,
+	pol_bond_key, pol_bond_new, NULL, tpol_bond_ltk, tpol_bond_new_le
+};
+/* Set by a test: the next env_up()'s policy (NULL: test_policy). */
+static const struct mux_policy *env_policy;
+
 static struct loop *lp;
 static struct tctl *tc;
 static struct mux *mx;
@@ -206,7 +242,9 @@ static void env_up(uint16_t acl_pkts, uint16_t le_pkts, unsigned max_sessions)
 	ck_assert_ptr_nonnull(lp);
 	tc = tctl_new(acl_pkts, le_pkts);
 	ops.user = tc;
-	mx = mux_new(lp, &cfg, &test_policy, &ops);
+	mx = mux_new(lp, &cfg, env_policy ? env_policy : &test_policy, &ops);
+	env_policy = NULL;
+	memset(&tle, 0, sizeof(tle));
 	ck_assert_ptr_nonnull(mx);
 	tc->mux = mx;
 	if (tctl_prep)
@@ -549,7 +587,9 @@ START_TEST(init_waits_for_controller)
 	lp = loop_new();
 	tc = tctl_new(8, 8);
 	ops.user = tc;
-	mx = mux_new(lp, &cfg, &test_policy, &ops);
+	mx = mux_new(lp, &cfg, env_policy ? env_policy : &test_policy, &ops);
+	env_policy = NULL;
+	memset(&tle, 0, sizeof(tle));
 	tc->mux = mx;
 	host_start(&a, "alice");
 	host_send(&a, HCI_OP_READ_BD_ADDR, NULL, 0);
@@ -1551,6 +1591,126 @@ START_TEST(rpa_resolved_only_with_irk_seen_from_the_device)
 	rpa_adv(hs, 3, saw);
 	ck_assert(saw[0]);
 	env_down(hs, 3);
+}
+END_TEST
+
+
+/* An SMP PDU on LE link vh from h's host (to the device). */
+static void host_smp(struct host *h, uint16_t vh, const uint8_t *pdu, size_t n)
+{
+	uint8_t l2[4 + 17], acl[5 + sizeof(l2)];
+	int len;
+
+	put_le16(l2, (uint16_t)n);
+	put_le16(l2 + 2, 0x0006);
+	memcpy(l2 + 4, pdu, n);
+	len = h4_build_acl(acl, sizeof(acl), vh, HCI_PB_FIRST_FLUSH, 0, l2, n + 4);
+	ck_assert_int_gt(len, 0);
+	ck_assert_int_eq(mux_session_input(h->s, acl, (size_t)len), 0);
+	tctl_pump(tc);
+}
+
+/* An SMP PDU from the device on physical link ph. */
+static void dev_smp(uint16_t ph, const uint8_t *pdu, size_t n)
+{
+	uint8_t l2[4 + 17];
+
+	put_le16(l2, (uint16_t)n);
+	put_le16(l2 + 2, 0x0006);
+	memcpy(l2 + 4, pdu, n);
+	tctl_acl(tc, ph, l2, n + 4);
+	tctl_pump(tc);
+}
+
+/*
+ * The SMP codes h's host received, in order (at most max), and the
+ * first Encryption Information's LTK. Returns how many.
+ */
+static unsigned host_smp_codes(const struct host *h, uint8_t *codes, unsigned max,
+			       uint8_t ltk[16])
+{
+	unsigned i, n = 0;
+
+	for (i = 0; i < h->nrx && n < max; i++) {
+		const uint8_t *d = h->rx[i]->d;
+
+		if (h->rx[i]->len < 10 || d[0] != H4_ACL || get_le16(d + 7) != 0x0006)
+			continue;
+		if (d[9] == 0x06 && h->rx[i]->len == 9 + 17)
+			memcpy(ltk, d + 10, 16);
+		codes[n++] = d[9];
+	}
+	return n;
+}
+
+/*
+ * A first LE legacy pairing whose device distributes its identity
+ * (IdKey agreed): the mux holds its LTK, Central Identification and
+ * Identity Information until the Identity Address Information, then
+ * keeps the bond under that identity with the IRK, and gives the host
+ * the four in their order (a random LTK in place of the device's). An
+ * identity the link is not to (its IRK does not resolve the link's
+ * public address) keeps the bond under the link's address, without the
+ * IRK; another packet between them releases them unchanged, no bond.
+ */
+START_TEST(le_bond_kept_under_the_identity_the_device_gives)
+{
+	static const uint8_t preq[7] = { 0x01, 0x03, 0x00, 0x01, 0x10, 0x03, 0x03 };
+	static const uint8_t pres[7] = { 0x02, 0x03, 0x00, 0x01, 0x10, 0x01, 0x03 };
+	uint8_t ei[17] = { 0x06 }, ci[11] = { 0x07, 0x34, 0x12 }, ii[17] = { 0x08 };
+	uint8_t ia[8] = { 0x09, 0x00 }, codes[8], got[16], p[25];
+	static const uint8_t att[9] = { 5, 0, 4, 0, 0x1b, 0x03, 0x00, 0x01, 0x02 };
+	struct host a;
+	struct host *hs[] = { &a };
+	struct bdaddr one;
+	unsigned round, n;
+	uint16_t h;
+
+	tbdaddr(&one, 1);
+	memset(ei + 1, 0x5a, 16);
+	memset(ci + 3, 0x77, 8);
+	memcpy(ii + 1, spec_irk, 16);
+	for (round = 0; round < 3; round++) {
+		env_policy = &le_bond_policy;
+		env_up(8, 8, 4);
+		host_start(&a, "alice");
+		host_init(&a);
+		le_create_params(p, 0, 1, 0);
+		ck_assert_int_eq(host_cmd(&a, HCI_OP_LE_CREATE_CONN, p, 25, NULL), 0);
+		ck_assert_int_eq(host_take_le_conn(&a, NULL, &h), 0);
+		host_own(&a, h);
+		host_smp(&a, h, preq, 7);
+		dev_smp(phys(&a, h), pres, 7);
+		host_reset_rx(&a);
+		dev_smp(phys(&a, h), ei, 17);
+		dev_smp(phys(&a, h), ci, 11);
+		if (round == 2)
+			tctl_acl(tc, phys(&a, h), att, sizeof(att));	/* an ATT notification */
+		dev_smp(phys(&a, h), ii, 17);
+		ck_assert_uint_eq(host_smp_codes(&a, codes, 8, got), (round == 2 ? 3u : 0u));
+		/* Round 1: alice may access 02, but the link is to 01. */
+		tbdaddr((struct bdaddr *)(ia + 2), round == 1 ? 2 : 1);
+		dev_smp(phys(&a, h), ia, 8);
+		n = host_smp_codes(&a, codes, 8, got);
+		ck_assert_uint_eq(n, 4);
+		ck_assert_mem_eq(codes, "\x06\x07\x08\x09", 4);
+		if (round == 2) {
+			/* Released as the device sent them; nothing kept. */
+			ck_assert_mem_eq(got, ei + 1, 16);
+			ck_assert(!tle.has);
+		} else {
+			ck_assert_uint_eq(tle.news, 1);
+			ck_assert(bdaddr_eq(&tle.a, &one));
+			ck_assert_uint_eq(tle.type, BDADDR_PUBLIC);
+			ck_assert_mem_eq(tle.b.ltk, ei + 1, 16);
+			ck_assert_uint_eq(tle.b.ediv, 0x1234);
+			ck_assert(memcmp(got, ei + 1, 16) != 0);
+			ck_assert(tle.b.has_irk == (round == 0));
+			if (round == 0)
+				ck_assert_mem_eq(tle.b.irk, spec_irk, 16);
+		}
+		env_down(hs, 1);
+	}
 }
 END_TEST
 
@@ -2883,7 +3043,9 @@ START_TEST(controller_silent_is_failed)
 	lp = loop_new();
 	tc = tctl_new(8, 8);
 	ops.user = tc;
-	mx = mux_new(lp, &cfg, &test_policy, &ops);
+	mx = mux_new(lp, &cfg, env_policy ? env_policy : &test_policy, &ops);
+	env_policy = NULL;
+	memset(&tle, 0, sizeof(tle));
 	tc->mux = mx;
 	if (tctl_prep)
 		tctl_prep(tc);
@@ -5045,6 +5207,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc_core, le_accept_list_waits_for_departed_direct);
 	tcase_add_test(tc_core, rpa_resolved_only_with_irk_seen_from_the_device);
 	tcase_add_test(tc_core, rpa_resolved_with_the_authdb_irk);
+	tcase_add_test(tc_core, le_bond_kept_under_the_identity_the_device_gives);
 	tcase_add_test(tc_core, adv_verdict_once_per_advertiser_and_user);
 	tcase_add_test(tc_core, sixty_four_sessions_cap_and_nocp_split);
 	tcase_add_test(tc_core, foreign_handle_commands_rejected);

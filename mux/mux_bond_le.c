@@ -179,7 +179,8 @@ static void stand_in(struct mux *m, struct mux_session *s, struct mux_conn *c,
 		l->pres[3] = p[3] & AUTH_BONDING;
 		l->pres[4] = b->key_size >= 7 && b->key_size <= 16 ? b->key_size : 16;
 		l->pres[5] = 0x00;
-		l->pres[6] = p[6] & KD_ENC;
+		/* The device's identity too, when the household bond has it. */
+		l->pres[6] = p[6] & (KD_ENC | (b->has_irk ? KD_ID : 0));
 		l->st = LS_CONFIRM;
 		to_host(s, c, l->pres, 7);
 		log_info("session %u (%s): pairing answered for the device (household LE bond)",
@@ -521,16 +522,20 @@ void bond_le_start_enc(struct mux *m, struct mux_session *s, struct mux_conn *c,
 /*
  * Encryption Change or Key Refresh Complete on LE link c: a pairing the
  * mux answered now distributes the device's keys (3.6.1), a virtual LTK
- * with EDIV and Rand of the host's own, random.
+ * with EDIV and Rand of the host's own, random; and, when agreed, the
+ * device's identity and IRK from the household bond (3.6.4-3.6.5), so
+ * the host recognises the device on its later private addresses as the
+ * device it bonded with, as the first pairing's host does.
  */
 void bond_le_encrypted(struct mux *m, struct mux_conn *c, uint8_t status)
 {
 	struct mux_le_smp *l = &c->le;
+	struct mux_le_bond b;
 	uint8_t p[17];
 
-	(void)m;
 	if (c->link != LINK_LE || !c->owner || l->st != LS_ENC)
 		return;
+	memset(&b, 0, sizeof(b));
 	if (status == 0 && (l->pres[6] & KD_ENC) && (l->pres[3] & AUTH_BONDING)) {
 		p[0] = SMP_ENC_INFO;
 		if (getrandom(p + 1, 16, 0) == 16) {
@@ -540,6 +545,17 @@ void bond_le_encrypted(struct mux *m, struct mux_conn *c, uint8_t status)
 				to_host(c->owner, c, p, 11);
 		}
 	}
+	if (status == 0 && (l->pres[6] & KD_ID) && (l->pres[3] & AUTH_BONDING) &&
+	    le_bond(m, c->owner, c, &b) && b.has_irk) {
+		p[0] = SMP_IDENT_INFO;
+		memcpy(p + 1, b.irk, 16);
+		to_host(c->owner, c, p, 17);
+		p[0] = SMP_IDENT_ADDR_INFO;
+		p[1] = c->id_type;
+		memcpy(p + 2, c->id.b, 6);
+		to_host(c->owner, c, p, 8);
+	}
+	secmem_wipe(&b, sizeof(b));
 	secmem_wipe(p, sizeof(p));
 	secmem_wipe(l, sizeof(*l));
 }

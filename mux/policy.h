@@ -31,10 +31,10 @@ struct mux_le_bond {
 	uint8_t key_size;	/* 7-16 */
 	bool authenticated;	/* MITM-protected pairing */
 	/*
-	 * bond_new_le only: the IRK the device distributed with its
-	 * identity (Identity Information, 3.6.4; bond_new_le's address is
-	 * then that identity, 3.6.5), kept so its private addresses find
-	 * the bond (resolve_rpa). bond_ltk leaves it unset.
+	 * The IRK the device distributed with its identity (Identity
+	 * Information, 3.6.4; bond_new_le's address is then that identity,
+	 * 3.6.5), kept so its private addresses find the bond (resolve_rpa);
+	 * bond_ltk gives it back so that the hosts the mux answers learn it.
 	 */
 	bool has_irk;
 	uint8_t irk[16];

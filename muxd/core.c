@@ -202,7 +202,8 @@ static int pol_bond_ltk(const struct bdaddr *a, uint8_t type, struct mux_le_bond
 		      bdaddr_fmt(a, as), NULL, &rep, NULL);
 	if (r == 0)
 		r = rep.status;
-	if (r == 0 && rep.blob_len != RPC_BOND_LE_BLOB_LEN)
+	if (r == 0 && rep.blob_len != RPC_BOND_LE_BLOB_LEN &&
+	    rep.blob_len != RPC_BOND_LE_IRK_BLOB_LEN)
 		r = -EPROTO;
 	if (r == 0 && b) {
 		memcpy(b->ltk, rep.blob, 16);
@@ -210,6 +211,9 @@ static int pol_bond_ltk(const struct bdaddr *a, uint8_t type, struct mux_le_bond
 		memcpy(b->rand, rep.blob + 18, 8);
 		b->key_size = rep.blob[26];
 		b->authenticated = rep.blob[27] != 0;
+		b->has_irk = rep.blob_len == RPC_BOND_LE_IRK_BLOB_LEN;
+		if (b->has_irk)
+			memcpy(b->irk, rep.blob + RPC_BOND_LE_BLOB_LEN, 16);
 	}
 	secmem_wipe(&rep, sizeof(rep));
 	return r < 0 ? r : 0;

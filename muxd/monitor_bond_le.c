@@ -91,7 +91,7 @@ out:
 	return r;
 }
 
-/* RPC_BOND_LTK: the household LTK of an LE device, for the core. */
+/* RPC_BOND_LTK: the household LTK of an LE device (and its IRK), for the core. */
 int mon_bond_ltk(struct muxd_monitor *m, const struct rpc_req *q, struct rpc_reply *rep)
 {
 	struct bonds *b = NULL;
@@ -112,6 +112,10 @@ int mon_bond_ltk(struct muxd_monitor *m, const struct rpc_req *q, struct rpc_rep
 		rep->blob[26] = x->key_size;
 		rep->blob[27] = x->authenticated;
 		rep->blob_len = RPC_BOND_LE_BLOB_LEN;
+		if (x->has_irk) {
+			memcpy(rep->blob + RPC_BOND_LE_BLOB_LEN, x->irk, BONDS_KEY_LEN);
+			rep->blob_len = RPC_BOND_LE_IRK_BLOB_LEN;
+		}
 	} else {
 		r = -ENOENT;
 	}

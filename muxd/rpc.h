@@ -187,7 +187,8 @@ enum rpc_type {
 	 * Core: rd = an LE device's identity, arg = its address type (0
 	 * public, 1 random) -> reply(status: 0, -ENOENT, -EIO) + blob: its
 	 * household LTK (RPC_BOND_LE_BLOB_LEN, doc/virtual-controller.md,
-	 * "Household bonds", LE), read from the store at each request.
+	 * "Household bonds", LE), then its IRK when the bond has one
+	 * (RPC_BOND_LE_IRK_BLOB_LEN), read from the store at each request.
 	 */
 	RPC_BOND_LTK,
 	/*

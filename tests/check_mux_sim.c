@@ -1128,8 +1128,9 @@ END_TEST
  * her host still gets the lock's identity, and a random LTK. Then the
  * admin's IRK is gone, and the lock takes a new private address before
  * every connection: the bond's IRK alone lets the kid reach it, his
- * pairing is answered by the mux, and both encrypt with the household
- * key, five rounds each. A withdrawn grant gets nothing.
+ * pairing is answered by the mux (which gives his host the lock's
+ * identity and IRK, as the lock gave mum's), and both encrypt with the
+ * household key, five rounds each. A withdrawn grant gets nothing.
  */
 START_TEST(sim_le_household_bond_rpa_device)
 {
@@ -1180,7 +1181,11 @@ START_TEST(sim_le_household_bond_rpa_device)
 		ck_assert(!bdaddr_eq(&d->addr, &lock_ra));
 		lock_ra = d->addr;
 		ck_assert_int_eq(lock_use(&k, &bk), 0);
-		ck_assert(bk.has && !bk.has_id);
+		/* The kid's host learns the identity and IRK from the mux. */
+		ck_assert(bk.has && bk.has_id);
+		ck_assert_uint_eq(bk.id[0], 0x01);
+		ck_assert_mem_eq(bk.id + 1, id.b, 6);
+		ck_assert_mem_eq(bk.irk, irk, 16);
 		ck_assert_int_eq(sim_rd_new_rpa(d, 0x4321 + i * 0x10101), 0);
 		lock_ra = d->addr;
 		ck_assert_int_eq(lock_use(&m, &bm), 0);

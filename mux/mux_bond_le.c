@@ -406,7 +406,9 @@ static void first_bond(struct mux *m, struct mux_conn *c, const uint8_t *ida)
 		if (getrandom(mine, sizeof(mine), 0) != sizeof(mine))
 			memset(mine, 0, sizeof(mine));
 		release_held(c, mine);
-		/* This link's device is that identity from now on. */
+		/* This link's device is that identity from now on (the IRK's
+		 * binding for this user, made by smp_snoop on the same checks,
+		 * already made the advertisers' verdicts stale). */
 		c->id = id;
 		c->id_type = idt;
 		log_notice("session %u (%s): %s paired over LE: its key is now the household bond%s",

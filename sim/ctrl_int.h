@@ -88,6 +88,7 @@ enum ctrl_auth_state {
 	AUTH_WAIT_IOCAP,	/* IO Capability Request sent */
 	AUTH_WAIT_CONFIRM,	/* User Confirmation Request sent */
 	AUTH_WAIT_PIN,		/* PIN Code Request sent */
+	AUTH_WAIT_PASSKEY,	/* User Passkey Request sent */
 };
 
 struct sim_conn {
@@ -101,6 +102,7 @@ struct sim_conn {
 	struct sim_link *link;
 	enum ctrl_auth_state auth;
 	uint8_t pair_type;	/* the Key_Type the running pairing makes */
+	uint32_t passkey;	/* the device's, while AUTH_WAIT_PASSKEY */
 	bool authenticated;
 	bool encrypted;
 	uint8_t role;		/* 0 central, 1 peripheral (LE) */

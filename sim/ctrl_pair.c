@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * BR/EDR security of the simulated controller: authentication with a
- * stored link key, Secure Simple Pairing Just Works (Vol 2 Part F 4.2),
- * legacy PIN pairing, and encryption on an authenticated link.
+ * stored link key, Secure Simple Pairing (Vol 2 Part F 4.2: numeric
+ * comparison, Just Works, passkey entry), legacy PIN pairing, and
+ * encryption on an authenticated link.
  */
 #include "config.h"
 
@@ -177,10 +178,18 @@ static void c_io_cap_reply(struct sim_ctrl *c, const struct ctrl_cmd *x)
 	 * one side wants MITM protection and neither is NoInputNoOutput;
 	 * then passkey entry if the device has only a keyboard (the host
 	 * displays, the device's user types), numeric comparison otherwise
-	 * (authenticated only if both can confirm). A KeyboardOnly host is
-	 * answered as Just Works: passkey entry at the host is not simulated.
+	 * (authenticated only if both can confirm). A KeyboardOnly host
+	 * types: the passkey the device shows (or, a keyboard device, the
+	 * one its user types too), the device's `passkey`.
 	 */
-	mitm = ((auth | rd_auth) & 1) && io != 0x03 && d->io_cap != 0x03 && io != 0x02;
+	mitm = ((auth | rd_auth) & 1) && io != 0x03 && d->io_cap != 0x03;
+	if (mitm && io == 0x02) {
+		cn->passkey = d->has_passkey ? d->passkey : sim_air_rand(c->air) % 1000000;
+		cn->pair_type = 0x05;
+		cn->auth = AUTH_WAIT_PASSKEY;
+		addr_evt(c, cn, HCI_EV_USER_PASSKEY_REQUEST);
+		return;
+	}
 	cn->pair_type = mitm && ((io == 0x01 && d->io_cap == 0x01) || d->io_cap == 0x02) ?
 		0x05 : 0x04;
 	if (mitm && d->io_cap == 0x02) {
@@ -258,6 +267,35 @@ static void c_user_confirm(struct sim_ctrl *c, const struct ctrl_cmd *x)
 	pairing_done(c, cn, cn->pair_type);
 }
 
+/* User Passkey Request (Negative) Reply (7.1.32, 7.1.33): the host's user typed. */
+static void c_user_passkey(struct sim_ctrl *c, const struct ctrl_cmd *x)
+{
+	struct bdaddr a;
+	struct cur r;
+	struct sim_conn *cn;
+	uint32_t v;
+
+	read_addr(&r, x, &a);
+	v = x->op == HCI_OP_USER_PASSKEY_REPLY ? cur_le32(&r) : 0;
+	cn = auth_conn(c, &a, AUTH_WAIT_PASSKEY);
+	if (!cn) {
+		ctrl_cc_status_addr(c, x->op, HCI_ST_COMMAND_DISALLOWED, a.b);
+		return;
+	}
+	if (x->op == HCI_OP_USER_PASSKEY_REPLY && v > 999999) {
+		ctrl_cc_status_addr(c, x->op, HCI_ST_INVALID_PARAMETERS, a.b);
+		return;
+	}
+	ctrl_cc_status_addr(c, x->op, 0, a.b);
+	/* A wrong passkey fails the commitment check (Vol 2 Part H 7.2.3). */
+	if (x->op == HCI_OP_USER_PASSKEY_NEG_REPLY || v != cn->passkey) {
+		ssp_fail(c, cn, HCI_ST_AUTH_FAILURE);
+		return;
+	}
+	ssp_complete(c, cn, 0);
+	pairing_done(c, cn, cn->pair_type);
+}
+
 static void c_pin_reply(struct sim_ctrl *c, const struct ctrl_cmd *x)
 {
 	struct bdaddr a;
@@ -319,6 +357,8 @@ static const struct ctrl_cmd_def cmds[] = {
 	{ HCI_OP_IO_CAPABILITY_REPLY, 18, 7, 9, CC, c_io_cap_reply },
 	{ HCI_OP_USER_CONFIRM_REPLY, 19, 0, 6, CC, c_user_confirm },
 	{ HCI_OP_USER_CONFIRM_NEG_REPLY, 19, 1, 6, CC, c_user_confirm },
+	{ HCI_OP_USER_PASSKEY_REPLY, 19, 2, 10, CC, c_user_passkey },
+	{ HCI_OP_USER_PASSKEY_NEG_REPLY, 19, 3, 6, CC, c_user_passkey },
 	{ HCI_OP_IO_CAPABILITY_NEG_REPLY, 20, 3, 7, CC, c_io_cap_neg },
 };
 

@@ -132,6 +132,7 @@ struct sim_smp {
 	uint8_t mackey[16];
 	uint8_t key[16];	/* the STK (legacy) or the LTK (SC) */
 	bool have_key;
+	uint8_t tk[16];		/* legacy: 0 (Just Works) or the passkey */
 };
 
 static void smp_reset(struct sim_smp *s)
@@ -174,24 +175,48 @@ static void smp_addr7(uint8_t out[7], const uint8_t b[6], uint8_t type)
 
 static int legacy_confirm(struct sim_smp *s, const uint8_t r[16], uint8_t out[16])
 {
-	static const uint8_t tk[16];	/* Just Works: TK = 0 (2.3.5.2) */
 	const struct sim_rd_cfg *c = s->rd->cfg;
 
-	return smp_c1(tk, r, s->preq, s->pres, s->iat, s->ia.b, c->addr_type,
+	return smp_c1(s->tk, r, s->preq, s->pres, s->iat, s->ia.b, c->addr_type,
 		      c->addr.b, out);
+}
+
+/*
+ * The TK of LE legacy pairing (2.3.5.1, Table 2.8): with MITM asked and
+ * neither side NoInputNoOutput, passkey entry when one has a keyboard
+ * (the initiator KeyboardOnly or KeyboardDisplay, or the device
+ * KeyboardOnly), else Just Works, TK 0 (2.3.5.2). The passkey is the
+ * device's: the one it shows, or the one its user types.
+ */
+static void legacy_tk(struct sim_smp *s)
+{
+	const struct sim_rd_cfg *c = s->rd->cfg;
+	uint8_t i = s->preq[1], r = s->pres[1];
+	uint32_t pk;
+
+	memset(s->tk, 0, sizeof(s->tk));
+	if (!((s->preq[3] | s->pres[3]) & AUTH_MITM) || i == IO_NONE || r == IO_NONE)
+		return;
+	if (i != IO_KEYBOARD_ONLY && i != IO_KEYBOARD_DISPLAY && r != IO_KEYBOARD_ONLY)
+		return;
+	pk = c->has_passkey ? c->passkey : sim_air_rand(s->air) % 1000000;
+	put_le32(s->tk, pk);
 }
 
 static void legacy_response(struct sim_smp *s, const uint8_t *p)
 {
-	/* NoInputNoOutput, no OOB, bonding if asked, no MITM, no SC:
-	 * legacy Just Works. Only our LTK is distributed. */
+	const struct sim_rd_cfg *c = s->rd->cfg;
+
+	/* Its IO capability, no OOB, bonding if asked, MITM if it has I/O,
+	 * no SC: legacy pairing. Only our LTK is distributed. */
 	s->pres[0] = SMP_PAIRING_RESPONSE;
-	s->pres[1] = IO_NONE;
+	s->pres[1] = c->io_cap;
 	s->pres[2] = 0x00;
-	s->pres[3] = (uint8_t)(p[2] & AUTH_BONDING);
+	s->pres[3] = (uint8_t)((p[2] & AUTH_BONDING) | (c->io_cap != IO_NONE ? AUTH_MITM : 0));
 	s->pres[4] = p[3];
 	s->pres[5] = 0x00;
 	s->pres[6] = (uint8_t)(p[5] & (s->rd->cfg->has_irk ? 0x03 : 0x01));
+	legacy_tk(s);
 	s->st = SMP_LEGACY_CONFIRM;
 }
 
@@ -212,7 +237,6 @@ static void legacy_on_confirm(struct sim_smp *s, const uint8_t *v)
 
 static void legacy_on_random(struct sim_smp *s, const uint8_t *v)
 {
-	static const uint8_t tk[16];
 	uint8_t b[17], conf[16];
 	unsigned i;
 	bool ok;
@@ -223,7 +247,7 @@ static void legacy_on_random(struct sim_smp *s, const uint8_t *v)
 		smp_fail(s, SMP_ERR_CONFIRM_VALUE);
 		return;
 	}
-	if (smp_s1(tk, s->nb, v, s->key)) {
+	if (smp_s1(s->tk, s->nb, v, s->key)) {
 		smp_fail(s, SMP_ERR_UNSPECIFIED);
 		return;
 	}

@@ -5,13 +5,19 @@
  * the core treats it as any session (its own handles, its own events,
  * the policy deciding what it may reach), so nothing of it reaches
  * another session and the household key reaches it only replaced by a
- * random one (mux_bond.c), which is wiped here on arrival.
+ * random one (mux_bond.c, mux_bond_le.c), which is wiped here on arrival.
+ *
+ * For an LE device this is the SMP initiator (Vol 3 Part H): every PDU
+ * from the device is length-checked in full, anything out of order ends
+ * the pairing with Pairing Failed; the TK, the randoms and the STK are
+ * wiped when the pairing ends, the check values compared in constant time.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "cursor.h"
 #include "hci.h"
@@ -19,16 +25,72 @@
 #include "log.h"
 #include "pair.h"
 #include "secmem.h"
+#include "smp_crypto.h"
 
-#define PAIR_QUEUE	16	/* events from the core not yet handled */
+#define PAIR_QUEUE	16	/* events and SMP packets from the core not yet handled */
 #define PAIR_EV_MAX	(3 + 255)
+
+#define CID_SMP		0x0006	/* Vol 3 Part A 2.1 */
+
+/* SMP codes (Vol 3 Part H 3.3), reasons (3.5.5), AuthReq and key bits. */
+#define SMP_PAIRING_REQ		0x01
+#define SMP_PAIRING_RSP		0x02
+#define SMP_CONFIRM		0x03
+#define SMP_RANDOM		0x04
+#define SMP_FAILED		0x05
+#define SMP_ENC_INFO		0x06
+#define SMP_CENTRAL_IDENT	0x07
+#define SMP_ID_INFO		0x08
+#define SMP_ID_ADDR_INFO	0x09
+#define SMP_SIGN_INFO		0x0a
+#define SMP_SECURITY_REQ	0x0b
+#define SMP_R_PASSKEY_FAILED	0x01
+#define SMP_R_AUTH_REQUIREMENTS	0x03
+#define SMP_R_CONFIRM_FAILED	0x04
+#define SMP_R_NOT_SUPPORTED	0x05
+#define SMP_R_ENC_KEY_SIZE	0x06
+#define SMP_R_UNSPECIFIED	0x08
+#define SMP_R_REPEATED		0x09
+#define SMP_R_INVALID_PARAMS	0x0a
+#define AUTH_BONDING	0x01
+#define AUTH_MITM	0x04
+#define AUTH_SC		0x08
+#define KD_ENC		0x01
+#define KD_ID		0x02
+#define KD_SIGN		0x04
+
+/* SMP IO capabilities (3.5.1). */
+#define IO_DISPLAY_ONLY		0x00
+#define IO_DISPLAY_YESNO	0x01
+#define IO_KEYBOARD_ONLY	0x02
+#define IO_NONE			0x03
+#define IO_KEYBOARD_DISPLAY	0x04
 
 enum pair_state {
 	PS_SETUP = 1,	/* event mask and SSP mode written, connecting */
 	PS_CONNECTING,	/* Create Connection accepted */
 	PS_AUTH,	/* Authentication Requested sent */
 	PS_ASKING,	/* User Confirmation Request shown to the admin */
+	PS_ASKING_KEY,	/* User Passkey Request: the admin types */
+	PS_LE_RSP,	/* LE: Pairing Request sent */
+	PS_LE_ENTER,	/* LE: the admin types the passkey the device shows */
+	PS_LE_CONFIRM,	/* LE: our Pairing Confirm sent */
+	PS_LE_RANDOM,	/* LE: our Pairing Random sent */
+	PS_LE_ENC,	/* LE: LE Enable Encryption with the STK sent */
+	PS_LE_KEYS,	/* LE: encrypted, the device's keys awaited */
 	PS_DONE,
+};
+
+/* The LE pairing's state: secrets, wiped when it ends (le_wipe). */
+struct pair_le {
+	uint8_t ia[6];			/* our address (Read BD_ADDR), public */
+	bool have_ia;
+	uint8_t preq[7], pres[7];
+	uint8_t tk[16];
+	uint8_t mrand[16], sconf[16];
+	uint8_t want_kd, got_kd;	/* the device's keys: asked, received */
+	bool ei_seen;			/* Encryption Information before Central Identification */
+	bool idi_seen;			/* Identity Information before its address */
 };
 
 struct mux_pair {
@@ -39,6 +101,7 @@ struct mux_pair {
 	struct mux_pair_ops ops;
 	void *user;
 	struct bdaddr a;
+	struct mux_pair_dev dev;
 	enum pair_state st;
 	uint16_t handle;		/* the session's own */
 	bool connected;
@@ -47,6 +110,8 @@ struct mux_pair {
 	uint8_t ssp_status;		/* Simple Pairing Complete's, if it failed */
 	bool admin_no;
 	bool pin;
+	uint8_t smp_reason;		/* LE: the Pairing Failed that ended it */
+	struct pair_le le;
 	enum mux_pair_result res;
 	uint8_t res_status;
 	bool finished;			/* done to be called */
@@ -66,6 +131,8 @@ static const char *const result_str[] = {
 	[MUX_PAIR_FAILED] = "pairing failed",
 	[MUX_PAIR_TIMEOUT] = "no outcome within 60 s",
 	[MUX_PAIR_ENDED] = "the pairing's session was ended (controller lost?)",
+	[MUX_PAIR_LE_SC] = "the device pairs only with LE Secure Connections, which the gateway does not do yet",
+	[MUX_PAIR_NO_KEY] = "the device distributes no key (it does not bond)",
 };
 
 const char *mux_pair_result_str(enum mux_pair_result r)
@@ -74,8 +141,14 @@ const char *mux_pair_result_str(enum mux_pair_result r)
 		result_str[r] : "unknown";
 }
 
+static void le_wipe(struct mux_pair *p)
+{
+	secmem_wipe(&p->le, sizeof(p->le));
+}
+
 static void finish(struct mux_pair *p, enum mux_pair_result res, uint8_t st)
 {
+	le_wipe(p);
 	if (p->finished)
 		return;
 	p->finished = true;
@@ -90,10 +163,13 @@ static void send_cmd(struct mux_pair *p, uint16_t op, const void *param, uint8_t
 	uint8_t h4[4 + 32];
 	int r;
 
+	if (plen > sizeof(h4) - 4)
+		return;
 	h4[0] = H4_CMD;
 	put_le16(h4 + 1, op);
 	h4[3] = plen;
-	memcpy(h4 + 4, param, plen);
+	if (plen)
+		memcpy(h4 + 4, param, plen);
 	r = mux_session_input(p->s, h4, 4u + plen);
 	secmem_wipe(h4, sizeof(h4));
 	if (r < 0)
@@ -107,17 +183,39 @@ static void send_addr_cmd(struct mux_pair *p, uint16_t op)
 
 static void start(struct mux_pair *p)
 {
-	/* Connection, authentication and SSP events (Vol 4 Part E 7.3.1). */
+	/* Connection, authentication, SSP and LE Meta events (Vol 4 Part E 7.3.1). */
 	static const uint8_t mask[8] = { 0xff, 0xff, 0xfb, 0xff, 0x07, 0xf8, 0xbf, 0x3d };
-	uint8_t cc[13] = { 0 };
+	uint8_t cc[25] = { 0 };
 
 	send_cmd(p, HCI_OP_SET_EVENT_MASK, mask, sizeof(mask));
+	if (p->dev.le) {
+		/* Our address, for c1 (2.2.3): the public one we connect from. */
+		send_cmd(p, HCI_OP_READ_BD_ADDR, NULL, 0);
+		/*
+		 * LE Create Connection (7.8.12): scan 60 ms of every 60 ms,
+		 * no accept list, the device's address and type, our public
+		 * address, interval 30-50 ms, no latency, supervision 5 s.
+		 */
+		put_le16(cc, 0x0060);
+		put_le16(cc + 2, 0x0060);
+		cc[4] = 0x00;
+		cc[5] = p->dev.type;
+		memcpy(cc + 6, p->a.b, 6);
+		cc[12] = 0x00;
+		put_le16(cc + 13, 0x0018);
+		put_le16(cc + 15, 0x0028);
+		put_le16(cc + 17, 0x0000);
+		put_le16(cc + 19, 0x01f4);
+		send_cmd(p, HCI_OP_LE_CREATE_CONN, cc, 25);
+		p->st = PS_CONNECTING;
+		return;
+	}
 	send_cmd(p, HCI_OP_WRITE_SIMPLE_PAIRING_MODE, "\x01", 1);
 	/* Create Connection (7.1.5): DM1..DH5, R2, no clock offset, no role switch. */
 	memcpy(cc, p->a.b, 6);
 	put_le16(cc + 6, 0xcc18);
 	cc[8] = 0x01;
-	send_cmd(p, HCI_OP_CREATE_CONN, cc, sizeof(cc));
+	send_cmd(p, HCI_OP_CREATE_CONN, cc, 13);
 	p->st = PS_CONNECTING;
 }
 
@@ -126,15 +224,337 @@ static bool is_ours(const struct mux_pair *p, const uint8_t *addr)
 	return memcmp(addr, p->a.b, 6) == 0;
 }
 
+/* ------------------------------------------------------------------ */
+/* LE: SMP as the initiator (Vol 3 Part H 2.3, 3.5, 3.6) */
+
+/* One SMP PDU to the device: a basic L2CAP frame on the fixed channel. */
+static void smp_send(struct mux_pair *p, const uint8_t *pdu, size_t n)
+{
+	uint8_t l2[4 + 17], h4[5 + sizeof(l2)];
+	int len, r = -EMSGSIZE;
+
+	if (n <= 17) {
+		put_le16(l2, (uint16_t)n);
+		put_le16(l2 + 2, CID_SMP);
+		memcpy(l2 + 4, pdu, n);
+		len = h4_build_acl(h4, sizeof(h4), p->handle, HCI_PB_FIRST_NOFLUSH, 0, l2, n + 4);
+		r = len > 0 ? mux_session_input(p->s, h4, (size_t)len) : -EMSGSIZE;
+	}
+	secmem_wipe(l2, sizeof(l2));
+	secmem_wipe(h4, sizeof(h4));
+	if (r < 0)
+		finish(p, MUX_PAIR_ENDED, 0);
+}
+
+/* Pairing Failed to the device (3.5.5), and the pairing's outcome. */
+static void smp_fail(struct mux_pair *p, uint8_t reason, enum mux_pair_result res)
+{
+	uint8_t f[2] = { SMP_FAILED, reason };
+	char as[BDADDR_STRLEN];
+
+	log_info("pairing at the gateway: %s: pairing failed here (SMP reason 0x%02x)",
+		 bdaddr_fmt(&p->a, as), reason);
+	smp_send(p, f, sizeof(f));
+	p->smp_reason = reason;
+	finish(p, res, 0);
+}
+
+/* c1 with our address and the device's (2.2.3): the confirm value of r. */
+static int le_c1(struct mux_pair *p, const uint8_t r[16], uint8_t out[16])
+{
+	return smp_c1(p->le.tk, r, p->le.preq, p->le.pres, 0x00, p->le.ia,
+		      p->dev.type, p->a.b, out);
+}
+
+/* Our Mrand and Mconfirm (2.3.5.5): the TK is known now. */
+static void le_confirm(struct mux_pair *p)
+{
+	uint8_t c[17];
+
+	c[0] = SMP_CONFIRM;
+	if (getrandom(p->le.mrand, 16, 0) != 16 || le_c1(p, p->le.mrand, c + 1) < 0) {
+		smp_fail(p, SMP_R_UNSPECIFIED, MUX_PAIR_FAILED);
+		return;
+	}
+	p->st = PS_LE_CONFIRM;
+	smp_send(p, c, sizeof(c));
+	secmem_wipe(c, sizeof(c));
+}
+
+/*
+ * The link is up: our Pairing Request (3.5.1). KeyboardDisplay, so the
+ * admin at a terminal can type the passkey a device shows or read one
+ * out to type on it; no OOB; bonding and MITM protection; no Secure
+ * Connections yet; the largest key; nothing from us; the device's LTK
+ * (EncKey) and identity (IdKey).
+ */
+static void le_pair_start(struct mux_pair *p)
+{
+	static const uint8_t req[7] = {
+		SMP_PAIRING_REQ, IO_KEYBOARD_DISPLAY, 0x00, AUTH_BONDING | AUTH_MITM, 16,
+		0x00, KD_ENC | KD_ID,
+	};
+
+	if (!p->le.have_ia) {
+		/* Read BD_ADDR precedes every connection; without it no c1. */
+		smp_fail(p, SMP_R_UNSPECIFIED, MUX_PAIR_FAILED);
+		return;
+	}
+	memcpy(p->le.preq, req, sizeof(req));
+	p->st = PS_LE_RSP;
+	smp_send(p, req, sizeof(req));
+}
+
+/*
+ * The device's Pairing Response: checked, then the association model of
+ * LE legacy pairing (2.3.5.1, Table 2.8) with us as a KeyboardDisplay
+ * initiator asking MITM protection: Just Works with a NoInputNoOutput
+ * device; the device displays and the admin types when it has a display
+ * and no keyboard; otherwise we display and the device's user types.
+ */
+static void le_response(struct mux_pair *p, const uint8_t *r, size_t n)
+{
+	uint32_t pk;
+
+	if (n != 7 || r[1] > IO_KEYBOARD_DISPLAY || r[2] > 0x01 ||
+	    (r[5] & ~p->le.preq[5]) || (r[6] & ~p->le.preq[6])) {
+		smp_fail(p, SMP_R_INVALID_PARAMS, MUX_PAIR_FAILED);
+		return;
+	}
+	if (r[4] < 7 || r[4] > 16) {
+		smp_fail(p, SMP_R_ENC_KEY_SIZE, MUX_PAIR_FAILED);
+		return;
+	}
+	/* No bond, or no LTK of the device's: nothing to keep for anyone. */
+	if (!(r[3] & AUTH_BONDING) || !(r[6] & KD_ENC)) {
+		smp_fail(p, SMP_R_UNSPECIFIED, MUX_PAIR_NO_KEY);
+		return;
+	}
+	memcpy(p->le.pres, r, 7);
+	memset(p->le.tk, 0, sizeof(p->le.tk));
+	if (r[1] == IO_NONE) {
+		p->ops.prompt(p, MUX_PAIR_JUST_WORKS, 0, p->user);
+		le_confirm(p);
+	} else if (r[1] == IO_DISPLAY_ONLY || r[1] == IO_DISPLAY_YESNO) {
+		p->st = PS_LE_ENTER;
+		p->ops.prompt(p, MUX_PAIR_ENTER, 0, p->user);
+	} else {
+		if (getrandom(&pk, sizeof(pk), 0) != sizeof(pk)) {
+			smp_fail(p, SMP_R_UNSPECIFIED, MUX_PAIR_FAILED);
+			return;
+		}
+		pk %= 1000000;
+		put_le32(p->le.tk, pk);
+		p->ops.prompt(p, MUX_PAIR_PASSKEY, pk, p->user);
+		pk = 0;
+		if (!p->finished)
+			le_confirm(p);
+	}
+}
+
+/* The device's Pairing Random: its confirm checked, then the STK (2.3.5.5). */
+static void le_random(struct mux_pair *p, const uint8_t *srand)
+{
+	uint8_t chk[16], enc[28];
+	unsigned i;
+
+	if (le_c1(p, srand, chk) < 0 || !secmem_is_equal(chk, p->le.sconf, 16)) {
+		secmem_wipe(chk, sizeof(chk));
+		/* A wrong passkey on either side ends here (or at the device). */
+		smp_fail(p, SMP_R_CONFIRM_FAILED, MUX_PAIR_REJECTED);
+		return;
+	}
+	secmem_wipe(chk, sizeof(chk));
+	/* LE Enable Encryption (Vol 4 Part E 7.8.24): the STK, EDIV and Rand 0. */
+	memset(enc, 0, sizeof(enc));
+	put_le16(enc, p->handle);
+	if (smp_s1(p->le.tk, srand, p->le.mrand, enc + 12) < 0) {
+		smp_fail(p, SMP_R_UNSPECIFIED, MUX_PAIR_FAILED);
+		return;
+	}
+	/* Shortened to the negotiated size (2.3.4): the responder's. */
+	for (i = p->le.pres[4]; i < 16; i++)
+		enc[12 + i] = 0;
+	p->st = PS_LE_ENC;
+	send_cmd(p, HCI_OP_LE_START_ENCRYPTION, enc, sizeof(enc));
+	secmem_wipe(enc, sizeof(enc));
+}
+
+/* The device's Pairing Failed (3.5.5): its reason, for the admin. */
+static void le_failed(struct mux_pair *p, uint8_t reason)
+{
+	char as[BDADDR_STRLEN];
+	enum mux_pair_result res;
+
+	log_info("pairing at the gateway: %s refused the pairing (SMP reason 0x%02x)",
+		 bdaddr_fmt(&p->a, as), reason);
+	p->smp_reason = reason;
+	switch (reason) {
+	case SMP_R_AUTH_REQUIREMENTS:
+		/*
+		 * Before its Pairing Response: a device in Secure
+		 * Connections Only mode (2.3.5.1); after it, the admin's
+		 * part was not met (a passkey not typed in time).
+		 */
+		res = p->st == PS_LE_RSP ? MUX_PAIR_LE_SC : MUX_PAIR_REJECTED;
+		break;
+	case SMP_R_PASSKEY_FAILED: case SMP_R_CONFIRM_FAILED: case SMP_R_NOT_SUPPORTED:
+	case SMP_R_REPEATED:
+		res = MUX_PAIR_REJECTED;
+		break;
+	default:
+		res = MUX_PAIR_FAILED;
+		break;
+	}
+	finish(p, res, 0);
+}
+
+/* The device's key distribution (3.6.1), after the link is encrypted. */
+static void le_key(struct mux_pair *p, const uint8_t *d, size_t n)
+{
+	switch (d[0]) {
+	case SMP_ENC_INFO:
+		/* The LTK the mux gave us in the device's place: not kept. */
+		if (n != 17)
+			break;
+		p->le.ei_seen = true;
+		return;
+	case SMP_CENTRAL_IDENT:
+		if (n != 11 || !p->le.ei_seen)
+			break;
+		p->le.got_kd |= KD_ENC;
+		goto check;
+	case SMP_ID_INFO:
+		if (n != 17)
+			break;
+		p->le.idi_seen = true;
+		return;
+	case SMP_ID_ADDR_INFO:
+		if (n != 8 || !p->le.idi_seen)
+			break;
+		p->le.got_kd |= KD_ID;
+		goto check;
+	case SMP_SIGN_INFO:
+		if (n != 17)
+			break;
+		p->le.got_kd |= KD_SIGN;
+		goto check;
+	default:
+		break;
+	}
+	smp_fail(p, SMP_R_UNSPECIFIED, MUX_PAIR_FAILED);
+	return;
+check:
+	/* Every key the device said it would distribute has come. */
+	if ((p->le.got_kd & p->le.want_kd) == p->le.want_kd)
+		finish(p, MUX_PAIR_OK, 0);
+}
+
+/* One SMP PDU from the device, whole (smp_acl checked the frame). */
+static void on_smp(struct mux_pair *p, const uint8_t *d, size_t n)
+{
+	switch (d[0]) {
+	case SMP_FAILED:
+		if (n == 2 && p->st >= PS_LE_RSP && p->st < PS_DONE)
+			le_failed(p, d[1]);
+		return;
+	case SMP_SECURITY_REQ:
+		/* The device asks us to pair: we are (3.5.7). */
+		return;
+	case SMP_PAIRING_RSP:
+		if (p->st != PS_LE_RSP)
+			break;
+		le_response(p, d, n);
+		return;
+	case SMP_CONFIRM:
+		if (n != 17 || p->st != PS_LE_CONFIRM)
+			break;
+		memcpy(p->le.sconf, d + 1, 16);
+		{
+			uint8_t r[17];
+
+			r[0] = SMP_RANDOM;
+			memcpy(r + 1, p->le.mrand, 16);
+			p->st = PS_LE_RANDOM;
+			smp_send(p, r, sizeof(r));
+			secmem_wipe(r, sizeof(r));
+		}
+		return;
+	case SMP_RANDOM:
+		if (n != 17 || p->st != PS_LE_RANDOM)
+			break;
+		le_random(p, d + 1);
+		return;
+	case SMP_ENC_INFO: case SMP_CENTRAL_IDENT: case SMP_ID_INFO: case SMP_ID_ADDR_INFO:
+	case SMP_SIGN_INFO:
+		if (p->st != PS_LE_KEYS)
+			break;
+		le_key(p, d, n);
+		return;
+	default:
+		/* Secure Connections PDUs we never offered, or unknown. */
+		smp_fail(p, 0x07, MUX_PAIR_FAILED);	/* Command Not Supported */
+		return;
+	}
+	if (p->st >= PS_LE_RSP && p->st < PS_DONE)
+		smp_fail(p, SMP_R_UNSPECIFIED, MUX_PAIR_FAILED);
+}
+
+/*
+ * ACL from the device: only complete SMP PDUs on our link count. A
+ * legacy SMP PDU is at most 17 octets, 21 with its L2CAP header, within
+ * the 27 every LE controller carries unfragmented (Vol 6 Part B 2.4);
+ * the link carries nothing else we use (ATT and signalling are ignored).
+ */
+static void on_acl(struct mux_pair *p, const uint8_t *h4, size_t len)
+{
+	uint16_t hf, dlen;
+	const uint8_t *d;
+
+	if (len < 5 || !p->connected || !p->dev.le)
+		return;
+	hf = get_le16(h4 + 1);
+	dlen = get_le16(h4 + 3);
+	d = h4 + 5;
+	if ((hf & 0x0fff) != p->handle || ((hf >> 12) & 0x3) == HCI_PB_CONT ||
+	    dlen != len - 5 || dlen < 5 || get_le16(d) != dlen - 4u ||
+	    get_le16(d + 2) != CID_SMP)
+		return;
+	on_smp(p, d + 4, dlen - 4u);
+}
+
+/* LE Connection Complete (7.7.65.1) or its enhanced form (7.7.65.10). */
+static void on_le_conn(struct mux_pair *p, const uint8_t *c)
+{
+	uint8_t st = c[0];
+
+	if (!p->dev.le || p->st != PS_CONNECTING)
+		return;
+	if (st) {
+		/* Our one initiation: nothing else of this session connects. */
+		finish(p, st == HCI_ST_CONN_FAILED_TO_ESTABLISH || st == HCI_ST_UNKNOWN_CONN_ID ||
+			  st == HCI_ST_PAGE_TIMEOUT || st == HCI_ST_CONN_ACCEPT_TIMEOUT ?
+			  MUX_PAIR_UNREACHABLE : MUX_PAIR_FAILED, st);
+		return;
+	}
+	if (!is_ours(p, c + 5) || (c[4] & 0x01) != p->dev.type)
+		return;
+	p->connected = true;
+	p->handle = get_le16(c + 1) & 0x0fff;
+	le_pair_start(p);
+}
+
 static void on_cmd_status(struct mux_pair *p, uint16_t op, uint8_t st)
 {
 	if (!st)
 		return;
-	if (op == HCI_OP_CREATE_CONN)
+	if (op == HCI_OP_CREATE_CONN || op == HCI_OP_LE_CREATE_CONN)
 		finish(p, st == HCI_ST_PAGE_TIMEOUT ? MUX_PAIR_UNREACHABLE : MUX_PAIR_FAILED, st);
 	else if (op == HCI_OP_AUTH_REQUESTED || op == HCI_OP_SET_EVENT_MASK ||
 		 op == HCI_OP_WRITE_SIMPLE_PAIRING_MODE || op == HCI_OP_IO_CAPABILITY_REPLY ||
-		 op == HCI_OP_USER_CONFIRM_REPLY || op == HCI_OP_USER_CONFIRM_NEG_REPLY)
+		 op == HCI_OP_USER_CONFIRM_REPLY || op == HCI_OP_USER_CONFIRM_NEG_REPLY ||
+		 op == HCI_OP_USER_PASSKEY_REPLY || op == HCI_OP_USER_PASSKEY_NEG_REPLY ||
+		 op == HCI_OP_READ_BD_ADDR || op == HCI_OP_LE_START_ENCRYPTION)
 		finish(p, MUX_PAIR_FAILED, st);
 }
 
@@ -160,14 +580,24 @@ static void on_event(struct mux_pair *p, const uint8_t *h4, size_t len)
 	const uint8_t *e = h4 + 3;
 	uint8_t code, plen, resp[9];
 
+	if (len >= 1 && h4[0] == H4_ACL) {
+		on_acl(p, h4, len);
+		return;
+	}
 	if (len < 3 || h4[0] != H4_EVT || h4[2] != len - 3)
 		return;
 	code = h4[1];
 	plen = h4[2];
 	switch (code) {
 	case HCI_EV_CMD_COMPLETE:	/* ncmd, opcode, status */
-		if (plen >= 4)
-			on_cmd_status(p, get_le16(e + 1), e[3]);
+		if (plen < 4)
+			break;
+		on_cmd_status(p, get_le16(e + 1), e[3]);
+		/* Read BD_ADDR (7.4.6): status, BD_ADDR. */
+		if (get_le16(e + 1) == HCI_OP_READ_BD_ADDR && e[3] == 0 && plen >= 10) {
+			memcpy(p->le.ia, e + 4, 6);
+			p->le.have_ia = true;
+		}
 		break;
 	case HCI_EV_CMD_STATUS:		/* status, ncmd, opcode */
 		if (plen >= 4)
@@ -182,6 +612,8 @@ static void on_event(struct mux_pair *p, const uint8_t *h4, size_t len)
 				  MUX_PAIR_FAILED, e[0]);
 			break;
 		}
+		if (p->dev.le)
+			break;
 		p->connected = true;
 		p->handle = get_le16(e + 1);
 		p->st = PS_AUTH;
@@ -206,9 +638,11 @@ static void on_event(struct mux_pair *p, const uint8_t *h4, size_t len)
 		 * answers; no OOB; MITM protection required, Dedicated
 		 * Bonding (7.1.29), so a device that can compare numbers
 		 * does, and one without I/O falls back to Just Works.
+		 * KeyboardOnly when the admin said so (a device that only
+		 * displays then shows a passkey the admin types).
 		 */
 		memcpy(resp, p->a.b, 6);
-		resp[6] = 0x01;
+		resp[6] = p->dev.keyboard ? 0x02 : 0x01;
 		resp[7] = 0x00;
 		resp[8] = 0x03;
 		send_cmd(p, HCI_OP_IO_CAPABILITY_REPLY, resp, 9);
@@ -234,9 +668,15 @@ static void on_event(struct mux_pair *p, const uint8_t *h4, size_t len)
 			p->ops.prompt(p, MUX_PAIR_PASSKEY, get_le32(e + 6) % 1000000, p->user);
 		break;
 	case HCI_EV_USER_PASSKEY_REQUEST:
-		/* Not with DisplayYesNo; refused rather than guessed. */
-		if (plen >= 6 && is_ours(p, e))
-			send_addr_cmd(p, HCI_OP_USER_PASSKEY_NEG_REPLY);
+		/*
+		 * 7.7.43: the device shows a passkey (we said KeyboardOnly,
+		 * or a controller asks anyway): the admin types it, and
+		 * mux_pair_passkey answers with the Reply or Negative Reply.
+		 */
+		if (plen < 6 || !is_ours(p, e) || p->st != PS_AUTH)
+			break;
+		p->st = PS_ASKING_KEY;
+		p->ops.prompt(p, MUX_PAIR_ENTER, 0, p->user);
 		break;
 	case HCI_EV_SIMPLE_PAIR_COMPLETE:
 		if (plen >= 7 && is_ours(p, e + 1))
@@ -258,6 +698,24 @@ static void on_event(struct mux_pair *p, const uint8_t *h4, size_t len)
 			finish(p, MUX_PAIR_FAILED, e[3]);
 		}
 		break;
+	case HCI_EV_ENCRYPT_CHANGE:	/* status, handle, enabled */
+		if (plen < 4 || !p->connected || get_le16(e + 1) != p->handle ||
+		    p->st != PS_LE_ENC)
+			break;
+		if (e[0] || !e[3]) {
+			/* The device did not take the STK it made with us. */
+			finish(p, e[0] == HCI_ST_PIN_OR_KEY_MISSING || e[0] == HCI_ST_AUTH_FAILURE ?
+				  MUX_PAIR_REJECTED : MUX_PAIR_FAILED, e[0]);
+			break;
+		}
+		p->st = PS_LE_KEYS;
+		p->le.want_kd = p->le.pres[6] & (KD_ENC | KD_ID | KD_SIGN);
+		break;
+	case HCI_EV_LE_META:
+		if (plen >= 1 + HCI_LE_EV_CONN_COMPLETE_LEN &&
+		    (e[0] == HCI_LE_EV_CONN_COMPLETE || e[0] == HCI_LE_EV_ENH_CONN_COMPLETE))
+			on_le_conn(p, e + 1);
+		break;
 	case HCI_EV_HARDWARE_ERROR:
 		finish(p, MUX_PAIR_ENDED, 0);
 		break;
@@ -272,8 +730,10 @@ static int pair_emit(const uint8_t *h4, size_t len, void *user)
 	struct mux_pair *p = user;
 	unsigned i;
 
-	if (len < 1 || h4[0] != H4_EVT)
-		return 0;	/* no data is expected: the link carries none */
+	if (len < 1 || (h4[0] != H4_EVT && h4[0] != H4_ACL))
+		return 0;	/* no other traffic is expected */
+	if (h4[0] == H4_ACL && !p->dev.le)
+		return 0;	/* a BR/EDR link carries nothing we use */
 	if (len > PAIR_EV_MAX || p->qn == PAIR_QUEUE)
 		return -ENOBUFS;
 	i = (p->qhead + p->qn) % PAIR_QUEUE;
@@ -322,17 +782,22 @@ static void pair_timeout(struct loop_timer *t, void *user)
 	finish(p, MUX_PAIR_TIMEOUT, 0);
 }
 
-struct mux_pair *mux_pair_start(struct mux *m, struct loop *l, const struct bdaddr *a,
+struct mux_pair *mux_pair_start(struct mux *m, struct loop *l, const struct mux_pair_dev *d,
 				const struct mux_pair_ops *ops, void *user)
 {
-	struct mux_pair *p = calloc(1, sizeof(*p));
+	struct mux_pair *p;
 
+	/* Random addresses are LE's (Vol 6 Part B 1.3). */
+	if (d->type > BDADDR_RANDOM || (!d->le && d->type != BDADDR_PUBLIC))
+		return NULL;
+	p = calloc(1, sizeof(*p));
 	if (!p)
 		return NULL;
 	p->m = m;
 	p->ops = *ops;
 	p->user = user;
-	p->a = *a;
+	p->dev = *d;
+	p->a = d->a;
 	p->st = PS_SETUP;
 	p->remote_io = 0xff;
 	p->run = loop_timer_new(l, pair_run, p);
@@ -350,6 +815,47 @@ fail:
 	loop_timer_free(p->timeout);
 	free(p);
 	return NULL;
+}
+
+void mux_pair_set_timeout(struct mux_pair *p, uint64_t us)
+{
+	if (!p->finished)
+		loop_timer_arm(p->timeout, us);
+}
+
+int mux_pair_passkey(struct mux_pair *p, int32_t passkey)
+{
+	uint8_t r[10];
+
+	if (p->finished || (p->st != PS_ASKING_KEY && p->st != PS_LE_ENTER))
+		return -EALREADY;
+	if (passkey > 999999)
+		return -EINVAL;
+	if (p->st == PS_LE_ENTER) {
+		if (passkey < 0) {
+			smp_fail(p, SMP_R_PASSKEY_FAILED, MUX_PAIR_ADMIN_NO);
+		} else {
+			memset(p->le.tk, 0, sizeof(p->le.tk));
+			put_le32(p->le.tk, (uint32_t)passkey);
+			le_confirm(p);
+		}
+	} else {
+		p->st = PS_AUTH;
+		if (passkey < 0) {
+			p->admin_no = true;
+			send_addr_cmd(p, HCI_OP_USER_PASSKEY_NEG_REPLY);
+		} else {
+			/* User Passkey Request Reply (7.1.32): BD_ADDR, Numeric_Value. */
+			memcpy(r, p->a.b, 6);
+			put_le32(r + 6, (uint32_t)passkey);
+			send_cmd(p, HCI_OP_USER_PASSKEY_REPLY, r, sizeof(r));
+			secmem_wipe(r, sizeof(r));
+		}
+	}
+	/* What the answer brought is handled from the loop. */
+	if (p->qn || p->finished)
+		loop_timer_arm(p->run, 0);
+	return 0;
 }
 
 int mux_pair_answer(struct mux_pair *p, bool yes)

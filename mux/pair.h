@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Pairing at the gateway (doc/virtual-controller.md, "Pairing at the
- * gateway"): the admin pairs a BR/EDR device once, before granting it to
- * anyone, and its link key becomes the household bond.
+ * gateway"): the admin pairs a device once, before granting it to anyone,
+ * and its key becomes the household bond: a BR/EDR device's link key, or
+ * an LE device's LTK (LE legacy pairing, run here as central).
  *
  * A mux_pair is a host that lives in the core: it opens a session of its
  * own (user MUX_PAIR_USER) with the public API of mux.h and drives it as a
@@ -15,6 +16,16 @@
  * household bond through the mux's rules (mux_bond.c, the policy's
  * bond_new with user MUX_PAIR_USER) and reaches this host only as a
  * random key, which it never keeps.
+ *
+ * An LE device: Read BD_ADDR, LE Create Connection, then SMP as the
+ * initiator over the link's fixed channel (Vol 3 Part H): Pairing Request
+ * with KeyboardDisplay, bonding, MITM, no OOB, no Secure Connections
+ * (not yet: a device that insists answers Authentication Requirements,
+ * MUX_PAIR_LE_SC); legacy Just Works or passkey entry by the association
+ * model (2.3.5.1), c1 and s1 of lib/smp_crypto.c, LE Enable Encryption
+ * with the STK, then the device's key distribution, whose LTK becomes the
+ * household bond through the mux's LE rules (mux_bond_le.c, bond_new_le
+ * with user MUX_PAIR_USER) and reaches this host only as a random LTK.
  *
  * The policy decides whether MUX_PAIR_USER may reach the device (bgw-muxd
  * allows it that one device while the admin's pairing runs). The admin is
@@ -46,6 +57,12 @@ enum mux_pair_prompt {
 	MUX_PAIR_PASSKEY,
 	/* The device has no display and no input: Just Works (no answer). */
 	MUX_PAIR_JUST_WORKS,
+	/*
+	 * The device shows a passkey: the admin types it (answer with
+	 * mux_pair_passkey; value is 0). BR/EDR User Passkey Request
+	 * (Vol 4 Part E 7.7.43), LE passkey entry with the device displaying.
+	 */
+	MUX_PAIR_ENTER,
 };
 
 enum mux_pair_result {
@@ -58,6 +75,22 @@ enum mux_pair_result {
 	MUX_PAIR_FAILED,	/* anything else (hci_status) */
 	MUX_PAIR_TIMEOUT,	/* not done within MUX_PAIR_TIMEOUT_US */
 	MUX_PAIR_ENDED,		/* the session was ended (controller lost, policy) */
+	MUX_PAIR_LE_SC,		/* the LE device pairs only with Secure Connections */
+	MUX_PAIR_NO_KEY,	/* the LE device paired but distributes no LTK: no bond */
+};
+
+/* The device to pair, and how. */
+struct mux_pair_dev {
+	struct bdaddr a;
+	uint8_t type;		/* BDADDR_PUBLIC; BDADDR_RANDOM for LE only */
+	bool le;		/* an LE device: SMP as central */
+	/*
+	 * BR/EDR: the admin types passkeys (IO capability KeyboardOnly
+	 * instead of DisplayYesNo), for a device with a display and no
+	 * buttons, which then shows the passkey: an authenticated key where
+	 * DisplayYesNo gives an unauthenticated one (Vol 3 Part C 5.2.2.6).
+	 */
+	bool keyboard;
 };
 
 struct mux_pair;
@@ -75,16 +108,25 @@ struct mux_pair_ops {
 };
 
 /*
- * Start pairing with BR/EDR device a. NULL if no session could be
- * opened (too many sessions, no memory). ops is copied.
+ * Start pairing with device d. NULL if no session could be opened (too
+ * many sessions, no memory) or d is not one the gateway pairs (a random
+ * BR/EDR address). d and ops are copied.
  */
-struct mux_pair *mux_pair_start(struct mux *m, struct loop *l, const struct bdaddr *a,
+struct mux_pair *mux_pair_start(struct mux *m, struct loop *l, const struct mux_pair_dev *d,
 				const struct mux_pair_ops *ops, void *user);
+/* The whole pairing's bound instead of MUX_PAIR_TIMEOUT_US (tests). */
+void mux_pair_set_timeout(struct mux_pair *p, uint64_t us);
 /*
  * The admin's answer to MUX_PAIR_CONFIRM: 0, or -EALREADY when no
  * answer is awaited (answered before, or the pairing has moved on).
  */
 int mux_pair_answer(struct mux_pair *p, bool yes);
+/*
+ * The admin's answer to MUX_PAIR_ENTER: the passkey typed (0-999999), or
+ * a negative value when the admin gave none (the pairing is refused).
+ * 0, -EINVAL for a passkey above 999999, -EALREADY as above.
+ */
+int mux_pair_passkey(struct mux_pair *p, int32_t passkey);
 /*
  * For the mux's session_dead callback (struct mux_ops): true if s is the
  * pairing's own session, which then ends with MUX_PAIR_ENDED (from the

@@ -12,6 +12,7 @@
 
 #include "authdb.h"
 #include "mux.h"
+#include "pair.h"
 #include "muxd.h"
 #include "pktq.h"
 #include "prioq.h"
@@ -45,7 +46,7 @@ struct muxd_core {
 	struct mux_pair *pair;
 	bool pairing;
 	uint32_t pair_seq;
-	struct bdaddr pair_addr;
+	struct mux_pair_dev pair_dev;
 	/*
 	 * The household LE bonds' IRKs with their identities (RPC_BOND_IRKS):
 	 * a device on a private address is recognised by them as by the

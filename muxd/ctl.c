@@ -69,7 +69,7 @@ struct muxd_ctl {
 	 * its key was kept (mon_bond_new, through ctl_pair_expects/kept).
 	 */
 	struct ctl_client *pair;
-	struct bdaddr pair_addr;
+	struct mux_pair_dev pair_dev;
 	bool pair_kept;
 };
 
@@ -281,11 +281,11 @@ static void on_pair_report(struct muxd_ctl *ctl, const uint8_t *p, size_t len)
 	if (!cl || r.seq != cl->ask.seq)
 		return;
 	if (r.what != CTL_PAIR_DONE) {
-		cl->confirm_wait = r.what == CTL_PAIR_CONFIRM;
+		cl->confirm_wait = r.what == CTL_PAIR_CONFIRM || r.what == CTL_PAIR_ENTER;
 		client_send(cl, RPC_CTL_PAIR, p, len);
 		return;
 	}
-	bdaddr_fmt(&ctl->pair_addr, as);
+	bdaddr_fmt(&ctl->pair_dev.a, as);
 	/* The core's word that it paired counts only with the key kept here. */
 	if (r.result == MUX_PAIR_OK && !ctl->pair_kept)
 		r.result = CTL_PAIR_R_NOT_KEPT;
@@ -302,11 +302,13 @@ static void on_pair_report(struct muxd_ctl *ctl, const uint8_t *p, size_t len)
 	client_free(cl);
 }
 
-bool ctl_pair_expects(struct muxd_monitor *m, const struct bdaddr *a, uid_t *uid)
+bool ctl_pair_expects(struct muxd_monitor *m, const struct bdaddr *a, uint8_t type, bool le,
+		      uid_t *uid)
 {
 	struct muxd_ctl *ctl = m->ctl;
 
-	if (!ctl || !ctl->pair || !bdaddr_eq(a, &ctl->pair_addr))
+	if (!ctl || !ctl->pair || !bdaddr_eq(a, &ctl->pair_dev.a) ||
+	    type != ctl->pair_dev.type || le != ctl->pair_dev.le)
 		return false;
 	*uid = ctl->pair->uid;
 	return true;
@@ -319,9 +321,9 @@ void ctl_pair_kept(struct muxd_monitor *m)
 }
 
 /*
- * bgw-muxd pair: one at a time, only for a BR/EDR device (a public
- * address) without a household bond (the admin forgets it first).
- * false: refused, answered and cl freed.
+ * bgw-muxd pair: one at a time, only for a device without a household
+ * bond of its kind (a link key for BR/EDR, an LTK for LE, of that address
+ * type; the admin forgets it first). false: refused, answered and cl freed.
  */
 static bool pair_begin(struct ctl_client *cl)
 {
@@ -329,28 +331,28 @@ static bool pair_begin(struct ctl_client *cl)
 	char err[BONDS_ERR_MAX];
 	struct bonds *b = NULL;
 	const struct bond *x;
-	struct bdaddr a;
+	struct mux_pair_dev d;
 	bool bonded;
 
 	if (ctl->pair) {
 		pair_refuse(cl, CTL_PAIR_R_BUSY);
 		return false;
 	}
-	bdaddr_parse(cl->ask.target, &a);	/* checked by ctlmsg_ask_decode */
+	ctlmsg_pair_target(cl->ask.target, &d);	/* checked by ctlmsg_ask_decode */
 	if (bonds_load(ctl->m->d.conf.bonds, &b, err, sizeof(err)) < 0) {
 		log_err("bond store refused: %s; bgw-muxd pair refused", err);
 		pair_refuse(cl, CTL_PAIR_R_STORE);
 		return false;
 	}
-	x = bonds_find(b, &a, BDADDR_PUBLIC);
-	bonded = x && x->has_lk;
+	x = bonds_find(b, &d.a, d.type);
+	bonded = x && (d.le ? x->has_ltk : x->has_lk);
 	bonds_free(b);
 	if (bonded) {
 		pair_refuse(cl, CTL_PAIR_R_BONDED);
 		return false;
 	}
 	ctl->pair = cl;
-	ctl->pair_addr = a;
+	ctl->pair_dev = d;
 	ctl->pair_kept = false;
 	log_notice("control: uid %u pairs %s at the gateway", (unsigned)cl->uid, cl->ask.target);
 	return true;
@@ -598,7 +600,7 @@ static int ctl_usage(void)
 {
 	fprintf(stderr, "usage: bgw-muxd [-c config_file] status [--json]\n"
 			"       bgw-muxd [-c config_file] kick session | user\n"
-			"       bgw-muxd [-c config_file] pair address [public | random]\n");
+			"       bgw-muxd [-c config_file] pair [--le | --keyboard] address [public | random]\n");
 	return EXIT_USAGE;
 }
 
@@ -606,12 +608,12 @@ static int ctl_usage(void)
 enum {
 	EXIT_PAIR_UNREACHABLE = 4,	/* not found, out of range */
 	EXIT_PAIR_REJECTED = 5,		/* the device or the admin said no */
-	EXIT_PAIR_UNSUPPORTED = 6,	/* a PIN code, or an LE device */
+	EXIT_PAIR_UNSUPPORTED = 6,	/* a PIN code, LE Secure Connections only */
 	EXIT_PAIR_BONDED = 7,		/* a household bond exists */
 };
 
 /* The outcome for people, and the exit status. */
-static int pair_outcome(const char *dev, const struct ctl_pair_msg *r)
+static int pair_outcome(const char *dev, const char *type, const struct ctl_pair_msg *r)
 {
 	const char *st = r->hci ? hcistr_status(r->hci) : NULL;
 	char why[96] = "";
@@ -621,12 +623,12 @@ static int pair_outcome(const char *dev, const struct ctl_pair_msg *r)
 	switch (r->result) {
 	case MUX_PAIR_OK:
 		printf("paired %s: its key is the household bond; grant it with "
-		       "bgw-authdb allow USER %s public\n", dev, dev);
+		       "bgw-authdb allow USER %s %s\n", dev, dev, type);
 		return 0;
 	case MUX_PAIR_UNREACHABLE:
 		fprintf(stderr, "bgw-muxd: pair: %s did not answer%s: is it on, in range and "
-			"connectable (in pairing mode)? An LE-only device cannot be paired at "
-			"the gateway yet\n", dev, why);
+			"connectable (in pairing mode, or advertising)? An LE device is paired "
+			"with --le\n", dev, why);
 		return EXIT_PAIR_UNREACHABLE;
 	case MUX_PAIR_REJECTED:
 		fprintf(stderr, "bgw-muxd: pair: %s refused to pair or did not confirm%s: put it "
@@ -644,6 +646,16 @@ static int pair_outcome(const char *dev, const struct ctl_pair_msg *r)
 		fprintf(stderr, "bgw-muxd: pair: %s authenticated with a key the gateway already "
 			"holds: see bgw-authdb bond list\n", dev);
 		return EXIT_PAIR_BONDED;
+	case MUX_PAIR_LE_SC:
+		fprintf(stderr, "bgw-muxd: pair: %s pairs only with LE Secure Connections, which "
+			"the gateway does not do yet: pair it from a user's host (a CD) instead; "
+			"its key then stays with that host\n", dev);
+		return EXIT_PAIR_UNSUPPORTED;
+	case MUX_PAIR_NO_KEY:
+		fprintf(stderr, "bgw-muxd: pair: %s paired but keeps no bond (it distributes no "
+			"key): there is nothing to share; its users pair it from their own hosts\n",
+			dev);
+		return EXIT_PAIR_REJECTED;
 	case MUX_PAIR_TIMEOUT:
 		fprintf(stderr, "bgw-muxd: pair: %s: no outcome within %u s\n", dev,
 			(unsigned)(MUX_PAIR_TIMEOUT_US / 1000000));
@@ -687,10 +699,30 @@ static bool ask_yes(void)
 }
 
 /*
- * bgw-muxd pair: the reports of the pairing, as they come, until its
- * outcome; a numeric comparison waits for the admin's answer.
+ * The passkey the admin typed (1-6 digits) into out, else "no": end of
+ * input or anything else refuses the pairing rather than guessing.
  */
-static int pair_dialogue(int fd, const char *dev)
+static void ask_passkey(char *out, size_t cap)
+{
+	char line[32];
+	size_t n;
+
+	snprintf(out, cap, "no");
+	if (!fgets(line, sizeof(line), stdin))
+		return;
+	n = strcspn(line, "\r\n");
+	line[n] = '\0';
+	if (ctlmsg_pair_passkey(line) >= 0)
+		snprintf(out, cap, "%s", line);
+	explicit_bzero(line, sizeof(line));
+}
+
+/*
+ * bgw-muxd pair: the reports of the pairing, as they come, until its
+ * outcome; a numeric comparison or a passkey to type waits for the
+ * admin's answer.
+ */
+static int pair_dialogue(int fd, const char *dev, const char *atype)
 {
 	struct ctl_pair_msg r;
 	struct ctl_ask ans;
@@ -721,7 +753,7 @@ static int pair_dialogue(int fd, const char *dev)
 		switch (r.what) {
 		case CTL_PAIR_DONE:
 			free(p);
-			return pair_outcome(dev, &r);
+			return pair_outcome(dev, atype, &r);
 		case CTL_PAIR_JUST_WORKS:
 			printf("%s has no display and no input: paired without a number to compare "
 			       "(Just Works, unauthenticated)\n", dev);
@@ -730,14 +762,28 @@ static int pair_dialogue(int fd, const char *dev)
 			printf("type %06u on %s, then Enter if it asks\n", (unsigned)r.value, dev);
 			break;
 		case CTL_PAIR_CONFIRM:
-			printf("does %s show %06u? [yes/no] ", dev, (unsigned)r.value);
-			fflush(stdout);
+		case CTL_PAIR_ENTER:
 			memset(&ans, 0, sizeof(ans));
 			ans.kind = CTL_ASK_PAIR_ANSWER;
-			snprintf(ans.target, sizeof(ans.target), "%s", ask_yes() ? "yes" : "no");
-			printf("%s\n", ans.target);
+			if (r.what == CTL_PAIR_CONFIRM) {
+				printf("does %s show %06u? [yes/no] ", dev, (unsigned)r.value);
+				fflush(stdout);
+				snprintf(ans.target, sizeof(ans.target), "%s",
+					 ask_yes() ? "yes" : "no");
+				printf("%s\n", ans.target);
+			} else {
+				printf("type the passkey %s shows, then Enter (nothing to refuse): ",
+				       dev);
+				fflush(stdout);
+				ask_passkey(ans.target, sizeof(ans.target));
+				/* Not echoed: it is the pairing's secret while it runs. */
+				printf("%s\n", strcmp(ans.target, "no") ? "(typed)" : "no");
+			}
 			k = ctlmsg_ask_encode(&ans, buf, sizeof(buf));
-			if (k < 0 || rpc_send(fd, RPC_CTL_ASK, buf, (size_t)k, -1) < 0) {
+			k = k < 0 ? k : rpc_send(fd, RPC_CTL_ASK, buf, (size_t)k, -1);
+			explicit_bzero(buf, sizeof(buf));
+			explicit_bzero(&ans, sizeof(ans));
+			if (k < 0) {
 				fprintf(stderr, "bgw-muxd: pair: the answer could not be sent\n");
 				free(p);
 				return EXIT_ERROR;
@@ -755,9 +801,10 @@ int ctl_main(const struct muxd_conf *c, int argc, char **argv)
 	struct sockaddr_un sa;
 	struct ctl_ask a;
 	struct ctl_snap *s = NULL;
+	struct mux_pair_dev d;
 	uint8_t ask[CTL_ASK_MAX];
 	uint8_t *p = NULL;
-	const char *why = NULL;
+	const char *why = NULL, *pair_type = "public";
 	bool json = false;
 	uint32_t type;
 	size_t len;
@@ -781,25 +828,43 @@ int ctl_main(const struct muxd_conf *c, int argc, char **argv)
 			return EXIT_USAGE;
 		}
 		snprintf(a.target, sizeof(a.target), "%s", argv[1]);
-	} else if ((argc == 2 || argc == 3) && strcmp(argv[0], "pair") == 0) {
-		struct bdaddr ba;
+	} else if (argc >= 2 && strcmp(argv[0], "pair") == 0) {
+		bool le = false, kbd = false;
 
+		memset(&d, 0, sizeof(d));
 		a.kind = CTL_ASK_PAIR;
-		if (bdaddr_parse(argv[1], &ba) < 0) {
+		for (i = 1; i < (unsigned)argc && argv[i][0] == '-'; i++) {
+			if (strcmp(argv[i], "--le") == 0)
+				le = true;
+			else if (strcmp(argv[i], "--keyboard") == 0)
+				kbd = true;
+			else
+				return ctl_usage();
+		}
+		if (i >= (unsigned)argc || argc - i > 2 || (le && kbd))
+			return ctl_usage();
+		if (bdaddr_parse(argv[i], &d.a) < 0) {
 			fprintf(stderr, "bgw-muxd: pair: '%s' is not an address (XX:XX:XX:XX:XX:XX)\n",
-				argv[1]);
+				argv[i]);
 			return EXIT_USAGE;
 		}
-		if (argc == 3 && strcmp(argv[2], "public") != 0) {
-			if (strcmp(argv[2], "random") != 0)
+		d.type = BDADDR_PUBLIC;
+		if (argc - i == 2) {
+			if (strcmp(argv[i + 1], "random") == 0)
+				d.type = BDADDR_RANDOM;
+			else if (strcmp(argv[i + 1], "public") != 0)
 				return ctl_usage();
-			/* BR/EDR addresses are public: a random one is an LE device's. */
-			fprintf(stderr, "bgw-muxd: pair: not yet for LE devices: pair %s from a "
-				"user's host (a CD) first; its keys then stay with that host\n",
-				argv[1]);
-			return EXIT_PAIR_UNSUPPORTED;
 		}
-		bdaddr_fmt(&ba, a.target);
+		/* Random addresses are LE's (Vol 6 Part B 1.3): no --le needed. */
+		d.le = le || d.type == BDADDR_RANDOM;
+		if (d.le && kbd) {
+			fprintf(stderr, "bgw-muxd: pair: --keyboard is for BR/EDR devices; an LE "
+				"device's passkey is asked for when it shows one\n");
+			return EXIT_USAGE;
+		}
+		d.keyboard = kbd;
+		ctlmsg_pair_target_fmt(&d, a.target);
+		pair_type = d.type == BDADDR_RANDOM ? "random" : "public";
 	} else {
 		return ctl_usage();
 	}
@@ -829,7 +894,9 @@ int ctl_main(const struct muxd_conf *c, int argc, char **argv)
 	 */
 	sr = rpc_send(fd, RPC_CTL_ASK, ask, (size_t)n, -1);
 	if (a.kind == CTL_ASK_PAIR && sr == 0) {
-		ret = pair_dialogue(fd, a.target);
+		char dev[BDADDR_STRLEN];
+
+		ret = pair_dialogue(fd, bdaddr_fmt(&d.a, dev), pair_type);
 		goto out;
 	}
 	r = rpc_recv(fd, &type, &p, &len, CTL_SNAP_MAX, NULL, CTL_CALL_MS);

@@ -93,13 +93,66 @@ static bool put_str(struct wbuf *w, bool wide, const char *s, size_t max)
 	return true;
 }
 
+int ctlmsg_pair_target(const char *t, struct mux_pair_dev *d)
+{
+	char addr[BDADDR_STRLEN];
+	const char *sp = strchr(t, ' ');
+	size_t n = sp ? (size_t)(sp - t) : strlen(t);
+
+	memset(d, 0, sizeof(*d));
+	if (n >= sizeof(addr))
+		return -EINVAL;
+	memcpy(addr, t, n);
+	addr[n] = '\0';
+	if (bdaddr_parse(addr, &d->a) < 0)
+		return -EINVAL;
+	d->type = BDADDR_PUBLIC;
+	if (!sp)
+		return 0;
+	if (!strcmp(sp, " keyboard")) {
+		d->keyboard = true;
+		return 0;
+	}
+	d->le = true;
+	if (!strcmp(sp, " le public"))
+		return 0;
+	d->type = BDADDR_RANDOM;
+	return !strcmp(sp, " le random") ? 0 : -EINVAL;
+}
+
+void ctlmsg_pair_target_fmt(const struct mux_pair_dev *d, char out[CTL_TARGET_MAX + 1])
+{
+	char as[BDADDR_STRLEN];
+
+	bdaddr_fmt(&d->a, as);
+	snprintf(out, CTL_TARGET_MAX + 1, "%s%s", as,
+		 !d->le ? (d->keyboard ? " keyboard" : "") :
+		 d->type == BDADDR_RANDOM ? " le random" : " le public");
+}
+
+int32_t ctlmsg_pair_passkey(const char *t)
+{
+	int32_t v = 0;
+	size_t i, n = strlen(t);
+
+	if (n < 1 || n > 6)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (t[i] < '0' || t[i] > '9')
+			return -1;
+		v = v * 10 + (t[i] - '0');
+	}
+	return v;
+}
+
 /*
  * A status and a cancel name nothing; a kick names what it ends, a
- * pairing its device (an address), an answer "yes" or "no".
+ * pairing its device (ctlmsg_pair_target), an answer "yes", "no" or a
+ * passkey.
  */
 static bool ask_is_valid(const struct ctl_ask *a)
 {
-	struct bdaddr ba;
+	struct mux_pair_dev d;
 
 	switch (a->kind) {
 	case CTL_ASK_STATUS:
@@ -108,9 +161,10 @@ static bool ask_is_valid(const struct ctl_ask *a)
 	case CTL_ASK_KICK:
 		return a->target[0] != '\0';
 	case CTL_ASK_PAIR:
-		return bdaddr_parse(a->target, &ba) == 0;
+		return ctlmsg_pair_target(a->target, &d) == 0;
 	case CTL_ASK_PAIR_ANSWER:
-		return !strcmp(a->target, "yes") || !strcmp(a->target, "no");
+		return !strcmp(a->target, "yes") || !strcmp(a->target, "no") ||
+		       ctlmsg_pair_passkey(a->target) >= 0;
 	default:
 		return false;
 	}
@@ -151,7 +205,7 @@ int ctlmsg_pair_encode(const struct ctl_pair_msg *m, uint8_t *buf, size_t cap)
 {
 	struct wbuf w;
 
-	if (m->what < CTL_PAIR_CONFIRM || m->what > CTL_PAIR_DONE || m->value > 999999 ||
+	if (m->what < CTL_PAIR_CONFIRM || m->what > CTL_PAIR_ENTER || m->value > 999999 ||
 	    m->result > CTL_PAIR_R_MAX)
 		return -EINVAL;
 	wbuf_init(&w, buf, cap);
@@ -176,7 +230,7 @@ int ctlmsg_pair_decode(const uint8_t *p, size_t len, struct ctl_pair_msg *out)
 	out->value = cur_le32(&c);
 	out->result = cur_u8(&c);
 	out->hci = cur_u8(&c);
-	if (!cur_is_done(&c) || out->what < CTL_PAIR_CONFIRM || out->what > CTL_PAIR_DONE ||
+	if (!cur_is_done(&c) || out->what < CTL_PAIR_CONFIRM || out->what > CTL_PAIR_ENTER ||
 	    out->value > 999999 || out->result > CTL_PAIR_R_MAX)
 		return -EPROTO;
 	return 0;

@@ -40,6 +40,7 @@
 
 #include "bdaddr.h"
 #include "mux.h"
+#include "pair.h"
 #include "transport.h"
 
 #define CTL_SESS_MAX	MUX_MAX_SESSIONS
@@ -57,10 +58,11 @@ enum ctl_ask_kind {
 	CTL_ASK_KICK = 2,
 	/*
 	 * bgw-muxd pair (doc/virtual-controller.md, "Pairing at the
-	 * gateway"): target = the BR/EDR device's address; the core starts
-	 * the admin's pairing and reports with RPC_CTL_PAIR messages, the
-	 * last one CTL_PAIR_DONE. ANSWER: target "yes" or "no" to a
-	 * CTL_PAIR_CONFIRM; CANCEL: the admin's command went away.
+	 * gateway"): target = the device (ctlmsg_pair_target); the core
+	 * starts the admin's pairing and reports with RPC_CTL_PAIR
+	 * messages, the last one CTL_PAIR_DONE. ANSWER: target "yes" or
+	 * "no" to a CTL_PAIR_CONFIRM; 1-6 digits (the passkey) or "no" to
+	 * a CTL_PAIR_ENTER; CANCEL: the admin's command went away.
 	 */
 	CTL_ASK_PAIR = 3,
 	CTL_ASK_PAIR_ANSWER = 4,
@@ -80,7 +82,18 @@ enum ctl_pair_what {
 	CTL_PAIR_PASSKEY = 2,	/* MUX_PAIR_PASSKEY */
 	CTL_PAIR_JUST_WORKS = 3,	/* MUX_PAIR_JUST_WORKS */
 	CTL_PAIR_DONE = 4,	/* the outcome; the last report */
+	CTL_PAIR_ENTER = 5,	/* MUX_PAIR_ENTER: a passkey is awaited */
 };
+
+/*
+ * bgw-muxd pair's target: "ADDRESS" (BR/EDR), "ADDRESS keyboard" (BR/EDR,
+ * the admin types passkeys), "ADDRESS le public" or "ADDRESS le random"
+ * (an LE device). _target: parse, 0 or -EINVAL; _fmt: the other way.
+ */
+int ctlmsg_pair_target(const char *t, struct mux_pair_dev *d);
+void ctlmsg_pair_target_fmt(const struct mux_pair_dev *d, char out[CTL_TARGET_MAX + 1]);
+/* A pairing answer's passkey: 1-6 digits, else -1. */
+int32_t ctlmsg_pair_passkey(const char *t);
 
 /* bgw-muxd pair's own results beyond enum mux_pair_result. */
 #define CTL_PAIR_R_NOT_READY	100	/* the core: no controller, or not initialised */

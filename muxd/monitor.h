@@ -121,11 +121,12 @@ int ctl_start(struct muxd_monitor *m);		/* in its loop */
 void ctl_stop(struct muxd_monitor *m);
 int ctl_main(const struct muxd_conf *c, int argc, char **argv);	/* the command */
 /*
- * bgw-muxd pair: is the admin (uid) pairing device a at the gateway right
- * now? Then a key for it from MUX_PAIR_USER is theirs to keep, and
- * ctl_pair_kept says it was.
+ * bgw-muxd pair: is the admin (uid) pairing device a (of this address
+ * type, over LE or BR/EDR) at the gateway right now? Then a key for it
+ * from MUX_PAIR_USER is theirs to keep, and ctl_pair_kept says it was.
  */
-bool ctl_pair_expects(struct muxd_monitor *m, const struct bdaddr *a, uid_t *uid);
+bool ctl_pair_expects(struct muxd_monitor *m, const struct bdaddr *a, uint8_t type, bool le,
+		      uid_t *uid);
 void ctl_pair_kept(struct muxd_monitor *m);
 
 #endif /* BGW_MUXD_MONITOR_H */

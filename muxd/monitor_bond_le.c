@@ -153,9 +153,11 @@ static void fill_le(struct bond *nb, const void *arg)
 }
 
 /*
- * RPC_BOND_NEW_LE: a user's legacy LE pairing made the device's LTK (and
- * its IRK, when it gave one); they replace the device's LE keys (its
- * link key, if any, is kept) under its identity, and are audited.
+ * RPC_BOND_NEW_LE: a user's legacy LE pairing, or the admin's at the
+ * gateway (bgw-muxd pair, user BONDS_BY_GATEWAY, only for the one device
+ * it asked to pair now), made the device's LTK (and its IRK, when it
+ * gave one); they replace the device's LE keys (its link key, if any, is
+ * kept) under its identity, and are audited.
  */
 int mon_bond_new_le(struct muxd_monitor *m, const struct rpc_req *q)
 {
@@ -164,21 +166,33 @@ int mon_bond_new_le(struct muxd_monitor *m, const struct rpc_req *q)
 	struct audit_fields f = { .user = q->name, .rd = q->rd, .uid = -1 };
 	uint8_t type = q->arg ? BDADDR_RANDOM : BDADDR_PUBLIC;
 	struct le_blob lb;
-	char detail[40];
+	bool gateway = false;
+	char detail[80];
 	int r;
 
 	if (bdaddr_parse(q->rd, &a) < 0)
 		return -EINVAL;
-	if (!m->db || !authdb_user_may_access(m->db, q->name, &a, type))
+	if (!strcmp(q->name, BONDS_BY_GATEWAY)) {
+		uid_t uid;
+
+		if (!ctl_pair_expects(m, &a, type, true, &uid))
+			return -EACCES;
+		f.uid = (long)uid;
+		gateway = true;
+	} else if (!m->db || !authdb_user_may_access(m->db, q->name, &a, type)) {
 		return -EACCES;
+	}
 	lb.b = q->blob;
 	lb.len = q->blob_len;
 	r = mon_bond_update(m, &a, type, q->name, fill_le, &lb, &nb);
 	if (r == 0) {
-		snprintf(detail, sizeof(detail), "ltk key-size %u%s", nb.key_size,
-			 nb.has_irk ? " irk" : "");
+		snprintf(detail, sizeof(detail), "ltk key-size %u%s%s", nb.key_size,
+			 nb.has_irk ? " irk" : "",
+			 gateway ? ", paired at the gateway by the admin" : "");
 		f.detail = detail;
 		mon_audit_fields(m, AUDIT_BOND_NEW, &f);
+		if (gateway)
+			ctl_pair_kept(m);
 	}
 	explicit_bzero(&nb, sizeof(nb));
 	return r;

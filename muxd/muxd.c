@@ -48,7 +48,7 @@ static const char usage_text[] =
 "usage: bgw-muxd [-dfhtV] [-c config_file]\n"
 "       bgw-muxd [-c config_file] status [--json]\n"
 "       bgw-muxd [-c config_file] kick session | user\n"
-"       bgw-muxd [-c config_file] pair address [public | random]\n"
+"       bgw-muxd [-c config_file] pair [--le | --keyboard] address [public | random]\n"
 "\n"
 "  -c config_file  the configuration (default " MUXD_DEFAULT_CONF ")\n"
 "  -d              debug: log HCI packet summaries; implies -f\n"
@@ -60,8 +60,10 @@ static const char usage_text[] =
 "  status          the sessions, their links and the controller (root);\n"
 "                  --json for scripts\n"
 "  kick            end a session, by its number or all of a user's (root)\n"
-"  pair            pair a BR/EDR device at the gateway, once, before granting\n"
-"                  it: its key becomes the household bond (root)\n";
+"  pair            pair a device at the gateway, once, before granting it:\n"
+"                  its key becomes the household bond (root); --le for an\n"
+"                  LE device with a public address, --keyboard to type the\n"
+"                  passkey a BR/EDR device shows\n";
 
 static void usage(FILE *f)
 {

@@ -4,9 +4,11 @@
  * the admin's internal session pairs a device of the simulated house
  * (which answers Secure Simple Pairing with its own IO capability and
  * keeps one bond per central), the key becomes the household bond, and
- * then users whose hosts never paired authenticate with it. Each way it
- * can fail ends with its own result. Waits are bounded; nothing asserts
- * on time.
+ * then users whose hosts never paired authenticate with it. LE devices
+ * too: legacy pairing as central, Just Works or a passkey the device shows
+ * and the admin types; the LTK the device keeps is the household bond,
+ * and users' LE Enable Encryption gets it. Each way it can fail ends with
+ * its own result. Waits are bounded; nothing asserts on time.
  */
 #include "config.h"
 
@@ -35,6 +37,14 @@
 #define OLDIE	0x08	/* no SSP: PIN code */
 #define GRUMPY	0x09	/* refuses to pair */
 #define NOBODY	0x0a	/* not in the house */
+#define SCREEN	0x0d	/* DisplayOnly: shows a passkey the admin types */
+/* LE: 10:B6:00:00:00:0b public, C0:B6:00:00:00:xx random. */
+#define PANEL	0x0b	/* LE DisplayOnly, public: passkey typed by the admin */
+#define LOCK	0x01	/* LE no I/O, random: Just Works */
+#define SHY	0x03	/* LE, random: refuses to pair */
+#define GONE	0x0f	/* LE, random: not in the house */
+#define PANEL_PASSKEY	123456
+#define SCREEN_PASSKEY	424242
 
 static const char house_text[] =
 	"device speaker\n address 10:B6:00:00:00:04 public\n type bredr\n name Speaker\n"
@@ -45,6 +55,13 @@ static const char house_text[] =
 	"device oldie\n address 10:B6:00:00:00:08 public\n type bredr\n name Old Car Kit\n"
 	" pairing legacy\n"
 	"device grumpy\n address 10:B6:00:00:00:09 public\n type bredr\n name Grumpy\n"
+	" pairing refuse\n"
+	"device screen\n address 10:B6:00:00:00:0D public\n type bredr\n name Screen\n"
+	" io-capability display\n passkey 424242\n"
+	"device panel\n address 10:B6:00:00:00:0B public\n type le\n name Panel\n"
+	" io-capability display\n passkey 123456\n"
+	"device lock\n address C0:B6:00:00:00:01 random\n type le\n name Lock\n"
+	"device shy\n address C0:B6:00:00:00:03 random\n type le\n name Shy\n"
 	" pairing refuse\n";
 
 static struct loop *lp;
@@ -65,16 +82,24 @@ static void rd_addr(struct bdaddr *a, uint8_t last)
 	a->b[0] = last;
 }
 
-/* The pairing reaches every device; bob and carol the speaker; dave nothing. */
+static void le_addr(struct bdaddr *a, uint8_t last)
+{
+	rd_addr(a, last);
+	a->b[5] = 0xc0;
+}
+
+/* The pairing reaches every device; bob and carol the speaker and lock; dave nothing. */
 static bool pol_may_access(const char *user, const struct bdaddr *a, uint8_t type, void *ctx)
 {
-	struct bdaddr sp;
+	struct bdaddr sp, lk;
 
 	rd_addr(&sp, SPEAKER);
+	le_addr(&lk, LOCK);
 	if (strcmp(user, MUX_PAIR_USER) == 0)
-		return a->b[5] == 0x10 && a->b[4] == 0xb6;
+		return (a->b[5] == 0x10 || a->b[5] == 0xc0) && a->b[4] == 0xb6;
 	if (strcmp(user, "bob") == 0 || strcmp(user, "carol") == 0)
-		return bdaddr_eq(a, &sp);
+		return (type == BDADDR_PUBLIC && bdaddr_eq(a, &sp)) ||
+		       (type == BDADDR_RANDOM && bdaddr_eq(a, &lk));
 	return false;
 }
 
@@ -111,8 +136,40 @@ static int pol_bond_new(const char *user, const struct bdaddr *a, const uint8_t 
 	return 0;
 }
 
+/* The LE household bond, one device. */
+static struct {
+	bool has;
+	struct bdaddr a;
+	uint8_t type;
+	struct mux_le_bond b;
+	unsigned news;
+	char by[64];
+} lbond;
+
+static int pol_bond_ltk(const struct bdaddr *a, uint8_t type, struct mux_le_bond *b, void *ctx)
+{
+	if (!lbond.has || !bdaddr_eq(a, &lbond.a) || type != lbond.type)
+		return -ENOENT;
+	if (b)
+		*b = lbond.b;
+	return 0;
+}
+
+static int pol_bond_new_le(const char *user, const struct bdaddr *a, uint8_t type,
+			   const struct mux_le_bond *b, void *ctx)
+{
+	lbond.has = true;
+	lbond.a = *a;
+	lbond.type = type;
+	lbond.b = *b;
+	lbond.news++;
+	snprintf(lbond.by, sizeof(lbond.by), "%s", user);
+	return 0;
+}
+
 static const struct mux_policy pol = {
-	NULL, NULL, pol_may_access, NULL, NULL, pol_bond_key, pol_bond_new, NULL
+	NULL, NULL, pol_may_access, NULL, NULL, pol_bond_key, pol_bond_new, NULL,
+	pol_bond_ltk, pol_bond_new_le,
 };
 
 static void ctrl_emit(const uint8_t *h4, size_t len, void *user)
@@ -155,6 +212,7 @@ static void env_up(void)
 	ctrl = sim_ctrl_new(air, NULL, ctrl_emit, NULL);
 	ck_assert_ptr_nonnull(ctrl);
 	memset(&sbond, 0, sizeof(sbond));
+	memset(&lbond, 0, sizeof(lbond));
 	mx = mux_new(lp, &cfg, &pol, &ops);
 	ck_assert_ptr_nonnull(mx);
 	mux_ctrl_up(mx);
@@ -175,7 +233,8 @@ static void env_down(void)
 
 /* What the admin saw and answered, and the outcome. */
 struct admin {
-	int answer;		/* -1: never answers; 0 no; 1 yes */
+	int answer;		/* -1: never answers; 0 no; 1 yes (ENTER: passkey) */
+	int32_t passkey;	/* what the admin types for MUX_PAIR_ENTER */
 	unsigned prompts;
 	enum mux_pair_prompt kind;
 	uint32_t value;
@@ -194,6 +253,12 @@ static void on_prompt(struct mux_pair *p, enum mux_pair_prompt kind, uint32_t va
 	ad->value = value;
 	if (kind == MUX_PAIR_CONFIRM && ad->answer >= 0)
 		ck_assert_int_eq(mux_pair_answer(p, ad->answer == 1), 0);
+	if (kind == MUX_PAIR_ENTER && ad->answer >= 0) {
+		ck_assert_int_eq(mux_pair_answer(p, true), -EALREADY);
+		ck_assert_int_eq(mux_pair_passkey(p, 1000000), -EINVAL);
+		ck_assert_int_eq(mux_pair_passkey(p, ad->answer == 1 ? ad->passkey : -1), 0);
+		ck_assert_int_eq(mux_pair_passkey(p, ad->passkey), -EALREADY);
+	}
 }
 
 static void on_done(struct mux_pair *p, enum mux_pair_result res, uint8_t st, void *user)
@@ -207,19 +272,19 @@ static void on_done(struct mux_pair *p, enum mux_pair_result res, uint8_t st, vo
 
 static const struct mux_pair_ops admin_ops = { on_prompt, on_done };
 
-/* Pair device last as the admin would; returns once done (bounded). */
-static void admin_pair(uint8_t last, struct admin *ad)
+/* Pair device d as the admin would; returns once done (bounded). */
+static void admin_pair_dev(const struct mux_pair_dev *d, struct admin *ad, uint64_t timeout_us)
 {
 	struct mux_stats st;
 	struct mux_pair *p;
-	struct bdaddr a;
 	unsigned i, before;
 
-	rd_addr(&a, last);
 	mux_get_stats(mx, &st);
 	before = st.sessions;
-	p = mux_pair_start(mx, lp, &a, &admin_ops, ad);
+	p = mux_pair_start(mx, lp, d, &admin_ops, ad);
 	ck_assert_ptr_nonnull(p);
+	if (timeout_us)
+		mux_pair_set_timeout(p, timeout_us);
 	for (i = 0; i < 20000 && !ad->done; i++)
 		loop_iterate(lp, 10);
 	ck_assert(ad->done);
@@ -230,6 +295,28 @@ static void admin_pair(uint8_t last, struct admin *ad)
 	mux_get_stats(mx, &st);
 	ck_assert_uint_eq(st.sessions, before);
 	ck_assert_uint_eq(st.conns, 0);
+}
+
+static void admin_pair(uint8_t last, struct admin *ad)
+{
+	struct mux_pair_dev d = { .type = BDADDR_PUBLIC };
+
+	rd_addr(&d.a, last);
+	admin_pair_dev(&d, ad, 0);
+}
+
+/* An LE device: a random address (C0:...), else public (10:...). */
+static void admin_pair_le(uint8_t last, bool random, struct admin *ad, uint64_t timeout_us)
+{
+	struct mux_pair_dev d = { .le = true };
+
+	if (random) {
+		le_addr(&d.a, last);
+		d.type = BDADDR_RANDOM;
+	} else {
+		rd_addr(&d.a, last);
+	}
+	admin_pair_dev(&d, ad, timeout_us);
 }
 
 static int to_mux(const uint8_t *h4, size_t len, void *user)
@@ -469,7 +556,7 @@ START_TEST(pair_answer_only_when_asked)
 
 	env_up();
 	rd_addr(&a, HEADSET);
-	p = mux_pair_start(mx, lp, &a, &admin_ops, &ad);
+	p = mux_pair_start(mx, lp, &(struct mux_pair_dev){ .a = a }, &admin_ops, &ad);
 	ck_assert_ptr_nonnull(p);
 	ck_assert_int_eq(mux_pair_answer(p, true), -EALREADY);
 	for (i = 0; i < 5000 && !ad.prompts; i++)
@@ -496,7 +583,7 @@ START_TEST(pair_controller_lost)
 
 	env_up();
 	rd_addr(&a, HEADSET);
-	p = mux_pair_start(mx, lp, &a, &admin_ops, &ad);
+	p = mux_pair_start(mx, lp, &(struct mux_pair_dev){ .a = a }, &admin_ops, &ad);
 	ck_assert_ptr_nonnull(p);
 	for (i = 0; i < 5000 && !ad.prompts; i++)
 		loop_iterate(lp, 10);
@@ -508,6 +595,219 @@ START_TEST(pair_controller_lost)
 	ck_assert(ad.res == MUX_PAIR_ENDED || ad.res == MUX_PAIR_FAILED);
 	ck_assert(!sbond.has);
 	mux_pair_free(p);
+	env_down();
+}
+END_TEST
+
+/* The RD's own LE bond for the gateway: what the device holds. */
+static struct sim_bond *rd_le_bond(const struct bdaddr *a)
+{
+	unsigned i;
+
+	for (i = 0; i < sim_air_rd_count(air); i++) {
+		struct sim_rd *rd = sim_air_rd(air, i);
+
+		if (bdaddr_eq(&rd->cfg->addr, a))
+			return sim_rd_bond(rd, sim_ctrl_addr(ctrl), false);
+	}
+	return NULL;
+}
+
+/*
+ * A user's host on the lock, never paired: LE Create Connection, then
+ * LE Enable Encryption with a key of its own (any: it is replaced). The
+ * Encryption Change status, or 0x100 + the connection's.
+ */
+static int host_le_encrypt_once(struct shost *h)
+{
+	uint8_t p[28] = { 0 }, b[64];
+	struct bdaddr lk;
+	uint16_t handle;
+	size_t n;
+	int st;
+
+	le_addr(&lk, LOCK);
+	put_le16(p, 0x60);
+	put_le16(p + 2, 0x60);
+	p[5] = BDADDR_RANDOM;
+	memcpy(p + 6, lk.b, 6);
+	put_le16(p + 13, 0x18);
+	put_le16(p + 15, 0x28);
+	put_le16(p + 19, 0x2a);
+	ck_assert_int_eq(hostdrv_cmd_sync(h->d, HCI_OP_LE_CREATE_CONN, p, 25, NULL, 0, NULL), 0);
+	ck_assert_int_eq(hostdrv_wait_event(h->d, HCI_EV_LE_META, HCI_LE_EV_CONN_COMPLETE,
+					    b, sizeof(b), &n), 0);
+	if (b[0])
+		return 0x100 + b[0];
+	handle = get_le16(b + 1);
+	memset(p, 0x5a, sizeof(p));
+	put_le16(p, handle);
+	ck_assert_int_eq(hostdrv_cmd_sync(h->d, HCI_OP_LE_START_ENCRYPTION, p, 28, NULL, 0, NULL),
+			 0);
+	ck_assert_int_eq(hostdrv_wait_event(h->d, HCI_EV_ENCRYPT_CHANGE, 0, b, sizeof(b), &n), 0);
+	st = b[0];
+	put_le16(p, handle);
+	p[2] = 0x13;
+	ck_assert_int_eq(hostdrv_cmd_sync(h->d, HCI_OP_DISCONNECT, p, 3, NULL, 0, NULL), 0);
+	ck_assert_int_eq(hostdrv_wait_event(h->d, HCI_EV_DISCONN_COMPLETE, 0, b, sizeof(b), &n), 0);
+	return st;
+}
+
+/*
+ * LE, Just Works: the admin pairs the lock (no I/O) as central; the LTK
+ * the lock distributed, the one it keeps for the gateway, is the
+ * household LE bond, made by the gateway, unauthenticated, full size.
+ * Then bob and carol, whose hosts never paired, encrypt in turn with
+ * keys of their own, each replaced by the household's; dave gets no link.
+ */
+START_TEST(pair_le_just_works_then_users)
+{
+	struct admin ad = { .answer = -1 };
+	struct sim_bond *sb;
+	struct bdaddr lk;
+	struct shost b, c, d;
+	unsigned i;
+
+	env_up();
+	host_up(&b, "bob");
+	admin_pair_le(LOCK, true, &ad, 0);
+	ck_assert_int_eq(ad.res, MUX_PAIR_OK);
+	ck_assert_uint_eq(ad.prompts, 1);
+	ck_assert_int_eq(ad.kind, MUX_PAIR_JUST_WORKS);
+	le_addr(&lk, LOCK);
+	ck_assert(lbond.has);
+	ck_assert_uint_eq(lbond.news, 1);
+	ck_assert_str_eq(lbond.by, MUX_PAIR_USER);
+	ck_assert(bdaddr_eq(&lbond.a, &lk));
+	ck_assert_uint_eq(lbond.type, BDADDR_RANDOM);
+	ck_assert_uint_eq(lbond.b.key_size, 16);
+	ck_assert(!lbond.b.authenticated);
+	sb = rd_le_bond(&lk);
+	ck_assert_ptr_nonnull(sb);
+	ck_assert(sb->has_ltk);
+	ck_assert_mem_eq(sb->ltk, lbond.b.ltk, 16);
+	ck_assert_uint_eq(sb->ediv, lbond.b.ediv);
+	ck_assert_mem_eq(sb->rand, lbond.b.rand, 8);
+	/* Nothing of the admin's session reached bob's. */
+	ck_assert(!hostdrv_has_event(b.d, HCI_EV_LE_META, HCI_LE_EV_CONN_COMPLETE));
+	ck_assert(!hostdrv_has_event(b.d, HCI_EV_ENCRYPT_CHANGE, 0));
+	ck_assert_uint_eq(hostdrv_pending(b.d), 0);
+	host_up(&c, "carol");
+	for (i = 0; i < 5; i++) {
+		ck_assert_int_eq(host_le_encrypt_once(&b), 0);
+		ck_assert_int_eq(host_le_encrypt_once(&c), 0);
+	}
+	ck_assert_uint_eq(lbond.news, 1);
+	host_up(&d, "dave");
+	ck_assert_int_eq(host_le_encrypt_once(&d), 0x100 + HCI_ST_REJ_BAD_ADDR);
+	host_down(&b);
+	host_down(&c);
+	host_down(&d);
+	env_down();
+}
+END_TEST
+
+/*
+ * LE passkey entry (legacy): the panel (LE, public address, display
+ * only) shows a passkey, the admin types it: an authenticated bond. A
+ * wrong passkey fails the confirm check (refused, nothing kept); the
+ * admin typing none refuses it (Passkey Entry Failed).
+ */
+START_TEST(pair_le_passkey_typed_by_admin)
+{
+	struct admin ad = { .answer = 1, .passkey = 111111 };
+	struct bdaddr pn;
+
+	env_up();
+	admin_pair_le(PANEL, false, &ad, 0);
+	ck_assert_int_eq(ad.kind, MUX_PAIR_ENTER);
+	ck_assert_int_eq(ad.res, MUX_PAIR_REJECTED);
+	ck_assert(!lbond.has);
+	memset(&ad, 0, sizeof(ad));
+	ad.answer = 0;
+	admin_pair_le(PANEL, false, &ad, 0);
+	ck_assert_int_eq(ad.kind, MUX_PAIR_ENTER);
+	ck_assert_int_eq(ad.res, MUX_PAIR_ADMIN_NO);
+	ck_assert(!lbond.has);
+	memset(&ad, 0, sizeof(ad));
+	ad.answer = 1;
+	ad.passkey = PANEL_PASSKEY;
+	admin_pair_le(PANEL, false, &ad, 0);
+	ck_assert_int_eq(ad.kind, MUX_PAIR_ENTER);
+	ck_assert_int_eq(ad.res, MUX_PAIR_OK);
+	rd_addr(&pn, PANEL);
+	ck_assert(lbond.has);
+	ck_assert(bdaddr_eq(&lbond.a, &pn));
+	ck_assert_uint_eq(lbond.type, BDADDR_PUBLIC);
+	ck_assert(lbond.b.authenticated);
+	ck_assert_str_eq(lbond.by, MUX_PAIR_USER);
+	ck_assert_mem_eq(rd_le_bond(&pn)->ltk, lbond.b.ltk, 16);
+	env_down();
+}
+END_TEST
+
+/* LE failures: a device that refuses, one that is not there (the bound). */
+START_TEST(pair_le_refused_and_timeout)
+{
+	struct admin ad = { .answer = -1 };
+	struct mux_pair_dev d = { .le = false, .type = BDADDR_RANDOM };
+
+	env_up();
+	admin_pair_le(SHY, true, &ad, 0);
+	ck_assert_int_eq(ad.res, MUX_PAIR_REJECTED);
+	ck_assert(!lbond.has);
+	memset(&ad, 0, sizeof(ad));
+	/* 0.3 s instead of 60: LE Create Connection waits for ever. */
+	admin_pair_le(GONE, true, &ad, 300000);
+	ck_assert_int_eq(ad.res, MUX_PAIR_TIMEOUT);
+	ck_assert(!lbond.has);
+	/* A random address is never BR/EDR's. */
+	le_addr(&d.a, LOCK);
+	ck_assert_ptr_null(mux_pair_start(mx, lp, &d, &admin_ops, &ad));
+	env_down();
+}
+END_TEST
+
+/*
+ * BR/EDR, a device that only displays (Vol 4 Part E 7.7.43): with the
+ * admin typing (KeyboardOnly), it shows its passkey and the admin types
+ * it: an authenticated key. A wrong one fails (Authentication Failure),
+ * none is the admin's no. Without --keyboard the same device is numeric
+ * comparison confirmed on the device alone: unauthenticated (type 4).
+ */
+START_TEST(pair_passkey_typed_by_admin)
+{
+	struct admin ad = { .answer = 1, .passkey = 1 };
+	struct mux_pair_dev d = { .type = BDADDR_PUBLIC, .keyboard = true };
+
+	env_up();
+	rd_addr(&d.a, SCREEN);
+	admin_pair_dev(&d, &ad, 0);
+	ck_assert_int_eq(ad.kind, MUX_PAIR_ENTER);
+	ck_assert_int_eq(ad.res, MUX_PAIR_REJECTED);
+	ck_assert_int_eq(ad.st, HCI_ST_AUTH_FAILURE);
+	ck_assert(!sbond.has);
+	memset(&ad, 0, sizeof(ad));
+	ad.answer = 0;
+	admin_pair_dev(&d, &ad, 0);
+	ck_assert_int_eq(ad.res, MUX_PAIR_ADMIN_NO);
+	ck_assert(!sbond.has);
+	memset(&ad, 0, sizeof(ad));
+	ad.answer = 1;
+	ad.passkey = SCREEN_PASSKEY;
+	admin_pair_dev(&d, &ad, 0);
+	ck_assert_int_eq(ad.kind, MUX_PAIR_ENTER);
+	ck_assert_int_eq(ad.res, MUX_PAIR_OK);
+	ck_assert(sbond.has);
+	ck_assert_uint_eq(sbond.type, 0x05);
+	env_down();
+	env_up();
+	memset(&ad, 0, sizeof(ad));
+	ad.answer = 1;
+	admin_pair(SCREEN, &ad);
+	ck_assert_int_eq(ad.kind, MUX_PAIR_CONFIRM);
+	ck_assert_int_eq(ad.res, MUX_PAIR_OK);
+	ck_assert_uint_eq(sbond.type, 0x04);
 	env_down();
 }
 END_TEST
@@ -525,6 +825,10 @@ Suite *test_suite(void)
 	tcase_add_test(tc, pair_failures);
 	tcase_add_test(tc, pair_answer_only_when_asked);
 	tcase_add_test(tc, pair_controller_lost);
+	tcase_add_test(tc, pair_le_just_works_then_users);
+	tcase_add_test(tc, pair_le_passkey_typed_by_admin);
+	tcase_add_test(tc, pair_le_refused_and_timeout);
+	tcase_add_test(tc, pair_passkey_typed_by_admin);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	return s;

@@ -1540,8 +1540,10 @@ START_TEST(pair_codec)
 	ck_assert_int_eq(ctlmsg_pair_decode(buf, (size_t)n + 1, &d), -EPROTO);
 	buf[4] = 0;	/* what */
 	ck_assert_int_eq(ctlmsg_pair_decode(buf, (size_t)n, &d), -EPROTO);
-	buf[4] = CTL_PAIR_DONE + 1;
+	buf[4] = CTL_PAIR_ENTER + 1;
 	ck_assert_int_eq(ctlmsg_pair_decode(buf, (size_t)n, &d), -EPROTO);
+	buf[4] = CTL_PAIR_ENTER;
+	ck_assert_int_eq(ctlmsg_pair_decode(buf, (size_t)n, &d), 0);
 	buf[4] = CTL_PAIR_DONE;
 	put_le32(buf + 5, 1000000);	/* a number of seven digits */
 	ck_assert_int_eq(ctlmsg_pair_decode(buf, (size_t)n, &d), -EPROTO);
@@ -1564,11 +1566,52 @@ START_TEST(pair_codec)
 	ck_assert_int_eq(ctlmsg_ask_decode(buf, (size_t)n, &ad), 0);
 	buf[6] = 'Y';
 	ck_assert_int_eq(ctlmsg_ask_decode(buf, (size_t)n, &ad), -EPROTO);
+	/* A passkey: one to six digits, nothing else. */
+	strcpy(a.target, "012345");
+	ck_assert_int_gt(ctlmsg_ask_encode(&a, buf, sizeof(buf)), 0);
+	ck_assert_int_eq(ctlmsg_pair_passkey(a.target), 12345);
+	ck_assert_int_eq(ctlmsg_pair_passkey("7"), 7);
+	ck_assert_int_eq(ctlmsg_pair_passkey("1234567"), -1);
+	ck_assert_int_eq(ctlmsg_pair_passkey(""), -1);
+	ck_assert_int_eq(ctlmsg_pair_passkey("12a4"), -1);
+	ck_assert_int_eq(ctlmsg_pair_passkey("-1"), -1);
+	strcpy(a.target, "1234567");
+	ck_assert_int_eq(ctlmsg_ask_encode(&a, buf, sizeof(buf)), -EINVAL);
 	a.kind = CTL_ASK_PAIR_CANCEL;
 	ck_assert_int_eq(ctlmsg_ask_encode(&a, buf, sizeof(buf)), -EINVAL);
 	a.target[0] = '\0';
 	n = ctlmsg_ask_encode(&a, buf, sizeof(buf));
 	ck_assert_int_eq(ctlmsg_ask_decode(buf, (size_t)n, &ad), 0);
+}
+END_TEST
+
+/* bgw-muxd pair's device: BR/EDR, BR/EDR typing, LE of either type; nothing else. */
+START_TEST(pair_target_codec)
+{
+	static const char *const good[] = {
+		"10:B6:00:00:00:04", "10:B6:00:00:00:04 keyboard",
+		"10:B6:00:00:00:04 le public", "C0:B6:00:00:00:01 le random",
+	};
+	static const char *const bad[] = {
+		"", "10:B6:00:00:00", "10:B6:00:00:00:04 ", "10:B6:00:00:00:04 le",
+		"10:B6:00:00:00:04 random", "10:B6:00:00:00:04 le random x",
+		"10:B6:00:00:00:04 keyboard le public", "10:B6:00:00:00:04XX le public",
+	};
+	struct mux_pair_dev d;
+	char out[CTL_TARGET_MAX + 1];
+	unsigned i;
+
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		ck_assert_msg(ctlmsg_pair_target(good[i], &d) == 0, "%s", good[i]);
+		ctlmsg_pair_target_fmt(&d, out);
+		ck_assert_str_eq(out, good[i]);
+	}
+	ck_assert_int_eq(ctlmsg_pair_target("C0:B6:00:00:00:01 le random", &d), 0);
+	ck_assert(d.le && d.type == BDADDR_RANDOM && !d.keyboard);
+	ck_assert_int_eq(ctlmsg_pair_target("10:B6:00:00:00:04 keyboard", &d), 0);
+	ck_assert(!d.le && d.type == BDADDR_PUBLIC && d.keyboard);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(ctlmsg_pair_target(bad[i], &d) == -EINVAL, "%s", bad[i]);
 }
 END_TEST
 
@@ -1663,6 +1706,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, status_snapshot_link_cap);
 	tcase_add_test(tc, status_ask_codec);
 	tcase_add_test(tc, pair_codec);
+	tcase_add_test(tc, pair_target_codec);
 	tcase_add_test(tc, status_json_escapes);
 	tcase_add_test(tc, subverted_peer_cannot_claim_a_cert_user);
 	tcase_add_test(tc, signing_oracle_bound_to_own_handshake);

@@ -8,13 +8,18 @@
 # authenticate in turn, ten times each, never asked for a key; carol,
 # without a grant, gets nothing. Each failure has its message and exit
 # status: an unknown device (4), a device that refuses (5), the admin
-# answering no (5), a device that wants a PIN (6), an LE address (6), a
-# device already bonded (7), a bad address (2), the daemon down (1). A
-# device that compares numbers shows the admin one, who answers yes.
-# The key is in no log and no session's snoop trace.
+# answering no (5), a device that wants a PIN (6), a device already
+# bonded (7), a bad address or --le with --keyboard (2), the daemon down
+# (1). A device that compares numbers shows the admin one, who answers
+# yes; a BR/EDR device that only displays shows a passkey the admin types
+# (--keyboard). LE: the admin pairs the lock (Just Works) and a panel
+# that shows a passkey (typed by the admin; a wrong one refused); then
+# alice and bob, whose hosts never paired the lock, encrypt in turn with
+# keys of their own, each replaced by the household LTK, and read its
+# bolt. The keys are in no log and no session's snoop trace.
 . "${BGW_SRCDIR:-.}/tests/lib.sh"
 
-n=13
+n=16
 echo "1..$n"
 muxd="$BGW_BUILDDIR/muxd/bgw-muxd"
 host="$BGW_BUILDDIR/tests/bond-host"
@@ -25,8 +30,8 @@ if [ "$(id -u)" != 0 ] || ! command -v setpriv >/dev/null 2>&1; then
 fi
 tmp=$(mktemp -d)
 chmod 755 "$tmp"
-mkdir "$tmp/alice" "$tmp/bob" "$tmp/carol" "$tmp/state"
-chown nobody "$tmp/bob"
+mkdir "$tmp/alice" "$tmp/bob" "$tmp/carol" "$tmp/state" "$tmp/alice/le" "$tmp/bob/le"
+chown nobody "$tmp/bob" "$tmp/bob/le"
 chown 12345 "$tmp/carol"
 sock="$tmp/muxd.sock"
 speaker=10:B6:00:00:00:04
@@ -34,6 +39,9 @@ headset=10:B6:00:00:00:06
 oldie=10:B6:00:00:00:08
 grumpy=10:B6:00:00:00:09
 nobody=10:B6:00:00:00:0A
+panel=10:B6:00:00:00:0B
+screen=10:B6:00:00:00:0D
+lock=C0:B6:00:00:00:01
 pid=""
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
 
@@ -57,6 +65,24 @@ device grumpy
 	type bredr
 	name Grumpy Speaker
 	pairing refuse
+device screen
+	address $screen public
+	type bredr
+	name Screen Speaker
+	io-capability display
+	passkey 424242
+device panel
+	address $panel public
+	type le
+	name Alarm Panel
+	io-capability display
+	passkey 123456
+device lock
+	address $lock random
+	type le
+	name Front Door Lock
+	service 1815
+	characteristic 2a56 read,write,encrypt 01
 EOT
 cat >"$tmp/authdb" <<EOT
 user alice
@@ -169,33 +195,96 @@ st=$?
 t_ok $? "the admin compares the number and answers yes: authenticated key (got $st)" ||
 	sed 's/^/# /' "$tmp/p10.out" "$tmp/state/bonds"
 
-# 10: an LE address, a malformed one.
-pair C0:B6:00:00:00:01 random </dev/null >"$tmp/p11.out" 2>&1
+# 10: an LE device (a random address): the lock, Just Works, by @gateway;
+# a malformed address and --le with --keyboard are usage errors.
+pair $lock random </dev/null >"$tmp/p11.out" 2>&1
 st=$?
 pair 10:B6:00:00:00 </dev/null >"$tmp/p11b.out" 2>&1
 st2=$?
-[ $st -eq 6 ] && grep -q "not yet for LE devices: pair C0:B6:00:00:00:01 from a user's host" \
-	"$tmp/p11.out" && [ $st2 -eq 2 ] && grep -q "is not an address" "$tmp/p11b.out"
-t_ok $? "an LE device: not yet, exit 6 (got $st); a bad address: exit 2 (got $st2)" ||
-	sed 's/^/# /' "$tmp/p11.out" "$tmp/p11b.out"
+pair --le --keyboard $panel </dev/null >"$tmp/p11c.out" 2>&1
+st3=$?
+[ $st -eq 0 ] && grep -q "^paired $lock: .* bgw-authdb allow USER $lock random$" "$tmp/p11.out" &&
+	grep -q "Just Works" "$tmp/p11.out" &&
+	grep -q "^bond $lock random by @gateway at [0-9]* ltk [0-9a-f]\{32\} ediv [0-9]* rand [0-9a-f]\{16\} key-size 16 authenticated no$" \
+		"$tmp/state/bonds" &&
+	[ $st2 -eq 2 ] && grep -q "is not an address" "$tmp/p11b.out" && [ $st3 -eq 2 ]
+t_ok $? "bgw-muxd pair: the lock's LTK is the household LE bond, by @gateway (got $st); usage errors exit 2 (got $st2, $st3)" ||
+	sed 's/^/# /' "$tmp/p11.out" "$tmp/p11b.out" "$tmp/p11c.out" "$tmp/state/bonds"
+lkey=$(sed -n "s/^bond $lock .* ltk \([0-9a-f]*\) .*/\1/p" "$tmp/state/bonds")
 
-# 11: the household key is in no session's snoop trace.
+# 11: an LE device with a public address that shows a passkey: the admin
+# types a wrong one (refused, exit 5, nothing kept), then the right one.
+echo 111111 | pair --le $panel >"$tmp/p12.out" 2>&1
+st=$?
+echo 123456 | pair --le $panel >"$tmp/p12b.out" 2>&1
+st2=$?
+[ $st -eq 5 ] && grep -q "^type the passkey $panel shows, then Enter (nothing to refuse): (typed)$" \
+	"$tmp/p12.out" && ! grep -q "111111" "$tmp/p12.out" &&
+	[ $st2 -eq 0 ] && grep -q "^paired $panel: .* allow USER $panel public$" "$tmp/p12b.out" &&
+	grep -q "^bond $panel public by @gateway .* key-size 16 authenticated yes$" "$tmp/state/bonds"
+t_ok $? "an LE passkey typed by the admin: wrong exit 5 (got $st), right an authenticated bond (got $st2)" ||
+	sed 's/^/# /' "$tmp/p12.out" "$tmp/p12b.out" "$tmp/state/bonds"
+
+# 12: a BR/EDR device that only displays: --keyboard, the admin types its passkey.
+echo 424242 | pair --keyboard $screen >"$tmp/p13.out" 2>&1
+st=$?
+[ $st -eq 0 ] && grep -q "^type the passkey $screen shows" "$tmp/p13.out" &&
+	grep -q "^bond $screen public by @gateway .* linkkey-type 5$" "$tmp/state/bonds"
+t_ok $? "a BR/EDR passkey typed by the admin (--keyboard): an authenticated key (got $st)" ||
+	sed 's/^/# /' "$tmp/p13.out" "$tmp/state/bonds"
+
+# 13: alice and bob, granted the lock, never paired it: their hosts hold
+# keys of their own (any: each is replaced); five rounds each, encrypted,
+# the bolt read.
+n0=$(grep -c "authdb changed: reloading" "$tmp/log")
+A allow alice $lock random >/dev/null 2>&1 && A allow bob $lock random >/dev/null 2>&1
+i=0
+while [ "$(grep -c "authdb changed: reloading" "$tmp/log")" -le "$n0" ] && [ $i -lt 100 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+for u in alice bob; do
+	echo "$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n') 1234 $(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')" \
+		>"$tmp/$u/le/bond"
+done
+chown nobody "$tmp/bob/le/bond"
+lehost="$BGW_BUILDDIR/tests/le-bond-host"
+ok=0
+i=1
+while [ $i -le 5 ]; do
+	timeout 30 "$lehost" "$sock" $lock "$tmp/alice/le/bond" "$tmp/alice/le/snoop.$i" \
+		>"$tmp/la$i.out" 2>&1 && grep -qx "paired 0" "$tmp/la$i.out" &&
+		timeout 30 setpriv --reuid=nobody --regid=nogroup --clear-groups \
+			"$lehost" "$sock" $lock "$tmp/bob/le/bond" "$tmp/bob/le/snoop.$i" \
+			>"$tmp/lb$i.out" 2>&1 && grep -qx "paired 0" "$tmp/lb$i.out" &&
+		ok=$((ok + 1))
+	i=$((i + 1))
+done
+[ $ok -eq 5 ] && grep -q "encrypted with the household LE bond" "$tmp/log"
+t_ok $? "alice and bob on the lock, never paired: $ok of 5 rounds encrypted with the household LTK" ||
+	sed 's/^/# /' "$tmp/la1.out" "$tmp/lb1.out"
+
+# 14: the household keys are in no session's snoop trace.
 hexdump_all() { for f in "$@"; do od -An -v -tx1 "$f" | tr -d ' \n'; echo; done; }
-hexdump_all "$tmp"/alice/snoop.* "$tmp"/bob/snoop.* >"$tmp/snoops.hex"
-[ -n "$hkey" ] && [ -s "$tmp/snoops.hex" ] && ! grep -q "$hkey" "$tmp/snoops.hex"
-t_ok $? "the household key is in no session's snoop trace"
+hexdump_all "$tmp"/alice/snoop.* "$tmp"/bob/snoop.* "$tmp"/alice/le/snoop.* \
+	"$tmp"/bob/le/snoop.* >"$tmp/snoops.hex"
+[ -n "$hkey" ] && [ -n "$lkey" ] && [ -s "$tmp/snoops.hex" ] && ! grep -q "$hkey" "$tmp/snoops.hex" &&
+	! grep -q "$lkey" "$tmp/snoops.hex"
+t_ok $? "the household keys are in no session's snoop trace"
 
-# 12: ... nor in the daemon's log (debug level).
+# 15: ... nor in the daemon's log (debug level).
 kill "$pid"
 wait "$pid" 2>/dev/null
 pid=""
 upper=$(echo "$hkey" | tr a-f A-F)
 spaced=$(echo "$hkey" | sed 's/../& /g; s/ $//')
+lupper=$(echo "$lkey" | tr a-f A-F)
+lspaced=$(echo "$lkey" | sed 's/../& /g; s/ $//')
 grep -q "paired at the gateway by uid 0" "$tmp/log" &&
-	! grep -qi -e "$hkey" -e "$upper" -e "$spaced" "$tmp/log"
-t_ok $? "the household key is in no log line" || sed 's/^/# /' "$tmp/log" | tail -20
+	! grep -qi -e "$hkey" -e "$upper" -e "$spaced" -e "$lkey" -e "$lupper" -e "$lspaced" "$tmp/log"
+t_ok $? "the household keys are in no log line" || sed 's/^/# /' "$tmp/log" | tail -20
 
-# 13: the daemon is down.
+# 16: the daemon is down.
 pair $speaker </dev/null >"$tmp/p14.out" 2>&1
 st=$?
 [ $st -eq 1 ] && grep -q "not running" "$tmp/p14.out"

@@ -138,6 +138,16 @@ int mux_session_input(struct mux_session *s, const uint8_t *h4, size_t len);
 void mux_session_free(struct mux_session *s);
 bool mux_session_is_dead(const struct mux_session *s);
 /*
+ * An LE key that crossed no HCI (LE Secure Connections derive it on both
+ * ends, Vol 3 Part H 2.3.5.6.5), made by session s's own SMP (the
+ * pairing at the gateway, mux/pair.h): kept as the household LE bond of
+ * device (a, type) through the policy's bond_new_le, as s's user, if
+ * that user may access the device now. 0, -EACCES, -EOPNOTSUPP (no LE
+ * bonds), or the policy's error.
+ */
+int mux_session_bond_le(struct mux_session *s, const struct bdaddr *a, uint8_t type,
+			const struct mux_le_bond *b);
+/*
  * The session's host is silent but may come back: disconnect its links
  * on the controller (as if its host had) so others can use the devices,
  * and emit Disconnection Complete with reason (HCI_ST_CONN_TIMEOUT) for

@@ -38,6 +38,7 @@
 #include "hci_defs.h"
 #include "log.h"
 #include "mux_int.h"
+#include "pair.h"
 #include "rpa.h"
 #include "secmem.h"
 #include "smp_crypto.h"
@@ -460,7 +461,8 @@ bool bond_le_dev_smp(struct mux *m, struct mux_conn *c, const struct h4_pkt *pkt
 			break;
 		memcpy(l->pres, p, 7);
 		l->seen_pres = true;
-		if (l->preq[3] & p[3] & AUTH_SC)
+		/* The gateway's own pairing keeps an SC key itself (mux_pair.c). */
+		if ((l->preq[3] & p[3] & AUTH_SC) && strcmp(s->user, MUX_PAIR_USER) != 0)
 			log_notice("session %u (%s): %s pairs with LE Secure Connections: its key is not seen, so it is not shared (one bond per central)",
 				   s->id, s->user, bdaddr_fmt(&c->addr, as));
 		break;
@@ -560,4 +562,16 @@ void bond_le_encrypted(struct mux *m, struct mux_conn *c, uint8_t status)
 	secmem_wipe(&b, sizeof(b));
 	secmem_wipe(p, sizeof(p));
 	secmem_wipe(l, sizeof(*l));
+}
+
+int mux_session_bond_le(struct mux_session *s, const struct bdaddr *a, uint8_t type,
+			const struct mux_le_bond *b)
+{
+	struct mux *m = s->m;
+
+	if (!m->pol.bond_new_le)
+		return -EOPNOTSUPP;
+	if (s->dead || !pol_access(m, s->user, a, type))
+		return -EACCES;
+	return m->pol.bond_new_le(s->user, a, type, b, m->pol.ctx);
 }

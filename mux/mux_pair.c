@@ -44,6 +44,9 @@
 #define SMP_ID_ADDR_INFO	0x09
 #define SMP_SIGN_INFO		0x0a
 #define SMP_SECURITY_REQ	0x0b
+#define SMP_PUBLIC_KEY		0x0c
+#define SMP_DHKEY_CHECK		0x0d
+#define SMP_KEYPRESS		0x0e
 #define SMP_R_PASSKEY_FAILED	0x01
 #define SMP_R_AUTH_REQUIREMENTS	0x03
 #define SMP_R_CONFIRM_FAILED	0x04
@@ -52,6 +55,8 @@
 #define SMP_R_UNSPECIFIED	0x08
 #define SMP_R_REPEATED		0x09
 #define SMP_R_INVALID_PARAMS	0x0a
+#define SMP_R_DHKEY_CHECK	0x0b
+#define SMP_R_NUMERIC_COMP	0x0c
 #define AUTH_BONDING	0x01
 #define AUTH_MITM	0x04
 #define AUTH_SC		0x08
@@ -76,7 +81,15 @@ enum pair_state {
 	PS_LE_ENTER,	/* LE: the admin types the passkey the device shows */
 	PS_LE_CONFIRM,	/* LE: our Pairing Confirm sent */
 	PS_LE_RANDOM,	/* LE: our Pairing Random sent */
-	PS_LE_ENC,	/* LE: LE Enable Encryption with the STK sent */
+	PS_SC_PK,	/* SC: our Pairing Public Key sent */
+	PS_SC_CONFIRM,	/* SC, Just Works or numeric comparison: Cb awaited */
+	PS_SC_RANDOM,	/* SC: our Na sent, Nb awaited */
+	PS_SC_ASK,	/* SC numeric comparison: the admin compares */
+	PS_SC_ENTER,	/* SC passkey entry: the admin types */
+	PS_SC_PK_CONFIRM,	/* SC passkey round: our Cai sent, Cbi awaited */
+	PS_SC_PK_RANDOM,	/* SC passkey round: our Nai sent, Nbi awaited */
+	PS_SC_CHECK,	/* SC: our DHKey check Ea sent, Eb awaited */
+	PS_LE_ENC,	/* LE: LE Enable Encryption with the STK (SC: LTK) sent */
 	PS_LE_KEYS,	/* LE: encrypted, the device's keys awaited */
 	PS_DONE,
 };
@@ -91,7 +104,22 @@ struct pair_le {
 	uint8_t want_kd, got_kd;	/* the device's keys: asked, received */
 	bool ei_seen;			/* Encryption Information before Central Identification */
 	bool idi_seen;			/* Identity Information before its address */
+	/* LE Secure Connections (2.3.5.6) */
+	bool sc;
+	uint8_t method;			/* SC_JW, SC_NC, SC_PK_ENTER, SC_PK_SHOW */
+	struct smp_p256 kp;		/* ours */
+	uint8_t pkb[64];		/* the device's public key */
+	uint8_t dhkey[32];
+	uint8_t na[16], nb[16], cb[16];
+	uint32_t passkey;
+	unsigned round;			/* passkey entry: 0-19 */
+	uint8_t mackey[16], ltk[16];
+	/* An SMP PDU of the device across ACL fragments (the public key). */
+	uint8_t rx[4 + 65];
+	uint16_t rx_have, rx_want;
 };
+
+enum { SC_JW = 1, SC_NC, SC_PK_ENTER, SC_PK_SHOW };
 
 struct mux_pair {
 	struct mux *m;
@@ -227,18 +255,29 @@ static bool is_ours(const struct mux_pair *p, const uint8_t *addr)
 /* ------------------------------------------------------------------ */
 /* LE: SMP as the initiator (Vol 3 Part H 2.3, 3.5, 3.6) */
 
-/* One SMP PDU to the device: a basic L2CAP frame on the fixed channel. */
+/*
+ * One SMP PDU to the device: a basic L2CAP frame on the fixed channel,
+ * in fragments of 27 octets, the LE ACL data length every controller
+ * takes (Vol 4 Part E 7.8.2), so the 69 of a public key need no
+ * knowledge of the controller's buffers.
+ */
+#define LE_FRAG	27
 static void smp_send(struct mux_pair *p, const uint8_t *pdu, size_t n)
 {
-	uint8_t l2[4 + 17], h4[5 + sizeof(l2)];
+	uint8_t l2[4 + 65], h4[5 + LE_FRAG];
+	size_t off, k;
 	int len, r = -EMSGSIZE;
 
-	if (n <= 17) {
+	if (n <= 65) {
 		put_le16(l2, (uint16_t)n);
 		put_le16(l2 + 2, CID_SMP);
 		memcpy(l2 + 4, pdu, n);
-		len = h4_build_acl(h4, sizeof(h4), p->handle, HCI_PB_FIRST_NOFLUSH, 0, l2, n + 4);
-		r = len > 0 ? mux_session_input(p->s, h4, (size_t)len) : -EMSGSIZE;
+		for (off = 0, r = 0; off < n + 4 && r >= 0; off += k) {
+			k = n + 4 - off > LE_FRAG ? LE_FRAG : n + 4 - off;
+			len = h4_build_acl(h4, sizeof(h4), p->handle,
+					   off ? HCI_PB_CONT : HCI_PB_FIRST_NOFLUSH, 0, l2 + off, k);
+			r = len > 0 ? mux_session_input(p->s, h4, (size_t)len) : -EMSGSIZE;
+		}
 	}
 	secmem_wipe(l2, sizeof(l2));
 	secmem_wipe(h4, sizeof(h4));
@@ -284,15 +323,15 @@ static void le_confirm(struct mux_pair *p)
 /*
  * The link is up: our Pairing Request (3.5.1). KeyboardDisplay, so the
  * admin at a terminal can type the passkey a device shows or read one
- * out to type on it; no OOB; bonding and MITM protection; no Secure
- * Connections yet; the largest key; nothing from us; the device's LTK
- * (EncKey) and identity (IdKey).
+ * out to type on it; no OOB; bonding, MITM protection and Secure
+ * Connections; the largest key; nothing from us; the device's LTK
+ * (EncKey, legacy only) and identity (IdKey).
  */
 static void le_pair_start(struct mux_pair *p)
 {
 	static const uint8_t req[7] = {
-		SMP_PAIRING_REQ, IO_KEYBOARD_DISPLAY, 0x00, AUTH_BONDING | AUTH_MITM, 16,
-		0x00, KD_ENC | KD_ID,
+		SMP_PAIRING_REQ, IO_KEYBOARD_DISPLAY, 0x00,
+		AUTH_BONDING | AUTH_MITM | AUTH_SC, 16, 0x00, KD_ENC | KD_ID,
 	};
 
 	if (!p->le.have_ia) {
@@ -303,6 +342,259 @@ static void le_pair_start(struct mux_pair *p)
 	memcpy(p->le.preq, req, sizeof(req));
 	p->st = PS_LE_RSP;
 	smp_send(p, req, sizeof(req));
+}
+
+/* ---- LE Secure Connections, the initiator's side (2.3.5.6) ---- */
+
+/* The addresses of f5/f6 (2.2.7): the BD_ADDR, then its type. */
+static void sc_addrs(const struct mux_pair *p, uint8_t a[7], uint8_t b[7])
+{
+	memcpy(a, p->le.ia, 6);
+	a[6] = 0x00;			/* we connect from our public address */
+	memcpy(b, p->a.b, 6);
+	b[6] = p->dev.type;
+}
+
+/* The passkey's bit of this round as f4's Z (2.3.5.6.3): 0x80 | bit. */
+static uint8_t sc_z(const struct mux_pair *p)
+{
+	return (uint8_t)(0x80 | ((p->le.passkey >> p->le.round) & 1));
+}
+
+/* Passkey entry, one of 20 rounds: our Nai and Cai = f4(PKax, PKbx, Nai, rai). */
+static void sc_round(struct mux_pair *p)
+{
+	uint8_t c[17];
+
+	c[0] = SMP_CONFIRM;
+	if (getrandom(p->le.na, 16, 0) != 16 ||
+	    smp_f4(p->le.kp.pub, p->le.pkb, p->le.na, sc_z(p), c + 1) < 0) {
+		smp_fail(p, SMP_R_UNSPECIFIED, MUX_PAIR_FAILED);
+		return;
+	}
+	p->st = PS_SC_PK_CONFIRM;
+	smp_send(p, c, sizeof(c));
+	secmem_wipe(c, sizeof(c));
+}
+
+/*
+ * Phase 2 ends (2.3.5.6.5): MacKey and LTK = f5(DHKey, Na, Nb, A, B),
+ * and our DHKey check Ea = f6(MacKey, Na, Nb, rb, IOcapA, A, B), rb the
+ * passkey in passkey entry, else 0; IOcapA our Pairing Request's IO
+ * capability, OOB flag and AuthReq, least significant first.
+ */
+static void sc_check(struct mux_pair *p)
+{
+	uint8_t a[7], b[7], r[16] = { 0 }, e[17];
+
+	sc_addrs(p, a, b);
+	if (p->le.method == SC_PK_ENTER || p->le.method == SC_PK_SHOW)
+		put_le32(r, p->le.passkey);
+	e[0] = SMP_DHKEY_CHECK;
+	if (smp_f5(p->le.dhkey, p->le.na, p->le.nb, a, b, p->le.mackey, p->le.ltk) < 0 ||
+	    smp_f6(p->le.mackey, p->le.na, p->le.nb, r, p->le.preq + 1, a, b, e + 1) < 0) {
+		secmem_wipe(r, sizeof(r));
+		smp_fail(p, SMP_R_UNSPECIFIED, MUX_PAIR_FAILED);
+		return;
+	}
+	secmem_wipe(r, sizeof(r));
+	p->st = PS_SC_CHECK;
+	smp_send(p, e, sizeof(e));
+	secmem_wipe(e, sizeof(e));
+}
+
+/*
+ * The device's DHKey check Eb = f6(MacKey, Nb, Na, ra, IOcapB, B, A),
+ * checked in constant time; then the link is encrypted with the LTK,
+ * shortened to the negotiated size, EDIV and Rand 0 (2.4.4, 7.8.24).
+ */
+static void sc_on_check(struct mux_pair *p, const uint8_t *eb)
+{
+	uint8_t a[7], b[7], r[16] = { 0 }, e[16], enc[28];
+	unsigned i;
+	bool ok;
+
+	sc_addrs(p, a, b);
+	if (p->le.method == SC_PK_ENTER || p->le.method == SC_PK_SHOW)
+		put_le32(r, p->le.passkey);
+	ok = smp_f6(p->le.mackey, p->le.nb, p->le.na, r, p->le.pres + 1, b, a, e) == 0 &&
+	     secmem_is_equal(e, eb, 16);
+	secmem_wipe(r, sizeof(r));
+	secmem_wipe(e, sizeof(e));
+	if (!ok) {
+		smp_fail(p, SMP_R_DHKEY_CHECK, MUX_PAIR_FAILED);
+		return;
+	}
+	for (i = p->le.pres[4]; i < 16; i++)
+		p->le.ltk[i] = 0;
+	memset(enc, 0, sizeof(enc));
+	put_le16(enc, p->handle);
+	memcpy(enc + 12, p->le.ltk, 16);
+	p->st = PS_LE_ENC;
+	send_cmd(p, HCI_OP_LE_START_ENCRYPTION, enc, sizeof(enc));
+	secmem_wipe(enc, sizeof(enc));
+}
+
+/*
+ * SC agreed: the association model (Table 2.8, SC) for a KeyboardDisplay
+ * initiator asking MITM: Just Works with a NoInputNoOutput device,
+ * numeric comparison with one that can say yes or no (DisplayYesNo,
+ * KeyboardDisplay), passkey entry otherwise: the device displays and the
+ * admin types (DisplayOnly), or we display and the device's user types
+ * (KeyboardOnly). Then our public key (3.5.6), from a new key pair.
+ */
+static void sc_start(struct mux_pair *p)
+{
+	uint8_t pk[65];
+
+	switch (p->le.pres[1]) {
+	case IO_NONE:
+		p->le.method = SC_JW;
+		break;
+	case IO_DISPLAY_ONLY:
+		p->le.method = SC_PK_ENTER;
+		break;
+	case IO_KEYBOARD_ONLY:
+		p->le.method = SC_PK_SHOW;
+		break;
+	default:
+		p->le.method = SC_NC;
+		break;
+	}
+	if (smp_p256_generate(&p->le.kp) < 0) {
+		smp_fail(p, SMP_R_UNSPECIFIED, MUX_PAIR_FAILED);
+		return;
+	}
+	pk[0] = SMP_PUBLIC_KEY;
+	memcpy(pk + 1, p->le.kp.pub, 64);
+	p->st = PS_SC_PK;
+	smp_send(p, pk, sizeof(pk));
+}
+
+/*
+ * The device's public key: on the curve (an invalid point is the
+ * invalid-curve attack, CVE-2018-5383) and not ours reflected (2.3.5.6.1
+ * warns of a device echoing the initiator's key); the DHKey from it.
+ */
+static void sc_on_pubkey(struct mux_pair *p, const uint8_t *k)
+{
+	uint32_t pk;
+
+	memcpy(p->le.pkb, k, 64);
+	if (secmem_is_equal(p->le.pkb, p->le.kp.pub, 32) ||
+	    smp_p256_dhkey(&p->le.kp, p->le.pkb, p->le.dhkey) < 0) {
+		smp_fail(p, SMP_R_DHKEY_CHECK, MUX_PAIR_FAILED);
+		return;
+	}
+	switch (p->le.method) {
+	case SC_JW: case SC_NC:
+		/* The device commits first: Cb = f4(PKbx, PKax, Nb, 0). */
+		p->st = PS_SC_CONFIRM;
+		break;
+	case SC_PK_ENTER:
+		p->st = PS_SC_ENTER;
+		p->ops.prompt(p, MUX_PAIR_ENTER, 0, p->user);
+		break;
+	default:
+		if (getrandom(&pk, sizeof(pk), 0) != sizeof(pk)) {
+			smp_fail(p, SMP_R_UNSPECIFIED, MUX_PAIR_FAILED);
+			return;
+		}
+		p->le.passkey = pk % 1000000;
+		pk = 0;
+		p->ops.prompt(p, MUX_PAIR_PASSKEY, p->le.passkey, p->user);
+		if (!p->finished)
+			sc_round(p);
+		break;
+	}
+}
+
+/* The device's Pairing Confirm in SC: Cb (or Cbi); our Na (Nai) answers it. */
+static void sc_on_confirm(struct mux_pair *p, const uint8_t *c)
+{
+	uint8_t r[17];
+
+	memcpy(p->le.cb, c, 16);
+	if (p->st == PS_SC_CONFIRM && getrandom(p->le.na, 16, 0) != 16) {
+		smp_fail(p, SMP_R_UNSPECIFIED, MUX_PAIR_FAILED);
+		return;
+	}
+	r[0] = SMP_RANDOM;
+	memcpy(r + 1, p->le.na, 16);
+	p->st = p->st == PS_SC_CONFIRM ? PS_SC_RANDOM : PS_SC_PK_RANDOM;
+	smp_send(p, r, sizeof(r));
+	secmem_wipe(r, sizeof(r));
+}
+
+/* The device's Pairing Random in SC: Nb (Nbi), its commitment checked. */
+static void sc_on_random(struct mux_pair *p, const uint8_t *nb)
+{
+	uint8_t chk[16];
+	uint8_t z = p->st == PS_SC_PK_RANDOM ? sc_z(p) : 0;
+	uint32_t v;
+	bool ok;
+
+	memcpy(p->le.nb, nb, 16);
+	ok = smp_f4(p->le.pkb, p->le.kp.pub, p->le.nb, z, chk) == 0 &&
+	     secmem_is_equal(chk, p->le.cb, 16);
+	secmem_wipe(chk, sizeof(chk));
+	if (!ok) {
+		/* In passkey entry: the two sides' passkeys differ. */
+		smp_fail(p, SMP_R_CONFIRM_FAILED, MUX_PAIR_REJECTED);
+		return;
+	}
+	if (p->st == PS_SC_PK_RANDOM) {
+		if (++p->le.round < 20)
+			sc_round(p);
+		else
+			sc_check(p);
+		return;
+	}
+	if (p->le.method == SC_JW) {
+		p->ops.prompt(p, MUX_PAIR_JUST_WORKS, 0, p->user);
+		if (!p->finished)
+			sc_check(p);
+		return;
+	}
+	/* Numeric comparison: Va = g2(PKax, PKbx, Na, Nb), for the admin. */
+	if (smp_g2(p->le.kp.pub, p->le.pkb, p->le.na, p->le.nb, &v) < 0) {
+		smp_fail(p, SMP_R_UNSPECIFIED, MUX_PAIR_FAILED);
+		return;
+	}
+	p->st = PS_SC_ASK;
+	p->ops.prompt(p, MUX_PAIR_CONFIRM, v % 1000000, p->user);
+}
+
+/*
+ * Every key the device announced has come: a legacy LTK is the household
+ * bond already (the mux kept it as it passed); an SC LTK crossed no HCI,
+ * so it is handed to the mux to keep (EDIV and Rand 0, 2.3.5.6.5).
+ */
+static void le_done(struct mux_pair *p)
+{
+	struct mux_le_bond b;
+	char as[BDADDR_STRLEN];
+	int r;
+
+	if (!p->le.sc) {
+		finish(p, MUX_PAIR_OK, 0);
+		return;
+	}
+	memset(&b, 0, sizeof(b));
+	memcpy(b.ltk, p->le.ltk, 16);
+	b.key_size = p->le.pres[4];
+	b.authenticated = p->le.method != SC_JW;
+	r = mux_session_bond_le(p->s, &p->a, p->dev.type, &b);
+	secmem_wipe(&b, sizeof(b));
+	if (r < 0) {
+		log_err("pairing at the gateway: the LE key of %s could not be kept as the household bond (%s)",
+			bdaddr_fmt(&p->a, as), strerror(-r));
+		finish(p, MUX_PAIR_FAILED, 0);
+		return;
+	}
+	log_notice("pairing at the gateway: %s paired with LE Secure Connections: its key is now the household bond",
+		   bdaddr_fmt(&p->a, as));
+	finish(p, MUX_PAIR_OK, 0);
 }
 
 /*
@@ -325,13 +617,18 @@ static void le_response(struct mux_pair *p, const uint8_t *r, size_t n)
 		smp_fail(p, SMP_R_ENC_KEY_SIZE, MUX_PAIR_FAILED);
 		return;
 	}
-	/* No bond, or no LTK of the device's: nothing to keep for anyone. */
-	if (!(r[3] & AUTH_BONDING) || !(r[6] & KD_ENC)) {
+	p->le.sc = (p->le.preq[3] & r[3] & AUTH_SC) != 0;
+	/* No bond, or (legacy) no LTK of the device's: nothing to keep. */
+	if (!(r[3] & AUTH_BONDING) || (!p->le.sc && !(r[6] & KD_ENC))) {
 		smp_fail(p, SMP_R_UNSPECIFIED, MUX_PAIR_NO_KEY);
 		return;
 	}
 	memcpy(p->le.pres, r, 7);
 	memset(p->le.tk, 0, sizeof(p->le.tk));
+	if (p->le.sc) {
+		sc_start(p);
+		return;
+	}
 	if (r[1] == IO_NONE) {
 		p->ops.prompt(p, MUX_PAIR_JUST_WORKS, 0, p->user);
 		le_confirm(p);
@@ -396,10 +693,11 @@ static void le_failed(struct mux_pair *p, uint8_t reason)
 		 * Connections Only mode (2.3.5.1); after it, the admin's
 		 * part was not met (a passkey not typed in time).
 		 */
-		res = p->st == PS_LE_RSP ? MUX_PAIR_LE_SC : MUX_PAIR_REJECTED;
+		res = p->st == PS_LE_RSP && !(p->le.preq[3] & AUTH_SC) ? MUX_PAIR_LE_SC :
+		      MUX_PAIR_REJECTED;
 		break;
 	case SMP_R_PASSKEY_FAILED: case SMP_R_CONFIRM_FAILED: case SMP_R_NOT_SUPPORTED:
-	case SMP_R_REPEATED:
+	case SMP_R_REPEATED: case SMP_R_NUMERIC_COMP:
 		res = MUX_PAIR_REJECTED;
 		break;
 	default:
@@ -447,7 +745,7 @@ static void le_key(struct mux_pair *p, const uint8_t *d, size_t n)
 check:
 	/* Every key the device said it would distribute has come. */
 	if ((p->le.got_kd & p->le.want_kd) == p->le.want_kd)
-		finish(p, MUX_PAIR_OK, 0);
+		le_done(p);
 }
 
 /* One SMP PDU from the device, whole (smp_acl checked the frame). */
@@ -466,7 +764,26 @@ static void on_smp(struct mux_pair *p, const uint8_t *d, size_t n)
 			break;
 		le_response(p, d, n);
 		return;
+	case SMP_PUBLIC_KEY:
+		if (n != 65 || p->st != PS_SC_PK)
+			break;
+		sc_on_pubkey(p, d + 1);
+		return;
+	case SMP_DHKEY_CHECK:
+		if (n != 17 || p->st != PS_SC_CHECK)
+			break;
+		sc_on_check(p, d + 1);
+		return;
+	case SMP_KEYPRESS:
+		/* The device's user typing (3.5.8): nothing to do. */
+		if (n == 2)
+			return;
+		break;
 	case SMP_CONFIRM:
+		if (n == 17 && (p->st == PS_SC_CONFIRM || p->st == PS_SC_PK_CONFIRM)) {
+			sc_on_confirm(p, d + 1);
+			return;
+		}
 		if (n != 17 || p->st != PS_LE_CONFIRM)
 			break;
 		memcpy(p->le.sconf, d + 1, 16);
@@ -481,6 +798,10 @@ static void on_smp(struct mux_pair *p, const uint8_t *d, size_t n)
 		}
 		return;
 	case SMP_RANDOM:
+		if (n == 17 && (p->st == PS_SC_RANDOM || p->st == PS_SC_PK_RANDOM)) {
+			sc_on_random(p, d + 1);
+			return;
+		}
 		if (n != 17 || p->st != PS_LE_RANDOM)
 			break;
 		le_random(p, d + 1);
@@ -492,7 +813,7 @@ static void on_smp(struct mux_pair *p, const uint8_t *d, size_t n)
 		le_key(p, d, n);
 		return;
 	default:
-		/* Secure Connections PDUs we never offered, or unknown. */
+		/* Unknown. */
 		smp_fail(p, 0x07, MUX_PAIR_FAILED);	/* Command Not Supported */
 		return;
 	}
@@ -501,26 +822,53 @@ static void on_smp(struct mux_pair *p, const uint8_t *d, size_t n)
 }
 
 /*
- * ACL from the device: only complete SMP PDUs on our link count. A
- * legacy SMP PDU is at most 17 octets, 21 with its L2CAP header, within
- * the 27 every LE controller carries unfragmented (Vol 6 Part B 2.4);
- * the link carries nothing else we use (ATT and signalling are ignored).
+ * ACL from the device: only SMP PDUs on our link count, reassembled
+ * across fragments (a public key, 69 octets with its header, may come
+ * in pieces of 27), bounded by the largest SMP PDU; the link carries
+ * nothing else we use (ATT and signalling are ignored).
  */
 static void on_acl(struct mux_pair *p, const uint8_t *h4, size_t len)
 {
-	uint16_t hf, dlen;
+	struct pair_le *l = &p->le;
+	uint16_t hf, dlen, want;
 	const uint8_t *d;
+	uint8_t pdu[65];
+	size_t n;
 
 	if (len < 5 || !p->connected || !p->dev.le)
 		return;
 	hf = get_le16(h4 + 1);
 	dlen = get_le16(h4 + 3);
 	d = h4 + 5;
-	if ((hf & 0x0fff) != p->handle || ((hf >> 12) & 0x3) == HCI_PB_CONT ||
-	    dlen != len - 5 || dlen < 5 || get_le16(d) != dlen - 4u ||
-	    get_le16(d + 2) != CID_SMP)
+	if ((hf & 0x0fff) != p->handle || dlen != len - 5)
 		return;
-	on_smp(p, d + 4, dlen - 4u);
+	if (((hf >> 12) & 0x3) != HCI_PB_CONT) {
+		l->rx_want = 0;
+		if (dlen < 4 || get_le16(d + 2) != CID_SMP)
+			return;
+		want = (uint16_t)(get_le16(d) + 4u);
+		if (want > sizeof(l->rx) || dlen > want || want < 5)
+			return;
+		memcpy(l->rx, d, dlen);
+		l->rx_have = dlen;
+		l->rx_want = want;
+	} else {
+		if (!l->rx_want || dlen > l->rx_want - l->rx_have) {
+			l->rx_want = 0;
+			return;
+		}
+		memcpy(l->rx + l->rx_have, d, dlen);
+		l->rx_have = (uint16_t)(l->rx_have + dlen);
+	}
+	if (l->rx_have != l->rx_want)
+		return;
+	l->rx_want = 0;
+	/* A copy: handling it may end the pairing, which wipes l. */
+	n = l->rx_have - 4u;
+	memcpy(pdu, l->rx + 4, n);
+	secmem_wipe(l->rx, sizeof(l->rx));
+	on_smp(p, pdu, n);
+	secmem_wipe(pdu, sizeof(pdu));
 }
 
 /* LE Connection Complete (7.7.65.1) or its enhanced form (7.7.65.10). */
@@ -709,7 +1057,10 @@ static void on_event(struct mux_pair *p, const uint8_t *h4, size_t len)
 			break;
 		}
 		p->st = PS_LE_KEYS;
-		p->le.want_kd = p->le.pres[6] & (KD_ENC | KD_ID | KD_SIGN);
+		/* In SC the device's EncKey bit means nothing (3.6.1): the LTK is ours. */
+		p->le.want_kd = p->le.pres[6] & (p->le.sc ? KD_ID | KD_SIGN : KD_ENC | KD_ID | KD_SIGN);
+		if (!p->le.want_kd)
+			le_done(p);
 		break;
 	case HCI_EV_LE_META:
 		if (plen >= 1 + HCI_LE_EV_CONN_COMPLETE_LEN &&
@@ -827,11 +1178,19 @@ int mux_pair_passkey(struct mux_pair *p, int32_t passkey)
 {
 	uint8_t r[10];
 
-	if (p->finished || (p->st != PS_ASKING_KEY && p->st != PS_LE_ENTER))
+	if (p->finished || (p->st != PS_ASKING_KEY && p->st != PS_LE_ENTER &&
+			    p->st != PS_SC_ENTER))
 		return -EALREADY;
 	if (passkey > 999999)
 		return -EINVAL;
-	if (p->st == PS_LE_ENTER) {
+	if (p->st == PS_SC_ENTER) {
+		if (passkey < 0) {
+			smp_fail(p, SMP_R_PASSKEY_FAILED, MUX_PAIR_ADMIN_NO);
+		} else {
+			p->le.passkey = (uint32_t)passkey;
+			sc_round(p);
+		}
+	} else if (p->st == PS_LE_ENTER) {
 		if (passkey < 0) {
 			smp_fail(p, SMP_R_PASSKEY_FAILED, MUX_PAIR_ADMIN_NO);
 		} else {
@@ -860,6 +1219,16 @@ int mux_pair_passkey(struct mux_pair *p, int32_t passkey)
 
 int mux_pair_answer(struct mux_pair *p, bool yes)
 {
+	if (p->st == PS_SC_ASK && !p->finished) {
+		/* Numeric comparison (2.3.5.6.2): the admin's no fails it. */
+		if (yes)
+			sc_check(p);
+		else
+			smp_fail(p, SMP_R_NUMERIC_COMP, MUX_PAIR_ADMIN_NO);
+		if (p->qn || p->finished)
+			loop_timer_arm(p->run, 0);
+		return 0;
+	}
 	if (p->st != PS_ASKING || p->finished)
 		return -EALREADY;
 	p->st = PS_AUTH;

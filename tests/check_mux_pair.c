@@ -43,6 +43,11 @@
 #define LOCK	0x01	/* LE no I/O, random: Just Works */
 #define SHY	0x03	/* LE, random: refuses to pair */
 #define GONE	0x0f	/* LE, random: not in the house */
+#define SCJW	0x04	/* LE Secure Connections, no I/O: Just Works */
+#define SCNC	0x05	/* LE SC only, yes/no: numeric comparison, its user says yes */
+#define SCNO	0x06	/* LE SC, yes/no, its user says no */
+#define SCPK	0x07	/* LE SC, display: a passkey the admin types */
+#define SCPK_PASSKEY	246810
 #define PANEL_PASSKEY	123456
 #define SCREEN_PASSKEY	424242
 
@@ -62,7 +67,15 @@ static const char house_text[] =
 	" io-capability display\n passkey 123456\n"
 	"device lock\n address C0:B6:00:00:00:01 random\n type le\n name Lock\n"
 	"device shy\n address C0:B6:00:00:00:03 random\n type le\n name Shy\n"
-	" pairing refuse\n";
+	" pairing refuse\n"
+	"device scjw\n address C0:B6:00:00:00:04 random\n type le\n name SC Tag\n"
+	" pairing sc\n"
+	"device scnc\n address C0:B6:00:00:00:05 random\n type le\n name SC Lock\n"
+	" pairing sc-only\n io-capability yesno\n"
+	"device scno\n address C0:B6:00:00:00:06 random\n type le\n name SC Grump\n"
+	" pairing sc\n io-capability yesno\n confirm no\n"
+	"device scpk\n address C0:B6:00:00:00:07 random\n type le\n name SC Panel\n"
+	" pairing sc\n io-capability display\n passkey 246810\n";
 
 static struct loop *lp;
 static struct sim_air *air;
@@ -91,15 +104,16 @@ static void le_addr(struct bdaddr *a, uint8_t last)
 /* The pairing reaches every device; bob and carol the speaker and lock; dave nothing. */
 static bool pol_may_access(const char *user, const struct bdaddr *a, uint8_t type, void *ctx)
 {
-	struct bdaddr sp, lk;
+	struct bdaddr sp, lk, sc;
 
 	rd_addr(&sp, SPEAKER);
 	le_addr(&lk, LOCK);
+	le_addr(&sc, SCJW);
 	if (strcmp(user, MUX_PAIR_USER) == 0)
 		return (a->b[5] == 0x10 || a->b[5] == 0xc0) && a->b[4] == 0xb6;
 	if (strcmp(user, "bob") == 0 || strcmp(user, "carol") == 0)
 		return (type == BDADDR_PUBLIC && bdaddr_eq(a, &sp)) ||
-		       (type == BDADDR_RANDOM && bdaddr_eq(a, &lk));
+		       (type == BDADDR_RANDOM && (bdaddr_eq(a, &lk) || bdaddr_eq(a, &sc)));
 	return false;
 }
 
@@ -183,9 +197,14 @@ static int ctrl_send(const uint8_t *h4, size_t len, void *user)
 }
 
 static unsigned forgot_logged;	/* the admin told a device forgot its bond */
+static long rd_shown = -1;	/* the number a simulated device showed (SC NC) */
 
 static void quiet(int prio, const char *line, void *user)
 {
+	const char *n = strstr(line, " shows ");
+
+	if (strstr(line, "sim: RD ") && n && strstr(line, ": its user says"))
+		rd_shown = strtol(n + 7, NULL, 10);
 	if (strstr(line, "refused the household key") &&
 	    strstr(line, "bgw-authdb bond forget 10:B6:00:00:00:04"))
 		forgot_logged++;
@@ -618,7 +637,7 @@ static struct sim_bond *rd_le_bond(const struct bdaddr *a)
  * LE Enable Encryption with a key of its own (any: it is replaced). The
  * Encryption Change status, or 0x100 + the connection's.
  */
-static int host_le_encrypt_once(struct shost *h)
+static int host_le_encrypt_to(struct shost *h, uint8_t last)
 {
 	uint8_t p[28] = { 0 }, b[64];
 	struct bdaddr lk;
@@ -626,7 +645,7 @@ static int host_le_encrypt_once(struct shost *h)
 	size_t n;
 	int st;
 
-	le_addr(&lk, LOCK);
+	le_addr(&lk, last);
 	put_le16(p, 0x60);
 	put_le16(p + 2, 0x60);
 	p[5] = BDADDR_RANDOM;
@@ -651,6 +670,11 @@ static int host_le_encrypt_once(struct shost *h)
 	ck_assert_int_eq(hostdrv_cmd_sync(h->d, HCI_OP_DISCONNECT, p, 3, NULL, 0, NULL), 0);
 	ck_assert_int_eq(hostdrv_wait_event(h->d, HCI_EV_DISCONN_COMPLETE, 0, b, sizeof(b), &n), 0);
 	return st;
+}
+
+static int host_le_encrypt_once(struct shost *h)
+{
+	return host_le_encrypt_to(h, LOCK);
 }
 
 /*
@@ -812,6 +836,108 @@ START_TEST(pair_passkey_typed_by_admin)
 }
 END_TEST
 
+/*
+ * LE Secure Connections, Just Works: the LTK was made on both ends (f5)
+ * and crossed no HCI; the internal host hands it to the mux, which keeps
+ * it with EDIV and Rand 0, unauthenticated: the key the device keeps.
+ * Then bob, who never paired, encrypts with a key of his own: the mux
+ * replaces it with the household LTK, EDIV and Rand 0, and the device
+ * takes it.
+ */
+START_TEST(pair_le_sc_just_works_then_user)
+{
+	static const uint8_t zero[8];
+	struct admin ad = { .answer = -1 };
+	struct sim_bond *sb;
+	struct bdaddr a;
+	struct shost b;
+	unsigned i;
+
+	env_up();
+	admin_pair_le(SCJW, true, &ad, 0);
+	ck_assert_int_eq(ad.res, MUX_PAIR_OK);
+	ck_assert_int_eq(ad.kind, MUX_PAIR_JUST_WORKS);
+	le_addr(&a, SCJW);
+	ck_assert(lbond.has);
+	ck_assert(bdaddr_eq(&lbond.a, &a));
+	ck_assert_str_eq(lbond.by, MUX_PAIR_USER);
+	ck_assert_uint_eq(lbond.b.ediv, 0);
+	ck_assert_mem_eq(lbond.b.rand, zero, 8);
+	ck_assert_uint_eq(lbond.b.key_size, 16);
+	ck_assert(!lbond.b.authenticated);
+	sb = rd_le_bond(&a);
+	ck_assert_ptr_nonnull(sb);
+	ck_assert(sb->has_ltk);
+	ck_assert_mem_eq(sb->ltk, lbond.b.ltk, 16);
+	host_up(&b, "bob");
+	for (i = 0; i < 3; i++)
+		ck_assert_int_eq(host_le_encrypt_to(&b, SCJW), 0);
+	ck_assert_uint_eq(lbond.news, 1);
+	host_down(&b);
+	env_down();
+}
+END_TEST
+
+/*
+ * Numeric comparison (SC only device, yes/no): the admin is shown the
+ * number the device shows (g2 on both ends) and says yes: an
+ * authenticated bond. The admin's no, or the device's user's, fails.
+ */
+START_TEST(pair_le_sc_numeric_comparison)
+{
+	struct admin ad = { .answer = 0 };
+
+	env_up();
+	rd_shown = -1;
+	admin_pair_le(SCNC, true, &ad, 0);
+	ck_assert_int_eq(ad.kind, MUX_PAIR_CONFIRM);
+	ck_assert_int_eq(ad.res, MUX_PAIR_ADMIN_NO);
+	ck_assert(!lbond.has);
+	memset(&ad, 0, sizeof(ad));
+	ad.answer = 1;
+	admin_pair_le(SCNO, true, &ad, 0);
+	ck_assert_int_eq(ad.kind, MUX_PAIR_CONFIRM);
+	ck_assert_int_eq(ad.res, MUX_PAIR_REJECTED);
+	ck_assert(!lbond.has);
+	memset(&ad, 0, sizeof(ad));
+	ad.answer = 1;
+	rd_shown = -1;
+	admin_pair_le(SCNC, true, &ad, 0);
+	ck_assert_int_eq(ad.kind, MUX_PAIR_CONFIRM);
+	ck_assert_int_eq(ad.res, MUX_PAIR_OK);
+	/* The same six digits on both ends. */
+	ck_assert_int_eq(rd_shown, (long)ad.value);
+	ck_assert(lbond.has);
+	ck_assert(lbond.b.authenticated);
+	ck_assert_uint_eq(lbond.b.ediv, 0);
+	env_down();
+}
+END_TEST
+
+/* SC passkey entry, the device displays: a wrong passkey fails, the right one bonds. */
+START_TEST(pair_le_sc_passkey_typed_by_admin)
+{
+	struct admin ad = { .answer = 1, .passkey = SCPK_PASSKEY ^ 1 };
+	struct bdaddr a;
+
+	env_up();
+	admin_pair_le(SCPK, true, &ad, 0);
+	ck_assert_int_eq(ad.kind, MUX_PAIR_ENTER);
+	ck_assert_int_eq(ad.res, MUX_PAIR_REJECTED);
+	ck_assert(!lbond.has);
+	memset(&ad, 0, sizeof(ad));
+	ad.answer = 1;
+	ad.passkey = SCPK_PASSKEY;
+	admin_pair_le(SCPK, true, &ad, 0);
+	ck_assert_int_eq(ad.res, MUX_PAIR_OK);
+	le_addr(&a, SCPK);
+	ck_assert(lbond.has);
+	ck_assert(lbond.b.authenticated);
+	ck_assert_mem_eq(rd_le_bond(&a)->ltk, lbond.b.ltk, 16);
+	env_down();
+}
+END_TEST
+
 Suite *test_suite(void)
 {
 	Suite *s = suite_create("mux_pair");
@@ -829,6 +955,9 @@ Suite *test_suite(void)
 	tcase_add_test(tc, pair_le_passkey_typed_by_admin);
 	tcase_add_test(tc, pair_le_refused_and_timeout);
 	tcase_add_test(tc, pair_passkey_typed_by_admin);
+	tcase_add_test(tc, pair_le_sc_just_works_then_user);
+	tcase_add_test(tc, pair_le_sc_numeric_comparison);
+	tcase_add_test(tc, pair_le_sc_passkey_typed_by_admin);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	return s;

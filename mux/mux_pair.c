@@ -159,7 +159,6 @@ static const char *const result_str[] = {
 	[MUX_PAIR_FAILED] = "pairing failed",
 	[MUX_PAIR_TIMEOUT] = "no outcome within 60 s",
 	[MUX_PAIR_ENDED] = "the pairing's session was ended (controller lost?)",
-	[MUX_PAIR_LE_SC] = "the device pairs only with LE Secure Connections, which the gateway does not do yet",
 	[MUX_PAIR_NO_KEY] = "the device distributes no key (it does not bond)",
 };
 
@@ -688,14 +687,7 @@ static void le_failed(struct mux_pair *p, uint8_t reason)
 	p->smp_reason = reason;
 	switch (reason) {
 	case SMP_R_AUTH_REQUIREMENTS:
-		/*
-		 * Before its Pairing Response: a device in Secure
-		 * Connections Only mode (2.3.5.1); after it, the admin's
-		 * part was not met (a passkey not typed in time).
-		 */
-		res = p->st == PS_LE_RSP && !(p->le.preq[3] & AUTH_SC) ? MUX_PAIR_LE_SC :
-		      MUX_PAIR_REJECTED;
-		break;
+		/* What we offer (MITM, SC) does not meet what it demands. */
 	case SMP_R_PASSKEY_FAILED: case SMP_R_CONFIRM_FAILED: case SMP_R_NOT_SUPPORTED:
 	case SMP_R_REPEATED: case SMP_R_NUMERIC_COMP:
 		res = MUX_PAIR_REJECTED;

@@ -19,13 +19,16 @@
  *
  * An LE device: Read BD_ADDR, LE Create Connection, then SMP as the
  * initiator over the link's fixed channel (Vol 3 Part H): Pairing Request
- * with KeyboardDisplay, bonding, MITM, no OOB, no Secure Connections
- * (not yet: a device that insists answers Authentication Requirements,
- * MUX_PAIR_LE_SC); legacy Just Works or passkey entry by the association
- * model (2.3.5.1), c1 and s1 of lib/smp_crypto.c, LE Enable Encryption
- * with the STK, then the device's key distribution, whose LTK becomes the
- * household bond through the mux's LE rules (mux_bond_le.c, bond_new_le
- * with user MUX_PAIR_USER) and reaches this host only as a random LTK.
+ * with KeyboardDisplay, bonding, MITM, no OOB, Secure Connections. LE
+ * legacy pairing (a device without SC): Just Works or passkey entry by the
+ * association model (2.3.5.1), c1 and s1 of lib/smp_crypto.c, LE Enable
+ * Encryption with the STK, then the device's key distribution, whose LTK
+ * becomes the household bond through the mux's LE rules (mux_bond_le.c,
+ * bond_new_le with user MUX_PAIR_USER) and reaches this host only as a
+ * random LTK. LE Secure Connections: P-256, Just Works, numeric
+ * comparison or passkey entry, f4/f5/f6/g2, LE Enable Encryption with the
+ * LTK, which crossed no HCI and is handed to the mux to keep
+ * (mux_session_bond_le), EDIV and Rand 0.
  *
  * The policy decides whether MUX_PAIR_USER may reach the device (bgw-muxd
  * allows it that one device while the admin's pairing runs). The admin is
@@ -75,7 +78,6 @@ enum mux_pair_result {
 	MUX_PAIR_FAILED,	/* anything else (hci_status) */
 	MUX_PAIR_TIMEOUT,	/* not done within MUX_PAIR_TIMEOUT_US */
 	MUX_PAIR_ENDED,		/* the session was ended (controller lost, policy) */
-	MUX_PAIR_LE_SC,		/* the LE device pairs only with Secure Connections */
 	MUX_PAIR_NO_KEY,	/* the LE device paired but distributes no LTK: no bond */
 };
 

@@ -608,7 +608,7 @@ static int ctl_usage(void)
 enum {
 	EXIT_PAIR_UNREACHABLE = 4,	/* not found, out of range */
 	EXIT_PAIR_REJECTED = 5,		/* the device or the admin said no */
-	EXIT_PAIR_UNSUPPORTED = 6,	/* a PIN code, LE Secure Connections only */
+	EXIT_PAIR_UNSUPPORTED = 6,	/* a PIN code */
 	EXIT_PAIR_BONDED = 7,		/* a household bond exists */
 };
 
@@ -646,11 +646,6 @@ static int pair_outcome(const char *dev, const char *type, const struct ctl_pair
 		fprintf(stderr, "bgw-muxd: pair: %s authenticated with a key the gateway already "
 			"holds: see bgw-authdb bond list\n", dev);
 		return EXIT_PAIR_BONDED;
-	case MUX_PAIR_LE_SC:
-		fprintf(stderr, "bgw-muxd: pair: %s pairs only with LE Secure Connections, which "
-			"the gateway does not do yet: pair it from a user's host (a CD) instead; "
-			"its key then stays with that host\n", dev);
-		return EXIT_PAIR_UNSUPPORTED;
 	case MUX_PAIR_NO_KEY:
 		fprintf(stderr, "bgw-muxd: pair: %s paired but keeps no bond (it distributes no "
 			"key): there is nothing to share; its users pair it from their own hosts\n",

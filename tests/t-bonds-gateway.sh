@@ -12,14 +12,15 @@
 # bonded (7), a bad address or --le with --keyboard (2), the daemon down
 # (1). A device that compares numbers shows the admin one, who answers
 # yes; a BR/EDR device that only displays shows a passkey the admin types
-# (--keyboard). LE: the admin pairs the lock (Just Works) and a panel
-# that shows a passkey (typed by the admin; a wrong one refused); then
+# (--keyboard). LE: the admin pairs the lock (Just Works), a panel
+# that shows a passkey (typed by the admin; a wrong one refused) and a
+# lock that pairs only with LE Secure Connections (numeric comparison); then
 # alice and bob, whose hosts never paired the lock, encrypt in turn with
 # keys of their own, each replaced by the household LTK, and read its
 # bolt. The keys are in no log and no session's snoop trace.
 . "${BGW_SRCDIR:-.}/tests/lib.sh"
 
-n=16
+n=17
 echo "1..$n"
 muxd="$BGW_BUILDDIR/muxd/bgw-muxd"
 host="$BGW_BUILDDIR/tests/bond-host"
@@ -42,6 +43,7 @@ nobody=10:B6:00:00:00:0A
 panel=10:B6:00:00:00:0B
 screen=10:B6:00:00:00:0D
 lock=C0:B6:00:00:00:01
+sclock=C0:B6:00:00:00:05
 pid=""
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
 
@@ -83,6 +85,12 @@ device lock
 	name Front Door Lock
 	service 1815
 	characteristic 2a56 read,write,encrypt 01
+device sclock
+	address $sclock random
+	type le
+	name Back Door Lock
+	pairing sc-only
+	io-capability yesno
 EOT
 cat >"$tmp/authdb" <<EOT
 user alice
@@ -224,6 +232,17 @@ st2=$?
 	grep -q "^bond $panel public by @gateway .* key-size 16 authenticated yes$" "$tmp/state/bonds"
 t_ok $? "an LE passkey typed by the admin: wrong exit 5 (got $st), right an authenticated bond (got $st2)" ||
 	sed 's/^/# /' "$tmp/p12.out" "$tmp/p12b.out" "$tmp/state/bonds"
+
+# 11b: an LE Secure Connections Only device with a display and yes/no:
+# numeric comparison, the admin answers yes; the LTK both ends derived is
+# kept, EDIV and Rand 0, authenticated.
+echo yes | pair $sclock random >"$tmp/p12c.out" 2>&1
+st=$?
+[ $st -eq 0 ] && grep -q "^does $sclock show [0-9]\{6\}? \[yes/no\] yes$" "$tmp/p12c.out" &&
+	grep -q "^bond $sclock random by @gateway at [0-9]* ltk [0-9a-f]\{32\} ediv 0 rand 0000000000000000 key-size 16 authenticated yes$" \
+		"$tmp/state/bonds"
+t_ok $? "LE Secure Connections at the gateway: numeric comparison, the derived LTK kept (got $st)" ||
+	sed 's/^/# /' "$tmp/p12c.out" "$tmp/state/bonds"
 
 # 12: a BR/EDR device that only displays: --keyboard, the admin types its passkey.
 echo 424242 | pair --keyboard $screen >"$tmp/p13.out" 2>&1

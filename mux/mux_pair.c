@@ -139,6 +139,7 @@ struct mux_pair {
 	bool admin_no;
 	bool pin;
 	uint8_t smp_reason;		/* LE: the Pairing Failed that ended it */
+	bool acl_smp;			/* the device's ACL being queued is SMP */
 	struct pair_le le;
 	enum mux_pair_result res;
 	uint8_t res_status;
@@ -1075,8 +1076,19 @@ static int pair_emit(const uint8_t *h4, size_t len, void *user)
 
 	if (len < 1 || (h4[0] != H4_EVT && h4[0] != H4_ACL))
 		return 0;	/* no other traffic is expected */
-	if (h4[0] == H4_ACL && !p->dev.le)
-		return 0;	/* a BR/EDR link carries nothing we use */
+	if (h4[0] == H4_ACL) {
+		/*
+		 * Only SMP is queued (its fragments after a first one on
+		 * the SMP channel): a device's ATT or signalling traffic,
+		 * however much, never fills the queue and ends the pairing.
+		 */
+		if (!p->dev.le || len < 5)
+			return 0;
+		if (((get_le16(h4 + 1) >> 12) & 0x3) != HCI_PB_CONT)
+			p->acl_smp = len >= 9 && get_le16(h4 + 7) == CID_SMP;
+		if (!p->acl_smp)
+			return 0;
+	}
 	if (len > PAIR_EV_MAX || p->qn == PAIR_QUEUE)
 		return -ENOBUFS;
 	i = (p->qhead + p->qn) % PAIR_QUEUE;

@@ -186,8 +186,22 @@ static const struct mux_policy pol = {
 	pol_bond_ltk, pol_bond_new_le,
 };
 
+static bool corrupt_pk;	/* the device's public key, off the curve on its way */
+static unsigned corrupted;
+
 static void ctrl_emit(const uint8_t *h4, size_t len, void *user)
 {
+	uint8_t b[512];
+
+	/* An LE ACL packet with a whole Pairing Public Key (0x0c) on CID 6. */
+	if (corrupt_pk && len == 5 + 4 + 65 && h4[0] == H4_ACL && get_le16(h4 + 7) == 0x0006 &&
+	    h4[9] == 0x0c) {
+		memcpy(b, h4, len);
+		b[len - 1] ^= 0x01;	/* Y changed: no longer a point of P-256 */
+		corrupted++;
+		mux_ctrl_input(mx, b, len);
+		return;
+	}
 	mux_ctrl_input(mx, h4, len);
 }
 
@@ -914,6 +928,27 @@ START_TEST(pair_le_sc_numeric_comparison)
 }
 END_TEST
 
+/*
+ * The device's public key off the curve (an invalid-curve attack, or a
+ * garbled PDU): DHKey Check Failed, nothing kept; never a DHKey from it.
+ */
+START_TEST(pair_le_sc_invalid_public_key)
+{
+	struct admin ad = { .answer = 1 };
+
+	env_up();
+	corrupt_pk = true;
+	corrupted = 0;
+	admin_pair_le(SCNC, true, &ad, 0);
+	corrupt_pk = false;
+	ck_assert_uint_eq(corrupted, 1);
+	ck_assert_int_eq(ad.res, MUX_PAIR_FAILED);
+	ck_assert_uint_eq(ad.prompts, 0);
+	ck_assert(!lbond.has);
+	env_down();
+}
+END_TEST
+
 /* SC passkey entry, the device displays: a wrong passkey fails, the right one bonds. */
 START_TEST(pair_le_sc_passkey_typed_by_admin)
 {
@@ -958,6 +993,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, pair_le_sc_just_works_then_user);
 	tcase_add_test(tc, pair_le_sc_numeric_comparison);
 	tcase_add_test(tc, pair_le_sc_passkey_typed_by_admin);
+	tcase_add_test(tc, pair_le_sc_invalid_public_key);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	return s;

@@ -501,7 +501,7 @@ static void sc_on_pubkey(struct mux_pair *p, const uint8_t *k)
 			return;
 		}
 		p->le.passkey = pk % 1000000;
-		pk = 0;
+		secmem_wipe(&pk, sizeof(pk));
 		p->ops.prompt(p, MUX_PAIR_PASSKEY, p->le.passkey, p->user);
 		if (!p->finished)
 			sc_round(p);
@@ -643,7 +643,7 @@ static void le_response(struct mux_pair *p, const uint8_t *r, size_t n)
 		pk %= 1000000;
 		put_le32(p->le.tk, pk);
 		p->ops.prompt(p, MUX_PAIR_PASSKEY, pk, p->user);
-		pk = 0;
+		secmem_wipe(&pk, sizeof(pk));
 		if (!p->finished)
 			le_confirm(p);
 	}

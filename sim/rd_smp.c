@@ -208,7 +208,8 @@ static void legacy_response(struct sim_smp *s, const uint8_t *p)
 	const struct sim_rd_cfg *c = s->rd->cfg;
 
 	/* Its IO capability, no OOB, bonding if asked, MITM if it has I/O,
-	 * no SC: legacy pairing. Only our LTK is distributed. */
+	 * no SC: legacy pairing. Our LTK is distributed, and our identity
+	 * with its IRK if we have one. */
 	s->pres[0] = SMP_PAIRING_RESPONSE;
 	s->pres[1] = c->io_cap;
 	s->pres[2] = 0x00;

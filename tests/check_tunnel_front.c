@@ -1174,6 +1174,45 @@ START_TEST(cookie_wipe)
 }
 END_TEST
 
+/* A DTLS record header with this length at off (RFC 6347 4.1). */
+static void rec_hdr(uint8_t *b, size_t off, uint16_t len)
+{
+	memset(b + off, 0, 13);
+	b[off] = 23;
+	b[off + 1] = 0xfe;
+	b[off + 2] = 0xfd;
+	b[off + 11] = (uint8_t)(len >> 8);
+	b[off + 12] = (uint8_t)len;
+}
+
+START_TEST(dtls_records_whole)
+{
+	uint8_t b[200];
+
+	memset(b, 0xaa, sizeof(b));
+	rec_hdr(b, 0, 40);
+	ck_assert(tun_dtls_records_whole(b, 13 + 40));
+	/* Two records in one datagram (a handshake flight). */
+	rec_hdr(b, 53, 7);
+	ck_assert(tun_dtls_records_whole(b, 53 + 13 + 7));
+	/* A length one too long or short, or past the end by a flipped bit. */
+	ck_assert(!tun_dtls_records_whole(b, 13 + 41));
+	ck_assert(!tun_dtls_records_whole(b, 13 + 39));
+	rec_hdr(b, 0, 40 | 0x2000);
+	ck_assert(!tun_dtls_records_whole(b, 13 + 40));
+	/* A cut header, a header alone with length 0, nothing at all. */
+	rec_hdr(b, 0, 40);
+	ck_assert(!tun_dtls_records_whole(b, 53 + 12));
+	ck_assert(!tun_dtls_records_whole(b, 12));
+	rec_hdr(b, 0, 0);
+	ck_assert(tun_dtls_records_whole(b, 13));
+	ck_assert(!tun_dtls_records_whole(b, 0));
+	/* The largest length does not wrap the sum. */
+	rec_hdr(b, 0, 0xffff);
+	ck_assert(!tun_dtls_records_whole(b, sizeof(b)));
+}
+END_TEST
+
 static void quiet_log(int prio, const char *line, void *user)
 {
 	if (getenv("TUN_TEST_LOG"))
@@ -1210,6 +1249,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, front_stop_stale_peer);
 	tcase_add_test(tc, front_forget_in_child);
 	tcase_add_test(tc, cookie_wipe);
+	tcase_add_test(tc, dtls_records_whole);
 	suite_add_tcase(s, tc);
 	return s;
 }

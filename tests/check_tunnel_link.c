@@ -49,6 +49,14 @@ struct proxy {
 	size_t held_len[2];
 	struct loop_timer *flush;	/* a held datagram waits at most 5 ms */
 	unsigned forwarded, dropped;
+	/*
+	 * Per direction: flip bit 13 of the length of the next DTLS
+	 * application data record (+8 KiB); how many were flipped; how
+	 * many datagrams went.
+	 */
+	bool flip_len[2];
+	unsigned flipped[2];
+	unsigned sent[2];
 };
 
 static unsigned px_rnd(struct proxy *p)
@@ -61,6 +69,7 @@ static unsigned px_rnd(struct proxy *p)
 
 static void px_out(struct proxy *p, int dir, const uint8_t *b, size_t n)
 {
+	p->sent[dir]++;
 	if (dir == 0)
 		send(p->back, b, n, MSG_DONTWAIT);
 	else if (p->clen)
@@ -73,6 +82,17 @@ static void px_forward(struct proxy *p, int dir, const uint8_t *b, size_t n)
 {
 	if (p->blackhole || px_rnd(p) < p->drop_pct) {
 		p->dropped++;
+		return;
+	}
+	/* RFC 6347 4.1: content type 23, the length in header bytes 11-12. */
+	if (p->flip_len[dir] && n >= 13 && n <= sizeof(p->held[0]) && b[0] == 23) {
+		uint8_t d[sizeof(p->held[0])];
+
+		memcpy(d, b, n);
+		d[11] ^= 0x20;
+		p->flip_len[dir] = false;
+		p->flipped[dir]++;
+		px_out(p, dir, d, n);
 		return;
 	}
 	if (p->reorder && !p->held_len[dir] && px_rnd(p) < 20 && n <= sizeof(p->held[0])) {
@@ -646,6 +666,45 @@ START_TEST(lossy_reordering_path)
 	echo_round(3000, 60);
 	ck_assert_uint_gt(E.px->dropped, 0);
 	ck_assert_int_eq(E.resumed, 0);
+	env_teardown();
+}
+END_TEST
+
+/*
+ * A datagram whose DTLS record length had a bit flipped on the way costs
+ * that datagram, not the ones after it: GnuTLS would take the next 8 KiB
+ * of datagrams as the rest of that record and drop them with it (chan.c,
+ * dgram_pop_whole), so the echoes after it would wait for about a
+ * hundred datagrams or for a resumption. Both ways: the server's
+ * listener queue and the client's socket.
+ */
+START_TEST(damaged_record_length_costs_one_datagram)
+{
+	unsigned before[2];
+	int dir;
+
+	env_setup();
+	env_server(30);
+	E.px = px_new(E.l, tun_server_udp_port(E.srv));
+	env_client("alice", TUN_TRANSPORT_DTLS, true);
+	RUN_UNTIL(E.ready == 1, 10000);
+	echo_round(5, 40);
+	for (dir = 0; dir < 2; dir++) {
+		before[0] = E.px->sent[0];
+		before[1] = E.px->sent[1];
+		E.px->flip_len[dir] = true;
+		echo_round(5, 40);
+		ck_assert_uint_eq(E.px->flipped[dir], 1);
+		/*
+		 * 5 commands or 5 answers and the ACKs, a resend or two:
+		 * about 7 datagrams each way (56 and 48 the damaged way,
+		 * and a resumption each time, before the fix).
+		 */
+		ck_assert_uint_lt(E.px->sent[0] - before[0], 30);
+		ck_assert_uint_lt(E.px->sent[1] - before[1], 30);
+	}
+	ck_assert_int_eq(E.resumed, 0);
+	ck_assert_int_eq(E.down, 0);
 	env_teardown();
 }
 END_TEST
@@ -1694,6 +1753,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, cert_login_echo_dtls);
 	tcase_add_test(tc, tls_fallback);
 	tcase_add_test(tc, lossy_reordering_path);
+	tcase_add_test(tc, damaged_record_length_costs_one_datagram);
 	tcase_add_test(tc, resume_after_source_port_change);
 	tcase_add_test(tc, vanished_client_times_out);
 	tcase_add_test(tc, silent_client_reported_once);

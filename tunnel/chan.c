@@ -159,10 +159,33 @@ static ssize_t dgram_srv_push(gnutls_transport_ptr_t p, const void *data, size_t
 	return (ssize_t)len;
 }
 
+/*
+ * GnuTLS reads only datagrams of whole records (cookie.h,
+ * tun_dtls_records_whole); any other is dropped here, as if lost.
+ * GnuTLS 3.7 cuts a DTLS record by its header's length before the
+ * record's MAC can tell that the length was damaged. A length running
+ * past the datagram's end makes it wait for "the rest" and take the next
+ * datagrams, sound ones, as that rest until the length is reached (a
+ * flipped bit 13: 8 KiB, a hundred small datagrams), then drop them all
+ * with the damaged record; a length cut short leaves the datagram's tail
+ * to be read as the next header, to the same effect. Retransmissions
+ * vanish the same way, so a quiet session (a few datagrams a second)
+ * went deaf one way for 20 s and more while datagrams kept arriving: the
+ * echo stall through a relay that flips bits (doc/relay.md).
+ */
+static struct pkt *dgram_pop_whole(struct tun_chan *ch)
+{
+	struct pkt *d;
+
+	while ((d = pktq_pop(&ch->inq)) && !tun_dtls_records_whole(d->data, d->len))
+		pkt_free(d);
+	return d;
+}
+
 static ssize_t dgram_srv_pull(gnutls_transport_ptr_t p, void *data, size_t len)
 {
 	struct tun_chan *ch = p;
-	struct pkt *d = pktq_pop(&ch->inq);
+	struct pkt *d = dgram_pop_whole(ch);
 	size_t n;
 
 	if (!d) {
@@ -196,8 +219,21 @@ static ssize_t dgram_cli_push(gnutls_transport_ptr_t p, const void *data, size_t
 static ssize_t sock_pull(gnutls_transport_ptr_t p, void *data, size_t len)
 {
 	struct tun_chan *ch = p;
-	ssize_t r = recv(ch->fd, data, len, MSG_DONTWAIT);
+	ssize_t r;
+	int k;
 
+	/* A datagram socket: only whole records (see dgram_pop_whole). */
+	for (k = 0; k < TUN_BATCH_MAX; k++) {
+		r = recv(ch->fd, data, len, MSG_DONTWAIT);
+		if (r < 0 || ch->kind == TUN_CHAN_STREAM ||
+		    tun_dtls_records_whole(data, (size_t)r))
+			break;
+	}
+	if (k == TUN_BATCH_MAX) {
+		/* The socket stays readable: the loop calls again. */
+		gnutls_transport_set_errno(ch->gs, EAGAIN);
+		return -1;
+	}
 	if (r > 0)
 		ch->await_first = false;
 	if (r < 0) {

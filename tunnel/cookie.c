@@ -186,6 +186,30 @@ size_t tun_cookie_make(const struct tun_cookie *c, const struct sockaddr_storage
 	return b.len;
 }
 
+/* A DTLS record header (RFC 6347 4.1): type, version, epoch, sequence, length. */
+#define TUN_DTLS_HDR_LEN	13
+
+/*
+ * RFC 6347 4.1.1: a record never spans datagrams; several may share one.
+ * So the headers' lengths cut a sound datagram exactly; any other was
+ * damaged on the way (or forged). It goes whole: a length is checked
+ * only by its record's MAC, after the datagram was cut by it, so no
+ * record after a wrong one starts where the lengths say.
+ */
+bool tun_dtls_records_whole(const uint8_t *b, size_t n)
+{
+	size_t off = 0;
+
+	if (n == 0)
+		return false;
+	while (off < n) {
+		if (n - off < TUN_DTLS_HDR_LEN)
+			return false;
+		off += TUN_DTLS_HDR_LEN + ((size_t)b[off + 11] << 8 | b[off + 12]);
+	}
+	return off == n;
+}
+
 /*
  * A DTLS record (RFC 6347 4.1: type, version, epoch, sequence, length)
  * holding a ClientHello (handshake type 1) in epoch 0.

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Internal to tunnel/: the stateless DTLS cookie exchange (RFC 6347
- * 4.2.1) and the ClientHello fields it reads. Used by chan.c, dtls.c and
+ * 4.2.1), the ClientHello fields it reads, and the record framing check
+ * every datagram passes before GnuTLS sees it. Used by chan.c, dtls.c and
  * front.c; depends on nothing else in tunnel/.
  */
 #ifndef BGW_TUN_COOKIE_H
@@ -57,6 +58,12 @@ void tun_cookie_send(const struct tun_cookie *c, int fd,
 size_t tun_cookie_make(const struct tun_cookie *c, const struct sockaddr_storage *addr,
 		       socklen_t alen, gnutls_dtls_prestate_st *pre, uint8_t *out, size_t cap);
 
+/*
+ * Does the datagram b hold whole DTLS records end to end, each header's
+ * length ending inside it and the last one at its end? Only such a
+ * datagram may reach GnuTLS (chan.c says why).
+ */
+bool tun_dtls_records_whole(const uint8_t *b, size_t n);
 /* A DTLS record holding a ClientHello in epoch 0 (only the header is read). */
 bool tun_dtls_is_client_hello(const uint8_t *b, size_t n);
 /* Its 32-byte random, or NULL when this record does not hold it. */

@@ -1,6 +1,5 @@
 # Helpers for TAP test scripts, sourced first:
 #   t_ok STATUS DESCRIPTION   one TAP line
-#   t_known STATUS DESC WHY  one TAP line; a failure is a known bug (TODO)
 #   skip_all REASON           the whole plan of $N tests skipped, exit 0
 #   wait_for SECONDS CMD...   run CMD every 0.1 s until it succeeds (bounded)
 #   diag [FILE...]            FILEs (or stdin) as TAP comments
@@ -14,19 +13,6 @@ t_ok() {
 	else
 		echo "not ok $t_n - $2"
 		t_failed=$((t_failed + 1))
-	fi
-	return "$1"
-}
-
-# A check that fails now and then for a known, documented bug: a failure
-# is reported as "not ok ... # TODO WHY" (an expected failure, XFAIL), a
-# pass as a plain "ok", so the day the bug is gone nothing XPASSes.
-t_known() {
-	t_n=$((t_n + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $t_n - $2"
-	else
-		echo "not ok $t_n - $2 # TODO $3"
 	fi
 	return "$1"
 }

@@ -57,6 +57,9 @@ struct proxy {
 	bool flip_len[2];
 	unsigned flipped[2];
 	unsigned sent[2];
+	/* Flip a bit of the cipher suite in the next ServerHello. */
+	bool flip_suite;
+	unsigned suite_flipped;
 };
 
 static unsigned px_rnd(struct proxy *p)
@@ -82,6 +85,24 @@ static void px_forward(struct proxy *p, int dir, const uint8_t *b, size_t n)
 {
 	if (p->blackhole || px_rnd(p) < p->drop_pct) {
 		p->dropped++;
+		return;
+	}
+	/*
+	 * A ServerHello (RFC 6347 4.1 and 4.2.2, RFC 5246 7.4.1.3): the
+	 * record header (13), the handshake header (12, type 2), version
+	 * (2), random (32), the session id with its length byte, then the
+	 * suite; its top bit makes one no client offers.
+	 */
+	if (p->flip_suite && dir == 1 && n > 13 + 12 + 2 + 32 + 1 &&
+	    n <= sizeof(p->held[0]) && b[0] == 22 && b[13] == 2 &&
+	    n > 13 + 12 + 2 + 32 + 1 + (size_t)b[13 + 12 + 2 + 32] + 2) {
+		uint8_t d[sizeof(p->held[0])];
+
+		memcpy(d, b, n);
+		d[13 + 12 + 2 + 32 + 1 + b[13 + 12 + 2 + 32]] ^= 0x80;
+		p->flip_suite = false;
+		p->suite_flipped++;
+		px_out(p, dir, d, n);
 		return;
 	}
 	/* RFC 6347 4.1: content type 23, the length in header bytes 11-12. */
@@ -705,6 +726,29 @@ START_TEST(damaged_record_length_costs_one_datagram)
 	}
 	ck_assert_int_eq(E.resumed, 0);
 	ck_assert_int_eq(E.down, 0);
+	env_teardown();
+}
+END_TEST
+
+/*
+ * A ServerHello whose cipher suite had a bit flipped on the way names a
+ * suite the client never offered. A server does not do that (RFC 5246
+ * 7.4.1.3; with nothing in common it sends a handshake_failure alert),
+ * so it is damage, like a record that does not decrypt: the first
+ * connection tries again instead of giving up.
+ */
+START_TEST(damaged_server_hello_tried_again)
+{
+	env_setup();
+	env_server(30);
+	E.px = px_new(E.l, tun_server_udp_port(E.srv));
+	E.px->flip_suite = true;
+	env_client("alice", TUN_TRANSPORT_DTLS, true);
+	RUN_UNTIL(E.ready == 1 || E.down, 10000);
+	ck_assert_uint_eq(E.px->suite_flipped, 1);
+	ck_assert_msg(E.ready == 1 && E.down == 0, "down: %s", E.down_text);
+	ck_assert_msg(strstr(E.progress, "trying again (2 of 5)"), "%s", E.progress);
+	echo_round(5, 40);
 	env_teardown();
 }
 END_TEST
@@ -1754,6 +1798,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, tls_fallback);
 	tcase_add_test(tc, lossy_reordering_path);
 	tcase_add_test(tc, damaged_record_length_costs_one_datagram);
+	tcase_add_test(tc, damaged_server_hello_tried_again);
 	tcase_add_test(tc, resume_after_source_port_change);
 	tcase_add_test(tc, vanished_client_times_out);
 	tcase_add_test(tc, silent_client_reported_once);

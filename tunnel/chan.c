@@ -677,6 +677,13 @@ static bool chan_hs_transient(gnutls_session_t gs, int err)
 	case GNUTLS_E_ASN1_DER_OVERFLOW:
 	case GNUTLS_E_CERTIFICATE_ERROR:
 	case GNUTLS_E_PREMATURE_TERMINATION:
+	/*
+	 * The client's: the ServerHello names a suite it did not offer.
+	 * A server never does (RFC 5246 7.4.1.3; with nothing in common
+	 * it refuses with a handshake_failure alert, still a verdict);
+	 * a bit flipped on the way does.
+	 */
+	case GNUTLS_E_UNKNOWN_CIPHER_SUITE:
 		return true;
 	case GNUTLS_E_FATAL_ALERT_RECEIVED:
 		switch (gnutls_alert_get(gs)) {

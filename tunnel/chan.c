@@ -684,6 +684,13 @@ static bool chan_hs_transient(gnutls_session_t gs, int err)
 	 * a bit flipped on the way does.
 	 */
 	case GNUTLS_E_UNKNOWN_CIPHER_SUITE:
+	/*
+	 * The ServerHello's version is not DTLS 1.2, which every bgw
+	 * gateway speaks: a flipped bit (fe fd to fe ff is DTLS 1.0). A
+	 * server that really speaks another version answers every try
+	 * the same, and the last one says so.
+	 */
+	case GNUTLS_E_UNSUPPORTED_VERSION_PACKET:
 		return true;
 	case GNUTLS_E_FATAL_ALERT_RECEIVED:
 		switch (gnutls_alert_get(gs)) {

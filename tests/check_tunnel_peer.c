@@ -27,6 +27,7 @@
 #include "check_main.h"
 #include "certlogin.h"
 #include "chan.h"
+#include "client_int.h"
 #include "front.h"
 #include "hci.h"
 #include "link.h"
@@ -775,6 +776,33 @@ START_TEST(cert_login_dtls_through_peer)
 }
 END_TEST
 
+/*
+ * The core's messages that reach a peer process together go to the
+ * client in shared records (a record holds one or more whole messages,
+ * doc/protocol.md section 3): 300 echoed events, each of which was a
+ * record of its own, now take fewer records than events, and every one
+ * still arrives once, in order (cli_on_packet checks).
+ */
+START_TEST(core_messages_share_records)
+{
+	enum tun_transport tr = _i ? TUN_TRANSPORT_TLS : TUN_TRANSPORT_DTLS;
+	uint64_t r0;
+	uint32_t e0;
+
+	env_setup(30);
+	cert_client("alice", tr);
+	RUN_UNTIL(E.ready == 1, 10000);
+	ck_assert_ptr_nonnull(E.cli->ch);
+	r0 = E.cli->ch->rx_records;
+	e0 = E.cli_rx;
+	echo_round(300, 8);
+	ck_assert_uint_eq(E.cli_rx - e0, 300);
+	ck_assert_uint_lt(E.cli->ch->rx_records - r0, 300);
+	ck_assert_int_eq(E.down, 0);
+	env_teardown();
+}
+END_TEST
+
 START_TEST(scram_login_tls_through_peer)
 {
 	env_setup(30);
@@ -1438,6 +1466,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, link_data_frames_of_a_turn_go_together);
 	tcase_add_test(tc, cert_login_dtls_through_peer);
 	tcase_add_test(tc, scram_login_tls_through_peer);
+	tcase_add_loop_test(tc, core_messages_share_records, 0, 2);
 	tcase_add_test(tc, label_user_wins);
 	tcase_add_test(tc, unlabelled_link_may_not_attach);
 	tcase_add_test(tc, resume_over_second_peer_dtls);

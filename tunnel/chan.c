@@ -821,6 +821,7 @@ static void chan_read(struct tun_chan *ch)
 			chan_fail(ch, TUN_R_PEER_DEAD);
 			return;
 		}
+		ch->rx_records++;
 		if (ch->kind == TUN_CHAN_STREAM) {
 			ch->inlen += (size_t)n;
 			ret = chan_parse(ch, ch->inbuf, ch->inlen, &used);
@@ -996,7 +997,18 @@ int tun_chan_send_raw(struct tun_chan *ch, const uint8_t *buf, size_t len)
 		chan_fail(ch, TUN_R_PEER_DEAD);
 		return -EPIPE;
 	}
+	if (r > 0)
+		ch->tx_records++;
 	return 0;
+}
+
+size_t tun_chan_record_cap(const struct tun_chan *ch)
+{
+	if (!ch || ch->dead || !ch->up)
+		return 0;
+	if (ch->kind == TUN_CHAN_STREAM)
+		return 4 * TUN_MSG_MAX;
+	return gnutls_dtls_get_data_mtu(ch->gs);
 }
 
 int tun_chan_send(struct tun_chan *ch, const struct tun_msg *m)

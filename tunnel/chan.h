@@ -137,6 +137,9 @@ struct tun_chan {
 	uint8_t *inbuf;
 	size_t inlen;
 
+	/* Records received and sent since the handshake (tests, benchmarks). */
+	uint64_t rx_records, tx_records;
+
 	/* TUN_CHAN_DGRAM_PEER: telling a restarted client (see below). */
 	uint8_t hello_random[32];
 	bool has_random;
@@ -177,6 +180,13 @@ void tun_chan_input(struct tun_chan *ch);
 int tun_chan_send(struct tun_chan *ch, const struct tun_msg *m);
 /* An already encoded message (a login reply sent again). */
 int tun_chan_send_raw(struct tun_chan *ch, const uint8_t *buf, size_t len);
+/*
+ * The most bytes of whole messages one record carries (doc/protocol.md
+ * section 3: a record holds one or more whole messages): over DTLS what
+ * the MTU leaves after the record's overhead, over TLS TUN_MSG_MAX * 4.
+ * 0 before the handshake.
+ */
+size_t tun_chan_record_cap(const struct tun_chan *ch);
 /*
  * Close (close_notify, best effort) and free later from the loop. The
  * close_notify tells the peer its session is over: use it only then.

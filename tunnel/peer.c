@@ -41,6 +41,14 @@ struct tun_peer {
 	int reason;			/* for on_done; -1: not known yet */
 	uint8_t sid[TUN_SID_LEN];
 	struct loop_timer *reap;
+	/*
+	 * The core's messages of one read of the link, to the client in as
+	 * few records as fit (a record holds one or more whole messages,
+	 * doc/protocol.md section 3): one encryption, one send(2) and one
+	 * wake-up of the client for several events, ACKs or reports.
+	 */
+	uint8_t down[4 * TUN_MSG_MAX];
+	size_t down_len;
 };
 
 static void peer_reap_cb(struct loop_timer *t, void *user)
@@ -222,6 +230,38 @@ static void peer_core_lost(struct tun_peer *p, const char *why)
 	tun_link_refuse(k, TUN_R_INTERNAL, NULL);
 }
 
+/* What waits for the client, in one record. */
+static void peer_down_flush(struct tun_peer *p)
+{
+	size_t n = p->down_len;
+
+	p->down_len = 0;
+	if (n && p->k && p->k->ch)
+		tun_chan_send_raw(p->k->ch, p->down, n);
+}
+
+/*
+ * One message for the client: behind those waiting if the record has
+ * room for it, else they go first. A message always fits one record
+ * (chan.c checks the MTU at the handshake); one that would not is sent
+ * alone, as before.
+ */
+static void peer_down(struct tun_peer *p, struct tun_link *k, const uint8_t *b, size_t n)
+{
+	size_t cap = tun_chan_record_cap(k->ch);
+
+	if (cap > sizeof(p->down))
+		cap = sizeof(p->down);
+	if (p->down_len && p->down_len + n > cap)
+		peer_down_flush(p);
+	if (n > cap) {
+		tun_chan_send_raw(k->ch, b, n);
+		return;
+	}
+	memcpy(p->down + p->down_len, b, n);
+	p->down_len += n;
+}
+
 static void peer_on_frame(struct tun_peer *p, const struct tun_link_frame *f)
 {
 	struct tun_link *k = p->k;
@@ -230,6 +270,9 @@ static void peer_on_frame(struct tun_peer *p, const struct tun_link_frame *f)
 
 	if (!k)
 		return;
+	/* Anything but a message: what waits goes first, in order. */
+	if (f->type != TUN_LF_MSG_DOWN)
+		peer_down_flush(p);
 	if (k->state == L_WAIT_CORE) {
 		if (f->type == TUN_LF_OK && f->ok.resumed == p->resuming) {
 			peer_ready(p, k, f);
@@ -255,7 +298,7 @@ static void peer_on_frame(struct tun_peer *p, const struct tun_link_frame *f)
 		if ((f->msg.msg_type == TUN_MSG_CLOSE || f->msg.msg_type == TUN_MSG_ERROR) &&
 		    tun_msg_decode(&m, f->msg.data, f->msg.len, &used) == 0)
 			p->reason = m.type == TUN_MSG_CLOSE ? TUN_R_SHUTDOWN : m.close.code;
-		tun_chan_send_raw(k->ch, f->msg.data, f->msg.len);
+		peer_down(p, k, f->msg.data, f->msg.len);
 		return;
 	case TUN_LF_END:
 		if (p->reason < 0)
@@ -284,18 +327,22 @@ static void peer_read(struct tun_peer *p, int max)
 	for (i = 0; i < max && !p->done && p->io.fd >= 0; i++) {
 		n = tun_lkio_recv(&p->io, b);
 		if (n == 0)
-			return;
+			break;
 		if (n < 0) {
+			peer_down_flush(p);
 			peer_core_lost(p, n == -EPIPE ? "closed" : n == -EMSGSIZE ?
 				       "oversized frame" : strerror((int)-n));
 			return;
 		}
 		if (tun_link_decode(&f, b, (size_t)n, TUN_LINK_TO_PEER) < 0) {
+			peer_down_flush(p);
 			peer_core_lost(p, "malformed frame");
 			return;
 		}
 		peer_on_frame(p, &f);
 	}
+	/* The end of what the core wrote so far: to the client. */
+	peer_down_flush(p);
 }
 
 /*

@@ -329,7 +329,12 @@ static void watch_stop(void)
 }
 
 /* " cpu_LABEL_us_per_op=X cpu_LABEL_pct=Y rss_LABEL_kib=Z" for each watch. */
-static void watch_print(uint64_t ops, uint64_t wall_ns)
+/*
+ * units: the work done (load: commands, ACL packets and advertising
+ * reports delivered), 0 for none: CPU per unit of work compares runs
+ * on a machine whose load changes how much work gets done.
+ */
+static void watch_print(uint64_t ops, uint64_t units, uint64_t wall_ns)
 {
 	unsigned i;
 
@@ -340,6 +345,9 @@ static void watch_print(uint64_t ops, uint64_t wall_ns)
 		       watches[i].label, ops ? cpu_us / (double)ops : 0.0,
 		       watches[i].label, wall_ns ? 100.0 * cpu_us * 1000.0 / (double)wall_ns : 0.0,
 		       watches[i].label, watch_rss(&watches[i]));
+		if (units)
+			printf(" cpu_%s_us_per_unit=%.2f", watches[i].label,
+			       cpu_us / (double)units);
 	}
 }
 
@@ -981,7 +989,7 @@ static int mode_rtt(const struct opts *o)
 	printf("result rtt n=%lu", o->n);
 	print_lat("", v, o->n);
 	printf(" ops_per_s=%.0f", (double)o->n * 1e9 / (double)wall);
-	watch_print(o->n, wall);
+	watch_print(o->n, 0, wall);
 	printf("\n");
 	ret = 0;
 out:
@@ -1068,7 +1076,7 @@ static int mode_acl(const struct opts *o)
 	printf("result acl pkts=%" PRIu64 " mtu=%u credits=%u mbit_s=%.1f pkts_per_s=%.0f",
 	       sent, mtu, credits_max, (double)bytes * 8.0 * 1000.0 / (double)wall,
 	       (double)sent * 1e9 / (double)wall);
-	watch_print(sent, wall);
+	watch_print(sent, 0, wall);
 	printf("\n");
 	/* Disconnect (7.1.6), remote user terminated. */
 	put_le16(p, h.acl_handle);
@@ -1300,7 +1308,7 @@ static int mode_scale(const struct opts *o)
 	       o->sessions, o->rate, total, us(init_ns) / 1000.0,
 	       us(pct(all, nall, 50)), us(pct(all, nall, 99)), us(worst_p99),
 	       us(best_p99), maxops ? (double)minops / (double)maxops : 0.0);
-	watch_print(total, wall);
+	watch_print(total, 0, wall);
 	printf("\n");
 	ret = 0;
 out:
@@ -1611,7 +1619,8 @@ static int mode_load(const struct opts *o)
 	       links ? (double)minacl * ss[0].mtu * 8e6 / (double)wall : 0.0,
 	       links ? (double)maxacl * ss[0].mtu * 8e6 / (double)wall : 0.0,
 	       maxacl ? (double)minacl / (double)maxacl : 0.0);
-	watch_print(total, wall);
+	printf(" acl_pkts=%" PRIu64 " adv_reports=%" PRIu64, acl_total, adv);
+	watch_print(total, total + acl_total + adv, wall);
 	printf("\n");
 	ret = 0;
 out:

@@ -747,6 +747,127 @@ END_TEST
 
 /* ================= end to end ================= */
 
+/* An encoded HCI message carrying a command of plen parameter bytes. */
+static size_t mk_hci_msg(uint8_t *out, uint32_t seq, size_t plen)
+{
+	uint8_t h4[300];
+	struct tun_msg m;
+	int n;
+
+	tun_msg_init(&m, TUN_VERSION_MAX, TUN_MSG_HCI);
+	m.hci.seq = seq;
+	m.hci.len = (uint16_t)mk_cmd(h4, seq, plen);
+	m.hci.data = h4;
+	n = tun_msg_encode(&m, out, TUN_MSG_MAX);
+	ck_assert_int_gt(n, 0);
+	return (size_t)n;
+}
+
+/*
+ * MSGS (peer -> core): 2..TUN_LINK_MSGS_MAX whole messages with their
+ * lengths, checked whole before any is used: a truncated, overlong or
+ * trailing entry, a login message, a frame of one or too many, the
+ * wrong direction -- all refused, none half taken.
+ */
+START_TEST(msgs_codec_bounds)
+{
+	static uint8_t b[TUN_LINK_DGRAM_MAX + 8], big[TUN_LINK_DGRAM_MAX + 8];
+	uint8_t m1[TUN_MSG_MAX], m2[TUN_MSG_MAX], hello[TUN_MSG_MAX], *e;
+	struct tun_link_frame g;
+	struct tun_msg h;
+	size_t used = 0, n1, n2, nh, at = 0, len, k;
+	const uint8_t *p;
+	unsigned count = 0, i;
+	int n;
+
+	n1 = mk_hci_msg(m1, 1, 10);
+	n2 = mk_hci_msg(m2, 2, 200);
+	tun_msg_init(&h, TUN_HELLO_VERSION, TUN_MSG_HELLO);
+	h.hello.vmin = 1;
+	h.hello.vmax = 1;
+	n = tun_msg_encode(&h, hello, sizeof(hello));
+	ck_assert_int_gt(n, 0);
+	nh = (size_t)n;
+	/* Two messages: both back, in order, byte for byte. */
+	ck_assert_int_eq(tun_link_msgs_add(b, sizeof(b), &used, &count, m1, n1), 0);
+	ck_assert_int_eq(b[0], TUN_LF_MSGS_UP);
+	ck_assert_int_eq(tun_link_msgs_add(b, sizeof(b), &used, &count, m2, n2), 0);
+	ck_assert_uint_eq(used, 1 + 2 + n1 + 2 + n2);
+	ck_assert_uint_eq(count, 2);
+	ck_assert_int_eq(tun_link_decode(&g, b, used, TUN_LINK_TO_CORE), 0);
+	ck_assert_int_eq(g.type, TUN_LF_MSGS_UP);
+	ck_assert_uint_eq(g.msgs.count, 2);
+	ck_assert_int_eq(tun_link_msgs_next(&g, &at, &p, &len), 1);
+	ck_assert_uint_eq(len, n1);
+	ck_assert_mem_eq(p, m1, n1);
+	ck_assert_int_eq(tun_link_msgs_next(&g, &at, &p, &len), 1);
+	ck_assert_uint_eq(len, n2);
+	ck_assert_mem_eq(p, m2, n2);
+	ck_assert_int_eq(tun_link_msgs_next(&g, &at, &p, &len), 0);
+	/* The core's direction only. */
+	ck_assert_int_eq(tun_link_decode(&g, b, used, TUN_LINK_TO_PEER), -EPROTONOSUPPORT);
+	/* Every truncation refused; a trailing byte too. */
+	for (k = 1; k < used; k++)
+		ck_assert_int_lt(tun_link_decode(&g, b, k, TUN_LINK_TO_CORE), 0);
+	b[used] = 0;
+	ck_assert_int_lt(tun_link_decode(&g, b, used + 1, TUN_LINK_TO_CORE), 0);
+	/* An entry's length one more, one less than its message. */
+	b[2] = (uint8_t)(n1 + 1);
+	ck_assert_int_lt(tun_link_decode(&g, b, used, TUN_LINK_TO_CORE), 0);
+	b[2] = (uint8_t)(n1 - 1);
+	ck_assert_int_lt(tun_link_decode(&g, b, used, TUN_LINK_TO_CORE), 0);
+	b[2] = (uint8_t)n1;
+	/* Shorter than a header; longer than any message. */
+	b[1] = 0;
+	b[2] = TUN_HDR_LEN - 1;
+	ck_assert_int_eq(tun_link_decode(&g, b, used, TUN_LINK_TO_CORE), -EBADMSG);
+	b[1] = (uint8_t)((TUN_MSG_MAX + 1) >> 8);
+	b[2] = (uint8_t)(TUN_MSG_MAX + 1);
+	ck_assert_int_eq(tun_link_decode(&g, b, used, TUN_LINK_TO_CORE), -EBADMSG);
+	/* One message is a MSG's job; none at all. */
+	used = 0;
+	ck_assert_int_eq(tun_link_msgs_add(b, sizeof(b), &used, &count, m1, n1), 0);
+	ck_assert_int_eq(tun_link_decode(&g, b, used, TUN_LINK_TO_CORE), -EPROTO);
+	ck_assert_int_lt(tun_link_decode(&g, b, 1, TUN_LINK_TO_CORE), 0);
+	/* A login message among them (the peer's business, never the core's). */
+	ck_assert_int_eq(tun_link_msgs_add(b, sizeof(b), &used, &count, hello, nh), 0);
+	ck_assert_int_eq(tun_link_decode(&g, b, used, TUN_LINK_TO_CORE), -EPROTO);
+	/* A message that does not parse (its own body length off by one). */
+	used = 0;
+	ck_assert_int_eq(tun_link_msgs_add(b, sizeof(b), &used, &count, m1, n1), 0);
+	ck_assert_int_eq(tun_link_msgs_add(b, sizeof(b), &used, &count, m2, n2), 0);
+	e = b + 1 + 2 + n1 + 2;		/* the second message */
+	e[TUN_HDR_LEN - 1] ^= 1;
+	ck_assert_int_lt(tun_link_decode(&g, b, used, TUN_LINK_TO_CORE), 0);
+	/* TUN_LINK_MSGS_MAX at most: the builder says so, the decoder too. */
+	used = 0;
+	for (i = 0; i < TUN_LINK_MSGS_MAX; i++)
+		ck_assert_int_eq(tun_link_msgs_add(b, sizeof(b), &used, &count, m1, n1), 0);
+	ck_assert_int_eq(tun_link_msgs_add(b, sizeof(b), &used, &count, m1, n1), -ENOSPC);
+	ck_assert_int_eq(tun_link_decode(&g, b, used, TUN_LINK_TO_CORE), 0);
+	ck_assert_uint_eq(g.msgs.count, TUN_LINK_MSGS_MAX);
+	b[used] = 0;
+	b[used + 1] = (uint8_t)n1;
+	memcpy(b + used + 2, m1, n1);
+	ck_assert_int_eq(tun_link_decode(&g, b, used + 2 + n1, TUN_LINK_TO_CORE), -EPROTO);
+	/* The builder: no room, a length out of range. */
+	used = 0;
+	ck_assert_int_eq(tun_link_msgs_add(b, 1 + 2 + n1 - 1, &used, &count, m1, n1), -ENOSPC);
+	ck_assert_int_eq(tun_link_msgs_add(b, sizeof(b), &used, &count, m1, TUN_HDR_LEN - 1),
+			 -EINVAL);
+	ck_assert_int_eq(tun_link_msgs_add(b, sizeof(b), &used, &count, m1, TUN_MSG_MAX + 1),
+			 -EINVAL);
+	/* Longer than any frame; and a MSG longer than a MSG may be. */
+	memset(big, 0, sizeof(big));
+	big[0] = TUN_LF_MSGS_UP;
+	ck_assert_int_eq(tun_link_decode(&g, big, TUN_LINK_DGRAM_MAX + 1, TUN_LINK_TO_CORE),
+			 -EBADMSG);
+	big[0] = TUN_LF_MSG_UP;
+	ck_assert_int_eq(tun_link_decode(&g, big, TUN_LINK_FRAME_MAX + 1, TUN_LINK_TO_CORE),
+			 -EBADMSG);
+}
+END_TEST
+
 START_TEST(cert_login_dtls_through_peer)
 {
 	const struct tun_link_label *lab;
@@ -798,6 +919,33 @@ START_TEST(core_messages_share_records)
 	echo_round(300, 8);
 	ck_assert_uint_eq(E.cli_rx - e0, 300);
 	ck_assert_uint_lt(E.cli->ch->rx_records - r0, 300);
+	ck_assert_int_eq(E.down, 0);
+	env_teardown();
+}
+END_TEST
+
+/*
+ * The other way: the client's messages a peer process reads in one loop
+ * turn reach the core in one MSGS frame (one send, one wake-up): 300
+ * commands, each in a record of its own, arrive at the core in order
+ * (srv_on_packet checks) in fewer than 300 datagrams.
+ */
+START_TEST(client_messages_share_link_frames)
+{
+	enum tun_transport tr = _i ? TUN_TRANSPORT_TLS : TUN_TRANSPORT_DTLS;
+	uint64_t f0;
+	uint32_t c0;
+
+	env_setup(30);
+	cert_client("alice", tr);
+	RUN_UNTIL(E.ready == 1, 10000);
+	ck_assert_ptr_nonnull(E.sess);
+	ck_assert_ptr_nonnull(E.sess->link);
+	f0 = E.sess->link->io.rx_frames;
+	c0 = E.srv_rx;
+	echo_round(300, 8);
+	ck_assert_uint_eq(E.srv_rx - c0, 300);
+	ck_assert_uint_lt(E.sess->link->io.rx_frames - f0, 300);
 	ck_assert_int_eq(E.down, 0);
 	env_teardown();
 }
@@ -1463,10 +1611,12 @@ Suite *test_suite(void)
 	tcase_add_unchecked_fixture(tc, tpki_setup, tpki_teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, codec_roundtrip_and_strictness);
+	tcase_add_test(tc, msgs_codec_bounds);
 	tcase_add_test(tc, link_data_frames_of_a_turn_go_together);
 	tcase_add_test(tc, cert_login_dtls_through_peer);
 	tcase_add_test(tc, scram_login_tls_through_peer);
 	tcase_add_loop_test(tc, core_messages_share_records, 0, 2);
+	tcase_add_loop_test(tc, client_messages_share_link_frames, 0, 2);
 	tcase_add_test(tc, label_user_wins);
 	tcase_add_test(tc, unlabelled_link_may_not_attach);
 	tcase_add_test(tc, resume_over_second_peer_dtls);

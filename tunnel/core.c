@@ -308,6 +308,20 @@ static void remote_on_frame(struct tun_link *k, const struct tun_link_frame *f)
 		}
 		tun_sess_on_msg(s, &m);
 		return;
+	case TUN_LF_MSGS_UP: {
+		const uint8_t *p;
+		size_t at = 0, len;
+
+		/* Each checked by the decoder; in order, while the link lasts. */
+		while (!k->dead && k->s == s && tun_link_msgs_next(f, &at, &p, &len)) {
+			if (tun_msg_decode(&m, p, len, &used) < 0 || used != len) {
+				remote_lost(k, LOG_NOTICE, "malformed MSGS");
+				return;
+			}
+			tun_sess_on_msg(s, &m);
+		}
+		return;
+	}
 	case TUN_LF_DOWN:
 		log_info("tunnel: peer link %s user %s: channel down (%s)",
 			 tun_link_peer_str(k, peer, sizeof(peer)), s->user,
@@ -324,13 +338,13 @@ static void remote_on_frame(struct tun_link *k, const struct tun_link_frame *f)
 /* Up to max frames that wait on the link. */
 static void remote_read(struct tun_link *k, int max)
 {
-	uint8_t b[TUN_LINK_FRAME_MAX + 1];
+	uint8_t b[TUN_LINK_DGRAM_MAX + 1];
 	struct tun_link_frame f;
 	ssize_t n;
 	int i, ret;
 
 	for (i = 0; i < max && !k->dead; i++) {
-		n = tun_lkio_recv(&k->io, b);
+		n = tun_lkio_recv(&k->io, b, sizeof(b));
 		if (n == 0)
 			return;
 		if (n == -EPIPE) {

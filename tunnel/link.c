@@ -49,6 +49,7 @@ static bool link_type_ok(uint8_t type, enum tun_link_dir dir)
 	case TUN_LF_RESUME:
 	case TUN_LF_MSG_UP:
 	case TUN_LF_DOWN:
+	case TUN_LF_MSGS_UP:
 		return dir == TUN_LINK_TO_CORE;
 	case TUN_LF_OK:
 	case TUN_LF_FAIL:
@@ -80,6 +81,82 @@ static int link_decode_msg(struct tun_link_frame *f, struct cur *c)
 	return 0;
 }
 
+/*
+ * MSGS: 2..TUN_LINK_MSGS_MAX entries, each a be16 length and exactly one
+ * whole valid tunnel message of an allowed type, filling the frame to
+ * the byte. All are checked before any is used: a frame with one bad
+ * entry is refused whole, never half taken.
+ */
+static int link_decode_msgs(struct tun_link_frame *f, struct cur *c)
+{
+	struct tun_msg m;
+	size_t n = cur_left(c), used;
+	const uint8_t *start = cur_bytes(c, n), *p;
+	struct cur e;
+	unsigned count = 0;
+	uint16_t ml;
+
+	if (!start)
+		return -EBADMSG;
+	cur_init(&e, start, n);
+	while (cur_left(&e)) {
+		ml = cur_be16(&e);
+		p = cur_bytes(&e, ml);
+		if (!cur_is_ok(&e) || ml < TUN_HDR_LEN || ml > TUN_MSG_MAX)
+			return -EBADMSG;
+		if (++count > TUN_LINK_MSGS_MAX)
+			return -EPROTO;
+		if (tun_msg_decode(&m, p, ml, &used) < 0 || used != ml ||
+		    !link_msg_type_ok(m.type))
+			return -EPROTO;
+	}
+	/* One message goes in MSG: a MSGS of one is not a sane peer's. */
+	if (count < 2)
+		return -EPROTO;
+	f->msgs.data = start;
+	f->msgs.len = n;
+	f->msgs.count = count;
+	return 0;
+}
+
+int tun_link_msgs_next(const struct tun_link_frame *f, size_t *at, const uint8_t **msg,
+		       size_t *len)
+{
+	size_t n;
+
+	if (*at + 2 > f->msgs.len)
+		return 0;
+	n = ((size_t)f->msgs.data[*at] << 8) | f->msgs.data[*at + 1];
+	if (n > f->msgs.len - *at - 2)
+		return 0;	/* checked by the decoder: cannot happen */
+	*msg = f->msgs.data + *at + 2;
+	*len = n;
+	*at += 2 + n;
+	return 1;
+}
+
+int tun_link_msgs_add(uint8_t *out, size_t cap, size_t *used, unsigned *count,
+		      const uint8_t *msg, size_t len)
+{
+	if (len < TUN_HDR_LEN || len > TUN_MSG_MAX)
+		return -EINVAL;
+	if (*used == 0) {
+		if (cap < 1)
+			return -ENOSPC;
+		out[0] = TUN_LF_MSGS_UP;
+		*used = 1;
+		*count = 0;
+	}
+	if (*count >= TUN_LINK_MSGS_MAX || cap - *used < 2 + len)
+		return -ENOSPC;
+	out[*used] = (uint8_t)(len >> 8);
+	out[*used + 1] = (uint8_t)len;
+	memcpy(out + *used + 2, msg, len);
+	*used += 2 + len;
+	(*count)++;
+	return 0;
+}
+
 int tun_link_decode(struct tun_link_frame *f, const uint8_t *buf, size_t len,
 		    enum tun_link_dir dir)
 {
@@ -90,12 +167,16 @@ int tun_link_decode(struct tun_link_frame *f, const uint8_t *buf, size_t len,
 	memset(f, 0, sizeof(*f));
 	if (!buf || len == 0)
 		return -EBADMSG;
-	if (len > TUN_LINK_FRAME_MAX)
+	if (len > TUN_LINK_DGRAM_MAX)
 		return -EBADMSG;
 	cur_init(&c, buf, len);
 	f->type = cur_u8(&c);
 	if (!link_type_ok(f->type, dir))
 		return -EPROTONOSUPPORT;
+	if (f->type == TUN_LF_MSGS_UP)
+		return link_decode_msgs(f, &c);
+	if (len > TUN_LINK_FRAME_MAX)
+		return -EBADMSG;
 	switch (f->type) {
 	case TUN_LF_ATTACH:
 		f->attach.version = cur_u8(&c);
@@ -235,6 +316,7 @@ const char *tun_link_type_name(uint8_t type)
 	case TUN_LF_RESUME: return "RESUME";
 	case TUN_LF_MSG_UP: return "MSG(up)";
 	case TUN_LF_DOWN: return "DOWN";
+	case TUN_LF_MSGS_UP: return "MSGS(up)";
 	case TUN_LF_OK: return "OK";
 	case TUN_LF_FAIL: return "FAIL";
 	case TUN_LF_MSG_DOWN: return "MSG(down)";

@@ -24,8 +24,12 @@
 #include "msg.h"
 
 #define TUN_KEY_LEN		32
-/* The largest frame: a MSG carrying the largest tunnel message. */
+/* The largest frame but MSGS: a MSG carrying the largest tunnel message. */
 #define TUN_LINK_FRAME_MAX	(1 + TUN_MSG_MAX)
+/* MSGS: 2 to this many messages, each with its be16 length. */
+#define TUN_LINK_MSGS_MAX	8
+/* The largest datagram on a link: a MSGS of TUN_LINK_MSGS_MAX largest messages. */
+#define TUN_LINK_DGRAM_MAX	(1 + TUN_LINK_MSGS_MAX * (2 + TUN_MSG_MAX))
 #define TUN_LINK_RESUME_S_MAX	3600
 
 enum tun_link_type {
@@ -34,6 +38,7 @@ enum tun_link_type {
 	TUN_LF_RESUME = 0x02,
 	TUN_LF_MSG_UP = 0x03,
 	TUN_LF_DOWN = 0x04,
+	TUN_LF_MSGS_UP = 0x05,
 	/* core -> peer */
 	TUN_LF_OK = 0x81,
 	TUN_LF_FAIL = 0x82,
@@ -71,6 +76,12 @@ struct tun_link_frame {
 			uint8_t msg_type;	/* its type, for the receiver's checks */
 		} msg;				/* MSG_UP and MSG_DOWN */
 		struct {
+			/* Each: be16 n, n bytes of a checked message; into the buffer. */
+			const uint8_t *data;
+			size_t len;
+			unsigned count;		/* 2..TUN_LINK_MSGS_MAX */
+		} msgs;				/* MSGS_UP */
+		struct {
 			uint8_t reason;		/* DOWN: 1..255; FAIL: 1..99 */
 		} reason;			/* DOWN and FAIL */
 		struct {
@@ -92,6 +103,20 @@ int tun_link_decode(struct tun_link_frame *f, const uint8_t *buf, size_t len,
 		    enum tun_link_dir dir);
 /* Encode f into out[cap]: the length, or -EINVAL (a field out of range), -ENOSPC. */
 int tun_link_encode(const struct tun_link_frame *f, uint8_t *out, size_t cap);
+/*
+ * The next message of a decoded MSGS frame: *at starts at 0; 1 and
+ * msg/len set, or 0 after the last one. The frame was checked whole by
+ * tun_link_decode, so every entry is one valid message.
+ */
+int tun_link_msgs_next(const struct tun_link_frame *f, size_t *at, const uint8_t **msg,
+		       size_t *len);
+/*
+ * Append one encoded tunnel message to a MSGS frame being built in
+ * out[cap] (*used 0: a new frame). 0, or -ENOSPC (it does not fit, or
+ * the frame holds TUN_LINK_MSGS_MAX already: send it first), -EINVAL.
+ */
+int tun_link_msgs_add(uint8_t *out, size_t cap, size_t *used, unsigned *count,
+		      const uint8_t *msg, size_t len);
 /* A MSG frame around an encoded tunnel message (not checked here). */
 int tun_link_encode_msg(uint8_t type, const uint8_t *msg, size_t len,
 			uint8_t *out, size_t cap);

@@ -155,6 +155,7 @@ void tun_lkio_init(struct lk_io *io, struct loop *l)
 	io->fd = -1;
 	io->batch = false;
 	io->flush_t = NULL;
+	io->rx_frames = 0;
 	pktq_init(&io->q, TUN_LINK_Q_FRAMES, TUN_LINK_Q_BYTES);
 }
 
@@ -294,20 +295,22 @@ void tun_lkio_close(struct lk_io *io)
 }
 
 /*
- * Receive one frame into b[TUN_LINK_FRAME_MAX + 1]: its length, 0 when
- * nothing waits, -EPIPE at EOF, -EMSGSIZE for a datagram longer than any
- * frame (MSG_TRUNC reports its real length), another -errno.
+ * Receive one frame into b[cap] (cap: one more than the largest frame the
+ * reader takes): its length, 0 when nothing waits, -EPIPE at EOF,
+ * -EMSGSIZE for a longer datagram (MSG_TRUNC reports its real length),
+ * another -errno.
  */
-ssize_t tun_lkio_recv(struct lk_io *io, uint8_t *b)
+ssize_t tun_lkio_recv(struct lk_io *io, uint8_t *b, size_t cap)
 {
-	ssize_t n = recv(io->fd, b, TUN_LINK_FRAME_MAX + 1, MSG_DONTWAIT | MSG_TRUNC);
+	ssize_t n = recv(io->fd, b, cap, MSG_DONTWAIT | MSG_TRUNC);
 
 	if (n < 0)
 		return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -errno;
 	/* A zero-length datagram is no frame either: treated as the end. */
 	if (n == 0)
 		return -EPIPE;
-	if ((size_t)n > TUN_LINK_FRAME_MAX)
+	if ((size_t)n >= cap)
 		return -EMSGSIZE;
+	io->rx_frames++;
 	return n;
 }

@@ -23,6 +23,7 @@
 
 static void peer_fd_cb(struct loop *l, int fd, uint32_t events, void *user);
 static void peer_chan_down(struct tun_peer *p, int reason);
+static void peer_up_flush(struct tun_peer *p);
 
 /* ================= peer mode: one channel, relayed to the core ================= */
 
@@ -49,6 +50,16 @@ struct tun_peer {
 	 */
 	uint8_t down[4 * TUN_MSG_MAX];
 	size_t down_len;
+	/*
+	 * The client's messages of one loop turn, to the core in one MSGS
+	 * frame (one send(2), one wake-up of the core) when there are
+	 * several; force: one of them may not be dropped (TLS, CLOSE, ERROR).
+	 */
+	uint8_t up[TUN_LINK_DGRAM_MAX];
+	size_t up_len;
+	unsigned up_count;
+	bool up_force;
+	struct loop_timer *up_t;
 };
 
 static void peer_reap_cb(struct loop_timer *t, void *user)
@@ -64,6 +75,9 @@ static void peer_finish(struct tun_peer *p)
 {
 	if (p->done)
 		return;
+	peer_up_flush(p);
+	if (p->done)
+		return;		/* the flush failed and finished it */
 	p->done = true;
 	if (p->io.fd >= 0)
 		tun_lkio_flush(&p->io);
@@ -113,7 +127,11 @@ static int peer_get_link(struct tun_peer *p, const char *name)
 static int peer_send_frame(struct tun_peer *p, const struct tun_link_frame *f)
 {
 	uint8_t b[TUN_LINK_FRAME_MAX];
-	int n = tun_link_encode(f, b, sizeof(b));
+	int n;
+
+	/* The client's messages of this turn go first, in order. */
+	peer_up_flush(p);
+	n = tun_link_encode(f, b, sizeof(b));
 
 	if (n > 0)
 		n = tun_lkio_send(&p->io, b, (size_t)n, true);
@@ -325,7 +343,7 @@ static void peer_read(struct tun_peer *p, int max)
 	int i;
 
 	for (i = 0; i < max && !p->done && p->io.fd >= 0; i++) {
-		n = tun_lkio_recv(&p->io, b);
+		n = tun_lkio_recv(&p->io, b, sizeof(b));
 		if (n == 0)
 			break;
 		if (n < 0) {
@@ -370,10 +388,60 @@ static void peer_fd_cb(struct loop *l, int fd, uint32_t events, void *user)
 		peer_read(p, TUN_BATCH_MAX);
 }
 
-/* A message from the client on an attached channel: to the core. */
+/*
+ * What this turn's messages from the client came to (peer_up_flush): one
+ * MSG frame, or a MSGS frame for several (doc/protocol.md, appendix A.1).
+ */
+static void peer_up_flush(struct tun_peer *p)
+{
+	struct tun_link *k = p->k;
+	bool force = p->up_force;
+	size_t len = p->up_len;
+	uint8_t *b = p->up;
+	int n;
+
+	p->up_len = 0;
+	p->up_force = false;
+	if (p->up_t)
+		loop_timer_disarm(p->up_t);
+	if (!len || !k || p->done || p->io.fd < 0)
+		return;
+	if (p->up_count == 1) {
+		/* One message: a MSG frame, its type byte over the length. */
+		b = p->up + 2;
+		b[0] = TUN_LF_MSG_UP;
+		len -= 2;
+	}
+	n = tun_lkio_send(&p->io, b, len, force);
+	if (n == -ENOBUFS && !force)
+		return;		/* DTLS: a loss, the client's layer resends */
+	if (n == -ENOBUFS) {
+		/*
+		 * TLS: the core has not read a whole queue; reading on
+		 * would mean dropping what TCP promised to deliver. Let
+		 * the client resume instead.
+		 */
+		log_notice("tunnel: session %s: the core does not keep up", k->name);
+		p->reason = TUN_R_INTERNAL;
+		tun_link_close(k, false);
+		return;
+	}
+	if (n < 0)
+		peer_drain_then_lost(p, "send failed");
+}
+
+static void peer_up_cb(struct loop_timer *t, void *user)
+{
+	peer_up_flush(user);
+}
+
+/*
+ * A message from the client on an attached channel: to the core, with
+ * the others of this loop turn, when the turn ends.
+ */
 static void peer_relay_up(struct tun_peer *p, struct tun_link *k, const struct tun_msg *m)
 {
-	uint8_t b[TUN_LINK_FRAME_MAX];
+	uint8_t b[TUN_MSG_MAX];
 	bool droppable;
 	int n;
 
@@ -391,31 +459,26 @@ static void peer_relay_up(struct tun_peer *p, struct tun_link *k, const struct t
 		/* As a listener-mode session would: the session ends. */
 		log_notice("tunnel: session %s: unexpected %s", k->name,
 			   tun_msg_type_name(m->type));
+		peer_up_flush(p);
 		tun_send_reason(k->ch, k->version, TUN_MSG_ERROR, TUN_R_PROTOCOL, NULL);
 		peer_chan_down(p, TUN_R_PROTOCOL);
 		tun_link_close(k, true);
 		return;
 	}
-	n = tun_msg_encode(m, b + 1, sizeof(b) - 1);
+	n = tun_msg_encode(m, b, sizeof(b));
 	if (n < 0)
 		return;
-	b[0] = TUN_LF_MSG_UP;
-	n = tun_lkio_send(&p->io, b, (size_t)n + 1, !droppable);
-	if (n == -ENOBUFS && droppable)
-		return;		/* DTLS: a loss, the client's layer resends */
-	if (n == -ENOBUFS) {
-		/*
-		 * TLS: the core has not read a whole queue; reading on
-		 * would mean dropping what TCP promised to deliver. Let
-		 * the client resume instead.
-		 */
-		log_notice("tunnel: session %s: the core does not keep up", k->name);
-		p->reason = TUN_R_INTERNAL;
-		tun_link_close(k, false);
-		return;
+	if (tun_link_msgs_add(p->up, sizeof(p->up), &p->up_len, &p->up_count, b,
+			      (size_t)n) == -ENOSPC) {
+		peer_up_flush(p);
+		if (p->k != k || p->done ||
+		    tun_link_msgs_add(p->up, sizeof(p->up), &p->up_len, &p->up_count, b,
+				      (size_t)n) < 0)
+			return;
 	}
-	if (n < 0)
-		peer_drain_then_lost(p, "send failed");
+	p->up_force |= !droppable;
+	if (!loop_timer_is_armed(p->up_t))
+		loop_timer_arm(p->up_t, 0);
 }
 
 /* The channel failed: tell the core why (it decides end or detach). */
@@ -478,7 +541,8 @@ int tun_peer_new(struct tun_peer **out, struct loop *l, struct tun_creds *cr,
 	p->reason = -1;
 	tun_lkio_init(&p->io, l);
 	p->reap = loop_timer_new(l, peer_reap_cb, p);
-	if (!p->reap)
+	p->up_t = loop_timer_new(l, peer_up_cb, p);
+	if (!p->reap || !p->up_t)
 		goto fail;
 	k = tun_link_new_pending(srv);
 	if (!k)
@@ -503,6 +567,7 @@ fail:
 fail_fd_gone:
 	if (p) {
 		loop_timer_free(p->reap);
+		loop_timer_free(p->up_t);
 		free(p);
 	}
 	if (srv)
@@ -520,6 +585,7 @@ void tun_peer_free(struct tun_peer *p)
 		tun_link_close(p->k, false);
 	tun_lkio_close(&p->io);
 	loop_timer_free(p->reap);
+	loop_timer_free(p->up_t);
 	tun_server_free(p->srv);
 	free(p);
 }

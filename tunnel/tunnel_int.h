@@ -86,6 +86,7 @@ struct lk_io {
 	 */
 	bool batch;
 	struct loop_timer *flush_t;
+	uint64_t rx_frames;	/* datagrams received (tests, benchmarks) */
 };
 
 /*
@@ -270,7 +271,7 @@ int tun_lkio_flush(struct lk_io *io);
 int tun_lkio_send(struct lk_io *io, const uint8_t *b, size_t len, bool force);
 bool tun_lkio_fd_ok(int fd);
 void tun_lkio_close(struct lk_io *io);
-ssize_t tun_lkio_recv(struct lk_io *io, uint8_t *b);
+ssize_t tun_lkio_recv(struct lk_io *io, uint8_t *b, size_t cap);
 
 /* core.c */
 void tun_remote_release(struct tun_link *k);

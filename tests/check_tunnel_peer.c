@@ -598,20 +598,43 @@ static void raw_attach(int fd, uint8_t sid_byte)
 
 /*
  * The next frame from the core, decoded; 0 and f, or -EPIPE at EOF;
- * waits at most cap_ms.
+ * waits at most cap_ms. The messages of a MSGS_DOWN come one by one, as
+ * the MSG_DOWN frames they were queued as (into b, TUN_LINK_FRAME_MAX
+ * bytes at least).
  */
 static int raw_recv(int fd, struct tun_link_frame *f, uint8_t *b, unsigned cap_ms)
 {
+	static uint8_t rb[TUN_LINK_DGRAM_MAX + 1];
+	static struct tun_link_frame pend;
+	static size_t pend_at;
+	static int pend_fd = -1;
 	uint64_t t0 = loop_now_us();
+	const uint8_t *d;
+	size_t len;
 	ssize_t n;
 
 	for (;;) {
-		n = recv(fd, b, TUN_LINK_FRAME_MAX, MSG_DONTWAIT);
+		if (pend_fd == fd && tun_link_msgs_next(&pend, &pend_at, &d, &len)) {
+			b[0] = TUN_LF_MSG_DOWN;
+			memcpy(b + 1, d, len);
+			ck_assert_int_eq(tun_link_decode(f, b, len + 1, TUN_LINK_TO_PEER), 0);
+			return 0;
+		}
+		pend_fd = -1;
+		n = recv(fd, rb, sizeof(rb), MSG_DONTWAIT);
 		if (n == 0)
 			return -EPIPE;
 		if (n > 0) {
-			ck_assert_int_eq(tun_link_decode(f, b, (size_t)n, TUN_LINK_TO_PEER), 0);
-			return 0;
+			ck_assert_int_lt(n, (ssize_t)sizeof(rb));
+			ck_assert_int_eq(tun_link_decode(f, rb, (size_t)n, TUN_LINK_TO_PEER), 0);
+			if (f->type == TUN_LF_MSGS_DOWN) {
+				pend = *f;
+				pend_at = 0;
+				pend_fd = fd;
+				continue;
+			}
+			memcpy(b, rb, (size_t)n);
+			return tun_link_decode(f, b, (size_t)n, TUN_LINK_TO_PEER);
 		}
 		ck_assert_int_eq(errno, EAGAIN);
 		ck_assert_msg(loop_now_us() - t0 < (uint64_t)cap_ms * 1000, "no frame");
@@ -806,6 +829,12 @@ START_TEST(msgs_codec_bounds)
 	ck_assert_int_eq(tun_link_msgs_next(&g, &at, &p, &len), 0);
 	/* The core's direction only. */
 	ck_assert_int_eq(tun_link_decode(&g, b, used, TUN_LINK_TO_PEER), -EPROTONOSUPPORT);
+	/* The same body as MSGS_DOWN: the peer's direction only. */
+	b[0] = TUN_LF_MSGS_DOWN;
+	ck_assert_int_eq(tun_link_decode(&g, b, used, TUN_LINK_TO_PEER), 0);
+	ck_assert_uint_eq(g.msgs.count, 2);
+	ck_assert_int_eq(tun_link_decode(&g, b, used, TUN_LINK_TO_CORE), -EPROTONOSUPPORT);
+	b[0] = TUN_LF_MSGS_UP;
 	/* Every truncation refused; a trailing byte too. */
 	for (k = 1; k < used; k++)
 		ck_assert_int_lt(tun_link_decode(&g, b, k, TUN_LINK_TO_CORE), 0);
@@ -1466,6 +1495,65 @@ START_TEST(link_data_frames_of_a_turn_go_together)
 }
 END_TEST
 
+/*
+ * The core's MSG_DOWN frames of one turn leave as MSGS_DOWN datagrams of
+ * up to TUN_LINK_MSGS_MAX messages (the peer reads them with one recv),
+ * byte for byte and in order; any other frame goes alone between them,
+ * and a lone message stays a MSG_DOWN.
+ */
+START_TEST(link_msg_frames_of_a_turn_share_datagrams)
+{
+	static uint8_t b[TUN_LINK_DGRAM_MAX + 1];
+	struct loop *l = loop_new();
+	uint8_t fr[11][TUN_MSG_MAX + 1], end = TUN_LF_END;
+	size_t flen[11], at, len;
+	struct tun_link_frame g;
+	const uint8_t *d;
+	struct lk_io io;
+	int sv[2], i, k;
+	ssize_t n;
+
+	ck_assert_ptr_nonnull(l);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	tun_lkio_init(&io, l);
+	ck_assert_int_eq(loop_add_fd(l, sv[0], EPOLLIN, lkio_nop_cb, NULL), 0);
+	io.fd = sv[0];
+	io.batch = true;
+	for (i = 0; i < 11; i++) {
+		fr[i][0] = TUN_LF_MSG_DOWN;
+		flen[i] = 1 + mk_hci_msg(fr[i] + 1, (uint32_t)i, 10 + 20 * (size_t)i);
+	}
+	/* 10 messages, END, 1 message: MSGS(8), MSGS(2), END, MSG. */
+	for (i = 0; i < 10; i++)
+		ck_assert_int_eq(tun_lkio_send(&io, fr[i], flen[i], false), 0);
+	ck_assert_int_eq(tun_lkio_send(&io, &end, 1, true), 0);
+	ck_assert_int_eq(tun_lkio_send(&io, fr[10], flen[10], false), 0);
+	loop_iterate(l, 0);
+	for (i = 0, k = 0; k < 2; k++) {
+		n = lkio_next(sv[1], b, sizeof(b));
+		ck_assert_int_gt(n, 0);
+		ck_assert_int_eq(tun_link_decode(&g, b, (size_t)n, TUN_LINK_TO_PEER), 0);
+		ck_assert_int_eq(g.type, TUN_LF_MSGS_DOWN);
+		ck_assert_uint_eq(g.msgs.count, k == 0 ? TUN_LINK_MSGS_MAX : 2);
+		for (at = 0; tun_link_msgs_next(&g, &at, &d, &len); i++) {
+			ck_assert_uint_eq(len, flen[i] - 1);
+			ck_assert_mem_eq(d, fr[i] + 1, len);
+		}
+	}
+	ck_assert_int_eq(i, 10);
+	ck_assert_int_eq(lkio_next(sv[1], b, sizeof(b)), 1);
+	ck_assert_uint_eq(b[0], TUN_LF_END);
+	n = lkio_next(sv[1], b, sizeof(b));
+	ck_assert_int_eq(n, (ssize_t)flen[10]);
+	ck_assert_mem_eq(b, fr[10], flen[10]);
+	ck_assert_int_eq(lkio_next(sv[1], b, sizeof(b)), 0);
+	ck_assert(pktq_is_empty(&io.q));
+	tun_lkio_close(&io);
+	close(sv[1]);
+	loop_free(l);
+}
+END_TEST
+
 /* Garbage from one peer process ends its own link only. */
 START_TEST(garbage_frames_end_only_own_link)
 {
@@ -1613,6 +1701,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, codec_roundtrip_and_strictness);
 	tcase_add_test(tc, msgs_codec_bounds);
 	tcase_add_test(tc, link_data_frames_of_a_turn_go_together);
+	tcase_add_test(tc, link_msg_frames_of_a_turn_share_datagrams);
 	tcase_add_test(tc, cert_login_dtls_through_peer);
 	tcase_add_test(tc, scram_login_tls_through_peer);
 	tcase_add_loop_test(tc, core_messages_share_records, 0, 2);

@@ -56,6 +56,7 @@ static bool link_type_ok(uint8_t type, enum tun_link_dir dir)
 	case TUN_LF_MSG_DOWN:
 	case TUN_LF_END:
 	case TUN_LF_DROP:
+	case TUN_LF_MSGS_DOWN:
 		return dir == TUN_LINK_TO_PEER;
 	default:
 		return false;
@@ -173,7 +174,7 @@ int tun_link_decode(struct tun_link_frame *f, const uint8_t *buf, size_t len,
 	f->type = cur_u8(&c);
 	if (!link_type_ok(f->type, dir))
 		return -EPROTONOSUPPORT;
-	if (f->type == TUN_LF_MSGS_UP)
+	if (f->type == TUN_LF_MSGS_UP || f->type == TUN_LF_MSGS_DOWN)
 		return link_decode_msgs(f, &c);
 	if (len > TUN_LINK_FRAME_MAX)
 		return -EBADMSG;
@@ -320,6 +321,7 @@ const char *tun_link_type_name(uint8_t type)
 	case TUN_LF_OK: return "OK";
 	case TUN_LF_FAIL: return "FAIL";
 	case TUN_LF_MSG_DOWN: return "MSG(down)";
+	case TUN_LF_MSGS_DOWN: return "MSGS(down)";
 	case TUN_LF_END: return "END";
 	case TUN_LF_DROP: return "DROP";
 	default: return "?";

@@ -45,6 +45,7 @@ enum tun_link_type {
 	TUN_LF_MSG_DOWN = 0x83,
 	TUN_LF_END = 0x84,
 	TUN_LF_DROP = 0x85,
+	TUN_LF_MSGS_DOWN = 0x86,
 };
 
 /* Which end reads: the types of the other direction are refused. */
@@ -80,7 +81,7 @@ struct tun_link_frame {
 			const uint8_t *data;
 			size_t len;
 			unsigned count;		/* 2..TUN_LINK_MSGS_MAX */
-		} msgs;				/* MSGS_UP */
+		} msgs;				/* MSGS_UP and MSGS_DOWN */
 		struct {
 			uint8_t reason;		/* DOWN: 1..255; FAIL: 1..99 */
 		} reason;			/* DOWN and FAIL */
@@ -111,7 +112,7 @@ int tun_link_encode(const struct tun_link_frame *f, uint8_t *out, size_t cap);
 int tun_link_msgs_next(const struct tun_link_frame *f, size_t *at, const uint8_t **msg,
 		       size_t *len);
 /*
- * Append one encoded tunnel message to a MSGS frame being built in
+ * Append one encoded tunnel message to a MSGS_UP frame being built in
  * out[cap] (*used 0: a new frame). 0, or -ENOSPC (it does not fit, or
  * the frame holds TUN_LINK_MSGS_MAX already: send it first), -EINVAL.
  */

@@ -159,16 +159,61 @@ void tun_lkio_init(struct lk_io *io, struct loop *l)
 	pktq_init(&io->q, TUN_LINK_Q_FRAMES, TUN_LINK_Q_BYTES);
 }
 
-/* Frames per sendmmsg(2). */
+/* Datagrams per sendmmsg(2). */
 #define LKIO_BATCH	32
+/* A MSGS_DOWN's pieces: its type byte, then a length and a message each. */
+#define LKIO_IOV	(1 + 2 * TUN_LINK_MSGS_MAX)
+
+static bool lkio_is_msg_down(const struct pkt *p)
+{
+	return p && p->len > 1 && p->data[0] == TUN_LF_MSG_DOWN;
+}
+
+/*
+ * One datagram of the batch from the frames at p: consecutive MSG_DOWN
+ * frames become one MSGS_DOWN (doc/protocol.md A.1: the peer then reads
+ * them with one recv(2)), gathered from the queue by iovecs, no copy;
+ * any other frame goes alone. The number of frames it takes.
+ */
+static unsigned lkio_gather(struct pkt *p, struct iovec *iov, uint8_t (*lens)[2],
+			    size_t *niov)
+{
+	static const uint8_t msgs_type = TUN_LF_MSGS_DOWN;
+	size_t bytes = 1;
+	unsigned k = 0;
+
+	if (!lkio_is_msg_down(p) || !lkio_is_msg_down(p->next)) {
+		iov[0].iov_base = p->data;
+		iov[0].iov_len = p->len;
+		*niov = 1;
+		return 1;
+	}
+	iov[0].iov_base = (void *)&msgs_type;
+	iov[0].iov_len = 1;
+	for (; lkio_is_msg_down(p) && k < TUN_LINK_MSGS_MAX &&
+	       bytes + 2 + (p->len - 1) <= TUN_LINK_DGRAM_MAX; p = p->next, k++) {
+		lens[k][0] = (uint8_t)((p->len - 1) >> 8);
+		lens[k][1] = (uint8_t)(p->len - 1);
+		iov[1 + 2 * k].iov_base = lens[k];
+		iov[1 + 2 * k].iov_len = 2;
+		iov[2 + 2 * k].iov_base = p->data + 1;
+		iov[2 + 2 * k].iov_len = p->len - 1;
+		bytes += 2 + (p->len - 1);
+	}
+	*niov = 1 + 2 * (size_t)k;
+	return k;
+}
 
 /* Write what the socket takes now. 0, or -errno: the socket failed. */
 int tun_lkio_flush(struct lk_io *io)
 {
 	struct mmsghdr mh[LKIO_BATCH];
-	struct iovec iov[LKIO_BATCH];
+	struct iovec iov[LKIO_BATCH][LKIO_IOV];
+	uint8_t lens[LKIO_BATCH][TUN_LINK_MSGS_MAX][2];
+	unsigned frames[LKIO_BATCH];
 	struct pkt *p;
-	int n, i;
+	size_t niov;
+	int n, i, j;
 
 	if (io->fd < 0)
 		return -ENOTCONN;
@@ -183,11 +228,12 @@ int tun_lkio_flush(struct lk_io *io)
 		pkt_free(pktq_pop(&io->q));
 	}
 	while (io->batch && !pktq_is_empty(&io->q)) {
-		for (n = 0, p = pktq_peek(&io->q); p && n < LKIO_BATCH; p = p->next, n++) {
-			iov[n].iov_base = p->data;
-			iov[n].iov_len = p->len;
+		for (n = 0, p = pktq_peek(&io->q); p && n < LKIO_BATCH; n++) {
+			frames[n] = lkio_gather(p, iov[n], lens[n], &niov);
+			for (j = 0; j < (int)frames[n]; j++)
+				p = p->next;
 			mh[n] = (struct mmsghdr){
-				.msg_hdr = { .msg_iov = &iov[n], .msg_iovlen = 1 },
+				.msg_hdr = { .msg_iov = iov[n], .msg_iovlen = niov },
 			};
 		}
 		i = sendmmsg(io->fd, mh, (unsigned)n, MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -196,12 +242,11 @@ int tun_lkio_flush(struct lk_io *io)
 				break;
 			return -errno;
 		}
+		for (j = 0; j < i; j++)
+			while (frames[j]--)
+				pkt_free(pktq_pop(&io->q));
 		if (i < n)
-			n = -1;	/* the socket took only part: full */
-		while (i-- > 0)
-			pkt_free(pktq_pop(&io->q));
-		if (n < 0)
-			break;
+			break;	/* the socket took only part: full */
 	}
 	/* Write interest only while something waits (no system call if unchanged). */
 	loop_mod_fd(io->l, io->fd, EPOLLIN | (pktq_is_empty(&io->q) ? 0 : EPOLLOUT));

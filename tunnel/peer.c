@@ -280,16 +280,26 @@ static void peer_down(struct tun_peer *p, struct tun_link *k, const uint8_t *b, 
 	p->down_len += n;
 }
 
-static void peer_on_frame(struct tun_peer *p, const struct tun_link_frame *f)
+/* One message of the core's for the client; CLOSE or ERROR say why it ends. */
+static void peer_down_msg(struct tun_peer *p, struct tun_link *k, const uint8_t *b, size_t n)
 {
-	struct tun_link *k = p->k;
 	struct tun_msg m;
 	size_t used;
 
+	if (n > 1 && (b[1] == TUN_MSG_CLOSE || b[1] == TUN_MSG_ERROR) &&
+	    tun_msg_decode(&m, b, n, &used) == 0)
+		p->reason = m.type == TUN_MSG_CLOSE ? TUN_R_SHUTDOWN : m.close.code;
+	peer_down(p, k, b, n);
+}
+
+static void peer_on_frame(struct tun_peer *p, const struct tun_link_frame *f)
+{
+	struct tun_link *k = p->k;
+
 	if (!k)
 		return;
-	/* Anything but a message: what waits goes first, in order. */
-	if (f->type != TUN_LF_MSG_DOWN)
+	/* Anything but messages: what waits goes first, in order. */
+	if (f->type != TUN_LF_MSG_DOWN && f->type != TUN_LF_MSGS_DOWN)
 		peer_down_flush(p);
 	if (k->state == L_WAIT_CORE) {
 		if (f->type == TUN_LF_OK && f->ok.resumed == p->resuming) {
@@ -313,11 +323,17 @@ static void peer_on_frame(struct tun_peer *p, const struct tun_link_frame *f)
 	}
 	switch (f->type) {
 	case TUN_LF_MSG_DOWN:
-		if ((f->msg.msg_type == TUN_MSG_CLOSE || f->msg.msg_type == TUN_MSG_ERROR) &&
-		    tun_msg_decode(&m, f->msg.data, f->msg.len, &used) == 0)
-			p->reason = m.type == TUN_MSG_CLOSE ? TUN_R_SHUTDOWN : m.close.code;
-		peer_down(p, k, f->msg.data, f->msg.len);
+		peer_down_msg(p, k, f->msg.data, f->msg.len);
 		return;
+	case TUN_LF_MSGS_DOWN: {
+		const uint8_t *d;
+		size_t at = 0, len;
+
+		/* All checked by the decoder; in order, while the link lasts. */
+		while (p->k == k && tun_link_msgs_next(f, &at, &d, &len))
+			peer_down_msg(p, k, d, len);
+		return;
+	}
 	case TUN_LF_END:
 		if (p->reason < 0)
 			p->reason = TUN_R_SHUTDOWN;
@@ -337,7 +353,7 @@ static void peer_on_frame(struct tun_peer *p, const struct tun_link_frame *f)
 /* Up to max frames that wait on the link. */
 static void peer_read(struct tun_peer *p, int max)
 {
-	uint8_t b[TUN_LINK_FRAME_MAX + 1];
+	uint8_t b[TUN_LINK_DGRAM_MAX + 1];
 	struct tun_link_frame f;
 	ssize_t n;
 	int i;

@@ -827,6 +827,10 @@ START_TEST(msgs_codec_bounds)
 	ck_assert_uint_eq(len, n2);
 	ck_assert_mem_eq(p, m2, n2);
 	ck_assert_int_eq(tun_link_msgs_next(&g, &at, &p, &len), 0);
+	/* Encoded back from the decoded frame: the same bytes. */
+	ck_assert_int_eq(tun_link_encode(&g, big, sizeof(big)), (int)used);
+	ck_assert_mem_eq(big, b, used);
+	ck_assert_int_eq(tun_link_encode(&g, big, used - 1), -ENOSPC);
 	/* The core's direction only. */
 	ck_assert_int_eq(tun_link_decode(&g, b, used, TUN_LINK_TO_PEER), -EPROTONOSUPPORT);
 	/* The same body as MSGS_DOWN: the peer's direction only. */

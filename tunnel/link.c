@@ -281,6 +281,14 @@ int tun_link_encode(const struct tun_link_frame *f, uint8_t *out, size_t cap)
 	case TUN_LF_MSG_UP:
 	case TUN_LF_MSG_DOWN:
 		return tun_link_encode_msg(f->type, f->msg.data, f->msg.len, out, cap);
+	case TUN_LF_MSGS_UP:
+	case TUN_LF_MSGS_DOWN:
+		/* A decoded frame's entries, as they were (not checked here). */
+		if (!f->msgs.data || f->msgs.len > TUN_LINK_DGRAM_MAX - 1)
+			return -EINVAL;
+		wbuf_u8(&w, f->type);
+		wbuf_bytes(&w, f->msgs.data, f->msgs.len);
+		break;
 	case TUN_LF_DOWN:
 	case TUN_LF_FAIL:
 		if (f->reason.reason == 0 ||

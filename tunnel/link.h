@@ -102,7 +102,11 @@ struct tun_link_frame {
  */
 int tun_link_decode(struct tun_link_frame *f, const uint8_t *buf, size_t len,
 		    enum tun_link_dir dir);
-/* Encode f into out[cap]: the length, or -EINVAL (a field out of range), -ENOSPC. */
+/*
+ * Encode f into out[cap]: the length, or -EINVAL (a field out of range),
+ * -ENOSPC. A MSGS is written from a decoded frame's entries as they are
+ * (tun_link_msgs_add builds a new one).
+ */
 int tun_link_encode(const struct tun_link_frame *f, uint8_t *out, size_t cap);
 /*
  * The next message of a decoded MSGS frame: *at starts at 0; 1 and

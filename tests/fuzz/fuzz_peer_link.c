@@ -15,7 +15,7 @@
  *     gets the right proof for a key the input ATTACHed or resumed with
  *     (the fuzzer cannot compute an HMAC), so the success path is reached.
  * Every frame the core sends back must decode (it never emits a malformed
- * frame). A fresh server per input: no state carries over.
+ * frame), MSGS (several messages in one datagram) both ways included. A fresh server per input: no state carries over.
  */
 #include "config.h"
 
@@ -107,7 +107,7 @@ static void remember(const uint8_t *sid, const uint8_t *key)
 static void check_roundtrip(const uint8_t *b, size_t n, enum tun_link_dir dir)
 {
 	struct tun_link_frame f;
-	uint8_t out[TUN_LINK_FRAME_MAX];
+	uint8_t out[TUN_LINK_DGRAM_MAX];
 	int m;
 
 	if (tun_link_decode(&f, b, n, dir) < 0)
@@ -120,7 +120,7 @@ static void check_roundtrip(const uint8_t *b, size_t n, enum tun_link_dir dir)
 /* Everything the core sent on this link must be a valid frame. */
 static void drain(int fd)
 {
-	uint8_t b[TUN_LINK_FRAME_MAX + 1];
+	uint8_t b[TUN_LINK_DGRAM_MAX + 1];
 	struct tun_link_frame f;
 	ssize_t n;
 	int i;
@@ -129,7 +129,7 @@ static void drain(int fd)
 		n = recv(fd, b, sizeof(b), MSG_DONTWAIT | MSG_TRUNC);
 		if (n <= 0)
 			return;
-		if ((size_t)n > TUN_LINK_FRAME_MAX ||
+		if ((size_t)n > TUN_LINK_DGRAM_MAX ||
 		    tun_link_decode(&f, b, (size_t)n, TUN_LINK_TO_PEER) < 0)
 			abort();
 	}
@@ -150,7 +150,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct tun_server *srv;
 	struct tun_link_label lab;
 	struct tun_link_frame f;
-	uint8_t b[TUN_LINK_FRAME_MAX + 16];
+	uint8_t b[TUN_LINK_DGRAM_MAX + 16];
 	int a[2], bb[2];
 	size_t off = 0, len;
 	unsigned i;

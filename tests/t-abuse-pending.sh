@@ -66,7 +66,10 @@ wait "$fpid"
 echo "# flood over 64 networks: $(cat "$tmp/flood1.out")"
 get() { sed -n "s/.*$2=\([0-9]*\).*/\1/p" "$1"; }
 hold=$(get "$tmp/flood1.out" hold_max_ms)
-[ "${hold:-99999}" -ge 1500 ] && [ "${hold:-99999}" -lt 4000 ] &&
+# The close is due at 2 s; a loaded machine delivers it late (4.2-4.9 s
+# seen at load 15). Without it an idle connection is held for the whole
+# flood (12 s or more), so 8 s still tells the two apart.
+[ "${hold:-99999}" -ge 1500 ] && [ "${hold:-99999}" -lt 8000 ] &&
 	[ "$(get "$tmp/flood1.out" closed_fast)" -gt 0 ]
 t_ok $? "an idle connection is closed after 2 s (longest held: ${hold:-?} ms), the rest refused at once" ||
 	diag "$tmp/flood1.out"

@@ -15,7 +15,7 @@ lib_libbgw_a_SOURCES = \
 	lib/prioq.c lib/prioq.h \
 	lib/rpa.c lib/rpa.h \
 	lib/secmem.c lib/secmem.h \
-	lib/smp_crypto.c lib/smp_crypto.h
+	lib/smp_crypto.c lib/smp_crypto.h lib/smp_defs.h
 # rpa.c needs AES and homeid.c SHA-256: their users link $(GNUTLS_LIBS);
 # smp_crypto.c nettle's CMAC and P-256: its users link $(SMP_CRYPTO_LIBS).
 lib_libbgw_a_CFLAGS = $(AM_CFLAGS) $(GNUTLS_CFLAGS) $(NETTLE_CFLAGS)

@@ -42,32 +42,7 @@
 #include "rpa.h"
 #include "secmem.h"
 #include "smp_crypto.h"
-
-#define CID_SMP		0x0006	/* Vol 3 Part A 2.1 */
-
-/* SMP codes (Vol 3 Part H 3.3) and reasons (3.5.5). */
-#define SMP_PAIRING_REQ		0x01
-#define SMP_PAIRING_RSP		0x02
-#define SMP_CONFIRM		0x03
-#define SMP_RANDOM		0x04
-#define SMP_FAILED		0x05
-#define SMP_ENC_INFO		0x06
-#define SMP_CENTRAL_IDENT	0x07
-#define SMP_IDENT_INFO		0x08
-#define SMP_IDENT_ADDR_INFO	0x09
-#define SMP_SECURITY_REQ	0x0b
-#define SMP_R_CONFIRM_FAILED	0x04
-#define SMP_R_NOT_SUPPORTED	0x05
-#define SMP_R_ENC_KEY_SIZE	0x06
-#define SMP_R_CMD_NOT_SUPP	0x07
-#define SMP_R_UNSPECIFIED	0x08
-#define SMP_R_INVALID_PARAMS	0x0a
-
-#define AUTH_BONDING	0x01	/* AuthReq bit 0 (3.5.1) */
-#define AUTH_MITM	0x04
-#define AUTH_SC		0x08
-#define KD_ENC		0x01	/* EncKey (3.6.1) */
-#define KD_ID		0x02	/* IdKey */
+#include "smp_defs.h"
 
 enum { LS_IDLE, LS_CONFIRM, LS_RANDOM, LS_ENC };
 
@@ -319,7 +294,7 @@ static void release_held(struct mux_conn *c, const uint8_t ltk[16])
 		to_host(c->owner, c, p, 11);
 	}
 	if (l->held_ii) {
-		p[0] = SMP_IDENT_INFO;
+		p[0] = SMP_ID_INFO;
 		memcpy(p + 1, l->ii, 16);
 		to_host(c->owner, c, p, 17);
 	}
@@ -424,9 +399,9 @@ static void first_bond(struct mux *m, struct mux_conn *c, const uint8_t *ida)
 static uint8_t held_next(const struct mux_le_smp *l)
 {
 	if (l->held_ii)
-		return SMP_IDENT_ADDR_INFO;
+		return SMP_ID_ADDR_INFO;
 	if (l->held_ci)
-		return SMP_IDENT_INFO;
+		return SMP_ID_INFO;
 	return l->held ? SMP_CENTRAL_IDENT : 0;
 }
 
@@ -483,13 +458,13 @@ bool bond_le_dev_smp(struct mux *m, struct mux_conn *c, const struct h4_pkt *pkt
 			return true;
 		first_bond(m, c, NULL);
 		return true;
-	case SMP_IDENT_INFO:
+	case SMP_ID_INFO:
 		if (n != 17 || !l->held_ci)
 			break;
 		memcpy(l->ii, p + 1, 16);
 		l->held_ii = true;
 		return true;
-	case SMP_IDENT_ADDR_INFO:
+	case SMP_ID_ADDR_INFO:
 		if (n != 8 || !l->held_ii)
 			break;
 		first_bond(m, c, p + 1);
@@ -551,10 +526,10 @@ void bond_le_encrypted(struct mux *m, struct mux_conn *c, uint8_t status)
 	}
 	if (status == 0 && (l->pres[6] & KD_ID) && (l->pres[3] & AUTH_BONDING) &&
 	    le_bond(m, c->owner, c, &b) && b.has_irk) {
-		p[0] = SMP_IDENT_INFO;
+		p[0] = SMP_ID_INFO;
 		memcpy(p + 1, b.irk, 16);
 		to_host(c->owner, c, p, 17);
-		p[0] = SMP_IDENT_ADDR_INFO;
+		p[0] = SMP_ID_ADDR_INFO;
 		p[1] = c->id_type;
 		memcpy(p + 2, c->id.b, 6);
 		to_host(c->owner, c, p, 8);

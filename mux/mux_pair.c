@@ -26,50 +26,10 @@
 #include "pair.h"
 #include "secmem.h"
 #include "smp_crypto.h"
+#include "smp_defs.h"
 
 #define PAIR_QUEUE	16	/* events and SMP packets from the core not yet handled */
 #define PAIR_EV_MAX	(3 + 255)
-
-#define CID_SMP		0x0006	/* Vol 3 Part A 2.1 */
-
-/* SMP codes (Vol 3 Part H 3.3), reasons (3.5.5), AuthReq and key bits. */
-#define SMP_PAIRING_REQ		0x01
-#define SMP_PAIRING_RSP		0x02
-#define SMP_CONFIRM		0x03
-#define SMP_RANDOM		0x04
-#define SMP_FAILED		0x05
-#define SMP_ENC_INFO		0x06
-#define SMP_CENTRAL_IDENT	0x07
-#define SMP_ID_INFO		0x08
-#define SMP_ID_ADDR_INFO	0x09
-#define SMP_SIGN_INFO		0x0a
-#define SMP_SECURITY_REQ	0x0b
-#define SMP_PUBLIC_KEY		0x0c
-#define SMP_DHKEY_CHECK		0x0d
-#define SMP_KEYPRESS		0x0e
-#define SMP_R_PASSKEY_FAILED	0x01
-#define SMP_R_AUTH_REQUIREMENTS	0x03
-#define SMP_R_CONFIRM_FAILED	0x04
-#define SMP_R_NOT_SUPPORTED	0x05
-#define SMP_R_ENC_KEY_SIZE	0x06
-#define SMP_R_UNSPECIFIED	0x08
-#define SMP_R_REPEATED		0x09
-#define SMP_R_INVALID_PARAMS	0x0a
-#define SMP_R_DHKEY_CHECK	0x0b
-#define SMP_R_NUMERIC_COMP	0x0c
-#define AUTH_BONDING	0x01
-#define AUTH_MITM	0x04
-#define AUTH_SC		0x08
-#define KD_ENC		0x01
-#define KD_ID		0x02
-#define KD_SIGN		0x04
-
-/* SMP IO capabilities (3.5.1). */
-#define IO_DISPLAY_ONLY		0x00
-#define IO_DISPLAY_YESNO	0x01
-#define IO_KEYBOARD_ONLY	0x02
-#define IO_NONE			0x03
-#define IO_KEYBOARD_DISPLAY	0x04
 
 enum pair_state {
 	PS_SETUP = 1,	/* event mask and SSP mode written, connecting */

@@ -20,13 +20,12 @@
 #include "cursor.h"
 #include "log.h"
 #include "sim_int.h"
+#include "smp_defs.h"
 
 /* Fixed channel ids (Core Vol 3 Part A 2.1). */
 #define CID_SIG		0x0001
 #define CID_ATT		0x0004
 #define CID_LE_SIG	0x0005
-#define CID_SMP		0x0006
-#define CID_SMP_BREDR	0x0007
 
 #define SIM_PDU_MAX	1024
 #define ATT_MTU_MIN	23

@@ -36,50 +36,7 @@
 #include "secmem.h"
 #include "sim_int.h"
 #include "smp_crypto.h"
-
-/* SMP codes (3.3, 3.5). */
-enum {
-	SMP_PAIRING_REQUEST = 0x01,
-	SMP_PAIRING_RESPONSE = 0x02,
-	SMP_PAIRING_CONFIRM = 0x03,
-	SMP_PAIRING_RANDOM = 0x04,
-	SMP_PAIRING_FAILED = 0x05,
-	SMP_ENCRYPTION_INFO = 0x06,
-	SMP_CENTRAL_IDENT = 0x07,
-	SMP_IDENTITY_INFO = 0x08,
-	SMP_IDENTITY_ADDR_INFO = 0x09,
-	SMP_SIGNING_INFO = 0x0a,
-	SMP_PUBLIC_KEY = 0x0c,
-	SMP_DHKEY_CHECK = 0x0d,
-	SMP_KEYPRESS = 0x0e,
-};
-
-/* Pairing Failed reasons (3.5.5, Table 3.7). */
-enum {
-	SMP_ERR_PASSKEY_ENTRY = 0x01,
-	SMP_ERR_OOB_NOT_AVAILABLE = 0x02,
-	SMP_ERR_AUTH_REQUIREMENTS = 0x03,
-	SMP_ERR_CONFIRM_VALUE = 0x04,
-	SMP_ERR_PAIRING_NOT_SUPPORTED = 0x05,
-	SMP_ERR_ENC_KEY_SIZE = 0x06,
-	SMP_ERR_CMD_NOT_SUPPORTED = 0x07,
-	SMP_ERR_UNSPECIFIED = 0x08,
-	SMP_ERR_INVALID_PARAMS = 0x0a,
-	SMP_ERR_DHKEY_CHECK = 0x0b,
-	SMP_ERR_NUMERIC_COMPARISON = 0x0c,
-};
-
-/* AuthReq bits (3.5.1) and IO capabilities (Table 3.4). */
-#define AUTH_BONDING	0x01
-#define AUTH_MITM	0x04
-#define AUTH_SC		0x08
-enum {
-	IO_DISPLAY_ONLY = 0x00,
-	IO_DISPLAY_YESNO = 0x01,
-	IO_KEYBOARD_ONLY = 0x02,
-	IO_NONE = 0x03,
-	IO_KEYBOARD_DISPLAY = 0x04,
-};
+#include "smp_defs.h"
 
 #define PASSKEY_ROUNDS	20	/* one per bit of the passkey (2.3.5.6.3) */
 
@@ -148,7 +105,7 @@ static void smp_send(struct sim_smp *s, const uint8_t *p, size_t n)
 /* Pairing Failed (3.5.5); the pairing and its keys are gone. */
 static void smp_fail(struct sim_smp *s, uint8_t reason)
 {
-	uint8_t b[2] = { SMP_PAIRING_FAILED, reason };
+	uint8_t b[2] = { SMP_FAILED, reason };
 
 	log_info("sim: RD %s: pairing with %s failed (SMP reason 0x%02x)",
 		 s->rd->cfg->id, s->ia_str, reason);
@@ -210,7 +167,7 @@ static void legacy_response(struct sim_smp *s, const uint8_t *p)
 	/* Its IO capability, no OOB, bonding if asked, MITM if it has I/O,
 	 * no SC: legacy pairing. Our LTK is distributed, and our identity
 	 * with its IRK if we have one. */
-	s->pres[0] = SMP_PAIRING_RESPONSE;
+	s->pres[0] = SMP_PAIRING_RSP;
 	s->pres[1] = c->io_cap;
 	s->pres[2] = 0x00;
 	s->pres[3] = (uint8_t)((p[2] & AUTH_BONDING) | (c->io_cap != IO_NONE ? AUTH_MITM : 0));
@@ -227,9 +184,9 @@ static void legacy_on_confirm(struct sim_smp *s, const uint8_t *v)
 
 	memcpy(s->cpeer, v, 16);
 	sim_air_rand_bytes(s->air, s->nb, 16);
-	b[0] = SMP_PAIRING_CONFIRM;
+	b[0] = SMP_CONFIRM;
 	if (legacy_confirm(s, s->nb, b + 1)) {
-		smp_fail(s, SMP_ERR_UNSPECIFIED);
+		smp_fail(s, SMP_R_UNSPECIFIED);
 		return;
 	}
 	s->st = SMP_LEGACY_RANDOM;
@@ -245,11 +202,11 @@ static void legacy_on_random(struct sim_smp *s, const uint8_t *v)
 	ok = !legacy_confirm(s, v, conf) && secmem_is_equal(conf, s->cpeer, 16);
 	secmem_wipe(conf, sizeof(conf));
 	if (!ok) {
-		smp_fail(s, SMP_ERR_CONFIRM_VALUE);
+		smp_fail(s, SMP_R_CONFIRM_FAILED);
 		return;
 	}
 	if (smp_s1(s->tk, s->nb, v, s->key)) {
-		smp_fail(s, SMP_ERR_UNSPECIFIED);
+		smp_fail(s, SMP_R_UNSPECIFIED);
 		return;
 	}
 	/* Shortened to the negotiated size (2.4.4). */
@@ -257,7 +214,7 @@ static void legacy_on_random(struct sim_smp *s, const uint8_t *v)
 		s->key[i] = 0;
 	s->have_key = true;
 	s->st = SMP_WAIT_ENC;
-	b[0] = SMP_PAIRING_RANDOM;
+	b[0] = SMP_RANDOM;
 	memcpy(b + 1, s->nb, 16);
 	smp_send(s, b, 17);
 }
@@ -276,7 +233,7 @@ static void legacy_distribute(struct sim_smp *s)
 	sim_air_rand_bytes(s->air, bond->rand, 8);
 	bond->ediv = (uint16_t)sim_air_rand(s->air);
 	bond->has_ltk = true;
-	b[0] = SMP_ENCRYPTION_INFO;
+	b[0] = SMP_ENC_INFO;
 	memcpy(b + 1, bond->ltk, 16);
 	smp_send(s, b, 17);
 	secmem_wipe(b, sizeof(b));
@@ -340,7 +297,7 @@ static void sc_response(struct sim_smp *s, const uint8_t *p)
 
 	/* EncKey is not used with SC and the device has no CSRK: only its
 	 * identity, with privacy; it takes none of the initiator's keys. */
-	s->pres[0] = SMP_PAIRING_RESPONSE;
+	s->pres[0] = SMP_PAIRING_RSP;
 	s->pres[1] = c->io_cap;
 	s->pres[2] = 0x00;
 	s->pres[3] = auth;
@@ -383,7 +340,7 @@ static int sc_send_confirm(struct sim_smp *s, uint8_t z)
 	int ret;
 
 	sim_air_rand_bytes(s->air, s->nb, 16);
-	b[0] = SMP_PAIRING_CONFIRM;
+	b[0] = SMP_CONFIRM;
 	ret = smp_f4(s->kp.pub, s->pka, s->nb, z, b + 1);
 	if (ret == 0)
 		smp_send(s, b, 17);
@@ -398,12 +355,12 @@ static void sc_on_pubkey(struct sim_smp *s, struct cur *c)
 	int ret;
 
 	if (!p || !cur_is_done(c)) {
-		smp_fail(s, SMP_ERR_INVALID_PARAMS);
+		smp_fail(s, SMP_R_INVALID_PARAMS);
 		return;
 	}
 	memcpy(s->pka, p, 64);
 	if (sc_keygen(s)) {
-		smp_fail(s, SMP_ERR_UNSPECIFIED);
+		smp_fail(s, SMP_R_UNSPECIFIED);
 		return;
 	}
 	/*
@@ -418,12 +375,12 @@ static void sc_on_pubkey(struct sim_smp *s, struct cur *c)
 	 */
 	ret = smp_p256_dhkey(&s->kp, s->pka, s->dhkey);
 	if (ret) {
-		smp_fail(s, ret == -EINVAL ? SMP_ERR_DHKEY_CHECK : SMP_ERR_UNSPECIFIED);
+		smp_fail(s, ret == -EINVAL ? SMP_R_DHKEY_CHECK : SMP_R_UNSPECIFIED);
 		return;
 	}
 	if (s->method == SMP_PASSKEY_TYPE && !cfg->has_passkey) {
 		/* Nobody types: the scenario gave the user no passkey. */
-		smp_fail(s, SMP_ERR_PASSKEY_ENTRY);
+		smp_fail(s, SMP_R_PASSKEY_FAILED);
 		return;
 	}
 	b[0] = SMP_PUBLIC_KEY;
@@ -434,7 +391,7 @@ static void sc_on_pubkey(struct sim_smp *s, struct cur *c)
 	case SMP_NUMERIC:
 		/* The responder commits first (2.3.5.6.2). */
 		if (sc_send_confirm(s, 0)) {
-			smp_fail(s, SMP_ERR_UNSPECIFIED);
+			smp_fail(s, SMP_R_UNSPECIFIED);
 			return;
 		}
 		s->st = SMP_SC_RANDOM;
@@ -460,7 +417,7 @@ static void sc_on_confirm(struct sim_smp *s, const uint8_t *v)
 {
 	memcpy(s->cpeer, v, 16);
 	if (sc_send_confirm(s, sc_rbit(s))) {
-		smp_fail(s, SMP_ERR_UNSPECIFIED);
+		smp_fail(s, SMP_R_UNSPECIFIED);
 		return;
 	}
 	s->st = SMP_SC_RANDOM;
@@ -479,23 +436,23 @@ static void sc_on_random(struct sim_smp *s, const uint8_t *v)
 		ok = !smp_f4(s->pka, s->kp.pub, s->na, sc_rbit(s), b) &&
 		     secmem_is_equal(b, s->cpeer, 16);
 		if (!ok) {
-			smp_fail(s, SMP_ERR_CONFIRM_VALUE);
+			smp_fail(s, SMP_R_CONFIRM_FAILED);
 			return;
 		}
 	}
-	b[0] = SMP_PAIRING_RANDOM;
+	b[0] = SMP_RANDOM;
 	memcpy(b + 1, s->nb, 16);
 	smp_send(s, b, 17);
 	if (s->method == SMP_NUMERIC) {
 		/* Vb = g2(PKax, PKbx, Na, Nb), shown to the device's user. */
 		if (smp_g2(s->pka, s->kp.pub, s->na, s->nb, &val)) {
-			smp_fail(s, SMP_ERR_UNSPECIFIED);
+			smp_fail(s, SMP_R_UNSPECIFIED);
 			return;
 		}
 		log_info("sim: RD %s shows %06u for %s: its user says %s", cfg->id,
 			 val, s->ia_str, cfg->nc_confirm ? "yes" : "no");
 		if (!cfg->nc_confirm) {
-			smp_fail(s, SMP_ERR_NUMERIC_COMPARISON);
+			smp_fail(s, SMP_R_NUMERIC_COMP);
 			return;
 		}
 	}
@@ -508,7 +465,7 @@ static void sc_on_random(struct sim_smp *s, const uint8_t *v)
 	smp_addr7(a, s->ia.b, s->iat);
 	smp_addr7(bb, cfg->addr.b, cfg->addr_type);
 	if (smp_f5(s->dhkey, s->na, s->nb, a, bb, s->mackey, s->key)) {
-		smp_fail(s, SMP_ERR_UNSPECIFIED);
+		smp_fail(s, SMP_R_UNSPECIFIED);
 		return;
 	}
 	secmem_wipe(s->dhkey, sizeof(s->dhkey));
@@ -520,7 +477,7 @@ static void sc_on_check(struct sim_smp *s, const uint8_t *v)
 {
 	const struct sim_rd_cfg *cfg = s->rd->cfg;
 	uint8_t r[16] = { 0 }, a[7], bb[7], io[3], e[16], b[17];
-	uint8_t reason = SMP_ERR_DHKEY_CHECK;
+	uint8_t reason = SMP_R_DHKEY_CHECK;
 	unsigned i;
 
 	if (s->method == SMP_PASSKEY_SHOW || s->method == SMP_PASSKEY_TYPE)
@@ -539,7 +496,7 @@ static void sc_on_check(struct sim_smp *s, const uint8_t *v)
 	io[1] = s->pres[2];
 	io[2] = s->pres[3];
 	b[0] = SMP_DHKEY_CHECK;
-	reason = SMP_ERR_UNSPECIFIED;
+	reason = SMP_R_UNSPECIFIED;
 	if (smp_f6(s->mackey, s->nb, s->na, r, io, bb, a, b + 1))
 		goto fail;
 	smp_send(s, b, 17);
@@ -571,15 +528,15 @@ static void on_request(struct sim_smp *s, struct cur *c)
 	/* A new Pairing Request replaces a pairing under way (3.5.1). */
 	smp_reset(s);
 	if (!p || !cur_is_done(c) || p[0] > IO_KEYBOARD_DISPLAY || p[1] > 0x01) {
-		smp_fail(s, SMP_ERR_INVALID_PARAMS);
+		smp_fail(s, SMP_R_INVALID_PARAMS);
 		return;
 	}
 	if (cfg->pairing == SIM_PAIR_REFUSE) {
-		smp_fail(s, SMP_ERR_PAIRING_NOT_SUPPORTED);
+		smp_fail(s, SMP_R_NOT_SUPPORTED);
 		return;
 	}
 	if (p[3] < 7 || p[3] > 16) {
-		smp_fail(s, SMP_ERR_ENC_KEY_SIZE);
+		smp_fail(s, SMP_R_ENC_KEY_SIZE);
 		return;
 	}
 	if (cfg->pairing == SIM_PAIR_SC_ONLY) {
@@ -589,21 +546,21 @@ static void on_request(struct sim_smp *s, struct cur *c)
 		 * Requirements), and so is a key shorter than 128 bits.
 		 */
 		if (!(p[2] & AUTH_SC)) {
-			smp_fail(s, SMP_ERR_AUTH_REQUIREMENTS);
+			smp_fail(s, SMP_R_AUTH_REQUIREMENTS);
 			return;
 		}
 		if (p[3] != 16) {
-			smp_fail(s, SMP_ERR_ENC_KEY_SIZE);
+			smp_fail(s, SMP_R_ENC_KEY_SIZE);
 			return;
 		}
 	}
-	s->preq[0] = SMP_PAIRING_REQUEST;
+	s->preq[0] = SMP_PAIRING_REQ;
 	memcpy(s->preq + 1, p, 6);
 	s->sc = (cfg->pairing == SIM_PAIR_SC || cfg->pairing == SIM_PAIR_SC_ONLY) &&
 		(p[2] & AUTH_SC);
 	if (s->sc && p[1]) {
 		/* The initiator has OOB data of ours: the device gave none. */
-		smp_fail(s, SMP_ERR_OOB_NOT_AVAILABLE);
+		smp_fail(s, SMP_R_OOB_NOT_AVAILABLE);
 		return;
 	}
 	if (s->sc)
@@ -624,53 +581,53 @@ void sim_smp_input(struct sim_smp *s, const uint8_t *pdu, size_t len)
 	if (!cur_is_ok(&c))
 		return;
 	switch (op) {
-	case SMP_PAIRING_REQUEST:
+	case SMP_PAIRING_REQ:
 		on_request(s, &c);
 		return;
-	case SMP_PAIRING_CONFIRM:
+	case SMP_CONFIRM:
 		v = smp_val16(&c);
 		if (v && s->st == SMP_LEGACY_CONFIRM)
 			legacy_on_confirm(s, v);
 		else if (v && s->st == SMP_SC_CONFIRM)
 			sc_on_confirm(s, v);
 		else
-			smp_fail(s, v ? SMP_ERR_UNSPECIFIED : SMP_ERR_INVALID_PARAMS);
+			smp_fail(s, v ? SMP_R_UNSPECIFIED : SMP_R_INVALID_PARAMS);
 		return;
-	case SMP_PAIRING_RANDOM:
+	case SMP_RANDOM:
 		v = smp_val16(&c);
 		if (v && s->st == SMP_LEGACY_RANDOM)
 			legacy_on_random(s, v);
 		else if (v && s->st == SMP_SC_RANDOM)
 			sc_on_random(s, v);
 		else
-			smp_fail(s, v ? SMP_ERR_UNSPECIFIED : SMP_ERR_INVALID_PARAMS);
+			smp_fail(s, v ? SMP_R_UNSPECIFIED : SMP_R_INVALID_PARAMS);
 		return;
 	case SMP_PUBLIC_KEY:
 		if (s->st == SMP_SC_PUBKEY)
 			sc_on_pubkey(s, &c);
 		else
-			smp_fail(s, SMP_ERR_UNSPECIFIED);
+			smp_fail(s, SMP_R_UNSPECIFIED);
 		return;
 	case SMP_DHKEY_CHECK:
 		v = smp_val16(&c);
 		if (v && s->st == SMP_SC_CHECK)
 			sc_on_check(s, v);
 		else
-			smp_fail(s, v ? SMP_ERR_UNSPECIFIED : SMP_ERR_INVALID_PARAMS);
+			smp_fail(s, v ? SMP_R_UNSPECIFIED : SMP_R_INVALID_PARAMS);
 		return;
-	case SMP_PAIRING_FAILED:
+	case SMP_FAILED:
 		smp_reset(s);
 		return;
-	case SMP_ENCRYPTION_INFO:
+	case SMP_ENC_INFO:
 	case SMP_CENTRAL_IDENT:
-	case SMP_IDENTITY_INFO:
-	case SMP_IDENTITY_ADDR_INFO:
-	case SMP_SIGNING_INFO:
+	case SMP_ID_INFO:
+	case SMP_ID_ADDR_INFO:
+	case SMP_SIGN_INFO:
 	case SMP_KEYPRESS:
 		/* The initiator's keys (not asked for), keypresses: ignored. */
 		return;
 	default:
-		smp_fail(s, SMP_ERR_CMD_NOT_SUPPORTED);
+		smp_fail(s, SMP_R_CMD_NOT_SUPP);
 		return;
 	}
 }

@@ -25,7 +25,7 @@ muxd_libmuxd_a_CFLAGS = $(AM_CFLAGS) $(TUNNEL_CFLAGS) $(SECCOMP_CFLAGS)
 
 sbin_PROGRAMS += muxd/bgw-muxd
 muxd_bgw_muxd_SOURCES = muxd/muxd.c muxd/muxd.h muxd/common.c \
-	muxd/monitor.c muxd/monitor.h muxd/monitor_db.c muxd/monitor_bond_le.c muxd/ctl.c \
+	muxd/monitor.c muxd/monitor.h muxd/monitor_db.c muxd/monitor_bond_le.c muxd/monitor_relay.c muxd/ctl.c \
 	muxd/core.c muxd/core.h muxd/core_local.c muxd/core_tun.c muxd/ctl_core.c \
 	muxd/core_pair.c \
 	muxd/front.c muxd/peer.c muxd/net.h

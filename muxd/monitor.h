@@ -97,6 +97,10 @@ struct rpc_reply;
 int mon_bond_ltk(struct muxd_monitor *m, const struct rpc_req *q, struct rpc_reply *rep);
 int mon_bond_new_le(struct muxd_monitor *m, const struct rpc_req *q);
 int mon_bond_irks(struct muxd_monitor *m, const struct rpc_req *q, struct rpc_reply *rep);
+
+/* monitor_relay.c: the relay registration key and its signatures. */
+int mon_relay_key_load(struct muxd_monitor *m);
+int mon_relay_sign(struct muxd_monitor *m, const struct rpc_req *q, struct rpc_reply *rep);
 void mon_audit_fields(struct muxd_monitor *m, enum audit_event ev,
 		      const struct audit_fields *f);
 void mon_audit(struct muxd_monitor *m, enum audit_event ev, const char *user,

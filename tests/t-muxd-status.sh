@@ -30,8 +30,19 @@ done
 
 tmp=$(mktemp -d)
 pids=""
+# running PID: the process exists and has not exited (an exited child
+# stays a zombie until wait, and kill -0 still reaches a zombie).
+running() { [ -r "/proc/$1/stat" ] && [ "$(sed 's/.*) //; s/ .*//' "/proc/$1/stat" 2>/dev/null)" != Z ]; }
+none_running() {
+	for p in $pids; do running "$p" && return 1; done
+	return 0
+}
+# SIGTERM first: the cd_host.py hosts run under timeout(1), which passes
+# TERM on to its command but dies of SIGKILL alone, leaving the host
+# running on. SIGKILL only for what is still up after a bounded wait.
 cleanup() {
-	for p in $pids; do kill -KILL "$p" 2>/dev/null; done
+	for p in $pids; do kill -TERM "$p" 2>/dev/null; done
+	wait_for 5 none_running || for p in $pids; do kill -KILL "$p" 2>/dev/null; done
 	wait 2>/dev/null
 	rm -rf "$tmp"
 }

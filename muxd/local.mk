@@ -108,6 +108,12 @@ tests_peer_attack_SOURCES = tests/peer_attack.c
 tests_peer_attack_CPPFLAGS = $(MUXD_CPPFLAGS)
 tests_peer_attack_LDADD = muxd/libmuxd.a lib/libbgw.a $(SECCOMP_LIBS)
 check_PROGRAMS += tests/peer-attack
+# pidfd_open made to fail with ENOSYS: the monitor's SIGCHLD fallback.
+tests_no_pidfd_SOURCES = tests/no_pidfd.c
+tests_no_pidfd_LDADD = $(SECCOMP_LIBS)
+check_PROGRAMS += tests/no-pidfd
+TESTS += tests/t-muxd-nopidfd.sh
+EXTRA_DIST += tests/t-muxd-nopidfd.sh
 TESTS += tests/check_muxd_sandbox
 
 # Privilege separation end to end: the process tree, the sandbox, a

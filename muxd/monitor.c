@@ -93,7 +93,13 @@ struct mon_chan {
 struct mon_peer {
 	struct muxd_monitor *m;
 	pid_t pid;
-	int pidfd;		/* in the loop: readable when it ended */
+	/*
+	 * Its pidfd, in the loop: readable when it ended. Without
+	 * pidfd_open (m->no_pidfd): the monitor's end of a socket pair,
+	 * not in the loop, closed once SIGCHLD had the process reaped, so
+	 * that the front, holding the other end, reads EOF.
+	 */
+	int pidfd;
 	struct mon_chan *ch;	/* its request channel, while open */
 };
 
@@ -528,20 +534,37 @@ static void on_peer_exit(struct loop *l, int fd, uint32_t events, void *user)
 		w = waitpid(mp->pid, &st, WNOHANG);
 	} while (w < 0 && errno == EINTR);
 	if (w == 0)
-		return;		/* not yet: the pidfd said so early */
+		return;		/* not yet: the pidfd (or SIGCHLD) said so early */
 	if (w > 0 && WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS)
 		log_warn("tunnel: peer process %d killed by the sandbox: a system call outside its allow-list",
 			 (int)mp->pid);
 	else if (w > 0 && WIFSIGNALED(st) && WTERMSIG(st) != SIGKILL && WTERMSIG(st) != SIGTERM)
 		log_warn("tunnel: peer process %d killed by signal %d", (int)mp->pid,
 			 WTERMSIG(st));
-	loop_del_fd(l, mp->pidfd);
+	if (!mp->m->no_pidfd)
+		loop_del_fd(l, mp->pidfd);
 	close(mp->pidfd);
 	if (mp->ch)
 		mp->ch->slot = -1;
 	mp->ch = NULL;
 	mp->pidfd = -1;
 	mp->pid = 0;
+}
+
+/*
+ * SIGCHLD, without pidfd_open: each peer that ended is reaped by its own
+ * pid (never waitpid(-1): the core and the front are reaped where their
+ * channels end, mon_reap), so a slot is free only once its process is
+ * gone, as with a pidfd. Signals merge: one may stand for several ends.
+ */
+static void on_sigchld(struct loop *l, int signo, void *user)
+{
+	struct muxd_monitor *m = user;
+	unsigned i;
+
+	for (i = 0; m->peers && i < m->d.conf.peer_uid_count; i++)
+		if (m->peers[i].pid > 0)
+			on_peer_exit(l, -1, 0, &m->peers[i]);
 }
 
 /* A free slot (uid), the next after the last one taken; -1 if none. */
@@ -637,7 +660,7 @@ static int mon_spawn(struct muxd_monitor *m, const struct rpc_req *q, int sock,
 	static struct rpc_spawn sp;
 	struct mon_chan *ch;
 	struct mon_peer *mp;
-	int sv[2], slot, r, pidfd;
+	int sv[2], ends[2] = { -1, -1 }, slot, r, pidfd;
 	uid_t id;
 	pid_t pid;
 
@@ -682,11 +705,19 @@ static int mon_spawn(struct muxd_monitor *m, const struct rpc_req *q, int sock,
 		return r == -ENOMEM ? -EAGAIN : r;
 	}
 	/* Its child, not reaped yet: the pid cannot be another's. */
-	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	mp = &m->peers[slot];
-	if (pidfd < 0 || loop_add_fd(m->d.l, pidfd, EPOLLIN, on_peer_exit, mp) < 0) {
-		r = pidfd < 0 ? -errno : -ENOMEM;
-		log_err("tunnel: peer %s: pidfd: %s", ch->peer, strerror(-r));
+	if (m->no_pidfd) {
+		/* ends[1], the front's, goes with the reply. */
+		pidfd = socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) < 0 ? -1 : ends[0];
+		r = pidfd < 0 ? -errno : 0;
+	} else {
+		pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+		r = pidfd < 0 ? -errno :
+		    loop_add_fd(m->d.l, pidfd, EPOLLIN, on_peer_exit, mp) < 0 ? -ENOMEM : 0;
+	}
+	if (r < 0) {
+		log_err("tunnel: peer %s: %s: %s", ch->peer, m->no_pidfd ? "socketpair" : "pidfd",
+			strerror(-r));
 		if (pidfd >= 0)
 			close(pidfd);
 		kill(pid, SIGKILL);
@@ -701,7 +732,7 @@ static int mon_spawn(struct muxd_monitor *m, const struct rpc_req *q, int sock,
 	mp->ch = ch;
 	ch->slot = slot;
 	/* The front's copy: mon_answer closes what it sends. */
-	*pfd = fcntl(pidfd, F_DUPFD_CLOEXEC, 0);
+	*pfd = m->no_pidfd ? ends[1] : fcntl(pidfd, F_DUPFD_CLOEXEC, 0);
 	if (*pfd < 0) {
 		kill(pid, SIGKILL);	/* reaped by on_peer_exit */
 		return -EAGAIN;
@@ -1352,6 +1383,28 @@ static void kill_timer_fn(struct loop_timer *t, void *user)
 	}
 }
 
+/*
+ * Before the first peer: pidfd_open (Linux 5.3) on the monitor itself.
+ * Where it is missing (ENOSYS: an older kernel, or valgrind 3.19, which
+ * does not know system call 434) the peers are watched through SIGCHLD
+ * in the loop's signalfd instead (on_sigchld), blocked from here on so
+ * that no peer's end is lost. 0 or -errno.
+ */
+static int mon_pidfd_probe(struct muxd_monitor *m)
+{
+	int fd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+
+	if (fd >= 0) {
+		close(fd);
+		return 0;
+	}
+	if (errno != ENOSYS)
+		return 0;	/* mon_spawn says what fails */
+	m->no_pidfd = true;
+	log_info("tunnel: no pidfd_open here: peer processes are watched through SIGCHLD");
+	return loop_add_signal(m->d.l, SIGCHLD, on_sigchld, m);
+}
+
 int monitor_run(struct muxd_monitor *m, int core_req, int front_req)
 {
 	unsigned i;
@@ -1369,7 +1422,8 @@ int monitor_run(struct muxd_monitor *m, int core_req, int front_req)
 	    (front_req >= 0 && !chan_new(m, front_req, MUXD_FRONT)) ||
 	    loop_add_signal(m->d.l, SIGTERM, mon_on_term, m) < 0 ||
 	    loop_add_signal(m->d.l, SIGINT, mon_on_term, m) < 0 ||
-	    loop_add_signal(m->d.l, SIGHUP, on_hup, m) < 0)
+	    loop_add_signal(m->d.l, SIGHUP, on_hup, m) < 0 ||
+	    (front_req >= 0 && mon_pidfd_probe(m) < 0))
 		return EXIT_ERROR;
 	/* After the signals: a stop meanwhile waits for the loop. */
 	if (front_req >= 0) {
@@ -1399,7 +1453,8 @@ int monitor_run(struct muxd_monitor *m, int core_req, int front_req)
 			continue;
 		while (waitpid(m->peers[i].pid, NULL, 0) < 0 && errno == EINTR)
 			;
-		loop_del_fd(m->d.l, m->peers[i].pidfd);
+		if (!m->no_pidfd)
+			loop_del_fd(m->d.l, m->peers[i].pidfd);
 		close(m->peers[i].pidfd);
 		m->peers[i].pid = 0;
 	}

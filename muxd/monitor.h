@@ -65,6 +65,7 @@ struct muxd_monitor {
 	 */
 	struct mon_peer *peers;		/* [conf.peer_uid_count] */
 	unsigned peer_next;
+	bool no_pidfd;			/* peers watched through SIGCHLD */
 	/* The certificate chain the peers' handshakes show (no key: SIGN). */
 	struct tun_creds *peer_creds;
 	bool sent_term;			/* it sent its children SIGTERM */

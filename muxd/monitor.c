@@ -1386,7 +1386,9 @@ static void kill_timer_fn(struct loop_timer *t, void *user)
 /*
  * Before the first peer: pidfd_open (Linux 5.3) on the monitor itself.
  * Where it is missing (ENOSYS: an older kernel, or valgrind 3.19, which
- * does not know system call 434) the peers are watched through SIGCHLD
+ * does not know system call 434; EPERM: a container's seccomp profile
+ * that refuses calls it does not list, since pidfd_open on oneself needs
+ * no privilege) the peers are watched through SIGCHLD
  * in the loop's signalfd instead (on_sigchld), blocked from here on so
  * that no peer's end is lost. 0 or -errno.
  */
@@ -1398,7 +1400,7 @@ static int mon_pidfd_probe(struct muxd_monitor *m)
 		close(fd);
 		return 0;
 	}
-	if (errno != ENOSYS)
+	if (errno != ENOSYS && errno != EPERM)
 		return 0;	/* mon_spawn says what fails */
 	m->no_pidfd = true;
 	log_info("tunnel: no pidfd_open here: peer processes are watched through SIGCHLD");

@@ -5,18 +5,23 @@
  * a seccomp filter (inherited by every child and across exec) answers
  * that one system call, and nothing else changes. bgw-muxd's monitor
  * then watches its peer processes through SIGCHLD (t-muxd-nopidfd.sh).
+ * With NO_PIDFD_ERRNO=EPERM the call fails with EPERM instead, as under a
+ * container's seccomp profile that refuses what it does not list.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <seccomp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
 int main(int argc, char **argv)
 {
+	const char *e = getenv("NO_PIDFD_ERRNO");
+	int err = e && !strcmp(e, "EPERM") ? EPERM : ENOSYS;
 	scmp_filter_ctx ctx;
 	int r;
 
@@ -32,7 +37,7 @@ int main(int argc, char **argv)
 	/* No new privileges: a filter without CAP_SYS_ADMIN needs it. */
 	r = prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ? -errno : 0;
 	if (r == 0)
-		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(pidfd_open), 0);
+		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(err), SCMP_SYS(pidfd_open), 0);
 	if (r == 0)
 		r = seccomp_load(ctx);
 	seccomp_release(ctx);

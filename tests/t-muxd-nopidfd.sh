@@ -6,7 +6,8 @@
 # front. With max-sessions 1 and max-pending 1 the front holds two peers at
 # once, so three logins in a row, each ended before the next, succeed only
 # if the front saw every earlier one end. The old monitor failed every
-# login here ("pidfd: Function not implemented").
+# login here ("pidfd: Function not implemented"). Last, the same with
+# pidfd_open failing with EPERM (a container's seccomp profile).
 . "${BGW_SRCDIR:-.}/tests/lib.sh"
 
 src=${BGW_SRCDIR:-.}
@@ -16,7 +17,7 @@ adb=$build/authdb/bgw-authdb
 cd_bin=$build/cdclient/bgw-cdclient
 nopidfd=$build/tests/no-pidfd
 logins=3
-N=$((logins + 3))
+N=$((logins + 4))
 echo "1..$N"
 
 [ "$(id -u)" = 0 ] || skip_all "needs root (bgw-muxd reads a root-owned authdb)"
@@ -105,4 +106,26 @@ wait "$mpid"
 rc=$?
 [ "$rc" -eq 0 ] && ! grep -q "AddressSanitizer\|runtime error\|LeakSanitizer" "$tmp/muxd.log"
 t_ok $? "SIGTERM: exit 0 (exit $rc), no sanitizer report" || diag "$tmp/muxd.log"
+
+# EPERM: the same fallback, and bob logs in and his peer is reaped.
+NO_PIDFD_ERRNO=EPERM "$nopidfd" "$muxd" -f -c "$tmp/muxd.conf" >"$tmp/muxd2.log" 2>&1 &
+mpid=$!
+pids="$pids $mpid"
+wait_for 10 grep -q "tunnel: DTLS on 127.0.0.1 port $port" "$tmp/muxd2.log" &&
+	grep -q "no pidfd_open here: peer processes are watched through SIGCHLD" "$tmp/muxd2.log"
+ok=$?
+"$cd_bin" -f -v --server "127.0.0.1:$port" --user bob --ca "$tmp/etc/ca.crt" \
+	--password-file "$tmp/bob.pw" --expose "unix:$tmp/bobp.sock" >"$tmp/cdp.log" 2>&1 &
+cdb=$!
+pids="$pids $cdb"
+[ "$ok" -eq 0 ] && wait_for 30 grep -qs "logged in as bob" "$tmp/cdp.log"
+ok=$?
+peer=$(sed -n 's/.*tunnel: peer .* is process \([0-9]*\), uid .*/\1/p' "$tmp/muxd2.log" | head -1)
+kill -TERM "$cdb" 2>/dev/null
+wait "$cdb" 2>/dev/null
+[ "$ok" -eq 0 ] && [ -n "$peer" ] && wait_for 20 reaped "$peer"
+t_ok $? "pidfd_open refused with EPERM: SIGCHLD too, bob logs in, peer ${peer:-?} reaped" ||
+	diag "$tmp/cdp.log" "$tmp/muxd2.log"
+kill -TERM "$mpid"
+wait "$mpid"
 [ "$t_failed" -eq 0 ]

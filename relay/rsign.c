@@ -55,24 +55,24 @@ out:
 	return ret;
 }
 
-int rsign_register(gnutls_privkey_t key, const struct rmsg *ch, struct rsign *out,
-		   struct rmsg *m)
+/*
+ * The part REGISTER and REGISTER2 share: the challenge's fields echoed
+ * and key's signature over them (rmsg_register_tbs: the type is signed,
+ * so neither version's signature passes as the other's) into out->sig.
+ */
+static int rsign_challenge(gnutls_privkey_t key, uint8_t type, const struct rmsg *ch,
+			   struct rsign *out, struct rmsg *m)
 {
-	uint8_t tbs[RMSG_TBS_LEN], id[RMSG_ID_LEN];
+	uint8_t tbs[RMSG_TBS_LEN];
 	gnutls_datum_t td = { tbs, sizeof(tbs) }, sig = { NULL, 0 };
-	int algo, pk, ret;
 	unsigned bits = 0;
+	int algo, pk, ret;
 
-	if (ch->type != RMSG_REG_CHALLENGE)
-		return -EINVAL;
-	ret = rsign_key(key, out, id);
-	if (ret < 0)
-		return ret;
 	pk = gnutls_privkey_get_pk_algorithm(key, &bits);
 	algo = rsign_algo(pk, bits);
 	if (algo == GNUTLS_SIGN_UNKNOWN)
 		return -EINVAL;
-	rmsg_register_tbs(tbs, RMSG_REGISTER, ch->id, ch->ts, ch->cookie);
+	rmsg_register_tbs(tbs, type, ch->id, ch->ts, ch->cookie);
 	if (gnutls_privkey_sign_data2(key, (gnutls_sign_algorithm_t)algo, 0, &td, &sig) < 0)
 		return -EIO;
 	ret = -EMSGSIZE;
@@ -81,19 +81,36 @@ int rsign_register(gnutls_privkey_t key, const struct rmsg *ch, struct rsign *ou
 	memcpy(out->sig, sig.data, sig.size);
 	out->sig_len = (uint16_t)sig.size;
 	memset(m, 0, sizeof(*m));
-	m->type = RMSG_REGISTER;
+	m->type = type;
 	/* The id the challenge names: the relay checks it is the key's. */
 	memcpy(m->id, ch->id, RMSG_ID_LEN);
 	m->ts = ch->ts;
 	memcpy(m->cookie, ch->cookie, RMSG_COOKIE_LEN);
-	m->spki = out->spki;
-	m->spki_len = out->spki_len;
 	m->sig = out->sig;
 	m->sig_len = out->sig_len;
 	ret = 0;
 out:
 	gnutls_free(sig.data);
 	return ret;
+}
+
+int rsign_register(gnutls_privkey_t key, const struct rmsg *ch, struct rsign *out,
+		   struct rmsg *m)
+{
+	uint8_t id[RMSG_ID_LEN];
+	int ret;
+
+	if (ch->type != RMSG_REG_CHALLENGE)
+		return -EINVAL;
+	ret = rsign_key(key, out, id);
+	if (ret < 0)
+		return ret;
+	ret = rsign_challenge(key, RMSG_REGISTER, ch, out, m);
+	if (ret < 0)
+		return ret;
+	m->spki = out->spki;
+	m->spki_len = out->spki_len;
+	return 0;
 }
 
 /*
@@ -386,39 +403,17 @@ out:
 int rsign_register2(gnutls_privkey_t key, const struct rsign_cred *c,
 		    const struct rmsg *ch, struct rsign *out, struct rmsg *m)
 {
-	uint8_t tbs[RMSG_TBS_LEN];
-	gnutls_datum_t td = { tbs, sizeof(tbs) }, sig = { NULL, 0 };
-	unsigned bits = 0;
-	int algo, pk, ret;
+	int ret;
 
 	if (ch->type != RMSG_REG_CHALLENGE || c->cert_len == 0)
 		return -EINVAL;
-	pk = gnutls_privkey_get_pk_algorithm(key, &bits);
-	algo = rsign_algo(pk, bits);
-	if (algo == GNUTLS_SIGN_UNKNOWN)
-		return -EINVAL;
-	rmsg_register_tbs(tbs, RMSG_REGISTER2, ch->id, ch->ts, ch->cookie);
-	if (gnutls_privkey_sign_data2(key, (gnutls_sign_algorithm_t)algo, 0, &td, &sig) < 0)
-		return -EIO;
-	ret = -EMSGSIZE;
-	if (sig.size == 0 || sig.size > RMSG_SIG_MAX)
-		goto out;
 	memset(out, 0, sizeof(*out));
-	memcpy(out->sig, sig.data, sig.size);
-	out->sig_len = (uint16_t)sig.size;
-	memset(m, 0, sizeof(*m));
-	m->type = RMSG_REGISTER2;
-	memcpy(m->id, ch->id, RMSG_ID_LEN);
-	m->ts = ch->ts;
-	memcpy(m->cookie, ch->cookie, RMSG_COOKIE_LEN);
+	ret = rsign_challenge(key, RMSG_REGISTER2, ch, out, m);
+	if (ret < 0)
+		return ret;
 	m->spki = c->spki;
 	m->spki_len = c->spki_len;
 	m->cert = c->cert;
 	m->cert_len = c->cert_len;
-	m->sig = out->sig;
-	m->sig_len = out->sig_len;
-	ret = 0;
-out:
-	gnutls_free(sig.data);
-	return ret;
+	return 0;
 }

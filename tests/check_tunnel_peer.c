@@ -543,12 +543,51 @@ static void pump(uint32_t *sent, uint32_t n, size_t plen)
 	ck_assert_uint_eq(*sent, n);
 }
 
+/*
+ * Until both ends have all sent packets (and, unless resumed < 0, that
+ * many resumptions were made), or the cap. A failure says where each
+ * end's reliability layer stood, so that a rare stall seen once on a
+ * loaded machine can be told apart from a slow run (retransmissions,
+ * RTO and RTT of each side).
+ */
+static void wait_caught_up(uint32_t sent, int resumed, unsigned cap_ms)
+{
+	uint64_t t0 = loop_now_us();
+	struct tun_rel_stats c, s;
+
+	while (!(E.cli_rx == sent && E.srv_rx == sent &&
+		 (resumed < 0 || E.resumed == resumed)) &&
+	       loop_now_us() - t0 < (uint64_t)cap_ms * 1000)
+		loop_iterate(E.l, 10);
+	if (E.cli_rx == sent && E.srv_rx == sent && (resumed < 0 || E.resumed == resumed))
+		return;
+	memset(&c, 0, sizeof(c));
+	memset(&s, 0, sizeof(s));
+	if (E.cli)
+		tun_client_get_stats(E.cli, &c);
+	if (E.sess)
+		tun_session_get_stats(E.sess, &s);
+	ck_abort_msg("not caught up after %u ms: sent %u, server got %u, client got %u, "
+		     "resumed %d (want %d); client sent %llu retx %llu probe %llu rcvd %llu "
+		     "dup %llu rto %llu us srtt %llu us; server sent %llu retx %llu probe %llu "
+		     "rcvd %llu dup %llu rto %llu us srtt %llu us",
+		     cap_ms, sent, E.srv_rx, E.cli_rx, E.resumed, resumed,
+		     (unsigned long long)c.seg_sent, (unsigned long long)c.seg_retx,
+		     (unsigned long long)c.seg_probe, (unsigned long long)c.seg_rcvd,
+		     (unsigned long long)c.seg_dup, (unsigned long long)c.rto_us,
+		     (unsigned long long)c.srtt_us,
+		     (unsigned long long)s.seg_sent, (unsigned long long)s.seg_retx,
+		     (unsigned long long)s.seg_probe, (unsigned long long)s.seg_rcvd,
+		     (unsigned long long)s.seg_dup, (unsigned long long)s.rto_us,
+		     (unsigned long long)s.srtt_us);
+}
+
 static void echo_round(uint32_t n, size_t plen)
 {
 	uint32_t sent = E.srv_next;
 
 	pump(&sent, sent + n, plen);
-	RUN_UNTIL(E.cli_rx == sent && E.srv_rx == sent, 20000);
+	wait_caught_up(sent, -1, 20000);
 }
 
 static int live_peers(void)
@@ -1078,7 +1117,7 @@ static void resume_over_second_peer(enum tun_transport tr)
 	tun_client_reconnect(E.cli);
 	sent = E.srv_next;
 	pump(&sent, sent + 300, 40);
-	RUN_UNTIL(E.resumed == 1 && E.cli_rx == sent && E.srv_rx == sent, 20000);
+	wait_caught_up(sent, 1, 20000);
 	ck_assert_int_eq(E.sessions, 1);	/* the same session */
 	ck_assert_int_eq(E.ends, 0);
 	ck_assert_int_ge(E.npeers, 2);

@@ -218,12 +218,13 @@ static void relay_on_signal(struct loop *l, int signo, void *user)
 		relay_get_stats(m->relay, &st);
 		log_notice("relay: %u homes, %u channels, %llu bytes held, "
 			   "%llu datagrams relayed, %llu dropped, %llu refused, "
-			   "%llu bad proofs", st.homes, st.chans,
+			   "%llu bad proofs, %llu PEERs sent again", st.homes, st.chans,
 			   (unsigned long long)st.mem_bytes,
 			   (unsigned long long)st.relayed_pkts,
 			   (unsigned long long)st.dropped,
 			   (unsigned long long)st.refused,
-			   (unsigned long long)st.bad_proofs);
+			   (unsigned long long)st.bad_proofs,
+			   (unsigned long long)st.peers_again);
 		return;
 	}
 	log_notice("relay: signal %d, stopping", signo);

@@ -21,6 +21,17 @@
 #define RELAY_SRC_SLOTS		4096
 #define RELAY_SECRET_LEN	32
 #define RELAY_CHAN_TRIES	8
+/*
+ * PEER again (doc/relay.md, "Connecting" step 3): while the home has sent
+ * nothing on a channel, the CD's DATA on it brings a PEER with it, at most
+ * every RELAY_PEER_AGAIN_MS and RELAY_PEER_AGAIN_MAX times. 500 ms is under
+ * the DTLS client's first retransmission timer (1 s, RFC 6347 section
+ * 4.2.4.1), so its retransmitted ClientHello carries the PEER a lost one
+ * did not deliver; 4 times covers four losses in a row, and costs a home
+ * at most 4 * 44 bytes a channel.
+ */
+#define RELAY_PEER_AGAIN_MS	500
+#define RELAY_PEER_AGAIN_MAX	4
 
 /*
  * A token bucket in thousandths of a token, so slow rates (2 CONNECTs a
@@ -53,6 +64,9 @@ struct relay_chan {
 	struct rmsg_addr cd;
 	uint32_t id;
 	uint32_t seen_s;
+	uint32_t peer_ms;		/* when PEER last went to the home */
+	uint8_t peer_again;		/* PEERs left to send again */
+	bool home_spoke;		/* the home has sent DATA on it */
 };
 
 struct relay {
@@ -496,6 +510,7 @@ static struct relay_chan *relay_chan_new(struct relay *r, struct relay_home *h,
 	c->home = h;
 	c->cd = *cd;
 	c->seen_s = r->now_s;
+	c->peer_again = RELAY_PEER_AGAIN_MAX;
 	c->next = *relay_chan_slot(r, id);
 	*relay_chan_slot(r, id) = c;
 	c->hnext = h->chans;
@@ -505,11 +520,22 @@ static struct relay_chan *relay_chan_new(struct relay *r, struct relay_home *h,
 	return c;
 }
 
+/* PEER(channel, the CD's reflexive address) to the channel's home. */
+static void relay_send_peer(struct relay *r, struct relay_chan *c)
+{
+	struct rmsg m = { .type = RMSG_PEER };
+
+	memcpy(m.id, c->home->id, RMSG_ID_LEN);
+	m.chan = c->id;
+	m.addr = c->cd;
+	c->peer_ms = r->now_ms;
+	relay_send(r, &c->home->addr, &m);
+}
+
 static void relay_on_connect(struct relay *r, const struct rmsg_addr *from,
 			     const struct rmsg *in)
 {
 	struct rmsg to_cd = { .type = RMSG_CONNECTED };
-	struct rmsg to_gw = { .type = RMSG_PEER };
 	struct relay_home *h;
 	struct relay_chan *c;
 
@@ -546,10 +572,7 @@ static void relay_on_connect(struct relay *r, const struct rmsg_addr *from,
 	memcpy(to_cd.id, h->id, RMSG_ID_LEN);
 	to_cd.chan = c->id;
 	to_cd.addr = h->addr;
-	memcpy(to_gw.id, h->id, RMSG_ID_LEN);
-	to_gw.chan = c->id;
-	to_gw.addr = *from;
-	relay_send(r, &h->addr, &to_gw);
+	relay_send_peer(r, c);
 	relay_send(r, from, &to_cd);
 }
 
@@ -571,6 +594,13 @@ static const struct rmsg_addr *relay_chan_other_end(const struct relay_chan *c,
  * DATA passes unchanged, the whole datagram, from the channel's CD to its
  * home's registered address or back; from any other source it is dropped
  * without an answer (no reflection, no oracle).
+ *
+ * The one PEER sent at CONNECT may be lost, and the CD, told CONNECTED,
+ * does not CONNECT again: until the home has sent on the channel, the CD's
+ * DATA takes a PEER along (before it, so the home knows the channel when
+ * the DATA arrives), rate-limited and bounded (RELAY_PEER_AGAIN_*). Only
+ * to the registered home, which proved its address: nothing goes to an
+ * unverified one. A home that got both PEERs takes the second as a repeat.
  */
 static void relay_on_data(struct relay *r, const struct rmsg_addr *from,
 			  const struct rmsg *in, const void *buf, size_t len)
@@ -588,6 +618,14 @@ static void relay_on_data(struct relay *r, const struct rmsg_addr *from,
 		return;
 	}
 	c->seen_s = r->now_s;
+	if (to == &c->cd)
+		c->home_spoke = true;
+	else if (!c->home_spoke && c->peer_again &&
+		 (uint32_t)(r->now_ms - c->peer_ms) >= RELAY_PEER_AGAIN_MS) {
+		c->peer_again--;
+		r->st.peers_again++;
+		relay_send_peer(r, c);
+	}
 	r->st.relayed_pkts++;
 	r->st.relayed_bytes += len;
 	r->ops.send(r->user, to, buf, len);

@@ -67,6 +67,7 @@ struct relay_stats {
 	uint64_t refused;	/* REFUSED sent */
 	uint64_t registered;	/* successful REGISTERs */
 	uint64_t bad_proofs;	/* REGISTERs refused for their proof */
+	uint64_t peers_again;	/* PEERs sent again with a CD's DATA */
 };
 
 /*

@@ -44,6 +44,8 @@ static uint64_t now;
 static bool relay_silent;
 static unsigned flip_registers;	/* flip a bit in this many REGISTERs */
 static unsigned registers;	/* REGISTERs the gateway sent */
+static unsigned drop_peers;	/* drop this many PEERs on the way */
+static uint32_t dropped_chan;	/* the last dropped PEER's channel */
 static unsigned ev_count[RELAYREG_EV_SIGN_FAILED + 1];
 static struct rmsg last_ev;
 static const struct rmsg_addr gw = { .family = 4, .port = 40000, .a = { 198, 51, 100, 9 } };
@@ -119,6 +121,12 @@ static void pump(void)
 				d.buf[d.len - 1] ^= 0x10;
 			}
 		}
+		if (d.to_gw && drop_peers && rmsg_decode(&m, d.buf, d.len) == 0 &&
+		    m.type == RMSG_PEER) {
+			drop_peers--;
+			dropped_chan = m.chan;
+			continue;
+		}
 		if (d.to_gw)
 			relayreg_input(&rr, 0, d.buf, d.len, now);
 		else if (d.to.family == 0 && !relay_silent)
@@ -162,6 +170,8 @@ static void setup(void)
 	relay_silent = false;
 	flip_registers = 0;
 	registers = 0;
+	drop_peers = 0;
+	dropped_chan = 0;
 	relay = relay_start();
 	ck_assert_int_eq(gnutls_privkey_init(&k), 0);
 	ck_assert_int_eq(gnutls_privkey_generate(k, GNUTLS_PK_ECDSA, 256, 0), 0);
@@ -284,6 +294,67 @@ START_TEST(damaged_register_retried)
 }
 END_TEST
 
+/* A CD's hello, challenge and connect, its datagrams straight in. */
+static void cd_connect(void)
+{
+	struct rmsg m = { .type = RMSG_CONN_HELLO };
+	uint8_t buf[RMSG_MAX];
+	struct rmsg ch;
+	int n;
+
+	memcpy(m.id, signer.id, RMSG_ID_LEN);
+	n = rmsg_encode(&m, buf, sizeof(buf));
+	relay_input(relay, &cd, buf, (size_t)n, now);
+	ck_assert_uint_eq(q.n, 1);
+	ck_assert_int_eq(rmsg_decode(&ch, q.q[0].buf, q.q[0].len), 0);
+	q.n = 0;
+	ch.type = RMSG_CONNECT;
+	n = rmsg_encode(&ch, buf, sizeof(buf));
+	relay_input(relay, &cd, buf, (size_t)n, now);
+}
+
+static void cd_data(uint32_t chan)
+{
+	static const uint8_t hello[60] = { 22, 0xfe, 0xfd };
+	struct rmsg m = { .type = RMSG_DATA, .chan = chan, .data = hello,
+			  .data_len = sizeof(hello) };
+	uint8_t buf[RMSG_MAX];
+	int n = rmsg_encode(&m, buf, sizeof(buf));
+
+	relay_input(relay, &cd, buf, (size_t)n, now);
+}
+
+/*
+ * The PEER is lost on the way (doc/relay.md, "Connecting"): the CD, told
+ * CONNECTED, only sends its DTLS; the relay sends PEER again with it, so
+ * the gateway hears of the channel all the same. Before the fix the
+ * gateway never did, and dropped the CD's DTLS as not announced.
+ */
+START_TEST(peer_lost_comes_again)
+{
+	unsigned i;
+
+	ck_assert_int_eq(relayreg_start(&rr, signer.id, 1, &gw_ops, NULL, now), 0);
+	pump();
+	drop_peers = 1;
+	cd_connect();
+	pump();
+	ck_assert_uint_eq(drop_peers, 0);
+	ck_assert_uint_ne(dropped_chan, 0);
+	ck_assert_uint_eq(ev_count[RELAYREG_EV_PEER], 0);
+	/* The ClientHello and its retransmissions (RFC 6347 4.2.4.1: 1 s, doubling). */
+	for (i = 0; i < 3 && ev_count[RELAYREG_EV_PEER] == 0; i++) {
+		cd_data(dropped_chan);
+		pump();
+		run(1u << i);
+	}
+	ck_assert_uint_eq(ev_count[RELAYREG_EV_PEER], 1);
+	ck_assert_uint_eq(last_ev.chan, dropped_chan);
+	ck_assert_uint_eq(last_ev.addr.port, cd.port);
+	ck_assert_mem_eq(last_ev.addr.a, cd.a, 4);
+}
+END_TEST
+
 START_TEST(peer_passed_on)
 {
 	struct rmsg m = { .type = RMSG_CONN_HELLO };
@@ -343,6 +414,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, silent_relay_noticed);
 	tcase_add_test(tc, damaged_register_retried);
 	tcase_add_test(tc, peer_passed_on);
+	tcase_add_test(tc, peer_lost_comes_again);
 	tcase_add_test(tc, foreign_id_gets_nothing);
 	suite_add_tcase(s, tc);
 	return s;

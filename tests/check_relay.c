@@ -1170,6 +1170,69 @@ START_TEST(channel_relays_both_ways)
 }
 END_TEST
 
+/*
+ * The PEER sent at CONNECT is lost: the CD's DATA brings it again, ahead
+ * of the DATA, 500 ms apart at the most often, 4 times at most, and only
+ * until the home has sent on the channel. A repeated CONNECT (a replay)
+ * gets the same channel and PEER, no second channel.
+ */
+START_TEST(channel_peer_sent_again)
+{
+	struct relay *r = relay_test_new(NULL);
+	struct rmsg_addr gw = addr4(10, 5000), cd = addr4(20, 6000), cd2 = addr4(21, 6001);
+	struct rmsg d = { .type = RMSG_DATA, .data = blob, .data_len = 20 }, out, peer, ch, conn;
+	struct relay_stats st;
+	unsigned i, peers = 0;
+
+	d.chan = setup_channel(r, &gw, &cd);
+	/* Right after the CONNECT's PEER: not again yet. */
+	ck_assert_uint_eq(feed(r, &cd, &d), 1);
+	got(0, RMSG_DATA, &out);
+	now_us += 500000;
+	ck_assert_uint_eq(feed(r, &cd, &d), 2);
+	got(0, RMSG_PEER, &peer);
+	ck_assert(addr_eq(&cap.s[0].to, &gw));
+	ck_assert_uint_eq(peer.chan, d.chan);
+	ck_assert(addr_eq(&peer.addr, &cd));
+	got(1, RMSG_DATA, &out);
+	ck_assert(addr_eq(&cap.s[1].to, &gw));
+	/* Rate-limited: not within 500 ms of the last one. */
+	now_us += 400000;
+	ck_assert_uint_eq(feed(r, &cd, &d), 1);
+	/* Bounded: 4 in all, however long the home stays silent. */
+	for (i = 0; i < 20; i++) {
+		now_us += 1000000;
+		peers += feed(r, &cd, &d) - 1;
+	}
+	ck_assert_uint_eq(peers, 3);
+	relay_get_stats(r, &st);
+	ck_assert_uint_eq(st.peers_again, 4);
+	ck_assert_uint_eq(st.chans, 1);
+
+	/* A second CD: once the home has answered on it, no PEER again. */
+	challenge(r, &cd2, RMSG_CONN_HELLO, peer.id, &ch);
+	conn = ch;
+	conn.type = RMSG_CONNECT;
+	ck_assert_uint_eq(feed(r, &cd2, &conn), 2);
+	got(0, RMSG_PEER, &out);
+	d.chan = out.chan;
+	/* The CONNECT again (a retransmission or a replay): the same channel. */
+	ck_assert_uint_eq(feed(r, &cd2, &conn), 2);
+	got(0, RMSG_PEER, &out);
+	ck_assert_uint_eq(out.chan, d.chan);
+	relay_get_stats(r, &st);
+	ck_assert_uint_eq(st.chans, 2);
+	ck_assert_uint_eq(feed(r, &gw, &d), 1);
+	ck_assert(addr_eq(&cap.s[0].to, &cd2));
+	for (i = 0; i < 5; i++) {
+		now_us += 1000000;
+		ck_assert_uint_eq(feed(r, &cd2, &d), 1);
+		got(0, RMSG_DATA, &out);
+	}
+	relay_free(r);
+}
+END_TEST
+
 START_TEST(channel_follows_reregistration)
 {
 	struct relay *r = relay_test_new(NULL);
@@ -1455,6 +1518,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, keepalive_unknown_reregister);
 	tcase_add_test(tc, registration_expires);
 	tcase_add_test(tc, channel_relays_both_ways);
+	tcase_add_test(tc, channel_peer_sent_again);
 	tcase_add_test(tc, channel_follows_reregistration);
 	tcase_add_test(tc, connect_unknown_uniform);
 	tcase_add_test(tc, limits_source_rate);

@@ -89,10 +89,10 @@ TESTS += tests/check_muxd_relaysign
 
 # The gateway's registrations with its relays (muxd/relayreg.h).
 tests_check_muxd_relayreg_SOURCES = tests/check_muxd_relayreg.c
-tests_check_muxd_relayreg_CPPFLAGS = $(MUXD_CPPFLAGS) -I$(top_srcdir)/relay
+tests_check_muxd_relayreg_CPPFLAGS = $(MUXD_CPPFLAGS) -I$(top_srcdir)/relay -I$(top_srcdir)/tunnel
 tests_check_muxd_relayreg_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(GNUTLS_CFLAGS)
-tests_check_muxd_relayreg_LDADD = tests/libcheckmain.a muxd/libmuxd.a $(RELAY_LIBS) $(AUTH_LIBS) \
-	$(CHECK_LIBS)
+tests_check_muxd_relayreg_LDADD = tests/libcheckmain.a muxd/libmuxd.a $(TUNNEL_LIBS) \
+	$(RELAY_LIBS) $(AUTH_LIBS) $(CHECK_LIBS)
 check_PROGRAMS += tests/check_muxd_relayreg
 TESTS += tests/check_muxd_relayreg
 

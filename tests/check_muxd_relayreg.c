@@ -5,19 +5,24 @@
  * and time given, not measured: it registers, its keepalives hold the
  * registration past the relay's expiry, it is back within a keepalive
  * interval after the relay restarts, it notices a silent relay, it passes
- * PEER on, and an attacker's key gets nothing.
+ * PEER on (and again when the first is lost), the front takes a repeated
+ * PEER as one channel, and an attacker's key gets nothing.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <gnutls/abstract.h>
 #include <gnutls/gnutls.h>
 
 #include "check_main.h"
+#include "front.h"
+#include "loop.h"
 #include "relay.h"
+#include "relayfront.h"
 #include "relayreg.h"
 #include "relaysign.h"
 #include "rmsg.h"
@@ -355,6 +360,91 @@ START_TEST(peer_lost_comes_again)
 }
 END_TEST
 
+/* ---- the front's side of PEER (muxd/relayfront.h) ---- */
+
+static unsigned rf_closes, rf_sends;
+
+static void rf_send(void *user, unsigned idx, const void *buf, size_t len)
+{
+	struct rmsg m;
+
+	(void)user;
+	(void)idx;
+	rf_sends++;
+	if (rmsg_decode(&m, buf, len) == 0 && m.type == RMSG_CLOSE)
+		rf_closes++;
+}
+
+static const char *rf_name(void *user, unsigned idx, char *buf, size_t cap)
+{
+	(void)user;
+	(void)idx;
+	snprintf(buf, cap, "relay.test:7000");
+	return buf;
+}
+
+static void rf_stop(void *user, pid_t pid)
+{
+	(void)user;
+	(void)pid;
+	ck_abort_msg("no peer process was started");
+}
+
+static pid_t rf_spawn(void *user, const struct tun_front_peer *p)
+{
+	(void)user;
+	(void)p;
+	return -EACCES;
+}
+
+/*
+ * A PEER for a channel the front already has (the relay sent it again,
+ * faulty-fwd replayed it, or a retransmitted CONNECT brought it) is one
+ * channel still: no second one, no CLOSE, and the first keeps its state.
+ */
+START_TEST(peer_repeated_one_channel)
+{
+	static const struct relayfront_ops ops = { .send = rf_send, .name = rf_name,
+						   .stop = rf_stop };
+	struct tun_front_cfg fc = { .host = "127.0.0.1", .udp_port = "0",
+				    .spawn = rf_spawn };
+	struct rmsg m = { .type = RMSG_PEER, .chan = 0x1234567, .addr = cd };
+	struct tun_front *front = NULL;
+	struct relayfront rf;
+	struct loop *l = loop_new();
+	uint8_t buf[RMSG_MAX];
+	unsigned i;
+	int n;
+
+	ck_assert_ptr_nonnull(l);
+	rf_closes = rf_sends = 0;
+	ck_assert_int_eq(tun_front_new(&front, l, &fc), 0);
+	ck_assert_int_eq(relayfront_init(&rf, l, front, &ops, NULL), 0);
+	relayfront_peer(&rf, 0, &m);
+	ck_assert_uint_eq(relayfront_count(&rf), 1);
+	for (i = 0; i < 5; i++)
+		relayfront_peer(&rf, 0, &m);
+	ck_assert_uint_eq(relayfront_count(&rf), 1);
+	ck_assert_uint_eq(rf_sends, 0);
+	/* The same channel id from another relay is another channel. */
+	relayfront_peer(&rf, 1, &m);
+	ck_assert_uint_eq(relayfront_count(&rf), 2);
+	/* The relay's CLOSE ends it: one CLOSE, not one per PEER, at the end. */
+	memset(&m, 0, sizeof(m));
+	m.type = RMSG_CLOSE;
+	m.chan = 0x1234567;
+	n = rmsg_encode(&m, buf, sizeof(buf));
+	ck_assert_int_gt(n, 0);
+	relayfront_input(&rf, 0, buf, (size_t)n);
+	ck_assert_uint_eq(relayfront_count(&rf), 1);
+	ck_assert_uint_eq(rf_sends, 0);
+	relayfront_free(&rf);
+	ck_assert_uint_eq(rf_closes, 1);
+	tun_front_free(front);
+	loop_free(l);
+}
+END_TEST
+
 START_TEST(peer_passed_on)
 {
 	struct rmsg m = { .type = RMSG_CONN_HELLO };
@@ -415,6 +505,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, damaged_register_retried);
 	tcase_add_test(tc, peer_passed_on);
 	tcase_add_test(tc, peer_lost_comes_again);
+	tcase_add_test(tc, peer_repeated_one_channel);
 	tcase_add_test(tc, foreign_id_gets_nothing);
 	suite_add_tcase(s, tc);
 	return s;

@@ -97,13 +97,24 @@ void rpc_str(char *dst, size_t cap, const char *s)
 	dst[i] = '\0';
 }
 
+int muxd_rpc(struct muxd *d, const struct rpc_req *q, struct rpc_reply *rep, int *fd)
+{
+	struct rpc_reply dummy;
+	int r;
+
+	r = rpc_call(d->req_fd, q, rep ? rep : &dummy, fd);
+	if (r < 0 && r != -EINVAL) {
+		log_err("monitor: %s: stopping", strerror(-r));
+		loop_quit(d->l, EXIT_ERROR);
+	}
+	return r;
+}
+
 int muxd_call(struct muxd *d, uint32_t type, uint8_t arg, const char *name,
 	      const char *src, const char *rd, const char *detail,
 	      struct rpc_reply *rep, int *fd)
 {
 	struct rpc_req q;
-	struct rpc_reply dummy;
-	int r;
 
 	memset(&q, 0, sizeof(q));
 	q.type = type;
@@ -112,12 +123,7 @@ int muxd_call(struct muxd *d, uint32_t type, uint8_t arg, const char *name,
 	rpc_str(q.src, 65, src);
 	rpc_str(q.rd, 33, rd);
 	rpc_str(q.detail, sizeof(q.detail), detail);
-	r = rpc_call(d->req_fd, &q, rep ? rep : &dummy, fd);
-	if (r < 0 && r != -EINVAL) {
-		log_err("monitor: %s: stopping", strerror(-r));
-		loop_quit(d->l, EXIT_ERROR);
-	}
-	return r;
+	return muxd_rpc(d, &q, rep, fd);
 }
 
 void muxd_audit(struct muxd *d, enum audit_event ev, const char *user,

@@ -178,13 +178,10 @@ static int pol_bond_new(const char *user, const struct bdaddr *a, const uint8_t 
 	memcpy(q.blob, key, 16);
 	q.blob[16] = key_type;
 	q.blob_len = RPC_BOND_BLOB_LEN;
-	r = rpc_call(c->d.req_fd, &q, &rep, NULL);
+	r = muxd_rpc(&c->d, &q, &rep, NULL);
 	secmem_wipe(&q, sizeof(q));
-	if (r < 0) {
-		log_err("monitor: %s: stopping", strerror(-r));
-		loop_quit(c->d.l, EXIT_ERROR);
+	if (r < 0)
 		return r;
-	}
 	return rep.status;
 }
 
@@ -242,13 +239,10 @@ static int pol_bond_new_le(const char *user, const struct bdaddr *a, uint8_t typ
 		memcpy(q.blob + RPC_BOND_LE_BLOB_LEN, b->irk, 16);
 		q.blob_len = RPC_BOND_LE_IRK_BLOB_LEN;
 	}
-	r = rpc_call(c->d.req_fd, &q, &rep, NULL);
+	r = muxd_rpc(&c->d, &q, &rep, NULL);
 	secmem_wipe(&q, sizeof(q));
-	if (r < 0) {
-		log_err("monitor: %s: stopping", strerror(-r));
-		loop_quit(c->d.l, EXIT_ERROR);
+	if (r < 0)
 		return r;
-	}
 	/* Its IRK (or an IRK it no longer has) now applies. */
 	if (rep.status == 0)
 		core_hirk_refresh(c);

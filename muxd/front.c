@@ -94,10 +94,7 @@ static void front_peer_stop(void *user, pid_t pid)
 	q.type = RPC_PEER_STOP;
 	put_le32(q.blob, (uint32_t)pid);
 	q.blob_len = 4;
-	if (rpc_call(f->d.req_fd, &q, NULL, NULL) < 0) {
-		log_err("monitor: gone: stopping");
-		loop_quit(f->d.l, EXIT_ERROR);
-	}
+	muxd_rpc(&f->d, &q, NULL, NULL);
 }
 
 /*
@@ -121,12 +118,9 @@ static int front_logged_in(void *user, const pid_t *pids, unsigned n, bool *in)
 	for (i = 0; i < n; i++)
 		put_le32(q.blob + 4 * i, (uint32_t)pids[i]);
 	q.blob_len = 4 * (size_t)n;
-	r = rpc_call(f->d.req_fd, &q, &rep, NULL);
-	if (r < 0) {
-		log_err("monitor: %s: stopping", strerror(-r));
-		loop_quit(f->d.l, EXIT_ERROR);
+	r = muxd_rpc(&f->d, &q, &rep, NULL);
+	if (r < 0)
 		return r;
-	}
 	if (rep.status < 0)
 		return rep.status;
 	if (rep.blob_len != n)
@@ -364,12 +358,9 @@ static int relay_sign(void *user, unsigned idx, const uint8_t *ch, size_t len, u
 	rpc_str(q.detail, sizeof(q.detail), relay_name(f, idx, name, sizeof(name)));
 	memcpy(q.blob, ch, len);
 	q.blob_len = len;
-	r = rpc_call(f->d.req_fd, &q, &rep, NULL);
-	if (r < 0) {
-		log_err("monitor: %s: stopping", strerror(-r));
-		loop_quit(f->d.l, EXIT_ERROR);
+	r = muxd_rpc(&f->d, &q, &rep, NULL);
+	if (r < 0)
 		return r;
-	}
 	if (rep.status < 0)
 		return rep.status;
 	if (rep.blob_len == 0 || rep.blob_len > cap)

@@ -71,8 +71,10 @@ void src_key_sa(const void *addr, size_t alen, char *out, size_t cap);
 void src_key_peer(const char *peer, char *out, size_t cap);
 /*
  * An unprivileged process asks the monitor (muxd/rpc.h). A broken request
- * channel means the monitor is gone: the process stops.
+ * channel means the monitor is gone: the process stops. muxd_rpc sends a
+ * request the caller built; muxd_call builds one from its strings.
  */
+int muxd_rpc(struct muxd *d, const struct rpc_req *q, struct rpc_reply *rep, int *fd);
 int muxd_call(struct muxd *d, uint32_t type, uint8_t arg, const char *name,
 	      const char *src, const char *rd, const char *detail,
 	      struct rpc_reply *rep, int *fd);

@@ -109,6 +109,10 @@ static void c_link_key_neg(struct sim_ctrl *c, const struct ctrl_cmd *x)
 	if (c->ssp_mode && cn->rd->cfg->pairing != SIM_PAIR_LEGACY) {
 		cn->auth = AUTH_WAIT_IOCAP;
 		addr_evt(c, cn, HCI_EV_IO_CAPA_REQUEST);
+	} else if (cn->rd->cfg->pairing == SIM_PAIR_REFUSE) {
+		/* No PIN either: it pairs with nobody (SSP refuses at the
+		 * IO capabilities, c_io_cap_reply). */
+		auth_complete(c, cn, HCI_ST_PAIRING_NOT_ALLOWED);
 	} else {
 		cn->auth = AUTH_WAIT_PIN;
 		addr_evt(c, cn, HCI_EV_PIN_CODE_REQ);

@@ -657,7 +657,7 @@ void sim_link_input(struct sim_link *k, const uint8_t *pdu, size_t len)
 			/* No pairing over BR/EDR (Vol 3 Part H 3.2): Pairing
 			 * Failed, Pairing Not Supported (never answering a
 			 * Pairing Failed). */
-			static const uint8_t nope[2] = { 0x05, 0x05 };
+			static const uint8_t nope[2] = { SMP_FAILED, SMP_R_NOT_SUPPORTED };
 
 			link_send(k, CID_SMP_BREDR, nope, 2);
 		}

@@ -145,7 +145,7 @@ static int legacy_confirm(struct sim_smp *s, const uint8_t r[16], uint8_t out[16
  * KeyboardOnly), else Just Works, TK 0 (2.3.5.2). The passkey is the
  * device's: the one it shows, or the one its user types.
  */
-static void legacy_tk(struct sim_smp *s)
+static int legacy_tk(struct sim_smp *s)
 {
 	const struct sim_rd_cfg *c = s->rd->cfg;
 	uint8_t i = s->preq[1], r = s->pres[1];
@@ -153,14 +153,25 @@ static void legacy_tk(struct sim_smp *s)
 
 	memset(s->tk, 0, sizeof(s->tk));
 	if (!((s->preq[3] | s->pres[3]) & AUTH_MITM) || i == IO_NONE || r == IO_NONE)
-		return;
+		return 0;
 	if (i != IO_KEYBOARD_ONLY && i != IO_KEYBOARD_DISPLAY && r != IO_KEYBOARD_ONLY)
-		return;
-	pk = c->has_passkey ? c->passkey : sim_air_rand(s->air) % 1000000;
+		return 0;
+	if (r == IO_KEYBOARD_ONLY) {
+		/* Its user types: the scenario must give the passkey. */
+		if (!c->has_passkey)
+			return -ENOKEY;
+		pk = c->passkey;
+		log_info("sim: RD %s: its user types passkey %06u for %s", c->id, pk,
+			 s->ia_str);
+	} else {
+		pk = c->has_passkey ? c->passkey : sim_air_rand(s->air) % 1000000;
+		log_info("sim: RD %s displays passkey %06u for %s", c->id, pk, s->ia_str);
+	}
 	put_le32(s->tk, pk);
+	return 0;
 }
 
-static void legacy_response(struct sim_smp *s, const uint8_t *p)
+static int legacy_response(struct sim_smp *s, const uint8_t *p)
 {
 	const struct sim_rd_cfg *c = s->rd->cfg;
 
@@ -174,8 +185,10 @@ static void legacy_response(struct sim_smp *s, const uint8_t *p)
 	s->pres[4] = p[3];
 	s->pres[5] = 0x00;
 	s->pres[6] = (uint8_t)(p[5] & (s->rd->cfg->has_irk ? 0x03 : 0x01));
-	legacy_tk(s);
+	if (legacy_tk(s))
+		return -ENOKEY;
 	s->st = SMP_LEGACY_CONFIRM;
+	return 0;
 }
 
 static void legacy_on_confirm(struct sim_smp *s, const uint8_t *v)
@@ -252,12 +265,12 @@ static void distribute_identity(struct sim_smp *s)
 	const struct sim_rd_cfg *c = s->rd->cfg;
 	uint8_t b[17];
 
-	if (!(s->pres[6] & 0x02) || !(s->pres[3] & AUTH_BONDING) || !c->has_irk)
+	if (!(s->pres[6] & KD_ID) || !(s->pres[3] & AUTH_BONDING) || !c->has_irk)
 		return;
-	b[0] = 0x08;
+	b[0] = SMP_ID_INFO;
 	memcpy(b + 1, c->irk, 16);
 	smp_send(s, b, 17);
-	b[0] = 0x09;
+	b[0] = SMP_ID_ADDR_INFO;
 	b[1] = c->id_type;
 	memcpy(b + 2, c->id_addr.b, 6);
 	smp_send(s, b, 8);
@@ -364,10 +377,15 @@ static void sc_on_pubkey(struct sim_smp *s, struct cur *c)
 		return;
 	}
 	/*
-	 * No check that our own key came back (the reflection of
-	 * CVE-2020-26558): the responder makes a new pair for each pairing
-	 * and sends it only after the initiator's, so it cannot.
+	 * Our own key coming back (the reflection of CVE-2020-26558): a new
+	 * pair is made for each pairing and sent only after the initiator's,
+	 * but from the simulation's seeded generator, so it is predictable:
+	 * refused like a real device should.
 	 */
+	if (!memcmp(s->pka, s->kp.pub, 64)) {
+		smp_fail(s, SMP_R_INVALID_PARAMS);
+		return;
+	}
 	/*
 	 * A point not on P-256 is an invalid-curve attack (CVE-2018-5383):
 	 * the DHKey would leak bits of our private key. Refused before any
@@ -563,10 +581,13 @@ static void on_request(struct sim_smp *s, struct cur *c)
 		smp_fail(s, SMP_R_OOB_NOT_AVAILABLE);
 		return;
 	}
-	if (s->sc)
+	if (s->sc) {
 		sc_response(s, p);
-	else
-		legacy_response(s, p);
+	} else if (legacy_response(s, p)) {
+		/* Nobody types: the scenario gave the user no passkey. */
+		smp_fail(s, SMP_R_PASSKEY_FAILED);
+		return;
+	}
 	smp_send(s, s->pres, 7);
 }
 

@@ -98,7 +98,7 @@ struct sim_rd_cfg {
 	struct sim_char chars[SIM_MAX_CHARS];
 	int32_t connect_in_ms;	/* incoming BR/EDR connection; -1: never */
 	/*
-	 * BR/EDR pairing as the device's own host answers it: its IO
+	 * Pairing (BR/EDR and LE) as the device's own host answers it: its IO
 	 * capability (Vol 4 Part E 7.7.41: 0 DisplayOnly, 1 DisplayYesNo,
 	 * 2 KeyboardOnly, 3 NoInputNoOutput, the default) and how it pairs.
 	 */

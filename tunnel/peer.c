@@ -24,6 +24,7 @@
 static void peer_fd_cb(struct loop *l, int fd, uint32_t events, void *user);
 static void peer_chan_down(struct tun_peer *p, int reason);
 static void peer_up_flush(struct tun_peer *p);
+static int peer_up_send(struct tun_peer *p);
 
 /* ================= peer mode: one channel, relayed to the core ================= */
 
@@ -129,8 +130,14 @@ static int peer_send_frame(struct tun_peer *p, const struct tun_link_frame *f)
 	uint8_t b[TUN_LINK_FRAME_MAX];
 	int n;
 
-	/* The client's messages of this turn go first, in order. */
-	peer_up_flush(p);
+	/*
+	 * The client's messages of this turn go first, in order. A failure
+	 * is the frame's: its caller acts on it (it may be taking the link
+	 * down already, so nothing here closes it).
+	 */
+	n = peer_up_send(p);
+	if (n < 0)
+		return n;
 	n = tun_link_encode(f, b, sizeof(b));
 
 	if (n > 0)
@@ -408,9 +415,12 @@ static void peer_fd_cb(struct loop *l, int fd, uint32_t events, void *user)
  * What this turn's messages from the client came to (peer_up_flush): one
  * MSG frame, or a MSGS frame for several (doc/protocol.md, appendix A.1).
  */
-static void peer_up_flush(struct tun_peer *p)
+/*
+ * Sends them; 0, or the link's error for the caller to act on (the
+ * link is not touched here: a caller may be taking it down).
+ */
+static int peer_up_send(struct tun_peer *p)
 {
-	struct tun_link *k = p->k;
 	bool force = p->up_force;
 	size_t len = p->up_len;
 	uint8_t *b = p->up;
@@ -420,8 +430,8 @@ static void peer_up_flush(struct tun_peer *p)
 	p->up_force = false;
 	if (p->up_t)
 		loop_timer_disarm(p->up_t);
-	if (!len || !k || p->done || p->io.fd < 0)
-		return;
+	if (!len || !p->k || p->done || p->io.fd < 0)
+		return 0;
 	if (p->up_count == 1) {
 		/* One message: a MSG frame, its type byte over the length. */
 		b = p->up + 2;
@@ -430,7 +440,15 @@ static void peer_up_flush(struct tun_peer *p)
 	}
 	n = tun_lkio_send(&p->io, b, len, force);
 	if (n == -ENOBUFS && !force)
-		return;		/* DTLS: a loss, the client's layer resends */
+		return 0;	/* DTLS: a loss, the client's layer resends */
+	return n < 0 ? n : 0;
+}
+
+static void peer_up_flush(struct tun_peer *p)
+{
+	struct tun_link *k = p->k;
+	int n = peer_up_send(p);
+
 	if (n == -ENOBUFS) {
 		/*
 		 * TLS: the core has not read a whole queue; reading on
@@ -476,6 +494,8 @@ static void peer_relay_up(struct tun_peer *p, struct tun_link *k, const struct t
 		log_notice("tunnel: session %s: unexpected %s", k->name,
 			   tun_msg_type_name(m->type));
 		peer_up_flush(p);
+		if (p->k != k)
+			return;		/* the flush lost the link */
 		tun_send_reason(k->ch, k->version, TUN_MSG_ERROR, TUN_R_PROTOCOL, NULL);
 		peer_chan_down(p, TUN_R_PROTOCOL);
 		tun_link_close(k, true);

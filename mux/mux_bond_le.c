@@ -442,7 +442,14 @@ bool bond_le_dev_smp(struct mux *m, struct mux_conn *c, const struct h4_pkt *pkt
 				   s->id, s->user, bdaddr_fmt(&c->addr, as));
 		break;
 	case SMP_ENC_INFO:
-		if (n != 17 || !pol_access(m, s->user, &c->id, c->id_type) ||
+		/*
+		 * Kept only as the key distribution of a legacy pairing seen
+		 * here whose Pairing Response promised it (3.6.1): not an
+		 * unasked PDU, nor one after Secure Connections (whose LTK
+		 * is derived, 2.3.5.6.5).
+		 */
+		if (n != 17 || !l->seen_pres || (l->preq[3] & l->pres[3] & AUTH_SC) ||
+		    !(l->pres[6] & KD_ENC) || !pol_access(m, s->user, &c->id, c->id_type) ||
 		    le_bond(m, s, c, NULL))
 			break;
 		memcpy(l->ei, p + 1, 16);
@@ -492,6 +499,10 @@ void bond_le_start_enc(struct mux *m, struct mux_session *s, struct mux_conn *c,
 		memcpy(p + 2, b.rand, 8);
 		put_le16(p + 10, b.ediv);
 		memcpy(p + 12, b.ltk, 16);
+		/* Shortened to the pairing's key size, as hosts do (Vol 3
+		 * Part H 2.3.4): the octets beyond it are zero. */
+		if (b.key_size >= 7 && b.key_size < 16)
+			memset(p + 12 + b.key_size, 0, 16 - (size_t)b.key_size);
 		log_info("session %u (%s): %s encrypted with the household LE bond",
 			 s->id, s->user, bdaddr_fmt(&c->addr, as));
 	}

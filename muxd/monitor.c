@@ -827,13 +827,14 @@ static int mon_bond_key(struct muxd_monitor *m, const struct rpc_req *q, struct 
 }
 
 /* The link key and its type of RPC_BOND_NEW's blob (rpc.h). */
-static void fill_lk(struct bond *nb, const void *arg)
+static int fill_lk(struct bond *nb, const void *arg)
 {
 	const uint8_t *blob = arg;
 
 	nb->has_lk = true;
 	memcpy(nb->lk, blob, BONDS_KEY_LEN);
 	nb->lk_type = blob[BONDS_KEY_LEN];
+	return 0;
 }
 
 /*

@@ -90,7 +90,7 @@ int mon_bonds_load(struct muxd_monitor *m, struct bonds **b);
 struct bond;
 struct bdaddr;
 int mon_bond_update(struct muxd_monitor *m, const struct bdaddr *a, uint8_t type,
-		    const char *by, void (*fill)(struct bond *nb, const void *arg),
+		    const char *by, int (*fill)(struct bond *nb, const void *arg),
 		    const void *arg, struct bond *kept);
 /* RPC_BOND_LTK, RPC_BOND_NEW_LE and RPC_BOND_IRKS (monitor_bond_le.c). */
 struct rpc_req;

@@ -46,11 +46,12 @@ int mon_bonds_load(struct muxd_monitor *m, struct bonds **b)
  * address type, or a fresh one, made by `by` now; fill() puts in the new
  * keys, which replace only their own kind (a link key keeps the LE keys
  * and the other way round). 0, -EINVAL for a name the store cannot hold,
- * -EIO when the store cannot be read or written. *kept is the entry as
- * written (the caller audits it and wipes it).
+ * fill()'s error (nothing written), -EIO when the store cannot be read or
+ * written. *kept is the entry as written (the caller audits it and wipes
+ * it).
  */
 int mon_bond_update(struct muxd_monitor *m, const struct bdaddr *a, uint8_t type,
-		    const char *by, void (*fill)(struct bond *nb, const void *arg),
+		    const char *by, int (*fill)(struct bond *nb, const void *arg),
 		    const void *arg, struct bond *kept)
 {
 	struct bonds *b = NULL;
@@ -76,14 +77,15 @@ int mon_bond_update(struct muxd_monitor *m, const struct bdaddr *a, uint8_t type
 	kept->type = type;
 	memcpy(kept->by, by, strlen(by) + 1);
 	kept->at = (int64_t)time(NULL);
-	fill(kept, arg);
-	r = bonds_set(b, kept);
+	r = fill(kept, arg);
+	if (r == 0)
+		r = bonds_set(b, kept);
 	if (r == 0) {
 		r = bonds_save(b, m->d.conf.bonds);
 		if (r < 0)
 			log_err("bond store %s not written: %s", m->d.conf.bonds, strerror(-r));
 	}
-	if (r < 0 && r != -EINVAL)
+	if (r < 0 && r != -EINVAL && r != -EEXIST)
 		r = -EIO;
 out:
 	bonds_free(b);
@@ -132,12 +134,17 @@ struct le_blob {
 /*
  * The LE keys of RPC_BOND_NEW_LE's blob. A pairing that distributed no
  * IRK keeps none: an IRK kept from before belongs to a pairing the
- * device has forgotten with its LTK.
+ * device has forgotten with its LTK. An LE bond already there stays:
+ * only the admin replaces it (bgw-authdb bond forget), never a pairing,
+ * which might be another device claiming this identity.
  */
-static void fill_le(struct bond *nb, const void *arg)
+static int fill_le(struct bond *nb, const void *arg)
 {
 	const struct le_blob *lb = arg;
 	const uint8_t *blob = lb->b;
+
+	if (nb->has_ltk)
+		return -EEXIST;
 
 	nb->has_irk = lb->len == RPC_BOND_LE_IRK_BLOB_LEN;
 	if (nb->has_irk)
@@ -150,6 +157,7 @@ static void fill_le(struct bond *nb, const void *arg)
 	memcpy(nb->rand, blob + 18, 8);
 	nb->key_size = blob[26];
 	nb->authenticated = blob[27] != 0;
+	return 0;
 }
 
 /*
@@ -185,6 +193,10 @@ int mon_bond_new_le(struct muxd_monitor *m, const struct rpc_req *q)
 	lb.b = q->blob;
 	lb.len = q->blob_len;
 	r = mon_bond_update(m, &a, type, q->name, fill_le, &lb, &nb);
+	if (r == -EEXIST)
+		log_warn("bond: %s already has a household LE bond: a new pairing by %s "
+			 "does not replace it (to start over: bgw-authdb bond forget %s)",
+			 q->rd, q->name, q->rd);
 	if (r == 0) {
 		snprintf(detail, sizeof(detail), "ltk key-size %u%s%s", nb.key_size,
 			 nb.has_irk ? " irk" : "",

@@ -1223,5 +1223,7 @@ void mux_pair_free(struct mux_pair *p)
 	if (p->s)
 		mux_session_free(p->s);
 	secmem_wipe(p->q, sizeof(p->q));
+	/* A pairing cancelled while it runs still holds its keys. */
+	le_wipe(p);
 	free(p);
 }

@@ -22,6 +22,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <termios.h>
 #include <signal.h>
 #include <time.h>
 #include <unistd.h>
@@ -373,7 +374,13 @@ static void pair_answer(struct ctl_client *cl, const struct ctl_ask *a)
 	cl->confirm_wait = false;
 	fwd.seq = cl->ask.seq;
 	n = ctlmsg_ask_encode(&fwd, buf, sizeof(buf));
-	if (n < 0 || rpc_send(cl->ctl->m->push_fd, RPC_CTL_ASK, buf, (size_t)n, -1) < 0) {
+	if (n >= 0)
+		n = rpc_send(cl->ctl->m->push_fd, RPC_CTL_ASK, buf, (size_t)n, -1);
+	/* The answer may be a passkey: the pairing's secret while it runs. */
+	explicit_bzero(buf, sizeof(buf));
+	explicit_bzero(&fwd, sizeof(fwd));
+	explicit_bzero(cl->buf, sizeof(cl->buf));
+	if (n < 0) {
 		client_error(cl, "cannot reach the core");
 		client_free(cl);
 	}
@@ -478,6 +485,7 @@ static void on_client(struct loop *l, int fd, uint32_t events, void *user)
 			return;
 		}
 		pair_answer(cl, &a);
+		explicit_bzero(&a, sizeof(a));
 		return;
 	}
 	if (ctlmsg_ask_decode(cl->buf + RPC_HDR_LEN, cl->have - RPC_HDR_LEN, &cl->ask) < 0 ||
@@ -699,11 +707,24 @@ static bool ask_yes(void)
  */
 static void ask_passkey(char *out, size_t cap)
 {
+	struct termios t, quiet;
+	bool tty = tcgetattr(STDIN_FILENO, &t) == 0;
 	char line[32];
 	size_t n;
+	char *got;
 
 	snprintf(out, cap, "no");
-	if (!fgets(line, sizeof(line), stdin))
+	/* Not echoed at a terminal: it is the pairing's secret while it runs. */
+	if (tty) {
+		quiet = t;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		quiet.c_lflag |= ECHONL;
+		tty = tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) == 0;
+	}
+	got = fgets(line, sizeof(line), stdin);
+	if (tty)
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &t);
+	if (!got)
 		return;
 	n = strcspn(line, "\r\n");
 	line[n] = '\0';

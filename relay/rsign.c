@@ -188,13 +188,18 @@ static bool rsign_has_purpose(gnutls_x509_crt_t crt)
 
 /*
  * What both sides check of a registration certificate (DER), ca being
- * the CA's key: it parses, has the purpose, and the CA's key signed it.
- * On 0, *crt is the parsed certificate (the caller's to free and to
- * check the dates of). Errors as rsign_verify2's.
+ * the CA's key: it parses, has the purpose, is valid at now_s (unless
+ * RSIGN_ANY_TIME: the gateway counts the days left itself), and the CA's
+ * key signed it, the signature last: a certificate that fails the cheap
+ * checks costs no verification. On 0, *crt is the parsed certificate
+ * (the caller's to free). Errors as rsign_verify2's.
  */
+#define RSIGN_ANY_TIME	INT64_MIN
+
 static int rsign_cert_check(gnutls_pubkey_t ca, const uint8_t *der, size_t len,
-			    gnutls_x509_crt_t *crt)
+			    int64_t now_s, gnutls_x509_crt_t *crt)
 {
+	time_t nb, na;
 	gnutls_datum_t d = { (unsigned char *)der, (unsigned)len }, tbs, sig = { NULL, 0 };
 	uint8_t sigbuf[RMSG_SIG_MAX];
 	size_t sl = sizeof(sigbuf);
@@ -211,6 +216,13 @@ static int rsign_cert_check(gnutls_pubkey_t ca, const uint8_t *der, size_t len,
 		goto out;
 	ret = -EPERM;
 	if (!rsign_has_purpose(*crt))
+		goto out;
+	/* The issuer backdates not-before by 5 minutes for clock skew. */
+	ret = -EKEYEXPIRED;
+	nb = gnutls_x509_crt_get_activation_time(*crt);
+	na = gnutls_x509_crt_get_expiration_time(*crt);
+	if (now_s != RSIGN_ANY_TIME &&
+	    (nb == (time_t)-1 || na == (time_t)-1 || now_s < (int64_t)nb || now_s > (int64_t)na))
 		goto out;
 	/* Signed with the algorithm the CA's key has, by that key. */
 	ret = -ENOKEY;
@@ -240,7 +252,6 @@ int rsign_verify2(const struct rmsg *m, int64_t now_s)
 	gnutls_datum_t sd = { (unsigned char *)m->sig, m->sig_len };
 	gnutls_pubkey_t ca = NULL, pub = NULL;
 	gnutls_x509_crt_t crt = NULL;
-	time_t nb, na;
 	int algo, ret;
 
 	if (m->type != RMSG_REGISTER2 || !m->spki || !m->cert || !m->sig)
@@ -257,19 +268,9 @@ int rsign_verify2(const struct rmsg *m, int64_t now_s)
 	if (gnutls_pubkey_import(ca, &d, GNUTLS_X509_FMT_DER) < 0 ||
 	    rsign_pub_algo(ca) == GNUTLS_SIGN_UNKNOWN)
 		goto out;
-	ret = rsign_cert_check(ca, m->cert, m->cert_len, &crt);
+	/* now_s is the relay's clock. */
+	ret = rsign_cert_check(ca, m->cert, m->cert_len, now_s, &crt);
 	if (ret)
-		goto out;
-	/*
-	 * The dates before the second signature: an expired certificate
-	 * costs the relay one verification, not two. now_s is the relay's
-	 * clock; the issuer backdates not-before by 5 minutes for skew.
-	 */
-	ret = -EKEYEXPIRED;
-	nb = gnutls_x509_crt_get_activation_time(crt);
-	na = gnutls_x509_crt_get_expiration_time(crt);
-	if (nb == (time_t)-1 || na == (time_t)-1 || now_s < (int64_t)nb ||
-	    now_s > (int64_t)na)
 		goto out;
 	ret = -ENOMEM;
 	if (gnutls_pubkey_init(&pub) < 0)
@@ -360,7 +361,7 @@ int rsign_cred_init(struct rsign_cred *c, gnutls_privkey_t key, const char *ca_p
 	    der.size > RMSG_CERT_MAX)
 		goto out;
 	/* The relay's own check, on the bytes the relay will get. */
-	ret = rsign_cert_check(cap, der.data, der.size, &chk);
+	ret = rsign_cert_check(cap, der.data, der.size, RSIGN_ANY_TIME, &chk);
 	if (ret)
 		goto out;
 	/* The certificate is for the key the monitor holds. */

@@ -270,9 +270,15 @@ static void rnd(void *ctx, size_t len, uint8_t *dst)
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
-			/* Fail the key rather than use what is there. */
+			/*
+			 * Fail the key rather than use what is there. Nettle
+			 * draws until the value is in 0 < k < q, which zero
+			 * never is: 1 (big-endian) ends its loop, and err
+			 * discards the key.
+			 */
 			*err = -EIO;
 			memset(dst, 0, len);
+			dst[len - 1] = 1;
 			return;
 		}
 		dst += r;

@@ -102,8 +102,19 @@ int keysign_read_der(const char *path, uint8_t **der, size_t *der_len)
 			goto out;
 		n += (size_t)r;
 	}
-	/* The body between the BEGIN line and the END line, white space out. */
-	p = strstr(text, begin);
+	/*
+	 * The private key's block (its BEGIN line ends "PRIVATE KEY-----":
+	 * PKCS #8, EC or RSA), skipping others such as the EC PARAMETERS
+	 * `openssl ecparam -genkey` writes first; its body between the
+	 * BEGIN line and the END line, white space out.
+	 */
+	for (p = strstr(text, begin); p; p = strstr(p + 1, begin)) {
+		q = strchr(p, '\n');
+		if (q && q > p && q[-1] == '\r')
+			q--;
+		if (q && q - p >= 16 && !strncmp(q - 16, "PRIVATE KEY-----", 16))
+			break;
+	}
 	p = p ? strchr(p, '\n') : NULL;
 	q = p ? strstr(p, end) : NULL;
 	if (!q)

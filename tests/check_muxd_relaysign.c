@@ -160,7 +160,10 @@ START_TEST(no_oracle_for_a_front)
 }
 END_TEST
 
-/* ca.key as bgw-authdb writes it (PEM), and a file that is not a key. */
+/*
+ * ca.key as bgw-authdb writes it (PEM), the same after an EC PARAMETERS
+ * block, and a file that is not a key.
+ */
 START_TEST(load_from_file)
 {
 	gnutls_privkey_t k = key_new();
@@ -181,6 +184,15 @@ START_TEST(load_from_file)
 	fclose(f);
 	ck_assert_int_eq(relaysign_load(&rs, path), 0);
 	ck_assert_int_eq(relaysign_init(&direct, k), 0);
+	ck_assert_mem_eq(rs.id, direct.id, RMSG_ID_LEN);
+	relaysign_free(&rs);
+	/* As `openssl ecparam -genkey` writes it: the curve's block first. */
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS-----\n", f);
+	ck_assert_uint_eq(fwrite(pem.data, 1, pem.size, f), pem.size);
+	fclose(f);
+	ck_assert_int_eq(relaysign_load(&rs, path), 0);
 	ck_assert_mem_eq(rs.id, direct.id, RMSG_ID_LEN);
 	relaysign_free(&rs);
 	relaysign_free(&direct);

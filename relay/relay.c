@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -55,7 +56,17 @@ struct relay_home {
 	uint8_t token[RMSG_TOKEN_LEN];
 	uint32_t seen_s;
 	uint32_t nchans;
+	/*
+	 * REGISTER2: the registration certificate's notAfter, Unix time;
+	 * the sweep drops the home once the relay's wall clock has passed
+	 * it. RELAY_NO_END for REGISTER (the CA key signs: no end). 32
+	 * bits keep the record at its size; an end past 2106 is taken as
+	 * none.
+	 */
+	uint32_t not_after;
 };
+
+#define RELAY_NO_END	UINT32_MAX
 
 struct relay_chan {
 	struct relay_chan *next;	/* hash chain */
@@ -397,6 +408,7 @@ static void relay_on_register(struct relay *r, const struct rmsg_addr *from,
 	struct rmsg m = { .type = RMSG_REGISTERED };
 	struct relay_home *h;
 	char text[HOMEID_TEXT_LEN + 1];
+	int64_t not_after = RELAY_NO_END;
 	int ret;
 
 	homeid_to_text(in->id, text);
@@ -411,7 +423,7 @@ static void relay_on_register(struct relay *r, const struct rmsg_addr *from,
 	 * signature checks, after the cookie and the source's bucket, and
 	 * its cheap checks (id hash, parsing, purpose, dates) come first.
 	 */
-	ret = in->type == RMSG_REGISTER2 ? rsign_verify2(in, relay_wall_s(r)) :
+	ret = in->type == RMSG_REGISTER2 ? rsign_verify2(in, relay_wall_s(r), &not_after) :
 	      relay_proof_v1(in);
 	if (ret) {
 		r->st.bad_proofs++;
@@ -448,6 +460,9 @@ static void relay_on_register(struct relay *r, const struct rmsg_addr *from,
 	 */
 	h->addr = *from;
 	h->seen_s = r->now_s;
+	/* A re-registration's proof sets the end, renewed or none (v1). */
+	h->not_after = not_after < 0 ? 0 : not_after > RELAY_NO_END ? RELAY_NO_END :
+		       (uint32_t)not_after;
 	gnutls_rnd(GNUTLS_RND_NONCE, h->token, sizeof(h->token));
 	r->st.registered++;
 	log_info("relay: home %s registered (%s)", text,
@@ -704,14 +719,45 @@ void relay_input(struct relay *r, const struct rmsg_addr *from, const void *buf,
 	}
 }
 
+/*
+ * A REGISTER2 home past its certificate's end (doc/relay.md, "Registration
+ * key"): its keepalives prove only that the registration key signed once,
+ * and that key's authority ended with the certificate, so the home goes.
+ * Its gateway hears REREGISTER at its next keepalive and registers again:
+ * with a renewed certificate it is back one round trip later; with the
+ * expired one it is refused, as its own log already says.
+ */
+static bool relay_home_cert_ended(const struct relay_home *h, int64_t wall_s)
+{
+	char text[HOMEID_TEXT_LEN + 1], when[32];
+	time_t t = (time_t)h->not_after;
+	struct tm tm;
+
+	if (h->not_after == RELAY_NO_END || wall_s <= (int64_t)h->not_after)
+		return false;
+	homeid_to_text(h->id, text);
+	if (!gmtime_r(&t, &tm) || !strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm))
+		snprintf(when, sizeof(when), "%u", h->not_after);
+	log_notice("relay: home %s dropped: its registration certificate ended on %s; "
+		   "its gateway must register with a renewed one (bgw-authdb ca relay-key)",
+		   text, when);
+	return true;
+}
+
 void relay_tick(struct relay *r, uint64_t now_us)
 {
 	struct relay_home *h, *hn;
 	struct relay_chan *c, *cn;
 	char text[HOMEID_TEXT_LEN + 1];
+	int64_t wall_s;
 	size_t i;
 
 	relay_clock(r, now_us);
+	/*
+	 * Two clocks: keepalives and channels run on the caller's monotonic
+	 * now_us; certificate ends are dates, on the wall clock (ops.wall_s).
+	 */
+	wall_s = relay_wall_s(r);
 	for (i = 0; i < r->nhome_slots; i++)
 		for (h = r->homes[i]; h; h = hn) {
 			hn = h->next;
@@ -719,6 +765,10 @@ void relay_tick(struct relay *r, uint64_t now_us)
 				homeid_to_text(h->id, text);
 				log_info("relay: home %s expired (no keepalive "
 					 "for %u s)", text, r->conf.expiry_s);
+				relay_home_free(r, h);
+				continue;
+			}
+			if (relay_home_cert_ended(h, wall_s)) {
 				relay_home_free(r, h);
 				continue;
 			}

@@ -82,7 +82,10 @@ void relay_free(struct relay *r);
 /* One datagram from a source; anything malformed is dropped and counted. */
 void relay_input(struct relay *r, const struct rmsg_addr *from, const void *buf,
 		 size_t len, uint64_t now_us);
-/* Drop expired registrations and idle channels. */
+/*
+ * Drop registrations not kept alive (now_us), REGISTER2 registrations
+ * whose certificate has ended (ops->wall_s), and idle channels.
+ */
 void relay_tick(struct relay *r, uint64_t now_us);
 void relay_get_stats(const struct relay *r, struct relay_stats *s);
 

@@ -244,7 +244,7 @@ out:
 	return ret;
 }
 
-int rsign_verify2(const struct rmsg *m, int64_t now_s)
+int rsign_verify2(const struct rmsg *m, int64_t now_s, int64_t *not_after)
 {
 	gnutls_datum_t d = { (unsigned char *)m->spki, m->spki_len };
 	uint8_t tbs[RMSG_TBS_LEN], id[RMSG_ID_LEN];
@@ -284,6 +284,9 @@ int rsign_verify2(const struct rmsg *m, int64_t now_s)
 	rmsg_register_tbs(tbs, RMSG_REGISTER2, m->id, m->ts, m->cookie);
 	ret = gnutls_pubkey_verify_data2(pub, (gnutls_sign_algorithm_t)algo, 0, &td, &sd) < 0 ?
 	      -EACCES : 0;
+	/* rsign_cert_check has seen the date parse (not -1). */
+	if (!ret && not_after)
+		*not_after = (int64_t)gnutls_x509_crt_get_expiration_time(crt);
 out:
 	gnutls_x509_crt_deinit(crt);
 	gnutls_pubkey_deinit(pub);

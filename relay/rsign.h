@@ -76,9 +76,11 @@ int rsign_register2(gnutls_privkey_t key, const struct rsign_cred *c,
  * P-256 with SHA-256 or Ed25519), -EPERM (the certificate lacks the
  * registration purpose), -EKEYEXPIRED (outside its dates), -ENOKEY (not
  * signed by the SPKI's key), -EACCES (the challenge's signature is not
- * the certified key's), -ENOMEM; 0 if all hold.
+ * the certified key's), -ENOMEM; 0 if all hold, and then the
+ * certificate's notAfter (Unix time) in *not_after unless NULL: the relay
+ * drops the registration then.
  */
-int rsign_verify2(const struct rmsg *m, int64_t now_s);
+int rsign_verify2(const struct rmsg *m, int64_t now_s, int64_t *not_after);
 /* A phrase for a log line about rsign_verify2's or rsign_cred_init's result. */
 const char *rsign_why(int err);
 

@@ -799,69 +799,69 @@ START_TEST(register2_verify_each_check)
 	ck_assert_uint_le(n, 480);
 	cred_of(p.ca, der, n, &cr);
 	reg2_msg(p.reg, &cr, &rs, &m);
-	ck_assert_int_eq(rsign_verify2(&m, wall_now), 0);
+	ck_assert_int_eq(rsign_verify2(&m, wall_now, NULL), 0);
 	/* Only inside the dates: the last second taken, one more not. */
-	ck_assert_int_eq(rsign_verify2(&m, na), 0);
-	ck_assert_int_eq(rsign_verify2(&m, na + 1), -EKEYEXPIRED);
-	ck_assert_int_eq(rsign_verify2(&m, nb - 1), -EKEYEXPIRED);
-	ck_assert_int_eq(rsign_verify2(&m, nb), 0);
+	ck_assert_int_eq(rsign_verify2(&m, na, NULL), 0);
+	ck_assert_int_eq(rsign_verify2(&m, na + 1, NULL), -EKEYEXPIRED);
+	ck_assert_int_eq(rsign_verify2(&m, nb - 1, NULL), -EKEYEXPIRED);
+	ck_assert_int_eq(rsign_verify2(&m, nb, NULL), 0);
 
 	/* Wrong id: the message names another id than the SPKI's hash. */
 	m.id[0] ^= 1;
-	ck_assert_int_eq(rsign_verify2(&m, wall_now), -EKEYREJECTED);
+	ck_assert_int_eq(rsign_verify2(&m, wall_now, NULL), -EKEYREJECTED);
 	m.id[0] ^= 1;
 	/* An SPKI that is not the id's preimage (the attacker's own CA). */
 	cred_of(p.evil, der, n, &ecr);
 	m.spki = ecr.spki;
-	ck_assert_int_eq(rsign_verify2(&m, wall_now), -EKEYREJECTED);
+	ck_assert_int_eq(rsign_verify2(&m, wall_now, NULL), -EKEYREJECTED);
 	m.spki = cr.spki;
 
 	/* Not signed by the id's SPKI: the attacker's CA certified reg. */
 	n = reg_cert(p.evil_crt, p.evil, p.reg, HOMEID_REGKEY_OID, nb, na, edir);
 	m.cert = edir;
 	m.cert_len = n;
-	ck_assert_int_eq(rsign_verify2(&m, wall_now), -ENOKEY);
+	ck_assert_int_eq(rsign_verify2(&m, wall_now, NULL), -ENOKEY);
 	/* The family's certificate with its signature damaged. */
 	n = reg_cert(p.ca_crt, p.ca, p.reg, HOMEID_REGKEY_OID, nb, na, edir);
 	m.cert_len = n;
 	edir[n - 1] ^= 1;
-	ck_assert_int_eq(rsign_verify2(&m, wall_now), -ENOKEY);
+	ck_assert_int_eq(rsign_verify2(&m, wall_now, NULL), -ENOKEY);
 	/* A byte after the certificate: not one DER certificate. */
 	edir[n - 1] ^= 1;
 	edir[n] = 0;
 	m.cert_len = (uint16_t)(n + 1);
-	ck_assert_int_eq(rsign_verify2(&m, wall_now), -EBADMSG);
+	ck_assert_int_eq(rsign_verify2(&m, wall_now, NULL), -EBADMSG);
 	m.cert_len = n;
-	ck_assert_int_eq(rsign_verify2(&m, wall_now), 0);
+	ck_assert_int_eq(rsign_verify2(&m, wall_now, NULL), 0);
 
 	/* Wrong purpose: a TLS client certificate from the same CA. */
 	n = reg_cert(p.ca_crt, p.ca, p.reg, GNUTLS_KP_TLS_WWW_CLIENT, nb, na, edir);
 	m.cert_len = n;
-	ck_assert_int_eq(rsign_verify2(&m, wall_now), -EPERM);
+	ck_assert_int_eq(rsign_verify2(&m, wall_now, NULL), -EPERM);
 	n = reg_cert(p.ca_crt, p.ca, p.reg, GNUTLS_KP_TLS_WWW_SERVER, nb, na, edir);
 	m.cert_len = n;
-	ck_assert_int_eq(rsign_verify2(&m, wall_now), -EPERM);
+	ck_assert_int_eq(rsign_verify2(&m, wall_now, NULL), -EPERM);
 	/* No purpose at all. */
 	n = reg_cert(p.ca_crt, p.ca, p.reg, NULL, nb, na, edir);
 	m.cert_len = n;
-	ck_assert_int_eq(rsign_verify2(&m, wall_now), -EPERM);
+	ck_assert_int_eq(rsign_verify2(&m, wall_now, NULL), -EPERM);
 
 	/* Expired, and not yet valid. */
 	n = reg_cert(p.ca_crt, p.ca, p.reg, HOMEID_REGKEY_OID, nb - 100 * 86400,
 		     wall_now - 1, edir);
 	m.cert_len = n;
-	ck_assert_int_eq(rsign_verify2(&m, wall_now), -EKEYEXPIRED);
+	ck_assert_int_eq(rsign_verify2(&m, wall_now, NULL), -EKEYEXPIRED);
 	n = reg_cert(p.ca_crt, p.ca, p.reg, HOMEID_REGKEY_OID, wall_now + 60, na, edir);
 	m.cert_len = n;
-	ck_assert_int_eq(rsign_verify2(&m, wall_now), -EKEYEXPIRED);
+	ck_assert_int_eq(rsign_verify2(&m, wall_now, NULL), -EKEYEXPIRED);
 
 	/* Signature by the wrong key: the CA's, the attacker's, a v1 one. */
 	m.cert = cr.cert;
 	m.cert_len = cr.cert_len;
 	reg2_msg(p.ca, &cr, &rs, &m);
-	ck_assert_int_eq(rsign_verify2(&m, wall_now), -EACCES);
+	ck_assert_int_eq(rsign_verify2(&m, wall_now, NULL), -EACCES);
 	reg2_msg(p.evil, &cr, &rs, &m);
-	ck_assert_int_eq(rsign_verify2(&m, wall_now), -EACCES);
+	ck_assert_int_eq(rsign_verify2(&m, wall_now, NULL), -EACCES);
 	{
 		struct rmsg ch = { .type = RMSG_REG_CHALLENGE, .ts = 77 }, v1;
 		struct rsign r1;
@@ -874,17 +874,17 @@ START_TEST(register2_verify_each_check)
 		memcpy(sig, r1.sig, r1.sig_len);
 		m.sig = sig;
 		m.sig_len = r1.sig_len;
-		ck_assert_int_eq(rsign_verify2(&m, wall_now), -EACCES);
+		ck_assert_int_eq(rsign_verify2(&m, wall_now, NULL), -EACCES);
 	}
 	/* The challenge's fields are signed: another ts or cookie fails. */
 	reg2_msg(p.reg, &cr, &rs, &m);
 	m.ts++;
-	ck_assert_int_eq(rsign_verify2(&m, wall_now), -EACCES);
+	ck_assert_int_eq(rsign_verify2(&m, wall_now, NULL), -EACCES);
 	m.ts--;
 	m.cookie[3] ^= 1;
-	ck_assert_int_eq(rsign_verify2(&m, wall_now), -EACCES);
+	ck_assert_int_eq(rsign_verify2(&m, wall_now, NULL), -EACCES);
 	m.cookie[3] ^= 1;
-	ck_assert_int_eq(rsign_verify2(&m, wall_now), 0);
+	ck_assert_int_eq(rsign_verify2(&m, wall_now, NULL), 0);
 	pki_free(&p);
 }
 END_TEST
@@ -1021,6 +1021,103 @@ START_TEST(register2_engine)
 	/* The family's first registration still holds its address. */
 	ck_assert_uint_eq(st.homes, 1);
 	relay_free(r);
+	pki_free(&p);
+}
+END_TEST
+
+/* Register cr's id with a REGISTER2 signed by key, from `from`. */
+static uint8_t do_register2(struct relay *r, gnutls_privkey_t key, const struct rsign_cred *cr,
+			    const struct rmsg_addr *from, struct rmsg *reply)
+{
+	struct rsign rs;
+	struct rmsg ch, m;
+
+	challenge(r, from, RMSG_REG_HELLO, cr->id, &ch);
+	ck_assert_int_eq(rsign_register2(key, cr, &ch, &rs, &m), 0);
+	ck_assert_uint_eq(feed(r, from, &m), 1);
+	ck_assert_int_eq(rmsg_decode(reply, cap.s[0].buf, cap.s[0].len), 0);
+	return reply->type;
+}
+
+/* Keep the home alive across one keepalive interval and one sweep. */
+static void keep_alive(struct relay *r, const struct rmsg_addr *gw, const struct rmsg *reg,
+		       uint8_t want)
+{
+	struct rmsg m = { .type = RMSG_KEEPALIVE }, out;
+
+	memcpy(m.id, reg->id, RMSG_ID_LEN);
+	memcpy(m.token, reg->token, RMSG_TOKEN_LEN);
+	now_us += 15 * 1000000ull;
+	ck_assert_uint_eq(feed(r, gw, &m), 1);
+	got(0, want, &out);
+	relay_tick(r, now_us);
+}
+
+/*
+ * A REGISTER2 home is dropped by the sweep once the relay's wall clock
+ * passes its certificate's end, keepalives or not; a REGISTER (v1) home
+ * has no end; a re-registration carries its own proof's end.
+ */
+START_TEST(register2_dropped_at_cert_end)
+{
+	struct relay *r = relay_test_new(NULL);
+	struct pki p;
+	struct rsign_cred cr, cr2;
+	struct rmsg reg;
+	struct rmsg_addr gw = addr4(10, 5000), gw1 = addr4(11, 5001);
+	struct relay_stats st;
+	uint8_t der[RMSG_CERT_MAX];
+	const int64_t w0 = wall_now, na = wall_now + 90 * 86400;
+	gnutls_privkey_t v1 = key_new(GNUTLS_PK_EDDSA_ED25519, 256);
+	struct rmsg reg1;
+	uint16_t n;
+
+	pki_new(&p);
+	n = reg_cert(p.ca_crt, p.ca, p.reg, HOMEID_REGKEY_OID, wall_now - 300, na, der);
+	cred_of(p.ca, der, n, &cr);
+	ck_assert_int_eq(do_register2(r, p.reg, &cr, &gw, &reg), RMSG_REGISTERED);
+	ck_assert_int_eq(do_register(r, v1, &gw1, &reg1), RMSG_REGISTERED);
+	/* Up to the certificate's last second (the wall clock jumps): kept. */
+	wall_now = na;
+	keep_alive(r, &gw, &reg, RMSG_KEEPALIVE_ACK);
+	keep_alive(r, &gw1, &reg1, RMSG_KEEPALIVE_ACK);
+	relay_get_stats(r, &st);
+	ck_assert_uint_eq(st.homes, 2);
+	/* One second past it: the REGISTER2 home goes, kept alive or not. */
+	wall_now = na + 1;
+	relay_tick(r, now_us);
+	relay_get_stats(r, &st);
+	ck_assert_uint_eq(st.homes, 1);
+	keep_alive(r, &gw, &reg, RMSG_REREGISTER);
+	/* The v1 home has no end. */
+	wall_now = na + 400 * 86400;
+	keep_alive(r, &gw1, &reg1, RMSG_KEEPALIVE_ACK);
+	relay_get_stats(r, &st);
+	ck_assert_uint_eq(st.homes, 1);
+
+	/* Registered again with a renewed certificate: its end counts. */
+	wall_now = w0;
+	ck_assert_int_eq(do_register2(r, p.reg, &cr, &gw, &reg), RMSG_REGISTERED);
+	n = reg_cert(p.ca_crt, p.ca, p.reg, HOMEID_REGKEY_OID, wall_now - 300,
+		     na + 90 * 86400, der);
+	cred_of(p.ca, der, n, &cr2);
+	ck_assert_int_eq(do_register2(r, p.reg, &cr2, &gw, &reg), RMSG_REGISTERED);
+	wall_now = na + 1;
+	keep_alive(r, &gw, &reg, RMSG_KEEPALIVE_ACK);
+	wall_now = na + 90 * 86400 + 1;
+	relay_tick(r, now_us);
+	keep_alive(r, &gw, &reg, RMSG_REREGISTER);
+	/* Registered again with the CA key (v1): the end is gone. */
+	wall_now = w0;
+	ck_assert_int_eq(do_register2(r, p.reg, &cr, &gw, &reg), RMSG_REGISTERED);
+	ck_assert_int_eq(do_register(r, p.ca, &gw, &reg), RMSG_REGISTERED);
+	wall_now = na + 400 * 86400;
+	keep_alive(r, &gw, &reg, RMSG_KEEPALIVE_ACK);
+	relay_get_stats(r, &st);
+	ck_assert_uint_eq(st.homes, 2);
+	wall_now = w0;
+	relay_free(r);
+	gnutls_privkey_deinit(v1);
 	pki_free(&p);
 }
 END_TEST
@@ -1515,6 +1612,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, register2_verify_each_check);
 	tcase_add_test(tc, register2_cred_init);
 	tcase_add_test(tc, register2_engine);
+	tcase_add_test(tc, register2_dropped_at_cert_end);
 	tcase_add_test(tc, keepalive_unknown_reregister);
 	tcase_add_test(tc, registration_expires);
 	tcase_add_test(tc, channel_relays_both_ways);

@@ -358,44 +358,6 @@ static void relay_challenge(struct relay *r, const struct rmsg_addr *from,
 	relay_send(r, from, &m);
 }
 
-/*
- * The proof of a REGISTER (v1): the key hashes to the id, and it signed
- * this challenge. ECDSA P-256 with SHA-256 (what bgw-authdb's CA uses)
- * and Ed25519; anything else is refused. Errors as rsign_verify2's.
- */
-static int relay_proof_v1(const struct rmsg *m)
-{
-	gnutls_pubkey_t pub = NULL;
-	gnutls_datum_t d = { (unsigned char *)m->spki, m->spki_len };
-	uint8_t tbs[RMSG_TBS_LEN], id[RMSG_ID_LEN];
-	gnutls_datum_t td = { tbs, sizeof(tbs) };
-	gnutls_datum_t sd = { (unsigned char *)m->sig, m->sig_len };
-	gnutls_sign_algorithm_t algo;
-	unsigned bits = 0;
-	int pk, ret = -EKEYREJECTED;
-
-	if (homeid_from_spki(m->spki, m->spki_len, id) < 0 ||
-	    memcmp(id, m->id, RMSG_ID_LEN) != 0)
-		goto out;
-	ret = -EBADMSG;
-	if (gnutls_pubkey_init(&pub) < 0 ||
-	    gnutls_pubkey_import(pub, &d, GNUTLS_X509_FMT_DER) < 0)
-		goto out;
-	pk = gnutls_pubkey_get_pk_algorithm(pub, &bits);
-	if (pk == GNUTLS_PK_ECDSA && bits == 256)
-		algo = GNUTLS_SIGN_ECDSA_SHA256;
-	else if (pk == GNUTLS_PK_EDDSA_ED25519)
-		algo = GNUTLS_SIGN_EDDSA_ED25519;
-	else
-		goto out;
-	rmsg_register_tbs(tbs, RMSG_REGISTER, m->id, m->ts, m->cookie);
-	ret = gnutls_pubkey_verify_data2(pub, algo, 0, &td, &sd) >= 0 ? 0 : -EACCES;
-out:
-	if (pub)
-		gnutls_pubkey_deinit(pub);
-	return ret;
-}
-
 /* Unix time for certificate dates: the caller's clock, or the system's. */
 static int64_t relay_wall_s(const struct relay *r)
 {
@@ -408,7 +370,7 @@ static void relay_on_register(struct relay *r, const struct rmsg_addr *from,
 	struct rmsg m = { .type = RMSG_REGISTERED };
 	struct relay_home *h;
 	char text[HOMEID_TEXT_LEN + 1];
-	int64_t not_after = RELAY_NO_END;
+	int64_t not_after = RSIGN_NO_END;
 	int ret;
 
 	homeid_to_text(in->id, text);
@@ -423,8 +385,7 @@ static void relay_on_register(struct relay *r, const struct rmsg_addr *from,
 	 * signature checks, after the cookie and the source's bucket, and
 	 * its cheap checks (id hash, parsing, purpose, dates) come first.
 	 */
-	ret = in->type == RMSG_REGISTER2 ? rsign_verify2(in, relay_wall_s(r), &not_after) :
-	      relay_proof_v1(in);
+	ret = rsign_verify(in, relay_wall_s(r), &not_after);
 	if (ret) {
 		r->st.bad_proofs++;
 		if (relay_refuse(r, from, in->id, RMSG_REFUSE_BAD_PROOF))

@@ -152,7 +152,7 @@ static int rmsg_decode_body(struct rmsg *m, struct cur *c)
 			return -EBADMSG;
 		return 0;
 	case RMSG_REGISTER2:
-		/* Each part capped and non-empty; what they say is rsign_verify2's. */
+		/* Each part capped and non-empty; what they say is rsign_verify's. */
 		cur_copy(c, m->id, RMSG_ID_LEN);
 		m->ts = cur_be32(c);
 		cur_copy(c, m->cookie, RMSG_COOKIE_LEN);

@@ -192,7 +192,7 @@ static bool rsign_has_purpose(gnutls_x509_crt_t crt)
  * RSIGN_ANY_TIME: the gateway counts the days left itself), and the CA's
  * key signed it, the signature last: a certificate that fails the cheap
  * checks costs no verification. On 0, *crt is the parsed certificate
- * (the caller's to free). Errors as rsign_verify2's.
+ * (the caller's to free). Errors as rsign_verify's.
  */
 #define RSIGN_ANY_TIME	INT64_MIN
 
@@ -244,30 +244,66 @@ out:
 	return ret;
 }
 
-int rsign_verify2(const struct rmsg *m, int64_t now_s, int64_t *not_after)
+/*
+ * The CA's SPKI m carries, once it hashes to m's id (a hash first: nothing
+ * is parsed for an id that is not the key's), imported into *ca with its
+ * one algorithm.
+ */
+static int rsign_id_key(const struct rmsg *m, gnutls_pubkey_t *ca)
 {
 	gnutls_datum_t d = { (unsigned char *)m->spki, m->spki_len };
-	uint8_t tbs[RMSG_TBS_LEN], id[RMSG_ID_LEN];
-	gnutls_datum_t td = { tbs, sizeof(tbs) };
-	gnutls_datum_t sd = { (unsigned char *)m->sig, m->sig_len };
-	gnutls_pubkey_t ca = NULL, pub = NULL;
-	gnutls_x509_crt_t crt = NULL;
-	int algo, ret;
+	uint8_t id[RMSG_ID_LEN];
 
-	if (m->type != RMSG_REGISTER2 || !m->spki || !m->cert || !m->sig)
-		return -EINVAL;
-	/* A hash first: nothing is parsed for an id that is not the key's. */
-	ret = -EKEYREJECTED;
+	*ca = NULL;
 	if (homeid_from_spki(m->spki, m->spki_len, id) < 0 ||
 	    memcmp(id, m->id, RMSG_ID_LEN) != 0)
+		return -EKEYREJECTED;
+	if (gnutls_pubkey_init(ca) < 0) {
+		*ca = NULL;
+		return -ENOMEM;
+	}
+	if (gnutls_pubkey_import(*ca, &d, GNUTLS_X509_FMT_DER) < 0 ||
+	    rsign_pub_algo(*ca) == GNUTLS_SIGN_UNKNOWN) {
+		gnutls_pubkey_deinit(*ca);
+		*ca = NULL;
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+/* pub's signature over m's challenge, as rsign_challenge makes it. */
+static int rsign_challenge_ok(gnutls_pubkey_t pub, const struct rmsg *m)
+{
+	uint8_t tbs[RMSG_TBS_LEN];
+	gnutls_datum_t td = { tbs, sizeof(tbs) };
+	gnutls_datum_t sd = { (unsigned char *)m->sig, m->sig_len };
+	int algo = rsign_pub_algo(pub);
+
+	if (algo == GNUTLS_SIGN_UNKNOWN)
+		return -EBADMSG;
+	rmsg_register_tbs(tbs, m->type, m->id, m->ts, m->cookie);
+	return gnutls_pubkey_verify_data2(pub, (gnutls_sign_algorithm_t)algo, 0, &td, &sd) < 0 ?
+	       -EACCES : 0;
+}
+
+int rsign_verify(const struct rmsg *m, int64_t now_s, int64_t *not_after)
+{
+	gnutls_pubkey_t ca = NULL, pub = NULL;
+	gnutls_x509_crt_t crt = NULL;
+	int64_t end = RSIGN_NO_END;
+	int ret;
+
+	if ((m->type != RMSG_REGISTER && m->type != RMSG_REGISTER2) || !m->spki || !m->sig ||
+	    (m->type == RMSG_REGISTER2 && !m->cert))
+		return -EINVAL;
+	ret = rsign_id_key(m, &ca);
+	if (ret)
 		goto out;
-	ret = -ENOMEM;
-	if (gnutls_pubkey_init(&ca) < 0)
+	if (m->type == RMSG_REGISTER) {
+		/* v1: the CA key itself signed the challenge. */
+		ret = rsign_challenge_ok(ca, m);
 		goto out;
-	ret = -EBADMSG;
-	if (gnutls_pubkey_import(ca, &d, GNUTLS_X509_FMT_DER) < 0 ||
-	    rsign_pub_algo(ca) == GNUTLS_SIGN_UNKNOWN)
-		goto out;
+	}
 	/* now_s is the relay's clock. */
 	ret = rsign_cert_check(ca, m->cert, m->cert_len, now_s, &crt);
 	if (ret)
@@ -278,16 +314,12 @@ int rsign_verify2(const struct rmsg *m, int64_t now_s, int64_t *not_after)
 	ret = -EBADMSG;
 	if (gnutls_pubkey_import_x509(pub, crt, 0) < 0)
 		goto out;
-	algo = rsign_pub_algo(pub);
-	if (algo == GNUTLS_SIGN_UNKNOWN)
-		goto out;
-	rmsg_register_tbs(tbs, RMSG_REGISTER2, m->id, m->ts, m->cookie);
-	ret = gnutls_pubkey_verify_data2(pub, (gnutls_sign_algorithm_t)algo, 0, &td, &sd) < 0 ?
-	      -EACCES : 0;
+	ret = rsign_challenge_ok(pub, m);
 	/* rsign_cert_check has seen the date parse (not -1). */
-	if (!ret && not_after)
-		*not_after = (int64_t)gnutls_x509_crt_get_expiration_time(crt);
+	end = (int64_t)gnutls_x509_crt_get_expiration_time(crt);
 out:
+	if (!ret && not_after)
+		*not_after = end;
 	gnutls_x509_crt_deinit(crt);
 	gnutls_pubkey_deinit(pub);
 	gnutls_pubkey_deinit(ca);

@@ -9,7 +9,7 @@
  * key (`bgw-authdb ca relay-key`: an X.509 certificate with the extended
  * key usage HOMEID_REGKEY_OID and a short validity); the gateway sends the
  * CA's SPKI (the id's preimage), that certificate, and the registration
- * key's signature over the challenge. rsign_verify2 is what the relay
+ * key's signature over the challenge. rsign_verify is what the relay
  * checks; rsign_cred_init checks the same things on the gateway when it
  * loads the files, so a wrong pair is said at start, not by every relay.
  *
@@ -69,19 +69,24 @@ int rsign_cred_init(struct rsign_cred *c, gnutls_privkey_t key, const char *ca_p
 int rsign_register2(gnutls_privkey_t key, const struct rsign_cred *c,
 		    const struct rmsg *ch, struct rsign *out, struct rmsg *m);
 
+/* rsign_verify's *not_after for a REGISTER: the CA key's proof has no end. */
+#define RSIGN_NO_END	INT64_MAX
+
 /*
- * The relay's check of a decoded REGISTER2 at Unix time now_s, cheapest
- * step first: -EKEYREJECTED (the SPKI does not hash to the id), -EBADMSG
- * (SPKI or certificate does not parse, or an algorithm other than ECDSA
- * P-256 with SHA-256 or Ed25519), -EPERM (the certificate lacks the
- * registration purpose), -EKEYEXPIRED (outside its dates), -ENOKEY (not
- * signed by the SPKI's key), -EACCES (the challenge's signature is not
- * the certified key's), -ENOMEM; 0 if all hold, and then the
- * certificate's notAfter (Unix time) in *not_after unless NULL: the relay
+ * The relay's check of a decoded REGISTER or REGISTER2 at Unix time
+ * now_s, cheapest step first: -EKEYREJECTED (the SPKI does not hash to
+ * the id), -EBADMSG (SPKI or certificate does not parse, or an algorithm
+ * other than ECDSA P-256 with SHA-256 or Ed25519); for REGISTER2 then
+ * -EPERM (the certificate lacks the registration purpose), -EKEYEXPIRED
+ * (outside its dates), -ENOKEY (not signed by the SPKI's key); -EACCES
+ * (the challenge's signature is not the CA key's, for REGISTER2 the
+ * certified key's), -EINVAL (another type), -ENOMEM; 0 if all hold, and
+ * then the end of the proof's authority (Unix time) in *not_after unless
+ * NULL: the certificate's notAfter, RSIGN_NO_END for REGISTER. The relay
  * drops the registration then.
  */
-int rsign_verify2(const struct rmsg *m, int64_t now_s, int64_t *not_after);
-/* A phrase for a log line about rsign_verify2's or rsign_cred_init's result. */
+int rsign_verify(const struct rmsg *m, int64_t now_s, int64_t *not_after);
+/* A phrase for a log line about rsign_verify's or rsign_cred_init's result. */
 const char *rsign_why(int err);
 
 #endif /* BGW_RELAY_RSIGN_H */

@@ -677,6 +677,53 @@ START_TEST(register_cookie_first)
 }
 END_TEST
 
+/* A REGISTER's proof checked on its own: the same function as REGISTER2's. */
+START_TEST(register_verify_each_check)
+{
+	gnutls_privkey_t k = key_fixed(), evil = key_new(GNUTLS_PK_ECDSA, 256);
+	struct rmsg ch = { .type = RMSG_REG_CHALLENGE, .ts = 77 }, m, e;
+	struct rsign rs, ers;
+	uint8_t id[RMSG_ID_LEN], sig[RMSG_SIG_MAX];
+	int64_t end = 0;
+
+	ck_assert_int_eq(rsign_key(k, &rs, id), 0);
+	memcpy(ch.id, id, RMSG_ID_LEN);
+	memset(ch.cookie, 0xc0, RMSG_COOKIE_LEN);
+	ck_assert_int_eq(rsign_register(k, &ch, &rs, &m), 0);
+	/* Good, at any time: the CA key's proof has no end. */
+	ck_assert_int_eq(rsign_verify(&m, wall_now, &end), 0);
+	ck_assert(end == RSIGN_NO_END);
+	ck_assert_int_eq(rsign_verify(&m, INT64_MAX, NULL), 0);
+	/* Another id than the SPKI's hash. */
+	m.id[0] ^= 1;
+	ck_assert_int_eq(rsign_verify(&m, wall_now, NULL), -EKEYREJECTED);
+	m.id[0] ^= 1;
+	/* The challenge's fields are signed. */
+	m.ts++;
+	ck_assert_int_eq(rsign_verify(&m, wall_now, NULL), -EACCES);
+	m.ts--;
+	memcpy(sig, m.sig, m.sig_len);
+	sig[m.sig_len - 1] ^= 1;
+	m.sig = sig;
+	ck_assert_int_eq(rsign_verify(&m, wall_now, NULL), -EACCES);
+	/* Another key's signature with the family's SPKI. */
+	ck_assert_int_eq(rsign_register(evil, &ch, &ers, &e), 0);
+	e.spki = rs.spki;
+	e.spki_len = rs.spki_len;
+	ck_assert_int_eq(rsign_verify(&e, wall_now, NULL), -EACCES);
+	/* A v1 proof sent as REGISTER2 (with a certificate) is not one. */
+	ck_assert_int_eq(rsign_register(k, &ch, &rs, &m), 0);
+	m.type = RMSG_REGISTER2;
+	m.cert = rs.sig;
+	m.cert_len = rs.sig_len;
+	ck_assert_int_ne(rsign_verify(&m, wall_now, NULL), 0);
+	/* Not a registration at all. */
+	ck_assert_int_eq(rsign_verify(&ch, wall_now, NULL), -EINVAL);
+	gnutls_privkey_deinit(k);
+	gnutls_privkey_deinit(evil);
+}
+END_TEST
+
 /* ---- REGISTER2: a registration key the CA certified ---- */
 
 /* A self-signed CA certificate for key ca (the issuer of the tests' certificates). */
@@ -799,69 +846,69 @@ START_TEST(register2_verify_each_check)
 	ck_assert_uint_le(n, 480);
 	cred_of(p.ca, der, n, &cr);
 	reg2_msg(p.reg, &cr, &rs, &m);
-	ck_assert_int_eq(rsign_verify2(&m, wall_now, NULL), 0);
+	ck_assert_int_eq(rsign_verify(&m, wall_now, NULL), 0);
 	/* Only inside the dates: the last second taken, one more not. */
-	ck_assert_int_eq(rsign_verify2(&m, na, NULL), 0);
-	ck_assert_int_eq(rsign_verify2(&m, na + 1, NULL), -EKEYEXPIRED);
-	ck_assert_int_eq(rsign_verify2(&m, nb - 1, NULL), -EKEYEXPIRED);
-	ck_assert_int_eq(rsign_verify2(&m, nb, NULL), 0);
+	ck_assert_int_eq(rsign_verify(&m, na, NULL), 0);
+	ck_assert_int_eq(rsign_verify(&m, na + 1, NULL), -EKEYEXPIRED);
+	ck_assert_int_eq(rsign_verify(&m, nb - 1, NULL), -EKEYEXPIRED);
+	ck_assert_int_eq(rsign_verify(&m, nb, NULL), 0);
 
 	/* Wrong id: the message names another id than the SPKI's hash. */
 	m.id[0] ^= 1;
-	ck_assert_int_eq(rsign_verify2(&m, wall_now, NULL), -EKEYREJECTED);
+	ck_assert_int_eq(rsign_verify(&m, wall_now, NULL), -EKEYREJECTED);
 	m.id[0] ^= 1;
 	/* An SPKI that is not the id's preimage (the attacker's own CA). */
 	cred_of(p.evil, der, n, &ecr);
 	m.spki = ecr.spki;
-	ck_assert_int_eq(rsign_verify2(&m, wall_now, NULL), -EKEYREJECTED);
+	ck_assert_int_eq(rsign_verify(&m, wall_now, NULL), -EKEYREJECTED);
 	m.spki = cr.spki;
 
 	/* Not signed by the id's SPKI: the attacker's CA certified reg. */
 	n = reg_cert(p.evil_crt, p.evil, p.reg, HOMEID_REGKEY_OID, nb, na, edir);
 	m.cert = edir;
 	m.cert_len = n;
-	ck_assert_int_eq(rsign_verify2(&m, wall_now, NULL), -ENOKEY);
+	ck_assert_int_eq(rsign_verify(&m, wall_now, NULL), -ENOKEY);
 	/* The family's certificate with its signature damaged. */
 	n = reg_cert(p.ca_crt, p.ca, p.reg, HOMEID_REGKEY_OID, nb, na, edir);
 	m.cert_len = n;
 	edir[n - 1] ^= 1;
-	ck_assert_int_eq(rsign_verify2(&m, wall_now, NULL), -ENOKEY);
+	ck_assert_int_eq(rsign_verify(&m, wall_now, NULL), -ENOKEY);
 	/* A byte after the certificate: not one DER certificate. */
 	edir[n - 1] ^= 1;
 	edir[n] = 0;
 	m.cert_len = (uint16_t)(n + 1);
-	ck_assert_int_eq(rsign_verify2(&m, wall_now, NULL), -EBADMSG);
+	ck_assert_int_eq(rsign_verify(&m, wall_now, NULL), -EBADMSG);
 	m.cert_len = n;
-	ck_assert_int_eq(rsign_verify2(&m, wall_now, NULL), 0);
+	ck_assert_int_eq(rsign_verify(&m, wall_now, NULL), 0);
 
 	/* Wrong purpose: a TLS client certificate from the same CA. */
 	n = reg_cert(p.ca_crt, p.ca, p.reg, GNUTLS_KP_TLS_WWW_CLIENT, nb, na, edir);
 	m.cert_len = n;
-	ck_assert_int_eq(rsign_verify2(&m, wall_now, NULL), -EPERM);
+	ck_assert_int_eq(rsign_verify(&m, wall_now, NULL), -EPERM);
 	n = reg_cert(p.ca_crt, p.ca, p.reg, GNUTLS_KP_TLS_WWW_SERVER, nb, na, edir);
 	m.cert_len = n;
-	ck_assert_int_eq(rsign_verify2(&m, wall_now, NULL), -EPERM);
+	ck_assert_int_eq(rsign_verify(&m, wall_now, NULL), -EPERM);
 	/* No purpose at all. */
 	n = reg_cert(p.ca_crt, p.ca, p.reg, NULL, nb, na, edir);
 	m.cert_len = n;
-	ck_assert_int_eq(rsign_verify2(&m, wall_now, NULL), -EPERM);
+	ck_assert_int_eq(rsign_verify(&m, wall_now, NULL), -EPERM);
 
 	/* Expired, and not yet valid. */
 	n = reg_cert(p.ca_crt, p.ca, p.reg, HOMEID_REGKEY_OID, nb - 100 * 86400,
 		     wall_now - 1, edir);
 	m.cert_len = n;
-	ck_assert_int_eq(rsign_verify2(&m, wall_now, NULL), -EKEYEXPIRED);
+	ck_assert_int_eq(rsign_verify(&m, wall_now, NULL), -EKEYEXPIRED);
 	n = reg_cert(p.ca_crt, p.ca, p.reg, HOMEID_REGKEY_OID, wall_now + 60, na, edir);
 	m.cert_len = n;
-	ck_assert_int_eq(rsign_verify2(&m, wall_now, NULL), -EKEYEXPIRED);
+	ck_assert_int_eq(rsign_verify(&m, wall_now, NULL), -EKEYEXPIRED);
 
 	/* Signature by the wrong key: the CA's, the attacker's, a v1 one. */
 	m.cert = cr.cert;
 	m.cert_len = cr.cert_len;
 	reg2_msg(p.ca, &cr, &rs, &m);
-	ck_assert_int_eq(rsign_verify2(&m, wall_now, NULL), -EACCES);
+	ck_assert_int_eq(rsign_verify(&m, wall_now, NULL), -EACCES);
 	reg2_msg(p.evil, &cr, &rs, &m);
-	ck_assert_int_eq(rsign_verify2(&m, wall_now, NULL), -EACCES);
+	ck_assert_int_eq(rsign_verify(&m, wall_now, NULL), -EACCES);
 	{
 		struct rmsg ch = { .type = RMSG_REG_CHALLENGE, .ts = 77 }, v1;
 		struct rsign r1;
@@ -874,17 +921,17 @@ START_TEST(register2_verify_each_check)
 		memcpy(sig, r1.sig, r1.sig_len);
 		m.sig = sig;
 		m.sig_len = r1.sig_len;
-		ck_assert_int_eq(rsign_verify2(&m, wall_now, NULL), -EACCES);
+		ck_assert_int_eq(rsign_verify(&m, wall_now, NULL), -EACCES);
 	}
 	/* The challenge's fields are signed: another ts or cookie fails. */
 	reg2_msg(p.reg, &cr, &rs, &m);
 	m.ts++;
-	ck_assert_int_eq(rsign_verify2(&m, wall_now, NULL), -EACCES);
+	ck_assert_int_eq(rsign_verify(&m, wall_now, NULL), -EACCES);
 	m.ts--;
 	m.cookie[3] ^= 1;
-	ck_assert_int_eq(rsign_verify2(&m, wall_now, NULL), -EACCES);
+	ck_assert_int_eq(rsign_verify(&m, wall_now, NULL), -EACCES);
 	m.cookie[3] ^= 1;
-	ck_assert_int_eq(rsign_verify2(&m, wall_now, NULL), 0);
+	ck_assert_int_eq(rsign_verify(&m, wall_now, NULL), 0);
 	pki_free(&p);
 }
 END_TEST
@@ -1609,6 +1656,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, register_bad_signature);
 	tcase_add_test(tc, register_foreign_id_refused);
 	tcase_add_test(tc, register_cookie_first);
+	tcase_add_test(tc, register_verify_each_check);
 	tcase_add_test(tc, register2_verify_each_check);
 	tcase_add_test(tc, register2_cred_init);
 	tcase_add_test(tc, register2_engine);

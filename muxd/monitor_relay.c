@@ -81,7 +81,6 @@ int mon_relay_key_load(struct muxd_monitor *m)
 				"Issue the pair again with bgw-authdb ca relay-key where the "
 				"CA key is", cpath, kpath, m->d.conf.ca_file,
 				r == -ENOENT ? "a file cannot be read" :
-				r == -EKEYREJECTED ? "the certificate is for another key" :
 				r == -ENOKEY ? "the certificate is not signed by this CA" :
 				rsign_why(r));
 			relaysign_free(&m->relaysign);

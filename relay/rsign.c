@@ -257,7 +257,7 @@ static int rsign_id_key(const struct rmsg *m, gnutls_pubkey_t *ca)
 	*ca = NULL;
 	if (homeid_from_spki(m->spki, m->spki_len, id) < 0 ||
 	    memcmp(id, m->id, RMSG_ID_LEN) != 0)
-		return -EKEYREJECTED;
+		return -ENXIO;
 	if (gnutls_pubkey_init(ca) < 0) {
 		*ca = NULL;
 		return -ENOMEM;
@@ -331,8 +331,10 @@ const char *rsign_why(int err)
 	switch (err) {
 	case 0:
 		return "valid";
-	case -EKEYREJECTED:
+	case -ENXIO:
 		return "the CA key sent does not hash to the id";
+	case -EKEYREJECTED:
+		return "the certificate is for another key than the registration key";
 	case -EBADMSG:
 		return "a key or certificate that does not parse, or of an unsupported type";
 	case -EMSGSIZE:

@@ -74,8 +74,8 @@ int rsign_register2(gnutls_privkey_t key, const struct rsign_cred *c,
 
 /*
  * The relay's check of a decoded REGISTER or REGISTER2 at Unix time
- * now_s, cheapest step first: -EKEYREJECTED (the SPKI does not hash to
- * the id), -EBADMSG (SPKI or certificate does not parse, or an algorithm
+ * now_s, cheapest step first: -ENXIO (the SPKI does not hash to the
+ * id), -EBADMSG (SPKI or certificate does not parse, or an algorithm
  * other than ECDSA P-256 with SHA-256 or Ed25519); for REGISTER2 then
  * -EPERM (the certificate lacks the registration purpose), -EKEYEXPIRED
  * (outside its dates), -ENOKEY (not signed by the SPKI's key); -EACCES
@@ -86,7 +86,12 @@ int rsign_register2(gnutls_privkey_t key, const struct rsign_cred *c,
  * drops the registration then.
  */
 int rsign_verify(const struct rmsg *m, int64_t now_s, int64_t *not_after);
-/* A phrase for a log line about rsign_verify's or rsign_cred_init's result. */
+/*
+ * A phrase for a log line about rsign_verify's or rsign_cred_init's
+ * result; their codes do not overlap in meaning (-ENXIO: the id is not
+ * the key's, at the relay; -EKEYREJECTED: the certificate is for another
+ * key than the registration key, at the gateway).
+ */
 const char *rsign_why(int err);
 
 #endif /* BGW_RELAY_RSIGN_H */

@@ -696,7 +696,7 @@ START_TEST(register_verify_each_check)
 	ck_assert_int_eq(rsign_verify(&m, INT64_MAX, NULL), 0);
 	/* Another id than the SPKI's hash. */
 	m.id[0] ^= 1;
-	ck_assert_int_eq(rsign_verify(&m, wall_now, NULL), -EKEYREJECTED);
+	ck_assert_int_eq(rsign_verify(&m, wall_now, NULL), -ENXIO);
 	m.id[0] ^= 1;
 	/* The challenge's fields are signed. */
 	m.ts++;
@@ -855,12 +855,12 @@ START_TEST(register2_verify_each_check)
 
 	/* Wrong id: the message names another id than the SPKI's hash. */
 	m.id[0] ^= 1;
-	ck_assert_int_eq(rsign_verify(&m, wall_now, NULL), -EKEYREJECTED);
+	ck_assert_int_eq(rsign_verify(&m, wall_now, NULL), -ENXIO);
 	m.id[0] ^= 1;
 	/* An SPKI that is not the id's preimage (the attacker's own CA). */
 	cred_of(p.evil, der, n, &ecr);
 	m.spki = ecr.spki;
-	ck_assert_int_eq(rsign_verify(&m, wall_now, NULL), -EKEYREJECTED);
+	ck_assert_int_eq(rsign_verify(&m, wall_now, NULL), -ENXIO);
 	m.spki = cr.spki;
 
 	/* Not signed by the id's SPKI: the attacker's CA certified reg. */
@@ -1005,6 +1005,27 @@ START_TEST(register2_cred_init)
 	gnutls_free(ca_pem.data);
 	gnutls_free(evil_pem.data);
 	pki_free(&p);
+}
+END_TEST
+
+/*
+ * Each of rsign_verify's and rsign_cred_init's errors has its own phrase:
+ * the relay's "not the id's key" and the gateway's "certifies another key"
+ * were one code, and the gateway's log read the relay's phrase.
+ */
+START_TEST(rsign_errors_distinct)
+{
+	static const int codes[] = { -ENXIO, -EKEYREJECTED, -EBADMSG, -EMSGSIZE, -EPERM,
+				     -EKEYEXPIRED, -ENOKEY, -EACCES };
+	size_t i, j, n = sizeof(codes) / sizeof(codes[0]);
+
+	for (i = 0; i < n; i++)
+		for (j = i + 1; j < n; j++)
+			ck_assert_msg(codes[i] != codes[j] &&
+				      strcmp(rsign_why(codes[i]), rsign_why(codes[j])),
+				      "%d and %d", codes[i], codes[j]);
+	ck_assert_ptr_nonnull(strstr(rsign_why(-ENXIO), "does not hash to the id"));
+	ck_assert_ptr_nonnull(strstr(rsign_why(-EKEYREJECTED), "for another key"));
 }
 END_TEST
 
@@ -1659,6 +1680,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, register_verify_each_check);
 	tcase_add_test(tc, register2_verify_each_check);
 	tcase_add_test(tc, register2_cred_init);
+	tcase_add_test(tc, rsign_errors_distinct);
 	tcase_add_test(tc, register2_engine);
 	tcase_add_test(tc, register2_dropped_at_cert_end);
 	tcase_add_test(tc, keepalive_unknown_reregister);

@@ -374,7 +374,7 @@ int rsign_cred_init(struct rsign_cred *c, gnutls_privkey_t key, const char *ca_p
 {
 	gnutls_x509_crt_t ca = NULL, crt = NULL, chk = NULL;
 	gnutls_pubkey_t cap = NULL, pub = NULL, kpub = NULL;
-	gnutls_datum_t der = { NULL, 0 }, a = { NULL, 0 }, b = { NULL, 0 };
+	gnutls_datum_t der = { NULL, 0 }, a = { NULL, 0 }, p = { NULL, 0 }, b = { NULL, 0 };
 	int ret;
 
 	memset(c, 0, sizeof(*c));
@@ -403,19 +403,13 @@ int rsign_cred_init(struct rsign_cred *c, gnutls_privkey_t key, const char *ca_p
 		goto out;
 	/* The certificate is for the key the monitor holds. */
 	ret = -EKEYREJECTED;
-	gnutls_free(a.data);
-	a.data = NULL;
 	if (gnutls_pubkey_import_x509(pub, chk, 0) < 0 ||
 	    gnutls_pubkey_import_privkey(kpub, key, 0, 0) < 0 ||
-	    gnutls_pubkey_export2(pub, GNUTLS_X509_FMT_DER, &a) < 0 ||
+	    gnutls_pubkey_export2(pub, GNUTLS_X509_FMT_DER, &p) < 0 ||
 	    gnutls_pubkey_export2(kpub, GNUTLS_X509_FMT_DER, &b) < 0 ||
-	    a.size != b.size || memcmp(a.data, b.data, a.size))
+	    p.size != b.size || memcmp(p.data, b.data, p.size))
 		goto out;
-	gnutls_free(a.data);
-	a.data = NULL;
-	ret = -EBADMSG;
-	if (gnutls_pubkey_export2(cap, GNUTLS_X509_FMT_DER, &a) < 0)
-		goto out;
+	/* The CA's SPKI, exported once above and sized against RMSG_SPKI_MAX. */
 	memcpy(c->spki, a.data, a.size);
 	c->spki_len = (uint16_t)a.size;
 	memcpy(c->cert, der.data, der.size);
@@ -428,6 +422,7 @@ out:
 		memset(c, 0, sizeof(*c));
 	gnutls_free(der.data);
 	gnutls_free(a.data);
+	gnutls_free(p.data);
 	gnutls_free(b.data);
 	gnutls_pubkey_deinit(kpub);
 	gnutls_pubkey_deinit(pub);

@@ -385,10 +385,11 @@ static void relay_event(void *user, unsigned idx, enum relayreg_event ev, const 
 		break;
 	case RELAYREG_EV_REFUSED:
 		/* A bad proof is retried (relayreg.h): if it keeps coming,
-		 * the key is wrong; once, a damaged datagram. */
-		log_warn("relay: %s refused the registration (code %u); trying again "
-			 "(if this repeats: is relay-key the CA's key?)", name,
-			 (unsigned)m->code);
+		 * the proof is wrong, which for the mode configured the
+		 * hint says; once, a damaged datagram. */
+		log_warn("relay: %s refused the registration (code %u); trying again (%s)",
+			 name, (unsigned)m->code,
+			 relayreg_refused_hint(f->d.conf.relay_cert[0] != '\0', m->code));
 		break;
 	case RELAYREG_EV_LOST:
 		log_notice("relay: registration with %s lost (%s); registering again", name,

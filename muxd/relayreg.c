@@ -176,3 +176,28 @@ uint64_t relayreg_tick(struct relayreg *rr, uint64_t now_us)
 	}
 	return next;
 }
+
+const char *relayreg_refused_hint(bool certified, uint8_t code)
+{
+	switch (code) {
+	case RMSG_REFUSE_BAD_PROOF:
+		/*
+		 * Once, a datagram damaged on the way; repeated, the proof.
+		 * With relay-cert the monitor checked at start that the CA
+		 * issued it for relay-key, so what is left is its dates on
+		 * the relay's clock (or a relay and gateway disagreeing on
+		 * the CA).
+		 */
+		return certified ?
+		       "if this repeats: is relay-cert within its dates by the relay's clock "
+		       "(renew it with bgw-authdb ca relay-key)? the relay's log says which "
+		       "check failed" :
+		       "if this repeats: is relay-key the CA's key? the relay's log says which "
+		       "check failed";
+	case RMSG_REFUSE_LIMIT:
+		return "the relay is at a limit (homes registered, or requests from this "
+		       "address); trying again later";
+	default:
+		return "a refusal this gateway does not know";
+	}
+}

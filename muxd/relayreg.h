@@ -86,5 +86,11 @@ void relayreg_input(struct relayreg *rr, unsigned idx, const void *buf, size_t l
 		    uint64_t now_us);
 /* Send what is due; returns the time of the next deadline. */
 uint64_t relayreg_tick(struct relayreg *rr, uint64_t now_us);
+/*
+ * What to look at when a relay refuses with code (REFUSED), for the log:
+ * certified says the gateway registers with a registration key and
+ * relay-cert (REGISTER2) rather than the CA's key (REGISTER).
+ */
+const char *relayreg_refused_hint(bool certified, uint8_t code);
 
 #endif /* BGW_MUX_RELAYREG_H */

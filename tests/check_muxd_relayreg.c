@@ -472,6 +472,27 @@ START_TEST(peer_passed_on)
 }
 END_TEST
 
+/*
+ * The front's line for a refusal points at what the configured mode can
+ * get wrong: relay-key being the CA's key only without relay-cert; with
+ * it, the certificate's dates; a limit is neither.
+ */
+START_TEST(refused_hint_matches_mode)
+{
+	const char *v1 = relayreg_refused_hint(false, RMSG_REFUSE_BAD_PROOF);
+	const char *v2 = relayreg_refused_hint(true, RMSG_REFUSE_BAD_PROOF);
+	const char *lim = relayreg_refused_hint(true, RMSG_REFUSE_LIMIT);
+
+	ck_assert_ptr_nonnull(strstr(v1, "is relay-key the CA's key?"));
+	ck_assert_ptr_null(strstr(v2, "CA's key"));
+	ck_assert_ptr_nonnull(strstr(v2, "relay-cert within its dates"));
+	ck_assert_ptr_null(strstr(lim, "relay-key"));
+	ck_assert_ptr_null(strstr(lim, "relay-cert"));
+	ck_assert_ptr_nonnull(strstr(lim, "limit"));
+	ck_assert_str_eq(relayreg_refused_hint(false, RMSG_REFUSE_LIMIT), lim);
+}
+END_TEST
+
 /* A key that is not the home's: the monitor will not sign, nothing registers. */
 START_TEST(foreign_id_gets_nothing)
 {
@@ -507,6 +528,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, peer_lost_comes_again);
 	tcase_add_test(tc, peer_repeated_one_channel);
 	tcase_add_test(tc, foreign_id_gets_nothing);
+	tcase_add_test(tc, refused_hint_matches_mode);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -31,7 +31,8 @@ tunnel_tests = \
 	tests/check_tunnel_rel \
 	tests/check_tunnel_link \
 	tests/check_tunnel_peer \
-	tests/check_tunnel_front
+	tests/check_tunnel_front \
+	tests/check_tunnel_rpath
 check_PROGRAMS += $(tunnel_tests)
 TESTS += $(tunnel_tests)
 
@@ -50,6 +51,9 @@ tests_check_tunnel_peer_LDADD = $(TUN_CHECK_LDADD)
 tests_check_tunnel_front_SOURCES = tests/check_tunnel_front.c $(TUN_PKI_SOURCES)
 tests_check_tunnel_front_CFLAGS = $(TUN_CHECK_CFLAGS)
 tests_check_tunnel_front_LDADD = $(TUN_CHECK_LDADD)
+tests_check_tunnel_rpath_SOURCES = tests/check_tunnel_rpath.c
+tests_check_tunnel_rpath_CFLAGS = $(TUN_CHECK_CFLAGS)
+tests_check_tunnel_rpath_LDADD = $(TUN_CHECK_LDADD)
 
 EXTRA_DIST += tests/tunnel_certs.sh
 

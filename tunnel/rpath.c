@@ -357,12 +357,41 @@ static void rp_on_udp(struct loop *l, int fd, uint32_t events, void *user)
 	}
 }
 
+unsigned tun_rpath_addrs(const struct addrinfo *res, struct sockaddr_storage ras[TUN_RPATH_ADDRS],
+			 socklen_t lens[TUN_RPATH_ADDRS], bool *more)
+{
+	const struct addrinfo *ai;
+	struct sockaddr_storage a;
+	unsigned n = 0, i;
+
+	*more = false;
+	for (ai = res; ai; ai = ai->ai_next) {
+		if (ai->ai_addrlen > sizeof(a) || ai->ai_family != res->ai_family)
+			continue;
+		memset(&a, 0, sizeof(a));
+		memcpy(&a, ai->ai_addr, ai->ai_addrlen);
+		for (i = 0; i < n; i++)
+			if (tun_addr_eq(&ras[i], lens[i], &a, ai->ai_addrlen))
+				break;
+		if (i < n)
+			continue;
+		if (n == TUN_RPATH_ADDRS) {
+			*more = true;
+			break;
+		}
+		ras[n] = a;
+		lens[n++] = ai->ai_addrlen;
+	}
+	return n;
+}
+
 /* "HOST:PORT" or "[v6]:PORT". */
 static int rp_resolve(struct tun_rpath *rp, const char *relay)
 {
-	struct addrinfo hints = { .ai_socktype = SOCK_DGRAM }, *res = NULL, *ai;
+	struct addrinfo hints = { .ai_socktype = SOCK_DGRAM }, *res = NULL;
 	char host[NI_MAXHOST];
 	const char *c = strrchr(relay, ':'), *h = relay;
+	bool more = false;
 	size_t hl;
 	int r;
 
@@ -380,17 +409,14 @@ static int rp_resolve(struct tun_rpath *rp, const char *relay)
 	r = getaddrinfo(host, c + 1, &hints, &res);
 	if (r != 0 || !res)
 		return -EHOSTUNREACH;
-	/* One socket: the addresses of the first one's family, at most 4. */
-	for (ai = res; ai && rp->nra < TUN_RPATH_ADDRS; ai = ai->ai_next) {
-		if (ai->ai_addrlen > sizeof(rp->ras[0]) ||
-		    ai->ai_family != res->ai_family)
-			continue;
-		memcpy(&rp->ras[rp->nra], ai->ai_addr, ai->ai_addrlen);
-		rp->ralens[rp->nra++] = ai->ai_addrlen;
-	}
+	/* One socket: the addresses of the first one's family. */
+	rp->nra = tun_rpath_addrs(res, rp->ras, rp->ralens, &more);
 	freeaddrinfo(res);
 	if (!rp->nra)
 		return -EHOSTUNREACH;
+	if (more)
+		log_notice("tunnel: relay %s has more than %u addresses; asking the first %u",
+			   relay, TUN_RPATH_ADDRS, TUN_RPATH_ADDRS);
 	memcpy(&rp->ra, &rp->ras[0], rp->ralens[0]);
 	rp->ralen = rp->ralens[0];
 	return 0;

@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <netdb.h>
 #include <sys/socket.h>
 
 #include "loop.h"
@@ -47,6 +48,16 @@ struct tun_rpath_ops {
 int tun_rpath_new(struct tun_rpath **out, struct loop *l, const char *relay,
 		  const uint8_t id[16], unsigned deadline_ms, const struct tun_rpath_ops *ops,
 		  void *user);
+/*
+ * The addresses of a relay name to ask, from the resolver's list res:
+ * those of the first one's family, each once, at most TUN_RPATH_ADDRS,
+ * in the resolver's order. A name listed twice (a hosts file with two
+ * lines for it, a resolver that repeats) gives one address: asked twice
+ * and refused for one, it would never count as all refused. The count;
+ * *more says that addresses past the cap were left out.
+ */
+unsigned tun_rpath_addrs(const struct addrinfo *res, struct sockaddr_storage ras[TUN_RPATH_ADDRS],
+			 socklen_t lens[TUN_RPATH_ADDRS], bool *more);
 /* Sends CLOSE on a channel still open; NULL is fine. */
 void tun_rpath_free(struct tun_rpath *rp);
 /* The relay as given. */

@@ -294,8 +294,11 @@ static int check_peer_ids(const struct muxd_conf *c)
 	if (!muxd_conf_has_tunnel(c) || geteuid() != 0)
 		return 0;
 	r = sandbox_peer_range_check(c->peer_uid_base, c->peer_uid_count, err, sizeof(err));
-	if (r < 0)
+	if (r == -EEXIST)
 		log_err("peer-uid-base %u, peer-uid-count %u: %s; give the peers a range of ids no account, group or subordinate range uses (bgw-muxd.conf(5))",
+			(unsigned)c->peer_uid_base, c->peer_uid_count, err);
+	else if (r < 0)
+		log_err("peer-uid-base %u, peer-uid-count %u: %s",
 			(unsigned)c->peer_uid_base, c->peer_uid_count, err);
 	return r;
 }

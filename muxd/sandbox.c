@@ -555,36 +555,90 @@ static bool in_range(unsigned long v, uid_t base, unsigned count)
 	return v >= base && v - base < count;
 }
 
-static int subid_check(const char *path, uid_t base, unsigned count, char *err, size_t cap)
+/*
+ * A subordinate-id line is "name:start:count" (subuid(5)): a name of at
+ * most 256 bytes (LOGIN_NAME_MAX) and two numbers fit this with room.
+ * A longer line is refused with its number, not cut (a fixed fgets
+ * buffer read its tail as a line of its own, which could give or hide a
+ * range), and so is a file longer than anyone's.
+ */
+#define SUBID_LINE_MAX	1024
+#define SUBID_LINES_MAX	100000
+
+/*
+ * One line of f into buf (without its newline, NUL-terminated): 1, 0 at
+ * the end of the file, -E2BIG past SUBID_LINE_MAX bytes, -EINVAL with a
+ * NUL byte inside (the format has none).
+ */
+static int subid_line(FILE *f, char buf[SUBID_LINE_MAX + 1])
 {
-	char line[512];
+	size_t n = 0;
+	bool nul = false;
+	int c;
+
+	while ((c = getc(f)) != EOF && c != '\n') {
+		if (n == SUBID_LINE_MAX)
+			return -E2BIG;
+		nul |= c == '\0';
+		buf[n++] = (char)c;
+	}
+	buf[n] = '\0';
+	if (c == EOF && n == 0)
+		return 0;
+	return nul ? -EINVAL : 1;
+}
+
+int sandbox_subid_check(const char *path, uid_t base, unsigned count, char *err, size_t cap)
+{
+	char line[SUBID_LINE_MAX + 1];
 	FILE *f = fopen(path, "re");
 	unsigned n = 0;
-	int r = 0;
+	int r = 0, got;
 
 	if (!f)
 		return 0;	/* no subordinate ids on this system */
-	while (r == 0 && n++ < 100000 && fgets(line, sizeof(line), f)) {
-		char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL, *end;
-		unsigned long start, len;
+	while (r == 0 && (got = subid_line(f, line)) != 0) {
+		char *c1, *c2, *end;
+		unsigned long first, num;
 
+		if (++n > SUBID_LINES_MAX) {
+			snprintf(err, cap, "%s has more than %u lines, more than bgw-muxd reads "
+				 "to check them against the peers' ids", path, SUBID_LINES_MAX);
+			r = -E2BIG;
+			break;
+		}
+		if (got == -E2BIG) {
+			snprintf(err, cap, "%s line %u is longer than %u bytes, so bgw-muxd cannot "
+				 "check it against the peers' ids; shorten or remove that line",
+				 path, n, SUBID_LINE_MAX);
+			r = -E2BIG;
+			break;
+		}
+		if (got < 0)
+			continue;	/* a NUL inside: not a line of this format */
+		c1 = strchr(line, ':');
+		c2 = c1 ? strchr(c1 + 1, ':') : NULL;
 		if (!c2)
 			continue;
 		errno = 0;
-		start = strtoul(c1 + 1, &end, 10);
+		first = strtoul(c1 + 1, &end, 10);
 		if (errno || end != c2)
 			continue;
-		len = strtoul(c2 + 1, &end, 10);
-		if (errno)
+		num = strtoul(c2 + 1, &end, 10);
+		if (errno || num == 0)
 			continue;
-		/* Two ranges overlap when each starts before the other ends. */
-		if (start < (unsigned long)base + count && base < start + len) {
+		/* Two ranges overlap when each starts before the other ends (no sum: no wrap). */
+		if (first <= base ? base - first < num : first - base < count) {
 			*c1 = '\0';
 			snprintf(err, cap, "%s gives \"%s\" the ids %lu..%lu, which overlap the peers' %u..%u",
-				 path, line, start, start + len - 1, (unsigned)base,
+				 path, line, first, first + (num - 1), (unsigned)base,
 				 (unsigned)base + count - 1);
 			r = -EEXIST;
 		}
+	}
+	if (r == 0 && ferror(f)) {
+		snprintf(err, cap, "%s cannot be read to check it against the peers' ids", path);
+		r = -EIO;
 	}
 	fclose(f);
 	return r;
@@ -617,9 +671,9 @@ int sandbox_peer_range_check(uid_t base, unsigned count, char *err, size_t cap)
 	}
 	endgrent();
 	if (r == 0)
-		r = subid_check("/etc/subuid", base, count, err, cap);
+		r = sandbox_subid_check("/etc/subuid", base, count, err, cap);
 	if (r == 0)
-		r = subid_check("/etc/subgid", base, count, err, cap);
+		r = sandbox_subid_check("/etc/subgid", base, count, err, cap);
 	return r;
 }
 

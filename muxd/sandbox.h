@@ -46,9 +46,13 @@ int sandbox_drop_peer(uid_t uid, gid_t gid);
 /*
  * The peers' ids base .. base + count - 1 are no account's, no group's
  * and in no subordinate range (/etc/subuid, /etc/subgid): 0, or -EEXIST
- * with the first one found in err.
+ * with the first one found in err, or -E2BIG (a subordinate-id file with
+ * a line or a line count over what is read: said in err, with the line)
+ * or -EIO (a read error: said in err).
  */
 int sandbox_peer_range_check(uid_t base, unsigned count, char *err, size_t cap);
+/* The subordinate-id part of it, for the file path (subuid(5) format). */
+int sandbox_subid_check(const char *path, uid_t base, unsigned count, char *err, size_t cap);
 /* Whether the kernel offers Landlock's signal scope (Linux 6.12). */
 bool sandbox_landlock_scoped(void);
 

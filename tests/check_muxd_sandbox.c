@@ -516,6 +516,67 @@ START_TEST(peer_range_must_be_no_ones)
 }
 END_TEST
 
+/* A subordinate-id file of these bytes; its path in path. */
+static void subid_file(char path[64], const char *text, size_t len)
+{
+	int fd;
+
+	snprintf(path, 64, "/tmp/bgw-subid-XXXXXX");
+	fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, text, len), (ssize_t)len);
+	close(fd);
+}
+
+/*
+ * /etc/subuid and /etc/subgid lines: ranges found, a line over the cap
+ * refused with its number (a fixed 512-byte fgets read its tail as a
+ * line of its own: here a range that is not there), no wrap on huge
+ * numbers, a NUL-bearing line skipped.
+ */
+START_TEST(subid_lines)
+{
+	char path[64], err[300] = "", text[2048];
+	size_t n;
+
+	subid_file(path, "alice:100000:65536\nbob:5000:10\n", 31);
+	ck_assert_int_eq(sandbox_subid_check(path, 5009, 4, err, sizeof(err)), -EEXIST);
+	ck_assert_ptr_nonnull(strstr(err, "\"bob\" the ids 5000..5009"));
+	ck_assert_int_eq(sandbox_subid_check(path, 5010, 4, err, sizeof(err)), 0);
+	ck_assert_int_eq(sandbox_subid_check(path, 4990, 10, err, sizeof(err)), 0);
+	ck_assert_int_eq(sandbox_subid_check(path, 4990, 11, err, sizeof(err)), -EEXIST);
+	unlink(path);
+
+	/* A malformed line of 600 bytes whose tail looks like a range for 7000. */
+	n = (size_t)snprintf(text, sizeof(text), "alice:100000:65536\nbad:12x");
+	memset(text + n, 'x', 600);
+	n += 600;
+	n += (size_t)snprintf(text + n, sizeof(text) - n, ":7000:10\n");
+	subid_file(path, text, n);
+	ck_assert_int_eq(sandbox_subid_check(path, 7000, 4, err, sizeof(err)), 0);
+	unlink(path);
+	/* Over the cap (1024): refused, the line said. */
+	n = (size_t)snprintf(text, sizeof(text), "alice:100000:65536\n");
+	memset(text + n, 'y', 1100);
+	n += 1100;
+	n += (size_t)snprintf(text + n, sizeof(text) - n, ":7000:10\nbob:5000:10\n");
+	subid_file(path, text, n);
+	ck_assert_int_eq(sandbox_subid_check(path, 7000, 4, err, sizeof(err)), -E2BIG);
+	ck_assert_ptr_nonnull(strstr(err, "line 2 is longer than 1024 bytes"));
+	ck_assert_int_eq(sandbox_subid_check(path, 5000, 4, err, sizeof(err)), -E2BIG);
+	unlink(path);
+
+	/* Numbers near the top: no wrap into the low ids; a NUL line skipped. */
+	subid_file(path, "big:18446744073709551615:10\nn\0l:0:100\nlast:300:1", 48);
+	ck_assert_int_eq(sandbox_subid_check(path, 0, 10, err, sizeof(err)), 0);
+	/* The last line has no newline: read all the same. */
+	ck_assert_int_eq(sandbox_subid_check(path, 300, 1, err, sizeof(err)), -EEXIST);
+	unlink(path);
+	/* No file: no subordinate ids. */
+	ck_assert_int_eq(sandbox_subid_check("/nonexistent/subuid", 0, 10, err, sizeof(err)), 0);
+}
+END_TEST
+
 /*
  * Without any seccomp filter: a peer's Landlock domain (Linux 6.12) keeps
  * it from signalling the process that forked it, though of its uid.
@@ -590,6 +651,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, peer_argument_rules);
 	tcase_add_test(tc, peer_drops_to_its_own_uid);
 	tcase_add_test(tc, peer_range_must_be_no_ones);
+	tcase_add_test(tc, subid_lines);
 	tcase_add_test(tc, peer_signals_nobody_outside_its_domain);
 	suite_add_tcase(s, tc);
 	return s;

@@ -142,8 +142,10 @@ bool mux_session_is_dead(const struct mux_session *s);
  * ends, Vol 3 Part H 2.3.5.6.5), made by session s's own SMP (the
  * pairing at the gateway, mux/pair.h): kept as the household LE bond of
  * device (a, type) through the policy's bond_new_le, as s's user, if
- * that user may access the device now. 0, -EACCES, -EOPNOTSUPP (no LE
- * bonds), or the policy's error.
+ * that user may access the device now; for MUX_PAIR_USER also an
+ * identity b's IRK proves: it resolves the private address of s's own
+ * LE link, which the policy allows (the admin named that address). 0,
+ * -EACCES, -EOPNOTSUPP (no LE bonds), or the policy's error.
  */
 int mux_session_bond_le(struct mux_session *s, const struct bdaddr *a, uint8_t type,
 			const struct mux_le_bond *b);

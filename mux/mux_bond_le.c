@@ -306,6 +306,25 @@ static void release_held(struct mux_conn *c, const uint8_t ltk[16])
 }
 
 /*
+ * The admin's pairing at the gateway (MUX_PAIR_USER) names the address a
+ * device uses now; for a device with privacy that is a resolvable private
+ * address, the one its policy allows (bgw-muxd: that one address while
+ * the pairing runs), and the identity the device gives is one it does
+ * not. That identity is the device's all the same when the IRK it gave
+ * in the same pairing resolves the RPA of the link it gave it on (Vol 3
+ * Part H 2.2.2): only for MUX_PAIR_USER, whose pairing the admin named
+ * and confirmed; a user's identity needs its grant. The monitor checks
+ * the same against the address it was asked to pair.
+ */
+static bool gateway_identity(const struct mux *m, const struct mux_session *s,
+			     const struct mux_conn *c, const uint8_t irk[16])
+{
+	return strcmp(s->user, MUX_PAIR_USER) == 0 && c->link == LINK_LE &&
+	       c->addr_type == BDADDR_RANDOM && rpa_is_resolvable(&c->addr) &&
+	       rpa_matches(irk, &c->addr) && pol_access(m, s->user, &c->addr, c->addr_type);
+}
+
+/*
  * The identity the device gave (Identity Address Information, 3.6.5,
  * p its 7 octets after the code) with the held IRK, if it may be the
  * bond's: a public or static random address (Vol 6 Part B 1.3), that
@@ -323,7 +342,8 @@ static bool given_identity(struct mux *m, struct mux_conn *c, const uint8_t *p,
 	*idt = p[0];
 	*id = addr_at(p + 1);
 	if (*idt > 1 || (*idt == BDADDR_RANDOM && (id->b[5] & 0xc0) != 0xc0) ||
-	    !pol_access(m, c->owner->user, id, *idt))
+	    (!pol_access(m, c->owner->user, id, *idt) &&
+	     !(has_irk && gateway_identity(m, c->owner, c, c->le.ii))))
 		return false;
 	if (!(bdaddr_eq(id, &c->addr) && *idt == c->addr_type)) {
 		if (!has_irk || c->addr_type != BDADDR_RANDOM || !rpa_matches(c->le.ii, &c->addr))
@@ -554,10 +574,19 @@ int mux_session_bond_le(struct mux_session *s, const struct bdaddr *a, uint8_t t
 			const struct mux_le_bond *b)
 {
 	struct mux *m = s->m;
+	const struct mux_conn *c;
+	bool ok;
+	unsigned i;
 
 	if (!m->pol.bond_new_le)
 		return -EOPNOTSUPP;
-	if (s->dead || !pol_access(m, s->user, a, type))
+	ok = !s->dead && pol_access(m, s->user, a, type);
+	/* An identity its IRK proves on the session's own link (above). */
+	for (i = 0; !ok && !s->dead && b->has_irk && i < MUX_MAX_CONNS; i++) {
+		c = &m->conns[i];
+		ok = c->used && c->owner == s && gateway_identity(m, s, c, b->irk);
+	}
+	if (!ok)
 		return -EACCES;
 	return m->pol.bond_new_le(s->user, a, type, b, m->pol.ctx);
 }

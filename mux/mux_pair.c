@@ -24,6 +24,7 @@
 #include "hci_defs.h"
 #include "log.h"
 #include "pair.h"
+#include "rpa.h"
 #include "secmem.h"
 #include "smp_crypto.h"
 #include "smp_defs.h"
@@ -61,9 +62,11 @@ struct pair_le {
 	uint8_t preq[7], pres[7];
 	uint8_t tk[16];
 	uint8_t mrand[16], sconf[16];
-	uint8_t want_kd, got_kd;	/* the device's keys: asked, received */
+	uint8_t want_kd, got_kd;	/* the device's keys: promised, received */
 	bool ei_seen;			/* Encryption Information before Central Identification */
 	bool idi_seen;			/* Identity Information before its address */
+	uint8_t irk[16];		/* the device's (3.6.4), as SMP carries it */
+	uint8_t ida[7];			/* its identity (3.6.5): type, address */
 	/* LE Secure Connections (2.3.5.6) */
 	bool sc;
 	uint8_t method;			/* SC_JW, SC_NC, SC_PK_ENTER, SC_PK_SHOW */
@@ -82,13 +85,11 @@ struct pair_le {
 enum { SC_JW = 1, SC_NC, SC_PK_ENTER, SC_PK_SHOW };
 
 struct mux_pair {
-	struct mux *m;
 	struct mux_session *s;
 	struct loop_timer *run;		/* handles queued events, zero delay */
 	struct loop_timer *timeout;
 	struct mux_pair_ops ops;
 	void *user;
-	struct bdaddr a;
 	struct mux_pair_dev dev;
 	enum pair_state st;
 	uint16_t handle;		/* the session's own */
@@ -98,13 +99,11 @@ struct mux_pair {
 	uint8_t ssp_status;		/* Simple Pairing Complete's, if it failed */
 	bool admin_no;
 	bool pin;
-	uint8_t smp_reason;		/* LE: the Pairing Failed that ended it */
 	bool acl_smp;			/* the device's ACL being queued is SMP */
 	struct pair_le le;
 	enum mux_pair_result res;
 	uint8_t res_status;
 	bool finished;			/* done to be called */
-	bool in_run;
 	unsigned qn, qhead;
 	uint16_t qlen[PAIR_QUEUE];
 	uint8_t q[PAIR_QUEUE][PAIR_EV_MAX];
@@ -121,6 +120,7 @@ static const char *const result_str[] = {
 	[MUX_PAIR_TIMEOUT] = "no outcome within 60 s",
 	[MUX_PAIR_ENDED] = "the pairing's session was ended (controller lost?)",
 	[MUX_PAIR_NO_KEY] = "the device distributes no key (it does not bond)",
+	[MUX_PAIR_NO_IDENTITY] = "the device, on a private address, gives no identity that address resolves to",
 };
 
 const char *mux_pair_result_str(enum mux_pair_result r)
@@ -166,7 +166,7 @@ static void send_cmd(struct mux_pair *p, uint16_t op, const void *param, uint8_t
 
 static void send_addr_cmd(struct mux_pair *p, uint16_t op)
 {
-	send_cmd(p, op, p->a.b, 6);
+	send_cmd(p, op, p->dev.a.b, 6);
 }
 
 static void start(struct mux_pair *p)
@@ -188,7 +188,7 @@ static void start(struct mux_pair *p)
 		put_le16(cc + 2, 0x0060);
 		cc[4] = 0x00;
 		cc[5] = p->dev.type;
-		memcpy(cc + 6, p->a.b, 6);
+		memcpy(cc + 6, p->dev.a.b, 6);
 		cc[12] = 0x00;
 		put_le16(cc + 13, 0x0018);
 		put_le16(cc + 15, 0x0028);
@@ -200,7 +200,7 @@ static void start(struct mux_pair *p)
 	}
 	send_cmd(p, HCI_OP_WRITE_SIMPLE_PAIRING_MODE, "\x01", 1);
 	/* Create Connection (7.1.5): DM1..DH5, R2, no clock offset, no role switch. */
-	memcpy(cc, p->a.b, 6);
+	memcpy(cc, p->dev.a.b, 6);
 	put_le16(cc + 6, 0xcc18);
 	cc[8] = 0x01;
 	send_cmd(p, HCI_OP_CREATE_CONN, cc, 13);
@@ -209,7 +209,7 @@ static void start(struct mux_pair *p)
 
 static bool is_ours(const struct mux_pair *p, const uint8_t *addr)
 {
-	return memcmp(addr, p->a.b, 6) == 0;
+	return memcmp(addr, p->dev.a.b, 6) == 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -252,9 +252,8 @@ static void smp_fail(struct mux_pair *p, uint8_t reason, enum mux_pair_result re
 	char as[BDADDR_STRLEN];
 
 	log_info("pairing at the gateway: %s: pairing failed here (SMP reason 0x%02x)",
-		 bdaddr_fmt(&p->a, as), reason);
+		 bdaddr_fmt(&p->dev.a, as), reason);
 	smp_send(p, f, sizeof(f));
-	p->smp_reason = reason;
 	finish(p, res, 0);
 }
 
@@ -262,7 +261,7 @@ static void smp_fail(struct mux_pair *p, uint8_t reason, enum mux_pair_result re
 static int le_c1(struct mux_pair *p, const uint8_t r[16], uint8_t out[16])
 {
 	return smp_c1(p->le.tk, r, p->le.preq, p->le.pres, 0x00, p->le.ia,
-		      p->dev.type, p->a.b, out);
+		      p->dev.type, p->dev.a.b, out);
 }
 
 /* Our Mrand and Mconfirm (2.3.5.5): the TK is known now. */
@@ -311,7 +310,7 @@ static void sc_addrs(const struct mux_pair *p, uint8_t a[7], uint8_t b[7])
 {
 	memcpy(a, p->le.ia, 6);
 	a[6] = 0x00;			/* we connect from our public address */
-	memcpy(b, p->a.b, 6);
+	memcpy(b, p->dev.a.b, 6);
 	b[6] = p->dev.type;
 }
 
@@ -526,34 +525,95 @@ static void sc_on_random(struct mux_pair *p, const uint8_t *nb)
 }
 
 /*
+ * The identity the device gave with its IRK (SC; a legacy pairing's is
+ * judged by the mux as the key passes, mux_bond_le.c): a public or
+ * static random address (Vol 6 Part B 1.3), that the link is to: the
+ * address paired, or, for a resolvable private address, one the IRK
+ * resolves (2.2.2). Then *id, *idt and the IRK in *b (none if all zero:
+ * the device has none). The mux checks the user's access to it.
+ */
+static bool le_identity(const struct mux_pair *p, struct bdaddr *id, uint8_t *idt,
+			struct mux_le_bond *b)
+{
+	static const uint8_t zero[16];
+	const struct pair_le *l = &p->le;
+	bool has_irk = !secmem_is_equal(l->irk, zero, 16);
+
+	if (!(l->got_kd & KD_ID))
+		return false;
+	*idt = l->ida[0];
+	memcpy(id->b, l->ida + 1, 6);
+	if (*idt > BDADDR_RANDOM || (*idt == BDADDR_RANDOM && (id->b[5] & 0xc0) != 0xc0))
+		return false;
+	if (!(bdaddr_eq(id, &p->dev.a) && *idt == p->dev.type) &&
+	    !(has_irk && p->dev.type == BDADDR_RANDOM && rpa_matches(l->irk, &p->dev.a)))
+		return false;
+	b->has_irk = has_irk;
+	if (has_irk)
+		memcpy(b->irk, l->irk, 16);
+	return true;
+}
+
+/*
  * Every key the device announced has come: a legacy LTK is the household
  * bond already (the mux kept it as it passed); an SC LTK crossed no HCI,
- * so it is handed to the mux to keep (EDIV and Rand 0, 2.3.5.6.5).
+ * so it is handed to the mux to keep (EDIV and Rand 0, 2.3.5.6.5), under
+ * the identity the device gave, with its IRK, or the address paired.
  */
 static void le_done(struct mux_pair *p)
 {
 	struct mux_le_bond b;
-	char as[BDADDR_STRLEN];
+	struct bdaddr id = p->dev.a;
+	uint8_t idt = p->dev.type;
+	char as[BDADDR_STRLEN], is[BDADDR_STRLEN];
+	bool with_irk;
 	int r;
 
+	memset(&b, 0, sizeof(b));
 	if (!p->le.sc) {
+		/*
+		 * The mux kept the key under the identity the device gave
+		 * when it passed its checks; named by a private address, a
+		 * device whose identity does not is bonded under none.
+		 */
+		if (p->dev.type == BDADDR_RANDOM && rpa_is_resolvable(&p->dev.a) &&
+		    !le_identity(p, &id, &idt, &b)) {
+			secmem_wipe(&b, sizeof(b));
+			finish(p, MUX_PAIR_NO_IDENTITY, 0);
+			return;
+		}
+		secmem_wipe(&b, sizeof(b));
 		finish(p, MUX_PAIR_OK, 0);
 		return;
 	}
-	memset(&b, 0, sizeof(b));
+	if ((p->le.got_kd & KD_ID) && !le_identity(p, &id, &idt, &b)) {
+		log_notice("pairing at the gateway: %s gave an identity that is not its own (%s): the bond is kept under the address paired",
+			   bdaddr_fmt(&p->dev.a, as), bdaddr_fmt(&id, is));
+		id = p->dev.a;
+		idt = p->dev.type;
+	}
+	if (idt == BDADDR_RANDOM && rpa_is_resolvable(&id)) {
+		/* A bond under an RPA would be lost at the device's next. */
+		log_notice("pairing at the gateway: %s is a private address and the device gave no identity resolving it: no bond",
+			   bdaddr_fmt(&p->dev.a, as));
+		secmem_wipe(&b, sizeof(b));
+		finish(p, MUX_PAIR_NO_IDENTITY, 0);
+		return;
+	}
 	memcpy(b.ltk, p->le.ltk, 16);
 	b.key_size = p->le.pres[4];
 	b.authenticated = p->le.method != SC_JW;
-	r = mux_session_bond_le(p->s, &p->a, p->dev.type, &b);
+	with_irk = b.has_irk;
+	r = mux_session_bond_le(p->s, &id, idt, &b);
 	secmem_wipe(&b, sizeof(b));
 	if (r < 0) {
 		log_err("pairing at the gateway: the LE key of %s could not be kept as the household bond (%s)",
-			bdaddr_fmt(&p->a, as), strerror(-r));
+			bdaddr_fmt(&id, as), strerror(-r));
 		finish(p, MUX_PAIR_FAILED, 0);
 		return;
 	}
-	log_notice("pairing at the gateway: %s paired with LE Secure Connections: its key is now the household bond",
-		   bdaddr_fmt(&p->a, as));
+	log_notice("pairing at the gateway: %s paired with LE Secure Connections: its key is now the household bond%s",
+		   bdaddr_fmt(&id, as), with_irk ? ", with its IRK" : "");
 	finish(p, MUX_PAIR_OK, 0);
 }
 
@@ -581,6 +641,16 @@ static void le_response(struct mux_pair *p, const uint8_t *r, size_t n)
 	/* No bond, or (legacy) no LTK of the device's: nothing to keep. */
 	if (!(r[3] & AUTH_BONDING) || (!p->le.sc && !(r[6] & KD_ENC))) {
 		smp_fail(p, SMP_R_UNSPECIFIED, MUX_PAIR_NO_KEY);
+		return;
+	}
+	/*
+	 * Named by a resolvable private address, a device that will not
+	 * give its identity (IdKey) could only be bonded under that
+	 * address, which it leaves within minutes (Vol 6 Part B 1.3.2.2):
+	 * a bond no one would find again.
+	 */
+	if (p->dev.type == BDADDR_RANDOM && rpa_is_resolvable(&p->dev.a) && !(r[6] & KD_ID)) {
+		smp_fail(p, SMP_R_UNSPECIFIED, MUX_PAIR_NO_IDENTITY);
 		return;
 	}
 	memcpy(p->le.pres, r, 7);
@@ -644,8 +714,7 @@ static void le_failed(struct mux_pair *p, uint8_t reason)
 	enum mux_pair_result res;
 
 	log_info("pairing at the gateway: %s refused the pairing (SMP reason 0x%02x)",
-		 bdaddr_fmt(&p->a, as), reason);
-	p->smp_reason = reason;
+		 bdaddr_fmt(&p->dev.a, as), reason);
 	switch (reason) {
 	case SMP_R_AUTH_REQUIREMENTS:
 		/* What we offer (MITM, SC) does not meet what it demands. */
@@ -660,35 +729,52 @@ static void le_failed(struct mux_pair *p, uint8_t reason)
 	finish(p, res, 0);
 }
 
-/* The device's key distribution (3.6.1), after the link is encrypted. */
+/*
+ * The device's key distribution (3.6.1), after the link is encrypted:
+ * only the keys its Pairing Response promised (want_kd: in SC never
+ * EncKey, whose LTK is derived), each once, in the order 3.6.1 gives
+ * (Encryption Information, Central Identification, Identity
+ * Information, Identity Address Information, Signing Information). A
+ * key it did not promise, or one out of that order, ends the pairing
+ * with Pairing Failed: a device that sends what it did not agree to is
+ * not one whose keys we keep.
+ */
 static void le_key(struct mux_pair *p, const uint8_t *d, size_t n)
 {
+	struct pair_le *l = &p->le;
+	uint8_t enc_done = (uint8_t)(l->want_kd & KD_ENC);
+	uint8_t id_done = (uint8_t)(l->want_kd & (KD_ENC | KD_ID));
+
 	switch (d[0]) {
 	case SMP_ENC_INFO:
 		/* The LTK the mux gave us in the device's place: not kept. */
-		if (n != 17)
+		if (n != 17 || !(l->want_kd & KD_ENC) || l->ei_seen)
 			break;
-		p->le.ei_seen = true;
+		l->ei_seen = true;
 		return;
 	case SMP_CENTRAL_IDENT:
-		if (n != 11 || !p->le.ei_seen)
+		if (n != 11 || !l->ei_seen || (l->got_kd & KD_ENC))
 			break;
-		p->le.got_kd |= KD_ENC;
+		l->got_kd |= KD_ENC;
 		goto check;
 	case SMP_ID_INFO:
-		if (n != 17)
+		if (n != 17 || !(l->want_kd & KD_ID) || l->idi_seen ||
+		    (l->got_kd & enc_done) != enc_done)
 			break;
-		p->le.idi_seen = true;
+		memcpy(l->irk, d + 1, 16);
+		l->idi_seen = true;
 		return;
 	case SMP_ID_ADDR_INFO:
-		if (n != 8 || !p->le.idi_seen)
+		if (n != 8 || !l->idi_seen || (l->got_kd & KD_ID))
 			break;
-		p->le.got_kd |= KD_ID;
+		memcpy(l->ida, d + 1, 7);
+		l->got_kd |= KD_ID;
 		goto check;
 	case SMP_SIGN_INFO:
-		if (n != 17)
+		if (n != 17 || !(l->want_kd & KD_SIGN) || (l->got_kd & KD_SIGN) ||
+		    (l->got_kd & id_done) != id_done)
 			break;
-		p->le.got_kd |= KD_SIGN;
+		l->got_kd |= KD_SIGN;
 		goto check;
 	default:
 		break;
@@ -697,7 +783,7 @@ static void le_key(struct mux_pair *p, const uint8_t *d, size_t n)
 	return;
 check:
 	/* Every key the device said it would distribute has come. */
-	if ((p->le.got_kd & p->le.want_kd) == p->le.want_kd)
+	if ((l->got_kd & l->want_kd) == l->want_kd)
 		le_done(p);
 }
 
@@ -780,22 +866,17 @@ static void on_smp(struct mux_pair *p, const uint8_t *d, size_t n)
  * in pieces of 27), bounded by the largest SMP PDU; the link carries
  * nothing else we use (ATT and signalling are ignored).
  */
-static void on_acl(struct mux_pair *p, const uint8_t *h4, size_t len)
+static void on_acl(struct mux_pair *p, const struct h4_pkt *pkt)
 {
 	struct pair_le *l = &p->le;
-	uint16_t hf, dlen, want;
-	const uint8_t *d;
+	uint16_t dlen = pkt->acl.dlen, want;
+	const uint8_t *d = pkt->acl.data;
 	uint8_t pdu[65];
 	size_t n;
 
-	if (len < 5 || !p->connected || !p->dev.le)
+	if (!p->connected || !p->dev.le || pkt->acl.handle != p->handle)
 		return;
-	hf = get_le16(h4 + 1);
-	dlen = get_le16(h4 + 3);
-	d = h4 + 5;
-	if ((hf & 0x0fff) != p->handle || dlen != len - 5)
-		return;
-	if (((hf >> 12) & 0x3) != HCI_PB_CONT) {
+	if (pkt->acl.pb != HCI_PB_CONT) {
 		l->rx_want = 0;
 		if (dlen < 4 || get_le16(d + 2) != CID_SMP)
 			return;
@@ -875,20 +956,28 @@ static void on_auth_complete(struct mux_pair *p, uint8_t st)
 		finish(p, MUX_PAIR_FAILED, st);
 }
 
-/* One event of the session; every length checked before a field is read. */
+/*
+ * One packet of the session: the frame checked whole (h4_parse: the
+ * declared length is the length), then every parameter's length before
+ * a field is read.
+ */
 static void on_event(struct mux_pair *p, const uint8_t *h4, size_t len)
 {
-	const uint8_t *e = h4 + 3;
+	struct h4_pkt pkt;
+	const uint8_t *e;
 	uint8_t code, plen, resp[9];
 
-	if (len >= 1 && h4[0] == H4_ACL) {
-		on_acl(p, h4, len);
+	if (h4_parse(&pkt, h4, len, PAIR_EV_MAX) < 0)
+		return;
+	if (pkt.type == H4_ACL) {
+		on_acl(p, &pkt);
 		return;
 	}
-	if (len < 3 || h4[0] != H4_EVT || h4[2] != len - 3)
+	if (pkt.type != H4_EVT)
 		return;
-	code = h4[1];
-	plen = h4[2];
+	code = pkt.evt.code;
+	plen = pkt.evt.plen;
+	e = pkt.evt.param;
 	switch (code) {
 	case HCI_EV_CMD_COMPLETE:	/* ncmd, opcode, status */
 		if (plen < 4)
@@ -942,7 +1031,7 @@ static void on_event(struct mux_pair *p, const uint8_t *h4, size_t len)
 		 * KeyboardOnly when the admin said so (a device that only
 		 * displays then shows a passkey the admin types).
 		 */
-		memcpy(resp, p->a.b, 6);
+		memcpy(resp, p->dev.a.b, 6);
 		resp[6] = p->dev.keyboard ? 0x02 : 0x01;
 		resp[7] = 0x00;
 		resp[8] = 0x03;
@@ -1034,22 +1123,27 @@ static int pair_emit(const uint8_t *h4, size_t len, void *user)
 	struct mux_pair *p = user;
 	unsigned i;
 
-	if (len < 1 || (h4[0] != H4_EVT && h4[0] != H4_ACL))
-		return 0;	/* no other traffic is expected */
-	if (h4[0] == H4_ACL) {
+	struct h4_pkt pkt;
+
+	/* The core emits whole packets; no other traffic is expected. */
+	if (h4_parse(&pkt, h4, len, 0) < 0 || (pkt.type != H4_EVT && pkt.type != H4_ACL))
+		return 0;
+	if (pkt.type == H4_ACL) {
 		/*
 		 * Only SMP is queued (its fragments after a first one on
 		 * the SMP channel): a device's ATT or signalling traffic,
 		 * however much, never fills the queue and ends the pairing.
+		 * A first fragment larger than any SMP PDU is none of ours.
 		 */
-		if (!p->dev.le || len < 5)
+		if (!p->dev.le)
 			return 0;
-		if (((get_le16(h4 + 1) >> 12) & 0x3) != HCI_PB_CONT)
-			p->acl_smp = len >= 9 && get_le16(h4 + 7) == CID_SMP;
-		if (!p->acl_smp)
+		if (pkt.acl.pb != HCI_PB_CONT)
+			p->acl_smp = len <= PAIR_EV_MAX && pkt.acl.dlen >= 4 &&
+				     get_le16(pkt.acl.data + 2) == CID_SMP;
+		if (!p->acl_smp || len > PAIR_EV_MAX)
 			return 0;
 	}
-	if (len > PAIR_EV_MAX || p->qn == PAIR_QUEUE)
+	if (p->qn == PAIR_QUEUE)
 		return -ENOBUFS;
 	i = (p->qhead + p->qn) % PAIR_QUEUE;
 	memcpy(p->q[i], h4, len);
@@ -1064,7 +1158,6 @@ static void pair_run(struct loop_timer *t, void *user)
 	struct mux_pair *p = user;
 	unsigned i, n;
 
-	p->in_run = true;
 	if (p->st == PS_SETUP)
 		start(p);
 	/* Bounded: what was queued plus what handling it queues, twice over. */
@@ -1079,7 +1172,6 @@ static void pair_run(struct loop_timer *t, void *user)
 		finish(p, MUX_PAIR_ENDED, 0);
 	if (!p->finished && mux_session_is_dead(p->s))
 		finish(p, MUX_PAIR_ENDED, 0);
-	p->in_run = false;
 	if (p->finished) {
 		loop_timer_disarm(p->timeout);
 		/* The last use of p: done may free it. */
@@ -1108,11 +1200,9 @@ struct mux_pair *mux_pair_start(struct mux *m, struct loop *l, const struct mux_
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return NULL;
-	p->m = m;
 	p->ops = *ops;
 	p->user = user;
 	p->dev = *d;
-	p->a = d->a;
 	p->st = PS_SETUP;
 	p->remote_io = 0xff;
 	p->run = loop_timer_new(l, pair_run, p);
@@ -1169,7 +1259,7 @@ int mux_pair_passkey(struct mux_pair *p, int32_t passkey)
 			send_addr_cmd(p, HCI_OP_USER_PASSKEY_NEG_REPLY);
 		} else {
 			/* User Passkey Request Reply (7.1.32): BD_ADDR, Numeric_Value. */
-			memcpy(r, p->a.b, 6);
+			memcpy(r, p->dev.a.b, 6);
 			put_le32(r + 6, (uint32_t)passkey);
 			send_cmd(p, HCI_OP_USER_PASSKEY_REPLY, r, sizeof(r));
 			secmem_wipe(r, sizeof(r));

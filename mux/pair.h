@@ -79,6 +79,12 @@ enum mux_pair_result {
 	MUX_PAIR_TIMEOUT,	/* not done within MUX_PAIR_TIMEOUT_US */
 	MUX_PAIR_ENDED,		/* the session was ended (controller lost, policy) */
 	MUX_PAIR_NO_KEY,	/* the LE device paired but distributes no LTK: no bond */
+	/*
+	 * Named by a resolvable private address, the LE device gives no
+	 * identity, or one its IRK does not resolve that address to: no bond
+	 * (one under the private address would be lost at the next).
+	 */
+	MUX_PAIR_NO_IDENTITY,
 };
 
 /* The device to pair, and how. */

@@ -34,6 +34,7 @@
 #include "log.h"
 #include "monitor.h"
 #include "pair.h"
+#include "rpa.h"
 
 #define CTL_CLIENTS_MAX	4		/* admin commands waiting at once */
 #define CTL_WAIT_US	5000000		/* for the core's answer */
@@ -304,12 +305,24 @@ static void on_pair_report(struct muxd_ctl *ctl, const uint8_t *p, size_t len)
 }
 
 bool ctl_pair_expects(struct muxd_monitor *m, const struct bdaddr *a, uint8_t type, bool le,
-		      uid_t *uid)
+		      const uint8_t *irk, uid_t *uid)
 {
 	struct muxd_ctl *ctl = m->ctl;
+	const struct mux_pair_dev *d;
 
-	if (!ctl || !ctl->pair || !bdaddr_eq(a, &ctl->pair_dev.a) ||
-	    type != ctl->pair_dev.type || le != ctl->pair_dev.le)
+	if (!ctl || !ctl->pair || le != ctl->pair_dev.le)
+		return false;
+	d = &ctl->pair_dev;
+	/*
+	 * The device asked; or, asked by its private address, the identity
+	 * the device gave in this pairing with an IRK that resolves that
+	 * address (Vol 3 Part H 2.2.2), checked here, not on the core's
+	 * word: a key is kept only for the device the admin named.
+	 */
+	if (!(bdaddr_eq(a, &d->a) && type == d->type) &&
+	    !(le && irk && d->type == BDADDR_RANDOM && rpa_is_resolvable(&d->a) &&
+	      rpa_matches(irk, &d->a) &&
+	      (type == BDADDR_PUBLIC || (type == BDADDR_RANDOM && (a->b[5] & 0xc0) == 0xc0))))
 		return false;
 	*uid = ctl->pair->uid;
 	return true;
@@ -625,13 +638,22 @@ static int pair_outcome(const char *dev, const char *type, const struct ctl_pair
 {
 	const char *st = r->hci ? hcistr_status(r->hci) : NULL;
 	char why[96] = "";
+	struct bdaddr a;
+	/* Named by a private address: the bond is its identity's. */
+	bool rpa = !strcmp(type, "random") && bdaddr_parse(dev, &a) == 0 &&
+		   rpa_is_resolvable(&a);
 
 	if (st)
 		snprintf(why, sizeof(why), " (%s, 0x%02x)", st, r->hci);
 	switch (r->result) {
 	case MUX_PAIR_OK:
-		printf("paired %s: its key is the household bond; grant it with "
-		       "bgw-authdb allow USER %s %s\n", dev, dev, type);
+		if (rpa)
+			printf("paired %s: its key is the household bond, kept under the identity "
+			       "the device gave (bgw-authdb bond list shows it); grant that "
+			       "identity with bgw-authdb allow USER IDENTITY public|random\n", dev);
+		else
+			printf("paired %s: its key is the household bond; grant it with "
+			       "bgw-authdb allow USER %s %s\n", dev, dev, type);
 		return 0;
 	case MUX_PAIR_UNREACHABLE:
 		fprintf(stderr, "bgw-muxd: pair: %s did not answer%s: is it on, in range and "
@@ -658,6 +680,11 @@ static int pair_outcome(const char *dev, const char *type, const struct ctl_pair
 		fprintf(stderr, "bgw-muxd: pair: %s paired but keeps no bond (it distributes no "
 			"key): there is nothing to share; its users pair it from their own hosts\n",
 			dev);
+		return EXIT_PAIR_REJECTED;
+	case MUX_PAIR_NO_IDENTITY:
+		fprintf(stderr, "bgw-muxd: pair: %s is a private address and the device gives no "
+			"identity that address resolves to: a bond under it would be lost when the "
+			"device changes address; nothing kept\n", dev);
 		return EXIT_PAIR_REJECTED;
 	case MUX_PAIR_TIMEOUT:
 		fprintf(stderr, "bgw-muxd: pair: %s: no outcome within %u s\n", dev,

@@ -860,7 +860,7 @@ static int mon_bond_new(struct muxd_monitor *m, const struct rpc_req *q)
 	if (!strcmp(q->name, BONDS_BY_GATEWAY)) {
 		uid_t uid;
 
-		if (!ctl_pair_expects(m, &a, BDADDR_PUBLIC, false, &uid))
+		if (!ctl_pair_expects(m, &a, BDADDR_PUBLIC, false, NULL, &uid))
 			return -EACCES;
 		f.uid = (long)uid;
 		gateway = true;

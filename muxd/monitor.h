@@ -129,9 +129,13 @@ int ctl_main(const struct muxd_conf *c, int argc, char **argv);	/* the command *
  * bgw-muxd pair: is the admin (uid) pairing device a (of this address
  * type, over LE or BR/EDR) at the gateway right now? Then a key for it
  * from MUX_PAIR_USER is theirs to keep, and ctl_pair_kept says it was.
+ * An LE device the admin named by a resolvable private address is kept
+ * under its identity instead: a is then that identity (public or static
+ * random) and irk (the device's, as SMP carries it; NULL: none) must
+ * resolve the address asked.
  */
 bool ctl_pair_expects(struct muxd_monitor *m, const struct bdaddr *a, uint8_t type, bool le,
-		      uid_t *uid);
+		      const uint8_t *irk, uid_t *uid);
 void ctl_pair_kept(struct muxd_monitor *m);
 
 #endif /* BGW_MUXD_MONITOR_H */

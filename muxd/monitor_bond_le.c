@@ -183,7 +183,9 @@ int mon_bond_new_le(struct muxd_monitor *m, const struct rpc_req *q)
 	if (!strcmp(q->name, BONDS_BY_GATEWAY)) {
 		uid_t uid;
 
-		if (!ctl_pair_expects(m, &a, type, true, &uid))
+		if (!ctl_pair_expects(m, &a, type, true,
+				      q->blob_len == RPC_BOND_LE_IRK_BLOB_LEN ?
+				      q->blob + RPC_BOND_LE_BLOB_LEN : NULL, &uid))
 			return -EACCES;
 		f.uid = (long)uid;
 		gateway = true;

@@ -27,6 +27,7 @@
 #include "loop.h"
 #include "mux.h"
 #include "pair.h"
+#include "rpa.h"
 #include "sim.h"
 #include "sim_int.h"
 
@@ -75,7 +76,12 @@ static const char house_text[] =
 	"device scno\n address C0:B6:00:00:00:06 random\n type le\n name SC Grump\n"
 	" pairing sc\n io-capability yesno\n confirm no\n"
 	"device scpk\n address C0:B6:00:00:00:07 random\n type le\n name SC Panel\n"
-	" pairing sc\n io-capability display\n passkey 246810\n";
+	" pairing sc\n io-capability display\n passkey 246810\n"
+	/* With privacy: on private addresses, identities outside C0:B6. */
+	"device pscid\n address D0:5E:00:00:00:0C random\n type le\n name SC Badge\n"
+	" pairing sc\n irk 0f1e2d3c4b5a69788796a5b4c3d2e1f0\n"
+	"device plock\n address D0:5E:00:00:00:0D random\n type le\n name Private Lock\n"
+	" irk 00112233445566778899aabbccddeeff\n";
 
 static struct loop *lp;
 static struct sim_air *air;
@@ -101,7 +107,23 @@ static void le_addr(struct bdaddr *a, uint8_t last)
 	a->b[5] = 0xc0;
 }
 
-/* The pairing reaches every device; bob and carol the speaker and lock; dave nothing. */
+/* The private address the admin named (bgw-muxd allows the pairing that one). */
+static struct bdaddr gw_rpa;
+static bool gw_rpa_set;
+
+/* The identities of the devices with privacy (D0:5E:...: static random). */
+static void id_addr(struct bdaddr *a, uint8_t last)
+{
+	rd_addr(a, last);
+	a->b[4] = 0x5e;
+	a->b[5] = 0xd0;
+}
+
+/*
+ * The pairing reaches every device of 10/C0:B6 and the private address
+ * named, never an identity D0:5E; bob and carol the speaker, the lock and
+ * the identities; dave nothing.
+ */
 static bool pol_may_access(const char *user, const struct bdaddr *a, uint8_t type, void *ctx)
 {
 	struct bdaddr sp, lk, sc;
@@ -110,10 +132,12 @@ static bool pol_may_access(const char *user, const struct bdaddr *a, uint8_t typ
 	le_addr(&lk, LOCK);
 	le_addr(&sc, SCJW);
 	if (strcmp(user, MUX_PAIR_USER) == 0)
-		return (a->b[5] == 0x10 || a->b[5] == 0xc0) && a->b[4] == 0xb6;
+		return ((a->b[5] == 0x10 || a->b[5] == 0xc0) && a->b[4] == 0xb6) ||
+		       (gw_rpa_set && type == BDADDR_RANDOM && bdaddr_eq(a, &gw_rpa));
 	if (strcmp(user, "bob") == 0 || strcmp(user, "carol") == 0)
 		return (type == BDADDR_PUBLIC && bdaddr_eq(a, &sp)) ||
-		       (type == BDADDR_RANDOM && (bdaddr_eq(a, &lk) || bdaddr_eq(a, &sc)));
+		       (type == BDADDR_RANDOM && (bdaddr_eq(a, &lk) || bdaddr_eq(a, &sc) ||
+						  (a->b[5] == 0xd0 && a->b[4] == 0x5e)));
 	return false;
 }
 
@@ -181,17 +205,52 @@ static int pol_bond_new_le(const char *user, const struct bdaddr *a, uint8_t typ
 	return 0;
 }
 
+/* The household bond's IRK resolves the device's private addresses (core.c). */
+static int pol_resolve_rpa(const struct bdaddr *rpa, struct bdaddr *id, uint8_t *id_type,
+			   void *ctx)
+{
+	if (!lbond.has || !lbond.b.has_irk || !rpa_matches(lbond.b.irk, rpa))
+		return -ENOENT;
+	*id = lbond.a;
+	*id_type = lbond.type;
+	return 0;
+}
+
 static const struct mux_policy pol = {
-	NULL, NULL, pol_may_access, NULL, NULL, pol_bond_key, pol_bond_new, NULL,
+	NULL, NULL, pol_may_access, NULL, pol_resolve_rpa, pol_bond_key, pol_bond_new, NULL,
 	pol_bond_ltk, pol_bond_new_le,
 };
 
 static bool corrupt_pk;	/* the device's public key, off the curve on its way */
+static bool corrupt_irk;	/* the device's Identity Information, changed */
 static unsigned corrupted;
+/* An SMP PDU of 17 octets (inject) sent by the device before its PDU code before_code. */
+static uint8_t inject, before_code;
 
 static void ctrl_emit(const uint8_t *h4, size_t len, void *user)
 {
 	uint8_t b[512];
+
+	if (inject && len >= 10 && h4[0] == H4_ACL && get_le16(h4 + 7) == 0x0006 &&
+	    h4[9] == before_code) {
+		memcpy(b, h4, 5);
+		put_le16(b + 3, 4 + 17);
+		put_le16(b + 5, 17);
+		put_le16(b + 7, 0x0006);
+		b[9] = inject;
+		memset(b + 10, 0x42, 16);
+		inject = 0;
+		corrupted++;
+		mux_ctrl_input(mx, b, 5 + 4 + 17);
+	}
+	if (corrupt_irk && len == 5 + 4 + 17 && h4[0] == H4_ACL && get_le16(h4 + 7) == 0x0006 &&
+	    h4[9] == 0x08) {
+		memcpy(b, h4, len);
+		b[10] ^= 0x01;	/* another IRK: it resolves no address of the device's */
+		corrupted++;
+		mux_ctrl_input(mx, b, len);
+		return;
+	}
 
 	/* An LE ACL packet with a whole Pairing Public Key (0x0c) on CID 6. */
 	if (corrupt_pk && len == 5 + 4 + 65 && h4[0] == H4_ACL && get_le16(h4 + 7) == 0x0006 &&
@@ -246,6 +305,9 @@ static void env_up(void)
 	ck_assert_ptr_nonnull(ctrl);
 	memset(&sbond, 0, sizeof(sbond));
 	memset(&lbond, 0, sizeof(lbond));
+	gw_rpa_set = false;
+	inject = 0;
+	corrupt_irk = false;
 	mx = mux_new(lp, &cfg, &pol, &ops);
 	ck_assert_ptr_nonnull(mx);
 	mux_ctrl_up(mx);
@@ -651,15 +713,24 @@ static struct sim_bond *rd_le_bond(const struct bdaddr *a)
  * LE Enable Encryption with a key of its own (any: it is replaced). The
  * Encryption Change status, or 0x100 + the connection's.
  */
+static int host_le_encrypt_addr(struct shost *h, const struct bdaddr *a);
+
 static int host_le_encrypt_to(struct shost *h, uint8_t last)
 {
-	uint8_t p[28] = { 0 }, b[64];
 	struct bdaddr lk;
+
+	le_addr(&lk, last);
+	return host_le_encrypt_addr(h, &lk);
+}
+
+static int host_le_encrypt_addr(struct shost *h, const struct bdaddr *a)
+{
+	uint8_t p[28] = { 0 }, b[64];
+	struct bdaddr lk = *a;
 	uint16_t handle;
 	size_t n;
 	int st;
 
-	le_addr(&lk, last);
 	put_le16(p, 0x60);
 	put_le16(p + 2, 0x60);
 	p[5] = BDADDR_RANDOM;
@@ -973,6 +1044,134 @@ START_TEST(pair_le_sc_passkey_typed_by_admin)
 }
 END_TEST
 
+/* The simulated device id: its configuration (its current address). */
+static struct sim_rd_cfg *rd_cfg(const char *id)
+{
+	unsigned i;
+
+	for (i = 0; i < sim_air_rd_count(air); i++)
+		if (!strcmp(sim_air_rd(air, i)->cfg->id, id))
+			return sim_air_rd(air, i)->cfg;
+	ck_abort_msg("no device %s", id);
+	return NULL;
+}
+
+/* The admin pairs device id at the private address it uses now. */
+static void admin_pair_rpa(struct sim_rd_cfg *c, struct admin *ad)
+{
+	struct mux_pair_dev d = { .le = true, .type = BDADDR_RANDOM };
+
+	ck_assert(rpa_is_resolvable(&c->addr));
+	d.a = c->addr;
+	gw_rpa = c->addr;
+	gw_rpa_set = true;
+	admin_pair_dev(&d, ad, 0);
+	gw_rpa_set = false;
+}
+
+/*
+ * A device with privacy, paired at the gateway at the private address
+ * it uses now (the admin's policy: that address only): the bond is kept
+ * under the identity it distributed in that pairing, with its IRK, which
+ * resolves the address paired. LE Secure Connections (its LTK derived,
+ * handed to the mux with the identity) and legacy (the mux keeps it as
+ * it passes). Then bob, granted the identity, finds the device on new
+ * private addresses through the IRK and encrypts with the household LTK.
+ */
+START_TEST(pair_le_private_address_bond_under_identity)
+{
+	static const char *const ids[] = { "pscid", "plock" };
+	static const uint8_t lasts[] = { 0x0c, 0x0d };
+	struct admin ad;
+	struct sim_rd_cfg *c;
+	struct bdaddr id, rpa;
+	struct shost b;
+	unsigned k, i;
+
+	for (k = 0; k < 2; k++) {
+		env_up();
+		memset(&ad, 0, sizeof(ad));
+		ad.answer = -1;
+		c = rd_cfg(ids[k]);
+		rpa = c->addr;
+		admin_pair_rpa(c, &ad);
+		ck_assert_int_eq(ad.res, MUX_PAIR_OK);
+		id_addr(&id, lasts[k]);
+		ck_assert(lbond.has);
+		ck_assert_uint_eq(lbond.news, 1);
+		ck_assert_str_eq(lbond.by, MUX_PAIR_USER);
+		ck_assert(bdaddr_eq(&lbond.a, &id));
+		ck_assert_uint_eq(lbond.type, BDADDR_RANDOM);
+		ck_assert(lbond.b.has_irk);
+		ck_assert_mem_eq(lbond.b.irk, c->irk, 16);
+		ck_assert(rpa_matches(lbond.b.irk, &rpa));
+		/* The device keeps the same key for the gateway. */
+		ck_assert_mem_eq(rd_le_bond(&rpa)->ltk, lbond.b.ltk, 16);
+		host_up(&b, "bob");
+		for (i = 0; i < 3; i++) {
+			ck_assert_int_eq(sim_rd_new_rpa(c, 0x2345 + i * 0x10101), 0);
+			ck_assert(!bdaddr_eq(&c->addr, &rpa));
+			ck_assert_int_eq(host_le_encrypt_addr(&b, &c->addr), 0);
+		}
+		ck_assert_uint_eq(lbond.news, 1);
+		host_down(&b);
+		env_down();
+	}
+}
+END_TEST
+
+/*
+ * Named by a private address, a device whose IRK does not resolve it
+ * (its Identity Information changed on the way: another device's claim)
+ * is bonded under no identity and not under the address: no bond.
+ */
+START_TEST(pair_le_private_address_identity_not_resolving)
+{
+	struct admin ad = { .answer = -1 };
+
+	env_up();
+	corrupt_irk = true;
+	corrupted = 0;
+	admin_pair_rpa(rd_cfg("pscid"), &ad);
+	ck_assert_uint_eq(corrupted, 1);
+	ck_assert_int_eq(ad.res, MUX_PAIR_NO_IDENTITY);
+	ck_assert(!lbond.has);
+	env_down();
+}
+END_TEST
+
+/*
+ * A key the Pairing Response did not promise (Vol 3 Part H 3.6.1) ends
+ * the pairing with Pairing Failed: a Signing Information before the
+ * lock's Central Identification (legacy: it promised EncKey only), an
+ * Encryption Information from an SC device (never EncKey in SC) before
+ * its Identity Information. Nothing is kept.
+ */
+START_TEST(pair_le_unpromised_key_fails)
+{
+	struct admin ad = { .answer = -1 };
+
+	env_up();
+	inject = 0x0a;
+	before_code = 0x07;
+	corrupted = 0;
+	admin_pair_le(LOCK, true, &ad, 0);
+	ck_assert_uint_eq(corrupted, 1);
+	ck_assert_int_eq(ad.res, MUX_PAIR_FAILED);
+	ck_assert(!lbond.has);
+	memset(&ad, 0, sizeof(ad));
+	ad.answer = -1;
+	inject = 0x06;
+	before_code = 0x08;
+	corrupted = 0;
+	admin_pair_rpa(rd_cfg("pscid"), &ad);
+	ck_assert_uint_eq(corrupted, 1);
+	ck_assert_int_eq(ad.res, MUX_PAIR_FAILED);
+	ck_assert(!lbond.has);
+	env_down();
+}
+END_TEST
+
 Suite *test_suite(void)
 {
 	Suite *s = suite_create("mux_pair");
@@ -994,6 +1193,9 @@ Suite *test_suite(void)
 	tcase_add_test(tc, pair_le_sc_numeric_comparison);
 	tcase_add_test(tc, pair_le_sc_passkey_typed_by_admin);
 	tcase_add_test(tc, pair_le_sc_invalid_public_key);
+	tcase_add_test(tc, pair_le_private_address_bond_under_identity);
+	tcase_add_test(tc, pair_le_private_address_identity_not_resolving);
+	tcase_add_test(tc, pair_le_unpromised_key_fails);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	return s;

@@ -20,6 +20,7 @@
 #include "hci.h"
 #include "hostdrv.h"
 #include "log.h"
+#include "rpa.h"
 #include "secmem.h"
 #include "sim.h"
 #include "sim_int.h"
@@ -38,7 +39,9 @@ static const char house[] =
 	" io-capability keyboard\n"
 	"device screen\n address 10:B6:00:00:00:27\n pairing sc\n io-capability display\n"
 	" passkey 654321\n"
-	"device oldtag\n address 10:B6:00:00:00:28\n";
+	"device oldtag\n address 10:B6:00:00:00:28\n"
+	"device ptag\n address D0:5E:00:00:00:29 random\n pairing sc\n"
+	" irk 00112233445566778899aabbccddeeff\n";
 
 #define RD(last)	{ { (last), 0, 0, 0, 0xb6, 0x10 } }
 static const struct bdaddr TAG = RD(0x21);
@@ -215,10 +218,11 @@ static void addr7(uint8_t out[7], const uint8_t b[6], uint8_t t)
  * SC pairing as the central (2.3.5.6) on handle h with the device rd
  * (address type t): 0, or the reason of the device's Pairing Failed.
  */
-static int sc_pair(uint16_t h, const struct bdaddr *rd, uint8_t t, struct sc_run *r)
+static int sc_pair_kd(uint16_t h, const struct bdaddr *rd, uint8_t t, struct sc_run *r,
+		      uint8_t rkd)
 {
 	uint8_t preq[7] = { 0x01, r->io, 0x00, r->auth, r->ksize ? r->ksize : 16,
-			    0x00, 0x03 };
+			    0x00, rkd };
 	uint8_t b[65], pkb[64], dhkey[32], na[16], nb[16], cb[16], chk[16];
 	uint8_t mackey[16], rr[16] = { 0 }, ia[7], ra[7], io[3];
 	struct smp_p256 kp;
@@ -291,6 +295,12 @@ static int sc_pair(uint16_t h, const struct bdaddr *rd, uint8_t t, struct sc_run
 out:
 	smp_p256_wipe(&kp);
 	return ret;
+}
+
+/* The same, asking the device's EncKey and IdKey. */
+static int sc_pair(uint16_t h, const struct bdaddr *rd, uint8_t t, struct sc_run *r)
+{
+	return sc_pair_kd(h, rd, t, r, 0x03);
 }
 
 /* Nothing more from the device (no key distribution in SC, 3.6.1). */
@@ -491,6 +501,52 @@ START_TEST(sc_bond_replaced_by_new_pairing)
 }
 END_TEST
 
+/*
+ * A device with privacy (irk) pairing with SC distributes its IRK and
+ * identity (3.6.4-3.6.5) when asked IdKey, on its private address: the
+ * IRK the house gave, resolving that address, and the identity the house
+ * named; no EncKey (its LTK is derived). Not asked, it sends nothing.
+ */
+START_TEST(sc_device_with_privacy_distributes_identity)
+{
+	static const uint8_t irk[16] = {
+		0xff, 0xee, 0xdd, 0xcc, 0xbb, 0xaa, 0x99, 0x88,
+		0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11, 0x00,
+	};
+	struct sc_run r = { .io = 0x03, .auth = 0x09 };
+	const struct sim_rd_cfg *c = NULL;
+	uint8_t b[17];
+	unsigned i;
+	uint16_t h;
+
+	for (i = 0; i < sim_air_rd_count(A); i++)
+		if (!strcmp(sim_air_rd(A, i)->cfg->id, "ptag"))
+			c = sim_air_rd(A, i)->cfg;
+	ck_assert_ptr_nonnull(c);
+	ck_assert_uint_eq(c->addr_type, 1);
+	ck_assert(rpa_is_resolvable(&c->addr));
+	ck_assert(rpa_matches(irk, &c->addr));
+	h = le_connect(&c->addr, 1);
+	ck_assert_int_eq(sc_pair(h, &c->addr, 1, &r), 0);
+	ck_assert_uint_eq(r.pres[6], 0x02);		/* IdKey only */
+	ck_assert_int_eq(encrypt(h, r.ltk), 0);
+	ck_assert_int_eq(smp_recv(h, 0x08, b, 17), 0);
+	ck_assert_mem_eq(b + 1, irk, 16);
+	ck_assert_int_eq(smp_recv(h, 0x09, b, 8), 0);
+	ck_assert_uint_eq(b[1], 1);
+	ck_assert_mem_eq(b + 2, "\x29\x00\x00\x00\x5e\xd0", 6);
+	quiet();
+	disconnect(h);
+	/* IdKey not asked: nothing distributed. */
+	h = le_connect(&c->addr, 1);
+	r.ksize = 0;
+	ck_assert_int_eq(sc_pair_kd(h, &c->addr, 1, &r, 0x01), 0);
+	ck_assert_uint_eq(r.pres[6], 0x00);
+	ck_assert_int_eq(encrypt(h, r.ltk), 0);
+	quiet();
+}
+END_TEST
+
 /* A device without "pairing sc" answers an SC initiator with legacy. */
 START_TEST(default_device_stays_legacy)
 {
@@ -522,6 +578,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, sc_passkey_shown_by_device);
 	tcase_add_test(tc, sc_bond_replaced_by_new_pairing);
 	tcase_add_test(tc, default_device_stays_legacy);
+	tcase_add_test(tc, sc_device_with_privacy_distributes_identity);
 	suite_add_tcase(s, tc);
 	return s;
 }

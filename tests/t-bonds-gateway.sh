@@ -17,10 +17,13 @@
 # lock that pairs only with LE Secure Connections (numeric comparison); then
 # alice and bob, whose hosts never paired the lock, encrypt in turn with
 # keys of their own, each replaced by the household LTK, and read its
-# bolt. The keys are in no log and no session's snoop trace.
+# bolt. A lock with privacy (bgw-sim(5) irk) is paired at the private
+# address it uses now: its bond is kept under the identity it gives, with
+# its IRK, which then finds it for alice on that address. The keys are
+# in no log and no session's snoop trace.
 . "${BGW_SRCDIR:-.}/tests/lib.sh"
 
-n=17
+n=18
 echo "1..$n"
 muxd="$BGW_BUILDDIR/muxd/bgw-muxd"
 host="$BGW_BUILDDIR/tests/bond-host"
@@ -44,6 +47,16 @@ panel=10:B6:00:00:00:0B
 screen=10:B6:00:00:00:0D
 lock=C0:B6:00:00:00:01
 sclock=C0:B6:00:00:00:05
+plock=D0:5E:00:00:00:0C
+pirk=0f1e2d3c4b5a69788796a5b4c3d2e1f0
+pirk_smp=f0e1d2c3b4a5968778695a4b3c2d1e0f	# the same, as SMP carries it
+# Its first private address (sim/house.c): prand 4C:00:00 from the
+# identity's low octets, hash ah(IRK, prand) (Vol 3 Part H 2.2.2): what a
+# scan near the lock shows the admin.
+h=$(printf '\000\000\000\000\000\000\000\000\000\000\000\000\000\114\000\000' |
+	openssl enc -aes-128-ecb -K $pirk -nopad 2>/dev/null | od -An -v -tx1 | tr -d ' \n')
+prpa=$(echo "4C:00:00:$(echo "$h" | cut -c27-28):$(echo "$h" | cut -c29-30):$(echo "$h" | cut -c31-32)" |
+	tr a-f A-F)
 pid=""
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
 
@@ -91,6 +104,14 @@ device sclock
 	name Back Door Lock
 	pairing sc-only
 	io-capability yesno
+device plock
+	address $plock random
+	type le
+	name Side Door Lock
+	pairing sc
+	irk $pirk
+	service 1815
+	characteristic 2a56 read,write,encrypt 01
 EOT
 cat >"$tmp/authdb" <<EOT
 user alice
@@ -243,6 +264,30 @@ st=$?
 		"$tmp/state/bonds"
 t_ok $? "LE Secure Connections at the gateway: numeric comparison, the derived LTK kept (got $st)" ||
 	sed 's/^/# /' "$tmp/p12c.out" "$tmp/state/bonds"
+
+# 11c: the lock with privacy, named by the private address it uses now:
+# LE Secure Connections, Just Works; the bond is its identity's, with its
+# IRK, never the private address's; then alice, granted the identity,
+# finds it on that address by the bond's IRK, pairs (answered for the
+# lock, told its identity) and reads the bolt, encrypted.
+pair $prpa random </dev/null >"$tmp/p12d.out" 2>&1
+st=$?
+n0=$(grep -c "authdb changed: reloading" "$tmp/log")
+A allow alice $plock random >/dev/null 2>&1
+i=0
+while [ "$(grep -c "authdb changed: reloading" "$tmp/log")" -le "$n0" ] && [ $i -lt 100 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+timeout 30 "$BGW_BUILDDIR/tests/le-bond-host" "$sock" "irk:$pirk" "$tmp/alice/le/pbond" \
+	"$tmp/alice/le/snoop.p" >"$tmp/pla.out" 2>&1
+st2=$?
+[ $st -eq 0 ] && grep -q "^paired $prpa: .* kept under the identity the device gave" "$tmp/p12d.out" &&
+	grep -q "^bond $plock random by @gateway at [0-9]* ltk [0-9a-f]\{32\} ediv 0 rand 0000000000000000 key-size 16 authenticated no irk $pirk_smp$" \
+		"$tmp/state/bonds" && ! grep -q "^bond $prpa " "$tmp/state/bonds" &&
+	[ $st2 -eq 0 ] && grep -qx "paired 1" "$tmp/pla.out" && grep -qx "identity $plock" "$tmp/pla.out"
+t_ok $? "a lock on a private address paired at the gateway: kept under its identity with its IRK (got $st), alice reaches it (got $st2)" ||
+	sed 's/^/# /' "$tmp/p12d.out" "$tmp/pla.out" "$tmp/state/bonds"
 
 # 12: a BR/EDR device that only displays: --keyboard, the admin types its passkey.
 echo 424242 | pair --keyboard $screen >"$tmp/p13.out" 2>&1

@@ -28,7 +28,11 @@
  * random LTK. LE Secure Connections: P-256, Just Works, numeric
  * comparison or passkey entry, f4/f5/f6/g2, LE Enable Encryption with the
  * LTK, which crossed no HCI and is handed to the mux to keep
- * (mux_session_bond_le), EDIV and Rand 0.
+ * (mux_session_bond_le), EDIV and Rand 0, under the identity the device
+ * gave with its IRK. A device named by a resolvable private address is
+ * bonded under the identity it gives in the pairing only when its IRK
+ * resolves that address (MUX_PAIR_NO_IDENTITY otherwise); only keys the
+ * Pairing Response promised are taken (Vol 3 Part H 3.6.1).
  *
  * The policy decides whether MUX_PAIR_USER may reach the device (bgw-muxd
  * allows it that one device while the admin's pairing runs). The admin is

@@ -308,21 +308,14 @@ bool ctl_pair_expects(struct muxd_monitor *m, const struct bdaddr *a, uint8_t ty
 		      const uint8_t *irk, uid_t *uid)
 {
 	struct muxd_ctl *ctl = m->ctl;
-	const struct mux_pair_dev *d;
 
-	if (!ctl || !ctl->pair || le != ctl->pair_dev.le)
-		return false;
-	d = &ctl->pair_dev;
 	/*
 	 * The device asked; or, asked by its private address, the identity
 	 * the device gave in this pairing with an IRK that resolves that
-	 * address (Vol 3 Part H 2.2.2), checked here, not on the core's
-	 * word: a key is kept only for the device the admin named.
+	 * address, checked here, not on the core's word: a key is kept
+	 * only for the device the admin named, while that pairing runs.
 	 */
-	if (!(bdaddr_eq(a, &d->a) && type == d->type) &&
-	    !(le && irk && d->type == BDADDR_RANDOM && rpa_is_resolvable(&d->a) &&
-	      rpa_matches(irk, &d->a) &&
-	      (type == BDADDR_PUBLIC || (type == BDADDR_RANDOM && (a->b[5] & 0xc0) == 0xc0))))
+	if (!ctl || !ctl->pair || !ctlmsg_pair_bond_ok(&ctl->pair_dev, a, type, le, irk))
 		return false;
 	*uid = ctl->pair->uid;
 	return true;

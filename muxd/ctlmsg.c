@@ -15,6 +15,7 @@
 
 #include "ctlmsg.h"
 #include "cursor.h"
+#include "rpa.h"
 
 /*
  * No control byte (these strings reach a terminal and JSON) and valid
@@ -91,6 +92,18 @@ static bool put_str(struct wbuf *w, bool wide, const char *s, size_t max)
 		wbuf_u8(w, (uint8_t)n);
 	wbuf_bytes(w, s, n);
 	return true;
+}
+
+bool ctlmsg_pair_bond_ok(const struct mux_pair_dev *d, const struct bdaddr *a, uint8_t type,
+			 bool le, const uint8_t *irk)
+{
+	if (le != d->le)
+		return false;
+	if (bdaddr_eq(a, &d->a) && type == d->type)
+		return true;
+	return le && irk && d->type == BDADDR_RANDOM && rpa_is_resolvable(&d->a) &&
+	       rpa_matches(irk, &d->a) &&
+	       (type == BDADDR_PUBLIC || (type == BDADDR_RANDOM && (a->b[5] & 0xc0) == 0xc0));
 }
 
 int ctlmsg_pair_target(const char *t, struct mux_pair_dev *d)

@@ -92,6 +92,15 @@ enum ctl_pair_what {
  */
 int ctlmsg_pair_target(const char *t, struct mux_pair_dev *d);
 void ctlmsg_pair_target_fmt(const struct mux_pair_dev *d, char out[CTL_TARGET_MAX + 1]);
+/*
+ * The monitor's rule for a bond from the admin's pairing of device d
+ * (ctl_pair_expects): for (a, type) itself; or, d being an LE device
+ * named by a resolvable private address, for a public or static random
+ * identity a whose IRK (as SMP carries it; NULL: none) resolves d's
+ * address (Vol 3 Part H 2.2.2).
+ */
+bool ctlmsg_pair_bond_ok(const struct mux_pair_dev *d, const struct bdaddr *a, uint8_t type,
+			 bool le, const uint8_t *irk);
 /* A pairing answer's passkey: 1-6 digits, else -1. */
 int32_t ctlmsg_pair_passkey(const char *t);
 

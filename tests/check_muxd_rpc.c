@@ -1523,6 +1523,52 @@ START_TEST(status_snapshot_link_cap)
 }
 END_TEST
 
+/*
+ * The monitor's rule for the admin's pairing's bond: the device asked,
+ * or, asked a private address, an identity whose IRK resolves it; never
+ * another address, an IRK that resolves another, a private or
+ * non-static identity, or BR/EDR.
+ */
+START_TEST(pair_bond_rule)
+{
+	/* 4C:00:00:12:FA:9B is ah(IRK, 4C0000) (t-bonds-gateway.sh). */
+	static const uint8_t irk[16] = {
+		0xf0, 0xe1, 0xd2, 0xc3, 0xb4, 0xa5, 0x96, 0x87,
+		0x78, 0x69, 0x5a, 0x4b, 0x3c, 0x2d, 0x1e, 0x0f,
+	};
+	struct mux_pair_dev d = { .le = true, .type = BDADDR_RANDOM };
+	struct bdaddr id, other, rpa2;
+	uint8_t bad[16];
+
+	ck_assert_int_eq(bdaddr_parse("4C:00:00:12:FA:9B", &d.a), 0);
+	ck_assert_int_eq(bdaddr_parse("D0:5E:00:00:00:0C", &id), 0);
+	ck_assert_int_eq(bdaddr_parse("10:B6:00:00:00:04", &other), 0);
+	ck_assert_int_eq(bdaddr_parse("4C:00:00:12:FA:9C", &rpa2), 0);
+	memcpy(bad, irk, 16);
+	bad[0] ^= 1;
+	ck_assert(ctlmsg_pair_bond_ok(&d, &d.a, BDADDR_RANDOM, true, NULL));
+	ck_assert(ctlmsg_pair_bond_ok(&d, &id, BDADDR_RANDOM, true, irk));
+	ck_assert(ctlmsg_pair_bond_ok(&d, &other, BDADDR_PUBLIC, true, irk));
+	ck_assert(!ctlmsg_pair_bond_ok(&d, &id, BDADDR_RANDOM, true, NULL));
+	ck_assert(!ctlmsg_pair_bond_ok(&d, &id, BDADDR_RANDOM, true, bad));
+	ck_assert(!ctlmsg_pair_bond_ok(&d, &id, BDADDR_RANDOM, false, irk));
+	ck_assert(!ctlmsg_pair_bond_ok(&d, &rpa2, BDADDR_RANDOM, true, irk));
+	/* Non-resolvable random: not an identity. */
+	id.b[5] = 0x10;
+	ck_assert(!ctlmsg_pair_bond_ok(&d, &id, BDADDR_RANDOM, true, irk));
+	/* Asked an identity (or a public address): that address only. */
+	ck_assert_int_eq(bdaddr_parse("D0:5E:00:00:00:0C", &d.a), 0);
+	ck_assert_int_eq(bdaddr_parse("D0:5E:00:00:00:0D", &id), 0);
+	ck_assert(!ctlmsg_pair_bond_ok(&d, &id, BDADDR_RANDOM, true, irk));
+	d.a = other;
+	d.type = BDADDR_PUBLIC;
+	d.le = false;
+	ck_assert(ctlmsg_pair_bond_ok(&d, &other, BDADDR_PUBLIC, false, NULL));
+	ck_assert(!ctlmsg_pair_bond_ok(&d, &other, BDADDR_PUBLIC, true, NULL));
+	ck_assert(!ctlmsg_pair_bond_ok(&d, &id, BDADDR_PUBLIC, false, irk));
+}
+END_TEST
+
 /* bgw-muxd pair: its asks and the core's reports, strictly. */
 START_TEST(pair_codec)
 {
@@ -1706,6 +1752,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, status_snapshot_link_cap);
 	tcase_add_test(tc, status_ask_codec);
 	tcase_add_test(tc, pair_codec);
+	tcase_add_test(tc, pair_bond_rule);
 	tcase_add_test(tc, pair_target_codec);
 	tcase_add_test(tc, status_json_escapes);
 	tcase_add_test(tc, subverted_peer_cannot_claim_a_cert_user);

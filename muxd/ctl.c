@@ -340,6 +340,7 @@ static bool pair_begin(struct ctl_client *cl)
 	const struct bond *x;
 	struct mux_pair_dev d;
 	bool bonded;
+	unsigned i;
 
 	if (ctl->pair) {
 		pair_refuse(cl, CTL_PAIR_R_BUSY);
@@ -353,6 +354,12 @@ static bool pair_begin(struct ctl_client *cl)
 	}
 	x = bonds_find(b, &d.a, d.type);
 	bonded = x && (d.le ? x->has_ltk : x->has_lk);
+	/* A private address: a device whose bond's IRK resolves it is bonded. */
+	for (i = 0; !bonded && d.le && d.type == BDADDR_RANDOM && rpa_is_resolvable(&d.a) &&
+		    i < bonds_count(b); i++) {
+		x = bonds_at(b, i);
+		bonded = x->has_ltk && x->has_irk && rpa_matches(x->irk, &d.a);
+	}
 	bonds_free(b);
 	if (bonded) {
 		pair_refuse(cl, CTL_PAIR_R_BONDED);
@@ -687,9 +694,15 @@ static int pair_outcome(const char *dev, const char *type, const struct ctl_pair
 		fprintf(stderr, "bgw-muxd: pair: the controller is not ready (bgw-muxd status)\n");
 		return EXIT_ERROR;
 	case CTL_PAIR_R_BONDED:
-		fprintf(stderr, "bgw-muxd: pair: %s already has a household bond: to pair it again, "
-			"bgw-authdb bond forget %s, and make the device forget the gateway\n",
-			dev, dev);
+		if (rpa)
+			fprintf(stderr, "bgw-muxd: pair: %s is a device with a household bond (the "
+				"IRK kept with it resolves that address; bgw-authdb bond list shows "
+				"its identity): to pair it again, bgw-authdb bond forget IDENTITY, "
+				"and make the device forget the gateway\n", dev);
+		else
+			fprintf(stderr, "bgw-muxd: pair: %s already has a household bond: to pair "
+				"it again, bgw-authdb bond forget %s, and make the device forget "
+				"the gateway\n", dev, dev);
 		return EXIT_PAIR_BONDED;
 	case CTL_PAIR_R_BUSY:
 		fprintf(stderr, "bgw-muxd: pair: another pairing is running; one at a time\n");

@@ -23,7 +23,7 @@
 # in no log and no session's snoop trace.
 . "${BGW_SRCDIR:-.}/tests/lib.sh"
 
-n=18
+n=19
 echo "1..$n"
 muxd="$BGW_BUILDDIR/muxd/bgw-muxd"
 host="$BGW_BUILDDIR/tests/bond-host"
@@ -288,6 +288,14 @@ st2=$?
 	[ $st2 -eq 0 ] && grep -qx "paired 1" "$tmp/pla.out" && grep -qx "identity $plock" "$tmp/pla.out"
 t_ok $? "a lock on a private address paired at the gateway: kept under its identity with its IRK (got $st), alice reaches it (got $st2)" ||
 	sed 's/^/# /' "$tmp/p12d.out" "$tmp/pla.out" "$tmp/state/bonds"
+
+# 11d: the same private address again: the bond's IRK resolves it, so the
+# device is bonded already (exit 7), its identity to forget named.
+pair $prpa random </dev/null >"$tmp/p12e.out" 2>&1
+st=$?
+[ $st -eq 7 ] && grep -q "household bond (the IRK kept with it resolves that address" "$tmp/p12e.out"
+t_ok $? "pairing the private address of a bonded device again: exit 7 (got $st)" ||
+	sed 's/^/# /' "$tmp/p12e.out"
 
 # 12: a BR/EDR device that only displays: --keyboard, the admin types its passkey.
 echo 424242 | pair --keyboard $screen >"$tmp/p13.out" 2>&1

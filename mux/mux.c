@@ -289,6 +289,7 @@ struct mux *mux_new(struct loop *l, const struct mux_config *cfg,
 	m->next_id = 1;
 	m->acc_gen = 1;
 	pktq_init(&m->intq, MUX_INTQ_MAX, 0);
+	pktq_init(&m->iaclq, MUX_IACL_MAX, 0);
 	if (!(m->cfg.time_scale > 0))
 		m->cfg.time_scale = 1.0;
 	m->xlat = malloc(H4_MAX_PKT);
@@ -311,6 +312,7 @@ void mux_free(struct mux *m)
 	while (m->nsess)
 		mux_session_free(m->sess[m->nsess - 1]);
 	pktq_clear(&m->intq);
+	pktq_clear(&m->iaclq);
 	loop_timer_free(m->cmd_timer);
 	loop_timer_free(m->inq_timer);
 	free(m->xlat);

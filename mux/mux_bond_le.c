@@ -13,8 +13,16 @@
  *    device that distributes its identity and IRK (3.6.4-3.6.5, after
  *    the LTK) has its bond kept under that identity with the IRK, which
  *    finds it on its later private addresses (resolved once per link,
- *    mux_evt.c). LE Secure Connections derive the LTK on both ends (f5)
- *    and never send it: such a device is not shared yet;
+ *    mux_evt.c);
+ *  - first pairing with LE Secure Connections, whose LTK is derived on both
+ *    ends (f5) and never crosses HCI: a Just Works pairing is taken over,
+ *    the mux pairing with the device itself as the initiator of the
+ *    host's Pairing Request (its own P-256 key, its own LE Enable
+ *    Encryption, its own SMP PDUs on the link: ctrl_acl_internal), the
+ *    LTK kept as the household bond, and the waiting host then answered
+ *    by the stand-in below; numeric comparison, passkey entry and OOB
+ *    cannot be carried across two key exchanges and are refused, the
+ *    admin told to pair the device at the gateway;
  *  - later, every permitted user: the host's SMP on the link (CID 0x0006)
  *    is answered here, on the device's behalf (legacy Just Works, the
  *    device's real key never involved), so the host stores a virtual bond
@@ -45,6 +53,17 @@
 #include "smp_defs.h"
 
 enum { LS_IDLE, LS_CONFIRM, LS_RANDOM, LS_ENC };
+
+/*
+ * The mux pairs with the device itself, as the initiator of the host's
+ * Pairing Request (the device has it and its own Response): SC_PK our
+ * public key sent, SC_CONFIRM the device's Cb awaited, SC_RANDOM our Na
+ * sent, SC_CHECK our Ea sent, SC_ENC our LE Enable Encryption sent,
+ * SC_KEYS the device's key distribution awaited; SC_OVER failed: what
+ * the device had sent before it learnt so is dropped (the host, told,
+ * is not pairing), until the host's next Pairing Request.
+ */
+enum { SC_NONE, SC_PK, SC_CONFIRM, SC_RANDOM, SC_CHECK, SC_ENC, SC_KEYS, SC_OVER };
 
 /*
  * The household LE bond of the link's device, if its user may use it
@@ -104,23 +123,17 @@ static void pair_fail(struct mux_session *s, struct mux_conn *c, uint8_t reason)
 
 /*
  * The addresses of c1 (2.2.3) as the host computes them: its own, the
- * one its LE Create Connection said (the gateway's public BD_ADDR every
- * virtual controller reports, or the random address it set), and the
- * device's from the connection complete.
+ * one the link was made from (recorded at its LE Connection Complete,
+ * mux_evt.c: the gateway's public BD_ADDR every virtual controller
+ * reports, or the random address the session had set then, not the one
+ * it may have set since), and the device's from the connection complete.
  */
-static int confirm(struct mux *m, struct mux_session *s, const struct mux_conn *c,
-		   const uint8_t r[16], uint8_t out[16])
+static int confirm(const struct mux_conn *c, const uint8_t r[16], uint8_t out[16])
 {
 	static const uint8_t tk[16];	/* Just Works: TK 0 (2.3.5.2) */
-	const uint8_t *ia = m->bdaddr.b;
-	uint8_t iat = 0;
 
-	if (s->le_own_type & 0x01) {
-		ia = s->reg[REG_LE_RAND_ADDR];
-		iat = 1;
-	}
-	return smp_c1(tk, r, c->le.preq, c->le.pres, iat, ia, c->addr_type,
-		      c->addr.b, out);
+	return smp_c1(tk, r, c->le.preq, c->le.pres, c->init_type, c->init_addr,
+		      c->addr_type, c->addr.b, out);
 }
 
 /*
@@ -131,7 +144,7 @@ static int confirm(struct mux *m, struct mux_session *s, const struct mux_conn *
  * offering SC falls back to legacy, 2.3.5.1), key size the household
  * key's, the responder's EncKey only if asked, nothing from the host.
  */
-static void stand_in(struct mux *m, struct mux_session *s, struct mux_conn *c,
+static void stand_in(struct mux_session *s, struct mux_conn *c,
 		     const uint8_t *p, size_t n, const struct mux_le_bond *b)
 {
 	struct mux_le_smp *l = &c->le;
@@ -155,8 +168,18 @@ static void stand_in(struct mux *m, struct mux_session *s, struct mux_conn *c,
 		l->pres[3] = p[3] & AUTH_BONDING;
 		l->pres[4] = b->key_size >= 7 && b->key_size <= 16 ? b->key_size : 16;
 		l->pres[5] = 0x00;
-		/* The device's identity too, when the household bond has it. */
+		/*
+		 * The device's identity too, when the household bond has it:
+		 * promised now, so kept now (its IRK and identity), and sent
+		 * after the encryption whatever the store says by then.
+		 */
 		l->pres[6] = p[6] & (KD_ENC | (b->has_irk ? KD_ID : 0));
+		if (l->pres[6] & KD_ID) {
+			l->promise_id = true;
+			memcpy(l->ii, b->irk, 16);
+			l->ida[0] = c->id_type;
+			memcpy(l->ida + 1, c->id.b, 6);
+		}
 		l->st = LS_CONFIRM;
 		to_host(s, c, l->pres, 7);
 		log_info("session %u (%s): pairing answered for the device (household LE bond)",
@@ -166,7 +189,7 @@ static void stand_in(struct mux *m, struct mux_session *s, struct mux_conn *c,
 		if (n != 17 || l->st != LS_CONFIRM)
 			break;
 		memcpy(l->mconf, p + 1, 16);
-		if (getrandom(l->srand, 16, 0) != 16 || confirm(m, s, c, l->srand, out + 1)) {
+		if (getrandom(l->srand, 16, 0) != 16 || confirm(c, l->srand, out + 1)) {
 			pair_fail(s, c, SMP_R_UNSPECIFIED);
 			return;
 		}
@@ -178,7 +201,7 @@ static void stand_in(struct mux *m, struct mux_session *s, struct mux_conn *c,
 	case SMP_RANDOM:
 		if (n != 17 || l->st != LS_RANDOM)
 			break;
-		if (confirm(m, s, c, p + 1, chk) || !secmem_is_equal(chk, l->mconf, 16)) {
+		if (confirm(c, p + 1, chk) || !secmem_is_equal(chk, l->mconf, 16)) {
 			secmem_wipe(chk, sizeof(chk));
 			pair_fail(s, c, SMP_R_CONFIRM_FAILED);
 			return;
@@ -223,7 +246,13 @@ static const uint8_t *smp_pdu(const struct h4_pkt *pkt, size_t *n)
 /*
  * ACL from a session's host on LE link c. With a household LE bond its
  * SMP is consumed and answered here (true: not for the device); without,
- * its Pairing Request is noted for the first pairing's key size.
+ * its Pairing Request is noted for the first pairing (forwarded). While
+ * the mux pairs with the device for it (Secure Connections, below) the
+ * host's SMP is consumed too: it waits for its Pairing Response.
+ *
+ * Whether there is a bond is looked up whole at each Pairing Request
+ * (the key size, the IRK the stand-in promises) and kept with the link
+ * for the host's later PDUs (c->hbond), not fetched again for each.
  */
 bool bond_le_host_smp(struct mux *m, struct mux_session *s, struct mux_conn *c,
 		      const struct h4_pkt *pkt)
@@ -235,11 +264,25 @@ bool bond_le_host_smp(struct mux *m, struct mux_session *s, struct mux_conn *c,
 
 	if (c->link != LINK_LE || !(p = smp_pdu(pkt, &n)))
 		return false;
+	/* A new pairing after the mux's with the device failed: as ever. */
+	if (c->le.sc == SC_OVER && p[0] == SMP_PAIRING_REQ)
+		c->le.sc = SC_NONE;
+	if (c->le.sc) {
+		if (p[0] == SMP_FAILED)
+			c->le.host_failed = true;
+		host_credit(s, c);
+		return true;
+	}
 	memset(&b, 0, sizeof(b));
-	/* The keys only for the Pairing Request (the size); else whether. */
-	mine = le_bond(m, s, c, p[0] == SMP_PAIRING_REQ ? &b : NULL);
+	if (p[0] == SMP_PAIRING_REQ || c->hbond == HB_UNKNOWN) {
+		c->hbond = m->pol.bond_ltk &&
+			   m->pol.bond_ltk(&c->id, c->id_type,
+					   p[0] == SMP_PAIRING_REQ ? &b : NULL,
+					   m->pol.ctx) == 0 ? HB_YES : HB_NONE;
+	}
+	mine = c->hbond == HB_YES && !s->dead && pol_access(m, s->user, &c->id, c->id_type);
 	if (mine) {
-		stand_in(m, s, c, p, n, &b);
+		stand_in(s, c, p, n, &b);
 		host_credit(s, c);
 	} else if (p[0] == SMP_PAIRING_REQ && n == 7) {
 		memcpy(c->le.preq, p, 7);
@@ -407,6 +450,7 @@ static void first_bond(struct mux *m, struct mux_conn *c, const uint8_t *ida)
 		 * already made the advertisers' verdicts stale). */
 		c->id = id;
 		c->id_type = idt;
+		c->hbond = HB_YES;
 		log_notice("session %u (%s): %s paired over LE: its key is now the household bond%s",
 			   c->owner->id, c->owner->user, bdaddr_fmt(&id, as),
 			   b.has_irk ? ", with its IRK" : "");
@@ -425,6 +469,498 @@ static uint8_t held_next(const struct mux_le_smp *l)
 	return l->held ? SMP_CENTRAL_IDENT : 0;
 }
 
+/* ---- LE Secure Connections, a user's first pairing (2.3.5.6) ---- */
+
+/* Association models (Vol 3 Part H 2.3.5.1, Table 2.8, LE Secure Connections). */
+enum { AM_JW, AM_NC, AM_PK, AM_OOB };
+
+static uint8_t sc_model(const uint8_t preq[7], const uint8_t pres[7])
+{
+	/* [initiator][responder]: DisplayOnly, DisplayYesNo, KeyboardOnly,
+	 * NoInputNoOutput, KeyboardDisplay. */
+	static const uint8_t t[5][5] = {
+		{ AM_JW, AM_JW, AM_PK, AM_JW, AM_PK },
+		{ AM_JW, AM_NC, AM_PK, AM_JW, AM_NC },
+		{ AM_PK, AM_PK, AM_PK, AM_JW, AM_PK },
+		{ AM_JW, AM_JW, AM_JW, AM_JW, AM_JW },
+		{ AM_PK, AM_NC, AM_PK, AM_JW, AM_NC },
+	};
+
+	/* With SC, OOB when either side has the other's OOB data (Table 2.6). */
+	if (preq[2] || pres[2])
+		return AM_OOB;
+	/* Neither asks for MITM protection: Just Works whatever the IO. */
+	if (!((preq[3] | pres[3]) & AUTH_MITM))
+		return AM_JW;
+	return t[preq[1]][pres[1]];
+}
+
+/* An SMP PDU of the mux's own to the device (CID 0x0006, in fragments). */
+static int dev_send(struct mux *m, struct mux_conn *c, const uint8_t *pdu, size_t n)
+{
+	return ctrl_acl_internal(m, c, CID_SMP, pdu, n);
+}
+
+/*
+ * The pairing with the device ends without a bond: the host, which
+ * waits for its Pairing Response, gets Pairing Failed with reason
+ * (the device's own when it failed it), nothing is kept, every pairing
+ * value is wiped (the whole per-link state: key pair, DHKey, LTK).
+ */
+static void sc_end(struct mux_conn *c, uint8_t reason)
+{
+	uint8_t f[2] = { SMP_FAILED, reason };
+	char as[BDADDR_STRLEN];
+
+	if (c->owner && !c->le.host_failed)
+		to_host(c->owner, c, f, sizeof(f));
+	if (c->owner)
+		log_notice("session %u (%s): %s: LE Secure Connections pairing with the device failed (SMP reason 0x%02x): nothing kept, the host was told",
+			   c->owner->id, c->owner->user, bdaddr_fmt(&c->addr, as), reason);
+	secmem_wipe(&c->le, sizeof(c->le));
+	c->le.sc = SC_OVER;
+}
+
+/* We fail the pairing (3.5.5): Pairing Failed to the device, then to the host. */
+static void sc_fail(struct mux *m, struct mux_conn *c, uint8_t reason)
+{
+	uint8_t f[2] = { SMP_FAILED, reason };
+
+	dev_send(m, c, f, sizeof(f));
+	sc_end(c, reason);
+}
+
+/* The addresses of f5/f6 (2.2.7): the BD_ADDR, then its type. A the
+ * initiator's (the address the link was made from), B the device's. */
+static void sc_addrs(const struct mux_conn *c, uint8_t a[7], uint8_t b[7])
+{
+	memcpy(a, c->init_addr, 6);
+	a[6] = c->init_type;
+	memcpy(b, c->addr.b, 6);
+	b[6] = c->addr_type;
+}
+
+/*
+ * The device's Pairing Response with SC agreed on a user's first pairing
+ * (no household bond): taken (true) when the mux pairs with the device or
+ * refuses; false to let the pairing run end to end as before (not
+ * bonding both ways: nothing to share; a response a host would refuse).
+ */
+static bool sc_first(struct mux *m, struct mux_conn *c)
+{
+	struct mux_le_smp *l = &c->le;
+	struct mux_session *s = c->owner;
+	char as[BDADDR_STRLEN], ids[BDADDR_STRLEN];
+	uint8_t pk[65], f[2];
+
+	if (c->hbond != HB_NONE || !pol_access(m, s->user, &c->id, c->id_type) ||
+	    !(l->preq[3] & l->pres[3] & AUTH_BONDING) || l->preq[1] > 0x04 ||
+	    l->pres[1] > 0x04 || l->preq[2] > 0x01 || l->pres[2] > 0x01 ||
+	    l->pres[4] < 7 || l->pres[4] > 16 || l->preq[4] < 7 || l->preq[4] > 16)
+		return false;
+	bdaddr_fmt(&c->addr, as);
+	if (sc_model(l->preq, l->pres) != AM_JW) {
+		/*
+		 * Numeric comparison, passkey entry and OOB bind the two
+		 * public keys to a value the user checks (f4 commitments,
+		 * g2); with the mux in the middle there are two key
+		 * exchanges, whose values differ, and a mux that could make
+		 * them agree would defeat the MITM protection. Authentication
+		 * Requirements (0x03): the IO capabilities between them
+		 * cannot meet what the pairing asks for (3.5.5), true of the
+		 * path, not of the device, which does pair (Pairing Not
+		 * Supported would tell the host it never can).
+		 */
+		f[0] = SMP_FAILED;
+		f[1] = SMP_R_AUTH_REQUIREMENTS;
+		dev_send(m, c, f, 2);
+		to_host(s, c, f, 2);
+		bdaddr_fmt(&c->id, ids);
+		log_notice("session %u (%s): %s needs a passkey or number comparison with LE Secure Connections, which the gateway cannot share from one user's host: pair it once at the gateway with `bgw-muxd pair %s%s%s`, then every permitted user can use it",
+			   s->id, s->user, as, c->id_type == BDADDR_RANDOM ? "" : "--le ", ids,
+			   c->id_type == BDADDR_RANDOM ? " random" : "");
+		secmem_wipe(l, sizeof(*l));
+		return true;
+	}
+	if (smp_p256_generate(&l->kp) < 0) {
+		sc_fail(m, c, SMP_R_UNSPECIFIED);
+		return true;
+	}
+	l->sc = SC_PK;
+	pk[0] = SMP_PUBLIC_KEY;
+	memcpy(pk + 1, l->kp.pub, 64);
+	if (dev_send(m, c, pk, sizeof(pk)) < 0) {
+		sc_fail(m, c, SMP_R_UNSPECIFIED);
+		return true;
+	}
+	log_info("session %u (%s): %s pairs with LE Secure Connections, Just Works: the gateway pairs it for the household, the host waits",
+		 s->id, s->user, as);
+	return true;
+}
+
+/*
+ * The device's public key: on the curve (an invalid point is the
+ * invalid-curve attack, CVE-2018-5383: the DHKey computation refuses it)
+ * and not ours reflected (2.3.5.6.1); the DHKey from it. In Just Works
+ * the device commits first (Cb, 2.3.5.6.2).
+ */
+static void sc_on_pubkey(struct mux *m, struct mux_conn *c, const uint8_t *k)
+{
+	struct mux_le_smp *l = &c->le;
+
+	memcpy(l->pkb, k, 64);
+	if (secmem_is_equal(l->pkb, l->kp.pub, 32) ||
+	    smp_p256_dhkey(&l->kp, l->pkb, l->dhkey) < 0) {
+		sc_fail(m, c, SMP_R_DHKEY_CHECK);
+		return;
+	}
+	l->sc = SC_CONFIRM;
+}
+
+/* The device's Cb; our Na answers it. */
+static void sc_on_confirm(struct mux *m, struct mux_conn *c, const uint8_t *cb)
+{
+	struct mux_le_smp *l = &c->le;
+	uint8_t r[17];
+
+	memcpy(l->cb, cb, 16);
+	if (getrandom(l->na, 16, 0) != 16) {
+		sc_fail(m, c, SMP_R_UNSPECIFIED);
+		return;
+	}
+	r[0] = SMP_RANDOM;
+	memcpy(r + 1, l->na, 16);
+	l->sc = SC_RANDOM;
+	if (dev_send(m, c, r, sizeof(r)) < 0)
+		sc_fail(m, c, SMP_R_UNSPECIFIED);
+	secmem_wipe(r, sizeof(r));
+}
+
+/*
+ * The device's Nb: its commitment Cb = f4(PKbx, PKax, Nb, 0) checked in
+ * constant time; then MacKey and LTK = f5(DHKey, Na, Nb, A, B) and our
+ * DHKey check Ea = f6(MacKey, Na, Nb, 0, IOcapA, A, B) (2.3.5.6.5),
+ * IOcapA the host's Pairing Request's AuthReq, OOB flag, IO capability.
+ */
+static void sc_on_random(struct mux *m, struct mux_conn *c, const uint8_t *nb)
+{
+	struct mux_le_smp *l = &c->le;
+	uint8_t chk[16], a[7], b[7], e[17], iocap[3];
+	static const uint8_t r0[16];
+	bool ok;
+
+	memcpy(l->nb, nb, 16);
+	ok = smp_f4(l->pkb, l->kp.pub, l->nb, 0, chk) == 0 && secmem_is_equal(chk, l->cb, 16);
+	secmem_wipe(chk, sizeof(chk));
+	if (!ok) {
+		sc_fail(m, c, SMP_R_CONFIRM_FAILED);
+		return;
+	}
+	sc_addrs(c, a, b);
+	/* IOcap: AuthReq, OOB flag, IO capability, least significant first:
+	 * the Pairing Request's (Response's) order. */
+	memcpy(iocap, l->preq + 1, 3);
+	e[0] = SMP_DHKEY_CHECK;
+	if (smp_f5(l->dhkey, l->na, l->nb, a, b, l->mackey, l->ltk) < 0 ||
+	    smp_f6(l->mackey, l->na, l->nb, r0, iocap, a, b, e + 1) < 0) {
+		sc_fail(m, c, SMP_R_UNSPECIFIED);
+		return;
+	}
+	l->sc = SC_CHECK;
+	if (dev_send(m, c, e, sizeof(e)) < 0)
+		sc_fail(m, c, SMP_R_UNSPECIFIED);
+	secmem_wipe(e, sizeof(e));
+}
+
+/*
+ * The device's Eb = f6(MacKey, Nb, Na, 0, IOcapB, B, A), checked in
+ * constant time; then the mux encrypts the link with the LTK shortened
+ * to the negotiated size (2.3.4), EDIV and Rand 0 (2.4.4.2, Vol 4 Part
+ * E 7.8.24): an internal command, its Command Status and Encryption
+ * Change taken here (bond_le_enc_event), never the host's.
+ */
+static void sc_on_check(struct mux *m, struct mux_conn *c, const uint8_t *eb)
+{
+	struct mux_le_smp *l = &c->le;
+	uint8_t a[7], b[7], e[16], iocap[3], enc[28];
+	static const uint8_t r0[16];
+	unsigned ks = l->preq[4] < l->pres[4] ? l->preq[4] : l->pres[4], i;
+	bool ok;
+
+	sc_addrs(c, a, b);
+	/* IOcap: AuthReq, OOB flag, IO capability, least significant first:
+	 * the Pairing Request's (Response's) order. */
+	memcpy(iocap, l->pres + 1, 3);
+	ok = smp_f6(l->mackey, l->nb, l->na, r0, iocap, b, a, e) == 0 &&
+	     secmem_is_equal(e, eb, 16);
+	secmem_wipe(e, sizeof(e));
+	if (!ok) {
+		sc_fail(m, c, SMP_R_DHKEY_CHECK);
+		return;
+	}
+	for (i = ks; i < 16; i++)
+		l->ltk[i] = 0;
+	memset(enc, 0, sizeof(enc));
+	put_le16(enc, c->handle);
+	memcpy(enc + 12, l->ltk, 16);
+	l->sc = SC_ENC;
+	internal_cmd(m, HCI_OP_LE_START_ENCRYPTION, enc, sizeof(enc));
+	secmem_wipe(enc, sizeof(enc));
+}
+
+/*
+ * Every key the device announced has come (3.6.1: the responder first):
+ * the initiator's keys the Pairing Response asks for are the gateway's,
+ * not the host's (which never paired with the device): its identity, the
+ * public BD_ADDR, with an all-zero IRK (the gateway resolves no private
+ * address of its own with it: none), and a random CSRK kept nowhere (the
+ * gateway never signs). Then the LTK is kept as the household bond under
+ * the device's identity as a legacy first pairing's (given_identity),
+ * and the waiting host's Pairing Request is answered by the stand-in.
+ */
+static void sc_done(struct mux *m, struct mux_conn *c)
+{
+	struct mux_le_smp *l = &c->le;
+	struct mux_session *s = c->owner;
+	struct mux_le_bond b;
+	struct bdaddr id = c->id;
+	uint8_t idt = c->id_type, preq[7], p[17];
+	char as[BDADDR_STRLEN];
+	bool host_failed = l->host_failed;
+	int r = 0;
+
+	memset(p, 0, sizeof(p));
+	if (l->pres[5] & KD_ID) {
+		p[0] = SMP_ID_INFO;
+		r |= dev_send(m, c, p, 17);
+		p[0] = SMP_ID_ADDR_INFO;
+		p[1] = BDADDR_PUBLIC;
+		memcpy(p + 2, m->bdaddr.b, 6);
+		r |= dev_send(m, c, p, 8);
+	}
+	if (l->pres[5] & KD_SIGN) {
+		p[0] = SMP_SIGN_INFO;
+		if (getrandom(p + 1, 16, 0) != 16)
+			r = -EIO;
+		r |= dev_send(m, c, p, 17);
+	}
+	secmem_wipe(p, sizeof(p));
+	if (r < 0) {
+		sc_fail(m, c, SMP_R_UNSPECIFIED);
+		return;
+	}
+	memset(&b, 0, sizeof(b));
+	memcpy(b.ltk, l->ltk, 16);
+	b.key_size = l->preq[4] < l->pres[4] ? l->preq[4] : l->pres[4];
+	b.authenticated = false;	/* Just Works */
+	if ((l->got_kd & KD_ID) && !given_identity(m, c, l->ida, &id, &idt, &b)) {
+		log_notice("session %u (%s): %s gave an identity that is not its own or not the user's: the bond is kept under the address of the link",
+			   s->id, s->user, bdaddr_fmt(&c->addr, as));
+		id = c->id;
+		idt = c->id_type;
+	}
+	r = m->pol.bond_new_le(s->user, &id, idt, &b, m->pol.ctx);
+	if (r < 0) {
+		log_err("session %u (%s): the LE Secure Connections key of %s could not be kept as the household bond (%s): the device now holds a bond no host has; bgw-authdb bond forget %s and make the device forget the gateway, then pair again",
+			s->id, s->user, bdaddr_fmt(&id, as), strerror(-r), as);
+		sc_end(c, SMP_R_UNSPECIFIED);
+		secmem_wipe(&b, sizeof(b));
+		return;
+	}
+	c->id = id;
+	c->id_type = idt;
+	c->hbond = HB_YES;
+	log_notice("session %u (%s): %s paired with LE Secure Connections by the gateway: its key is now the household bond%s",
+		   s->id, s->user, bdaddr_fmt(&id, as), b.has_irk ? ", with its IRK" : "");
+	memcpy(preq, l->preq, 7);
+	secmem_wipe(l, sizeof(*l));
+	/* The host's Pairing Request, held since, answered as for any user. */
+	if (!host_failed && !s->dead)
+		stand_in(s, c, preq, 7, &b);
+	secmem_wipe(&b, sizeof(b));
+}
+
+/* The device's key distribution after the encryption (3.6.1, 3.6.4-3.6.6). */
+static bool sc_on_key(struct mux *m, struct mux_conn *c, const uint8_t *p, size_t n)
+{
+	struct mux_le_smp *l = &c->le;
+
+	switch (p[0]) {
+	case SMP_ID_INFO:
+		if (n != 17 || !(l->want_kd & KD_ID) || (l->got_kd & KD_ID) || l->held_ii)
+			return false;
+		memcpy(l->ii, p + 1, 16);
+		l->held_ii = true;
+		return true;
+	case SMP_ID_ADDR_INFO:
+		if (n != 8 || !l->held_ii || (l->got_kd & KD_ID))
+			return false;
+		memcpy(l->ida, p + 1, 7);
+		l->got_kd |= KD_ID;
+		break;
+	case SMP_SIGN_INFO:
+		/* Its CSRK: for signed writes of the host's, which none makes
+		 * with the household's bond; not kept. */
+		if (n != 17 || !(l->want_kd & KD_SIGN) || (l->got_kd & KD_SIGN))
+			return false;
+		l->got_kd |= KD_SIGN;
+		break;
+	default:
+		/* In SC there is no Encryption Information (3.6.1): anything
+		 * else ends the pairing. */
+		return false;
+	}
+	if ((l->got_kd & l->want_kd) == l->want_kd)
+		sc_done(m, c);
+	return true;
+}
+
+/* One whole SMP PDU from the device while the mux pairs with it. */
+static void sc_on_dev(struct mux *m, struct mux_conn *c, const uint8_t *p, size_t n)
+{
+	struct mux_le_smp *l = &c->le;
+
+	switch (p[0]) {
+	case SMP_FAILED:
+		if (n == 2) {
+			sc_end(c, p[1]);
+			return;
+		}
+		break;
+	case SMP_PUBLIC_KEY:
+		if (n == 65 && l->sc == SC_PK) {
+			sc_on_pubkey(m, c, p + 1);
+			return;
+		}
+		break;
+	case SMP_CONFIRM:
+		if (n == 17 && l->sc == SC_CONFIRM) {
+			sc_on_confirm(m, c, p + 1);
+			return;
+		}
+		break;
+	case SMP_RANDOM:
+		if (n == 17 && l->sc == SC_RANDOM) {
+			sc_on_random(m, c, p + 1);
+			return;
+		}
+		break;
+	case SMP_DHKEY_CHECK:
+		if (n == 17 && l->sc == SC_CHECK) {
+			sc_on_check(m, c, p + 1);
+			return;
+		}
+		break;
+	case SMP_KEYPRESS: case SMP_SECURITY_REQ:
+		/* Its user typing (3.5.8); asking for the pairing it has. */
+		if (n == 2)
+			return;
+		break;
+	default:
+		if (l->sc == SC_KEYS && sc_on_key(m, c, p, n))
+			return;
+		if (p[0] > SMP_KEYPRESS) {
+			sc_fail(m, c, SMP_R_CMD_NOT_SUPP);
+			return;
+		}
+		break;
+	}
+	/* Out of order or the wrong length: the pairing ends (3.5.5). */
+	sc_fail(m, c, n >= 1 && p[0] <= SMP_KEYPRESS ? SMP_R_UNSPECIFIED : SMP_R_INVALID_PARAMS);
+}
+
+/*
+ * ACL from the device while the mux pairs with it: its SMP PDUs are
+ * reassembled (the public key, 69 octets with its header, may come in
+ * fragments of 27), bounded by the largest SMP PDU, and taken; anything
+ * else on the link (ATT) goes to the host as always.
+ */
+static bool sc_dev_acl(struct mux *m, struct mux_conn *c, const struct h4_pkt *pkt)
+{
+	struct mux_le_smp *l = &c->le;
+	const uint8_t *d = pkt->acl.data;
+	size_t dl = pkt->acl.dlen, want;
+
+	if (pkt->acl.pb != HCI_PB_CONT) {
+		l->rx_on = false;
+		if (dl < 4 || get_le16(d + 2) != CID_SMP)
+			return false;
+		if (get_le16(d) < 1 || get_le16(d) > 65 || dl > get_le16(d) + 4u) {
+			if (l->sc != SC_OVER)
+				sc_fail(m, c, SMP_R_INVALID_PARAMS);
+			return true;
+		}
+		memcpy(l->rx, d, dl);
+		l->rx_len = (uint8_t)dl;
+		l->rx_on = true;
+	} else {
+		if (!l->rx_on)
+			return false;
+		if (l->rx_len + dl > get_le16(l->rx) + 4u) {
+			l->rx_on = false;
+			if (l->sc != SC_OVER)
+				sc_fail(m, c, SMP_R_INVALID_PARAMS);
+			return true;
+		}
+		memcpy(l->rx + l->rx_len, d, dl);
+		l->rx_len = (uint8_t)(l->rx_len + dl);
+	}
+	want = get_le16(l->rx) + 4u;
+	if (l->rx_len < want)
+		return true;
+	l->rx_on = false;
+	if (l->sc != SC_OVER)
+		sc_on_dev(m, c, l->rx + 4, want - 4);
+	/* sc_end may have wiped the state with it; the rest is spent. */
+	secmem_wipe(l->rx, sizeof(l->rx));
+	return true;
+}
+
+/*
+ * Encryption Change or Key Refresh Complete (Vol 4 Part E 7.7.8, 7.7.39;
+ * p its parameters) on LE link c, before it goes to the owner: true when
+ * taken here. The mux's own encryption (its SC pairing) is the mux's:
+ * the device's key distribution follows, or the pairing fails. A link the
+ * mux encrypted so, which the host then encrypts itself (with the
+ * stand-in's STK, replaced by the household key), completes with a Key
+ * Refresh Complete: the host, which never saw the link encrypted, is
+ * given the Encryption Change it waits for.
+ */
+bool bond_le_enc_event(struct mux *m, struct mux_conn *c, uint8_t code,
+		       const uint8_t *p, uint8_t plen)
+{
+	struct mux_le_smp *l = &c->le;
+	uint8_t ev[4];
+
+	if (c->link != LINK_LE || !c->owner || plen < 3)
+		return false;
+	if (l->sc == SC_ENC) {
+		if (p[0] != 0 || (code == HCI_EV_ENCRYPT_CHANGE && (plen < 4 || !p[3]))) {
+			/* The device did not take the LTK it made with us. */
+			sc_fail(m, c, SMP_R_UNSPECIFIED);
+			return true;
+		}
+		c->enc_hidden = true;
+		l->sc = SC_KEYS;
+		l->want_kd = l->pres[6] & (KD_ID | KD_SIGN);	/* EncKey: none in SC */
+		if (!l->want_kd)
+			sc_done(m, c);
+		return true;
+	}
+	if (code == HCI_EV_KEY_REFRESH_COMPLETE && c->enc_hidden) {
+		c->enc_hidden = false;
+		ev[0] = p[0];
+		put_le16(ev + 1, c->vhandle);
+		ev[3] = p[0] == 0 ? 0x01 : 0x00;
+		sess_event(c->owner, HCI_EV_ENCRYPT_CHANGE, ev, sizeof(ev));
+		bond_le_encrypted(m, c, p[0]);
+		return true;
+	}
+	if (code == HCI_EV_ENCRYPT_CHANGE)
+		c->enc_hidden = false;
+	return false;
+}
+
 /*
  * ACL from the device on LE link c (its owner alive), before it goes to
  * the owner. Watches a first pairing (no household LE bond): returns
@@ -441,6 +977,9 @@ bool bond_le_dev_smp(struct mux *m, struct mux_conn *c, const struct h4_pkt *pkt
 	const uint8_t *p;
 	size_t n;
 
+	/* The mux pairs with the device (Secure Connections): its SMP is ours. */
+	if (c->link == LINK_LE && s && l->sc)
+		return sc_dev_acl(m, c, pkt);
 	if (c->link != LINK_LE || !s || !m->pol.bond_new_le || !(p = smp_pdu(pkt, &n))) {
 		if (held_next(l) && pkt->acl.pb != HCI_PB_CONT) {
 			/* Something else came between: the host gets the keys as they were. */
@@ -456,10 +995,17 @@ bool bond_le_dev_smp(struct mux *m, struct mux_conn *c, const struct h4_pkt *pkt
 			break;
 		memcpy(l->pres, p, 7);
 		l->seen_pres = true;
-		/* The gateway's own pairing keeps an SC key itself (mux_pair.c). */
-		if ((l->preq[3] & p[3] & AUTH_SC) && strcmp(s->user, MUX_PAIR_USER) != 0)
-			log_notice("session %u (%s): %s pairs with LE Secure Connections: its key is not seen, so it is not shared (one bond per central)",
+		/*
+		 * Secure Connections: the LTK will not cross HCI, so the mux
+		 * pairs with the device itself (Just Works) or refuses. The
+		 * gateway's own pairing keeps an SC key itself (mux_pair.c).
+		 */
+		if ((l->preq[3] & p[3] & AUTH_SC) && strcmp(s->user, MUX_PAIR_USER) != 0) {
+			if (sc_first(m, c))
+				return true;
+			log_notice("session %u (%s): %s pairs with LE Secure Connections without bonding both ways: nothing is shared",
 				   s->id, s->user, bdaddr_fmt(&c->addr, as));
+		}
 		break;
 	case SMP_ENC_INFO:
 		/*
@@ -470,7 +1016,7 @@ bool bond_le_dev_smp(struct mux *m, struct mux_conn *c, const struct h4_pkt *pkt
 		 */
 		if (n != 17 || !l->seen_pres || (l->preq[3] & l->pres[3] & AUTH_SC) ||
 		    !(l->pres[6] & KD_ENC) || !pol_access(m, s->user, &c->id, c->id_type) ||
-		    le_bond(m, s, c, NULL))
+		    c->hbond != HB_NONE)
 			break;
 		memcpy(l->ei, p + 1, 16);
 		l->held = true;
@@ -540,12 +1086,11 @@ void bond_le_start_enc(struct mux *m, struct mux_session *s, struct mux_conn *c,
 void bond_le_encrypted(struct mux *m, struct mux_conn *c, uint8_t status)
 {
 	struct mux_le_smp *l = &c->le;
-	struct mux_le_bond b;
 	uint8_t p[17];
 
+	(void)m;
 	if (c->link != LINK_LE || !c->owner || l->st != LS_ENC)
 		return;
-	memset(&b, 0, sizeof(b));
 	if (status == 0 && (l->pres[6] & KD_ENC) && (l->pres[3] & AUTH_BONDING)) {
 		p[0] = SMP_ENC_INFO;
 		if (getrandom(p + 1, 16, 0) == 16) {
@@ -555,17 +1100,15 @@ void bond_le_encrypted(struct mux *m, struct mux_conn *c, uint8_t status)
 				to_host(c->owner, c, p, 11);
 		}
 	}
-	if (status == 0 && (l->pres[6] & KD_ID) && (l->pres[3] & AUTH_BONDING) &&
-	    le_bond(m, c->owner, c, &b) && b.has_irk) {
+	/* What the Pairing Response promised, kept since (stand_in). */
+	if (status == 0 && l->promise_id && (l->pres[3] & AUTH_BONDING)) {
 		p[0] = SMP_ID_INFO;
-		memcpy(p + 1, b.irk, 16);
+		memcpy(p + 1, l->ii, 16);
 		to_host(c->owner, c, p, 17);
 		p[0] = SMP_ID_ADDR_INFO;
-		p[1] = c->id_type;
-		memcpy(p + 2, c->id.b, 6);
+		memcpy(p + 1, l->ida, 7);
 		to_host(c->owner, c, p, 8);
 	}
-	secmem_wipe(&b, sizeof(b));
 	secmem_wipe(p, sizeof(p));
 	secmem_wipe(l, sizeof(*l));
 }

@@ -203,12 +203,17 @@ static void conn_release(struct mux *m, struct mux_conn *c)
 {
 	struct mux_pool *pool = conn_pool(m, c);
 
+	/* Of them, the core's own (ctrl_acl_internal) are not the owner's. */
+	uint16_t own = (uint16_t)(c->inflight - ctrl_acl_completed(c, c->inflight));
+
 	dec16(&pool->inflight, c->inflight);
 	if (c->owner) {
-		dec16(sess_used(m, c->owner, c), c->inflight);
-		dec16(sess_ctrl(m, c->owner, c), c->inflight);
+		dec16(sess_used(m, c->owner, c), own);
+		dec16(sess_ctrl(m, c->owner, c), own);
 	}
 	c->inflight = 0;
+	c->int_partial = false;
+	c->tx_left = 0;
 }
 
 static int acl_of_handle(const struct pkt *pk, void *ctx)
@@ -225,7 +230,10 @@ static void conn_drop_queued(struct mux *m, struct mux_conn *c)
 {
 	size_t n;
 
-	if (!c->owner || c->link == LINK_SCO)
+	if (c->link == LINK_SCO)
+		return;
+	ctrl_acl_drop(m, c->handle);
+	if (!c->owner)
 		return;
 	n = pktq_drop_if(&c->owner->aclq, acl_of_handle, &c->handle);
 	dec16(sess_used(m, c->owner, c), (uint16_t)(n > 0xffff ? 0xffff : n));
@@ -467,6 +475,8 @@ void on_nocp(struct mux *m, const uint8_t *p, uint8_t plen)
 		pool = conn_pool(m, c);
 		c->inflight -= cnt;
 		pool->inflight -= cnt < pool->inflight ? cnt : pool->inflight;
+		/* The core's own packets (mux_ctrl.c): not the owner's credit. */
+		cnt -= ctrl_acl_completed(c, cnt);
 		if (!c->owner || cnt == 0)
 			continue;
 		used = sess_used(m, c->owner, c);
@@ -531,6 +541,31 @@ static uint16_t pool_share(struct mux *m, const struct mux_pool *pool)
 }
 
 /*
+ * The octets of the owner's L2CAP PDU still to come after packet pk on
+ * link c (Vol 3 Part A 3.1: the first fragment carries the PDU's length),
+ * so the core's own PDUs go between the owner's, never inside one.
+ */
+static void acl_track_pdu(struct mux_conn *c, const struct pkt *pk)
+{
+	uint16_t dlen, l2len;
+
+	if (pk->len < 5)
+		return;
+	dlen = get_le16(pk->data + 3);
+	if (((get_le16(pk->data + 1) >> 12) & 0x3) == HCI_PB_CONT) {
+		dec16(&c->tx_left, dlen);
+		return;
+	}
+	c->tx_left = 0;
+	if (dlen < 2 || pk->len < 7)
+		return;
+	l2len = get_le16(pk->data + 5);
+	if ((uint32_t)l2len + 4 > dlen)
+		c->tx_left = (uint16_t)((uint32_t)l2len + 4 - dlen > 0xffff ?
+					0xffff : (uint32_t)l2len + 4 - dlen);
+}
+
+/*
  * Send queued ACL while the controller has buffers: round-robin over the
  * sessions, one packet per session per turn, each up to its share; the
  * turn goes on after the last session served, so a freed buffer goes to
@@ -542,6 +577,8 @@ static void drain_acl(struct mux *m)
 	uint16_t share_acl, share_le;
 	bool progress = true;
 
+	/* The core's own first (few, small: the bond broker's SMP). */
+	ctrl_acl_drain(m);
 	if (!m->nsess)
 		return;
 	share_acl = pool_share(m, &m->acl);
@@ -570,10 +607,11 @@ static void drain_acl(struct mux *m)
 			}
 			pool = conn_pool(m, c);
 			ctl = sess_ctrl(m, s, c);
-			if (pool->inflight >= pool->pkts ||
+			if (pool->inflight >= pool->pkts || c->int_partial ||
 			    *ctl >= (pool == &m->le ? share_le : share_acl))
 				continue;
 			pk = pktq_pop(&s->aclq);
+			acl_track_pdu(c, pk);
 			pool->inflight++;
 			c->inflight++;
 			(*ctl)++;

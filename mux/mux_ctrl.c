@@ -193,6 +193,132 @@ void internal_addr_cmd(struct mux *m, uint16_t opcode,
 }
 
 /* ------------------------------------------------------------------ */
+/* The core's own ACL on a session's link (the LE bond broker's SMP) */
+
+static struct mux_pool *link_pool(struct mux *m, const struct mux_conn *c)
+{
+	return (c->link == LINK_LE && !m->le_shared) ? &m->le : &m->acl;
+}
+
+static struct mux_conn *link_by_handle(struct mux *m, uint16_t h)
+{
+	unsigned i;
+
+	for (i = 0; i < MUX_MAX_CONNS; i++)
+		if (m->conns[i].used && m->conns[i].handle == h)
+			return &m->conns[i];
+	return NULL;
+}
+
+/*
+ * One L2CAP PDU of the core's (pdu[n] on channel cid) on link c: framed,
+ * cut into fragments of the controller's data length for the link's
+ * buffers (Vol 4 Part E 7.4.5, 7.8.2; an LE controller takes at least 27
+ * octets) and queued ahead of the sessions' ACL. Sent as the controller's
+ * buffers allow (Vol 4 Part E 4.1.1), counted at the controller like any
+ * packet (the pool's and the link's), never against the link owner's
+ * share: their Number Of Completed Packets are taken here
+ * (ctrl_acl_completed), so the owner's host is credited only for its own.
+ * The PDU is queued whole or not at all: -ENOBUFS, -EMSGSIZE.
+ */
+int ctrl_acl_internal(struct mux *m, struct mux_conn *c, uint16_t cid,
+		      const uint8_t *pdu, size_t n)
+{
+	uint8_t l2[4 + 96], h4[5 + sizeof(l2)];
+	size_t off, k, mtu = link_pool(m, c)->mtu, frags;
+	int len, r = 0;
+
+	if (n > sizeof(l2) - 4)
+		return -EMSGSIZE;
+	if (!m->up)
+		return -ENOTCONN;
+	if (mtu < 27 || mtu > sizeof(l2))
+		mtu = mtu < 27 ? 27 : sizeof(l2);
+	frags = (n + 4 + mtu - 1) / mtu;
+	if (m->iaclq.count + frags > m->iaclq.max_count)
+		return -ENOBUFS;
+	put_le16(l2, (uint16_t)n);
+	put_le16(l2 + 2, cid);
+	memcpy(l2 + 4, pdu, n);
+	for (off = 0; off < n + 4 && r == 0; off += k) {
+		k = n + 4 - off > mtu ? mtu : n + 4 - off;
+		len = h4_build_acl(h4, sizeof(h4), c->handle,
+				   off ? HCI_PB_CONT : HCI_PB_FIRST_NOFLUSH, 0, l2 + off, k);
+		r = len > 0 ? pktq_push(&m->iaclq, h4, (size_t)len) : -EMSGSIZE;
+	}
+	secmem_wipe(l2, sizeof(l2));
+	secmem_wipe(h4, sizeof(h4));
+	if (r == 0)
+		ctrl_acl_drain(m);
+	return r;
+}
+
+/*
+ * Send the core's queued fragments while the controller has buffers. A
+ * PDU starts only between the owner's PDUs (tx_left), and while one is
+ * part sent the owner's packets on the link wait (int_partial): the
+ * controller reassembles one L2CAP PDU per link at a time. At most 64
+ * packets of a link at the controller when one of ours goes (int_bits).
+ */
+void ctrl_acl_drain(struct mux *m)
+{
+	struct pkt *pk, *next;
+	struct mux_conn *c;
+	struct mux_pool *pool;
+	uint16_t hf;
+	int r;
+
+	while (m->up && (pk = pktq_peek(&m->iaclq))) {
+		hf = get_le16(pk->data + 1);
+		c = link_by_handle(m, hf & 0x0fff);
+		if (!c) {
+			pkt_free(pktq_pop(&m->iaclq));
+			continue;
+		}
+		pool = link_pool(m, c);
+		if (pool->inflight >= pool->pkts || c->inflight >= 64 ||
+		    (((hf >> 12) & 0x3) != HCI_PB_CONT && c->tx_left))
+			return;
+		pk = pktq_pop(&m->iaclq);
+		pool->inflight++;
+		c->inflight++;
+		c->int_bits |= 1ull << (c->inflight - 1);
+		next = pktq_peek(&m->iaclq);
+		c->int_partial = next && get_le16(next->data + 1) == ((hf & 0x0fff) | HCI_PB_CONT << 12);
+		r = m->ops.ctrl_send(pk->data, pk->len, m->ops.user);
+		pkt_free(pk);
+		if (r < 0)
+			ctrl_fail(m, r);
+	}
+}
+
+/*
+ * cnt packets of link c completed (7.7.19; in order: a link's packets
+ * leave in the order they came): how many of them were the core's.
+ */
+uint16_t ctrl_acl_completed(struct mux_conn *c, uint16_t cnt)
+{
+	uint16_t i, mine = 0;
+
+	for (i = 0; i < cnt && c->int_bits; i++) {
+		mine += (uint16_t)(c->int_bits & 1);
+		c->int_bits >>= 1;
+	}
+	return mine;
+}
+
+static int iacl_of_handle(const struct pkt *pk, void *ctx)
+{
+	return pk->len >= 3 && (get_le16(pk->data + 1) & 0x0fff) == *(const uint16_t *)ctx;
+}
+
+/* The link is gone: the core's fragments still queued for it go too. */
+void ctrl_acl_drop(struct mux *m, uint16_t handle)
+{
+	pktq_drop_if(&m->iaclq, iacl_of_handle, &handle);
+}
+
+/* ------------------------------------------------------------------ */
 /* Controller initialisation (what the mux sends once per controller open) */
 
 #define IS_REQ	0x01	/* failure fails the init */
@@ -525,6 +651,7 @@ void ctrl_down(struct mux *m)
 		o->used = false;
 	}
 	pktq_clear(&m->intq);
+	pktq_clear(&m->iaclq);
 	for (i = 0; i < MUX_MAX_CONNS; i++) {
 		struct mux_conn *c = &m->conns[i];
 		uint8_t p[4];

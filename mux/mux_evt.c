@@ -123,6 +123,14 @@ static void on_cmd_done(struct mux *m, const struct h4_pkt *pkt, uint16_t op,
 		/* Its LE Connection Complete (0x02) follows, for nobody (7.8.13). */
 		if (op == HCI_OP_LE_CREATE_CONN_CANCEL && !status)
 			m->le_stale_cancel = true;
+		/* The bond broker's own encryption refused (mux_bond_le.c). */
+		if (op == HCI_OP_LE_START_ENCRYPTION && status && o.plen >= 2) {
+			uint8_t ec[4] = { status, o.param[0], o.param[1], 0 };
+			struct mux_conn *c = conn_by_handle(m, get_le16(o.param) & 0x0fff);
+
+			if (c)
+				bond_le_enc_event(m, c, HCI_EV_ENCRYPT_CHANGE, ec, sizeof(ec));
+		}
 		if (op == HCI_OP_LE_SET_RANDOM_ADDR) {
 			/*
 			 * Refused (e.g. while the shared scan runs, 7.8.4): go
@@ -698,6 +706,33 @@ static void on_adv_report(struct mux *m, uint8_t sub, const uint8_t *q, size_t q
  * variant (the richest its LE event mask enables, as a controller picks),
  * with its own handle.
  */
+/*
+ * The initiator's address of a link the session's host made (central), as
+ * the link was made, for the bond broker's SMP (c1, f5, f6; Vol 3 Part H
+ * 2.2.3, 2.2.7): the local resolvable private address the controller
+ * used, when the Enhanced Connection Complete gives one (Own_Address_Type
+ * 0x02/0x03, 7.7.65.10); else the random address the session had set
+ * (Own_Address_Type 0x01) or the gateway's public BD_ADDR. Recorded now,
+ * not at the pairing: the session may set another random address since.
+ */
+static void le_conn_initiator(struct mux *m, struct mux_session *s, struct mux_conn *c,
+			      uint8_t role, const uint8_t local_rpa[6])
+{
+	static const uint8_t zero[6];
+
+	c->init_type = BDADDR_PUBLIC;
+	memcpy(c->init_addr, m->bdaddr.b, 6);
+	if (role != 0x00)
+		return;
+	if (memcmp(local_rpa, zero, 6) != 0) {
+		c->init_type = BDADDR_RANDOM;
+		memcpy(c->init_addr, local_rpa, 6);
+	} else if (s->le_own_type & 0x01) {
+		c->init_type = BDADDR_RANDOM;
+		memcpy(c->init_addr, s->reg[REG_LE_RAND_ADDR], 6);
+	}
+}
+
 static void on_le_conn_complete(struct mux *m, uint8_t sub, const uint8_t *q, size_t qlen)
 {
 	enum {
@@ -784,6 +819,7 @@ static void on_le_conn_complete(struct mux *m, uint8_t sub, const uint8_t *q, si
 			return;
 		}
 		peer_identity(m, s, &a, c->addr_type, &c->id, &c->id_type);
+		le_conn_initiator(m, s, c, q[ROLE], enh + HEAD);
 		hmap_put(legacy + HD, c->vhandle);
 		hmap_put(enh + HD, c->vhandle);
 	}
@@ -815,6 +851,10 @@ static void route_by_handle(struct mux *m, const struct h4_pkt *pkt, uint8_t sub
 	}
 	c = conn_by_handle(m, hmap_get(pkt->evt.param + off));
 	if (!c || !c->owner)
+		return;
+	/* The bond broker's own encryption, or one it shows otherwise. */
+	if ((pkt->evt.code == HCI_EV_ENCRYPT_CHANGE || pkt->evt.code == HCI_EV_KEY_REFRESH_COMPLETE) &&
+	    bond_le_enc_event(m, c, pkt->evt.code, pkt->evt.param, (uint8_t)pkt->evt.plen))
 		return;
 	memcpy(buf, pkt->raw, pkt->raw_len);
 	if (sess_wants(c->owner, pkt->evt.code, sub) &&

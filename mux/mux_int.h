@@ -12,6 +12,7 @@
 #include "hci_defs.h"
 #include "mux.h"
 #include "pktq.h"
+#include "smp_crypto.h"
 
 #define MUX_MAX_PEND	32	/* BD_ADDR-keyed procedures in progress */
 #define MUX_MAX_OUTST	8	/* commands at the controller at once */
@@ -21,6 +22,8 @@
 #define MUX_P_AL_MAX	32	/* physical accept-list entries the mux programs */
 #define MUX_IRK_MAX	64	/* IRK bindings kept (all users) */
 #define MUX_INTQ_MAX	(2 * MUX_MAX_CONNS + 2 * MUX_MAX_PEND)
+/* The core's own ACL fragments queued (a public key PDU is 3 of 27). */
+#define MUX_IACL_MAX	(8 * MUX_MAX_CONNS)
 /*
  * Fragmented LE Extended Advertising Reports (Vol 4 Part E 7.7.65.13,
  * Data_Status 01 "incomplete, more to come") held until their chain is
@@ -52,6 +55,9 @@ enum mux_scan_kind { SK_NONE = 0, SK_LEGACY, SK_EXT };
 #define MUX_SCAN_PHYS	2
 
 enum mux_link { LINK_ACL = 1, LINK_SCO, LINK_LE };
+
+/* struct mux_conn hbond: not looked up yet, none, there is one. */
+enum { HB_UNKNOWN = 0, HB_NONE, HB_YES };
 
 enum mux_pend_kind {
 	P_CONN_OUT = 1,	/* Create Connection sent */
@@ -93,6 +99,34 @@ struct mux_le_smp {
 	bool held_ci, held_ii;
 	uint8_t ci[10];		/* EDIV, Rand */
 	uint8_t ii[16];		/* IRK */
+	/*
+	 * The stand-in's promise (decided at the host's Pairing Request):
+	 * the device's identity (type, address) and IRK (ii) it sends after
+	 * the encryption, whatever the store says by then.
+	 */
+	bool promise_id;
+	uint8_t ida[7];
+	/*
+	 * LE Secure Connections, a user's first pairing of a Just Works
+	 * device (mux_bond_le.c, doc: "Household bonds"): the mux pairs with
+	 * the device itself as the initiator of the host's Pairing Request.
+	 * sc its SC_* state (0: none), host_failed when the host gave up;
+	 * the device's SMP PDU reassembled in rx (a public key is 69 octets
+	 * with its header); our key pair, the device's public key, DHKey,
+	 * nonces, its commitment, MacKey and LTK; the keys it distributes
+	 * (want_kd, got_kd: KD_* bits; its IRK in ii, identity in ida).
+	 */
+	uint8_t sc;
+	bool host_failed;
+	bool rx_on;
+	uint8_t rx_len;
+	uint8_t rx[4 + 65];
+	uint8_t want_kd, got_kd;
+	struct smp_p256 kp;
+	uint8_t pkb[64];
+	uint8_t dhkey[32];
+	uint8_t na[16], nb[16], cb[16];
+	uint8_t mackey[16], ltk[16];
 };
 
 struct mux_conn {
@@ -117,6 +151,39 @@ struct mux_conn {
 	bool irk_seen;
 	uint8_t irk[16];
 	struct mux_le_smp le;
+	/*
+	 * LE: whether the device has a household LE bond, as looked up at
+	 * the host's last Pairing Request (or its first SMP PDU): HB_*.
+	 * The host's later SMP PDUs go by it, not by a lookup each.
+	 */
+	uint8_t hbond;
+	/*
+	 * The link was encrypted by the mux itself (its SC pairing) and the
+	 * host never saw it: the host's own encryption, which the controller
+	 * completes with Encryption Key Refresh Complete (7.7.39), is shown
+	 * to it as the Encryption Change (7.7.8) it expects.
+	 */
+	bool enc_hidden;
+	/*
+	 * LE: the initiator's address and type at the LE (Enhanced)
+	 * Connection Complete (what the session's host connected from: the
+	 * gateway's public BD_ADDR or the random address it had set), for
+	 * the SMP of the bond broker (c1, f5, f6: Vol 3 Part H 2.2.3, 2.2.7).
+	 */
+	uint8_t init_type;
+	uint8_t init_addr[6];
+	/*
+	 * The core's own ACL on the link (ctrl_acl_internal, mux_ctrl.c):
+	 * bit i of int_bits set when the i-th oldest packet of the link at
+	 * the controller is the core's (its completion is not the owner's),
+	 * int_partial while a PDU of the core's is sent in part (the owner's
+	 * packets on the link wait: fragments of two L2CAP PDUs never mix,
+	 * Vol 3 Part A 7.2), tx_left the octets of the owner's L2CAP PDU
+	 * not yet sent (the core's wait for them).
+	 */
+	uint64_t int_bits;
+	bool int_partial;
+	uint16_t tx_left;
 	/* For bgw-muxd status (mux_session_links): wall clock, data bytes. */
 	int64_t since;
 	uint64_t bytes_in, bytes_out;
@@ -341,6 +408,8 @@ struct mux {
 	uint8_t ncmd;
 	struct mux_outst outst[MUX_MAX_OUTST];
 	struct pktq intq;
+	/* The core's own ACL fragments (controller handles), sent first. */
+	struct pktq iaclq;
 
 	struct mux_cache_ent cache[MUX_CACHE_MAX];
 	unsigned ncache;
@@ -530,6 +599,8 @@ bool bond_le_dev_smp(struct mux *m, struct mux_conn *c, const struct h4_pkt *pkt
 void bond_le_start_enc(struct mux *m, struct mux_session *s, struct mux_conn *c,
 		       uint8_t p[28]);
 void bond_le_encrypted(struct mux *m, struct mux_conn *c, uint8_t status);
+bool bond_le_enc_event(struct mux *m, struct mux_conn *c, uint8_t code,
+		       const uint8_t *p, uint8_t plen);
 
 /* mux_ctrl.c */
 const struct mux_cache_ent *cache_get(const struct mux *m,
@@ -547,6 +618,11 @@ void internal_cmd(struct mux *m, uint16_t opcode, const void *p, size_t plen);
 void internal_disconnect(struct mux *m, uint16_t handle, uint8_t reason);
 void internal_addr_cmd(struct mux *m, uint16_t opcode,
 		       const struct bdaddr *a, int reason);
+int ctrl_acl_internal(struct mux *m, struct mux_conn *c, uint16_t cid,
+		      const uint8_t *pdu, size_t n);
+void ctrl_acl_drain(struct mux *m);
+uint16_t ctrl_acl_completed(struct mux_conn *c, uint16_t cnt);
+void ctrl_acl_drop(struct mux *m, uint16_t handle);
 uint16_t quota(uint16_t pkts, unsigned nmax);
 void reg_set_default(struct mux *m, struct mux_session *s, unsigned r);
 void init_next(struct mux *m);

@@ -139,10 +139,26 @@ static struct {
 	char by[16];
 	unsigned news;
 	unsigned leaks;		/* host packets that held the household LTK */
+	unsigned lookups;	/* bond_ltk calls, and those only asking whether */
+	unsigned null_lookups;
 } sle;
+
+/*
+ * The host connects from a random address it set (Own_Address_Type 1),
+ * h_own_ra, rather than the public one; h_after_pres runs when its
+ * pairing has its Pairing Response.
+ */
+static bool h_own_random;
+static uint8_t h_own_ra[6];
+static void (*h_after_pres)(void);
+
+/* ACL packets hosts sent, and credits (Number Of Completed Packets) they got. */
+static unsigned host_acl_sent, host_credits;
 
 static int pol_bond_ltk(const struct bdaddr *a, uint8_t type, struct mux_le_bond *b, void *ctx)
 {
+	sle.lookups++;
+	sle.null_lookups += !b;
 	if (!sle.has || !bdaddr_eq(a, &sle.a) || type != sle.type)
 		return -ENOENT;
 	if (b)
@@ -221,22 +237,53 @@ static const struct mux_policy pol_bonds_le_rpa = {
 };
 static const struct mux_policy *env_pol = &pol;
 
+/*
+ * A device that misbehaves in its SMP: the first SMP PDU with code
+ * corrupt_code from the controller has the first octet of its value
+ * changed on the way to the mux (a public key's X: a point off the
+ * curve; a DHKey check: a wrong one).
+ */
+static uint8_t corrupt_code;
+
 static void ctrl_emit(const uint8_t *h4, size_t len, void *user)
 {
+	uint8_t b[1100];
+
+	if (corrupt_code && len >= 11 && len <= sizeof(b) && h4[0] == H4_ACL &&
+	    ((get_le16(h4 + 1) >> 12) & 0x3) != 0x1 && get_le16(h4 + 7) == 0x0006 &&
+	    h4[9] == corrupt_code) {
+		memcpy(b, h4, len);
+		b[10] ^= 0x01;
+		corrupt_code = 0;
+		mux_ctrl_input(mx, b, len);
+		return;
+	}
 	mux_ctrl_input(mx, h4, len);
 }
 
 static unsigned inquiries_sent;	/* physical Inquiry commands */
+/* The mux's own Pairing Failed PDUs to devices: how many, the last reason. */
+static unsigned dev_smp_failed;
+static uint8_t dev_smp_reason;
 
 static int ctrl_send(const uint8_t *h4, size_t len, void *user)
 {
 	if (len >= 4 && h4[0] == H4_CMD && get_le16(h4 + 1) == HCI_OP_INQUIRY)
 		inquiries_sent++;
+	if (len == 11 && h4[0] == H4_ACL && get_le16(h4 + 7) == 0x0006 && h4[9] == 0x05) {
+		dev_smp_failed++;
+		dev_smp_reason = h4[10];
+	}
 	return ctrl ? sim_ctrl_input(ctrl, h4, len) : -EPIPE;
 }
 
+/* The last log line that told the admin to pair at the gateway. */
+static char admin_told[512];
+
 static void quiet(int prio, const char *line, void *user)
 {
+	if (strstr(line, "bgw-muxd pair"))
+		snprintf(admin_told, sizeof(admin_told), "%s", line);
 	if (getenv("MUX_TEST_LOG"))
 		fprintf(stderr, "log: %s\n", line);
 }
@@ -250,9 +297,14 @@ static void wait_ready(void)
 	ck_assert(mux_is_ready(mx));
 }
 
+/* The controller's LE buffers for the next env_up (0: the default). */
+static uint16_t env_le_mtu;
+static uint8_t env_le_pkts;
+
 static void env_up_house(struct sim_house *h)
 {
-	struct sim_opts o = { .time_scale = 0.01, .seed = 7 };
+	struct sim_opts o = { .time_scale = 0.01, .seed = 7, .le_mtu = env_le_mtu,
+			      .le_pkts = env_le_pkts };
 	struct mux_ops ops = { ctrl_send, NULL, NULL, NULL };
 	/* The mux measures inquiry lengths in the simulated controller's time. */
 	struct mux_config cfg = { 4, 0, 0.01 };
@@ -266,10 +318,18 @@ static void env_up_house(struct sim_house *h)
 	ck_assert_ptr_nonnull(ctrl);
 	mx = mux_new(lp, &cfg, env_pol, &ops);
 	env_pol = &pol;
+	env_le_mtu = 0;
+	env_le_pkts = 0;
 	memset(&sbond, 0, sizeof(sbond));
 	memset(&sle, 0, sizeof(sle));
 	kid_revoked = false;
 	admin_irk = false;
+	corrupt_code = 0;
+	h_own_random = false;
+	h_after_pres = NULL;
+	dev_smp_failed = 0;
+	admin_told[0] = 0;
+	host_acl_sent = host_credits = 0;
 	lock_ra_static();
 	ck_assert_ptr_nonnull(mx);
 	mux_ctrl_up(mx);
@@ -283,15 +343,25 @@ static void env_up(void)
 
 static int to_mux(const uint8_t *h4, size_t len, void *user)
 {
-	int r = mux_session_input(user, h4, len);
+	int r;
+
+	if (len >= 1 && h4[0] == H4_ACL)
+		host_acl_sent++;
+	r = mux_session_input(user, h4, len);
 
 	return r == -EPIPE ? r : 0;
 }
 
 static int to_host(const uint8_t *h4, size_t len, void *user)
 {
+	unsigned i;
+
 	if (sle.has && memmem(h4, len, sle.b.ltk, 16))
 		sle.leaks++;
+	if (len >= 4 && h4[0] == H4_EVT && h4[1] == HCI_EV_NUM_COMP_PKTS &&
+	    len == 4u + 4u * h4[3])
+		for (i = 0; i < h4[3]; i++)
+			host_credits += get_le16(h4 + 4 + 2 + 4 * i);
 	hostdrv_sink(h4, len, user);
 	return 0;
 }
@@ -795,6 +865,7 @@ static uint16_t host_le_connect_lock(struct shost *h)
 	put_le16(p + 2, 0x60);
 	p[5] = 0x01;			/* a random address: static or private */
 	memcpy(p + 6, lock_ra.b, 6);
+	p[12] = h_own_random ? 0x01 : 0x00;
 	put_le16(p + 13, 0x18);
 	put_le16(p + 15, 0x28);
 	put_le16(p + 19, 0x2a);
@@ -863,18 +934,22 @@ static int h_pair(struct shost *h, uint16_t hd, struct le_hbond *bd)
 	int st;
 
 	ck_assert_int_eq(cmd(h, HCI_OP_READ_BD_ADDR, NULL, 0, b), 0);
-	memcpy(ia, b + 1, 6);
+	memcpy(ia, h_own_random ? h_own_ra : b + 1, 6);
 	memcpy(ra, lock_ra.b, 6);
 	h_smp_send(h, hd, preq, 7);
-	n = h_smp_recv(h, hd, pres);
+	n = h_smp_recv(h, hd, b);
 	if (n == 2)
-		return 0x100 + pres[1];
+		return 0x100 + b[1];
+	ck_assert_uint_eq(n, 7);
+	memcpy(pres, b, 7);
+	if (h_after_pres)
+		h_after_pres();
 	ck_assert_uint_eq(n, 7);
 	ck_assert_uint_eq(pres[0], 0x02);
 	ck_assert_uint_eq(pres[3] & 0x08, 0);	/* legacy: SC not agreed */
 	ck_assert_int_eq(getrandom(mrand, 16, 0), 16);
 	b[0] = 0x03;
-	ck_assert_int_eq(smp_c1(tk, mrand, preq, pres, 0, ia, 1, ra, b + 1), 0);
+	ck_assert_int_eq(smp_c1(tk, mrand, preq, pres, h_own_random, ia, 1, ra, b + 1), 0);
 	h_smp_send(h, hd, b, 17);
 	ck_assert_uint_eq(h_smp_recv(h, hd, b), 17);
 	ck_assert_uint_eq(b[0], 0x03);
@@ -887,7 +962,7 @@ static int h_pair(struct shost *h, uint16_t hd, struct le_hbond *bd)
 		return 0x100 + b[1];
 	ck_assert_uint_eq(b[0], 0x04);
 	/* The responder's confirm matches its random (2.3.5.5). */
-	ck_assert_int_eq(smp_c1(tk, b + 1, preq, pres, 0, ia, 1, ra, chk), 0);
+	ck_assert_int_eq(smp_c1(tk, b + 1, preq, pres, h_own_random, ia, 1, ra, chk), 0);
 	ck_assert_mem_eq(chk, conf, 16);
 	ck_assert_int_eq(smp_s1(tk, b + 1, mrand, stk), 0);
 	memset(stk + pres[4], 0, 16 - pres[4]);
@@ -1113,6 +1188,273 @@ START_TEST(sim_le_pairing_answered_checks_confirm)
 	/* The lock still holds mum's bond. */
 	ck_assert_int_eq(lock_use(&m, &bm), 0);
 	ck_assert_uint_eq(sle.news, 1);
+	host_down(&m);
+	host_down(&k);
+	env_down();
+}
+END_TEST
+
+/*
+ * Locks that pair with LE Secure Connections only (bgw-sim(5) pairing
+ * sc-only): one without IO (Just Works), one whose user types a passkey.
+ */
+static const char sclock_house[] =
+	"device lock\n"
+	" address C0:B6:00:00:00:01 random\n type le\n name SC Lock\n"
+	" pairing sc-only\n io-capability none\n"
+	" service 1815\n characteristic 2a56 read,write,encrypt 01\n";
+static const char pklock_house[] =
+	"device lock\n"
+	" address C0:B6:00:00:00:01 random\n type le\n name Keypad Lock\n"
+	" pairing sc-only\n io-capability keyboard\n passkey 012345\n"
+	" service 1815\n characteristic 2a56 read,write,encrypt 01\n";
+
+static void env_up_text(const char *name, const char *text)
+{
+	struct sim_house *house = NULL;
+	char err[128];
+
+	ck_assert_int_eq(sim_house_parse_buf(name, text, strlen(text), &house,
+					     err, sizeof(err)), 0);
+	env_up_house(house);
+}
+
+/*
+ * An LE Secure Connections lock first paired from a user's host: the
+ * mux pairs with it itself (Just Works), keeps the LTK it derived as the
+ * household bond (the one the lock keeps for the gateway, EDIV and Rand
+ * 0), and answers mum's waiting host with the stand-in; then the kid,
+ * whose host never paired the lock, pairs (answered by the mux) and both
+ * take turns, ten rounds, reading the bolt over links encrypted with the
+ * household key. No host ever receives it, and no host is credited for
+ * a packet it did not send (the mux's own SMP to the lock).
+ */
+START_TEST(sim_le_sc_household_bond_every_user_in_turn)
+{
+	struct le_hbond bm = { 0 }, bk = { 0 };
+	struct shost m, k;
+	unsigned i;
+
+	env_pol = &pol_bonds_le;
+	env_up_text("sclock", sclock_house);
+	host_up(&m, "mum");
+	host_up(&k, "kid");
+	host_init(&m, NULL);
+	host_init(&k, NULL);
+	ck_assert_int_eq(lock_use(&m, &bm), 0);
+	ck_assert(bm.has && sle.has);
+	ck_assert_uint_eq(sle.news, 1);
+	ck_assert_str_eq(sle.by, "mum");
+	ck_assert_uint_eq(sle.type, 1);
+	ck_assert_uint_eq(sle.b.key_size, 16);
+	ck_assert(!sle.b.authenticated);
+	ck_assert_uint_eq(sle.b.ediv, 0);
+	ck_assert(memcmp(bm.ltk, sle.b.ltk, 16) != 0);
+	for (i = 0; i < 10; i++) {
+		ck_assert_int_eq(lock_use(&k, &bk), 0);
+		ck_assert(bk.has);
+		ck_assert_int_eq(lock_use(&m, &bm), 0);
+	}
+	ck_assert_uint_eq(sle.news, 1);
+	ck_assert_uint_eq(sle.leaks, 0);
+	ck_assert_uint_eq(dev_smp_failed, 0);
+	ck_assert_uint_le(host_credits, host_acl_sent);
+	host_down(&m);
+	host_down(&k);
+	env_down();
+}
+END_TEST
+
+/*
+ * An LE Secure Connections lock that needs a passkey: numeric comparison
+ * and passkey entry cannot be carried across the mux, so mum's pairing
+ * is refused on both sides (Authentication Requirements, 0x03), nothing
+ * is kept, and the log tells the admin to pair it at the gateway.
+ */
+START_TEST(sim_le_sc_passkey_device_refused)
+{
+	uint8_t preq[7] = { 0x01, 0x04, 0x00, 0x0d, 0x10, 0x00, 0x03 }, b[17];
+	struct shost m;
+	uint16_t hd;
+
+	env_pol = &pol_bonds_le;
+	env_up_text("pklock", pklock_house);
+	host_up(&m, "mum");
+	host_init(&m, NULL);
+	hd = host_le_connect_lock(&m);
+	h_smp_send(&m, hd, preq, 7);
+	ck_assert_uint_eq(h_smp_recv(&m, hd, b), 2);
+	ck_assert_mem_eq(b, "\x05\x03", 2);
+	ck_assert_uint_eq(dev_smp_failed, 1);
+	ck_assert_uint_eq(dev_smp_reason, 0x03);
+	ck_assert(!sle.has);
+	ck_assert_ptr_nonnull(strstr(admin_told, "bgw-muxd pair C0:B6:00:00:00:01 random"));
+	ck_assert_ptr_nonnull(strstr(admin_told, "session"));
+	ck_assert_ptr_nonnull(strstr(admin_told, "(mum)"));
+	host_disconnect(&m, hd);
+	host_down(&m);
+	env_down();
+}
+END_TEST
+
+/*
+ * The lock misbehaves in the mux's pairing with it: a public key off
+ * the curve (the invalid-curve attack, CVE-2018-5383), then a wrong
+ * DHKey check. Each time both sides get Pairing Failed (DHKey Check
+ * Failed, 0x0b) and nothing is kept; then an honest pairing succeeds.
+ */
+START_TEST(sim_le_sc_device_failure_nothing_kept)
+{
+	struct le_hbond bm = { 0 };
+	static const uint8_t codes[2] = { 0x0c, 0x0d };
+	struct shost m;
+	unsigned i;
+
+	env_pol = &pol_bonds_le;
+	env_up_text("sclock", sclock_house);
+	host_up(&m, "mum");
+	host_init(&m, NULL);
+	for (i = 0; i < 2; i++) {
+		corrupt_code = codes[i];
+		ck_assert_int_eq(lock_use(&m, &bm), 0x100 + 0x0b);
+		ck_assert_uint_eq(corrupt_code, 0);	/* it was corrupted */
+		ck_assert_uint_eq(dev_smp_failed, i + 1);
+		ck_assert_uint_eq(dev_smp_reason, 0x0b);
+		ck_assert(!sle.has && !bm.has);
+	}
+	ck_assert_int_eq(lock_use(&m, &bm), 0);
+	ck_assert(sle.has && bm.has);
+	ck_assert_uint_eq(sle.leaks, 0);
+	host_down(&m);
+	env_down();
+}
+END_TEST
+
+/*
+ * The mux's own SMP with the lock through a controller with the least LE
+ * buffers a controller may have (27 octets, Vol 4 Part E 7.8.2) and two
+ * of them: its public key goes in three fragments as credits come back,
+ * never mixed with the host's packets, and the credits for them never
+ * reach the host.
+ */
+START_TEST(sim_le_sc_small_le_buffers)
+{
+	struct le_hbond bm = { 0 }, bk = { 0 };
+	struct shost m, k;
+
+	env_pol = &pol_bonds_le;
+	env_le_mtu = 27;
+	env_le_pkts = 2;
+	env_up_text("sclock", sclock_house);
+	host_up(&m, "mum");
+	host_up(&k, "kid");
+	host_init(&m, NULL);
+	host_init(&k, NULL);
+	ck_assert_int_eq(lock_use(&m, &bm), 0);
+	ck_assert(sle.has);
+	ck_assert_int_eq(lock_use(&k, &bk), 0);
+	ck_assert_int_eq(lock_use(&m, &bm), 0);
+	ck_assert_uint_eq(sle.news, 1);
+	ck_assert_uint_eq(sle.leaks, 0);
+	ck_assert_uint_le(host_credits, host_acl_sent);
+	host_down(&m);
+	host_down(&k);
+	env_down();
+}
+END_TEST
+
+/*
+ * The stand-in's c1 takes the address the link was made from: the kid's
+ * host connects from a random address it set, then sets another (as
+ * BlueZ does when its private address rotates) before pairing; its
+ * Pairing Confirm, made with the first, is accepted. And the household
+ * bond is looked up whole once per pairing (at the Pairing Request),
+ * once per encryption, never once per host SMP PDU.
+ */
+START_TEST(sim_le_stand_in_uses_the_links_address_and_looks_up_once)
+{
+	static const uint8_t r1[6] = { 0x11, 0x22, 0x33, 0x44, 0x55, 0xc6 };
+	static const uint8_t r2[6] = { 0x66, 0x77, 0x88, 0x99, 0xaa, 0xc7 };
+	struct le_hbond bm = { 0 }, bk = { 0 };
+	struct shost m, k;
+	uint16_t hd;
+
+	env_pol = &pol_bonds_le;
+	env_up();
+	host_up(&m, "mum");
+	host_up(&k, "kid");
+	host_init(&m, NULL);
+	host_init(&k, NULL);
+	ck_assert_int_eq(lock_use(&m, &bm), 0);
+	ck_assert_int_eq(cmd(&k, HCI_OP_LE_SET_RANDOM_ADDR, r1, 6, NULL), 0);
+	h_own_random = true;
+	memcpy(h_own_ra, r1, 6);
+	hd = host_le_connect_lock(&k);
+	ck_assert_int_eq(cmd(&k, HCI_OP_LE_SET_RANDOM_ADDR, r2, 6, NULL), 0);
+	sle.lookups = sle.null_lookups = 0;
+	/*
+	 * Its confirm and random were accepted (not Confirm Value Failed,
+	 * 0x104); the lock then refuses the household key because it keeps
+	 * its bond for the central address it paired with, the gateway's
+	 * public one, and this link is from a random address
+	 * (doc/virtual-controller.md, "Not yet built (LE)").
+	 */
+	ck_assert_int_eq(h_pair(&k, hd, &bk), HCI_ST_PIN_OR_KEY_MISSING);
+	/* The Pairing Request, the encryption: nothing more. */
+	ck_assert_uint_eq(sle.null_lookups, 0);
+	ck_assert_uint_le(sle.lookups, 2);
+	host_disconnect(&k, hd);
+	ck_assert_uint_eq(sle.leaks, 0);
+	host_down(&m);
+	host_down(&k);
+	env_down();
+}
+END_TEST
+
+static void bond_loses_irk(void)
+{
+	sle.b.has_irk = false;
+	memset(sle.b.irk, 0, sizeof(sle.b.irk));
+}
+
+/*
+ * The stand-in keeps its promise: its Pairing Response promised the
+ * kid's host the lock's identity (IdKey, the household bond having the
+ * IRK); the store changes before the encryption, and the identity and
+ * IRK promised are sent all the same (the host would otherwise wait for
+ * them until its SMP timeout).
+ */
+START_TEST(sim_le_stand_in_keeps_the_identity_promised)
+{
+	struct le_hbond bm = { 0 }, bk = { 0 };
+	struct sim_house *house = NULL;
+	struct shost m, k;
+	struct bdaddr id;
+	uint8_t irk[16];
+	char err[128];
+
+	ck_assert_int_eq(sim_house_parse_buf("plock", plock_house, strlen(plock_house),
+					     &house, err, sizeof(err)), 0);
+	lock_ra = house->rd[0].addr;
+	env_pol = &pol_bonds_le_rpa;
+	env_up_house(house);
+	admin_irk = true;
+	lock_ra = house->rd[0].addr;
+	rd_addr(&id, PLOCK);
+	id.b[5] = 0xc0;
+	host_up(&m, "mum");
+	host_up(&k, "kid");
+	host_init(&m, NULL);
+	host_init(&k, NULL);
+	ck_assert_int_eq(lock_use(&m, &bm), 0);
+	ck_assert(sle.has && sle.b.has_irk);
+	memcpy(irk, sle.b.irk, 16);
+	h_after_pres = bond_loses_irk;
+	ck_assert_int_eq(lock_use(&k, &bk), 0);
+	ck_assert(bk.has && bk.has_id);
+	ck_assert_uint_eq(bk.id[0], 0x01);
+	ck_assert_mem_eq(bk.id + 1, id.b, 6);
+	ck_assert_mem_eq(bk.irk, irk, 16);
 	host_down(&m);
 	host_down(&k);
 	env_down();
@@ -1380,6 +1722,12 @@ Suite *test_suite(void)
 	tcase_add_test(tc, sim_le_household_bond_not_for_a_revoked_user);
 	tcase_add_test(tc, sim_le_household_bond_rpa_device);
 	tcase_add_test(tc, sim_le_pairing_answered_checks_confirm);
+	tcase_add_test(tc, sim_le_sc_household_bond_every_user_in_turn);
+	tcase_add_test(tc, sim_le_sc_passkey_device_refused);
+	tcase_add_test(tc, sim_le_sc_device_failure_nothing_kept);
+	tcase_add_test(tc, sim_le_sc_small_le_buffers);
+	tcase_add_test(tc, sim_le_stand_in_uses_the_links_address_and_looks_up_once);
+	tcase_add_test(tc, sim_le_stand_in_keeps_the_identity_promised);
 	tcase_add_test(tc, sim_ext_scan_extended_only_devices_per_user);
 	tcase_add_test(tc, sim_ext_create_conn_coded_device_per_user);
 	tcase_set_timeout(tc, 60);

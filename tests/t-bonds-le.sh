@@ -13,10 +13,13 @@
 # admin's IRK and pairs; the bond is kept under the identity it gives,
 # with its IRK (bgw-authdb bond list says so, without the key); with the
 # admin's IRK gone from the authdb, the bond's IRK alone lets bob find it
-# and both use it in turn.
+# and both use it in turn. Then a lock that pairs with LE Secure
+# Connections only (Just Works): alice's first pairing is made by
+# bgw-muxd itself with the lock (the LTK both ends derive never crosses
+# HCI), her host answered afterwards; bob pairs and they take turns.
 . "${BGW_SRCDIR:-.}/tests/lib.sh"
 
-n=12
+n=14
 echo "1..$n"
 muxd="$BGW_BUILDDIR/muxd/bgw-muxd"
 host="$BGW_BUILDDIR/tests/le-bond-host"
@@ -33,6 +36,7 @@ chown 12345 "$tmp/carol"
 sock="$tmp/muxd.sock"
 lock=C0:B6:00:00:00:01
 plock=C0:B6:00:00:00:05
+sclock=C0:B6:00:00:00:06
 pirk=0f1e2d3c4b5a69788796a5b4c3d2e1f0
 pirk_smp=f0e1d2c3b4a5968778695a4b3c2d1e0f	# the same, as SMP carries it
 pid=""
@@ -47,6 +51,8 @@ allow bob $lock random
 device $plock random irk $pirk
 allow alice $plock random
 allow bob $plock random
+allow alice $sclock random
+allow bob $sclock random
 EOT
 chmod 600 "$tmp/authdb"
 "$BGW_BUILDDIR/sim/bgw-sim" --dump-default >"$tmp/house"
@@ -57,6 +63,15 @@ device plock
 	type le
 	name Private Lock
 	irk $pirk
+	service 1815
+	characteristic 2a56 read,write,encrypt 01
+
+device sclock
+	address $sclock random
+	type le
+	name SC Lock
+	pairing sc-only
+	io-capability none
 	service 1815
 	characteristic 2a56 read,write,encrypt 01
 EOT
@@ -181,19 +196,51 @@ done
 t_ok $? "bob and alice in turn on the private lock: $ok of 3 rounds encrypted, the bolt read" ||
 	sed 's/^/# /' "$tmp/pb1.out" "$tmp/pa1.out"
 
-# 11: the household LTKs are in no session's btsnoop trace (the hosts' own are).
+# 11: the Secure Connections lock: alice's first pairing is made by
+# bgw-muxd with the lock, the derived LTK kept (EDIV 0, Rand 0), and her
+# host, answered afterwards, pairs and reads the bolt.
+salice() { timeout 30 "$host" "$sock" $sclock "$tmp/alice/sbond" "$tmp/alice/snoop.s$1"; }
+sbob() {
+	timeout 30 setpriv --reuid=nobody --regid=nogroup --clear-groups \
+		"$host" "$sock" $sclock "$tmp/bob/sbond" "$tmp/bob/snoop.s$1"
+}
+salice 0 >"$tmp/sa0.out" 2>&1 && grep -qx "paired 1" "$tmp/sa0.out" &&
+	grep -q "^bond $sclock random by alice at [0-9]* ltk [0-9a-f]\{32\} ediv 0 rand 0000000000000000 key-size 16 authenticated no$" \
+		"$tmp/state/bonds" &&
+	grep -q "paired with LE Secure Connections by the gateway" "$tmp/log"
+t_ok $? "alice pairs the Secure Connections lock: bgw-muxd pairs it, the derived key kept" ||
+	sed 's/^/# /' "$tmp/sa0.out" "$tmp/state/bonds" "$tmp/log" | tail -30
+skey=$(sed -n "s/^bond $sclock .* ltk \([0-9a-f]*\) .*/\1/p" "$tmp/state/bonds")
+
+# 12: bob pairs it (answered by bgw-muxd), then three alternations.
+ok=0
+sbob 0 >"$tmp/sb0.out" 2>&1 && grep -qx "paired 1" "$tmp/sb0.out" && ok=1
+i=1
+while [ $i -le 3 ] && [ $ok -ge 1 ]; do
+	sbob "$i" >"$tmp/sb$i.out" 2>&1 && grep -qx "paired 0" "$tmp/sb$i.out" &&
+		salice "$i" >"$tmp/sa$i.out" 2>&1 && grep -qx "paired 0" "$tmp/sa$i.out" &&
+		ok=$((ok + 1))
+	i=$((i + 1))
+done
+[ $ok -eq 4 ] && [ "$(grep -c "^bond $sclock " "$tmp/state/bonds")" = 1 ] &&
+	grep -q " ltk $skey " "$tmp/state/bonds"
+t_ok $? "bob pairs the SC lock, answered; then bob and alice in turn, the bolt read" ||
+	sed 's/^/# /' "$tmp/sb0.out" "$tmp/sb1.out" "$tmp/sa1.out"
+
+# 13: the household LTKs are in no session's btsnoop trace (the hosts' own are).
 hexdump_all() { for f in "$@"; do od -An -v -tx1 "$f" | tr -d ' \n'; echo; done; }
 hexdump_all "$tmp"/alice/snoop.* "$tmp"/bob/snoop.* >"$tmp/snoops.hex"
-[ -n "$hkey" ] && [ -n "$pkey" ] && [ -s "$tmp/snoops.hex" ] &&
-	! grep -q -e "$hkey" -e "$pkey" "$tmp/snoops.hex" && grep -q "$akey" "$tmp/snoops.hex"
+[ -n "$hkey" ] && [ -n "$pkey" ] && [ -n "$skey" ] && [ -s "$tmp/snoops.hex" ] &&
+	! grep -q -e "$hkey" -e "$pkey" -e "$skey" "$tmp/snoops.hex" && grep -q "$akey" "$tmp/snoops.hex"
 t_ok $? "the household LTKs are in no session's snoop trace (alice's own is)"
 
-# 12: ... nor in the daemon's log (debug level).
+# 14: ... nor in the daemon's log (debug level).
 kill "$pid"
 wait "$pid" 2>/dev/null
 pid=""
 spaced=$(echo "$hkey" | sed 's/../& /g; s/ $//')
 pspaced=$(echo "$pkey" | sed 's/../& /g; s/ $//')
+sspaced=$(echo "$skey" | sed 's/../& /g; s/ $//')
 grep -q "household LE bond" "$tmp/log" &&
-	! grep -qi -e "$hkey" -e "$spaced" -e "$pkey" -e "$pspaced" "$tmp/log"
+	! grep -qi -e "$hkey" -e "$spaced" -e "$pkey" -e "$pspaced" -e "$skey" -e "$sspaced" "$tmp/log"
 t_ok $? "the household LTKs are in no log line" || sed 's/^/# /' "$tmp/log" | tail -20

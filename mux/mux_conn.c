@@ -623,6 +623,8 @@ static void drain_acl(struct mux *m)
 			progress = true;
 		}
 	}
+	/* A PDU of the core's that waited for the end of an owner's PDU. */
+	ctrl_acl_drain(m);
 }
 
 int sess_acl(struct mux *m, struct mux_session *s, const struct h4_pkt *pkt)

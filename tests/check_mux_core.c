@@ -1714,6 +1714,87 @@ START_TEST(le_bond_kept_under_the_identity_the_device_gives)
 }
 END_TEST
 
+static void le_mtu_27(struct tctl *t)
+{
+	t->le_mtu = 27;
+}
+
+/*
+ * The core's own SMP on a session's link (an LE Secure Connections
+ * device's first pairing, which the mux makes itself): its public key
+ * PDU (69 octets with the L2CAP header) goes to the controller in
+ * fragments of the controller's 27-octet LE data length, within the
+ * controller's two LE buffers, never inside the host's own fragmented
+ * L2CAP PDU (the controller reassembles one per link), and the host's
+ * next packet waits for the last of its fragments; the completions of
+ * the core's packets are not the host's credits.
+ */
+START_TEST(internal_acl_fragments_between_the_owners_pdus)
+{
+	static const uint8_t preq[7] = { 0x01, 0x03, 0x00, 0x09, 0x10, 0x00, 0x02 };
+	static const uint8_t pres[7] = { 0x02, 0x03, 0x00, 0x09, 0x10, 0x00, 0x02 };
+	static const uint8_t want[] = { 0x01, 0x12, 0xff, 0x0c, 0xff, 0xff, 0x12 };
+	uint8_t l2[40], acl[64], p[25];
+	struct host a;
+	struct host *hs[] = { &a };
+	unsigned first, i, credits = 0;
+	uint16_t h, ph;
+	int len;
+
+	env_policy = &le_bond_policy;
+	tctl_prep = le_mtu_27;
+	env_up(8, 2, 4);
+	host_start(&a, "alice");
+	host_init(&a);
+	le_create_params(p, 0, 1, 0);
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_LE_CREATE_CONN, p, 25, NULL), 0);
+	ck_assert_int_eq(host_take_le_conn(&a, NULL, &h), 0);
+	host_own(&a, h);
+	ph = phys(&a, h);
+	first = tc->acl_rx;
+	host_smp(&a, h, preq, 7);
+	/* An ATT Write Request of 36 octets, in two fragments: 20 + 20. */
+	put_le16(l2, 36);
+	put_le16(l2 + 2, 0x0004);
+	memset(l2 + 4, 0x12, 36);
+	len = h4_build_acl(acl, sizeof(acl), h, HCI_PB_FIRST_NOFLUSH, 0, l2, 20);
+	ck_assert_int_eq(mux_session_input(a.s, acl, (size_t)len), 0);
+	tctl_pump(tc);
+	/* The lock agrees on SC Just Works: the mux pairs it, its key waits. */
+	dev_smp(ph, pres, 7);
+	ck_assert_uint_eq(tc->acl_rx - first, 2);	/* two buffers */
+	/* Both done: buffers free, but the host's PDU is not whole yet. */
+	tctl_nocp(tc, ph, 2);
+	tctl_pump(tc);
+	ck_assert_uint_eq(tc->acl_rx - first, 2);
+	len = h4_build_acl(acl, sizeof(acl), h, HCI_PB_CONT, 0, l2 + 20, 20);
+	ck_assert_int_eq(mux_session_input(a.s, acl, (size_t)len), 0);
+	tctl_pump(tc);
+	/* The controller completes packets, two at a time. */
+	for (i = 0; i < 2; i++) {
+		tctl_nocp(tc, ph, 2);
+		tctl_pump(tc);
+	}
+	/* The host's next ATT PDU after the key. */
+	len = h4_build_acl(acl, sizeof(acl), h, HCI_PB_FIRST_NOFLUSH, 0, l2, 20);
+	put_le16(acl + 5, 16);
+	ck_assert_int_eq(mux_session_input(a.s, acl, (size_t)len), 0);
+	tctl_pump(tc);
+	ck_assert_uint_eq(tc->acl_rx - first, sizeof(want));
+	for (i = 0; i < sizeof(want); i++) {
+		ck_assert_uint_eq(tc->acl_rx_handle[first + i], ph);
+		ck_assert_uint_eq(tc->acl_rx_tag[first + i], want[i]);
+	}
+	/* Its three packets credited, not the core's three. */
+	for (i = 0; i < a.nrx; i++)
+		if (a.rx[i]->len >= 8 && a.rx[i]->d[0] == H4_EVT &&
+		    a.rx[i]->d[1] == HCI_EV_NUM_COMP_PKTS)
+			credits += get_le16(a.rx[i]->d + 6);
+	ck_assert_uint_eq(credits, 3);
+	env_down(hs, 1);
+}
+END_TEST
+
 /*
  * The admin's IRK for a device (bgw-authdb(5) "device ... irk", most
  * significant octet first as the specification prints D.7's): every user
@@ -5208,6 +5289,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc_core, rpa_resolved_only_with_irk_seen_from_the_device);
 	tcase_add_test(tc_core, rpa_resolved_with_the_authdb_irk);
 	tcase_add_test(tc_core, le_bond_kept_under_the_identity_the_device_gives);
+	tcase_add_test(tc_core, internal_acl_fragments_between_the_owners_pdus);
 	tcase_add_test(tc_core, adv_verdict_once_per_advertiser_and_user);
 	tcase_add_test(tc_core, sixty_four_sessions_cap_and_nocp_split);
 	tcase_add_test(tc_core, foreign_handle_commands_rejected);

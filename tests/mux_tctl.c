@@ -281,7 +281,7 @@ static void answer(struct tctl *t, uint16_t op, const uint8_t *p, uint8_t plen)
 		cc(t, op, r, 11);
 		break;
 	case HCI_OP_LE_READ_BUFFER_SIZE:
-		put_le16(r + 1, t->le_pkts ? 251 : 0);
+		put_le16(r + 1, t->le_pkts ? (t->le_mtu ? t->le_mtu : 251) : 0);
 		r[3] = (uint8_t)t->le_pkts;
 		cc(t, op, r, 4);
 		break;
@@ -592,8 +592,11 @@ int tctl_send(const uint8_t *h4, size_t len, void *user)
 		return 0;
 	}
 	if (pkt.type == H4_ACL) {
-		if (t->acl_rx < TCTL_LOG_MAX)
+		if (t->acl_rx < TCTL_LOG_MAX) {
 			t->acl_rx_handle[t->acl_rx] = pkt.acl.handle;
+			t->acl_rx_tag[t->acl_rx] = pkt.acl.pb == HCI_PB_CONT ? 0xff :
+						   pkt.acl.dlen > 4 ? pkt.acl.data[4] : 0xfe;
+		}
 		t->acl_rx++;
 		return 0;
 	}

@@ -33,6 +33,12 @@ struct tctl {
 	unsigned ncmds;
 	unsigned acl_rx;		/* ACL packets received */
 	uint16_t acl_rx_handle[TCTL_LOG_MAX];
+	/*
+	 * Each one's first payload octet after the L2CAP header (the SMP
+	 * code, ATT opcode) for a first fragment, 0xff for a continuation.
+	 */
+	uint8_t acl_rx_tag[TCTL_LOG_MAX];
+	uint16_t le_mtu;		/* LE ACL data length it reports (0: 251) */
 	unsigned sco_rx;		/* SCO packets received */
 	uint16_t sco_rx_last_handle;
 	unsigned violations;		/* contract breaches by the mux */

@@ -704,6 +704,8 @@ static void sc_on_check(struct mux *m, struct mux_conn *c, const uint8_t *eb)
 	put_le16(enc, c->handle);
 	memcpy(enc + 12, l->ltk, 16);
 	l->sc = SC_ENC;
+	/* The keys the device will distribute; EncKey means none in SC (3.6.1). */
+	l->want_kd = l->pres[6] & (KD_ID | KD_SIGN);
 	internal_cmd(m, HCI_OP_LE_START_ENCRYPTION, enc, sizeof(enc));
 	secmem_wipe(enc, sizeof(enc));
 }
@@ -810,7 +812,8 @@ static bool sc_on_key(struct mux *m, struct mux_conn *c, const uint8_t *p, size_
 		 * else ends the pairing. */
 		return false;
 	}
-	if ((l->got_kd & l->want_kd) == l->want_kd)
+	/* Before the Encryption Change, the keys wait for it (below). */
+	if (l->sc == SC_KEYS && (l->got_kd & l->want_kd) == l->want_kd)
 		sc_done(m, c);
 	return true;
 }
@@ -857,7 +860,13 @@ static void sc_on_dev(struct mux *m, struct mux_conn *c, const uint8_t *p, size_
 			return;
 		break;
 	default:
-		if (l->sc == SC_KEYS && sc_on_key(m, c, p, n))
+		/*
+		 * Its keys come over the encrypted link, and may be read
+		 * before the Encryption Change event (ACL and events are
+		 * separate paths on some transports, USB): taken from our
+		 * LE Enable Encryption on, used only once it succeeded.
+		 */
+		if ((l->sc == SC_ENC || l->sc == SC_KEYS) && sc_on_key(m, c, p, n))
 			return;
 		if (p[0] > SMP_KEYPRESS) {
 			sc_fail(m, c, SMP_R_CMD_NOT_SUPP);
@@ -942,8 +951,7 @@ bool bond_le_enc_event(struct mux *m, struct mux_conn *c, uint8_t code,
 		}
 		c->enc_hidden = true;
 		l->sc = SC_KEYS;
-		l->want_kd = l->pres[6] & (KD_ID | KD_SIGN);	/* EncKey: none in SC */
-		if (!l->want_kd)
+		if ((l->got_kd & l->want_kd) == l->want_kd)
 			sc_done(m, c);
 		return true;
 	}

@@ -550,7 +550,7 @@ static bool sc_first(struct mux *m, struct mux_conn *c)
 {
 	struct mux_le_smp *l = &c->le;
 	struct mux_session *s = c->owner;
-	char as[BDADDR_STRLEN], ids[BDADDR_STRLEN];
+	char as[BDADDR_STRLEN];
 	uint8_t pk[65], f[2];
 
 	if (c->hbond != HB_NONE || !pol_access(m, s->user, &c->id, c->id_type) ||
@@ -575,10 +575,16 @@ static bool sc_first(struct mux *m, struct mux_conn *c)
 		f[1] = SMP_R_AUTH_REQUIREMENTS;
 		dev_send(m, c, f, 2);
 		to_host(s, c, f, 2);
-		bdaddr_fmt(&c->id, ids);
-		log_notice("session %u (%s): %s needs a passkey or number comparison with LE Secure Connections, which the gateway cannot share from one user's host: pair it once at the gateway with `bgw-muxd pair %s%s%s`, then every permitted user can use it",
-			   s->id, s->user, as, c->id_type == BDADDR_RANDOM ? "" : "--le ", ids,
-			   c->id_type == BDADDR_RANDOM ? " random" : "");
+		/*
+		 * The address to name is the link's: a device with privacy
+		 * is paired at the gateway by the private address it uses
+		 * now (bgw-muxd(8)), never by its identity.
+		 */
+		log_notice("session %u (%s): %s needs a passkey or number comparison with LE Secure Connections, which the gateway cannot share from one user's host: pair it once at the gateway with `bgw-muxd pair %s%s%s`%s, then every permitted user can use it",
+			   s->id, s->user, as, c->addr_type == BDADDR_RANDOM ? "" : "--le ", as,
+			   c->addr_type == BDADDR_RANDOM ? " random" : "",
+			   c->addr_type == BDADDR_RANDOM && rpa_is_resolvable(&c->addr) ?
+			   " soon (that private address changes within minutes)" : "");
 		secmem_wipe(l, sizeof(*l));
 		return true;
 	}

@@ -45,6 +45,7 @@ static const char *const event_names[] = {
 	[AUDIT_LOGIN_LIMITED] = "login-limited",
 	[AUDIT_SESSION_END] = "session-end",
 	[AUDIT_ACL_DENY] = "acl-deny",
+	[AUDIT_PAIR_REFUSED] = "pair-refused",
 	[AUDIT_AUTHDB_CHANGE] = "authdb-change",
 	[AUDIT_AUTHDB_RELOAD] = "authdb-reload",
 	[AUDIT_LOST] = "audit-lost",

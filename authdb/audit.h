@@ -69,6 +69,7 @@ enum audit_event {
 	AUDIT_LOGIN_LIMITED,	/* refused by the rate limiter */
 	AUDIT_SESSION_END,	/* user, src, detail */
 	AUDIT_ACL_DENY,		/* user, src, rd: the RD address refused */
+	AUDIT_PAIR_REFUSED,	/* user, rd; detail: why, what the admin can do */
 	AUDIT_AUTHDB_CHANGE,	/* uid: the admin; detail: the command */
 	AUDIT_AUTHDB_RELOAD,	/* detail: "ok" or the parse error */
 	AUDIT_LOST,		/* detail: how many records could not be written */

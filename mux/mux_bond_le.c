@@ -585,6 +585,10 @@ static bool sc_first(struct mux *m, struct mux_conn *c)
 			   c->addr_type == BDADDR_RANDOM ? " random" : "",
 			   c->addr_type == BDADDR_RANDOM && rpa_is_resolvable(&c->addr) ?
 			   " soon (that private address changes within minutes)" : "");
+		if (m->pol.pair_refused)
+			m->pol.pair_refused(s->user, &c->addr, c->addr_type,
+					    "LE Secure Connections with a passkey or number comparison: pair it at the gateway (bgw-muxd pair)",
+					    m->pol.ctx);
 		secmem_wipe(l, sizeof(*l));
 		return true;
 	}

@@ -104,6 +104,14 @@ struct mux_policy {
 	int (*bond_new_le)(const char *user, const struct bdaddr *a,
 			   uint8_t addr_type, const struct mux_le_bond *b,
 			   void *ctx);
+	/*
+	 * The core refused user's pairing with device (a, addr_type) for
+	 * the household (an LE Secure Connections device that needs a
+	 * passkey or a compared number, doc/virtual-controller.md): why,
+	 * one short line for the audit log, no secret in it. May be NULL.
+	 */
+	void (*pair_refused)(const char *user, const struct bdaddr *a,
+			     uint8_t addr_type, const char *why, void *ctx);
 };
 
 #endif /* BGW_MUX_POLICY_H */

@@ -346,6 +346,18 @@ static void pol_denied(const char *user, const struct bdaddr *a, uint8_t type,
 	muxd_call(&c->d, RPC_AUDIT, AUDIT_ACL_DENY, user, NULL, rd, detail, NULL, NULL);
 }
 
+/* A pairing the core refused for the household: one audit record. */
+static void pol_pair_refused(const char *user, const struct bdaddr *a, uint8_t type,
+			     const char *why, void *ctx)
+{
+	struct muxd_core *c = ctx;
+	char rd[BDADDR_STRLEN + 8];
+
+	bdaddr_fmt(a, rd);
+	strcat(rd, type == BDADDR_RANDOM ? " random" : " public");
+	muxd_call(&c->d, RPC_AUDIT, AUDIT_PAIR_REFUSED, user, NULL, rd, why, NULL, NULL);
+}
+
 /* The policy: the authdb without its password lines, parsed whole. */
 static int policy_take(struct muxd_core *c, const uint8_t *p, size_t len)
 {
@@ -465,7 +477,8 @@ int core_run(struct muxd_core *c)
 {
 	static struct mux_policy pol = {
 		pol_is_user, pol_is_admin, pol_may_access, pol_denied, pol_resolve_rpa,
-		pol_bond_key, pol_bond_new, NULL, pol_bond_ltk, pol_bond_new_le
+		pol_bond_key, pol_bond_new, NULL, pol_bond_ltk, pol_bond_new_le,
+		pol_pair_refused
 	};
 	static struct mux_ops ops = { ctrl_send, ctrl_failed, session_dead, NULL };
 	struct mux_config mcfg;

@@ -52,10 +52,11 @@ static const struct rule rules[RPC_REQ_LAST + 1] = {
 		       2 + 20, 2 + RPC_SIGN_IN_MAX, true },
 	/*
 	 * The worker may write only the records it alone can know: a session's
-	 * end and an ACL refusal. Logins and reloads are the monitor's own.
+	 * end, an ACL refusal, a pairing it refused. Logins and reloads are
+	 * the monitor's own.
 	 */
 	[RPC_AUDIT] = { { 1, 0, 0, 0 }, { NAME_MAX_, SRC_MAX_, 32, 255 },
-			AUDIT_SESSION_END, AUDIT_ACL_DENY, false, 0, 0, true },
+			AUDIT_SESSION_END, AUDIT_PAIR_REFUSED, false, 0, 0, true },
 	/*
 	 * The source key and the address as the front saw them; 1: a slot
 	 * reserved for sources that logged in before (tunnel/front.h).

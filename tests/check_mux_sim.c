@@ -178,9 +178,28 @@ static int pol_bond_new_le(const char *user, const struct bdaddr *a, uint8_t typ
 	return 0;
 }
 
+/* Pairings the core refused for the household (the audit record's call). */
+static struct {
+	unsigned n;
+	char user[16];
+	struct bdaddr a;
+	uint8_t type;
+	char why[200];
+} refused;
+
+static void pol_pair_refused(const char *user, const struct bdaddr *a, uint8_t type,
+			     const char *why, void *ctx)
+{
+	refused.n++;
+	snprintf(refused.user, sizeof(refused.user), "%s", user);
+	refused.a = *a;
+	refused.type = type;
+	snprintf(refused.why, sizeof(refused.why), "%s", why);
+}
+
 static const struct mux_policy pol_bonds_le = {
 	NULL, NULL, pol_may_access, NULL, NULL, pol_bond_key, pol_bond_new, NULL,
-	pol_bond_ltk, pol_bond_new_le
+	pol_bond_ltk, pol_bond_new_le, pol_pair_refused
 };
 /*
  * A lock with privacy: the IRK below (most significant octet first, as
@@ -350,6 +369,7 @@ static void env_up_house(struct sim_house *h)
 	kid_revoked = false;
 	admin_irk = false;
 	corrupt_code = 0;
+	memset(&refused, 0, sizeof(refused));
 	hold_enc = false;
 	held_enc_len = 0;
 	h_own_random = false;
@@ -1318,6 +1338,12 @@ START_TEST(sim_le_sc_passkey_device_refused)
 	ck_assert_ptr_nonnull(strstr(admin_told, "bgw-muxd pair C0:B6:00:00:00:01 random"));
 	ck_assert_ptr_nonnull(strstr(admin_told, "session"));
 	ck_assert_ptr_nonnull(strstr(admin_told, "(mum)"));
+	/* ... and an audit record, by mum, for the lock, saying what to do. */
+	ck_assert_uint_eq(refused.n, 1);
+	ck_assert_str_eq(refused.user, "mum");
+	ck_assert(bdaddr_eq(&refused.a, &lock_ra));
+	ck_assert_uint_eq(refused.type, BDADDR_RANDOM);
+	ck_assert_ptr_nonnull(strstr(refused.why, "bgw-muxd pair"));
 	host_disconnect(&m, hd);
 	host_down(&m);
 	env_down();

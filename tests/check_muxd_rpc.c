@@ -162,6 +162,11 @@ START_TEST(malformed_requests_refused)
 	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
 	n = raw(buf, RPC_AUDIT, AUDIT_AUTHDB_RELOAD, name, NULL, 0);
 	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+	/* ... nor a bond's (the monitor's), but a pairing it refused, yes */
+	n = raw(buf, RPC_AUDIT, AUDIT_BOND_NEW, name, NULL, 0);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+	n = raw(buf, RPC_AUDIT, AUDIT_PAIR_REFUSED, name, NULL, 0);
+	ck_assert_int_eq(decode(buf, n, &q, &why), 0);
 	n = raw(buf, RPC_LOGIN_FAILED, 0, ns, NULL, 0);
 	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
 	/* A login is the monitor's to record: the old report is refused. */

@@ -143,6 +143,19 @@ while [ ! -S "$sock" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 
 pair() { timeout 90 "$muxd" -c "$tmp/muxd.conf" pair "$@"; }
 A() { "$BGW_BUILDDIR/authdb/bgw-authdb" --db "$tmp/authdb" --audit "$tmp/audit.log" --bonds "$tmp/state/bonds" "$@"; }
+# A grant, then its reload seen in the daemon's log (each waited for on
+# its own: two changes close together may be read in one reload that
+# comes before the second is written).
+grant() {
+	local n0 i=0
+
+	n0=$(grep -c "authdb changed: reloading" "$tmp/log")
+	A allow "$@" >/dev/null 2>&1 || return 1
+	while [ "$(grep -c "authdb changed: reloading" "$tmp/log")" -le "$n0" ] && [ $i -lt 100 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+}
 alice() { timeout 30 "$host" "$sock" $speaker "$tmp/alice/bond" "$tmp/alice/snoop.$1"; }
 bob() {
 	timeout 30 setpriv --reuid=nobody --regid=nogroup --clear-groups \
@@ -191,13 +204,7 @@ t_ok $? "pairing a bonded device again: exit 7, bond forget named (got $st)" ||
 	sed 's/^/# /' "$tmp/p7.out"
 
 # 7: the admin grants alice and bob; ten alternations, nobody pairs.
-n0=$(grep -c "authdb changed: reloading" "$tmp/log")
-A allow alice $speaker public >/dev/null 2>&1 && A allow bob $speaker public >/dev/null 2>&1
-i=0
-while [ "$(grep -c "authdb changed: reloading" "$tmp/log")" -le "$n0" ] && [ $i -lt 100 ]; do
-	sleep 0.1
-	i=$((i + 1))
-done
+grant alice $speaker public && grant bob $speaker public
 ok=0
 i=1
 while [ $i -le 10 ]; do
@@ -272,13 +279,7 @@ t_ok $? "LE Secure Connections at the gateway: numeric comparison, the derived L
 # lock, told its identity) and reads the bolt, encrypted.
 pair $prpa random </dev/null >"$tmp/p12d.out" 2>&1
 st=$?
-n0=$(grep -c "authdb changed: reloading" "$tmp/log")
-A allow alice $plock random >/dev/null 2>&1
-i=0
-while [ "$(grep -c "authdb changed: reloading" "$tmp/log")" -le "$n0" ] && [ $i -lt 100 ]; do
-	sleep 0.1
-	i=$((i + 1))
-done
+grant alice $plock random
 timeout 30 "$BGW_BUILDDIR/tests/le-bond-host" "$sock" "irk:$pirk" "$tmp/alice/le/pbond" \
 	"$tmp/alice/le/snoop.p" >"$tmp/pla.out" 2>&1
 st2=$?
@@ -308,13 +309,7 @@ t_ok $? "a BR/EDR passkey typed by the admin (--keyboard): an authenticated key 
 # 13: alice and bob, granted the lock, never paired it: their hosts hold
 # keys of their own (any: each is replaced); five rounds each, encrypted,
 # the bolt read.
-n0=$(grep -c "authdb changed: reloading" "$tmp/log")
-A allow alice $lock random >/dev/null 2>&1 && A allow bob $lock random >/dev/null 2>&1
-i=0
-while [ "$(grep -c "authdb changed: reloading" "$tmp/log")" -le "$n0" ] && [ $i -lt 100 ]; do
-	sleep 0.1
-	i=$((i + 1))
-done
+grant alice $lock random && grant bob $lock random
 for u in alice bob; do
 	echo "$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n') 1234 $(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')" \
 		>"$tmp/$u/le/bond"

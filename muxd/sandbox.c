@@ -52,6 +52,7 @@
  *   peer   nothing more: it talks over the descriptors it was given;
  *          sendto only without an address (its UDP socket is connected),
  *          no sendmsg at all (its msg_name cannot be checked),
+ *          recvmmsg without a timeout,
  *          setsockopt(IPPROTO_TCP, TCP_NODELAY) only.
  * Absent everywhere, among others: execve, ptrace, process_vm_*, mount,
  * setuid and friends, kexec, bpf, module loading, keyctl, unshare. Each
@@ -281,6 +282,14 @@ static void rules_peer(struct sb_filter *f)
 {
 	/* send() is sendto() without an address: nothing else. */
 	ALLOW(f, SYS_sendto, EQ(4, 0));
+	/*
+	 * Several datagrams per wake-up (its client's, the core's), never
+	 * blocking with a timeout: recvmsg(2) several times over, which
+	 * every role has.
+	 */
+#ifdef SYS_recvmmsg
+	ALLOW(f, SYS_recvmmsg, EQ(4, 0));
+#endif
 	/* TCP_NODELAY on a TLS peer's connection: nothing else. */
 	ALLOW(f, SYS_setsockopt, EQ(1, IPPROTO_TCP), EQ(2, TCP_NODELAY));
 }

@@ -98,6 +98,8 @@ enum probe {
 	P_SETSOCKOPT_NODELAY,
 	P_SETSOCKOPT_ATTACH,	/* SO_ATTACH_FILTER */
 	P_WAIT4,		/* reaping a child */
+	P_RECVMMSG,		/* several datagrams, no timeout */
+	P_RECVMMSG_TIMEOUT,
 };
 
 static int sv[2];
@@ -232,6 +234,15 @@ static int run_probe(enum probe p)
 	case P_WAIT4:
 		waitpid(-1, &st, WNOHANG);
 		return 0;
+	case P_RECVMMSG:
+	case P_RECVMMSG_TIMEOUT: {
+		struct timespec ts = { 0, 0 };
+		struct mmsghdr mm = { .msg_hdr = { .msg_iov = &lv, .msg_iovlen = 1 } };
+
+		/* Nothing waits: EAGAIN, but allowed (or killed first). */
+		recvmmsg(sv[0], &mm, 1, MSG_DONTWAIT, p == P_RECVMMSG_TIMEOUT ? &ts : NULL);
+		return 0;
+	}
 	case P_SETSOCKOPT_ATTACH: {
 		struct sock_fprog none = { 0, NULL };
 
@@ -444,6 +455,8 @@ START_TEST(peer_argument_rules)
 	ck_assert_str_eq(probe(SANDBOX_PEER, P_SETSOCKOPT_NODELAY), "lived");
 	ck_assert_str_eq(probe(SANDBOX_PEER, P_SETSOCKOPT_REUSEADDR), "killed");
 	ck_assert_str_eq(probe(SANDBOX_PEER, P_WAIT4), "killed");
+	ck_assert_str_eq(probe(SANDBOX_PEER, P_RECVMMSG), "lived");
+	ck_assert_str_eq(probe(SANDBOX_PEER, P_RECVMMSG_TIMEOUT), "killed");
 	ck_assert_str_eq(probe(SANDBOX_PEER, P_KILL_CHILD), "killed");
 }
 END_TEST

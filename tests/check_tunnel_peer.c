@@ -1597,6 +1597,101 @@ START_TEST(link_msg_frames_of_a_turn_share_datagrams)
 }
 END_TEST
 
+/*
+ * tun_lkio_recv_some: the frames that wait, up to a batch per system
+ * call, byte for byte and in order; a short batch says the socket held
+ * no more (the reader stops without a second call); an oversized
+ * datagram and the end are reported in their place.
+ */
+START_TEST(link_frames_read_several_per_call)
+{
+	static struct lk_rx rx;
+	static uint8_t big[TUN_LINK_DGRAM_MAX + 1];
+	struct loop *l = loop_new();
+	struct lk_io io;
+	uint8_t f[6][40];
+	int sv[2], i, n;
+
+	ck_assert_ptr_nonnull(l);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	tun_lkio_init(&io, l);
+	io.fd = sv[0];
+	ck_assert_int_eq(tun_lkio_recv_some(&io, &rx), 0);
+	ck_assert_uint_eq(io.rx_calls, 1);
+	for (i = 0; i < 6; i++) {
+		memset(f[i], 'a' + i, sizeof(f[i]));
+		ck_assert_int_eq(send(sv[1], f[i], 10 + (size_t)i, 0), 10 + i);
+	}
+	/* 6 frames: a full batch, then a short one (two calls, not seven). */
+	n = tun_lkio_recv_some(&io, &rx);
+	ck_assert_int_eq(n, TUN_LKIO_RX_BATCH);
+	for (i = 0; i < n; i++) {
+		ck_assert_int_eq(rx.len[i], 10 + i);
+		ck_assert_mem_eq(rx.b[i], f[i], (size_t)rx.len[i]);
+	}
+	n = tun_lkio_recv_some(&io, &rx);
+	ck_assert_int_eq(n, 6 - TUN_LKIO_RX_BATCH);
+	for (i = 0; i < n; i++) {
+		ck_assert_int_eq(rx.len[i], 10 + TUN_LKIO_RX_BATCH + i);
+		ck_assert_mem_eq(rx.b[i], f[TUN_LKIO_RX_BATCH + i], (size_t)rx.len[i]);
+	}
+	ck_assert_uint_eq(io.rx_calls, 3);
+	ck_assert_uint_eq(io.rx_frames, 6);
+	/* A frame, one too long for any frame, then the end: in order. */
+	ck_assert_int_eq(send(sv[1], f[0], 3, 0), 3);
+	ck_assert_int_eq(send(sv[1], big, sizeof(big), 0), (ssize_t)sizeof(big));
+	close(sv[1]);
+	n = tun_lkio_recv_some(&io, &rx);
+	ck_assert_int_eq(n, 2);
+	ck_assert_int_eq(rx.len[0], 3);
+	ck_assert_int_eq(rx.len[1], -EMSGSIZE);
+	n = tun_lkio_recv_some(&io, &rx);
+	ck_assert_int_eq(n, 1);
+	ck_assert_int_eq(rx.len[0], -EPIPE);
+	tun_lkio_close(&io);
+	loop_free(l);
+}
+END_TEST
+
+/*
+ * Through a peer process, both ends of the link and the peer's channel
+ * read what waits with one system call per wake-up (recvmmsg), not one
+ * more to hear EAGAIN: over 300 echoed messages each makes no more
+ * receive calls than it gets datagrams (one recv each and one more per
+ * wake-up before, always more than the datagrams).
+ */
+START_TEST(peer_reads_with_one_call_per_wakeup)
+{
+	uint64_t c0, f0, pc0, pl0, pf0, pc1, pl1, pf1, r0;
+	uint32_t e0;
+
+	env_setup(30);
+	cert_client("alice", TUN_TRANSPORT_DTLS);
+	RUN_UNTIL(E.ready == 1, 10000);
+	ck_assert_ptr_nonnull(E.sess);
+	ck_assert_ptr_nonnull(E.sess->link);
+	c0 = E.sess->link->io.rx_calls;
+	f0 = E.sess->link->io.rx_frames;
+	tun_peer_rx_counts(E.peers[0].p, &pc0, &pl0, &pf0);
+	r0 = E.cli->ch->tx_records;
+	e0 = E.cli_rx;
+	echo_round(300, 8);
+	ck_assert_uint_eq(E.cli_rx - e0, 300);
+	tun_peer_rx_counts(E.peers[0].p, &pc1, &pl1, &pf1);
+	/* The core's end of the link. */
+	ck_assert_uint_gt(E.sess->link->io.rx_frames - f0, 0);
+	ck_assert_uint_le(E.sess->link->io.rx_calls - c0, E.sess->link->io.rx_frames - f0);
+	/* The peer's end of the link. */
+	ck_assert_uint_gt(pf1 - pf0, 0);
+	ck_assert_uint_le(pl1 - pl0, pf1 - pf0);
+	/* The peer's channel: a call per record the client sent, at most. */
+	ck_assert_uint_gt(pc1 - pc0, 0);
+	ck_assert_uint_le(pc1 - pc0, E.cli->ch->tx_records - r0);
+	ck_assert_int_eq(E.down, 0);
+	env_teardown();
+}
+END_TEST
+
 /* Garbage from one peer process ends its own link only. */
 START_TEST(garbage_frames_end_only_own_link)
 {
@@ -1745,6 +1840,8 @@ Suite *test_suite(void)
 	tcase_add_test(tc, msgs_codec_bounds);
 	tcase_add_test(tc, link_data_frames_of_a_turn_go_together);
 	tcase_add_test(tc, link_msg_frames_of_a_turn_share_datagrams);
+	tcase_add_test(tc, link_frames_read_several_per_call);
+	tcase_add_test(tc, peer_reads_with_one_call_per_wakeup);
 	tcase_add_test(tc, cert_login_dtls_through_peer);
 	tcase_add_test(tc, scram_login_tls_through_peer);
 	tcase_add_loop_test(tc, core_messages_share_records, 0, 2);

@@ -216,6 +216,74 @@ static ssize_t dgram_cli_push(gnutls_transport_ptr_t p, const void *data, size_t
 	return (ssize_t)len;
 }
 
+/* Datagrams a peer process's channel reads with one system call. */
+#define CHAN_RX_BATCH	8
+
+struct tun_chan_rx {
+	uint8_t b[CHAN_RX_BATCH][TUN_DGRAM_MAX + 1];
+	size_t len[CHAN_RX_BATCH];
+	unsigned n, next;
+	bool drained;		/* the last batch was short: the socket had no more */
+};
+
+static bool chan_rx_held(const struct tun_chan *ch)
+{
+	return ch->rx && ch->rx->next < ch->rx->n;
+}
+
+/*
+ * One datagram, as recv(2) gives it. A peer process's channel, once up,
+ * reads up to CHAN_RX_BATCH with one recvmmsg(2) and hands them out one
+ * at a time; after a short batch it says EAGAIN without asking the
+ * kernel again until the next chan_read (which clears `drained`): one
+ * system call per wake-up for a lone datagram, not two (one that arrives
+ * meanwhile leaves the socket readable, and the loop comes back).
+ * Longer datagrams than TUN_DGRAM_MAX come truncated, and fail their
+ * record's check, as datagrams over our MTU would anyway.
+ */
+static ssize_t chan_recv(struct tun_chan *ch, void *data, size_t len)
+{
+	struct mmsghdr mh[CHAN_RX_BATCH];
+	struct iovec iov[CHAN_RX_BATCH];
+	struct tun_chan_rx *rx = ch->rx;
+	size_t n;
+	int i, got;
+
+	if (ch->kind == TUN_CHAN_DGRAM_PEER && ch->up && !rx)
+		rx = ch->rx = calloc(1, sizeof(*rx));
+	if (!rx) {
+		ch->rx_calls++;
+		return recv(ch->fd, data, len, MSG_DONTWAIT);
+	}
+	if (rx->next == rx->n) {
+		if (rx->drained) {
+			errno = EAGAIN;
+			return -1;
+		}
+		for (i = 0; i < CHAN_RX_BATCH; i++) {
+			iov[i] = (struct iovec){ .iov_base = rx->b[i], .iov_len = sizeof(rx->b[i]) };
+			mh[i] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &iov[i], .msg_iovlen = 1 } };
+		}
+		got = recvmmsg(ch->fd, mh, CHAN_RX_BATCH, MSG_DONTWAIT, NULL);
+		ch->rx_calls++;
+		if (got < 0)
+			return -1;
+		for (i = 0; i < got; i++)
+			rx->len[i] = mh[i].msg_len;
+		rx->n = (unsigned)got;
+		rx->next = 0;
+		rx->drained = got < CHAN_RX_BATCH;
+		if (got == 0) {
+			errno = EAGAIN;
+			return -1;
+		}
+	}
+	n = rx->len[rx->next] < len ? rx->len[rx->next] : len;
+	memcpy(data, rx->b[rx->next], n);
+	rx->next++;
+	return (ssize_t)n;
+}
+
 static ssize_t sock_pull(gnutls_transport_ptr_t p, void *data, size_t len)
 {
 	struct tun_chan *ch = p;
@@ -224,7 +292,7 @@ static ssize_t sock_pull(gnutls_transport_ptr_t p, void *data, size_t len)
 
 	/* A datagram socket: only whole records (see dgram_pop_whole). */
 	for (k = 0; k < TUN_BATCH_MAX; k++) {
-		r = recv(ch->fd, data, len, MSG_DONTWAIT);
+		r = chan_recv(ch, data, len);
 		if (r < 0 || ch->kind == TUN_CHAN_STREAM ||
 		    tun_dtls_records_whole(data, (size_t)r))
 			break;
@@ -254,6 +322,8 @@ static int sock_pull_timeout(gnutls_transport_ptr_t p, unsigned int ms)
 	struct tun_chan *ch = p;
 	struct pollfd pfd = { .fd = ch->fd, .events = POLLIN };
 
+	if (chan_rx_held(ch))
+		return 1;
 	return poll(&pfd, 1, 0);
 }
 
@@ -456,6 +526,7 @@ fail:
 	loop_timer_free(ch->timer);
 	loop_timer_free(ch->reap);
 	free(ch->inbuf);
+	free(ch->rx);
 	free(ch);
 	return ret;
 }
@@ -478,6 +549,7 @@ static void chan_release(struct tun_chan *ch)
 	loop_timer_free(ch->timer);
 	loop_timer_free(ch->reap);
 	free(ch->inbuf);
+	free(ch->rx);
 	free(ch);
 }
 
@@ -786,6 +858,9 @@ static void chan_read(struct tun_chan *ch)
 	ssize_t n;
 	int k, ret;
 
+	/* What the socket holds is asked for again (chan_recv). */
+	if (ch->rx)
+		ch->rx->drained = false;
 	for (k = 0; k < TUN_BATCH_MAX && !ch->dead; k++) {
 		if (ch->kind == TUN_CHAN_STREAM)
 			n = gnutls_record_recv(ch->gs, ch->inbuf + ch->inlen,
@@ -795,7 +870,7 @@ static void chan_read(struct tun_chan *ch)
 		if (ch->dead)
 			return;
 		if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
-			return;
+			break;	/* datagrams read ahead may remain: see below */
 		if (n == 0) {
 			/*
 			 * close_notify: the peer ended the session on
@@ -854,8 +929,12 @@ static void chan_read(struct tun_chan *ch)
 			return;
 		}
 	}
-	/* Records GnuTLS already holds raise no event: come back soon. */
-	if (!ch->dead && (k == TUN_BATCH_MAX || gnutls_record_check_pending(ch->gs)))
+	/*
+	 * Records GnuTLS already holds, and datagrams read ahead
+	 * (chan_recv), raise no event: come back soon.
+	 */
+	if (!ch->dead && (k == TUN_BATCH_MAX || gnutls_record_check_pending(ch->gs) ||
+			  chan_rx_held(ch)))
 		loop_timer_arm(ch->timer, 0);
 }
 

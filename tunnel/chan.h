@@ -139,6 +139,10 @@ struct tun_chan {
 
 	/* Records received and sent since the handshake (tests, benchmarks). */
 	uint64_t rx_records, tx_records;
+	/* Receiving system calls on fd (tests). */
+	uint64_t rx_calls;
+	/* TUN_CHAN_DGRAM_PEER once up: datagrams read together (chan.c). */
+	struct tun_chan_rx *rx;
 
 	/* TUN_CHAN_DGRAM_PEER: telling a restarted client (see below). */
 	uint8_t hello_random[32];

@@ -335,40 +335,49 @@ static void remote_on_frame(struct tun_link *k, const struct tun_link_frame *f)
 	}
 }
 
-/* Up to max frames that wait on the link. */
+/*
+ * Up to max frames that wait on the link, read several per system call
+ * (tun_lkio_recv_some); a short read ends it: nothing more waited.
+ */
 static void remote_read(struct tun_link *k, int max)
 {
-	uint8_t b[TUN_LINK_DGRAM_MAX + 1];
+	struct lk_rx rx;
 	struct tun_link_frame f;
 	ssize_t n;
-	int i, ret;
+	int i = 0, j, got, ret;
 
-	for (i = 0; i < max && !k->dead; i++) {
-		n = tun_lkio_recv(&k->io, b, sizeof(b));
-		if (n == 0)
+	while (i < max && !k->dead) {
+		got = tun_lkio_recv_some(&k->io, &rx);
+		if (got == 0)
 			return;
-		if (n == -EPIPE) {
-			remote_lost(k, LOG_INFO, "peer process gone");
-			return;
-		}
-		if (n < 0) {
-			remote_lost(k, n == -EMSGSIZE ? LOG_NOTICE : LOG_INFO,
-				    n == -EMSGSIZE ? "oversized frame" : strerror((int)-n));
+		if (got < 0) {
+			remote_lost(k, LOG_INFO, strerror(-got));
 			return;
 		}
-		ret = tun_link_decode(&f, b, (size_t)n, TUN_LINK_TO_CORE);
-		if (ret < 0) {
-			char why[80];
+		for (j = 0; j < got; j++, i++) {
+			n = rx.len[j];
+			if (k->dead) {
+				/* Unread, but resume keys and proofs are wiped. */
+			} else if (n == -EPIPE) {
+				remote_lost(k, LOG_INFO, "peer process gone");
+			} else if (n < 0) {
+				remote_lost(k, LOG_NOTICE, "oversized frame");
+			} else if ((ret = tun_link_decode(&f, rx.b[j], (size_t)n,
+							  TUN_LINK_TO_CORE)) < 0) {
+				char why[80];
 
-			snprintf(why, sizeof(why), "malformed frame (type 0x%02x: %s)",
-				 b[0], strerror(-ret));
-			remote_lost(k, LOG_NOTICE, why);
-			return;
+				snprintf(why, sizeof(why), "malformed frame (type 0x%02x: %s)",
+					 rx.b[j][0], strerror(-ret));
+				remote_lost(k, LOG_NOTICE, why);
+			} else {
+				remote_on_frame(k, &f);
+				/* Resume keys and proofs pass through here. */
+				secmem_wipe(&f, sizeof(f));
+			}
+			secmem_wipe(rx.b[j], n > 0 ? (size_t)n : sizeof(rx.b[j]));
 		}
-		remote_on_frame(k, &f);
-		/* Resume keys and proofs pass through here. */
-		secmem_wipe(&f, sizeof(f));
-		secmem_wipe(b, (size_t)n);
+		if (got < TUN_LKIO_RX_BATCH)
+			return;
 	}
 }
 

@@ -156,6 +156,7 @@ void tun_lkio_init(struct lk_io *io, struct loop *l)
 	io->batch = false;
 	io->flush_t = NULL;
 	io->rx_frames = 0;
+	io->rx_calls = 0;
 	pktq_init(&io->q, TUN_LINK_Q_FRAMES, TUN_LINK_Q_BYTES);
 }
 
@@ -349,6 +350,7 @@ ssize_t tun_lkio_recv(struct lk_io *io, uint8_t *b, size_t cap)
 {
 	ssize_t n = recv(io->fd, b, cap, MSG_DONTWAIT | MSG_TRUNC);
 
+	io->rx_calls++;
 	if (n < 0)
 		return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -errno;
 	/* A zero-length datagram is no frame either: treated as the end. */
@@ -357,5 +359,45 @@ ssize_t tun_lkio_recv(struct lk_io *io, uint8_t *b, size_t cap)
 	if ((size_t)n >= cap)
 		return -EMSGSIZE;
 	io->rx_frames++;
+	return n;
+}
+
+/*
+ * Up to TUN_LKIO_RX_BATCH frames in one recvmmsg(2): how many (each
+ * one's length or error in rx->len), 0 when nothing waits, or -errno.
+ * Fewer than the batch means the socket held no more when read, so the
+ * caller stops there instead of asking again only to hear EAGAIN: one
+ * system call per wake-up for the usual lone frame, not two (a frame
+ * that arrives meanwhile leaves the socket readable: the loop comes
+ * back).
+ */
+int tun_lkio_recv_some(struct lk_io *io, struct lk_rx *rx)
+{
+	struct mmsghdr mh[TUN_LKIO_RX_BATCH];
+	struct iovec iov[TUN_LKIO_RX_BATCH];
+	int i, n;
+
+	for (i = 0; i < TUN_LKIO_RX_BATCH; i++) {
+		iov[i] = (struct iovec){ .iov_base = rx->b[i], .iov_len = sizeof(rx->b[i]) };
+		mh[i] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &iov[i], .msg_iovlen = 1 } };
+	}
+	/* MSG_TRUNC: msg_len is a longer datagram's real length. */
+	n = recvmmsg(io->fd, mh, TUN_LKIO_RX_BATCH, MSG_DONTWAIT | MSG_TRUNC, NULL);
+	io->rx_calls++;
+	if (n < 0)
+		return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -errno;
+	for (i = 0; i < n; i++) {
+		if (mh[i].msg_len == 0) {
+			/* A zero-length datagram is no frame: the end, as for recv. */
+			rx->len[i] = -EPIPE;
+			return i + 1;
+		}
+		if (mh[i].msg_len >= sizeof(rx->b[i]) || (mh[i].msg_hdr.msg_flags & MSG_TRUNC)) {
+			rx->len[i] = -EMSGSIZE;
+			return i + 1;
+		}
+		rx->len[i] = (ssize_t)mh[i].msg_len;
+		io->rx_frames++;
+	}
 	return n;
 }

@@ -357,30 +357,42 @@ static void peer_on_frame(struct tun_peer *p, const struct tun_link_frame *f)
 	}
 }
 
-/* Up to max frames that wait on the link. */
+/*
+ * Up to max frames that wait on the link, read several per system call
+ * (tun_lkio_recv_some); a short read ends it: nothing more waited.
+ */
 static void peer_read(struct tun_peer *p, int max)
 {
-	uint8_t b[TUN_LINK_DGRAM_MAX + 1];
+	struct lk_rx rx;
 	struct tun_link_frame f;
 	ssize_t n;
-	int i;
+	int i = 0, j, got;
 
-	for (i = 0; i < max && !p->done && p->io.fd >= 0; i++) {
-		n = tun_lkio_recv(&p->io, b, sizeof(b));
-		if (n == 0)
+	while (i < max && !p->done && p->io.fd >= 0) {
+		got = tun_lkio_recv_some(&p->io, &rx);
+		if (got == 0)
 			break;
-		if (n < 0) {
+		if (got < 0) {
 			peer_down_flush(p);
-			peer_core_lost(p, n == -EPIPE ? "closed" : n == -EMSGSIZE ?
-				       "oversized frame" : strerror((int)-n));
+			peer_core_lost(p, got == -EPIPE ? "closed" : strerror(-got));
 			return;
 		}
-		if (tun_link_decode(&f, b, (size_t)n, TUN_LINK_TO_PEER) < 0) {
-			peer_down_flush(p);
-			peer_core_lost(p, "malformed frame");
-			return;
+		for (j = 0; j < got && !p->done && p->io.fd >= 0; j++, i++) {
+			n = rx.len[j];
+			if (n < 0) {
+				peer_down_flush(p);
+				peer_core_lost(p, n == -EPIPE ? "closed" : "oversized frame");
+				return;
+			}
+			if (tun_link_decode(&f, rx.b[j], (size_t)n, TUN_LINK_TO_PEER) < 0) {
+				peer_down_flush(p);
+				peer_core_lost(p, "malformed frame");
+				return;
+			}
+			peer_on_frame(p, &f);
 		}
-		peer_on_frame(p, &f);
+		if (got < TUN_LKIO_RX_BATCH)
+			break;
 	}
 	/* The end of what the core wrote so far: to the client. */
 	peer_down_flush(p);
@@ -624,4 +636,12 @@ void tun_peer_free(struct tun_peer *p)
 	loop_timer_free(p->up_t);
 	tun_server_free(p->srv);
 	free(p);
+}
+
+void tun_peer_rx_counts(const struct tun_peer *p, uint64_t *chan_calls, uint64_t *link_calls,
+			uint64_t *link_frames)
+{
+	*chan_calls = p->k && p->k->ch ? p->k->ch->rx_calls : 0;
+	*link_calls = p->io.rx_calls;
+	*link_frames = p->io.rx_frames;
 }

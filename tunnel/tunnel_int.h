@@ -87,6 +87,19 @@ struct lk_io {
 	bool batch;
 	struct loop_timer *flush_t;
 	uint64_t rx_frames;	/* datagrams received (tests, benchmarks) */
+	uint64_t rx_calls;	/* receiving system calls made (tests) */
+};
+
+/*
+ * Frames read from a link with one system call (tun_lkio_recv_some):
+ * len[i] is the i-th one's length, or -EPIPE (the end: a zero-length
+ * datagram) or -EMSGSIZE (longer than a frame can be). Large (about
+ * 33 KiB): on the reader's stack, one per read in progress.
+ */
+#define TUN_LKIO_RX_BATCH	4
+struct lk_rx {
+	uint8_t b[TUN_LKIO_RX_BATCH][TUN_LINK_DGRAM_MAX + 1];
+	ssize_t len[TUN_LKIO_RX_BATCH];
 };
 
 /*
@@ -272,6 +285,13 @@ int tun_lkio_send(struct lk_io *io, const uint8_t *b, size_t len, bool force);
 bool tun_lkio_fd_ok(int fd);
 void tun_lkio_close(struct lk_io *io);
 ssize_t tun_lkio_recv(struct lk_io *io, uint8_t *b, size_t cap);
+int tun_lkio_recv_some(struct lk_io *io, struct lk_rx *rx);
+/*
+ * A peer process's receiving system calls so far, on its client's
+ * channel and on its link, and the frames its link brought (tests).
+ */
+void tun_peer_rx_counts(const struct tun_peer *p, uint64_t *chan_calls, uint64_t *link_calls,
+			uint64_t *link_frames);
 
 /* core.c */
 void tun_remote_release(struct tun_link *k);

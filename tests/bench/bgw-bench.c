@@ -112,6 +112,8 @@ struct watch {
 	bool tree;		/* the process and all its descendants */
 	uint64_t ns0;
 	uint64_t ns1;
+	uint64_t runs0;		/* times its threads were put on a CPU */
+	uint64_t runs1;
 };
 
 static struct watch watches[MAX_PIDS];
@@ -151,13 +153,16 @@ static int proc_cpu_stat_ns(pid_t pid, uint64_t *out)
  * CPU time of every thread of a process in nanoseconds, from
  * /proc/PID/task/TID/schedstat (first field: time on the CPU). Exact where
  * utime + stime are counted in ticks; falls back to /proc/PID/stat when the
- * kernel has no schedstat.
+ * kernel has no schedstat. runs: how many times its threads were put on a
+ * CPU (schedstat's third field: wake-ups and preemptions; 0 without
+ * schedstat), which the CPU time of a process that is mostly woken,
+ * does a little and sleeps follows.
  */
-static int proc_cpu_ns(pid_t pid, uint64_t *out)
+static int proc_cpu_ns(pid_t pid, uint64_t *out, uint64_t *runs)
 {
 	char path[128];
-	unsigned long long v;
-	uint64_t sum = 0;
+	unsigned long long v, r;
+	uint64_t sum = 0, rsum = 0;
 	struct dirent *de;
 	unsigned i = 0;
 	DIR *d;
@@ -177,14 +182,17 @@ static int proc_cpu_ns(pid_t pid, uint64_t *out)
 		f = fopen(path, "re");
 		if (!f)
 			continue;
-		if (fscanf(f, "%llu", &v) == 1)
+		if (fscanf(f, "%llu %*u %llu", &v, &r) == 2) {
 			sum += v;
+			rsum += r;
+		}
 		fclose(f);
 	}
 	closedir(d);
 	if (!i)
 		return proc_cpu_stat_ns(pid, out);
 	*out = sum;
+	*runs = rsum;
 	return 0;
 }
 
@@ -257,21 +265,27 @@ static size_t proc_tree(pid_t root, pid_t *out, size_t max)
  * children), summed over the process tree as it is now: a child that
  * ended within the window is lost.
  */
-static void watch_cpu(const struct watch *w, uint64_t *out)
+static void watch_cpu(const struct watch *w, uint64_t *out, uint64_t *runs)
 {
 	pid_t t[256];
 	size_t n, i;
-	uint64_t sum = 0, v;
+	uint64_t sum = 0, rsum = 0, v, r;
 
+	*runs = 0;
 	if (!w->tree) {
-		proc_cpu_ns(w->pid, out);
+		proc_cpu_ns(w->pid, out, runs);
 		return;
 	}
 	n = proc_tree(w->pid, t, 256);
-	for (i = 0; i < n; i++)
-		if (proc_cpu_ns(t[i], &v) == 0)
+	for (i = 0; i < n; i++) {
+		r = 0;
+		if (proc_cpu_ns(t[i], &v, &r) == 0) {
 			sum += v;
+			rsum += r;
+		}
+	}
 	*out = sum;
+	*runs = rsum;
 }
 
 static unsigned long watch_rss(const struct watch *w)
@@ -317,7 +331,7 @@ static void watch_start(void)
 	unsigned i;
 
 	for (i = 0; i < nwatch; i++)
-		watch_cpu(&watches[i], &watches[i].ns0);
+		watch_cpu(&watches[i], &watches[i].ns0, &watches[i].runs0);
 }
 
 static void watch_stop(void)
@@ -325,7 +339,7 @@ static void watch_stop(void)
 	unsigned i;
 
 	for (i = 0; i < nwatch; i++)
-		watch_cpu(&watches[i], &watches[i].ns1);
+		watch_cpu(&watches[i], &watches[i].ns1, &watches[i].runs1);
 }
 
 /* " cpu_LABEL_us_per_op=X cpu_LABEL_pct=Y rss_LABEL_kib=Z" for each watch. */
@@ -346,8 +360,9 @@ static void watch_print(uint64_t ops, uint64_t units, uint64_t wall_ns)
 		       watches[i].label, wall_ns ? 100.0 * cpu_us * 1000.0 / (double)wall_ns : 0.0,
 		       watches[i].label, watch_rss(&watches[i]));
 		if (units)
-			printf(" cpu_%s_us_per_unit=%.2f", watches[i].label,
-			       cpu_us / (double)units);
+			printf(" cpu_%s_us_per_unit=%.2f runs_%s_per_unit=%.2f", watches[i].label,
+			       cpu_us / (double)units, watches[i].label,
+			       (double)(watches[i].runs1 - watches[i].runs0) / (double)units);
 	}
 }
 

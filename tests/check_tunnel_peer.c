@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1692,6 +1693,51 @@ START_TEST(peer_reads_with_one_call_per_wakeup)
 }
 END_TEST
 
+/*
+ * The core decodes each message a peer sends once: the link decoder's
+ * check of a MSG or MSGS hands its decoded messages on to the session
+ * (tun_link_decode_msgs). Three KEEPALIVEs in one MSGS_UP cost three
+ * decodes (six before: the check, then the session's own).
+ */
+START_TEST(core_decodes_each_message_once)
+{
+	uint8_t fr[TUN_LINK_DGRAM_MAX], mb[TUN_MSG_MAX];
+	struct pollfd pfd;
+	struct tun_msg m;
+	size_t used = 0;
+	unsigned count = 0;
+	uint64_t d0, t0;
+	int fd, i, n;
+
+	env_setup(30);
+	fd = raw_link("bob");
+	raw_attach(fd, 0x42);
+	RUN_UNTIL(E.sessions == 1, 5000);
+	for (i = 0; i < 3; i++) {
+		tun_msg_init(&m, TUN_VERSION_MAX, TUN_MSG_KEEPALIVE);
+		n = tun_msg_encode(&m, mb, sizeof(mb));
+		ck_assert_int_gt(n, 0);
+		ck_assert_int_eq(tun_link_msgs_add(fr, sizeof(fr), &used, &count, mb, (size_t)n), 0);
+	}
+	/* Whatever the core says to ATTACH first is read and set aside. */
+	run_ms(50);
+	pfd = (struct pollfd){ .fd = fd, .events = POLLIN };
+	while (poll(&pfd, 1, 0) == 1)
+		ck_assert_int_gt(recv(fd, fr + sizeof(fr) / 2, sizeof(fr) / 2, 0), 0);
+	d0 = tun_msg_decodes;
+	ck_assert_int_eq(send(fd, fr, used, 0), (ssize_t)used);
+	/* Until the core answered (an ACK): it has taken the frame. */
+	t0 = loop_now_us();
+	while (poll(&pfd, 1, 0) == 0 && loop_now_us() - t0 < 5000000)
+		loop_iterate(E.l, 10);
+	ck_assert_int_eq(poll(&pfd, 1, 0), 1);
+	ck_assert_uint_eq(tun_msg_decodes - d0, 3);
+	ck_assert_int_eq(E.ends, 0);
+	close(fd);
+	env_teardown();
+}
+END_TEST
+
 /* Garbage from one peer process ends its own link only. */
 START_TEST(garbage_frames_end_only_own_link)
 {
@@ -1842,6 +1888,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, link_msg_frames_of_a_turn_share_datagrams);
 	tcase_add_test(tc, link_frames_read_several_per_call);
 	tcase_add_test(tc, peer_reads_with_one_call_per_wakeup);
+	tcase_add_test(tc, core_decodes_each_message_once);
 	tcase_add_test(tc, cert_login_dtls_through_peer);
 	tcase_add_test(tc, scram_login_tls_through_peer);
 	tcase_add_loop_test(tc, core_messages_share_records, 0, 2);

@@ -275,11 +275,11 @@ static void remote_resume(struct tun_link *k, const struct tun_link_frame *f)
 	tun_sess_arm(s);
 }
 
-static void remote_on_frame(struct tun_link *k, const struct tun_link_frame *f)
+/* ms: a MSG's or MSGS's messages, decoded with the frame (tun_link_decode_msgs). */
+static void remote_on_frame(struct tun_link *k, const struct tun_link_frame *f,
+			    const struct tun_msg *ms)
 {
 	struct tun_session *s = k->s;
-	struct tun_msg m;
-	size_t used;
 	char peer[80];
 
 	if (k->state == L_LINK) {
@@ -301,25 +301,15 @@ static void remote_on_frame(struct tun_link *k, const struct tun_link_frame *f)
 	}
 	switch (f->type) {
 	case TUN_LF_MSG_UP:
-		/* Checked by the decoder already; the struct form for the session. */
-		if (tun_msg_decode(&m, f->msg.data, f->msg.len, &used) < 0 || used != f->msg.len) {
-			remote_lost(k, LOG_NOTICE, "malformed MSG");
-			return;
-		}
-		tun_sess_on_msg(s, &m);
+		/* Checked and decoded with the frame: the struct form for the session. */
+		tun_sess_on_msg(s, &ms[0]);
 		return;
 	case TUN_LF_MSGS_UP: {
-		const uint8_t *p;
-		size_t at = 0, len;
+		unsigned i;
 
-		/* Each checked by the decoder; in order, while the link lasts. */
-		while (!k->dead && k->s == s && tun_link_msgs_next(f, &at, &p, &len)) {
-			if (tun_msg_decode(&m, p, len, &used) < 0 || used != len) {
-				remote_lost(k, LOG_NOTICE, "malformed MSGS");
-				return;
-			}
-			tun_sess_on_msg(s, &m);
-		}
+		/* Each checked and decoded with the frame; in order, while the link lasts. */
+		for (i = 0; i < f->msgs.count && !k->dead && k->s == s; i++)
+			tun_sess_on_msg(s, &ms[i]);
 		return;
 	}
 	case TUN_LF_DOWN:
@@ -341,6 +331,7 @@ static void remote_on_frame(struct tun_link *k, const struct tun_link_frame *f)
  */
 static void remote_read(struct tun_link *k, int max)
 {
+	struct tun_msg ms[TUN_LINK_MSGS_MAX];
 	struct lk_rx rx;
 	struct tun_link_frame f;
 	ssize_t n;
@@ -362,15 +353,15 @@ static void remote_read(struct tun_link *k, int max)
 				remote_lost(k, LOG_INFO, "peer process gone");
 			} else if (n < 0) {
 				remote_lost(k, LOG_NOTICE, "oversized frame");
-			} else if ((ret = tun_link_decode(&f, rx.b[j], (size_t)n,
-							  TUN_LINK_TO_CORE)) < 0) {
+			} else if ((ret = tun_link_decode_msgs(&f, rx.b[j], (size_t)n,
+							       TUN_LINK_TO_CORE, ms)) < 0) {
 				char why[80];
 
 				snprintf(why, sizeof(why), "malformed frame (type 0x%02x: %s)",
 					 rx.b[j][0], strerror(-ret));
 				remote_lost(k, LOG_NOTICE, why);
 			} else {
-				remote_on_frame(k, &f);
+				remote_on_frame(k, &f, ms);
 				/* Resume keys and proofs pass through here. */
 				secmem_wipe(&f, sizeof(f));
 			}

@@ -63,22 +63,23 @@ static bool link_type_ok(uint8_t type, enum tun_link_dir dir)
 	}
 }
 
-static int link_decode_msg(struct tun_link_frame *f, struct cur *c)
+/* ms: where the decoded message goes (the caller's), or NULL. */
+static int link_decode_msg(struct tun_link_frame *f, struct cur *c, struct tun_msg *ms)
 {
-	struct tun_msg m;
+	struct tun_msg own, *m = ms ? ms : &own;
 	size_t n = cur_left(c), used = 0;
 	const uint8_t *p = cur_bytes(c, n);
 
 	if (!p || n < TUN_HDR_LEN || n > TUN_MSG_MAX)
 		return -EBADMSG;
 	/* Exactly one whole message: no second one, no trailing bytes. */
-	if (tun_msg_decode(&m, p, n, &used) < 0 || used != n)
+	if (tun_msg_decode(m, p, n, &used) < 0 || used != n)
 		return -EPROTO;
-	if (!link_msg_type_ok(m.type))
+	if (!link_msg_type_ok(m->type))
 		return -EPROTO;
 	f->msg.data = p;
 	f->msg.len = n;
-	f->msg.msg_type = m.type;
+	f->msg.msg_type = m->type;
 	return 0;
 }
 
@@ -88,9 +89,9 @@ static int link_decode_msg(struct tun_link_frame *f, struct cur *c)
  * the byte. All are checked before any is used: a frame with one bad
  * entry is refused whole, never half taken.
  */
-static int link_decode_msgs(struct tun_link_frame *f, struct cur *c)
+static int link_decode_msgs(struct tun_link_frame *f, struct cur *c, struct tun_msg *ms)
 {
-	struct tun_msg m;
+	struct tun_msg own, *m = &own;
 	size_t n = cur_left(c), used;
 	const uint8_t *start = cur_bytes(c, n), *p;
 	struct cur e;
@@ -107,8 +108,10 @@ static int link_decode_msgs(struct tun_link_frame *f, struct cur *c)
 			return -EBADMSG;
 		if (++count > TUN_LINK_MSGS_MAX)
 			return -EPROTO;
-		if (tun_msg_decode(&m, p, ml, &used) < 0 || used != ml ||
-		    !link_msg_type_ok(m.type))
+		if (ms)
+			m = &ms[count - 1];
+		if (tun_msg_decode(m, p, ml, &used) < 0 || used != ml ||
+		    !link_msg_type_ok(m->type))
 			return -EPROTO;
 	}
 	/* One message goes in MSG: a MSGS of one is not a sane peer's. */
@@ -161,6 +164,12 @@ int tun_link_msgs_add(uint8_t *out, size_t cap, size_t *used, unsigned *count,
 int tun_link_decode(struct tun_link_frame *f, const uint8_t *buf, size_t len,
 		    enum tun_link_dir dir)
 {
+	return tun_link_decode_msgs(f, buf, len, dir, NULL);
+}
+
+int tun_link_decode_msgs(struct tun_link_frame *f, const uint8_t *buf, size_t len,
+			 enum tun_link_dir dir, struct tun_msg *ms)
+{
 	struct cur c;
 	uint8_t b, n;
 	const uint8_t *s;
@@ -175,7 +184,7 @@ int tun_link_decode(struct tun_link_frame *f, const uint8_t *buf, size_t len,
 	if (!link_type_ok(f->type, dir))
 		return -EPROTONOSUPPORT;
 	if (f->type == TUN_LF_MSGS_UP || f->type == TUN_LF_MSGS_DOWN)
-		return link_decode_msgs(f, &c);
+		return link_decode_msgs(f, &c, ms);
 	if (len > TUN_LINK_FRAME_MAX)
 		return -EBADMSG;
 	switch (f->type) {
@@ -207,7 +216,7 @@ int tun_link_decode(struct tun_link_frame *f, const uint8_t *buf, size_t len,
 		return 0;
 	case TUN_LF_MSG_UP:
 	case TUN_LF_MSG_DOWN:
-		return link_decode_msg(f, &c);
+		return link_decode_msg(f, &c, ms);
 	case TUN_LF_DOWN:
 	case TUN_LF_FAIL:
 		f->reason.reason = cur_u8(&c);

@@ -103,6 +103,14 @@ struct tun_link_frame {
 int tun_link_decode(struct tun_link_frame *f, const uint8_t *buf, size_t len,
 		    enum tun_link_dir dir);
 /*
+ * The same, and a MSG's or MSGS's messages decoded into ms[] (room for
+ * TUN_LINK_MSGS_MAX; f->msgs.count of them, one for a MSG), which the
+ * decoder checks anyway: the receiver takes them from there instead of
+ * decoding each again. ms may be NULL. Their data points into buf.
+ */
+int tun_link_decode_msgs(struct tun_link_frame *f, const uint8_t *buf, size_t len,
+			 enum tun_link_dir dir, struct tun_msg *ms);
+/*
  * Encode f into out[cap]: the length, or -EINVAL (a field out of range),
  * -ENOSPC. A MSGS is written from a decoded frame's entries as they are
  * (tun_link_msgs_add builds a new one).

@@ -175,6 +175,8 @@ static int tun_decode_body(struct tun_msg *m, struct cur *c)
 	}
 }
 
+uint64_t tun_msg_decodes;
+
 int tun_msg_decode(struct tun_msg *m, const uint8_t *buf, size_t len, size_t *used)
 {
 	struct cur c, body;
@@ -182,6 +184,7 @@ int tun_msg_decode(struct tun_msg *m, const uint8_t *buf, size_t len, size_t *us
 	uint8_t rsv;
 	int r;
 
+	tun_msg_decodes++;
 	memset(m, 0, sizeof(*m));
 	cur_init(&c, buf, len);
 	m->version = cur_u8(&c);

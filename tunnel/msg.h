@@ -156,6 +156,8 @@ struct tun_msg {
  *                     flags or reserved bits set, a bad string
  */
 int tun_msg_decode(struct tun_msg *m, const uint8_t *buf, size_t len, size_t *used);
+/* tun_msg_decode calls so far in this process (tests count them). */
+extern uint64_t tun_msg_decodes;
 
 /*
  * Encode m into out[cap]; returns the length or -EINVAL (a field out of

@@ -199,18 +199,11 @@ static int pol_bond_ltk(const struct bdaddr *a, uint8_t type, struct mux_le_bond
 		      bdaddr_fmt(a, as), NULL, &rep, NULL);
 	if (r == 0)
 		r = rep.status;
-	if (r == 0 && rep.blob_len != RPC_BOND_LE_BLOB_LEN &&
-	    rep.blob_len != RPC_BOND_LE_IRK_BLOB_LEN)
-		r = -EPROTO;
-	if (r == 0 && b) {
-		memcpy(b->ltk, rep.blob, 16);
-		b->ediv = get_le16(rep.blob + 16);
-		memcpy(b->rand, rep.blob + 18, 8);
-		b->key_size = rep.blob[26];
-		b->authenticated = rep.blob[27] != 0;
-		b->has_irk = rep.blob_len == RPC_BOND_LE_IRK_BLOB_LEN;
-		if (b->has_irk)
-			memcpy(b->irk, rep.blob + RPC_BOND_LE_BLOB_LEN, 16);
+	if (r == 0) {
+		struct mux_le_bond tmp;
+
+		r = rpc_le_bond_decode(rep.blob, rep.blob_len, b ? b : &tmp);
+		secmem_wipe(&tmp, sizeof(tmp));
 	}
 	secmem_wipe(&rep, sizeof(rep));
 	return r < 0 ? r : 0;
@@ -229,16 +222,7 @@ static int pol_bond_new_le(const char *user, const struct bdaddr *a, uint8_t typ
 	q.arg = type == BDADDR_RANDOM;
 	rpc_str(q.name, 65, user);
 	bdaddr_fmt(a, q.rd);
-	memcpy(q.blob, b->ltk, 16);
-	put_le16(q.blob + 16, b->ediv);
-	memcpy(q.blob + 18, b->rand, 8);
-	q.blob[26] = b->key_size;
-	q.blob[27] = b->authenticated;
-	q.blob_len = RPC_BOND_LE_BLOB_LEN;
-	if (b->has_irk) {
-		memcpy(q.blob + RPC_BOND_LE_BLOB_LEN, b->irk, 16);
-		q.blob_len = RPC_BOND_LE_IRK_BLOB_LEN;
-	}
+	q.blob_len = rpc_le_bond_encode(b, q.blob);
 	r = muxd_rpc(&c->d, &q, &rep, NULL);
 	secmem_wipe(&q, sizeof(q));
 	if (r < 0)

@@ -19,6 +19,7 @@
 #include "cursor.h"
 #include "log.h"
 #include "monitor.h"
+#include "policy.h"
 #include "rpc.h"
 
 /*
@@ -93,6 +94,20 @@ out:
 	return r;
 }
 
+/* A stored bond's LE keys as the RPC carries them (rpc_le_bond_encode). */
+static void bond_to_le(const struct bond *x, struct mux_le_bond *k)
+{
+	memset(k, 0, sizeof(*k));
+	memcpy(k->ltk, x->ltk, BONDS_KEY_LEN);
+	k->ediv = x->ediv;
+	memcpy(k->rand, x->rand, 8);
+	k->key_size = x->key_size;
+	k->authenticated = x->authenticated;
+	k->has_irk = x->has_irk;
+	if (x->has_irk)
+		memcpy(k->irk, x->irk, BONDS_KEY_LEN);
+}
+
 /* RPC_BOND_LTK: the household LTK of an LE device (and its IRK), for the core. */
 int mon_bond_ltk(struct muxd_monitor *m, const struct rpc_req *q, struct rpc_reply *rep)
 {
@@ -108,16 +123,11 @@ int mon_bond_ltk(struct muxd_monitor *m, const struct rpc_req *q, struct rpc_rep
 		return r;
 	x = bonds_find(b, &a, q->arg ? BDADDR_RANDOM : BDADDR_PUBLIC);
 	if (x && x->has_ltk) {
-		memcpy(rep->blob, x->ltk, BONDS_KEY_LEN);
-		put_le16(rep->blob + 16, x->ediv);
-		memcpy(rep->blob + 18, x->rand, 8);
-		rep->blob[26] = x->key_size;
-		rep->blob[27] = x->authenticated;
-		rep->blob_len = RPC_BOND_LE_BLOB_LEN;
-		if (x->has_irk) {
-			memcpy(rep->blob + RPC_BOND_LE_BLOB_LEN, x->irk, BONDS_KEY_LEN);
-			rep->blob_len = RPC_BOND_LE_IRK_BLOB_LEN;
-		}
+		struct mux_le_bond k;
+
+		bond_to_le(x, &k);
+		rep->blob_len = rpc_le_bond_encode(&k, rep->blob);
+		explicit_bzero(&k, sizeof(k));
 	} else {
 		r = -ENOENT;
 	}
@@ -141,22 +151,23 @@ struct le_blob {
 static int fill_le(struct bond *nb, const void *arg)
 {
 	const struct le_blob *lb = arg;
-	const uint8_t *blob = lb->b;
+	struct mux_le_bond k;
+	int r;
 
 	if (nb->has_ltk)
 		return -EEXIST;
-
-	nb->has_irk = lb->len == RPC_BOND_LE_IRK_BLOB_LEN;
-	if (nb->has_irk)
-		memcpy(nb->irk, blob + RPC_BOND_LE_BLOB_LEN, BONDS_KEY_LEN);
-	else
-		explicit_bzero(nb->irk, sizeof(nb->irk));
+	r = rpc_le_bond_decode(lb->b, lb->len, &k);
+	if (r < 0)
+		return -EINVAL;
+	nb->has_irk = k.has_irk;
+	memcpy(nb->irk, k.irk, BONDS_KEY_LEN);
 	nb->has_ltk = true;
-	memcpy(nb->ltk, blob, BONDS_KEY_LEN);
-	nb->ediv = get_le16(blob + 16);
-	memcpy(nb->rand, blob + 18, 8);
-	nb->key_size = blob[26];
-	nb->authenticated = blob[27] != 0;
+	memcpy(nb->ltk, k.ltk, BONDS_KEY_LEN);
+	nb->ediv = k.ediv;
+	memcpy(nb->rand, k.rand, 8);
+	nb->key_size = k.key_size;
+	nb->authenticated = k.authenticated;
+	explicit_bzero(&k, sizeof(k));
 	return 0;
 }
 

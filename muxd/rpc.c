@@ -18,6 +18,7 @@
 
 #include "audit.h"
 #include "cursor.h"
+#include "policy.h"
 #include "rpc.h"
 #include "scram.h"
 
@@ -92,6 +93,12 @@ static const struct rule rules[RPC_REQ_LAST + 1] = {
 	/* The first entry wanted; no string. */
 	[RPC_BOND_IRKS] = { { 0, 0, 0, 0 }, { 0, 0, 0, 0 }, 0, 255, true, 0, 0, true },
 };
+
+/* The lengths rpc_le_bond_decode takes (rpc.h). */
+static bool rpc_le_bond_len_ok(size_t n)
+{
+	return n == RPC_BOND_LE_BLOB_LEN || n == RPC_BOND_LE_IRK_BLOB_LEN;
+}
 
 static bool is_known(uint32_t type)
 {
@@ -252,8 +259,7 @@ int rpc_req_decode(uint32_t type, const uint8_t *p, size_t len,
 			}
 		}
 		/* The LE keys, with or without the IRK: nothing in between. */
-		if (type == RPC_BOND_NEW_LE && n != RPC_BOND_LE_BLOB_LEN &&
-		    n != RPC_BOND_LE_IRK_BLOB_LEN) {
+		if (type == RPC_BOND_NEW_LE && !rpc_le_bond_len_ok(n)) {
 			*why = "not an LTK, with or without an IRK";
 			return -EPROTO;
 		}
@@ -437,6 +443,36 @@ int rpc_label_decode(const uint8_t *p, size_t len, struct rpc_label *out)
 	if (!cur_is_ok(&c) || !cur_is_done(&c) || cert > 1)
 		return -EPROTO;
 	out->cert = cert;
+	return 0;
+}
+
+size_t rpc_le_bond_encode(const struct mux_le_bond *b, uint8_t *blob)
+{
+	memcpy(blob, b->ltk, 16);
+	put_le16(blob + 16, b->ediv);
+	memcpy(blob + 18, b->rand, 8);
+	blob[26] = b->key_size;
+	blob[27] = b->authenticated;
+	if (!b->has_irk)
+		return RPC_BOND_LE_BLOB_LEN;
+	memcpy(blob + RPC_BOND_LE_BLOB_LEN, b->irk, 16);
+	return RPC_BOND_LE_IRK_BLOB_LEN;
+}
+
+int rpc_le_bond_decode(const uint8_t *blob, size_t len, struct mux_le_bond *b)
+{
+	if (!rpc_le_bond_len_ok(len))
+		return -EPROTO;
+	memcpy(b->ltk, blob, 16);
+	b->ediv = get_le16(blob + 16);
+	memcpy(b->rand, blob + 18, 8);
+	b->key_size = blob[26];
+	b->authenticated = blob[27] != 0;
+	b->has_irk = len == RPC_BOND_LE_IRK_BLOB_LEN;
+	if (b->has_irk)
+		memcpy(b->irk, blob + RPC_BOND_LE_BLOB_LEN, 16);
+	else
+		explicit_bzero(b->irk, sizeof(b->irk));
 	return 0;
 }
 

@@ -315,6 +315,23 @@ void rpc_reader_init(struct rpc_reader *rd);
 int rpc_reader_feed(struct rpc_reader *rd, const uint8_t *p, size_t len,
 		    size_t *used, struct rpc_req *out, const char **why);
 
+/*
+ * The LE keys of a household bond as RPC_BOND_LTK's reply and
+ * RPC_BOND_NEW_LE's request carry them (doc/virtual-controller.md,
+ * "Household bonds", LE): LTK[16] (SMP order), EDIV (le16), Rand[8], key
+ * size, authenticated (0/1): RPC_BOND_LE_BLOB_LEN octets; then the IRK[16]
+ * when the bond has one (RPC_BOND_LE_IRK_BLOB_LEN). No other length.
+ */
+struct mux_le_bond;
+/* Into blob (at least RPC_BOND_LE_IRK_BLOB_LEN): the length used. */
+size_t rpc_le_bond_encode(const struct mux_le_bond *b, uint8_t *blob);
+/*
+ * 0 with *b filled, or -EPROTO for a length that is neither (nothing
+ * written to *b). The key size is the store's to check (bonds_set: 7-16);
+ * any authenticated octet but 0 is true.
+ */
+int rpc_le_bond_decode(const uint8_t *blob, size_t len, struct mux_le_bond *b);
+
 /* What the monitor vouches for about a peer's link (RPC_LINK_PUSH). */
 struct rpc_label {
 	char user[64 + 1];	/* "": the peer may only resume */

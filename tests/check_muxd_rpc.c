@@ -33,6 +33,7 @@
 #include "cursor.h"
 #include "keysign.h"
 #include "peerauth.h"
+#include "policy.h"
 #include "rpc.h"
 #include "scram.h"
 
@@ -612,6 +613,81 @@ START_TEST(bond_le_requests_bounds)
 	ck_assert_uint_eq(q.arg, 255);
 	n = raw(buf, RPC_BOND_IRKS, 0, dev, NULL, 0);
 	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+}
+END_TEST
+
+/*
+ * The one codec of the LE keys (rpc_le_bond_encode/decode), which the
+ * core and the monitor both use: each field where rpc.h says, a round
+ * trip with and without the IRK, and every other length refused with
+ * nothing written.
+ */
+START_TEST(le_bond_codec)
+{
+	struct mux_le_bond b, d, untouched;
+	uint8_t blob[RPC_BOND_LE_IRK_BLOB_LEN + 2];
+	size_t n, len;
+	unsigned i;
+
+	memset(&b, 0, sizeof(b));
+	for (i = 0; i < 16; i++) {
+		b.ltk[i] = (uint8_t)(0x10 + i);
+		b.irk[i] = (uint8_t)(0x80 + i);
+	}
+	for (i = 0; i < 8; i++)
+		b.rand[i] = (uint8_t)(0x40 + i);
+	b.ediv = 0xbeef;
+	b.key_size = 12;
+	b.authenticated = true;
+	b.has_irk = false;
+	memset(blob, 0xaa, sizeof(blob));
+	n = rpc_le_bond_encode(&b, blob);
+	ck_assert_uint_eq(n, RPC_BOND_LE_BLOB_LEN);
+	ck_assert_mem_eq(blob, b.ltk, 16);
+	ck_assert_uint_eq(blob[16], 0xef);	/* EDIV little-endian */
+	ck_assert_uint_eq(blob[17], 0xbe);
+	ck_assert_mem_eq(blob + 18, b.rand, 8);
+	ck_assert_uint_eq(blob[26], 12);
+	ck_assert_uint_eq(blob[27], 1);
+	ck_assert_uint_eq(blob[28], 0xaa);	/* nothing past it */
+	memset(&d, 0x55, sizeof(d));
+	ck_assert_int_eq(rpc_le_bond_decode(blob, n, &d), 0);
+	ck_assert_mem_eq(d.ltk, b.ltk, 16);
+	ck_assert_uint_eq(d.ediv, 0xbeef);
+	ck_assert_mem_eq(d.rand, b.rand, 8);
+	ck_assert_uint_eq(d.key_size, 12);
+	ck_assert(d.authenticated);
+	ck_assert(!d.has_irk);
+
+	b.has_irk = true;
+	b.authenticated = false;
+	n = rpc_le_bond_encode(&b, blob);
+	ck_assert_uint_eq(n, RPC_BOND_LE_IRK_BLOB_LEN);
+	ck_assert_mem_eq(blob + RPC_BOND_LE_BLOB_LEN, b.irk, 16);
+	ck_assert_uint_eq(blob[27], 0);
+	memset(&d, 0x55, sizeof(d));
+	ck_assert_int_eq(rpc_le_bond_decode(blob, n, &d), 0);
+	ck_assert_mem_eq(d.ltk, b.ltk, 16);
+	ck_assert_uint_eq(d.ediv, 0xbeef);
+	ck_assert_mem_eq(d.rand, b.rand, 8);
+	ck_assert(!d.authenticated);
+	ck_assert(d.has_irk);
+	ck_assert_mem_eq(d.irk, b.irk, 16);
+
+	/* Any non-zero flag octet is authenticated, as before. */
+	blob[27] = 0x7f;
+	ck_assert_int_eq(rpc_le_bond_decode(blob, n, &d), 0);
+	ck_assert(d.authenticated);
+
+	/* Every other length, from none to one past the longest. */
+	for (len = 0; len <= RPC_BOND_LE_IRK_BLOB_LEN + 1; len++) {
+		if (len == RPC_BOND_LE_BLOB_LEN || len == RPC_BOND_LE_IRK_BLOB_LEN)
+			continue;
+		memset(&d, 0x55, sizeof(d));
+		memcpy(&untouched, &d, sizeof(d));
+		ck_assert_int_eq(rpc_le_bond_decode(blob, len, &d), -EPROTO);
+		ck_assert_mem_eq(&d, &untouched, sizeof(d));
+	}
 }
 END_TEST
 
@@ -1752,6 +1828,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, relay_sign_bounds);
 	tcase_add_test(tc, bond_requests_bounds);
 	tcase_add_test(tc, bond_le_requests_bounds);
+	tcase_add_test(tc, le_bond_codec);
 	tcase_add_test(tc, link_label_codec);
 	tcase_add_test(tc, status_snapshot_codec);
 	tcase_add_test(tc, status_snapshot_link_cap);

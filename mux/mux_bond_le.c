@@ -262,7 +262,13 @@ bool bond_le_host_smp(struct mux *m, struct mux_session *s, struct mux_conn *c,
 	size_t n;
 	bool mine;
 
-	if (c->link != LINK_LE || !(p = smp_pdu(pkt, &n)))
+	/*
+	 * Only where the gateway is central: the stand-in answers as the
+	 * device would as responder. On a link the device connected to the
+	 * device is the initiator and the host the responder (2.4.2): its
+	 * SMP goes to the device, as without bonds.
+	 */
+	if (c->link != LINK_LE || !c->le_central || !(p = smp_pdu(pkt, &n)))
 		return false;
 	/* A new pairing after the mux's with the device failed: as ever. */
 	if (c->le.sc == SC_OVER && p[0] == SMP_PAIRING_REQ)

@@ -171,6 +171,7 @@ struct mux_conn *conn_add(struct mux *m, uint16_t h, uint8_t link,
 	c->id_type = type;
 	c->owner = owner;
 	c->inflight = 0;
+	c->le_central = false;
 	c->since = (int64_t)time(NULL);
 	c->bytes_in = 0;
 	c->bytes_out = 0;

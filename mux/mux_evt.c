@@ -818,6 +818,7 @@ static void on_le_conn_complete(struct mux *m, uint8_t sub, const uint8_t *q, si
 			internal_disconnect(m, h, HCI_ST_REMOTE_USER_TERM);
 			return;
 		}
+		c->le_central = q[ROLE] == 0x00;
 		peer_identity(m, s, &a, c->addr_type, &c->id, &c->id_type);
 		le_conn_initiator(m, s, c, q[ROLE], enh + HEAD);
 		hmap_put(legacy + HD, c->vhandle);

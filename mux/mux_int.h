@@ -141,6 +141,14 @@ struct mux_conn {
 	/* The mux answered its Link Key Request with the household key. */
 	bool bond_key_sent;
 	/*
+	 * LE: the controller's role on the link, from its LE (Enhanced)
+	 * Connection Complete (Role, Vol 4 Part E 7.7.65.1/7.7.65.10):
+	 * central when the gateway connected, peripheral when a device
+	 * connected to its advertising. The LE bond broker's rules are
+	 * for one role or the other (doc: "Household bonds").
+	 */
+	bool le_central;
+	/*
 	 * LE: the device's identity, its household bond's key (doc: "Private
 	 * addresses"): addr itself, or the identity an IRK gave the RPA at
 	 * the LE Connection Complete (once per link, not per packet).

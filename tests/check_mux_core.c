@@ -1796,6 +1796,100 @@ START_TEST(internal_acl_fragments_between_the_owners_pdus)
 END_TEST
 
 /*
+ * The SMP stand-in (mux_bond_le.c) answers as the device would as
+ * responder, so only on a link the gateway is central of: a device with a
+ * household LE bond that connects to the admin's advertising is the
+ * initiator, and the host's SMP, as responder, reaches it unanswered by
+ * the mux (the Role of LE Connection Complete, 7.7.65.1, kept on the
+ * link). The same host connecting to the device as central is answered.
+ */
+/* An admin's host (host_init() checks a user's command bitmap): its events. */
+static void host_init_admin(struct host *h)
+{
+	static const uint8_t evmask[8] = { 0xff, 0xff, 0xfb, 0xff, 0x07, 0xf8, 0xbf, 0x3d };
+	static const uint8_t lemask[8] = { 0x1f, 0x00 };
+	static const uint8_t le_host[2] = { 1, 0 };
+
+	ck_assert_int_eq(host_cmd(h, HCI_OP_RESET, NULL, 0, NULL), 0);
+	ck_assert_int_eq(host_cmd(h, HCI_OP_SET_EVENT_MASK, evmask, 8, NULL), 0);
+	ck_assert_int_eq(host_cmd(h, HCI_OP_LE_SET_EVENT_MASK, lemask, 8, NULL), 0);
+	ck_assert_int_eq(host_cmd(h, HCI_OP_WRITE_LE_HOST_SUPPORTED, le_host, 2, NULL), 0);
+}
+
+START_TEST(le_stand_in_only_where_the_gateway_is_central)
+{
+	static const uint8_t one = 1;
+	/* The device's Pairing Request, the host's Response and Confirm. */
+	static const uint8_t preq[7] = { 0x01, 0x03, 0x00, 0x01, 0x10, 0x01, 0x01 };
+	static const uint8_t pres[7] = { 0x02, 0x03, 0x00, 0x01, 0x10, 0x01, 0x01 };
+	uint8_t conf[17] = { 0x03 }, codes[8], got[16], ev[18], p[25];
+	struct host ad;
+	struct host *hs[] = { &ad };
+	struct bdaddr dev;
+	unsigned base;
+	uint16_t h, ph;
+
+	tbdaddr(&dev, 1);
+	memset(conf + 1, 0x42, 16);
+	env_policy = &le_bond_policy;
+	env_up(8, 8, 4);
+	tle.has = true;
+	tle.a = dev;
+	tle.type = BDADDR_PUBLIC;
+	memset(tle.b.ltk, 0x3c, 16);
+	tle.b.key_size = 16;
+	host_start(&ad, "admin");
+	host_init_admin(&ad);
+	ck_assert_int_eq(host_cmd(&ad, HCI_OP_LE_SET_ADV_ENABLE, &one, 1, NULL), 0);
+	/* The device connects: the controller is peripheral (Role 0x01). */
+	memset(ev, 0, sizeof(ev));
+	ph = tc->next_handle++;	/* the controller's, as its own links' */
+	put_le16(ev + 1, ph);
+	ev[3] = 0x01;
+	ev[4] = 0x00;
+	memcpy(ev + 5, dev.b, 6);
+	put_le16(ev + 11, 0x18);
+	put_le16(ev + 15, 0x2a);
+	tctl_le_event(tc, HCI_LE_EV_CONN_COMPLETE, ev, sizeof(ev));
+	tctl_pump(tc);
+	ck_assert_int_eq(host_take_le_conn(&ad, NULL, &h), 0);
+	host_own(&ad, h);
+	ck_assert_uint_eq(phys(&ad, h), ph);
+	dev_smp(ph, preq, 7);
+	host_reset_rx(&ad);
+	base = tc->acl_rx;
+	host_smp(&ad, h, pres, 7);
+	host_smp(&ad, h, conf, 17);
+	/* Both to the device, none answered by the mux. */
+	ck_assert_uint_eq(tc->acl_rx - base, 2);
+	ck_assert_uint_eq(host_smp_codes(&ad, codes, 8, got), 0);
+	env_down(hs, 1);
+
+	/* The same host as central to the same device: the stand-in answers. */
+	env_policy = &le_bond_policy;
+	env_up(8, 8, 4);
+	tle.has = true;
+	tle.a = dev;
+	tle.type = BDADDR_PUBLIC;
+	memset(tle.b.ltk, 0x3c, 16);
+	tle.b.key_size = 16;
+	host_start(&ad, "admin");
+	host_init_admin(&ad);
+	le_create_params(p, 0, 1, 0);
+	ck_assert_int_eq(host_cmd(&ad, HCI_OP_LE_CREATE_CONN, p, 25, NULL), 0);
+	ck_assert_int_eq(host_take_le_conn(&ad, NULL, &h), 0);
+	host_own(&ad, h);
+	host_reset_rx(&ad);
+	base = tc->acl_rx;
+	host_smp(&ad, h, preq, 7);
+	ck_assert_uint_eq(tc->acl_rx - base, 0);
+	ck_assert_uint_eq(host_smp_codes(&ad, codes, 8, got), 1);
+	ck_assert_uint_eq(codes[0], 0x02);	/* Pairing Response, from the mux */
+	env_down(hs, 1);
+}
+END_TEST
+
+/*
  * The admin's IRK for a device (bgw-authdb(5) "device ... irk", most
  * significant octet first as the specification prints D.7's): every user
  * granted the device by its identity sees its RPA, with no SMP seen by the
@@ -5290,6 +5384,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc_core, rpa_resolved_with_the_authdb_irk);
 	tcase_add_test(tc_core, le_bond_kept_under_the_identity_the_device_gives);
 	tcase_add_test(tc_core, internal_acl_fragments_between_the_owners_pdus);
+	tcase_add_test(tc_core, le_stand_in_only_where_the_gateway_is_central);
 	tcase_add_test(tc_core, adv_verdict_once_per_advertiser_and_user);
 	tcase_add_test(tc_core, sixty_four_sessions_cap_and_nocp_split);
 	tcase_add_test(tc_core, foreign_handle_commands_rejected);

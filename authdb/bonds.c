@@ -5,6 +5,7 @@
  * One line per device:
  *   bond ADDR public|random by USER at SECONDS [linkkey HEX linkkey-type N]
  *        [ltk HEX ediv N rand HEX key-size N authenticated yes|no] [irk HEX]
+ *        [pltk HEX pediv N prand HEX]
  * The file is written only by bgw-muxd's monitor and bgw-authdb, but it is
  * still parsed as untrusted: every line is length-capped (a longer one is
  * an error, never split), every field checked, the whole file refused at
@@ -90,7 +91,7 @@ bool bonds_is_valid(const struct bond *nb)
 	/* Maximum Encryption Key Size 7-16 octets (Vol 3 Part H 2.3.4). */
 	if (nb->has_ltk && (nb->key_size < 7 || nb->key_size > 16))
 		return false;
-	return nb->has_lk || nb->has_ltk || nb->has_irk;
+	return nb->has_lk || nb->has_ltk || nb->has_irk || nb->has_pltk;
 }
 
 int bonds_set(struct bonds *b, const struct bond *nb)
@@ -163,11 +164,14 @@ static int num(const char *s, uint64_t max, uint64_t *out)
 	return 0;
 }
 
-enum { F_BY, F_AT, F_LK, F_LKT, F_LTK, F_EDIV, F_RAND, F_KS, F_AUTH, F_IRK, F_N };
+enum {
+	F_BY, F_AT, F_LK, F_LKT, F_LTK, F_EDIV, F_RAND, F_KS, F_AUTH, F_IRK,
+	F_PLTK, F_PEDIV, F_PRAND, F_N
+};
 
 static const char *const fields[F_N] = {
 	"by", "at", "linkkey", "linkkey-type", "ltk", "ediv", "rand",
-	"key-size", "authenticated", "irk",
+	"key-size", "authenticated", "irk", "pltk", "pediv", "prand",
 };
 
 static int parse_field(struct pctx *c, struct bond *nb, unsigned f, const char *v)
@@ -189,8 +193,9 @@ static int parse_field(struct pctx *c, struct bond *nb, unsigned f, const char *
 	case F_LK:
 	case F_LTK:
 	case F_IRK:
-		if (hex_decode_exact(v, f == F_LK ? nb->lk : f == F_LTK ? nb->ltk : nb->irk,
-				     BONDS_KEY_LEN))
+	case F_PLTK:
+		if (hex_decode_exact(v, f == F_LK ? nb->lk : f == F_LTK ? nb->ltk :
+				     f == F_IRK ? nb->irk : nb->pltk, BONDS_KEY_LEN))
 			return bad(c, "%s wants 32 hex digits", fields[f]);
 		return 0;
 	case F_LKT:
@@ -199,13 +204,15 @@ static int parse_field(struct pctx *c, struct bond *nb, unsigned f, const char *
 		nb->lk_type = (uint8_t)x;
 		return 0;
 	case F_EDIV:
+	case F_PEDIV:
 		if (num(v, UINT16_MAX, &x))
-			return bad(c, "ediv wants 0-65535");
-		nb->ediv = (uint16_t)x;
+			return bad(c, "%s wants 0-65535", fields[f]);
+		*(f == F_EDIV ? &nb->ediv : &nb->pediv) = (uint16_t)x;
 		return 0;
 	case F_RAND:
-		if (hex_decode_exact(v, nb->rand, sizeof(nb->rand)))
-			return bad(c, "rand wants 16 hex digits");
+	case F_PRAND:
+		if (hex_decode_exact(v, f == F_RAND ? nb->rand : nb->prand, sizeof(nb->rand)))
+			return bad(c, "%s wants 16 hex digits", fields[f]);
 		return 0;
 	case F_KS:
 		if (num(v, 16, &x) || x < 7)
@@ -221,7 +228,7 @@ static int parse_field(struct pctx *c, struct bond *nb, unsigned f, const char *
 	return -EINVAL;
 }
 
-#define WORDS_MAX 24
+#define WORDS_MAX 32
 
 static int parse_line(struct pctx *c, struct bonds *b, char *line)
 {
@@ -292,8 +299,14 @@ static int parse_line(struct pctx *c, struct bonds *b, char *line)
 		goto out;
 	}
 	nb.has_irk = seen & (1u << F_IRK);
-	if (!nb.has_lk && !nb.has_ltk && !nb.has_irk) {
-		bad(c, "a bond wants a linkkey, an ltk or an irk");
+	nb.has_pltk = seen & (1u << F_PLTK);
+	f = seen & (1u << F_PLTK | 1u << F_PEDIV | 1u << F_PRAND);
+	if (f && f != (1u << F_PLTK | 1u << F_PEDIV | 1u << F_PRAND)) {
+		bad(c, "pltk, pediv and prand go together");
+		goto out;
+	}
+	if (!nb.has_lk && !nb.has_ltk && !nb.has_irk && !nb.has_pltk) {
+		bad(c, "a bond wants a linkkey, an ltk, an irk or a pltk");
 		goto out;
 	}
 	if (find_idx(b, &nb.addr, nb.type) >= 0) {
@@ -425,6 +438,12 @@ int bonds_serialize(const struct bonds *b, char **out, size_t *len)
 		if (x->has_irk) {
 			hex_encode(x->irk, sizeof(x->irk), h1);
 			n += (size_t)snprintf(buf + n, cap - n, " irk %s", h1);
+		}
+		if (x->has_pltk) {
+			hex_encode(x->pltk, sizeof(x->pltk), h1);
+			hex_encode(x->prand, sizeof(x->prand), h2);
+			n += (size_t)snprintf(buf + n, cap - n, " pltk %s pediv %u prand %s",
+					      h1, x->pediv, h2);
 		}
 		buf[n++] = '\n';
 	}

@@ -52,6 +52,17 @@ struct bond {
 	/* LE: the device's IRK (Vol 3 Part H 3.6.4). */
 	bool has_irk;
 	uint8_t irk[BONDS_KEY_LEN];
+	/*
+	 * LE, the device as central: the LTK, EDIV and Rand the mux gave
+	 * the device in the gateway side's key distribution, in place of a
+	 * host's own (3.6.2-3.6.3), which the device encrypts with when it
+	 * connects to the gateway (doc/virtual-controller.md, "The device
+	 * as central"). Already shortened to the pairing's key size.
+	 */
+	bool has_pltk;
+	uint8_t pltk[BONDS_KEY_LEN];
+	uint16_t pediv;
+	uint8_t prand[8];
 };
 
 struct bonds;

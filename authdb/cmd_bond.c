@@ -76,6 +76,8 @@ static int bond_list(struct cli *c, int argc, char **argv)
 			       x->authenticated ? "authenticated" : "unauthenticated");
 		if (x->has_irk)
 			printf(", IRK");
+		if (x->has_pltk)
+			printf(", LE LTK for the device as central");
 		printf("\n");
 	}
 	bonds_free(b);

@@ -24,6 +24,17 @@
 #include "bdaddr.h"
 
 /* An LE bond's keys (Vol 3 Part H 3.6.2, 3.6.3): secret, wipe after use. */
+/*
+ * The key a device holds for the gateway as its peripheral: an LTK,
+ * EDIV and Rand (Vol 3 Part H 3.6.2-3.6.3) the mux distributed in a
+ * host's place, the LTK already shortened to the pairing's key size.
+ */
+struct mux_le_pkey {
+	uint8_t ltk[16];
+	uint16_t ediv;
+	uint8_t rand[8];
+};
+
 struct mux_le_bond {
 	uint8_t ltk[16];
 	uint16_t ediv;
@@ -112,6 +123,24 @@ struct mux_policy {
 	 */
 	void (*pair_refused)(const char *user, const struct bdaddr *a,
 			     uint8_t addr_type, const char *why, void *ctx);
+	/*
+	 * The device as central (doc/virtual-controller.md, "The device as
+	 * central"): the LTK, EDIV and Rand the mux gave device (a,
+	 * addr_type) in place of a host's own key distribution, which it
+	 * encrypts with when it connects to the gateway: 0 with them, or
+	 * -ENOENT. The core wipes k after its one use. NULL: none.
+	 */
+	int (*bond_pltk)(const struct bdaddr *a, uint8_t addr_type,
+			 struct mux_le_pkey *k, void *ctx);
+	/*
+	 * ... and keep a new one, made at random by the mux in a pairing of
+	 * user's host with the device, replacing any (the device replaces
+	 * its bond too). 0, or a negative errno (then the host's own key
+	 * goes to the device, as without bonds). NULL: not kept.
+	 */
+	int (*bond_new_pltk)(const char *user, const struct bdaddr *a,
+			     uint8_t addr_type, const struct mux_le_pkey *k,
+			     void *ctx);
 };
 
 #endif /* BGW_MUX_POLICY_H */

@@ -233,6 +233,48 @@ static int pol_bond_new_le(const char *user, const struct bdaddr *a, uint8_t typ
 	return rep.status;
 }
 
+/* The device as central's key (mux_bond_central.c), the same way. */
+static int pol_bond_pltk(const struct bdaddr *a, uint8_t type, struct mux_le_pkey *k,
+			 void *ctx)
+{
+	struct muxd_core *c = ctx;
+	struct rpc_reply rep;
+	char as[BDADDR_STRLEN];
+	int r;
+
+	memset(&rep, 0, sizeof(rep));
+	r = muxd_call(&c->d, RPC_BOND_PLTK, type == BDADDR_RANDOM, NULL, NULL,
+		      bdaddr_fmt(a, as), NULL, &rep, NULL);
+	if (r == 0)
+		r = rep.status;
+	if (r == 0)
+		r = rpc_le_pkey_decode(rep.blob, rep.blob_len, k);
+	secmem_wipe(&rep, sizeof(rep));
+	return r < 0 ? r : 0;
+}
+
+static int pol_bond_new_pltk(const char *user, const struct bdaddr *a, uint8_t type,
+			     const struct mux_le_pkey *k, void *ctx)
+{
+	struct muxd_core *c = ctx;
+	struct rpc_reply rep;
+	struct rpc_req q;
+	int r;
+
+	memset(&q, 0, sizeof(q));
+	q.type = RPC_BOND_NEW_PLTK;
+	q.arg = type == BDADDR_RANDOM;
+	rpc_str(q.name, 65, user);
+	bdaddr_fmt(a, q.rd);
+	rpc_le_pkey_encode(k, q.blob);
+	q.blob_len = RPC_BOND_PLTK_BLOB_LEN;
+	r = muxd_rpc(&c->d, &q, &rep, NULL);
+	secmem_wipe(&q, sizeof(q));
+	if (r < 0)
+		return r;
+	return rep.status;
+}
+
 static void tr_rx(const uint8_t *h4, size_t len, void *user)
 {
 	struct muxd_core *c = user;
@@ -462,7 +504,7 @@ int core_run(struct muxd_core *c)
 	static struct mux_policy pol = {
 		pol_is_user, pol_is_admin, pol_may_access, pol_denied, pol_resolve_rpa,
 		pol_bond_key, pol_bond_new, NULL, pol_bond_ltk, pol_bond_new_le,
-		pol_pair_refused
+		pol_pair_refused, pol_bond_pltk, pol_bond_new_pltk
 	};
 	static struct mux_ops ops = { ctrl_send, ctrl_failed, session_dead, NULL };
 	struct mux_config mcfg;

@@ -1050,6 +1050,20 @@ static int req_bond_new_le(struct mon_chan *ch, const struct rpc_req *q,
 	return 0;
 }
 
+static int req_bond_pltk(struct mon_chan *ch, const struct rpc_req *q,
+			 struct rpc_reply *rep, int *fd)
+{
+	rep->status = mon_bond_pltk(ch->m, q, rep);
+	return 0;
+}
+
+static int req_bond_new_pltk(struct mon_chan *ch, const struct rpc_req *q,
+			     struct rpc_reply *rep, int *fd)
+{
+	rep->status = mon_bond_new_pltk(ch->m, q);
+	return 0;
+}
+
 static int req_bond_irks(struct mon_chan *ch, const struct rpc_req *q,
 			 struct rpc_reply *rep, int *fd)
 {
@@ -1108,6 +1122,8 @@ static const struct mon_req {
 	{ RPC_BOND_LTK,       R_CORE,  0,            MON_C_NONE,      0, req_bond_ltk },
 	{ RPC_BOND_NEW_LE,    R_CORE,  0,            MON_C_NONE,      0, req_bond_new_le },
 	{ RPC_BOND_IRKS,      R_CORE,  0,            MON_C_NONE,      0, req_bond_irks },
+	{ RPC_BOND_PLTK,      R_CORE,  0,            MON_C_NONE,      0, req_bond_pltk },
+	{ RPC_BOND_NEW_PLTK,  R_CORE,  0,            MON_C_NONE,      0, req_bond_new_pltk },
 	{ RPC_SPAWN,          R_FRONT, 0,            MON_C_NONE,      0, req_spawn },
 	{ RPC_RELAY_SIGN,     R_FRONT, 0,            MON_C_NONE,      0, req_relay_sign },
 	{ RPC_PEER_STOP,      R_FRONT, MON_NO_REPLY, MON_C_NONE,      0, req_peer_stop },

@@ -98,6 +98,9 @@ struct rpc_reply;
 int mon_bond_ltk(struct muxd_monitor *m, const struct rpc_req *q, struct rpc_reply *rep);
 int mon_bond_new_le(struct muxd_monitor *m, const struct rpc_req *q);
 int mon_bond_irks(struct muxd_monitor *m, const struct rpc_req *q, struct rpc_reply *rep);
+/* RPC_BOND_PLTK and RPC_BOND_NEW_PLTK (monitor_bond_le.c). */
+int mon_bond_pltk(struct muxd_monitor *m, const struct rpc_req *q, struct rpc_reply *rep);
+int mon_bond_new_pltk(struct muxd_monitor *m, const struct rpc_req *q);
 
 /* monitor_relay.c: the relay registration key and its signatures. */
 int mon_relay_key_load(struct muxd_monitor *m);

@@ -261,3 +261,83 @@ int mon_bond_irks(struct muxd_monitor *m, const struct rpc_req *q, struct rpc_re
 	bonds_free(b);
 	return 0;
 }
+
+/*
+ * RPC_BOND_PLTK: the key a device holds for the gateway as its
+ * peripheral (doc/virtual-controller.md, "The device as central"), for
+ * the core to answer the device's LE Long Term Key Request with.
+ */
+int mon_bond_pltk(struct muxd_monitor *m, const struct rpc_req *q, struct rpc_reply *rep)
+{
+	struct bonds *b = NULL;
+	const struct bond *x;
+	struct mux_le_pkey k;
+	struct bdaddr a;
+	int r;
+
+	if (bdaddr_parse(q->rd, &a) < 0)
+		return -EINVAL;
+	r = mon_bonds_load(m, &b);
+	if (r < 0)
+		return r;
+	x = bonds_find(b, &a, q->arg ? BDADDR_RANDOM : BDADDR_PUBLIC);
+	if (x && x->has_pltk) {
+		memcpy(k.ltk, x->pltk, BONDS_KEY_LEN);
+		k.ediv = x->pediv;
+		memcpy(k.rand, x->prand, 8);
+		rpc_le_pkey_encode(&k, rep->blob);
+		rep->blob_len = RPC_BOND_PLTK_BLOB_LEN;
+		explicit_bzero(&k, sizeof(k));
+	} else {
+		r = -ENOENT;
+	}
+	bonds_free(b);
+	return r;
+}
+
+/*
+ * The key the mux gave the device: it replaces the last one, as the
+ * device replaced its bond for the gateway's address in that pairing;
+ * the device's other keys stay.
+ */
+static int fill_pltk(struct bond *nb, const void *arg)
+{
+	const struct rpc_req *q = arg;
+	struct mux_le_pkey k;
+
+	if (rpc_le_pkey_decode(q->blob, q->blob_len, &k) < 0)
+		return -EINVAL;
+	nb->has_pltk = true;
+	memcpy(nb->pltk, k.ltk, BONDS_KEY_LEN);
+	nb->pediv = k.ediv;
+	memcpy(nb->prand, k.rand, 8);
+	explicit_bzero(&k, sizeof(k));
+	return 0;
+}
+
+/*
+ * RPC_BOND_NEW_PLTK: a user's host distributed its own LE key to the
+ * device and the mux gave the device one of its own instead; only for
+ * a user who may access the device now. The gateway's own pairing
+ * (bgw-muxd pair) distributes nothing of ours, so @gateway is refused.
+ */
+int mon_bond_new_pltk(struct muxd_monitor *m, const struct rpc_req *q)
+{
+	struct bond nb;
+	struct bdaddr a;
+	struct audit_fields f = { .user = q->name, .rd = q->rd, .uid = -1,
+				  .detail = "pltk, the device as central" };
+	uint8_t type = q->arg ? BDADDR_RANDOM : BDADDR_PUBLIC;
+	int r;
+
+	if (bdaddr_parse(q->rd, &a) < 0)
+		return -EINVAL;
+	if (!strcmp(q->name, BONDS_BY_GATEWAY) || !m->db ||
+	    !authdb_user_may_access(m->db, q->name, &a, type))
+		return -EACCES;
+	r = mon_bond_update(m, &a, type, q->name, fill_pltk, q, &nb);
+	if (r == 0)
+		mon_audit_fields(m, AUDIT_BOND_NEW, &f);
+	explicit_bzero(&nb, sizeof(nb));
+	return r;
+}

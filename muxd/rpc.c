@@ -92,6 +92,10 @@ static const struct rule rules[RPC_REQ_LAST + 1] = {
 				  4, 4 * RPC_LOGGED_IN_MAX, true },
 	/* The first entry wanted; no string. */
 	[RPC_BOND_IRKS] = { { 0, 0, 0, 0 }, { 0, 0, 0, 0 }, 0, 255, true, 0, 0, true },
+	/* The device as central's key: as RPC_BOND_LTK; an LTK, EDIV, Rand. */
+	[RPC_BOND_PLTK] = { { 0, 0, 17, 0 }, { 0, 0, 17, 0 }, 0, 1, true, 0, 0, true },
+	[RPC_BOND_NEW_PLTK] = { { 1, 0, 17, 0 }, { NAME_MAX_, 0, 17, 0 }, 0, 1, true,
+				RPC_BOND_PLTK_BLOB_LEN, RPC_BOND_PLTK_BLOB_LEN, true },
 };
 
 /* The lengths rpc_le_bond_decode takes (rpc.h). */
@@ -473,6 +477,23 @@ int rpc_le_bond_decode(const uint8_t *blob, size_t len, struct mux_le_bond *b)
 		memcpy(b->irk, blob + RPC_BOND_LE_BLOB_LEN, 16);
 	else
 		explicit_bzero(b->irk, sizeof(b->irk));
+	return 0;
+}
+
+void rpc_le_pkey_encode(const struct mux_le_pkey *k, uint8_t *blob)
+{
+	memcpy(blob, k->ltk, 16);
+	put_le16(blob + 16, k->ediv);
+	memcpy(blob + 18, k->rand, 8);
+}
+
+int rpc_le_pkey_decode(const uint8_t *blob, size_t len, struct mux_le_pkey *k)
+{
+	if (len != RPC_BOND_PLTK_BLOB_LEN)
+		return -EPROTO;
+	memcpy(k->ltk, blob, 16);
+	k->ediv = get_le16(blob + 16);
+	memcpy(k->rand, blob + 18, 8);
 	return 0;
 }
 

@@ -60,6 +60,8 @@
 #define RPC_LOGGED_IN_MAX 64		/* pids in one RPC_PEERS_LOGGED_IN */
 /* ... and, in RPC_BOND_NEW_LE, the device's IRK after them when it gave one. */
 #define RPC_BOND_LE_IRK_BLOB_LEN (RPC_BOND_LE_BLOB_LEN + 16)
+/* RPC_BOND_PLTK, RPC_BOND_NEW_PLTK: an LTK, EDIV (le16), Rand. */
+#define RPC_BOND_PLTK_BLOB_LEN 26
 /* RPC_BOND_IRKS: an entry (identity, its type, IRK) and how many fit a reply. */
 #define RPC_BOND_IRK_ENT_LEN 23
 #define RPC_BOND_IRKS_PAGE 32
@@ -222,7 +224,22 @@ enum rpc_type {
 	 * and after it made a bond.
 	 */
 	RPC_BOND_IRKS,
-	RPC_REQ_LAST = RPC_BOND_IRKS,
+	/*
+	 * Core: rd = an LE device's identity, arg = its address type ->
+	 * reply(status: 0, -ENOENT, -EIO) + blob: the key it holds for the
+	 * gateway as its peripheral (RPC_BOND_PLTK_BLOB_LEN,
+	 * rpc_le_pkey_encode; doc/virtual-controller.md, "The device as
+	 * central"), read from the store at each request.
+	 */
+	RPC_BOND_PLTK,
+	/*
+	 * Core: name = the user whose host paired, rd and arg = the device,
+	 * blob: the key the mux gave it in the host's place, as for
+	 * RPC_BOND_PLTK -> reply(status: 0, -EACCES, -EINVAL, -EIO). Kept
+	 * with the device's other keys, replacing its pltk; audited bond-new.
+	 */
+	RPC_BOND_NEW_PLTK,
+	RPC_REQ_LAST = RPC_BOND_NEW_PLTK,
 	/* monitor -> process */
 	RPC_REPLY = 64,
 	RPC_POLICY = 65,	/* the authdb text without password lines */
@@ -331,6 +348,12 @@ size_t rpc_le_bond_encode(const struct mux_le_bond *b, uint8_t *blob);
  * any authenticated octet but 0 is true.
  */
 int rpc_le_bond_decode(const uint8_t *blob, size_t len, struct mux_le_bond *b);
+
+/* The same for the peripheral-role key (RPC_BOND_PLTK_BLOB_LEN octets). */
+struct mux_le_pkey;
+void rpc_le_pkey_encode(const struct mux_le_pkey *k, uint8_t *blob);
+/* 0, or -EPROTO for any other length (nothing written to *k). */
+int rpc_le_pkey_decode(const uint8_t *blob, size_t len, struct mux_le_pkey *k);
 
 /* What the monitor vouches for about a peer's link (RPC_LINK_PUSH). */
 struct rpc_label {

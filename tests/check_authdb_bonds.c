@@ -86,7 +86,7 @@ START_TEST(parse_errors_line_numbered)
 	parse_bad("bond 11:22:33:44:55:66 random by a at 1 irk " LK, 0,
 		  "static address");
 	parse_bad("bond 00:1A:7D:DA:71:13 public by a at 1", 0,
-		  "wants a linkkey, an ltk or an irk");
+		  "wants a linkkey, an ltk, an irk or a pltk");
 	parse_bad("bond 00:1A:7D:DA:71:13 public at 1 irk " LK, 0,
 		  "wants by USER and at SECONDS");
 	parse_bad("bond 00:1A:7D:DA:71:13 public by Bad! at 1 irk " LK, 0,
@@ -123,6 +123,75 @@ START_TEST(parse_errors_line_numbered)
 	parse_bad("bond 00:1A:7D:DA:71:13 public by a at 1 irk " LK "\n"
 		  "bond 00:1a:7d:da:71:13 public by b at 2 irk " LK "\n", 0,
 		  "t:2: 00:1a:7d:da:71:13 public bonded twice");
+}
+END_TEST
+
+/*
+ * The device as central's key (pltk, pediv, prand): alone or with every
+ * other field (the longest line there is), the three together only, each
+ * checked; a store of before (without them) loads as it did, and the
+ * fields survive a save and a load.
+ */
+START_TEST(parse_peripheral_role_key)
+{
+	static const char full[] =
+		"bond C0:11:22:33:44:55 random by abcdefghijabcdefghijabcdefghijab"
+		" at 9223372036854775807 linkkey " LK " linkkey-type 8 ltk " LTK
+		" ediv 65535 rand 0102030405060708 key-size 16 authenticated yes irk " LK
+		" pltk " LTK " pediv 65535 prand 1112131415161718\n";
+	struct bonds *b;
+	const struct bond *x;
+	struct bdaddr a;
+	char *t1, *t2, err[BONDS_ERR_MAX];
+	size_t l1, l2;
+
+	b = parse_ok("bond 00:1A:7D:DA:71:13 public by alice at 1 pltk " LTK
+		     " pediv 4660 prand 0102030405060708\n");
+	bdaddr_parse("00:1A:7D:DA:71:13", &a);
+	x = bonds_find(b, &a, BDADDR_PUBLIC);
+	ck_assert_ptr_nonnull(x);
+	ck_assert(x->has_pltk && !x->has_ltk && !x->has_lk && !x->has_irk);
+	ck_assert_uint_eq(x->pediv, 4660);
+	ck_assert_uint_eq(x->prand[0], 0x01);
+	ck_assert_uint_eq(x->prand[7], 0x08);
+	ck_assert_uint_eq(x->pltk[0], 0xff);
+	bonds_free(b);
+
+	/* The old file: no pltk. */
+	b = parse_ok(example);
+	bdaddr_parse("C0:11:22:33:44:55", &a);
+	x = bonds_find(b, &a, BDADDR_RANDOM);
+	ck_assert(x && x->has_ltk && !x->has_pltk);
+	bonds_free(b);
+
+	b = parse_ok(full);
+	ck_assert_int_eq(bonds_serialize(b, &t1, &l1), 0);
+	ck_assert_ptr_nonnull(memmem(t1, l1, " pltk " LTK " pediv 65535 prand 1112131415161718\n",
+				     strlen(" pltk " LTK " pediv 65535 prand 1112131415161718\n")));
+	bonds_free(b);
+	ck_assert_int_eq(bonds_parse_buffer("t", t1, l1, &b, err, sizeof(err)), 0);
+	x = bonds_find(b, &a, BDADDR_RANDOM);
+	ck_assert(x && x->has_pltk && x->has_ltk && x->has_irk && x->has_lk);
+	ck_assert_uint_eq(x->prand[7], 0x18);
+	ck_assert_int_eq(bonds_serialize(b, &t2, &l2), 0);
+	ck_assert_uint_eq(l1, l2);
+	ck_assert(memcmp(t1, t2, l1) == 0);
+	free(t1);
+	free(t2);
+	bonds_free(b);
+
+	parse_bad("bond 00:1A:7D:DA:71:13 public by a at 1 pltk " LTK, 0,
+		  "pltk, pediv and prand go together");
+	parse_bad("bond 00:1A:7D:DA:71:13 public by a at 1 pediv 1 prand 0102030405060708", 0,
+		  "pltk, pediv and prand go together");
+	parse_bad("bond 00:1A:7D:DA:71:13 public by a at 1 pltk 0011 pediv 1 prand 0102030405060708",
+		  0, "pltk wants 32 hex digits");
+	parse_bad("bond 00:1A:7D:DA:71:13 public by a at 1 pltk " LTK
+		  " pediv 65536 prand 0102030405060708", 0, "pediv wants 0-65535");
+	parse_bad("bond 00:1A:7D:DA:71:13 public by a at 1 pltk " LTK
+		  " pediv 1 prand 01020304050607", 0, "prand wants 16 hex digits");
+	parse_bad("bond 00:1A:7D:DA:71:13 public by a at 1 pltk " LTK
+		  " pediv 1 prand 0102030405060708 pediv 2", 0, "pediv given twice");
 }
 END_TEST
 
@@ -247,6 +316,7 @@ Suite *test_suite(void)
 
 	tcase_add_test(tc, parse_example);
 	tcase_add_test(tc, parse_errors_line_numbered);
+	tcase_add_test(tc, parse_peripheral_role_key);
 	tcase_add_test(tc, parse_truncated_oversized_nul);
 	tcase_add_test(tc, serialize_roundtrip_set_forget);
 	tcase_add_test(tc, store_full);

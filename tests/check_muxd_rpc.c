@@ -691,6 +691,68 @@ START_TEST(le_bond_codec)
 }
 END_TEST
 
+/*
+ * The device as central's key: asked by address and type, kept with its
+ * user; exactly an LTK, EDIV and Rand (the one codec, every other length
+ * refused by the reader and by the decoder).
+ */
+START_TEST(bond_pltk_requests_and_codec)
+{
+	const char *dev[4] = { NULL, NULL, "C0:B6:00:00:00:01", NULL };
+	const char *named[4] = { "alice", NULL, "C0:B6:00:00:00:01", NULL };
+	const char *nouser[4] = { NULL, NULL, "C0:B6:00:00:00:01", NULL };
+	uint8_t buf[RPC_HDR_LEN + RPC_REQ_MAX], blob[RPC_BOND_PLTK_BLOB_LEN + 2];
+	struct mux_le_pkey k, d, untouched;
+	struct rpc_req q;
+	const char *why;
+	size_t n, len;
+	unsigned i;
+
+	n = raw(buf, RPC_BOND_PLTK, 1, dev, NULL, 0);
+	ck_assert_int_eq(decode(buf, n, &q, &why), 0);
+	ck_assert(rpc_req_has_reply(RPC_BOND_PLTK));
+	n = raw(buf, RPC_BOND_PLTK, 2, dev, NULL, 0);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+	n = raw(buf, RPC_BOND_PLTK, 0, named, NULL, 0);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+
+	for (i = 0; i < 16; i++)
+		k.ltk[i] = (uint8_t)(0x20 + i);
+	for (i = 0; i < 8; i++)
+		k.rand[i] = (uint8_t)(0x60 + i);
+	k.ediv = 0x1234;
+	memset(blob, 0xaa, sizeof(blob));
+	rpc_le_pkey_encode(&k, blob);
+	ck_assert_mem_eq(blob, k.ltk, 16);
+	ck_assert_uint_eq(blob[16], 0x34);
+	ck_assert_uint_eq(blob[17], 0x12);
+	ck_assert_mem_eq(blob + 18, k.rand, 8);
+	ck_assert_uint_eq(blob[RPC_BOND_PLTK_BLOB_LEN], 0xaa);
+	memset(&d, 0, sizeof(d));
+	ck_assert_int_eq(rpc_le_pkey_decode(blob, RPC_BOND_PLTK_BLOB_LEN, &d), 0);
+	ck_assert_mem_eq(&d, &k, sizeof(k));
+	for (len = 0; len <= RPC_BOND_PLTK_BLOB_LEN + 1; len++) {
+		if (len == RPC_BOND_PLTK_BLOB_LEN)
+			continue;
+		memset(&d, 0x55, sizeof(d));
+		memcpy(&untouched, &d, sizeof(d));
+		ck_assert_int_eq(rpc_le_pkey_decode(blob, len, &d), -EPROTO);
+		ck_assert_mem_eq(&d, &untouched, sizeof(d));
+	}
+
+	n = raw_blob(buf, RPC_BOND_NEW_PLTK, named, blob, RPC_BOND_PLTK_BLOB_LEN);
+	ck_assert_int_eq(decode(buf, n, &q, &why), 0);
+	ck_assert(rpc_req_has_reply(RPC_BOND_NEW_PLTK));
+	ck_assert_uint_eq(q.blob_len, RPC_BOND_PLTK_BLOB_LEN);
+	n = raw_blob(buf, RPC_BOND_NEW_PLTK, nouser, blob, RPC_BOND_PLTK_BLOB_LEN);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+	n = raw_blob(buf, RPC_BOND_NEW_PLTK, named, blob, RPC_BOND_PLTK_BLOB_LEN - 1);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+	n = raw_blob(buf, RPC_BOND_NEW_PLTK, named, blob, RPC_BOND_PLTK_BLOB_LEN + 1);
+	ck_assert_int_eq(decode(buf, n, &q, &why), -EPROTO);
+}
+END_TEST
+
 START_TEST(relay_sign_bounds)
 {
 	const char *none[4] = { NULL, NULL, NULL, NULL };
@@ -1829,6 +1891,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, bond_requests_bounds);
 	tcase_add_test(tc, bond_le_requests_bounds);
 	tcase_add_test(tc, le_bond_codec);
+	tcase_add_test(tc, bond_pltk_requests_and_codec);
 	tcase_add_test(tc, link_label_codec);
 	tcase_add_test(tc, status_snapshot_codec);
 	tcase_add_test(tc, status_snapshot_link_cap);

@@ -4,7 +4,7 @@
 # transports are libmuxtr.a. The daemon, bgw-muxd, is in muxd/.
 noinst_LIBRARIES += mux/libmux.a
 mux_libmux_a_SOURCES = \
-	mux/mux.c mux/mux_base.c mux/mux_bond.c mux/mux_bond_le.c mux/mux_cmd.c mux/mux_conn.c mux/mux_ctrl.c \
+	mux/mux.c mux/mux_base.c mux/mux_bond.c mux/mux_bond_le.c mux/mux_bond_central.c mux/mux_cmd.c mux/mux_conn.c mux/mux_ctrl.c \
 	mux/mux_emit.c mux/mux_evt.c mux/mux_reconcile.c mux/mux.h mux/mux_int.h mux/policy.h \
 	mux/cmdtab.c mux/cmdtab.h mux/handlemap.c mux/handlemap.h \
 	mux/mux_pair.c mux/pair.h

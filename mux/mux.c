@@ -18,7 +18,7 @@
  * (the sessions' commands), mux_evt.c (the controller's events and
  * command completions), mux_reconcile.c (the physical state, the shared
  * inquiry and the accept list), mux_conn.c (connections, credits, data,
- * teardown), mux_bond.c (household bonds), mux_ctrl.c (the physical
+ * teardown), mux_bond*.c (household bonds), mux_ctrl.c (the physical
  * controller: sending, init, cache, down), mux_emit.c (what goes to the
  * sessions), mux_base.c (capabilities, addresses, the policy).
  * mux_int.h declares what they share.

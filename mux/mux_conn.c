@@ -22,6 +22,7 @@
 #include "loop.h"
 #include "mux_int.h"
 #include "rpa.h"
+#include "secmem.h"
 
 static void drain_acl(struct mux *m);
 static void conn_release(struct mux *m, struct mux_conn *c);
@@ -172,6 +173,7 @@ struct mux_conn *conn_add(struct mux *m, uint16_t h, uint8_t link,
 	c->owner = owner;
 	c->inflight = 0;
 	c->le_central = false;
+	secmem_wipe(&c->pk, sizeof(c->pk));
 	c->since = (int64_t)time(NULL);
 	c->bytes_in = 0;
 	c->bytes_out = 0;
@@ -662,6 +664,8 @@ int sess_acl(struct mux *m, struct mux_session *s, const struct h4_pkt *pkt)
 	/* Queued with the controller's handle (drain_acl looks it up). */
 	memcpy(m->xlat, pkt->raw, pkt->raw_len);
 	hmap_put(m->xlat + 1, c->handle);
+	/* The device as central gets the household's key (mux_bond_central.c). */
+	bond_central_host_smp(m, s, c, pkt, m->xlat);
 	if (pktq_push(&s->aclq, m->xlat, pkt->raw_len) < 0) {
 		sess_event(s, HCI_EV_DATA_BUFFER_OVERFLOW, "\x01", 1);
 		return 0;
@@ -703,6 +707,7 @@ void ctrl_data(struct mux *m, const struct h4_pkt *pkt)
 		c->bytes_in += pkt->type == H4_ACL ? pkt->acl.dlen : pkt->sco.dlen;
 		if (pkt->type == H4_ACL) {
 			smp_snoop(m, c, pkt);
+			bond_central_dev_smp(c, pkt);
 			if (bond_le_dev_smp(m, c, pkt))
 				return;
 		}

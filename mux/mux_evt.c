@@ -910,6 +910,15 @@ static void on_le_meta(struct mux *m, const struct h4_pkt *pkt)
 			sess_le_event(m->eadv_owner, sub, ev, sizeof(ev));
 		}
 		break;
+	case HCI_LE_EV_LTK_REQUEST: {
+		/* The device as central, with the household's key: answered here. */
+		struct mux_conn *c = qlen >= 2 ? conn_by_handle(m, hmap_get(q)) : NULL;
+
+		if (c && bond_central_ltk_req(m, c, q, qlen))
+			break;
+		route_by_handle(m, pkt, sub, hmap_evt_off(HCI_EV_LE_META, sub));
+		break;
+	}
 	default:
 		/* Those about one link: handlemap's table. */
 		if (hmap_evt_off(HCI_EV_LE_META, sub) >= 0)

@@ -129,6 +129,22 @@ struct mux_le_smp {
 	uint8_t mackey[16], ltk[16];
 };
 
+/*
+ * The device-as-central broker's view of a pairing on one LE link
+ * (mux_bond_central.c): the Pairing Request and Response from either
+ * side, and the EDIV and Rand it gave the device in the host's place
+ * until the host's Central Identification carries them.
+ */
+struct mux_le_pk {
+	bool seen_preq, seen_pres;
+	bool host_init;		/* the host sent the Pairing Request */
+	uint8_t preq[7];
+	uint8_t pres[7];
+	bool sub;		/* the host's Encryption Information was replaced */
+	uint16_t ediv;
+	uint8_t rand[8];
+};
+
 struct mux_conn {
 	bool used;
 	uint8_t link;
@@ -192,6 +208,7 @@ struct mux_conn {
 	uint64_t int_bits;
 	bool int_partial;
 	uint16_t tx_left;
+	struct mux_le_pk pk;
 	/* For bgw-muxd status (mux_session_links): wall clock, data bytes. */
 	int64_t since;
 	uint64_t bytes_in, bytes_out;
@@ -609,6 +626,12 @@ void bond_le_start_enc(struct mux *m, struct mux_session *s, struct mux_conn *c,
 void bond_le_encrypted(struct mux *m, struct mux_conn *c, uint8_t status);
 bool bond_le_enc_event(struct mux *m, struct mux_conn *c, uint8_t code,
 		       const uint8_t *p, uint8_t plen);
+
+/* mux_bond_central.c */
+void bond_central_host_smp(struct mux *m, struct mux_session *s, struct mux_conn *c,
+			   const struct h4_pkt *pkt, uint8_t *out);
+void bond_central_dev_smp(struct mux_conn *c, const struct h4_pkt *pkt);
+bool bond_central_ltk_req(struct mux *m, struct mux_conn *c, const uint8_t *q, size_t qlen);
 
 /* mux_ctrl.c */
 const struct mux_cache_ent *cache_get(const struct mux *m,

@@ -1889,6 +1889,242 @@ START_TEST(le_stand_in_only_where_the_gateway_is_central)
 }
 END_TEST
 
+/* The device-as-central keys (one device), as the monitor keeps them. */
+static struct {
+	bool has;
+	struct bdaddr a;
+	uint8_t type;
+	char by[16];
+	struct mux_le_pkey k;
+	unsigned news;
+} tpk;
+
+static int tpol_bond_pltk(const struct bdaddr *a, uint8_t type, struct mux_le_pkey *k,
+			  void *ctx)
+{
+	if (!tpk.has || !bdaddr_eq(a, &tpk.a) || type != tpk.type)
+		return -ENOENT;
+	*k = tpk.k;
+	return 0;
+}
+
+static int tpol_bond_new_pltk(const char *user, const struct bdaddr *a, uint8_t type,
+			      const struct mux_le_pkey *k, void *ctx)
+{
+	tpk.has = true;
+	tpk.a = *a;
+	tpk.type = type;
+	tpk.k = *k;
+	snprintf(tpk.by, sizeof(tpk.by), "%s", user);
+	tpk.news++;
+	return 0;
+}
+
+/* A household whose grown-ups all advertise (only admins do, physically). */
+static bool pol_household_admin(const char *user, void *ctx)
+{
+	return !strcmp(user, "alice") || !strcmp(user, "bob") || !strcmp(user, "eve");
+}
+
+static const struct mux_policy central_policy = {
+	pol_is_user, pol_household_admin, pol_may_access, pol_denied, pol_resolve_rpa,
+	pol_bond_key, pol_bond_new, NULL, tpol_bond_ltk, tpol_bond_new_le,
+	.bond_pltk = tpol_bond_pltk, .bond_new_pltk = tpol_bond_new_pltk
+};
+
+/* Does any packet h received hold these n octets? */
+static bool host_holds(const struct host *h, const uint8_t *key, size_t n)
+{
+	unsigned i;
+
+	for (i = 0; i < h->nrx; i++)
+		if (memmem(h->rx[i]->d, h->rx[i]->len, key, n))
+			return true;
+	return false;
+}
+
+/*
+ * h advertises and device 02 (alice's and bob's) connects to it (the controller peripheral,
+ * Role 0x01): the controller's handle, or 0 when h got no link.
+ */
+static uint16_t device_connects(struct host *h, uint16_t *vh)
+{
+	static const uint8_t one = 1;
+	struct bdaddr dev;
+	uint8_t ev[18];
+	uint16_t ph = tc->next_handle++;
+
+	tbdaddr(&dev, 2);
+	ck_assert_int_eq(host_cmd(h, HCI_OP_LE_SET_ADV_ENABLE, &one, 1, NULL), 0);
+	memset(ev, 0, sizeof(ev));
+	put_le16(ev + 1, ph);
+	ev[3] = 0x01;
+	memcpy(ev + 5, dev.b, 6);
+	put_le16(ev + 11, 0x18);
+	put_le16(ev + 15, 0x2a);
+	tctl_le_event(tc, HCI_LE_EV_CONN_COMPLETE, ev, sizeof(ev));
+	tctl_pump(tc);
+	if (host_take_le_conn(h, NULL, vh) != 0)
+		return 0;
+	host_own(h, *vh);
+	return ph;
+}
+
+/* The device (central) encrypts: the controller asks for the key (7.7.65.5). */
+static void device_ltk_request(uint16_t ph, uint16_t ediv, const uint8_t rand[8])
+{
+	uint8_t q[12];
+
+	put_le16(q, ph);
+	memcpy(q + 2, rand, 8);
+	put_le16(q + 10, ediv);
+	tctl_le_event(tc, HCI_LE_EV_LTK_REQUEST, q, sizeof(q));
+	tctl_pump(tc);
+}
+
+static void link_ends(struct host *h, uint16_t ph)
+{
+	uint8_t p[4] = { 0 };
+
+	put_le16(p + 1, ph);
+	p[3] = HCI_ST_REMOTE_USER_TERM;
+	tctl_event(tc, HCI_EV_DISCONN_COMPLETE, p, 4);
+	tctl_pump(tc);
+	if (h)
+		ck_assert_int_eq(host_take(h, HCI_EV_DISCONN_COMPLETE, -1, NULL), 4);
+}
+
+/*
+ * The device as central (doc: "The device as central"). Alice's host
+ * advertises, the device connects and pairs (it initiates, her host
+ * responds and distributes its own LTK, EDIV and Rand): the device gets
+ * a key the mux made and kept instead, her host's never reaches it. Then
+ * bob and alice in turn, ten times each, advertise; the device connects
+ * and encrypts with that key: the mux answers the LE Long Term Key
+ * Request with it, their hosts see the Encryption Change only and never
+ * the key. Another EDIV and Rand (an STK) goes to the host; eve, whose
+ * household role lets her advertise but who has no grant for the
+ * device, gets no link and nothing answered; nor alice once revoked.
+ */
+START_TEST(le_device_as_central_household_key)
+{
+	static const uint8_t preq[7] = { 0x01, 0x03, 0x00, 0x01, 0x10, 0x00, 0x01 };
+	static const uint8_t pres[7] = { 0x02, 0x03, 0x00, 0x01, 0x10, 0x00, 0x01 };
+	static const uint8_t zero8[8];
+	uint8_t ei[17] = { 0x06 }, ci[11] = { 0x07, 0x22, 0x22 }, want[18], enc[4];
+	struct host a, b, e;
+	struct host *hs[] = { &a, &b, &e };
+	struct bdaddr dev;
+	unsigned round, replies, base;
+	uint16_t ph, vh;
+
+	tbdaddr(&dev, 2);
+	memset(ei + 1, 0x11, 16);	/* alice's host's own key */
+	memset(ci + 3, 0x33, 8);
+	memset(&tpk, 0, sizeof(tpk));
+	env_policy = &central_policy;
+	env_up(8, 8, 4);
+
+	/* The first pairing, on alice's link. */
+	host_start(&a, "alice");
+	host_init_admin(&a);
+	ph = device_connects(&a, &vh);
+	ck_assert_uint_ne(ph, 0);
+	dev_smp(ph, preq, 7);
+	host_smp(&a, vh, pres, 7);
+	base = tc->acl_rx;
+	host_smp(&a, vh, ei, 17);
+	host_smp(&a, vh, ci, 11);
+	ck_assert_uint_eq(tc->acl_rx - base, 2);
+	ck_assert_uint_eq(tpk.news, 1);
+	ck_assert(bdaddr_eq(&tpk.a, &dev));
+	ck_assert_uint_eq(tpk.type, BDADDR_PUBLIC);
+	ck_assert_str_eq(tpk.by, "alice");
+	/* What the device received: the kept key, not alice's. */
+	ck_assert_uint_eq(tc->acl_tail_len[base % 8], 4 + 17);
+	ck_assert_uint_eq(tc->acl_tail[base % 8][4], 0x06);
+	ck_assert_mem_eq(tc->acl_tail[base % 8] + 5, tpk.k.ltk, 16);
+	ck_assert(memcmp(tpk.k.ltk, ei + 1, 16) != 0);
+	ck_assert_uint_eq(tc->acl_tail_len[(base + 1) % 8], 4 + 11);
+	ck_assert_uint_eq(get_le16(tc->acl_tail[(base + 1) % 8] + 5), tpk.k.ediv);
+	ck_assert_mem_eq(tc->acl_tail[(base + 1) % 8] + 7, tpk.k.rand, 8);
+	ck_assert(!(tpk.k.ediv == 0 && !memcmp(tpk.k.rand, zero8, 8)));
+	ck_assert(!host_holds(&a, tpk.k.ltk, 16));
+	link_ends(&a, ph);
+	mux_session_free(a.s);
+	a.s = NULL;
+	tctl_pump(tc);
+	host_reset_rx(&a);
+
+	/* Later, bob and alice in turn: the mux answers, the host only sees it done. */
+	put_le16(want + 2 - 2, 0);
+	memcpy(want + 2, tpk.k.ltk, 16);
+	for (round = 0; round < 20; round++) {
+		struct host *h = round % 2 ? &a : &b;
+
+		host_start(h, round % 2 ? "alice" : "bob");
+		host_init_admin(h);
+		ph = device_connects(h, &vh);
+		ck_assert_uint_ne(ph, 0);
+		replies = tc->ltk_replies;
+		device_ltk_request(ph, tpk.k.ediv, tpk.k.rand);
+		ck_assert_uint_eq(tc->ltk_replies, replies + 1);
+		put_le16(want, ph);
+		ck_assert_mem_eq(tc->ltk_reply, want, 18);
+		ck_assert_uint_eq(host_count(h, HCI_EV_LE_META, HCI_LE_EV_LTK_REQUEST), 0);
+		enc[0] = 0;
+		put_le16(enc + 1, ph);
+		enc[3] = 0x01;
+		tctl_event(tc, HCI_EV_ENCRYPT_CHANGE, enc, 4);
+		tctl_pump(tc);
+		ck_assert_int_eq(host_take(h, HCI_EV_ENCRYPT_CHANGE, -1, enc), 4);
+		ck_assert_uint_eq(enc[0], 0);
+		ck_assert_uint_eq(get_le16(enc + 1), vh);
+		ck_assert_uint_eq(enc[3], 0x01);
+		/* An STK (EDIV and Rand 0) is the host's to answer. */
+		if (round == 5) {
+			device_ltk_request(ph, 0, zero8);
+			ck_assert_uint_eq(tc->ltk_replies, replies + 1);
+			ck_assert_uint_eq(host_count(h, HCI_EV_LE_META, HCI_LE_EV_LTK_REQUEST), 1);
+		}
+		ck_assert(!host_holds(h, tpk.k.ltk, 16));
+		link_ends(h, ph);
+		mux_session_free(h->s);
+		h->s = NULL;
+		tctl_pump(tc);
+		host_reset_rx(h);
+	}
+	ck_assert_uint_eq(tpk.news, 1);
+
+	/* Eve may advertise but not reach the device: no link, no key. */
+	host_start(&e, "eve");
+	host_init_admin(&e);
+	replies = tc->ltk_replies;
+	ph = device_connects(&e, &vh);
+	ck_assert_uint_eq(ph, 0);
+	ph = tc->next_handle - 1;
+	device_ltk_request(ph, tpk.k.ediv, tpk.k.rand);
+	ck_assert_uint_eq(tc->ltk_replies, replies);
+	ck_assert_uint_eq(host_count(&e, HCI_EV_LE_META, HCI_LE_EV_LTK_REQUEST), 0);
+	link_ends(NULL, ph);
+	mux_session_free(e.s);
+	e.s = NULL;
+	tctl_pump(tc);
+
+	/* Alice revoked while her link is up: her host is asked, not answered for. */
+	host_start(&a, "alice");
+	host_init_admin(&a);
+	ph = device_connects(&a, &vh);
+	ck_assert_uint_ne(ph, 0);
+	revoke_alice = true;
+	device_ltk_request(ph, tpk.k.ediv, tpk.k.rand);
+	ck_assert_uint_eq(tc->ltk_replies, replies);
+	ck_assert_uint_eq(host_count(&a, HCI_EV_LE_META, HCI_LE_EV_LTK_REQUEST), 1);
+	ck_assert(!host_holds(&a, tpk.k.ltk, 16));
+	env_down(hs, 3);
+}
+END_TEST
+
 /*
  * The admin's IRK for a device (bgw-authdb(5) "device ... irk", most
  * significant octet first as the specification prints D.7's): every user
@@ -5385,6 +5621,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc_core, le_bond_kept_under_the_identity_the_device_gives);
 	tcase_add_test(tc_core, internal_acl_fragments_between_the_owners_pdus);
 	tcase_add_test(tc_core, le_stand_in_only_where_the_gateway_is_central);
+	tcase_add_test(tc_core, le_device_as_central_household_key);
 	tcase_add_test(tc_core, adv_verdict_once_per_advertiser_and_user);
 	tcase_add_test(tc_core, sixty_four_sessions_cap_and_nocp_split);
 	tcase_add_test(tc_core, foreign_handle_commands_rejected);

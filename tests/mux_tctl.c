@@ -597,6 +597,9 @@ int tctl_send(const uint8_t *h4, size_t len, void *user)
 			t->acl_rx_tag[t->acl_rx] = pkt.acl.pb == HCI_PB_CONT ? 0xff :
 						   pkt.acl.dlen > 4 ? pkt.acl.data[4] : 0xfe;
 		}
+		i = t->acl_rx % 8;
+		t->acl_tail_len[i] = pkt.acl.dlen < 32 ? (uint8_t)pkt.acl.dlen : 32;
+		memcpy(t->acl_tail[i], pkt.acl.data, t->acl_tail_len[i]);
 		t->acl_rx++;
 		return 0;
 	}
@@ -619,6 +622,10 @@ int tctl_send(const uint8_t *h4, size_t len, void *user)
 		t->out_ops[t->outstanding++] = pkt.cmd.opcode;
 	if (pkt.cmd.opcode == HCI_OP_LINK_KEY_REPLY && pkt.cmd.plen == sizeof(t->lk_reply))
 		memcpy(t->lk_reply, pkt.cmd.param, sizeof(t->lk_reply));
+	if (pkt.cmd.opcode == HCI_OP_LE_LTK_REPLY && pkt.cmd.plen == sizeof(t->ltk_reply)) {
+		memcpy(t->ltk_reply, pkt.cmd.param, sizeof(t->ltk_reply));
+		t->ltk_replies++;
+	}
 	if (pkt.cmd.opcode == HCI_OP_IO_CAPABILITY_NEG_REPLY &&
 	    pkt.cmd.plen == sizeof(t->io_neg_reply))
 		memcpy(t->io_neg_reply, pkt.cmd.param, sizeof(t->io_neg_reply));

@@ -45,6 +45,12 @@ struct tctl {
 	/* The parameters of the last Link Key Reply and IO Capability Negative Reply. */
 	uint8_t lk_reply[22];
 	uint8_t io_neg_reply[7];
+	/* The last LE Long Term Key Request Reply and how many were sent. */
+	uint8_t ltk_reply[18];
+	unsigned ltk_replies;
+	/* The data (L2CAP, up to 32 octets) of ACL packet n at [n % 8]. */
+	uint8_t acl_tail[8][32];
+	uint8_t acl_tail_len[8];
 	unsigned outstanding;
 	uint16_t out_ops[16];
 	bool inquiry;

@@ -279,6 +279,15 @@ bool bond_le_host_smp(struct mux *m, struct mux_session *s, struct mux_conn *c,
 		host_credit(s, c);
 		return true;
 	}
+	/*
+	 * The host's own key distribution (3.6.1) in the first pairing, seen
+	 * end to end, which made the household bond: the device agreed to it
+	 * (its Pairing Response's Initiator Key Distribution), so it goes on
+	 * (mux_bond_central.c gives the device the household's EncKey).
+	 */
+	if (p[0] >= SMP_ENC_INFO && p[0] <= SMP_SIGN_INFO && c->le.seen_preq && c->le.seen_pres &&
+	    c->le.pres[5])
+		return false;
 	memset(&b, 0, sizeof(b));
 	if (p[0] == SMP_PAIRING_REQ || c->hbond == HB_UNKNOWN) {
 		c->hbond = m->pol.bond_ltk &&

@@ -2126,6 +2126,86 @@ START_TEST(le_device_as_central_household_key)
 END_TEST
 
 /*
+ * The host's own key distribution as initiator (the gateway central, its
+ * Pairing Request's Initiator Key Distribution with EncKey, agreed) is
+ * replaced too, after the device's; with LE Secure Connections (which
+ * the mux pairs itself, the host's PDUs never reaching the device)
+ * nothing is kept, and without bonding the host's PDUs pass unchanged
+ * (they carry no key the device keeps, 3.6.1).
+ */
+START_TEST(le_host_key_replaced_when_the_gateway_is_central)
+{
+	static const uint8_t preq[3][7] = {
+		{ 0x01, 0x03, 0x00, 0x01, 0x10, 0x01, 0x01 },	/* legacy, bonding */
+		{ 0x01, 0x03, 0x00, 0x09, 0x10, 0x01, 0x01 },	/* SC */
+		{ 0x01, 0x03, 0x00, 0x00, 0x10, 0x01, 0x01 },	/* no bonding */
+	};
+	static const uint8_t pres[3][7] = {
+		{ 0x02, 0x03, 0x00, 0x01, 0x0c, 0x01, 0x01 },
+		{ 0x02, 0x03, 0x00, 0x09, 0x10, 0x01, 0x00 },
+		{ 0x02, 0x03, 0x00, 0x00, 0x10, 0x01, 0x01 },
+	};
+	uint8_t dei[17] = { 0x06 }, dci[11] = { 0x07, 0x01, 0x00 };
+	uint8_t hei[17] = { 0x06 }, hci[11] = { 0x07, 0x22, 0x22 }, p[25];
+	static const uint8_t zero[4];
+	struct host a;
+	struct host *hs[] = { &a };
+	unsigned round, base;
+	uint16_t h, ph;
+
+	memset(dei + 1, 0x5a, 16);
+	memset(hei + 1, 0x11, 16);
+	memset(hci + 3, 0x33, 8);
+	for (round = 0; round < 3; round++) {
+		memset(&tpk, 0, sizeof(tpk));
+		env_policy = &central_policy;
+		env_up(8, 8, 4);
+		host_start(&a, "alice");
+		host_init_admin(&a);
+		le_create_params(p, 0, 2, 0);
+		ck_assert_int_eq(host_cmd(&a, HCI_OP_LE_CREATE_CONN, p, 25, NULL), 0);
+		ck_assert_int_eq(host_take_le_conn(&a, NULL, &h), 0);
+		host_own(&a, h);
+		ph = phys(&a, h);
+		host_smp(&a, h, preq[round], 7);
+		dev_smp(ph, pres[round], 7);
+		/* The responder distributes first (3.6.1). */
+		if (round != 1) {
+			dev_smp(ph, dei, 17);
+			dev_smp(ph, dci, 11);
+		}
+		base = tc->acl_rx;
+		host_smp(&a, h, hei, 17);
+		host_smp(&a, h, hci, 11);
+		if (round == 1) {
+			/* The mux pairs an SC device itself (above): nothing of ours. */
+			ck_assert_uint_eq(tpk.news, 0);
+			env_down(hs, 1);
+			continue;
+		}
+		ck_assert_uint_eq(tc->acl_rx - base, 2);
+		if (round == 0) {
+			ck_assert_uint_eq(tpk.news, 1);
+			ck_assert_str_eq(tpk.by, "alice");
+			ck_assert_mem_eq(tc->acl_tail[base % 8] + 5, tpk.k.ltk, 16);
+			ck_assert(memcmp(tpk.k.ltk, hei + 1, 16) != 0);
+			/* Shortened to the key size agreed, 12 octets. */
+			ck_assert_mem_eq(tpk.k.ltk + 12, zero, 4);
+			ck_assert_uint_eq(get_le16(tc->acl_tail[(base + 1) % 8] + 5), tpk.k.ediv);
+			ck_assert_mem_eq(tc->acl_tail[(base + 1) % 8] + 7, tpk.k.rand, 8);
+			/* The device's own key is the household bond, as before. */
+			ck_assert_uint_eq(tle.news, 1);
+		} else {
+			ck_assert_uint_eq(tpk.news, 0);
+			ck_assert_mem_eq(tc->acl_tail[base % 8] + 5, hei + 1, 16);
+			ck_assert_mem_eq(tc->acl_tail[(base + 1) % 8] + 5, hci + 1, 10);
+		}
+		env_down(hs, 1);
+	}
+}
+END_TEST
+
+/*
  * The admin's IRK for a device (bgw-authdb(5) "device ... irk", most
  * significant octet first as the specification prints D.7's): every user
  * granted the device by its identity sees its RPA, with no SMP seen by the
@@ -5622,6 +5702,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc_core, internal_acl_fragments_between_the_owners_pdus);
 	tcase_add_test(tc_core, le_stand_in_only_where_the_gateway_is_central);
 	tcase_add_test(tc_core, le_device_as_central_household_key);
+	tcase_add_test(tc_core, le_host_key_replaced_when_the_gateway_is_central);
 	tcase_add_test(tc_core, adv_verdict_once_per_advertiser_and_user);
 	tcase_add_test(tc_core, sixty_four_sessions_cap_and_nocp_split);
 	tcase_add_test(tc_core, foreign_handle_commands_rejected);

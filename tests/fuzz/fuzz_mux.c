@@ -129,9 +129,33 @@ static int pol_bond_new_le(const char *user, const struct bdaddr *a, uint8_t typ
 	return 0;
 }
 
+/*
+ * The key a device is given in a host's place (mux_bond_central.c), so
+ * its LE Long Term Key Requests as central are answered from it.
+ */
+static bool pk_kept;
+static struct mux_le_pkey pk;
+
+static int pol_bond_pltk(const struct bdaddr *a, uint8_t type, struct mux_le_pkey *k,
+			 void *ctx)
+{
+	if (!pk_kept)
+		return -ENOENT;
+	*k = pk;
+	return 0;
+}
+
+static int pol_bond_new_pltk(const char *user, const struct bdaddr *a, uint8_t type,
+			     const struct mux_le_pkey *k, void *ctx)
+{
+	pk = *k;
+	pk_kept = true;
+	return 0;
+}
+
 static const struct mux_policy pol = {
 	NULL, NULL, pol_may_access, NULL, NULL, NULL, NULL, NULL,
-	pol_bond_ltk, pol_bond_new_le
+	pol_bond_ltk, pol_bond_new_le, .bond_pltk = pol_bond_pltk, .bond_new_pltk = pol_bond_new_pltk
 };
 
 static void note_conn(const uint8_t *h4, size_t len)
@@ -302,6 +326,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	log_set_handler(quiet, NULL);
 	memset(phys_known, 0, sizeof(phys_known));
 	le_bonded = false;
+	pk_kept = false;
 	lp = loop_new();
 	air = sim_air_new(lp, house(), &o);
 	ctrl = sim_ctrl_new(air, NULL, ctrl_emit, NULL);

@@ -29,7 +29,7 @@ LK=00112233445566778899aabbccddeeff
 LTK=ffeeddccbbaa99887766554433221100
 cat >"$tmp/state/bonds" <<EOT
 bond 10:B6:00:00:00:04 public by alice at 1796648400 linkkey $LK linkkey-type 4
-bond C0:B6:00:00:00:01 random by bob at 1796648500 ltk $LTK ediv 4660 rand 0102030405060708 key-size 16 authenticated yes irk $LK
+bond C0:B6:00:00:00:01 random by bob at 1796648500 ltk $LTK ediv 4660 rand 0102030405060708 key-size 16 authenticated yes irk $LK pltk $LK pediv 17 prand 1112131415161718
 bond 10:B6:00:00:00:06 public by @gateway at 1796648600 linkkey $LTK linkkey-type 5
 EOT
 chmod 600 "$tmp/state/bonds"
@@ -41,9 +41,9 @@ A allow alice 10:B6:00:00:00:06 public Headset >/dev/null
 st 0 "bond list" A bond list
 has "^10:B6:00:00:00:04 public by alice at 2026-12-07 [0-9:]* UTC, BR/EDR link key (type 4)$" \
 	"$tmp/out" "the speaker's bond: who, when, the key kind"
-has "^C0:B6:00:00:00:01 random by bob at .*, LE LTK (16 octets, authenticated), IRK$" \
+has "^C0:B6:00:00:00:01 random by bob at .*, LE LTK (16 octets, authenticated), IRK, LE LTK for the device as central$" \
 	"$tmp/out" "the lock's bond: LE keys named"
-! grep -qi -e "$LK" -e "$LTK" -e 0102030405060708 "$tmp/out" "$tmp/err"
+! grep -qi -e "$LK" -e "$LTK" -e 0102030405060708 -e 1112131415161718 "$tmp/out" "$tmp/err"
 t_ok $? "no key is printed"
 
 cp "$tmp/out" "$tmp/out2"

@@ -18,8 +18,11 @@
 #   vm_stop_bluez                stop bluetoothd (bounded)
 #   vm_start_btvirt [ARGS...]    BlueZ's emulator (e.g. -l2), wait for its
 #                                controllers; pid in VM_BTVIRT_PID
-#   vm_start_btmon               record HCI traffic to $VM_LOGDIR/btmon.snoop
-#                                (read it with btmon -r); vm_stop_btmon
+#   vm_start_btmon [TEXT]        record HCI traffic to $VM_LOGDIR/btmon.snoop
+#                                (read it with btmon -r); with TEXT, btmon's
+#                                decoded lines also go to the file TEXT as
+#                                they come (grep it: cheaper than decoding
+#                                the snoop again); vm_stop_btmon
 #   vm_hci_count_ge N            at least N controllers exist
 #   vm_hci_list                  hciN names, one per line, sorted
 #   vm_hci_addr hciN             the controller's BD_ADDR (waits until set)
@@ -204,7 +207,12 @@ vm_start_btvirt() {
 
 vm_start_btmon() {
 	command -v btmon >/dev/null || return 0
-	btmon -w "$VM_LOGDIR/btmon.snoop" >/dev/null 2>&1 &
+	if [[ -n ${1:-} ]]; then
+		# line-buffered: a packet's lines are in TEXT once btmon saw it
+		stdbuf -oL btmon -w "$VM_LOGDIR/btmon.snoop" >"$1" 2>&1 &
+	else
+		btmon -w "$VM_LOGDIR/btmon.snoop" >/dev/null 2>&1 &
+	fi
 	VM_BTMON_PID=$!
 }
 

@@ -49,6 +49,7 @@ speaker=10:B6:00:00:00:04
 lock=C0:B6:00:00:00:01
 rounds=5
 hci_list() { vm_hci_list || true; }
+t_log() { [[ -z ${BGW_VM_TIMING:-} ]] || vm_log "$@"; }
 new_hcis() { # BEFORE-LIST: the controllers not in it
 	comm -13 <(tr ' ' '\n' <<<"$1" | sort) <(hci_list | sort)
 }
@@ -101,11 +102,11 @@ power_on() {
 	fi
 }
 
-# Successful Encryption Changes in this guest's btmon trace so far.
-enc_count() {
-	btmon -r "$VM_LOGDIR/btmon.snoop" 2>/dev/null | vm_strip |
-		grep -c "Encryption: Enabled" || true
-}
+# Successful Encryption Changes in this guest's btmon trace so far, from
+# the lines btmon decodes as it records (decoding the whole snoop again
+# with btmon -r took 1-4 s a call under TCG, several calls a round).
+btmon_text=/tmp/btmon.txt
+enc_count() { grep -c "Encryption: Enabled" "$btmon_text" || true; }
 acl_gone() { ! hcitool -i "$1" con | grep -q ACL; }
 enc_more() { (($(enc_count) > $1)); }
 
@@ -116,12 +117,15 @@ enc_more() { (($(enc_count) > $1)); }
 use_speaker() {
 	local before out rc=0
 	before=$(enc_count)
+	t_log "use_speaker $1: enc_count"
 	set +e
 	out=$(timeout -k 2 40 l2test -n -E -P 4097 -i "$1" "$speaker" 2>&1)
 	set -e
 	vm_log "l2test on $1: $(tr '\n' ' ' <<<"$out")"
 	vm_wait_for 10 enc_more "$before" || rc=1
+	t_log "use_speaker $1: encrypted"
 	vm_wait_for 15 acl_gone "$1" || vm_log "the link on $1 is still up: $(hcitool -i "$1" con)"
+	t_log "use_speaker $1: link gone"
 	# the kernel refused nothing on security grounds
 	grep -q "Connection refused\|Connection reset" <<<"$out" || rc=1
 	use_out=$out
@@ -132,17 +136,27 @@ use_speaker() {
 # kernel encrypts with its stored LTK (or pairs first). 0 when a new
 # Encryption Change (enabled) shows in btmon; waits until the link is gone.
 le_gone() { ! hcitool -i "$1" con | grep -q "$lock"; }
+# l2test -n keeps the channel open until it is killed: it is stopped once
+# it reports the channel connected (with -E the kernel says so only after
+# the link is encrypted) or has ended, within the 12 s it always had.
+le_open_or_over() { grep -q "Connected to" "$1" || ! kill -0 "$2" 2>/dev/null; }
 use_lock() {
-	local before out
+	local before out pid f=/tmp/l2test-le.out
 	before=$(enc_count)
-	set +e
+	t_log "use_lock $1: enc_count"
 	# no -i: l2test binds with the -V type, and hci0's address is public
-	out=$(timeout -k 2 12 l2test -n -E -V le_random -J 4 "$lock" 2>&1)
-	set -e
+	timeout -k 2 12 l2test -n -E -V le_random -J 4 "$lock" >"$f" 2>&1 &
+	pid=$!
+	vm_wait_for 12 le_open_or_over "$f" "$pid" || true
+	kill -TERM "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	out=$(cat "$f")
 	vm_log "l2test (LE) on $1: $(tr '\n' ' ' <<<"$out")"
 	use_out=$out
 	vm_wait_for 10 enc_more "$before" || return 1
+	t_log "use_lock $1: encrypted"
 	vm_wait_for 15 le_gone "$1" || vm_log "the LE link on $1 is still up: $(hcitool -i "$1" con)"
+	t_log "use_lock $1: link gone"
 	return 0
 }
 
@@ -220,7 +234,7 @@ role_bgw() {
 	fi
 	local alice_hci=$cd_hci alice_addr
 	alice_addr=$(vm_hci_addr "$alice_hci") || vm_fail "the kernel did not initialise $alice_hci"
-	vm_start_btmon
+	vm_start_btmon "$btmon_text"
 	power_on alice "$alice_addr" "$alice_hci"
 
 	# The first pairing: alice's bluetoothd and its agent, as without bonds.
@@ -365,7 +379,7 @@ role_bob() {
 	fi
 	local bob_hci=$cd_hci bob_addr
 	bob_addr=$(vm_hci_addr "$bob_hci") || vm_fail "the kernel did not initialise $bob_hci"
-	vm_start_btmon
+	vm_start_btmon "$btmon_text"
 	power_on bob "$bob_addr" "$bob_hci"
 	vm_pair_signal powered
 

@@ -112,8 +112,8 @@ enc_more() { (($(enc_count) > $1)); }
 
 # use_speaker HCI: an L2CAP channel at security level medium (l2test -E):
 # the link is authenticated and encrypted before the speaker refuses the
-# PSM. 0 when a new Encryption Change (enabled) shows in btmon; waits
-# until the link is gone (Linux drops an unused link after 2 s).
+# PSM. 0 when a new Encryption Change (enabled) shows in btmon; then
+# disconnects and waits until the link is gone.
 use_speaker() {
 	local before out rc=0
 	before=$(enc_count)
@@ -124,6 +124,9 @@ use_speaker() {
 	vm_log "l2test on $1: $(tr '\n' ' ' <<<"$out")"
 	vm_wait_for 10 enc_more "$before" || rc=1
 	t_log "use_speaker $1: encrypted"
+	# done with it: the link goes now, not after the kernel's 2 s idle
+	# timeout (HCI Disconnect, reason 0x13, either way)
+	hcitool -i "$1" dc "$speaker" >/dev/null 2>&1 || true
 	vm_wait_for 15 acl_gone "$1" || vm_log "the link on $1 is still up: $(hcitool -i "$1" con)"
 	t_log "use_speaker $1: link gone"
 	# the kernel refused nothing on security grounds
@@ -134,14 +137,15 @@ use_speaker() {
 
 # use_lock HCI: the lock's ATT channel at security level medium: the
 # kernel encrypts with its stored LTK (or pairs first). 0 when a new
-# Encryption Change (enabled) shows in btmon; waits until the link is gone.
+# Encryption Change (enabled) shows in btmon; then disconnects and waits
+# until the link is gone.
 le_gone() { ! hcitool -i "$1" con | grep -q "$lock"; }
 # l2test -n keeps the channel open until it is killed: it is stopped once
 # it reports the channel connected (with -E the kernel says so only after
 # the link is encrypted) or has ended, within the 12 s it always had.
 le_open_or_over() { grep -q "Connected to" "$1" || ! kill -0 "$2" 2>/dev/null; }
 use_lock() {
-	local before out pid f=/tmp/l2test-le.out
+	local before out pid h f=/tmp/l2test-le.out
 	before=$(enc_count)
 	t_log "use_lock $1: enc_count"
 	# no -i: l2test binds with the -V type, and hci0's address is public
@@ -155,6 +159,9 @@ use_lock() {
 	use_out=$out
 	vm_wait_for 10 enc_more "$before" || return 1
 	t_log "use_lock $1: encrypted"
+	# as use_speaker: the link goes now, not after the idle timeout
+	h=$(hcitool -i "$1" con | sed -n "s/.* LE $lock handle \([0-9]*\) .*/\1/p")
+	[[ -z $h ]] || hcitool -i "$1" ledc "$h" >/dev/null 2>&1 || true
 	vm_wait_for 15 le_gone "$1" || vm_log "the LE link on $1 is still up: $(hcitool -i "$1" con)"
 	t_log "use_lock $1: link gone"
 	return 0

@@ -23,11 +23,15 @@
 # channel at security level medium (`l2test -n -E -V le_random -J 4`), so
 # each kernel encrypts with the LTK its bluetoothd stored; the lock's LTK
 # is in neither trace nor either bluetoothd's storage.
+# vm-guests: 2
+# vm-slots: 1
+# vm-timeout: 1500
+# (run-all reads those three in the first 30 lines. vm-slots: the guests
+# take turns, one acting while the other waits for it, about one CPU
+# between them, so run-all runs another case beside this one.)
 # btvirt is not used: the sim is the BGW's controller, so the handle
 # numbering caveat of t-family-pair.sh does not apply; still one user at
 # a time, which is what the case is about.
-# vm-guests: 2
-# vm-timeout: 1500
 # Run: BGW_BUILDDIR=build/test tests/vm/run-all t-bonds-pair
 #  or: tests/vm/run-pair tests/vm/t-bonds-pair.sh
 # shellcheck disable=SC2015,SC2016,SC2119,SC2317 # a && b || fail; eval; no args; called by vm_wait_for

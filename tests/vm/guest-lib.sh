@@ -104,6 +104,26 @@ vm_fail() {
 	exit 1
 }
 
+# _vm_sleep SECS: sleep(1) without a fork: read -t on a FIFO this shell
+# holds open at both ends, so nothing ever arrives. The guest has one
+# vCPU under TCG, where a fork and exec of sleep costs more than the
+# daemons' work between two polls; vm_wait_for polls ten times a second.
+_vm_sleep_fd=""
+_vm_sleep_init() {
+	local f
+	f=$(mktemp -u "${TMPDIR:-/tmp}/vm-sleep.XXXXXX") && mkfifo -m 600 "$f" || return 0
+	exec {_vm_sleep_fd}<>"$f" || _vm_sleep_fd=""
+	rm -f "$f"
+}
+_vm_sleep_init
+_vm_sleep() {
+	if [[ -n $_vm_sleep_fd ]]; then
+		read -r -t "$1" -u "$_vm_sleep_fd" _ || true
+	else
+		sleep "$1"
+	fi
+}
+
 # vm_wait_for SECS CMD...: 0 as soon as CMD succeeds, 1 once SECS (wall
 # clock) have passed; polls every 0.1 s.
 vm_wait_for() {
@@ -114,7 +134,7 @@ vm_wait_for() {
 	while :; do
 		"$@" && return 0
 		((${EPOCHREALTIME/./} < end)) || return 1
-		sleep 0.1
+		_vm_sleep 0.1
 	done
 }
 
@@ -262,6 +282,14 @@ _vm_clean_text() {
 	done
 }
 
+# _vm_file_size FILE: its length in bytes, into _vm_size, without a fork
+# (as _vm_file_match counts them: FILE holds no NUL)
+_vm_file_size() {
+	local LC_ALL=C _vm_text=""
+	IFS= read -r -d '' _vm_text <"$1" || true
+	_vm_size=${#_vm_text}
+}
+
 # _vm_file_match FILE BYTE-OFFSET ERE: a line of FILE after OFFSET matches
 _vm_file_match() {
 	local LC_ALL=C _vm_text="" line
@@ -275,7 +303,7 @@ _vm_file_match() {
 }
 
 vm_btctl() {
-	local fifo raw pid fd rc=0 off step re secs
+	local fifo raw pid fd rc=0 off step re secs _vm_size
 	raw=$(mktemp "${TMPDIR:-/tmp}/btctl.XXXXXX")
 	fifo="$raw.in"
 	mkfifo "$fifo"
@@ -297,7 +325,7 @@ vm_btctl() {
 		kill -0 "$pid" 2>/dev/null || { echo "vm_btctl: bluetoothctl exited early" >&2; rc=2; break; }
 		case $step in
 		@sleep\ *)
-			sleep "${step#@sleep }"
+			_vm_sleep "${step#@sleep }"
 			;;
 		@sh\ *)
 			if ! eval "${step#@sh }"; then
@@ -318,9 +346,10 @@ vm_btctl() {
 			fi
 			;;
 		*)
-			off=$(stat -c %s "$raw")
+			_vm_file_size "$raw"
+			off=$_vm_size
 			printf '%s\n' "$step" >&"$fd"
-			sleep "$VM_BTCTL_GAP"
+			_vm_sleep "$VM_BTCTL_GAP"
 			;;
 		esac
 	done

@@ -20,9 +20,14 @@
  *    a link the device made, owned by a session whose user may access
  *    the device now, with that EDIV and Rand, is answered here (LE Long
  *    Term Key Request Reply, 7.8.25) with that key; the host is not
- *    asked and only sees the Encryption Change. Any other request goes
- *    to the host as before: EDIV and Rand zero are an STK or an LE
- *    Secure Connections key (2.4.4), which only the host can answer.
+ *    asked and only sees the Encryption Change;
+ *  - EDIV and Rand zero are an STK or an LE Secure Connections key
+ *    (2.4.4). On a link where no pairing has been seen they are the
+ *    latter, and a household bond made with Secure Connections (its
+ *    EDIV and Rand zero: the derived key serves both roles, 2.3.5.6.5)
+ *    answers them the same way. During or after a pairing on the link
+ *    they are its STK or its new key, which only the host holds: any
+ *    request not answered here goes to the host as before.
  *
  * Every SMP PDU is untrusted: only whole PDUs of their exact length are
  * looked at, and nothing here ends a pairing. Keys are wiped after use
@@ -196,6 +201,35 @@ void bond_central_dev_smp(struct mux_conn *c, const struct h4_pkt *pkt)
  * peripheral), the owner's user may access it now, and its EDIV and Rand
  * are that key's. Returns true if answered (the host is not told).
  */
+/*
+ * EDIV and Rand zero (q the request's parameters) on link c, where no
+ * pairing has been seen: the household's LE Secure Connections key, if
+ * its bond is one (EDIV and Rand zero; a key distributed in a legacy
+ * pairing never has both, make_key and Vol 3 Part H 2.4.4), shortened
+ * to its key size as the gateway's own encryption uses it. True with
+ * ltk set; false: not this case, the host answers.
+ */
+static bool sc_household_key(struct mux *m, const struct mux_conn *c, const uint8_t *q,
+			     uint8_t ltk[16])
+{
+	static const uint8_t zero[10];
+	struct mux_le_bond b;
+	bool ok;
+
+	if (memcmp(q + 2, zero, 10) != 0 || c->pk.seen_preq || !m->pol.bond_ltk)
+		return false;
+	memset(&b, 0, sizeof(b));
+	ok = m->pol.bond_ltk(&c->id, c->id_type, &b, m->pol.ctx) == 0 &&
+	     b.ediv == 0 && memcmp(b.rand, zero, 8) == 0;
+	if (ok) {
+		memcpy(ltk, b.ltk, 16);
+		if (b.key_size >= 7 && b.key_size < 16)
+			memset(ltk + b.key_size, 0, 16 - (size_t)b.key_size);
+	}
+	secmem_wipe(&b, sizeof(b));
+	return ok;
+}
+
 bool bond_central_ltk_req(struct mux *m, struct mux_conn *c, const uint8_t *q, size_t qlen)
 {
 	struct mux_le_pkey key;
@@ -205,9 +239,17 @@ bool bond_central_ltk_req(struct mux *m, struct mux_conn *c, const uint8_t *q, s
 	bool done = false;
 
 	if (qlen != HCI_LE_EV_LTK_REQUEST_LEN || c->link != LINK_LE || c->le_central ||
-	    !s || s->dead || !m->pol.bond_pltk || !pol_access(m, s->user, &c->id, c->id_type))
+	    !s || s->dead || !pol_access(m, s->user, &c->id, c->id_type))
 		return false;
-	if (m->pol.bond_pltk(&c->id, c->id_type, &key, m->pol.ctx) < 0)
+	if (sc_household_key(m, c, q, p + 2)) {
+		put_le16(p, c->handle);
+		internal_cmd(m, HCI_OP_LE_LTK_REPLY, p, sizeof(p));
+		log_info("session %u (%s): %s encrypts as central with the household's LE Secure Connections key",
+			 s->id, s->user, bdaddr_fmt(&c->id, as));
+		secmem_wipe(p, sizeof(p));
+		return true;
+	}
+	if (!m->pol.bond_pltk || m->pol.bond_pltk(&c->id, c->id_type, &key, m->pol.ctx) < 0)
 		return false;
 	/* Rand (8 octets), then EDIV, as the request carries them. */
 	memcpy(want, q + 2, 10);

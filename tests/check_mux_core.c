@@ -2126,6 +2126,89 @@ START_TEST(le_device_as_central_household_key)
 END_TEST
 
 /*
+ * The device as central with a household bond made with LE Secure
+ * Connections (EDIV and Rand zero, key size 10): on a link no pairing
+ * has run on, its LE Long Term Key Request with EDIV and Rand zero is
+ * answered by the mux with that key, shortened to 10 octets, for bob and
+ * alice in turn; their hosts see neither the request nor the key. Once
+ * the device starts a pairing on its link, the same request is the
+ * pairing's (an STK) and goes to the host; eve, without a grant, gets
+ * nothing answered.
+ */
+START_TEST(le_device_as_central_sc_household_key)
+{
+	static const uint8_t preq[7] = { 0x01, 0x03, 0x00, 0x01, 0x10, 0x00, 0x01 };
+	static const uint8_t zero8[8];
+	uint8_t want[18], enc[4];
+	struct host a, b, e;
+	struct host *hs[] = { &a, &b, &e };
+	unsigned round, replies;
+	uint16_t ph, vh;
+
+	memset(&tpk, 0, sizeof(tpk));
+	env_policy = &central_policy;
+	env_up(8, 8, 4);
+	tle.has = true;
+	tbdaddr(&tle.a, 2);
+	tle.type = BDADDR_PUBLIC;
+	memset(tle.b.ltk, 0x5c, 16);
+	tle.b.key_size = 10;
+
+	memset(want, 0, sizeof(want));
+	memset(want + 2, 0x5c, 10);
+	for (round = 0; round < 6; round++) {
+		struct host *h = round % 2 ? &a : &b;
+
+		host_start(h, round % 2 ? "alice" : "bob");
+		host_init_admin(h);
+		ph = device_connects(h, &vh);
+		ck_assert_uint_ne(ph, 0);
+		replies = tc->ltk_replies;
+		device_ltk_request(ph, 0, zero8);
+		ck_assert_uint_eq(tc->ltk_replies, replies + 1);
+		put_le16(want, ph);
+		ck_assert_mem_eq(tc->ltk_reply, want, 18);
+		ck_assert_uint_eq(host_count(h, HCI_EV_LE_META, HCI_LE_EV_LTK_REQUEST), 0);
+		enc[0] = 0;
+		put_le16(enc + 1, ph);
+		enc[3] = 0x01;
+		tctl_event(tc, HCI_EV_ENCRYPT_CHANGE, enc, 4);
+		tctl_pump(tc);
+		ck_assert_int_eq(host_take(h, HCI_EV_ENCRYPT_CHANGE, -1, enc), 4);
+		ck_assert_uint_eq(enc[0], 0);
+		ck_assert(!host_holds(h, tle.b.ltk, 10));
+		/* A pairing on the link: EDIV and Rand zero are its STK now. */
+		if (round == 3) {
+			dev_smp(ph, preq, 7);
+			device_ltk_request(ph, 0, zero8);
+			ck_assert_uint_eq(tc->ltk_replies, replies + 1);
+			ck_assert_uint_eq(host_count(h, HCI_EV_LE_META, HCI_LE_EV_LTK_REQUEST), 1);
+		}
+		link_ends(h, ph);
+		mux_session_free(h->s);
+		h->s = NULL;
+		tctl_pump(tc);
+		host_reset_rx(h);
+	}
+
+	/* Eve may advertise but not reach the device: nothing answered. */
+	host_start(&e, "eve");
+	host_init_admin(&e);
+	replies = tc->ltk_replies;
+	ph = device_connects(&e, &vh);
+	ck_assert_uint_eq(ph, 0);
+	ph = tc->next_handle - 1;
+	device_ltk_request(ph, 0, zero8);
+	ck_assert_uint_eq(tc->ltk_replies, replies);
+	link_ends(NULL, ph);
+	mux_session_free(e.s);
+	e.s = NULL;
+	tctl_pump(tc);
+	env_down(hs, 3);
+}
+END_TEST
+
+/*
  * The host's own key distribution as initiator (the gateway central, its
  * Pairing Request's Initiator Key Distribution with EncKey, agreed) is
  * replaced too, after the device's; with LE Secure Connections (which
@@ -5702,6 +5785,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc_core, internal_acl_fragments_between_the_owners_pdus);
 	tcase_add_test(tc_core, le_stand_in_only_where_the_gateway_is_central);
 	tcase_add_test(tc_core, le_device_as_central_household_key);
+	tcase_add_test(tc_core, le_device_as_central_sc_household_key);
 	tcase_add_test(tc_core, le_host_key_replaced_when_the_gateway_is_central);
 	tcase_add_test(tc_core, adv_verdict_once_per_advertiser_and_user);
 	tcase_add_test(tc_core, sixty_four_sessions_cap_and_nocp_split);

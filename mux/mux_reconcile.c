@@ -20,11 +20,16 @@
 
 /* Events the mux itself needs whatever the sessions ask (Vol 4 Part E 7.3.1). */
 static const uint8_t required_evmask[8] = {
-	0x5f,	/* Inquiry Complete/Result, Conn Complete/Request, Disconn, Remote Name */
+	0xdf,	/* Inquiry Complete/Result, Conn Complete/Request, Disconn, Remote
+		 * Name, Encryption Change (bit 7: the mux's own LE Enable
+		 * Encryption of an SC takeover, mux_bond_le.c) */
 	0x80,	/* Hardware Error (bit 15) */
 	0x00, 0x00,
 	0x02,	/* Inquiry Result with RSSI (bit 33): the mux converts formats */
-	0x40,	/* Extended Inquiry Result (bit 46) */
+	0xc0,	/* Extended Inquiry Result (bit 46); Encryption Key Refresh
+		 * Complete (bit 47): the host's encryption on a link the mux
+		 * encrypted (SC takeover), shown to it as Encryption Change;
+		 * a host leaves it masked without Pause Encryption (Linux) */
 	0x00,
 	0x20,	/* LE Meta (bit 61) */
 };

@@ -1313,6 +1313,34 @@ START_TEST(sim_le_sc_household_bond_every_user_in_turn)
 END_TEST
 
 /*
+ * The same first pairing from a host that leaves Encryption Key Refresh
+ * Complete masked, as Linux does on a BR/EDR controller without Pause
+ * Encryption (its mask byte 5 without bit 47): the host's encryption on
+ * the link the mux already encrypted still ends in the Encryption Change
+ * it waits for, so the mux unmasks the event at the controller itself.
+ */
+START_TEST(sim_le_sc_takeover_host_masks_key_refresh)
+{
+	static const uint8_t mask[8] = { 0xff, 0xff, 0xfb, 0xff, 0x07, 0x78, 0xbf, 0x3d };
+	struct le_hbond bm = { 0 };
+	struct shost m;
+
+	env_pol = &pol_bonds_le;
+	env_up_text("sclock", sclock_house);
+	host_up(&m, "mum");
+	host_init(&m, NULL);
+	ck_assert_int_eq(cmd(&m, HCI_OP_SET_EVENT_MASK, mask, 8, NULL), 0);
+	ck_assert_int_eq(lock_use(&m, &bm), 0);
+	ck_assert(bm.has && sle.has);
+	ck_assert_uint_eq(sle.news, 1);
+	ck_assert_int_eq(lock_use(&m, &bm), 0);
+	ck_assert_uint_eq(sle.leaks, 0);
+	host_down(&m);
+	env_down();
+}
+END_TEST
+
+/*
  * An LE Secure Connections lock that needs a passkey: numeric comparison
  * and passkey entry cannot be carried across the mux, so mum's pairing
  * is refused on both sides (Authentication Requirements, 0x03), nothing
@@ -1837,6 +1865,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, sim_le_household_bond_rpa_device);
 	tcase_add_test(tc, sim_le_pairing_answered_checks_confirm);
 	tcase_add_test(tc, sim_le_sc_household_bond_every_user_in_turn);
+	tcase_add_test(tc, sim_le_sc_takeover_host_masks_key_refresh);
 	tcase_add_test(tc, sim_le_sc_passkey_device_refused);
 	tcase_add_test(tc, sim_le_sc_device_failure_nothing_kept);
 	tcase_add_test(tc, sim_le_sc_small_le_buffers);

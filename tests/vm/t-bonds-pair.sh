@@ -23,6 +23,8 @@
 # channel at security level medium (`l2test -n -E -V le_random -J 4`), so
 # each kernel encrypts with the LTK its bluetoothd stored; the lock's LTK
 # is in neither trace nor either bluetoothd's storage.
+# Then an SC lock (LE Secure Connections, Just Works): the mux pairs it for
+# alice's host, bob's pairs its stand-in; 3 turns each (short, and enough).
 # vm-guests: 2
 # vm-slots: 1
 # vm-timeout: 1500
@@ -45,13 +47,16 @@ build=${BGW_BUILDDIR:-.}
 muxd=$build/muxd/bgw-muxd
 cdc=$build/cdclient/bgw-cdclient
 adb=$build/authdb/bgw-authdb
+sim=$build/sim/bgw-sim
 bgw_ip=${BGW_VM_PAIR_SELF}
 [[ $VM_PAIR_ROLE == a ]] || bgw_ip=$BGW_VM_PAIR_PEER
 port=4433
 etc=/tmp/bgw-etc
 speaker=10:B6:00:00:00:04
 lock=C0:B6:00:00:00:01
+sclock=C0:B6:00:00:00:06
 rounds=5
+sc_rounds=3
 hci_list() { vm_hci_list || true; }
 t_log() { [[ -z ${BGW_VM_TIMING:-} ]] || vm_log "$@"; }
 new_hcis() { # BEFORE-LIST: the controllers not in it
@@ -139,21 +144,21 @@ use_speaker() {
 	return $rc
 }
 
-# use_lock HCI: the lock's ATT channel at security level medium: the
+# use_lock HCI [DEVICE]: the lock's (or DEVICE's) ATT channel at security level medium: the
 # kernel encrypts with its stored LTK (or pairs first). 0 when a new
 # Encryption Change (enabled) shows in btmon; then disconnects and waits
 # until the link is gone.
-le_gone() { ! hcitool -i "$1" con | grep -q "$lock"; }
+le_gone() { ! hcitool -i "$1" con | grep -q "${2:-$lock}"; }
 # l2test -n keeps the channel open until it is killed: it is stopped once
 # it reports the channel connected (with -E the kernel says so only after
 # the link is encrypted) or has ended, within the 12 s it always had.
 le_open_or_over() { grep -q "Connected to" "$1" || ! kill -0 "$2" 2>/dev/null; }
 use_lock() {
-	local before out pid h f=/tmp/l2test-le.out
+	local before out pid h f=/tmp/l2test-le.out dev=${2:-$lock}
 	before=$(enc_count)
 	t_log "use_lock $1: enc_count"
 	# no -i: l2test binds with the -V type, and hci0's address is public
-	timeout -k 2 12 l2test -n -E -V le_random -J 4 "$lock" >"$f" 2>&1 &
+	timeout -k 2 12 l2test -n -E -V le_random -J 4 "$dev" >"$f" 2>&1 &
 	pid=$!
 	vm_wait_for 12 le_open_or_over "$f" "$pid" || true
 	kill -TERM "$pid" 2>/dev/null || true
@@ -164,15 +169,17 @@ use_lock() {
 	vm_wait_for 10 enc_more "$before" || return 1
 	t_log "use_lock $1: encrypted"
 	# as use_speaker: the link goes now, not after the idle timeout
-	h=$(hcitool -i "$1" con | sed -n "s/.* LE $lock handle \([0-9]*\) .*/\1/p")
+	h=$(hcitool -i "$1" con | sed -n "s/.* LE $dev handle \([0-9]*\) .*/\1/p")
 	[[ -z $h ]] || hcitool -i "$1" ledc "$h" >/dev/null 2>&1 || true
-	vm_wait_for 15 le_gone "$1" || vm_log "the LE link on $1 is still up: $(hcitool -i "$1" con)"
+	vm_wait_for 15 le_gone "$1" "$dev" || vm_log "the LE link on $1 is still up: $(hcitool -i "$1" con)"
 	t_log "use_lock $1: link gone"
 	return 0
 }
 
-# pair_lock ADDR: this guest's bluetoothd pairs the lock (Just Works agent)
+# pair_lock ADDR [DEVICE]: this guest's bluetoothd pairs the lock (or
+# DEVICE) with a Just Works agent
 pair_lock() {
+	local lock=${2:-$lock}
 	vm_btctl "agent off" "agent NoInputNoOutput" "default-agent" \
 		"select $1" "menu scan" "transport le" "back" "scan on" \
 		"@expect Device $lock 30" "scan off" \
@@ -191,9 +198,9 @@ rev_hex() {
 
 # ================================================================ guest a
 role_bgw() {
-	vm_tap_plan 12
+	vm_tap_plan 14
 	local b
-	for b in "$muxd" "$cdc" "$adb"; do
+	for b in "$muxd" "$cdc" "$adb" "$sim"; do
 		[[ -x $b ]] || { vm_tap_fail "$(basename "$b") built" "no $b (set BGW_BUILDDIR)"; vm_tap_done; }
 	done
 	mkdir -p "$etc"
@@ -207,10 +214,25 @@ role_bgw() {
 		A allow alice "$speaker" public &&
 		A allow bob "$speaker" public &&
 		A allow alice "$lock" random &&
-		A allow bob "$lock" random ||
+		A allow bob "$lock" random &&
+		A allow alice "$sclock" random &&
+		A allow bob "$sclock" random ||
 		vm_fail "bgw-authdb: $(tail -n 5 "$VM_LOGDIR/bgw-authdb.log")"
+	# the default house and an LE Secure Connections Only lock (Just Works)
+	"$sim" --dump-default >"$etc/house" || vm_fail "bgw-sim --dump-default failed"
+	cat >>"$etc/house" <<-EOT
+
+		device sclock
+		 address $sclock random
+		 type le
+		 name SC Lock
+		 pairing sc-only
+		 io-capability none
+		 service 1815
+		 characteristic 2a56 read,write,encrypt 01
+	EOT
 	cat >"$etc/muxd.conf" <<-EOT
-		controller sim
+		controller sim:$etc/house
 		sim-time-scale 0.25
 		listen-dtls $bgw_ip:$port
 		login-time 30
@@ -324,6 +346,38 @@ role_bgw() {
 		vm_tap_fail "alice encrypts the link to the lock each round: $ok of $rounds" "$(tail -n 30 "$VM_LOGDIR/bgw-muxd.log")"
 	fi
 
+	# LE Secure Connections: alice's host asks, the mux pairs the lock
+	# itself (the LTK is derived, EDIV and Rand 0) and then answers her
+	# host with its legacy Just Works stand-in.
+	if out=$(pair_lock "$alice_addr" "$sclock") &&
+		vm_wait_for 10 grep -q "^bond $sclock random by alice .* ltk [0-9a-f]\{32\} ediv 0 rand 0\{16\} " "$etc/bonds" &&
+		grep -q "$sclock paired with LE Secure Connections by the gateway" "$VM_LOGDIR/bgw-muxd.log"; then
+		vm_tap_pass "alice's bluetoothd pairs the SC lock: the gateway pairs it, the household bond is made by alice"
+	else
+		vm_tap_fail "alice pairs the SC lock and the gateway keeps its LTK" "$out$(cat "$etc/bonds" 2>&1)$(tail -n 30 "$VM_LOGDIR/bgw-muxd.log")"
+	fi
+	local scltk
+	scltk=$(sed -n "s/^bond $sclock .* ltk \([0-9a-f]\{32\}\) .*/\1/p" "$etc/bonds" 2>/dev/null || true)
+	vm_wait_for 15 le_gone "$alice_hci" "$sclock" || true
+	ok=0 bob_ok=0
+	for ((i = 1; i <= sc_rounds; i++)); do
+		vm_pair_signal "scgo$i"
+		vm_pair_wait 120 "scbob$i" || break
+		read -r res <"$(vm_pair_path "scbob$i")" || res=1
+		((res == 0)) && bob_ok=$((bob_ok + 1))
+		if use_lock "$alice_hci" "$sclock"; then
+			ok=$((ok + 1))
+		else
+			vm_log "alice's SC round $i failed: $use_out"
+		fi
+	done
+	vm_pair_signal sc-end
+	if ((bob_ok == sc_rounds && ok == sc_rounds)); then
+		vm_tap_pass "bob and alice took turns with the SC lock, every link encrypted: bob $bob_ok, alice $ok of $sc_rounds"
+	else
+		vm_tap_fail "bob and alice encrypt the link to the SC lock each turn: bob $bob_ok, alice $ok of $sc_rounds" "$(tail -n 30 "$VM_LOGDIR/bgw-muxd.log")"
+	fi
+
 	# Where the household key must not be. Bob's guest sends its btmon
 	# trace and its bluetoothd's keys.
 	vm_stop_btmon
@@ -332,19 +386,20 @@ role_bgw() {
 	bobsnoop=$(vm_pair_path bob-snoop)
 	bobkeys=$(vm_pair_path bob-keys)
 	hexdump_all "$VM_LOGDIR/btmon.snoop" "$bobsnoop" >"$etc/snoops.hex" 2>/dev/null || true
-	local rkey rltk
+	local rkey rltk rscltk
 	rkey=$(rev_hex "$hkey")
 	rltk=$(rev_hex "$ltk")
-	if [[ -n $hkey ]] && [[ -n $ltk ]] && [[ -s $bobsnoop ]] && grep -q . "$etc/snoops.hex" &&
-		! grep -q -e "$hkey" -e "$rkey" -e "$ltk" -e "$rltk" "$etc/snoops.hex"; then
-		vm_tap_pass "the household link key and LTK are in neither CD's btmon trace"
+	rscltk=$(rev_hex "$scltk")
+	if [[ -n $hkey ]] && [[ -n $ltk ]] && [[ -n $scltk ]] && [[ -s $bobsnoop ]] && grep -q . "$etc/snoops.hex" &&
+		! grep -q -e "$hkey" -e "$rkey" -e "$ltk" -e "$rltk" -e "$scltk" -e "$rscltk" "$etc/snoops.hex"; then
+		vm_tap_pass "the household link key and both LTKs are in neither CD's btmon trace"
 	else
-		vm_tap_fail "the household keys are in neither CD's btmon trace" "key '${hkey:+set}', ltk '${ltk:+set}', bob's trace ${bobsnoop}"
+		vm_tap_fail "the household keys are in neither CD's btmon trace" "key '${hkey:+set}', ltk '${ltk:+set}', SC ltk '${scltk:+set}', bob's trace ${bobsnoop}"
 	fi
 	local akeys
 	akeys=$(grep -rh "^Key=" /var/lib/bluetooth 2>/dev/null | tr A-F a-f || true)
-	if [[ -n $hkey ]] && [[ -n $ltk ]] && [[ -n $akeys ]] && [[ -e $bobkeys ]] &&
-		! grep -q -e "$hkey" -e "$rkey" -e "$ltk" -e "$rltk" <<<"$akeys$(tr A-F a-f <"$bobkeys")"; then
+	if [[ -n $hkey ]] && [[ -n $ltk ]] && [[ -n $scltk ]] && [[ -n $akeys ]] && [[ -e $bobkeys ]] &&
+		! grep -q -e "$hkey" -e "$rkey" -e "$ltk" -e "$rltk" -e "$scltk" -e "$rscltk" <<<"$akeys$(tr A-F a-f <"$bobkeys")"; then
 		vm_tap_pass "alice's bluetoothd keeps a key of its own, bob's none of the household's"
 	else
 		vm_tap_fail "no bluetoothd stores the household key" "alice: $akeys"
@@ -358,8 +413,8 @@ role_bgw() {
 	local upper spaced
 	upper=$(tr a-f A-F <<<"$hkey")
 	spaced=$(sed 's/../& /g; s/ $//' <<<"$hkey")
-	if ((alive && rc == 0)) && [[ -n $hkey ]] && grep -q "household bond" "$VM_LOGDIR/bgw-muxd.log" &&
-		! grep -qi -e "$hkey" -e "$upper" -e "$spaced" -e "$rkey" -e "$ltk" -e "$rltk" \
+	if ((alive && rc == 0)) && [[ -n $hkey ]] && [[ -n $scltk ]] && grep -q "household bond" "$VM_LOGDIR/bgw-muxd.log" &&
+		! grep -qi -e "$hkey" -e "$upper" -e "$spaced" -e "$rkey" -e "$ltk" -e "$rltk" -e "$scltk" -e "$rscltk" \
 			"$VM_LOGDIR/bgw-muxd.log" "$etc/audit.log"; then
 		vm_tap_pass "bgw-muxd ran throughout; the household key is in neither its debug log nor the audit log"
 	else
@@ -371,7 +426,7 @@ role_bgw() {
 
 # ================================================================ guest b
 role_bob() {
-	vm_tap_plan 4
+	vm_tap_plan 5
 	[[ -x $cdc ]] || { vm_tap_fail "bgw-cdclient built" "no $cdc (set BGW_BUILDDIR)"; vm_tap_done; }
 	vm_start_bluez
 	if ! vm_pair_wait 180 bgw; then
@@ -432,6 +487,28 @@ role_bob() {
 		vm_tap_pass "bob's bluetoothd pairs the lock through the mux; l2test -E on LE: $ok of $rounds links encrypted"
 	else
 		vm_tap_fail "bob's links to the lock encrypted: $ok of $rounds" "$fails"
+	fi
+
+	# The SC lock: bob pairs with the mux's stand-in, then uses it in turn.
+	ok=0 fails=""
+	for ((i = 1; i <= sc_rounds; i++)); do
+		vm_pair_wait 240 "scgo$i" || break
+		if ((i == 1)) && ! out=$(pair_lock "$bob_addr" "$sclock"); then
+			fails+="pairing: $out"$'\n'
+		fi
+		if use_lock "$bob_hci" "$sclock"; then
+			ok=$((ok + 1))
+			vm_pair_signal "scbob$i" 0
+		else
+			fails+="round $i: $use_out"$'\n'
+			vm_pair_signal "scbob$i" 1
+		fi
+	done
+	vm_pair_wait 120 sc-end || true
+	if ((ok == sc_rounds)); then
+		vm_tap_pass "bob's bluetoothd pairs the SC lock with the mux's stand-in; l2test -E on LE: $ok of $sc_rounds links encrypted"
+	else
+		vm_tap_fail "bob's links to the SC lock encrypted: $ok of $sc_rounds" "$fails"
 	fi
 	vm_stop_btmon
 	grep -rh "^Key=" /var/lib/bluetooth >"$etc/keys" 2>/dev/null || true

@@ -93,6 +93,24 @@ struct pkt *pktq_pop(struct pktq *q)
 	return p;
 }
 
+struct pkt *pktq_unlink(struct pktq *q, struct pkt *prev)
+{
+	struct pkt *p;
+
+	if (!prev)
+		return pktq_pop(q);
+	p = prev->next;
+	if (!p)
+		return NULL;
+	prev->next = p->next;
+	if (q->tail == p)
+		q->tail = prev;
+	q->count--;
+	q->bytes -= p->len;
+	p->next = NULL;
+	return p;
+}
+
 void pktq_clear(struct pktq *q)
 {
 	struct pkt *p;

@@ -42,6 +42,12 @@ int pktq_push_force(struct pktq *q, const void *data, size_t len);
 /* Put a packet back at the front (after a partial or failed send). */
 void pktq_requeue(struct pktq *q, struct pkt *p);
 struct pkt *pktq_pop(struct pktq *q);
+/*
+ * Take out the packet after prev (the head if prev is NULL), keeping the
+ * others in order: for a queue whose packets go out of order between
+ * their owners (each owner's in order). NULL if there is none.
+ */
+struct pkt *pktq_unlink(struct pktq *q, struct pkt *prev);
 void pktq_clear(struct pktq *q);
 /*
  * Free every packet match() selects, keeping the others in order; returns

@@ -225,6 +225,7 @@ int ctrl_acl_internal(struct mux *m, struct mux_conn *c, uint16_t cid,
 		      const uint8_t *pdu, size_t n)
 {
 	uint8_t l2[4 + 96], h4[5 + sizeof(l2)];
+	struct pkt *last;
 	size_t off, k, mtu = link_pool(m, c)->mtu, frags;
 	int len, r = 0;
 
@@ -240,12 +241,16 @@ int ctrl_acl_internal(struct mux *m, struct mux_conn *c, uint16_t cid,
 	put_le16(l2, (uint16_t)n);
 	put_le16(l2 + 2, cid);
 	memcpy(l2 + 4, pdu, n);
+	last = m->iaclq.tail;
 	for (off = 0; off < n + 4 && r == 0; off += k) {
 		k = n + 4 - off > mtu ? mtu : n + 4 - off;
 		len = h4_build_acl(h4, sizeof(h4), c->handle,
 				   off ? HCI_PB_CONT : HCI_PB_FIRST_NOFLUSH, 0, l2 + off, k);
 		r = len > 0 ? pktq_push(&m->iaclq, h4, (size_t)len) : -EMSGSIZE;
 	}
+	/* Whole or not at all: a part would be a PDU the device never completes. */
+	while (r < 0 && m->iaclq.tail != last)
+		pkt_free(pktq_unlink(&m->iaclq, last));
 	secmem_wipe(l2, sizeof(l2));
 	secmem_wipe(h4, sizeof(h4));
 	if (r == 0)
@@ -259,31 +264,43 @@ int ctrl_acl_internal(struct mux *m, struct mux_conn *c, uint16_t cid,
  * part sent the owner's packets on the link wait (int_partial): the
  * controller reassembles one L2CAP PDU per link at a time. At most 64
  * packets of a link at the controller when one of ours goes (int_bits).
+ *
+ * The queue is shared by every link, but a link that cannot take its
+ * next fragment holds back only its own: its later fragments are passed
+ * over (each link's stay in order) and other links' go. Otherwise a host
+ * that leaves its link mid-PDU (a first fragment announcing a long L2CAP
+ * PDU, the rest never sent) would stall the core's SMP on every link and
+ * fill the queue.
  */
 void ctrl_acl_drain(struct mux *m)
 {
-	struct pkt *pk, *next;
+	bool blocked[MUX_MAX_CONNS] = { false };
+	struct pkt *pk, *prev = NULL, *next;
 	struct mux_conn *c;
 	struct mux_pool *pool;
 	uint16_t hf;
 	int r;
 
-	while (m->up && (pk = pktq_peek(&m->iaclq))) {
+	while (m->up && (pk = prev ? prev->next : pktq_peek(&m->iaclq))) {
 		hf = get_le16(pk->data + 1);
 		c = link_by_handle(m, hf & 0x0fff);
 		if (!c) {
-			pkt_free(pktq_pop(&m->iaclq));
+			pkt_free(pktq_unlink(&m->iaclq, prev));
 			continue;
 		}
 		pool = link_pool(m, c);
-		if (pool->inflight >= pool->pkts || c->inflight >= 64 ||
-		    (((hf >> 12) & 0x3) != HCI_PB_CONT && c->tx_left))
-			return;
-		pk = pktq_pop(&m->iaclq);
+		if (blocked[c - m->conns] || pool->inflight >= pool->pkts || c->inflight >= 64 ||
+		    (((hf >> 12) & 0x3) != HCI_PB_CONT && c->tx_left)) {
+			blocked[c - m->conns] = true;
+			prev = pk;
+			continue;
+		}
+		pk = pktq_unlink(&m->iaclq, prev);
 		pool->inflight++;
 		c->inflight++;
 		c->int_bits |= 1ull << (c->inflight - 1);
-		next = pktq_peek(&m->iaclq);
+		/* A PDU's fragments are queued together (ctrl_acl_internal). */
+		next = prev ? prev->next : pktq_peek(&m->iaclq);
 		c->int_partial = next && get_le16(next->data + 1) == ((hf & 0x0fff) | HCI_PB_CONT << 12);
 		r = m->ops.ctrl_send(pk->data, pk->len, m->ops.user);
 		pkt_free(pk);

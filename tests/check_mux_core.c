@@ -2289,6 +2289,65 @@ START_TEST(le_host_key_replaced_when_the_gateway_is_central)
 END_TEST
 
 /*
+ * A host that leaves its link mid-PDU (a first fragment announcing a
+ * long L2CAP PDU, the rest never sent) holds back the core's SMP on that
+ * link only: alice's takeover waits on link A, bob's on link B goes on.
+ */
+START_TEST(internal_acl_held_link_blocks_only_itself)
+{
+	static const uint8_t preq[7] = { 0x01, 0x03, 0x00, 0x09, 0x10, 0x00, 0x02 };
+	static const uint8_t pres[7] = { 0x02, 0x03, 0x00, 0x09, 0x10, 0x00, 0x02 };
+	uint8_t l2[24], acl[40], p[25];
+	struct host a, b;
+	struct host *hs[] = { &a, &b };
+	unsigned first, i, on_a = 0, on_b = 0;
+	uint16_t ha, hb, pa, pb;
+	int len;
+
+	env_policy = &le_bond_policy;
+	tctl_prep = le_mtu_27;
+	env_up(8, 8, 4);
+	host_start(&a, "alice");
+	host_start(&b, "bob");
+	host_init(&a);
+	host_init(&b);
+	le_create_params(p, 0, 1, 0);
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_LE_CREATE_CONN, p, 25, NULL), 0);
+	ck_assert_int_eq(host_take_le_conn(&a, NULL, &ha), 0);
+	host_own(&a, ha);
+	le_create_params(p, 0, 3, 0);
+	ck_assert_int_eq(host_cmd(&b, HCI_OP_LE_CREATE_CONN, p, 25, NULL), 0);
+	ck_assert_int_eq(host_take_le_conn(&b, NULL, &hb), 0);
+	host_own(&b, hb);
+	pa = phys(&a, ha);
+	pb = phys(&b, hb);
+	host_smp(&a, ha, preq, 7);
+	/* Alice announces 500 octets of ATT and sends 20. */
+	put_le16(l2, 500);
+	put_le16(l2 + 2, 0x0004);
+	memset(l2 + 4, 0x12, 20);
+	len = h4_build_acl(acl, sizeof(acl), ha, HCI_PB_FIRST_NOFLUSH, 0, l2, 24);
+	ck_assert_int_eq(mux_session_input(a.s, acl, (size_t)len), 0);
+	tctl_pump(tc);
+	first = tc->acl_rx;
+	dev_smp(pa, pres, 7);
+	host_smp(&b, hb, preq, 7);
+	dev_smp(pb, pres, 7);
+	for (i = first; i < tc->acl_rx; i++) {
+		on_a += tc->acl_rx_handle[i] == pa;
+		on_b += tc->acl_rx_handle[i] == pb;
+	}
+	/* Alice's link waits; bob's Pairing Request went, then the core's
+	 * public key (69 octets) in three. */
+	ck_assert_uint_eq(on_a, 0);
+	ck_assert_uint_eq(on_b, 4);
+	ck_assert_uint_eq(tc->acl_rx_tag[first], 0x01);
+	ck_assert_uint_eq(tc->acl_rx_tag[first + 1], 0x0c);
+	env_down(hs, 2);
+}
+END_TEST
+
+/*
  * The admin's IRK for a device (bgw-authdb(5) "device ... irk", most
  * significant octet first as the specification prints D.7's): every user
  * granted the device by its identity sees its RPA, with no SMP seen by the
@@ -5787,6 +5846,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc_core, le_device_as_central_household_key);
 	tcase_add_test(tc_core, le_device_as_central_sc_household_key);
 	tcase_add_test(tc_core, le_host_key_replaced_when_the_gateway_is_central);
+	tcase_add_test(tc_core, internal_acl_held_link_blocks_only_itself);
 	tcase_add_test(tc_core, adv_verdict_once_per_advertiser_and_user);
 	tcase_add_test(tc_core, sixty_four_sessions_cap_and_nocp_split);
 	tcase_add_test(tc_core, foreign_handle_commands_rejected);

@@ -128,6 +128,42 @@ START_TEST(drop_if_keeps_the_rest_in_order)
 }
 END_TEST
 
+/* A packet taken from the middle or the end; the rest stay in order. */
+START_TEST(unlink_after_a_packet)
+{
+	struct pktq q;
+	struct pkt *p;
+
+	pktq_init(&q, 8, 0);
+	ck_assert_ptr_null(pktq_unlink(&q, NULL));
+	ck_assert_int_eq(pktq_push(&q, "a", 1), 0);
+	ck_assert_int_eq(pktq_push(&q, "bb", 2), 0);
+	ck_assert_int_eq(pktq_push(&q, "ccc", 3), 0);
+	p = pktq_unlink(&q, q.head);
+	ck_assert_mem_eq(p->data, "bb", 2);
+	ck_assert_ptr_null(p->next);
+	pkt_free(p);
+	ck_assert_uint_eq(q.count, 2);
+	ck_assert_uint_eq(q.bytes, 4);
+	/* The last one: the tail moves back, a push lands after "a". */
+	p = pktq_unlink(&q, q.head);
+	ck_assert_mem_eq(p->data, "ccc", 3);
+	pkt_free(p);
+	ck_assert_ptr_eq(q.tail, q.head);
+	ck_assert_ptr_null(pktq_unlink(&q, q.head));
+	ck_assert_int_eq(pktq_push(&q, "d", 1), 0);
+	p = pktq_unlink(&q, NULL);
+	ck_assert_mem_eq(p->data, "a", 1);
+	pkt_free(p);
+	p = pktq_pop(&q);
+	ck_assert_mem_eq(p->data, "d", 1);
+	pkt_free(p);
+	ck_assert(pktq_is_empty(&q));
+	ck_assert_ptr_null(q.tail);
+	ck_assert_uint_eq(q.bytes, 0);
+}
+END_TEST
+
 START_TEST(write_drains_in_order_and_resumes_mid_packet)
 {
 	struct pktq q;
@@ -258,6 +294,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, forced_push_past_cap_then_refuse);
 	tcase_add_test(tc, soft_push_keeps_half_free);
 	tcase_add_test(tc, drop_if_keeps_the_rest_in_order);
+	tcase_add_test(tc, unlink_after_a_packet);
 	tcase_add_test(tc, write_drains_in_order_and_resumes_mid_packet);
 	tcase_add_test(tc, write_stops_when_full_and_keeps_the_offset);
 	tcase_add_test(tc, write_bounded_by_max);

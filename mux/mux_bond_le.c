@@ -243,6 +243,67 @@ static const uint8_t *smp_pdu(const struct h4_pkt *pkt, size_t *n)
 	return d + 4;
 }
 
+/* Is the host's SMP on link c taken here (the mux pairs, or the stand-in answers)? */
+static bool host_smp_taken(struct mux *m, struct mux_session *s, struct mux_conn *c)
+{
+	if (!c->le_central)
+		return false;
+	if (c->le.sc)
+		return true;
+	if (c->hbond == HB_UNKNOWN)
+		c->hbond = m->pol.bond_ltk &&
+			   m->pol.bond_ltk(&c->id, c->id_type, NULL, m->pol.ctx) == 0 ?
+			   HB_YES : HB_NONE;
+	return c->hbond == HB_YES && !s->dead && pol_access(m, s->user, &c->id, c->id_type);
+}
+
+/*
+ * ACL from a session's host on LE link c, before anything else looks at
+ * it: true when it is dropped (its buffer credit returned, as for a
+ * packet taken here). The SMP the mux takes (bond_le_host_smp) is read
+ * one whole PDU per packet, so nothing SMP may reach the device past it
+ * in fragments: a host that fragmented its Pairing Request during a
+ * takeover, or to a device with a household bond, would pair end to end
+ * and replace the household's bond for everyone.
+ *
+ * Every SMP PDU but the Public Key is at most 17 octets, 21 with the
+ * L2CAP header (Vol 3 Part H 3.3), and an LE controller takes at least
+ * 27 per packet (Vol 4 Part E 7.8.2): a host never needs to fragment
+ * one. The Public Key (69 octets) is fragmented below a 69-octet buffer
+ * (BlueZ sends it whole when the buffer allows); it goes on, in
+ * fragments, only where the host pairs end to end (no takeover, no
+ * stand-in). So dropped, with all its continuations up to the host's
+ * next first fragment:
+ *  - an SMP PDU not whole in its first packet, but such a Public Key;
+ *  - a first fragment too short to name its channel (under the 4
+ *    octets of the basic L2CAP header, Vol 3 Part A 3.1): no host sends
+ *    one with 27 octets to fill, and whether it is SMP is known only
+ *    after it would have gone.
+ */
+bool bond_le_host_frag(struct mux *m, struct mux_session *s, struct mux_conn *c,
+		       const struct h4_pkt *pkt)
+{
+	const uint8_t *d = pkt->acl.data;
+	size_t dl = pkt->acl.dlen;
+
+	if (c->link != LINK_LE)
+		return false;
+	if (pkt->acl.pb != HCI_PB_CONT) {
+		c->h_drop = dl < 4 ||
+			    (get_le16(d + 2) == CID_SMP && get_le16(d) + 4u != dl &&
+			     !(dl >= 5 && dl < 4 + 65 && d[4] == SMP_PUBLIC_KEY &&
+			       get_le16(d) == 65 && !host_smp_taken(m, s, c)));
+		if (c->h_drop)
+			sess_refuse(s, LOG_INFO, "LE ACL of %zu octets on handle 0x%04x: %s, dropped with its continuations",
+				    dl, pkt->acl.handle, dl < 4 ? "no whole L2CAP header" :
+				    "an SMP PDU not whole in one packet");
+	}
+	if (!c->h_drop)
+		return false;
+	host_credit(s, c);
+	return true;
+}
+
 /*
  * ACL from a session's host on LE link c. With a household LE bond its
  * SMP is consumed and answered here (true: not for the device); without,

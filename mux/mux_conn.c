@@ -35,7 +35,8 @@ static void conn_drop_queued(struct mux *m, struct mux_conn *c);
  * user only if the user may access that identity and the link is to it:
  * its address is the identity, or an RPA the IRK resolves. What a host
  * says (LE Add Device To Resolving List) is never used. Fragmented SMP
- * PDUs (never needed: they fit the LE minimum of 27 octets) are ignored.
+ * PDUs are ignored: the key distribution's fit the LE minimum of 27
+ * octets (only the SC Public Key, 69 with its header, may need more).
  */
 static void smp_snoop(struct mux *m, struct mux_conn *c, const struct h4_pkt *pkt)
 {
@@ -217,6 +218,8 @@ static void conn_release(struct mux *m, struct mux_conn *c)
 	c->inflight = 0;
 	c->int_partial = false;
 	c->tx_left = 0;
+	c->tx_unknown = false;
+	c->h_drop = false;
 }
 
 static int acl_of_handle(const struct pkt *pk, void *ctx)
@@ -556,12 +559,19 @@ static void acl_track_pdu(struct mux_conn *c, const struct pkt *pk)
 		return;
 	dlen = get_le16(pk->data + 3);
 	if (((get_le16(pk->data + 1) >> 12) & 0x3) == HCI_PB_CONT) {
-		dec16(&c->tx_left, dlen);
+		if (!c->tx_unknown)
+			dec16(&c->tx_left, dlen);
 		return;
 	}
 	c->tx_left = 0;
-	if (dlen < 2 || pk->len < 7)
+	c->tx_unknown = false;
+	if (dlen < 2 || pk->len < 7) {
+		/* Its length is in its continuation: the PDU's end is unknown
+		 * until the host's next first fragment. */
+		c->tx_left = 0xffff;
+		c->tx_unknown = true;
 		return;
+	}
 	l2len = get_le16(pk->data + 5);
 	if ((uint32_t)l2len + 4 > dlen)
 		c->tx_left = (uint16_t)((uint32_t)l2len + 4 - dlen > 0xffff ?
@@ -658,8 +668,9 @@ int sess_acl(struct mux *m, struct mux_session *s, const struct h4_pkt *pkt)
 	}
 	if (!m->up)
 		return 0;	/* its links are gone; Disconnection Complete sent */
-	/* SMP answered for a device with a household LE bond (mux_bond_le.c). */
-	if (bond_le_host_smp(m, s, c, pkt))
+	/* SMP answered for a device with a household LE bond (mux_bond_le.c),
+	 * never carried past it in fragments. */
+	if (bond_le_host_frag(m, s, c, pkt) || bond_le_host_smp(m, s, c, pkt))
 		return 0;
 	/* Queued with the controller's handle (drain_acl looks it up). */
 	memcpy(m->xlat, pkt->raw, pkt->raw_len);

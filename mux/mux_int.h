@@ -208,6 +208,15 @@ struct mux_conn {
 	uint64_t int_bits;
 	bool int_partial;
 	uint16_t tx_left;
+	/* tx_left unknown: a first fragment too short for the PDU's length. */
+	bool tx_unknown;
+	/*
+	 * The host's L2CAP PDU being received on an LE link
+	 * (bond_le_host_frag): h_drop while its packets are dropped, until
+	 * its next first fragment (an SMP PDU not whole in one packet, or a
+	 * first fragment too short to name its channel).
+	 */
+	bool h_drop;
 	struct mux_le_pk pk;
 	/* For bgw-muxd status (mux_session_links): wall clock, data bytes. */
 	int64_t since;
@@ -618,6 +627,8 @@ void bond_on_link_key_notify(struct mux *m, struct mux_session *s,
 void bond_on_auth_complete(struct mux *m, const uint8_t *p, uint8_t plen);
 
 /* mux_bond_le.c */
+bool bond_le_host_frag(struct mux *m, struct mux_session *s, struct mux_conn *c,
+		       const struct h4_pkt *pkt);
 bool bond_le_host_smp(struct mux *m, struct mux_session *s, struct mux_conn *c,
 		      const struct h4_pkt *pkt);
 bool bond_le_dev_smp(struct mux *m, struct mux_conn *c, const struct h4_pkt *pkt);

@@ -2288,6 +2288,92 @@ START_TEST(le_host_key_replaced_when_the_gateway_is_central)
 }
 END_TEST
 
+/* ACL of host h on its link vh: l2 (n octets) from off, flags pb. */
+static void host_frag(struct host *h, uint16_t vh, uint8_t pb, const uint8_t *l2, size_t n)
+{
+	uint8_t acl[5 + 96];
+	int len = h4_build_acl(acl, sizeof(acl), vh, pb, 0, l2, n);
+
+	ck_assert_int_gt(len, 0);
+	ck_assert_int_eq(mux_session_input(h->s, acl, (size_t)len), 0);
+	tctl_pump(tc);
+}
+
+/* The buffer credits host h was given back (Number Of Completed Packets). */
+static unsigned host_credits(const struct host *h)
+{
+	unsigned i, n = 0;
+
+	for (i = 0; i < h->nrx; i++)
+		if (h->rx[i]->len >= 8 && h->rx[i]->d[0] == H4_EVT &&
+		    h->rx[i]->d[1] == HCI_EV_NUM_COMP_PKTS)
+			n += get_le16(h->rx[i]->d + 6);
+	return n;
+}
+
+/*
+ * The host's SMP never reaches the device in fragments past the mux:
+ * to a device with a household bond (round 0) a Pairing Request in two
+ * fragments, or one whose first fragment is 3 octets (no whole L2CAP
+ * header), is dropped with its continuations, its credits returned, and
+ * the host's next whole PDU goes as ever. Without a bond (round 1), the
+ * first pairing end to end, a Public Key (69 octets) in fragments goes
+ * to the device; a fragmented Pairing Request still does not.
+ */
+START_TEST(host_smp_in_fragments_never_past_the_mux)
+{
+	static const uint8_t preq[7] = { 0x01, 0x03, 0x00, 0x09, 0x10, 0x00, 0x02 };
+	static const uint8_t att[5] = { 0x01, 0x00, 0x04, 0x00, 0x0a };
+	uint8_t l2[4 + 65], p[25];
+	struct host a;
+	struct host *hs[] = { &a };
+	unsigned round, base;
+	uint16_t h;
+
+	for (round = 0; round < 2; round++) {
+		env_policy = &le_bond_policy;
+		env_up(8, 8, 4);
+		if (round == 0) {
+			tle.has = true;
+			tbdaddr(&tle.a, 1);
+			tle.type = BDADDR_PUBLIC;
+			memset(tle.b.ltk, 0x3c, 16);
+			tle.b.key_size = 16;
+		}
+		host_start(&a, "alice");
+		host_init(&a);
+		le_create_params(p, 0, 1, 0);
+		ck_assert_int_eq(host_cmd(&a, HCI_OP_LE_CREATE_CONN, p, 25, NULL), 0);
+		ck_assert_int_eq(host_take_le_conn(&a, NULL, &h), 0);
+		host_own(&a, h);
+		host_reset_rx(&a);
+		base = tc->acl_rx;
+		put_le16(l2, 7);
+		put_le16(l2 + 2, 0x0006);
+		memcpy(l2 + 4, preq, 7);
+		host_frag(&a, h, HCI_PB_FIRST_NOFLUSH, l2, 6);
+		host_frag(&a, h, HCI_PB_CONT, l2 + 6, 5);
+		host_frag(&a, h, HCI_PB_FIRST_NOFLUSH, l2, 3);
+		host_frag(&a, h, HCI_PB_CONT, l2 + 3, 4);
+		host_frag(&a, h, HCI_PB_CONT, l2 + 7, 4);
+		ck_assert_uint_eq(tc->acl_rx, base);
+		ck_assert_uint_eq(host_credits(&a), 5);
+		/* The next whole PDU (ATT) goes. */
+		host_frag(&a, h, HCI_PB_FIRST_NOFLUSH, att, sizeof(att));
+		ck_assert_uint_eq(tc->acl_rx, base + 1);
+		put_le16(l2, 65);
+		l2[4] = 0x0c;
+		memset(l2 + 5, 0x21, 64);
+		host_frag(&a, h, HCI_PB_FIRST_NOFLUSH, l2, 27);
+		host_frag(&a, h, HCI_PB_CONT, l2 + 27, 27);
+		host_frag(&a, h, HCI_PB_CONT, l2 + 54, 15);
+		ck_assert_uint_eq(tc->acl_rx, base + (round == 0 ? 1 : 4));
+		env_down(hs, 1);
+		memset(&tle, 0, sizeof(tle));
+	}
+}
+END_TEST
+
 /*
  * A host that leaves its link mid-PDU (a first fragment announcing a
  * long L2CAP PDU, the rest never sent) holds back the core's SMP on that
@@ -5847,6 +5933,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc_core, le_device_as_central_sc_household_key);
 	tcase_add_test(tc_core, le_host_key_replaced_when_the_gateway_is_central);
 	tcase_add_test(tc_core, internal_acl_held_link_blocks_only_itself);
+	tcase_add_test(tc_core, host_smp_in_fragments_never_past_the_mux);
 	tcase_add_test(tc_core, adv_verdict_once_per_advertiser_and_user);
 	tcase_add_test(tc_core, sixty_four_sessions_cap_and_nocp_split);
 	tcase_add_test(tc_core, foreign_handle_commands_rejected);

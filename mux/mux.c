@@ -261,6 +261,16 @@ static void inq_timer_fired(struct loop_timer *t, void *user)
 	finish(m);
 }
 
+/* A takeover's SMP timeout ran out (mux_bond_le.c). */
+static void smp_timer_fired(struct loop_timer *t, void *user)
+{
+	struct mux *m = user;
+
+	(void)t;
+	bond_le_timeout(m);
+	finish(m);
+}
+
 /* ------------------------------------------------------------------ */
 /* Public API */
 
@@ -295,9 +305,11 @@ struct mux *mux_new(struct loop *l, const struct mux_config *cfg,
 	m->xlat = malloc(H4_MAX_PKT);
 	m->cmd_timer = loop_timer_new(l, cmd_timer_fired, m);
 	m->inq_timer = loop_timer_new(l, inq_timer_fired, m);
-	if (!m->cmd_timer || !m->inq_timer || !m->xlat) {
+	m->smp_timer = loop_timer_new(l, smp_timer_fired, m);
+	if (!m->cmd_timer || !m->inq_timer || !m->smp_timer || !m->xlat) {
 		loop_timer_free(m->cmd_timer);
 		loop_timer_free(m->inq_timer);
+		loop_timer_free(m->smp_timer);
 		free(m->xlat);
 		free(m);
 		return NULL;
@@ -315,6 +327,7 @@ void mux_free(struct mux *m)
 	pktq_clear(&m->iaclq);
 	loop_timer_free(m->cmd_timer);
 	loop_timer_free(m->inq_timer);
+	loop_timer_free(m->smp_timer);
 	free(m->xlat);
 	free(m);
 }

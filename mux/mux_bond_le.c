@@ -45,6 +45,7 @@
 #include "hci.h"
 #include "hci_defs.h"
 #include "log.h"
+#include "loop.h"
 #include "mux_int.h"
 #include "pair.h"
 #include "rpa.h"
@@ -606,6 +607,51 @@ static void sc_fail(struct mux *m, struct mux_conn *c, uint8_t reason)
 	sc_end(c, reason);
 }
 
+/* Is the mux pairing with the device on link c (not failed, not idle)? */
+static bool sc_running(const struct mux_conn *c)
+{
+	return c->used && c->link == LINK_LE && c->le.sc && c->le.sc != SC_OVER;
+}
+
+/* The SMP timer at the first deadline of the takeovers running, or off. */
+static void sc_timer_update(struct mux *m)
+{
+	uint64_t first = 0, now = loop_now_us();
+	unsigned i;
+
+	for (i = 0; i < MUX_MAX_CONNS; i++)
+		if (sc_running(&m->conns[i]) &&
+		    (!first || m->conns[i].le.sc_deadline < first))
+			first = m->conns[i].le.sc_deadline;
+	loop_timer_disarm(m->smp_timer);
+	if (first)
+		loop_timer_arm(m->smp_timer, first > now ? first - now : 0);
+}
+
+/*
+ * The SMP timeout (Vol 3 Part H 3.4): a takeover not complete 30 s after
+ * it began (a device that stopped answering) fails, so the link's
+ * host may pair again; otherwise every later SMP PDU of the host, a new
+ * Pairing Request too, would be taken by a pairing that never ends.
+ */
+void bond_le_timeout(struct mux *m)
+{
+	uint64_t now = loop_now_us();
+	unsigned i;
+
+	for (i = 0; i < MUX_MAX_CONNS; i++) {
+		struct mux_conn *c = &m->conns[i];
+
+		if (sc_running(c) && c->le.sc_deadline <= now) {
+			if (c->owner)
+				log_notice("session %u (%s): the device did not complete its LE Secure Connections pairing in 30 s (SMP timeout)",
+					   c->owner->id, c->owner->user);
+			sc_fail(m, c, SMP_R_UNSPECIFIED);
+		}
+	}
+	sc_timer_update(m);
+}
+
 /* The addresses of f5/f6 (2.2.7): the BD_ADDR, then its type. A the
  * initiator's (the address the link was made from), B the device's. */
 static void sc_addrs(const struct mux_conn *c, uint8_t a[7], uint8_t b[7])
@@ -673,6 +719,8 @@ static bool sc_first(struct mux *m, struct mux_conn *c)
 		return true;
 	}
 	l->sc = SC_PK;
+	l->sc_deadline = loop_now_us() + (uint64_t)(30e6 * m->cfg.time_scale);
+	sc_timer_update(m);
 	pk[0] = SMP_PUBLIC_KEY;
 	memcpy(pk + 1, l->kp.pub, 64);
 	if (dev_send(m, c, pk, sizeof(pk)) < 0) {

@@ -118,6 +118,7 @@ struct mux_le_smp {
 	 */
 	uint8_t sc;
 	bool host_failed;
+	uint64_t sc_deadline;	/* loop_now_us() when the SMP timeout ends (3.4) */
 	bool rx_on;
 	uint8_t rx_len;
 	uint8_t rx[4 + 65];
@@ -526,6 +527,7 @@ struct mux {
 	uint64_t inq_run_start;
 	uint64_t inq_run_len;
 	uint8_t inq_lap[3];
+	struct loop_timer *smp_timer;	/* the first takeover's SMP timeout (mux_bond_le.c) */
 	struct loop_timer *inq_timer;	/* the next session whose length ends first */
 	/* Responses of the running inquiry, replayed to sessions that join it. */
 	struct {
@@ -627,6 +629,7 @@ void bond_on_link_key_notify(struct mux *m, struct mux_session *s,
 void bond_on_auth_complete(struct mux *m, const uint8_t *p, uint8_t plen);
 
 /* mux_bond_le.c */
+void bond_le_timeout(struct mux *m);
 bool bond_le_host_frag(struct mux *m, struct mux_session *s, struct mux_conn *c,
 		       const struct h4_pkt *pkt);
 bool bond_le_host_smp(struct mux *m, struct mux_session *s, struct mux_conn *c,

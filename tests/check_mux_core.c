@@ -2375,6 +2375,51 @@ START_TEST(host_smp_in_fragments_never_past_the_mux)
 END_TEST
 
 /*
+ * The SMP timeout (Vol 3 Part H 3.4): a device that stops answering in
+ * the middle of a takeover fails it after 30 s (30 ms here, time scaled):
+ * the host is told Pairing Failed, the device too, and the host's next
+ * Pairing Request goes to the device again rather than being taken.
+ */
+START_TEST(sc_takeover_ends_at_the_smp_timeout)
+{
+	static const uint8_t preq[7] = { 0x01, 0x03, 0x00, 0x09, 0x10, 0x00, 0x02 };
+	static const uint8_t pres[7] = { 0x02, 0x03, 0x00, 0x09, 0x10, 0x00, 0x02 };
+	uint8_t codes[8], got[16], p[25];
+	struct host a;
+	struct host *hs[] = { &a };
+	unsigned i, base;
+	uint16_t h;
+
+	env_time_scale = 0.001;
+	env_policy = &le_bond_policy;
+	env_up(8, 8, 4);
+	host_start(&a, "alice");
+	host_init(&a);
+	le_create_params(p, 0, 1, 0);
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_LE_CREATE_CONN, p, 25, NULL), 0);
+	ck_assert_int_eq(host_take_le_conn(&a, NULL, &h), 0);
+	host_own(&a, h);
+	host_smp(&a, h, preq, 7);
+	dev_smp(phys(&a, h), pres, 7);
+	host_reset_rx(&a);
+	/* The device never sends its public key. */
+	for (i = 0; i < 500 && host_smp_codes(&a, codes, 8, got) == 0; i++) {
+		loop_iterate(lp, 2);
+		tctl_pump(tc);
+	}
+	ck_assert_uint_eq(host_smp_codes(&a, codes, 8, got), 1);
+	ck_assert_uint_eq(codes[0], 0x05);	/* Pairing Failed */
+	/* The device was told too (the last SMP the controller took). */
+	ck_assert_uint_eq(tc->acl_rx_tag[tc->acl_rx - 1], 0x05);
+	base = tc->acl_rx;
+	host_smp(&a, h, preq, 7);
+	ck_assert_uint_eq(tc->acl_rx, base + 1);
+	ck_assert_uint_eq(tc->acl_rx_tag[base], 0x01);
+	env_down(hs, 1);
+}
+END_TEST
+
+/*
  * A host that leaves its link mid-PDU (a first fragment announcing a
  * long L2CAP PDU, the rest never sent) holds back the core's SMP on that
  * link only: alice's takeover waits on link A, bob's on link B goes on.
@@ -5934,6 +5979,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc_core, le_host_key_replaced_when_the_gateway_is_central);
 	tcase_add_test(tc_core, internal_acl_held_link_blocks_only_itself);
 	tcase_add_test(tc_core, host_smp_in_fragments_never_past_the_mux);
+	tcase_add_test(tc_core, sc_takeover_ends_at_the_smp_timeout);
 	tcase_add_test(tc_core, adv_verdict_once_per_advertiser_and_user);
 	tcase_add_test(tc_core, sixty_four_sessions_cap_and_nocp_split);
 	tcase_add_test(tc_core, foreign_handle_commands_rejected);

@@ -433,6 +433,8 @@ void on_disconn_complete(struct mux *m, const uint8_t *p, uint8_t plen)
 		log_warn("controller: malformed Disconnection Complete");
 		return;
 	}
+	if (p[0] == 0)
+		internal_drop_handle(m, hmap_get(p + HCI_EV_DISCONN_COMPLETE_HANDLE_OFF));
 	c = conn_by_handle(m, hmap_get(p + HCI_EV_DISCONN_COMPLETE_HANDLE_OFF));
 	if (!c)
 		return;

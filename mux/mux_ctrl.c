@@ -173,6 +173,31 @@ void internal_cmd(struct mux *m, uint16_t opcode, const void *p, size_t plen)
 	secmem_wipe(buf, sizeof(buf));
 }
 
+/* A queued command of the mux's own whose first parameter is handle. */
+static int intq_of_handle(const struct pkt *pk, void *ctx)
+{
+	uint16_t op;
+
+	if (pk->len < 6)
+		return 0;
+	op = get_le16(pk->data + 1);
+	return (op == HCI_OP_DISCONNECT || op == HCI_OP_LE_START_ENCRYPTION ||
+		op == HCI_OP_LE_LTK_REPLY || op == HCI_OP_LE_LTK_NEG_REPLY) &&
+	       (get_le16(pk->data + 4) & 0x0fff) == *(const uint16_t *)ctx;
+}
+
+/*
+ * The link with handle h is gone (Disconnection Complete): the mux's own
+ * commands for it still queued go too. The controller may give the
+ * handle to the next link at once, and a waiting LE Enable Encryption or
+ * LTK reply would put this device's key on another device's link (a
+ * Disconnect would end that link).
+ */
+void internal_drop_handle(struct mux *m, uint16_t h)
+{
+	pktq_drop_if(&m->intq, intq_of_handle, &h);
+}
+
 void internal_disconnect(struct mux *m, uint16_t handle, uint8_t reason)
 {
 	uint8_t p[3];

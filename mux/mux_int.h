@@ -660,6 +660,7 @@ int ctrl_send_cmd(struct mux *m, const uint8_t *h4, size_t len,
 int ctrl_cmd(struct mux *m, uint16_t opcode, const void *p, size_t plen,
 	     uint8_t origin);
 void internal_cmd(struct mux *m, uint16_t opcode, const void *p, size_t plen);
+void internal_drop_handle(struct mux *m, uint16_t h);
 void internal_disconnect(struct mux *m, uint16_t handle, uint8_t reason);
 void internal_addr_cmd(struct mux *m, uint16_t opcode,
 		       const struct bdaddr *a, int reason);

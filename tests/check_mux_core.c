@@ -3637,6 +3637,53 @@ START_TEST(stalled_session_ended_after_cap)
 }
 END_TEST
 
+/*
+ * A command of the mux's own for a link that goes before the command
+ * does (it waits for the controller's command credit) goes with the
+ * link: the controller may give the handle to the next link. The two
+ * Disconnects of alice's teardown wait; both links complete their
+ * disconnection on their own first: neither is sent.
+ */
+START_TEST(internal_command_for_a_gone_link_dropped)
+{
+	struct host a;
+	struct host *hs[] = { &a };
+	uint16_t ph[2];
+	uint8_t ev[4], buf[16];
+	unsigned base, i;
+	int n;
+
+	env_up(8, 8, 4);
+	host_start(&a, "alice");
+	host_init(&a);
+	ph[0] = phys(&a, host_connect(&a, 1));
+	ph[1] = phys(&a, host_connect(&a, 2));
+	tc->hold_cc = true;
+	base = tc->ncmds;
+	mux_session_free(a.s);
+	a.s = NULL;
+	tctl_pump(tc);
+	/* One command at the controller (its event mask), unanswered. */
+	ck_assert_uint_eq(tc->ncmds, base + 1);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_DISCONNECT, base), 0);
+	for (i = 0; i < 2; i++) {
+		ev[0] = 0;
+		put_le16(ev + 1, ph[i]);
+		ev[3] = 0x13;
+		tctl_event(tc, HCI_EV_DISCONN_COMPLETE, ev, 4);
+	}
+	tctl_pump(tc);
+	tc->hold_cc = false;
+	tc->outstanding = 0;
+	n = h4_build_cc(buf, sizeof(buf), 1, tc->cmds[base], "", 1);
+	mux_ctrl_input(mx, buf, (size_t)n);
+	tctl_pump(tc);
+	ck_assert_uint_gt(tc->ncmds, base + 1);
+	ck_assert_uint_eq(tctl_count(tc, HCI_OP_DISCONNECT, base), 0);
+	env_down(hs, 1);
+}
+END_TEST
+
 START_TEST(session_teardown_disconnects)
 {
 	struct host a, b;
@@ -5998,6 +6045,7 @@ Suite *test_suite(void)
 	tcase_add_loop_test(tc_core, credits_follow_links, 0,
 			    sizeof(linked_cases) / sizeof(linked_cases[0]));
 	tcase_add_test(tc_core, session_teardown_disconnects);
+	tcase_add_test(tc_core, internal_command_for_a_gone_link_dropped);
 	tcase_add_test(tc_core, release_links_keeps_virtual_state);
 	tcase_add_test(tc_core, transport_loss_and_recovery);
 	tcase_add_test(tc_core, controller_hardware_error_reinit);

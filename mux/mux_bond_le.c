@@ -840,6 +840,7 @@ static void sc_on_check(struct mux *m, struct mux_conn *c, const uint8_t *eb)
 	l->sc = SC_ENC;
 	/* The keys the device will distribute; EncKey means none in SC (3.6.1). */
 	l->want_kd = l->pres[6] & (KD_ID | KD_SIGN);
+	c->enc_mine = true;
 	internal_cmd(m, HCI_OP_LE_START_ENCRYPTION, enc, sizeof(enc));
 	secmem_wipe(enc, sizeof(enc));
 }
@@ -1077,7 +1078,20 @@ bool bond_le_enc_event(struct mux *m, struct mux_conn *c, uint8_t code,
 
 	if (c->link != LINK_LE || !c->owner || plen < 3)
 		return false;
+	if (c->enc_mine && l->sc != SC_ENC && (code == HCI_EV_ENCRYPT_CHANGE ||
+					       code == HCI_EV_KEY_REFRESH_COMPLETE)) {
+		/*
+		 * Ours, but the pairing ended between the command and its
+		 * event (the device failed it): never the host's, which did
+		 * not ask. A link it encrypted is one the host never saw
+		 * encrypted (enc_hidden, below).
+		 */
+		c->enc_mine = false;
+		c->enc_hidden = p[0] == 0 && (code != HCI_EV_ENCRYPT_CHANGE || (plen >= 4 && p[3]));
+		return true;
+	}
 	if (l->sc == SC_ENC) {
+		c->enc_mine = false;
 		if (p[0] != 0 || (code == HCI_EV_ENCRYPT_CHANGE && (plen < 4 || !p[3]))) {
 			/* The device did not take the LTK it made with us. */
 			sc_fail(m, c, SMP_R_UNSPECIFIED);

@@ -190,6 +190,12 @@ struct mux_conn {
 	 */
 	bool enc_hidden;
 	/*
+	 * The mux's own LE Enable Encryption for the link is queued or at
+	 * the controller (an SC takeover's): its Encryption Change is the
+	 * mux's even if the pairing ended meanwhile (c->le wiped).
+	 */
+	bool enc_mine;
+	/*
 	 * LE: the initiator's address and type at the LE (Enhanced)
 	 * Connection Complete (what the session's host connected from: the
 	 * gateway's public BD_ADDR or the random address it had set), for

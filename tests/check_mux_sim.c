@@ -273,6 +273,12 @@ static uint8_t corrupt_code;
 static bool hold_enc;
 static uint8_t held_enc[16];
 static size_t held_enc_len;
+/*
+ * With hold_enc: the held Encryption Change goes to the mux at once, but
+ * after a Pairing Failed from the device (the pairing ends between the
+ * mux's LE Enable Encryption and its event).
+ */
+static bool fail_at_enc;
 
 static void ctrl_emit(const uint8_t *h4, size_t len, void *user)
 {
@@ -282,6 +288,15 @@ static void ctrl_emit(const uint8_t *h4, size_t len, void *user)
 	    h4[0] == H4_EVT && h4[1] == HCI_EV_ENCRYPT_CHANGE) {
 		memcpy(held_enc, h4, len);
 		held_enc_len = len;
+		if (fail_at_enc && len >= 6) {
+			uint8_t f[11] = { H4_ACL, h4[4], (uint8_t)((h4[5] & 0x0f) | 0x20), 6, 0,
+					  2, 0, 0x06, 0, 0x05, 0x08 };
+
+			mux_ctrl_input(mx, f, sizeof(f));
+			mux_ctrl_input(mx, held_enc, held_enc_len);
+			held_enc_len = 0;
+			hold_enc = fail_at_enc = false;
+		}
 		return;
 	}
 	if (held_enc_len && len >= 10 && h4[0] == H4_ACL && get_le16(h4 + 7) == 0x0006 &&
@@ -372,6 +387,7 @@ static void env_up_house(struct sim_house *h)
 	memset(&refused, 0, sizeof(refused));
 	hold_enc = false;
 	held_enc_len = 0;
+	fail_at_enc = false;
 	h_own_random = false;
 	h_after_pres = NULL;
 	dev_smp_failed = 0;
@@ -1444,6 +1460,38 @@ START_TEST(sim_le_sc_small_le_buffers)
 }
 END_TEST
 
+/*
+ * The lock fails the pairing (Pairing Failed, Unspecified Reason) after
+ * the mux's LE Enable Encryption went and before its Encryption Change
+ * came: mum's host is told Pairing Failed, nothing is kept, and the
+ * Encryption Change of the mux's command never reaches her host, which
+ * asked for no encryption.
+ */
+START_TEST(sim_le_sc_failed_before_the_mux_encryption_change)
+{
+	struct le_hbond bm = { 0 };
+	uint8_t b[16];
+	struct shost m;
+	uint16_t hd;
+
+	env_pol = &pol_bonds_le;
+	env_up_text("sclock", sclock_house);
+	host_up(&m, "mum");
+	host_init(&m, NULL);
+	hold_enc = fail_at_enc = true;
+	hd = host_le_connect_lock(&m);
+	ck_assert_int_eq(h_pair(&m, hd, &bm), 0x100 + 0x08);
+	ck_assert(!fail_at_enc);		/* it happened */
+	ck_assert(!sle.has);
+	/* A round trip: whatever the mux had for her host has come. */
+	ck_assert_int_eq(cmd(&m, HCI_OP_READ_BD_ADDR, NULL, 0, b), 0);
+	ck_assert(!hostdrv_has_event(m.d, HCI_EV_ENCRYPT_CHANGE, 0));
+	host_disconnect(&m, hd);
+	host_down(&m);
+	env_down();
+}
+END_TEST
+
 /* The private lock of plock_house, pairing with Secure Connections only. */
 static const char scplock_house[] =
 	"device plock\n"
@@ -1869,6 +1917,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, sim_le_sc_passkey_device_refused);
 	tcase_add_test(tc, sim_le_sc_device_failure_nothing_kept);
 	tcase_add_test(tc, sim_le_sc_small_le_buffers);
+	tcase_add_test(tc, sim_le_sc_failed_before_the_mux_encryption_change);
 	tcase_add_test(tc, sim_le_sc_private_lock_identity_before_encryption_change);
 	tcase_add_test(tc, sim_le_stand_in_uses_the_links_address_and_looks_up_once);
 	tcase_add_test(tc, sim_le_stand_in_keeps_the_identity_promised);

@@ -851,9 +851,10 @@ static void sc_on_check(struct mux *m, struct mux_conn *c, const uint8_t *eb)
  * not the host's (which never paired with the device): its identity, the
  * public BD_ADDR, with an all-zero IRK (the gateway resolves no private
  * address of its own with it: none), and a random CSRK kept nowhere (the
- * gateway never signs). Then the LTK is kept as the household bond under
- * the device's identity as a legacy first pairing's (given_identity),
- * and the waiting host's Pairing Request is answered by the stand-in.
+ * gateway never signs). Before them the LTK is kept as the household
+ * bond under the device's identity as a legacy first pairing's
+ * (given_identity); then the waiting host's Pairing Request is answered
+ * by the stand-in.
  */
 static void sc_done(struct mux *m, struct mux_conn *c)
 {
@@ -866,26 +867,6 @@ static void sc_done(struct mux *m, struct mux_conn *c)
 	bool host_failed = l->host_failed;
 	int r = 0;
 
-	memset(p, 0, sizeof(p));
-	if (l->pres[5] & KD_ID) {
-		p[0] = SMP_ID_INFO;
-		r |= dev_send(m, c, p, 17);
-		p[0] = SMP_ID_ADDR_INFO;
-		p[1] = BDADDR_PUBLIC;
-		memcpy(p + 2, m->bdaddr.b, 6);
-		r |= dev_send(m, c, p, 8);
-	}
-	if (l->pres[5] & KD_SIGN) {
-		p[0] = SMP_SIGN_INFO;
-		if (getrandom(p + 1, 16, 0) != 16)
-			r = -EIO;
-		r |= dev_send(m, c, p, 17);
-	}
-	secmem_wipe(p, sizeof(p));
-	if (r < 0) {
-		sc_fail(m, c, SMP_R_UNSPECIFIED);
-		return;
-	}
 	memset(&b, 0, sizeof(b));
 	memcpy(b.ltk, l->ltk, 16);
 	b.key_size = l->preq[4] < l->pres[4] ? l->preq[4] : l->pres[4];
@@ -896,11 +877,39 @@ static void sc_done(struct mux *m, struct mux_conn *c)
 		id = c->id;
 		idt = c->id_type;
 	}
+	/*
+	 * Kept before the gateway's keys go: the device completes its
+	 * pairing with our last key (3.6.1), so a bond the household could
+	 * not keep is failed first (Pairing Failed), never left on the
+	 * device alone.
+	 */
 	r = m->pol.bond_new_le(s->user, &id, idt, &b, m->pol.ctx);
 	if (r < 0) {
-		log_err("session %u (%s): the LE Secure Connections key of %s could not be kept as the household bond (%s): the device now holds a bond no host has; bgw-authdb bond forget %s and make the device forget the gateway, then pair again",
+		log_err("session %u (%s): the LE Secure Connections key of %s could not be kept as the household bond (%s): the pairing was failed, nothing is kept; pair again once the bond store works",
+			s->id, s->user, bdaddr_fmt(&id, as), strerror(-r));
+		sc_fail(m, c, SMP_R_UNSPECIFIED);
+		secmem_wipe(&b, sizeof(b));
+		return;
+	}
+	memset(p, 0, sizeof(p));
+	if (l->pres[5] & KD_ID) {
+		p[0] = SMP_ID_INFO;
+		r = dev_send(m, c, p, 17);
+		p[0] = SMP_ID_ADDR_INFO;
+		p[1] = BDADDR_PUBLIC;
+		memcpy(p + 2, m->bdaddr.b, 6);
+		if (r == 0)
+			r = dev_send(m, c, p, 8);
+	}
+	if (r == 0 && (l->pres[5] & KD_SIGN)) {
+		p[0] = SMP_SIGN_INFO;
+		r = getrandom(p + 1, 16, 0) == 16 ? dev_send(m, c, p, 17) : -EIO;
+	}
+	secmem_wipe(p, sizeof(p));
+	if (r < 0) {
+		log_err("session %u (%s): the gateway's keys could not be sent to %s (%s): the pairing was failed; bgw-authdb bond forget %s, make the device forget the gateway, then pair again",
 			s->id, s->user, bdaddr_fmt(&id, as), strerror(-r), as);
-		sc_end(c, SMP_R_UNSPECIFIED);
+		sc_fail(m, c, SMP_R_UNSPECIFIED);
 		secmem_wipe(&b, sizeof(b));
 		return;
 	}

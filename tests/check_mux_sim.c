@@ -166,9 +166,16 @@ static int pol_bond_ltk(const struct bdaddr *a, uint8_t type, struct mux_le_bond
 	return 0;
 }
 
+/* Set by a test: the bond store refuses the next household LE bond. */
+static bool sle_fail;
+
 static int pol_bond_new_le(const char *user, const struct bdaddr *a, uint8_t type,
 			   const struct mux_le_bond *b, void *ctx)
 {
+	if (sle_fail) {
+		sle_fail = false;
+		return -EIO;
+	}
 	sle.has = true;
 	sle.a = *a;
 	sle.type = type;
@@ -333,6 +340,7 @@ static int ctrl_send(const uint8_t *h4, size_t len, void *user)
 		dev_smp_failed++;
 		dev_smp_reason = h4[10];
 	}
+
 	return ctrl ? sim_ctrl_input(ctrl, h4, len) : -EPIPE;
 }
 
@@ -391,6 +399,7 @@ static void env_up_house(struct sim_house *h)
 	h_own_random = false;
 	h_after_pres = NULL;
 	dev_smp_failed = 0;
+	sle_fail = false;
 	admin_told[0] = 0;
 	host_acl_sent = host_credits = 0;
 	lock_ra_static();
@@ -1492,6 +1501,34 @@ START_TEST(sim_le_sc_failed_before_the_mux_encryption_change)
 }
 END_TEST
 
+/*
+ * The bond store refuses the LE Secure Connections key: the lock is told
+ * Pairing Failed, before any key of the gateway's would complete its
+ * pairing (it keeps no bond the household lacks), and so is mum's host;
+ * the next pairing, the store working, keeps the bond.
+ */
+START_TEST(sim_le_sc_bond_kept_before_the_gateways_keys)
+{
+	struct le_hbond bm = { 0 };
+	struct shost m;
+
+	env_pol = &pol_bonds_le;
+	env_up_text("sclock", sclock_house);
+	host_up(&m, "mum");
+	host_init(&m, NULL);
+	sle_fail = true;
+	ck_assert_int_eq(lock_use(&m, &bm), 0x100 + 0x08);
+	ck_assert(!sle_fail && !sle.has);
+	ck_assert_uint_eq(dev_smp_failed, 1);
+	ck_assert_uint_eq(dev_smp_reason, 0x08);
+	ck_assert_int_eq(lock_use(&m, &bm), 0);
+	ck_assert(sle.has && bm.has);
+	ck_assert_uint_eq(dev_smp_failed, 1);
+	host_down(&m);
+	env_down();
+}
+END_TEST
+
 /* The private lock of plock_house, pairing with Secure Connections only. */
 static const char scplock_house[] =
 	"device plock\n"
@@ -1918,6 +1955,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, sim_le_sc_device_failure_nothing_kept);
 	tcase_add_test(tc, sim_le_sc_small_le_buffers);
 	tcase_add_test(tc, sim_le_sc_failed_before_the_mux_encryption_change);
+	tcase_add_test(tc, sim_le_sc_bond_kept_before_the_gateways_keys);
 	tcase_add_test(tc, sim_le_sc_private_lock_identity_before_encryption_change);
 	tcase_add_test(tc, sim_le_stand_in_uses_the_links_address_and_looks_up_once);
 	tcase_add_test(tc, sim_le_stand_in_keeps_the_identity_promised);

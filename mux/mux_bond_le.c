@@ -700,17 +700,22 @@ static bool sc_first(struct mux *m, struct mux_conn *c)
 		/*
 		 * The address to name is the link's: a device with privacy
 		 * is paired at the gateway by the private address it uses
-		 * now (bgw-muxd(8)), never by its identity.
+		 * now (bgw-muxd(8)), never by its identity. Rate-limited per
+		 * session as ACL denials are (sess_denied): a host pairing in
+		 * a loop must not flood the log and the audit.
 		 */
-		log_notice("session %u (%s): %s needs a passkey or number comparison with LE Secure Connections, which the gateway cannot share from one user's host: pair it once at the gateway with `bgw-muxd pair %s%s%s`%s, then every permitted user can use it",
-			   s->id, s->user, as, c->addr_type == BDADDR_RANDOM ? "" : "--le ", as,
-			   c->addr_type == BDADDR_RANDOM ? " random" : "",
-			   c->addr_type == BDADDR_RANDOM && rpa_is_resolvable(&c->addr) ?
-			   " soon (that private address changes within minutes)" : "");
-		if (m->pol.pair_refused)
-			m->pol.pair_refused(s->user, &c->addr, c->addr_type,
-					    "LE Secure Connections with a passkey or number comparison: pair it at the gateway (bgw-muxd pair)",
-					    m->pol.ctx);
+		s->pair_refusals++;
+		if (s->pair_refusals <= 16 || s->pair_refusals % 1024 == 0) {
+			log_notice("session %u (%s): %s needs a passkey or number comparison with LE Secure Connections, which the gateway cannot share from one user's host: pair it once at the gateway with `bgw-muxd pair %s%s%s`%s, then every permitted user can use it",
+				   s->id, s->user, as, c->addr_type == BDADDR_RANDOM ? "" : "--le ", as,
+				   c->addr_type == BDADDR_RANDOM ? " random" : "",
+				   c->addr_type == BDADDR_RANDOM && rpa_is_resolvable(&c->addr) ?
+				   " soon (that private address changes within minutes)" : "");
+			if (m->pol.pair_refused)
+				m->pol.pair_refused(s->user, &c->addr, c->addr_type,
+						    "LE Secure Connections with a passkey or number comparison: pair it at the gateway (bgw-muxd pair)",
+						    m->pol.ctx);
+		}
 		secmem_wipe(l, sizeof(*l));
 		return true;
 	}

@@ -299,6 +299,7 @@ struct mux_session {
 	unsigned reports_dropped;	/* since the last emit that succeeded */
 	unsigned refusals;	/* refused packets/commands, for log rate limiting */
 	unsigned denials;	/* ACL refusals, for audit rate limiting */
+	unsigned pair_refusals;	/* pairings refused for the household, likewise */
 	mux_emit_fn emit;
 	void *emit_user;
 

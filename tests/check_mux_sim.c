@@ -1369,12 +1369,15 @@ END_TEST
  * An LE Secure Connections lock that needs a passkey: numeric comparison
  * and passkey entry cannot be carried across the mux, so mum's pairing
  * is refused on both sides (Authentication Requirements, 0x03), nothing
- * is kept, and the log tells the admin to pair it at the gateway.
+ * is kept, and the log tells the admin to pair it at the gateway; the
+ * audit record (and log line) of a host that asks again and again is
+ * rate-limited as ACL denials are.
  */
 START_TEST(sim_le_sc_passkey_device_refused)
 {
 	uint8_t preq[7] = { 0x01, 0x04, 0x00, 0x0d, 0x10, 0x00, 0x03 }, b[17];
 	struct shost m;
+	unsigned i;
 	uint16_t hd;
 
 	env_pol = &pol_bonds_le;
@@ -1397,6 +1400,14 @@ START_TEST(sim_le_sc_passkey_device_refused)
 	ck_assert(bdaddr_eq(&refused.a, &lock_ra));
 	ck_assert_uint_eq(refused.type, BDADDR_RANDOM);
 	ck_assert_ptr_nonnull(strstr(refused.why, "bgw-muxd pair"));
+	/* A host asking again and again: refused each time, audited 16. */
+	for (i = 0; i < 20; i++) {
+		h_smp_send(&m, hd, preq, 7);
+		ck_assert_uint_eq(h_smp_recv(&m, hd, b), 2);
+		ck_assert_mem_eq(b, "\x05\x03", 2);
+	}
+	ck_assert_uint_eq(dev_smp_failed, 21);
+	ck_assert_uint_eq(refused.n, 16);
 	host_disconnect(&m, hd);
 	host_down(&m);
 	env_down();

@@ -796,8 +796,9 @@ static void sc_on_random(struct mux *m, struct mux_conn *c, const uint8_t *nb)
 		return;
 	}
 	sc_addrs(c, a, b);
-	/* IOcap: AuthReq, OOB flag, IO capability, least significant first:
-	 * the Pairing Request's (Response's) order. */
+	/* IOcapA = AuthReq || OOB flag || IO capability (2.2.8), AuthReq
+	 * the most significant octet: least significant first, IO
+	 * capability, OOB flag, AuthReq, the Pairing Request's order. */
 	memcpy(iocap, l->preq + 1, 3);
 	e[0] = SMP_DHKEY_CHECK;
 	if (smp_f5(l->dhkey, l->na, l->nb, a, b, l->mackey, l->ltk) < 0 ||
@@ -827,8 +828,7 @@ static void sc_on_check(struct mux *m, struct mux_conn *c, const uint8_t *eb)
 	bool ok;
 
 	sc_addrs(c, a, b);
-	/* IOcap: AuthReq, OOB flag, IO capability, least significant first:
-	 * the Pairing Request's (Response's) order. */
+	/* IOcapB likewise, in the Pairing Response's order (above). */
 	memcpy(iocap, l->pres + 1, 3);
 	ok = smp_f6(l->mackey, l->nb, l->na, r0, iocap, b, a, e) == 0 &&
 	     secmem_is_equal(e, eb, 16);

@@ -1027,21 +1027,46 @@ static void sc_on_dev(struct mux *m, struct mux_conn *c, const uint8_t *p, size_
 	sc_fail(m, c, n >= 1 && p[0] <= SMP_KEYPRESS ? SMP_R_UNSPECIFIED : SMP_R_INVALID_PARAMS);
 }
 
+/* The device's held first fragment (rx, too short to name its channel) to the host. */
+static void release_hdr(struct mux_conn *c)
+{
+	struct mux_le_smp *l = &c->le;
+	uint8_t h4[5 + 4];
+	int len = h4_build_acl(h4, sizeof(h4), c->vhandle, l->rx_pb, 0, l->rx, l->rx_len);
+
+	if (len > 0)
+		sess_emit(c->owner, h4, (size_t)len, EM_DATA);
+	l->rx_hdr = false;
+	secmem_wipe(l->rx, sizeof(l->rx));
+}
+
 /*
  * ACL from the device while the mux pairs with it: its SMP PDUs are
  * reassembled (the public key, 69 octets with its header, may come in
  * fragments of 27), bounded by the largest SMP PDU, and taken; anything
- * else on the link (ATT) goes to the host as always.
+ * else on the link (ATT) goes to the host as always. A first fragment
+ * too short to name its channel (under the 4 octets of the basic L2CAP
+ * header) is held until its continuation does: SMP is then taken, and
+ * anything else goes to the host as it came.
  */
 static bool sc_dev_acl(struct mux *m, struct mux_conn *c, const struct h4_pkt *pkt)
 {
 	struct mux_le_smp *l = &c->le;
 	const uint8_t *d = pkt->acl.data;
-	size_t dl = pkt->acl.dlen, want;
+	size_t dl = pkt->acl.dlen, want, k;
 
 	if (pkt->acl.pb != HCI_PB_CONT) {
+		if (l->rx_hdr)
+			release_hdr(c);	/* never continued: the host's to judge */
 		l->rx_on = false;
-		if (dl < 4 || get_le16(d + 2) != CID_SMP)
+		if (dl < 4) {
+			memcpy(l->rx, d, dl);
+			l->rx_len = (uint8_t)dl;
+			l->rx_pb = pkt->acl.pb;
+			l->rx_hdr = true;
+			return true;
+		}
+		if (get_le16(d + 2) != CID_SMP)
 			return false;
 		if (get_le16(d) < 1 || get_le16(d) > 65 || dl > get_le16(d) + 4u) {
 			if (l->sc != SC_OVER)
@@ -1050,6 +1075,29 @@ static bool sc_dev_acl(struct mux *m, struct mux_conn *c, const struct h4_pkt *p
 		}
 		memcpy(l->rx, d, dl);
 		l->rx_len = (uint8_t)dl;
+		l->rx_on = true;
+	} else if (l->rx_hdr) {
+		/* The header's missing octets, from this continuation. */
+		k = 4u - l->rx_len < dl ? 4u - l->rx_len : dl;
+		memcpy(l->rx + l->rx_len, d, k);
+		if (l->rx_len + k < 4) {
+			l->rx_len = (uint8_t)(l->rx_len + k);
+			return true;
+		}
+		if (get_le16(l->rx + 2) != CID_SMP) {
+			release_hdr(c);
+			return false;
+		}
+		l->rx_hdr = false;
+		if (get_le16(l->rx) < 1 || get_le16(l->rx) > 65 ||
+		    l->rx_len + dl > get_le16(l->rx) + 4u) {
+			secmem_wipe(l->rx, sizeof(l->rx));
+			if (l->sc != SC_OVER)
+				sc_fail(m, c, SMP_R_INVALID_PARAMS);
+			return true;
+		}
+		memcpy(l->rx + l->rx_len, d, dl);
+		l->rx_len = (uint8_t)(l->rx_len + dl);
 		l->rx_on = true;
 	} else {
 		if (!l->rx_on)

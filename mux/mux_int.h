@@ -120,6 +120,8 @@ struct mux_le_smp {
 	bool host_failed;
 	uint64_t sc_deadline;	/* loop_now_us() when the SMP timeout ends (3.4) */
 	bool rx_on;
+	bool rx_hdr;		/* rx holds a first fragment under 4 octets */
+	uint8_t rx_pb;		/* ...and its packet boundary flag */
 	uint8_t rx_len;
 	uint8_t rx[4 + 65];
 	uint8_t want_kd, got_kd;

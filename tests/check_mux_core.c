@@ -2419,6 +2419,72 @@ START_TEST(sc_takeover_ends_at_the_smp_timeout)
 }
 END_TEST
 
+/* ACL from the device on physical link ph: l2 (n octets), flags pb. */
+static void dev_frag(uint16_t ph, uint8_t pb, const uint8_t *l2, size_t n)
+{
+	uint8_t acl[5 + 96];
+	int len = h4_build_acl(acl, sizeof(acl), ph, pb, 0, l2, n);
+
+	ck_assert_int_gt(len, 0);
+	mux_ctrl_input(mx, acl, (size_t)len);
+	tctl_pump(tc);
+}
+
+/*
+ * During a takeover the device's first fragment too short to name its
+ * channel is held until its continuation names it: an ATT notification
+ * so split reaches the host as it came (3 octets, then 6); a public key
+ * so split is the mux's (off the curve here: the pairing fails, the host
+ * told), never the host's.
+ */
+START_TEST(sc_device_header_split_across_fragments)
+{
+	static const uint8_t preq[7] = { 0x01, 0x03, 0x00, 0x09, 0x10, 0x00, 0x02 };
+	static const uint8_t pres[7] = { 0x02, 0x03, 0x00, 0x09, 0x10, 0x00, 0x02 };
+	static const uint8_t att[9] = { 5, 0, 4, 0, 0x1b, 0x03, 0x00, 0x01, 0x02 };
+	uint8_t codes[8], got[16], pk[4 + 65], p[25];
+	struct host a;
+	struct host *hs[] = { &a };
+	unsigned i, nacl = 0;
+	uint16_t h, ph;
+
+	env_policy = &le_bond_policy;
+	env_up(8, 8, 4);
+	host_start(&a, "alice");
+	host_init(&a);
+	le_create_params(p, 0, 1, 0);
+	ck_assert_int_eq(host_cmd(&a, HCI_OP_LE_CREATE_CONN, p, 25, NULL), 0);
+	ck_assert_int_eq(host_take_le_conn(&a, NULL, &h), 0);
+	host_own(&a, h);
+	ph = phys(&a, h);
+	host_smp(&a, h, preq, 7);
+	dev_smp(ph, pres, 7);
+	host_reset_rx(&a);
+	dev_frag(ph, HCI_PB_FIRST_FLUSH, att, 3);
+	dev_frag(ph, HCI_PB_CONT, att + 3, 6);
+	for (i = 0; i < a.nrx; i++) {
+		if (a.rx[i]->d[0] != H4_ACL)
+			continue;
+		ck_assert_mem_eq(a.rx[i]->d + 5, nacl ? att + 3 : att, nacl ? 6 : 3);
+		nacl++;
+	}
+	ck_assert_uint_eq(nacl, 2);
+	host_reset_rx(&a);
+	put_le16(pk, 65);
+	put_le16(pk + 2, 0x0006);
+	pk[4] = 0x0c;
+	memset(pk + 5, 0x21, 64);
+	dev_frag(ph, HCI_PB_FIRST_FLUSH, pk, 3);
+	dev_frag(ph, HCI_PB_CONT, pk + 3, 66);
+	ck_assert_uint_eq(host_smp_codes(&a, codes, 8, got), 1);
+	ck_assert_uint_eq(codes[0], 0x05);
+	for (i = 0, nacl = 0; i < a.nrx; i++)
+		nacl += a.rx[i]->d[0] == H4_ACL;
+	ck_assert_uint_eq(nacl, 1);
+	env_down(hs, 1);
+}
+END_TEST
+
 /*
  * A host that leaves its link mid-PDU (a first fragment announcing a
  * long L2CAP PDU, the rest never sent) holds back the core's SMP on that
@@ -6027,6 +6093,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc_core, internal_acl_held_link_blocks_only_itself);
 	tcase_add_test(tc_core, host_smp_in_fragments_never_past_the_mux);
 	tcase_add_test(tc_core, sc_takeover_ends_at_the_smp_timeout);
+	tcase_add_test(tc_core, sc_device_header_split_across_fragments);
 	tcase_add_test(tc_core, adv_verdict_once_per_advertiser_and_user);
 	tcase_add_test(tc_core, sixty_four_sessions_cap_and_nocp_split);
 	tcase_add_test(tc_core, foreign_handle_commands_rejected);

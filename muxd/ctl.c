@@ -305,7 +305,7 @@ static void on_pair_report(struct muxd_ctl *ctl, const uint8_t *p, size_t len)
 }
 
 bool ctl_pair_expects(struct muxd_monitor *m, const struct bdaddr *a, uint8_t type, bool le,
-		      const uint8_t *irk, uid_t *uid)
+		      const uint8_t *irk, uid_t *uid, bool *by_identity)
 {
 	struct muxd_ctl *ctl = m->ctl;
 
@@ -313,11 +313,15 @@ bool ctl_pair_expects(struct muxd_monitor *m, const struct bdaddr *a, uint8_t ty
 	 * The device asked; or, asked by its private address, the identity
 	 * the device gave in this pairing with an IRK that resolves that
 	 * address, checked here, not on the core's word: a key is kept
-	 * only for the device the admin named, while that pairing runs.
+	 * only for the device the admin named, while that pairing runs,
+	 * and once (a pairing makes one bond; a core that could find IRKs
+	 * resolving the address, 24 bits of hash, gets no second).
 	 */
-	if (!ctl || !ctl->pair || !ctlmsg_pair_bond_ok(&ctl->pair_dev, a, type, le, irk))
+	if (!ctl || !ctl->pair || ctl->pair_kept ||
+	    !ctlmsg_pair_bond_ok(&ctl->pair_dev, a, type, le, irk))
 		return false;
 	*uid = ctl->pair->uid;
+	*by_identity = !(bdaddr_eq(a, &ctl->pair_dev.a) && type == ctl->pair_dev.type);
 	return true;
 }
 

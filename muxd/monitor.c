@@ -858,9 +858,10 @@ static int mon_bond_new(struct muxd_monitor *m, const struct rpc_req *q)
 	 * asked to pair now (bgw-muxd pair).
 	 */
 	if (!strcmp(q->name, BONDS_BY_GATEWAY)) {
+		bool by_id;
 		uid_t uid;
 
-		if (!ctl_pair_expects(m, &a, BDADDR_PUBLIC, false, NULL, &uid))
+		if (!ctl_pair_expects(m, &a, BDADDR_PUBLIC, false, NULL, &uid, &by_id))
 			return -EACCES;
 		f.uid = (long)uid;
 		gateway = true;

@@ -138,7 +138,7 @@ int ctl_main(const struct muxd_conf *c, int argc, char **argv);	/* the command *
  * resolve the address asked.
  */
 bool ctl_pair_expects(struct muxd_monitor *m, const struct bdaddr *a, uint8_t type, bool le,
-		      const uint8_t *irk, uid_t *uid);
+		      const uint8_t *irk, uid_t *uid, bool *by_identity);
 void ctl_pair_kept(struct muxd_monitor *m);
 
 #endif /* BGW_MUXD_MONITOR_H */

@@ -139,6 +139,7 @@ int mon_bond_ltk(struct muxd_monitor *m, const struct rpc_req *q, struct rpc_rep
 struct le_blob {
 	const uint8_t *b;
 	size_t len;
+	bool fresh_only;	/* an identity the device named: a new entry only */
 };
 
 /*
@@ -154,7 +155,13 @@ static int fill_le(struct bond *nb, const void *arg)
 	struct mux_le_bond k;
 	int r;
 
-	if (nb->has_ltk)
+	/*
+	 * An identity a device named itself (the admin paired its private
+	 * address): its IRK resolving that address proves only whose the
+	 * keys are, not that the identity is theirs, so it never joins an
+	 * entry another device's pairing or the admin made.
+	 */
+	if (nb->has_ltk || (lb->fresh_only && (nb->has_lk || nb->has_irk || nb->has_pltk)))
 		return -EEXIST;
 	r = rpc_le_bond_decode(lb->b, lb->len, &k);
 	if (r < 0)
@@ -184,7 +191,7 @@ int mon_bond_new_le(struct muxd_monitor *m, const struct rpc_req *q)
 	struct bdaddr a;
 	struct audit_fields f = { .user = q->name, .rd = q->rd, .uid = -1 };
 	uint8_t type = q->arg ? BDADDR_RANDOM : BDADDR_PUBLIC;
-	struct le_blob lb;
+	struct le_blob lb = { .fresh_only = false };
 	bool gateway = false;
 	char detail[80];
 	int r;
@@ -196,7 +203,7 @@ int mon_bond_new_le(struct muxd_monitor *m, const struct rpc_req *q)
 
 		if (!ctl_pair_expects(m, &a, type, true,
 				      q->blob_len == RPC_BOND_LE_IRK_BLOB_LEN ?
-				      q->blob + RPC_BOND_LE_BLOB_LEN : NULL, &uid))
+				      q->blob + RPC_BOND_LE_BLOB_LEN : NULL, &uid, &lb.fresh_only))
 			return -EACCES;
 		f.uid = (long)uid;
 		gateway = true;
@@ -206,7 +213,12 @@ int mon_bond_new_le(struct muxd_monitor *m, const struct rpc_req *q)
 	lb.b = q->blob;
 	lb.len = q->blob_len;
 	r = mon_bond_update(m, &a, type, q->name, fill_le, &lb, &nb);
-	if (r == -EEXIST)
+	if (r == -EEXIST && lb.fresh_only)
+		log_warn("bond: the device paired at its private address names itself %s, "
+			 "which the bond store already holds: its keys do not join that entry "
+			 "(any device can name any identity; if it is that device, "
+			 "bgw-authdb bond forget %s, then pair again)", q->rd, q->rd);
+	else if (r == -EEXIST)
 		log_warn("bond: %s already has a household LE bond: a new pairing by %s "
 			 "does not replace it (to start over: bgw-authdb bond forget %s)",
 			 q->rd, q->name, q->rd);

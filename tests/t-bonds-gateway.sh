@@ -23,7 +23,7 @@
 # in no log and no session's snoop trace.
 . "${BGW_SRCDIR:-.}/tests/lib.sh"
 
-n=19
+n=20
 echo "1..$n"
 muxd="$BGW_BUILDDIR/muxd/bgw-muxd"
 host="$BGW_BUILDDIR/tests/bond-host"
@@ -271,6 +271,21 @@ st=$?
 		"$tmp/state/bonds"
 t_ok $? "LE Secure Connections at the gateway: numeric comparison, the derived LTK kept (got $st)" ||
 	sed 's/^/# /' "$tmp/p12c.out" "$tmp/state/bonds"
+
+# 11c0: the lock with privacy names an identity the store already holds
+# (here a key the household gave a device as central): its keys do not
+# join that entry, whatever its IRK resolves; the entry stays as it was.
+pbefore="bond $plock random by bob at 1796648500 pltk 0102030405060708090a0b0c0d0e0f10 pediv 17 prand 1112131415161718"
+cp "$tmp/state/bonds" "$tmp/bonds.saved"
+echo "$pbefore" >>"$tmp/state/bonds"
+pair $prpa random </dev/null >"$tmp/p12j.out" 2>&1
+st=$?
+[ $st -ne 0 ] && grep -qx "$pbefore" "$tmp/state/bonds" &&
+	[ "$(grep -c "^bond $plock " "$tmp/state/bonds")" -eq 1 ] &&
+	grep -q "names itself $plock, which the bond store already holds" "$tmp/log"
+t_ok $? "a device on a private address naming an identity already in the store: not joined (got $st)" ||
+	sed 's/^/# /' "$tmp/p12j.out" "$tmp/state/bonds"
+cp "$tmp/bonds.saved" "$tmp/state/bonds"
 
 # 11c: the lock with privacy, named by the private address it uses now:
 # LE Secure Connections, Just Works; the bond is its identity's, with its

@@ -305,6 +305,10 @@ static int parse_line(struct pctx *c, struct bonds *b, char *line)
 		bad(c, "pltk, pediv and prand go together");
 		goto out;
 	}
+	if (nb.has_pltk && nb.pediv == 0 && !memcmp(nb.prand, "\0\0\0\0\0\0\0\0", 8)) {
+		bad(c, "pediv and prand both 0 are an STK's or a Secure Connections key's, never a kept key's");
+		goto out;
+	}
 	if (!nb.has_lk && !nb.has_ltk && !nb.has_irk && !nb.has_pltk) {
 		bad(c, "a bond wants a linkkey, an ltk, an irk or a pltk");
 		goto out;

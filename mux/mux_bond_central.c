@@ -122,8 +122,9 @@ static int make_key(const struct mux_le_pk *k, struct mux_le_pkey *out)
  * length): its Encryption Information and Central Identification carry
  * the household's key for the device, kept first, instead of the host's.
  * A key the store could not keep leaves the host's unchanged (logged).
+ * True when out now holds the household's key (the caller wipes it).
  */
-void bond_central_host_smp(struct mux *m, struct mux_session *s, struct mux_conn *c,
+bool bond_central_host_smp(struct mux *m, struct mux_session *s, struct mux_conn *c,
 			   const struct h4_pkt *pkt, uint8_t *out)
 {
 	struct mux_le_pk *k = &c->pk;
@@ -135,21 +136,21 @@ void bond_central_host_smp(struct mux *m, struct mux_session *s, struct mux_conn
 	int r;
 
 	if (c->link != LINK_LE || !(p = smp_at(pkt, &n)))
-		return;
+		return false;
 	o = out + (p - pkt->raw);
 	switch (p[0]) {
 	case SMP_PAIRING_REQ:
 		if (n == 7)
 			seen_request(k, p, true);
-		return;
+		return false;
 	case SMP_PAIRING_RSP:
 		if (n == 7)
 			seen_response(k, p, true);
-		return;
+		return false;
 	case SMP_ENC_INFO:
 		if (n != 17 || !host_gives_enc_key(k) || k->sub || !m->pol.bond_new_pltk ||
 		    !pol_access(m, s->user, &c->id, c->id_type))
-			return;
+			return false;
 		if (make_key(k, &key) < 0) {
 			r = -EIO;
 		} else {
@@ -167,16 +168,16 @@ void bond_central_host_smp(struct mux *m, struct mux_session *s, struct mux_conn
 				   s->id, s->user, bdaddr_fmt(&c->id, as));
 		}
 		secmem_wipe(&key, sizeof(key));
-		return;
+		return r == 0;
 	case SMP_CENTRAL_IDENT:
 		if (n != 11 || !k->sub)
-			return;
+			return false;
 		put_le16(o + 1, k->ediv);
 		memcpy(o + 3, k->rand, 8);
 		secmem_wipe(k, sizeof(*k));
-		return;
+		return false;
 	default:
-		return;
+		return false;
 	}
 }
 
@@ -249,6 +250,10 @@ bool bond_central_ltk_req(struct mux *m, struct mux_conn *c, const uint8_t *q, s
 		secmem_wipe(p, sizeof(p));
 		return true;
 	}
+	/* EDIV and Rand zero otherwise: an STK or the host's SC key, never a
+	 * kept key (make_key; the store and the monitor refuse one). */
+	if (!memcmp(q + 2, "\0\0\0\0\0\0\0\0\0\0", 10))
+		return false;
 	if (!m->pol.bond_pltk || m->pol.bond_pltk(&c->id, c->id_type, &key, m->pol.ctx) < 0)
 		return false;
 	/* Rand (8 octets), then EDIV, as the request carries them. */

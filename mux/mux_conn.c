@@ -647,6 +647,8 @@ int sess_acl(struct mux *m, struct mux_session *s, const struct h4_pkt *pkt)
 	struct mux_conn *c = conn_by_vhandle(m, s, pkt->acl.handle);
 	struct mux_pool *pool;
 	uint16_t *used;
+	bool keyed;
+	int r;
 
 	if (!c || c->owner != s || c->link == LINK_SCO) {
 		sess_refuse(s, LOG_INFO, "ACL on foreign handle 0x%04x dropped",
@@ -678,8 +680,11 @@ int sess_acl(struct mux *m, struct mux_session *s, const struct h4_pkt *pkt)
 	memcpy(m->xlat, pkt->raw, pkt->raw_len);
 	hmap_put(m->xlat + 1, c->handle);
 	/* The device as central gets the household's key (mux_bond_central.c). */
-	bond_central_host_smp(m, s, c, pkt, m->xlat);
-	if (pktq_push(&s->aclq, m->xlat, pkt->raw_len) < 0) {
+	keyed = bond_central_host_smp(m, s, c, pkt, m->xlat);
+	r = pktq_push(&s->aclq, m->xlat, pkt->raw_len);
+	if (keyed)
+		secmem_wipe(m->xlat, pkt->raw_len);	/* the queue's copy is wiped when freed */
+	if (r < 0) {
 		sess_event(s, HCI_EV_DATA_BUFFER_OVERFLOW, "\x01", 1);
 		return 0;
 	}

@@ -651,7 +651,7 @@ bool bond_le_enc_event(struct mux *m, struct mux_conn *c, uint8_t code,
 		       const uint8_t *p, uint8_t plen);
 
 /* mux_bond_central.c */
-void bond_central_host_smp(struct mux *m, struct mux_session *s, struct mux_conn *c,
+bool bond_central_host_smp(struct mux *m, struct mux_session *s, struct mux_conn *c,
 			   const struct h4_pkt *pkt, uint8_t *out);
 void bond_central_dev_smp(struct mux_conn *c, const struct h4_pkt *pkt);
 bool bond_central_ltk_req(struct mux *m, struct mux_conn *c, const uint8_t *q, size_t qlen);

@@ -319,6 +319,11 @@ static int fill_pltk(struct bond *nb, const void *arg)
 
 	if (rpc_le_pkey_decode(q->blob, q->blob_len, &k) < 0)
 		return -EINVAL;
+	/* EDIV and Rand zero would answer a pairing's STK request (2.4.4). */
+	if (k.ediv == 0 && !memcmp(k.rand, "\0\0\0\0\0\0\0\0", 8)) {
+		explicit_bzero(&k, sizeof(k));
+		return -EINVAL;
+	}
 	nb->has_pltk = true;
 	memcpy(nb->pltk, k.ltk, BONDS_KEY_LEN);
 	nb->pediv = k.ediv;

@@ -192,6 +192,8 @@ START_TEST(parse_peripheral_role_key)
 		  " pediv 1 prand 01020304050607", 0, "prand wants 16 hex digits");
 	parse_bad("bond 00:1A:7D:DA:71:13 public by a at 1 pltk " LTK
 		  " pediv 1 prand 0102030405060708 pediv 2", 0, "pediv given twice");
+	parse_bad("bond 00:1A:7D:DA:71:13 public by a at 1 pltk " LTK
+		  " pediv 0 prand 0000000000000000", 0, "pediv and prand both 0");
 }
 END_TEST
 

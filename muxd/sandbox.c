@@ -576,25 +576,24 @@ static bool in_range(unsigned long v, uid_t base, unsigned count)
 
 /*
  * One line of f into buf (without its newline, NUL-terminated): 1, 0 at
- * the end of the file, -E2BIG past SUBID_LINE_MAX bytes, -EINVAL with a
- * NUL byte inside (the format has none).
+ * the end of the file, -E2BIG past SUBID_LINE_MAX bytes. A NUL byte
+ * inside ends the line's text there, as it does for shadow's readers
+ * (C strings): a range before it counts, as it does for them.
  */
 static int subid_line(FILE *f, char buf[SUBID_LINE_MAX + 1])
 {
 	size_t n = 0;
-	bool nul = false;
 	int c;
 
 	while ((c = getc(f)) != EOF && c != '\n') {
 		if (n == SUBID_LINE_MAX)
 			return -E2BIG;
-		nul |= c == '\0';
 		buf[n++] = (char)c;
 	}
 	buf[n] = '\0';
 	if (c == EOF && n == 0)
 		return 0;
-	return nul ? -EINVAL : 1;
+	return 1;
 }
 
 int sandbox_subid_check(const char *path, uid_t base, unsigned count, char *err, size_t cap)
@@ -623,8 +622,6 @@ int sandbox_subid_check(const char *path, uid_t base, unsigned count, char *err,
 			r = -E2BIG;
 			break;
 		}
-		if (got < 0)
-			continue;	/* a NUL inside: not a line of this format */
 		c1 = strchr(line, ':');
 		c2 = c1 ? strchr(c1 + 1, ':') : NULL;
 		if (!c2)

@@ -579,7 +579,12 @@ START_TEST(subid_lines)
 	ck_assert_int_eq(sandbox_subid_check(path, 5000, 4, err, sizeof(err)), -E2BIG);
 	unlink(path);
 
-	/* Numbers near the top: no wrap into the low ids; a NUL line skipped. */
+	/* A NUL ends a line's text, as for shadow: the range before it counts. */
+	subid_file(path, "alice:100000:65536\0junk\n", 24);
+	ck_assert_int_eq(sandbox_subid_check(path, 100010, 4, err, sizeof(err)), -EEXIST);
+	unlink(path);
+
+	/* Numbers near the top: no wrap into the low ids; a line cut at a NUL. */
 	subid_file(path, "big:18446744073709551615:10\nn\0l:0:100\nlast:300:1", 48);
 	ck_assert_int_eq(sandbox_subid_check(path, 0, 10, err, sizeof(err)), 0);
 	/* The last line has no newline: read all the same. */

@@ -268,8 +268,10 @@ static ssize_t chan_recv(struct tun_chan *ch, void *data, size_t len)
 		ch->rx_calls++;
 		if (got < 0)
 			return -1;
+		/* A datagram longer than a slot (MSG_TRUNC) is never a whole
+		 * one: length 0, which sock_pull drops as it drops a cut one. */
 		for (i = 0; i < got; i++)
-			rx->len[i] = mh[i].msg_len;
+			rx->len[i] = mh[i].msg_hdr.msg_flags & MSG_TRUNC ? 0 : mh[i].msg_len;
 		rx->n = (unsigned)got;
 		rx->next = 0;
 		rx->drained = got < CHAN_RX_BATCH;

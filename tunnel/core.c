@@ -367,6 +367,12 @@ static void remote_read(struct tun_link *k, int max)
 			}
 			secmem_wipe(rx.b[j], n > 0 ? (size_t)n : sizeof(rx.b[j]));
 		}
+		/* A batch cut short by a bad frame may hold frames the kernel
+		 * read after it, never handed out: wiped too. */
+		if (k->dead) {
+			secmem_wipe(&rx, sizeof(rx));
+			return;
+		}
 		if (got < TUN_LKIO_RX_BATCH)
 			return;
 	}

@@ -341,28 +341,6 @@ void tun_lkio_close(struct lk_io *io)
 }
 
 /*
- * Receive one frame into b[cap] (cap: one more than the largest frame the
- * reader takes): its length, 0 when nothing waits, -EPIPE at EOF,
- * -EMSGSIZE for a longer datagram (MSG_TRUNC reports its real length),
- * another -errno.
- */
-ssize_t tun_lkio_recv(struct lk_io *io, uint8_t *b, size_t cap)
-{
-	ssize_t n = recv(io->fd, b, cap, MSG_DONTWAIT | MSG_TRUNC);
-
-	io->rx_calls++;
-	if (n < 0)
-		return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -errno;
-	/* A zero-length datagram is no frame either: treated as the end. */
-	if (n == 0)
-		return -EPIPE;
-	if ((size_t)n >= cap)
-		return -EMSGSIZE;
-	io->rx_frames++;
-	return n;
-}
-
-/*
  * Up to TUN_LKIO_RX_BATCH frames in one recvmmsg(2): how many (each
  * one's length or error in rx->len), 0 when nothing waits, or -errno.
  * Fewer than the batch means the socket held no more when read, so the

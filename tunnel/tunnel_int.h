@@ -284,7 +284,6 @@ int tun_lkio_flush(struct lk_io *io);
 int tun_lkio_send(struct lk_io *io, const uint8_t *b, size_t len, bool force);
 bool tun_lkio_fd_ok(int fd);
 void tun_lkio_close(struct lk_io *io);
-ssize_t tun_lkio_recv(struct lk_io *io, uint8_t *b, size_t cap);
 int tun_lkio_recv_some(struct lk_io *io, struct lk_rx *rx);
 /*
  * A peer process's receiving system calls so far, on its client's

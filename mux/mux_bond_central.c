@@ -148,7 +148,11 @@ bool bond_central_host_smp(struct mux *m, struct mux_session *s, struct mux_conn
 			seen_response(k, p, true);
 		return false;
 	case SMP_ENC_INFO:
-		if (n != 17 || !host_gives_enc_key(k) || k->sub || !m->pol.bond_new_pltk ||
+		/* Keys are distributed on the pairing's encrypted link only
+		 * (3.6.1): an early one is not the pairing's, and never
+		 * replaces the household's. */
+		if (n != 17 || !host_gives_enc_key(k) || !k->encrypted || k->sub ||
+		    !m->pol.bond_new_pltk ||
 		    !pol_access(m, s->user, &c->id, c->id_type))
 			return false;
 		if (make_key(k, &key) < 0) {
@@ -179,6 +183,21 @@ bool bond_central_host_smp(struct mux *m, struct mux_session *s, struct mux_conn
 	default:
 		return false;
 	}
+}
+
+/*
+ * Encryption Change (7.7.8: status, handle, enabled) or Encryption Key
+ * Refresh Complete (7.7.39: status, handle) on LE link c: the pairing
+ * seen may now distribute its keys.
+ */
+void bond_central_encrypted(struct mux_conn *c, uint8_t code, const uint8_t *param,
+			    uint8_t plen)
+{
+	if (c->link != LINK_LE || !c->pk.seen_pres || plen < 3 || param[0] != 0)
+		return;
+	if (code == HCI_EV_ENCRYPT_CHANGE && (plen < 4 || param[3] == 0))
+		return;
+	c->pk.encrypted = true;
 }
 
 /* ACL from the device on LE link c: its half of the pairing's exchange. */

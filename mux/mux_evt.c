@@ -862,8 +862,10 @@ static void route_by_handle(struct mux *m, const struct h4_pkt *pkt, uint8_t sub
 	    hmap_evt_rewrite(buf, pkt->raw_len, c->vhandle) == 0)
 		sess_emit(c->owner, buf, pkt->raw_len, EM_EVENT);
 	/* After the event: a pairing the mux answered distributes its keys. */
-	if (pkt->evt.code == HCI_EV_ENCRYPT_CHANGE || pkt->evt.code == HCI_EV_KEY_REFRESH_COMPLETE)
+	if (pkt->evt.code == HCI_EV_ENCRYPT_CHANGE || pkt->evt.code == HCI_EV_KEY_REFRESH_COMPLETE) {
 		bond_le_encrypted(m, c, pkt->evt.param[0]);
+		bond_central_encrypted(c, pkt->evt.code, pkt->evt.param, (uint8_t)pkt->evt.plen);
+	}
 }
 
 static void on_le_meta(struct mux *m, const struct h4_pkt *pkt)

@@ -143,6 +143,7 @@ struct mux_le_pk {
 	bool host_init;		/* the host sent the Pairing Request */
 	uint8_t preq[7];
 	uint8_t pres[7];
+	bool encrypted;		/* encrypted since the Pairing Response (3.6.1) */
 	bool sub;		/* the host's Encryption Information was replaced */
 	uint16_t ediv;
 	uint8_t rand[8];
@@ -653,6 +654,8 @@ bool bond_le_enc_event(struct mux *m, struct mux_conn *c, uint8_t code,
 /* mux_bond_central.c */
 bool bond_central_host_smp(struct mux *m, struct mux_session *s, struct mux_conn *c,
 			   const struct h4_pkt *pkt, uint8_t *out);
+void bond_central_encrypted(struct mux_conn *c, uint8_t code, const uint8_t *param,
+			    uint8_t plen);
 void bond_central_dev_smp(struct mux_conn *c, const struct h4_pkt *pkt);
 bool bond_central_ltk_req(struct mux *m, struct mux_conn *c, const uint8_t *q, size_t qlen);
 

@@ -1982,6 +1982,17 @@ static void device_ltk_request(uint16_t ph, uint16_t ediv, const uint8_t rand[8]
 	tctl_pump(tc);
 }
 
+/* The controller reports link ph encrypted (7.7.8). */
+static void link_encrypts(uint16_t ph)
+{
+	uint8_t enc[4] = { 0 };
+
+	put_le16(enc + 1, ph);
+	enc[3] = 0x01;
+	tctl_event(tc, HCI_EV_ENCRYPT_CHANGE, enc, 4);
+	tctl_pump(tc);
+}
+
 static void link_ends(struct host *h, uint16_t ph)
 {
 	uint8_t p[4] = { 0 };
@@ -2032,6 +2043,15 @@ START_TEST(le_device_as_central_household_key)
 	ck_assert_uint_ne(ph, 0);
 	dev_smp(ph, preq, 7);
 	host_smp(&a, vh, pres, 7);
+	/* Before the pairing's encryption a key is not the pairing's
+	 * (3.6.1): the host's goes as it is, nothing is kept. */
+	base = tc->acl_rx;
+	host_smp(&a, vh, ei, 17);
+	ck_assert_uint_eq(tc->acl_rx - base, 1);
+	ck_assert_uint_eq(tpk.news, 0);
+	ck_assert_mem_eq(tc->acl_tail[base % 8] + 5, ei + 1, 16);
+	link_encrypts(ph);
+	ck_assert_int_eq(host_take(&a, HCI_EV_ENCRYPT_CHANGE, -1, NULL), 4);
 	base = tc->acl_rx;
 	host_smp(&a, vh, ei, 17);
 	host_smp(&a, vh, ci, 11);
@@ -2256,6 +2276,10 @@ START_TEST(le_host_key_replaced_when_the_gateway_is_central)
 		if (round != 1) {
 			dev_smp(ph, dei, 17);
 			dev_smp(ph, dci, 11);
+		}
+		if (round != 1) {
+			link_encrypts(ph);
+			ck_assert_int_eq(host_take(&a, HCI_EV_ENCRYPT_CHANGE, -1, NULL), 4);
 		}
 		base = tc->acl_rx;
 		host_smp(&a, h, hei, 17);

@@ -11,9 +11,11 @@
 #include <string.h>
 
 #include "bdaddr.h"
+#include "cursor.h"
 #include "hci_defs.h"
 #include "mux_int.h"
 #include "rpa.h"
+#include "smp_defs.h"
 
 /* ------------------------------------------------------------------ */
 /* Capabilities */
@@ -278,4 +280,20 @@ bool al_has(const struct mux_session *s, uint8_t type, const struct bdaddr *a)
 		if (s->al[i].type == type && bdaddr_eq(&s->al[i].a, a))
 			return true;
 	return false;
+}
+
+/*
+ * A complete SMP PDU in one ACL packet (a first fragment whose L2CAP
+ * header names CID 0x0006 and the packet's whole length, Vol 3 Part A
+ * 3.1): its code and length in *n, else NULL.
+ */
+const uint8_t *smp_whole_pdu(const struct h4_pkt *pkt, size_t *n)
+{
+	const uint8_t *d = pkt->acl.data;
+
+	if (pkt->acl.pb == HCI_PB_CONT || pkt->acl.dlen < 5 ||
+	    get_le16(d + 2) != CID_SMP || get_le16(d) != pkt->acl.dlen - 4u)
+		return NULL;
+	*n = pkt->acl.dlen - 4u;
+	return d + 4;
 }

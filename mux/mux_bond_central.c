@@ -48,18 +48,6 @@
 #include "secmem.h"
 #include "smp_defs.h"
 
-/* A complete SMP PDU in one ACL packet: where it starts and its length. */
-static const uint8_t *smp_at(const struct h4_pkt *pkt, size_t *n)
-{
-	const uint8_t *d = pkt->acl.data;
-
-	if (pkt->acl.pb == HCI_PB_CONT || pkt->acl.dlen < 5 ||
-	    get_le16(d + 2) != CID_SMP || get_le16(d) != pkt->acl.dlen - 4u)
-		return NULL;
-	*n = pkt->acl.dlen - 4u;
-	return d + 4;
-}
-
 /* A Pairing Request: a new pairing, by the host (host_init) or the device. */
 static void seen_request(struct mux_le_pk *k, const uint8_t *p, bool host_init)
 {
@@ -135,7 +123,7 @@ bool bond_central_host_smp(struct mux *m, struct mux_session *s, struct mux_conn
 	size_t n;
 	int r;
 
-	if (c->link != LINK_LE || !(p = smp_at(pkt, &n)))
+	if (c->link != LINK_LE || !(p = smp_whole_pdu(pkt, &n)))
 		return false;
 	o = out + (p - pkt->raw);
 	switch (p[0]) {
@@ -206,7 +194,7 @@ void bond_central_dev_smp(struct mux_conn *c, const struct h4_pkt *pkt)
 	const uint8_t *p;
 	size_t n;
 
-	if (c->link != LINK_LE || !(p = smp_at(pkt, &n)) || n != 7)
+	if (c->link != LINK_LE || !(p = smp_whole_pdu(pkt, &n)) || n != 7)
 		return;
 	if (p[0] == SMP_PAIRING_REQ)
 		seen_request(&c->pk, p, false);

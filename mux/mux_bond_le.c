@@ -232,18 +232,6 @@ static void stand_in(struct mux_session *s, struct mux_conn *c,
 	pair_fail(s, c, SMP_R_UNSPECIFIED);
 }
 
-/* A complete SMP PDU in one ACL packet: its code and length, else NULL. */
-static const uint8_t *smp_pdu(const struct h4_pkt *pkt, size_t *n)
-{
-	const uint8_t *d = pkt->acl.data;
-
-	if (pkt->acl.pb == HCI_PB_CONT || pkt->acl.dlen < 5 ||
-	    get_le16(d + 2) != CID_SMP || get_le16(d) != pkt->acl.dlen - 4u)
-		return NULL;
-	*n = pkt->acl.dlen - 4u;
-	return d + 4;
-}
-
 /* Is the host's SMP on link c taken here (the mux pairs, or the stand-in answers)? */
 static bool host_smp_taken(struct mux *m, struct mux_session *s, struct mux_conn *c)
 {
@@ -330,7 +318,7 @@ bool bond_le_host_smp(struct mux *m, struct mux_session *s, struct mux_conn *c,
 	 * device is the initiator and the host the responder (2.4.2): its
 	 * SMP goes to the device, as without bonds.
 	 */
-	if (c->link != LINK_LE || !c->le_central || !(p = smp_pdu(pkt, &n)))
+	if (c->link != LINK_LE || !c->le_central || !(p = smp_whole_pdu(pkt, &n)))
 		return false;
 	/* A new pairing after the mux's with the device failed: as ever. */
 	if (c->le.sc == SC_OVER && p[0] == SMP_PAIRING_REQ)
@@ -1198,7 +1186,7 @@ bool bond_le_dev_smp(struct mux *m, struct mux_conn *c, const struct h4_pkt *pkt
 	/* The mux pairs with the device (Secure Connections): its SMP is ours. */
 	if (c->link == LINK_LE && s && l->sc)
 		return sc_dev_acl(m, c, pkt);
-	if (c->link != LINK_LE || !s || !m->pol.bond_new_le || !(p = smp_pdu(pkt, &n))) {
+	if (c->link != LINK_LE || !s || !m->pol.bond_new_le || !(p = smp_whole_pdu(pkt, &n))) {
 		if (held_next(l) && pkt->acl.pb != HCI_PB_CONT) {
 			/* Something else came between: the host gets the keys as they were. */
 			release_held(c, l->ei);

@@ -721,6 +721,7 @@ bool le_coded_capable(const struct mux *m);
 bool le_2m_capable(const struct mux *m);
 bool ext_conn_capable(const struct mux *m);
 struct bdaddr addr_at(const uint8_t *p);
+const uint8_t *smp_whole_pdu(const struct h4_pkt *pkt, size_t *n);
 uint8_t map_addr_type(uint8_t t);
 bool pol_access(const struct mux *m, const char *user, const struct bdaddr *a,
 		uint8_t type);
